@@ -1,0 +1,34 @@
+"""explorer: design-space explorer for distributed ML training.
+
+Python API (the CLI is a thin layer over it):
+
+    import explorer
+    report = explorer.solve("3d", track="cloud")          # any lab part, any track
+    est = explorer.estimate(model="llama3_70b", gpus=1024, tp=8, pp=4, dp=32, micro_batch=1, global_batch=512)
+    est.mfu, est.memory, est.time
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["estimate", "solve", "solve_3d", "get_track", "get_model", "get_accelerator", "get_link"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import explorer` light
+    if name == "solve":
+        from explorer.puzzles import solve
+        return solve
+    if name in ("estimate", "solve_3d"):
+        from explorer import api
+        return getattr(api, name)
+    if name == "get_track":
+        from explorer.tracks import get_track
+        return get_track
+    if name == "get_model":
+        from models.catalog import get_model
+        return get_model
+    if name in ("get_accelerator", "get_link"):
+        import hardware
+        return getattr(hardware, name)
+    raise AttributeError(name)

@@ -1,0 +1,77 @@
+"""`explore`: the command-line interface, a thin Click layer over the Python API.
+
+Each puzzle's command lives in its own module under explorer/cli/ and registers itself on the
+`solve` group; heavy libraries (ortools, scipy, matplotlib, pandas) are imported only by the
+commands that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from explorer.errors import ExplorerError
+
+# Modules that add commands (each adds itself to `main` or to `solve` on import).
+COMMAND_MODULES = (
+    "explorer.cli.solve_3d",
+    "explorer.cli.estimate",
+)
+OPTIONAL_COMMAND_MODULES = (
+    "explorer.cli.solve_scaling", "explorer.cli.solve_sync",
+    "explorer.cli.solve_crossover", "explorer.cli.solve_hierarchy", "explorer.cli.solve_compression",
+    "explorer.cli.solve_memory", "explorer.cli.solve_dataloader", "explorer.cli.solve_batch",
+    "explorer.cli.reports_cmds", "explorer.cli.validate",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="explorer")
+def main() -> None:
+    """Design-space explorer for distributed ML training: proven optima for the lab puzzles."""
+
+
+@main.group()
+def solve() -> None:
+    """Solve one lab part for a track (see `explore solve PUZZLE --help`)."""
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+    for name in OPTIONAL_COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def run() -> None:
+    """Console-script entry point: one-line errors, exit 2 for usage, 1 for infeasible."""
+    _register()
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ExplorerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # never a traceback for the user; EXPLORER_DEBUG=1 shows it
+        if os.environ.get("EXPLORER_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (set EXPLORER_DEBUG=1 for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(0)
+
+
+_register()

@@ -1,0 +1,80 @@
+"""Options and output shared by every `explore solve PUZZLE` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from explorer.errors import UsageError
+from explorer.tracks import TRACKS
+
+FORMATS = ("text", "json", "markdown", "html")
+
+
+def track_option(f: Callable) -> Callable:
+    return click.option("--track", "-t", type=click.Choice(TRACKS), default="cloud", show_default=True,
+                        help="Lab track (scenario defaults).")(f)
+
+
+def output_options(f: Callable) -> Callable:
+    f = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Write the report into this directory instead of printing it.")(f)
+    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="Report format.")(f)
+    return f
+
+
+def attempts_option(f: Callable) -> Callable:
+    return click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path),
+                        default=None, help="A student's attempts (CSV or JSON) to grade beside the optimum.")(f)
+
+
+def time_limit_option(f: Callable) -> Callable:
+    return click.option("--time-limit", type=float, default=None,
+                        help="Solver time limit in seconds (default 30); past it the answer is "
+                             "'feasible, not proven optimal' with the gap.")(f)
+
+
+def puzzle_options(f: Callable) -> Callable:
+    """--track, --format, --out, --attempts: what every solve command takes."""
+    return track_option(output_options(attempts_option(f)))
+
+
+def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
+    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item."""
+    out: dict[str, object] = {}
+    if not text:
+        return out
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise UsageError(f"{option}: {item!r} is not NAME=VALUE; names: {', '.join(allowed)}")
+        k, v = (s.strip() for s in item.split("=", 1))
+        k = k.lower().replace("-", "_")
+        if k not in allowed:
+            raise UsageError(f"{option}: unknown name {k!r}; valid: {', '.join(allowed)}")
+        try:
+            out[k] = allowed[k](v)
+        except (ValueError, UsageError) as exc:
+            raise UsageError(f"{option}: bad value {v!r} for {k}: {exc}") from None
+    return out
+
+
+def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = None) -> None:
+    """Render a Report (with graded attempts when given) to stdout or into out_dir."""
+    from reports.render import render, write_report
+
+    if attempts_file is not None:
+        from reports.attempts import attach_attempts
+
+        report = attach_attempts(report, attempts_file)
+    if out_dir is not None:
+        paths = write_report(report, fmt, out_dir)
+        for p in paths:
+            click.echo(str(p))
+    else:
+        click.echo(render(report, fmt), nl=False)

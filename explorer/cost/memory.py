@@ -1,0 +1,122 @@
+"""Memory per device in integer bytes (works on Python ints and numpy int64 arrays alike).
+
+Integer arithmetic on purpose: the exhaustive evaluator and the CP-SAT model use these same
+numbers, so both see exactly the same feasible set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.cost.setup import Setup
+
+RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
+
+
+def _cdiv(a, b):
+    """Ceiling division for ints and int arrays."""
+    return -((-a) // b)
+
+
+def stage_layers(layers: int, pp, v):
+    """Layers held by the most loaded device: v chunks of ceil(L / (pp v)) layers each.
+
+    Uneven splits are allowed (Llama 3 405B on 16 stages: Meta, arXiv 2407.21783 sec. 3.3.2);
+    the device with the most layers sets the pace, so that is what is counted."""
+    return _cdiv(layers, pp * v) * v
+
+
+def params_per_device(setup: Setup, tp, pp, v=1):
+    """Parameters on the most loaded device: its layers plus the embedding or output head / TP.
+
+    With PP = 1 one device holds both ends; with PP > 1 the first stage holds the embedding and
+    the last the head (a tied head is a second copy, as in Megatron-LM)."""
+    m = setup.model
+    head = m.head_params + (m.vocab * m.hidden if m.tied_embeddings else 0)
+    ends = np.where(np.asarray(pp) == 1, m.embedding_params + m.head_params, max(m.embedding_params, head))
+    return _cdiv(stage_layers(m.layers, pp, v) * m.layer_params + ends, tp)
+
+
+def model_state_bytes(setup: Setup, tp, pp, dp, cp=1, zero=0, v=1):
+    """Weights, gradients and optimizer state per device (ZeRO shards over DP x CP).
+
+    Returns (weights, gradients, optimizer) in bytes. ZeRO-1 shards the optimizer state,
+    ZeRO-2 also gradients, ZeRO-3 also weights (Rajbhandari et al. 2020, sec. 5, Table 1)."""
+    p = params_per_device(setup, tp, pp, v)
+    shard = np.asarray(dp) * np.asarray(cp)
+    zero = np.asarray(zero)
+    w = _cdiv(p * setup.weight_bytes, np.where(zero >= 3, shard, 1))
+    g = _cdiv(p * setup.grad_bytes, np.where(zero >= 2, shard, 1))
+    o = _cdiv(p * setup.optimizer_bytes, np.where(zero >= 1, shard, 1))
+    return w, g, o
+
+
+def _per_token_numerator(setup: Setup, tp, recompute, sp):
+    """Activation bytes per token per layer, times TP (so the division by TP is exact last).
+
+    Korthikanti et al. 2022 (arXiv 2205.05198) Table 2, generalised to the actual shapes:
+      replicated under TP without sequence parallel: norms 4h, QKV input 2h, MLP input 2h,
+        dropout masks 2h (only if the model uses dropout)  -> GPT: 10
+      split by TP: Q 2h, K and V 4 kv_dim, attention output 2h, MLP hidden 4 ffn (GELU: fc1
+        output + activation output) or 6 ffn (SwiGLU: gate, up, product) -> GPT: 24
+      attention scores 5 a s (softmax + dropout mask + dropout output, split by TP) unless
+        FlashAttention (default) or selective recompute drops them.
+    With sequence parallel everything is split by TP (sbh/t (34 + 5as/h)).
+    Full recompute keeps only the layer input, 2h (split by TP with SP).
+    """
+    m = setup.model
+    h, kvd, f, s = m.hidden, m.kv_dim, m.ffn, setup.seq_len
+    ab = setup.act_bytes // 2  # Korthikanti counts 2-byte activations; fp32 doubles them
+    repl = (8 * h + (2 * h if m.dropout else 0)) * ab
+    split = (4 * h + 4 * kvd + (6 if m.mlp == "swiglu" else 4) * f) * ab
+    scores = 0 if setup.flash_attention else 5 * m.heads * s
+    recompute = np.asarray(recompute)
+    sp = np.asarray(sp).astype(bool) & (np.asarray(tp) > 1)
+    scores_kept = np.where(recompute == 0, scores, 0)
+    full_num = np.where(sp, 2 * h * ab, 2 * h * ab * tp)
+    normal = np.where(sp, repl + split + scores_kept, repl * tp + split + scores_kept)
+    return np.where(recompute == 2, full_num, normal)
+
+
+def activation_bytes_per_layer(setup: Setup, tp, cp, micro_batch, recompute, sp):
+    """Stored activation bytes of one layer for one micro-batch on one device."""
+    tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
+    return _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
+
+
+def in_flight_factor(pp, v, num_micro_batches):
+    """(numerator, denominator) of the micro-batches whose activations the first stage holds.
+
+    1F1B: min(p, m) micro-batches (Narayanan et al. SC'21 sec. 2.2); interleaving with v
+    virtual stages multiplies by 1 + (p - 1)/(p v) (Korthikanti et al. 2022 sec. 4.2.3)."""
+    pp, v = np.asarray(pp), np.asarray(v)
+    k = np.minimum(pp, num_micro_batches)
+    num = np.where(v > 1, k * (pp * v + pp - 1), k)
+    den = np.where(v > 1, pp * v, 1)
+    return num, den
+
+
+def pipeline_activation_bytes(setup: Setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp):
+    """Activations the most loaded (first) stage holds at its peak."""
+    per_layer = activation_bytes_per_layer(setup, tp, cp, micro_batch, recompute, sp)
+    num, den = in_flight_factor(pp, v, num_micro_batches)
+    return (per_layer * stage_layers(setup.model.layers, pp, v) * num) // den
+
+
+def working_bytes(setup: Setup, tp, cp, micro_batch, recompute, sp):
+    """Transient buffers of one micro-batch: FP32 logits for the loss (vocab-parallel, / TP) and,
+    under full recompute, one layer's full activations rebuilt during backward."""
+    m = setup.model
+    tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
+    logits = _cdiv(tokens * m.vocab * 4, tp)
+    rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
+    return logits + np.where(np.asarray(recompute) == 2, rebuilt, 0)
+
+
+def buffer_bytes(setup: Setup, tp, pp, zero, v=1):
+    """Communication buffers: two gradient buckets (capped by the gradients themselves) and, under
+    ZeRO-3, two layers of gathered weights prefetched (DeepSpeed stage-3 prefetch bucket)."""
+    p = params_per_device(setup, tp, pp, v)
+    bucket = np.minimum(int(setup.efficiency.bucket_bytes), p * setup.grad_bytes)
+    prefetch = np.where(np.asarray(zero) >= 3, 2 * _cdiv(setup.model.layer_params * setup.weight_bytes, tp), 0)
+    return 2 * bucket + prefetch

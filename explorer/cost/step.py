@@ -1,0 +1,127 @@
+"""One training step of (setup, plan): memory and time breakdowns, MFU and HFU.
+
+`evaluate` works on numpy arrays of plan fields (the exhaustive search calls it on the whole
+design space at once); `estimate` wraps it for one ParallelPlan and returns a StepEstimate.
+Definitions follow ../shared/CONVENTIONS.md: MFU counts model FLOPs (no recompute), HFU the
+FLOPs the hardware executes; bubble fraction = (p - 1)/(v m + p - 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from explorer.cost import memory as mem
+from explorer.cost import time as tm
+from explorer.cost.setup import Setup
+from explorer.plan import ParallelPlan
+
+
+def evaluate(setup: Setup, tp, cp, pp, dp, v, micro_batch, num_micro_batches, zero, recompute, sp) -> dict:
+    """All figures of a step for arrays (or scalars) of plan fields. recompute is coded 0/1/2."""
+    m = setup.model
+    n_dev = np.asarray(tp) * cp * pp * dp
+    w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v)
+    act = mem.pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
+    work = mem.working_bytes(setup, tp, cp, micro_batch, recompute, sp)
+    buf = mem.buffer_bytes(setup, tp, pp, zero, v)
+    total = w + g + o + act + work + buf
+
+    t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp)
+    layers = mem.stage_layers(m.layers, pp, v)
+    t_logits = tm.logits_time(setup, tp, cp, micro_batch)
+    t_stage = layers * (t_compute + t_memory + t_tp + t_cp) + t_logits
+    t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
+    t_chunk = t_stage / v + t_p2p
+    slots = np.asarray(v) * num_micro_batches + pp - 1
+    t_pipe = slots * t_chunk
+    t_dp = tm.dp_time(setup, tp, cp, pp, dp, zero, v)
+    hide = setup.efficiency.dp_overlap * (2.0 / 3.0) * t_stage
+    t_dp_exposed = np.maximum(0.0, t_dp - hide)
+    t_opt = tm.optimizer_time(setup, tp, cp, pp, dp, zero, v)
+    t_step = t_pipe + t_dp_exposed + t_opt
+
+    global_batch = np.asarray(dp) * micro_batch * num_micro_batches
+    tokens = global_batch * setup.seq_len
+    model_flops = tokens * m.model_flops_per_token(setup.seq_len)
+    hw_flops = model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "none")
+    rc = np.asarray(recompute)
+    hw_flops = np.where(rc == 2, model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "full"),
+                        np.where(rc == 1, model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "selective"),
+                                 hw_flops))
+    peak_total = n_dev * setup.peak_flops
+    busy = num_micro_batches * layers
+    return {
+        "memory_weights": w, "memory_gradients": g, "memory_optimizer": o,
+        "memory_activations": act, "memory_working": work, "memory_buffers": buf, "memory_total": total,
+        "fits": total <= setup.memory_limit_bytes,
+        "time_compute": busy * (t_compute + t_memory) + num_micro_batches * t_logits,
+        "time_tp_comm": busy * t_tp, "time_cp_comm": busy * t_cp,
+        "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,
+        "time_bubble": (np.asarray(pp) - 1) * t_chunk,
+        "time_dp_exposed": t_dp_exposed, "time_dp_total": t_dp, "time_optimizer": t_opt,
+        "step_time": t_step,
+        "bubble_fraction": (np.asarray(pp) - 1) / slots,
+        "mfu": model_flops / (t_step * peak_total),
+        "hfu": hw_flops / (t_step * peak_total),
+        "model_flops": model_flops, "hardware_flops": hw_flops,
+        "model_tflops_per_gpu": model_flops / t_step / n_dev / 1e12,
+        "hardware_tflops_per_gpu": hw_flops / t_step / n_dev / 1e12,
+        "tokens_per_s": tokens / t_step,
+    }
+
+
+MEMORY_PARTS = ("weights", "gradients", "optimizer", "activations", "working", "buffers")
+TIME_PARTS = ("compute", "tp_comm", "cp_comm", "pp_comm", "bubble", "dp_exposed", "optimizer")
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    """Figures of one configuration; memory in bytes, times in seconds (SI)."""
+
+    plan: ParallelPlan
+    memory: dict[str, int]
+    memory_total: int
+    memory_limit: int
+    time: dict[str, float]
+    step_time_s: float
+    mfu: float
+    hfu: float
+    model_tflops_per_gpu: float
+    hardware_tflops_per_gpu: float
+    tokens_per_s: float
+    bubble_fraction: float
+    dp_comm_total_s: float
+
+    @property
+    def fits_in_memory(self) -> bool:
+        return self.memory_total <= self.memory_limit
+
+    @property
+    def memory_over_bytes(self) -> int:
+        return max(0, self.memory_total - self.memory_limit)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["plan"] = self.plan.as_dict()
+        d["fits_in_memory"] = self.fits_in_memory
+        return d
+
+
+def estimate(setup: Setup, plan: ParallelPlan) -> StepEstimate:
+    """Evaluate one configuration."""
+    r = evaluate(setup, plan.tp, plan.cp, plan.pp, plan.dp, plan.virtual_stages, plan.micro_batch,
+                 plan.num_micro_batches, plan.zero, mem.RECOMPUTE_CODES[plan.recompute],
+                 int(plan.sequence_parallel))
+    return StepEstimate(
+        plan=plan,
+        memory={k: int(r[f"memory_{k}"]) for k in MEMORY_PARTS},
+        memory_total=int(r["memory_total"]), memory_limit=setup.memory_limit_bytes,
+        time={k: float(r[f"time_{k}"]) for k in TIME_PARTS},
+        step_time_s=float(r["step_time"]), mfu=float(r["mfu"]), hfu=float(r["hfu"]),
+        model_tflops_per_gpu=float(r["model_tflops_per_gpu"]),
+        hardware_tflops_per_gpu=float(r["hardware_tflops_per_gpu"]),
+        tokens_per_s=float(r["tokens_per_s"]), bubble_fraction=float(r["bubble_fraction"]),
+        dp_comm_total_s=float(r["time_dp_total"]),
+    )

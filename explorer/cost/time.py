@@ -1,0 +1,122 @@
+"""Step-time components in seconds (float; scalars or numpy arrays).
+
+The step is composed in explorer/cost/step.py:
+  t_chunk  = (stage_layers x t_layer + t_logits) / v + t_p2p
+  t_pipe   = (v m + p - 1) x t_chunk                       (1F1B / interleaved schedule)
+  t_step   = t_pipe + max(0, t_dp - overlap x backward of the last micro-batch) + t_optimizer
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from explorer.cost.collectives import reduce_scatter_time, ring_allreduce_time
+from explorer.cost.efficiency import gemm_efficiency
+from explorer.cost.memory import params_per_device, stage_layers
+from explorer.cost.setup import Setup
+
+
+def _tokens(setup: Setup, cp, micro_batch):
+    return np.asarray(micro_batch, dtype=float) * setup.seq_len / np.asarray(cp, dtype=float)
+
+
+def layer_flops(setup: Setup, tp, cp, micro_batch, recompute):
+    """(model FLOPs, hardware FLOPs) of one layer for one micro-batch on one device, fwd + bwd.
+
+    Model: 3 x forward (backward = 2 x forward). Hardware adds the recomputed forward:
+    full = the whole layer (Narayanan et al. SC'21 eq. 3), selective = the attention core
+    (Korthikanti et al. 2022 sec. 5)."""
+    m, s = setup.model, setup.seq_len
+    tokens = _tokens(setup, cp, micro_batch)
+    fwd = tokens * m.layer_forward_flops_per_token(s) / np.asarray(tp)
+    attn = tokens * 4.0 * s * m.hidden / np.asarray(tp)
+    rc = np.asarray(recompute)
+    extra = np.where(rc == 2, fwd, np.where(rc == 1, attn, 0.0))
+    return 3.0 * fwd, 3.0 * fwd + extra
+
+
+def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
+    """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
+    split into (compute, memory-bound, TP communication, exposed CP communication)."""
+    m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
+    tp_a, cp_a = np.asarray(tp), np.asarray(cp)
+    tokens = _tokens(setup, cp, micro_batch)
+    _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
+    e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, eff)
+    t_compute = hw / (setup.peak_flops * e)
+    rc = np.asarray(recompute)
+    sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
+    passes = np.where(rc == 2, 4.0 / 3.0, 1.0)
+    elem_bytes = tokens * m.hidden * eff.elementwise_bytes_per_hidden * (setup.act_bytes / 2) * passes
+    t_mem = elem_bytes / np.where(sp_on, tp_a, 1) / acc.memory_bandwidth
+    # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
+    # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
+    # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2).
+    msg = tokens * m.hidden * setup.act_bytes
+    n_ar = np.where(rc == 2, 6.0, 4.0)
+    t_tp = n_ar * ring_allreduce_time(msg, tp_a, setup.link_latency(tp_a), setup.link_bandwidth(tp_a))
+    t_tp = t_tp * (1.0 - eff.tp_overlap)
+    # Context parallel (ring attention): K and V blocks travel around the CP ring, (cp - 1)
+    # steps forward and twice that backward (dK, dV), hidden behind the attention compute
+    # where possible (Liu et al., Ring Attention, arXiv 2310.01889, sec. 3).
+    kv_msg = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
+    span = tp_a * cp_a
+    t_cp = 3.0 * reduce_scatter_time(kv_msg * cp_a, cp_a, setup.link_latency(span), setup.link_bandwidth(span))
+    attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
+    t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * e))
+    return t_compute, t_mem, t_tp, t_cp_exposed
+
+
+def logits_time(setup: Setup, tp, cp, micro_batch):
+    """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd."""
+    m, acc = setup.model, setup.cluster.accelerator
+    tokens = _tokens(setup, cp, micro_batch)
+    tp_a = np.asarray(tp)
+    e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, setup.efficiency)
+    flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
+    softmax_bytes = 3.0 * tokens * m.vocab * 4.0 / tp_a
+    return flops / (setup.peak_flops * e) + softmax_bytes / acc.memory_bandwidth
+
+
+def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp):
+    """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
+    alpha + M/B each, over the link the PP group spans (stride TP x CP)."""
+    tp_a, pp_a = np.asarray(tp), np.asarray(pp)
+    tokens = _tokens(setup, cp, micro_batch)
+    sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
+    msg = tokens * setup.model.hidden * setup.act_bytes / np.where(sp_on, tp_a, 1)
+    span = tp_a * np.asarray(cp) * pp_a
+    t = 2.0 * (setup.link_latency(span) + msg / setup.link_bandwidth(span))
+    return np.where(pp_a > 1, t, 0.0)
+
+
+def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
+    """Gradient synchronisation over the DP x CP group, per step.
+
+    ZeRO 0-2: ring all-reduce (or reduce-scatter + all-gather: the same volume) of the
+    gradients; ZeRO-3 adds a weight all-gather: 1.5x the volume (Rajbhandari et al. 2020,
+    sec. 7.2.2). One alpha term per gradient bucket."""
+    n = np.asarray(dp) * np.asarray(cp)
+    span = np.asarray(tp) * np.asarray(cp) * np.asarray(pp) * np.asarray(dp)
+    grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
+    alpha, bw = setup.link_latency(span), setup.link_bandwidth(span)
+    buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
+    t = 2.0 * (n - 1) * alpha * buckets + 2.0 * (n - 1) / n * grads / bw
+    t = np.where(np.asarray(zero) >= 3, 1.5 * t, t)
+    return np.where(n > 1, t, 0.0)
+
+
+def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
+    """Optimizer step: memory-bound pass over the local shard (read + write the states, read the
+    gradient, write the working weights), at HBM bandwidth."""
+    p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
+    shard = np.where(np.asarray(zero) >= 1, np.asarray(dp) * np.asarray(cp), 1)
+    per_param = 2.0 * setup.optimizer_bytes + setup.grad_bytes + setup.weight_bytes
+    return p / shard * per_param / setup.cluster.accelerator.memory_bandwidth
+
+
+def stage_time(setup: Setup, tp, cp, pp, v, micro_batch, recompute, sp):
+    """Compute time of the slowest stage for one micro-batch (all its v chunks), fwd + bwd."""
+    parts = layer_time(setup, tp, cp, micro_batch, recompute, sp)
+    t_layer = parts[0] + parts[1] + parts[2] + parts[3]
+    return stage_layers(setup.model.layers, pp, v) * t_layer + logits_time(setup, tp, cp, micro_batch)

@@ -1,0 +1,71 @@
+"""The parallel plan: how one training step is split over the devices (the "execution")."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from explorer.errors import UsageError, require_positive_int
+
+RECOMPUTE = ("none", "selective", "full")
+ZERO_STAGES = (0, 1, 2, 3)
+PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+@dataclass(frozen=True)
+class ParallelPlan:
+    """TP x CP x PP x DP degrees, micro-batching and memory options for one step.
+
+    micro_batch is in sequences; global_batch = dp x micro_batch x num_micro_batches.
+    """
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    micro_batch: int = 1
+    global_batch: int = 1
+    virtual_stages: int = 1
+    zero: int = 0
+    recompute: str = "none"
+    sequence_parallel: bool = True
+
+    def __post_init__(self) -> None:
+        for f in ("tp", "pp", "dp", "cp", "micro_batch", "global_batch", "virtual_stages"):
+            require_positive_int(f.replace("_", "-"), getattr(self, f))
+        if self.zero not in ZERO_STAGES:
+            raise UsageError(f"zero stage must be one of 0, 1, 2, 3, got {self.zero!r}")
+        if self.recompute not in RECOMPUTE:
+            raise UsageError(f"recompute {self.recompute!r} unknown; valid: {', '.join(RECOMPUTE)}")
+        if self.global_batch % (self.dp * self.micro_batch):
+            raise UsageError(
+                f"global batch {self.global_batch} is not divisible by dp x micro-batch = "
+                f"{self.dp} x {self.micro_batch} = {self.dp * self.micro_batch}"
+            )
+        if self.virtual_stages > 1 and self.pp == 1:
+            raise UsageError("virtual stages > 1 need pp > 1 (interleaving splits pipeline stages)")
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.cp * self.pp * self.dp
+
+    @property
+    def num_micro_batches(self) -> int:
+        return self.global_batch // (self.dp * self.micro_batch)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["num_micro_batches"] = self.num_micro_batches
+        return d
+
+    def describe(self) -> str:
+        s = f"TP={self.tp} PP={self.pp} DP={self.dp}"
+        if self.cp > 1:
+            s += f" CP={self.cp}"
+        s += f" mb={self.micro_batch} (x{self.num_micro_batches})"
+        if self.virtual_stages > 1:
+            s += f" v={self.virtual_stages}"
+        s += f" ZeRO-{self.zero} recompute={self.recompute}"
+        if self.tp > 1:
+            s += " SP" if self.sequence_parallel else " no-SP"
+        return s

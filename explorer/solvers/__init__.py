@@ -1,0 +1,1 @@
+"""Shared solver machinery (CP-SAT wrapper, status handling)."""

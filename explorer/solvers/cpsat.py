@@ -1,0 +1,46 @@
+"""The one place that runs CP-SAT: explicit time limit, seed and workers; status mapped to words.
+
+A solve stopped by its time limit before a proof is reported as "feasible" with CP-SAT's bound
+and the relative gap, never as "optimal" (see SolveOutcome.status)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+DEFAULT_TIME_LIMIT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    status: str  # "optimal" | "feasible" | "infeasible" | "unknown"
+    objective: float | None
+    bound: float | None
+    wall_time_s: float
+
+    @property
+    def gap(self) -> float | None:
+        if self.objective is None or self.bound is None:
+            return None
+        return abs(self.objective - self.bound) / max(abs(self.objective), 1e-12)
+
+
+def run(model, time_limit_s: float = DEFAULT_TIME_LIMIT_S, workers: int = 2, seed: int = 0,
+        hint_solution_callback=None):
+    """Solve a cp_model.CpModel; returns (solver, SolveOutcome)."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.num_workers = workers
+    solver.parameters.random_seed = seed
+    t0 = time.perf_counter()
+    code = solver.Solve(model)
+    wall = time.perf_counter() - t0
+    status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
+              cp_model.INFEASIBLE: "infeasible"}.get(code, "unknown")
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT model invalid: {model.Validate()}")
+    has = status in ("optimal", "feasible")
+    return solver, SolveOutcome(status, solver.ObjectiveValue() if has else None,
+                                solver.BestObjectiveBound() if has else None, wall)

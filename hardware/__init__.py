@@ -1,0 +1,29 @@
+"""Hardware catalog: accelerators, links, nodes and clusters (data in hardware/data/*.toml)."""
+
+from hardware.catalog import (
+    Accelerator,
+    Cluster,
+    Link,
+    Node,
+    accelerator_names,
+    build_cluster,
+    get_accelerator,
+    get_link,
+    get_node,
+    link_names,
+    node_names,
+)
+
+__all__ = [
+    "Accelerator",
+    "Cluster",
+    "Link",
+    "Node",
+    "accelerator_names",
+    "build_cluster",
+    "get_accelerator",
+    "get_link",
+    "get_node",
+    "link_names",
+    "node_names",
+]

@@ -1,0 +1,139 @@
+"""Decoder-only transformer shapes and their parameter and FLOP arithmetic.
+
+Parameter counts are derived from the shape, never typed in. FLOPs count the matmul shapes
+(../shared/CONVENTIONS.md, "Utilisation"): per token and layer the forward pass does
+2 x (matmul parameters) FLOP for the projections plus 4 x s x h for the attention scores and
+context (PaLM, Chowdhery et al. 2022, Appendix B: 6N + 12 L H Q T for forward + backward);
+the logits add 2 V h. Backward costs twice the forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.errors import UsageError, require_positive_int
+
+
+@dataclass(frozen=True)
+class DecoderModel:
+    """A decoder-only transformer given by its shape."""
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    vocab: int
+    mlp: str = "swiglu"  # "swiglu" (3 matrices) or "gelu" (2 matrices)
+    norm: str = "rms"  # "rms" (1 vector per norm) or "layer" (2 vectors)
+    bias: bool = False
+    tied_embeddings: bool = False
+    position: str = "rope"  # "rope" or "learned"
+    max_seq: int = 8192
+    dropout: bool = False
+    key: str = "custom"
+    source: str = "custom shape given by the user"
+    published_params: float | None = None
+
+    def __post_init__(self) -> None:
+        for f in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_seq"):
+            require_positive_int(f, getattr(self, f))
+        if self.hidden % self.heads:
+            raise UsageError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
+        if self.heads % self.kv_heads:
+            raise UsageError(f"heads {self.heads} is not divisible by kv-heads {self.kv_heads}")
+        if self.mlp not in ("swiglu", "gelu"):
+            raise UsageError(f"mlp {self.mlp!r} unknown; valid: gelu, swiglu")
+        if self.norm not in ("rms", "layer"):
+            raise UsageError(f"norm {self.norm!r} unknown; valid: layer, rms")
+
+    # --- shape helpers -------------------------------------------------------------------
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @property
+    def kv_dim(self) -> int:
+        """Width of the K (and of the V) projection: kv_heads x head_dim (GQA)."""
+        return self.kv_heads * self.head_dim
+
+    @property
+    def mlp_matrices(self) -> int:
+        return 3 if self.mlp == "swiglu" else 2
+
+    # --- parameters ----------------------------------------------------------------------
+    @property
+    def layer_matmul_params(self) -> int:
+        """Weights of one layer's matmuls: Q and O (h x h), K and V (h x kv_dim), MLP."""
+        h = self.hidden
+        return 2 * h * h + 2 * h * self.kv_dim + self.mlp_matrices * h * self.ffn
+
+    @property
+    def layer_params(self) -> int:
+        """All parameters of one layer: matmuls, biases, norms."""
+        h = self.hidden
+        vectors_per_norm = 1 if self.norm == "rms" else 2
+        p = self.layer_matmul_params + 2 * vectors_per_norm * h
+        if self.bias:
+            p += h + 2 * self.kv_dim + h + (self.mlp_matrices - 1) * self.ffn + h
+        return p
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding (+ learned positions): not counted in the 6N FLOPs term."""
+        p = self.vocab * self.hidden
+        if self.position == "learned":
+            p += self.max_seq * self.hidden
+        return p
+
+    @property
+    def head_params(self) -> int:
+        """Output projection (0 extra parameters when tied) + final norm."""
+        vectors = 1 if self.norm == "rms" else 2
+        return (0 if self.tied_embeddings else self.vocab * self.hidden) + vectors * self.hidden
+
+    @property
+    def params(self) -> int:
+        """Total parameter count derived from the shape."""
+        return self.layers * self.layer_params + self.embedding_params + self.head_params
+
+    # --- FLOPs ---------------------------------------------------------------------------
+    def layer_forward_flops_per_token(self, seq_len: int) -> float:
+        """Forward FLOPs of one layer for one token: 2 x matmul params + 4 s h (attention)."""
+        return 2.0 * self.layer_matmul_params + 4.0 * seq_len * self.hidden
+
+    def logits_forward_flops_per_token(self) -> float:
+        """Forward FLOPs of the output projection for one token: 2 V h."""
+        return 2.0 * self.vocab * self.hidden
+
+    def model_flops_per_token(self, seq_len: int) -> float:
+        """Model FLOPs (forward + backward, no recompute) per token = 3 x forward."""
+        fwd = self.layers * self.layer_forward_flops_per_token(seq_len)
+        return 3.0 * (fwd + self.logits_forward_flops_per_token())
+
+    def recompute_flops_per_token(self, seq_len: int, recompute: str) -> float:
+        """Extra forward FLOPs per token that activation recomputation executes.
+
+        full: one more forward of every layer (Narayanan et al. SC'21 eq. 3: 96 B s L h^2 ...);
+        selective: the attention core again, 4 s h per layer (Korthikanti et al. 2022 sec. 5);
+        none: 0.
+        """
+        if recompute == "full":
+            return self.layers * self.layer_forward_flops_per_token(seq_len)
+        if recompute == "selective":
+            return self.layers * 4.0 * seq_len * self.hidden
+        return 0.0
+
+
+def gpt_megatron_flops_per_iteration(batch: int, seq: int, layers: int, hidden: int, vocab: int,
+                                     recompute: bool = False) -> float:
+    """Megatron closed forms for a GPT-shaped model (4h MLP, MHA), per iteration.
+
+    no recompute: 72 B s L h^2 (1 + s/(6h) + V/(12 h L))  (Korthikanti et al. 2022)
+    full recompute: 96 B s L h^2 (1 + s/(6h) + V/(16 h L)) (Narayanan et al. SC'21, eq. 3)
+    """
+    b, s, L, h, V = batch, seq, layers, hidden, vocab
+    if recompute:
+        return 96.0 * b * s * L * h * h * (1 + s / (6 * h) + V / (16 * h * L))
+    return 72.0 * b * s * L * h * h * (1 + s / (6 * h) + V / (12 * h * L))

@@ -1,0 +1,44 @@
+"""Load the model catalog (models/data/models.toml) into DecoderModel objects."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from explorer.errors import unknown_name
+from models.architecture import DecoderModel
+
+_FILE = Path(__file__).parent / "data" / "models.toml"
+_SHAPE = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "norm", "bias",
+          "tied_embeddings", "position", "max_seq")
+
+
+@cache
+def _table() -> dict:
+    with open(_FILE, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def model_names() -> list[str]:
+    return sorted(_table())
+
+
+@cache
+def get_model(name: str) -> DecoderModel:
+    """Look up a model by key or alias (case-insensitive)."""
+    table = _table()
+    key = name.lower().replace("-", "_").replace(".", "_")
+    if key not in table:
+        matches = [k for k, e in table.items() if name.lower() in [a.lower() for a in e.get("aliases", [])]]
+        if not matches:
+            raise unknown_name("model", name, list(table))
+        key = matches[0]
+    e = table[key]
+    published = e.get("published_params_b")
+    return DecoderModel(
+        name=e["name"], key=key, source=e["source"],
+        published_params=published * 1e9 if published else None,
+        dropout=e.get("dropout", False),
+        **{k: e[k] for k in _SHAPE},
+    )

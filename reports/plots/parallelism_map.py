@@ -1,0 +1,119 @@
+"""3D parallelism map: how the model is sliced over GPUs, nodes, racks and pods.
+
+data = {"tp": 8, "pp": 4, "dp": 32, "cp": 1, "devices": 1024, "devices_per_node": 8, "nodes_per_rack": 4,
+        "racks_per_pod": 8, "layers": 80}
+
+Ranks follow Megatron-LM's default order (tensor fastest, then context, data, pipeline outermost:
+megatron/core/parallel_state.py, order "tp-cp-ep-dp-pp"), so rank r sits on node r // devices_per_node
+and serves pipeline stage r // (tp cp dp). Each cell is one device (or one node on very large
+clusters), coloured by the pipeline stage (the slice of layers) it holds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from reports.plots import style
+
+MAX_CELLS = 4096  # above this, one cell per node instead of per device
+MAX_PODS_SHOWN = 4
+
+
+def _stage_layers(stage: int, pp: int, layers: int | None) -> str:
+    if not layers:
+        return f"stage {stage}"
+    lo, hi = stage * layers // pp, (stage + 1) * layers // pp - 1
+    return f"stage {stage}: layers {lo}-{hi}"
+
+
+def draw(data: dict, report: Any):
+    try:
+        tp, pp, dp = int(data["tp"]), int(data["pp"]), int(data["dp"])
+    except (KeyError, TypeError, ValueError):
+        return style.no_data(report, "parallelism map", "no parallel plan in this report")
+    from matplotlib.patches import Patch, Rectangle
+
+    cp = int(data.get("cp") or 1)
+    devices = int(data.get("devices") or tp * pp * dp * cp)
+    dpn = max(1, int(data.get("devices_per_node") or 1))
+    npr = max(1, int(data.get("nodes_per_rack") or 1))
+    rpp = max(1, int(data.get("racks_per_pod") or 1))
+    layers = data.get("layers")
+    per_stage = tp * cp * dp
+    nodes = math.ceil(devices / dpn)
+    per_node_cells = devices > MAX_CELLS  # aggregate to one cell per node
+    cell_w = 1 if per_node_cells else dpn  # cells per node row
+    pod_devices = dpn * npr * rpp
+    pods = math.ceil(devices / pod_devices)
+    racks = math.ceil(nodes / npr)
+    shown_pods = min(pods, MAX_PODS_SHOWN)
+
+    if pp <= 8:
+        colours = [style.PALETTE[i % len(style.PALETTE)] for i in range(pp)]
+    else:
+        import matplotlib
+
+        cmap = matplotlib.colormaps["viridis"]
+        colours = [cmap(i / max(1, pp - 1)) for i in range(pp)]
+
+    rack_cols = min(rpp, 8)
+    rack_rows_per_pod = math.ceil(rpp / rack_cols)
+    rack_w, rack_h = cell_w + 1.0, npr + 1.4
+    pod_w, pod_h = rack_cols * rack_w, rack_rows_per_pod * rack_h + 1.2
+    data_w = pod_w + 0.8
+    data_h = shown_pods * pod_h + (1.0 if pods > shown_pods else 0.4)
+    width_in = min(11.0, max(7.0, 0.16 * data_w + 2.6))
+    scale = min((width_in - 2.6) / data_w, 0.3)  # inches per cell
+    height_in = min(14.0, max(2.6, data_h * scale + 1.3))
+    fig, ax = style.new_figure(width_in, height_in)
+    ax.grid(False)
+    ax.axis("off")
+    ax.set_aspect("equal")
+
+    for pod in range(shown_pods):
+        py = -pod * pod_h
+        ax.text(0, py + 0.2, f"pod {pod}", fontsize=9, fontweight="bold", va="bottom")
+        for rk in range(rpp):
+            rack = pod * rpp + rk
+            if rack >= racks:
+                break
+            rx = (rk % rack_cols) * rack_w
+            ry = py - 0.4 - (rk // rack_cols) * rack_h
+            ax.add_patch(Rectangle((rx - 0.2, ry - npr - 0.2), cell_w + 0.4, npr + 0.4, fill=False,
+                                   ec=style.GREY, lw=0.8, ls=":"))
+            for nd in range(npr):
+                node = rack * npr + nd
+                if node >= nodes:
+                    break
+                y = ry - nd - 1
+                for c in range(cell_w):
+                    rank = node * dpn + (0 if per_node_cells else c)
+                    if rank >= devices:
+                        break
+                    stage = min(rank // per_stage, pp - 1)
+                    ax.add_patch(Rectangle((rx + c, y), 1, 1, fc=colours[stage], ec="white", lw=0.4))
+                    if not per_node_cells and (rank % per_stage) < tp * cp:  # DP replica 0
+                        ax.add_patch(Rectangle((rx + c + 0.12, y + 0.12), 0.76, 0.76, fill=False, ec="black",
+                                               lw=1.2))
+                ax.add_patch(Rectangle((rx, y), cell_w, 1, fill=False, ec="black", lw=0.6))
+    if pods > shown_pods:
+        ax.text(0, -shown_pods * pod_h + 0.6, f"... {pods - shown_pods} more pods (stages continue in rank order)",
+                fontsize=9, color=style.GREY, va="top")
+    ax.set_xlim(-0.6, pod_w + 0.2)
+    ax.set_ylim(-shown_pods * pod_h - (0.8 if pods > shown_pods else 0.2), 1.2)
+
+    stages = list(range(pp)) if pp <= 8 else [0, pp // 2, pp - 1]
+    handles = [Patch(fc=colours[s], label=_stage_layers(s, pp, layers)) for s in stages]
+    if not per_node_cells:
+        handles.append(Patch(fc="white", ec="black", lw=1.2, label=f"DP replica 0 ({tp * cp * pp} GPUs)"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+              title="pipeline stage", title_fontsize=8)
+    unit = "node" if per_node_cells else "GPU"
+    tp_where = "inside a node" if tp * cp <= dpn else f"across {math.ceil(tp * cp / dpn)} nodes"
+    summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} GPUs; {nodes} nodes of {dpn}, "
+               f"{racks} racks of {npr} nodes, {pods} pod{'s' if pods != 1 else ''} of {rpp} racks. "
+               f"TP group {tp_where}. Cell = one {unit}, row = node, dotted box = rack.")
+    fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
+    style.title(ax, report, "How the model is sliced over GPUs, nodes, racks and pods")
+    return fig

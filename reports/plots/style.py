@@ -1,0 +1,95 @@
+"""Shared look of every figure: one palette, one font size, one way to make and finish a figure.
+
+Every plot module calls `new_figure` and `finish` so that all figures read alike and nothing is
+clipped (constrained layout); matplotlib is imported inside the functions (Agg backend).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design").
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+BLUE, ORANGE, GREEN, VERMILION, PURPLE, SKY, YELLOW, BLACK = PALETTE
+GREY = "#7f7f7f"
+LIGHT = "#e8e8e8"
+GOOD, BAD, WARN = GREEN, VERMILION, ORANGE
+
+RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": LIGHT,
+    "grid.linewidth": 0.8,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "figure.dpi": 100,
+    "svg.hashsalt": "explorer",
+}
+
+DPI = 110
+
+
+def use_agg() -> None:
+    """Select the non-interactive Agg backend (idempotent, before pyplot is ever imported)."""
+    import matplotlib
+
+    if matplotlib.get_backend().lower() != "agg":
+        matplotlib.use("Agg", force=True)
+
+
+def new_figure(width: float = 7.0, height: float = 4.2, **subplots: Any):
+    """A Figure with constrained layout and the house style; returns (fig, ax) like plt.subplots."""
+    use_agg()
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    with mpl.rc_context(RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(**subplots) if subplots else fig.add_subplot()
+    _apply_rc(fig)
+    return fig, axes
+
+
+def _apply_rc(fig) -> None:
+    """rc_context only affects artists created inside it; style the axes explicitly as well."""
+    for ax in fig.axes:
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.grid(True, color=LIGHT, linewidth=0.8)
+        ax.set_axisbelow(True)
+
+
+def title(fig_or_ax, report: Any, text: str) -> None:
+    """Title with the track, so a figure cut out of a report still says what it shows."""
+    track = getattr(report, "track", "")
+    suffix = f"  [{track}]" if track else ""
+    fig_or_ax.set_title(f"{text}{suffix}")
+
+
+def human_bytes(v: float) -> str:
+    for scale, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {name}"
+    return f"{v:.0f} B"
+
+
+def human_count(v: float) -> str:
+    v = float(v)
+    for scale, name in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{name}"
+    return f"{v:.3g}"
+
+
+def no_data(report: Any, name: str, why: str):
+    """A small placeholder figure for a plot whose data is missing (a report never crashes on it)."""
+    fig, ax = new_figure(6.0, 1.6)
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{name}: {why}", ha="center", va="center", wrap=True, color=GREY)
+    return fig

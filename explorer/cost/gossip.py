@@ -1,0 +1,177 @@
+"""Gossip averaging on a contact graph: graphs, Metropolis-Hastings weights, spectral gap, rounds.
+
+Synchronous gossip (distributed averaging): every round each device replaces its value with a
+weighted average of its own and its neighbours' values, x(k+1) = W x(k). With W symmetric and
+doubly stochastic on a connected graph, x(k) converges to the average of x(0), and
+
+    ||x(k) - xbar|| <= |lambda_2|^k ||x(0) - xbar||
+
+where |lambda_2| is the second-largest eigenvalue modulus (SLEM) of W (Xiao & Boyd 2004, "Fast
+linear iterations for distributed averaging", Systems & Control Letters 53, eq. (4) and
+Theorem 1). Rounds to reach relative consensus error eps: k(eps) = ceil(ln eps / ln |lambda_2|)
+(the epsilon-averaging time of Boyd, Ghosh, Prabhakar & Shah 2006, "Randomized gossip
+algorithms", IEEE Trans. Inf. Theory 52(6), sec. II-B, for the synchronous case).
+
+Metropolis-Hastings weights (Xiao & Boyd 2004, eq. (13); Xiao, Boyd & Lall 2005):
+W_ij = 1 / (1 + max(d_i, d_j)) on each edge, W_ii = 1 - sum_j W_ij, 0 elsewhere; they need only
+each device's and its neighbours' degrees, so a device can compute them locally.
+
+Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). Every random
+builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
+ring_graph, grid_graph, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
+rounds_to_consensus, consensus_errors, consensus_error, messages_per_round.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from explorer.errors import UsageError
+
+__all__ = [
+    "ring_graph", "grid_graph", "contact_graph", "is_connected", "metropolis_weights", "slem",
+    "spectral_gap", "rounds_to_consensus", "consensus_errors", "consensus_error", "messages_per_round",
+]
+
+
+def _check_n(n: int, what: str = "devices") -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise UsageError(f"gossip needs at least 2 {what} (a whole number), got {n!r}")
+    return int(n)
+
+
+# --- graphs ------------------------------------------------------------------------------------
+def ring_graph(n: int) -> np.ndarray:
+    """Cycle on n devices (each talks to its two neighbours; n = 2 is a single edge)."""
+    n = _check_n(n)
+    adj = np.zeros((n, n), dtype=bool)
+    i = np.arange(n)
+    adj[i, (i + 1) % n] = True
+    adj[(i + 1) % n, i] = True
+    np.fill_diagonal(adj, False)
+    return adj
+
+
+def grid_graph(rows: int, cols: int) -> np.ndarray:
+    """rows x cols 2-D grid (4-neighbour lattice, no wrap-around); device id = r * cols + c."""
+    if rows < 1 or cols < 1 or rows * cols < 2:
+        raise UsageError(f"grid needs rows, cols >= 1 and at least 2 devices, got {rows} x {cols}")
+    n = rows * cols
+    adj = np.zeros((n, n), dtype=bool)
+    for r in range(rows):
+        for c in range(cols):
+            k = r * cols + c
+            if c + 1 < cols:
+                adj[k, k + 1] = adj[k + 1, k] = True
+            if r + 1 < rows:
+                adj[k, k + cols] = adj[k + cols, k] = True
+    return adj
+
+
+def contact_graph(n: int, seed: int = 0, radius: float | None = None) -> np.ndarray:
+    """Random geometric "contact graph": n devices uniform in the unit square (seeded), an edge
+    wherever two are within `radius` (who can hear whom over a short-range radio).
+
+    Default radius: 1.5 x sqrt(ln n / (pi n)), a margin above the connectivity threshold of
+    random geometric graphs (Gupta & Kumar 1998, "Critical power for asymptotic connectivity",
+    pi r^2 = (ln n + c)/n). If the sampled graph is not connected, the radius grows by 10% until
+    it is (deterministic for a given seed), so the result is always connected.
+    """
+    n = _check_n(n)
+    if radius is not None and not radius > 0:
+        raise UsageError(f"contact radius must be positive, got {radius!r}")
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2))
+    d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+    r = radius if radius is not None else 1.5 * math.sqrt(math.log(n) / (math.pi * n))
+    while True:
+        adj = d2 <= r * r
+        np.fill_diagonal(adj, False)
+        if is_connected(adj):
+            return adj
+        r *= 1.1
+
+
+def is_connected(adj: np.ndarray) -> bool:
+    """True when every device can reach every other (breadth-first search)."""
+    n = adj.shape[0]
+    seen = np.zeros(n, dtype=bool)
+    seen[0] = True
+    frontier = np.array([0])
+    while frontier.size:
+        nxt = adj[frontier].any(axis=0) & ~seen
+        seen |= nxt
+        frontier = np.flatnonzero(nxt)
+    return bool(seen.all())
+
+
+# --- weights and spectrum ----------------------------------------------------------------------
+def metropolis_weights(adj: np.ndarray) -> np.ndarray:
+    """Metropolis-Hastings gossip matrix: symmetric, doubly stochastic (Xiao & Boyd 2004, eq. 13)."""
+    adj = np.asarray(adj, dtype=bool)
+    if adj.ndim != 2 or adj.shape[0] != adj.shape[1] or not (adj == adj.T).all():
+        raise UsageError("gossip graph must be a square symmetric adjacency matrix")
+    deg = adj.sum(axis=1)
+    w = np.where(adj, 1.0 / (1.0 + np.maximum(deg[:, None], deg[None, :])), 0.0)
+    np.fill_diagonal(w, 0.0)
+    np.fill_diagonal(w, 1.0 - w.sum(axis=1))
+    return w
+
+
+def slem(w: np.ndarray) -> float:
+    """Second-largest eigenvalue modulus |lambda_2| of a symmetric gossip matrix W
+    (max over all eigenvalues but the one at 1 of |lambda|; Xiao & Boyd 2004, sec. 2)."""
+    lam = np.sort(np.linalg.eigvalsh(np.asarray(w, dtype=float)))  # ascending; lam[-1] = 1
+    return float(max(abs(lam[-2]), abs(lam[0])))
+
+
+def spectral_gap(w: np.ndarray) -> float:
+    """1 - |lambda_2|: the larger, the faster gossip mixes (0 for a disconnected graph)."""
+    return 1.0 - slem(w)
+
+
+def rounds_to_consensus(w: np.ndarray, eps: float) -> int:
+    """Rounds k so that the relative consensus error is at most eps in the worst case:
+    ceil(ln eps / ln |lambda_2|) (Boyd et al. 2006, sec. II-B; Xiao & Boyd 2004, eq. 4)."""
+    if not 0.0 < eps < 1.0:
+        raise UsageError(f"consensus error target eps must lie in (0, 1), got {eps!r}")
+    s = slem(w)
+    if s >= 1.0 - 1e-12:
+        raise UsageError("gossip graph is disconnected (|lambda_2| = 1): consensus is never reached")
+    if s <= 1e-15:
+        return 1
+    return max(1, math.ceil(math.log(eps) / math.log(s) - 1e-9))
+
+
+# --- simulation --------------------------------------------------------------------------------
+def consensus_errors(w: np.ndarray, rounds: int, seed: int = 0, x0: np.ndarray | None = None) -> np.ndarray:
+    """Simulate `rounds` synchronous gossip rounds x <- W x from x0 (default: seeded standard
+    normal values, one per device) and return the relative consensus error after each round,
+    ||x(k) - xbar|| / ||x(0) - xbar||, for k = 0..rounds (array of rounds + 1 values; [0] = 1).
+    x0 may be (n,) or (n, d) (d parameters per device: errors use the Frobenius norm)."""
+    w = np.asarray(w, dtype=float)
+    if isinstance(rounds, bool) or int(rounds) != rounds or rounds < 0:
+        raise UsageError(f"gossip rounds must be a whole number >= 0, got {rounds!r}")
+    x = np.random.default_rng(seed).standard_normal(w.shape[0]) if x0 is None else np.array(x0, dtype=float)
+    xbar = x.mean(axis=0)
+    e0 = float(np.linalg.norm(x - xbar))
+    out = np.empty(int(rounds) + 1)
+    out[0] = 1.0
+    for k in range(1, int(rounds) + 1):
+        x = w @ x
+        out[k] = float(np.linalg.norm(x - xbar)) / e0 if e0 > 0 else 0.0
+    return out
+
+
+def consensus_error(w: np.ndarray, rounds: int, seed: int = 0, x0: np.ndarray | None = None) -> float:
+    """Relative consensus error after `rounds` rounds (last value of consensus_errors)."""
+    return float(consensus_errors(w, rounds, seed=seed, x0=x0)[-1])
+
+
+def messages_per_round(adj: np.ndarray, broadcast: bool = False) -> int:
+    """Transmissions per gossip round: one unicast per directed edge (2 |E|), or one broadcast
+    per device (n) when the radio can reach all its neighbours at once (BLE advertising)."""
+    adj = np.asarray(adj, dtype=bool)
+    return int(adj.shape[0]) if broadcast else int(adj.sum())

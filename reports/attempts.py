@@ -1,0 +1,428 @@
+"""Grade a student's attempts (CSV or JSON, one attempt per row) beside the optimum.
+
+The puzzle module supplies the physics: `ATTEMPT_VARIABLES` (columns, in order), `MAX_ATTEMPTS` (the
+lab's iteration rule, or None) and `evaluate_attempt(values, track, **options) -> dict` with keys
+feasible, figures, violations, objective, objective_name, sense, neighbours. This module only reads the
+file, calls it, compares with `report.extra["objective"]` and writes a table and findings.
+
+A malformed row becomes an error naming the file, line and field; the other rows are still graded.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from explorer.errors import ExplorerError, UsageError
+from explorer.report import Constraint, Finding, Report, Table
+from reports.format import fmt_value
+
+REL_TOL = 1e-6
+MAX_FIGURE_COLUMNS = 5
+
+
+@dataclass
+class AttemptRow:
+    """One row of an attempts file: its line, its values (None if malformed) and the error if any."""
+
+    line: int
+    values: dict[str, Any] | None
+    error: str = ""
+    label: str = ""
+
+
+@dataclass
+class Grade:
+    """One graded attempt."""
+
+    number: int
+    line: int
+    values: dict[str, Any]
+    error: str = ""
+    feasible: bool = False
+    objective: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    gap: float | None = None
+    gap_text: str = ""
+    reached_optimum: bool = False
+    on_frontier: bool | None = None
+    best_move: str = ""
+    beyond_limit: bool = False
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+def puzzle_module(puzzle: str):
+    """The puzzle module, checked to expose the attempt interface."""
+    from explorer.puzzles import get_puzzle
+
+    mod = get_puzzle(puzzle).load()
+    if not hasattr(mod, "ATTEMPT_VARIABLES") or not hasattr(mod, "evaluate_attempt"):
+        raise UsageError(f"puzzle {puzzle!r} has no decision variables to attempt (no ATTEMPT_VARIABLES)")
+    return mod
+
+
+def parse_value(text: str) -> Any:
+    """'8' -> 8, '0.5' -> 0.5, 'ring' -> 'ring' (the puzzle converts and validates further)."""
+    t = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    return t
+
+
+def _check_values(name: str, line: int, raw: dict[str, Any], variables: list[str]) -> AttemptRow:
+    missing = [v for v in variables if v not in raw]
+    if missing:
+        return AttemptRow(line, None, f"{name}, line {line}, field '{missing[0]}': missing")
+    values: dict[str, Any] = {}
+    for v in variables:
+        x = raw[v]
+        if x is None or (isinstance(x, str) and not x.strip()):
+            return AttemptRow(line, None, f"{name}, line {line}, field '{v}': empty")
+        values[v] = parse_value(x) if isinstance(x, str) else x
+    return AttemptRow(line, values)
+
+
+def _norm(s: str) -> str:
+    return s.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def read_csv(text: str, name: str, variables: list[str]) -> list[AttemptRow]:
+    lines = [(i + 1, s) for i, s in enumerate(text.splitlines()) if s.strip() and not s.lstrip().startswith("#")]
+    if not lines:
+        return []
+    rows = [(n, next(csv.reader(io.StringIO(s)))) for n, s in lines]
+    header_line, first = rows[0]
+    order = list(variables)
+    if {_norm(c) for c in first} & set(variables):
+        cols = [_norm(c) for c in first]
+        unknown = [c for c in cols if c not in variables]
+        missing = [v for v in variables if v not in cols]
+        if unknown or missing:
+            what = f"unknown column '{unknown[0]}'" if unknown else f"missing column '{missing[0]}'"
+            raise UsageError(f"{name}, line {header_line}: {what}; the columns are: {', '.join(variables)}")
+        order = cols
+        rows = rows[1:]
+    out = []
+    for n, cells in rows:
+        if len(cells) != len(order):
+            out.append(AttemptRow(n, None, f"{name}, line {n}: expected {len(order)} fields "
+                                           f"({', '.join(order)}), got {len(cells)}"))
+            continue
+        out.append(_check_values(name, n, dict(zip(order, cells)), variables))
+    return out
+
+
+def _json_items(text: str) -> list[tuple[int, Any]]:
+    """The elements of the attempts list with the line each starts on."""
+    dec = json.JSONDecoder()
+    doc = json.loads(text)
+    start = 0
+    if isinstance(doc, dict):
+        if not isinstance(doc.get("attempts"), list):
+            raise ValueError('a JSON attempts file is a list of attempts or {"attempts": [...]}')
+        start = text.index('"attempts"')
+    elif not isinstance(doc, list):
+        raise ValueError('a JSON attempts file is a list of attempts or {"attempts": [...]}')
+    i = text.index("[", start) + 1
+    items = []
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            return items
+        obj, end = dec.raw_decode(text, i)
+        items.append((text.count("\n", 0, i) + 1, obj))
+        i = end
+
+
+def read_json(text: str, name: str, variables: list[str]) -> list[AttemptRow]:
+    try:
+        items = _json_items(text)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{name}: not a valid attempts file: {exc}") from None
+    out = []
+    for line, obj in items:
+        if isinstance(obj, list):
+            if len(obj) != len(variables):
+                out.append(AttemptRow(line, None, f"{name}, line {line}: expected {len(variables)} fields "
+                                                  f"({', '.join(variables)}), got {len(obj)}"))
+                continue
+            obj = dict(zip(variables, obj))
+        if not isinstance(obj, dict):
+            out.append(AttemptRow(line, None, f"{name}, line {line}: an attempt is an object or a list, "
+                                              f"got {type(obj).__name__}"))
+            continue
+        obj = {_norm(k): v for k, v in obj.items()}
+        unknown = [k for k in obj if k not in variables and k not in ("attempt", "note", "label")]
+        if unknown:
+            out.append(AttemptRow(line, None, f"{name}, line {line}, field '{unknown[0]}': unknown; "
+                                              f"the fields are: {', '.join(variables)}"))
+            continue
+        row = _check_values(name, line, obj, variables)
+        row.label = str(obj.get("label") or obj.get("note") or "")
+        out.append(row)
+    return out
+
+
+def read_attempts(path: Path | str, variables: list[str]) -> list[AttemptRow]:
+    """Rows of an attempts file (CSV, or JSON by extension or content); file-level problems raise UsageError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"cannot read attempts file {path}: {exc.strerror or exc}") from None
+    is_json = path.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{")
+    return read_json(text, path.name, variables) if is_json else read_csv(text, path.name, variables)
+
+
+def template(puzzle: str) -> str:
+    """An empty attempts CSV for a puzzle: the header row, and the lab's rule as a comment."""
+    mod = puzzle_module(puzzle)
+    limit = getattr(mod, "MAX_ATTEMPTS", None)
+    rule = f"# up to {limit} attempts (the lab's rule); one attempt per row" if limit else "# one attempt per row"
+    return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------- grading
+
+def violation_text(c: Constraint) -> str:
+    """'memory 91.20 GB > 72.00 GB by 19.20 GB (usable HBM)': a violated constraint with its margin."""
+    op = {"<=": ">", ">=": "<"}.get(c.sense, "!=")
+    margin = abs(c.value - c.limit)
+    text = f"{c.name} {fmt_value(c.value, c.unit)} {op} {fmt_value(c.limit, c.unit)} by {fmt_value(margin, c.unit)}"
+    return text + (f" ({c.text})" if c.text else "")
+
+
+def _oriented(value: float, sense: str) -> float:
+    return value if sense == "max" else -value
+
+
+def _objective_unit(name: str, result: dict, report: Report) -> str:
+    for figs in (result.get("figures") or {}, report.figures):
+        for k, f in figs.items():
+            if name in (k, getattr(f, "label", None)):
+                return getattr(f, "unit", "")
+    return ""
+
+
+def gap_text(value: float, optimum: float, sense: str, unit: str) -> tuple[float, str]:
+    """Gap to the optimum (>= 0 when worse), as text: MFU points for fractions, % of the optimum otherwise."""
+    gap = (optimum - value) if sense == "max" else (value - optimum)
+    if abs(gap) <= REL_TOL * max(1.0, abs(optimum)):
+        return 0.0, "at the optimum"
+    rel = gap / abs(optimum) if optimum else float("inf")
+    if unit == "fraction":
+        return gap, f"{100 * gap:+.1f} points ({100 * rel:+.1f}%) {'below' if sense == 'max' else 'above'}"
+    return gap, f"{fmt_value(abs(gap), unit)} ({100 * rel:+.1f}%) {'worse' if gap > 0 else 'better (!)'}"
+
+
+def _violation_size(result: dict) -> float:
+    total = 0.0
+    for c in result.get("violations") or []:
+        total += abs(c.value - c.limit) / max(abs(c.limit), 1e-30)
+    return total
+
+
+def _describe_move(values: dict, other: dict) -> str:
+    changed = [f"{k} {values.get(k)} -> {other[k]}" for k in other if other.get(k) != values.get(k)]
+    return ", ".join(changed) or "(no change)"
+
+
+def best_move(mod, values: dict, result: dict, track: str, options: dict) -> str:
+    """The one change (best neighbour) that improves the attempt most, described."""
+    sense = result.get("sense", "max")
+    best: tuple | None = None
+    for nb in result.get("neighbours") or []:
+        try:
+            r = mod.evaluate_attempt(nb, track=track, **options)
+        except (ExplorerError, ValueError, KeyError, TypeError):
+            continue
+        if r.get("feasible"):
+            key = (1, _oriented(float(r["objective"]), sense))
+        else:
+            key = (0, -_violation_size(r))
+        if best is None or key > best[0]:
+            best = (key, nb, r)
+    if best is None:
+        return "no valid single move"
+    key, nb, r = best
+    name = result.get("objective_name", "objective")
+    if result.get("feasible"):
+        if key[0] == 0 or key[1] <= _oriented(float(result["objective"]), sense) * (1 + REL_TOL) + 1e-30:
+            return "none: no single move improves it"
+        return f"{_describe_move(values, nb)} ({name} {fmt_value(result['objective'])} -> {fmt_value(r['objective'])})"
+    if key[0] == 1:
+        return f"{_describe_move(values, nb)} (becomes feasible, {name} {fmt_value(r['objective'])})"
+    if -key[1] < _violation_size(result):
+        return f"{_describe_move(values, nb)} (still infeasible, smaller violation)"
+    return "none: no single move reduces the violation"
+
+
+def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: bool, options: dict) -> bool | None:
+    """On the Pareto frontier? A puzzle with a multi-objective frontier spec decides; otherwise the
+    frontier of a single objective is its optimum."""
+    if not result.get("feasible"):
+        return False
+    from explorer.frontier import spec_for
+
+    spec = spec_for(report.puzzle)
+    if spec is None or spec.attempt_on_frontier is None:
+        return reached
+    try:
+        return spec.attempt_on_frontier(values, result, report.track, **options)
+    except ExplorerError:
+        return None
+
+
+def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
+    """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
+    source names the file in error messages."""
+    mod = mod or puzzle_module(report.puzzle)
+    options = report.extra.get("options") if isinstance(report.extra.get("options"), dict) else {}
+    optimum = report.extra.get("objective") or {}
+    limit = getattr(mod, "MAX_ATTEMPTS", None)
+    grades: list[Grade] = []
+    for i, row in enumerate(rows, start=1):
+        g = Grade(number=i, line=row.line, values=row.values or {}, error=row.error,
+                  beyond_limit=bool(limit and i > limit))
+        grades.append(g)
+        if row.values is None:
+            continue
+        try:
+            res = mod.evaluate_attempt(dict(row.values), track=report.track, **options)
+        except (ExplorerError, ValueError, KeyError, TypeError) as exc:
+            msg = str(exc).strip() or type(exc).__name__
+            fld = next((v for v in row.values if v in msg), None)
+            where = f", field '{fld}'" if fld else ""
+            g.error = f"{source}, line {row.line}{where}: {msg}"
+            continue
+        g.feasible = bool(res.get("feasible"))
+        g.objective = float(res["objective"]) if res.get("objective") is not None else None
+        g.figures = {k: f for k, f in (res.get("figures") or {}).items()}
+        g.violations = [violation_text(c) for c in res.get("violations") or []]
+        sense = res.get("sense") or optimum.get("sense") or "max"
+        if optimum.get("value") is not None and g.objective is not None:
+            unit = _objective_unit(res.get("objective_name") or optimum.get("name", ""), res, report)
+            g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit)
+            g.reached_optimum = g.feasible and g.gap <= REL_TOL * max(1.0, abs(float(optimum["value"])))
+            if not g.feasible:
+                g.gap_text = "infeasible (" + g.gap_text + " if it fitted)"
+        g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum, options)
+        g.best_move = "none: at the optimum" if g.reached_optimum else best_move(mod, row.values, res,
+                                                                                 report.track, options)
+    return grades
+
+
+def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
+    """Read and grade an attempts file for a solved report."""
+    mod = mod or puzzle_module(report.puzzle)
+    rows = read_attempts(path, list(mod.ATTEMPT_VARIABLES))
+    return grade_rows(report, rows, mod, source=Path(path).name)
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+def _figure_text(f: Any) -> str:
+    return fmt_value(getattr(f, "value", f), getattr(f, "unit", ""))
+
+
+def grades_table(grades: list[Grade], variables: list[str], objective_name: str) -> Table:
+    fig_names: list[str] = []
+    for g in grades:
+        for k in g.figures:
+            if k not in fig_names and len(fig_names) < MAX_FIGURE_COLUMNS:
+                fig_names.append(k)
+    labels = {}
+    for g in grades:
+        for k in fig_names:
+            if k in g.figures and k not in labels:
+                labels[k] = getattr(g.figures[k], "label", "") or k
+    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", "gap to optimum",
+            "on frontier", "violated constraints", "best single change"]
+    rows = []
+    for g in grades:
+        num = f"{g.number}" + (" (past limit)" if g.beyond_limit else "")
+        if g.error:
+            rows.append([num, g.line, *[g.values.get(v, "") for v in variables], *["" for _ in fig_names],
+                         "ERROR", g.error, "", "", ""])
+            continue
+        frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
+        rows.append([num, g.line, *[g.values.get(v) for v in variables],
+                     *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
+                     "yes" if g.feasible else "NO", g.gap_text, frontier, "; ".join(g.violations) or "none",
+                     g.best_move])
+    return Table(cols, rows, title=f"Attempts graded beside the optimum ({objective_name})")
+
+
+def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> list[Finding]:
+    ok = [g for g in grades if not g.error]
+    bad = [g for g in grades if g.error]
+    feasible = [g for g in ok if g.feasible]
+    name = optimum.get("name", "objective")
+    out = [Finding("How many attempts were graded?",
+                   f"{len(ok)} of {len(grades)} rows graded; {len(feasible)} feasible"
+                   + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
+    reached = next((g for g in ok if g.reached_optimum), None)
+    if reached is not None:
+        within = "" if limit is None else (f" (within the lab's limit of {limit})"
+                                           if reached.number <= limit else f" (past the lab's limit of {limit})")
+        answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches the optimum {name} "
+                  f"{fmt_value(optimum.get('value'))}{within}.")
+    elif feasible:
+        sense = optimum.get("sense", "max")
+        best = max(feasible, key=lambda g: _oriented(g.objective or 0.0, sense))
+        answer = (f"No: the best feasible attempt is {best.number} (line {best.line}) with {name} "
+                  f"{fmt_value(best.objective)}, {best.gap_text}; optimum {fmt_value(optimum.get('value'))}. "
+                  f"Next: {best.best_move}.")
+    else:
+        answer = "No: no attempt is feasible yet" + (f"; first fix: {ok[0].best_move}." if ok else ".")
+    out.append(Finding("Was the optimum reached, and when?", answer))
+    if limit is not None:
+        over = len(grades) - limit
+        out.append(Finding(f"Does the attempts file keep the lab's rule (at most {limit} attempts)?",
+                           f"Yes: {len(grades)} attempts." if over <= 0 else
+                           f"No: {len(grades)} attempts, {over} past the limit of {limit} "
+                           f"(attempts {limit + 1}-{len(grades)} are graded but marked)."))
+    return out
+
+
+def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
+    """A copy of the report with the graded attempts as a table, findings, JSON data and a plot."""
+    mod = mod or puzzle_module(report.puzzle)
+    grades = grade_file(report, path, mod)
+    variables = list(mod.ATTEMPT_VARIABLES)
+    optimum = dict(report.extra.get("objective") or {})
+    limit = getattr(mod, "MAX_ATTEMPTS", None)
+    out = copy.deepcopy(report)
+    out.tables["attempts"] = grades_table(grades, variables, optimum.get("name", "objective"))
+    out.findings = [*out.findings, *summary_findings(grades, limit, optimum)]
+    out.data["attempts"] = {
+        "objective_name": optimum.get("name", "objective"), "sense": optimum.get("sense", "max"),
+        "optimum": optimum.get("value"), "max_attempts": limit,
+        "attempts": [{"number": g.number, "line": g.line, "objective": g.objective, "feasible": g.feasible,
+                      "error": g.error or None, "on_frontier": g.on_frontier} for g in grades],
+    }
+    if "attempts" not in out.plots:
+        out.plots = [*out.plots, "attempts"]
+    out.extra["attempts"] = [{"number": g.number, "line": g.line, "values": g.values, "error": g.error or None,
+                              "feasible": g.feasible, "objective": g.objective, "gap": g.gap,
+                              "gap_text": g.gap_text, "reached_optimum": g.reached_optimum,
+                              "on_frontier": g.on_frontier, "violations": g.violations,
+                              "best_move": g.best_move, "beyond_limit": g.beyond_limit,
+                              "figures": {k: {"value": getattr(f, "value", f), "unit": getattr(f, "unit", ""),
+                                              "label": getattr(f, "label", "")} for k, f in g.figures.items()}}
+                             for g in grades]
+    return out

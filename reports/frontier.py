@@ -1,0 +1,146 @@
+"""The optimal frontier as a Report (table + plot) and as CSV, with a student's attempts overlaid."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from explorer.errors import ExplorerError
+from explorer.frontier import FrontierResult, on_frontier, spec_for
+from explorer.report import Assumption, Figure, Finding, Report, Table
+from reports.format import fmt_value
+
+SHOW = ("gpus", "tp", "pp", "dp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "tokens_per_s",
+        "mfu", "step_time_s", "memory_headroom_bytes", "usd_per_million_tokens", "usd_per_run")
+UNITS = {"memory_headroom_bytes": "B", "memory_total_bytes": "B", "memory_limit_bytes": "B", "mfu": "fraction",
+         "step_time_s": "s", "usd_per_million_tokens": "USD", "usd_per_run": "USD", "tokens_per_s": "tokens/s",
+         "min_headroom_level_bytes": "B"}
+
+
+def columns(points: list[dict]) -> list[str]:
+    cols: list[str] = []
+    for p in points:
+        cols += [k for k in p if k not in cols]
+    return cols
+
+
+def to_csv(result: FrontierResult, attempts: list[dict] | None = None) -> str:
+    """Frontier points (kind=frontier) then attempts (kind=attempt), one row each; raw SI values."""
+    cols = columns(result.points + (attempts or []))
+    cols = [c for c in cols if c not in ("kind", "label")]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["kind", "label", *cols])
+    for i, p in enumerate(result.points, start=1):
+        w.writerow(["frontier", i, *[_csv_value(p.get(c)) for c in cols]])
+    for a in attempts or []:
+        w.writerow(["attempt", a.get("label", ""), *[_csv_value(a.get(c)) for c in cols]])
+    return buf.getvalue()
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, float):
+        return repr(v) if v != int(v) or abs(v) >= 1e16 else str(int(v))
+    return "" if v is None else v
+
+
+def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[dict]:
+    """Each graded attempt as a point in objective space, flagged on/off the computed frontier."""
+    from reports.attempts import puzzle_module, read_attempts
+
+    mod = puzzle_module(result.puzzle)
+    spec = spec_for(result.puzzle)
+    rows = read_attempts(path, list(mod.ATTEMPT_VARIABLES))
+    out = []
+    for i, row in enumerate(rows, start=1):
+        if row.values is None:
+            continue
+        try:
+            res = mod.evaluate_attempt(dict(row.values), track=result.track)
+        except (ExplorerError, ValueError, KeyError, TypeError):
+            continue
+        point = spec.attempt_point(row.values, res) if spec and spec.attempt_point else None
+        if point is None:
+            point = {k: float(res["objective"]) for k in [result.objectives[0].key]} if res.get("objective") else {}
+        if not all(o.key in point for o in result.objectives):
+            continue
+        point = dict(point)
+        point.update({k: v for k, v in row.values.items() if k not in point})
+        point["label"] = str(i)
+        point["feasible"] = bool(res.get("feasible"))
+        point["on_frontier"] = bool(res.get("feasible")) and on_frontier(point, result.points, result.objectives)
+        out.append(point)
+    return out
+
+
+def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) -> Report:
+    """A Report of the frontier: table of points, findings, the frontier plot."""
+    from explorer.puzzles import get_puzzle
+
+    info = get_puzzle(result.puzzle)
+    objs = result.objectives
+    cols = [c for c in SHOW if any(c in p for p in result.points)]
+    cols += [o.key for o in objs if o.key not in cols]
+    rows = [[fmt_value(p.get(c), UNITS.get(c, "")) if isinstance(p.get(c), (int, float)) else p.get(c)
+             for c in cols] for p in result.points]
+    tables = {"frontier": Table(cols, rows, title="Frontier points (each proven optimal for its constraints)")}
+    obj_text = ", ".join(f"{o.sense} {o.label}" for o in objs)
+    findings = [Finding("Which objectives trade off?", f"{obj_text}; {len(result.points)} non-dominated points "
+                        f"from {result.solved} exact solves ({result.dominated} solved points were dominated).")]
+    first_max = next((o for o in objs if o.sense == "max"), objs[0])
+    top = max(result.points, key=lambda p: p[first_max.key])
+    findings.append(Finding(f"Highest {first_max.label}?",
+                            ", ".join(f"{o.label} {fmt_value(top[o.key], UNITS.get(o.key, o.unit))}" for o in objs)))
+    if any("usd_per_million_tokens" in p for p in result.points):
+        cheap = min(result.points, key=lambda p: p["usd_per_million_tokens"])
+        findings.append(Finding("Cheapest tokens on the frontier?",
+                                f"{fmt_value(cheap['usd_per_million_tokens'])} USD per million tokens on "
+                                f"{cheap.get('gpus')} GPUs at {fmt_value(cheap['tokens_per_s'])} tokens/s."))
+    if result.infeasible:
+        findings.append(Finding("Which settings have no feasible plan at all?", "; ".join(result.infeasible)))
+    if attempts:
+        on = [a["label"] for a in attempts if a.get("on_frontier")]
+        findings.append(Finding("Which attempts are on the frontier?",
+                                (f"attempts {', '.join(on)}" if on else "none") + f" of {len(attempts)}."))
+        tables["attempts"] = Table(["attempt", *[o.label for o in objs], "feasible", "on frontier"],
+                                   [[a["label"], *[fmt_value(a[o.key], UNITS.get(o.key, o.unit)) for o in objs],
+                                     "yes" if a.get("feasible") else "NO", "yes" if a.get("on_frontier") else "no"]
+                                    for a in attempts], title="Attempts against the frontier")
+    data = {"objectives": [{"key": o.key, "sense": o.sense, "label": o.label, "unit": UNITS.get(o.key, o.unit)}
+                           for o in objs],
+            "points": result.points, "attempts": attempts or []}
+    return Report(
+        puzzle=result.puzzle, lab=info.lab, part=info.part, track=result.track,
+        title=f"Optimal frontier of {info.title}", status="optimal" if result.all_optimal else "feasible",
+        headline=f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another.",
+        figures={"points": Figure(len(result.points), "", "frontier points"),
+                 "solves": Figure(result.solved, "", "exact solves")},
+        findings=findings, tables=tables, plots=["frontier"], data={"frontier": data},
+        assumptions=[Assumption("Epsilon-constraint method: one objective optimised with the others as "
+                                "constraints, dominated points dropped.",
+                                "Haimes, Lasdon & Wismer 1971, IEEE Trans. SMC 1(3); Miettinen 1999, sec. 3.2"),
+                     *([Assumption(result.note)] if result.note else [])],
+    )
+
+
+def write_frontier(report: Report, result: FrontierResult, out_dir: Path, fmt: str,
+                   attempts: list[dict] | None = None) -> list[Path]:
+    """CSV + PNG of the frontier, and the report in the chosen format, into out_dir."""
+    from reports.plots import render_png
+    from reports.render import write_report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"frontier-{result.puzzle}-{result.track}"
+    csv_path = out_dir / f"{stem}.csv"
+    csv_path.write_text(to_csv(result, attempts), encoding="utf-8")
+    png = render_png("frontier", report)
+    paths = [csv_path]
+    if fmt != "markdown":  # Markdown writes its plots beside the page itself
+        png_path = out_dir / f"{stem}.png"
+        png_path.write_bytes(png)
+        paths.append(png_path)
+    paths += write_report(report, fmt, out_dir, stem=stem, pngs={"frontier": png})
+    return paths

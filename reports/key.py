@@ -1,0 +1,168 @@
+"""Instructor answer keys: every lab part for every track, solved, as Markdown + HTML + JSON, with an index.
+
+Deterministic: the files carry no timestamps and no solve times (solve_time_s is zeroed and timing keys
+are dropped from `extra`), plots are rendered with fixed dpi and no metadata, and everything is written
+in a fixed order, so a rerun gives byte-identical files. A puzzle that is not implemented yet, or that
+fails, is listed on the index page with its error instead of stopping the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from explorer.report import Report
+
+TIMING_KEYS = frozenset({"solve_time_s", "wall_time_s", "wall_time", "timestamp", "elapsed_s", "solver_time_s",
+                         "solver_wall_time_s", "date", "time_of_run"})
+
+
+@dataclass
+class KeyEntry:
+    lab: str
+    part: int
+    puzzle: str
+    title: str
+    track: str
+    status: str = ""
+    headline: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # format -> path relative to the key directory
+    error: str = ""
+
+
+def _scrub(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _scrub(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    return obj
+
+
+def deterministic(report: Report) -> Report:
+    """A copy without solve times or timing keys (the answer, not the run)."""
+    r = copy.deepcopy(report)
+    r.solve_time_s = 0.0
+    r.extra = _scrub(r.extra)
+    return r
+
+
+def selected(labs: list[str], tracks: list[str]) -> list[tuple[Any, str]]:
+    """(PuzzleInfo, track) pairs in lab, part, track order."""
+    from explorer.puzzles import PUZZLES
+
+    infos = sorted((p for p in PUZZLES.values() if p.lab in labs), key=lambda p: (p.lab, p.part, p.name))
+    return [(p, t) for p in infos for t in tracks]
+
+
+def _error_text(exc: BaseException, module: str) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name and module.startswith(exc.name):
+        return f"not implemented yet (no module {module})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report] | None = None) -> KeyEntry:
+    """Solve one lab part for one track and write its Markdown, HTML and JSON (and PNGs) into out_dir/labNN/."""
+    from reports.plots import render_all
+    from reports.render import to_json, write_report
+
+    entry = KeyEntry(info.lab, info.part, info.name, info.title, track)
+    try:
+        if solve is None:
+            from explorer.puzzles import solve as solve_puzzle
+
+            report = solve_puzzle(info.name, track)
+        else:
+            report = solve(info.name, track)
+        report = deterministic(report)
+        pngs = render_all(report)
+        sub = out_dir / f"lab{info.lab}"
+        stem = f"{info.name}-{track}"
+        write_report(report, "markdown", sub, stem=stem, pngs=pngs)
+        write_report(report, "html", sub, stem=stem, pngs=pngs)
+        (sub / f"{stem}.json").write_text(to_json(report), encoding="utf-8")
+    except Exception as exc:  # one failing puzzle must not sink the whole key
+        entry.error = _error_text(exc, info.module)
+        return entry
+    entry.status, entry.headline = report.status, report.headline
+    entry.files = {fmt: f"lab{info.lab}/{stem}.{ext}" for fmt, ext in (("markdown", "md"), ("html", "html"),
+                                                                        ("json", "json"))}
+    return entry
+
+
+def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
+    lines = ["# Answer key", "", "Every lab part for every track, solved. Each answer links to its Markdown, "
+             "HTML (self-contained) and JSON report.", ""]
+    current = None
+    for e in entries:
+        if e.lab != current:
+            current = e.lab
+            lines += ["", f"## Lab {e.lab}: {labs.get(e.lab, '')}", "", "| part | puzzle | track | status | answer |",
+                      "|---|---|---|---|---|"]
+        if e.error:
+            lines.append(f"| {e.part}: {e.title} | `{e.puzzle}` | {e.track} | ERROR | {e.error.replace('|', '/')} |")
+        else:
+            links = " / ".join(f"[{f}]({p})" for f, p in e.files.items())
+            lines.append(f"| {e.part}: {e.title} | `{e.puzzle}` | {e.track} | {e.status} | "
+                         f"{e.headline.replace('|', '/')} ({links}) |")
+    ok = sum(1 for e in entries if not e.error)
+    lines += ["", f"{ok} of {len(entries)} answers solved; {len(entries) - ok} listed with their error.", ""]
+    return "\n".join(lines)
+
+
+def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
+    from reports.html import document
+
+    parts = ["<h1>Answer key</h1>", "<p>Every lab part for every track, solved. Each answer links to its "
+             "self-contained HTML page, its Markdown and its JSON report.</p>"]
+    current = None
+    for e in entries:
+        if e.lab != current:
+            if current is not None:
+                parts.append("</tbody></table>")
+            current = e.lab
+            parts += [f"<h2>Lab {escape(e.lab)}: {escape(labs.get(e.lab, ''))}</h2>",
+                      "<table><thead><tr><th>part</th><th>puzzle</th><th>track</th><th>status</th><th>answer</th>"
+                      "</tr></thead><tbody>"]
+        if e.error:
+            parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
+                         f"<td>{escape(e.track)}</td><td class='bad'>ERROR</td><td class='err'>{escape(e.error)}</td>"
+                         "</tr>")
+        else:
+            links = " &middot; ".join(f"<a href='{escape(p)}'>{escape(f)}</a>"
+                                      for f, p in (("html", e.files["html"]), ("markdown", e.files["markdown"]),
+                                                   ("json", e.files["json"])))
+            parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
+                         f"<td>{escape(e.track)}</td><td class='good'>{escape(e.status)}</td>"
+                         f"<td>{escape(e.headline)}<br>{links}</td></tr>")
+    if current is not None:
+        parts.append("</tbody></table>")
+    ok = sum(1 for e in entries if not e.error)
+    parts.append(f"<p>{ok} of {len(entries)} answers solved; {len(entries) - ok} listed with their error.</p>")
+    return document("Answer key", "\n".join(parts))
+
+
+def build_key(labs: list[str], tracks: list[str], out_dir: Path | str,
+              progress: Callable[[KeyEntry], None] | None = None,
+              solve: Callable[..., Report] | None = None) -> list[KeyEntry]:
+    """Write the answer key for the given labs and tracks into out_dir; returns one entry per lab part x track.
+    progress is called after each entry (the CLI draws a progress bar with it)."""
+    from explorer.puzzles import LABS
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for info, track in selected(labs, tracks):
+        entry = key_entry(info, track, out_dir, solve)
+        entries.append(entry)
+        if progress:
+            progress(entry)
+    (out_dir / "index.md").write_text(index_markdown(entries, LABS), encoding="utf-8")
+    (out_dir / "index.html").write_text(index_html(entries, LABS), encoding="utf-8")
+    (out_dir / "index.json").write_text(json.dumps([e.__dict__ for e in entries], indent=2) + "\n", encoding="utf-8")
+    return entries

@@ -1,0 +1,113 @@
+"""The optimal frontier: the first maximised objective against the first minimised one (e.g. tokens/s
+against GPU count), coloured by a third objective (e.g. memory headroom), with the student's attempts
+overlaid; a second panel shows the trade-off against the third objective.
+
+data = {"objectives": [{"key", "sense", "label", "unit"}, ...], "points": [{key: value, ...}, ...],
+        "attempts": [{"label": "1", key: value, ..., "on_frontier": bool}, ...]}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.plots import style
+
+
+def _scale(unit: str) -> tuple[float, str]:
+    if unit == "B":
+        return 1e-9, "GB"
+    if unit == "fraction":
+        return 100.0, "%"
+    return 1.0, unit
+
+
+def _axis_label(o: dict) -> str:
+    f, u = _scale(o.get("unit", ""))
+    return f"{o['label']}" + (f" ({u})" if u and u not in o["label"] else "")
+
+
+def draw(data: dict, report: Any):
+    objs = data.get("objectives") or []
+    pts = data.get("points") or []
+    if len(objs) < 2 or not pts:
+        return style.no_data(report, "frontier", "no frontier points in this report")
+    mins = [o for o in objs if o["sense"] == "min"]
+    maxs = [o for o in objs if o["sense"] == "max"]
+    xo = mins[0] if mins else objs[1]
+    yo = maxs[0] if maxs else objs[0]
+    rest = [o for o in objs if o is not xo and o is not yo]
+    co = rest[0] if rest else None
+    attempts = data.get("attempts") or []
+    ncols = 2 if co else 1
+    fig, axes = style.new_figure(6.0 * ncols + 0.6, 4.6, ncols=ncols)
+    axes = list(axes) if ncols > 1 else [axes]
+    xs_f, xu = _scale(xo.get("unit", ""))
+    ys_f, yu = _scale(yo.get("unit", ""))
+    ax = axes[0]
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"]
+    cvals = [p[co["key"]] for p in pts] if co else None
+    cf = _scale(co.get("unit", ""))[0] if co else 1.0
+    if co:
+        lo, hi = min(cvals), max(cvals)
+        norm = matplotlib.colors.Normalize(vmin=lo * cf, vmax=(hi if hi > lo else lo + 1) * cf)
+    x = [p[xo["key"]] * xs_f for p in pts]
+    y = [p[yo["key"]] * ys_f for p in pts]
+    sc = ax.scatter(x, y, c=[v * cf for v in cvals] if co else style.BLUE, cmap=cmap if co else None,
+                    norm=norm if co else None, s=46, edgecolor="black", linewidth=0.5, zorder=3,
+                    label="frontier point (proven optimal)")
+    # The 2-objective staircase: best y for each x, ignoring the third objective.
+    best: dict[float, float] = {}
+    for xi, yi in zip(x, y):
+        best[xi] = max(best.get(xi, yi), yi) if yo["sense"] == "max" else min(best.get(xi, yi), yi)
+    sx = sorted(best)
+    ax.plot(sx, [best[v] for v in sx], color=style.GREY, lw=1, zorder=2)
+    if len(set(x)) > 2 and min(x) > 0 and max(x) / min(x) >= 16:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sx, [f"{v:g}" for v in sx])
+        ax.minorticks_off()
+    for a in attempts:
+        if xo["key"] in a and yo["key"] in a:
+            ok = a.get("on_frontier")
+            ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
+                       color=style.GOOD if ok else style.VERMILION, edgecolor="black", linewidth=0.5)
+            ax.annotate(str(a.get("label", "")), (a[xo["key"]] * xs_f, a[yo["key"]] * ys_f), xytext=(5, 4),
+                        textcoords="offset points", fontsize=8)
+    ax.set_xlabel(_axis_label(xo))
+    ax.set_ylabel(_axis_label(yo))
+    ax.set_title(f"{yo['label']} vs {xo['label']}")
+    if co:
+        cb = fig.colorbar(sc, ax=axes[-1] if ncols > 1 else ax)
+        cb.set_label(_axis_label(co))
+        ax2 = axes[1]
+        c_f = cf
+        groups: dict[float, list[dict]] = {}
+        for p in pts:
+            groups.setdefault(p[xo["key"]], []).append(p)
+        for i, (gx, grp) in enumerate(sorted(groups.items())):
+            grp = sorted(grp, key=lambda p: p[co["key"]])
+            colour = style.PALETTE[i % len(style.PALETTE)]
+            ax2.plot([p[co["key"]] * c_f for p in grp], [p[yo["key"]] * ys_f for p in grp], marker="o",
+                     color=colour, label=f"{gx * xs_f:g} {xu or xo['label']}".strip(), ms=5)
+        for a in attempts:
+            if co["key"] in a and yo["key"] in a:
+                ax2.scatter([a[co["key"]] * c_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
+                            color=style.GOOD if a.get("on_frontier") else style.VERMILION, edgecolor="black",
+                            linewidth=0.5)
+                ax2.annotate(str(a.get("label", "")), (a[co["key"]] * c_f, a[yo["key"]] * ys_f), xytext=(5, 4),
+                             textcoords="offset points", fontsize=8)
+        ax2.set_xlabel(_axis_label(co))
+        ax2.set_ylabel(_axis_label(yo))
+        ax2.set_title(f"{yo['label']} vs {co['label']}")
+        if len(groups) <= 12:
+            ax2.legend(fontsize=7, ncols=2 if len(groups) > 6 else 1, loc="best")
+    if attempts:
+        from matplotlib.lines import Line2D
+
+        ax.legend(handles=[Line2D([], [], marker="o", ls="", color=style.BLUE, label="frontier (optimal)"),
+                           Line2D([], [], marker="X", ls="", color=style.GOOD, label="attempt on frontier"),
+                           Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated")],
+                  loc="best", fontsize=8)
+    fig.suptitle(f"Optimal frontier: {report.title}  [{report.track}]", fontweight="bold")
+    return fig

@@ -1,0 +1,491 @@
+"""Lab 05 part 1, the communication wall: throughput and scaling efficiency against accelerator count.
+
+Each track names a data-parallel scaling workload (explorer/data/lab05_distributed.toml: model,
+per-replica batch, fabrics). For every fabric, the step time of N replicas comes from the shared
+cost model (`explorer.cost.step.evaluate`, the same physics as the 3D puzzle), with the fabric as
+the cluster's inter-node link. Weak scaling: every device keeps its batch, so
+
+    X(N)   = N b / t_step(N)            samples/s
+    S(N)   = T(1) / T(N) = X(N) / X(1)  speedup for a fixed amount of data
+    eta(N) = S(N) / N                   scaling efficiency
+    marginal speedup S(N+1) - S(N), or dS/dN on the continuous model
+
+(../shared/CONVENTIONS.md, "Scaling"). The diminishing-returns point is the smallest N at which
+one more device adds less than `threshold` (0.5) of a device's worth of speedup: the integer N
+from the discrete differences, and the continuous crossing dS/dN = threshold found with
+scipy.optimize.brentq on the continuous model (DP degree as a real number).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explorer.cost.memory import RECOMPUTE_CODES
+from explorer.cost.setup import Setup
+from explorer.cost.step import evaluate
+from explorer.errors import UsageError, require_positive, require_positive_int
+from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
+from explorer.tracks import Track, get_track
+from hardware.catalog import Cluster, Link, get_link
+from models.catalog import get_model
+
+DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
+DEFAULT_THRESHOLD = 0.5
+
+# --- scenario data --------------------------------------------------------------------------------
+_SCALING_KEYS = {"model": str, "seq_len": int, "micro_batch": int, "accumulation": int, "zero": int,
+                 "recompute": str, "devices_per_node": int, "fabrics": list, "n_from": int, "n_to": int,
+                 "n_max": int, "why": str, "source": str}
+
+
+@cache
+def lab05_data() -> dict:
+    """The lab-05 scenario file, validated: one table per track with a `scaling` and a `sync` part."""
+    with open(DATA_FILE, "rb") as fh:
+        raw = tomllib.load(fh)
+    errors = []
+    for track in ("cloud", "edge", "mobile", "tiny"):
+        sec = raw.get(track)
+        if not isinstance(sec, dict):
+            errors.append(f"[{track}] missing")
+            continue
+        for k in ("sample_word", "device_plural"):
+            if not isinstance(sec.get(k), str):
+                errors.append(f"[{track}] {k} missing")
+        sc = sec.get("scaling", {})
+        for k, typ in _SCALING_KEYS.items():
+            if not isinstance(sc.get(k), typ) or isinstance(sc.get(k), bool):
+                errors.append(f"[{track}.scaling] {k} must be {typ.__name__}")
+        extra = set(sc) - set(_SCALING_KEYS)
+        if extra:
+            errors.append(f"[{track}.scaling] unknown keys {sorted(extra)}")
+        if not isinstance(sec.get("sync"), dict) or not isinstance(sec["sync"].get("source"), str):
+            errors.append(f"[{track}.sync] missing or without source")
+    if errors:
+        raise ValueError(f"{DATA_FILE.name}: " + "; ".join(errors))
+    return raw
+
+
+@dataclass(frozen=True)
+class ScalingScenario:
+    """What is scaled on a track: a data-parallel replica of `model` with a fixed per-device batch."""
+
+    track: Track
+    model_key: str
+    seq_len: int
+    micro_batch: int
+    accumulation: int
+    zero: int
+    recompute: str
+    devices_per_node: int
+    fabrics: tuple[str, ...]
+    n_from: int
+    n_to: int
+    n_max: int
+    why: str
+    source: str
+    sample_word: str
+    device_plural: str
+
+    @property
+    def samples_per_device(self) -> int:
+        return self.micro_batch * self.accumulation
+
+
+def scenario(track: str = "cloud") -> ScalingScenario:
+    t = get_track(track)
+    d = lab05_data()[t.key]
+    s = d["scaling"]
+    return ScalingScenario(track=t, model_key=s["model"], seq_len=s["seq_len"], micro_batch=s["micro_batch"],
+                           accumulation=s["accumulation"], zero=s["zero"], recompute=s["recompute"],
+                           devices_per_node=s["devices_per_node"], fabrics=tuple(s["fabrics"]),
+                           n_from=s["n_from"], n_to=s["n_to"], n_max=s["n_max"], why=s["why"],
+                           source=s["source"], sample_word=d["sample_word"],
+                           device_plural=d["device_plural"])
+
+
+def parse_fabrics(fabric: Any) -> list[str]:
+    """Fabric names from a string ('a,b'), a list of strings (repeatable option) or None."""
+    if fabric is None:
+        return []
+    items = [fabric] if isinstance(fabric, str) else list(fabric)
+    out: list[str] = []
+    for item in items:
+        for name in str(item).split(","):
+            name = name.strip()
+            if name:
+                key = get_link(name).key  # one-line UsageError for an unknown fabric
+                if key not in out:
+                    out.append(key)
+    return out
+
+
+def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
+    """The cost-model Setup of the scaling workload with `fabric` as the link between nodes."""
+    t = sc.track
+    inter = fabric if isinstance(fabric, Link) else get_link(fabric)
+    g = sc.devices_per_node
+    cluster = Cluster(accelerator=t.cluster.accelerator, devices=max(g, g * math.ceil(n_max / g)),
+                      devices_per_node=g, intra=t.cluster.intra, inter=inter)
+    return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
+                 t.usable_memory_fraction)
+
+
+def _eval(setup: Setup, sc: ScalingScenario, n) -> dict:
+    """Cost-model figures of N data-parallel replicas (N may be a real-valued numpy array)."""
+    n = np.asarray(n, dtype=float)
+    return evaluate(setup, 1, 1, 1, n, 1, sc.micro_batch, sc.accumulation, sc.zero,
+                    RECOMPUTE_CODES[sc.recompute], 0)
+
+
+@dataclass
+class FabricCurve:
+    """Throughput, speedup and marginal speedup vs N for one fabric."""
+
+    fabric: Link
+    n: np.ndarray  # integer grid 1..n_search
+    step_time: np.ndarray
+    samples_per_s: np.ndarray
+    speedup: np.ndarray
+    efficiency: np.ndarray
+    marginal: np.ndarray  # S(N+1) - S(N), len(n) - 1
+    n_diminishing: int | None  # smallest integer N with S(N+1) - S(N) < threshold
+    n_star: float | None  # continuous crossing of dS/dN = threshold (or the jump location)
+    crossing_kind: str  # "smooth", "jump" (node boundary / overlap kink), or "none"
+    fits_from: int | None  # smallest N at which the replica fits in memory
+    n_sustained: int | None = None  # smallest N from which no added device adds >= threshold again
+    n_star_sustained: float | None = None
+    crossing_kind_sustained: str = "none"
+
+
+def _continuous_speedup(setup: Setup, sc: ScalingScenario, x1: float):
+    def s_of(x: float) -> float:
+        r = _eval(setup, sc, x)
+        return float(x * sc.samples_per_device / r["step_time"] / x1)
+    return s_of
+
+
+def curve(sc: ScalingScenario, fabric: str | Link, threshold: float, n_max: int, n_search: int) -> FabricCurve:
+    """Evaluate one fabric on N = 1..n_search and locate the diminishing-returns point."""
+    setup = make_setup(sc, fabric, n_search)
+    n = np.arange(1, n_search + 1, dtype=float)
+    r = _eval(setup, sc, n)
+    step = np.asarray(r["step_time"], dtype=float)
+    x = n * sc.samples_per_device / step
+    s = x / x[0]
+    marg = np.diff(s)
+    below = np.flatnonzero(marg < threshold)
+    n_dr = int(n[below[0]]) if below.size else None
+    fits = np.flatnonzero(np.asarray(r["fits"]))
+    fits_from = int(n[fits[0]]) if fits.size else None
+
+    s_of = _continuous_speedup(setup, sc, float(x[0]))
+    n_star, kind = _crossing(s_of, n_dr, marg, threshold, sc.devices_per_node)
+    # Sustained diminishing returns: from here on no added device pays threshold x again.
+    above = np.flatnonzero(marg >= threshold)
+    n_sus = None
+    if n_dr is not None:
+        n_sus = 1 if not above.size else (int(above[-1]) + 2 if above[-1] + 1 < marg.size else None)
+    n_star_sus, kind_sus = _crossing(s_of, n_sus, marg, threshold, sc.devices_per_node)
+    return FabricCurve(fabric=setup.cluster.inter, n=n.astype(int), step_time=step, samples_per_s=x, speedup=s,
+                       efficiency=s / n, marginal=marg, n_diminishing=n_dr, n_star=n_star, crossing_kind=kind,
+                       fits_from=fits_from, n_sustained=n_sus, n_star_sustained=n_star_sus,
+                       crossing_kind_sustained=kind_sus)
+
+
+def _crossing(s_of, n_int: int | None, marg: np.ndarray, threshold: float, g: int) -> tuple[float | None, str]:
+    """The continuous crossing near the integer point n_int where S(n+1) - S(n) < threshold:
+    brentq on dS/dN - threshold (dS/dN by central difference), or the location of a jump when
+    S steps down between n and n + 1 (the ring reaching the fabric, or the all-reduce ceasing
+    to hide behind the backward pass): a jump, not a slope."""
+    from scipy.optimize import brentq
+
+    if n_int is None:
+        return None, "none"
+
+    def slope(v: float) -> float:
+        h = 1e-4 * max(1.0, v)
+        return (s_of(v + h) - s_of(v - h)) / (2 * h)
+
+    jump = s_of(n_int + 1e-6) - s_of(float(n_int))
+    if n_int == 1 or n_int == g or abs(jump) > 0.05 * max(1.0, abs(marg[n_int - 1])):
+        return float(n_int), "jump"
+    lo, hi = max(1.0 + 1e-3, n_int - 1.0), n_int + 1.0
+    if slope(lo) - threshold > 0 > slope(hi) - threshold:
+        return float(brentq(lambda v: slope(v) - threshold, lo, hi, xtol=1e-6)), "smooth"
+    return float(n_int), "jump"
+
+
+def breakdown(sc: ScalingScenario, fabric: str | Link, n_a: int, n_b: int) -> dict:
+    """Where the time goes at N = n_a and n_b: compute, optimizer, DP all-reduce split into its
+    latency (alpha) and bandwidth (M/B) parts, and how much of it hides behind the backward pass.
+
+    The alpha and M/B parts come from the same cost model with the link's bandwidth made
+    unlimited (latency only) or its latency set to zero (bandwidth only)."""
+    link = fabric if isinstance(fabric, Link) else get_link(fabric)
+    out = {}
+    for n in (n_a, n_b):
+        setup = make_setup(sc, link, max(n_a, n_b))
+        r = _eval(setup, sc, n)
+        lat_only = replace(setup, cluster=replace(setup.cluster, inter=replace(link, bandwidth=math.inf),
+                                                  intra=replace(setup.cluster.intra, bandwidth=math.inf)))
+        bw_only = replace(setup, cluster=replace(setup.cluster, inter=replace(link, latency_s=0.0),
+                                                 intra=replace(setup.cluster.intra, latency_s=0.0)))
+        t_alpha = float(_eval(lat_only, sc, n)["time_dp_total"])
+        t_beta = float(_eval(bw_only, sc, n)["time_dp_total"])
+        total = float(r["time_dp_total"])
+        exposed = float(r["time_dp_exposed"])
+        out[n] = {"compute": float(r["time_compute"]), "optimizer": float(r["time_optimizer"]),
+                  "dp_total": total, "dp_latency": t_alpha, "dp_bandwidth": t_beta,
+                  "dp_hidden": total - exposed, "dp_exposed": exposed, "step": float(r["step_time"]),
+                  "memory": float(r["memory_total"]), "fits": bool(r["fits"])}
+    return out
+
+
+# --- the puzzle -------------------------------------------------------------------------------
+def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAULT_THRESHOLD,
+          max_devices: int | None = None, n_from: int | None = None, n_to: int | None = None,
+          **_: Any) -> Report:
+    """Throughput and efficiency vs N for each fabric; 8 -> 64 question; diminishing returns."""
+    t0 = time.perf_counter()
+    sc = scenario(track)
+    threshold = require_positive("threshold", threshold)
+    fabrics = parse_fabrics(fabric) or list(sc.fabrics)
+    n_max = require_positive_int("max-devices (nodes)", max_devices if max_devices is not None else sc.n_max)
+    a = require_positive_int("from", n_from if n_from is not None else sc.n_from)
+    b = require_positive_int("to", n_to if n_to is not None else sc.n_to)
+    if b <= a:
+        raise UsageError(f"--to ({b}) must be larger than --from ({a})")
+    n_max = max(n_max, b)
+    n_search = max(10 * n_max, min(100 * n_max, 20_000))
+    curves = {f: curve(sc, f, threshold, n_max, n_search) for f in fabrics}
+    parts = {f: breakdown(sc, f, a, b) for f in fabrics}
+    report = _build_report(sc, curves, parts, threshold, n_max, a, b)
+    report.solve_time_s = time.perf_counter() - t0
+    return report
+
+
+def _fmt_n(n: float | None) -> str:
+    return "none" if n is None else f"{n:,.1f}"
+
+
+def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
+                  n_max: int, a: int, b: int) -> Report:
+    t = sc.track
+    dev, devs = t.device_word, sc.device_plural
+    factor = b / a
+    figures: dict[str, Figure] = {}
+    findings: list[Finding] = []
+    rows_q1, rows_curve = [], []
+    head_bits, dr_bits = [], []
+    for f, c in curves.items():
+        x_a, x_b = c.samples_per_s[a - 1], c.samples_per_s[b - 1]
+        gain = x_b / x_a
+        p = parts[f]
+        pa, pb = p[a], p[b]
+        lost = 1.0 - pa["step"] / pb["step"]  # share of the larger cluster's step that is not ideal
+        figures[f"speedup_{a}_to_{b}_{f}"] = Figure(gain, "x", f"{a} -> {b} {devs}: time cut by ({f})")
+        figures[f"efficiency_{b}_{f}"] = Figure(float(c.efficiency[b - 1]), "fraction",
+                                                f"scaling efficiency at N = {b} ({f})")
+        figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({f})")
+        figures[f"n_diminishing_{f}"] = Figure(c.n_diminishing, devs,
+                                               f"diminishing returns from N (marginal < {threshold:g}) ({f})")
+        figures[f"n_star_{f}"] = Figure(c.n_star, devs, f"continuous crossing dS/dN = {threshold:g} ({f})")
+        d_dp = pb["dp_exposed"] - pa["dp_exposed"]
+        d_opt = pb["optimizer"] - pa["optimizer"]
+        share = pb["dp_latency"] / pb["dp_total"] if pb["dp_total"] > 0 else 0.0
+        findings.append(Finding(
+            f"Does going from {a} to {b} {devs} cut training time by {factor:g}x? ({c.fabric.name})",
+            ("Yes, within half a percent" if gain >= 0.995 * factor else "No")
+            + f": by {gain:.2f}x ({100 * gain / factor:.0f}% of the ideal {factor:g}x; scaling efficiency "
+            f"eta({b}) = S({b})/{b} = {c.efficiency[b - 1]:.2f}). Per step each {dev} still "
+            f"computes {pb['compute']:.3g} s; the step grows from {pa['step']:.3g} s to {pb['step']:.3g} s. "
+            f"What eats the rest ({100 * lost:.0f}% of the step at N = {b}): the gradient all-reduce now exposed "
+            f"{pb['dp_exposed']:.3g} s (+{d_dp:.3g} s; of its {pb['dp_total']:.3g} s total, latency alpha terms "
+            f"{pb['dp_latency']:.3g} s = {100 * share:.0f}%, bandwidth M/B {pb['dp_bandwidth']:.3g} s, "
+            f"{pb['dp_hidden']:.3g} s hidden behind the backward pass)"
+            + (f"; the ZeRO-sharded optimizer step changes by {d_opt:+.3g} s." if abs(d_opt) > 1e-6 else ".")))
+        if c.n_diminishing is None:
+            dr = (f"no N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric keeps up "
+                  f"(the curve is still {c.marginal[-1]:.2f}x per {dev} at N = {len(c.n):,})")
+        elif c.crossing_kind == "jump":
+            dr = (f"N = {c.n_diminishing}: going from {c.n_diminishing} to {c.n_diminishing + 1} {devs} adds "
+                  f"{c.marginal[c.n_diminishing - 1]:+.2f}x, a jump rather than a slope ("
+                  + (f"the first {dev} beyond {sc.devices_per_node} puts the all-reduce on the fabric"
+                     if c.n_diminishing == sc.devices_per_node else "the all-reduce stops hiding behind compute")
+                  + f"); on the continuous model the crossing is that jump, at N = {c.n_star:g}")
+        else:
+            dr = (f"N = {c.n_diminishing} (S({c.n_diminishing + 1}) - S({c.n_diminishing}) = "
+                  f"{c.marginal[c.n_diminishing - 1]:.3f} < {threshold:g}); continuous model: dS/dN = {threshold:g} "
+                  f"at N* = {c.n_star:.2f} (scipy brentq)")
+        if c.n_diminishing is not None and c.n_diminishing > n_max:
+            dr += f", beyond the {n_max:,} {devs} of the track"
+        if c.n_sustained is not None and c.n_sustained != c.n_diminishing:
+            how = (f"dS/dN = {threshold:g} at N* = {c.n_star_sustained:.2f} (scipy brentq)"
+                   if c.crossing_kind_sustained == "smooth" else f"a jump at N = {c.n_star_sustained:g}")
+            dr += (f". Past that first dip the marginal speedup recovers; it stays below {threshold:g} for good from "
+                   f"N = {c.n_sustained:,} ({how})" + (f", beyond the {n_max:,} {devs} of the track"
+                                                        if c.n_sustained > n_max else ""))
+        elif c.n_sustained is None and c.n_diminishing is not None:
+            dr += f". The marginal speedup recovers above {threshold:g} later and is still above it at N = {len(c.n):,}"
+        figures[f"n_sustained_{f}"] = Figure(c.n_sustained, devs,
+                                             f"no device adds >= {threshold:g}x again from N ({f})")
+        figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
+                                                  f"continuous crossing, sustained ({f})")
+        findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})", dr))
+        head_bits.append(f"{gain:.2f}x on {f}")
+        first = c.n_diminishing if c.n_diminishing is not None else ">" + format(len(c.n), ",")
+        if c.n_sustained is not None and c.n_sustained != c.n_diminishing:
+            dr_bits.append(f"N = {first} then for good from N = {c.n_sustained:,} on {f}")
+        else:
+            dr_bits.append(f"N = {first} on {f}")
+        rows_q1.append([f, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
+                        pb["dp_bandwidth"], pb["dp_hidden"], pb["dp_exposed"], pb["optimizer"], gain])
+        for n in _grid(n_max):
+            rows_curve.append([f, n, float(c.step_time[n - 1]), float(c.samples_per_s[n - 1]),
+                               float(c.speedup[n - 1]), float(c.efficiency[n - 1]),
+                               float(c.marginal[n - 1]) if n - 1 < len(c.marginal) else None])
+    best = max(curves, key=lambda f: curves[f].samples_per_s[b - 1])
+    worst = min(curves, key=lambda f: curves[f].samples_per_s[b - 1])
+    if best != worst:
+        r = curves[best].samples_per_s[b - 1] / curves[worst].samples_per_s[b - 1]
+        findings.append(Finding(f"Which fabric, and by how much, at N = {b}?",
+                                f"{curves[best].fabric.name}: {r:.3g}x the throughput of {curves[worst].fabric.name} "
+                                f"({curves[best].samples_per_s[b - 1]:.4g} vs {curves[worst].samples_per_s[b - 1]:.4g} "
+                                f"{sc.sample_word}s/s)."))
+    # The attempt's optimum: the largest throughput among (fabric, N <= n_max) where one more device
+    # still adds at least `threshold` of a device (the same rule evaluate_attempt scores).
+    opt_f, opt_n, opt_x = None, None, -1.0
+    for f, c in curves.items():
+        ok = np.flatnonzero(c.marginal[:n_max] >= threshold)
+        if ok.size:
+            k = int(ok[np.argmax(c.samples_per_s[ok])])
+            if c.samples_per_s[k] > opt_x:
+                opt_f, opt_n, opt_x = f, k + 1, float(c.samples_per_s[k])
+    if opt_f is None:  # no N where one more device pays its way: a single device
+        opt_f, opt_n, opt_x = next(iter(curves)), 1, float(next(iter(curves.values())).samples_per_s[0])
+    fit = {f: c.fits_from for f, c in curves.items()}
+    any_fit = next(iter(fit.values()))
+    findings.append(Finding("What is scaled, and why this workload?",
+                            f"{get_model(sc.model_key).name}, {sc.samples_per_device} {sc.sample_word}s per {dev} per "
+                            f"step ({sc.micro_batch} x {sc.accumulation} micro-batches), pure data parallel"
+                            f"{', ZeRO-' + str(sc.zero) if sc.zero else ''}. {sc.why} Memory: "
+                            + (f"the replica fits from N = {any_fit}." if any_fit else
+                               "the replica does not fit in one device's memory at any N here (splitting it is part "
+                               "2's puzzle); the times are what the cost model gives for the work.")))
+    headline = (f"{a} -> {b} {devs} cuts training time by " + ", ".join(head_bits) + f" (ideal {factor:g}x). "
+                f"Diminishing returns (one more {dev} adds < {threshold:g}x): " + ", ".join(dr_bits) + ".")
+    plot = {"threshold": threshold, "device_word": dev, "sample_word": sc.sample_word, "n_max": n_max,
+            "n_from": a, "n_to": b, "fabrics": {}}
+    for f, c in curves.items():
+        grid = [n for n in _plot_grid(len(c.n)) if n <= max(n_max, (c.n_diminishing or 0) + 1)]
+        plot["fabrics"][f] = {"label": c.fabric.name, "n": grid,
+                              "samples_per_s": [float(c.samples_per_s[n - 1]) for n in grid],
+                              "ideal_samples_per_s": [float(n * c.samples_per_s[0]) for n in grid],
+                              "efficiency": [float(c.efficiency[n - 1]) for n in grid],
+                              "n_diminishing": c.n_diminishing, "n_star": c.n_star,
+                              "n_sustained": c.n_sustained,
+                              "samples_per_s_at_sustained": (float(c.samples_per_s[c.n_sustained - 1])
+                                                             if c.n_sustained else None),
+                              "samples_per_s_at_diminishing": (float(c.samples_per_s[c.n_diminishing - 1])
+                                                               if c.n_diminishing else None)}
+    return Report(
+        puzzle="scaling", lab="05", part=1, track=t.key, title="The communication wall", status="computed",
+        headline=headline, figures=figures, findings=findings,
+        formulas=FORMULAS,
+        assumptions=_assumptions(sc, curves),
+        tables={"breakdown": Table(["fabric", f"step N={a} (s)", f"step N={b} (s)", "compute (s)", "all-reduce (s)",
+                                    "alpha part (s)", "M/B part (s)", "hidden (s)", "exposed (s)", "optimizer (s)",
+                                    f"{a}->{b} speedup"], rows_q1, f"Where the time goes at N = {b}"),
+                "curve": Table(["fabric", "N", "step (s)", f"{sc.sample_word}s/s", "speedup S(N)", "efficiency",
+                                "marginal S(N+1)-S(N)"], rows_curve, "Throughput and efficiency vs N")},
+        plots=["scaling_efficiency"], data={"scaling_efficiency": plot},
+        extra={"objective": {"name": "samples_per_s", "value": opt_x, "sense": "max"},
+               "configuration": {"fabric": opt_f, "devices": opt_n},
+               "scenario": {"model": sc.model_key, "seq_len": sc.seq_len, "micro_batch": sc.micro_batch,
+                            "accumulation": sc.accumulation, "zero": sc.zero, "recompute": sc.recompute,
+                            "fabrics": list(curves), "threshold": threshold, "n_max": n_max}},
+    )
+
+
+def _grid(n_max: int) -> list[int]:
+    g = [1]
+    while g[-1] * 2 <= n_max:
+        g.append(g[-1] * 2)
+    if g[-1] != n_max:
+        g.append(n_max)
+    return g
+
+
+def _plot_grid(n_max: int) -> list[int]:
+    pts = np.unique(np.round(np.geomspace(1, n_max, 120)).astype(int))
+    return sorted(set(int(p) for p in pts) | set(_grid(n_max)))
+
+
+FORMULAS = [
+    Formula("speedup and efficiency", "S(N) = T(1)/T(N) = X(N)/X(1);  eta(N) = S(N)/N;  X(N) = N b / t_step(N)",
+            "../shared/CONVENTIONS.md 'Scaling'"),
+    Formula("diminishing returns", "smallest N with S(N+1) - S(N) < threshold; continuous: dS/dN = threshold "
+            "(scipy.optimize.brentq)", "../shared/CONVENTIONS.md 'Scaling' (threshold 0.5 in the lab text)"),
+    Formula("ring all-reduce (gradients)", "t_AR = 2 (N-1) alpha K + 2 (N-1)/N * M / B,  K = ceil(M / 25 MB) buckets",
+            "Patarasuk & Yuan 2009; Thakur et al. 2005; PyTorch DDP bucket_cap_mb = 25 (explorer/cost/time.py dp_time)",
+            "the alpha term grows with N and ends the scaling; the M/B term tends to 2 M / B"),
+    Formula("step time", "t_step = t_compute + max(0, t_AR - overlap * backward of the last micro-batch) + t_optimizer",
+            "explorer/cost/step.py; overlap: Li et al., PyTorch Distributed (VLDB 2020) sec. 3.2.3"),
+    Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s)", "../shared/CONVENTIONS.md 'Utilisation'"),
+]
+
+
+def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[Assumption]:
+    out = [Assumption(f"Scaling workload: {sc.why}", sc.source),
+           Assumption("Weak scaling: each device keeps its per-step batch; S(N) compares the time to process the same "
+                      "number of samples.", "../shared/CONVENTIONS.md 'Scaling'"),
+           Assumption("Flat ring all-reduce over the slowest link the group spans, as in the shared cost model "
+                      "(a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share).",
+                      "explorer/cost/time.py dp_time")]
+    for c in curves.values():
+        shared = " (shared by the node's devices)" if c.fabric.shared_per_node else ""
+        out.append(Assumption(f"Fabric {c.fabric.key}: {c.fabric.bandwidth * 8 / 1e9:g} Gb/s line rate{shared}, "
+                              f"{c.fabric.efficiency:.0%} achievable, alpha {c.fabric.latency_s * 1e6:g} us",
+                              c.fabric.source))
+    return out
+
+
+# --- attempts: a student's (fabric, N) -------------------------------------------------------------
+ATTEMPT_VARIABLES = ["fabric", "devices"]
+MAX_ATTEMPTS = None
+
+
+def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
+    """Score a (fabric, N): throughput (maximised) subject to 'one more device still adds at least
+    threshold x of a device' (the diminishing-returns rule)."""
+    from explorer.report import Constraint
+
+    sc = scenario(track)
+    threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
+    fabric = parse_fabrics(values.get("fabric"))
+    if len(fabric) != 1:
+        raise UsageError(f"attempt needs exactly one fabric, got {values.get('fabric')!r}")
+    try:
+        n = require_positive_int("devices", int(float(values.get("devices"))))
+    except (TypeError, ValueError):
+        raise UsageError(f"devices must be a positive whole number, got {values.get('devices')!r}") from None
+    setup = make_setup(sc, fabric[0], n + 1)
+    x = [float(n_ * sc.samples_per_device / _eval(setup, sc, n_)["step_time"]) for n_ in (1, n, n + 1)]
+    marg = (x[2] - x[1]) / x[0]
+    con = Constraint("marginal speedup of one more device", marg, threshold, "x", ">=",
+                     binding=abs(marg - threshold) < 0.05)
+    return {"feasible": con.satisfied,
+            "figures": {"samples_per_s": Figure(x[1], f"{sc.sample_word}s/s", "throughput"),
+                        "efficiency": Figure(x[1] / (n * x[0]), "fraction", "scaling efficiency")},
+            "violations": [] if con.satisfied else [con], "objective": x[1], "objective_name": "samples_per_s",
+            "sense": "max",
+            "neighbours": [{"fabric": fabric[0], "devices": m} for m in (n - 1, n + 1) if m >= 1]}

@@ -17,6 +17,9 @@ SHOW = ("gpus", "tp", "pp", "dp", "cp", "micro_batch", "virtual_stages", "zero",
 UNITS = {"memory_headroom_bytes": "B", "memory_total_bytes": "B", "memory_limit_bytes": "B", "mfu": "fraction",
          "step_time_s": "s", "usd_per_million_tokens": "USD", "usd_per_run": "USD", "tokens_per_s": "tokens/s",
          "min_headroom_level_bytes": "B"}
+HEADERS = {"gpus": "GPUs", "tokens_per_s": "tokens/s", "mfu": "MFU", "step_time_s": "step time",
+           "memory_headroom_bytes": "headroom/GPU", "usd_per_million_tokens": "USD per 1M tokens",
+           "usd_per_run": "USD per run", "micro_batch": "micro-batch", "virtual_stages": "v"}
 
 
 def columns(points: list[dict]) -> list[str]:
@@ -85,10 +88,11 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
     cols += [o.key for o in objs if o.key not in cols]
     rows = [[fmt_value(p.get(c), UNITS.get(c, "")) if isinstance(p.get(c), (int, float)) else p.get(c)
              for c in cols] for p in result.points]
-    tables = {"frontier": Table(cols, rows, title="Frontier points (each proven optimal for its constraints)")}
+    tables = {"frontier": Table([HEADERS.get(c, c) for c in cols], rows,
+                                title="Frontier points (each proven optimal for its constraints)")}
     obj_text = ", ".join(f"{o.sense} {o.label}" for o in objs)
     findings = [Finding("Which objectives trade off?", f"{obj_text}; {len(result.points)} non-dominated points "
-                        f"from {result.solved} exact solves ({result.dominated} solved points were dominated).")]
+                        f"from {result.solved} exact solves ({result.dominated} dominated solved point(s) dropped).")]
     first_max = next((o for o in objs if o.sense == "max"), objs[0])
     top = max(result.points, key=lambda p: p[first_max.key])
     findings.append(Finding(f"Highest {first_max.label}?",

@@ -31,6 +31,7 @@ def _md_escape(s: str) -> str:
 
 def _table_lines(columns: list[str], rows: list[list], md: bool = False) -> list[str]:
     cells = [[cell(c) for c in r] for r in rows]
+    numeric = [[not isinstance(c, str) or c[:1].isdigit() or c[:2].startswith("-") for c in r] for r in rows]
     if md:
         out = ["| " + " | ".join(_md_escape(str(c)) for c in columns) + " |", "|" + "---|" * len(columns)]
         out += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in cells]
@@ -39,7 +40,8 @@ def _table_lines(columns: list[str], rows: list[list], md: bool = False) -> list
               for i, c in enumerate(columns)]
     out = ["  ".join(str(c).ljust(w) for c, w in zip(columns, widths))]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    out += ["  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, nums))
+            for r, nums in zip(cells, numeric)]
     return out
 
 

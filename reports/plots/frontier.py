@@ -78,7 +78,7 @@ def draw(data: dict, report: Any):
     ax.set_ylabel(_axis_label(yo))
     ax.set_title(f"{yo['label']} vs {xo['label']}")
     if co:
-        cb = fig.colorbar(sc, ax=axes[-1] if ncols > 1 else ax)
+        cb = fig.colorbar(sc, ax=ax, pad=0.01)
         cb.set_label(_axis_label(co))
         ax2 = axes[1]
         c_f = cf
@@ -109,5 +109,5 @@ def draw(data: dict, report: Any):
                            Line2D([], [], marker="X", ls="", color=style.GOOD, label="attempt on frontier"),
                            Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated")],
                   loc="best", fontsize=8)
-    fig.suptitle(f"Optimal frontier: {report.title}  [{report.track}]", fontweight="bold")
+    fig.suptitle(f"{report.title}  [{report.track}]", fontweight="bold")
     return fig

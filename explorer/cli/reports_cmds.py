@@ -1,0 +1,147 @@
+"""Report commands: `explore frontier`, `explore key`, `explore attempts template`, `explore report`.
+
+A thin Click layer: each command parses its options and calls one library function (explorer.frontier,
+reports.key, reports.attempts, reports.render); heavy libraries are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from explorer.cli import main
+from explorer.cli.common import output_options, track_option
+from explorer.errors import UsageError
+
+LAB_CHOICES = ("05", "06", "08", "all")
+TRACK_CHOICES = ("cloud", "edge", "mobile", "tiny", "all")
+
+
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    if not text:
+        return None
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            v = int(item)
+        except ValueError:
+            raise UsageError(f"{option}: {item!r} is not a whole number; give a comma list like 8,16,32") from None
+        if v <= 0:
+            raise UsageError(f"{option}: {v} must be positive")
+        out.append(v)
+    return sorted(set(out)) or None
+
+
+@main.command("frontier")
+@click.argument("puzzle")
+@track_option
+@output_options
+@click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A student's attempts (CSV or JSON) to overlay on the frontier.")
+@click.option("--gpus", "gpus_text", default=None, help="GPU counts to solve for, e.g. 64,128,256 "
+              "(default: powers of two up to the cluster).")
+@click.option("--levels", type=click.IntRange(1, 20), default=4, show_default=True,
+              help="Memory-headroom levels (epsilon constraints) per GPU count.")
+@click.option("--run-tokens", type=float, default=None,
+              help="Tokens in one training run, to add dollars per run (default: dollars per million tokens).")
+@click.option("--time-limit", type=float, default=None, help="Time limit per CP-SAT solve in seconds.")
+def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
+                 gpus_text: str | None, levels: int, run_tokens: float | None, time_limit: float | None) -> None:
+    """The optimal (Pareto) frontier of PUZZLE: CSV and a plot with --out DIR, a report on stdout otherwise."""
+    from explorer.frontier import frontier
+    from reports.frontier import attempt_points, frontier_report, to_csv, write_frontier
+    from reports.render import render
+
+    options: dict = {}
+    if puzzle == "3d":
+        options = {"gpu_counts": _int_list(gpus_text, "--gpus"), "levels": levels, "run_tokens": run_tokens,
+                   "time_limit": time_limit}
+    elif gpus_text or run_tokens:
+        raise UsageError("--gpus and --run-tokens apply to the 3d frontier only")
+    if attempts_file is not None and not attempts_file.exists():
+        raise UsageError(f"attempts file {attempts_file} does not exist")
+    result = frontier(puzzle, track, **options)
+    report = frontier_report(result)
+    attempts = attempt_points(result, report, attempts_file) if attempts_file is not None else None
+    if attempts is not None:
+        report = frontier_report(result, attempts)
+    if out_dir is not None:
+        for p in write_frontier(report, result, out_dir, fmt, attempts):
+            click.echo(str(p))
+    elif fmt == "text":
+        click.echo(render(report, "text"), nl=False)
+        click.echo("\n" + to_csv(result, attempts), nl=False)
+    else:
+        click.echo(render(report, fmt), nl=False)
+
+
+def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
+    return [v for v in allowed if v != "all"] if value == "all" else [value]
+
+
+@main.command("key")
+@click.option("--lab", type=click.Choice(LAB_CHOICES), default="all", show_default=True, help="Which lab.")
+@click.option("--track", "-t", type=click.Choice(TRACK_CHOICES), default="all", show_default=True,
+              help="Which track.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for the key (index.html, index.md, labNN/...).")
+def key_cmd(lab: str, track: str, out_dir: Path) -> None:
+    """Answer keys: every lab part x track solved, as Markdown + HTML + JSON, with an index page."""
+    from reports.key import build_key, selected
+
+    labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
+    total = len(selected(labs, tracks))
+    with click.progressbar(length=total, label="answer key", file=click.get_text_stream("stderr"),
+                           show_pos=True, item_show_func=lambda e: e and f"{e.puzzle}/{e.track}") as bar:
+        def step(entry) -> None:
+            bar.update(1, entry)
+
+        entries = build_key(labs, tracks, out_dir, progress=step)
+    failed = [e for e in entries if e.error]
+    for e in failed:
+        click.echo(f"  {e.puzzle} [{e.track}]: {e.error}", err=True)
+    click.echo(f"{len(entries) - len(failed)} of {len(entries)} answers written; index: {out_dir / 'index.html'}")
+
+
+@main.group("attempts")
+def attempts_group() -> None:
+    """Student attempts: a template to fill in (grade it with `explore solve PUZZLE --attempts FILE`)."""
+
+
+@attempts_group.command("template")
+@click.argument("puzzle")
+def attempts_template(puzzle: str) -> None:
+    """Print an empty attempts CSV with PUZZLE's columns, in order."""
+    from reports.attempts import template
+
+    click.echo(template(puzzle), nl=False)
+
+
+@main.command("report")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@output_options
+def report_cmd(file: Path, fmt: str, out_dir: Path | None) -> None:
+    """Re-render a saved JSON report (from `--format json`) without solving again."""
+    from explorer.report import Report
+    from reports.render import render, write_report
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{file} is not JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        report = Report.from_dict(data)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise UsageError(f"{file} is not a saved report: {exc}") from None
+    if out_dir is not None:
+        for p in write_report(report, fmt, out_dir):
+            click.echo(str(p))
+    else:
+        click.echo(render(report, fmt), nl=False)

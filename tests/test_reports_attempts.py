@@ -1,0 +1,104 @@
+"""Attempts grading against a small fake puzzle (tests/_reports_fake.py, optimum derived there by hand)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import _reports_fake as fake
+import pytest
+
+from explorer.errors import UsageError
+from explorer.puzzles import PUZZLES, PuzzleInfo
+from reports.attempts import attach_attempts, grade_file, read_attempts, template, violation_text
+from reports.render import render
+
+
+@pytest.fixture()
+def puzzle(monkeypatch):
+    monkeypatch.setitem(sys.modules, "_reports_fake", fake)
+    monkeypatch.setitem(PUZZLES, "fake", PuzzleInfo("fake", "05", 9, "Fake puzzle", "_reports_fake"))
+    return fake.solve("cloud")
+
+
+CSV = "tp,pp\n2,2\n8,4\n4,abc\n8,8\n"
+
+
+def test_grades_feasible_infeasible_and_malformed(puzzle, tmp_path):
+    f = tmp_path / "mine.csv"
+    f.write_text(CSV)
+    g = grade_file(puzzle, f)
+    assert [x.line for x in g] == [2, 3, 4, 5]
+    # Row 1 (2, 2): memory 512/4 = 128 GB > 72 GB by 56 GB; the best single move is tp 2 -> 4
+    # (neighbours: (1,2) 256 GB, (2,1) 256 GB infeasible; (4,2) -> 400+20-8 = 412; (2,4) -> 200+40-8 = 232).
+    assert not g[0].feasible
+    assert g[0].violations == ["memory 128.00 GB > 72.00 GB by 56.00 GB (usable HBM)"]
+    assert g[0].best_move.startswith("tp 2 -> 4") and "412" in g[0].best_move
+    assert g[0].on_frontier is False
+    # Row 2 (8, 4): 800 + 40 - 32 = 808, feasible; gap 816 - 808 = 8 (8/816 = 0.98%); best move pp 4 -> 8.
+    assert g[1].feasible and g[1].objective == 808
+    assert g[1].gap == pytest.approx(8.0)
+    assert "(+1.0%)" in g[1].gap_text
+    assert g[1].best_move.startswith("pp 4 -> 8")
+    assert not g[1].reached_optimum and g[1].on_frontier is False
+    # Row 3: 'abc' is not a degree: an error naming file, line and field; the rows after it are still graded.
+    assert g[2].error.startswith("mine.csv, line 4, field 'pp'")
+    # Row 4 (8, 8) reaches the optimum 816, but as attempt 4 of a 3-attempt rule.
+    assert g[3].reached_optimum and g[3].on_frontier is True and g[3].beyond_limit
+    assert g[3].best_move.startswith("none")
+
+
+def test_malformed_rows_name_line_and_field(puzzle, tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("# my attempts\ntp,pp\n8,\n8,8,8\n\n8,8\n")
+    rows = read_attempts(f, fake.ATTEMPT_VARIABLES)
+    assert rows[0].error == "bad.csv, line 3, field 'pp': empty"
+    assert rows[1].error.startswith("bad.csv, line 4: expected 2 fields (tp, pp), got 3")
+    assert rows[2].values == {"tp": 8, "pp": 8} and rows[2].line == 6
+
+
+def test_headerless_csv_and_bad_header(puzzle, tmp_path):
+    f = tmp_path / "plain.csv"
+    f.write_text("8,8\n")
+    assert read_attempts(f, fake.ATTEMPT_VARIABLES)[0].values == {"tp": 8, "pp": 8}
+    f.write_text("tp,pipeline\n8,8\n")
+    with pytest.raises(UsageError, match="line 1: unknown column 'pipeline'"):
+        read_attempts(f, fake.ATTEMPT_VARIABLES)
+
+
+def test_json_attempts_with_lines(puzzle, tmp_path):
+    f = tmp_path / "mine.json"
+    f.write_text('[\n  {"tp": 8, "pp": 8},\n  {"tp": 8},\n  [2, 2]\n]\n')
+    rows = read_attempts(f, fake.ATTEMPT_VARIABLES)
+    assert rows[0].values == {"tp": 8, "pp": 8}
+    assert rows[1].error == "mine.json, line 3, field 'pp': missing"
+    assert rows[2].values == {"tp": 2, "pp": 2} and rows[2].line == 4
+
+
+def test_attach_attempts_adds_table_findings_and_plot(puzzle, tmp_path):
+    f = tmp_path / "mine.csv"
+    f.write_text(CSV)
+    r = attach_attempts(puzzle, f)
+    assert "attempts" in r.tables and "attempts" in r.plots and "attempts" not in puzzle.tables
+    t = r.tables["attempts"]
+    assert len(t.rows) == 4 and t.rows[2][t.columns.index("feasible")] == "ERROR"
+    answers = " ".join(x.answer for x in r.findings)
+    assert "attempt 4 (line 5) reaches the optimum" in answers and "past the lab's limit of 3" in answers
+    assert "4 attempts, 1 past the limit of 3" in answers
+    text = render(r, "markdown")
+    assert "memory 128.00 GB > 72.00 GB by 56.00 GB" in text
+    data = json.loads(render(r, "json"))
+    assert data["extra"]["attempts"][1]["gap"] == pytest.approx(8.0)
+
+
+def test_template_lists_the_columns(puzzle):
+    assert template("fake").splitlines()[-1] == "tp,pp"
+    assert "up to 3 attempts" in template("fake")
+
+
+def test_violation_text_for_a_lower_bound():
+    from explorer.report import Constraint
+
+    # 80 < 100 by 100 - 80 = 20.
+    c = Constraint("throughput", 80, 100, "tokens/s", ">=")
+    assert violation_text(c) == "throughput 80 tokens/s < 100 tokens/s by 20 tokens/s"

@@ -1,0 +1,140 @@
+"""Frontier: non-domination (generic and property-based) and the 3D epsilon-constraint sweep against a
+fake solve_3d whose plans are listed here (so the exact frontier can be worked out by hand)."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.errors import InfeasibleError, UsageError
+from explorer.frontier import (
+    OBJECTIVES_3D,
+    Objective,
+    check_non_dominated,
+    dominates,
+    frontier,
+    pareto_filter,
+)
+
+OBJ2 = (Objective("t", "max", "throughput"), Objective("g", "min", "GPUs"))
+
+
+def test_dominates_is_strict():
+    assert dominates({"t": 2, "g": 1}, {"t": 1, "g": 1}, OBJ2)
+    assert not dominates({"t": 1, "g": 1}, {"t": 1, "g": 1}, OBJ2)
+    assert not dominates({"t": 2, "g": 2}, {"t": 1, "g": 1}, OBJ2)  # a trade-off, neither dominates
+
+
+def test_pareto_filter_small_case():
+    # (t, g): (5,4) and (3,2) and (1,1) trade off; (2,2) is dominated by (3,2); (5,8) by (5,4); (3,2) twice.
+    pts = [{"t": 5, "g": 4}, {"t": 2, "g": 2}, {"t": 3, "g": 2}, {"t": 1, "g": 1}, {"t": 5, "g": 8},
+           {"t": 3, "g": 2}]
+    assert pareto_filter(pts, OBJ2) == [{"t": 5, "g": 4}, {"t": 3, "g": 2}, {"t": 1, "g": 1}]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(1, 20), st.integers(0, 20)), min_size=1, max_size=40))
+def test_no_frontier_point_dominates_another_and_every_other_point_is_covered(raw):
+    objs = (Objective("a", "max", "a"), Objective("b", "min", "b"), Objective("c", "max", "c"))
+    pts = [{"a": a, "b": b, "c": c} for a, b, c in raw]
+    front = pareto_filter(pts, objs)
+    assert front and check_non_dominated(front, objs) == []
+    for p in pts:  # every dropped point is dominated by, or equal to, a frontier point
+        assert any(dominates(q, p, objs) or q == p for q in front)
+
+
+# --- 3D sweep with a fake solve_3d -----------------------------------------------------------------
+
+@dataclass
+class Plan:
+    tp: int
+    pp: int
+    dp: int
+    cp: int = 1
+    micro_batch: int = 1
+    virtual_stages: int = 1
+    zero: int = 1
+    recompute: str = "none"
+
+
+@dataclass
+class Est:
+    tokens_per_s: float
+    step_time_s: float
+    mfu: float
+    memory_total: float
+    memory_limit: float
+    plan: Plan
+
+
+LIMIT = 72e9
+# Plans per GPU count: (tokens/s, memory used). Headroom = 72 GB - memory.
+PLANS = {
+    8: [],  # nothing fits on 8 GPUs
+    16: [(100.0, 70e9), (80.0, 40e9)],
+    32: [(190.0, 71e9), (185.0, 50e9), (120.0, 20e9)],
+    64: [(180.0, 71e9)],  # fewer tokens/s than 32 GPUs at the same or better headroom: dominated
+}
+
+
+def fake_solve_3d(track="cloud", *, gpus=None, min_memory_headroom_bytes=None, max_bubble=0.1, time_limit=None,
+                  **kw):
+    ok = [(t, m) for t, m in PLANS[gpus] if LIMIT - m >= (min_memory_headroom_bytes or 0)]
+    if not ok:
+        raise InfeasibleError(f"nothing fits on {gpus} GPUs", ["memory"])
+    t, m = max(ok)
+    return types.SimpleNamespace(best=Est(t, 1.0, 0.4, m, LIMIT, Plan(gpus, 1, 1)), status="optimal")
+
+
+@pytest.fixture()
+def api(monkeypatch):
+    mod = types.ModuleType("explorer.api")
+    mod.solve_3d = fake_solve_3d
+    monkeypatch.setitem(sys.modules, "explorer.api", mod)
+    return mod
+
+
+def test_3d_frontier_is_exact_and_non_dominated(api):
+    res = frontier("3d", "cloud", gpu_counts=[8, 16, 32, 64], levels=5)
+    assert check_non_dominated(res.points, OBJECTIVES_3D) == []
+    got = sorted((p["gpus"], p["tokens_per_s"], round(p["memory_headroom_bytes"] / 1e9)) for p in res.points)
+    # By hand (usable HBM 80 GB x 0.9 = 72 GB, so each epsilon step is 0.05 x 72 GB = 3.6 GB):
+    # 16 GPUs: (100, 2 GB); headroom >= 5.6 GB -> (80, 32 GB); >= 35.6 GB -> infeasible.
+    # 32 GPUs: (190, 1 GB); headroom >= 4.6 GB -> (185, 22 GB); >= 25.6 GB -> (120, 52 GB).
+    # 64 GPUs: (180, 1 GB) is dominated by 32 GPUs' (190, 1 GB). 8 GPUs: infeasible.
+    assert got == [(16, 80.0, 32), (16, 100.0, 2), (32, 120.0, 52), (32, 185.0, 22), (32, 190.0, 1)]
+    assert res.dominated == 1 and any("8 GPUs" in s for s in res.infeasible)
+    # Dollars per million tokens = GPUs x 3 USD/h / 3600 / (tokens/s) x 1e6 (cloud price 3.00 USD/GPU-hour).
+    p = next(p for p in res.points if p["gpus"] == 16 and p["tokens_per_s"] == 100.0)
+    assert p["usd_per_million_tokens"] == pytest.approx(16 * 3.0 / 3600 / 100.0 * 1e6)
+
+
+def test_frontier_report_csv_and_plot(api, tmp_path):
+    from reports.frontier import frontier_report, write_frontier
+
+    res = frontier("3d", "cloud", gpu_counts=[16, 32], levels=3)
+    rep = frontier_report(res)
+    paths = write_frontier(rep, res, tmp_path, "html")
+    names = sorted(p.name for p in paths)
+    assert names == ["frontier-3d-cloud.csv", "frontier-3d-cloud.html", "frontier-3d-cloud.png"]
+    lines = (tmp_path / "frontier-3d-cloud.csv").read_text().splitlines()
+    assert lines[0].startswith("kind,label,gpus,tokens_per_s") and len(lines) == 1 + len(res.points)
+    assert "data:image/png;base64," in (tmp_path / "frontier-3d-cloud.html").read_text()
+
+
+def test_frontier_of_a_puzzle_without_one_is_a_usage_error(monkeypatch):
+    import _reports_fake as fake
+
+    from explorer.puzzles import PUZZLES, PuzzleInfo
+
+    monkeypatch.setitem(sys.modules, "_reports_fake", fake)
+    monkeypatch.setitem(PUZZLES, "fake", PuzzleInfo("fake", "05", 9, "Fake puzzle", "_reports_fake"))
+    with pytest.raises(UsageError, match="defines no multi-objective frontier"):
+        frontier("fake", "cloud")
+    with pytest.raises(UsageError, match="unknown puzzle"):
+        frontier("nonexistent-puzzle", "cloud")

@@ -31,10 +31,10 @@ import numpy as np
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
-from explorer.errors import UsageError, require_positive, require_positive_int
+from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
-from hardware.catalog import Cluster, Link, get_link
+from hardware.catalog import Cluster, Link, get_link, link_names
 from models.catalog import get_model
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
@@ -122,7 +122,10 @@ def parse_fabrics(fabric: Any) -> list[str]:
         for name in str(item).split(","):
             name = name.strip()
             if name:
-                key = get_link(name).key  # one-line UsageError for an unknown fabric
+                try:
+                    key = get_link(name).key
+                except UsageError:
+                    raise unknown_name("fabric", name, link_names()) from None
                 if key not in out:
                     out.append(key)
     return out
@@ -386,7 +389,9 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
     plot = {"threshold": threshold, "device_word": dev, "sample_word": sc.sample_word, "n_max": n_max,
             "n_from": a, "n_to": b, "fabrics": {}}
     for f, c in curves.items():
-        grid = [n for n in _plot_grid(len(c.n)) if n <= max(n_max, (c.n_diminishing or 0) + 1)]
+        top = max(n_max, (c.n_diminishing or 0) + 1, (c.n_sustained or 0) + 1)
+        marks = {m for m in (c.n_diminishing, c.n_sustained, a, b) if m is not None}
+        grid = sorted(n for n in set(_plot_grid(len(c.n))) | marks if n <= top)
         plot["fabrics"][f] = {"label": c.fabric.name, "n": grid,
                               "samples_per_s": [float(c.samples_per_s[n - 1]) for n in grid],
                               "ideal_samples_per_s": [float(n * c.samples_per_s[0]) for n in grid],

@@ -1,0 +1,67 @@
+"""Scaling wall: throughput (samples/s) vs accelerator count per fabric against the ideal line, with the
+diminishing-returns point marked; scaling efficiency S(N)/N beside it.
+
+data = {"threshold": 0.5, "device_word": "GPU", "sample_word": "sequence", "n_max": 1024, "n_from": 8, "n_to": 64,
+        "fabrics": {"ib_ndr": {"label": ..., "n": [...], "samples_per_s": [...], "ideal_samples_per_s": [...],
+                               "efficiency": [...], "n_diminishing": 8, "n_sustained": 291, ...}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.plots import style
+
+
+def _mark(ax, n_list: list, y_list: list, n: int | None, colour: str, text: str, row: int, n_top: float) -> None:
+    if n is None or n not in n_list:
+        return
+    y = y_list[n_list.index(n)]
+    ax.plot([n], [y], marker="o", ms=8, mfc="white", mec=colour, mew=2, zorder=5)
+    right = n > n_top ** 0.5  # in the right half of the log axis: write the label to the left
+    ax.annotate(text, (n, y), textcoords="offset points", xytext=(-8 if right else 8, -14 - 12 * row),
+                ha="right" if right else "left", fontsize=8, color=colour)
+
+
+def draw(data: dict, report: Any):
+    fabrics = data.get("fabrics") or {}
+    if not fabrics:
+        return style.no_data(report, "scaling efficiency", "no curves in this report")
+    fig, (ax, ax2) = style.new_figure(11.0, 4.6, ncols=2)
+    sw = data.get("sample_word", "sample")
+    dw = data.get("device_word", "device")
+    thr = data.get("threshold", 0.5)
+    ideal_drawn = False
+    n_top = max(max(c["n"]) for c in fabrics.values())
+    for i, (key, c) in enumerate(fabrics.items()):
+        colour = style.PALETTE[i % len(style.PALETTE)]
+        n, x = c["n"], c["samples_per_s"]
+        if not ideal_drawn:
+            ax.plot(n, c["ideal_samples_per_s"], ls="--", color=style.GREY, lw=1.2, label="ideal N x X(1)")
+            ideal_drawn = True
+        ax.plot(n, x, color=colour, lw=2, label=c.get("label", key))
+        ax2.plot(n, c["efficiency"], color=colour, lw=2, label=c.get("label", key))
+        nd, ns = c.get("n_diminishing"), c.get("n_sustained")
+        _mark(ax, n, x, nd, colour, f"N={nd}: +1 {dw} adds <{thr:g}x", i, n_top)
+        if ns is not None and ns != nd:
+            _mark(ax, n, x, ns, colour, f"N={ns}: below {thr:g}x for good", i, n_top)
+    for a in (ax, ax2):
+        a.set_xscale("log")
+        a.set_xlabel(f"accelerators N ({dw}s)")
+        for n0 in (data.get("n_from"), data.get("n_to")):
+            if n0:
+                a.axvline(n0, color=style.LIGHT, lw=1.5, zorder=0)
+    n_max = data.get("n_max")
+    if n_max and n_max < n_top:
+        for a in (ax, ax2):
+            a.axvline(n_max, color=style.GREY, lw=1, ls=":")
+        ax2.annotate(f"track: {n_max:,} {dw}s", (n_max, 0.05), textcoords="offset points", xytext=(-4, 0),
+                     ha="right", fontsize=8, color=style.GREY)
+    ax.set_yscale("log")
+    ax.set_ylabel(f"throughput ({sw}s/s)")
+    ax.legend(loc="upper left")
+    ax2.set_ylabel("scaling efficiency S(N)/N (fraction)")
+    ax2.set_ylim(0, 1.1)
+    style.title(ax, report, "Throughput vs accelerators")
+    style.title(ax2, report, "Scaling efficiency")
+    return fig

@@ -18,7 +18,7 @@ each device's and its neighbours' degrees, so a device can compute them locally.
 
 Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). Every random
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
-ring_graph, grid_graph, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
+ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
 rounds_to_consensus, consensus_errors, consensus_error, messages_per_round.
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 from explorer.errors import UsageError
 
 __all__ = [
-    "ring_graph", "grid_graph", "contact_graph", "is_connected", "metropolis_weights", "slem",
+    "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "consensus_errors", "consensus_error", "messages_per_round",
 ]
 
@@ -70,6 +70,11 @@ def grid_graph(rows: int, cols: int) -> np.ndarray:
     return adj
 
 
+def contact_points(n: int, seed: int = 0) -> np.ndarray:
+    """The n seeded device positions (n x 2, unit square) that contact_graph(n, seed) connects."""
+    return np.random.default_rng(seed).random((_check_n(n), 2))
+
+
 def contact_graph(n: int, seed: int = 0, radius: float | None = None) -> np.ndarray:
     """Random geometric "contact graph": n devices uniform in the unit square (seeded), an edge
     wherever two are within `radius` (who can hear whom over a short-range radio).
@@ -82,8 +87,7 @@ def contact_graph(n: int, seed: int = 0, radius: float | None = None) -> np.ndar
     n = _check_n(n)
     if radius is not None and not radius > 0:
         raise UsageError(f"contact radius must be positive, got {radius!r}")
-    rng = np.random.default_rng(seed)
-    pts = rng.random((n, 2))
+    pts = contact_points(n, seed)
     d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
     r = radius if radius is not None else 1.5 * math.sqrt(math.log(n) / (math.pi * n))
     while True:

@@ -1,0 +1,352 @@
+"""Lab 06 part 1, the algorithm crossover: ring vs tree AllReduce (and recursive halving-doubling,
+NCCL-style double binary tree) against message size M and participants N under the alpha-beta
+model. The crossover M* is found as a root with SciPy (brentq) and checked against the closed
+form of ../shared/CONVENTIONS.md. Track extras: edge (alpha random: expected time and p99),
+mobile (energy per sync, AR frames lost), tiny (gossip rounds vs consensus error, BLE energy).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from explorer.cost import collectives as col
+from explorer.cost import gossip
+from explorer.puzzles.collective_scenario import (
+    CollectiveScenario,
+    check_participants,
+    check_positive,
+    get_scenario,
+)
+from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
+
+ALGORITHMS = tuple(col.ALLREDUCE_ALGORITHMS)
+
+
+# --- the numerical crossover --------------------------------------------------------------------
+def find_crossover(t_small: Callable[[float], float], t_large: Callable[[float], float],
+                   scale: float) -> float | None:
+    """The M > 0 where t_small(M) = t_large(M), with t_small faster below and t_large faster above
+    (SciPy brentq on the time difference). None when t_small is never faster (no positive root)."""
+    from scipy.optimize import brentq
+
+    def diff(m: float) -> float:
+        return t_small(m) - t_large(m)
+
+    if diff(0.0) >= 0.0:
+        return None
+    hi = max(scale, 1.0)
+    for _ in range(200):
+        if diff(hi) > 0.0:
+            return float(brentq(diff, 0.0, hi, xtol=1e-12, rtol=1e-14, maxiter=500))
+        hi *= 2.0
+    return None
+
+
+def ring_tree_crossover(n: int, alpha: float, bandwidth: float) -> float:
+    """Numerical ring/tree crossover M* (bytes); 0 when ring is never slower (N <= 3)."""
+    m = find_crossover(lambda m: col.tree_allreduce_time(m, n, alpha, bandwidth),
+                       lambda m: col.ring_allreduce_time(m, n, alpha, bandwidth), alpha * bandwidth * n)
+    return 0.0 if m is None else m
+
+
+def _times(m: float, n: int, alpha: float, bw: float) -> dict[str, float]:
+    return {a: float(col.allreduce_time(a, m, n, alpha, bw)) for a in ALGORITHMS}
+
+
+# --- the puzzle ---------------------------------------------------------------------------------
+def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None = None,
+          bandwidth_bps: float | None = None, message_bytes: float | None = None, **_: Any) -> Report:
+    """Crossover report for a track; n, alpha_s, bandwidth_bps (effective bytes/s) and message_bytes
+    override the track's scenario."""
+    t0 = time.perf_counter()
+    sc = get_scenario(track)
+    link = sc.crossover_link
+    n = check_participants("participants N", sc.crossover_n if n is None else n)
+    alpha = check_positive("alpha", link.latency_s if alpha_s is None else alpha_s, "s")
+    bw = check_positive("bandwidth", link.effective_bandwidth if bandwidth_bps is None else bandwidth_bps, "bytes/s")
+    m = check_positive("message size", sc.bucket_bytes if message_bytes is None else message_bytes, "bytes")
+    L = math.ceil(math.log2(n))
+
+    m_star = ring_tree_crossover(n, alpha, bw)
+    m_closed = col.ring_tree_crossover_closed_form(n, alpha, bw)
+    rel = abs(m_star - m_closed) / m_closed if m_closed > 0 else 0.0
+    m_dbt = find_crossover(lambda x: col.double_binary_tree_allreduce_time(x, n, alpha, bw),
+                           lambda x: col.ring_allreduce_time(x, n, alpha, bw), alpha * bw * n)
+    at_m = _times(m, n, alpha, bw)
+    at_grad = _times(sc.gradient_bytes, n, alpha, bw)
+    best = min(at_m, key=at_m.get)
+
+    figures = {
+        "participants": Figure(n, "", "participants N"),
+        "alpha": Figure(alpha, "s", "alpha (per-message latency)"),
+        "bandwidth": Figure(bw, "B/s", f"bandwidth B ({link.name}, x{link.efficiency} efficiency)"),
+        "crossover_bytes": Figure(m_star, "B", "crossover M* ring = tree (SciPy brentq)"),
+        "crossover_closed_form_bytes": Figure(m_closed, "B", "crossover M* (closed form, CONVENTIONS)"),
+        "crossover_relative_difference": Figure(rel, "fraction", "|SciPy - closed form| / closed form"),
+        "crossover_approx_bytes": Figure(alpha * bw * n / math.log2(n), "B", "approximation alpha B N / log2 N"),
+        "lab_form_bytes": Figure(n * alpha * bw, "B", "lab text 'M ~ N alpha/beta' with beta = 1/B (s/byte)"),
+        "dbt_crossover_bytes": Figure(m_dbt if m_dbt is not None else 0.0, "B",
+                                      "ring vs NCCL double binary tree crossover (SciPy)"),
+        "message_bytes": Figure(m, "B", "message size M (this scenario)"),
+    }
+    for a in ALGORITHMS:
+        figures[f"{a}_time_s"] = Figure(at_m[a], "s", f"{col.ALLREDUCE_LABELS[a]} at M")
+    figures["best_algorithm"] = Figure(best, "", "fastest algorithm at M")
+
+    # how M* moves with alpha, B and N
+    sens = []
+    for label, (nn, aa, bb) in {"scenario": (n, alpha, bw), "alpha x 2": (n, 2 * alpha, bw),
+                                "bandwidth x 2": (n, alpha, 2 * bw), "N x 2": (2 * n, alpha, bw),
+                                "N / 2": (max(2, n // 2), alpha, bw)}.items():
+        sens.append([label, nn, aa, bb, ring_tree_crossover(nn, aa, bb)])
+    n_rows = []
+    for nn in sorted({2, 4, 8, 16, 32, 64, 128, 256, 1024, n}):
+        num = ring_tree_crossover(nn, alpha, bw)
+        n_rows.append([nn, math.ceil(math.log2(nn)), col.ring_tree_crossover_closed_form(nn, alpha, bw), num,
+                       alpha * bw * nn / math.log2(nn)])
+    sizes = np.logspace(math.log10(max(8.0, min(m_star or m, m) / 1e3)),
+                        math.log10(max(m, sc.gradient_bytes, 10 * (m_star or 1.0))), 41)
+    curve = {a: [float(col.allreduce_time(a, x, n, alpha, bw)) for x in sizes] for a in ALGORITHMS}
+    table_sizes = sorted({*(float(x) for x in np.logspace(2, 11, 10)), m, sc.gradient_bytes})
+    time_rows = []
+    for x in table_sizes:
+        tt = _times(x, n, alpha, bw)
+        time_rows.append([x] + [tt[a] for a in ALGORITHMS] + [min(tt, key=tt.get)])
+
+    big_ratio = L * n / (n - 1)
+    small_gain = 2 * (n - 1 - L) * alpha
+    findings = [
+        Finding("At what message size M* do ring and tree AllReduce take the same time?",
+                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {alpha * 1e6:.3g} us, B = {bw / 1e9:.4g} GB/s "
+                f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
+                f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {alpha * bw * n / math.log2(n):,.0f}."
+                if m_closed > 0 else
+                f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
+        Finding("Does tree become more or less attractive as M grows?",
+                f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {small_gain * 1e6:,.1f} us (the alpha "
+                f"term it cuts); above M* ring wins, and as M grows tree/ring tends to L N/(N-1) = "
+                f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."),
+        Finding("How does M* move with alpha, bandwidth and N?",
+                "Linearly with alpha and with B (M* is proportional to alpha B: doubling either doubles M*); "
+                "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]}: {r[3]:,.0f} B" for r in n_rows
+                                                               if r[0] in (4, 16, 64, 256, 1024)) + "."),
+        Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
+                ", ".join(f"{a} {at_m[a] * 1e3:.4g} ms" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
+                "model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
+                "bandwidth term, so for powers of two it is never worse than either; NCCL's pipelined double "
+                f"binary tree beats ring below {m_dbt or 0:,.0f} bytes."),
+    ]
+    if sc.track == "cloud":
+        ring_a = 2 * (n - 1) * alpha
+        findings.append(Finding(
+            "Ring is saturated: does tree cut the alpha term?",
+            f"Yes for the alpha term: 2 L alpha = {2 * L * alpha * 1e6:.0f} us vs ring's 2(N-1) alpha = "
+            f"{ring_a * 1e6:.0f} us over {n} nodes. But a {m / 1e6:.0f} MB DDP bucket is "
+            f"{m / m_star:,.0f}x past M*, so the bandwidth term dominates: ring {at_m['ring'] * 1e3:.3g} ms vs "
+            f"textbook tree {at_m['tree'] * 1e3:.3g} ms. For the full {sc.gradient_bytes / 1e9:.0f} GB gradient "
+            f"ring takes {at_grad['ring']:.2f} s, tree {at_grad['tree']:.2f} s; the double binary tree "
+            f"({at_grad['double_binary_tree']:.2f} s) keeps ring's bandwidth term while cutting alpha to ~2 L."))
+    tables = {
+        "times": Table(["message (B)"] + [f"{a} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
+                       "AllReduce time vs message size"),
+        "crossover_vs_n": Table(["N", "L = ceil(log2 N)", "M* closed form (B)", "M* SciPy (B)",
+                                 "alpha B N / log2 N (B)"], n_rows, "Crossover vs participants"),
+        "sensitivity": Table(["change", "N", "alpha (s)", "B (B/s)", "M* (B)"], sens, "How M* moves"),
+    }
+    formulas = [
+        Formula("ring AllReduce", "T_ring = 2 (N-1) alpha + 2 (N-1)/N * M / B",
+                "Patarasuk & Yuan 2009; Thakur et al. 2005; CONVENTIONS 'Collectives'"),
+        Formula("tree AllReduce (binomial, unpipelined)", "T_tree = 2 ceil(log2 N) (alpha + M / B)",
+                "CONVENTIONS 'Collectives' (textbook latency-optimal tree)"),
+        Formula("crossover", "M* = alpha B (N - 1 - L) / (L - (N-1)/N),  L = ceil(log2 N);  ~ alpha B N / log2 N",
+                "CONVENTIONS 'Collectives'; solved numerically with scipy.optimize.brentq",
+                "The lab text writes M ~ N alpha / beta. That has the units of bytes only if beta is the "
+                "inverse bandwidth in seconds per byte (then N alpha / beta = N alpha B); read as a bandwidth "
+                "(bytes/s) it gives s^2/byte, not a size. It also drops the 1/log2 N factor: the lab form "
+                f"gives {n * alpha * bw:,.0f} B here vs the exact {m_closed:,.0f} B."),
+        Formula("recursive halving-doubling", "T_rhd = 2 log2(p) alpha + 2 (p-1)/p * M / B  (+ 2 (alpha + M/B) if N "
+                "is not a power of two, p = 2^floor(log2 N))", "Thakur, Rabenseifner & Gropp 2005, sec. 4.4"),
+        Formula("NCCL-style double binary tree", "T_dbt = 2 (D - 1 + k)(alpha + M/(k B)), k = max(1, sqrt((D-1) M "
+                "/ (alpha B))), D = ceil(log2 N)", "Sanders, Speck & Traeff 2009; NCCL 2.4 (Jeaugey 2019)",
+                "Pipelining model with a continuous chunk count; NCCL's tuner picks chunks differently."),
+    ]
+    assumptions = [
+        Assumption(f"Scenario: {sc.scenario}", sc.source),
+        Assumption(f"alpha and B from {link.name}: alpha = {link.latency_s * 1e6:.3g} us, B = line rate x "
+                   f"efficiency {link.efficiency}", link.source),
+        Assumption("No contention, full-duplex links, every step bounded by its slowest transfer "
+                   "(alpha-beta model)", "Hockney 1994; Thakur et al. 2005"),
+    ]
+    plots = ["crossover"]
+    data: dict[str, Any] = {"crossover": {
+        "message_bytes": [float(x) for x in sizes], "times_s": curve,
+        "labels": dict(col.ALLREDUCE_LABELS), "crossover_bytes": m_star,
+        "closed_form_bytes": m_closed, "scenario_message_bytes": m, "n": n, "alpha_s": alpha,
+        "bandwidth_bps": bw}}
+
+    extra_fn = {"edge": _edge, "mobile": _mobile, "tiny": _tiny}.get(sc.track)
+    if extra_fn is not None:
+        extra_fn(sc, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions, plots, data)
+
+    headline = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} "
+                f"({link.name}); tree wins below, ring above. At M = {_human(m)}, {best} is fastest "
+                f"({at_m[best] * 1e3:.4g} ms).")
+    return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
+                  status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
+                  assumptions=assumptions, tables=tables, plots=plots, data=data,
+                  extra={"options": {"n": n, "alpha_s": alpha, "bandwidth_bps": bw, "message_bytes": m}},
+                  solve_time_s=time.perf_counter() - t0)
+
+
+def _human(b: float) -> str:
+    for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if b >= s:
+            return f"{b / s:.3g} {u}"
+    return f"{b:.0f} B"
+
+
+# --- track extras -------------------------------------------------------------------------------
+def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions,
+          plots, data) -> None:
+    from explorer.sim.random_latency_collectives import SCHEDULED, lognormal_params, simulate_times, summarize
+
+    cv = sc.crossover_link.latency_cv
+    trials, seed = int(sc.extra.get("latency_samples", 20000)), int(sc.extra.get("latency_seed", 0))
+    mu, sigma = lognormal_params(alpha, cv)
+    rows, summ = [], {}
+    for size in sorted({max(1.0, m_star / 10), m_star, 10 * m_star, m}):
+        for a in SCHEDULED:
+            s = summarize(simulate_times(a, size, n, alpha, cv, bw, trials=trials, seed=seed))
+            det = float(col.allreduce_time(a, size, n, alpha, bw))
+            rows.append([size, a, det, s["mean_s"], s["tail_s"], s["tail_s"] / s["mean_s"]])
+            summ[(size, a)] = s
+    small = max(1.0, m_star / 10)
+    ring_s, tree_s = summ[(small, "ring")], summ[(small, "tree")]
+    ring_b, tree_b = summ[(m, "ring")], summ[(m, "tree")]
+    figures["alpha_cv"] = Figure(cv, "", "coefficient of variation of alpha")
+    figures["ring_expected_small_s"] = Figure(ring_s["mean_s"], "s", "ring expected time at M*/10")
+    figures["tree_expected_small_s"] = Figure(tree_s["mean_s"], "s", "tree expected time at M*/10")
+    figures["ring_p99_small_s"] = Figure(ring_s["tail_s"], "s", "ring p99 at M*/10")
+    figures["tree_p99_small_s"] = Figure(tree_s["tail_s"], "s", "tree p99 at M*/10")
+    robust = "tree" if tree_s["tail_s"] < ring_s["tail_s"] else "ring"
+    findings.append(Finding(
+        "alpha is a random variable on the noisy 5G link: tree vs ring, expected time and tail?",
+        f"alpha ~ lognormal(mean {alpha * 1e3:.3g} ms, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
+        f"seconds), {trials:,} seeded trials. At M*/10 = {_human(small)}: ring expected "
+        f"{ring_s['mean_s'] * 1e3:.1f} ms, p99 {ring_s['tail_s'] * 1e3:.1f} ms (deterministic "
+        f"{col.ring_allreduce_time(small, n, alpha, bw) * 1e3:.1f} ms); tree expected {tree_s['mean_s'] * 1e3:.1f} ms, "
+        f"p99 {tree_s['tail_s'] * 1e3:.1f} ms. Each synchronous step waits for its slowest message, so ring's "
+        f"2(N-1) = {2 * (n - 1)} steps of {n} messages inflate more than tree's {2 * math.ceil(math.log2(n))} "
+        f"levels: {robust} is the robust choice for small messages. At the {_human(m)} bucket the bandwidth "
+        f"term dominates: ring {ring_b['mean_s']:.2f} s (p99 {ring_b['tail_s']:.2f} s), tree "
+        f"{tree_b['mean_s']:.2f} s (p99 {tree_b['tail_s']:.2f} s)."))
+    tables["latency_variance"] = Table(["message (B)", "algorithm", "deterministic (s)", "expected (s)", "p99 (s)",
+                                        "p99 / expected"], rows, "AllReduce with random alpha (seeded simulation)")
+    formulas.append(Formula("random alpha", "alpha ~ LogNormal(mu, sigma), sigma^2 = ln(1 + CV^2), "
+                            "mu = ln E[alpha] - sigma^2/2; step time = max_i alpha_i + bytes/B",
+                            "lognormal moments (Johnson, Kotz & Balakrishnan 1994, ch. 14)"))
+    assumptions.append(Assumption(f"alpha CV {cv} on the 5G link, lognormal, seed {seed}",
+                                  sc.crossover_link.source))
+    data["crossover"]["jitter"] = {"rows": rows}
+
+
+def _radio_costs(sc: CollectiveScenario, n: int, alpha: float, bw: float, m: float) -> dict[str, dict[str, float]]:
+    """Per algorithm: time (s), radio bits sent by every device together, energy (J) for one AllReduce of M."""
+    e = sc.crossover_link.energy_j_per_bit
+    out = {}
+    for a in ("ring", "tree", "halving_doubling"):
+        from explorer.sim.random_latency_collectives import schedule
+
+        sent = sum(c * b for c, b in schedule(a, m, n))  # bytes on the air, all devices
+        out[a] = {"time_s": float(col.allreduce_time(a, m, n, alpha, bw)), "bytes": sent, "energy_j": sent * 8 * e}
+    return out
+
+
+def _mobile(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions,
+            plots, data) -> None:
+    fps = float(sc.extra.get("frame_rate_hz", 60.0))
+    battery = float(sc.extra.get("battery_j", 2124.0))
+    g = sc.gradient_bytes
+    costs = _radio_costs(sc, n, alpha, bw, g)
+    rows = [[a, c["time_s"], c["bytes"] / n, c["energy_j"] / n, c["energy_j"] / n / battery,
+             math.ceil(c["time_s"] * fps)] for a, c in costs.items()]
+    ring = costs["ring"]
+    figures["energy_per_sync_j"] = Figure(ring["energy_j"] / n, "J", "radio energy per sync per pair of glasses (ring)")
+    figures["frames_lost"] = Figure(math.ceil(ring["time_s"] * fps), "",
+                                    f"AR frames lost per sync at {fps:.0f} Hz (ring)")
+    findings.append(Finding(
+        "Energy per sync and AR frames lost over Bluetooth?",
+        f"One AllReduce of the {g / 1e6:.1f} MB FP16 gradient over {n} glasses: ring sends "
+        f"{ring['bytes'] / n / 1e6:.1f} MB per pair = {ring['energy_j'] / n:.1f} J "
+        f"({100 * ring['energy_j'] / n / battery:.2f}% of a {battery:.0f} J battery) and keeps the radio busy "
+        f"{ring['time_s']:.0f} s = {math.ceil(ring['time_s'] * fps):,} frames at {fps:.0f} Hz. Tree sends the same "
+        "bytes in total (reduce + broadcast, 2(N-1) M) but takes longer; only compression (part 3) shrinks both."))
+    tables["radio_cost"] = Table(["algorithm", "time (s)", "bytes sent per device", "energy per device (J)",
+                                  "battery fraction", "AR frames lost"], rows, "Energy and frames per sync")
+    formulas.append(Formula("radio energy", "E = bits sent x energy per bit; frames lost = ceil(T_sync x frame rate)",
+                            sc.crossover_link.source, "Frames lost assumes the AR stream stalls while the radio "
+                            "carries the sync (assumption)."))
+
+
+def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions,
+          plots, data) -> None:
+    seed = int(sc.extra.get("gossip_seed", 0))
+    eps_list = [float(x) for x in sc.extra.get("gossip_eps", [0.1, 0.01, 0.001])]
+    rounds = int(sc.extra.get("gossip_rounds", 200))
+    adj = gossip.contact_graph(n, seed=seed)
+    pts = gossip.contact_points(n, seed=seed)
+    w = gossip.metropolis_weights(adj)
+    lam2 = gossip.slem(w)
+    errs = gossip.consensus_errors(w, rounds, seed=seed)
+    g = sc.gradient_bytes
+    link = sc.crossover_link
+    msgs = gossip.messages_per_round(adj)
+    deg = adj.sum(axis=1)
+    round_energy = msgs * g * 8 * link.energy_j_per_bit
+    round_time = int(deg.max()) * (alpha + g / bw)  # a device talks to its neighbours one after another
+    ar = _radio_costs(sc, n, alpha, bw, g)["ring"]
+    rows = []
+    for eps in eps_list:
+        k = gossip.rounds_to_consensus(w, eps)
+        rows.append([eps, k, float(errs[min(k, rounds)]) if k <= rounds else None, k * round_time,
+                     k * round_energy, k * round_energy / n])
+    k_mid = rows[min(1, len(rows) - 1)]
+    figures["gossip_slem"] = Figure(lam2, "", "|lambda_2| of the Metropolis gossip matrix")
+    figures["gossip_spectral_gap"] = Figure(1 - lam2, "", "spectral gap 1 - |lambda_2|")
+    figures["gossip_energy_per_round_j"] = Figure(round_energy, "J", "BLE energy per gossip round (all earbuds)")
+    figures["gossip_rounds_1pct"] = Figure(k_mid[1], "", f"rounds to consensus error {k_mid[0]}")
+    figures["allreduce_energy_j"] = Figure(ar["energy_j"], "J", "BLE energy of one ring AllReduce (all earbuds)")
+    findings.append(Finding(
+        "AllReduce is too expensive: how many gossip rounds for a given consensus quality, at what energy?",
+        f"Contact graph of {n} hearables (seed {seed}, mean degree {deg.mean():.1f}, max {int(deg.max())}); "
+        f"Metropolis weights give |lambda_2| = {lam2:.4f}, gap {1 - lam2:.4f}. Rounds to relative consensus "
+        "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} KB "
+        f"gradient over {msgs} directed edges = {round_energy:.1f} J on BLE ({link.energy_j_per_bit * 1e9:.0f} "
+        f"nJ/bit) and ~{round_time:.0f} s; one ring AllReduce needs {ar['energy_j']:.1f} J and "
+        f"{ar['time_s']:.0f} s but assumes every ring neighbour is in radio range and all {n} earbuds stay "
+        "in sync. Gossip needs only neighbours and tolerates drop-outs; its price is many rounds: reaching "
+        f"{k_mid[0]:g} costs {k_mid[4] / ar['energy_j']:.0f}x the energy of one exact AllReduce, so on "
+        "this budget gossip pays off only with compressed or partial (e.g. one-neighbour) exchanges."))
+    tables["gossip"] = Table(["target error", "rounds (bound)", "simulated error at those rounds", "time (s)",
+                              "energy all earbuds (J)", "energy per earbud (J)"], rows,
+                             "Gossip rounds vs consensus error")
+    formulas += [
+        Formula("Metropolis-Hastings weights", "W_ij = 1 / (1 + max(d_i, d_j)) on edges, W_ii = 1 - sum_j W_ij",
+                "Xiao & Boyd 2004, eq. 13"),
+        Formula("gossip rounds", "k(eps) = ceil(ln eps / ln |lambda_2(W)|);  ||x(k) - xbar|| <= |lambda_2|^k "
+                "||x(0) - xbar||", "Boyd, Ghosh, Prabhakar & Shah 2006, sec. II; Xiao & Boyd 2004, eq. 4"),
+    ]
+    assumptions.append(Assumption(f"Contact graph: {n} devices uniform in a unit square, radio range 1.5x the "
+                                  "random-geometric connectivity radius (seeded)", "Gupta & Kumar 1998"))
+    plots += ["topology", "convergence"]
+    iu = np.argwhere(np.triu(adj))
+    data["topology"] = {"kind": "contact", "positions": pts.tolist(), "edges": iu.tolist(),
+                        "caption": f"{n} hearables, |lambda_2| = {lam2:.3f}"}
+    data["convergence"] = {"kind": "gossip", "x_label": "gossip round", "y_label": "relative consensus error",
+                           "log_y": True, "series": {"simulated": errs.tolist(),
+                                                     "bound |lambda_2|^k": (lam2 ** np.arange(rounds + 1)).tolist()}}

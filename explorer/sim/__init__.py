@@ -1,0 +1,1 @@
+"""Seeded numpy simulations that the closed-form cost model cannot answer alone."""

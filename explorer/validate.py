@@ -34,6 +34,7 @@ from explorer.errors import UsageError
 from explorer.plan import ParallelPlan
 from hardware.catalog import build_cluster
 from models.architecture import DecoderModel
+from models.catalog import get_model
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 FORMATS = ("text", "json", "csv")
@@ -158,29 +159,36 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency) -> tuple[s
     """Label and predicted figure (spec['metric']) of one throughput row."""
     gpus = int(row["gpus"])
     seq_len = int(row.get("seq_len") or spec["seq_len"])
-    if "model" in row:
-        hidden, layers, heads = spec["models"][row["model"]]
-        name = f"MPT-{row['model']}"
+    if "catalog_model" in spec:
+        model = get_model(spec["catalog_model"])
+        name = model.name
     else:
-        hidden, layers, heads = int(row["hidden"]), int(row["layers"]), int(row["heads"])
-        name = f"GPT {row['params_b']}B"
-    model = _gpt(name, hidden, layers, heads, spec, seq_len)
-    tp, pp = int(row.get("tp", 1)), int(row.get("pp", 1))
-    dp = int(row.get("dp") or gpus // (tp * pp))
-    if tp * pp * dp != gpus:
-        raise ValueError(f"{spec['file']}: tp x pp x dp = {tp * pp * dp} != gpus {gpus} in row {row}")
+        if "model" in row:
+            hidden, layers, heads = spec["models"][row["model"]]
+            name = f"MPT-{row['model']}"
+        else:
+            hidden, layers, heads = int(row["hidden"]), int(row["layers"]), int(row["heads"])
+            name = f"GPT {row['params_b']}B"
+        model = _gpt(name, hidden, layers, heads, spec, seq_len)
+    tp, cp, pp = int(row.get("tp", 1)), int(row.get("cp", 1)), int(row.get("pp", 1))
+    dp = int(row.get("dp") or gpus // (tp * cp * pp))
+    if tp * cp * pp * dp != gpus:
+        raise ValueError(f"{spec['file']}: tp x cp x pp x dp = {tp * cp * pp * dp} != gpus {gpus} in row {row}")
+    global_batch = int(row["global_batch"]) if "global_batch" in row else dp * int(row["batch_per_dp"])
     if "recompute" in spec:
         recompute = spec["recompute"]
     else:
         recompute = "full" if row["activation_checkpointing"] == "True" else "none"
-    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, micro_batch=int(row["micro_batch"]),
-                        global_batch=int(row["global_batch"]), virtual_stages=int(row.get("virtual_stages", 1)),
+    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=int(row["micro_batch"]),
+                        global_batch=global_batch, virtual_stages=int(row.get("virtual_stages", 1)),
                         zero=int(spec.get("zero", 0)), recompute=recompute,
                         sequence_parallel=spec.get("sequence_parallel", True))
     est = estimate(_setup(spec, model, gpus, seq_len, eff), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
         predicted = est.hardware_tflops_per_gpu
+    elif metric == "model_tflops_per_gpu":
+        predicted = est.model_tflops_per_gpu
     elif metric == "tokens_per_s_per_gpu":
         predicted = est.tokens_per_s / gpus
     else:

@@ -101,6 +101,16 @@ def test_mosaic_transcription_is_self_consistent():
         assert int(r["gpus"]) * int(r["micro_batch"]) * int(r["grad_accum"]) == int(r["global_batch"]), r
 
 
+def test_llama3_rows_and_the_dp_typo():
+    # Table 4: 8,192 GPUs = TP 8 x CP 1 x PP 16 x DP 64 at 430 TFLOP/s; the third row prints DP = 4, but
+    # 16,384 / (8 x 16 x 16) = 8 and 16M tokens / 131,072 / 16 per DP = 8, so the file carries 8.
+    _, _, rows = load_table("llama3_table4")
+    assert [r["tflops_per_gpu"] for r in rows] == ["430", "400", "380"]
+    for r in rows:
+        assert int(r["tp"]) * int(r["cp"]) * int(r["pp"]) * int(r["dp"]) == int(r["gpus"])
+        assert int(r["dp"]) * int(r["batch_per_dp"]) * int(r["seq_len"]) == pytest.approx(16.8e6, rel=0.01)
+
+
 def test_every_table_names_its_source():
     for name in table_names():
         spec, comments, rows = load_table(name)
@@ -120,11 +130,11 @@ def test_error_counts_only_beyond_the_printed_precision():
 def test_overall_and_renderings(results):
     rs = list(results.values())
     o = overall(rs, "throughput")
-    assert o["rows"] == 10 + 52
+    assert o["rows"] == 10 + 52 + 3
     text = render(rs, "text")
     assert "median |error|" in text and "why:" in text
     csv_text = render(rs, "csv")
-    assert csv_text.count("\n") == 1 + 10 + 52 + 54
+    assert csv_text.count("\n") == 1 + 10 + 52 + 3 + 54
     assert '"tables"' in render(rs, "json")
     with pytest.raises(UsageError):
         render(rs, "xml")

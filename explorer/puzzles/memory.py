@@ -1,0 +1,406 @@
+"""Lab 08 part 1, the state-management audit: the training-memory waterfall per device, and the
+cheapest set of changes (optimizer, precision, recomputation, micro-batch, ZeRO, offload, frozen
+layers) that makes the track's model fit, proven optimal by CP-SAT and re-checked exhaustively.
+
+Objective ("throughput lost", minimised): time-to-quality = step time (same samples per step for
+every choice) x the optimizer/freezing steps-to-quality multiplier (data: lab08_training.toml
+[common]); reported relative to the track's starting configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from explorer.cost import training_memory as tmem
+from explorer.cost.setup import Setup
+from explorer.errors import UsageError, require_positive, require_positive_int
+from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.solvers.choice_tables import ChoiceProblem, Term, solve_cpsat, solve_exhaustive
+from explorer.tracks import Track, get_track
+
+ATTEMPT_VARIABLES = ["optimizer", "precision", "recompute", "micro_batch", "zero", "offload", "trainable_layers"]
+MAX_ATTEMPTS: int | None = None
+ENGINES = ("cpsat", "enumerate")
+TIME_UNITS = 100_000  # time tables in 1e-5 of the starting configuration's step time
+MILLI = 1000  # quality multiplier in thousandths
+
+
+@dataclass(frozen=True)
+class MemoryInstance:
+    track: Track
+    sc: TrainingScenario
+    cm: Common
+    base: Setup
+    layout: tmem.Layout
+    dims: dict[str, list]
+    limit: int
+    baseline: tmem.Choice
+
+
+def _setup(track: Track, precision: str) -> Setup:
+    from explorer.puzzles.threed import make_setup
+
+    return make_setup(track, precision=precision)
+
+
+def make_instance(track: str | Track = "cloud", *, memory_limit_gb: float | None = None,
+                  batch: int | None = None) -> MemoryInstance:
+    t = track if isinstance(track, Track) else get_track(track)
+    sc, cm = scenario(t.key), common()
+    base = _setup(t, t.workload.precision)
+    bpr = sc.batch_per_replica if batch is None else require_positive_int("batch", batch)
+    layout = tmem.Layout(sc.tp, sc.pp, sc.dp, bpr, sc.frozen_store, sc.pcie_bandwidth, sc.host_memory_bandwidth)
+    limit = base.memory_limit_bytes if memory_limit_gb is None else int(require_positive("memory-limit-gb",
+                                                                                          memory_limit_gb) * 1e9)
+    L = base.model.layers
+    w = t.workload
+    opts = [w.optimizer] + [o for o in sc.memory_optimizers if o != w.optimizer]
+    precs = [w.precision] + [p for p in sc.memory_precisions if p != w.precision]
+    for p in precs:
+        base.cluster.accelerator.peak(p)  # clear error if the part lacks it
+    mbs = sorted((b for b in sc.memory_micro_batches if bpr % b == 0), reverse=True)
+    if not mbs:
+        raise UsageError(f"no micro-batch in {list(sc.memory_micro_batches)} divides the batch {bpr}")
+    layers = list(dict.fromkeys(int(round(L * f)) for f in cm.trainable_fractions))
+    dims = {"optimizer": opts, "precision": precs, "recompute": list(tmem.RECOMPUTE_CHOICES), "micro_batch": mbs,
+            "zero": list(range(sc.zero_max + 1)) if sc.dp > 1 else [0],
+            "offload": [False, True] if sc.offload else [False], "trainable_layers": layers}
+    baseline = tmem.Choice(w.optimizer, w.precision, "none", mbs[0], 0, False, L)
+    return MemoryInstance(t, sc, cm, base, layout, dims, limit, baseline)
+
+
+def _choice(inst: MemoryInstance, idx: dict[str, int]) -> tmem.Choice:
+    return tmem.Choice(**{d: inst.dims[d][i] for d, i in idx.items()})
+
+
+def quality_multiplier(inst: MemoryInstance, optimizer: str, trainable_layers: int) -> float:
+    L = inst.base.model.layers
+    levels = [int(round(L * f)) for f in inst.cm.trainable_fractions]
+    return inst.cm.quality_steps_multiplier[optimizer] * inst.cm.freeze_steps_multiplier[levels.index(trainable_layers)]
+
+
+# --- tables (each term depends only on the dims it names) -----------------------------------------
+TERM_DIMS = {
+    "weights": ("precision", "zero", "trainable_layers"),
+    "gradients": ("precision", "zero", "trainable_layers", "offload"),
+    "optimizer": ("optimizer", "precision", "zero", "trainable_layers", "offload"),
+    "activations": ("precision", "recompute", "micro_batch", "trainable_layers"),
+    "buffers": ("precision", "zero", "trainable_layers"),
+    "flash": ("precision", "zero", "trainable_layers"),
+    "host": ("optimizer", "precision", "zero", "trainable_layers", "offload"),
+    "time_main": ("precision", "recompute", "micro_batch", "zero", "trainable_layers"),
+    "time_optimizer": ("optimizer", "precision", "zero", "trainable_layers", "offload"),
+    "quality": ("optimizer", "trainable_layers"),
+}
+
+
+def base_step_time(inst: MemoryInstance) -> float:
+    """Step time (s) of the starting configuration: the unit of the time tables."""
+    return sum(tmem.step_time_parts(inst.base, inst.layout, inst.baseline, inst.cm.int8_block_size))
+
+
+def term_values(inst: MemoryInstance, c: tmem.Choice, unit_s: float | None = None) -> dict[str, int]:
+    """Every term of one configuration in table units (bytes, 1e-5 x starting step time, thousandths)."""
+    wf = tmem.waterfall(inst.base, inst.layout, c, inst.cm.int8_block_size)
+    t_main, t_opt = tmem.step_time_parts(inst.base, inst.layout, c, inst.cm.int8_block_size)
+    US = TIME_UNITS / (unit_s or base_step_time(inst))
+    return {"weights": wf["weights"], "gradients": wf["gradients"], "optimizer": wf["optimizer"],
+            "activations": wf["activations"] + wf["working"], "buffers": wf["buffers"], "flash": wf["flash"],
+            "host": wf["host"], "time_main": int(round(t_main * US)), "time_optimizer": int(round(t_opt * US)),
+            "quality": int(round(quality_multiplier(inst, c.optimizer, c.trainable_layers) * MILLI))}
+
+
+def build_problem(inst: MemoryInstance) -> ChoiceProblem:
+    base_idx = {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
+    terms = {}
+    unit = base_step_time(inst)
+    for name, dims in TERM_DIMS.items():
+        shape = [len(inst.dims[d]) for d in dims]
+        table = np.zeros(shape, dtype=np.int64)
+        for combo in np.ndindex(*shape):
+            idx = dict(base_idx)
+            idx.update(zip(dims, combo))
+            table[combo] = term_values(inst, _choice(inst, idx), unit)[name]
+        terms[name] = Term(name, dims, table)
+    cons = [("device memory", ("weights", "gradients", "optimizer", "activations", "buffers"), inst.limit)]
+    if inst.sc.frozen_store == "flash":
+        cons.append(("flash for frozen weights", ("flash",), inst.sc.flash_free_bytes))
+    if inst.sc.offload:
+        cons.append(("host memory", ("host",), int(inst.sc.host_memory_bytes)))
+    prob = ChoiceProblem(dict(inst.dims), terms, cons, ("time_main", "time_optimizer"), "quality")
+    base = prob.score(base_idx)
+    prob.floor = base["time"] * base["quality"]
+    prob.notes["unit_s"] = unit / TIME_UNITS
+    return prob
+
+
+@dataclass
+class MemoryResult:
+    inst: MemoryInstance
+    problem: ChoiceProblem
+    best: tmem.Choice | None
+    best_idx: dict[str, int] | None
+    status: str
+    engine: str
+    solve_time_s: float
+    exhaustive_best: tmem.Choice | None
+
+
+def solve_memory(track: str | Track = "cloud", *, engine: str = "cpsat", time_limit: float | None = None,
+                 check: bool = True, **options: Any) -> MemoryResult:
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    inst = make_instance(track, **options)
+    prob = build_problem(inst)
+    t0 = time.perf_counter()
+    ex_idx, _ = solve_exhaustive(prob) if (check or engine == "enumerate") else (None, 0)
+    if engine == "cpsat":
+        tl = 30.0 if time_limit is None else require_positive("time-limit", time_limit)
+        idx, out = solve_cpsat(prob, tl)
+        status = out.status if idx is not None else "infeasible"
+    else:
+        idx, status = ex_idx, "optimal" if ex_idx is not None else "infeasible"
+    wall = time.perf_counter() - t0
+    best = _choice(inst, idx) if idx is not None else None
+    ex = _choice(inst, ex_idx) if ex_idx is not None else None
+    return MemoryResult(inst, prob, best, idx, status, engine, wall, ex)
+
+
+# --- the lab's closed-form questions --------------------------------------------------------------
+def bytes_per_param(optimizer: str, precision: str) -> dict[str, int]:
+    """Weights + gradients + optimizer state (master included) per parameter, fully trained."""
+    s_w = 4 if precision == "fp32" else 2
+    mixed = precision != "fp32"
+    o = tmem.master_bytes_per_param(mixed) + tmem.state_values_per_param(optimizer) * tmem.FP32_VALUE_BYTES
+    return {"weights": s_w, "gradients": s_w, "optimizer": o, "total": 2 * s_w + o}
+
+
+def largest_layers(inst: MemoryInstance, c: tmem.Choice, limit: int) -> int:
+    """Deepest model of the track's width whose waterfall fits (0 if none)."""
+    def fits(n: int) -> bool:
+        b = tmem.with_layers(inst.base, n)
+        cc = replace(c, trainable_layers=n if c.trainable_layers == inst.base.model.layers
+                     else min(c.trainable_layers, n))
+        return tmem.waterfall(b, inst.layout, cc, inst.cm.int8_block_size)["total"] <= limit
+    if not fits(1):
+        return 0
+    lo, hi = 1, 2
+    while fits(hi) and hi < 1 << 20:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+def _describe(c: tmem.Choice, L: int) -> str:
+    frozen = f", {L - c.trainable_layers}/{L} layers frozen" if c.trainable_layers < L else ""
+    return (f"{c.optimizer} {c.precision}, recompute {c.recompute}, micro-batch {c.micro_batch}, ZeRO-{c.zero}"
+            f"{', CPU offload' if c.offload else ''}{frozen}")
+
+
+def _changes(base: tmem.Choice, c: tmem.Choice, L: int) -> list[str]:
+    out = []
+    for f in ATTEMPT_VARIABLES:
+        a, b = getattr(base, f), getattr(c, f)
+        if a != b:
+            if f == "trainable_layers":
+                out.append(f"freeze the bottom {L - b} of {L} layers")
+            elif f == "offload":
+                out.append("offload gradients + optimizer state to host memory")
+            else:
+                out.append(f"{f.replace('_', '-')} {a} -> {b}")
+    return out
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:.3g} GB" if x >= 1e8 else (f"{x / 1e6:.3g} MB" if x >= 1e5 else f"{x / 1e3:.3g} KB")
+
+
+def build_report(res: MemoryResult) -> Report:
+    inst, prob = res.inst, res.problem
+    t, m, L = inst.track, inst.base.model, inst.base.model.layers
+    base_idx = {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
+    base_score = prob.score(base_idx)
+    wf_base = tmem.waterfall(inst.base, inst.layout, inst.baseline, inst.cm.int8_block_size)
+    u = prob.notes["unit_s"]
+    base_ttq = base_score["time"] * base_score["quality"] * u / MILLI
+    figures: dict[str, Figure] = {}
+    findings: list[Finding] = []
+    bpp32, bppmix = bytes_per_param("adam", "fp32"), bytes_per_param("adam", "bf16")
+    figures["adam_fp32_bytes_per_param"] = Figure(bpp32["total"], "B", "Adam FP32: bytes per parameter")
+    figures["adam_mixed_bytes_per_param"] = Figure(bppmix["total"], "B", "Adam mixed precision: bytes per parameter")
+    findings.append(Finding(
+        "How many bytes per parameter does Adam need in FP32, and where does the '4x' come from?",
+        f"{bpp32['weights']} (weights) + {bpp32['gradients']} (gradients) + {bpp32['optimizer']} (m and v, 4 each) "
+        f"= {bpp32['total']} bytes/param = 4 x the 4-byte weights. Mixed precision: {bppmix['weights']} + "
+        f"{bppmix['gradients']} + {bppmix['optimizer']} (fp32 master, m, v) = {bppmix['total']} bytes/param. "
+        f"A 7B model: 7e9 x 16 = 112 GB before activations; {m.name} ({m.params / 1e9:.3g}B params): "
+        f"{_gb(m.params * bpp32['total'])}."))
+    serving = tmem.serving_weight_bytes(m)
+    states = wf_base["weights"] + wf_base["gradients"] + wf_base["optimizer"]
+    ratio = wf_base["total"] / serving
+    figures["training_to_serving_ratio"] = Figure(ratio, "", "training / serving memory (starting configuration)")
+    findings.append(Finding(
+        "Why does training need 4-8x the memory of serving?",
+        f"Serving keeps only 16-bit weights: {m.params:,} x 2 B = {_gb(serving)}. Training keeps weights, gradients "
+        f"and optimizer state: 16 B/param with Adam = 8x the 16-bit weights (4x the FP32 weights), "
+        f"{_gb(states)} here ({inst.baseline.optimizer} {inst.baseline.precision}, per device), plus "
+        f"{_gb(wf_base['activations'] + wf_base['working'])} of activations at micro-batch "
+        f"{inst.baseline.micro_batch}: {ratio:.1f}x the serving weights in total."))
+    figures["memory_limit"] = Figure(inst.limit, "B", f"usable memory per {t.device_word}")
+    figures["baseline_total"] = Figure(wf_base["total"], "B", "starting configuration: memory per device")
+    # largest model at the starting configuration
+    lay = largest_layers(inst, inst.baseline, inst.limit)
+    big = tmem.with_layers(inst.base, lay).model.params if lay else 0
+    closed = inst.limit // bytes_per_param(inst.baseline.optimizer if inst.baseline.optimizer in
+                                           tmem.BASE_OPTIMIZERS else "adam", inst.baseline.precision)["total"]
+    figures["largest_model_params"] = Figure(big, "params", f"largest {m.name}-width model that trains as started")
+    findings.append(Finding(
+        f"What is the largest model that trains in {_gb(inst.limit)} per {t.device_word}?",
+        f"At {inst.baseline.optimizer} {inst.baseline.precision} with micro-batch {inst.baseline.micro_batch} and no "
+        f"recomputation: {lay} layers of width {m.hidden} = {big / 1e6:,.1f}M parameters"
+        f" (states alone would allow {closed / 1e6:,.1f}M = limit / bytes-per-param; activations take the rest)."))
+    constraints: list[Constraint] = []
+    tables: dict[str, Table] = {}
+    extra: dict[str, Any] = {"engine": res.engine}
+    if res.best is None:
+        headline = (f"{m.name} cannot be made to fit in {_gb(inst.limit)} on the {t.key} track with any of the "
+                    f"{prob.radix} combinations of changes offered.")
+        status = "infeasible"
+        findings.append(Finding("Which cheapest set of changes makes the model fit?", headline))
+    else:
+        c = res.best
+        sc = prob.score(res.best_idx)
+        wf = tmem.waterfall(inst.base, inst.layout, c, inst.cm.int8_block_size)
+        ttq = sc["time"] * sc["quality"] * u / MILLI
+        lost = max(0.0, ttq / base_ttq - 1.0)
+        changes = _changes(inst.baseline, c, L)
+        figures["optimum_total"] = Figure(wf["total"], "B", "chosen configuration: memory per device")
+        figures["time_to_quality_lost"] = Figure(lost, "fraction", "time-to-quality lost vs the starting point")
+        figures["step_time"] = Figure(sc["time"] * u, "s", "step time of the chosen configuration")
+        figures["quality_multiplier"] = Figure(sc["quality"] / MILLI, "", "steps-to-quality multiplier")
+        if not changes:
+            headline = (f"{m.name} already fits: {_gb(wf_base['total'])} of {_gb(inst.limit)} per {t.device_word} "
+                        f"({_describe(c, L)}); no change needed.")
+        else:
+            headline = (f"{m.name} needs {_gb(wf_base['total'])} per {t.device_word} as started "
+                        f"({_describe(inst.baseline, L)}) but {_gb(inst.limit)} is usable. Cheapest fix "
+                        f"({res.status} by CP-SAT): {'; '.join(changes)} -> {_gb(wf['total'])}, "
+                        f"throughput lost {100 * lost:.1f}% (time-to-quality).")
+        findings.append(Finding(
+            "Which cheapest set of changes makes the model fit (minimising the throughput lost)?",
+            headline + f" Step time {sc['time'] * u:.4g} s vs {base_score['time'] * u:.4g} s; "
+            f"steps-to-quality x{sc['quality'] / MILLI:.3g}."))
+        mem_v, mem_l = sc["constraints"]["device memory"]
+        constraints.append(Constraint("device memory", mem_v, mem_l, "B", "<=", mem_v > 0.9 * mem_l,
+                                      "weights + gradients + optimizer + activations + buffers"))
+        for name in ("flash for frozen weights", "host memory"):
+            if name in sc["constraints"]:
+                v, lim = sc["constraints"][name]
+                constraints.append(Constraint(name, v, lim, "B", "<=", v > 0.9 * lim))
+        status = res.status
+        extra["objective"] = {"name": "time_to_quality_s", "value": ttq, "sense": "min"}
+        extra["configuration"] = {k: getattr(c, k) for k in ATTEMPT_VARIABLES}
+        extra["changes"] = changes
+        if res.exhaustive_best is not None:
+            extra["exhaustive_check"] = {"configuration": {k: getattr(res.exhaustive_best, k)
+                                                           for k in ATTEMPT_VARIABLES},
+                                         "agrees": res.exhaustive_best == c, "evaluated": prob.radix}
+    # the waterfall table: SGD / Momentum / Adam x FP32 / BF16 / FP16 (+ the variants), starting setup
+    rows, configs = [], []
+    for opt in [o for o in tmem.OPTIMIZER_VARIANTS if o in inst.dims["optimizer"]]:
+        for prec in inst.dims["precision"]:
+            for rc in ("none", "full"):
+                cc = replace(inst.baseline, optimizer=opt, precision=prec, recompute=rc)
+                w = tmem.waterfall(inst.base, inst.layout, cc, inst.cm.int8_block_size)
+                label = f"{opt} {prec}" + (" +ckpt" if rc == "full" else "")
+                rows.append([label] + [w[k] for k in tmem.MEMORY_TERMS] + [w["total"], w["total"] <= inst.limit])
+                configs.append({"label": label, "bytes": {k: w[k] for k in tmem.MEMORY_TERMS}})
+    tables["waterfall"] = Table(["configuration"] + list(tmem.MEMORY_TERMS) + ["total B", "fits"], rows,
+                                f"Memory per {t.device_word} (bytes), micro-batch {inst.baseline.micro_batch}, "
+                                f"all layers trained (+ckpt = full activation recomputation)")
+    chosen = []
+    if res.best is not None:
+        wf = tmem.waterfall(inst.base, inst.layout, res.best, inst.cm.int8_block_size)
+        chosen = [{"label": "chosen", "bytes": {k: wf[k] for k in tmem.MEMORY_TERMS}}]
+    data = {"memory_waterfall": {"terms": list(tmem.MEMORY_TERMS), "limit": inst.limit,
+                                 "configs": configs + chosen, "unit": "B"}}
+    formulas = [
+        Formula("model states (mixed)", "2 (bf16 weights) + 2 (grads) + 4 (fp32 master) + 4 k (k fp32 states: "
+                "SGD 0, Momentum 1, Adam 2) bytes/param", "Rajbhandari et al. 2020 (ZeRO) sec. 3.1, K = 12 for Adam"),
+        Formula("model states (FP32)", "4 + 4 + 4 k bytes/param (Adam: 16 = 4 x weights)",
+                "CONVENTIONS 'Training memory'", "the lab's '4x multiplier' is weights x 4"),
+        Formula("8-bit states", "k x (1 + 4/2048) bytes/param", "Dettmers et al. 2022, arXiv 2110.02861, sec. 2"),
+        Formula("factored second moment", "4 (r + c) bytes per r x c matrix",
+                "Shazeer & Stern 2018, Adafactor, sec. 3"),
+        Formula("activations per layer", "s b h (10 + 24/t) (FlashAttention: no 5as/h term); full recompute 2 s b h",
+                "Korthikanti et al. 2022, Table 2"),
+        Formula("ZeRO", "stage 1 / 2 / 3 divide optimizer / +gradients / +weights by DP", "Rajbhandari et al. 2020"),
+        Formula("time-to-quality", "step time x steps multiplier(optimizer) x steps multiplier(frozen fraction)",
+                "lab08_training.toml [common] (assumptions with sources)"),
+    ]
+    assumptions = [Assumption(inst.sc.memory_source, "lab08_training.toml"),
+                   Assumption("optimizer quality multipliers: " + inst.cm.sources.get("quality", ""), ""),
+                   Assumption("freezing: " + inst.cm.sources.get("freeze", ""), ""),
+                   Assumption("frozen layers are the bottom of the stack: no gradients, no optimizer state, no stored "
+                              "activations, forward pass only", "")]
+    return Report(puzzle="memory", lab="08", part=1, track=t.key, title="The state-management audit",
+                  status=status, headline=headline, figures=figures, findings=findings, constraints=constraints,
+                  formulas=formulas, assumptions=assumptions, tables=tables, plots=["memory_waterfall"], data=data,
+                  extra=extra, solve_time_s=res.solve_time_s)
+
+
+def solve(track: str = "cloud", **options: Any) -> Report:
+    """Registry entry: the Report of the memory audit (options: engine, time_limit, memory_limit_gb, batch)."""
+    return build_report(solve_memory(track, **options))
+
+
+# --- attempts ---------------------------------------------------------------------------------------
+def _parse(inst: MemoryInstance, values: dict) -> dict[str, int]:
+    idx = {}
+    for d in ATTEMPT_VARIABLES:
+        if d not in values:
+            raise UsageError(f"attempt is missing {d!r}; columns: {', '.join(ATTEMPT_VARIABLES)}")
+        v = values[d]
+        dom = inst.dims[d]
+        if d == "offload":
+            v = str(v).strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(dom[0], int) and not isinstance(dom[0], bool):
+            try:
+                v = int(float(v))
+            except (TypeError, ValueError):
+                raise UsageError(f"{d} must be a whole number, got {v!r}") from None
+        else:
+            v = str(v).strip().lower()
+        if v not in dom:
+            raise UsageError(f"{d} {v!r} not offered on this track; valid: {', '.join(map(str, dom))}")
+        idx[d] = dom.index(v)
+    return idx
+
+
+def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
+    inst = make_instance(track, **options)
+    prob = build_problem(inst)
+    idx = _parse(inst, values)
+    sc = prob.score(idx)
+    viol = [Constraint(n, v, lim, "B", "<=") for n, (v, lim) in sc["constraints"].items() if v > lim]
+    u = prob.notes["unit_s"]
+    ttq = sc["time"] * sc["quality"] * u / MILLI
+    wf = tmem.waterfall(inst.base, inst.layout, _choice(inst, idx), inst.cm.int8_block_size)
+    figs = {k: Figure(wf[k], "B", k) for k in list(tmem.MEMORY_TERMS) + ["total"]}
+    figs["step_time"] = Figure(sc["time"] * u, "s", "step time")
+    neighbours = []
+    for d in ATTEMPT_VARIABLES:
+        for j in (idx[d] - 1, idx[d] + 1):
+            if 0 <= j < len(inst.dims[d]):
+                n = {k: inst.dims[k][i] for k, i in idx.items()}
+                n[d] = inst.dims[d][j]
+                neighbours.append(n)
+    return {"feasible": sc["feasible"], "figures": figs, "violations": viol, "objective": ttq,
+            "objective_name": "time_to_quality_s", "sense": "min", "neighbours": neighbours}

@@ -6,6 +6,7 @@ import click
 
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options
+from explorer.errors import UsageError
 
 
 @solve.command("crossover")
@@ -20,6 +21,9 @@ def crossover_command(track: str, fmt: str, out_dir, attempts_file, nodes: int |
     """Ring vs tree AllReduce: the crossover message size M* (SciPy vs closed form), per track."""
     from explorer.puzzles.crossover import solve as solve_crossover
 
+    for name, v in (("--alpha-us", alpha_us), ("--bandwidth-gbs", bandwidth_gbs), ("--message-mb", message_mb)):
+        if v is not None and not v > 0:
+            raise UsageError(f"{name} must be a positive number, got {v!r}")
     report = solve_crossover(
         track, n=nodes,
         alpha_s=None if alpha_us is None else alpha_us * 1e-6,

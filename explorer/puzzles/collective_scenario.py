@@ -56,6 +56,18 @@ class CollectiveScenario:
     compression_workers: int
     source: str
     extra: dict[str, Any]
+    inter_through_intra: bool = False
+
+    @property
+    def inter_path_alpha(self) -> float:
+        """alpha of a device's path onto the slow tier (both hops when it goes through its group's hub)."""
+        return self.inter.latency_s + (self.intra.latency_s if self.inter_through_intra else 0.0)
+
+    @property
+    def inter_path_bandwidth(self) -> float:
+        """Bandwidth of a device's path onto the slow tier (the bottleneck hop when relayed by a hub)."""
+        bw = self.inter.effective_bandwidth
+        return min(bw, self.intra.effective_bandwidth) if self.inter_through_intra else bw
 
     @property
     def gradient_bytes(self) -> float:
@@ -96,7 +108,7 @@ def get_scenario(track: str) -> CollectiveScenario:
     t = _raw()[key]
     _validate(key, t)
     model = get_model(t["model"])
-    known = set(_NUMBERS + _STRINGS + ("aggregation_choices",))
+    known = set(_NUMBERS + _STRINGS + ("aggregation_choices", "inter_through_intra"))
     return CollectiveScenario(
         track=key, scenario=t["scenario"], model_key=t["model"], model_name=model.name, params=int(model.params),
         gradient_bytes_per_param=float(t["gradient_bytes_per_param"]),
@@ -111,6 +123,7 @@ def get_scenario(track: str) -> CollectiveScenario:
         backward_s_per_sample=float(t["backward_s_per_sample"]),
         compression_workers=int(t["compression_workers"]), source=t["source"],
         extra={k: v for k, v in t.items() if k not in known},
+        inter_through_intra=bool(t.get("inter_through_intra", False)),
     )
 
 

@@ -1,0 +1,111 @@
+"""Lab 06 part 1: ring/tree/RHD/DBT times by hand, the crossover (SciPy vs closed form), track extras."""
+
+import json
+
+import numpy as np
+import pytest
+
+from explorer.cost import collectives as col
+from explorer.errors import UsageError
+from explorer.puzzles import crossover
+from explorer.report import Report
+from explorer.sim import random_latency_collectives as rl
+
+ALPHA, BW, N, M = 10e-6, 1e10, 8, 1e6  # 10 us, 10 GB/s, 8 ranks, 1 MB
+
+
+def test_ring_and_tree_by_hand():
+    # ring: 2(N-1) alpha + 2(N-1)/N M/B = 2*7*10 us + 2*(7/8)*1e6/1e10 s = 140 us + 175 us = 315 us
+    assert col.ring_allreduce_time(M, N, ALPHA, BW) == pytest.approx(315e-6)
+    # tree: 2 ceil(log2 8) (alpha + M/B) = 6 * (10 us + 100 us) = 660 us
+    assert col.tree_allreduce_time(M, N, ALPHA, BW) == pytest.approx(660e-6)
+
+
+def test_halving_doubling_and_double_tree_by_hand():
+    # RHD, N = 8: 2*3*10 us + 2*(7/8)*100 us = 60 + 175 = 235 us
+    assert col.halving_doubling_allreduce_time(M, 8, ALPHA, BW) == pytest.approx(235e-6)
+    # RHD, N = 6: p' = 4: 2*2*10 + 2*(3/4)*100 = 190 us, + 2 (10 + 100) = 220 us for the 2 extra ranks -> 410 us
+    assert col.halving_doubling_allreduce_time(M, 6, ALPHA, BW) == pytest.approx(410e-6)
+    # DBT, tiny message: k = 1 -> 2 D (alpha + M/B) with D = 3; M = 0 -> 60 us
+    assert col.double_binary_tree_allreduce_time(0.0, 8, ALPHA, BW) == pytest.approx(60e-6)
+    # DBT, huge message: 2 (sqrt((D-1) alpha) + sqrt(M/B))^2 -> 2 M/B; M = 1e12: 2 * 100 s = 200 s (within 1%)
+    assert col.double_binary_tree_allreduce_time(1e12, 8, ALPHA, BW) == pytest.approx(200.0, rel=0.01)
+
+
+def test_crossover_closed_form_and_scipy_textbook_pair():
+    # M* = alpha B (N-1-L)/(L-(N-1)/N), L = 3: 1e-5 * 1e10 * (7-3)/(3-0.875) = 1e5 * 4/2.125 = 188,235.29 B
+    assert col.ring_tree_crossover_closed_form(N, ALPHA, BW) == pytest.approx(188235.294, rel=1e-6)
+    m_star = crossover.ring_tree_crossover(N, ALPHA, BW)
+    assert m_star == pytest.approx(188235.294, rel=1e-3)  # done-when 2: within 0.1%
+    # at M* the two times agree; tree is faster below, ring above
+    assert col.tree_allreduce_time(m_star, N, ALPHA, BW) == pytest.approx(col.ring_allreduce_time(m_star, N, ALPHA, BW))
+    assert col.tree_allreduce_time(m_star / 2, N, ALPHA, BW) < col.ring_allreduce_time(m_star / 2, N, ALPHA, BW)
+    assert col.tree_allreduce_time(m_star * 2, N, ALPHA, BW) > col.ring_allreduce_time(m_star * 2, N, ALPHA, BW)
+    # N <= 3: N - 1 <= ceil(log2 N), ring is never slower: no crossover
+    assert col.ring_tree_crossover_closed_form(3, ALPHA, BW) == 0.0
+    assert crossover.ring_tree_crossover(3, ALPHA, BW) == 0.0
+
+
+def test_cloud_report_crossover():
+    r = crossover.solve("cloud")
+    # IB NDR: alpha 5 us, B = 400 Gb/s / 8 x 0.94 = 47e9 B/s, N = 16 nodes, L = 4:
+    # alpha B = 235,000 B; (15 - 4)/(4 - 15/16) = 3.5918367 -> M* = 844,081.6 B
+    assert r.figure("crossover_closed_form_bytes") == pytest.approx(844081.6, rel=1e-6)
+    assert r.figure("crossover_bytes") == pytest.approx(844081.6, rel=1e-3)
+    assert r.figure("crossover_relative_difference") < 1e-3
+    # the lab form N alpha / beta with beta = 1/B: 16 * 235,000 = 3.76 MB
+    assert r.figure("lab_form_bytes") == pytest.approx(3.76e6)
+    assert any("seconds per byte" in f.note for f in r.formulas)
+    assert "Less" in r.findings[1].answer
+
+
+def test_mstar_scales_linearly_with_alpha_and_bandwidth():
+    base = crossover.ring_tree_crossover(16, ALPHA, BW)
+    assert crossover.ring_tree_crossover(16, 2 * ALPHA, BW) == pytest.approx(2 * base, rel=1e-6)
+    assert crossover.ring_tree_crossover(16, ALPHA, 3 * BW) == pytest.approx(3 * base, rel=1e-6)
+
+
+def test_random_alpha_schedules_reduce_to_formulas_and_are_seeded():
+    for alg in rl.SCHEDULED:
+        for n in (2, 3, 6, 10, 16):
+            t = rl.simulate_times(alg, 1e5, n, 0.03, 0.0, 4e6, trials=2)[0]
+            assert t == pytest.approx(col.allreduce_time(alg, 1e5, n, 0.03, 4e6), rel=1e-12)
+    a = rl.simulate_times("ring", 1e4, 10, 0.03, 0.5, 4e6, trials=500, seed=3)
+    b = rl.simulate_times("ring", 1e4, 10, 0.03, 0.5, 4e6, trials=500, seed=3)
+    assert np.array_equal(a, b)
+    # every step waits for the slowest of its messages: E[max] > mean alpha, so expected > deterministic
+    assert a.mean() > col.ring_allreduce_time(1e4, 10, 0.03, 4e6)
+    mu, sigma = rl.lognormal_params(0.03, 0.5)
+    # lognormal mean exp(mu + sigma^2/2) = 0.03; sigma^2 = ln(1.25) = 0.22314
+    assert np.exp(mu + sigma**2 / 2) == pytest.approx(0.03)
+    assert sigma**2 == pytest.approx(0.22314, abs=1e-5)
+
+
+@pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
+def test_every_track_reports_and_round_trips(track):
+    r = crossover.solve(track)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert Report.from_dict(d).headline == r.headline
+    assert r.figure("crossover_relative_difference") < 1e-3
+    assert "crossover" in r.plots and r.data["crossover"]["times_s"]["ring"]
+    extra = {"edge": "latency_variance", "mobile": "radio_cost", "tiny": "gossip"}.get(track)
+    if extra:
+        assert extra in r.tables
+
+
+def test_mobile_energy_per_sync_by_hand():
+    r = crossover.solve("mobile")
+    # M = 51,748,864 params x 2 B = 103,497,728 B; ring over N = 16 sends 2*15/16 M = 194,058,240 B per pair;
+    # x 8 bit x 20 nJ/bit (links.toml bluetooth) = 31.05 J
+    assert r.figure("energy_per_sync_j") == pytest.approx(31.049, rel=1e-3)
+
+
+def test_bad_inputs_are_usage_errors():
+    with pytest.raises(UsageError, match="N"):
+        crossover.solve("cloud", n=1)
+    with pytest.raises(UsageError, match="message"):
+        crossover.solve("cloud", message_bytes=-5)
+    with pytest.raises(UsageError, match="alpha"):
+        crossover.solve("cloud", alpha_s=0)
+    with pytest.raises(UsageError):
+        crossover.solve("moon")

@@ -22,7 +22,7 @@ def draw(data: dict, report: Any):
     limit = float(data.get("limit_gb") or 0.0)
     grid = np.array([[math.nan if v is None else float(v) for v in row] for row in mem], dtype=float)
     valid = ~np.isnan(grid)
-    fig, ax = style.new_figure(1.6 + 0.95 * len(tp) + 1.4, 1.4 + 0.55 * len(pp))
+    fig, ax = style.new_figure(max(6.0, 3.0 + 0.95 * len(tp)), max(3.2, 1.4 + 0.55 * len(pp)))
     ax.grid(False)
     finite = grid[valid]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -31,9 +31,11 @@ def draw(data: dict, report: Any):
     masked = np.ma.masked_invalid(grid)
     import matplotlib
 
-    cmap = matplotlib.colormaps["RdYlGn_r"].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="#d9d9d9")
     im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+    chosen = data.get("chosen") or {}
+    chosen_at = (pp.index(chosen["pp"]), tp.index(chosen["tp"])) \
+        if chosen.get("tp") in tp and chosen.get("pp") in pp else None
     for i in range(len(pp)):
         for j in range(len(tp)):
             v = grid[i, j]
@@ -41,16 +43,14 @@ def draw(data: dict, report: Any):
                 ax.text(j, i, "invalid", ha="center", va="center", fontsize=8, color=style.GREY)
                 continue
             fits = v <= limit
-            ax.text(j, i, f"{v:.3g}" + ("" if fits else "\nover"), ha="center", va="center", fontsize=8.5,
-                    color="black", fontweight="normal" if fits else "bold")
-    chosen = data.get("chosen") or {}
-    if chosen.get("tp") in tp and chosen.get("pp") in pp:
+            here = chosen_at == (i, j)
+            ax.text(j, i, f"{v:.3g}" + ("" if fits else "\nover") + ("\n(chosen)" if here else ""), ha="center",
+                    va="center", fontsize=8.5, color="black", fontweight="normal" if fits and not here else "bold")
+    if chosen_at is not None:
         from matplotlib.patches import Rectangle
 
-        j, i = tp.index(chosen["tp"]), pp.index(chosen["pp"])
+        i, j = chosen_at
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=3, ec=style.BLUE))
-        ax.annotate("chosen", (j, i + 0.5), xytext=(0, 2), textcoords="offset points", ha="center",
-                    va="bottom", fontsize=8, color=style.BLUE, fontweight="bold", annotation_clip=False)
     ax.set_xticks(range(len(tp)), [str(t) for t in tp])
     ax.set_yticks(range(len(pp)), [str(p) for p in pp])
     ax.set_xlabel("tensor-parallel degree TP")
@@ -63,5 +63,5 @@ def draw(data: dict, report: Any):
         cb.ax.axhline(limit, color="black", lw=2)
         cb.ax.text(-0.15, limit, f"limit {limit:.3g} GB ", transform=cb.ax.get_yaxis_transform(),
                    ha="right", va="center", fontsize=8)
-    style.title(ax, report, f"Memory per GPU over TP x PP (usable HBM {limit:.3g} GB)")
+    style.title(ax, report, f"Memory per GPU over TP x PP, limit {limit:.3g} GB")
     return fig

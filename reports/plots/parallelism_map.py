@@ -17,7 +17,8 @@ from typing import Any
 from reports.plots import style
 
 MAX_CELLS = 4096  # above this, one cell per node instead of per device
-MAX_PODS_SHOWN = 4
+MAX_PODS_SHOWN = 4  # above this, a coarse map: one cell per node, rack or pod, no boxes
+MAX_COARSE_CELLS = 1200
 
 
 def _stage_layers(stage: int, pp: int, layers: int | None) -> str:
@@ -57,12 +58,18 @@ def draw(data: dict, report: Any):
         cmap = matplotlib.colormaps["viridis"]
         colours = [cmap(i / max(1, pp - 1)) for i in range(pp)]
 
+    word = str(data.get("device_word") or "GPU")
+    if pods > MAX_PODS_SHOWN:
+        return _coarse(report, data, tp, cp, pp, dp, devices, dpn, npr, rpp, colours, word)
+
     rack_cols = min(rpp, 8)
     rack_rows_per_pod = math.ceil(rpp / rack_cols)
     rack_w, rack_h = cell_w + 1.0, npr + 1.4
     pod_w, pod_h = rack_cols * rack_w, rack_rows_per_pod * rack_h + 1.2
-    data_w = pod_w + 0.8
-    data_h = shown_pods * pod_h + (1.0 if pods > shown_pods else 0.4)
+    pod_cols = max(1, min(shown_pods, int(36 // (pod_w + 1))))
+    pod_rows = math.ceil(shown_pods / pod_cols)
+    data_w = pod_cols * (pod_w + 1) - 0.2
+    data_h = pod_rows * pod_h + 0.4
     width_in = min(11.0, max(7.0, 0.16 * data_w + 2.6))
     scale = min((width_in - 2.6) / data_w, 0.3)  # inches per cell
     height_in = min(14.0, max(2.6, data_h * scale + 1.3))
@@ -72,13 +79,13 @@ def draw(data: dict, report: Any):
     ax.set_aspect("equal")
 
     for pod in range(shown_pods):
-        py = -pod * pod_h
-        ax.text(0, py + 0.2, f"pod {pod}", fontsize=9, fontweight="bold", va="bottom")
+        px, py = (pod % pod_cols) * (pod_w + 1), -(pod // pod_cols) * pod_h
+        ax.text(px, py + 0.2, f"pod {pod}", fontsize=9, fontweight="bold", va="bottom")
         for rk in range(rpp):
             rack = pod * rpp + rk
             if rack >= racks:
                 break
-            rx = (rk % rack_cols) * rack_w
+            rx = px + (rk % rack_cols) * rack_w
             ry = py - 0.4 - (rk // rack_cols) * rack_h
             ax.add_patch(Rectangle((rx - 0.2, ry - npr - 0.2), cell_w + 0.4, npr + 0.4, fill=False,
                                    ec=style.GREY, lw=0.8, ls=":"))
@@ -97,23 +104,67 @@ def draw(data: dict, report: Any):
                         ax.add_patch(Rectangle((rx + c + 0.12, y + 0.12), 0.76, 0.76, fill=False, ec="black",
                                                lw=1.2))
                 ax.add_patch(Rectangle((rx, y), cell_w, 1, fill=False, ec="black", lw=0.6))
-    if pods > shown_pods:
-        ax.text(0, -shown_pods * pod_h + 0.6, f"... {pods - shown_pods} more pods (stages continue in rank order)",
-                fontsize=9, color=style.GREY, va="top")
-    ax.set_xlim(-0.6, pod_w + 0.2)
-    ax.set_ylim(-shown_pods * pod_h - (0.8 if pods > shown_pods else 0.2), 1.2)
+    ax.set_xlim(-0.6, data_w)
+    ax.set_ylim(-pod_rows * pod_h - 0.2, 1.2)
 
-    stages = list(range(pp)) if pp <= 8 else [0, pp // 2, pp - 1]
-    handles = [Patch(fc=colours[s], label=_stage_layers(s, pp, layers)) for s in stages]
+    handles = _stage_handles(pp, layers, colours)
     if not per_node_cells:
         handles.append(Patch(fc="white", ec="black", lw=1.2, label=f"DP replica 0 ({tp * cp * pp} GPUs)"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               title="pipeline stage", title_fontsize=8)
-    unit = "node" if per_node_cells else "GPU"
+    unit = "node" if per_node_cells else word
     tp_where = "inside a node" if tp * cp <= dpn else f"across {math.ceil(tp * cp / dpn)} nodes"
-    summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} GPUs; {nodes} nodes of {dpn}, "
+    summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} {word}s; {nodes} nodes of {dpn}, "
                f"{racks} racks of {npr} nodes, {pods} pod{'s' if pods != 1 else ''} of {rpp} racks. "
                f"TP group {tp_where}. Cell = one {unit}, row = node, dotted box = rack.")
     fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
-    style.title(ax, report, "How the model is sliced over GPUs, nodes, racks and pods")
+    style.title(ax, report, f"How the model is sliced over {word}s, nodes, racks and pods")
+    return fig
+
+
+def _stage_handles(pp: int, layers: Any, colours: list) -> list:
+    from matplotlib.patches import Patch
+
+    stages = list(range(pp)) if pp <= 8 else [0, pp // 2, pp - 1]
+    return [Patch(fc=colours[s], label=_stage_layers(s, pp, layers)) for s in stages]
+
+
+def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices: int, dpn: int, npr: int,
+            rpp: int, colours: list, word: str):
+    """Large clusters: one cell per node, rack or pod (the finest that fits), coloured by the pipeline stage
+    of its first device, in rank order."""
+    from matplotlib.patches import Rectangle
+
+    per_stage = tp * cp * dp
+    for unit, size in (("node", dpn), ("rack", dpn * npr), ("pod", dpn * npr * rpp)):
+        units = math.ceil(devices / size)
+        if units <= MAX_COARSE_CELLS and (unit != "node" or dpn > 1):
+            break
+    cols = min(units, 50 if units > 400 else 32 if units > 64 else 16)
+    rows = math.ceil(units / cols)
+    width_in = 9.5
+    cell_in = min(0.35, (width_in - 2.8) / cols)
+    fig, ax = style.new_figure(width_in, max(2.4, rows * cell_in + 1.5))
+    ax.grid(False)
+    ax.axis("off")
+    ax.set_aspect("equal")
+    mixed = 0
+    for u in range(units):
+        first, last = u * size, min(devices, (u + 1) * size) - 1
+        s0, s1 = min(first // per_stage, pp - 1), min(last // per_stage, pp - 1)
+        mixed += s0 != s1
+        r, c = divmod(u, cols)
+        ax.add_patch(Rectangle((c, -r - 1), 1, 1, fc=colours[s0], ec="white", lw=0.3))
+    ax.set_xlim(-0.2, cols + 0.2)
+    ax.set_ylim(-rows - 0.2, 0.2)
+    ax.legend(handles=_stage_handles(pp, data.get("layers"), colours), loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              fontsize=8, title="pipeline stage", title_fontsize=8)
+    pods = math.ceil(devices / (dpn * npr * rpp))
+    note = f" {mixed} {unit}s hold two stages (coloured by the first)." if mixed else ""
+    summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} {word}s on {math.ceil(devices / dpn)} "
+               f"nodes of {dpn}, {math.ceil(devices / (dpn * npr))} racks, {pods} pods of {rpp} racks. "
+               f"Cell = one {unit} ({size} {word}s), rank order row by row; a pipeline stage spans "
+               f"{per_stage} {word}s ({per_stage / size:.3g} {unit}s).{note}")
+    fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
+    style.title(ax, report, f"How the model is sliced over {word}s, nodes, racks and pods")
     return fig

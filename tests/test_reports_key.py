@@ -1,0 +1,56 @@
+"""Answer keys: byte-identical reruns, every file linked from the index, failing puzzles listed not fatal."""
+
+from __future__ import annotations
+
+import sys
+
+import _reports_fake as fake
+import pytest
+
+import explorer.puzzles as puzzles
+from explorer.puzzles import PuzzleInfo
+from reports.key import build_key
+
+
+@pytest.fixture()
+def small_registry(monkeypatch):
+    monkeypatch.setitem(sys.modules, "_reports_fake", fake)
+    monkeypatch.setattr(puzzles, "PUZZLES", {
+        "fake": PuzzleInfo("fake", "05", 1, "Fake puzzle", "_reports_fake"),
+        "ghost": PuzzleInfo("ghost", "05", 2, "Not written yet", "explorer.puzzles.ghost_not_written"),
+        "other": PuzzleInfo("other", "06", 1, "Another lab", "_reports_fake"),
+    })
+
+
+def _files(d):
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_key_is_byte_identical_across_runs(small_registry, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    ea = build_key(["05"], ["cloud", "tiny"], a)
+    build_key(["05"], ["cloud", "tiny"], b)
+    fa, fb = _files(a), _files(b)
+    assert fa.keys() == fb.keys()
+    assert [k for k in fa if fa[k] != fb[k]] == []
+    # 2 tracks x (fake solved, ghost failed); lab 06 not selected.
+    assert [(e.puzzle, e.track, bool(e.error)) for e in ea] == [("fake", "cloud", False), ("fake", "tiny", False),
+                                                               ("ghost", "cloud", True), ("ghost", "tiny", True)]
+    assert {"index.html", "index.md", "index.json", "lab05/fake-cloud.md", "lab05/fake-cloud.html",
+            "lab05/fake-cloud.json", "lab05/fake-cloud-math_peek.png"} <= fa.keys()
+    assert not any(k.startswith("lab06") for k in fa)
+    # The fake report's solve time (0.0123 s) must not leak into the key.
+    assert b"0.0123" not in fa["lab05/fake-cloud.json"] and b"solve time" not in fa["lab05/fake-cloud.md"]
+
+
+def test_index_links_every_answer_and_lists_errors(small_registry, tmp_path):
+    entries = build_key(["05", "06"], ["cloud"], tmp_path)
+    index = (tmp_path / "index.html").read_text()
+    for e in entries:
+        for path in e.files.values():
+            assert f"href='{path}'" in index and (tmp_path / path).exists()
+    assert "ghost" in index and "not implemented yet" in index
+    md = (tmp_path / "index.md").read_text()
+    assert "## Lab 06" in md and "2 of 3 answers solved" in md
+    page = (tmp_path / "lab05" / "fake-cloud.md").read_text()
+    assert "![math peek](fake-cloud-math_peek.png)" in page

@@ -1,0 +1,308 @@
+"""Lab 08 part 2, the staged pipeline race: preparation (CPU workers) -> ingestion (storage,
+host-to-device) -> compute (devices). Throughput is the slowest stage's rate; the balance point is
+the largest device count that the pipeline can keep fed, with the fewest workers that feed it
+("compute no longer starved"), found by CP-SAT over the integer choices and re-checked by an
+exhaustive search over the same integer constraints.
+
+Integer model (times in ns, bytes, so both engines see exactly the same feasible set):
+  devices x augment_ns          <= workers x compute_ns          (prep keeps up)
+  devices x sample_bytes        <= floor(storage_Bps x compute_s) (storage keeps up)
+  sample_bytes                  <= floor(h2d_Bps x compute_s)     (each device's copy keeps up)
+  maximise devices, then minimise workers: maximise devices x (max_workers + 1) - workers
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from explorer.cost import input_pipeline as ip
+from explorer.errors import UsageError, require_positive_int
+from explorer.puzzles.training_scenario import TrainingScenario, scenario
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.tracks import Track, get_track
+
+ATTEMPT_VARIABLES = ["workers", "devices"]
+MAX_ATTEMPTS: int | None = 5  # the lab's 5-move rule
+ENGINES = ("cpsat", "enumerate")
+
+
+@dataclass(frozen=True)
+class LoaderInstance:
+    track: Track
+    sc: TrainingScenario
+    max_workers: int
+    max_devices: int
+    augment_s: float
+    compute_s: float  # per sample per device
+    sample_bytes: int
+    storage_bandwidth: float
+    h2d_bandwidth: float
+    dataset_samples: int
+    batch: int
+
+    def pipeline(self, workers: int, devices: int) -> ip.Pipeline:
+        return ip.Pipeline(workers, self.augment_s, self.sample_bytes, self.storage_bandwidth, self.h2d_bandwidth,
+                           devices, self.compute_s)
+
+    # integer data shared by both engines
+    @property
+    def augment_ns(self) -> int:
+        return max(1, round(self.augment_s * 1e9))
+
+    @property
+    def compute_ns(self) -> int:
+        return max(1, round(self.compute_s * 1e9))
+
+    @property
+    def storage_bytes_per_sample_time(self) -> int:
+        return math.floor(self.storage_bandwidth * self.compute_s)
+
+    @property
+    def h2d_bytes_per_sample_time(self) -> int:
+        return math.floor(self.h2d_bandwidth * self.compute_s)
+
+
+def compute_seconds_per_sample(track: Track) -> float:
+    """Per-device compute seconds per sample from the step model on the track's own plan: the
+    devices' compute time for one step, divided by the samples the step processes per device."""
+    from explorer.cost.step import estimate
+    from explorer.puzzles.threed import make_setup
+
+    est = estimate(make_setup(track), track.crisis_plan)
+    plan = track.crisis_plan
+    return est.time["compute"] * plan.devices / plan.global_batch
+
+
+def make_instance(track: str | Track = "cloud", *, workers: int | None = None, devices: int | None = None,
+                  augment_ms: float | None = None, compute_ms: float | None = None, sample_bytes: int | None = None,
+                  storage_gbps: float | None = None, batch: int | None = None,
+                  dataset_samples: int | None = None) -> LoaderInstance:
+    """Track defaults with overrides; workers/devices are the MAXIMA the search may use."""
+    t = track if isinstance(track, Track) else get_track(track)
+    sc = scenario(t.key)
+    w = sc.max_workers if workers is None else require_positive_int("workers", workers)
+    d = sc.max_devices if devices is None else require_positive_int("devices", devices)
+    if augment_ms is not None and (isinstance(augment_ms, bool) or not augment_ms > 0):
+        raise UsageError(f"augmentation cost must be a positive number of ms per sample, got {augment_ms!r}")
+    if compute_ms is not None and (isinstance(compute_ms, bool) or not compute_ms > 0):
+        raise UsageError(f"compute time must be a positive number of ms per sample, got {compute_ms!r}")
+    if storage_gbps is not None and not storage_gbps > 0:
+        raise UsageError(f"storage bandwidth must be a positive number of GB/s, got {storage_gbps!r}")
+    sb = sc.sample_bytes if sample_bytes is None else require_positive_int("sample-bytes", sample_bytes)
+    ds = sc.dataset_samples if dataset_samples is None else require_positive_int("dataset", dataset_samples)
+    b = t.workload.global_batch if batch is None else require_positive_int("batch", batch)
+    if b > ds:
+        raise UsageError(f"batch {b} is larger than the dataset ({ds} samples); use a batch <= {ds}")
+    return LoaderInstance(
+        track=t, sc=sc, max_workers=w, max_devices=d,
+        augment_s=sc.augment_s_per_sample if augment_ms is None else augment_ms / 1e3,
+        compute_s=compute_seconds_per_sample(t) if compute_ms is None else compute_ms / 1e3,
+        sample_bytes=sb, storage_bandwidth=sc.storage_bandwidth if storage_gbps is None else storage_gbps * 1e9,
+        h2d_bandwidth=sc.host_to_device_bandwidth, dataset_samples=ds, batch=b)
+
+
+def fed(inst: LoaderInstance, workers: int, devices: int) -> dict[str, bool]:
+    """The three integer constraints of 'compute is not starved' (True = satisfied)."""
+    return {"prep keeps up": devices * inst.augment_ns <= workers * inst.compute_ns,
+            "storage keeps up": devices * inst.sample_bytes <= inst.storage_bytes_per_sample_time,
+            "host-to-device keeps up": inst.sample_bytes <= inst.h2d_bytes_per_sample_time}
+
+
+def objective(inst: LoaderInstance, workers: int, devices: int) -> int:
+    return devices * (inst.max_workers + 1) - workers
+
+
+def solve_exhaustive(inst: LoaderInstance) -> tuple[int, int] | None:
+    best = None
+    for n in range(1, inst.max_devices + 1):
+        for w in range(1, inst.max_workers + 1):
+            if all(fed(inst, w, n).values()):
+                if best is None or objective(inst, w, n) > objective(inst, *best):
+                    best = (w, n)
+    return best
+
+
+def solve_cpsat(inst: LoaderInstance, time_limit_s: float = 10.0):
+    from ortools.sat.python import cp_model
+
+    from explorer.solvers import cpsat
+
+    m = cp_model.CpModel()
+    # variables
+    w = m.NewIntVar(1, inst.max_workers, "workers")
+    n = m.NewIntVar(1, inst.max_devices, "devices")
+    # prep keeps up: devices x augment_ns <= workers x compute_ns
+    m.Add(n * inst.augment_ns <= w * inst.compute_ns)
+    # storage keeps up: devices x sample_bytes <= storage bytes per compute-sample time
+    m.Add(n * inst.sample_bytes <= inst.storage_bytes_per_sample_time)
+    # each device's host-to-device copy keeps up (a constant: the model is infeasible if not)
+    if inst.sample_bytes > inst.h2d_bytes_per_sample_time:
+        m.Add(n == 0)
+    # objective: most devices fed, then fewest workers
+    m.Maximize(n * (inst.max_workers + 1) - w)
+    solver, out = cpsat.run(m, time_limit_s=time_limit_s)
+    if out.status not in ("optimal", "feasible"):
+        return None, out
+    return (int(solver.Value(w)), int(solver.Value(n))), out
+
+
+@dataclass
+class LoaderResult:
+    inst: LoaderInstance
+    best: tuple[int, int] | None
+    exhaustive: tuple[int, int] | None
+    status: str
+    engine: str
+    solve_time_s: float
+
+
+def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", check: bool = True,
+                     time_limit: float | None = None, **options: Any) -> LoaderResult:
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    inst = make_instance(track, **options)
+    t0 = time.perf_counter()
+    ex = solve_exhaustive(inst) if (check or engine == "enumerate") else None
+    if engine == "cpsat":
+        best, out = solve_cpsat(inst, 10.0 if time_limit is None else time_limit)
+        status = out.status if best is not None else "infeasible"
+    else:
+        best, status = ex, ("optimal" if ex else "infeasible")
+    return LoaderResult(inst, best, ex, status, engine, time.perf_counter() - t0)
+
+
+def _rate(x: float) -> str:
+    return f"{x:,.3g} samples/s"
+
+
+def build_report(res: LoaderResult) -> Report:
+    inst, t = res.inst, res.inst.track
+    dw = t.device_word
+    figures: dict[str, Figure] = {}
+    findings: list[Finding] = []
+    constraints: list[Constraint] = []
+    extra: dict[str, Any] = {"engine": res.engine}
+    # the lab question: a second device when the CPU is saturated
+    full1, full2 = inst.pipeline(inst.max_workers, 1), inst.pipeline(inst.max_workers, 2)
+    speed_full = ip.throughput(full2) / ip.throughput(full1)
+    prep_all, per_dev = ip.stage_rates(full1)["prep"], ip.stage_rates(full1)["compute"]
+    # saturated CPU: the same workers, each as slow as makes prep equal to one device's demand
+    sat = ip.Pipeline(inst.max_workers, inst.max_workers * inst.compute_s, inst.sample_bytes,
+                      inst.storage_bandwidth, inst.h2d_bandwidth, 1, inst.compute_s)
+    sat2 = ip.Pipeline(inst.max_workers, inst.max_workers * inst.compute_s, inst.sample_bytes,
+                       inst.storage_bandwidth, inst.h2d_bandwidth, 2, inst.compute_s)
+    speed_sat = ip.throughput(sat2) / ip.throughput(sat)
+    figures["second_device_speedup_saturated"] = Figure(speed_sat, "", f"speed-up of a 2nd {dw}, CPU saturated")
+    figures["second_device_speedup_track"] = Figure(speed_full, "", f"speed-up of a 2nd {dw} on this track")
+    figures["devices_cpu_can_feed"] = Figure(prep_all / per_dev, "", f"{dw}s the whole CPU can feed")
+    findings.append(Finding(
+        f"Does a second {dw} double the speed when the CPU is saturated?",
+        f"No. Saturated means preparation delivers exactly what one {dw} consumes "
+        f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = prep, x{speed_sat:.2f}. "
+        f"On this track all {inst.max_workers} workers deliver {_rate(prep_all)} = {prep_all / per_dev:,.3g} "
+        f"{dw}s' worth, so a second {dw} gives x{speed_full:.2f}"
+        + (" (the CPU is not the bottleneck here)." if speed_full > 1.99 else
+           f" (bottleneck with two: {ip.bottleneck(full2)}).")))
+    if res.best is None:
+        w, n = inst.max_workers, 1
+        status = "infeasible"
+        p = inst.pipeline(w, n)
+        headline = (f"Compute is starved even with all {w} workers and one {dw}: the {ip.bottleneck(p)} stage "
+                    f"delivers {_rate(ip.throughput(p))} < {_rate(ip.stage_rates(p)['compute'])} needed.")
+    else:
+        w, n = res.best
+        status = res.status
+        p = inst.pipeline(w, n)
+        headline = (f"Balance point ({res.status} by CP-SAT, exhaustive check "
+                    f"{'agrees' if res.exhaustive == res.best else 'DISAGREES'}): {n} x {dw} fed by {w} worker(s), "
+                    f"{_rate(ip.throughput(p))}; fewer workers starve compute.")
+        extra["objective"] = {"name": "devices_fed_then_fewest_workers", "value": objective(inst, w, n),
+                              "sense": "max"}
+        extra["configuration"] = {"workers": w, "devices": n}
+        extra["exhaustive_check"] = {"configuration": {"workers": res.exhaustive[0], "devices": res.exhaustive[1]}
+                                     if res.exhaustive else None, "agrees": res.exhaustive == res.best}
+    rates, util = ip.stage_rates(p), ip.utilisation(p)
+    x = ip.throughput(p)
+    figures["throughput"] = Figure(x, "samples/s", "pipeline throughput")
+    figures["workers"] = Figure(w, "", "workers")
+    figures["devices"] = Figure(n, "", dw + "s")
+    for s in ip.STAGES:
+        figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy")
+    figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples")
+    findings.append(Finding(
+        "Which stage is the bottleneck, and how busy is each stage (the 3-box gauge)?",
+        f"prep {_rate(rates['prep'])} ({100 * util['prep']:.0f}% busy), ingest {_rate(rates['ingest'])} "
+        f"({100 * util['ingest']:.0f}%), compute {_rate(rates['compute'])} ({100 * util['compute']:.0f}%): "
+        f"bottleneck {ip.bottleneck(p)}."))
+    findings.append(Finding(
+        "What is the balance point (fewest workers at which compute is no longer starved)?",
+        headline + f" One {dw} consumes one sample every {inst.compute_s * 1e3:.4g} ms; a worker prepares one every "
+        f"{inst.augment_s * 1e3:.3g} ms, so n {dw}s need ceil(n x {inst.augment_s * 1e3:.3g} / "
+        f"{inst.compute_s * 1e3:.4g}) workers."))
+    if res.best is not None:
+        constraints.append(Constraint("prep rate >= compute rate", rates["prep"], rates["compute"], "samples/s", ">=",
+                                      w == ip.workers_to_feed(n, inst.compute_s, inst.augment_s),
+                                      "workers / augment_s >= devices / compute_s"))
+        constraints.append(Constraint("ingest rate >= compute rate", rates["ingest"], rates["compute"], "samples/s",
+                                      ">=", rates["ingest"] < 1.05 * rates["compute"]))
+        constraints.append(Constraint("workers", w, inst.max_workers, "", "<=", w == inst.max_workers))
+        constraints.append(Constraint(f"{dw}s", n, inst.max_devices, "", "<=", n == inst.max_devices))
+    # sweep table: throughput per (workers, devices)
+    ws = sorted({1, 2, 4, 8, 16, 32, 64, w, inst.max_workers} & set(range(1, inst.max_workers + 1)))
+    ns = list(range(1, inst.max_devices + 1))
+    rows = [[wk] + [ip.throughput(inst.pipeline(wk, nd)) for nd in ns] for wk in ws]
+    tables = {"sweep": Table(["workers"] + [f"{nd} x {dw}" for nd in ns], rows, "Throughput (samples/s)")}
+    data = {"utilisation_gauge": {"stages": list(ip.STAGES), "rates": [rates[s] for s in ip.STAGES],
+                                  "utilisation": [util[s] for s in ip.STAGES], "throughput": x,
+                                  "bottleneck": ip.bottleneck(p), "workers": w, "devices": n, "unit": "samples/s"}}
+    formulas = [
+        Formula("throughput", "min(prep, ingest, compute)", "flow line: bottleneck rate (Hopp & Spearman, "
+                "Factory Physics, ch. 7)"),
+        Formula("prep", "workers / augmentation s per sample", "lab 08 part 2"),
+        Formula("ingest", "min(storage B/s, devices x host-to-device B/s) / bytes per sample", "lab 08 part 2"),
+        Formula("compute", "devices / compute s per sample (step model: compute time x devices / global batch)",
+                "explorer/cost/step.py"),
+        Formula("utilisation", "throughput / stage rate", "the 3-box gauge"),
+    ]
+    assumptions = [Assumption(inst.sc.pipeline_source, "lab08_training.toml"),
+                   Assumption(f"compute per sample per {dw} = {inst.compute_s * 1e3:.4g} ms from the step model on "
+                              f"the track's plan ({t.crisis_plan.describe()})", "explorer/cost/step.py")]
+    return Report(puzzle="dataloader", lab="08", part=2, track=t.key, title="The staged pipeline race",
+                  status=status, headline=headline, figures=figures, findings=findings, constraints=constraints,
+                  formulas=formulas, assumptions=assumptions, tables=tables, plots=["utilisation_gauge"], data=data,
+                  extra=extra, solve_time_s=res.solve_time_s)
+
+
+def solve(track: str = "cloud", **options: Any) -> Report:
+    """Registry entry (options: workers, devices (maxima), augment_ms, compute_ms, sample_bytes,
+    storage_gbps, batch, dataset_samples, engine, time_limit)."""
+    return build_report(solve_dataloader(track, **options))
+
+
+def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
+    inst = make_instance(track, **options)
+    try:
+        w, n = int(float(values["workers"])), int(float(values["devices"]))
+    except KeyError as exc:
+        raise UsageError(f"attempt is missing {exc.args[0]!r}; columns: workers, devices") from None
+    except (TypeError, ValueError):
+        raise UsageError(f"workers and devices must be whole numbers, got {values!r}") from None
+    require_positive_int("workers", w)
+    require_positive_int("devices", n)
+    p = inst.pipeline(w, n)
+    ok = fed(inst, w, n)
+    viol = [Constraint(k, 0, 1, "", ">=", text="compute is starved") for k, v in ok.items() if not v]
+    if w > inst.max_workers:
+        viol.append(Constraint("workers", w, inst.max_workers, "", "<="))
+    if n > inst.max_devices:
+        viol.append(Constraint("devices", n, inst.max_devices, "", "<="))
+    util = ip.utilisation(p)
+    figs = {"throughput": Figure(ip.throughput(p), "samples/s", "pipeline throughput")}
+    figs.update({f"utilisation_{s}": Figure(util[s], "fraction", f"{s} busy") for s in ip.STAGES})
+    neighbours = [{"workers": w + dw, "devices": n + dn} for dw, dn in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                  if w + dw >= 1 and n + dn >= 1]
+    return {"feasible": not viol, "figures": figs, "violations": viol, "objective": objective(inst, w, n),
+            "objective_name": "devices_fed_then_fewest_workers", "sense": "max", "neighbours": neighbours}

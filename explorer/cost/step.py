@@ -45,11 +45,10 @@ def evaluate(setup: Setup, tp, cp, pp, dp, v, micro_batch, num_micro_batches, ze
     global_batch = np.asarray(dp) * micro_batch * num_micro_batches
     tokens = global_batch * setup.seq_len
     model_flops = tokens * m.model_flops_per_token(setup.seq_len)
-    hw_flops = model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "none")
     rc = np.asarray(recompute)
-    hw_flops = np.where(rc == 2, model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "full"),
-                        np.where(rc == 1, model_flops + tokens * m.recompute_flops_per_token(setup.seq_len, "selective"),
-                                 hw_flops))
+    extra = np.where(rc == 2, m.recompute_flops_per_token(setup.seq_len, "full"),
+                     np.where(rc == 1, m.recompute_flops_per_token(setup.seq_len, "selective"), 0.0))
+    hw_flops = model_flops + tokens * extra
     peak_total = n_dev * setup.peak_flops
     busy = num_micro_batches * layers
     return {

@@ -1,0 +1,57 @@
+"""The Python API of the core: `solve_3d` and `estimate` (the CLI calls exactly these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
+from explorer.cost.step import StepEstimate
+from explorer.cost.step import estimate as _estimate
+from explorer.errors import UsageError
+from explorer.plan import ParallelPlan
+from explorer.puzzles.threed import ThreeDResult, make_setup, solve_3d
+from explorer.tracks import get_track
+from models.architecture import DecoderModel
+
+__all__ = ["ThreeDResult", "estimate", "solve_3d", "custom_model"]
+
+
+def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
+                 vocab: int = 32000, mlp: str = "swiglu", name: str = "custom", **kw: Any) -> DecoderModel:
+    """A decoder given by its shape (kv_heads defaults to heads; ffn to 4 x hidden for GELU, 8/3 x for SwiGLU)."""
+    if ffn is None:
+        ffn = 4 * hidden if mlp == "gelu" else int(8 * hidden / 3)
+    return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
+                        ffn=ffn, vocab=vocab, mlp=mlp, **kw)
+
+
+def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, gpu: str | None = None,
+             gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
+             seq_len: int | None = None, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,
+             virtual_stages: int = 1, micro_batch: int = 1, global_batch: int | None = None, zero: int = 0,
+             recompute: str = "none", sequence_parallel: bool = True, precision: str | None = None,
+             optimizer: str | None = None, usable_memory_fraction: float | None = None,
+             flash_attention: bool = True) -> StepEstimate:
+    """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP))."""
+    t = get_track(track)
+    n = gpus or (tp * pp * cp * dp if dp else t.cluster.devices)
+    if dp is None:
+        if n % (tp * pp * cp):
+            raise UsageError(f"gpus {n} is not divisible by TP x PP x CP = {tp * pp * cp}")
+        dp = n // (tp * pp * cp)
+    if tp * pp * cp * dp != n:
+        raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp} does not equal gpus {n}")
+    setup = make_setup(t, model=model, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
+                       seq_len=seq_len, precision=precision, optimizer=optimizer,
+                       usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention)
+    m = setup.model
+    if m.heads % tp or m.kv_heads % tp:
+        raise UsageError(f"TP {tp} must divide the heads ({m.heads}) and KV heads ({m.kv_heads})")
+    if setup.seq_len % cp:
+        raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")
+    if pp * virtual_stages > m.layers:
+        raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds the {m.layers} layers")
+    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch,
+                        global_batch=global_batch or t.workload.global_batch, virtual_stages=virtual_stages,
+                        zero=zero, recompute=recompute, sequence_parallel=sequence_parallel)
+    return _estimate(setup, plan)

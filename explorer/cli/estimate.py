@@ -1,0 +1,85 @@
+"""`explore estimate`: the figures of one configuration."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from explorer.cli import main
+from explorer.tracks import TRACKS
+
+
+@main.command("estimate")
+@click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
+              help="Scenario whose defaults fill what is not given.")
+@click.option("--model", default=None, help="Model name from the catalog.")
+@click.option("--layers", type=int, default=None, help="Custom shape: layers.")
+@click.option("--hidden", type=int, default=None, help="Custom shape: hidden size.")
+@click.option("--heads", type=int, default=None, help="Custom shape: attention heads.")
+@click.option("--kv-heads", type=int, default=None, help="Custom shape: KV heads (default: heads).")
+@click.option("--ffn", type=int, default=None, help="Custom shape: FFN size (default 8/3 hidden, SwiGLU).")
+@click.option("--vocab", type=int, default=None, help="Custom shape: vocabulary (default 32000).")
+@click.option("--seq-len", type=int, default=None)
+@click.option("--gpu", default=None)
+@click.option("--gpus", type=int, default=None)
+@click.option("--gpus-per-node", type=int, default=None)
+@click.option("--network", default=None)
+@click.option("--tp", type=int, default=1, show_default=True)
+@click.option("--pp", type=int, default=1, show_default=True)
+@click.option("--dp", type=int, default=None, help="Default: gpus / (TP x PP x CP).")
+@click.option("--cp", type=int, default=1, show_default=True)
+@click.option("--virtual-stages", type=int, default=1, show_default=True)
+@click.option("--micro-batch", type=int, default=1, show_default=True)
+@click.option("--global-batch", type=int, default=None)
+@click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True)
+@click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
+@click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_len, gpu, gpus, gpus_per_node,
+                 network, tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute,
+                 sequence_parallel, fmt):
+    """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
+    from explorer.api import custom_model, estimate
+    from explorer.errors import UsageError
+
+    shape = (layers, hidden, heads)
+    if any(x is not None for x in (layers, hidden, heads, kv_heads, ffn, vocab)):
+        if model:
+            raise UsageError("give either --model or a custom shape (--layers --hidden --heads ...), not both")
+        if any(x is None for x in shape):
+            raise UsageError("a custom shape needs at least --layers, --hidden and --heads")
+        model = custom_model(layers, hidden, heads, kv_heads, ffn, vocab or 32000)
+    e = estimate(track=track, model=model, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
+                 seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp, virtual_stages=virtual_stages, micro_batch=micro_batch,
+                 global_batch=global_batch, zero=zero, recompute=recompute, sequence_parallel=sequence_parallel)
+    if fmt == "json":
+        click.echo(json.dumps(estimate_json(e), indent=2))
+        return
+    click.echo(estimate_text(e))
+
+
+def estimate_json(e) -> dict:
+    return {
+        "configuration": e.plan.as_dict(), "mfu": e.mfu, "hfu": e.hfu,
+        "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
+        "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,
+        "memory_limit_gb": e.memory_limit / 1e9, "bubble_fraction": e.bubble_fraction,
+        "fits_in_memory": e.fits_in_memory,
+        "memory_breakdown_gb": {k: v / 1e9 for k, v in e.memory.items()},
+        "time_breakdown_s": dict(e.time),
+    }
+
+
+def estimate_text(e) -> str:
+    lines = [f"Configuration: {e.plan.describe()}",
+             f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu:.1f} / hardware "
+             f"{e.hardware_tflops_per_gpu:.1f} TFLOP/s per GPU",
+             f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   bubble {e.bubble_fraction:.1%}",
+             "", "Memory per GPU (GB):"]
+    lines += [f"  {k:<12}{v / 1e9:10.3f}" for k, v in e.memory.items()]
+    lines.append(f"  {'total':<12}{e.memory_total / 1e9:10.3f}   limit {e.memory_limit / 1e9:.3f}")
+    if not e.fits_in_memory:
+        lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / 1e9:.3f} GB")
+    lines += ["", "Step time (s):"] + [f"  {k:<12}{v:10.4f}" for k, v in e.time.items()]
+    return "\n".join(lines) + "\n"

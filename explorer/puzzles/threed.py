@@ -1,0 +1,262 @@
+"""Lab 05 part 2, the parallelism puzzle: the DP x PP x TP (x CP) x micro-batch split that fits
+in memory with the pipeline bubble under a limit at the highest MFU, proven optimal by CP-SAT.
+
+Objective: the shortest step. With the model, global batch and device count fixed, the model
+FLOPs per step are fixed, so the shortest step is the highest MFU (CONVENTIONS, "Utilisation").
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from explorer.cost.memory import RECOMPUTE_CODES
+from explorer.cost.setup import Setup
+from explorer.cost.step import StepEstimate, estimate
+from explorer.errors import InfeasibleError, UsageError
+from explorer.plan import ParallelPlan
+from explorer.puzzles.threed_space import Instance, Space, build_space
+from explorer.solvers import cpsat
+from explorer.tracks import Track, get_track
+from hardware.catalog import build_cluster
+from models.architecture import DecoderModel
+from models.catalog import get_model
+
+RC_NAMES = {v: k for k, v in RECOMPUTE_CODES.items()}
+ENGINES = ("cpsat", "enumerate")
+ATTEMPT_VARIABLES = ["tp", "pp", "dp", "micro_batch", "cp", "virtual_stages", "zero", "recompute",
+                     "sequence_parallel"]
+MAX_ATTEMPTS = 10
+
+
+@dataclass
+class ThreeDResult:
+    """The answer of the 3D puzzle: the optimum, the next best, the crisis, and how it was found."""
+
+    instance: Instance
+    status: str  # optimal | feasible
+    best: StepEstimate
+    top: list[StepEstimate]
+    crisis: StepEstimate | None
+    engine: str
+    solve_time_s: float
+    space_size: int
+    evaluated: int | None = None
+    bound_step_s: float | None = None
+    binding: dict[str, Any] = field(default_factory=dict)
+    track: Track | None = None
+
+    @property
+    def gap(self) -> float | None:
+        if self.bound_step_s is None:
+            return None
+        return max(0.0, (self.best.step_time_s - self.bound_step_s) / self.best.step_time_s)
+
+    def to_frame(self):
+        """The optimum and the next best as a pandas DataFrame (one row per configuration)."""
+        import pandas as pd
+
+        return pd.DataFrame([_row(e) for e in self.top])
+
+    @property
+    def report(self):
+        from explorer.puzzles.threed_report import build_report
+
+        return build_report(self)
+
+
+def _row(e: StepEstimate) -> dict:
+    d = e.plan.as_dict()
+    d.update(mfu=e.mfu, hfu=e.hfu, step_time_s=e.step_time_s, tokens_per_s=e.tokens_per_s,
+             memory_gb=e.memory_total / 1e9, bubble_fraction=e.bubble_fraction)
+    return d
+
+
+# --- instance from a track + overrides --------------------------------------------------------
+def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: str | None = None,
+               gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
+               intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
+               optimizer: str | None = None, usable_memory_fraction: float | None = None,
+               flash_attention: bool = True, efficiency=None) -> Setup:
+    """The cost-model Setup of a track with any of its defaults overridden."""
+    c = track.cluster
+    mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
+    cluster = build_cluster(gpu or c.accelerator.key, gpus or c.devices, gpus_per_node or c.devices_per_node,
+                            intra_network or c.intra.key, network or c.inter.key)
+    seq = seq_len or track.workload.seq_len
+    if not isinstance(seq, int) or seq <= 0:
+        raise UsageError(f"seq-len must be a positive whole number, got {seq!r}")
+    kw = {} if efficiency is None else {"efficiency": efficiency}
+    prec = precision or track.workload.precision
+    cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
+    return Setup(mdl, cluster, seq, prec, optimizer or track.workload.optimizer,
+                 usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
+                 flash_attention, **kw)
+
+
+def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float = 0.10,
+                  fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
+                  **setup_overrides: Any) -> Instance:
+    setup = make_setup(track, **setup_overrides)
+    gb = global_batch or track.workload.global_batch
+    if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
+        raise UsageError(f"global-batch must be a positive whole number, got {gb!r}")
+    if not 0 <= max_bubble <= 1:
+        raise UsageError(f"max-bubble must lie in [0, 1], got {max_bubble}")
+    return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
+                    max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
+                    allow=dict(allow or {}), memory_limit=memory_limit_bytes)
+
+
+def plan_of(c: dict, global_batch: int) -> ParallelPlan:
+    return ParallelPlan(tp=int(c["tp"]), pp=int(c["pp"]), dp=int(c["dp"]), cp=int(c["cp"]),
+                        micro_batch=int(c["mb"]), global_batch=global_batch, virtual_stages=int(c["v"]),
+                        zero=int(c["zero"]), recompute=RC_NAMES[int(c["rc"])],
+                        sequence_parallel=bool(c["sp"]))
+
+
+def _key(p: ParallelPlan) -> dict:
+    return {"tp": p.tp, "cp": p.cp, "pp": p.pp, "v": p.virtual_stages, "mb": p.micro_batch, "zero": p.zero,
+            "rc": RECOMPUTE_CODES[p.recompute], "sp": int(p.sequence_parallel)}
+
+
+# --- engines ------------------------------------------------------------------------------------
+def _plans_from(en, inst: Instance, k: int, skip: dict | None = None) -> list[ParallelPlan]:
+    cols, out = en.columns, []
+    for i in range(en.feasible):
+        p = plan_of({c: cols[c][i] for c in cols}, inst.global_batch)
+        if skip is None or _key(p) != skip:
+            out.append(p)
+        if len(out) == k:
+            break
+    return out
+
+
+def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
+    """CP-SAT optimum, plus (when top > 1) next-best configurations by no-good cuts."""
+    from explorer.solvers.threed_cpsat import TIME_SCALE, build_model, greedy_hint
+
+    plans, excl, status, bound = [], [], None, None
+    hint = greedy_hint(inst, space)
+    for _ in range(top):
+        built = build_model(inst, space, exclude=excl, hint=hint if not excl else None)
+        solver, out = cpsat.run(built.model, time_limit_s=time_limit)
+        if out.status not in ("optimal", "feasible"):
+            if not plans and out.status == "unknown":
+                raise InfeasibleError(f"CP-SAT found no configuration within the {time_limit:g} s time limit; "
+                                      f"raise --time-limit")
+            break
+        plan = plan_of({k: solver.value(v) for k, v in built.vars.items()}, inst.global_batch)
+        if not plans:
+            status, bound = out.status, out.bound / TIME_SCALE
+        plans.append(plan)
+        excl.append(_key(plan))
+    return status, plans, bound
+
+
+def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_limit: float | None = None,
+                   track: Track | None = None, crisis: ParallelPlan | None = None, explain: bool = True
+                   ) -> ThreeDResult:
+    """Solve a prepared instance with the chosen engine; raise InfeasibleError with the conflicts.
+
+    With `explain`, the exhaustive evaluation (when the space is small enough) also cross-checks
+    the optimum, supplies the next-best configurations and the what-if analysis of the limits."""
+    from explorer.puzzles.threed_explain import EXPLAIN_MAX_SPACE, binding_constraints, explain_infeasible
+    from explorer.solvers.threed_enumerate import enumerate_space
+
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise UsageError(f"top must be a positive whole number, got {top!r}")
+    tl = cpsat.DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
+    if tl <= 0:
+        raise UsageError(f"time-limit must be positive, got {tl}")
+    space = build_space(inst)
+    empty = [k for k in ("tp", "cp", "pp", "v", "mb", "zero", "rc", "sp") if not getattr(space, k)]
+    if empty:
+        raise InfeasibleError(_empty_domain_message(inst, space, empty), conflicts=empty)
+    t0 = time.perf_counter()
+    en, bound = None, None
+    small = space.size() <= EXPLAIN_MAX_SPACE
+    if engine == "enumerate":
+        en = enumerate_space(inst, space)
+        plans, status = _plans_from(en, inst, top), "optimal"
+    else:
+        status, plans, bound = _solve_cpsat(inst, space, 1 if (explain and small) else top, tl)
+    wall = time.perf_counter() - t0
+    if not plans:
+        msg, conflicts = explain_infeasible(inst, space)
+        raise InfeasibleError(msg, conflicts)
+    if explain and small and en is None:
+        en = enumerate_space(inst, space)
+        if top > 1:
+            plans += _plans_from(en, inst, top - 1, skip=_key(plans[0]))
+    ests = [estimate(inst.setup, p) for p in plans]
+    res = ThreeDResult(instance=inst, status=status, best=ests[0], top=ests, engine=engine, solve_time_s=wall,
+                       space_size=space.size(), evaluated=en.evaluated if en else None, bound_step_s=bound,
+                       track=track, crisis=_crisis(inst, crisis))
+    if explain:
+        res.binding = binding_constraints(inst, res, en) if en is not None else {
+            "analysed": False, "reason": f"design space of {space.size():,} combinations is too large for the "
+                                         f"what-if enumeration"}
+    return res
+
+
+def _crisis(inst: Instance, plan: ParallelPlan | None) -> StepEstimate | None:
+    if plan is None or plan.devices != inst.devices or plan.global_batch != inst.global_batch:
+        return None
+    return estimate(inst.setup, plan)
+
+
+def _empty_domain_message(inst: Instance, space: Space, empty: list[str]) -> str:
+    parts = []
+    for k in empty:
+        name = {"v": "virtual_stages", "mb": "micro_batch", "rc": "recompute", "sp": "sequence_parallel"}.get(k, k)
+        why = space.reasons.get(name, "")
+        pinned = f" (pinned to {inst.fix[name]})" if name in inst.fix else ""
+        parts.append(f"no valid {name}{pinned}" + (f": {why}" if why else ""))
+    return "infeasible: " + "; ".join(parts)
+
+
+# --- public entry points ------------------------------------------------------------------------
+def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 5, time_limit: float | None = None,
+             min_memory_headroom_bytes: int | None = None, explain: bool = True, **options: Any) -> ThreeDResult:
+    """Solve the 3D puzzle for a track; any scenario default can be overridden by keyword
+    (model, gpu, gpus, gpus_per_node, network, intra_network, seq_len, global_batch, precision,
+    optimizer, usable_memory_fraction, max_bubble, fix, allow, memory_limit_bytes)."""
+    t = track if isinstance(track, Track) else get_track(track)
+    inst = make_instance(t, **options)
+    if min_memory_headroom_bytes is not None:
+        inst = replace(inst, memory_limit=inst.limit - int(min_memory_headroom_bytes))
+    crisis = t.crisis_plan if not _overrides_scenario(options) else None
+    return solve_instance(inst, engine=engine, top=top, time_limit=time_limit, track=t, crisis=crisis,
+                          explain=explain)
+
+
+def _overrides_scenario(options: dict) -> bool:
+    keys = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
+            "precision", "optimizer")
+    return any(options.get(k) is not None for k in keys)
+
+
+def solve(track: str = "cloud", **options: Any):
+    """Registry entry: the Report of the 3D puzzle."""
+    return solve_3d(track, **options).report
+
+
+# --- attempts -----------------------------------------------------------------------------------
+def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
+    """Score a student's configuration: figures, violated constraints with margins, neighbours."""
+    from explorer.puzzles.threed_explain import attempt_verdict
+
+    t = get_track(track)
+    inst = make_instance(t, **{k: v for k, v in options.items() if k in ("global_batch", "max_bubble")})
+    return attempt_verdict(inst, values)
+
+
+def _np_int(x) -> int:
+    return int(np.asarray(x))

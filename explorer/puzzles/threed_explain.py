@@ -1,0 +1,189 @@
+"""Why the 3D optimum wins: which constraints bind, why a puzzle is infeasible, and how a
+student's attempt scores (violations with margins, the one change that helps most)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from explorer.cost.memory import RECOMPUTE_CODES
+from explorer.cost.step import estimate
+from explorer.errors import ExplorerError, UsageError
+from explorer.plan import ParallelPlan
+from explorer.puzzles.threed_space import Instance, Space, build_space, candidate_arrays
+from explorer.report import Constraint, Figure
+
+EXPLAIN_MAX_SPACE = 5_000_000  # skip the what-if enumeration beyond this many raw combinations
+
+
+def _plan_at(inst: Instance, cols: dict, i: int) -> ParallelPlan:
+    from explorer.puzzles.threed import plan_of
+
+    return plan_of({k: cols[k][i] for k in cols}, inst.global_batch)
+
+
+def binding_constraints(inst: Instance, res, en) -> dict[str, Any]:
+    """What-if analysis on the exhaustive evaluation `en`: the best configuration with the memory
+    limit lifted, with the bubble limit lifted, and with both; a limit binds when lifting it would
+    allow a faster step. Also cross-checks the optimum against the exhaustive one."""
+    c = en.columns
+    best = res.best.step_time_s
+    out: dict[str, Any] = {"analysed": True, "evaluated": en.evaluated, "feasible": en.feasible,
+                           "enumeration_time_s": en.wall_time_s}
+    if en.feasible:
+        out["exhaustive_best_step_s"] = float(c["step_time"][0])
+        out["cross_check_ok"] = bool(abs(float(c["step_time"][0]) - best) <= 1e-6 * best)
+    for name, mask in (("memory", c["bubble_ok"]), ("bubble", c["fits"]), ("both", np.ones_like(c["fits"]))):
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            continue
+        j = idx[np.argmin(c["step_time"][idx])]
+        t = float(c["step_time"][j])
+        if t < best * (1 - 1e-9):
+            e = estimate(inst.setup, _plan_at(inst, c, j))
+            out[name] = {"binds": True, "plan": e.plan.describe(), "step_time_s": e.step_time_s, "mfu": e.mfu,
+                         "memory_gb": e.memory_total / 1e9, "bubble_fraction": e.bubble_fraction}
+        else:
+            out[name] = {"binds": False}
+    return out
+
+
+def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str, list[str]]:
+    """Name the constraints that conflict, with the numbers that show it."""
+    space = space or build_space(inst)
+    s, n, B = inst.setup, inst.devices, inst.global_batch
+    shapes = [(t, c, p) for t in space.tp for c in space.cp for p in space.pp if n % (t * c * p) == 0]
+    if not shapes:
+        return (f"infeasible: no TP x CP x PP divides the {n} devices with TP in {space.tp}, CP in {space.cp}, "
+                f"PP in {space.pp}", ["devices", "tp", "pp"])
+    cand = candidate_arrays(inst, space)
+    if len(cand["tp"]) == 0:
+        dps = sorted({n // (t * c * p) for t, c, p in shapes})
+        return (f"infeasible: the global batch {B} is not divisible by DP x micro-batch for any DP in "
+                f"{dps[:8]}{'...' if len(dps) > 8 else ''} (DP x micro-batch x micro-batches = global batch)",
+                ["global_batch", "devices"])
+    from explorer.solvers.threed_enumerate import enumerate_space
+
+    en = enumerate_space(inst, space)
+    c = en.columns
+    lim = inst.limit / 1e9
+    if not c["fits"].any():
+        j = int(np.argmin(c["memory_total"]))
+        e = estimate(s, _plan_at(inst, c, j))
+        parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in e.memory.items())
+        return (f"infeasible: memory per device vs the device count: even the smallest-footprint configuration "
+                f"({e.plan.describe()}) needs {e.memory_total / 1e9:.1f} GB > {lim:.1f} GB usable "
+                f"(by {(e.memory_total - inst.limit) / 1e9:.1f} GB; {parts} GB) on {n} devices of "
+                f"{s.cluster.accelerator.memory_bytes / 1e9:.0f} GB",
+                ["memory", "devices"])
+    fits = np.flatnonzero(c["fits"])
+    bub = (c["pp"][fits] - 1) / (c["v"][fits] * c["m"][fits] + c["pp"][fits] - 1)
+    j = fits[int(np.argmin(bub))]
+    return (f"infeasible: memory and bubble conflict: every configuration that fits in {lim:.1f} GB needs a "
+            f"pipeline whose bubble is at least {bub.min():.1%} (best: {_plan_at(inst, c, j).describe()}) "
+            f"> max-bubble {float(inst.max_bubble):.1%} with global batch {B}; raise --max-bubble or the "
+            f"global batch, or add devices", ["memory", "bubble", "global_batch"])
+
+
+# --- attempts -------------------------------------------------------------------------------------
+def _parse(values: dict) -> dict:
+    def num(k, default=None):
+        v = values.get(k, default)
+        if v is None or (isinstance(v, str) and v.strip() == ""):
+            if default is None:
+                raise UsageError(f"field {k}: missing (needed: tp, pp, dp, micro_batch)")
+            return default
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise UsageError(f"field {k}: {v!r} is not a number") from None
+        if f != int(f):
+            raise UsageError(f"field {k}: {v!r} is not a whole number")
+        return int(f)
+
+    rc = str(values.get("recompute") or "selective").strip().lower()
+    if rc not in RECOMPUTE_CODES:
+        raise UsageError(f"field recompute: {rc!r} not one of {', '.join(RECOMPUTE_CODES)}")
+    sp_raw = str(values.get("sequence_parallel", "1")).strip().lower() or "1"
+    if sp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise UsageError(f"field sequence_parallel: {sp_raw!r} is not a yes/no value")
+    return {"tp": num("tp"), "pp": num("pp"), "dp": num("dp"), "micro_batch": num("micro_batch"),
+            "cp": num("cp", 1), "virtual_stages": num("virtual_stages", 1), "zero": num("zero", 1),
+            "recompute": rc, "sequence_parallel": sp_raw in ("1", "true", "yes", "on")}
+
+
+def attempt_verdict(inst: Instance, values: dict) -> dict:
+    """Grade one attempt: figures, violations with margins, objective (MFU), neighbours."""
+    v = _parse(values)
+    s, n, B = inst.setup, inst.devices, inst.global_batch
+    violations: list[Constraint] = []
+    devices = v["tp"] * v["cp"] * v["pp"] * v["dp"]
+    if devices != n:
+        violations.append(Constraint("devices", devices, n, "", "==",
+                                     text=f"TP x CP x PP x DP = {devices} != {n} devices"))
+    if v["tp"] > s.cluster.devices_per_node:
+        violations.append(Constraint("tp_within_node", v["tp"], s.cluster.devices_per_node, "", "<=",
+                                     text=f"TP {v['tp']} > {s.cluster.devices_per_node} devices per node"))
+    if s.model.kv_heads % v["tp"]:
+        violations.append(Constraint("tp_divides_kv_heads", s.model.kv_heads % v["tp"], 0, "", "==",
+                                     text=f"TP {v['tp']} does not divide the {s.model.kv_heads} KV heads"))
+    if B % (v["dp"] * v["micro_batch"]):
+        violations.append(Constraint("global_batch", B % (v["dp"] * v["micro_batch"]), 0, "", "==",
+                                     text=f"global batch {B} not divisible by DP x micro-batch = "
+                                          f"{v['dp'] * v['micro_batch']}"))
+    out: dict[str, Any] = {"feasible": False, "figures": {}, "violations": violations, "objective": None,
+                           "objective_name": "mfu", "sense": "max", "neighbours": _neighbours(v, n)}
+    if violations:
+        return out
+    try:
+        plan = ParallelPlan(global_batch=B, **v)
+    except ExplorerError as exc:
+        violations.append(Constraint("plan", 0, 0, "", "==", text=str(exc)))
+        return out
+    e = estimate(s, plan)
+    if e.memory_total > inst.limit:
+        violations.append(Constraint("memory", e.memory_total, inst.limit, "B", "<=",
+                                     text=f"memory {e.memory_total / 1e9:.1f} GB > {inst.limit / 1e9:.1f} GB usable "
+                                          f"HBM by {(e.memory_total - inst.limit) / 1e9:.1f} GB"))
+    if e.bubble_fraction > float(inst.max_bubble) + 1e-12:
+        violations.append(Constraint("bubble", e.bubble_fraction, float(inst.max_bubble), "fraction", "<=",
+                                     text=f"bubble {e.bubble_fraction:.1%} > {float(inst.max_bubble):.0%} by "
+                                          f"{e.bubble_fraction - float(inst.max_bubble):.1%} points"))
+    out.update(feasible=not violations, objective=e.mfu, figures={
+        "mfu": Figure(e.mfu, "fraction", "MFU"), "step_time_s": Figure(e.step_time_s, "s", "step time"),
+        "tokens_per_s": Figure(e.tokens_per_s, "tokens/s", "throughput"),
+        "memory_per_gpu": Figure(e.memory_total, "B", "memory per GPU"),
+        "bubble_fraction": Figure(e.bubble_fraction, "fraction", "bubble")})
+    return out
+
+
+def _neighbours(v: dict, n: int) -> list[dict]:
+    """Configurations one move away: halve/double a degree (trading with DP), the micro-batch,
+    ZeRO stage +-1, another recompute mode, virtual stages +-1, SP toggled."""
+    out = []
+
+    def add(**chg):
+        w = dict(v)
+        w.update(chg)
+        if all(w[k] >= 1 for k in ("tp", "pp", "dp", "cp", "micro_batch", "virtual_stages")) and 0 <= w["zero"] <= 3:
+            if w["tp"] * w["cp"] * w["pp"] * w["dp"] == n and w != v:
+                out.append(w)
+
+    for k in ("tp", "pp", "cp"):
+        if v["dp"] % 2 == 0:
+            add(**{k: v[k] * 2, "dp": v["dp"] // 2})
+        if v[k] % 2 == 0:
+            add(**{k: v[k] // 2, "dp": v["dp"] * 2})
+    add(micro_batch=v["micro_batch"] * 2)
+    if v["micro_batch"] % 2 == 0:
+        add(micro_batch=v["micro_batch"] // 2)
+    add(zero=v["zero"] + 1)
+    add(zero=v["zero"] - 1)
+    for rc in RECOMPUTE_CODES:
+        if rc != v["recompute"]:
+            add(recompute=rc)
+    add(virtual_stages=v["virtual_stages"] + 1)
+    add(virtual_stages=v["virtual_stages"] - 1)
+    add(sequence_parallel=not v["sequence_parallel"])
+    return out

@@ -1,0 +1,231 @@
+"""The Report of the 3D puzzle: the optimum, why it wins, what binds, the lab's questions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from explorer.cost import memory as mem
+from explorer.cost.step import StepEstimate, estimate
+from explorer.plan import ParallelPlan
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+
+
+def _cfg(p: ParallelPlan) -> dict:
+    return {"tp": p.tp, "pp": p.pp, "dp": p.dp, "micro_batch": p.micro_batch, "cp": p.cp,
+            "virtual_stages": p.virtual_stages, "zero": p.zero, "recompute": p.recompute,
+            "sequence_parallel": p.sequence_parallel, "num_micro_batches": p.num_micro_batches,
+            "global_batch": p.global_batch}
+
+
+def build_report(res) -> Report:
+    inst, b = res.instance, res.best
+    s = inst.setup
+    track = res.track.key if res.track else "custom"
+    word = res.track.device_word if res.track else "GPU"
+    status_word = "proven optimal by CP-SAT" if (res.status == "optimal" and res.engine == "cpsat") else (
+        "optimal by exhaustive search" if res.status == "optimal" else
+        f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
+    headline = (f"{b.plan.describe()}: MFU {b.mfu:.1%}, step {b.step_time_s:.3f} s, bubble "
+                f"{b.bubble_fraction:.1%}, {b.memory_total / 1e9:.2f} of {inst.limit / 1e9:.2f} GB per {word}; "
+                f"{status_word} in {res.solve_time_s:.2f} s.")
+    if res.crisis:
+        c = res.crisis
+        headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {c.mfu:.1%} with a "
+                     f"{c.bubble_fraction:.1%} bubble: the optimum is {c.step_time_s / b.step_time_s:.2f}x faster.")
+    figs = {
+        "mfu": Figure(b.mfu, "fraction", "MFU (model FLOPs / peak)"),
+        "hfu": Figure(b.hfu, "fraction", "HFU (hardware FLOPs / peak)"),
+        "step_time_s": Figure(b.step_time_s, "s", "step time"),
+        "tokens_per_s": Figure(b.tokens_per_s, "tokens/s", "throughput"),
+        "model_tflops_per_gpu": Figure(b.model_tflops_per_gpu, "TFLOP/s", f"model TFLOP/s per {word}"),
+        "hardware_tflops_per_gpu": Figure(b.hardware_tflops_per_gpu, "TFLOP/s", f"hardware TFLOP/s per {word}"),
+        "bubble_fraction": Figure(b.bubble_fraction, "fraction", "pipeline bubble"),
+        "memory_per_gpu": Figure(b.memory_total, "B", f"memory per {word}"),
+        "memory_headroom": Figure(inst.limit - b.memory_total, "B", "memory headroom"),
+        "devices": Figure(inst.devices, word + "s", "devices"),
+        "design_space": Figure(res.space_size, "combinations", "design space searched"),
+    }
+    if res.crisis:
+        figs["crisis_mfu"] = Figure(res.crisis.mfu, "fraction", "crisis configuration MFU")
+        figs["speedup_vs_crisis"] = Figure(res.crisis.step_time_s / b.step_time_s, "x", "speedup vs crisis")
+    if res.track:
+        usd = res.track.device_hour_usd * inst.devices / 3600.0
+        figs["cost_per_step_usd"] = Figure(usd * b.step_time_s, "USD", "cost per step")
+
+    bind = res.binding or {}
+    cons = [
+        Constraint("memory per device", b.memory_total, inst.limit, "B", "<=",
+                   binding=bool(bind.get("memory", {}).get("binds")),
+                   text=f"{s.usable_memory_fraction:.0%} of "
+                        f"{s.cluster.accelerator.memory_bytes / 1e9:.0f} GB HBM usable"),
+        Constraint("bubble fraction", b.bubble_fraction, float(inst.max_bubble), "fraction", "<=",
+                   binding=bool(bind.get("bubble", {}).get("binds")), text="(p-1)/(v m + p - 1) <= max-bubble"),
+        Constraint("TP x CP x PP x DP = devices", b.plan.devices, inst.devices, "", "==", binding=True),
+        Constraint("DP x micro-batch x micro-batches = global batch", b.plan.dp * b.plan.micro_batch *
+                   b.plan.num_micro_batches, inst.global_batch, "", "==", binding=True),
+        Constraint("TP within a node", b.plan.tp, s.cluster.devices_per_node, "", "<="),
+    ]
+    findings = _why(res) + _lab_questions(res)
+    top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory (GB)"],
+                [[i + 1, e.plan.describe(), f"{e.mfu:.2%}", f"{e.step_time_s:.4f}", f"{e.bubble_fraction:.1%}",
+                  f"{e.memory_total / 1e9:.2f}"] for i, e in enumerate(res.top)], "Optimum and next best")
+    tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis),
+              "time_breakdown": _breakdown_time(b, res.crisis)}
+    data = {"memory_heatmap": _heatmap(res), "bubble_gauge": {
+        "bubble_fraction": b.bubble_fraction, "limit": float(inst.max_bubble),
+        "crisis_bubble_fraction": res.crisis.bubble_fraction if res.crisis else None,
+        "p": b.plan.pp, "m": b.plan.num_micro_batches, "v": b.plan.virtual_stages},
+        "parallelism_map": {"tp": b.plan.tp, "pp": b.plan.pp, "dp": b.plan.dp, "cp": b.plan.cp,
+                            "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
+                            "nodes_per_rack": 4, "racks_per_pod": 8, "layers": s.model.layers}}
+    return Report(
+        puzzle="3d", lab="05", part=2, track=track, title="The parallelism puzzle",
+        status=res.status, headline=headline, figures=figs, findings=findings, constraints=cons,
+        formulas=FORMULAS, assumptions=_assumptions(res), tables=tables,
+        plots=["parallelism_map", "memory_heatmap", "bubble_gauge", "math_peek"], data=data,
+        extra={"configuration": _cfg(b.plan), "engine": res.engine,
+               "objective": {"name": "mfu", "value": b.mfu, "sense": "max"},
+               "gap": res.gap, "scenario": _scenario(res)},
+        solve_time_s=res.solve_time_s,
+    )
+
+
+def _scenario(res) -> dict:
+    s, inst = res.instance.setup, res.instance
+    return {"model": s.model.name, "params": s.model.params, "accelerator": s.cluster.accelerator.name,
+            "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
+            "intra_link": s.cluster.intra.name, "inter_link": s.cluster.inter.name, "seq_len": s.seq_len,
+            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
+            "max_bubble": float(inst.max_bubble), "memory_limit_bytes": inst.limit, "fixed": dict(inst.fix)}
+
+
+def _breakdown_mem(b: StepEstimate, c: StepEstimate | None) -> Table:
+    rows = [[k, f"{v / 1e9:.2f}"] + ([f"{c.memory[k] / 1e9:.2f}"] if c else []) for k, v in b.memory.items()]
+    rows.append(["total", f"{b.memory_total / 1e9:.2f}"] + ([f"{c.memory_total / 1e9:.2f}"] if c else []))
+    return Table(["memory part", "optimum (GB)"] + (["crisis (GB)"] if c else []), rows, "Memory per device")
+
+
+def _breakdown_time(b: StepEstimate, c: StepEstimate | None) -> Table:
+    rows = [[k, f"{v:.4f}"] + ([f"{c.time[k]:.4f}"] if c else []) for k, v in b.time.items()]
+    rows.append(["step", f"{b.step_time_s:.4f}"] + ([f"{c.step_time_s:.4f}"] if c else []))
+    return Table(["time part", "optimum (s)"] + (["crisis (s)"] if c else []), rows, "Step time")
+
+
+def _why(res) -> list[Finding]:
+    b, bind = res.best, res.binding or {}
+    out = []
+    if res.crisis:
+        c = res.crisis
+        # positive: time the optimum saves on that part
+        diffs = sorted(((c.time[k] - b.time[k]), k) for k in b.time)
+        gains = ", ".join(f"{k} {d:+.3f} s" for d, k in reversed(diffs) if abs(d) > 1e-4)
+        out.append(Finding("Why does the optimum beat the crisis configuration?",
+                           f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
+                           f"({c.step_time_s / b.step_time_s:.2f}x); "
+                           f"time saved per part: {gains}. Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
+    for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
+        info = bind.get(name)
+        if not info:
+            continue
+        if info.get("binds"):
+            out.append(Finding(f"Does {label} bind?",
+                               f"Yes: without it the best would be {info['plan']} at MFU {info['mfu']:.1%} "
+                               f"(step {info['step_time_s']:.3f} s, {info['memory_gb']:.1f} GB, bubble "
+                               f"{info['bubble_fraction']:.1%})."))
+        else:
+            out.append(Finding(f"Does {label} bind?", "No: lifting it would not allow a faster step."))
+    if bind.get("analysed"):
+        ok = bind.get("cross_check_ok")
+        out.append(Finding("Is the optimum cross-checked?",
+                           f"Exhaustive search over {bind['evaluated']:,} valid configurations "
+                           f"({bind['feasible']:,} feasible) {'agrees' if ok else 'DISAGREES'}: best step "
+                           f"{bind.get('exhaustive_best_step_s', float('nan')):.4f} s."))
+    return out
+
+
+def _lab_questions(res) -> list[Finding]:
+    """'Does PP increase or decrease the cluster-wide weight memory?', computed."""
+    b, s, n = res.best, res.instance.setup, res.instance.devices
+    rows = []
+    for pp in sorted({1, 2, 4, 8, 16, b.plan.pp}):
+        tp = b.plan.tp
+        if n % (tp * pp) or pp > s.model.layers:
+            continue
+        dp = n // (tp * pp)
+        w, _, _ = mem.model_state_bytes(s, tp, pp, dp, 1, 0)
+        per_dev = int(w)
+        total = per_dev * n
+        rows.append((pp, per_dev, total))
+    if len(rows) < 2:
+        return []
+    txt = "; ".join(f"PP={p}: {d / 1e9:.2f} GB/device, {t / 1e12:.2f} TB in total" for p, d, t in rows)
+    trend = "decreases" if rows[-1][2] < rows[0][2] else "increases"
+    return [Finding(
+        "Does PP increase or decrease the total memory footprint of the weights across the cluster?",
+        f"At a fixed {n} devices and TP={b.plan.tp} (ZeRO-0), more PP means fewer data-parallel replicas, so the "
+        f"cluster-wide weight memory {trend}: {txt}. Per device it falls as 1/(TP x PP); the end stages also "
+        f"hold the embedding and output head, so it does not fall exactly in proportion.")]
+
+
+def _heatmap(res) -> dict:
+    """Memory per device over the TP x PP grid, other settings as at the optimum (null: invalid shape)."""
+    b, inst = res.best, res.instance
+    s, n = inst.setup, inst.devices
+    tps = [t for t in (1, 2, 4, 8, 16) if t <= s.cluster.devices_per_node and s.model.kv_heads % t == 0]
+    pps = [p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers]
+    grid = []
+    for pp in pps:
+        row = []
+        for tp in tps:
+            dp = n // (tp * pp * b.plan.cp) if n % (tp * pp * b.plan.cp) == 0 else 0
+            if dp == 0 or inst.global_batch % (dp * b.plan.micro_batch):
+                row.append(None)
+                continue
+            v = b.plan.virtual_stages if pp > 1 else 1
+            plan = replace(b.plan, tp=tp, pp=pp, dp=dp, virtual_stages=v,
+                           sequence_parallel=b.plan.sequence_parallel and tp > 1)
+            row.append(round(estimate(s, plan).memory_total / 1e9, 3))
+        grid.append(row)
+    return {"tp": tps, "pp": pps, "memory_gb": grid, "limit_gb": inst.limit / 1e9,
+            "chosen": {"tp": b.plan.tp, "pp": b.plan.pp}}
+
+
+def _assumptions(res) -> list[Assumption]:
+    s = res.instance.setup
+    e = s.efficiency
+    a = [
+        Assumption(f"Usable memory is {s.usable_memory_fraction:.0%} of HBM "
+                   f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB).",
+                   res.track.sources.get("cluster", "") if res.track else ""),
+        Assumption("Placement order TP (innermost), CP, PP, DP; each group's traffic crosses the slowest link it "
+                   "spans (intra-node if the group fits in a node).", "Narayanan et al. SC'21 sec. 3"),
+        Assumption("FlashAttention: the s x s attention scores are never stored." if s.flash_attention else
+                   "No FlashAttention: attention scores are stored (5as/h term).", "Dao et al. 2022"),
+        Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
+                   "sets the pace); interleaving needs the micro-batch count divisible by PP.",
+                   "Megatron-LM interleaved schedule; Llama 3 paper sec. 3.3.2"),
+        Assumption(f"Efficiency parameters: {e.as_dict()}; GEMM efficiency of the part "
+                   f"{s.cluster.accelerator.matmul_efficiency}.", s.cluster.accelerator.matmul_efficiency_source),
+        Assumption(f"Links: intra {s.cluster.intra.name}, inter {s.cluster.inter.name}.",
+                   f"{s.cluster.intra.source}; {s.cluster.inter.source}"),
+        Assumption(f"Model: {s.model.name}, {s.model.params / 1e9:.2f}B parameters derived from its shape.",
+                   s.model.source),
+    ]
+    return a
+
+
+FORMULAS = [
+    Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s); model FLOPs = 3 x forward "
+            "(6N + 12 L H Q T per token)", "PaLM, Chowdhery et al. 2022, App. B; CONVENTIONS.md"),
+    Formula("HFU", "HFU counts recompute FLOPs too (full recompute adds one forward)",
+            "Narayanan et al. SC'21 eq. 3"),
+    Formula("Bubble fraction", "bubble = (P - 1)/(v M + P - 1); the 10% rule as 10 (P - 1) <= v M + P - 1",
+            "Narayanan et al. SC'21 sec. 2.2; CONVENTIONS.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
+    Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(0, t_DP - overlap x backward) + t_optimizer",
+            "1F1B schedule, Narayanan et al. SC'21; bucketed DP overlap, Li et al. VLDB 2020"),
+    Formula("Model state", "(2 + 2 + 12) bytes/param for mixed-precision Adam, sharded by ZeRO stage over DP",
+            "Rajbhandari et al. 2020 (ZeRO) sec. 3.1, Table 1"),
+    Formula("Activations per layer", "s b h (10 + 24/t) bytes, s b h 34/t with sequence parallel, 2 s b h with "
+            "full recompute (GPT shape; actual GQA/SwiGLU shapes counted)", "Korthikanti et al. 2022, Table 2"),
+    Formula("Ring AllReduce", "2 (N - 1) alpha + 2 (N - 1)/N x M / B", "Patarasuk & Yuan 2009; CONVENTIONS.md"),
+]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
@@ -35,19 +36,35 @@ class KeyEntry:
     error: str = ""
 
 
+# "proven optimal by CP-SAT in 8.02 s" -> "proven optimal by CP-SAT": a wall time in prose is not the answer.
+_TIME_IN_TEXT = re.compile(r"((?:CP-SAT|solver|solved|search|enumerat\w*)[^.;:]{0,40}?) in \d+(?:\.\d+)? ?"
+                           r"(?:s|ms|us|seconds|milliseconds)\b")
+
+
+def scrub_text(text: str) -> str:
+    return _TIME_IN_TEXT.sub(r"\1", text)
+
+
 def _scrub(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _scrub(v) for k, v in obj.items() if k not in TIMING_KEYS}
     if isinstance(obj, list):
         return [_scrub(v) for v in obj]
+    if isinstance(obj, str):
+        return scrub_text(obj)
     return obj
 
 
 def deterministic(report: Report) -> Report:
-    """A copy without solve times or timing keys (the answer, not the run)."""
+    """A copy without solve times (the field, timing keys in extra, and wall times quoted in prose)."""
     r = copy.deepcopy(report)
     r.solve_time_s = 0.0
     r.extra = _scrub(r.extra)
+    r.headline = scrub_text(r.headline)
+    for f in r.findings:
+        f.answer = scrub_text(f.answer)
+    for t in r.tables.values():
+        t.rows = [[scrub_text(c) if isinstance(c, str) else c for c in row] for row in t.rows]
     return r
 
 

@@ -51,7 +51,7 @@ def solve(track: str = "cloud", **options) -> Report:
     res = evaluate_attempt({"tp": best[0], "pp": best[1]}, track)
     return Report(
         puzzle="fake", lab="05", part=9, track=track, title="Fake puzzle", status="optimal",
-        headline=f"tp {best[0]}, pp {best[1]}: {res['objective']:.0f} tokens/s.",
+        headline=f"tp {best[0]}, pp {best[1]}: {res['objective']:.0f} tokens/s; proven optimal by CP-SAT in 0.0123 s.",
         figures=res["figures"], findings=[Finding("Best?", f"tp {best[0]} pp {best[1]}")],
         constraints=[Constraint("memory", 512e9 / (best[0] * best[1]), LIMIT_B, "B", "<=", True)],
         formulas=[Formula("memory", "M = 512 GB / (tp pp)", "made up for tests")],

@@ -39,7 +39,7 @@ def test_key_is_byte_identical_across_runs(small_registry, tmp_path):
     assert {"index.html", "index.md", "index.json", "lab05/fake-cloud.md", "lab05/fake-cloud.html",
             "lab05/fake-cloud.json", "lab05/fake-cloud-math_peek.png"} <= fa.keys()
     assert not any(k.startswith("lab06") for k in fa)
-    # The fake report's solve time (0.0123 s) must not leak into the key.
+    # The fake report's solve time (0.0123 s, in solve_time_s and in its headline) must not leak into the key.
     assert b"0.0123" not in fa["lab05/fake-cloud.json"] and b"solve time" not in fa["lab05/fake-cloud.md"]
 
 

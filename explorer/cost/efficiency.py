@@ -31,6 +31,20 @@ class Efficiency:
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
     dropout and residual are the memory-bound part of a layer)."""
 
+    attention_efficiency: float = 0.45
+    """Fraction of dense peak at which the attention core's counted FLOPs (4 s h per token and layer forward,
+    PaLM's count: no causal halving) complete. FlashAttention-style kernels stay well below large-GEMM
+    efficiency (head-dim-sized inner products, softmax between the two matmuls; Dao, FlashAttention-2,
+    arXiv 2307.08691, sec. 4). Fitted once on the attention-dominated Llama 3 405B s = 131,072 row
+    (`explore validate`, 57 % of FLOPs in attention), the same for every row."""
+
+    attention_score_bytes: float = 48.0
+    """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
+    QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
+    mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
+    tensors); about 33 bytes at full bandwidth, 48 at the ~70 % of HBM peak such strided kernels reach.
+    Fitted once on Megatron SC'21 Table 1 (`explore validate`), the same for every row."""
+
     dp_overlap: float = 1.0
     """Fraction of the last micro-batch's backward pass behind which the data-parallel gradient
     reduction can hide (bucketed overlap: Li et al., PyTorch Distributed, VLDB 2020, sec. 3.2.3)."""

@@ -43,12 +43,19 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
     tokens = _tokens(setup, cp, micro_batch)
     _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, eff)
-    t_compute = hw / (setup.peak_flops * e)
     rc = np.asarray(recompute)
+    # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) runs at its own
+    # fraction of peak, eff.attention_efficiency; it is executed 4 times under selective or full recompute.
+    attn_hw = np.where(rc >= 1, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
+    t_compute = (hw - attn_hw) / (setup.peak_flops * e) + attn_hw / (setup.peak_flops * eff.attention_efficiency)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     passes = np.where(rc == 2, 4.0 / 3.0, 1.0)
     elem_bytes = tokens * m.hidden * eff.elementwise_bytes_per_hidden * (setup.act_bytes / 2) * passes
-    t_mem = elem_bytes / np.where(sp_on, tp_a, 1) / acc.memory_bandwidth
+    # Without FlashAttention every token's a x s attention scores stream through HBM (QK^T output, fused
+    # scale-mask-softmax, dropout and its mask, AV input, and their backward), split over TP by heads.
+    score_bytes = 0.0 if setup.flash_attention else (
+        tokens * m.heads * setup.seq_len * eff.attention_score_bytes * (setup.act_bytes / 2) * passes / tp_a)
+    t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + score_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
     # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2).
@@ -63,7 +70,7 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
     span = tp_a * cp_a
     t_cp = 3.0 * reduce_scatter_time(kv_msg * cp_a, cp_a, setup.link_latency(span), setup.link_bandwidth(span))
     attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
-    t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * e))
+    t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * eff.attention_efficiency))
     return t_compute, t_mem, t_tp, t_cp_exposed
 
 

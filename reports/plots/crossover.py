@@ -1,0 +1,42 @@
+"""AllReduce time vs message size (log-log) for ring, tree, halving-doubling and the double binary
+tree, with the ring/tree crossover M* marked (lab 06 part 1).
+
+data = {"message_bytes": [...], "times_s": {alg: [...]}, "labels": {alg: label}, "crossover_bytes": M*,
+        "scenario_message_bytes": M, "n": N, "alpha_s": a, "bandwidth_bps": B}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.plots import style
+
+
+def draw(data: dict, report: Any):
+    if not data.get("message_bytes") or not data.get("times_s"):
+        return style.no_data(report, "crossover", "no AllReduce times in this report")
+    fig, ax = style.new_figure(7.4, 4.6)
+    x = data["message_bytes"]
+    labels = data.get("labels", {})
+    for i, (alg, ys) in enumerate(data["times_s"].items()):
+        ax.loglog(x, ys, color=style.PALETTE[i % len(style.PALETTE)], lw=2 if alg in ("ring", "tree") else 1.4,
+                  ls="-" if alg in ("ring", "tree") else "--", label=labels.get(alg, alg))
+    m_star = data.get("crossover_bytes") or 0.0
+    if m_star > 0:
+        ax.axvline(m_star, color=style.BLACK, lw=1, ls=":")
+        ax.annotate(f"M* = {style.human_bytes(m_star)}", xy=(m_star, ax.get_ylim()[1]), xytext=(-4, -6),
+                    textcoords="offset points", fontsize=9, rotation=90, va="top", ha="right")
+    m = data.get("scenario_message_bytes")
+    if m:
+        ax.axvline(m, color=style.GREY, lw=1, ls="-.")
+        ax.annotate(f"scenario M = {style.human_bytes(m)}", xy=(m, ax.get_ylim()[1]), xytext=(-12, -6),
+                    textcoords="offset points", fontsize=8, rotation=90, va="top", ha="right", color=style.GREY)
+    ax.set_xlabel("message size M (bytes)")
+    ax.set_ylabel("AllReduce time (s)")
+    n, a, b = data.get("n"), data.get("alpha_s"), data.get("bandwidth_bps")
+    if n and a and b:
+        ax.text(0.02, 0.97, f"N = {n}, alpha = {a * 1e6:.3g} us, B = {style.human_bytes(b)}/s",
+                transform=ax.transAxes, va="top", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    style.title(ax, report, "Ring vs tree AllReduce")
+    return fig

@@ -203,7 +203,7 @@ def build_report(res: LoaderResult) -> Report:
         f"No. Saturated means preparation delivers exactly what one {dw} consumes "
         f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = prep, x{speed_sat:.2f}. "
         f"On this track all {inst.max_workers} workers deliver {_rate(prep_all)} = {prep_all / per_dev:,.3g} "
-        f"{dw}s' worth, so a second {dw} gives x{speed_full:.2f}"
+        f"x {dw} worth, so a second {dw} gives x{speed_full:.2f}"
         + (" (the CPU is not the bottleneck here)." if speed_full > 1.99 else
            f" (bottleneck with two: {ip.bottleneck(full2)}).")))
     if res.best is None:

@@ -42,7 +42,7 @@ class FrontierSpec:
     objectives: tuple[Objective, ...]
     points: Callable[..., list[dict]]
     attempt_on_frontier: Callable[..., bool] | None = None
-    attempt_point: Callable[[dict, dict], dict | None] | None = None
+    attempt_point: Callable[..., dict | None] | None = None  # (values, result, track) -> objective point
     note: str = ""
 
 
@@ -170,26 +170,32 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
     return points, solves, infeasible, all_optimal
 
 
-def _figure_value(figures: dict, *needles: str) -> float | None:
+def _figure_value(figures: dict, *needles: str, unit: str | None = None) -> float | None:
     for needle in needles:
         for k, f in figures.items():
-            if needle in k.lower():
+            if needle in k.lower() and (unit is None or getattr(f, "unit", None) == unit):
                 v = getattr(f, "value", f)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     return float(v)
     return None
 
 
-def attempt_point_3d(values: dict, result: dict) -> dict | None:
-    """(tokens/s, GPUs, headroom) of a graded 3D attempt, from its figures; None if they are not there."""
+def attempt_point_3d(values: dict, result: dict, track: str = "cloud") -> dict | None:
+    """(tokens/s, GPUs, headroom) of a graded 3D attempt, from its figures (the memory limit from the track
+    when the figures do not carry it); None if they are not there."""
     figs = result.get("figures") or {}
-    tps = _figure_value(figs, "tokens_per_s", "tokens")
+    tps = _figure_value(figs, "tokens_per_s", "tokens", unit="tokens/s") or _figure_value(figs, "tokens_per_s")
     gpus = _figure_value(figs, "gpus", "devices")
     if gpus is None and all(k in values for k in ("tp", "pp", "dp")):
         gpus = float(values["tp"]) * float(values["pp"]) * float(values["dp"]) * float(values.get("cp", 1) or 1)
     head = _figure_value(figs, "headroom")
     if head is None:
-        limit, total = _figure_value(figs, "memory_limit"), _figure_value(figs, "memory_total", "memory_per")
+        total = _figure_value(figs, "memory_total", "memory_per", "memory", unit="B")
+        limit = _figure_value(figs, "memory_limit", "usable", unit="B")
+        if limit is None and total is not None:
+            from explorer.tracks import get_track
+
+            limit = get_track(track).usable_memory_bytes
         head = None if limit is None or total is None else limit - total
     if tps is None or gpus is None or head is None:
         return None
@@ -201,7 +207,7 @@ def attempt_on_frontier_3d(values: dict, result: dict, track: str, **options: An
     and more tokens/s on as many GPUs? (One CP-SAT solve.)"""
     from explorer.api import solve_3d
 
-    p = attempt_point_3d(values, result)
+    p = attempt_point_3d(values, result, track)
     if p is None:
         return None
     try:

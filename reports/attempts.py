@@ -201,6 +201,8 @@ def template(puzzle: str) -> str:
 def violation_text(c: Constraint) -> str:
     """'memory 91.20 GB > 72.00 GB by 19.20 GB (usable HBM)': a violated constraint with its margin."""
     op = {"<=": ">", ">=": "<"}.get(c.sense, "!=")
+    if c.text and (" > " in c.text or " < " in c.text) and " by " in c.text:
+        return c.text  # the puzzle already wrote the comparison with its margin
     margin = abs(c.value - c.limit)
     text = f"{c.name} {fmt_value(c.value, c.unit)} {op} {fmt_value(c.limit, c.unit)} by {fmt_value(margin, c.unit)}"
     return text + (f" ({c.text})" if c.text else "")
@@ -218,15 +220,20 @@ def _objective_unit(name: str, result: dict, report: Report) -> str:
     return ""
 
 
-def gap_text(value: float, optimum: float, sense: str, unit: str) -> tuple[float, str]:
-    """Gap to the optimum (>= 0 when worse), as text: MFU points for fractions, % of the optimum otherwise."""
+def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = "") -> tuple[float, str]:
+    """Gap to the optimum (>= 0 when worse) and its text: percentage points for fractions (e.g. MFU points),
+    the objective's unit otherwise, with the relative gap."""
     gap = (optimum - value) if sense == "max" else (value - optimum)
     if abs(gap) <= REL_TOL * max(1.0, abs(optimum)):
         return 0.0, "at the optimum"
-    rel = gap / abs(optimum) if optimum else float("inf")
+    rel = abs(gap) / abs(optimum) if optimum else float("inf")
+    side = ("below" if gap > 0 else "above") if sense == "max" else ("above" if gap > 0 else "below")
+    verdict = "worse" if gap > 0 else "better: check the optimum"
     if unit == "fraction":
-        return gap, f"{100 * gap:+.1f} points ({100 * rel:+.1f}%) {'below' if sense == 'max' else 'above'}"
-    return gap, f"{fmt_value(abs(gap), unit)} ({100 * rel:+.1f}%) {'worse' if gap > 0 else 'better (!)'}"
+        amount = f"{100 * abs(gap):.1f} {name + ' ' if name else ''}points"
+    else:
+        amount = fmt_value(abs(gap), unit)
+    return gap, f"{amount} {side} the optimum ({100 * rel:.1f}% {verdict})"
 
 
 def _violation_size(result: dict) -> float:
@@ -282,9 +289,10 @@ def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: boo
     if spec is None or spec.attempt_on_frontier is None:
         return reached
     try:
-        return spec.attempt_on_frontier(values, result, report.track, **options)
+        flag = spec.attempt_on_frontier(values, result, report.track, **options)
     except ExplorerError:
-        return None
+        flag = None
+    return reached if flag is None and reached else flag
 
 
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
@@ -306,7 +314,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         except (ExplorerError, ValueError, KeyError, TypeError) as exc:
             msg = str(exc).strip() or type(exc).__name__
             fld = next((v for v in row.values if v in msg), None)
-            where = f", field '{fld}'" if fld else ""
+            where = f", field '{fld}'" if fld and "field" not in msg else ""
             g.error = f"{source}, line {row.line}{where}: {msg}"
             continue
         g.feasible = bool(res.get("feasible"))
@@ -316,10 +324,12 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         sense = res.get("sense") or optimum.get("sense") or "max"
         if optimum.get("value") is not None and g.objective is not None:
             unit = _objective_unit(res.get("objective_name") or optimum.get("name", ""), res, report)
-            g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit)
+            g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
+                                         str(res.get("objective_name") or optimum.get("name", "")).upper()
+                                         if unit == "fraction" else "")
             g.reached_optimum = g.feasible and g.gap <= REL_TOL * max(1.0, abs(float(optimum["value"])))
             if not g.feasible:
-                g.gap_text = "infeasible (" + g.gap_text + " if it fitted)"
+                g.gap_text = "infeasible; if it fitted: " + g.gap_text
         g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum, options)
         g.best_move = "none: at the optimum" if g.reached_optimum else best_move(mod, row.values, res,
                                                                                  report.track, options)

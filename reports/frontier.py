@@ -64,7 +64,7 @@ def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[d
             res = mod.evaluate_attempt(dict(row.values), track=result.track)
         except (ExplorerError, ValueError, KeyError, TypeError):
             continue
-        point = spec.attempt_point(row.values, res) if spec and spec.attempt_point else None
+        point = spec.attempt_point(row.values, res, result.track) if spec and spec.attempt_point else None
         if point is None:
             point = {k: float(res["objective"]) for k in [result.objectives[0].key]} if res.get("objective") else {}
         if not all(o.key in point for o in result.objectives):

@@ -13,7 +13,7 @@ from reports.plots import style
 WIDTH_IN = 8.0
 LINE_IN = {"name": 0.27, "expr": 0.22, "source": 0.19, "note": 0.19}
 SIZE = {"name": 10.5, "expr": 9.5, "source": 8, "note": 8.5}
-WRAP = {"expr": 88, "source": 120, "note": 112}
+WRAP = {"expr": 84, "source": 118, "note": 108}
 
 
 def _lines(report: Any) -> list[tuple[str, str]]:

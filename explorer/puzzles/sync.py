@@ -265,6 +265,8 @@ def make_setup(track: Track, nodes: int | None = None) -> Setup:
     from hardware.catalog import build_cluster
 
     c = track.cluster
+    if nodes is not None and nodes > c.devices_per_node and nodes % c.devices_per_node:
+        raise UsageError(f"nodes {nodes} is not a multiple of the {c.devices_per_node} devices per node")
     cluster = c if nodes is None else build_cluster(c.accelerator.key, nodes, c.devices_per_node, c.intra.key,
                                                     c.inter.key)
     w = track.workload
@@ -375,8 +377,8 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     j = d["jitter_fraction"] if jitter is None else require_positive("jitter", jitter)
     if nodes is not None:
         nodes = require_positive_int("nodes", nodes)
-    setup = make_setup(t, nodes)
     plan = make_plan(t, nodes)
+    setup = make_setup(t, nodes)
     n = plan.devices
     est = estimate(setup, plan)
     exposed = est.time["dp_exposed"]
@@ -579,6 +581,8 @@ def _verdict(usd_bits: list[tuple[str, float]]) -> str:
     best_name, best_val = max(usd_bits, key=lambda kv: kv[1])
     others = [kv for kv in usd_bits if kv[0] != best_name]
     if best_val <= 0:
+        if len(usd_bits) == 1:
+            return f"{best_name.capitalize()} does not save money here."
         return "Neither " + " nor ".join(k for k, _ in usd_bits) + " saves money here."
     if not others:
         return f"{best_name} saves {_usd(best_val)}/month."

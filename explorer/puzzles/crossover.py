@@ -122,13 +122,13 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     small_gain = 2 * (n - 1 - L) * alpha
     findings = [
         Finding("At what message size M* do ring and tree AllReduce take the same time?",
-                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {alpha * 1e6:.3g} us, B = {bw / 1e9:.4g} GB/s "
+                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {_dur(alpha)}, B = {_rate(bw)} "
                 f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
                 f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {alpha * bw * n / math.log2(n):,.0f}."
                 if m_closed > 0 else
                 f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
         Finding("Does tree become more or less attractive as M grows?",
-                f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {small_gain * 1e6:,.1f} us (the alpha "
+                f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {_dur(small_gain)} (the alpha "
                 f"term it cuts); above M* ring wins, and as M grows tree/ring tends to L N/(N-1) = "
                 f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."),
         Finding("How does M* move with alpha, bandwidth and N?",
@@ -136,7 +136,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]}: {r[3]:,.0f} B" for r in n_rows
                                                                if r[0] in (4, 16, 64, 256, 1024)) + "."),
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
-                ", ".join(f"{a} {at_m[a] * 1e3:.4g} ms" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
+                ", ".join(f"{a} {_dur(at_m[a])}" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
                 "model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
                 "bandwidth term, so for powers of two it is never worse than either; NCCL's pipelined double "
                 f"binary tree beats ring below {m_dbt or 0:,.0f} bytes."),
@@ -177,8 +177,8 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     ]
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),
-        Assumption(f"alpha and B from {link.name}: alpha = {link.latency_s * 1e6:.3g} us, B = line rate x "
-                   f"efficiency {link.efficiency}", link.source),
+        Assumption(f"alpha and B from {link.name}: alpha = {_dur(link.latency_s)}, B = {_rate(bw)} (line rate x "
+                   f"efficiency {link.efficiency})", link.source),
         Assumption("No contention, full-duplex links, every step bounded by its slowest transfer "
                    "(alpha-beta model)", "Hockney 1994; Thakur et al. 2005"),
     ]
@@ -195,12 +195,30 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
 
     headline = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} "
                 f"({link.name}); tree wins below, ring above. At M = {_human(m)}, {best} is fastest "
-                f"({at_m[best] * 1e3:.4g} ms).")
+                f"({_dur(at_m[best])}).")
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=plots, data=data,
                   extra={"options": {"n": n, "alpha_s": alpha, "bandwidth_bps": bw, "message_bytes": m}},
                   solve_time_s=time.perf_counter() - t0)
+
+
+def _dur(x: float) -> str:
+    """A duration for prose: us, ms or s with 3-4 significant digits."""
+    if x >= 100:
+        return f"{x:,.0f} s"
+    if x >= 1:
+        return f"{x:.3g} s"
+    if x >= 1e-3:
+        return f"{x * 1e3:.3g} ms"
+    return f"{x * 1e6:.3g} us"
+
+
+def _rate(bps: float) -> str:
+    for scale, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
+        if bps >= scale:
+            return f"{bps / scale:.3g} {unit}"
+    return f"{bps:.3g} B/s"
 
 
 def _human(b: float) -> str:
@@ -227,6 +245,13 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
             summ[(size, a)] = s
     small = max(1.0, m_star / 10)
     ring_s, tree_s = summ[(small, "ring")], summ[(small, "tree")]
+    # expected-time crossover: both expected times stay linear in M (only the alpha part is random), so
+    # M*_E = (E[alpha part of ring] - E[alpha part of tree]) / (bandwidth coefficient of tree - of ring)
+    a_ring = simulate_times("ring", 0.0, n, alpha, cv, bw, trials=trials, seed=seed).mean()
+    a_tree = simulate_times("tree", 0.0, n, alpha, cv, bw, trials=trials, seed=seed).mean()
+    L = math.ceil(math.log2(n))
+    m_star_e = max(0.0, (a_ring - a_tree) / ((2 * L - 2 * (n - 1) / n) / bw))
+    figures["crossover_expected_bytes"] = Figure(m_star_e, "B", "crossover of the expected times (random alpha)")
     ring_b, tree_b = summ[(m, "ring")], summ[(m, "tree")]
     figures["alpha_cv"] = Figure(cv, "", "coefficient of variation of alpha")
     figures["ring_expected_small_s"] = Figure(ring_s["mean_s"], "s", "ring expected time at M*/10")
@@ -234,15 +259,18 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     figures["ring_p99_small_s"] = Figure(ring_s["tail_s"], "s", "ring p99 at M*/10")
     figures["tree_p99_small_s"] = Figure(tree_s["tail_s"], "s", "tree p99 at M*/10")
     robust = "tree" if tree_s["tail_s"] < ring_s["tail_s"] else "ring"
+    ring_det = float(col.ring_allreduce_time(small, n, alpha, bw))
+    tree_det = float(col.tree_allreduce_time(small, n, alpha, bw))
     findings.append(Finding(
         "alpha is a random variable on the noisy 5G link: tree vs ring, expected time and tail?",
         f"alpha ~ lognormal(mean {alpha * 1e3:.3g} ms, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
         f"seconds), {trials:,} seeded trials. At M*/10 = {_human(small)}: ring expected "
-        f"{ring_s['mean_s'] * 1e3:.1f} ms, p99 {ring_s['tail_s'] * 1e3:.1f} ms (deterministic "
-        f"{col.ring_allreduce_time(small, n, alpha, bw) * 1e3:.1f} ms); tree expected {tree_s['mean_s'] * 1e3:.1f} ms, "
-        f"p99 {tree_s['tail_s'] * 1e3:.1f} ms. Each synchronous step waits for its slowest message, so ring's "
-        f"2(N-1) = {2 * (n - 1)} steps of {n} messages inflate more than tree's {2 * math.ceil(math.log2(n))} "
-        f"levels: {robust} is the robust choice for small messages. At the {_human(m)} bucket the bandwidth "
+        f"{_dur(ring_s['mean_s'])}, p99 {_dur(ring_s['tail_s'])} ({ring_s['mean_s'] / ring_det:.2f}x its "
+        f"deterministic {_dur(ring_det)}); tree expected {_dur(tree_s['mean_s'])}, p99 {_dur(tree_s['tail_s'])} "
+        f"({tree_s['mean_s'] / tree_det:.2f}x). Each synchronous step waits for its slowest message, so ring's "
+        f"2(N-1) = {2 * (n - 1)} steps of {n} messages inflate more than tree's {2 * L} levels of at most "
+        f"{n // 2}: {robust} is the robust choice for small messages, and the crossover of the expected times "
+        f"moves from {_human(m_star)} to {_human(m_star_e)}. At the {_human(m)} bucket the bandwidth "
         f"term dominates: ring {ring_b['mean_s']:.2f} s (p99 {ring_b['tail_s']:.2f} s), tree "
         f"{tree_b['mean_s']:.2f} s (p99 {tree_b['tail_s']:.2f} s)."))
     tables["latency_variance"] = Table(["message (B)", "algorithm", "deterministic (s)", "expected (s)", "p99 (s)",
@@ -310,6 +338,20 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     round_energy = msgs * g * 8 * link.energy_j_per_bit
     round_time = int(deg.max()) * (alpha + g / bw)  # a device talks to its neighbours one after another
     ar = _radio_costs(sc, n, alpha, bw, g)["ring"]
+    # the same ring embedded in the contact graph: consecutive ring members that are out of radio range
+    # are relayed over shortest paths (nearest-neighbour tour on the positions; hop counts by BFS)
+    from scipy.sparse.csgraph import shortest_path
+
+    hops = shortest_path(adj.astype(float), unweighted=True)
+    tour, left = [0], set(range(1, n))
+    while left:
+        nxt = min(left, key=lambda j: (hops[tour[-1], j], j))
+        tour.append(nxt)
+        left.remove(nxt)
+    ring_hops = [int(hops[tour[i], tour[(i + 1) % n]]) for i in range(n)]
+    relay = sum(ring_hops) / n  # mean radio transmissions per ring edge
+    ar_mh_energy = ar["energy_j"] * relay
+    ar_mh_time = 2 * (n - 1) * max(ring_hops) * (alpha + g / n / bw)
     rows = []
     for eps in eps_list:
         k = gossip.rounds_to_consensus(w, eps)
@@ -321,17 +363,22 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     figures["gossip_energy_per_round_j"] = Figure(round_energy, "J", "BLE energy per gossip round (all earbuds)")
     figures["gossip_rounds_1pct"] = Figure(k_mid[1], "", f"rounds to consensus error {k_mid[0]}")
     figures["allreduce_energy_j"] = Figure(ar["energy_j"], "J", "BLE energy of one ring AllReduce (all earbuds)")
+    figures["allreduce_multihop_energy_j"] = Figure(ar_mh_energy, "J", "BLE energy of one ring AllReduce relayed "
+                                                    "over the contact graph")
     findings.append(Finding(
         "AllReduce is too expensive: how many gossip rounds for a given consensus quality, at what energy?",
         f"Contact graph of {n} hearables (seed {seed}, mean degree {deg.mean():.1f}, max {int(deg.max())}); "
         f"Metropolis weights give |lambda_2| = {lam2:.4f}, gap {1 - lam2:.4f}. Rounds to relative consensus "
         "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} KB "
         f"gradient over {msgs} directed edges = {round_energy:.1f} J on BLE ({link.energy_j_per_bit * 1e9:.0f} "
-        f"nJ/bit) and ~{round_time:.0f} s; one ring AllReduce needs {ar['energy_j']:.1f} J and "
-        f"{ar['time_s']:.0f} s but assumes every ring neighbour is in radio range and all {n} earbuds stay "
-        "in sync. Gossip needs only neighbours and tolerates drop-outs; its price is many rounds: reaching "
-        f"{k_mid[0]:g} costs {k_mid[4] / ar['energy_j']:.0f}x the energy of one exact AllReduce, so on "
-        "this budget gossip pays off only with compressed or partial (e.g. one-neighbour) exchanges."))
+        f"nJ/bit) and ~{_dur(round_time)}; one ring AllReduce needs {ar['energy_j']:.1f} J and "
+        f"{_dur(ar['time_s'])} if every ring neighbour were in radio range; on the contact graph the ring's "
+        f"neighbours are {relay:.2f} hops apart on average (max {max(ring_hops)}), so relayed it needs "
+        f"{ar_mh_energy:.1f} J and ~{_dur(ar_mh_time)}, and all {n} earbuds must stay in lock-step for "
+        f"{2 * (n - 1)} steps. Gossip needs only neighbours and tolerates drop-outs; its price is many rounds: "
+        f"reaching {k_mid[0]:g} costs {k_mid[4] / ar_mh_energy:.0f}x the energy of one exact (relayed) "
+        "AllReduce, so on this energy budget gossip pays off only with compressed or partial (one-neighbour) "
+        "exchanges; its case is robustness, not energy."))
     tables["gossip"] = Table(["target error", "rounds (bound)", "simulated error at those rounds", "time (s)",
                               "energy all earbuds (J)", "energy per earbud (J)"], rows,
                              "Gossip rounds vs consensus error")

@@ -1,0 +1,40 @@
+"""Training-memory waterfall: stacked bytes per device by term for each configuration, limit marked.
+
+data = {"terms": [...], "limit": bytes, "configs": [{"label": str, "bytes": {term: bytes}}], "unit": "B"}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports.plots import style
+
+
+def draw(data: dict, report: Any):
+    configs, terms = data.get("configs") or [], data.get("terms") or []
+    if not configs or not terms:
+        return style.no_data(report, "memory waterfall", "no memory breakdown in this report")
+    limit = float(data.get("limit") or 0)
+    totals = [sum(c["bytes"].values()) for c in configs]
+    top = max(totals + [limit])
+    scale, unit = next(((s, u) for s, u in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")) if top >= s),
+                       (1.0, "B"))
+    fig, ax = style.new_figure(max(6.5, 0.55 * len(configs) + 2.5), 4.6)
+    x = list(range(len(configs)))
+    bottom = [0.0] * len(configs)
+    for i, term in enumerate(terms):
+        vals = [c["bytes"].get(term, 0) / scale for c in configs]
+        ax.bar(x, vals, bottom=bottom, color=style.PALETTE[i % len(style.PALETTE)], label=term, width=0.7)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    if limit:
+        ax.axhline(limit / scale, color="black", ls="--", lw=1.2)
+        ax.text(len(configs) - 0.5, limit / scale, f" usable {limit / scale:.3g} {unit}", va="bottom", ha="right",
+                fontsize=8)
+    ax.set_xticks(x)
+    ax.set_xticklabels([c["label"] for c in configs], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(f"memory per device ({unit})")
+    if max(totals) > 20 * (limit or max(totals)):
+        ax.set_yscale("log")
+    ax.legend(ncols=3, fontsize=8, loc="upper left")
+    style.title(ax, report, "Training memory waterfall")
+    return fig

@@ -54,6 +54,7 @@ class Grade:
     on_frontier: bool | None = None
     best_move: str = ""
     beyond_limit: bool = False
+    unit: str = ""
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -220,6 +221,14 @@ def _objective_unit(name: str, result: dict, report: Report) -> str:
     return ""
 
 
+def _objective_label(name: str, result: dict, report: Report) -> str:
+    for figs in (result.get("figures") or {}, report.figures):
+        for k, f in figs.items():
+            if name == k and getattr(f, "label", ""):
+                return f.label
+    return name
+
+
 def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = "") -> tuple[float, str]:
     """Gap to the optimum (>= 0 when worse) and its text: percentage points for fractions (e.g. MFU points),
     the objective's unit otherwise, with the relative gap."""
@@ -248,7 +257,7 @@ def _describe_move(values: dict, other: dict) -> str:
     return ", ".join(changed) or "(no change)"
 
 
-def best_move(mod, values: dict, result: dict, track: str, options: dict) -> str:
+def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: str = "", label: str = "") -> str:
     """The one change (best neighbour) that improves the attempt most, described."""
     sense = result.get("sense", "max")
     best: tuple | None = None
@@ -266,13 +275,15 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict) -> str
     if best is None:
         return "no valid single move"
     key, nb, r = best
-    name = result.get("objective_name", "objective")
+    name = label or result.get("objective_name", "objective")
     if result.get("feasible"):
-        if key[0] == 0 or key[1] <= _oriented(float(result["objective"]), sense) * (1 + REL_TOL) + 1e-30:
+        old = _oriented(float(result["objective"]), sense)
+        if key[0] == 0 or key[1] <= old + REL_TOL * max(1.0, abs(old)):
             return "none: no single move improves it"
-        return f"{_describe_move(values, nb)} ({name} {fmt_value(result['objective'])} -> {fmt_value(r['objective'])})"
+        return (f"{_describe_move(values, nb)} ({name} {fmt_value(result['objective'], unit)} -> "
+                f"{fmt_value(r['objective'], unit)})")
     if key[0] == 1:
-        return f"{_describe_move(values, nb)} (becomes feasible, {name} {fmt_value(r['objective'])})"
+        return f"{_describe_move(values, nb)} (becomes feasible, {name} {fmt_value(r['objective'], unit)})"
     if -key[1] < _violation_size(result):
         return f"{_describe_move(values, nb)} (still infeasible, smaller violation)"
     return "none: no single move reduces the violation"
@@ -322,8 +333,10 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         g.figures = {k: f for k, f in (res.get("figures") or {}).items()}
         g.violations = [violation_text(c) for c in res.get("violations") or []]
         sense = res.get("sense") or optimum.get("sense") or "max"
+        obj_name = res.get("objective_name") or optimum.get("name", "")
+        unit = g.unit = _objective_unit(obj_name, res, report)
+        label = _objective_label(obj_name, res, report)
         if optimum.get("value") is not None and g.objective is not None:
-            unit = _objective_unit(res.get("objective_name") or optimum.get("name", ""), res, report)
             g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
                                          str(res.get("objective_name") or optimum.get("name", "")).upper()
                                          if unit == "fraction" else "")
@@ -331,8 +344,8 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
             if not g.feasible:
                 g.gap_text = "infeasible; if it fitted: " + g.gap_text
         g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum, options)
-        g.best_move = "none: at the optimum" if g.reached_optimum else best_move(mod, row.values, res,
-                                                                                 report.track, options)
+        g.best_move = "none: at the optimum" if g.reached_optimum else best_move(
+            mod, row.values, res, report.track, options, unit, label)
     return grades
 
 
@@ -385,17 +398,19 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> l
     out = [Finding("How many attempts were graded?",
                    f"{len(ok)} of {len(grades)} rows graded; {len(feasible)} feasible"
                    + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
+    unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
     if reached is not None:
         within = "" if limit is None else (f" (within the lab's limit of {limit})"
                                            if reached.number <= limit else f" (past the lab's limit of {limit})")
         answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches the optimum {name} "
-                  f"{fmt_value(optimum.get('value'))}{within}.")
+                  f"{fmt_value(optimum.get('value'), unit)}{within}.")
     elif feasible:
         sense = optimum.get("sense", "max")
         best = max(feasible, key=lambda g: _oriented(g.objective or 0.0, sense))
         answer = (f"No: the best feasible attempt is {best.number} (line {best.line}) with {name} "
-                  f"{fmt_value(best.objective)}, {best.gap_text}; optimum {fmt_value(optimum.get('value'))}. "
+                  f"{fmt_value(best.objective, unit)}, {best.gap_text}; optimum "
+                  f"{fmt_value(optimum.get('value'), unit)}. "
                   f"Next: {best.best_move}.")
     else:
         answer = "No: no attempt is feasible yet" + (f"; first fix: {ok[0].best_move}." if ok else ".")

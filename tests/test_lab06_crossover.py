@@ -100,6 +100,12 @@ def test_mobile_energy_per_sync_by_hand():
     assert r.figure("energy_per_sync_j") == pytest.approx(31.049, rel=1e-3)
 
 
+@pytest.mark.parametrize("track", ["cloud", "edge", "tiny"])
+def test_small_n_has_no_crossover_and_still_reports(track):
+    r = crossover.solve(track, n=3)  # N - 1 = 2 = ceil(log2 3): ring never slower
+    assert r.figure("crossover_bytes") == 0.0 and "never slower" in r.headline
+
+
 def test_bad_inputs_are_usage_errors():
     with pytest.raises(UsageError, match="N"):
         crossover.solve("cloud", n=1)

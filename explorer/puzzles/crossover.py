@@ -143,14 +143,16 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     ]
     if sc.track == "cloud":
         ring_a = 2 * (n - 1) * alpha
+        past = f"{m / m_star:,.0f}x past M*" if m_star > 0 else "past any crossover"
         findings.append(Finding(
             "Ring is saturated: does tree cut the alpha term?",
-            f"Yes for the alpha term: 2 L alpha = {2 * L * alpha * 1e6:.0f} us vs ring's 2(N-1) alpha = "
-            f"{ring_a * 1e6:.0f} us over {n} nodes. But a {m / 1e6:.0f} MB DDP bucket is "
-            f"{m / m_star:,.0f}x past M*, so the bandwidth term dominates: ring {at_m['ring'] * 1e3:.3g} ms vs "
-            f"textbook tree {at_m['tree'] * 1e3:.3g} ms. For the full {sc.gradient_bytes / 1e9:.0f} GB gradient "
-            f"ring takes {at_grad['ring']:.2f} s, tree {at_grad['tree']:.2f} s; the double binary tree "
-            f"({at_grad['double_binary_tree']:.2f} s) keeps ring's bandwidth term while cutting alpha to ~2 L."))
+            f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {_dur(2 * L * alpha)} vs ring's "
+            "2(N-1) alpha = "
+            f"{_dur(ring_a)} over {n} nodes. But a {_human(m)} DDP bucket is {past}, so the bandwidth term "
+            f"dominates: ring {_dur(at_m['ring'])} vs textbook tree {_dur(at_m['tree'])}. For the full "
+            f"{_human(sc.gradient_bytes)} gradient ring takes {_dur(at_grad['ring'])}, tree "
+            f"{_dur(at_grad['tree'])}; the double binary tree ({_dur(at_grad['double_binary_tree'])}) keeps "
+            "ring's bandwidth term while cutting alpha to ~2 L."))
     tables = {
         "times": Table(["message (B)"] + [f"{a} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
                        "AllReduce time vs message size"),
@@ -193,9 +195,10 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     if extra_fn is not None:
         extra_fn(sc, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions, plots, data)
 
-    headline = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} "
-                f"({link.name}); tree wins below, ring above. At M = {_human(m)}, {best} is fastest "
-                f"({_dur(at_m[best])}).")
+    even = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} ({link.name}); tree wins "
+            "below, ring above." if m_star > 0 else
+            f"With N = {n} ring AllReduce is never slower than the textbook tree ({link.name}).")
+    headline = f"{even} At M = {_human(m)}, {best} is fastest ({_dur(at_m[best])})."
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=plots, data=data,

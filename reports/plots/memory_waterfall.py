@@ -35,6 +35,6 @@ def draw(data: dict, report: Any):
     ax.set_ylabel(f"memory per device ({unit})")
     if max(totals) > 20 * (limit or max(totals)):
         ax.set_yscale("log")
-    ax.legend(ncols=3, fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     style.title(ax, report, "Training memory waterfall")
     return fig

@@ -1,0 +1,103 @@
+"""Lab 08 part 2: the staged input pipeline (hand-derived rates) and the balance point."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.cost import input_pipeline as ip
+from explorer.errors import UsageError
+from explorer.puzzles import dataloader as pd
+
+
+def test_cpu_bound_pipeline_does_not_speed_up_with_more_gpus():
+    # Hand: 2 workers x (1 sample / 0.1 s) = 20 samples/s of preparation; each GPU could eat 1 / 0.01 s
+    # = 100 samples/s; storage 1 GB/s / 1 MB = 1000 samples/s. Throughput = min(20, ., 100 N) = 20 for N = 1, 2, 8.
+    rates = []
+    for n in (1, 2, 8):
+        p = ip.Pipeline(workers=2, augment_s_per_sample=0.1, sample_bytes=1e6, storage_bandwidth=1e9,
+                        host_to_device_bandwidth=32e9, devices=n, compute_s_per_sample=0.01)
+        rates.append(ip.throughput(p))
+        assert ip.bottleneck(p) == "prep"
+    assert rates == [20.0, 20.0, 20.0]
+    p2 = ip.Pipeline(2, 0.1, 1e6, 1e9, 32e9, 2, 0.01)
+    # Hand: the two GPUs are busy 20 / 200 = 10% of the time; prep 100%.
+    assert ip.utilisation(p2)["compute"] == pytest.approx(0.10)
+    assert ip.utilisation(p2)["prep"] == pytest.approx(1.0)
+
+
+def test_compute_bound_pipeline_doubles():
+    # Hand: 64 workers / 0.01 s = 6400 samples/s of preparation; 1 GPU eats 10 samples/s, 2 eat 20.
+    one = ip.Pipeline(64, 0.01, 1e5, 1e10, 32e9, 1, 0.1)
+    two = ip.Pipeline(64, 0.01, 1e5, 1e10, 32e9, 2, 0.1)
+    assert ip.throughput(two) / ip.throughput(one) == pytest.approx(2.0)
+
+
+def test_balance_point_known_answer():
+    # Hand: a GPU eats one sample per 100 ms, a worker prepares one per 30 ms; 8 GPUs need
+    # ceil(8 x 30 / 100) = ceil(2.4) = 3 workers.
+    res = pd.solve_dataloader("cloud", compute_ms=100, augment_ms=30, devices=8, workers=104)
+    assert res.best == (3, 8) == res.exhaustive
+
+
+@pytest.mark.parametrize("workers,devices,aug,comp,storage", [
+    (4, 8, 30, 100, None), (3, 8, 50, 20, None), (10, 4, 7, 3, None), (2, 2, 1, 1000, None),
+    (16, 8, 20, 10, 0.5e-3),  # storage-bound: 0.5 MB/s / 32 KB = 15.3 samples/s
+    (1, 8, 500, 100, None),   # starved even with one device: infeasible in both engines
+])
+def test_cpsat_equals_exhaustive(workers, devices, aug, comp, storage):
+    res = pd.solve_dataloader("cloud", workers=workers, devices=devices, augment_ms=aug, compute_ms=comp,
+                              storage_gbps=storage)
+    assert res.best == res.exhaustive
+    if res.best is not None:
+        w, n = res.best
+        assert all(pd.fed(res.inst, w, n).values())
+        if w > 1:  # one worker fewer starves compute
+            assert not pd.fed(res.inst, w - 1, n)["prep keeps up"]
+
+
+def test_edge_track_is_cpu_bound_with_two_socs():
+    # Hand (lab08_training.toml): 12 cores - 6 for the driving stack = 6 workers; 25 ms per frame ->
+    # 6 / 0.025 = 240 samples/s of preparation at most.
+    rep = pd.solve("edge")
+    inst = pd.make_instance("edge")
+    full = inst.pipeline(6, 2)
+    assert ip.stage_rates(full)["prep"] == pytest.approx(240.0)
+    assert rep.figure("second_device_speedup_saturated") == pytest.approx(1.0)
+    assert rep.figure("second_device_speedup_track") < 2.0
+    assert rep.extra["exhaustive_check"]["agrees"]
+
+
+@pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
+def test_every_track_reports_a_gauge(track):
+    rep = pd.solve(track)
+    g = rep.data["utilisation_gauge"]
+    assert max(g["utilisation"]) == pytest.approx(1.0)
+    assert rep.extra["configuration"]["workers"] >= 1
+
+
+def test_attempts_and_five_move_rule():
+    assert pd.MAX_ATTEMPTS == 5 and pd.ATTEMPT_VARIABLES == ["workers", "devices"]
+    ok = pd.evaluate_attempt({"workers": 3, "devices": 8}, "cloud", compute_ms=100, augment_ms=30)
+    starved = pd.evaluate_attempt({"workers": 2, "devices": 8}, "cloud", compute_ms=100, augment_ms=30)
+    assert ok["feasible"] and not starved["feasible"]
+    rep = pd.solve("cloud", compute_ms=100, augment_ms=30)
+    assert rep.extra["configuration"] == {"workers": 3, "devices": 8}
+    assert ok["objective"] == rep.extra["objective"]["value"]
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"workers": 0}, "workers"),
+    ({"augment_ms": -5}, "augmentation"),
+    ({"batch": 10**12}, "larger than the dataset"),
+])
+def test_bad_inputs_one_line(kwargs, needle):
+    with pytest.raises(UsageError) as exc:
+        pd.solve("cloud", **kwargs)
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_pipeline_rejects_bad_values():
+    with pytest.raises(UsageError):
+        ip.Pipeline(0, 0.1, 1e6, 1e9, 1e9, 1, 0.1)
+    with pytest.raises(UsageError):
+        ip.Pipeline(1, -0.1, 1e6, 1e9, 1e9, 1, 0.1)

@@ -587,6 +587,9 @@ def _verdict(usd_bits: list[tuple[str, float]]) -> str:
     if not others:
         return f"{best_name} saves {_usd(best_val)}/month."
     o_name, o_val = others[0]
+    if o_val < 0:
+        return (f"{best_name} saves more: {_usd(best_val)}/month, while {o_name} would cost "
+                f"{_usd(-o_val)}/month more for the same progress.")
     return (f"{best_name} saves more: {_usd(best_val)}/month vs {_usd(o_val)} for {o_name} "
             f"(by {_usd(best_val - o_val)}).")
 
@@ -812,14 +815,16 @@ def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
                    "spend times the fraction of time the change removes for the same progress.",
                    t.sources.get("economics", "")),
     ]
-    plot_data = {"n": [], "expected_max": [], "mean": m.mean}
+    plot_data = {"n": [], "expected_max": [], "mean": m.mean, "nodes": a.nodes, "group": a.group,
+                 "device_word": dev, "straggler_fraction": m.p, "slowdown": m.slowdown, "t0": m.t0,
+                 "monte_carlo": {"n": a.nodes, "mean": mc, "se": se}}
     for k in sorted({int(x) for x in np.unique(np.round(np.geomspace(1, a.nodes, 40)))} | {a.nodes}):
         plot_data["n"].append(k)
         plot_data["expected_max"].append(expected_max(m, k))
     return Report(
         puzzle="sync", lab="05", part=3, track=t.key, title="The synchronization audit", status="computed",
         headline=headline, figures=figures, findings=findings, constraints=constraints, formulas=formulas,
-        assumptions=assumptions, tables=tables, plots=[], data={"order_statistics": plot_data},
+        assumptions=assumptions, tables=tables, plots=["straggler_wait"], data={"straggler_wait": plot_data},
         extra={"options": {"straggler_fraction": m.p, "slowdown": m.slowdown, "jitter": m.jitter, "nodes": a.nodes},
                "zero_comparison": z, **{k: _jsonable(v) for k, v in extra.items()}},
     )

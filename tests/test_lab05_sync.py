@@ -1,0 +1,170 @@
+"""Lab 05 part 3 (the synchronization audit): order statistics against closed forms and a seeded Monte
+Carlo, the staleness model and the Young/Daly interval against hand derivations, dollars by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from explorer.errors import UsageError
+from explorer.puzzles import sync
+from explorer.puzzles.sync import StepTimeModel, expected_max, expected_max_of_sums, monte_carlo_max
+from explorer.report import Report
+
+
+# --- order statistics -------------------------------------------------------------------------------
+def test_expected_max_of_shifted_exponentials_is_the_harmonic_number():
+    # Max of n i.i.d. Exp(mean j) has mean j H_n (Renyi representation); H_10 = 7381/2520 = 2.9289683.
+    # With t0 = 1 s and j = 0.1: E[max] = 1 + 0.1 x 2.9289683 = 1.2928968 s.
+    m = StepTimeModel(t0=1.0, jitter=0.1, p=0.0, slowdown=1.5)
+    assert expected_max(m, 10) == pytest.approx(1.0 + 0.1 * 7381 / 2520, rel=1e-9)
+    assert expected_max(m, 1) == pytest.approx(1.1, rel=1e-9)  # n = 1: the mean
+
+
+def test_expected_max_without_jitter_is_the_chance_of_any_straggler():
+    # Two point masses: t0 or s t0. E[max] = t0 (1 + (s - 1) P(at least one straggler)).
+    # p = 0.05, n = 64: 1 - 0.95^64 = 1 - 0.037524 = 0.962476 -> 1 + 0.5 x 0.962476 = 1.481238 s.
+    assert expected_max(StepTimeModel(1.0, 0.0, 0.05, 1.5), 64) == pytest.approx(1.481238, rel=1e-6)
+    assert expected_max(StepTimeModel(1.0, 1e-7, 0.05, 1.5), 64) == pytest.approx(1.481238, rel=1e-5)
+
+
+@pytest.mark.parametrize("n", [8, 64, 1024])
+def test_expected_max_agrees_with_a_seeded_monte_carlo(n):
+    m = StepTimeModel(t0=2.0, jitter=0.02, p=0.05, slowdown=1.5)
+    mc, se = monte_carlo_max(m, n, draws=4000, seed=12345)
+    assert abs(expected_max(m, n) - mc) < 4 * se
+    assert expected_max(m, n) > m.mean  # waiting for the slowest is not the average
+
+
+def test_expected_max_of_sums_matches_quadrature_and_monte_carlo():
+    m = StepTimeModel(t0=1.0, jitter=0.1, p=0.05, slowdown=3.0)
+    assert expected_max_of_sums(m, 500, 1) == pytest.approx(expected_max(m, 500), rel=2e-3)
+    mc, se = monte_carlo_max(m, 500, draws=3000, seed=7, h=4)
+    assert abs(expected_max_of_sums(m, 500, 4) - mc) < 4 * se + 1e-3
+
+
+# --- staleness ----------------------------------------------------------------------------------------
+def test_stable_step_ratio_from_lians_condition():
+    # L M g + 2 L^2 M^2 T^2 g^2 <= 1. T = 1: 2 x^2 + x - 1 = 0 with x = L M g -> x = 1/2, so r(1) = 0.5.
+    assert sync.stable_step_ratio(0) == 1.0
+    assert sync.stable_step_ratio(1) == pytest.approx(0.5, rel=1e-12)
+    # large T: r -> 1 / (sqrt(2) T); T = 1000 -> 7.0711e-4
+    assert sync.stable_step_ratio(1000) == pytest.approx(1 / (math.sqrt(2) * 1000), rel=1e-3)
+    # the bound solves r(T) = f: f = 0.5 -> T = sqrt(0.25)/0.5 = 1; f = 0.1 -> sqrt(0.45)/0.1 = 6.708
+    assert sync.max_staleness(0.5) == pytest.approx(1.0)
+    assert sync.max_staleness(0.1) == pytest.approx(6.7082039, rel=1e-7)
+    assert sync.stable_step_ratio(sync.max_staleness(0.1)) == pytest.approx(0.1, rel=1e-9)
+
+
+# --- checkpointing ----------------------------------------------------------------------------------
+def test_young_interval_and_numeric_optimum():
+    # C = 10 s, M = 180,000 s: sqrt(2 x 10 x 180,000) = sqrt(3.6e6) = 1897.367 s.
+    assert sync.young_interval(10.0, 180_000.0) == pytest.approx(1897.3666, rel=1e-7)
+    first, exact = sync.numeric_optima(10.0, 180_000.0, 600.0)
+    assert first == pytest.approx(1897.3666, rel=1e-5)
+    # Daly's exact model: its optimum is Daly's higher-order estimate (C << M), slightly below Young's
+    assert exact == pytest.approx(sync.daly_interval(10.0, 180_000.0), rel=1e-3)
+    assert exact < first
+
+
+def test_cloud_mtbf_from_the_llama3_report():
+    # Llama 3 (arXiv 2407.21783) sec. 3.3.4: 419 interruptions in 54 days on 16,384 GPUs
+    # -> 54 x 24 x 16,384 / 419 = 50,677 GPU-hours; on 1,024 GPUs: 49.49 h = 178,160 s.
+    d = sync.sync_data("cloud")
+    assert d["device_mtbf_h"] == pytest.approx(54 * 24 * 16384 / 419, abs=1.0)
+    r = sync.solve("cloud", zero=False)
+    assert r.figure("mtbf_system_s") == pytest.approx(54 * 24 * 16384 / 419 / 1024 * 3600, rel=1e-4)
+    c = r.figure("checkpoint_s")
+    # Llama-3-70B state: 70.55e9 params x (2 + 12) B = 987.8 GB at 100 GB/s -> 9.88 s
+    assert c == pytest.approx(9.878, rel=2e-3)
+    assert r.figure("checkpoint_interval_young_s") == pytest.approx(math.sqrt(2 * c * r.figure("mtbf_system_s")))
+
+
+# --- dollars --------------------------------------------------------------------------------------------
+def test_cloud_dollars_by_hand():
+    r = sync.solve("cloud", zero=False)
+    spend = 1024 * 730 * 3.00  # GPUs x hours per month x USD per GPU-hour = 2,242,560 USD
+    assert r.figure("spend_usd_month") == pytest.approx(spend)
+    e_max, e_t = r.figure("expected_max_s"), r.figure("step_time_device_s")
+    wait = (e_max - e_t) / r.figure("step_time_sync_s")
+    assert r.figure("usd_month_wasted_wait") == pytest.approx(spend * wait)
+    # 5% stragglers among 1,024 GPUs: P(none) = 0.95^1024 ~ 1e-23, so every step waits for one at 1.5x
+    assert e_max / e_t > 1.4
+
+
+def test_zero_saving_uses_the_3d_solvers_step_times(monkeypatch):
+    # Fake solver: best step 5.0 s without ZeRO, 4.0 s with it -> saves 1 - 4/5 = 20% of the spend.
+    @dataclass
+    class Best:
+        step_time_s: float
+        mfu: float
+        plan: object
+
+    class Plan:
+        zero = 1
+
+        @staticmethod
+        def describe():
+            return "TP=8 PP=4 DP=32"
+
+    def solve_3d(track="cloud", *, allow=None, **kw):
+        return types.SimpleNamespace(best=Best(5.0 if allow else 4.0, 0.4, Plan()), status="optimal")
+
+    fake = types.ModuleType("explorer.api")
+    fake.solve_3d = solve_3d
+    monkeypatch.setitem(sys.modules, "explorer.api", fake)
+    r = sync.solve("cloud", zero=True)
+    assert r.figure("usd_month_saved_zero") == pytest.approx(0.2 * 1024 * 730 * 3.0)
+    assert "ZeRO" in r.findings[3].answer
+
+
+# --- track forms ------------------------------------------------------------------------------------
+def test_edge_sync_period_from_the_staleness_bound():
+    r = sync.solve("edge", zero=False)
+    # lr fraction 0.1 -> T <= 6.708 -> H = 6 + 1 = 7 local steps between syncs
+    assert r.figure("sync_period") == 7
+    assert r.figure("samples_per_s_period") > 6 * r.figure("samples_per_s_every_step")
+
+
+def test_mobile_federated_plan_by_hand():
+    r = sync.solve("mobile", zero=False)
+    mo = r.extra["mobile"]
+    # radio: model down + update up = 2 x 51,748,864 params x 2 B x 8 bit x 20 nJ/bit = 33.12 J
+    assert mo["e_radio"] == pytest.approx(2 * 51_748_864 * 2 * 8 * 20e-9, rel=1e-9)
+    # budget: 10% of 0.6 Wh = 216 J/day; at q = 0.1: f = 216 / (0.1 x E_round)
+    assert mo["budget_j"] == pytest.approx(216.0)
+    assert mo["participation"] == pytest.approx(0.1)
+    assert mo["rounds_per_day"] == pytest.approx(216.0 / (0.1 * mo["e_round"]), rel=1e-6)
+
+
+def test_tiny_gossip_rounds_from_the_spectral_gap():
+    r = sync.solve("tiny", zero=False)
+    g = r.extra["tiny"]
+    assert g["rounds"] == math.ceil(math.log(0.01) / math.log(g["slem"]) - 1e-9)
+    assert g["error_after"] <= 0.01  # the simulated error meets the worst-case bound
+
+
+@pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
+def test_every_track_answers_in_text_and_json(track):
+    from reports.render import render
+
+    r = sync.solve(track, zero=False)
+    assert r.formulas and r.assumptions and len(r.findings) >= 4
+    d = json.loads(render(r, "json"))
+    assert Report.from_dict(d).headline == r.headline
+    assert render(r, "text").startswith("Lab 05 part 3")
+
+
+@pytest.mark.parametrize("kwargs, word", [({"straggler_fraction": 1.5}, "straggler"),
+                                          ({"straggler_fraction": -0.1}, "straggler"),
+                                          ({"nodes": 0}, "nodes"), ({"slowdown": 0.5}, "slowdown"),
+                                          ({"nodes": 100}, "nodes")])
+def test_bad_inputs_are_one_line_usage_errors(kwargs, word):
+    with pytest.raises(UsageError) as e:
+        sync.solve("cloud", zero=False, **kwargs)
+    assert word in str(e.value) and "\n" not in str(e.value)

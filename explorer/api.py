@@ -12,6 +12,7 @@ from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import ThreeDResult, make_setup, solve_3d
 from explorer.tracks import get_track
 from models.architecture import DecoderModel
+from models.catalog import get_model
 
 __all__ = ["ThreeDResult", "estimate", "solve_3d", "custom_model"]
 
@@ -34,24 +35,26 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
              flash_attention: bool = True) -> StepEstimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP))."""
     t = get_track(track)
-    n = gpus or (tp * pp * cp * dp if dp else t.cluster.devices)
+    mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else t.workload.model)
+    if mdl.heads % tp or mdl.kv_heads % tp:
+        raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
+    n = gpus if gpus is not None else (tp * pp * cp * dp if dp else t.cluster.devices)
     if dp is None:
         if n % (tp * pp * cp):
             raise UsageError(f"gpus {n} is not divisible by TP x PP x CP = {tp * pp * cp}")
         dp = n // (tp * pp * cp)
     if tp * pp * cp * dp != n:
         raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp} does not equal gpus {n}")
-    setup = make_setup(t, model=model, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
+    setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention)
     m = setup.model
-    if m.heads % tp or m.kv_heads % tp:
-        raise UsageError(f"TP {tp} must divide the heads ({m.heads}) and KV heads ({m.kv_heads})")
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")
     if pp * virtual_stages > m.layers:
         raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds the {m.layers} layers")
-    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch,
-                        global_batch=global_batch or t.workload.global_batch, virtual_stages=virtual_stages,
-                        zero=zero, recompute=recompute, sequence_parallel=sequence_parallel)
+    gb = t.workload.global_batch if global_batch is None else global_batch
+    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
+                        virtual_stages=virtual_stages, zero=zero, recompute=recompute,
+                        sequence_parallel=sequence_parallel)
     return _estimate(setup, plan)

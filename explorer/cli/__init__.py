@@ -58,8 +58,12 @@ def run() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
+    except click.UsageError as exc:  # one line, with the command to ask for help
+        cmd = exc.ctx.command_path if exc.ctx else "explore"
+        click.echo(f"error: {exc.format_message()} (see '{cmd} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except ExplorerError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -85,9 +85,10 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     """The cost-model Setup of a track with any of its defaults overridden."""
     c = track.cluster
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
-    cluster = build_cluster(gpu or c.accelerator.key, gpus or c.devices, gpus_per_node or c.devices_per_node,
+    cluster = build_cluster(gpu or c.accelerator.key, c.devices if gpus is None else gpus,
+                            c.devices_per_node if gpus_per_node is None else gpus_per_node,
                             intra_network or c.intra.key, network or c.inter.key)
-    seq = seq_len or track.workload.seq_len
+    seq = track.workload.seq_len if seq_len is None else seq_len
     if not isinstance(seq, int) or seq <= 0:
         raise UsageError(f"seq-len must be a positive whole number, got {seq!r}")
     kw = {} if efficiency is None else {"efficiency": efficiency}
@@ -102,7 +103,7 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   **setup_overrides: Any) -> Instance:
     setup = make_setup(track, **setup_overrides)
-    gb = global_batch or track.workload.global_batch
+    gb = track.workload.global_batch if global_batch is None else global_batch
     if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
         raise UsageError(f"global-batch must be a positive whole number, got {gb!r}")
     if not 0 <= max_bubble <= 1:

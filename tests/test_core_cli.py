@@ -1,0 +1,77 @@
+"""`explore solve 3d` and `explore estimate`: output contract and one-line errors (exit 2 usage, 1 infeasible)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, "-c", "from explorer.cli import run; run()", *args],
+                       capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_solve_3d_json_contract():
+    code, out, err = run("solve", "3d", "--track", "cloud", "--format", "json", "--top", "2")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["status"] == "optimal"
+    assert isinstance(d["solve_time_s"], float)
+    cfg = d["configuration"]
+    assert cfg["tp"] * cfg["pp"] * cfg["dp"] * cfg["cp"] == 1024
+    assert cfg["dp"] * cfg["micro_batch"] * cfg["num_micro_batches"] == 512
+    assert 0 < d["figures"]["mfu"]["value"] < 1
+    assert d["figures"]["bubble_fraction"]["value"] <= 0.10
+    assert len(d["tables"]["top"]["rows"]) == 2
+
+
+def test_estimate_json_keys_and_crisis_bubble():
+    code, out, err = run("estimate", "--model", "llama3_70b", "--gpus", "1024", "--tp", "8", "--pp", "8",
+                         "--dp", "16", "--micro-batch", "2", "--global-batch", "512", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    for k in ("mfu", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu", "step_time_s", "tokens_per_s",
+              "memory_per_gpu_gb", "bubble_fraction", "fits_in_memory", "memory_breakdown_gb", "time_breakdown_s"):
+        assert k in d
+    assert d["bubble_fraction"] == pytest.approx(7 / 23)
+
+
+def test_estimate_custom_shape():
+    code, out, err = run("estimate", "--layers", "4", "--hidden", "512", "--heads", "8", "--gpus", "8",
+                         "--format", "json", "--global-batch", "8")
+    assert code == 0, err
+    assert json.loads(out)["fits_in_memory"] is True
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("solve", "3d", "--track", "moon"), "moon"),
+    (("solve", "3d", "--model", "gpt5"), "llama3_70b"),
+    (("solve", "3d", "--gpu", "tpu9"), "h100_sxm"),
+    (("solve", "3d", "--network", "carrier-pigeon"), "ib_ndr"),
+    (("solve", "3d", "--gpus", "0"), "gpus"),
+    (("solve", "3d", "--gpus", "1001"), "gpus-per-node"),
+    (("solve", "3d", "--fix", "tp=3x"), "tp"),
+    (("solve", "3d", "--fix", "bogus=1"), "bogus"),
+    (("estimate", "--tp", "3"), "TP 3"),
+    (("estimate", "--gpus", "12", "--tp", "8"), "divisible"),
+    (("solve", "3d", "--max-bubble", "1.5"), "max-bubble"),
+])
+def test_usage_errors_are_one_line_exit_2(args, needle):
+    code, out, err = run(*args)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 3
+
+
+def test_infeasible_exit_1_names_conflict():
+    code, out, err = run("solve", "3d", "--model", "llama3_405b", "--gpus", "8", "--global-batch", "8")
+    assert code == 1
+    assert "memory" in err and "GB" in err and "Traceback" not in err
+
+
+def test_estimate_that_does_not_fit_says_by_how_much():
+    code, out, err = run("estimate", "--model", "llama3_70b", "--gpus", "8", "--tp", "8", "--global-batch", "8")
+    assert code == 0
+    assert "DOES NOT FIT" in out and "over the limit by" in out

@@ -1,0 +1,120 @@
+"""Cost model: known answers from the papers (each with its citation) and physical properties."""
+
+from dataclasses import replace
+
+import pytest
+
+from explorer.cost import memory as mem
+from explorer.cost.setup import Setup
+from explorer.cost.step import estimate
+from explorer.plan import ParallelPlan
+from explorer.tracks import get_track
+from hardware import build_cluster
+from models import get_model
+from models.architecture import DecoderModel
+
+
+def gpt_setup(flash=False, **kw):
+    # A GPT-shaped model (MHA, GELU 4h, dropout): Korthikanti et al.'s Table 2 applies exactly.
+    m = DecoderModel(name="gpt", layers=8, hidden=1024, heads=16, kv_heads=16, ffn=4096, vocab=51200,
+                     mlp="gelu", norm="layer", bias=True, dropout=True, position="learned", max_seq=2048)
+    c = build_cluster("a100", 64, 8, "nvlink3", "ib_hdr")
+    return Setup(m, c, 2048, "bf16", "adam", 0.9, flash_attention=flash, **kw)
+
+
+@pytest.mark.parametrize("t", [1, 2, 4, 8])
+def test_korthikanti_activations_table2(t):
+    s_, b, h, a = 2048, 2, 1024, 16
+    st = gpt_setup(flash=False)
+    sbh = s_ * b * h
+    # no recompute, no SP: s b h (10 + 24/t + 5 a s/(h t))
+    expect = sbh * (10 + 24 / t + 5 * a * s_ / (h * t))
+    assert mem.activation_bytes_per_layer(st, t, 1, b, 0, 0) == pytest.approx(expect, abs=1)
+    # selective recompute drops the 5 a s / h term
+    assert mem.activation_bytes_per_layer(st, t, 1, b, 1, 0) == pytest.approx(sbh * (10 + 24 / t), abs=1)
+    if t > 1:
+        # sequence parallel: s b h / t (34 + 5 a s / h)
+        expect = sbh / t * (34 + 5 * a * s_ / h)
+        assert mem.activation_bytes_per_layer(st, t, 1, b, 0, 1) == pytest.approx(expect, abs=1)
+    # full recompute keeps the layer input: 2 s b h
+    assert mem.activation_bytes_per_layer(st, t, 1, b, 2, 0) == pytest.approx(2 * sbh, abs=1)
+
+
+def test_flash_attention_never_stores_scores():
+    st = gpt_setup(flash=True)
+    assert mem.activation_bytes_per_layer(st, 1, 1, 1, 0, 0) == pytest.approx(2048 * 1024 * 34, abs=1)
+
+
+def test_zero_model_state_formulas():
+    # ZeRO paper sec. 5 / Table 1 (K = 12): baseline (2 + 2 + 12) psi; P_os 4 psi + 12 psi / Nd;
+    # P_os+g 2 psi + 14 psi / Nd; P_os+g+p 16 psi / Nd.
+    st = gpt_setup()
+    psi = mem.params_per_device(st, 1, 1)
+    for nd in (1, 4, 64):
+        cases = ((0, 16 * psi), (1, 4 * psi + 12 * psi / nd), (2, 2 * psi + 14 * psi / nd), (3, 16 * psi / nd))
+        for z, expect in cases:
+            w, g, o = mem.model_state_bytes(st, 1, 1, nd, 1, z)
+            assert w + g + o == pytest.approx(expect, abs=3)
+
+
+def test_crisis_bubble_is_7_over_23():
+    # TP=8, PP=8, DP=16, micro-batch 2 -> 512 / (16 x 2) = 16 micro-batches; (p-1)/(m+p-1) = 7/23.
+    t = get_track("cloud")
+    s = Setup(t.workload.model, t.cluster, t.workload.seq_len)
+    assert estimate(s, t.crisis_plan).bubble_fraction == pytest.approx(7 / 23)
+
+
+def _setup():
+    return Setup(get_model("llama3_8b"), build_cluster("h100", 64, 8, "nvlink4", "ib_ndr"), 4096)
+
+
+def test_no_bubble_without_pipeline():
+    e = estimate(_setup(), ParallelPlan(tp=2, pp=1, dp=32, micro_batch=2, global_batch=256))
+    assert e.bubble_fraction == 0 and e.time["bubble"] == 0 and e.time["pp_comm"] == 0
+
+
+def test_no_tp_comm_without_tp():
+    e = estimate(_setup(), ParallelPlan(tp=1, pp=2, dp=32, micro_batch=1, global_batch=256))
+    assert e.time["tp_comm"] == 0
+
+
+def test_no_dp_comm_with_one_replica():
+    e = estimate(_setup(), ParallelPlan(tp=8, pp=8, dp=1, micro_batch=1, global_batch=64))
+    assert e.time["dp_exposed"] == 0 and e.dp_comm_total_s == 0
+
+
+def test_weight_memory_per_device_never_grows_with_tp():
+    s = _setup()
+    prev = None
+    for tp in (1, 2, 4, 8):
+        e = estimate(s, ParallelPlan(tp=tp, pp=1, dp=64 // tp, micro_batch=1, global_batch=64 // tp * 4))
+        if prev is not None:
+            assert e.memory["weights"] <= prev
+        prev = e.memory["weights"]
+
+
+def test_mfu_is_model_flops_over_peak():
+    # MFU = model FLOPs per second / (N x peak); check with the model's own FLOP count by hand.
+    s = _setup()
+    p = ParallelPlan(tp=2, pp=2, dp=16, micro_batch=1, global_batch=64, recompute="full")
+    e = estimate(s, p)
+    model_flops = 64 * 4096 * s.model.model_flops_per_token(4096)
+    assert e.mfu == pytest.approx(model_flops / e.step_time_s / (64 * 989.4e12))
+    assert e.hfu > e.mfu  # full recompute executes one more forward pass
+
+
+def test_ring_allreduce_by_hand():
+    from explorer.cost.collectives import ring_allreduce_time, tree_allreduce_time
+
+    # N = 8, M = 1 GB, alpha = 10 us, B = 100 GB/s: 2 x 7 x 10 us + 2 x 7/8 x 1e9/1e11 = 140 us + 17.5 ms
+    assert ring_allreduce_time(1e9, 8, 10e-6, 100e9) == pytest.approx(140e-6 + 17.5e-3)
+    # binomial tree: 2 ceil(log2 8) (alpha + M/B) = 6 x (10 us + 10 ms)
+    assert tree_allreduce_time(1e9, 8, 10e-6, 100e9) == pytest.approx(6 * (10e-6 + 1e-2))
+
+
+def test_slower_network_never_speeds_up_a_step():
+    t = get_track("cloud")
+    fast = Setup(t.workload.model, t.cluster, t.workload.seq_len)
+    slow = replace(fast, cluster=build_cluster("h100", 1024, 8, "nvlink4", "eth_10g"))
+    p = t.crisis_plan
+    assert estimate(slow, p).step_time_s >= estimate(fast, p).step_time_s

@@ -403,9 +403,18 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
                  samples_per_replica=b_rep, comm_sync_s=comm_sync, comm_async_s=comm_async, e_step=model.mean,
                  e_max_all=e_all, e_max_group=e_grp, mc_max_all=mc, mc_draws=draws, staleness=tau, progress=r,
                  x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r, spend_usd=spend, waste_wait=waste,
-                 usd_wait=waste * spend, usd_async=spend * (1.0 - x_sync / (x_raw * r)),
-                 usd_async_raw=spend * (1.0 - x_sync / x_raw),
+                 usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r),
+                 usd_async_raw=_saving(spend, x_sync, x_raw),
                  ckpt=checkpoint_figures(t, setup, plan, d, n))
+
+
+def _saving(spend: float, x_before: float, x_after: float) -> float:
+    """Dollars per month a change of throughput saves: if faster, the same progress for less money,
+    spend (1 - x_before / x_after); if slower, the month's spend now buys less progress, and the
+    progress lost is worth -spend (1 - x_after / x_before) (never more than the spend)."""
+    if x_after >= x_before:
+        return spend * (1.0 - x_before / x_after)
+    return -spend * (1.0 - x_after / x_before)
 
 
 # --- edge: staleness bound and synchronisation period -------------------------------------------------
@@ -588,8 +597,8 @@ def _verdict(usd_bits: list[tuple[str, float]]) -> str:
         return f"{best_name} saves {_usd(best_val)}/month."
     o_name, o_val = others[0]
     if o_val < 0:
-        return (f"{best_name} saves more: {_usd(best_val)}/month, while {o_name} would cost "
-                f"{_usd(-o_val)}/month more for the same progress.")
+        return (f"{best_name} saves more: {_usd(best_val)}/month, while {o_name} would waste "
+                f"{_usd(-o_val)}/month.")
     return (f"{best_name} saves more: {_usd(best_val)}/month vs {_usd(o_val)} for {o_name} "
             f"(by {_usd(best_val - o_val)}).")
 
@@ -617,7 +626,7 @@ def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
         "wait_fraction": Figure(a.waste_wait, "fraction", "time a device waits for the slowest"),
         "spend_usd_month": Figure(a.spend_usd, "USD", f"fleet spend per month at {price:g} USD/{dev}-hour"),
         "usd_month_wasted_wait": Figure(a.usd_wait, "USD", "wasted by wait-for-all per month"),
-        "usd_month_saved_async": Figure(a.usd_async, "USD", "saved by async per month (with staleness)"),
+        "usd_month_saved_async": Figure(a.usd_async, "USD", "saved by async per month, with staleness (< 0: lost)"),
         "usd_month_saved_async_no_staleness": Figure(a.usd_async_raw, "USD", "saved by async if staleness were free"),
         "checkpoint_s": Figure(ck["checkpoint_s"], "s", "checkpoint write time C"),
         "mtbf_system_s": Figure(ck["mtbf_s"], "s", f"system MTBF = {dev} MTBF / N"),
@@ -682,7 +691,8 @@ def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
         f"Fleet spend {_usd(a.spend_usd)}/month. Wait-for-all wastes {a.waste_wait:.1%} of it: {_usd(a.usd_wait)}. "
         f"Switching to async saves {_usd(a.usd_async_raw)} if staleness were free; with its staleness cost "
         + (f"it saves {_usd(a.usd_async)}." if a.usd_async >= 0 else
-           f"the same progress costs {ratio:.3g}x as much ({_usd(a.usd_async)}/month).")
+           f"it is {ratio:.3g}x slower per unit of progress, so {_usd(-a.usd_async)} of the month's spend buys "
+           "nothing.")
         + f" {zero_txt} {verdict}"))
     tables: dict[str, Table] = {
         "sync_vs_async": Table(["mode", "step or update time (s)", f"{sw}s/s", "staleness", "progress/update",

@@ -55,6 +55,7 @@ class Grade:
     best_move: str = ""
     beyond_limit: bool = False
     unit: str = ""
+    objective_label: str = ""
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -335,7 +336,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         sense = res.get("sense") or optimum.get("sense") or "max"
         obj_name = res.get("objective_name") or optimum.get("name", "")
         unit = g.unit = _objective_unit(obj_name, res, report)
-        label = _objective_label(obj_name, res, report)
+        label = g.objective_label = _objective_label(obj_name, res, report)
         if optimum.get("value") is not None and g.objective is not None:
             g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
                                          str(res.get("objective_name") or optimum.get("name", "")).upper()
@@ -394,7 +395,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> l
     ok = [g for g in grades if not g.error]
     bad = [g for g in grades if g.error]
     feasible = [g for g in ok if g.feasible]
-    name = optimum.get("name", "objective")
+    name = next((g.objective_label for g in ok if g.objective_label), optimum.get("name", "objective"))
     out = [Finding("How many attempts were graded?",
                    f"{len(ok)} of {len(grades)} rows graded; {len(feasible)} feasible"
                    + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
@@ -432,7 +433,8 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     out = copy.deepcopy(report)
-    out.tables["attempts"] = grades_table(grades, variables, optimum.get("name", "objective"))
+    label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
+    out.tables["attempts"] = grades_table(grades, variables, label)
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum)]
     out.data["attempts"] = {
         "objective_name": optimum.get("name", "objective"), "sense": optimum.get("sense", "max"),

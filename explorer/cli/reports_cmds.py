@@ -58,14 +58,21 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
     from reports.render import render
 
     options: dict = {}
-    if puzzle == "3d":
-        options = {"gpu_counts": _int_list(gpus_text, "--gpus"), "levels": levels, "run_tokens": run_tokens,
-                   "time_limit": time_limit}
-    elif gpus_text or run_tokens:
-        raise UsageError("--gpus and --run-tokens apply to the 3d frontier only")
     if attempts_file is not None and not attempts_file.exists():
         raise UsageError(f"attempts file {attempts_file} does not exist")
-    result = frontier(puzzle, track, **options)
+    if puzzle == "3d":
+        from explorer.frontier import default_gpu_counts
+        from explorer.tracks import get_track
+
+        counts = _int_list(gpus_text, "--gpus") or default_gpu_counts(get_track(track).cluster.devices)
+        options = {"gpu_counts": counts, "levels": levels, "run_tokens": run_tokens, "time_limit": time_limit}
+        with click.progressbar(length=len(counts), label=f"frontier {puzzle} [{track}]",
+                               file=click.get_text_stream("stderr"), show_pos=True) as bar:
+            result = frontier(puzzle, track, progress=bar.update, **options)
+    elif gpus_text or run_tokens:
+        raise UsageError("--gpus and --run-tokens apply to the 3d frontier only")
+    else:
+        result = frontier(puzzle, track)
     report = frontier_report(result)
     attempts = attempt_points(result, report, attempts_file) if attempts_file is not None else None
     if attempts is not None:

@@ -45,6 +45,7 @@ def draw(data: dict, report: Any):
     ys_f, yu = _scale(yo.get("unit", ""))
     ax = axes[0]
     import matplotlib
+    from matplotlib.ticker import FuncFormatter
 
     cmap = matplotlib.colormaps["viridis"]
     cvals = [p[co["key"]] for p in pts] if co else None
@@ -74,8 +75,14 @@ def draw(data: dict, report: Any):
                        color=style.GOOD if ok else style.VERMILION, edgecolor="black", linewidth=0.5)
             ax.annotate(str(a.get("label", "")), (a[xo["key"]] * xs_f, a[yo["key"]] * ys_f), xytext=(5, 4),
                         textcoords="offset points", fontsize=8)
+    if "usd_per_million_tokens" in pts[0]:  # dollars: the cost of a token at each GPU count's best point
+        for xv in sx:
+            p = max((p for p in pts if p[xo["key"]] * xs_f == xv), key=lambda p: p[yo["key"]])
+            ax.annotate(f"${p['usd_per_million_tokens']:.2f}/Mtok", (xv, best[xv]), xytext=(-4, 7),
+                        textcoords="offset points", fontsize=7.5, ha="right", color=style.GREY)
     ax.set_xlabel(_axis_label(xo))
     ax.set_ylabel(_axis_label(yo))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.human_count(v)))
     ax.set_title(f"{yo['label']} vs {xo['label']}")
     if co:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
@@ -85,21 +92,25 @@ def draw(data: dict, report: Any):
         groups: dict[float, list[dict]] = {}
         for p in pts:
             groups.setdefault(p[xo["key"]], []).append(p)
+        # Relative to the best of each group, so that the price of headroom reads the same at every scale.
+        group_best = {gx: max(abs(p[yo["key"]]) for p in grp) or 1.0 for gx, grp in groups.items()}
         for i, (gx, grp) in enumerate(sorted(groups.items())):
             grp = sorted(grp, key=lambda p: p[co["key"]])
             colour = style.PALETTE[i % len(style.PALETTE)]
-            ax2.plot([p[co["key"]] * c_f for p in grp], [p[yo["key"]] * ys_f for p in grp], marker="o",
-                     color=colour, label=f"{gx * xs_f:g} {xu or xo['label']}".strip(), ms=5)
+            ax2.plot([p[co["key"]] * c_f for p in grp], [100 * p[yo["key"]] / group_best[gx] for p in grp],
+                     marker="o", color=colour, label=f"{gx * xs_f:g} {xu or xo['label']}".strip(), ms=5)
         for a in attempts:
-            if co["key"] in a and yo["key"] in a:
-                ax2.scatter([a[co["key"]] * c_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
+            gb = group_best.get(a.get(xo["key"]))
+            if co["key"] in a and yo["key"] in a and gb:
+                ax2.scatter([a[co["key"]] * c_f], [100 * a[yo["key"]] / gb], marker="X", s=80, zorder=4,
                             color=style.GOOD if a.get("on_frontier") else style.VERMILION, edgecolor="black",
                             linewidth=0.5)
-                ax2.annotate(str(a.get("label", "")), (a[co["key"]] * c_f, a[yo["key"]] * ys_f), xytext=(5, 4),
-                             textcoords="offset points", fontsize=8)
+                ax2.annotate(str(a.get("label", "")), (a[co["key"]] * c_f, 100 * a[yo["key"]] / gb),
+                             xytext=(5, 4), textcoords="offset points", fontsize=8)
         ax2.set_xlabel(_axis_label(co))
-        ax2.set_ylabel(_axis_label(yo))
-        ax2.set_title(f"{yo['label']} vs {co['label']}")
+        short = yo["label"].split(" (")[0]
+        ax2.set_ylabel(f"{short}, % of the best at that {xo['label']} count")
+        ax2.set_title(f"{short} given up for {co['label']}")
         if len(groups) <= 12:
             ax2.legend(fontsize=7, ncols=2 if len(groups) > 6 else 1, loc="best")
     if attempts:

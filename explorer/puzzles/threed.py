@@ -49,6 +49,7 @@ class ThreeDResult:
     bound_step_s: float | None = None
     binding: dict[str, Any] = field(default_factory=dict)
     track: Track | None = None
+    micro_batch_question: dict[str, Any] | None = None
 
     @property
     def gap(self) -> float | None:
@@ -234,8 +235,37 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
     if min_memory_headroom_bytes is not None:
         inst = replace(inst, memory_limit=inst.limit - int(min_memory_headroom_bytes))
     crisis = t.crisis_plan if not _overrides_scenario(options) else None
-    return solve_instance(inst, engine=engine, top=top, time_limit=time_limit, track=t, crisis=crisis,
-                          explain=explain)
+    res = solve_instance(inst, engine=engine, top=top, time_limit=time_limit, track=t, crisis=crisis,
+                         explain=explain)
+    if explain and res.crisis is not None:
+        res.micro_batch_question = micro_batch_question(inst, res.crisis.plan, engine, time_limit)
+    return res
+
+
+def micro_batch_question(inst: Instance, crisis: ParallelPlan, engine: str = "cpsat",
+                         time_limit: float | None = None) -> dict[str, Any]:
+    """The lab's "Jeff Dean" question: with every variable but the micro-batch pinned at the
+    crisis shape (and no bubble limit: the question is about MFU alone), which micro-batch gives
+    the highest MFU? Solved by the same engine with --fix; the sweep shows the trade-off."""
+    pins = {"tp": crisis.tp, "pp": crisis.pp, "dp": crisis.dp, "cp": crisis.cp, "zero": crisis.zero,
+            "recompute": crisis.recompute, "sequence_parallel": int(crisis.sequence_parallel),
+            "virtual_stages": crisis.virtual_stages}
+    sweep = []
+    for mb in build_space(replace(inst, fix=pins, max_bubble=Fraction(1))).mb:
+        if inst.global_batch % (crisis.dp * mb):
+            continue
+        e = estimate(inst.setup, replace(crisis, micro_batch=mb))
+        sweep.append({"micro_batch": mb, "num_micro_batches": e.plan.num_micro_batches, "mfu": e.mfu,
+                      "bubble_fraction": e.bubble_fraction, "memory_gb": e.memory_total / 1e9,
+                      "fits": e.memory_total <= inst.limit})
+    try:
+        best = solve_instance(replace(inst, fix=pins, max_bubble=Fraction(1)), engine=engine, top=1,
+                              time_limit=time_limit, explain=False).best
+        answer = {"micro_batch": best.plan.micro_batch, "num_micro_batches": best.plan.num_micro_batches,
+                  "mfu": best.mfu, "bubble_fraction": best.bubble_fraction}
+    except InfeasibleError as exc:
+        answer = {"infeasible": str(exc)}
+    return {"pinned": pins, "answer": answer, "sweep": sweep}
 
 
 def _overrides_scenario(options: dict) -> bool:

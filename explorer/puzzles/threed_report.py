@@ -65,12 +65,18 @@ def build_report(res) -> Report:
                    b.plan.num_micro_batches, inst.global_batch, "", "==", binding=True),
         Constraint("TP within a node", b.plan.tp, s.cluster.devices_per_node, "", "<="),
     ]
-    findings = _why(res) + _lab_questions(res)
+    findings = _why(res) + _lab_questions(res) + _micro_batch_finding(res)
     top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory (GB)"],
                 [[i + 1, e.plan.describe(), f"{e.mfu:.2%}", f"{e.step_time_s:.4f}", f"{e.bubble_fraction:.1%}",
                   f"{e.memory_total / 1e9:.2f}"] for i, e in enumerate(res.top)], "Optimum and next best")
     tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis),
               "time_breakdown": _breakdown_time(b, res.crisis)}
+    if res.micro_batch_question:
+        tables["micro_batch_sweep"] = Table(
+            ["micro-batch", "micro-batches", "MFU", "bubble", "memory (GB)", "fits"],
+            [[r["micro_batch"], r["num_micro_batches"], f"{r['mfu']:.2%}", f"{r['bubble_fraction']:.1%}",
+              f"{r['memory_gb']:.2f}", "yes" if r["fits"] else "no"] for r in res.micro_batch_question["sweep"]],
+            "The micro-batch question: crisis shape pinned, micro-batch free")
     data = {"memory_heatmap": _heatmap(res), "bubble_gauge": {
         "bubble_fraction": b.bubble_fraction, "limit": float(inst.max_bubble),
         "crisis_bubble_fraction": res.crisis.bubble_fraction if res.crisis else None,
@@ -141,6 +147,21 @@ def _why(res) -> list[Finding]:
                            f"({bind['feasible']:,} feasible) {'agrees' if ok else 'DISAGREES'}: best step "
                            f"{bind.get('exhaustive_best_step_s', float('nan')):.4f} s."))
     return out
+
+
+def _micro_batch_finding(res) -> list[Finding]:
+    q = res.micro_batch_question
+    if not q or "micro_batch" not in q["answer"]:
+        return []
+    a, c = q["answer"], res.crisis
+    lo = min(q["sweep"], key=lambda r: r["mfu"])
+    return [Finding(
+        "With the crisis shape pinned (--fix), which micro-batch change lifts MFU the most (the 'Jeff Dean' "
+        "question)?",
+        f"Micro-batch {a['micro_batch']} ({a['num_micro_batches']} micro-batches): MFU {a['mfu']:.1%} against "
+        f"{c.mfu:.1%} at the crisis micro-batch {c.plan.micro_batch}, and {lo['mfu']:.1%} at micro-batch "
+        f"{lo['micro_batch']}. More, smaller micro-batches fill the pipeline: bubble {c.bubble_fraction:.1%} -> "
+        f"{a['bubble_fraction']:.1%}; larger ones empty it (and need more activation memory).")]
 
 
 def _lab_questions(res) -> list[Finding]:

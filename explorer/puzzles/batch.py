@@ -289,9 +289,10 @@ def build_report(res: BatchResult) -> Report:
             f"batch {c1['global_batch']:,} -> {c2['global_batch']:,} takes the ratio from {c1['comm_to_compute']:.3g} "
             f"to {c2['comm_to_compute']:.3g} (x{c2['comm_to_compute'] / c1['comm_to_compute']:.3f}, i.e. about 1/B)."))
     # numerics: the edge crisis and the general answer
-    fp16 = evaluate_config(make_instance(t, loss_scaling="none"), "fp16", e["micro_batch"], e["accumulation"]) \
+    # at the starting configuration's batch: the crisis as the team met it
+    fp16 = evaluate_config(make_instance(t, loss_scaling="none"), "fp16", cr["micro_batch"], cr["accumulation"]) \
         if "fp16" in inst.precisions else None
-    bf16 = evaluate_config(inst, "bf16", e["micro_batch"], e["accumulation"]) if "bf16" in inst.precisions else None
+    bf16 = evaluate_config(inst, "bf16", cr["micro_batch"], cr["accumulation"]) if "bf16" in inst.precisions else None
     if fp16 is not None:
         within = (1 / fp16["p_nan"]) if fp16["p_nan"] > 0 else float("inf")
         msg = (f"FP16 (max {num.max_finite('fp16'):,.0f}) without loss scaling: P(a step overflows to inf -> NaN) = "

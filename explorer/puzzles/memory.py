@@ -119,13 +119,17 @@ def build_problem(inst: MemoryInstance) -> ChoiceProblem:
     base_idx = {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
     terms = {}
     unit = base_step_time(inst)
+    seen: dict[tmem.Choice, dict[str, int]] = {}
     for name, dims in TERM_DIMS.items():
         shape = [len(inst.dims[d]) for d in dims]
         table = np.zeros(shape, dtype=np.int64)
         for combo in np.ndindex(*shape):
             idx = dict(base_idx)
             idx.update(zip(dims, combo))
-            table[combo] = term_values(inst, _choice(inst, idx), unit)[name]
+            c = _choice(inst, idx)
+            if c not in seen:
+                seen[c] = term_values(inst, c, unit)
+            table[combo] = seen[c][name]
         terms[name] = Term(name, dims, table)
     cons = [("device memory", ("weights", "gradients", "optimizer", "activations", "buffers"), inst.limit)]
     if inst.sc.frozen_store == "flash":

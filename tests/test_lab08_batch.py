@@ -1,0 +1,116 @@
+"""Lab 08 part 3: numerics, critical batch and the scaling wall (known answers derived by hand)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from explorer.cost import convergence as conv
+from explorer.cost import numerics as num
+from explorer.errors import UsageError
+from explorer.puzzles import batch as pb
+
+
+def test_format_limits():
+    # IEEE 754 binary16: (2 - 2^-10) x 2^15 = 65504; smallest subnormal 2^-24.
+    assert num.max_finite("fp16") == 65504.0 == (2 - 2 ** -10) * 2 ** 15
+    assert num.min_positive("fp16") == 2 ** -24
+    # bfloat16 keeps FP32's 8-bit exponent: max (2 - 2^-7) x 2^127 = 3.39e38.
+    assert num.max_finite("bf16") == pytest.approx(3.3895e38, rel=1e-4)
+
+
+def test_overflow_probability_by_hand():
+    # log2|x| ~ N(log2 65504, 1): half of the values overflow; of two values at least one: 1 - 0.5^2 = 0.75.
+    mu = math.log2(65504)
+    assert num.overflow_probability("fp16", mu, 1.0, 1) == pytest.approx(0.5)
+    assert num.overflow_probability("fp16", mu, 1.0, 2) == pytest.approx(0.75)
+    # a loss scale of 2 halves the threshold: log2(65504/2) = mu - 1, one sigma below: Q(-1) = 0.8413.
+    assert num.overflow_probability("fp16", mu, 1.0, 1, scale=2.0) == pytest.approx(0.841345, rel=1e-5)
+    # underflow: median at 2^-24 -> half flush to zero; a scale of 2^8 moves it 8 sigma (sigma 1) away.
+    assert num.underflow_fraction("fp16", -24.0, 1.0) == pytest.approx(0.5)
+    assert num.underflow_fraction("fp16", -24.0, 1.0, scale=2.0 ** 8) < 1e-14
+
+
+def test_edge_nan_crisis_is_fp16_overflow():
+    # Edge track (lab08_training.toml): activations log2|x| ~ N(0, 2.6). ViT-B, micro-batch 8, 197 tokens,
+    # 768 wide, 12 layers, 10 stored h-sized tensors per token and layer: n = 8 x 197 x 768 x 12 x 10
+    # = 145,244,160 values per step. q = Q(log2(65504) / 2.6) = Q(6.1537) = 3.79e-10;
+    # P(NaN) = 1 - exp(-n q) = 1 - exp(-0.0551) = 0.0536 -> NaN within ~19 steps. BF16: Q(127/2.6) = 0.
+    rep = pb.solve("edge")
+    p = rep.figure("fp16_no_scaling_p_nan")
+    assert p == pytest.approx(0.0536, rel=0.03)
+    assert rep.extra["configuration"]["precision"] == "bf16"
+    nan = next(f for f in rep.findings if "NaN" in f.question)
+    assert "P(NaN) = 0" in nan.answer
+
+
+def test_clipping_does_not_cure_inf():
+    # Pascanu et al. 2013 eq. 7: g x min(1, c/||g||); with ||g|| = inf: inf x 0 = NaN (IEEE 754).
+    assert math.isnan(num.clipped_norm(math.inf, 1.0))
+    assert num.clipped_norm(10.0, 1.0) == pytest.approx(1.0)
+    assert num.clipped_norm(0.5, 1.0) == pytest.approx(0.5)
+
+
+def test_critical_batch_by_hand():
+    # Kaplan et al. 2020 eq. 1.4 at L = 2 nats: 2e8 / 2^(1/0.21) = 2e8 / 27.2 = 7.36e6 tokens = 898 x 8192.
+    assert conv.kaplan_critical_batch_tokens(2.0) == pytest.approx(7.36e6, rel=0.01)
+    inst = pb.make_instance("cloud")
+    assert inst.b_crit == pytest.approx(898, abs=2)
+    # McCandlish et al. 2018 eq. 2.11: at B = B_crit, twice the minimum steps and twice the minimum samples.
+    assert conv.steps_multiplier(1000, 1000) == 2.0 == conv.samples_multiplier(1000, 1000)
+    assert conv.noise_scale(8.0, 2.0) == 4.0
+
+
+def test_comm_to_compute_halves_when_the_batch_doubles():
+    # The all-reduce moves the gradient bytes once per step whatever the batch; compute is linear in it.
+    inst = pb.make_instance("cloud")
+    a = pb.evaluate_config(inst, "bf16", 1, 8)
+    b = pb.evaluate_config(inst, "bf16", 1, 16)
+    assert b["global_batch"] == 2 * a["global_batch"]
+    assert b["comm_to_compute"] / a["comm_to_compute"] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_cloud_mfu_crisis_and_dollars():
+    # Cloud: 1024 H100 x 3 USD/h = 3072 USD/h; idle spend = 3072 x (1 - MFU).
+    rep = pb.solve("cloud")
+    mfu = rep.figure("crisis_mfu")
+    assert mfu < 0.40
+    assert rep.figure("crisis_idle_usd_per_hour") == pytest.approx(3072 * (1 - mfu))
+    cfg = rep.extra["configuration"]
+    assert 16 * cfg["micro_batch"] * cfg["accumulation"] <= rep.figure("critical_batch")
+    assert rep.figure("mfu") >= mfu
+
+
+def test_tiny_batch1_efficiency_is_about_one_percent():
+    # Hand bound: GEMM efficiency of the nRF52840 at micro-batch 1 = 0.25 (part) x 64/(64+192) (width)
+    # x 32/(32+128) (tokens) = 1.25%; MFU cannot exceed it.
+    rep = pb.solve("tiny")
+    one = rep.figure("batch1_mfu")
+    assert 0.003 < one <= 0.0125
+    assert rep.figure("mfu") > one  # batching + accumulation raise it
+
+
+def test_edge_and_mobile_hit_the_network_wall():
+    for track in ("edge", "mobile"):
+        rep = pb.solve(track)
+        assert rep.status == "infeasible"
+        assert "network" in rep.headline
+
+
+def test_attempts():
+    rep = pb.solve("tiny")
+    v = pb.evaluate_attempt(rep.extra["configuration"], "tiny")
+    assert v["feasible"]
+    assert v["objective"] == pytest.approx(rep.extra["objective"]["value"])
+    with pytest.raises(UsageError):
+        pb.evaluate_attempt({"precision": "fp64", "micro_batch": 1, "accumulation": 1}, "tiny")
+
+
+def test_bad_inputs():
+    with pytest.raises(UsageError, match="larger than the dataset"):
+        pb.solve("tiny", batch=5000)
+    with pytest.raises(UsageError):
+        pb.solve("cloud", target_mfu=1.5)
+    with pytest.raises(UsageError):
+        pb.solve("cloud", loss_scaling="magic")

@@ -453,6 +453,9 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
     out = [Assumption(f"Scaling workload: {sc.why}", sc.source),
            Assumption("Weak scaling: each device keeps its per-step batch; S(N) compares the time to process the same "
                       "number of samples.", "../shared/CONVENTIONS.md 'Scaling'"),
+           Assumption("T(1) is the cost model's single-device step for the same per-device batch, also where the "
+                      "replica needs several devices to fit (the ideal line N x X(1) is a rate, not a runnable job).",
+                      "../shared/CONVENTIONS.md 'Scaling'"),
            Assumption("Flat ring all-reduce over the slowest link the group spans, as in the shared cost model "
                       "(a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share).",
                       "explorer/cost/time.py dp_time")]

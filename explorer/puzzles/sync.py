@@ -603,6 +603,27 @@ def _verdict(usd_bits: list[tuple[str, float]]) -> str:
             f"(by {_usd(best_val - o_val)}).")
 
 
+def _track_headline(extra: dict, sw: str) -> str:
+    """The track's own form of the question, first in the headline."""
+    if "edge" in extra:
+        e = extra["edge"]
+        return (f"Synchronise every H = {e['h']} local steps (staleness <= {e['staleness_max']:.3g} keeps the lab's "
+                f"step stable): {e['x_h']:.4g} {sw}s/s, {e['x_h'] / e['x_every_step']:.2f}x every-step sync, yet the "
+                f"fleet computes only {1 - e['cost_vs_ideal']:.1%} of the time. ")
+    if "mobile" in extra:
+        mo = extra["mobile"]
+        return (f"{mo['rounds_per_day']:.3g} federated rounds a day at {mo['participation']:.0%} participation fit "
+                f"the budget: {mo['daily_j']:.3g} J per pair per day ({mo['battery_fraction']:.0%} of the battery, "
+                f"{mo['inference_hours_lost']:.2g} h of inference); target in {mo['days_to_target']:.3g} days. ")
+    if "tiny" in extra:
+        g = extra["tiny"]
+        winner = "the ring all-reduce" if g["t_ring"] < g["t_gossip"] else "gossip"
+        return (f"Gossip needs {g['rounds']} rounds to {g['eps']:.0%} consensus (spectral gap "
+                f"{g['spectral_gap']:.3g}): {g['t_gossip']:.3g} s and {g['e_gossip']:.3g} J, vs {g['t_ring']:.3g} s "
+                f"and {g['e_ring']:.3g} J for an exact ring all-reduce; {winner} wins. ")
+    return ""
+
+
 def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
     t, d, m = a.track, a.data, a.model
     dev, price = t.device_word, t.device_hour_usd
@@ -712,6 +733,7 @@ def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
                    else f"saves {_usd(a.usd_async)}/month")
                 + f"; checkpoint every {ck['numeric_daly_s']:.4g} s (Young {ck['young_s']:.4g} s). {verdict}")
     constraints: list[Constraint] = []
+    headline = _track_headline(extra, sw) + headline
     if "edge" in extra:
         e = extra["edge"]
         figures.update({

@@ -15,6 +15,9 @@ from explorer.puzzles.collective_scenario import check_participants, get_scenari
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.sim import compressed_sgd as cs
 
+MAX_WORKERS = 256
+MAX_STEPS = 5000
+
 
 def _check_ratio(ratio: Any) -> float:
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 1:
@@ -31,9 +34,11 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     sim = simulation_settings()
     frac = sim["topk_fraction"] if topk_ratio is None else 1.0 / _check_ratio(topk_ratio)
     workers = check_participants("workers", sc.compression_workers if workers is None else workers)
+    if workers > MAX_WORKERS:
+        raise UsageError(f"workers must be at most {MAX_WORKERS} (the simulation runs in seconds), got {workers}")
     steps = int(sim["steps"]) if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise UsageError(f"steps must be a whole number >= 1, got {steps!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise UsageError(f"steps must be a whole number in 1..{MAX_STEPS}, got {steps!r}")
     seed = int(sim["seed"]) if seed is None else int(seed)
 
     # --- the convergence experiment (seeded numpy) ------------------------------------------------

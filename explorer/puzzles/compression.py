@@ -15,7 +15,7 @@ from explorer.puzzles.collective_scenario import check_participants, get_scenari
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.sim import compressed_sgd as cs
 
-MAX_WORKERS = 256
+MAX_WORKERS = 128
 MAX_STEPS = 5000
 
 

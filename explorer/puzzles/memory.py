@@ -20,7 +20,7 @@ from explorer.cost.setup import Setup
 from explorer.errors import UsageError, require_positive, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
-from explorer.solvers.choice_tables import ChoiceProblem, Term, solve_cpsat, solve_exhaustive
+from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
 from explorer.tracks import Track, get_track
 
 ATTEMPT_VARIABLES = ["optimizer", "precision", "recompute", "micro_batch", "zero", "offload", "trainable_layers"]
@@ -249,27 +249,36 @@ def build_report(res: MemoryResult) -> Report:
     serving = tmem.serving_weight_bytes(m)
     states = wf_base["weights"] + wf_base["gradients"] + wf_base["optimizer"]
     ratio = wf_base["total"] / serving
-    figures["training_to_serving_ratio"] = Figure(ratio, "", "training / serving memory (starting configuration)")
+    figures["training_to_serving_states"] = Figure(states / serving, "", "training states / serving weights")
+    figures["training_to_serving_ratio"] = Figure(ratio, "", "training (with activations) / serving weights")
     findings.append(Finding(
         "Why does training need 4-8x the memory of serving?",
         f"Serving keeps only 16-bit weights: {m.params:,} x 2 B = {_gb(serving)}. Training keeps weights, gradients "
-        f"and optimizer state: 16 B/param with Adam = 8x the 16-bit weights (4x the FP32 weights), "
-        f"{_gb(states)} here ({inst.baseline.optimizer} {inst.baseline.precision}, per device), plus "
-        f"{_gb(wf_base['activations'] + wf_base['working'])} of activations at micro-batch "
-        f"{inst.baseline.micro_batch}: {ratio:.1f}x the serving weights in total."))
+        f"and optimizer state: 16 B/param with Adam = 8x the 16-bit weights (4x the FP32 weights); here "
+        f"{_gb(states)} ({inst.baseline.optimizer} {inst.baseline.precision}, per device) = "
+        f"{states / serving:.3g}x. Activations add {_gb(wf_base['activations'] + wf_base['working'])} at micro-batch "
+        f"{inst.baseline.micro_batch} without recomputation: {ratio:.3g}x the serving weights in total."))
     figures["memory_limit"] = Figure(inst.limit, "B", f"usable memory per {t.device_word}")
     figures["baseline_total"] = Figure(wf_base["total"], "B", "starting configuration: memory per device")
-    # largest model at the starting configuration
-    lay = largest_layers(inst, inst.baseline, inst.limit)
+    # largest model: the starting optimizer and precision, with the smallest activations (micro-batch 1,
+    # full recomputation), all layers trained, no ZeRO/offload
+    lean = replace(inst.baseline, micro_batch=min(inst.dims["micro_batch"]), recompute="full")
+    lay = largest_layers(inst, lean, inst.limit)
     big = tmem.with_layers(inst.base, lay).model.params if lay else 0
-    closed = inst.limit // bytes_per_param(inst.baseline.optimizer if inst.baseline.optimizer in
-                                           tmem.BASE_OPTIMIZERS else "adam", inst.baseline.precision)["total"]
-    figures["largest_model_params"] = Figure(big, "params", f"largest {m.name}-width model that trains as started")
+    bpp = bytes_per_param(inst.baseline.optimizer if inst.baseline.optimizer in tmem.BASE_OPTIMIZERS else "adam",
+                          inst.baseline.precision)["total"]
+    closed = inst.limit // bpp
+    figures["largest_model_params"] = Figure(big, "params", "largest model of this width that trains")
     findings.append(Finding(
         f"What is the largest model that trains in {_gb(inst.limit)} per {t.device_word}?",
-        f"At {inst.baseline.optimizer} {inst.baseline.precision} with micro-batch {inst.baseline.micro_batch} and no "
-        f"recomputation: {lay} layers of width {m.hidden} = {big / 1e6:,.1f}M parameters"
-        f" (states alone would allow {closed / 1e6:,.1f}M = limit / bytes-per-param; activations take the rest)."))
+        f"Weights + gradients + optimizer state alone: {_gb(inst.limit)} / {bpp} B/param = {closed / 1e9:,.3g}B "
+        f"parameters. With activations (micro-batch {lean.micro_batch}, full recomputation, "
+        f"{inst.baseline.optimizer} {inst.baseline.precision}, no ZeRO/offload): {lay} layers of the "
+        f"{m.hidden}-wide {m.name} shape = {big / 1e9:,.3g}B parameters"
+        + (f" (the track's model has {m.layers} layers, {m.params / 1e9:,.3g}B)." if lay < m.layers else
+           f", so the track's {m.params / 1e9:,.3g}B model trains with room to spare.")
+        + (f" Not even the embedding and output head fit: {m.params - m.layers * m.layer_params:,} params x {bpp} B "
+           f"= {_gb((m.params - m.layers * m.layer_params) * bpp)}." if lay == 0 else "")))
     constraints: list[Constraint] = []
     tables: dict[str, Table] = {}
     extra: dict[str, Any] = {"engine": res.engine}
@@ -316,19 +325,40 @@ def build_report(res: MemoryResult) -> Report:
             extra["exhaustive_check"] = {"configuration": {k: getattr(res.exhaustive_best, k)
                                                            for k in ATTEMPT_VARIABLES},
                                          "agrees": res.exhaustive_best == c, "evaluated": prob.radix}
+    if res.best is not None:
+        for dim, title in (("optimizer", "Cheapest fit per optimizer"),
+                           ("trainable_layers", "Cheapest fit per number of trained layers")):
+            alt_rows = []
+            for i, v in enumerate(inst.dims[dim]):
+                sub = restrict(prob, dim, i)
+                a_idx, _ = solve_exhaustive(sub)
+                if a_idx is None:
+                    alt_rows.append([v, "does not fit", "", ""])
+                    continue
+                full = {d: (inst.dims[d].index(sub.dims[d][j])) for d, j in a_idx.items()}
+                a_sc = prob.score(full)
+                a_c = _choice(inst, full)
+                a_lost = max(0.0, a_sc["time"] * a_sc["quality"] * u / MILLI / base_ttq - 1.0)
+                alt_rows.append([v, "; ".join(_changes(inst.baseline, a_c, L)) or "no change",
+                                 _gb(a_sc["constraints"]["device memory"][0]), f"{100 * a_lost:.1f}%"])
+            tables[f"by_{dim}"] = Table([dim.replace("_", " "), "changes", "memory", "throughput lost"], alt_rows,
+                                        title)
     # the waterfall table: SGD / Momentum / Adam x FP32 / BF16 / FP16 (+ the variants), starting setup
     rows, configs = [], []
+    scale, unit = next((sc_, un) for sc_, un in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
+                       if inst.limit >= 10 * sc_)
     for opt in [o for o in tmem.OPTIMIZER_VARIANTS if o in inst.dims["optimizer"]]:
         for prec in inst.dims["precision"]:
             for rc in ("none", "full"):
                 cc = replace(inst.baseline, optimizer=opt, precision=prec, recompute=rc)
                 w = tmem.waterfall(inst.base, inst.layout, cc, inst.cm.int8_block_size)
                 label = f"{opt} {prec}" + (" +ckpt" if rc == "full" else "")
-                rows.append([label] + [w[k] for k in tmem.MEMORY_TERMS] + [w["total"], w["total"] <= inst.limit])
+                rows.append([label] + [round(w[k] / scale, 3) for k in tmem.MEMORY_TERMS]
+                            + [round(w["total"] / scale, 3), w["total"] <= inst.limit])
                 if rc == "none" and opt in tmem.BASE_OPTIMIZERS:  # the lab's 3 x 3 grid in the figure
                     configs.append({"label": label, "bytes": {k: w[k] for k in tmem.MEMORY_TERMS}})
-    tables["waterfall"] = Table(["configuration"] + list(tmem.MEMORY_TERMS) + ["total B", "fits"], rows,
-                                f"Memory per {t.device_word} (bytes), micro-batch {inst.baseline.micro_batch}, "
+    tables["waterfall"] = Table(["configuration"] + list(tmem.MEMORY_TERMS) + [f"total {unit}", "fits"], rows,
+                                f"Memory per {t.device_word} ({unit}), micro-batch {inst.baseline.micro_batch}, "
                                 f"all layers trained (+ckpt = full activation recomputation)")
     chosen = []
     if res.best is not None:

@@ -158,3 +158,17 @@ def solve_cpsat(problem: ChoiceProblem, time_limit_s: float = 30.0):
     if out.status not in ("optimal", "feasible"):
         return None, out
     return {d: next(i for i, v in enumerate(vs) if solver.Value(v)) for d, vs in x.items()}, out
+
+
+def restrict(problem: ChoiceProblem, dim: str, index: int) -> ChoiceProblem:
+    """The same problem with one dim pinned to one of its values (tables sliced, floor kept)."""
+    dims = dict(problem.dims)
+    dims[dim] = [problem.dims[dim][index]]
+    terms = {}
+    for name, t in problem.terms.items():
+        table = t.table
+        if dim in t.dims:
+            table = np.take(table, [index], axis=t.dims.index(dim))
+        terms[name] = Term(name, t.dims, table)
+    return ChoiceProblem(dims, terms, list(problem.constraints), problem.time_terms, problem.quality_term,
+                         problem.floor, dict(problem.notes))

@@ -249,7 +249,7 @@ def breakdown(sc: ScalingScenario, fabric: str | Link, n_a: int, n_b: int) -> di
         out[n] = {"compute": float(r["time_compute"]), "optimizer": float(r["time_optimizer"]),
                   "dp_total": total, "dp_latency": t_alpha, "dp_bandwidth": t_beta,
                   "dp_hidden": total - exposed, "dp_exposed": exposed, "step": float(r["step_time"]),
-                  "memory": float(r["memory_total"]), "fits": bool(r["fits"])}
+                  "memory": float(r["memory_total"]), "fits": bool(r["fits"]), "mfu": float(r["mfu"])}
     return out
 
 
@@ -298,6 +298,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         figures[f"speedup_{a}_to_{b}_{f}"] = Figure(gain, "x", f"{a} -> {b} {devs}: time cut by ({f})")
         figures[f"efficiency_{b}_{f}"] = Figure(float(c.efficiency[b - 1]), "fraction",
                                                 f"scaling efficiency at N = {b} ({f})")
+        figures[f"mfu_{b}_{f}"] = Figure(pb["mfu"], "fraction", f"MFU at N = {b} ({f}; {pa['mfu']:.1%} at N = {a})")
         figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({f})")
         figures[f"n_diminishing_{f}"] = Figure(c.n_diminishing, devs,
                                                f"diminishing returns from N (marginal < {threshold:g}) ({f})")
@@ -375,6 +376,14 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                 opt_f, opt_n, opt_x = f, k + 1, float(c.samples_per_s[k])
     if opt_f is None:  # no N where one more device pays its way: a single device
         opt_f, opt_n, opt_x = next(iter(curves)), 1, float(next(iter(curves.values())).samples_per_s[0])
+    eff_max = max(float(c.efficiency[:n_max].max()) for c in curves.values())
+    if eff_max > 1.0 + 1e-9:
+        findings.append(Finding("Why is the efficiency above 1 at small N?",
+                                f"ZeRO-{sc.zero} shards the optimizer step over the data-parallel group, so each added "
+                                f"device also shortens everyone's optimizer step (up to eta = {eff_max:.3f}) until the "
+                                f"all-reduce outgrows what hides behind the backward pass."
+                                if sc.zero else
+                                f"eta reaches {eff_max:.3f}: the cost model's per-device step shrinks."))
     fit = {f: c.fits_from for f, c in curves.items()}
     any_fit = next(iter(fit.values()))
     findings.append(Finding("What is scaled, and why this workload?",

@@ -73,3 +73,18 @@ def test_bad_inputs():
     with pytest.raises(UsageError):
         gossip.rounds_to_consensus(gossip.metropolis_weights(disconnected), 0.01)
     assert not math.isnan(gossip.slem(gossip.metropolis_weights(disconnected)))
+
+
+def test_round_time_and_ring_tour_hops():
+    # ring of 6: degree 2, so one round = 2 x (alpha + M/B) = 2 x (7.5 ms + 1000 B / 75,000 B/s) = 41.667 ms
+    adj = gossip.ring_graph(6)
+    assert gossip.round_time(adj, 7.5e-3, 1000.0, 75e3) == pytest.approx(2 * (7.5e-3 + 1000 / 75e3))
+    # devices on a circle in ring order: the nearest-neighbour tour follows the ring, every edge one hop
+    ang = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    pts = np.c_[np.cos(ang), np.sin(ang)]
+    assert gossip.ring_tour_hops(adj, pts) == [1] * 6
+    # a path graph 0-1-2-3 in a line: the tour 0,1,2,3 then back 3 -> 0 takes 3 hops
+    path = np.zeros((4, 4), dtype=bool)
+    for i in range(3):
+        path[i, i + 1] = path[i + 1, i] = True
+    assert gossip.ring_tour_hops(path, np.c_[np.arange(4.0), np.zeros(4)]) == [1, 1, 1, 3]

@@ -115,3 +115,26 @@ def test_bad_inputs_are_usage_errors():
         crossover.solve("cloud", alpha_s=0)
     with pytest.raises(UsageError):
         crossover.solve("moon")
+
+
+def test_radio_and_relay_helpers_by_hand():
+    from explorer.cost.radio import frames_lost, radio_energy_j
+
+    # 1 MB at 20 nJ/bit: 8e6 bit x 2e-8 J = 0.16 J; 1.01 s busy at 60 Hz: ceil(60.6) = 61 frames
+    assert radio_energy_j(1e6, 20e-9) == pytest.approx(0.16)
+    assert frames_lost(1.01, 60.0) == 61 and frames_lost(1.0, 60.0) == 60
+    # ring bytes per device 2 (N-1)/N M: N = 4, M = 8 MB -> 12 MB
+    assert col.ring_allreduce_bytes_per_device(8e6, 4) == pytest.approx(12e6)
+    # relayed ring with max one hop is the plain ring; with 3 hops the steps take 3x as long
+    assert col.relayed_ring_allreduce_time(M, N, ALPHA, BW, 1) == pytest.approx(315e-6)
+    assert col.relayed_ring_allreduce_time(M, N, ALPHA, BW, 3) == pytest.approx(3 * 315e-6)
+
+
+def test_expected_crossover_without_jitter_is_the_closed_form():
+    # cv = 0: the expected times are the deterministic ones, so the crossover is the closed form
+    # (N = 10, alpha 30 ms, B = 4.375e6 B/s: 0.03 x 4.375e6 x (9 - 4)/(4 - 0.9) = 211,693.5 B)
+    m = rl.expected_crossover(10, 0.03, 0.0, 4.375e6, trials=10)
+    assert m == pytest.approx(211693.5, rel=1e-6)
+    # with latency noise ring's 18 synchronous steps of 10 messages each wait longer than tree's 8 levels,
+    # so the expected-time crossover moves up
+    assert rl.expected_crossover(10, 0.03, 0.5, 4.375e6, trials=2000, seed=1) > m

@@ -140,3 +140,20 @@ def hierarchical_allreduce_time(m_bytes: float, g: int, n_groups: int, alpha_int
     """Total time of the two-tier AllReduce (sum of hierarchical_allreduce_phases)."""
     return sum(hierarchical_allreduce_phases(m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter,
                                              bw_inter, intra, inter).values())
+
+
+def ring_allreduce_bytes_per_device(m_bytes, n):
+    """Bytes each rank sends in a ring AllReduce: 2 (N-1)/N * M (reduce-scatter + all-gather;
+    Patarasuk & Yuan 2009), the traffic behind ring's bandwidth term."""
+    n = np.asarray(n, dtype=float)
+    b = 2.0 * (n - 1.0) / n * np.asarray(m_bytes, dtype=float)
+    return b if np.ndim(b) else float(b)
+
+
+def relayed_ring_allreduce_time(m_bytes: float, n: int, alpha: float, bandwidth: float, max_hops: int) -> float:
+    """Ring AllReduce whose ring neighbours are up to max_hops radio hops apart (store-and-forward relays on a
+    contact graph): each of the 2 (N-1) synchronous steps waits for its longest edge,
+    2 (N-1) * max_hops * (alpha + M/(N B)). max_hops = 1 is the ring formula of CONVENTIONS."""
+    if n < 2:
+        return 0.0
+    return 2.0 * (n - 1) * max_hops * (alpha + m_bytes / (n * bandwidth))

@@ -19,7 +19,8 @@ each device's and its neighbours' degrees, so a device can compute them locally.
 Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). Every random
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
 ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
-rounds_to_consensus, consensus_errors, consensus_error, messages_per_round.
+rounds_to_consensus, consensus_errors, consensus_error, messages_per_round, round_time,
+ring_tour_hops.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from explorer.errors import UsageError
 __all__ = [
     "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "consensus_errors", "consensus_error", "messages_per_round",
+    "round_time", "ring_tour_hops",
 ]
 
 
@@ -179,3 +181,32 @@ def messages_per_round(adj: np.ndarray, broadcast: bool = False) -> int:
     per device (n) when the radio can reach all its neighbours at once (BLE advertising)."""
     adj = np.asarray(adj, dtype=bool)
     return int(adj.shape[0]) if broadcast else int(adj.sum())
+
+
+def round_time(adj: np.ndarray, alpha: float, m_bytes: float, bandwidth: float) -> float:
+    """Duration of one synchronous gossip round when every device unicasts its M bytes to its neighbours
+    one after another (one radio): max degree x (alpha + M/B), the alpha-beta point-to-point time
+    (explorer/cost/collectives.p2p_time) per neighbour."""
+    from explorer.cost.collectives import p2p_time
+
+    return int(np.asarray(adj, dtype=bool).sum(axis=1).max()) * float(p2p_time(m_bytes, alpha, bandwidth))
+
+
+def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
+    """Radio hops between consecutive members of a ring laid over the graph: a nearest-neighbour tour of
+    the device positions (starting at device 0), each edge costed by its shortest-path hop count
+    (breadth-first search). A ring AllReduce on a contact graph relays over these paths."""
+    from scipy.sparse.csgraph import shortest_path
+
+    adj = np.asarray(adj, dtype=bool)
+    n = adj.shape[0]
+    hops = shortest_path(adj.astype(float), unweighted=True)
+    if not np.isfinite(hops).all():
+        raise UsageError("gossip graph is disconnected: no ring can be laid over it")
+    d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    tour, left = [0], set(range(1, n))
+    while left:
+        nxt = min(left, key=lambda j: (d2[tour[-1], j], j))
+        tour.append(nxt)
+        left.remove(nxt)
+    return [int(hops[tour[i], tour[(i + 1) % n]]) for i in range(n)]

@@ -5,11 +5,11 @@ on a real, small, seeded distributed optimisation (explorer/sim/compressed_sgd.p
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
 from explorer.cost import collectives as col
+from explorer.cost.radio import frames_lost, radio_energy_j
 from explorer.errors import UsageError
 from explorer.puzzles.collective_scenario import check_participants, get_scenario, simulation_settings
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
@@ -59,15 +59,14 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         bits = cs.bits_per_element(s, frac)
         nbytes = P * bits / 8.0
         t = float(col.ring_allreduce_time(nbytes, n, link.latency_s, link.effective_bandwidth))
-        per_dev = 2.0 * (n - 1) / n * nbytes
-        energy = per_dev * 8.0 * link.energy_j_per_bit
+        energy = radio_energy_j(col.ring_allreduce_bytes_per_device(nbytes, n), link.energy_j_per_bit)
         cost[s] = {"bytes": nbytes, "time_s": t, "energy_j": energy, "ratio": 32.0 / bits,
                    "ratio_native": 8.0 * sc.gradient_bytes_per_param / bits}
         row = [cs.LABELS[s], bits, 32.0 / bits, nbytes, t]
         if link.energy_j_per_bit:
             row.append(energy)
         if fps:
-            row.append(math.ceil(t * fps))
+            row.append(frames_lost(t, fps))
         row += [runs[s]["final_loss"], rel[s], runs[s]["accuracy"]]
         rows.append(row)
     cols = ["scheme", "bits/element", "ratio vs FP32", "bytes per sync", "sync time (s)"]
@@ -125,7 +124,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         a = (f"Each device sends 2(N-1)/N x M: {e_nat:.3g} J uncompressed vs {e_1:.3g} J with 1-bit "
              f"({link.energy_j_per_bit * 1e9:.0f} nJ/bit)")
         if fps:
-            f_nat, f_1 = math.ceil(cost[native]["time_s"] * fps), math.ceil(cost["sign_ef"]["time_s"] * fps)
+            f_nat, f_1 = frames_lost(cost[native]["time_s"], fps), frames_lost(cost["sign_ef"]["time_s"], fps)
             figures["frames_lost_native"] = Figure(f_nat, "", f"AR frames lost per sync at {fps:.0f} Hz (uncompressed)")
             figures["frames_lost_1bit"] = Figure(f_1, "", f"AR frames lost per sync at {fps:.0f} Hz (1-bit)")
             battery = float(sc.extra.get("battery_j", 0.0)) or None

@@ -16,6 +16,7 @@ import numpy as np
 
 from explorer.cost import collectives as col
 from explorer.cost import gossip
+from explorer.cost.radio import frames_lost, radio_energy_j
 from explorer.puzzles.collective_scenario import (
     CollectiveScenario,
     check_participants,
@@ -237,7 +238,13 @@ def _human(b: float) -> str:
 # --- track extras -------------------------------------------------------------------------------
 def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions,
           plots, data) -> None:
-    from explorer.sim.random_latency_collectives import SCHEDULED, lognormal_params, simulate_times, summarize
+    from explorer.sim.random_latency_collectives import (
+        SCHEDULED,
+        expected_crossover,
+        lognormal_params,
+        simulate_times,
+        summarize,
+    )
 
     cv = sc.crossover_link.latency_cv
     trials, seed = int(sc.extra.get("latency_samples", 20000)), int(sc.extra.get("latency_seed", 0))
@@ -258,12 +265,8 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
             summ[(size, a)] = s
     small = max(1.0, m_star / 10)
     ring_s, tree_s = summ[(small, "ring")], summ[(small, "tree")]
-    # expected-time crossover: both expected times stay linear in M (only the alpha part is random), so
-    # M*_E = (E[alpha part of ring] - E[alpha part of tree]) / (bandwidth coefficient of tree - of ring)
-    a_ring = simulate_times("ring", 0.0, n, alpha, cv, bw, trials=trials, seed=seed).mean()
-    a_tree = simulate_times("tree", 0.0, n, alpha, cv, bw, trials=trials, seed=seed).mean()
     L = math.ceil(math.log2(n))
-    m_star_e = max(0.0, (a_ring - a_tree) / ((2 * L - 2 * (n - 1) / n) / bw))
+    m_star_e = expected_crossover(n, alpha, cv, bw, trials=trials, seed=seed)
     figures["crossover_expected_bytes"] = Figure(m_star_e, "B", "crossover of the expected times (random alpha)")
     ring_b, tree_b = summ[(m, "ring")], summ[(m, "tree")]
     figures["alpha_cv"] = Figure(cv, "", "coefficient of variation of alpha")
@@ -304,7 +307,8 @@ def _radio_costs(sc: CollectiveScenario, n: int, alpha: float, bw: float, m: flo
         from explorer.sim.random_latency_collectives import schedule
 
         sent = sum(c * b for c, b in schedule(a, m, n))  # bytes on the air, all devices
-        out[a] = {"time_s": float(col.allreduce_time(a, m, n, alpha, bw)), "bytes": sent, "energy_j": sent * 8 * e}
+        out[a] = {"time_s": float(col.allreduce_time(a, m, n, alpha, bw)), "bytes": sent,
+                  "energy_j": radio_energy_j(sent, e)}
     return out
 
 
@@ -315,17 +319,17 @@ def _mobile(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, 
     g = sc.gradient_bytes
     costs = _radio_costs(sc, n, alpha, bw, g)
     rows = [[a, c["time_s"], c["bytes"] / n, c["energy_j"] / n, c["energy_j"] / n / battery,
-             math.ceil(c["time_s"] * fps)] for a, c in costs.items()]
+             frames_lost(c["time_s"], fps)] for a, c in costs.items()]
     ring = costs["ring"]
     figures["energy_per_sync_j"] = Figure(ring["energy_j"] / n, "J", "radio energy per sync per pair of glasses (ring)")
-    figures["frames_lost"] = Figure(math.ceil(ring["time_s"] * fps), "",
+    figures["frames_lost"] = Figure(frames_lost(ring["time_s"], fps), "",
                                     f"AR frames lost per sync at {fps:.0f} Hz (ring)")
     findings.append(Finding(
         "Energy per sync and AR frames lost over Bluetooth?",
         f"One AllReduce of the {g / 1e6:.1f} MB FP16 gradient over {n} glasses: ring sends "
         f"{ring['bytes'] / n / 1e6:.1f} MB per pair = {ring['energy_j'] / n:.1f} J "
         f"({100 * ring['energy_j'] / n / battery:.2f}% of a {battery:.0f} J battery) and keeps the radio busy "
-        f"{ring['time_s']:.0f} s = {math.ceil(ring['time_s'] * fps):,} frames at {fps:.0f} Hz. Tree sends the same "
+        f"{ring['time_s']:.0f} s = {frames_lost(ring['time_s'], fps):,} frames at {fps:.0f} Hz. Tree sends the same "
         "bytes in total (reduce + broadcast, 2(N-1) M) but takes longer; only compression (part 3) shrinks both."))
     tables["radio_cost"] = Table(["algorithm", "time (s)", "bytes sent per device", "energy per device (J)",
                                   "battery fraction", "AR frames lost"], rows, "Energy and frames per sync")
@@ -353,23 +357,14 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     link = sc.crossover_link
     msgs = gossip.messages_per_round(adj)
     deg = adj.sum(axis=1)
-    round_energy = msgs * g * 8 * link.energy_j_per_bit
-    round_time = int(deg.max()) * (alpha + g / bw)  # a device talks to its neighbours one after another
+    round_energy = radio_energy_j(msgs * g, link.energy_j_per_bit)
+    round_time = gossip.round_time(adj, alpha, g, bw)  # a device talks to its neighbours one after another
     ar = _radio_costs(sc, n, alpha, bw, g)["ring"]
-    # the same ring embedded in the contact graph: consecutive ring members that are out of radio range
-    # are relayed over shortest paths (nearest-neighbour tour on the positions; hop counts by BFS)
-    from scipy.sparse.csgraph import shortest_path
-
-    hops = shortest_path(adj.astype(float), unweighted=True)
-    tour, left = [0], set(range(1, n))
-    while left:
-        nxt = min(left, key=lambda j: (hops[tour[-1], j], j))
-        tour.append(nxt)
-        left.remove(nxt)
-    ring_hops = [int(hops[tour[i], tour[(i + 1) % n]]) for i in range(n)]
+    # the same ring laid over the contact graph: out-of-range ring neighbours are relayed over shortest paths
+    ring_hops = gossip.ring_tour_hops(adj, pts)
     relay = sum(ring_hops) / n  # mean radio transmissions per ring edge
     ar_mh_energy = ar["energy_j"] * relay
-    ar_mh_time = 2 * (n - 1) * max(ring_hops) * (alpha + g / n / bw)
+    ar_mh_time = col.relayed_ring_allreduce_time(g, n, alpha, bw, max(ring_hops))
     rows = []
     for eps in eps_list:
         k = gossip.rounds_to_consensus(w, eps)

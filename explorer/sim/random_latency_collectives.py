@@ -61,3 +61,15 @@ def summarize(times: np.ndarray, percentile: float = 99.0) -> dict[str, float]:
     return {"mean_s": float(times.mean()), "p50_s": float(np.percentile(times, 50)),
             "tail_s": float(np.percentile(times, percentile)), "percentile": percentile,
             "std_s": float(times.std())}
+
+
+def expected_crossover(n: int, alpha_mean: float, cv: float, bandwidth: float, trials: int = 20000,
+                       seed: int = 0) -> float:
+    """Message size (bytes) where the expected ring and tree AllReduce times are equal with random alpha.
+    Only the latency part is random, so both expected times stay linear in M:
+    E[T] = E[alpha part] + c M / B with c = 2 (N-1)/N (ring) and 2 ceil(log2 N) (tree); the alpha parts
+    are estimated by simulating M = 0. Returns 0 when tree is never faster in expectation."""
+    a_ring = simulate_times("ring", 0.0, n, alpha_mean, cv, bandwidth, trials=trials, seed=seed).mean()
+    a_tree = simulate_times("tree", 0.0, n, alpha_mean, cv, bandwidth, trials=trials, seed=seed).mean()
+    slope = (2.0 * math.ceil(math.log2(n)) - 2.0 * (n - 1) / n) / bandwidth
+    return max(0.0, float(a_ring - a_tree) / slope) if slope > 0 else 0.0

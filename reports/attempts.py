@@ -437,7 +437,8 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     out.tables["attempts"] = grades_table(grades, variables, label)
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum)]
     out.data["attempts"] = {
-        "objective_name": optimum.get("name", "objective"), "sense": optimum.get("sense", "max"),
+        "objective_name": optimum.get("name", "objective"), "objective_label": label,
+        "sense": optimum.get("sense", "max"),
         "optimum": optimum.get("value"), "max_attempts": limit,
         "attempts": [{"number": g.number, "line": g.line, "objective": g.objective, "feasible": g.feasible,
                       "error": g.error or None, "on_frontier": g.on_frontier} for g in grades],

@@ -105,7 +105,7 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
     if result.infeasible:
         findings.append(Finding("Which settings have no feasible plan at all?", "; ".join(result.infeasible)))
     if attempts:
-        on = [a["label"] for a in attempts if a.get("on_frontier")]
+        on = [str(a["label"]) for a in attempts if a.get("on_frontier")]
         findings.append(Finding("Which attempts are on the frontier?",
                                 (f"attempts {', '.join(on)}" if on else "none") + f" of {len(attempts)}."))
         tables["attempts"] = Table(["attempt", *[o.label for o in objs], "feasible", "on frontier"],

@@ -22,6 +22,8 @@ def draw(data: dict, report: Any):
         if name in (k, f.label):
             unit = f.unit
     factor = 100.0 if unit == "fraction" else 1.0
+    pct = "%" if unit == "fraction" else ""
+    name = data.get("objective_label") or name
     fig, ax = style.new_figure(7.0, 4.0)
     good = [(r["number"], r["objective"] * factor) for r in rows if not r.get("error") and r.get("feasible")
             and r.get("objective") is not None]
@@ -34,7 +36,7 @@ def draw(data: dict, report: Any):
         ax.scatter(*zip(*bad), marker="X", s=70, color=style.VERMILION, label="infeasible attempt", zorder=3)
     opt = data.get("optimum")
     if opt is not None:
-        ax.axhline(opt * factor, color=style.BLUE, ls="--", lw=1.5, label=f"optimum {opt * factor:.4g}")
+        ax.axhline(opt * factor, color=style.BLUE, ls="--", lw=1.5, label=f"optimum {opt * factor:.4g}{pct}")
     for n in errs:
         ax.axvline(n, color=style.GREY, ls=":", lw=1)
     if errs:

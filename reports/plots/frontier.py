@@ -70,9 +70,13 @@ def draw(data: dict, report: Any):
         ax.minorticks_off()
     for a in attempts:
         if xo["key"] in a and yo["key"] in a:
-            ok = a.get("on_frontier")
-            ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
-                       color=style.GOOD if ok else style.VERMILION, edgecolor="black", linewidth=0.5)
+            if a.get("feasible") is False:
+                ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="x", s=60, zorder=4,
+                           color=style.GREY, linewidth=1.5)
+            else:
+                ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
+                           color=style.GOOD if a.get("on_frontier") else style.VERMILION, edgecolor="black",
+                           linewidth=0.5)
             ax.annotate(str(a.get("label", "")), (a[xo["key"]] * xs_f, a[yo["key"]] * ys_f), xytext=(5, 4),
                         textcoords="offset points", fontsize=8)
     if "usd_per_million_tokens" in pts[0]:  # dollars: the cost of a token at each GPU count's best point
@@ -99,9 +103,9 @@ def draw(data: dict, report: Any):
             colour = style.PALETTE[i % len(style.PALETTE)]
             ax2.plot([p[co["key"]] * c_f for p in grp], [100 * p[yo["key"]] / group_best[gx] for p in grp],
                      marker="o", color=colour, label=f"{gx * xs_f:g} {xu or xo['label']}".strip(), ms=5)
-        for a in attempts:
+        for a in attempts:  # feasible ones only: an infeasible attempt has no place on this trade-off
             gb = group_best.get(a.get(xo["key"]))
-            if co["key"] in a and yo["key"] in a and gb:
+            if co["key"] in a and yo["key"] in a and gb and a.get("feasible") is not False:
                 ax2.scatter([a[co["key"]] * c_f], [100 * a[yo["key"]] / gb], marker="X", s=80, zorder=4,
                             color=style.GOOD if a.get("on_frontier") else style.VERMILION, edgecolor="black",
                             linewidth=0.5)
@@ -118,7 +122,8 @@ def draw(data: dict, report: Any):
 
         ax.legend(handles=[Line2D([], [], marker="o", ls="", color=style.BLUE, label="frontier (optimal)"),
                            Line2D([], [], marker="X", ls="", color=style.GOOD, label="attempt on frontier"),
-                           Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated")],
+                           Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated"),
+                           Line2D([], [], marker="x", ls="", color=style.GREY, label="attempt infeasible")],
                   loc="best", fontsize=8)
     fig.suptitle(f"{report.title}  [{report.track}]", fontweight="bold")
     return fig

@@ -157,3 +157,14 @@ def relayed_ring_allreduce_time(m_bytes: float, n: int, alpha: float, bandwidth:
     if n < 2:
         return 0.0
     return 2.0 * (n - 1) * max_hops * (alpha + m_bytes / (n * bandwidth))
+
+
+def ring_tree_crossover_approx(n: int, alpha: float, bandwidth: float) -> float:
+    """The rough form of the crossover, alpha B N / log2 N (CONVENTIONS "Collectives")."""
+    return alpha * bandwidth * n / float(np.log2(n))
+
+
+def lab_text_crossover(n: int, alpha: float, bandwidth: float) -> float:
+    """The lab text's "M ~ N alpha / beta", read with beta = 1/B in seconds per byte: N alpha B (bytes).
+    CONVENTIONS: only this reading has the units of a size; it also drops the 1/log2 N factor."""
+    return n * alpha * bandwidth

@@ -78,6 +78,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
 
     m_star = ring_tree_crossover(n, alpha, bw)
     m_closed = col.ring_tree_crossover_closed_form(n, alpha, bw)
+    m_approx, m_lab = col.ring_tree_crossover_approx(n, alpha, bw), col.lab_text_crossover(n, alpha, bw)
     rel = abs(m_star - m_closed) / m_closed if m_closed > 0 else 0.0
     m_dbt = find_crossover(lambda x: col.double_binary_tree_allreduce_time(x, n, alpha, bw),
                            lambda x: col.ring_allreduce_time(x, n, alpha, bw), alpha * bw * n)
@@ -92,8 +93,8 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         "crossover_bytes": Figure(m_star, "B", "crossover M* ring = tree (SciPy brentq)"),
         "crossover_closed_form_bytes": Figure(m_closed, "B", "crossover M* (closed form, CONVENTIONS)"),
         "crossover_relative_difference": Figure(rel, "fraction", "|SciPy - closed form| / closed form"),
-        "crossover_approx_bytes": Figure(alpha * bw * n / math.log2(n), "B", "approximation alpha B N / log2 N"),
-        "lab_form_bytes": Figure(n * alpha * bw, "B", "lab text 'M ~ N alpha/beta' with beta = 1/B (s/byte)"),
+        "crossover_approx_bytes": Figure(m_approx, "B", "approximation alpha B N / log2 N"),
+        "lab_form_bytes": Figure(m_lab, "B", "lab text 'M ~ N alpha/beta' with beta = 1/B (s/byte)"),
         "dbt_crossover_bytes": Figure(m_dbt if m_dbt is not None else 0.0, "B",
                                       "ring vs NCCL double binary tree crossover (SciPy)"),
         "message_bytes": Figure(m, "B", "message size M (this scenario)"),
@@ -112,7 +113,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     for nn in sorted({2, 4, 8, 16, 32, 64, 128, 256, 1024, n}):
         num = ring_tree_crossover(nn, alpha, bw)
         n_rows.append([nn, math.ceil(math.log2(nn)), col.ring_tree_crossover_closed_form(nn, alpha, bw), num,
-                       alpha * bw * nn / math.log2(nn)])
+                       col.ring_tree_crossover_approx(nn, alpha, bw)])
     sizes = np.logspace(math.log10(max(8.0, min(m_star or m, m) / 1e3)),
                         math.log10(max(m, sc.gradient_bytes, 10 * (m_star or 1.0))), 41)
     curve = {a: [float(col.allreduce_time(a, x, n, alpha, bw)) for x in sizes] for a in ALGORITHMS}
@@ -128,7 +129,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         Finding("At what message size M* do ring and tree AllReduce take the same time?",
                 f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {_dur(alpha)}, B = {_rate(bw)} "
                 f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
-                f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {alpha * bw * n / math.log2(n):,.0f}."
+                f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {m_approx:,.0f}."
                 if m_closed > 0 else
                 f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
         Finding("Does tree become more or less attractive as M grows?",
@@ -174,7 +175,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 "The lab text writes M ~ N alpha / beta. That has the units of bytes only if beta is the "
                 "inverse bandwidth in seconds per byte (then N alpha / beta = N alpha B); read as a bandwidth "
                 "(bytes/s) it gives s^2/byte, not a size. It also drops the 1/log2 N factor: the lab form "
-                f"gives {n * alpha * bw:,.0f} B here vs the exact {m_closed:,.0f} B."),
+                f"gives {m_lab:,.0f} B here vs the exact {m_closed:,.0f} B."),
         Formula("recursive halving-doubling", "T_rhd = 2 log2(p) alpha + 2 (p-1)/p * M / B  (+ 2 (alpha + M/B) if N "
                 "is not a power of two, p = 2^floor(log2 N))", "Thakur, Rabenseifner & Gropp 2005, sec. 4.4"),
         Formula("NCCL-style double binary tree", "T_dbt = 2 (D - 1 + k)(alpha + M/(k B)), k = max(1, sqrt((D-1) M "

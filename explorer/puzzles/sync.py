@@ -790,7 +790,8 @@ def _build_report(a: Audit, extra: dict, z: dict | None) -> Report:
             f"{mo['e_radio']:.3g} J radio for {mo['model_bytes'] / 1e6:.3g} MB each way) and {mo['t_round']:.3g} s; a "
             f"pair joins {mo['participations_per_day']:.3g} rounds a day = {mo['daily_j']:.3g} J = "
             f"{mo['battery_fraction']:.0%} of the {mo['battery_j']:.0f} J battery = {mo['inference_hours_lost']:.2g} h "
-            f"of local inference. The {d['rounds_to_target']} rounds to the target take "
+            f"of the {mo['battery_j'] / mo['inference_power_w'] / SECONDS_PER_HOUR:.3g} h that a charge gives local "
+            f"inference. The {d['rounds_to_target']} rounds to the target take "
             f"{mo['days_to_target']:.3g} days."))
         constraints += [
             Constraint("training energy per pair per day", mo["daily_j"], mo["budget_j"], "J", "<=",

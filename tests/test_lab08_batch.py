@@ -83,11 +83,18 @@ def test_cloud_mfu_crisis_and_dollars():
 
 
 def test_tiny_batch1_efficiency_is_about_one_percent():
-    # Hand bound: GEMM efficiency of the nRF52840 at micro-batch 1 = 0.25 (part) x 64/(64+192) (width)
-    # x 32/(32+128) (tokens) = 1.25%; MFU cannot exceed it.
+    # The lab: "batch size 1 gives about 1% efficiency". Hand check of the regime: the GEMM roll-off
+    # (explorer/cost/efficiency.py) of the nRF52840 at micro-batch 1 is part efficiency 0.25 x width/(width + 192)
+    # x tokens/(tokens + 128) = 0.25 x 32/224 x 32/160 = 0.714% for the 32-wide network over 32 frames; the
+    # attention core runs at its own efficiency, so the whole step lands near, not exactly at, that figure.
+    from explorer.tracks import get_track
+
+    m = get_track("tiny").workload.model
+    gemm = 0.25 * m.hidden / (m.hidden + 192) * 32 / (32 + 128)
+    assert gemm == pytest.approx(0.00714, rel=1e-2)
     rep = pb.solve("tiny")
     one = rep.figure("batch1_mfu")
-    assert 0.003 < one <= 0.0125
+    assert 0.5 * gemm < one < 2 * gemm  # "about 1%"
     assert rep.figure("mfu") > one  # batching + accumulation raise it
 
 

@@ -462,7 +462,7 @@ def mobile_federated(a: Audit) -> dict:
     t_local = d["local_steps"] * a.model.t0
     e_compute = acc.tdp_w * t_local
     e_round = e_compute + e_bits
-    t_round = a.e_max_all * 0 + t_local + a.comm_async_s  # one participant's compute + exchange
+    t_round = t_local + a.comm_async_s  # one participant's compute + exchange
     battery_j = a.track.raw["economics"]["battery_wh"] * SECONDS_PER_HOUR
     budget = d["training_energy_fraction"] * battery_j  # J per device per day
     q_min = d["participation_min"]

@@ -358,8 +358,10 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                  f"is not much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local "
                  f"aggregation saves little or costs more (optimum g = {best.aggregation}). " if mult < 1.05 else "")
                 + f"Flat ring over all {inst.devices} devices on {inst.inter_name}: {_fmt_s(flat)}; two-tier: "
-                f"{_fmt_s(best.sync_s)} ({mult:.2f}x). The slow tier carries M/g per device instead of M, the fast "
-                "tier absorbs the rest. Best per g: " + "; ".join(f"g={r[0]}: {_fmt_s(r[4])} ({r[5]:.2f}x)"
+                f"{_fmt_s(best.sync_s)} ({mult:.2f}x). "
+                + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
+                   if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
+                + "Best per g: " + "; ".join(f"g={r[0]}: {_fmt_s(r[4])} ({r[5]:.2f}x)"
                                                                    for r in by_g) + "."),
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
                 f"{_verdict(slow_mult, mult)}: with the slow tier at 1/{SLOW_FACTOR:.0f} of the fast tier "

@@ -32,7 +32,7 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
-from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 from hardware.catalog import Cluster, Link, get_link, link_names
 from models.catalog import get_model
@@ -414,6 +414,9 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
     return Report(
         puzzle="scaling", lab="05", part=1, track=t.key, title="The communication wall", status="computed",
         headline=headline, figures=figures, findings=findings,
+        constraints=[Constraint(f"marginal speedup of one more {dev} at the best (fabric, N) = ({opt_f}, {opt_n})",
+                                float(curves[opt_f].marginal[opt_n - 1]), threshold, "x", ">=",
+                                binding=bool(curves[opt_f].marginal[opt_n - 1] < threshold + 0.05))],
         formulas=FORMULAS,
         assumptions=_assumptions(sc, curves),
         tables={"breakdown": Table(["fabric", f"step N={a} (s)", f"step N={b} (s)", "compute (s)", "all-reduce (s)",
@@ -484,8 +487,6 @@ MAX_ATTEMPTS = None
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score a (fabric, N): throughput (maximised) subject to 'one more device still adds at least
     threshold x of a device' (the diminishing-returns rule)."""
-    from explorer.report import Constraint
-
     sc = scenario(track)
     threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
     fabric = parse_fabrics(values.get("fabric"))

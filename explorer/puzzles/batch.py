@@ -29,6 +29,7 @@ from explorer.puzzles.training_scenario import Common, TrainingScenario, common,
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 
+ATTEMPT_OPTIONS = ("target_mfu", "network_headroom", "batch", "critical_batch", "loss_scaling", "max_accumulation")
 ATTEMPT_VARIABLES = ["precision", "micro_batch", "accumulation"]
 MAX_ATTEMPTS: int | None = None
 LOSS_SCALING = ("dynamic", "static", "none")
@@ -294,12 +295,13 @@ def build_report(res: BatchResult) -> Report:
         if "fp16" in inst.precisions else None
     bf16 = evaluate_config(inst, "bf16", cr["micro_batch"], cr["accumulation"]) if "bf16" in inst.precisions else None
     if fp16 is not None:
-        within = (1 / fp16["p_nan"]) if fp16["p_nan"] > 0 else float("inf")
+        within = (f"NaN expected within ~{1 / fp16['p_nan']:,.0f} steps" if fp16["p_nan"] > 0
+                  else "below double precision: no NaN expected")
         msg = (f"FP16 (max {num.max_finite('fp16'):,.0f}) without loss scaling: P(a step overflows to inf -> NaN) = "
-               f"{fp16['p_nan']:.3g} (NaN expected within ~{within:,.0f} "
-               f"steps), and {_pct(fp16['underflow'])} of gradients flush to zero (below 2^-24).")
+               f"{fp16['p_nan']:.3g} ({within}), and {_pct(fp16['underflow'])} of gradients flush to zero "
+               f"(below 2^-24). ")
         if bf16 is not None:
-            msg += (f" BF16 (max {num.max_finite('bf16'):.3g}, FP32's exponent range): P(NaN) = {bf16['p_nan']:.3g}. ")
+            msg += f"BF16 (max {num.max_finite('bf16'):.3g}, FP32's exponent range): P(NaN) = {bf16['p_nan']:.3g}. "
         msg += (f"Dynamic loss scaling (init 2^16, x0.5 on overflow) turns gradient overflow into skipped steps but "
                 f"cannot rescue forward overflow; gradient clipping at {inst.cm.gradient_clip_norm:g} cannot either: "
                 f"||g|| = inf gives min(1, c/inf) x inf = {num.clipped_norm(float('inf'), 1.0)}.")
@@ -352,7 +354,10 @@ def build_report(res: BatchResult) -> Report:
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: target_mfu, network_headroom, batch, critical_batch, loss_scaling,
     max_accumulation)."""
-    return build_report(solve_batch(track, **options))
+    report = build_report(solve_batch(track, **options))
+    # the scenario options evaluate_attempt needs to grade attempts against this report
+    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    return report
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:

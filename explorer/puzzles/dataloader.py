@@ -24,6 +24,8 @@ from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 
+ATTEMPT_OPTIONS = ("workers", "devices", "augment_ms", "compute_ms", "sample_bytes", "storage_gbps", "batch",
+                   "dataset_samples")
 ATTEMPT_VARIABLES = ["workers", "devices"]
 MAX_ATTEMPTS: int | None = 5  # the lab's 5-move rule
 ENGINES = ("cpsat", "enumerate")
@@ -279,7 +281,10 @@ def build_report(res: LoaderResult) -> Report:
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: workers, devices (maxima), augment_ms, compute_ms, sample_bytes,
     storage_gbps, batch, dataset_samples, engine, time_limit)."""
-    return build_report(solve_dataloader(track, **options))
+    report = build_report(solve_dataloader(track, **options))
+    # the scenario options evaluate_attempt needs to grade attempts against this report
+    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    return report
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
@@ -294,7 +299,12 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     require_positive_int("devices", n)
     p = inst.pipeline(w, n)
     ok = fed(inst, w, n)
-    viol = [Constraint(k, 0, 1, "", ">=", text="compute is starved") for k, v in ok.items() if not v]
+    r = ip.stage_rates(p)
+    demand = r["compute"]
+    per_device = {"prep keeps up": r["prep"], "storage keeps up": inst.storage_bandwidth / inst.sample_bytes,
+                  "host-to-device keeps up": n * inst.h2d_bandwidth / inst.sample_bytes}
+    viol = [Constraint(k, per_device[k], demand, "samples/s", ">=", text="compute is starved")
+            for k, v in ok.items() if not v]
     if w > inst.max_workers:
         viol.append(Constraint("workers", w, inst.max_workers, "", "<="))
     if n > inst.max_devices:

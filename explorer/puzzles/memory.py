@@ -23,6 +23,7 @@ from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Re
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
 from explorer.tracks import Track, get_track
 
+ATTEMPT_OPTIONS = ("memory_limit_gb", "batch")
 ATTEMPT_VARIABLES = ["optimizer", "precision", "recompute", "micro_batch", "zero", "offload", "trainable_layers"]
 MAX_ATTEMPTS: int | None = None
 ENGINES = ("cpsat", "enumerate")
@@ -393,7 +394,10 @@ def build_report(res: MemoryResult) -> Report:
 
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry: the Report of the memory audit (options: engine, time_limit, memory_limit_gb, batch)."""
-    return build_report(solve_memory(track, **options))
+    report = build_report(solve_memory(track, **options))
+    # the scenario options evaluate_attempt needs to grade attempts against this report
+    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    return report
 
 
 # --- attempts ---------------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ class SolveOutcome:
 
 
 def run(model, time_limit_s: float = DEFAULT_TIME_LIMIT_S, workers: int = 2, seed: int = 0,
-        hint_solution_callback=None):
-    """Solve a cp_model.CpModel; returns (solver, SolveOutcome)."""
+        params: dict | None = None):
+    """Solve a cp_model.CpModel; returns (solver, SolveOutcome). `params` overrides CP-SAT
+    parameters by name (each puzzle states why it sets any)."""
     from ortools.sat.python import cp_model
 
     solver = cp_model.CpSolver()
@@ -37,6 +38,8 @@ def run(model, time_limit_s: float = DEFAULT_TIME_LIMIT_S, workers: int = 2, see
     # Probing at presolve costs more than it saves on these small, table-heavy models (measured:
     # benchmarks/bench_search.py); the answer and its proof are unaffected.
     solver.parameters.cp_model_probing_level = 0
+    for k, v in (params or {}).items():
+        setattr(solver.parameters, k, v)
     t0 = time.perf_counter()
     code = solver.Solve(model)
     wall = time.perf_counter() - t0

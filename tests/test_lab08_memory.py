@@ -11,7 +11,7 @@ import pytest
 
 from explorer.cost import memory as mem
 from explorer.cost import training_memory as tmem
-from explorer.errors import UsageError
+from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles import memory as pm
 from explorer.puzzles.threed import make_setup
 from explorer.tracks import get_track
@@ -162,3 +162,12 @@ def test_bad_inputs():
         pm.solve("mobile", memory_limit_gb=-1)
     with pytest.raises(UsageError):
         pm.solve("mobile", batch=0)
+
+
+def test_nothing_fits_names_the_constraint():
+    # Hand: the tiny model's head alone (64 x 32 tied embedding + final norm = 2,112 params) in fp16 with its
+    # fp32 master and SGD is 2,112 x (2 + 2 + 4) = 16.9 KB before activations: 10 KB cannot hold it.
+    with pytest.raises(InfeasibleError) as exc:
+        pm.solve("tiny", memory_limit_gb=10e-6)
+    assert exc.value.conflicts == ["device memory"]
+    assert "\n" not in str(exc.value)

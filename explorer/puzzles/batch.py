@@ -24,7 +24,7 @@ from explorer.cost import memory as mem
 from explorer.cost import numerics as num
 from explorer.cost import step as stp
 from explorer.cost import training_memory as tmem
-from explorer.errors import UsageError, require_fraction, require_positive_int
+from explorer.errors import InfeasibleError, UsageError, require_fraction, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
@@ -51,6 +51,7 @@ class BatchInstance:
     loss_scaling: str
     plan_choice: tmem.Choice  # optimizer, recompute, zero, trainable layers of the memory plan
     memory_plan_source: str
+    b_crit_source: str
 
 
 def critical_batch_samples(track: Track, sc: TrainingScenario) -> int:
@@ -88,17 +89,19 @@ def make_instance(track: str | Track = "cloud", *, target_mfu: float | None = No
         raise UsageError(f"loss scaling {loss_scaling!r} unknown; valid: {', '.join(LOSS_SCALING)}")
     bc = critical_batch_samples(t, sc) if critical_batch is None else require_positive_int("critical-batch",
                                                                                           critical_batch)
+    bc_src = sc.critical_batch_source if critical_batch is None else "given by the user (--critical-batch)"
     if batch is not None:
         require_positive_int("batch", batch)
         if batch > sc.dataset_samples:
             raise UsageError(f"batch {batch} is larger than the dataset ({sc.dataset_samples} samples); "
                              f"use a batch <= {sc.dataset_samples}")
-        bc = min(bc, batch)
+        if batch < bc:
+            bc, bc_src = batch, "the largest batch allowed by the user (--batch)"
     ma = sc.max_accumulation if max_accumulation is None else require_positive_int("max-accumulation",
                                                                                   max_accumulation)
     choice, src = _memory_plan(t.key)
     return BatchInstance(t, sc, cm, tgt, hr, bc, sc.dataset_samples, sc.batch_precisions, sc.micro_batches, ma,
-                         loss_scaling, choice, src)
+                         loss_scaling, choice, src, bc_src)
 
 
 @cache
@@ -198,7 +201,17 @@ def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
         if not rest:  # keep the hard limits (memory, stability, dataset); show what else breaks
             hard = {"network utilisation", "critical batch", "MFU"}
             rest = [e for e in configs if all(c.name in hard for c in violations(inst, e))]
-        best = max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"])) if rest else None
+        if not rest:
+            hard = ("memory", "P(NaN) per step", "dataset")
+            least = {h: min(configs, key=lambda e, h=h: next((c.value - c.limit for c in violations(inst, e)
+                                                            if c.name == h), 0.0)) for h in hard}
+            broken = [h for h in hard if any(c.name == h for c in violations(inst, least[h]))]
+            raise InfeasibleError(
+                f"infeasible on the {inst.track.key} track: no (precision, micro-batch, accumulation) meets "
+                + ", ".join(f"{h} (best: {next(c for c in violations(inst, least[h]) if c.name == h).value:.4g} vs "
+                            f"{next(c for c in violations(inst, least[h]) if c.name == h).limit:.4g})"
+                            for h in broken) + " together with the others", broken or list(hard))
+        best = max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"]))
         reach = False
     plan = inst.track.crisis_plan
     crisis = evaluate_config(inst, inst.track.workload.precision, plan.micro_batch, plan.num_micro_batches)
@@ -318,8 +331,8 @@ def build_report(res: BatchResult) -> Report:
         constraints.append(Constraint(name, v, lim, unit, sense, 0 <= slack <= 0.1 * max(abs(lim), 1e-30)))
     rows = [[c["global_batch"], c["accumulation"], c["mfu"], c["comm_to_compute"], c["network_utilisation"],
              c["samples_multiplier"]] for c in sweep]
-    tables = {"sweep": Table(["global batch", "accumulation", "MFU", "comm/compute", "network busy",
-                              "samples x (E/E_min)"], rows,
+    tables = {"sweep": Table(["global batch", "accumulation", "MFU (fraction)", "comm/compute",
+                              "network busy (fraction)", "samples x (E/E_min)"], rows,
                              f"{e['precision']}, micro-batch {e['micro_batch']}: accumulation sweep")}
     data = {"comm_ratio": {"global_batch": [c["global_batch"] for c in sweep],
                            "comm_to_compute": [c["comm_to_compute"] for c in sweep],
@@ -338,7 +351,7 @@ def build_report(res: BatchResult) -> Report:
                 "IEEE 754 binary16; Micikevicius et al. 2018 sec. 3.2"),
         Formula("clipping", "g <- g min(1, c / ||g||)", "Pascanu et al. 2013, eq. 7"),
     ]
-    assumptions = [Assumption(f"critical batch {inst.b_crit:,} samples: {inst.sc.critical_batch_source}", ""),
+    assumptions = [Assumption(f"critical batch {inst.b_crit:,} samples: {inst.b_crit_source}", ""),
                    Assumption(inst.sc.numerics_source, "lab08_training.toml"),
                    Assumption(f"memory plan: {inst.memory_plan_source}", ""),
                    Assumption(f"loss scaling in the search: {inst.loss_scaling} ({inst.cm.sources.get('loss_scale')})",

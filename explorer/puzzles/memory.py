@@ -17,7 +17,7 @@ import numpy as np
 
 from explorer.cost import training_memory as tmem
 from explorer.cost.setup import Setup
-from explorer.errors import UsageError, require_positive, require_positive_int
+from explorer.errors import InfeasibleError, UsageError, require_positive, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
@@ -171,9 +171,33 @@ def solve_memory(track: str | Track = "cloud", *, engine: str = "cpsat", time_li
     else:
         idx, status = ex_idx, "optimal" if ex_idx is not None else "infeasible"
     wall = time.perf_counter() - t0
+    if idx is None:
+        raise _infeasible(inst, prob)
     best = _choice(inst, idx) if idx is not None else None
     ex = _choice(inst, ex_idx) if ex_idx is not None else None
     return MemoryResult(inst, prob, best, idx, status, engine, wall, ex)
+
+
+def _infeasible(inst: MemoryInstance, prob: ChoiceProblem) -> InfeasibleError:
+    """Name the constraint(s) that no configuration meets, with the leanest configuration's figures."""
+    import itertools
+
+    worst: dict[str, tuple[int, int, dict]] = {}
+    for combo in itertools.product(*(range(len(v)) for v in inst.dims.values())):
+        idx = dict(zip(inst.dims, combo))
+        for name, (v, lim) in prob.score(idx)["constraints"].items():
+            if name not in worst or v < worst[name][0]:
+                worst[name] = (v, lim, idx)
+    parts, conflicts = [], []
+    for name, (v, lim, idx) in worst.items():
+        if v > lim:
+            conflicts.append(name)
+            parts.append(f"{name}: even the leanest choice ({_describe(_choice(inst, idx), inst.base.model.layers)}) "
+                         f"needs {_gb(v)} > {_gb(lim)}")
+    if not conflicts:
+        conflicts = [n for n, _, _ in prob.constraints]
+        parts = ["no single configuration meets " + " and ".join(conflicts) + " together"]
+    return InfeasibleError(f"infeasible on the {inst.track.key} track: " + "; ".join(parts), conflicts)
 
 
 # --- the lab's closed-form questions --------------------------------------------------------------

@@ -118,3 +118,13 @@ def test_slower_network_never_speeds_up_a_step():
     slow = replace(fast, cluster=build_cluster("h100", 1024, 8, "nvlink4", "eth_10g"))
     p = t.crisis_plan
     assert estimate(slow, p).step_time_s >= estimate(fast, p).step_time_s
+
+
+def test_node_shared_nic_is_split_among_parallel_rings():
+    # One 10 GbE NIC per node (1.25e9 B/s x 0.90 efficiency): a flat ring of consecutive ranks
+    # (stride 1) crosses it once and gets it all; eight rings of stride 8 (one per GPU of the node)
+    # share it: 1.125e9 / 8 each. Within a node the NVLink rate applies.
+    s = Setup(get_model("llama3_8b"), build_cluster("h100", 64, 8, "nvlink4", "eth_10g"), 4096)
+    assert float(s.link_bandwidth(64, stride=1)) == pytest.approx(1.125e9)
+    assert float(s.link_bandwidth(64, stride=8)) == pytest.approx(1.125e9 / 8)
+    assert float(s.link_bandwidth(8, stride=1)) == pytest.approx(450e9 * 0.82)

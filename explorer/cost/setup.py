@@ -69,15 +69,20 @@ class Setup:
         """Slowest link a group spanning `span` consecutive ranks crosses (TP innermost)."""
         return self.cluster.intra if span <= self.cluster.devices_per_node else self.cluster.inter
 
-    def link_bandwidth(self, span):
-        """Achievable per-device bandwidth (bytes/s) for a group spanning `span` ranks.
+    def link_bandwidth(self, span, stride=1):
+        """Achievable per-device bandwidth (bytes/s) for a ring group spanning `span` ranks whose
+        members sit `stride` ranks apart.
 
-        A link shared by the whole node (Ethernet per node) is split among its devices."""
+        A link shared by the whole node (one Ethernet NIC per node) carries one ring edge per group
+        that leaves the node; min(stride, devices per node) groups run side by side through it, so
+        each gets that share (a flat ring of consecutive ranks, stride 1, gets the whole NIC)."""
         import numpy as np
 
+        dpn = self.cluster.devices_per_node
         intra, inter = self.cluster.intra, self.cluster.inter
-        inter_bw = inter.effective_bandwidth / (self.cluster.devices_per_node if inter.shared_per_node else 1)
-        return np.where(np.asarray(span) <= self.cluster.devices_per_node, intra.effective_bandwidth, inter_bw)
+        share = np.minimum(np.asarray(stride), dpn) if inter.shared_per_node else 1
+        inter_bw = inter.effective_bandwidth / share
+        return np.where(np.asarray(span) <= dpn, intra.effective_bandwidth, inter_bw)
 
     def link_latency(self, span):
         import numpy as np

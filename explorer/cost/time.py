@@ -68,7 +68,8 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
     # where possible (Liu et al., Ring Attention, arXiv 2310.01889, sec. 3).
     kv_msg = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
     span = tp_a * cp_a
-    t_cp = 3.0 * reduce_scatter_time(kv_msg * cp_a, cp_a, setup.link_latency(span), setup.link_bandwidth(span))
+    t_cp = 3.0 * reduce_scatter_time(kv_msg * cp_a, cp_a, setup.link_latency(span),
+                                     setup.link_bandwidth(span, stride=tp_a))
     attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * eff.attention_efficiency))
     return t_compute, t_mem, t_tp, t_cp_exposed
@@ -93,7 +94,7 @@ def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp):
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     msg = tokens * setup.model.hidden * setup.act_bytes / np.where(sp_on, tp_a, 1)
     span = tp_a * np.asarray(cp) * pp_a
-    t = 2.0 * (setup.link_latency(span) + msg / setup.link_bandwidth(span))
+    t = 2.0 * (setup.link_latency(span) + msg / setup.link_bandwidth(span, stride=tp_a * np.asarray(cp)))
     return np.where(pp_a > 1, t, 0.0)
 
 
@@ -106,7 +107,8 @@ def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
     n = np.asarray(dp) * np.asarray(cp)
     span = np.asarray(tp) * np.asarray(cp) * np.asarray(pp) * np.asarray(dp)
     grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
-    alpha, bw = setup.link_latency(span), setup.link_bandwidth(span)
+    stride = np.asarray(tp) * np.asarray(cp) * np.asarray(pp)
+    alpha, bw = setup.link_latency(span), setup.link_bandwidth(span, stride=stride)
     buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
     t = 2.0 * (n - 1) * alpha * buckets + 2.0 * (n - 1) / n * grads / bw
     t = np.where(np.asarray(zero) >= 3, 1.5 * t, t)

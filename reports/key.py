@@ -164,21 +164,51 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     return document("Answer key", "\n".join(parts))
 
 
+def _entries_parallel(jobs: int, work: list[tuple[Any, str]], out_dir: Path,
+                      progress: Callable[[KeyEntry], None] | None) -> list[KeyEntry]:
+    """key_entry over a pool of forked worker processes; results in input order (each writes its own files)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("fork")
+    results: dict[int, KeyEntry] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(key_entry, info, track, out_dir): i for i, (info, track) in enumerate(work)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except Exception as exc:  # a worker that died: list it like any failing puzzle
+                info, track = work[i]
+                results[i] = KeyEntry(info.lab, info.part, info.name, info.title, track,
+                                      error=_error_text(exc, info.module))
+            if progress:
+                progress(results[i])
+    return [results[i] for i in range(len(work))]
+
+
 def build_key(labs: list[str], tracks: list[str], out_dir: Path | str,
               progress: Callable[[KeyEntry], None] | None = None,
-              solve: Callable[..., Report] | None = None) -> list[KeyEntry]:
+              solve: Callable[..., Report] | None = None, jobs: int = 1) -> list[KeyEntry]:
     """Write the answer key for the given labs and tracks into out_dir; returns one entry per lab part x track.
-    progress is called after each entry (the CLI draws a progress bar with it)."""
+    progress is called after each entry (the CLI draws a progress bar with it). jobs > 1 solves and draws
+    in that many forked processes (same files: each answer's files depend only on its own solve)."""
+    import multiprocessing
+
     from explorer.puzzles import LABS
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for info, track in selected(labs, tracks):
-        entry = key_entry(info, track, out_dir, solve)
-        entries.append(entry)
-        if progress:
-            progress(entry)
+    work = selected(labs, tracks)
+    if jobs > 1 and solve is None and len(work) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        entries = _entries_parallel(jobs, work, out_dir, progress)
+    else:
+        entries = []
+        for info, track in work:
+            entry = key_entry(info, track, out_dir, solve)
+            entries.append(entry)
+            if progress:
+                progress(entry)
     (out_dir / "index.md").write_text(index_markdown(entries, LABS), encoding="utf-8")
     (out_dir / "index.html").write_text(index_html(entries, LABS), encoding="utf-8")
     (out_dir / "index.json").write_text(json.dumps([e.__dict__ for e in entries], indent=2) + "\n", encoding="utf-8")

@@ -54,3 +54,10 @@ def test_index_links_every_answer_and_lists_errors(small_registry, tmp_path):
     assert "## Lab 06" in md and "2 of 3 answers solved" in md
     page = (tmp_path / "lab05" / "fake-cloud.md").read_text()
     assert "![math peek](fake-cloud-math_peek.png)" in page
+
+
+def test_parallel_key_writes_the_same_files(small_registry, tmp_path):
+    build_key(["05"], ["cloud", "edge"], tmp_path / "serial")
+    build_key(["05"], ["cloud", "edge"], tmp_path / "parallel", jobs=2)
+    a, b = _files(tmp_path / "serial"), _files(tmp_path / "parallel")
+    assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []

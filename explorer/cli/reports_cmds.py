@@ -7,6 +7,7 @@ reports.key, reports.attempts, reports.render); heavy libraries are imported ins
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -97,7 +98,9 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
               help="Which track.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for the key (index.html, index.md, labNN/...).")
-def key_cmd(lab: str, track: str, out_dir: Path) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: the number of CPUs, at most 4); the files do not depend on it.")
+def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     """Answer keys: every lab part x track solved, as Markdown + HTML + JSON, with an index page."""
     from reports.key import build_key, selected
 
@@ -108,7 +111,7 @@ def key_cmd(lab: str, track: str, out_dir: Path) -> None:
         def step(entry) -> None:
             bar.update(1, entry)
 
-        entries = build_key(labs, tracks, out_dir, progress=step)
+        entries = build_key(labs, tracks, out_dir, progress=step, jobs=jobs or min(4, os.cpu_count() or 1))
     failed = [e for e in entries if e.error]
     for e in failed:
         click.echo(f"  {e.puzzle} [{e.track}]: {e.error}", err=True)

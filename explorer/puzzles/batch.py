@@ -289,9 +289,36 @@ def build_report(res: BatchResult) -> Report:
         figures["mfu"] = Figure(e["mfu"], "fraction", "MFU of the answer")
         figures["global_batch"] = Figure(e["global_batch"], "samples", "global batch of the answer")
         figures["idle_usd_per_hour"] = Figure(usd_h * (1 - e["mfu"]), "USD/h", f"spend on idle {dw} time, answer")
+    findings.append(Finding("Which batch size, precision and accumulation reach the target MFU?", headline))
+    if res.best is not None and not res.reaches_target:
+        # what the target would take if the convergence limit were ignored, and what that costs in samples
+        over = [c for c in res.configs if all(v.name == "critical batch" for v in violations(inst, c))]
+        if over:
+            o = min(over, key=lambda c: (c["global_batch"], -c["mfu"]))
+            figures["batch_for_target"] = Figure(o["global_batch"], "samples", "smallest batch reaching the target")
+            findings.append(Finding(
+                "What would the target MFU take, and why is it not the answer?",
+                f"{o['precision']}, micro-batch {o['micro_batch']} x {o['accumulation']}: global batch "
+                f"{o['global_batch']:,} reaches MFU {_pct(o['mfu'])}, but that is "
+                f"{o['global_batch'] / inst.b_crit:.2g}x "
+                f"the critical batch {inst.b_crit:,}: E/E_min = 1 + B/B_crit = {o['samples_multiplier']:.3g} (vs "
+                f"{e['samples_multiplier']:.3g} for the answer), so the MFU gained is paid back in extra samples."))
+        else:
+            soft = {"critical batch", "MFU", "network utilisation"}
+            cands = [c for c in res.configs if all(v.name in soft for v in violations(inst, c))]
+            ceiling = max(cands, key=lambda c: c["mfu"]) if cands else None
+            why = (f" The ceiling, at global batch {ceiling['global_batch']:,} ({ceiling['precision']}, micro-batch "
+                   f"{ceiling['micro_batch']} x {ceiling['accumulation']}), is MFU {_pct(ceiling['mfu'])}: what is "
+                   f"left is set by the parallel plan ({t.crisis_plan.describe()}) and the network, not by the batch "
+                   f"(see `explore solve 3d` / `explore solve scaling`)." if ceiling else "")
+            if ceiling:
+                figures["mfu_ceiling"] = Figure(ceiling["mfu"], "fraction", "highest MFU at any batch")
+            findings.append(Finding(
+                "What would the target MFU take?",
+                f"No batch up to the dataset ({inst.dataset:,} samples, accumulation <= {inst.max_accumulation}) "
+                f"reaches {_pct(inst.target_mfu)} within memory and stability limits on this track." + why))
     figures["network_utilisation"] = Figure(e["network_utilisation"], "fraction", "network busy fraction")
     figures["comm_to_compute"] = Figure(e["comm_to_compute"], "", "communication / compute time")
-    findings.append(Finding("Which batch size, precision and accumulation reach the target MFU?", headline))
     # the lab's prediction: comm-to-compute ratio vs batch
     sweep = [c for c in res.configs if c["precision"] == e["precision"] and c["micro_batch"] == e["micro_batch"]]
     pairs = [(c1, c2) for c1 in sweep for c2 in sweep if c2["accumulation"] == 2 * c1["accumulation"]]

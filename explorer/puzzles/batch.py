@@ -218,6 +218,11 @@ def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
     return BatchResult(inst, best, reach, configs, crisis, time.perf_counter() - t0)
 
 
+def _bytes(x: float) -> str:
+    units = ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
+    return next(f"{x / sc:,.3g} {u}" for sc, u in units if x >= sc or sc == 1)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.3g}%"
 
@@ -309,7 +314,8 @@ def build_report(res: BatchResult) -> Report:
             ceiling = max(cands, key=lambda c: c["mfu"]) if cands else None
             why = (f" The ceiling, at global batch {ceiling['global_batch']:,} ({ceiling['precision']}, micro-batch "
                    f"{ceiling['micro_batch']} x {ceiling['accumulation']}), is MFU {_pct(ceiling['mfu'])}: what is "
-                   f"left is set by the parallel plan ({t.crisis_plan.describe()}) and the network, not by the batch "
+                   f"left is set by the matrix sizes on this hardware, the parallel plan "
+                   f"({t.crisis_plan.describe()}) and the network, not by the batch "
                    f"(see `explore solve 3d` / `explore solve scaling`)." if ceiling else "")
             if ceiling:
                 figures["mfu_ceiling"] = Figure(ceiling["mfu"], "fraction", "highest MFU at any batch")
@@ -317,6 +323,14 @@ def build_report(res: BatchResult) -> Report:
                 "What would the target MFU take?",
                 f"No batch up to the dataset ({inst.dataset:,} samples, accumulation <= {inst.max_accumulation}) "
                 f"reaches {_pct(inst.target_mfu)} within memory and stability limits on this track." + why))
+    c = inst.plan_choice
+    L = t.workload.model.layers
+    findings.append(Finding(
+        "Which memory plan does the answer train with, and does it fit?",
+        f"{c.optimizer}, recompute {c.recompute}, ZeRO-{c.zero}, {c.trainable_layers} of {L} layers trained"
+        f"{' (output head only)' if c.trainable_layers == 0 else ''} ({inst.memory_plan_source}); at "
+        f"{e['precision']} micro-batch {e['micro_batch']}: {_bytes(e['memory'])} of {_bytes(e['memory_limit'])} "
+        f"per {dw}."))
     figures["network_utilisation"] = Figure(e["network_utilisation"], "fraction", "network busy fraction")
     figures["comm_to_compute"] = Figure(e["comm_to_compute"], "", "communication / compute time")
     # the lab's prediction: comm-to-compute ratio vs batch

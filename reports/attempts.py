@@ -219,6 +219,9 @@ def _objective_unit(name: str, result: dict, report: Report) -> str:
         for k, f in figs.items():
             if name in (k, getattr(f, "label", None)):
                 return getattr(f, "unit", "")
+    for suffix, unit in (("_s", "s"), ("_bytes", "B"), ("_b", "B"), ("_usd", "USD"), ("_j", "J"), ("_w", "W")):
+        if name.lower().endswith(suffix):
+            return unit
     return ""
 
 
@@ -237,13 +240,14 @@ def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = ""
     if abs(gap) <= REL_TOL * max(1.0, abs(optimum)):
         return 0.0, "at the optimum"
     rel = abs(gap) / abs(optimum) if optimum else float("inf")
-    side = ("below" if gap > 0 else "above") if sense == "max" else ("above" if gap > 0 else "below")
-    verdict = "worse" if gap > 0 else "better: check the optimum"
     if unit == "fraction":
         amount = f"{100 * abs(gap):.1f} {name + ' ' if name else ''}points"
     else:
         amount = fmt_value(abs(gap), unit)
-    return gap, f"{amount} {side} the optimum ({100 * rel:.1f}% {verdict})"
+    if gap < 0:
+        return gap, f"beats the optimum by {amount} ({100 * rel:.1f}%)"
+    side = "below" if sense == "max" else "above"
+    return gap, f"{amount} {side} the optimum ({100 * rel:.1f}% worse)"
 
 
 def _violation_size(result: dict) -> float:
@@ -307,6 +311,16 @@ def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: boo
     return reached if flag is None and reached else flag
 
 
+def _blamed_field(msg: str, values: dict) -> str | None:
+    """The field an error message is about: the only variable it names, or the only one whose (non-numeric)
+    value it quotes; None when that is ambiguous."""
+    named = [v for v in values if v in msg]
+    if len(named) == 1:
+        return named[0]
+    quoted = [v for v in (named or values) if isinstance(values[v], str) and repr(values[v]) in msg]
+    return quoted[0] if len(quoted) == 1 else None
+
+
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
     """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
     source names the file in error messages."""
@@ -325,7 +339,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
             res = mod.evaluate_attempt(dict(row.values), track=report.track, **options)
         except (ExplorerError, ValueError, KeyError, TypeError) as exc:
             msg = str(exc).strip() or type(exc).__name__
-            fld = next((v for v in row.values if v in msg), None)
+            fld = _blamed_field(msg, row.values)
             where = f", field '{fld}'" if fld and "field" not in msg else ""
             g.error = f"{source}, line {row.line}{where}: {msg}"
             continue
@@ -343,7 +357,10 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
                                          if unit == "fraction" else "")
             g.reached_optimum = g.feasible and g.gap <= REL_TOL * max(1.0, abs(float(optimum["value"])))
             if not g.feasible:
-                g.gap_text = "infeasible; if it fitted: " + g.gap_text
+                g.gap_text = ("infeasible; it " + g.gap_text + " only by breaking a constraint") if g.gap < 0 \
+                    else "infeasible; if it fitted: " + g.gap_text
+            elif g.gap < 0:
+                g.gap_text += ": check the optimum"
         g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum, options)
         g.best_move = "none: at the optimum" if g.reached_optimum else best_move(
             mod, row.values, res, report.track, options, unit, label)

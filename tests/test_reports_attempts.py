@@ -102,3 +102,15 @@ def test_violation_text_for_a_lower_bound():
     # 80 < 100 by 100 - 80 = 20.
     c = Constraint("throughput", 80, 100, "tokens/s", ">=")
     assert violation_text(c) == "throughput 80 tokens/s < 100 tokens/s by 20 tokens/s"
+
+
+def test_error_blames_the_right_field_or_none():
+    from reports.attempts import _blamed_field, gap_text
+
+    vals = {"workers": 1, "devices": "x"}
+    assert _blamed_field("workers and devices must be whole numbers, got {'workers': 1, 'devices': 'x'}", vals) \
+        == "devices"
+    assert _blamed_field("devices must be positive", {"workers": 1, "devices": -1}) == "devices"
+    assert _blamed_field("workers and devices disagree", {"workers": 1, "devices": 2}) is None
+    # Minimising: 62 s against an optimum of 60 s is 2 s (2/60 = 3.3%) above it.
+    assert gap_text(62.0, 60.0, "min", "s") == (2.0, "2.000 s above the optimum (3.3% worse)")

@@ -20,12 +20,16 @@ table{border-collapse:collapse;margin:.5em 0 1em;font-size:.92em}
 th,td{border:1px solid #d0d0d0;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr:nth-child(even) td{background:#fafafa}
-.VIOLATED,.bad{color:#b03000;font-weight:600}.BINDING{color:#8a5a00;font-weight:600}.ok,.good{color:#00734f}
+.VIOLATED,.bad,.NO,.ERROR,.no{color:#b03000;font-weight:600}.BINDING{color:#8a5a00;font-weight:600}
+.ok,.good,.yes{color:#00734f}
 dt{font-weight:600;margin-top:.6em}dd{margin-left:1.2em}
 figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em}
 .src{color:#666;font-size:.88em}.note{color:#a04000;font-size:.9em}.err{color:#b03000}
 """
+
+
+VERDICT_COLUMNS = ("feasible", "state", "on frontier", "status")
 
 
 def _is_num(v: Any) -> bool:
@@ -37,6 +41,8 @@ def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str
     from reports.render import cell
 
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
+    if classes is None:  # verdict columns get coloured by their value
+        classes = {i: "verdict" for i, c in enumerate(columns) if str(c) in VERDICT_COLUMNS}
     body = []
     for r in rows:
         tds = []

@@ -34,6 +34,7 @@ class KeyEntry:
     headline: str = ""
     files: dict[str, str] = field(default_factory=dict)  # format -> path relative to the key directory
     error: str = ""
+    plot_errors: dict[str, str] = field(default_factory=dict)  # plot name -> why it could not be drawn
 
 
 # "proven optimal by CP-SAT in 8.02 s" -> "proven optimal by CP-SAT": a wall time in prose is not the answer.
@@ -107,6 +108,7 @@ def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report]
         entry.error = _error_text(exc, info.module)
         return entry
     entry.status, entry.headline = report.status, report.headline
+    entry.plot_errors = {n: e for n, e in pngs.items() if not isinstance(e, bytes)}
     entry.files = {fmt: f"lab{info.lab}/{stem}.{ext}" for fmt, ext in (("markdown", "md"), ("html", "html"),
                                                                         ("json", "json"))}
     return entry
@@ -125,8 +127,9 @@ def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
             lines.append(f"| {e.part}: {e.title} | `{e.puzzle}` | {e.track} | ERROR | {e.error.replace('|', '/')} |")
         else:
             links = " / ".join(f"[{f}]({p})" for f, p in e.files.items())
+            broken = "".join(f" PLOT {n} FAILED: {err}." for n, err in e.plot_errors.items()).replace("|", "/")
             lines.append(f"| {e.part}: {e.title} | `{e.puzzle}` | {e.track} | {e.status} | "
-                         f"{e.headline.replace('|', '/')} ({links}) |")
+                         f"{e.headline.replace('|', '/')} ({links}){broken} |")
     ok = sum(1 for e in entries if not e.error)
     lines += ["", f"{ok} of {len(entries)} answers solved; {len(entries) - ok} listed with their error.", ""]
     return "\n".join(lines)
@@ -154,9 +157,11 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
             links = " &middot; ".join(f"<a href='{escape(p)}'>{escape(f)}</a>"
                                       for f, p in (("html", e.files["html"]), ("markdown", e.files["markdown"]),
                                                    ("json", e.files["json"])))
+            broken = "".join(f"<br><span class='err'>plot {escape(n)} could not be drawn: {escape(err)}</span>"
+                             for n, err in e.plot_errors.items())
             parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
                          f"<td>{escape(e.track)}</td><td class='good'>{escape(e.status)}</td>"
-                         f"<td>{escape(e.headline)}<br>{links}</td></tr>")
+                         f"<td>{escape(e.headline)}<br>{links}{broken}</td></tr>")
     if current is not None:
         parts.append("</tbody></table>")
     ok = sum(1 for e in entries if not e.error)

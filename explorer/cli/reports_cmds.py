@@ -115,6 +115,9 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     failed = [e for e in entries if e.error]
     for e in failed:
         click.echo(f"  {e.puzzle} [{e.track}]: {e.error}", err=True)
+    for e in entries:
+        for name, err in e.plot_errors.items():
+            click.echo(f"  {e.puzzle} [{e.track}]: plot {name} could not be drawn: {err}", err=True)
     click.echo(f"{len(entries) - len(failed)} of {len(entries)} answers written; index: {out_dir / 'index.html'}")
 
 

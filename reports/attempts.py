@@ -299,6 +299,8 @@ def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: boo
     frontier of a single objective is its optimum."""
     if not result.get("feasible"):
         return False
+    if reached:  # the optimum is not dominated at its own scale: no solve needed
+        return True
     from explorer.frontier import spec_for
 
     spec = spec_for(report.puzzle)
@@ -308,7 +310,7 @@ def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: boo
         flag = spec.attempt_on_frontier(values, result, report.track, **options)
     except ExplorerError:
         flag = None
-    return reached if flag is None and reached else flag
+    return flag
 
 
 def _blamed_field(msg: str, values: dict) -> str | None:

@@ -138,3 +138,18 @@ def test_frontier_of_a_puzzle_without_one_is_a_usage_error(monkeypatch):
         frontier("fake", "cloud")
     with pytest.raises(UsageError, match="unknown puzzle"):
         frontier("nonexistent-puzzle", "cloud")
+
+
+def test_3d_attempt_frontier_flag(api):
+    from explorer.frontier import attempt_on_frontier_3d
+    from explorer.report import Figure
+
+    def result(tps, mem):
+        return {"feasible": True, "figures": {"tokens_per_s": Figure(tps, "tokens/s", "throughput"),
+                                              "memory_per_gpu": Figure(mem, "B", "memory per GPU")}}
+
+    values = {"tp": 32, "pp": 1, "dp": 1, "cp": 1}
+    # 185 tokens/s with 72 - 50 = 22 GB headroom on 32 GPUs: the best plan with >= 22 GB headroom is that one.
+    assert attempt_on_frontier_3d(values, result(185.0, 50e9), "cloud") is True
+    # 150 tokens/s with 12 GB headroom: (185 tokens/s, 22 GB) has more of both, so it is dominated.
+    assert attempt_on_frontier_3d(values, result(150.0, 60e9), "cloud") is False

@@ -116,7 +116,7 @@ def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report]
 
 def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     lines = ["# Answer key", "", "Every lab part for every track, solved. Each answer links to its Markdown, "
-             "HTML (self-contained) and JSON report.", ""]
+             "HTML (self-contained) and JSON report."]
     current = None
     for e in entries:
         if e.lab != current:

@@ -420,7 +420,10 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> l
                    + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
     unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
-    if reached is not None:
+    if optimum.get("value") is None:
+        answer = ("Cannot tell: this report carries no optimum (report.extra['objective']) to compare with; "
+                  f"{len(feasible)} attempt(s) are feasible.")
+    elif reached is not None:
         within = "" if limit is None else (f" (within the lab's limit of {limit})"
                                            if reached.number <= limit else f" (past the lab's limit of {limit})")
         answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches the optimum {name} "

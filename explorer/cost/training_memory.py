@@ -201,28 +201,44 @@ def frozen_compute_factor(layers: int, trainable_layers: int) -> float:
     return (layers + 2 * trainable_layers) / (3 * layers)
 
 
-def step_time_parts(base: Setup, layout: Layout, choice: Choice, int8_block: int = 2048) -> tuple[float, float]:
-    """(everything but the optimizer step, the optimizer step) in seconds, from the step model
-    (explorer.cost.step.evaluate). Freezing removes the backward pass of the frozen layers;
-    offload replaces the on-device optimizer pass by PCIe transfers (gradients down, weights up)
-    and the same memory-bound pass at host-memory bandwidth (ZeRO-Offload, Ren et al. 2021 sec. 4)."""
+def training_step(base: Setup, choice: Choice, tp: int, pp: int, dp: int, num_micro_batches: int, cp: int = 1,
+                  v: int = 1, sp: bool | None = None, pcie_bandwidth: float = 0.0, host_memory_bandwidth: float = 0.0,
+                  int8_block: int = 2048) -> dict[str, float]:
+    """One training step of a choice on a parallel plan, from the step model (explorer.cost.step.evaluate)
+    on the TrainingSetup, with the two departures this module models:
+      * freezing: frozen layers run forward only, so the step loses (1 - f) of its compute time and of
+        its model FLOPs, f = frozen_compute_factor (the MFU is step.evaluate's, rescaled accordingly);
+      * offload: the on-device optimizer pass is replaced by PCIe transfers (gradients down, weights up)
+        plus the same memory-bound pass at host-memory bandwidth (ZeRO-Offload, Ren et al. 2021 sec. 4).
+    Seconds; 'time_main' is everything but the optimizer step."""
     s = training_setup(base, choice, int8_block)
-    tp, pp, dp = layout.tp, layout.pp, layout.dp
-    nmb = layout.batch_per_replica // choice.micro_batch
     rc = mem.RECOMPUTE_CODES[choice.recompute]
-    r = stp.evaluate(s, tp, 1, pp, dp, 1, choice.micro_batch, nmb, choice.zero, rc, int(tp > 1))
+    sp = (tp > 1) if sp is None else sp
+    r = stp.evaluate(s, tp, cp, pp, dp, v, choice.micro_batch, num_micro_batches, choice.zero, rc, int(sp))
     f = frozen_compute_factor(s.model.layers, choice.trainable_layers)
-    t_main = float(r["step_time"]) - float(r["time_optimizer"]) - (1.0 - f) * float(r["time_compute"])
+    t_compute_full, t_step_full = float(r["time_compute"]), float(r["step_time"])
     t_opt = float(r["time_optimizer"])
+    t_main = t_step_full - t_opt - (1.0 - f) * t_compute_full
     if choice.offload:
-        if layout.pcie_bandwidth <= 0 or layout.host_memory_bandwidth <= 0:
+        if pcie_bandwidth <= 0 or host_memory_bandwidth <= 0:
             raise UsageError("offload needs a host link and host memory (not available on this track)")
         p = float(mem.params_per_device(s, tp, pp)) / (dp if choice.zero >= 1 else 1)
-        pcie = p * (s.grad_bytes + s.weight_bytes) / layout.pcie_bandwidth
-        host = float(tm.optimizer_time(s, tp, 1, pp, dp, choice.zero)) * (
-            s.cluster.accelerator.memory_bandwidth / layout.host_memory_bandwidth)
+        pcie = p * (s.grad_bytes + s.weight_bytes) / pcie_bandwidth
+        host = float(tm.optimizer_time(s, tp, cp, pp, dp, choice.zero)) * (
+            s.cluster.accelerator.memory_bandwidth / host_memory_bandwidth)
         t_opt = pcie + host
-    return t_main, t_opt
+    t_step = t_main + t_opt
+    return {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": f * t_compute_full,
+            "time_dp_total": float(r["time_dp_total"]), "model_flops": f * float(r["model_flops"]),
+            "mfu": float(r["mfu"]) * f * t_step_full / t_step}
+
+
+def step_time_parts(base: Setup, layout: Layout, choice: Choice, int8_block: int = 2048) -> tuple[float, float]:
+    """(everything but the optimizer step, the optimizer step) in seconds on the audit's layout."""
+    r = training_step(base, choice, layout.tp, layout.pp, layout.dp, layout.batch_per_replica // choice.micro_batch,
+                      pcie_bandwidth=layout.pcie_bandwidth, host_memory_bandwidth=layout.host_memory_bandwidth,
+                      int8_block=int8_block)
+    return r["time_main"], r["time_optimizer"]
 
 
 def with_layers(base: Setup, layers: int) -> Setup:

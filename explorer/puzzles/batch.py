@@ -20,9 +20,7 @@ from functools import cache
 from typing import Any
 
 from explorer.cost import convergence as conv
-from explorer.cost import memory as mem
 from explorer.cost import numerics as num
-from explorer.cost import step as stp
 from explorer.cost import training_memory as tmem
 from explorer.errors import InfeasibleError, UsageError, require_fraction, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
@@ -117,17 +115,9 @@ def evaluate_config(inst: BatchInstance, precision: str, micro_batch: int, accum
     base = _setup(t.key, precision)
     c = inst.plan_choice
     choice = tmem.Choice(c.optimizer, precision, c.recompute, micro_batch, c.zero, c.offload, c.trainable_layers)
-    s = tmem.training_setup(base, choice, inst.cm.int8_block_size)
-    rc = mem.RECOMPUTE_CODES[c.recompute]
-    r = stp.evaluate(s, plan.tp, plan.cp, plan.pp, plan.dp, plan.virtual_stages, micro_batch, accumulation,
-                     c.zero, rc, int(plan.sequence_parallel))
-    f = tmem.frozen_compute_factor(base.model.layers, c.trainable_layers)
-    t_compute = float(r["time_compute"]) * f
-    t_step = float(r["step_time"]) - (1 - f) * float(r["time_compute"])
-    flops = float(r["model_flops"]) * f
-    n_dev = plan.devices
-    mfu = flops / (t_step * n_dev * base.peak_flops)
-    comm = float(r["time_dp_total"])
+    r = tmem.training_step(base, choice, plan.tp, plan.pp, plan.dp, accumulation, cp=plan.cp, v=plan.virtual_stages,
+                           sp=plan.sequence_parallel, int8_block=inst.cm.int8_block_size)
+    t_step, t_compute, comm, mfu = r["step_time"], r["time_compute"], r["time_dp_total"], r["mfu"]
     layout = tmem.Layout(plan.tp, plan.pp, plan.dp, micro_batch * accumulation)
     memory = tmem.waterfall(base, layout, choice, inst.cm.int8_block_size)["total"]
     B = plan.dp * micro_batch * accumulation

@@ -103,11 +103,14 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
                                 f"{fmt_value(cheap['usd_per_million_tokens'])} USD per million tokens on "
                                 f"{cheap.get('gpus')} GPUs at {fmt_value(cheap['tokens_per_s'])} tokens/s."))
     if result.infeasible:
-        findings.append(Finding("Which settings have no feasible plan at all?", "; ".join(result.infeasible)))
+        heads = [s.split(":")[0] for s in result.infeasible]
+        findings.append(Finding("Which settings have no feasible plan at all?",
+                                f"{', '.join(heads)}: nothing fits. First reason: {result.infeasible[0]}"))
     if attempts:
         on = [str(a["label"]) for a in attempts if a.get("on_frontier")]
         findings.append(Finding("Which attempts are on the frontier?",
-                                (f"attempts {', '.join(on)}" if on else "none") + f" of {len(attempts)}."))
+                                (f"attempt {', '.join(on)}" if on else "none") + f" (of {len(attempts)} graded); "
+                                "the others are dominated or infeasible."))
         tables["attempts"] = Table(["attempt", *[o.label for o in objs], "feasible", "on frontier"],
                                    [[a["label"], *[fmt_value(a[o.key], UNITS.get(o.key, o.unit)) for o in objs],
                                      "yes" if a.get("feasible") else "NO", "yes" if a.get("on_frontier") else "no"]

@@ -101,3 +101,14 @@ def test_pipeline_rejects_bad_values():
         ip.Pipeline(0, 0.1, 1e6, 1e9, 1e9, 1, 0.1)
     with pytest.raises(UsageError):
         ip.Pipeline(1, -0.1, 1e6, 1e9, 1e9, 1, 0.1)
+
+
+def test_cpsat_equals_exhaustive_on_random_instances():
+    import random
+
+    rng = random.Random(5)
+    for _ in range(25):
+        kw = {"workers": rng.randint(1, 40), "devices": rng.randint(1, 8), "augment_ms": rng.uniform(0.5, 80),
+              "compute_ms": rng.uniform(0.5, 80), "storage_gbps": rng.choice([None, 1e-3, 1e-2])}
+        res = pd.solve_dataloader("cloud", **kw)
+        assert res.best == res.exhaustive, kw

@@ -404,6 +404,13 @@ def solve(track: str = "cloud", **options: Any) -> Report:
     return report
 
 
+@cache
+def _reachable(track: str, options: tuple) -> bool:
+    """Does any configuration reach the target (decides how attempts are scored)? Cached per scenario."""
+    inst = make_instance(track, **dict(options))
+    return any(not violations(inst, c) for c in all_configs(inst))
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     inst = make_instance(track, **options)
     p = str(values.get("precision", "")).strip().lower()
@@ -416,7 +423,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     require_positive_int("micro_batch", b)
     require_positive_int("accumulation", a)
     e = evaluate_config(inst, p, b, a)
-    res_reach = any(not violations(inst, c) for c in all_configs(inst))
+    res_reach = _reachable(track, tuple(sorted(options.items())))
     v = violations(inst, e, with_target=res_reach)
     figs = {k: Figure(e[k], u, k) for k, u in (("mfu", "fraction"), ("global_batch", "samples"),
                                                 ("network_utilisation", "fraction"), ("memory", "B"))}

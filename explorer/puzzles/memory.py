@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -447,9 +448,17 @@ def _parse(inst: MemoryInstance, values: dict) -> dict[str, int]:
     return idx
 
 
+@cache
+def _cached_problem(track: str, memory_limit_gb: float | None, batch: int | None):
+    inst = make_instance(track, memory_limit_gb=memory_limit_gb, batch=batch)
+    return inst, build_problem(inst)
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
-    inst = make_instance(track, **options)
-    prob = build_problem(inst)
+    unknown = [k for k in options if k not in ATTEMPT_OPTIONS]
+    if unknown:
+        raise UsageError(f"unknown option(s) {unknown}; valid: {', '.join(ATTEMPT_OPTIONS)}")
+    inst, prob = _cached_problem(track, options.get("memory_limit_gb"), options.get("batch"))
     idx = _parse(inst, values)
     sc = prob.score(idx)
     viol = [Constraint(n, v, lim, "B", "<=") for n, (v, lim) in sc["constraints"].items() if v > lim]

@@ -113,10 +113,13 @@ def working_bytes(setup: Setup, tp, cp, micro_batch, recompute, sp):
     return logits + np.where(np.asarray(recompute) == 2, rebuilt, 0)
 
 
-def buffer_bytes(setup: Setup, tp, pp, zero, v=1):
-    """Communication buffers: two gradient buckets (capped by the gradients themselves) and, under
-    ZeRO-3, two layers of gathered weights prefetched (DeepSpeed stage-3 prefetch bucket)."""
+def buffer_bytes(setup: Setup, tp, pp, zero, v=1, dp=2, cp=1):
+    """Communication buffers: with data parallelism (DP x CP > 1), two gradient buckets (capped by
+    the gradients themselves; PyTorch DDP double-buffers its buckets) and, under ZeRO-3, two layers
+    of gathered weights prefetched (DeepSpeed stage-3 prefetch bucket). Without data parallelism no
+    gradient is reduced, so no bucket is allocated."""
     p = params_per_device(setup, tp, pp, v)
-    bucket = np.minimum(int(setup.efficiency.bucket_bytes), p * setup.grad_bytes)
+    reduced = np.asarray(dp) * np.asarray(cp) > 1
+    bucket = np.where(reduced, np.minimum(int(setup.efficiency.bucket_bytes), p * setup.grad_bytes), 0)
     prefetch = np.where(np.asarray(zero) >= 3, 2 * _cdiv(setup.model.layer_params * setup.weight_bytes, tp), 0)
     return 2 * bucket + prefetch

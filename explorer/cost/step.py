@@ -25,7 +25,7 @@ def evaluate(setup: Setup, tp, cp, pp, dp, v, micro_batch, num_micro_batches, ze
     w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v)
     act = mem.pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
     work = mem.working_bytes(setup, tp, cp, micro_batch, recompute, sp)
-    buf = mem.buffer_bytes(setup, tp, pp, zero, v)
+    buf = mem.buffer_bytes(setup, tp, pp, zero, v, dp, cp)
     total = w + g + o + act + work + buf
 
     t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp)

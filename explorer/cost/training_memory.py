@@ -183,7 +183,7 @@ def waterfall(base: Setup, layout: Layout, choice: Choice, int8_block: int = 204
     # nothing trainable below the head: no layer is recomputed, so no layer is rebuilt either
     work = float(mem.working_bytes(s, tp, 1, choice.micro_batch, rc if choice.trainable_layers else 0, sp))
     # gradient buckets exist only when gradients are communicated (data parallel)
-    buf = float(mem.buffer_bytes(s, tp, pp, choice.zero)) if dp > 1 else 0.0
+    buf = float(mem.buffer_bytes(s, tp, pp, choice.zero, dp=dp))
     host = 0.0
     if choice.offload:
         host, g, o = g + o, 0.0, 0.0

@@ -189,7 +189,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     e_dp = np.where(n % (e_tp * e_cp * e_pp) == 0, n // (e_tp * e_cp * e_pp), 1)
     w, gr, o = mem.model_state_bytes(s, e_tp, e_pp, e_dp, e_cp, e_z, e_v)
     st = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_v, j_v), (i_z, j_z)], {
-        "state_bytes": w + gr + o + mem.buffer_bytes(s, e_tp, e_pp, e_z, e_v),
+        "state_bytes": w + gr + o + mem.buffer_bytes(s, e_tp, e_pp, e_z, e_v, e_dp, e_cp),
         "t_dp": _ns(tm.dp_time(s, e_tp, e_cp, e_pp, e_dp, e_z, e_v)),
         "t_opt": _ns(tm.optimizer_time(s, e_tp, e_cp, e_pp, e_dp, e_z, e_v))}, ok)
     state, t_dp, t_opt = st["state_bytes"], st["t_dp"], st["t_opt"]

@@ -47,9 +47,11 @@ def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
     fits = memory <= inst.limit
     bub = bubble_ok(inst, cand["pp"], cand["v"], cand["m"])
     feasible = fits & bub
-    # Sort: feasible first, then by step time; ties broken by the plan fields (deterministic).
-    order = np.lexsort((cand["sp"], cand["rc"], cand["zero"], cand["v"], cand["mb"], cand["pp"], cand["cp"],
-                        cand["tp"], step, ~feasible))
+    # Order: the feasible ones first, fastest first, ties broken by the plan fields (deterministic);
+    # the infeasible ones after them in generation order (only masks and minima are taken of those).
+    f = np.flatnonzero(feasible)
+    keys = [cand[k][f] for k in ("sp", "rc", "zero", "v", "mb", "pp", "cp", "tp")] + [step[f]]
+    order = np.concatenate([f[np.lexsort(keys)], np.flatnonzero(~feasible)])
     cols = {k: a[order] for k, a in cand.items()}
     cols.update(step_time=step[order], memory_total=memory[order], fits=fits[order], bubble_ok=bub[order],
                 feasible=feasible[order])

@@ -61,3 +61,16 @@ def test_parallel_key_writes_the_same_files(small_registry, tmp_path):
     build_key(["05"], ["cloud", "edge"], tmp_path / "parallel", jobs=2)
     a, b = _files(tmp_path / "serial"), _files(tmp_path / "parallel")
     assert a.keys() == b.keys() and [k for k in a if a[k] != b[k]] == []
+
+
+def test_key_of_a_real_puzzle_is_byte_identical(monkeypatch, tmp_path):
+    # One real lab part (lab 06 part 2, tiny track: a small CP-SAT model) to keep the suite fast.
+    real = puzzles.PUZZLES["hierarchy"]
+    monkeypatch.setattr(puzzles, "PUZZLES", {"hierarchy": real})
+    ea = build_key(["06"], ["tiny"], tmp_path / "a")
+    if ea[0].error.startswith("not implemented"):
+        pytest.skip(ea[0].error)
+    assert ea[0].error == ""
+    build_key(["06"], ["tiny"], tmp_path / "b")
+    fa, fb = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert fa.keys() == fb.keys() and [k for k in fa if fa[k] != fb[k]] == []

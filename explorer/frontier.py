@@ -44,6 +44,7 @@ class FrontierSpec:
     attempt_on_frontier: Callable[..., bool] | None = None
     attempt_point: Callable[..., dict | None] | None = None  # (values, result, track) -> objective point
     note: str = ""
+    describe: Callable[..., str] | None = None  # (**options) -> how the points were sampled
 
 
 @dataclass
@@ -107,6 +108,7 @@ OBJECTIVES_3D = (
 # One CP-SAT solve per point: the best plan only, no what-if enumeration (explorer.puzzles.threed.solve_3d).
 FAST = {"top": 1, "explain": False}
 HEADROOM_STEP = 0.05  # next epsilon level: previous headroom + 5% of usable HBM
+COMPLETE_MAX_LEVELS = 200
 
 
 def default_gpu_counts(devices: int) -> list[int]:
@@ -137,18 +139,21 @@ def _point_3d(best: Any, gpus: int, usd_per_device_hour: float, level: int, run_
     return p
 
 
-def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, levels: int = 4,
+def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, levels: int = 4, complete: bool = False,
               max_bubble: float = 0.10, time_limit: float | None = None, run_tokens: float | None = None,
               progress: Callable[[int], None] | None = None) -> tuple[list[dict], int, list[str], bool]:
     """Exact epsilon-constraint points for the 3D puzzle: for each GPU count, max tokens/s with headroom
     >= 0, then >= (previous headroom + 5% of HBM), ... up to `levels` levels or until infeasible.
+    complete: step by one byte until infeasible (every non-dominated (tokens/s, headroom) pair of each GPU
+    count, at most COMPLETE_MAX_LEVELS per count).
     Returns (points, solves, infeasible notes, all proven optimal)."""
     from explorer.api import solve_3d
     from explorer.tracks import get_track
 
     t = get_track(track)
     counts = gpu_counts or default_gpu_counts(t.cluster.devices)
-    step = HEADROOM_STEP * t.usable_memory_bytes
+    step = 1.0 if complete else HEADROOM_STEP * t.usable_memory_bytes
+    levels = COMPLETE_MAX_LEVELS if complete else levels
     points: list[dict] = []
     infeasible: list[str] = []
     solves, all_optimal = 0, True
@@ -220,9 +225,17 @@ def attempt_on_frontier_3d(values: dict, result: dict, track: str, **options: An
     return not _strictly_better(float(res.best.tokens_per_s), p["tokens_per_s"], "max")
 
 
+def describe_3d(complete: bool = False, levels: int = 4, **_: Any) -> str:
+    if complete:
+        return "complete: headroom raised by one byte after each point until nothing fits"
+    return (f"sampled: up to {levels} headroom levels per GPU count, each {100 * HEADROOM_STEP:.0f}% of usable "
+            f"HBM above the previous point's headroom (--complete for every point)")
+
+
 SPEC_3D = FrontierSpec("3d", OBJECTIVES_3D, points_3d, attempt_on_frontier_3d, attempt_point_3d,
                        note="tokens/s maximised for each GPU count and memory-headroom level (epsilon "
-                            "constraints), each solve proven optimal by CP-SAT; dollars are GPU-hours x price.")
+                            "constraints), each solve proven optimal by CP-SAT; dollars are GPU-hours x price.",
+                       describe=describe_3d)
 SPECS: dict[str, FrontierSpec] = {"3d": SPEC_3D}
 
 
@@ -273,8 +286,9 @@ def frontier(puzzle: str, track: str = "cloud", **options: Any) -> FrontierResul
     mins = [o for o in spec.objectives if o.sense == "min"]
     maxs = [o for o in spec.objectives if o.sense == "max"]
     front.sort(key=lambda p: tuple(p[o.key] for o in mins) + tuple(-p[o.key] for o in maxs))
+    note = spec.note + (f" Points {spec.describe(**options)}." if spec.describe else "")
     return FrontierResult(puzzle, track, spec.objectives, front, solves, len(pts) - len(front), infeasible,
-                          all_optimal, spec.note)
+                          all_optimal, note.strip())
 
 
 def check_non_dominated(points: list[dict], objectives) -> list[tuple[int, int]]:

@@ -153,3 +153,15 @@ def test_3d_attempt_frontier_flag(api):
     assert attempt_on_frontier_3d(values, result(185.0, 50e9), "cloud") is True
     # 150 tokens/s with 12 GB headroom: (185 tokens/s, 22 GB) has more of both, so it is dominated.
     assert attempt_on_frontier_3d(values, result(150.0, 60e9), "cloud") is False
+
+
+def test_complete_frontier_finds_points_the_sampled_one_steps_over(api, monkeypatch):
+    # Add a 16-GPU plan with 90 tokens/s and 72 - 67 = 5 GB headroom. Sampled: after (100, 2 GB) the next level
+    # is 2 + 3.6 = 5.6 GB > 5 GB, so it is stepped over; complete (2 GB + 1 byte) finds it.
+    monkeypatch.setitem(PLANS, 16, [(100.0, 70e9), (90.0, 67e9), (80.0, 40e9)])
+    sampled = frontier("3d", "cloud", gpu_counts=[16], levels=5)
+    complete = frontier("3d", "cloud", gpu_counts=[16], complete=True)
+    pts = lambda r: sorted(p["tokens_per_s"] for p in r.points)  # noqa: E731
+    assert pts(sampled) == [80.0, 100.0] and pts(complete) == [80.0, 90.0, 100.0]
+    assert check_non_dominated(complete.points, OBJECTIVES_3D) == []
+    assert "complete" in complete.note and "sampled" in sampled.note

@@ -48,11 +48,14 @@ def _int_list(text: str | None, option: str) -> list[int] | None:
               "(default: powers of two up to the cluster).")
 @click.option("--levels", type=click.IntRange(1, 20), default=4, show_default=True,
               help="Memory-headroom levels (epsilon constraints) per GPU count.")
+@click.option("--complete", is_flag=True, default=False,
+              help="Every non-dominated point: raise the headroom by one byte each time, not 5% of HBM.")
 @click.option("--run-tokens", type=float, default=None,
               help="Tokens in one training run, to add dollars per run (default: dollars per million tokens).")
 @click.option("--time-limit", type=float, default=None, help="Time limit per CP-SAT solve in seconds.")
 def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
-                 gpus_text: str | None, levels: int, run_tokens: float | None, time_limit: float | None) -> None:
+                 gpus_text: str | None, levels: int, complete: bool, run_tokens: float | None,
+                 time_limit: float | None) -> None:
     """The optimal (Pareto) frontier of PUZZLE: CSV and a plot with --out DIR, a report on stdout otherwise."""
     from explorer.frontier import frontier
     from reports.frontier import attempt_points, frontier_report, to_csv, write_frontier
@@ -66,12 +69,13 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         from explorer.tracks import get_track
 
         counts = _int_list(gpus_text, "--gpus") or default_gpu_counts(get_track(track).cluster.devices)
-        options = {"gpu_counts": counts, "levels": levels, "run_tokens": run_tokens, "time_limit": time_limit}
+        options = {"gpu_counts": counts, "levels": levels, "complete": complete, "run_tokens": run_tokens,
+                   "time_limit": time_limit}
         with click.progressbar(length=len(counts), label=f"frontier {puzzle} [{track}]",
                                file=click.get_text_stream("stderr"), show_pos=True) as bar:
             result = frontier(puzzle, track, progress=bar.update, **options)
-    elif gpus_text or run_tokens:
-        raise UsageError("--gpus and --run-tokens apply to the 3d frontier only")
+    elif gpus_text or run_tokens or complete:
+        raise UsageError("--gpus, --complete and --run-tokens apply to the 3d frontier only")
     else:
         result = frontier(puzzle, track)
     report = frontier_report(result)

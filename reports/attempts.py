@@ -190,10 +190,13 @@ def read_attempts(path: Path | str, variables: list[str]) -> list[AttemptRow]:
     return read_json(text, path.name, variables) if is_json else read_csv(text, path.name, variables)
 
 
-def template(puzzle: str) -> str:
-    """An empty attempts CSV for a puzzle: the header row, and the lab's rule as a comment."""
+def template(puzzle: str, fmt: str = "csv") -> str:
+    """An empty attempts file for a puzzle: CSV (the header row, the lab's rule as a comment) or JSON (a list
+    with one attempt whose values are to be filled in)."""
     mod = puzzle_module(puzzle)
     limit = getattr(mod, "MAX_ATTEMPTS", None)
+    if fmt == "json":
+        return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2) + "\n"
     rule = f"# up to {limit} attempts (the lab's rule); one attempt per row" if limit else "# one attempt per row"
     return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
 

@@ -94,6 +94,7 @@ def test_attach_attempts_adds_table_findings_and_plot(puzzle, tmp_path):
 def test_template_lists_the_columns(puzzle):
     assert template("fake").splitlines()[-1] == "tp,pp"
     assert "up to 3 attempts" in template("fake")
+    assert json.loads(template("fake", "json")) == [{"tp": None, "pp": None}]
 
 
 def test_violation_text_for_a_lower_bound():

@@ -132,11 +132,13 @@ def attempts_group() -> None:
 
 @attempts_group.command("template")
 @click.argument("puzzle")
-def attempts_template(puzzle: str) -> None:
-    """Print an empty attempts CSV with PUZZLE's columns, in order."""
+@click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv", show_default=True,
+              help="File format to fill in.")
+def attempts_template(puzzle: str, fmt: str) -> None:
+    """Print an empty attempts file with PUZZLE's columns, in order."""
     from reports.attempts import template
 
-    click.echo(template(puzzle), nl=False)
+    click.echo(template(puzzle, fmt), nl=False)
 
 
 @main.command("report")

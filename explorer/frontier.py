@@ -257,7 +257,7 @@ def spec_for(puzzle: str) -> FrontierSpec | None:
     if not objs or fn is None:
         return None
 
-    def points(track: str, progress=None, **options: Any):
+    def points(track: str, progress: Any = None, **options: Any) -> tuple[list[dict], int, list[str], bool]:
         pts = fn(track, **options)
         return pts, len(pts), [], True
 

@@ -60,7 +60,7 @@ class Grade:
 
 # ----------------------------------------------------------------------------------------------- reading
 
-def puzzle_module(puzzle: str):
+def puzzle_module(puzzle: str) -> Any:
     """The puzzle module, checked to expose the attempt interface."""
     from explorer.puzzles import get_puzzle
 

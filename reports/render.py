@@ -103,7 +103,7 @@ def to_json(r: Report) -> str:
     return json.dumps(r.to_dict(), indent=2, sort_keys=False, default=_json_default) + "\n"
 
 
-def _json_default(o):
+def _json_default(o: Any) -> Any:
     import numpy as np
 
     if isinstance(o, np.integer):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Plots that apply to every report whatever the puzzle lists (drawn from the report itself).
 GENERIC = ("math_peek",)
@@ -28,7 +31,7 @@ def plot_names(report: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def load(name: str):
+def load(name: str) -> Any:
     """The plot module for a name (UsageError if there is none)."""
     if not _NAME.match(name) or name == "style":
         raise UsageError(f"invalid plot name {name!r}")
@@ -40,7 +43,7 @@ def load(name: str):
         raise
 
 
-def draw(name: str, report: Any):
+def draw(name: str, report: Any) -> Figure:
     """Draw plot `name` of a report as a matplotlib Figure (Agg)."""
     from reports.plots.style import use_agg
 
@@ -50,7 +53,7 @@ def draw(name: str, report: Any):
     return module.draw(data if data is not None else {}, report)
 
 
-def figure_png(fig, dpi: int | None = None) -> bytes:
+def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
     """PNG bytes of a figure, deterministic: fixed dpi and no Software/date metadata."""
     from reports.plots.style import DPI
 

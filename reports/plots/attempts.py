@@ -7,12 +7,15 @@ data = {"objective_name", "sense", "optimum", "max_attempts", "attempts": [{"num
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+def draw(data: dict, report: Any) -> Figure:
     rows = data.get("attempts") or []
     if not rows:
         return style.no_data(report, "attempts", "no attempts graded")

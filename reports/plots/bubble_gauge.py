@@ -7,9 +7,12 @@ data = {"bubble_fraction": 0.05, "limit": 0.10, "crisis_bubble_fraction": 0.304,
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _angle(x: float, top: float) -> float:
@@ -17,7 +20,7 @@ def _angle(x: float, top: float) -> float:
     return 180.0 * (1.0 - min(max(x, 0.0), top) / top)
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     if data.get("bubble_fraction") is None:
         return style.no_data(report, "bubble gauge", "no bubble fraction in this report")
     from matplotlib.patches import Wedge

@@ -8,9 +8,12 @@ data = {"objectives": [{"key", "sense", "label", "unit"}, ...], "points": [{key:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _scale(unit: str) -> tuple[float, str]:
@@ -26,7 +29,7 @@ def _axis_label(o: dict) -> str:
     return f"{o['label']}" + (f" ({u})" if u and u not in o["label"] else "")
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     objs = data.get("objectives") or []
     pts = data.get("points") or []
     if len(objs) < 2 or not pts:

@@ -6,9 +6,12 @@ Generic: drawn from `report.formulas` for every report, whatever the puzzle.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_IN = 8.0
 LINE_IN = {"name": 0.27, "expr": 0.22, "source": 0.19, "note": 0.19}
@@ -29,7 +32,7 @@ def _lines(report: Any) -> list[tuple[str, str]]:
     return out[:-1] if out else out
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     if not report.formulas:
         return style.no_data(report, "math peek", "this report lists no formulas")
     style.use_agg()

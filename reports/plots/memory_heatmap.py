@@ -7,12 +7,15 @@ the shape is invalid]], "limit_gb": 72.0, "chosen": {"tp": 8, "pp": 4}}
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+def draw(data: dict, report: Any) -> Figure:
     tp, pp, mem = data.get("tp") or [], data.get("pp") or [], data.get("memory_gb") or []
     if not tp or not pp or not mem:
         return style.no_data(report, "memory heatmap", "no memory grid in this report")

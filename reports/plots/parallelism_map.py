@@ -12,9 +12,12 @@ clusters), coloured by the pipeline stage (the slice of layers) it holds.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAX_CELLS = 4096  # above this, one cell per node instead of per device
 MAX_PODS_SHOWN = 4  # above this, a coarse map: one cell per node, rack or pod, no boxes
@@ -28,7 +31,7 @@ def _stage_layers(stage: int, pp: int, layers: int | None) -> str:
     return f"stage {stage}: layers {lo}-{hi}"
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     try:
         tp, pp, dp = int(data["tp"]), int(data["pp"]), int(data["dp"])
     except (KeyError, TypeError, ValueError):
@@ -130,7 +133,7 @@ def _stage_handles(pp: int, layers: Any, colours: list) -> list:
 
 
 def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices: int, dpn: int, npr: int,
-            rpp: int, colours: list, word: str):
+            rpp: int, colours: list, word: str) -> Figure:
     """Large clusters: one cell per node, rack or pod (the finest that fits), coloured by the pipeline stage
     of its first device, in rank order."""
     from matplotlib.patches import Rectangle

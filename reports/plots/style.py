@@ -6,7 +6,10 @@ clipped (constrained layout); matplotlib is imported inside the functions (Agg b
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design").
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -43,7 +46,7 @@ def use_agg() -> None:
         matplotlib.use("Agg", force=True)
 
 
-def new_figure(width: float = 7.0, height: float = 4.2, **subplots: Any):
+def new_figure(width: float = 7.0, height: float = 4.2, **subplots: Any) -> tuple[Figure, Any]:
     """A Figure with constrained layout and the house style; returns (fig, ax) like plt.subplots."""
     use_agg()
     import matplotlib as mpl
@@ -56,7 +59,7 @@ def new_figure(width: float = 7.0, height: float = 4.2, **subplots: Any):
     return fig, axes
 
 
-def _apply_rc(fig) -> None:
+def _apply_rc(fig: Figure) -> None:
     """rc_context only affects artists created inside it; style the axes explicitly as well."""
     for ax in fig.axes:
         for side in ("top", "right"):
@@ -65,7 +68,7 @@ def _apply_rc(fig) -> None:
         ax.set_axisbelow(True)
 
 
-def title(fig_or_ax, report: Any, text: str) -> None:
+def title(fig_or_ax: Any, report: Any, text: str) -> None:
     """Title with the track, so a figure cut out of a report still says what it shows."""
     track = getattr(report, "track", "")
     suffix = f"  [{track}]" if track else ""
@@ -87,7 +90,7 @@ def human_count(v: float) -> str:
     return f"{v:.3g}"
 
 
-def no_data(report: Any, name: str, why: str):
+def no_data(report: Any, name: str, why: str) -> Figure:
     """A small placeholder figure for a plot whose data is missing (a report never crashes on it)."""
     fig, ax = new_figure(6.0, 1.6)
     ax.axis("off")

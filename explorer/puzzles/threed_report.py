@@ -27,7 +27,7 @@ def build_report(res) -> Report:
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
     headline = (f"{b.plan.describe()}: MFU {b.mfu:.1%}, step {b.step_time_s:.3f} s, bubble "
                 f"{b.bubble_fraction:.1%}, {b.memory_total / 1e9:.2f} of {inst.limit / 1e9:.2f} GB per {word}; "
-                f"{status_word} in {res.solve_time_s:.2f} s.")
+                f"{status_word}.")
     if res.crisis:
         c = res.crisis
         headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {c.mfu:.1%} with a "
@@ -81,7 +81,7 @@ def build_report(res) -> Report:
         "bubble_fraction": b.bubble_fraction, "limit": float(inst.max_bubble),
         "crisis_bubble_fraction": res.crisis.bubble_fraction if res.crisis else None,
         "p": b.plan.pp, "m": b.plan.num_micro_batches, "v": b.plan.virtual_stages},
-        "parallelism_map": {"tp": b.plan.tp, "pp": b.plan.pp, "dp": b.plan.dp, "cp": b.plan.cp,
+        "parallelism_map": {"tp": b.plan.tp, "pp": b.plan.pp, "dp": b.plan.dp, "cp": b.plan.cp, "device_word": word,
                             "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
                             "nodes_per_rack": 4, "racks_per_pod": 8, "layers": s.model.layers}}
     return Report(
@@ -193,7 +193,7 @@ def _heatmap(res) -> dict:
     b, inst = res.best, res.instance
     s, n = inst.setup, inst.devices
     tps = [t for t in (1, 2, 4, 8, 16) if t <= s.cluster.devices_per_node and s.model.kv_heads % t == 0]
-    pps = [p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers]
+    pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers} | {b.plan.pp})
     grid = []
     for pp in pps:
         row = []
@@ -205,10 +205,11 @@ def _heatmap(res) -> dict:
             v = b.plan.virtual_stages if pp > 1 else 1
             plan = replace(b.plan, tp=tp, pp=pp, dp=dp, virtual_stages=v,
                            sequence_parallel=b.plan.sequence_parallel and tp > 1)
-            row.append(round(estimate(s, plan).memory_total / 1e9, 3))
+            row.append(float(f"{estimate(s, plan).memory_total / 1e9:.6g}"))
         grid.append(row)
     return {"tp": tps, "pp": pps, "memory_gb": grid, "limit_gb": inst.limit / 1e9,
-            "chosen": {"tp": b.plan.tp, "pp": b.plan.pp}}
+            "chosen": {"tp": b.plan.tp, "pp": b.plan.pp},
+            "device_word": res.track.device_word if res.track else "GPU"}
 
 
 def _assumptions(res) -> list[Assumption]:

@@ -24,6 +24,10 @@ def draw(data: dict, report: Any) -> Figure:
 
     limit = float(data.get("limit_gb") or 0.0)
     grid = np.array([[math.nan if v is None else float(v) for v in row] for row in mem], dtype=float)
+    # show the numbers in the unit that fits the device (GB for GPUs, KB for a microcontroller)
+    unit, scale = next(((u, f) for u, f in (("GB", 1.0), ("MB", 1e3), ("KB", 1e6)) if limit * f >= 1.0),
+                       ("KB", 1e6))
+    limit, grid = limit * scale, grid * scale
     valid = ~np.isnan(grid)
     fig, ax = style.new_figure(max(6.0, 3.0 + 0.95 * len(tp)), max(3.2, 1.4 + 0.55 * len(pp)))
     ax.grid(False)
@@ -47,7 +51,9 @@ def draw(data: dict, report: Any) -> Figure:
                 continue
             fits = v <= limit
             here = chosen_at == (i, j)
-            ax.text(j, i, f"{v:.3g}" + ("" if fits else "\nover") + ("\n(chosen)" if here else ""), ha="center",
+            label = (f"{v:.0f}" if v >= 100 else f"{v:.3g}") + ("" if fits else "\nover") + \
+                ("\n(chosen)" if here else "")
+            ax.text(j, i, label, ha="center",
                     va="center", fontsize=8.5, color="black", fontweight="normal" if fits and not here else "bold")
     if chosen_at is not None:
         from matplotlib.patches import Rectangle
@@ -61,10 +67,11 @@ def draw(data: dict, report: Any) -> Figure:
     for side in ("top", "right"):
         ax.spines[side].set_visible(True)
     cb = fig.colorbar(im, ax=ax, shrink=0.9)
-    cb.set_label("memory per GPU (GB)")
+    word = data.get("device_word") or "GPU"
+    cb.set_label(f"memory per {word} ({unit})")
     if norm is not None:
         cb.ax.axhline(limit, color="black", lw=2)
-        cb.ax.text(-0.15, limit, f"limit {limit:.3g} GB ", transform=cb.ax.get_yaxis_transform(),
+        cb.ax.text(-0.15, limit, f"limit {limit:.3g} {unit} ", transform=cb.ax.get_yaxis_transform(),
                    ha="right", va="center", fontsize=8)
-    style.title(ax, report, f"Memory per GPU over TP x PP, limit {limit:.3g} GB")
+    style.title(ax, report, f"Memory per {word} over TP x PP, limit {limit:.3g} {unit}")
     return fig

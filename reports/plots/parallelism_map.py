@@ -3,9 +3,10 @@
 data = {"tp": 8, "pp": 4, "dp": 32, "cp": 1, "devices": 1024, "devices_per_node": 8, "nodes_per_rack": 4,
         "racks_per_pod": 8, "layers": 80}
 
-Ranks follow Megatron-LM's default order (tensor fastest, then context, data, pipeline outermost:
-megatron/core/parallel_state.py, order "tp-cp-ep-dp-pp"), so rank r sits on node r // devices_per_node
-and serves pipeline stage r // (tp cp dp). Each cell is one device (or one node on very large
+Ranks follow the cost model's placement order (tensor fastest, then context, pipeline, data outermost:
+TP, CP, PP, DP, so that TP stays inside a node and each dimension's traffic crosses the slowest link its
+group spans), so rank r sits on node r // devices_per_node and serves pipeline stage (r // (tp cp)) mod pp;
+data-parallel replica 0 is ranks 0 .. tp cp pp - 1. Each cell is one device (or one node on very large
 clusters), coloured by the pipeline stage (the slice of layers) it holds.
 """
 
@@ -31,6 +32,11 @@ def _stage_layers(stage: int, pp: int, layers: int | None) -> str:
     return f"stage {stage}: layers {lo}-{hi}"
 
 
+def _stage(rank: int, tp: int, cp: int, pp: int) -> int:
+    """Pipeline stage of a rank under the TP, CP, PP, DP placement."""
+    return (rank // (tp * cp)) % pp
+
+
 def draw(data: dict, report: Any) -> Figure:
     try:
         tp, pp, dp = int(data["tp"]), int(data["pp"]), int(data["dp"])
@@ -44,7 +50,6 @@ def draw(data: dict, report: Any) -> Figure:
     npr = max(1, int(data.get("nodes_per_rack") or 1))
     rpp = max(1, int(data.get("racks_per_pod") or 1))
     layers = data.get("layers")
-    per_stage = tp * cp * dp
     nodes = math.ceil(devices / dpn)
     per_node_cells = devices > MAX_CELLS  # aggregate to one cell per node
     cell_w = 1 if per_node_cells else dpn  # cells per node row
@@ -101,9 +106,9 @@ def draw(data: dict, report: Any) -> Figure:
                     rank = node * dpn + (0 if per_node_cells else c)
                     if rank >= devices:
                         break
-                    stage = min(rank // per_stage, pp - 1)
+                    stage = _stage(rank, tp, cp, pp)
                     ax.add_patch(Rectangle((rx + c, y), 1, 1, fc=colours[stage], ec="white", lw=0.4))
-                    if not per_node_cells and (rank % per_stage) < tp * cp:  # DP replica 0
+                    if not per_node_cells and rank < tp * cp * pp:  # DP replica 0
                         ax.add_patch(Rectangle((rx + c + 0.12, y + 0.12), 0.76, 0.76, fill=False, ec="black",
                                                lw=1.2))
                 ax.add_patch(Rectangle((rx, y), cell_w, 1, fill=False, ec="black", lw=0.6))
@@ -154,8 +159,8 @@ def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices
     mixed = 0
     for u in range(units):
         first, last = u * size, min(devices, (u + 1) * size) - 1
-        s0, s1 = min(first // per_stage, pp - 1), min(last // per_stage, pp - 1)
-        mixed += s0 != s1
+        s0 = _stage(first, tp, cp, pp)
+        mixed += last - first + 1 > tp * cp  # the unit holds more than one TP x CP group: several stages
         r, c = divmod(u, cols)
         ax.add_patch(Rectangle((c, -r - 1), 1, 1, fc=colours[s0], ec="white", lw=0.3))
     ax.set_xlim(-0.2, cols + 0.2)
@@ -163,11 +168,11 @@ def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices
     ax.legend(handles=_stage_handles(pp, data.get("layers"), colours), loc="upper left", bbox_to_anchor=(1.0, 1.0),
               fontsize=8, title="pipeline stage", title_fontsize=8)
     pods = math.ceil(devices / (dpn * npr * rpp))
-    note = f" {mixed} {unit}s hold two stages (coloured by the first)." if mixed else ""
+    note = f" {mixed} {unit}s hold several stages (coloured by the first)." if mixed else ""
     summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} {word}s on {math.ceil(devices / dpn)} "
                f"nodes of {dpn}, {math.ceil(devices / (dpn * npr))} racks, {pods} pods of {rpp} racks. "
-               f"Cell = one {unit} ({size} {word}s), rank order row by row; a pipeline stage spans "
-               f"{per_stage} {word}s ({per_stage / size:.3g} {unit}s).{note}")
+               f"Cell = one {unit} ({size} {word}s), rank order row by row (TP, CP, PP, DP); a "
+               f"pipeline stage holds {per_stage} {word}s in total.{note}")
     fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
     style.title(ax, report, f"How the model is sliced over {word}s, nodes, racks and pods")
     return fig

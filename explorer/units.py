@@ -20,3 +20,14 @@ MONTH = 30 * DAY
 def gbit_per_s_to_bytes(gbps: float) -> float:
     """Vendor link speed in Gb/s (bits) to bytes/s."""
     return gbps * 1e9 / 8.0
+
+
+def human_duration(seconds: float) -> str:
+    """A duration for prose: us, ms or s with about three significant digits (edge formatting)."""
+    if seconds >= 100:
+        return f"{seconds:,.0f} s"
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} us"

@@ -14,6 +14,7 @@ from explorer.errors import UsageError
 from explorer.puzzles.collective_scenario import check_participants, get_scenario, simulation_settings
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.sim import compressed_sgd as cs
+from explorer.units import human_duration as dur
 
 MAX_WORKERS = 128
 MAX_STEPS = 5000
@@ -99,8 +100,8 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         Finding("How much bandwidth does compression save?",
                 f"Per element: FP32 32 bits, FP16/BF16 16, 1-bit sign ~1 (one FP32 scale per message), top-k "
                 f"{64 * frac:.3g} (keeps {100 * frac:.3g}%, value + index). For {sc.model_name} "
-                f"({P / 1e6:,.1f}M params) over {n} x {link.name}: sync {_s(cost[native]['time_s'])} at "
-                f"{int(8 * sc.gradient_bytes_per_param)} bits vs {_s(cost['sign_ef']['time_s'])} at 1 bit "
+                f"({P / 1e6:,.1f}M params) over {n} x {link.name}: sync {dur(cost[native]['time_s'])} at "
+                f"{int(8 * sc.gradient_bytes_per_param)} bits vs {dur(cost['sign_ef']['time_s'])} at 1 bit "
                 f"({cost['sign_ef']['ratio']:.1f}x fewer bytes than FP32, {cost['sign_ef']['ratio_native']:.1f}x "
                 "fewer than the track's own gradients)."),
         Finding("Does 1-bit compression without error feedback hurt convergence?",
@@ -128,7 +129,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
             figures["frames_lost_native"] = Figure(f_nat, "", f"AR frames lost per sync at {fps:.0f} Hz (uncompressed)")
             figures["frames_lost_1bit"] = Figure(f_1, "", f"AR frames lost per sync at {fps:.0f} Hz (1-bit)")
             battery = float(sc.extra.get("battery_j", 0.0)) or None
-            a += (f"; the radio is busy {_s(cost[native]['time_s'])} vs {_s(cost['sign_ef']['time_s'])}: "
+            a += (f"; the radio is busy {dur(cost[native]['time_s'])} vs {dur(cost['sign_ef']['time_s'])}: "
                   f"{f_nat:,} vs {f_1:,} AR frames lost at {fps:.0f} Hz")
             if battery:
                 a += f"; {100 * e_nat / battery:.2f}% vs {100 * e_1 / battery:.3f}% of the battery per sync"
@@ -153,7 +154,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     data = {"convergence": {"kind": "loss", "x_label": "step", "y_label": "training loss (logistic)",
                             "log_y": False, "series": {cs.LABELS[s]: runs[s]["loss"] for s in cs.SCHEMES}}}
     headline = (f"1-bit compression cuts the {int(8 * sc.gradient_bytes_per_param)}-bit gradient sync on "
-                f"{link.name} from {_s(cost[native]['time_s'])} to {_s(cost['sign_ef']['time_s'])} "
+                f"{link.name} from {dur(cost[native]['time_s'])} to {dur(cost['sign_ef']['time_s'])} "
                 f"({cost['sign_ef']['ratio']:.0f}x fewer bits than FP32); without error feedback the loss ends "
                 f"{100 * rel['sign']:.1f}% above full precision, with it {100 * abs(rel['sign_ef']):.2f}% "
                 f"{'above' if rel['sign_ef'] > 0 else 'below'}.")
@@ -165,11 +166,3 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                   solve_time_s=time.perf_counter() - t0)
 
 
-def _s(x: float) -> str:
-    if x >= 100:
-        return f"{x:,.0f} s"
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.3g} ms"
-    return f"{x * 1e6:.3g} us"

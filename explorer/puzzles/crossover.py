@@ -24,6 +24,7 @@ from explorer.puzzles.collective_scenario import (
     get_scenario,
 )
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
+from explorer.units import human_duration as dur
 
 ALGORITHMS = tuple(col.ALLREDUCE_ALGORITHMS)
 MAX_LATENCY_SIM_N = 128  # edge random-latency simulation: beyond this the report skips it
@@ -127,13 +128,13 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     small_gain = 2 * (n - 1 - L) * alpha
     findings = [
         Finding("At what message size M* do ring and tree AllReduce take the same time?",
-                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {_dur(alpha)}, B = {_rate(bw)} "
+                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {dur(alpha)}, B = {_rate(bw)} "
                 f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
                 f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {m_approx:,.0f}."
                 if m_closed > 0 else
                 f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
         Finding("Does tree become more or less attractive as M grows?",
-                f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {_dur(small_gain)} (the alpha "
+                f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {dur(small_gain)} (the alpha "
                 f"term it cuts); above M* ring wins, and as M grows tree/ring tends to L N/(N-1) = "
                 f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."),
         Finding("How does M* move with alpha, bandwidth and N?",
@@ -141,7 +142,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]}: {r[3]:,.0f} B" for r in n_rows
                                                                if r[0] in (4, 16, 64, 256, 1024)) + "."),
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
-                ", ".join(f"{a} {_dur(at_m[a])}" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
+                ", ".join(f"{a} {dur(at_m[a])}" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
                 "model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
                 "bandwidth term, so for powers of two it is never worse than either; NCCL's pipelined double "
                 f"binary tree beats ring below {m_dbt or 0:,.0f} bytes."),
@@ -151,12 +152,12 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         past = f"{m / m_star:,.0f}x past M*" if m_star > 0 else "past any crossover"
         findings.append(Finding(
             "Ring is saturated: does tree cut the alpha term?",
-            f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {_dur(2 * L * alpha)} vs ring's "
+            f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {dur(2 * L * alpha)} vs ring's "
             "2(N-1) alpha = "
-            f"{_dur(ring_a)} over {n} nodes. But a {_human(m)} DDP bucket is {past}, so the bandwidth term "
-            f"dominates: ring {_dur(at_m['ring'])} vs textbook tree {_dur(at_m['tree'])}. For the full "
-            f"{_human(sc.gradient_bytes)} gradient ring takes {_dur(at_grad['ring'])}, tree "
-            f"{_dur(at_grad['tree'])}; the double binary tree ({_dur(at_grad['double_binary_tree'])}) keeps "
+            f"{dur(ring_a)} over {n} nodes. But a {_human(m)} DDP bucket is {past}, so the bandwidth term "
+            f"dominates: ring {dur(at_m['ring'])} vs textbook tree {dur(at_m['tree'])}. For the full "
+            f"{_human(sc.gradient_bytes)} gradient ring takes {dur(at_grad['ring'])}, tree "
+            f"{dur(at_grad['tree'])}; the double binary tree ({dur(at_grad['double_binary_tree'])}) keeps "
             "ring's bandwidth term while cutting alpha to ~2 L."))
     tables = {
         "times": Table(["message (B)"] + [f"{a} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
@@ -184,7 +185,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     ]
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),
-        Assumption(f"alpha and B from {link.name}: alpha = {_dur(link.latency_s)}, B = {_rate(bw)} (line rate x "
+        Assumption(f"alpha and B from {link.name}: alpha = {dur(link.latency_s)}, B = {_rate(bw)} (line rate x "
                    f"efficiency {link.efficiency})", link.source),
         Assumption("No contention, full-duplex links, every step bounded by its slowest transfer "
                    "(alpha-beta model)", "Hockney 1994; Thakur et al. 2005"),
@@ -203,7 +204,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     even = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} ({link.name}); tree wins "
             "below, ring above." if m_star > 0 else
             f"With N = {n} ring AllReduce is never slower than the textbook tree ({link.name}).")
-    headline = f"{even} At M = {_human(m)}, {best} is fastest ({_dur(at_m[best])})."
+    headline = f"{even} At M = {_human(m)}, {best} is fastest ({dur(at_m[best])})."
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=plots, data=data,
@@ -211,15 +212,6 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                   solve_time_s=time.perf_counter() - t0)
 
 
-def _dur(x: float) -> str:
-    """A duration for prose: us, ms or s with 3-4 significant digits."""
-    if x >= 100:
-        return f"{x:,.0f} s"
-    if x >= 1:
-        return f"{x:.3g} s"
-    if x >= 1e-3:
-        return f"{x * 1e3:.3g} ms"
-    return f"{x * 1e6:.3g} us"
 
 
 def _rate(bps: float) -> str:
@@ -282,8 +274,8 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
         "alpha is a random variable on the noisy 5G link: tree vs ring, expected time and tail?",
         f"alpha ~ lognormal(mean {alpha * 1e3:.3g} ms, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
         f"seconds), {trials:,} seeded trials. At M*/10 = {_human(small)}: ring expected "
-        f"{_dur(ring_s['mean_s'])}, p99 {_dur(ring_s['tail_s'])} ({ring_s['mean_s'] / ring_det:.2f}x its "
-        f"deterministic {_dur(ring_det)}); tree expected {_dur(tree_s['mean_s'])}, p99 {_dur(tree_s['tail_s'])} "
+        f"{dur(ring_s['mean_s'])}, p99 {dur(ring_s['tail_s'])} ({ring_s['mean_s'] / ring_det:.2f}x its "
+        f"deterministic {dur(ring_det)}); tree expected {dur(tree_s['mean_s'])}, p99 {dur(tree_s['tail_s'])} "
         f"({tree_s['mean_s'] / tree_det:.2f}x). Each synchronous step waits for its slowest message, so ring's "
         f"2(N-1) = {2 * (n - 1)} steps of {n} messages inflate more than tree's {2 * L} levels of at most "
         f"{n // 2}: {robust} is the robust choice for small messages, and the crossover of the expected times "
@@ -385,10 +377,10 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
         f"Metropolis weights give |lambda_2| = {lam2:.4f}, gap {1 - lam2:.4f}. Rounds to relative consensus "
         "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} KB "
         f"gradient over {msgs} directed edges = {round_energy:.1f} J on BLE ({link.energy_j_per_bit * 1e9:.0f} "
-        f"nJ/bit) and ~{_dur(round_time)}; one ring AllReduce needs {ar['energy_j']:.1f} J and "
-        f"{_dur(ar['time_s'])} if every ring neighbour were in radio range; on the contact graph the ring's "
+        f"nJ/bit) and ~{dur(round_time)}; one ring AllReduce needs {ar['energy_j']:.1f} J and "
+        f"{dur(ar['time_s'])} if every ring neighbour were in radio range; on the contact graph the ring's "
         f"neighbours are {relay:.2f} hops apart on average (max {max(ring_hops)}), so relayed it needs "
-        f"{ar_mh_energy:.1f} J and ~{_dur(ar_mh_time)}, and all {n} earbuds must stay in lock-step for "
+        f"{ar_mh_energy:.1f} J and ~{dur(ar_mh_time)}, and all {n} earbuds must stay in lock-step for "
         f"{2 * (n - 1)} steps. Gossip needs only neighbours and tolerates drop-outs; its price is many rounds: "
         f"reaching {k_mid[0]:g} costs {k_mid[4] / ar_mh_energy:.0f}x the energy of one exact (relayed) "
         "AllReduce, so on this energy budget gossip pays off only with compressed or partial (one-neighbour) "

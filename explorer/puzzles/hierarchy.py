@@ -31,6 +31,7 @@ from explorer.cost import collectives as col
 from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles.collective_scenario import CollectiveScenario, check_positive, get_scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.units import human_duration as dur
 
 INTRA = ("ring", "tree")
 INTER = ("ring", "tree", "halving_doubling", "double_binary_tree")
@@ -258,14 +259,6 @@ def _rate(bps: float) -> str:
     return f"{bps:.3g} B/s"
 
 
-def _fmt_s(s: float) -> str:
-    if s >= 100:
-        return f"{s:,.0f} s"
-    if s >= 1:
-        return f"{s:.3g} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s * 1e6:.3g} us"
 
 
 def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_bandwidth_bps: float | None = None,
@@ -349,29 +342,29 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         Finding("Which aggregation factor, tier algorithms and accumulation minimise the exposed communication?",
                 f"g = {best.aggregation} ({inst.devices // best.aggregation} participants on the slow tier), "
                 f"{best.intra} inside the group, {best.inter} between groups, a = {best.accumulation} "
-                f"accumulation steps of micro-batch {b}: sync {_fmt_s(best.sync_s)} per step, "
-                f"{_fmt_s(best.exposed_us / TIME_SCALE)} exposed after overlapping the last micro-batch's backward, "
-                f"{_fmt_s(per_sample)} per sample. CP-SAT ({status}) and the exhaustive check over "
+                f"accumulation steps of micro-batch {b}: sync {dur(best.sync_s)} per step, "
+                f"{dur(best.exposed_us / TIME_SCALE)} exposed after overlapping the last micro-batch's backward, "
+                f"{dur(per_sample)} per sample. CP-SAT ({status}) and the exhaustive check over "
                 f"{len(all_evals)} configurations agree: {check.key == best.key}."),
         Finding("What does hierarchy buy here (the hierarchical multiplier)?",
                 (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) "
                  f"is not much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local "
                  f"aggregation saves little or costs more (optimum g = {best.aggregation}). " if mult < 1.05 else "")
-                + f"Flat ring over all {inst.devices} devices on {inst.inter_name}: {_fmt_s(flat)}; two-tier: "
-                f"{_fmt_s(best.sync_s)} ({mult:.2f}x). "
+                + f"Flat ring over all {inst.devices} devices on {inst.inter_name}: {dur(flat)}; two-tier: "
+                f"{dur(best.sync_s)} ({mult:.2f}x). "
                 + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
                    if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
-                + "Best per g: " + "; ".join(f"g={r[0]}: {_fmt_s(r[4])} ({r[5]:.2f}x)"
+                + "Best per g: " + "; ".join(f"g={r[0]}: {dur(r[4])} ({r[5]:.2f}x)"
                                                                    for r in by_g) + "."),
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
                 f"{_verdict(slow_mult, mult)}: with the slow tier at 1/{SLOW_FACTOR:.0f} of the fast tier "
-                f"({_rate(inst.bw_intra / SLOW_FACTOR)}), flat ring takes {_fmt_s(slow_flat)} and the best "
+                f"({_rate(inst.bw_intra / SLOW_FACTOR)}), flat ring takes {dur(slow_flat)} and the best "
                 f"two-tier plan (g = {slow_best.aggregation}, {slow_best.intra}/{slow_best.inter}) "
-                f"{_fmt_s(slow_best.sync_s)}: {slow_mult:.2f}x. As the slow tier dominates, the multiplier tends "
+                f"{dur(slow_best.sync_s)}: {slow_mult:.2f}x. As the slow tier dominates, the multiplier tends "
                 f"to g = {max(inst.aggregation_choices)} (the slow tier moves M/g)."),
         Finding("Communication waterfall (intra vs inter time)?",
-                f"Optimum: intra reduce {_fmt_s(best.phases_s['intra_reduce'])}, inter "
-                f"{_fmt_s(best.phases_s['inter'])}, intra gather {_fmt_s(best.phases_s['intra_gather'])}."),
+                f"Optimum: intra reduce {dur(best.phases_s['intra_reduce'])}, inter "
+                f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}."),
     ]
     formulas = [
         Formula("two-tier AllReduce", "T = 2 [(g-1) alpha_f + (g-1)/g M/B_f] + T_inter(M/g, N/g, alpha_s, B_s)",
@@ -415,7 +408,7 @@ def _headline(best: Evaluation, mult: float, slow_mult: float) -> str:
     local = (f"Aggregate g = {best.aggregation} devices locally ({best.intra}), " if best.aggregation > 1
              else "No local aggregation (g = 1, flat), ")
     steps = f"{best.accumulation} accumulation step{'s' if best.accumulation > 1 else ''}"
-    return (f"{local}{best.inter} across the slow tier, {steps}: {_fmt_s(best.sync_s)} per sync, {mult:.2f}x "
+    return (f"{local}{best.inter} across the slow tier, {steps}: {dur(best.sync_s)} per sync, {mult:.2f}x "
             f"faster than a flat ring; {slow_mult:.2f}x if the slow tier were {SLOW_FACTOR:.0f}x slower than the "
             "fast one.")
 

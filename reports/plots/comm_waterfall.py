@@ -11,19 +11,12 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from explorer.units import human_duration as dur
 from reports.plots import style
 
 ORDER = ("intra_reduce", "inter", "intra_gather")
 
 
-def _fmt(s: float) -> str:
-    if s >= 100:
-        return f"{s:,.0f} s"
-    if s >= 1:
-        return f"{s:.3g} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s * 1e6:.3g} us"
 
 
 def draw(data: dict, report: Any):
@@ -46,7 +39,7 @@ def draw(data: dict, report: Any):
             totals.append(left)
         top = max(totals) or 1.0
         for row, t in enumerate(totals):
-            ax.text(t + 0.01 * top, row, _fmt(t), va="center", fontsize=8)
+            ax.text(t + 0.01 * top, row, dur(t), va="center", fontsize=8)
         ax.set_yticks(range(len(rows)))
         ax.set_yticklabels(["\n".join(textwrap.wrap(c["label"], 28)) for c in rows], fontsize=8)
         ax.set_xlim(0, top * 1.2)

@@ -159,7 +159,7 @@ def main() -> None:
               "cpsat_solve_s": "CP-SAT solve (proof)", "explain_s": "explanation (cross-check, what-ifs)",
               "micro_batch_question_s": "micro-batch question (one more CP-SAT)", "render_s": "text rendering"}
     for k, label in labels.items():
-        print(f"  {label:<38}{c[k]:.3f} s")
+        print(f"  {label:<42}{c[k]:.3f} s")
 
 
 if __name__ == "__main__":

@@ -156,9 +156,20 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
                 raise InfeasibleError(f"CP-SAT found no configuration within the {time_limit:g} s time limit; "
                                       f"raise --time-limit")
             break
-        plan = plan_of({k: solver.value(v) for k, v in built.vars.items()}, inst.global_batch)
+        values = {k: solver.value(v) for k, v in built.vars.items()}
         if not plans:
             status, bound = out.status, out.bound / TIME_SCALE
+            if out.status == "optimal":  # second pass: the simplest plan among the tied optima
+                built.model.add(built.vars["step_ns"] == values["step_ns"])
+                built.model.minimize(built.vars["tie_break"])
+                built.model.clear_hints()
+                for k, v in built.vars.items():
+                    if k != "tie_break":
+                        built.model.add_hint(v, values[k])
+                solver2, out2 = cpsat.run(built.model, time_limit_s=time_limit, workers=1, params=CPSAT_PARAMS)
+                if out2.status in ("optimal", "feasible"):
+                    values = {k: solver2.value(v) for k, v in built.vars.items()}
+        plan = plan_of(values, inst.global_batch)
         plans.append(plan)
         excl.append(_key(plan))
     return status, plans, bound

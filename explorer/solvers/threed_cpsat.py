@@ -232,7 +232,10 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     md.minimize(step)
 
     vars_ = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp,
-             "step_ns": step}
+             "step_ns": step,
+             # ties at the optimum (equal step time to the nanosecond) go to the simpler plan: less
+             # context parallelism, fewer virtual stages, a lower ZeRO stage, less recompute
+             "tie_break": ((i_cp * len(V) + i_v) * len(Z) + i_z) * len(RC) + i_rc}
     for ex in exclude or []:  # no-good cuts, for the next-best configurations
         lits = []
         for key, val in ex.items():

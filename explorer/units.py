@@ -31,3 +31,16 @@ def human_duration(seconds: float) -> str:
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} us"
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in the unit that suits them (GB = 1e9 B, as everywhere in the project)."""
+    for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+def human_percent(fraction: float) -> str:
+    """A fraction as a percentage, with two significant digits below 1%."""
+    return f"{100 * fraction:.2g}%" if abs(fraction) < 0.01 else f"{100 * fraction:.1f}%"

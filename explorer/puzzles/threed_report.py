@@ -8,6 +8,8 @@ from explorer.cost import memory as mem
 from explorer.cost.step import StepEstimate, estimate
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.units import human_bytes as hbytes
+from explorer.units import human_percent as pct
 
 
 def _cfg(p: ParallelPlan) -> dict:
@@ -25,13 +27,13 @@ def build_report(res) -> Report:
     status_word = "proven optimal by CP-SAT" if (res.status == "optimal" and res.engine == "cpsat") else (
         "optimal by exhaustive search" if res.status == "optimal" else
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
-    headline = (f"{b.plan.describe()}: MFU {b.mfu:.1%}, step {b.step_time_s:.3f} s, bubble "
-                f"{b.bubble_fraction:.1%}, {b.memory_total / 1e9:.2f} of {inst.limit / 1e9:.2f} GB per {word}; "
+    headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
+                f"{pct(b.bubble_fraction)}, {hbytes(b.memory_total)} of {hbytes(inst.limit)} per {word}; "
                 f"{status_word}.")
     if res.crisis:
         c = res.crisis
-        headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {c.mfu:.1%} with a "
-                     f"{c.bubble_fraction:.1%} bubble: the optimum is {c.step_time_s / b.step_time_s:.2f}x faster.")
+        headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
+                     f"{pct(c.bubble_fraction)} bubble: the optimum is {c.step_time_s / b.step_time_s:.2f}x faster.")
     figs = {
         "mfu": Figure(b.mfu, "fraction", "MFU (model FLOPs / peak)"),
         "hfu": Figure(b.hfu, "fraction", "HFU (hardware FLOPs / peak)"),
@@ -66,9 +68,9 @@ def build_report(res) -> Report:
         Constraint("TP within a node", b.plan.tp, s.cluster.devices_per_node, "", "<="),
     ]
     findings = _why(res) + _lab_questions(res) + _micro_batch_finding(res)
-    top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory (GB)"],
-                [[i + 1, e.plan.describe(), f"{e.mfu:.2%}", f"{e.step_time_s:.4f}", f"{e.bubble_fraction:.1%}",
-                  f"{e.memory_total / 1e9:.2f}"] for i, e in enumerate(res.top)], "Optimum and next best")
+    top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory"],
+                [[i + 1, e.plan.describe(), pct(e.mfu), f"{e.step_time_s:.4f}", pct(e.bubble_fraction),
+                  hbytes(e.memory_total)] for i, e in enumerate(res.top)], "Optimum and next best")
     tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis),
               "time_breakdown": _breakdown_time(b, res.crisis)}
     if res.micro_batch_question:
@@ -106,9 +108,9 @@ def _scenario(res) -> dict:
 
 
 def _breakdown_mem(b: StepEstimate, c: StepEstimate | None) -> Table:
-    rows = [[k, f"{v / 1e9:.2f}"] + ([f"{c.memory[k] / 1e9:.2f}"] if c else []) for k, v in b.memory.items()]
-    rows.append(["total", f"{b.memory_total / 1e9:.2f}"] + ([f"{c.memory_total / 1e9:.2f}"] if c else []))
-    return Table(["memory part", "optimum (GB)"] + (["crisis (GB)"] if c else []), rows, "Memory per device")
+    rows = [[k, hbytes(v)] + ([hbytes(c.memory[k])] if c else []) for k, v in b.memory.items()]
+    rows.append(["total", hbytes(b.memory_total)] + ([hbytes(c.memory_total)] if c else []))
+    return Table(["memory part", "optimum"] + (["crisis"] if c else []), rows, "Memory per device")
 
 
 def _breakdown_time(b: StepEstimate, c: StepEstimate | None) -> Table:

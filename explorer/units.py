@@ -33,11 +33,12 @@ def human_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
-def human_bytes(n: float) -> str:
-    """Bytes in the unit that suits them (GB = 1e9 B, as everywhere in the project)."""
+def human_bytes(n: float, spec: str = ".2f") -> str:
+    """Bytes in the unit that suits them (GB = 1e9 B, as everywhere in the project); `spec`
+    formats the number (".2f" for tables, ".3g" for figure labels)."""
     for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
         if abs(n) >= scale:
-            return f"{n / scale:.2f} {unit}"
+            return f"{n / scale:{spec}} {unit}"
     return f"{n:.0f} B"
 
 

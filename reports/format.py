@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from explorer.units import human_bytes
+
 
 def fmt_value(value: Any, unit: str = "") -> str:
     """Human form of a value with its unit: bytes as GB, seconds as ms/s, fractions as %."""
@@ -20,10 +22,7 @@ def fmt_value(value: Any, unit: str = "") -> str:
     if unit == "fraction":
         return f"{100 * v:.1f}%"
     if unit == "B":
-        for scale, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
-            if abs(v) >= scale:
-                return f"{v / scale:.2f} {name}"
-        return f"{v:.0f} B"
+        return human_bytes(v)
     if unit == "s":
         if abs(v) >= 3600 * 48:
             return f"{v / 86400:.2f} days"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from explorer.units import human_bytes as _human_bytes
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -76,10 +78,8 @@ def title(fig_or_ax: Any, report: Any, text: str) -> None:
 
 
 def human_bytes(v: float) -> str:
-    for scale, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
-        if abs(v) >= scale:
-            return f"{v / scale:.3g} {name}"
-    return f"{v:.0f} B"
+    """Bytes for a figure label: three significant digits."""
+    return _human_bytes(v, ".3g")
 
 
 def human_count(v: float) -> str:

@@ -166,7 +166,8 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
                 for k, v in built.vars.items():
                     if k != "tie_break":
                         built.model.add_hint(v, values[k])
-                solver2, out2 = cpsat.run(built.model, time_limit_s=time_limit, workers=1, params=CPSAT_PARAMS)
+                left = max(0.05, time_limit - out.wall_time_s)  # the whole solve stays within the limit
+                solver2, out2 = cpsat.run(built.model, time_limit_s=left, workers=1, params=CPSAT_PARAMS)
                 if out2.status in ("optimal", "feasible"):
                     values = {k: solver2.value(v) for k, v in built.vars.items()}
         plan = plan_of(values, inst.global_batch)

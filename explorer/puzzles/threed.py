@@ -211,7 +211,7 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
         raise InfeasibleError(msg, conflicts)
     if explain and small and en is None:
         en = enumerate_space(inst, space)
-        if top > 1:
+        if top > 1 and status == "optimal":  # next best from the exhaustive list only below a proven optimum
             plans += _plans_from(en, inst, top - 1, skip=_key(plans[0]))
     ests = [estimate(inst.setup, p) for p in plans]
     res = ThreeDResult(instance=inst, status=status, best=ests[0], top=ests, engine=engine, solve_time_s=wall,

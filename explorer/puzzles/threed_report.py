@@ -131,7 +131,8 @@ def _why(res) -> list[Finding]:
         out.append(Finding("Why does the optimum beat the crisis configuration?",
                            f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
                            f"({c.step_time_s / b.step_time_s:.2f}x); "
-                           f"time saved per part: {gains}. Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
+                           f"time saved per part (negative: the optimum spends more there): {gains}. "
+                           f"Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
     for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
         info = bind.get(name)
         if not info:

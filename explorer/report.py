@@ -8,7 +8,11 @@ re-rendered without solving again.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 STATUSES = ("optimal", "feasible", "infeasible", "computed")
 
@@ -78,7 +82,7 @@ class Table:
     rows: list[list[Any]]
     title: str = ""
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=self.columns)

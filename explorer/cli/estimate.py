@@ -38,7 +38,7 @@ from explorer.tracks import TRACKS
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_len, gpu, gpus, gpus_per_node,
                  network, tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute,
-                 sequence_parallel, fmt):
+                 sequence_parallel, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import custom_model, estimate
     from explorer.errors import UsageError

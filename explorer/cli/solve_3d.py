@@ -35,7 +35,7 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--top", type=int, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, gpu, gpus, gpus_per_node, network, global_batch,
-                 seq_len, max_bubble, fix, engine, top, time_limit):
+                 seq_len, max_bubble, fix, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
     from explorer.puzzles.threed import solve_3d
 

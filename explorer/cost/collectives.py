@@ -13,21 +13,21 @@ def _log2_ceil(n):
     return np.ceil(np.log2(np.maximum(n, 1)))
 
 
-def ring_allreduce_time(m_bytes, n, alpha, bandwidth):
+def ring_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """Ring AllReduce: 2 (N-1) alpha + 2 (N-1)/N * M/B (Patarasuk & Yuan 2009; Thakur et al. 2005)."""
     n = np.asarray(n, dtype=float)
     t = 2.0 * (n - 1.0) * alpha + 2.0 * (n - 1.0) / n * np.asarray(m_bytes, dtype=float) / bandwidth
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def tree_allreduce_time(m_bytes, n, alpha, bandwidth):
+def tree_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """Binomial tree AllReduce (reduce then broadcast, unpipelined): 2 ceil(log2 N) (alpha + M/B)."""
     n = np.asarray(n, dtype=float)
     t = 2.0 * _log2_ceil(n) * (alpha + np.asarray(m_bytes, dtype=float) / bandwidth)
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def reduce_scatter_time(m_bytes, n, alpha, bandwidth):
+def reduce_scatter_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """Ring reduce-scatter (or all-gather) of M bytes in total: (N-1) alpha + (N-1)/N * M/B."""
     n = np.asarray(n, dtype=float)
     t = (n - 1.0) * alpha + (n - 1.0) / n * np.asarray(m_bytes, dtype=float) / bandwidth
@@ -37,13 +37,13 @@ def reduce_scatter_time(m_bytes, n, alpha, bandwidth):
 all_gather_time = reduce_scatter_time
 
 
-def p2p_time(m_bytes, alpha, bandwidth):
+def p2p_time(m_bytes, alpha, bandwidth) -> np.ndarray | float:
     """One point-to-point send: alpha + M/B."""
     return alpha + np.asarray(m_bytes, dtype=float) / bandwidth if np.ndim(m_bytes) else alpha + m_bytes / bandwidth
 
 
 # --- further AllReduce algorithms (lab 06) ------------------------------------------------------
-def halving_doubling_allreduce_time(m_bytes, n, alpha, bandwidth):
+def halving_doubling_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """Recursive halving-doubling AllReduce (Rabenseifner; Thakur, Rabenseifner & Gropp 2005, sec. 4.4):
     reduce-scatter by recursive halving + all-gather by recursive doubling over p' = 2^floor(log2 N) ranks,
     2 log2(p') alpha + 2 (p'-1)/p' * M/B; when N is not a power of two the N - p' extra ranks first
@@ -56,7 +56,7 @@ def halving_doubling_allreduce_time(m_bytes, n, alpha, bandwidth):
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def double_binary_tree_allreduce_time(m_bytes, n, alpha, bandwidth):
+def double_binary_tree_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """NCCL-style pipelined double binary tree AllReduce (Sanders, Speck & Traeff 2009, "Two-tree
     algorithms for full bandwidth broadcast, reduction and scan"; NCCL 2.4, Jeaugey 2019).
 
@@ -74,7 +74,7 @@ def double_binary_tree_allreduce_time(m_bytes, n, alpha, bandwidth):
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def binomial_reduce_time(m_bytes, n, alpha, bandwidth):
+def binomial_reduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """Binomial-tree reduce (or broadcast) of M bytes to (from) one root: ceil(log2 N) (alpha + M/B)
     (half of the textbook tree AllReduce of CONVENTIONS)."""
     return 0.5 * tree_allreduce_time(m_bytes, n, alpha, bandwidth)
@@ -94,7 +94,7 @@ ALLREDUCE_LABELS = {
 }
 
 
-def allreduce_time(algorithm: str, m_bytes, n, alpha, bandwidth):
+def allreduce_time(algorithm: str, m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
     """AllReduce time of a named algorithm (keys of ALLREDUCE_ALGORITHMS)."""
     return ALLREDUCE_ALGORITHMS[algorithm](m_bytes, n, alpha, bandwidth)
 
@@ -142,7 +142,7 @@ def hierarchical_allreduce_time(m_bytes: float, g: int, n_groups: int, alpha_int
                                              bw_inter, intra, inter).values())
 
 
-def ring_allreduce_bytes_per_device(m_bytes, n):
+def ring_allreduce_bytes_per_device(m_bytes, n) -> np.ndarray | float:
     """Bytes each rank sends in a ring AllReduce: 2 (N-1)/N * M (reduce-scatter + all-gather;
     Patarasuk & Yuan 2009), the traffic behind ring's bandwidth term."""
     n = np.asarray(n, dtype=float)

@@ -10,6 +10,11 @@ never per row or per model.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,6 @@ class Efficiency:
 DEFAULT_EFFICIENCY = Efficiency()
 
 
-def gemm_efficiency(part_efficiency, width, tokens, eff: Efficiency = DEFAULT_EFFICIENCY):
+def gemm_efficiency(part_efficiency, width, tokens, eff: Efficiency = DEFAULT_EFFICIENCY) -> np.ndarray | float:
     """Fraction of dense peak reached by a layer's GEMMs of per-device width and token count."""
     return part_efficiency * width / (width + eff.matmul_half_dim) * tokens / (tokens + eff.matmul_half_tokens)

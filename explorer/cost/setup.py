@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.errors import UsageError
 from explorer.plan import OPTIMIZERS, PRECISIONS
 from hardware.catalog import Cluster, Link
 from models.architecture import DecoderModel
+
+if TYPE_CHECKING:
+    import numpy as np
+
 
 # Bytes of optimizer state per parameter, master weights included (../shared/CONVENTIONS.md,
 # "Training memory"; ZeRO paper, Rajbhandari et al. 2020, sec. 3.1: K = 12 for mixed-precision Adam).
@@ -69,7 +74,7 @@ class Setup:
         """Slowest link a group spanning `span` consecutive ranks crosses (TP innermost)."""
         return self.cluster.intra if span <= self.cluster.devices_per_node else self.cluster.inter
 
-    def link_bandwidth(self, span, stride=1):
+    def link_bandwidth(self, span, stride=1) -> np.ndarray:
         """Achievable per-device bandwidth (bytes/s) for a ring group spanning `span` ranks whose
         members sit `stride` ranks apart.
 
@@ -84,7 +89,7 @@ class Setup:
         inter_bw = inter.effective_bandwidth / share
         return np.where(np.asarray(span) <= dpn, intra.effective_bandwidth, inter_bw)
 
-    def link_latency(self, span):
+    def link_latency(self, span) -> np.ndarray:
         import numpy as np
 
         return np.where(np.asarray(span) <= self.cluster.devices_per_node,

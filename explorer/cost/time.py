@@ -20,7 +20,7 @@ def _tokens(setup: Setup, cp, micro_batch):
     return np.asarray(micro_batch, dtype=float) * setup.seq_len / np.asarray(cp, dtype=float)
 
 
-def layer_flops(setup: Setup, tp, cp, micro_batch, recompute):
+def layer_flops(setup: Setup, tp, cp, micro_batch, recompute) -> tuple[np.ndarray, np.ndarray]:
     """(model FLOPs, hardware FLOPs) of one layer for one micro-batch on one device, fwd + bwd.
 
     Model: 3 x forward (backward = 2 x forward). Hardware adds the recomputed forward:
@@ -35,7 +35,8 @@ def layer_flops(setup: Setup, tp, cp, micro_batch, recompute):
     return 3.0 * fwd, 3.0 * fwd + extra
 
 
-def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
+def layer_time(setup: Setup, tp, cp, micro_batch, recompute,
+               sp) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
     split into (compute, memory-bound, TP communication, exposed CP communication)."""
     m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
@@ -75,7 +76,7 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute, sp):
     return t_compute, t_mem, t_tp, t_cp_exposed
 
 
-def logits_time(setup: Setup, tp, cp, micro_batch):
+def logits_time(setup: Setup, tp, cp, micro_batch) -> np.ndarray | float:
     """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd."""
     m, acc = setup.model, setup.cluster.accelerator
     tokens = _tokens(setup, cp, micro_batch)
@@ -86,7 +87,7 @@ def logits_time(setup: Setup, tp, cp, micro_batch):
     return flops / (setup.peak_flops * e) + softmax_bytes / acc.memory_bandwidth
 
 
-def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp):
+def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp) -> np.ndarray | float:
     """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
     alpha + M/B each, over the link the PP group spans (stride TP x CP)."""
     tp_a, pp_a = np.asarray(tp), np.asarray(pp)
@@ -98,7 +99,7 @@ def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp):
     return np.where(pp_a > 1, t, 0.0)
 
 
-def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
+def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | float:
     """Gradient synchronisation over the DP x CP group, per step.
 
     ZeRO 0-2: ring all-reduce (or reduce-scatter + all-gather: the same volume) of the
@@ -115,7 +116,7 @@ def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
     return np.where(n > 1, t, 0.0)
 
 
-def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
+def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | float:
     """Optimizer step: memory-bound pass over the local shard (read + write the states, read the
     gradient, write the working weights), at HBM bandwidth."""
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
@@ -124,7 +125,7 @@ def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1):
     return p / shard * per_param / setup.cluster.accelerator.memory_bandwidth
 
 
-def stage_time(setup: Setup, tp, cp, pp, v, micro_batch, recompute, sp):
+def stage_time(setup: Setup, tp, cp, pp, v, micro_batch, recompute, sp) -> np.ndarray | float:
     """Compute time of the slowest stage for one micro-batch (all its v chunks), fwd + bwd."""
     parts = layer_time(setup, tp, cp, micro_batch, recompute, sp)
     t_layer = parts[0] + parts[1] + parts[2] + parts[3]

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.errors import unknown_name
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from explorer.report import Report
+
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,7 @@ class PuzzleInfo:
     title: str
     module: str
 
-    def load(self):
+    def load(self) -> ModuleType:
         return importlib.import_module(self.module)
 
 
@@ -48,7 +54,7 @@ def get_puzzle(name: str) -> PuzzleInfo:
     return PUZZLES[name]
 
 
-def solve(puzzle: str, track: str = "cloud", **options: Any):
+def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
     """Solve one lab part for one track and return its Report."""
     info = get_puzzle(puzzle)
     return info.load().solve(track=track, **options)

@@ -16,13 +16,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.cost import input_pipeline as ip
 from explorer.errors import UsageError, require_positive_int
 from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
+
+if TYPE_CHECKING:
+    from explorer.solvers import cpsat
+
 
 ATTEMPT_OPTIONS = ("workers", "devices", "augment_ms", "compute_ms", "sample_bytes", "storage_gbps", "batch",
                    "dataset_samples")
@@ -127,7 +131,7 @@ def solve_exhaustive(inst: LoaderInstance) -> tuple[int, int] | None:
     return best
 
 
-def solve_cpsat(inst: LoaderInstance, time_limit_s: float = 10.0):
+def solve_cpsat(inst: LoaderInstance, time_limit_s: float = 10.0) -> tuple[tuple[int, int] | None, cpsat.SolveOutcome]:
     from ortools.sat.python import cp_model
 
     from explorer.solvers import cpsat

@@ -25,13 +25,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.cost import collectives as col
 from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles.collective_scenario import CollectiveScenario, check_positive, get_scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 INTRA = ("ring", "tree")
 INTER = ("ring", "tree", "halving_doubling", "double_binary_tree")
@@ -162,7 +166,7 @@ def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluati
                       max(0, sync_us - overlap_us), memory)
 
 
-def candidates(inst: Instance):
+def candidates(inst: Instance) -> Iterator[tuple]:
     return product(inst.aggregation_choices, INTRA, INTER, range(1, inst.max_accumulation + 1))
 
 

@@ -75,7 +75,7 @@ class StepTimeModel:
             return (z >= 0).astype(float)
         return np.where(z >= 0, -np.expm1(-np.maximum(z, 0.0) / self.jitter), 0.0)
 
-    def cdf(self, t):
+    def cdf(self, t) -> np.ndarray | float:
         """P(T <= t): (1 - p) F0(t) + p F0(t / slowdown), F0 the shifted-exponential CDF."""
         return (1.0 - self.p) * self._fast_cdf(t) + self.p * self._fast_cdf(np.asarray(t, dtype=float) / self.slowdown)
 
@@ -158,7 +158,7 @@ def monte_carlo_max(model: StepTimeModel, n: int, draws: int, seed: int = 0, h: 
 
 
 # --- staleness -----------------------------------------------------------------------------------
-def stable_step_ratio(staleness):
+def stable_step_ratio(staleness) -> np.ndarray | float:
     """Largest stable step at staleness T relative to T = 0, from Lian et al. 2015 Theorem 1:
     L M g + 2 L^2 M^2 T^2 g^2 <= 1  ->  g_max(T) / g_max(0) = (sqrt(1 + 8 T^2) - 1) / (4 T^2)."""
     t = np.asarray(staleness, dtype=float)

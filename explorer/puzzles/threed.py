@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,12 @@ from explorer.tracks import Track, get_track
 from hardware.catalog import build_cluster
 from models.architecture import DecoderModel
 from models.catalog import get_model
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from explorer.report import Report
+
 
 RC_NAMES = {v: k for k, v in RECOMPUTE_CODES.items()}
 # Measured with benchmarks/bench_search.py on the cloud default: presolve and LP relaxation of the
@@ -61,14 +67,14 @@ class ThreeDResult:
             return None
         return max(0.0, (self.best.step_time_s - self.bound_step_s) / self.best.step_time_s)
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The optimum and the next best as a pandas DataFrame (one row per configuration)."""
         import pandas as pd
 
         return pd.DataFrame([_row(e) for e in self.top])
 
     @property
-    def report(self):
+    def report(self) -> Report:
         from explorer.puzzles.threed_report import build_report
 
         return build_report(self)
@@ -290,7 +296,7 @@ def _overrides_scenario(options: dict) -> bool:
     return any(options.get(k) is not None for k in keys)
 
 
-def solve(track: str = "cloud", **options: Any):
+def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry: the Report of the 3D puzzle."""
     return solve_3d(track, **options).report
 

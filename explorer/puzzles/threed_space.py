@@ -150,7 +150,7 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     return {k: a[ok] for k, a in out.items()}
 
 
-def bubble_ok(inst: Instance, pp, v, m):
+def bubble_ok(inst: Instance, pp, v, m) -> np.ndarray | bool:
     """(p - 1) / (v m + p - 1) <= max_bubble, as the linear integer inequality of CONVENTIONS."""
     num, den = inst.max_bubble.numerator, inst.max_bubble.denominator
     return den * (np.asarray(pp) - 1) <= num * (np.asarray(v) * m + np.asarray(pp) - 1)

@@ -104,7 +104,7 @@ def solve_exhaustive(problem: ChoiceProblem) -> tuple[dict[str, int] | None, int
     return {d: int(grids[d][k]) for d in names}, problem.radix
 
 
-def solve_cpsat(problem: ChoiceProblem, time_limit_s: float = 30.0):
+def solve_cpsat(problem: ChoiceProblem, time_limit_s: float = 30.0) -> tuple:
     """CP-SAT over the same tables; returns (best index per dim or None, SolveOutcome)."""
     from ortools.sat.python import cp_model
 

@@ -26,7 +26,7 @@ class SolveOutcome:
 
 
 def run(model, time_limit_s: float = DEFAULT_TIME_LIMIT_S, workers: int = 2, seed: int = 0,
-        params: dict | None = None):
+        params: dict | None = None) -> tuple:
     """Solve a cp_model.CpModel; returns (solver, SolveOutcome). `params` overrides CP-SAT
     parameters by name (each puzzle states why it sets any)."""
     from ortools.sat.python import cp_model

@@ -6,12 +6,16 @@ data = {"global_batch": [...], "comm_to_compute": [...], "mfu": [...], "network_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     b, r = data.get("global_batch") or [], data.get("comm_to_compute") or []
     if not b or not r:
         return style.no_data(report, "comm ratio", "no batch sweep in this report")

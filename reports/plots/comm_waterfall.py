@@ -9,17 +9,21 @@ data = {"configs": [{"label": str, "panel": str, "phases": {"intra_reduce": s, "
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from explorer.units import human_duration as dur
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 ORDER = ("intra_reduce", "inter", "intra_gather")
 
 
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     configs = data.get("configs") or []
     if not configs:
         return style.no_data(report, "comm waterfall", "no phases in this report")

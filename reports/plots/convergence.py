@@ -6,12 +6,16 @@ data = {"kind": "loss" | "gossip", "x_label": str, "y_label": str, "log_y": bool
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     series = data.get("series") or {}
     if not series:
         return style.no_data(report, "convergence", "no curves in this report")

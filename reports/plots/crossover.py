@@ -7,12 +7,16 @@ data = {"message_bytes": [...], "times_s": {alg: [...]}, "labels": {alg: label},
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     if not data.get("message_bytes") or not data.get("times_s"):
         return style.no_data(report, "crossover", "no AllReduce times in this report")
     fig, ax = style.new_figure(7.4, 4.6)

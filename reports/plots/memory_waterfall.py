@@ -5,12 +5,16 @@ data = {"terms": [...], "limit": bytes, "configs": [{"label": str, "bytes": {ter
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     configs, terms = data.get("configs") or [], data.get("terms") or []
     if not configs or not terms:
         return style.no_data(report, "memory waterfall", "no memory breakdown in this report")

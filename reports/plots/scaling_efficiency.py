@@ -8,9 +8,13 @@ data = {"threshold": 0.5, "device_word": "GPU", "sample_word": "sequence", "n_ma
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 
 def _mark(ax, n_list: list, y_list: list, n: int | None, colour: str, text: str, row: int, n_top: float) -> None:
@@ -23,7 +27,7 @@ def _mark(ax, n_list: list, y_list: list, n: int | None, colour: str, text: str,
                 ha="right" if right else "left", fontsize=8, color=colour)
 
 
-def draw(data: dict, report: Any):
+def draw(data: dict, report: Any) -> Figure:
     fabrics = data.get("fabrics") or {}
     if not fabrics:
         return style.no_data(report, "scaling efficiency", "no curves in this report")

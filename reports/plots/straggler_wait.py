@@ -7,12 +7,16 @@ data = {"n": [...], "expected_max": [...], "mean": 6.46, "nodes": 1024, "group":
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     n, e = data.get("n") or [], data.get("expected_max") or []
     if not n:
         return style.no_data(report, "straggler wait", "no order statistics in this report")

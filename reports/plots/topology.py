@@ -7,12 +7,16 @@ data = {"kind": "contact" | "tiers", "positions": [[x, y], ...], "edges": [[i, j
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     pos = data.get("positions") or []
     if not pos:
         return style.no_data(report, "topology", "no layout in this report")

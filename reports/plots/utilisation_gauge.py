@@ -6,12 +6,16 @@ data = {"stages": ["prep", "ingest", "compute"], "rates": [...], "utilisation": 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.plots import style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def draw(data: dict, report: Any):
+
+
+def draw(data: dict, report: Any) -> Figure:
     stages, util = data.get("stages") or [], data.get("utilisation") or []
     if not stages or not util:
         return style.no_data(report, "utilisation gauge", "no pipeline stages in this report")

@@ -7,27 +7,28 @@ The bandwidth term is always written M / B. All functions accept numpy arrays as
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def _log2_ceil(n):
+def _log2_ceil(n: ArrayLike):
     return np.ceil(np.log2(np.maximum(n, 1)))
 
 
-def ring_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def ring_allreduce_time(m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """Ring AllReduce: 2 (N-1) alpha + 2 (N-1)/N * M/B (Patarasuk & Yuan 2009; Thakur et al. 2005)."""
     n = np.asarray(n, dtype=float)
     t = 2.0 * (n - 1.0) * alpha + 2.0 * (n - 1.0) / n * np.asarray(m_bytes, dtype=float) / bandwidth
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def tree_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def tree_allreduce_time(m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """Binomial tree AllReduce (reduce then broadcast, unpipelined): 2 ceil(log2 N) (alpha + M/B)."""
     n = np.asarray(n, dtype=float)
     t = 2.0 * _log2_ceil(n) * (alpha + np.asarray(m_bytes, dtype=float) / bandwidth)
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def reduce_scatter_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def reduce_scatter_time(m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """Ring reduce-scatter (or all-gather) of M bytes in total: (N-1) alpha + (N-1)/N * M/B."""
     n = np.asarray(n, dtype=float)
     t = (n - 1.0) * alpha + (n - 1.0) / n * np.asarray(m_bytes, dtype=float) / bandwidth
@@ -37,13 +38,15 @@ def reduce_scatter_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
 all_gather_time = reduce_scatter_time
 
 
-def p2p_time(m_bytes, alpha, bandwidth) -> np.ndarray | float:
+def p2p_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """One point-to-point send: alpha + M/B."""
     return alpha + np.asarray(m_bytes, dtype=float) / bandwidth if np.ndim(m_bytes) else alpha + m_bytes / bandwidth
 
 
 # --- further AllReduce algorithms (lab 06) ------------------------------------------------------
-def halving_doubling_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def halving_doubling_allreduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
+) -> np.ndarray | float:
     """Recursive halving-doubling AllReduce (Rabenseifner; Thakur, Rabenseifner & Gropp 2005, sec. 4.4):
     reduce-scatter by recursive halving + all-gather by recursive doubling over p' = 2^floor(log2 N) ranks,
     2 log2(p') alpha + 2 (p'-1)/p' * M/B; when N is not a power of two the N - p' extra ranks first
@@ -56,7 +59,9 @@ def halving_doubling_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray 
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def double_binary_tree_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def double_binary_tree_allreduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
+) -> np.ndarray | float:
     """NCCL-style pipelined double binary tree AllReduce (Sanders, Speck & Traeff 2009, "Two-tree
     algorithms for full bandwidth broadcast, reduction and scan"; NCCL 2.4, Jeaugey 2019).
 
@@ -74,7 +79,9 @@ def double_binary_tree_allreduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarra
     return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
 
 
-def binomial_reduce_time(m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def binomial_reduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
+) -> np.ndarray | float:
     """Binomial-tree reduce (or broadcast) of M bytes to (from) one root: ceil(log2 N) (alpha + M/B)
     (half of the textbook tree AllReduce of CONVENTIONS)."""
     return 0.5 * tree_allreduce_time(m_bytes, n, alpha, bandwidth)
@@ -94,7 +101,9 @@ ALLREDUCE_LABELS = {
 }
 
 
-def allreduce_time(algorithm: str, m_bytes, n, alpha, bandwidth) -> np.ndarray | float:
+def allreduce_time(
+    algorithm: str, m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
+) -> np.ndarray | float:
     """AllReduce time of a named algorithm (keys of ALLREDUCE_ALGORITHMS)."""
     return ALLREDUCE_ALGORITHMS[algorithm](m_bytes, n, alpha, bandwidth)
 
@@ -110,9 +119,17 @@ def ring_tree_crossover_closed_form(n: int, alpha: float, bandwidth: float) -> f
     return alpha * bandwidth * num / (L - (n - 1.0) / n)
 
 
-def hierarchical_allreduce_phases(m_bytes: float, g: int, n_groups: int, alpha_intra: float, bw_intra: float,
-                                  alpha_inter: float, bw_inter: float, intra: str = "ring",
-                                  inter: str = "ring") -> dict[str, float]:
+def hierarchical_allreduce_phases(
+    m_bytes: float,
+    g: int,
+    n_groups: int,
+    alpha_intra: float,
+    bw_intra: float,
+    alpha_inter: float,
+    bw_inter: float,
+    intra: str = "ring",
+    inter: str = "ring",
+) -> dict[str, float]:
     """Two-tier AllReduce over n_groups groups of g devices, as phases {intra_reduce, inter, intra_gather} (s).
 
     intra = "ring" (CONVENTIONS, "Collectives"): intra-group reduce-scatter, inter-group AllReduce of
@@ -134,15 +151,26 @@ def hierarchical_allreduce_phases(m_bytes: float, g: int, n_groups: int, alpha_i
     return {"intra_reduce": float(local), "inter": float(between), "intra_gather": float(local)}
 
 
-def hierarchical_allreduce_time(m_bytes: float, g: int, n_groups: int, alpha_intra: float, bw_intra: float,
-                                alpha_inter: float, bw_inter: float, intra: str = "ring",
-                                inter: str = "ring") -> float:
+def hierarchical_allreduce_time(
+    m_bytes: float,
+    g: int,
+    n_groups: int,
+    alpha_intra: float,
+    bw_intra: float,
+    alpha_inter: float,
+    bw_inter: float,
+    intra: str = "ring",
+    inter: str = "ring",
+) -> float:
     """Total time of the two-tier AllReduce (sum of hierarchical_allreduce_phases)."""
-    return sum(hierarchical_allreduce_phases(m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter,
-                                             bw_inter, intra, inter).values())
+    return sum(
+        hierarchical_allreduce_phases(
+            m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter
+        ).values()
+    )
 
 
-def ring_allreduce_bytes_per_device(m_bytes, n) -> np.ndarray | float:
+def ring_allreduce_bytes_per_device(m_bytes: ArrayLike, n: ArrayLike) -> np.ndarray | float:
     """Bytes each rank sends in a ring AllReduce: 2 (N-1)/N * M (reduce-scatter + all-gather;
     Patarasuk & Yuan 2009), the traffic behind ring's bandwidth term."""
     n = np.asarray(n, dtype=float)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
+from numpy.typing import ArrayLike
+
 if TYPE_CHECKING:
     import numpy as np
-
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Efficiency:
 DEFAULT_EFFICIENCY = Efficiency()
 
 
-def gemm_efficiency(part_efficiency, width, tokens, eff: Efficiency = DEFAULT_EFFICIENCY) -> np.ndarray | float:
+def gemm_efficiency(
+    part_efficiency: ArrayLike, width: ArrayLike, tokens: ArrayLike, eff: Efficiency = DEFAULT_EFFICIENCY
+) -> np.ndarray | float:
     """Fraction of dense peak reached by a layer's GEMMs of per-device width and token count."""
     return part_efficiency * width / (width + eff.matmul_half_dim) * tokens / (tokens + eff.matmul_half_tokens)

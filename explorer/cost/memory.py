@@ -7,18 +7,19 @@ numbers, so both see exactly the same feasible set.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.cost.setup import Setup
 
 RECOMPUTE_CODES = {"none": 0, "selective": 1, "full": 2}
 
 
-def _cdiv(a, b):
+def _cdiv(a: ArrayLike, b: ArrayLike):
     """Ceiling division for ints and int arrays."""
     return -((-a) // b)
 
 
-def stage_layers(layers: int, pp, v) -> np.ndarray | int:
+def stage_layers(layers: int, pp: ArrayLike, v: ArrayLike) -> np.ndarray | int:
     """Layers held by the most loaded device: v chunks of ceil(L / (pp v)) layers each.
 
     Uneven splits are allowed (Llama 3 405B on 16 stages: Meta, arXiv 2407.21783 sec. 3.3.2);
@@ -26,7 +27,7 @@ def stage_layers(layers: int, pp, v) -> np.ndarray | int:
     return _cdiv(layers, pp * v) * v
 
 
-def params_per_device(setup: Setup, tp, pp, v=1) -> np.ndarray | int:
+def params_per_device(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray | int:
     """Parameters on the most loaded device: its layers plus the embedding or output head / TP.
 
     With PP = 1 one device holds both ends; with PP > 1 the first stage holds the embedding and
@@ -37,7 +38,9 @@ def params_per_device(setup: Setup, tp, pp, v=1) -> np.ndarray | int:
     return _cdiv(stage_layers(m.layers, pp, v) * m.layer_params + ends, tp)
 
 
-def model_state_bytes(setup: Setup, tp, pp, dp, cp=1, zero=0, v=1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def model_state_bytes(
+    setup: Setup, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike = 1, zero: ArrayLike = 0, v: ArrayLike = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights, gradients and optimizer state per device (ZeRO shards over DP x CP).
 
     Returns (weights, gradients, optimizer) in bytes. ZeRO-1 shards the optimizer state,
@@ -51,7 +54,7 @@ def model_state_bytes(setup: Setup, tp, pp, dp, cp=1, zero=0, v=1) -> tuple[np.n
     return w, g, o
 
 
-def _per_token_numerator(setup: Setup, tp, recompute, sp):
+def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: ArrayLike):
     """Activation bytes per token per layer, times TP (so the division by TP is exact last).
 
     Korthikanti et al. 2022 (arXiv 2205.05198) Table 2, generalised to the actual shapes:
@@ -78,13 +81,15 @@ def _per_token_numerator(setup: Setup, tp, recompute, sp):
     return np.where(recompute == 2, full_num, normal)
 
 
-def activation_bytes_per_layer(setup: Setup, tp, cp, micro_batch, recompute, sp) -> np.ndarray | int:
+def activation_bytes_per_layer(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
+) -> np.ndarray | int:
     """Stored activation bytes of one layer for one micro-batch on one device."""
     tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
     return _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
 
 
-def in_flight_factor(pp, v, num_micro_batches) -> tuple[np.ndarray, np.ndarray]:
+def in_flight_factor(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(numerator, denominator) of the micro-batches whose activations the first stage holds.
 
     1F1B: min(p, m) micro-batches (Narayanan et al. SC'21 sec. 2.2); interleaving with v
@@ -96,15 +101,26 @@ def in_flight_factor(pp, v, num_micro_batches) -> tuple[np.ndarray, np.ndarray]:
     return num, den
 
 
-def pipeline_activation_bytes(setup: Setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute,
-                              sp) -> np.ndarray | int:
+def pipeline_activation_bytes(
+    setup: Setup,
+    tp: ArrayLike,
+    cp: ArrayLike,
+    pp: ArrayLike,
+    v: ArrayLike,
+    micro_batch: ArrayLike,
+    num_micro_batches: ArrayLike,
+    recompute: ArrayLike,
+    sp: ArrayLike,
+) -> np.ndarray | int:
     """Activations the most loaded (first) stage holds at its peak."""
     per_layer = activation_bytes_per_layer(setup, tp, cp, micro_batch, recompute, sp)
     num, den = in_flight_factor(pp, v, num_micro_batches)
     return (per_layer * stage_layers(setup.model.layers, pp, v) * num) // den
 
 
-def working_bytes(setup: Setup, tp, cp, micro_batch, recompute, sp) -> np.ndarray | int:
+def working_bytes(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
+) -> np.ndarray | int:
     """Transient buffers of one micro-batch: FP32 logits for the loss (vocab-parallel, / TP) and,
     under full recompute, one layer's full activations rebuilt during backward."""
     m = setup.model
@@ -114,7 +130,9 @@ def working_bytes(setup: Setup, tp, cp, micro_batch, recompute, sp) -> np.ndarra
     return logits + np.where(np.asarray(recompute) == 2, rebuilt, 0)
 
 
-def buffer_bytes(setup: Setup, tp, pp, zero, v=1, dp=2, cp=1) -> np.ndarray | int:
+def buffer_bytes(
+    setup: Setup, tp: ArrayLike, pp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1, dp: ArrayLike = 2, cp: ArrayLike = 1
+) -> np.ndarray | int:
     """Communication buffers: with data parallelism (DP x CP > 1), two gradient buckets (capped by
     the gradients themselves; PyTorch DDP double-buffers its buckets) and, under ZeRO-3, two layers
     of gathered weights prefetched (DeepSpeed stage-3 prefetch bucket). Without data parallelism no

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from numpy.typing import ArrayLike
+
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.errors import UsageError
 from explorer.plan import OPTIMIZERS, PRECISIONS
@@ -20,8 +22,12 @@ if TYPE_CHECKING:
 #   mixed precision: fp32 master (4) + states: Adam m, v (8) / Momentum m (4) / SGD none.
 #   fp32: the weights are the master copy, so only the states: Adam 8, Momentum 4, SGD 0.
 OPTIMIZER_BYTES = {
-    ("adam", True): 12, ("momentum", True): 8, ("sgd", True): 4,
-    ("adam", False): 8, ("momentum", False): 4, ("sgd", False): 0,
+    ("adam", True): 12,
+    ("momentum", True): 8,
+    ("sgd", True): 4,
+    ("adam", False): 8,
+    ("momentum", False): 4,
+    ("sgd", False): 0,
 }
 
 
@@ -74,7 +80,7 @@ class Setup:
         """Slowest link a group spanning `span` consecutive ranks crosses (TP innermost)."""
         return self.cluster.intra if span <= self.cluster.devices_per_node else self.cluster.inter
 
-    def link_bandwidth(self, span, stride=1) -> np.ndarray:
+    def link_bandwidth(self, span: ArrayLike, stride: ArrayLike = 1) -> np.ndarray:
         """Achievable per-device bandwidth (bytes/s) for a ring group spanning `span` ranks whose
         members sit `stride` ranks apart.
 
@@ -89,8 +95,11 @@ class Setup:
         inter_bw = inter.effective_bandwidth / share
         return np.where(np.asarray(span) <= dpn, intra.effective_bandwidth, inter_bw)
 
-    def link_latency(self, span) -> np.ndarray:
+    def link_latency(self, span: ArrayLike) -> np.ndarray:
         import numpy as np
 
-        return np.where(np.asarray(span) <= self.cluster.devices_per_node,
-                        self.cluster.intra.latency_s, self.cluster.inter.latency_s)
+        return np.where(
+            np.asarray(span) <= self.cluster.devices_per_node,
+            self.cluster.intra.latency_s,
+            self.cluster.inter.latency_s,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.cost import memory as mem
 from explorer.cost import time as tm
@@ -18,7 +19,19 @@ from explorer.cost.setup import Setup
 from explorer.plan import ParallelPlan
 
 
-def evaluate(setup: Setup, tp, cp, pp, dp, v, micro_batch, num_micro_batches, zero, recompute, sp) -> dict:
+def evaluate(
+    setup: Setup,
+    tp: ArrayLike,
+    cp: ArrayLike,
+    pp: ArrayLike,
+    dp: ArrayLike,
+    v: ArrayLike,
+    micro_batch: ArrayLike,
+    num_micro_batches: ArrayLike,
+    zero: ArrayLike,
+    recompute: ArrayLike,
+    sp: ArrayLike,
+) -> dict:
     """All figures of a step for arrays (or scalars) of plan fields. recompute is coded 0/1/2."""
     m = setup.model
     n_dev = np.asarray(tp) * cp * pp * dp
@@ -46,25 +59,37 @@ def evaluate(setup: Setup, tp, cp, pp, dp, v, micro_batch, num_micro_batches, ze
     tokens = global_batch * setup.seq_len
     model_flops = tokens * m.model_flops_per_token(setup.seq_len)
     rc = np.asarray(recompute)
-    extra = np.where(rc == 2, m.recompute_flops_per_token(setup.seq_len, "full"),
-                     np.where(rc == 1, m.recompute_flops_per_token(setup.seq_len, "selective"), 0.0))
+    extra = np.where(
+        rc == 2,
+        m.recompute_flops_per_token(setup.seq_len, "full"),
+        np.where(rc == 1, m.recompute_flops_per_token(setup.seq_len, "selective"), 0.0),
+    )
     hw_flops = model_flops + tokens * extra
     peak_total = n_dev * setup.peak_flops
     busy = num_micro_batches * layers
     return {
-        "memory_weights": w, "memory_gradients": g, "memory_optimizer": o,
-        "memory_activations": act, "memory_working": work, "memory_buffers": buf, "memory_total": total,
+        "memory_weights": w,
+        "memory_gradients": g,
+        "memory_optimizer": o,
+        "memory_activations": act,
+        "memory_working": work,
+        "memory_buffers": buf,
+        "memory_total": total,
         "fits": total <= setup.memory_limit_bytes,
         "time_compute": busy * (t_compute + t_memory) + num_micro_batches * t_logits,
-        "time_tp_comm": busy * t_tp, "time_cp_comm": busy * t_cp,
+        "time_tp_comm": busy * t_tp,
+        "time_cp_comm": busy * t_cp,
         "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,
         "time_bubble": (np.asarray(pp) - 1) * t_chunk,
-        "time_dp_exposed": t_dp_exposed, "time_dp_total": t_dp, "time_optimizer": t_opt,
+        "time_dp_exposed": t_dp_exposed,
+        "time_dp_total": t_dp,
+        "time_optimizer": t_opt,
         "step_time": t_step,
         "bubble_fraction": (np.asarray(pp) - 1) / slots,
         "mfu": model_flops / (t_step * peak_total),
         "hfu": hw_flops / (t_step * peak_total),
-        "model_flops": model_flops, "hardware_flops": hw_flops,
+        "model_flops": model_flops,
+        "hardware_flops": hw_flops,
         "model_tflops_per_gpu": model_flops / t_step / n_dev / 1e12,
         "hardware_tflops_per_gpu": hw_flops / t_step / n_dev / 1e12,
         "tokens_per_s": tokens / t_step,
@@ -110,17 +135,31 @@ class StepEstimate:
 
 def estimate(setup: Setup, plan: ParallelPlan) -> StepEstimate:
     """Evaluate one configuration."""
-    r = evaluate(setup, plan.tp, plan.cp, plan.pp, plan.dp, plan.virtual_stages, plan.micro_batch,
-                 plan.num_micro_batches, plan.zero, mem.RECOMPUTE_CODES[plan.recompute],
-                 int(plan.sequence_parallel))
+    r = evaluate(
+        setup,
+        plan.tp,
+        plan.cp,
+        plan.pp,
+        plan.dp,
+        plan.virtual_stages,
+        plan.micro_batch,
+        plan.num_micro_batches,
+        plan.zero,
+        mem.RECOMPUTE_CODES[plan.recompute],
+        int(plan.sequence_parallel),
+    )
     return StepEstimate(
         plan=plan,
         memory={k: int(r[f"memory_{k}"]) for k in MEMORY_PARTS},
-        memory_total=int(r["memory_total"]), memory_limit=setup.memory_limit_bytes,
+        memory_total=int(r["memory_total"]),
+        memory_limit=setup.memory_limit_bytes,
         time={k: float(r[f"time_{k}"]) for k in TIME_PARTS},
-        step_time_s=float(r["step_time"]), mfu=float(r["mfu"]), hfu=float(r["hfu"]),
+        step_time_s=float(r["step_time"]),
+        mfu=float(r["mfu"]),
+        hfu=float(r["hfu"]),
         model_tflops_per_gpu=float(r["model_tflops_per_gpu"]),
         hardware_tflops_per_gpu=float(r["hardware_tflops_per_gpu"]),
-        tokens_per_s=float(r["tokens_per_s"]), bubble_fraction=float(r["bubble_fraction"]),
+        tokens_per_s=float(r["tokens_per_s"]),
+        bubble_fraction=float(r["bubble_fraction"]),
         dp_comm_total_s=float(r["time_dp_total"]),
     )

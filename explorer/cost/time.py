@@ -9,6 +9,7 @@ The step is composed in explorer/cost/step.py:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.cost.collectives import reduce_scatter_time, ring_allreduce_time
 from explorer.cost.efficiency import gemm_efficiency
@@ -16,11 +17,13 @@ from explorer.cost.memory import params_per_device, stage_layers
 from explorer.cost.setup import Setup
 
 
-def _tokens(setup: Setup, cp, micro_batch):
+def _tokens(setup: Setup, cp: ArrayLike, micro_batch: ArrayLike):
     return np.asarray(micro_batch, dtype=float) * setup.seq_len / np.asarray(cp, dtype=float)
 
 
-def layer_flops(setup: Setup, tp, cp, micro_batch, recompute) -> tuple[np.ndarray, np.ndarray]:
+def layer_flops(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """(model FLOPs, hardware FLOPs) of one layer for one micro-batch on one device, fwd + bwd.
 
     Model: 3 x forward (backward = 2 x forward). Hardware adds the recomputed forward:
@@ -35,8 +38,9 @@ def layer_flops(setup: Setup, tp, cp, micro_batch, recompute) -> tuple[np.ndarra
     return 3.0 * fwd, 3.0 * fwd + extra
 
 
-def layer_time(setup: Setup, tp, cp, micro_batch, recompute,
-               sp) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def layer_time(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
     split into (compute, memory-bound, TP communication, exposed CP communication)."""
     m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
@@ -54,8 +58,11 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute,
     elem_bytes = tokens * m.hidden * eff.elementwise_bytes_per_hidden * (setup.act_bytes / 2) * passes
     # Without FlashAttention every token's a x s attention scores stream through HBM (QK^T output, fused
     # scale-mask-softmax, dropout and its mask, AV input, and their backward), split over TP by heads.
-    score_bytes = 0.0 if setup.flash_attention else (
-        tokens * m.heads * setup.seq_len * eff.attention_score_bytes * (setup.act_bytes / 2) * passes / tp_a)
+    score_bytes = (
+        0.0
+        if setup.flash_attention
+        else (tokens * m.heads * setup.seq_len * eff.attention_score_bytes * (setup.act_bytes / 2) * passes / tp_a)
+    )
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + score_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
@@ -69,14 +76,15 @@ def layer_time(setup: Setup, tp, cp, micro_batch, recompute,
     # where possible (Liu et al., Ring Attention, arXiv 2310.01889, sec. 3).
     kv_msg = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
     span = tp_a * cp_a
-    t_cp = 3.0 * reduce_scatter_time(kv_msg * cp_a, cp_a, setup.link_latency(span),
-                                     setup.link_bandwidth(span, stride=tp_a))
+    t_cp = 3.0 * reduce_scatter_time(
+        kv_msg * cp_a, cp_a, setup.link_latency(span), setup.link_bandwidth(span, stride=tp_a)
+    )
     attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * eff.attention_efficiency))
     return t_compute, t_mem, t_tp, t_cp_exposed
 
 
-def logits_time(setup: Setup, tp, cp, micro_batch) -> np.ndarray | float:
+def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | float:
     """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd."""
     m, acc = setup.model, setup.cluster.accelerator
     tokens = _tokens(setup, cp, micro_batch)
@@ -87,7 +95,9 @@ def logits_time(setup: Setup, tp, cp, micro_batch) -> np.ndarray | float:
     return flops / (setup.peak_flops * e) + softmax_bytes / acc.memory_bandwidth
 
 
-def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp) -> np.ndarray | float:
+def p2p_time(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, micro_batch: ArrayLike, sp: ArrayLike
+) -> np.ndarray | float:
     """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
     alpha + M/B each, over the link the PP group spans (stride TP x CP)."""
     tp_a, pp_a = np.asarray(tp), np.asarray(pp)
@@ -99,7 +109,9 @@ def p2p_time(setup: Setup, tp, cp, pp, micro_batch, sp) -> np.ndarray | float:
     return np.where(pp_a > 1, t, 0.0)
 
 
-def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | float:
+def dp_time(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1
+) -> np.ndarray | float:
     """Gradient synchronisation over the DP x CP group, per step.
 
     ZeRO 0-2: ring all-reduce (or reduce-scatter + all-gather: the same volume) of the
@@ -116,7 +128,9 @@ def dp_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | float:
     return np.where(n > 1, t, 0.0)
 
 
-def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | float:
+def optimizer_time(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1
+) -> np.ndarray | float:
     """Optimizer step: memory-bound pass over the local shard (read + write the states, read the
     gradient, write the working weights), at HBM bandwidth."""
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
@@ -125,7 +139,16 @@ def optimizer_time(setup: Setup, tp, cp, pp, dp, zero, v=1) -> np.ndarray | floa
     return p / shard * per_param / setup.cluster.accelerator.memory_bandwidth
 
 
-def stage_time(setup: Setup, tp, cp, pp, v, micro_batch, recompute, sp) -> np.ndarray | float:
+def stage_time(
+    setup: Setup,
+    tp: ArrayLike,
+    cp: ArrayLike,
+    pp: ArrayLike,
+    v: ArrayLike,
+    micro_batch: ArrayLike,
+    recompute: ArrayLike,
+    sp: ArrayLike,
+) -> np.ndarray | float:
     """Compute time of the slowest stage for one micro-batch (all its v chunks), fwd + bwd."""
     parts = layer_time(setup, tp, cp, micro_batch, recompute, sp)
     t_layer = parts[0] + parts[1] + parts[2] + parts[3]

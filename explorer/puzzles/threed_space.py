@@ -11,16 +11,40 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.errors import UsageError
 
-VARIABLES = ("tp", "cp", "pp", "dp", "micro_batch", "num_micro_batches", "virtual_stages", "zero",
-             "recompute", "sequence_parallel")
-FIXABLE = {"tp": int, "cp": int, "pp": int, "dp": int, "micro_batch": int, "mb": int,
-           "num_micro_batches": int, "m": int, "virtual_stages": int, "v": int, "zero": int,
-           "recompute": str, "sequence_parallel": int, "sp": int}
+VARIABLES = (
+    "tp",
+    "cp",
+    "pp",
+    "dp",
+    "micro_batch",
+    "num_micro_batches",
+    "virtual_stages",
+    "zero",
+    "recompute",
+    "sequence_parallel",
+)
+FIXABLE = {
+    "tp": int,
+    "cp": int,
+    "pp": int,
+    "dp": int,
+    "micro_batch": int,
+    "mb": int,
+    "num_micro_batches": int,
+    "m": int,
+    "virtual_stages": int,
+    "v": int,
+    "zero": int,
+    "recompute": str,
+    "sequence_parallel": int,
+    "sp": int,
+}
 ALIASES = {"mb": "micro_batch", "m": "num_micro_batches", "v": "virtual_stages", "sp": "sequence_parallel"}
 
 
@@ -56,8 +80,10 @@ class Instance:
                 if v not in RECOMPUTE_CODES:
                     raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {v!r}")
             elif isinstance(v, bool) or int(v) != v or int(v) < (0 if name in ("zero", "sequence_parallel") else 1):
-                raise UsageError(f"--fix: {name} must be a {'non-negative' if name == 'zero' else 'positive'} "
-                                 f"whole number, got {v!r}")
+                raise UsageError(
+                    f"--fix: {name} must be a {'non-negative' if name == 'zero' else 'positive'} "
+                    f"whole number, got {v!r}"
+                )
             fixed[name] = v
         object.__setattr__(self, "fix", fixed)
 
@@ -90,8 +116,16 @@ class Space:
 
     def size(self) -> int:
         """Number of raw combinations (before the product and batch constraints)."""
-        return (len(self.tp) * len(self.cp) * len(self.pp) * len(self.v) * len(self.mb) * len(self.zero)
-                * len(self.rc) * len(self.sp))
+        return (
+            len(self.tp)
+            * len(self.cp)
+            * len(self.pp)
+            * len(self.v)
+            * len(self.mb)
+            * len(self.zero)
+            * len(self.rc)
+            * len(self.sp)
+        )
 
 
 def build_space(inst: Instance) -> Space:
@@ -101,10 +135,15 @@ def build_space(inst: Instance) -> Space:
     m, c = inst.setup.model, inst.setup.cluster
     n = inst.devices
     reasons = {}
-    tp = [t for t in _divisors(n) if t <= c.devices_per_node and m.heads % t == 0 and m.kv_heads % t == 0
-          and m.ffn % t == 0]
-    reasons["tp"] = (f"TP divides heads {m.heads}, KV heads {m.kv_heads}, FFN {m.ffn} and the {n} devices, "
-                     f"and stays within a node of {c.devices_per_node}")
+    tp = [
+        t
+        for t in _divisors(n)
+        if t <= c.devices_per_node and m.heads % t == 0 and m.kv_heads % t == 0 and m.ffn % t == 0
+    ]
+    reasons["tp"] = (
+        f"TP divides heads {m.heads}, KV heads {m.kv_heads}, FFN {m.ffn} and the {n} devices, "
+        f"and stays within a node of {c.devices_per_node}"
+    )
     cp = [x for x in _divisors(n) if x <= inst.max_cp and inst.setup.seq_len % x == 0]
     reasons["cp"] = f"CP divides the sequence {inst.setup.seq_len} and is at most {inst.max_cp}"
     pp = [p for p in _divisors(n) if p <= m.layers]
@@ -115,9 +154,14 @@ def build_space(inst: Instance) -> Space:
     rc_names = inst._allowed("recompute", list(RECOMPUTE_CODES))
     sp = inst._allowed("sequence_parallel", [0, 1])
     return Space(
-        tp=inst._allowed("tp", tp), cp=inst._allowed("cp", cp), pp=inst._allowed("pp", pp),
-        v=inst._allowed("virtual_stages", v), mb=inst._allowed("micro_batch", mb),
-        zero=inst._allowed("zero", [0, 1, 2, 3]), rc=[RECOMPUTE_CODES[r] for r in rc_names], sp=sp,
+        tp=inst._allowed("tp", tp),
+        cp=inst._allowed("cp", cp),
+        pp=inst._allowed("pp", pp),
+        v=inst._allowed("virtual_stages", v),
+        mb=inst._allowed("micro_batch", mb),
+        zero=inst._allowed("zero", [0, 1, 2, 3]),
+        rc=[RECOMPUTE_CODES[r] for r in rc_names],
+        sp=sp,
         reasons=reasons,
     )
 
@@ -133,8 +177,15 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     if not shapes or not space.mb:
         return {k: np.zeros(0, dtype=np.int64) for k in ("tp", "cp", "pp", "dp", "v", "mb", "m", "zero", "rc", "sp")}
     sh = np.array(shapes, dtype=np.int64)
-    grids = np.meshgrid(np.arange(len(sh)), np.array(space.v), np.array(space.mb), np.array(space.zero),
-                        np.array(space.rc), np.array(space.sp), indexing="ij")
+    grids = np.meshgrid(
+        np.arange(len(sh)),
+        np.array(space.v),
+        np.array(space.mb),
+        np.array(space.zero),
+        np.array(space.rc),
+        np.array(space.sp),
+        indexing="ij",
+    )
     idx, v, mb, zero, rc, sp = (g.ravel() for g in grids)
     tp, cp, pp = sh[idx, 0], sh[idx, 1], sh[idx, 2]
     dp = n // (tp * cp * pp)
@@ -150,7 +201,7 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     return {k: a[ok] for k, a in out.items()}
 
 
-def bubble_ok(inst: Instance, pp, v, m) -> np.ndarray | bool:
+def bubble_ok(inst: Instance, pp: ArrayLike, v: ArrayLike, m: ArrayLike) -> np.ndarray | bool:
     """(p - 1) / (v m + p - 1) <= max_bubble, as the linear integer inequality of CONVENTIONS."""
     num, den = inst.max_bubble.numerator, inst.max_bubble.denominator
     return den * (np.asarray(pp) - 1) <= num * (np.asarray(v) * m + np.asarray(pp) - 1)

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 
 from explorer.cost.collectives import reduce_scatter_time, ring_allreduce_time
 from explorer.cost.efficiency import gemm_efficiency
-from explorer.cost.memory import params_per_device, stage_layers
+from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 
 
@@ -137,19 +137,3 @@ def optimizer_time(
     shard = np.where(np.asarray(zero) >= 1, np.asarray(dp) * np.asarray(cp), 1)
     per_param = 2.0 * setup.optimizer_bytes + setup.grad_bytes + setup.weight_bytes
     return p / shard * per_param / setup.cluster.accelerator.memory_bandwidth
-
-
-def stage_time(
-    setup: Setup,
-    tp: ArrayLike,
-    cp: ArrayLike,
-    pp: ArrayLike,
-    v: ArrayLike,
-    micro_batch: ArrayLike,
-    recompute: ArrayLike,
-    sp: ArrayLike,
-) -> np.ndarray | float:
-    """Compute time of the slowest stage for one micro-batch (all its v chunks), fwd + bwd."""
-    parts = layer_time(setup, tp, cp, micro_batch, recompute, sp)
-    t_layer = parts[0] + parts[1] + parts[2] + parts[3]
-    return stage_layers(setup.model.layers, pp, v) * t_layer + logits_time(setup, tp, cp, micro_batch)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
@@ -117,8 +115,6 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
     gb = track.workload.global_batch if global_batch is None else global_batch
     if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
         raise UsageError(f"global-batch must be a positive whole number, got {gb!r}")
-    if not 0 <= max_bubble <= 1:
-        raise UsageError(f"max-bubble must lie in [0, 1], got {max_bubble}")
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
                     allow=dict(allow or {}), memory_limit=memory_limit_bytes)
@@ -309,7 +305,3 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     t = get_track(track)
     inst = make_instance(t, **{k: v for k, v in options.items() if k in ("global_batch", "max_bubble")})
     return attempt_verdict(inst, values)
-
-
-def _np_int(x) -> int:
-    return int(np.asarray(x))

@@ -26,9 +26,6 @@ class Enumeration:
     feasible: int
     wall_time_s: float
 
-    def best_index(self) -> int | None:
-        return 0 if self.feasible else None
-
 
 def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
     """Score every candidate; keep them all, feasible first, fastest first."""

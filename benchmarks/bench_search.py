@@ -110,10 +110,11 @@ def bench_command(repeat: int) -> dict:
     interp = time.perf_counter() - t0
     # In-process split of the rest: CP-SAT solve, explanation (exhaustive cross-check and what-ifs),
     # the micro-batch question, rendering.
+    from explorer.reports.render import render
+
     from explorer.puzzles.threed import micro_batch_question, solve_3d
     from explorer.puzzles.threed_explain import binding_constraints
     from explorer.solvers.threed_enumerate import enumerate_space
-    from reports.render import render
 
     t0 = time.perf_counter()
     r = solve_3d("cloud", explain=False, top=1)

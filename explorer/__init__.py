@@ -26,9 +26,9 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import explorer` light
         from explorer.tracks import get_track
         return get_track
     if name == "get_model":
-        from models.catalog import get_model
+        from explorer.models.catalog import get_model
         return get_model
     if name in ("get_accelerator", "get_link"):
-        import hardware
+        from explorer import hardware
         return getattr(hardware, name)
     raise AttributeError(name)

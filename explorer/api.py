@@ -8,11 +8,11 @@ from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for
 from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
+from explorer.models.architecture import DecoderModel
+from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import ThreeDResult, make_setup, solve_3d
 from explorer.tracks import get_track
-from models.architecture import DecoderModel
-from models.catalog import get_model
 
 __all__ = ["ThreeDResult", "estimate", "solve_3d", "custom_model"]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import UsageError, unknown_name
+from explorer.hardware.catalog import Cluster, build_cluster
+from explorer.models.architecture import DecoderModel
+from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from hardware.catalog import Cluster, build_cluster
-from models.architecture import DecoderModel
-from models.catalog import get_model
 
 _DIR = Path(__file__).parent / "data" / "tracks"
 TRACKS = ("cloud", "edge", "mobile", "tiny")

@@ -31,10 +31,10 @@ from explorer.cost.memory import model_state_bytes
 from explorer.cost.setup import Setup
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
+from explorer.hardware.catalog import build_cluster
+from explorer.models.architecture import DecoderModel
+from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from hardware.catalog import build_cluster
-from models.architecture import DecoderModel
-from models.catalog import get_model
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 FORMATS = ("text", "json", "csv")

@@ -1,6 +1,6 @@
 """Hardware catalog: accelerators, links, nodes and clusters (data in hardware/data/*.toml)."""
 
-from hardware.catalog import (
+from explorer.hardware.catalog import (
     Accelerator,
     Cluster,
     Link,

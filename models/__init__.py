@@ -1,6 +1,6 @@
 """Workloads: transformer shapes and their FLOP and parameter arithmetic."""
 
-from models.architecture import DecoderModel, gpt_megatron_flops_per_iteration
-from models.catalog import get_model, model_names
+from explorer.models.architecture import DecoderModel, gpt_megatron_flops_per_iteration
+from explorer.models.catalog import get_model, model_names
 
 __all__ = ["DecoderModel", "get_model", "gpt_megatron_flops_per_iteration", "model_names"]

@@ -6,8 +6,9 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from explorer.models.architecture import DecoderModel
+
 from explorer.errors import unknown_name
-from models.architecture import DecoderModel
 
 _FILE = Path(__file__).parent / "data" / "models.toml"
 _SHAPE = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "norm", "bias",

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.reports.format import fmt_value
+
 from explorer.errors import ExplorerError, UsageError
 from explorer.report import Constraint, Finding, Report, Table
-from reports.format import fmt_value
 
 REL_TOL = 1e-6
 MAX_FIGURE_COLUMNS = 5

@@ -7,10 +7,11 @@ import io
 from pathlib import Path
 from typing import Any
 
+from explorer.reports.format import fmt_value
+
 from explorer.errors import ExplorerError
 from explorer.frontier import FrontierResult, on_frontier, spec_for
 from explorer.report import Assumption, Figure, Finding, Report, Table
-from reports.format import fmt_value
 
 SHOW = ("gpus", "tp", "pp", "dp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "tokens_per_s",
         "mfu", "step_time_s", "memory_headroom_bytes", "usd_per_million_tokens", "usd_per_run")
@@ -51,7 +52,7 @@ def _csv_value(v: Any) -> Any:
 
 def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[dict]:
     """Each graded attempt as a point in objective space, flagged on/off the computed frontier."""
-    from reports.attempts import puzzle_module, read_attempts
+    from explorer.reports.attempts import puzzle_module, read_attempts
 
     mod = puzzle_module(result.puzzle)
     spec = spec_for(result.puzzle)
@@ -135,8 +136,8 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
 def write_frontier(report: Report, result: FrontierResult, out_dir: Path, fmt: str,
                    attempts: list[dict] | None = None) -> list[Path]:
     """CSV + PNG of the frontier, and the report in the chosen format, into out_dir."""
-    from reports.plots import render_png
-    from reports.render import write_report
+    from explorer.reports.plots import render_png
+    from explorer.reports.render import write_report
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

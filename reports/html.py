@@ -38,7 +38,7 @@ def _is_num(v: Any) -> bool:
 
 def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str] | None = None) -> str:
     """An HTML table; numeric-looking cells right-aligned; classes: column index -> css class from cell text."""
-    from reports.render import cell
+    from explorer.reports.render import cell
 
     head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
     if classes is None:  # verdict columns get coloured by their value
@@ -71,10 +71,10 @@ def document(title: str, body: str) -> str:
 
 def page(r, pngs: dict[str, bytes | str] | None = None) -> str:
     """The report as one self-contained HTML page (pngs: plot name -> PNG bytes or error text; drawn if None)."""
-    from reports.render import STATUS_TEXT, constraint_rows, figure_rows
+    from explorer.reports.render import STATUS_TEXT, constraint_rows, figure_rows
 
     if pngs is None:
-        from reports.plots import render_all
+        from explorer.reports.plots import render_all
 
         pngs = render_all(r)
     parts = [f"<h1>Lab {escape(r.lab)} part {r.part}: {escape(r.title)}</h1>",

@@ -86,8 +86,8 @@ def _error_text(exc: BaseException, module: str) -> str:
 
 def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report] | None = None) -> KeyEntry:
     """Solve one lab part for one track and write its Markdown, HTML and JSON (and PNGs) into out_dir/labNN/."""
-    from reports.plots import render_all
-    from reports.render import to_json, write_report
+    from explorer.reports.plots import render_all
+    from explorer.reports.render import to_json, write_report
 
     entry = KeyEntry(info.lab, info.part, info.name, info.title, track)
     try:
@@ -136,7 +136,7 @@ def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
 
 
 def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
-    from reports.html import document
+    from explorer.reports.html import document
 
     parts = ["<h1>Answer key</h1>", "<p>Every lab part for every track, solved. Each answer links to its "
              "self-contained HTML page, its Markdown and its JSON report.</p>"]

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from explorer.reports.format import fmt_value
+
 from explorer.report import Report
-from reports.format import fmt_value
 
 STATUS_TEXT = {"optimal": "OPTIMAL (proven)", "feasible": "FEASIBLE, not proven optimal",
                "infeasible": "INFEASIBLE", "computed": "computed"}
@@ -117,7 +118,7 @@ def _json_default(o: Any) -> Any:
 
 def to_html(r: Report, pngs: dict[str, bytes | str] | None = None) -> str:
     """A single self-contained page (no network access needed); plots embedded as PNG data URIs."""
-    from reports.html import page
+    from explorer.reports.html import page
 
     return page(r, pngs)
 
@@ -150,7 +151,7 @@ def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
     written: list[Path] = []
     if fmt == "markdown":
         if pngs is None:
-            from reports.plots import render_all
+            from explorer.reports.plots import render_all
 
             pngs = render_all(r)
         images: dict[str, str] = {}

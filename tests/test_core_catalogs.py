@@ -1,10 +1,9 @@
 """Catalogs: parameter counts derived from shapes agree with the published counts (within 1%)."""
 
 import pytest
-
-from hardware import get_accelerator, get_link
-from models import get_model, model_names
-from models.architecture import gpt_megatron_flops_per_iteration
+from explorer.hardware import get_accelerator, get_link
+from explorer.models import get_model, model_names
+from explorer.models.architecture import gpt_megatron_flops_per_iteration
 
 
 @pytest.mark.parametrize("name", [n for n in model_names() if get_model(n).published_params])

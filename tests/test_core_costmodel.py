@@ -3,15 +3,15 @@
 from dataclasses import replace
 
 import pytest
+from explorer.hardware import build_cluster
+from explorer.models import get_model
+from explorer.models.architecture import DecoderModel
 
 from explorer.cost import memory as mem
 from explorer.cost.setup import Setup
 from explorer.cost.step import estimate
 from explorer.plan import ParallelPlan
 from explorer.tracks import get_track
-from hardware import build_cluster
-from models import get_model
-from models.architecture import DecoderModel
 
 
 def gpt_setup(flash=False, **kw):

@@ -4,6 +4,8 @@ pinned variables are respected, infeasible puzzles name their conflicting constr
 from fractions import Fraction
 
 import pytest
+from explorer.hardware import build_cluster
+from explorer.models.architecture import DecoderModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,8 +13,6 @@ from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError
 from explorer.puzzles.threed import solve_3d, solve_instance
 from explorer.puzzles.threed_space import Instance
-from hardware import build_cluster
-from models.architecture import DecoderModel
 
 
 def _agree(inst):

@@ -7,11 +7,11 @@ import json
 import math
 
 import pytest
+from explorer.models.catalog import get_model
 
 from explorer.errors import UsageError
 from explorer.puzzles import scaling
 from explorer.report import Report
-from models.catalog import get_model
 
 # Llama-3-8B: 8,030,261,248 parameters (Meta, arXiv 2407.21783 Table 3: 8.03B; derived from the shape).
 P_8B = 8_030_261_248
@@ -102,7 +102,7 @@ def test_threshold_moves_the_crossing():
 
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
 def test_every_track_answers_in_text_and_json(track):
-    from reports.render import render
+    from explorer.reports.render import render
 
     r = scaling.solve(track)
     assert len(r.extra["scenario"]["fabrics"]) >= 2
@@ -135,7 +135,7 @@ def test_attempt_is_scored_against_the_diminishing_returns_rule():
 
 def test_plot_draws():
     pytest.importorskip("matplotlib")
-    from reports.plots import render_png
+    from explorer.reports.plots import render_png
 
     png = render_png("scaling_efficiency", scaling.solve("edge"))
     assert png[:4] == b"\x89PNG"

@@ -151,7 +151,7 @@ def test_tiny_gossip_rounds_from_the_spectral_gap():
 
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
 def test_every_track_answers_in_text_and_json(track):
-    from reports.render import render
+    from explorer.reports.render import render
 
     r = sync.solve(track, zero=False)
     assert r.formulas and r.assumptions and len(r.findings) >= 4

@@ -10,7 +10,7 @@ OPTS = {compression: {"steps": 30}}
 @pytest.mark.parametrize("mod", [crossover, hierarchy, compression], ids=lambda m: m.__name__.split(".")[-1])
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
 def test_plots_draw(mod, track):
-    from reports.plots import draw
+    from explorer.reports.plots import draw
 
     r = mod.solve(track, **OPTS.get(mod, {}))
     assert r.plots

@@ -26,7 +26,7 @@ def test_every_pair_text_and_json(puzzle, track):
     rep = Report.from_dict(d)
     assert rep.plots[0] in rep.data
     # text: the same report through the text renderer (the CLI's text path is exercised below)
-    from reports.render import to_text
+    from explorer.reports.render import to_text
 
     assert rep.headline in to_text(rep)
 
@@ -63,8 +63,9 @@ def test_bad_input_message_is_one_line(args, needle, capsys):
 
 
 def test_plots_draw():
+    from explorer.reports.plots import render_png
+
     from explorer.puzzles import solve
-    from reports.plots import render_png
 
     for puzzle, plot in (("memory", "memory_waterfall"), ("dataloader", "utilisation_gauge"),
                          ("batch", "comm_ratio")):

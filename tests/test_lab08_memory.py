@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from explorer.models.architecture import DecoderModel
 
 from explorer.cost import memory as mem
 from explorer.cost import training_memory as tmem
@@ -15,7 +16,6 @@ from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles import memory as pm
 from explorer.puzzles.threed import make_setup
 from explorer.tracks import get_track
-from models.architecture import DecoderModel
 
 ZERO_TABLE = Path("/work/shared/reference/zero_table1.csv")
 

@@ -7,11 +7,11 @@ import sys
 
 import _reports_fake as fake
 import pytest
+from explorer.reports.attempts import attach_attempts, grade_file, read_attempts, template, violation_text
+from explorer.reports.render import render
 
 from explorer.errors import UsageError
 from explorer.puzzles import PUZZLES, PuzzleInfo
-from reports.attempts import attach_attempts, grade_file, read_attempts, template, violation_text
-from reports.render import render
 
 
 @pytest.fixture()
@@ -106,7 +106,7 @@ def test_violation_text_for_a_lower_bound():
 
 
 def test_error_blames_the_right_field_or_none():
-    from reports.attempts import _blamed_field, gap_text
+    from explorer.reports.attempts import _blamed_field, gap_text
 
     vals = {"workers": 1, "devices": "x"}
     assert _blamed_field("workers and devices must be whole numbers, got {'workers': 1, 'devices': 'x'}", vals) \

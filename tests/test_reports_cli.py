@@ -51,7 +51,7 @@ def test_attempts_template(main):
 
 
 def test_report_rerenders_saved_json(main, tmp_path):
-    from reports.render import to_json
+    from explorer.reports.render import to_json
 
     f = tmp_path / "saved.json"
     f.write_text(to_json(fake.solve("edge")))

@@ -115,7 +115,7 @@ def test_3d_frontier_is_exact_and_non_dominated(api):
 
 
 def test_frontier_report_csv_and_plot(api, tmp_path):
-    from reports.frontier import frontier_report, write_frontier
+    from explorer.reports.frontier import frontier_report, write_frontier
 
     res = frontier("3d", "cloud", gpu_counts=[16, 32], levels=3)
     rep = frontier_report(res)

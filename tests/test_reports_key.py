@@ -6,10 +6,10 @@ import sys
 
 import _reports_fake as fake
 import pytest
+from explorer.reports.key import build_key
 
 import explorer.puzzles as puzzles
 from explorer.puzzles import PuzzleInfo
-from reports.key import build_key
 
 
 @pytest.fixture()

@@ -4,11 +4,11 @@ edge cases), deterministically, and a missing plot module is a one-line error.""
 from __future__ import annotations
 
 import pytest
+from explorer.reports.plots import plot_names, render_png
 
 from explorer.errors import UsageError
 from explorer.report import Formula, Report
 from explorer.tracks import TRACKS
-from reports.plots import plot_names, render_png
 
 HEATMAP = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, 8, 16],
            "memory_gb": [[None, None, 400, 220], [None, 310, 160, 95.5], [410, 160, 91.2, 55.1],
@@ -81,7 +81,7 @@ def test_unknown_plot_is_a_usage_error():
 
 
 def test_html_embeds_plots_and_needs_no_network():
-    from reports.render import render
+    from explorer.reports.render import render
 
     page = render(report("cloud", {"bubble_gauge": GAUGE}, ["bubble_gauge"]), "html")
     assert page.count("data:image/png;base64,") == 2  # the gauge and the math peek

@@ -66,10 +66,10 @@ def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], objec
 
 def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = None) -> None:
     """Render a Report (with graded attempts when given) to stdout or into out_dir."""
-    from reports.render import render, write_report
+    from explorer.reports.render import render, write_report
 
     if attempts_file is not None:
-        from reports.attempts import attach_attempts
+        from explorer.reports.attempts import attach_attempts
 
         report = attach_attempts(report, attempts_file)
     if out_dir is not None:

@@ -58,8 +58,8 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
                  time_limit: float | None) -> None:
     """The optimal (Pareto) frontier of PUZZLE: CSV and a plot with --out DIR, a report on stdout otherwise."""
     from explorer.frontier import frontier
-    from reports.frontier import attempt_points, frontier_report, to_csv, write_frontier
-    from reports.render import render
+    from explorer.reports.frontier import attempt_points, frontier_report, to_csv, write_frontier
+    from explorer.reports.render import render
 
     options: dict = {}
     if attempts_file is not None and not attempts_file.exists():
@@ -106,7 +106,7 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
               help="Worker processes (default: the number of CPUs, at most 4); the files do not depend on it.")
 def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     """Answer keys: every lab part x track solved, as Markdown + HTML + JSON, with an index page."""
-    from reports.key import build_key, selected
+    from explorer.reports.key import build_key, selected
 
     labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
     total = len(selected(labs, tracks))
@@ -136,7 +136,7 @@ def attempts_group() -> None:
               help="File format to fill in.")
 def attempts_template(puzzle: str, fmt: str) -> None:
     """Print an empty attempts file with PUZZLE's columns, in order."""
-    from reports.attempts import template
+    from explorer.reports.attempts import template
 
     click.echo(template(puzzle, fmt), nl=False)
 
@@ -147,7 +147,7 @@ def attempts_template(puzzle: str, fmt: str) -> None:
 def report_cmd(file: Path, fmt: str, out_dir: Path | None) -> None:
     """Re-render a saved JSON report (from `--format json`) without solving again."""
     from explorer.report import Report
-    from reports.render import render, write_report
+    from explorer.reports.render import render, write_report
 
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

@@ -9,9 +9,9 @@ from numpy.typing import ArrayLike
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.errors import UsageError
+from explorer.hardware.catalog import Cluster, Link
+from explorer.models.architecture import DecoderModel
 from explorer.plan import OPTIMIZERS, PRECISIONS
-from hardware.catalog import Cluster, Link
-from models.architecture import DecoderModel
 
 if TYPE_CHECKING:
     import numpy as np

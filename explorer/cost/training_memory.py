@@ -32,7 +32,7 @@ from explorer.cost import step as stp
 from explorer.cost import time as tm
 from explorer.cost.setup import OPTIMIZER_BYTES, Setup
 from explorer.errors import UsageError
-from models.architecture import DecoderModel
+from explorer.models.architecture import DecoderModel
 
 BASE_OPTIMIZERS = ("sgd", "momentum", "adam")
 OPTIMIZER_VARIANTS = ("adam", "adam8bit", "adafactor", "momentum", "sgd")

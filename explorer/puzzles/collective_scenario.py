@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import UsageError, unknown_name
+from explorer.hardware.catalog import Link, get_link
+from explorer.models.catalog import get_model
 from explorer.tracks import TRACKS
-from hardware.catalog import Link, get_link
-from models.catalog import get_model
 
 _FILE = Path(__file__).resolve().parent.parent / "data" / "lab06_collective.toml"
 

@@ -32,10 +32,10 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
+from explorer.hardware.catalog import Cluster, Link, get_link, link_names
+from explorer.models.catalog import get_model
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
-from hardware.catalog import Cluster, Link, get_link, link_names
-from models.catalog import get_model
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
 DEFAULT_THRESHOLD = 0.5

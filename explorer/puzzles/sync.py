@@ -262,7 +262,7 @@ def sync_data(track: str) -> dict:
 
 def make_setup(track: Track, nodes: int | None = None) -> Setup:
     """The cost-model Setup of the track (optionally with another device count)."""
-    from hardware.catalog import build_cluster
+    from explorer.hardware.catalog import build_cluster
 
     c = track.cluster
     if nodes is not None and nodes > c.devices_per_node and nodes % c.devices_per_node:
@@ -479,7 +479,7 @@ def mobile_federated(a: Audit) -> dict:
     # the crisis: synchronise after every step on each of the track's links
     crisis = {}
     for key in dict.fromkeys((link.key, "wifi6")):
-        from hardware.catalog import get_link
+        from explorer.hardware.catalog import get_link
 
         lk = get_link(key)
         t_x = 2.0 * (lk.latency_s + model_bytes / lk.effective_bandwidth)

@@ -16,13 +16,13 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import InfeasibleError, UsageError
+from explorer.hardware.catalog import build_cluster
+from explorer.models.architecture import DecoderModel
+from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed_space import Instance, Space, build_space
 from explorer.solvers import cpsat
 from explorer.tracks import Track, get_track
-from hardware.catalog import build_cluster
-from models.architecture import DecoderModel
-from models.catalog import get_model
 
 if TYPE_CHECKING:
     import pandas as pd

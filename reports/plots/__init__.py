@@ -36,16 +36,16 @@ def load(name: str) -> Any:
     if not _NAME.match(name) or name == "style":
         raise UsageError(f"invalid plot name {name!r}")
     try:
-        return importlib.import_module(f"reports.plots.{name}")
+        return importlib.import_module(f"explorer.reports.plots.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"reports.plots.{name}":
+        if exc.name == f"explorer.reports.plots.{name}":
             raise UsageError(f"no plot module reports/plots/{name}.py for plot {name!r}") from None
         raise
 
 
 def draw(name: str, report: Any) -> Figure:
     """Draw plot `name` of a report as a matplotlib Figure (Agg)."""
-    from reports.plots.style import use_agg
+    from explorer.reports.plots.style import use_agg
 
     use_agg()
     module = load(name)
@@ -55,7 +55,7 @@ def draw(name: str, report: Any) -> Figure:
 
 def figure_png(fig: Figure, dpi: int | None = None) -> bytes:
     """PNG bytes of a figure, deterministic: fixed dpi and no Software/date metadata."""
-    from reports.plots.style import DPI
+    from explorer.reports.plots.style import DPI
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or DPI, metadata={"Software": None}, facecolor="white")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from explorer.reports.plots import style
+
 from explorer.units import human_duration as dur
-from reports.plots import style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from reports.plots import style
+from explorer.reports.plots import style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,0 +1,24 @@
+"""The installed package cannot be shadowed by a user's own `models.py` or `reports/` (issue 17, point 1)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_import_from_a_folder_with_models_py_and_reports_dir(tmp_path: Path):
+    (tmp_path / "models.py").write_text("x = 1\n")
+    (tmp_path / "hardware.py").write_text("y = 1\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "__init__.py").write_text("z = 1\n")
+    code = (
+        "import explorer, explorer.models.catalog as mc, explorer.hardware.catalog as hc\n"
+        "import explorer.reports.render as rr\n"
+        "import os\n"
+        "here = os.getcwd()\n"
+        "for m in (mc, hc, rr):\n"
+        "    assert not m.__file__.startswith(here), m.__file__\n"
+        "print(explorer.get_model('llama3_8b').layers)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "32"  # Llama 3 8B has 32 layers (Meta, arXiv 2407.21783, Table 3)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from explorer.cost import checkpoint, stragglers
+from explorer.cost.stragglers import StepTimeModel, expected_max, expected_max_of_sums, monte_carlo_max
 from explorer.errors import UsageError
 from explorer.puzzles import sync
-from explorer.puzzles.sync import StepTimeModel, expected_max, expected_max_of_sums, monte_carlo_max
 from explorer.report import Report
 
 
@@ -51,24 +52,24 @@ def test_expected_max_of_sums_matches_quadrature_and_monte_carlo():
 # --- staleness ----------------------------------------------------------------------------------------
 def test_stable_step_ratio_from_lians_condition():
     # L M g + 2 L^2 M^2 T^2 g^2 <= 1. T = 1: 2 x^2 + x - 1 = 0 with x = L M g -> x = 1/2, so r(1) = 0.5.
-    assert sync.stable_step_ratio(0) == 1.0
-    assert sync.stable_step_ratio(1) == pytest.approx(0.5, rel=1e-12)
+    assert stragglers.stable_step_ratio(0) == 1.0
+    assert stragglers.stable_step_ratio(1) == pytest.approx(0.5, rel=1e-12)
     # large T: r -> 1 / (sqrt(2) T); T = 1000 -> 7.0711e-4
-    assert sync.stable_step_ratio(1000) == pytest.approx(1 / (math.sqrt(2) * 1000), rel=1e-3)
+    assert stragglers.stable_step_ratio(1000) == pytest.approx(1 / (math.sqrt(2) * 1000), rel=1e-3)
     # the bound solves r(T) = f: f = 0.5 -> T = sqrt(0.25)/0.5 = 1; f = 0.1 -> sqrt(0.45)/0.1 = 6.708
-    assert sync.max_staleness(0.5) == pytest.approx(1.0)
-    assert sync.max_staleness(0.1) == pytest.approx(6.7082039, rel=1e-7)
-    assert sync.stable_step_ratio(sync.max_staleness(0.1)) == pytest.approx(0.1, rel=1e-9)
+    assert stragglers.max_staleness(0.5) == pytest.approx(1.0)
+    assert stragglers.max_staleness(0.1) == pytest.approx(6.7082039, rel=1e-7)
+    assert stragglers.stable_step_ratio(stragglers.max_staleness(0.1)) == pytest.approx(0.1, rel=1e-9)
 
 
 # --- checkpointing ----------------------------------------------------------------------------------
 def test_young_interval_and_numeric_optimum():
     # C = 10 s, M = 180,000 s: sqrt(2 x 10 x 180,000) = sqrt(3.6e6) = 1897.367 s.
-    assert sync.young_interval(10.0, 180_000.0) == pytest.approx(1897.3666, rel=1e-7)
-    first, exact = sync.numeric_optima(10.0, 180_000.0, 600.0)
+    assert checkpoint.young_interval(10.0, 180_000.0) == pytest.approx(1897.3666, rel=1e-7)
+    first, exact = checkpoint.numeric_optima(10.0, 180_000.0, 600.0)
     assert first == pytest.approx(1897.3666, rel=1e-5)
     # Daly's exact model: its optimum is Daly's higher-order estimate (C << M), slightly below Young's
-    assert exact == pytest.approx(sync.daly_interval(10.0, 180_000.0), rel=1e-3)
+    assert exact == pytest.approx(checkpoint.daly_interval(10.0, 180_000.0), rel=1e-3)
     assert exact < first
 
 

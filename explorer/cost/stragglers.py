@@ -1,0 +1,153 @@
+"""Stragglers and staleness: the step time of the slowest of n devices, and what staleness costs.
+
+* `StepTimeModel`: a device's step time is t0 (1 + X), X ~ Exponential(mean = jitter): a shifted
+  exponential (Dutta et al. 2018, "Slow and Stale Gradients Can Win the Race", AISTATS, sec. 3 and
+  Table 1; Lee et al. 2018 "Speeding up distributed ML using codes" use the same model); with
+  probability p the device is a straggler this step and takes `slowdown` times as long.
+* `expected_max`: synchronous SGD waits for the slowest of n devices; its expected step is the
+  expectation of the n-th order statistic, E[max] = integral_0^inf (1 - F(t)^n) dt, integrated
+  numerically (scipy.integrate.quad) from the exact CDF, never an average of step times.
+* `expected_max_of_sums`: the same for H local steps between synchronisations (periodic
+  averaging), from the distribution of a sum of H step times (numerical convolution).
+* `stable_step_ratio`: the staleness model. Lian et al. 2015 ("Asynchronous Parallel Stochastic
+  Gradient for Nonconvex Optimization", NeurIPS, Theorem 1) prove convergence of asynchronous SGD
+  with staleness bound T when the constant step gamma satisfies L M gamma + 2 L^2 M^2 T^2 gamma^2
+  <= 1. The largest stable step, relative to T = 0, is r(T) = (sqrt(1 + 8 T^2) - 1) / (4 T^2):
+  the progress one update can make falls with staleness (r(1) = 1/2, r(T) -> 1/(sqrt(2) T)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorer.errors import UsageError, require_fraction, require_positive_int
+
+
+# --- order statistics ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepTimeModel:
+    """Step time of one device: t0 (1 + X), X ~ Exp(mean `jitter`); x `slowdown` with probability p."""
+
+    t0: float
+    jitter: float
+    p: float
+    slowdown: float
+
+    def __post_init__(self) -> None:
+        if not self.t0 > 0:
+            raise UsageError(f"step time must be positive, got {self.t0!r}")
+        if not self.jitter >= 0:
+            raise UsageError(f"jitter must be >= 0, got {self.jitter!r}")
+        require_fraction("straggler fraction", self.p)
+        if not self.slowdown >= 1:
+            raise UsageError(f"slowdown must be a factor >= 1 (a straggler is slower), got {self.slowdown!r}")
+
+    def _fast_cdf(self, t):
+        t = np.asarray(t, dtype=float)
+        z = t / self.t0 - 1.0
+        if self.jitter == 0:
+            return (z >= 0).astype(float)
+        return np.where(z >= 0, -np.expm1(-np.maximum(z, 0.0) / self.jitter), 0.0)
+
+    def cdf(self, t) -> np.ndarray | float:
+        """P(T <= t): (1 - p) F0(t) + p F0(t / slowdown), F0 the shifted-exponential CDF."""
+        return (1.0 - self.p) * self._fast_cdf(t) + self.p * self._fast_cdf(np.asarray(t, dtype=float) / self.slowdown)
+
+    @property
+    def mean(self) -> float:
+        return self.t0 * (1.0 + self.jitter) * ((1.0 - self.p) + self.p * self.slowdown)
+
+    def upper(self, n: int) -> float:
+        """A time past which 1 - F(t)^n is below 1e-15 (the integrals stop there)."""
+        return self.slowdown * self.t0 * (1.0 + self.jitter * (math.log(max(n, 1)) + 40.0))
+
+    def sample(self, rng: np.random.Generator, size) -> np.ndarray:
+        x = rng.exponential(self.jitter, size) if self.jitter > 0 else np.zeros(size)
+        slow = rng.random(size) < self.p
+        return self.t0 * (1.0 + x) * np.where(slow, self.slowdown, 1.0)
+
+
+def expected_max(model: StepTimeModel, n: int) -> float:
+    """E[max of n i.i.d. step times] = integral_0^inf (1 - F(t)^n) dt (order statistics; exact
+    up to quadrature error). F = 0 below t0, so the integral starts at t0."""
+    from scipy.integrate import quad
+
+    n = require_positive_int("nodes", n)
+    if model.jitter == 0:  # two point masses: t0 and slowdown x t0
+        return model.t0 * (1.0 + (model.slowdown - 1.0) * (1.0 - (1.0 - model.p) ** n))
+
+    def tail(t: float) -> float:  # 1 - F(t)^n, computed without cancellation
+        f = float(model.cdf(t))
+        return 1.0 if f <= 0.0 else float(-np.expm1(n * math.log(f)))
+
+    t0, ts, hi = model.t0, model.slowdown * model.t0, model.upper(n)
+    knots = sorted({t0, ts, hi})
+    total = t0
+    for lo, up in zip(knots[:-1], knots[1:]):
+        val, _ = quad(tail, lo, up, limit=200, epsabs=1e-12 * t0, epsrel=1e-10)
+        total += val
+    return total
+
+
+def _grid_pmf(model: StepTimeModel, dt: float, n_cells: int) -> np.ndarray:
+    edges = np.arange(n_cells + 1) * dt
+    c = model.cdf(edges)
+    return np.diff(c)
+
+
+def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int = 400) -> float:
+    """E[max over n devices of the sum of h i.i.d. step times] (h local steps between syncs).
+
+    The distribution of one step is discretised on a grid of width t0 / cells_per_t0 (the mass of
+    each cell placed at its midpoint), convolved h times (FFT), and E[max] is taken exactly for
+    that discrete distribution: sum_k v_k (F_k^n - F_(k-1)^n)."""
+    from scipy.signal import fftconvolve
+
+    n = require_positive_int("nodes", n)
+    h = require_positive_int("sync period", h)
+    dt = model.t0 / cells_per_t0
+    cells = int(math.ceil(model.upper(n) / dt))
+    pmf = _grid_pmf(model, dt, cells)
+    pmf = pmf / pmf.sum()
+    dist = pmf
+    for _ in range(h - 1):
+        dist = np.clip(fftconvolve(dist, pmf), 0.0, None)
+    dist = dist / dist.sum()
+    values = (np.arange(dist.size) + 0.5 * h) * dt  # h midpoints summed: offset h dt / 2
+    cdf = np.minimum(np.cumsum(dist), 1.0)
+    fn = cdf ** n
+    prob = np.diff(np.concatenate([[0.0], fn]))
+    return float(np.sum(values * prob))
+
+
+def monte_carlo_max(model: StepTimeModel, n: int, draws: int, seed: int = 0, h: int = 1) -> tuple[float, float]:
+    """Seeded Monte Carlo estimate of E[max of n (sums of h) step times] and its standard error."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(draws)
+    chunk = max(1, 2_000_000 // max(1, n * h))
+    for i in range(0, draws, chunk):
+        k = min(chunk, draws - i)
+        out[i:i + k] = model.sample(rng, (k, h, n)).sum(axis=1).max(axis=1)
+    return float(out.mean()), float(out.std(ddof=1) / math.sqrt(draws))
+
+
+# --- staleness -----------------------------------------------------------------------------------
+def stable_step_ratio(staleness) -> np.ndarray | float:
+    """Largest stable step at staleness T relative to T = 0, from Lian et al. 2015 Theorem 1:
+    L M g + 2 L^2 M^2 T^2 g^2 <= 1  ->  g_max(T) / g_max(0) = (sqrt(1 + 8 T^2) - 1) / (4 T^2)."""
+    t = np.asarray(staleness, dtype=float)
+    if np.any(t < 0):
+        raise UsageError(f"staleness must be >= 0, got {staleness!r}")
+    safe = np.where(t > 0, t, 1.0)
+    r = np.where(t > 0, (np.sqrt(1.0 + 8.0 * safe ** 2) - 1.0) / (4.0 * safe ** 2), 1.0)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def max_staleness(lr_fraction: float) -> float:
+    """Largest staleness T at which a step of lr_fraction x g_max(0) is still stable:
+    r(T) = f  <=>  T = sqrt((1 - f) / 2) / f (solve 2 f^2 T^2 = 1 - f from the condition above)."""
+    f = require_fraction("lr fraction", lr_fraction, closed=False)
+    return math.sqrt((1.0 - f) / 2.0) / f

@@ -1,0 +1,55 @@
+"""Lab 05 part 3, the synchronization audit: sync vs async SGD with stragglers, staleness,
+checkpointing, and what each costs in dollars per month; per track, the form the question takes
+there (edge: staleness bound and sync period; mobile: federated rounds in an energy budget; tiny:
+gossip averaging vs full synchronisation).
+
+The step time of a device comes from the shared cost model (`explorer.cost.step.estimate` of the
+track's configuration). Around it, the pure functions below (each with its source):
+
+* order statistics of step times and the staleness model: `explorer.cost.stragglers`;
+* the checkpoint interval (Young 1974, Daly 2006): `explorer.cost.checkpoint`.
+
+The package: `audit` (scenario and the numbers common to every track), `cloud` (the datacenter
+audit's narration), `fleet` (edge, mobile and tiny forms and their narration), `report` (assembly).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from explorer.puzzles.sync.audit import (
+    Audit,
+    checkpoint_figures,
+    make_plan,
+    make_setup,
+    run_audit,
+    sync_data,
+    zero_comparison,
+)
+from explorer.puzzles.sync.fleet import edge_period, mobile_federated, tiny_gossip
+from explorer.puzzles.sync.report import build_report
+from explorer.report import Report
+
+__all__ = ["Audit", "checkpoint_figures", "edge_period", "make_plan", "make_setup", "mobile_federated",
+           "run_audit", "solve", "sync_data", "tiny_gossip", "zero_comparison"]
+
+
+def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
+          nodes: int | None = None, jitter: float | None = None, zero: bool = True, time_limit: float | None = None,
+          seed: int = 0, **_: Any) -> Report:
+    """The synchronisation audit of a track (see the module docstring)."""
+    t0 = time.perf_counter()
+    a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
+                  seed=seed)
+    extra: dict[str, Any] = {}
+    if a.track.key == "edge":
+        extra["edge"] = edge_period(a)
+    elif a.track.key == "mobile":
+        extra["mobile"] = mobile_federated(a)
+    elif a.track.key == "tiny":
+        extra["tiny"] = tiny_gossip(a)
+    z = zero_comparison(a.track.key, nodes, time_limit) if zero else None
+    report = build_report(a, extra, z)
+    report.solve_time_s = time.perf_counter() - t0
+    return report

@@ -1,0 +1,250 @@
+"""The synchronisation audit common to every track: the scenario ([<track>.sync] of
+explorer/data/lab05_distributed.toml), the cost-model step of one device, the order statistics of the
+slowest device, async staleness, the checkpoint interval and the dollars they cost.
+
+Physics lives in explorer/cost (`stragglers` for order statistics and staleness, `checkpoint` for
+Young/Daly); this module only gathers the numbers of one track into an `Audit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from explorer.cost.checkpoint import daly_interval, daly_wall_factor, numeric_optima, waste_first_order, young_interval
+from explorer.cost.collectives import p2p_time
+from explorer.cost.memory import params_per_device
+from explorer.cost.setup import Setup
+from explorer.cost.step import StepEstimate, estimate
+from explorer.cost.stragglers import StepTimeModel, expected_max, monte_carlo_max, stable_step_ratio
+from explorer.errors import ExplorerError, UsageError, require_fraction, require_positive, require_positive_int
+from explorer.plan import ParallelPlan
+from explorer.puzzles.scaling import lab05_data
+from explorer.tracks import Track, get_track
+
+SECONDS_PER_HOUR = 3600.0
+SECONDS_PER_DAY = 86400.0
+
+
+# --- scenario ------------------------------------------------------------------------------------
+_SYNC_KEYS = {"plan": str, "sync_collective": str, "jitter_fraction": float, "straggler_fraction": float,
+              "slowdown": float, "lr_fraction": float, "device_mtbf_h": float, "checkpoint_state": str,
+              "checkpoint_store": str, "restart_s": float, "hours_per_month": float, "source": str}
+_TRACK_KEYS = {"mobile": {"inference_power_w": float, "training_energy_fraction": float,
+                          "participation_min": float, "rounds_to_target": int, "local_steps": int},
+               "tiny": {"consensus_eps": float, "gossip_seed": int},
+               "cloud": {"checkpoint_write_gb_per_s": float}}
+
+
+def sync_data(track: str) -> dict:
+    """The track's [<track>.sync] table, validated (types, ranges, known keys)."""
+    t = get_track(track)
+    d = dict(lab05_data()[t.key]["sync"])
+    want = dict(_SYNC_KEYS, **_TRACK_KEYS.get(t.key, {}))
+    errors = []
+    for k, typ in want.items():
+        v = d.get(k)
+        if typ is float and isinstance(v, int) and not isinstance(v, bool):
+            d[k] = v = float(v)
+        if not isinstance(v, typ) or isinstance(v, bool):
+            errors.append(f"{k} must be {typ.__name__}")
+    extra = set(d) - set(want)
+    if extra:
+        errors.append(f"unknown keys {sorted(extra)}")
+    if not errors:
+        if d["sync_collective"] not in ("ring", "server"):
+            errors.append("sync_collective must be 'ring' or 'server'")
+        if d["checkpoint_store"] not in ("storage", "link"):
+            errors.append("checkpoint_store must be 'storage' or 'link'")
+        if d["checkpoint_store"] == "storage" and "checkpoint_write_gb_per_s" not in d:
+            errors.append("checkpoint_store 'storage' needs checkpoint_write_gb_per_s")
+        if d["checkpoint_state"] not in ("weights", "weights+optimizer"):
+            errors.append("checkpoint_state must be 'weights' or 'weights+optimizer'")
+        for k in ("jitter_fraction", "device_mtbf_h", "hours_per_month"):
+            if not d[k] > 0:
+                errors.append(f"{k} must be positive")
+        if not 0 < d["lr_fraction"] < 1:
+            errors.append("lr_fraction must lie in (0, 1)")
+    if errors:
+        raise ValueError(f"lab05_distributed.toml [{t.key}.sync]: " + "; ".join(errors))
+    return d
+
+
+def make_setup(track: Track, nodes: int | None = None) -> Setup:
+    """The cost-model Setup of the track (optionally with another device count)."""
+    from explorer.hardware.catalog import build_cluster
+
+    c = track.cluster
+    if nodes is not None and nodes > c.devices_per_node and nodes % c.devices_per_node:
+        raise UsageError(f"nodes {nodes} is not a multiple of the {c.devices_per_node} devices per node")
+    cluster = c if nodes is None else build_cluster(c.accelerator.key, nodes, c.devices_per_node, c.intra.key,
+                                                    c.inter.key)
+    w = track.workload
+    return Setup(w.model, cluster, w.seq_len, w.precision, w.optimizer, track.usable_memory_fraction)
+
+
+def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:
+    """The track's configuration; with another device count, DP changes and the per-replica batch stays."""
+    p = track.crisis_plan
+    if nodes is None:
+        return p
+    group = p.tp * p.pp * p.cp
+    if nodes % group:
+        raise UsageError(f"nodes {nodes} is not a multiple of the replica size TP x PP x CP = {group}")
+    dp = nodes // group
+    return replace(p, dp=dp, global_batch=dp * p.micro_batch * p.num_micro_batches)
+
+
+# --- the audit (common to every track) --------------------------------------------------------------
+@dataclass
+class Audit:
+    """Every number of the synchronisation audit for one track and straggler setting."""
+
+    track: Track
+    data: dict
+    setup: Setup
+    est: StepEstimate
+    model: StepTimeModel
+    nodes: int
+    group: int  # devices per replica (TP x PP x CP): a replica is synchronous inside
+    replicas: int
+    samples_per_replica: int
+    comm_sync_s: float  # exposed synchronisation per step (all-reduce or server push/pull)
+    comm_async_s: float  # exposed push/pull per asynchronous update
+    e_step: float  # E[T] of one device
+    e_max_all: float  # E[max over all devices]
+    e_max_group: float  # E[max over one replica]
+    mc_max_all: tuple[float, float]
+    mc_draws: int
+    staleness: float
+    progress: float  # r(staleness)
+    x_sync: float
+    x_async_raw: float
+    x_async: float
+    spend_usd: float
+    waste_wait: float
+    usd_wait: float
+    usd_async: float
+    usd_async_raw: float
+    ckpt: dict
+
+    @property
+    def t_sync(self) -> float:
+        return self.e_max_all + self.comm_sync_s
+
+    @property
+    def t_async(self) -> float:
+        return self.e_max_group + self.comm_async_s
+
+
+def _grad_bytes(setup: Setup, plan: ParallelPlan) -> float:
+    return float(params_per_device(setup, plan.tp, plan.pp, plan.virtual_stages)) * setup.grad_bytes
+
+
+def _push_pull(setup: Setup, plan: ParallelPlan, n: int) -> float:
+    """Send a gradient to a (sharded) server and fetch the weights back over the link the DP
+    group spans: 2 (alpha + M / B) (Li et al. 2014, parameter server; McMahan et al. 2017, FedAvg)."""
+    m = _grad_bytes(setup, plan)
+    return 2.0 * float(p2p_time(m, float(setup.link_latency(n)), float(setup.link_bandwidth(n))))
+
+
+def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, nodes: int) -> dict:
+    """Checkpoint time C, system MTBF M = device MTBF / N, Young/Daly intervals and the waste."""
+    m = setup.model
+    if d["checkpoint_state"] == "weights+optimizer":
+        per_param = setup.weight_bytes + setup.optimizer_bytes
+    else:
+        per_param = setup.weight_bytes
+    if d["checkpoint_store"] == "storage":
+        state = float(m.params) * per_param
+        c = state / (d["checkpoint_write_gb_per_s"] * 1e9)
+        how = f"{state / 1e9:.4g} GB of {d['checkpoint_state']} at {d['checkpoint_write_gb_per_s']:g} GB/s"
+    else:
+        state = float(params_per_device(setup, plan.tp, plan.pp, plan.virtual_stages)) * per_param
+        c = float(p2p_time(state, float(setup.link_latency(nodes)), float(setup.link_bandwidth(nodes))))
+        how = f"{state / 1e6:.4g} MB of {d['checkpoint_state']} per device over {setup.cluster.inter.key}"
+    mtbf = d["device_mtbf_h"] * SECONDS_PER_HOUR / nodes
+    r = d["restart_s"]
+    tau_y = young_interval(c, mtbf)
+    tau_num, tau_daly_num = numeric_optima(c, mtbf, r)
+    tau_daly = daly_interval(c, mtbf)
+    wall = daly_wall_factor(tau_daly_num, c, mtbf, r)
+    return {"checkpoint_s": c, "how": how, "mtbf_s": mtbf, "restart_s": r, "young_s": tau_y,
+            "numeric_first_order_s": tau_num, "daly_s": tau_daly, "numeric_daly_s": tau_daly_num,
+            "waste_first_order": waste_first_order(tau_y, c, mtbf, r), "waste_exact": 1.0 - 1.0 / wall,
+            "young_valid": c < 0.1 * mtbf}
+
+
+def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
+              nodes: int | None = None, jitter: float | None = None, seed: int = 0) -> Audit:
+    t = get_track(track)
+    d = sync_data(t.key)
+    p = require_fraction("straggler-fraction", d["straggler_fraction"] if straggler_fraction is None
+                         else straggler_fraction)
+    s = d["slowdown"] if slowdown is None else slowdown
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 1:
+        raise UsageError(f"slowdown must be a factor >= 1 (1.5 = a straggler takes 50% longer), got {s!r}")
+    j = d["jitter_fraction"] if jitter is None else require_positive("jitter", jitter)
+    if nodes is not None:
+        nodes = require_positive_int("nodes", nodes)
+    plan = make_plan(t, nodes)
+    setup = make_setup(t, nodes)
+    n = plan.devices
+    est = estimate(setup, plan)
+    exposed = est.time["dp_exposed"]
+    hidden = est.dp_comm_total_s - exposed
+    t_dev = est.step_time_s - exposed
+    model = StepTimeModel(t_dev, j, p, float(s))
+    group = plan.tp * plan.pp * plan.cp
+    push_pull = _push_pull(setup, plan, n) if plan.dp > 1 else 0.0
+    comm_async = max(0.0, push_pull - hidden)
+    comm_sync = exposed if d["sync_collective"] == "ring" else comm_async
+    e_all, e_grp = expected_max(model, n), expected_max(model, group)
+    draws = int(min(2000, max(200, 4_000_000 // n)))
+    mc = monte_carlo_max(model, n, draws, seed)
+    b_rep = plan.micro_batch * plan.num_micro_batches
+    x_sync = plan.dp * b_rep / (e_all + comm_sync)
+    x_raw = plan.dp * b_rep / (e_grp + comm_async)
+    tau = float(plan.dp - 1)
+    r = stable_step_ratio(tau)
+    spend = n * d["hours_per_month"] * t.device_hour_usd
+    waste = (e_all - model.mean) / (e_all + comm_sync)
+    return Audit(track=t, data=d, setup=setup, est=est, model=model, nodes=n, group=group, replicas=plan.dp,
+                 samples_per_replica=b_rep, comm_sync_s=comm_sync, comm_async_s=comm_async, e_step=model.mean,
+                 e_max_all=e_all, e_max_group=e_grp, mc_max_all=mc, mc_draws=draws, staleness=tau, progress=r,
+                 x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r, spend_usd=spend, waste_wait=waste,
+                 usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r),
+                 usd_async_raw=_saving(spend, x_sync, x_raw),
+                 ckpt=checkpoint_figures(t, setup, plan, d, n))
+
+
+def _saving(spend: float, x_before: float, x_after: float) -> float:
+    """Dollars per month a change of throughput saves: if faster, the same progress for less money,
+    spend (1 - x_before / x_after); if slower, the month's spend now buys less progress, and the
+    progress lost is worth -spend (1 - x_after / x_before) (never more than the spend)."""
+    if x_after >= x_before:
+        return spend * (1.0 - x_before / x_after)
+    return -spend * (1.0 - x_after / x_before)
+
+
+# --- ZeRO via the 3D solver -------------------------------------------------------------------------------
+def zero_comparison(track: str, nodes: int | None, time_limit: float | None) -> dict:
+    """Best configuration with ZeRO forbidden (stage 0) vs with every stage allowed, from the lead's 3D
+    solver (explorer.api.solve_3d): the memory ZeRO frees can buy a faster configuration."""
+    from explorer.api import solve_3d
+
+    kw: dict[str, Any] = {"time_limit": time_limit}
+    if nodes is not None:
+        kw["gpus"] = nodes
+    out: dict[str, Any] = {}
+    for name, allow in (("no_zero", {"zero": [0]}), ("zero", None)):
+        try:
+            r = solve_3d(track, allow=allow, **kw)
+        except ExplorerError as exc:
+            out[name] = {"error": str(exc).split("\n")[0][:300]}
+            continue
+        out[name] = {"step_s": float(r.best.step_time_s), "mfu": float(r.best.mfu), "plan": r.best.plan.describe(),
+                     "zero": int(r.best.plan.zero), "status": getattr(r, "status", "")}
+    return out
+
+

@@ -45,3 +45,36 @@ def human_bytes(n: float, spec: str = ".2f") -> str:
 def human_percent(fraction: float) -> str:
     """A fraction as a percentage, with two significant digits below 1%."""
     return f"{100 * fraction:.2g}%" if abs(fraction) < 0.01 else f"{100 * fraction:.1f}%"
+
+
+def plural_noun(word: str) -> str:
+    """'GPU' -> 'GPUs', 'pair of glasses' -> 'pairs of glasses', 'batch' -> 'batches'."""
+    head, sep, tail = word.partition(" of ")
+    head = head + ("es" if head.endswith(("s", "x", "ch", "sh")) else "s")
+    return head + sep + tail
+
+
+def plural(n: float, word: str, many: str | None = None) -> str:
+    """'1 worker', '25 workers', '1,024 GPUs', '2 pairs of glasses': a count with its noun in the
+    right number (`many` for irregular plurals)."""
+    count = f"{n:,}" if isinstance(n, int) else human_number(n)
+    return f"{count} {word if n == 1 else (many or plural_noun(word))}"
+
+
+def human_number(x: float, sig: int = 3) -> str:
+    """A number for prose: `sig` significant digits below 10**sig, whole numbers above, thousands
+    separators, never scientific notation ('4,875', '609', '1.64', '0.0123'), and never '-0'."""
+    import math
+
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"not a finite number: {x!r}")
+    if v == 0 or round(v, 12) == 0:
+        return "0"
+    digits = sig - 1 - math.floor(math.log10(abs(v)))
+    if digits <= 0:  # whole numbers keep all their digits: 4,875 rather than 4,880
+        return f"{v:,.0f}"
+    text = f"{v:,.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text.strip("-0.,") == "" else text

@@ -112,3 +112,25 @@ def test_cpsat_equals_exhaustive_on_random_instances():
               "compute_ms": rng.uniform(0.5, 80), "storage_gbps": rng.choice([None, 1e-3, 1e-2])}
         res = pd.solve_dataloader("cloud", **kw)
         assert res.best == res.exhaustive, kw
+
+
+def test_cloud_race_is_on_the_image_path():
+    # Hand: the Llama 3 image encoder (ViT-H/14, 631M parameters) at 224 x 224 sees 16 x 16 patches + a class
+    # token = 257 tokens; training costs about 6 N T = 6 x 0.631e9 x 257 = 9.7e11 FLOP per image. At the H100's
+    # 989 TFLOP/s dense BF16 that is at least 0.98 ms per image; at the 40-65% MFU a large ViT reaches,
+    # 1.5-2.5 ms. A worker decodes and augments a JPEG in 5 ms (lab08_training.toml), so 8 GPUs need
+    # 8 x 5 / 2.5 = 16 to 8 x 5 / 1.5 = 27 workers: more than one per GPU, fewer than the node's 104.
+    inst = pd.make_instance("cloud")
+    assert 0.98e-3 < inst.compute_s < 2.5e-3
+    res = pd.solve_dataloader("cloud")
+    w, n = res.best
+    assert n == 8 and 16 <= w <= 27 and res.exhaustive == res.best
+    assert not pd.fed(inst, w - 1, n)["prep keeps up"]
+    assert not pd.fed(inst, 8, 8)["prep keeps up"]  # one worker per GPU starves the image path
+    # Hand: the text path of the 70B run: a 32 KB sequence tokenised in 20 ms feeds a GPU that eats one in
+    # seconds (a 70B step over 1,024 GPUs), so one worker feeds hundreds of GPUs: no race there.
+    assert inst.text_compute_s / inst.text_augment_s > 100
+    rep = pd.build_report(res)
+    text = " ".join(f.answer for f in rep.findings)
+    assert "image path" in rep.headline and "text path" not in rep.headline
+    assert f"{w} workers" in rep.headline and "bisection" in text

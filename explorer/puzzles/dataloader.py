@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.cost import input_pipeline as ip
 from explorer.errors import UsageError, require_positive_int
+from explorer.plan import ParallelPlan
 from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
+from explorer.units import human_number, human_percent, plural, plural_noun
 
 if TYPE_CHECKING:
     from explorer.solvers import cpsat
@@ -48,6 +50,10 @@ class LoaderInstance:
     h2d_bandwidth: float
     dataset_samples: int
     batch: int
+    path_model: str  # the model whose step sets the compute rate
+    path_plan: ParallelPlan
+    text_compute_s: float | None = None  # the track's text path, where the race is run on another one
+    text_augment_s: float | None = None
 
     def pipeline(self, workers: int, devices: int) -> ip.Pipeline:
         return ip.Pipeline(workers, self.augment_s, self.sample_bytes, self.storage_bandwidth, self.h2d_bandwidth,
@@ -71,15 +77,26 @@ class LoaderInstance:
         return math.floor(self.h2d_bandwidth * self.compute_s)
 
 
-def compute_seconds_per_sample(track: Track) -> float:
-    """Per-device compute seconds per sample from the step model on the track's own plan: the
-    devices' compute time for one step, divided by the samples the step processes per device."""
-    from explorer.cost.step import estimate
+def path_step(track: Track, sc: TrainingScenario) -> tuple[Any, ParallelPlan]:
+    """The step model's (setup, plan) of the data path the race is run on: the scenario's own
+    pipeline model (data parallel over the node's devices) where it names one, else the track's
+    workload on its own plan."""
     from explorer.puzzles.threed import make_setup
 
-    est = estimate(make_setup(track), track.crisis_plan)
-    plan = track.crisis_plan
-    return est.time["compute"] * plan.devices / plan.global_batch
+    if sc.pipeline_model is None:
+        return make_setup(track), track.crisis_plan
+    setup = make_setup(track, model=sc.pipeline_model, gpus=sc.max_devices,
+                       gpus_per_node=min(sc.max_devices, track.cluster.devices_per_node), seq_len=sc.pipeline_seq_len)
+    mb = sc.pipeline_micro_batch
+    return setup, ParallelPlan(dp=sc.max_devices, micro_batch=mb, global_batch=sc.max_devices * mb, zero=1)
+
+
+def compute_seconds_per_sample(setup: Any, plan: ParallelPlan) -> float:
+    """Per-device compute seconds per sample from the step model: the devices' compute time for one
+    step, divided by the samples the step processes per device."""
+    from explorer.cost.step import estimate
+
+    return estimate(setup, plan).time["compute"] * plan.devices / plan.global_batch
 
 
 def make_instance(track: str | Track = "cloud", *, workers: int | None = None, devices: int | None = None,
@@ -99,15 +116,26 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
         raise UsageError(f"storage bandwidth must be a positive number of GB/s, got {storage_gbps!r}")
     sb = sc.sample_bytes if sample_bytes is None else require_positive_int("sample-bytes", sample_bytes)
     ds = sc.dataset_samples if dataset_samples is None else require_positive_int("dataset", dataset_samples)
-    b = t.workload.global_batch if batch is None else require_positive_int("batch", batch)
+    setup, plan = path_step(t, sc)
+    b = plan.global_batch if batch is None else require_positive_int("batch", batch)
     if b > ds:
         raise UsageError(f"batch {b} is larger than the dataset ({ds} samples); use a batch <= {ds}")
     return LoaderInstance(
         track=t, sc=sc, max_workers=w, max_devices=d,
         augment_s=sc.augment_s_per_sample if augment_ms is None else augment_ms / 1e3,
-        compute_s=compute_seconds_per_sample(t) if compute_ms is None else compute_ms / 1e3,
+        compute_s=compute_seconds_per_sample(setup, plan) if compute_ms is None else compute_ms / 1e3,
         sample_bytes=sb, storage_bandwidth=sc.storage_bandwidth if storage_gbps is None else storage_gbps * 1e9,
-        h2d_bandwidth=sc.host_to_device_bandwidth, dataset_samples=ds, batch=b)
+        h2d_bandwidth=sc.host_to_device_bandwidth, dataset_samples=ds, batch=b, path_model=setup.model.name,
+        path_plan=plan,
+        text_compute_s=None if sc.pipeline_model is None else compute_seconds_per_sample(*path_step(t, _text(sc))),
+        text_augment_s=sc.text_augment_s_per_sample)
+
+
+def _text(sc: TrainingScenario) -> TrainingScenario:
+    """The scenario on the track's own (text) path."""
+    import dataclasses
+
+    return dataclasses.replace(sc, pipeline_model=None)
 
 
 def fed(inst: LoaderInstance, workers: int, devices: int) -> dict[str, bool]:
@@ -181,7 +209,7 @@ def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", che
 
 
 def _rate(x: float) -> str:
-    return f"{x:,.3g} samples/s"
+    return f"{human_number(x)} samples/s"
 
 
 def build_report(res: LoaderResult) -> Report:
@@ -191,6 +219,8 @@ def build_report(res: LoaderResult) -> Report:
     findings: list[Finding] = []
     constraints: list[Constraint] = []
     extra: dict[str, Any] = {"engine": res.engine}
+    path = (f"image path ({inst.path_model}, {inst.path_plan.micro_batch} images per {dw})"
+            if inst.text_compute_s is not None else "")
     # the lab question: a second device when the CPU is saturated
     full1, full2 = inst.pipeline(inst.max_workers, 1), inst.pipeline(inst.max_workers, 2)
     speed_full = ip.throughput(full2) / ip.throughput(full1)
@@ -201,15 +231,15 @@ def build_report(res: LoaderResult) -> Report:
     sat2 = ip.Pipeline(inst.max_workers, inst.max_workers * inst.compute_s, inst.sample_bytes,
                        inst.storage_bandwidth, inst.h2d_bandwidth, 2, inst.compute_s)
     speed_sat = ip.throughput(sat2) / ip.throughput(sat)
-    figures["second_device_speedup_saturated"] = Figure(speed_sat, "", f"speed-up of a 2nd {dw}, CPU saturated")
-    figures["second_device_speedup_track"] = Figure(speed_full, "", f"speed-up of a 2nd {dw} on this track")
-    figures["devices_cpu_can_feed"] = Figure(prep_all / per_dev, "", f"{dw}s the whole CPU can feed")
+    figures["second_device_speedup_saturated"] = Figure(speed_sat, "x", f"speed-up of a 2nd {dw}, CPU saturated")
+    figures["second_device_speedup_track"] = Figure(speed_full, "x", f"speed-up of a 2nd {dw} on this track")
+    figures["devices_cpu_can_feed"] = Figure(prep_all / per_dev, "", f"{plural_noun(dw)} the whole CPU can feed")
     findings.append(Finding(
         f"Does a second {dw} double the speed when the CPU is saturated?",
         f"No. Saturated means preparation delivers exactly what one {dw} consumes "
         f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = prep, x{speed_sat:.2f}. "
-        f"On this track all {inst.max_workers} workers deliver {_rate(prep_all)} = {prep_all / per_dev:,.3g} "
-        f"x {dw} worth, so a second {dw} gives x{speed_full:.2f}"
+        f"On this track all {inst.max_workers} workers deliver {_rate(prep_all)}, what "
+        f"{plural(float(prep_all / per_dev), dw)} eat, so a second {dw} gives x{speed_full:.2f}"
         + (" (the CPU is not the bottleneck here)." if speed_full > 1.99 else
            f" (bottleneck with two: {ip.bottleneck(full2)}).")))
     if res.best is None:
@@ -222,9 +252,11 @@ def build_report(res: LoaderResult) -> Report:
         w, n = res.best
         status = res.status
         p = inst.pipeline(w, n)
-        headline = (f"Balance point ({res.status} by CP-SAT, exhaustive check "
-                    f"{'agrees' if res.exhaustive == res.best else 'DISAGREES'}): {n} x {dw} fed by {w} worker(s), "
-                    f"{_rate(ip.throughput(p))}; fewer workers starve compute.")
+        how = (f"{res.status} by CP-SAT, exhaustive check {'agrees' if res.exhaustive == res.best else 'DISAGREES'}"
+               if res.engine == "cpsat" else f"{res.status} by exhaustive search")
+        headline = (f"Balance point ({how}): {plural(n, dw)} fed by {plural(w, 'worker')}, "
+                    f"{_rate(ip.throughput(p))}" + (f" on the {path}" if path else "")
+                    + f"; {'fewer workers starve compute' if w > 1 else 'one worker keeps up'}.")
         extra["objective"] = {"name": "devices_fed_then_fewest_workers", "value": objective(inst, w, n),
                               "sense": "max"}
         extra["configuration"] = {"workers": w, "devices": n}
@@ -234,20 +266,41 @@ def build_report(res: LoaderResult) -> Report:
     x = ip.throughput(p)
     figures["throughput"] = Figure(x, "samples/s", "pipeline throughput")
     figures["workers"] = Figure(w, "", "workers")
-    figures["devices"] = Figure(n, "", dw + "s")
+    figures["devices"] = Figure(n, "", plural_noun(dw))
     for s in ip.STAGES:
         figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy")
     figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples")
     findings.append(Finding(
         "Which stage is the bottleneck, and how busy is each stage (the 3-box gauge)?",
-        f"prep {_rate(rates['prep'])} ({100 * util['prep']:.0f}% busy), ingest {_rate(rates['ingest'])} "
-        f"({100 * util['ingest']:.0f}%), compute {_rate(rates['compute'])} ({100 * util['compute']:.0f}%): "
+        f"prep {_rate(rates['prep'])} ({human_percent(util['prep'])} busy), ingest {_rate(rates['ingest'])} "
+        f"({human_percent(util['ingest'])}), compute {_rate(rates['compute'])} ({human_percent(util['compute'])}): "
         f"bottleneck {ip.bottleneck(p)}."))
+    comp_ms, aug_ms = human_number(inst.compute_s * 1e3, 4), human_number(inst.augment_s * 1e3)
     findings.append(Finding(
         "What is the balance point (fewest workers at which compute is no longer starved)?",
-        headline + f" One {dw} consumes one sample every {inst.compute_s * 1e3:.4g} ms; a worker prepares one every "
-        f"{inst.augment_s * 1e3:.3g} ms, so n {dw}s need ceil(n x {inst.augment_s * 1e3:.3g} / "
-        f"{inst.compute_s * 1e3:.4g}) workers."))
+        headline + f" One {dw} consumes one sample every {comp_ms} ms; a worker prepares one every {aug_ms} ms, "
+        f"so n {plural_noun(dw)} need ceil(n x {aug_ms} / {comp_ms}) workers."))
+    if inst.text_compute_s is not None and inst.text_augment_s is not None:
+        per_worker = inst.text_compute_s / inst.text_augment_s
+        findings.append(Finding(
+            "Is the text path of the track's run a race too?",
+            f"No. On the track's own plan ({t.crisis_plan.describe()}) one {dw} eats one sequence every "
+            f"{human_number(inst.text_compute_s)} s, and a worker tokenises and packs one in "
+            f"{human_number(inst.text_augment_s * 1e3)} ms: one worker feeds {plural(round(per_worker), dw)}, "
+            f"the node's {inst.max_workers} workers {per_worker * inst.max_workers:,.0f}. Language-model text is "
+            f"cheap to prepare per FLOP it feeds; the race is on the image path, where a {dw} eats an image every "
+            f"{comp_ms} ms and a worker needs {aug_ms} ms to decode and augment one."))
+    if res.best is not None and inst.max_workers * inst.max_devices > MAX_ATTEMPTS:
+        moves = math.ceil(math.log2(inst.max_workers)) if inst.max_workers > 1 else 0
+        findings.append(Finding(
+            f"Can the balance point be found within the lab's {MAX_ATTEMPTS} moves?",
+            f"Not by trial: {inst.max_workers} worker counts x {inst.max_devices} {dw} counts = "
+            f"{inst.max_workers * inst.max_devices:,} configurations, and bisection on the workers alone takes "
+            f"{plural(moves, 'measurement')}. Measure the two rates once instead: one {dw} eats "
+            f"{human_number(1 / inst.compute_s, 4)} samples/s, one worker prepares "
+            f"{human_number(1 / inst.augment_s, 4)}; {plural(n, dw)} need {n} x {aug_ms} / {comp_ms} = "
+            f"{n * inst.augment_s / inst.compute_s:.2f} -> {plural(w, 'worker')}"
+            + (", and one worker fewer starves compute." if w > 1 else ".")))
     if res.best is not None:
         constraints.append(Constraint("prep rate >= compute rate", rates["prep"], rates["compute"], "samples/s", ">=",
                                       w == ip.workers_to_feed(n, inst.compute_s, inst.augment_s),
@@ -255,12 +308,12 @@ def build_report(res: LoaderResult) -> Report:
         constraints.append(Constraint("ingest rate >= compute rate", rates["ingest"], rates["compute"], "samples/s",
                                       ">=", rates["ingest"] < 1.05 * rates["compute"]))
         constraints.append(Constraint("workers", w, inst.max_workers, "", "<=", w == inst.max_workers))
-        constraints.append(Constraint(f"{dw}s", n, inst.max_devices, "", "<=", n == inst.max_devices))
+        constraints.append(Constraint(plural_noun(dw), n, inst.max_devices, "", "<=", n == inst.max_devices))
     # sweep table: throughput per (workers, devices)
     ws = sorted({1, 2, 4, 8, 16, 32, 64, w, inst.max_workers} & set(range(1, inst.max_workers + 1)))
     ns = list(range(1, inst.max_devices + 1))
     rows = [[wk] + [ip.throughput(inst.pipeline(wk, nd)) for nd in ns] for wk in ws]
-    tables = {"sweep": Table(["workers"] + [f"{nd} x {dw}" for nd in ns], rows, "Throughput (samples/s)")}
+    tables = {"sweep": Table(["workers"] + [plural(nd, dw) for nd in ns], rows, "Throughput (samples/s)")}
     data = {"utilisation_gauge": {"stages": list(ip.STAGES), "rates": [rates[s] for s in ip.STAGES],
                                   "utilisation": [util[s] for s in ip.STAGES], "throughput": x,
                                   "bottleneck": ip.bottleneck(p), "workers": w, "devices": n, "unit": "samples/s"}}
@@ -273,9 +326,11 @@ def build_report(res: LoaderResult) -> Report:
                 "explorer/cost/step.py"),
         Formula("utilisation", "throughput / stage rate", "the 3-box gauge"),
     ]
+    where = (f"{inst.path_model} on {inst.path_plan.describe()}" if inst.text_compute_s is not None
+             else f"the track's plan ({t.crisis_plan.describe()})")
     assumptions = [Assumption(inst.sc.pipeline_source, "lab08_training.toml"),
-                   Assumption(f"compute per sample per {dw} = {inst.compute_s * 1e3:.4g} ms from the step model on "
-                              f"the track's plan ({t.crisis_plan.describe()})", "explorer/cost/step.py")]
+                   Assumption(f"compute per sample per {dw} = {comp_ms} ms from the step model on {where}",
+                              "explorer/cost/step.py")]
     return Report(puzzle="dataloader", lab="08", part=2, track=t.key, title="The staged pipeline race",
                   status=status, headline=headline, figures=figures, findings=findings, constraints=constraints,
                   formulas=formulas, assumptions=assumptions, tables=tables, plots=["utilisation_gauge"], data=data,

@@ -38,7 +38,11 @@ _TRACK_KEYS: dict[str, Any] = {
     "activation_log2_median": _NUM, "activation_log2_sigma": _NUM, "gradient_log2_median": _NUM,
     "gradient_log2_sigma": _NUM, "numerics_source": _STR,
 }
-_OPTIONAL = {"critical_batch_samples": _INT, "critical_batch_loss_nats": _NUM}
+_OPTIONAL = {"critical_batch_samples": _INT, "critical_batch_loss_nats": _NUM,
+             # part 2 on a track whose race is on another data path than the track's own workload
+             # (cloud: the image path of the same cluster); the text path is then reported beside it
+             "pipeline_model": _STR, "pipeline_seq_len": _INT, "pipeline_micro_batch": _INT,
+             "text_augment_s_per_sample": _NUM, "text_sample_bytes": _INT}
 _COMMON_KEYS: dict[str, Any] = {
     "quality_steps_multiplier": dict, "quality_source": _STR, "trainable_fractions": _LIST,
     "freeze_steps_multiplier": _LIST, "freeze_source": _STR,
@@ -95,6 +99,11 @@ class TrainingScenario:
     storage_bandwidth: float
     host_to_device_bandwidth: float
     pipeline_source: str
+    pipeline_model: str | None
+    pipeline_seq_len: int | None
+    pipeline_micro_batch: int | None
+    text_augment_s_per_sample: float | None
+    text_sample_bytes: int | None
     # part 3
     target_mfu: float
     network_headroom: float
@@ -158,6 +167,13 @@ def _validate_track(key: str, t: dict, errors: list[str]) -> None:
         errors.append(f"{w}.memory_frozen_store must be one of {FROZEN_STORES}")
     if t.get("memory_zero_max") not in (0, 1, 2, 3):
         errors.append(f"{w}.memory_zero_max must be 0..3")
+    path = ("pipeline_model", "pipeline_seq_len", "pipeline_micro_batch", "text_augment_s_per_sample",
+            "text_sample_bytes")
+    if any(k in t for k in path) and not all(k in t for k in path):
+        errors.append(f"{w}: give all of {', '.join(path)} or none")
+    for k in path[1:]:
+        if isinstance(t.get(k), (int, float)) and t[k] <= 0:
+            errors.append(f"{w}.{k} must be positive, got {t[k]}")
     if ("critical_batch_samples" in t) == ("critical_batch_loss_nats" in t):
         errors.append(f"{w}: give exactly one of critical_batch_samples, critical_batch_loss_nats")
 
@@ -224,6 +240,11 @@ def scenario(track: str) -> TrainingScenario:
         augment_s_per_sample=float(t["augment_s_per_sample"]), sample_bytes=t["sample_bytes"],
         dataset_samples=t["dataset_samples"], storage_bandwidth=t["storage_gbps"] * GB,
         host_to_device_bandwidth=t["host_to_device_gbps"] * GB, pipeline_source=t["pipeline_source"],
+        pipeline_model=t.get("pipeline_model"), pipeline_seq_len=t.get("pipeline_seq_len"),
+        pipeline_micro_batch=t.get("pipeline_micro_batch"),
+        text_augment_s_per_sample=(float(t["text_augment_s_per_sample"]) if "text_augment_s_per_sample" in t
+                                   else None),
+        text_sample_bytes=t.get("text_sample_bytes"),
         target_mfu=float(t["target_mfu"]), network_headroom=float(t["network_headroom"]),
         micro_batches=tuple(t["micro_batches"]), max_accumulation=t["max_accumulation"],
         batch_precisions=tuple(t["batch_precisions"]), critical_batch_samples=t.get("critical_batch_samples"),

@@ -1,8 +1,13 @@
 """The one result type every puzzle returns, and that every report format renders.
 
-A Report keeps its inputs beside its outputs (track, options, assumptions with sources), and
-round-trips through JSON (`Report.from_dict(report.to_dict())`), so a saved answer can be
-re-rendered without solving again.
+A Report keeps its inputs beside its outputs (track, the full scenario it was solved for,
+assumptions with sources), and round-trips through JSON (`Report.from_dict(report.to_dict())`), so a
+saved answer can be re-rendered, and attempts graded against it, without solving again.
+
+`scenario` holds every option that defines the puzzle's instance, defaults resolved, in the units the
+puzzle's `solve` and `evaluate_attempt` take: `evaluate_attempt(values, track, **report.scenario)`
+grades against exactly the instance the report was solved for (solver settings such as the engine
+or time limit are not part of it).
 """
 
 from __future__ import annotations
@@ -109,6 +114,7 @@ class Report:
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     solve_time_s: float = 0.0
+    scenario: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -122,7 +128,7 @@ class Report:
         for c, obj in zip(d["constraints"], self.constraints):
             c["satisfied"] = obj.satisfied
             c["slack"] = obj.slack
-        d.update(self.extra)
+        d.update({k: v for k, v in self.extra.items() if k not in d})  # extra never hides a field
         return d
 
     @classmethod

@@ -57,6 +57,7 @@ class Grade:
     beyond_limit: bool = False
     unit: str = ""
     objective_label: str = ""
+    outside: list[str] = field(default_factory=list)  # values outside the space the solver searched
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -255,7 +256,7 @@ def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = ""
 
 
 def _violation_size(result: dict) -> float:
-    total = 0.0
+    total = float(len(result.get("outside_space") or []))  # each value outside the searched space counts 1
     for c in result.get("violations") or []:
         total += abs(c.value - c.limit) / max(abs(c.limit), 1e-30)
     return total
@@ -327,11 +328,19 @@ def _blamed_field(msg: str, values: dict) -> str | None:
     return quoted[0] if len(quoted) == 1 else None
 
 
+def scenario_options(report: Report) -> dict[str, Any]:
+    """The options the report was solved for (Report.scenario; older saved reports: extra['options'])."""
+    if report.scenario:
+        return dict(report.scenario)
+    opts = report.extra.get("options")
+    return dict(opts) if isinstance(opts, dict) else {}
+
+
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
     """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
     source names the file in error messages."""
     mod = mod or puzzle_module(report.puzzle)
-    options = report.extra.get("options") if isinstance(report.extra.get("options"), dict) else {}
+    options = scenario_options(report)
     optimum = report.extra.get("objective") or {}
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     grades: list[Grade] = []
@@ -349,7 +358,8 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
             where = f", field '{fld}'" if fld and "field" not in msg else ""
             g.error = f"{source}, line {row.line}{where}: {msg}"
             continue
-        g.feasible = bool(res.get("feasible"))
+        g.outside = list(res.get("outside_space") or [])
+        g.feasible = bool(res.get("feasible")) and not g.outside
         g.objective = float(res["objective"]) if res.get("objective") is not None else None
         g.figures = {k: f for k, f in (res.get("figures") or {}).items()}
         g.violations = [violation_text(c) for c in res.get("violations") or []]
@@ -357,7 +367,9 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         obj_name = res.get("objective_name") or optimum.get("name", "")
         unit = g.unit = _objective_unit(obj_name, res, report)
         label = g.objective_label = _objective_label(obj_name, res, report)
-        if optimum.get("value") is not None and g.objective is not None:
+        if g.outside:  # the solver never looked there: no comparison with its answer
+            g.gap_text = "not compared: " + "; ".join(g.outside)
+        elif optimum.get("value") is not None and g.objective is not None:
             g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
                                          str(res.get("objective_name") or optimum.get("name", "")).upper()
                                          if unit == "fraction" else "")
@@ -409,7 +421,8 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str)
         frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
         rows.append([num, g.line, *[g.values.get(v) for v in variables],
                      *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
-                     "yes" if g.feasible else "NO", g.gap_text, frontier, "; ".join(g.violations) or "none",
+                     "yes" if g.feasible else ("outside space" if g.outside else "NO"), g.gap_text, frontier,
+                     "; ".join(g.outside + g.violations) or "none",
                      g.best_move])
     return Table(cols, rows, title=f"Attempts graded beside the optimum ({objective_name})")
 

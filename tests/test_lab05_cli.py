@@ -46,4 +46,4 @@ def test_fabric_option_is_repeatable_and_comma_separated():
     r = CliRunner().invoke(main, ["solve", "scaling", "--fabric", "eth_10g,ib_hdr", "--fabric", "ib_ndr",
                                   "--format", "json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["scenario"]["fabrics"] == ["eth_10g", "ib_hdr", "ib_ndr"]
+    assert json.loads(r.output)["scenario"]["fabric"] == ["eth_10g", "ib_hdr", "ib_ndr"]

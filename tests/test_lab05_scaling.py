@@ -105,7 +105,7 @@ def test_every_track_answers_in_text_and_json(track):
     from explorer.reports.render import render
 
     r = scaling.solve(track)
-    assert len(r.extra["scenario"]["fabrics"]) >= 2
+    assert len(r.scenario["fabric"]) >= 2
     assert r.formulas and r.assumptions and r.findings
     d = json.loads(render(r, "json"))
     again = Report.from_dict(d)

@@ -2,6 +2,21 @@
 
 Labs (numbered as in the course's lab plans): 05 distributed training, 06 collective
 communication, 08 model training.
+
+How a puzzle takes part in grading (`--attempts`, reports/attempts.py): the module exposes
+- `ATTEMPT_VARIABLES` (the columns, in order), optionally `ATTEMPT_REQUIRED` (the columns an attempt must
+  give; default: all) and `attempt_defaults(track, **scenario) -> dict` (values assumed for the others, from
+  the scenario: the report says which were assumed), and `MAX_ATTEMPTS` (the lab's rule, or None);
+- `evaluate_attempt(values, track, **scenario) -> dict` (feasible, figures, violations, outside_space,
+  objective, objective_name, sense, neighbours), where `scenario` is the report's `Report.scenario`: every
+  option that defines the instance, defaults resolved, so the attempt is graded against the instance the
+  report was solved for.
+One feasibility function per puzzle serves the solver's space, the exhaustive evaluator and the grader, so
+an attempt is feasible exactly when the solver could have returned it: the 3D puzzle's is
+`threed_space.check_configuration` (build_space's candidate lists + structural_rules + the memory and bubble
+limits on the cost model's figures); hierarchy's is `hierarchy.evaluate` (CP-SAT's tables and the exhaustive
+search are built from it). A value the solver never searched goes in `outside_space` ("v = 10 is outside
+the searched space, v <= 4"): the grader then does not compare it with the optimum.
 """
 
 from __future__ import annotations

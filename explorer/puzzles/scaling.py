@@ -268,12 +268,17 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     if b <= a:
         raise UsageError(f"--to ({b}) must be larger than --from ({a})")
     n_max = max(n_max, b)
-    n_search = max(10 * n_max, min(100 * n_max, 20_000))
-    curves = {f: curve(sc, f, threshold, n_max, n_search) for f in fabrics}
+    curves = {f: curve(sc, f, threshold, n_max, search_size(n_max)) for f in fabrics}
     parts = {f: breakdown(sc, f, a, b) for f in fabrics}
     report = _build_report(sc, curves, parts, threshold, n_max, a, b)
     report.solve_time_s = time.perf_counter() - t0
+    report.scenario = {"fabric": list(fabrics), "threshold": threshold, "max_devices": n_max, "n_from": a, "n_to": b}
     return report
+
+
+def search_size(n_max: int) -> int:
+    """How far the curves are evaluated (beyond n_max, to find where the returns diminish for good)."""
+    return max(10 * n_max, min(100 * n_max, 20_000))
 
 
 def _fmt_n(n: float | None) -> str:
@@ -427,9 +432,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         plots=["scaling_efficiency"], data={"scaling_efficiency": plot},
         extra={"objective": {"name": "samples_per_s", "value": opt_x, "sense": "max"},
                "configuration": {"fabric": opt_f, "devices": opt_n},
-               "scenario": {"model": sc.model_key, "seq_len": sc.seq_len, "micro_batch": sc.micro_batch,
-                            "accumulation": sc.accumulation, "zero": sc.zero, "recompute": sc.recompute,
-                            "fabrics": list(curves), "threshold": threshold, "n_max": n_max}},
+               "workload": {"model": sc.model_key, "seq_len": sc.seq_len, "micro_batch": sc.micro_batch,
+                            "accumulation": sc.accumulation, "zero": sc.zero, "recompute": sc.recompute}},
     )
 
 
@@ -485,25 +489,34 @@ MAX_ATTEMPTS = None
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
-    """Score a (fabric, N): throughput (maximised) subject to 'one more device still adds at least
-    threshold x of a device' (the diminishing-returns rule)."""
+    """Score a (fabric, N) against the scenario `options` (a report's `scenario`): throughput (maximised)
+    subject to 'one more device still adds at least threshold x of a device' (the diminishing-returns
+    rule), on the same curve the report's optimum is picked from (fabric in the scenario's list,
+    N <= max-devices; anything else is outside the searched space)."""
     sc = scenario(track)
     threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
+    fabrics = parse_fabrics(options.get("fabric")) or list(sc.fabrics)
+    n_max = require_positive_int("max-devices", options.get("max_devices") or sc.n_max)
     fabric = parse_fabrics(values.get("fabric"))
     if len(fabric) != 1:
         raise UsageError(f"attempt needs exactly one fabric, got {values.get('fabric')!r}")
     try:
         n = require_positive_int("devices", int(float(values.get("devices"))))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"devices must be a positive whole number, got {values.get('devices')!r}") from None
-    setup = make_setup(sc, fabric[0], n + 1)
+    outside = []
+    if fabric[0] not in fabrics:
+        outside.append(f"fabric {fabric[0]} is outside the searched space, fabrics: {', '.join(fabrics)}")
+    if n > n_max:
+        outside.append(f"devices = {n} is outside the searched space, N <= {n_max}")
+    setup = make_setup(sc, fabric[0], max(search_size(n_max), n + 1))
     x = [float(n_ * sc.samples_per_device / _eval(setup, sc, n_)["step_time"]) for n_ in (1, n, n + 1)]
     marg = (x[2] - x[1]) / x[0]
     con = Constraint("marginal speedup of one more device", marg, threshold, "x", ">=",
                      binding=abs(marg - threshold) < 0.05)
-    return {"feasible": con.satisfied,
+    return {"feasible": con.satisfied and not outside,
             "figures": {"samples_per_s": Figure(x[1], f"{sc.sample_word}s/s", "throughput"),
                         "efficiency": Figure(x[1] / (n * x[0]), "fraction", "scaling efficiency")},
-            "violations": [] if con.satisfied else [con], "objective": x[1], "objective_name": "samples_per_s",
-            "sense": "max",
-            "neighbours": [{"fabric": fabric[0], "devices": m} for m in (n - 1, n + 1) if m >= 1]}
+            "violations": [] if con.satisfied else [con], "outside_space": outside, "objective": x[1],
+            "objective_name": "samples_per_s", "sense": "max",
+            "neighbours": [{"fabric": fabric[0], "devices": m} for m in (n - 1, n + 1) if 1 <= m <= n_max]}

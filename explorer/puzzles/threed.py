@@ -7,9 +7,11 @@ FLOPs per step are fixed, so the shortest step is the highest MFU (CONVENTIONS, 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from explorer.cost.memory import RECOMPUTE_CODES
@@ -38,7 +40,12 @@ CPSAT_PARAMS = {"cp_model_presolve": False, "linearization_level": 0}
 ENGINES = ("cpsat", "enumerate")
 ATTEMPT_VARIABLES = ["tp", "pp", "dp", "micro_batch", "cp", "virtual_stages", "zero", "recompute",
                      "sequence_parallel"]
+ATTEMPT_REQUIRED = ["tp", "pp", "dp", "micro_batch"]  # the others default to the scenario (attempt_defaults)
 MAX_ATTEMPTS = 10
+# The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
+SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
+                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "efficiency", "max_bubble",
+                 "fix", "allow", "memory_limit_bytes")
 
 
 @dataclass
@@ -93,6 +100,12 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                flash_attention: bool = True, efficiency=None) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden."""
     c = track.cluster
+    if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
+        model = DecoderModel(**model)
+    if isinstance(efficiency, dict):
+        from explorer.cost.efficiency import Efficiency
+
+        efficiency = Efficiency(**efficiency)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
     cluster = build_cluster(gpu or c.accelerator.key, c.devices if gpus is None else gpus,
                             c.devices_per_node if gpus_per_node is None else gpus_per_node,
@@ -108,16 +121,41 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  flash_attention, **kw)
 
 
-def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float = 0.10,
+def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   **setup_overrides: Any) -> Instance:
     setup = make_setup(track, **setup_overrides)
     gb = track.workload.global_batch if global_batch is None else global_batch
     if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
         raise UsageError(f"global-batch must be a positive whole number, got {gb!r}")
+    max_bubble = 0.10 if max_bubble is None else max_bubble
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
                     allow=dict(allow or {}), memory_limit=memory_limit_bytes)
+
+
+def scenario_of(inst: Instance) -> dict[str, Any]:
+    """Every option that defines the instance, defaults resolved and JSON-safe:
+    make_instance(track, **scenario_of(inst)) rebuilds the same instance (a catalog model by key, any
+    other shape as its fields)."""
+    from dataclasses import asdict
+
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+
+    s, c = inst.setup, inst.setup.cluster
+    try:
+        model: Any = s.model.key if get_model(s.model.key) == s.model else asdict(s.model)
+    except UsageError:
+        model = asdict(s.model)
+    out = {"model": model, "gpu": c.accelerator.key, "gpus": inst.devices, "gpus_per_node": c.devices_per_node,
+           "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
+           "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
+           "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
+           "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
+           "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit)}
+    if s.efficiency != DEFAULT_EFFICIENCY:
+        out["efficiency"] = s.efficiency.as_dict()
+    return out
 
 
 def plan_of(c: dict, global_batch: int) -> ParallelPlan:
@@ -298,10 +336,40 @@ def solve(track: str = "cloud", **options: Any) -> Report:
 
 
 # --- attempts -----------------------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def _scenario_instance(track: str, key: str) -> Instance:
+    options = json.loads(key)
+    unknown = [k for k in options if k not in SCENARIO_KEYS]
+    if unknown:
+        raise UsageError(f"unknown 3d scenario option(s) {', '.join(unknown)}; valid: {', '.join(SCENARIO_KEYS)}")
+    return make_instance(get_track(track), **options)
+
+
+def instance_for(track: str, **options: Any) -> Instance:
+    """The instance of a scenario (a report's `scenario`, or any subset of SCENARIO_KEYS), cached."""
+    from dataclasses import asdict, is_dataclass
+
+    plain = {k: (asdict(v) if is_dataclass(v) else v) for k, v in options.items()}  # a model or efficiency object
+    return _scenario_instance(track, json.dumps(plain, sort_keys=True, default=str))
+
+
+def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
+    """Values assumed for the columns an attempts file leaves out: a variable pinned by the scenario's
+    --fix, else the track's starting (crisis) configuration, else 1 (CP, virtual stages)."""
+    inst = instance_for(track, **options)
+    crisis = get_track(track).crisis_plan
+    out = {"cp": crisis.cp, "virtual_stages": crisis.virtual_stages, "zero": crisis.zero,
+           "recompute": crisis.recompute, "sequence_parallel": crisis.sequence_parallel}
+    for k in ATTEMPT_VARIABLES:
+        if k in inst.fix:
+            out[k] = inst.fix[k]
+    return {k: v for k, v in out.items() if k not in ATTEMPT_REQUIRED}
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
-    """Score a student's configuration: figures, violated constraints with margins, neighbours."""
+    """Score a student's configuration against the scenario `options` (a report's `scenario`):
+    figures, violated constraints with margins, values outside the searched space, neighbours."""
     from explorer.puzzles.threed_explain import attempt_verdict
 
-    t = get_track(track)
-    inst = make_instance(t, **{k: v for k, v in options.items() if k in ("global_batch", "max_bubble")})
-    return attempt_verdict(inst, values)
+    inst = instance_for(track, **options)
+    return attempt_verdict(inst, {**attempt_defaults(track, **options), **values})

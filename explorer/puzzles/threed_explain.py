@@ -3,16 +3,17 @@ student's attempt scores (violations with margins, the one change that helps mos
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import estimate
-from explorer.errors import ExplorerError, UsageError
+from explorer.errors import UsageError
 from explorer.plan import ParallelPlan
-from explorer.puzzles.threed_space import Instance, Space, build_space, candidate_arrays
-from explorer.report import Constraint, Figure
+from explorer.puzzles.threed_space import Instance, Space, build_space, candidate_arrays, check_configuration
+from explorer.report import Figure
 
 EXPLAIN_MAX_SPACE = 5_000_000  # skip the what-if enumeration beyond this many raw combinations
 
@@ -88,73 +89,49 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
 
 # --- attempts -------------------------------------------------------------------------------------
 def _parse(values: dict) -> dict:
-    def num(k, default=None):
-        v = values.get(k, default)
+    """An attempt's values as a configuration (every field present: the caller fills the defaults)."""
+    def num(k: str) -> int:
+        v = values.get(k)
         if v is None or (isinstance(v, str) and v.strip() == ""):
-            if default is None:
-                raise UsageError(f"field {k}: missing (needed: tp, pp, dp, micro_batch)")
-            return default
+            raise UsageError(f"field {k}: missing (needed: tp, pp, dp, micro_batch)")
+        if isinstance(v, bool):
+            raise UsageError(f"field {k}: {v!r} is not a whole number")
         try:
             f = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"field {k}: {v!r} is not a number") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise UsageError(f"field {k}: {v!r} is not a whole number")
         return int(f)
 
-    rc = str(values.get("recompute") or "selective").strip().lower()
+    rc = str(values.get("recompute", "")).strip().lower()
     if rc not in RECOMPUTE_CODES:
         raise UsageError(f"field recompute: {rc!r} not one of {', '.join(RECOMPUTE_CODES)}")
-    sp_raw = str(values.get("sequence_parallel", "1")).strip().lower() or "1"
+    sp_raw = str(values.get("sequence_parallel", "")).strip().lower()
     if sp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         raise UsageError(f"field sequence_parallel: {sp_raw!r} is not a yes/no value")
     return {"tp": num("tp"), "pp": num("pp"), "dp": num("dp"), "micro_batch": num("micro_batch"),
-            "cp": num("cp", 1), "virtual_stages": num("virtual_stages", 1), "zero": num("zero", 1),
+            "cp": num("cp"), "virtual_stages": num("virtual_stages"), "zero": num("zero"),
             "recompute": rc, "sequence_parallel": sp_raw in ("1", "true", "yes", "on")}
 
 
 def attempt_verdict(inst: Instance, values: dict) -> dict:
-    """Grade one attempt: figures, violations with margins, objective (MFU), neighbours."""
+    """Grade one attempt with the puzzle's feasibility function (threed_space.check_configuration):
+    figures, violations with margins, values outside the searched space, objective (MFU), neighbours."""
     v = _parse(values)
-    s, n, B = inst.setup, inst.devices, inst.global_batch
-    violations: list[Constraint] = []
-    devices = v["tp"] * v["cp"] * v["pp"] * v["dp"]
-    if devices != n:
-        violations.append(Constraint("devices", devices, n, "", "==",
-                                     text=f"TP x CP x PP x DP = {devices} != {n} devices"))
-    if v["tp"] > s.cluster.devices_per_node:
-        violations.append(Constraint("tp_within_node", v["tp"], s.cluster.devices_per_node, "", "<=",
-                                     text=f"TP {v['tp']} > {s.cluster.devices_per_node} devices per node"))
-    if s.model.kv_heads % v["tp"]:
-        violations.append(Constraint("tp_divides_kv_heads", s.model.kv_heads % v["tp"], 0, "", "==",
-                                     text=f"TP {v['tp']} does not divide the {s.model.kv_heads} KV heads"))
-    if B % (v["dp"] * v["micro_batch"]):
-        violations.append(Constraint("global_batch", B % (v["dp"] * v["micro_batch"]), 0, "", "==",
-                                     text=f"global batch {B} not divisible by DP x micro-batch = "
-                                          f"{v['dp'] * v['micro_batch']}"))
-    out: dict[str, Any] = {"feasible": False, "figures": {}, "violations": violations, "objective": None,
-                           "objective_name": "mfu", "sense": "max", "neighbours": _neighbours(v, n)}
-    if violations:
+    chk = check_configuration(inst, v)
+    out: dict[str, Any] = {"feasible": chk.feasible, "figures": {}, "violations": chk.violations,
+                           "outside_space": chk.outside, "objective": None, "objective_name": "mfu", "sense": "max",
+                           "neighbours": _neighbours(v, inst.devices)}
+    r = chk.figures
+    if r is None:
         return out
-    try:
-        plan = ParallelPlan(global_batch=B, **v)
-    except ExplorerError as exc:
-        violations.append(Constraint("plan", 0, 0, "", "==", text=str(exc)))
-        return out
-    e = estimate(s, plan)
-    if e.memory_total > inst.limit:
-        violations.append(Constraint("memory", e.memory_total, inst.limit, "B", "<=",
-                                     text=f"memory {e.memory_total / 1e9:.1f} GB > {inst.limit / 1e9:.1f} GB usable "
-                                          f"HBM by {(e.memory_total - inst.limit) / 1e9:.1f} GB"))
-    if e.bubble_fraction > float(inst.max_bubble) + 1e-12:
-        violations.append(Constraint("bubble", e.bubble_fraction, float(inst.max_bubble), "fraction", "<=",
-                                     text=f"bubble {e.bubble_fraction:.1%} > {float(inst.max_bubble):.0%} by "
-                                          f"{e.bubble_fraction - float(inst.max_bubble):.1%} points"))
-    out.update(feasible=not violations, objective=e.mfu, figures={
-        "mfu": Figure(e.mfu, "fraction", "MFU"), "step_time_s": Figure(e.step_time_s, "s", "step time"),
-        "tokens_per_s": Figure(e.tokens_per_s, "tokens/s", "throughput"),
-        "memory_per_gpu": Figure(e.memory_total, "B", "memory per GPU"),
-        "bubble_fraction": Figure(e.bubble_fraction, "fraction", "bubble")})
+    out.update(objective=float(r["mfu"]), figures={
+        "mfu": Figure(float(r["mfu"]), "fraction", "MFU"),
+        "step_time_s": Figure(float(r["step_time"]), "s", "step time"),
+        "tokens_per_s": Figure(float(r["tokens_per_s"]), "tokens/s", "throughput"),
+        "memory_per_gpu": Figure(int(r["memory_total"]), "B", "memory per GPU"),
+        "bubble_fraction": Figure(float(r["bubble_fraction"]), "fraction", "bubble")})
     return out
 
 

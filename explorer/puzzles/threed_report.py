@@ -7,6 +7,7 @@ from dataclasses import replace
 from explorer.cost import memory as mem
 from explorer.cost.step import StepEstimate, estimate
 from explorer.plan import ParallelPlan
+from explorer.puzzles.threed import scenario_of
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_percent as pct
@@ -94,12 +95,12 @@ def build_report(res) -> Report:
         plots=["parallelism_map", "memory_heatmap", "bubble_gauge", "math_peek"], data=data,
         extra={"configuration": _cfg(b.plan), "engine": res.engine,
                "objective": {"name": "mfu", "value": b.mfu, "sense": "max"},
-               "gap": res.gap, "scenario": _scenario(res)},
-        solve_time_s=res.solve_time_s,
+               "gap": res.gap, "setup": _setup_summary(res)},
+        solve_time_s=res.solve_time_s, scenario=scenario_of(inst),
     )
 
 
-def _scenario(res) -> dict:
+def _setup_summary(res) -> dict:
     s, inst = res.instance.setup, res.instance
     return {"model": s.model.name, "params": s.model.params, "accelerator": s.cluster.accelerator.name,
             "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,

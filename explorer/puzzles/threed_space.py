@@ -1,7 +1,15 @@
-"""The 3D puzzle's instance and design space, shared by CP-SAT and the exhaustive search.
+"""The 3D puzzle's instance and design space, shared by CP-SAT, the exhaustive search and the grader.
 
 Both engines search exactly the candidate values listed here (so they search the same space by
 construction) and read the same integer memory figures (so they see the same feasible set).
+
+The puzzle's one feasibility function is `check_configuration(inst, config)`: it applies the
+per-variable candidate lists of `build_space` (a value outside them is "outside the searched
+space", with the rule), the joint rules of `structural_rules` (the very masks `candidate_arrays`
+filters the exhaustive search with) and the memory and bubble limits on the same cost-model figures
+(`explorer.cost.step.evaluate`, `bubble_ok`) the exhaustive search scores. A student's attempt is
+graded with it, so an attempt is feasible exactly when the solvers could have returned it: widen
+the search box here (build_space / structural_rules) and the grader follows.
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ FIXABLE = {
     "sp": int,
 }
 ALIASES = {"mb": "micro_batch", "m": "num_micro_batches", "v": "virtual_stages", "sp": "sequence_parallel"}
+# Variables with a per-variable candidate list in Space (its field name -> the variable's name)
+FIXABLE_SPACE = {"tp": "tp", "cp": "cp", "pp": "pp", "virtual_stages": "v", "micro_batch": "mb", "zero": "zero",
+                 "recompute": "rc", "sequence_parallel": "sp"}
 
 
 def _divisors(n: int) -> list[int]:
@@ -149,8 +160,17 @@ def build_space(inst: Instance) -> Space:
     pp = [p for p in _divisors(n) if p <= m.layers]
     reasons["pp"] = f"PP divides the devices and is at most the {m.layers} layers (uneven stages allowed)"
     v = list(range(1, inst.max_virtual_stages + 1))
+    reasons["virtual_stages"] = f"v <= {inst.max_virtual_stages}"
     mb = [b for b in _divisors(inst.global_batch) if b <= inst.max_micro_batch]
     reasons["micro_batch"] = f"micro-batch divides the global batch {inst.global_batch}, at most {inst.max_micro_batch}"
+    reasons["zero"] = "ZeRO stage 0, 1, 2 or 3"
+    reasons["recompute"] = f"recompute is one of {', '.join(RECOMPUTE_CODES)}"
+    reasons["sequence_parallel"] = "sequence parallel is on (1) or off (0)"
+    for name in FIXABLE_SPACE:
+        if name in inst.fix:
+            reasons[name] = f"pinned to {inst.fix[name]} (--fix)"
+        elif name in inst.allow:
+            reasons[name] = f"allowed: {', '.join(map(str, inst.allow[name]))}"
     rc_names = inst._allowed("recompute", list(RECOMPUTE_CODES))
     sp = inst._allowed("sequence_parallel", [0, 1])
     return Space(
@@ -166,13 +186,58 @@ def build_space(inst: Instance) -> Space:
     )
 
 
+def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.ndarray]:
+    """The joint rules a configuration must meet beyond its per-variable candidate lists, as boolean
+    masks over arrays (or scalars) of tp, cp, pp, dp, v, mb, m, sp (m = 0 where DP x mb does not divide
+    the global batch). `candidate_arrays` keeps the rows where all hold; `check_configuration` names
+    the ones a single configuration breaks (texts in `rule_text`)."""
+    tp, cp, pp, dp, v, mb, m, sp = (np.asarray(c[k]) for k in ("tp", "cp", "pp", "dp", "v", "mb", "m", "sp"))
+    rules = {
+        "devices": tp * cp * pp * dp == inst.devices,
+        "global_batch": (m >= 1) & (dp * mb * m == inst.global_batch),
+        "layers": pp * v <= inst.setup.model.layers,
+        "interleaving_needs_pp": (v == 1) | (pp > 1),
+        "interleaving_micro_batches": (v == 1) | (m % np.maximum(pp, 1) == 0),
+        "sequence_parallel_needs_tp": (sp == 0) | (tp > 1),
+    }
+    for name, key in (("dp", dp), ("num_micro_batches", m)):
+        if name in inst.fix:
+            rules[f"fixed_{name}"] = key == inst.fix[name]
+    return rules
+
+
+def rule_text(inst: Instance, name: str, c: dict) -> str:
+    """Why one configuration breaks the joint rule `name` (structural_rules), with its numbers."""
+    n, B, L = inst.devices, inst.global_batch, inst.setup.model.layers
+    texts = {
+        "devices": lambda: f"TP x CP x PP x DP = {c['tp'] * c['cp'] * c['pp'] * c['dp']} != {n} devices",
+        "global_batch": lambda: f"global batch {B} not divisible by DP x micro-batch = {c['dp'] * c['mb']}",
+        "layers": lambda: f"PP x v = {c['pp'] * c['v']} > {L} layers",
+        "interleaving_needs_pp": lambda: f"virtual stages v = {c['v']} need PP > 1",
+        "interleaving_micro_batches": lambda: f"interleaving (v = {c['v']}) needs the {c['m']} micro-batches "
+                                              f"divisible by PP = {c['pp']} (Megatron-LM)",
+        "sequence_parallel_needs_tp": lambda: "sequence parallel needs TP > 1",
+        "fixed_dp": lambda: f"DP {c['dp']} != {inst.fix.get('dp')} pinned by --fix",
+        "fixed_num_micro_batches": lambda: f"{c['m']} micro-batches != {inst.fix.get('num_micro_batches')} "
+                                           f"pinned by --fix",
+    }
+    return texts[name]()
+
+
+def micro_batch_count(inst: Instance, dp: ArrayLike, mb: ArrayLike) -> np.ndarray:
+    """m = global batch / (DP x mb) where that divides, else 0 (which the global-batch rule rejects)."""
+    dp, mb = np.asarray(dp), np.asarray(mb)
+    den = np.maximum(dp * mb, 1)
+    return np.where(inst.global_batch % den == 0, inst.global_batch // den, 0)
+
+
 def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     """Every structurally valid configuration as numpy arrays (the exhaustive search's input).
 
-    Structural constraints: TP x CP x PP x DP = devices; DP x mb x m = global batch;
-    PP x v <= layers; v > 1 needs PP > 1 and m divisible by PP (Megatron-LM interleaving);
-    sequence parallel only with TP > 1; pinned variables (--fix) respected."""
-    n, B, L = inst.devices, inst.global_batch, inst.setup.model.layers
+    Candidate values from `space` (build_space); joint rules from `structural_rules`: TP x CP x PP x
+    DP = devices; DP x mb x m = global batch; PP x v <= layers; v > 1 needs PP > 1 and m divisible by
+    PP (Megatron-LM interleaving); sequence parallel only with TP > 1; pinned DP and m (--fix)."""
+    n = inst.devices
     shapes = [(t, c_, p) for t in space.tp for c_ in space.cp for p in space.pp if n % (t * c_ * p) == 0]
     if not shapes or not space.mb:
         return {k: np.zeros(0, dtype=np.int64) for k in ("tp", "cp", "pp", "dp", "v", "mb", "m", "zero", "rc", "sp")}
@@ -189,16 +254,73 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     idx, v, mb, zero, rc, sp = (g.ravel() for g in grids)
     tp, cp, pp = sh[idx, 0], sh[idx, 1], sh[idx, 2]
     dp = n // (tp * cp * pp)
-    ok = (B % (dp * mb) == 0) & (pp * v <= L) & ((v == 1) | (pp > 1)) & ((sp == 0) | (tp > 1))
-    m = np.where(ok, B // np.maximum(dp * mb, 1), 0)
-    ok &= m >= 1
-    ok &= (v == 1) | (m % pp == 0)
-    fx = inst.fix
-    for name, arr in (("dp", dp), ("num_micro_batches", m)):
-        if name in fx:
-            ok &= arr == fx[name]
+    m = micro_batch_count(inst, dp, mb)
     out = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp}
+    ok = np.ones(len(tp), dtype=bool)
+    for mask in structural_rules(inst, out).values():
+        ok &= mask
     return {k: a[ok] for k, a in out.items()}
+
+
+@dataclass
+class Check:
+    """One configuration checked against an instance (check_configuration)."""
+
+    outside: list[str]  # values outside the searched space, each with the rule of its candidate list
+    violations: list  # explorer.report.Constraint: broken joint rules, memory, bubble
+    figures: dict | None = None  # explorer.cost.step.evaluate of the configuration, when it could be scored
+
+    @property
+    def feasible(self) -> bool:
+        return not self.outside and not self.violations
+
+
+ATTEMPT_LABELS = {"tp": "TP", "cp": "CP", "pp": "PP", "virtual_stages": "v", "micro_batch": "micro-batch",
+                  "zero": "ZeRO", "recompute": "recompute", "sequence_parallel": "sequence parallel"}
+
+
+def check_configuration(inst: Instance, config: dict, space: Space | None = None) -> Check:
+    """The 3D puzzle's feasibility function: could the solvers have returned `config`?
+
+    config: tp, cp, pp, dp, micro_batch, virtual_stages, zero, recompute (name), sequence_parallel
+    (bool or 0/1). Feasible exactly when every value is in build_space's candidate lists, every
+    structural rule holds, and the cost model's memory (the same integer bytes both engines use) and
+    bubble are within the limits."""
+    from explorer.cost.step import evaluate
+    from explorer.report import Constraint
+    from explorer.units import human_bytes
+
+    space = space or build_space(inst)
+    rc = RECOMPUTE_CODES.get(config["recompute"], -1)
+    sp = int(bool(config["sequence_parallel"]))
+    values = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "virtual_stages": config["virtual_stages"],
+              "micro_batch": config["micro_batch"], "zero": config["zero"], "recompute": rc, "sequence_parallel": sp}
+    outside = []
+    for name, field_ in FIXABLE_SPACE.items():
+        if values[name] not in getattr(space, field_):
+            shown = config[name] if name in ("recompute", "sequence_parallel") else values[name]
+            outside.append(f"{ATTEMPT_LABELS[name]} = {shown} is outside the searched space, "
+                           f"{space.reasons.get(name, 'not among the candidates')}")
+    c = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "dp": config["dp"],
+         "v": config["virtual_stages"], "mb": config["micro_batch"], "zero": config["zero"], "rc": rc, "sp": sp}
+    c["m"] = int(micro_batch_count(inst, c["dp"], c["mb"]))
+    broken = [k for k, ok in structural_rules(inst, c).items() if not bool(ok)]
+    violations = [Constraint(k, 0, 0, "", "==", text=rule_text(inst, k, c)) for k in broken]
+    out = Check(outside, violations)
+    if broken or rc < 0 or c["zero"] not in (0, 1, 2, 3):
+        return out  # no step to score: the configuration does not describe a runnable plan
+    r = evaluate(inst.setup, c["tp"], c["cp"], c["pp"], c["dp"], c["v"], c["mb"], c["m"], c["zero"], rc, sp)
+    out.figures = r
+    total = int(r["memory_total"])
+    if total > inst.limit:
+        violations.append(Constraint("memory", total, inst.limit, "B", "<=",
+                                     text=f"memory {human_bytes(total)} > {human_bytes(inst.limit)} usable by "
+                                          f"{human_bytes(total - inst.limit)}"))
+    if not bool(bubble_ok(inst, c["pp"], c["v"], c["m"])):
+        b, lim = (c["pp"] - 1) / (c["v"] * c["m"] + c["pp"] - 1), float(inst.max_bubble)
+        violations.append(Constraint("bubble", b, lim, "fraction", "<=",
+                                     text=f"bubble {b:.1%} > {lim:.0%} by {b - lim:.1%} points"))
+    return out
 
 
 def bubble_ok(inst: Instance, pp: ArrayLike, v: ArrayLike, m: ArrayLike) -> np.ndarray | bool:

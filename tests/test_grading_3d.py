@@ -1,0 +1,141 @@
+"""The 3D grader applies the solvers' own feasibility function (threed_space.check_configuration) to the
+scenario the report was solved for: the solver's answer under any options is graded at the optimum, and a
+configuration outside the searched space is said to be so, never 'beats the optimum'."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from explorer.reports.attempts import attach_attempts, grade_file
+
+from explorer.puzzles.threed import evaluate_attempt, instance_for, solve_3d
+from explorer.puzzles.threed_space import build_space, candidate_arrays, check_configuration
+from explorer.report import Report
+from explorer.solvers.threed_enumerate import enumerate_space
+
+RC = {0: "none", 1: "selective", 2: "full"}
+
+
+def _csv(tmp_path, rows: list[dict], name: str = "mine.csv"):
+    cols = list(rows[0])
+    f = tmp_path / name
+    f.write_text(",".join(cols) + "\n" + "".join(",".join(str(r[c]) for c in cols) + "\n" for r in rows))
+    return f
+
+
+def _answer(report: Report) -> dict:
+    c = report.extra["configuration"]
+    return {k: c[k] for k in ("tp", "pp", "dp", "micro_batch", "cp", "virtual_stages", "zero", "recompute",
+                              "sequence_parallel")}
+
+
+def test_check_configuration_agrees_with_the_exhaustive_search_row_by_row():
+    """Every candidate the exhaustive search scores is feasible for the grader exactly when the search
+    marks it feasible (edge track: 12-layer model, 10,000 devices)."""
+    inst = instance_for("edge")
+    en = enumerate_space(inst)
+    c = en.columns
+    assert en.feasible > 0 and en.evaluated > en.feasible  # both kinds are present
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([np.arange(min(en.feasible, 150)),
+                           rng.choice(np.arange(en.feasible, en.evaluated), size=150, replace=False)])
+    space = build_space(inst)
+    for i in rows:
+        cfg = {"tp": int(c["tp"][i]), "pp": int(c["pp"][i]), "dp": int(c["dp"][i]), "micro_batch": int(c["mb"][i]),
+               "cp": int(c["cp"][i]), "virtual_stages": int(c["v"][i]), "zero": int(c["zero"][i]),
+               "recompute": RC[int(c["rc"][i])], "sequence_parallel": bool(c["sp"][i])}
+        chk = check_configuration(inst, cfg, space)
+        assert chk.feasible == bool(c["feasible"][i]), (cfg, chk)
+        assert not chk.outside
+        assert int(chk.figures["memory_total"]) == int(c["memory_total"][i])
+
+
+def test_every_structurally_valid_configuration_is_a_candidate():
+    """The converse on a small box: a configuration passing every per-variable and joint rule is among
+    candidate_arrays (so the grader's feasible set is not larger than the solver's)."""
+    inst = instance_for("cloud", gpus=16, global_batch=16, model="llama3_8b")
+    space = build_space(inst)
+    cand = candidate_arrays(inst, space)
+    keys = set(zip(*(cand[k].tolist() for k in ("tp", "cp", "pp", "dp", "v", "mb", "zero", "rc", "sp"))))
+    seen = 0
+    for tp in (1, 2, 4, 8, 16):
+        for pp in (1, 2, 4, 8, 16):
+            for cp in (1, 2):
+                for v in (1, 2, 5):
+                    for mb in (1, 2, 3):
+                        if 16 % (tp * pp * cp):
+                            continue
+                        dp = 16 // (tp * pp * cp)
+                        cfg = {"tp": tp, "pp": pp, "dp": dp, "micro_batch": mb, "cp": cp, "virtual_stages": v,
+                               "zero": 1, "recompute": "full", "sequence_parallel": tp > 1}
+                        chk = check_configuration(inst, cfg, space)
+                        structural = not chk.outside and not [x for x in chk.violations
+                                                              if x.name not in ("memory", "bubble")]
+                        key = (tp, cp, pp, dp, v, mb, 1, 2, int(tp > 1))
+                        assert structural == (key in keys), cfg
+                        seen += structural
+    assert seen > 10
+
+
+@pytest.mark.parametrize("options", [
+    {"gpus": 512, "global_batch": 256},  # the issue's case: was graded "devices 512 != 1,024"
+    {"model": "llama3_8b", "gpus": 64, "global_batch": 128, "network": "roce_400g", "max_bubble": 0.2},
+    {"gpus": 256, "global_batch": 128, "fix": {"zero": 3}},
+])
+def test_the_solvers_own_answer_is_graded_at_the_optimum(tmp_path, options):
+    report = solve_3d("cloud", top=1, **options).report
+    assert report.status == "optimal"
+    assert report.scenario["gpus"] == options["gpus"] and report.scenario["global_batch"] == options["global_batch"]
+    g = grade_file(report, _csv(tmp_path, [_answer(report)]))[0]
+    assert g.error == "" and g.feasible and g.reached_optimum and g.gap_text == "at the optimum", g
+    # ... and after a JSON round trip (a saved report keeps its scenario)
+    saved = Report.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert saved.scenario == report.scenario
+    assert grade_file(saved, _csv(tmp_path, [_answer(report)]))[0].reached_optimum
+
+
+def test_a_hand_written_plan_for_a_non_default_model_and_cluster(tmp_path):
+    """Llama-3-8B on 64 H100s over RoCE, global batch 128: TP=2 PP=2 DP=16 mb=2 (x4), ZeRO-1, selective
+    recompute. Checked by hand: 2 x 2 x 16 = 64 devices; 16 x 2 x 4 = 128 sequences; PP x v = 2 <= 32
+    layers; bubble (2-1)/(4+2-1) = 20% > 10% (the default limit), so it is graded infeasible on the
+    bubble, and feasible once the scenario allows a 25% bubble."""
+    plan = {"tp": 2, "pp": 2, "dp": 16, "micro_batch": 2, "cp": 1, "virtual_stages": 1, "zero": 1,
+            "recompute": "selective", "sequence_parallel": 1}
+    opts = {"model": "llama3_8b", "gpus": 64, "global_batch": 128, "network": "roce_400g"}
+    r = evaluate_attempt(plan, "cloud", **opts)
+    assert not r["feasible"] and [c.name for c in r["violations"]] == ["bubble"]
+    assert r["figures"]["bubble_fraction"].value == pytest.approx(0.2)
+    r = evaluate_attempt(plan, "cloud", **opts, max_bubble=0.25)
+    assert r["feasible"] and 0 < r["objective"] < 1
+
+
+def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
+    report = solve_3d("cloud", top=1).report
+    best = _answer(report)
+    v10 = {**best, "pp": 4, "virtual_stages": 10}
+    f = _csv(tmp_path, [v10, best])
+    out = attach_attempts(report, f)
+    g = out.extra["attempts"][0]
+    assert not g["feasible"] and "beats" not in g["gap_text"]
+    assert "v = 10 is outside the searched space, v <= 4" in g["gap_text"]
+    assert out.extra["attempts"][1]["reached_optimum"]
+
+
+def test_edge_pp_beyond_the_layers_is_outside_the_space():
+    r = evaluate_attempt({"tp": 1, "pp": 20, "dp": 500, "micro_batch": 1}, "edge")
+    assert not r["feasible"]
+    assert any(t.startswith("PP = 20 is outside the searched space") and "12 layers" in t for t in r["outside_space"])
+
+
+def test_missing_columns_default_to_the_scenario_pins():
+    """--fix zero=3 in the scenario: an attempt without a zero column is graded at ZeRO-3."""
+    a = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1}, "cloud", gpus=256, global_batch=128,
+                         fix={"zero": 3})
+    b = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 3}, "cloud", gpus=256,
+                         global_batch=128, fix={"zero": 3})
+    assert a["objective"] == b["objective"]
+    c = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "cloud", gpus=256,
+                         global_batch=128, fix={"zero": 3})
+    assert any("ZeRO = 1 is outside the searched space, pinned to 3" in t for t in c["outside_space"])

@@ -11,6 +11,7 @@ from explorer.hardware.catalog import (
     get_link,
     get_node,
     link_names,
+    node_for_accelerator,
     node_names,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "get_link",
     "get_node",
     "link_names",
+    "node_for_accelerator",
     "node_names",
 ]

@@ -181,6 +181,21 @@ def get_node(name: str) -> Node:
     return Node(key=key, **{k: e[k] for k in fields})
 
 
+def node_for_accelerator(accelerator: str) -> Node | None:
+    """The node template (hardware/data/nodes.toml) built around an accelerator, or None when the
+    catalog has none: the devices per node and the two link tiers that come with the part (B200 ->
+    DGX B200 with NVLink 5, not the cloud track's NVLink 4).
+
+    NOTE for issue12 (hardware presets per GPU type): `explore plan`, `check` and `sweep` (issue19)
+    bring a GPU's node through this one function only (explorer/planner/cluster.py calls it);
+    when the preset mechanism lands, make this delegate to it (or replace the one call there)."""
+    key = get_accelerator(accelerator).key
+    for name, e in _nodes().items():
+        if e["accelerator"] == key:
+            return get_node(name)
+    return None
+
+
 def build_cluster(
     accelerator: str,
     devices: int,

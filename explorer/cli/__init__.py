@@ -19,6 +19,7 @@ from explorer.errors import ExplorerError
 COMMAND_MODULES = (
     "explorer.cli.solve_3d",
     "explorer.cli.estimate",
+    "explorer.cli.plan_cmds",
 )
 OPTIONAL_COMMAND_MODULES = (
     "explorer.cli.solve_scaling", "explorer.cli.solve_sync",

@@ -1,0 +1,141 @@
+"""`explore plan` and `explore check`: thin layers over explorer.planner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import click
+
+from explorer.cli import main
+from explorer.errors import InfeasibleError
+
+if TYPE_CHECKING:
+    from explorer.planner.inputs import ModelChoice, RunAssumptions
+
+
+def model_options(f: Callable) -> Callable:
+    """--model NAME | --params N | --layers/--hidden/--heads[/--kv-heads/--ffn/--vocab/--mlp]."""
+    opts = [
+        click.option("--model", default=None, help="Model name from the catalog (e.g. llama3_405b)."),
+        click.option("--params", type=float, default=None,
+                     help="A parameter count (e.g. 100e9): a Llama-3-style shape is derived and shown."),
+        click.option("--layers", type=int, default=None, help="Custom shape: layers."),
+        click.option("--hidden", type=int, default=None, help="Custom shape: hidden size."),
+        click.option("--heads", type=int, default=None, help="Custom shape: attention heads."),
+        click.option("--kv-heads", type=int, default=None, help="Custom shape: KV heads (default: heads)."),
+        click.option("--ffn", type=int, default=None, help="Custom shape: FFN width (default from --mlp)."),
+        click.option("--vocab", type=int, default=None, help="Custom shape: vocabulary (default 32000)."),
+        click.option("--mlp", type=click.Choice(["swiglu", "gelu"]), default=None, help="Custom shape: MLP kind."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def resolve(kw: dict) -> ModelChoice:
+    """Pop the model options from a command's keyword arguments and resolve them."""
+    from explorer.planner.inputs import resolve_model
+
+    shape = {k: kw.pop(k) for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")}
+    return resolve_model(kw.pop("model"), kw.pop("params"), shape)
+
+
+def assumption_options(f: Callable) -> Callable:
+    opts = [
+        click.option("--price", default=None, help="GPU prices in USD per GPU-hour, e.g. 'h100=2.5,b200=4.8' "
+                                                   "(default: explorer/data/training_run.toml, with sources)."),
+        click.option("--gpu-mtbf-hours", type=float, default=None,
+                     help="Mean GPU-hours between job-stopping failures (default 50,677: Llama 3, 419 in 54 days "
+                          "on 16,384 GPUs)."),
+        click.option("--restart-s", type=float, default=None, help="Restart time after a failure, s (default 600)."),
+        click.option("--storage-write-gbps", type=float, default=None,
+                     help="Aggregate checkpoint write bandwidth, GB/s (default 2000: Llama 3's Tectonic)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def assumptions(kw: dict) -> RunAssumptions:
+    from explorer.planner.inputs import load_assumptions, parse_prices
+
+    return load_assumptions(prices=parse_prices(kw.pop("price")), gpu_mtbf_hours=kw.pop("gpu_mtbf_hours"),
+                            restart_s=kw.pop("restart_s"), storage_write_gbps=kw.pop("storage_write_gbps"))
+
+
+@main.command("plan")
+@model_options
+@click.option("--tokens", required=True, help="Training tokens, e.g. 15e12.")
+@click.option("--gpu", "gpu_types", default="h100", show_default=True, help="GPU types allowed, e.g. h100,b200.")
+@click.option("--gpus", "sizes", default=None,
+              help="Cluster sizes available, e.g. 4096,8192,16384 (default: powers of two from 8 to 65,536).")
+@click.option("--network", "networks", default=None,
+              help="Inter-node networks to consider, e.g. ib_ndr,roce_400g (default: each GPU node's own).")
+@click.option("--deadline-days", type=float, default=None, help="Train within this many days.")
+@click.option("--budget-usd", type=float, default=None, help="Spend at most this many dollars.")
+@click.option("--objective", type=click.Choice(["cost", "time"]), default="cost", show_default=True,
+              help="cost: the cheapest plan that meets the constraints; time: the fastest.")
+@click.option("--global-batch", type=int, default=None, help="Sequences per step (default 2048, Llama 3 405B's).")
+@click.option("--seq-len", type=int, default=None, help="Sequence length (default 8192).")
+@click.option("--max-bubble", type=float, default=0.10, show_default=True, help="Largest pipeline bubble fraction.")
+@click.option("--time-limit", type=float, default=None, help="CP-SAT time limit per candidate, s (default 30).")
+@assumption_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plan_cmd(**kw) -> None:
+    """Cheapest or fastest (GPU type, count, network, 3D plan) to train a model on a token budget, with
+    goodput under failures and checkpoints, time to train and dollars."""
+    from explorer.planner.inputs import count, parse_list
+    from explorer.planner.run import plan_training
+
+    model = resolve(kw)
+    a = assumptions(kw)
+    tokens = parse_list("--tokens", kw["tokens"], float)
+    if len(tokens) != 1:
+        raise click.UsageError("--tokens takes one number, e.g. 15e12")
+    p = plan_training(model, tokens[0], gpu_types=parse_list("--gpu", kw["gpu_types"]),
+                      sizes=parse_list("--gpus", kw["sizes"], count) or None,
+                      networks=parse_list("--network", kw["networks"]) or None, deadline_days=kw["deadline_days"],
+                      budget_usd=kw["budget_usd"], objective=kw["objective"], global_batch=kw["global_batch"],
+                      seq_len=kw["seq_len"], max_bubble=kw["max_bubble"], time_limit=kw["time_limit"], assumptions=a)
+    click.echo(json.dumps(p.to_dict(), indent=2, allow_nan=False) if kw["fmt"] == "json" else p.to_text(), nl=False)
+    if kw["fmt"] == "json":
+        click.echo()
+    if p.best is None:
+        raise InfeasibleError("no candidate meets the constraints (see the table above)")
+
+
+@main.command("check")
+@model_options
+@click.option("--gpu", required=True, help="GPU type of the claim, e.g. h100.")
+@click.option("--gpus", type=int, required=True, help="Number of GPUs of the claim.")
+@click.option("--network", default=None, help="Inter-node network (default: the GPU node's own).")
+@click.option("--tokens-per-s", type=float, default=None, help="Claimed throughput of the whole cluster.")
+@click.option("--tokens-per-s-per-gpu", type=float, default=None, help="Claimed throughput per GPU.")
+@click.option("--step-time", type=float, default=None, help="Claimed step time, s (needs --global-batch).")
+@click.option("--global-batch", type=int, default=None,
+              help="Sequences per step (for --step-time, and the batch of the model's bound; default 2048).")
+@click.option("--mfu", type=float, default=None, help="Claimed MFU as a fraction (0.45).")
+@click.option("--memory-gb", type=float, default=None, help="Claimed memory per GPU, GB.")
+@click.option("--seq-len", type=int, default=None, help="Sequence length (default 8192).")
+@click.option("--tolerance", type=float, default=0.10, show_default=True,
+              help="Relative difference still called agreement.")
+@click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
+@click.option("--time-limit", type=float, default=None, help="CP-SAT time limit for the bound, s.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check_cmd(**kw) -> None:
+    """Test a claim (throughput, step time, MFU, memory) against arithmetic and the cost model."""
+    from explorer.planner.check import check_claim
+    from explorer.planner.inputs import load_assumptions
+
+    model = resolve(kw)
+    r = check_claim(model, gpu=kw["gpu"], gpus=kw["gpus"], assumptions=load_assumptions(),
+                    tokens_per_s=kw["tokens_per_s"], tokens_per_s_per_gpu=kw["tokens_per_s_per_gpu"],
+                    step_time_s=kw["step_time"], global_batch=kw["global_batch"], mfu=kw["mfu"],
+                    memory_gb=kw["memory_gb"], seq_len=kw["seq_len"], network=kw["network"],
+                    tolerance=kw["tolerance"], bound=not kw["no_bound"], time_limit=kw["time_limit"])
+    if kw["fmt"] == "json":
+        click.echo(json.dumps(r.to_dict(), indent=2, allow_nan=False))
+    else:
+        click.echo(r.to_text(), nl=False)

@@ -1,0 +1,192 @@
+"""Inputs of plan / check / sweep: the model (catalog name, custom shape or a parameter count), the
+cluster a GPU type comes in (its node preset), and the run assumptions (failures, checkpoints, prices)
+from explorer/data/training_run.toml with the user's overrides."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from explorer.cost.goodput import per_device_failure_rate
+from explorer.errors import UsageError
+from explorer.hardware.catalog import accelerator_names, get_accelerator, get_link, node_for_accelerator
+from explorer.models.architecture import DecoderModel
+
+_DATA = Path(__file__).resolve().parent.parent / "data" / "training_run.toml"
+MAX_LIST = 64  # the longest comma list any option of plan/check/sweep takes
+
+
+# --- model -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model and how it was given (catalog, custom shape, or derived from a parameter count)."""
+
+    model: DecoderModel
+    how: str  # "catalog" | "shape" | "params"
+    note: str = ""
+
+
+def resolve_model(model: str | DecoderModel | None = None, params: float | None = None,
+                  shape: dict[str, Any] | None = None) -> ModelChoice:
+    """Exactly one of: a catalog name (or DecoderModel), a parameter count, a custom shape
+    (layers, hidden, heads and optionally kv_heads, ffn, vocab, mlp)."""
+    from explorer.api import custom_model
+    from explorer.models.catalog import get_model
+
+    shape = {k: v for k, v in (shape or {}).items() if v is not None}
+    given = [n for n, v in (("--model", model), ("--params", params), ("a custom shape", shape)) if v]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --model NAME, --params N (e.g. 100e9) or a custom shape "
+                         "(--layers --hidden --heads ...)" + (f"; got {' and '.join(given)}" if given else ""))
+    if isinstance(model, DecoderModel):
+        return ModelChoice(model, "catalog")
+    if model:
+        return ModelChoice(get_model(model), "catalog")
+    if params is not None:
+        from explorer.models.shape_rule import RULE, shape_for_params
+
+        m = shape_for_params(params)
+        return ModelChoice(m, "params", f"{m.name}: {m.layers} layers, hidden {m.hidden}, {m.heads} heads "
+                                        f"({m.kv_heads} KV), FFN {m.ffn}, vocab {m.vocab:,} -> "
+                                        f"{m.params / 1e9:.2f}B parameters. {RULE}")
+    missing = [k for k in ("layers", "hidden", "heads") if k not in shape]
+    if missing:
+        raise UsageError(f"a custom shape needs --layers, --hidden and --heads (missing: {', '.join(missing)})")
+    m = custom_model(**shape)
+    return ModelChoice(m, "shape", f"custom shape: {m.params / 1e9:.2f}B parameters")
+
+
+# --- cluster ----------------------------------------------------------------------------------
+def cluster_options(gpu: str, network: str | None = None) -> dict[str, Any]:
+    """make_setup options for a GPU type in its node (the node preset of hardware/data/nodes.toml:
+    devices per node, intra-node link, default inter-node network); `network` overrides the latter."""
+    acc = get_accelerator(gpu)
+    node = node_for_accelerator(acc.key)
+    if node is None:
+        have = [a for a in accelerator_names() if node_for_accelerator(a) is not None]
+        raise UsageError(f"gpu {gpu!r} has no datacenter node in the catalog; valid: {', '.join(have)}")
+    inter = get_link(network).key if network else node.inter_link
+    return {"gpu": acc.key, "gpus_per_node": node.devices, "intra_network": node.intra_link, "network": inter}
+
+
+def parse_list(option: str, text: str | list | tuple | None, conv: Any = str) -> list:
+    """'a,b,c' (or a list) -> converted items, deduplicated in order, at most MAX_LIST of them."""
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    out: list = []
+    for raw in items:
+        item = raw.strip() if isinstance(raw, str) else raw
+        if item == "":
+            continue
+        try:
+            v = conv(item)
+        except (ValueError, TypeError, OverflowError):
+            raise UsageError(f"{option}: bad value {item!r}") from None
+        if v not in out:
+            out.append(v)
+    if len(out) > MAX_LIST:
+        raise UsageError(f"{option}: {len(out)} values; at most {MAX_LIST}")
+    return out
+
+
+def count(text: str) -> int:
+    """A whole number that may be written in scientific notation ('15e12', '2048')."""
+    v = float(text)
+    if not math.isfinite(v) or v != int(v):
+        raise ValueError(text)
+    return int(v)
+
+
+# --- run assumptions ---------------------------------------------------------------------------
+@cache
+def _raw() -> dict:
+    with open(_DATA, "rb") as fh:
+        return tomllib.load(fh)
+
+
+@dataclass(frozen=True)
+class Price:
+    usd_per_gpu_hour: float
+    source: str
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class RunAssumptions:
+    """Failures, checkpoints, restarts, the default batch and prices of a training run (SI)."""
+
+    failure_rate_per_gpu_s: float
+    failure_source: str
+    storage_write_bps: float
+    node_write_bps: float
+    restart_s: float
+    checkpoint_source: str
+    global_batch: int
+    seq_len: int
+    batch_source: str
+    prices: dict[str, Price] = field(default_factory=dict)
+
+    @property
+    def gpu_mtbf_hours(self) -> float:
+        return 1.0 / self.failure_rate_per_gpu_s / 3600.0
+
+    def price(self, gpu_key: str) -> Price:
+        if gpu_key not in self.prices:
+            raise UsageError(f"no price for {gpu_key}; give one with --price {gpu_key.split('_')[0]}=USD_PER_HOUR")
+        return self.prices[gpu_key]
+
+
+def load_assumptions(*, prices: dict[str, float] | None = None, gpu_mtbf_hours: float | None = None,
+                     restart_s: float | None = None, storage_write_gbps: float | None = None) -> RunAssumptions:
+    """The defaults of training_run.toml with any override (a price given here says 'given by the user')."""
+    d = _raw()
+    f, c, b = d["failures"], d["checkpoint"], d["batch"]
+    a = RunAssumptions(
+        failure_rate_per_gpu_s=per_device_failure_rate(f["interruptions"], f["days"], f["gpus"]),
+        failure_source=f["source"], storage_write_bps=c["storage_write_gb_per_s"] * 1e9,
+        node_write_bps=c["node_write_gb_per_s"] * 1e9, restart_s=float(c["restart_s"]),
+        checkpoint_source=c["source"], global_batch=b["global_batch"], seq_len=b["seq_len"],
+        batch_source=b["source"],
+        prices={k: Price(v["usd_per_gpu_hour"], v["source"], v["date"]) for k, v in d["prices"].items()})
+    if gpu_mtbf_hours is not None:
+        _finite_positive("gpu-mtbf-hours", gpu_mtbf_hours)
+        a = replace(a, failure_rate_per_gpu_s=1.0 / (gpu_mtbf_hours * 3600.0),
+                    failure_source=f"per-GPU MTBF {gpu_mtbf_hours:g} h given by the user")
+    if restart_s is not None:
+        if not (isinstance(restart_s, (int, float)) and math.isfinite(restart_s) and 0 <= restart_s <= 1e7):
+            raise UsageError(f"restart-s must lie in [0, 1e7] seconds, got {restart_s!r}")
+        a = replace(a, restart_s=float(restart_s), checkpoint_source=a.checkpoint_source +
+                    f" Restart {restart_s:g} s given by the user.")
+    if storage_write_gbps is not None:
+        _finite_positive("storage-write-gbps", storage_write_gbps)
+        a = replace(a, storage_write_bps=storage_write_gbps * 1e9, checkpoint_source=a.checkpoint_source +
+                    f" Storage write {storage_write_gbps:g} GB/s given by the user.")
+    for gpu, usd in (prices or {}).items():
+        _finite_positive(f"price of {gpu}", usd)
+        key = get_accelerator(gpu).key
+        a.prices[key] = Price(float(usd), "given by the user (--price)")
+    return a
+
+
+def parse_prices(text: str | None) -> dict[str, float]:
+    """'h100=2.5,b200=4.8' -> {'h100': 2.5, 'b200': 4.8}."""
+    out: dict[str, float] = {}
+    for item in parse_list("--price", text):
+        if "=" not in item:
+            raise UsageError(f"--price: {item!r} is not GPU=USD_PER_HOUR (e.g. h100=2.5)")
+        k, v = (s.strip() for s in item.split("=", 1))
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise UsageError(f"--price: bad price {v!r} for {k}") from None
+    return out
+
+
+def _finite_positive(name: str, v: float) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > 1e12:
+        raise UsageError(f"{name} must be a positive finite number, got {v!r}")

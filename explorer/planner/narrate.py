@@ -1,0 +1,178 @@
+"""Text and JSON of a training plan (explorer/planner/run.py): no physics here, only the figures the
+plan computed, laid out to fit an 80-column terminal."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from explorer.units import human_duration
+
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent if first is None else first, subsequent_indent=indent
+                         + "  ", break_on_hyphens=False) or [indent]
+
+DAY = 86400.0
+
+
+def _usd(x: float) -> str:
+    if x >= 1e9:
+        return f"${x / 1e9:.2f}B"
+    if x >= 1e6:
+        return f"${x / 1e6:.2f}M"
+    if x >= 1e3:
+        return f"${x / 1e3:.1f}k"
+    return f"${x:.0f}"
+
+
+def _days(s: float) -> str:
+    d = s / DAY
+    return f"{d:,.1f} d" if d >= 1 else f"{s / 3600:.1f} h"
+
+
+def model_line(p) -> str:
+    m = p.model.model
+    return (f"{m.name}: {m.params / 1e9:.2f}B parameters ({m.layers} layers, hidden {m.hidden}, {m.heads} heads, "
+            f"{m.kv_heads} KV heads, FFN {m.ffn}, {m.mlp})")
+
+
+def plan_dict(p) -> dict[str, Any]:
+    a = p.assumptions
+    return {
+        "status": p.status, "objective": p.objective, "model": p.model.model.name,
+        "model_params": p.model.model.params, "model_source": p.model.note or p.model.model.source,
+        "tokens": p.tokens, "global_batch": p.global_batch, "seq_len": p.seq_len,
+        "steps": p.tokens / (p.global_batch * p.seq_len), "flops_per_token": p.flops_per_token,
+        "deadline_days": None if p.deadline_s is None else p.deadline_s / DAY, "budget_usd": p.budget_usd,
+        "best": p.best.to_dict() if p.best else None,
+        "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
+        "candidates": [c.to_dict() for c in p.candidates],
+        "proofs": {"solves": p.proofs, "wall_time_s": p.proofs_s,
+                   "proven_optimal": sum(c.status == "optimal" for c in p.candidates),
+                   "skipped_by_bounds": sum(c.status == "skipped" for c in p.candidates)},
+        "assumptions": {
+            "gpu_mtbf_hours": a.gpu_mtbf_hours, "failures_source": a.failure_source,
+            "restart_s": a.restart_s, "storage_write_gb_per_s": a.storage_write_bps / 1e9,
+            "node_write_gb_per_s": a.node_write_bps / 1e9, "checkpoint_source": a.checkpoint_source,
+            "batch_source": a.batch_source,
+            "prices": {k: {"usd_per_gpu_hour": v.usd_per_gpu_hour, "date": v.date, "source": v.source}
+                       for k, v in a.prices.items() if k in p.gpu_types},
+        },
+    }
+
+
+def plan_text(p) -> str:
+    a = p.assumptions
+    steps = p.tokens / (p.global_batch * p.seq_len)
+    cons = []
+    if p.deadline_s is not None:
+        cons.append(f"deadline {p.deadline_s / DAY:g} days")
+    if p.budget_usd is not None:
+        cons.append(f"budget {_usd(p.budget_usd)}")
+    goal = "cheapest" if p.objective == "cost" else "fastest"
+    out = _wrap(f"Plan: {p.tokens:.4g} tokens of {model_line(p)}", "", "")
+    out += _wrap(f"{steps:,.0f} steps of {p.global_batch:,} x {p.seq_len:,} tokens; {p.flops_per_token / 1e9:,.1f} "
+                 f"GFLOP per token (6N + attention + logits); {goal}"
+                 + (f" within {' and '.join(cons)}" if cons else "")) + [""]
+    if p.model.how == "params":
+        out += _wrap(f"Shape from --params ({p.model.model.source.split(' from ')[0]}): {p.model.note.split('. ')[0]}",
+                     "", "") + [""]
+    hdr = f"  {'GPU':<10}{'GPUs':>7}  {'network':<9}{'MFU':>6}{'goodput':>9}{'time':>10}{'cost':>10}  status"
+    out += ["Candidates (status 'optimal': the plan is the proven 3D optimum of the step model):", hdr]
+    i, cs = 0, p.candidates
+    while i < len(cs):
+        c = cs[i]
+        if c.solved:
+            tag = ("optimal" if c.status == "optimal" else "NOT proven (time limit)")
+            tag += "" if c.meets else f", {c.reason}"
+            out.append(f"  {c.gpu:<10}{c.gpus:>7,}  {c.network:<9}{c.result.best.mfu:>6.1%}{c.goodput.goodput:>9.1%}"
+                       f"{_days(c.train_s):>10}{_usd(c.usd):>10}  {tag}")
+            out.append(f"  {'':<19}{c.result.best.plan.describe()}")
+            i += 1
+            continue
+        j = i  # a run of candidates skipped or infeasible for the same kind of reason: one line
+        kind = c.reason.split(":")[0]
+        while (j + 1 < len(cs) and not cs[j + 1].solved and cs[j + 1].gpu == c.gpu and cs[j + 1].network == c.network
+               and cs[j + 1].status == c.status and cs[j + 1].reason.split(":")[0] == kind):
+            j += 1
+        span = f"{c.gpus:,}" if j == i else f"{c.gpus:,}-{cs[j].gpus:,}"
+        out += _wrap(f"{c.status} ({cs[j].reason if c.status == 'skipped' else c.reason})",
+                     " " * 19, f"  {c.gpu:<10}{span:>7}  {c.network:<9}")
+        i = j + 1
+    out.append("")
+    b = p.best
+    if b is None:
+        out += _wrap(f"No candidate meets the constraints ({' and '.join(cons) or 'none given'}); see the reasons "
+                     f"above.", "", "")
+    else:
+        e, g = b.result.best, b.goodput
+        out += _wrap(f"Best ({goal}): {b.gpus:,} x {b.gpu} on {b.network}: {_days(b.train_s)}, {_usd(b.usd)}"
+                     + ("" if b.status == "optimal" else " (plan NOT proven optimal: time limit)"), "", "")
+        out += _wrap(f"plan {e.plan.describe()}: MFU {e.mfu:.1%}, step {e.step_time_s:.3g} s, "
+                     f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")
+        out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:.4g} / ({e.tokens_per_s:,.0f} x "
+                     f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {b.train_s / DAY:,.1f} days")
+        out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {b.train_s / 3600:,.0f} h x "
+                     f"${b.usd_per_hour:.2f} = {_usd(b.usd)}")
+        out += _wrap(f"goodput {g.goodput:.2%}: a failure every {human_duration(g.mtbf_s)} (MTBF "
+                     f"{a.gpu_mtbf_hours:,.0f} GPU-hours / {b.gpus:,} GPUs); checkpoint write C = "
+                     f"{human_duration(g.checkpoint_s)}; restart R = {human_duration(g.restart_s)} (incl. reading "
+                     f"the checkpoint back); checkpoint every {human_duration(g.interval_s)} (the minimum of Daly "
+                     f"2006's expected wall time; Young's sqrt(2CM) = {human_duration(g.young_s)})")
+        per = p.best_per_gpu()
+        if len(p.gpu_types) > 1:
+            out += _wrap("best per GPU type: " + "; ".join(
+                f"{k}: {v.gpus:,} GPUs, {_days(v.train_s)}, {_usd(v.usd)}" for k, v in per.items())
+                + "".join(f"; {k}: none meets the constraints" for k in p.gpu_types if k not in per))
+    n_opt = sum(c.status == "optimal" for c in p.candidates)
+    n_skip = sum(c.status == "skipped" for c in p.candidates)
+    out.append("")
+    out += _wrap(f"Proofs: {p.proofs} CP-SAT solves ({n_opt} proven optimal) in {p.proofs_s:.1f} s; {n_skip} of "
+                 f"{len(p.candidates)} candidates skipped by bounds that need no solve (memory even fully sharded; "
+                 f"the deadline even at 100% MFU).", "", "")
+    out += ["", "Assumptions:"]
+    out += _wrap(f"failures: one per {a.gpu_mtbf_hours:,.0f} GPU-hours. {a.failure_source}")
+    out += _wrap(f"checkpoints: weights + optimizer state; storage {a.storage_write_bps / 1e9:g} GB/s aggregate, "
+                 f"{a.node_write_bps / 1e9:g} GB/s per node; restart {a.restart_s:g} s. {a.checkpoint_source}")
+    out += _wrap(f"batch: {a.batch_source}")
+    if p.model.how == "params":
+        out += _wrap(f"shape: {p.model.model.source}")
+    for k in p.gpu_types:
+        pr = a.prices.get(k)
+        if pr:
+            out += _wrap(f"price {k}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour" + (f" ({pr.date})" if pr.date else "")
+                         + f". {pr.source}")
+    return "\n".join(out) + "\n"
+
+
+def check_text(r) -> str:
+    m = r.model.model
+    v = r.verdict
+    out = _wrap(f"Claim check: {m.name} ({m.params / 1e9:.2f}B parameters) on {r.gpus:,} x {r.gpu} "
+                f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense peak each), sequences of {r.seq_len:,}", "", "")
+    out += _wrap(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP; with attention and "
+                 f"logits (the cost model's count) {r.flops_full / 1e9:,.1f} GFLOP")
+    if r.model.how == "params":
+        out += _wrap(f"shape from --params: {r.model.note}")
+    out += ["", "Tests:"]
+    for t in r.tests:
+        out += _wrap(f"[{'ok' if t.ok else 'FAIL'}] {t.name} ({t.kind}): {t.arithmetic}")
+    if not r.tests:
+        out.append("  (no claim given: pass --tokens-per-s, --step-time, --mfu or --memory-gb)")
+    b = r.bound
+    if b.get("mfu") is not None:
+        out += ["", *_wrap(f"Model bound on {r.gpus:,} x {r.gpu} at global batch {b['global_batch']:,}: MFU "
+                           f"{b['mfu']:.1%}, {b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU ({b['plan']}; "
+                           f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})", "", "")]
+    elif b.get("infeasible"):
+        out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
+    why = {"inconsistent": "the claims contradict each other or a hard limit",
+           "beyond the model": "arithmetically possible, but better than any plan of the cost model (which may be "
+                               "pessimistic)",
+           "consistent": f"the claims agree within {r.tolerance:.0%} and lie within the model's bounds",
+           "nothing to test": "no claim to test"}[v]
+    out += ["", *_wrap(f"Verdict: {v.upper()}: {why}.", "", "")]
+    return "\n".join(out) + "\n"

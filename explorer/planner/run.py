@@ -1,0 +1,231 @@
+"""`explore plan`: the cheapest (or fastest) way to train a model on a token budget.
+
+Candidates are (GPU type, GPU count, network) triples, bounded (at most MAX_CANDIDATES). Each is
+first tested against two bounds that need no solve, then solved by the 3D puzzle (CP-SAT, proven
+optimum of the step model), then costed over the whole run with goodput (explorer/cost/goodput.py):
+- deadline: even at 100% MFU and no failures, tokens x FLOPs per token / (N x peak) exceeds it;
+- memory: weights + gradients + optimizer state sharded over all N GPUs (ZeRO-3's floor) exceed HBM.
+Both are lower bounds of the cost model, so a skipped candidate could not have met the constraint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from explorer.cost.goodput import (
+    Goodput,
+    checkpoint_bytes,
+    checkpoint_write_s,
+    goodput,
+    job_mtbf_s,
+    run_cost_usd,
+    time_to_train_s,
+)
+from explorer.errors import InfeasibleError, UsageError
+from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
+
+MAX_CANDIDATES = 128
+DEFAULT_SIZES = tuple(8 * 2**k for k in range(14))  # 8 .. 65,536 GPUs
+MAX_GPUS = 131072
+OBJECTIVES = ("cost", "time")
+DAY = 86400.0
+
+
+@dataclass
+class Candidate:
+    """One (GPU type, count, network): its proven plan, goodput, time to train and dollars."""
+
+    gpu: str
+    gpus: int
+    network: str
+    status: str  # optimal | feasible (time limit) | infeasible | skipped
+    reason: str = ""
+    result: Any = None  # ThreeDResult
+    goodput: Goodput | None = None
+    train_s: float | None = None
+    usd: float | None = None
+    usd_per_hour: float = 0.0
+    solve_s: float = 0.0
+    meets: bool = False
+
+    @property
+    def solved(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"gpu": self.gpu, "gpus": self.gpus, "network": self.network, "status": self.status,
+                             "reason": self.reason, "solve_time_s": self.solve_s, "meets_constraints": self.meets,
+                             "usd_per_gpu_hour": self.usd_per_hour}
+        if self.solved:
+            b = self.result.best
+            g = self.goodput
+            d.update(plan=b.plan.as_dict(), plan_text=b.plan.describe(), mfu=b.mfu, step_time_s=b.step_time_s,
+                     tokens_per_s=b.tokens_per_s, memory_gb=b.memory_total / 1e9,
+                     goodput=g.goodput, job_mtbf_s=g.mtbf_s, checkpoint_s=g.checkpoint_s, restart_s=g.restart_s,
+                     checkpoint_interval_s=g.interval_s, checkpoint_interval_young_s=g.young_s,
+                     train_days=self.train_s / DAY, usd=self.usd)
+        return d
+
+
+@dataclass
+class TrainingPlan:
+    """All candidates of a plan, the choice, and how much proving it took."""
+
+    model: ModelChoice
+    tokens: float
+    global_batch: int
+    seq_len: int
+    objective: str
+    deadline_s: float | None
+    budget_usd: float | None
+    assumptions: RunAssumptions
+    candidates: list[Candidate]
+    best: Candidate | None
+    proofs: int
+    proofs_s: float
+    flops_per_token: float
+    gpu_types: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "infeasible" if self.best is None else self.best.status
+
+    def best_per_gpu(self) -> dict[str, Candidate]:
+        out: dict[str, Candidate] = {}
+        for c in self.candidates:
+            if c.meets and (c.gpu not in out or _rank(c, self.objective) < _rank(out[c.gpu], self.objective)):
+                out[c.gpu] = c
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        from explorer.planner.narrate import plan_dict
+
+        return plan_dict(self)
+
+    def to_text(self) -> str:
+        from explorer.planner.narrate import plan_text
+
+        return plan_text(self)
+
+
+def _rank(c: Candidate, objective: str) -> tuple:
+    return (c.usd, c.train_s, c.gpus) if objective == "cost" else (c.train_s, c.usd, c.gpus)
+
+
+def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], sizes: list[int] | None = None,
+                  networks: list[str] | None = None, deadline_days: float | None = None,
+                  budget_usd: float | None = None, objective: str = "cost", global_batch: int | None = None,
+                  seq_len: int | None = None, max_bubble: float = 0.10, time_limit: float | None = None,
+                  assumptions: RunAssumptions) -> TrainingPlan:
+    """Solve every candidate that the bounds leave, cost it with goodput, pick the best."""
+    from explorer.puzzles.threed import make_setup
+    from explorer.tracks import get_track
+
+    if objective not in OBJECTIVES:
+        raise UsageError(f"objective {objective!r} unknown; valid: {', '.join(OBJECTIVES)}")
+    if not (isinstance(tokens, (int, float)) and math.isfinite(tokens) and 1e6 <= tokens <= 1e17):
+        raise UsageError(f"tokens must lie in [1e6, 1e17], got {tokens!r}")
+    for name, v in (("deadline-days", deadline_days), ("budget-usd", budget_usd)):
+        if v is not None and not (math.isfinite(v) and 0 < v <= 1e15):
+            raise UsageError(f"{name} must be a positive finite number, got {v!r}")
+    if not gpu_types:
+        raise UsageError("give at least one GPU type (--gpu h100,b200)")
+    sizes = list(sizes or DEFAULT_SIZES)
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_GPUS:
+            raise UsageError(f"GPU counts must be whole numbers in [1, {MAX_GPUS:,}], got {n!r}")
+    nets: list[str | None] = list(networks) if networks else [None]
+    total = len(gpu_types) * len(sizes) * len(nets)
+    if total > MAX_CANDIDATES:
+        raise UsageError(f"{len(gpu_types)} GPU types x {len(sizes)} sizes x {len(nets)} networks = {total} "
+                         f"candidates; at most {MAX_CANDIDATES}")
+    gb = assumptions.global_batch if global_batch is None else global_batch
+    seq = assumptions.seq_len if seq_len is None else seq_len
+    track = get_track("cloud")
+    deadline_s = deadline_days * DAY if deadline_days is not None else None
+    cands: list[Candidate] = []
+    proofs, proofs_s = 0, 0.0
+    flops_tok = None
+    for gpu in gpu_types:
+        for net in nets:
+            opts = cluster_options(gpu, net)
+            price = assumptions.price(opts["gpu"]).usd_per_gpu_hour
+            for n in sorted(sizes):
+                c = Candidate(gpu=opts["gpu"], gpus=n, network=opts["network"], status="skipped", usd_per_hour=price)
+                cands.append(c)
+                try:
+                    setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts)
+                except UsageError as exc:
+                    c.reason = str(exc)
+                    continue
+                flops_tok = setup.model.model_flops_per_token(seq)
+                reason = _bound(setup, n, tokens * flops_tok, deadline_s)
+                if reason:
+                    c.reason = reason
+                    continue
+                t0 = time.perf_counter()
+                _solve(c, model, track, opts, n, gb, seq, max_bubble, time_limit)
+                c.solve_s = time.perf_counter() - t0
+                proofs += 1
+                proofs_s += c.solve_s
+                if c.solved:
+                    _cost(c, setup, tokens, assumptions, deadline_s, budget_usd)
+    ok = [c for c in cands if c.meets]
+    best = min(ok, key=lambda c: _rank(c, objective)) if ok else None
+    if flops_tok is None:
+        flops_tok = model.model.model_flops_per_token(seq)
+    return TrainingPlan(model=model, tokens=float(tokens), global_batch=gb, seq_len=seq, objective=objective,
+                        deadline_s=deadline_s, budget_usd=budget_usd, assumptions=assumptions, candidates=cands,
+                        best=best, proofs=proofs, proofs_s=proofs_s, flops_per_token=flops_tok,
+                        gpu_types=[cluster_options(g)["gpu"] for g in gpu_types])
+
+
+def _bound(setup, n: int, total_flops: float, deadline_s: float | None) -> str:
+    """Why a candidate cannot meet the constraints whatever its plan ('' when it might)."""
+    state = setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
+    if state / n > setup.memory_limit_bytes:
+        return (f"memory: weights, gradients and optimizer state alone, fully sharded, need {state / n / 1e9:,.1f} GB "
+                f"per GPU at {n:,} > {setup.memory_limit_bytes / 1e9:.1f} GB usable")
+    if deadline_s is not None:
+        floor = total_flops / (n * setup.peak_flops)
+        if floor > deadline_s:
+            return (f"deadline: even at 100% MFU and no failures {n:,} GPUs take {floor / DAY:,.1f} days > "
+                    f"{deadline_s / DAY:g}")
+    return ""
+
+
+def _solve(c: Candidate, model: ModelChoice, track, opts: dict, n: int, gb: int, seq: int, max_bubble: float,
+           time_limit: float | None) -> None:
+    from explorer.puzzles.threed import solve_3d
+
+    try:
+        c.result = solve_3d(track, model=model.model, gpus=n, global_batch=gb, seq_len=seq, max_bubble=max_bubble,
+                            explain=False, top=1, time_limit=time_limit, **opts)
+        c.status = c.result.status
+    except InfeasibleError as exc:
+        c.status, c.reason = "infeasible", str(exc).removeprefix("infeasible: ")
+
+
+def _cost(c: Candidate, setup, tokens: float, a: RunAssumptions, deadline_s: float | None,
+          budget_usd: float | None) -> None:
+    """Goodput (failures, checkpoint write and read-back, restart), time to train and dollars."""
+    nodes = max(1, math.ceil(c.gpus / setup.cluster.devices_per_node))
+    state = checkpoint_bytes(setup.model.params, setup.weight_bytes, setup.optimizer_bytes)
+    write = checkpoint_write_s(state, nodes, a.node_write_bps, a.storage_write_bps)
+    try:
+        c.goodput = goodput(write, a.restart_s + write, job_mtbf_s(a.failure_rate_per_gpu_s, c.gpus))
+    except InfeasibleError as exc:
+        c.status, c.reason, c.result = "infeasible", str(exc), None
+        return
+    c.train_s = time_to_train_s(tokens, c.result.best.tokens_per_s, c.goodput.goodput)
+    c.usd = run_cost_usd(c.gpus, c.train_s, c.usd_per_hour)
+    why = []
+    if deadline_s is not None and c.train_s > deadline_s:
+        why.append("deadline")
+    if budget_usd is not None and c.usd > budget_usd:
+        why.append("budget")
+    c.meets = not why
+    c.reason = "over " + " and ".join(why) if why else ""

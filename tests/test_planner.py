@@ -1,0 +1,178 @@
+"""explore plan / check: shape rule, goodput physics, claim arithmetic, candidate bounds (issue 19)."""
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+from explorer.models.catalog import get_model
+from explorer.models.shape_rule import shape_for_params
+
+from explorer.cli import main
+from explorer.cost.checkpoint import waste_first_order
+from explorer.cost.goodput import checkpoint_bytes, goodput, job_mtbf_s, per_device_failure_rate
+from explorer.errors import InfeasibleError, UsageError
+from explorer.planner.check import check_claim
+from explorer.planner.inputs import cluster_options, load_assumptions, resolve_model
+from explorer.planner.run import plan_training
+
+A = load_assumptions()
+
+
+# --- shape from a parameter count ---------------------------------------------------------------
+@pytest.mark.parametrize("key,n", [("llama3_8b", 8.03e9), ("llama3_70b", 70.6e9), ("llama3_405b", 405e9)])
+def test_shape_rule_gives_the_llama3_shapes_at_their_published_counts(key, n):
+    # Known answers: Llama 3 Table 3 (arXiv 2407.21783) and the released configs (models.toml)
+    m, ref = shape_for_params(n), get_model(key)
+    assert (m.layers, m.hidden, m.heads, m.kv_heads, m.ffn, m.vocab) == \
+           (ref.layers, ref.hidden, ref.heads, ref.kv_heads, ref.ffn, ref.vocab)
+
+
+def test_shape_rule_100b_is_a_sane_gqa_shape_near_the_target():
+    m = shape_for_params(100e9)
+    assert abs(m.params - 100e9) / 100e9 < 0.01
+    assert m.hidden // m.heads == 128 and m.kv_heads == 8 and m.heads % 8 == 0
+    assert 20 <= m.hidden / m.layers <= 200  # Kaplan et al. 2020 Fig. 5: the flat range of aspect ratios
+    assert 8192 < m.hidden < 16384 and 80 < m.layers < 126  # between the 70B and 405B members
+
+
+def test_shape_rule_rejects_counts_outside_its_range():
+    for bad in (1e6, 1e20, float("nan"), -5):
+        with pytest.raises(UsageError):
+            shape_for_params(bad)
+
+
+# --- goodput ------------------------------------------------------------------------------------
+def test_failure_rate_is_llama3s_419_in_54_days_on_16384_gpus():
+    # hand: 54 d x 24 h x 16,384 GPUs / 419 = 50,677.5 GPU-hours per interruption
+    rate = per_device_failure_rate(419, 54, 16384)
+    assert 1 / rate / 3600 == pytest.approx(50677.5, rel=1e-4)
+    assert A.gpu_mtbf_hours == pytest.approx(50677.5, rel=1e-4)
+    # 16,384 GPUs: a failure every 54 x 24 / 419 = 3.093 h
+    assert job_mtbf_s(rate, 16384) == pytest.approx(54 * 86400 / 419)
+
+
+def test_goodput_at_llama3_scale_is_above_90_percent_as_reported():
+    # Llama 3 sec. 3.3.4: "higher than 90% effective training time" on 16K GPUs. Checkpoint of 405B:
+    # 405.85e9 x 14 B = 5.68 TB at 2 TB/s = 2.84 s; restart 600 s + read back.
+    m = get_model("llama3_405b")
+    c = checkpoint_bytes(m.params, 2, 12) / 2000e9
+    assert c == pytest.approx(405.85e9 * 14 / 2e12, rel=1e-3)
+    mtbf = job_mtbf_s(A.failure_rate_per_gpu_s, 16384)
+    g = goodput(c, 600 + c, mtbf)
+    assert 0.90 < g.goodput < 0.95
+    # hand, first order (Young 1974): waste = C/tau + tau/(2M) + R/M at tau = sqrt(2CM) = 251 s
+    tau = math.sqrt(2 * c * mtbf)
+    assert g.young_s == pytest.approx(tau)
+    assert g.interval_s == pytest.approx(tau, rel=0.05)
+    assert g.goodput == pytest.approx(1 - waste_first_order(tau, c, mtbf, 600 + c), abs=0.01)
+
+
+def test_goodput_refuses_a_job_that_cannot_progress():
+    with pytest.raises(InfeasibleError):
+        goodput(10.0, 1e6, 100.0)
+
+
+# --- claims -------------------------------------------------------------------------------------
+def test_check_example_is_inconsistent_by_hand_arithmetic():
+    # hand: 512,000 tokens/s / 256 GPUs = 2,000 tokens/s per GPU; 6 x 70.5537e9 x 2,000 = 846.6 TFLOP/s;
+    # / 989.4 TFLOP/s (H100 SXM BF16 dense) = 85.57% MFU by 6N alone, not 45%
+    r = check_claim(resolve_model("llama3_70b"), gpu="h100", gpus=256, tokens_per_s=512000, mfu=0.45,
+                    assumptions=A, bound=False)
+    assert r.implied["tokens_per_s_per_gpu"] == 2000
+    assert r.implied["mfu_6n"] == pytest.approx(6 * 70.553706496e9 * 2000 / 989.4e12)
+    assert r.implied["mfu_6n"] == pytest.approx(0.8557, abs=5e-4)
+    assert r.verdict == "inconsistent"
+    # at 45% MFU by 6N the GPU would do 0.45 x 989.4e12 / (6 x 70.55e9) = 1,052 tokens/s
+    assert r.implied["tokens_per_s_per_gpu_from_mfu_6n"] == pytest.approx(1051.8, abs=1)
+
+
+def test_check_with_params_works_the_same_way():
+    r = check_claim(resolve_model(params=70.6e9), gpu="h100", gpus=256, tokens_per_s=512000, mfu=0.45,
+                    assumptions=A, bound=False)
+    assert r.verdict == "inconsistent" and r.implied["mfu_6n"] == pytest.approx(0.8557, abs=2e-3)
+
+
+def test_check_consistent_claim_and_beyond_the_model_claim():
+    m = resolve_model("llama3_8b")
+    peak, f6 = 989.4e12, 6 * get_model("llama3_8b").params
+    ok = check_claim(m, gpu="h100", gpus=64, tokens_per_s_per_gpu=0.40 * peak / f6, mfu=0.40, assumptions=A,
+                     bound=False)
+    assert ok.verdict == "consistent"
+    # 95% MFU: arithmetic allows it, the model's proven optimum does not
+    hot = check_claim(m, gpu="h100", gpus=64, tokens_per_s_per_gpu=0.95 * peak / f6, mfu=0.95, assumptions=A)
+    assert hot.bound["status"] == "optimal" and hot.bound["mfu"] < 0.95
+    assert hot.verdict == "beyond the model"
+    over = check_claim(m, gpu="h100", gpus=64, memory_gb=95, assumptions=A, bound=False)
+    assert over.verdict == "inconsistent"  # 95 GB on an 80 GB GPU
+
+
+# --- plan ---------------------------------------------------------------------------------------
+def test_plan_small_run_picks_the_cheapest_that_meets_the_deadline():
+    # Llama-3-8B on 1e11 tokens; FLOPs 1e11 x 3 x fwd; with 16 GPUs even 100% MFU needs
+    # 1e11 x F / (16 x 989.4e12) s: the deadline bound must skip it without a solve.
+    m = resolve_model("llama3_8b")
+    f = get_model("llama3_8b").model_flops_per_token(8192)
+    floor16_days = 1e11 * f / (16 * 989.4e12) / 86400
+    p = plan_training(m, 1e11, gpu_types=["h100"], sizes=[16, 64, 128], deadline_days=floor16_days * 0.9,
+                      global_batch=256, assumptions=A)
+    by_n = {c.gpus: c for c in p.candidates}
+    assert by_n[16].status == "skipped" and by_n[16].reason.startswith("deadline")
+    assert p.proofs == 2 and all(by_n[n].status == "optimal" for n in (64, 128))
+    ok = [c for c in p.candidates if c.meets]
+    assert p.best is min(ok, key=lambda c: c.usd)
+    b = p.best
+    # the plan is the proven 3D optimum of that cluster
+    from explorer.puzzles.threed import solve_3d
+
+    direct = solve_3d("cloud", model="llama3_8b", gpus=b.gpus, global_batch=256, seq_len=8192, explain=False,
+                      top=1, **cluster_options("h100"))
+    assert b.result.best.step_time_s == pytest.approx(direct.best.step_time_s)
+    assert b.train_s == pytest.approx(1e11 / (direct.best.tokens_per_s * b.goodput.goodput))
+    assert b.usd == pytest.approx(b.gpus * b.train_s / 3600 * 3.00)
+
+
+def test_plan_skips_by_memory_floor_and_b200_comes_in_its_own_node():
+    o = cluster_options("b200")
+    assert (o["intra_network"], o["gpus_per_node"]) == ("nvlink5", 8)  # DGX B200, hardware/data/nodes.toml
+    p = plan_training(resolve_model("llama3_405b"), 15e12, gpu_types=["h100"], sizes=[32], assumptions=A)
+    # 405.85e9 x 16 B / 32 GPUs = 203 GB > 72 GB usable: no solve needed
+    assert p.candidates[0].reason.startswith("memory") and p.proofs == 0 and p.best is None
+
+
+def test_plan_bounds_the_candidate_set():
+    with pytest.raises(UsageError):
+        plan_training(resolve_model("llama3_8b"), 1e12, gpu_types=["h100", "b200", "a100", "h200"],
+                      sizes=list(range(8, 8 * 40, 8)), assumptions=A)
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+def test_cli_check_example_and_plan_json():
+    r = CliRunner().invoke(main, ["check", "--model", "llama3_70b", "--gpu", "h100", "--gpus", "256",
+                                  "--tokens-per-s", "512000", "--mfu", "0.45", "--no-bound"])
+    assert r.exit_code == 0 and "INCONSISTENT" in r.output and "85.6% by 6N alone" in r.output
+    r = CliRunner().invoke(main, ["plan", "--params", "8e9", "--tokens", "1e11", "--gpu", "h100", "--gpus", "64",
+                                  "--global-batch", "256", "--format", "json", "--price", "h100=2"])
+    d = json.loads(r.output)
+    assert d["best"]["gpus"] == 64 and d["best"]["usd_per_gpu_hour"] == 2.0 and d["proofs"]["solves"] == 1
+    assert "Llama 3 family shape rule" in d["model_source"]
+
+
+@pytest.mark.parametrize("args", [
+    ["plan", "--model", "llama3_8b", "--tokens", "abc"],
+    ["plan", "--model", "llama3_8b", "--tokens", "1e12", "--gpu", "orin"],
+    ["plan", "--params", "1e20", "--tokens", "1e12"],
+    ["plan", "--model", "llama3_8b", "--params", "8e9", "--tokens", "1e12"],
+    ["plan", "--model", "llama3_8b", "--tokens", "1e12", "--gpus", "0"],
+    ["plan", "--model", "llama3_8b", "--tokens", "1e12", "--price", "h100=-1"],
+    ["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "64", "--mfu", "nan"],
+    ["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "64", "--step-time", "3"],
+])
+def test_cli_bad_input_is_one_line_exit_2(args):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", "from explorer.cli import run; run()", *args], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("error:")

@@ -47,6 +47,11 @@ class Track:
     sources: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
+    @property
+    def device_plural(self) -> str:
+        """The device word in the plural ("pairs of glasses"), from [track] device_plural."""
+        return str(self.raw.get("track", {}).get("device_plural") or self.device_word + "s")
+
     def section(self, name: str) -> dict[str, Any]:
         """A lab-specific section of the track file (e.g. 'sync', 'collective'), {} if absent."""
         return dict(self.raw.get(name, {}))

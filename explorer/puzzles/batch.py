@@ -221,7 +221,7 @@ def build_report(res: BatchResult) -> Report:
     inst, t = res.inst, res.inst.track
     dw, cr = t.device_word, res.crisis
     n_dev = t.crisis_plan.devices
-    dws = dw if dw.endswith("s") else dw + "s"
+    dws = t.device_plural
     usd_h = n_dev * t.device_hour_usd
     figures: dict[str, Figure] = {}
     findings: list[Finding] = []

@@ -46,7 +46,7 @@ def build_report(res) -> Report:
         "bubble_fraction": Figure(b.bubble_fraction, "fraction", "pipeline bubble"),
         "memory_per_gpu": Figure(b.memory_total, "B", f"memory per {word}"),
         "memory_headroom": Figure(inst.limit - b.memory_total, "B", "memory headroom"),
-        "devices": Figure(inst.devices, word + "s", "devices"),
+        "devices": Figure(inst.devices, res.track.device_plural if res.track else "GPUs", "devices"),
         "design_space": Figure(res.space_size, "combinations", "design space searched"),
     }
     if res.crisis:

@@ -98,12 +98,13 @@ def _grid_pmf(model: StepTimeModel, dt: float, n_cells: int) -> np.ndarray:
     return np.diff(c)
 
 
-def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int = 400) -> float:
-    """E[max over n devices of the sum of h i.i.d. step times] (h local steps between syncs).
+def sum_distribution(model: StepTimeModel, h: int, n: int = 1,
+                     cells_per_t0: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution of the sum of h i.i.d. step times on a grid: (values, CDF at each value).
 
-    The distribution of one step is discretised on a grid of width t0 / cells_per_t0 (the mass of
-    each cell placed at its midpoint), convolved h times (FFT), and E[max] is taken exactly for
-    that discrete distribution: sum_k v_k (F_k^n - F_(k-1)^n)."""
+    One step's distribution is discretised on a grid of width t0 / cells_per_t0 (the mass of each
+    cell placed at its midpoint) up to a time past which the max of n is below 1e-15 in tail, and
+    convolved h times (FFT)."""
     from scipy.signal import fftconvolve
 
     n = require_positive_int("nodes", n)
@@ -117,10 +118,27 @@ def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int
         dist = np.clip(fftconvolve(dist, pmf), 0.0, None)
     dist = dist / dist.sum()
     values = (np.arange(dist.size) + 0.5 * h) * dt  # h midpoints summed: offset h dt / 2
-    cdf = np.minimum(np.cumsum(dist), 1.0)
-    fn = cdf ** n
+    return values, np.minimum(np.cumsum(dist), 1.0)
+
+
+def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int = 400) -> float:
+    """E[max over n devices of the sum of h i.i.d. step times] (h local steps between syncs),
+    taken exactly for the discretised distribution of `sum_distribution`:
+    sum_k v_k (F_k^n - F_(k-1)^n)."""
+    values, cdf = sum_distribution(model, h, n, cells_per_t0)
+    fn = cdf ** require_positive_int("nodes", n)
     prob = np.diff(np.concatenate([[0.0], fn]))
     return float(np.sum(values * prob))
+
+
+def quantile_of_sum(model: StepTimeModel, h: int, q: float, cells_per_t0: int = 400) -> float:
+    """The q-quantile of the time one device needs for h local steps: a round deadline that a
+    fraction q of the selected devices meets on average (the others are dropped from the round,
+    Bonawitz et al. 2019, 'Towards Federated Learning at Scale', sec. 2.2)."""
+    q = require_fraction("deadline quantile", q)
+    values, cdf = sum_distribution(model, h, 1, cells_per_t0)
+    k = int(np.searchsorted(cdf, q - 1e-12))
+    return float(values[min(k, values.size - 1)])
 
 
 def monte_carlo_max(model: StepTimeModel, n: int, draws: int, seed: int = 0, h: int = 1) -> tuple[float, float]:

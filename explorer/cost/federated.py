@@ -1,0 +1,105 @@
+"""Fleet learning: how many iterations a federated or decentralized run needs, who takes part in a
+round, and how many rounds a day fit a fleet's time and energy. Pure functions, SI units.
+
+Convergence (an upper bound, not a prediction): Koloskova, Loizou, Boreiri, Jaggi & Stich 2020, "A
+Unified Theory of Decentralized SGD with Changing Topology and Local Updates" (ICML), Theorem 2
+(non-convex): local SGD with tau local steps between averagings, decentralized (gossip) SGD and their
+mix need
+
+    T = O( sigma^2 / (n eps^2) + (zeta tau / p + sigma sqrt(tau / p)) / eps^(3/2) + tau / (p eps) ) x L F0
+
+iterations to reach E|grad f|^2 <= eps, where n = devices averaged, sigma^2 = variance of one device's
+stochastic gradient, zeta^2 = dissimilarity of the devices' gradients (non-i.i.d. data), p = the
+expected consensus rate of one averaging (p = 1 for an exact average by a server; for a fixed gossip
+matrix W, p = 1 - |lambda_2(W)|^2, their Assumption 4 and Table 2). tau = 1, p < 1 is D-PSGD (Lian et
+al. 2017, "Can decentralized algorithms outperform centralized algorithms?", NeurIPS); p = 1, tau = H
+is local SGD (Stich 2019, "Local SGD converges fast and communicates little", ICLR; Woodworth et al.
+2020 show such bounds are not tight for i.i.d. data). Partial participation adds the client-sampling
+term of FedAvg, tau (1 - S/N) G^2 / (S eps^2) in iterations (Karimireddy et al. 2020, "SCAFFOLD",
+ICML, Theorem I, non-convex case; G^2 bounds the dissimilarity as zeta^2 does here).
+
+Dimensionless form used here (the O(.) constants set to 1; only ratios between configurations are
+read from it, anchored to one reference run in the scenario data):
+  * sigma^2 for a local batch of b samples = sigma_1^2 / b, and sigma_1^2 / eps = B_noise, the gradient
+    noise scale at the target (McCandlish et al. 2018, arXiv 1812.06162, eq. 2.8: B_simple =
+    tr(Sigma) / |G|^2, with |G|^2 = eps at the target), the track's critical batch;
+  * zeta = z sigma_1 (z: heterogeneity of the devices' data, an assumption of the scenario);
+  * T / (L F0 / eps) = B/(n b) + sqrt(B) (z tau/p + sqrt(tau/(p b))) + tau/p + tau (1 - S/N) z^2 B / S.
+At tau = p = 1, S = N the bound keeps its consensus terms although every iterate is averaged: it is
+an upper bound that is loose there (the same looseness for every configuration compared).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from explorer.errors import UsageError
+
+SECONDS_PER_DAY = 86400.0
+
+
+def consensus_rate(slem: ArrayLike) -> np.ndarray | float:
+    """Koloskova et al. 2020's p for a fixed symmetric doubly stochastic W: one averaging shrinks
+    |X - Xbar|^2 by at least |lambda_2|^2, so p = 1 - |lambda_2|^2 (1 for an exact average)."""
+    s = np.asarray(slem, dtype=float)
+    if np.any((s < 0) | (s > 1)):
+        raise UsageError(f"|lambda_2| must lie in [0, 1], got {slem!r}")
+    p = 1.0 - s ** 2
+    return float(p) if np.ndim(p) == 0 else p
+
+
+def iterations_bound(noise_batch: float, local_batch: ArrayLike, n: ArrayLike, tau: ArrayLike, p: ArrayLike = 1.0,
+                     heterogeneity: float = 0.0, sample_fraction: ArrayLike = 1.0) -> np.ndarray | float:
+    """Iterations to the target in units of L F0 / eps (module docstring): the Koloskova et al. 2020
+    Theorem 2 bound with client sampling (Karimireddy et al. 2020 Theorem I), constants set to 1.
+
+    noise_batch: B_noise (samples); local_batch: b samples per local step; n: devices averaged per
+    round (S, the on-time participants); tau: local steps between averagings; p: consensus rate of one
+    averaging; heterogeneity: z = zeta / sigma_1; sample_fraction: S / N."""
+    if not noise_batch > 0:
+        raise UsageError(f"gradient noise scale must be positive, got {noise_batch!r}")
+    b = np.asarray(local_batch, dtype=float)
+    n_a = np.asarray(n, dtype=float)
+    t = np.asarray(tau, dtype=float)
+    p_a = np.asarray(p, dtype=float)
+    q = np.asarray(sample_fraction, dtype=float)
+    if np.any(b <= 0) or np.any(n_a <= 0) or np.any(t < 1) or np.any((p_a <= 0) | (p_a > 1)) or np.any(
+            (q <= 0) | (q > 1)):
+        raise UsageError("iterations bound needs b > 0, n > 0, tau >= 1, p in (0, 1], S/N in (0, 1]")
+    big = float(noise_batch)
+    z = float(heterogeneity)
+    r = (big / (n_a * b) + math.sqrt(big) * (z * t / p_a + np.sqrt(t / (p_a * b))) + t / p_a
+         + t * (1.0 - q) * z * z * big / n_a)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def on_time_participants(selected: ArrayLike, deadline_quantile: ArrayLike) -> np.ndarray | float:
+    """Expected devices that report before a round deadline set at the q-quantile of one device's
+    round time: q x selected (each device independently; late ones are dropped, not waited for:
+    Bonawitz et al. 2019, 'Towards Federated Learning at Scale: System Design', SysML, sec. 2.2)."""
+    r = np.asarray(selected, dtype=float) * np.asarray(deadline_quantile, dtype=float)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def rounds_per_day(window_s: float, round_s: ArrayLike, budgets: list[tuple[ArrayLike, float]] = (),
+                   participation: ArrayLike = 1.0) -> np.ndarray | float:
+    """Rounds a fleet can run per day: back to back inside the daily window in which devices may train
+    (window_s / round_s), and no more than each per-device daily budget allows when a device takes
+    part in a fraction `participation` of the rounds (budget / (participation x use per round)), for
+    each (use per round, budget per day) pair, e.g. joules."""
+    f = np.asarray(window_s, dtype=float) / np.asarray(round_s, dtype=float)
+    q = np.asarray(participation, dtype=float)
+    for use, budget in budgets:
+        f = np.minimum(f, float(budget) / (q * np.asarray(use, dtype=float)))
+    return float(f) if np.ndim(f) == 0 else f
+
+
+def available_seconds(hours_per_day: float) -> float:
+    """Seconds per day a device may train (charging, idle and on an unmetered link in Bonawitz et
+    al. 2019 sec. 2; the hours are the scenario's)."""
+    if not 0 < hours_per_day <= 24:
+        raise UsageError(f"available hours per day must lie in (0, 24], got {hours_per_day!r}")
+    return hours_per_day * 3600.0

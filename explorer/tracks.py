@@ -49,8 +49,10 @@ class Track:
 
     @property
     def device_plural(self) -> str:
-        """The device word in the plural ("pairs of glasses"), from [track] device_plural."""
-        return str(self.raw.get("track", {}).get("device_plural") or self.device_word + "s")
+        """The device word in the plural ("pairs of glasses")."""
+        from explorer.units import plural_noun
+
+        return plural_noun(self.device_word)
 
     def section(self, name: str) -> dict[str, Any]:
         """A lab-specific section of the track file (e.g. 'sync', 'collective'), {} if absent."""

@@ -8,13 +8,18 @@ from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for
 from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
+from explorer.keywords import checked
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from explorer.puzzles.threed import ThreeDResult, make_setup, solve_3d
+from explorer.puzzles import threed
+from explorer.puzzles.threed import ThreeDResult, make_setup
 from explorer.tracks import get_track
 
 __all__ = ["ThreeDResult", "estimate", "solve_3d", "custom_model"]
+
+# The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
+solve_3d = checked("explorer.solve_3d()")(threed.solve_3d)
 
 
 def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
@@ -26,6 +31,7 @@ def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = No
                         ffn=ffn, vocab=vocab, mlp=mlp, **kw)
 
 
+@checked("explorer.estimate()")
 def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, gpu: str | None = None,
              gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
              seq_len: int | None = None, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,

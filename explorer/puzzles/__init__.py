@@ -71,5 +71,9 @@ def get_puzzle(name: str) -> PuzzleInfo:
 
 def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
     """Solve one lab part for one track and return its Report."""
+    from explorer.keywords import check
+
     info = get_puzzle(puzzle)
-    return info.load().solve(track=track, **options)
+    fn = info.load().solve
+    check(f"explorer.solve({puzzle!r})", fn, {"track": track, **options})
+    return fn(track=track, **options)

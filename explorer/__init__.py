@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["estimate", "solve", "solve_3d", "get_track", "get_model", "get_accelerator", "get_link"]
+__all__ = ["__version__", "estimate", "solve", "solve_3d", "get_track", "get_model", "get_accelerator", "get_link"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: keep `import explorer` light
+    if name == "__version__":  # one source: setup.cfg, read from the installed metadata
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("explorer")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            return "0+unknown"
     if name == "solve":
         from explorer.puzzles import solve
         return solve

@@ -59,6 +59,12 @@ class FrontierResult:
     all_optimal: bool = True
     note: str = ""
 
+    def __repr__(self) -> str:  # the headline; the points are in .points
+        objectives = " vs ".join(f"{o.sense} {o.key}" for o in self.objectives)
+        proven = "all proven optimal" if self.all_optimal else "not all proven optimal"
+        return (f"<FrontierResult {self.puzzle} [{self.track}]: {len(self.points)} non-dominated points "
+                f"({objectives}) from {self.solved} solves, {proven}>")
+
 
 # ------------------------------------------------------------------------------------- non-domination
 

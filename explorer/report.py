@@ -123,6 +123,39 @@ class Report:
     def figure(self, name: str) -> Any:
         return self.figures[name].value
 
+    # --- presentation (renderers live in explorer.reports.render; imported on use) ----------------------
+    def __repr__(self) -> str:  # the headline; print(report) or report.to_text() gives the whole report
+        head = self.headline if len(self.headline) <= 160 else self.headline[:157].rstrip() + "..."
+        return f"<Report {self.puzzle} [{self.track}] {self.status}: {head}>"
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_text(self, width: int | None = None) -> str:
+        """The report as plain text wrapped to `width` columns (default: the terminal's, else $COLUMNS, else 80)."""
+        from explorer.reports.render import to_text
+
+        return to_text(self, width=width)
+
+    def to_markdown(self) -> str:
+        from explorer.reports.render import to_markdown
+
+        return to_markdown(self)
+
+    def to_html(self, *, full_page: bool = True) -> str:
+        """A self-contained HTML page (plots embedded), or with full_page=False the fragment a notebook shows."""
+        from explorer.reports.render import to_html
+
+        return to_html(self, full_page=full_page)
+
+    def to_json(self) -> str:
+        from explorer.reports.render import to_json
+
+        return to_json(self)
+
+    def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks
+        return self.to_html(full_page=False)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for c, obj in zip(d["constraints"], self.constraints):

@@ -54,6 +54,11 @@ class Track:
 
         return plural_noun(self.device_word)
 
+    def __repr__(self) -> str:  # the headline; the scenario is in the fields
+        c, w = self.cluster, self.workload
+        return (f"<Track {self.key}: {w.model.name} on {c.devices:,} x {c.accelerator.key} "
+                f"({self.device_plural}), global batch {w.global_batch}, seq {w.seq_len}>")
+
     def section(self, name: str) -> dict[str, Any]:
         """A lab-specific section of the track file (e.g. 'sync', 'collective'), {} if absent."""
         return dict(self.raw.get(name, {}))

@@ -72,6 +72,11 @@ class TableResult:
     miss: str = ""
     assumptions: tuple[str, ...] = field(default=())
 
+    def __repr__(self) -> str:  # the headline; the rows are in .rows
+        met = "meets" if self.meets_target else "misses"
+        return (f"<TableResult {self.key}: {len(self.rows)} rows, median |error| {self.median_error:.1%}, max "
+                f"{self.max_error:.1%}; {met} its target {self.target_median:.0%} / {self.target_max:.0%}>")
+
     @property
     def median_error(self) -> float:
         return statistics.median(r.abs_error for r in self.rows)

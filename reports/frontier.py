@@ -23,6 +23,11 @@ HEADERS = {"gpus": "GPUs", "tokens_per_s": "tokens/s", "mfu": "MFU", "step_time_
            "usd_per_run": "USD per run", "micro_batch": "micro-batch", "virtual_stages": "v"}
 
 
+def _lower_article(title: str) -> str:
+    """'The parallelism puzzle' -> 'the parallelism puzzle', to follow 'Optimal frontier of'."""
+    return "t" + title[1:] if title.startswith("The ") else title
+
+
 def columns(points: list[dict]) -> list[str]:
     cols: list[str] = []
     for p in points:
@@ -121,7 +126,8 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
             "points": result.points, "attempts": attempts or []}
     return Report(
         puzzle=result.puzzle, lab=info.lab, part=info.part, track=result.track,
-        title=f"Optimal frontier of {info.title}", status="optimal" if result.all_optimal else "feasible",
+        title=f"Optimal frontier of {_lower_article(info.title)}",
+        status="optimal" if result.all_optimal else "feasible",
         headline=f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another.",
         figures={"points": Figure(len(result.points), "", "frontier points"),
                  "solves": Figure(result.solved, "", "exact solves")},

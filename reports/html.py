@@ -7,40 +7,54 @@ import base64
 from html import escape
 from typing import Any
 
+# Every rule is scoped to .explorer-report, so the same styles serve the page and the fragment a notebook
+# shows without touching the notebook's own look. Wide tables scroll inside their box (.table-wrap), text
+# cells wrap at a readable measure, so the page itself never scrolls sideways (checked at 390 and 1,280 px
+# in headless Chromium by tests/test_reports_browser.py).
 CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:2em auto;
-padding:0 1em;color:#1b1b1b;line-height:1.45}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;
-margin-top:1.6em}
-.meta{color:#555;margin-top:0}.headline{font-size:1.1em;background:#f3f7fb;border-left:4px solid #0072B2;
-padding:.6em .9em}
-.badge{display:inline-block;padding:.1em .5em;border-radius:.3em;font-size:.85em;font-weight:600;color:#fff}
-.optimal{background:#009E73}.feasible{background:#E69F00}.infeasible{background:#D55E00}.computed{background:#0072B2}
-table{border-collapse:collapse;margin:.5em 0 1em;font-size:.92em}
-th,td{border:1px solid #d0d0d0;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr:nth-child(even) td{background:#fafafa}
-.VIOLATED,.bad,.NO,.ERROR,.no{color:#b03000;font-weight:600}.BINDING{color:#8a5a00;font-weight:600}
-.ok,.good,.yes{color:#00734f}
-dt{font-weight:600;margin-top:.6em}dd{margin-left:1.2em}
-figure{margin:1em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{color:#555;font-size:.9em}code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em}
-.src{color:#666;font-size:.88em}.note{color:#a04000;font-size:.9em}.err{color:#b03000}
+.explorer-report{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;
+color:#1b1b1b;line-height:1.45;overflow-wrap:break-word}
+.explorer-report h1{font-size:1.5em;margin-bottom:.2em}
+.explorer-report h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.explorer-report .meta{color:#555;margin-top:0}
+.explorer-report .headline{font-size:1.1em;background:#f3f7fb;border-left:4px solid #0072B2;padding:.6em .9em}
+.explorer-report .badge{display:inline-block;padding:.1em .5em;border-radius:.3em;font-size:.85em;font-weight:600;
+color:#fff}
+.explorer-report .optimal{background:#009E73}.explorer-report .feasible{background:#E69F00}
+.explorer-report .infeasible{background:#D55E00}.explorer-report .computed{background:#0072B2}
+.explorer-report .table-wrap{max-width:100%;overflow-x:auto;margin:.5em 0 1em}
+.explorer-report table{border-collapse:collapse;font-size:.92em;width:max-content;max-width:none}
+.explorer-report th,.explorer-report td{border:1px solid #d0d0d0;padding:.3em .6em;text-align:left;
+vertical-align:top;max-width:26em}
+.explorer-report th{background:#f2f2f2}
+.explorer-report td.num,.explorer-report th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.explorer-report tr:nth-child(even) td{background:#fafafa}
+.explorer-report .VIOLATED,.explorer-report .bad,.explorer-report .NO,.explorer-report .ERROR,.explorer-report .no{
+color:#b03000;font-weight:600}
+.explorer-report .BINDING{color:#8a5a00;font-weight:600}
+.explorer-report .ok,.explorer-report .good,.explorer-report .yes{color:#00734f}
+.explorer-report dt{font-weight:600;margin-top:.6em}.explorer-report dd{margin-left:1.2em}
+.explorer-report figure{margin:1em 0}
+.explorer-report figure img{max-width:100%;height:auto;border:1px solid #eee}
+.explorer-report figcaption{color:#555;font-size:.9em}
+.explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
+.explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}
+.explorer-report .err{color:#b03000}
 """
+PAGE_CSS = "body{margin:2em auto;padding:0 1em}"
 
 
 VERDICT_COLUMNS = ("feasible", "state", "on frontier", "status")
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str] | None = None) -> str:
-    """An HTML table; numeric-looking cells right-aligned; classes: column index -> css class from cell text."""
+    """An HTML table in a box that scrolls sideways when the table is wider than the page; numeric columns
+    right-aligned (the first, label column stays left); classes: column index -> css class from cell text."""
     from explorer.reports.render import cell
+    from explorer.reports.text import numeric_columns
 
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
+    numeric = numeric_columns(columns, rows)
+    head = "".join(f"<th{' class=num' if num else ''}>{escape(str(c))}</th>" for c, num in zip(columns, numeric))
     if classes is None:  # verdict columns get coloured by their value
         classes = {i: "verdict" for i, c in enumerate(columns) if str(c) in VERDICT_COLUMNS}
     body = []
@@ -49,14 +63,15 @@ def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str
         for i, v in enumerate(r):
             text = cell(v)
             cls = []
-            if _is_num(v) or (text[:1].isdigit() or text[:1] == "-" and text[1:2].isdigit()):
+            if i < len(numeric) and numeric[i]:
                 cls.append("num")
             if classes and i in classes:
                 cls.append(escape(text.split()[0] if text.split() else ""))
             attr = f" class='{' '.join(cls)}'" if cls else ""
             tds.append(f"<td{attr}>{escape(text)}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            f"</table></div>")
 
 
 def img_tag(png: bytes, alt: str) -> str:
@@ -66,11 +81,22 @@ def img_tag(png: bytes, alt: str) -> str:
 def document(title: str, body: str) -> str:
     return (f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{escape(title)}</title>"
-            f"<style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+            f"<style>{PAGE_CSS}{CSS}</style></head>\n<body>\n<main class='explorer-report'>\n{body}\n</main>\n"
+            f"</body></html>\n")
 
 
 def page(r, pngs: dict[str, bytes | str] | None = None) -> str:
     """The report as one self-contained HTML page (pngs: plot name -> PNG bytes or error text; drawn if None)."""
+    return document(f"{r.title} [{r.track}]", body(r, pngs))
+
+
+def fragment(r, pngs: dict[str, bytes | str] | None = None) -> str:
+    """The report without the page chrome (no <html>, <head> or page margins), for a notebook cell."""
+    return f"<div class='explorer-report'><style>{CSS}</style>\n{body(r, pngs)}\n</div>"
+
+
+def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
+    """The report's content as HTML (headline, figures, answers, tables, plots, math peek, assumptions)."""
     from explorer.reports.render import STATUS_TEXT, constraint_rows, figure_rows
 
     if pngs is None:
@@ -112,4 +138,4 @@ def page(r, pngs: dict[str, bytes | str] | None = None) -> str:
         parts += [f"<li>{escape(a.text)}" + (f" <span class='src'>[{escape(a.source)}]</span>" if a.source else "")
                   + "</li>" for a in r.assumptions]
         parts.append("</ul>")
-    return document(f"{r.title} [{r.track}]", "\n".join(parts))
+    return "\n".join(parts)

@@ -1,4 +1,5 @@
-"""Instructor answer keys: every lab part for every track, solved, as Markdown + HTML + JSON, with an index.
+"""Instructor answer keys: every lab part for every track, solved, as Markdown + HTML + JSON + text (100
+columns), with an index.
 
 Deterministic: the files carry no timestamps and no solve times (solve_time_s is zeroed and timing keys
 are dropped from `extra`), plots are rendered with fixed dpi and no metadata, and everything is written
@@ -19,6 +20,7 @@ from typing import Any
 
 from explorer.report import Report
 
+TEXT_WIDTH = 100  # the text answers are wrapped to this many columns, whatever terminal writes the key
 TIMING_KEYS = frozenset({"solve_time_s", "wall_time_s", "wall_time", "timestamp", "elapsed_s", "solver_time_s",
                          "solver_wall_time_s", "date", "time_of_run"})
 
@@ -87,7 +89,7 @@ def _error_text(exc: BaseException, module: str) -> str:
 def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report] | None = None) -> KeyEntry:
     """Solve one lab part for one track and write its Markdown, HTML and JSON (and PNGs) into out_dir/labNN/."""
     from explorer.reports.plots import render_all
-    from explorer.reports.render import to_json, write_report
+    from explorer.reports.render import to_json, to_text, write_report
 
     entry = KeyEntry(info.lab, info.part, info.name, info.title, track)
     try:
@@ -104,13 +106,14 @@ def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report]
         write_report(report, "markdown", sub, stem=stem, pngs=pngs)
         write_report(report, "html", sub, stem=stem, pngs=pngs)
         (sub / f"{stem}.json").write_text(to_json(report), encoding="utf-8")
+        (sub / f"{stem}.txt").write_text(to_text(report, width=TEXT_WIDTH), encoding="utf-8")
     except Exception as exc:  # one failing puzzle must not sink the whole key
         entry.error = _error_text(exc, info.module)
         return entry
     entry.status, entry.headline = report.status, report.headline
     entry.plot_errors = {n: e for n, e in pngs.items() if not isinstance(e, bytes)}
     entry.files = {fmt: f"lab{info.lab}/{stem}.{ext}" for fmt, ext in (("markdown", "md"), ("html", "html"),
-                                                                        ("json", "json"))}
+                                                                        ("json", "json"), ("text", "txt"))}
     return entry
 
 
@@ -156,7 +159,7 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
         else:
             links = " &middot; ".join(f"<a href='{escape(p)}'>{escape(f)}</a>"
                                       for f, p in (("html", e.files["html"]), ("markdown", e.files["markdown"]),
-                                                   ("json", e.files["json"])))
+                                                   ("json", e.files["json"]), ("text", e.files["text"])))
             broken = "".join(f"<br><span class='err'>plot {escape(n)} could not be drawn: {escape(err)}</span>"
                              for n, err in e.plot_errors.items())
             parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"

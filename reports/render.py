@@ -30,19 +30,13 @@ def _md_escape(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def _table_lines(columns: list[str], rows: list[list], md: bool = False) -> list[str]:
-    cells = [[cell(c) for c in r] for r in rows]
-    numeric = [[not isinstance(c, str) or c[:1].isdigit() or c[:2].startswith("-") for c in r] for r in rows]
-    if md:
-        out = ["| " + " | ".join(_md_escape(str(c)) for c in columns) + " |", "|" + "---|" * len(columns)]
-        out += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in cells]
-        return out
-    widths = [max(len(str(c)), *(len(r[i]) for r in cells if i < len(r))) if cells else len(str(c))
-              for i, c in enumerate(columns)]
-    out = ["  ".join(str(c).ljust(w) for c, w in zip(columns, widths))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, nums))
-            for r, nums in zip(cells, numeric)]
+def _md_table(columns: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table; numeric columns aligned right (`---:`), the first (label) column left."""
+    from explorer.reports.text import numeric_columns
+
+    align = ["---:" if num else "---" for num in numeric_columns(columns, rows)]
+    out = ["| " + " | ".join(_md_escape(str(c)) for c in columns) + " |", "|" + "|".join(align) + "|"]
+    out += ["| " + " | ".join(_md_escape(cell(c)) for c in r) + " |" for r in rows]
     return out
 
 
@@ -61,39 +55,43 @@ def figure_rows(r: Report) -> list[list[str]]:
     return [[f.label or k, fmt_value(f.value, f.unit)] for k, f in r.figures.items()]
 
 
-def to_text(r: Report, md: bool = False, images: dict[str, str] | None = None) -> str:
-    """Terminal text, or Markdown when md is True (images: plot name -> relative PNG path to link)."""
-    h1, h2 = ("# ", "## ") if md else ("", "")
-    status = STATUS_TEXT[r.status]
-    lines = [f"{h1}Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", "",
-             f"Status: {status}   solve time {r.solve_time_s:.3f} s" if r.solve_time_s else f"Status: {status}",
-             "", r.headline, ""]
+def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
+    """Terminal text wrapped to `width` columns (default: $COLUMNS, else the terminal's, else 80); tables
+    too wide for it turn into records. color: ANSI styles (the CLI asks for them only on a terminal)."""
+    from explorer.reports.text import to_text as text
+
+    return text(r, width=width, color=color)
+
+
+def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
+    """Markdown (images: plot name -> relative PNG path to link)."""
+    lines = [f"# Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", "",
+             f"Status: {STATUS_TEXT[r.status]}", "", r.headline, ""]
     if r.figures:
-        lines += [f"{h2}Figures", ""] + _table_lines(["figure", "value"], figure_rows(r), md) + [""]
+        lines += ["## Figures", ""] + _md_table(["figure", "value"], figure_rows(r)) + [""]
     if r.findings:
-        lines += [f"{h2}Questions answered", ""]
+        lines += ["## Questions answered", ""]
         for f in r.findings:
-            lines += [f"- **{f.question}**" if md else f"* {f.question}", f"  {f.answer}"]
+            lines += [f"- **{f.question}**", f"  {f.answer}"]
         lines.append("")
     if r.constraints:
-        lines += [f"{h2}Constraints", ""]
-        lines += _table_lines(["constraint", "value", "limit", "slack", "state"], constraint_rows(r), md) + [""]
+        lines += ["## Constraints", ""]
+        lines += _md_table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r)) + [""]
     for name, t in r.tables.items():
-        lines += [f"{h2}{t.title or name}", ""] + _table_lines(t.columns, t.rows, md) + [""]
-    if md and images:
-        lines += [f"{h2}Plots", ""]
+        lines += [f"## {t.title or name}", ""] + _md_table(t.columns, t.rows) + [""]
+    if images:
+        lines += ["## Plots", ""]
         for name, path in images.items():
             lines += [f"![{name.replace('_', ' ')}]({path})", ""]
     if r.formulas:
-        lines += [f"{h2}Math peek", ""]
+        lines += ["## Math peek", ""]
         for f in r.formulas:
-            expr = f"`{f.expression}`" if md else f.expression
-            lines.append(f"- {f.name}: {expr}  [{f.source}]")
+            lines.append(f"- {f.name}: `{f.expression}`  [{f.source}]")
             if f.note:
                 lines.append(f"  note: {f.note}")
         lines.append("")
     if r.assumptions:
-        lines += [f"{h2}Assumptions", ""]
+        lines += ["## Assumptions", ""]
         for a in r.assumptions:
             lines.append(f"- {a.text}" + (f"  [{a.source}]" if a.source else ""))
         lines.append("")
@@ -116,21 +114,23 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def to_html(r: Report, pngs: dict[str, bytes | str] | None = None) -> str:
-    """A single self-contained page (no network access needed); plots embedded as PNG data URIs."""
-    from explorer.reports.html import page
+def to_html(r: Report, pngs: dict[str, bytes | str] | None = None, full_page: bool = True) -> str:
+    """A single self-contained page (no network access needed); plots embedded as PNG data URIs.
+    full_page=False: the same report as a fragment (scoped styles, no <html>/<head>) for notebooks."""
+    from explorer.reports.html import fragment, page
 
-    return page(r, pngs)
+    return page(r, pngs) if full_page else fragment(r, pngs)
 
 
-def render(r: Report, fmt: str) -> str:
+def render(r: Report, fmt: str, width: int | None = None, color: bool = False) -> str:
+    """The report in one format; width and color apply to text only."""
     if fmt == "json":
         return to_json(r)
     if fmt == "markdown":
-        return to_text(r, md=True)
+        return to_markdown(r)
     if fmt == "html":
         return to_html(r)
-    return to_text(r)
+    return to_text(r, width=width, color=color)
 
 
 EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "html": "html"}
@@ -161,7 +161,7 @@ def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
                 p.write_bytes(png)
                 written.append(p)
                 images[name] = p.name
-        text = to_text(r, md=True, images=images)
+        text = to_markdown(r, images=images)
         failed = {n: e for n, e in pngs.items() if not isinstance(e, bytes)}
         if failed:
             text += "\n" + "\n".join(f"- plot {n} could not be drawn: {e}" for n, e in failed.items()) + "\n"

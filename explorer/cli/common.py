@@ -77,4 +77,6 @@ def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = No
         for p in paths:
             click.echo(str(p))
     else:
-        click.echo(render(report, fmt), nl=False)
+        from explorer.reports.text import want_color
+
+        click.echo(render(report, fmt, color=fmt == "text" and want_color()), nl=False)

@@ -86,7 +86,9 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         for p in write_frontier(report, result, out_dir, fmt, attempts):
             click.echo(str(p))
     elif fmt == "text":
-        click.echo(render(report, "text"), nl=False)
+        from explorer.reports.text import want_color
+
+        click.echo(render(report, "text", color=want_color()), nl=False)
         click.echo("\n" + to_csv(result, attempts), nl=False)
     else:
         click.echo(render(report, fmt), nl=False)
@@ -105,7 +107,7 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of CPUs, at most 4); the files do not depend on it.")
 def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
-    """Answer keys: every lab part x track solved, as Markdown + HTML + JSON, with an index page."""
+    """Answer keys: every lab part x track solved, as Markdown + HTML + JSON + text, with an index page."""
     from explorer.reports.key import build_key, selected
 
     labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
@@ -163,4 +165,6 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None) -> None:
         for p in write_report(report, fmt, out_dir):
             click.echo(str(p))
     else:
-        click.echo(render(report, fmt), nl=False)
+        from explorer.reports.text import want_color
+
+        click.echo(render(report, fmt, color=fmt == "text" and want_color()), nl=False)

@@ -126,6 +126,13 @@ class StepEstimate:
     def memory_over_bytes(self) -> int:
         return max(0, self.memory_total - self.memory_limit)
 
+    def __repr__(self) -> str:  # the headline; the full figures are in the fields and as_dict()
+        from explorer.units import human_bytes
+
+        fits = "fits" if self.fits_in_memory else "does NOT fit"
+        return (f"<StepEstimate {self.plan.describe()}: MFU {self.mfu:.1%}, step {self.step_time_s:.4g} s, "
+                f"{human_bytes(self.memory_total)} of {human_bytes(self.memory_limit)} per device ({fits})>")
+
     def as_dict(self) -> dict:
         d = asdict(self)
         d["plan"] = self.plan.as_dict()

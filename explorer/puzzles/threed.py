@@ -66,6 +66,19 @@ class ThreeDResult:
     track: Track | None = None
     micro_batch_question: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:  # the headline (the full answer: .report, .best, .top, .to_frame())
+        from explorer.units import human_bytes
+
+        b = self.best
+        track = f" [{self.track.key}]" if self.track is not None else ""
+        gap = f", gap {self.gap:.1%}" if self.status != "optimal" and self.gap is not None else ""
+        return (f"<ThreeDResult{track} {self.status}{gap}: {b.plan.describe()}; MFU {b.mfu:.1%}, step "
+                f"{b.step_time_s:.4g} s, {human_bytes(b.memory_total)} of {human_bytes(b.memory_limit)} per device; "
+                f"{len(self.top)} plan(s) in .top, {self.engine} {self.solve_time_s:.2f} s>")
+
+    def _repr_html_(self) -> str:
+        return self.report._repr_html_()
+
     @property
     def gap(self) -> float | None:
         if self.bound_step_s is None:

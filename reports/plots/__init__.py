@@ -18,17 +18,15 @@ from explorer.errors import UsageError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# Plots that apply to every report whatever the puzzle lists (drawn from the report itself).
-GENERIC = ("math_peek",)
+# Not drawn as pictures: the formulas are in every report's "Math peek" section as text (searchable, and
+# no longer shown twice); a saved report that still lists the old picture is rendered without it.
+TEXT_ONLY = ("math_peek",)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def plot_names(report: Any) -> list[str]:
-    """The plots of a report, in order: the puzzle's own, then the generic ones that apply."""
-    names = [n for n in report.plots if n not in GENERIC]
-    if report.formulas:
-        names.append("math_peek")
-    return list(dict.fromkeys(names))
+    """The plots of a report, in order, each once."""
+    return list(dict.fromkeys(n for n in report.plots if n not in TEXT_ONLY))
 
 
 def load(name: str) -> Any:

@@ -1,0 +1,228 @@
+"""Terminal text for a Report that fits the screen: prose wrapped to the width, tables that fit as
+tables, wrap their cells when they can, and turn into records (one block of `column  value` lines per
+row) when even wrapping cannot make them fit.
+
+Layout is done by rich (https://github.com/Textualize/rich): it measures every cell, shrinks and wraps
+columns, folds words longer than a line and handles wide characters, which is what a hand-written
+`ljust` layout got wrong. The output is plain text (ASCII rules, no escape codes) unless `color` is
+asked for, which the CLI does only when stdout is a terminal.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from explorer.report import Report
+
+DEFAULT_WIDTH = 80
+MIN_WIDTH, MAX_WIDTH = 40, 500  # a width from $COLUMNS or the caller is clamped into this range
+_NUMBER = re.compile(r"^[-+~]?[$]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?\s?(%|x|[a-zA-Z/]{1,6}(/s)?)?$")
+
+
+def terminal_width(default: int = DEFAULT_WIDTH) -> int:
+    """$COLUMNS when set, else the terminal's width when stdout is one, else `default` (80)."""
+    return clamp_width(shutil.get_terminal_size((default, 24)).columns)
+
+
+def want_color() -> bool:
+    """ANSI styles only for a terminal (never into a file or a pipe), and not when NO_COLOR is set."""
+    import os
+    import sys
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def clamp_width(width: int) -> int:
+    return max(MIN_WIDTH, min(MAX_WIDTH, int(width)))
+
+
+def is_numeric(value: Any, text: str) -> bool:
+    """A cell that reads as a number (with at most a short unit): right-aligned in a numeric column."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return bool(_NUMBER.match(text.strip()))
+
+
+def numeric_columns(columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[bool]:
+    """Per column: True when every non-empty cell is a number. The first column holds labels and stays
+    left-aligned even when a label starts with a digit ("8 GPUs", "1-bit")."""
+    from explorer.reports.render import cell
+
+    out = []
+    for i in range(len(columns)):
+        cells = [(r[i], cell(r[i])) for r in rows if i < len(r)]
+        cells = [(v, t) for v, t in cells if t not in ("", "-")]
+        out.append(i > 0 and bool(cells) and all(is_numeric(v, t) for v, t in cells))
+    return out
+
+
+def _box() -> Any:
+    from rich.box import Box
+
+    # ASCII: a dashed rule under the header, columns separated by spaces, no frame.
+    return Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True)
+
+
+GAP = 2  # spaces between two columns
+
+
+def column_widths(cells: Sequence[Sequence[str]], width: int, nowrap: Sequence[bool] = ()) -> list[int] | None:
+    """Content widths for the columns of `cells` (header row first) within `width`, or None when even
+    each column at its longest word (at its whole width when `nowrap`: numbers) does not fit. Columns get
+    their natural width when all fit; else each starts at its longest word and shares the rest in
+    proportion to what it still lacks (as an HTML table does), so a word is never cut."""
+    from rich.cells import cell_len
+
+    n = len(cells[0])
+    natural = [max(max((cell_len(line) for line in row[i].split("\n")), default=0) for row in cells) for i in range(n)]
+    word = [max(max((cell_len(w) for w in row[i].split()), default=0) for row in cells) for i in range(n)]
+    for i in range(min(n, len(nowrap))):
+        if nowrap[i]:  # a number is never split; its header may wrap
+            word[i] = max(word[i], *(cell_len(row[i]) for row in cells[1:]))
+    room = width - GAP * (n - 1)
+    if sum(natural) <= room:
+        return natural
+    if sum(word) > room:
+        return None
+    lack = [a - b for a, b in zip(natural, word)]
+    spare, total = room - sum(word), sum(lack)
+    widths = [w + (spare * k) // total for w, k in zip(word, lack)]
+    for i in sorted(range(n), key=lambda i: lack[i] - (widths[i] - word[i]), reverse=True):
+        if sum(widths) >= room:
+            break
+        if widths[i] < natural[i]:
+            widths[i] += 1
+    return widths
+
+
+def table(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> RenderableType:
+    """A table that fits `width`: as is, with wrapped cells, or as records when the columns cannot fit."""
+    from explorer.reports.render import cell
+    from rich.table import Table
+    from rich.text import Text
+
+    head = [str(c) for c in columns]
+    body = [[cell(v) for v in r][:len(head)] + [""] * (len(head) - len(r)) for r in rows]
+    numeric = numeric_columns(columns, rows)
+    widths = column_widths([head, *body], width, numeric)
+    if widths is None:
+        return records(columns, rows, width)
+    t = Table(box=_box(), show_edge=False, pad_edge=False, padding=(0, GAP - 1, 0, 0), header_style="bold",
+              expand=False)
+    for c, num, w in zip(head, numeric, widths):
+        t.add_column(Text(c), justify="right" if num else "left", overflow="fold", width=w)
+    for r in body:
+        t.add_row(*(Text(c) for c in r))
+    return t
+
+
+def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> RenderableType:
+    """A table too wide for the screen, one block per row: `column  value` lines, a blank line between."""
+    from explorer.reports.render import cell
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    label_width = min(max(len(str(c)) for c in columns), max(10, width // 3))
+    blocks: list[Any] = []
+    for n, r in enumerate(rows):
+        g = Table.grid(padding=(0, 2, 0, 0))
+        g.add_column(width=label_width, overflow="fold", style="bold")
+        g.add_column(overflow="fold")
+        for c, v in zip(columns, list(r) + [""] * (len(columns) - len(r))):
+            g.add_row(Text(str(c)), Text(cell(v)))
+        if n:
+            blocks.append(Text(""))
+        blocks.append(g)
+    return Group(*blocks)
+
+
+def bullet(text: str, mark: str = "-", indent: int = 2) -> RenderableType:
+    """A list item whose wrapped lines hang under its first word."""
+    from rich.table import Table
+    from rich.text import Text
+
+    g = Table.grid()
+    g.add_column(width=indent)
+    g.add_column(overflow="fold")
+    g.add_row(Text(mark), Text(text))
+    return g
+
+
+def indented(text: str, indent: int = 2, style: str = "") -> RenderableType:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    return Padding(Text(text, style=style, overflow="fold"), (0, 0, 0, indent))
+
+
+def _console(width: int, color: bool) -> Any:
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
+                   force_terminal=color, no_color=not color, highlight=False, markup=False, emoji=False,
+                   legacy_windows=False, soft_wrap=False, record=False)
+
+
+def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
+    """The report as terminal text no wider than `width` (default: terminal_width())."""
+    from explorer.reports.render import STATUS_TEXT, constraint_rows, figure_rows
+    from rich.text import Text
+
+    width = terminal_width() if width is None else clamp_width(width)
+    status = STATUS_TEXT[r.status]
+    status_style = {"optimal": "bold green", "feasible": "bold yellow", "infeasible": "bold red"}.get(r.status, "bold")
+    parts: list[Any] = []
+
+    def heading(text: str) -> None:
+        parts.extend([Text(""), Text(text, style="bold underline", overflow="fold"), Text("")])
+
+    parts.append(Text(f"Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", style="bold",
+                      overflow="fold"))
+    parts.append(Text(""))
+    line = Text("Status: ")
+    line.append(status, style=status_style)
+    if r.solve_time_s:
+        line.append(f"   solve time {r.solve_time_s:.3f} s")
+    parts += [line, Text(""), Text(r.headline, overflow="fold")]
+    if r.figures:
+        heading("Figures")
+        parts.append(table(["figure", "value"], figure_rows(r), width))
+    if r.findings:
+        heading("Questions answered")
+        for i, f in enumerate(r.findings):
+            if i:
+                parts.append(Text(""))
+            parts += [bullet(f.question, "*"), indented(f.answer)]
+    if r.constraints:
+        heading("Constraints")
+        parts.append(table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r), width))
+    for name, t in r.tables.items():
+        heading(t.title or name)
+        parts.append(table(t.columns, t.rows, width))
+    if r.formulas:
+        heading("Math peek")
+        for f in r.formulas:
+            parts.append(bullet(f"{f.name}: {f.expression}  [{f.source}]"))
+            if f.note:
+                parts.append(indented(f"note: {f.note}"))
+    if r.assumptions:
+        heading("Assumptions")
+        for a in r.assumptions:
+            parts.append(bullet(a.text + (f"  [{a.source}]" if a.source else "")))
+    console = _console(width, color)
+    for p in parts:
+        console.print(p)
+    out = console.file.getvalue()
+    if not color:
+        out = "\n".join(s.rstrip() for s in out.split("\n"))
+    return out

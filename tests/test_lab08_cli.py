@@ -40,7 +40,7 @@ def test_text_format_through_the_cli(puzzle, track):
 
 @pytest.mark.parametrize("args,needle", [
     (["solve", "dataloader", "--workers", "0"], "workers"),
-    (["solve", "dataloader", "--augment-ms", "-2"], "augmentation"),
+    (["solve", "dataloader", "--augment-ms", "-2"], "augment-ms"),
     (["solve", "batch", "--track", "tiny", "--batch", "5000"], "larger than the dataset"),
     (["solve", "dataloader", "--track", "tiny", "--batch", "5000"], "larger than the dataset"),
     (["solve", "memory", "--memory-limit-gb", "-1"], "memory-limit-gb"),

@@ -84,4 +84,4 @@ def test_frontier_command_writes_csv_and_png(main, tmp_path, monkeypatch):
     assert r.exit_code == 0, out
     assert (tmp_path / "frontier-3d-cloud.csv").exists() and (tmp_path / "frontier-3d-cloud-frontier.png").exists()
     r, out = run(main, ["frontier", "3d", "--gpus", "16,x"])
-    assert "--gpus: 'x' is not a whole number" in out
+    assert "'--gpus'" in out and "got 'x'" in out and r.exit_code == 2

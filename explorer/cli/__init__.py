@@ -14,6 +14,7 @@ import sys
 import click
 
 from explorer.errors import ExplorerError
+from explorer.validation import one_line
 
 # Modules that add commands (each adds itself to `main` or to `solve` on import).
 COMMAND_MODULES = (
@@ -29,7 +30,43 @@ OPTIONAL_COMMAND_MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class ExplorerGroup(click.Group):
+    """The top-level group: in standalone mode (the console script, CliRunner) every error becomes one
+    line on stderr (at most 80 characters of a bad value quoted) and an exit code: 2 for usage, 1 for
+    infeasible or refused; never a traceback (EXPLORER_DEBUG=1 shows it)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        code = 0
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        except click.UsageError as exc:  # one line, with the command to ask for help
+            cmd = exc.ctx.command_path if exc.ctx else "explore"
+            click.echo(f"error: {one_line(exc.format_message())} (see '{cmd} --help')", err=True)
+            code = 2
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc.format_message())}", err=True)
+            code = exc.exit_code
+        except ExplorerError as exc:
+            click.echo(f"error: {one_line(str(exc))}", err=True)
+            code = exc.exit_code
+        except BrokenPipeError:
+            code = 0
+        except Exception as exc:  # never a traceback for the user; EXPLORER_DEBUG=1 shows it
+            if os.environ.get("EXPLORER_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+                       f"(set EXPLORER_DEBUG=1 for the traceback)", err=True)
+            code = 1
+        sys.exit(code)
+
+
+@click.group(cls=ExplorerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="explorer")
 def main() -> None:
     """Design-space explorer for distributed ML training: proven optima for the lab puzzles."""
@@ -52,31 +89,9 @@ def _register() -> None:
 
 
 def run() -> None:
-    """Console-script entry point: one-line errors, exit 2 for usage, 1 for infeasible."""
+    """Console-script entry point: one-line errors, exit 2 for usage, 1 for infeasible (see ExplorerGroup)."""
     _register()
-    try:
-        main.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
-    except click.UsageError as exc:  # one line, with the command to ask for help
-        cmd = exc.ctx.command_path if exc.ctx else "explore"
-        click.echo(f"error: {exc.format_message()} (see '{cmd} --help')", err=True)
-        sys.exit(2)
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except ExplorerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # never a traceback for the user; EXPLORER_DEBUG=1 shows it
-        if os.environ.get("EXPLORER_DEBUG"):
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (set EXPLORER_DEBUG=1 for the traceback)", err=True)
-        sys.exit(1)
-    sys.exit(0)
+    main.main()
 
 
 _register()

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.errors import UsageError
 from explorer.tracks import TRACKS
 
 FORMATS = ("text", "json", "markdown", "html")
+# a student's attempts file must exist and be readable before anything is solved
+ATTEMPTS_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 
 def track_option(f: Callable) -> Callable:
@@ -19,20 +22,21 @@ def track_option(f: Callable) -> Callable:
 
 
 def output_options(f: Callable) -> Callable:
-    f = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Write the report into this directory instead of printing it.")(f)
+    f = click.option("--out", "out_dir", type=V.OUT_DIR, default=None,
+                     help="Write the report into this directory instead of printing it (created if missing; "
+                          "checked before solving).")(f)
     f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="Report format.")(f)
     return f
 
 
 def attempts_option(f: Callable) -> Callable:
-    return click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path),
+    return click.option("--attempts", "attempts_file", type=ATTEMPTS_FILE,
                         default=None, help="A student's attempts (CSV or JSON) to grade beside the optimum.")(f)
 
 
 def time_limit_option(f: Callable) -> Callable:
-    return click.option("--time-limit", type=float, default=None,
+    return click.option("--time-limit", type=V.TIME_LIMIT, default=None,
                         help="Solver time limit in seconds (default 30); past it the answer is "
                              "'feasible, not proven optimal' with the gap.")(f)
 

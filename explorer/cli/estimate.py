@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from explorer import validation as V
 from explorer.cli import main
 from explorer.tracks import TRACKS
 
@@ -14,24 +13,24 @@ from explorer.tracks import TRACKS
 @click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
               help="Scenario whose defaults fill what is not given.")
 @click.option("--model", default=None, help="Model name from the catalog.")
-@click.option("--layers", type=int, default=None, help="Custom shape: layers.")
-@click.option("--hidden", type=int, default=None, help="Custom shape: hidden size.")
-@click.option("--heads", type=int, default=None, help="Custom shape: attention heads.")
-@click.option("--kv-heads", type=int, default=None, help="Custom shape: KV heads (default: heads).")
-@click.option("--ffn", type=int, default=None, help="Custom shape: FFN size (default 8/3 hidden, SwiGLU).")
-@click.option("--vocab", type=int, default=None, help="Custom shape: vocabulary (default 32000).")
-@click.option("--seq-len", type=int, default=None)
+@click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers.")
+@click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size.")
+@click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads.")
+@click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads).")
+@click.option("--ffn", type=V.HIDDEN, default=None, help="Custom shape: FFN size (default 8/3 hidden, SwiGLU).")
+@click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000).")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None)
 @click.option("--gpu", default=None)
-@click.option("--gpus", type=int, default=None)
-@click.option("--gpus-per-node", type=int, default=None)
+@click.option("--gpus", type=V.DEVICES, default=None)
+@click.option("--gpus-per-node", type=V.DEVICES_PER_NODE, default=None)
 @click.option("--network", default=None)
-@click.option("--tp", type=int, default=1, show_default=True)
-@click.option("--pp", type=int, default=1, show_default=True)
-@click.option("--dp", type=int, default=None, help="Default: gpus / (TP x PP x CP).")
-@click.option("--cp", type=int, default=1, show_default=True)
-@click.option("--virtual-stages", type=int, default=1, show_default=True)
-@click.option("--micro-batch", type=int, default=1, show_default=True)
-@click.option("--global-batch", type=int, default=None)
+@click.option("--tp", type=V.DEGREE, default=1, show_default=True)
+@click.option("--pp", type=V.DEGREE, default=1, show_default=True)
+@click.option("--dp", type=V.DEGREE, default=None, help="Default: gpus / (TP x PP x CP).")
+@click.option("--cp", type=V.DEGREE, default=1, show_default=True)
+@click.option("--virtual-stages", type=V.DEGREE, default=1, show_default=True)
+@click.option("--micro-batch", type=V.MICRO_BATCH, default=1, show_default=True)
+@click.option("--global-batch", type=V.GLOBAL_BATCH, default=None)
 @click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True)
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
@@ -54,7 +53,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_
                  seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp, virtual_stages=virtual_stages, micro_batch=micro_batch,
                  global_batch=global_batch, zero=zero, recompute=recompute, sequence_parallel=sequence_parallel)
     if fmt == "json":
-        click.echo(json.dumps(estimate_json(e), indent=2))
+        click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
         return
     click.echo(estimate_text(e))
 

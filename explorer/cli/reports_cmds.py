@@ -12,49 +12,32 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import output_options, track_option
+from explorer.cli.common import ATTEMPTS_FILE, output_options, track_option
 from explorer.errors import UsageError
 
 LAB_CHOICES = ("05", "06", "08", "all")
 TRACK_CHOICES = ("cloud", "edge", "mobile", "tiny", "all")
 
 
-def _int_list(text: str | None, option: str) -> list[int] | None:
-    if not text:
-        return None
-    out = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            v = int(item)
-        except ValueError:
-            raise UsageError(f"{option}: {item!r} is not a whole number; give a comma list like 8,16,32") from None
-        if v <= 0:
-            raise UsageError(f"{option}: {v} must be positive")
-        out.append(v)
-    return sorted(set(out)) or None
-
-
 @main.command("frontier")
 @click.argument("puzzle")
 @track_option
 @output_options
-@click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--attempts", "attempts_file", type=ATTEMPTS_FILE, default=None,
               help="A student's attempts (CSV or JSON) to overlay on the frontier.")
-@click.option("--gpus", "gpus_text", default=None, help="GPU counts to solve for, e.g. 64,128,256 "
+@click.option("--gpus", "gpu_counts", type=V.GPU_COUNTS, default=None, help="GPU counts to solve for, e.g. 64,128,256 "
               "(default: powers of two up to the cluster).")
 @click.option("--levels", type=click.IntRange(1, 20), default=4, show_default=True,
               help="Memory-headroom levels (epsilon constraints) per GPU count.")
 @click.option("--complete", is_flag=True, default=False,
               help="Every non-dominated point: raise the headroom by one byte each time, not 5% of HBM.")
-@click.option("--run-tokens", type=float, default=None,
+@click.option("--run-tokens", type=V.RUN_TOKENS, default=None,
               help="Tokens in one training run, to add dollars per run (default: dollars per million tokens).")
-@click.option("--time-limit", type=float, default=None, help="Time limit per CP-SAT solve in seconds.")
+@click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="Time limit per CP-SAT solve in seconds.")
 def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
-                 gpus_text: str | None, levels: int, complete: bool, run_tokens: float | None,
+                 gpu_counts: list[int] | None, levels: int, complete: bool, run_tokens: float | None,
                  time_limit: float | None) -> None:
     """The optimal (Pareto) frontier of PUZZLE: CSV and a plot with --out DIR, a report on stdout otherwise."""
     from explorer.frontier import frontier
@@ -68,13 +51,13 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         from explorer.frontier import default_gpu_counts
         from explorer.tracks import get_track
 
-        counts = _int_list(gpus_text, "--gpus") or default_gpu_counts(get_track(track).cluster.devices)
+        counts = gpu_counts or default_gpu_counts(get_track(track).cluster.devices)
         options = {"gpu_counts": counts, "levels": levels, "complete": complete, "run_tokens": run_tokens,
                    "time_limit": time_limit}
         with click.progressbar(length=len(counts), label=f"frontier {puzzle} [{track}]",
                                file=click.get_text_stream("stderr"), show_pos=True) as bar:
             result = frontier(puzzle, track, progress=bar.update, **options)
-    elif gpus_text or run_tokens or complete:
+    elif gpu_counts or run_tokens or complete:
         raise UsageError("--gpus, --complete and --run-tokens apply to the 3d frontier only")
     else:
         result = frontier(puzzle, track)
@@ -102,7 +85,7 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
 @click.option("--lab", type=click.Choice(LAB_CHOICES), default="all", show_default=True, help="Which lab.")
 @click.option("--track", "-t", type=click.Choice(TRACK_CHOICES), default="all", show_default=True,
               help="Which track.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", "out_dir", type=V.OUT_DIR, required=True,
               help="Directory for the key (index.html, index.md, labNN/...).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
               help="Worker processes (default: the number of CPUs, at most 4); the files do not depend on it.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, parse_assignments, puzzle_options, time_limit_option
-from explorer.errors import UsageError
 
 
 def _int(v: str) -> int:
@@ -22,25 +22,24 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @puzzle_options
 @click.option("--model", default=None, help="Model name from the catalog (default: the track's).")
 @click.option("--gpu", default=None, help="Accelerator name from the catalog (default: the track's).")
-@click.option("--gpus", type=int, default=None, help="Number of accelerators.")
-@click.option("--gpus-per-node", type=int, default=None, help="Accelerators per node (fast intra-node link).")
+@click.option("--gpus", type=V.DEVICES, default=None, help="Number of accelerators.")
+@click.option("--gpus-per-node", type=V.DEVICES_PER_NODE, default=None,
+              help="Accelerators per node (fast intra-node link).")
 @click.option("--network", default=None, help="Inter-node link name from the catalog.")
-@click.option("--global-batch", type=int, default=None, help="Global batch in sequences.")
-@click.option("--seq-len", type=int, default=None, help="Sequence length in tokens.")
-@click.option("--max-bubble", type=float, default=0.10, show_default=True,
+@click.option("--global-batch", type=V.GLOBAL_BATCH, default=None, help="Global batch in sequences.")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length in tokens.")
+@click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator.")
-@click.option("--top", type=int, default=5, show_default=True, help="How many configurations to list.")
+@click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, gpu, gpus, gpus_per_node, network, global_batch,
                  seq_len, max_bubble, fix, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
     from explorer.puzzles.threed import solve_3d
 
-    if top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
     res = solve_3d(track, model=model, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
                    global_batch=global_batch, seq_len=seq_len, max_bubble=max_bubble, fix=fixed, engine=engine,

@@ -6,17 +6,20 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options
 
 
 @solve.command("batch")
 @puzzle_options
-@click.option("--target-mfu", type=float, default=None, help="MFU to reach (default 0.40).")
-@click.option("--network-headroom", type=float, default=None,
+@click.option("--target-mfu", type=V.OPEN_FRACTION, default=None, help="MFU to reach (default 0.40).")
+@click.option("--network-headroom", type=V.OPEN_FRACTION, default=None,
               help="Largest busy fraction of the network allowed (default 0.95).")
-@click.option("--batch", type=int, default=None, help="Largest global batch allowed (must not exceed the dataset).")
-@click.option("--critical-batch", type=int, default=None, help="Critical batch size in samples (default: track).")
+@click.option("--batch", type=V.GLOBAL_BATCH, default=None,
+              help="Largest global batch allowed (must not exceed the dataset).")
+@click.option("--critical-batch", type=V.GLOBAL_BATCH, default=None,
+              help="Critical batch size in samples (default: track).")
 @click.option("--loss-scaling", type=click.Choice(["dynamic", "static", "none"]), default="dynamic",
               show_default=True, help="FP16 loss scaling used in the search.")
 def solve_batch(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None, target_mfu: float | None,

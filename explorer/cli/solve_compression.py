@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options
 
 
 @solve.command("compression")
 @puzzle_options
-@click.option("--ratio", "topk_ratio", type=float, default=None,
+@click.option("--ratio", "topk_ratio", type=V.COMPRESSION_RATIO, default=None,
               help="Top-k compression ratio (keeps 1/ratio of the elements; >= 1; default 100).")
-@click.option("--workers", type=int, default=None, help="Workers in the simulated optimisation (>= 2).")
-@click.option("--steps", type=int, default=None, help="Optimisation steps (default 300).")
-@click.option("--seed", type=int, default=None, help="Seed of the generated problem.")
+@click.option("--workers", type=V.COMPRESSION_WORKERS, default=None,
+              help="Workers in the simulated optimisation (>= 2).")
+@click.option("--steps", type=V.COMPRESSION_STEPS, default=None, help="Optimisation steps (default 300).")
+@click.option("--seed", type=V.SEED, default=None, help="Seed of the generated problem.")
 def compression_command(track: str, fmt: str, out_dir, attempts_file, topk_ratio: float | None,
                         workers: int | None, steps: int | None, seed: int | None) -> None:
     """Bandwidth saved by 1-bit / top-k / FP16 compression vs convergence, measured on a seeded problem."""

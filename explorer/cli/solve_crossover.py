@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options
-from explorer.errors import UsageError
 
 
 @solve.command("crossover")
 @puzzle_options
-@click.option("--nodes", "-n", type=int, default=None, help="Participants N (default: the track's).")
-@click.option("--alpha-us", type=float, default=None, help="Per-message latency alpha in microseconds.")
-@click.option("--bandwidth-gbs", type=float, default=None,
+@click.option("--nodes", "-n", type=V.FLEET_PARTICIPANTS, default=None, help="Participants N (default: the track's).")
+@click.option("--alpha-us", type=V.LATENCY_US, default=None, help="Per-message latency alpha in microseconds.")
+@click.option("--bandwidth-gbs", type=V.BANDWIDTH_GBS, default=None,
               help="Effective link bandwidth in GB/s (1e9 bytes/s, not Gb/s).")
-@click.option("--message-mb", type=float, default=None, help="Message size M in MB (1e6 bytes).")
+@click.option("--message-mb", type=V.MESSAGE_MB, default=None, help="Message size M in MB (1e6 bytes).")
 def crossover_command(track: str, fmt: str, out_dir, attempts_file, nodes: int | None, alpha_us: float | None,
                       bandwidth_gbs: float | None, message_mb: float | None) -> None:
     """Ring vs tree AllReduce: the crossover message size M* (SciPy vs closed form), per track."""
     from explorer.puzzles.crossover import solve as solve_crossover
 
-    for name, v in (("--alpha-us", alpha_us), ("--bandwidth-gbs", bandwidth_gbs), ("--message-mb", message_mb)):
-        if v is not None and not v > 0:
-            raise UsageError(f"{name} must be a positive number, got {v!r}")
     report = solve_crossover(
         track, n=nodes,
         alpha_s=None if alpha_us is None else alpha_us * 1e-6,

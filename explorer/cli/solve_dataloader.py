@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options, time_limit_option
 
@@ -14,12 +15,13 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
 @puzzle_options
 @time_limit_option
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True)
-@click.option("--workers", type=int, default=None, help="Most CPU workers available (default: track).")
-@click.option("--devices", type=int, default=None, help="Most accelerators available (default: track).")
-@click.option("--augment-ms", type=float, default=None, help="Preparation cost per sample per worker, ms.")
-@click.option("--compute-ms", type=float, default=None, help="Compute per sample per device, ms (default: step model).")
-@click.option("--storage-gbps", type=float, default=None, help="Storage read bandwidth, GB/s.")
-@click.option("--batch", type=int, default=None, help="Global batch (must not exceed the dataset).")
+@click.option("--workers", type=V.WORKERS, default=None, help="Most CPU workers available (default: track).")
+@click.option("--devices", type=V.DEVICES, default=None, help="Most accelerators available (default: track).")
+@click.option("--augment-ms", type=V.STEP_MS, default=None, help="Preparation cost per sample per worker, ms.")
+@click.option("--compute-ms", type=V.STEP_MS, default=None,
+              help="Compute per sample per device, ms (default: step model).")
+@click.option("--storage-gbps", type=V.BANDWIDTH_GBS, default=None, help="Storage read bandwidth, GB/s.")
+@click.option("--batch", type=V.GLOBAL_BATCH, default=None, help="Global batch (must not exceed the dataset).")
 def solve_dataloader(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
                      time_limit: float | None, engine: str, workers: int | None, devices: int | None,
                      augment_ms: float | None, compute_ms: float | None, storage_gbps: float | None,

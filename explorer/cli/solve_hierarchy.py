@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options, time_limit_option
-from explorer.errors import UsageError
 
 
 @solve.command("hierarchy")
 @puzzle_options
 @time_limit_option
-@click.option("--message-gb", type=float, default=None, help="Gradient message M in GB (1e9 bytes); default: "
+@click.option("--message-gb", type=V.MESSAGE_GB, default=None, help="Gradient message M in GB (1e9 bytes); default: "
               "the track model's gradient.")
-@click.option("--inter-gbs", type=float, default=None, help="Effective inter-tier bandwidth in GB/s (1e9 bytes/s).")
-@click.option("--global-batch", type=int, default=None, help="Samples per optimizer step (default: the track's).")
+@click.option("--inter-gbs", type=V.BANDWIDTH_GBS, default=None,
+              help="Effective inter-tier bandwidth in GB/s (1e9 bytes/s).")
+@click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
+              help="Samples per optimizer step (default: the track's).")
 @click.option("--engine", type=click.Choice(("cpsat", "enumerate")), default="cpsat", show_default=True,
               help="CP-SAT, or the exhaustive evaluator over the same choices.")
 def hierarchy_command(track: str, fmt: str, out_dir, attempts_file, time_limit: float | None,
@@ -24,9 +26,6 @@ def hierarchy_command(track: str, fmt: str, out_dir, attempts_file, time_limit: 
     """Two-tier AllReduce: aggregation factor, tier algorithms and accumulation chosen by CP-SAT."""
     from explorer.puzzles.hierarchy import solve as solve_hierarchy
 
-    for name, v in (("--message-gb", message_gb), ("--inter-gbs", inter_gbs)):
-        if v is not None and not v > 0:
-            raise UsageError(f"{name} must be a positive number, got {v!r}")
     report = solve_hierarchy(track, message_bytes=None if message_gb is None else message_gb * 1e9,
                              inter_bandwidth_bps=None if inter_gbs is None else inter_gbs * 1e9,
                              global_batch=global_batch, time_limit_s=time_limit, engine=engine)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options, time_limit_option
 
@@ -15,8 +16,9 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
 @time_limit_option
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
               help="CP-SAT (re-checked exhaustively) or the exhaustive search alone.")
-@click.option("--memory-limit-gb", type=float, default=None, help="Usable memory per device in GB (default: track).")
-@click.option("--batch", type=int, default=None, help="Samples per replica per step (default: track).")
+@click.option("--memory-limit-gb", type=V.MEMORY_GB, default=None,
+              help="Usable memory per device in GB (default: track).")
+@click.option("--batch", type=V.GLOBAL_BATCH, default=None, help="Samples per replica per step (default: track).")
 def solve_memory(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None, time_limit: float | None,
                  engine: str, memory_limit_gb: float | None, batch: int | None) -> None:
     """Training memory per device and the cheapest set of changes that makes the model fit."""

@@ -6,22 +6,23 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import emit, puzzle_options, time_limit_option
 
 
 @solve.command("sync")
 @puzzle_options
-@click.option("--straggler-fraction", type=float, default=None,
+@click.option("--straggler-fraction", type=V.FRACTION, default=None,
               help="Probability that a device straggles in a step, in [0, 1] (default: the track's, 0.05).")
-@click.option("--slowdown", type=float, default=None,
+@click.option("--slowdown", type=V.SLOWDOWN, default=None,
               help="Step-time factor of a straggler, >= 1 (default: the track's).")
-@click.option("--nodes", type=int, default=None, help="Devices in the fleet (default: the track's).")
-@click.option("--jitter", type=float, default=None,
+@click.option("--nodes", type=V.FLEET_NODES, default=None, help="Devices in the fleet (default: the track's).")
+@click.option("--jitter", type=V.JITTER, default=None,
               help="Mean run-to-run jitter of a step, as a fraction of the step (default: the track's).")
 @click.option("--zero/--no-zero", "zero", default=True, show_default=True,
               help="Compare against ZeRO with the 3D solver (slow on the cloud track).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the Monte Carlo cross-check.")
+@click.option("--seed", type=V.SEED, default=0, show_default=True, help="Seed of the Monte Carlo cross-check.")
 @time_limit_option
 def solve_sync(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
                straggler_fraction: float | None, slowdown: float | None, nodes: int | None, jitter: float | None,

@@ -54,11 +54,17 @@ class Link:
     energy_j_per_bit: float = 0.0
     latency_cv: float = 0.0
     shared_per_node: bool = False
+    nvls_efficiency: float = 0.0  # NVLink SHARP all-reduce bus bandwidth / line rate; 0 = the fabric has none
 
     @property
     def effective_bandwidth(self) -> float:
         """Bytes/s a collective actually reaches on this link."""
         return self.bandwidth * self.efficiency
+
+    @property
+    def effective_nvls_bandwidth(self) -> float:
+        """All-reduce bus bandwidth with in-switch reduction (NVLS), 0 where the fabric has none."""
+        return self.bandwidth * self.nvls_efficiency
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ def get_link(name: str) -> Link:
         energy_j_per_bit=e.get("energy_nj_per_bit", 0.0) * 1e-9,
         latency_cv=e.get("latency_cv", 0.0),
         shared_per_node=e.get("shared_per_node", False),
+        nvls_efficiency=e.get("nvls_efficiency", 0.0),
     )
 
 

@@ -196,3 +196,115 @@ def lab_text_crossover(n: int, alpha: float, bandwidth: float) -> float:
     """The lab text's "M ~ N alpha / beta", read with beta = 1/B in seconds per byte: N alpha B (bytes).
     CONVENTIONS: only this reading has the units of a size; it also drops the 1/log2 N factor."""
     return n * alpha * bandwidth
+
+
+# --- collectives as NCCL runs them (the training-step model of `solve 3d` and `estimate`) ----------------
+# The functions above are the textbook forms the lab-06 puzzles compare. NCCL differs from them in three ways
+# that matter at cluster scale (../shared/CONVENTIONS.md, "Collectives inside the training-step model"; read
+# from NVIDIA/nccl v2.30.7, src/graph/tuning.cc, ncclTopoTuneModel):
+#   1. Ring latency is counted per hop by tier: an all-reduce ring over n ranks in n_nodes nodes takes 2(n-1)
+#      steps, of which only 2(n_nodes-1) cross the network (nInterSteps); the others are NVLink hops.
+#      Reduce-scatter and all-gather: n-1 steps, n_nodes-1 of them on the network.
+#   2. For all-reduce NCCL also has a tree (double binary tree across nodes, a chain inside each node) whose
+#      latency is base + 2((ranks_per_node - 1) alpha_intra + log2i(n_nodes) alpha_inter), log2i = floor(log2).
+#      Its bus bandwidth is 0.92 of the channel bandwidth and it moves M / (busbw / 2): for large messages it is
+#      about 1/0.92 slower than the ring, for small messages at large n far faster. NCCL picks the faster
+#      algorithm per call and message size; so do we (min(ring, tree)). Reduce-scatter and all-gather have no
+#      tree: ring (or PAT, one rank per node only, not modelled: it lowers latency at one GPU per node).
+#   3. Rails: a DGX/HGX node has one NIC per GPU and NCCL builds one ring (channel) per NIC, so a communicator
+#      with k ranks in each node drives k NICs at once: bus bandwidth = min(intra-node bandwidth, k x NIC)
+#      (NVIDIA/nccl issue #412; NVIDIA/nccl-tests issue #100: 4 x HDR ~ 91 GB/s busbw). Explorer.cost.setup
+#      (Setup.group) works out k, n_nodes and that bandwidth for a group.
+# Latencies: tuning.cc's base latency of the Simple protocol (the one NCCL uses for the large messages of a
+# training step) is 8.4 us for ring and tree alike (LL: 6.6/6.8 us). Its per-hop constants (Simple: NVLink ring
+# 3.4 us, network 14 us; LL: 0.6 and 2.7 us) bracket the per-hop alphas of our link catalog (measured
+# per-step latencies: NVLink 2.0-2.1 us, InfiniBand 5 us; hardware/data/links.toml), which are used as the
+# hop latency so that every link, Ethernet and radio included, keeps its own alpha. One latency per call:
+# callers count calls (gradient buckets, per-layer gathers), never per bucket per rank.
+NCCL_VERSION = "2.30.7"
+NCCL_BASE_LATENCY_S = 8.4e-6
+"""Base latency of one collective call, Simple protocol, ring and tree (tuning.cc baseLatencies)."""
+NCCL_TREE_BANDWIDTH_FACTOR = 0.92
+"""Tree all-reduce bus bandwidth relative to the channel bandwidth (tuning.cc: busBw * .92)."""
+NCCL_NVLS_LATENCY_S = 25e-6
+"""NVLink SHARP (NVLS) all-reduce latency inside a node, Simple protocol (tuning.cc hwLatencies NVLINK/NVLS)."""
+
+
+def _nodes_and_inter(n: ArrayLike, per_node: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    n = np.asarray(n, dtype=float)
+    k = np.minimum(np.maximum(np.asarray(per_node, dtype=float), 1.0), np.maximum(n, 1.0))
+    nodes = np.ceil(n / k)
+    return n, nodes
+
+
+def _out(t: np.ndarray, n: np.ndarray) -> np.ndarray | float:
+    t = np.where(n > 1, t, 0.0)
+    return t if np.ndim(t) else float(t)
+
+
+def nccl_ring_allreduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, per_node: ArrayLike, alpha_intra: ArrayLike, alpha_inter: ArrayLike,
+    bus_bandwidth: ArrayLike,
+) -> np.ndarray | float:
+    """NCCL ring all-reduce of M bytes over n ranks with `per_node` ranks in each node:
+    base + (2(n-1) - 2(n_nodes-1)) alpha_intra + 2(n_nodes-1) alpha_inter + 2(n-1)/n * M / busbw
+    (tuning.cc: nsteps = 2(nRanks-1), nInterSteps = 2(nNodes-1); busBw -> algBw ratio nRanks/nsteps)."""
+    n, nodes = _nodes_and_inter(n, per_node)
+    inter_steps = 2.0 * (nodes - 1.0)
+    lat = NCCL_BASE_LATENCY_S + (2.0 * (n - 1.0) - inter_steps) * alpha_intra + inter_steps * alpha_inter
+    t = lat + 2.0 * (n - 1.0) / np.maximum(n, 1.0) * np.asarray(m_bytes, dtype=float) / bus_bandwidth
+    return _out(t, n)
+
+
+def nccl_tree_allreduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, per_node: ArrayLike, alpha_intra: ArrayLike, alpha_inter: ArrayLike,
+    bus_bandwidth: ArrayLike,
+) -> np.ndarray | float:
+    """NCCL double-binary-tree all-reduce (chain inside a node, two binary trees across nodes):
+    base + 2((k-1) alpha_intra + floor(log2 n_nodes) alpha_inter) + M / (0.92 busbw / 2)
+    (tuning.cc: latency 2((nRanks/nNodes - 1) intraLat + log2i(nNodes) interLat); busBw * .92; algBw = busBw/2)."""
+    n, nodes = _nodes_and_inter(n, per_node)
+    k = n / nodes
+    depth = np.floor(np.log2(np.maximum(nodes, 1.0)))
+    lat = NCCL_BASE_LATENCY_S + 2.0 * ((k - 1.0) * alpha_intra + depth * alpha_inter)
+    t = lat + 2.0 * np.asarray(m_bytes, dtype=float) / (NCCL_TREE_BANDWIDTH_FACTOR * np.asarray(bus_bandwidth))
+    return _out(t, n)
+
+
+def nccl_allreduce_time(
+    m_bytes: ArrayLike, n: ArrayLike, per_node: ArrayLike, alpha_intra: ArrayLike, alpha_inter: ArrayLike,
+    bus_bandwidth: ArrayLike, nvls_bandwidth: ArrayLike = 0.0,
+) -> np.ndarray | float:
+    """One all-reduce call as NCCL runs it: the faster of ring and tree for this size and group.
+
+    nvls_bandwidth > 0 adds NVLink SHARP (in-switch reduction; only where the catalog says the fabric has it
+    and the user turned it on): latency NCCL_NVLS_LATENCY_S (+ 2 floor(log2 n_nodes) alpha_inter across nodes,
+    NVLS tree), bus bandwidth nvls_bandwidth (capped by the rails bandwidth across nodes), ring's bus-to-
+    algorithm ratio (tuning.cc: NVLS and NVLS_TREE use nRanks/nsteps like ring)."""
+    ring = nccl_ring_allreduce_time(m_bytes, n, per_node, alpha_intra, alpha_inter, bus_bandwidth)
+    tree = nccl_tree_allreduce_time(m_bytes, n, per_node, alpha_intra, alpha_inter, bus_bandwidth)
+    t = np.minimum(ring, tree)
+    if np.any(np.asarray(nvls_bandwidth) > 0):
+        n_, nodes = _nodes_and_inter(n, per_node)
+        bw = np.where(nodes > 1, np.minimum(nvls_bandwidth, bus_bandwidth), nvls_bandwidth)
+        lat = NCCL_NVLS_LATENCY_S + 2.0 * np.floor(np.log2(np.maximum(nodes, 1.0))) * alpha_inter
+        nvls = lat + 2.0 * (n_ - 1.0) / np.maximum(n_, 1.0) * np.asarray(m_bytes, dtype=float) / np.maximum(bw, 1e-30)
+        t = np.where(np.asarray(nvls_bandwidth) > 0, np.minimum(t, nvls), t)
+        return _out(np.asarray(t), n_)
+    return t
+
+
+def nccl_reduce_scatter_time(
+    m_bytes: ArrayLike, n: ArrayLike, per_node: ArrayLike, alpha_intra: ArrayLike, alpha_inter: ArrayLike,
+    bus_bandwidth: ArrayLike,
+) -> np.ndarray | float:
+    """NCCL ring reduce-scatter (or all-gather) of M bytes in total (M/n per rank at the end or start):
+    base + ((n-1) - (n_nodes-1)) alpha_intra + (n_nodes-1) alpha_inter + (n-1)/n * M / busbw
+    (tuning.cc: nsteps = nRanks-1, nInterSteps = nNodes-1; no tree for these collectives)."""
+    n, nodes = _nodes_and_inter(n, per_node)
+    lat = NCCL_BASE_LATENCY_S + ((n - 1.0) - (nodes - 1.0)) * alpha_intra + (nodes - 1.0) * alpha_inter
+    t = lat + (n - 1.0) / np.maximum(n, 1.0) * np.asarray(m_bytes, dtype=float) / bus_bandwidth
+    return _out(t, n)
+
+
+nccl_all_gather_time = nccl_reduce_scatter_time

@@ -31,6 +31,9 @@ OPTIMIZER_BYTES = {
 }
 
 
+COLLECTIVE_MODELS = ("nccl", "textbook")
+
+
 @dataclass(frozen=True)
 class Setup:
     """Model + cluster + sequence length + numerics: everything but the parallel plan."""
@@ -43,12 +46,22 @@ class Setup:
     usable_memory_fraction: float = 0.9
     flash_attention: bool = True
     efficiency: Efficiency = DEFAULT_EFFICIENCY
+    collectives: str = "nccl"
+    """How collectives are costed: "nccl" (as NCCL runs them: per-tier ring latency, ring or tree, rails;
+    explorer/cost/collectives.py) or "textbook" (a flat ring over the slowest link the group spans, one
+    NIC per ring: 2(N-1) alpha + 2(N-1)/N M/B per call, the form of the lab texts, CONVENTIONS
+    "Collectives"), for lab puzzles that ask for the textbook model."""
+    in_network_reduction: bool = False
+    """NVLink SHARP (NVLS) in-switch all-reduce where the intra-node link has it in the catalog; off by
+    default (NCCL enables NVLS only on NVSwitch systems with the fabric manager set up for it)."""
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"optimizer {self.optimizer!r} unknown; valid: {', '.join(OPTIMIZERS)}")
+        if self.collectives not in COLLECTIVE_MODELS:
+            raise UsageError(f"collectives {self.collectives!r} unknown; valid: {', '.join(COLLECTIVE_MODELS)}")
         if not 0 < self.usable_memory_fraction <= 1:
             raise UsageError(f"usable memory fraction must lie in (0, 1], got {self.usable_memory_fraction}")
 
@@ -80,26 +93,74 @@ class Setup:
         """Slowest link a group spanning `span` consecutive ranks crosses (TP innermost)."""
         return self.cluster.intra if span <= self.cluster.devices_per_node else self.cluster.inter
 
-    def link_bandwidth(self, span: ArrayLike, stride: ArrayLike = 1) -> np.ndarray:
-        """Achievable per-device bandwidth (bytes/s) for a ring group spanning `span` ranks whose
-        members sit `stride` ranks apart.
+    def group(self, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1, inner_stride: ArrayLike = 1
+              ) -> Group:
+        """Where a communicator lives and what NCCL gets out of it (placement TP innermost, then CP, PP, DP:
+        Narayanan et al. SC'21 sec. 3). The group has `size` = inner x outer ranks: `inner` members
+        `inner_stride` apart (CP inside a DP x CP group), repeated every `stride` ranks (inner = 1: a plain
+        group of `size` members `stride` apart).
 
-        A link shared by the whole node (one Ethernet NIC per node) carries one ring edge per group
-        that leaves the node; min(stride, devices per node) groups run side by side through it, so
-        each gets that share (a flat ring of consecutive ranks, stride 1, gets the whole NIC)."""
+        per_node k: members in each node; nodes = ceil(size / k).
+        bus_bandwidth: inside a node the intra-node link; across nodes min(intra, k x NIC) when every GPU has
+        its own NIC (rails: NCCL runs one ring per NIC, so k members per node drive k NICs; NVIDIA/nccl issue
+        #412, nccl-tests issue #100), and the node's one NIC shared by the dpn / k groups that cross it side
+        by side when the link belongs to the node (`shared_per_node`, e.g. Ethernet)."""
         import numpy as np
 
         dpn = self.cluster.devices_per_node
         intra, inter = self.cluster.intra, self.cluster.inter
-        share = np.minimum(np.asarray(stride), dpn) if inter.shared_per_node else 1
-        inter_bw = inter.effective_bandwidth / share
-        return np.where(np.asarray(span) <= dpn, intra.effective_bandwidth, inter_bw)
+        size_a = np.maximum(np.asarray(size, dtype=float), 1.0)
+        inner_a = np.maximum(np.asarray(inner, dtype=float), 1.0)
+        stride_a = np.maximum(np.asarray(stride, dtype=float), 1.0)
+        istride = np.maximum(np.asarray(inner_stride, dtype=float), 1.0)
+        outer = np.maximum(np.floor(size_a / inner_a), 1.0)
+        span = np.where(outer > 1, outer * stride_a, inner_a * istride)
+        inside = span <= dpn
+        k_inner = np.minimum(inner_a, np.maximum(1.0, np.floor(dpn / istride)))
+        k = np.where(stride_a < dpn, inner_a * np.maximum(1.0, np.floor(dpn / stride_a)), k_inner)
+        k = np.where(inside, size_a, np.minimum(k, size_a))
+        nodes = np.ceil(size_a / k)
+        if inter.shared_per_node:
+            across = inter.effective_bandwidth * np.minimum(k, dpn) / dpn
+        else:
+            across = k * inter.effective_bandwidth
+        bw = np.where(inside, intra.effective_bandwidth, np.minimum(intra.effective_bandwidth, across))
+        nvls = intra.effective_nvls_bandwidth if self.in_network_reduction else 0.0
+        return Group(per_node=k, nodes=nodes, bus_bandwidth=bw, alpha_intra=intra.latency_s,
+                     alpha_inter=np.where(inside, intra.latency_s, inter.latency_s), nvls_bandwidth=nvls)
 
-    def link_latency(self, span: ArrayLike) -> np.ndarray:
+    def edge(self, span: ArrayLike, stride: ArrayLike = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, bandwidth) of the slowest edge of a point-to-point ring or chain (pipeline sends, ring
+        attention) spanning `span` consecutive ranks with members `stride` apart. Across nodes one GPU sends
+        to one GPU through its own NIC (rails: neighbouring groups use other NICs, so no sharing); a NIC
+        shared by the node is split among the min(stride, dpn) groups that cross it side by side."""
         import numpy as np
 
-        return np.where(
-            np.asarray(span) <= self.cluster.devices_per_node,
-            self.cluster.intra.latency_s,
-            self.cluster.inter.latency_s,
-        )
+        dpn = self.cluster.devices_per_node
+        intra, inter = self.cluster.intra, self.cluster.inter
+        inside = np.asarray(span) <= dpn
+        share = np.minimum(np.asarray(stride), dpn) if inter.shared_per_node else 1
+        bw = np.where(inside, intra.effective_bandwidth, inter.effective_bandwidth / share)
+        return np.where(inside, intra.latency_s, inter.latency_s), bw
+
+    def link_bandwidth(self, span: ArrayLike, stride: ArrayLike = 1) -> np.ndarray:
+        """Per-device bandwidth (bytes/s) of the slowest link a group spanning `span` ranks with members
+        `stride` apart crosses, one NIC per ring (the single-link view the lab puzzles use; the step model
+        uses `group` and `edge`, which follow NCCL's rails)."""
+        return self.edge(span, stride)[1]
+
+    def link_latency(self, span: ArrayLike) -> np.ndarray:
+        """Alpha of the slowest link a group spanning `span` consecutive ranks crosses."""
+        return self.edge(span)[0]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A communicator as NCCL sees it (Setup.group): arrays broadcast like the plan fields."""
+
+    per_node: np.ndarray
+    nodes: np.ndarray
+    bus_bandwidth: np.ndarray
+    alpha_intra: float
+    alpha_inter: np.ndarray
+    nvls_bandwidth: float = 0.0

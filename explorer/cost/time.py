@@ -11,10 +11,49 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from explorer.cost.collectives import reduce_scatter_time, ring_allreduce_time
+from explorer.cost.collectives import (
+    nccl_allreduce_time,
+    nccl_reduce_scatter_time,
+    reduce_scatter_time,
+    ring_allreduce_time,
+)
 from explorer.cost.efficiency import gemm_efficiency
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
+
+
+def allreduce(setup: Setup, m_bytes: ArrayLike, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1,
+              inner_stride: ArrayLike = 1) -> np.ndarray | float:
+    """One NCCL all-reduce call of M bytes over a group (Setup.group: `size` ranks, `stride` apart, with
+    `inner` members `inner_stride` apart inside): the faster of ring and tree with the group's rails
+    bandwidth (explorer/cost/collectives.py)."""
+    if setup.collectives == "textbook":
+        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride)
+        return ring_allreduce_time(m_bytes, size, alpha, bw)
+    g = setup.group(size, stride, inner, inner_stride)
+    return nccl_allreduce_time(m_bytes, size, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth,
+                               g.nvls_bandwidth)
+
+
+def reduce_scatter(setup: Setup, m_bytes: ArrayLike, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1,
+                   inner_stride: ArrayLike = 1) -> np.ndarray | float:
+    """One NCCL reduce-scatter (or all-gather) call of M bytes in total over a group (ring; see allreduce)."""
+    if setup.collectives == "textbook":
+        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride)
+        return reduce_scatter_time(m_bytes, size, alpha, bw)
+    g = setup.group(size, stride, inner, inner_stride)
+    return nccl_reduce_scatter_time(m_bytes, size, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
+
+
+all_gather = reduce_scatter
+
+
+def _slowest_link(setup: Setup, size: ArrayLike, stride: ArrayLike, inner: ArrayLike, inner_stride: ArrayLike):
+    """The textbook view: one ring over the slowest link the group spans, one NIC per ring (a NIC shared by
+    the node split among the groups that cross it side by side)."""
+    outer = np.maximum(np.asarray(size, dtype=float) / np.asarray(inner, dtype=float), 1.0)
+    span = np.where(outer > 1, outer * np.asarray(stride), np.asarray(inner) * np.asarray(inner_stride))
+    return setup.edge(span, np.where(outer > 1, stride, inner_stride))
 
 
 def _tokens(setup: Setup, cp: ArrayLike, micro_batch: ArrayLike):
@@ -66,19 +105,17 @@ def layer_time(
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + score_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
-    # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2).
+    # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.
     msg = tokens * m.hidden * setup.act_bytes
     n_ar = np.where(rc == 2, 6.0, 4.0)
-    t_tp = n_ar * ring_allreduce_time(msg, tp_a, setup.link_latency(tp_a), setup.link_bandwidth(tp_a))
-    t_tp = t_tp * (1.0 - eff.tp_overlap)
+    per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
+    t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     # Context parallel (ring attention): K and V blocks travel around the CP ring, (cp - 1)
     # steps forward and twice that backward (dK, dV), hidden behind the attention compute
     # where possible (Liu et al., Ring Attention, arXiv 2310.01889, sec. 3).
     kv_msg = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
-    span = tp_a * cp_a
-    t_cp = 3.0 * reduce_scatter_time(
-        kv_msg * cp_a, cp_a, setup.link_latency(span), setup.link_bandwidth(span, stride=tp_a)
-    )
+    alpha, bw = setup.edge(tp_a * cp_a, tp_a)
+    t_cp = 3.0 * (cp_a - 1) * (alpha + kv_msg / bw)
     attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * eff.attention_efficiency))
     return t_compute, t_mem, t_tp, t_cp_exposed
@@ -104,8 +141,8 @@ def p2p_time(
     tokens = _tokens(setup, cp, micro_batch)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     msg = tokens * setup.model.hidden * setup.act_bytes / np.where(sp_on, tp_a, 1)
-    span = tp_a * np.asarray(cp) * pp_a
-    t = 2.0 * (setup.link_latency(span) + msg / setup.link_bandwidth(span, stride=tp_a * np.asarray(cp)))
+    alpha, bw = setup.edge(tp_a * np.asarray(cp) * pp_a, tp_a * np.asarray(cp))
+    t = 2.0 * (alpha + msg / bw)
     return np.where(pp_a > 1, t, 0.0)
 
 
@@ -114,16 +151,15 @@ def dp_time(
 ) -> np.ndarray | float:
     """Gradient synchronisation over the DP x CP group, per step.
 
-    ZeRO 0-2: ring all-reduce (or reduce-scatter + all-gather: the same volume) of the
-    gradients; ZeRO-3 adds a weight all-gather: 1.5x the volume (Rajbhandari et al. 2020,
-    sec. 7.2.2). One alpha term per gradient bucket."""
+    ZeRO 0-2: all-reduce (or reduce-scatter + all-gather: the same volume) of the gradients in
+    buckets, one NCCL call per bucket; ZeRO-3 adds a weight all-gather: 1.5x the volume
+    (Rajbhandari et al. 2020, sec. 7.2.2)."""
     n = np.asarray(dp) * np.asarray(cp)
-    span = np.asarray(tp) * np.asarray(cp) * np.asarray(pp) * np.asarray(dp)
-    grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
     stride = np.asarray(tp) * np.asarray(cp) * np.asarray(pp)
-    alpha, bw = setup.link_latency(span), setup.link_bandwidth(span, stride=stride)
+    grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
     buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
-    t = 2.0 * (n - 1) * alpha * buckets + 2.0 * (n - 1) / n * grads / bw
+    # DP x CP ranks: CP members TP apart inside, DP replicas TP x CP x PP apart outside.
+    t = buckets * allreduce(setup, grads / buckets, n, stride, inner=cp, inner_stride=tp)
     t = np.where(np.asarray(zero) >= 3, 1.5 * t, t)
     return np.where(n > 1, t, 0.0)
 

@@ -138,8 +138,10 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
     g = sc.devices_per_node
     cluster = Cluster(accelerator=t.cluster.accelerator, devices=max(g, g * math.ceil(n_max / g)),
                       devices_per_node=g, intra=t.cluster.intra, inter=inter)
+    # The lab's communication wall is the textbook flat ring (CONVENTIONS "Collectives"); the 3D model
+    # costs collectives as NCCL runs them (Setup.collectives).
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
-                 t.usable_memory_fraction)
+                 t.usable_memory_fraction, collectives="textbook")
 
 
 def _eval(setup: Setup, sc: ScalingScenario, n) -> dict:
@@ -472,9 +474,11 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
            Assumption("T(1) is the cost model's single-device step for the same per-device batch, also where the "
                       "replica needs several devices to fit (the ideal line N x X(1) is a rate, not a runnable job).",
                       "../shared/CONVENTIONS.md 'Scaling'"),
-           Assumption("Flat ring all-reduce over the slowest link the group spans, as in the shared cost model "
-                      "(a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share).",
-                      "explorer/cost/time.py dp_time")]
+           Assumption("Flat ring all-reduce over the slowest link the group spans, one NIC per ring: the lab's "
+                      "textbook form (a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share; NCCL, "
+                      "as the 3D model costs it, crosses the network once per node, picks a tree when latency "
+                      "dominates and drives one NIC per GPU, which pushes the wall out).",
+                      "explorer/cost/time.py dp_time; explorer/cost/collectives.py (NCCL forms)")]
     for c in curves.values():
         shared = " (shared by the node's devices)" if c.fabric.shared_per_node else ""
         out.append(Assumption(f"Fabric {c.fabric.key}: {c.fabric.bandwidth * 8 / 1e9:g} Gb/s line rate{shared}, "

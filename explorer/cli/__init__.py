@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "explorer.cli.solve_3d",
     "explorer.cli.estimate",
     "explorer.cli.plan_cmds",
+    "explorer.cli.sweep_cmd",
 )
 OPTIONAL_COMMAND_MODULES = (
     "explorer.cli.solve_scaling", "explorer.cli.solve_sync",

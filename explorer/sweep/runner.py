@@ -1,0 +1,236 @@
+"""Run a sweep: skip what OUT/points.jsonl already holds, solve the rest on Dask distributed (a local
+cluster of `workers` processes, or the scheduler at `scheduler`) or serially (workers = 0), append each
+row to points.jsonl as it arrives (so an interrupted sweep resumes), then write results.parquet,
+results.csv, knees.csv and the figures.
+
+Dask rather than Ray: pure-Python wheels that pip installs in seconds, a LocalCluster for one machine and
+the same Client against `tcp://host:8786` for a real cluster, pandas/Parquet native; Ray brings a
+native runtime and object store this workload (small, independent CPU tasks) does not need."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from explorer.errors import UsageError
+from explorer.sweep.grid import INPUTS, point_key
+from explorer.sweep.knee import curve_columns, knee
+from explorer.sweep.points import TIMING_COLUMNS, columns, solve_point
+
+LOG = "points.jsonl"
+MAX_WORKERS = 256
+
+
+def require(*modules: str) -> None:
+    """One line naming the missing modules of the sweep extra."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"explore sweep needs {', '.join(missing)}: pip install 'explorer[sweep]'")
+
+
+@dataclass
+class SweepResult:
+    kind: str
+    out_dir: Path
+    points: int
+    solved: int
+    resumed: int
+    wall_s: float
+    workers: int
+    scheduler: str | None
+    frame: Any  # pandas DataFrame, one row per point in grid order
+    knees: Any  # pandas DataFrame, one row per curve
+    files: list[Path] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def points_per_s(self) -> float:
+        return self.solved / self.wall_s if self.wall_s > 0 else 0.0
+
+    def statuses(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.frame["status"].value_counts().items()}
+
+
+def comparable(frame: Any) -> Any:
+    """The rows without wall-clock columns: what must be identical however the sweep ran."""
+    return frame.drop(columns=[c for c in TIMING_COLUMNS if c in frame.columns]).reset_index(drop=True)
+
+
+def _read_log(path: Path) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    if not path.exists():
+        return done
+    with open(path) as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short by an interrupted run: solve that point again
+                continue
+            if isinstance(row, dict) and "key" in row:
+                done[row["key"]] = row
+    return done
+
+
+def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int = 2, scheduler: str | None = None,
+              time_limit: float | None = None, progress: bool = True, figures: bool = True) -> SweepResult:
+    """Solve every point not yet in out_dir/points.jsonl; write the tables and figures of all of them."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= MAX_WORKERS:
+        raise UsageError(f"workers must be a whole number in [0, {MAX_WORKERS}] (0 = serial), got {workers!r}")
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise UsageError(f"scheduler {scheduler!r} is not an address like tcp://host:8786")
+    if not points:
+        raise UsageError("the grid has no points")
+    require("pandas", "pyarrow", "tqdm", *(["distributed"] if workers or scheduler else []))
+    kind = points[0]["kind"]
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output directory {str(out_dir)!r}: {exc.strerror}") from None
+    log = out_dir / LOG
+    done = _read_log(log)
+    keys = [point_key(p) for p in points]
+    todo = [p for p, k in zip(points, keys) if k not in done]
+    failed: list[str] = []
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    with open(log, "a") as fh, tqdm(total=len(points), initial=len(points) - len(todo), unit="pt", file=sys.stderr,
+                                    disable=not progress, desc="sweep", dynamic_ncols=True) as bar:
+        def record(row: dict) -> None:
+            fh.write(json.dumps(row, allow_nan=False) + "\n")
+            fh.flush()
+            done[row["key"]] = row
+            bar.update(1)
+
+        if todo:
+            runner = _serial if not (workers or scheduler) else _dask
+            for row, err in runner(todo, workers, scheduler, time_limit):
+                if err:
+                    failed.append(err)
+                    bar.update(1)
+                else:
+                    record(row)
+    wall = time.perf_counter() - t0
+    import pandas as pd
+
+    frame = pd.DataFrame([done[k] for k in keys if k in done], columns=columns(kind))
+    knees = _knees(frame, kind)
+    files = _write(frame, knees, out_dir, kind, figures)
+    return SweepResult(kind=kind, out_dir=out_dir, points=len(points), solved=len(todo) - len(failed),
+                       resumed=len(points) - len(todo), wall_s=wall, workers=workers, scheduler=scheduler,
+                       frame=frame, knees=knees, files=files, failed=failed)
+
+
+def _serial(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:
+    for p in todo:
+        yield solve_point(p, time_limit), None
+
+
+def _dask(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:
+    """Submit a bounded window of points (4 per worker thread) and refill it as rows come back."""
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="15s")
+            except OSError as exc:
+                raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            _check_workers(client)
+        else:
+            with warnings.catch_warnings():  # "port 8787 in use": another cluster's HTTP server, harmless
+                warnings.simplefilter("ignore")
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        try:
+            slots = max(1, sum(client.nthreads().values()))
+            it = iter(todo)
+
+            def submit(p: dict) -> Any:
+                return client.submit(solve_point, p, time_limit, key=f"sweep-{point_key(p)}", pure=False)
+
+            ac = as_completed([submit(p) for p in islice(it, 4 * slots)])
+            for fut in ac:
+                try:
+                    yield fut.result(), None
+                except Exception as exc:  # an unexpected failure: not logged, so a resumed sweep retries it
+                    yield None, f"{type(exc).__name__}: {exc}"
+                nxt = next(it, None)
+                if nxt is not None:
+                    ac.add(submit(nxt))
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _check_workers(client: Any) -> None:
+    """Every worker of a remote cluster must run this explorer version (same model, same answers)."""
+    from importlib.metadata import version
+
+    mine = version("explorer")
+    if not client.nthreads():
+        raise UsageError("the Dask scheduler has no workers")
+    theirs = client.run(_worker_version)
+    bad = {w: v for w, v in theirs.items() if v != mine}
+    if bad:
+        w, v = next(iter(bad.items()))
+        raise UsageError(f"Dask worker {w} runs explorer {v}, this is {mine}: install the same version everywhere")
+
+
+def _worker_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        import explorer.sweep.points  # noqa: F401  (the module the tasks run)
+        return version("explorer")
+    except Exception as exc:  # reported as the mismatch
+        return f"unusable ({type(exc).__name__})"
+
+
+def _knees(frame: Any, kind: str) -> Any:
+    import pandas as pd
+
+    if kind != "3d" or frame.empty:
+        return pd.DataFrame()
+    ok = frame[frame["status"].isin(["optimal", "feasible"])]
+    by = curve_columns(list(frame.columns), list(INPUTS[kind]))
+    rows = []
+    for name, g in ok.groupby(by, dropna=False, sort=False):
+        vals = dict(zip(by, name if isinstance(name, tuple) else (name,)))
+        k = knee(list(g["gpus"]), list(g["tokens_per_s"]))
+        rows.append({**{c: v for c, v in vals.items() if not _isnan(v)}, **k})
+    return pd.DataFrame(rows)
+
+
+def _isnan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _write(frame: Any, knees: Any, out_dir: Path, kind: str, figures: bool) -> list[Path]:
+    files = [out_dir / "results.parquet", out_dir / "results.csv"]
+    frame.to_parquet(files[0], index=False)
+    frame.to_csv(files[1], index=False)
+    if not knees.empty:
+        files.append(out_dir / "knees.csv")
+        knees.to_csv(files[-1], index=False)
+    if figures and kind == "3d" and not frame.empty:
+        from explorer.reports.sweep_figures import sweep_figures
+
+        files += sweep_figures(frame, knees, out_dir)
+    return files
+

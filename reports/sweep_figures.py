@@ -1,0 +1,76 @@
+"""Figures of a `solve 3d` sweep: MFU and cost per million tokens vs cluster size, one panel per model,
+one line per GPU type (and any other input that varies), each curve's knee marked (explorer/sweep/knee.py).
+No physics: only the rows the sweep computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MAX_PANELS = 12
+MAX_LINES = 12
+
+
+def _curves(frame: Any, knees: Any) -> tuple[list[str], list[str]]:
+    """Panel column (model or params) and the other inputs that vary (the line labels)."""
+    from explorer.sweep.grid import INPUTS
+
+    panel = "model" if frame["model"].notna().any() else "params"
+    varying = [c for c in INPUTS["3d"] if c in frame and c not in ("gpus", panel)
+               and frame[c].nunique(dropna=False) > 1]
+    return [panel], varying
+
+
+def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
+    """mfu_vs_gpus.png and cost_vs_gpus.png in out_dir; returns their paths."""
+    from explorer.reports.plots import figure_png
+    from explorer.reports.plots.style import new_figure
+
+    ok = frame[frame["status"].isin(["optimal", "feasible"])]
+    (panel,), varying = _curves(frame, knees)
+    if "gpu" not in varying:
+        varying = ["gpu", *varying]
+    panels = list(dict.fromkeys(ok[panel].tolist()))[:MAX_PANELS]
+    files = []
+    for metric, ylabel, name in (("mfu", "MFU of the proven optimum (%)", "mfu_vs_gpus.png"),
+                                 ("usd_per_million_tokens", "USD per million tokens", "cost_vs_gpus.png")):
+        cols = min(3, max(1, len(panels)))
+        rows = max(1, -(-len(panels) // cols))
+        fig, axes = new_figure(4.2 * cols, 3.3 * rows, nrows=rows, ncols=cols, squeeze=False)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        for ax, pv in zip(axes.flat, panels):
+            sub = ok[ok[panel] == pv]
+            for i, (label, g) in enumerate(sub.groupby(varying, dropna=False, sort=False)):
+                if i >= MAX_LINES:
+                    break
+                g = g.sort_values("gpus")
+                y = g[metric] * (100 if metric == "mfu" else 1)
+                text = ", ".join(str(v) for v in (label if isinstance(label, tuple) else (label,)) if v == v)
+                (line,) = ax.plot(g["gpus"], y, marker="o", markersize=3, label=text)
+                k = _knee_of(knees, panel, pv, dict(zip(varying, label if isinstance(label, tuple) else (label,))))
+                if k is not None and (g["gpus"] == k).any():
+                    ax.plot([k], y[g["gpus"] == k].iloc[:1], marker="*", markersize=12, color=line.get_color(),
+                            linestyle="none")
+            ax.set_xscale("log", base=2)
+            ax.set_title(str(pv), fontsize=9)
+            ax.set_xlabel("GPUs")
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.legend(fontsize=7, title="* knee", title_fontsize=7)
+        path = out_dir / name
+        path.write_bytes(figure_png(fig))
+        files.append(path)
+    return files
+
+
+def _knee_of(knees: Any, panel: str, pv: Any, vals: dict) -> Any:
+    if knees is None or knees.empty or "knee_gpus" not in knees:
+        return None
+    m = knees[panel] == pv
+    for c, v in vals.items():
+        if c in knees:
+            m &= (knees[c] == v) if v == v else knees[c].isna()
+    hit = knees[m]
+    if hit.empty or hit["knee_gpus"].isna().all():
+        return None
+    return int(hit["knee_gpus"].dropna().iloc[0])

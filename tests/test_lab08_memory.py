@@ -171,3 +171,68 @@ def test_nothing_fits_names_the_constraint():
         pm.solve("tiny", memory_limit_gb=10e-6)
     assert exc.value.conflicts == ["device memory"]
     assert "\n" not in str(exc.value)
+
+
+def test_nf4_double_quantisation_bits_per_parameter():
+    # Hand (Dettmers et al. 2023, sec. 3): NF4 values (4 bits) + an 8-bit absmax per block of 64 (8/64 = 0.125)
+    # + an fp32 constant per 256 absmaxes (32 / (64 x 256) = 0.00195) = 4.127 bits; the paper's "0.127 bits per
+    # parameter" of quantisation constants after double quantisation.
+    assert tmem.NF4_BITS_PER_PARAM == pytest.approx(4.127, abs=5e-4)
+    assert tmem.NF4_BITS_PER_PARAM - 4 == pytest.approx(0.127, abs=5e-4)
+
+
+def test_lora_and_qlora_bytes_on_llama3_70b():
+    # Hand: rank-64 adapters on every linear map of a Llama-3-70B layer: r (d_in + d_out) summed over
+    # q, o (8192 + 8192), k, v (8192 + 1024) and gate, up, down (8192 + 28672) = 64 x 161,792 = 10,354,688 per
+    # layer, x 80 = 828,375,040 adapter parameters. QLoRA, one GPU, no ZeRO: the base 70,553,706,496 x 4.127 / 8
+    # = 36.40 GB + the bf16 adapters 828,375,040 x 2 = 1.66 GB of weights; gradients 1.66 GB; optimizer state
+    # (fp32 master + m + v) 828,375,040 x 12 = 9.94 GB. LoRA keeps the base in bf16: 141.1 GB.
+    base = _setup("bf16")
+    assert tmem.adapter_params(base.model, 80, 64) == 828_375_040
+    layout = tmem.Layout(1, 1, 1, 1)
+    q = tmem.waterfall(base, layout, tmem.Choice("adam", "bf16", "full", 1, 0, False, 80, "qlora", 64))
+    assert q["weights"] == pytest.approx(70_553_706_496 * 4.127 / 8 + 828_375_040 * 2, rel=1e-3)
+    assert q["gradients"] == pytest.approx(828_375_040 * 2, rel=1e-6)
+    assert q["optimizer"] == pytest.approx(828_375_040 * 12, rel=1e-6)
+    lo = tmem.waterfall(base, layout, tmem.Choice("adam", "bf16", "full", 1, 0, False, 80, "lora", 64))
+    assert lo["weights"] == pytest.approx(70_553_706_496 * 2 + 828_375_040 * 2, rel=1e-6)
+    # QLoRA's headline: a 65B model fine-tunes on one 48 GB GPU (Dettmers et al. 2023, abstract): the 70B's
+    # 4-bit weights, adapter state and one 8K sequence with full recomputation fit in 72 GB; LoRA's do not.
+    assert q["total"] < 72e9 < lo["total"]
+
+
+def test_adapted_layers_skip_their_weight_gradients():
+    # Hand: forward 1 + backward 2 (input gradient 1, weight gradient 1) per layer; adapters drop the weight
+    # gradient: (L + L) / 3L = 2/3 of full fine-tuning, plus 6 P_adapter T / 6 N T = the adapter fraction.
+    assert tmem.frozen_compute_factor(80, 80, "lora", 0.0) == pytest.approx(2 / 3)
+    assert tmem.frozen_compute_factor(80, 80, "none") == pytest.approx(1.0)
+    assert tmem.frozen_compute_factor(80, 40, "qlora", 0.01) == pytest.approx(120 / 240 + 0.01)
+
+
+def test_cloud_fit_search_offers_lora_and_qlora_and_proves_its_answer():
+    res = pm.solve_memory("cloud")
+    assert res.status == "optimal" and res.best == res.exhaustive_best
+    assert res.best.adapter in ("lora", "qlora") and not res.best.offload
+    rep = pm.build_report(res)
+    assert "adapters" in rep.headline and "LoRA" in rep.headline
+    assert {r[0] for r in rep.tables["by_adapter"].rows} == {"none", "lora", "qlora"}
+    three = next(f.answer for f in rep.findings if "3x the weights bar" in f.question)
+    # Hand: FP32 Adam 8 / 4 = 2x; mixed 12 / 2 = 6x; 3x = 12 B of fp32 master + m + v over 4 B of fp32 weights.
+    assert "= 2x" in three and "= 6x" in three and "12 B" in three and "4 B" in three
+    # adapters on no layer train nothing: never offered as an answer
+    for row in rep.tables["by_trainable_layers"].rows:
+        assert "top 0 of" not in row[1]
+
+
+def test_cloud_tables_match_the_direct_waterfall_and_step():
+    inst = pm.make_instance("cloud")
+    prob = pm.build_problem(inst)
+    unit = pm.base_step_time(inst)
+    rng = random.Random(3)
+    for _ in range(25):
+        idx = {d: rng.randrange(len(v)) for d, v in inst.dims.items()}
+        c = pm._choice(inst, idx)
+        wf = tmem.waterfall(inst.base, inst.layout, c)
+        assert prob.score(idx)["constraints"]["device memory"][0] == wf["total"]
+        t_main, t_opt = tmem.step_time_parts(inst.base, inst.layout, c)
+        assert abs(prob.score(idx)["time"] - (t_main + t_opt) / unit * pm.TIME_UNITS) <= 2

@@ -20,12 +20,21 @@ no activations (they run without autograd); where the track allows it, their wei
 flash and are read in place (Lin et al. 2022, 'On-device training under 256KB memory', sec. 3).
 Offload (ZeRO-Offload, Ren et al. 2021, USENIX ATC, sec. 4): gradients and the optimizer state
 (fp32 master, moments) live in host memory and the optimizer step runs on the CPU.
+Adapters (parameter-efficient fine-tuning): the base model is frozen and low-rank adapters
+W + B A (B: d_out x r, A: r x d_in) on every linear layer of the adapted layers are trained
+(LoRA, Hu et al. 2021, arXiv 2106.09685, sec. 4); only the adapters carry gradients and optimizer
+state. LoRA keeps the frozen base in the training precision (16 bits); QLoRA stores it in 4-bit
+NormalFloat with double quantisation: 4 bits + an 8-bit absmax per block of 64 + an fp32 constant
+per 256 absmaxes = 4 + 8/64 + 32/(64 x 256) = 4.127 bits per parameter (Dettmers et al. 2023,
+arXiv 2305.14314, sec. 3), dequantised to the compute precision for every matmul.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.cost import memory as mem
 from explorer.cost import step as stp
@@ -40,6 +49,11 @@ PRECISION_CHOICES = ("fp32", "bf16", "fp16")
 RECOMPUTE_CHOICES = ("none", "selective", "full")
 FP32_VALUE_BYTES = 4
 INT8_VALUE_BYTES = 1
+ADAPTERS = ("none", "lora", "qlora")
+# QLoRA storage of a frozen weight (Dettmers et al. 2023, arXiv 2305.14314, sec. 3, 'Double Quantization'):
+# NF4 values, one 8-bit absmax per block of 64, one fp32 constant per block of 256 absmaxes.
+NF4_BITS_PER_PARAM = 4 + 8 / 64 + 32 / (64 * 256)
+NF4_BYTES_PER_PARAM = NF4_BITS_PER_PARAM / 8
 
 
 # --- bytes per parameter -------------------------------------------------------------------------
@@ -56,9 +70,8 @@ def state_values_per_param(optimizer: str) -> int:
 
 def _matrices_and_vectors(model: DecoderModel, trainable_layers: int) -> tuple[list[tuple[int, int]], int]:
     """The trainable weight matrices (rows, cols) and the count of trainable vector parameters."""
-    h, kvd, f = model.hidden, model.kv_dim, model.ffn
-    layer = [(h, h), (h, h), (h, kvd), (h, kvd)] + [(h, f)] * model.mlp_matrices
-    mats = layer * trainable_layers
+    h = model.hidden
+    mats = layer_matrices(model) * trainable_layers
     vectors = trainable_layers * (model.layer_params - model.layer_matmul_params)
     norm_vectors = 1 if model.norm == "rms" else 2
     vectors += norm_vectors * h  # final norm
@@ -73,6 +86,20 @@ def _matrices_and_vectors(model: DecoderModel, trainable_layers: int) -> tuple[l
     return mats, vectors
 
 
+def layer_matrices(model: DecoderModel) -> list[tuple[int, int]]:
+    """(d_in, d_out) of one layer's linear maps: q, o (h x h), k, v (h x kv), the MLP's (h x ffn)."""
+    h, kvd, f = model.hidden, model.kv_dim, model.ffn
+    return [(h, h), (h, h), (h, kvd), (h, kvd)] + [(h, f)] * model.mlp_matrices
+
+
+def adapter_params(model: DecoderModel, adapted_layers: int, rank: int) -> int:
+    """LoRA parameters on every linear map of the top `adapted_layers` layers: r (d_in + d_out) per
+    map (A: r x d_in, B: d_out x r; Hu et al. 2021 sec. 4.1); embeddings and head stay frozen."""
+    if not 0 <= adapted_layers <= model.layers:
+        raise UsageError(f"adapted layers must lie in [0, {model.layers}], got {adapted_layers}")
+    return rank * adapted_layers * sum(a + b for a, b in layer_matrices(model))
+
+
 def trainable_params(model: DecoderModel, trainable_layers: int) -> int:
     """Parameters updated when only the top `trainable_layers` layers (and the head) are trained."""
     if not 0 <= trainable_layers <= model.layers:
@@ -84,8 +111,9 @@ def trainable_params(model: DecoderModel, trainable_layers: int) -> int:
 
 
 def state_bytes_per_trainable_param(model: DecoderModel, optimizer: str, trainable_layers: int,
-                                    int8_block: int = 2048) -> float:
-    """Optimizer-state bytes per trainable parameter, master weights excluded."""
+                                    int8_block: int = 2048, adapter_rank: int = 0) -> float:
+    """Optimizer-state bytes per trainable parameter, master weights excluded (`adapter_rank` > 0:
+    the trainable parameters are the LoRA adapters A (r x d_in) and B (d_out x r))."""
     if optimizer not in OPTIMIZER_VARIANTS:
         raise UsageError(f"optimizer {optimizer!r} unknown; valid: {', '.join(OPTIMIZER_VARIANTS)}")
     n = state_values_per_param(optimizer)
@@ -93,6 +121,10 @@ def state_bytes_per_trainable_param(model: DecoderModel, optimizer: str, trainab
         return float(n * FP32_VALUE_BYTES)
     if optimizer == "adam8bit":
         return n * (INT8_VALUE_BYTES + FP32_VALUE_BYTES / int8_block)
+    if adapter_rank:
+        pairs = [(adapter_rank, a) for a, _ in layer_matrices(model)] + [(b, adapter_rank) for _, b in
+                                                                          layer_matrices(model)]
+        return FP32_VALUE_BYTES * sum(r + c for r, c in pairs) / sum(r * c for r, c in pairs)
     mats, vectors = _matrices_and_vectors(model, trainable_layers)
     factored = sum(r + c for r, c in mats) + vectors
     return FP32_VALUE_BYTES * factored / trainable_params(model, trainable_layers)
@@ -108,14 +140,49 @@ class TrainingSetup(Setup):
     variant: str = "adam"
     trainable_fraction: float = 1.0
     state_bytes: float = 8.0  # per trainable parameter, master excluded
+    adapter: str = "none"  # none / lora / qlora: what the trainable fraction is
+
+    @property
+    def value_bytes(self) -> int:
+        """Bytes of one value in the training precision (the working copy of a trained weight)."""
+        return 4 if self.precision == "fp32" else 2
+
+    @property
+    def weight_bytes(self) -> float:  # type: ignore[override]
+        """Per (base) parameter: the working weights, or with adapters the frozen base (16-bit or NF4)
+        plus the adapters in the training precision."""
+        if self.adapter == "none":
+            return self.value_bytes
+        base = NF4_BYTES_PER_PARAM if self.adapter == "qlora" else self.value_bytes
+        return base + self.value_bytes * self.trainable_fraction
 
     @property
     def grad_bytes(self) -> float:  # type: ignore[override]
-        return self.weight_bytes * self.trainable_fraction
+        return self.value_bytes * self.trainable_fraction
+
+    @property
+    def updated_weight_bytes(self) -> float:
+        """Per (base) parameter: the working weights the optimizer writes (the trained share)."""
+        return self.value_bytes * self.trainable_fraction
 
     @property
     def optimizer_bytes(self) -> float:  # type: ignore[override]
         return (master_bytes_per_param(self.mixed) + self.state_bytes) * self.trainable_fraction
+
+
+@dataclass(frozen=True)
+class OptimizerPass(TrainingSetup):
+    """The same setup as the optimizer step sees it: it reads and writes the states, reads the
+    gradients and writes the working weights of the trained share only (frozen base weights, 16-bit or
+    NF4, are never touched), so its weight bytes are the updated ones."""
+
+    @property
+    def weight_bytes(self) -> float:  # type: ignore[override]
+        return self.updated_weight_bytes
+
+
+def optimizer_pass(s: TrainingSetup) -> OptimizerPass:
+    return OptimizerPass(**{f.name: getattr(s, f.name) for f in fields(s)})
 
 
 @dataclass(frozen=True)
@@ -141,18 +208,24 @@ class Choice:
     micro_batch: int
     zero: int
     offload: bool
-    trainable_layers: int
+    trainable_layers: int  # trained layers, or with adapters the layers that carry them (the top ones)
+    adapter: str = "none"
+    lora_rank: int = 64  # Dettmers et al. 2023 (QLoRA) sec. 5: r = 64 on every linear layer
 
 
 def training_setup(base: Setup, choice: Choice, int8_block: int = 2048) -> TrainingSetup:
     m = base.model
-    tf = trainable_params(m, choice.trainable_layers) / m.params
+    if choice.adapter not in ADAPTERS:
+        raise UsageError(f"adapter {choice.adapter!r} unknown; valid: {', '.join(ADAPTERS)}")
+    rank = choice.lora_rank if choice.adapter != "none" else 0
+    trained = adapter_params(m, choice.trainable_layers, rank) if rank else trainable_params(m, choice.trainable_layers)
     base_opt = choice.optimizer if choice.optimizer in BASE_OPTIMIZERS else "adam"
     return TrainingSetup(
         model=m, cluster=base.cluster, seq_len=base.seq_len, precision=choice.precision, optimizer=base_opt,
         usable_memory_fraction=base.usable_memory_fraction, flash_attention=base.flash_attention,
-        efficiency=base.efficiency, variant=choice.optimizer, trainable_fraction=tf,
-        state_bytes=state_bytes_per_trainable_param(m, choice.optimizer, choice.trainable_layers, int8_block),
+        efficiency=base.efficiency, variant=choice.optimizer, trainable_fraction=trained / m.params,
+        state_bytes=state_bytes_per_trainable_param(m, choice.optimizer, choice.trainable_layers, int8_block, rank),
+        adapter=choice.adapter,
     )
 
 
@@ -162,43 +235,71 @@ MEMORY_TERMS = ("weights", "gradients", "optimizer", "activations", "working", "
 def waterfall(base: Setup, layout: Layout, choice: Choice, int8_block: int = 2048) -> dict[str, int]:
     """Bytes per device by term (MEMORY_TERMS), plus 'total' on the device, and what lies
     off the device: 'host' (offloaded gradients + optimizer) and 'flash' (frozen weights)."""
+    g = waterfall_grid(base, layout, choice, choice.micro_batch, mem.RECOMPUTE_CODES[choice.recompute],
+                       choice.zero, choice.offload, int8_block)
+    return {k: int(v) for k, v in g.items()}
+
+
+def waterfall_grid(base: Setup, layout: Layout, choice: Choice, micro_batch: ArrayLike, recompute: ArrayLike,
+                   zero: ArrayLike, offload: ArrayLike, int8_block: int = 2048) -> dict[str, np.ndarray]:
+    """`waterfall` over arrays of micro-batch, recompute code (0/1/2), ZeRO stage and offload (the
+    choice's own values of these four are ignored): whole bytes per device, broadcast."""
     s = training_setup(base, choice, int8_block)
     m = s.model
     tp, pp, dp = layout.tp, layout.pp, layout.dp
-    if layout.batch_per_replica % choice.micro_batch:
-        raise UsageError(f"micro-batch {choice.micro_batch} does not divide the batch per replica "
-                         f"{layout.batch_per_replica}")
-    nmb = layout.batch_per_replica // choice.micro_batch
-    rc = mem.RECOMPUTE_CODES[choice.recompute]
+    mb, rc, zero = np.asarray(micro_batch), np.asarray(recompute), np.asarray(zero)
+    offload = np.asarray(offload, dtype=bool)
+    if np.any(layout.batch_per_replica % mb):
+        raise UsageError(f"micro-batch {micro_batch} does not divide the batch per replica {layout.batch_per_replica}")
+    nmb = layout.batch_per_replica // mb
     sp = int(tp > 1)
-    w, g, o = (float(x) for x in mem.model_state_bytes(s, tp, pp, dp, 1, choice.zero))
-    flash = 0.0
-    if layout.frozen_store == "flash" and choice.zero < 3:
-        flash = w * (1.0 - s.trainable_fraction)
-        w -= flash
-    act_all = float(mem.pipeline_activation_bytes(s, tp, 1, pp, 1, choice.micro_batch, nmb, rc, sp))
-    act = act_all * choice.trainable_layers / m.layers
-    if choice.trainable_layers < m.layers:  # the head's input is stored for its weight gradient
-        act += choice.micro_batch * s.seq_len * m.hidden * s.act_bytes / tp
+    w, g, o = (np.asarray(x, dtype=float) for x in mem.model_state_bytes(s, tp, pp, dp, 1, zero))
+    flash = np.zeros_like(w)
+    if layout.frozen_store == "flash":
+        flash = np.where(zero < 3, w * (1.0 - s.updated_weight_bytes / s.weight_bytes), 0.0)  # the frozen part
+        w = w - flash
+    act = np.asarray(mem.pipeline_activation_bytes(s, tp, 1, pp, 1, mb, nmb, rc, sp), dtype=float)
+    act = act * choice.trainable_layers / m.layers
+    if choice.trainable_layers < m.layers and choice.adapter == "none":
+        act = act + mb * s.seq_len * m.hidden * s.act_bytes / tp  # the head's input, for its gradient
     # nothing trainable below the head: no layer is recomputed, so no layer is rebuilt either
-    work = float(mem.working_bytes(s, tp, 1, choice.micro_batch, rc if choice.trainable_layers else 0, sp))
+    work = np.asarray(mem.working_bytes(s, tp, 1, mb, rc if choice.trainable_layers else 0, sp), dtype=float)
+    if choice.adapter == "qlora":  # the largest weight matrix dequantised to the compute precision for its matmul
+        work = work + max(a * b for a, b in layer_matrices(m)) * s.value_bytes / tp
     # gradient buckets exist only when gradients are communicated (data parallel)
-    buf = float(mem.buffer_bytes(s, tp, pp, choice.zero, dp=dp))
-    host = 0.0
-    if choice.offload:
-        host, g, o = g + o, 0.0, 0.0
+    buf = np.asarray(mem.buffer_bytes(s, tp, pp, zero, dp=dp), dtype=float)
+    host = np.where(offload, g + o, 0.0)
+    g, o = np.where(offload, 0.0, g), np.where(offload, 0.0, o)
     out = {"weights": w, "gradients": g, "optimizer": o, "activations": act, "working": work, "buffers": buf}
-    res = {k: int(math.ceil(v)) for k, v in out.items()}
-    res["total"] = sum(res.values())
-    res["host"] = int(math.ceil(host))
-    res["flash"] = int(math.ceil(flash))
+    shape = np.broadcast_shapes(*(np.shape(v) for v in (mb, rc, zero, offload)))
+    res = {k: np.broadcast_to(np.ceil(v), shape).astype(np.int64) for k, v in out.items()}
+    res["total"] = sum(res[k] for k in MEMORY_TERMS)
+    res["host"] = np.broadcast_to(np.ceil(host), shape).astype(np.int64)
+    res["flash"] = np.broadcast_to(np.ceil(flash), shape).astype(np.int64)
     return res
 
 
-def frozen_compute_factor(layers: int, trainable_layers: int) -> float:
-    """Fraction of a step's layer compute left when the bottom layers are frozen: frozen layers run
-    the forward pass only (1 of the 3 forward-equivalents; backward = 2 x forward, CONVENTIONS)."""
-    return (layers + 2 * trainable_layers) / (3 * layers)
+def frozen_compute_factor(layers: int, trainable_layers: int, adapter: str = "none",
+                          adapter_fraction: float = 0.0) -> float:
+    """Fraction of a full step's layer compute a choice runs. Every layer runs its forward pass (1 of
+    the 3 forward-equivalents; backward = 2 x forward: 1 for the input gradient, 1 for the weight
+    gradient, CONVENTIONS). Trained layers run both backward halves; layers with adapters run the
+    input gradient only (their base weights get no gradient), plus the adapters' own forward and
+    backward (6 FLOPs per adapter parameter and token: the adapter fraction of the full 6 N);
+    frozen layers below run the forward pass only."""
+    if adapter == "none":
+        return (layers + 2 * trainable_layers) / (3 * layers)
+    return (layers + trainable_layers) / (3 * layers) + adapter_fraction
+
+
+def dequantisation_bytes(params: float, layers: int, adapted_layers: int, recompute_full: ArrayLike,
+                         value_bytes: int) -> np.ndarray | float:
+    """HBM bytes per micro-batch spent turning NF4 weights into compute-precision copies (QLoRA):
+    each pass over a layer's weights reads NF4_BYTES_PER_PARAM and writes `value_bytes` per weight;
+    every layer is dequantised for the forward pass, the adapted layers again for the input gradient,
+    and once more for the recomputed forward under full recomputation."""
+    passes = 1 + (adapted_layers / layers) * (1 + np.asarray(recompute_full, dtype=int))
+    return params * (NF4_BYTES_PER_PARAM + value_bytes) * passes
 
 
 def training_step(base: Setup, choice: Choice, tp: int, pp: int, dp: int, num_micro_batches: int, cp: int = 1,
@@ -206,31 +307,52 @@ def training_step(base: Setup, choice: Choice, tp: int, pp: int, dp: int, num_mi
                   int8_block: int = 2048) -> dict[str, float]:
     """One training step of a choice on a parallel plan, from the step model (explorer.cost.step.evaluate)
     on the TrainingSetup, with the two departures this module models:
-      * freezing: frozen layers run forward only, so the step loses (1 - f) of its compute time and of
-        its model FLOPs, f = frozen_compute_factor (the MFU is step.evaluate's, rescaled accordingly);
+      * freezing and adapters: frozen layers run forward only and adapted layers skip their weight
+        gradients, so the step loses (1 - f) of its compute time and of its model FLOPs,
+        f = frozen_compute_factor (the MFU is step.evaluate's, rescaled accordingly); QLoRA adds the
+        dequantisation passes (memory-bound, at HBM bandwidth) of every micro-batch;
       * offload: the on-device optimizer pass is replaced by PCIe transfers (gradients down, weights up)
         plus the same memory-bound pass at host-memory bandwidth (ZeRO-Offload, Ren et al. 2021 sec. 4).
     Seconds; 'time_main' is everything but the optimizer step."""
+    r = training_step_grid(base, choice, tp, pp, dp, choice.micro_batch, num_micro_batches,
+                           mem.RECOMPUTE_CODES[choice.recompute], choice.zero, choice.offload, cp=cp, v=v, sp=sp,
+                           pcie_bandwidth=pcie_bandwidth, host_memory_bandwidth=host_memory_bandwidth,
+                           int8_block=int8_block)
+    return {k: float(x) for k, x in r.items()}
+
+
+def training_step_grid(base: Setup, choice: Choice, tp: int, pp: int, dp: int, micro_batch: ArrayLike,
+                       num_micro_batches: ArrayLike, recompute: ArrayLike, zero: ArrayLike, offload: ArrayLike,
+                       cp: int = 1, v: int = 1, sp: bool | None = None, pcie_bandwidth: float = 0.0,
+                       host_memory_bandwidth: float = 0.0, int8_block: int = 2048) -> dict[str, np.ndarray]:
+    """`training_step` over arrays of micro-batch, micro-batches per step, recompute code (0/1/2), ZeRO
+    stage and offload (the choice's own values of these are ignored)."""
     s = training_setup(base, choice, int8_block)
-    rc = mem.RECOMPUTE_CODES[choice.recompute]
+    mb, nmb, rc = np.asarray(micro_batch), np.asarray(num_micro_batches), np.asarray(recompute)
+    zero, offload = np.asarray(zero), np.asarray(offload, dtype=bool)
     sp = (tp > 1) if sp is None else sp
-    r = stp.evaluate(s, tp, cp, pp, dp, v, choice.micro_batch, num_micro_batches, choice.zero, rc, int(sp))
-    f = frozen_compute_factor(s.model.layers, choice.trainable_layers)
-    t_compute_full, t_step_full = float(r["time_compute"]), float(r["step_time"])
-    t_opt = float(r["time_optimizer"])
-    t_main = t_step_full - t_opt - (1.0 - f) * t_compute_full
-    if choice.offload:
+    r = stp.evaluate(s, tp, cp, pp, dp, v, mb, nmb, zero, rc, int(sp))
+    f = frozen_compute_factor(s.model.layers, choice.trainable_layers, choice.adapter, s.trainable_fraction)
+    t_compute_full, t_step_full = r["time_compute"], r["step_time"]
+    t_main = t_step_full - r["time_optimizer"] - (1.0 - f) * t_compute_full
+    t_opt = tm.optimizer_time(optimizer_pass(s), tp, cp, pp, dp, zero, v)
+    if choice.adapter == "qlora":
+        deq = dequantisation_bytes(float(mem.params_per_device(s, tp, pp)), s.model.layers, choice.trainable_layers,
+                                   rc == 2, s.value_bytes)
+        t_main = t_main + nmb * deq / s.cluster.accelerator.memory_bandwidth
+    if np.any(offload):
         if pcie_bandwidth <= 0 or host_memory_bandwidth <= 0:
             raise UsageError("offload needs a host link and host memory (not available on this track)")
-        p = float(mem.params_per_device(s, tp, pp)) / (dp if choice.zero >= 1 else 1)
-        pcie = p * (s.grad_bytes + s.weight_bytes) / pcie_bandwidth
-        host = float(tm.optimizer_time(s, tp, cp, pp, dp, choice.zero)) * (
-            s.cluster.accelerator.memory_bandwidth / host_memory_bandwidth)
-        t_opt = pcie + host
+        p = float(mem.params_per_device(s, tp, pp)) / np.where(zero >= 1, dp, 1)
+        pcie = p * (s.grad_bytes + s.updated_weight_bytes) / pcie_bandwidth  # gradients down, updated weights up
+        host = t_opt * (s.cluster.accelerator.memory_bandwidth / host_memory_bandwidth)
+        t_opt = np.where(offload, pcie + host, t_opt)
     t_step = t_main + t_opt
-    return {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": f * t_compute_full,
-            "time_dp_total": float(r["time_dp_total"]), "model_flops": f * float(r["model_flops"]),
-            "mfu": float(r["mfu"]) * f * t_step_full / t_step}
+    shape = np.broadcast_shapes(*(np.shape(x) for x in (mb, nmb, rc, zero, offload)))
+    out = {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": f * t_compute_full,
+           "time_dp_total": r["time_dp_total"], "model_flops": f * r["model_flops"],
+           "mfu": r["mfu"] * f * t_step_full / t_step}
+    return {k: np.broadcast_to(np.asarray(x, dtype=float), shape) for k, x in out.items()}
 
 
 def step_time_parts(base: Setup, layout: Layout, choice: Choice, int8_block: int = 2048) -> tuple[float, float]:

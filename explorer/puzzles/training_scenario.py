@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from explorer.cost.training_memory import ADAPTERS
 from explorer.errors import UsageError, unknown_name
 from explorer.plan import OPTIMIZERS, PRECISIONS
 from explorer.tracks import TRACKS
@@ -42,13 +43,15 @@ _OPTIONAL = {"critical_batch_samples": _INT, "critical_batch_loss_nats": _NUM,
              # part 2 on a track whose race is on another data path than the track's own workload
              # (cloud: the image path of the same cluster); the text path is then reported beside it
              "pipeline_model": _STR, "pipeline_seq_len": _INT, "pipeline_micro_batch": _INT,
-             "text_augment_s_per_sample": _NUM, "text_sample_bytes": _INT}
+             "text_augment_s_per_sample": _NUM, "text_sample_bytes": _INT,
+             # part 1: parameter-efficient fine-tuning offered to the fit search (default: none)
+             "memory_adapters": _LIST}
 _COMMON_KEYS: dict[str, Any] = {
     "quality_steps_multiplier": dict, "quality_source": _STR, "trainable_fractions": _LIST,
     "freeze_steps_multiplier": _LIST, "freeze_source": _STR,
     "int8_block_size": _INT, "int8_source": _STR, "loss_scale_init": _NUM, "loss_scale_growth_interval": _INT,
     "loss_scale_source": _STR, "max_nan_per_step": _NUM, "max_nan_source": _STR, "gradient_clip_norm": _NUM,
-    "gradient_clip_source": _STR,
+    "gradient_clip_source": _STR, "lora_rank": _INT, "adapter_steps_multiplier": dict, "adapter_source": _STR,
 }
 
 
@@ -64,6 +67,8 @@ class Common:
     loss_scale_growth_interval: int
     max_nan_per_step: float
     gradient_clip_norm: float
+    lora_rank: int
+    adapter_steps_multiplier: dict[str, float]
     sources: dict[str, str]
 
 
@@ -81,6 +86,7 @@ class TrainingScenario:
     memory_micro_batches: tuple[int, ...]
     memory_precisions: tuple[str, ...]
     memory_optimizers: tuple[str, ...]
+    memory_adapters: tuple[str, ...]
     zero_max: int
     offload: bool
     frozen_store: str
@@ -160,6 +166,9 @@ def _validate_track(key: str, t: dict, errors: list[str]) -> None:
     for o in t.get("memory_optimizers", []):
         if o not in MEMORY_OPTIMIZERS:
             errors.append(f"{w}.memory_optimizers: unknown optimizer {o!r}")
+    adapters = t.get("memory_adapters", ["none"])
+    if not adapters or adapters[0] != "none" or any(a not in ADAPTERS for a in adapters):
+        errors.append(f"{w}.memory_adapters must start with 'none' and list only {', '.join(ADAPTERS)}")
     for k in ("memory_micro_batches", "micro_batches"):
         if not t.get(k) or any(not isinstance(b, int) or b <= 0 for b in t.get(k, [])):
             errors.append(f"{w}.{k} must be a non-empty list of positive whole numbers")
@@ -198,6 +207,11 @@ def _raw() -> dict:
     if len(fr) != len(fm) or not fr or fr[0] != 1.0 or any(not 0 <= x <= 1 for x in fr) or any(x < 1 for x in fm):
         errors.append("lab08_training.toml [common]: trainable_fractions (in [0, 1], starting at 1.0) and "
                       "freeze_steps_multiplier (>= 1) must be lists of the same length")
+    am = c.get("adapter_steps_multiplier", {})
+    if any(a not in am for a in ADAPTERS) or any(not isinstance(x, (int, float)) or x < 1 for x in am.values()):
+        errors.append(f"lab08_training.toml [common]: adapter_steps_multiplier needs {', '.join(ADAPTERS)}, each >= 1")
+    if isinstance(c.get("lora_rank"), int) and c["lora_rank"] <= 0:
+        errors.append(f"lab08_training.toml [common]: lora_rank must be positive, got {c['lora_rank']}")
     q = c.get("quality_steps_multiplier", {})
     missing = [o for o in MEMORY_OPTIMIZERS if o not in q]
     if missing:
@@ -216,7 +230,8 @@ def common() -> Common:
         freeze_steps_multiplier=tuple(float(x) for x in c["freeze_steps_multiplier"]),
         int8_block_size=c["int8_block_size"], loss_scale_init=float(c["loss_scale_init"]),
         loss_scale_growth_interval=c["loss_scale_growth_interval"], max_nan_per_step=float(c["max_nan_per_step"]),
-        gradient_clip_norm=float(c["gradient_clip_norm"]),
+        gradient_clip_norm=float(c["gradient_clip_norm"]), lora_rank=c["lora_rank"],
+        adapter_steps_multiplier={k: float(v) for k, v in c["adapter_steps_multiplier"].items()},
         sources={k[:-7]: v for k, v in c.items() if k.endswith("_source")},
     )
 
@@ -232,6 +247,7 @@ def scenario(track: str) -> TrainingScenario:
         track=key, source=t["source"], tp=t["memory_tp"], pp=t["memory_pp"], dp=t["memory_dp"],
         batch_per_replica=t["memory_batch_per_replica"], memory_micro_batches=tuple(t["memory_micro_batches"]),
         memory_precisions=tuple(t["memory_precisions"]), memory_optimizers=tuple(t["memory_optimizers"]),
+        memory_adapters=tuple(t.get("memory_adapters", ["none"])),
         zero_max=t["memory_zero_max"], offload=t["memory_offload"], frozen_store=t["memory_frozen_store"],
         flash_free_bytes=t["flash_free_bytes"], host_memory_bytes=t["host_memory_per_device_gb"] * GB,
         pcie_bandwidth=t["pcie_gbps_per_device"] * GB,

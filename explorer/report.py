@@ -8,11 +8,21 @@ saved answer can be re-rendered, and attempts graded against it, without solving
 puzzle's `solve` and `evaluate_attempt` take: `evaluate_attempt(values, track, **report.scenario)`
 grades against exactly the instance the report was solved for (solver settings such as the engine
 or time limit are not part of it).
+
+A saved report (`to_dict`, `--format json`) carries the explorer version that made it and a checksum
+(SHA-256 of its canonical JSON without the checksum itself). `from_dict` recomputes it: `integrity` is
+"verified", "mismatch" (the content was changed after it was saved) or "missing" (no checksum: hand
+written, or saved by a version before checksums). Renderers show a warning instead of the status badge
+for a report that is not verified (`status_label`). The checksum detects edits, not forgery: anyone
+can recompute it, so it proves nothing about who made the file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +30,58 @@ if TYPE_CHECKING:
 
 
 STATUSES = ("optimal", "feasible", "infeasible", "computed")
+STATUS_TEXT = {"optimal": "OPTIMAL (proven)", "feasible": "FEASIBLE, not proven optimal",
+               "infeasible": "INFEASIBLE", "computed": "computed"}
+INTEGRITY_WARNING = {
+    "mismatch": "UNVERIFIED: the content does not match the checksum it was saved with (edited after saving)",
+    "missing": "UNVERIFIED: no checksum (not saved by explore, or by a version before checksums)",
+}
+
+
+@cache
+def explorer_version() -> str:
+    """The installed explorer's version (package metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("explorer")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _plain(o: Any) -> Any:
+    if hasattr(o, "tolist"):  # numpy scalars and arrays
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _canonical(d: dict[str, Any]) -> str:
+    """The JSON text a checksum is taken of: sorted keys, no spaces, numpy values as plain numbers."""
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), default=_plain, ensure_ascii=True)
+
+
+def checksum_of(d: dict[str, Any]) -> str:
+    """'sha256:<hex>' of a saved report's content (every key but 'checksum')."""
+    body = {k: v for k, v in d.items() if k != "checksum"}
+    return "sha256:" + hashlib.sha256(_canonical(body).encode("ascii")).hexdigest()
+
+
+def check_names(puzzle: Any, track: Any) -> None:
+    """A report's puzzle and track must be names the explorer knows (they name its output files)."""
+    from explorer.puzzles import PUZZLES
+    from explorer.tracks import TRACKS
+
+    if puzzle not in PUZZLES:
+        raise ValueError(f"puzzle {str(puzzle)[:40]!r} is not one of {', '.join(PUZZLES)}")
+    if track not in (*TRACKS, "custom"):
+        raise ValueError(f"track {str(track)[:40]!r} is not one of {', '.join(TRACKS)}, custom")
+
+
+def status_label(r: Report) -> str:
+    """The status as shown to the reader: the badge text, or a warning when a loaded report is not verified."""
+    if r.integrity in INTEGRITY_WARNING:
+        return f"{INTEGRITY_WARNING[r.integrity]}; it claims: {STATUS_TEXT.get(r.status, r.status)}"
+    return STATUS_TEXT[r.status]
 
 
 @dataclass
@@ -115,10 +177,12 @@ class Report:
     extra: dict[str, Any] = field(default_factory=dict)
     solve_time_s: float = 0.0
     scenario: dict[str, Any] = field(default_factory=dict)
+    explorer_version: str = field(default_factory=explorer_version)
+    integrity: str = ""  # set by from_dict: "verified", "mismatch" or "missing"; "" for a report made here
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ValueError(f"status {self.status!r} not in {STATUSES}")
+            raise ValueError(f"status {str(self.status)[:40]!r} not in {STATUSES}")
 
     def figure(self, name: str) -> Any:
         return self.figures[name].value
@@ -157,16 +221,27 @@ class Report:
         return self.to_html(full_page=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data, with its checksum (the JSON of `--format json`)."""
         d = asdict(self)
+        d.pop("integrity")
         for c, obj in zip(d["constraints"], self.constraints):
             c["satisfied"] = obj.satisfied
             c["slack"] = obj.slack
         d.update({k: v for k, v in self.extra.items() if k not in d})  # extra never hides a field
+        d = json.loads(json.dumps(d, default=_plain))  # plain JSON values, as a reader of the file sees them
+        if self.integrity not in INTEGRITY_WARNING:  # never vouch for content loaded unverified
+            d["checksum"] = checksum_of(d)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
+        """A report from saved data; `integrity` says whether its checksum matches its content."""
+        saved = d.get("checksum")
+        integrity = "missing" if not saved else ("verified" if saved == checksum_of(d) else "mismatch")
         d = dict(d)
+        d.pop("integrity", None)
+        d.setdefault("explorer_version", "unknown")
+        check_names(d.get("puzzle"), d.get("track"))
         known = {f for f in cls.__dataclass_fields__}
         for k in [k for k in d if k not in known]:
             d.pop(k)
@@ -177,4 +252,4 @@ class Report:
         d["formulas"] = [Formula(**f) for f in d.get("formulas", [])]
         d["assumptions"] = [Assumption(**a) for a in d.get("assumptions", [])]
         d["tables"] = {k: Table(**t) for k, t in d.get("tables", {}).items()}
-        return cls(**d)
+        return cls(**d, integrity=integrity)

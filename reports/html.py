@@ -40,6 +40,7 @@ color:#b03000;font-weight:600}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}
 .explorer-report .err{color:#b03000}
+.explorer-report .warn{background:#fdecea;border-left:4px solid #D55E00;padding:.5em .9em;font-weight:600}
 """
 PAGE_CSS = "body{margin:2em auto;padding:0 1em}"
 
@@ -97,7 +98,9 @@ def fragment(r, pngs: dict[str, bytes | str] | None = None) -> str:
 
 def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
     """The report's content as HTML (headline, figures, answers, tables, plots, math peek, assumptions)."""
-    from explorer.reports.render import STATUS_TEXT, constraint_rows, figure_rows
+    from explorer.reports.render import constraint_rows, figure_rows
+
+    from explorer.report import INTEGRITY_WARNING, status_label
 
     if pngs is None:
         from explorer.reports.plots import render_all
@@ -105,7 +108,8 @@ def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
         pngs = render_all(r)
     parts = [f"<h1>Lab {escape(r.lab)} part {r.part}: {escape(r.title)}</h1>",
              f"<p class='meta'>puzzle <code>{escape(r.puzzle)}</code> &middot; track <b>{escape(r.track)}</b> "
-             f"&middot; <span class='badge {escape(r.status)}'>{escape(STATUS_TEXT[r.status])}</span></p>",
+             + (f"</p><p class='warn'>{escape(status_label(r))}</p>" if r.integrity in INTEGRITY_WARNING else
+                f"&middot; <span class='badge {escape(r.status)}'>{escape(status_label(r))}</span></p>"),
              f"<p class='headline'>{escape(r.headline)}</p>"]
     if r.figures:
         parts += ["<h2>Figures</h2>", table_html(["figure", "value"], figure_rows(r))]

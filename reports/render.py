@@ -8,15 +8,13 @@ plots as PNG files beside it, linked from the page.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from explorer.reports.format import fmt_value
 
-from explorer.report import Report
-
-STATUS_TEXT = {"optimal": "OPTIMAL (proven)", "feasible": "FEASIBLE, not proven optimal",
-               "infeasible": "INFEASIBLE", "computed": "computed"}
+from explorer.report import STATUS_TEXT, Report, check_names, status_label  # noqa: F401  (STATUS_TEXT re-exported)
 
 
 def cell(c: Any) -> str:
@@ -66,7 +64,7 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
 def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
     """Markdown (images: plot name -> relative PNG path to link)."""
     lines = [f"# Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", "",
-             f"Status: {STATUS_TEXT[r.status]}", "", r.headline, ""]
+             f"Status: {status_label(r)}", "", r.headline, ""]
     if r.figures:
         lines += ["## Figures", ""] + _md_table(["figure", "value"], figure_rows(r)) + [""]
     if r.findings:
@@ -137,6 +135,8 @@ EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "html": "html"}
 
 
 def stem_of(r: Report) -> str:
+    """<puzzle>-<track>, from the validated names only (a saved report's fields never pick a path)."""
+    check_names(r.puzzle, r.track)
     return f"{r.puzzle}-{r.track}"
 
 
@@ -147,6 +147,8 @@ def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or stem_of(r)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", stem) or stem.startswith("."):
+        raise ValueError(f"unsafe file name stem {stem[:40]!r}")
     path = out_dir / f"{stem}.{EXTENSIONS[fmt]}"
     written: list[Path] = []
     if fmt == "markdown":

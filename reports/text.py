@@ -175,12 +175,16 @@ def _console(width: int, color: bool) -> Any:
 
 def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
     """The report as terminal text no wider than `width` (default: terminal_width())."""
-    from explorer.reports.render import STATUS_TEXT, constraint_rows, figure_rows
+    from explorer.reports.render import constraint_rows, figure_rows
     from rich.text import Text
 
+    from explorer.report import INTEGRITY_WARNING, status_label
+
     width = terminal_width() if width is None else clamp_width(width)
-    status = STATUS_TEXT[r.status]
+    status = status_label(r)
     status_style = {"optimal": "bold green", "feasible": "bold yellow", "infeasible": "bold red"}.get(r.status, "bold")
+    if r.integrity in INTEGRITY_WARNING:
+        status_style = "bold red"
     parts: list[Any] = []
 
     def heading(text: str) -> None:

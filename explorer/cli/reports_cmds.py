@@ -126,28 +126,38 @@ def attempts_template(puzzle: str, fmt: str) -> None:
     click.echo(template(puzzle, fmt), nl=False)
 
 
+MAX_REPORT_BYTES = 64 * 2**20  # a saved report is a few hundred KB; refuse anything far larger
+
+
 @main.command("report")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @output_options
-def report_cmd(file: Path, fmt: str, out_dir: Path | None) -> None:
+@click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A student's attempts (CSV or JSON) to grade against the scenario the report was solved for.")
+def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path | None) -> None:
     """Re-render a saved JSON report (from `--format json`) without solving again."""
+    from explorer.cli.common import emit
     from explorer.report import Report
-    from explorer.reports.render import render, write_report
 
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        with file.open("rb") as fh:
+            raw = fh.read(MAX_REPORT_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REPORT_BYTES:
+        raise UsageError(f"{file} is larger than {MAX_REPORT_BYTES // 2**20} MB; not a saved report")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{file} is not UTF-8 text; a saved report is the JSON of --format json") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{file} is not JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise UsageError(f"{file} is nested too deeply to be a saved report") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{file} is not a saved report: its JSON is a {type(data).__name__}, not an object")
     try:
         report = Report.from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise UsageError(f"{file} is not a saved report: {exc}") from None
-    if out_dir is not None:
-        for p in write_report(report, fmt, out_dir):
-            click.echo(str(p))
-    else:
-        from explorer.reports.text import want_color
-
-        click.echo(render(report, fmt, color=fmt == "text" and want_color()), nl=False)
+        raise UsageError(f"{file} is not a saved report: {str(exc)[:200]}") from None
+    emit(report, fmt, out_dir, attempts_file)

@@ -34,8 +34,17 @@ def build_report(res) -> Report:
     if res.crisis:
         c = res.crisis
         which = "the optimum" if res.status == "optimal" else "this configuration"
-        headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
-                     f"{pct(c.bubble_fraction)} bubble: {which} is {c.step_time_s / b.step_time_s:.2f}x faster.")
+        ratio = c.step_time_s / b.step_time_s
+        if not c.fits_in_memory:  # a configuration that does not fit reaches nothing
+            headline += (f" The crisis configuration ({c.plan.describe()}) does not fit: it needs "
+                         f"{hbytes(c.memory_total)} of {hbytes(inst.limit)} per {word}.")
+        elif ratio >= 1:
+            headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
+                         f"{pct(c.bubble_fraction)} bubble: {which} is {ratio:.2f}x faster.")
+        else:  # never call a speedup below 1x "faster"
+            headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
+                         f"{pct(c.bubble_fraction)} bubble: {which} is {1 / ratio:.2f}x slower, the price of "
+                         f"the limits the crisis breaks.")
     figs = {
         "mfu": Figure(b.mfu, "fraction", "MFU (model FLOPs / peak)"),
         "hfu": Figure(b.hfu, "fraction", "HFU (hardware FLOPs / peak)"),

@@ -398,9 +398,13 @@ def build_report(res: BatchResult) -> Report:
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: target_mfu, network_headroom, batch, critical_batch, loss_scaling,
     max_accumulation)."""
-    report = build_report(solve_batch(track, **options))
-    # the scenario options evaluate_attempt needs to grade attempts against this report
-    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    res = solve_batch(track, **options)
+    report = build_report(res)
+    inst = res.inst
+    report.scenario = {"target_mfu": inst.target_mfu, "network_headroom": inst.headroom,
+                       "batch": options.get("batch"),  # None: no cap beyond the dataset
+                       "critical_batch": options.get("critical_batch") or critical_batch_samples(inst.track, inst.sc),
+                       "loss_scaling": inst.loss_scaling, "max_accumulation": inst.max_accumulation}
     return report
 
 

@@ -162,7 +162,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables={"schemes": Table(cols, rows, "Compression schemes")},
                   plots=["convergence"], data=data,
-                  extra={"options": {"topk_fraction": frac, "workers": workers, "steps": steps, "seed": seed}},
+                  scenario={"topk_ratio": 1.0 / frac, "workers": workers, "steps": steps, "seed": seed},
                   solve_time_s=time.perf_counter() - t0)
 
 

@@ -208,7 +208,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=plots, data=data,
-                  extra={"options": {"n": n, "alpha_s": alpha, "bandwidth_bps": bw, "message_bytes": m}},
+                  scenario={"n": n, "alpha_s": alpha, "bandwidth_bps": bw, "message_bytes": m},
                   solve_time_s=time.perf_counter() - t0)
 
 

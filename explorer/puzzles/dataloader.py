@@ -340,10 +340,17 @@ def build_report(res: LoaderResult) -> Report:
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: workers, devices (maxima), augment_ms, compute_ms, sample_bytes,
     storage_gbps, batch, dataset_samples, engine, time_limit)."""
-    report = build_report(solve_dataloader(track, **options))
-    # the scenario options evaluate_attempt needs to grade attempts against this report
-    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    res = solve_dataloader(track, **options)
+    report = build_report(res)
+    report.scenario = scenario_of(res.inst)
     return report
+
+
+def scenario_of(inst: LoaderInstance) -> dict[str, Any]:
+    """The instance's options, defaults resolved, in the units make_instance takes."""
+    return {"workers": inst.max_workers, "devices": inst.max_devices, "augment_ms": inst.augment_s * 1e3,
+            "compute_ms": inst.compute_s * 1e3, "sample_bytes": inst.sample_bytes,
+            "storage_gbps": inst.storage_bandwidth / 1e9, "batch": inst.batch, "dataset_samples": inst.dataset_samples}
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:

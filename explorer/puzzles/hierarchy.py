@@ -405,7 +405,9 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         extra={"objective": {"name": "exposed_comm_s", "value": best.exposed_us / TIME_SCALE, "sense": "min"},
                "configuration": opt_cfg, "exhaustive_check": {"agrees": check.key == best.key,
                                                               "evaluated": len(all_evals)}},
-        solve_time_s=time.perf_counter() - t0)
+        solve_time_s=time.perf_counter() - t0,
+        scenario={"message_bytes": inst.message_bytes, "inter_bandwidth_bps": inst.bw_inter,
+                  "global_batch": inst.global_batch})
 
 
 def _headline(best: Evaluation, mult: float, slow_mult: float) -> str:

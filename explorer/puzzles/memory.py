@@ -62,8 +62,8 @@ def make_instance(track: str | Track = "cloud", *, memory_limit_gb: float | None
     base = _setup(t, t.workload.precision)
     bpr = sc.batch_per_replica if batch is None else require_positive_int("batch", batch)
     layout = tmem.Layout(sc.tp, sc.pp, sc.dp, bpr, sc.frozen_store, sc.pcie_bandwidth, sc.host_memory_bandwidth)
-    limit = base.memory_limit_bytes if memory_limit_gb is None else int(require_positive("memory-limit-gb",
-                                                                                          memory_limit_gb) * 1e9)
+    limit = base.memory_limit_bytes if memory_limit_gb is None else round(require_positive("memory-limit-gb",
+                                                                                            memory_limit_gb) * 1e9)
     L = base.model.layers
     w = t.workload
     opts = [w.optimizer] + [o for o in sc.memory_optimizers if o != w.optimizer]
@@ -509,10 +509,15 @@ def build_report(res: MemoryResult) -> Report:
 
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry: the Report of the memory audit (options: engine, time_limit, memory_limit_gb, batch)."""
-    report = build_report(solve_memory(track, **options))
-    # the scenario options evaluate_attempt needs to grade attempts against this report
-    report.extra["options"] = {k: v for k, v in options.items() if k in ATTEMPT_OPTIONS and v is not None}
+    res = solve_memory(track, **options)
+    report = build_report(res)
+    report.scenario = scenario_of(res.inst)
     return report
+
+
+def scenario_of(inst: MemoryInstance) -> dict[str, Any]:
+    """The instance's options, defaults resolved (make_instance(track, **scenario_of(inst)) rebuilds it)."""
+    return {"memory_limit_gb": inst.limit / 1e9, "batch": inst.layout.batch_per_replica}
 
 
 # --- attempts ---------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ def build_report(a: Audit, extra: dict, z: dict | None) -> Report:
         headline=headline, figures=figures, findings=findings, constraints=fl["constraints"],
         formulas=base["formulas"] + fl["formulas"],
         assumptions=base["assumptions"], tables=tables, plots=["straggler_wait"], data={"straggler_wait": plot_data},
-        extra={"options": {"straggler_fraction": m.p, "slowdown": m.slowdown, "jitter": m.jitter, "nodes": a.nodes},
-               "zero_comparison": z, **{k: _jsonable(v) for k, v in extra.items()}},
+        scenario={"straggler_fraction": m.p, "slowdown": m.slowdown, "jitter": m.jitter, "nodes": a.nodes},
+        extra={"zero_comparison": z, **{k: _jsonable(v) for k, v in extra.items()}},
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from explorer import validation as V
 from explorer.cli import main
 from explorer.errors import InfeasibleError
 
@@ -21,12 +22,12 @@ def model_options(f: Callable) -> Callable:
         click.option("--model", default=None, help="Model name from the catalog (e.g. llama3_405b)."),
         click.option("--params", type=float, default=None,
                      help="A parameter count (e.g. 100e9): a Llama-3-style shape is derived and shown."),
-        click.option("--layers", type=int, default=None, help="Custom shape: layers."),
-        click.option("--hidden", type=int, default=None, help="Custom shape: hidden size."),
-        click.option("--heads", type=int, default=None, help="Custom shape: attention heads."),
-        click.option("--kv-heads", type=int, default=None, help="Custom shape: KV heads (default: heads)."),
-        click.option("--ffn", type=int, default=None, help="Custom shape: FFN width (default from --mlp)."),
-        click.option("--vocab", type=int, default=None, help="Custom shape: vocabulary (default 32000)."),
+        click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
+        click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size."),
+        click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
+        click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
+        click.option("--ffn", type=V.HIDDEN, default=None, help="Custom shape: FFN width (default from --mlp)."),
+        click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
         click.option("--mlp", type=click.Choice(["swiglu", "gelu"]), default=None, help="Custom shape: MLP kind."),
     ]
     for o in reversed(opts):
@@ -77,10 +78,12 @@ def assumptions(kw: dict) -> RunAssumptions:
 @click.option("--budget-usd", type=float, default=None, help="Spend at most this many dollars.")
 @click.option("--objective", type=click.Choice(["cost", "time"]), default="cost", show_default=True,
               help="cost: the cheapest plan that meets the constraints; time: the fastest.")
-@click.option("--global-batch", type=int, default=None, help="Sequences per step (default 2048, Llama 3 405B's).")
-@click.option("--seq-len", type=int, default=None, help="Sequence length (default 8192).")
-@click.option("--max-bubble", type=float, default=0.10, show_default=True, help="Largest pipeline bubble fraction.")
-@click.option("--time-limit", type=float, default=None, help="CP-SAT time limit per candidate, s (default 30).")
+@click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
+              help="Sequences per step (default 2048, Llama 3 405B's).")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length (default 8192).")
+@click.option("--max-bubble", type=V.OPEN_FRACTION, default=0.10, show_default=True,
+              help="Largest pipeline bubble fraction.")
+@click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
 @assumption_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_cmd(**kw) -> None:
@@ -109,20 +112,20 @@ def plan_cmd(**kw) -> None:
 @main.command("check")
 @model_options
 @click.option("--gpu", required=True, help="GPU type of the claim, e.g. h100.")
-@click.option("--gpus", type=int, required=True, help="Number of GPUs of the claim.")
+@click.option("--gpus", type=V.DEVICES, required=True, help="Number of GPUs of the claim.")
 @click.option("--network", default=None, help="Inter-node network (default: the GPU node's own).")
 @click.option("--tokens-per-s", type=float, default=None, help="Claimed throughput of the whole cluster.")
 @click.option("--tokens-per-s-per-gpu", type=float, default=None, help="Claimed throughput per GPU.")
 @click.option("--step-time", type=float, default=None, help="Claimed step time, s (needs --global-batch).")
-@click.option("--global-batch", type=int, default=None,
+@click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Sequences per step (for --step-time, and the batch of the model's bound; default 2048).")
 @click.option("--mfu", type=float, default=None, help="Claimed MFU as a fraction (0.45).")
-@click.option("--memory-gb", type=float, default=None, help="Claimed memory per GPU, GB.")
-@click.option("--seq-len", type=int, default=None, help="Sequence length (default 8192).")
+@click.option("--memory-gb", type=V.MEMORY_GB, default=None, help="Claimed memory per GPU, GB.")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length (default 8192).")
 @click.option("--tolerance", type=float, default=0.10, show_default=True,
               help="Relative difference still called agreement.")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
-@click.option("--time-limit", type=float, default=None, help="CP-SAT time limit for the bound, s.")
+@click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check_cmd(**kw) -> None:
     """Test a claim (throughput, step time, MFU, memory) against arithmetic and the cost model."""

@@ -97,3 +97,14 @@ def test_cli_sweep_bad_input_exit_2(tmp_path, args):
                         str(tmp_path), "--no-progress"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2, p.stderr
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error:")
+
+
+def test_a_running_scheduler_is_used_as_is(tmp_path):
+    from distributed import LocalCluster
+
+    pts = expand_grid("3d", {"model": "llama3_8b", "gpus": 8, "global_batch": 64})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        r = run_sweep(pts, tmp_path, scheduler=cluster.scheduler_address, progress=False, figures=False)
+    assert r.statuses() == {"optimal": 1} and r.scheduler.startswith("tcp://")
+    assert comparable(r.frame).equals(comparable(run_sweep(pts, tmp_path / "s", workers=0, progress=False,
+                                                           figures=False).frame))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import UsageError
-from explorer.planner.inputs import MAX_LIST, count
+from explorer.planner.inputs import count, parse_list
 
 KINDS = ("3d", "plan")
 MAX_POINTS = 100_000
@@ -132,21 +132,9 @@ def axes_of(kind: str, raw: dict[str, Any]) -> tuple[dict[str, list], dict[str, 
         conv = sets.get(key) or allowed.get(key)
         if conv is None:
             raise UsageError(f"sweep {kind}: unknown input {k!r}; valid: {', '.join(sorted(allowed))}")
-        vals = v if isinstance(v, list) else (v.split(",") if isinstance(v, str) else [v])
-        out: list = []
-        for item in vals:
-            if isinstance(item, str) and not item.strip():
-                continue
-            try:
-                x = conv(item)
-            except (ValueError, TypeError, OverflowError):
-                raise UsageError(f"sweep input {key}: bad value {item!r}") from None
-            if x not in out:
-                out.append(x)
+        out = parse_list(f"sweep input {key}", v if isinstance(v, (list, str)) else [v], conv)
         if not out:
             raise UsageError(f"sweep input {key}: no values")
-        if len(out) > MAX_LIST:
-            raise UsageError(f"sweep input {key}: {len(out)} values; at most {MAX_LIST}")
         (fixed_sets if key in sets else axes)[key] = out
     if "model" in axes and "params" in axes:
         raise UsageError("sweep: give model or params, not both")

@@ -9,9 +9,6 @@ import click
 
 from explorer.cli import main
 
-AXES = ("model", "params", "gpu", "gpus", "network", "global_batch", "seq_len", "max_bubble", "tokens",
-        "deadline_days", "budget_usd", "objective")
-
 
 @main.command("sweep")
 @click.option("--kind", type=click.Choice(["3d", "plan"]), default=None,
@@ -26,6 +23,8 @@ AXES = ("model", "params", "gpu", "gpus", "network", "global_batch", "seq_len", 
 @click.option("--global-batch", default=None, help="Sequences per step (3d default 512; plan 2048).")
 @click.option("--seq-len", default=None, help="Sequence lengths (default 8192).")
 @click.option("--max-bubble", default=None, help="3d: largest bubble fractions (default 0.10).")
+@click.option("--precision", default=None, help="3d: bf16, fp16, fp8, fp32 (default bf16).")
+@click.option("--optimizer", default=None, help="3d: adam, momentum, sgd (default adam).")
 @click.option("--tokens", default=None, help="plan: token budgets, e.g. 1e12,15e12.")
 @click.option("--deadline-days", default=None, help="plan: deadlines in days.")
 @click.option("--budget-usd", default=None, help="plan: budgets in dollars.")

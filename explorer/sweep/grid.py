@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.errors import UsageError
+from explorer.plan import OPTIMIZERS, PRECISIONS
 from explorer.planner.inputs import count, parse_list
 
 KINDS = ("3d", "plan")
@@ -53,10 +54,16 @@ def _gpu(v: Any) -> str:
     return _name(v)
 
 
-def _objective(v: Any) -> str:
-    if _name(v) not in ("cost", "time"):
-        raise UsageError(f"objective {v!r} unknown; valid: cost, time")
-    return _name(v)
+def _choice(name: str, valid: tuple[str, ...]) -> Any:
+    def conv(v: Any) -> str:
+        if _name(v) not in valid:
+            raise UsageError(f"sweep input {name}: {v!r} unknown; valid: {', '.join(valid)}")
+        return _name(v)
+
+    return conv
+
+
+_objective = _choice("objective", ("cost", "time"))
 
 
 def _network(v: Any) -> str:
@@ -76,7 +83,8 @@ def _params(v: Any) -> float:
 # The inputs each kind of point takes, with their converters (one value each; lists make axes).
 INPUTS = {
     "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
-           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float},
+           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float, "precision": _choice("precision", PRECISIONS),
+           "optimizer": _choice("optimizer", OPTIMIZERS)},
     "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": _pos_float, "deadline_days": _pos_float,
              "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,
              "network": _network},

@@ -63,7 +63,8 @@ def _solve_3d(point: dict, row: dict, time_limit: float | None) -> None:
     res = solve_3d("cloud", model=m.model, gpus=point["gpus"],
                    global_batch=point.get("global_batch", DEFAULT_GLOBAL_BATCH),
                    seq_len=point.get("seq_len", DEFAULT_SEQ_LEN),
-                   max_bubble=point.get("max_bubble", DEFAULT_MAX_BUBBLE),
+                   max_bubble=point.get("max_bubble", DEFAULT_MAX_BUBBLE), precision=point.get("precision"),
+                   optimizer=point.get("optimizer"),
                    explain=False, top=1, time_limit=time_limit, **opts)
     b = res.best
     p = b.plan

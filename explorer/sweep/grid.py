@@ -83,8 +83,8 @@ def _params(v: Any) -> float:
 # The inputs each kind of point takes, with their converters (one value each; lists make axes).
 INPUTS = {
     "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
-           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float, "precision": _choice("precision", PRECISIONS),
-           "optimizer": _choice("optimizer", OPTIMIZERS)},
+           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float,
+           "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS)},
     "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": _pos_float, "deadline_days": _pos_float,
              "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,
              "network": _network},

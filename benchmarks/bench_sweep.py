@@ -38,8 +38,10 @@ def main() -> None:
             r = run_sweep(points, Path(out), workers=workers, progress=False, figures=False)
             wall = time.perf_counter() - t0
             runs[label] = (r, wall)
+            cpu = r.frame["solve_cpu_s"].sum()
             print(f"{label:>10}: {len(points):,} points in {wall:7.1f} s = {len(points) / wall:6.2f} points/s "
-                  f"(load average {os.getloadavg()[0]:.1f}); statuses {r.statuses()}", flush=True)
+                  f"({cpu:.1f} CPU-s in the solves; load average {os.getloadavg()[0]:.1f}); statuses {r.statuses()}",
+                  flush=True)
     base = comparable(runs["serial"][0].frame)
     same = {k: comparable(r.frame).equals(base) for k, (r, _) in runs.items()}
     ratio = runs["1 worker"][1] / runs["2 workers"][1]

@@ -38,8 +38,12 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
              virtual_stages: int = 1, micro_batch: int = 1, global_batch: int | None = None, zero: int = 0,
              recompute: str = "none", sequence_parallel: bool = True, precision: str | None = None,
              optimizer: str | None = None, usable_memory_fraction: float | None = None,
-             flash_attention: bool = True) -> StepEstimate:
-    """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP))."""
+             flash_attention: bool = True, framework: str = "megatron", hsdp: bool = False,
+             grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> StepEstimate:
+    """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP)).
+
+    framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); a plan the
+    framework cannot run is a UsageError naming why (explorer/cost/frameworks.py)."""
     t = get_track(track)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
@@ -53,14 +57,33 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
         raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp} does not equal gpus {n}")
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        seq_len=seq_len, precision=precision, optimizer=optimizer,
-                       usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention)
+                       usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
+                       grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")
     if pp * virtual_stages > m.layers:
         raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds the {m.layers} layers")
     gb = t.workload.global_batch if global_batch is None else global_batch
+    fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
                         virtual_stages=virtual_stages, zero=zero, recompute=recompute,
-                        sequence_parallel=sequence_parallel)
+                        sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))
     return _estimate(setup, plan)
+
+
+def runnable_framework(choice: str, **plan: Any) -> str:
+    """The framework that runs a plan: `choice` itself, or for 'any' the first of Megatron-LM, DeepSpeed, FSDP2
+    that does; a one-line UsageError naming why when none does."""
+    from explorer.cost.frameworks import FRAMEWORK_CHOICES, frameworks_for
+
+    if choice not in FRAMEWORK_CHOICES:
+        raise UsageError(f"framework {choice!r} unknown; valid: {', '.join(FRAMEWORK_CHOICES)}")
+    reasons = []
+    for f in frameworks_for(choice):
+        why = f.why_not(**plan)
+        if why is None:
+            return f.key
+        reasons.append(why)
+    raise UsageError(f"no framework runs this plan: {'; '.join(reasons)}" if choice == "any"
+                     else f"--framework {choice} cannot run this plan: {reasons[0]}")

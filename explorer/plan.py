@@ -10,6 +10,7 @@ RECOMPUTE = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+FRAMEWORK_KEYS = ("megatron", "deepspeed", "fsdp")  # explorer/cost/frameworks.py
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ParallelPlan:
     zero: int = 0
     recompute: str = "none"
     sequence_parallel: bool = True
+    framework: str = "megatron"
+    hsdp: bool = False
 
     def __post_init__(self) -> None:
         for f in ("tp", "pp", "dp", "cp", "micro_batch", "global_batch", "virtual_stages"):
@@ -37,6 +40,8 @@ class ParallelPlan:
             raise UsageError(f"zero stage must be one of 0, 1, 2, 3, got {self.zero!r}")
         if self.recompute not in RECOMPUTE:
             raise UsageError(f"recompute {self.recompute!r} unknown; valid: {', '.join(RECOMPUTE)}")
+        if self.framework not in FRAMEWORK_KEYS:
+            raise UsageError(f"framework {self.framework!r} unknown; valid: {', '.join(FRAMEWORK_KEYS)}")
         if self.global_batch % (self.dp * self.micro_batch):
             raise UsageError(
                 f"global batch {self.global_batch} is not divisible by dp x micro-batch = "
@@ -65,7 +70,7 @@ class ParallelPlan:
         s += f" mb={self.micro_batch} (x{self.num_micro_batches})"
         if self.virtual_stages > 1:
             s += f" v={self.virtual_stages}"
-        s += f" ZeRO-{self.zero} recompute={self.recompute}"
+        s += f" ZeRO-{self.zero}" + (" HSDP" if self.hsdp else "") + f" recompute={self.recompute}"
         if self.tp > 1:
             s += " SP" if self.sequence_parallel else " no-SP"
-        return s
+        return s + f" [{self.framework}]"

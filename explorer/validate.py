@@ -27,8 +27,9 @@ from functools import cache
 from pathlib import Path
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
-from explorer.cost.memory import model_state_bytes
+from explorer.cost.frameworks import framework as get_framework
 from explorer.cost.setup import Setup
+from explorer.cost.sharding import model_state_bytes
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
 from explorer.hardware.catalog import build_cluster
@@ -156,8 +157,9 @@ def _gpt(name: str, hidden: int, layers: int, heads: int, spec: dict, seq_len: i
 def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Efficiency) -> Setup:
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
                             spec["inter_link"])
-    return Setup(model=model, cluster=cluster, seq_len=seq_len, flash_attention=spec.get("flash_attention", True),
-                 efficiency=eff)
+    return Setup(model=model, cluster=cluster, seq_len=seq_len, precision=spec.get("precision", "bf16"),
+                 flash_attention=spec.get("flash_attention", True), efficiency=eff,
+                 grad_reduce_dtype=spec.get("grad_reduce_dtype"))
 
 
 def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency) -> tuple[str, float]:
@@ -187,7 +189,8 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency) -> tuple[s
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=int(row["micro_batch"]),
                         global_batch=global_batch, virtual_stages=int(row.get("virtual_stages", 1)),
                         zero=int(spec.get("zero", 0)), recompute=recompute,
-                        sequence_parallel=spec.get("sequence_parallel", True))
+                        sequence_parallel=spec.get("sequence_parallel", True),
+                        framework=spec.get("framework", "megatron"))
     est = estimate(_setup(spec, model, gpus, seq_len, eff), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
@@ -235,7 +238,8 @@ def _memory_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency) -> li
             model = _gpt(f"GPT {size}", hidden, layers, heads, spec, spec["seq_len"])
             setup = _setup(spec, model, 1, spec["seq_len"], eff)
             stage = spec["stages"][suffix]
-            w, g, o = model_state_bytes(setup, 1, 1, dp, 1, stage)
+            fw = get_framework(spec.get("framework", "deepspeed")).code
+            w, g, o = model_state_bytes(setup, fw, 1, 1, dp, 1, stage)
             predicted = float(w + g + o) / GB
             label = f"{size} ({model.params / 1e9:.4g}e9 params) ZeRO-{stage} DP={dp}"
             out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text)))

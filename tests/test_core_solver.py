@@ -57,15 +57,18 @@ def test_cpsat_equals_exhaustive_on_track_defaults(track):
     gpu=st.sampled_from(["h100", "a100"]),
     mem_frac=st.sampled_from([0.02, 0.05, 0.2, 0.9]),
     bubble=st.sampled_from([0.05, 0.1, 0.25, 1.0]),
+    framework=st.sampled_from(["megatron", "deepspeed", "fsdp", "any"]),
+    network=st.sampled_from(["ib_ndr", "eth_100g"]),
 )
 def test_cpsat_equals_exhaustive_on_random_instances(layers, heads, head_dim, kv_div, ffn_mult, gpus, per_node,
-                                                     batch, seq, gpu, mem_frac, bubble):
+                                                     batch, seq, gpu, mem_frac, bubble, framework, network):
     h = heads * head_dim
     m = DecoderModel(name="r", layers=layers, hidden=h, heads=heads, kv_heads=max(1, heads // kv_div),
                      ffn=ffn_mult * h, vocab=32000)
-    c = build_cluster(gpu, gpus, per_node, "nvlink4", "ib_ndr")
+    c = build_cluster(gpu, gpus, per_node, "nvlink4", network)
     inst = Instance(Setup(m, c, seq, "bf16", "adam", mem_frac), gpus, batch,
-                    max_bubble=Fraction(bubble).limit_denominator(100), max_micro_batch=8, max_virtual_stages=2)
+                    max_bubble=Fraction(bubble).limit_denominator(100), max_micro_batch=8, max_virtual_stages=2,
+                    framework=framework)
     _agree(inst)
 
 

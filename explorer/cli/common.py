@@ -84,3 +84,18 @@ def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = No
         from explorer.reports.text import want_color
 
         click.echo(render(report, fmt, color=fmt == "text" and want_color()), nl=False)
+
+
+def framework_options(f: Callable) -> Callable:
+    """--framework, --grad-reduce-dtype, --in-network-reduction (explorer/cost/frameworks.py)."""
+    from explorer.cost.frameworks import DEFAULT_FRAMEWORK, FRAMEWORK_CHOICES, GRAD_REDUCE_DTYPES
+
+    f = click.option("--in-network-reduction/--no-in-network-reduction", default=False, show_default=True,
+                     help="NVLink SHARP (NVLS) all-reduce where the intra-node fabric has it (NCCL_NVLS_ENABLE).")(f)
+    f = click.option("--grad-reduce-dtype", type=click.Choice(GRAD_REDUCE_DTYPES), default=None,
+                     help="Gradient accumulation and reduction dtype (default: the framework's; Megatron-LM and "
+                          "FSDP2 reduce bf16 training's gradients in fp32).")(f)
+    f = click.option("--framework", type=click.Choice(FRAMEWORK_CHOICES), default=DEFAULT_FRAMEWORK,
+                     show_default=True,
+                     help="The training framework that runs the plan; 'any' searches all three.")(f)
+    return f

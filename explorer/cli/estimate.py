@@ -6,6 +6,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
+from explorer.cli.common import framework_options
 from explorer.tracks import TRACKS
 
 
@@ -34,10 +35,13 @@ from explorer.tracks import TRACKS
 @click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True)
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
+@click.option("--hsdp/--no-hsdp", default=False, show_default=True,
+              help="FSDP2 only: shard inside a node, replicate across nodes.")
+@framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_len, gpu, gpus, gpus_per_node,
                  network, tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute,
-                 sequence_parallel, fmt) -> None:
+                 sequence_parallel, hsdp, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import custom_model, estimate
     from explorer.errors import UsageError
@@ -51,7 +55,9 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_
         model = custom_model(layers, hidden, heads, kv_heads, ffn, vocab or 32000)
     e = estimate(track=track, model=model, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
                  seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp, virtual_stages=virtual_stages, micro_batch=micro_batch,
-                 global_batch=global_batch, zero=zero, recompute=recompute, sequence_parallel=sequence_parallel)
+                 global_batch=global_batch, zero=zero, recompute=recompute, sequence_parallel=sequence_parallel,
+                 framework=framework, hsdp=hsdp, grad_reduce_dtype=grad_reduce_dtype,
+                 in_network_reduction=in_network_reduction)
     if fmt == "json":
         click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
         return
@@ -60,7 +66,8 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, seq_
 
 def estimate_json(e) -> dict:
     return {
-        "configuration": e.plan.as_dict(), "mfu": e.mfu, "hfu": e.hfu,
+        "configuration": e.plan.as_dict(), "framework": e.plan.framework, "mfu": e.mfu, "hfu": e.hfu,
+        "dp_comm_total_s": e.dp_comm_total_s,
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
         "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,
         "memory_limit_gb": e.memory_limit / 1e9, "bubble_fraction": e.bubble_fraction,
@@ -71,7 +78,11 @@ def estimate_json(e) -> dict:
 
 
 def estimate_text(e) -> str:
+    from explorer.cost.frameworks import framework
+
     lines = [f"Configuration: {e.plan.describe()}",
+             f"Runs on {framework(e.plan.framework).name}; data-parallel traffic {e.dp_comm_total_s:.4f} s per step "
+             f"(exposed {e.time['dp_exposed']:.4f} s)",
              f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu:.1f} / hardware "
              f"{e.hardware_tflops_per_gpu:.1f} TFLOP/s per GPU",
              f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   bubble {e.bubble_fraction:.1%}",

@@ -6,7 +6,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, parse_assignments, puzzle_options, time_limit_option
+from explorer.cli.common import emit, framework_options, parse_assignments, puzzle_options, time_limit_option
 
 
 def _int(v: str) -> int:
@@ -15,7 +15,7 @@ def _int(v: str) -> int:
 
 FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_batch": _int, "m": _int,
              "num_micro_batches": _int, "v": _int, "virtual_stages": _int, "zero": _int, "recompute": str,
-             "sp": _int, "sequence_parallel": _int}
+             "sp": _int, "sequence_parallel": _int, "framework": str, "hsdp": _int}
 
 
 @solve.command("3d")
@@ -31,17 +31,20 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
+@framework_options
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator.")
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, gpu, gpus, gpus_per_node, network, global_batch,
-                 seq_len, max_bubble, fix, engine, top, time_limit) -> None:
+                 seq_len, max_bubble, fix, framework, grad_reduce_dtype, in_network_reduction, engine, top,
+                 time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
     from explorer.puzzles.threed import solve_3d
 
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
     res = solve_3d(track, model=model, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
                    global_batch=global_batch, seq_len=seq_len, max_bubble=max_bubble, fix=fixed, engine=engine,
-                   top=top, time_limit=time_limit)
+                   top=top, time_limit=time_limit, framework=framework, grad_reduce_dtype=grad_reduce_dtype,
+                   in_network_reduction=in_network_reduction)
     emit(res.report, fmt, out_dir, attempts_file)

@@ -39,17 +39,22 @@ def params_per_device(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike =
 
 
 def model_state_bytes(
-    setup: Setup, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike = 1, zero: ArrayLike = 0, v: ArrayLike = 1
+    setup: Setup, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike = 1, zero: ArrayLike = 0, v: ArrayLike = 1,
+    grad_bytes: ArrayLike | None = None, shard: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights, gradients and optimizer state per device (ZeRO shards over DP x CP).
+    """Weights, gradients and optimizer state per device, ZeRO's form (ZeRO shards over DP x CP).
 
     Returns (weights, gradients, optimizer) in bytes. ZeRO-1 shards the optimizer state,
-    ZeRO-2 also gradients, ZeRO-3 also weights (Rajbhandari et al. 2020, sec. 5, Table 1)."""
+    ZeRO-2 also gradients, ZeRO-3 also weights (Rajbhandari et al. 2020, sec. 5, Table 1).
+    grad_bytes: bytes of one gradient element (default: the working precision, as in the ZeRO paper;
+    frameworks that accumulate in FP32 pass 4, explorer/cost/sharding.py); shard: ranks the state is split
+    over (default DP x CP)."""
     p = params_per_device(setup, tp, pp, v)
-    shard = np.asarray(dp) * np.asarray(cp)
+    shard = np.asarray(dp) * np.asarray(cp) if shard is None else np.asarray(shard)
+    gb = setup.grad_bytes if grad_bytes is None else grad_bytes
     zero = np.asarray(zero)
     w = _cdiv(p * setup.weight_bytes, np.where(zero >= 3, shard, 1))
-    g = _cdiv(p * setup.grad_bytes, np.where(zero >= 2, shard, 1))
+    g = _cdiv(p * gb, np.where(zero >= 2, shard, 1))
     o = _cdiv(p * setup.optimizer_bytes, np.where(zero >= 1, shard, 1))
     return w, g, o
 

@@ -51,6 +51,10 @@ class Setup:
     explorer/cost/collectives.py) or "textbook" (a flat ring over the slowest link the group spans, one
     NIC per ring: 2(N-1) alpha + 2(N-1)/N M/B per call, the form of the lab texts, CONVENTIONS
     "Collectives"), for lab puzzles that ask for the textbook model."""
+    grad_reduce_dtype: str | None = None
+    """Gradient accumulation and reduction dtype, "bf16" or "fp32"; None = the framework's default (Megatron-LM
+    and FSDP2 reduce in FP32 under bf16 training, DeepSpeed with ZeRO in bf16: explorer/cost/frameworks.py).
+    Memory and traffic both follow it."""
     in_network_reduction: bool = False
     """NVLink SHARP (NVLS) in-switch all-reduce where the intra-node link has it in the catalog; off by
     default (NCCL enables NVLS only on NVSwitch systems with the fabric manager set up for it)."""
@@ -62,6 +66,8 @@ class Setup:
             raise UsageError(f"optimizer {self.optimizer!r} unknown; valid: {', '.join(OPTIMIZERS)}")
         if self.collectives not in COLLECTIVE_MODELS:
             raise UsageError(f"collectives {self.collectives!r} unknown; valid: {', '.join(COLLECTIVE_MODELS)}")
+        if self.grad_reduce_dtype is not None and self.grad_reduce_dtype not in ("bf16", "fp32"):
+            raise UsageError(f"grad-reduce-dtype {self.grad_reduce_dtype!r} unknown; valid: bf16, fp32")
         if not 0 < self.usable_memory_fraction <= 1:
             raise UsageError(f"usable memory fraction must lie in (0, 1], got {self.usable_memory_fraction}")
 
@@ -75,6 +81,8 @@ class Setup:
         return 4 if self.precision == "fp32" else 2
 
     grad_bytes = weight_bytes
+    """Bytes of a gradient element in the working precision (the ZeRO paper's and the lab texts' figure). The
+    training-step model takes the framework's gradient dtype instead (explorer/cost/sharding.grad_bytes)."""
     act_bytes = weight_bytes
 
     @property

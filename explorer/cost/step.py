@@ -14,7 +14,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from explorer.cost import memory as mem
+from explorer.cost import sharding as sh
 from explorer.cost import time as tm
+from explorer.cost.frameworks import framework
 from explorer.cost.setup import Setup
 from explorer.plan import ParallelPlan
 
@@ -31,14 +33,22 @@ def evaluate(
     zero: ArrayLike,
     recompute: ArrayLike,
     sp: ArrayLike,
+    fw: ArrayLike = 0,
+    hsdp: ArrayLike = 0,
 ) -> dict:
-    """All figures of a step for arrays (or scalars) of plan fields. recompute is coded 0/1/2."""
+    """All figures of a step for arrays (or scalars) of plan fields. recompute is coded 0/1/2, the framework
+    by its code (explorer/cost/frameworks.py: 0 Megatron-LM, 1 DeepSpeed, 2 FSDP2), hsdp 0/1.
+
+      t_chunk = t_stage / v + t_p2p + e_mb            (e_mb: per-micro-batch sharded DP, PP = 1 only)
+      t_step  = (v m + p - 1) t_chunk + max(0, t_grad - hidden) + max(0, t_param - hidden) + t_opt
+    where the step-level gradient sync hides behind the last micro-batch's backward (2/3 of t_stage) and the
+    weight all-gather behind the first one's forward (1/3) when the framework overlaps them."""
     m = setup.model
     n_dev = np.asarray(tp) * cp * pp * dp
-    w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v)
+    w, g, o = sh.model_state_bytes(setup, fw, tp, pp, dp, cp, zero, v, hsdp)
     act = mem.pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
     work = mem.working_bytes(setup, tp, cp, micro_batch, recompute, sp)
-    buf = mem.buffer_bytes(setup, tp, pp, zero, v, dp, cp)
+    buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 
     t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp)
@@ -46,14 +56,18 @@ def evaluate(
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_stage = layers * (t_compute + t_memory + t_tp + t_cp) + t_logits
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
-    t_chunk = t_stage / v + t_p2p
+    comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
+    t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
+    e_mb = sh.exposed_per_micro_batch(comm, layers, t_fwd, t_compute + t_memory - t_fwd)
+    t_chunk = t_stage / v + t_p2p + e_mb
     slots = np.asarray(v) * num_micro_batches + pp - 1
     t_pipe = slots * t_chunk
-    t_dp = tm.dp_time(setup, tp, cp, pp, dp, zero, v)
-    hide = setup.efficiency.dp_overlap * (2.0 / 3.0) * t_stage
-    t_dp_exposed = np.maximum(0.0, t_dp - hide)
-    t_opt = tm.optimizer_time(setup, tp, cp, pp, dp, zero, v)
-    t_step = t_pipe + t_dp_exposed + t_opt
+    ov = setup.efficiency.dp_overlap
+    e_grad = np.maximum(0.0, comm["grad_step"] - np.where(comm["overlap_grad"], ov * (2.0 / 3.0) * t_stage, 0.0))
+    e_param = np.maximum(0.0, comm["param_step"] - np.where(comm["overlap_param"], ov * t_stage / 3.0, 0.0))
+    t_opt = sh.dp_optimizer_time(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
+    t_step = t_pipe + e_grad + e_param + t_opt
+    t_dp_exposed = e_grad + e_param + np.asarray(v) * num_micro_batches * e_mb
 
     global_batch = np.asarray(dp) * micro_batch * num_micro_batches
     tokens = global_batch * setup.seq_len
@@ -82,7 +96,7 @@ def evaluate(
         "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,
         "time_bubble": (np.asarray(pp) - 1) * t_chunk,
         "time_dp_exposed": t_dp_exposed,
-        "time_dp_total": t_dp,
+        "time_dp_total": sh.total_per_step(comm, layers, num_micro_batches),
         "time_optimizer": t_opt,
         "step_time": t_step,
         "bubble_fraction": (np.asarray(pp) - 1) / slots,
@@ -154,6 +168,8 @@ def estimate(setup: Setup, plan: ParallelPlan) -> StepEstimate:
         plan.zero,
         mem.RECOMPUTE_CODES[plan.recompute],
         int(plan.sequence_parallel),
+        fw=framework(plan.framework).code,
+        hsdp=int(plan.hsdp),
     )
     return StepEstimate(
         plan=plan,

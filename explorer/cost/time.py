@@ -146,30 +146,25 @@ def p2p_time(
     return np.where(pp_a > 1, t, 0.0)
 
 
-def dp_time(
-    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1
-) -> np.ndarray | float:
-    """Gradient synchronisation over the DP x CP group, per step.
-
-    ZeRO 0-2: all-reduce (or reduce-scatter + all-gather: the same volume) of the gradients in
-    buckets, one NCCL call per bucket; ZeRO-3 adds a weight all-gather: 1.5x the volume
-    (Rajbhandari et al. 2020, sec. 7.2.2)."""
-    n = np.asarray(dp) * np.asarray(cp)
-    stride = np.asarray(tp) * np.asarray(cp) * np.asarray(pp)
-    grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
-    buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
-    # DP x CP ranks: CP members TP apart inside, DP replicas TP x CP x PP apart outside.
-    t = buckets * allreduce(setup, grads / buckets, n, stride, inner=cp, inner_stride=tp)
-    t = np.where(np.asarray(zero) >= 3, 1.5 * t, t)
-    return np.where(n > 1, t, 0.0)
-
-
 def optimizer_time(
-    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike, zero: ArrayLike, v: ArrayLike = 1,
+    grad_bytes: ArrayLike | None = None, shard: ArrayLike | None = None,
 ) -> np.ndarray | float:
     """Optimizer step: memory-bound pass over the local shard (read + write the states, read the
-    gradient, write the working weights), at HBM bandwidth."""
+    gradient, write the working weights), at HBM bandwidth. grad_bytes: bytes of a gradient element
+    (default the working precision); shard: ranks the optimizer state is split over (default DP x CP)."""
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
-    shard = np.where(np.asarray(zero) >= 1, np.asarray(dp) * np.asarray(cp), 1)
-    per_param = 2.0 * setup.optimizer_bytes + setup.grad_bytes + setup.weight_bytes
-    return p / shard * per_param / setup.cluster.accelerator.memory_bandwidth
+    n = np.asarray(dp) * np.asarray(cp) if shard is None else np.asarray(shard)
+    shard_ = np.where(np.asarray(zero) >= 1, n, 1)
+    gb = setup.grad_bytes if grad_bytes is None else np.asarray(grad_bytes)
+    per_param = 2.0 * setup.optimizer_bytes + gb + setup.weight_bytes
+    return p / shard_ * per_param / setup.cluster.accelerator.memory_bandwidth
+
+
+def layer_forward_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, sp: ArrayLike
+                       ) -> np.ndarray | float:
+    """Compute and memory-bound time of one layer's forward pass for one micro-batch (a third of the
+    forward + backward without recompute: backward = 2 x forward), the window behind which a prefetched
+    weight gather of the next layer can hide."""
+    t_c, t_m, _, _ = layer_time(setup, tp, cp, micro_batch, 0, sp)
+    return (t_c + t_m) / 3.0

@@ -14,6 +14,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
@@ -22,7 +23,7 @@ from explorer.hardware.catalog import build_cluster
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from explorer.puzzles.threed_space import Instance, Space, build_space
+from explorer.puzzles.threed_space import FRAMEWORK_CODES, FRAMEWORK_NAMES, Instance, Space, build_space
 from explorer.solvers import cpsat
 from explorer.tracks import Track, get_track
 
@@ -39,13 +40,13 @@ RC_NAMES = {v: k for k, v in RECOMPUTE_CODES.items()}
 CPSAT_PARAMS = {"cp_model_presolve": False, "linearization_level": 0}
 ENGINES = ("cpsat", "enumerate")
 ATTEMPT_VARIABLES = ["tp", "pp", "dp", "micro_batch", "cp", "virtual_stages", "zero", "recompute",
-                     "sequence_parallel"]
+                     "sequence_parallel", "framework", "hsdp"]
 ATTEMPT_REQUIRED = ["tp", "pp", "dp", "micro_batch"]  # the others default to the scenario (attempt_defaults)
 MAX_ATTEMPTS = 10
 # The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
                  "precision", "optimizer", "usable_memory_fraction", "flash_attention", "efficiency", "max_bubble",
-                 "fix", "allow", "memory_limit_bytes")
+                 "fix", "allow", "memory_limit_bytes", "framework", "grad_reduce_dtype", "in_network_reduction")
 
 
 @dataclass
@@ -110,7 +111,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
                intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
-               flash_attention: bool = True, efficiency=None) -> Setup:
+               flash_attention: bool = True, efficiency=None, grad_reduce_dtype: str | None = None,
+               in_network_reduction: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden."""
     c = track.cluster
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
@@ -131,12 +133,13 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
     return Setup(mdl, cluster, seq, prec, optimizer or track.workload.optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
-                 flash_attention, **kw)
+                 flash_attention, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
+                 **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
-                  **setup_overrides: Any) -> Instance:
+                  framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
     setup = make_setup(track, **setup_overrides)
     gb = track.workload.global_batch if global_batch is None else global_batch
     if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
@@ -144,7 +147,7 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
     max_bubble = 0.10 if max_bubble is None else max_bubble
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
-                    allow=dict(allow or {}), memory_limit=memory_limit_bytes)
+                    allow=dict(allow or {}), memory_limit=memory_limit_bytes, framework=framework)
 
 
 def scenario_of(inst: Instance) -> dict[str, Any]:
@@ -165,7 +168,9 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
-           "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit)}
+           "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
+           "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
+           "in_network_reduction": s.in_network_reduction}
     if s.efficiency != DEFAULT_EFFICIENCY:
         out["efficiency"] = s.efficiency.as_dict()
     return out
@@ -175,12 +180,14 @@ def plan_of(c: dict, global_batch: int) -> ParallelPlan:
     return ParallelPlan(tp=int(c["tp"]), pp=int(c["pp"]), dp=int(c["dp"]), cp=int(c["cp"]),
                         micro_batch=int(c["mb"]), global_batch=global_batch, virtual_stages=int(c["v"]),
                         zero=int(c["zero"]), recompute=RC_NAMES[int(c["rc"])],
-                        sequence_parallel=bool(c["sp"]))
+                        sequence_parallel=bool(c["sp"]), framework=FRAMEWORK_NAMES[int(c.get("fw", 0))],
+                        hsdp=bool(c.get("hsdp", 0)))
 
 
 def _key(p: ParallelPlan) -> dict:
     return {"tp": p.tp, "cp": p.cp, "pp": p.pp, "v": p.virtual_stages, "mb": p.micro_batch, "zero": p.zero,
-            "rc": RECOMPUTE_CODES[p.recompute], "sp": int(p.sequence_parallel)}
+            "rc": RECOMPUTE_CODES[p.recompute], "sp": int(p.sequence_parallel), "fw": FRAMEWORK_CODES[p.framework],
+            "hsdp": int(p.hsdp)}
 
 
 # --- engines ------------------------------------------------------------------------------------
@@ -247,7 +254,7 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     if tl <= 0:
         raise UsageError(f"time-limit must be positive, got {tl}")
     space = build_space(inst)
-    empty = [k for k in ("tp", "cp", "pp", "v", "mb", "zero", "rc", "sp") if not getattr(space, k)]
+    empty = [k for k in ("tp", "cp", "pp", "v", "mb", "zero", "rc", "sp", "fw", "hsdp") if not getattr(space, k)]
     if empty:
         raise InfeasibleError(_empty_domain_message(inst, space, empty), conflicts=empty)
     t0 = time.perf_counter()
@@ -278,15 +285,20 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
 
 
 def _crisis(inst: Instance, plan: ParallelPlan | None) -> StepEstimate | None:
+    """The lab's crisis configuration, on the first searched framework that runs it (None if none does)."""
     if plan is None or plan.devices != inst.devices or plan.global_batch != inst.global_batch:
         return None
-    return estimate(inst.setup, plan)
+    for f in frameworks_for(inst.framework):
+        if f.why_not(cp=plan.cp, pp=plan.pp, v=plan.virtual_stages, zero=plan.zero, hsdp=plan.hsdp) is None:
+            return estimate(inst.setup, replace(plan, framework=f.key))
+    return None
 
 
 def _empty_domain_message(inst: Instance, space: Space, empty: list[str]) -> str:
     parts = []
     for k in empty:
-        name = {"v": "virtual_stages", "mb": "micro_batch", "rc": "recompute", "sp": "sequence_parallel"}.get(k, k)
+        name = {"v": "virtual_stages", "mb": "micro_batch", "rc": "recompute", "sp": "sequence_parallel",
+                "fw": "framework"}.get(k, k)
         why = space.reasons.get(name, "")
         pinned = f" (pinned to {inst.fix[name]})" if name in inst.fix else ""
         parts.append(f"no valid {name}{pinned}" + (f": {why}" if why else ""))
@@ -318,7 +330,7 @@ def micro_batch_question(inst: Instance, crisis: ParallelPlan, engine: str = "cp
     the highest MFU? Solved by the same engine with --fix; the sweep shows the trade-off."""
     pins = {"tp": crisis.tp, "pp": crisis.pp, "dp": crisis.dp, "cp": crisis.cp, "zero": crisis.zero,
             "recompute": crisis.recompute, "sequence_parallel": int(crisis.sequence_parallel),
-            "virtual_stages": crisis.virtual_stages}
+            "virtual_stages": crisis.virtual_stages, "framework": crisis.framework, "hsdp": int(crisis.hsdp)}
     sweep = []
     for mb in build_space(replace(inst, fix=pins, max_bubble=Fraction(1))).mb:
         if inst.global_batch % (crisis.dp * mb):
@@ -372,7 +384,8 @@ def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     inst = instance_for(track, **options)
     crisis = get_track(track).crisis_plan
     out = {"cp": crisis.cp, "virtual_stages": crisis.virtual_stages, "zero": crisis.zero,
-           "recompute": crisis.recompute, "sequence_parallel": crisis.sequence_parallel}
+           "recompute": crisis.recompute, "sequence_parallel": crisis.sequence_parallel,
+           "framework": frameworks_for(inst.framework)[0].key, "hsdp": False}
     for k in ATTEMPT_VARIABLES:
         if k in inst.fix:
             out[k] = inst.fix[k]

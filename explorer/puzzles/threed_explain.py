@@ -12,7 +12,14 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
 from explorer.plan import ParallelPlan
-from explorer.puzzles.threed_space import Instance, Space, build_space, candidate_arrays, check_configuration
+from explorer.puzzles.threed_space import (
+    FRAMEWORK_CODES,
+    Instance,
+    Space,
+    build_space,
+    candidate_arrays,
+    check_configuration,
+)
 from explorer.report import Figure
 
 EXPLAIN_MAX_SPACE = 5_000_000  # skip the what-if enumeration beyond this many raw combinations
@@ -110,9 +117,16 @@ def _parse(values: dict) -> dict:
     sp_raw = str(values.get("sequence_parallel", "")).strip().lower()
     if sp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         raise UsageError(f"field sequence_parallel: {sp_raw!r} is not a yes/no value")
+    fw = str(values.get("framework") or "").strip().lower() or None
+    if fw is not None and fw not in FRAMEWORK_CODES:
+        raise UsageError(f"field framework: {fw!r} not one of {', '.join(FRAMEWORK_CODES)}")
+    hsdp_raw = str(values.get("hsdp") or "0").strip().lower()
+    if hsdp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise UsageError(f"field hsdp: {hsdp_raw!r} is not a yes/no value")
     return {"tp": num("tp"), "pp": num("pp"), "dp": num("dp"), "micro_batch": num("micro_batch"),
             "cp": num("cp"), "virtual_stages": num("virtual_stages"), "zero": num("zero"),
-            "recompute": rc, "sequence_parallel": sp_raw in ("1", "true", "yes", "on")}
+            "recompute": rc, "sequence_parallel": sp_raw in ("1", "true", "yes", "on"), "framework": fw,
+            "hsdp": hsdp_raw in ("1", "true", "yes", "on")}
 
 
 def attempt_verdict(inst: Instance, values: dict) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from explorer.cost import memory as mem
+from explorer.cost.collectives import NCCL_VERSION
+from explorer.cost.frameworks import framework, frameworks_for
 from explorer.cost.step import StepEstimate, estimate
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import scenario_of
@@ -17,7 +19,7 @@ def _cfg(p: ParallelPlan) -> dict:
     return {"tp": p.tp, "pp": p.pp, "dp": p.dp, "micro_batch": p.micro_batch, "cp": p.cp,
             "virtual_stages": p.virtual_stages, "zero": p.zero, "recompute": p.recompute,
             "sequence_parallel": p.sequence_parallel, "num_micro_batches": p.num_micro_batches,
-            "global_batch": p.global_batch}
+            "global_batch": p.global_batch, "framework": p.framework, "hsdp": p.hsdp}
 
 
 def build_report(res) -> Report:
@@ -30,7 +32,7 @@ def build_report(res) -> Report:
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
     headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
                 f"{pct(b.bubble_fraction)}, {hbytes(b.memory_total)} of {hbytes(inst.limit)} per {word}; "
-                f"{status_word}.")
+                f"{status_word} (--framework {inst.framework}); runs on {framework(b.plan.framework).name}.")
     if res.crisis:
         c = res.crisis
         which = "the optimum" if res.status == "optimal" else "this configuration"
@@ -115,7 +117,9 @@ def _setup_summary(res) -> dict:
             "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
             "intra_link": s.cluster.intra.name, "inter_link": s.cluster.inter.name, "seq_len": s.seq_len,
             "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
-            "max_bubble": float(inst.max_bubble), "memory_limit_bytes": inst.limit, "fixed": dict(inst.fix)}
+            "max_bubble": float(inst.max_bubble), "memory_limit_bytes": inst.limit, "fixed": dict(inst.fix),
+            "framework": inst.framework, "runs_on": framework(res.best.plan.framework).name,
+            "search_box": search_box_text(inst)}
 
 
 def _breakdown_mem(b: StepEstimate, c: StepEstimate | None) -> Table:
@@ -229,6 +233,30 @@ def _heatmap(res) -> dict:
             "device_word": res.track.device_word if res.track else "GPU"}
 
 
+def _framework_text(res) -> str:
+    f = framework(res.best.plan.framework)
+    s = res.instance.setup
+    grad = (s.grad_reduce_dtype or "the framework's default").upper() if s.grad_reduce_dtype else (
+        "FP32" if f.grad_fp32 and s.precision in ("bf16", "fp8") else "the model dtype")
+    text = {"megatron": "Megatron-LM: DDP buckets of max(40M, 1M x DP) parameters, gradient reduce and weight "
+                        "all-gather overlapped (--overlap-grad-reduce --overlap-param-gather); distributed optimizer "
+                        "= ZeRO-1 (reduce-scatter + all-gather once per step)",
+            "deepspeed": "DeepSpeed: 5e8-element reduce/all-gather buckets, overlap_comm only for ZeRO-3; ZeRO-2 "
+                         "reduce-scatters every micro-batch, ZeRO-3 gathers each layer's weights forward and "
+                         "backward for every micro-batch; no ZeRO-2/3 with PP, no interleaving, no ring CP",
+            "fsdp": "PyTorch FSDP2 (torchtitan): one all-gather and one reduce-scatter per transformer block; "
+                    "without PP every micro-batch gathers forward and backward and reduce-scatters; with PP the "
+                    "weights are gathered once and the gradients reduced once per step"}[f.key]
+    return f"The answer runs on {f.name}. {text}; gradients accumulated and reduced in {grad}."
+
+
+def search_box_text(inst) -> str:
+    """The bounds of the searched space that are not physical limits (shown in every 3D report)."""
+    return (f"CP <= {inst.max_cp}, virtual stages v <= {inst.max_virtual_stages} (and PP x v <= layers), "
+            f"micro-batch <= {inst.max_micro_batch} sequences; TP within a node; frameworks: "
+            f"{', '.join(f.name for f in frameworks_for(inst.framework))}")
+
+
 def _assumptions(res) -> list[Assumption]:
     s = res.instance.setup
     e = s.efficiency
@@ -236,8 +264,15 @@ def _assumptions(res) -> list[Assumption]:
         Assumption(f"Usable memory is {s.usable_memory_fraction:.0%} of HBM "
                    f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB).",
                    res.track.sources.get("cluster", "") if res.track else ""),
-        Assumption("Placement order TP (innermost), CP, PP, DP; each group's traffic crosses the slowest link it "
-                   "spans (intra-node if the group fits in a node).", "Narayanan et al. SC'21 sec. 3"),
+        Assumption("Placement order TP (innermost), CP, PP, DP. Collectives as NCCL runs them: per call the faster "
+                   "of ring and double binary tree, ring latency per hop by tier (one network hop per node "
+                   "crossed), a group with k members per node drives k NICs (min(NVLink, k x NIC)); one latency "
+                   "per call (buckets, per-layer gathers).",
+                   f"NVIDIA/nccl {NCCL_VERSION} src/graph/tuning.cc; nccl issue #412; nccl-tests issue #100; "
+                   "explorer/cost/collectives.py"),
+        Assumption(_framework_text(res), framework(res.best.plan.framework).source),
+        Assumption(f"Search box: {search_box_text(res.instance)}; 'optimal' means optimal inside it.",
+                   "explorer/puzzles/threed_space.py build_space"),
         Assumption("FlashAttention: the s x s attention scores are never stored." if s.flash_attention else
                    "No FlashAttention: attention scores are stored (5as/h term).", "Dao et al. 2022"),
         Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
@@ -260,11 +295,15 @@ FORMULAS = [
             "Narayanan et al. SC'21 eq. 3"),
     Formula("Bubble fraction", "bubble = (P - 1)/(v M + P - 1); the 10% rule as 10 (P - 1) <= v M + P - 1",
             "Narayanan et al. SC'21 sec. 2.2; CONVENTIONS.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
-    Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(0, t_DP - overlap x backward) + t_optimizer",
-            "1F1B schedule, Narayanan et al. SC'21; bucketed DP overlap, Li et al. VLDB 2020"),
-    Formula("Model state", "(2 + 2 + 12) bytes/param for mixed-precision Adam, sharded by ZeRO stage over DP",
-            "Rajbhandari et al. 2020 (ZeRO) sec. 3.1, Table 1"),
+    Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(0, t_grad - 2/3 t_stage) + max(0, t_param - 1/3 "
+            "t_stage) + t_optimizer; t_chunk = t_stage / v + t_p2p + t_DP per micro-batch (ZeRO-3/FSDP without PP)",
+            "1F1B schedule, Narayanan et al. SC'21; overlap as each framework runs it (explorer/cost/sharding.py)"),
+    Formula("Model state", "Megatron-LM bf16: 18 bytes/param (DDP), 6 + 12/d (distributed optimizer); ZeRO "
+            "(2 + 2 + 12) sharded by stage; FSDP2: 16/d", "Megatron-LM docs dist_optimizer.md; Rajbhandari et al. "
+            "2020 (ZeRO) Table 1; torchtitan mixed precision"),
     Formula("Activations per layer", "s b h (10 + 24/t) bytes, s b h 34/t with sequence parallel, 2 s b h with "
             "full recompute (GPT shape; actual GQA/SwiGLU shapes counted)", "Korthikanti et al. 2022, Table 2"),
-    Formula("Ring AllReduce", "2 (N - 1) alpha + 2 (N - 1)/N x M / B", "Patarasuk & Yuan 2009; CONVENTIONS.md"),
+    Formula("AllReduce (NCCL)", "min(ring: base + (2(N-1) - 2(n-1)) alpha_NVLink + 2(n-1) alpha_net + 2(N-1)/N M/B; "
+            "tree: base + 2((k-1) alpha_NVLink + log2(n) alpha_net) + 2M/(0.92 B)), n nodes, k per node, "
+            "B = min(NVLink, k x NIC)", f"NVIDIA/nccl {NCCL_VERSION} tuning.cc; CONVENTIONS.md"),
 ]

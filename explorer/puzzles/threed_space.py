@@ -21,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import ArrayLike
 
+from explorer.cost import frameworks as fwk
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.errors import UsageError
@@ -36,6 +37,8 @@ VARIABLES = (
     "zero",
     "recompute",
     "sequence_parallel",
+    "framework",
+    "hsdp",
 )
 FIXABLE = {
     "tp": int,
@@ -52,11 +55,15 @@ FIXABLE = {
     "recompute": str,
     "sequence_parallel": int,
     "sp": int,
+    "framework": str,
+    "hsdp": int,
 }
 ALIASES = {"mb": "micro_batch", "m": "num_micro_batches", "v": "virtual_stages", "sp": "sequence_parallel"}
 # Variables with a per-variable candidate list in Space (its field name -> the variable's name)
 FIXABLE_SPACE = {"tp": "tp", "cp": "cp", "pp": "pp", "virtual_stages": "v", "micro_batch": "mb", "zero": "zero",
-                 "recompute": "rc", "sequence_parallel": "sp"}
+                 "recompute": "rc", "sequence_parallel": "sp", "framework": "fw", "hsdp": "hsdp"}
+FRAMEWORK_CODES = {f.key: f.code for f in fwk.FRAMEWORKS}
+FRAMEWORK_NAMES = {f.code: f.key for f in fwk.FRAMEWORKS}
 
 
 def _divisors(n: int) -> list[int]:
@@ -78,10 +85,13 @@ class Instance:
     max_virtual_stages: int = 4
     max_micro_batch: int = 64
     memory_limit: int | None = None  # bytes; default: the setup's usable HBM
+    framework: str = fwk.DEFAULT_FRAMEWORK  # megatron | deepspeed | fsdp | any (the union)
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_bubble <= 1:
             raise UsageError(f"max-bubble must lie in [0, 1], got {float(self.max_bubble)}")
+        if self.framework not in fwk.FRAMEWORK_CHOICES:
+            raise UsageError(f"framework {self.framework!r} unknown; valid: {', '.join(fwk.FRAMEWORK_CHOICES)}")
         fixed = {}
         for k, v in self.fix.items():
             name = ALIASES.get(k, k)
@@ -90,7 +100,11 @@ class Instance:
             if name == "recompute":
                 if v not in RECOMPUTE_CODES:
                     raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {v!r}")
-            elif isinstance(v, bool) or int(v) != v or int(v) < (0 if name in ("zero", "sequence_parallel") else 1):
+            elif name == "framework":
+                if v not in FRAMEWORK_CODES:
+                    raise UsageError(f"--fix: framework must be one of {', '.join(FRAMEWORK_CODES)}, got {v!r}")
+            elif isinstance(v, bool) or int(v) != v or int(v) < (0 if name in ("zero", "sequence_parallel", "hsdp")
+                                                                 else 1):
                 raise UsageError(
                     f"--fix: {name} must be a {'non-negative' if name == 'zero' else 'positive'} "
                     f"whole number, got {v!r}"
@@ -124,6 +138,8 @@ class Space:
     rc: list[int]  # recompute codes 0 none, 1 selective, 2 full
     sp: list[int]
     reasons: dict[str, str]
+    fw: list[int] = field(default_factory=lambda: [fwk.MEGATRON.code])  # framework codes
+    hsdp: list[int] = field(default_factory=lambda: [0])
 
     def size(self) -> int:
         """Number of raw combinations (before the product and batch constraints)."""
@@ -136,6 +152,8 @@ class Space:
             * len(self.zero)
             * len(self.rc)
             * len(self.sp)
+            * len(self.fw)
+            * len(self.hsdp)
         )
 
 
@@ -163,26 +181,38 @@ def build_space(inst: Instance) -> Space:
     reasons["virtual_stages"] = f"v <= {inst.max_virtual_stages}"
     mb = [b for b in _divisors(inst.global_batch) if b <= inst.max_micro_batch]
     reasons["micro_batch"] = f"micro-batch divides the global batch {inst.global_batch}, at most {inst.max_micro_batch}"
-    reasons["zero"] = "ZeRO stage 0, 1, 2 or 3"
     reasons["recompute"] = f"recompute is one of {', '.join(RECOMPUTE_CODES)}"
     reasons["sequence_parallel"] = "sequence parallel is on (1) or off (0)"
+    rc_names = inst._allowed("recompute", list(RECOMPUTE_CODES))
+    sp = inst._allowed("sequence_parallel", [0, 1])
+    frameworks = fwk.frameworks_for(inst.framework)
+    reasons["framework"] = f"--framework {inst.framework}: {', '.join(f.name for f in frameworks)}"
+    fw_names = inst._allowed("framework", [f.key for f in frameworks])
+    zeros = sorted({z for f in frameworks if f.key in fw_names for z in f.zero_stages})
+    reasons["zero"] = (f"ZeRO stages {', '.join(map(str, zeros))} ({', '.join(f.name for f in frameworks)})"
+                       if zeros else "no ZeRO stage")
+    hsdp = [0, 1] if any(f.hsdp for f in frameworks if f.key in fw_names) else [0]
+    reasons["hsdp"] = "HSDP (shard inside a node, replicate across nodes) with FSDP2 only"
     for name in FIXABLE_SPACE:
-        if name in inst.fix:
+        if name == "zero" and name in inst.fix and inst.fix[name] not in zeros:
+            reasons[name] = (f"pinned to {inst.fix[name]} (--fix), but --framework {inst.framework} runs "
+                             f"{reasons['zero']}")
+        elif name in inst.fix:
             reasons[name] = f"pinned to {inst.fix[name]} (--fix)"
         elif name in inst.allow:
             reasons[name] = f"allowed: {', '.join(map(str, inst.allow[name]))}"
-    rc_names = inst._allowed("recompute", list(RECOMPUTE_CODES))
-    sp = inst._allowed("sequence_parallel", [0, 1])
     return Space(
         tp=inst._allowed("tp", tp),
         cp=inst._allowed("cp", cp),
         pp=inst._allowed("pp", pp),
         v=inst._allowed("virtual_stages", v),
         mb=inst._allowed("micro_batch", mb),
-        zero=inst._allowed("zero", [0, 1, 2, 3]),
+        zero=inst._allowed("zero", zeros),
         rc=[RECOMPUTE_CODES[r] for r in rc_names],
         sp=sp,
         reasons=reasons,
+        fw=[FRAMEWORK_CODES[k] for k in fw_names],
+        hsdp=inst._allowed("hsdp", hsdp),
     )
 
 
@@ -192,6 +222,9 @@ def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.nd
     the global batch). `candidate_arrays` keeps the rows where all hold; `check_configuration` names
     the ones a single configuration breaks (texts in `rule_text`)."""
     tp, cp, pp, dp, v, mb, m, sp = (np.asarray(c[k]) for k in ("tp", "cp", "pp", "dp", "v", "mb", "m", "sp"))
+    fw = np.asarray(c.get("fw", fwk.MEGATRON.code))
+    zero = np.asarray(c.get("zero", 0))
+    hsdp = np.asarray(c.get("hsdp", 0))
     rules = {
         "devices": tp * cp * pp * dp == inst.devices,
         "global_batch": (m >= 1) & (dp * mb * m == inst.global_batch),
@@ -199,6 +232,8 @@ def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.nd
         "interleaving_needs_pp": (v == 1) | (pp > 1),
         "interleaving_micro_batches": (v == 1) | (m % np.maximum(pp, 1) == 0),
         "sequence_parallel_needs_tp": (sp == 0) | (tp > 1),
+        "framework_runs_it": framework_runs(fw, cp, pp, v, zero, hsdp),
+        "hsdp_spans_nodes": (hsdp == 0) | (inst.setup.group(dp * cp, tp * cp * pp, cp, tp).nodes > 1),
     }
     for name, key in (("dp", dp), ("num_micro_batches", m)):
         if name in inst.fix:
@@ -217,11 +252,30 @@ def rule_text(inst: Instance, name: str, c: dict) -> str:
         "interleaving_micro_batches": lambda: f"interleaving (v = {c['v']}) needs the {c['m']} micro-batches "
                                               f"divisible by PP = {c['pp']} (Megatron-LM)",
         "sequence_parallel_needs_tp": lambda: "sequence parallel needs TP > 1",
+        "framework_runs_it": lambda: fwk.FRAMEWORKS[int(c.get("fw", 0))].why_not(
+            cp=int(c["cp"]), pp=int(c["pp"]), v=int(c["v"]), zero=int(c.get("zero", 0)),
+            hsdp=bool(c.get("hsdp", 0))) or "",
+        "hsdp_spans_nodes": lambda: "HSDP needs the data-parallel group to span nodes (inside one node it is FSDP)",
         "fixed_dp": lambda: f"DP {c['dp']} != {inst.fix.get('dp')} pinned by --fix",
         "fixed_num_micro_batches": lambda: f"{c['m']} micro-batches != {inst.fix.get('num_micro_batches')} "
                                            f"pinned by --fix",
     }
     return texts[name]()
+
+
+def framework_runs(fw: ArrayLike, cp: ArrayLike, pp: ArrayLike, v: ArrayLike, zero: ArrayLike,
+                   hsdp: ArrayLike) -> np.ndarray:
+    """Mask: the framework (code) runs this combination (Framework.why_not, over arrays)."""
+    fw, cp, pp, v, zero, hsdp = (np.asarray(x) for x in (fw, cp, pp, v, zero, hsdp))
+    ok = np.zeros(np.broadcast(fw, cp, pp, v, zero, hsdp).shape, dtype=bool)
+    for f in fwk.FRAMEWORKS:
+        runs = np.isin(zero, f.zero_stages)
+        runs &= (zero < 2) | (pp == 1) | f.sharded_with_pp
+        runs &= (v == 1) | f.interleaving
+        runs &= (cp == 1) | f.context_parallel
+        runs &= (hsdp == 0) | (f.hsdp & (zero >= 2))
+        ok |= (fw == f.code) & runs
+    return ok
 
 
 def micro_batch_count(inst: Instance, dp: ArrayLike, mb: ArrayLike) -> np.ndarray:
@@ -238,24 +292,29 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     DP = devices; DP x mb x m = global batch; PP x v <= layers; v > 1 needs PP > 1 and m divisible by
     PP (Megatron-LM interleaving); sequence parallel only with TP > 1; pinned DP and m (--fix)."""
     n = inst.devices
+    keys = ("tp", "cp", "pp", "dp", "v", "mb", "m", "zero", "rc", "sp", "fw", "hsdp")
     shapes = [(t, c_, p) for t in space.tp for c_ in space.cp for p in space.pp if n % (t * c_ * p) == 0]
     if not shapes or not space.mb:
-        return {k: np.zeros(0, dtype=np.int64) for k in ("tp", "cp", "pp", "dp", "v", "mb", "m", "zero", "rc", "sp")}
+        return {k: np.zeros(0, dtype=np.int64) for k in keys}
     sh = np.array(shapes, dtype=np.int64)
+    # framework-level combinations first (few), then the shape x everything grid
+    fz = np.array([(f, z, h) for f in space.fw for z in space.zero for h in space.hsdp], dtype=np.int64)
     grids = np.meshgrid(
         np.arange(len(sh)),
         np.array(space.v),
         np.array(space.mb),
-        np.array(space.zero),
+        np.arange(len(fz)),
         np.array(space.rc),
         np.array(space.sp),
         indexing="ij",
     )
-    idx, v, mb, zero, rc, sp = (g.ravel() for g in grids)
+    idx, v, mb, ifz, rc, sp = (g.ravel() for g in grids)
     tp, cp, pp = sh[idx, 0], sh[idx, 1], sh[idx, 2]
+    fw, zero, hsdp = fz[ifz, 0], fz[ifz, 1], fz[ifz, 2]
     dp = n // (tp * cp * pp)
     m = micro_batch_count(inst, dp, mb)
-    out = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp}
+    out = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp,
+           "fw": fw, "hsdp": hsdp}
     ok = np.ones(len(tp), dtype=bool)
     for mask in structural_rules(inst, out).values():
         ok &= mask
@@ -276,7 +335,8 @@ class Check:
 
 
 ATTEMPT_LABELS = {"tp": "TP", "cp": "CP", "pp": "PP", "virtual_stages": "v", "micro_batch": "micro-batch",
-                  "zero": "ZeRO", "recompute": "recompute", "sequence_parallel": "sequence parallel"}
+                  "zero": "ZeRO", "recompute": "recompute", "sequence_parallel": "sequence parallel",
+                  "framework": "framework", "hsdp": "HSDP"}
 
 
 def check_configuration(inst: Instance, config: dict, space: Space | None = None) -> Check:
@@ -293,23 +353,31 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
     space = space or build_space(inst)
     rc = RECOMPUTE_CODES.get(config["recompute"], -1)
     sp = int(bool(config["sequence_parallel"]))
+    # an attempt that names no framework runs on the first one searched (the default: Megatron-LM)
+    fw_name = config.get("framework") or (FRAMEWORK_NAMES[space.fw[0]] if space.fw else fwk.DEFAULT_FRAMEWORK)
+    fw = FRAMEWORK_CODES.get(fw_name, -1)
+    hsdp = int(bool(config.get("hsdp", 0)))
     values = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "virtual_stages": config["virtual_stages"],
-              "micro_batch": config["micro_batch"], "zero": config["zero"], "recompute": rc, "sequence_parallel": sp}
+              "micro_batch": config["micro_batch"], "zero": config["zero"], "recompute": rc, "sequence_parallel": sp,
+              "framework": fw, "hsdp": hsdp}
     outside = []
     for name, field_ in FIXABLE_SPACE.items():
         if values[name] not in getattr(space, field_):
-            shown = config[name] if name in ("recompute", "sequence_parallel") else values[name]
+            shown = {"recompute": config["recompute"], "sequence_parallel": config["sequence_parallel"],
+                     "framework": fw_name}.get(name, values[name])
             outside.append(f"{ATTEMPT_LABELS[name]} = {shown} is outside the searched space, "
                            f"{space.reasons.get(name, 'not among the candidates')}")
     c = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "dp": config["dp"],
-         "v": config["virtual_stages"], "mb": config["micro_batch"], "zero": config["zero"], "rc": rc, "sp": sp}
+         "v": config["virtual_stages"], "mb": config["micro_batch"], "zero": config["zero"], "rc": rc, "sp": sp,
+         "fw": max(fw, 0), "hsdp": hsdp}
     c["m"] = int(micro_batch_count(inst, c["dp"], c["mb"]))
     broken = [k for k, ok in structural_rules(inst, c).items() if not bool(ok)]
     violations = [Constraint(k, 0, 0, "", "==", text=rule_text(inst, k, c)) for k in broken]
     out = Check(outside, violations)
-    if broken or rc < 0 or c["zero"] not in (0, 1, 2, 3):
+    if broken or rc < 0 or fw < 0 or c["zero"] not in (0, 1, 2, 3):
         return out  # no step to score: the configuration does not describe a runnable plan
-    r = evaluate(inst.setup, c["tp"], c["cp"], c["pp"], c["dp"], c["v"], c["mb"], c["m"], c["zero"], rc, sp)
+    r = evaluate(inst.setup, c["tp"], c["cp"], c["pp"], c["dp"], c["v"], c["mb"], c["m"], c["zero"], rc, sp,
+                 fw=fw, hsdp=hsdp)
     out.figures = r
     total = int(r["memory_total"])
     if total > inst.limit:

@@ -89,35 +89,50 @@ class _Model:
 
 def greedy_hint(inst: Instance, space: Space) -> dict | None:
     """A construction heuristic for CP-SAT's first solution (the proof does not depend on it):
-    the most memory-frugal settings (largest TP, ZeRO-3, full recompute, micro-batch 1, v = 1)
-    and the smallest PP whose memory and bubble pass, scored with the cost model."""
+    the most memory-frugal settings (largest TP and ZeRO stage the first searched framework runs, full
+    recompute, micro-batch 1, v = 1) and the smallest PP whose memory and bubble pass, scored with the
+    cost model (the same feasibility rules as the search: threed_space.structural_rules)."""
     from explorer.cost.step import evaluate
-    from explorer.puzzles.threed_space import bubble_ok
+    from explorer.puzzles.threed_space import bubble_ok, micro_batch_count, structural_rules
 
-    n, B = inst.devices, inst.global_batch
-    tp, z, rc, sp = max(space.tp), max(space.zero), max(space.rc), max(space.sp)
-    sp = sp if tp > 1 else min(space.sp)
-    for p in space.pp:
-        for c in space.cp:
-            for b in space.mb:
-                if n % (tp * c * p) or B % (n // (tp * c * p) * b) or 1 not in space.v:
-                    continue
-                d = n // (tp * c * p)
-                m = B // (d * b)
-                r = evaluate(inst.setup, tp, c, p, d, 1, b, m, z, rc, sp)
-                if r["memory_total"] <= inst.limit and bubble_ok(inst, p, 1, m):
-                    return {"tp": tp, "cp": c, "pp": p, "dp": d, "v": 1, "mb": b, "m": m, "zero": z, "rc": rc,
-                            "sp": sp}
+    n = inst.devices
+    tp, rc = max(space.tp), max(space.rc)
+    sp = max(space.sp) if tp > 1 else min(space.sp)
+    for fw in space.fw:
+        for z in sorted(space.zero, reverse=True):
+            for p in space.pp:
+                for c in space.cp:
+                    for b in space.mb:
+                        if n % (tp * c * p) or 1 not in space.v:
+                            continue
+                        d = n // (tp * c * p)
+                        m = int(micro_batch_count(inst, d, b))
+                        cand = {"tp": tp, "cp": c, "pp": p, "dp": d, "v": 1, "mb": b, "m": m, "zero": z, "rc": rc,
+                                "sp": sp, "fw": fw, "hsdp": min(space.hsdp)}
+                        if not all(bool(x) for x in structural_rules(inst, cand).values()):
+                            continue
+                        r = evaluate(inst.setup, tp, c, p, d, 1, b, m, z, rc, sp, fw=fw, hsdp=cand["hsdp"])
+                        if r["memory_total"] <= inst.limit and bubble_ok(inst, p, 1, m):
+                            return cand
     return None
+
+
+def _grid(*lists):
+    """Index grids and value grids over the given candidate lists."""
+    idx = [x.ravel() for x in np.meshgrid(*[np.arange(len(v)) for v in lists], indexing="ij")]
+    return idx, [np.asarray(v)[i] for v, i in zip(lists, idx)]
 
 
 def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                 hint: dict | None = None) -> Built:
+    from explorer.cost import sharding as sh
+    from explorer.puzzles.threed_space import framework_runs
+
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
     M = _Model()
     md = M.md
-    TP, CP, PP, V, MB, Z, RC, SP = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
-                                    space.sp)
+    TP, CP, PP, V, MB, Z, RC, SP, FW, HS = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
+                                            space.sp, space.fw, space.hsdp)
 
     # --- variables ---------------------------------------------------------------------------------
     i_tp, tp = M.choice("tp", TP)
@@ -128,6 +143,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     i_z, zero = M.choice("zero", Z)
     i_rc, rc = M.choice("recompute", RC)
     i_sp, sp = M.choice("sequence_parallel", SP)
+    i_fw, fw = M.choice("framework", FW)
+    i_hs, hs = M.choice("hsdp", HS)
     dp_vals = sorted({n // (a * b * c) for a in TP for b in CP for c in PP if n % (a * b * c) == 0})
     dp = md.new_int_var_from_domain(M.cp.Domain.from_values(dp_vals), "dp")
     m = M.var(1, B, "num_micro_batches")
@@ -149,29 +166,27 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     # sequence parallel only with TP > 1: the layer table below has only those rows
 
     # --- factor tables (valid rows only, one allowed-assignments constraint per group) -------------
-    def grid(*lists):
-        """Index grids and value grids over the given candidate lists."""
-        idx = [x.ravel() for x in np.meshgrid(*[np.arange(len(v)) for v in lists], indexing="ij")]
-        return idx, [np.asarray(v)[i] for v, i in zip(lists, idx)]
-
     # one layer, one micro-batch: (TP, CP, mb, rc, SP)
-    (j_tp, j_cp, j_mb, j_rc, j_sp), (a_tp, a_cp, a_mb, a_rc, a_sp) = grid(TP, CP, MB, RC, SP)
+    (j_tp, j_cp, j_mb, j_rc, j_sp), (a_tp, a_cp, a_mb, a_rc, a_sp) = _grid(TP, CP, MB, RC, SP)
     ok = (a_sp == 0) | (a_tp > 1)
     parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp)
     t_layer_tab = _ns(parts[0] + parts[1] + parts[2] + parts[3])
+    t_fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
     lb_tab = np.floor(B * L * a_tp * a_cp * (t_layer_tab / a_mb) / n).astype(np.int64)
     lay = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_mb, j_mb), (i_rc, j_rc), (i_sp, j_sp)], {
         "t_layer": t_layer_tab,
+        "t_fwd": _ns(t_fwd),
+        "t_bwd": _ns(parts[0] + parts[1] - t_fwd),
         "act_layer": mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp),
         "work_bytes": mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp),
         "t_pipe_lower_bound": lb_tab}, ok)
     t_layer, act_l, work = lay["t_layer"], lay["act_layer"], lay["work_bytes"]
     # logits: (TP, CP, mb)
-    (j_tp, j_cp, j_mb), (b_tp, b_cp, b_mb) = grid(TP, CP, MB)
+    (j_tp, j_cp, j_mb), (b_tp, b_cp, b_mb) = _grid(TP, CP, MB)
     t_logits = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_mb, j_mb)],
                        {"t_logits": _ns(tm.logits_time(s, b_tp, b_cp, b_mb))}, np.ones(len(b_tp), bool))["t_logits"]
     # layers of the fullest stage and the in-flight factor of interleaving: (PP, v)
-    (j_pp, j_v), (c_pp, c_v) = grid(PP, V)
+    (j_pp, j_v), (c_pp, c_v) = _grid(PP, V)
     ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
     sl_tab = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
     f_num = np.where(c_v > 1, c_pp * c_v + c_pp - 1, 1).astype(np.int64)
@@ -179,20 +194,32 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                                              "interleave_den": np.where(c_v > 1, c_pp * c_v, 1)}, ok)
     layers, slf, den = pv["stage_layers"], pv["layers_x_interleave"], pv["interleave_den"]
     # pipeline send/recv: (TP, CP, PP, mb, SP)
-    (j_tp, j_cp, j_pp, j_mb, j_sp), (d_tp, d_cp, d_pp, d_mb, d_sp) = grid(TP, CP, PP, MB, SP)
+    (j_tp, j_cp, j_pp, j_mb, j_sp), (d_tp, d_cp, d_pp, d_mb, d_sp) = _grid(TP, CP, PP, MB, SP)
     ok = (n % (d_tp * d_cp * d_pp) == 0) & ((d_sp == 0) | (d_tp > 1))
     t_p2p = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_mb, j_mb), (i_sp, j_sp)],
                     {"t_p2p": _ns(tm.p2p_time(s, d_tp, d_cp, d_pp, d_mb, d_sp))}, ok)["t_p2p"]
-    # model state, DP sync, optimizer step: (TP, CP, PP, v, ZeRO); DP follows from the shape
-    (j_tp, j_cp, j_pp, j_v, j_z), (e_tp, e_cp, e_pp, e_v, e_z) = grid(TP, CP, PP, V, Z)
+    # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); DP follows
+    # from the shape. Only the rows the framework runs (threed_space.framework_runs).
+    (j_fw, j_tp, j_cp, j_pp, j_v, j_z, j_hs), (e_fw, e_tp, e_cp, e_pp, e_v, e_z, e_hs) = _grid(FW, TP, CP, PP, V, Z,
+                                                                                             HS)
     ok = (n % (e_tp * e_cp * e_pp) == 0) & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1))
+    ok &= framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs)
     e_dp = np.where(n % (e_tp * e_cp * e_pp) == 0, n // (e_tp * e_cp * e_pp), 1)
-    w, gr, o = mem.model_state_bytes(s, e_tp, e_pp, e_dp, e_cp, e_z, e_v)
-    st = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_v, j_v), (i_z, j_z)], {
-        "state_bytes": w + gr + o + mem.buffer_bytes(s, e_tp, e_pp, e_z, e_v, e_dp, e_cp),
-        "t_dp": _ns(tm.dp_time(s, e_tp, e_cp, e_pp, e_dp, e_z, e_v)),
-        "t_opt": _ns(tm.optimizer_time(s, e_tp, e_cp, e_pp, e_dp, e_z, e_v))}, ok)
-    state, t_dp, t_opt = st["state_bytes"], st["t_dp"], st["t_opt"]
+    ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp * e_pp, e_cp, e_tp).nodes > 1)
+    w, gr, o = sh.model_state_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v, e_hs)
+    comm = sh.dp_comm(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs)
+    st = M.table([(i_fw, j_fw), (i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_v, j_v), (i_z, j_z), (i_hs, j_hs)], {
+        "state_bytes": w + gr + o + sh.buffer_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v),
+        "t_grad": _ns(comm["grad_step"]),
+        "t_param": _ns(comm["param_step"]),
+        "overlap_grad": comm["overlap_grad"].astype(np.int64),
+        "overlap_param": comm["overlap_param"].astype(np.int64),
+        "t_ag": _ns(comm["ag"]),
+        "t_ag_bwd": _ns(comm["ag_bwd"]),
+        "t_rs": _ns(comm["rs"]),
+        "t_mb_fixed": _ns(comm["mb_fixed"]),
+        "t_opt": _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))}, ok)
+    state, t_opt = st["state_bytes"], st["t_opt"]
 
     # --- memory per device <= limit -------------------------------------------------------------------
     k = M.var(1, max(PP), "in_flight")
@@ -214,28 +241,47 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     md.add(stage == t_layers + t_logits)
     per_chunk = M.var(0, M.hi["t_stage"], "t_stage_per_chunk")
     md.add_division_equality(per_chunk, stage, v)
-    chunk = M.var(0, M.hi["t_stage"] + M.hi["t_p2p"], "t_chunk")
-    md.add(chunk == per_chunk + t_p2p)
+    # per-micro-batch sharded data parallelism (PP = 1 only; zero elsewhere): the fixed part plus, for the
+    # other L - 1 layers, the gathers and reduce-scatters their compute does not hide (sharding.py)
+    e_fwd = M.var(0, M.hi["t_ag"], "t_gather_exposed_fwd")
+    md.add_max_equality(e_fwd, [0, st["t_ag"] - lay["t_fwd"]])
+    e_bwd = M.var(0, M.hi["t_ag_bwd"] + M.hi["t_rs"], "t_gather_exposed_bwd")
+    md.add_max_equality(e_bwd, [0, st["t_ag_bwd"] + st["t_rs"] - lay["t_bwd"]])
+    e_mb = M.var(0, M.hi["t_mb_fixed"] + (L - 1) * (M.hi["t_gather_exposed_fwd"] + M.hi["t_gather_exposed_bwd"]),
+                 "t_dp_per_micro_batch")
+    md.add(e_mb == st["t_mb_fixed"] + (L - 1) * (e_fwd + e_bwd))
+    chunk = M.var(0, M.hi["t_stage"] + M.hi["t_p2p"] + M.hi["t_dp_per_micro_batch"], "t_chunk")
+    md.add(chunk == per_chunk + t_p2p + e_mb)
     slots = M.var(1, max(V) * B + max(PP), "slots")
     md.add(slots == vm + pp - 1)
     pipe = M.product([slots, chunk], "t_pipe", M.hi["slots"] * M.hi["t_chunk"])
     # Redundant cut (removes no solution, tightens the bound): the pipeline does at least the work
     # of its micro-batches, m x layers x t_layer >= (B / DP) x (L / PP) x t_layer / mb.
     md.add(pipe >= lay["t_pipe_lower_bound"])
-    ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000) * Fraction(2, 3)
-    hide = M.var(0, M.hi["t_stage"], "t_hidden")
-    md.add_division_equality(hide, stage * ov.numerator, ov.denominator)
-    exposed = M.var(0, M.hi["t_dp"], "t_dp_exposed")
-    md.add_max_equality(exposed, [0, t_dp - hide])
-    step = M.var(0, M.hi["t_pipe"] + M.hi["t_dp"] + M.hi["t_opt"], "t_step")
-    md.add(step == pipe + exposed + t_opt)
+    # step-level gradient sync hidden behind the last backward (2/3 of a stage), weight gather behind the
+    # first forward (1/3), where the framework overlaps them
+    ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
+    exposed = []
+    for name, frac, t_col, flag in (("grad", Fraction(2, 3), "t_grad", "overlap_grad"),
+                                    ("param", Fraction(1, 3), "t_param", "overlap_param")):
+        f = ov * frac
+        hide = M.var(0, M.hi["t_stage"], f"t_{name}_hideable")
+        md.add_division_equality(hide, stage * f.numerator, f.denominator)
+        hid = M.product([hide, st[flag]], f"t_{name}_hidden", M.hi[f"t_{name}_hideable"])
+        e = M.var(0, M.hi[t_col], f"t_{name}_exposed")
+        md.add_max_equality(e, [0, st[t_col] - hid])
+        exposed.append(e)
+    step = M.var(0, M.hi["t_pipe"] + M.hi["t_grad"] + M.hi["t_param"] + M.hi["t_opt"], "t_step")
+    md.add(step == pipe + exposed[0] + exposed[1] + t_opt)
     md.minimize(step)
 
     vars_ = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp,
-             "step_ns": step,
+             "fw": fw, "hsdp": hs, "step_ns": step,
              # ties at the optimum (equal step time to the nanosecond) go to the simpler plan: less
-             # context parallelism, fewer virtual stages, a lower ZeRO stage, less recompute
-             "tie_break": ((i_cp * len(V) + i_v) * len(Z) + i_z) * len(RC) + i_rc}
+             # context parallelism, fewer virtual stages, no HSDP, a lower ZeRO stage, less recompute, the
+             # first framework listed
+             "tie_break": ((((i_cp * len(V) + i_v) * len(HS) + i_hs) * len(Z) + i_z) * len(RC) + i_rc) * len(FW)
+                          + i_fw}
     for ex in exclude or []:  # no-good cuts, for the next-best configurations
         lits = []
         for key, val in ex.items():

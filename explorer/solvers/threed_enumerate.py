@@ -38,7 +38,8 @@ def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
     for lo in range(0, n, CHUNK):
         s = slice(lo, lo + CHUNK)
         r = evaluate(inst.setup, cand["tp"][s], cand["cp"][s], cand["pp"][s], cand["dp"][s], cand["v"][s],
-                     cand["mb"][s], cand["m"][s], cand["zero"][s], cand["rc"][s], cand["sp"][s])
+                     cand["mb"][s], cand["m"][s], cand["zero"][s], cand["rc"][s], cand["sp"][s], fw=cand["fw"][s],
+                     hsdp=cand["hsdp"][s])
         step[s] = r["step_time"]
         memory[s] = r["memory_total"]
     fits = memory <= inst.limit
@@ -47,7 +48,7 @@ def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
     # Order: the feasible ones first, fastest first, ties broken by the plan fields (deterministic);
     # the infeasible ones after them in generation order (only masks and minima are taken of those).
     f = np.flatnonzero(feasible)
-    keys = [cand[k][f] for k in ("sp", "rc", "zero", "v", "mb", "pp", "cp", "tp")] + [step[f]]
+    keys = [cand[k][f] for k in ("fw", "sp", "rc", "zero", "hsdp", "v", "mb", "pp", "cp", "tp")] + [step[f]]
     order = np.concatenate([f[np.lexsort(keys)], np.flatnonzero(~feasible)])
     cols = {k: a[order] for k, a in cand.items()}
     cols.update(step_time=step[order], memory_total=memory[order], fits=fits[order], bubble_ok=bub[order],

@@ -1,0 +1,141 @@
+"""The training frameworks a plan runs on: what each can run and its defaults, each with its source.
+
+A proven optimum is only useful if a named framework runs it. Three are modelled, read from their own
+sources (the versions named below):
+
+- Megatron-LM / Megatron-Core (NVIDIA/Megatron-LM, main of 2026-08): TP, sequence parallel, CP (ring attention
+  via TransformerEngine, `--cp-comm-type p2p` default), PP with interleaving (virtual stages), and data
+  parallelism as plain DDP (ZeRO-0) or with the distributed optimizer (`--use-distributed-optimizer`,
+  ZeRO-1-like: reduce-scatter of the gradients and all-gather of the updated weights once per step). Megatron's
+  own FSDP paths are not modelled: ZeRO-2/3 are not offered under this framework.
+  Defaults: with `--bf16` the gradients are accumulated and reduced in FP32 (megatron/training/arguments.py:
+  "bfloat16 requires gradient accumulation and all-reduce to be done in fp32"; `--grad-reduce-in-bf16` halves
+  it); DDP bucket = max(40,000,000, 1,000,000 x DP) parameters (megatron/core/distributed/
+  distributed_data_parallel.py); gradient reduction overlapped with the backward pass and the weight
+  all-gather with the next forward (`--overlap-grad-reduce --overlap-param-gather`, as Megatron-LM's own
+  Llama 3 recipe examples/llama/train_llama3_8b_h100_fp8.sh sets them; the argparse default is off).
+  Uneven pipeline splits run through `--pipeline-model-parallel-layout` (or `--decoder-first/last-pipeline-
+  num-layers`); interleaving needs m a multiple of PP (schedules.py: microbatch_group_size_per_vp_stage = PP,
+  the remainder must be 0).
+- DeepSpeed (microsoft/DeepSpeed v0.16.5): ZeRO 0-3; its pipeline engine rejects ZeRO-2/3 ("ZeRO-2 and ZeRO-3
+  are incompatible with pipeline parallelism", deepspeed/runtime/pipe/engine.py) and runs plain 1F1B (no
+  interleaving); tensor and sequence parallelism through Megatron-DeepSpeed; no ring-attention CP (its
+  sequence parallelism is Ulysses all-to-all, not modelled). Defaults (deepspeed/runtime/zero/config.py):
+  reduce_bucket_size = allgather_bucket_size = 5e8 elements, stage3_prefetch_bucket_size = 5e7,
+  overlap_comm on only for stage 3; with bf16 and ZeRO the gradients stay in bf16 and are communicated in bf16
+  (engine.py get_data_types, communication_data_type), without ZeRO they accumulate in FP32.
+- PyTorch FSDP2 as torchtitan runs it (pytorch/torchtitan, main of 2026-08): FSDP (ZeRO-3-like,
+  reshard_after_forward) composed with TP, SP, CP and PP (interleaved schedules too), HSDP (shard inside a
+  node, replicate across nodes) as an option; one all-gather and one reduce-scatter per transformer block
+  (each block is one fully_shard unit); gradients reduced in FP32 (`mixed_precision_reduce = "float32"`).
+  Without PP every micro-batch re-gathers the weights for its forward and again for its backward and
+  reduce-scatters its gradients (FSDP2's default requires_gradient_sync); activation recomputation does not
+  gather a third time (torch/distributed/fsdp/_fully_shard/_fsdp_state.py _pre_forward: "the pre-backward hook
+  is responsible for the unshard"). With PP torchtitan keeps the weights unsharded after the forward
+  (torchtitan/distributed/fsdp.py: "For PP, by default do not reshard after forward to avoid per-microbatch
+  all-gathers") and the pipeline stage neither reshards nor reduces until the last backward
+  (torch/distributed/pipelining/stage.py backward_maybe_with_nosync): one gather and one reduce-scatter per
+  step. ZeRO stage 2 here means reshard_after_forward=False (weights kept from forward to backward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from explorer.errors import UsageError
+
+FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
+DEFAULT_FRAMEWORK = "megatron"
+GRAD_REDUCE_DTYPES = ("bf16", "fp32")
+
+
+@dataclass(frozen=True)
+class Framework:
+    """What one framework runs (the search space) and the defaults that shape its communication."""
+
+    key: str
+    code: int  # index in FRAMEWORKS, the integer the solvers carry
+    name: str
+    zero_stages: tuple[int, ...]
+    sharded_with_pp: bool  # ZeRO-2/3 (FSDP) allowed together with PP > 1
+    interleaving: bool  # virtual stages v > 1
+    context_parallel: bool
+    hsdp: bool
+    grad_fp32: bool  # bf16 training accumulates and reduces gradients in FP32 by default
+    overlap_grad: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level gradient sync hidden in backward
+    overlap_param: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level weight gather hidden in forward
+    source: str
+
+    def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
+                sp: bool = False) -> str | None:
+        """None if this framework runs the plan, else the reason it does not (one short clause)."""
+        if zero not in self.zero_stages:
+            return (f"{self.name} offers ZeRO stages {', '.join(map(str, self.zero_stages))}, not {zero}")
+        if zero >= 2 and pp > 1 and not self.sharded_with_pp:
+            return f"{self.name} does not run ZeRO-{zero} with pipeline parallelism"
+        if v > 1 and not self.interleaving:
+            return f"{self.name} runs plain 1F1B pipelines (no virtual stages)"
+        if cp > 1 and not self.context_parallel:
+            return f"{self.name} has no ring-attention context parallelism"
+        if hsdp and not self.hsdp:
+            return f"{self.name} has no HSDP"
+        if hsdp and zero < 2:
+            return "HSDP shards weights or gradients: it needs ZeRO stage 2 or 3"
+        return None
+
+
+MEGATRON = Framework(
+    key="megatron", code=0, name="Megatron-LM", zero_stages=(0, 1), sharded_with_pp=False, interleaving=True,
+    context_parallel=True, hsdp=False, grad_fp32=True,
+    overlap_grad=(True, True, True, True), overlap_param=(True, True, True, True),
+    source="NVIDIA/Megatron-LM: megatron/training/arguments.py (bf16 -> fp32 grads, --grad-reduce-in-bf16), "
+           "megatron/core/distributed/distributed_data_parallel.py (bucket max(40M, 1M x DP) params), "
+           "examples/llama/train_llama3_8b_h100_fp8.sh (--use-distributed-optimizer --overlap-grad-reduce "
+           "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param)")
+DEEPSPEED = Framework(
+    key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
+    context_parallel=False, hsdp=False, grad_fp32=False,
+    overlap_grad=(False, False, False, True), overlap_param=(False, False, False, True),
+    source="microsoft/DeepSpeed v0.16.5: deepspeed/runtime/zero/config.py (bucket sizes, overlap_comm only for "
+           "stage 3), deepspeed/runtime/pipe/engine.py (ZeRO-2/3 incompatible with PP), deepspeed/runtime/"
+           "engine.py (bf16 gradient dtypes)")
+FSDP = Framework(
+    key="fsdp", code=2, name="PyTorch FSDP2 (torchtitan)", zero_stages=(2, 3), sharded_with_pp=True,
+    interleaving=True, context_parallel=True, hsdp=True, grad_fp32=True,
+    overlap_grad=(True, True, False, False), overlap_param=(True, True, True, True),
+    source="pytorch/torchtitan: torchtitan/config/configs.py (mixed_precision_reduce float32), "
+           "torchtitan/distributed/fsdp.py (per-block fully_shard, no reshard after forward with PP); "
+           "pytorch/pytorch: torch/distributed/fsdp/_fully_shard/_fsdp_state.py, "
+           "torch/distributed/pipelining/stage.py")
+FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
+BY_KEY = {f.key: f for f in FRAMEWORKS}
+
+# Bucket sizes, in elements (parameters), and calls per transformer layer.
+MEGATRON_BUCKET_MIN_PARAMS = 40_000_000
+MEGATRON_BUCKET_PARAMS_PER_DP = 1_000_000
+DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_size = 5e8
+# DeepSpeed ZeRO-3 gathers per submodule (all_gather_coalesced per nn.Module); norms are below
+# stage3_param_persistence_threshold (1e5 elements) and stay resident, so the calls per layer are its linear
+# modules: q, k, v, o + the MLP matrices (Hugging Face Llama / GPT-NeoX layouts).
+DEEPSPEED_ATTENTION_LINEARS = 4
+
+
+def framework(key: str) -> Framework:
+    """A framework by key (megatron, deepspeed, fsdp); one-line error naming the choices."""
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise UsageError(f"framework {key!r} unknown; valid: {', '.join(FRAMEWORK_CHOICES)}") from None
+
+
+def frameworks_for(choice: str) -> tuple[Framework, ...]:
+    """The frameworks a search covers: one, or all three for 'any'."""
+    if choice == "any":
+        return FRAMEWORKS
+    return (framework(choice),)
+
+
+def check_grad_reduce_dtype(value: str | None) -> str | None:
+    if value is not None and value not in GRAD_REDUCE_DTYPES:
+        raise UsageError(f"grad-reduce-dtype {value!r} unknown; valid: {', '.join(GRAD_REDUCE_DTYPES)}")
+    return value

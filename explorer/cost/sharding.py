@@ -1,0 +1,272 @@
+"""Data parallelism as the frameworks run it: model-state memory, communication buffers and the data-parallel
+collectives of one step, per framework (explorer/cost/frameworks.py) and ZeRO stage, per micro-batch where
+the framework communicates per micro-batch (../shared/CONVENTIONS.md, "Sharded data parallelism, per
+micro-batch").
+
+Codes: fw = Framework.code (0 Megatron-LM, 1 DeepSpeed, 2 FSDP2/torchtitan); zero = ZeRO stage (for FSDP:
+3 = reshard after forward, 2 = keep the gathered weights until backward); hsdp = 1 shards inside a node and
+replicates across nodes. Every function takes scalars or numpy arrays of plan fields.
+
+Per step (the gradient accumulation boundary; hidden behind the last micro-batch's backward or the first
+micro-batch's forward where the framework overlaps them, explorer/cost/step.py):
+  Megatron ZeRO-0: all-reduce of the gradients, one call per DDP bucket;
+  Megatron ZeRO-1 (distributed optimizer), DeepSpeed ZeRO-1: reduce-scatter of the gradients and all-gather
+    of the updated weights, one call per bucket each;
+  DeepSpeed ZeRO-0: all-reduce; DeepSpeed ZeRO-2: the weight all-gather (its gradients go per micro-batch);
+  FSDP with PP (torchtitan): every block's weights gathered once (first micro-batch) and its gradients
+    reduce-scattered once (last backward).
+Per micro-batch (PP = 1 only: no framework shards gradients or weights per micro-batch inside a pipeline):
+  DeepSpeed ZeRO-2: the reduce-scatter of all gradients (overlap_comm off by default for stage 2: exposed);
+  ZeRO-3 / FSDP: per layer, the weights all-gathered before the forward and again before the backward (FSDP
+    ZeRO-2: forward only), the gradients reduce-scattered after the backward (HSDP: then all-reduced across
+    nodes). Prefetch overlaps the next layer's gather with this layer's compute; the first gather of each
+    pass and the last reduce-scatter are never hidden (exposed_per_micro_batch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from explorer.cost import frameworks as fwk
+from explorer.cost import memory as mem
+from explorer.cost.collectives import nccl_allreduce_time, nccl_reduce_scatter_time
+from explorer.cost.memory import _cdiv, params_per_device, stage_layers
+from explorer.cost.setup import Setup
+from explorer.cost.time import allreduce, optimizer_time
+
+MEGATRON, DEEPSPEED, FSDP = (f.code for f in fwk.FRAMEWORKS)
+FP32_BYTES = 4
+
+
+def _a(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x)
+
+
+def grad_bytes(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
+    """Bytes of one gradient element as the framework accumulates it in memory.
+
+    fp32 training: 4. Megatron-LM with --bf16 (fp8 runs on top of bf16) accumulates and reduces in FP32
+    (main_grads; arguments.py), with --fp16 in fp16; FSDP2/torchtitan reduces in FP32 (mixed_precision_reduce);
+    DeepSpeed keeps the model dtype under ZeRO and accumulates bf16 in FP32 without it (engine.py
+    get_data_types). `Setup.grad_reduce_dtype` overrides all of them (memory and traffic both follow)."""
+    fw, zero = _a(fw), _a(zero)
+    shape = np.broadcast(fw, zero).shape
+    if setup.collectives == "textbook":
+        return np.full(shape, setup.grad_bytes)
+    if not setup.mixed:
+        return np.full(shape, FP32_BYTES)
+    if setup.grad_reduce_dtype is not None:
+        return np.full(shape, 2 if setup.grad_reduce_dtype == "bf16" else FP32_BYTES)
+    bf16 = setup.precision in ("bf16", "fp8")
+    meg = FP32_BYTES if bf16 else setup.weight_bytes
+    ds = np.where(zero >= 1, setup.weight_bytes, FP32_BYTES if bf16 else setup.weight_bytes)
+    return np.where(fw == MEGATRON, meg, np.where(fw == DEEPSPEED, ds, FP32_BYTES))
+
+
+def grad_comm_bytes(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
+    """Bytes of one gradient element on the wire: as in memory, except DeepSpeed, which communicates in its
+    communication_data_type (bf16 for bf16 training) unless the user sets the reduce dtype."""
+    g = grad_bytes(setup, fw, zero)
+    if setup.mixed and setup.grad_reduce_dtype is None and setup.collectives != "textbook":
+        return np.where(_a(fw) == DEEPSPEED, setup.weight_bytes, g)
+    return g
+
+
+def shard_group_size(setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
+                     hsdp: ArrayLike = 0) -> np.ndarray:
+    """Ranks the sharded state is split over: DP x CP (Megatron's dp_cp group; torchtitan flattens dp_shard and
+    cp into one FSDP dimension), or with HSDP the DP x CP members inside one node."""
+    n = _a(dp) * _a(cp)
+    k = setup.group(n, _a(tp) * _a(cp) * _a(pp), cp, tp).per_node.astype(np.int64)
+    return np.where(_a(hsdp).astype(bool), np.minimum(k, n), n)
+
+
+def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike,
+                      zero: ArrayLike, v: ArrayLike = 1, hsdp: ArrayLike = 0) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray]:
+    """(weights, gradients, optimizer state) bytes per device, exact integers.
+
+    Megatron (docs/user-guide/features/dist_optimizer.md, bf16 params + fp32 grads): 18 bytes/param without
+    the distributed optimizer, 6 + 12/d with it (the gradient buffer stays whole). DeepSpeed: the ZeRO paper's
+    (Rajbhandari et al. 2020, Table 1) 2 + 2 + 12 sharded by stage (fp32 accumulation, 4 bytes, without ZeRO).
+    FSDP2: the sharded parameter is the FP32 master (4/d), gradients sharded in the reduce dtype, optimizer
+    states 8/d (Adam); ZeRO-2 (no reshard after forward) also holds every gathered bf16 weight of the stage
+    until its backward; with PP the gathered weights and the unsharded accumulated gradients stay all step."""
+    fw, zero, pp = _a(fw), _a(zero), _a(pp)
+    s = shard_group_size(setup, tp, cp, pp, dp, hsdp)
+    gb = grad_bytes(setup, fw, zero)
+    # Megatron (ZeRO 0/1) and DeepSpeed: ZeRO's form with the framework's gradient bytes
+    w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v, grad_bytes=gb, shard=s)
+    if setup.collectives == "textbook":
+        return w, g, o
+    # FSDP2
+    p = params_per_device(setup, tp, pp, v)
+    wb, ob = setup.weight_bytes, setup.optimizer_bytes
+    master = FP32_BYTES if setup.mixed else 0
+    keep = (zero == 2) | (pp > 1)  # the gathered bf16 weights stay for the whole stage
+    w_f = _cdiv(p * FP32_BYTES, s) + np.where(keep, p * wb, 0)
+    g_f = _cdiv(p * gb, s) + np.where(pp > 1, p * gb, 0)
+    o_f = _cdiv(p * (ob - master), s)
+    is_f = fw == FSDP
+    return np.where(is_f, w_f, w), np.where(is_f, g_f, g), np.where(is_f, o_f, o)
+
+
+def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike,
+                 zero: ArrayLike, v: ArrayLike = 1) -> np.ndarray:
+    """Communication buffers on top of the model state (exact integers); none without data parallelism.
+
+    Megatron: none (its buckets are views into the contiguous parameter and gradient buffers).
+    DeepSpeed: one reduce bucket (5e8 elements in the gradient dtype, at most the gradients) and, under ZeRO-3,
+    two layers of gathered weights (the prefetch). FSDP2 without PP: two gathered layers (the one computing and
+    the one prefetched; ZeRO-2 holds them all already) and one layer of unsharded gradients."""
+    if setup.collectives == "textbook":
+        return mem.buffer_bytes(setup, tp, pp, zero, v, dp, cp)
+    fw, zero, pp = _a(fw), _a(zero), _a(pp)
+    p = params_per_device(setup, tp, pp, v)
+    layer = _cdiv(setup.model.layer_params, tp)
+    gb = grad_bytes(setup, fw, zero)
+    reduced = _a(dp) * _a(cp) > 1
+    ds = np.minimum(fwk.DEEPSPEED_BUCKET_PARAMS, p) * gb + np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0)
+    fs = np.where(pp > 1, 0, np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0) + layer * gb)
+    out = np.where(fw == DEEPSPEED, ds, np.where(fw == FSDP, fs, 0))
+    return np.where(reduced, out, 0)
+
+
+def _rs(setup: Setup, m: ArrayLike, n: ArrayLike, g) -> np.ndarray:
+    return np.asarray(nccl_reduce_scatter_time(m, n, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth))
+
+
+def _ar(setup: Setup, m: ArrayLike, n: ArrayLike, g) -> np.ndarray:
+    return np.asarray(nccl_allreduce_time(m, n, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth,
+                                          g.nvls_bandwidth))
+
+
+def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
+            zero: ArrayLike, v: ArrayLike = 1, hsdp: ArrayLike = 0) -> dict[str, np.ndarray]:
+    """The data-parallel collectives of one step, in seconds (one NCCL call per bucket or per layer, the
+    faster of ring and tree, rails bandwidth: explorer/cost/collectives.py).
+
+    Returns grad_step, param_step (per step; overlap_grad / overlap_param say whether the framework hides them
+    behind the backward / forward), and for frameworks that communicate per micro-batch (PP = 1): ag, ag_bwd
+    and rs (one layer's forward gather, backward gather and gradient reduce-scatter) and mb_fixed (what every
+    micro-batch pays that no compute hides: the first gather of each pass, the last reduce-scatter, the
+    embedding and head, DeepSpeed ZeRO-2's whole reduce-scatter)."""
+    if setup.collectives == "textbook":
+        return _textbook_comm(setup, fw, tp, cp, pp, dp, zero, v)
+    fw, zero, pp, hsdp = _a(fw), _a(zero), _a(pp), _a(hsdp).astype(bool)
+    tp_a, cp_a, dp_a = _a(tp), _a(cp), _a(dp)
+    n = dp_a * cp_a
+    stride = tp_a * cp_a * pp
+    p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
+    sl = np.asarray(stage_layers(setup.model.layers, pp, v), dtype=float)
+    layer = np.asarray(_cdiv(setup.model.layer_params, tp_a), dtype=float)
+    ends = np.maximum(p - sl * layer, 0.0)
+    gcb = grad_comm_bytes(setup, fw, zero).astype(float)
+    wb = float(setup.weight_bytes)
+    g_all = setup.group(n, stride, cp_a, tp_a)
+    # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
+    k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
+    reps = np.maximum(n / k, 1.0)
+    g_shard = setup.group(k, np.where(hsdp, 1, stride), np.where(hsdp, 1, cp_a), np.where(hsdp, 1, tp_a))
+    g_rep = setup.group(reps, setup.cluster.devices_per_node)
+
+    def shard_rs(elems):
+        t = _rs(setup, elems * gcb, k, g_shard)
+        return t + np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
+
+    def shard_ag(elems):
+        return _rs(setup, elems * wb, k, g_shard)
+
+    def bucketed(bucket_elems, fn):
+        calls = np.maximum(1.0, np.ceil(p / bucket_elems))
+        return calls * fn(p / calls)
+
+    # Megatron: DDP buckets of max(40M, 1M x DP) parameters
+    mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
+    meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
+                        bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
+    meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+    # DeepSpeed: 5e8-element reduce / all-gather buckets
+    db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
+    ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
+    ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+                       np.where(zero == 1, ds_rs_all, 0.0))
+    ds_param = np.where((zero == 1) | (zero == 2), bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+    linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
+    ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
+    ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
+    ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
+    ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
+    # FSDP2: one call per transformer block (and one for the embedding and for the head)
+    f_ag, f_rs = shard_ag(layer), shard_rs(layer)
+    f_ends_ag, f_ends_rs = np.where(ends > 0, shard_ag(ends), 0.0), np.where(ends > 0, shard_rs(ends), 0.0)
+    f_param = sl * f_ag + f_ends_ag
+    f_grad = sl * f_rs + f_ends_rs
+
+    is_m, is_d, is_f = fw == MEGATRON, fw == DEEPSPEED, fw == FSDP
+    per_mb = (pp == 1) & (((is_d | is_f) & (zero >= 3)) | (is_f & (zero == 2)) | (is_d & (zero == 2)))
+    z = np.zeros(np.broadcast(fw, zero, pp, tp_a, cp_a, dp_a).shape)
+    ds3, ds2 = is_d & (zero >= 3), is_d & (zero == 2)
+    ag = z + np.where(ds3, ds_ag, np.where(is_f, f_ag, 0.0))
+    ag_bwd = z + np.where(zero >= 3, ag, 0.0)
+    rs = z + np.where(ds3, ds_rs, np.where(is_f, f_rs, 0.0))
+    f_fixed = ag + ag_bwd + rs + np.where(zero >= 3, 2.0, 1.0) * f_ends_ag + f_ends_rs
+    fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_f, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
+    grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(pp > 1, f_grad, 0.0)))
+    param_step = np.where(is_m, meg_param, np.where(is_d, ds_param, np.where(pp > 1, f_param, 0.0)))
+    zi = np.clip(zero, 0, 3)
+    og = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_grad)[zi] for f in fwk.FRAMEWORKS])
+    op = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_param)[zi] for f in fwk.FRAMEWORKS])
+    none = n <= 1
+    out = {"grad_step": grad_step, "param_step": param_step, "ag": np.where(per_mb, ag, 0.0),
+           "ag_bwd": np.where(per_mb, ag_bwd, 0.0), "rs": np.where(per_mb, rs, 0.0),
+           "mb_fixed": np.where(per_mb, fixed, 0.0)}
+    out = {k_: z + np.where(none, 0.0, a) for k_, a in out.items()}
+    out["overlap_grad"] = z.astype(bool) | og
+    out["overlap_param"] = z.astype(bool) | op
+    return out
+
+
+def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
+                   zero: ArrayLike, v: ArrayLike) -> dict[str, np.ndarray]:
+    """The lab texts' data parallelism (Setup.collectives = "textbook"): one all-reduce (the volume of a
+    reduce-scatter + all-gather) of the working-precision gradients per step in PyTorch DDP's 25 MB buckets
+    (Efficiency.bucket_bytes), ZeRO-3 1.5x that volume (Rajbhandari et al. 2020, sec. 7.2.2), hidden behind
+    the last backward pass."""
+    n = _a(dp) * _a(cp)
+    grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
+    buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
+    t = buckets * allreduce(setup, grads / buckets, n, _a(tp) * _a(cp) * _a(pp), cp, tp)
+    t = np.where(_a(zero) >= 3, 1.5 * t, t)
+    z = np.zeros(np.broadcast(_a(fw), _a(zero), _a(pp), _a(tp), _a(cp), _a(dp)).shape)
+    return {"grad_step": z + np.where(n > 1, t, 0.0), "param_step": z, "ag": z, "ag_bwd": z, "rs": z,
+            "mb_fixed": z, "overlap_grad": z == 0, "overlap_param": z != 0}
+
+
+def dp_optimizer_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
+                      zero: ArrayLike, v: ArrayLike = 1, hsdp: ArrayLike = 0) -> np.ndarray:
+    """The optimizer step over the local shard with the framework's gradient bytes (explorer/cost/time.py)."""
+    return np.asarray(optimizer_time(setup, tp, cp, pp, dp, zero, v, grad_bytes=grad_bytes(setup, fw, zero),
+                                     shard=shard_group_size(setup, tp, cp, pp, dp, hsdp)))
+
+
+def exposed_per_micro_batch(comm: dict[str, np.ndarray], layers: ArrayLike, t_fwd: ArrayLike,
+                            t_bwd: ArrayLike) -> np.ndarray:
+    """Per micro-batch data-parallel time that compute does not hide (PP = 1 frameworks that gather and reduce
+    per micro-batch): the fixed part plus, for each of the other L - 1 layers, what the prefetched gather of
+    the next layer adds to this layer's forward, and the gather plus reduce-scatter to its backward.
+
+    t_fwd, t_bwd: one layer's forward and backward (+ recompute) compute of one micro-batch; prefetch keeps one
+    gather in flight (FSDP2 implicit prefetch; DeepSpeed stage3_prefetch_bucket_size)."""
+    rest = np.maximum(np.asarray(layers, dtype=float) - 1.0, 0.0)
+    fwd = np.maximum(0.0, comm["ag"] - t_fwd)
+    bwd = np.maximum(0.0, comm["ag_bwd"] + comm["rs"] - t_bwd)
+    return comm["mb_fixed"] + rest * (fwd + bwd)
+
+
+def total_per_step(comm: dict[str, np.ndarray], layers: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
+    """All data-parallel communication of one step (seconds of collectives, hidden or not)."""
+    rest = np.maximum(np.asarray(layers, dtype=float) - 1.0, 0.0)
+    per_mb = comm["mb_fixed"] + rest * (comm["ag"] + comm["ag_bwd"] + comm["rs"])
+    return comm["grad_step"] + comm["param_step"] + np.asarray(num_micro_batches) * per_mb

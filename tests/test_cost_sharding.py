@@ -1,0 +1,161 @@
+"""Data parallelism as the frameworks run it (explorer/cost/sharding.py, frameworks.py): known answers derived
+by hand from the frameworks' own documentation and sources, cited in each test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from explorer.hardware import build_cluster
+from explorer.models import get_model
+
+from explorer.api import estimate
+from explorer.cost import sharding as sh
+from explorer.cost.collectives import nccl_reduce_scatter_time
+from explorer.cost.frameworks import DEEPSPEED, FSDP, MEGATRON
+from explorer.cost.memory import params_per_device
+from explorer.cost.setup import Setup
+from explorer.errors import UsageError
+from explorer.plan import ParallelPlan
+
+M, D, F = MEGATRON.code, DEEPSPEED.code, FSDP.code
+
+
+def _setup(gpus=64, **kw):
+    return Setup(get_model("llama3_8b"), build_cluster("h100", gpus, 8, "nvlink4", "ib_ndr"), 4096, **kw)
+
+
+def test_megatron_bytes_per_param_follow_its_distributed_optimizer_table():
+    # NVIDIA/Megatron-LM docs/user-guide/features/dist_optimizer.md, bf16 parameters + fp32 gradients:
+    # 18 bytes/param without the distributed optimizer, 6 + 12/d with it.
+    s = _setup()
+    p = params_per_device(s, 1, 1)
+    for d in (1, 4, 64):
+        w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 0)
+        assert int(w + g + o) == 18 * p
+        w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 1)
+        assert int(w + g + o) == pytest.approx(6 * p + 12 * p / d, abs=2)
+    # --grad-reduce-in-bf16: the gradient buffer halves (4 + 12/d)
+    s16 = _setup(grad_reduce_dtype="bf16")
+    w, g, o = sh.model_state_bytes(s16, M, 1, 1, 8, 1, 1)
+    assert int(w + g + o) == pytest.approx(4 * p + 12 * p / 8, abs=2)
+
+
+def test_deepspeed_keeps_the_zero_paper_bytes_and_fsdp_shards_all_sixteen():
+    # ZeRO paper Table 1 (K = 12): 2 + 2 + 12 sharded by stage; DeepSpeed keeps bf16 gradients under ZeRO
+    # (engine.py get_data_types). FSDP2: fp32 sharded parameter (the master, 4/d) + fp32 gradients (4/d) + Adam
+    # (8/d) = 16/d; DeepSpeed ZeRO-3: (2 + 2 + 12)/d = 16/d as well.
+    s = _setup()
+    p = params_per_device(s, 1, 1)
+    d = 16
+    cases = {(D, 1): 4 * p + 12 * p / d, (D, 2): 2 * p + 14 * p / d, (D, 3): 16 * p / d, (F, 3): 16 * p / d}
+    for (fw, z), expect in cases.items():
+        w, g, o = sh.model_state_bytes(s, fw, 1, 1, d, 1, z)
+        assert int(w + g + o) == pytest.approx(expect, abs=3), (fw, z)
+    # FSDP2 without resharding after forward (ZeRO-2 here) also holds every gathered bf16 weight: + 2 bytes/param
+    w, g, o = sh.model_state_bytes(s, F, 1, 1, d, 1, 2)
+    assert int(w + g + o) == pytest.approx(2 * p + 16 * p / d, abs=3)
+
+
+def test_zero3_traffic_per_step_grows_linearly_with_the_micro_batches():
+    # FSDP2 (PP = 1): every micro-batch gathers each layer forward and backward and reduce-scatters its
+    # gradients (CONVENTIONS "Sharded data parallelism, per micro-batch").
+    s = _setup()
+    comm = sh.dp_comm(s, F, 1, 1, 1, 64, 3)
+    totals = [float(sh.total_per_step(comm, 32, m)) for m in (1, 2, 4, 8)]
+    assert totals[1] == pytest.approx(2 * totals[0]) and totals[3] == pytest.approx(8 * totals[0])
+    # By hand: one layer of Llama-3-8B is 218,112,000 parameters; 64 ranks on 8 nodes (8 per node: 8 rails,
+    # min(369, 8 x 47) = 369 GB/s); a ring all-gather of 2-byte weights and a reduce-scatter of 4-byte (fp32)
+    # gradients, each (n-1)/n M / B plus base + 56 NVLink hops + 7 network hops.
+    layer = get_model("llama3_8b").layer_params
+    ag = nccl_reduce_scatter_time(layer * 2, 64, 8, 2e-6, 5e-6, 369e9)
+    rs = nccl_reduce_scatter_time(layer * 4, 64, 8, 2e-6, 5e-6, 369e9)
+    assert float(comm["ag"]) == pytest.approx(ag) and float(comm["ag_bwd"]) == pytest.approx(ag)
+    assert float(comm["rs"]) == pytest.approx(rs)
+    assert ag == pytest.approx(8.4e-6 + 56 * 2e-6 + 7 * 5e-6 + 63 / 64 * layer * 2 / 369e9)
+
+
+def test_distributed_optimizer_communicates_once_per_step_whatever_the_micro_batches():
+    # Megatron's distributed optimizer: one reduce-scatter of the gradients and one all-gather of the weights
+    # per step, in buckets of max(40M, 1M x DP) parameters (distributed_data_parallel.py).
+    s = _setup()
+    comm = sh.dp_comm(s, M, 1, 1, 1, 64, 1)
+    assert float(sh.total_per_step(comm, 32, 1)) == float(sh.total_per_step(comm, 32, 64))
+    p = float(params_per_device(s, 1, 1))
+    buckets = np.ceil(p / 64e6)  # max(40M, 1M x 64) = 64M parameters per bucket
+    rs = buckets * nccl_reduce_scatter_time(p / buckets * 4, 64, 8, 2e-6, 5e-6, 369e9)
+    ag = buckets * nccl_reduce_scatter_time(p / buckets * 2, 64, 8, 2e-6, 5e-6, 369e9)
+    assert float(comm["grad_step"]) == pytest.approx(rs) and float(comm["param_step"]) == pytest.approx(ag)
+    assert float(comm["mb_fixed"]) == 0 and float(comm["ag"]) == 0
+
+
+def test_grad_reduce_in_bf16_halves_megatrons_gradient_traffic():
+    s32, s16 = _setup(), _setup(grad_reduce_dtype="bf16")
+    b32 = float(sh.dp_comm(s32, M, 1, 1, 1, 64, 1)["grad_step"])
+    b16 = float(sh.dp_comm(s16, M, 1, 1, 1, 64, 1)["grad_step"])
+    # same calls and latency, half the bytes: the bandwidth part halves
+    lat = float(sh.dp_comm(_setup(grad_reduce_dtype="bf16"), M, 1, 1, 1, 64, 1)["param_step"])  # 2-byte gather
+    assert b16 == pytest.approx(lat)  # a bf16 reduce-scatter moves what the bf16 weight all-gather moves
+    assert b16 < b32 < 2 * b16
+
+
+def test_deepspeed_zero2_reduce_scatters_every_micro_batch_unhidden():
+    # DeepSpeed ZeRO-2: gradients reduced into their partition during every micro-batch's backward;
+    # overlap_comm is off by default for stage 2 (deepspeed/runtime/zero/config.py): fully exposed.
+    s = _setup()
+    comm = sh.dp_comm(s, D, 1, 1, 1, 64, 2)
+    assert float(comm["mb_fixed"]) > 0 and float(comm["grad_step"]) == 0
+    e = sh.exposed_per_micro_batch(comm, 32, 1.0, 2.0)  # plenty of compute: nothing of it hides
+    assert float(e) == pytest.approx(float(comm["mb_fixed"]))
+
+
+def test_prefetch_hides_all_but_the_first_gather_and_the_last_reduce_scatter():
+    # Per layer the next layer's gather runs behind this layer's compute; what compute cannot hide is exposed.
+    comm = {"ag": np.array(1.0), "ag_bwd": np.array(1.0), "rs": np.array(2.0), "mb_fixed": np.array(4.0)}
+    # compute longer than the communication: only the fixed part (first gathers + last reduce-scatter)
+    assert float(sh.exposed_per_micro_batch(comm, 10, 5.0, 10.0)) == 4.0
+    # forward 0.5 (hides half a gather), backward 1.0 (hides a third of gather + reduce-scatter): 9 more layers
+    assert float(sh.exposed_per_micro_batch(comm, 10, 0.5, 1.0)) == pytest.approx(4.0 + 9 * (0.5 + 2.0))
+
+
+def test_recomputation_does_not_gather_a_third_time():
+    # FSDP2 _pre_forward returns early in PRE_BACKWARD ("the pre-backward hook is responsible for the unshard"):
+    # full recompute changes the compute, not the data-parallel traffic.
+    s = _setup()
+    plans = [ParallelPlan(tp=1, dp=64, micro_batch=1, global_batch=256, zero=3, recompute=rc, framework="fsdp")
+             for rc in ("none", "full")]
+    from explorer.cost.step import estimate as est
+
+    a, b = (est(s, p) for p in plans)
+    assert a.dp_comm_total_s == pytest.approx(b.dp_comm_total_s)
+
+
+def test_fsdp_with_a_pipeline_gathers_once_per_step():
+    # torchtitan: with PP, no reshard after forward and no gradient sync until the last backward
+    # (torchtitan/distributed/fsdp.py; torch/distributed/pipelining/stage.py): traffic independent of m.
+    s = _setup()
+    comm = sh.dp_comm(s, F, 1, 1, 2, 32, 3)
+    assert float(comm["ag"]) == 0 and float(comm["mb_fixed"]) == 0
+    assert float(comm["param_step"]) > 0 and float(comm["grad_step"]) > 0
+
+
+def test_a_plan_the_framework_cannot_run_is_a_usage_error_naming_why():
+    with pytest.raises(UsageError, match="Megatron-LM offers ZeRO stages 0, 1, not 3"):
+        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=3)
+    with pytest.raises(UsageError, match="does not run ZeRO-2 with pipeline parallelism"):
+        estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=2, framework="deepspeed")
+    with pytest.raises(UsageError, match="no ring-attention context parallelism"):
+        estimate(model="llama3_8b", gpus=64, tp=8, cp=2, dp=4, zero=1, framework="deepspeed")
+    e = estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=3, framework="any")
+    assert e.plan.framework == "fsdp"
+
+
+def test_hsdp_shards_inside_a_node_and_all_reduces_across():
+    # HSDP on 64 GPUs with TP = 1: shard group = the 8 GPUs of a node (NVLink), replicate across 8 nodes.
+    s = _setup()
+    assert int(sh.shard_group_size(s, 1, 1, 1, 64, 1)) == 8
+    w, g, o = sh.model_state_bytes(s, F, 1, 1, 64, 1, 3, 1, 1)
+    p = params_per_device(s, 1, 1)
+    assert int(w + g + o) == pytest.approx(16 * p / 8, abs=3)
+    full = sh.dp_comm(s, F, 1, 1, 1, 64, 3)
+    hybrid = sh.dp_comm(s, F, 1, 1, 1, 64, 3, 1, 1)
+    assert float(hybrid["ag"]) < float(full["ag"])  # gathers stay on NVLink

@@ -11,13 +11,12 @@ A malformed row becomes an error naming the file, line and field; the other rows
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explorer.reports.attempts_file import AttemptRow, AttemptSpec, read_file
 from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError, UsageError
@@ -25,16 +24,6 @@ from explorer.report import Constraint, Finding, Report, Table
 
 REL_TOL = 1e-6
 MAX_FIGURE_COLUMNS = 5
-
-
-@dataclass
-class AttemptRow:
-    """One row of an attempts file: its line, its values (None if malformed) and the error if any."""
-
-    line: int
-    values: dict[str, Any] | None
-    error: str = ""
-    label: str = ""
 
 
 @dataclass
@@ -58,6 +47,7 @@ class Grade:
     unit: str = ""
     objective_label: str = ""
     outside: list[str] = field(default_factory=list)  # values outside the space the solver searched
+    assumed: list[str] = field(default_factory=list)  # variables taken from the scenario, not the file
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -72,124 +62,19 @@ def puzzle_module(puzzle: str) -> Any:
     return mod
 
 
-def parse_value(text: str) -> Any:
-    """'8' -> 8, '0.5' -> 0.5, 'ring' -> 'ring' (the puzzle converts and validates further)."""
-    t = text.strip()
-    for conv in (int, float):
-        try:
-            return conv(t)
-        except ValueError:
-            pass
-    low = t.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    return t
+def read_attempts(path: Path | str, spec: AttemptSpec | list[str]) -> list[AttemptRow]:
+    """Rows of an attempts file (reports.attempts_file.read_file); a list of variables means all required."""
+    if not isinstance(spec, AttemptSpec):
+        spec = AttemptSpec(list(spec), list(spec))
+    return read_file(path, spec).rows
 
 
-def _check_values(name: str, line: int, raw: dict[str, Any], variables: list[str]) -> AttemptRow:
-    missing = [v for v in variables if v not in raw]
-    if missing:
-        return AttemptRow(line, None, f"{name}, line {line}, field '{missing[0]}': missing")
-    values: dict[str, Any] = {}
-    for v in variables:
-        x = raw[v]
-        if x is None or (isinstance(x, str) and not x.strip()):
-            return AttemptRow(line, None, f"{name}, line {line}, field '{v}': empty")
-        values[v] = parse_value(x) if isinstance(x, str) else x
-    return AttemptRow(line, values)
-
-
-def _norm(s: str) -> str:
-    return s.strip().lower().replace("-", "_").replace(" ", "_")
-
-
-def read_csv(text: str, name: str, variables: list[str]) -> list[AttemptRow]:
-    lines = [(i + 1, s) for i, s in enumerate(text.splitlines()) if s.strip() and not s.lstrip().startswith("#")]
-    if not lines:
-        return []
-    rows = [(n, next(csv.reader(io.StringIO(s)))) for n, s in lines]
-    header_line, first = rows[0]
-    order = list(variables)
-    if {_norm(c) for c in first} & set(variables):
-        cols = [_norm(c) for c in first]
-        unknown = [c for c in cols if c not in variables]
-        missing = [v for v in variables if v not in cols]
-        if unknown or missing:
-            what = f"unknown column '{unknown[0]}'" if unknown else f"missing column '{missing[0]}'"
-            raise UsageError(f"{name}, line {header_line}: {what}; the columns are: {', '.join(variables)}")
-        order = cols
-        rows = rows[1:]
-    out = []
-    for n, cells in rows:
-        if len(cells) != len(order):
-            out.append(AttemptRow(n, None, f"{name}, line {n}: expected {len(order)} fields "
-                                           f"({', '.join(order)}), got {len(cells)}"))
-            continue
-        out.append(_check_values(name, n, dict(zip(order, cells)), variables))
-    return out
-
-
-def _json_items(text: str) -> list[tuple[int, Any]]:
-    """The elements of the attempts list with the line each starts on."""
-    dec = json.JSONDecoder()
-    doc = json.loads(text)
-    start = 0
-    if isinstance(doc, dict):
-        if not isinstance(doc.get("attempts"), list):
-            raise ValueError('a JSON attempts file is a list of attempts or {"attempts": [...]}')
-        start = text.index('"attempts"')
-    elif not isinstance(doc, list):
-        raise ValueError('a JSON attempts file is a list of attempts or {"attempts": [...]}')
-    i = text.index("[", start) + 1
-    items = []
-    while True:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text) or text[i] == "]":
-            return items
-        obj, end = dec.raw_decode(text, i)
-        items.append((text.count("\n", 0, i) + 1, obj))
-        i = end
-
-
-def read_json(text: str, name: str, variables: list[str]) -> list[AttemptRow]:
-    try:
-        items = _json_items(text)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{name}: not a valid attempts file: {exc}") from None
-    out = []
-    for line, obj in items:
-        if isinstance(obj, list):
-            if len(obj) != len(variables):
-                out.append(AttemptRow(line, None, f"{name}, line {line}: expected {len(variables)} fields "
-                                                  f"({', '.join(variables)}), got {len(obj)}"))
-                continue
-            obj = dict(zip(variables, obj))
-        if not isinstance(obj, dict):
-            out.append(AttemptRow(line, None, f"{name}, line {line}: an attempt is an object or a list, "
-                                              f"got {type(obj).__name__}"))
-            continue
-        obj = {_norm(k): v for k, v in obj.items()}
-        unknown = [k for k in obj if k not in variables and k not in ("attempt", "note", "label")]
-        if unknown:
-            out.append(AttemptRow(line, None, f"{name}, line {line}, field '{unknown[0]}': unknown; "
-                                              f"the fields are: {', '.join(variables)}"))
-            continue
-        row = _check_values(name, line, obj, variables)
-        row.label = str(obj.get("label") or obj.get("note") or "")
-        out.append(row)
-    return out
-
-
-def read_attempts(path: Path | str, variables: list[str]) -> list[AttemptRow]:
-    """Rows of an attempts file (CSV, or JSON by extension or content); file-level problems raise UsageError."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"cannot read attempts file {path}: {exc.strerror or exc}") from None
-    is_json = path.suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{")
-    return read_json(text, path.name, variables) if is_json else read_csv(text, path.name, variables)
+def attempt_spec(report: Report, mod: Any) -> AttemptSpec:
+    """The puzzle's columns, kinds and required set, with the defaults of the report's scenario."""
+    defaults = {}
+    if hasattr(mod, "attempt_defaults"):
+        defaults = mod.attempt_defaults(report.track, **scenario_options(report))
+    return AttemptSpec.of(mod, defaults)
 
 
 def template(puzzle: str, fmt: str = "csv") -> str:
@@ -346,7 +231,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
     grades: list[Grade] = []
     for i, row in enumerate(rows, start=1):
         g = Grade(number=i, line=row.line, values=row.values or {}, error=row.error,
-                  beyond_limit=bool(limit and i > limit))
+                  beyond_limit=bool(limit and i > limit), assumed=list(row.assumed))
         grades.append(g)
         if row.values is None:
             continue
@@ -387,9 +272,14 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
 
 def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
     """Read and grade an attempts file for a solved report."""
+    return read_and_grade(report, path, mod)[0]
+
+
+def read_and_grade(report: Report, path: Path | str, mod=None) -> tuple[list[Grade], list[str]]:
+    """The graded attempts of a file and the notes on how it was read (encoding, delimiter, assumed values)."""
     mod = mod or puzzle_module(report.puzzle)
-    rows = read_attempts(path, list(mod.ATTEMPT_VARIABLES))
-    return grade_rows(report, rows, mod, source=Path(path).name)
+    got = read_file(path, attempt_spec(report, mod))
+    return grade_rows(report, got.rows, mod, source=Path(path).name), got.notes
 
 
 # ----------------------------------------------------------------------------------------------- report
@@ -419,7 +309,8 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str)
                          "ERROR", g.error, "", "", ""])
             continue
         frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
-        rows.append([num, g.line, *[g.values.get(v) for v in variables],
+        rows.append([num, g.line, *[f"{g.values.get(v)} (assumed)" if v in g.assumed else g.values.get(v)
+                                    for v in variables],
                      *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
                      "yes" if g.feasible else ("outside space" if g.outside else "NO"), g.gap_text, frontier,
                      "; ".join(g.outside + g.violations) or "none",
@@ -467,7 +358,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> l
 def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     """A copy of the report with the graded attempts as a table, findings, JSON data and a plot."""
     mod = mod or puzzle_module(report.puzzle)
-    grades = grade_file(report, path, mod)
+    grades, notes = read_and_grade(report, path, mod)
     variables = list(mod.ATTEMPT_VARIABLES)
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)
@@ -475,6 +366,8 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
     out.tables["attempts"] = grades_table(grades, variables, label)
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum)]
+    if notes:
+        out.findings.append(Finding(f"How was {Path(path).name} read?", "; ".join(notes) + "."))
     out.data["attempts"] = {
         "objective_name": optimum.get("name", "objective"), "objective_label": label,
         "sense": optimum.get("sense", "max"),
@@ -485,6 +378,7 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     if "attempts" not in out.plots:
         out.plots = [*out.plots, "attempts"]
     out.extra["attempts"] = [{"number": g.number, "line": g.line, "values": g.values, "error": g.error or None,
+                              "assumed": g.assumed, "outside_space": g.outside,
                               "feasible": g.feasible, "objective": g.objective, "gap": g.gap,
                               "gap_text": g.gap_text, "reached_optimum": g.reached_optimum,
                               "on_frontier": g.on_frontier, "violations": g.violations,

@@ -57,11 +57,11 @@ def _csv_value(v: Any) -> Any:
 
 def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[dict]:
     """Each graded attempt as a point in objective space, flagged on/off the computed frontier."""
-    from explorer.reports.attempts import puzzle_module, read_attempts
+    from explorer.reports.attempts import attempt_spec, puzzle_module, read_attempts
 
     mod = puzzle_module(result.puzzle)
     spec = spec_for(result.puzzle)
-    rows = read_attempts(path, list(mod.ATTEMPT_VARIABLES))
+    rows = read_attempts(path, attempt_spec(report, mod))
     out = []
     for i, row in enumerate(rows, start=1):
         if row.values is None:

@@ -88,6 +88,9 @@ def test_infeasible_and_bad_inputs():
         h.solve("cloud", global_batch=100)  # 100 / 128 devices is not a whole micro-batch
     with pytest.raises(UsageError):
         h.solve("cloud", message_bytes=-1.0)
-    with pytest.raises(UsageError):
-        h.evaluate_attempt({"aggregation": 3, "intra_algorithm": "ring", "inter_algorithm": "ring",
+    # g = 3 is not among the aggregation choices CP-SAT searches: outside the space, not compared
+    r = h.evaluate_attempt({"aggregation": 3, "intra_algorithm": "ring", "inter_algorithm": "ring",
                             "accumulation": 1}, "cloud")
+    assert not r["feasible"] and r["outside_space"][0].startswith("aggregation = 3 is outside the searched space")
+    with pytest.raises(UsageError):
+        h.evaluate_attempt({"aggregation": 8, "intra_algorithm": "rng", "accumulation": 1}, "cloud")

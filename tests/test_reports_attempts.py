@@ -62,7 +62,7 @@ def test_headerless_csv_and_bad_header(puzzle, tmp_path):
     f.write_text("8,8\n")
     assert read_attempts(f, fake.ATTEMPT_VARIABLES)[0].values == {"tp": 8, "pp": 8}
     f.write_text("tp,pipeline\n8,8\n")
-    with pytest.raises(UsageError, match="line 1: unknown column 'pipeline'"):
+    with pytest.raises(UsageError, match="line 1: missing column 'pp'; unknown column 'pipeline'"):
         read_attempts(f, fake.ATTEMPT_VARIABLES)
 
 

@@ -29,6 +29,8 @@ from explorer.tracks import Track, get_track
 
 ATTEMPT_OPTIONS = ("target_mfu", "network_headroom", "batch", "critical_batch", "loss_scaling", "max_accumulation")
 ATTEMPT_VARIABLES = ["precision", "micro_batch", "accumulation"]
+ATTEMPT_REQUIRED = ["micro_batch", "accumulation"]  # precision defaults to the track's (attempt_defaults)
+ATTEMPT_KINDS = {"precision": "name", "micro_batch": "count", "accumulation": "count"}
 MAX_ATTEMPTS: int | None = None
 LOSS_SCALING = ("dynamic", "static", "none")
 ACTIVATION_TENSORS_PER_LAYER = 10  # h-sized tensors stored per token and layer (Korthikanti et al. Table 2)
@@ -415,17 +417,38 @@ def _reachable(track: str, options: tuple) -> bool:
     return any(not violations(inst, c) for c in all_configs(inst))
 
 
+def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
+    """The precision a file may leave out: the track's training precision."""
+    return {"precision": get_track(track).workload.precision}
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
+    """Score (precision, micro-batch, accumulation) on the grid the exhaustive search covers (all_configs):
+    a value off that grid is outside the searched space."""
     inst = make_instance(track, **options)
+    values = {**attempt_defaults(track), **values}
     p = str(values.get("precision", "")).strip().lower()
-    if p not in inst.precisions:
-        raise UsageError(f"precision {p!r} not offered on this track; valid: {', '.join(inst.precisions)}")
+    if p not in inst.precisions and p not in ("fp32", "bf16", "fp16", "fp8"):
+        raise UsageError(f"precision {p!r} unknown; valid: {', '.join(inst.precisions)}")
     try:
         b, a = int(float(values["micro_batch"])), int(float(values["accumulation"]))
     except KeyError as exc:
         raise UsageError(f"attempt is missing {exc.args[0]!r}; columns: {', '.join(ATTEMPT_VARIABLES)}") from None
     require_positive_int("micro_batch", b)
     require_positive_int("accumulation", a)
+    outside = []
+    if p not in inst.precisions:
+        outside.append(f"precision {p} is outside the searched space, precisions: {', '.join(inst.precisions)}")
+    if b not in inst.micro_batches:
+        outside.append(f"micro_batch = {b} is outside the searched space, micro-batches: "
+                       f"{', '.join(map(str, inst.micro_batches))}")
+    if a > inst.max_accumulation:
+        outside.append(f"accumulation = {a} is outside the searched space, accumulation <= {inst.max_accumulation}")
+    if outside:
+        return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,
+                "objective_name": "time_to_target", "sense": "min",
+                "neighbours": [{"precision": q, "micro_batch": x, "accumulation": min(a, inst.max_accumulation)}
+                               for q in inst.precisions[:1] for x in inst.micro_batches[:1]]}
     e = evaluate_config(inst, p, b, a)
     res_reach = _reachable(track, tuple(sorted(options.items())))
     v = violations(inst, e, with_target=res_reach)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ATTEMPT_OPTIONS = ("workers", "devices", "augment_ms", "compute_ms", "sample_bytes", "storage_gbps", "batch",
                    "dataset_samples")
 ATTEMPT_VARIABLES = ["workers", "devices"]
+ATTEMPT_KINDS = {"workers": "count", "devices": "count"}
 MAX_ATTEMPTS: int | None = 5  # the lab's 5-move rule
 ENGINES = ("cpsat", "enumerate")
 

@@ -41,6 +41,10 @@ INTRA = ("ring", "tree")
 INTER = ("ring", "tree", "halving_doubling", "double_binary_tree")
 TIME_SCALE = 1e6  # CP-SAT times are integer microseconds
 ATTEMPT_VARIABLES = ["aggregation", "intra_algorithm", "inter_algorithm", "accumulation"]
+ATTEMPT_REQUIRED = ["aggregation", "accumulation"]  # the algorithms default to ring (attempt_defaults)
+ATTEMPT_KINDS = {"aggregation": "count", "intra_algorithm": "name", "inter_algorithm": "name",
+                 "accumulation": "count"}
+ATTEMPT_ALIASES = {"g": "aggregation", "intra": "intra_algorithm", "inter": "inter_algorithm", "a": "accumulation"}
 MAX_ATTEMPTS = 10
 SLOW_FACTOR = 100.0  # the lab question: "will a hierarchical strategy help if the inter-node link is 100x slower?"
 
@@ -453,26 +457,51 @@ def _tier_topology(inst: Instance, g: int) -> dict[str, Any]:
 
 
 # --- attempts -------------------------------------------------------------------------------------
+def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
+    """The algorithms a file may leave out: the ring on both tiers (the flat baseline's algorithm)."""
+    return {"intra_algorithm": "ring", "inter_algorithm": "ring"}
+
+
 def _parse(values: dict[str, Any]) -> tuple[int, str, str, int]:
-    missing = [k for k in ATTEMPT_VARIABLES if k not in values or values[k] in (None, "")]
+    values = {**attempt_defaults(), **{k: v for k, v in values.items() if v not in (None, "")}}
+    missing = [k for k in ATTEMPT_VARIABLES if k not in values]
     if missing:
         raise UsageError(f"attempt is missing {', '.join(missing)}")
     try:
         g = int(float(values["aggregation"]))
         a = int(float(values["accumulation"]))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UsageError(f"aggregation and accumulation must be whole numbers, got {values['aggregation']!r}, "
                          f"{values['accumulation']!r}") from None
-    return g, str(values["intra_algorithm"]).strip().lower(), str(values["inter_algorithm"]).strip().lower(), a
+    intra, inter = str(values["intra_algorithm"]).strip().lower(), str(values["inter_algorithm"]).strip().lower()
+    if intra not in INTRA:
+        raise UsageError(f"intra algorithm {intra!r} unknown; valid: {', '.join(INTRA)}")
+    if inter not in INTER:
+        raise UsageError(f"inter algorithm {inter!r} unknown; valid: {', '.join(INTER)}")
+    return g, intra, inter, a
 
 
 def evaluate_attempt(values: dict[str, Any], track: str = "cloud", **options: Any) -> dict[str, Any]:
-    """Score a student's (aggregation, intra, inter, accumulation) with the same evaluator as the optimum."""
+    """Score a student's (aggregation, intra, inter, accumulation) with the same evaluator as the optimum
+    (`evaluate`, from which CP-SAT's tables and the exhaustive search are built); values outside the choices
+    the solvers search (candidates) are said to be so."""
     inst = make_instance(get_scenario(track), **{k: v for k, v in options.items()
                                                  if k in ("message_bytes", "inter_bandwidth_bps", "global_batch")})
     g, intra, inter, a = _parse(values)
-    e = evaluate(inst, g, intra, inter, a)
+    outside = []
+    if g not in inst.aggregation_choices:
+        outside.append(f"aggregation = {g} is outside the searched space, g in "
+                       f"{', '.join(map(str, inst.aggregation_choices))}")
+    if not 1 <= a <= inst.max_accumulation:
+        outside.append(f"accumulation = {a} is outside the searched space, accumulation <= {inst.max_accumulation}")
     gs = list(inst.aggregation_choices)
+    if outside:
+        near = min(gs, key=lambda x: abs(x - g))
+        return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,
+                "objective_name": "exposed_comm_s", "sense": "min",
+                "neighbours": [{"aggregation": near, "intra_algorithm": intra, "inter_algorithm": inter,
+                                "accumulation": min(max(a, 1), inst.max_accumulation)}]}
+    e = evaluate(inst, g, intra, inter, a)
     nb = []
     i = gs.index(g)
     for j in (i - 1, i + 1):
@@ -488,6 +517,7 @@ def evaluate_attempt(values: dict[str, Any], track: str = "cloud", **options: An
                     "memory_bytes": Figure(e.memory_bytes, "B", "memory per device"),
                     "micro_batch": Figure(e.micro_batch, "", "micro-batch per device")},
         "violations": list(e.violations),
+        "outside_space": [],
         "objective": e.exposed_us / TIME_SCALE,
         "objective_name": "exposed_comm_s",
         "sense": "min",

@@ -30,7 +30,9 @@ from explorer.units import human_number, plural
 ATTEMPT_OPTIONS = ("memory_limit_gb", "batch")
 ATTEMPT_VARIABLES = ["optimizer", "precision", "recompute", "micro_batch", "zero", "offload", "trainable_layers",
                      "adapter"]
-OPTIONAL_VARIABLES = {"adapter": "none"}  # attempts written before adapters were offered still grade
+ATTEMPT_REQUIRED: list[str] = []  # every column defaults to the track's starting configuration (attempt_defaults)
+ATTEMPT_KINDS = {"optimizer": "name", "precision": "name", "recompute": "name", "micro_batch": "count",
+                 "zero": "count0", "offload": "flag", "trainable_layers": "count0", "adapter": "name"}
 MAX_ATTEMPTS: int | None = None
 ENGINES = ("cpsat", "enumerate")
 TIME_UNITS = 100_000  # time tables in 1e-5 of the starting configuration's step time
@@ -521,26 +523,34 @@ def scenario_of(inst: MemoryInstance) -> dict[str, Any]:
 
 
 # --- attempts ---------------------------------------------------------------------------------------
-def _parse(inst: MemoryInstance, values: dict) -> dict[str, int]:
-    idx = {}
+def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str]]:
+    """Indices into the searched choices (inst.dims), and the values outside them."""
+    idx, outside = {}, []
     for d in ATTEMPT_VARIABLES:
-        if d not in values and d not in OPTIONAL_VARIABLES:
-            raise UsageError(f"attempt is missing {d!r}; columns: {', '.join(ATTEMPT_VARIABLES)}")
-        v = values.get(d, OPTIONAL_VARIABLES.get(d))
+        v = values[d] if values.get(d) not in (None, "") else getattr(inst.baseline, d)
         dom = inst.dims[d]
         if d == "offload":
-            v = str(v).strip().lower() in ("1", "true", "yes", "on")
+            v = v if isinstance(v, bool) else str(v).strip().lower() in ("1", "true", "yes", "on")
         elif isinstance(dom[0], int) and not isinstance(dom[0], bool):
             try:
                 v = int(float(v))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise UsageError(f"{d} must be a whole number, got {v!r}") from None
         else:
             v = str(v).strip().lower()
-        if v not in dom:
+        if v not in dom and isinstance(v, str):  # a name this track does not offer: a typo, or another track's
             raise UsageError(f"{d} {v!r} not offered on this track; valid: {', '.join(map(str, dom))}")
+        if v not in dom:
+            outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}")
+            continue
         idx[d] = dom.index(v)
-    return idx
+    return idx, outside
+
+
+def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
+    """Values a file may leave out: the track's starting configuration (what the audit changes from)."""
+    inst, _ = _cached_problem(track, options.get("memory_limit_gb"), options.get("batch"))
+    return {d: getattr(inst.baseline, d) for d in ATTEMPT_VARIABLES}
 
 
 @cache
@@ -554,7 +564,12 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     if unknown:
         raise UsageError(f"unknown option(s) {unknown}; valid: {', '.join(ATTEMPT_OPTIONS)}")
     inst, prob = _cached_problem(track, options.get("memory_limit_gb"), options.get("batch"))
-    idx = _parse(inst, values)
+    idx, outside = _parse(inst, values)
+    if outside:
+        return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,
+                "objective_name": "time_to_quality_s", "sense": "min",
+                "neighbours": [{**{k: inst.dims[k][i] for k, i in idx.items()},
+                                **{d: getattr(inst.baseline, d) for d in ATTEMPT_VARIABLES if d not in idx}}]}
     sc = prob.score(idx)
     viol = [Constraint(n, v, lim, "" if n == "adapters need an adapted layer" else "B", "<=")
             for n, (v, lim) in sc["constraints"].items() if v > lim]

@@ -489,7 +489,16 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
 
 # --- attempts: a student's (fabric, N) -------------------------------------------------------------
 ATTEMPT_VARIABLES = ["fabric", "devices"]
+ATTEMPT_REQUIRED = ["devices"]  # the fabric too unless the scenario has only one (attempt_defaults)
+ATTEMPT_KINDS = {"fabric": "name", "devices": "count"}
+ATTEMPT_ALIASES = {"n": "devices", "gpus": "devices", "nodes": "devices"}
 MAX_ATTEMPTS = None
+
+
+def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
+    """The fabric, when the scenario compares only one."""
+    fabrics = parse_fabrics(options.get("fabric")) or list(scenario(track).fabrics)
+    return {"fabric": fabrics[0]} if len(fabrics) == 1 else {}
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:

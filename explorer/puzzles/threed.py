@@ -42,6 +42,11 @@ ENGINES = ("cpsat", "enumerate")
 ATTEMPT_VARIABLES = ["tp", "pp", "dp", "micro_batch", "cp", "virtual_stages", "zero", "recompute",
                      "sequence_parallel", "framework", "hsdp"]
 ATTEMPT_REQUIRED = ["tp", "pp", "dp", "micro_batch"]  # the others default to the scenario (attempt_defaults)
+ATTEMPT_KINDS = {"tp": "count", "pp": "count", "dp": "count", "micro_batch": "count", "cp": "count",
+                 "virtual_stages": "count", "zero": "count0", "recompute": "name", "sequence_parallel": "flag",
+                 "framework": "name", "hsdp": "flag"}
+ATTEMPT_ALIASES = {"mb": "micro_batch", "micro_batch_size": "micro_batch", "v": "virtual_stages",
+                   "virtual_pipeline_stages": "virtual_stages", "zero_stage": "zero", "sp": "sequence_parallel"}
 MAX_ATTEMPTS = 10
 # The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",

@@ -100,29 +100,29 @@ def _parse(values: dict) -> dict:
     def num(k: str) -> int:
         v = values.get(k)
         if v is None or (isinstance(v, str) and v.strip() == ""):
-            raise UsageError(f"field {k}: missing (needed: tp, pp, dp, micro_batch)")
+            raise UsageError(f"{k} is missing (needed: tp, pp, dp, micro_batch)")
         if isinstance(v, bool):
-            raise UsageError(f"field {k}: {v!r} is not a whole number")
+            raise UsageError(f"{k} {v!r} is not a whole number")
         try:
             f = float(v)
         except (TypeError, ValueError, OverflowError):
-            raise UsageError(f"field {k}: {v!r} is not a number") from None
+            raise UsageError(f"{k} {v!r} is not a number") from None
         if not math.isfinite(f) or f != int(f):
-            raise UsageError(f"field {k}: {v!r} is not a whole number")
+            raise UsageError(f"{k} {v!r} is not a whole number")
         return int(f)
 
     rc = str(values.get("recompute", "")).strip().lower()
     if rc not in RECOMPUTE_CODES:
-        raise UsageError(f"field recompute: {rc!r} not one of {', '.join(RECOMPUTE_CODES)}")
+        raise UsageError(f"recompute {rc!r} is not one of {', '.join(RECOMPUTE_CODES)}")
     sp_raw = str(values.get("sequence_parallel", "")).strip().lower()
     if sp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-        raise UsageError(f"field sequence_parallel: {sp_raw!r} is not a yes/no value")
+        raise UsageError(f"sequence_parallel {sp_raw!r} is not a yes/no value")
     fw = str(values.get("framework") or "").strip().lower() or None
     if fw is not None and fw not in FRAMEWORK_CODES:
-        raise UsageError(f"field framework: {fw!r} not one of {', '.join(FRAMEWORK_CODES)}")
+        raise UsageError(f"framework {fw!r} is not one of {', '.join(FRAMEWORK_CODES)}")
     hsdp_raw = str(values.get("hsdp") or "0").strip().lower()
     if hsdp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
-        raise UsageError(f"field hsdp: {hsdp_raw!r} is not a yes/no value")
+        raise UsageError(f"hsdp {hsdp_raw!r} is not a yes/no value")
     return {"tp": num("tp"), "pp": num("pp"), "dp": num("dp"), "micro_batch": num("micro_batch"),
             "cp": num("cp"), "virtual_stages": num("virtual_stages"), "zero": num("zero"),
             "recompute": rc, "sequence_parallel": sp_raw in ("1", "true", "yes", "on"), "framework": fw,

@@ -1,0 +1,148 @@
+"""Attempts files as students write them, graded on the real 3D puzzle (edge track: small and fast): only the
+required columns, the rest from the scenario (said so); comma, semicolon or tab; UTF-8, UTF-8 with BOM, UTF-16
+with BOM or Latin-1 (said so); each kind of bad row named by file, line and field while the others are graded;
+file-level problems in one line."""
+
+from __future__ import annotations
+
+import pytest
+from _explore import explore
+from explorer.reports.attempts import attach_attempts, grade_file
+
+from explorer.errors import UsageError
+from explorer.puzzles.threed import solve_3d
+
+# The edge optimum is TP=1 PP=8 DP=1250 mb=1 (x64) ZeRO-1 recompute=none (no SP at TP=1): 1 x 8 x 1250 = 10,000
+# devices; 1250 x 1 x 64 = 80,000 sequences.
+
+
+@pytest.fixture(scope="module")
+def edge():
+    return solve_3d("edge", top=1).report
+
+
+def _best(report) -> dict:
+    c = report.extra["configuration"]
+    return {k: c[k] for k in ("tp", "pp", "dp", "micro_batch", "zero", "recompute")}
+
+
+def _text(report, sep: str = ",") -> str:
+    b = _best(report)
+    return sep.join(b) + "\n" + sep.join(str(v) for v in b.values()) + "\n"
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "latin-1"])
+def test_delimiters_and_encodings(edge, tmp_path, sep, encoding):
+    f = tmp_path / "mine.csv"
+    f.write_bytes(("# my attempts\n" + _text(edge, sep)).encode(encoding))
+    out = attach_attempts(edge, f)
+    g = out.extra["attempts"][0]
+    assert g["error"] is None and g["reached_optimum"], g
+    # only cp, virtual_stages, sequence_parallel were left out: taken from the scenario, and said so
+    assert g["assumed"] == ["cp", "virtual_stages", "sequence_parallel"]
+    how = next(x.answer for x in out.findings if x.question == "How was mine.csv read?")
+    assert "cp = 1, virtual_stages = 1, sequence_parallel = False" in how
+    assert ("separated by semicolons" in how) == (sep == ";") and ("separated by tabs" in how) == (sep == "\t")
+    assert ("UTF-16" in how) == (encoding == "utf-16")
+    assert ("with a byte-order mark" in how) == (encoding == "utf-8-sig")
+
+
+def test_latin1_is_said_when_the_file_is_not_utf8(edge, tmp_path):
+    f = tmp_path / "notes.csv"
+    f.write_bytes(("tp,pp,dp,micro_batch,note\n1,8,1250,1,préféré\n").encode("latin-1"))
+    out = attach_attempts(edge, f)
+    how = next(x.answer for x in out.findings if x.question == "How was notes.csv read?")
+    assert how.startswith("read as Latin-1 (it is not UTF-8)")
+    assert out.extra["attempts"][0]["error"] is None
+
+
+BAD_ROWS = [
+    ("0", "field 'tp': 0 is not a positive whole number"),
+    ("-2", "field 'tp': -2 is not a positive whole number"),
+    ("inf", "field 'tp': 'inf' is not a finite number"),
+    ("nan", "field 'tp': 'nan' is not a finite number"),
+    ("1e300", "field 'tp': 1e+300 is absurdly large"),
+    ("9" * 5000, "field 'tp': a 5000-character number is absurdly large"),
+    ("2.5", "field 'tp': 2.5 is not a whole number"),
+    ("eight", "field 'tp': 'eight' is not a number"),
+]
+
+
+@pytest.mark.parametrize("bad,message", BAD_ROWS, ids=[b[:8] for b, _ in BAD_ROWS])
+def test_each_bad_row_is_named_and_the_others_are_graded(edge, tmp_path, bad, message):
+    b = _best(edge)
+    good = ",".join(str(v) for v in b.values())
+    f = tmp_path / "rows.csv"
+    f.write_text(",".join(b) + f"\n{good}\n{bad},8,1250,1,1,none\n{good}\n")
+    g = grade_file(edge, f)
+    assert [x.line for x in g] == [2, 3, 4]
+    assert g[1].error.startswith(f"rows.csv, line 3, {message}"), g[1].error
+    assert g[0].reached_optimum and g[2].reached_optimum
+
+
+@pytest.mark.parametrize("row,message", [
+    ('{"tp": true, "pp": 8, "dp": 1250, "micro_batch": 1}', "field 'tp': true is not a number"),
+    ('{"tp": 1, "tp": 2, "pp": 8, "dp": 1250, "micro_batch": 1}', "field 'tp': given twice"),
+    ('{"tp": 1, "pp": 8, "dp": 1' + "0" * 5000 + ', "micro_batch": 1}', "field 'dp': a 5001-digit number"),
+    ('{"tp": 1, "pp": 8, "dp": Infinity, "micro_batch": 1}', "field 'dp': Infinity is not a finite number"),
+    ('{"tp": 1, "pp": 8, "dp": [1250], "micro_batch": 1}', "field 'dp': a JSON list is not a value"),
+    ('{"tp": 1, "pp": 8, "dp": 1250, "micro_batch": 1, "recompute": 2}', "field 'recompute': 2 is not a name"),
+    ('{"tp": 1, "pp": 8, "dp": 1250}', "field 'micro_batch': missing"),
+])
+def test_json_bad_rows(edge, tmp_path, row, message):
+    f = tmp_path / "mine.json"
+    f.write_text('[\n {"tp": 1, "pp": 8, "dp": 1250, "micro_batch": 1, "zero": 1},\n ' + row + "\n]\n")
+    g = grade_file(edge, f)
+    assert g[0].reached_optimum
+    assert g[1].error.startswith(f"mine.json, line 3, {message}"), g[1].error
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "no attempts (the file is empty)"),
+    (b"# nothing yet\n\n", "no attempts (the file is empty)"),
+    (b"tp,pp,dp,micro_batch\n", "no attempts (only the header line)"),
+    (b"[]", "no attempts (the list is empty)"),
+    (b"tp,pp,dp,micro_batch,pp\n1,8,1250,1,8\n", "line 1, field 'pp': the column is given twice"),
+    (b"tp,pp,micro_batch\n1,8,1\n", "line 1: missing column 'dp'"),
+    (b"\x00\x01\x02binary", "not a text file"),
+    (b"tp,pp,dp,micro_batch\n" + b"1,8,1250,1\n" * 101, "101 attempts; at most 100"),
+    (b"#" * (1 << 20) + b"\n", "larger than 1024 KB"),
+])
+def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):
+    f = tmp_path / "a.csv"
+    f.write_bytes(content)
+    code, _, err = explore("solve", "3d", "--track", "edge", "--attempts", str(f))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_outside_space_and_partial_columns_through_the_cli(tmp_path):
+    """tp,pp,dp,micro_batch only (the issue's 'missing column cp' case) on the cloud default, and v = 10."""
+    f = tmp_path / "student.csv"
+    f.write_text("tp,pp,dp,micro_batch,v\n4,4,64,1,4\n4,4,64,1,10\n")
+    code, out, err = explore("solve", "3d", "--attempts", str(f), "--format", "json")
+    assert code == 0, err
+    import json
+
+    rows = json.loads(out)["extra"]["attempts"]
+    assert rows[0]["error"] is None and "zero" in rows[0]["assumed"]
+    assert rows[1]["outside_space"] == ["v = 10 is outside the searched space, v <= 4"]
+    assert "beats" not in rows[1]["gap_text"]
+
+
+def test_unknown_names_in_a_list_file_raise_nothing_for_other_rows(edge, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("tp,pp,dp,micro_batch,recompute\n1,8,1250,1,sometimes\n1,8,1250,1,none\n")
+    g = grade_file(edge, f)
+    assert "field 'recompute'" in g[0].error and g[1].error == ""
+
+
+def test_read_attempts_keeps_its_old_list_form(tmp_path):
+    from explorer.reports.attempts import read_attempts
+
+    f = tmp_path / "a.csv"
+    f.write_text("a,b\n1,x\n")
+    assert read_attempts(f, ["a", "b"])[0].values == {"a": 1, "b": "x"}
+    f.write_text("a\n1\n")
+    with pytest.raises(UsageError, match="missing column 'b'"):
+        read_attempts(f, ["a", "b"])

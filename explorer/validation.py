@@ -92,7 +92,7 @@ MIN_STEP_MS, MAX_STEP_MS = 1e-6, 1e6  # 1 ns .. 1,000 s per sample
 MAX_MEMORY_GB = 1e6
 # Compression experiment: its seeded simulation runs in seconds within these.
 MAX_COMPRESSION_WORKERS = 128
-MAX_COMPRESSION_STEPS = 5000
+MAX_COMPRESSION_STEPS = 2000  # six seeded runs of about 1 ms per step
 MAX_COMPRESSION_RATIO = 1e6  # top-k keeps at least one element of the simulated gradient at any ratio
 # Dataloader: the exhaustive evaluator visits every (workers, devices) pair in Python.
 MAX_ENUMERATE_PAIRS = 1_000_000
@@ -278,7 +278,8 @@ MESSAGE_GB = Real(MIN_MESSAGE_MB / 1e3, MAX_MESSAGE_MB / 1e3, unit="GB", why="1 
 STEP_MS = Real(MIN_STEP_MS, MAX_STEP_MS, unit="ms", why="1,000 s per sample")
 MEMORY_GB = Positive(MAX_MEMORY_GB, unit="GB", why="MAX_MEMORY_GB, 1 PB per device")
 COMPRESSION_WORKERS = Int(2, MAX_COMPRESSION_WORKERS, why="the simulation runs in seconds")
-COMPRESSION_STEPS = Int(1, MAX_COMPRESSION_STEPS, why="the simulation runs in seconds")
+COMPRESSION_STEPS = Int(2, MAX_COMPRESSION_STEPS, why="the simulation runs in seconds")
+COMPRESSION_WARMUP = Int(1, MAX_COMPRESSION_STEPS, why="at most the run's steps")
 COMPRESSION_RATIO = Real(1.0, MAX_COMPRESSION_RATIO, why="MAX_COMPRESSION_RATIO")
 WORKERS = Int(1, MAX_WORKERS, why="MAX_WORKERS CPU workers")
 RUN_TOKENS = Positive(MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")

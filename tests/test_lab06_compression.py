@@ -1,69 +1,126 @@
-"""Lab 06 part 3: the seeded compression experiment reproduces the lab's claims; bandwidth accounting by hand."""
+"""Lab 06 part 3: a seeded non-convex run reproduces the lab's claims (1-bit Adam needs error feedback and its
+warm-up); bandwidth, compression kernels and end-to-end time to a target loss by hand."""
+
+import math
 
 import numpy as np
 import pytest
 
+from explorer.cost import compression as cc
 from explorer.errors import UsageError
 from explorer.puzzles import compression
 from explorer.puzzles.collective_scenario import get_scenario
-from explorer.sim import compressed_sgd as cs
-
-TOL = 0.02  # the lab's "error feedback recovers the accuracy": final loss within 2% of full precision
+from explorer.sim import compressed_adam as ca
 
 
 @pytest.fixture(scope="module")
 def runs():
-    p = cs.make_problem(workers=10, features=40, samples_per_worker=200, seed=2024, condition=20.0, label_noise=0.05)
-    return {s: cs.run(p, s, 300, 0.5) for s in ("fp32", "sign", "sign_ef")}
+    p = ca.make_problem(16, 16, 64, 2024)
+    return {s: ca.run(p, s, 250, 0.01, 50) for s in ("adam", "onebit_noef", "onebit", "onebit_nowarmup")}
 
 
-def test_deterministic():
-    p1 = cs.make_problem(4, 10, 50, 7, 10.0, 0.05)
-    p2 = cs.make_problem(4, 10, 50, 7, 10.0, 0.05)
-    assert np.array_equal(cs.run(p1, "sign_ef", 30, 0.5)["loss"], cs.run(p2, "sign_ef", 30, 0.5)["loss"])
+def test_deterministic_and_non_convex():
+    p1, p2 = ca.make_problem(4, 8, 32, 7), ca.make_problem(4, 8, 32, 7)
+    assert np.array_equal(ca.run(p1, "onebit", 30, 0.01, 10)["loss"], ca.run(p2, "onebit", 30, 0.01, 10)["loss"])
+    # non-convex: swapping two hidden units gives the same loss at a different point, and the midpoint of the
+    # two is worse than either (a convex loss would be at most their mean there)
+    p = ca.make_problem(4, 8, 32, 7)
+    theta = ca.init_params(p)
+    w1, b1, w2, b2 = (x.copy() for x in ca._unpack(p, theta))
+    w1[:, [0, 1]], b1[[0, 1]], w2[[0, 1], :] = w1[:, [1, 0]], b1[[1, 0]], w2[[1, 0], :]
+    swapped = np.concatenate([w1.ravel(), b1, w2.ravel(), b2])
+    assert ca.loss(p, swapped) == pytest.approx(ca.loss(p, theta))
+    theta_t = theta.copy()
+    for _ in range(200):  # train a little so the two hidden units differ
+        _, g = ca._loss_and_grads(p, theta_t)
+        theta_t = theta_t - 0.5 * g.mean(axis=0)
+    w1, b1, w2, b2 = (x.copy() for x in ca._unpack(p, theta_t))
+    w1[:, [0, 1]], b1[[0, 1]], w2[[0, 1], :] = w1[:, [1, 0]], b1[[1, 0]], w2[[1, 0], :]
+    other = np.concatenate([w1.ravel(), b1, w2.ravel(), b2])
+    assert ca.loss(p, 0.5 * (theta_t + other)) > ca.loss(p, theta_t) + 1e-6
 
 
-def test_one_bit_without_error_feedback_is_measurably_worse(runs):
-    fp, s1 = runs["fp32"]["final_loss"], runs["sign"]["final_loss"]
-    assert s1 > fp * 1.01  # at least 1% higher final loss
-    assert runs["sign"]["accuracy"] < runs["fp32"]["accuracy"]
+def test_gradients_match_finite_differences():
+    p = ca.make_problem(3, 5, 20, 3, hidden=6)
+    theta = ca.init_params(p)
+    _, g = ca._loss_and_grads(p, theta)
+    for i in (0, 7, p.params - 1):
+        e = np.zeros(p.params)
+        e[i] = 1e-6
+        fd = (ca.loss(p, theta + e) - ca.loss(p, theta - e)) / 2e-6
+        assert g.mean(axis=0)[i] == pytest.approx(fd, rel=1e-4, abs=1e-8)
 
 
-def test_error_feedback_recovers_full_precision(runs):
-    fp, ef = runs["fp32"]["final_loss"], runs["sign_ef"]["final_loss"]
-    assert abs(ef - fp) <= TOL * fp
-    assert abs(runs["sign_ef"]["accuracy"] - runs["fp32"]["accuracy"]) <= 0.01
-    # every scheme actually trains: from log 2 = 0.693 at w = 0 to well below
-    assert runs["fp32"]["loss"][0] == pytest.approx(np.log(2.0))
-    assert fp < 0.5
+def test_one_bit_without_error_feedback_diverges(runs):
+    noef = runs["onebit_noef"]["loss"]
+    assert noef[-1] > noef[50] > runs["adam"]["loss"][-1]
 
 
-def test_scaled_sign_and_topk_by_hand():
+def test_error_feedback_and_warm_up_recover_adam(runs):
+    target = runs["adam"]["loss"][125]
+    adam = ca.steps_to_target(runs["adam"]["loss"], target)
+    one = ca.steps_to_target(runs["onebit"]["loss"], target)
+    assert adam == 125 and one is not None and one <= 1.3 * adam
+    nowarm = ca.steps_to_target(runs["onebit_nowarmup"]["loss"], target)
+    assert nowarm is None or nowarm > one  # the warm-up matters
+
+
+def test_compressors_by_hand():
     v = np.array([[3.0, -1.0, 0.0, -2.0]])
-    # ||v||_1 / d = 6 / 4 = 1.5; sign with sign(0) = +1
-    assert np.allclose(cs._scaled_sign(v), [[1.5, -1.5, 1.5, -1.5]])
-    assert np.allclose(cs._topk(v, 2), [[3.0, 0.0, 0.0, -2.0]])
+    # ||v||_2 / sqrt(d) = sqrt(14 / 4) = 1.8708; sign with sign(0) = +1
+    assert np.allclose(ca.scaled_sign(v), np.sqrt(3.5) * np.array([[1, -1, 1, -1]]))
+    assert np.allclose(ca.topk(v, 2), [[3.0, 0.0, 0.0, -2.0]])
     # bits: 1 + 32/2^20 per element -> 32 / 1.0000305 = 31.999x vs FP32; top-k 1%: 0.64 bits -> 50x
-    assert 32 / cs.bits_per_element("sign") == pytest.approx(31.999, abs=1e-3)
-    assert 32 / cs.bits_per_element("topk_ef", 0.01) == pytest.approx(50.0)
+    assert 32 / cc.bits_per_element("onebit") == pytest.approx(31.999, abs=1e-3)
+    assert 32 / cc.bits_per_element("topk", 0.01) == pytest.approx(50.0)
 
 
-def test_report_claims_and_bandwidth():
+def test_compression_kernel_bytes_by_hand():
+    # Hand: worker 4 + 4 + 4 + 1/8, server 1/8 + (4 + 8 + 1/8)/N, unpack 1/8 + 4: N = 128 -> 16.375 + 0.0947
+    assert cc.compression_bytes_per_element("onebit", 128) == pytest.approx(16.375 + 12.125 / 128)
+    assert cc.compression_bytes_per_element("fp16", 16, native_bits=16) == 0.0
+    assert cc.compression_bytes_per_element("fp16", 16, native_bits=32) == 6.0
+    # 8.03e9 elements x 16.47 B / 3.35e12 B/s (H100 HBM3) = 39.5 ms
+    assert cc.compression_time("onebit", 8.03e9, 128, 3.35e12) == pytest.approx(8.03e9 * 16.4697 / 3.35e12, rel=1e-4)
+
+
+def test_time_to_target_by_hand():
+    # 146 steps to target, 50 of them warm-up at 3.958 s, 96 compressed at 4.003 s
+    assert compression.time_to_target(146, 50, 50, 3.958, 4.003) == pytest.approx(50 * 3.958 + 96 * 4.003)
+    assert compression.time_to_target(125, 50, None, 3.958, 0.0) == pytest.approx(125 * 3.958)
+    assert compression.time_to_target(None, 50, 50, 1.0, 1.0) is None
+
+
+def test_cloud_speedup_is_claimed_end_to_end():
+    r = compression.solve("cloud")
+    sc = get_scenario("cloud")
+    # Hand: 8.03e9 bf16 gradients over 128 H100s with a NIC each: NCCL's rings (8 rails, NVLink-capped bus
+    # bandwidth ~369 GB/s) take 2 x 127/128 x 16.06e9 / 369e9 = 86 ms, against ~4 s of compute per step:
+    # nothing to gain on this fabric; the per-message ratio is 16x but end to end 1-bit Adam is slower here.
+    assert 0.07 < r.figure("sync_time_native_s") < 0.11
+    assert r.figure("compression_ratio_1bit_native") == pytest.approx(16.0, rel=1e-3)
+    assert r.figure("speedup_1bit_end_to_end") < 1.0 and "later end to end" in r.headline
+    # on one 10 GbE NIC per node the sync is tens of seconds: there 1-bit Adam pays
+    assert r.figure("speedup_1bit_contrast") > 1.3
+    assert sc.compute_s_per_step > 10 * r.figure("sync_time_native_s")
+
+
+def test_edge_report_bandwidth_by_hand():
     r = compression.solve("edge")
     sc = get_scenario("edge")
-    assert r.figure("loss_gap_1bit") > 0.01 and abs(r.figure("loss_gap_1bit_ef")) <= TOL
     assert r.figure("compression_ratio_1bit") == pytest.approx(32.0, rel=1e-3)
-    assert r.figure("compression_ratio_1bit_native") == pytest.approx(16.0, rel=1e-3)  # FP16 gradients
     # 5G: alpha 30 ms, B = 0.05e9/8 x 0.7 = 4.375e6 B/s, N = 10; 1-bit message = P/8 (1 + 32/2^20) bytes
     m = sc.params / 8 * (1 + 32 / 2**20)
     assert r.figure("sync_time_1bit_s") == pytest.approx(2 * 9 * 0.03 + 2 * 9 / 10 * m / 4.375e6, rel=1e-9)
-    assert "convergence" in r.plots and len(r.data["convergence"]["series"]) == len(cs.SCHEMES)
+    assert r.figure("speedup_1bit_end_to_end") > 1.0 and "sooner end to end" in r.headline
+    assert "convergence" in r.plots and len(r.data["convergence"]["series"]) == len(ca.SCHEMES)
 
 
-@pytest.mark.parametrize("track", ["cloud", "mobile", "tiny"])
+@pytest.mark.parametrize("track", ["mobile", "tiny"])
 def test_every_track(track):
-    r = compression.solve(track, steps=60)
+    r = compression.solve(track, steps=40)
     assert r.status == "computed" and r.findings
+    assert all(math.isfinite(f.value) for f in r.figures.values() if isinstance(f.value, float))
 
 
 def test_mobile_energy_and_frames():
@@ -82,4 +139,6 @@ def test_bad_inputs():
     with pytest.raises(UsageError, match="workers"):
         compression.solve("cloud", workers=1)
     with pytest.raises(UsageError, match="steps"):
-        compression.solve("cloud", steps=0)
+        compression.solve("cloud", steps=1)
+    with pytest.raises(UsageError, match="warm-up"):
+        compression.solve("cloud", steps=20, warmup=20)

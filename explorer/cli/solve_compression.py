@@ -15,12 +15,14 @@ from explorer.cli.common import emit, puzzle_options
               help="Top-k compression ratio (keeps 1/ratio of the elements; >= 1; default 100).")
 @click.option("--workers", type=V.COMPRESSION_WORKERS, default=None,
               help="Workers in the simulated optimisation (>= 2).")
-@click.option("--steps", type=V.COMPRESSION_STEPS, default=None, help="Optimisation steps (default 300).")
+@click.option("--steps", type=V.COMPRESSION_STEPS, default=None, help="Optimisation steps (default 250).")
+@click.option("--warmup", type=V.COMPRESSION_WARMUP, default=None,
+              help="Full-precision warm-up steps of 1-bit Adam (default: 20% of the steps).")
 @click.option("--seed", type=V.SEED, default=None, help="Seed of the generated problem.")
 def compression_command(track: str, fmt: str, out_dir, attempts_file, topk_ratio: float | None,
-                        workers: int | None, steps: int | None, seed: int | None) -> None:
+                        workers: int | None, steps: int | None, seed: int | None, warmup: int | None) -> None:
     """Bandwidth saved by 1-bit / top-k / FP16 compression vs convergence, measured on a seeded problem."""
     from explorer.puzzles.compression import solve as solve_compression
 
-    report = solve_compression(track, topk_ratio=topk_ratio, workers=workers, steps=steps, seed=seed)
+    report = solve_compression(track, topk_ratio=topk_ratio, workers=workers, steps=steps, seed=seed, warmup=warmup)
     emit(report, fmt, out_dir, attempts_file)

@@ -93,6 +93,12 @@ ALLREDUCE_ALGORITHMS = {
     "halving_doubling": halving_doubling_allreduce_time,
     "double_binary_tree": double_binary_tree_allreduce_time,
 }
+ALLREDUCE_NAMES = {  # short names for prose and table headers
+    "ring": "ring",
+    "tree": "tree",
+    "halving_doubling": "halving-doubling",
+    "double_binary_tree": "double binary tree",
+}
 ALLREDUCE_LABELS = {
     "ring": "ring",
     "tree": "binomial tree (textbook, unpipelined)",
@@ -168,6 +174,23 @@ def hierarchical_allreduce_time(
             m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter
         ).values()
     )
+
+
+def pipelined_stages_time(latency_s: ArrayLike, transfer_s: ArrayLike, max_chunks: int = 1) -> tuple[float, int]:
+    """Stages in series (e.g. the intra reduce-scatter, inter all-reduce and intra all-gather of a two-tier
+    all-reduce) pipelined over k chunks: stage i takes l_i + b_i / k per chunk (its latency every chunk,
+    its transfer split), the first chunk crosses every stage and the others follow at the slowest stage's
+    pace: T(k) = sum_i (l_i + b_i/k) + (k - 1) max_i (l_i + b_i/k) (the pipeline fill-and-drain time; NCCL
+    pipelines its hierarchical algorithms chunk by chunk, Jeaugey 2019, 'Massively scale your deep learning
+    training with NCCL 2.4'). Returns (T at the best k in 1..max_chunks, that k); k = 1 is the stages in
+    series."""
+    lat = np.asarray(latency_s, dtype=float)[:, None]
+    tr = np.asarray(transfer_s, dtype=float)[:, None]
+    ks = np.arange(1, max(1, int(max_chunks)) + 1, dtype=float)[None, :]
+    per = lat + tr / ks
+    t = per.sum(axis=0) + (ks[0] - 1.0) * per.max(axis=0)
+    i = int(np.argmin(t))
+    return float(t[i]), i + 1
 
 
 def ring_allreduce_bytes_per_device(m_bytes: ArrayLike, n: ArrayLike) -> np.ndarray | float:

@@ -27,6 +27,7 @@ from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
 
 ALGORITHMS = tuple(col.ALLREDUCE_ALGORITHMS)
+NAME = col.ALLREDUCE_NAMES
 MAX_LATENCY_SIM_N = 128  # edge random-latency simulation: beyond this the report skips it
 MAX_GOSSIP_N = 512  # tiny contact-graph simulation: beyond this the report skips it
 SIM_DRAWS = 1e7  # about this many latency draws per (algorithm, size) in the edge simulation (at least 500 trials)
@@ -102,7 +103,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     }
     for a in ALGORITHMS:
         figures[f"{a}_time_s"] = Figure(at_m[a], "s", f"{col.ALLREDUCE_LABELS[a]} at M")
-    figures["best_algorithm"] = Figure(best, "", "fastest algorithm at M")
+    figures["best_algorithm"] = Figure(NAME[best], "", "fastest algorithm at M")
 
     # how M* moves with alpha, B and N
     sens = []
@@ -122,7 +123,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     time_rows = []
     for x in table_sizes:
         tt = _times(x, n, alpha, bw)
-        time_rows.append([x] + [tt[a] for a in ALGORITHMS] + [min(tt, key=tt.get)])
+        time_rows.append([x] + [tt[a] for a in ALGORITHMS] + [NAME[min(tt, key=tt.get)]])
 
     big_ratio = L * n / (n - 1)
     small_gain = 2 * (n - 1 - L) * alpha
@@ -142,8 +143,8 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]}: {r[3]:,.0f} B" for r in n_rows
                                                                if r[0] in (4, 16, 64, 256, 1024)) + "."),
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
-                ", ".join(f"{a} {dur(at_m[a])}" for a in ALGORITHMS) + f": {best}. Under the alpha-beta "
-                "model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
+                ", ".join(f"{NAME[a]} {dur(at_m[a])}" for a in ALGORITHMS) + f": {NAME[best]}. Under the "
+                "alpha-beta model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
                 "bandwidth term, so for powers of two it is never worse than either; NCCL's pipelined double "
                 f"binary tree beats ring below {m_dbt or 0:,.0f} bytes."),
     ]
@@ -160,7 +161,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
             f"{dur(at_grad['tree'])}; the double binary tree ({dur(at_grad['double_binary_tree'])}) keeps "
             "ring's bandwidth term while cutting alpha to ~2 L."))
     tables = {
-        "times": Table(["message (B)"] + [f"{a} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
+        "times": Table(["message (B)"] + [f"{NAME[a]} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
                        "AllReduce time vs message size"),
         "crossover_vs_n": Table(["N", "L = ceil(log2 N)", "M* closed form (B)", "M* SciPy (B)",
                                  "alpha B N / log2 N (B)"], n_rows, "Crossover vs participants"),
@@ -204,7 +205,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     even = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} ({link.name}); tree wins "
             "below, ring above." if m_star > 0 else
             f"With N = {n} ring AllReduce is never slower than the textbook tree ({link.name}).")
-    headline = f"{even} At M = {_human(m)}, {best} is fastest ({dur(at_m[best])})."
+    headline = f"{even} At M = {_human(m)}, {NAME[best]} is fastest ({dur(at_m[best])})."
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=plots, data=data,

@@ -15,7 +15,11 @@ Constraints: global batch N b a = G; memory fixed + b x activations/sample + [a 
 accumulation buffer <= limit.
 Objective (lexicographic): minimise the exposed communication per step,
 max(0, T_sync - b x t_backward/sample) (only the last micro-batch's backward overlaps the sync:
-PyTorch DDP no_sync, Li et al. VLDB 2020 sec. 3.2.3), then T_sync itself.
+PyTorch DDP no_sync, Li et al. VLDB 2020 sec. 3.2.3), then T_sync itself, then the accumulation
+steps (the simpler plan among ties). T_sync is the two-tier
+all-reduce with its three phases pipelined chunk by chunk (collectives.pipelined_stages_time), as
+NCCL runs its hierarchical algorithms; the flat baseline is the all-reduce as NCCL runs it over all
+devices (rings per rail) where the track names a plan, and the textbook flat ring otherwise.
 The same choices are scored by a solver-independent evaluator (`evaluate`), which the exhaustive
 search (`enumerate_all`) and every attempt use; tests assert CP-SAT == exhaustive.
 """
@@ -32,6 +36,7 @@ from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles.collective_scenario import CollectiveScenario, check_positive, get_scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
+from explorer.units import human_number, human_percent, plural
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,6 +44,9 @@ if TYPE_CHECKING:
 
 INTRA = ("ring", "tree")
 INTER = ("ring", "tree", "halving_doubling", "double_binary_tree")
+NAMES = {**col.ALLREDUCE_NAMES, "tree": "binomial tree"}
+MIN_CHUNK_BYTES = 1 << 20  # pipelining chunks of at least 1 MiB (NCCL's buffers are 4 MiB per channel)
+MAX_CHUNKS = 1024
 TIME_SCALE = 1e6  # CP-SAT times are integer microseconds
 ATTEMPT_VARIABLES = ["aggregation", "intra_algorithm", "inter_algorithm", "accumulation"]
 ATTEMPT_REQUIRED = ["aggregation", "accumulation"]  # the algorithms default to ring (attempt_defaults)
@@ -71,6 +79,11 @@ class Instance:
     backward_s_per_sample: float
     intra_name: str = ""
     inter_name: str = ""
+    flat_nccl_s: float | None = None  # the flat all-reduce as NCCL runs it (step-model tracks), else None
+
+    @property
+    def max_chunks(self) -> int:
+        return int(max(1, min(MAX_CHUNKS, self.message_bytes // MIN_CHUNK_BYTES)))
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class Evaluation:
     feasible: bool
     violations: tuple[Constraint, ...]
     phases_s: dict[str, float]
+    serial_s: float  # the three phases one after the other
+    chunks: int  # pipelining chunks of the two-tier all-reduce
     sync_s: float
     sync_us: int
     overlap_us: int
@@ -92,9 +107,9 @@ class Evaluation:
     memory_bytes: float
 
     @property
-    def key(self) -> tuple[int, int]:
-        """Lexicographic objective: (exposed us, sync us)."""
-        return (self.exposed_us, self.sync_us)
+    def key(self) -> tuple[int, int, int]:
+        """Lexicographic objective: (exposed us, sync us, accumulation steps: the simpler plan on a tie)."""
+        return (self.exposed_us, self.sync_us, self.accumulation)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -121,17 +136,29 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         activation_per_sample=int(round(sc.activation_bytes_per_sample)),
         accumulation_buffer=int(round(sc.accumulation_buffer_bytes)), backward_s_per_sample=sc.backward_s_per_sample,
         intra_name=sc.intra.name,
-        inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""))
+        inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
+        flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None))
 
 
 def _us(x: float) -> int:
     return int(round(x * TIME_SCALE))
 
 
-def phases(inst: Instance, g: int, intra: str, inter: str) -> dict[str, float]:
+def phases(inst: Instance, g: int, intra: str, inter: str, m_bytes: float | None = None) -> dict[str, float]:
     """Two-tier AllReduce phases (s) for aggregation g: g devices reduce locally, N/g take part in the slow tier."""
-    return col.hierarchical_allreduce_phases(inst.message_bytes, g, inst.devices // g, inst.alpha_intra,
-                                             inst.bw_intra, inst.alpha_inter, inst.bw_inter, intra, inter)
+    m = inst.message_bytes if m_bytes is None else m_bytes
+    return col.hierarchical_allreduce_phases(m, g, inst.devices // g, inst.alpha_intra, inst.bw_intra,
+                                             inst.alpha_inter, inst.bw_inter, intra, inter)
+
+
+def pipelined(inst: Instance, g: int, intra: str, inter: str) -> tuple[float, int]:
+    """The two-tier all-reduce with its phases pipelined chunk by chunk: (seconds, chunks). Each phase's
+    latency is its time for an empty message, its transfer the rest (every phase is affine in M)."""
+    full, empty = phases(inst, g, intra, inter), phases(inst, g, intra, inter, 0.0)
+    keys = [k for k in full if full[k] > 0]
+    if not keys:
+        return 0.0, 1
+    return col.pipelined_stages_time([empty[k] for k in keys], [full[k] - empty[k] for k in keys], inst.max_chunks)
 
 
 def flat_time(inst: Instance, algorithm: str = "ring") -> float:
@@ -163,11 +190,11 @@ def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluati
         violations.append(Constraint("memory", memory, inst.memory_limit, "B", "<=",
                                      text="fixed + b x activations + accumulation buffer"))
     ph = phases(inst, g, intra, inter)
-    sync_s = sum(ph.values())
-    sync_us = _us(ph["intra_reduce"]) + _us(ph["inter"]) + _us(ph["intra_gather"])
+    sync_s, chunks = pipelined(inst, g, intra, inter)
+    sync_us = _us(sync_s)
     overlap_us = bi * _us(inst.backward_s_per_sample)
-    return Evaluation(g, intra, inter, a, b, not violations, tuple(violations), ph, sync_s, sync_us, overlap_us,
-                      max(0, sync_us - overlap_us), memory)
+    return Evaluation(g, intra, inter, a, b, not violations, tuple(violations), ph, sum(ph.values()), chunks, sync_s,
+                      sync_us, overlap_us, max(0, sync_us - overlap_us), memory)
 
 
 def candidates(inst: Instance) -> Iterator[tuple]:
@@ -203,8 +230,7 @@ def solve_cpsat(inst: Instance, time_limit_s: float | None = None) -> tuple[Eval
     limit = cpsat.DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s
     G, N, A = inst.global_batch, inst.devices, inst.max_accumulation
     gs = list(inst.aggregation_choices)
-    table = [_us(ph["intra_reduce"]) + _us(ph["inter"]) + _us(ph["intra_gather"])
-             for ph in (phases(inst, g, i, e) for g in gs for i in INTRA for e in INTER)]
+    table = [_us(pipelined(inst, g, i, e)[0]) for g in gs for i in INTRA for e in INTER]
     bmax = max(1, G // N)
 
     def build(exposed_cap: int | None):
@@ -237,7 +263,7 @@ def solve_cpsat(inst: Instance, time_limit_s: float | None = None) -> tuple[Eval
             md.Minimize(exposed)
         else:
             md.Add(exposed <= exposed_cap)
-            md.Minimize(sync)
+            md.Minimize(sync * (A + 1) + a)
         return md, (g_idx, intra_idx, inter_idx, a)
 
     t0 = time.perf_counter()
@@ -263,8 +289,8 @@ def solve_cpsat(inst: Instance, time_limit_s: float | None = None) -> tuple[Eval
 def _rate(bps: float) -> str:
     for scale, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
         if bps >= scale:
-            return f"{bps / scale:.3g} {unit}"
-    return f"{bps:.3g} B/s"
+            return f"{human_number(bps / scale)} {unit}"
+    return f"{human_number(bps)} B/s"
 
 
 
@@ -285,106 +311,129 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         best, status = exhaustive_best(inst), "optimal"
     all_evals = enumerate_all(inst)
     check = min((e for e in all_evals if e.feasible), key=lambda e: e.key)
-    flat = flat_time(inst)
+    textbook_flat = flat_time(inst)
+    flat = inst.flat_nccl_s if inst.flat_nccl_s is not None else textbook_flat
+    flat_label = ("flat all-reduce as NCCL runs it (one ring per rail)" if inst.flat_nccl_s is not None
+                  else f"flat ring over all {inst.devices} on the slow tier")
     mult = flat / best.sync_s if best.sync_s > 0 else float("inf")
+    lab_mult = textbook_flat / best.sync_s if best.sync_s > 0 else float("inf")
     per_sample = best.sync_s / inst.global_batch
 
     # the 100x question: the slow tier at 1/100 of the fast tier's bandwidth
-    slow_inst = replace(inst, bw_inter=inst.bw_intra / SLOW_FACTOR)
+    slow_bw = inst.bw_intra / SLOW_FACTOR
+    slow_nccl = sc.dp_sync_time(inst.message_bytes, inter_bandwidth=slow_bw) if sc.setup is not None else None
+    slow_inst = replace(inst, bw_inter=slow_bw, flat_nccl_s=slow_nccl)
     slow_best = exhaustive_best(slow_inst)
-    slow_flat = flat_time(slow_inst)
+    slow_flat = slow_nccl if slow_nccl is not None else flat_time(slow_inst)
     slow_mult = slow_flat / slow_best.sync_s
 
     figures = {
-        "aggregation": Figure(best.aggregation, "", "aggregation factor g (devices reducing locally)"),
-        "intra_algorithm": Figure(best.intra, "", f"intra-tier algorithm ({inst.intra_name})"),
-        "inter_algorithm": Figure(best.inter, "", f"inter-tier algorithm ({inst.inter_name})"),
-        "accumulation": Figure(best.accumulation, "", "gradient accumulation steps a"),
-        "micro_batch": Figure(int(round(best.micro_batch)), "", "micro-batch per device b"),
-        "sync_time_s": Figure(best.sync_s, "s", "two-tier AllReduce time per step"),
+        "aggregation": Figure(best.aggregation, "devices", "aggregation factor g (devices reducing locally)"),
+        "intra_algorithm": Figure(NAMES[best.intra], "", f"intra-tier algorithm ({inst.intra_name})"),
+        "inter_algorithm": Figure(NAMES[best.inter], "", f"inter-tier algorithm ({inst.inter_name})"),
+        "accumulation": Figure(best.accumulation, "steps", "gradient accumulation steps a"),
+        "micro_batch": Figure(int(round(best.micro_batch)), "samples", "micro-batch per device b"),
+        "sync_time_s": Figure(best.sync_s, "s", "two-tier all-reduce per step, phases pipelined"),
+        "serial_time_s": Figure(best.serial_s, "s", "the same with its phases one after the other"),
+        "pipeline_chunks": Figure(best.chunks, "chunks", "pipelining chunks"),
         "exposed_comm_s": Figure(best.exposed_us / TIME_SCALE, "s", "exposed communication per step (objective)"),
         "sync_time_per_sample_s": Figure(per_sample, "s", "synchronization time per sample"),
         "intra_time_s": Figure(best.phases_s["intra_reduce"] + best.phases_s["intra_gather"], "s", "intra-tier time"),
         "inter_time_s": Figure(best.phases_s["inter"], "s", "inter-tier time"),
-        "flat_time_s": Figure(flat, "s", f"flat ring AllReduce over {inst.devices} on the slow tier"),
-        "hierarchical_multiplier": Figure(mult, "x", "flat time / hierarchical time"),
-        "multiplier_100x_slower": Figure(slow_mult, "x", f"multiplier with the slow tier {SLOW_FACTOR:.0f}x slower "
+        "flat_time_s": Figure(flat, "s", flat_label),
+        "hierarchical_multiplier": Figure(mult, "x", f"{flat_label} / two-tier"),
+        "multiplier_100x_slower": Figure(slow_mult, "x", f"the same with the slow tier {SLOW_FACTOR:.0f}x slower "
                                          "than the fast tier"),
         "memory_bytes": Figure(best.memory_bytes, "B", "memory per device"),
         "message_bytes": Figure(inst.message_bytes, "B", "gradient message M"),
     }
+    if inst.flat_nccl_s is not None:
+        figures["textbook_flat_time_s"] = Figure(textbook_flat, "s", "textbook flat ring through one NIC per ring")
+        figures["textbook_multiplier"] = Figure(lab_mult, "x", "textbook flat ring / two-tier (the lab's multiplier)")
     b = int(round(best.micro_batch))
     mem_next = inst.fixed_memory + 2 * b * inst.activation_per_sample + (
         inst.accumulation_buffer if best.accumulation // 2 > 1 else 0)
     mem_binding = best.accumulation > 1 and mem_next > inst.memory_limit
     constraints = [
         Constraint("memory", best.memory_bytes, inst.memory_limit, "B", "<=", mem_binding,
-                   "fixed + b x activations/sample + [a > 1] FP32 accumulation buffer"),
+                   "fixed + b x activations/sample + [a > 1] accumulation buffer"),
         Constraint("global batch", inst.devices * best.micro_batch * best.accumulation, inst.global_batch,
                    "samples", "==", True, "N x b x a = G"),
         Constraint("accumulation steps", best.accumulation, inst.max_accumulation, "", "<=",
                    best.accumulation == inst.max_accumulation),
     ]
     ranked = sorted((e for e in all_evals if e.feasible), key=lambda e: e.key)
-    rows = [[e.aggregation, e.intra, e.inter, e.accumulation, int(round(e.micro_batch)), e.phases_s["intra_reduce"]
-             + e.phases_s["intra_gather"], e.phases_s["inter"], e.sync_s, e.exposed_us / TIME_SCALE]
-            for e in ranked[:12]]
+    rows = [[e.aggregation, NAMES[e.intra], NAMES[e.inter], e.accumulation, int(round(e.micro_batch)),
+             e.phases_s["intra_reduce"] + e.phases_s["intra_gather"], e.phases_s["inter"], e.serial_s, e.sync_s,
+             e.exposed_us / TIME_SCALE] for e in ranked[:12]]
     by_g = []
     for g in inst.aggregation_choices:
         eg = min((e for e in ranked if e.aggregation == g), key=lambda e: e.key, default=None)
         if eg is not None:
-            by_g.append([g, inst.devices // g, eg.intra, eg.inter, eg.sync_s, flat / eg.sync_s])
+            by_g.append([g, inst.devices // g, NAMES[eg.intra], NAMES[eg.inter], eg.sync_s, flat / eg.sync_s])
     today, what_if = "as specified", f"what if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast tier"
+    flat_short = "flat (NCCL, rings per rail)" if inst.flat_nccl_s is not None else "flat ring (g=1)"
     waterfall = {"configs": [
-        {"label": f"optimum g={best.aggregation} ({best.intra}/{best.inter})", "panel": today,
+        {"label": f"optimum g={best.aggregation} ({NAMES[best.intra]}/{NAMES[best.inter]})", "panel": today,
          "phases": best.phases_s},
-        {"label": "flat ring (g=1)", "panel": today,
-         "phases": {"intra_reduce": 0.0, "inter": flat, "intra_gather": 0.0}},
-        {"label": f"optimum g={slow_best.aggregation} ({slow_best.intra}/{slow_best.inter})", "panel": what_if,
-         "phases": slow_best.phases_s},
-        {"label": "flat ring (g=1)", "panel": what_if,
+        {"label": flat_short, "panel": today, "phases": {"intra_reduce": 0.0, "inter": flat, "intra_gather": 0.0}},
+        {"label": f"optimum g={slow_best.aggregation} ({NAMES[slow_best.intra]}/{NAMES[slow_best.inter]})",
+         "panel": what_if, "phases": slow_best.phases_s},
+        {"label": flat_short, "panel": what_if,
          "phases": {"intra_reduce": 0.0, "inter": slow_flat, "intra_gather": 0.0}},
     ], "phase_labels": {"intra_reduce": "intra-tier reduce(-scatter)", "inter": "inter-tier AllReduce",
                         "intra_gather": "intra-tier all-gather / broadcast"}}
+    agree = check.key == best.key
     findings = [
         Finding("Which aggregation factor, tier algorithms and accumulation minimise the exposed communication?",
                 f"g = {best.aggregation} ({inst.devices // best.aggregation} participants on the slow tier), "
-                f"{best.intra} inside the group, {best.inter} between groups, a = {best.accumulation} "
-                f"accumulation steps of micro-batch {b}: sync {dur(best.sync_s)} per step, "
-                f"{dur(best.exposed_us / TIME_SCALE)} exposed after overlapping the last micro-batch's backward, "
-                f"{dur(per_sample)} per sample. CP-SAT ({status}) and the exhaustive check over "
-                f"{len(all_evals)} configurations agree: {check.key == best.key}."),
-        Finding("What does hierarchy buy here (the hierarchical multiplier)?",
-                (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) "
-                 f"is not much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local "
-                 f"aggregation saves little or costs more (optimum g = {best.aggregation}). " if mult < 1.05 else "")
-                + f"Flat ring over all {inst.devices} devices on {inst.inter_name}: {dur(flat)}; two-tier: "
-                f"{dur(best.sync_s)} ({mult:.2f}x). "
-                + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
-                   if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
-                + "Best per g: " + "; ".join(f"g={r[0]}: {dur(r[4])} ({r[5]:.2f}x)"
-                                                                   for r in by_g) + "."),
+                f"{NAMES[best.intra]} inside the group, {NAMES[best.inter]} between groups, "
+                f"{plural(best.accumulation, 'accumulation step')} of micro-batch {b}: the three phases pipelined "
+                f"over {plural(best.chunks, 'chunk')} take {dur(best.sync_s)} per step ({dur(best.serial_s)} one "
+                f"after the other), "
+                + (f"{dur(best.exposed_us / TIME_SCALE)} exposed" if best.exposed_us else "none of it exposed")
+                + f" after overlapping the last micro-batch's backward, {dur(per_sample)} per sample. CP-SAT "
+                f"({status}) and the exhaustive check "
+                f"over {len(all_evals)} configurations "
+                + ("agree." if agree else "DISAGREE (a bug: please report it).")),
+        _multiplier_finding(inst, best, flat, flat_label, mult, textbook_flat, lab_mult, by_g),
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
                 f"{_verdict(slow_mult, mult)}: with the slow tier at 1/{SLOW_FACTOR:.0f} of the fast tier "
-                f"({_rate(inst.bw_intra / SLOW_FACTOR)}), flat ring takes {dur(slow_flat)} and the best "
-                f"two-tier plan (g = {slow_best.aggregation}, {slow_best.intra}/{slow_best.inter}) "
-                f"{dur(slow_best.sync_s)}: {slow_mult:.2f}x. As the slow tier dominates, the multiplier tends "
-                f"to g = {max(inst.aggregation_choices)} (the slow tier moves M/g)."),
+                f"({_rate(slow_bw)}), the {flat_short.split(' (')[0]} baseline takes {dur(slow_flat)} and the best "
+                f"two-tier plan (g = {slow_best.aggregation}, {NAMES[slow_best.intra]}/{NAMES[slow_best.inter]}) "
+                f"{dur(slow_best.sync_s)}: {human_number(slow_mult)}x. "
+                + ("NCCL's rings per rail already send M/g through each NIC, so local aggregation adds little "
+                   "however slow the network gets; against the textbook flat ring (one NIC per ring) the multiplier "
+                   f"tends to g = {max(inst.aggregation_choices)}." if inst.flat_nccl_s is not None else
+                   f"As the slow tier dominates, the multiplier tends to g = {max(inst.aggregation_choices)} (the "
+                   "slow tier moves M/g).")),
+        _accumulation_finding(sc, inst, best, slow_best),
         Finding("Communication waterfall (intra vs inter time)?",
                 f"Optimum: intra reduce {dur(best.phases_s['intra_reduce'])}, inter "
-                f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}."),
+                f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}; pipelined "
+                f"{dur(best.sync_s)} instead of {dur(best.serial_s)} in series."),
     ]
     formulas = [
-        Formula("two-tier AllReduce", "T = 2 [(g-1) alpha_f + (g-1)/g M/B_f] + T_inter(M/g, N/g, alpha_s, B_s)",
-                "CONVENTIONS 'Collectives' (hierarchical AllReduce); intra = tree variant: 2 ceil(log2 g)"
-                "(alpha_f + M/B_f) + T_inter(M, N/g)"),
+        Formula("two-tier AllReduce", "phases: intra reduce-scatter (g-1) alpha_f + (g-1)/g M/B_f; inter "
+                "T_inter(M/g, N/g, alpha_s, B_s); intra all-gather as the reduce-scatter",
+                "CONVENTIONS 'Collectives' (hierarchical AllReduce); intra = tree variant: ceil(log2 g)"
+                "(alpha_f + M/B_f) each way + T_inter(M, N/g)"),
+        Formula("pipelined phases", "T(k) = sum_i (l_i + b_i/k) + (k-1) max_i (l_i + b_i/k), best k",
+                "chunked pipelining of the phases (NCCL's hierarchical algorithms; explorer/cost/collectives.py "
+                "pipelined_stages_time)", "l_i = a phase's latency, b_i its transfer time"),
         Formula("exposed communication", "T_exposed = max(0, T_sync - b t_bwd)",
                 "PyTorch DDP overlap with no_sync accumulation (Li et al. VLDB 2020, sec. 3.2.3)",
                 "Only the last micro-batch's backward overlaps the AllReduce."),
         Formula("global batch and memory", "N b a = G;  fixed + b act + [a>1] buf <= limit", "lab 06 part 2"),
     ]
+    if inst.flat_nccl_s is not None:
+        formulas.append(Formula("flat all-reduce as NCCL runs it", "min(ring, tree); ring: base + 2(n - n_nodes) "
+                                "alpha_intra + 2(n_nodes - 1) alpha_inter + 2(n-1)/n M / min(B_intra, k B_NIC)",
+                                "NVIDIA/nccl tuning.cc; rails: k ranks per node drive k NICs (CONVENTIONS "
+                                "'Collectives inside the training-step model')"))
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),
+        *([Assumption(f"Plan: {sc.derivation}", "explorer/cost/step.py")] if sc.derivation else []),
         Assumption(f"Fast tier {sc.intra.name}", sc.intra.source),
         Assumption(f"Slow tier {sc.inter.name}", sc.inter.source),
         *([Assumption(f"Devices reach {sc.inter.name} only through their group's hub over {sc.intra.name}: the "
@@ -392,6 +441,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
         Assumption("With g smaller than the group size the N/g-way AllReduce is charged entirely to the slow "
                    "tier (conservative)", "model choice"),
+        Assumption(f"Pipelining chunks of at least {MIN_CHUNK_BYTES >> 20} MiB, at most {MAX_CHUNKS:,}",
+                   "model choice (NCCL moves 4 MiB buffers per channel step)"),
         Assumption(f"CP-SAT times in integer microseconds (scale {TIME_SCALE:g}); memory in bytes", "model choice"),
     ]
     data = {"comm_waterfall": waterfall, "topology": _tier_topology(inst, best.aggregation)}
@@ -399,28 +450,121 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     return Report(
         puzzle="hierarchy", lab="06", part=2, track=sc.track, title="The hierarchical multiplier",
         status="optimal" if status == "optimal" else "feasible",
-        headline=_headline(best, mult, slow_mult),
+        headline=_headline(best, flat_short, mult, slow_mult, lab_mult if inst.flat_nccl_s is not None else None),
         figures=figures, findings=findings, constraints=constraints, formulas=formulas, assumptions=assumptions,
-        tables={"ranking": Table(["g", "intra", "inter", "a", "b", "intra (s)", "inter (s)", "sync (s)",
-                                  "exposed (s)"], rows, "Best configurations (feasible, ranked)"),
-                "by_aggregation": Table(["g", "slow-tier participants", "intra", "inter", "sync (s)",
+        tables={"ranking": Table(["g", "intra", "inter", "a", "b", "intra (s)", "inter (s)", "in series (s)",
+                                  "pipelined (s)", "exposed (s)"], rows, "Best configurations (feasible, ranked)"),
+                "by_aggregation": Table(["g", "slow-tier participants", "intra", "inter", "pipelined (s)",
                                          "multiplier vs flat"], by_g, "Best plan per aggregation factor")},
         plots=["comm_waterfall", "topology"], data=data,
         extra={"objective": {"name": "exposed_comm_s", "value": best.exposed_us / TIME_SCALE, "sense": "min"},
-               "configuration": opt_cfg, "exhaustive_check": {"agrees": check.key == best.key,
-                                                              "evaluated": len(all_evals)}},
+               "configuration": opt_cfg, "exhaustive_check": {"agrees": agree, "evaluated": len(all_evals)}},
         solve_time_s=time.perf_counter() - t0,
         scenario={"message_bytes": inst.message_bytes, "inter_bandwidth_bps": inst.bw_inter,
                   "global_batch": inst.global_batch})
 
 
-def _headline(best: Evaluation, mult: float, slow_mult: float) -> str:
-    local = (f"Aggregate g = {best.aggregation} devices locally ({best.intra}), " if best.aggregation > 1
+def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_label: str, mult: float,
+                        textbook: float, lab_mult: float, by_g: list) -> Finding:
+    per_g = "; ".join(f"g={r[0]}: {dur(r[4])} ({human_number(r[5])}x)" for r in by_g)
+    if inst.flat_nccl_s is not None:
+        return Finding(
+            "What does hierarchy buy here (the hierarchical multiplier)?",
+            f"Against the flat all-reduce as NCCL runs it ({dur(flat)}): {human_number(mult)}x. NCCL builds one ring "
+            f"per rail, so the {inst.devices_per_group} GPUs of a node drive their {inst.devices_per_group} NICs at "
+            f"once and each NIC already carries about M/{inst.devices_per_group}: the flat ring is hierarchical in "
+            f"effect, and NCCL counts its latency by tier (2(n_nodes - 1) network hops, not 2(N - 1)). Against the "
+            f"textbook flat ring through one NIC per ring ({dur(textbook)}) the two-tier plan is "
+            f"{human_number(lab_mult)}x faster: that is the lab's multiplier, and what a node with one NIC shared by "
+            f"its GPUs would see. Best per g: {per_g}.")
+    return Finding(
+        "What does hierarchy buy here (the hierarchical multiplier)?",
+        (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) is not "
+         f"much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local aggregation saves "
+         f"little or costs more (optimum g = {best.aggregation}). " if mult < 1.05 else "")
+        + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier, pipelined: "
+        f"{dur(best.sync_s)} ({human_number(mult)}x). "
+        + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
+           if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
+        + f"Best per g: {per_g}.")
+
+
+def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluation, slow: Evaluation) -> Finding:
+    """The lab's reflection: the intra-node link idles while the network is saturated; what can gradient
+    accumulation do? Busy fractions of both tiers, where the premise holds, and the time to quality of a larger
+    accumulated batch there."""
+    from explorer.cost import convergence as conv
+    from explorer.puzzles.training_scenario import scenario as lab08
+    from explorer.tracks import get_track
+
+    t8 = lab08(sc.track)
+    b_crit = (t8.critical_batch_samples if t8.critical_batch_samples is not None else
+              conv.kaplan_critical_batch_tokens(t8.critical_batch_loss_nats) / get_track(sc.track).workload.seq_len)
+    compute = sc.compute_s_per_step
+
+    def busy(e: Evaluation) -> tuple[float, float]:
+        step = compute + e.exposed_us / TIME_SCALE
+        return (e.phases_s["intra_reduce"] + e.phases_s["intra_gather"]) / step, e.phases_s["inter"] / step
+
+    fi, fn = busy(best)
+    si, sn = busy(slow)
+    # where the premise holds: the slow tier so slow that the sync is twice the backward it can hide behind
+    hide = int(round(slow.micro_batch)) * inst.backward_s_per_sample
+    factor = SLOW_FACTOR
+    sat = slow
+    if slow.exposed_us == 0 and slow.phases_s["inter"] > 0:
+        factor = SLOW_FACTOR * 2.0 * hide / slow.sync_s
+        sat = exhaustive_best(replace(inst, bw_inter=inst.bw_intra / factor, flat_nccl_s=None))
+    b = int(round(sat.micro_batch))
+    rows = []
+    for a in (1, 2, 4):
+        g_batch = inst.global_batch * a
+        step = a * compute + max(0.0, sat.sync_s - b * inst.backward_s_per_sample)
+        rows.append((a, g_batch, step / g_batch, step / g_batch * conv.samples_multiplier(g_batch, b_crit)))
+    base = rows[0][3]
+    table = "; ".join(f"{plural(a, 'accumulation step')} (global batch {gb:,}): {dur(per)} per sample, time to "
+                      f"quality x{human_number(t / base)}" for a, gb, per, t in rows)
+    premise = (f"The premise does not hold on this track: as specified the intra tier is busy {human_percent(fi)} of "
+               f"the step and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than the fast "
+               f"tier the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and hides behind the "
+               f"backward pass; it saturates at about {human_number(factor)}x slower, where "
+               if slow.exposed_us == 0 else
+               f"As specified the intra tier is busy {human_percent(fi)} of the step and the inter tier "
+               f"{human_percent(fn)}; {SLOW_FACTOR:.0f}x slower the inter tier is busy {human_percent(sn)} against "
+               f"{human_percent(si)} for the intra tier, and ")
+    return Finding(
+        "Your intra-node link idles while the network is saturated: what gradient-accumulation change helps?",
+        premise + f"{dur(sat.exposed_us / TIME_SCALE)} of each step waits for the network. At a fixed global batch "
+        f"of {inst.global_batch:,} accumulation moves no byte off the network: there is one all-reduce per step "
+        f"whatever a is; it only decides how much backward hides the sync (b x {dur(inst.backward_s_per_sample)}, so "
+        f"the largest micro-batch that fits hides most). Accumulating more micro-batches per step raises the global "
+        f"batch and divides the network time per sample, until the critical batch ({human_number(b_crit)} samples; "
+        f"McCandlish et al. 2018, E/E_min = 1 + B/B_crit) makes the extra samples cost more than the sync saved: "
+        f"{table}. The idle intra-node link is best used as the hierarchy uses it: reduce over it first "
+        f"(g = {sat.aggregation}) so each NIC carries M/{sat.aggregation}, and accumulate into the reduce-scattered "
+        "shard.")
+
+
+def _headline(best: Evaluation, flat_short: str, mult: float, slow_mult: float, lab_mult: float | None) -> str:
+    local = (f"Aggregate g = {best.aggregation} devices locally ({NAMES[best.intra]}), " if best.aggregation > 1
              else "No local aggregation (g = 1, flat), ")
-    steps = f"{best.accumulation} accumulation step{'s' if best.accumulation > 1 else ''}"
-    return (f"{local}{best.inter} across the slow tier, {steps}: {dur(best.sync_s)} per sync, {mult:.2f}x "
-            f"faster than a flat ring; {slow_mult:.2f}x if the slow tier were {SLOW_FACTOR:.0f}x slower than the "
-            "fast one.")
+    steps = plural(best.accumulation, "accumulation step")
+    if lab_mult is not None:
+        vs = (f"{_versus(mult, 'the flat all-reduce as NCCL runs it')} ({_versus(lab_mult, 'the textbook flat ring')})")
+    else:
+        vs = _versus(mult, "a flat ring")
+    piped = " with the tiers pipelined" if best.aggregation > 1 else ""
+    return (f"{local}{NAMES[best.inter]} across the slow tier, {steps}: {dur(best.sync_s)} per sync{piped}, {vs}; "
+            f"{human_number(slow_mult)}x if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast one.")
+
+
+def _versus(ratio: float, what: str) -> str:
+    """'1.04x faster than X', 'as fast as X', '0.8x the speed of X (slower)': a ratio below 1 is never faster."""
+    if abs(ratio - 1.0) < 0.005:
+        return f"as fast as {what}"
+    if ratio > 1.0:
+        return f"{human_number(ratio)}x faster than {what}"
+    return f"{human_number(ratio)}x the speed of {what} (slower)"
 
 
 def _verdict(slow_mult: float, mult: float) -> str:

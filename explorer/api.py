@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
@@ -25,6 +26,9 @@ solve_3d = checked("explorer.solve_3d()")(threed.solve_3d)
 def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
                  vocab: int = 32000, mlp: str = "swiglu", name: str = "custom", **kw: Any) -> DecoderModel:
     """A decoder given by its shape (kv_heads defaults to heads; ffn to 4 x hidden for GELU, 8/3 x for SwiGLU)."""
+    layers, hidden, heads, kv_heads, ffn, vocab = (kind.check(k, x) for k, kind, x in (
+        ("layers", V.LAYERS, layers), ("hidden", V.HIDDEN, hidden), ("heads", V.HEADS, heads),
+        ("kv-heads", V.HEADS, kv_heads), ("ffn", V.HIDDEN, ffn), ("vocab", V.VOCAB, vocab)))
     if ffn is None:
         ffn = 4 * hidden if mlp == "gelu" else int(8 * hidden / 3)
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
@@ -45,16 +49,22 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py)."""
     t = get_track(track)
+    tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
+        ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
+    micro_batch, zero = V.MICRO_BATCH.check("micro-batch", micro_batch), V.ZERO_STAGE.check("zero", zero)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
-    n = gpus if gpus is not None else (tp * pp * cp * dp if dp else t.cluster.devices)
+    n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
+    whose = f"the track's {n:,} GPUs (give gpus to evaluate another size)" if gpus is None else f"gpus {n:,}"
     if dp is None:
         if n % (tp * pp * cp):
-            raise UsageError(f"gpus {n} is not divisible by TP x PP x CP = {tp * pp * cp}")
+            raise UsageError(f"TP x PP x CP = {tp * pp * cp:,} does not divide {whose}")
         dp = n // (tp * pp * cp)
     if tp * pp * cp * dp != n:
-        raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp} does not equal gpus {n}")
+        raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp:,} does not equal {whose}")
+    if virtual_stages > 1 and pp == 1:
+        raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,

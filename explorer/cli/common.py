@@ -56,15 +56,15 @@ def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], objec
         if not item:
             continue
         if "=" not in item:
-            raise UsageError(f"{option}: {item!r} is not NAME=VALUE; names: {', '.join(allowed)}")
+            raise UsageError(f"{option}: {V.short(item)} is not NAME=VALUE; names: {', '.join(allowed)}")
         k, v = (s.strip() for s in item.split("=", 1))
         k = k.lower().replace("-", "_")
         if k not in allowed:
-            raise UsageError(f"{option}: unknown name {k!r}; valid: {', '.join(allowed)}")
+            raise UsageError(f"{option}: unknown name {V.short(k)}; valid: {', '.join(allowed)}")
         try:
             out[k] = allowed[k](v)
         except (ValueError, UsageError) as exc:
-            raise UsageError(f"{option}: bad value {v!r} for {k}: {exc}") from None
+            raise UsageError(f"{option}: bad value {V.short(v)} for {k}: {exc}") from None
     return out
 
 

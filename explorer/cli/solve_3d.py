@@ -10,7 +10,10 @@ from explorer.cli.common import emit, framework_options, parse_assignments, puzz
 
 
 def _int(v: str) -> int:
-    return int(v)
+    try:
+        return int(v)
+    except ValueError:
+        raise ValueError("not a whole number") from None
 
 
 FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_batch": _int, "m": _int,

@@ -14,6 +14,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from explorer import validation as V
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
@@ -23,7 +24,14 @@ from explorer.hardware.catalog import build_cluster
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from explorer.puzzles.threed_space import FRAMEWORK_CODES, FRAMEWORK_NAMES, Instance, Space, build_space
+from explorer.puzzles.threed_space import (
+    FRAMEWORK_CODES,
+    FRAMEWORK_NAMES,
+    Instance,
+    Space,
+    build_space,
+    structural_conflict,
+)
 from explorer.solvers import cpsat
 from explorer.tracks import Track, get_track
 
@@ -127,12 +135,11 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
 
         efficiency = Efficiency(**efficiency)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
-    cluster = build_cluster(gpu or c.accelerator.key, c.devices if gpus is None else gpus,
-                            c.devices_per_node if gpus_per_node is None else gpus_per_node,
+    cluster = build_cluster(gpu or c.accelerator.key, V.DEVICES.check("gpus", gpus, c.devices),
+                            V.DEVICES_PER_NODE.check("gpus-per-node", gpus_per_node, c.devices_per_node),
                             intra_network or c.intra.key, network or c.inter.key)
-    seq = track.workload.seq_len if seq_len is None else seq_len
-    if not isinstance(seq, int) or seq <= 0:
-        raise UsageError(f"seq-len must be a positive whole number, got {seq!r}")
+    seq = V.SEQ_LEN.check("seq-len", seq_len, track.workload.seq_len)
+    usable_memory_fraction = V.OPEN_FRACTION.check("usable-memory-fraction", usable_memory_fraction)
     kw = {} if efficiency is None else {"efficiency": efficiency}
     prec = precision or track.workload.precision
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
@@ -146,10 +153,10 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
     setup = make_setup(track, **setup_overrides)
-    gb = track.workload.global_batch if global_batch is None else global_batch
-    if isinstance(gb, bool) or not isinstance(gb, int) or gb <= 0:
-        raise UsageError(f"global-batch must be a positive whole number, got {gb!r}")
-    max_bubble = 0.10 if max_bubble is None else max_bubble
+    gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
+    max_bubble = V.FRACTION.check("max-bubble", max_bubble, 0.10)
+    if memory_limit_bytes is not None:
+        memory_limit_bytes = int(V.MEMORY_BYTES.check("memory-limit-bytes", memory_limit_bytes))
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
                     allow=dict(allow or {}), memory_limit=memory_limit_bytes, framework=framework)
@@ -249,27 +256,38 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     With `explain`, the exhaustive evaluation (when the space is small enough) also cross-checks
     the optimum, supplies the next-best configurations and the what-if analysis of the limits."""
     from explorer.puzzles.threed_explain import EXPLAIN_MAX_SPACE, binding_constraints, explain_infeasible
+    from explorer.solvers.threed_cpsat import NoRows, OutOfRange
     from explorer.solvers.threed_enumerate import enumerate_space
 
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise UsageError(f"top must be a positive whole number, got {top!r}")
-    tl = cpsat.DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
-    if tl <= 0:
-        raise UsageError(f"time-limit must be positive, got {tl}")
+    top = V.TOP.check("top", top)
+    tl = V.TIME_LIMIT.check("time-limit", time_limit, cpsat.DEFAULT_TIME_LIMIT_S)
     space = build_space(inst)
     empty = [k for k in ("tp", "cp", "pp", "v", "mb", "zero", "rc", "sp", "fw", "hsdp") if not getattr(space, k)]
     if empty:
         raise InfeasibleError(_empty_domain_message(inst, space, empty), conflicts=empty)
+    contradiction = structural_conflict(inst, space)
+    if contradiction:
+        raise V.conflict(contradiction)
     t0 = time.perf_counter()
     en, bound = None, None
     small = space.size() <= EXPLAIN_MAX_SPACE
+    if engine == "enumerate" and not small:
+        raise UsageError(f"--engine enumerate would score {space.size():,} combinations, above its limit of "
+                         f"{EXPLAIN_MAX_SPACE:,} (memory and time); use --engine cpsat")
+    if engine == "cpsat":
+        try:
+            status, plans, bound = _solve_cpsat(inst, space, 1 if (explain and small) else top, tl)
+        except NoRows:  # the structure alone rules everything out: say which constraints conflict
+            status, plans, bound = None, [], None
+        except OutOfRange as exc:  # e.g. a step of centuries in integer nanoseconds
+            if not small:
+                raise UsageError(f"this instance is beyond what the CP-SAT model can represent: {exc}") from None
+            engine = "enumerate"  # the exhaustive evaluator works in floating point; a small space is its proof
     if engine == "enumerate":
         en = enumerate_space(inst, space)
         plans, status = _plans_from(en, inst, top), "optimal"
-    else:
-        status, plans, bound = _solve_cpsat(inst, space, 1 if (explain and small) else top, tl)
     wall = time.perf_counter() - t0
     if not plans:
         msg, conflicts = explain_infeasible(inst, space)
@@ -319,7 +337,8 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
     t = track if isinstance(track, Track) else get_track(track)
     inst = make_instance(t, **options)
     if min_memory_headroom_bytes is not None:
-        inst = replace(inst, memory_limit=inst.limit - int(min_memory_headroom_bytes))
+        headroom = V.MEMORY_BYTES.check("min-memory-headroom-bytes", min_memory_headroom_bytes)
+        inst = replace(inst, memory_limit=inst.limit - int(headroom))
     crisis = t.crisis_plan if not _overrides_scenario(options) else None
     res = solve_instance(inst, engine=engine, top=top, time_limit=time_limit, track=t, crisis=crisis,
                          explain=explain)

@@ -21,6 +21,7 @@ from explorer.puzzles.threed_space import (
     check_configuration,
 )
 from explorer.report import Figure
+from explorer.units import human_bytes
 
 EXPLAIN_MAX_SPACE = 5_000_000  # skip the what-if enumeration beyond this many raw combinations
 
@@ -65,6 +66,11 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
     if not shapes:
         return (f"infeasible: no TP x CP x PP divides the {n} devices with TP in {space.tp}, CP in {space.cp}, "
                 f"PP in {space.pp}", ["devices", "tp", "pp"])
+    if space.size() > EXPLAIN_MAX_SPACE:  # too large to enumerate: say what was proved, and no more
+        return (f"infeasible: no configuration meets memory ({human_bytes(inst.limit, '.3g')} usable), the "
+                f"bubble limit ({float(inst.max_bubble):.1%}) and global batch {B} together; the design space of "
+                f"{space.size():,} combinations is too large to name the conflicting pair",
+                ["memory", "bubble", "global_batch"])
     cand = candidate_arrays(inst, space)
     if len(cand["tp"]) == 0:
         dps = sorted({n // (t * c * p) for t, c, p in shapes})
@@ -79,11 +85,12 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
     if not c["fits"].any():
         j = int(np.argmin(c["memory_total"]))
         e = estimate(s, _plan_at(inst, c, j))
-        parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in e.memory.items())
+        hb = human_bytes  # in the unit that suits the device (KB on a hearable, GB on a GPU)
+        parts = ", ".join(f"{k} {hb(v, '.3g')}" for k, v in e.memory.items())
         return (f"infeasible: memory per device vs the device count: even the smallest-footprint configuration "
-                f"({e.plan.describe()}) needs {e.memory_total / 1e9:.1f} GB > {lim:.1f} GB usable "
-                f"(by {(e.memory_total - inst.limit) / 1e9:.1f} GB; {parts} GB) on {n} devices of "
-                f"{s.cluster.accelerator.memory_bytes / 1e9:.0f} GB",
+                f"({e.plan.describe()}) needs {hb(e.memory_total, '.3g')} > {hb(inst.limit, '.3g')} usable "
+                f"(by {hb(e.memory_total - inst.limit, '.3g')}; {parts}) on {n} devices of "
+                f"{hb(s.cluster.accelerator.memory_bytes, '.3g')}",
                 ["memory", "devices"])
     fits = np.flatnonzero(c["fits"])
     bub = (c["pp"][fits] - 1) / (c["v"][fits] * c["m"][fits] + c["pp"][fits] - 1)

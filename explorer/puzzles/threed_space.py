@@ -21,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import ArrayLike
 
+from explorer import validation as V
 from explorer.cost import frameworks as fwk
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
@@ -66,6 +67,39 @@ FRAMEWORK_CODES = {f.key: f.code for f in fwk.FRAMEWORKS}
 FRAMEWORK_NAMES = {f.code: f.key for f in fwk.FRAMEWORKS}
 
 
+FIX_KINDS = {"tp": V.DEGREE, "cp": V.DEGREE, "pp": V.DEGREE, "dp": V.DEGREE, "micro_batch": V.MICRO_BATCH,
+             "num_micro_batches": V.GLOBAL_BATCH, "virtual_stages": V.DEGREE, "zero": V.ZERO_STAGE,
+             "sequence_parallel": V.SWITCH, "hsdp": V.SWITCH}
+
+
+def pinned_contradiction(fix: dict, devices: int, global_batch: int, layers: int) -> str | None:
+    """Why the pinned values contradict each other or the scenario's fixed sizes (None if they do not):
+    a usage error, named as such, rather than an 'infeasible' found after a search."""
+    tp, cp, pp, dp = (fix.get(k) for k in ("tp", "cp", "pp", "dp"))
+    v, mb, m = fix.get("virtual_stages"), fix.get("micro_batch"), fix.get("num_micro_batches")
+    if v is not None and v > 1 and pp == 1:
+        return f"v = {v} needs PP > 1 (interleaving splits a pipeline's stages; PP is pinned to 1)"
+    if fix.get("sequence_parallel") == 1 and tp == 1:
+        return "sequence parallel (sp = 1) needs TP > 1 (it splits the tensor-parallel group's activations)"
+    if v is not None and pp is not None and pp * v > layers:
+        return f"PP x v = {pp} x {v} = {pp * v:,} chunks exceeds the model's {layers} layers"
+    shape = [(k.upper(), x) for k, x in (("tp", tp), ("cp", cp), ("pp", pp), ("dp", dp)) if x is not None]
+    prod = math.prod(x for _, x in shape)
+    if shape and (devices % prod or (len(shape) == 4 and prod != devices)):
+        names = " x ".join(k for k, _ in shape)
+        rel = "does not equal" if len(shape) == 4 and not devices % prod else "does not divide"
+        return f"{names} = {prod:,} {rel} the {devices:,} devices"
+    batch = [(k, x) for k, x in (("DP", dp), ("micro-batch", mb), ("micro-batches", m)) if x is not None]
+    prod = math.prod(x for _, x in batch)
+    if batch and (global_batch % prod or (len(batch) == 3 and prod != global_batch)):
+        names = " x ".join(k for k, _ in batch)
+        rel = "does not equal" if len(batch) == 3 and not global_batch % prod else "does not divide"
+        return f"{names} = {prod:,} {rel} the global batch {global_batch:,}"
+    if v is not None and v > 1 and m is not None and pp is not None and m % pp:
+        return f"v = {v} needs the micro-batch count ({m}) divisible by PP ({pp}) (Megatron-LM interleaving)"
+    return None
+
+
 def _divisors(n: int) -> list[int]:
     small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
     return sorted(set(small + [n // d for d in small]))
@@ -96,21 +130,21 @@ class Instance:
         for k, v in self.fix.items():
             name = ALIASES.get(k, k)
             if name not in VARIABLES:
-                raise UsageError(f"--fix: unknown variable {k!r}; valid: {', '.join(VARIABLES)}")
+                raise UsageError(f"--fix: unknown variable {V.short(k)}; valid: {', '.join(VARIABLES)}")
             if name == "recompute":
-                if v not in RECOMPUTE_CODES:
-                    raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {v!r}")
+                if not isinstance(v, str) or v not in RECOMPUTE_CODES:
+                    raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {V.short(v)}")
+                fixed[name] = v
             elif name == "framework":
-                if v not in FRAMEWORK_CODES:
-                    raise UsageError(f"--fix: framework must be one of {', '.join(FRAMEWORK_CODES)}, got {v!r}")
-            elif isinstance(v, bool) or int(v) != v or int(v) < (0 if name in ("zero", "sequence_parallel", "hsdp")
-                                                                 else 1):
-                raise UsageError(
-                    f"--fix: {name} must be a {'non-negative' if name == 'zero' else 'positive'} "
-                    f"whole number, got {v!r}"
-                )
-            fixed[name] = v
+                if not isinstance(v, str) or v not in FRAMEWORK_CODES:
+                    raise UsageError(f"--fix: framework must be one of {', '.join(FRAMEWORK_CODES)}, got {V.short(v)}")
+                fixed[name] = v
+            else:
+                fixed[name] = FIX_KINDS[name].check(f"--fix: {name}", v)
         object.__setattr__(self, "fix", fixed)
+        contradiction = pinned_contradiction(fixed, self.devices, self.global_batch, self.setup.model.layers)
+        if contradiction:
+            raise V.conflict(contradiction)
 
     @property
     def limit(self) -> int:
@@ -283,6 +317,19 @@ def micro_batch_count(inst: Instance, dp: ArrayLike, mb: ArrayLike) -> np.ndarra
     dp, mb = np.asarray(dp), np.asarray(mb)
     den = np.maximum(dp * mb, 1)
     return np.where(inst.global_batch % den == 0, inst.global_batch // den, 0)
+
+
+def structural_conflict(inst: Instance, space: Space) -> str | None:
+    """A pinned value the model's structure cannot accommodate, named (None if there is none): e.g.
+    v = 4 on a 5-layer model needs PP > 1 and PP x 4 <= 5 layers, which no PP satisfies."""
+    L = inst.setup.model.layers
+    v = min(space.v)
+    if v > 1 and not any(p > 1 and p * v <= L for p in space.pp):
+        return (f"v = {v} needs PP > 1 with PP x v <= the model's {L} layers, and no PP in {space.pp} "
+                f"allows both")
+    if min(space.sp) == 1 and not any(t > 1 for t in space.tp):
+        return f"sequence parallel (sp = 1) needs TP > 1, and TP can only be {space.tp} ({space.reasons['tp']})"
+    return None
 
 
 def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:

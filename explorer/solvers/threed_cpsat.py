@@ -37,8 +37,28 @@ class Built:
     space: Space
 
 
+# CP-SAT's variable domains must lie within +-(2^63 - 1) / 2; a bound beyond this (a step of centuries
+# in integer nanoseconds, a product of two large bounds) cannot be modelled, and the caller is told so.
+MAX_DOMAIN = (1 << 62) - 1
+
+
+class OutOfRange(ValueError):
+    """A time or bound of the instance is beyond CP-SAT's 64-bit integer domains."""
+
+    def __init__(self, name: str, value: float) -> None:
+        super().__init__(f"{name} reaches {value:.3g}, beyond CP-SAT's integer range ({MAX_DOMAIN:.3g})")
+        self.name, self.value = name, value
+
+
+class NoRows(ValueError):
+    """A factor table has no valid row: the structure alone rules every configuration out."""
+
+
 def _ns(x) -> np.ndarray:
-    return np.rint(np.asarray(x, dtype=float) * TIME_SCALE).astype(np.int64)
+    a = np.asarray(x, dtype=float) * TIME_SCALE
+    if a.size and not (np.isfinite(a).all() and np.abs(a).max() <= MAX_DOMAIN):
+        raise OutOfRange("a time in nanoseconds", float(np.nanmax(np.abs(a))))
+    return np.rint(a).astype(np.int64)
 
 
 class _Model:
@@ -52,6 +72,8 @@ class _Model:
         self.hi: dict[str, int] = {}
 
     def var(self, lo: int, hi: int, name: str):
+        if max(abs(int(lo)), abs(int(hi))) > MAX_DOMAIN:
+            raise OutOfRange(name, float(max(abs(int(lo)), abs(int(hi)))))
         self.hi[name] = int(hi)
         return self.md.new_int_var(int(lo), int(hi), name)
 
@@ -65,6 +87,8 @@ class _Model:
     def table(self, keys: list, columns: dict[str, np.ndarray], valid: np.ndarray) -> dict:
         """Variables equal to each column at the row selected by the key variables: one
         allowed-assignments constraint over the valid rows only."""
+        if not np.any(valid):
+            raise NoRows(", ".join(columns))
         out = {}
         for name, col in columns.items():
             vals = np.asarray(col)[valid]

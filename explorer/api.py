@@ -56,13 +56,14 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
-    whose = f"the track's {n:,} GPUs (give gpus to evaluate another size)" if gpus is None else f"gpus {n:,}"
+    whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
+    hint = " (give gpus to evaluate another size)" if gpus is None else ""
     if dp is None:
         if n % (tp * pp * cp):
-            raise UsageError(f"TP x PP x CP = {tp * pp * cp:,} does not divide {whose}")
+            raise UsageError(f"{whose} is not divisible by TP x PP x CP = {tp * pp * cp:,}{hint}")
         dp = n // (tp * pp * cp)
     if tp * pp * cp * dp != n:
-        raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp:,} does not equal {whose}")
+        raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp:,} does not equal {whose}{hint}")
     if virtual_stages > 1 and pp == 1:
         raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,

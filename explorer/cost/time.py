@@ -83,7 +83,7 @@ def layer_time(
     """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
     split into (compute, memory-bound, TP communication, exposed CP communication)."""
     m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
-    tp_a, cp_a = np.asarray(tp), np.asarray(cp)
+    tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)
     _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, eff)
@@ -110,15 +110,38 @@ def layer_time(
     n_ar = np.where(rc == 2, 6.0, 4.0)
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
-    # Context parallel (ring attention): K and V blocks travel around the CP ring, (cp - 1)
-    # steps forward and twice that backward (dK, dV), hidden behind the attention compute
-    # where possible (Liu et al., Ring Attention, arXiv 2310.01889, sec. 3).
-    kv_msg = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
-    alpha, bw = setup.edge(tp_a * cp_a, tp_a)
-    t_cp = 3.0 * (cp_a - 1) * (alpha + kv_msg / bw)
-    attn_flops = 3.0 * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
-    t_cp_exposed = np.maximum(0.0, t_cp - attn_flops / (setup.peak_flops * eff.attention_efficiency))
+    t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
     return t_compute, t_mem, t_tp, t_cp_exposed
+
+
+def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
+                    ) -> np.ndarray | float:
+    """Ring-attention traffic of context parallelism that the attention compute does not hide, per layer and
+    micro-batch (the P2P ring of Megatron-Core / TransformerEngine, `--cp-comm-type p2p`; Liu et al., Ring
+    Attention, arXiv 2310.01889, sec. 3).
+
+    Forward: cp - 1 steps; in each, every rank sends its K and V block (2 x tokens/cp x kv_dim/TP elements) to
+    its ring neighbour while it computes attention against the block it holds. Backward: cp - 1 steps that
+    move K, V and their gradients dK, dV (twice the bytes) against twice the forward work. Recompute (selective
+    or full) runs the forward ring again. Causal masking would halve a rank's work per step and leave ranks idle
+    unless the sequence is load-balanced; Megatron-Core/TransformerEngine (2 x cp chunks, rank i holding chunks
+    i and 2cp - 1 - i) and torchtitan (context_parallel_load_balancer = "headtail") balance it, so every step
+    carries an equal share: the layer's attention forward time / cp (its counted FLOPs, PaLM's 4 s h per token,
+    run at attention_efficiency, which absorbs the causal halving). Exposed per step: max(0, transfer - compute).
+    The ring's slowest edge sets the transfer: NVLink inside a node, one GPU's NIC once the CP group spans nodes
+    (each GPU sends through its own rail; Setup.edge)."""
+    m, eff = setup.model, setup.efficiency
+    tp_a, cp_a, rc = np.asarray(tp), np.asarray(cp), np.asarray(recompute)
+    tokens = _tokens(setup, cp, micro_batch)
+    kv_bytes = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
+    alpha, bw = setup.edge(tp_a * cp_a, tp_a)
+    t_kv = alpha + kv_bytes / bw
+    t_kv_grad = alpha + 2.0 * kv_bytes / bw
+    t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / (setup.peak_flops * eff.attention_efficiency) / cp_a
+    fwd = np.maximum(0.0, t_kv - t_block)
+    bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)
+    passes_fwd = np.where(rc >= 1, 2.0, 1.0)
+    return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 
 
 def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | float:

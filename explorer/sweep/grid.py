@@ -148,6 +148,8 @@ def axes_of(kind: str, raw: dict[str, Any]) -> tuple[dict[str, list], dict[str, 
         raise UsageError("sweep: give model or params, not both")
     if "model" not in axes and "params" not in axes:
         raise UsageError("sweep: give at least one model (--model NAME[,NAME...] or --params N[,N...])")
+    if kind == "3d" and "gpus" not in axes:
+        raise UsageError("sweep 3d: give the cluster sizes (--gpus 64,128,256)")
     if kind == "plan" and "tokens" not in axes:
         raise UsageError("sweep plan: give the token budget (--tokens 1e12[,...])")
     for k, v in DEFAULTS[kind].items():

@@ -134,7 +134,10 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int = 2, 
 
 def _serial(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:
     for p in todo:
-        yield solve_point(p, time_limit), None
+        try:
+            yield solve_point(p, time_limit), None
+        except Exception as exc:  # as on Dask: an unexpected failure is reported, not logged, and retried on resume
+            yield None, f"{type(exc).__name__}: {exc}"
 
 
 def _dask(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:

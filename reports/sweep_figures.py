@@ -53,10 +53,14 @@ def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
                     ax.plot([k], y[g["gpus"] == k].iloc[:1], marker="*", markersize=12, color=line.get_color(),
                             linestyle="none")
             ax.set_xscale("log", base=2)
+            sizes = sorted(sub["gpus"].unique())
+            ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes], fontsize=7, rotation=45 if len(sizes) > 6 else 0)
+            ax.minorticks_off()
+            ax.set_ylim(bottom=0)  # honest scale: a 3-point drop in MFU is not drawn as a cliff
             ax.set_title(str(pv), fontsize=9)
             ax.set_xlabel("GPUs")
             ax.set_ylabel(ylabel, fontsize=8)
-            ax.legend(fontsize=7, title="* knee", title_fontsize=7)
+            ax.legend(fontsize=7, title="star = knee", title_fontsize=7)
         path = out_dir / name
         path.write_bytes(figure_png(fig))
         files.append(path)

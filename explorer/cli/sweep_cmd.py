@@ -9,6 +9,12 @@ import click
 
 from explorer.cli import main
 
+MAX_KNEE_LINES = 12
+
+
+def _fmt(v: object) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
 
 @main.command("sweep")
 @click.option("--kind", type=click.Choice(["3d", "plan"]), default=None,
@@ -65,17 +71,21 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2, allow_nan=False))
         return
-    lines = [f"sweep {r.kind}: {r.points:,} points ({r.resumed:,} already solved, {r.solved:,} solved now on {where}) "
-             f"in {r.wall_s:.1f} s = {r.points_per_s:.2f} points/s",
+    rate = f" in {r.wall_s:.1f} s = {r.points_per_s:.2f} points/s" if r.solved else ""
+    lines = [f"sweep {r.kind}: {r.points:,} points ({r.resumed:,} already solved, {r.solved:,} solved now on {where})"
+             + rate,
              "statuses: " + ", ".join(f"{k} {v:,}" for k, v in r.statuses().items())]
     if r.failed:
         lines.append(f"{len(r.failed)} points failed unexpectedly (not recorded; rerun to retry): {r.failed[0]}")
     if not r.knees.empty:
         lines.append("knees (last size before one more GPU adds < 0.5 of a GPU's throughput):")
-        for k in summary["knees"]:
-            label = ", ".join(f"{c}={k[c]}" for c in k if c not in ("knee_gpus", "next_gpus", "marginal", "points"))
-            at = (f"{k['knee_gpus']:,} GPUs (step to {k['next_gpus']:,} adds {k['marginal']:.2f})"
+        for k in summary["knees"][:MAX_KNEE_LINES]:
+            label = ", ".join(f"{c}={_fmt(k[c])}" for c in k
+                              if c not in ("knee_gpus", "next_gpus", "marginal", "points"))
+            at = (f"{int(k['knee_gpus']):,} GPUs (the step to {int(k['next_gpus']):,} adds {k['marginal']:.3f})"
                   if k["knee_gpus"] is not None else "none in the grid (every step still pays)")
             lines.append(f"  {label}: {at}")
+        if len(summary["knees"]) > MAX_KNEE_LINES:
+            lines.append(f"  ... {len(summary['knees']) - MAX_KNEE_LINES} more curves in knees.csv")
     lines += ["files:"] + [f"  {p}" for p in r.files]
     click.echo("\n".join(lines))

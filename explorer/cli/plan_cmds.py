@@ -10,6 +10,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
+from explorer.cli.common import framework_options
 from explorer.errors import InfeasibleError
 
 if TYPE_CHECKING:
@@ -66,6 +67,11 @@ def assumptions(kw: dict) -> RunAssumptions:
                             restart_s=kw.pop("restart_s"), storage_write_gbps=kw.pop("storage_write_gbps"))
 
 
+def stack(kw: dict) -> dict:
+    """The software-stack options of the 3D solves (explorer.cli.common.framework_options)."""
+    return {k: kw.pop(k) for k in ("framework", "grad_reduce_dtype", "in_network_reduction")}
+
+
 @main.command("plan")
 @model_options
 @click.option("--tokens", required=True, help="Training tokens, e.g. 15e12.")
@@ -84,6 +90,7 @@ def assumptions(kw: dict) -> RunAssumptions:
 @click.option("--max-bubble", type=V.OPEN_FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
+@framework_options
 @assumption_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_cmd(**kw) -> None:
@@ -101,7 +108,8 @@ def plan_cmd(**kw) -> None:
                       sizes=parse_list("--gpus", kw["sizes"], count) or None,
                       networks=parse_list("--network", kw["networks"]) or None, deadline_days=kw["deadline_days"],
                       budget_usd=kw["budget_usd"], objective=kw["objective"], global_batch=kw["global_batch"],
-                      seq_len=kw["seq_len"], max_bubble=kw["max_bubble"], time_limit=kw["time_limit"], assumptions=a)
+                      seq_len=kw["seq_len"], max_bubble=kw["max_bubble"], time_limit=kw["time_limit"], assumptions=a,
+                      stack=stack(kw))
     click.echo(json.dumps(p.to_dict(), indent=2, allow_nan=False) if kw["fmt"] == "json" else p.to_text(), nl=False)
     if kw["fmt"] == "json":
         click.echo()
@@ -126,6 +134,7 @@ def plan_cmd(**kw) -> None:
               help="Relative difference still called agreement.")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
+@framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check_cmd(**kw) -> None:
     """Test a claim (throughput, step time, MFU, memory) against arithmetic and the cost model."""
@@ -137,7 +146,8 @@ def check_cmd(**kw) -> None:
                     tokens_per_s=kw["tokens_per_s"], tokens_per_s_per_gpu=kw["tokens_per_s_per_gpu"],
                     step_time_s=kw["step_time"], global_batch=kw["global_batch"], mfu=kw["mfu"],
                     memory_gb=kw["memory_gb"], seq_len=kw["seq_len"], network=kw["network"],
-                    tolerance=kw["tolerance"], bound=not kw["no_bound"], time_limit=kw["time_limit"])
+                    tolerance=kw["tolerance"], bound=not kw["no_bound"], time_limit=kw["time_limit"],
+                    stack=stack(kw))
     if kw["fmt"] == "json":
         click.echo(json.dumps(r.to_dict(), indent=2, allow_nan=False))
     else:

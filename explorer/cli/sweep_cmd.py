@@ -31,6 +31,8 @@ def _fmt(v: object) -> str:
 @click.option("--max-bubble", default=None, help="3d: largest bubble fractions (default 0.10).")
 @click.option("--precision", default=None, help="3d: bf16, fp16, fp8, fp32 (default bf16).")
 @click.option("--optimizer", default=None, help="3d: adam, momentum, sgd (default adam).")
+@click.option("--framework", default=None, help="3d: megatron, deepspeed, fsdp, any (default megatron).")
+@click.option("--grad-reduce-dtype", default=None, help="3d: gradient reduction dtype (default: the framework's).")
 @click.option("--tokens", default=None, help="plan: token budgets, e.g. 1e12,15e12.")
 @click.option("--deadline-days", default=None, help="plan: deadlines in days.")
 @click.option("--budget-usd", default=None, help="plan: budgets in dollars.")

@@ -77,8 +77,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                 tokens_per_s: float | None = None, tokens_per_s_per_gpu: float | None = None,
                 step_time_s: float | None = None, global_batch: int | None = None, mfu: float | None = None,
                 memory_gb: float | None = None, seq_len: int | None = None, network: str | None = None,
-                tolerance: float = DEFAULT_TOLERANCE, bound: bool = True,
-                time_limit: float | None = None) -> CheckResult:
+                tolerance: float = DEFAULT_TOLERANCE, bound: bool = True, time_limit: float | None = None,
+                stack: dict[str, Any] | None = None) -> CheckResult:
     """Derive what the claims imply, test them, and (with `bound`) solve the 3D optimum as the model's bound."""
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
@@ -97,7 +97,9 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     opts = cluster_options(gpu, network)
     seq = assumptions.seq_len if seq_len is None else seq_len
     track = get_track("cloud")
-    setup = make_setup(track, model=model.model, gpus=gpus, seq_len=seq, **opts)
+    stack = dict(stack or {})
+    setup = make_setup(track, model=model.model, gpus=gpus, seq_len=seq, **opts,
+                       **{k: v for k, v in stack.items() if k != "framework"})
     m = setup.model
     peak = setup.peak_flops
     f6, ffull = 6.0 * m.params, m.model_flops_per_token(seq)
@@ -146,7 +148,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
     if bound:
-        _bound(r, track, setup, opts, global_batch or assumptions.global_batch, mfu, memory_gb, time_limit)
+        _bound(r, track, setup, {**opts, **stack}, global_batch or assumptions.global_batch, mfu, memory_gb,
+               time_limit)
     return r
 
 

@@ -119,8 +119,10 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                   networks: list[str] | None = None, deadline_days: float | None = None,
                   budget_usd: float | None = None, objective: str = "cost", global_batch: int | None = None,
                   seq_len: int | None = None, max_bubble: float = 0.10, time_limit: float | None = None,
-                  assumptions: RunAssumptions) -> TrainingPlan:
-    """Solve every candidate that the bounds leave, cost it with goodput, pick the best."""
+                  assumptions: RunAssumptions, stack: dict[str, Any] | None = None) -> TrainingPlan:
+    """Solve every candidate that the bounds leave, cost it with goodput, pick the best.
+
+    `stack`: the software stack of the 3D solves (framework, grad_reduce_dtype, in_network_reduction)."""
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
 
@@ -145,6 +147,8 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     gb = assumptions.global_batch if global_batch is None else global_batch
     seq = assumptions.seq_len if seq_len is None else seq_len
     track = get_track("cloud")
+    stack = dict(stack or {})
+    setup_stack = {k: v for k, v in stack.items() if k != "framework"}
     deadline_s = deadline_days * DAY if deadline_days is not None else None
     cands: list[Candidate] = []
     proofs, proofs_s = 0, 0.0
@@ -157,7 +161,7 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                 c = Candidate(gpu=opts["gpu"], gpus=n, network=opts["network"], status="skipped", usd_per_hour=price)
                 cands.append(c)
                 try:
-                    setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts)
+                    setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts, **setup_stack)
                 except UsageError as exc:
                     c.reason = str(exc)
                     continue
@@ -167,7 +171,7 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                     c.reason = reason
                     continue
                 t0 = time.perf_counter()
-                _solve(c, model, track, opts, n, gb, seq, max_bubble, time_limit)
+                _solve(c, model, track, {**opts, **stack}, n, gb, seq, max_bubble, time_limit)
                 c.solve_s = time.perf_counter() - t0
                 proofs += 1
                 proofs_s += c.solve_s

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from explorer.cost.frameworks import FRAMEWORK_CHOICES, GRAD_REDUCE_DTYPES
 from explorer.errors import UsageError
 from explorer.plan import OPTIMIZERS, PRECISIONS
 from explorer.planner.inputs import count, parse_list
@@ -84,7 +85,9 @@ def _params(v: Any) -> float:
 INPUTS = {
     "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
            "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float,
-           "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS)},
+           "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
+           "framework": _choice("framework", FRAMEWORK_CHOICES),
+           "grad_reduce_dtype": _choice("grad_reduce_dtype", GRAD_REDUCE_DTYPES)},
     "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": _pos_float, "deadline_days": _pos_float,
              "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,
              "network": _network},

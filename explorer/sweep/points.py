@@ -17,8 +17,8 @@ DEFAULT_GLOBAL_BATCH, DEFAULT_SEQ_LEN, DEFAULT_MAX_BUBBLE = 512, 8192, 0.10
 TIMING_COLUMNS = ("solve_time_s", "solve_cpu_s")
 OUTPUTS = {
     "3d": ("status", "message", "gpu_key", "network_used", "params_total", "tp", "pp", "dp", "cp", "micro_batch",
-           "num_micro_batches", "virtual_stages", "zero", "recompute", "sequence_parallel", "plan", "mfu",
-           "step_time_s", "tokens_per_s", "memory_gb", "usd_per_gpu_hour", "usd_per_million_tokens"),
+           "num_micro_batches", "virtual_stages", "zero", "recompute", "sequence_parallel", "framework_used", "plan",
+           "mfu", "step_time_s", "tokens_per_s", "memory_gb", "usd_per_gpu_hour", "usd_per_million_tokens"),
     "plan": ("status", "message", "params_total", "best_gpu", "best_gpus", "best_network", "plan", "mfu",
              "tokens_per_s", "goodput", "checkpoint_interval_s", "train_days", "usd", "proofs", "proven_optimal"),
 }
@@ -65,14 +65,16 @@ def _solve_3d(point: dict, row: dict, time_limit: float | None) -> None:
                    global_batch=point.get("global_batch", DEFAULT_GLOBAL_BATCH),
                    seq_len=point.get("seq_len", DEFAULT_SEQ_LEN),
                    max_bubble=point.get("max_bubble", DEFAULT_MAX_BUBBLE), precision=point.get("precision"),
-                   optimizer=point.get("optimizer"),
+                   optimizer=point.get("optimizer"), grad_reduce_dtype=point.get("grad_reduce_dtype"),
+                   **({"framework": point["framework"]} if point.get("framework") else {}),
                    explain=False, top=1, time_limit=time_limit, **opts)
     b = res.best
     p = b.plan
     price = load_assumptions().prices.get(opts["gpu"])
     row.update(status=res.status, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, micro_batch=p.micro_batch,
                num_micro_batches=p.num_micro_batches, virtual_stages=p.virtual_stages, zero=p.zero,
-               recompute=p.recompute, sequence_parallel=p.sequence_parallel, plan=p.describe(), mfu=b.mfu,
+               recompute=p.recompute, sequence_parallel=p.sequence_parallel, framework_used=p.framework,
+               plan=p.describe(), mfu=b.mfu,
                step_time_s=b.step_time_s, tokens_per_s=b.tokens_per_s, memory_gb=b.memory_total / 1e9)
     if price is not None:
         usd_per_s = point["gpus"] * price.usd_per_gpu_hour / 3600.0

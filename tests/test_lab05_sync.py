@@ -169,3 +169,69 @@ def test_bad_inputs_are_one_line_usage_errors(kwargs, word):
     with pytest.raises(UsageError) as e:
         sync.solve("cloud", zero=False, **kwargs)
     assert word in str(e.value) and "\n" not in str(e.value)
+
+
+def test_implicit_momentum_staleness_model_by_hand():
+    from explorer.cost.stragglers import implicit_momentum_progress
+
+    # Hand (Mitliagkas et al. 2016): implicit momentum 1 - 1/M; tuned for 0.9, free up to M = 1/(1 - 0.9) = 10;
+    # at M = 16 the step shrinks to 1/((1 - 0.9) x 16) = 0.625 of the synchronous one.
+    assert implicit_momentum_progress(8, 0.9) == 1.0
+    assert implicit_momentum_progress(10, 0.9) == pytest.approx(1.0)
+    assert implicit_momentum_progress(16, 0.9) == pytest.approx(0.625)
+
+
+def test_kth_of_group_max_by_hand():
+    from explorer.cost.stragglers import StepTimeModel, expected_kth_of_group_max, expected_max
+
+    # Hand: a device takes t0 or 2 t0 with probability 1/2 each (jitter ~ 0): the faster of two devices is slow
+    # only if both are (1/4): E = t0 (1 + 1/4) = 1.25 t0.
+    m = StepTimeModel(1.0, 1e-9, 0.5, 2.0)
+    assert expected_kth_of_group_max(m, 1, 1, 2) == pytest.approx(1.25, rel=1e-4)
+    # waiting for all n replicas of g devices is the slowest of n g devices
+    m2 = StepTimeModel(6.5, 0.02, 0.05, 1.5)
+    assert expected_kth_of_group_max(m2, 64, 16, 16) == pytest.approx(expected_max(m2, 1024), rel=1e-6)
+    # a backup replica can only help
+    assert expected_kth_of_group_max(m2, 64, 16, 17) < expected_max(m2, 1024)
+
+
+def test_cloud_verdict_under_both_staleness_models_and_costed_remedies():
+    r = sync.solve("cloud", zero=False)
+    # worst case r = 0.046 (Lian et al.), measured r = 0.625 (implicit momentum): async loses under both
+    assert r.figure("progress_per_update") == pytest.approx(0.046, abs=5e-4)
+    assert r.figure("progress_per_update_measured") == pytest.approx(0.625)
+    assert r.figure("usd_month_saved_async_worst_case") < r.figure("usd_month_saved_async_measured") < 0
+    assert "worst-case staleness bound" in r.headline and "measured" in r.headline
+    rem = {row[0]: row for row in r.tables["remedies"].rows}
+    backups = [v for k, v in rem.items() if "backup" in k]
+    evict = next(v for k, v in rem.items() if k.startswith("evict"))
+    # Hand: 1 - 0.95^64 = 96% of 64-GPU replicas hold a straggler: a backup replica barely shortens the step and
+    # costs 1/16 of the spend; evicting the 5% slow GPUs (ceil(0.05 x 1024 / 8) = 7 spare nodes) removes the
+    # 1.5x tail: the step falls to about t0 (1 + 0.02 (ln 1024 + 0.58)) ~ 1.15 t0 and the spares cost 56/1024.
+    assert all(b[3] < 0 for b in backups) and evict[3] > 0
+    assert "7 hot spare nodes" in next(k for k in rem if k.startswith("evict"))
+
+
+def test_zero_does_not_fix_stragglers(monkeypatch):
+    @dataclass
+    class Best:
+        step_time_s: float
+        mfu: float
+        plan: object
+
+    class Plan:
+        zero = 1
+
+        @staticmethod
+        def describe():
+            return "TP=8 PP=4 DP=32"
+
+    def solve_3d(track="cloud", *, allow=None, **kw):
+        return types.SimpleNamespace(best=Best(5.0 if allow else 4.0, 0.4, Plan()), status="optimal")
+
+    fake = types.ModuleType("explorer.api")
+    fake.solve_3d = solve_3d
+    monkeypatch.setitem(sys.modules, "explorer.api", fake)
+    r = sync.solve("cloud", zero=True)
+    zero = next(f.answer for f in r.findings if "What does ZeRO fix" in f.question)
+    assert "nothing about stragglers" in zero and "still waits for the slowest" in zero

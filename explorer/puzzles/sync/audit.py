@@ -33,7 +33,7 @@ _SYNC_KEYS = {"plan": str, "sync_collective": str, "jitter_fraction": float, "st
 _TRACK_KEYS = {"mobile": {"inference_power_w": float, "training_energy_fraction": float,
                           "participation_min": float, "rounds_to_target": int, "local_steps": int},
                "tiny": {"consensus_eps": float, "gossip_seed": int},
-               "cloud": {"checkpoint_write_gb_per_s": float}}
+               "cloud": {"checkpoint_write_gb_per_s": float, "tuned_momentum": float, "backup_replicas": list}}
 
 
 def sync_data(track: str) -> dict:

@@ -7,10 +7,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from explorer.cost.stragglers import expected_max
+from explorer.cost.stragglers import (
+    StepTimeModel,
+    expected_kth_of_group_max,
+    expected_max,
+    implicit_momentum_progress,
+)
 from explorer.puzzles.scaling import lab05_data
-from explorer.puzzles.sync.audit import Audit
+from explorer.puzzles.sync.audit import Audit, _saving
 from explorer.report import Assumption, Figure, Finding, Formula, Table
+from explorer.units import human_number, human_percent, plural
 
 
 def _usd(x: float) -> str:
@@ -23,23 +29,85 @@ def _usd(x: float) -> str:
     return f"{sign}${x:,.2f}"
 
 
-def _verdict(usd_bits: list[tuple[str, float]]) -> str:
-    """Which change saves more per month (async, ZeRO), in words."""
-    best_name, best_val = max(usd_bits, key=lambda kv: kv[1])
-    others = [kv for kv in usd_bits if kv[0] != best_name]
-    if best_val <= 0:
-        if len(usd_bits) == 1:
-            return f"{best_name.capitalize()} does not save money here."
-        return "Neither " + " nor ".join(k for k, _ in usd_bits) + " saves money here."
-    if not others:
-        return f"{best_name} saves {_usd(best_val)}/month."
-    o_name, o_val = others[0]
-    if o_val < 0:
-        return (f"{best_name} saves more: {_usd(best_val)}/month, while {o_name} would waste "
-                f"{_usd(-o_val)}/month.")
-    return (f"{best_name} saves more: {_usd(best_val)}/month vs {_usd(o_val)} for {o_name} "
-            f"(by {_usd(best_val - o_val)}).")
+def _signed_pct(x: float) -> str:
+    text = f"{100 * x:+.1f}%"
+    return "0.0%" if text in ("+0.0%", "-0.0%") else text
 
+
+def _times_slower(ratio: float) -> str:
+    """'20.4x slower' / '1.6x faster' from time-per-progress ratio (sync throughput / other)."""
+    if ratio >= 1.0:
+        return f"{human_number(ratio)}x slower"
+    return f"{human_number(1.0 / ratio)}x faster"
+
+
+def _saved_or_lost(usd: float) -> str:
+    return f"saves {_usd(usd)}/month" if usd >= 0 else f"loses {_usd(-usd)}/month"
+
+
+def _key(name: str) -> str:
+    return name.split(" (")[0].replace(" ", "_")
+
+
+def _verdict(usd_bits: list[tuple[str, float]]) -> str:
+    """Which change saves the most per month (async under each staleness model, ZeRO, straggler remedies),
+    in words, with the others beside it."""
+    ranked = sorted(usd_bits, key=lambda kv: -kv[1])
+    best_name, best_val = ranked[0]
+    if best_val < 0.005:  # less than a cent is no saving
+        if len(usd_bits) == 1:
+            return f"{best_name[0].upper() + best_name[1:]} does not save money here."
+        return "None of " + ", ".join(k for k, _ in usd_bits) + " saves money here."
+    if len(ranked) == 1:
+        return f"{best_name[0].upper() + best_name[1:]} saves {_usd(best_val)}/month."
+    rest = "; ".join(f"{k} {_saved_or_lost(v).replace('/month', '')}" for k, v in ranked[1:])
+    return f"Most saved: {best_name}, {_usd(best_val)}/month ({rest})."
+
+
+def staleness_models(a: Audit) -> dict[str, dict[str, float]]:
+    """Async's progress per update under two staleness models, and what async then saves per month:
+    the worst-case bound (Lian et al. 2015, the audit's r) and, where the track names the momentum the
+    run is tuned for, the implicit-momentum model measured on CNNs (Mitliagkas et al. 2016)."""
+    out = {"worst case (Lian et al. 2015)": {"r": a.progress, "x": a.x_async, "usd": a.usd_async}}
+    if "tuned_momentum" in a.data:
+        r = float(implicit_momentum_progress(a.replicas, a.data["tuned_momentum"]))
+        x = a.x_async_raw * r
+        out["measured (implicit momentum, Mitliagkas et al. 2016)"] = {"r": r, "x": x,
+                                                                         "usd": _saving(a.spend_usd, a.x_sync, x)}
+    out["free (no staleness cost)"] = {"r": 1.0, "x": a.x_async_raw, "usd": a.usd_async_raw}
+    return out
+
+
+def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
+    """What practice does about stragglers, each costed in dollars per month (net of what it costs):
+
+    * backup replicas (Chen et al. 2016): run R + b data-parallel replicas and take the first R each step
+      (the k-th order statistic of the replicas' step times); pays for b replicas of `group` devices;
+    * evict persistent stragglers onto hot spares: if the slow devices stay slow (throttling, a flaky NIC,
+      ECC retries), detect and swap their nodes for spare ones (the Llama 3 report, sec. 3.3.4, isolates
+      slow nodes this way): the step is then the slowest of devices without stragglers; pays for the spare
+      nodes (the straggler fraction of the nodes, rounded up) and one restart per swapped node;
+    * neither helps the other kind: transient stragglers (a different device each step) cannot be evicted."""
+    d, m = a.data, a.model
+    out: list[dict[str, Any]] = []
+    t_sync = a.t_sync
+    for b in d.get("backup_replicas", []):
+        t = expected_kth_of_group_max(m, a.group, a.replicas, a.replicas + b) + a.comm_sync_s
+        cost = a.spend_usd * b / a.replicas
+        out.append({"name": f"{plural(b, 'backup replica')} ({b * a.group:,} {a.track.device_word}s)",
+                    "kind": "backup", "step_s": t, "extra_usd": cost,
+                    "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
+    dpn = a.setup.cluster.devices_per_node
+    spare_nodes = math.ceil(m.p * a.nodes / dpn) if m.p > 0 else 0
+    if spare_nodes:
+        clean = StepTimeModel(m.t0, m.jitter, 0.0, 1.0)
+        t = expected_max(clean, a.nodes) + a.comm_sync_s
+        restarts = spare_nodes * d["restart_s"] / (d["hours_per_month"] * 3600.0)  # one restart per swapped node
+        cost = a.spend_usd * spare_nodes * dpn / a.nodes + a.spend_usd * restarts
+        out.append({"name": f"evict persistent stragglers onto {plural(spare_nodes, 'hot spare node')}",
+                    "kind": "evict", "step_s": t, "extra_usd": cost,
+                    "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
+    return out
 
 
 def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
@@ -77,80 +145,140 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         "usd_month_checkpointing": Figure(ck["waste_exact"] * a.spend_usd, "USD", "checkpoint/failure cost per month"),
     }
     mc, se = a.mc_max_all
+    hn = human_number
     ratio = a.x_sync / a.x_async if a.x_async > 0 else math.inf
     breakeven = a.x_sync / a.x_async_raw
+    models = staleness_models(a)
+    empirical = next((v for k, v in models.items() if k.startswith("measured")), None)
     findings = [
-        Finding(f"Sync vs async: {sw}s/s with {m.p:.0%} stragglers at {m.slowdown:g}x?",
-                f"Sync waits for the slowest of {a.nodes:,} {devs}: E[max] = {a.e_max_all:.4g} s against a mean step "
-                f"of "
-                f"{a.e_step:.4g} s (order statistics; a seeded Monte Carlo of {a.mc_draws} draws gives {mc:.4g} "
-                f"+- {se:.2g} s), plus {a.comm_sync_s:.3g} s exposed {d['sync_collective']} synchronisation: "
-                f"{a.x_sync:.4g} {sw}s/s. Async lets each of the {a.replicas:,} replicas"
-                + (f" ({a.group} {devs}, synchronous inside, E[max of {a.group}] = {a.e_max_group:.4g} s)"
-                   if a.group > 1 else "") + f" run at its own pace: {a.x_async_raw:.4g} {sw}s/s raw "
-                f"({a.x_async_raw / a.x_sync - 1:+.1%})."),
+        Finding(f"Sync vs async: {sw}s/s with {human_percent(m.p)} stragglers at {hn(m.slowdown)}x?",
+                f"Sync waits for the slowest of {a.nodes:,} {devs}: E[max] = {hn(a.e_max_all, 4)} s against a mean "
+                f"step of {hn(a.e_step, 4)} s (order statistics; a seeded Monte Carlo of {a.mc_draws:,} draws gives "
+                f"{hn(mc, 4)} +- {hn(se, 2)} s), plus {hn(a.comm_sync_s)} s exposed {d['sync_collective']} "
+                f"synchronisation: {hn(a.x_sync, 4)} {sw}s/s. Async lets each of the {a.replicas:,} replicas"
+                + (f" ({a.group} {devs}, synchronous inside, E[max of {a.group}] = {hn(a.e_max_group, 4)} s)"
+                   if a.group > 1 else "") + f" run at its own pace: {hn(a.x_async_raw, 4)} {sw}s/s raw "
+                f"({_signed_pct(a.x_async_raw / a.x_sync - 1)})."),
         Finding("How stale does async get, and what does that cost in convergence?",
-                f"Expected staleness {a.staleness:g} updates (replicas - 1). Lian et al. 2015's stability condition "
-                f"lets an update that stale take only r = {a.progress:.3g} of the zero-staleness step, so async "
-                f"makes {a.x_async:.4g} {sw}s/s of sync-equivalent progress: {ratio:.3g}x "
-                + ("slower" if ratio > 1 else "faster") + f" than sync. Async breaks even only if staleness costs "
-                f"less than {1 - breakeven:.1%} of each update's progress (r >= {breakeven:.3f})."),
+                f"Expected staleness {hn(a.staleness)} updates (replicas - 1). Lian et al. 2015's stability condition "
+                f"(a worst-case bound) lets an update that stale take only r = {hn(a.progress)} of the "
+                f"zero-staleness step, so async makes {hn(a.x_async, 4)} {sw}s/s of sync-equivalent progress: "
+                f"{_times_slower(ratio)} than sync."
+                + (f" Measured, asynchrony behaves like extra momentum 1 - 1/M (Mitliagkas et al. 2016): with the "
+                   f"momentum re-tuned it costs nothing up to M = {hn(1 / (1 - d['tuned_momentum']))} replicas at a "
+                   f"tuned momentum of {hn(d['tuned_momentum'])}, and r = 1/((1 - mu) M) = {hn(empirical['r'])} at "
+                   f"M = {a.replicas}: {hn(empirical['x'], 4)} {sw}s/s, "
+                   f"{_times_slower(a.x_sync / empirical['x'])} than sync." if empirical else "")
+                + f" Async breaks even only if staleness costs less than {human_percent(1 - breakeven)} of each "
+                f"update's progress (r >= {hn(breakeven)})."),
         Finding(f"Checkpointing: how often, at {ck['how']}?",
-                f"C = {ck['checkpoint_s']:.4g} s, MTBF = {d['device_mtbf_h']:g} h / {a.nodes:,} = "
-                f"{ck['mtbf_s']:.4g} s. "
-                f"Young/Daly: sqrt(2 C M) = {ck['young_s']:.4g} s; scipy minimum of C/tau + tau/(2M): "
-                f"{ck['numeric_first_order_s']:.4g} s; of Daly's exact model: {ck['numeric_daly_s']:.4g} s "
-                f"(Daly's higher-order formula {ck['daly_s']:.4g} s). Time lost to checkpoints, rework and "
-                f"{ck['restart_s']:g} s restarts: {ck['waste_exact']:.2%}"
+                f"C = {hn(ck['checkpoint_s'], 4)} s, MTBF = {hn(d['device_mtbf_h'])} h / {a.nodes:,} = "
+                f"{hn(ck['mtbf_s'] / 3600.0, 4)} h. "
+                f"Young/Daly: sqrt(2 C M) = {hn(ck['young_s'], 4)} s; scipy minimum of C/tau + tau/(2M): "
+                f"{hn(ck['numeric_first_order_s'], 4)} s; of Daly's exact model: {hn(ck['numeric_daly_s'], 4)} s "
+                f"(Daly's higher-order formula {hn(ck['daly_s'], 4)} s). Time lost to checkpoints, rework and "
+                f"{hn(ck['restart_s'])} s restarts: {human_percent(ck['waste_exact'])}"
                 + ("." if ck["young_valid"] else
                    ". Young's formula is outside its range here (C is not << M): "
                    + ("with C > M no checkpoint completes between failures on average"
                       if ck["checkpoint_s"] >= ck["mtbf_s"] else "the first-order waste is a poor guide") + "; "
                    "a fleet this size must tolerate dropouts (partial participation) rather than restart.")),
     ]
-    usd_bits = [("async", a.usd_async)]
+    usd_bits = [("async" + (" (worst-case staleness)" if empirical else ""), a.usd_async)]
+    if empirical:
+        usd_bits.append(("async (measured staleness)", empirical["usd"]))
     zero_txt = "ZeRO comparison not run (--no-zero)."
+    zero_saved = None
     if z is not None:
         nz, zz = z.get("no_zero", {}), z.get("zero", {})
         if "step_s" in nz and "step_s" in zz:
-            saved = a.spend_usd * (1.0 - zz["step_s"] / nz["step_s"])
-            usd_bits.append(("ZeRO", saved))
-            figures["usd_month_saved_zero"] = Figure(saved, "USD", "saved by ZeRO per month (3D solver)")
+            zero_saved = a.spend_usd * (1.0 - zz["step_s"] / nz["step_s"])
+            usd_bits.append(("ZeRO", zero_saved))
+            figures["usd_month_saved_zero"] = Figure(zero_saved, "USD", "saved by ZeRO per month (3D solver)")
             figures["step_time_best_no_zero_s"] = Figure(nz["step_s"], "s", "best step, ZeRO-0 only (3D solver)")
             figures["step_time_best_zero_s"] = Figure(zz["step_s"], "s", "best step, any ZeRO stage (3D solver)")
-            zero_txt = (f"The 3D solver's best configuration without ZeRO ({nz['plan']}, {nz['step_s']:.4g} s, MFU "
-                        f"{nz['mfu']:.1%}) vs with ZeRO allowed ({zz['plan']}, {zz['step_s']:.4g} s, MFU "
-                        f"{zz['mfu']:.1%}): "
-                        f"{_usd(saved)}/month.")
+            zero_txt = (f"The 3D solver's best configuration without ZeRO ({nz['plan']}, {hn(nz['step_s'], 4)} s, MFU "
+                        f"{human_percent(nz['mfu'])}) vs with ZeRO allowed ({zz['plan']}, {hn(zz['step_s'], 4)} s, "
+                        f"MFU {human_percent(zz['mfu'])}): {_usd(zero_saved)}/month.")
         else:
             err = nz.get("error") or zz.get("error") or "no result"
             zero_txt = f"The 3D solver found no answer to compare: {err}"
+    remedies = straggler_remedies(a) if "backup_replicas" in d else []
+    for r in remedies:
+        usd_bits.append((r["name"], r["net_usd"]))
     verdict = _verdict(usd_bits)
+    for k, v in models.items():
+        figures[f"usd_month_saved_async_{_key(k)}"] = Figure(v["usd"], "USD", f"saved by async per month, {k} "
+                                                            "(negative: lost)")
+    figures.pop("usd_month_saved_async_free", None)
+    if empirical:
+        figures["progress_per_update_measured"] = Figure(empirical["r"], "fraction",
+                                                         "async progress per update, implicit-momentum model")
     findings.append(Finding(
-        f"Stakeholder challenge: dollars per month at {price:g} USD per {dev}-hour ({a.nodes:,} {devs}, {hours:g} h)?",
-        f"Fleet spend {_usd(a.spend_usd)}/month. Wait-for-all wastes {a.waste_wait:.1%} of it: {_usd(a.usd_wait)}. "
-        f"Switching to async saves {_usd(a.usd_async_raw)} if staleness were free; with its staleness cost "
-        + (f"it saves {_usd(a.usd_async)}." if a.usd_async >= 0 else
-           f"it is {ratio:.3g}x slower per unit of progress, so {_usd(-a.usd_async)} of the month's spend buys "
-           "nothing.")
-        + f" {zero_txt} {verdict}"))
+        f"Stakeholder challenge: dollars per month at {hn(price)} USD per {dev}-hour ({a.nodes:,} {devs}, "
+        f"{hn(hours)} h)?",
+        f"Fleet spend {_usd(a.spend_usd)}/month. Wait-for-all wastes {human_percent(a.waste_wait)} of it: "
+        f"{_usd(a.usd_wait)}. Switching to async: "
+        + "; ".join(f"{k}: r = {hn(v['r'])}, {_saved_or_lost(v['usd'])}" for k, v in models.items())
+        + f". {zero_txt} {verdict}"))
+    if remedies:
+        findings.append(Finding(
+            "What do the straggler remedies practice uses cost and save?",
+            "; ".join(f"{r['name']}: step {hn(r['step_s'], 4)} s (from {hn(a.t_sync, 4)} s), costs "
+                      f"{_usd(r['extra_usd'])}/month, net {_saved_or_lost(r['net_usd'])}" for r in remedies)
+            + f". Backup replicas help little here: a replica is {a.group} {devs} synchronous inside, and "
+            f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step, so the "
+            f"fastest {a.replicas} of a few more are barely faster (Chen et al. 2016 drop single workers, not "
+            f"{a.group}-GPU replicas). Evicting slow nodes pays only if the stragglers are persistent; transient "
+            f"ones (a different {dev} each step) leave only backups, smaller replicas or less jitter."))
+    if zero_saved is not None:
+        zero_plan_model = StepTimeModel(z["zero"]["step_s"], m.jitter, m.p, m.slowdown)
+        zero_wait = (expected_max(zero_plan_model, a.nodes) - zero_plan_model.mean) / expected_max(
+            zero_plan_model, a.nodes)
+        findings.append(Finding(
+            "What does ZeRO fix, and what does it not?",
+            f"ZeRO shards optimizer state, gradients and weights over the data-parallel group: the memory it frees "
+            f"lets the 3D solver pick a faster plan ({hn(z['no_zero']['step_s'], 4)} s -> {hn(z['zero']['step_s'], 4)} "
+            f"s per step, {_usd(zero_saved)}/month). It does nothing about stragglers: its reduce-scatters and "
+            f"all-gathers are as synchronous as an all-reduce (ZeRO-3 adds a gather per layer: more barriers, not "
+            f"fewer), so every step still waits for the slowest of {a.nodes:,} {devs}; on the faster plan the wait "
+            f"is still {human_percent(zero_wait)} of the step, {_usd(zero_wait * a.spend_usd)}/month."))
     tables: dict[str, Table] = {
         "sync_vs_async": Table(["mode", "step or update time (s)", f"{sw}s/s", "staleness", "progress/update",
                                 f"effective {sw}s/s"],
-                               [["sync (wait for all)", a.t_sync, a.x_sync, 0, 1.0, a.x_sync],
-                                ["async (no waiting)", a.t_async, a.x_async_raw, a.staleness, a.progress, a.x_async]],
+                               [["sync (wait for all)", a.t_sync, a.x_sync, 0, 1.0, a.x_sync]]
+                               + [[f"async, {k}", a.t_async, a.x_async_raw, a.staleness, v["r"], v["x"]]
+                                  for k, v in models.items()],
                                "Sync vs async SGD"),
         "order_statistics": Table(["n", "E[max] order statistics (s)", "E[max]/E[T]"],
                                   [[k, expected_max(m, k), expected_max(m, k) / m.mean]
                                    for k in sorted({1, 2, 8, a.group, 64, 1024, a.nodes}) if k <= a.nodes],
                                   "Expected slowest of n devices"),
     }
-    headline = (f"Sync waits {a.e_max_all / a.e_step:.2f}x the mean step for the slowest of {a.nodes:,} {devs} "
-                f"({m.p:.0%} stragglers at {m.slowdown:g}x): {_usd(a.usd_wait)}/month idle. Async's staleness "
-                f"({a.staleness:g}) leaves r = {a.progress:.3g} progress per update, so it "
-                + (f"costs {ratio:.3g}x per unit of progress" if a.usd_async < 0
-                   else f"saves {_usd(a.usd_async)}/month")
-                + f"; checkpoint every {ck['numeric_daly_s']:.4g} s (Young {ck['young_s']:.4g} s). {verdict}")
+    if remedies:
+        tables["remedies"] = Table(["remedy", "step (s)", "extra cost (USD/month)", "net saving (USD/month)"],
+                                   [[r["name"], r["step_s"], r["extra_usd"], r["net_usd"]] for r in remedies],
+                                   "Straggler remedies")
+    if empirical:
+        async_txt = ("Async " + ("loses" if a.usd_async < 0 else "saves") + f" {_usd(abs(a.usd_async))}/month under "
+                     f"the worst-case staleness bound (r = {hn(a.progress)}) and "
+                     + ("loses" if empirical["usd"] < 0 else "saves")
+                     + f" {_usd(abs(empirical['usd']))} under the measured one (r = {hn(empirical['r'])}); free "
+                     f"staleness would {'save' if a.usd_async_raw >= 0 else 'lose'} "
+                     f"{_usd(abs(a.usd_async_raw))}/month.")
+    else:
+        async_txt = (f"Async's staleness ({hn(a.staleness)}) leaves r = {hn(a.progress)} progress per update, so it "
+                     + (f"costs {hn(ratio)}x per unit of progress." if a.usd_async < 0
+                        else f"saves {_usd(a.usd_async)}/month."))
+    zero_part = (f" ZeRO saves {_usd(zero_saved)}/month but leaves the straggler wait." if zero_saved is not None
+                 and remedies else "")
+    best_remedy = max(remedies, key=lambda r: r["net_usd"]) if remedies else None
+    remedy_part = (f" Best remedy: {best_remedy['name']}, {_saved_or_lost(best_remedy['net_usd'])} net."
+                   if best_remedy is not None else "")
+    headline = (f"Sync waits {hn(a.e_max_all / a.e_step)}x the mean step for the slowest of {a.nodes:,} {devs} "
+                f"({human_percent(m.p)} stragglers at {hn(m.slowdown)}x): {_usd(a.usd_wait)}/month idle. "
+                f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s (Young "
+                f"{hn(ck['young_s'], 4)} s)." + ("" if remedies else f" {verdict}"))
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
                    f"({a.est.plan.describe()}): {m.t0:.4g} s without stragglers; jitter: shifted exponential with mean "

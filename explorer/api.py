@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from explorer import validation as V
+from explorer.assumptions import setup_assumptions
+from explorer.cost.frameworks import tp_overlap_default
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
+from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
@@ -13,45 +17,131 @@ from explorer.keywords import checked
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
-from explorer.puzzles import threed
 from explorer.puzzles.threed import ThreeDResult, make_setup
-from explorer.tracks import get_track
+from explorer.puzzles.threed import solve_3d as _solve_3d
+from explorer.report import Assumption
+from explorer.tracks import Track, get_track
 
-__all__ = ["ThreeDResult", "estimate", "solve_3d", "custom_model"]
+__all__ = ["Estimate", "ThreeDResult", "estimate", "solve_3d", "custom_model", "resolve_model"]
 
-# The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
-solve_3d = checked("explorer.solve_3d()")(threed.solve_3d)
+
+@dataclass(frozen=True)
+class Estimate(StepEstimate):
+    """The figures of one configuration (StepEstimate) with the Setup they were computed with."""
+
+    setup: Setup | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, setup: Setup, e: StepEstimate) -> Estimate:
+        return cls(**{f.name: getattr(e, f.name) for f in fields(StepEstimate)}, setup=setup)
+
+    @property
+    def node(self) -> dict:
+        """The node used (catalog preset, devices per node, links), as in the reports."""
+        return self.setup.cluster.node_dict() if self.setup else {}
+
+    def assumptions(self) -> list[Assumption]:
+        """Node, model shape, precision and software stack behind these figures, each with its source."""
+        return setup_assumptions(self.setup) if self.setup else []
+
+    def as_dict(self) -> dict:
+        d = StepEstimate(**{f.name: getattr(self, f.name) for f in fields(StepEstimate)}).as_dict()
+        d["node"] = self.node
+        d["assumptions"] = [{"text": a.text, "source": a.source} for a in self.assumptions()]
+        return d
+
+
+MLPS = ("gelu", "swiglu")
 
 
 def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
-                 vocab: int = 32000, mlp: str = "swiglu", name: str = "custom", **kw: Any) -> DecoderModel:
+                 vocab: int = 32000, mlp: str = "swiglu", name: str | None = None, **kw: Any) -> DecoderModel:
     """A decoder given by its shape (kv_heads defaults to heads; ffn to 4 x hidden for GELU, 8/3 x for SwiGLU)."""
     layers, hidden, heads, kv_heads, ffn, vocab = (kind.check(k, x) for k, kind, x in (
         ("layers", V.LAYERS, layers), ("hidden", V.HIDDEN, hidden), ("heads", V.HEADS, heads),
         ("kv-heads", V.HEADS, kv_heads), ("ffn", V.HIDDEN, ffn), ("vocab", V.VOCAB, vocab)))
+    if mlp not in MLPS:
+        raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
     if ffn is None:
         ffn = 4 * hidden if mlp == "gelu" else int(8 * hidden / 3)
+    if name is None:
+        name = f"custom {layers}L h{hidden} {mlp.upper() if mlp == 'gelu' else 'SwiGLU'}"
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
                         ffn=ffn, vocab=vocab, mlp=mlp, **kw)
 
 
+def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None = None,
+                  hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
+                  ffn: int | None = None, vocab: int | None = None,
+                  mlp: str | None = None) -> str | DecoderModel | None:
+    """The model of a run: a catalog name / DecoderModel, or a custom shape (layers, hidden, heads at least).
+
+    `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "swiglu": 3, Llama) shapes a custom model;
+    catalog models carry their own."""
+    if mlp is not None and mlp not in MLPS:
+        raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
+    shape = {"layers": layers, "hidden": hidden, "heads": heads}
+    extra = {"kv_heads": kv_heads, "ffn": ffn, "vocab": vocab}
+    if all(v is None for v in (*shape.values(), *extra.values())):
+        if mlp is not None:
+            if model is None:
+                raise UsageError("mlp shapes a custom model: give layers, hidden and heads too "
+                                 "(catalog models carry their own MLP)")
+            m = model if isinstance(model, DecoderModel) else get_model(model)
+            if m.mlp != mlp:
+                raise UsageError(f"model {m.name} has a {m.mlp} MLP; mlp={mlp!r} applies to custom shapes only")
+        return model
+    if model is not None:
+        raise UsageError("give either a model name or a custom shape (layers, hidden, heads, ...), not both")
+    missing = [k.replace("_", "-") for k, v in shape.items() if v is None]
+    if missing:
+        raise UsageError(f"a custom shape needs layers, hidden and heads; missing: {', '.join(missing)}")
+    return custom_model(layers, hidden, heads, kv_heads, ffn, 32000 if vocab is None else vocab, mlp or "swiglu")
+
+
+def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
+                     layers: int | None = None, hidden: int | None = None, heads: int | None = None,
+                     kv_heads: int | None = None, ffn: int | None = None, vocab: int | None = None,
+                     mlp: str | None = None, **options: Any) -> ThreeDResult:
+    """Solve the 3D puzzle (explorer.puzzles.threed.solve_3d) for a catalog model or a custom shape.
+
+    Any scenario default can be overridden by keyword: gpu (brings its usual node), gpus, gpus_per_node,
+    network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, tp_comm_overlap,
+    max_bubble, fix, engine, top, time_limit."""
+    mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
+                        mlp=mlp)
+    return _solve_3d(track, model=mdl, **options)
+
+
+# The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
+solve_3d = checked("explorer.solve_3d()")(_solve_3d_shaped)
+
+
 @checked("explorer.estimate()")
-def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, gpu: str | None = None,
+def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, layers: int | None = None,
+             hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
+             ffn: int | None = None, vocab: int | None = None, mlp: str | None = None, gpu: str | None = None,
              gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
-             seq_len: int | None = None, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,
-             virtual_stages: int = 1, micro_batch: int = 1, global_batch: int | None = None, zero: int = 0,
-             recompute: str = "none", sequence_parallel: bool = True, precision: str | None = None,
-             optimizer: str | None = None, usable_memory_fraction: float | None = None,
-             flash_attention: bool = True, framework: str = "megatron", hsdp: bool = False,
-             grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> StepEstimate:
+             intra_network: str | None = None, seq_len: int | None = None, tp: int = 1, pp: int = 1,
+             dp: int | None = None, cp: int = 1, virtual_stages: int = 1, micro_batch: int = 1,
+             global_batch: int | None = None, zero: int = 0, recompute: str = "none", sequence_parallel: bool = True,
+             precision: str | None = None, optimizer: str | None = None,
+             usable_memory_fraction: float | None = None, flash_attention: bool = True,
+             tp_comm_overlap: bool | None = None, framework: str = "megatron", hsdp: bool = False,
+             grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP)).
 
+    The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
+    mlp). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); a plan the
-    framework cannot run is a UsageError naming why (explorer/cost/frameworks.py)."""
+    framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
+    the framework's default. The result carries the Setup it was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
     micro_batch, zero = V.MICRO_BATCH.check("micro-batch", micro_batch), V.ZERO_STAGE.check("zero", zero)
+    model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
+                          vocab=vocab, mlp=mlp)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
@@ -66,21 +156,24 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, g
         raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp:,} does not equal {whose}{hint}")
     if virtual_stages > 1 and pp == 1:
         raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
+    gb = t.workload.global_batch if global_batch is None else global_batch
+    fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
+    if tp_comm_overlap is None:
+        tp_comm_overlap = tp_overlap_default(fw)
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
-                       seq_len=seq_len, precision=precision, optimizer=optimizer,
+                       intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
-                       grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
+                       tp_comm_overlap=tp_comm_overlap, grad_reduce_dtype=grad_reduce_dtype,
+                       in_network_reduction=in_network_reduction)
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")
     if pp * virtual_stages > m.layers:
         raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds the {m.layers} layers")
-    gb = t.workload.global_batch if global_batch is None else global_batch
-    fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
                         virtual_stages=virtual_stages, zero=zero, recompute=recompute,
                         sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))
-    return _estimate(setup, plan)
+    return Estimate.of(setup, _estimate(setup, plan))
 
 
 def runnable_framework(choice: str, **plan: Any) -> str:

@@ -158,7 +158,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
                             spec["inter_link"])
     return Setup(model=model, cluster=cluster, seq_len=seq_len, precision=spec.get("precision", "bf16"),
-                 flash_attention=spec.get("flash_attention", True), efficiency=eff,
+                 flash_attention=spec.get("flash_attention", True),
+                 tp_comm_overlap=spec.get("tp_comm_overlap", False), efficiency=eff,
                  grad_reduce_dtype=spec.get("grad_reduce_dtype"))
 
 

@@ -6,7 +6,7 @@ Every number is converted to SI once, here; every entry names its source.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class Accelerator:
     matmul_efficiency: float
     source: str
     matmul_efficiency_source: str = ""
+    node: str = ""  # key of its usual node in nodes.toml (what `--gpu NAME` brings)
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a precision; error naming the ones this part has."""
@@ -78,6 +79,8 @@ class Node:
     intra_link: str
     inter_link: str
     source: str
+    nics: int = 0  # compute NICs per node (== devices: one NIC per GPU)
+    nic: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,39 @@ class Cluster:
     intra: Link
     inter: Link
     notes: tuple[str, ...] = field(default=())
+    node: str = ""  # key of the catalog node this cluster is built from ("" for a node made up by the user)
+    node_changes: tuple[str, ...] = field(default=())  # what the user changed of that node
 
     @property
     def nodes(self) -> int:
         return max(1, self.devices // self.devices_per_node)
+
+    def describe_node(self) -> str:
+        """One line naming the node used: catalog name, devices, links and NICs, and any change made to it."""
+        def short(link: Link) -> str:
+            return link.name.split(" (")[0]
+
+        parts = [f"{self.devices_per_node} x {self.accelerator.name}"]
+        if self.devices_per_node > 1:
+            parts.append(f"{short(self.intra)} inside")
+        per = "node" if self.inter.shared_per_node else "device"
+        parts.append(f"one {short(self.inter)} link per {per}")
+        body = ", ".join(parts)
+        if not self.node:
+            return f"custom node: {body}"
+        label = f"{get_node(self.node).name}: {body}"
+        if self.node_changes:
+            label += " (changed from the catalog node: " + "; ".join(self.node_changes) + ")"
+        return label
+
+    def node_dict(self) -> dict:
+        """The node used, for JSON reports."""
+        return {"preset": self.node or None, "name": get_node(self.node).name if self.node else "custom",
+                "devices_per_node": self.devices_per_node, "accelerator": self.accelerator.key,
+                "intra_link": self.intra.key, "inter_link": self.inter.key,
+                "nic_per_device": not self.inter.shared_per_node,
+                "inter_gbps_per_nic": self.inter.bandwidth * 8 / 1e9,
+                "changed": list(self.node_changes), "description": self.describe_node()}
 
     def link_for_span(self, group_size: int, stride: int) -> Link:
         """The slowest link a group of `group_size` ranks at `stride` spans (placement TP, CP, PP, DP)."""
@@ -157,6 +189,7 @@ def get_accelerator(name: str) -> Accelerator:
         matmul_efficiency=e["matmul_efficiency"],
         source=e["source"],
         matmul_efficiency_source=e.get("matmul_efficiency_source", ""),
+        node=e.get("node", ""),
     )
 
 
@@ -184,23 +217,70 @@ def get_link(name: str) -> Link:
 def get_node(name: str) -> Node:
     key = _resolve("node", _nodes(), name)
     e = _nodes()[key]
-    fields = ("name", "accelerator", "devices", "intra_link", "inter_link", "source")
+    fields = ("name", "accelerator", "devices", "intra_link", "inter_link", "source", "nics", "nic")
     return Node(key=key, **{k: e[k] for k in fields})
 
 
 def node_for_accelerator(accelerator: str) -> Node | None:
-    """The node template (hardware/data/nodes.toml) built around an accelerator, or None when the
-    catalog has none: the devices per node and the two link tiers that come with the part (B200 ->
-    DGX B200 with NVLink 5, not the cloud track's NVLink 4).
+    """The usual node of an accelerator (its `node` in accelerators.toml), or None when it names none.
+    `explore plan`, `check` and `sweep` (explorer/planner) bring a GPU's node through this function, the
+    3D puzzle and `estimate` through cluster_with: both read the same `node` field."""
+    acc = get_accelerator(accelerator)
+    return get_node(acc.node) if acc.node else None
 
-    NOTE for issue12 (hardware presets per GPU type): `explore plan`, `check` and `sweep` (issue19)
-    bring a GPU's node through this one function only (explorer/planner/cluster.py calls it);
-    when the preset mechanism lands, make this delegate to it (or replace the one call there)."""
-    key = get_accelerator(accelerator).key
-    for name, e in _nodes().items():
-        if e["accelerator"] == key:
-            return get_node(name)
-    return None
+
+def node_for(accelerator: str) -> Node:
+    """The usual node of an accelerator (its `node` in accelerators.toml)."""
+    acc = get_accelerator(accelerator)
+    if not acc.node:
+        raise UsageError(f"accelerator {acc.key} names no node; give --gpus-per-node, --intra-network and --network")
+    return get_node(acc.node)
+
+
+def _matching_node(accelerator: str, devices_per_node: int, intra_link: str, inter_link: str) -> str:
+    """Key of the catalog node with exactly these parts, '' if none."""
+    for key in node_names():
+        n = get_node(key)
+        if (n.accelerator, n.devices, n.intra_link, n.inter_link) == (
+                accelerator, devices_per_node, intra_link, inter_link):
+            return key
+    return ""
+
+
+def cluster_with(base: Cluster, *, gpu: str | None = None, gpus: int | None = None,
+                 gpus_per_node: int | None = None, network: str | None = None,
+                 intra_network: str | None = None) -> Cluster:
+    """`base` with any of its parts overridden.
+
+    A new accelerator (`gpu`) brings its usual node (devices per node, intra-node link, NIC per device and
+    its rate, from nodes.toml) unless `gpus_per_node`, `intra_network` or `network` override that part;
+    without `gpu` the base cluster's node is kept and only the given parts change.
+    """
+    if gpu is not None:
+        acc = get_accelerator(gpu)
+        if acc.node:
+            n = get_node(acc.node)
+            node, dpn, intra, inter = n.key, n.devices, n.intra_link, n.inter_link
+        else:  # a part without a catalog node keeps the base cluster's links
+            node, dpn, intra, inter = "", base.devices_per_node, base.intra.key, base.inter.key
+    else:
+        acc = base.accelerator
+        dpn, intra, inter = base.devices_per_node, base.intra.key, base.inter.key
+        node = base.node or _matching_node(acc.key, dpn, intra, inter)
+    changes = list(base.node_changes) if gpu is None else []
+    if gpus_per_node is not None and gpus_per_node != dpn:
+        changes.append(f"{gpus_per_node} devices per node instead of {dpn}")
+        dpn = gpus_per_node
+    if intra_network is not None and get_link(intra_network).key != intra:
+        changes.append(f"intra-node link {get_link(intra_network).key} instead of {intra}")
+        intra = intra_network
+    if network is not None and get_link(network).key != inter:
+        changes.append(f"network {get_link(network).key} instead of {inter}")
+        inter = network
+    devices = base.devices if gpus is None else gpus
+    c = build_cluster(acc.key, devices, dpn, intra, inter)
+    # build_cluster caps devices per node at the device count: a single partial node is still that node
+    return replace(c, node=node, node_changes=tuple(changes))
 
 
 def build_cluster(
@@ -219,10 +299,12 @@ def build_cluster(
         raise UsageError(
             f"gpus {devices} is not a multiple of gpus-per-node {devices_per_node}"
         )
+    acc, intra, inter = get_accelerator(accelerator), get_link(intra_link), get_link(inter_link)
     return Cluster(
-        accelerator=get_accelerator(accelerator),
+        accelerator=acc,
         devices=devices,
         devices_per_node=min(devices_per_node, devices),
-        intra=get_link(intra_link),
-        inter=get_link(inter_link),
+        intra=intra,
+        inter=inter,
+        node=_matching_node(acc.key, devices_per_node, intra.key, inter.key),
     )

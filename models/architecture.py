@@ -29,12 +29,13 @@ class DecoderModel:
     norm: str = "rms"  # "rms" (1 vector per norm) or "layer" (2 vectors)
     bias: bool = False
     tied_embeddings: bool = False
-    position: str = "rope"  # "rope" or "learned"
+    position: str = "rope"  # "rope", "alibi" (no parameters) or "learned" (max_seq x hidden table)
     max_seq: int = 8192
     dropout: bool = False
     key: str = "custom"
     source: str = "custom shape given by the user"
     published_params: float | None = None
+    embedding_norm: bool = False  # a norm right after the token embedding (BLOOM's word_embeddings_layernorm)
 
     def __post_init__(self) -> None:
         for f in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_seq"):
@@ -47,6 +48,8 @@ class DecoderModel:
             raise UsageError(f"mlp {self.mlp!r} unknown; valid: gelu, swiglu")
         if self.norm not in ("rms", "layer"):
             raise UsageError(f"norm {self.norm!r} unknown; valid: layer, rms")
+        if self.position not in ("rope", "alibi", "learned"):
+            raise UsageError(f"position {self.position!r} unknown; valid: alibi, learned, rope")
 
     # --- shape helpers -------------------------------------------------------------------
     @property
@@ -81,10 +84,12 @@ class DecoderModel:
 
     @property
     def embedding_params(self) -> int:
-        """Input embedding (+ learned positions): not counted in the 6N FLOPs term."""
+        """Input embedding (+ learned positions, + an embedding norm): not counted in the 6N FLOPs term."""
         p = self.vocab * self.hidden
         if self.position == "learned":
             p += self.max_seq * self.hidden
+        if self.embedding_norm:
+            p += (1 if self.norm == "rms" else 2) * self.hidden
         return p
 
     @property

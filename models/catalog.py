@@ -36,10 +36,11 @@ def get_model(name: str) -> DecoderModel:
             raise unknown_name("model", name, list(table))
         key = matches[0]
     e = table[key]
-    published = e.get("published_params_b")
+    published = e["published_params"] if "published_params" in e else (
+        e["published_params_b"] * 1e9 if "published_params_b" in e else None)
     return DecoderModel(
         name=e["name"], key=key, source=e["source"],
-        published_params=published * 1e9 if published else None,
-        dropout=e.get("dropout", False),
+        published_params=published,
+        dropout=e.get("dropout", False), embedding_norm=e.get("embedding_norm", False),
         **{k: e[k] for k in _SHAPE},
     )

@@ -1,4 +1,5 @@
-"""Catalogs: parameter counts derived from shapes agree with the published counts (within 1%)."""
+"""Catalogs: parameter counts derived from shapes agree with the published counts (exactly where the publisher
+gives an exact count, else within 1%); every accelerator names its usual node."""
 
 import pytest
 from explorer.hardware import get_accelerator, get_link
@@ -10,6 +11,61 @@ from explorer.models.architecture import gpt_megatron_flops_per_iteration
 def test_param_count_matches_publication(name):
     m = get_model(name)
     assert abs(m.params / m.published_params - 1) < 0.01
+
+
+# Published exact counts, typed here from the publications (not from the catalog):
+#   BLOOM-176B: bigscience/bloom model card, 176,247,271,424 (embedding 3,596,615,680 = 250,880 x 14,336);
+#   Llama 3.1 8B / 70B: HF model.safetensors.index.json total_size 16,060,522,496 / 141,107,412,992 bytes of BF16.
+# Rounded counts: GPT-3 175.0B (Brown et al. Table 2.1); MT-NLG 529.6B and 1T 1,008.0B (Narayanan et al.
+# SC'21 Table 1, the shapes Megatron trained); Llama 3.1 405B (Llama 3 paper Table 3).
+@pytest.mark.parametrize("name, published, tolerance", [
+    ("bloom_176b", 176_247_271_424, 0),
+    ("llama3_1_8b", 16_060_522_496 // 2, 0),
+    ("llama3_1_70b", 141_107_412_992 // 2, 0),
+    ("llama3_1_405b", 405.0e9, 0.005),
+    ("gpt3_175b", 175.0e9, 0.005),
+    ("megatron_530b", 529.6e9, 0.0005),
+    ("megatron_1t", 1008.0e9, 0.0005),
+])
+def test_classic_shapes_match_their_publication(name, published, tolerance):
+    m = get_model(name)
+    if tolerance == 0:
+        assert m.params == published
+    else:
+        assert abs(m.params / published - 1) <= tolerance
+
+
+def test_bloom_shape_is_gelu_alibi_with_embedding_norm():
+    # BLOOM paper sec. 3.2: ALiBi (no position table), an extra LayerNorm after the embedding, GELU 4h MLP.
+    m = get_model("bloom")
+    assert (m.mlp, m.position, m.embedding_norm, m.ffn) == ("gelu", "alibi", True, 4 * 14336)
+    assert m.embedding_params == 250_880 * 14_336 + 2 * 14_336
+
+
+def test_gelu_mlp_has_two_matrices_swiglu_three():
+    # GPT-style 4h GELU MLP: 2 x h x 4h = 8 h^2; SwiGLU at the same width would be 12 h^2 (1.5x).
+    from explorer.api import custom_model
+    g = custom_model(2, 1024, 8, mlp="gelu", vocab=1000)
+    s = custom_model(2, 1024, 8, mlp="swiglu", ffn=4096, vocab=1000)
+    assert g.ffn == 4096
+    assert s.layer_matmul_params - g.layer_matmul_params == 1024 * 4096
+
+
+@pytest.mark.parametrize("gpu, node", [("h100", "dgx_h100"), ("a100", "dgx_a100"), ("a100_40gb", "dgx_a100_40gb"),
+                                       ("h200", "hgx_h200"), ("b200", "dgx_b200")])
+def test_every_datacenter_gpu_names_its_node(gpu, node):
+    # DGX/HGX user guides: 8 GPUs per node, one compute NIC per GPU.
+    from explorer.hardware import get_node, node_for
+    n = node_for(gpu)
+    assert n.key == node and n.devices == 8 and n.nics == 8
+    assert n.accelerator == get_accelerator(gpu).key
+    assert get_node(node).inter_link in ("ib_ndr", "ib_hdr")
+
+
+def test_every_accelerator_has_a_node_of_its_own_part():
+    from explorer.hardware import accelerator_names, node_for
+    for name in accelerator_names():
+        assert node_for(name).accelerator == name
 
 
 def test_llama3_70b_by_hand():

@@ -46,6 +46,60 @@ def puzzle_options(f: Callable) -> Callable:
     return track_option(output_options(attempts_option(f)))
 
 
+def model_options(f: Callable) -> Callable:
+    """--model, or a custom shape (--layers --hidden --heads [--kv-heads --ffn --vocab --mlp])."""
+    opts = [
+        click.option("--model", default=None, help="Model name from the catalog (default: the track's)."),
+        click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
+        click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size."),
+        click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
+        click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
+        click.option("--ffn", type=V.HIDDEN, default=None,
+                     help="Custom shape: MLP width (default 4 x hidden for GELU, 8/3 x hidden for SwiGLU)."),
+        click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
+        click.option("--mlp", type=click.Choice(["gelu", "swiglu"]), default=None,
+                     help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG) or SwiGLU (3: Llama); "
+                          "default swiglu. Catalog models carry their own."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def cluster_options(f: Callable) -> Callable:
+    """--gpu (brings its usual node), --gpus, --gpus-per-node, --network, --intra-network."""
+    opts = [
+        click.option("--gpu", default=None,
+                     help="Accelerator from the catalog (default: the track's); brings its usual node "
+                          "(devices per node, NVLink, NIC per GPU) unless the options below say otherwise."),
+        click.option("--gpus", type=V.DEVICES, default=None, help="Number of accelerators."),
+        click.option("--gpus-per-node", type=V.DEVICES_PER_NODE, default=None,
+                     help="Accelerators per node (fast intra-node link)."),
+        click.option("--network", default=None, help="Inter-node link name from the catalog (per NIC)."),
+        click.option("--intra-network", default=None, help="Intra-node link name from the catalog."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def stack_options(f: Callable) -> Callable:
+    """Software stack: --precision, --flash-attention/--no-..., --tp-comm-overlap/--no-..."""
+    opts = [
+        click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
+                     help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
+                          "attention and output layer in BF16 (H100 and later)."),
+        click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
+                     help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
+        click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
+                     help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
+                          "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
     """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item."""
     out: dict[str, object] = {}

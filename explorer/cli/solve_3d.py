@@ -6,7 +6,16 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, framework_options, parse_assignments, puzzle_options, time_limit_option
+from explorer.cli.common import (
+    cluster_options,
+    emit,
+    framework_options,
+    model_options,
+    parse_assignments,
+    puzzle_options,
+    stack_options,
+    time_limit_option,
+)
 
 
 def _int(v: str) -> int:
@@ -23,12 +32,9 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 
 @solve.command("3d")
 @puzzle_options
-@click.option("--model", default=None, help="Model name from the catalog (default: the track's).")
-@click.option("--gpu", default=None, help="Accelerator name from the catalog (default: the track's).")
-@click.option("--gpus", type=V.DEVICES, default=None, help="Number of accelerators.")
-@click.option("--gpus-per-node", type=V.DEVICES_PER_NODE, default=None,
-              help="Accelerators per node (fast intra-node link).")
-@click.option("--network", default=None, help="Inter-node link name from the catalog.")
+@model_options
+@cluster_options
+@stack_options
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None, help="Global batch in sequences.")
 @click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length in tokens.")
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
@@ -39,15 +45,18 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator.")
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
-def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, gpu, gpus, gpus_per_node, network, global_batch,
-                 seq_len, max_bubble, fix, framework, grad_reduce_dtype, in_network_reduction, engine, top,
-                 time_limit) -> None:
+def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
+                 gpus, gpus_per_node, network, intra_network, precision, flash_attention, tp_comm_overlap,
+                 global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype, in_network_reduction, engine,
+                 top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
-    from explorer.puzzles.threed import solve_3d
+    from explorer.api import solve_3d
 
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
-    res = solve_3d(track, model=model, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
-                   global_batch=global_batch, seq_len=seq_len, max_bubble=max_bubble, fix=fixed, engine=engine,
-                   top=top, time_limit=time_limit, framework=framework, grad_reduce_dtype=grad_reduce_dtype,
-                   in_network_reduction=in_network_reduction)
+    res = solve_3d(track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
+                   vocab=vocab, mlp=mlp, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
+                   intra_network=intra_network, precision=precision, flash_attention=flash_attention,
+                   tp_comm_overlap=tp_comm_overlap, global_batch=global_batch, seq_len=seq_len,
+                   max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
+                   framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
     emit(res.report, fmt, out_dir, attempts_file)

@@ -65,6 +65,7 @@ class Framework:
     overlap_grad: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level gradient sync hidden in backward
     overlap_param: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level weight gather hidden in forward
     source: str
+    tp_comm_overlap: bool = False  # TP all-gather / reduce-scatter pipelined with the GEMMs by default
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -91,7 +92,10 @@ MEGATRON = Framework(
     source="NVIDIA/Megatron-LM: megatron/training/arguments.py (bf16 -> fp32 grads, --grad-reduce-in-bf16), "
            "megatron/core/distributed/distributed_data_parallel.py (bucket max(40M, 1M x DP) params), "
            "examples/llama/train_llama3_8b_h100_fp8.sh (--use-distributed-optimizer --overlap-grad-reduce "
-           "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param)")
+           "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param); "
+           "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
+           "NeMo / Megatron-Bridge H100 performance recipes",
+    tp_comm_overlap=True)
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
     context_parallel=False, hsdp=False, grad_fp32=False,
@@ -118,6 +122,13 @@ DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_s
 # stage3_param_persistence_threshold (1e5 elements) and stay resident, so the calls per layer are its linear
 # modules: q, k, v, o + the MLP matrices (Hugging Face Llama / GPT-NeoX layouts).
 DEEPSPEED_ATTENTION_LINEARS = 4
+
+
+def tp_overlap_default(choice: str) -> bool:
+    """Whether TP communication overlap is on by default for a framework choice: Megatron-LM's NVIDIA recipes
+    turn it on; torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); DeepSpeed has
+    none; 'any' takes the choice that holds for every framework it may pick (off)."""
+    return all(f.tp_comm_overlap for f in frameworks_for(choice))
 
 
 def framework(key: str) -> Framework:

@@ -58,6 +58,12 @@ class Setup:
     in_network_reduction: bool = False
     """NVLink SHARP (NVLS) in-switch all-reduce where the intra-node link has it in the catalog; off by
     default (NCCL enables NVLS only on NVSwitch systems with the fabric manager set up for it)."""
+    tp_comm_overlap: bool | None = None
+    """TP communication overlap: the sequence-parallel all-gathers and reduce-scatters of TP pipelined with the
+    GEMMs they feed (Megatron-Core --tp-comm-overlap with Transformer Engine userbuffers; torchtitan's AsyncTP).
+    None = the framework's default (explorer/cost/frameworks.py: on for Megatron-LM as NVIDIA's H100 recipes
+    run it, off for FSDP2/torchtitan where AsyncTP is opt-in, unavailable in DeepSpeed); explorer/cost/time.py
+    says how much stays exposed. Needs sequence parallelism."""
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -70,6 +76,11 @@ class Setup:
             raise UsageError(f"grad-reduce-dtype {self.grad_reduce_dtype!r} unknown; valid: bf16, fp32")
         if not 0 < self.usable_memory_fraction <= 1:
             raise UsageError(f"usable memory fraction must lie in (0, 1], got {self.usable_memory_fraction}")
+
+    @property
+    def tp_overlap_on(self) -> bool:
+        """Whether TP communication overlaps the GEMMs (None: the default framework's, Megatron-LM's: on)."""
+        return True if self.tp_comm_overlap is None else bool(self.tp_comm_overlap)
 
     @property
     def mixed(self) -> bool:
@@ -91,7 +102,18 @@ class Setup:
 
     @property
     def peak_flops(self) -> float:
+        """Dense peak of the training precision: the transformer blocks' linear layers (GEMMs) run at it."""
         return self.cluster.accelerator.peak(self.precision)
+
+    @property
+    def non_gemm_peak_flops(self) -> float:
+        """Peak of the attention core and the output layer. FP8 training casts only the transformer blocks'
+        linear layers to FP8; FlashAttention and the output projection stay in BF16 (Transformer Engine
+        fp8_autocast covers te.Linear / LayerNormLinear / LayerNormMLP; Micikevicius et al., FP8 Formats for
+        Deep Learning, arXiv 2209.05433, sec. 4). Other precisions: the same peak as the GEMMs."""
+        if self.precision == "fp8":
+            return self.cluster.accelerator.peak("bf16")
+        return self.peak_flops
 
     @property
     def memory_limit_bytes(self) -> int:

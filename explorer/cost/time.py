@@ -90,8 +90,10 @@ def layer_time(
     rc = np.asarray(recompute)
     # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) runs at its own
     # fraction of peak, eff.attention_efficiency; it is executed 4 times under selective or full recompute.
+    # Under FP8 training it stays in BF16 (setup.non_gemm_peak_flops).
     attn_hw = np.where(rc >= 1, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
-    t_compute = (hw - attn_hw) / (setup.peak_flops * e) + attn_hw / (setup.peak_flops * eff.attention_efficiency)
+    t_gemm = (hw - attn_hw) / (setup.peak_flops * e)
+    t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * eff.attention_efficiency)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     passes = np.where(rc == 2, 4.0 / 3.0, 1.0)
     elem_bytes = tokens * m.hidden * eff.elementwise_bytes_per_hidden * (setup.act_bytes / 2) * passes
@@ -110,8 +112,37 @@ def layer_time(
     n_ar = np.where(rc == 2, 6.0, 4.0)
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
+    if setup.tp_overlap_on:
+        t_tp = np.where(sp_on, tp_overlap_exposed(t_tp, t_gemm, n_ar), t_tp)
     t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
     return t_compute, t_mem, t_tp, t_cp_exposed
+
+
+TP_OVERLAP_PIPELINE_SPLITS = 4
+"""Chunks of Transformer Engine's pipelined reduce-scatter overlap (userbuffers default num_splits = 4 for the
+'pipeline' method; transformer_engine/pytorch/module/base.py, initialize_ub)."""
+
+
+def tp_overlap_exposed(t_tp: ArrayLike, t_gemm: ArrayLike, n_allreduce: ArrayLike) -> np.ndarray:
+    """Exposed tensor-parallel time of a layer under Megatron-Core's --tp-comm-overlap (TE userbuffers).
+
+    With sequence parallelism each TP all-reduce is an all-gather + reduce-scatter, 2 n_allreduce collectives
+    per layer. TE's default overlap methods (transformer_engine/pytorch/module/base.py, initialize_ub):
+      - the all-gathers before the QKV and FC1 GEMMs (forward) and before the projection / FC2 dgrad GEMMs
+        (backward) by ring exchange in TP steps: each step's transfer runs behind the previous chunk's GEMM;
+      - the backward reduce-scatters ('bulk') behind the independent weight-gradient GEMMs;
+      - the forward reduce-scatters after the projection and FC2 GEMMs pipelined in 4 chunks: the last
+        chunk's reduce-scatter has no GEMM left to hide behind.
+    So 2 reduce-scatters per forward pass (2 passes under full recompute) leave 1/4 of themselves exposed:
+    a fraction (forward passes / 4) / n_allreduce of the layer's TP time. Overlap cannot hide more than the
+    GEMMs last: the exposed time is at least t_tp - t_gemm (Wang et al., Overlap Communication with Dependent
+    Computation via Decomposition, ASPLOS 2023, sec. 3). The SMs the pipelined reduce-scatter occupies (16)
+    are not charged to the GEMMs."""
+    n = np.asarray(n_allreduce, dtype=float)
+    forward_passes = np.where(n >= 6.0, 2.0, 1.0)
+    fraction = forward_passes / TP_OVERLAP_PIPELINE_SPLITS / n
+    t = np.asarray(t_tp, dtype=float)
+    return np.maximum(t * fraction, t - np.asarray(t_gemm, dtype=float))
 
 
 def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
@@ -145,14 +176,14 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
 
 
 def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | float:
-    """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd."""
+    """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd (BF16 under FP8)."""
     m, acc = setup.model, setup.cluster.accelerator
     tokens = _tokens(setup, cp, micro_batch)
     tp_a = np.asarray(tp)
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, setup.efficiency)
     flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
     softmax_bytes = 3.0 * tokens * m.vocab * 4.0 / tp_a
-    return flops / (setup.peak_flops * e) + softmax_bytes / acc.memory_bandwidth
+    return flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth
 
 
 def p2p_time(

@@ -223,7 +223,8 @@ def training_setup(base: Setup, choice: Choice, int8_block: int = 2048) -> Train
     return TrainingSetup(
         model=m, cluster=base.cluster, seq_len=base.seq_len, precision=choice.precision, optimizer=base_opt,
         usable_memory_fraction=base.usable_memory_fraction, flash_attention=base.flash_attention,
-        efficiency=base.efficiency, variant=choice.optimizer, trainable_fraction=trained / m.params,
+        tp_comm_overlap=base.tp_comm_overlap, efficiency=base.efficiency, variant=choice.optimizer,
+        trainable_fraction=trained / m.params,
         state_bytes=state_bytes_per_trainable_param(m, choice.optimizer, choice.trainable_layers, int8_block, rank),
         adapter=choice.adapter,
     )

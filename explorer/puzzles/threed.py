@@ -15,12 +15,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from explorer import validation as V
-from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for, tp_overlap_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import InfeasibleError, UsageError
-from explorer.hardware.catalog import build_cluster
+from explorer.hardware.catalog import cluster_with
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
@@ -58,8 +58,9 @@ ATTEMPT_ALIASES = {"mb": "micro_batch", "micro_batch_size": "micro_batch", "v": 
 MAX_ATTEMPTS = 10
 # The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
-                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "efficiency", "max_bubble",
-                 "fix", "allow", "memory_limit_bytes", "framework", "grad_reduce_dtype", "in_network_reduction")
+                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "tp_comm_overlap", "efficiency",
+                 "max_bubble", "fix", "allow", "memory_limit_bytes", "framework", "grad_reduce_dtype",
+                 "in_network_reduction")
 
 
 @dataclass
@@ -124,10 +125,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
                intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
-               flash_attention: bool = True, efficiency=None, grad_reduce_dtype: str | None = None,
-               in_network_reduction: bool = False) -> Setup:
+               flash_attention: bool = True, tp_comm_overlap: bool | None = None, efficiency=None,
+               grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden."""
-    c = track.cluster
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
     if isinstance(efficiency, dict):
@@ -135,9 +135,10 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
 
         efficiency = Efficiency(**efficiency)
     mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
-    cluster = build_cluster(gpu or c.accelerator.key, V.DEVICES.check("gpus", gpus, c.devices),
-                            V.DEVICES_PER_NODE.check("gpus-per-node", gpus_per_node, c.devices_per_node),
-                            intra_network or c.intra.key, network or c.inter.key)
+    # --gpu brings its usual node (hardware/data/nodes.toml) unless the node's parts are given too
+    cluster = cluster_with(track.cluster, gpu=gpu, gpus=V.DEVICES.check("gpus", gpus, track.cluster.devices),
+                           gpus_per_node=V.DEVICES_PER_NODE.check("gpus-per-node", gpus_per_node, None),
+                           network=network, intra_network=intra_network)
     seq = V.SEQ_LEN.check("seq-len", seq_len, track.workload.seq_len)
     usable_memory_fraction = V.OPEN_FRACTION.check("usable-memory-fraction", usable_memory_fraction)
     kw = {} if efficiency is None else {"efficiency": efficiency}
@@ -145,13 +146,15 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
     return Setup(mdl, cluster, seq, prec, optimizer or track.workload.optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
-                 flash_attention, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
-                 **kw)
+                 flash_attention, tp_comm_overlap=tp_comm_overlap, grad_reduce_dtype=grad_reduce_dtype,
+                 in_network_reduction=in_network_reduction, **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
+    if setup_overrides.get("tp_comm_overlap") is None:  # the framework's default (frameworks.tp_overlap_default)
+        setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
     setup = make_setup(track, **setup_overrides)
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
     max_bubble = V.FRACTION.check("max-bubble", max_bubble, 0.10)
@@ -179,7 +182,7 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
-           "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
+           "tp_comm_overlap": s.tp_comm_overlap, "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
            "in_network_reduction": s.in_network_reduction}
@@ -333,7 +336,8 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
              min_memory_headroom_bytes: int | None = None, explain: bool = True, **options: Any) -> ThreeDResult:
     """Solve the 3D puzzle for a track; any scenario default can be overridden by keyword
     (model, gpu, gpus, gpus_per_node, network, intra_network, seq_len, global_batch, precision,
-    optimizer, usable_memory_fraction, max_bubble, fix, allow, memory_limit_bytes)."""
+    optimizer, usable_memory_fraction, flash_attention, tp_comm_overlap, max_bubble, fix, allow,
+    memory_limit_bytes)."""
     t = track if isinstance(track, Track) else get_track(track)
     inst = make_instance(t, **options)
     if min_memory_headroom_bytes is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from explorer.assumptions import setup_assumptions
 from explorer.cost import memory as mem
 from explorer.cost.collectives import NCCL_VERSION
 from explorer.cost.frameworks import framework, frameworks_for
@@ -115,7 +116,8 @@ def _setup_summary(res) -> dict:
     s, inst = res.instance.setup, res.instance
     return {"model": s.model.name, "params": s.model.params, "accelerator": s.cluster.accelerator.name,
             "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
-            "intra_link": s.cluster.intra.name, "inter_link": s.cluster.inter.name, "seq_len": s.seq_len,
+            "intra_link": s.cluster.intra.name, "inter_link": s.cluster.inter.name, "node": s.cluster.node_dict(),
+            "seq_len": s.seq_len,
             "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
             "max_bubble": float(inst.max_bubble), "memory_limit_bytes": inst.limit, "fixed": dict(inst.fix),
             "framework": inst.framework, "runs_on": framework(res.best.plan.framework).name,
@@ -273,19 +275,13 @@ def _assumptions(res) -> list[Assumption]:
         Assumption(_framework_text(res), framework(res.best.plan.framework).source),
         Assumption(f"Search box: {search_box_text(res.instance)}; 'optimal' means optimal inside it.",
                    "explorer/puzzles/threed_space.py build_space"),
-        Assumption("FlashAttention: the s x s attention scores are never stored." if s.flash_attention else
-                   "No FlashAttention: attention scores are stored (5as/h term).", "Dao et al. 2022"),
         Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
                    "sets the pace); interleaving needs the micro-batch count divisible by PP.",
                    "Megatron-LM interleaved schedule; Llama 3 paper sec. 3.3.2"),
         Assumption(f"Efficiency parameters: {e.as_dict()}; GEMM efficiency of the part "
                    f"{s.cluster.accelerator.matmul_efficiency}.", s.cluster.accelerator.matmul_efficiency_source),
-        Assumption(f"Links: intra {s.cluster.intra.name}, inter {s.cluster.inter.name}.",
-                   f"{s.cluster.intra.source}; {s.cluster.inter.source}"),
-        Assumption(f"Model: {s.model.name}, {s.model.params / 1e9:.2f}B parameters derived from its shape.",
-                   s.model.source),
     ]
-    return a
+    return a + setup_assumptions(s)
 
 
 FORMULAS = [

@@ -1,0 +1,59 @@
+"""The inputs of a cost-model Setup stated as report assumptions: the node, the model shape, the software stack.
+
+Every `explore solve 3d` and `explore estimate` report lists these lines (text, Markdown, HTML, JSON), so a
+reader sees which node, which MLP and which kernels the figures assume. No physics here: the lines only name
+what explorer/cost/ computes with, and where each choice comes from.
+"""
+
+from __future__ import annotations
+
+from explorer.cost.setup import Setup
+from explorer.hardware.catalog import get_node
+from explorer.report import Assumption
+
+
+def node_source(setup: Setup) -> str:
+    c = setup.cluster
+    node = f"{get_node(c.node).source}; " if c.node else ""
+    return f"{node}{c.intra.source}; {c.inter.source}"
+
+
+def setup_assumptions(setup: Setup) -> list[Assumption]:
+    """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source."""
+    s, m = setup, setup.model
+    mlp = ("SwiGLU MLP (3 matrices h x ffn)" if m.mlp == "swiglu" else "GELU MLP (2 matrices h x ffn)")
+    prec = {
+        "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
+        "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master weights "
+                "and Adam states.",
+        "fp8": "FP8 training (Transformer Engine): the transformer blocks' linear layers run at the FP8 peak; "
+               "attention and the output layer stay in BF16; weights kept in BF16 with FP32 master copies; MFU "
+               "and HFU are fractions of the FP8 dense peak.",
+        "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
+    }[s.precision]
+    peak = s.peak_flops / 1e12
+    overlap = (
+        "TP communication overlap on (Megatron-Core --tp-comm-overlap with Transformer Engine userbuffers, on in "
+        "NVIDIA's NeMo / Megatron-Bridge H100 recipes; torchtitan's AsyncTP alike): with sequence parallelism "
+        "the TP all-gathers and reduce-scatters run behind the GEMMs they feed; 1/4 of the forward "
+        "reduce-scatters (TE's 4-way pipelined split) and whatever outlasts the GEMMs stay exposed."
+        if s.tp_overlap_on else
+        "TP communication overlap off: every TP all-reduce (or reduce-scatter + all-gather with sequence "
+        "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, torchtitan without "
+        "AsyncTP, DeepSpeed).")
+    return [
+        Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
+        Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "
+                   f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
+                   f"{m.vocab}).", m.source),
+        Assumption(f"Precision: {prec} Dense peak {peak:,.1f} TFLOP/s per {s.cluster.accelerator.name}.",
+                   "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
+                   f"{s.cluster.accelerator.source}"),
+        Assumption("FlashAttention on: the s x s attention scores are never written to HBM (fused kernel; "
+                   "current practice in Megatron-Core, NeMo, torchtitan, llm-foundry)." if s.flash_attention else
+                   "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
+                   "through HBM (runs before mid-2022).",
+                   "Dao et al., FlashAttention (NeurIPS 2022); Korthikanti et al. 2022, sec. 4.1"),
+        Assumption(overlap, "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
+                            "defaults); Megatron-LM arguments --tp-comm-overlap"),
+    ]

@@ -1,0 +1,143 @@
+"""Inputs a faithful estimate needs (issue 12, points 1-3): hardware presets per GPU, model shapes with their MLP,
+and the software stack (FlashAttention, TP communication overlap, precision), in the CLI, the API and the reports."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import explorer
+from explorer.cost.time import tp_overlap_exposed
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, "-c", "from explorer.cli import run; run()", *args],
+                       capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+# --- 1. hardware presets ------------------------------------------------------------------------------------
+
+def test_gpu_a100_brings_the_dgx_a100_node_in_estimate_json():
+    # DGX A100 user guide: NVLink 3 (300 GB/s per direction) and one HDR 200 Gb/s NIC per GPU; the cloud track
+    # itself is a DGX H100 (NVLink 4, NDR 400): --gpu a100 must not keep the H100 links.
+    code, out, err = run("estimate", "--gpu", "a100", "--gpus", "64", "--model", "llama3_8b", "--tp", "2",
+                         "--format", "json")
+    assert code == 0, err
+    node = json.loads(out)["node"]
+    assert (node["preset"], node["intra_link"], node["inter_link"]) == ("dgx_a100", "nvlink3", "ib_hdr")
+    assert node["inter_gbps_per_nic"] == pytest.approx(200.0) and node["nic_per_device"]
+    assert "DGX A100" in json.loads(out)["assumptions"][0]["text"]
+
+
+def test_network_and_node_size_override_the_preset_one_part_at_a_time():
+    e = explorer.estimate(gpu="a100", gpus=64, network="roce_400g", model="llama3_8b")
+    c = e.setup.cluster
+    assert (c.intra.key, c.inter.key, c.devices_per_node) == ("nvlink3", "roce_400g", 8)
+    assert c.node == "dgx_a100" and any("roce_400g" in ch for ch in c.node_changes)
+    e = explorer.estimate(gpu="a100", gpus=64, gpus_per_node=4, intra_network="nvlink4", model="llama3_8b")
+    c = e.setup.cluster
+    assert (c.intra.key, c.inter.key, c.devices_per_node) == ("nvlink4", "ib_hdr", 4)
+    # without --gpu the track's node stays: the cloud track is a DGX H100
+    assert explorer.estimate(model="llama3_8b", gpus=64).setup.cluster.node == "dgx_h100"
+
+
+def test_a100_node_is_slower_on_the_network_than_the_h100_node():
+    # Same plan, DP across 8 nodes: HDR 200 moves the gradients at half the NDR 400 rate, so the DP all-reduce
+    # takes about twice as long (NCCL busbw 24 vs 47 GB/s per NIC: links.toml sources).
+    a = explorer.estimate(gpu="a100", gpus=64, model="llama3_8b", tp=8, micro_batch=1, global_batch=8)
+    h = explorer.estimate(gpu="h100", gpus=64, model="llama3_8b", tp=8, micro_batch=1, global_batch=8)
+    ratio = a.dp_comm_total_s / h.dp_comm_total_s
+    assert 1.6 < ratio < 2.4
+
+
+def test_solve_3d_api_and_report_show_the_node():
+    res = explorer.solve_3d(gpu="a100", gpus=16, model="llama3_8b", global_batch=64, explain=False, top=1)
+    assert res.instance.setup.cluster.intra.key == "nvlink3"
+    assert res.report.extra["setup"]["node"]["preset"] == "dgx_a100"
+    assert any(a.text.startswith("Node: DGX A100") for a in res.report.assumptions)
+
+
+# --- 2. model shapes ----------------------------------------------------------------------------------------
+
+def test_mlp_gelu_custom_shape_has_gpt_parameter_count():
+    # GPT shape, h = 2048, L = 24, vocab 32000, no biases / RMS norm (custom defaults): per layer 4 h^2 (attention)
+    # + 8 h^2 (GELU MLP, ffn = 4h) + 2 h (two RMS norms) = 12 x 4,194,304 + 4,096 = 50,335,744; 24 layers =
+    # 1,208,057,856; embedding + untied head 2 x 32,000 x 2,048 = 131,072,000; final norm 2,048.
+    e = explorer.estimate(layers=24, hidden=2048, heads=16, mlp="gelu", gpus=8)
+    assert e.setup.model.params == 1_208_057_856 + 131_072_000 + 2_048
+    # the same shape as SwiGLU at its default width 8/3 h = 5461 has 3 x h x 5461 = 33,552,384 MLP weights
+    s = explorer.estimate(layers=24, hidden=2048, heads=16, mlp="swiglu", gpus=8)
+    assert s.setup.model.ffn == 5461
+
+
+def test_solve_3d_cli_takes_a_custom_shape():
+    code, out, err = run("solve", "3d", "--layers", "24", "--hidden", "2048", "--heads", "16", "--mlp", "gelu",
+                         "--vocab", "51200", "--gpus", "16", "--global-batch", "64", "--seq-len", "2048",
+                         "--format", "json", "--top", "1")
+    assert code == 0, err
+    d = json.loads(out)
+    # 12 h^2 L + 2 x 51,200 x 2,048 + norms: 1,207,959,552 + 4,096 x 24 + 209,715,200 + 2,048
+    assert d["extra"]["setup"]["params"] == 1_207_959_552 + 4_096 * 24 + 209_715_200 + 2_048
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--model", "llama3_8b", "--mlp", "gelu"), "swiglu MLP"),
+    (("--mlp", "gelu"), "give layers, hidden and heads"),
+    (("--layers", "8", "--hidden", "512"), "missing: heads"),
+    (("--model", "llama3_8b", "--layers", "8"), "not both"),
+    (("--gpu", "a100", "--precision", "fp8"), "no 'fp8' peak"),
+])
+def test_bad_shape_and_stack_inputs_are_one_line_errors(args, fragment):
+    code, out, err = run("estimate", *args)
+    assert code == 2 and fragment in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- 3. software stack --------------------------------------------------------------------------------------
+
+def test_tp_overlap_exposed_by_hand():
+    # TE userbuffers: 4 all-reduces per layer (8 collectives with SP); the 2 forward reduce-scatters are pipelined
+    # in 4 splits, the last split exposed: 2 x 1/4 / 8 = 1/16 of the TP time, unless the GEMMs are shorter.
+    assert tp_overlap_exposed(16.0, 100.0, 4.0) == pytest.approx(1.0)
+    assert tp_overlap_exposed(16.0, 4.0, 4.0) == pytest.approx(12.0)
+    # full recompute: 6 all-reduces, 2 forward passes: 2 x 2 x 1/4 / 12 = 1/12
+    assert tp_overlap_exposed(12.0, 100.0, 6.0) == pytest.approx(1.0)
+
+
+def test_tp_comm_overlap_only_hides_with_sequence_parallelism():
+    base = dict(model="llama3_70b", gpus=64, tp=8, pp=1, micro_batch=1, global_batch=8, recompute="full")
+    on = explorer.estimate(**base, tp_comm_overlap=True)
+    off = explorer.estimate(**base, tp_comm_overlap=False)
+    assert on.time["tp_comm"] < 0.2 * off.time["tp_comm"]
+    no_sp_on = explorer.estimate(**base, tp_comm_overlap=True, sequence_parallel=False)
+    no_sp_off = explorer.estimate(**base, tp_comm_overlap=False, sequence_parallel=False)
+    assert no_sp_on.time["tp_comm"] == pytest.approx(no_sp_off.time["tp_comm"])
+
+
+def test_flash_attention_off_costs_time_and_memory():
+    # Without FlashAttention the a x s x s scores are stored (5as/h term, Korthikanti et al. Table 2) and stream
+    # through HBM, so the same step is slower and needs more activation memory.
+    base = dict(model="llama3_8b", gpus=8, tp=1, micro_batch=1, global_batch=8, seq_len=4096)
+    on, off = explorer.estimate(**base), explorer.estimate(**base, flash_attention=False)
+    assert off.step_time_s > on.step_time_s and off.memory["activations"] > on.memory["activations"]
+
+
+def test_fp8_speeds_up_the_gemms_but_not_attention():
+    # FP8 doubles the dense peak of the linear layers (H100: 1,979 vs 989 TFLOP/s); attention and the output
+    # layer stay BF16, so compute time falls, but by less than half.
+    base = dict(model="llama3_8b", gpus=8, tp=1, micro_batch=1, global_batch=8, seq_len=8192)
+    bf, f8 = explorer.estimate(**base, precision="bf16"), explorer.estimate(**base, precision="fp8")
+    assert 0.5 < f8.time["compute"] / bf.time["compute"] < 0.8
+
+
+def test_stack_options_reach_the_cli_and_the_assumptions():
+    code, out, err = run("estimate", "--model", "llama3_8b", "--gpus", "8", "--no-flash-attention",
+                         "--no-tp-comm-overlap", "--precision", "fp16", "--format", "json")
+    assert code == 0, err
+    text = " ".join(a["text"] for a in json.loads(out)["assumptions"])
+    assert "FlashAttention off" in text and "overlap off" in text and "FP16" in text
+    code, out, err = run("solve", "3d", "--model", "llama3_8b", "--gpus", "8", "--global-batch", "16",
+                         "--precision", "fp8", "--top", "1")
+    assert code == 0, err
+    assert "FP8 training" in out and "TP communication overlap on" in out

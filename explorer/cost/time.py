@@ -168,7 +168,8 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     alpha, bw = setup.edge(tp_a * cp_a, tp_a)
     t_kv = alpha + kv_bytes / bw
     t_kv_grad = alpha + 2.0 * kv_bytes / bw
-    t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / (setup.peak_flops * eff.attention_efficiency) / cp_a
+    attn_rate = setup.non_gemm_peak_flops * eff.attention_efficiency  # attention stays BF16 under FP8
+    t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / attn_rate / cp_a
     fwd = np.maximum(0.0, t_kv - t_block)
     bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)
     passes_fwd = np.where(rc >= 1, 2.0, 1.0)

@@ -25,6 +25,19 @@ class InfeasibleError(ExplorerError):
         self.conflicts = list(conflicts or [])
 
 
+class NoAnswerError(ExplorerError):
+    """A solver stopped at its time limit before finding any answer: nothing is proven, in particular not
+    that the puzzle is infeasible (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, time_limit_s: float, where: str = "") -> None:
+        limit = f"the {time_limit_s:g} s time limit" if time_limit_s else "the time limit"
+        super().__init__(f"no answer found within {limit}{' ' + where if where else ''}: the solver stopped before "
+                         f"finding any configuration (that does not mean none exists); raise --time-limit")
+        self.time_limit_s = time_limit_s
+
+
 def unknown_name(kind: str, name: str, valid: list[str]) -> UsageError:
     """The error for a name that is not in a catalog, listing the valid names."""
     return UsageError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.errors import ExplorerError, InfeasibleError, UsageError
+from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError, UsageError
 
 REL_TOL = 1e-9
 
@@ -58,6 +58,7 @@ class FrontierResult:
     infeasible: list[str] = field(default_factory=list)
     all_optimal: bool = True
     note: str = ""
+    unanswered: list[str] = field(default_factory=list)  # settings with no answer within the time limit
 
     def __repr__(self) -> str:  # the headline; the points are in .points
         objectives = " vs ".join(f"{o.sense} {o.key}" for o in self.objectives)
@@ -152,7 +153,8 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
     >= 0, then >= (previous headroom + 5% of HBM), ... up to `levels` levels or until infeasible.
     complete: step by one byte until infeasible (every non-dominated (tokens/s, headroom) pair of each GPU
     count, at most COMPLETE_MAX_LEVELS per count).
-    Returns (points, solves, infeasible notes, all proven optimal)."""
+    Returns (points, solves, infeasible notes, all proven optimal, notes on settings with no answer within
+    the time limit)."""
     from explorer.api import solve_3d
     from explorer.tracks import get_track
 
@@ -162,6 +164,7 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
     levels = COMPLETE_MAX_LEVELS if complete else levels
     points: list[dict] = []
     infeasible: list[str] = []
+    unanswered: list[str] = []
     solves, all_optimal = 0, True
     for g in counts:
         level = 0
@@ -174,13 +177,17 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
                 if level == 0:
                     infeasible.append(f"{g} GPUs: {exc}")
                 break
+            except NoAnswerError as exc:  # the time limit, not a proof: the frontier is not proven there
+                unanswered.append(f"{g} GPUs (headroom level {level:,} B): {exc}")
+                all_optimal = False
+                break
             all_optimal = all_optimal and str(getattr(res, "status", "optimal")).lower() == "optimal"
             p = _point_3d(res.best, g, t.device_hour_usd, level, run_tokens)
             points.append(p)
             level = int(math.ceil(p["memory_headroom_bytes"] + step))
         if progress:
             progress(1)
-    return points, solves, infeasible, all_optimal
+    return points, solves, infeasible, all_optimal, unanswered
 
 
 def _figure_value(figures: dict, *needles: str, unit: str | None = None) -> float | None:
@@ -228,6 +235,8 @@ def attempt_on_frontier_3d(values: dict, result: dict, track: str, **options: An
                        **FAST)
     except InfeasibleError:
         return True
+    except NoAnswerError:  # not known within the time limit
+        return None
     return not _strictly_better(float(res.best.tokens_per_s), p["tokens_per_s"], "max")
 
 
@@ -239,8 +248,8 @@ def describe_3d(complete: bool = False, levels: int = 4, **_: Any) -> str:
 
 
 SPEC_3D = FrontierSpec("3d", OBJECTIVES_3D, points_3d, attempt_on_frontier_3d, attempt_point_3d,
-                       note="tokens/s maximised for each GPU count and memory-headroom level (epsilon "
-                            "constraints), each solve proven optimal by CP-SAT; dollars are GPU-hours x price.",
+                       note="tokens/s maximised by CP-SAT for each GPU count and memory-headroom level (epsilon "
+                            "constraints); dollars are GPU-hours x price.",
                        describe=describe_3d)
 SPECS: dict[str, FrontierSpec] = {"3d": SPEC_3D}
 
@@ -282,9 +291,12 @@ def frontier(puzzle: str, track: str = "cloud", **options: Any) -> FrontierResul
         raise UsageError(f"puzzle {puzzle!r} defines no multi-objective frontier; frontiers exist for: "
                          f"{', '.join(have)}")
     try:
-        pts, solves, infeasible, all_optimal = spec.points(track, **options)
+        pts, solves, infeasible, all_optimal, *more = spec.points(track, **options)
     except TypeError as exc:
         raise UsageError(f"frontier {puzzle}: {exc}") from None
+    unanswered = list(more[0]) if more else []  # settings with no answer within the time limit
+    if not pts and not infeasible and unanswered:
+        raise NoAnswerError(options.get("time_limit") or 0.0, where=f"for any point of the {puzzle} frontier")
     if not pts:
         raise InfeasibleError(f"no feasible point for the {puzzle} frontier on track {track}: "
                               + "; ".join(infeasible[:3]), conflicts=infeasible)
@@ -293,8 +305,11 @@ def frontier(puzzle: str, track: str = "cloud", **options: Any) -> FrontierResul
     maxs = [o for o in spec.objectives if o.sense == "max"]
     front.sort(key=lambda p: tuple(p[o.key] for o in mins) + tuple(-p[o.key] for o in maxs))
     note = spec.note + (f" Points {spec.describe(**options)}." if spec.describe else "")
+    note += (" Every solve was proven optimal." if all_optimal else
+             " Not every solve was proven optimal (CP-SAT stopped at the time limit): these points are feasible, "
+             "not proven Pareto-optimal.")
     return FrontierResult(puzzle, track, spec.objectives, front, solves, len(pts) - len(front), infeasible,
-                          all_optimal, note.strip())
+                          all_optimal, note.strip(), unanswered)
 
 
 def check_non_dominated(points: list[dict], objectives) -> list[tuple[int, int]]:

@@ -123,21 +123,32 @@ def _objective_label(name: str, result: dict, report: Report) -> str:
     return name
 
 
-def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = "") -> tuple[float, str]:
-    """Gap to the optimum (>= 0 when worse) and its text: percentage points for fractions (e.g. MFU points),
-    the objective's unit otherwise, with the relative gap."""
+def reference(report: Report) -> str:
+    """What the attempts are compared with: "the optimum" only when the report proved one (or found it
+    exhaustively); otherwise the solver's answer, said to be unproven."""
+    if report.status in ("optimal", "computed"):
+        return "the optimum"
+    if report.status == "feasible":
+        return "the best found (not proven optimal)"
+    return "the report's answer (infeasible)"
+
+
+def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = "",
+             ref: str = "the optimum") -> tuple[float, str]:
+    """Gap to the optimum (`ref`: what it is called; >= 0 when worse) and its text: percentage points for
+    fractions (e.g. MFU points), the objective's unit otherwise, with the relative gap."""
     gap = (optimum - value) if sense == "max" else (value - optimum)
     if abs(gap) <= REL_TOL * max(1.0, abs(optimum)):
-        return 0.0, "at the optimum"
+        return 0.0, f"at {ref}"
     rel = abs(gap) / abs(optimum) if optimum else float("inf")
     if unit == "fraction":
         amount = f"{100 * abs(gap):.1f} {name + ' ' if name else ''}points"
     else:
         amount = fmt_value(abs(gap), unit)
     if gap < 0:
-        return gap, f"beats the optimum by {amount} ({100 * rel:.1f}%)"
+        return gap, f"beats {ref} by {amount} ({100 * rel:.1f}%)"
     side = "below" if sense == "max" else "above"
-    return gap, f"{amount} {side} the optimum ({100 * rel:.1f}% worse)"
+    return gap, f"{amount} {side} {ref} ({100 * rel:.1f}% worse)"
 
 
 def _violation_size(result: dict) -> float:
@@ -227,6 +238,8 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
     mod = mod or puzzle_module(report.puzzle)
     options = scenario_options(report)
     optimum = report.extra.get("objective") or {}
+    ref = reference(report)
+    proven = ref == "the optimum"
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     grades: list[Grade] = []
     for i, row in enumerate(rows, start=1):
@@ -257,15 +270,15 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         elif optimum.get("value") is not None and g.objective is not None:
             g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
                                          str(res.get("objective_name") or optimum.get("name", "")).upper()
-                                         if unit == "fraction" else "")
+                                         if unit == "fraction" else "", ref=ref)
             g.reached_optimum = g.feasible and g.gap <= REL_TOL * max(1.0, abs(float(optimum["value"])))
             if not g.feasible:
                 g.gap_text = ("infeasible; it " + g.gap_text + " only by breaking a constraint") if g.gap < 0 \
                     else "infeasible; if it fitted: " + g.gap_text
-            elif g.gap < 0:
+            elif g.gap < 0 and proven:
                 g.gap_text += ": check the optimum"
-        g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum, options)
-        g.best_move = "none: at the optimum" if g.reached_optimum else best_move(
+        g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum and proven, options)
+        g.best_move = f"none: at {ref}" if g.reached_optimum else best_move(
             mod, row.values, res, report.track, options, unit, label)
     return grades
 
@@ -288,7 +301,8 @@ def _figure_text(f: Any) -> str:
     return fmt_value(getattr(f, "value", f), getattr(f, "unit", ""))
 
 
-def grades_table(grades: list[Grade], variables: list[str], objective_name: str) -> Table:
+def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
+                 ref: str = "the optimum") -> Table:
     fig_names: list[str] = []
     for g in grades:
         for k in g.figures:
@@ -299,7 +313,7 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str)
         for k in fig_names:
             if k in g.figures and k not in labels:
                 labels[k] = getattr(g.figures[k], "label", "") or k
-    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", "gap to optimum",
+    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", "gap",
             "on frontier", "violated constraints", "best single change"]
     rows = []
     for g in grades:
@@ -315,10 +329,11 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str)
                      "yes" if g.feasible else ("outside space" if g.outside else "NO"), g.gap_text, frontier,
                      "; ".join(g.outside + g.violations) or "none",
                      g.best_move])
-    return Table(cols, rows, title=f"Attempts graded beside the optimum ({objective_name})")
+    return Table(cols, rows, title=f"Attempts graded beside {ref} ({objective_name})")
 
 
-def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> list[Finding]:
+def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
+                     ref: str = "the optimum") -> list[Finding]:
     ok = [g for g in grades if not g.error]
     bad = [g for g in grades if g.error]
     feasible = [g for g in ok if g.feasible]
@@ -334,18 +349,18 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict) -> l
     elif reached is not None:
         within = "" if limit is None else (f" (within the lab's limit of {limit})"
                                            if reached.number <= limit else f" (past the lab's limit of {limit})")
-        answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches the optimum {name} "
+        answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches {ref}, {name} "
                   f"{fmt_value(optimum.get('value'), unit)}{within}.")
     elif feasible:
         sense = optimum.get("sense", "max")
         best = max(feasible, key=lambda g: _oriented(g.objective or 0.0, sense))
         answer = (f"No: the best feasible attempt is {best.number} (line {best.line}) with {name} "
-                  f"{fmt_value(best.objective, unit)}, {best.gap_text}; optimum "
+                  f"{fmt_value(best.objective, unit)}, {best.gap_text}; {ref.removeprefix('the ')}: "
                   f"{fmt_value(optimum.get('value'), unit)}. "
                   f"Next: {best.best_move}.")
     else:
         answer = "No: no attempt is feasible yet" + (f"; first fix: {ok[0].best_move}." if ok else ".")
-    out.append(Finding("Was the optimum reached, and when?", answer))
+    out.append(Finding(f"Was {ref} reached, and when?", answer))
     if limit is not None:
         over = len(grades) - limit
         out.append(Finding(f"Does the attempts file keep the lab's rule (at most {limit} attempts)?",
@@ -364,8 +379,8 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     out = copy.deepcopy(report)
     label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
-    out.tables["attempts"] = grades_table(grades, variables, label)
-    out.findings = [*out.findings, *summary_findings(grades, limit, optimum)]
+    out.tables["attempts"] = grades_table(grades, variables, label, reference(report))
+    out.findings = [*out.findings, *summary_findings(grades, limit, optimum, reference(report))]
     if notes:
         out.findings.append(Finding(f"How was {Path(path).name} read?", "; ".join(notes) + "."))
     out.data["attempts"] = {

@@ -95,7 +95,8 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
     rows = [[fmt_value(p.get(c), UNITS.get(c, "")) if isinstance(p.get(c), (int, float)) else p.get(c)
              for c in cols] for p in result.points]
     tables = {"frontier": Table([HEADERS.get(c, c) for c in cols], rows,
-                                title="Frontier points (each proven optimal for its constraints)")}
+                                title="Frontier points (each proven optimal for its constraints)" if
+                                result.all_optimal else "Frontier points (not all proven optimal: time limit)")}
     obj_text = ", ".join(f"{o.sense} {o.label}" for o in objs)
     findings = [Finding("Which objectives trade off?", f"{obj_text}; {len(result.points)} non-dominated points "
                         f"from {result.solved} exact solves ({result.dominated} dominated solved point(s) dropped).")]
@@ -108,6 +109,10 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
         findings.append(Finding("Cheapest tokens on the frontier?",
                                 f"{fmt_value(cheap['usd_per_million_tokens'])} USD per million tokens on "
                                 f"{cheap.get('gpus')} GPUs at {fmt_value(cheap['tokens_per_s'])} tokens/s."))
+    if getattr(result, "unanswered", None):
+        findings.append(Finding("Which settings got no answer within the time limit?",
+                                f"{'; '.join(x.split(':')[0] for x in result.unanswered)}: CP-SAT stopped before "
+                                f"finding any plan (not a proof that none fits); raise --time-limit."))
     if result.infeasible:
         heads = [s.split(":")[0] for s in result.infeasible]
         findings.append(Finding("Which settings have no feasible plan at all?",
@@ -128,7 +133,9 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
         puzzle=result.puzzle, lab=info.lab, part=info.part, track=result.track,
         title=f"Optimal frontier of {_lower_article(info.title)}",
         status="optimal" if result.all_optimal else "feasible",
-        headline=f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another.",
+        headline=(f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another." if
+                  result.all_optimal else f"{len(result.points)} non-dominated points found ({obj_text}); not every "
+                  f"solve was proven optimal before the time limit, so they are feasible, not proven Pareto-optimal."),
         figures={"points": Figure(len(result.points), "", "frontier points"),
                  "solves": Figure(result.solved, "", "exact solves")},
         findings=findings, tables=tables, plots=["frontier"], data={"frontier": data},

@@ -138,6 +138,14 @@ def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = No
         from explorer.reports.text import want_color
 
         click.echo(render(report, fmt, color=fmt == "text" and want_color()), nl=False)
+    exit_for(report)
+
+
+def exit_for(report) -> None:
+    """Exit 1 after an answer that is proven infeasible (the report is still written): exit codes are 0
+    answered, 1 infeasible or no answer, 2 usage error, for every command."""
+    if report.status == "infeasible":
+        click.get_current_context().exit(1)
 
 
 def framework_options(f: Callable) -> Callable:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.errors import InfeasibleError, UsageError
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
 
 DEFAULT_TOLERANCE = 0.10
@@ -167,6 +167,9 @@ def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None,
     except InfeasibleError as exc:
         r.bound = {"global_batch": gb, "infeasible": str(exc)}
         r.tests.append(Test("a plan exists under the model", "model", False, str(exc)))
+        return
+    except NoAnswerError as exc:  # the time limit, not a proof: no bound, and no verdict on the claims
+        r.bound = {"global_batch": gb, "no_answer": str(exc)}
         return
     b = res.best
     r.bound = {"global_batch": gb, "status": res.status, "plan": b.plan.describe(), "mfu": b.mfu,

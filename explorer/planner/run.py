@@ -24,7 +24,7 @@ from explorer.cost.goodput import (
     run_cost_usd,
     time_to_train_s,
 )
-from explorer.errors import InfeasibleError, UsageError
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
 
 MAX_CANDIDATES = 128
@@ -41,7 +41,7 @@ class Candidate:
     gpu: str
     gpus: int
     network: str
-    status: str  # optimal | feasible (time limit) | infeasible | skipped
+    status: str  # optimal | feasible (time limit) | infeasible | no answer (time limit) | skipped
     reason: str = ""
     result: Any = None  # ThreeDResult
     goodput: Goodput | None = None
@@ -211,6 +211,8 @@ def _solve(c: Candidate, model: ModelChoice, track, opts: dict, n: int, gb: int,
         c.status = c.result.status
     except InfeasibleError as exc:
         c.status, c.reason = "infeasible", str(exc).removeprefix("infeasible: ")
+    except NoAnswerError as exc:  # the time limit, not a proof: never "infeasible"
+        c.status, c.reason = "no answer", str(exc)
 
 
 def _cost(c: Candidate, setup, tokens: float, a: RunAssumptions, deadline_s: float | None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from explorer.cost import input_pipeline as ip
-from explorer.errors import UsageError, require_positive_int
+from explorer.errors import NoAnswerError, UsageError, require_positive_int
 from explorer.plan import ParallelPlan
 from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -202,7 +202,10 @@ def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", che
     t0 = time.perf_counter()
     ex = solve_exhaustive(inst) if (check or engine == "enumerate") else None
     if engine == "cpsat":
-        best, out = solve_cpsat(inst, 10.0 if time_limit is None else time_limit)
+        tl = 10.0 if time_limit is None else time_limit
+        best, out = solve_cpsat(inst, tl)
+        if best is None and out.status == "unknown":
+            raise NoAnswerError(tl)
         status = out.status if best is not None else "infeasible"
     else:
         best, status = ex, ("optimal" if ex else "infeasible")
@@ -253,9 +256,17 @@ def build_report(res: LoaderResult) -> Report:
         w, n = res.best
         status = res.status
         p = inst.pipeline(w, n)
-        how = (f"{res.status} by CP-SAT, exhaustive check {'agrees' if res.exhaustive == res.best else 'DISAGREES'}"
-               if res.engine == "cpsat" else f"{res.status} by exhaustive search")
-        headline = (f"Balance point ({how}): {plural(n, dw)} fed by {plural(w, 'worker')}, "
+        if res.engine != "cpsat":
+            how = f"{res.status} by exhaustive search"
+        elif res.status == "optimal":
+            how = f"optimal by CP-SAT, exhaustive check {'agrees' if res.exhaustive == res.best else 'DISAGREES'}"
+        else:  # stopped at the time limit: not the balance point until proven
+            how = ("feasible, not proven optimal: CP-SAT stopped at its time limit"
+                   + ("" if res.exhaustive in (None, res.best) else
+                      f"; the exhaustive check finds {plural(res.exhaustive[1], dw)} fed by "
+                      f"{plural(res.exhaustive[0], 'worker')}"))
+        headline = (f"{'Balance point' if res.status == 'optimal' else 'A feasible point'} ({how}): "
+                    f"{plural(n, dw)} fed by {plural(w, 'worker')}, "
                     f"{_rate(ip.throughput(p))}" + (f" on the {path}" if path else "")
                     + f"; {'fewer workers starve compute' if w > 1 else 'one worker keeps up'}.")
         extra["objective"] = {"name": "devices_fed_then_fewest_workers", "value": objective(inst, w, n),

@@ -32,7 +32,7 @@ from itertools import product
 from typing import TYPE_CHECKING, Any
 
 from explorer.cost import collectives as col
-from explorer.errors import InfeasibleError, UsageError
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.puzzles.collective_scenario import CollectiveScenario, check_positive, get_scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
@@ -267,20 +267,23 @@ def solve_cpsat(inst: Instance, time_limit_s: float | None = None) -> tuple[Eval
         return md, (g_idx, intra_idx, inter_idx, a)
 
     t0 = time.perf_counter()
-    md, _ = build(None)
+    md, choice = build(None)
     solver, out = cpsat.run(md, time_limit_s=limit)
     if out.status == "infeasible":
         raise _infeasible(inst)
     if out.status == "unknown":
-        raise InfeasibleError(f"CP-SAT found no configuration within {limit} s", ["time limit"])
+        raise NoAnswerError(limit)
     status = out.status
+    first = tuple(solver.Value(x) for x in choice)
     md2, v = build(int(round(out.objective)))
-    solver2, out2 = cpsat.run(md2, time_limit_s=limit)
-    if out2.status not in ("optimal", "feasible"):
-        raise InfeasibleError("CP-SAT lost the first-stage optimum in the tie-break stage", ["time limit"])
-    if out2.status != "optimal":
+    left = max(0.001, limit - out.wall_time_s)  # the whole solve stays within the limit
+    solver2, out2 = cpsat.run(md2, time_limit_s=left)
+    if out2.status in ("optimal", "feasible"):
+        g_idx, intra_idx, inter_idx, a = (solver2.Value(x) for x in v)
+    else:  # the tie-break stage ran out of time: keep the first stage's answer
+        g_idx, intra_idx, inter_idx, a = first
+    if out2.status != "optimal":  # the lexicographic optimum (exposed, then sync) is not proven
         status = "feasible"
-    g_idx, intra_idx, inter_idx, a = (solver2.Value(x) for x in v)
     best = evaluate(inst, gs[g_idx], INTRA[intra_idx], INTER[inter_idx], a)
     return best, status, time.perf_counter() - t0
 
@@ -374,7 +377,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     today, what_if = "as specified", f"what if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast tier"
     flat_short = "flat (NCCL, rings per rail)" if inst.flat_nccl_s is not None else "flat ring (g=1)"
     waterfall = {"configs": [
-        {"label": f"optimum g={best.aggregation} ({NAMES[best.intra]}/{NAMES[best.inter]})", "panel": today,
+        {"label": f"{'optimum' if status == 'optimal' else 'answer'} g={best.aggregation} "
+                  f"({NAMES[best.intra]}/{NAMES[best.inter]})", "panel": today,
          "phases": best.phases_s},
         {"label": flat_short, "panel": today, "phases": {"intra_reduce": 0.0, "inter": flat, "intra_gather": 0.0}},
         {"label": f"optimum g={slow_best.aggregation} ({NAMES[slow_best.intra]}/{NAMES[slow_best.inter]})",
@@ -396,7 +400,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                 f"({status}) and the exhaustive check "
                 f"over {len(all_evals)} configurations "
                 + ("agree." if agree else "DISAGREE (a bug: please report it).")),
-        _multiplier_finding(inst, best, flat, flat_label, mult, textbook_flat, lab_mult, by_g),
+        _multiplier_finding(inst, best, flat, flat_label, mult, textbook_flat, lab_mult, by_g, status == "optimal"),
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
                 f"{_verdict(slow_mult, mult)}: with the slow tier at 1/{SLOW_FACTOR:.0f} of the fast tier "
                 f"({_rate(slow_bw)}), the {flat_short.split(' (')[0]} baseline takes {dur(slow_flat)} and the best "
@@ -465,7 +469,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
 
 
 def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_label: str, mult: float,
-                        textbook: float, lab_mult: float, by_g: list) -> Finding:
+                        textbook: float, lab_mult: float, by_g: list, proven: bool = True) -> Finding:
     per_g = "; ".join(f"g={r[0]}: {dur(r[4])} ({human_number(r[5])}x)" for r in by_g)
     if inst.flat_nccl_s is not None:
         return Finding(
@@ -481,7 +485,7 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
         "What does hierarchy buy here (the hierarchical multiplier)?",
         (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) is not "
          f"much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local aggregation saves "
-         f"little or costs more (optimum g = {best.aggregation}). " if mult < 1.05 else "")
+         f"little or costs more ({'optimum' if proven else 'answer'} g = {best.aggregation}). " if mult < 1.05 else "")
         + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier, pipelined: "
         f"{dur(best.sync_s)} ({human_number(mult)}x). "
         + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "

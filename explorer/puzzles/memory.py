@@ -20,7 +20,7 @@ import numpy as np
 from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
-from explorer.errors import InfeasibleError, UsageError, require_positive, require_positive_int
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError, require_positive, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
@@ -201,6 +201,8 @@ def solve_memory(track: str | Track = "cloud", *, engine: str = "cpsat", time_li
     if engine == "cpsat":
         tl = 30.0 if time_limit is None else require_positive("time-limit", time_limit)
         idx, out = solve_cpsat(prob, tl)
+        if idx is None and out.status == "unknown":
+            raise NoAnswerError(tl)
         status = out.status if idx is not None else "infeasible"
     else:
         idx, status = ex_idx, "optimal" if ex_idx is not None else "infeasible"
@@ -405,8 +407,10 @@ def build_report(res: MemoryResult) -> Report:
                         f"({_describe(c, L)}); no change needed.")
         else:
             headline = (f"{m.name} needs {_gb(wf_base['total'])} per {t.device_word} as started "
-                        f"({_describe(inst.baseline, L)}) but {_gb(inst.limit)} is usable. Cheapest fix "
-                        f"({res.status} by CP-SAT): {'; '.join(changes)} -> {_gb(wf['total'])}, "
+                        f"({_describe(inst.baseline, L)}) but {_gb(inst.limit)} is usable. "
+                        + ("Cheapest fix (optimal by CP-SAT)" if res.status == "optimal" else
+                           "A fix that fits (feasible, not proven cheapest: CP-SAT stopped at its time limit)")
+                        + f": {'; '.join(changes)} -> {_gb(wf['total'])}, "
                         f"{_lost_text(lost, c)}.")
         fastest_idx, _ = solve_exhaustive(dataclasses.replace(prob, floor=0))
         note = ""
@@ -419,7 +423,8 @@ def build_report(res: MemoryResult) -> Report:
                         f"{100 * -f_lost:.1f}% but takes {plural(len(f_changes), 'change')}; the lab prices a change "
                         f"by the throughput it costs, so among the fixes that cost none the fewest changes win.")
         findings.append(Finding(
-            "Which cheapest set of changes makes the model fit (minimising the throughput lost)?",
+            "Which cheapest set of changes makes the model fit (minimising the throughput lost)?" if res.status ==
+            "optimal" else "Which set of changes makes the model fit (not proven cheapest)?",
             headline + f" Step time {human_number(sc['time'] * u, 4)} s vs {human_number(base_score['time'] * u, 4)} "
             f"s; steps-to-quality x{human_number(sc['quality'] / MILLI)}." + note))
         mem_v, mem_l = sc["constraints"]["device memory"]

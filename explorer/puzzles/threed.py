@@ -19,7 +19,7 @@ from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for, tp_overl
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
-from explorer.errors import InfeasibleError, UsageError
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import cluster_with
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
@@ -228,8 +228,7 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
         solver, out = cpsat.run(built.model, time_limit_s=time_limit, workers=1, params=CPSAT_PARAMS)
         if out.status not in ("optimal", "feasible"):
             if not plans and out.status == "unknown":
-                raise InfeasibleError(f"CP-SAT found no configuration within the {time_limit:g} s time limit; "
-                                      f"raise --time-limit")
+                raise NoAnswerError(time_limit)
             break
         values = {k: solver.value(v) for k, v in built.vars.items()}
         if not plans:
@@ -368,12 +367,15 @@ def micro_batch_question(inst: Instance, crisis: ParallelPlan, engine: str = "cp
                       "bubble_fraction": e.bubble_fraction, "memory_gb": e.memory_total / 1e9,
                       "fits": e.memory_total <= inst.limit})
     try:
-        best = solve_instance(replace(inst, fix=pins, max_bubble=Fraction(1)), engine=engine, top=1,
-                              time_limit=time_limit, explain=False).best
+        sub = solve_instance(replace(inst, fix=pins, max_bubble=Fraction(1)), engine=engine, top=1,
+                             time_limit=time_limit, explain=False)
+        best = sub.best
         answer = {"micro_batch": best.plan.micro_batch, "num_micro_batches": best.plan.num_micro_batches,
-                  "mfu": best.mfu, "bubble_fraction": best.bubble_fraction}
+                  "mfu": best.mfu, "bubble_fraction": best.bubble_fraction, "status": sub.status}
     except InfeasibleError as exc:
         answer = {"infeasible": str(exc)}
+    except NoAnswerError as exc:
+        answer = {"no_answer": str(exc)}
     return {"pinned": pins, "answer": answer, "sweep": sweep}
 
 

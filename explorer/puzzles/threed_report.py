@@ -69,13 +69,20 @@ def build_report(res) -> Report:
         figs["cost_per_step_usd"] = Figure(usd * b.step_time_s, "USD", "cost per step")
 
     bind = res.binding or {}
+    proven = res.status == "optimal"
+    # What binds: for a proven optimum, lifting the limit would allow a faster step (the what-if analysis);
+    # for an unproven answer that analysis says nothing about it, so a limit binds only where this
+    # configuration sits on it.
+    mem_binds = bool(bind.get("memory", {}).get("binds")) if proven else b.memory_total >= inst.limit
+    bub_binds = (bool(bind.get("bubble", {}).get("binds")) if proven else
+                 b.bubble_fraction >= float(inst.max_bubble) - 1e-12)
     cons = [
         Constraint("memory per device", b.memory_total, inst.limit, "B", "<=",
-                   binding=bool(bind.get("memory", {}).get("binds")),
+                   binding=mem_binds,
                    text=f"{s.usable_memory_fraction:.0%} of "
                         f"{s.cluster.accelerator.memory_bytes / 1e9:.0f} GB HBM usable"),
         Constraint("bubble fraction", b.bubble_fraction, float(inst.max_bubble), "fraction", "<=",
-                   binding=bool(bind.get("bubble", {}).get("binds")), text="(p-1)/(v m + p - 1) <= max-bubble"),
+                   binding=bub_binds, text="(p-1)/(v m + p - 1) <= max-bubble"),
         Constraint("TP x CP x PP x DP = devices", b.plan.devices, inst.devices, "", "==", binding=True),
         Constraint("DP x micro-batch x micro-batches = global batch", b.plan.dp * b.plan.micro_batch *
                    b.plan.num_micro_batches, inst.global_batch, "", "==", binding=True),
@@ -84,9 +91,10 @@ def build_report(res) -> Report:
     findings = _why(res) + _lab_questions(res) + _micro_batch_finding(res)
     top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory"],
                 [[i + 1, e.plan.describe(), pct(e.mfu), f"{e.step_time_s:.4f}", pct(e.bubble_fraction),
-                  hbytes(e.memory_total)] for i, e in enumerate(res.top)], "Optimum and next best")
-    tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis),
-              "time_breakdown": _breakdown_time(b, res.crisis)}
+                  hbytes(e.memory_total)] for i, e in enumerate(res.top)],
+                "Optimum and next best" if proven else "Configuration found (not proven optimal)")
+    tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis, proven),
+              "time_breakdown": _breakdown_time(b, res.crisis, proven)}
     if res.micro_batch_question:
         tables["micro_batch_sweep"] = Table(
             ["micro-batch", "micro-batches", "MFU", "bubble", "memory (GB)", "fits"],
@@ -124,36 +132,48 @@ def _setup_summary(res) -> dict:
             "search_box": search_box_text(inst)}
 
 
-def _breakdown_mem(b: StepEstimate, c: StepEstimate | None) -> Table:
+def _breakdown_mem(b: StepEstimate, c: StepEstimate | None, proven: bool = True) -> Table:
     rows = [[k, hbytes(v)] + ([hbytes(c.memory[k])] if c else []) for k, v in b.memory.items()]
     rows.append(["total", hbytes(b.memory_total)] + ([hbytes(c.memory_total)] if c else []))
-    return Table(["memory part", "optimum"] + (["crisis"] if c else []), rows, "Memory per device")
+    return Table(["memory part", "optimum" if proven else "answer"] + (["crisis"] if c else []), rows,
+                 "Memory per device")
 
 
-def _breakdown_time(b: StepEstimate, c: StepEstimate | None) -> Table:
+def _breakdown_time(b: StepEstimate, c: StepEstimate | None, proven: bool = True) -> Table:
     rows = [[k, f"{v:.4f}"] + ([f"{c.time[k]:.4f}"] if c else []) for k, v in b.time.items()]
     rows.append(["step", f"{b.step_time_s:.4f}"] + ([f"{c.step_time_s:.4f}"] if c else []))
-    return Table(["time part", "optimum (s)"] + (["crisis (s)"] if c else []), rows, "Step time")
+    return Table(["time part", "optimum (s)" if proven else "answer (s)"] + (["crisis (s)"] if c else []), rows,
+                 "Step time")
 
 
 def _why(res) -> list[Finding]:
     b, bind = res.best, res.binding or {}
+    proven = res.status == "optimal"
+    it = "the optimum" if proven else "this configuration"  # "the optimum" only for a proven one
     out = []
     if res.crisis:
         c = res.crisis
-        # positive: time the optimum saves on that part
+        # positive: time the answer saves on that part
         diffs = sorted(((c.time[k] - b.time[k]), k) for k in b.time)
         gains = ", ".join(f"{k} {d:+.3f} s" for d, k in reversed(diffs) if abs(d) > 1e-4)
-        out.append(Finding("Why does the optimum beat the crisis configuration?",
+        out.append(Finding("Why does the optimum beat the crisis configuration?" if proven else
+                           "How does this configuration (not proven optimal) compare with the crisis configuration?",
                            f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
                            f"({c.step_time_s / b.step_time_s:.2f}x); "
-                           f"time saved per part (negative: the optimum spends more there): {gains}. "
+                           f"time saved per part (negative: {it} spends more there): {gains}. "
                            f"Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
     for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
         info = bind.get(name)
         if not info:
             continue
-        if info.get("binds"):
+        if not proven:
+            used = (f"{hbytes(b.memory_total)} of {hbytes(res.instance.limit)}" if name == "memory" else
+                    f"{pct(b.bubble_fraction)} of {pct(float(res.instance.max_bubble))}")
+            out.append(Finding(f"Does {label} bind?",
+                               f"Not judged: this configuration is not proven optimal (CP-SAT stopped at its time "
+                               f"limit), so what lifting the limit would allow says nothing about it; here it uses "
+                               f"{used}."))
+        elif info.get("binds"):
             out.append(Finding(f"Does {label} bind?",
                                f"Yes: without it the best would be {info['plan']} at MFU {info['mfu']:.1%} "
                                f"(step {info['step_time_s']:.3f} s, {info['memory_gb']:.1f} GB, bubble "
@@ -163,9 +183,9 @@ def _why(res) -> list[Finding]:
     if bind.get("analysed"):
         ok = bind.get("cross_check_ok")
         verdict = "agrees" if ok else (
-            "finds a faster plan: CP-SAT stopped at its time limit before the proof" if res.status != "optimal"
+            "finds a faster plan: CP-SAT stopped at its time limit before the proof" if not proven
             else "DISAGREES (please report this)")
-        out.append(Finding("Is the optimum cross-checked?",
+        out.append(Finding("Is the optimum cross-checked?" if proven else "Is the answer cross-checked?",
                            f"Exhaustive search over {bind['evaluated']:,} valid configurations "
                            f"({bind['feasible']:,} feasible) {verdict}: best step "
                            f"{bind.get('exhaustive_best_step_s', float('nan')):.4f} s."))
@@ -178,10 +198,13 @@ def _micro_batch_finding(res) -> list[Finding]:
         return []
     a, c = q["answer"], res.crisis
     lo = min(q["sweep"], key=lambda r: r["mfu"])
+    unproven = ("" if a.get("status", "optimal") == "optimal" else
+                " (not proven optimal: CP-SAT stopped at its time limit)")
     return [Finding(
         "With the crisis shape pinned (--fix), which micro-batch change lifts MFU the most (the 'Jeff Dean' "
         "question)?",
-        f"Micro-batch {a['micro_batch']} ({a['num_micro_batches']} micro-batches): MFU {a['mfu']:.1%} against "
+        f"Micro-batch {a['micro_batch']} ({a['num_micro_batches']} micro-batches){unproven}: MFU {a['mfu']:.1%} "
+        f"against "
         f"{c.mfu:.1%} at the crisis micro-batch {c.plan.micro_batch}, and {lo['mfu']:.1%} at micro-batch "
         f"{lo['micro_batch']}. More, smaller micro-batches fill the pipeline: bubble {c.bubble_fraction:.1%} -> "
         f"{a['bubble_fraction']:.1%}; larger ones empty it (and need more activation memory).")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from explorer.errors import ExplorerError, InfeasibleError
+from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError
 from explorer.sweep.grid import INPUTS, point_key
 
 # solve 3d's own defaults (the cloud track) for what a point leaves out
@@ -41,6 +41,8 @@ def solve_point(point: dict[str, Any], time_limit: float | None = None) -> dict[
         (_solve_3d if kind == "3d" else _solve_plan)(point, row, time_limit)
     except InfeasibleError as exc:
         row.update(status="infeasible", message=str(exc))
+    except NoAnswerError as exc:  # the time limit, not a proof
+        row.update(status="no answer", message=str(exc))
     except ExplorerError as exc:
         row.update(status="error", message=str(exc))
     row["solve_time_s"] = time.perf_counter() - t0

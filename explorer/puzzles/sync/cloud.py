@@ -199,7 +199,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
             figures["step_time_best_zero_s"] = Figure(zz["step_s"], "s", "best step, any ZeRO stage (3D solver)")
             zero_txt = (f"The 3D solver's best configuration without ZeRO ({nz['plan']}, {hn(nz['step_s'], 4)} s, MFU "
                         f"{human_percent(nz['mfu'])}) vs with ZeRO allowed ({zz['plan']}, {hn(zz['step_s'], 4)} s, "
-                        f"MFU {human_percent(zz['mfu'])}): {_usd(zero_saved)}/month.")
+                        f"MFU {human_percent(zz['mfu'])}): {_usd(zero_saved)}/month"
+                        + ("." if nz.get("status") == zz.get("status") == "optimal" else
+                           " (not both proven optimal: CP-SAT stopped at its time limit, so the saving is "
+                           "indicative)."))
         else:
             err = nz.get("error") or zz.get("error") or "no result"
             zero_txt = f"The 3D solver found no answer to compare: {err}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from explorer import validation as V
 from explorer.cli import main
 
 MAX_KNEE_LINES = 12
@@ -43,7 +44,9 @@ def _fmt(v: object) -> str:
                                                 "of a local cluster.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory for points.jsonl (resume log), results.parquet/.csv, knees.csv, figures.")
-@click.option("--time-limit", type=float, default=None, help="CP-SAT time limit per point, s (default 30).")
+@click.option("--time-limit", type=V.TIME_LIMIT, default=None,
+              help="CP-SAT wall-clock limit per solve, s (default 600: generous, so that a loaded machine "
+                   "does not stop a proof and the rows stay identical however the sweep ran).")
 @click.option("--max-points", type=click.IntRange(1, 100_000), default=100_000, show_default=True,
               help="Refuse grids larger than this.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")

@@ -29,7 +29,27 @@ def grid() -> list[dict]:
                               "gpus": [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]})
 
 
+def overhead() -> None:
+    """Dask's own cost: starting a local cluster, importing explorer on its workers, 200 empty tasks."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    for n in (1, 2):
+        t0 = time.perf_counter()
+        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as c, Client(c) as cl:
+            t1 = time.perf_counter()
+            cl.run(lambda: __import__("explorer.sweep.points"))
+            t2 = time.perf_counter()
+            cl.gather([cl.submit(abs, -i, pure=False) for i in range(200)])
+            t3 = time.perf_counter()
+        print(f"Dask overhead, {n} worker(s): cluster start {t1 - t0:.1f} s, explorer imported on the workers "
+              f"{t2 - t1:.1f} s, 200 empty tasks {t3 - t2:.2f} s", flush=True)
+
+
 def main() -> None:
+    overhead()
     points = grid()
     runs = {}
     for label, workers in (("serial", 0), ("1 worker", 1), ("2 workers", 2)):

@@ -169,6 +169,8 @@ def check_text(r) -> str:
                            f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})", "", "")]
     elif b.get("infeasible"):
         out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
+    elif b.get("no_answer"):
+        out += ["", *_wrap(f"Model bound: none ({b['no_answer']}); raise --time-limit", "", "")]
     why = {"inconsistent": "the claims contradict each other or a hard limit",
            "beyond the model": "arithmetically possible, but better than any plan of the cost model (which may be "
                                "pessimistic)",

@@ -43,6 +43,7 @@ class FrontierSpec:
     points: Callable[..., list[dict]]
     attempt_on_frontier: Callable[..., bool] | None = None
     attempt_point: Callable[..., dict | None] | None = None  # (values, result, track) -> objective point
+    attempt_scenario: Callable[[dict], dict] | None = None  # attempt values -> the scenario to grade it in
     note: str = ""
     describe: Callable[..., str] | None = None  # (**options) -> how the points were sampled
 
@@ -247,10 +248,22 @@ def describe_3d(complete: bool = False, levels: int = 4, **_: Any) -> str:
             f"HBM above the previous point's headroom (--complete for every point)")
 
 
+def attempt_scenario_3d(values: dict) -> dict:
+    """A 3D attempt sits at its own GPU count on the frontier (TP x CP x PP x DP), not the track's."""
+    from explorer.validation import MAX_DEVICES
+
+    n = 1
+    for k in ("tp", "cp", "pp", "dp"):
+        n *= int(values.get(k) or 1)
+    if n > MAX_DEVICES:
+        raise UsageError(f"TP x CP x PP x DP = {n:.3g} GPUs is more than {MAX_DEVICES:,}")
+    return {"gpus": n}
+
+
 SPEC_3D = FrontierSpec("3d", OBJECTIVES_3D, points_3d, attempt_on_frontier_3d, attempt_point_3d,
                        note="tokens/s maximised by CP-SAT for each GPU count and memory-headroom level (epsilon "
                             "constraints); dollars are GPU-hours x price.",
-                       describe=describe_3d)
+                       describe=describe_3d, attempt_scenario=attempt_scenario_3d)
 SPECS: dict[str, FrontierSpec] = {"3d": SPEC_3D}
 
 

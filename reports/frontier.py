@@ -55,25 +55,34 @@ def _csv_value(v: Any) -> Any:
     return "" if v is None else v
 
 
-def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[dict]:
-    """Each graded attempt as a point in objective space, flagged on/off the computed frontier."""
+def attempt_points(result: FrontierResult, report: Report, path: Path,
+                   skipped: list[str] | None = None) -> list[dict]:
+    """Each graded attempt as a point in objective space, flagged on/off the computed frontier; the attempts
+    that cannot be placed are appended to `skipped` with the reason."""
     from explorer.reports.attempts import attempt_spec, puzzle_module, read_attempts
 
     mod = puzzle_module(result.puzzle)
     spec = spec_for(result.puzzle)
     rows = read_attempts(path, attempt_spec(report, mod))
+    skipped = [] if skipped is None else skipped
     out = []
     for i, row in enumerate(rows, start=1):
         if row.values is None:
+            skipped.append(f"attempt {i}: {row.error}")
             continue
         try:
-            res = mod.evaluate_attempt(dict(row.values), track=result.track)
-        except (ExplorerError, ValueError, KeyError, TypeError):
+            options = spec.attempt_scenario(row.values) if spec and spec.attempt_scenario else {}
+            res = mod.evaluate_attempt(dict(row.values), track=result.track, **options)
+        except (ExplorerError, ValueError, KeyError, TypeError) as exc:
+            skipped.append(f"attempt {i} (line {row.line}): {str(exc)[:200]}")
             continue
         point = spec.attempt_point(row.values, res, result.track) if spec and spec.attempt_point else None
         if point is None:
             point = {k: float(res["objective"]) for k in [result.objectives[0].key]} if res.get("objective") else {}
         if not all(o.key in point for o in result.objectives):
+            why = "; ".join(res.get("outside_space") or []) or "; ".join(
+                getattr(c, "text", "") or getattr(c, "name", "") for c in res.get("violations") or [])
+            skipped.append(f"attempt {i} (line {row.line}): no figures to place it" + (f" ({why})" if why else ""))
             continue
         point = dict(point)
         point.update({k: v for k, v in row.values.items() if k not in point})
@@ -84,7 +93,8 @@ def attempt_points(result: FrontierResult, report: Report, path: Path) -> list[d
     return out
 
 
-def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) -> Report:
+def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
+                    skipped: list[str] | None = None) -> Report:
     """A Report of the frontier: table of points, findings, the frontier plot."""
     from explorer.puzzles import get_puzzle
 
@@ -117,6 +127,8 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None) 
         heads = [s.split(":")[0] for s in result.infeasible]
         findings.append(Finding("Which settings have no feasible plan at all?",
                                 f"{', '.join(heads)}: nothing fits. First reason: {result.infeasible[0]}"))
+    if skipped:
+        findings.append(Finding("Which attempts could not be placed on the frontier?", "; ".join(skipped) + "."))
     if attempts:
         on = [str(a["label"]) for a in attempts if a.get("on_frontier")]
         findings.append(Finding("Which attempts are on the frontier?",

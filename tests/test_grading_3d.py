@@ -139,3 +139,23 @@ def test_missing_columns_default_to_the_scenario_pins():
     c = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "cloud", gpus=256,
                          global_batch=128, fix={"zero": 3})
     assert any("ZeRO = 1 is outside the searched space, pinned to 3" in t for t in c["outside_space"])
+
+
+def test_frontier_places_an_attempt_at_its_own_gpu_count(tmp_path):
+    """A 256-GPU plan on a frontier over 256 and 1,024 GPUs sits at 256 GPUs (it was graded against the track's
+    1,024 and dropped before); a malformed row is listed, not silently lost."""
+    from explorer.frontier import frontier
+    from explorer.reports.frontier import attempt_points, frontier_report
+
+    result = frontier("3d", "cloud", gpu_counts=[256], levels=1)
+    report = frontier_report(result)
+    best = result.points[0]
+    f = tmp_path / "f.csv"
+    f.write_text("tp,pp,dp,cp,micro_batch,virtual_stages,zero,recompute\n"
+                 f"{best['tp']},{best['pp']},{best['dp']},{best['cp']},{best['micro_batch']},"
+                 f"{best['virtual_stages']},{best['zero']},{best['recompute']}\n0,1,1,1,1,1,1,none\n")
+    skipped: list[str] = []
+    pts = attempt_points(result, report, f, skipped)
+    assert [p["gpus"] for p in pts] == [256]
+    assert pts[0]["on_frontier"] and pts[0]["tokens_per_s"] == pytest.approx(best["tokens_per_s"], rel=1e-9)
+    assert len(skipped) == 1 and "field 'tp'" in skipped[0]

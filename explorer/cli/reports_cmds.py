@@ -62,9 +62,10 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
     else:
         result = frontier(puzzle, track)
     report = frontier_report(result)
-    attempts = attempt_points(result, report, attempts_file) if attempts_file is not None else None
+    skipped: list[str] = []
+    attempts = attempt_points(result, report, attempts_file, skipped) if attempts_file is not None else None
     if attempts is not None:
-        report = frontier_report(result, attempts)
+        report = frontier_report(result, attempts, skipped)
     if out_dir is not None:
         for p in write_frontier(report, result, out_dir, fmt, attempts):
             click.echo(str(p))

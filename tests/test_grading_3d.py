@@ -144,8 +144,9 @@ def test_missing_columns_default_to_the_scenario_pins():
 def test_frontier_places_an_attempt_at_its_own_gpu_count(tmp_path):
     """A 256-GPU plan on a frontier over 256 and 1,024 GPUs sits at 256 GPUs (it was graded against the track's
     1,024 and dropped before); a malformed row is listed, not silently lost."""
-    from explorer.frontier import frontier
     from explorer.reports.frontier import attempt_points, frontier_report
+
+    from explorer.frontier import frontier
 
     result = frontier("3d", "cloud", gpu_counts=[256], levels=1)
     report = frontier_report(result)

@@ -1,7 +1,7 @@
 """Unit conversions, used only at the edges (catalog loading, rendering).
 
 Inside the code everything is SI: seconds, bytes, FLOP, bytes/s, watts, joules
-(../shared/CONVENTIONS.md, "Units"). GB = 1e9 bytes; GiB = 2**30 bytes.
+(docs/conventions.md, "Units"). GB = 1e9 bytes; GiB = 2**30 bytes.
 """
 
 GB = 1e9

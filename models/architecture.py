@@ -1,7 +1,7 @@
 """Decoder-only transformer shapes and their parameter and FLOP arithmetic.
 
 Parameter counts are derived from the shape, never typed in. FLOPs count the matmul shapes
-(../shared/CONVENTIONS.md, "Utilisation"): per token and layer the forward pass does
+(docs/conventions.md, "Utilisation"): per token and layer the forward pass does
 2 x (matmul parameters) FLOP for the projections plus 4 x s x h for the attention scores and
 context (PaLM, Chowdhery et al. 2022, Appendix B: 6N + 12 L H Q T for forward + backward);
 the logits add 2 V h. Backward costs twice the forward.

@@ -76,7 +76,7 @@ def test_llama3_70b_by_hand():
 
 
 def test_h100_peak_is_dense_bf16():
-    # CONVENTIONS: H100 SXM BF16 dense 989 TFLOP/s (not 1979 with sparsity); A100 312.
+    # docs/conventions.md: H100 SXM BF16 dense 989 TFLOP/s (not 1979 with sparsity); A100 312.
     assert get_accelerator("h100").peak("bf16") == pytest.approx(989.4e12)
     assert get_accelerator("a100").peak("bf16") == pytest.approx(312e12)
 

@@ -1,5 +1,5 @@
 """Lab 05 part 1 (the communication wall): checked against hand derivations of the ring all-reduce
-(../shared/CONVENTIONS.md 'Collectives') and of the speedup definitions ('Scaling')."""
+(docs/conventions.md 'Collectives') and of the speedup definitions ('Scaling')."""
 
 from __future__ import annotations
 

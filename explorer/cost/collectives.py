@@ -1,4 +1,4 @@
-"""Collective-communication times under the alpha-beta model (../shared/CONVENTIONS.md, "Collectives").
+"""Collective-communication times under the alpha-beta model (docs/conventions.md, "Collectives").
 
 alpha = per-message latency (s), bandwidth = bytes/s, M = message bytes, N = participants.
 The bandwidth term is always written M / B. All functions accept numpy arrays as well as scalars.
@@ -83,7 +83,7 @@ def binomial_reduce_time(
     m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
 ) -> np.ndarray | float:
     """Binomial-tree reduce (or broadcast) of M bytes to (from) one root: ceil(log2 N) (alpha + M/B)
-    (half of the textbook tree AllReduce of CONVENTIONS)."""
+    (half of the textbook tree AllReduce of docs/conventions.md)."""
     return 0.5 * tree_allreduce_time(m_bytes, n, alpha, bandwidth)
 
 
@@ -116,7 +116,7 @@ def allreduce_time(
 
 def ring_tree_crossover_closed_form(n: int, alpha: float, bandwidth: float) -> float:
     """Message size M* (bytes) at which ring and textbook tree AllReduce take equal time
-    (../shared/CONVENTIONS.md, "Collectives"): M* = alpha B (N - 1 - L) / (L - (N-1)/N), L = ceil(log2 N).
+    (docs/conventions.md, "Collectives"): M* = alpha B (N - 1 - L) / (L - (N-1)/N), L = ceil(log2 N).
     Below M* tree is faster, above it ring. For N <= 3, N - 1 <= L: ring is never slower, M* = 0."""
     L = float(np.ceil(np.log2(n)))
     num = n - 1.0 - L
@@ -138,7 +138,7 @@ def hierarchical_allreduce_phases(
 ) -> dict[str, float]:
     """Two-tier AllReduce over n_groups groups of g devices, as phases {intra_reduce, inter, intra_gather} (s).
 
-    intra = "ring" (CONVENTIONS, "Collectives"): intra-group reduce-scatter, inter-group AllReduce of
+    intra = "ring" (docs/conventions.md, "Collectives"): intra-group reduce-scatter, inter-group AllReduce of
     M/g per device (g parallel AllReduces, one per device and NIC), intra-group all-gather; each intra
     phase (g-1) alpha_intra + (g-1)/g * M/B_intra.
     intra = "tree": binomial reduce to one leader per group, AllReduce of the full M between the
@@ -204,20 +204,20 @@ def ring_allreduce_bytes_per_device(m_bytes: ArrayLike, n: ArrayLike) -> np.ndar
 def relayed_ring_allreduce_time(m_bytes: float, n: int, alpha: float, bandwidth: float, max_hops: int) -> float:
     """Ring AllReduce whose ring neighbours are up to max_hops radio hops apart (store-and-forward relays on a
     contact graph): each of the 2 (N-1) synchronous steps waits for its longest edge,
-    2 (N-1) * max_hops * (alpha + M/(N B)). max_hops = 1 is the ring formula of CONVENTIONS."""
+    2 (N-1) * max_hops * (alpha + M/(N B)). max_hops = 1 is the ring formula of docs/conventions.md."""
     if n < 2:
         return 0.0
     return 2.0 * (n - 1) * max_hops * (alpha + m_bytes / (n * bandwidth))
 
 
 def ring_tree_crossover_approx(n: int, alpha: float, bandwidth: float) -> float:
-    """The rough form of the crossover, alpha B N / log2 N (CONVENTIONS "Collectives")."""
+    """The rough form of the crossover, alpha B N / log2 N (docs/conventions.md "Collectives")."""
     return alpha * bandwidth * n / float(np.log2(n))
 
 
 def lab_text_crossover(n: int, alpha: float, bandwidth: float) -> float:
     """The lab text's "M ~ N alpha / beta", read with beta = 1/B in seconds per byte: N alpha B (bytes).
-    CONVENTIONS: only this reading has the units of a size; it also drops the 1/log2 N factor."""
+    docs/conventions.md: only this reading has the units of a size; it also drops the 1/log2 N factor."""
     return n * alpha * bandwidth
 
 

@@ -3,7 +3,7 @@
 Peak FLOP/s, link line rates and per-part GEMM/link efficiencies are in the hardware catalog
 (hardware/data/*.toml, each with its source). The parameters here describe how a training
 step departs from those ideals; each has a physical meaning and a stated origin. They are
-calibrated once against ../shared/reference/megatron_sc21_table1.csv (see `explore validate`),
+calibrated once against explorer/data/reference/megatron_sc21_table1.csv (see `explore validate`),
 never per row or per model.
 """
 

@@ -5,7 +5,7 @@ iteration of that group, and the bytes and joules the split costs. Pure function
 A split at layer s puts the input embedding and layers [0, s) on device A (the fleet device, where
 the data is) and layers [s, L) with the output head on device B; s = L keeps everything on A, s = 0
 ships the input samples to B. Only the top `trainable` layers (and the head) are trained; frozen
-layers run their forward pass only (1 of the 3 forward-equivalents of a trained layer, CONVENTIONS:
+layers run their forward pass only (1 of the 3 forward-equivalents of a trained layer, docs/conventions.md:
 backward = 2 x forward), keep no gradient, no optimizer state and no stored activation, and where
 the track says so their weights are read in place from flash (Lin et al. 2022, "On-device training
 under 256KB memory", NeurIPS, sec. 3).

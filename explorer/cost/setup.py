@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-# Bytes of optimizer state per parameter, master weights included (../shared/CONVENTIONS.md,
+# Bytes of optimizer state per parameter, master weights included (docs/conventions.md,
 # "Training memory"; ZeRO paper, Rajbhandari et al. 2020, sec. 3.1: K = 12 for mixed-precision Adam).
 #   mixed precision: fp32 master (4) + states: Adam m, v (8) / Momentum m (4) / SGD none.
 #   fp32: the weights are the master copy, so only the states: Adam 8, Momentum 4, SGD 0.

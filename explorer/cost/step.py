@@ -2,7 +2,7 @@
 
 `evaluate` works on numpy arrays of plan fields (the exhaustive search calls it on the whole
 design space at once); `estimate` wraps it for one ParallelPlan and returns a StepEstimate.
-Definitions follow ../shared/CONVENTIONS.md: MFU counts model FLOPs (no recompute), HFU the
+Definitions follow docs/conventions.md: MFU counts model FLOPs (no recompute), HFU the
 FLOPs the hardware executes; bubble fraction = (p - 1)/(v m + p - 1).
 """
 

@@ -284,7 +284,7 @@ def frozen_compute_factor(layers: int, trainable_layers: int, adapter: str = "no
                           adapter_fraction: float = 0.0) -> float:
     """Fraction of a full step's layer compute a choice runs. Every layer runs its forward pass (1 of
     the 3 forward-equivalents; backward = 2 x forward: 1 for the input gradient, 1 for the weight
-    gradient, CONVENTIONS). Trained layers run both backward halves; layers with adapters run the
+    gradient, docs/conventions.md). Trained layers run both backward halves; layers with adapters run the
     input gradient only (their base weights get no gradient), plus the adapters' own forward and
     backward (6 FLOPs per adapter parameter and token: the adapter fraction of the full 6 N);
     frozen layers below run the forward pass only."""

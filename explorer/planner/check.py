@@ -4,7 +4,7 @@ against the cost model.
 FLOPs per token are the cost model's (explorer/models/architecture.py: 3 x forward, the forward being
 2 x matmul parameters + 4 s h attention per layer + 2 V h logits; PaLM, Chowdhery et al. 2022, App. B)
 and, because many write-ups use it, 6N with N all parameters (Kaplan et al. 2020, sec. 2.1).
-MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (CONVENTIONS, "Utilisation").
+MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (docs/conventions.md, "Utilisation").
 
 Two kinds of test:
 - arithmetic: the claims contradict each other or a hard limit (MFU above 100%, memory above the HBM,

@@ -374,9 +374,9 @@ def build_report(res: BatchResult) -> Report:
                            "critical_batch": inst.b_crit, "target_mfu": inst.target_mfu,
                            "headroom": inst.headroom, "chosen_batch": e["global_batch"]}}
     formulas = [
-        Formula("MFU", "model FLOPs / (step time x devices x peak)", "CONVENTIONS 'Utilisation'"),
+        Formula("MFU", "model FLOPs / (step time x devices x peak)", "docs/conventions.md 'Utilisation'"),
         Formula("comm / compute", "t_allreduce(gradient bytes) / t_compute(B); t_compute grows with B",
-                "ring all-reduce 2 (N-1) alpha + 2 (N-1)/N M/B (CONVENTIONS 'Collectives')"),
+                "ring all-reduce 2 (N-1) alpha + 2 (N-1)/N M/B (docs/conventions.md 'Collectives')"),
         Formula("critical batch", "S = S_min (1 + B_crit/B), E = E_min (1 + B/B_crit); B_noise = tr(Sigma)/|G|^2",
                 "McCandlish et al. 2018, eq. 2.8, 2.11"),
         Formula("LM critical batch", "B_crit(L) = 2e8 tokens / L^(1/0.21)", "Kaplan et al. 2020, eq. 1.4"),

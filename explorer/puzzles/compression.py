@@ -272,7 +272,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         Formula("1-bit Adam", "T_w steps of Adam; then v frozen, m_t = beta1 m + (1 - beta1) g compressed, "
                 "x <- x - lr m / (sqrt(v_Tw) + eps)", "Tang et al. 2021, Algorithm 1"),
         Formula("compressed sync time", "the all-reduce time of the compressed message (M bits / 32 of FP32)",
-                "NCCL all-reduce where the track names a plan, else ring (CONVENTIONS 'Collectives')",
+                "NCCL all-reduce where the track names a plan, else ring (docs/conventions.md 'Collectives')",
                 "1-bit all-reduce gathers, sums and recompresses chunks (all-to-all + all-gather); the bytes on "
                 "the wire are what this model keeps."),
         Formula("step time", "native: compute + max(0, sync - backward of the last micro-batch); compressed: "

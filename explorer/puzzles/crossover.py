@@ -1,7 +1,7 @@
 """Lab 06 part 1, the algorithm crossover: ring vs tree AllReduce (and recursive halving-doubling,
 NCCL-style double binary tree) against message size M and participants N under the alpha-beta
 model. The crossover M* is found as a root with SciPy (brentq) and checked against the closed
-form of ../shared/CONVENTIONS.md. Track extras: edge (alpha random: expected time and p99),
+form of docs/conventions.md. Track extras: edge (alpha random: expected time and p99),
 mobile (energy per sync, AR frames lost), tiny (gossip rounds vs consensus error, BLE energy).
 """
 
@@ -93,7 +93,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         "alpha": Figure(alpha, "s", "alpha (per-message latency)"),
         "bandwidth": Figure(bw, "B/s", f"bandwidth B ({link.name}, x{link.efficiency} efficiency)"),
         "crossover_bytes": Figure(m_star, "B", "crossover M* ring = tree (SciPy brentq)"),
-        "crossover_closed_form_bytes": Figure(m_closed, "B", "crossover M* (closed form, CONVENTIONS)"),
+        "crossover_closed_form_bytes": Figure(m_closed, "B", "crossover M* (closed form, docs/conventions.md)"),
         "crossover_relative_difference": Figure(rel, "fraction", "|SciPy - closed form| / closed form"),
         "crossover_approx_bytes": Figure(m_approx, "B", "approximation alpha B N / log2 N"),
         "lab_form_bytes": Figure(m_lab, "B", "lab text 'M ~ N alpha/beta' with beta = 1/B (s/byte)"),
@@ -169,11 +169,11 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     }
     formulas = [
         Formula("ring AllReduce", "T_ring = 2 (N-1) alpha + 2 (N-1)/N * M / B",
-                "Patarasuk & Yuan 2009; Thakur et al. 2005; CONVENTIONS 'Collectives'"),
+                "Patarasuk & Yuan 2009; Thakur et al. 2005; docs/conventions.md 'Collectives'"),
         Formula("tree AllReduce (binomial, unpipelined)", "T_tree = 2 ceil(log2 N) (alpha + M / B)",
-                "CONVENTIONS 'Collectives' (textbook latency-optimal tree)"),
+                "docs/conventions.md 'Collectives' (textbook latency-optimal tree)"),
         Formula("crossover", "M* = alpha B (N - 1 - L) / (L - (N-1)/N),  L = ceil(log2 N);  ~ alpha B N / log2 N",
-                "CONVENTIONS 'Collectives'; solved numerically with scipy.optimize.brentq",
+                "docs/conventions.md 'Collectives'; solved numerically with scipy.optimize.brentq",
                 "The lab text writes M ~ N alpha / beta. That has the units of bytes only if beta is the "
                 "inverse bandwidth in seconds per byte (then N alpha / beta = N alpha B); read as a bandwidth "
                 "(bytes/s) it gives s^2/byte, not a size. It also drops the 1/log2 N factor: the lab form "

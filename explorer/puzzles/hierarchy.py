@@ -4,7 +4,7 @@ locally before the slow tier), the algorithm on each tier and the gradient-accum
 
 Instance (prepared before the model, CP-SAT primer style): N = devices, M = gradient bytes,
 G = global batch, a memory limit; for every (g, intra, inter) the two-tier AllReduce time from
-explorer/cost/collectives.hierarchical_allreduce_phases (CONVENTIONS "Collectives"), tabulated in
+explorer/cost/collectives.hierarchical_allreduce_phases (docs/conventions.md "Collectives"), tabulated in
 integer microseconds.
 
 Variables: g in the track's aggregation choices (divisors of the group size; g = 1 is the flat
@@ -420,7 +420,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     formulas = [
         Formula("two-tier AllReduce", "phases: intra reduce-scatter (g-1) alpha_f + (g-1)/g M/B_f; inter "
                 "T_inter(M/g, N/g, alpha_s, B_s); intra all-gather as the reduce-scatter",
-                "CONVENTIONS 'Collectives' (hierarchical AllReduce); intra = tree variant: ceil(log2 g)"
+                "docs/conventions.md 'Collectives' (hierarchical AllReduce); intra = tree variant: ceil(log2 g)"
                 "(alpha_f + M/B_f) each way + T_inter(M, N/g)"),
         Formula("pipelined phases", "T(k) = sum_i (l_i + b_i/k) + (k-1) max_i (l_i + b_i/k), best k",
                 "chunked pipelining of the phases (NCCL's hierarchical algorithms; explorer/cost/collectives.py "
@@ -433,7 +433,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     if inst.flat_nccl_s is not None:
         formulas.append(Formula("flat all-reduce as NCCL runs it", "min(ring, tree); ring: base + 2(n - n_nodes) "
                                 "alpha_intra + 2(n_nodes - 1) alpha_inter + 2(n-1)/n M / min(B_intra, k B_NIC)",
-                                "NVIDIA/nccl tuning.cc; rails: k ranks per node drive k NICs (CONVENTIONS "
+                                "NVIDIA/nccl tuning.cc; rails: k ranks per node drive k NICs (docs/conventions.md "
                                 "'Collectives inside the training-step model')"))
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),

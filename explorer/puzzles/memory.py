@@ -491,7 +491,7 @@ def build_report(res: MemoryResult) -> Report:
         Formula("model states (mixed)", "2 (bf16 weights) + 2 (grads) + 4 (fp32 master) + 4 k (k fp32 states: "
                 "SGD 0, Momentum 1, Adam 2) bytes/param", "Rajbhandari et al. 2020 (ZeRO) sec. 3.1, K = 12 for Adam"),
         Formula("model states (FP32)", "4 + 4 + 4 k bytes/param (Adam: 16 = 4 x weights)",
-                "CONVENTIONS 'Training memory'", "the lab's '4x multiplier' is weights x 4"),
+                "docs/conventions.md 'Training memory'", "the lab's '4x multiplier' is weights x 4"),
         Formula("8-bit states", "k x (1 + 4/2048) bytes/param", "Dettmers et al. 2022, arXiv 2110.02861, sec. 2"),
         Formula("factored second moment", "4 (r + c) bytes per r x c matrix",
                 "Shazeer & Stern 2018, Adafactor, sec. 3"),

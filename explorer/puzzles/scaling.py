@@ -10,7 +10,7 @@ the cluster's inter-node link. Weak scaling: every device keeps its batch, so
     eta(N) = S(N) / N                   scaling efficiency
     marginal speedup S(N+1) - S(N), or dS/dN on the continuous model
 
-(../shared/CONVENTIONS.md, "Scaling"). The diminishing-returns point is the smallest N at which
+(docs/conventions.md, "Scaling"). The diminishing-returns point is the smallest N at which
 one more device adds less than `threshold` (0.5) of a device's worth of speedup: the integer N
 from the discrete differences, and the continuous crossing dS/dN = threshold found with
 scipy.optimize.brentq on the continuous model (DP degree as a real number).
@@ -138,7 +138,7 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
     g = sc.devices_per_node
     cluster = Cluster(accelerator=t.cluster.accelerator, devices=max(g, g * math.ceil(n_max / g)),
                       devices_per_node=g, intra=t.cluster.intra, inter=inter)
-    # The lab's communication wall is the textbook flat ring (CONVENTIONS "Collectives"); the 3D model
+    # The lab's communication wall is the textbook flat ring (docs/conventions.md "Collectives"); the 3D model
     # costs collectives as NCCL runs them (Setup.collectives).
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
                  t.usable_memory_fraction, collectives="textbook")
@@ -455,25 +455,25 @@ def _plot_grid(n_max: int) -> list[int]:
 
 FORMULAS = [
     Formula("speedup and efficiency", "S(N) = T(1)/T(N) = X(N)/X(1);  eta(N) = S(N)/N;  X(N) = N b / t_step(N)",
-            "../shared/CONVENTIONS.md 'Scaling'"),
+            "docs/conventions.md 'Scaling'"),
     Formula("diminishing returns", "smallest N with S(N+1) - S(N) < threshold; continuous: dS/dN = threshold "
-            "(scipy.optimize.brentq)", "../shared/CONVENTIONS.md 'Scaling' (threshold 0.5 in the lab text)"),
+            "(scipy.optimize.brentq)", "docs/conventions.md 'Scaling' (threshold 0.5 in the lab text)"),
     Formula("ring all-reduce (gradients)", "t_AR = 2 (N-1) alpha K + 2 (N-1)/N * M / B,  K = ceil(M / 25 MB) buckets",
             "Patarasuk & Yuan 2009; Thakur et al. 2005; PyTorch DDP bucket_cap_mb = 25 (explorer/cost/time.py dp_time)",
             "the alpha term grows with N and ends the scaling; the M/B term tends to 2 M / B"),
     Formula("step time", "t_step = t_compute + max(0, t_AR - overlap * backward of the last micro-batch) + t_optimizer",
             "explorer/cost/step.py; overlap: Li et al., PyTorch Distributed (VLDB 2020) sec. 3.2.3"),
-    Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s)", "../shared/CONVENTIONS.md 'Utilisation'"),
+    Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s)", "docs/conventions.md 'Utilisation'"),
 ]
 
 
 def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[Assumption]:
     out = [Assumption(f"Scaling workload: {sc.why}", sc.source),
            Assumption("Weak scaling: each device keeps its per-step batch; S(N) compares the time to process the same "
-                      "number of samples.", "../shared/CONVENTIONS.md 'Scaling'"),
+                      "number of samples.", "docs/conventions.md 'Scaling'"),
            Assumption("T(1) is the cost model's single-device step for the same per-device batch, also where the "
                       "replica needs several devices to fit (the ideal line N x X(1) is a rate, not a runnable job).",
-                      "../shared/CONVENTIONS.md 'Scaling'"),
+                      "docs/conventions.md 'Scaling'"),
            Assumption("Flat ring all-reduce over the slowest link the group spans, one NIC per ring: the lab's "
                       "textbook form (a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share; NCCL, "
                       "as the 3D model costs it, crosses the network once per node, picks a tree when latency "

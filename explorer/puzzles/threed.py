@@ -2,7 +2,7 @@
 in memory with the pipeline bubble under a limit at the highest MFU, proven optimal by CP-SAT.
 
 Objective: the shortest step. With the model, global batch and device count fixed, the model
-FLOPs per step are fixed, so the shortest step is the highest MFU (CONVENTIONS, "Utilisation").
+FLOPs per step are fixed, so the shortest step is the highest MFU (docs/conventions.md, "Utilisation").
 """
 
 from __future__ import annotations

@@ -309,11 +309,11 @@ def _assumptions(res) -> list[Assumption]:
 
 FORMULAS = [
     Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s); model FLOPs = 3 x forward "
-            "(6N + 12 L H Q T per token)", "PaLM, Chowdhery et al. 2022, App. B; CONVENTIONS.md"),
+            "(6N + 12 L H Q T per token)", "PaLM, Chowdhery et al. 2022, App. B; docs/conventions.md"),
     Formula("HFU", "HFU counts recompute FLOPs too (full recompute adds one forward)",
             "Narayanan et al. SC'21 eq. 3"),
     Formula("Bubble fraction", "bubble = (P - 1)/(v M + P - 1); the 10% rule as 10 (P - 1) <= v M + P - 1",
-            "Narayanan et al. SC'21 sec. 2.2; CONVENTIONS.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
+            "Narayanan et al. SC'21 sec. 2.2; docs/conventions.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
     Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(0, t_grad - 2/3 t_stage) + max(0, t_param - 1/3 "
             "t_stage) + t_optimizer; t_chunk = t_stage / v + t_p2p + t_DP per micro-batch (ZeRO-3/FSDP without PP)",
             "1F1B schedule, Narayanan et al. SC'21; overlap as each framework runs it (explorer/cost/sharding.py)"),
@@ -324,5 +324,5 @@ FORMULAS = [
             "full recompute (GPT shape; actual GQA/SwiGLU shapes counted)", "Korthikanti et al. 2022, Table 2"),
     Formula("AllReduce (NCCL)", "min(ring: base + (2(N-1) - 2(n-1)) alpha_NVLink + 2(n-1) alpha_net + 2(N-1)/N M/B; "
             "tree: base + 2((k-1) alpha_NVLink + log2(n) alpha_net) + 2M/(0.92 B)), n nodes, k per node, "
-            "B = min(NVLink, k x NIC)", f"NVIDIA/nccl {NCCL_VERSION} tuning.cc; CONVENTIONS.md"),
+            "B = min(NVLink, k x NIC)", f"NVIDIA/nccl {NCCL_VERSION} tuning.cc; docs/conventions.md"),
 ]

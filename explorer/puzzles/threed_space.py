@@ -439,6 +439,6 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
 
 
 def bubble_ok(inst: Instance, pp: ArrayLike, v: ArrayLike, m: ArrayLike) -> np.ndarray | bool:
-    """(p - 1) / (v m + p - 1) <= max_bubble, as the linear integer inequality of CONVENTIONS."""
+    """(p - 1) / (v m + p - 1) <= max_bubble, as the linear integer inequality of docs/conventions.md."""
     num, den = inst.max_bubble.numerator, inst.max_bubble.denominator
     return den * (np.asarray(pp) - 1) <= num * (np.asarray(v) * m + np.asarray(pp) - 1)

@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 
 
-def _mark(ax, n_list: list, y_list: list, n: int | None, colour: str, text: str, row: int, n_top: float) -> None:
+def _mark(ax, n_list: list, y_list: list, n: int | None, colour: str, marker: str, text: str) -> Any:
+    """Mark the point at N on a curve; its meaning goes into the legend (labels written beside the points
+    overlapped each other and the curves when two fabrics turn at the same N)."""
     if n is None or n not in n_list:
-        return
+        return None
     y = y_list[n_list.index(n)]
-    ax.plot([n], [y], marker="o", ms=8, mfc="white", mec=colour, mew=2, zorder=5)
-    right = n > n_top ** 0.5  # in the right half of the log axis: write the label to the left
-    ax.annotate(text, (n, y), textcoords="offset points", xytext=(-8 if right else 8, -14 - 12 * row),
-                ha="right" if right else "left", fontsize=8, color=colour)
+    return ax.plot([n], [y], marker=marker, ms=8, mfc="white", mec=colour, mew=2, ls="none", zorder=5,
+                   label=text)[0]
 
 
 def draw(data: dict, report: Any) -> Figure:
@@ -36,6 +36,7 @@ def draw(data: dict, report: Any) -> Figure:
     dw = data.get("device_word", "device")
     thr = data.get("threshold", 0.5)
     ideal_drawn = False
+    marks = []
     n_top = max(max(c["n"]) for c in fabrics.values())
     for i, (key, c) in enumerate(fabrics.items()):
         colour = style.PALETTE[i % len(style.PALETTE)]
@@ -46,12 +47,14 @@ def draw(data: dict, report: Any) -> Figure:
         ax.plot(n, x, color=colour, lw=2, label=c.get("label", key))
         ax2.plot(n, c["efficiency"], color=colour, lw=2, label=c.get("label", key))
         nd, ns = c.get("n_diminishing"), c.get("n_sustained")
-        _mark(ax, n, x, nd, colour, f"N={nd}: +1 {dw} adds <{thr:g}x", i, n_top)
+        short = c.get("label", key).split(" (")[0]
+        marks.append(_mark(ax, n, x, nd, colour, "o", f"{short}: from N={nd:,}, +1 {dw} adds <{thr:g}x"
+                           if nd is not None else ""))
         if ns is not None and ns != nd:
-            _mark(ax, n, x, ns, colour, f"N={ns}: below {thr:g}x for good", i, n_top)
+            marks.append(_mark(ax, n, x, ns, colour, "s", f"{short}: from N={ns:,}, below {thr:g}x for good"))
     for a in (ax, ax2):
         a.set_xscale("log")
-        a.set_xlabel(f"accelerators N ({dw}s)")
+        a.set_xlabel(f"accelerators N ({dw}s, log scale)")
         for n0 in (data.get("n_from"), data.get("n_to")):
             if n0:
                 a.axvline(n0, color=style.LIGHT, lw=1.5, zorder=0)
@@ -62,8 +65,14 @@ def draw(data: dict, report: Any) -> Figure:
         ax2.annotate(f"track: {n_max:,} {dw}s", (n_max, 0.05), textcoords="offset points", xytext=(-4, 0),
                      ha="right", fontsize=8, color=style.GREY)
     ax.set_yscale("log")
-    ax.set_ylabel(f"throughput ({sw}s/s)")
-    ax.legend(loc="upper left")
+    ax.set_ylabel(f"throughput ({sw}s/s, log scale)")
+    lines = ax.legend(handles=[h for h in ax.get_lines() if not h.get_label().startswith("_") and h not in marks],
+                      loc="upper left")
+    shown = [m for m in marks if m is not None]
+    if shown:  # what each marked point means, away from the curves (lower right is below the ideal line)
+        ax.add_artist(lines)
+        ax.legend(handles=shown, loc="lower right", fontsize=7.5, title="diminishing returns",
+                  title_fontsize=8)
     ax2.set_ylabel("scaling efficiency S(N)/N (fraction)")
     ax2.set_ylim(0, 1.1)
     style.title(ax, report, "Throughput vs accelerators")

@@ -401,6 +401,7 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     iu = np.argwhere(np.triu(adj))
     data["topology"] = {"kind": "contact", "positions": pts.tolist(), "edges": iu.tolist(),
                         "caption": f"{n} hearables, |lambda_2| = {lam2:.3f}"}
-    data["convergence"] = {"kind": "gossip", "x_label": "gossip round", "y_label": "relative consensus error",
+    data["convergence"] = {"kind": "gossip", "x_label": "gossip rounds (count)",
+                           "y_label": "relative consensus error (fraction of the initial)",
                            "log_y": True, "series": {"simulated": errs.tolist(),
                                                      "bound |lambda_2|^k": (lam2 ** np.arange(rounds + 1)).tolist()}}

@@ -27,20 +27,16 @@ def draw(data: dict, report: Any) -> Figure:
                   ls="-" if alg in ("ring", "tree") else "--", label=labels.get(alg, alg))
     m_star = data.get("crossover_bytes") or 0.0
     if m_star > 0:
-        ax.axvline(m_star, color=style.BLACK, lw=1, ls=":")
-        ax.annotate(f"M* = {style.human_bytes(m_star)}", xy=(m_star, ax.get_ylim()[1]), xytext=(-4, -6),
-                    textcoords="offset points", fontsize=9, rotation=90, va="top", ha="right")
+        # the vertical lines are named in the legend: labels written along them crossed the curves
+        ax.axvline(m_star, color=style.BLACK, lw=1, ls=":", label=f"crossover M* = {style.human_bytes(m_star)}")
     m = data.get("scenario_message_bytes")
     if m:
-        ax.axvline(m, color=style.GREY, lw=1, ls="-.")
-        ax.annotate(f"scenario M = {style.human_bytes(m)}", xy=(m, ax.get_ylim()[1]), xytext=(-12, -6),
-                    textcoords="offset points", fontsize=8, rotation=90, va="top", ha="right", color=style.GREY)
+        ax.axvline(m, color=style.GREY, lw=1, ls="-.", label=f"scenario M = {style.human_bytes(m)}")
     ax.set_xlabel("message size M (bytes)")
     ax.set_ylabel("AllReduce time (s)")
     n, a, b = data.get("n"), data.get("alpha_s"), data.get("bandwidth_bps")
-    if n and a and b:
-        ax.text(0.02, 0.97, f"N = {n}, alpha = {a * 1e6:.3g} us, B = {style.human_bytes(b)}/s",
-                transform=ax.transAxes, va="top", fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
+    # the scenario heads the legend (as free text in a corner it ran into the M* label)
+    scenario = f"N = {n}, alpha = {a * 1e6:.3g} us, B = {style.human_bytes(b)}/s" if n and a and b else None
+    ax.legend(loc="upper left", fontsize=8, title=scenario, title_fontsize=8)
     style.title(ax, report, "Ring vs tree AllReduce")
     return fig

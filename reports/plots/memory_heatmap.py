@@ -62,8 +62,8 @@ def draw(data: dict, report: Any) -> Figure:
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=3, ec=style.BLUE))
     ax.set_xticks(range(len(tp)), [str(t) for t in tp])
     ax.set_yticks(range(len(pp)), [str(p) for p in pp])
-    ax.set_xlabel("tensor-parallel degree TP")
-    ax.set_ylabel("pipeline-parallel degree PP")
+    ax.set_xlabel("tensor-parallel degree TP (devices per group)")
+    ax.set_ylabel("pipeline-parallel degree PP (stages)")
     for side in ("top", "right"):
         ax.spines[side].set_visible(True)
     cb = fig.colorbar(im, ax=ax, shrink=0.9)

@@ -147,10 +147,11 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     for e in entries:
         if e.lab != current:
             if current is not None:
-                parts.append("</tbody></table>")
+                parts.append("</tbody></table></div>")
             current = e.lab
             parts += [f"<h2>Lab {escape(e.lab)}: {escape(labs.get(e.lab, ''))}</h2>",
-                      "<table><thead><tr><th>part</th><th>puzzle</th><th>track</th><th>status</th><th>answer</th>"
+                      "<div class='table-wrap'><table><thead><tr><th>part</th><th>puzzle</th><th>track</th>"
+                      "<th>status</th><th>answer</th>"
                       "</tr></thead><tbody>"]
         if e.error:
             parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
@@ -166,7 +167,7 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
                          f"<td>{escape(e.track)}</td><td class='good'>{escape(e.status)}</td>"
                          f"<td>{escape(e.headline)}<br>{links}{broken}</td></tr>")
     if current is not None:
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     ok = sum(1 for e in entries if not e.error)
     parts.append(f"<p>{ok} of {len(entries)} answers solved; {len(entries) - ok} listed with their error.</p>")
     return document("Answer key", "\n".join(parts))

@@ -1,0 +1,103 @@
+"""The README's commands paste and run as written: every `explore ...` command in its code blocks and inline
+code is run in document order in one scratch directory (so a file one command writes is there for the
+next), and must exit as the README says. The few that take long (the full answer key, the complete
+frontier) run only with EXPLORER_README_ALL=1; the rest run here."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Commands the README shows failing on purpose, with the exit code it promises.
+EXPECTED_EXIT = {"explore solve 3d --model llama3_405b --gpus 8 --global-batch 8": 1}
+# Longer than a few seconds on 2 cores (timed 2026-12-01): run with EXPLORER_README_ALL=1.
+SLOW = ("explore key ", "--complete", "explore frontier 3d --track cloud")
+PLACEHOLDER = re.compile(r"\b(PUZZLE|FILE|DIR|NAME|N)\b|\.\.\.| \| ")
+
+
+def readme_commands() -> list[str]:
+    """`explore ...` commands of the README in order: code-block lines (a leading '$ ' and a trailing
+    '# comment' dropped) and inline code spans; placeholders like PUZZLE or 'a | b' are not commands."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    out: list[str] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            cmd = line.strip().removeprefix("$ ")
+            if cmd.startswith("explore "):
+                out.append(re.sub(r"\s+#.*$", "", cmd).strip())
+        else:
+            out += [m.group(1).strip() for m in re.finditer(r"`(explore [^`]+)`", line)]
+    return [c for c in dict.fromkeys(out) if not PLACEHOLDER.search(c)]
+
+
+def test_the_readme_has_commands_and_no_alternatives_to_paste():
+    cmds = readme_commands()
+    assert len(cmds) >= 20 and "explore solve 3d --track cloud" in cmds
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:bash|sh|console)?\n(.*?)```", text, re.S)
+    pasted = [line for b in blocks for line in b.splitlines() if line.lstrip("$ ").startswith("explore ")]
+    assert not [line for line in pasted if "|" in line.split("#")[0]], "a code block offers 'a|b' to paste"
+
+
+def test_readme_commands_run_as_written(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+    from explorer.errors import ExplorerError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").symlink_to(ROOT / "docs")
+    run_all = os.environ.get("EXPLORER_README_ALL") == "1"
+    runner = CliRunner()
+    failures, timings = [], []
+    for cmd in readme_commands():
+        if not run_all and any(s in cmd for s in SLOW):
+            continue
+        argv = shlex.split(cmd)[1:]
+        redirect = None
+        if ">" in argv:
+            i = argv.index(">")
+            argv, redirect = argv[:i], argv[i + 1]
+        t0 = time.perf_counter()
+        result = runner.invoke(main, argv, catch_exceptions=True)
+        timings.append((time.perf_counter() - t0, cmd))
+        want = EXPECTED_EXIT.get(cmd, 0)
+        code = result.exit_code
+        if isinstance(result.exception, ExplorerError):  # what `explore` turns into a one-line error and exit code
+            code = result.exception.exit_code
+        elif result.exception and not isinstance(result.exception, SystemExit):
+            code = "a traceback"
+        if code != want:
+            failures.append(f"{cmd}: exit {code} (README promises {want}): "
+                            f"{(result.output or repr(result.exception)).strip()[-300:]}")
+        elif redirect:
+            Path(redirect).write_text(result.output, encoding="utf-8")
+    if run_all:
+        Path(os.environ.get("EXPLORER_README_TIMES", os.devnull)).write_text(
+            "\n".join(f"{t:7.2f} s  {c}" for t, c in sorted(timings, reverse=True)) + "\n", encoding="utf-8")
+    assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_in_the_readme_works(shell):
+    """The README's completion lines: Click prints a completion script for each shell."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"_EXPLORE_COMPLETE={shell}_source explore" in text
+    env = {**os.environ, "_EXPLORE_COMPLETE": f"{shell}_source"}
+    explore = Path(sys.executable).with_name("explore")  # the console script pip installed beside python
+    out = subprocess.run([str(explore)], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "_EXPLORE_COMPLETE" in out.stdout

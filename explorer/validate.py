@@ -284,32 +284,31 @@ def _num(x: float) -> str:
     return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
-def render_text(results: list[TableResult]) -> str:
-    lines: list[str] = []
+def render_text(results: list[TableResult], width: int | None = None) -> str:
+    """The tables as terminal text that fits `width` (default: the terminal's, else 80 columns)."""
+    from explorer.reports.text import TextDoc
+
+    doc = TextDoc()
     for t in results:
-        lines.append(f"{t.title}  [{t.key}]")
-        lines.append(f"  source: {t.source}")
-        width = max(len(r.label) for r in t.rows)
-        lines.append(f"  {'row':<{width}}  {'published':>10}  {'predicted':>10}  {'error':>7}   ({t.unit})")
-        for r in t.rows:
-            flag = "  <- over target" if r.abs_error > t.target_max else ""
-            lines.append(f"  {r.label:<{width}}  {_num(r.published):>10}  {_num(r.predicted):>10}  "
-                         f"{_pct(r.error):>7}{flag}")
+        doc.line(f"{t.title}  [{t.key}]", style="bold").line(f"source: {t.source}", indent=2)
+        rows = [[r.label, _num(r.published), _num(r.predicted), _pct(r.error),
+                 "over target" if r.abs_error > t.target_max else ""] for r in t.rows]
+        doc.table(["row", f"published ({t.unit})", f"predicted ({t.unit})", "error", ""], rows, indent=2)
         verdict = "meets target" if t.meets_target else "MISSES TARGET"
-        lines.append(f"  median |error| {100 * t.median_error:.1f}% (target {100 * t.target_median:.0f}%), "
-                     f"max |error| {100 * t.max_error:.1f}% (target {100 * t.target_max:.0f}%): {verdict}")
+        doc.line(f"median |error| {100 * t.median_error:.1f}% (target {100 * t.target_median:.0f}%), "
+                 f"max |error| {100 * t.max_error:.1f}% (target {100 * t.target_max:.0f}%): {verdict}", indent=2)
         if not t.meets_target:
             over = t.rows_over()
-            lines.append(f"  {len(over)} of {len(t.rows)} rows over the {100 * t.target_max:.0f}% target.")
+            doc.line(f"{len(over)} of {len(t.rows)} rows over the {100 * t.target_max:.0f}% target.", indent=2)
             if t.miss:
-                lines.append(f"  why: {t.miss}")
-        lines.append("")
+                doc.line(f"why: {t.miss}", indent=2)
+        doc.line()
     for kind in ("throughput", "memory"):
         o = overall(results, kind)
         if o["rows"]:
-            lines.append(f"All {kind} rows ({o['rows']}): median |error| {100 * o['median_error']:.1f}%, "
-                         f"max |error| {100 * o['max_error']:.1f}%")
-    return "\n".join(lines) + "\n"
+            doc.line(f"All {kind} rows ({o['rows']}): median |error| {100 * o['median_error']:.1f}%, "
+                     f"max |error| {100 * o['max_error']:.1f}%")
+    return doc.render(width)
 
 
 def render_json(results: list[TableResult]) -> str:

@@ -93,14 +93,19 @@ def column_widths(cells: Sequence[Sequence[str]], width: int, nowrap: Sequence[b
         return natural
     if sum(word) > room:
         return None
-    lack = [a - b for a, b in zip(natural, word)]
-    spare, total = room - sum(word), sum(lack)
-    widths = [w + (spare * k) // total for w, k in zip(word, lack)]
-    for i in sorted(range(n), key=lambda i: lack[i] - (widths[i] - word[i]), reverse=True):
-        if sum(widths) >= room:
-            break
-        if widths[i] < natural[i]:
-            widths[i] += 1
+    widths = list(word)
+    # the spare room goes first to columns of text (their cells wrap), then to the headers of numbers
+    for group in ([i for i in range(n) if not (i < len(nowrap) and nowrap[i])], list(range(n))):
+        spare = room - sum(widths)
+        lack = {i: natural[i] - widths[i] for i in group if natural[i] > widths[i]}
+        total = sum(lack.values())
+        if spare <= 0 or not total:
+            continue
+        for i, k in lack.items():
+            widths[i] += min(k, spare * k // total)
+        for i in sorted(lack, key=lambda i: natural[i] - widths[i], reverse=True):
+            if sum(widths) < room and widths[i] < natural[i]:
+                widths[i] += 1
     return widths
 
 
@@ -158,19 +163,61 @@ def bullet(text: str, mark: str = "-", indent: int = 2) -> RenderableType:
     return g
 
 
-def indented(text: str, indent: int = 2, style: str = "") -> RenderableType:
-    from rich.padding import Padding
-    from rich.text import Text
-
-    return Padding(Text(text, style=style, overflow="fold"), (0, 0, 0, indent))
-
-
 def _console(width: int, color: bool) -> Any:
     from rich.console import Console
 
     return Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
                    force_terminal=color, no_color=not color, highlight=False, markup=False, emoji=False,
                    legacy_windows=False, soft_wrap=False, record=False)
+
+
+class TextDoc:
+    """Terminal text built from headings, paragraphs, list items and tables, rendered to fit a width:
+    every command's text output goes through one of these (a Report's, `explore validate`'s)."""
+
+    def __init__(self) -> None:
+        self._parts: list[Any] = []  # each: width -> a rich renderable
+
+    def heading(self, text: str) -> TextDoc:
+        from rich.text import Text
+
+        self._parts += [lambda w: Text(""), lambda w: Text(text, style="bold underline", overflow="fold"),
+                        lambda w: Text("")]
+        return self
+
+    def line(self, text: Any = "", indent: int = 0, style: str = "") -> TextDoc:
+        """A paragraph (str, or a rich Text for mixed styles) wrapped to the width, every line at `indent`."""
+        from rich.padding import Padding
+        from rich.text import Text
+
+        t = text if isinstance(text, Text) else Text(str(text), style=style, overflow="fold")
+        self._parts.append(lambda w: Padding(t, (0, 0, 0, indent)) if indent else t)
+        return self
+
+    def bullet(self, text: str, mark: str = "-", indent: int = 0) -> TextDoc:
+        """A list item whose wrapped lines hang under its first word."""
+        from rich.padding import Padding
+
+        item = bullet(text, mark)
+        self._parts.append(lambda w: Padding(item, (0, 0, 0, indent)) if indent else item)
+        return self
+
+    def table(self, columns: Sequence[Any], rows: Sequence[Sequence[Any]], indent: int = 0) -> TextDoc:
+        """A table that fits: as is, with wrapped cells, or as records."""
+        from rich.padding import Padding
+
+        self._parts.append(lambda w: Padding(table(columns, rows, w - indent), (0, 0, 0, indent)) if indent
+                           else table(columns, rows, w))
+        return self
+
+    def render(self, width: int | None = None, color: bool = False) -> str:
+        """The text, no line wider than `width` (default: terminal_width()); ANSI styles only with color."""
+        width = terminal_width() if width is None else clamp_width(width)
+        console = _console(width, color)
+        for part in self._parts:
+            console.print(part(width))
+        out = console.file.getvalue()
+        return out if color else "\n".join(s.rstrip() for s in out.split("\n"))
 
 
 def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
@@ -180,53 +227,35 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
 
     from explorer.report import INTEGRITY_WARNING, status_label
 
-    width = terminal_width() if width is None else clamp_width(width)
-    status = status_label(r)
     status_style = {"optimal": "bold green", "feasible": "bold yellow", "infeasible": "bold red"}.get(r.status, "bold")
     if r.integrity in INTEGRITY_WARNING:
         status_style = "bold red"
-    parts: list[Any] = []
-
-    def heading(text: str) -> None:
-        parts.extend([Text(""), Text(text, style="bold underline", overflow="fold"), Text("")])
-
-    parts.append(Text(f"Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", style="bold",
-                      overflow="fold"))
-    parts.append(Text(""))
-    line = Text("Status: ")
-    line.append(status, style=status_style)
+    doc = TextDoc().line(f"Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", style="bold").line()
+    status = Text("Status: ")
+    status.append(status_label(r), style=status_style)
     if r.solve_time_s:
-        line.append(f"   solve time {r.solve_time_s:.3f} s")
-    parts += [line, Text(""), Text(r.headline, overflow="fold")]
+        status.append(f"   solve time {r.solve_time_s:.3f} s")
+    doc.line(status).line().line(r.headline)
     if r.figures:
-        heading("Figures")
-        parts.append(table(["figure", "value"], figure_rows(r), width))
+        doc.heading("Figures").table(["figure", "value"], figure_rows(r))
     if r.findings:
-        heading("Questions answered")
+        doc.heading("Questions answered")
         for i, f in enumerate(r.findings):
             if i:
-                parts.append(Text(""))
-            parts += [bullet(f.question, "*"), indented(f.answer)]
+                doc.line()
+            doc.bullet(f.question, "*").line(f.answer, indent=2)
     if r.constraints:
-        heading("Constraints")
-        parts.append(table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r), width))
+        doc.heading("Constraints").table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r))
     for name, t in r.tables.items():
-        heading(t.title or name)
-        parts.append(table(t.columns, t.rows, width))
+        doc.heading(t.title or name).table(t.columns, t.rows)
     if r.formulas:
-        heading("Math peek")
+        doc.heading("Math peek")
         for f in r.formulas:
-            parts.append(bullet(f"{f.name}: {f.expression}  [{f.source}]"))
+            doc.bullet(f"{f.name}: {f.expression}  [{f.source}]")
             if f.note:
-                parts.append(indented(f"note: {f.note}"))
+                doc.line(f"note: {f.note}", indent=2)
     if r.assumptions:
-        heading("Assumptions")
+        doc.heading("Assumptions")
         for a in r.assumptions:
-            parts.append(bullet(a.text + (f"  [{a.source}]" if a.source else "")))
-    console = _console(width, color)
-    for p in parts:
-        console.print(p)
-    out = console.file.getvalue()
-    if not color:
-        out = "\n".join(s.rstrip() for s in out.split("\n"))
-    return out
+            doc.bullet(a.text + (f"  [{a.source}]" if a.source else ""))
+    return doc.render(width, color)

@@ -58,7 +58,7 @@ def test_deepspeed_keeps_the_zero_paper_bytes_and_fsdp_shards_all_sixteen():
 
 def test_zero3_traffic_per_step_grows_linearly_with_the_micro_batches():
     # FSDP2 (PP = 1): every micro-batch gathers each layer forward and backward and reduce-scatters its
-    # gradients (CONVENTIONS "Sharded data parallelism, per micro-batch").
+    # gradients (docs/conventions.md "Sharded data parallelism, per micro-batch").
     s = _setup()
     comm = sh.dp_comm(s, F, 1, 1, 1, 64, 3)
     totals = [float(sh.total_per_step(comm, 32, m)) for m in (1, 2, 4, 8)]

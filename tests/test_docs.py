@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("explorer", "models", "hardware", "reports")
 TEXT = (".py", ".toml", ".md", ".csv")
-CITATION = re.compile(r"docs/conventions\.md,? +['\"]([A-Z][^'\"\n]{1,40})['\"]")
+CITATION = re.compile(r"docs/conventions\.md,? +['\"]([A-Z][^'\"\n]{1,60})['\"]")
 
 
 def shipped_files() -> list[Path]:

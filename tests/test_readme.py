@@ -23,7 +23,8 @@ PLACEHOLDER = re.compile(r"\b(PUZZLE|FILE|DIR|NAME|N)\b|\.\.\.| \| ")
 
 def readme_commands() -> list[str]:
     """`explore ...` commands of the README in order: code-block lines (a leading '$ ' and a trailing
-    '# comment' dropped) and inline code spans; placeholders like PUZZLE or 'a | b' are not commands."""
+    '# comment' dropped; also `echo ... >> file` lines that fill a file in) and inline code spans;
+    placeholders like PUZZLE or 'a | b' are not commands."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     out: list[str] = []
     in_block = False
@@ -33,7 +34,7 @@ def readme_commands() -> list[str]:
             continue
         if in_block:
             cmd = line.strip().removeprefix("$ ")
-            if cmd.startswith("explore "):
+            if cmd.startswith(("explore ", "echo ")):
                 out.append(re.sub(r"\s+#.*$", "", cmd).strip())
         else:
             out += [m.group(1).strip() for m in re.finditer(r"`(explore [^`]+)`", line)]
@@ -64,6 +65,11 @@ def test_readme_commands_run_as_written(tmp_path, monkeypatch):
         if not run_all and any(s in cmd for s in SLOW):
             continue
         argv = shlex.split(cmd)[1:]
+        if cmd.startswith("echo "):  # a row appended to a file the previous command wrote
+            text, target = " ".join(argv[:argv.index(">>")]), argv[argv.index(">>") + 1]
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+            continue
         redirect = None
         if ">" in argv:
             i = argv.index(">")

@@ -223,7 +223,7 @@ def lab_text_crossover(n: int, alpha: float, bandwidth: float) -> float:
 
 # --- collectives as NCCL runs them (the training-step model of `solve 3d` and `estimate`) ----------------
 # The functions above are the textbook forms the lab-06 puzzles compare. NCCL differs from them in three ways
-# that matter at cluster scale (../shared/CONVENTIONS.md, "Collectives inside the training-step model"; read
+# that matter at cluster scale (docs/conventions.md, "Collectives inside the training-step model"; read
 # from NVIDIA/nccl v2.30.7, src/graph/tuning.cc, ncclTopoTuneModel):
 #   1. Ring latency is counted per hop by tier: an all-reduce ring over n ranks in n_nodes nodes takes 2(n-1)
 #      steps, of which only 2(n_nodes-1) cross the network (nInterSteps); the others are NVLink hops.

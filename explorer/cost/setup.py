@@ -49,7 +49,7 @@ class Setup:
     collectives: str = "nccl"
     """How collectives are costed: "nccl" (as NCCL runs them: per-tier ring latency, ring or tree, rails;
     explorer/cost/collectives.py) or "textbook" (a flat ring over the slowest link the group spans, one
-    NIC per ring: 2(N-1) alpha + 2(N-1)/N M/B per call, the form of the lab texts, CONVENTIONS
+    NIC per ring: 2(N-1) alpha + 2(N-1)/N M/B per call, the form of the lab texts, docs/conventions.md
     "Collectives"), for lab puzzles that ask for the textbook model."""
     grad_reduce_dtype: str | None = None
     """Gradient accumulation and reduction dtype, "bf16" or "fp32"; None = the framework's default (Megatron-LM

@@ -1,6 +1,6 @@
 """Data parallelism as the frameworks run it: model-state memory, communication buffers and the data-parallel
 collectives of one step, per framework (explorer/cost/frameworks.py) and ZeRO stage, per micro-batch where
-the framework communicates per micro-batch (../shared/CONVENTIONS.md, "Sharded data parallelism, per
+the framework communicates per micro-batch (docs/conventions.md, "Sharded data parallelism, per
 micro-batch").
 
 Codes: fw = Framework.code (0 Megatron-LM, 1 DeepSpeed, 2 FSDP2/torchtitan); zero = ZeRO stage (for FSDP:

@@ -1,6 +1,6 @@
 """The knee of a scaling curve: where adding GPUs stops paying.
 
-Definition (the scaling lab's diminishing-returns rule, ../shared/CONVENTIONS.md "Scaling", as
+Definition (the scaling lab's diminishing-returns rule, docs/conventions.md "Scaling", as
 `explore solve scaling` uses it): the smallest cluster size N from which one more GPU adds less than
 `threshold` (0.5) of a GPU's worth of throughput. On a sweep's grid the marginal gain per added GPU
 is taken between neighbouring sizes, (X(N_i) - X(N_{i-1})) / (N_i - N_{i-1}), in units of the

@@ -101,7 +101,7 @@ class CollectiveScenario:
     @property
     def compute_s_per_step(self) -> float:
         """Forward + backward per step: the backward is 2 of the 3 forward-equivalents of a training step
-        (CONVENTIONS 'Utilisation'), so compute = 1.5 x backward (the step model's own split where the
+        (docs/conventions.md 'Utilisation'), so compute = 1.5 x backward (the step model's own split where the
         track names a plan: see `derivation`)."""
         return self.backward_s_per_step * self.compute_over_backward
 
@@ -109,7 +109,7 @@ class CollectiveScenario:
                      inter_bandwidth: float | None = None) -> float:
         """One data-parallel all-reduce of m_bytes per device over all the devices: as NCCL runs it (rings
         per rail, ring or tree per call) on a step-model track, else the textbook ring over the crossover
-        link (CONVENTIONS 'Collectives'). `inter_link` swaps the network (a catalog key); `inter_bandwidth`
+        link (docs/conventions.md 'Collectives'). `inter_link` swaps the network (a catalog key); `inter_bandwidth`
         sets its achievable bandwidth per NIC (bytes/s), for what-if questions."""
         from dataclasses import replace
 

@@ -296,9 +296,9 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         Assumption(f"Scenario: {sc.scenario}", sc.source),
         *([Assumption(f"Plan: {sc.derivation}", "explorer/cost/step.py")] if sc.derivation else []),
     ]
-    data = {"convergence": {"kind": "loss", "x_label": "step", "y_label": "training loss (cross-entropy)",
-                            "log_y": False, "series": {ca.LABELS[s]: [_finite(x) for x in runs[s]["loss"]]
-                                                       for s in ca.SCHEMES}}}
+    data = {"convergence": {"kind": "loss", "x_label": "training step (iterations)",
+                            "y_label": "training loss (cross-entropy)", "log_y": False,
+                            "series": {ca.LABELS[s]: [_finite(x) for x in runs[s]["loss"]] for s in ca.SCHEMES}}}
     headline = _headline(sc, link.name, cost, native_wire, ratio_native, sp1, reach, noef, warm, contrast)
     return Report(puzzle="compression", lab="06", part=3, track=sc.track, title="Compression and error feedback",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,

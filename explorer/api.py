@@ -25,7 +25,7 @@ from explorer.tracks import Track, get_track
 __all__ = ["Estimate", "ThreeDResult", "estimate", "solve_3d", "custom_model", "resolve_model"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # repr: StepEstimate's one-line headline
 class Estimate(StepEstimate):
     """The figures of one configuration (StepEstimate) with the Setup they were computed with."""
 

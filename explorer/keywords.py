@@ -164,7 +164,9 @@ def check(call: str, fn: Callable, kwargs: Mapping[str, Any]) -> None:
                             f"allowed: {', '.join(allowed)}")
         ann = allowed[key]
         if not _type_ok(value, ann):
-            raise TypeError(f"{call}: {key} must be {_type_name(ann)}, got {type(value).__name__} {value!r:.60}"
+            from explorer.validation import short  # the validation layer's quoting: at most 80 characters
+
+            raise TypeError(f"{call}: {key} must be {_type_name(ann)}, got {type(value).__name__} {short(value)}"
                             f"{_catalog_hint(key)}")
 
 

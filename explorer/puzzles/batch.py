@@ -15,7 +15,7 @@ the network and critical-batch limits cannot hold together, the highest throughp
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -26,11 +26,14 @@ from explorer.errors import InfeasibleError, UsageError, require_fraction, requi
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
+from explorer.units import human_number, plural
 
 ATTEMPT_OPTIONS = ("target_mfu", "network_headroom", "batch", "critical_batch", "loss_scaling", "max_accumulation")
-ATTEMPT_VARIABLES = ["precision", "micro_batch", "accumulation"]
-ATTEMPT_REQUIRED = ["micro_batch", "accumulation"]  # precision defaults to the track's (attempt_defaults)
-ATTEMPT_KINDS = {"precision": "name", "micro_batch": "count", "accumulation": "count"}
+PLAN_VARIABLES = ["tp", "pp", "dp", "cp", "virtual_stages", "zero", "recompute"]
+ATTEMPT_VARIABLES = ["precision", "micro_batch", "accumulation", *PLAN_VARIABLES]
+ATTEMPT_REQUIRED = ["micro_batch", "accumulation"]  # the others default to the track's (attempt_defaults)
+ATTEMPT_KINDS = {"precision": "name", "micro_batch": "count", "accumulation": "count", "tp": "count", "pp": "count",
+                 "dp": "count", "cp": "count", "virtual_stages": "count", "zero": "count0", "recompute": "name"}
 MAX_ATTEMPTS: int | None = None
 LOSS_SCALING = ("dynamic", "static", "none")
 ACTIVATION_TENSORS_PER_LAYER = 10  # h-sized tensors stored per token and layer (Korthikanti et al. Table 2)
@@ -170,6 +173,56 @@ def all_configs(inst: BatchInstance) -> list[dict]:
     return out
 
 
+def _numerics(inst: BatchInstance, precision: str, micro_batch: int, accumulation: int, tp: int) -> Any:
+    """Overflow and underflow of one step (explorer/cost/numerics.py) for a micro-batch on a plan."""
+    base = _setup(inst.track.key, precision)
+    m, c = base.model, inst.plan_choice
+    n_vals = micro_batch * base.seq_len * m.hidden * c.trainable_layers * ACTIVATION_TENSORS_PER_LAYER / tp
+    n_fwd = micro_batch * base.seq_len * m.hidden * m.layers * ACTIVATION_TENSORS_PER_LAYER / tp
+    scale = 1.0 if inst.loss_scaling == "none" or precision == "fp32" else inst.cm.loss_scale_init
+    return num.step_numerics(precision, inst.sc.activation_log2, inst.sc.gradient_log2, n_fwd * accumulation,
+                             max(n_vals, 1.0) * accumulation, scale, inst.loss_scaling == "dynamic")
+
+
+def _entry(inst: BatchInstance, precision: str, est: Any) -> dict[str, Any]:
+    """The figures of one (precision, parallel plan) from its step estimate, as evaluate_config gives them."""
+    plan = est.plan
+    B = plan.global_batch
+    nm = _numerics(inst, precision, plan.micro_batch, plan.num_micro_batches, plan.tp)
+    comm, t_step, t_compute = est.dp_comm_total_s, est.step_time_s, est.time["compute"]
+    return {"precision": precision, "micro_batch": plan.micro_batch, "accumulation": plan.num_micro_batches,
+            "global_batch": B, "mfu": est.mfu, "step_time": t_step, "compute_time": t_compute, "comm_time": comm,
+            "comm_to_compute": comm / t_compute if t_compute > 0 else float("inf"),
+            "network_utilisation": comm / t_step, "memory": est.memory_total, "memory_limit": est.memory_limit,
+            "p_nan": nm.p_nan, "skipped": nm.skipped_fraction, "underflow": nm.gradient_underflow,
+            "samples_multiplier": conv.samples_multiplier(B, inst.b_crit),
+            "steps_multiplier": conv.steps_multiplier(B, inst.b_crit),
+            "time_to_target": conv.samples_multiplier(B, inst.b_crit) * t_step / B, "samples_per_s": B / t_step,
+            "plan": plan, "time": dict(est.time), "bubble": est.bubble_fraction}
+
+
+def plan_search(inst: BatchInstance) -> list[dict]:
+    """Data, algorithm and machine free: at each global batch of the track's list, the parallel plan (TP, PP,
+    DP, CP, micro-batch and accumulation, virtual stages, ZeRO, recomputation) with the shortest step, from
+    the 3D solver (explorer.puzzles.threed.solve_3d, exhaustive over its space: a proof), with no bubble
+    limit (the bubble is part of the step this part prices); each precision on it (the same speed: the
+    precisions offered share the dense peak, they differ in numerics)."""
+    from explorer.errors import InfeasibleError
+    from explorer.puzzles.threed import solve_3d
+
+    out = []
+    for B in inst.sc.plan_search_batches:
+        if B > inst.dataset:
+            continue
+        try:
+            r = solve_3d(inst.track, engine="enumerate", top=1, explain=False, global_batch=B, max_bubble=1.0,
+                         precision=inst.track.workload.precision)
+        except (InfeasibleError, UsageError):
+            continue
+        out += [_entry(inst, p, r.best) for p in inst.precisions]
+    return out
+
+
 @dataclass
 class BatchResult:
     inst: BatchInstance
@@ -178,45 +231,105 @@ class BatchResult:
     configs: list[dict]
     crisis: dict
     solve_time_s: float
+    planned: list[dict] = field(default_factory=list)  # the plan search (empty: the plan stays the track's)
+    fixed_best: dict | None = None  # the best with the track's plan fixed (for the comparison)
+
+
+def _choose(inst: BatchInstance, configs: list[dict]) -> tuple[dict, bool]:
+    """The shortest time to the target loss among configurations that meet every limit; else the highest
+    throughput within the others (the target is out of reach); else within the hard limits."""
+    ok = [e for e in configs if not violations(inst, e)]
+    if ok:
+        return min(ok, key=lambda e: (e["time_to_target"], e["global_batch"])), True
+    rest = [e for e in configs if not violations(inst, e, with_target=False)]
+    if not rest:  # keep the hard limits (memory, stability, dataset); show what else breaks
+        hard = {"network utilisation", "critical batch", "MFU"}
+        rest = [e for e in configs if all(c.name in hard for c in violations(inst, e))]
+    if not rest:
+        hard = ("memory", "P(NaN) per step", "dataset")
+        least = {h: min(configs, key=lambda e, h=h: next((c.value - c.limit for c in violations(inst, e)
+                                                        if c.name == h), 0.0)) for h in hard}
+        broken = [h for h in hard if any(c.name == h for c in violations(inst, least[h]))]
+        raise InfeasibleError(
+            f"infeasible on the {inst.track.key} track: no (precision, micro-batch, accumulation) meets "
+            + ", ".join(f"{h} (best: {human_number(next(c for c in violations(inst, least[h]) if c.name == h).value)} "
+                        f"vs {human_number(next(c for c in violations(inst, least[h]) if c.name == h).limit)})"
+                        for h in broken) + " together with the others", broken or list(hard))
+    return max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"])), False
 
 
 def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
     inst = make_instance(track, **options)
     t0 = time.perf_counter()
     configs = all_configs(inst)
-    ok = [e for e in configs if not violations(inst, e)]
-    if ok:
-        best = min(ok, key=lambda e: (e["time_to_target"], e["global_batch"]))
-        reach = True
-    else:
-        rest = [e for e in configs if not violations(inst, e, with_target=False)]
-        if not rest:  # keep the hard limits (memory, stability, dataset); show what else breaks
-            hard = {"network utilisation", "critical batch", "MFU"}
-            rest = [e for e in configs if all(c.name in hard for c in violations(inst, e))]
-        if not rest:
-            hard = ("memory", "P(NaN) per step", "dataset")
-            least = {h: min(configs, key=lambda e, h=h: next((c.value - c.limit for c in violations(inst, e)
-                                                            if c.name == h), 0.0)) for h in hard}
-            broken = [h for h in hard if any(c.name == h for c in violations(inst, least[h]))]
-            raise InfeasibleError(
-                f"infeasible on the {inst.track.key} track: no (precision, micro-batch, accumulation) meets "
-                + ", ".join(f"{h} (best: {next(c for c in violations(inst, least[h]) if c.name == h).value:.4g} vs "
-                            f"{next(c for c in violations(inst, least[h]) if c.name == h).limit:.4g})"
-                            for h in broken) + " together with the others", broken or list(hard))
-        best = max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"]))
-        reach = False
+    fixed_best, fixed_reach = _choose(inst, configs)
+    planned = plan_search(inst)
+    best, reach = _choose(inst, planned) if planned else (fixed_best, fixed_reach)
     plan = inst.track.crisis_plan
     crisis = evaluate_config(inst, inst.track.workload.precision, plan.micro_batch, plan.num_micro_batches)
-    return BatchResult(inst, best, reach, configs, crisis, time.perf_counter() - t0)
+    from explorer.cost.step import estimate
+
+    crisis["bubble"] = estimate(_setup(inst.track.key, inst.track.workload.precision), plan).bubble_fraction
+    return BatchResult(inst, best, reach, configs, crisis, time.perf_counter() - t0, planned,
+                       fixed_best if planned else None)
 
 
 def _bytes(x: float) -> str:
     units = ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
-    return next(f"{x / sc:,.3g} {u}" for sc, u in units if x >= sc or sc == 1)
+    return next(f"{human_number(x / sc)} {u}" for sc, u in units if x >= sc or sc == 1)
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.3g}%"
+    return f"{human_number(100 * x)}%"
+
+
+def _plan_fields(plan: Any) -> dict[str, Any]:
+    return {"tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "virtual_stages": plan.virtual_stages,
+            "zero": plan.zero, "recompute": plan.recompute}
+
+
+def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
+    """The lab's premise: 'the network is 95% saturated'. Tested on the starting configuration and the answer."""
+    held = cr["network_utilisation"] >= inst.headroom
+    t = inst.track
+    bubble = t.crisis_plan.pp > 1
+    why = (f"what the starting configuration loses is the pipeline bubble ({_pct(cr.get('bubble', 0.0))} of the step) "
+           "and GEMMs too small to fill the GPU, not the network" if bubble and "bubble" in cr else
+           "what it loses is compute efficiency, not the network")
+    return Finding(
+        f"Is the network {_pct(inst.headroom)} saturated, as the lab's story says?",
+        (f"Yes: at the starting configuration the gradient synchronisation keeps the network "
+         f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
+         f"{human_number(cr['step_time'])} s step)." if held else
+         f"No. At the starting configuration the gradient synchronisation keeps the network "
+         f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
+         f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs on a NIC per GPU and "
+         f"hides behind the backward pass); {why}.")
+        + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
+
+
+def _iron_law(inst: BatchInstance, e: dict, figures: dict[str, Figure]) -> Finding:
+    """The answer's step on the Iron Law of ML systems, T = D_vol/BW + O/(R_peak eta) + L_lat, and which of the
+    Data, Algorithm and Machine levers moved each term."""
+    tm = e["time"]
+    compute = tm["compute"]
+    movement = tm["tp_comm"] + tm["cp_comm"] + tm["pp_comm"] + tm["dp_exposed"] + tm["optimizer"]
+    fixed = tm["bubble"]
+    step = e["step_time"]
+    figures["iron_law_compute_s"] = Figure(compute, "s", "Iron Law: O / (R_peak eta), compute")
+    figures["iron_law_data_movement_s"] = Figure(movement, "s", "Iron Law: D_vol / BW, data movement exposed")
+    figures["iron_law_overhead_s"] = Figure(fixed, "s", "Iron Law: L_lat, pipeline fill and drain")
+    plan = e["plan"]
+    return Finding(
+        "The Iron Law: where does the answer's step go, and which D, A, M lever moved each term?",
+        f"T = D_vol/BW + O/(R_peak eta) + L_lat = {human_number(movement)} + {human_number(compute)} + "
+        f"{human_number(fixed)} s = {human_number(step)} s per step (compute; tensor, context and pipeline sends, "
+        f"exposed gradient sync and the optimizer pass over memory; the pipeline's fill and drain). Data: the global "
+        f"batch ({e['global_batch']:,} samples) sets O per step and, against the critical batch, the samples to the "
+        f"target (E/E_min = {human_number(e['samples_multiplier'])}). Algorithm: {e['precision']} keeps R_peak at "
+        f"the dense 16-bit rate; {plural(e['accumulation'], 'accumulation step')} of micro-batch {e['micro_batch']} "
+        f"amortise the sync. Machine: {plan.describe()} sets eta (GEMM sizes per GPU), D_vol (what crosses TP, CP, "
+        f"PP and DP links) and L_lat (bubble {_pct(e['bubble'])}).")
 
 
 def build_report(res: BatchResult) -> Report:
@@ -238,7 +351,7 @@ def build_report(res: BatchResult) -> Report:
         f"(global batch {cr['global_batch']:,}): "
         f"MFU {_pct(cr['mfu'])} vs target {_pct(inst.target_mfu)}; {n_dev:,} {dws} x {t.device_hour_usd:g} USD/h = "
         f"{usd_h:,.2f} USD/h, of which {usd_h * (1 - cr['mfu']):,.2f} USD/h pays for idle {dw} time; network busy "
-        f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {cr['p_nan']:.3g}"
+        f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {human_number(cr['p_nan'])}"
         + (f"; breaks: {', '.join(c.name for c in violations(inst, cr, with_target=False))}."
            if violations(inst, cr, with_target=False) else ".")))
     one = evaluate_config(inst, t.workload.precision, 1, 1)
@@ -257,10 +370,18 @@ def build_report(res: BatchResult) -> Report:
     else:
         e = res.best
         if res.reaches_target:
-            headline = (f"{e['precision']}, micro-batch {e['micro_batch']} x {e['accumulation']} accumulation "
-                        f"(global batch {e['global_batch']:,}) reaches MFU {_pct(e['mfu'])} >= {_pct(inst.target_mfu)} "
-                        f"with the network {_pct(e['network_utilisation'])} busy and B <= B_crit {inst.b_crit:,}: "
-                        f"the shortest time to the target loss ({e['samples_multiplier']:.3g} x the minimum samples).")
+            on = f" on {e['plan'].describe()}" if res.planned else ""
+            headline = (f"{e['precision']}, micro-batch {e['micro_batch']} x "
+                        f"{plural(e['accumulation'], 'accumulation step')} (global batch {e['global_batch']:,})"
+                        f"{on} reaches MFU {_pct(e['mfu'])} >= {_pct(inst.target_mfu)} with the network "
+                        f"{_pct(e['network_utilisation'])} busy and B <= B_crit {inst.b_crit:,}: the shortest time to "
+                        f"the target loss ({human_number(e['samples_multiplier'])} x the minimum samples).")
+            if res.planned and res.fixed_best is not None:
+                fb = res.fixed_best
+                headline += (f" With the track's plan fixed the best is MFU {_pct(fb['mfu'])} (global batch "
+                             f"{fb['global_batch']:,})" + (f", short of {_pct(inst.target_mfu)}: the plan held MFU "
+                                                           "back, not the batch." if fb["mfu"] < inst.target_mfu
+                                                           else "."))
             extra["objective"] = {"name": "time_to_target", "value": e["time_to_target"], "sense": "min"}
         else:
             broken = [c.name for c in violations(inst, e, with_target=False)]
@@ -276,17 +397,24 @@ def build_report(res: BatchResult) -> Report:
                     headline += (f" The network stays under {_pct(inst.headroom)} only from global batch {bmin:,}, "
                                  f"{'above' if bmin > inst.b_crit else 'within'} the critical batch {inst.b_crit:,}.")
                 else:
-                    headline += (f" The gradient all-reduce ({e['comm_time']:.3g} s) outlasts the compute "
-                                 f"({e['compute_time']:.3g} s) at every batch up to the dataset: synchronous data "
-                                 f"parallelism cannot keep this network under {_pct(inst.headroom)}.")
+                    headline += (f" The gradient all-reduce ({human_number(e['comm_time'])} s) outlasts the compute "
+                                 f"({human_number(e['compute_time'])} s) at every batch up to the dataset: "
+                                 f"synchronous data parallelism cannot keep this network under "
+                                 f"{_pct(inst.headroom)}.")
             extra["objective"] = {"name": "samples_per_s", "value": e["samples_per_s"], "sense": "max"}
+        plan_used = e.get("plan", t.crisis_plan)
         extra["configuration"] = {"precision": e["precision"], "micro_batch": e["micro_batch"],
-                                  "accumulation": e["accumulation"]}
+                                  "accumulation": e["accumulation"], **_plan_fields(plan_used)}
         extra["reaches_target"] = res.reaches_target
         figures["mfu"] = Figure(e["mfu"], "fraction", "MFU of the answer")
         figures["global_batch"] = Figure(e["global_batch"], "samples", "global batch of the answer")
         figures["idle_usd_per_hour"] = Figure(usd_h * (1 - e["mfu"]), "USD/h", f"spend on idle {dw} time, answer")
-    findings.append(Finding("Which batch size, precision and accumulation reach the target MFU?", headline))
+    findings.append(Finding("Which batch size, precision, accumulation and parallel plan reach the target MFU?"
+                            if res.planned else "Which batch size, precision and accumulation reach the target MFU?",
+                            headline))
+    findings.append(_network_premise(inst, cr, e))
+    if res.planned and res.best is not None:
+        findings.append(_iron_law(inst, e, figures))
     if res.best is not None and not res.reaches_target:
         # what the target would take if the convergence limit were ignored, and what that costs in samples
         over = [c for c in res.configs if all(v.name == "critical batch" for v in violations(inst, c))]
@@ -297,9 +425,10 @@ def build_report(res: BatchResult) -> Report:
                 "What would the target MFU take, and why is it not the answer?",
                 f"{o['precision']}, micro-batch {o['micro_batch']} x {o['accumulation']}: global batch "
                 f"{o['global_batch']:,} reaches MFU {_pct(o['mfu'])}, but that is "
-                f"{o['global_batch'] / inst.b_crit:.2g}x "
-                f"the critical batch {inst.b_crit:,}: E/E_min = 1 + B/B_crit = {o['samples_multiplier']:.3g} (vs "
-                f"{e['samples_multiplier']:.3g} for the answer), so the MFU gained is paid back in extra samples."))
+                f"{human_number(o['global_batch'] / inst.b_crit, 2)}x "
+                f"the critical batch {inst.b_crit:,}: E/E_min = 1 + B/B_crit = "
+                f"{human_number(o['samples_multiplier'])} (vs {human_number(e['samples_multiplier'])} for the "
+                f"answer), so the MFU gained is paid back in extra samples."))
         else:
             soft = {"critical batch", "MFU", "network utilisation"}
             cands = [c for c in res.configs if all(v.name in soft for v in violations(inst, c))]
@@ -317,12 +446,20 @@ def build_report(res: BatchResult) -> Report:
                 f"reaches {_pct(inst.target_mfu)} within memory and stability limits on this track." + why))
     c = inst.plan_choice
     L = t.workload.model.layers
-    findings.append(Finding(
-        "Which memory plan does the answer train with, and does it fit?",
-        f"{c.optimizer}, recompute {c.recompute}, ZeRO-{c.zero}, {c.trainable_layers} of {L} layers trained"
-        f"{' (output head only)' if c.trainable_layers == 0 else ''} ({inst.memory_plan_source}); at "
-        f"{e['precision']} micro-batch {e['micro_batch']}: {_bytes(e['memory'])} of {_bytes(e['memory_limit'])} "
-        f"per {dw}."))
+    if res.planned and "plan" in e:
+        pl = e["plan"]
+        findings.append(Finding(
+            "Which memory plan does the answer train with, and does it fit?",
+            f"The 3D solver's: ZeRO-{pl.zero}, recompute {pl.recompute}, {t.workload.optimizer}, every layer trained, "
+            f"sharded as {pl.describe()}; at {e['precision']} micro-batch {e['micro_batch']}: {_bytes(e['memory'])} of "
+            f"{_bytes(e['memory_limit'])} per {dw}."))
+    else:
+        findings.append(Finding(
+            "Which memory plan does the answer train with, and does it fit?",
+            f"{c.optimizer}, recompute {c.recompute}, ZeRO-{c.zero}, {c.trainable_layers} of {L} layers trained"
+            f"{' (output head only)' if c.trainable_layers == 0 else ''} ({inst.memory_plan_source}); at "
+            f"{e['precision']} micro-batch {e['micro_batch']}: {_bytes(e['memory'])} of {_bytes(e['memory_limit'])} "
+            f"per {dw}."))
     figures["network_utilisation"] = Figure(e["network_utilisation"], "fraction", "network busy fraction")
     figures["comm_to_compute"] = Figure(e["comm_to_compute"], "", "communication / compute time")
     # the lab's prediction: comm-to-compute ratio vs batch
@@ -333,24 +470,31 @@ def build_report(res: BatchResult) -> Report:
         findings.append(Finding(
             "How does the communication-to-compute ratio move with batch size (the lab's prediction)?",
             f"The gradient all-reduce moves the same bytes per step whatever the batch, while compute grows with it: "
-            f"batch {c1['global_batch']:,} -> {c2['global_batch']:,} takes the ratio from {c1['comm_to_compute']:.3g} "
-            f"to {c2['comm_to_compute']:.3g} (x{c2['comm_to_compute'] / c1['comm_to_compute']:.3f}, i.e. about 1/B)."))
+            f"batch {c1['global_batch']:,} -> {c2['global_batch']:,} takes the ratio from "
+            f"{human_number(c1['comm_to_compute'])} to {human_number(c2['comm_to_compute'])} "
+            f"(x{c2['comm_to_compute'] / c1['comm_to_compute']:.3f}, i.e. about 1/B)."))
     # numerics: the edge crisis and the general answer
     # at the starting configuration's batch: the crisis as the team met it
     fp16 = evaluate_config(make_instance(t, loss_scaling="none"), "fp16", cr["micro_batch"], cr["accumulation"]) \
         if "fp16" in inst.precisions else None
     bf16 = evaluate_config(inst, "bf16", cr["micro_batch"], cr["accumulation"]) if "bf16" in inst.precisions else None
     if fp16 is not None:
-        within = (f"NaN expected within ~{1 / fp16['p_nan']:,.0f} steps" if fp16["p_nan"] > 0
+        within = (f"NaN expected within about {1 / fp16['p_nan']:,.0f} steps" if fp16["p_nan"] > 0
                   else "below double precision: no NaN expected")
         msg = (f"FP16 (max {num.max_finite('fp16'):,.0f}) without loss scaling: P(a step overflows to inf -> NaN) = "
-               f"{fp16['p_nan']:.3g} ({within}), and {_pct(fp16['underflow'])} of gradients flush to zero "
+               f"{human_number(fp16['p_nan'])} ({within}), and {_pct(fp16['underflow'])} of gradients flush to zero "
                f"(below 2^-24). ")
         if bf16 is not None:
-            msg += f"BF16 (max {num.max_finite('bf16'):.3g}, FP32's exponent range): P(NaN) = {bf16['p_nan']:.3g}. "
+            msg += (f"BF16 (max about 3.4 x 10^38, FP32's exponent range): P(NaN) = {human_number(bf16['p_nan'])}. ")
+        g_med = inst.sc.gradient_log2[0]
         msg += (f"Dynamic loss scaling (init 2^16, x0.5 on overflow) turns gradient overflow into skipped steps but "
-                f"cannot rescue forward overflow; gradient clipping at {inst.cm.gradient_clip_norm:g} cannot either: "
-                f"||g|| = inf gives min(1, c/inf) x inf = {num.clipped_norm(float('inf'), 1.0)}.")
+                f"cannot rescue forward overflow; gradient clipping at {human_number(inst.cm.gradient_clip_norm)} "
+                f"cannot either: ||g|| = inf gives min(1, c/inf) x inf = not a number. Clipping's role in FP16 is "
+                f"elsewhere: it bounds finite spikes (a loss spike's large but finite gradient) so the step stays "
+                f"stable; under loss scaling it must act on unscaled gradients (PyTorch: scaler.unscale_(optimizer) "
+                f"before clip_grad_norm_), or its threshold meets gradients 2^16 too large and clips every step; and "
+                f"the global norm is summed in FP32, since a gradient near 2^{g_med:.0f} squares to "
+                f"2^{2 * g_med:.0f}, below FP16's smallest subnormal 2^-24.")
         findings.append(Finding("Why does mixed precision go NaN, and what fixes it?", msg))
         figures["fp16_no_scaling_p_nan"] = Figure(fp16["p_nan"], "", "FP16, no loss scaling: P(NaN) per step")
     constraints = []
@@ -366,7 +510,16 @@ def build_report(res: BatchResult) -> Report:
              c["samples_multiplier"]] for c in sweep]
     tables = {"sweep": Table(["global batch", "accumulation", "MFU (fraction)", "comm/compute",
                               "network busy (fraction)", "samples x (E/E_min)"], rows,
-                             f"{e['precision']}, micro-batch {e['micro_batch']}: accumulation sweep")}
+                             f"{e['precision']}, micro-batch {e['micro_batch']}: accumulation sweep"
+                             + (" (the track's plan)" if res.planned else ""))}
+    if res.planned:
+        seen = [c for c in res.planned if c["precision"] == e["precision"]]
+        tables["plan_search"] = Table(
+            ["global batch", "parallel plan (3D solver)", "MFU (fraction)", "network busy (fraction)",
+             "samples x (E/E_min)", "time to target per sample (s)"],
+            [[c["global_batch"], c["plan"].describe(), c["mfu"], c["network_utilisation"], c["samples_multiplier"],
+              c["time_to_target"]] for c in seen],
+            f"{e['precision']}: the best plan at each global batch (data, algorithm and machine free)")
     data = {"comm_ratio": {"global_batch": [c["global_batch"] for c in sweep],
                            "comm_to_compute": [c["comm_to_compute"] for c in sweep],
                            "mfu": [c["mfu"] for c in sweep],
@@ -383,6 +536,10 @@ def build_report(res: BatchResult) -> Report:
         Formula("overflow", "P = 1 - (1 - Q((log2(max/S) - mu)/sigma))^n; FP16 max 65504",
                 "IEEE 754 binary16; Micikevicius et al. 2018 sec. 3.2"),
         Formula("clipping", "g <- g min(1, c / ||g||)", "Pascanu et al. 2013, eq. 7"),
+        Formula("Iron Law of ML systems", "T = D_vol / BW + O / (R_peak eta) + L_lat",
+                "Reddi et al., Machine Learning Systems (Harvard CS249r), Principle 1; D, A, M = data, algorithm, "
+                "machine", "per step: exposed data movement + compute at the achieved efficiency + fixed overhead "
+                "(the pipeline bubble)"),
     ]
     assumptions = [Assumption(f"critical batch {inst.b_crit:,} samples: {inst.b_crit_source}", ""),
                    Assumption(inst.sc.numerics_source, "lab08_training.toml"),
@@ -414,12 +571,35 @@ def solve(track: str = "cloud", **options: Any) -> Report:
 def _reachable(track: str, options: tuple) -> bool:
     """Does any configuration reach the target (decides how attempts are scored)? Cached per scenario."""
     inst = make_instance(track, **dict(options))
-    return any(not violations(inst, c) for c in all_configs(inst))
+    configs = all_configs(inst) + (plan_search(inst) if inst.sc.plan_search_batches else [])
+    return any(not violations(inst, c) for c in configs)
+
+
+def _planned_attempt(inst: BatchInstance, precision: str, micro_batch: int, accumulation: int,
+                     plan: dict[str, Any]) -> dict | list[str]:
+    """An attempt with its own parallel plan, on the step model (the same estimate the 3D solver ranks by);
+    a list of reasons if the plan cannot be built."""
+    from explorer.cost.step import estimate
+    from explorer.plan import ParallelPlan
+
+    try:
+        dp = int(float(plan["dp"]))
+        pl = ParallelPlan(tp=int(float(plan["tp"])), pp=int(float(plan["pp"])), dp=dp, cp=int(float(plan["cp"])),
+                          micro_batch=micro_batch, global_batch=dp * micro_batch * accumulation,
+                          virtual_stages=int(float(plan["virtual_stages"])), zero=int(float(plan["zero"])),
+                          recompute=str(plan["recompute"]).strip().lower(),
+                          sequence_parallel=int(float(plan["tp"])) > 1)
+    except (TypeError, ValueError, UsageError) as exc:
+        return [f"the parallel plan cannot be built: {str(exc).splitlines()[0]}"]
+    if pl.devices != inst.track.cluster.devices:
+        return [f"TP x CP x PP x DP = {pl.devices:,}, not the track's {inst.track.cluster.devices:,} devices"]
+    return _entry(inst, precision, estimate(_setup(inst.track.key, inst.track.workload.precision), pl))
 
 
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
-    """The precision a file may leave out: the track's training precision."""
-    return {"precision": get_track(track).workload.precision}
+    """What a file may leave out: the track's training precision and parallel plan."""
+    t = get_track(track)
+    return {"precision": t.workload.precision, **_plan_fields(t.crisis_plan)}
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
@@ -449,7 +629,15 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
                 "objective_name": "time_to_target", "sense": "min",
                 "neighbours": [{"precision": q, "micro_batch": x, "accumulation": min(a, inst.max_accumulation)}
                                for q in inst.precisions[:1] for x in inst.micro_batches[:1]]}
-    e = evaluate_config(inst, p, b, a)
+    t = inst.track
+    given = {k: values.get(k, v) for k, v in _plan_fields(t.crisis_plan).items()}
+    if inst.sc.plan_search_batches:  # the plan is a variable: score it on the step model (the 3D solver's)
+        e = _planned_attempt(inst, p, b, a, given)
+        if isinstance(e, list):
+            return {"feasible": False, "figures": {}, "violations": [], "outside_space": e, "objective": None,
+                    "objective_name": "time_to_target", "sense": "min", "neighbours": []}
+    else:
+        e = evaluate_config(inst, p, b, a)
     res_reach = _reachable(track, tuple(sorted(options.items())))
     v = violations(inst, e, with_target=res_reach)
     figs = {k: Figure(e[k], u, k) for k, u in (("mfu", "fraction"), ("global_batch", "samples"),

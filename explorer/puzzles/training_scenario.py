@@ -45,7 +45,9 @@ _OPTIONAL = {"critical_batch_samples": _INT, "critical_batch_loss_nats": _NUM,
              "pipeline_model": _STR, "pipeline_seq_len": _INT, "pipeline_micro_batch": _INT,
              "text_augment_s_per_sample": _NUM, "text_sample_bytes": _INT,
              # part 1: parameter-efficient fine-tuning offered to the fit search (default: none)
-             "memory_adapters": _LIST}
+             "memory_adapters": _LIST,
+             # part 3: global batches at which the 3D solver chooses the parallel plan (default: plan fixed)
+             "plan_search_batches": _LIST}
 _COMMON_KEYS: dict[str, Any] = {
     "quality_steps_multiplier": dict, "quality_source": _STR, "trainable_fractions": _LIST,
     "freeze_steps_multiplier": _LIST, "freeze_source": _STR,
@@ -115,6 +117,7 @@ class TrainingScenario:
     network_headroom: float
     micro_batches: tuple[int, ...]
     max_accumulation: int
+    plan_search_batches: tuple[int, ...]
     batch_precisions: tuple[str, ...]
     critical_batch_samples: int | None
     critical_batch_loss_nats: float | None
@@ -169,6 +172,8 @@ def _validate_track(key: str, t: dict, errors: list[str]) -> None:
     adapters = t.get("memory_adapters", ["none"])
     if not adapters or adapters[0] != "none" or any(a not in ADAPTERS for a in adapters):
         errors.append(f"{w}.memory_adapters must start with 'none' and list only {', '.join(ADAPTERS)}")
+    if any(not isinstance(b, int) or isinstance(b, bool) or b <= 0 for b in t.get("plan_search_batches", [])):
+        errors.append(f"{w}.plan_search_batches must list positive whole numbers")
     for k in ("memory_micro_batches", "micro_batches"):
         if not t.get(k) or any(not isinstance(b, int) or b <= 0 for b in t.get(k, [])):
             errors.append(f"{w}.{k} must be a non-empty list of positive whole numbers")
@@ -263,6 +268,7 @@ def scenario(track: str) -> TrainingScenario:
         text_sample_bytes=t.get("text_sample_bytes"),
         target_mfu=float(t["target_mfu"]), network_headroom=float(t["network_headroom"]),
         micro_batches=tuple(t["micro_batches"]), max_accumulation=t["max_accumulation"],
+        plan_search_batches=tuple(t.get("plan_search_batches", ())),
         batch_precisions=tuple(t["batch_precisions"]), critical_batch_samples=t.get("critical_batch_samples"),
         critical_batch_loss_nats=t.get("critical_batch_loss_nats"), critical_batch_source=t["critical_batch_source"],
         activation_log2=(float(t["activation_log2_median"]), float(t["activation_log2_sigma"])),

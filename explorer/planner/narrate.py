@@ -7,6 +7,7 @@ import textwrap
 from typing import Any
 
 from explorer.units import human_duration
+from explorer.units import human_usd as _usd
 
 WIDTH = 100
 
@@ -16,16 +17,6 @@ def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
                          + "  ", break_on_hyphens=False) or [indent]
 
 DAY = 86400.0
-
-
-def _usd(x: float) -> str:
-    if x >= 1e9:
-        return f"${x / 1e9:.2f}B"
-    if x >= 1e6:
-        return f"${x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"${x / 1e3:.1f}k"
-    return f"${x:.0f}"
 
 
 def _days(s: float) -> str:

@@ -17,16 +17,7 @@ from explorer.puzzles.scaling import lab05_data
 from explorer.puzzles.sync.audit import Audit, _saving
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_number, human_percent, plural
-
-
-def _usd(x: float) -> str:
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:,.2f}M"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:,.1f}k"
-    return f"{sign}${x:,.2f}"
+from explorer.units import human_usd as _usd
 
 
 def _signed_pct(x: float) -> str:

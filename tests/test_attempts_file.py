@@ -128,16 +128,18 @@ def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):
 
 
 def test_outside_space_and_partial_columns_through_the_cli(tmp_path):
-    """tp,pp,dp,micro_batch only (the issue's 'missing column cp' case) on the cloud default, and v = 10."""
+    """tp,pp,dp,micro_batch only (the issue's 'missing column cp' case) on the cloud default, and v = 30 (beyond
+    PP x v <= 80 layers at PP = 4: v <= 20)."""
     f = tmp_path / "student.csv"
-    f.write_text("tp,pp,dp,micro_batch,v\n4,4,64,1,4\n4,4,64,1,10\n")
+    f.write_text("tp,pp,dp,micro_batch,v\n4,4,64,1,4\n4,4,64,1,30\n")
     code, out, err = explore("solve", "3d", "--attempts", str(f), "--format", "json")
     assert code == 0, err
     import json
 
     rows = json.loads(out)["extra"]["attempts"]
     assert rows[0]["error"] is None and "zero" in rows[0]["assumed"]
-    assert rows[1]["outside_space"] == ["v = 10 is outside the searched space, v <= 4"]
+    assert rows[1]["outside_space"] == []
+    assert any("PP x v = 120 > 80 layers" in str(v) for v in rows[1]["violations"]), rows[1]
     assert "beats" not in rows[1]["gap_text"]
 
 

@@ -43,7 +43,7 @@ def test_cpsat_equals_exhaustive_on_track_defaults(track):
     assert a.binding["cross_check_ok"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     layers=st.integers(2, 24),
     heads=st.sampled_from([4, 8, 16]),
@@ -59,16 +59,19 @@ def test_cpsat_equals_exhaustive_on_track_defaults(track):
     bubble=st.sampled_from([0.05, 0.1, 0.25, 1.0]),
     framework=st.sampled_from(["megatron", "deepspeed", "fsdp", "any"]),
     network=st.sampled_from(["ib_ndr", "eth_100g"]),
+    old_box=st.booleans(),
 )
 def test_cpsat_equals_exhaustive_on_random_instances(layers, heads, head_dim, kv_div, ffn_mult, gpus, per_node,
-                                                     batch, seq, gpu, mem_frac, bubble, framework, network):
+                                                     batch, seq, gpu, mem_frac, bubble, framework, network, old_box):
+    """Random instances inside the old box (CP <= 8, v <= 2 here, micro-batch <= 8) and in the whole box
+    (CP <= 32, v up to layers / PP, any micro-batch that divides the batch), every framework."""
     h = heads * head_dim
     m = DecoderModel(name="r", layers=layers, hidden=h, heads=heads, kv_heads=max(1, heads // kv_div),
                      ffn=ffn_mult * h, vocab=32000)
     c = build_cluster(gpu, gpus, per_node, "nvlink4", network)
+    box = {"max_cp": 8, "max_micro_batch": 8, "max_virtual_stages": 2} if old_box else {}
     inst = Instance(Setup(m, c, seq, "bf16", "adam", mem_frac), gpus, batch,
-                    max_bubble=Fraction(bubble).limit_denominator(100), max_micro_batch=8, max_virtual_stages=2,
-                    framework=framework)
+                    max_bubble=Fraction(bubble).limit_denominator(100), framework=framework, **box)
     _agree(inst)
 
 

@@ -114,12 +114,12 @@ def test_a_hand_written_plan_for_a_non_default_model_and_cluster(tmp_path):
 def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
     report = solve_3d("cloud", top=1).report
     best = _answer(report)
-    v10 = {**best, "pp": 4, "virtual_stages": 10}
-    f = _csv(tmp_path, [v10, best])
+    cp64 = {**best, "cp": 64}  # the box ends at CP = 32
+    f = _csv(tmp_path, [cp64, best])
     out = attach_attempts(report, f)
     g = out.extra["attempts"][0]
     assert not g["feasible"] and "beats" not in g["gap_text"]
-    assert "v = 10 is outside the searched space, v <= 4" in g["gap_text"]
+    assert "CP = 64 is outside the searched space, CP divides the sequence 8192 and is at most 32" in g["gap_text"]
     assert out.extra["attempts"][1]["reached_optimum"]
 
 

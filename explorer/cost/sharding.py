@@ -165,46 +165,53 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     gcb = grad_comm_bytes(setup, fw, zero).astype(float)
     wb = float(setup.weight_bytes)
     g_all = setup.group(n, stride, cp_a, tp_a)
-    # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
-    k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
-    reps = np.maximum(n / k, 1.0)
-    g_shard = setup.group(k, np.where(hsdp, 1, stride), np.where(hsdp, 1, cp_a), np.where(hsdp, 1, tp_a))
-    g_rep = setup.group(reps, setup.cluster.devices_per_node)
-
-    def shard_rs(elems):
-        t = _rs(setup, elems * gcb, k, g_shard)
-        return t + np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
-
-    def shard_ag(elems):
-        return _rs(setup, elems * wb, k, g_shard)
+    is_m, is_d, is_f = fw == MEGATRON, fw == DEEPSPEED, fw == FSDP
 
     def bucketed(bucket_elems, fn):
         calls = np.maximum(1.0, np.ceil(p / bucket_elems))
         return calls * fn(p / calls)
 
-    # Megatron: DDP buckets of max(40M, 1M x DP) parameters
-    mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
-    meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
-                        bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
-    meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
-    # DeepSpeed: 5e8-element reduce / all-gather buckets
-    db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
-    ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
-    ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
-                       np.where(zero == 1, ds_rs_all, 0.0))
-    ds_param = np.where((zero == 1) | (zero == 2), bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
-    linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
-    ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
-    ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
-    ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
-    ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
-    # FSDP2: one call per transformer block (and one for the embedding and for the head)
-    f_ag, f_rs = shard_ag(layer), shard_rs(layer)
-    f_ends_ag, f_ends_rs = np.where(ends > 0, shard_ag(ends), 0.0), np.where(ends > 0, shard_rs(ends), 0.0)
-    f_param = sl * f_ag + f_ends_ag
-    f_grad = sl * f_rs + f_ends_rs
+    # each framework's collectives, computed only where some row runs on it (the exhaustive search scores
+    # spaces of one framework; --framework any mixes them)
+    meg_grad = meg_param = ds_rs_all = ds_grad = ds_param = ds_ag = ds_rs = ds_ends = 0.0
+    f_ag = f_rs = f_ends_ag = f_ends_rs = f_param = f_grad = 0.0
+    if np.any(is_m):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
+        mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
+        meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
+                            bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
+        meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+    if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
+        db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
+        ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
+        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+                           np.where(zero == 1, ds_rs_all, 0.0))
+        ds_param = np.where((zero == 1) | (zero == 2), bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
+        ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
+        ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
+        ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
+        ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
+    if np.any(is_f):  # FSDP2: one call per transformer block (and one for the embedding and for the head)
+        # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
+        k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
+        reps = np.maximum(n / k, 1.0)
+        g_shard = setup.group(k, np.where(hsdp, 1, stride), np.where(hsdp, 1, cp_a), np.where(hsdp, 1, tp_a))
+        g_rep = setup.group(reps, setup.cluster.devices_per_node) if np.any(hsdp) else None
 
-    is_m, is_d, is_f = fw == MEGATRON, fw == DEEPSPEED, fw == FSDP
+        def shard_rs(elems):
+            t = _rs(setup, elems * gcb, k, g_shard)
+            if g_rep is None:
+                return t
+            return t + np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
+
+        def shard_ag(elems):
+            return _rs(setup, elems * wb, k, g_shard)
+
+        f_ag, f_rs = shard_ag(layer), shard_rs(layer)
+        f_ends_ag, f_ends_rs = np.where(ends > 0, shard_ag(ends), 0.0), np.where(ends > 0, shard_rs(ends), 0.0)
+        f_param = sl * f_ag + f_ends_ag
+        f_grad = sl * f_rs + f_ends_rs
+
     per_mb = (pp == 1) & (((is_d | is_f) & (zero >= 3)) | (is_f & (zero == 2)) | (is_d & (zero == 2)))
     z = np.zeros(np.broadcast(fw, zero, pp, tp_a, cp_a, dp_a).shape)
     ds3, ds2 = is_d & (zero >= 3), is_d & (zero == 2)

@@ -219,28 +219,40 @@ def _plans_from(en, inst: Instance, k: int, skip: dict | None = None) -> list[Pa
 
 def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
     """CP-SAT optimum, plus (when top > 1) next-best configurations by no-good cuts."""
-    from explorer.solvers.threed_cpsat import TIME_SCALE, build_model, greedy_hint
+    from explorer.solvers import threed_cpsat as tc
 
     plans, excl, status, bound = [], [], None, None
-    hint = greedy_hint(inst, space)
+    t0 = time.perf_counter()
+    prep = tc.prepare(inst, space)
     for _ in range(top):
-        built = build_model(inst, space, exclude=excl, hint=hint if not excl else None)
-        solver, out = cpsat.run(built.model, time_limit_s=time_limit, workers=1, params=CPSAT_PARAMS)
+        left = max(0.05, time_limit - (time.perf_counter() - t0))  # the whole solve stays within the limit
+        try:
+            solver, built, out, proven = tc.solve(inst, space, prep, left, CPSAT_PARAMS, exclude=excl)
+        except tc.TimeUp:
+            if plans:
+                break
+            raise InfeasibleError(f"CP-SAT found no configuration within the {time_limit:g} s time limit; "
+                                  f"raise --time-limit") from None
+        except tc.NoRows:
+            if not plans:
+                raise
+            break
         if out.status not in ("optimal", "feasible"):
             if not plans and out.status == "unknown":
                 raise NoAnswerError(time_limit)
             break
         values = {k: solver.value(v) for k, v in built.vars.items()}
         if not plans:
-            status, bound = out.status, out.bound / TIME_SCALE
-            if out.status == "optimal":  # second pass: the simplest plan among the tied optima
+            status = "optimal" if proven else "feasible"
+            # a proven optimum is its own bound; otherwise the relaxation's smallest bound holds for every plan
+            bound = (values["step_ns"] if proven else prep["bound_min"]) / tc.TIME_SCALE
+            if proven:  # second pass: the simplest plan among the tied optima
                 built.model.add(built.vars["step_ns"] == values["step_ns"])
                 built.model.minimize(built.vars["tie_break"])
-                built.model.clear_hints()
                 for k, v in built.vars.items():
                     if k != "tie_break":
                         built.model.add_hint(v, values[k])
-                left = max(0.05, time_limit - out.wall_time_s)  # the whole solve stays within the limit
+                left = max(0.05, time_limit - (time.perf_counter() - t0))
                 solver2, out2 = cpsat.run(built.model, time_limit_s=left, workers=1, params=CPSAT_PARAMS)
                 if out2.status in ("optimal", "feasible"):
                     values = {k: solver2.value(v) for k, v in built.vars.items()}

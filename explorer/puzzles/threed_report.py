@@ -277,9 +277,12 @@ def _framework_text(res) -> str:
 
 def search_box_text(inst) -> str:
     """The bounds of the searched space that are not physical limits (shown in every 3D report)."""
-    return (f"CP <= {inst.max_cp}, virtual stages v <= {inst.max_virtual_stages} (and PP x v <= layers), "
-            f"micro-batch <= {inst.max_micro_batch} sequences; TP within a node; frameworks: "
-            f"{', '.join(f.name for f in frameworks_for(inst.framework))}")
+    v = (f"v <= {inst.max_virtual_stages} and PP x v <= layers" if inst.max_virtual_stages is not None
+         else "PP x v <= layers")
+    mb = ("any divisor of the global batch" if inst.max_micro_batch is None
+          else f"a divisor of the global batch <= {inst.max_micro_batch}")
+    return (f"CP <= {inst.max_cp} (dividing the sequence), {v}, micro-batch {mb}, TP within a node; "
+            f"frameworks: {', '.join(f.name for f in frameworks_for(inst.framework))}")
 
 
 def _assumptions(res) -> list[Assumption]:

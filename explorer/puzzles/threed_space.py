@@ -115,9 +115,12 @@ class Instance:
     max_bubble: Fraction = Fraction(1, 10)
     fix: dict = field(default_factory=dict)
     allow: dict = field(default_factory=dict)
-    max_cp: int = 8
-    max_virtual_stages: int = 4
-    max_micro_batch: int = 64
+    # The search box. CP up to 32 (Llama 3 405B's long-context stage used 16: arXiv 2407.21783 sec. 3.3.2; beyond
+    # that the sequence per rank falls below a few thousand tokens, where ring attention cannot hide its
+    # traffic); v up to layers / PP and any micro-batch that divides the global batch unless narrowed here.
+    max_cp: int = 32
+    max_virtual_stages: int | None = None  # None: layers / PP (one layer per virtual stage)
+    max_micro_batch: int | None = None  # None: the global batch
     memory_limit: int | None = None  # bytes; default: the setup's usable HBM
     framework: str = fwk.DEFAULT_FRAMEWORK  # megatron | deepspeed | fsdp | any (the union)
 
@@ -211,10 +214,16 @@ def build_space(inst: Instance) -> Space:
     reasons["cp"] = f"CP divides the sequence {inst.setup.seq_len} and is at most {inst.max_cp}"
     pp = [p for p in _divisors(n) if p <= m.layers]
     reasons["pp"] = f"PP divides the devices and is at most the {m.layers} layers (uneven stages allowed)"
-    v = list(range(1, inst.max_virtual_stages + 1))
-    reasons["virtual_stages"] = f"v <= {inst.max_virtual_stages}"
-    mb = [b for b in _divisors(inst.global_batch) if b <= inst.max_micro_batch]
-    reasons["micro_batch"] = f"micro-batch divides the global batch {inst.global_batch}, at most {inst.max_micro_batch}"
+    pp_multi = [p for p in pp if p > 1]
+    v_top = m.layers // min(pp_multi) if pp_multi else 1  # v > 1 needs PP > 1, and PP x v <= layers
+    if inst.max_virtual_stages is not None:
+        v_top = min(v_top, inst.max_virtual_stages)
+    v = list(range(1, max(v_top, 1) + 1))
+    reasons["virtual_stages"] = (f"v <= {inst.max_virtual_stages}" if inst.max_virtual_stages is not None else
+                                 f"PP x v <= the {m.layers} layers (at least one layer per virtual stage)")
+    mb = [b for b in _divisors(inst.global_batch) if inst.max_micro_batch is None or b <= inst.max_micro_batch]
+    reasons["micro_batch"] = f"micro-batch divides the global batch {inst.global_batch}" + (
+        f", at most {inst.max_micro_batch}" if inst.max_micro_batch is not None else "")
     reasons["recompute"] = f"recompute is one of {', '.join(RECOMPUTE_CODES)}"
     reasons["sequence_parallel"] = "sequence parallel is on (1) or off (0)"
     rc_names = inst._allowed("recompute", list(RECOMPUTE_CODES))
@@ -338,34 +347,43 @@ def candidate_arrays(inst: Instance, space: Space) -> dict[str, np.ndarray]:
     Candidate values from `space` (build_space); joint rules from `structural_rules`: TP x CP x PP x
     DP = devices; DP x mb x m = global batch; PP x v <= layers; v > 1 needs PP > 1 and m divisible by
     PP (Megatron-LM interleaving); sequence parallel only with TP > 1; pinned DP and m (--fix)."""
-    n = inst.devices
+    n, L = inst.devices, inst.setup.model.layers
     keys = ("tp", "cp", "pp", "dp", "v", "mb", "m", "zero", "rc", "sp", "fw", "hsdp")
     shapes = [(t, c_, p) for t in space.tp for c_ in space.cp for p in space.pp if n % (t * c_ * p) == 0]
     if not shapes or not space.mb:
         return {k: np.zeros(0, dtype=np.int64) for k in keys}
-    sh = np.array(shapes, dtype=np.int64)
-    # framework-level combinations first (few), then the shape x everything grid
+    # Built in stages, each product filtered by the rules that already apply to it (the space can run to tens
+    # of millions of raw combinations, the valid ones to a few hundred thousand), then every rule once more.
+    out = {k: a for k, a in zip(("tp", "cp", "pp"), np.array(shapes, dtype=np.int64).T)}
+
+    def product(cols: dict, name: str, values, keep=None) -> dict:
+        vals = np.asarray(values, dtype=np.int64)
+        rows = len(next(iter(cols.values())))
+        new = {k: np.repeat(a, len(vals)) for k, a in cols.items()}
+        new[name] = np.tile(vals, rows)
+        if keep is not None:
+            ok = keep(new)
+            new = {k: a[ok] for k, a in new.items()}
+        return new
+
+    out = product(out, "v", space.v, lambda c: (c["pp"] * c["v"] <= L) & ((c["v"] == 1) | (c["pp"] > 1)))
+    out["dp"] = n // (out["tp"] * out["cp"] * out["pp"])
+    out = product(out, "mb", space.mb)
+    out["m"] = micro_batch_count(inst, out["dp"], out["mb"])
+    ok = (out["m"] >= 1) & ((out["v"] == 1) | (out["m"] % np.maximum(out["pp"], 1) == 0))
+    out = {k: a[ok] for k, a in out.items()}
     fz = np.array([(f, z, h) for f in space.fw for z in space.zero for h in space.hsdp], dtype=np.int64)
-    grids = np.meshgrid(
-        np.arange(len(sh)),
-        np.array(space.v),
-        np.array(space.mb),
-        np.arange(len(fz)),
-        np.array(space.rc),
-        np.array(space.sp),
-        indexing="ij",
-    )
-    idx, v, mb, ifz, rc, sp = (g.ravel() for g in grids)
-    tp, cp, pp = sh[idx, 0], sh[idx, 1], sh[idx, 2]
-    fw, zero, hsdp = fz[ifz, 0], fz[ifz, 1], fz[ifz, 2]
-    dp = n // (tp * cp * pp)
-    m = micro_batch_count(inst, dp, mb)
-    out = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp,
-           "fw": fw, "hsdp": hsdp}
-    ok = np.ones(len(tp), dtype=bool)
+    out = product(out, "_fz", np.arange(len(fz)))
+    out["fw"], out["zero"], out["hsdp"] = fz[out["_fz"], 0], fz[out["_fz"], 1], fz[out["_fz"], 2]
+    del out["_fz"]
+    ok = framework_runs(out["fw"], out["cp"], out["pp"], out["v"], out["zero"], out["hsdp"])
+    out = {k: a[ok] for k, a in out.items()}
+    out = product(out, "rc", space.rc)
+    out = product(out, "sp", space.sp, lambda c: (c["sp"] == 0) | (c["tp"] > 1))
+    ok = np.ones(len(out["tp"]), dtype=bool)
     for mask in structural_rules(inst, out).values():
         ok &= mask
-    return {k: a[ok] for k, a in out.items()}
+    return {k: out[k][ok] for k in keys}
 
 
 @dataclass

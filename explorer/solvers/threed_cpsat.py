@@ -1,19 +1,29 @@
 """The 3D puzzle as a CP-SAT model.
 
-Variables: TP, CP, PP, DP, micro-batch size, number of micro-batches, virtual stages, ZeRO
-stage, recompute, sequence parallel. CP-SAT is integer-only, so the cost model's pieces are
-tabulated on purpose, from the same functions the exhaustive search calls: memory in exact
-integer bytes (the same numbers, so both engines see the same feasible set) and times in integer
-nanoseconds (TIME_SCALE). The tables are per factor (a layer's time depends on TP, CP,
-micro-batch, recompute, SP; a stage's layer count on PP and v; ...) and are combined inside the
-model with multiplication, division and max constraints that mirror explorer/cost/step.py:
+Variables: TP, CP, PP, DP, micro-batch size, number of micro-batches, virtual stages, ZeRO stage, recompute,
+sequence parallel, framework, HSDP. CP-SAT is integer-only, so the cost model's pieces are tabulated on
+purpose, from the same functions the exhaustive search calls: memory in exact integer bytes (the same numbers,
+so both engines see the same feasible set) and times in integer nanoseconds (TIME_SCALE). The tables are per
+factor group (a layer: TP, CP, mb, rc, SP; logits: TP, CP, mb; stage layers: PP, v; pipeline sends: TP, CP, PP,
+mb, SP; model state and data-parallel traffic: framework, TP, CP, PP, v, ZeRO, HSDP) and are combined with
+multiplication, division and max constraints that mirror explorer/cost/step.py. The pipeline
+(v m + p - 1)(t_stage / v + t_p2p + e_mb) is written as a sum of products of narrow factors (SL = stage layers,
+SL / v = layers per chunk):
 
-  t_stage = layers(PP, v) * t_layer(TP, CP, mb, rc, SP) + t_logits(TP, CP, mb)
-  t_chunk = t_stage // v + t_p2p(TP, CP, PP, mb, SP)
-  t_pipe  = (v * m + PP - 1) * t_chunk
-  t_step  = t_pipe + max(0, t_dp(TP, CP, PP, v, Z) - overlap * 2/3 * t_stage) + t_opt(TP, CP, PP, v, Z)
-  memory  = state(TP, CP, PP, v, Z) + act(TP, CP, mb, rc, SP) * layers * inflight // den + work <= limit
-  bubble  : den_beta * (PP - 1) <= num_beta * (v * m + PP - 1)
+  t_pipe  = (SL PP) (m t_layer / PP) + PP (m t_logits / PP) + v (m t_p2p) + (p - 1)(SL / v) t_layer
+            + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
+  t_step  = t_pipe + max(0, t_grad - flag 2/3 t_stage) + max(0, t_param - flag 1/3 t_stage) + t_opt
+  memory  = state + act_layer min(PP, m) SL f_v // den_v + work <= limit
+  bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
+
+Speed (the design space reaches millions of raw combinations): `prepare` computes, besides the tables, a
+relaxation over (TP, CP, PP, v, mb, rc, SP): the model's exact integer pipeline time plus the fastest optimizer
+step of the shape, and the memory, bubble and interleaving rules with the smallest model state. It gives
+redundant cuts (step >= bound of each table row) and drops rows no feasible configuration can use. `solve`
+then runs CP-SAT on growing restrictions (rows whose bound is within 2 % of the smallest, then a larger cut):
+once a restriction's proven optimum is no larger than its cut, it is the optimum of the whole model, since
+every configuration left out costs more than the cut. The exhaustive evaluator checks all of this (tests,
+benchmarks/bench_search.py).
 """
 
 from __future__ import annotations
@@ -52,6 +62,10 @@ class OutOfRange(ValueError):
 
 class NoRows(ValueError):
     """A factor table has no valid row: the structure alone rules every configuration out."""
+
+
+class TimeUp(RuntimeError):
+    """The time limit ran out before CP-SAT found any configuration."""
 
 
 def _ns(x) -> np.ndarray:
@@ -141,24 +155,153 @@ def greedy_hint(inst: Instance, space: Space) -> dict | None:
     return None
 
 
-def _grid(*lists):
-    """Index grids and value grids over the given candidate lists."""
-    idx = [x.ravel() for x in np.meshgrid(*[np.arange(len(v)) for v in lists], indexing="ij")]
-    return idx, [np.asarray(v)[i] for v, i in zip(lists, idx)]
+BIG = np.iinfo(np.int64).max // 4  # "no feasible completion" in the relaxation below
 
 
-def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
-                hint: dict | None = None) -> Built:
+def _mesh(*lists) -> list[np.ndarray]:
+    """Value grids ("ij" order) over the given candidate lists: one axis per list."""
+    return np.meshgrid(*[np.asarray(v, dtype=np.int64) for v in lists], indexing="ij")
+
+
+def _key_grids(*lists) -> list[np.ndarray]:
+    """Index grids (flattened, "ij" order) over the candidate lists: the table keys."""
+    return [x.ravel() for x in np.meshgrid(*[np.arange(len(v)) for v in lists], indexing="ij")]
+
+
+def prepare(inst: Instance, space: Space) -> dict:
+    """The factor tables in numpy and the relaxation bounds (computed once per solve; build_model reads them)."""
     from explorer.cost import sharding as sh
     from explorer.puzzles.threed_space import framework_runs
 
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
-    M = _Model()
-    md = M.md
+    limit = inst.limit
     TP, CP, PP, V, MB, Z, RC, SP, FW, HS = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
                                             space.sp, space.fw, space.hsdp)
+    beta = Fraction(inst.max_bubble)
+
+    # --- the factor tables in numpy, on full grids (one axis per variable) ----------------------------
+    # one layer, one micro-batch: (TP, CP, mb, rc, SP)
+    a_tp, a_cp, a_mb, a_rc, a_sp = _mesh(TP, CP, MB, RC, SP)
+    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp)
+    t_layer = _ns(parts[0] + parts[1] + parts[2] + parts[3])
+    fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
+    t_fwd, t_bwd = _ns(fwd), _ns(parts[0] + parts[1] - fwd)
+    act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
+    work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
+    # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
+    w_layer = np.rint(B * a_tp * a_cp * (t_layer / a_mb) / n).astype(np.int64)
+    # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
+    lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work <= limit)
+    # logits: (TP, CP, mb)
+    b_tp, b_cp, b_mb = _mesh(TP, CP, MB)
+    t_logits = _ns(tm.logits_time(s, b_tp, b_cp, b_mb))
+    w_logits = np.rint(B * b_tp * b_cp * (t_logits / b_mb) / n).astype(np.int64)
+    # stage layers, interleaving: (PP, v)
+    c_pp, c_v = _mesh(PP, V)
+    pv_ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
+    sl = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
+    f_num = np.where(c_v > 1, c_pp * c_v + c_pp - 1, 1)
+    den = np.where(c_v > 1, c_pp * c_v, 1)
+    bubble_layers = (c_pp - 1) * (sl // c_v)  # (p - 1) x layers per chunk
+    # the shape and the micro-batch count: (TP, CP, PP, mb)
+    g_tp, g_cp, g_pp, g_mb = _mesh(TP, CP, PP, MB)
+    shape_ok = n % (g_tp * g_cp * g_pp) == 0
+    g_dp = np.where(shape_ok, n // (g_tp * g_cp * g_pp), 1)
+    m_ok = shape_ok & (B % (g_dp * g_mb) == 0)
+    g_m = np.where(m_ok, B // (g_dp * g_mb), 0)
+    for name, arr in (("dp", g_dp), ("num_micro_batches", g_m)):
+        if name in inst.fix:
+            m_ok &= arr == int(inst.fix[name])
+    # pipeline send/recv: (TP, CP, PP, mb, SP)
+    d_tp, d_cp, d_pp, d_mb, d_sp = _mesh(TP, CP, PP, MB, SP)
+    t_p2p = _ns(tm.p2p_time(s, d_tp, d_cp, d_pp, d_mb, d_sp))
+    d_m = g_m[..., None]
+    p2p_ok = m_ok[..., None] & ((d_sp == 0) | (d_tp > 1))
+    # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); only the
+    # rows the framework runs (threed_space.framework_runs)
+    e_fw, e_tp, e_cp, e_pp, e_v, e_z, e_hs = _mesh(FW, TP, CP, PP, V, Z, HS)
+    e_shape = n % (e_tp * e_cp * e_pp) == 0
+    e_dp = np.where(e_shape, n // (e_tp * e_cp * e_pp), 1)
+    dp_ok = e_shape & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1)) & framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs)
+    dp_ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp * e_pp, e_cp, e_tp).nodes > 1)
+    w, gr, o = sh.model_state_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v, e_hs)
+    state = np.asarray(w + gr + o + sh.buffer_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v), dtype=np.int64)
+    dp_ok &= state <= limit
+    comm = sh.dp_comm(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs)
+    comm_grad_step, comm_param_step, comm_ag, comm_ag_bwd, comm_rs, comm_mb_fixed = (
+        np.asarray(comm[k]) for k in ("grad_step", "param_step", "ag", "ag_bwd", "rs", "mb_fixed"))
+    comm_overlap_grad, comm_overlap_param = np.asarray(comm["overlap_grad"]), np.asarray(comm["overlap_param"])
+    t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
+
+    # --- a relaxation over (TP, CP, PP, v, mb, rc, SP): the exact pipeline time of the model below, the
+    # fastest optimizer step and the smallest model state any framework / ZeRO choice gives the shape, the
+    # bubble and interleaving rules. Every configuration of the model costs at least its relaxation value
+    # (the data-parallel exposure it leaves out is >= 0), and one whose relaxation breaks the memory limit
+    # or a rule is infeasible. Used as redundant cuts (step >= bound) and to drop rows no feasible
+    # configuration uses; both leave the optimum and the feasible set unchanged.
+    state_min = np.where(dp_ok, state, BIG).min(axis=(0, 5, 6))  # (TP, CP, PP, v)
+    opt_min = np.where(dp_ok, t_opt, BIG).min(axis=(0, 5, 6))
+    X = (slice(None), slice(None), None, None, slice(None), slice(None), slice(None))  # layer -> 7-D
+    T7 = t_layer[X]
+    pp7 = np.asarray(PP, dtype=np.int64)[None, None, :, None, None, None, None]
+    v7 = np.asarray(V, dtype=np.int64)[None, None, None, :, None, None, None]
+    m7 = g_m[:, :, :, None, :, None, None]
+    lg7 = t_logits[:, :, None, None, :, None, None]
+    pipe = ((sl * c_pp)[None, None, :, :, None, None, None] * w_layer[X]
+            + pp7 * w_logits[:, :, None, None, :, None, None]
+            + v7 * (d_m * t_p2p)[:, :, :, None, :, None, :]
+            + bubble_layers[None, None, :, :, None, None, None] * T7
+            + ((d_pp - 1) * t_p2p)[:, :, :, None, :, None, :]
+            + ((pp7 - 1) * lg7) // v7)
+    k7 = np.minimum(pp7, m7)
+    act = (act_l[X] * (sl * f_num)[None, None, :, :, None, None, None] * k7) // den[None, None, :, :, None, None, None]
+    ok7 = (lay_ok[X] & pv_ok[None, None, :, :, None, None, None] & p2p_ok[:, :, :, None, :, None, :]
+           & (state_min[:, :, :, :, None, None, None] + act + work[X] <= limit)
+           & (beta.denominator * (pp7 - 1) <= beta.numerator * (v7 * m7 + pp7 - 1))
+           & ((v7 == 1) | (m7 % pp7 == 0)) & (m7 >= 1))
+    bound = np.where(ok7, pipe + opt_min[:, :, :, :, None, None, None], BIG)
+    lb_v = bound.min(axis=(4, 5, 6))  # (TP, CP, PP, v)
+    lb_a = bound.min(axis=(3, 5))  # (TP, CP, PP, mb, SP)
+    lb_l = bound.min(axis=(2, 3))  # (TP, CP, mb, rc, SP)
+    finite = bound[bound < BIG]
+    return {k: v for k, v in locals().items() if isinstance(v, np.ndarray)} | {
+        "bound_min": int(finite.min()) if finite.size else None}
+
+
+CAP_MAX = MAX_DOMAIN // 64  # ns (2.3 years): the longest step modelled; 64 such domains still sum within int64
+
+
+def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
+                hint: dict | None = None, prep: dict | None = None, cut: int | None = None,
+                cap: int | None = None) -> Built:
+    """The CP-SAT model of one instance over `space` (see the module docstring). `cut`: leave out the rows
+    whose relaxation bound exceeds it (configurations that cannot take less than `cut` ns); `cap`: the
+    longest step searched (ns; every part of the step is bounded by it, which keeps the products' domains
+    within CP-SAT's 64-bit integers)."""
+    s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
+    limit = inst.limit
+    TP, CP, PP, V, MB, Z, RC, SP, FW, HS = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
+                                            space.sp, space.fw, space.hsdp)
+    beta = Fraction(inst.max_bubble)
+    P = prepare(inst, space) if prep is None else prep
+    t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd", "t_bwd", "w_layer", "act_l",
+                                                                    "work"))
+    t_logits, w_logits, sl, f_num, den, bubble_layers = (P[k] for k in ("t_logits", "w_logits", "sl", "f_num", "den",
+                                                                         "bubble_layers"))
+    c_pp, d_pp, d_m, t_p2p, state, t_opt = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt"))
+    lb_l, lb_a, lb_v = P["lb_l"], P["lb_a"], P["lb_v"]
+    top = BIG - 1 if cut is None else min(cut, BIG - 1)  # relaxation-infeasible rows (bound BIG) always go
+    lay_ok = P["lay_ok"] & (lb_l <= top)
+    p2p_ok = P["p2p_ok"] & (lb_a <= top)
+    dp_ok = P["dp_ok"] & (lb_v <= top)[None, :, :, :, :, None, None]
+    pv_ok = P["pv_ok"] & (lb_v <= top).any(axis=(0, 1))
+    comm = {k: P["comm_" + k] for k in ("grad_step", "param_step", "overlap_grad", "overlap_param", "ag", "ag_bwd",
+                                       "rs", "mb_fixed")}
 
     # --- variables ---------------------------------------------------------------------------------
+    X = CAP_MAX if cap is None else min(int(cap), CAP_MAX)
+    M = _Model()
+    md = M.md
     i_tp, tp = M.choice("tp", TP)
     i_cp, cp = M.choice("cp", CP)
     i_pp, pp = M.choice("pp", PP)
@@ -179,109 +322,87 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     # --- structure: TP x CP x PP x DP = devices; DP x mb x m = global batch --------------------------
     md.add_multiplication_equality(n, [tp, cp, pp, dp])
     md.add_multiplication_equality(B, [dp, mb, m])
-    # PP x v <= layers and v > 1 only with PP > 1 (the (PP, v) table below has only those rows);
-    # interleaving needs m divisible by PP (Megatron-LM)
+    # v > 1 only with PP > 1 and PP x v <= layers (the (PP, v) table has only those rows); interleaving needs
+    # m divisible by PP (Megatron-LM)
     inter = md.new_bool_var("interleaved")
     md.add(v >= 2).only_enforce_if(inter)
     md.add(v == 1).only_enforce_if(~inter)
     rem = M.var(0, max(PP) - 1, "m_mod_pp")
     md.add_modulo_equality(rem, m, pp)
     md.add(rem == 0).only_enforce_if(inter)
-    # sequence parallel only with TP > 1: the layer table below has only those rows
 
     # --- factor tables (valid rows only, one allowed-assignments constraint per group) -------------
-    # one layer, one micro-batch: (TP, CP, mb, rc, SP)
-    (j_tp, j_cp, j_mb, j_rc, j_sp), (a_tp, a_cp, a_mb, a_rc, a_sp) = _grid(TP, CP, MB, RC, SP)
-    ok = (a_sp == 0) | (a_tp > 1)
-    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp)
-    t_layer_tab = _ns(parts[0] + parts[1] + parts[2] + parts[3])
-    t_fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
-    lb_tab = np.floor(B * L * a_tp * a_cp * (t_layer_tab / a_mb) / n).astype(np.int64)
-    lay = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_mb, j_mb), (i_rc, j_rc), (i_sp, j_sp)], {
-        "t_layer": t_layer_tab,
-        "t_fwd": _ns(t_fwd),
-        "t_bwd": _ns(parts[0] + parts[1] - t_fwd),
-        "act_layer": mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp),
-        "work_bytes": mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp),
-        "t_pipe_lower_bound": lb_tab}, ok)
-    t_layer, act_l, work = lay["t_layer"], lay["act_layer"], lay["work_bytes"]
-    # logits: (TP, CP, mb)
-    (j_tp, j_cp, j_mb), (b_tp, b_cp, b_mb) = _grid(TP, CP, MB)
-    t_logits = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_mb, j_mb)],
-                       {"t_logits": _ns(tm.logits_time(s, b_tp, b_cp, b_mb))}, np.ones(len(b_tp), bool))["t_logits"]
-    # layers of the fullest stage and the in-flight factor of interleaving: (PP, v)
-    (j_pp, j_v), (c_pp, c_v) = _grid(PP, V)
-    ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
-    sl_tab = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
-    f_num = np.where(c_v > 1, c_pp * c_v + c_pp - 1, 1).astype(np.int64)
-    pv = M.table([(i_pp, j_pp), (i_v, j_v)], {"stage_layers": sl_tab, "layers_x_interleave": sl_tab * f_num,
-                                             "interleave_den": np.where(c_v > 1, c_pp * c_v, 1)}, ok)
-    layers, slf, den = pv["stage_layers"], pv["layers_x_interleave"], pv["interleave_den"]
-    # pipeline send/recv: (TP, CP, PP, mb, SP)
-    (j_tp, j_cp, j_pp, j_mb, j_sp), (d_tp, d_cp, d_pp, d_mb, d_sp) = _grid(TP, CP, PP, MB, SP)
-    ok = (n % (d_tp * d_cp * d_pp) == 0) & ((d_sp == 0) | (d_tp > 1))
-    t_p2p = M.table([(i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_mb, j_mb), (i_sp, j_sp)],
-                    {"t_p2p": _ns(tm.p2p_time(s, d_tp, d_cp, d_pp, d_mb, d_sp))}, ok)["t_p2p"]
-    # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); DP follows
-    # from the shape. Only the rows the framework runs (threed_space.framework_runs).
-    (j_fw, j_tp, j_cp, j_pp, j_v, j_z, j_hs), (e_fw, e_tp, e_cp, e_pp, e_v, e_z, e_hs) = _grid(FW, TP, CP, PP, V, Z,
-                                                                                             HS)
-    ok = (n % (e_tp * e_cp * e_pp) == 0) & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1))
-    ok &= framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs)
-    e_dp = np.where(n % (e_tp * e_cp * e_pp) == 0, n // (e_tp * e_cp * e_pp), 1)
-    ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp * e_pp, e_cp, e_tp).nodes > 1)
-    w, gr, o = sh.model_state_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v, e_hs)
-    comm = sh.dp_comm(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs)
-    st = M.table([(i_fw, j_fw), (i_tp, j_tp), (i_cp, j_cp), (i_pp, j_pp), (i_v, j_v), (i_z, j_z), (i_hs, j_hs)], {
-        "state_bytes": w + gr + o + sh.buffer_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v),
-        "t_grad": _ns(comm["grad_step"]),
-        "t_param": _ns(comm["param_step"]),
-        "overlap_grad": comm["overlap_grad"].astype(np.int64),
-        "overlap_param": comm["overlap_param"].astype(np.int64),
-        "t_ag": _ns(comm["ag"]),
-        "t_ag_bwd": _ns(comm["ag_bwd"]),
-        "t_rs": _ns(comm["rs"]),
-        "t_mb_fixed": _ns(comm["mb_fixed"]),
-        "t_opt": _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))}, ok)
-    state, t_opt = st["state_bytes"], st["t_opt"]
+    keys = dict(tp=i_tp, cp=i_cp, pp=i_pp, v=i_v, mb=i_mb, z=i_z, rc=i_rc, sp=i_sp, fw=i_fw, hs=i_hs)
+
+    def table(names: str, lists: list, cols: dict, ok: np.ndarray) -> dict:
+        idx = _key_grids(*lists)
+        return M.table([(keys[k], j) for k, j in zip(names.split(), idx)],
+                       {k: np.asarray(c).ravel() for k, c in cols.items()}, ok.ravel())
+
+    lay = table("tp cp mb rc sp", [TP, CP, MB, RC, SP], {
+        "t_layer": t_layer, "t_fwd": t_fwd, "t_bwd": t_bwd, "w_layer": w_layer, "act_layer": act_l,
+        "work_bytes": work, "lb_layer": lb_l}, lay_ok)
+    lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits},
+                np.ones(t_logits.shape, bool))
+    pv = table("pp v", [PP, V], {"stage_layers": sl, "layers_x_interleave": sl * f_num, "interleave_den": den,
+                                 "stage_layers_x_pp": sl * c_pp, "bubble_layers": bubble_layers}, pv_ok)
+    p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], {
+        "t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}, p2p_ok)
+    st = table("fw tp cp pp v z hs", [FW, TP, CP, PP, V, Z, HS], {
+        "state_bytes": state, "t_grad": _ns(comm["grad_step"]), "t_param": _ns(comm["param_step"]),
+        "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
+        "t_ag": _ns(comm["ag"]), "t_ag_bwd": _ns(comm["ag_bwd"]), "t_rs": _ns(comm["rs"]),
+        "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt,
+        "lb_stage": np.broadcast_to(lb_v[None, :, :, :, :, None, None], state.shape)}, dp_ok)
+    t_lay, t_lg, layers, den_v = lay["t_layer"], lgt["t_logits"], pv["stage_layers"], pv["interleave_den"]
 
     # --- memory per device <= limit -------------------------------------------------------------------
     k = M.var(1, max(PP), "in_flight")
     md.add_min_equality(k, [pp, m])
-    x1 = M.product([act_l, slf], "act_x_layers", M.hi["act_layer"] * M.hi["layers_x_interleave"])
-    x2 = M.product([x1, k], "act_x_in_flight", M.hi["act_x_layers"] * max(PP))
-    act = M.var(0, M.hi["act_x_in_flight"], "activation_bytes")
-    md.add_division_equality(act, x2, den)
-    md.add(state + act + work <= inst.limit)
+    x1 = M.product([lay["act_layer"], k], "act_x_in_flight", M.hi["act_layer"] * max(PP))
+    x2 = M.product([x1, pv["layers_x_interleave"]], "act_x_layers", M.hi["act_x_in_flight"]
+                   * M.hi["layers_x_interleave"])
+    act_v = M.var(0, M.hi["act_x_layers"], "activation_bytes")
+    md.add_division_equality(act_v, x2, den_v)
+    md.add(st["state_bytes"] + act_v + lay["work_bytes"] <= limit)
 
     # --- bubble fraction (p - 1)/(v m + p - 1) <= beta, linear in integers --------------------------------
     vm = M.product([v, m], "v_x_m", max(V) * B)
-    beta = Fraction(inst.max_bubble)
     md.add(beta.denominator * (pp - 1) <= beta.numerator * (vm + pp - 1))
 
     # --- objective: step time (ns) ------------------------------------------------------------------------
-    t_layers = M.product([layers, t_layer], "t_layers", M.hi["stage_layers"] * M.hi["t_layer"])
-    stage = M.var(0, M.hi["t_layers"] + M.hi["t_logits"], "t_stage")
-    md.add(stage == t_layers + t_logits)
-    per_chunk = M.var(0, M.hi["t_stage"], "t_stage_per_chunk")
-    md.add_division_equality(per_chunk, stage, v)
+    # every part of the step is at most the step, and the step at most X
+    t_layers = M.product([layers, t_lay], "t_layers", min(X, M.hi["stage_layers"] * M.hi["t_layer"]))
+    stage = M.var(0, min(X, M.hi["t_layers"] + M.hi["t_logits"]), "t_stage")
+    md.add(stage == t_layers + t_lg)
     # per-micro-batch sharded data parallelism (PP = 1 only; zero elsewhere): the fixed part plus, for the
     # other L - 1 layers, the gathers and reduce-scatters their compute does not hide (sharding.py)
     e_fwd = M.var(0, M.hi["t_ag"], "t_gather_exposed_fwd")
     md.add_max_equality(e_fwd, [0, st["t_ag"] - lay["t_fwd"]])
     e_bwd = M.var(0, M.hi["t_ag_bwd"] + M.hi["t_rs"], "t_gather_exposed_bwd")
     md.add_max_equality(e_bwd, [0, st["t_ag_bwd"] + st["t_rs"] - lay["t_bwd"]])
-    e_mb = M.var(0, M.hi["t_mb_fixed"] + (L - 1) * (M.hi["t_gather_exposed_fwd"] + M.hi["t_gather_exposed_bwd"]),
-                 "t_dp_per_micro_batch")
+    e_mb = M.var(0, min(X, M.hi["t_mb_fixed"] + (L - 1) * (M.hi["t_gather_exposed_fwd"]
+                                                         + M.hi["t_gather_exposed_bwd"])), "t_dp_per_micro_batch")
     md.add(e_mb == st["t_mb_fixed"] + (L - 1) * (e_fwd + e_bwd))
-    chunk = M.var(0, M.hi["t_stage"] + M.hi["t_p2p"] + M.hi["t_dp_per_micro_batch"], "t_chunk")
-    md.add(chunk == per_chunk + t_p2p + e_mb)
-    slots = M.var(1, max(V) * B + max(PP), "slots")
-    md.add(slots == vm + pp - 1)
-    pipe = M.product([slots, chunk], "t_pipe", M.hi["slots"] * M.hi["t_chunk"])
-    # Redundant cut (removes no solution, tightens the bound): the pipeline does at least the work
-    # of its micro-batches, m x layers x t_layer >= (B / DP) x (L / PP) x t_layer / mb.
-    md.add(pipe >= lay["t_pipe_lower_bound"])
+    # The pipeline (v m + p - 1) (t_stage / v + t_p2p + e_mb) as a sum of products of narrow factors, so that
+    # bounds propagate term by term (stage layers / v = layers per chunk, an integer):
+    #   m SL t_layer = (SL PP) x (m t_layer / PP)      m t_logits = PP x (m t_logits / PP)
+    #   v m t_p2p                                        (p - 1)(layers per chunk) x t_layer
+    #   (p - 1) t_p2p        (p - 1) t_logits / v        m e_mb (PP = 1 only)
+    terms = [
+        M.product([pv["stage_layers_x_pp"], lay["w_layer"]], "t_work",
+                  min(X, M.hi["stage_layers_x_pp"] * M.hi["w_layer"])),
+        M.product([pp, lgt["w_logits"]], "t_work_logits", min(X, max(PP) * M.hi["w_logits"])),
+        M.product([v, p2["m_x_p2p"]], "t_p2p_all", min(X, max(V) * M.hi["m_x_p2p"])),
+        M.product([pv["bubble_layers"], t_lay], "t_bubble_layers", min(X, M.hi["bubble_layers"] * M.hi["t_layer"])),
+        p2["bubble_p2p"],
+        M.product([m, e_mb], "t_dp_micro_batches", min(X, B * M.hi["t_dp_per_micro_batch"])),
+    ]
+    x_lg = M.product([pp, t_lg], "pp_x_logits", max(PP) * M.hi["t_logits"])
+    terms.append(M.var(0, M.hi["pp_x_logits"], "t_bubble_logits"))
+    md.add_division_equality(terms[-1], x_lg - t_lg, v)
+    pipe_v = M.var(0, min(X, sum(M.hi[t.name] for t in terms)), "t_pipe")
+    md.add(pipe_v == sum(terms))
     # step-level gradient sync hidden behind the last backward (2/3 of a stage), weight gather behind the
     # first forward (1/3), where the framework overlaps them
     ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
@@ -292,11 +413,15 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         hide = M.var(0, M.hi["t_stage"], f"t_{name}_hideable")
         md.add_division_equality(hide, stage * f.numerator, f.denominator)
         hid = M.product([hide, st[flag]], f"t_{name}_hidden", M.hi[f"t_{name}_hideable"])
-        e = M.var(0, M.hi[t_col], f"t_{name}_exposed")
+        e = M.var(0, min(X, M.hi[t_col]), f"t_{name}_exposed")
         md.add_max_equality(e, [0, st[t_col] - hid])
         exposed.append(e)
-    step = M.var(0, M.hi["t_pipe"] + M.hi["t_grad"] + M.hi["t_param"] + M.hi["t_opt"], "t_step")
-    md.add(step == pipe + exposed[0] + exposed[1] + t_opt)
+    step = M.var(0, min(X, M.hi["t_pipe"] + M.hi["t_grad_exposed"] + M.hi["t_param_exposed"] + M.hi["t_opt"]),
+                 "t_step")
+    md.add(step == pipe_v + exposed[0] + exposed[1] + st["t_opt"])
+    # Redundant cuts from the relaxation above (they remove no solution and tighten the bound)
+    for col in (lay["lb_layer"], p2["lb_micro_batch"], st["lb_stage"]):
+        md.add(step >= col)
     md.minimize(step)
 
     vars_ = {"tp": tp, "cp": cp, "pp": pp, "dp": dp, "v": v, "mb": mb, "m": m, "zero": zero, "rc": rc, "sp": sp,
@@ -318,3 +443,57 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         for key, val in hint.items():
             md.add_hint(vars_[key], int(val))
     return Built(md, vars_, space)
+
+
+def solve(inst: Instance, space: Space, prep: dict, time_limit_s: float, params: dict,
+          exclude: list[dict] | None = None, growth: float = 1.25) -> tuple:
+    """CP-SAT over growing restrictions of the model, each proven optimal: first the configurations whose
+    relaxation bound is within 2 % of the smallest, then within a larger cut C. When the restriction's optimum
+    U is <= C it is the optimum of the whole model (every configuration left out is bounded below by more than
+    C >= U); otherwise the cut grows to min(U, 1.25 C), and a cut of U always ends the sequence. The last model
+    holds every tie of the optimum, so the tie-break pass runs on it.
+
+    Returns (solver, built model, outcome, proven) of the last solve; proven is False when the time limit
+    stopped a solve before its proof (the outcome then says feasible or unknown)."""
+    import time
+
+    from explorer.solvers import cpsat
+
+    lo = prep["bound_min"]
+    if lo is None:
+        raise NoRows("no configuration passes the relaxation's memory, bubble and structure rules")
+    b = prep["bound"]
+    hi_lb = int(b[b < BIG].max())
+    deadline = time.perf_counter() + time_limit_s
+    cut, last = int(lo * 1.02) + 1, None
+    while True:
+        # the step searched is at most X: one more growth of the cut, or everything once the cut covers all rows
+        whole = cut >= hi_lb
+        X = CAP_MAX if whole else min(int(cut * growth) + 1, CAP_MAX)
+        left = max(0.05, deadline - time.perf_counter())
+        try:
+            built = build_model(inst, space, exclude=exclude, prep=prep, cut=cut, cap=X)
+            solver, out = cpsat.run(built.model, time_limit_s=left, workers=1, params=params)
+        except NoRows:
+            built, out = None, None
+        if out is not None and out.status == "optimal":
+            value = int(solver.value(built.vars["step_ns"]))
+            last = (solver, built, out)
+            if value <= cut:
+                return solver, built, out, True
+            cut = min(value, int(cut * growth) + 1)
+            continue
+        if out is not None and out.status == "feasible":  # the time limit stopped the proof
+            return solver, built, out, False
+        if out is not None and out.status == "unknown":  # the time limit, before any solution
+            if last:
+                return (*last, False)
+            raise TimeUp()
+        # infeasible below X (or no row left under the cut): widen, or stop when nothing is left out
+        if whole and X >= CAP_MAX:
+            raise NoRows("no configuration fits")
+        cut = min(int(cut * growth) + 1, max(hi_lb, cut + 1)) if not whole else cut * 2
+        if time.perf_counter() > deadline:
+            if last:
+                return (*last, False)
+            raise TimeUp()

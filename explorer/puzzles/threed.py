@@ -228,11 +228,10 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
         left = max(0.05, time_limit - (time.perf_counter() - t0))  # the whole solve stays within the limit
         try:
             solver, built, out, proven = tc.solve(inst, space, prep, left, CPSAT_PARAMS, exclude=excl)
-        except tc.TimeUp:
+        except tc.TimeUp:  # the time limit, not a proof: never "infeasible"
             if plans:
                 break
-            raise InfeasibleError(f"CP-SAT found no configuration within the {time_limit:g} s time limit; "
-                                  f"raise --time-limit") from None
+            raise NoAnswerError(time_limit) from None
         except tc.NoRows:
             if not plans:
                 raise

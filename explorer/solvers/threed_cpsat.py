@@ -476,6 +476,8 @@ def solve(inst: Instance, space: Space, prep: dict, time_limit_s: float, params:
             solver, out = cpsat.run(built.model, time_limit_s=left, workers=1, params=params)
         except NoRows:
             built, out = None, None
+        if out is not None and out.objective is None and out.status in ("optimal", "feasible"):
+            out = None  # no solution to read (an outcome without an objective value)
         if out is not None and out.status == "optimal":
             value = int(solver.value(built.vars["step_ns"]))
             last = (solver, built, out)

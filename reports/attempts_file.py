@@ -344,17 +344,23 @@ def read_json(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
     return AttemptsFile(out, notes)
 
 
+def read_at_most(path: Path, max_bytes: int, what: str, why: str) -> bytes:
+    """The bytes of a file the user named, refusing (one line) what cannot be read or is over max_bytes."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise UsageError(f"{path.name}: larger than {max_bytes // 1024:,} KB; {why}")
+    return raw
+
+
 def read_file(path: Path | str, spec: AttemptSpec) -> AttemptsFile:
     """Read an attempts file (CSV, or JSON by extension or content); file-level problems raise UsageError."""
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read attempts file {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise UsageError(f"{path.name}: larger than {MAX_BYTES // 1024} KB; an attempts file holds at most "
-                         f"{MAX_ROWS} attempts")
+    raw = read_at_most(path, MAX_BYTES, "attempts file",
+                       f"an attempts file holds at most {MAX_ROWS} attempts")
     if not raw.strip():
         raise UsageError(f"{path.name}: no attempts (the file is empty); one attempt per row, columns: "
                          f"{', '.join(spec.variables)}")

@@ -118,7 +118,7 @@ def test_json_bad_rows(edge, tmp_path, change, message):
     (b"tp,pp,micro_batch\n1,8,1\n", "line 1: missing column 'dp'"),
     (b"\x00\x01\x02binary", "not a text file"),
     (b"tp,pp,dp,micro_batch\n" + b"1,8,1250,1\n" * 101, "101 attempts; at most 100"),
-    (b"#" * (1 << 20) + b"\n", "larger than 1024 KB"),
+    (b"#" * (1 << 20) + b"\n", "larger than 1,024 KB"),
 ])
 def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):
     f = tmp_path / "a.csv"

@@ -139,14 +139,9 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
     """Re-render a saved JSON report (from `--format json`) without solving again."""
     from explorer.cli.common import emit
     from explorer.report import Report
+    from explorer.reports.attempts_file import read_at_most
 
-    try:
-        with file.open("rb") as fh:
-            raw = fh.read(MAX_REPORT_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_REPORT_BYTES:
-        raise UsageError(f"{file} is larger than {MAX_REPORT_BYTES // 2**20} MB; not a saved report")
+    raw = read_at_most(file, MAX_REPORT_BYTES, "saved report", "not a saved report")
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -54,6 +54,11 @@ def setup_assumptions(setup: Setup) -> list[Assumption]:
                    "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
                    "through HBM (runs before mid-2022).",
                    "Dao et al., FlashAttention (NeurIPS 2022); Korthikanti et al. 2022, sec. 4.1"),
+        Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
+                   "torch.compile)." if s.fused_kernels else
+                   "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "
+                   "(llm-foundry/Composer of 2023).",
+                   "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager), fitted by explorer/calibrate.py"),
         Assumption(overlap, "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
                             "defaults); Megatron-LM arguments --tp-comm-overlap"),
     ]

@@ -35,7 +35,7 @@ from explorer.errors import UsageError
 from explorer.hardware.catalog import build_cluster
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
-from explorer.plan import ParallelPlan
+from explorer.plan import PRECISIONS, ParallelPlan
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 FORMATS = ("text", "json", "csv")
@@ -72,6 +72,12 @@ class TableResult:
     accepted_max: float | None = None
     miss: str = ""
     assumptions: tuple[str, ...] = field(default=())
+    out_rows: tuple[RowResult, ...] = field(default=())
+    """The same rows predicted with the efficiency parameters fitted WITHOUT this table (leave-one-table-out,
+    explorer/calibrate.py); empty when the calibration did not use the table (then `rows` are out of sample)."""
+    in_fit: bool = False  # whether the global calibration used this table
+    accepted_out_median: float | None = None
+    accepted_out_max: float | None = None
 
     def __repr__(self) -> str:  # the headline; the rows are in .rows
         met = "meets" if self.meets_target else "misses"
@@ -99,6 +105,30 @@ class TableResult:
     def guard_max(self) -> float:
         return max(self.target_max, self.accepted_max or 0.0)
 
+    @property
+    def out_median_error(self) -> float:
+        """Median |error| out of sample: with the parameters fitted without this table (or, for a table no fit
+        used, the in-sample figure, which then is out of sample)."""
+        rows = self.out_rows or self.rows
+        return statistics.median(r.abs_error for r in rows)
+
+    @property
+    def out_max_error(self) -> float:
+        rows = self.out_rows or self.rows
+        return max(r.abs_error for r in rows)
+
+    @property
+    def meets_out_target(self) -> bool:
+        return self.out_median_error <= self.target_median and self.out_max_error <= self.target_max
+
+    @property
+    def guard_out_median(self) -> float:
+        return max(self.target_median, self.accepted_out_median or 0.0)
+
+    @property
+    def guard_out_max(self) -> float:
+        return max(self.target_max, self.accepted_out_max or 0.0)
+
     def rows_over(self, limit: float | None = None) -> list[RowResult]:
         """Rows whose |error| exceeds `limit` (default: the table's max target)."""
         limit = self.target_max if limit is None else limit
@@ -107,7 +137,10 @@ class TableResult:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["rows"] = [asdict(r) for r in self.rows]
-        d.update(median_error=self.median_error, max_error=self.max_error, meets_target=self.meets_target)
+        d["out_rows"] = [asdict(r) for r in self.out_rows]
+        d.update(median_error=self.median_error, max_error=self.max_error, meets_target=self.meets_target,
+                 out_of_sample_median_error=self.out_median_error, out_of_sample_max_error=self.out_max_error,
+                 meets_target_out_of_sample=self.meets_out_target)
         return d
 
 
@@ -147,52 +180,93 @@ def load_table(name: str) -> tuple[dict, list[str], list[dict[str, str]]]:
 # --- one row -> the cost model ------------------------------------------------------------------------------
 
 def _gpt(name: str, hidden: int, layers: int, heads: int, spec: dict, seq_len: int) -> DecoderModel:
-    """GPT-2/3-shaped decoder (the shape of every model in the shipped tables; see their assumptions)."""
+    """GPT-2/3-shaped decoder (4h GELU MLP, LayerNorm, biases, learned positions; tied embedding unless the
+    table says otherwise): the shape of every custom model in the shipped tables (see their assumptions)."""
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=heads, ffn=4 * hidden,
-                        vocab=spec["vocab"], mlp="gelu", norm="layer", bias=True, tied_embeddings=True,
-                        position="learned", max_seq=seq_len, dropout=spec.get("dropout", True), key="reference",
+                        vocab=spec["vocab"], mlp="gelu", norm="layer", bias=True,
+                        tied_embeddings=spec.get("tied_embeddings", True), position="learned", max_seq=seq_len,
+                        dropout=spec.get("dropout", True), key="reference",
                         source="shape from a reference table (explorer/data/reference)")
 
 
-def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Efficiency) -> Setup:
+def _with_part_efficiency(cluster, part_efficiency: dict[str, dict[str, float]] | None):
+    """The cluster with its accelerator's efficiencies (matmul_efficiency, attention_efficiency) replaced
+    (a calibration candidate)."""
+    from dataclasses import replace
+
+    if not part_efficiency or cluster.accelerator.key not in part_efficiency:
+        return cluster
+    acc = replace(cluster.accelerator, **part_efficiency[cluster.accelerator.key])
+    return replace(cluster, accelerator=acc)
+
+
+def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Efficiency,
+           row: dict[str, str] | None = None, part_efficiency: dict[str, dict[str, float]] | None = None) -> Setup:
+    row = row or {}
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
                             spec["inter_link"])
-    return Setup(model=model, cluster=cluster, seq_len=seq_len, precision=spec.get("precision", "bf16"),
+    cluster = _with_part_efficiency(cluster, part_efficiency)
+    grad = spec.get("grad_reduce_dtype")
+    if "mp_mode" in row and "mp_mode_reduce" in spec:
+        grad = spec["mp_mode_reduce"][row["mp_mode"]]
+    return Setup(model=model, cluster=cluster, seq_len=seq_len,
+                 precision=row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision",
+                                                                                                     "bf16"),
                  flash_attention=spec.get("flash_attention", True),
-                 tp_comm_overlap=spec.get("tp_comm_overlap", False), efficiency=eff,
-                 grad_reduce_dtype=spec.get("grad_reduce_dtype"))
+                 tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
+                 efficiency=eff, grad_reduce_dtype=grad, fused_kernels=spec.get("fused_kernels", True))
 
 
-def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency) -> tuple[str, float]:
-    """Label and predicted figure (spec['metric']) of one throughput row."""
+def _flag(text: str | None, default: bool) -> bool:
+    """A True/False column, or the table's default when the column is absent."""
+    if text is None or text == "":
+        return bool(default)
+    if text not in ("True", "False"):
+        raise ValueError(f"expected True or False, got {text!r}")
+    return text == "True"
+
+
+SHARDING_STAGES = {"FULL_SHARD": 3, "SHARD_GRAD_OP": 2, "NO_SHARD": 0}  # PyTorch FSDP ShardingStrategy -> ZeRO
+
+
+def _row_model(spec: dict, row: dict[str, str], seq_len: int) -> DecoderModel:
+    if "catalog_model" in spec:
+        return get_model(spec["catalog_model"])
+    if spec.get("model_column") == "catalog":
+        return get_model(row["model"])
+    if "model" in row and "models" in spec:
+        hidden, layers, heads = spec["models"][row["model"]]
+        return _gpt(f"{spec.get('model_prefix', 'MPT-')}{row['model']}", hidden, layers, heads, spec, seq_len)
+    name = f"GPT {row.get('params_b') or row.get('model_size') or row.get('model')}".replace("BB", "B")
+    return _gpt(name, int(row["hidden"]), int(row["layers"]), int(row["heads"]), spec, seq_len)
+
+
+def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
+                    part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, float]:
+    """Label and predicted figure (spec['metric']) of one throughput row. Every run detail is read from the
+    row's columns where the table has them, else from the table's entry in tables.toml."""
     gpus = int(row["gpus"])
     seq_len = int(row.get("seq_len") or spec["seq_len"])
-    if "catalog_model" in spec:
-        model = get_model(spec["catalog_model"])
-        name = model.name
-    else:
-        if "model" in row:
-            hidden, layers, heads = spec["models"][row["model"]]
-            name = f"MPT-{row['model']}"
-        else:
-            hidden, layers, heads = int(row["hidden"]), int(row["layers"]), int(row["heads"])
-            name = f"GPT {row['params_b']}B"
-        model = _gpt(name, hidden, layers, heads, spec, seq_len)
+    model = _row_model(spec, row, seq_len)
     tp, cp, pp = int(row.get("tp", 1)), int(row.get("cp", 1)), int(row.get("pp", 1))
-    dp = int(row.get("dp") or gpus // (tp * cp * pp))
+    dp = int(row.get("dp") or row.get("fsdp") or gpus // (tp * cp * pp))
     if tp * cp * pp * dp != gpus:
         raise ValueError(f"{spec['file']}: tp x cp x pp x dp = {tp * cp * pp * dp} != gpus {gpus} in row {row}")
     global_batch = int(row["global_batch"]) if "global_batch" in row else dp * int(row["batch_per_dp"])
-    if "recompute" in spec:
+    if "recompute" in row:
+        recompute = row["recompute"]
+    elif "recompute" in spec:
         recompute = spec["recompute"]
     else:
         recompute = "full" if row["activation_checkpointing"] == "True" else "none"
+    zero = SHARDING_STAGES[row["sharding_strategy"]] if "sharding_strategy" in row else int(spec.get("zero", 0))
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=int(row["micro_batch"]),
-                        global_batch=global_batch, virtual_stages=int(row.get("virtual_stages", 1)),
-                        zero=int(spec.get("zero", 0)), recompute=recompute,
-                        sequence_parallel=spec.get("sequence_parallel", True),
+                        global_batch=global_batch, virtual_stages=int(row.get("virtual_stages") or 1),
+                        zero=zero, recompute=recompute,
+                        sequence_parallel=_flag(row.get("sequence_parallel"), spec.get("sequence_parallel", True))
+                        and tp > 1,
                         framework=spec.get("framework", "megatron"))
-    est = estimate(_setup(spec, model, gpus, seq_len, eff), plan)
+    est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
         predicted = est.hardware_tflops_per_gpu
@@ -200,9 +274,14 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency) -> tuple[s
         predicted = est.model_tflops_per_gpu
     elif metric == "tokens_per_s_per_gpu":
         predicted = est.tokens_per_s / gpus
+    elif metric == "step_time_s":
+        predicted = est.step_time_s
     else:
         raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
-    label = f"{name} s={seq_len} {gpus} GPUs {plan.describe()}"
+    label = f"{model.name} s={seq_len} {gpus} GPUs {plan.describe()}"
+    extra = [f"{k}={row[k]}" for k in spec.get("label_columns", ()) if row.get(k)]
+    if extra:
+        label += " [" + ", ".join(extra) + "]"
     return label, predicted
 
 
@@ -217,16 +296,24 @@ def _relative_error(predicted: float, published_text: str) -> float:
     return (gap if predicted > published else -gap) / published
 
 
-def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency) -> list[RowResult]:
+def compared_rows(spec: dict, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows the cost model is judged on: all, unless the table has a `compare` column (False: transcribed for
+    completeness, e.g. a precision the model is not calibrated for; the table's notes say why)."""
+    return [r for r in rows if _flag(r.get("compare"), True)]
+
+
+def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
+                      part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     out = []
-    for row in rows:
-        label, predicted = _throughput_row(spec, row, eff)
+    for row in compared_rows(spec, rows):
+        label, predicted = _throughput_row(spec, row, eff, part_efficiency)
         text = row[spec["published_column"]]
         out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text)))
     return out
 
 
-def _memory_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency) -> list[RowResult]:
+def _memory_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
+                  part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     """ZeRO Table 1: model-state bytes (weights + gradients + optimizer) per GPU for each DP degree and stage."""
     out = []
     for row in rows:
@@ -247,31 +334,51 @@ def _memory_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency) -> li
     return out
 
 
-def validate_table(name: str, efficiency: Efficiency = DEFAULT_EFFICIENCY) -> TableResult:
-    """Run the cost model on every row of one reference table."""
+def validate_table(name: str, efficiency: Efficiency = DEFAULT_EFFICIENCY,
+                   part_efficiency: dict[str, dict[str, float]] | None = None,
+                   out_of_sample: bool = False) -> TableResult:
+    """Run the cost model on every row of one reference table (part_efficiency: accelerator key -> field ->
+    value replacing the catalog's, for calibration). With out_of_sample, also predict every row with the
+    parameters the stored calibration fitted without this table (explorer/data/reference/calibration.toml)."""
     spec, comments, rows = load_table(name)
     build = _throughput_table if spec["kind"] == "throughput" else _memory_table
-    results = build(spec, rows, efficiency)
+    results = build(spec, rows, efficiency, part_efficiency)
+    out: list[RowResult] = []
+    in_fit = False
+    if out_of_sample and spec["kind"] == "throughput":
+        from explorer import calibrate
+
+        in_fit = name in calibrate.stored().get("tables", [])
+        held = calibrate.held_out_values(name)
+        if held is not None:
+            eff, parts = calibrate.split(held)
+            out = build(spec, rows, eff, parts)
     return TableResult(
         key=name, title=spec["title"], source=spec["source"], kind=spec["kind"], unit=spec["unit"],
         rows=tuple(results), target_median=spec["target_median"], target_max=spec["target_max"],
         accepted_median=spec.get("accepted_median"), accepted_max=spec.get("accepted_max"),
-        miss=spec.get("miss", ""), assumptions=tuple(c for c in comments[1:]),
+        miss=spec.get("miss", ""), assumptions=tuple(c for c in comments[1:]), out_rows=tuple(out),
+        in_fit=in_fit, accepted_out_median=spec.get("accepted_out_median"),
+        accepted_out_max=spec.get("accepted_out_max"),
     )
 
 
 def validate(names: list[str] | tuple[str, ...] | None = None,
-             efficiency: Efficiency = DEFAULT_EFFICIENCY) -> list[TableResult]:
-    """Validate the named tables (all shipped tables by default)."""
-    return [validate_table(n, efficiency) for n in (names or table_names())]
+             efficiency: Efficiency = DEFAULT_EFFICIENCY, out_of_sample: bool = True) -> list[TableResult]:
+    """Validate the named tables (all shipped tables by default), in sample (the parameters in the code) and,
+    with out_of_sample, with the parameters fitted without each table (leave-one-table-out)."""
+    oos = out_of_sample and efficiency == DEFAULT_EFFICIENCY
+    return [validate_table(n, efficiency, out_of_sample=oos) for n in (names or table_names())]
 
 
-def overall(results: list[TableResult], kind: str = "throughput") -> dict:
+def overall(results: list[TableResult], kind: str = "throughput", out_of_sample: bool = False) -> dict:
     """Median and max |error| over all rows of all tables of one kind (the issue's 'over all rows')."""
-    errs = [r.abs_error for t in results if t.kind == kind for r in t.rows]
+    errs = [r.abs_error for t in results if t.kind == kind
+            for r in ((t.out_rows or t.rows) if out_of_sample else t.rows)]
     if not errs:
         return {"kind": kind, "rows": 0}
-    return {"kind": kind, "rows": len(errs), "median_error": statistics.median(errs), "max_error": max(errs)}
+    return {"kind": kind, "rows": len(errs), "median_error": statistics.median(errs), "max_error": max(errs),
+            "sample": "out" if out_of_sample else "in"}
 
 
 # --- rendering (no physics here) ----------------------------------------------------------------------------
@@ -284,47 +391,85 @@ def _num(x: float) -> str:
     return f"{x:.4g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
+def _sample_note(t: TableResult) -> str:
+    if t.out_rows:
+        return "fitted without this table"
+    if t.kind == "memory":
+        return "no fitted parameter enters"
+    return "no fit used this table"
+
+
 def render_text(results: list[TableResult], width: int | None = None) -> str:
-    """The tables as terminal text that fits `width` (default: the terminal's, else 80 columns)."""
+    """The tables as terminal text that fits `width` (default: the terminal's, else 80 columns): every row with
+    its in-sample error and, for a calibrated table, its out-of-sample error; then the per-table summary."""
     from explorer.reports.text import TextDoc
 
     doc = TextDoc()
     for t in results:
         doc.line(f"{t.title}  [{t.key}]", style="bold").line(f"source: {t.source}", indent=2)
-        rows = [[r.label, _num(r.published), _num(r.predicted), _pct(r.error),
-                 "over target" if r.abs_error > t.target_max else ""] for r in t.rows]
-        doc.table(["row", f"published ({t.unit})", f"predicted ({t.unit})", "error", ""], rows, indent=2)
+        outs = t.out_rows or ()
+        rows = []
+        for i, r in enumerate(t.rows):
+            row = [r.label, _num(r.published), _num(r.predicted), _pct(r.error)]
+            if outs:
+                row.append(_pct(outs[i].error))
+            row.append("over target" if r.abs_error > t.target_max else "")
+            rows.append(row)
+        head = ["row", f"published ({t.unit})", f"predicted ({t.unit})", "error"]
+        doc.table(head + (["out of sample"] if outs else []) + [""], rows, indent=2)
         verdict = "meets target" if t.meets_target else "MISSES TARGET"
-        doc.line(f"median |error| {100 * t.median_error:.1f}% (target {100 * t.target_median:.0f}%), "
+        doc.line(f"in sample: median |error| {100 * t.median_error:.1f}% (target {100 * t.target_median:.0f}%), "
                  f"max |error| {100 * t.max_error:.1f}% (target {100 * t.target_max:.0f}%): {verdict}", indent=2)
-        if not t.meets_target:
+        if t.kind == "throughput":
+            verdict = "meets target" if t.meets_out_target else "MISSES TARGET"
+            doc.line(f"out of sample ({_sample_note(t)}): median |error| {100 * t.out_median_error:.1f}%, "
+                     f"max |error| {100 * t.out_max_error:.1f}%: {verdict}", indent=2)
+        if not (t.meets_target and t.meets_out_target):
             over = t.rows_over()
-            doc.line(f"{len(over)} of {len(t.rows)} rows over the {100 * t.target_max:.0f}% target.", indent=2)
+            doc.line(f"{len(over)} of {len(t.rows)} rows over the {100 * t.target_max:.0f}% target in sample.",
+                     indent=2)
             if t.miss:
                 doc.line(f"why: {t.miss}", indent=2)
         doc.line()
+    doc.line("Per table (out of sample: predicted with the efficiency parameters fitted without that table, "
+             "explorer/calibrate.py):")
+    doc.line("(median and max |error|, in sample / out of sample)", indent=2)
+    doc.table(["table", "rows", "in med", "in max", "out med", "out max", "target", ""],
+              [[t.key, len(t.rows), f"{100 * t.median_error:.1f}%", f"{100 * t.max_error:.1f}%",
+                f"{100 * t.out_median_error:.1f}%", f"{100 * t.out_max_error:.1f}%",
+                f"{100 * t.target_median:.0f}/{100 * t.target_max:.0f}%", "" if t.meets_out_target else "MISS"]
+               for t in results], indent=2)
+    doc.line()
     for kind in ("throughput", "memory"):
         o = overall(results, kind)
         if o["rows"]:
-            doc.line(f"All {kind} rows ({o['rows']}): median |error| {100 * o['median_error']:.1f}%, "
-                     f"max |error| {100 * o['max_error']:.1f}%")
+            text = (f"All {kind} rows ({o['rows']}): median |error| {100 * o['median_error']:.1f}%, "
+                    f"max |error| {100 * o['max_error']:.1f}%")
+            if kind == "throughput":
+                oo = overall(results, kind, out_of_sample=True)
+                text += (f" in sample; {100 * oo['median_error']:.1f}% and {100 * oo['max_error']:.1f}% "
+                         f"out of sample")
+            doc.line(text)
     return doc.render(width)
 
 
 def render_json(results: list[TableResult]) -> str:
     doc = {"tables": [t.as_dict() for t in results],
-           "overall": [overall(results, k) for k in ("throughput", "memory")]}
+           "overall": [overall(results, k) for k in ("throughput", "memory")]
+           + [overall(results, "throughput", out_of_sample=True)]}
     return json.dumps(doc, indent=2) + "\n"
 
 
 def render_csv(results: list[TableResult]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "row", "unit", "published", "predicted", "error", "target_max", "over_target"])
+    w.writerow(["table", "row", "unit", "published", "predicted", "error", "target_max", "over_target",
+                "predicted_out_of_sample", "error_out_of_sample"])
     for t in results:
-        for r in t.rows:
+        outs = t.out_rows or t.rows
+        for r, o in zip(t.rows, outs, strict=True):
             w.writerow([t.key, r.label, t.unit, r.published, f"{r.predicted:.6g}", f"{r.error:.4f}",
-                        t.target_max, int(r.abs_error > t.target_max)])
+                        t.target_max, int(r.abs_error > t.target_max), f"{o.predicted:.6g}", f"{o.error:.4f}"])
     return buf.getvalue()
 
 

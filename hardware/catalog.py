@@ -30,6 +30,8 @@ class Accelerator:
     source: str
     matmul_efficiency_source: str = ""
     node: str = ""  # key of its usual node in nodes.toml (what `--gpu NAME` brings)
+    attention_efficiency: float | None = None  # fused-attention fraction of peak on this part (None: the global one)
+    attention_efficiency_source: str = ""
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a precision; error naming the ones this part has."""
@@ -190,6 +192,8 @@ def get_accelerator(name: str) -> Accelerator:
         source=e["source"],
         matmul_efficiency_source=e.get("matmul_efficiency_source", ""),
         node=e.get("node", ""),
+        attention_efficiency=e.get("attention_efficiency"),
+        attention_efficiency_source=e.get("attention_efficiency_source", ""),
     )
 
 

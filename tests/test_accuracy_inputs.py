@@ -141,3 +141,64 @@ def test_stack_options_reach_the_cli_and_the_assumptions():
                          "--precision", "fp8", "--top", "1")
     assert code == 0, err
     assert "FP8 training" in out and "TP communication overlap on" in out
+
+
+# --- memory-bound kernels and attention (the terms the calibration sets) --------------------------------------
+
+def _setup(mlp="gelu", **kw):
+    from dataclasses import replace
+
+    from explorer.hardware.catalog import build_cluster
+
+    from explorer.api import custom_model
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.cost.setup import Setup
+
+    eff = replace(DEFAULT_EFFICIENCY, elementwise_bytes_per_hidden=0.0, elementwise_bytes_per_hidden_eager=0.0)
+    model = custom_model(2, 1024, 8, mlp=mlp, vocab=1000)
+    return Setup(model, build_cluster("a100", 8, 8, "nvlink3", "ib_hdr"), 2048, efficiency=eff, **kw)
+
+
+def test_mlp_activation_traffic_by_hand():
+    # GELU MLP, h = 1024, ffn = 4096, micro-batch 1 x 2048 tokens, TP 2: forward reads + writes the ffn-wide
+    # tensor (2 passes), backward reads 2 and writes 1 (3): 5 x 2048 x 4096 x 2 bytes / 2 = 41,943,040 bytes per
+    # GPU, at the A100's 2,039 GB/s = 20.57 us. SwiGLU at the same ffn: 3 + 5 = 8 passes.
+    from explorer.cost.time import layer_time
+
+    _, t_mem, _, _ = layer_time(_setup("gelu"), 2, 1, 1, 0, 1)
+    assert float(t_mem) == pytest.approx(5 * 2048 * 4096 * 2 / 2 / 2039e9, rel=1e-9)
+    s = _setup("swiglu")
+    s = __import__("dataclasses").replace(s, model=__import__("dataclasses").replace(s.model, ffn=4096))
+    _, t_mem, _, _ = layer_time(s, 2, 1, 1, 0, 1)
+    assert float(t_mem) == pytest.approx(8 * 2048 * 4096 * 2 / 2 / 2039e9, rel=1e-9)
+    # full recompute runs the forward again: GELU 2 x 2 + 3 = 7 passes
+    _, t_mem, _, _ = layer_time(_setup("gelu"), 2, 1, 1, 2, 1)
+    assert float(t_mem) == pytest.approx(7 * 2048 * 4096 * 2 / 2 / 2039e9, rel=1e-9)
+
+
+def test_eager_kernels_cost_more_memory_time_than_fused():
+    from dataclasses import replace
+
+    from explorer.cost.time import layer_time
+
+    s = _setup()
+    s = replace(s, efficiency=replace(s.efficiency, elementwise_bytes_per_hidden=30.0,
+                                      elementwise_bytes_per_hidden_eager=150.0))
+    fused = float(layer_time(s, 1, 1, 1, 0, 0)[1])
+    eager = float(layer_time(replace(s, fused_kernels=False), 1, 1, 1, 0, 0)[1])
+    # the norm/residual traffic goes from 30 to 150 bytes per token and hidden unit: 2048 x 1024 x 120 bytes more
+    assert eager - fused == pytest.approx(2048 * 1024 * 120 / 2039e9, rel=1e-9)
+
+
+def test_attention_without_flash_runs_as_head_dim_gemms():
+    # Without a fused kernel QK^T and AV are batched GEMMs with one side = head_dim (128 here): they run at the
+    # part's GEMM efficiency rolled off at width 128, not at the fused-attention efficiency.
+    from explorer.cost.efficiency import gemm_efficiency
+    from explorer.cost.time import layer_time
+
+    on, off = _setup(), _setup(flash_attention=False)
+    attn_flops = 3 * 2048 * 4 * 2048 * 1024  # fwd + bwd, 1 x 2048 tokens, TP 1
+    rate_on = on.peak_flops * on.attention_efficiency
+    rate_off = off.peak_flops * gemm_efficiency(off.cluster.accelerator.matmul_efficiency, 128, 2048, off.efficiency)
+    dt = float(layer_time(off, 1, 1, 1, 0, 0)[0]) - float(layer_time(on, 1, 1, 1, 0, 0)[0])
+    assert dt == pytest.approx(attn_flops / rate_off - attn_flops / rate_on, rel=1e-9)

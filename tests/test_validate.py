@@ -37,11 +37,84 @@ def test_error_does_not_grow_beyond_target_or_recorded_miss(results, name):
 
 
 @pytest.mark.parametrize("name", table_names())
+def test_out_of_sample_error_does_not_grow(results, name):
+    """Leave-one-table-out: each table predicted with the parameters fitted without it (calibration.toml) must
+    stay within its target or its recorded out-of-sample miss (accepted_out_median / accepted_out_max)."""
+    t = results[name]
+    if t.kind != "throughput":
+        return
+    assert t.out_median_error <= t.guard_out_median, f"{name}: out-of-sample median {t.out_median_error:.3f}"
+    assert t.out_max_error <= t.guard_out_max, f"{name}: out-of-sample max {t.out_max_error:.3f}"
+    if t.meets_out_target:
+        assert t.accepted_out_median is None and t.accepted_out_max is None, (
+            f"{name} now meets its target out of sample: remove accepted_out_* from tables.toml")
+    else:
+        assert len(t.miss) > 80, f"{name} misses its target out of sample without an explanation"
+        for accepted, actual in ((t.accepted_out_median, t.out_median_error), (t.accepted_out_max, t.out_max_error)):
+            assert accepted is None or accepted - actual <= 0.03, f"{name}: lower accepted_out_* to {actual:.3f}"
+
+
+def test_every_fitted_table_has_a_leave_one_out_fit():
+    from explorer import calibrate
+
+    stored = calibrate.stored()
+    assert set(stored["tables"]) == set(calibrate.throughput_tables())
+    assert set(stored["held_out"]) == set(stored["tables"])
+    for name, values in stored["held_out"].items():
+        assert set(values) == {p.name for p in calibrate.PARAMETERS}, name
+
+
+def test_the_code_carries_the_global_fit():
+    """efficiency.py and accelerators.toml hold the values calibration.toml records as the global fit (4 digits):
+    the fit's provenance and the code cannot drift apart."""
+    from explorer import calibrate
+
+    stored, now = calibrate.stored()["global"], calibrate.current_values()
+    for name, value in stored.items():
+        assert now[name] == pytest.approx(value, rel=1e-3), name
+
+
+def test_calibration_parameters_are_physical_and_bounded():
+    from explorer import calibrate
+
+    for p in calibrate.PARAMETERS:
+        assert p.lower <= p.prior <= p.upper and p.prior_source and p.meaning, p.name
+        value = calibrate.current_values()[p.name]
+        assert p.lower <= value <= p.upper, p.name
+    # an efficiency is a fraction of peak
+    for name in ("matmul_efficiency.hopper", "matmul_efficiency.ampere", "attention_efficiency.hopper",
+                 "attention_efficiency.ampere"):
+        assert 0 < calibrate.current_values()[name] < 1
+
+
+def test_fit_lowers_the_error_from_the_priors():
+    """A short fit on one table moves the parameters to a lower weighted error than the priors give (the
+    machinery works; the full leave-one-table-out run is `python -m explorer.calibrate`, minutes long)."""
+    from explorer import calibrate
+
+    table = "megatron_sc21_table1"
+    before = calibrate.table_errors(table, calibrate.priors())
+    fitted = calibrate.fit([table], max_nfev=4)
+    after = calibrate.table_errors(table, fitted)
+    assert float((after ** 2).sum()) < float((before ** 2).sum())
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("EXPLORER_REFIT"), reason="minutes long: set EXPLORER_REFIT=1")
+def test_refit_reproduces_the_stored_calibration():
+    from explorer import calibrate
+
+    assert calibrate.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("name", table_names())
 def test_a_missed_target_is_recorded_and_explained(results, name):
     """A table either meets its target or tables.toml says by how much it misses and why."""
     t = results[name]
     if not t.meets_target:
-        assert t.accepted_median is not None and t.accepted_max is not None, name
+        if t.median_error > t.target_median:
+            assert t.accepted_median is not None, name
+        if t.max_error > t.target_max:
+            assert t.accepted_max is not None, name
         assert len(t.miss) > 80, f"{name} misses its target without an explanation"
     else:
         assert t.accepted_median is None and t.accepted_max is None, (
@@ -54,6 +127,7 @@ def test_recorded_miss_is_tight(results):
     for t in results.values():
         if t.accepted_max is not None:
             assert t.accepted_max - t.max_error <= 0.03, f"{t.key}: lower accepted_max to {t.max_error:.2f}"
+        if t.accepted_median is not None:
             assert t.accepted_median - t.median_error <= 0.03, f"{t.key}: lower accepted_median to {t.median_error:.2f}"
 
 
@@ -102,6 +176,63 @@ def test_mosaic_transcription_is_self_consistent():
         assert int(r["gpus"]) * int(r["micro_batch"]) * int(r["grad_accum"]) == int(r["global_batch"]), r
 
 
+def test_korthikanti_rows_agree_with_their_published_mfu():
+    """Table 5's MFU follows from its iteration time with the paper's own FLOPs count (its Appendix A, the
+    Megatron closed form 72 B s L h^2 (1 + s/(6h) + V/(12 h L))), V = 51200, s = 2048, A100 peak 312 TFLOP/s:
+    e.g. 22B: 72 x 4 x 2048 x 48 x 6144^2 x 1.0713 / 1.10 s / (8 x 312e12) = 41.5 %. Checks the copy."""
+    from explorer.models.architecture import gpt_megatron_flops_per_iteration
+
+    _, _, rows = load_table("korthikanti2022_table5")
+    assert [r["iteration_time_s"] for r in rows] == ["1.42", "1.10", "18.13", "13.75", "49.05", "37.83", "94.42",
+                                                     "71.49", "39.15"]
+    for r in rows:
+        if not r["mfu_pct"]:
+            continue
+        flops = gpt_megatron_flops_per_iteration(int(r["global_batch"]), 2048, int(r["layers"]), int(r["hidden"]),
+                                                 51200)
+        mfu = flops / float(r["iteration_time_s"]) / (int(r["gpus"]) * 312e12)
+        assert mfu == pytest.approx(float(r["mfu_pct"]) / 100, abs=0.006), r
+
+
+def test_megatron_core_rows_agree_with_their_aggregate_and_mfu():
+    # per-GPU TFLOP/s x GPUs = aggregate PFLOP/s (to its printed precision); MFU = per-GPU / 989 (printed to 1 %).
+    _, _, rows = load_table("megatron_core_h100_weak")
+    assert len(rows) == 9 and rows[-1]["gpus"] == "6144" and rows[-1]["tflops_per_gpu"] == "459.9"
+    for r in rows:
+        assert float(r["tflops_per_gpu"]) * int(r["gpus"]) / 1000 == pytest.approx(float(r["aggregate_pflops"]),
+                                                                                    abs=0.06)
+        assert float(r["tflops_per_gpu"]) / 989 == pytest.approx(float(r["mfu_pct"]) / 100, abs=0.006)
+        assert int(r["tp"]) * int(r["pp"]) * int(r["dp"]) == int(r["gpus"])
+        assert int(r["layers"]) % int(r["pp"]) == 0 and int(r["virtual_stages"]) * int(r["pp"]) in (
+            int(r["pp"]), int(r["layers"]))
+
+
+@pytest.mark.parametrize("name, count", [("mosaic_h100_large", 18), ("mosaic_a100_80gb", 61)])
+def test_new_mosaic_tables_are_self_consistent(name, count):
+    """NumParams from the shape and MFU from the throughput, as for the 8-GPU table (peaks 989.5 and 312)."""
+    spec, _, rows = load_table(name)
+    peak = 989.5e12 if "h100" in name else 312e12
+    assert len(rows) == count
+    for r in rows:
+        h, layers, _ = spec["models"][r["model"]]
+        s, n = int(r["seq_len"]), int(r["num_params"])
+        assert n == layers * (12 * h * h + 13 * h) + 50368 * h + s * h + 2 * h, r
+        mfu = int(r["tokens_per_s_per_gpu"]) * (6 * n + 12 * layers * h * s) / peak
+        assert mfu == pytest.approx(float(r["mfu_pct"]) / 100, rel=0.015), r
+        assert int(r["gpus"]) * int(r["micro_batch"]) * int(r["grad_accum"]) == int(r["global_batch"]), r
+
+
+def test_torchtitan_rows():
+    # asyncTP_llama3_h100_2025-06: bf16 597.3 vanilla, 652.4 async (1.09x); Table 4 (2024-12, Float8) 829 / 876.
+    _, _, rows = load_table("torchtitan_llama3_h100")
+    compared = [r for r in rows if r["compare"] == "True"]
+    assert [r["tokens_per_s_per_gpu"] for r in compared] == ["597.3", "652.4"]
+    assert all(r["precision"] == "bf16" for r in compared)
+    assert {r["tokens_per_s_per_gpu"] for r in rows if r["date"] == "2024-12"} == {"829", "876"}
+    for r in rows:
+        assert int(r["fsdp"]) * int(r["tp"]) == int(r["gpus"]) and int(r["fsdp"]) * int(r["micro_batch"]) == 512
+
+
 def test_llama3_rows_and_the_dp_typo():
     # Table 4: 8,192 GPUs = TP 8 x CP 1 x PP 16 x DP 64 at 430 TFLOP/s; the third row prints DP = 4, but
     # 16,384 / (8 x 16 x 16) = 8 and 16M tokens / 131,072 / 16 per DP = 8, so the file carries 8.
@@ -131,11 +262,12 @@ def test_error_counts_only_beyond_the_printed_precision():
 def test_overall_and_renderings(results):
     rs = list(results.values())
     o = overall(rs, "throughput")
-    assert o["rows"] == 10 + 52 + 3
+    n_throughput = sum(len(t.rows) for t in rs if t.kind == "throughput")
+    assert o["rows"] == n_throughput >= 10 + 52 + 3 + 9 + 9 + 18 + 61 + 2
     text = render(rs, "text")
-    assert "median |error|" in text and "why:" in text
+    assert "median |error|" in text and "out of sample" in text
     csv_text = render(rs, "csv")
-    assert csv_text.count("\n") == 1 + 10 + 52 + 3 + 54
+    assert csv_text.count("\n") == 1 + n_throughput + 54
     assert '"tables"' in render(rs, "json")
     with pytest.raises(UsageError):
         render(rs, "xml")

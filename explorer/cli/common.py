@@ -94,6 +94,9 @@ def stack_options(f: Callable) -> Callable:
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
                           "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),
+        click.option("--fused-kernels/--no-fused-kernels", default=True, show_default=True,
+                     help="Memory-bound kernels fused (Transformer Engine / Apex / torch.compile); off: eager "
+                          "PyTorch, one HBM pass per elementwise op."),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -47,8 +47,8 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
                  gpus, gpus_per_node, network, intra_network, precision, flash_attention, tp_comm_overlap,
-                 global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype, in_network_reduction, engine,
-                 top, time_limit) -> None:
+                 fused_kernels, global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype,
+                 in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
     from explorer.api import solve_3d
 

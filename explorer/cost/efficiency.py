@@ -2,9 +2,11 @@
 
 Peak FLOP/s, link line rates and per-part GEMM/link efficiencies are in the hardware catalog
 (hardware/data/*.toml, each with its source). The parameters here describe how a training
-step departs from those ideals; each has a physical meaning and a stated origin. They are
-calibrated once against explorer/data/reference/megatron_sc21_table1.csv (see `explore validate`),
-never per row or per model.
+step departs from those ideals; each has a physical meaning and a stated origin. The ones marked
+"fitted" are calibrated together, once, on all shipped reference tables (explorer/calibrate.py: a
+least-squares fit from priors with sources, values and provenance in explorer/data/reference/
+calibration.toml; `explore validate` reports each table's error in sample and with the values fitted
+without it), never per row, per table or per model.
 """
 
 from __future__ import annotations
@@ -22,34 +24,45 @@ if TYPE_CHECKING:
 class Efficiency:
     """Efficiency parameters of the step-time model."""
 
-    matmul_half_dim: float = 192.0
+    matmul_half_dim: float = 195.2
     """GEMM size roll-off: the per-device matrix width (hidden / TP) at which a GEMM reaches half
     of the part's large-GEMM efficiency; efficiency scales as n / (n + n_half). Small GEMMs
     under-fill the SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide,
-    'Matrix multiplication background', fig. 'Tensor Core performance vs. size')."""
+    'Matrix multiplication background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 128.0
-    """Same roll-off in the token dimension of a micro-batch (b x s / CP)."""
+    matmul_half_tokens: float = 159.2
+    """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 48.0
+    elementwise_bytes_per_hidden: float = 36.89
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
-    (norms, residual adds, activation function, rotary, dropout), forward + backward. About a
+    (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
-    dropout and residual are the memory-bound part of a layer)."""
+    dropout and residual are the memory-bound part of a layer). These are the kernels sequence parallelism
+    splits over TP; the MLP activation's traffic is counted from the shape (explorer/cost/time.py). Fitted
+    (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
+    7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands at 37."""
+
+    elementwise_bytes_per_hidden_eager: float = 395.6
+    """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
+    (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
+    back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
+    figure); the fit lands at about 10x, i.e. roughly 200 passes over 2-byte h-vectors per layer."""
 
     attention_efficiency: float = 0.45
     """Fraction of dense peak at which the attention core's counted FLOPs (4 s h per token and layer forward,
     PaLM's count: no causal halving) complete. FlashAttention-style kernels stay well below large-GEMM
     efficiency (head-dim-sized inner products, softmax between the two matmuls; Dao, FlashAttention-2,
     arXiv 2307.08691, sec. 4). Fitted once on the attention-dominated Llama 3 405B s = 131,072 row
-    (`explore validate`, 57 % of FLOPs in attention), the same for every row."""
+    (`explore validate`, 57 % of FLOPs in attention). Parts with their own measured figure carry it in the
+    catalog (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the
+    others."""
 
-    attention_score_bytes: float = 48.0
+    attention_score_bytes: float = 41.81
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
     tensors); about 33 bytes at full bandwidth, 48 at the ~70 % of HBM peak such strided kernels reach.
-    Fitted once on Megatron SC'21 Table 1 (`explore validate`), the same for every row."""
+    Fitted (prior 48) on the tables without FlashAttention (Megatron SC'21, Korthikanti et al. 2022)."""
 
     dp_overlap: float = 1.0
     """Fraction of the last micro-batch's backward pass behind which the data-parallel gradient

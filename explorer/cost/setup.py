@@ -65,6 +65,10 @@ class Setup:
     run it, off for FSDP2/torchtitan where AsyncTP is opt-in, unavailable in DeepSpeed); explorer/cost/time.py
     says how much stays exposed. Needs sequence parallelism."""
 
+    fused_kernels: bool = True
+    """Memory-bound kernels fused (Megatron-Core with Transformer Engine / Apex fused norms and bias-dropout-add,
+    or torch.compile): False for eager PyTorch, where each elementwise op makes its own pass over HBM."""
+
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
@@ -104,6 +108,14 @@ class Setup:
     def peak_flops(self) -> float:
         """Dense peak of the training precision: the transformer blocks' linear layers (GEMMs) run at it."""
         return self.cluster.accelerator.peak(self.precision)
+
+    @property
+    def attention_efficiency(self) -> float:
+        """Fraction of peak the fused attention core reaches: the part's own figure where the catalog has one
+        (FlashAttention-2 reaches a smaller fraction of Hopper's peak than of Ampere's: Dao, arXiv 2307.08691,
+        sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global Efficiency value."""
+        own = self.cluster.accelerator.attention_efficiency
+        return self.efficiency.attention_efficiency if own is None else own
 
     @property
     def non_gemm_peak_flops(self) -> float:

@@ -88,15 +88,20 @@ def layer_time(
     _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, eff)
     rc = np.asarray(recompute)
-    # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) runs at its own
-    # fraction of peak, eff.attention_efficiency; it is executed 4 times under selective or full recompute.
-    # Under FP8 training it stays in BF16 (setup.non_gemm_peak_flops).
+    # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) is executed 4 times under
+    # selective or full recompute. A fused (FlashAttention-style) kernel runs it at the part's attention efficiency
+    # (Setup.attention_efficiency); without one, QK^T and AV are batched GEMMs with the head dimension as one side:
+    # the part's GEMM efficiency rolled off at width head_dim (their softmax traffic is in t_mem below).
+    # Under FP8 training attention stays in BF16 (setup.non_gemm_peak_flops).
     attn_hw = np.where(rc >= 1, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_gemm = (hw - attn_hw) / (setup.peak_flops * e)
-    t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * eff.attention_efficiency)
+    attn_eff = (setup.attention_efficiency if setup.flash_attention
+                else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
+    t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     passes = np.where(rc == 2, 4.0 / 3.0, 1.0)
-    elem_bytes = tokens * m.hidden * eff.elementwise_bytes_per_hidden * (setup.act_bytes / 2) * passes
+    per_hidden = eff.elementwise_bytes_per_hidden if setup.fused_kernels else eff.elementwise_bytes_per_hidden_eager
+    elem_bytes = tokens * m.hidden * per_hidden * (setup.act_bytes / 2) * passes
     # Without FlashAttention every token's a x s attention scores stream through HBM (QK^T output, fused
     # scale-mask-softmax, dropout and its mask, AV input, and their backward), split over TP by heads.
     score_bytes = (
@@ -104,7 +109,14 @@ def layer_time(
         if setup.flash_attention
         else (tokens * m.heads * setup.seq_len * eff.attention_score_bytes * (setup.act_bytes / 2) * passes / tp_a)
     )
-    t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + score_bytes) / acc.memory_bandwidth
+    # The MLP's activation function runs on the ffn-wide tensor inside the TP region, so it is split over TP with
+    # or without sequence parallelism: GELU reads 1 and writes 1 ffn-vector forward, reads 2 and writes 1 backward;
+    # SwiGLU reads 2 and writes 1 forward, reads 3 and writes 2 backward (the tensors of Megatron-LM's fused
+    # bias_gelu / bias_swiglu kernels); full recompute runs the forward again.
+    fwd_passes, bwd_passes = (2.0, 3.0) if m.mlp == "gelu" else (3.0, 5.0)
+    act_passes = fwd_passes * np.where(rc == 2, 2.0, 1.0) + bwd_passes
+    mlp_act_bytes = tokens * m.ffn * act_passes * setup.act_bytes / tp_a
+    t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
     # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.
@@ -161,14 +173,14 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     run at attention_efficiency, which absorbs the causal halving). Exposed per step: max(0, transfer - compute).
     The ring's slowest edge sets the transfer: NVLink inside a node, one GPU's NIC once the CP group spans nodes
     (each GPU sends through its own rail; Setup.edge)."""
-    m, eff = setup.model, setup.efficiency
+    m = setup.model
     tp_a, cp_a, rc = np.asarray(tp), np.asarray(cp), np.asarray(recompute)
     tokens = _tokens(setup, cp, micro_batch)
     kv_bytes = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
     alpha, bw = setup.edge(tp_a * cp_a, tp_a)
     t_kv = alpha + kv_bytes / bw
     t_kv_grad = alpha + 2.0 * kv_bytes / bw
-    attn_rate = setup.non_gemm_peak_flops * eff.attention_efficiency  # attention stays BF16 under FP8
+    attn_rate = setup.non_gemm_peak_flops * setup.attention_efficiency  # attention stays BF16 under FP8
     t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / attn_rate / cp_a
     fwd = np.maximum(0.0, t_kv - t_block)
     bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)

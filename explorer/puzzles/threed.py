@@ -58,9 +58,9 @@ ATTEMPT_ALIASES = {"mb": "micro_batch", "micro_batch_size": "micro_batch", "v": 
 MAX_ATTEMPTS = 10
 # The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
-                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "tp_comm_overlap", "efficiency",
-                 "max_bubble", "fix", "allow", "memory_limit_bytes", "framework", "grad_reduce_dtype",
-                 "in_network_reduction")
+                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "tp_comm_overlap",
+                 "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes", "framework",
+                 "grad_reduce_dtype", "in_network_reduction")
 
 
 @dataclass
@@ -125,7 +125,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
                intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
-               flash_attention: bool = True, tp_comm_overlap: bool | None = None, efficiency=None,
+               flash_attention: bool = True, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
+               efficiency=None,
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
@@ -146,7 +147,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
     return Setup(mdl, cluster, seq, prec, optimizer or track.workload.optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
-                 flash_attention, tp_comm_overlap=tp_comm_overlap, grad_reduce_dtype=grad_reduce_dtype,
+                 flash_attention, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
+                 grad_reduce_dtype=grad_reduce_dtype,
                  in_network_reduction=in_network_reduction, **kw)
 
 
@@ -182,7 +184,8 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
-           "tp_comm_overlap": s.tp_comm_overlap, "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
+           "tp_comm_overlap": s.tp_comm_overlap, "fused_kernels": s.fused_kernels,
+           "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
            "in_network_reduction": s.in_network_reduction}

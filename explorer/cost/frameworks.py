@@ -124,6 +124,15 @@ DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_s
 DEEPSPEED_ATTENTION_LINEARS = 4
 
 
+def tp_overlap_of(setup_value: bool | None, fw: object) -> object:
+    """TP overlap per plan: the user's setting where given, else the default of the plan's framework (codes)."""
+    import numpy as np
+
+    if setup_value is not None:
+        return bool(setup_value)
+    return np.asarray([f.tp_comm_overlap for f in FRAMEWORKS])[np.asarray(fw)]
+
+
 def tp_overlap_default(choice: str) -> bool:
     """Whether TP communication overlap is on by default for a framework choice: Megatron-LM's NVIDIA recipes
     turn it on; torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); DeepSpeed has

@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from explorer.cost import memory as mem
 from explorer.cost import sharding as sh
 from explorer.cost import time as tm
-from explorer.cost.frameworks import framework
+from explorer.cost.frameworks import framework, tp_overlap_of
 from explorer.cost.setup import Setup
 from explorer.plan import ParallelPlan
 
@@ -51,7 +51,8 @@ def evaluate(
     buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 
-    t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp)
+    t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp,
+                                                    tp_overlap_of(setup.tp_comm_overlap, fw))
     layers = mem.stage_layers(m.layers, pp, v)
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_stage = layers * (t_compute + t_memory + t_tp + t_cp) + t_logits

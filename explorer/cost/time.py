@@ -78,10 +78,12 @@ def layer_flops(
 
 
 def layer_time(
-    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike,
+    tp_overlap: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
-    split into (compute, memory-bound, TP communication, exposed CP communication)."""
+    split into (compute, memory-bound, TP communication, exposed CP communication). tp_overlap: whether TP
+    communication overlaps the GEMMs, per row (the plan's framework decides; default Setup.tp_overlap_on)."""
     m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
     tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)
@@ -124,8 +126,9 @@ def layer_time(
     n_ar = np.where(rc == 2, 6.0, 4.0)
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
-    if setup.tp_overlap_on:
-        t_tp = np.where(sp_on, tp_overlap_exposed(t_tp, t_gemm, n_ar), t_tp)
+    ovl = setup.tp_overlap_on if tp_overlap is None else np.asarray(tp_overlap).astype(bool)
+    if np.any(ovl):
+        t_tp = np.where(sp_on & ovl, tp_overlap_exposed(t_tp, t_gemm, n_ar), t_tp)
     t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
     return t_compute, t_mem, t_tp, t_cp_exposed
 

@@ -155,7 +155,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
-    if setup_overrides.get("tp_comm_overlap") is None:  # the framework's default (frameworks.tp_overlap_default)
+    if setup_overrides.get("tp_comm_overlap") is None and framework != "any":
+        # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
+        # framework's (frameworks.tp_overlap_of)
         setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
     setup = make_setup(track, **setup_overrides)
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)

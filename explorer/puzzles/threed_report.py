@@ -7,7 +7,7 @@ from dataclasses import replace
 from explorer.assumptions import setup_assumptions
 from explorer.cost import memory as mem
 from explorer.cost.collectives import NCCL_VERSION
-from explorer.cost.frameworks import framework, frameworks_for
+from explorer.cost.frameworks import framework, frameworks_for, tp_overlap_default
 from explorer.cost.step import StepEstimate, estimate
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import scenario_of
@@ -281,7 +281,8 @@ def search_box_text(inst) -> str:
          else "PP x v <= layers")
     mb = ("any divisor of the global batch" if inst.max_micro_batch is None
           else f"a divisor of the global batch <= {inst.max_micro_batch}")
-    return (f"CP <= {inst.max_cp} (dividing the sequence), {v}, micro-batch {mb}, TP within a node; "
+    return (f"CP <= {inst.max_cp} (dividing the sequence), {v}, micro-batch {mb}, TP within a node (and dividing "
+            f"the heads); "
             f"frameworks: {', '.join(f.name for f in frameworks_for(inst.framework))}")
 
 
@@ -307,6 +308,8 @@ def _assumptions(res) -> list[Assumption]:
         Assumption(f"Efficiency parameters: {e.as_dict()}; GEMM efficiency of the part "
                    f"{s.cluster.accelerator.matmul_efficiency}.", s.cluster.accelerator.matmul_efficiency_source),
     ]
+    if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on
+        s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework))
     return a + setup_assumptions(s)
 
 

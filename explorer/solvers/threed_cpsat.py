@@ -35,6 +35,7 @@ import numpy as np
 
 from explorer.cost import memory as mem
 from explorer.cost import time as tm
+from explorer.cost.frameworks import tp_overlap_of
 from explorer.puzzles.threed_space import Instance, Space
 
 TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
@@ -182,14 +183,26 @@ def prepare(inst: Instance, space: Space) -> dict:
     # --- the factor tables in numpy, on full grids (one axis per variable) ----------------------------
     # one layer, one micro-batch: (TP, CP, mb, rc, SP)
     a_tp, a_cp, a_mb, a_rc, a_sp = _mesh(TP, CP, MB, RC, SP)
-    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp)
+    # TP overlap is the plan's framework's (unless the user set it): with frameworks of both kinds in the
+    # space, a layer has two times, and the model picks by the framework (ovl_flags: one per FW candidate)
+    ovl_flags = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=bool).reshape(-1) * np.ones(
+        len(FW), dtype=bool)
+    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, bool(ovl_flags.all()))
     t_layer = _ns(parts[0] + parts[1] + parts[2] + parts[3])
+    mixed_ovl = bool(ovl_flags.any() and not ovl_flags.all())
+    if mixed_ovl:
+        p_ov = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, True)
+        t_layer_ov = _ns(p_ov[0] + p_ov[1] + p_ov[2] + p_ov[3])
+        w_layer_ov = np.rint(B * a_tp * a_cp * (t_layer_ov / a_mb) / n).astype(np.int64)
     fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
     t_fwd, t_bwd = _ns(fwd), _ns(parts[0] + parts[1] - fwd)
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
     w_layer = np.rint(B * a_tp * a_cp * (t_layer / a_mb) / n).astype(np.int64)
+    # the relaxation takes the faster of the two where both may run (a valid lower bound for either)
+    t_layer_lb = np.minimum(t_layer, t_layer_ov) if mixed_ovl else t_layer
+    w_layer_lb = np.minimum(w_layer, w_layer_ov) if mixed_ovl else w_layer
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
     lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work <= limit)
     # logits: (TP, CP, mb)
@@ -242,12 +255,12 @@ def prepare(inst: Instance, space: Space) -> dict:
     state_min = np.where(dp_ok, state, BIG).min(axis=(0, 5, 6))  # (TP, CP, PP, v)
     opt_min = np.where(dp_ok, t_opt, BIG).min(axis=(0, 5, 6))
     X = (slice(None), slice(None), None, None, slice(None), slice(None), slice(None))  # layer -> 7-D
-    T7 = t_layer[X]
+    T7 = t_layer_lb[X]
     pp7 = np.asarray(PP, dtype=np.int64)[None, None, :, None, None, None, None]
     v7 = np.asarray(V, dtype=np.int64)[None, None, None, :, None, None, None]
     m7 = g_m[:, :, :, None, :, None, None]
     lg7 = t_logits[:, :, None, None, :, None, None]
-    pipe = ((sl * c_pp)[None, None, :, :, None, None, None] * w_layer[X]
+    pipe = ((sl * c_pp)[None, None, :, :, None, None, None] * w_layer_lb[X]
             + pp7 * w_logits[:, :, None, None, :, None, None]
             + v7 * (d_m * t_p2p)[:, :, :, None, :, None, :]
             + bubble_layers[None, None, :, :, None, None, None] * T7
@@ -265,7 +278,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     lb_l = bound.min(axis=(2, 3))  # (TP, CP, mb, rc, SP)
     finite = bound[bound < BIG]
     return {k: v for k, v in locals().items() if isinstance(v, np.ndarray)} | {
-        "bound_min": int(finite.min()) if finite.size else None}
+        "bound_min": int(finite.min()) if finite.size else None, "mixed_ovl": mixed_ovl}
 
 
 CAP_MAX = MAX_DOMAIN // 64  # ns (2.3 years): the longest step modelled; 64 such domains still sum within int64
@@ -339,9 +352,18 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         return M.table([(keys[k], j) for k, j in zip(names.split(), idx)],
                        {k: np.asarray(c).ravel() for k, c in cols.items()}, ok.ravel())
 
-    lay = table("tp cp mb rc sp", [TP, CP, MB, RC, SP], {
-        "t_layer": t_layer, "t_fwd": t_fwd, "t_bwd": t_bwd, "w_layer": w_layer, "act_layer": act_l,
-        "work_bytes": work, "lb_layer": lb_l}, lay_ok)
+    lay_cols = {"t_layer": t_layer, "t_fwd": t_fwd, "t_bwd": t_bwd, "w_layer": w_layer, "act_layer": act_l,
+                "work_bytes": work, "lb_layer": lb_l}
+    if P["mixed_ovl"]:  # the layer's time with TP overlap too, for the frameworks that run it
+        lay_cols |= {"t_layer_gain": t_layer - P["t_layer_ov"], "w_layer_gain": w_layer - P["w_layer_ov"]}
+    lay = table("tp cp mb rc sp", [TP, CP, MB, RC, SP], lay_cols, lay_ok)
+    if P["mixed_ovl"]:
+        flag = M.lookup(i_fw, P["ovl_flags"].astype(np.int64), "tp_overlap")
+        for col in ("t_layer", "w_layer"):
+            gain = M.product([flag, lay[f"{col}_gain"]], f"{col}_overlap_gain", M.hi[f"{col}_gain"])
+            eff = M.var(0, M.hi[col], f"{col}_of_framework")
+            md.add(eff == lay[col] - gain)
+            lay[col] = eff
     lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits},
                 np.ones(t_logits.shape, bool))
     pv = table("pp v", [PP, V], {"stage_layers": sl, "layers_x_interleave": sl * f_num, "interleave_den": den,

@@ -36,6 +36,7 @@ from explorer.hardware.catalog import Cluster, Link, get_link, link_names
 from explorer.models.catalog import get_model
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
+from explorer.units import human_number, human_percent, plural, plural_noun
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
 DEFAULT_THRESHOLD = 0.5
@@ -44,6 +45,10 @@ DEFAULT_THRESHOLD = 0.5
 _SCALING_KEYS = {"model": str, "seq_len": int, "micro_batch": int, "accumulation": int, "zero": int,
                  "recompute": str, "devices_per_node": int, "fabrics": list, "n_from": int, "n_to": int,
                  "n_max": int, "why": str, "source": str}
+# optional: how collectives are costed ("textbook" by default, "nccl"), the strong-scaling batch (samples),
+# and the critical batch (a loss for Kaplan et al.'s fit, or samples) behind the weak-scaling warning
+_OPTIONAL_KEYS = {"collectives": str, "strong_batch": int, "critical_batch_loss_nats": float,
+                  "critical_batch_samples": int}
 
 
 @cache
@@ -64,7 +69,12 @@ def lab05_data() -> dict:
         for k, typ in _SCALING_KEYS.items():
             if not isinstance(sc.get(k), typ) or isinstance(sc.get(k), bool):
                 errors.append(f"[{track}.scaling] {k} must be {typ.__name__}")
-        extra = set(sc) - set(_SCALING_KEYS)
+        for k, typ in _OPTIONAL_KEYS.items():
+            if k in sc and (not isinstance(sc[k], (int, float) if typ is float else typ) or isinstance(sc[k], bool)):
+                errors.append(f"[{track}.scaling] {k} must be {typ.__name__}")
+        if sc.get("collectives", "textbook") not in ("textbook", "nccl"):
+            errors.append(f"[{track}.scaling] collectives must be 'textbook' or 'nccl'")
+        extra = set(sc) - set(_SCALING_KEYS) - set(_OPTIONAL_KEYS)
         if extra:
             errors.append(f"[{track}.scaling] unknown keys {sorted(extra)}")
         if not isinstance(sec.get("sync"), dict) or not isinstance(sec["sync"].get("source"), str):
@@ -94,10 +104,26 @@ class ScalingScenario:
     source: str
     sample_word: str
     device_plural: str
+    collectives: str = "textbook"
+    strong_batch: int | None = None
+    critical_batch_loss_nats: float | None = None
+    critical_batch_samples: int | None = None
 
     @property
     def samples_per_device(self) -> int:
         return self.micro_batch * self.accumulation
+
+    @property
+    def b_crit(self) -> float | None:
+        """The critical batch in samples (McCandlish et al. 2018; Kaplan et al. 2020 eq. 1.4 for a language model
+        at a given loss), or None when the scenario names none."""
+        if self.critical_batch_samples is not None:
+            return float(self.critical_batch_samples)
+        if self.critical_batch_loss_nats is not None:
+            from explorer.cost.convergence import kaplan_critical_batch_tokens
+
+            return kaplan_critical_batch_tokens(self.critical_batch_loss_nats) / self.seq_len
+        return None
 
 
 def scenario(track: str = "cloud") -> ScalingScenario:
@@ -109,7 +135,11 @@ def scenario(track: str = "cloud") -> ScalingScenario:
                            devices_per_node=s["devices_per_node"], fabrics=tuple(s["fabrics"]),
                            n_from=s["n_from"], n_to=s["n_to"], n_max=s["n_max"], why=s["why"],
                            source=s["source"], sample_word=d["sample_word"],
-                           device_plural=d["device_plural"])
+                           device_plural=d["device_plural"], collectives=s.get("collectives", "textbook"),
+                           strong_batch=s.get("strong_batch"),
+                           critical_batch_loss_nats=(float(s["critical_batch_loss_nats"])
+                                                     if "critical_batch_loss_nats" in s else None),
+                           critical_batch_samples=s.get("critical_batch_samples"))
 
 
 def parse_fabrics(fabric: Any) -> list[str]:
@@ -138,10 +168,10 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
     g = sc.devices_per_node
     cluster = Cluster(accelerator=t.cluster.accelerator, devices=max(g, g * math.ceil(n_max / g)),
                       devices_per_node=g, intra=t.cluster.intra, inter=inter)
-    # The lab's communication wall is the textbook flat ring (docs/conventions.md "Collectives"); the 3D model
-    # costs collectives as NCCL runs them (Setup.collectives).
+    # The scenario says how collectives are costed: as NCCL runs them (the 3D model's form: rings per rail,
+    # per-tier latency) or the lab texts' textbook flat ring (docs/conventions.md "Collectives").
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
-                 t.usable_memory_fraction, collectives="textbook")
+                 t.usable_memory_fraction, collectives=sc.collectives)
 
 
 def _eval(setup: Setup, sc: ScalingScenario, n) -> dict:
@@ -255,6 +285,39 @@ def breakdown(sc: ScalingScenario, fabric: str | Link, n_a: int, n_b: int) -> di
     return out
 
 
+def strong_curve(sc: ScalingScenario, fabric: str | Link, batch: int, n_max: int) -> dict[str, np.ndarray]:
+    """Strong scaling: the same global batch of `batch` samples split over N devices (N dividing it, up to
+    n_max): per device batch / N samples in micro-batches of at most the scenario's; S(N) = T(1)/T(N) for the
+    same work, eta(N) = S(N)/N (docs/conventions.md 'Scaling'). Each device's compute shrinks as 1/N; the
+    gradient all-reduce does not, so communication takes a growing share of the step."""
+    n = np.array([k for k in _grid(min(n_max, batch)) if batch % k == 0], dtype=float)
+    per = batch / n
+    mb = np.minimum(per, sc.micro_batch)
+    acc = per / mb
+    setup = make_setup(sc, fabric, int(n.max()))
+    r = evaluate(setup, 1, 1, 1, n, 1, mb, acc, sc.zero, RECOMPUTE_CODES[sc.recompute], 0)
+    step = np.asarray(r["step_time"], dtype=float)
+    speedup = step[0] / step
+    return {"n": n.astype(int), "step_time": step, "speedup": speedup, "efficiency": speedup / n,
+            "comm_share": np.asarray(r["time_dp_exposed"], dtype=float) / step,
+            "samples_per_device": per, "mfu": np.asarray(r["mfu"], dtype=float)}
+
+
+def quality_speedup(sc: ScalingScenario, c: FabricCurve) -> np.ndarray | None:
+    """Weak scaling measured in time to a target loss rather than samples/s: steps to the target grow as
+    S = S_min (1 + B_crit/B) shrink only until B passes the critical batch (McCandlish et al. 2018, eq. 2.11),
+    so Q(N) = (1 + B_crit/B(1)) t(1) / ((1 + B_crit/B(N)) t(N)) with B(N) = N x per-device batch, which
+    saturates at 1 + B_crit/B(1) however many devices are added."""
+    from explorer.cost.convergence import steps_multiplier
+
+    bc = sc.b_crit
+    if bc is None:
+        return None
+    b = c.n.astype(float) * sc.samples_per_device
+    steps = steps_multiplier(b, bc)
+    return steps[0] * c.step_time[0] / (steps * c.step_time)
+
+
 # --- the puzzle -------------------------------------------------------------------------------
 def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAULT_THRESHOLD,
           max_devices: int | None = None, n_from: int | None = None, n_to: int | None = None,
@@ -273,6 +336,10 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     curves = {f: curve(sc, f, threshold, n_max, search_size(n_max)) for f in fabrics}
     parts = {f: breakdown(sc, f, a, b) for f in fabrics}
     report = _build_report(sc, curves, parts, threshold, n_max, a, b)
+    if sc.strong_batch is not None:
+        _strong_scaling(report, sc, {f: strong_curve(sc, f, sc.strong_batch, n_max) for f in fabrics}, curves)
+    if sc.b_crit is not None:
+        _critical_batch(report, sc, curves, n_max)
     report.solve_time_s = time.perf_counter() - t0
     report.scenario = {"fabric": list(fabrics), "threshold": threshold, "max_devices": n_max, "n_from": a, "n_to": b}
     return report
@@ -302,41 +369,53 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         p = parts[f]
         pa, pb = p[a], p[b]
         lost = 1.0 - pa["step"] / pb["step"]  # share of the larger cluster's step that is not ideal
-        figures[f"speedup_{a}_to_{b}_{f}"] = Figure(gain, "x", f"{a} -> {b} {devs}: time cut by ({f})")
+        nm = c.fabric.name
+        figures[f"speedup_{a}_to_{b}_{f}"] = Figure(gain, "x", f"{a} -> {b} {devs}: throughput gain ({nm})")
         figures[f"efficiency_{b}_{f}"] = Figure(float(c.efficiency[b - 1]), "fraction",
-                                                f"scaling efficiency at N = {b} ({f})")
-        figures[f"mfu_{b}_{f}"] = Figure(pb["mfu"], "fraction", f"MFU at N = {b} ({f}; {pa['mfu']:.1%} at N = {a})")
-        figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({f})")
-        figures[f"n_diminishing_{f}"] = Figure(c.n_diminishing, devs,
-                                               f"diminishing returns from N (marginal < {threshold:g}) ({f})")
-        figures[f"n_star_{f}"] = Figure(c.n_star, devs, f"continuous crossing dS/dN = {threshold:g} ({f})")
+                                                f"scaling efficiency at N = {b} ({nm})")
+        figures[f"mfu_{b}_{f}"] = Figure(pb["mfu"], "fraction", f"MFU at N = {b} ({nm}; {human_percent(pa['mfu'])} "
+                                         f"at N = {a})")
+        figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({nm})")
+        if c.n_diminishing is not None:
+            figures[f"n_diminishing_{f}"] = Figure(c.n_diminishing, devs,
+                                                   f"diminishing returns from N (marginal < {threshold:g}) ({nm})")
+        if c.n_star is not None:
+            figures[f"n_star_{f}"] = Figure(c.n_star, devs, f"continuous crossing dS/dN = {threshold:g} ({nm})")
         d_dp = pb["dp_exposed"] - pa["dp_exposed"]
         d_opt = pb["optimizer"] - pa["optimizer"]
         share = pb["dp_latency"] / pb["dp_total"] if pb["dp_total"] > 0 else 0.0
         findings.append(Finding(
             f"Does going from {a} to {b} {devs} cut training time by {factor:g}x? ({c.fabric.name})",
             ("Yes, within half a percent" if gain >= 0.995 * factor else "No")
-            + f": by {gain:.2f}x ({100 * gain / factor:.0f}% of the ideal {factor:g}x; scaling efficiency "
-            f"eta({b}) = S({b})/{b} = {c.efficiency[b - 1]:.2f}). Per step each {dev} still "
-            f"computes {pb['compute']:.3g} s; the step grows from {pa['step']:.3g} s to {pb['step']:.3g} s. "
-            f"What eats the rest ({100 * lost:.0f}% of the step at N = {b}): the gradient all-reduce now exposed "
-            f"{pb['dp_exposed']:.3g} s (+{d_dp:.3g} s; of its {pb['dp_total']:.3g} s total, latency alpha terms "
-            f"{pb['dp_latency']:.3g} s = {100 * share:.0f}%, bandwidth M/B {pb['dp_bandwidth']:.3g} s, "
-            f"{pb['dp_hidden']:.3g} s hidden behind the backward pass)"
-            + (f"; the ZeRO-sharded optimizer step changes by {d_opt:+.3g} s." if abs(d_opt) > 1e-6 else ".")))
+            + (f": by {human_number(gain)}x ({human_number(100 * gain / factor)}% of the ideal {factor:g}x; scaling "
+               f"efficiency eta({b}) = S({b})/{b} = {human_number(c.efficiency[b - 1])})" if gain >= 1 else
+               f": it gets slower, {human_number(gain)}x the throughput of {a} {devs} (scaling efficiency eta({b}) "
+               f"= {human_number(c.efficiency[b - 1])})")
+            + f". Per step each {dev} still computes {human_number(pb['compute'])} s; the step goes from "
+            f"{human_number(pa['step'])} s to {human_number(pb['step'])} s"
+            + (f". What eats the rest ({human_number(100 * lost)}% of the step at N = {b}): the gradient all-reduce "
+               f"now exposed {human_number(pb['dp_exposed'])} s (+{human_number(d_dp)} s; of its "
+               f"{human_number(pb['dp_total'])} s total, latency alpha terms {human_number(pb['dp_latency'])} s = "
+               f"{human_number(100 * share)}%, bandwidth M/B {human_number(pb['dp_bandwidth'])} s, "
+               f"{human_number(pb['dp_hidden'])} s hidden behind the backward pass)"
+               if pb["dp_exposed"] > 1e-9 else
+               f": the all-reduce ({human_number(pb['dp_total'])} s) hides behind the backward pass")
+            + (f"; the ZeRO-sharded optimizer step changes by {'+' if d_opt > 0 else '-'}"
+               f"{human_number(abs(d_opt))} s." if abs(d_opt) > 1e-6 else ".")))
         if c.n_diminishing is None:
             dr = (f"no N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric keeps up "
-                  f"(the curve is still {c.marginal[-1]:.2f}x per {dev} at N = {len(c.n):,})")
+                  f"(the curve is still {human_number(c.marginal[-1])}x per {dev} at N = {len(c.n):,})")
         elif c.crossing_kind == "jump":
             dr = (f"N = {c.n_diminishing}: going from {c.n_diminishing} to {c.n_diminishing + 1} {devs} adds "
-                  f"{c.marginal[c.n_diminishing - 1]:+.2f}x, a jump rather than a slope ("
+                  f"{'+' if c.marginal[c.n_diminishing - 1] >= 0 else '-'}"
+                  f"{human_number(abs(c.marginal[c.n_diminishing - 1]))}x, a jump rather than a slope ("
                   + (f"the first {dev} beyond {sc.devices_per_node} puts the all-reduce on the fabric"
                      if c.n_diminishing == sc.devices_per_node else "the all-reduce stops hiding behind compute")
                   + f"); on the continuous model the crossing is that jump, at N = {c.n_star:g}")
         else:
             dr = (f"N = {c.n_diminishing} (S({c.n_diminishing + 1}) - S({c.n_diminishing}) = "
-                  f"{c.marginal[c.n_diminishing - 1]:.3f} < {threshold:g}); continuous model: dS/dN = {threshold:g} "
-                  f"at N* = {c.n_star:.2f} (scipy brentq)")
+                  f"{human_number(c.marginal[c.n_diminishing - 1])} < {threshold:g}); continuous model: dS/dN = "
+                  f"{threshold:g} at N* = {human_number(c.n_star, 4)} (scipy brentq)")
         if c.n_diminishing is not None and c.n_diminishing > n_max:
             dr += f", beyond the {n_max:,} {devs} of the track"
         if c.n_sustained is not None and c.n_sustained != c.n_diminishing:
@@ -347,17 +426,20 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                                                         if c.n_sustained > n_max else ""))
         elif c.n_sustained is None and c.n_diminishing is not None:
             dr += f". The marginal speedup recovers above {threshold:g} later and is still above it at N = {len(c.n):,}"
-        figures[f"n_sustained_{f}"] = Figure(c.n_sustained, devs,
-                                             f"no device adds >= {threshold:g}x again from N ({f})")
-        figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
-                                                  f"continuous crossing, sustained ({f})")
+        if c.n_sustained is not None:
+            figures[f"n_sustained_{f}"] = Figure(c.n_sustained, devs,
+                                                 f"no device adds >= {threshold:g}x again from N ({nm})")
+        if c.n_star_sustained is not None:
+            figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
+                                                      f"continuous crossing, sustained ({nm})")
         findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})", dr))
-        head_bits.append(f"{gain:.2f}x on {f}")
-        first = c.n_diminishing if c.n_diminishing is not None else ">" + format(len(c.n), ",")
-        if c.n_sustained is not None and c.n_sustained != c.n_diminishing:
-            dr_bits.append(f"N = {first} then for good from N = {c.n_sustained:,} on {f}")
+        head_bits.append(f"{human_number(gain)}x on {nm}" + (" (slower)" if gain < 1 else ""))
+        if c.n_diminishing is None:
+            dr_bits.append(f"none up to N = {len(c.n):,} on {nm}")
+        elif c.n_sustained is not None and c.n_sustained != c.n_diminishing:
+            dr_bits.append(f"N = {c.n_diminishing:,} then for good from N = {c.n_sustained:,} on {nm}")
         else:
-            dr_bits.append(f"N = {first} on {f}")
+            dr_bits.append(f"N = {c.n_diminishing:,} on {nm}")
         rows_q1.append([f, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
                         pb["dp_bandwidth"], pb["dp_hidden"], pb["dp_exposed"], pb["optimizer"], gain])
         for n in _grid(n_max):
@@ -369,9 +451,9 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
     if best != worst:
         r = curves[best].samples_per_s[b - 1] / curves[worst].samples_per_s[b - 1]
         findings.append(Finding(f"Which fabric, and by how much, at N = {b}?",
-                                f"{curves[best].fabric.name}: {r:.3g}x the throughput of {curves[worst].fabric.name} "
-                                f"({curves[best].samples_per_s[b - 1]:.4g} vs {curves[worst].samples_per_s[b - 1]:.4g} "
-                                f"{sc.sample_word}s/s)."))
+                                f"{curves[best].fabric.name}: {human_number(r)}x the throughput of "
+                                f"{curves[worst].fabric.name} ({human_number(curves[best].samples_per_s[b - 1], 4)} vs "
+                                f"{human_number(curves[worst].samples_per_s[b - 1], 4)} {sc.sample_word}s/s)."))
     # The attempt's optimum: the largest throughput among (fabric, N <= n_max) where one more device
     # still adds at least `threshold` of a device (the same rule evaluate_attempt scores).
     opt_f, opt_n, opt_x = None, None, -1.0
@@ -387,10 +469,11 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
     if eff_max > 1.0 + 1e-9:
         findings.append(Finding("Why is the efficiency above 1 at small N?",
                                 f"ZeRO-{sc.zero} shards the optimizer step over the data-parallel group, so each added "
-                                f"device also shortens everyone's optimizer step (up to eta = {eff_max:.3f}) until the "
+                                f"device also shortens everyone's optimizer step (up to eta = "
+                                f"{human_number(eff_max, 4)}) until the "
                                 f"all-reduce outgrows what hides behind the backward pass."
                                 if sc.zero else
-                                f"eta reaches {eff_max:.3f}: the cost model's per-device step shrinks."))
+                                f"eta reaches {human_number(eff_max, 4)}: the cost model's per-device step shrinks."))
     fit = {f: c.fits_from for f, c in curves.items()}
     any_fit = next(iter(fit.values()))
     findings.append(Finding("What is scaled, and why this workload?",
@@ -400,7 +483,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                             + (f"the replica fits from N = {any_fit}." if any_fit else
                                "the replica does not fit in one device's memory at any N here (splitting it is part "
                                "2's puzzle); the times are what the cost model gives for the work.")))
-    headline = (f"{a} -> {b} {devs} cuts training time by " + ", ".join(head_bits) + f" (ideal {factor:g}x). "
+    headline = (f"Weak scaling, {a} -> {b} {devs}: throughput " + ", ".join(head_bits) + f" (ideal {factor:g}x). "
                 f"Diminishing returns (one more {dev} adds < {threshold:g}x): " + ", ".join(dr_bits) + ".")
     plot = {"threshold": threshold, "device_word": dev, "sample_word": sc.sample_word, "n_max": n_max,
             "n_from": a, "n_to": b, "fabrics": {}}
@@ -424,7 +507,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         constraints=[Constraint(f"marginal speedup of one more {dev} at the best (fabric, N) = ({opt_f}, {opt_n})",
                                 float(curves[opt_f].marginal[opt_n - 1]), threshold, "x", ">=",
                                 binding=bool(curves[opt_f].marginal[opt_n - 1] < threshold + 0.05))],
-        formulas=FORMULAS,
+        formulas=list(FORMULAS) if sc.collectives == "textbook" else list(FORMULAS_NCCL),
         assumptions=_assumptions(sc, curves),
         tables={"breakdown": Table(["fabric", f"step N={a} (s)", f"step N={b} (s)", "compute (s)", "all-reduce (s)",
                                     "alpha part (s)", "M/B part (s)", "hidden (s)", "exposed (s)", "optimizer (s)",
@@ -437,6 +520,87 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                "workload": {"model": sc.model_key, "seq_len": sc.seq_len, "micro_batch": sc.micro_batch,
                             "accumulation": sc.accumulation, "zero": sc.zero, "recompute": sc.recompute}},
     )
+
+
+def _strong_scaling(report: Report, sc: ScalingScenario, strong: dict[str, dict], curves: dict) -> None:
+    """Strong-scaling findings, figures and table: the same global batch on more devices."""
+    dev, devs = sc.track.device_word, sc.device_plural
+    rows, bits = [], []
+    for f, st in strong.items():
+        name = curves[f].fabric.name
+        for k, n in enumerate(st["n"]):
+            rows.append([name, int(n), st["samples_per_device"][k], st["step_time"][k], st["speedup"][k],
+                         st["efficiency"][k], st["comm_share"][k]])
+        last = len(st["n"]) - 1
+        mid = int(np.flatnonzero(st["n"] <= 64)[-1])
+        report.figures[f"strong_efficiency_{st['n'][last]}_{f}"] = Figure(
+            float(st["efficiency"][last]), "fraction", f"strong-scaling efficiency at N = {st['n'][last]:,} ({name})")
+        half = np.flatnonzero(st["efficiency"] < 0.5)
+        per_dev = float(st["samples_per_device"][last])
+        bits.append(f"on {name} {_speed(st['speedup'][mid])} at N = {st['n'][mid]:,} (efficiency "
+                    f"{human_percent(st['efficiency'][mid])}) and {_speed(st['speedup'][last])} at N = "
+                    f"{st['n'][last]:,} ({human_percent(st['efficiency'][last])}, "
+                    f"{plural(per_dev, sc.sample_word)} per {dev}"
+                    + (f"; efficiency below 50% from N = {st['n'][half[0]]:,}" if half.size else "") + ")")
+    report.findings.append(Finding(
+        f"Strong scaling: does a fixed batch of {sc.strong_batch:,} {plural_noun(sc.sample_word)} finish faster on "
+        f"more {devs}?",
+        f"The same work on N {devs}: " + "; ".join(bits) + ". Each " + dev + "'s compute shrinks as 1/N while the "
+        "gradient all-reduce moves the whole gradient whatever N is, so the exposed communication's share grows "
+        "until it sets the step: weak scaling (each device keeps its batch) is what keeps the efficiency."))
+    report.tables["strong"] = Table(["fabric", "N", f"{plural_noun(sc.sample_word)} per {dev}", "step (s)",
+                                     "speedup S(N)", "efficiency", "exposed all-reduce share"], rows,
+                                    f"Strong scaling: {sc.strong_batch:,} {plural_noun(sc.sample_word)} per step")
+    fast = max(strong, key=lambda f: strong[f]["efficiency"][-1])
+    st = strong[fast]
+    report.headline += (f" Strong scaling of {sc.strong_batch:,} {plural_noun(sc.sample_word)} per step: "
+                        f"{human_percent(st['efficiency'][-1])} efficient at N = {st['n'][-1]:,} on "
+                        f"{curves[fast].fabric.name}"
+                        + "".join(f", {human_percent(strong[f]['efficiency'][-1])} on {curves[f].fabric.name}"
+                                  for f in strong if f != fast) + ".")
+    report.formulas.append(Formula("strong scaling", "S(N) = t_step(1) / t_step(N) at a fixed global batch B; "
+                                   "eta(N) = S(N)/N", "docs/conventions.md 'Scaling'"))
+
+
+def _critical_batch(report: Report, sc: ScalingScenario, curves: dict, n_max: int) -> None:
+    """The weak-scaling warning: the global batch grows with N and passes the critical batch."""
+    bc = sc.b_crit
+    dev, devs = sc.track.device_word, sc.device_plural
+    n_cross = bc / sc.samples_per_device
+    bits = []
+    for f, c in curves.items():
+        q = quality_speedup(sc, c)
+        k = min(n_max, len(c.n)) - 1
+        report.figures[f"quality_speedup_{n_max}_{f}"] = Figure(float(q[k]), "x",
+                                                                f"time-to-loss speedup at N = {n_max:,} "
+                                                                f"({c.fabric.name})")
+        bits.append(f"on {c.fabric.name} {human_number(c.speedup[k])}x the {plural_noun(sc.sample_word)} per second "
+                    f"but {human_number(q[k])}x sooner to the target loss")
+    ceiling = 1.0 + bc / sc.samples_per_device
+    fast = max(curves, key=lambda f: curves[f].speedup[min(n_max, len(curves[f].n)) - 1])
+    k = min(n_max, len(curves[fast].n)) - 1
+    report.headline += (f" Warning: from N = {human_number(n_cross)} the weak-scaling batch passes the critical batch "
+                        f"({human_number(bc)} {plural_noun(sc.sample_word)}): at N = {n_max:,} "
+                        f"{human_number(curves[fast].speedup[k])}x the {plural_noun(sc.sample_word)} per second buys "
+                        f"only {human_number(quality_speedup(sc, curves[fast])[k])}x sooner to the target loss.")
+    report.figures["critical_batch_samples"] = Figure(bc, plural_noun(sc.sample_word), "critical batch B_crit")
+    report.figures["critical_batch_devices"] = Figure(n_cross, devs, "weak scaling passes B_crit from N")
+    report.findings.append(Finding(
+        "Warning: does weak scaling stay useful past the critical batch?",
+        f"No. Weak scaling grows the global batch with N ({sc.samples_per_device} {plural_noun(sc.sample_word)} per "
+        f"{dev}), and from N = {human_number(n_cross)} it passes the critical batch B_crit = {human_number(bc)} "
+        f"{plural_noun(sc.sample_word)} (Kaplan et al. 2020 eq. 1.4; McCandlish et al. 2018). Past it each step is "
+        f"worth less: steps to the target fall as 1 + B_crit/B, not as 1/B, so at N = {n_max:,}: "
+        + "; ".join(bits) + f". However many {devs} are added, the time to the loss can shrink by at most "
+        f"1 + B_crit/b = {human_number(ceiling)}x over one {dev}: beyond B_crit, grow the model or the "
+        "sequence, or scale strongly, rather than the batch."))
+    report.formulas.append(Formula("critical batch", "S = S_min (1 + B_crit / B);  Q(N) = (1 + B_crit/B(1)) t(1) / "
+                                   "((1 + B_crit/B(N)) t(N))", "McCandlish et al. 2018, eq. 2.11; Kaplan et al. "
+                                   "2020, eq. 1.4"))
+
+
+def _speed(x: float) -> str:
+    return f"{human_number(x)}x faster" if x >= 1.0 else f"{human_number(x)}x (slower)"
 
 
 def _grid(n_max: int) -> list[int]:
@@ -467,6 +631,20 @@ FORMULAS = [
 ]
 
 
+FORMULAS_NCCL = [
+    FORMULAS[0], FORMULAS[1],
+    Formula("data-parallel sync (Megatron-LM distributed optimizer, ZeRO-1)",
+            "per DDP bucket of max(40M, 1M x DP) parameters: a reduce-scatter of the FP32 gradients and an all-gather "
+            "of the bf16 weights; each NCCL call: base + (n - n_nodes) alpha_intra + (n_nodes - 1) alpha_inter + "
+            "(n-1)/n M / min(B_NVLink, k B_NIC)",
+            "NVIDIA/nccl tuning.cc (per-tier latency, rails); Megatron-LM distributed_data_parallel.py "
+            "(explorer/cost/sharding.py, explorer/cost/collectives.py)",
+            "k GPUs per node drive k NICs at once (one ring per rail), so the network term falls with the node's "
+            "NIC count, and only 2(n_nodes - 1) hops pay the network latency"),
+    FORMULAS[3], FORMULAS[4],
+]
+
+
 def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[Assumption]:
     out = [Assumption(f"Scaling workload: {sc.why}", sc.source),
            Assumption("Weak scaling: each device keeps its per-step batch; S(N) compares the time to process the same "
@@ -478,7 +656,13 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
                       "textbook form (a hierarchical all-reduce, lab 06 part 2, would shrink the fabric's share; NCCL, "
                       "as the 3D model costs it, crosses the network once per node, picks a tree when latency "
                       "dominates and drives one NIC per GPU, which pushes the wall out).",
-                      "explorer/cost/time.py dp_time; explorer/cost/collectives.py (NCCL forms)")]
+                      "explorer/cost/time.py dp_time; explorer/cost/collectives.py (NCCL forms)")
+           if sc.collectives == "textbook" else
+           Assumption("Collectives as NCCL runs them, the same as the 3D puzzle: per-tier ring latency, the faster "
+                      "of ring and tree per call, one ring per rail (a GPU with its own NIC drives it; a NIC shared "
+                      "by the node is split among its GPUs), with the framework's buckets and gradient dtype "
+                      "(Megatron-LM: FP32 gradients reduce-scattered, bf16 weights all-gathered under ZeRO-1).",
+                      "explorer/cost/collectives.py; explorer/cost/sharding.py; explorer/cost/frameworks.py")]
     for c in curves.values():
         shared = " (shared by the node's devices)" if c.fabric.shared_per_node else ""
         out.append(Assumption(f"Fabric {c.fabric.key}: {c.fabric.bandwidth * 8 / 1e9:g} Gb/s line rate{shared}, "

@@ -433,13 +433,14 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
                                                       f"continuous crossing, sustained ({nm})")
         findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})", dr))
-        head_bits.append(f"{human_number(gain)}x on {nm}" + (" (slower)" if gain < 1 else ""))
+        short = _short(c.fabric)
+        head_bits.append(f"{human_number(gain)}x on {short}" + (" (slower)" if gain < 1 else ""))
         if c.n_diminishing is None:
-            dr_bits.append(f"none up to N = {len(c.n):,} on {nm}")
+            dr_bits.append(f"none up to N = {len(c.n):,} on {short}")
         elif c.n_sustained is not None and c.n_sustained != c.n_diminishing:
-            dr_bits.append(f"N = {c.n_diminishing:,} then for good from N = {c.n_sustained:,} on {nm}")
+            dr_bits.append(f"N = {c.n_diminishing:,}, for good from {c.n_sustained:,}, on {short}")
         else:
-            dr_bits.append(f"N = {c.n_diminishing:,} on {nm}")
+            dr_bits.append(f"N = {c.n_diminishing:,} on {short}")
         rows_q1.append([f, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
                         pb["dp_bandwidth"], pb["dp_hidden"], pb["dp_exposed"], pb["optimizer"], gain])
         for n in _grid(n_max):
@@ -483,8 +484,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                             + (f"the replica fits from N = {any_fit}." if any_fit else
                                "the replica does not fit in one device's memory at any N here (splitting it is part "
                                "2's puzzle); the times are what the cost model gives for the work.")))
-    headline = (f"Weak scaling, {a} -> {b} {devs}: throughput " + ", ".join(head_bits) + f" (ideal {factor:g}x). "
-                f"Diminishing returns (one more {dev} adds < {threshold:g}x): " + ", ".join(dr_bits) + ".")
+    headline = (f"Weak scaling {a} -> {b} {devs}: " + ", ".join(head_bits) + f" (ideal {factor:g}x); diminishing "
+                f"returns (< {threshold:g}x per {dev}): " + "; ".join(dr_bits) + ".")
     plot = {"threshold": threshold, "device_word": dev, "sample_word": sc.sample_word, "n_max": n_max,
             "n_from": a, "n_to": b, "fabrics": {}}
     for f, c in curves.items():
@@ -553,10 +554,10 @@ def _strong_scaling(report: Report, sc: ScalingScenario, strong: dict[str, dict]
                                     f"Strong scaling: {sc.strong_batch:,} {plural_noun(sc.sample_word)} per step")
     fast = max(strong, key=lambda f: strong[f]["efficiency"][-1])
     st = strong[fast]
-    report.headline += (f" Strong scaling of {sc.strong_batch:,} {plural_noun(sc.sample_word)} per step: "
+    report.headline += (f" Strong scaling of {sc.strong_batch:,} {plural_noun(sc.sample_word)}: "
                         f"{human_percent(st['efficiency'][-1])} efficient at N = {st['n'][-1]:,} on "
-                        f"{curves[fast].fabric.name}"
-                        + "".join(f", {human_percent(strong[f]['efficiency'][-1])} on {curves[f].fabric.name}"
+                        f"{_short(curves[fast].fabric)}"
+                        + "".join(f", {human_percent(strong[f]['efficiency'][-1])} on {_short(curves[f].fabric)}"
                                   for f in strong if f != fast) + ".")
     report.formulas.append(Formula("strong scaling", "S(N) = t_step(1) / t_step(N) at a fixed global batch B; "
                                    "eta(N) = S(N)/N", "docs/conventions.md 'Scaling'"))
@@ -579,10 +580,9 @@ def _critical_batch(report: Report, sc: ScalingScenario, curves: dict, n_max: in
     ceiling = 1.0 + bc / sc.samples_per_device
     fast = max(curves, key=lambda f: curves[f].speedup[min(n_max, len(curves[f].n)) - 1])
     k = min(n_max, len(curves[fast].n)) - 1
-    report.headline += (f" Warning: from N = {human_number(n_cross)} the weak-scaling batch passes the critical batch "
-                        f"({human_number(bc)} {plural_noun(sc.sample_word)}): at N = {n_max:,} "
-                        f"{human_number(curves[fast].speedup[k])}x the {plural_noun(sc.sample_word)} per second buys "
-                        f"only {human_number(quality_speedup(sc, curves[fast])[k])}x sooner to the target loss.")
+    report.headline += (f" Warning: past N = {human_number(n_cross)} the batch exceeds the critical batch; at "
+                        f"{n_max:,}, {human_number(curves[fast].speedup[k])}x the {plural_noun(sc.sample_word)}/s "
+                        f"buys {human_number(quality_speedup(sc, curves[fast])[k])}x sooner to the loss.")
     report.figures["critical_batch_samples"] = Figure(bc, plural_noun(sc.sample_word), "critical batch B_crit")
     report.figures["critical_batch_devices"] = Figure(n_cross, devs, "weak scaling passes B_crit from N")
     report.findings.append(Finding(
@@ -597,6 +597,11 @@ def _critical_batch(report: Report, sc: ScalingScenario, curves: dict, n_max: in
     report.formulas.append(Formula("critical batch", "S = S_min (1 + B_crit / B);  Q(N) = (1 + B_crit/B(1)) t(1) / "
                                    "((1 + B_crit/B(N)) t(N))", "McCandlish et al. 2018, eq. 2.11; Kaplan et al. "
                                    "2020, eq. 1.4"))
+
+
+def _short(link: Link) -> str:
+    """A fabric's name without its parenthesised scope or protocol: '10 Gb Ethernet', 'InfiniBand NDR 400 Gb/s'."""
+    return link.name.split(" (")[0].split(",")[0]
 
 
 def _speed(x: float) -> str:

@@ -374,6 +374,32 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     """A copy of the report with the graded attempts as a table, findings, JSON data and a plot."""
     mod = mod or puzzle_module(report.puzzle)
     grades, notes = read_and_grade(report, path, mod)
+    return attach_grades(report, grades, notes, Path(path).name, mod)
+
+
+def attempt_rows(attempts: list[dict[str, Any]], report: Report, mod=None) -> list[AttemptRow]:
+    """Attempts given as values (a lab app's moves, not a file): one row each, numbered from 1, with the
+    scenario's defaults for the variables an attempt leaves out (said to be assumed, as for a file)."""
+    mod = mod or puzzle_module(report.puzzle)
+    spec = attempt_spec(report, mod)
+    rows = []
+    for i, values in enumerate(attempts, start=1):
+        given = {k: v for k, v in values.items() if k in spec.variables and v is not None}
+        assumed = [k for k in spec.variables if k not in given and k in spec.defaults]
+        rows.append(AttemptRow(line=i, values={**{k: spec.defaults[k] for k in assumed}, **given}, assumed=assumed))
+    return rows
+
+
+def grade_attempts(report: Report, attempts: list[dict[str, Any]], mod=None, source: str = "moves") -> Report:
+    """A copy of the report with attempts given as values graded beside its optimum, exactly as a file's."""
+    mod = mod or puzzle_module(report.puzzle)
+    grades = grade_rows(report, attempt_rows(attempts, report, mod), mod, source=source)
+    return attach_grades(report, grades, [], source, mod)
+
+
+def attach_grades(report: Report, grades: list[Grade], notes: list[str], source: str, mod=None) -> Report:
+    """A copy of the report with graded attempts as a table, findings, JSON data and a plot."""
+    mod = mod or puzzle_module(report.puzzle)
     variables = list(mod.ATTEMPT_VARIABLES)
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)
@@ -382,7 +408,7 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     out.tables["attempts"] = grades_table(grades, variables, label, reference(report))
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum, reference(report))]
     if notes:
-        out.findings.append(Finding(f"How was {Path(path).name} read?", "; ".join(notes) + "."))
+        out.findings.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))
     out.data["attempts"] = {
         "objective_name": optimum.get("name", "objective"), "objective_label": label,
         "sense": optimum.get("sense", "max"),

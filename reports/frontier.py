@@ -55,15 +55,16 @@ def _csv_value(v: Any) -> Any:
     return "" if v is None else v
 
 
-def attempt_points(result: FrontierResult, report: Report, path: Path,
+def attempt_points(result: FrontierResult, report: Report, path: Path | list[dict[str, Any]],
                    skipped: list[str] | None = None) -> list[dict]:
-    """Each graded attempt as a point in objective space, flagged on/off the computed frontier; the attempts
-    that cannot be placed are appended to `skipped` with the reason."""
-    from explorer.reports.attempts import attempt_spec, puzzle_module, read_attempts
+    """Each attempt (of a file, or given as values: a lab app's moves) as a point in objective space, flagged
+    on/off the computed frontier; the attempts that cannot be placed are appended to `skipped` with the reason."""
+    from explorer.reports.attempts import attempt_rows, attempt_spec, puzzle_module, read_attempts
 
     mod = puzzle_module(result.puzzle)
     spec = spec_for(result.puzzle)
-    rows = read_attempts(path, attempt_spec(report, mod))
+    rows = (attempt_rows(path, report, mod) if isinstance(path, list)
+            else read_attempts(path, attempt_spec(report, mod)))
     skipped = [] if skipped is None else skipped
     out = []
     for i, row in enumerate(rows, start=1):

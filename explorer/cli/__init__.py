@@ -27,7 +27,7 @@ OPTIONAL_COMMAND_MODULES = (
     "explorer.cli.solve_scaling", "explorer.cli.solve_sync",
     "explorer.cli.solve_crossover", "explorer.cli.solve_hierarchy", "explorer.cli.solve_compression",
     "explorer.cli.solve_memory", "explorer.cli.solve_dataloader", "explorer.cli.solve_batch",
-    "explorer.cli.reports_cmds", "explorer.cli.validate",
+    "explorer.cli.reports_cmds", "explorer.cli.validate", "explorer.cli.lab",
 )
 
 

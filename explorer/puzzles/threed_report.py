@@ -101,13 +101,9 @@ def build_report(res) -> Report:
             [[r["micro_batch"], r["num_micro_batches"], f"{r['mfu']:.2%}", f"{r['bubble_fraction']:.1%}",
               f"{r['memory_gb']:.2f}", "yes" if r["fits"] else "no"] for r in res.micro_batch_question["sweep"]],
             "The micro-batch question: crisis shape pinned, micro-batch free")
-    data = {"memory_heatmap": _heatmap(res), "bubble_gauge": {
-        "bubble_fraction": b.bubble_fraction, "limit": float(inst.max_bubble),
-        "crisis_bubble_fraction": res.crisis.bubble_fraction if res.crisis else None,
-        "p": b.plan.pp, "m": b.plan.num_micro_batches, "v": b.plan.virtual_stages},
-        "parallelism_map": {"tp": b.plan.tp, "pp": b.plan.pp, "dp": b.plan.dp, "cp": b.plan.cp, "device_word": word,
-                            "devices": inst.devices, "devices_per_node": s.cluster.devices_per_node,
-                            "nodes_per_rack": 4, "racks_per_pod": 8, "layers": s.model.layers}}
+    data = {"memory_heatmap": _heatmap(res),
+            "bubble_gauge": bubble_gauge_data(b, float(inst.max_bubble), res.crisis),
+            "parallelism_map": parallelism_map_data(b.plan, s, inst.devices, word)}
     return Report(
         puzzle="3d", lab="05", part=2, track=track, title="The parallelism puzzle",
         status=res.status, headline=headline, figures=figs, findings=findings, constraints=cons,
@@ -237,25 +233,47 @@ def _lab_questions(res) -> list[Finding]:
 def _heatmap(res) -> dict:
     """Memory per device over the TP x PP grid, other settings as at the optimum (null: invalid shape)."""
     b, inst = res.best, res.instance
-    s, n = inst.setup, inst.devices
+    return memory_heatmap_data(inst.setup, b.plan, inst.devices, inst.global_batch, inst.limit,
+                               res.track.device_word if res.track else "GPU")
+
+
+def memory_heatmap_data(s, plan: ParallelPlan, devices: int, global_batch: int, limit: float,
+                        word: str = "GPU") -> dict:
+    """The memory_heatmap plot's data: memory per device over the TP x PP grid with every other setting as in
+    `plan` (None where the shape is invalid); used by the report (at the optimum) and the lab app (at the
+    student's plan)."""
+    n = devices
     tps = [t for t in (1, 2, 4, 8, 16) if t <= s.cluster.devices_per_node and s.model.kv_heads % t == 0]
-    pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers} | {b.plan.pp})
+    pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers} | {plan.pp})
     grid = []
     for pp in pps:
         row = []
         for tp in tps:
-            dp = n // (tp * pp * b.plan.cp) if n % (tp * pp * b.plan.cp) == 0 else 0
-            if dp == 0 or inst.global_batch % (dp * b.plan.micro_batch):
+            dp = n // (tp * pp * plan.cp) if n % (tp * pp * plan.cp) == 0 else 0
+            if dp == 0 or global_batch % (dp * plan.micro_batch):
                 row.append(None)
                 continue
-            v = b.plan.virtual_stages if pp > 1 else 1
-            plan = replace(b.plan, tp=tp, pp=pp, dp=dp, virtual_stages=v,
-                           sequence_parallel=b.plan.sequence_parallel and tp > 1)
-            row.append(float(f"{estimate(s, plan).memory_total / 1e9:.6g}"))
+            v = plan.virtual_stages if pp > 1 else 1
+            p = replace(plan, tp=tp, pp=pp, dp=dp, virtual_stages=v,
+                        sequence_parallel=plan.sequence_parallel and tp > 1)
+            row.append(float(f"{estimate(s, p).memory_total / 1e9:.6g}"))
         grid.append(row)
-    return {"tp": tps, "pp": pps, "memory_gb": grid, "limit_gb": inst.limit / 1e9,
-            "chosen": {"tp": b.plan.tp, "pp": b.plan.pp},
-            "device_word": res.track.device_word if res.track else "GPU"}
+    return {"tp": tps, "pp": pps, "memory_gb": grid, "limit_gb": limit / 1e9,
+            "chosen": {"tp": plan.tp, "pp": plan.pp}, "device_word": word}
+
+
+def bubble_gauge_data(e: StepEstimate, limit: float, crisis: StepEstimate | None = None) -> dict:
+    """The bubble_gauge plot's data for one configuration (the bubble rule `limit`, the crisis marked)."""
+    return {"bubble_fraction": e.bubble_fraction, "limit": limit,
+            "crisis_bubble_fraction": crisis.bubble_fraction if crisis else None,
+            "p": e.plan.pp, "m": e.plan.num_micro_batches, "v": e.plan.virtual_stages}
+
+
+def parallelism_map_data(plan: ParallelPlan, s, devices: int, word: str = "GPU") -> dict:
+    """The parallelism_map plot's data: how a plan's TP, CP, PP, DP groups sit on nodes, racks and pods."""
+    return {"tp": plan.tp, "pp": plan.pp, "dp": plan.dp, "cp": plan.cp, "device_word": word,
+            "devices": devices, "devices_per_node": s.cluster.devices_per_node,
+            "nodes_per_rack": 4, "racks_per_pod": 8, "layers": s.model.layers}
 
 
 def _framework_text(res) -> str:

@@ -1,0 +1,100 @@
+"""`explore lab 05|06|08`: open a lab's marimo workbench (marimo run), as a notebook (--edit), or write it
+as an HTML page (--export DIR, marimo's export). marimo comes with `pip install "explorer[lab]"`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from explorer import validation as V
+from explorer.cli import main
+from explorer.cli.common import track_option
+from explorer.errors import ExplorerError, UsageError
+from explorer.labs import LABS, TITLES, app_path, lab_key, marimo_missing
+
+PORT = V.Int(1024, 65535, why="unprivileged TCP ports")
+EXPORT_TIMEOUT_S = 600  # an export runs every cell once; the apps solve nothing until "check" is pressed
+
+
+def free_port(host: str, first: int = 2718, tries: int = 50) -> int:
+    """The first port from `first` on which nothing listens (marimo's own default is 2718)."""
+    for port in range(first, first + tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise UsageError(f"no free port in {first}-{first + tries - 1} on {host}; give --port")
+
+
+def marimo_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "marimo", *args]
+
+
+def export(lab: str, track: str, out_dir: Path) -> Path:
+    """Run the app once with every instrument unlocked and write marimo's HTML export of it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"lab{lab}-{track}.html"
+    cmd = marimo_cmd("export", "html", str(app_path(lab)), "-o", str(out), "--force", "--no-include-code",
+                     "--", "--track", track, "--export")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ExplorerError(f"marimo export of lab {lab} did not finish within {EXPORT_TIMEOUT_S} s") from None
+    if done.returncode != 0 or not out.exists():
+        tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or ["no output"]
+        raise ExplorerError(f"marimo export of lab {lab} failed (exit {done.returncode}): {tail[0][:200]}")
+    return out
+
+
+@main.command("lab")
+@click.argument("lab", type=click.Choice(sorted(LABS) + ["5", "6", "8"]), metavar="05|06|08")
+@track_option
+@click.option("--edit", is_flag=True, help="Open the app as an editable notebook (a copy in the current "
+                                          "directory, made the first time) instead of as an app.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser (headless: print the URL only).")
+@click.option("--port", type=PORT, default=None, help="Port to serve on (default: the first free from 2718).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--export", "export_dir", type=V.OUT_DIR, default=None,
+              help="Write the app as an HTML page (marimo's export, every instrument at its starting "
+                   "value) into this directory instead of serving it.")
+def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None, host: str,
+            export_dir: Path | None) -> int:
+    """Open a lab's workbench: predictions, sliders, live instruments, check against the optimum.
+
+    LAB is 05 (distributed training), 06 (collective communication) or 08 (model training)."""
+    lab = lab_key(lab)
+    why = marimo_missing()
+    if why:
+        raise UsageError(why)
+    if export_dir is not None:
+        out = export(lab, track, Path(export_dir))
+        click.echo(f"lab {lab} ({TITLES[lab]}, {track}): {out}")
+        return 0
+    path = app_path(lab)
+    if edit:  # never edit the installed package: a copy of its own for the student
+        copy = Path.cwd() / path.name
+        if not copy.exists():
+            shutil.copyfile(path, copy)
+            click.echo(f"copied the lab {lab} app to {copy} (your edits stay there)")
+        path = copy
+    port = port or free_port(host)
+    url = f"http://{host}:{port}/?track={track}"
+    click.echo(f"lab {lab} ({TITLES[lab]}, track {track}): {url}  (Ctrl-C stops it)", err=False)
+    cmd = marimo_cmd("edit" if edit else "run", str(path), "--host", host, "--port", str(port),
+                     *(["--headless"] if no_browser else []), *(["--skip-update-check"] if edit else []),
+                     "--", "--track", track)
+    sys.stdout.flush()
+    if os.name == "posix":  # marimo takes the process over: Ctrl-C and kill reach it directly, no orphan
+        os.execv(cmd[0], cmd)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,39 @@
+"""The lab workbenches: one marimo app per lab (05, 06, 08), shipped inside the package.
+
+Each app (`lab05.py`, `lab06.py`, `lab08.py` beside this file) is a marimo notebook, that is a plain Python
+file: `explore lab 05 --track cloud` serves it with `marimo run`, `python -m explorer.labs.lab05 --track edge`
+runs it as a script. The apps hold no physics and draw no figure of their own: every number comes from the
+explorer's API (`explorer.estimate`, `explorer.solve`, the puzzles' `evaluate_attempt`), every instrument is a
+figure of `explorer.reports.plots`, and "check" grades the student's moves with `explorer.reports.attempts`
+(see `explorer.labs.kit`). marimo is an optional extra: `pip install "explorer[lab]"`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from explorer.errors import UsageError
+
+LABS = {"05": "lab05.py", "06": "lab06.py", "08": "lab08.py"}
+TITLES = {"05": "Distributed training", "06": "Collective communication", "08": "Model training"}
+INSTALL_HINT = 'the lab apps need marimo: pip install "explorer[lab]"'
+
+
+def lab_key(lab: str) -> str:
+    """'5', '05' or 'lab05' -> '05' (UsageError naming the allowed labs otherwise)."""
+    key = str(lab).strip().lower().removeprefix("lab").strip().zfill(2)
+    if key not in LABS:
+        raise UsageError(f"lab {str(lab)[:20]!r} has no app; valid: {', '.join(LABS)}")
+    return key
+
+
+def app_path(lab: str) -> Path:
+    """The marimo notebook of a lab, inside the installed package."""
+    return Path(__file__).resolve().parent / LABS[lab_key(lab)]
+
+
+def marimo_missing() -> str | None:
+    """Why the apps cannot run here (marimo not installed), or None."""
+    import importlib.util
+
+    return None if importlib.util.find_spec("marimo") is not None else INSTALL_HINT

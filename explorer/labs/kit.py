@@ -1,0 +1,881 @@
+"""What the lab apps compute, without marimo: one `Part` per lab part, each with the plan's controls, the
+prediction asked first (the lock), the live instruments, the move that is graded, "check" and the reflection.
+
+Nothing here is physics and nothing draws: the numbers come from the explorer's public entry points
+(`explorer.estimate`, `explorer.solve(puzzle, track=...)`, each puzzle's `evaluate_attempt`, the same calls the
+CLI makes) and every instrument is a figure of `explorer.reports.plots`, drawn from the same data the reports
+draw it from (for the 3D puzzle the data helpers of `explorer.puzzles.threed_report`). "Check" solves the
+puzzle (cached per track and scenario) and grades the moves with `explorer.reports.attempts` beside the
+optimum, as `explore solve PUZZLE --attempts` does. An estimate takes milliseconds, so the instruments are
+computed on every move: there are no precomputed grids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from explorer.errors import ExplorerError
+from explorer.report import Finding, Formula, Report
+from explorer.reports.attempts import violation_text
+from explorer.units import human_bytes, human_percent
+
+MOVES_SHOWN = 12  # the move log lists the last moves; the grader grades them all
+
+
+# ----------------------------------------------------------------------------------------------- data types
+
+@dataclass
+class Control:
+    """One slider (kind 'steps': the values it stops at), drop-down or radio ('choice') or switch ('switch')."""
+
+    name: str
+    label: str
+    kind: str
+    options: list[Any] = field(default_factory=list)
+    default: Any = None
+    labels: dict[Any, str] = field(default_factory=dict)  # value -> what the student reads
+
+
+@dataclass
+class Question:
+    """A multiple-choice question whose right option the explorer computes (`answer(part) -> index, why`)."""
+
+    text: str
+    options: list[str]
+    answer: Callable[[Part], tuple[int, str]]
+
+
+@dataclass
+class Plot:
+    """An instrument: a figure of explorer.reports.plots with its data, and a one-line reading (its alt text)."""
+
+    name: str
+    data: dict[str, Any]
+    reading: str
+
+
+@dataclass
+class Live:
+    """What the instruments show for one setting of the controls."""
+
+    plots: list[Plot] = field(default_factory=list)
+    readouts: list[tuple[str, str]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # failure states ("over memory", "bubble > 40%")
+    move: dict[str, Any] | None = None  # what the grader grades; None: not a configuration (error)
+    error: str = ""
+
+
+@dataclass
+class Checked:
+    """The outcome of "check": the solved (and graded) report, the figures to show, the verdict lines."""
+
+    report: Report
+    plots: list[tuple[str, Report]]
+    verdict: list[Finding]
+    table: Any = None  # the graded moves (explorer.report.Table) when the part grades moves
+
+
+# ----------------------------------------------------------------------------------------------- cached solves
+
+@lru_cache(maxsize=64)
+def _solved(puzzle: str, track: str, options: tuple) -> Report:
+    import explorer
+
+    return explorer.solve(puzzle, track=track, **dict(options))
+
+
+def solved(puzzle: str, track: str, **options: Any) -> Report:
+    """explorer.solve(puzzle, track=..., **options), solved once per (puzzle, track, options)."""
+    return _solved(puzzle, track, tuple(sorted(options.items())))
+
+
+def finding(report: Report, *needles: str) -> Finding | None:
+    """The first finding whose question contains one of the needles (in order of the needles)."""
+    for needle in needles:
+        for f in report.findings:
+            if needle.lower() in f.question.lower():
+                return f
+    return None
+
+
+def bin_of(x: float, edges: list[float]) -> int:
+    """Index of the bin of x among ascending edges (len(edges) + 1 bins)."""
+    return sum(1 for e in edges if x >= e)
+
+
+def powers_of_two(top: int, first: int = 1) -> list[int]:
+    out, k = [], first
+    while k <= top:
+        out.append(k)
+        k *= 2
+    return out or [first]
+
+
+# ----------------------------------------------------------------------------------------------- the part
+
+class Part:
+    """One lab part for one track. Subclasses give the controls, the live instruments and the questions."""
+
+    puzzle = ""
+    rule: int | None = None  # the lab's iteration rule ("find it in 10 moves")
+    graded = True  # moves graded by explorer.reports.attempts (the puzzle has ATTEMPT_VARIABLES)
+    reflection_needles: tuple[str, ...] = ()
+    reflect = ""  # the reflection question; the explorer's answer is a finding of the report (reflection_needles)
+    intro = ""
+
+    def __init__(self, track: str = "cloud") -> None:
+        from explorer.puzzles import get_puzzle
+        from explorer.tracks import get_track
+
+        self.track = track
+        self.t = get_track(track)
+        self.info = get_puzzle(self.puzzle)
+
+    # --- identity ---------------------------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return f"Part {self.info.part}: {self.info.title}"
+
+    def stand_in(self, data: dict[str, Any]) -> Report:
+        """A report carrying only what a figure reads (its data, the track, the title)."""
+        return Report(puzzle=self.puzzle, lab=self.info.lab, part=self.info.part, track=self.track,
+                      title=self.info.title, status="computed", headline="", data=data)
+
+    # --- what a subclass gives ----------------------------------------------------------------------------
+    def controls(self) -> list[Control]:
+        raise NotImplementedError
+
+    def live(self, values: dict[str, Any]) -> Live:
+        raise NotImplementedError
+
+    lock: Question
+
+    def scenario(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The options of the puzzle's solve for the environment the controls set (default: the track's)."""
+        return {}
+
+    # --- answers ------------------------------------------------------------------------------------------
+    def report(self, values: dict[str, Any] | None = None) -> Report:
+        return solved(self.puzzle, self.track, **self.scenario(values or self.defaults()))
+
+    def defaults(self) -> dict[str, Any]:
+        return {c.name: c.default for c in self.controls()}
+
+    def reflection(self) -> Finding:
+        """The reflection question and the explorer's answer to it (a finding of the solved report)."""
+        r = self.report()
+        return finding(r, *self.reflection_needles) or r.findings[0]
+
+    def formulas(self) -> list[Formula]:
+        return list(self.report().formulas)
+
+    def lock_answer(self) -> tuple[int, str]:
+        return self.lock.answer(self)
+
+    def check(self, moves: list[dict[str, Any]], values: dict[str, Any] | None = None) -> Checked:
+        """Solve the puzzle (the environment of `values`) and grade the moves beside the optimum."""
+        from explorer.reports.attempts import grade_attempts
+
+        report = self.report(values)
+        if not self.graded or not moves:
+            return Checked(report, [], self.verdict(report, moves))
+        graded = grade_attempts(report, moves, source="your moves")
+        n = len(report.findings)
+        plots = [("attempts", graded)] + self.frontier_plots(graded, moves)
+        return Checked(graded, plots, graded.findings[n:], graded.tables.get("attempts"))
+
+    def verdict(self, report: Report, moves: list[dict[str, Any]]) -> list[Finding]:
+        """The explorer's answer when there are no moves to grade."""
+        head = Finding("What does the explorer find?", report.headline)
+        if self.graded and not moves:
+            return [head, Finding("Your moves?", "No move yet: change a control, then check again.")]
+        return [head]
+
+    def frontier_plots(self, graded: Report, moves: list[dict[str, Any]]) -> list[tuple[str, Report]]:
+        return []
+
+
+# ----------------------------------------------------------------------------------------------- lab 05
+
+class Scaling(Part):
+    """Lab 05 part 1, the communication wall: throughput against devices on two fabrics."""
+
+    puzzle = "scaling"
+    reflection_needles = ("Which fabric", "cut training time")
+    reflect = ('Why does scaling past one node on the slower fabric lose so much of the ideal speedup, and '
+               'which fabric would you buy for this job?')
+    intro = ("Scale a data-parallel job and watch where the network eats the speedup. Pick a fabric and a "
+             "device count; the explorer's scaling curve marks your point.")
+
+    def __init__(self, track: str = "cloud") -> None:
+        super().__init__(track)
+        from explorer.puzzles.scaling import scenario
+
+        self.sc = scenario(track)
+
+    def fabrics(self) -> list[str]:
+        return list(self.sc.fabrics)
+
+    def controls(self) -> list[Control]:
+        from explorer.hardware import get_link
+
+        fabrics = self.fabrics()
+        return [Control("fabric", "fabric (the interconnect)", "choice", fabrics, fabrics[0],
+                        {f: get_link(f).name for f in fabrics}),
+                Control("devices", f"{self.t.device_plural} N", "steps",
+                        powers_of_two(self.sc.n_max), self.sc.n_from)]
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.puzzles import scaling
+
+        move = {"fabric": values["fabric"], "devices": int(values["devices"])}
+        r = scaling.evaluate_attempt(move, self.track)
+        rep = self.report()
+        data = dict(rep.data["scaling_efficiency"])
+        data["yours"] = {"fabric": move["fabric"], "n": move["devices"],
+                         "samples_per_s": r["objective"], "efficiency": r["figures"]["efficiency"].value}
+        eff = r["figures"]["efficiency"].value
+        live = Live(plots=[Plot("scaling_efficiency", data, f"scaling efficiency at N={move['devices']}: "
+                                f"{human_percent(eff)}")], move=move)
+        live.readouts = [("throughput", f"{r['objective']:,.1f} {self.sc.sample_word}s/s"),
+                         ("scaling efficiency S(N)/N", human_percent(eff))]
+        for c in r["violations"]:
+            adds = f"adds only {c.value:.2f}" if c.value >= 0 else f"loses {-c.value:.2f}"
+            live.alerts.append(f"Past the wall: one more {self.t.device_word} {adds} of a {self.t.device_word}'s "
+                               f"throughput (the rule: it must add at least {c.limit:g}).")
+        return live
+
+    def _speedup_ratio(self) -> tuple[float, str]:
+        from explorer.puzzles import scaling
+
+        f = self.fabrics()[0]
+        a, b = self.sc.n_from, self.sc.n_to
+        xa = scaling.evaluate_attempt({"fabric": f, "devices": a}, self.track)["objective"]
+        xb = scaling.evaluate_attempt({"fabric": f, "devices": b}, self.track)["objective"]
+        return (xb / xa) / (b / a), f
+
+    @property
+    def lock(self) -> Question:
+        from explorer.hardware import get_link
+
+        f = get_link(self.fabrics()[0]).name
+        a, b = self.sc.n_from, self.sc.n_to
+
+        def answer(part: Part) -> tuple[int, str]:
+            ratio, _ = self._speedup_ratio()
+            return 3 - bin_of(ratio, [0.3, 0.6, 0.9]), (
+                f"{a} -> {b} {self.t.device_plural} on {f}: {ratio * b / a:.2f}x faster of an ideal {b / a:g}x "
+                f"({human_percent(ratio)} of ideal).")
+
+        return Question(f"Going from {a} to {b} {self.t.device_plural} on {f}, how much of the ideal {b / a:g}x "
+                        f"speedup do you get?",
+                        ["90% or more: more devices always help", "60-90%: some network overhead",
+                         "30-60%: the network eats a large share", "under 30%: communication dominates the step"],
+                        answer)
+
+
+class ThreeD(Part):
+    """Lab 05 part 2, the parallelism puzzle: TP x PP x DP (x CP) and micro-batch, live on the cost model."""
+
+    puzzle = "3d"
+    rule = 10
+    reflection_needles = ("Does PP increase or decrease",)
+    reflect = ('Does pipeline parallelism increase or decrease the total memory the weights take across the '
+               'whole cluster? Why?')
+    intro = ("Start from the crisis configuration and find the plan with the highest MFU that fits in memory "
+             "with a pipeline bubble under 10%. Every slider move is one estimate of the cost model; find it in "
+             "10 moves.")
+
+    def controls(self) -> list[Control]:
+        m, c, p = self.t.workload.model, self.t.cluster, self.t.crisis_plan
+        tps = [x for x in (1, 2, 4, 8, 16) if x <= c.devices_per_node and m.heads % x == 0 and m.kv_heads % x == 0]
+        pps = [x for x in powers_of_two(min(m.layers, 64)) if c.devices % x == 0]
+        return [Control("tp", "tensor parallel TP", "steps", tps, p.tp),
+                Control("pp", "pipeline parallel PP", "steps", pps, p.pp),
+                Control("cp", "context parallel CP", "steps", [1, 2, 4, 8], p.cp),
+                Control("micro_batch", "micro-batch (sequences)", "steps", [1, 2, 4, 8], p.micro_batch),
+                Control("virtual_stages", "virtual stages v (interleaving)", "steps", [1, 2, 3, 4],
+                        p.virtual_stages),
+                Control("zero", "ZeRO stage", "steps", [0, 1, 2, 3], p.zero),
+                Control("recompute", "activation recomputation", "choice", ["none", "selective", "full"],
+                        p.recompute)]
+
+    def live(self, values: dict[str, Any]) -> Live:
+        import explorer
+        from explorer.puzzles.threed_report import bubble_gauge_data, memory_heatmap_data, parallelism_map_data
+
+        v = {k: values[k] for k in ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute")}
+        v["virtual_stages"] = v["virtual_stages"] if v["pp"] > 1 else 1
+        n = self.t.cluster.devices
+        group = v["tp"] * v["pp"] * v["cp"]
+        if n % group:
+            return Live(error=f"TP x PP x CP = {group:,} does not divide the {n:,} {self.t.device_plural}")
+        try:
+            e = explorer.estimate(track=self.track, **v)
+        except ExplorerError as exc:
+            return Live(error=str(exc))
+        s, limit, word = e.setup, self.t.usable_memory_bytes, self.t.device_word
+        crisis = self._crisis()
+        gauge = bubble_gauge_data(e, 0.10, crisis)
+        heat = memory_heatmap_data(s, e.plan, n, e.plan.global_batch, limit, word)
+        pmap = parallelism_map_data(e.plan, s, n, word)
+        move = {**v, "dp": e.plan.dp}
+        live = Live(move=move, plots=[
+            Plot("bubble_gauge", gauge, f"pipeline bubble gauge: {human_percent(e.bubble_fraction)} at PP={e.plan.pp}"),
+            Plot("memory_heatmap", heat, f"memory heatmap: {human_bytes(e.memory_total)} per {word} at "
+                                         f"TP={e.plan.tp} PP={e.plan.pp}"),
+            Plot("parallelism_map", pmap, f"parallelism map: TP={e.plan.tp} CP={e.plan.cp} PP={e.plan.pp} "
+                                          f"DP={e.plan.dp}")])
+        live.readouts = [("plan", e.plan.describe()), ("MFU", human_percent(e.mfu)),
+                         ("step time", f"{e.step_time_s:.3f} s"), ("bubble", human_percent(e.bubble_fraction)),
+                         (f"memory per {word}", f"{human_bytes(e.memory_total)} of {human_bytes(limit)}")]
+        if e.memory_total > limit:
+            live.alerts.append(f"Out of memory: {human_bytes(e.memory_total)} per {word} > {human_bytes(limit)} "
+                               f"usable. Raise TP or PP, shard with ZeRO, or recompute activations.")
+        if e.bubble_fraction > 0.10:
+            p, m, vs = e.plan.pp, e.plan.num_micro_batches, e.plan.virtual_stages
+            live.alerts.append(f"Pipeline bubble {human_percent(e.bubble_fraction)} > 10%: with {p} stages and "
+                               f"{m} micro-batches (v = {vs}), (p - 1)/(v m + p - 1) of the step is idle. More "
+                               f"micro-batches, interleaving or fewer stages.")
+        return live
+
+    def _crisis(self) -> Any:
+        import explorer
+
+        p = self.t.crisis_plan
+        return _crisis_estimate(self.track, p.tp, p.pp, p.cp, p.micro_batch, p.virtual_stages, p.zero, p.recompute,
+                                explorer.estimate)
+
+    def frontier_plots(self, graded: Report, moves: list[dict[str, Any]]) -> list[tuple[str, Report]]:
+        """The moves on the optimal frontier (tokens/s against memory headroom) at the track's device count."""
+        from explorer.reports.frontier import attempt_points, frontier_report
+
+        res = _frontier_3d(self.track)
+        skipped: list[str] = []
+        pts = attempt_points(res, graded, moves, skipped)
+        return [("frontier", frontier_report(res, pts, skipped))]
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            x = r.figures["speedup_vs_crisis"].value if "speedup_vs_crisis" in r.figures else 1.0
+            return bin_of(x, [1.1, 1.3, 1.6]), f"The proven optimum is {x:.2f}x faster: {r.headline}"
+
+        return Question(f"The crisis plan ({self.t.crisis_plan.describe()}) is what the team runs. How much faster "
+                        "can the best plan that fits (bubble <= 10%) train?",
+                        ["barely (under 1.1x)", "1.1-1.3x", "1.3-1.6x", "more than 1.6x"], answer)
+
+
+@lru_cache(maxsize=8)
+def _crisis_estimate(track: str, tp: int, pp: int, cp: int, mb: int, v: int, zero: int, rc: str, fn: Any) -> Any:
+    try:
+        return fn(track=track, tp=tp, pp=pp, cp=cp, micro_batch=mb, virtual_stages=v, zero=zero, recompute=rc)
+    except ExplorerError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _frontier_3d(track: str) -> Any:
+    from explorer.frontier import frontier
+    from explorer.tracks import get_track
+
+    return frontier("3d", track, gpu_counts=[get_track(track).cluster.devices], levels=4)
+
+
+class Sync(Part):
+    """Lab 05 part 3, the synchronization audit: wait for the slowest, or go asynchronous."""
+
+    puzzle = "sync"
+    graded = False
+    reflection_needles = ("Stakeholder", "ZeRO", "Sync vs async")
+    reflect = ('What do you tell the stakeholder: wait for every device, go asynchronous, or deal with the '
+               'stragglers? Answer in dollars.')
+    intro = ("Every synchronous step waits for the slowest device. Turn the straggler knobs and decide: "
+             "wait for all, or go asynchronous (and pay in staleness)?")
+
+    def controls(self) -> list[Control]:
+        from explorer.puzzles.sync.audit import sync_data
+
+        d = sync_data(self.track)
+        f, s = float(d["straggler_fraction"]), float(d["slowdown"])
+        return [Control("straggler_fraction", "straggler fraction", "steps",
+                        sorted({0.0, 0.01, 0.02, 0.05, 0.1, 0.2, f}), f),
+                Control("slowdown", "straggler slowdown (x)", "steps", sorted({1.0, 1.25, 1.5, 2.0, 3.0, 5.0, s}), s),
+                Control("mode", "synchronisation", "choice", ["sync", "async"], "sync",
+                        {"sync": "wait for all (sync SGD)", "async": "asynchronous SGD"})]
+
+    def scenario(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {"straggler_fraction": float(values["straggler_fraction"]), "slowdown": float(values["slowdown"]),
+                "zero": False}
+
+    def live(self, values: dict[str, Any]) -> Live:
+        r = solved("sync", self.track, **self.scenario(values))
+        d = r.data["straggler_wait"]
+        wait = d["expected_max"][-1] / d["mean"] - 1 if d.get("mean") else 0.0
+        live = Live(move={**values}, plots=[Plot("straggler_wait", d, f"straggler wait: sync step "
+                                                  f"{human_percent(wait)} longer than the mean device's")])
+        keys = [k for k in ("step_time_sync_s", "samples_per_s_sync", "samples_per_s_async_raw", "staleness",
+                            "progress_per_update") if k in r.figures]
+        live.readouts = [(r.figures[k].label or k, _fmt(r.figures[k].value, r.figures[k].unit)) for k in keys]
+        f = finding(r, "Sync vs async")
+        if f:
+            live.readouts.append(("sync vs async", f.answer))
+        if wait > 0.5:
+            live.alerts.append(f"Every synchronous step waits {human_percent(wait)} longer than an average "
+                               f"{self.t.device_word}'s step for the slowest one.")
+        return live
+
+    def verdict(self, report: Report, moves: list[dict[str, Any]]) -> list[Finding]:
+        out = [Finding("What does the explorer find?", report.headline)]
+        f = finding(report, "Stakeholder", "Sync vs async")
+        if f:
+            out.append(f)
+        if moves:
+            out.append(Finding("Your choice?", f"You last chose {moves[-1].get('mode')}."))
+        return out
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            d = part.report().data["straggler_wait"]
+            wait = d["expected_max"][-1] / d["mean"] - 1
+            return bin_of(wait, [0.1, 0.5, 1.0]), (f"With {d['nodes']:,} {self.t.device_plural}, the expected "
+                                                   f"slowest step is {human_percent(wait)} longer than the mean.")
+
+        return Question(f"{self.t.cluster.devices:,} {self.t.device_plural} step together; a few are stragglers. "
+                        "How much longer than an average device's step is the synchronous step?",
+                        ["under 10%", "10-50%", "50-100%", "more than double"], answer)
+
+
+# ----------------------------------------------------------------------------------------------- lab 06
+
+class Crossover(Part):
+    """Lab 06 part 1, the algorithm crossover: ring against tree over the message size."""
+
+    puzzle = "crossover"
+    graded = False
+    reflection_needles = ("How does M* move", "more or less attractive")
+    reflect = ('How does the crossover size M* move with the latency alpha, the bandwidth and the number of '
+               'participants?')
+    intro = ("Ring AllReduce is bandwidth-optimal, tree is latency-optimal. Move the message size and the "
+             "cluster size, pick the algorithm you would run, and find where they cross.")
+
+    def base(self) -> dict[str, Any]:
+        return dict(solved("crossover", self.track).scenario)
+
+    def controls(self) -> list[Control]:
+        b = self.base()
+        m0 = b["message_bytes"]
+        sizes = sorted({float(2 ** k) for k in range(10, 31, 2)} | {float(m0)})
+        ns = sorted({x for x in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)} | {int(b["n"])})
+        return [Control("message_bytes", "message size M", "steps", sizes, float(m0),
+                        {s: human_bytes(s) for s in sizes}),
+                Control("n", "participants N", "steps", ns, int(b["n"])),
+                Control("algorithm", "your algorithm", "choice", ["ring", "tree"], "ring",
+                        {"ring": "ring AllReduce", "tree": "tree AllReduce"})]
+
+    def scenario(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {"n": int(values["n"]), "message_bytes": float(values["message_bytes"])}
+
+    def live(self, values: dict[str, Any]) -> Live:
+        r = solved("crossover", self.track, **self.scenario(values))
+        d = r.data["crossover"]
+        m_star = d.get("crossover_bytes") or 0.0
+        fastest = _fastest(r)
+        live = Live(move={**values}, plots=[Plot("crossover", d, f"crossover: ring and tree break even at "
+                                                 f"{human_bytes(m_star)} over N={values['n']}")])
+        live.readouts = [("crossover M*", human_bytes(m_star)), ("fastest at this M", fastest or "-")]
+        for k in ("ring_time_s", "tree_time_s"):
+            if k in r.figures:
+                live.readouts.append((r.figures[k].label or k, _fmt(r.figures[k].value, r.figures[k].unit)))
+        if fastest and not fastest.startswith(values["algorithm"]):
+            live.alerts.append(f"At {human_bytes(values['message_bytes'])} over {values['n']} participants your "
+                               f"{values['algorithm']} is not the fastest ({fastest} is).")
+        return live
+
+    @property
+    def lock(self) -> Question:
+        b = self.base()
+
+        def answer(part: Part) -> tuple[int, str]:
+            m = part.report().figures["crossover_bytes"].value
+            return bin_of(m, [1e4, 1e5, 1e6, 1e7]), part.report().findings[0].answer
+
+        return Question(f"Over {int(b['n'])} participants, below what message size does tree AllReduce beat ring?",
+                        ["under 10 KB", "10-100 KB", "100 KB - 1 MB", "1-10 MB", "over 10 MB"], answer)
+
+
+def _fastest(r: Report) -> str | None:
+    """Ring or tree, whichever the report finds faster at its message size."""
+    t = {a: r.figures[f"{a}_time_s"].value for a in ("ring", "tree") if f"{a}_time_s" in r.figures}
+    return min(t, key=t.get) if t else None
+
+
+class Hierarchy(Part):
+    """Lab 06 part 2, the hierarchical multiplier: aggregation, per-tier algorithms, accumulation."""
+
+    puzzle = "hierarchy"
+    rule = 10
+    reflection_needles = ("100x slower", "hierarchical multiplier")
+    reflect = 'Will a hierarchical strategy still help if the inter-node link is 100x slower? Why?'
+    intro = ("Reduce inside each group over the fast link, all-reduce between groups over the slow one. Find the "
+             "aggregation factor, the tier algorithms and the accumulation that hide the most communication, in "
+             "10 moves.")
+
+    def inst(self) -> Any:
+        from explorer.puzzles import hierarchy
+        from explorer.puzzles.collective_scenario import get_scenario
+
+        return hierarchy.make_instance(get_scenario(self.track))
+
+    def controls(self) -> list[Control]:
+        from explorer.puzzles import hierarchy
+
+        inst = self.inst()
+        gs = list(inst.aggregation_choices)
+        return [Control("aggregation", "aggregation factor g (hierarchical mode when g > 1)", "steps", gs, gs[0]),
+                Control("intra_algorithm", "fast-tier algorithm", "choice", list(hierarchy.INTRA), "ring",
+                        dict(hierarchy.NAMES)),
+                Control("inter_algorithm", "slow-tier algorithm", "choice", list(hierarchy.INTER), "ring",
+                        dict(hierarchy.NAMES)),
+                Control("accumulation", "gradient accumulation steps", "steps",
+                        powers_of_two(inst.max_accumulation), 1)]
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.puzzles import hierarchy
+
+        inst = self.inst()
+        move = {"aggregation": int(values["aggregation"]), "intra_algorithm": values["intra_algorithm"],
+                "inter_algorithm": values["inter_algorithm"], "accumulation": int(values["accumulation"])}
+        e = hierarchy.evaluate(inst, move["aggregation"], move["intra_algorithm"], move["inter_algorithm"],
+                               move["accumulation"])
+        flat = hierarchy.flat_time(inst)
+        names = hierarchy.NAMES
+        water = {"configs": [{"label": f"yours g={e.aggregation} ({names[e.intra]}/{names[e.inter]})",
+                              "panel": "your plan", "phases": e.phases_s},
+                             {"label": f"flat {names['ring']}", "panel": "your plan",
+                              "phases": {"intra_reduce": 0.0, "inter": flat, "intra_gather": 0.0}}],
+                 "phase_labels": {"intra_reduce": "intra-tier reduce(-scatter)", "inter": "inter-tier AllReduce",
+                                  "intra_gather": "intra-tier all-gather / broadcast"}}
+        topo = hierarchy._tier_topology(inst, e.aggregation)
+        live = Live(move=move, plots=[
+            Plot("comm_waterfall", water, f"communication waterfall: {e.sync_s * 1e3:.1f} ms against "
+                                          f"{flat * 1e3:.1f} ms flat"),
+            Plot("topology", topo, f"network topology: aggregation g = {e.aggregation}")])
+        live.readouts = [("all-reduce time", f"{e.sync_s * 1e3:.2f} ms"),
+                         ("exposed communication per step", f"{e.exposed_us / hierarchy.TIME_SCALE * 1e3:.2f} ms"),
+                         ("flat ring", f"{flat * 1e3:.2f} ms"),
+                         ("memory per device", human_bytes(e.memory_bytes))]
+        live.alerts = [violation_text(c) for c in e.violations]
+        return live
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            f = finding(r, "hierarchical multiplier")
+            x = next((r.figures[k].value for k in r.figures if "multiplier" in k), 1.0)
+            return bin_of(float(x), [1.1, 2.0, 5.0]), (f.answer if f else r.headline)
+
+        return Question("How much faster can a two-tier (hierarchical) AllReduce be than the flat all-reduce here?",
+                        ["no faster (under 1.1x)", "1.1-2x", "2-5x", "more than 5x"], answer)
+
+
+class Compression(Part):
+    """Lab 06 part 3, compression and error feedback: a seeded distributed training, run on request."""
+
+    puzzle = "compression"
+    graded = False
+    reflection_needles = ("Stakeholder", "error feedback")
+    reflect = ('Does error feedback recover the accuracy while keeping the bandwidth gain? What does '
+               'compression cost end to end?')
+    intro = ("Send fewer bits per gradient: 1-bit Adam, top-k. Does it shorten the time to a target loss, and "
+             "what does error feedback do? Each run trains a small network across the workers (seeded).")
+    STEPS = 200  # a run of the seeded training, a second or two; the CLI's default is longer
+
+    def controls(self) -> list[Control]:
+        return [Control("topk_ratio", "compression ratio of top-k (x)", "steps", [4.0, 10.0, 30.0, 100.0, 300.0],
+                        100.0),
+                Control("workers", "workers", "steps", [4, 8, 16, 32], 16),
+                Control("error_feedback", "error feedback", "switch", [True, False], True)]
+
+    def scenario(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {"topk_ratio": float(values["topk_ratio"]), "workers": int(values["workers"]), "steps": self.STEPS}
+
+    def live(self, values: dict[str, Any]) -> Live:
+        r = solved("compression", self.track, **self.scenario(values))
+        d = dict(r.data["convergence"])
+        ef = bool(values["error_feedback"])
+        series = d.get("series") or {}
+        if not ef:  # the monitor without the runs that use error feedback
+            d["series"] = {k: ys for k, ys in series.items()
+                           if "error feedback" not in k or "no error feedback" in k} or series
+        live = Live(move={**values}, plots=[Plot("convergence", d, f"convergence monitor: top-k "
+                                                 f"{values['topk_ratio']:g}x, {values['workers']} workers")])
+        keys = [k for k in r.figures if k.startswith(("steps_to_target", "speedup", "final_loss"))][:6]
+        live.readouts = [(r.figures[k].label or k, _fmt(r.figures[k].value, r.figures[k].unit)) for k in keys]
+        f = finding(r, "without error feedback")
+        if not ef and f:
+            live.alerts.append(f"Without error feedback: {f.answer}")
+        return live
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            f = finding(r, "speedup end to end")
+            x = next((r.figures[k].value for k in r.figures if k.startswith("speedup")), 1.0)
+            return bin_of(float(x), [0.95, 1.5, 8.0]), (f.answer if f else r.headline)
+
+        return Question("1-bit compression sends 16x fewer bits per gradient. How much sooner does training reach "
+                        "its target loss end to end?",
+                        ["not sooner (it is slower or diverges)", "about the same (0.95-1.5x)", "1.5-8x sooner",
+                         "close to 16x sooner"], answer)
+
+
+# ----------------------------------------------------------------------------------------------- lab 08
+
+class Memory(Part):
+    """Lab 08 part 1, the state-management audit: the training-memory waterfall."""
+
+    puzzle = "memory"
+    reflection_needles = ("4-8x the memory of serving", "serving")
+    reflect = "Why does training need 4-8x the memory of serving? Reconcile it with your track's memory limit."
+    intro = ("Weights are the small part of training memory. Toggle the optimizer and the precision, recompute, "
+             "shard and freeze until the model fits; the waterfall shows every byte.")
+
+    def inst(self) -> Any:
+        from explorer.puzzles import memory
+
+        return memory._cached_problem(self.track, None, None)[0]
+
+    def controls(self) -> list[Control]:
+        from explorer.puzzles import memory
+
+        inst = self.inst()
+        base = memory.attempt_defaults(self.track)
+        labels = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam", "adam8bit": "8-bit Adam",
+                  "adafactor": "Adafactor", "fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16"}
+        out = []
+        for d in memory.ATTEMPT_VARIABLES:
+            opts = list(inst.dims[d])
+            kind = "steps" if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in opts) else "choice"
+            if kind == "steps":
+                opts = sorted(opts)
+            out.append(Control(d, d.replace("_", " "), kind, opts, base[d], {k: labels.get(k, str(k)) for k in opts}))
+        return out
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.puzzles import memory
+
+        inst = self.inst()
+        move = {k: values[k] for k in memory.ATTEMPT_VARIABLES}
+        r = memory.evaluate_attempt(move, self.track)
+        base = memory.evaluate_attempt(memory.attempt_defaults(self.track), self.track)
+        figs = r["figures"]
+        terms = [k for k in figs if k not in ("total", "step_time")]
+        configs = [{"label": "starting point", "bytes": {k: base["figures"][k].value for k in terms}},
+                   {"label": "yours", "bytes": {k: figs[k].value for k in terms}}]
+        data = {"terms": terms, "limit": inst.limit, "configs": configs, "unit": "B"}
+        total = figs["total"].value
+        live = Live(move=move, plots=[Plot("memory_waterfall", data, f"training memory waterfall: "
+                                           f"{human_bytes(total)} of {human_bytes(inst.limit)}")])
+        live.readouts = [("memory per " + self.t.device_word, f"{human_bytes(total)} of {human_bytes(inst.limit)}"),
+                         *[(k, human_bytes(figs[k].value)) for k in terms],
+                         ("step time", f"{figs['step_time'].value:.4g} s"),
+                         ("time to quality", f"{r['objective']:.4g} s")]
+        live.alerts = [f"Does not fit: {violation_text(c)}" for c in r["violations"]]
+        return live
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            from explorer.puzzles.memory import bytes_per_param
+
+            b = bytes_per_param("adam", "fp32")["total"]
+            f = finding(part.report(), "bytes per parameter")
+            return [4, 8, 12, 16].index(b) if b in (4, 8, 12, 16) else 3, (f.answer if f else f"{b} bytes")
+
+        return Question("Adam in FP32: how many bytes per parameter for weights, gradients and optimizer state "
+                        "(before activations)?", ["4 bytes", "8 bytes", "12 bytes", "16 bytes"], answer)
+
+
+class Dataloader(Part):
+    """Lab 08 part 2, the staged pipeline race: data preparation, ingestion, compute."""
+
+    puzzle = "dataloader"
+    rule = 5
+    reflection_needles = ("Which stage is the bottleneck", "balance point")
+    reflect = 'Which stage is your longest pole, and what moves the balance point?'
+    intro = ("Data preparation, ingestion and compute run in series; the slowest stage sets the pace. Find the "
+             "balance point, the fewest workers that keep every device fed, in 5 moves.")
+
+    def inst(self, augment_x: float = 1.0) -> Any:
+        from explorer.puzzles import dataloader
+
+        base = dataloader.make_instance(self.track)
+        return base if augment_x == 1.0 else dataloader.make_instance(self.track, augment_ms=base.augment_s * 1e3
+                                                                      * augment_x)
+
+    def controls(self) -> list[Control]:
+        inst = self.inst()
+        ws = sorted(set(powers_of_two(inst.max_workers)) | {inst.max_workers})
+        ns = list(range(1, inst.max_devices + 1))
+        return [Control("workers", "data-loading workers", "steps", ws, ws[0]),
+                Control("devices", self.t.device_plural, "steps", ns, ns[-1]),
+                Control("augment_x", "augmentation complexity (x the track's)", "steps", [0.5, 1.0, 2.0, 4.0], 1.0)]
+
+    def scenario(self, values: dict[str, Any]) -> dict[str, Any]:
+        x = float(values.get("augment_x", 1.0))
+        return {} if x == 1.0 else {"augment_ms": self.inst().augment_s * 1e3 * x}
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.cost import input_pipeline as ip
+        from explorer.puzzles import dataloader
+
+        inst = self.inst(float(values["augment_x"]))
+        w, n = int(values["workers"]), int(values["devices"])
+        r = dataloader.evaluate_attempt({"workers": w, "devices": n}, self.track, **self.scenario(values))
+        p = inst.pipeline(w, n)
+        rates, util = ip.stage_rates(p), ip.utilisation(p)
+        data = {"stages": list(ip.STAGES), "rates": [rates[s] for s in ip.STAGES],
+                "utilisation": [util[s] for s in ip.STAGES], "throughput": ip.throughput(p),
+                "bottleneck": ip.bottleneck(p), "workers": w, "devices": n, "unit": "samples/s"}
+        live = Live(move={"workers": w, "devices": n}, plots=[Plot(
+            "utilisation_gauge", data, f"pipeline utilisation gauge: bottleneck {data['bottleneck']}, compute "
+                                       f"{human_percent(util['compute'])} busy")])
+        live.readouts = [("throughput", f"{data['throughput']:,.4g} samples/s"),
+                         *[(f"{s} busy", human_percent(util[s])) for s in ip.STAGES]]
+        live.alerts = [f"Compute is starved: {c.name.replace(' keeps up', '')} cannot keep up "
+                       f"({c.value:,.4g} < {c.limit:,.4g} samples/s)" for c in r["violations"]]
+        return live
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            x = r.figures["second_device_speedup_saturated"].value
+            f = finding(r, "second")
+            return bin_of(float(x), [1.1, 1.9]), (f.answer if f else f"{x:.2f}x")
+
+        return Question(f"Will adding a second {self.t.device_word} double the training speed if the CPU is already "
+                        "saturated with data augmentation?",
+                        ["no: barely faster (under 1.1x)", "partly (1.1-1.9x)", "yes: about 2x"], answer)
+
+
+class Batch(Part):
+    """Lab 08 part 3, the scaling wall: batch, precision and accumulation (and the plan) against MFU."""
+
+    puzzle = "batch"
+    reflection_needles = ("95% saturated", "Iron Law")
+    reflect = 'Defend your configuration: is the network really 95% saturated, and why was raw TFLOPS not the answer?'
+    intro = ("The target is MFU above 40% without saturating the network. Precision, micro-batch and "
+             "accumulation are yours (and on the cloud the parallel plan); gradient clipping guards FP16.")
+
+    def inst(self) -> Any:
+        from explorer.puzzles import batch
+
+        return batch.make_instance(self.track)
+
+    def controls(self) -> list[Control]:
+        from explorer.puzzles import batch
+
+        inst = self.inst()
+        base = batch.attempt_defaults(self.track)
+        out = [Control("precision", "precision", "choice", list(inst.precisions), base["precision"],
+                       {"fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16", "fp8": "FP8"}),
+               Control("micro_batch", "micro-batch", "steps", list(inst.micro_batches), inst.micro_batches[0]),
+               Control("accumulation", "gradient accumulation", "steps", powers_of_two(inst.max_accumulation), 1)]
+        if inst.sc.plan_search_batches:
+            m, c = self.t.workload.model, self.t.cluster
+            tps = [x for x in (1, 2, 4, 8) if x <= c.devices_per_node and m.kv_heads % x == 0]
+            out += [Control("tp", "tensor parallel TP", "steps", tps, base["tp"]),
+                    Control("pp", "pipeline parallel PP", "steps", powers_of_two(min(16, m.layers)), base["pp"])]
+        out.append(Control("clipping", "gradient clipping", "switch", [True, False], True))
+        return out
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.puzzles import batch
+
+        move = {k: values[k] for k in ("precision", "micro_batch", "accumulation")}
+        if "tp" in values:
+            n = self.t.cluster.devices
+            tp, pp = int(values["tp"]), int(values["pp"])
+            if n % (tp * pp):
+                return Live(error=f"TP x PP = {tp * pp} does not divide {n:,} {self.t.device_plural}")
+            move.update(tp=tp, pp=pp, dp=n // (tp * pp), cp=1, virtual_stages=1)
+        try:
+            r = batch.evaluate_attempt(move, self.track)
+        except ExplorerError as exc:
+            return Live(error=str(exc))
+        rep = self.report()
+        data = dict(rep.data["comm_ratio"])
+        figs = r["figures"]
+        if "global_batch" in figs:
+            data["yours"] = figs["global_batch"].value
+        live = Live(move=move, plots=[Plot("comm_ratio", data, f"communication / compute: global batch "
+                                           f"{figs.get('global_batch').value if 'global_batch' in figs else '-'}")])
+        live.readouts = [(f.label or k, _fmt(f.value, f.unit)) for k, f in figs.items()]
+        live.alerts = [violation_text(c) for c in r["violations"]]
+        live.alerts += [f"outside the searched space: {x}" for x in r.get("outside_space") or []]
+        if not values.get("clipping", True) and values["precision"] == "fp16":
+            f = finding(rep, "NaN")
+            live.alerts.append("FP16 without gradient clipping: " + (f.answer if f else "a spike can overflow."))
+        return live
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            d = r.data["comm_ratio"]
+            ratios = d["comm_to_compute"]
+            trend = 0 if ratios[-1] < ratios[0] * 0.95 else (1 if ratios[-1] > ratios[0] * 1.05 else 2)
+            f = finding(r, "communication-to-compute ratio")
+            return trend, (f.answer if f else "")
+
+        return Question("Does increasing the batch size improve or degrade the communication-to-compute ratio?",
+                        ["improves it (less communication per unit of compute)", "degrades it",
+                         "leaves it unchanged"], answer)
+
+
+# ----------------------------------------------------------------------------------------------- registry
+
+PARTS: dict[str, list[type[Part]]] = {"05": [Scaling, ThreeD, Sync], "06": [Crossover, Hierarchy, Compression],
+                                      "08": [Memory, Dataloader, Batch]}
+
+
+def parts(lab: str, track: str) -> list[Part]:
+    """The three parts of a lab for a track."""
+    from explorer.labs import lab_key
+    from explorer.tracks import get_track
+
+    get_track(track)
+    return [cls(track) for cls in PARTS[lab_key(lab)]]
+
+
+def log_move(move: dict[str, Any] | None) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """A state update for the move log: append `move` when it differs from the last one logged."""
+
+    def update(moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if move is None or (moves and moves[-1] == move):
+            return moves
+        return [*moves, dict(move)]
+
+    return update
+
+
+def _fmt(v: Any, unit: str) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if not math.isfinite(float(v)):
+        return "-"
+    if unit == "fraction":
+        return human_percent(float(v))
+    if unit == "B":
+        return human_bytes(float(v))
+    return f"{v:,.4g} {unit}".strip()

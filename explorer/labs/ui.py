@@ -1,0 +1,168 @@
+"""How the lab apps look: marimo elements and layouts around `explorer.labs.kit` (which computes everything).
+
+Every instrument is the PNG of an `explorer.reports.plots` figure (the same function the CLI reports call),
+shown with its reading as alt text; tables are marimo's interactive tables. Each function takes the `mo`
+module so that importing this file never needs marimo.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from explorer.labs.kit import Checked, Control, Live, Part, Plot
+from explorer.report import Report, Table
+
+LOCK_NOTE = "Lock your prediction above to unlock the workbench."
+
+
+def header(mo: Any, lab: str, title: str, track: str, exported: bool) -> Any:
+    from explorer.tracks import get_track
+
+    t = get_track(track)
+    how = ("This page was exported: it shows every instrument at its starting value; run "
+           f"`explore lab {lab} --track {track}` for the live workbench." if exported else
+           "Each part: lock a prediction, then move the controls (every move is one estimate of the explorer's "
+           "cost model), press check to see your moves beside the proven optimum, and answer the reflection.")
+    return mo.vstack([mo.md(f"# Lab {lab}: {title}"),
+                      mo.md(f"**Track {track}**: {html.escape(t.workload.model.name)} on {t.cluster.devices:,} "
+                            f"{html.escape(t.device_plural)}. Another track: add `?track=edge` (cloud, edge, mobile, "
+                            f"tiny) to the address."),
+                      mo.md(how)])
+
+
+def controls(mo: Any, part: Part) -> Any:
+    """The part's sliders, drop-downs and switches as one marimo dictionary (its value: name -> value)."""
+    return mo.ui.dictionary({c.name: _element(mo, c) for c in part.controls()})
+
+
+def _element(mo: Any, c: Control) -> Any:
+    if c.kind == "switch":
+        return mo.ui.switch(value=bool(c.default), label=c.label)
+    if c.kind == "steps" and len(c.options) >= 2:
+        return mo.ui.slider(steps=list(c.options), value=c.default, label=c.label, show_value=True, debounce=True)
+    labels = {c.labels.get(o, str(o)): o for o in c.options}
+    default = next(k for k, v in labels.items() if v == c.default)
+    return mo.ui.dropdown(options=labels, value=default, label=c.label)
+
+
+def lock(mo: Any, part: Part) -> Any:
+    """The prediction asked first (a radio: the student's choice is the option's text)."""
+    q = part.lock
+    return mo.ui.radio(options=q.options, label=f"**Predict first.** {q.text}")
+
+
+def part_header(mo: Any, part: Part) -> Any:
+    rule = f" The rule: find it in {part.rule} moves." if part.rule and str(part.rule) not in part.intro else ""
+    return mo.vstack([mo.md(f"## {part.title}"), mo.md(part.intro + rule)])
+
+
+def lock_view(mo: Any, part: Part, radio: Any, kept: str | None) -> Any:
+    """The prediction: the question until it is answered, then the kept answer (it cannot change)."""
+    if kept is None:
+        return mo.vstack([part_header(mo, part), radio])
+    return mo.vstack([part_header(mo, part),
+                      mo.callout(mo.md(f"**Your prediction (locked):** {html.escape(kept)}  \n"
+                                       f"*{html.escape(part.lock.text)}*"), kind="neutral")])
+
+
+def locked(mo: Any) -> Any:
+    return mo.callout(mo.md(LOCK_NOTE), kind="warn")
+
+
+def plot_image(mo: Any, part: Part, plot: Plot, width: int | str = "100%") -> Any:
+    """An instrument: the explorer's figure as PNG, its reading as alt text and caption."""
+    from explorer.reports.plots import figure_png
+
+    png = figure_png(_draw(plot.name, part.stand_in({plot.name: plot.data})))
+    return mo.image(png, alt=plot.reading, width=width, caption=plot.reading)
+
+
+def report_plot(mo: Any, name: str, report: Report, reading: str) -> Any:
+    from explorer.reports.plots import render_png
+
+    return mo.image(render_png(name, report), alt=reading, width="100%", caption=reading)
+
+
+def _draw(name: str, report: Report) -> Any:
+    from explorer.reports.plots import draw
+
+    return draw(name, report)
+
+
+def workbench(mo: Any, part: Part, ctrl: Any, live: Live, moves: int) -> Any:
+    """Controls on the left with the readouts and the move counter, the instruments on the right."""
+    left = [mo.md("**Workbench**"), *ctrl.values(), counter(mo, part, moves)]
+    if live.error:
+        left.append(mo.callout(mo.md(f"Not a valid configuration: {html.escape(live.error)}"), kind="danger"))
+    if live.readouts:
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td><b>{html.escape(v)}</b></td></tr>"
+                       for k, v in live.readouts)
+        left.append(mo.Html(f"<table class='readouts'>{rows}</table>"))
+    banners = [mo.callout(mo.md(html.escape(a)), kind="danger") for a in live.alerts]
+    figs = [plot_image(mo, part, p) for p in live.plots]
+    return mo.vstack([*banners, mo.hstack([mo.vstack(left), mo.vstack(figs)], widths=[1, 2], align="start")])
+
+
+def counter(mo: Any, part: Part, moves: int) -> Any:
+    """The move counter of the lab's iteration rule."""
+    if part.rule:
+        over = moves > part.rule
+        text = f"Moves: **{moves}** of {part.rule}" + (" (past the lab's rule)" if over else "")
+        return mo.callout(mo.md(text), kind="warn" if over else "info")
+    return mo.md(f"Moves: **{moves}**")
+
+
+def moves_table(mo: Any, moves: list[dict[str, Any]]) -> Any:
+    if not moves:
+        return mo.md("No move yet: the starting point is not a move.")
+    import pandas as pd
+
+    df = pd.DataFrame(moves)
+    df.insert(0, "move", range(1, len(moves) + 1))
+    return mo.ui.table(df.tail(12), selection=None, label="your moves (the last 12)")
+
+
+def check_view(mo: Any, part: Part, checked: Checked, kept: str | None) -> Any:
+    """The grader's verdict, the moves beside the optimum (and on the frontier), the prediction revealed."""
+    items = [mo.md(f"**The explorer's answer** ({checked.report.status}): {html.escape(checked.report.headline)}")]
+    for f in checked.verdict:
+        items.append(mo.md(f"- **{html.escape(f.question)}** {html.escape(f.answer)}"))
+    items.append(prediction_view(mo, part, kept))
+    for name, rep in checked.plots:
+        reading = "your moves beside the optimum" if name == "attempts" else "your moves on the optimal frontier"
+        items.append(report_plot(mo, name, rep, reading))
+    if checked.table is not None:
+        items.append(table(mo, checked.table))
+    return mo.vstack(items)
+
+
+def prediction_view(mo: Any, part: Part, kept: str | None) -> Any:
+    idx, why = part.lock_answer()
+    right = part.lock.options[idx]
+    mine = "no prediction locked" if kept is None else kept
+    ok = kept == right
+    return mo.callout(mo.md(f"**Your prediction:** {html.escape(mine)}  \n**The explorer:** {html.escape(right)}. "
+                            f"{html.escape(why)}"), kind="success" if ok else "warn")
+
+
+def table(mo: Any, t: Table) -> Any:
+    return mo.ui.table(t.to_frame().astype(str), selection=None, label=t.title, pagination=True)
+
+
+def reflection_view(mo: Any, part: Part, text: Any, reveal: Any) -> Any:
+    items = [mo.md(f"**Reflect.** {html.escape(part.reflect)}"), text, reveal]
+    if reveal.value:
+        ans = part.reflection()
+        items.append(mo.callout(mo.md(f"**The explorer's answer.** {html.escape(ans.answer)}"), kind="success"))
+    return mo.vstack(items)
+
+
+def peek_view(mo: Any, part: Part, on: Any) -> Any:
+    if not on.value:
+        return on
+    rows = "".join(f"<tr><td><b>{html.escape(f.name)}</b></td><td><code>{html.escape(f.expression)}</code>"
+                   + (f"<br><i>{html.escape(f.note)}</i>" if f.note else "")
+                   + f"</td><td>{html.escape(f.source)}</td></tr>" for f in part.formulas())
+    return mo.vstack([on, mo.Html(f"<table class='peek'><tr><th>formula</th><th></th><th>source</th></tr>{rows}"
+                                  "</table>")])

@@ -1,0 +1,146 @@
+"""The lab workbenches (explorer/labs): `explore lab`, the parts' live instruments and checks, and every app
+run headless as a script (marimo notebooks are Python files). The browser tests are in test_labs_browser.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from _explore import explore
+
+TRACKS = ("cloud", "edge", "mobile", "tiny")
+
+
+def test_lab_command_rejects_an_unknown_lab_in_one_line():
+    code, out, err = explore("lab", "07")
+    assert code == 2 and "05|06|08" in err and err.count("\n") == 1
+
+
+def test_lab_command_without_marimo_says_how_to_install_it(monkeypatch):
+    import explorer.cli.lab as cli_lab
+
+    monkeypatch.setattr(cli_lab, "marimo_missing", lambda: "the lab apps need marimo: pip install \"explorer[lab]\"")
+    code, out, err = explore("lab", "05", "--track", "cloud", "--no-browser")
+    assert code == 2
+    assert err.strip() == 'error: the lab apps need marimo: pip install "explorer[lab]"'
+
+
+def test_apps_ship_inside_the_package():
+    from explorer.labs import LABS, app_path, lab_key
+
+    for lab in LABS:
+        p = app_path(lab)
+        assert p.parent.name == "labs" and p.parent.parent.name == "explorer" and p.exists()
+        assert "marimo.App(" in p.read_text()
+    assert lab_key("5") == "05" and lab_key("lab08") == "08"
+
+
+def test_3d_instruments_follow_the_pp_slider_with_the_bubble_formula():
+    """Hand derivation (Narayanan et al. SC'21, 1F1B): 1,024 GPUs, TP=8, global batch 512, micro-batch 2.
+    PP=8: DP=16, m = 512/(16 x 2) = 16 micro-batches, bubble (8-1)/(16+8-1) = 7/23 = 30.4%.
+    PP=4: DP=32, m = 8, bubble (4-1)/(8+4-1) = 3/11 = 27.3%. Fewer stages also hold more layers each, so the
+    memory per GPU rises."""
+    from explorer.labs.kit import ThreeD
+
+    part = ThreeD("cloud")
+    v = part.defaults()
+    assert (v["tp"], v["pp"], v["micro_batch"]) == (8, 8, 2)
+    a = part.live(v)
+    b = part.live({**v, "pp": 4})
+    gauge = {p.name: p for p in a.plots}["bubble_gauge"].data
+    gauge4 = {p.name: p for p in b.plots}["bubble_gauge"].data
+    assert gauge["bubble_fraction"] == pytest.approx(7 / 23)
+    assert gauge4["bubble_fraction"] == pytest.approx(3 / 11)
+    heat, heat4 = ({p.name: p for p in x.plots}["memory_heatmap"].data for x in (a, b))
+    assert heat["chosen"] == {"tp": 8, "pp": 8} and heat4["chosen"] == {"tp": 8, "pp": 4}
+    assert a.move["dp"] == 16 and b.move["dp"] == 32
+    assert any("bubble" in x.lower() for x in a.alerts)  # 30.4% > the 10% rule: the failure state shows
+
+
+def test_3d_check_grades_the_moves_beside_the_proven_optimum():
+    from explorer.labs.kit import ThreeD
+
+    part = ThreeD("edge")
+    best = part.report().extra["configuration"]
+    moves = [{"tp": 1, "pp": 1, "cp": 1, "micro_batch": 8, "virtual_stages": 1, "zero": 0, "recompute": "none",
+              "dp": 10000},
+             {k: best[k] for k in ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "dp")}]
+    checked = part.check(moves)
+    text = " ".join(f.answer for f in checked.verdict)
+    assert "attempt 2" in text and "reaches the optimum" in text
+    assert [name for name, _ in checked.plots] == ["attempts", "frontier"]
+    assert checked.report.data["attempts"]["attempts"][1]["on_frontier"] is True
+
+
+@pytest.mark.parametrize("lab", ["05", "06", "08"])
+@pytest.mark.parametrize("track", TRACKS)
+def test_every_part_has_live_instruments_on_every_track(lab, track):
+    from explorer.labs.kit import parts
+
+    for part in parts(lab, track):
+        live = part.live(part.defaults())
+        assert not live.error, (part.puzzle, live.error)
+        assert live.plots and live.move is not None, part.puzzle
+        q = part.lock
+        assert len(q.options) >= 3 and q.text.endswith("?")
+        assert "?" in part.reflect
+
+
+def test_dataloader_gauge_moves_with_the_workers():
+    """Cloud image path: the balance needs about 25 of the node's 104 workers for 8 GPUs (README); one worker
+    starves compute, so preparation is the bottleneck; 64 workers keep all 8 GPUs fed."""
+    from explorer.labs.kit import Dataloader
+
+    part = Dataloader("cloud")
+    v = part.defaults()
+    one = part.live({**v, "workers": 1}).plots[0].data
+    many = part.live({**v, "workers": 64}).plots[0].data
+    assert one["bottleneck"] == "prep" and many["bottleneck"] != "prep"
+    assert many["throughput"] > 8 * one["throughput"]
+
+
+def test_move_log_keeps_distinct_moves_in_order():
+    from explorer.labs.kit import log_move
+
+    moves = []
+    for m in ({"a": 1}, {"a": 1}, {"a": 2}, None, {"a": 1}):
+        moves = log_move(m)(moves)
+    assert moves == [{"a": 1}, {"a": 2}, {"a": 1}]
+
+
+@pytest.mark.parametrize("lab,track", [("05", "edge"), ("06", "mobile"), ("08", "tiny")])
+def test_app_runs_headless_with_every_cell(lab, track):
+    """The notebook itself, run by marimo without a browser (app.run), every part unlocked."""
+    pytest.importorskip("marimo")
+    import importlib
+
+    app = importlib.import_module(f"explorer.labs.lab{lab}").app
+    _, defs = app.run(defs={"track": track, "unlocked": True})
+    for p in ("p1", "p2", "p3"):
+        live = defs[f"{p}_live"]
+        assert not live.error and live.plots, (lab, p, live.error)
+    assert [part.puzzle for part in defs["lab_parts"]] == [c.puzzle for c in
+                                                           __import__("explorer.labs.kit").labs.kit.PARTS[lab]]
+
+
+def test_app_runs_as_a_python_script():
+    pytest.importorskip("marimo")
+    from explorer.labs import app_path
+
+    done = subprocess.run([sys.executable, str(app_path("05")), "--track", "tiny", "--export"],
+                          capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_export_writes_a_self_contained_page(tmp_path):
+    pytest.importorskip("marimo")
+    code, out, err = explore("lab", "08", "--track", "tiny", "--export", str(tmp_path))
+    assert code == 0, err
+    page = tmp_path / "lab08-tiny.html"
+    assert out.strip().endswith(str(page))
+    text = page.read_text()
+    assert "<html" in text and "Lab 08" in text and "pipeline utilisation gauge" in text
+    assert "data:image/png;base64," in text  # the instruments are inside the page

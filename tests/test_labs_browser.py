@@ -1,0 +1,168 @@
+"""The lab apps in a real browser: `explore lab XX --track cloud` serves the marimo app on localhost, headless
+Chromium (Debian's, driven by Playwright: tests/_browser.py) locks a prediction, moves a slider and sees the
+instruments change to what the explorer computes. One test per lab.
+
+EXPLORER_LAB_SCREENSHOTS=DIR saves a screenshot of each app after its moves (docs/img/lab05-cloud.png ...)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("marimo")
+
+START_TIMEOUT_S = 60
+WAIT_MS = 120_000  # a cell's first run solves the track's report once; the machine may be shared
+
+
+@contextmanager
+def served(lab: str, track: str = "cloud") -> Iterator[str]:
+    """`explore lab LAB --track TRACK --no-browser` on a free port; yields its URL, stops it after."""
+    from explorer.cli.lab import free_port
+
+    port = free_port("127.0.0.1", 2790)
+    proc = subprocess.Popen([sys.executable, "-c", "from explorer.cli import run; run()", "lab", lab, "--track",
+                             track, "--no-browser", "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = proc.stdout.readline().split(": ", 1)[1].split()[0]
+        assert url == f"http://127.0.0.1:{port}/?track={track}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        import urllib.request
+
+        while True:  # until marimo answers
+            try:
+                urllib.request.urlopen(url, timeout=2).read(64)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(f"marimo did not start: {proc.stdout.read()[-2000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def alt(page, prefix: str) -> str:
+    return page.locator(f"img[alt^='{prefix}']").first.get_attribute("alt")
+
+
+def src(page, prefix: str) -> str:
+    return page.locator(f"img[alt^='{prefix}']").first.get_attribute("src")
+
+
+def wait_alt_change(page, prefix: str, old: str) -> str:
+    page.wait_for_function("([p, a]) => { const i = document.querySelector(`img[alt^='${p}']`);"
+                           " return i && i.alt !== a; }", arg=[prefix, old], timeout=WAIT_MS)
+    return alt(page, prefix)
+
+
+def move(page, slider: str, key: str, times: int = 1) -> None:
+    s = page.get_by_role("slider", name=slider)
+    s.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def screenshot(page, name: str, anchor: str) -> None:
+    out = os.environ.get("EXPLORER_LAB_SCREENSHOTS")
+    if not out:
+        return
+    page.locator(f"img[alt^='{anchor}']").first.scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -260)")
+    time.sleep(1.0)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(out) / f"{name}.png"))
+
+
+def open_app(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    page.wait_for_selector("text=Predict first")
+    return page
+
+
+def test_lab05_pp_slider_moves_the_bubble_gauge_and_the_memory_heatmap(browser):
+    """Part 2 on the cloud track: the crisis plan TP=8 PP=8 DP=16 mb=2 has a 7/23 = 30.4% bubble; PP 8 -> 4
+    makes it (4-1)/(8+4-1) = 3/11 = 27.3% (hand derivation in test_labs.py) and moves the heatmap's chosen cell."""
+    import explorer
+
+    with served("05") as url:
+        page = open_app(browser, url)
+        assert page.get_by_text("Your prediction (locked)").count() == 0
+        assert page.locator("img[alt^='pipeline bubble gauge']").count() == 0  # locked until predicted
+        page.get_by_text("1.3-1.6x", exact=True).click()
+        page.wait_for_selector("img[alt^='pipeline bubble gauge']")
+        page.get_by_text("Your prediction (locked): 1.3-1.6x").wait_for()
+        g0, h0, img0 = alt(page, "pipeline bubble gauge"), alt(page, "memory heatmap"), src(page, "memory heatmap")
+        assert g0 == "pipeline bubble gauge: 30.4% at PP=8"
+        move(page, "pipeline parallel PP", "ArrowLeft")
+        g1 = wait_alt_change(page, "pipeline bubble gauge", g0)
+        page.wait_for_function("a => document.querySelector(\"img[alt^='memory heatmap']\").alt !== a", arg=h0)
+        h1 = alt(page, "memory heatmap")
+        assert g1 == "pipeline bubble gauge: 27.3% at PP=4"
+        e = explorer.estimate(track="cloud", tp=8, pp=4, micro_batch=2, zero=1, recompute="selective")
+        assert h1 == f"memory heatmap: {e.memory_total / 1e9:.2f} GB per GPU at TP=8 PP=4"
+        assert src(page, "memory heatmap") != img0  # the picture itself was redrawn
+        move(page, "micro-batch (sequences)", "ArrowLeft")  # mb 2 -> 1: twice the micro-batches
+        g2 = wait_alt_change(page, "pipeline bubble gauge", g1)
+        assert g2 == "pipeline bubble gauge: 15.8% at PP=4"  # (4-1)/(16+4-1) = 3/19
+        move(page, "virtual stages v (interleaving)", "ArrowRight")  # v 1 -> 2: (4-1)/(2x16+4-1) = 3/35
+        assert wait_alt_change(page, "pipeline bubble gauge", g2) == "pipeline bubble gauge: 8.6% at PP=4"
+        page.get_by_text("Moves: 3 of 10").wait_for()
+        screenshot(page, "lab05-cloud", "pipeline bubble gauge")
+
+
+def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
+    with served("06") as url:
+        page = open_app(browser, url)
+        page.get_by_text("2-5x", exact=True).click()
+        page.wait_for_selector("img[alt^='communication waterfall']")
+        w0, t0 = alt(page, "communication waterfall"), alt(page, "network topology")
+        assert t0 == "network topology: aggregation g = 1"
+        move(page, "aggregation factor g (hierarchical mode when g > 1)", "End")
+        w1 = wait_alt_change(page, "communication waterfall", w0)
+        assert alt(page, "network topology") == "network topology: aggregation g = 8"
+        assert w1 != w0
+        page.get_by_text("Moves: 1 of 10").wait_for()
+        for k in (2, 3):  # two more moves: accumulate 2, then 4 micro-batches
+            move(page, "gradient accumulation steps", "ArrowRight")
+            page.get_by_text(f"Moves: {k} of 10").wait_for()
+        w2 = alt(page, "communication waterfall")
+        assert w2 == w1  # accumulation changes the exposed time per sample, not one AllReduce
+        page.get_by_role("button", name="Check: solve and grade my moves").first.click()
+        page.wait_for_selector("text=The explorer's answer")
+        page.wait_for_selector("img[alt='your moves beside the optimum']")
+        screenshot(page, "lab06-cloud", "communication waterfall")
+
+
+def test_lab08_worker_slider_fills_the_pipeline_gauge(browser):
+    """Cloud image path: one data worker starves the 8 GPUs (preparation is the bottleneck); 64 feed them
+    (test_labs.py::test_dataloader_gauge_moves_with_the_workers has the numbers)."""
+    with served("08") as url:
+        page = open_app(browser, url)
+        page.get_by_text("partly (1.1-1.9x)", exact=True).click()
+        page.wait_for_selector("img[alt^='pipeline utilisation gauge']")
+        u0 = alt(page, "pipeline utilisation gauge")
+        assert u0.startswith("pipeline utilisation gauge: bottleneck prep")
+        move(page, "data-loading workers", "ArrowRight", 6)  # 1 -> 64 workers
+        u1 = wait_alt_change(page, "pipeline utilisation gauge", u0)
+        page.wait_for_function("() => !document.querySelector(\"img[alt^='pipeline utilisation gauge']\")"
+                               ".alt.includes('bottleneck prep')")
+        assert "bottleneck prep" in u0 and u1 != u0
+        page.get_by_role("button", name="Check: solve and grade my moves").first.click()
+        page.wait_for_selector("img[alt='your moves beside the optimum']")
+        page.get_by_text("Your prediction: partly (1.1-1.9x)").wait_for()
+        screenshot(page, "lab08-cloud", "pipeline utilisation gauge")

@@ -41,15 +41,24 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
 @framework_options
-@click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
-              help="CP-SAT (proven optimum) or the exhaustive numpy evaluator.")
+@click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default=None,
+              help="CP-SAT (proven optimum) or the exhaustive numpy evaluator [default: cpsat on cloud; enumerate "
+                   "on the fleet tracks, whose few thousand configurations it scores in milliseconds].")
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
                  gpus, gpus_per_node, network, intra_network, precision, flash_attention, tp_comm_overlap,
                  fused_kernels, global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype,
                  in_network_reduction, engine, top, time_limit) -> None:
-    """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit."""
+    """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
+    On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
+    deadline, aggregation path; explorer/puzzles/fleet3d)."""
+    from explorer.puzzles.fleet3d import is_fleet
+
+    if is_fleet(track):
+        _fleet(track, fmt, out_dir, attempts_file, engine, top, time_limit)
+        return
+    engine = engine or "cpsat"
     from explorer.api import solve_3d
 
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
@@ -60,3 +69,20 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
     emit(res.report, fmt, out_dir, attempts_file)
+
+
+FLEET_OPTIONS = ("track", "fmt", "out_dir", "attempts_file", "engine", "top", "time_limit")
+
+
+def _fleet(track, fmt, out_dir, attempts_file, engine, top, time_limit) -> None:
+    """The fleet form: the datacenter options given on the command line are a one-line error."""
+    from click.core import ParameterSource
+
+    from explorer.puzzles.fleet3d import fleet_options_error, solve_fleet
+
+    ctx = click.get_current_context()
+    given = {p.opts[0]: True for p in ctx.command.params if p.name not in FLEET_OPTIONS
+             and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE}
+    fleet_options_error(track, given)
+    emit(solve_fleet(track, engine=engine or "enumerate", top=top, time_limit=time_limit).report, fmt, out_dir,
+         attempts_file)

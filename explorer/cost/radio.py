@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numpy.typing import ArrayLike
 
-def radio_energy_j(payload_bytes: float, energy_j_per_bit: float) -> float:
-    """Energy (J) to send payload_bytes at energy_j_per_bit joules per payload bit."""
-    return float(payload_bytes) * 8.0 * energy_j_per_bit
+
+def radio_energy_j(payload_bytes: ArrayLike, energy_j_per_bit: float) -> np.ndarray | float:
+    """Energy (J) to send payload_bytes at energy_j_per_bit joules per payload bit (scalars or arrays)."""
+    e = np.asarray(payload_bytes, dtype=float) * 8.0 * energy_j_per_bit
+    return float(e) if np.ndim(e) == 0 else e
 
 
 def frames_lost(busy_s: float, frame_rate_hz: float) -> int:

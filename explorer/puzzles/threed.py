@@ -402,7 +402,18 @@ def _overrides_scenario(options: dict) -> bool:
 
 
 def solve(track: str = "cloud", **options: Any) -> Report:
-    """Registry entry: the Report of the 3D puzzle."""
+    """Registry entry: the Report of the 3D puzzle (its fleet form on edge, mobile and tiny unless datacenter
+    options are given: explorer/puzzles/fleet3d)."""
+    from explorer.puzzles import fleet3d
+
+    if fleet3d.is_fleet(track):
+        from explorer.cost.frameworks import DEFAULT_FRAMEWORK
+
+        defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False}
+        fleet3d.fleet_options_error(track, {k: v for k, v in options.items() if k in SCENARIO_KEYS
+                                            and v != defaults.get(k, object())})
+        return fleet3d.solve(track, engine=options.get("engine") or "enumerate", top=options.get("top", 5),
+                             time_limit=options.get("time_limit"))
     return solve_3d(track, **options).report
 
 

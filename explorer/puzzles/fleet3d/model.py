@@ -1,0 +1,419 @@
+"""The fleet 3D puzzle's model: every figure of every configuration as tables over the choices, one
+feasibility function (`evaluate`) that the solver, the exhaustive evaluator and the grader share,
+and the integer problem handed to both engines.
+
+Choices (dims): placement (split point inside the local group x trained layers), micro-batch, local
+steps H between synchronisations, participation (fraction of replicas a server selects per round),
+round deadline (the quantile of one device's round time at which the round closes; later devices
+are dropped), aggregation tier.
+
+Physics, all from explorer/cost (module docstrings there give the sources):
+  local step       placement.stage_time on each side of the split + the boundary over the local link
+  round time  D    sync time + t_local x Q_phi(sum of H unit step times)   (stragglers.quantile_of_sum),
+                   and no shorter than the aggregator needs to move every selected model down and up
+  participants n   replicas x participation x phi                          (federated.on_time_participants)
+  rounds R         S x iterations_bound(B, b, n, H, p, z, n/N) x quality / H (federated, lab08 freezing)
+  energy E         H x (P t_A + radio across the split) + radio of the sync  (energy)
+  rounds per day   f = min(window / D, budget / (participation x E)), the phone's battery too (federated)
+  objective        time to the target = R / f, minimised
+subject to memory on each side of the split, the edge's staleness bound (H - 1 <= T_max at the lab's
+step, Lian et al. 2015) and at least one on-time participant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from explorer.cost import energy, federated, placement
+from explorer.cost.collectives import p2p_time
+from explorer.cost.stragglers import expected_max_of_sums, quantile_of_sum
+from explorer.puzzles.fleet3d.scenario import (
+    FleetScenario,
+    Placement,
+    earbud_graph,
+    graph_figures,
+    ring_hops,
+    wearer_graph,
+)
+from explorer.solvers.log_tables import IntTable, LogProblem, log_table, squeeze
+from explorer.units import human_bytes as hbytes
+
+DIMS = ("placement", "micro_batch", "local_steps", "participation", "deadline", "tier")
+NO_BUDGET_J = 1e30  # a tier that draws no battery: the energy rate never binds
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass
+class Tables:
+    """Float tables of every figure, indexed by the dims named in `dims[name]`."""
+
+    scn: FleetScenario
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    dims: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    graphs: dict[str, dict] = field(default_factory=dict)
+    pruned: list[dict] = field(default_factory=list)  # placements that fit at no micro-batch
+
+    def put(self, name: str, dims: tuple[str, ...], arr: Any) -> None:
+        a = np.asarray(arr, dtype=float)
+        shape = tuple(self.sizes[d] for d in dims)
+        self.values[name], self.dims[name] = np.broadcast_to(a, shape).copy(), dims
+
+    def at(self, name: str, idx: dict[str, int]) -> float:
+        return float(self.values[name][tuple(idx[d] for d in self.dims[name])])
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        s = self.scn
+        return {"placement": len(s.placements), "micro_batch": len(s.micro_batches),
+                "local_steps": len(s.local_steps), "participation": len(s.participation),
+                "deadline": len(s.deadline_quantiles), "tier": len(s.tiers)}
+
+
+def _trained_bytes(scn: FleetScenario, st: placement.Stage, setup) -> float:
+    return float(placement.stage_params(setup, st)[1]) * setup.weight_bytes
+
+
+def placement_memory(scn: FleetScenario, p, micro_batch) -> tuple:
+    """(bytes on the fleet device, bytes on the partner) of a placement at the given micro-batch(es)."""
+    sa, sb = placement.split_stages(scn.layers, p.split, p.trainable)
+    flash = bool(scn.data["frozen_in_flash"])
+    mem_a = placement.stage_memory(scn.setup, sa, micro_batch, flash)["total"]
+    mem_b = placement.stage_memory(scn.partner_setup, sb, micro_batch, flash)["total"] if scn.partner_setup else 0
+    return mem_a, mem_b
+
+
+def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
+    """Every figure of every configuration (numpy over the dims each one depends on). A placement that
+    fits at no micro-batch is taken out of the space before the search (an exact reduction: no
+    configuration with it is feasible); `pruned` keeps it and its smallest footprint for the report."""
+    b = np.array(scn.micro_batches, dtype=float)
+    keep, pruned = [], []
+    for p in scn.placements:
+        ma, mb = (np.asarray(x) for x in placement_memory(scn, p, b))
+        fits = (ma <= scn.memory_limit) & (mb <= (scn.partner_limit if scn.partner_setup else 0))
+        (keep if fits.any() or not prune else pruned).append(p)
+        if prune and not fits.any():
+            pruned[-1] = {"placement": p, "memory_device": int(ma.min()), "memory_partner": int(np.min(mb))}
+    if not keep:
+        from explorer.errors import InfeasibleError
+
+        best = min(pruned, key=lambda r: max(r["memory_device"] / scn.memory_limit, 0))
+        raise InfeasibleError(
+            f"infeasible: memory per {scn.track.device_word}: no placement fits at any micro-batch; the smallest "
+            f"footprint ({best['placement'].describe(scn.layers, scn.partner_word)}) needs "
+            f"{best['memory_device']:,} B of {scn.memory_limit:,} B usable")
+    scn = replace(scn, placements=tuple(keep))
+    tb = Tables(scn, pruned=pruned)
+    s, ps = scn.setup, scn.partner_setup
+    n_p, n_t = len(scn.placements), len(scn.tiers)
+    mem_a, mem_b, t_a, t_b, sent, recv, m_a, m_b = ([] for _ in range(8))
+    for p in scn.placements:
+        sa, sb = placement.split_stages(scn.layers, p.split, p.trainable)
+        flash = bool(scn.data["frozen_in_flash"])
+        mem_a.append(placement.stage_memory(s, sa, b, flash)["total"])
+        mem_b.append(placement.stage_memory(ps, sb, b, flash)["total"] if ps is not None else 0 * b)
+        t_a.append(placement.stage_time(s, sa, b))
+        t_b.append(placement.stage_time(ps, sb, b) if ps is not None else 0 * b)
+        out, back = placement.split_transfer(s, sa, sb, b, scn.sample_bytes)
+        sent.append(out)
+        recv.append(back)
+        m_a.append(_trained_bytes(scn, sa, s))
+        m_b.append(_trained_bytes(scn, sb, ps) if ps is not None else 0.0)
+    pb = ("placement", "micro_batch")
+    tb.put("memory_device", pb, np.array(mem_a))
+    tb.put("memory_partner", pb, np.array(mem_b))
+    tb.put("t_device", pb, np.array(t_a))
+    tb.put("t_partner", pb, np.array(t_b))
+    tb.put("split_bytes", pb, np.array(sent) + np.array(recv))
+    m_a, m_b = np.array(m_a), np.array(m_b)
+    tb.put("sync_bytes_device", ("placement",), m_a)
+    tb.put("sync_bytes_partner", ("placement",), m_b)
+    pair = scn.partner_word == "other earbud"
+    # the local step and its energy on the fleet device (and on the partner earbud, a fleet member too)
+    t_loc = np.zeros((n_p, len(b), n_t))
+    e_loc = np.zeros((n_p, len(b), n_t))
+    e_par = np.zeros((n_p, len(b), n_t))
+    for j, tier in enumerate(scn.tiers):
+        lk = scn.local_link or tier.link
+        sn, rv = np.array(sent), np.array(recv)
+        hop = np.where(sn > 0, p2p_time(sn, lk.latency_s, lk.effective_bandwidth), 0.0) + np.where(
+            rv > 0, p2p_time(rv, lk.latency_s, lk.effective_bandwidth), 0.0)
+        t_loc[:, :, j] = np.array(t_a) + np.array(t_b) + hop
+        radio = energy.transfer_energy_j(sn, rv, lk.energy_j_per_bit)
+        e_dev = energy.compute_energy_j(s.cluster.accelerator.tdp_w, np.array(t_a)) + radio
+        if pair:
+            e_dev = np.maximum(e_dev, energy.compute_energy_j(s.cluster.accelerator.tdp_w, np.array(t_b)) + radio)
+        e_loc[:, :, j] = e_dev
+        if ps is not None and not pair:  # the phone: its own battery, its own power figure
+            e_par[:, :, j] = energy.compute_energy_j(ps.cluster.accelerator.tdp_w, np.array(t_b)) + radio
+    pbt = ("placement", "micro_batch", "tier")
+    tb.put("t_local", pbt, t_loc)
+    tb.put("e_local", pbt, e_loc)
+    tb.put("e_local_partner", pbt, e_par)
+    _sync_tables(tb, m_a, m_b)
+    # replicas, the consensus rate and the quality of training only the top layers
+    tb.put("replicas", ("placement",), [scn.replicas(p) for p in scn.placements])
+    tb.put("quality", ("placement",), [scn.quality(p) for p in scn.placements])
+    # deadlines: quantiles of the sum of H unit step times (the step time scales the distribution)
+    q_unit = np.array([[quantile_of_sum(scn.step_model, h, phi, cells_per_t0=_cells(h)) for phi in
+                        scn.deadline_quantiles] for h in scn.local_steps])
+    tb.put("deadline_unit", ("local_steps", "deadline"), q_unit)
+    _derived(tb)
+    return tb
+
+
+def _cells(h: int) -> int:
+    """Grid cells per unit step: finer for one step, coarser for long sums (their spread grows as sqrt(h))."""
+    return max(20, int(400 / math.sqrt(h)))
+
+
+def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
+    """Time, device energy and consensus rate of one synchronisation per (placement, tier): the whole
+    trained part in the working precision (update compression is the sync audit's question)."""
+    scn = tb.scn
+    c = np.array([1.0])
+    n_p, n_t = len(scn.placements), len(scn.tiers)
+    t_sync, e_sync, p_cons = np.zeros((n_p, n_t, 1)), np.zeros((n_p, n_t, 1)), np.ones((n_p, n_t))
+    e_sync_p = np.zeros((n_p, n_t))
+    split = np.array([p.split < scn.layers for p in scn.placements])
+    for j, tier in enumerate(scn.tiers):
+        lk = tier.link
+        a, bw, eb = lk.latency_s, lk.effective_bandwidth, lk.energy_j_per_bit
+        if tier.graph == "server":
+            # the global model down, the (compressed) update up, over the device's own link (FedAvg)
+            down, up = m_a[:, None], m_a[:, None] / c[None, :]
+            t = np.where(down > 0, 2.0 * a + (down + up) / bw, 0.0)
+            if scn.partner_sync_link is not None:  # the phone syncs its part over its own link meanwhile
+                pl = scn.partner_sync_link
+                tp_ = np.where(m_b[:, None] > 0, 2.0 * pl.latency_s + (m_b[:, None] * (1 + 1 / c[None, :]))
+                               / pl.effective_bandwidth, 0.0)
+                t = np.maximum(t, tp_)
+            t_sync[:, j, :] = t
+            e_sync[:, j, :] = energy.transfer_energy_j(up, down, eb)
+            if scn.partner_sync_link is not None:
+                e_sync_p[:, j] = energy.transfer_energy_j(m_b, m_b, scn.partner_sync_link.energy_j_per_bit)
+            continue
+        wear = graph_figures(scn, wearer_graph(scn)[0])
+        buds = graph_figures(scn, earbud_graph(scn))
+        tb.graphs.update({"wearers": wear, "earbuds": buds})
+        m = np.maximum(m_a, m_b)[:, None] / c[None, :]  # each earbud exchanges its own (compressed) part
+        nf = scn.track.cluster.intra  # NFMI inside the pair
+        nfmi_t = p2p_time(m, nf.latency_s, nf.effective_bandwidth)
+        nfmi_e = energy.transfer_energy_j(m, m, nf.energy_j_per_bit)
+        if tier.graph == "gossip_devices":
+            g = np.where(split[:, None], wear["max_degree"], buds["max_degree"])
+            t_sync[:, j, :] = g * p2p_time(m, a, bw)  # one unicast per neighbour (explorer.cost.gossip.round_time)
+            e_sync[:, j, :] = energy.transfer_energy_j(g * m, g * m, eb)
+            p_cons[:, j] = np.where(split, wear["consensus_rate"], buds["consensus_rate"])
+        elif tier.graph == "gossip_pairs":
+            g = wear["max_degree"]
+            pre = np.where(split[:, None], 0.0, 2.0 * nfmi_t)  # swap over NFMI before, hand back after
+            t_sync[:, j, :] = pre + g * p2p_time(m, a, bw)
+            e_sync[:, j, :] = np.where(split[:, None], 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(g * m, g * m, eb)
+            p_cons[:, j] = wear["consensus_rate"]
+        else:  # ring_relayed: reduce-scatter + all-gather around a ring laid over the wearer graph
+            hops = np.array(ring_hops(scn), dtype=float)
+            k = hops.size
+            steps = 2.0 * (k - 1)
+            pre = np.where(split[:, None], 0.0, 2.0 * nfmi_t)
+            t_sync[:, j, :] = pre + steps * hops.max() * p2p_time(m / k, a, bw)
+            per_node = steps * hops.sum() / k * (m / k)  # chunks sent (and received) per wearer, relays included
+            e_sync[:, j, :] = np.where(split[:, None], 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(
+                per_node, per_node, eb)
+            tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean())}
+    tb.put("t_sync", ("placement", "tier"), t_sync[:, :, 0])
+    tb.put("e_sync", ("placement", "tier"), e_sync[:, :, 0])
+    tb.put("e_sync_partner", ("placement", "tier"), e_sync_p)
+    tb.put("consensus_rate", ("placement", "tier"), p_cons)
+
+
+def _anchor(scn: FleetScenario) -> float:
+    """S in T = S x bound: the reference run of the scenario (rounds x local steps iterations) divided by
+    the bound at that run (all selected devices report; exact averaging)."""
+    d = scn.data
+    n_ref = d["reference_participation"] * scn.devices
+    it = d["reference_rounds"] * d["reference_local_steps"]
+    return it / federated.iterations_bound(scn.noise_batch, d["reference_micro_batch"], n_ref,
+                                           d["reference_local_steps"], 1.0, d["heterogeneity"],
+                                           d["reference_participation"])
+
+
+def _derived(tb: Tables) -> None:
+    scn = tb.scn
+    v = tb.values
+    b = np.array(scn.micro_batches, dtype=float)[None, :, None, None, None, None]
+    h = np.array(scn.local_steps, dtype=float)[None, None, :, None, None, None]
+    q = np.array(scn.participation)[None, None, None, :, None, None]
+    phi = np.array(scn.deadline_quantiles)[None, None, None, None, :, None]
+    rep = v["replicas"][:, None, None, None, None, None]
+    p = v["consensus_rate"][:, None, None, None, None, :]
+    server = np.array([t.graph == "server" for t in scn.tiers])[None, None, None, None, None, :]
+    sel = np.where(server, q, 1.0)
+    n = rep * sel * phi
+    bound = federated.iterations_bound(scn.noise_batch, b, np.maximum(n, 1e-9), h, p, scn.data["heterogeneity"],
+                                       np.minimum(sel * phi, 1.0))
+    rounds = _anchor(scn) * bound * v["quality"][:, None, None, None, None, None] / h
+    tb.put("participants", DIMS[:6], n)
+    tb.put("rounds", DIMS[:6], rounds)
+    # round time and energy per participation
+    t_loc = v["t_local"][:, :, None, None, :]  # (P, b, 1, 1, T)
+    dl = v["deadline_unit"][None, None, :, :, None]
+    ts = v["t_sync"][:, None, None, None, :]
+    tb.put("round_time", ("placement", "micro_batch", "local_steps", "deadline", "tier"), ts + t_loc * dl)
+    e = np.array(scn.local_steps, dtype=float)[None, None, :, None] * v["e_local"][:, :, None, :] \
+        + v["e_sync"][:, None, None, :]
+    tb.put("energy_round", ("placement", "micro_batch", "local_steps", "tier"), e)
+    ep = np.array(scn.local_steps, dtype=float)[None, None, :, None] * v["e_local_partner"][:, :, None, :] \
+        + v["e_sync_partner"][:, None, None, :]
+    tb.put("energy_round_partner", ("placement", "micro_batch", "local_steps", "tier"), ep)
+    pbud = float(scn.data.get("partner_energy_budget_j_per_day", 0.0))
+    tb.put("budget_partner", ("tier",), [pbud if (t.uses_battery and pbud > 0) else NO_BUDGET_J for t in scn.tiers])
+    tb.put("window", ("tier",), [federated.available_seconds(t.hours_per_day) for t in scn.tiers])
+    budget = scn.data["energy_budget_j_per_day"]
+    tb.put("budget", ("tier",), [budget if (t.uses_battery and budget > 0) else NO_BUDGET_J for t in scn.tiers])
+    tb.put("selected", ("participation", "tier"), np.where(server[0, 0, 0, 0, :, :], np.array(scn.participation)[
+        :, None], 1.0))
+    # the aggregator moves every selected replica's model down and its update up through its own network
+    srv = np.array([t.server_bytes_per_s for t in scn.tiers])
+    per_replica = (v["sync_bytes_device"] + v["sync_bytes_partner"])[:, None, None] * 2.0
+    k = v["replicas"][:, None, None] * np.array(scn.participation)[None, :, None]
+    t_srv = np.where(srv[None, None, :] > 0, k * per_replica / np.where(srv > 0, srv, 1.0)[None, None, :], 0.0)
+    tb.put("server_time", ("placement", "participation", "tier"), np.maximum(t_srv, 1e-9))
+
+
+# --- the one feasibility function ----------------------------------------------------------------------
+def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
+    """Every figure of one configuration and the limits it breaks (solver, evaluator and grader)."""
+    scn = tb.scn
+    at = tb.at
+    p = scn.placements[idx["placement"]]
+    tier = scn.tiers[idx["tier"]]
+    d_round = max(at("round_time", idx), at("server_time", idx))
+    e_round = at("energy_round", idx)
+    sel = at("selected", idx)
+    budget = at("budget", idx)
+    e_partner, budget_p = at("energy_round_partner", idx), at("budget_partner", idx)
+    f = federated.rounds_per_day(at("window", idx), d_round, [(e_round, budget), (max(e_partner, 1e-12), budget_p)],
+                                 sel)
+    rounds = at("rounds", idx)
+    h = scn.local_steps[idx["local_steps"]]
+    e_compute = h * at("t_device", idx) * scn.setup.cluster.accelerator.tdp_w
+    out = {
+        "placement": p, "split": p.split, "trainable_layers": p.trainable,
+        "micro_batch": scn.micro_batches[idx["micro_batch"]], "local_steps": h,
+        "participation": scn.participation[idx["participation"]],
+        "deadline_quantile": scn.deadline_quantiles[idx["deadline"]], "tier": tier,
+        "memory_device": int(at("memory_device", idx)), "memory_partner": int(at("memory_partner", idx)),
+        "t_local": at("t_local", idx), "t_sync": at("t_sync", idx), "round_time": d_round,
+        "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
+        "participants": at("participants", idx), "replicas": int(at("replicas", idx)),
+        "consensus_rate": at("consensus_rate", idx), "rounds": rounds, "rounds_per_day": f,
+        "days": rounds / f, "energy_round": e_round, "energy_compute": e_compute,
+        "energy_radio": e_round - e_compute, "energy_day": f * sel * e_round,
+        "sync_bytes": at("sync_bytes_device", idx), "sync_bytes_partner": at("sync_bytes_partner", idx),
+        "window_s": at("window", idx),
+        "budget_j": None if budget >= NO_BUDGET_J else budget,
+        "energy_round_partner": e_partner, "energy_day_partner": f * sel * e_partner,
+        "budget_partner_j": None if budget_p >= NO_BUDGET_J else budget_p,
+    }
+    rates = {"daily time window": at("window", idx) / d_round,
+             "energy budget": budget / (sel * e_round) if budget < NO_BUDGET_J else np.inf,
+             f"{scn.partner_word}'s energy budget": budget_p / (sel * max(e_partner, 1e-12))
+             if budget_p < NO_BUDGET_J else np.inf}
+    out["binding"] = min(rates, key=rates.get)
+    if out["binding"] == "daily time window" and out["server_bound"]:
+        out["binding"] = "aggregator network"
+    out["violations"] = violations(tb, idx, out)
+    out["feasible"] = not out["violations"]
+    return out
+
+
+def violations(tb: Tables, idx: dict[str, int], fig: dict) -> list[str]:
+    scn = tb.scn
+    bad = []
+    if fig["memory_device"] > scn.memory_limit:
+        bad.append(f"memory per {scn.track.device_word}: {hbytes(fig['memory_device'])} > {hbytes(scn.memory_limit)} "
+                   "usable")
+    if scn.partner_setup is not None and fig["memory_partner"] > scn.partner_limit:
+        bad.append(f"memory on the {scn.partner_word}: {hbytes(fig['memory_partner'])} > {hbytes(scn.partner_limit)} "
+                   "usable")
+    if scn.staleness_limit is not None and fig["local_steps"] - 1 > scn.staleness_limit:
+        bad.append(f"staleness {fig['local_steps'] - 1} local steps > {scn.staleness_limit:.3g} stable at the lab's "
+                   f"step (lr = {scn.lr_fraction:g} x the zero-staleness bound)")
+    if fig["participants"] < 1:
+        bad.append(f"on-time participants {fig['participants']:.3g} < 1")
+    return bad
+
+
+# --- the integer problem both engines solve ------------------------------------------------------------
+def build_problem(tb: Tables) -> LogProblem:
+    scn = tb.scn
+    v, dims = tb.values, tb.dims
+    tables: dict[str, IntTable] = {}
+
+    def add(t: IntTable) -> None:
+        tables[t.name] = squeeze(t)
+
+    add(log_table("ln_rounds", dims["rounds"], v["rounds"]))
+    add(log_table("ln_round_time", dims["round_time"], v["round_time"]))
+    add(log_table("neg_ln_window", dims["window"], 1.0 / v["window"]))
+    add(log_table("ln_selected", dims["selected"], v["selected"]))
+    add(log_table("ln_energy", dims["energy_round"], np.maximum(v["energy_round"], 1e-12)))
+    add(log_table("neg_ln_budget", dims["budget"], 1.0 / v["budget"]))
+    add(log_table("ln_energy_partner", dims["energy_round_partner"], np.maximum(v["energy_round_partner"], 1e-12)))
+    add(log_table("neg_ln_budget_partner", dims["budget_partner"], 1.0 / v["budget_partner"]))
+    add(log_table("ln_server_time", dims["server_time"], v["server_time"]))
+    tables["memory_device"] = squeeze(IntTable("memory_device", dims["memory_device"],
+                                               v["memory_device"].astype(np.int64)))
+    tables["memory_partner"] = squeeze(IntTable("memory_partner", dims["memory_partner"],
+                                                v["memory_partner"].astype(np.int64)))
+    limits = [("memory per device", ("memory_device",), scn.memory_limit),
+              ("memory on the partner", ("memory_partner",), max(scn.partner_limit, 0))]
+    if scn.staleness_limit is not None:
+        st = np.array(scn.local_steps, dtype=np.int64) - 1
+        tables["staleness"] = IntTable("staleness", ("local_steps",), st)
+        limits.append(("staleness", ("staleness",), int(math.floor(scn.staleness_limit + 1e-9))))
+    short = np.where(v["participants"] >= 1.0, 0, 1).astype(np.int64)
+    tables["short_of_participants"] = squeeze(IntTable("short_of_participants", dims["participants"], short))
+    limits.append(("on-time participants >= 1", ("short_of_participants",), 0))
+    return LogProblem(sizes=dict(tb.sizes), tables=tables, base=("ln_rounds",),
+                      rates=(("ln_round_time", "neg_ln_window"), ("ln_server_time", "neg_ln_window"),
+                             ("ln_selected", "ln_energy", "neg_ln_budget"),
+                             ("ln_selected", "ln_energy_partner", "neg_ln_budget_partner")),
+                      limits=limits)
+
+
+# --- the storyboard's configuration, which waits for every device ---------------------------------------
+def crisis(scn: FleetScenario) -> dict:
+    """The lab's starting point: every device holds the whole model, all of them synchronise after
+    every step through the track's first path, and the round waits for the slowest (E[max of n],
+    order statistics) instead of dropping it. Evaluated whether or not it fits."""
+    fl = scn.data
+    tier = next((t for t in scn.tiers if t.key == fl.get("crisis_tier")), scn.tiers[0])
+    sub = replace(scn, placements=(Placement(scn.layers, scn.layers),),
+                  micro_batches=(scn.track.crisis_plan.micro_batch,), local_steps=(1,), participation=(1.0,),
+                  deadline_quantiles=(max(scn.deadline_quantiles),), tiers=(tier,))
+    tb = build_tables(sub, prune=False)
+    fig = evaluate(tb, dict.fromkeys(DIMS, 0))
+    n = max(1, int(round(fig["replicas"] * fig["participation"])))
+    e_max = expected_max_of_sums(scn.step_model, n, 1, cells_per_t0=100)
+    fig["round_time"] = max(fig["t_sync"] + fig["t_local"] * e_max, fig["server_time"])
+    fig["participants"] = float(n)
+    fig["wait_factor"] = e_max / scn.step_model.mean
+    fig["rounds"] = _anchor(scn) * federated.iterations_bound(
+        scn.noise_batch, fig["micro_batch"], n, 1, fig["consensus_rate"], fl["heterogeneity"], 1.0) * scn.quality(
+        fig["placement"])
+    fig["rounds_per_day"] = federated.rounds_per_day(fig["window_s"], fig["round_time"], [
+        (fig["energy_round"], fig["budget_j"] or NO_BUDGET_J),
+        (max(fig["energy_round_partner"], 1e-12), fig["budget_partner_j"] or NO_BUDGET_J)], 1.0)
+    fig["days"] = fig["rounds"] / fig["rounds_per_day"]
+    fig["energy_day"] = fig["rounds_per_day"] * fig["energy_round"]
+    return fig
+
+
+def _index(seq, pred) -> int | None:
+    return next((i for i, x in enumerate(seq) if pred(x)), None)

@@ -1,0 +1,310 @@
+"""The Report of the fleet form of the 3D puzzle: where the model runs, how the fleet averages, what
+binds, why model parallelism is or is not needed, the energy of a round, and the storyboard's
+configuration beside the optimum. Narration only: every number comes from the model's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from explorer.puzzles.fleet3d.model import SECONDS_PER_DAY
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.units import human_bytes as hbytes
+from explorer.units import human_number as num
+from explorer.units import human_percent as pct
+
+
+def span(seconds: float) -> str:
+    """A duration in the unit a reader thinks in: s, min, h or days."""
+    if seconds < 120:
+        return f"{num(seconds)} s"
+    if seconds < 7200:
+        return f"{num(seconds / 60)} min"
+    if seconds < 2 * SECONDS_PER_DAY:
+        return f"{num(seconds / 3600)} h"
+    return f"{num(seconds / SECONDS_PER_DAY)} days"
+
+
+def describe(res, f: dict) -> str:
+    """One configuration in words."""
+    scn = res.scenario
+    p = f["placement"].describe(scn.layers, scn.partner_word)
+    who = (f"{pct(f['participation'])} of the {scn.devices:,} {scn.track.device_plural} selected per round"
+           if f["tier"].graph == "server" else f"every {scn.track.device_word} in range takes part")
+    return (f"{p}; micro-batch {f['micro_batch']}, {f['local_steps']} local step{'s' if f['local_steps'] > 1 else ''}"
+            f" between syncs, {who}, deadline at the {pct(f['deadline_quantile'])} quantile of a round "
+            f"({num(f['participants'])} replicas on time, late ones dropped), through {f['tier'].name}")
+
+
+def _status(res) -> str:
+    if res.status == "optimal" and res.engine == "cpsat":
+        return "proven optimal by CP-SAT"
+    if res.status == "optimal":
+        return f"optimal ({res.problem.radix:,} configurations evaluated)"
+    return "feasible, not proven optimal (CP-SAT stopped; the exhaustive search's best is shown)"
+
+
+def _crisis_text(res) -> str:
+    c, b = res.crisis, res.best
+    what = "whole model, every step, wait for all"
+    if c["violations"]:
+        return f" The storyboard ({what}) does not fit: {c['violations'][0]}."
+    ratio = c["days"] / b["days"]
+    if ratio >= 1:
+        return (f" The storyboard ({what}) needs {span(c['days'] * SECONDS_PER_DAY)}: the optimum is "
+                f"{num(ratio)}x sooner.")
+    return (f" The storyboard ({what}) would need {span(c['days'] * SECONDS_PER_DAY)}, {num(1 / ratio)}x less, "
+            "but it breaks the fleet's rules the optimum keeps.")
+
+
+def _why_split(res) -> str:
+    scn, b = res.scenario, res.best
+    dev = scn.track.device_word
+    wide = ", ".join(sorted({t.link.name for t in scn.tiers}))
+    never = (f"A pipeline stage across {wide} is never offered: a stage boundary would carry every micro-batch's "
+             "activations over the radio in both directions.")
+    whole_mem = None
+    for r in res.tables.pruned:
+        if r["placement"].split == scn.layers and r["placement"].trainable == scn.layers:
+            whole_mem = r["memory_device"]
+    if scn.partner_setup is None:
+        return (f"No: the whole training state fits one {dev} ({hbytes(b['memory_device'])} of "
+                f"{hbytes(scn.memory_limit)} usable), and a {dev} has no second accelerator on a local link to "
+                f"split with. {never}")
+    if whole_mem is not None:
+        need = f"the whole model trained on one {dev} needs {hbytes(whole_mem)} of {hbytes(scn.memory_limit)}"
+        if b["split"] == scn.layers:
+            return (f"Not across the pair: {need}, so only the top {b['trainable_layers']} of {scn.layers} layers are "
+                    f"trained on each {dev} (the frozen ones read from flash). {never}")
+        where = (f"all {scn.layers} layers on the {scn.partner_word} (the {dev} only sends its samples)"
+                 if b["split"] == 0 else
+                 f"{b['split']} layers on the {dev} ({hbytes(b['memory_device'])}), {scn.layers - b['split']} and the "
+                 f"head on the {scn.partner_word} ({hbytes(b['memory_partner'])})")
+        return f"Yes: {need}. The optimum splits across the local link: {where}. {never}"
+    if b["split"] == scn.layers:
+        return (f"No: the training state fits one {dev} ({hbytes(b['memory_device'])} of "
+                f"{hbytes(scn.memory_limit)}); splitting with the {scn.partner_word} would only add transfers. {never}")
+    return (f"Not for memory (the whole model fits one {dev}), but the split to the {scn.partner_word} is faster: "
+            f"{b['split']} layers stay on the {dev}. {never}")
+
+
+def build_report(res) -> Report:
+    scn, b, c = res.scenario, res.best, res.crisis
+    t = scn.track
+    dev, devs = t.device_word, t.device_plural
+    days = b["days"] * SECONDS_PER_DAY
+    sel = (f"{pct(b['participation'])} selected, " if b["tier"].graph == "server" else "")
+    headline = (f"{b['placement'].short(scn.layers, scn.partner_word, dev)}, micro-batch {b['micro_batch']}, "
+                + (f"sync every {b['local_steps']} steps, " if b["local_steps"] > 1 else "sync after every step, ")
+                + f"{sel}deadline at the "
+                f"{pct(b['deadline_quantile'])} quantile, via {b['tier'].short}: target in {span(days)} "
+                f"({num(b['rounds'])} rounds; {b['binding']} binds); {_status(res)}." + _crisis_text(res))
+    compute_share = b["local_steps"] * b["t_local"] / b["round_time"]
+    figs: dict[str, Figure] = {
+        "days_to_target": Figure(b["days"], "days", "time to the training target"),
+        "rounds_to_target": Figure(b["rounds"], "rounds", "rounds to the target (bound-scaled)"),
+        "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds the fleet runs per day"),
+        "round_time_s": Figure(b["round_time"], "s", "one round (deadline included)"),
+        "local_step_s": Figure(b["t_local"], "s", "one local step of the local group"),
+        "sync_time_s": Figure(b["t_sync"], "s", "one synchronisation (model down, update up / gossip)"),
+        "compute_share": Figure(compute_share, "fraction", "share of a round spent computing (replaces MFU)"),
+        "split_layers_on_device": Figure(b["split"], "layers", f"layers on the {dev}"),
+        "trainable_layers": Figure(b["trainable_layers"], "layers", "layers trained (the top ones)"),
+        "micro_batch": Figure(b["micro_batch"], "", "micro-batch per local step (samples)"),
+        "local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
+        "participation": Figure(b["participation"], "fraction", "replicas selected per round"),
+        "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round"),
+        "memory_per_device": Figure(b["memory_device"], "B", f"memory per {dev}"),
+        "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
+        "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
+        "devices": Figure(scn.devices, devs, "fleet size"),
+        "design_space": Figure(res.problem.radix, "configurations", "configurations searched"),
+        "feasible_configurations": Figure(res.feasible_count, "configurations", "configurations within every limit"),
+    }
+    if scn.partner_setup is not None:
+        figs["memory_on_partner"] = Figure(b["memory_partner"], "B", f"memory on the {scn.partner_word}")
+    if c:
+        figs["crisis_days_to_target"] = Figure(c["days"], "days", "storyboard configuration: time to target")
+        figs["crisis_fits"] = Figure(not c["violations"], "", "storyboard configuration fits in memory")
+        if not c["violations"]:
+            figs["speedup_vs_crisis"] = Figure(c["days"] / b["days"], "x", "time to target, storyboard / optimum")
+    findings = [Finding("Is model parallelism needed, and where may the model be split?", _why_split(res))]
+    findings += _tier_findings(res)
+    findings += _round_findings(res)
+    findings += _energy_findings(res)
+    findings.append(Finding(
+        "What replaces MFU on a fleet?",
+        f"The time to the training target: a fleet's devices idle while the radio works, and the answer trades "
+        f"rounds (convergence) against round time and energy. Here a round spends {pct(compute_share)} of its "
+        f"{span(b['round_time'])} computing {b['local_steps']} local steps of {span(b['t_local'])}; the rest is the "
+        f"synchronisation ({span(b['t_sync'])}) and waiting for the deadline. ZeRO sharding and checkpoint restarts "
+        f"do not apply: devices keep no shard of each other's state, and a device that drops out is left out of "
+        f"the round instead of stopping the fleet."))
+    how = (f"CP-SAT proved the optimum in {num(res.cpsat_time_s or 0)} s; the exhaustive evaluation of all "
+           f"{res.problem.radix:,} configurations (same integer tables) "
+           + ("agrees." if res.exhaustive_agrees else "DISAGREES: a bug; please report it.")
+           if res.engine == "cpsat" else
+           f"Every one of the {res.problem.radix:,} configurations was evaluated (numpy, the same integer tables "
+           f"CP-SAT solves with --engine cpsat): the enumeration is the proof of the optimum.")
+    findings.append(Finding("How was it solved?", how + (
+        f" {len(res.tables.pruned)} placement(s) fit at no micro-batch and were left out before the search." if
+        res.tables.pruned else "")))
+    cons = [Constraint(f"memory per {dev}", b["memory_device"], scn.memory_limit, "B", "<=",
+                       binding=b["memory_device"] > 0.9 * scn.memory_limit)]
+    if scn.partner_setup is not None:
+        cons.append(Constraint(f"memory on the {scn.partner_word}", b["memory_partner"], scn.partner_limit, "B", "<=",
+                               binding=b["memory_partner"] > 0.9 * scn.partner_limit))
+    if scn.staleness_limit is not None:
+        cons.append(Constraint("staleness (local steps - 1) vs the stable bound", b["local_steps"] - 1,
+                               scn.staleness_limit, "steps", "<=",
+                               binding=b["local_steps"] + 1 - 1 > scn.staleness_limit))
+    cons.append(Constraint("rounds x round time within the daily window", b["rounds_per_day"] * b["round_time"],
+                           b["window_s"], "s", "<=", binding=b["binding"] != "energy budget"))
+    if b["budget_j"] is not None:
+        cons.append(Constraint(f"training energy per {dev} per day", b["energy_day"], b["budget_j"], "J", "<=",
+                               binding=b["binding"] == "energy budget"))
+    tables = {
+        "top": Table(["rank", "configuration", "days to target", "rounds", "round (s)", f"memory per {dev}"],
+                     [[i + 1, describe(res, f), f["days"], f["rounds"], f["round_time"], hbytes(f["memory_device"])]
+                      for i, f in enumerate(res.top)], "Best configurations (exhaustive ranking)"),
+        "tiers": Table(["aggregation path", "days to target", "rounds/day", "round (s)", "sync (s)", "binds"],
+                       [[scn.tiers[[x.key for x in scn.tiers].index(k)].name, f["days"], f["rounds_per_day"],
+                         f["round_time"], f["t_sync"], f["binding"]] for k, f in res.per_tier.items()],
+                       "Best configuration on each aggregation path"),
+    }
+    if res.tables.pruned:
+        tables["pruned"] = Table(["placement", f"smallest memory per {dev}", "on the partner"],
+                                 [[r["placement"].describe(scn.layers, scn.partner_word), hbytes(r["memory_device"]),
+                                   hbytes(r["memory_partner"])] for r in res.tables.pruned],
+                                 f"Placements that fit at no micro-batch ({hbytes(scn.memory_limit)} usable)")
+    if c:
+        tables["crisis"] = Table(["", "storyboard", "optimum"], [
+            ["fits in memory", "no" if c["violations"] else "yes", "yes"],
+            [f"memory per {dev}", hbytes(c["memory_device"]), hbytes(b["memory_device"])],
+            ["round (s)", c["round_time"], b["round_time"]],
+            ["rounds to target", c["rounds"], b["rounds"]],
+            ["days to target", c["days"], b["days"]],
+            [f"energy per {dev} per day (J)", c["energy_day"], b["energy_day"]]], "Storyboard vs optimum")
+    extra: dict[str, Any] = {
+        "form": "fleet", "engine": res.engine, "cpsat_time_s": res.cpsat_time_s,
+        "exhaustive_agrees": res.exhaustive_agrees,
+        "configuration": _cfg(b), "crisis": _cfg(c) | {"violations": c.get("violations", [])} if c else None,
+        "graphs": res.tables.graphs}
+    names = {x.key: x.name for x in scn.tiers}
+    plot = {"local_steps": list(scn.local_steps), "paths": {names[k]: v for k, v in res.curve.items()},
+            "best": {"local_steps": b["local_steps"], "days": b["days"], "path": b["tier"].name},
+            "max_local_steps": int(scn.staleness_limit) + 1 if scn.staleness_limit is not None else None}
+    return Report(puzzle="3d", lab="05", part=2, track=t.key, title="The parallelism puzzle",
+                  plots=["fleet_tradeoff"], data={"fleet_tradeoff": plot},
+                  status=res.status, headline=headline, figures=figs, findings=findings, constraints=cons,
+                  formulas=FORMULAS, assumptions=_assumptions(res), tables=tables, extra=extra,
+                  solve_time_s=res.solve_time_s)
+
+
+def _cfg(f: dict) -> dict:
+    keys = ("split", "trainable_layers", "micro_batch", "local_steps", "participation", "deadline_quantile",
+            "days", "rounds", "rounds_per_day", "round_time", "energy_round", "energy_day", "memory_device",
+            "memory_partner", "participants")
+    out = {k: f[k] for k in keys if k in f}
+    out["tier"] = f["tier"].key
+    return out
+
+
+def _tier_findings(res) -> list[Finding]:
+    scn, b = res.scenario, res.best
+    rows = []
+    for k, f in res.per_tier.items():
+        name = next(x.name for x in scn.tiers if x.key == k)
+        rows.append(f"{name}: {span(f['days'] * SECONDS_PER_DAY)} ({num(f['rounds_per_day'])} rounds a day of "
+                    f"{span(f['round_time'])}, sync {span(f['t_sync'])}; {f['binding']} binds)")
+    missing = [x.name for x in scn.tiers if x.key not in res.per_tier]
+    text = "; ".join(rows) + (f"; no feasible configuration on {', '.join(missing)}" if missing else "") + "."
+    return [Finding("Which aggregation path, and why?",
+                    f"Best on each path: {text} The optimum uses {b['tier'].name}.")]
+
+
+def _round_findings(res) -> list[Finding]:
+    scn, b = res.scenario, res.best
+    out = []
+    late = b["participants"] / b["deadline_quantile"] - b["participants"]
+    if b["tier"].graph == "server":
+        sel = b["replicas"] * b["participation"]
+        txt = (f"{num(sel)} of {b['replicas']:,} replicas are selected; the round closes at the "
+               f"{pct(b['deadline_quantile'])} quantile of a device's round time, so {num(late)} late ones are "
+               f"dropped on average instead of waited for (waiting for the slowest of {num(sel)} would stretch the "
+               f"compute part by the order statistics of lab 05 part 3). "
+               + ("The aggregator's network, moving every selected model down and every update up, sets the round's "
+                  "length." if b["server_bound"] else ""))
+    else:
+        txt = (f"Every {scn.track.device_word} in range takes part; the round closes at the "
+               f"{pct(b['deadline_quantile'])} quantile, so {num(late)} late replicas skip it on average.")
+    out.append(Finding("How many devices per round, and what happens to the late ones?", txt))
+    stale = ""
+    if scn.staleness_limit is not None:
+        stale = (f" The lab's step (lr = {scn.lr_fraction:g} x the stable step at zero staleness) tolerates "
+                 f"staleness {num(scn.staleness_limit)} (Lian et al. 2015), so at most "
+                 f"{int(scn.staleness_limit) + 1} local steps between synchronisations: stale gradients from slow "
+                 f"5G diverge beyond that.")
+    out.append(Finding(
+        "How often to synchronise?",
+        ("After every local step." if b["local_steps"] == 1 else f"Every {b['local_steps']} local steps.")
+        + " More local steps make rounds "
+        f"rarer but each costs more iterations: the Koloskova et al. 2020 bound (consensus rate "
+        f"p = {num(b['consensus_rate'])}) charges client drift as tau/p; the optimum balances {num(b['rounds'])} "
+        f"rounds against {span(b['round_time'])} per round.{stale}"))
+    return out
+
+
+def _energy_findings(res) -> list[Finding]:
+    scn, b = res.scenario, res.best
+    dev = scn.track.device_word
+    budget = b["budget_j"]
+    e = (f"One participation costs {num(b['energy_round'])} J ({num(b['energy_compute'])} J compute at "
+         f"{num(scn.setup.cluster.accelerator.tdp_w)} W, {num(b['energy_radio'])} J radio); the fleet's "
+         f"{num(b['rounds_per_day'])} rounds a day cost each {dev} {num(b['energy_day'])} J a day")
+    if budget is not None:
+        e += f", {pct(b['energy_day'] / budget)} of the {num(budget)} J daily budget"
+    elif not b["tier"].uses_battery:
+        e += " drawn from mains or the charger, not the battery"
+    battery = scn.track.raw.get("economics", {}).get("battery_wh")
+    if battery and b["tier"].uses_battery:
+        e += f" ({pct(b['energy_day'] / (battery * 3600))} of a {num(battery)} Wh charge)"
+    art = "an" if dev[0] in "aeiou" else "a"
+    return [Finding(f"Energy: what does a round cost {art} {dev}?", e + ".")]
+
+
+def _assumptions(res) -> list[Assumption]:
+    scn = res.scenario
+    d = scn.data
+    out = [Assumption(f"Fleet: {d['source']}", f"explorer/data/tracks/{scn.track.key}.toml [fleet]")]
+    out += [Assumption(f"{t.name}: {t.hours_per_day:g} h a day, {t.link.name}. {t.source}",
+                       f"explorer/data/tracks/{scn.track.key}.toml [fleet.tiers.{t.key}]") for t in scn.tiers]
+    m = scn.step_model
+    out.append(Assumption(f"A local step's time varies as in lab 05 part 3: shifted exponential jitter "
+                          f"{pct(m.jitter)}, {pct(m.p)} stragglers at {num(m.slowdown)}x.",
+                          "explorer/data/lab05_distributed.toml"))
+    out.append(Assumption(f"Gradient noise scale B_noise = {num(scn.noise_batch)} samples (the track's critical "
+                          "batch), heterogeneity z = zeta/sigma_1 = " + f"{d['heterogeneity']:g}; the bound's "
+                          "O-constants set to 1 and its scale fixed by the reference run: only ratios between "
+                          "configurations are read from it.", "explorer/data/lab08_training.toml; Koloskova et al. "
+                          "2020 Theorem 2"))
+    out.append(Assumption("Idle listening and connection events of the radio are not counted; a round's energy is a "
+                          "lower bound. Devices are available together in the window (not staggered).", ""))
+    return out
+
+
+FORMULAS = [
+    Formula("iterations to the target (a bound)",
+            "T/(L F0/eps) = B/(n b) + sqrt(B)(z tau/p + sqrt(tau/(p b))) + tau/p + tau (1 - S/N) z^2 B/S",
+            "Koloskova et al. 2020 (ICML) Theorem 2; client sampling: Karimireddy et al. 2020 (SCAFFOLD) Theorem I",
+            "an upper bound with its O-constants set to 1, scaled by one reference run; tau = local steps, "
+            "p = consensus rate"),
+    Formula("consensus rate of gossip", "p = 1 - |lambda_2(W)|^2, W Metropolis-Hastings on the contact graph",
+            "Koloskova et al. 2020 Assumption 4; Xiao & Boyd 2004; D-PSGD: Lian et al. 2017"),
+    Formula("round time", "D = max(t_sync + t_local x Q_phi(sum of H step times), K (M_down + M_up) / B_server)",
+            "deadline as a quantile: Bonawitz et al. 2019 sec. 2.2 (late devices dropped)"),
+    Formula("rounds per day", "f = min(window / D, budget / (q E_round))", "explorer/cost/federated.py"),
+    Formula("time to the target", "R / f with R = T / H", ""),
+    Formula("local step with a split", "t_A + t_B + (alpha + M/B) each way, M = b s h bytes",
+            "explorer/cost/placement.py (one micro-batch: no pipeline to fill)"),
+]

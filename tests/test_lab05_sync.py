@@ -127,27 +127,59 @@ def test_zero_saving_uses_the_3d_solvers_step_times(monkeypatch):
 # --- track forms ------------------------------------------------------------------------------------
 def test_edge_sync_period_from_the_staleness_bound():
     r = sync.solve("edge", zero=False)
-    # lr fraction 0.1 -> T <= 6.708 -> H = 6 + 1 = 7 local steps between syncs
-    assert r.figure("sync_period") == 7
-    assert r.figure("samples_per_s_period") > 6 * r.figure("samples_per_s_every_step")
+    # lr fraction 0.1 -> T <= sqrt(0.45)/0.1 = 6.708 -> at most H = 6 + 1 = 7 local steps between syncs
+    assert r.figure("staleness_bound") == pytest.approx(6.7082039, rel=1e-7)
+    assert r.figure("sync_period_max") == 7 and r.figure("sync_period") <= 7
+    rows = r.tables["sync_period"].rows
+    assert all((row[2] == "yes") == (row[0] <= 7) for row in rows)
+    # asynchronous updates from thousands of vehicles: r(4,999) = (sqrt(1 + 8 x 4999^2) - 1)/(4 x 4999^2)
+    # ~ 1/(sqrt(2) x 4999) = 1.4e-4 < 0.1: they diverge, and the report says so
+    e = r.extra["edge"]
+    assert e["async_progress"] < 0.1 and "diverge" in r.headline
+    # no datacenter notion: no ZeRO dollars, and the checkpoint (of the aggregator) is never more often than a round
+    assert "ZeRO saves" not in r.headline and "usd_month_saved_zero" not in r.figures
+    ck = r.extra["fleet"]["server_checkpoint"]
+    assert ck["every_rounds"] >= 1 and ck["interval_s"] >= r.figure("round_time_s")
 
 
-def test_mobile_federated_plan_by_hand():
+def test_mobile_battery_drain_by_hand():
     r = sync.solve("mobile", zero=False)
     mo = r.extra["mobile"]
-    # radio: model down + update up = 2 x 51,748,864 params x 2 B x 8 bit x 20 nJ/bit = 33.12 J
-    assert mo["e_radio"] == pytest.approx(2 * 51_748_864 * 2 * 8 * 20e-9, rel=1e-9)
-    # budget: 10% of 0.6 Wh = 216 J/day; at q = 0.1: f = 216 / (0.1 x E_round)
-    assert mo["budget_j"] == pytest.approx(216.0)
-    assert mo["participation"] == pytest.approx(0.1)
-    assert mo["rounds_per_day"] == pytest.approx(216.0 / (0.1 * mo["e_round"]), rel=1e-6)
+    wifi = mo["drain"]["wifi6"]
+    # the whole FP16 model down and up: 2 x 51,748,864 params x 2 B x 8 bit x 10 nJ/bit (Wi-Fi) = 16.56 J
+    assert wifi["exchange_j"] == pytest.approx(2 * 51_748_864 * 2 * 8 * 10e-9, rel=1e-9)
+    # 2 alpha + 2 M / B = 0.010 + 2 x 103,497,728 / (200 Mb/s x 0.6 / 8) = 13.81 s
+    assert wifi["exchange_s"] == pytest.approx(0.010 + 2 * 103_497_728 / (0.2e9 * 0.6 / 8), rel=1e-9)
+    # Bluetooth: 20 nJ/bit but 1.4 Mb/s: twice the joules, spread over 19.7 min -> below inference power
+    bt = mo["drain"]["bluetooth"]
+    assert bt["exchange_j"] == pytest.approx(2 * wifi["exchange_j"]) and bt["ratio"] < 1 < wifi["ratio"]
+    # compression shrinks the upload only: per-round radio energy falls, never below the download's half
+    rows = mo["compression"]
+    assert [x["compression"] for x in rows] == [1, 2, 16]
+    e = [x["energy_round"] for x in rows]
+    assert e[0] > e[1] > e[2]
+    assert all(x["energy_day"] <= 216.0 * (1 + 1e-9) for x in rows)
 
 
-def test_tiny_gossip_rounds_from_the_spectral_gap():
+def test_tiny_gossip_against_the_full_sync_the_graph_carries():
+    from explorer.cost import gossip
+    from explorer.puzzles.fleet3d.scenario import load, wearer_graph
+
     r = sync.solve("tiny", zero=False)
-    g = r.extra["tiny"]
-    assert g["rounds"] == math.ceil(math.log(0.01) / math.log(g["slem"]) - 1e-9)
-    assert g["error_after"] <= 0.01  # the simulated error meets the worst-case bound
+    scn = load("tiny")
+    adj, _ = wearer_graph(scn)
+    lam = gossip.slem(gossip.metropolis_weights(adj))  # numpy eigenvalues of the real contact graph
+    assert r.figure("spectral_gap") == pytest.approx(1 - lam, rel=1e-12)
+    assert r.figure("consensus_rate") == pytest.approx(1 - lam * lam, rel=1e-12)
+    ti = r.extra["tiny"]
+    assert ti["consensus_rounds"]["wearers"] == math.ceil(math.log(0.01) / math.log(lam) - 1e-9)
+    paths = {row[0]: row for row in r.tables["sync_paths"].rows}
+    full = next(v for k, v in paths.items() if k.startswith("full sync"))
+    gos = next(v for k, v in paths.items() if k.startswith("gossip:"))
+    assert full[1] == 1.0 and gos[1] == pytest.approx(1 - lam * lam)
+    # a partial average costs iterations: more rounds for gossip than for the exact average
+    assert gos[4] > full[4]
+    assert r.figure("energy_per_day_j") <= 86.4 * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])

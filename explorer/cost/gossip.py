@@ -33,7 +33,8 @@ from explorer.errors import UsageError
 
 __all__ = [
     "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
-    "spectral_gap", "rounds_to_consensus", "consensus_errors", "consensus_error", "messages_per_round",
+    "spectral_gap", "rounds_to_consensus", "rounds_to_consensus_slem",
+    "consensus_errors", "consensus_error", "messages_per_round",
     "round_time", "ring_tour_hops",
 ]
 
@@ -141,9 +142,13 @@ def spectral_gap(w: np.ndarray) -> float:
 def rounds_to_consensus(w: np.ndarray, eps: float) -> int:
     """Rounds k so that the relative consensus error is at most eps in the worst case:
     ceil(ln eps / ln |lambda_2|) (Boyd et al. 2006, sec. II-B; Xiao & Boyd 2004, eq. 4)."""
+    return rounds_to_consensus_slem(slem(w), eps)
+
+
+def rounds_to_consensus_slem(s: float, eps: float) -> int:
+    """rounds_to_consensus for a gossip matrix whose |lambda_2| is s."""
     if not 0.0 < eps < 1.0:
         raise UsageError(f"consensus error target eps must lie in (0, 1), got {eps!r}")
-    s = slem(w)
     if s >= 1.0 - 1e-12:
         raise UsageError("gossip graph is disconnected (|lambda_2| = 1): consensus is never reached")
     if s <= 1e-15:

@@ -1,7 +1,8 @@
 """Lab 05 part 3, the synchronization audit: sync vs async SGD with stragglers, staleness,
-checkpointing, and what each costs in dollars per month; per track, the form the question takes
-there (edge: staleness bound and sync period; mobile: federated rounds in an energy budget; tiny:
-gossip averaging vs full synchronisation).
+checkpointing, and what each costs in dollars per month on the cloud track; on the fleet tracks the
+form the question takes there (edge: staleness bound, sync period and participants; mobile: the
+battery drain and federated rounds in an energy budget; tiny: gossip vs a full sync on the contact
+graph), with federated physics instead of datacenter notions (explorer/puzzles/sync/fleet.py).
 
 The step time of a device comes from the shared cost model (`explorer.cost.step.estimate` of the
 track's configuration). Around it, the pure functions below (each with its source):
@@ -27,12 +28,12 @@ from explorer.puzzles.sync.audit import (
     sync_data,
     zero_comparison,
 )
-from explorer.puzzles.sync.fleet import edge_period, mobile_federated, tiny_gossip
-from explorer.puzzles.sync.report import build_report
+from explorer.puzzles.sync.fleet import fleet_audit
+from explorer.puzzles.sync.report import build_fleet_report, build_report
 from explorer.report import Report
 
-__all__ = ["Audit", "checkpoint_figures", "edge_period", "make_plan", "make_setup", "mobile_federated",
-           "run_audit", "solve", "sync_data", "tiny_gossip", "zero_comparison"]
+__all__ = ["Audit", "checkpoint_figures", "fleet_audit", "make_plan", "make_setup", "run_audit", "solve",
+           "sync_data", "zero_comparison"]
 
 
 def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
@@ -42,14 +43,10 @@ def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slow
     t0 = time.perf_counter()
     a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
                   seed=seed)
-    extra: dict[str, Any] = {}
-    if a.track.key == "edge":
-        extra["edge"] = edge_period(a)
-    elif a.track.key == "mobile":
-        extra["mobile"] = mobile_federated(a)
-    elif a.track.key == "tiny":
-        extra["tiny"] = tiny_gossip(a)
-    z = zero_comparison(a.track.key, nodes, time_limit) if zero else None
-    report = build_report(a, extra, z)
+    if a.track.key in ("edge", "mobile", "tiny"):  # a fleet: no ZeRO, no restarts (explorer/puzzles/sync/fleet.py)
+        report = build_fleet_report(a, fleet_audit(a))
+    else:
+        z = zero_comparison(a.track.key, nodes, time_limit) if zero else None
+        report = build_report(a, {}, z)
     report.solve_time_s = time.perf_counter() - t0
     return report

@@ -30,8 +30,10 @@ SECONDS_PER_DAY = 86400.0
 _SYNC_KEYS = {"plan": str, "sync_collective": str, "jitter_fraction": float, "straggler_fraction": float,
               "slowdown": float, "lr_fraction": float, "device_mtbf_h": float, "checkpoint_state": str,
               "checkpoint_store": str, "restart_s": float, "hours_per_month": float, "source": str}
-_TRACK_KEYS = {"mobile": {"inference_power_w": float, "training_energy_fraction": float,
-                          "participation_min": float, "rounds_to_target": int, "local_steps": int},
+_TRACK_KEYS = {"edge": {"server_mtbf_h": float, "server_checkpoint_gb_per_s": float},
+               "mobile": {"inference_power_w": float, "training_energy_fraction": float,
+                          "participation_min": float, "rounds_to_target": int, "local_steps": int,
+                          "server_mtbf_h": float, "server_checkpoint_gb_per_s": float},
                "tiny": {"consensus_eps": float, "gossip_seed": int},
                "cloud": {"checkpoint_write_gb_per_s": float, "tuned_momentum": float, "backup_replicas": list}}
 

@@ -1,9 +1,21 @@
-"""The fleet forms of the synchronisation audit (edge, mobile, tiny): the physics each track asks
-for and its narration (headline, findings, figures, constraints, tables, formulas).
+"""The fleet forms of the synchronisation audit (edge, mobile, tiny): federated averaging with
+partial participation and a round deadline, local SGD's sync period, gossip on the real contact graph,
+energy and battery, each answering its lab's crisis:
 
-* edge: the staleness bound and the synchronisation period that keep the lab's step stable;
-* mobile: federated rounds per day and participation inside the battery budget;
-* tiny: gossip averaging on the earbuds' contact graph vs a full synchronisation.
+* edge, "stale gradients from slow 5G diverge training": the staleness the lab's step affords (Lian et
+  al. 2015) against the sync period and the participants, and why late vehicles are dropped at a
+  deadline rather than their stale updates accepted;
+* mobile, "the global sync drains batteries 5x faster than local inference": the claim computed from
+  the radios and the SoC, and the rounds a day within the battery budget with compressed updates;
+* tiny, "BLE is too slow for a full weight sync: use gossip": D-PSGD with one gossip round per step on
+  the earbuds' contact graph (spectral gap from numpy eigenvalues) against the full synchronisation the
+  graph can physically carry (a ring relayed over it), in rounds, convergence and joules.
+
+The fleet itself comes from the fleet form of the 3D puzzle (explorer/puzzles/fleet3d: its scenario,
+tables and optimum), so both lab parts describe the same fleet; the physics is in explorer/cost.
+Datacenter notions are replaced, and the report says by what: no ZeRO dollars (no device holds a shard
+of another's state), no cluster MTBF restarts (a device that drops out leaves the round), and the
+checkpoint is the aggregator's copy of the global model.
 """
 
 from __future__ import annotations
@@ -11,264 +23,431 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from explorer.cost.collectives import p2p_time
-from explorer.cost.memory import params_per_device
-from explorer.cost.stragglers import expected_max_of_sums, max_staleness, stable_step_ratio
-from explorer.errors import ExplorerError
+from explorer.cost import energy, federated
+from explorer.cost.checkpoint import young_interval
+from explorer.cost.gossip import rounds_to_consensus_slem
+from explorer.cost.stragglers import max_staleness, stable_step_ratio
 from explorer.puzzles.sync.audit import SECONDS_PER_DAY, SECONDS_PER_HOUR, Audit
-from explorer.report import Constraint, Figure, Finding, Formula, Table
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Table
+from explorer.units import human_bytes as hbytes
+from explorer.units import human_number as num
+from explorer.units import human_percent as pct
 
 
-# --- edge: staleness bound and synchronisation period -------------------------------------------------
-def edge_period(a: Audit) -> dict:
-    """Periodic averaging every H local steps, read as bounded staleness T = H - 1 (a device's model
-    misses at most H - 1 steps of the others: Ho et al. 2013, stale synchronous parallel; Wang & Joshi
-    2018, cooperative SGD). Convergence needs the step in use, lr_fraction x g_max(0), to stay stable:
-    r(H - 1) >= lr_fraction (Lian et al. 2015). Throughput per period: N b H / (E[max_i sum of H steps]
-    + sync)."""
+def _span(seconds: float) -> str:
+    from explorer.puzzles.fleet3d.report import span
+
+    return span(seconds)
+
+
+def _index(res) -> dict[str, int]:
+    scn, b = res.scenario, res.best
+    return {"placement": scn.placements.index(b["placement"]), "micro_batch": scn.micro_batches.index(b["micro_batch"]),
+            "local_steps": scn.local_steps.index(b["local_steps"]),
+            "participation": scn.participation.index(b["participation"]),
+            "deadline": scn.deadline_quantiles.index(b["deadline_quantile"]), "tier": scn.tiers.index(b["tier"])}
+
+
+# --- the numbers ------------------------------------------------------------------------------------
+def fleet_audit(a: Audit) -> dict[str, Any]:
+    """Every number of a fleet track's synchronisation audit."""
+    from explorer.puzzles.fleet3d import model as fm
+    from explorer.puzzles.fleet3d import solve_fleet
+
+    res = solve_fleet(a.track.key, devices=a.nodes if a.nodes != a.track.cluster.devices else None,
+                      step_model=a.model)
+    scn, tb = res.scenario, res.tables
+    idx = _index(res)
+    out: dict[str, Any] = {"res": res, "best": res.best, "crisis": res.crisis, "idx": idx}
+    out["sweep_h"] = [fm.evaluate(tb, {**idx, "local_steps": i}) for i in range(len(scn.local_steps))]
+    if res.best["tier"].graph == "server":
+        out["sweep_participants"] = [fm.evaluate(tb, {**idx, "participation": i, "deadline": j})
+                                     for i in range(len(scn.participation)) for j in range(len(scn.deadline_quantiles))]
+    out["server_checkpoint"] = server_checkpoint(a, res.best)
+    if a.track.key == "edge":
+        out["edge"] = edge_staleness(a, res)
+    elif a.track.key == "mobile":
+        out["mobile"] = mobile_battery(a, res)
+    elif a.track.key == "tiny":
+        out["tiny"] = tiny_gossip(a, res)
+    return out
+
+
+def server_checkpoint(a: Audit, best: dict) -> dict | None:
+    """The aggregator checkpoints the global model (Young 1974 interval, C = model bytes / write rate,
+    M = the aggregator's MTBF), in whole rounds and never more often than one round; a fleet device that
+    fails is dropped from its round, it does not stop anything. No aggregator (gossip): nothing to save
+    centrally; a device that rejoins copies a neighbour's model."""
+    d = a.data
+    if best["tier"].graph != "server" or "server_mtbf_h" not in d:
+        return None
+    model_bytes = best["sync_bytes"] + best.get("sync_bytes_partner", 0.0)
+    c = model_bytes / (d["server_checkpoint_gb_per_s"] * 1e9)
+    m = d["server_mtbf_h"] * SECONDS_PER_HOUR
+    tau = young_interval(c, m)
+    every = max(1, math.floor(tau / best["round_time"]))
+    return {"checkpoint_s": c, "mtbf_s": m, "young_s": tau, "every_rounds": every,
+            "interval_s": every * best["round_time"], "model_bytes": model_bytes}
+
+
+def edge_staleness(a: Audit, res) -> dict:
+    """The staleness the lab's step affords (Lian et al. 2015: r(T) >= lr_fraction <=> T <= T_max), read
+    two ways: periodic averaging every H local steps is staleness H - 1 (Wang & Joshi 2018), and
+    asynchronous updates from K devices in flight are K - 1 updates stale (Lian et al. 2015)."""
     f = a.data["lr_fraction"]
     t_max = max_staleness(f)
-    h_max = int(math.floor(t_max + 1e-9)) + 1
-    b = a.samples_per_replica
-    ideal = a.replicas * b / a.e_step  # no waiting, no communication
-    rows = []
-    for h in sorted({1, 2, max(1, h_max // 2), h_max}):
-        e = expected_max_of_sums(a.model, a.nodes, h) if a.group == 1 else h * a.e_max_all
-        x = a.replicas * b * h / (e + a.comm_sync_s)
-        rows.append({"h": h, "staleness": h - 1, "progress": stable_step_ratio(h - 1), "stable": h <= h_max,
-                     "period_s": e + a.comm_sync_s, "samples_per_s": x, "compute_share": x / ideal})
-    x_h = rows[-1]["samples_per_s"]
-    # the period at which half of the time computes, and the learning rate it would need
-    h_half = max(1.0, a.comm_sync_s / a.e_step)
-    return {"lr_fraction": f, "staleness_max": t_max, "h": h_max, "rows": rows, "x_ideal": ideal, "x_h": x_h,
-            "x_every_step": rows[0]["samples_per_s"], "h_half": h_half,
-            "lr_fraction_for_h_half": float(stable_step_ratio(h_half - 1)),
-            "cost_vs_ideal": 1.0 - x_h / ideal, "async_progress": a.progress}
+    b = res.best
+    k_async = b["replicas"] * b["participation"]
+    return {"lr_fraction": f, "staleness_max": t_max, "h_max": int(math.floor(t_max + 1e-9)) + 1,
+            "async_devices_max": int(math.floor(t_max + 1e-9)) + 1, "async_staleness": k_async - 1,
+            "async_progress": float(stable_step_ratio(k_async - 1)),
+            "fleet_async_staleness": a.replicas - 1, "fleet_async_progress": a.progress}
 
 
-# --- mobile: federated rounds inside the energy budget ------------------------------------------------
-def mobile_federated(a: Audit) -> dict:
-    """FedAvg (McMahan et al. 2017): each round a fraction q of the glasses runs E local steps and
-    exchanges the model with the phone/server. Energy per participation = accelerator power x local
-    compute time + radio energy per bit x bits up and down. Decision: rounds per day f and
-    participation q; maximise f (fastest to the accuracy target of R rounds) subject to
-    f q E_round <= daily energy budget, q >= q_min (McMahan et al. 2017, Table 1: C = 0.1),
-    q <= 1, f x round time <= one day. Linear in (f, y = f q): solved with scipy.optimize.linprog."""
-    from scipy.optimize import linprog
+def mobile_battery(a: Audit, res) -> dict:
+    """The storyboard's claim, computed: training with a full-model sync after every step (the glasses hold
+    the whole model) draws (P t_step + E_exchange) / (t_step + t_exchange) on each link, against the
+    track's local-inference power. Then the rounds a day the battery budget allows when the glasses do
+    train a part of the model (the best such configuration worn, on battery), with the update
+    compressed (the download stays full size: the server broadcasts the model)."""
+    from explorer.puzzles.fleet3d import restricted_best
 
-    d, s = a.data, a.setup
-    link = s.cluster.inter
-    acc = s.cluster.accelerator
-    model_bytes = float(params_per_device(s, 1, 1, 1)) * s.weight_bytes
-    e_bits = 2.0 * model_bytes * 8.0 * link.energy_j_per_bit  # model down + update up
-    t_local = d["local_steps"] * a.model.t0
-    e_compute = acc.tdp_w * t_local
-    e_round = e_compute + e_bits
-    t_round = t_local + a.comm_async_s  # one participant's compute + exchange
-    battery_j = a.track.raw["economics"]["battery_wh"] * SECONDS_PER_HOUR
-    budget = d["training_energy_fraction"] * battery_j  # J per device per day
-    q_min = d["participation_min"]
-    # variables (f, y): maximise f  <=>  minimise -f
-    res = linprog(c=[-1.0, 0.0],
-                  A_ub=[[0.0, e_round], [q_min, -1.0], [-1.0, 1.0], [t_round / SECONDS_PER_DAY, 0.0]],
-                  b_ub=[budget, 0.0, 0.0, 1.0], bounds=[(0, None), (0, None)], method="highs")
-    if res.status != 0:
-        raise ExplorerError(f"federated round LP failed: {res.message}")
-    f, y = float(res.x[0]), float(res.x[1])
-    q = y / f if f > 0 else q_min
-    daily = f * q * e_round
-    p_inf = d["inference_power_w"]
-    # the crisis: synchronise after every step on each of the track's links
-    crisis = {}
-    for key in dict.fromkeys((link.key, "wifi6")):
-        from explorer.hardware.catalog import get_link
-
-        lk = get_link(key)
-        t_x = 2.0 * (lk.latency_s + model_bytes / lk.effective_bandwidth)
-        e_x = 2.0 * model_bytes * 8.0 * lk.energy_j_per_bit
-        power = (acc.tdp_w * a.model.t0 + e_x) / (a.model.t0 + t_x)
-        crisis[key] = {"sync_s": t_x, "sync_j": e_x, "power_w": power, "ratio": power / p_inf}
-    return {"model_bytes": model_bytes, "e_round": e_round, "e_compute": e_compute, "e_radio": e_bits,
-            "t_round": t_round, "budget_j": budget, "battery_j": battery_j, "rounds_per_day": f, "participation": q,
-            "participations_per_day": f * q, "daily_j": daily, "days_to_target": d["rounds_to_target"] / f,
-            "inference_hours_lost": daily / p_inf / SECONDS_PER_HOUR,
-            "battery_fraction": daily / battery_j, "crisis": crisis, "inference_power_w": p_inf,
-            "binding": {"energy": abs(f * q * e_round - budget) <= 1e-6 * budget,
-                        "participation": abs(q - q_min) <= 1e-9,
-                        "time": abs(f * t_round - SECONDS_PER_DAY) <= 1e-6 * SECONDS_PER_DAY}}
-
-
-# --- tiny: gossip averaging vs full synchronisation -----------------------------------------------------
-def tiny_gossip(a: Audit) -> dict:
-    """Gossip on the earbuds' contact graph (explorer/cost/gossip.py: Metropolis weights, SLEM,
-    rounds to consensus) vs a full ring all-reduce (the cost model). One gossip round: every
-    earbud sends its model to each neighbour in turn, so a round lasts max-degree x (alpha + M/B);
-    every transferred bit costs the radio energy per bit at the sender and at the receiver."""
-    from explorer.cost import gossip
-
-    d, s = a.data, a.setup
-    link = s.cluster.inter
-    n = a.nodes
-    m = float(params_per_device(s, 1, 1, 1)) * s.weight_bytes
-    adj = gossip.contact_graph(n, seed=d["gossip_seed"])
-    w = gossip.metropolis_weights(adj)
-    lam2 = gossip.slem(w)
-    k = gossip.rounds_to_consensus(w, d["consensus_eps"])
-    err = gossip.consensus_error(w, k, seed=d["gossip_seed"])
-    msgs = gossip.messages_per_round(adj)
-    deg_max = int(adj.sum(axis=1).max())
-    t_msg = float(p2p_time(m, link.latency_s, link.effective_bandwidth))
-    t_round = deg_max * t_msg
-    e_bit = link.energy_j_per_bit
-    e_round = msgs * m * 8.0 * e_bit * 2.0
-    # full synchronisation: the cost model's ring all-reduce of the model over the same link
-    t_ring = float(a.est.dp_comm_total_s)
-    e_ring = n * 2.0 * (n - 1) / n * m * 8.0 * e_bit * 2.0
-    t_all = (n - 1) * t_msg  # naive all-to-all: each earbud sends its model to every other, in turn
-    e_all = n * (n - 1) * m * 8.0 * e_bit * 2.0
-    budget_j_day = a.track.raw["economics"]["power_budget_w"] * SECONDS_PER_DAY
-    return {"model_bytes": m, "slem": lam2, "spectral_gap": 1.0 - lam2, "rounds": k, "eps": d["consensus_eps"],
-            "error_after": err, "messages_per_round": msgs, "max_degree": deg_max, "t_round": t_round,
-            "t_gossip": k * t_round, "e_gossip": k * e_round, "t_ring": t_ring, "e_ring": e_ring, "t_all": t_all,
-            "e_all": e_all, "budget_j_day": budget_j_day, "edges": msgs // 2,
-            "gossip_per_day_in_budget": budget_j_day * n / (k * e_round),
-            "ring_per_day_in_budget": budget_j_day * n / e_ring}
-
-
-
-def _track_headline(extra: dict, sw: str) -> str:
-    """The track's own form of the question, first in the headline."""
-    if "edge" in extra:
-        e = extra["edge"]
-        return (f"Synchronise every H = {e['h']} local steps (staleness <= {e['staleness_max']:.3g} keeps the lab's "
-                f"step stable): {e['x_h']:.4g} {sw}s/s, {e['x_h'] / e['x_every_step']:.2f}x every-step sync, yet the "
-                f"fleet computes only {1 - e['cost_vs_ideal']:.1%} of the time. ")
-    if "mobile" in extra:
-        mo = extra["mobile"]
-        return (f"{mo['rounds_per_day']:.3g} federated rounds a day at {mo['participation']:.0%} participation fit "
-                f"the budget: {mo['daily_j']:.3g} J per pair per day ({mo['battery_fraction']:.0%} of the battery, "
-                f"{mo['inference_hours_lost']:.2g} h of inference); target in {mo['days_to_target']:.3g} days. ")
-    if "tiny" in extra:
-        g = extra["tiny"]
-        winner = "the ring all-reduce" if g["t_ring"] < g["t_gossip"] else "gossip"
-        return (f"Gossip needs {g['rounds']} rounds to {g['eps']:.0%} consensus (spectral gap "
-                f"{g['spectral_gap']:.3g}): {g['t_gossip']:.3g} s and {g['e_gossip']:.3g} J, vs {g['t_ring']:.3g} s "
-                f"and {g['e_ring']:.3g} J for an exact ring all-reduce; {winner} wins. ")
-    return ""
-
-
-
-def fleet_narration(a: Audit, extra: dict, sw: str) -> dict[str, Any]:
-    """The track's own findings, figures, constraints, tables and formulas, and its headline prefix."""
+    scn = res.scenario
     d = a.data
-    figures: dict[str, Figure] = {}
+    p_inf = d["inference_power_w"]
+    battery_j = a.track.raw["economics"]["battery_wh"] * SECONDS_PER_HOUR
+    c = res.crisis
+    p_dev = scn.setup.cluster.accelerator.tdp_w
+    m_full = c["sync_bytes"]
+    drain = {}
+    for t in scn.tiers:
+        if not t.uses_battery:
+            continue
+        lk = t.link
+        t_x = 2.0 * lk.latency_s + 2.0 * m_full / lk.effective_bandwidth
+        e_x = energy.transfer_energy_j(m_full, m_full, lk.energy_j_per_bit)
+        power = (p_dev * c["t_local"] + e_x) / (c["t_local"] + t_x)
+        drain[lk.key] = {"link": lk.name, "exchange_s": t_x, "exchange_j": e_x, "power_w": power,
+                         "ratio": power / p_inf, "battery_h": energy.battery_hours(battery_j, power)}
+    worn = [i for i, t in enumerate(scn.tiers) if t.uses_battery]
+    glasses = [i for i, p in enumerate(scn.placements) if p.split >= 1]
+    g = restricted_best(res.problem, res.tables, lambda gr: (gr["tier"][:, None] == worn).any(axis=1)
+                        & (gr["placement"][:, None] == glasses).any(axis=1)) if worn and glasses else None
+    rows = []
+    if g is not None:
+        lk = g["tier"].link
+        m = g["sync_bytes"]
+        compute_j = g["energy_round"] - energy.transfer_energy_j(m, m, lk.energy_j_per_bit)
+        for c_f, name in zip(scn.compression, scn.compression_names):
+            up = m / c_f
+            e_sync = energy.transfer_energy_j(up, m, lk.energy_j_per_bit)
+            t_sync = 2.0 * lk.latency_s + (m + up) / lk.effective_bandwidth
+            d_round = g["round_time"] - g["t_sync"] + t_sync
+            e_round = compute_j + e_sync
+            f = federated.rounds_per_day(g["window_s"], d_round, [(e_round, g["budget_j"])], g["participation"])
+            rows.append({"compression": c_f, "name": name, "upload_bytes": up, "energy_round": e_round,
+                         "sync_j": e_sync, "round_s": d_round, "rounds_per_day": f, "days": g["rounds"] / f,
+                         "energy_day": f * g["participation"] * e_round})
+    return {"inference_power_w": p_inf, "battery_j": battery_j, "inference_hours": battery_j / p_inf / 3600.0,
+            "drain": drain, "glasses_config": g, "compression": rows, "budget_j": scn.data["energy_budget_j_per_day"]}
+
+
+def tiny_gossip(a: Audit, res) -> dict:
+    """Every synchronisation path at the optimum's placement, micro-batch, local steps and deadline:
+    one gossip round per synchronisation (D-PSGD; consensus rate p = 1 - |lambda_2|^2 of the contact
+    graph's Metropolis matrix), the pair-then-gossip hierarchy, and the ring relayed over the graph
+    (an exact average, p = 1); and, for contrast, the gossip rounds an exact-enough average would need
+    (Boyd et al. 2006: ceil(ln eps / ln |lambda_2|)), which D-PSGD does not wait for."""
+    from explorer.puzzles.fleet3d import model as fm
+
+    scn, tb = res.scenario, res.tables
+    idx = _index(res)
+    tiers = [fm.evaluate(tb, {**idx, "tier": j}) for j in range(len(scn.tiers))]
+    g = tb.graphs
+    eps = a.data["consensus_eps"]
+    return {"tiers": tiers, "graphs": g, "eps": eps,
+            "consensus_rounds": {k: rounds_to_consensus_slem(v["slem"], eps) for k, v in g.items()
+                                 if isinstance(v, dict) and "slem" in v},
+            "budget_j": scn.data["energy_budget_j_per_day"]}
+
+
+# --- the narration ----------------------------------------------------------------------------------
+def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
+    """Headline, figures, findings, constraints, tables, formulas and assumptions of a fleet's audit."""
+    t = a.track
+    b, _res = fa["best"], fa["res"]
+    dev, devs = t.device_word, t.device_plural
+    m = a.model
+    figures: dict[str, Figure] = {
+        "nodes": Figure(a.nodes, devs, f"{devs} in the fleet"),
+        "straggler_fraction": Figure(m.p, "fraction", "straggler fraction"),
+        "slowdown": Figure(m.slowdown, "x", "straggler slowdown"),
+        "expected_max_over_mean": Figure(a.e_max_all / a.e_step, "x", f"E[slowest of {a.nodes:,}] / mean step"),
+        "days_to_target": Figure(b["days"], "days", "time to the training target (fleet 3D optimum)"),
+        "sync_period": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round"),
+        "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
+        "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds per day"),
+        "round_time_s": Figure(b["round_time"], "s", "one round"),
+        "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
+        "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
+    }
     findings: list[Finding] = []
     constraints: list[Constraint] = []
     tables: dict[str, Table] = {}
-    if "edge" in extra:
-        e = extra["edge"]
-        figures.update({
-            "staleness_bound": Figure(e["staleness_max"], "steps", "largest stable staleness at the lab's step"),
-            "sync_period": Figure(e["h"], "steps", "local steps between synchronisations H"),
-            "samples_per_s_period": Figure(e["x_h"], f"{sw}s/s", "throughput with sync every H steps"),
-            "samples_per_s_every_step": Figure(e["x_every_step"], f"{sw}s/s", "throughput with sync every step"),
-            "compute_share_period": Figure(1.0 - e["cost_vs_ideal"], "fraction", "share of time computing at H"),
-        })
-        findings.append(Finding(
-            "Edge: which staleness bound / sync period keeps training convergent, and what throughput does it cost?",
-            f"At the lab's step (lr = {e['lr_fraction']:g} x the zero-staleness stable step), Lian et al.'s condition "
-            f"holds up to staleness T = sqrt((1 - f)/2)/f = {e['staleness_max']:.3g}: synchronise every H = {e['h']} "
-            f"local steps (staleness {e['h'] - 1}). That gives {e['x_h']:.4g} {sw}s/s, "
-            f"{e['x_h'] / e['x_every_step']:.2f}x "
-            f"the every-step sync ({e['x_every_step']:.4g}); full async (staleness {a.staleness:g}, r = "
-            f"{e['async_progress']:.2g} < {e['lr_fraction']:g}) diverges at that step, which is the crisis. The price "
-            f"of the bound: the fleet computes {1 - e['cost_vs_ideal']:.2%} of the time ({e['cost_vs_ideal']:.1%} of "
-            f"its capacity goes to the {a.comm_sync_s:.3g} s 5G exchange). Computing half the time would need "
-            f"H = {e['h_half']:.0f} and a step of {e['lr_fraction_for_h_half']:.2g} x the stable one."))
-        constraints.append(Constraint("staleness of the sync period vs the stability bound", e["h"] - 1,
-                                      e["staleness_max"], "steps", "<=", binding=True))
-        tables["sync_period"] = Table(["H", "staleness", "r(staleness)", "stable at lab step", "period (s)",
-                                       f"{sw}s/s", "share of time computing"],
-                                      [[r["h"], r["staleness"], r["progress"], "yes" if r["stable"] else "no",
-                                        r["period_s"], r["samples_per_s"], r["compute_share"]] for r in e["rows"]],
-                                      "Synchronisation period")
-    if "mobile" in extra:
-        mo = extra["mobile"]
-        figures.update({
-            "rounds_per_day": Figure(mo["rounds_per_day"], "rounds/day", "federated rounds per day"),
-            "participation": Figure(mo["participation"], "fraction", "participation per round"),
-            "energy_per_round_j": Figure(mo["e_round"], "J", "energy per participation (compute + radio)"),
-            "training_energy_per_day_j": Figure(mo["daily_j"], "J", "training energy per pair per day"),
-            "battery_hours_of_inference_lost": Figure(mo["inference_hours_lost"], "h",
-                                                      "hours of local inference the training costs per day"),
-            "days_to_target": Figure(mo["days_to_target"], "days", "days to the accuracy target"),
-        })
-        cr = mo["crisis"]
-        crisis_txt = "; ".join(f"over {k}: {v['power_w']:.3g} W = {v['ratio']:.2g}x local inference "
-                               f"({v['sync_j']:.3g} J and {v['sync_s']:.3g} s per exchange)" for k, v in cr.items())
-        findings.append(Finding(
-            "Mobile: does syncing every step drain the battery 5x faster than local inference?",
-            f"Computed from the catalog radios (inference {mo['inference_power_w']:g} W): {crisis_txt}. Bluetooth "
-            f"is so "
-            f"slow that the glasses mostly wait; Wi-Fi finishes the exchange quickly but at radio power, which is "
-            f"where the storyboard's 5x comes from."))
-        findings.append(Finding(
-            "Mobile: which federated round frequency and participation keep the energy budget and the accuracy target?",
-            f"{mo['rounds_per_day']:.3g} rounds per day with {mo['participation']:.0%} of the glasses each "
-            "(scipy linprog; binding: " + ", ".join(k for k, v in mo["binding"].items() if v) + "). Each "
-            "participation "
-            f"costs {mo['e_round']:.3g} J ({mo['e_compute']:.3g} J compute for {d['local_steps']} local steps + "
-            f"{mo['e_radio']:.3g} J radio for {mo['model_bytes'] / 1e6:.3g} MB each way) and {mo['t_round']:.3g} s; a "
-            f"pair joins {mo['participations_per_day']:.3g} rounds a day = {mo['daily_j']:.3g} J = "
-            f"{mo['battery_fraction']:.0%} of the {mo['battery_j']:.0f} J battery = {mo['inference_hours_lost']:.2g} h "
-            f"of the {mo['battery_j'] / mo['inference_power_w'] / SECONDS_PER_HOUR:.3g} h that a charge gives local "
-            f"inference. The {d['rounds_to_target']} rounds to the target take "
-            f"{mo['days_to_target']:.3g} days."))
-        constraints += [
-            Constraint("training energy per pair per day", mo["daily_j"], mo["budget_j"], "J", "<=",
-                       binding=mo["binding"]["energy"]),
-            Constraint("participation per round", mo["participation"], d["participation_min"], "fraction", ">=",
-                       binding=mo["binding"]["participation"]),
-            Constraint("round time x rounds per day", mo["rounds_per_day"] * mo["t_round"], SECONDS_PER_DAY, "s", "<=",
-                       binding=mo["binding"]["time"]),
-        ]
-    if "tiny" in extra:
-        g = extra["tiny"]
-        figures.update({
-            "spectral_gap": Figure(g["spectral_gap"], "", "spectral gap 1 - |lambda_2| of the contact graph"),
-            "gossip_rounds": Figure(g["rounds"], "rounds", f"gossip rounds to {g['eps']:g} consensus error"),
-            "gossip_time_s": Figure(g["t_gossip"], "s", "gossip time to consensus"),
-            "gossip_energy_j": Figure(g["e_gossip"], "J", "gossip energy to consensus (fleet)"),
-            "allreduce_time_s": Figure(g["t_ring"], "s", "ring all-reduce time (exact average)"),
-            "allreduce_energy_j": Figure(g["e_ring"], "J", "ring all-reduce energy (fleet)"),
-            "gossip_error": Figure(g["error_after"], "fraction", "simulated consensus error after those rounds"),
-        })
-        faster = "full synchronisation" if g["t_ring"] < g["t_gossip"] else "gossip"
-        findings.append(Finding(
-            "Tiny: gossip averaging vs full all-to-all synchronisation: time, energy, accuracy of the average?",
-            f"Contact graph of {a.nodes} earbuds ({g['edges']} links, max degree {g['max_degree']}): Metropolis "
-            f"weights, |lambda_2| = {g['slem']:.4f}, spectral gap {g['spectral_gap']:.4f}, so "
-            f"ceil(ln {g['eps']:g} / ln |lambda_2|) = {g['rounds']} rounds to {g['eps']:.0%} consensus error "
-            f"(simulated: {g['error_after']:.2g}). Each round sends {g['messages_per_round']} model copies of "
-            f"{g['model_bytes'] / 1e3:.4g} KB over BLE ({g['t_round']:.4g} s, the busiest earbud sends "
-            f"{g['max_degree']}): gossip takes {g['t_gossip']:.4g} s and {g['e_gossip']:.4g} J. A ring all-reduce "
-            f"(exact average) takes {g['t_ring']:.4g} s and {g['e_ring']:.4g} J if ring neighbours can hear each other "
-            f"directly; a naive all-to-all {g['t_all']:.4g} s and {g['e_all']:.4g} J. {faster.capitalize()} wins: "
-            f"gossip's only advantage is that it needs no global ring, only neighbours. Within the 1 mW budget "
-            f"the fleet affords {g['gossip_per_day_in_budget']:.2g} gossip consensus per day vs "
-            f"{g['ring_per_day_in_budget']:.3g} ring all-reduces."))
-    formulas = ([EDGE_FORMULA] if "edge" in extra else []) + ([MOBILE_FORMULA] if "mobile" in extra else []) + (
-        [TINY_FORMULA] if "tiny" in extra else [])
-    return {"headline": _track_headline(extra, sw), "figures": figures, "findings": findings,
-            "constraints": constraints, "tables": tables, "formulas": formulas}
+    headline = ""
+    if "edge" in fa:
+        headline = _edge(a, fa, figures, findings, constraints)
+    elif "mobile" in fa:
+        headline = _mobile(a, fa, figures, findings, constraints, tables)
+    elif "tiny" in fa:
+        headline = _tiny(a, fa, figures, findings, constraints, tables)
+    findings.append(_wait_or_drop(a, fa))
+    findings.append(Finding(
+        "How often to synchronise?",
+        "Local steps H between synchronisations, the rest of the optimum fixed: "
+        + "; ".join(f"H = {r['local_steps']}: {num(r['rounds'])} rounds of {_span(r['round_time'])}, "
+                    + (f"{_span(r['days'] * SECONDS_PER_DAY)}" if r["feasible"] else
+                       "not allowed (" + r["violations"][0].split(" stable")[0].split(":")[0] + ")")
+                    for r in fa["sweep_h"])
+        + ". Rounds fall as H grows but the Koloskova et al. 2020 bound charges each extra local step "
+        "(client drift), so the time to the target has a minimum."))
+    tables["sync_period"] = Table(
+        ["H", "staleness", "allowed", "rounds", "round (s)", "rounds/day", "days to target"],
+        [[r["local_steps"], r["local_steps"] - 1, "yes" if r["feasible"] else "no", r["rounds"], r["round_time"],
+          r["rounds_per_day"], r["days"]] for r in fa["sweep_h"]], "Synchronisation period")
+    if "sweep_participants" in fa:
+        tables["participants"] = Table(
+            ["selected", "deadline quantile", "on time", "round (s)", "rounds", "days to target"],
+            [[r["participation"], r["deadline_quantile"], r["participants"], r["round_time"], r["rounds"],
+              r["days"] if r["feasible"] else None] for r in fa["sweep_participants"]],
+            "Participants per round and the round deadline")
+    findings.append(_checkpoint_finding(a, fa))
+    findings.append(Finding(
+        "What replaces the dollars, ZeRO and the restarts of the datacenter audit?",
+        f"The time to the training target ({_span(b['days'] * SECONDS_PER_DAY)}) and the energy each {dev} "
+        f"spends ({num(b['energy_day'])} J a day). ZeRO has nothing to shard: every {dev} keeps its own copy of "
+        f"what it trains and syncs it over the radio, so the datacenter 'ZeRO saves $' has no meaning here; "
+        f"{_a(dev)} that fails or leaves coverage is dropped from its round (Bonawitz et al. 2019), so there is no "
+        f"fleet-wide restart for an MTBF to price; the track's price of {_a(dev)} for an hour "
+        f"({t.device_hour_usd:g} USD) is the owner's energy and wear, reported here as joules."))
+    tables["order_statistics"] = Table(
+        ["n", "E[max] (s)", "E[max]/E[T]"],
+        [[k, _emax(a, k), _emax(a, k) / m.mean] for k in sorted({1, 2, 8, 64, 1024, a.nodes}) if k <= a.nodes],
+        "Expected slowest of n devices (what waiting for every device costs)")
+    return {"headline": headline, "figures": figures, "findings": findings, "constraints": constraints,
+            "tables": tables, "formulas": FLEET_FORMULAS, "assumptions": _assumptions(a, fa)}
 
 
-EDGE_FORMULA = Formula("edge: stable staleness bound", "r(T) >= f  <=>  T <= sqrt((1 - f)/2) / f;  H = floor(T) + 1",
-                       "Lian et al. 2015 Theorem 1 solved for T; periodic averaging as bounded staleness "
-                       "(Wang & Joshi 2018, cooperative SGD)")
-MOBILE_FORMULA = Formula("mobile: federated rounds",
-                         "max f  s.t.  f q E_round <= budget, q >= q_min, q <= 1, f t_round <= 1 day "
-                         "(linprog in f, y = f q)",
-                         "McMahan et al. 2017 (FedAvg); E_round = P t_local + 2 bits x energy per bit")
-TINY_FORMULA = Formula("tiny: gossip rounds", "k = ceil(ln eps / ln |lambda_2(W)|), W Metropolis-Hastings",
-                       "Xiao & Boyd 2004; Boyd et al. 2006 (explorer/cost/gossip.py)")
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _place(fa: dict, p) -> str:
+    scn = fa["res"].scenario
+    return p.describe(scn.layers, scn.partner_word)
+
+
+def _emax(a: Audit, k: int) -> float:
+    from explorer.cost.stragglers import expected_max
+
+    return expected_max(a.model, k)
+
+
+def _wait_or_drop(a: Audit, fa: dict) -> Finding:
+    b = fa["best"]
+    dev, devs = a.track.device_word, a.track.device_plural
+    return Finding(
+        f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
+        f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({pct(a.model.p)} stragglers at "
+        f"{num(a.model.slowdown)}x) stretches every step to {num(a.e_max_all / a.e_step)}x the mean (order "
+        f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
+        f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
+        f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
+        f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {a.progress:.2g} of a "
+        "step per update.")
+
+
+def _checkpoint_finding(a: Audit, fa: dict) -> Finding:
+    ck = fa["server_checkpoint"]
+    dev = a.track.device_word
+    if ck is None:
+        return Finding(
+            "Checkpointing: what is saved, and how often?",
+            f"No aggregator holds the model: every {dev} carries it and {_a(dev)} that rejoins copies a "
+            "neighbour's; a fleet has no global job to restart, so there is no checkpoint interval to tune.")
+    return Finding(
+        "Checkpointing: what is saved, and how often?",
+        f"The aggregator's global model ({hbytes(ck['model_bytes'])}), not the fleet: C = {num(ck['checkpoint_s'])} s "
+        f"at {a.data['server_checkpoint_gb_per_s']:g} GB/s, the aggregator's MTBF {num(a.data['server_mtbf_h'])} h, "
+        f"Young sqrt(2 C M) = {_span(ck['young_s'])}: save every {ck['every_rounds']:,} round(s) "
+        f"({_span(ck['interval_s'])}), never more often than a round. {_a(dev).capitalize()} that fails is dropped "
+        "from its round and rejoins with the current global model.")
+
+
+def _edge(a, fa, figures, findings, constraints) -> str:
+    e, b = fa["edge"], fa["best"]
+    figures["staleness_bound"] = Figure(e["staleness_max"], "steps", "largest stable staleness at the lab's step")
+    figures["sync_period_max"] = Figure(e["h_max"], "steps", "most local steps the staleness bound allows")
+    findings.insert(0, Finding(
+        "Edge: which staleness can training afford, against the sync period and the participants?",
+        f"At the lab's step (lr = {e['lr_fraction']:g} x the largest stable step at zero staleness), Lian et al. "
+        f"2015's condition holds up to staleness T = sqrt((1 - f)/2)/f = {num(e['staleness_max'])}: periodic "
+        f"averaging may run at most H = {e['h_max']} local steps between synchronisations, and asynchronous "
+        f"updates may come from at most {e['async_devices_max']} {a.track.device_plural} in flight. The "
+        f"optimum synchronises every {b['local_steps']} local steps (staleness {b['local_steps'] - 1}) with "
+        f"{num(b['participants'])} vehicles on time per round over {b['tier'].name}. Asynchronous updates from "
+        f"its {num(b['replicas'] * b['participation'])} selected vehicles would be {num(e['async_staleness'])} "
+        f"updates stale (r = {e['async_progress']:.2g} < {e['lr_fraction']:g}): they diverge, which is the "
+        "crisis; from the whole fleet, staleness "
+        f"{e['fleet_async_staleness']:,} (r = {e['fleet_async_progress']:.2g})."))
+    constraints.append(Constraint("staleness of the sync period vs the stability bound", b["local_steps"] - 1,
+                                  e["staleness_max"], "steps", "<=", binding=b["local_steps"] == e["h_max"]))
+    return (f"Drop late vehicles at a deadline instead of accepting stale updates: the lab's step affords staleness "
+            f"{num(e['staleness_max'])}, so at most {e['h_max']} local steps between syncs; the best plan syncs every "
+            f"{b['local_steps']} steps with {num(b['participants'])} of {a.nodes:,} vehicles on time per round over "
+            f"{b['tier'].name}: the target in {_span(b['days'] * SECONDS_PER_DAY)}. Asynchronous updates from "
+            f"{num(b['replicas'] * b['participation'])} vehicles in flight would be {num(e['async_staleness'])} "
+            f"updates stale (r = {e['async_progress']:.2g} < {e['lr_fraction']:g}): they diverge.")
+
+
+def _mobile(a, fa, figures, findings, constraints, tables) -> str:
+    mo, b = fa["mobile"], fa["best"]
+    dev = a.track.device_word
+    drain = mo["drain"]
+    worst = max(drain.values(), key=lambda v: v["ratio"]) if drain else None
+    claim = "; ".join(f"over {v['link']}: {num(v['power_w'])} W = {num(v['ratio'])}x local inference "
+                      f"({num(v['exchange_j'])} J, {pct(v['exchange_j'] / mo['battery_j'])} of a charge, and "
+                      f"{_span(v['exchange_s'])} per exchange)" for v in drain.values())
+    verdict = []
+    for v in drain.values():
+        if v["ratio"] >= 2.5:
+            verdict.append(f"over {v['link']} the storyboard's 5x is the right order ({num(v['ratio'])}x)")
+        else:
+            verdict.append(f"over {v['link']} the exchange is so slow that the glasses mostly wait: the average "
+                           f"power is {num(v['ratio'])}x inference, and the drain is in joules per exchange, not in "
+                           "watts")
+    findings.insert(0, Finding(
+        "Mobile: does a global sync after every step drain the battery 5x faster than local inference?",
+        f"Computed from the SoC ({num(a.setup.cluster.accelerator.tdp_w)} W while training) and the radios' "
+        f"energy per bit, with the whole FP16 model ({hbytes(fa['crisis']['sync_bytes'])}) down and up after each "
+        f"step: {claim}. Local inference draws {num(mo['inference_power_w'])} W (a charge lasts "
+        f"{num(mo['inference_hours'])} h of it). So " + "; ".join(verdict) + ". The glasses also cannot hold that "
+        f"model's training state ({hbytes(fa['crisis']['memory_device'])} of 512 MB)."))
+    for k, v in drain.items():
+        figures[f"drain_ratio_{k}"] = Figure(v["ratio"], "x", f"sync every step over {v['link']} / inference power")
+    rows = mo["compression"]
+    g = mo["glasses_config"]
+    if rows and g is not None:
+        tables["compression"] = Table(
+            ["update", "upload", "energy per round (J)", "rounds/day", "days to target", "J/day"],
+            [[r["name"], hbytes(r["upload_bytes"]), r["energy_round"], r["rounds_per_day"], r["days"],
+              r["energy_day"]] for r in rows], f"Glasses training {_place(fa, g['placement'])}, on battery")
+        best_c = min(rows, key=lambda r: r["days"])
+        findings.insert(1, Finding(
+            "Mobile: how many rounds a day fit the battery budget, and what does compression buy?",
+            f"With the glasses training a part of the model ({_place(fa, g['placement'])}, micro-batch "
+            f"{g['micro_batch']}, {g['local_steps']} local steps, {pct(g['participation'])} of the pairs per round "
+            f"over {g['tier'].name}) and {num(mo['budget_j'])} J a day (10% of the battery): "
+            + "; ".join(f"{r['name']}: {num(r['rounds_per_day'])} rounds a day, {num(r['energy_round'])} J per "
+                        f"round, target in {_span(r['days'] * SECONDS_PER_DAY)}" for r in rows)
+            + f". Compression shrinks only the upload: the download is the full model, so "
+            f"{best_c['name']} saves at most half the radio energy. The fleet 3D optimum instead puts the "
+            f"{_place(fa, b['placement'])}, through {b['tier'].name}: "
+            f"{num(b['energy_day'])} J a day from the glasses' battery, target in "
+            f"{_span(b['days'] * SECONDS_PER_DAY)}."))
+        figures["rounds_per_day_in_budget"] = Figure(best_c["rounds_per_day"], "rounds/day",
+                                                     "glasses-side training within the battery budget")
+        constraints.append(Constraint(f"training energy per {dev} per day", best_c["energy_day"], mo["budget_j"], "J",
+                                      "<=", binding=best_c["energy_day"] >= 0.999 * mo["budget_j"]))
+    ratio = f"{num(worst['ratio'])}x local inference over {worst['link']}" if worst else "not on battery"
+    return (f"A sync after every step draws {ratio} (the storyboard says 5x); with the glasses training a part of "
+            f"the model within 10% of the battery a day, "
+            + (f"{num(min(rows, key=lambda r: r['days'])['rounds_per_day'])} rounds a day fit with "
+               f"{min(rows, key=lambda r: r['days'])['name']} uploads; " if rows else "")
+            + f"the fleet's best plan ({_place(fa, b['placement'])}, through {b['tier'].name}) "
+            f"reaches the target in {_span(b['days'] * SECONDS_PER_DAY)}.")
+
+
+def _tiny(a, fa, figures, findings, constraints, tables) -> str:
+    ti, b = fa["tiny"], fa["best"]
+    g = ti["graphs"]
+    w = g.get("wearers", {})
+    rows = ti["tiers"]
+    by = {r["tier"].graph: r for r in rows}
+    gos = by.get("gossip_devices")
+    full = by.get("ring_relayed")
+    tables["sync_paths"] = Table(
+        ["path", "p (consensus rate)", "sync (s)", "J per sync per earbud", "rounds", "rounds/day in budget",
+         "days to target"],
+        [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], r["rounds"],
+          r["rounds_per_day"], r["days"] if r["feasible"] else None] for r in rows],
+        f"Synchronisation paths at the optimum's placement ({_place(fa, b['placement'])})")
+    figures["spectral_gap"] = Figure(w.get("spectral_gap", 0.0), "", "spectral gap 1 - |lambda_2| (wearer graph)")
+    figures["consensus_rate"] = Figure(w.get("consensus_rate", 0.0), "", "p = 1 - |lambda_2|^2 (wearer graph)")
+    if "earbuds" in g:
+        figures["spectral_gap_earbuds"] = Figure(g["earbuds"]["spectral_gap"], "", "spectral gap (earbud graph)")
+    ring = g.get("ring", {})
+    faster = min((r for r in rows if r["feasible"]), key=lambda r: r["days"])
+    cons = ti["consensus_rounds"].get("earbuds")
+    findings.insert(0, Finding(
+        "Tiny: is BLE too slow for a full weight sync, so that gossip must replace it?",
+        f"Contact graph: {w.get('nodes', 0)} wearers in range of {num(w.get('mean_degree', 0))} others on average "
+        f"(earbuds: {g.get('earbuds', {}).get('nodes', 0)}, max degree {g.get('earbuds', {}).get('max_degree', 0)}); "
+        f"Metropolis weights give |lambda_2| = {num(w.get('slem', 0), 4)}, spectral gap "
+        f"{num(w.get('spectral_gap', 0), 3)} (numpy eigenvalues), consensus rate p = "
+        f"{num(w.get('consensus_rate', 0), 3)}. "
+        + (f"D-PSGD gossips once per synchronisation ({_span(gos['t_sync'])}, "
+           f"{num(gos['energy_round'] - gos['energy_compute'])} J per earbud) and pays for the partial average in "
+           f"iterations: {num(gos['rounds'])} rounds to the target (Koloskova et al. 2020 with p), "
+           f"{_span(gos['days'] * SECONDS_PER_DAY) if gos['feasible'] else 'not feasible'} within 1 mW. "
+           if gos else "")
+        + (f"A full sync the graph can carry, a ring relayed over up to {ring.get('max_hops', 0)} hops "
+           f"({num(ring.get('mean_hops', 0))} on average), moves each earbud's chunk 2(n - 1) times: "
+           f"{_span(full['t_sync'])} and {num(full['energy_round'] - full['energy_compute'])} J per earbud per sync, "
+           f"p = 1, {num(full['rounds'])} rounds, {_span(full['days'] * SECONDS_PER_DAY)}. " if full else "")
+        + f"Fastest to the target: {faster['tier'].name}. "
+        + (f"(Gossip run to {pct(ti['eps'])} consensus would need {cons} rounds per synchronisation: D-PSGD does "
+           "not wait for consensus.)" if cons else "")))
+    constraints.append(Constraint("training energy per earbud per day", b["energy_day"], ti["budget_j"], "J", "<=",
+                                  binding=b["energy_day"] >= 0.999 * ti["budget_j"]))
+    word = "holds" if faster["tier"].graph != "ring_relayed" else "does not hold"
+    return (f"'BLE is too slow for a full weight sync' {word} here: on the {w.get('nodes', 0)}-wearer contact graph "
+            f"(spectral gap {num(w.get('spectral_gap', 0), 3)}) one gossip round per step needs "
+            + (f"{num(gos['rounds'])} rounds ({_span(gos['days'] * SECONDS_PER_DAY)} within 1 mW)" if gos else "-")
+            + " while a full sync relayed over the graph needs "
+            + (f"{num(full['rounds'])} rounds ({_span(full['days'] * SECONDS_PER_DAY)})" if full else "-")
+            + f"; the best plan uses {b['tier'].name}.")
+
+
+def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
+    m, d = a.model, a.data
+    out = [Assumption(f"Step time of one {a.track.device_word}: the cost model's step; jitter shifted exponential "
+                      f"{pct(m.jitter)}; {pct(m.p)} stragglers at {num(m.slowdown)}x; i.i.d. across devices and steps.",
+                      "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"])]
+    out += _fleet_assumptions(fa["res"])
+    if fa.get("server_checkpoint"):
+        out.append(Assumption(f"Aggregator: MTBF {d['server_mtbf_h']:g} h, checkpoint writes at "
+                              f"{d['server_checkpoint_gb_per_s']:g} GB/s (assumption).", d["source"]))
+    return out
+
+
+def _fleet_assumptions(res) -> list[Assumption]:
+    from explorer.puzzles.fleet3d.report import _assumptions as fa
+
+    return fa(res)
+
+
+FLEET_FORMULAS = [
+    Formula("round deadline", "late devices dropped: n = K x phi on time, D = t_sync + t_local x Q_phi(sum of H steps)",
+            "Bonawitz et al. 2019 (SysML) sec. 2.2; explorer/cost/stragglers.quantile_of_sum"),
+    Formula("iterations to the target (a bound)",
+            "T/(L F0/eps) = B/(n b) + sqrt(B)(z tau/p + sqrt(tau/(p b))) + tau/p + tau (1 - S/N) z^2 B/S",
+            "Koloskova et al. 2020 Theorem 2; Karimireddy et al. 2020 Theorem I", "constants set to 1: ratios only"),
+    Formula("gossip consensus rate", "p = 1 - |lambda_2(W)|^2; consensus to eps: ceil(ln eps / ln |lambda_2|)",
+            "Koloskova et al. 2020 Assumption 4; Boyd et al. 2006; Lian et al. 2017 (D-PSGD)"),
+    Formula("stable staleness", "r(T) >= f  <=>  T <= sqrt((1 - f)/2)/f", "Lian et al. 2015 Theorem 1"),
+    Formula("battery drain", "P = (P_soc t_step + E_exchange)/(t_step + t_exchange); E = bits x J/bit",
+            "explorer/cost/energy.py; hardware/data/links.toml"),
+    Formula("server checkpoint", "every max(1, floor(sqrt(2 C M) / round)) rounds", "Young 1974"),
+]

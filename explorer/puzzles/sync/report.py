@@ -16,14 +16,39 @@ from explorer.report import Report
 
 
 def build_report(a: Audit, extra: dict, z: dict | None) -> Report:
-    t, m = a.track, a.model
-    sw = lab05_data()[t.key]["sample_word"]
+    """The datacenter audit (cloud)."""
     base = audit_narration(a, z)
-    fl = fleet_narration(a, extra, sw)
-    figures = {**base["figures"], **fl["figures"]}
-    findings = base["findings"] + fl["findings"]
-    tables = {**base["tables"], **fl["tables"]}
-    headline = fl["headline"] + base["headline"]
+    return _assemble(a, base, [], {"zero_comparison": z, **{k: _jsonable(v) for k, v in extra.items()}})
+
+
+def build_fleet_report(a: Audit, fa: dict) -> Report:
+    """A fleet's audit (edge, mobile, tiny): its own narration only, no datacenter notion."""
+    sw = lab05_data()[a.track.key]["sample_word"]
+    fl = fleet_narration(a, fa, sw)
+    keep = ("local_steps", "participation", "deadline_quantile", "days", "rounds", "rounds_per_day", "round_time",
+            "energy_round", "energy_day", "participants", "split", "trainable_layers", "micro_batch")
+    best = {k: fa["best"][k] for k in keep} | {"tier": fa["best"]["tier"].key}
+    extra = {"fleet": _jsonable({"best": best, **{k: v for k, v in fa.items() if k in ("server_checkpoint",)}})}
+    for k in ("edge", "mobile", "tiny"):
+        if k in fa:
+            extra[k] = _jsonable(_plain(fa[k]))
+    return _assemble(a, fl, fl["constraints"], extra)
+
+
+def _plain(x: Any) -> Any:
+    """Figures fit for JSON: configurations (dicts with a tier) reduced to their numbers and keys."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items() if k not in ("placement", "violations") or isinstance(v, list)}
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    if hasattr(x, "key") and hasattr(x, "graph"):
+        return x.key
+    return x
+
+
+def _assemble(a: Audit, parts: dict, constraints: list, extra: dict) -> Report:
+    t, m = a.track, a.model
+    figures, findings, tables, headline = parts["figures"], parts["findings"], parts["tables"], parts["headline"]
     mc, se = a.mc_max_all
     plot_data = {"n": [], "expected_max": [], "mean": m.mean, "nodes": a.nodes, "group": a.group,
                  "device_word": t.device_word, "straggler_fraction": m.p, "slowdown": m.slowdown, "t0": m.t0,
@@ -33,11 +58,11 @@ def build_report(a: Audit, extra: dict, z: dict | None) -> Report:
         plot_data["expected_max"].append(expected_max(m, k))
     return Report(
         puzzle="sync", lab="05", part=3, track=t.key, title="The synchronization audit", status="computed",
-        headline=headline, figures=figures, findings=findings, constraints=fl["constraints"],
-        formulas=base["formulas"] + fl["formulas"],
-        assumptions=base["assumptions"], tables=tables, plots=["straggler_wait"], data={"straggler_wait": plot_data},
+        headline=headline, figures=figures, findings=findings, constraints=constraints,
+        formulas=parts["formulas"], assumptions=parts["assumptions"], tables=tables, plots=["straggler_wait"],
+        data={"straggler_wait": plot_data},
         scenario={"straggler_fraction": m.p, "slowdown": m.slowdown, "jitter": m.jitter, "nodes": a.nodes},
-        extra={"zero_comparison": z, **{k: _jsonable(v) for k, v in extra.items()}},
+        extra=extra,
     )
 
 

@@ -61,12 +61,14 @@ def test_3d_instruments_follow_the_pp_slider_with_the_bubble_formula():
 
 def test_3d_check_grades_the_moves_beside_the_proven_optimum():
     from explorer.labs.kit import ThreeD
+    from explorer.tracks import get_track
 
-    part = ThreeD("edge")
+    # cloud: on a fleet track the 3D puzzle takes its fleet form (explorer/puzzles/fleet3d), without tp/pp/dp
+    part = ThreeD("cloud")
     best = part.report().extra["configuration"]
-    moves = [{"tp": 1, "pp": 1, "cp": 1, "micro_batch": 8, "virtual_stages": 1, "zero": 0, "recompute": "none",
-              "dp": 10000},
-             {k: best[k] for k in ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "dp")}]
+    keys = ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "dp")
+    crisis = get_track("cloud").crisis_plan
+    moves = [{k: getattr(crisis, k) for k in keys}, {k: best[k] for k in keys}]
     checked = part.check(moves)
     text = " ".join(f.answer for f in checked.verdict)
     assert "attempt 2" in text and "reaches the optimum" in text

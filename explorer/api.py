@@ -143,7 +143,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     micro_batch, zero = V.MICRO_BATCH.check("micro-batch", micro_batch), V.ZERO_STAGE.check("zero", zero)
     model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                           vocab=vocab, mlp=mlp)
-    mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else t.workload.model)
+    mdl = model if isinstance(model, DecoderModel) else (
+        get_model(model) if model is not None else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)

@@ -1,12 +1,50 @@
-"""Typed errors: the CLI turns each into a one-line message and an exit code."""
+"""Typed errors: the CLI turns each into a one-line message and an exit code.
+
+Every message is made one line, with any quoted value cut to MAX_QUOTE characters (`one_line`), so a
+100 KB argument is never echoed back, from the CLI or from the Python API."""
 
 from __future__ import annotations
 
+import math
+import numbers
+import re
+from typing import Any
+
+MAX_QUOTE = 80  # characters of a bad value quoted back in a message
+
+
+def short(value: Any) -> str:
+    """`value` as it may be quoted in a message: its repr (str for numbers), at most MAX_QUOTE characters."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        text = repr(value)
+    elif isinstance(value, numbers.Integral) and abs(int(value)) >= 10 ** (MAX_QUOTE + 1):
+        return f"a {len(str(abs(int(value))))}-digit number"
+    else:
+        text = str(value)
+    if len(text) <= MAX_QUOTE:
+        return text
+    return f"{text[:MAX_QUOTE]}... ({len(text):,} characters)"
+
+
+_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(MAX_QUOTE) + r"""})[^'"\n]+\1""")
+_LONG_RUN = re.compile(r"[^\s'\"]{" + str(MAX_QUOTE + 4) + ",}")  # longer than a value cut to 80 + "..."
+
+
+def one_line(message: str) -> str:
+    """The message on one line with any quoted value or unbroken run cut to MAX_QUOTE characters
+    (the safety net for messages built from user input, including Click's own)."""
+    text = " ".join(str(message).split())
+    text = _LONG_QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}...{m.group(1)}", text)
+    return _LONG_RUN.sub(lambda m: m.group(0)[:MAX_QUOTE] + "...", text)
+
 
 class ExplorerError(Exception):
-    """Base class of every error the explorer raises on purpose."""
+    """Base class of every error the explorer raises on purpose (its message made one line)."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args: Any) -> None:
+        super().__init__(one_line(message), *args)
 
 
 class UsageError(ExplorerError):
@@ -38,31 +76,34 @@ class NoAnswerError(ExplorerError):
         self.time_limit_s = time_limit_s
 
 
-def unknown_name(kind: str, name: str, valid: list[str]) -> UsageError:
+def unknown_name(kind: str, name: Any, valid: list[str]) -> UsageError:
     """The error for a name that is not in a catalog, listing the valid names."""
-    return UsageError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(valid))}")
+    return UsageError(f"unknown {kind} {short(name)}; valid: {', '.join(sorted(valid))}")
+
+
+def _finite_real(value: object) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and (isinstance(value, numbers.Integral) or math.isfinite(float(value))))
 
 
 def require_positive_int(name: str, value: object) -> int:
     """Return value as an int if it is a positive whole number, else raise UsageError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise UsageError(f"{name} must be a positive whole number, got {value!r}")
-    if int(value) <= 0:
-        raise UsageError(f"{name} must be a positive whole number, got {value!r}")
+    if not _finite_real(value) or value != int(value) or int(value) <= 0:
+        raise UsageError(f"{name} must be a positive whole number, got {short(value)}")
     return int(value)
 
 
 def require_positive(name: str, value: float) -> float:
-    """Return value if it is a positive number, else raise UsageError."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise UsageError(f"{name} must be a positive number, got {value!r}")
+    """Return value if it is a positive finite number, else raise UsageError."""
+    if not _finite_real(value) or not value > 0:
+        raise UsageError(f"{name} must be a positive number, got {short(value)}")
     return float(value)
 
 
 def require_fraction(name: str, value: float, *, closed: bool = True) -> float:
     """Return value if it lies in [0, 1] (or (0, 1) when closed is False)."""
-    ok = 0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0
+    ok = _finite_real(value) and (0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0)
     if not ok:
         span = "[0, 1]" if closed else "(0, 1)"
-        raise UsageError(f"{name} must lie in {span}, got {value!r}")
+        raise UsageError(f"{name} must lie in {span}, got {short(value)}")
     return float(value)

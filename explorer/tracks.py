@@ -81,7 +81,7 @@ def track_names() -> list[str]:
 @cache
 def get_track(name: str) -> Track:
     """Load a track by name (cloud, edge, mobile, tiny; also 'cloud-titan' style names)."""
-    key = name.lower().split("-")[0].split("_")[0]
+    key = name.lower().split("-")[0].split("_")[0] if isinstance(name, str) else None
     if key not in TRACKS:
         raise unknown_name("track", name, list(TRACKS))
     raw = _raw(key)

@@ -457,7 +457,7 @@ def render_json(results: list[TableResult]) -> str:
     doc = {"tables": [t.as_dict() for t in results],
            "overall": [overall(results, k) for k in ("throughput", "memory")]
            + [overall(results, "throughput", out_of_sample=True)]}
-    return json.dumps(doc, indent=2) + "\n"
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
 def render_csv(results: list[TableResult]) -> str:

@@ -32,7 +32,6 @@ import json
 import math
 import numbers
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,9 +39,7 @@ from typing import Any
 
 import click
 
-from explorer.errors import ExplorerError, UsageError
-
-MAX_QUOTE = 80  # characters of a bad value quoted back in a message
+from explorer.errors import MAX_QUOTE, ExplorerError, UsageError, one_line, short  # noqa: F401 (re-exported)
 
 # --- named bounds (each with the reason it exists) ---------------------------------------------------
 # Devices: eight times the largest published training clusters (about 100,000 H100s in 2024); the 3D
@@ -84,49 +81,32 @@ MAX_SLOWDOWN = 1000.0
 MAX_JITTER = 100.0
 # Times, bandwidths and sizes of the collective and pipeline puzzles, from one nanosecond / byte per
 # second to far beyond any real part: their ratios stay finite in float64 and in CP-SAT's integers.
-MIN_LATENCY_US, MAX_LATENCY_US = 1e-3, 1e7  # 1 ns .. 10 s per message
-MIN_BANDWIDTH_GBS, MAX_BANDWIDTH_GBS = 1e-6, 1e5  # 1 kB/s (below BLE) .. 100 TB/s (100x NVLink 4)
-MIN_MESSAGE_MB, MAX_MESSAGE_MB = 1e-6, 1e9  # 1 byte .. 1 PB
-MIN_STEP_MS, MAX_STEP_MS = 1e-6, 1e6  # 1 ns .. 1,000 s per sample
+MIN_LATENCY_S, MAX_LATENCY_S = 1e-9, 10.0  # 1 ns .. 10 s per message
+MIN_BANDWIDTH_BPS, MAX_BANDWIDTH_BPS = 1e3, 1e14  # 1 kB/s (below BLE) .. 100 TB/s (100x NVLink 4)
+MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES = 1.0, 1e15  # 1 byte .. 1 PB
+MIN_STEP_S, MAX_STEP_S = 1e-9, 1e3  # 1 ns .. 1,000 s per sample
+MAX_SAMPLE_BYTES = 1e12  # one sample of 1 TB (a 4K video clip is ~1 GB)
+MAX_DATASET_SAMPLES = 1 << 40  # 1.1 T samples (LAION-5B has 5.85 B)
 # Memory per device: 1 PB, beyond any accelerator or host (H200: 141 GB).
 MAX_MEMORY_GB = 1e6
 # Compression experiment: its seeded simulation runs in seconds within these.
 MAX_COMPRESSION_WORKERS = 128
 MAX_COMPRESSION_STEPS = 2000  # six seeded runs of about 1 ms per step
+# The seeded simulation costs about 1 ms per worker-step on 2 cores (six schemes): 128 workers x 250 steps
+# is about 30 s; the tiny track's default is 50 x 250.
+MAX_COMPRESSION_WORK = 128 * 250
 MAX_COMPRESSION_RATIO = 1e6  # top-k keeps at least one element of the simulated gradient at any ratio
-# Dataloader: the exhaustive evaluator visits every (workers, devices) pair in Python.
-MAX_ENUMERATE_PAIRS = 1_000_000
+# Dataloader: the exhaustive evaluator visits every (workers, devices) pair in a Python loop (about
+# 1 s per 250,000 pairs); beyond this the cross-check is skipped (said so) and enumerate is refused.
+MAX_ENUMERATE_PAIRS = 250_000
+# Gradient accumulation steps searched one by one: 16x the largest a lab track uses.
+MAX_ACCUMULATION = 1024
 # CPU workers feeding the accelerators.
 MAX_WORKERS = 1 << 20
 # Tokens in one training run: 1,000 T, 64x Llama 3's 15.6 T.
 MAX_RUN_TOKENS = 1e15
 # GPU counts in one frontier (each is a series of CP-SAT solves).
 MAX_FRONTIER_COUNTS = 64
-
-
-def short(value: Any) -> str:
-    """`value` as it may be quoted in a message: its repr (str for numbers), at most MAX_QUOTE characters."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        text = repr(value)
-    elif isinstance(value, numbers.Integral) and abs(int(value)) >= 10 ** (MAX_QUOTE + 1):
-        return f"a {len(str(abs(int(value))))}-digit number"  # str() of a huge int is itself slow
-    else:
-        text = str(value)
-    if len(text) <= MAX_QUOTE:
-        return text
-    return f"{text[:MAX_QUOTE]}... ({len(text):,} characters)"
-
-
-_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(MAX_QUOTE) + r"""})[^'"\n]+\1""")
-_LONG_RUN = re.compile(r"[^\s'\"]{" + str(MAX_QUOTE + 4) + ",}")  # longer than a value cut to 80 + "..."
-
-
-def one_line(message: str) -> str:
-    """The message on one line with any quoted value or unbroken run cut to MAX_QUOTE characters
-    (the CLI's safety net for messages built outside this module, e.g. Click's own)."""
-    text = " ".join(str(message).split())
-    text = _LONG_QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}...{m.group(1)}", text)
-    return _LONG_RUN.sub(lambda m: m.group(0)[:MAX_QUOTE] + "...", text)
 
 
 def _fmt(x: float) -> str:
@@ -214,6 +194,8 @@ class Number(click.ParamType):
     def parse(self, text: str) -> Any:
         """The number written in `text` (a whole number may be written 1e6), or the text itself."""
         t = text.strip().replace("_", "")
+        if not t.isascii():  # Python reads '١٢' as 12; a command line of ASCII digits is the clearer contract
+            return text
         if self.integer and len(t) <= 40:  # longer digit strings are above every bound anyway
             try:
                 return int(t)
@@ -273,11 +255,17 @@ FLEET_NODES = Int(1, MAX_FLEET_NODES, why="MAX_FLEET_NODES, 13x the edge fleet")
 FLEET_PARTICIPANTS = Int(2, MAX_FLEET_NODES, why="MAX_FLEET_NODES, 13x the edge fleet")
 SLOWDOWN = Real(1.0, MAX_SLOWDOWN, why="MAX_SLOWDOWN: slower than that is a failed device")
 JITTER = Real(0.0, MAX_JITTER, lo_open=True, why="MAX_JITTER: 100x the step")
-LATENCY_US = Real(MIN_LATENCY_US, MAX_LATENCY_US, unit="us", why="10 s per message")
-BANDWIDTH_GBS = Real(MIN_BANDWIDTH_GBS, MAX_BANDWIDTH_GBS, unit="GB/s", why="100x NVLink 4")
-MESSAGE_MB = Real(MIN_MESSAGE_MB, MAX_MESSAGE_MB, unit="MB", why="1 PB")
-MESSAGE_GB = Real(MIN_MESSAGE_MB / 1e3, MAX_MESSAGE_MB / 1e3, unit="GB", why="1 PB")
-STEP_MS = Real(MIN_STEP_MS, MAX_STEP_MS, unit="ms", why="1,000 s per sample")
+# the same ranges in SI units (the Python API) and in the units the options are written in (the CLI)
+LATENCY_S = Real(MIN_LATENCY_S, MAX_LATENCY_S, unit="s", why="10 s per message")
+LATENCY_US = Real(MIN_LATENCY_S * 1e6, MAX_LATENCY_S * 1e6, unit="us", why="10 s per message")
+BANDWIDTH_BPS = Real(MIN_BANDWIDTH_BPS, MAX_BANDWIDTH_BPS, unit="bytes/s", why="100x NVLink 4")
+BANDWIDTH_GBS = Real(MIN_BANDWIDTH_BPS / 1e9, MAX_BANDWIDTH_BPS / 1e9, unit="GB/s", why="100x NVLink 4")
+MESSAGE_BYTES = Real(MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES, unit="bytes", why="1 PB")
+MESSAGE_MB = Real(MIN_MESSAGE_BYTES / 1e6, MAX_MESSAGE_BYTES / 1e6, unit="MB", why="1 PB")
+MESSAGE_GB = Real(MIN_MESSAGE_BYTES / 1e9, MAX_MESSAGE_BYTES / 1e9, unit="GB", why="1 PB")
+STEP_MS = Real(MIN_STEP_S * 1e3, MAX_STEP_S * 1e3, unit="ms", why="1,000 s per sample")
+SAMPLE_BYTES = Int(1, int(MAX_SAMPLE_BYTES), unit="bytes", why="1 TB per sample")
+DATASET_SAMPLES = Int(1, MAX_DATASET_SAMPLES, why="MAX_DATASET_SAMPLES, 190x LAION-5B")
 MEMORY_GB = Positive(MAX_MEMORY_GB, unit="GB", why="MAX_MEMORY_GB, 1 PB per device")
 MEMORY_BYTES = Real(0.0, MAX_MEMORY_GB * 1e9, unit="bytes", why="MAX_MEMORY_GB, 1 PB per device")
 COMPRESSION_WORKERS = Int(2, MAX_COMPRESSION_WORKERS, why="the simulation runs in seconds")
@@ -285,6 +273,7 @@ COMPRESSION_STEPS = Int(2, MAX_COMPRESSION_STEPS, why="the simulation runs in se
 COMPRESSION_WARMUP = Int(1, MAX_COMPRESSION_STEPS, why="at most the run's steps")
 COMPRESSION_RATIO = Real(1.0, MAX_COMPRESSION_RATIO, why="MAX_COMPRESSION_RATIO")
 WORKERS = Int(1, MAX_WORKERS, why="MAX_WORKERS CPU workers")
+ACCUMULATION = Int(1, MAX_ACCUMULATION, why="MAX_ACCUMULATION steps, each one evaluated")
 RUN_TOKENS = Positive(MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")
 THRESHOLD = OPEN_FRACTION
 

@@ -83,7 +83,7 @@ def template(puzzle: str, fmt: str = "csv") -> str:
     mod = puzzle_module(puzzle)
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     if fmt == "json":
-        return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2) + "\n"
+        return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2, allow_nan=False) + "\n"
     rule = f"# up to {limit} attempts (the lab's rule); one attempt per row" if limit else "# one attempt per row"
     return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
 

@@ -220,5 +220,6 @@ def build_key(labs: list[str], tracks: list[str], out_dir: Path | str,
                 progress(entry)
     (out_dir / "index.md").write_text(index_markdown(entries, LABS), encoding="utf-8")
     (out_dir / "index.html").write_text(index_html(entries, LABS), encoding="utf-8")
-    (out_dir / "index.json").write_text(json.dumps([e.__dict__ for e in entries], indent=2) + "\n", encoding="utf-8")
+    index = json.dumps([e.__dict__ for e in entries], indent=2, allow_nan=False) + "\n"
+    (out_dir / "index.json").write_text(index, encoding="utf-8")
     return entries

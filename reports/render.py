@@ -15,6 +15,7 @@ from typing import Any
 from explorer.reports.format import fmt_value
 
 from explorer.report import STATUS_TEXT, Report, check_names, status_label  # noqa: F401  (STATUS_TEXT re-exported)
+from explorer.validation import require_finite
 
 
 def cell(c: Any) -> str:
@@ -97,7 +98,7 @@ def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
 
 
 def to_json(r: Report) -> str:
-    return json.dumps(r.to_dict(), indent=2, sort_keys=False, default=_json_default) + "\n"
+    return json.dumps(r.to_dict(), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
 
 
 def _json_default(o: Any) -> Any:
@@ -121,7 +122,9 @@ def to_html(r: Report, pngs: dict[str, bytes | str] | None = None, full_page: bo
 
 
 def render(r: Report, fmt: str, width: int | None = None, color: bool = False) -> str:
-    """The report in one format; width and color apply to text only."""
+    """The report in one format; width and color apply to text only. A report with a NaN or infinite
+    figure is refused (explorer.validation.NonFiniteError), never printed."""
+    require_finite(r.to_dict(), f"{r.puzzle} report")
     if fmt == "json":
         return to_json(r)
     if fmt == "markdown":
@@ -144,6 +147,7 @@ def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
                  pngs: dict[str, bytes | str] | None = None) -> list[Path]:
     """Write the report into out_dir as <puzzle>-<track>.<ext>; Markdown also writes its plots as PNGs
     beside it (<stem>-<plot>.png) and links them. pngs: plots already rendered (reports.plots.render_all)."""
+    require_finite(r.to_dict(), f"{r.puzzle} report")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = stem or stem_of(r)

@@ -87,8 +87,8 @@ def test_attempts_and_five_move_rule():
 
 @pytest.mark.parametrize("kwargs,needle", [
     ({"workers": 0}, "workers"),
-    ({"augment_ms": -5}, "augmentation"),
-    ({"batch": 10**12}, "larger than the dataset"),
+    ({"augment_ms": -5}, "augment-ms"),
+    ({"batch": 10**12}, "above the limit"),
 ])
 def test_bad_inputs_one_line(kwargs, needle):
     with pytest.raises(UsageError) as exc:

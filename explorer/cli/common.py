@@ -106,8 +106,10 @@ def stack_options(f: Callable) -> Callable:
 def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
     """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item."""
     out: dict[str, object] = {}
-    if not text:
+    if text is None:
         return out
+    if not text.strip(" ,"):
+        raise UsageError(f"{option}: nothing given; write NAME=VALUE pairs, e.g. tp=8,pp=4")
     for item in text.split(","):
         item = item.strip()
         if not item:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from explorer.errors import unknown_name
+from explorer.validation import require_finite
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -77,4 +78,6 @@ def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
     info = get_puzzle(puzzle)
     fn = info.load().solve
     check(f"explorer.solve({puzzle!r})", fn, {"track": track, **options})
-    return fn(track=track, **options)
+    report = fn(track=track, **options)
+    require_finite(report.to_dict(), f"{puzzle} report")  # never NaN or infinity in an answer
+    return report

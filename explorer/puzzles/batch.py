@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost import convergence as conv
 from explorer.cost import numerics as num
 from explorer.cost import training_memory as tmem
-from explorer.errors import InfeasibleError, UsageError, require_fraction, require_positive_int
+from explorer.errors import InfeasibleError, UsageError, require_positive_int
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
@@ -86,22 +87,21 @@ def make_instance(track: str | Track = "cloud", *, target_mfu: float | None = No
                   max_accumulation: int | None = None) -> BatchInstance:
     t = track if isinstance(track, Track) else get_track(track)
     sc, cm = scenario(t.key), common()
-    tgt = sc.target_mfu if target_mfu is None else require_fraction("target-mfu", target_mfu)
-    hr = sc.network_headroom if network_headroom is None else require_fraction("network-headroom", network_headroom)
+    tgt = V.OPEN_FRACTION.check("target-mfu", target_mfu, sc.target_mfu)
+    hr = V.OPEN_FRACTION.check("network-headroom", network_headroom, sc.network_headroom)
     if loss_scaling not in LOSS_SCALING:
-        raise UsageError(f"loss scaling {loss_scaling!r} unknown; valid: {', '.join(LOSS_SCALING)}")
-    bc = critical_batch_samples(t, sc) if critical_batch is None else require_positive_int("critical-batch",
+        raise UsageError(f"loss scaling {V.short(loss_scaling)} unknown; valid: {', '.join(LOSS_SCALING)}")
+    bc = critical_batch_samples(t, sc) if critical_batch is None else V.GLOBAL_BATCH.check("critical-batch",
                                                                                           critical_batch)
     bc_src = sc.critical_batch_source if critical_batch is None else "given by the user (--critical-batch)"
     if batch is not None:
-        require_positive_int("batch", batch)
+        batch = V.GLOBAL_BATCH.check("batch", batch)
         if batch > sc.dataset_samples:
             raise UsageError(f"batch {batch} is larger than the dataset ({sc.dataset_samples} samples); "
                              f"use a batch <= {sc.dataset_samples}")
         if batch < bc:
             bc, bc_src = batch, "the largest batch allowed by the user (--batch)"
-    ma = sc.max_accumulation if max_accumulation is None else require_positive_int("max-accumulation",
-                                                                                  max_accumulation)
+    ma = V.ACCUMULATION.check("max-accumulation", max_accumulation, sc.max_accumulation)
     choice, src = _memory_plan(t.key)
     return BatchInstance(t, sc, cm, tgt, hr, bc, sc.dataset_samples, sc.batch_precisions, sc.micro_batches, ma,
                          loss_scaling, choice, src, bc_src)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost import compression as cc
 from explorer.cost.radio import frames_lost, radio_energy_j
 from explorer.errors import UsageError
 from explorer.hardware.catalog import get_link
 from explorer.puzzles.collective_scenario import (
     CollectiveScenario,
-    check_participants,
     get_scenario,
     simulation_settings,
 )
@@ -29,17 +29,8 @@ from explorer.sim import compressed_adam as ca
 from explorer.units import human_duration as dur
 from explorer.units import human_number, plural
 
-MAX_WORKERS = 128
-MAX_STEPS = 2000
 WIRE = {"adam": "fp32", "fp16": "fp16", "onebit_noef": "onebit", "onebit": "onebit", "onebit_nowarmup": "onebit",
         "topk": "topk"}
-
-
-def _check_ratio(ratio: Any) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 1:
-        raise UsageError(f"compression ratio must be a number >= 1 (top-k keeps 1/ratio of the elements), "
-                         f"got {ratio!r}")
-    return float(ratio)
 
 
 def _overlap_window(sc: CollectiveScenario) -> tuple[float, int]:
@@ -100,17 +91,15 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     t0 = time.perf_counter()
     sc = get_scenario(track)
     sim = simulation_settings()
-    frac = sim["topk_fraction"] if topk_ratio is None else 1.0 / _check_ratio(topk_ratio)
-    workers = check_participants("workers", sc.compression_workers if workers is None else workers)
-    if workers > MAX_WORKERS:
-        raise UsageError(f"workers must be at most {MAX_WORKERS} (the simulation runs in seconds), got {workers}")
-    steps = int(sim["steps"]) if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= MAX_STEPS:
-        raise UsageError(f"steps must be a whole number in 2..{MAX_STEPS}, got {steps!r}")
-    warm = int(round(sim["warmup_fraction"] * steps)) if warmup is None else warmup
-    if isinstance(warm, bool) or not isinstance(warm, int) or not 1 <= warm < steps:
-        raise UsageError(f"warm-up must be a whole number of steps in 1..{steps - 1}, got {warmup!r}")
-    seed = int(sim["seed"]) if seed is None else int(seed)
+    # top-k keeps 1/ratio of the elements
+    frac = sim["topk_fraction"] if topk_ratio is None else 1.0 / V.COMPRESSION_RATIO.check("ratio", topk_ratio)
+    workers = V.COMPRESSION_WORKERS.check("workers", workers, sc.compression_workers)
+    steps = V.COMPRESSION_STEPS.check("steps", steps, int(sim["steps"]))
+    if workers * steps > V.MAX_COMPRESSION_WORK:
+        raise UsageError(f"workers x steps = {workers:,} x {steps:,} = {workers * steps:,} is above the simulation's "
+                         f"budget of {V.MAX_COMPRESSION_WORK:,} worker-steps (MAX_COMPRESSION_WORK, about 30 s)")
+    warm = V.Int(1, steps - 1).check("warm-up steps", warmup, int(round(sim["warmup_fraction"] * steps)))
+    seed = V.SEED.check("seed", seed, int(sim["seed"]))
 
     # --- the convergence experiment (seeded numpy) ------------------------------------------------
     prob = ca.make_problem(workers, int(sim["features"]), int(sim["samples_per_worker"]), seed,

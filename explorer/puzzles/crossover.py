@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from explorer import validation as V
 from explorer.cost import collectives as col
 from explorer.cost import gossip
 from explorer.cost.radio import frames_lost, radio_energy_j
 from explorer.puzzles.collective_scenario import (
     CollectiveScenario,
-    check_participants,
-    check_positive,
     get_scenario,
 )
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
@@ -72,10 +71,10 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     t0 = time.perf_counter()
     sc = get_scenario(track)
     link = sc.crossover_link
-    n = check_participants("participants N", sc.crossover_n if n is None else n)
-    alpha = check_positive("alpha", link.latency_s if alpha_s is None else alpha_s, "s")
-    bw = check_positive("bandwidth", link.effective_bandwidth if bandwidth_bps is None else bandwidth_bps, "bytes/s")
-    m = check_positive("message size", sc.bucket_bytes if message_bytes is None else message_bytes, "bytes")
+    n = V.FLEET_PARTICIPANTS.check("participants N", n, sc.crossover_n)
+    alpha = V.LATENCY_S.check("alpha", alpha_s, link.latency_s)
+    bw = V.BANDWIDTH_BPS.check("bandwidth", bandwidth_bps, link.effective_bandwidth)
+    m = V.MESSAGE_BYTES.check("message size", message_bytes, sc.bucket_bytes)
     L = math.ceil(math.log2(n))
 
     m_star = ring_tree_crossover(n, alpha, bw)

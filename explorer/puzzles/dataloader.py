@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from explorer import validation as V
 from explorer.cost import input_pipeline as ip
 from explorer.errors import NoAnswerError, UsageError, require_positive_int
 from explorer.plan import ParallelPlan
@@ -107,18 +108,15 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
     """Track defaults with overrides; workers/devices are the MAXIMA the search may use."""
     t = track if isinstance(track, Track) else get_track(track)
     sc = scenario(t.key)
-    w = sc.max_workers if workers is None else require_positive_int("workers", workers)
-    d = sc.max_devices if devices is None else require_positive_int("devices", devices)
-    if augment_ms is not None and (isinstance(augment_ms, bool) or not augment_ms > 0):
-        raise UsageError(f"augmentation cost must be a positive number of ms per sample, got {augment_ms!r}")
-    if compute_ms is not None and (isinstance(compute_ms, bool) or not compute_ms > 0):
-        raise UsageError(f"compute time must be a positive number of ms per sample, got {compute_ms!r}")
-    if storage_gbps is not None and not storage_gbps > 0:
-        raise UsageError(f"storage bandwidth must be a positive number of GB/s, got {storage_gbps!r}")
-    sb = sc.sample_bytes if sample_bytes is None else require_positive_int("sample-bytes", sample_bytes)
-    ds = sc.dataset_samples if dataset_samples is None else require_positive_int("dataset", dataset_samples)
+    w = V.WORKERS.check("workers", workers, sc.max_workers)
+    d = V.DEVICES.check("devices", devices, sc.max_devices)
+    augment_ms = V.STEP_MS.check("augment-ms", augment_ms)
+    compute_ms = V.STEP_MS.check("compute-ms", compute_ms)
+    storage_gbps = V.BANDWIDTH_GBS.check("storage-gbps", storage_gbps)
+    sb = V.SAMPLE_BYTES.check("sample-bytes", sample_bytes, sc.sample_bytes)
+    ds = V.DATASET_SAMPLES.check("dataset-samples", dataset_samples, sc.dataset_samples)
     setup, plan = path_step(t, sc)
-    b = plan.global_batch if batch is None else require_positive_int("batch", batch)
+    b = V.GLOBAL_BATCH.check("batch", batch, plan.global_batch)
     if b > ds:
         raise UsageError(f"batch {b} is larger than the dataset ({ds} samples); use a batch <= {ds}")
     return LoaderInstance(
@@ -192,24 +190,30 @@ class LoaderResult:
     status: str
     engine: str
     solve_time_s: float
+    checked: bool = True  # the exhaustive cross-check ran (skipped beyond MAX_ENUMERATE_PAIRS)
 
 
 def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", check: bool = True,
                      time_limit: float | None = None, **options: Any) -> LoaderResult:
     if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        raise UsageError(f"unknown engine {V.short(engine)}; valid: {', '.join(ENGINES)}")
+    time_limit = V.TIME_LIMIT.check("time-limit", time_limit, 10.0)
     inst = make_instance(track, **options)
+    pairs = inst.max_workers * inst.max_devices
+    small = pairs <= V.MAX_ENUMERATE_PAIRS  # the exhaustive evaluator is a Python loop over every pair
+    if engine == "enumerate" and not small:
+        raise UsageError(f"--engine enumerate would visit workers x devices = {pairs:,} pairs, above its limit of "
+                         f"{V.MAX_ENUMERATE_PAIRS:,} (MAX_ENUMERATE_PAIRS); use --engine cpsat")
     t0 = time.perf_counter()
-    ex = solve_exhaustive(inst) if (check or engine == "enumerate") else None
+    ex = solve_exhaustive(inst) if ((check and small) or engine == "enumerate") else None
     if engine == "cpsat":
-        tl = 10.0 if time_limit is None else time_limit
-        best, out = solve_cpsat(inst, tl)
+        best, out = solve_cpsat(inst, time_limit)
         if best is None and out.status == "unknown":
-            raise NoAnswerError(tl)
+            raise NoAnswerError(time_limit)
         status = out.status if best is not None else "infeasible"
     else:
         best, status = ex, ("optimal" if ex else "infeasible")
-    return LoaderResult(inst, best, ex, status, engine, time.perf_counter() - t0)
+    return LoaderResult(inst, best, ex, status, engine, time.perf_counter() - t0, checked=ex is not None)
 
 
 def _rate(x: float) -> str:
@@ -259,7 +263,10 @@ def build_report(res: LoaderResult) -> Report:
         if res.engine != "cpsat":
             how = f"{res.status} by exhaustive search"
         elif res.status == "optimal":
-            how = f"optimal by CP-SAT, exhaustive check {'agrees' if res.exhaustive == res.best else 'DISAGREES'}"
+            check = (f"exhaustive check skipped: more than {V.MAX_ENUMERATE_PAIRS:,} worker x device pairs"
+                     if not res.checked else
+                     f"exhaustive check {'agrees' if res.exhaustive == res.best else 'DISAGREES'}")
+            how = f"optimal by CP-SAT, {check}"
         else:  # stopped at the time limit: not the balance point until proven
             how = ("feasible, not proven optimal: CP-SAT stopped at its time limit"
                    + ("" if res.exhaustive in (None, res.best) else
@@ -273,7 +280,9 @@ def build_report(res: LoaderResult) -> Report:
                               "sense": "max"}
         extra["configuration"] = {"workers": w, "devices": n}
         extra["exhaustive_check"] = {"configuration": {"workers": res.exhaustive[0], "devices": res.exhaustive[1]}
-                                     if res.exhaustive else None, "agrees": res.exhaustive == res.best}
+                                     if res.exhaustive else None,
+                                     "agrees": res.exhaustive == res.best if res.checked else None,
+                                     "skipped": not res.checked}
     rates, util = ip.stage_rates(p), ip.utilisation(p)
     x = ip.throughput(p)
     figures["throughput"] = Figure(x, "samples/s", "pipeline throughput")
@@ -323,7 +332,9 @@ def build_report(res: LoaderResult) -> Report:
         constraints.append(Constraint(plural_noun(dw), n, inst.max_devices, "", "<=", n == inst.max_devices))
     # sweep table: throughput per (workers, devices)
     ws = sorted({1, 2, 4, 8, 16, 32, 64, w, inst.max_workers} & set(range(1, inst.max_workers + 1)))
-    ns = list(range(1, inst.max_devices + 1))
+    # every device count up to 16; beyond, powers of two and the answer (the table stays a page wide)
+    ns = list(range(1, inst.max_devices + 1)) if inst.max_devices <= 16 else sorted(
+        {2 ** k for k in range(inst.max_devices.bit_length()) if 2 ** k <= inst.max_devices} | {n, inst.max_devices})
     rows = [[wk] + [ip.throughput(inst.pipeline(wk, nd)) for nd in ns] for wk in ws]
     tables = {"sweep": Table(["workers"] + [plural(nd, dw) for nd in ns], rows, "Throughput (samples/s)")}
     data = {"utilisation_gauge": {"stages": list(ip.STAGES), "rates": [rates[s] for s in ip.STAGES],

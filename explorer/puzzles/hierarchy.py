@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from explorer import validation as V
 from explorer.cost import collectives as col
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
-from explorer.puzzles.collective_scenario import CollectiveScenario, check_positive, get_scenario
+from explorer.puzzles.collective_scenario import CollectiveScenario, get_scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
 from explorer.units import human_number, human_percent, plural
@@ -119,14 +120,11 @@ class Evaluation:
 
 def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
                   inter_bandwidth_bps: float | None = None, global_batch: int | None = None) -> Instance:
-    m = check_positive("message size", sc.gradient_bytes if message_bytes is None else message_bytes, "bytes")
-    bw_e = sc.inter.effective_bandwidth if inter_bandwidth_bps is None else inter_bandwidth_bps
-    bw_e = check_positive("inter-tier bandwidth", bw_e, "bytes/s")
+    m = V.MESSAGE_BYTES.check("message size", message_bytes, sc.gradient_bytes)
+    bw_e = V.BANDWIDTH_BPS.check("inter-tier bandwidth", inter_bandwidth_bps, sc.inter.effective_bandwidth)
     if sc.inter_through_intra:  # relayed by the group's hub: the bottleneck hop and both latencies
         bw_e = min(bw_e, sc.intra.effective_bandwidth)
-    gb = sc.global_batch if global_batch is None else global_batch
-    if isinstance(gb, bool) or not isinstance(gb, int) or gb < 1:
-        raise UsageError(f"global batch must be a positive whole number, got {gb!r}")
+    gb = V.GLOBAL_BATCH.check("global batch", global_batch, sc.global_batch)
     return Instance(
         track=sc.track, message_bytes=m, devices=sc.devices, devices_per_group=sc.devices_per_group,
         aggregation_choices=sc.aggregation_choices, alpha_intra=sc.intra.latency_s,
@@ -232,6 +230,9 @@ def solve_cpsat(inst: Instance, time_limit_s: float | None = None) -> tuple[Eval
     gs = list(inst.aggregation_choices)
     table = [_us(pipelined(inst, g, i, e)[0]) for g in gs for i in INTRA for e in INTER]
     bmax = max(1, G // N)
+    if max(table) * (A + 2) > cpsat.MAX_DOMAIN:  # beyond CP-SAT's integers: the exhaustive search is the proof
+        t0 = time.perf_counter()
+        return exhaustive_best(inst), "optimal", time.perf_counter() - t0
 
     def build(exposed_cap: int | None):
         md = cp_model.CpModel()
@@ -307,7 +308,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     inst = make_instance(sc, message_bytes=message_bytes, inter_bandwidth_bps=inter_bandwidth_bps,
                          global_batch=global_batch)
     if engine not in ("cpsat", "enumerate"):
-        raise UsageError(f"engine {engine!r} unknown; valid: cpsat, enumerate")
+        raise UsageError(f"engine {V.short(engine)} unknown; valid: cpsat, enumerate")
+    time_limit_s = V.TIME_LIMIT.check("time-limit", time_limit_s)
     if engine == "cpsat":
         best, status, _wall = solve_cpsat(inst, time_limit_s)
     else:

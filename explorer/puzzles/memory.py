@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from explorer import validation as V
 from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
-from explorer.errors import InfeasibleError, NoAnswerError, UsageError, require_positive, require_positive_int
+from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
@@ -62,10 +63,10 @@ def make_instance(track: str | Track = "cloud", *, memory_limit_gb: float | None
     t = track if isinstance(track, Track) else get_track(track)
     sc, cm = scenario(t.key), common()
     base = _setup(t, t.workload.precision)
-    bpr = sc.batch_per_replica if batch is None else require_positive_int("batch", batch)
+    bpr = V.GLOBAL_BATCH.check("batch", batch, sc.batch_per_replica)
     layout = tmem.Layout(sc.tp, sc.pp, sc.dp, bpr, sc.frozen_store, sc.pcie_bandwidth, sc.host_memory_bandwidth)
-    limit = base.memory_limit_bytes if memory_limit_gb is None else round(require_positive("memory-limit-gb",
-                                                                                            memory_limit_gb) * 1e9)
+    limit = base.memory_limit_bytes if memory_limit_gb is None else round(
+        V.MEMORY_GB.check("memory-limit-gb", memory_limit_gb) * 1e9)
     L = base.model.layers
     w = t.workload
     opts = [w.optimizer] + [o for o in sc.memory_optimizers if o != w.optimizer]
@@ -193,13 +194,13 @@ class MemoryResult:
 def solve_memory(track: str | Track = "cloud", *, engine: str = "cpsat", time_limit: float | None = None,
                  check: bool = True, **options: Any) -> MemoryResult:
     if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        raise UsageError(f"unknown engine {V.short(engine)}; valid: {', '.join(ENGINES)}")
+    tl = V.TIME_LIMIT.check("time-limit", time_limit, 30.0)
     inst = make_instance(track, **options)
     prob = build_problem(inst)
     t0 = time.perf_counter()
     ex_idx, _ = solve_exhaustive(prob) if (check or engine == "enumerate") else (None, 0)
     if engine == "cpsat":
-        tl = 30.0 if time_limit is None else require_positive("time-limit", time_limit)
         idx, out = solve_cpsat(prob, tl)
         if idx is None and out.status == "unknown":
             raise NoAnswerError(tl)

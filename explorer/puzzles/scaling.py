@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from explorer import validation as V
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
@@ -146,6 +147,9 @@ def parse_fabrics(fabric: Any) -> list[str]:
     """Fabric names from a string ('a,b'), a list of strings (repeatable option) or None."""
     if fabric is None:
         return []
+    if not isinstance(fabric, (str, list, tuple)) or not all(isinstance(x, str) for x in (
+            [fabric] if isinstance(fabric, str) else fabric)):
+        raise UsageError(f"fabric must be a link name, a comma list or a list of names, got {V.short(fabric)}")
     items = [fabric] if isinstance(fabric, str) else list(fabric)
     out: list[str] = []
     for item in items:
@@ -158,6 +162,8 @@ def parse_fabrics(fabric: Any) -> list[str]:
                     raise unknown_name("fabric", name, link_names()) from None
                 if key not in out:
                     out.append(key)
+    if not out:
+        raise UsageError(f"fabric: {V.short(fabric)} names no link; valid: {', '.join(link_names())}")
     return out
 
 
@@ -325,11 +331,11 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     """Throughput and efficiency vs N for each fabric; 8 -> 64 question; diminishing returns."""
     t0 = time.perf_counter()
     sc = scenario(track)
-    threshold = require_positive("threshold", threshold)
+    threshold = V.THRESHOLD.check("threshold", threshold)
     fabrics = parse_fabrics(fabric) or list(sc.fabrics)
-    n_max = require_positive_int("max-devices (nodes)", max_devices if max_devices is not None else sc.n_max)
-    a = require_positive_int("from", n_from if n_from is not None else sc.n_from)
-    b = require_positive_int("to", n_to if n_to is not None else sc.n_to)
+    n_max = V.CURVE_DEVICES.check("max-devices (nodes)", max_devices, sc.n_max)
+    a = V.CURVE_DEVICES.check("from", n_from, sc.n_from)
+    b = V.CURVE_DEVICES.check("to", n_to, sc.n_to)
     if b <= a:
         raise UsageError(f"--to ({b}) must be larger than --from ({a})")
     n_max = max(n_max, b)

@@ -131,11 +131,18 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     """The cost-model Setup of a track with any of its defaults overridden."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
-    if isinstance(efficiency, dict):
+    if efficiency is not None:
         from explorer.cost.efficiency import Efficiency
 
-        efficiency = Efficiency(**efficiency)
-    mdl = model if isinstance(model, DecoderModel) else (get_model(model) if model else track.workload.model)
+        try:
+            efficiency = Efficiency(**efficiency) if isinstance(efficiency, dict) else efficiency
+        except TypeError as exc:
+            raise UsageError(f"efficiency: {exc}") from None
+        if not isinstance(efficiency, Efficiency):
+            raise UsageError(f"efficiency must be an Efficiency (or a dict of its fields), got {V.short(efficiency)}")
+    # an empty name is a name (unknown), not "the default": only None means the track's own
+    mdl = model if isinstance(model, DecoderModel) else (
+        get_model(model) if model is not None else track.workload.model)
     # --gpu brings its usual node (hardware/data/nodes.toml) unless the node's parts are given too
     cluster = cluster_with(track.cluster, gpu=gpu, gpus=V.DEVICES.check("gpus", gpus, track.cluster.devices),
                            gpus_per_node=V.DEVICES_PER_NODE.check("gpus-per-node", gpus_per_node, None),
@@ -143,9 +150,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     seq = V.SEQ_LEN.check("seq-len", seq_len, track.workload.seq_len)
     usable_memory_fraction = V.OPEN_FRACTION.check("usable-memory-fraction", usable_memory_fraction)
     kw = {} if efficiency is None else {"efficiency": efficiency}
-    prec = precision or track.workload.precision
+    prec = track.workload.precision if precision is None else precision
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
-    return Setup(mdl, cluster, seq, prec, optimizer or track.workload.optimizer,
+    return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                  grad_reduce_dtype=grad_reduce_dtype,

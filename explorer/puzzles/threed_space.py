@@ -145,6 +145,10 @@ class Instance:
             else:
                 fixed[name] = FIX_KINDS[name].check(f"--fix: {name}", v)
         object.__setattr__(self, "fix", fixed)
+        for k, v in self.allow.items():
+            if ALIASES.get(k, k) not in VARIABLES or not isinstance(v, (list, tuple, set, frozenset, range)):
+                raise UsageError(f"allow: {V.short(k)} must name a variable ({', '.join(VARIABLES)}) with a list of "
+                                 f"values, got {V.short(v)}")
         contradiction = pinned_contradiction(fixed, self.devices, self.global_batch, self.setup.model.layers)
         if contradiction:
             raise V.conflict(contradiction)

@@ -9,6 +9,9 @@ import time
 from dataclasses import dataclass
 
 DEFAULT_TIME_LIMIT_S = 30.0
+# CP-SAT's variable domains must lie within +-(2^63 - 1) / 2 (ortools' kint64max / 2); a model whose
+# tabulated numbers pass this cannot be built, and each puzzle says what it does instead.
+MAX_DOMAIN = (1 << 62) - 1
 
 
 @dataclass(frozen=True)

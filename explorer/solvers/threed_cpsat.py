@@ -37,6 +37,7 @@ from explorer.cost import memory as mem
 from explorer.cost import time as tm
 from explorer.cost.frameworks import tp_overlap_of
 from explorer.puzzles.threed_space import Instance, Space
+from explorer.solvers import cpsat
 
 TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
 
@@ -48,9 +49,9 @@ class Built:
     space: Space
 
 
-# CP-SAT's variable domains must lie within +-(2^63 - 1) / 2; a bound beyond this (a step of centuries
-# in integer nanoseconds, a product of two large bounds) cannot be modelled, and the caller is told so.
-MAX_DOMAIN = (1 << 62) - 1
+# A bound beyond CP-SAT's integer range (a step of centuries in integer nanoseconds, a product of two
+# large bounds) cannot be modelled, and the caller is told so.
+MAX_DOMAIN = cpsat.MAX_DOMAIN
 
 
 class OutOfRange(ValueError):

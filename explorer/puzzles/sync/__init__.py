@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from explorer import validation as V
 from explorer.puzzles.sync.audit import (
     Audit,
     checkpoint_figures,
@@ -41,6 +42,7 @@ def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slow
           seed: int = 0, **_: Any) -> Report:
     """The synchronisation audit of a track (see the module docstring)."""
     t0 = time.perf_counter()
+    time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
     a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
                   seed=seed)
     if a.track.key in ("edge", "mobile", "tiny"):  # a fleet: no ZeRO, no restarts (explorer/puzzles/sync/fleet.py)

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost.checkpoint import daly_interval, daly_wall_factor, numeric_optima, waste_first_order, young_interval
 from explorer.cost.collectives import p2p_time
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.cost.stragglers import StepTimeModel, expected_max, monte_carlo_max, stable_step_ratio
-from explorer.errors import ExplorerError, UsageError, require_fraction, require_positive, require_positive_int
+from explorer.errors import ExplorerError, UsageError
 from explorer.plan import ParallelPlan
 from explorer.puzzles.scaling import lab05_data
 from explorer.tracks import Track, get_track
@@ -181,14 +182,14 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
               nodes: int | None = None, jitter: float | None = None, seed: int = 0) -> Audit:
     t = get_track(track)
     d = sync_data(t.key)
-    p = require_fraction("straggler-fraction", d["straggler_fraction"] if straggler_fraction is None
-                         else straggler_fraction)
-    s = d["slowdown"] if slowdown is None else slowdown
-    if isinstance(s, bool) or not isinstance(s, (int, float)) or not s >= 1:
-        raise UsageError(f"slowdown must be a factor >= 1 (1.5 = a straggler takes 50% longer), got {s!r}")
-    j = d["jitter_fraction"] if jitter is None else require_positive("jitter", jitter)
-    if nodes is not None:
-        nodes = require_positive_int("nodes", nodes)
+    p = V.FRACTION.check("straggler-fraction", straggler_fraction, d["straggler_fraction"])
+    s = V.SLOWDOWN.check("slowdown", slowdown, d["slowdown"])  # 1.5 = a straggler takes 50% longer
+    j = V.JITTER.check("jitter", jitter, d["jitter_fraction"])
+    nodes = V.FLEET_NODES.check("nodes", nodes)
+    if t.key == "tiny" and nodes is not None and nodes > V.MAX_GOSSIP_NODES:
+        raise UsageError(f"nodes must be at most {V.MAX_GOSSIP_NODES} on the tiny track, got {nodes:,}: gossip on "
+                         f"the contact graph is dense linear algebra on an N x N matrix (MAX_GOSSIP_NODES)")
+    seed = V.SEED.check("seed", seed)
     plan = make_plan(t, nodes)
     setup = make_setup(t, nodes)
     n = plan.devices

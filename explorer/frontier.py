@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer import validation as V
 from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError, UsageError
 
 REL_TOL = 1e-9
@@ -160,9 +161,16 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
     from explorer.tracks import get_track
 
     t = get_track(track)
-    counts = gpu_counts or default_gpu_counts(t.cluster.devices)
+    counts = V.GPU_COUNTS.check("gpu-counts", gpu_counts) or default_gpu_counts(t.cluster.devices)
+    levels = COMPLETE_MAX_LEVELS if complete else V.Int(1, 20).check("levels", levels)
+    run_tokens = V.RUN_TOKENS.check("run-tokens", run_tokens)
+    max_bubble = V.FRACTION.check("max-bubble", max_bubble)
+    time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
+    if len(counts) * levels > V.MAX_FRONTIER_SOLVES:
+        raise UsageError(f"{len(counts)} GPU counts x {levels} headroom levels{' (--complete)' if complete else ''} "
+                         f"is up to {len(counts) * levels:,} solves, above the limit of {V.MAX_FRONTIER_SOLVES:,} "
+                         f"(MAX_FRONTIER_SOLVES); give fewer --gpus")
     step = 1.0 if complete else HEADROOM_STEP * t.usable_memory_bytes
-    levels = COMPLETE_MAX_LEVELS if complete else levels
     points: list[dict] = []
     infeasible: list[str] = []
     unanswered: list[str] = []

@@ -42,7 +42,7 @@ def _fmt(v: object) -> str:
               help="Dask worker processes of the local cluster; 0 solves serially in this process.")
 @click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://host:8786) instead "
                                                 "of a local cluster.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--out", "out_dir", type=V.OUT_DIR, required=True,
               help="Directory for points.jsonl (resume log), results.parquet/.csv, knees.csv, figures.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None,
               help="CP-SAT wall-clock limit per solve, s (default 600: generous, so that a loaded machine "

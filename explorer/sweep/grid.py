@@ -103,7 +103,10 @@ def read_grid_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"grid file {str(path)!r} not found")
     if path.stat().st_size > 1_000_000:
         raise UsageError(f"grid file {str(path)!r} is larger than 1 MB")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"grid file {str(path)!r} cannot be read as UTF-8 text: {exc}") from None
     try:
         if path.suffix == ".toml":
             d = tomllib.loads(text)

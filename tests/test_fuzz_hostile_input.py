@@ -148,6 +148,12 @@ def option_values(p: click.Parameter, hostile: bool, tmp: Path) -> st.SearchStra
         vals = st.sampled_from(["", "x" * 300, "CLOUD", "日本"]) if hostile else st.sampled_from(list(t.choices))
     elif isinstance(t, (V.OutDir, click.Path)):
         vals = path_values(p, hostile, tmp)
+    elif name == "fix" and not hostile:  # NAME=VALUE pins of the 3D puzzle
+        from explorer.cli.solve_3d import FIX_TYPES
+
+        pin = st.tuples(st.sampled_from(sorted(FIX_TYPES)), st.one_of(
+            st.integers(0, 70).map(str), st.sampled_from(["none", "selective", "full", "megatron", "fsdp"])))
+        vals = st.lists(pin, min_size=1, max_size=3).map(lambda ps: ",".join(f"{k}={v}" for k, v in ps))
     else:  # free text: catalog names, numbers written as text, junk
         names = catalog("fabric" if name == "fabrics" else name) or catalog(name.rstrip("s"))
         if hostile:

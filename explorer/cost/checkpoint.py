@@ -26,6 +26,8 @@ def daly_wall_factor(tau: float, checkpoint_s: float, mtbf_s: float, restart_s: 
     """Expected wall time per unit of useful work under exponential failures (Daly 2006):
     M e^(R/M) (e^((tau + C)/M) - 1) / tau."""
     m = mtbf_s
+    if (restart_s + tau + checkpoint_s) / m > 700.0:  # e^700 is near float's limit: no progress, in effect
+        return math.inf
     return m * math.exp(restart_s / m) * math.expm1((tau + checkpoint_s) / m) / tau
 
 

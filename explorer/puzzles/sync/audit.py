@@ -18,12 +18,14 @@ from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.cost.stragglers import StepTimeModel, expected_max, monte_carlo_max, stable_step_ratio
-from explorer.errors import ExplorerError, UsageError
+from explorer.errors import ExplorerError, InfeasibleError, UsageError
 from explorer.plan import ParallelPlan
 from explorer.puzzles.scaling import lab05_data
 from explorer.tracks import Track, get_track
+from explorer.units import human_duration as dur
 
 SECONDS_PER_HOUR = 3600.0
+MAX_FAILURE_EXPONENT = 500.0  # (restart + checkpoint) / MTBF beyond which the expected wall time is e^500+
 SECONDS_PER_DAY = 86400.0
 
 
@@ -168,6 +170,13 @@ def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, 
         how = f"{state / 1e6:.4g} MB of {d['checkpoint_state']} per device over {setup.cluster.inter.key}"
     mtbf = d["device_mtbf_h"] * SECONDS_PER_HOUR / nodes
     r = d["restart_s"]
+    # Daly's wall time per unit of work grows as e^((R + C)/M): past e^500 no interval lets the job progress
+    # (and e^709 overflows a float), so say so instead of computing it
+    if (r + c) / mtbf > MAX_FAILURE_EXPONENT:
+        raise InfeasibleError(
+            f"no checkpoint interval lets the job progress: {nodes:,} devices fail every {dur(mtbf)} on average "
+            f"(device MTBF {d['device_mtbf_h']:g} h / {nodes:,}), while a restart takes {dur(r)} and a checkpoint "
+            f"{dur(c)}; use fewer devices", ["nodes", "device MTBF", "restart time"])
     tau_y = young_interval(c, mtbf)
     tau_num, tau_daly_num = numeric_optima(c, mtbf, r)
     tau_daly = daly_interval(c, mtbf)

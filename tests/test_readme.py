@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Commands the README shows failing on purpose, with the exit code it promises.
-EXPECTED_EXIT = {"explore solve 3d --model llama3_405b --gpus 8 --global-batch 8": 1}
+EXPECTED_EXIT = {"explore solve 3d --model llama3_405b --gpus 8 --global-batch 8": 1,
+                 "explore solve 3d --fix pp=1,v=2": 2, "explore solve scaling --max-devices 1099511627776": 2}
 # Longer than a few seconds on 2 cores (timed 2026-12-01): run with EXPLORER_README_ALL=1.
 SLOW = ("explore key ", "--complete", "explore frontier 3d --track cloud", "explore lab 05 --track cloud --export")
 # `explore lab` serves an app until it is stopped: those commands are run in a browser by test_labs_browser.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -55,7 +56,7 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         options = {"gpu_counts": counts, "levels": levels, "complete": complete, "run_tokens": run_tokens,
                    "time_limit": time_limit}
         with click.progressbar(length=len(counts), label=f"frontier {puzzle} [{track}]",
-                               file=click.get_text_stream("stderr"), show_pos=True) as bar:
+                               file=sys.stderr, show_pos=True) as bar:
             result = frontier(puzzle, track, progress=bar.update, **options)
     elif gpu_counts or run_tokens or complete:
         raise UsageError("--gpus, --complete and --run-tokens apply to the 3d frontier only")
@@ -96,7 +97,7 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
 
     labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
     total = len(selected(labs, tracks))
-    with click.progressbar(length=total, label="answer key", file=click.get_text_stream("stderr"),
+    with click.progressbar(length=total, label="answer key", file=sys.stderr,
                            show_pos=True, item_show_func=lambda e: e and f"{e.puzzle}/{e.track}") as bar:
         def step(entry) -> None:
             bar.update(1, entry)

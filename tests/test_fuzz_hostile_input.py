@@ -21,8 +21,9 @@ import math
 import os
 import re
 import signal
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from pathlib import Path
+from unittest import mock
 
 import click
 import pytest
@@ -150,6 +151,9 @@ def option_values(p: click.Parameter, hostile: bool, tmp: Path) -> st.SearchStra
         vals = st.sampled_from(["", "x" * 300, "CLOUD", "日本"]) if hostile else st.sampled_from(list(t.choices))
     elif isinstance(t, (V.OutDir, click.Path)):
         vals = path_values(p, hostile, tmp)
+    elif getattr(t, "name", "") == "host":  # an address to serve on (explore lab)
+        vals = st.sampled_from(["x" * 300, "a b", "日本語", "", "-1", "host:80", "a..b"]) if hostile else \
+            st.sampled_from(["127.0.0.1", "localhost", "::1", "lab-host.example"])
     elif name == "fix" and not hostile:  # NAME=VALUE pins of the 3D puzzle
         from explorer.cli.solve_3d import FIX_TYPES
 
@@ -239,12 +243,20 @@ def check_outcome(args: list[str], result, out_dir: Path | None) -> None:
                 assert not bad, f"{shown}: non-finite figures {bad[:3]} in {f.name}"
 
 
+def launched(*cmd) -> int:
+    """Stands in for starting the marimo server."""
+    return 0
+
+
 def run_case(args: list[str], tmp: Path):
     out_dir = tmp / "out"
     if out_dir.exists():
         for f in sorted(out_dir.rglob("*"), reverse=True):
             f.unlink() if f.is_file() else f.rmdir()
-    with time_bound(BATCH_SECONDS if args[0] in BATCH_COMMANDS else CASE_SECONDS):
+    # `explore lab` ends by handing the process to a marimo server (os.execv): here the launch is recorded,
+    # not made (a server would replace the test process), and `--edit`'s copy of the app lands in tmp.
+    with time_bound(BATCH_SECONDS if args[0] in BATCH_COMMANDS else CASE_SECONDS), chdir(tmp), \
+            mock.patch("explorer.cli.lab.os.execv", launched), mock.patch("explorer.cli.lab.subprocess.call", launched):
         result = CliRunner().invoke(main, args)
     if isinstance(result.exception, Hang):
         pytest.fail(f"{' '.join(a[:40] for a in args)}: {result.exception}")

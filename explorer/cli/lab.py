@@ -3,7 +3,9 @@ as an HTML page (--export DIR, marimo's export). marimo comes with `pip install 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +21,28 @@ from explorer.errors import ExplorerError, UsageError
 from explorer.labs import LABS, TITLES, app_path, lab_key, marimo_missing
 
 PORT = V.Int(1024, 65535, why="unprivileged TCP ports")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+class Host(click.ParamType):
+    """An address to serve on: an IPv4/IPv6 literal or a host name (RFC 1123: dot-separated labels of
+    letters, digits and '-', each 1-63 characters, at most 253 in all)."""
+
+    name = "host"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            pass
+        if len(text) <= 253 and all(_LABEL.fullmatch(part) for part in text.rstrip(".").split(".")):
+            return text
+        self.fail(f"must be an IP address or a host name (letters, digits, '-' and '.', at most 253 "
+                  f"characters), got {V.short(text)}", param, ctx)
+
+
+HOST = Host()
 EXPORT_TIMEOUT_S = 600  # an export runs every cell once; the apps solve nothing until "check" is pressed
 
 
@@ -61,7 +85,7 @@ def export(lab: str, track: str, out_dir: Path) -> Path:
                                           "directory, made the first time) instead of as an app.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser (headless: print the URL only).")
 @click.option("--port", type=PORT, default=None, help="Port to serve on (default: the first free from 2718).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--host", type=HOST, default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--export", "export_dir", type=V.OUT_DIR, default=None,
               help="Write the app as an HTML page (marimo's export, every instrument at its starting "
                    "value) into this directory instead of serving it.")

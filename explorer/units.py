@@ -54,6 +54,17 @@ def plural_noun(word: str) -> str:
     return head + sep + tail
 
 
+def singular_noun(word: str) -> str:
+    """The inverse of plural_noun: 'GPUs' -> 'GPU', 'pairs of glasses' -> 'pair of glasses', 'batches' ->
+    'batch', 'steps' -> 'step'; a word that is not a regular plural is returned as it is."""
+    head, sep, tail = word.partition(" of ")
+    if head.endswith(("ches", "shes", "xes", "sses")):
+        head = head[:-2]
+    elif head.endswith("s") and not head.endswith("ss"):
+        head = head[:-1]
+    return head + sep + tail
+
+
 def plural(n: float, word: str, many: str | None = None) -> str:
     """'1 worker', '25 workers', '1,024 GPUs', '2 pairs of glasses': a count with its noun in the
     right number (`many` for irregular plurals)."""

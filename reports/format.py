@@ -5,13 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from explorer.units import human_bytes
+from explorer.units import human_bytes, human_number, singular_noun
+
+# Units that are not nouns in number: a value of 1 keeps them as they are (1 s, 1 x, 1 B).
+_UNITS_WITHOUT_NUMBER = {"s", "ms", "us", "ns", "x", "B", "fraction", "USD"}
 
 
 def fmt_value(value: Any, unit: str = "") -> str:
-    """Human form of a value with its unit: bytes as GB, seconds as ms/s, fractions as %."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
+    """Human form of a value with its unit: bytes as GB, seconds as ms/s, fractions as %; a count of one with
+    its noun in the singular ('1 step'); never scientific notation; a yes/no as yes or no."""
+    if isinstance(value, bool):
+        return ("yes" if value else "no") + (f" {unit}" if unit else "")
+    if value is None:
+        return "-"
     if isinstance(value, str):
         return f"{value} {unit}".strip()
     if isinstance(value, (list, tuple)):
@@ -41,4 +47,8 @@ def fmt_value(value: Any, unit: str = "") -> str:
         s = f"{v:.3f}"
     else:
         s = f"{v:.4g}"
+        if "e" in s:  # 7.2e-05 -> 0.00007197: prose and tables never show scientific notation
+            s = human_number(v, 4)
+    if v == 1 and unit and unit not in _UNITS_WITHOUT_NUMBER and "/" not in unit:
+        unit = singular_noun(unit)
     return f"{s} {unit}".strip()

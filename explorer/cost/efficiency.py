@@ -78,6 +78,16 @@ class Efficiency:
     def as_dict(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def describe(self) -> str:
+        """The parameters in words for a report (the field names are program names, not prose)."""
+        return (f"GEMM half-efficiency width {self.matmul_half_dim:g} and micro-batch tokens "
+                f"{self.matmul_half_tokens:g}; memory-bound traffic {self.elementwise_bytes_per_hidden:g} bytes per "
+                f"token, layer and hidden unit fused ({self.elementwise_bytes_per_hidden_eager:g} eager); attention "
+                f"at {self.attention_efficiency:.0%} of peak ({self.attention_score_bytes:g} bytes per score "
+                f"element without FlashAttention); data-parallel overlap {self.dp_overlap:.0%} of the last "
+                f"backward, tensor-parallel overlap {self.tp_overlap:.0%}; gradient buckets of "
+                f"{self.bucket_bytes / 1e6:g} MB")
+
 
 DEFAULT_EFFICIENCY = Efficiency()
 

@@ -76,7 +76,7 @@ def _memory_plan(key: str) -> tuple[tmem.Choice, str]:
 
         best = solve_memory(key, engine="enumerate", check=False).best
         if best is not None:
-            return best, "the memory audit's optimum (explore solve memory)"
+            return best, "the memory audit's answer (explore solve memory)"
     return (tmem.Choice(t.workload.optimizer, t.workload.precision, plan.recompute, plan.micro_batch, plan.zero,
                         False, L), f"the track's plan ({plan.describe()})")
 
@@ -535,7 +535,7 @@ def build_report(res: BatchResult) -> Report:
                 "ring all-reduce 2 (N-1) alpha + 2 (N-1)/N M/B (docs/conventions.md 'Collectives')"),
         Formula("critical batch", "S = S_min (1 + B_crit/B), E = E_min (1 + B/B_crit); B_noise = tr(Sigma)/|G|^2",
                 "McCandlish et al. 2018, eq. 2.8, 2.11"),
-        Formula("LM critical batch", "B_crit(L) = 2e8 tokens / L^(1/0.21)", "Kaplan et al. 2020, eq. 1.4"),
+        Formula("LM critical batch", "B_crit(L) = 2 x 10^8 tokens / L^(1/0.21)", "Kaplan et al. 2020, eq. 1.4"),
         Formula("overflow", "P = 1 - (1 - Q((log2(max/S) - mu)/sigma))^n; FP16 max 65504",
                 "IEEE 754 binary16; Micikevicius et al. 2018 sec. 3.2"),
         Formula("clipping", "g <- g min(1, c / ||g||)", "Pascanu et al. 2013, eq. 7"),

@@ -178,7 +178,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     }
     if contrast and contrast["speedup"]["onebit"] is not None:
         figures["speedup_1bit_contrast"] = Figure(contrast["speedup"]["onebit"], "x",
-                                                  f"1-bit Adam end to end on {contrast['name']}")
+                                                  f"1-bit Adam: end-to-end speedup on {contrast['name']}")
     findings = [
         Finding("How much bandwidth does compression save?",
                 f"Per message, bits per element: FP32 32, FP16/BF16 16, 1-bit sign about 1 (one FP32 scale per "

@@ -24,6 +24,7 @@ from explorer.puzzles.collective_scenario import (
 )
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
+from explorer.units import human_number
 
 ALGORITHMS = tuple(col.ALLREDUCE_ALGORITHMS)
 NAME = col.ALLREDUCE_NAMES
@@ -130,7 +131,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         Finding("At what message size M* do ring and tree AllReduce take the same time?",
                 f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {dur(alpha)}, B = {_rate(bw)} "
                 f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
-                f"bytes, {100 * rel:.2g}% apart. Rough form alpha B N / log2 N = {m_approx:,.0f}."
+                f"bytes, {_apart(rel)}. Rough form alpha B N / log2 N = {m_approx:,.0f}."
                 if m_closed > 0 else
                 f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
         Finding("Does tree become more or less attractive as M grows?",
@@ -254,7 +255,7 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
         for a in SCHEDULED:
             s = summarize(simulate_times(a, size, n, alpha, cv, bw, trials=trials, seed=seed))
             det = float(col.allreduce_time(a, size, n, alpha, bw))
-            rows.append([size, a, det, s["mean_s"], s["tail_s"], s["tail_s"] / s["mean_s"]])
+            rows.append([size, NAME[a], det, s["mean_s"], s["tail_s"], s["tail_s"] / s["mean_s"]])
             summ[(size, a)] = s
     small = max(1.0, m_star / 10)
     ring_s, tree_s = summ[(small, "ring")], summ[(small, "tree")]
@@ -292,6 +293,12 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     data["crossover"]["jitter"] = {"rows": rows}
 
 
+def _apart(rel: float) -> str:
+    """How far the numeric root lies from the closed form, in words: below a part in a billion it is the same
+    number to the precision of the root finder."""
+    return "the same to within a part in a billion" if rel < 1e-9 else f"{human_number(100 * rel)}% apart"
+
+
 def _radio_costs(sc: CollectiveScenario, n: int, alpha: float, bw: float, m: float) -> dict[str, dict[str, float]]:
     """Per algorithm: time (s), radio bits sent by every device together, energy (J) for one AllReduce of M."""
     e = sc.crossover_link.energy_j_per_bit
@@ -311,7 +318,7 @@ def _mobile(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, 
     battery = float(sc.extra.get("battery_j", 2124.0))
     g = sc.gradient_bytes
     costs = _radio_costs(sc, n, alpha, bw, g)
-    rows = [[a, c["time_s"], c["bytes"] / n, c["energy_j"] / n, c["energy_j"] / n / battery,
+    rows = [[NAME[a], c["time_s"], c["bytes"] / n, c["energy_j"] / n, c["energy_j"] / n / battery,
              frames_lost(c["time_s"], fps)] for a, c in costs.items()]
     ring = costs["ring"]
     figures["energy_per_sync_j"] = Figure(ring["energy_j"] / n, "J", "radio energy per sync per pair of glasses (ring)")

@@ -220,6 +220,11 @@ def _rate(x: float) -> str:
     return f"{human_number(x)} samples/s"
 
 
+def _all_workers(n: int) -> str:
+    """'all 20 workers deliver' or 'its one worker delivers'."""
+    return "its one worker delivers" if n == 1 else f"all {n} workers deliver"
+
+
 def build_report(res: LoaderResult) -> Report:
     inst, t = res.inst, res.inst.track
     dw = t.device_word
@@ -241,12 +246,13 @@ def build_report(res: LoaderResult) -> Report:
     speed_sat = ip.throughput(sat2) / ip.throughput(sat)
     figures["second_device_speedup_saturated"] = Figure(speed_sat, "x", f"speed-up of a 2nd {dw}, CPU saturated")
     figures["second_device_speedup_track"] = Figure(speed_full, "x", f"speed-up of a 2nd {dw} on this track")
-    figures["devices_cpu_can_feed"] = Figure(prep_all / per_dev, "", f"{plural_noun(dw)} the whole CPU can feed")
+    figures["devices_cpu_can_feed"] = Figure(prep_all / per_dev, plural_noun(dw),
+                                               f"{plural_noun(dw)} the whole CPU can feed")
     findings.append(Finding(
         f"Does a second {dw} double the speed when the CPU is saturated?",
         f"No. Saturated means preparation delivers exactly what one {dw} consumes "
         f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = prep, x{speed_sat:.2f}. "
-        f"On this track all {inst.max_workers} workers deliver {_rate(prep_all)}, what "
+        f"On this track {_all_workers(inst.max_workers)} {_rate(prep_all)}, what "
         f"{plural(float(prep_all / per_dev), dw)} eat, so a second {dw} gives x{speed_full:.2f}"
         + (" (the CPU is not the bottleneck here)." if speed_full > 1.99 else
            f" (bottleneck with two: {ip.bottleneck(full2)}).")))
@@ -286,8 +292,8 @@ def build_report(res: LoaderResult) -> Report:
     rates, util = ip.stage_rates(p), ip.utilisation(p)
     x = ip.throughput(p)
     figures["throughput"] = Figure(x, "samples/s", "pipeline throughput")
-    figures["workers"] = Figure(w, "", "workers")
-    figures["devices"] = Figure(n, "", plural_noun(dw))
+    figures["workers"] = Figure(w, "workers", "workers")
+    figures["devices"] = Figure(n, plural_noun(dw), plural_noun(dw))
     for s in ip.STAGES:
         figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy")
     figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples")
@@ -325,11 +331,12 @@ def build_report(res: LoaderResult) -> Report:
     if res.best is not None:
         constraints.append(Constraint("prep rate >= compute rate", rates["prep"], rates["compute"], "samples/s", ">=",
                                       w == ip.workers_to_feed(n, inst.compute_s, inst.augment_s),
-                                      "workers / augment_s >= devices / compute_s"))
+                                      "workers / preparation time per sample >= devices / compute time per sample"))
         constraints.append(Constraint("ingest rate >= compute rate", rates["ingest"], rates["compute"], "samples/s",
                                       ">=", rates["ingest"] < 1.05 * rates["compute"]))
-        constraints.append(Constraint("workers", w, inst.max_workers, "", "<=", w == inst.max_workers))
-        constraints.append(Constraint(plural_noun(dw), n, inst.max_devices, "", "<=", n == inst.max_devices))
+        constraints.append(Constraint("workers", w, inst.max_workers, "workers", "<=", w == inst.max_workers))
+        constraints.append(Constraint(plural_noun(dw), n, inst.max_devices, plural_noun(dw), "<=",
+                                      n == inst.max_devices))
     # sweep table: throughput per (workers, devices)
     ws = sorted({1, 2, 4, 8, 16, 32, 64, w, inst.max_workers} & set(range(1, inst.max_workers + 1)))
     # every device count up to 16; beyond, powers of two and the answer (the table stays a page wide)

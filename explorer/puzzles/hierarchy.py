@@ -449,7 +449,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                    "tier (conservative)", "model choice"),
         Assumption(f"Pipelining chunks of at least {MIN_CHUNK_BYTES >> 20} MiB, at most {MAX_CHUNKS:,}",
                    "model choice (NCCL moves 4 MiB buffers per channel step)"),
-        Assumption(f"CP-SAT times in integer microseconds (scale {TIME_SCALE:g}); memory in bytes", "model choice"),
+        Assumption("CP-SAT times in integer microseconds; memory in bytes", "model choice"),
     ]
     data = {"comm_waterfall": waterfall, "topology": _tier_topology(inst, best.aggregation)}
     opt_cfg = best.config

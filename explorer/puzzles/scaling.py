@@ -37,7 +37,7 @@ from explorer.hardware.catalog import Cluster, Link, get_link, link_names
 from explorer.models.catalog import get_model
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
-from explorer.units import human_number, human_percent, plural, plural_noun
+from explorer.units import human_duration, human_number, human_percent, plural, plural_noun
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
 DEFAULT_THRESHOLD = 0.5
@@ -447,10 +447,10 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             dr_bits.append(f"N = {c.n_diminishing:,}, for good from {c.n_sustained:,}, on {short}")
         else:
             dr_bits.append(f"N = {c.n_diminishing:,} on {short}")
-        rows_q1.append([f, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
+        rows_q1.append([c.fabric.name, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
                         pb["dp_bandwidth"], pb["dp_hidden"], pb["dp_exposed"], pb["optimizer"], gain])
         for n in _grid(n_max):
-            rows_curve.append([f, n, float(c.step_time[n - 1]), float(c.samples_per_s[n - 1]),
+            rows_curve.append([c.fabric.name, n, float(c.step_time[n - 1]), float(c.samples_per_s[n - 1]),
                                float(c.speedup[n - 1]), float(c.efficiency[n - 1]),
                                float(c.marginal[n - 1]) if n - 1 < len(c.marginal) else None])
     best = max(curves, key=lambda f: curves[f].samples_per_s[b - 1])
@@ -511,7 +511,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
     return Report(
         puzzle="scaling", lab="05", part=1, track=t.key, title="The communication wall", status="computed",
         headline=headline, figures=figures, findings=findings,
-        constraints=[Constraint(f"marginal speedup of one more {dev} at the best (fabric, N) = ({opt_f}, {opt_n})",
+        constraints=[Constraint(f"marginal speedup of one more {dev} at the best fabric and N "
+                                f"({_short(curves[opt_f].fabric)}, N = {opt_n:,})",
                                 float(curves[opt_f].marginal[opt_n - 1]), threshold, "x", ">=",
                                 binding=bool(curves[opt_f].marginal[opt_n - 1] < threshold + 0.05))],
         formulas=list(FORMULAS) if sc.collectives == "textbook" else list(FORMULAS_NCCL),
@@ -676,8 +677,9 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
                       "explorer/cost/collectives.py; explorer/cost/sharding.py; explorer/cost/frameworks.py")]
     for c in curves.values():
         shared = " (shared by the node's devices)" if c.fabric.shared_per_node else ""
-        out.append(Assumption(f"Fabric {c.fabric.key}: {c.fabric.bandwidth * 8 / 1e9:g} Gb/s line rate{shared}, "
-                              f"{c.fabric.efficiency:.0%} achievable, alpha {c.fabric.latency_s * 1e6:g} us",
+        out.append(Assumption(f"Fabric {c.fabric.name}: {human_number(c.fabric.bandwidth * 8 / 1e9)} Gb/s line rate"
+                              f"{shared}, "
+                              f"{c.fabric.efficiency:.0%} achievable, alpha {human_duration(c.fabric.latency_s)}",
                               c.fabric.source))
     return out
 

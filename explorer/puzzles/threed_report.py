@@ -14,6 +14,16 @@ from explorer.puzzles.threed import scenario_of
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_percent as pct
+from explorer.units import plural
+
+# The parts of a step time (StepEstimate.time keys) as a reader names them.
+TIME_PART_NAMES = {"compute": "compute", "bubble": "pipeline bubble", "tp_comm": "tensor-parallel communication",
+                   "cp_comm": "context-parallel communication", "pp_comm": "pipeline send/receive",
+                   "dp_exposed": "exposed data-parallel sync", "optimizer": "optimizer step"}
+
+
+def _part(key: str) -> str:
+    return TIME_PART_NAMES.get(key, key.replace("_", " "))
 
 
 def _cfg(p: ParallelPlan) -> dict:
@@ -136,7 +146,7 @@ def _breakdown_mem(b: StepEstimate, c: StepEstimate | None, proven: bool = True)
 
 
 def _breakdown_time(b: StepEstimate, c: StepEstimate | None, proven: bool = True) -> Table:
-    rows = [[k, f"{v:.4f}"] + ([f"{c.time[k]:.4f}"] if c else []) for k, v in b.time.items()]
+    rows = [[_part(k), f"{v:.4f}"] + ([f"{c.time[k]:.4f}"] if c else []) for k, v in b.time.items()]
     rows.append(["step", f"{b.step_time_s:.4f}"] + ([f"{c.step_time_s:.4f}"] if c else []))
     return Table(["time part", "optimum (s)" if proven else "answer (s)"] + (["crisis (s)"] if c else []), rows,
                  "Step time")
@@ -151,11 +161,16 @@ def _why(res) -> list[Finding]:
         c = res.crisis
         # positive: time the answer saves on that part
         diffs = sorted(((c.time[k] - b.time[k]), k) for k in b.time)
-        gains = ", ".join(f"{k} {d:+.3f} s" for d, k in reversed(diffs) if abs(d) > 1e-4)
-        out.append(Finding("Why does the optimum beat the crisis configuration?" if proven else
-                           "How does this configuration (not proven optimal) compare with the crisis configuration?",
+        gains = ", ".join(f"{_part(k)} {d:+.3f} s" for d, k in reversed(diffs) if abs(d) > 1e-4)
+        faster = c.step_time_s > b.step_time_s
+        question = ("How does this configuration (not proven optimal) compare with the crisis configuration?"
+                    if not proven else "Why does the optimum beat the crisis configuration?" if faster else
+                    "Why is the optimum slower per step than the crisis configuration?")
+        out.append(Finding(question,
                            f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
-                           f"({c.step_time_s / b.step_time_s:.2f}x); "
+                           f"({c.step_time_s / b.step_time_s:.2f}x"
+                           + ("" if faster else ", slower: the crisis configuration does not fit"
+                              if not c.fits_in_memory else ", slower") + "); "
                            f"time saved per part (negative: {it} spends more there): {gains}. "
                            f"Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
     for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
@@ -199,11 +214,11 @@ def _micro_batch_finding(res) -> list[Finding]:
     return [Finding(
         "With the crisis shape pinned (--fix), which micro-batch change lifts MFU the most (the 'Jeff Dean' "
         "question)?",
-        f"Micro-batch {a['micro_batch']} ({a['num_micro_batches']} micro-batches){unproven}: MFU {a['mfu']:.1%} "
-        f"against "
-        f"{c.mfu:.1%} at the crisis micro-batch {c.plan.micro_batch}, and {lo['mfu']:.1%} at micro-batch "
-        f"{lo['micro_batch']}. More, smaller micro-batches fill the pipeline: bubble {c.bubble_fraction:.1%} -> "
-        f"{a['bubble_fraction']:.1%}; larger ones empty it (and need more activation memory).")]
+        f"Micro-batch {a['micro_batch']} ({plural(a['num_micro_batches'], 'micro-batch')}){unproven}: MFU "
+        f"{pct(a['mfu'])} against "
+        f"{pct(c.mfu)} at the crisis micro-batch {c.plan.micro_batch}, and {pct(lo['mfu'])} at micro-batch "
+        f"{lo['micro_batch']}. More, smaller micro-batches fill the pipeline: bubble {pct(c.bubble_fraction)} -> "
+        f"{pct(a['bubble_fraction'])}; larger ones empty it (and need more activation memory).")]
 
 
 def _lab_questions(res) -> list[Finding]:
@@ -323,7 +338,7 @@ def _assumptions(res) -> list[Assumption]:
         Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
                    "sets the pace); interleaving needs the micro-batch count divisible by PP.",
                    "Megatron-LM interleaved schedule; Llama 3 paper sec. 3.3.2"),
-        Assumption(f"Efficiency parameters: {e.as_dict()}; GEMM efficiency of the part "
+        Assumption(f"Efficiency parameters: {e.describe()}; GEMM efficiency of the part "
                    f"{s.cluster.accelerator.matmul_efficiency}.", s.cluster.accelerator.matmul_efficiency_source),
     ]
     if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on

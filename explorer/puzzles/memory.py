@@ -339,7 +339,7 @@ def build_report(res: MemoryResult) -> Report:
     figures["optimizer_to_weights_mixed"] = Figure(ratio_mix, "x", "optimizer bar / weights bar, Adam mixed precision")
     findings.append(Finding(
         "The lab says the optimizer bar is 3x the weights bar: in which precision is that so?",
-        f"In none of the two as the bars are drawn here, though the total is 16 B/param in both. Adam in FP32: "
+        f"In neither, as the bars are drawn here, though the total is 16 B/param in both. Adam in FP32: "
         f"optimizer {bpp32['optimizer']} B (m and v) / weights {bpp32['weights']} B = {human_number(ratio32)}x (no "
         f"separate master copy: the FP32 weights are the master). Mixed precision: optimizer "
         f"{bppmix['optimizer']} B (fp32 master + m + v) / weights {bppmix['weights']} B (bf16) = "

@@ -11,6 +11,7 @@ from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Re
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
+from explorer.units import plural
 
 
 def span(seconds: float) -> str:
@@ -136,7 +137,8 @@ def build_report(res) -> Report:
         "What replaces MFU on a fleet?",
         f"The time to the training target: a fleet's devices idle while the radio works, and the answer trades "
         f"rounds (convergence) against round time and energy. Here a round spends {pct(compute_share)} of its "
-        f"{span(b['round_time'])} computing {b['local_steps']} local steps of {span(b['t_local'])}; the rest is the "
+        f"{span(b['round_time'])} computing {plural(b['local_steps'], 'local step')} of {span(b['t_local'])}; the rest "
+        f"is the "
         f"synchronisation ({span(b['t_sync'])}) and waiting for the deadline. ZeRO sharding and checkpoint restarts "
         f"do not apply: devices keep no shard of each other's state, and a device that drops out is left out of "
         f"the round instead of stopping the fleet."))
@@ -230,8 +232,9 @@ def _round_findings(res) -> list[Finding]:
     if b["tier"].graph == "server":
         sel = b["replicas"] * b["participation"]
         txt = (f"{num(sel)} of {b['replicas']:,} replicas are selected; the round closes at the "
-               f"{pct(b['deadline_quantile'])} quantile of a device's round time, so {num(late)} late ones are "
-               f"dropped on average instead of waited for (waiting for the slowest of {num(sel)} would stretch the "
+               f"{pct(b['deadline_quantile'])} quantile of a device's round time, so {num(late)} late "
+               f"{'one is' if num(late) == '1' else 'ones are'} dropped on average instead of waited for (waiting for "
+               f"the slowest of {num(sel)} would stretch the "
                f"compute part by the order statistics of lab 05 part 3). "
                + ("The aggregator's network, moving every selected model down and every update up, sets the round's "
                   "length." if b["server_bound"] else ""))

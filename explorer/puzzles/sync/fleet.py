@@ -205,7 +205,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
     findings.append(_wait_or_drop(a, fa))
     findings.append(Finding(
         "How often to synchronise?",
-        "Local steps H between synchronisations, the rest of the optimum fixed: "
+        "Local steps H between synchronisations, the rest of the fleet 3D optimum fixed: "
         + "; ".join(f"H = {r['local_steps']}: {num(r['rounds'])} rounds of {_span(r['round_time'])}, "
                     + (f"{_span(r['days'] * SECONDS_PER_DAY)}" if r["feasible"] else
                        "not allowed (" + r["violations"][0].split(" stable")[0].split(":")[0] + ")")
@@ -264,7 +264,7 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
         f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
         f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
         f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
-        f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {a.progress:.2g} of a "
+        f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {num(a.progress, 2)} of a "
         "step per update.")
 
 
@@ -294,13 +294,13 @@ def _edge(a, fa, figures, findings, constraints) -> str:
         f"At the lab's step (lr = {e['lr_fraction']:g} x the largest stable step at zero staleness), Lian et al. "
         f"2015's condition holds up to staleness T = sqrt((1 - f)/2)/f = {num(e['staleness_max'])}: periodic "
         f"averaging may run at most H = {e['h_max']} local steps between synchronisations, and asynchronous "
-        f"updates may come from at most {e['async_devices_max']} {a.track.device_plural} in flight. The "
+        f"updates may come from at most {e['async_devices_max']} {a.track.device_plural} in flight. The fleet 3D "
         f"optimum synchronises every {b['local_steps']} local steps (staleness {b['local_steps'] - 1}) with "
         f"{num(b['participants'])} vehicles on time per round over {b['tier'].name}. Asynchronous updates from "
         f"its {num(b['replicas'] * b['participation'])} selected vehicles would be {num(e['async_staleness'])} "
-        f"updates stale (r = {e['async_progress']:.2g} < {e['lr_fraction']:g}): they diverge, which is the "
+        f"updates stale (r = {num(e['async_progress'], 2)} < {num(e['lr_fraction'])}): they diverge, which is the "
         "crisis; from the whole fleet, staleness "
-        f"{e['fleet_async_staleness']:,} (r = {e['fleet_async_progress']:.2g})."))
+        f"{e['fleet_async_staleness']:,} (r = {num(e['fleet_async_progress'], 2)})."))
     constraints.append(Constraint("staleness of the sync period vs the stability bound", b["local_steps"] - 1,
                                   e["staleness_max"], "steps", "<=", binding=b["local_steps"] == e["h_max"]))
     return (f"Drop late vehicles at a deadline instead of accepting stale updates: the lab's step affords staleness "
@@ -308,7 +308,7 @@ def _edge(a, fa, figures, findings, constraints) -> str:
             f"{b['local_steps']} steps with {num(b['participants'])} of {a.nodes:,} vehicles on time per round over "
             f"{b['tier'].name}: the target in {_span(b['days'] * SECONDS_PER_DAY)}. Asynchronous updates from "
             f"{num(b['replicas'] * b['participation'])} vehicles in flight would be {num(e['async_staleness'])} "
-            f"updates stale (r = {e['async_progress']:.2g} < {e['lr_fraction']:g}): they diverge.")
+            f"updates stale (r = {num(e['async_progress'], 2)} < {num(e['lr_fraction'])}): they diverge.")
 
 
 def _mobile(a, fa, figures, findings, constraints, tables) -> str:
@@ -357,7 +357,7 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
             f"{num(b['energy_day'])} J a day from the glasses' battery, target in "
             f"{_span(b['days'] * SECONDS_PER_DAY)}."))
         figures["rounds_per_day_in_budget"] = Figure(best_c["rounds_per_day"], "rounds/day",
-                                                     "glasses-side training within the battery budget")
+                                                     "rounds a day of glasses-side training within the battery budget")
         constraints.append(Constraint(f"training energy per {dev} per day", best_c["energy_day"], mo["budget_j"], "J",
                                       "<=", binding=best_c["energy_day"] >= 0.999 * mo["budget_j"]))
     ratio = f"{num(worst['ratio'])}x local inference over {worst['link']}" if worst else "not on battery"
@@ -382,7 +382,7 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
          "days to target"],
         [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], r["rounds"],
           r["rounds_per_day"], r["days"] if r["feasible"] else None] for r in rows],
-        f"Synchronisation paths at the optimum's placement ({_place(fa, b['placement'])})")
+        f"Synchronisation paths at the fleet 3D optimum's placement ({_place(fa, b['placement'])})")
     figures["spectral_gap"] = Figure(w.get("spectral_gap", 0.0), "", "spectral gap 1 - |lambda_2| (wearer graph)")
     figures["consensus_rate"] = Figure(w.get("consensus_rate", 0.0), "", "p = 1 - |lambda_2|^2 (wearer graph)")
     if "earbuds" in g:

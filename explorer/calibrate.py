@@ -76,7 +76,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               "fused-attention fraction of the dense BF16 peak on A100",
               "Dao, FlashAttention-2 (arXiv 2307.08691), abstract: 50-73 % of A100's peak"),
     Parameter("matmul_half_dim", 192.0, 16.0, 2048.0, (),
-              "per-device GEMM width at which a GEMM reaches half of the large-GEMM efficiency",
+              "size of a GEMM's weight dimension (each side, per device) at which the GEMM reaches half of the "
+              "large-GEMM efficiency",
               "NVIDIA Deep Learning Performance Guide, 'Matrix multiplication background' (tile quantisation)"),
     Parameter("matmul_half_tokens", 128.0, 16.0, 4096.0, (),
               "micro-batch tokens at which a GEMM reaches half of it", "as matmul_half_dim"),

@@ -202,3 +202,52 @@ def test_attention_without_flash_runs_as_head_dim_gemms():
     rate_off = off.peak_flops * gemm_efficiency(off.cluster.accelerator.matmul_efficiency, 128, 2048, off.efficiency)
     dt = float(layer_time(off, 1, 1, 1, 0, 0)[0]) - float(layer_time(on, 1, 1, 1, 0, 0)[0])
     assert dt == pytest.approx(attn_flops / rate_off - attn_flops / rate_on, rel=1e-9)
+
+
+def test_gemm_efficiency_follows_the_arithmetic_intensity_of_each_gemm():
+    # NVIDIA Deep Learning Performance Guide, 'Matrix multiplication background': with many tokens M a GEMM's
+    # arithmetic intensity M N K / (M K + N K + M N) tends to K N / (K + N), half the harmonic mean
+    # n = 2 K N / (K + N) of the weight's sides. Hand derivation for the 32B shape of Megatron-LM's weak-scaling
+    # table (h 7168, 4h GELU MLP, MHA) at TP 8 and 4,096 tokens, half-dimensions 192 (weights) and 128 (tokens),
+    # part efficiency 1: f(n) = n / (n + 192); QKV 7168 x 2688 -> n = 3909.8, proj 896 x 7168 -> 1592.9,
+    # FC1 7168 x 3584 and FC2 3584 x 7168 -> 4778.7, weighted 3 : 1 : 4 : 4 by their FLOPs (harmonic mean: the
+    # layer's GEMM time is the sum of theirs).
+    from explorer.models.architecture import DecoderModel
+
+    from explorer.cost.efficiency import Efficiency, layer_gemm_efficiency
+
+    eff = Efficiency(matmul_half_dim=192.0, matmul_half_tokens=128.0)
+
+    def f(n):
+        return n / (n + 192.0)
+
+    def gpt(h, heads):
+        return DecoderModel("g", 4, h, heads, heads, 4 * h, 131072, mlp="gelu", norm="layer")
+
+    assert 2 * 7168 * 2688 / (7168 + 2688) == pytest.approx(3909.8, abs=0.1)
+    expected = 12 / (3 / f(3909.8182) + 1 / f(1592.8889) + 8 / f(4778.6667)) * 4096 / (4096 + 128)
+    big = float(layer_gemm_efficiency(1.0, gpt(7168, 56), 8, 4096, eff))
+    assert big == pytest.approx(expected, rel=1e-6)
+    # The table's README: MFU grows from the smallest model to the largest 'because larger GEMMs have higher
+    # arithmetic intensity'. 1.7B (h 2048) at TP 1: n = 3072, 2048, 3276.8, 3276.8: less efficient than 32B at
+    # TP 8, although 32B's width per device (896) is smaller.
+    small = float(layer_gemm_efficiency(1.0, gpt(2048, 16), 1, 4096, eff))
+    assert small == pytest.approx(12 / (3 / f(3072) + 1 / f(2048) + 8 / f(3276.8)) * 4096 / 4224, rel=1e-9)
+    assert big > small
+
+
+def test_the_loss_reads_and_writes_the_logits_in_fp32_several_times():
+    # Megatron-LM's vocab-parallel cross entropy (core_r0.8.0): 38 bytes per logit forward, 14 backward; with the
+    # GEMM time removed, the loss of 2 x 2,048 tokens x 1,000 / TP 2 logits takes 52 x that many bytes at HBM speed.
+    from explorer.cost.time import CROSS_ENTROPY_BYTES_PER_LOGIT, logits_time
+
+    assert CROSS_ENTROPY_BYTES_PER_LOGIT == 38 + 14
+    s = _setup()
+    m = s.model
+    t = float(logits_time(s, 2, 1, 2))
+    from explorer.cost.efficiency import gemm_efficiency
+
+    tokens = 2 * s.seq_len
+    e = gemm_efficiency(s.cluster.accelerator.matmul_efficiency, m.hidden, tokens, s.efficiency, other=m.vocab / 2)
+    gemm = 3 * tokens * 2 * m.vocab * m.hidden / 2 / (s.non_gemm_peak_flops * e)
+    assert t - gemm == pytest.approx(52 * tokens * m.vocab / 2 / s.cluster.accelerator.memory_bandwidth, rel=1e-9)

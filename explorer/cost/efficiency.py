@@ -24,29 +24,30 @@ if TYPE_CHECKING:
 class Efficiency:
     """Efficiency parameters of the step-time model."""
 
-    matmul_half_dim: float = 195.2
-    """GEMM size roll-off: the per-device matrix width (hidden / TP) at which a GEMM reaches half
-    of the part's large-GEMM efficiency; efficiency scales as n / (n + n_half). Small GEMMs
-    under-fill the SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide,
-    'Matrix multiplication background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
+    matmul_half_dim: float = 279.7
+    """GEMM size roll-off: the size of a weight dimension (either side of the weight matrix on one device, e.g.
+    h and 3h/TP for a fused QKV projection) at which a GEMM reaches half of the part's large-GEMM efficiency;
+    each weight dimension n scales it by n / (n + n_half) (layer_gemm_efficiency). Small GEMMs under-fill the
+    SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide, 'Matrix multiplication
+    background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 159.2
+    matmul_half_tokens: float = 178.5
     """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 36.89
+    elementwise_bytes_per_hidden: float = 45
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
     (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
     dropout and residual are the memory-bound part of a layer). These are the kernels sequence parallelism
     splits over TP; the MLP activation's traffic is counted from the shape (explorer/cost/time.py). Fitted
     (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
-    7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands at 37."""
+    7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands near 40."""
 
-    elementwise_bytes_per_hidden_eager: float = 395.6
+    elementwise_bytes_per_hidden_eager: float = 271.3
     """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
     (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
     back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
-    figure); the fit lands at about 10x, i.e. roughly 200 passes over 2-byte h-vectors per layer."""
+    figure); the fit lands at about 6-8x, i.e. over a hundred passes over 2-byte h-vectors per layer."""
 
     attention_efficiency: float = 0.45
     """Fraction of dense peak at which the attention core's counted FLOPs (4 s h per token and layer forward,
@@ -57,7 +58,7 @@ class Efficiency:
     catalog (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the
     others."""
 
-    attention_score_bytes: float = 41.81
+    attention_score_bytes: float = 36.16
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
@@ -93,7 +94,49 @@ DEFAULT_EFFICIENCY = Efficiency()
 
 
 def gemm_efficiency(
-    part_efficiency: ArrayLike, width: ArrayLike, tokens: ArrayLike, eff: Efficiency = DEFAULT_EFFICIENCY
+    part_efficiency: ArrayLike, width: ArrayLike, tokens: ArrayLike, eff: Efficiency = DEFAULT_EFFICIENCY,
+    other: ArrayLike | None = None,
 ) -> np.ndarray | float:
-    """Fraction of dense peak reached by a layer's GEMMs of per-device width and token count."""
-    return part_efficiency * width / (width + eff.matmul_half_dim) * tokens / (tokens + eff.matmul_half_tokens)
+    """Fraction of dense peak reached by one GEMM of `tokens` rows and a (width x other) weight.
+
+    A GEMM's efficiency depends on all three of its dimensions (NVIDIA Deep Learning Performance Guide,
+    'Matrix multiplication background': arithmetic intensity M N K / (M K + N K + M N), tile and wave
+    quantisation on the output). With many tokens M the intensity tends to K N / (K + N), half the harmonic mean
+    n = 2 K N / (K + N) of the weight's two sides (the narrower side when they differ much), so n rolls the
+    efficiency off as n / (n + matmul_half_dim) and the token count M as M / (M + matmul_half_tokens). The
+    backward's dgrad and wgrad GEMMs permute the same three dimensions, so one factor serves all three.
+    other=None: a square weight of side `width` (n = width)."""
+    import numpy as np
+
+    w = np.asarray(width, dtype=float)
+    side = w if other is None else 2.0 * w * other / (w + np.asarray(other, dtype=float))
+    return part_efficiency * side / (side + eff.matmul_half_dim) * tokens / (tokens + eff.matmul_half_tokens)
+
+
+def layer_gemm_efficiency(part_efficiency: ArrayLike, model, tp: ArrayLike, tokens: ArrayLike,
+                          eff: Efficiency = DEFAULT_EFFICIENCY) -> np.ndarray | float:
+    """Efficiency of a transformer layer's GEMMs on one device: the FLOP-weighted harmonic mean of its four
+    weight GEMMs' efficiencies (gemm_efficiency of each weight's two sides), i.e. the layer's GEMM time is
+    the sum of each GEMM's FLOPs at its own efficiency. A tensor-parallel split narrows only one side of each
+    weight (h x 3h/TP, h/TP x h, ...), so a wide model at large TP keeps large GEMMs where the width per device
+    alone would say otherwise (Megatron-LM's README on its H100 weak scaling: MFU grows with model size
+    'because larger GEMMs have higher arithmetic intensity').
+
+    The GEMMs as Megatron-LM lays them out (megatron/core/transformer: linear_qkv is one fused column-parallel
+    GEMM, linear_fc1 fuses SwiGLU's gate and up projections; llm-foundry's MPT fuses Wqkv too), split over TP:
+      QKV  h -> (h + 2 kv_dim) / TP       proj  h / TP -> h
+      FC1  h -> (matrices - 1) ffn / TP   FC2   ffn / TP -> h
+    The weights of a GEMM are proportional to its FLOPs, so K x N is its weight."""
+    import numpy as np
+
+    t = np.asarray(tp, dtype=float)
+    h = float(model.hidden)
+    gemms = (
+        (h, (h + 2.0 * model.kv_dim) / t),
+        (h / t, h),
+        (h, (model.mlp_matrices - 1) * float(model.ffn) / t),
+        (float(model.ffn) / t, h),
+    )
+    weight = sum(k * n for k, n in gemms)
+    inv = sum(k * n / gemm_efficiency(1.0, k, tokens, eff, other=n) for k, n in gemms)
+    return part_efficiency * weight / inv

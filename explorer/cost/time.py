@@ -17,7 +17,7 @@ from explorer.cost.collectives import (
     reduce_scatter_time,
     ring_allreduce_time,
 )
-from explorer.cost.efficiency import gemm_efficiency
+from explorer.cost.efficiency import gemm_efficiency, layer_gemm_efficiency
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 
@@ -88,7 +88,7 @@ def layer_time(
     tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)
     _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
-    e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, eff)
+    e = layer_gemm_efficiency(acc.matmul_efficiency, m, tp_a, tokens, eff)
     rc = np.asarray(recompute)
     # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) is executed 4 times under
     # selective or full recompute. A fused (FlashAttention-style) kernel runs it at the part's attention efficiency
@@ -191,14 +191,27 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 
 
+CROSS_ENTROPY_BYTES_PER_LOGIT = 52.0
+"""HBM bytes per logit element (token x vocab entry) of the loss, forward + backward, as the frameworks run it
+unfused. Megatron-LM's vocab-parallel cross entropy (megatron/core/tensor_parallel/cross_entropy.py, core_r0.8.0;
+its fused variant, --cross-entropy-loss-fusion, is off by default): forward .float() (read 2, write 4), max
+(read 4), subtract the max in place (4 + 4), exp in place (4 + 4), sum (4), divide in place (4 + 4) = 38;
+backward: multiply by the loss gradient in place (4 + 4) and the cast back to BF16 (read 4, write 2) = 14.
+PyTorch's F.cross_entropy on `logits.float()` (torchtitan, llm-foundry under autocast) comes to about 48
+(the cast 6, log_softmax 16 each way, the dense nll gradient 4, the cast back 6); one figure serves both."""
+
+
 def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | float:
-    """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd (BF16 under FP8)."""
+    """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd (BF16 under FP8):
+    the projection's GEMMs at the efficiency of their shape, the loss's FP32 passes over the logits at HBM
+    bandwidth (CROSS_ENTROPY_BYTES_PER_LOGIT)."""
     m, acc = setup.model, setup.cluster.accelerator
     tokens = _tokens(setup, cp, micro_batch)
     tp_a = np.asarray(tp)
-    e = gemm_efficiency(acc.matmul_efficiency, m.hidden / tp_a, tokens, setup.efficiency)
+    # the output projection: tokens x h times h x V/TP (vocab-parallel)
+    e = gemm_efficiency(acc.matmul_efficiency, m.hidden, tokens, setup.efficiency, other=m.vocab / tp_a)
     flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
-    softmax_bytes = 3.0 * tokens * m.vocab * 4.0 / tp_a
+    softmax_bytes = CROSS_ENTROPY_BYTES_PER_LOGIT * tokens * m.vocab / tp_a
     return flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth
 
 

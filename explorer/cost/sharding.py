@@ -272,6 +272,48 @@ def exposed_per_micro_batch(comm: dict[str, np.ndarray], layers: ArrayLike, t_fw
     return comm["mb_fixed"] + rest * (fwd + bwd)
 
 
+def chunk_windows(fw: ArrayLike, pp: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(k_grad, q_param): how many chunk-backward and chunk-forward passes of one micro-batch hide each model
+    chunk's step-level gradient reduction and weight gather under an interleaved pipeline (v > 1); see
+    step_sync_exposed. k_grad = (v - 1) PP + 1; q_param = PP for Megatron-LM (its all-gathers run one chunk
+    ahead), 1 for the others (each chunk gathers its own weights at its first forward)."""
+    p, v_a = np.asarray(pp), np.asarray(v)
+    return (v_a - 1) * p + 1, np.where(np.asarray(fw) == MEGATRON, p, 1) + 0 * v_a
+
+
+def step_sync_exposed(comm: dict[str, np.ndarray], t_stage: ArrayLike, fw: ArrayLike, pp: ArrayLike,
+                      v: ArrayLike, overlap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Exposed seconds of the step-level gradient reduction (grad_step = G) and weight gather (param_step = P)
+    of one pipeline stage, given its per-micro-batch compute t_stage (forward 1/3, backward 2/3) and v chunks.
+
+    Gradients. Megatron-LM reduces them only in the last micro-batch's backward (schedules.py runs the others
+    under no_sync), bucket by bucket as they fill (--overlap-grad-reduce). Without interleaving that one
+    backward, b = 2/3 t_stage, is all that hides G: exposed G - b. With v chunks (interleaved 1F1B) each chunk
+    is synchronised as soon as its own last backward ends (core_r0.8.0 schedules.py,
+    forward_backward_pipelining_with_interleaving: grad_sync_func[chunk] at is_last_microbatch_for_model_chunk;
+    distributed_data_parallel.py buckets only the first chunk, the others reduce as one call), and the
+    cooldown runs the chunks' last backwards in order v-1, ..., 0, PP micro-batches each (b = 2/3 t_stage / v
+    per chunk and micro-batch). The reductions queue on one stream, G / v each: either each finishes before
+    the next chunk completes and only chunk 0's shows, G / v - b, or the queue never drains and it ends
+    G - ((v - 1) PP + 1) b after the last backward: exposed = max(0, G/v - b, G - k_grad b). PyTorch's pipeline
+    stages (torchtitan FSDP2 with PP) reduce each stage's gradients in its last backward the same way.
+
+    Weights. Megatron's distributed optimizer (--overlap-param-gather, distrib_optimizer.py core_r0.8.0)
+    all-gathers the first chunk's buckets behind its first forward (f = t_stage / (3 v) per chunk), and every
+    further chunk's gather is dispatched when the previous chunk's first forward starts, which is PP chunk
+    forwards before its own (the warm-up runs PP micro-batches per chunk): exposed max(0, P/v - f)
+    + (v - 1) max(0, P/v - q_param f). FSDP2 gathers each chunk at its own first forward (q_param = 1).
+    v = 1 reduces both to the stage-level forms. `overlap` scales every window (Efficiency.dp_overlap)."""
+    G, P = np.asarray(comm["grad_step"]), np.asarray(comm["param_step"])
+    v_a = np.asarray(v, dtype=float)
+    k, q = chunk_windows(fw, pp, v)
+    b = overlap * (2.0 / 3.0) * np.asarray(t_stage) / v_a
+    f = overlap * np.asarray(t_stage) / (3.0 * v_a)
+    e_grad = np.maximum(0.0, np.maximum(G / v_a - b, G - k * b))
+    e_param = np.maximum(0.0, P / v_a - f) + (v_a - 1.0) * np.maximum(0.0, P / v_a - q * f)
+    return np.where(comm["overlap_grad"], e_grad, G), np.where(comm["overlap_param"], e_param, P)
+
+
 def total_per_step(comm: dict[str, np.ndarray], layers: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
     """All data-parallel communication of one step (seconds of collectives, hidden or not)."""
     rest = np.maximum(np.asarray(layers, dtype=float) - 1.0, 0.0)

@@ -40,9 +40,11 @@ def evaluate(
     by its code (explorer/cost/frameworks.py: 0 Megatron-LM, 1 DeepSpeed, 2 FSDP2), hsdp 0/1.
 
       t_chunk = t_stage / v + t_p2p + e_mb            (e_mb: per-micro-batch sharded DP, PP = 1 only)
-      t_step  = (v m + p - 1) t_chunk + max(0, t_grad - hidden) + max(0, t_param - hidden) + t_opt
+      t_step  = (v m + p - 1) t_chunk + e_grad + e_param + t_opt
     where the step-level gradient sync hides behind the last micro-batch's backward (2/3 of t_stage) and the
-    weight all-gather behind the first one's forward (1/3) when the framework overlaps them."""
+    weight all-gather behind the first one's forward (1/3) when the framework overlaps them; under an
+    interleaved pipeline each chunk syncs as soon as its last backward ends and the cooldown's remaining
+    backwards hide it too (explorer/cost/sharding.py step_sync_exposed)."""
     m = setup.model
     n_dev = np.asarray(tp) * cp * pp * dp
     w, g, o = sh.model_state_bytes(setup, fw, tp, pp, dp, cp, zero, v, hsdp)
@@ -63,9 +65,7 @@ def evaluate(
     t_chunk = t_stage / v + t_p2p + e_mb
     slots = np.asarray(v) * num_micro_batches + pp - 1
     t_pipe = slots * t_chunk
-    ov = setup.efficiency.dp_overlap
-    e_grad = np.maximum(0.0, comm["grad_step"] - np.where(comm["overlap_grad"], ov * (2.0 / 3.0) * t_stage, 0.0))
-    e_param = np.maximum(0.0, comm["param_step"] - np.where(comm["overlap_param"], ov * t_stage / 3.0, 0.0))
+    e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     t_opt = sh.dp_optimizer_time(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     t_step = t_pipe + e_grad + e_param + t_opt
     t_dp_exposed = e_grad + e_param + np.asarray(v) * num_micro_batches * e_mb

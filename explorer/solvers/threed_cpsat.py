@@ -12,7 +12,9 @@ SL / v = layers per chunk):
 
   t_pipe  = (SL PP) (m t_layer / PP) + PP (m t_logits / PP) + v (m t_p2p) + (p - 1)(SL / v) t_layer
             + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
-  t_step  = t_pipe + max(0, t_grad - flag 2/3 t_stage) + max(0, t_param - flag 1/3 t_stage) + t_opt
+  t_step  = t_pipe + max(0, t_grad / v - flag b, t_grad - flag k_grad b)
+            + max(0, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f) + t_opt
+            (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed)
   memory  = state + act_layer min(PP, m) SL f_v // den_v + work <= limit
   bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
 
@@ -245,6 +247,10 @@ def prepare(inst: Instance, space: Space) -> dict:
     comm_grad_step, comm_param_step, comm_ag, comm_ag_bwd, comm_rs, comm_mb_fixed = (
         np.asarray(comm[k]) for k in ("grad_step", "param_step", "ag", "ag_bwd", "rs", "mb_fixed"))
     comm_overlap_grad, comm_overlap_param = np.asarray(comm["overlap_grad"]), np.asarray(comm["overlap_param"])
+    # per model chunk (interleaved pipelines sync each chunk on its own: sharding.step_sync_exposed)
+    comm_grad_chunk = np.asarray(comm["grad_step"]) / e_v
+    comm_param_chunk = np.asarray(comm["param_step"]) / e_v
+    comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
 
     # --- a relaxation over (TP, CP, PP, v, mb, rc, SP): the exact pipeline time of the model below, the
@@ -310,7 +316,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     dp_ok = P["dp_ok"] & (lb_v <= top)[None, :, :, :, :, None, None]
     pv_ok = P["pv_ok"] & (lb_v <= top).any(axis=(0, 1))
     comm = {k: P["comm_" + k] for k in ("grad_step", "param_step", "overlap_grad", "overlap_param", "ag", "ag_bwd",
-                                       "rs", "mb_fixed")}
+                                       "rs", "mb_fixed", "grad_chunk", "param_chunk", "k_grad", "q_param")}
 
     # --- variables ---------------------------------------------------------------------------------
     X = CAP_MAX if cap is None else min(int(cap), CAP_MAX)
@@ -376,6 +382,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
         "t_ag": _ns(comm["ag"]), "t_ag_bwd": _ns(comm["ag_bwd"]), "t_rs": _ns(comm["rs"]),
         "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt,
+        "t_grad_chunk": _ns(comm["grad_chunk"]), "t_param_chunk": _ns(comm["param_chunk"]),
+        "k_grad": comm["k_grad"].astype(np.int64), "q_param": comm["q_param"].astype(np.int64),
         "lb_stage": np.broadcast_to(lb_v[None, :, :, :, :, None, None], state.shape)}, dp_ok)
     t_lay, t_lg, layers, den_v = lay["t_layer"], lgt["t_logits"], pv["stage_layers"], pv["interleave_den"]
 
@@ -426,19 +434,51 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     md.add_division_equality(terms[-1], x_lg - t_lg, v)
     pipe_v = M.var(0, min(X, sum(M.hi[t.name] for t in terms)), "t_pipe")
     md.add(pipe_v == sum(terms))
-    # step-level gradient sync hidden behind the last backward (2/3 of a stage), weight gather behind the
-    # first forward (1/3), where the framework overlaps them
+    # step-level gradient sync and weight gather, where the framework overlaps them (sharding.step_sync_exposed):
+    # per chunk, b = 2/3 t_stage / v of backward and f = 1/3 t_stage / v of forward per micro-batch;
+    #   e_grad  = max(0, G/v - b, G - k_grad b)
+    #   e_param = max(0, P/v - f) + (v - 1) max(0, P/v - q_param f)
+    # A stage longer than 3 G_max / ov hides every term already, so the stage is capped there (the products
+    # with k_grad and q_param stay within 64-bit domains).
     ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
     exposed = []
-    for name, frac, t_col, flag in (("grad", Fraction(2, 3), "t_grad", "overlap_grad"),
-                                    ("param", Fraction(1, 3), "t_param", "overlap_param")):
-        f = ov * frac
-        hide = M.var(0, M.hi["t_stage"], f"t_{name}_hideable")
-        md.add_division_equality(hide, stage * f.numerator, f.denominator)
-        hid = M.product([hide, st[flag]], f"t_{name}_hidden", M.hi[f"t_{name}_hideable"])
-        e = M.var(0, min(X, M.hi[t_col]), f"t_{name}_exposed")
-        md.add_max_equality(e, [0, st[t_col] - hid])
-        exposed.append(e)
+    dv = M.var(1, 3 * ov.denominator * max(V), "three_v_den")
+    md.add(dv == 3 * ov.denominator * v)
+    s_cap = max(1, min(M.hi["t_stage"], -(-3 * max(M.hi["t_grad"], M.hi["t_param"]) * max(1, ov.denominator)
+                                              // max(1, ov.numerator)) + 1))
+    st_c = M.var(0, s_cap, "t_stage_capped")
+    md.add_min_equality(st_c, [stage, s_cap])
+
+    def window(name: str, num: int, mult=None):
+        """ov x num/3 x (mult x) t_stage / v, zero where the framework does not overlap (flag applied later)."""
+        base = st_c
+        if mult is not None:
+            base = M.product([st_c, mult], f"t_stage_x_{name}", s_cap * M.hi[mult.name])
+        x = M.var(0, M.hi[base.name] * num * ov.numerator, f"t_{name}_numerator")
+        md.add(x == base * (num * ov.numerator))
+        w = M.var(0, M.hi[x.name], f"t_{name}_window")
+        md.add_division_equality(w, x, dv)
+        return w
+
+    def hidden(w, flag: str, name: str):
+        return M.product([w, st[flag]], f"t_{name}_hidden", M.hi[w.name])
+
+    hg1 = hidden(window("grad_chunk", 2), "overlap_grad", "grad_chunk")
+    hg2 = hidden(window("grad_cooldown", 2, st["k_grad"]), "overlap_grad", "grad_cooldown")
+    e_grad = M.var(0, min(X, M.hi["t_grad"]), "t_grad_exposed")
+    md.add_max_equality(e_grad, [0, st["t_grad_chunk"] - hg1, st["t_grad"] - hg2])
+    hp1 = hidden(window("param_first", 1), "overlap_param", "param_first")
+    hp2 = hidden(window("param_ahead", 1, st["q_param"]), "overlap_param", "param_ahead")
+    e_p1 = M.var(0, M.hi["t_param_chunk"], "t_param_first_exposed")
+    md.add_max_equality(e_p1, [0, st["t_param_chunk"] - hp1])
+    e_p2 = M.var(0, M.hi["t_param_chunk"], "t_param_chunk_exposed")
+    md.add_max_equality(e_p2, [0, st["t_param_chunk"] - hp2])
+    v_less = M.var(0, max(V) - 1, "v_minus_1")
+    md.add(v_less == v - 1)
+    e_rest = M.product([e_p2, v_less], "t_param_rest_exposed", M.hi["t_param_chunk"] * (max(V) - 1))
+    e_param = M.var(0, min(X, M.hi["t_param_first_exposed"] + M.hi["t_param_rest_exposed"]), "t_param_exposed")
+    md.add(e_param == e_p1 + e_rest)
+    exposed = [e_grad, e_param]
     step = M.var(0, min(X, M.hi["t_pipe"] + M.hi["t_grad_exposed"] + M.hi["t_param_exposed"] + M.hi["t_opt"]),
                  "t_step")
     md.add(step == pipe_v + exposed[0] + exposed[1] + st["t_opt"])

@@ -44,7 +44,7 @@ def human_bytes(n: float, spec: str = ".2f") -> str:
 
 def human_percent(fraction: float) -> str:
     """A fraction as a percentage, with two significant digits below 1%."""
-    return f"{100 * fraction:.2g}%" if abs(fraction) < 0.01 else f"{100 * fraction:.1f}%"
+    return f"{human_number(100 * fraction, 2)}%" if abs(fraction) < 0.01 else f"{100 * fraction:.1f}%"
 
 
 def plural_noun(word: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from explorer.units import human_bytes, human_number, singular_noun
+from explorer.units import human_bytes, human_number, human_percent, singular_noun
 
 # Units that are not nouns in number: a value of 1 keeps them as they are (1 s, 1 x, 1 B).
 _UNITS_WITHOUT_NUMBER = {"s", "ms", "us", "ns", "x", "B", "fraction", "USD"}
@@ -25,8 +25,8 @@ def fmt_value(value: Any, unit: str = "") -> str:
     v = float(value)
     if math.isinf(v) or math.isnan(v):
         return str(v)
-    if unit == "fraction":
-        return f"{100 * v:.1f}%"
+    if unit == "fraction":  # a small non-zero share keeps two significant digits (MFU 0.023%, not 0.0%)
+        return human_percent(v) if 0 < abs(v) < 0.0005 else f"{100 * v:.1f}%"
     if unit == "B":
         return human_bytes(v)
     if unit == "s":

@@ -181,6 +181,9 @@ def figure_problems(key: str, fig) -> list[str]:
     if not math.isfinite(v):
         return [f"{key}: {v} is not finite"]
     low = label.lower()
+    shown = fmt_value(v, unit)
+    if v != 0 and re.fullmatch(r"-?0(?:\.0+)?(?:%| .*)?", shown):
+        out.append(f"{key}: {v!r} shown as {shown!r}")
     if unit == "fraction":
         top = 1.0 + 1e-9 if SHARE_OF_TIME.search(low) else 1.5
         bottom = -1.0 if MAY_BE_NEGATIVE.search(low) else 0.0

@@ -82,6 +82,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     m_closed = col.ring_tree_crossover_closed_form(n, alpha, bw)
     m_approx, m_lab = col.ring_tree_crossover_approx(n, alpha, bw), col.lab_text_crossover(n, alpha, bw)
     rel = abs(m_star - m_closed) / m_closed if m_closed > 0 else 0.0
+    rel = 0.0 if rel < 1e-12 else rel  # below brentq's tolerance the difference is rounding, not a disagreement
     m_dbt = find_crossover(lambda x: col.double_binary_tree_allreduce_time(x, n, alpha, bw),
                            lambda x: col.ring_allreduce_time(x, n, alpha, bw), alpha * bw * n)
     at_m = _times(m, n, alpha, bw)

@@ -112,7 +112,8 @@ def test_edge_report_bandwidth_by_hand():
     # 5G: alpha 30 ms, B = 0.05e9/8 x 0.7 = 4.375e6 B/s, N = 10; 1-bit message = P/8 (1 + 32/2^20) bytes
     m = sc.params / 8 * (1 + 32 / 2**20)
     assert r.figure("sync_time_1bit_s") == pytest.approx(2 * 9 * 0.03 + 2 * 9 / 10 * m / 4.375e6, rel=1e-9)
-    assert r.figure("speedup_1bit_end_to_end") > 1.0 and "sooner end to end" in r.headline
+    # the fleet answer leads on edge; the lab's form keeps its headline in data
+    assert r.figure("speedup_1bit_end_to_end") > 1.0 and "sooner end to end" in r.data["datacenter_headline"]
     assert "convergence" in r.plots and len(r.data["convergence"]["series"]) == len(ca.SCHEMES)
 
 

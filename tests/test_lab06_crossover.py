@@ -103,7 +103,8 @@ def test_mobile_energy_per_sync_by_hand():
 @pytest.mark.parametrize("track", ["cloud", "edge", "tiny"])
 def test_small_n_has_no_crossover_and_still_reports(track):
     r = crossover.solve(track, n=3)  # N - 1 = 2 = ceil(log2 3): ring never slower
-    assert r.figure("crossover_bytes") == 0.0 and "never slower" in r.headline
+    # on a fleet track the fleet answer leads; the lab's form keeps its headline in data
+    assert r.figure("crossover_bytes") == 0.0 and "never slower" in r.data.get("datacenter_headline", r.headline)
 
 
 def test_bad_inputs_are_usage_errors():

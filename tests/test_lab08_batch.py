@@ -100,10 +100,13 @@ def test_tiny_batch1_efficiency_is_about_one_percent():
 
 
 def test_edge_and_mobile_hit_the_network_wall():
+    # the lab's form (a synchronous all-reduce every step over the radio) hits the network wall; the fleet
+    # answer that leads these tracks is not held to the 40% MFU target (tests/test_fleet_answers.py)
     for track in ("edge", "mobile"):
         rep = pb.solve(track)
-        assert rep.status == "infeasible"
-        assert "network" in rep.headline
+        assert rep.status == "computed"
+        assert "network" in rep.data["datacenter_headline"]
+        assert not pb.solve_batch(track).reaches_target
 
 
 def test_attempts():

@@ -103,3 +103,38 @@ def available_seconds(hours_per_day: float) -> float:
     if not 0 < hours_per_day <= 24:
         raise UsageError(f"available hours per day must lie in (0, 24], got {hours_per_day!r}")
     return hours_per_day * 3600.0
+
+
+def server_sync_time(selected: ArrayLike, down_bytes: ArrayLike, up_bytes: ArrayLike, alpha: float,
+                     link_bandwidth: float, server_bandwidth: float) -> np.ndarray | float:
+    """One exchange through an aggregator (FedAvg: McMahan et al. 2017, "Communication-efficient learning of
+    deep networks from decentralized data", AISTATS): every selected device downloads the model and uploads its
+    update over its own link at the same time, 2 alpha + (down + up) / B, while the aggregator's network carries
+    all of them, K (down + up) / B_server (each way at B_server; down and up counted together as in the fleet
+    3D model's server time); the exchange lasts the longer of the two."""
+    k = np.asarray(selected, dtype=float)
+    moved = np.asarray(down_bytes, dtype=float) + np.asarray(up_bytes, dtype=float)
+    t = np.maximum(2.0 * alpha + moved / link_bandwidth, k * moved / server_bandwidth)
+    return float(t) if np.ndim(t) == 0 else t
+
+
+def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, server_bandwidth: float,
+                        largest_bytes: float = 1e15) -> float | None:
+    """Update size M* at which the aggregator exchange (M down, M up; server_sync_time) and a ring all-reduce
+    of M among the same K devices over the same link (explorer.cost.collectives.ring_allreduce_time) take the
+    same time (SciPy brentq on log10 M over [1 B, largest_bytes]); None when one is faster at every size there.
+    Small updates favour the star (2 alpha against the ring's 2 (K-1) alpha); large ones favour the ring once
+    the aggregator's network is the bottleneck (K / B_server > 1 / B)."""
+    from scipy.optimize import brentq
+
+    from explorer.cost.collectives import ring_allreduce_time
+
+    def gap(log_m: float) -> float:
+        m = 10.0 ** log_m
+        return float(server_sync_time(selected, m, m, alpha, link_bandwidth, server_bandwidth)
+                     - ring_allreduce_time(m, selected, alpha, link_bandwidth))
+
+    lo, hi = 0.0, math.log10(largest_bytes)
+    if gap(lo) * gap(hi) > 0:
+        return None
+    return 10.0 ** brentq(gap, lo, hi, xtol=1e-12)

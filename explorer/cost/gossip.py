@@ -20,7 +20,7 @@ Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). E
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
 ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
 rounds_to_consensus, consensus_errors, consensus_error, messages_per_round, round_time,
-ring_tour_hops.
+ring_tour_hops, gossip_ring_crossover.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ __all__ = [
     "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "rounds_to_consensus_slem",
     "consensus_errors", "consensus_error", "messages_per_round",
-    "round_time", "ring_tour_hops",
+    "round_time", "ring_tour_hops", "gossip_ring_crossover",
 ]
 
 
@@ -215,3 +215,18 @@ def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
         tour.append(nxt)
         left.remove(nxt)
     return [int(hops[tour[i], tour[(i + 1) % n]]) for i in range(n)]
+
+
+def gossip_ring_crossover(max_degree: int, ring_nodes: int, max_hops: int, alpha: float,
+                          bandwidth: float) -> float | None:
+    """Message size M* at which one synchronous gossip round (each device unicasts M to its neighbours one
+    after another: max_degree x (alpha + M/B), round_time) and a ring all-reduce relayed over the contact
+    graph (2 (k-1) x max_hops x (alpha + M/(k B)), explorer.cost.collectives.relayed_ring_allreduce_time)
+    take the same time: M* = (2 (k-1) h - d) alpha B / (d - 2 (k-1) h / k). None when gossip is faster at
+    every size (d <= 2 (k-1) h / k) or the ring at every size (2 (k-1) h <= d)."""
+    d, k, h = float(max_degree), float(ring_nodes), float(max_hops)
+    lat = 2.0 * (k - 1.0) * h - d
+    bw = d - 2.0 * (k - 1.0) * h / k
+    if lat <= 0 or bw <= 0:
+        return None
+    return lat * alpha * bandwidth / bw

@@ -24,6 +24,7 @@ from explorer.cost import convergence as conv
 from explorer.cost import numerics as num
 from explorer.cost import training_memory as tmem
 from explorer.errors import InfeasibleError, UsageError, require_positive_int
+from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
@@ -123,7 +124,11 @@ def evaluate_config(inst: BatchInstance, precision: str, micro_batch: int, accum
     r = tmem.training_step(base, choice, plan.tp, plan.pp, plan.dp, accumulation, cp=plan.cp, v=plan.virtual_stages,
                            sp=plan.sequence_parallel, int8_block=inst.cm.int8_block_size)
     t_step, t_compute, comm, mfu = r["step_time"], r["time_compute"], r["time_dp_total"], r["mfu"]
-    layout = tmem.Layout(plan.tp, plan.pp, plan.dp, micro_batch * accumulation)
+    # on a fleet the memory audit's layout: frozen weights where it keeps them (tiny: in flash) and no
+    # all-reduce bucket (a device's update goes to the aggregator or its neighbours between rounds)
+    fleet = t.key in FLEET_TRACKS
+    layout = tmem.Layout(plan.tp, plan.pp, 1 if fleet else plan.dp, micro_batch * accumulation,
+                         inst.sc.frozen_store if fleet else "device")
     memory = tmem.waterfall(base, layout, choice, inst.cm.int8_block_size)["total"]
     B = plan.dp * micro_batch * accumulation
     m = base.model
@@ -557,6 +562,7 @@ def build_report(res: BatchResult) -> Report:
                   solve_time_s=res.solve_time_s)
 
 
+@fleet_view("batch")
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: target_mfu, network_headroom, batch, critical_batch, loss_scaling,
     max_accumulation)."""

@@ -24,6 +24,7 @@ from explorer.puzzles.collective_scenario import (
     get_scenario,
     simulation_settings,
 )
+from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.sim import compressed_adam as ca
 from explorer.units import human_duration as dur
@@ -85,6 +86,7 @@ def time_to_target(steps: int | None, warmup: int, compressed_from: int | None, 
     return full * t_full + (steps - full) * t_compressed
 
 
+@fleet_view("compression")
 def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int | None = None,
           steps: int | None = None, seed: int | None = None, warmup: int | None = None, **_: Any) -> Report:
     """Compression report for a track. topk_ratio: top-k keeps 1/ratio of the elements (>= 1)."""

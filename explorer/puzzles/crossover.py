@@ -22,6 +22,7 @@ from explorer.puzzles.collective_scenario import (
     CollectiveScenario,
     get_scenario,
 )
+from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
 from explorer.units import human_number
@@ -65,6 +66,7 @@ def _times(m: float, n: int, alpha: float, bw: float) -> dict[str, float]:
 
 
 # --- the puzzle ---------------------------------------------------------------------------------
+@fleet_view("crossover")
 def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None = None,
           bandwidth_bps: float | None = None, message_bytes: float | None = None, **_: Any) -> Report:
     """Crossover report for a track; n, alpha_s, bandwidth_bps (effective bytes/s) and message_bytes

@@ -22,6 +22,7 @@ from explorer import validation as V
 from explorer.cost import input_pipeline as ip
 from explorer.errors import NoAnswerError, UsageError, require_positive_int
 from explorer.plan import ParallelPlan
+from explorer.puzzles.fleetlens import fleet_view
 from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
@@ -367,6 +368,7 @@ def build_report(res: LoaderResult) -> Report:
                   extra=extra, solve_time_s=res.solve_time_s)
 
 
+@fleet_view("dataloader")
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry (options: workers, devices (maxima), augment_ms, compute_ms, sample_bytes,
     storage_gbps, batch, dataset_samples, engine, time_limit)."""

@@ -35,6 +35,7 @@ from explorer import validation as V
 from explorer.cost import collectives as col
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.puzzles.collective_scenario import CollectiveScenario, get_scenario
+from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_duration as dur
 from explorer.units import human_number, human_percent, plural
@@ -299,6 +300,7 @@ def _rate(bps: float) -> str:
 
 
 
+@fleet_view("hierarchy")
 def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_bandwidth_bps: float | None = None,
           global_batch: int | None = None, time_limit_s: float | None = None, engine: str = "cpsat",
           **_: Any) -> Report:

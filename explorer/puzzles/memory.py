@@ -22,6 +22,7 @@ from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
+from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
@@ -77,6 +78,8 @@ def make_instance(track: str | Track = "cloud", *, memory_limit_gb: float | None
     if not mbs:
         raise UsageError(f"no micro-batch in {list(sc.memory_micro_batches)} divides the batch {bpr}")
     layers = list(dict.fromkeys(int(round(L * f)) for f in cm.trainable_fractions))
+    if t.key in FLEET_TRACKS:  # a fleet device trains at least one layer: with all frozen it learns nothing
+        layers = [n for n in layers if n >= 1]
     dims = {"optimizer": opts, "precision": precs, "recompute": list(tmem.RECOMPUTE_CHOICES), "micro_batch": mbs,
             "zero": list(range(sc.zero_max + 1)) if sc.dp > 1 else [0],
             "offload": [False, True] if sc.offload else [False], "trainable_layers": layers,
@@ -515,6 +518,7 @@ def build_report(res: MemoryResult) -> Report:
                   extra=extra, solve_time_s=res.solve_time_s)
 
 
+@fleet_view("memory")
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry: the Report of the memory audit (options: engine, time_limit, memory_limit_gb, batch)."""
     res = solve_memory(track, **options)

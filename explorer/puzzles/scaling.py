@@ -35,6 +35,7 @@ from explorer.cost.step import evaluate
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
 from explorer.hardware.catalog import Cluster, Link, get_link, link_names
 from explorer.models.catalog import get_model
+from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 from explorer.units import human_duration, human_number, human_percent, plural, plural_noun
@@ -325,6 +326,7 @@ def quality_speedup(sc: ScalingScenario, c: FabricCurve) -> np.ndarray | None:
 
 
 # --- the puzzle -------------------------------------------------------------------------------
+@fleet_view("scaling")
 def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAULT_THRESHOLD,
           max_devices: int | None = None, n_from: int | None = None, n_to: int | None = None,
           **_: Any) -> Report:

@@ -174,10 +174,23 @@ def _cells(h: int) -> int:
 def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
     """Time, device energy and consensus rate of one synchronisation per (placement, tier): the whole
     trained part in the working precision (update compression is the sync audit's question)."""
+    t_sync, e_sync, e_sync_p, p_cons = sync_costs(tb, 1.0)
+    tb.put("t_sync", ("placement", "tier"), t_sync)
+    tb.put("e_sync", ("placement", "tier"), e_sync)
+    tb.put("e_sync_partner", ("placement", "tier"), e_sync_p)
+    tb.put("consensus_rate", ("placement", "tier"), p_cons)
+
+
+def sync_costs(tb: Tables, compression: float = 1.0) -> tuple[np.ndarray, ...]:
+    """(time, fleet device's radio energy, phone's radio energy, consensus rate) of one synchronisation per
+    (placement, tier) with updates `compression` times smaller: through a server only the upload shrinks (the
+    server broadcasts the full model); in gossip and on the relayed ring every message does (CHOCO-SGD,
+    Koloskova et al. 2019, compresses what each device sends its neighbours)."""
     scn = tb.scn
-    c = np.array([1.0])
+    m_a, m_b = tb.values["sync_bytes_device"], tb.values["sync_bytes_partner"]
+    c = float(compression)
     n_p, n_t = len(scn.placements), len(scn.tiers)
-    t_sync, e_sync, p_cons = np.zeros((n_p, n_t, 1)), np.zeros((n_p, n_t, 1)), np.ones((n_p, n_t))
+    t_sync, e_sync, p_cons = np.zeros((n_p, n_t)), np.zeros((n_p, n_t)), np.ones((n_p, n_t))
     e_sync_p = np.zeros((n_p, n_t))
     split = np.array([p.split < scn.layers for p in scn.placements])
     for j, tier in enumerate(scn.tiers):
@@ -185,57 +198,51 @@ def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
         a, bw, eb = lk.latency_s, lk.effective_bandwidth, lk.energy_j_per_bit
         if tier.graph == "server":
             # the global model down, the (compressed) update up, over the device's own link (FedAvg)
-            down, up = m_a[:, None], m_a[:, None] / c[None, :]
+            down, up = m_a, m_a / c
             t = np.where(down > 0, 2.0 * a + (down + up) / bw, 0.0)
             if scn.partner_sync_link is not None:  # the phone syncs its part over its own link meanwhile
                 pl = scn.partner_sync_link
-                tp_ = np.where(m_b[:, None] > 0, 2.0 * pl.latency_s + (m_b[:, None] * (1 + 1 / c[None, :]))
-                               / pl.effective_bandwidth, 0.0)
+                tp_ = np.where(m_b > 0, 2.0 * pl.latency_s + m_b * (1 + 1 / c) / pl.effective_bandwidth, 0.0)
                 t = np.maximum(t, tp_)
-            t_sync[:, j, :] = t
-            e_sync[:, j, :] = energy.transfer_energy_j(up, down, eb)
-            if scn.partner_sync_link is not None:
-                e_sync_p[:, j] = energy.transfer_energy_j(m_b, m_b, scn.partner_sync_link.energy_j_per_bit)
+                e_sync_p[:, j] = energy.transfer_energy_j(m_b / c, m_b, pl.energy_j_per_bit)
+            t_sync[:, j] = t
+            e_sync[:, j] = energy.transfer_energy_j(up, down, eb)
             continue
         wear = graph_figures(scn, wearer_graph(scn)[0])
         buds = graph_figures(scn, earbud_graph(scn))
         tb.graphs.update({"wearers": wear, "earbuds": buds})
-        m = np.maximum(m_a, m_b)[:, None] / c[None, :]  # each earbud exchanges its own (compressed) part
+        m = np.maximum(m_a, m_b) / c  # each earbud exchanges its own (compressed) part
         nf = scn.track.cluster.intra  # NFMI inside the pair
         nfmi_t = p2p_time(m, nf.latency_s, nf.effective_bandwidth)
         nfmi_e = energy.transfer_energy_j(m, m, nf.energy_j_per_bit)
         if tier.graph == "gossip_devices":
-            g = np.where(split[:, None], wear["max_degree"], buds["max_degree"])
-            t_sync[:, j, :] = g * p2p_time(m, a, bw)  # one unicast per neighbour (explorer.cost.gossip.round_time)
-            e_sync[:, j, :] = energy.transfer_energy_j(g * m, g * m, eb)
+            g = np.where(split, wear["max_degree"], buds["max_degree"])
+            t_sync[:, j] = g * p2p_time(m, a, bw)  # one unicast per neighbour (explorer.cost.gossip.round_time)
+            e_sync[:, j] = energy.transfer_energy_j(g * m, g * m, eb)
             p_cons[:, j] = np.where(split, wear["consensus_rate"], buds["consensus_rate"])
         elif tier.graph == "gossip_pairs":
             g = wear["max_degree"]
-            pre = np.where(split[:, None], 0.0, 2.0 * nfmi_t)  # swap over NFMI before, hand back after
-            t_sync[:, j, :] = pre + g * p2p_time(m, a, bw)
-            e_sync[:, j, :] = np.where(split[:, None], 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(g * m, g * m, eb)
+            pre = np.where(split, 0.0, 2.0 * nfmi_t)  # swap over NFMI before, hand back after
+            t_sync[:, j] = pre + g * p2p_time(m, a, bw)
+            e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(g * m, g * m, eb)
             p_cons[:, j] = wear["consensus_rate"]
         else:  # ring_relayed: reduce-scatter + all-gather around a ring laid over the wearer graph
             hops = np.array(ring_hops(scn), dtype=float)
             k = hops.size
             steps = 2.0 * (k - 1)
-            pre = np.where(split[:, None], 0.0, 2.0 * nfmi_t)
-            t_sync[:, j, :] = pre + steps * hops.max() * p2p_time(m / k, a, bw)
+            pre = np.where(split, 0.0, 2.0 * nfmi_t)
+            t_sync[:, j] = pre + steps * hops.max() * p2p_time(m / k, a, bw)
             per_node = steps * hops.sum() / k * (m / k)  # chunks sent (and received) per wearer, relays included
-            e_sync[:, j, :] = np.where(split[:, None], 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(
-                per_node, per_node, eb)
+            e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(per_node, per_node, eb)
             tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean())}
-    tb.put("t_sync", ("placement", "tier"), t_sync[:, :, 0])
-    tb.put("e_sync", ("placement", "tier"), e_sync[:, :, 0])
-    tb.put("e_sync_partner", ("placement", "tier"), e_sync_p)
-    tb.put("consensus_rate", ("placement", "tier"), p_cons)
+    return t_sync, e_sync, e_sync_p, p_cons
 
 
 def _anchor(scn: FleetScenario) -> float:
     """S in T = S x bound: the reference run of the scenario (rounds x local steps iterations) divided by
     the bound at that run (all selected devices report; exact averaging)."""
     d = scn.data
-    n_ref = d["reference_participation"] * scn.devices
+    n_ref = d["reference_participation"] * scn.track.cluster.devices  # the reference run's fleet, whatever N
     it = d["reference_rounds"] * d["reference_local_steps"]
     return it / federated.iterations_bound(scn.noise_batch, d["reference_micro_batch"], n_ref,
                                            d["reference_local_steps"], 1.0, d["heterogeneity"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from explorer.puzzles.fleet3d.model import SECONDS_PER_DAY
+from explorer.puzzles.fleetlens.common import energy_block
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
@@ -132,7 +133,9 @@ def build_report(res) -> Report:
     findings = [Finding("Is model parallelism needed, and where may the model be split?", _why_split(res))]
     findings += _tier_findings(res)
     findings += _round_findings(res)
-    findings += _energy_findings(res)
+    e_figs, e_find = energy_block(res)
+    figs.update({k: v for k, v in e_figs.items() if k not in ('fleet_energy_day_j',)})
+    findings += e_find
     findings.append(Finding(
         "What replaces MFU on a fleet?",
         f"The time to the training target: a fleet's devices idle while the radio works, and the answer trades "
@@ -256,24 +259,6 @@ def _round_findings(res) -> list[Finding]:
         f"p = {num(b['consensus_rate'])}) charges client drift as tau/p; the optimum balances {num(b['rounds'])} "
         f"rounds against {span(b['round_time'])} per round.{stale}"))
     return out
-
-
-def _energy_findings(res) -> list[Finding]:
-    scn, b = res.scenario, res.best
-    dev = scn.track.device_word
-    budget = b["budget_j"]
-    e = (f"One participation costs {num(b['energy_round'])} J ({num(b['energy_compute'])} J compute at "
-         f"{num(scn.setup.cluster.accelerator.tdp_w)} W, {num(b['energy_radio'])} J radio); the fleet's "
-         f"{num(b['rounds_per_day'])} rounds a day cost each {dev} {num(b['energy_day'])} J a day")
-    if budget is not None:
-        e += f", {pct(b['energy_day'] / budget)} of the {num(budget)} J daily budget"
-    elif not b["tier"].uses_battery:
-        e += " drawn from mains or the charger, not the battery"
-    battery = scn.track.raw.get("economics", {}).get("battery_wh")
-    if battery and b["tier"].uses_battery:
-        e += f" ({pct(b['energy_day'] / (battery * 3600))} of a {num(battery)} Wh charge)"
-    art = "an" if dev[0] in "aeiou" else "a"
-    return [Finding(f"Energy: what does a round cost {art} {dev}?", e + ".")]
 
 
 def _assumptions(res) -> list[Assumption]:

@@ -192,6 +192,10 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
         "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
     }
+    from explorer.puzzles.fleetlens.common import energy_block
+
+    e_figs, e_find = energy_block(_res)
+    figures.update({k: v for k, v in e_figs.items() if k != "fleet_energy_day_j"})
     findings: list[Finding] = []
     constraints: list[Constraint] = []
     tables: dict[str, Table] = {}
@@ -203,6 +207,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
     elif "tiny" in fa:
         headline = _tiny(a, fa, figures, findings, constraints, tables)
     findings.append(_wait_or_drop(a, fa))
+    findings += e_find
     findings.append(Finding(
         "How often to synchronise?",
         "Local steps H between synchronisations, the rest of the fleet 3D optimum fixed: "

@@ -1,0 +1,204 @@
+"""What every fleet answer shares: the track's fleet optimum (cached), the energy of a round and the battery
+hours, the relabelling of datacenter-only notions, and the assembly of the fleet Report."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from explorer.cost import energy
+from explorer.puzzles.fleet3d.model import SECONDS_PER_DAY
+from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
+from explorer.units import human_number as num
+from explorer.units import human_percent as pct
+
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass
+class View:
+    """A lab part's fleet answer: what leads the Report on a fleet track."""
+
+    headline: str
+    findings: list[Finding]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    constraints: list[Constraint] = field(default_factory=list)
+    tables: dict[str, Table] = field(default_factory=dict)
+    formulas: list[Formula] = field(default_factory=list)
+    assumptions: list[Assumption] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None  # None: the datacenter form's status stands
+    drop_constraints: tuple[str, ...] = ()  # datacenter constraints with no meaning on the fleet
+
+
+@functools.lru_cache(maxsize=16)
+def optimum(track: str, devices: int | None = None) -> Any:
+    """The fleet form of lab 05 part 2 on this track (explorer.puzzles.fleet3d.solve_fleet), cached: every lab
+    part describes the same fleet."""
+    from explorer.puzzles.fleet3d import solve_fleet
+
+    return solve_fleet(track, devices=devices)
+
+
+def span(seconds: float) -> str:
+    from explorer.puzzles.fleet3d.report import span as _span
+
+    return _span(seconds)
+
+
+def days(d: float) -> str:
+    return span(d * SECONDS_PER_DAY)
+
+
+def ratio_words(before: float, after: float, noun: str = "time to the target") -> str:
+    """'cuts the time to the target by 3.2x' or 'makes it 1.4x longer': a ratio below 1 is never called a gain."""
+    r = before / after
+    if r >= 1:
+        return f"cuts the {noun} by {num(r)}x"
+    return f"makes the {noun} {num(1 / r)}x longer"
+
+
+def describe(res, f: dict | None = None) -> str:
+    from explorer.puzzles.fleet3d.report import describe as _describe
+
+    return _describe(res, res.best if f is None else f)
+
+
+def index(res, f: dict | None = None) -> dict[str, int]:
+    """The table indices of a configuration of the fleet optimum's search."""
+    scn, b = res.scenario, res.best if f is None else f
+    return {"placement": scn.placements.index(b["placement"]), "micro_batch": scn.micro_batches.index(b["micro_batch"]),
+            "local_steps": scn.local_steps.index(b["local_steps"]),
+            "participation": scn.participation.index(b["participation"]),
+            "deadline": scn.deadline_quantiles.index(b["deadline_quantile"]), "tier": scn.tiers.index(b["tier"])}
+
+
+def battery_j(track) -> float | None:
+    wh = track.raw.get("economics", {}).get("battery_wh")
+    return float(wh) * SECONDS_PER_HOUR if wh else None
+
+
+def reference_power_w(track) -> tuple[float, str] | None:
+    """The power a device draws when it does not train: local inference (mobile, lab 05's sync data) or the
+    track's whole average power budget (tiny)."""
+    from explorer.puzzles.sync.audit import sync_data
+
+    p = sync_data(track.key).get("inference_power_w")
+    if p:
+        return float(p), "local inference"
+    budget = track.raw.get("economics", {}).get("power_budget_w")
+    return (float(budget), "the track's average power budget") if budget else None
+
+
+def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
+    """Joules of one round (compute and radio) on the fleet device and, where it runs on a battery, the hours a
+    charge lasts while it takes part in rounds back to back against its normal draw."""
+    scn, b = res.scenario, res.best
+    t = scn.track
+    dev = t.device_word
+    p_dev = scn.setup.cluster.accelerator.tdp_w
+    figs = {
+        "fleet_energy_round_compute_j": Figure(b["energy_compute"], "J", f"compute energy of one round per {dev}"),
+        "fleet_energy_round_radio_j": Figure(b["energy_radio"], "J", f"radio energy of one round per {dev}"),
+        "fleet_energy_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
+    }
+    text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J: {num(b['energy_compute'])} J "
+            f"computing ({b['local_steps']} local step{'s' if b['local_steps'] > 1 else ''} at {num(p_dev)} W) and "
+            f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); "
+            f"{num(b['rounds_per_day'])} rounds a day cost it {num(b['energy_day'])} J a day")
+    if b["budget_j"] is not None:
+        text += f", {pct(b['energy_day'] / b['budget_j'])} of its {num(b['budget_j'])} J daily budget"
+    cap = battery_j(t)
+    ref = reference_power_w(t)
+    if cap and b["tier"].uses_battery and ref:
+        p_train = energy.average_power_w(b["energy_round"], b["round_time"])
+        h_train = energy.battery_hours(cap, p_train)
+        h_ref = energy.battery_hours(cap, ref[0])
+        figs["fleet_training_power_w"] = Figure(p_train, "W", f"{dev}'s average power during a round")
+        figs["fleet_battery_hours_training"] = Figure(h_train, "h", "battery hours, rounds back to back")
+        figs["fleet_battery_hours_reference"] = Figure(h_ref, "h", f"battery hours of {ref[1]}")
+        figs["fleet_battery_share_day"] = Figure(b["energy_day"] / cap, "fraction", "share of a charge a day")
+        text += (f", {pct(b['energy_day'] / cap)} of a {num(cap)} J charge. During a round the {dev} draws "
+                 f"{num(p_train)} W on average, so a charge would last {num(h_train)} h of rounds back to back "
+                 f"against {num(h_ref)} h of {ref[1]} ({num(ref[0])} W): training draws {num(p_train / ref[0])}x "
+                 f"{ref[1]}")
+    elif not b["tier"].uses_battery:
+        text += ", drawn from mains or the charger, not the battery"
+    art = "an" if dev[0] in "aeiou" else "a"
+    q = f"Energy: what does a round cost {art} {dev}" + (", and how long does a battery last?" if
+                                                        "fleet_battery_hours_training" in figs else "?")
+    return figs, [Finding(q, text + ".")]
+
+
+def fleet_figures(res) -> dict[str, Figure]:
+    """The fleet optimum's figures every lab part leads with."""
+    b = res.best
+    t = res.scenario.track
+    compute = b["local_steps"] * b["t_local"] / b["round_time"]
+    return {
+        "fleet_days_to_target": Figure(b["days"], "days", "time to the training target (fleet optimum, lab 05 part 2)"),
+        "fleet_rounds": Figure(b["rounds"], "rounds", "rounds to the target (a bound, scaled by a reference run)"),
+        "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
+        "fleet_participants": Figure(b["participants"], "replicas", "replicas averaged per round"),
+        "fleet_local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
+        "fleet_compute_share": Figure(compute, "fraction", "share of a round spent computing (replaces MFU)"),
+        "fleet_devices": Figure(res.scenario.devices, t.device_plural, f"{t.device_plural} in the fleet"),
+    }
+
+
+def _relabel(key: str, f: Figure, dev: str) -> Figure | None:
+    """A datacenter figure on a fleet: MFU is one device's compute efficiency during its local step (kept and
+    said so); dollars of idle device time have no meaning (dropped: joules replace them)."""
+    if "USD" in f.unit:
+        return None
+    if "mfu" in key.lower() or "MFU" in f.label:
+        return replace(f, label=f"{f.label} (one {dev}'s local step; not a fleet measure)")
+    return f
+
+
+def compose(rep: Report, res, view: View) -> Report:
+    """The Report on a fleet track: the fleet answer first, then the lab's question as the datacenter form
+    poses it (one synchronous job over the radio), its MFU figures labelled as one device's, no dollars."""
+    t = res.scenario.track
+    dev = t.device_word
+    e_figs, e_find = energy_block(res)
+    figures = {**view.figures, **fleet_figures(res), **e_figs}
+    dropped = []
+    for k, f in rep.figures.items():
+        g = _relabel(k, f, dev)
+        if g is None:
+            dropped.append(f.label)
+        elif k not in figures:
+            figures[k] = g
+    mfu_q = [f for f in rep.findings if "MFU" in f.question or "USD" in f.answer]
+    kept = [f for f in rep.findings if f not in mfu_q]
+    posed = Finding("The lab's question as posed: one synchronous job over the radio (no rounds, no deadline, no "
+                    "energy)", rep.headline)
+    replaced = ["MFU -> the share of a round spent computing and the time to the training target"]
+    if dropped:
+        replaced.append(f"dollars ({', '.join(dropped)}) -> joules per round and per day")
+    replaced.append("a job restarted on any failure -> a device that fails or is late is dropped from its round "
+                    "(Bonawitz et al. 2019)")
+    asked = ", ".join(f"'{f.question}'" for f in mfu_q)
+    repl = Finding("What replaces the datacenter's measures on this fleet?",
+                   "; ".join(replaced) + "." + (f" The lab's MFU and dollar questions ({asked}) are answered by the "
+                                                "fleet form above." if mfu_q else ""))
+    constraints = view.constraints + [c for c in rep.constraints if c.name not in view.drop_constraints]
+    extra = {**rep.extra, "fleet": {**view.extra, "best": _plain(res.best)}}
+    data = {**rep.data, "datacenter_headline": rep.headline}
+    asm = view.assumptions + [Assumption(
+        "Fleet answer: the fleet form of lab 05 part 2 on this track (participants, deadline, local steps, "
+        "aggregation path, energy budget), the same fleet as the synchronisation audit.",
+        f"explorer/data/tracks/{t.key}.toml [fleet]")] + rep.assumptions
+    return replace(rep, headline=view.headline, status=view.status or rep.status, figures=figures,
+                   findings=view.findings + e_find + [repl, posed] + kept, constraints=constraints,
+                   formulas=view.formulas + rep.formulas, assumptions=asm, tables={**view.tables, **rep.tables},
+                   extra=extra, data=data)
+
+
+def _plain(f: dict) -> dict:
+    keys = ("split", "trainable_layers", "micro_batch", "local_steps", "participation", "deadline_quantile", "days",
+            "rounds", "rounds_per_day", "round_time", "energy_round", "energy_compute", "energy_radio", "energy_day",
+            "participants", "t_sync", "t_local")
+    return {k: f[k] for k in keys} | {"tier": f["tier"].key}

@@ -1,0 +1,211 @@
+"""Lab 06 on a fleet: the collectives a fleet really runs.
+
+* crossover: a server-aggregated fleet (edge, mobile) averages through an aggregator: each selected device
+  downloads the model and uploads its update over its own link while the aggregator's network carries all of
+  them (a star, FedAvg: McMahan et al. 2017), against a ring or a tree among the same devices over their
+  radios; a gossiping fleet (tiny) averages with the devices in radio range (one gossip round, D-PSGD: Lian et
+  al. 2017) against a ring relayed over the contact graph (an exact average);
+* hierarchy: the fleet's tiers are its aggregation paths (vehicles -> depot edge server -> cloud, Liu et al.
+  2020; glasses -> phone -> cloud; the two earbuds of a pair over NFMI, then gossip between pairs);
+* compression: only the upload of a server round is compressed (the server broadcasts the full model);
+  gossip compresses what each device sends its neighbours (CHOCO-SGD, Koloskova et al. 2019); each level is
+  charged the convergence cost the compression puzzle measures, and priced in rounds a day and joules.
+"""
+
+from __future__ import annotations
+
+from explorer.cost import energy, federated
+from explorer.cost.collectives import ring_allreduce_bytes_per_device, ring_allreduce_time, tree_allreduce_time
+from explorer.cost.gossip import gossip_ring_crossover
+from explorer.puzzles.fleet3d import model as fm
+from explorer.puzzles.fleetlens.common import View, days, index, ratio_words, span
+from explorer.report import Figure, Finding, Formula, Table
+from explorer.units import human_bytes as hbytes
+from explorer.units import human_number as num
+
+
+def sync_path(res) -> tuple[float, object, str]:
+    """(bytes the syncing device moves each way, its link, who syncs) at the fleet optimum: the fleet device,
+    or its phone when the glasses hold none of the trained model."""
+    b, scn = res.best, res.scenario
+    if b["sync_bytes"] <= 0 and scn.partner_sync_link is not None:
+        return b["sync_bytes_partner"], scn.partner_sync_link, "phone"
+    return max(b["sync_bytes"], b["sync_bytes_partner"]), b["tier"].link, scn.track.device_word
+
+
+def crossover(rep, res) -> View:
+    b, scn = res.best, res.scenario
+    tier = b["tier"]
+    if tier.graph != "server":
+        return _gossip_crossover(rep, res)
+    m, link, who = sync_path(res)
+    k = max(2, int(round(b["replicas"] * b["participation"])))
+    a, bw, srv = link.latency_s, link.effective_bandwidth, tier.server_bytes_per_s
+    star = federated.server_sync_time(k, m, m, a, bw, srv)
+    ring = ring_allreduce_time(m, k, a, bw)
+    tree = tree_allreduce_time(m, k, a, bw)
+    m_star = federated.star_ring_crossover(k, a, bw, srv)
+    e_star = energy.transfer_energy_j(m, m, link.energy_j_per_bit)
+    per = ring_allreduce_bytes_per_device(m, k)
+    e_ring = energy.transfer_energy_j(per, per, link.energy_j_per_bit)
+    best = min((star, "the aggregator (star)"), (ring, "a ring"), (tree, "a tree"))[1]
+    whos = f"{who}s" if who == "phone" else scn.track.device_plural
+    cross = (f"the star and a ring break even at M* = {hbytes(m_star)}" if m_star is not None else
+             "the star is faster than a ring at every update size")
+    head = (f"On the fleet the {k:,} selected {whos} average through the aggregator (FedAvg): at the {hbytes(m)} "
+            f"update the star takes {span(star)}, a ring among them {span(ring)} and a tree {span(tree)} over "
+            f"{link.name} ({best} is fastest); {cross}.")
+    ring_note = ("" if ring >= star else
+                 f" The ring's {span(ring)} would need every {who} to reach two others directly, which over "
+                 f"{link.name} goes through the operator's network and address translation, and one {who} that "
+                 "leaves mid-round stalls a ring for everyone while a star simply drops it (Bonawitz et al. 2019): "
+                 "the star is what a fleet can run.")
+    why = (f"Star (FedAvg): every {who} downloads the model and uploads its update over its own link at once, "
+           f"2 alpha + 2M/B = {span(2 * a + 2 * m / bw)}, while the aggregator moves K x 2M through "
+           f"{num(srv * 8 / 1e9)} Gb/s: {span(k * 2 * m / srv)}; the round waits for the slower of the two. A ring "
+           f"among the {k:,} pays 2 (K-1) alpha = {span(2 * (k - 1) * a)} of latency alone (a lower bound: a "
+           f"device-to-device hop crosses the access network twice). Radio energy per {who}: star {num(e_star)} J "
+           f"(M down, M up), ring {num(e_ring)} J (2 (K-1)/K M each way).{ring_note}")
+    figures = {
+        "fleet_star_time_s": Figure(star, "s", "aggregator (star) sync at the fleet's update"),
+        "fleet_ring_time_s": Figure(ring, "s", "ring among the selected devices, same update"),
+        "fleet_tree_time_s": Figure(tree, "s", "binomial tree among them, same update"),
+        "fleet_update_bytes": Figure(m, "B", f"update each {who} moves each way"),
+        "fleet_selected": Figure(k, "devices", "devices selected per round"),
+        "fleet_star_energy_j": Figure(e_star, "J", f"radio energy per {who}, star"),
+        "fleet_ring_energy_j": Figure(e_ring, "J", f"radio energy per {who}, ring"),
+    }
+    if m_star is not None:
+        figures["fleet_star_ring_crossover_bytes"] = Figure(m_star, "B", "star = ring crossover M*")
+    findings = [Finding("On the fleet: which collective, and where is the crossover?", why)]
+    formulas = [Formula("aggregator round (star)", "max(2 alpha + (M_down + M_up)/B, K (M_down + M_up)/B_server)",
+                        "FedAvg (McMahan et al. 2017) through one aggregator; explorer/cost/federated.py")]
+    return View(head, findings, figures, formulas=formulas,
+                extra={"crossover": {"star_s": star, "ring_s": ring, "tree_s": tree, "m_star": m_star}})
+
+
+def _tier_rows(res) -> list[dict]:
+    scn, tb = res.scenario, res.tables
+    idx = index(res)
+    return [fm.evaluate(tb, {**idx, "tier": j}) for j in range(len(scn.tiers))]
+
+
+def _gossip_crossover(rep, res) -> View:
+    scn, tb, b = res.scenario, res.tables, res.best
+    rows = _tier_rows(res)
+    by = {r["tier"].graph: r for r in rows}
+    g, ring = by.get("gossip_devices"), by.get("ring_relayed")
+    m = max(b["sync_bytes"], b["sync_bytes_partner"])
+    link = b["tier"].link
+    wear = tb.graphs["wearers"]
+    hops = tb.graphs.get("ring", {})
+    deg = wear["max_degree"] if b["split"] < scn.layers else tb.graphs["earbuds"]["max_degree"]
+    m_star = gossip_ring_crossover(deg, hops.get("wearers", wear["nodes"]), hops.get("max_hops", 1),
+                                   link.latency_s, link.effective_bandwidth)
+    parts = [f"{r['tier'].short}: sync {span(r['t_sync'])}, consensus rate p = {num(r['consensus_rate'])}, "
+             f"{num(r['rounds'])} rounds, {num(r['energy_round'])} J a round, target in "
+             f"{days(r['days']) if r['feasible'] else 'never (' + r['violations'][0] + ')'}" for r in rows]
+    head = (f"On the fleet the {scn.devices} earbuds average over their contact graph (who hears whom): at the "
+            f"{hbytes(m)} update, " + "; ".join(parts[:3]) + f". The optimum syncs by {b['tier'].short}.")
+    cross = (f"one gossip round (each earbud unicasts to its {deg} neighbours at most) and the relayed ring "
+             f"(2 (k-1) steps, each waiting for its longest relay of {hops.get('max_hops', 1)} hops) take the same "
+             f"time at M* = {hbytes(m_star)}" if m_star is not None else
+             "one gossip round is faster than the relayed ring at every message size")
+    why = (f"Time per synchronisation: {cross}. But they do not buy the same: the ring is an exact average (p = 1), "
+           f"one gossip round mixes only by p = 1 - |lambda_2|^2 of the graph's Metropolis matrix, and the "
+           "Koloskova et al. 2020 bound charges tau/p more iterations for it; the table below prices both in rounds, "
+           "joules and days.")
+    figures = {"fleet_update_bytes": Figure(m, "B", "update each earbud exchanges"),
+               "fleet_max_degree": Figure(deg, "neighbours", "most neighbours of one earbud")}
+    if m_star is not None:
+        figures["fleet_gossip_ring_crossover_bytes"] = Figure(m_star, "B", "gossip round = relayed ring crossover M*")
+    if g is not None and ring is not None:
+        figures["fleet_gossip_sync_s"] = Figure(g["t_sync"], "s", "one gossip round")
+        figures["fleet_ring_sync_s"] = Figure(ring["t_sync"], "s", "relayed ring all-reduce")
+    table = Table(["path", "sync (s)", "consensus rate p", "rounds", "J per round", "days to target"],
+                  [[r["tier"].short, round(r["t_sync"], 3), round(r["consensus_rate"], 4), round(r["rounds"]),
+                    round(r["energy_round"], 4), round(r["days"], 3) if r["feasible"] else "infeasible"]
+                   for r in rows], "Synchronisation paths at the fleet optimum's placement and local steps")
+    return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
+                tables={"fleet_paths": table})
+
+
+def hierarchy(rep, res) -> View:
+    scn, b = res.scenario, res.best
+    dev = scn.track.device_word
+    rows = _tier_rows(res) if b["tier"].graph != "server" else [f for f in res.per_tier.values()]
+    rows = [r for r in rows if r.get("feasible", True)]
+    rows.sort(key=lambda r: r["days"])
+    top, rest = rows[0], rows[1:]
+    others = "; ".join(f"{r['tier'].name}: {days(r['days'])} ({num(r['rounds_per_day'])} rounds a day of "
+                       f"{span(r['round_time'])})" for r in rest)
+    mult = (f"{ratio_words(rest[-1]['days'], top['days'])} against the slowest path" if rest else "")
+    head = (f"On the fleet the tiers are its aggregation paths: {top['tier'].name} reaches the target in "
+            f"{days(top['days'])} ({num(top['rounds_per_day'])} rounds a day of {span(top['round_time'])}, sync "
+            f"{span(top['t_sync'])}){'; it ' + mult if mult else ''}.")
+    why = (f"Each path at its own best configuration: {top['tier'].name}: {days(top['days'])}"
+           + (f"; {others}" if others else "") + ". "
+           + {"edge": "A depot's edge server averages its vehicles over Wi-Fi and forwards one model over fibre "
+                      "(client-edge-cloud hierarchical FL, Liu et al. 2020): the slow tier then carries one model per "
+                      "depot instead of one per vehicle, the fleet's form of the hierarchical multiplier.",
+              "mobile": "The phone is the glasses' local tier: it can hold and train the model the glasses cannot, "
+                        "and it reaches the cloud over its own Wi-Fi; the glasses' battery pays only for what crosses "
+                        "Bluetooth.",
+              "tiny": "The two earbuds of a pair average exactly over NFMI (the fast tier), then the pairs gossip over "
+                      "BLE (the slow tier): the mixing matrix is W_pairs x (1 1^T)/2, so one round mixes like the "
+                      "pairs' graph at half the BLE radio work per earbud."}.get(scn.track.key, ""))
+    figures = {"fleet_best_path_days": Figure(top["days"], "days", f"time to the target via {top['tier'].short}")}
+    if rest:
+        figures["fleet_path_multiplier"] = Figure(rest[-1]["days"] / top["days"], "x",
+                                                  f"slowest path / best path ({rest[-1]['tier'].short})")
+    table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", f"J per round per {dev}",
+                   "binds"], [[r["tier"].short, round(r["days"], 4), round(r["round_time"], 2),
+                               round(r["t_sync"], 3), round(r["rounds_per_day"], 1), round(r["energy_round"], 4),
+                               r["binding"]] for r in rows], "Aggregation paths (tiers), each at its best")
+    return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
+                tables={"fleet_tiers": table})
+
+
+def compression(rep, res) -> View:
+    scn, tb, b = res.scenario, res.tables, res.best
+    dev = scn.track.device_word
+    idx = index(res)
+    n1 = rep.figures.get("steps_to_target_native")
+    n2 = rep.figures.get("steps_to_target_1bit")
+    lossy = (n2.value / n1.value) if (n1 and n2 and n1.value) else 1.0
+    rows = []
+    for c, name in zip(scn.compression, scn.compression_names):
+        t_s, e_s, e_p, _ = fm.sync_costs(tb, float(c))
+        j = (idx["placement"], idx["tier"])
+        d_round = max(b["round_time"] - b["t_sync"] + float(t_s[j]), b["server_time"] * (1 + 1 / c) / 2)
+        e_round = b["energy_round"] - tb.at("e_sync", idx) + float(e_s[j])
+        e_part = b["energy_round_partner"] - tb.at("e_sync_partner", idx) + float(e_p[j])
+        steps = lossy if c >= 16 else 1.0
+        budgets = [(e_round, b["budget_j"] or fm.NO_BUDGET_J),
+                   (max(e_part, 1e-12), b["budget_partner_j"] or fm.NO_BUDGET_J)]
+        f = federated.rounds_per_day(b["window_s"], d_round, budgets, tb.at("selected", idx))
+        rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": b["rounds"] * steps,
+                     "rounds_per_day": f, "days": b["rounds"] * steps / f, "steps": steps})
+    base, top = rows[0], min(rows, key=lambda r: r["days"])
+    server = b["tier"].graph == "server"
+    cost = (f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
+            if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else
+            f"a round still costs each {dev} {num(top['energy_round'])} J (the {scn.partner_word or 'aggregator'} "
+            "carries the sync)")
+    head = (f"On the fleet, compressing the {'upload' if server else 'gossip messages'} of the optimum's rounds "
+            f"({b['tier'].short}): {top['name']} {ratio_words(base['days'], top['days'])} "
+            f"({days(base['days'])} -> {days(top['days'])}) and {cost}.")
+    why = ("; ".join(f"{r['name']}: round {span(r['round_s'])}, {num(r['energy_round'])} J, {num(r['rounds_per_day'])} "
+                     f"rounds a day, target in {days(r['days'])}" for r in rows) + ". "
+           + ("Only the upload shrinks: the aggregator broadcasts the full model, so even 1-bit uploads save at most "
+              "half the radio bytes. " if server else
+              "Each earbud sends its neighbours a compressed model (CHOCO-SGD, Koloskova et al. 2019). ")
+           + f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures below "
+             "(its warm-up and drift); 8-bit is taken as lossless (assumption).")
+    figures = {"fleet_compressed_days": Figure(top["days"], "days", f"time to the target with {top['name']}"),
+               "fleet_compressed_energy_round_j": Figure(top["energy_round"], "J", f"a round per {dev}, {top['name']}")}
+    table = Table(["update", "round (s)", f"J per round per {dev}", "rounds/day", "rounds", "days to target"],
+                  [[r["name"], round(r["round_s"], 2), round(r["energy_round"], 4), round(r["rounds_per_day"], 1),
+                    round(r["rounds"]), round(r["days"], 4)] for r in rows], "Compression of the fleet optimum's sync")
+    return View(head, [Finding("On the fleet: what does compressing the sync buy in rounds, days and joules?", why)],
+                figures, tables={"fleet_compression": table})

@@ -103,12 +103,21 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
         "fleet_energy_round_radio_j": Figure(b["energy_radio"], "J", f"radio energy of one round per {dev}"),
         "fleet_energy_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
     }
+    steps = f"{b['local_steps']} local step{'s' if b['local_steps'] > 1 else ''}"
+    who = (f"the {scn.partner_word} runs every layer" if b["split"] == 0 and scn.partner_setup is not None else
+           f"{steps} at {num(p_dev)} W")
     text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J: {num(b['energy_compute'])} J "
-            f"computing ({b['local_steps']} local step{'s' if b['local_steps'] > 1 else ''} at {num(p_dev)} W) and "
+            f"computing ({who}) and "
             f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); "
             f"{num(b['rounds_per_day'])} rounds a day cost it {num(b['energy_day'])} J a day")
     if b["budget_j"] is not None:
         text += f", {pct(b['energy_day'] / b['budget_j'])} of its {num(b['budget_j'])} J daily budget"
+    if scn.partner_word == "phone" and b["energy_round_partner"] > 0:
+        figs["fleet_energy_round_partner_j"] = Figure(b["energy_round_partner"], "J", "energy of one round per phone")
+        phone = (f". Its phone spends {num(b['energy_round_partner'])} J a round, {num(b['energy_day_partner'])} J "
+                 "a day" + (f" of its {num(b['budget_partner_j'])} J budget" if b["budget_partner_j"] else ""))
+    else:
+        phone = ""
     cap = battery_j(t)
     ref = reference_power_w(t)
     if cap and b["tier"].uses_battery and ref:
@@ -125,6 +134,7 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
                  f"{ref[1]}")
     elif not b["tier"].uses_battery:
         text += ", drawn from mains or the charger, not the battery"
+    text += phone
     art = "an" if dev[0] in "aeiou" else "a"
     q = f"Energy: what does a round cost {art} {dev}" + (", and how long does a battery last?" if
                                                         "fleet_battery_hours_training" in figs else "?")

@@ -58,7 +58,8 @@ def scaling(rep, res) -> View:
                                        f"fleet scaling efficiency, {n_from} -> {n_to}"),
         }
         why = (f"{n_from} {devs}: {days(a['days'])} ({num(a['rounds'])} rounds, {num(a['participants'])} replicas "
-               f"averaged per round, {a['local_steps']} local steps); {n_to}: {days(z['days'])} ({num(z['rounds'])} "
+               f"averaged per round, {a['local_steps']} local step{'s' if a['local_steps'] > 1 else ''}); "
+               f"{n_to}: {days(z['days'])} ({num(z['rounds'])} "
                f"rounds, {num(z['participants'])} replicas). More {devs} put more replicas into a round's average, "
                "which shrinks only the bound's noise term B/(n b); the client-drift and consensus terms (tau/p, "
                "sqrt(B) z tau/p) and the round's length do not shrink with n (Koloskova et al. 2020 Theorem 2), so "

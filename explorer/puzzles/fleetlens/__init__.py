@@ -16,7 +16,7 @@ audit uses) and the physics in explorer/cost (federated, energy, collectives, go
 * every fleet answer carries the energy of one round (compute and radio) and, on a battery, the hours a
   charge lasts while training against local inference.
 
-Cloud answers pass through untouched.
+Cloud answers pass through untouched. The physics and its sources: docs/fleet.md.
 """
 
 from __future__ import annotations

@@ -150,6 +150,10 @@ def fleet_figures(res) -> dict[str, Figure]:
         "fleet_days_to_target": Figure(b["days"], "days", "time to the training target (fleet optimum, lab 05 part 2)"),
         "fleet_rounds": Figure(b["rounds"], "rounds", "rounds to the target (a bound, scaled by a reference run)"),
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
+        "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",
+                                       f"rounds a day ({b['binding']} binds; {num(b['window_s'] / 3600)} h window)"),
+        "fleet_deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile; late ones "
+                                          "dropped)"),
         "fleet_participants": Figure(b["participants"], "replicas", "replicas averaged per round"),
         "fleet_local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
         "fleet_compute_share": Figure(compute, "fraction", "share of a round spent computing (replaces MFU)"),
@@ -194,6 +198,7 @@ def compose(rep: Report, res, view: View) -> Report:
     repl = Finding("What replaces the datacenter's measures on this fleet?",
                    "; ".join(replaced) + "." + (f" The lab's MFU and dollar questions ({asked}) are answered by the "
                                                 "fleet form above." if mfu_q else ""))
+    FLEET_FORMULAS = _fleet_formulas()  # noqa: N806 - the fleet form's formulas, shown with every fleet answer
     constraints = view.constraints + [c for c in rep.constraints if c.name not in view.drop_constraints]
     extra = {**rep.extra, "fleet": {**view.extra, "best": _plain(res.best)}}
     data = {**rep.data, "datacenter_headline": rep.headline}
@@ -203,8 +208,16 @@ def compose(rep: Report, res, view: View) -> Report:
         f"explorer/data/tracks/{t.key}.toml [fleet]")] + rep.assumptions
     return replace(rep, headline=view.headline, status=view.status or rep.status, figures=figures,
                    findings=view.findings + e_find + [repl, posed] + kept, constraints=constraints,
-                   formulas=view.formulas + rep.formulas, assumptions=asm, tables={**view.tables, **rep.tables},
+                   formulas=view.formulas + [f for f in FLEET_FORMULAS if f.name not in {g.name for g in view.formulas}]
+                   + rep.formulas, assumptions=asm, tables={**view.tables, **rep.tables},
                    extra=extra, data=data)
+
+
+def _fleet_formulas() -> list[Formula]:
+    from explorer.puzzles.fleet3d.report import FORMULAS
+
+    return [f for f in FORMULAS if f.name in ("iterations to the target (a bound)", "consensus rate of gossip",
+                                              "round time", "rounds per day")]
 
 
 def _plain(f: dict) -> dict:

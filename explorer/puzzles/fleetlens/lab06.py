@@ -57,7 +57,8 @@ def crossover(rep, res) -> View:
             f"{link.name} ({best} is fastest); {cross}.")
     ring_note = ("" if ring >= star else
                  f" The ring's {span(ring)} would need every {who} to reach two others directly, which over "
-                 f"{link.name} goes through the operator's network and address translation, and one {who} that "
+                 f"{link.name} goes through the access network (the operator's core over 5G, routers and address "
+                 f"translation over Wi-Fi), and one {who} that "
                  "leaves mid-round stalls a ring for everyone while a star simply drops it (Bonawitz et al. 2019): "
                  "the star is what a fleet can run.")
     why = (f"Star (FedAvg): every {who} downloads the model and uploads its update over its own link at once, "

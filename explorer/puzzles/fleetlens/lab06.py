@@ -132,9 +132,9 @@ def _gossip_crossover(rep, res) -> View:
 
 
 def hierarchy(rep, res) -> View:
-    scn, b = res.scenario, res.best
+    scn = res.scenario
     dev = scn.track.device_word
-    rows = _tier_rows(res) if b["tier"].graph != "server" else [f for f in res.per_tier.values()]
+    rows = list(res.per_tier.values())  # each path at its own best configuration
     rows = [r for r in rows if r.get("feasible", True)]
     rows.sort(key=lambda r: r["days"])
     top, rest = rows[0], rows[1:]

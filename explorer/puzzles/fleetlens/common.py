@@ -1,4 +1,4 @@
-"""What every fleet answer shares: the track's fleet optimum (cached), the energy of a round and the battery
+"""What every fleet answer shares: the track's fleet 3D optimum (cached), the energy of a round and the battery
 hours, the relabelling of datacenter-only notions, and the assembly of the fleet Report."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def describe(res, f: dict | None = None) -> str:
 
 
 def index(res, f: dict | None = None) -> dict[str, int]:
-    """The table indices of a configuration of the fleet optimum's search."""
+    """The table indices of a configuration of the fleet 3D optimum's search."""
     scn, b = res.scenario, res.best if f is None else f
     return {"placement": scn.placements.index(b["placement"]), "micro_batch": scn.micro_batches.index(b["micro_batch"]),
             "local_steps": scn.local_steps.index(b["local_steps"]),
@@ -142,12 +142,13 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
 
 
 def fleet_figures(res) -> dict[str, Figure]:
-    """The fleet optimum's figures every lab part leads with."""
+    """The fleet 3D optimum's figures every lab part leads with."""
     b = res.best
     t = res.scenario.track
     compute = b["local_steps"] * b["t_local"] / b["round_time"]
     return {
-        "fleet_days_to_target": Figure(b["days"], "days", "time to the training target (fleet optimum, lab 05 part 2)"),
+        "fleet_days_to_target": Figure(b["days"], "days",
+                                       "time to the training target (fleet 3D optimum, lab 05 part 2)"),
         "fleet_rounds": Figure(b["rounds"], "rounds", "rounds to the target (a bound, scaled by a reference run)"),
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",

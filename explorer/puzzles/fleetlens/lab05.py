@@ -53,7 +53,7 @@ def scaling(rep, res) -> View:
                 f"size's best participants, deadline, local steps and path; the whole fleet of {scn.devices:,}: "
                 f"{days(res.best['days'])}.")
         figures = {
-            "fleet_speedup": Figure(sp, "x", f"{n_from} -> {n_to} {devs}: time to the target cut by"),
+            "fleet_speedup": Figure(sp, "x", f"{n_from} -> {n_to} {devs}: speedup to the training target"),
             "fleet_efficiency": Figure(sp / (n_to / n_from), "fraction",
                                        f"fleet scaling efficiency, {n_from} -> {n_to}"),
         }
@@ -75,12 +75,12 @@ def scaling(rep, res) -> View:
         Finding(f"On the fleet: does going from {n_from} to {n_to} {devs} cut the time to the target by "
                 f"{num(n_to / n_from)}x?", why),
         Finding("Where do returns diminish on the fleet?",
-                f"{wall} (time to the target by fleet size in the table 'fleet_scaling'): the communication wall of a "
+                f"{wall} (time to the target by fleet size in the table below): the communication wall of a "
                 "fleet is the bound's terms that more replicas do not shrink, the rounds a day its window and "
                 "battery allow, and the aggregator's network, not a ring all-reduce's latency."),
     ]
     tables = {"fleet_scaling": Table(["devices", "days to target", "replicas per round", "local steps", "path",
-                                      "rounds"], rows, "Time to the target by fleet size (fleet optimum at each N)")}
+                                      "rounds"], rows, "Time to the target by fleet size (fleet 3D optimum at each N)")}
     formulas = [Formula("iterations to the target (a bound)", "B/(n b) + sqrt(B)(z tau/p + sqrt(tau/(p b))) + tau/p "
                         "+ tau (1 - S/N) z^2 B/S", "Koloskova et al. 2020 Theorem 2; Karimireddy et al. 2020 Theorem I",
                         "an upper bound; only its n-dependence and ratios are read")]

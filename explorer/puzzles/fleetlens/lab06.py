@@ -25,7 +25,7 @@ from explorer.units import human_number as num
 
 
 def sync_path(res) -> tuple[float, object, str]:
-    """(bytes the syncing device moves each way, its link, who syncs) at the fleet optimum: the fleet device,
+    """(bytes the syncing device moves each way, its link, who syncs) at the fleet 3D optimum: the fleet device,
     or its phone when the glasses hold none of the trained model."""
     b, scn = res.best, res.scenario
     if b["sync_bytes"] <= 0 and scn.partner_sync_link is not None:
@@ -71,7 +71,7 @@ def crossover(rep, res) -> View:
         "fleet_star_time_s": Figure(star, "s", "aggregator (star) sync at the fleet's update"),
         "fleet_ring_time_s": Figure(ring, "s", "ring among the selected devices, same update"),
         "fleet_tree_time_s": Figure(tree, "s", "binomial tree among them, same update"),
-        "fleet_update_bytes": Figure(m, "B", f"update each {who} moves each way"),
+        "fleet_update_bytes": Figure(m, "B", f"update size each {who} moves each way"),
         "fleet_selected": Figure(k, "devices", "devices selected per round"),
         "fleet_star_energy_j": Figure(e_star, "J", f"radio energy per {who}, star"),
         "fleet_ring_energy_j": Figure(e_ring, "J", f"radio energy per {who}, ring"),
@@ -107,7 +107,7 @@ def _gossip_crossover(rep, res) -> View:
              f"{num(r['rounds'])} rounds, {num(r['energy_round'])} J a round, target in "
              f"{days(r['days']) if r['feasible'] else 'never (' + r['violations'][0] + ')'}" for r in rows]
     head = (f"On the fleet the {scn.devices} earbuds average over their contact graph (who hears whom): at the "
-            f"{hbytes(m)} update, " + "; ".join(parts[:3]) + f". The optimum syncs by {b['tier'].short}.")
+            f"{hbytes(m)} update, " + "; ".join(parts[:3]) + f". The fleet 3D optimum syncs by {b['tier'].short}.")
     cross = (f"one gossip round (each earbud unicasts to its {deg} neighbours at most) and the relayed ring "
              f"(2 (k-1) steps, each waiting for its longest relay of {hops.get('max_hops', 1)} hops) take the same "
              f"time at M* = {hbytes(m_star)}" if m_star is not None else
@@ -116,7 +116,7 @@ def _gossip_crossover(rep, res) -> View:
            f"one gossip round mixes only by p = 1 - |lambda_2|^2 of the graph's Metropolis matrix, and the "
            "Koloskova et al. 2020 bound charges tau/p more iterations for it; the table below prices both in rounds, "
            "joules and days.")
-    figures = {"fleet_update_bytes": Figure(m, "B", "update each earbud exchanges"),
+    figures = {"fleet_update_bytes": Figure(m, "B", "update size each earbud exchanges"),
                "fleet_max_degree": Figure(deg, "neighbours", "most neighbours of one earbud")}
     if m_star is not None:
         figures["fleet_gossip_ring_crossover_bytes"] = Figure(m_star, "B", "gossip round = relayed ring crossover M*")
@@ -126,7 +126,7 @@ def _gossip_crossover(rep, res) -> View:
     table = Table(["path", "sync (s)", "consensus rate p", "rounds", "J per round", "days to target"],
                   [[r["tier"].short, round(r["t_sync"], 3), round(r["consensus_rate"], 4), round(r["rounds"]),
                     round(r["energy_round"], 4), round(r["days"], 3) if r["feasible"] else "infeasible"]
-                   for r in rows], "Synchronisation paths at the fleet optimum's placement and local steps")
+                   for r in rows], "Synchronisation paths at the fleet 3D optimum's placement and local steps")
     return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
                 tables={"fleet_paths": table})
 
@@ -193,7 +193,8 @@ def compression(rep, res) -> View:
             if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else
             f"a round still costs each {dev} {num(top['energy_round'])} J (the {scn.partner_word or 'aggregator'} "
             "carries the sync)")
-    head = (f"On the fleet, compressing the {'upload' if server else 'gossip messages'} of the optimum's rounds "
+    what = "upload" if server else "gossip messages"
+    head = (f"On the fleet, compressing the {what} of the fleet 3D optimum's rounds "
             f"({b['tier'].short}): {top['name']} {ratio_words(base['days'], top['days'])} "
             f"({days(base['days'])} -> {days(top['days'])}) and {cost}.")
     why = ("; ".join(f"{r['name']}: round {span(r['round_s'])}, {num(r['energy_round'])} J, {num(r['rounds_per_day'])} "
@@ -204,9 +205,11 @@ def compression(rep, res) -> View:
            + f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures below "
              "(its warm-up and drift); 8-bit is taken as lossless (assumption).")
     figures = {"fleet_compressed_days": Figure(top["days"], "days", f"time to the target with {top['name']}"),
-               "fleet_compressed_energy_round_j": Figure(top["energy_round"], "J", f"a round per {dev}, {top['name']}")}
+               "fleet_compressed_energy_round_j": Figure(top["energy_round"], "J",
+                                                         f"energy of a round per {dev}, {top['name']}")}
     table = Table(["update", "round (s)", f"J per round per {dev}", "rounds/day", "rounds", "days to target"],
                   [[r["name"], round(r["round_s"], 2), round(r["energy_round"], 4), round(r["rounds_per_day"], 1),
-                    round(r["rounds"]), round(r["days"], 4)] for r in rows], "Compression of the fleet optimum's sync")
+                    round(r["rounds"]), round(r["days"], 4)] for r in rows],
+                  "Compression of the fleet 3D optimum's sync")
     return View(head, [Finding("On the fleet: what does compressing the sync buy in rounds, days and joules?", why)],
                 figures, tables={"fleet_compression": table})

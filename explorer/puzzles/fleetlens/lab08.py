@@ -2,7 +2,7 @@
 
 * memory: a fleet device has no ZeRO partner (its data-parallel peers are other people's devices, reached over
   the radio between rounds), so the state fits by what the device trains and where: the memory audit's cheapest
-  changes on one device, and the fleet optimum's split across the local link (glasses + phone, the two
+  changes on one device, and the fleet 3D optimum's split across the local link (glasses + phone, the two
   earbuds over NFMI) with frozen layers read from flash;
 * dataloader: every device prepares its own samples on its own CPU from its own sensor: a second device
   brings its own CPU and its own data, and the race is inside one device (preparation against its local steps);
@@ -31,7 +31,7 @@ def memory(rep, res) -> View:
     head = (f"On the fleet: {where}, {hbytes(b['memory_device'])} per {dev} of {hbytes(scn.memory_limit)} usable"
             + (f" and {hbytes(b['memory_partner'])} on the {scn.partner_word} of {hbytes(scn.partner_limit)}"
                if scn.partner_setup else "")
-            + f" (fleet optimum, lab 05 part 2); on one {dev} alone the "
+            + f" (fleet 3D optimum, lab 05 part 2); on one {dev} alone the "
             f"cheapest fit is {hbytes(one.value) if one else 'none'}"
             + (f" training {tl} of {scn.layers} layers" if tl is not None else "") + ".")
     frozen = ("read in place from flash" if scn.data.get("frozen_in_flash") else
@@ -42,11 +42,12 @@ def memory(rep, res) -> View:
            f"(frozen ones {frozen}), or split the model across the local link only ("
            + {"none": f"a {dev} has one training SoC, and the whole state fits it",
               "pair": "the two earbuds of a pair over NFMI", }.get(scn.data["partner"], "the glasses and their phone")
-           + f"). The fleet optimum trains the top {b['trainable_layers']} of {scn.layers} layers: never fewer than "
+           + f"). The fleet 3D optimum trains the top {b['trainable_layers']} of {scn.layers} layers: never fewer than "
            "one "
            "(a model with every layer frozen learns nothing but its head, so the audit never offers it on a fleet).")
-    figures = {"fleet_memory_device": Figure(b["memory_device"], "B", f"memory per {dev} at the fleet optimum"),
-               "fleet_trainable_layers": Figure(b["trainable_layers"], "layers", "layers trained at the fleet optimum")}
+    figures = {"fleet_memory_device": Figure(b["memory_device"], "B", f"memory per {dev} at the fleet 3D optimum"),
+               "fleet_trainable_layers": Figure(b["trainable_layers"], "layers",
+                                                "layers trained at the fleet 3D optimum")}
     if scn.partner_setup is not None:
         figures["fleet_memory_partner"] = Figure(b["memory_partner"], "B", f"memory on the {scn.partner_word}")
     return View(head, [Finding(f"On the fleet: how does the training state fit a {dev}?", why)], figures)
@@ -73,11 +74,13 @@ def dataloader(rep, res) -> View:
            f"question (one CPU feeding several accelerators) does not arise. Inside one {dev}, a local step of "
            f"{b['micro_batch']} samples takes {span(b['t_local'])} and preparing them "
            f"{span(b['micro_batch'] * inst.augment_s / workers)}"
-           f"; the fleet optimum runs {num(b['rounds_per_day'])} rounds a day, each {dev} taking part in "
-           f"{pct(b['participation'])} of them with {b['local_steps']} local steps: {num(need_day)} samples a day. "
+           f"; the fleet 3D optimum runs {num(b['rounds_per_day'])} rounds a day, each {dev} taking part in "
+           f"{pct(b['participation'])} of them with {b['local_steps']} local "
+           f"step{'s' if b['local_steps'] > 1 else ''}: "
+           f"{num(need_day)} samples a day. "
            "What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
            "form), not workers.")
-    figures = {"fleet_prep_rate": Figure(prep_rate, "samples/s", f"preparation on one {dev}"),
+    figures = {"fleet_prep_rate": Figure(prep_rate, "samples/s", f"preparation rate on one {dev}"),
                "fleet_step_rate": Figure(step_rate, "samples/s", f"samples/s one {dev}'s local steps eat"),
                "fleet_samples_per_day": Figure(need_day, "samples", f"samples a day per {dev}")}
     return View(head, [Finding(f"On the fleet: does a {dev}'s own CPU keep up with its local steps?", why)], figures)
@@ -111,7 +114,7 @@ def batch(rep, res) -> View:
             f"{pct(sync_share)} synchronising: the fleet's measure, not MFU.")
     why = (f"Past B_noise, more samples per step stop buying fewer steps (McCandlish et al. 2018, eq. 2.11); in the "
            f"Koloskova et al. 2020 bound the noise term B/(n b) is the only one more participants shrink. The fleet "
-           f"optimum's {num(nb)} samples per step are {num(nb / bn)}x B_noise"
+           f"3D optimum's {num(nb)} samples per step are {num(nb / bn)}x B_noise"
            + (", so more participants buy little" if nb >= bn else
               ", so more participants would still shrink the noise term, but the fleet's limits (radio, window, "
               f"energy) cap them at {num(b['participants'])}")
@@ -130,7 +133,7 @@ def batch(rep, res) -> View:
     tables = {}
     if rows:
         tables["fleet_participation"] = Table(["participation", "replicas per round", "n x b", "rounds",
-                                               "days to target"], rows, "The fleet optimum by participation")
+                                               "days to target"], rows, "The fleet 3D optimum by participation")
     return View(head, [Finding("On the fleet: which batch, and what replaces the MFU target?", why)], figures,
                 constraints=constraints, tables=tables, status="computed",
                 drop_constraints=("MFU", "network utilisation", "critical batch"))

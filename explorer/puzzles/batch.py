@@ -263,6 +263,19 @@ def _choose(inst: BatchInstance, configs: list[dict]) -> tuple[dict, bool]:
     return max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"])), False
 
 
+def _binding(inst: BatchInstance, pool: list[dict], best: dict) -> set[str]:
+    """The limits that bind on the answer: those that alone stop a configuration with a shorter time to the
+    target (on a grid of batches a limit seldom meets its bound exactly; it binds when it decides)."""
+    key = (best["time_to_target"], best["global_batch"])
+    out: set[str] = set()
+    for e in pool:
+        if (e["time_to_target"], e["global_batch"]) < key:
+            broken = violations(inst, e)
+            if len(broken) == 1:
+                out.add(broken[0].name)
+    return out
+
+
 def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
     inst = make_instance(track, **options)
     t0 = time.perf_counter()
@@ -511,9 +524,11 @@ def build_report(res: BatchResult) -> Report:
               ("critical batch", e["global_batch"], inst.b_crit, "samples", "<="),
               ("memory", e["memory"], e["memory_limit"], "B", "<="),
               ("P(NaN) per step", e["p_nan"], inst.cm.max_nan_per_step, "", "<=")]
+    binds = _binding(inst, res.planned + res.configs, e) if res.reaches_target else None
     for name, v, lim, unit, sense in checks:
         slack = (lim - v) if sense == "<=" else (v - lim)
-        constraints.append(Constraint(name, v, lim, unit, sense, 0 <= slack <= 0.1 * max(abs(lim), 1e-30)))
+        binding = name in binds if binds is not None else 0 <= slack <= 0.1 * max(abs(lim), 1e-30)
+        constraints.append(Constraint(name, v, lim, unit, sense, binding))
     rows = [[c["global_batch"], c["accumulation"], c["mfu"], c["comm_to_compute"], c["network_utilisation"],
              c["samples_multiplier"]] for c in sweep]
     tables = {"sweep": Table(["global batch", "accumulation", "MFU (fraction)", "comm/compute",

@@ -7,6 +7,8 @@ recorded error. A cost-model change that makes any table worse fails here.
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from explorer.errors import UsageError
@@ -292,3 +294,37 @@ def test_cli_validate():
 
 def results_meet(name: str) -> bool:
     return validate([name])[0].meets_target
+
+
+def test_nemo_megatron_rows_are_self_consistent():
+    """The README's node counts x 8 GPUs and aggregate tokens/s (5B: 40,345 on 1 node ... 1,159,288 on 32; 175B:
+    7,500 on 8 nodes ... 109,684 on 128, and the July 2022 20,642 / 38,025 / 141,306 on 16 / 32 / 128 nodes);
+    the per-GPU figure judged is their quotient, and every layout fills its GPUs with whole micro-batches."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("nemo_megatron_a100")
+    assert spec.get("fit") is False and "nemo_megatron_a100" not in calibrate.throughput_tables()
+    assert [r["tokens_per_s"] for r in rows if r["model_size"] == "175B" and r["readme"] == "2022-07"] == [
+        "20642", "38025", "141306"]
+    assert rows[5]["tokens_per_s"] == "1159288" and rows[5]["gpus"] == "256"
+    for r in rows:
+        gpus, tp, pp, dp = (int(r[k]) for k in ("gpus", "tp", "pp", "dp"))
+        assert gpus % 8 == 0 and tp * pp * dp == gpus, r
+        assert int(r["global_batch"]) % (dp * int(r["micro_batch"])) == 0, r
+        assert float(r["tokens_per_s_per_gpu"]) == pytest.approx(int(r["tokens_per_s"]) / gpus, abs=0.05), r
+
+
+def test_nemo_h100_fp8_rows_are_transcribed_not_judged():
+    """NeMo 24.07 H100 summary (commit 8e3d65dc): every row FP8, so it is no table of tables.toml; GPT3-175B on 512
+    GPUs: 825 tokens/s and 888 TFLOP/s per GPU; LLAMA3-70B on 64: TP 4 PP 4 CP 2 VP 5, 1,524 tokens/s."""
+    from explorer.validate import REFERENCE_DIR
+
+    text = (REFERENCE_DIR / "nemo_h100_fp8.csv").read_text()
+    assert "nemo_h100_fp8.csv" not in " ".join(load_table(t)[0]["file"] for t in table_names())
+    rows = list(csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#")))
+    assert len(rows) == 12
+    by = {(r["model"], r["gpus"]): r for r in rows}
+    assert by[("GPT3-175B", "512")]["tokens_per_s_per_gpu"] == "825"
+    assert by[("GPT3-175B", "512")]["model_tflops_per_gpu"] == "888"
+    r = by[("LLAMA3-70B", "64")]
+    assert (r["tp"], r["pp"], r["cp"], r["virtual_stages"], r["tokens_per_s_per_gpu"]) == ("4", "4", "2", "5", "1524")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from _explore import explore
 
+from explorer.errors import UsageError
+
 TRACKS = ("cloud", "edge", "mobile", "tiny")
 
 
@@ -35,6 +37,8 @@ def test_apps_ship_inside_the_package():
         assert p.parent.name == "labs" and p.parent.parent.name == "explorer" and p.exists()
         assert "marimo.App(" in p.read_text()
     assert lab_key("5") == "05" and lab_key("lab08") == "08"
+    with pytest.raises(UsageError, match="05, 06, 08"):
+        app_path("07")
 
 
 def test_3d_instruments_follow_the_pp_slider_with_the_bubble_formula():
@@ -118,8 +122,8 @@ def test_app_runs_headless_with_every_cell(lab, track):
     pytest.importorskip("marimo")
     import importlib
 
-    app = importlib.import_module(f"explorer.labs.lab{lab}").app
-    _, defs = app.run(defs={"track": track, "unlocked": True})
+    app = importlib.import_module("explorer.labs.workbench").app
+    _, defs = app.run(defs={"lab": lab, "track": track, "unlocked": True})
     for p in ("p1", "p2", "p3"):
         live = defs[f"{p}_live"]
         assert not live.error and live.plots, (lab, p, live.error)
@@ -131,7 +135,7 @@ def test_app_runs_as_a_python_script():
     pytest.importorskip("marimo")
     from explorer.labs import app_path
 
-    done = subprocess.run([sys.executable, str(app_path("05")), "--track", "tiny", "--export"],
+    done = subprocess.run([sys.executable, str(app_path("06")), "--lab", "06", "--track", "tiny", "--export"],
                           capture_output=True, text=True, timeout=300, cwd=Path(__file__).parent)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -67,7 +67,7 @@ def export(lab: str, track: str, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"lab{lab}-{track}.html"
     cmd = marimo_cmd("export", "html", str(app_path(lab)), "-o", str(out), "--force", "--no-include-code",
-                     "--", "--track", track, "--export")
+                     "--", "--lab", lab, "--track", track, "--export")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -104,7 +104,7 @@ def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None
         return 0
     path = app_path(lab)
     if edit:  # never edit the installed package: a copy of its own for the student
-        copy = Path.cwd() / path.name
+        copy = Path.cwd() / f"lab{lab}.py"
         if not copy.exists():
             shutil.copyfile(path, copy)
             click.echo(f"copied the lab {lab} app to {copy} (your edits stay there)")
@@ -114,7 +114,7 @@ def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None
     click.echo(f"lab {lab} ({TITLES[lab]}, track {track}): {url}  (Ctrl-C stops it)", err=False)
     cmd = marimo_cmd("edit" if edit else "run", str(path), "--host", host, "--port", str(port),
                      *(["--headless"] if no_browser else []), *(["--skip-update-check"] if edit else []),
-                     "--", "--track", track)
+                     "--", "--lab", lab, "--track", track)
     sys.stdout.flush()
     if os.name == "posix":  # marimo takes the process over: Ctrl-C and kill reach it directly, no orphan
         os.execv(cmd[0], cmd)

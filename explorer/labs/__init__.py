@@ -1,11 +1,12 @@
-"""The lab workbenches: one marimo app per lab (05, 06, 08), shipped inside the package.
+"""The lab workbenches (05, 06, 08): one marimo app, shipped inside the package, that lays out any lab.
 
-Each app (`lab05.py`, `lab06.py`, `lab08.py` beside this file) is a marimo notebook, that is a plain Python
-file: `explore lab 05 --track cloud` serves it with `marimo run`, `python -m explorer.labs.lab05 --track edge`
-runs it as a script. The apps hold no physics and draw no figure of their own: every number comes from the
-explorer's API (`explorer.estimate`, `explorer.solve`, the puzzles' `evaluate_attempt`), every instrument is a
-figure of `explorer.reports.plots`, and "check" grades the student's moves with `explorer.reports.attempts`
-(see `explorer.labs.kit`). marimo is an optional extra: `pip install "explorer[lab]"`.
+The app (`workbench.py` beside this file) is a marimo notebook, that is a plain Python file, and takes the lab and
+track as arguments: `explore lab 05 --track cloud` serves it with `marimo run workbench.py -- --lab 05 --track
+cloud`; `python -m explorer.labs.workbench --lab 06 --track edge` runs it as a script. The apps hold no physics and
+draw no figure of their own: every number comes from the explorer's API (`explorer.estimate`, `explorer.solve`, the
+puzzles' `evaluate_attempt`), every instrument is a figure of `explorer.reports.plots`, and "check" grades the
+student's moves with `explorer.reports.attempts` (see `explorer.labs.kit`). marimo is an optional extra: `pip
+install "explorer[lab]"`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from explorer.errors import UsageError
 
-LABS = {"05": "lab05.py", "06": "lab06.py", "08": "lab08.py"}
+LABS = ("05", "06", "08")
+APP = "workbench.py"
 TITLES = {"05": "Distributed training", "06": "Collective communication", "08": "Model training"}
 INSTALL_HINT = 'the lab apps need marimo: pip install "explorer[lab]"'
 
@@ -27,9 +29,11 @@ def lab_key(lab: str) -> str:
     return key
 
 
-def app_path(lab: str) -> Path:
-    """The marimo notebook of a lab, inside the installed package."""
-    return Path(__file__).resolve().parent / LABS[lab_key(lab)]
+def app_path(lab: str | None = None) -> Path:
+    """The marimo notebook that lays out every lab (`lab`, if given, is checked), inside the installed package."""
+    if lab is not None:
+        lab_key(lab)
+    return Path(__file__).resolve().parent / APP
 
 
 def marimo_missing() -> str | None:

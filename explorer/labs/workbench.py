@@ -1,17 +1,17 @@
-"""Lab 08: Model training, the workbench (a marimo app; `explore lab 08 --track cloud` opens it).
+"""The lab workbench, one marimo app for labs 05, 06 and 08 (`explore lab 05 --track cloud` opens it).
 
-Three parts: the state-management audit, the staged pipeline race, the scaling wall.
-Each asks for a prediction first, then unlocks the workbench: controls, the instruments
-computed live by the explorer, the move counter, "check" (the solver's optimum and the grader's
-verdict on your moves), the reflection with the explorer's answer on request, the math peek. All the
-numbers and figures come from the explorer (explorer.labs.kit); this file only lays them out.
-Run as a script: `python -m explorer.labs.lab08 --track edge --export` (every cell, instruments unlocked).
+The lab comes from the command line (`-- --lab 05`) or the page's address (`?lab=05`); its three parts are
+explorer.labs.kit.PARTS[lab]. Each part asks for a prediction first, then unlocks the workbench: controls, the
+instruments computed live by the explorer, the move counter, "check" (the solver's optimum and the grader's verdict
+on your moves), the reflection with the explorer's answer on request, the math peek. All the numbers and figures
+come from the explorer (explorer.labs.kit); this file only lays them out. Run as a script: `python -m
+explorer.labs.workbench --lab 05 --track edge --export` (every cell, instruments unlocked).
 """
 
 import marimo
 
 __generated_with = "0.25.2"
-app = marimo.App(width="full", app_title="Lab 08: Model training")
+app = marimo.App(width="full", app_title="explorer: lab workbench")
 
 
 @app.cell
@@ -27,20 +27,24 @@ def _(mo):
     _args = mo.cli_args()
     _query = mo.query_params()
     track = str(_query.get("track") or _args.get("track") or "cloud").strip().lower()
+    lab = str(_query.get("lab") or _args.get("lab") or "05").strip()
     unlocked = "export" in _args  # an exported page has no kernel: its instruments show the starting values
-    return track, unlocked
+    return lab, track, unlocked
 
 
 @app.cell
-def _(kit, mo, track, ui, unlocked):
+def _(kit, lab, mo, track, ui, unlocked):
+    from explorer.labs import TITLES, lab_key
+
     try:
-        lab_parts = kit.parts("08", track)
-    except Exception as _exc:  # an unknown track: one line, no traceback
-        lab_parts = None
+        lab_id = lab_key(lab)
+        lab_parts = kit.parts(lab_id, track)
+    except Exception as _exc:  # an unknown lab or track: one line, no traceback
+        lab_id, lab_parts = lab[:20], None
         _why = str(_exc)
-    mo.stop(lab_parts is None, mo.callout(mo.md(f"Cannot open lab 08: {_why}" if lab_parts is None else ""),
-                                          kind="danger"))
-    ui.header(mo, "08", "Model training", track, unlocked)
+    mo.stop(lab_parts is None, mo.callout(mo.md(f"Cannot open lab {lab_id}: {_why}" if lab_parts is None
+                                                else ""), kind="danger"))
+    ui.header(mo, lab_id, TITLES[lab_id], track, unlocked)
     return (lab_parts,)
 
 

@@ -7,6 +7,7 @@ EXPLORER_LAB_SCREENSHOTS=DIR saves a screenshot of each app after its moves (doc
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -25,9 +26,11 @@ WAIT_MS = 120_000  # a cell's first run solves the track's report once; the mach
 @contextmanager
 def served(lab: str, track: str = "cloud") -> Iterator[str]:
     """`explore lab LAB --track TRACK --no-browser` on a free port; yields its URL, stops it after."""
-    from explorer.cli.lab import free_port
-
-    port = free_port("127.0.0.1", 2790)
+    # A port the kernel picks (not a scan from a fixed number): a neighbour's test run on the same machine
+    # starting its own app at the same moment cannot take it between the check and marimo's bind.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-c", "from explorer.cli import run; run()", "lab", lab, "--track",
                              track, "--no-browser", "--port", str(port)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -86,11 +89,12 @@ def screenshot(page, name: str, anchor: str) -> None:
     page.screenshot(path=str(Path(out) / f"{name}.png"))
 
 
-def open_app(browser, url: str):
+def open_app(browser, url: str, lab: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.set_default_timeout(WAIT_MS)
     page.goto(url)
     page.wait_for_selector("text=Predict first")
+    page.get_by_role("heading", name=f"Lab {lab}:").wait_for()  # the app of this lab, not another's
     return page
 
 
@@ -100,7 +104,7 @@ def test_lab05_pp_slider_moves_the_bubble_gauge_and_the_memory_heatmap(browser):
     import explorer
 
     with served("05") as url:
-        page = open_app(browser, url)
+        page = open_app(browser, url, "05")
         assert page.get_by_text("Your prediction (locked)").count() == 0
         assert page.locator("img[alt^='pipeline bubble gauge']").count() == 0  # locked until predicted
         page.get_by_text("1.3-1.6x", exact=True).click()
@@ -127,7 +131,7 @@ def test_lab05_pp_slider_moves_the_bubble_gauge_and_the_memory_heatmap(browser):
 
 def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
     with served("06") as url:
-        page = open_app(browser, url)
+        page = open_app(browser, url, "06")
         page.get_by_text("2-5x", exact=True).click()
         page.wait_for_selector("img[alt^='communication waterfall']")
         w0, t0 = alt(page, "communication waterfall"), alt(page, "network topology")
@@ -152,7 +156,7 @@ def test_lab08_worker_slider_fills_the_pipeline_gauge(browser):
     """Cloud image path: one data worker starves the 8 GPUs (preparation is the bottleneck); 64 feed them
     (test_labs.py::test_dataloader_gauge_moves_with_the_workers has the numbers)."""
     with served("08") as url:
-        page = open_app(browser, url)
+        page = open_app(browser, url, "08")
         page.get_by_text("partly (1.1-1.9x)", exact=True).click()
         page.wait_for_selector("img[alt^='pipeline utilisation gauge']")
         u0 = alt(page, "pipeline utilisation gauge")

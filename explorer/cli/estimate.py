@@ -24,7 +24,7 @@ from explorer.tracks import TRACKS
 @click.option("--virtual-stages", type=V.DEGREE, default=1, show_default=True)
 @click.option("--micro-batch", type=V.MICRO_BATCH, default=1, show_default=True)
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None)
-@click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True)
+@click.option("--zero", type=V.ZERO_STAGE, default=0, show_default=True)
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,

@@ -13,6 +13,8 @@ from explorer.cli import main
 from explorer.cli.common import framework_options
 from explorer.errors import InfeasibleError
 
+FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
+
 if TYPE_CHECKING:
     from explorer.planner.inputs import ModelChoice, RunAssumptions
 
@@ -21,7 +23,7 @@ def model_options(f: Callable) -> Callable:
     """--model NAME | --params N | --layers/--hidden/--heads[/--kv-heads/--ffn/--vocab/--mlp]."""
     opts = [
         click.option("--model", default=None, help="Model name from the catalog (e.g. llama3_405b)."),
-        click.option("--params", type=float, default=None,
+        click.option("--params", type=FINITE, default=None,
                      help="A parameter count (e.g. 100e9): a Llama-3-style shape is derived and shown."),
         click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
         click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size."),
@@ -48,11 +50,11 @@ def assumption_options(f: Callable) -> Callable:
     opts = [
         click.option("--price", default=None, help="GPU prices in USD per GPU-hour, e.g. 'h100=2.5,b200=4.8' "
                                                    "(default: explorer/data/training_run.toml, with sources)."),
-        click.option("--gpu-mtbf-hours", type=float, default=None,
+        click.option("--gpu-mtbf-hours", type=FINITE, default=None,
                      help="Mean GPU-hours between job-stopping failures (default 50,677: Llama 3, 419 in 54 days "
                           "on 16,384 GPUs)."),
-        click.option("--restart-s", type=float, default=None, help="Restart time after a failure, s (default 600)."),
-        click.option("--storage-write-gbps", type=float, default=None,
+        click.option("--restart-s", type=FINITE, default=None, help="Restart time after a failure, s (default 600)."),
+        click.option("--storage-write-gbps", type=FINITE, default=None,
                      help="Aggregate checkpoint write bandwidth, GB/s (default 2000: Llama 3's Tectonic)."),
     ]
     for o in reversed(opts):
@@ -80,8 +82,8 @@ def stack(kw: dict) -> dict:
               help="Cluster sizes available, e.g. 4096,8192,16384 (default: powers of two from 8 to 65,536).")
 @click.option("--network", "networks", default=None,
               help="Inter-node networks to consider, e.g. ib_ndr,roce_400g (default: each GPU node's own).")
-@click.option("--deadline-days", type=float, default=None, help="Train within this many days.")
-@click.option("--budget-usd", type=float, default=None, help="Spend at most this many dollars.")
+@click.option("--deadline-days", type=FINITE, default=None, help="Train within this many days.")
+@click.option("--budget-usd", type=FINITE, default=None, help="Spend at most this many dollars.")
 @click.option("--objective", type=click.Choice(["cost", "time"]), default="cost", show_default=True,
               help="cost: the cheapest plan that meets the constraints; time: the fastest.")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
@@ -122,15 +124,15 @@ def plan_cmd(**kw) -> None:
 @click.option("--gpu", required=True, help="GPU type of the claim, e.g. h100.")
 @click.option("--gpus", type=V.DEVICES, required=True, help="Number of GPUs of the claim.")
 @click.option("--network", default=None, help="Inter-node network (default: the GPU node's own).")
-@click.option("--tokens-per-s", type=float, default=None, help="Claimed throughput of the whole cluster.")
-@click.option("--tokens-per-s-per-gpu", type=float, default=None, help="Claimed throughput per GPU.")
-@click.option("--step-time", type=float, default=None, help="Claimed step time, s (needs --global-batch).")
+@click.option("--tokens-per-s", type=FINITE, default=None, help="Claimed throughput of the whole cluster.")
+@click.option("--tokens-per-s-per-gpu", type=FINITE, default=None, help="Claimed throughput per GPU.")
+@click.option("--step-time", type=FINITE, default=None, help="Claimed step time, s (needs --global-batch).")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Sequences per step (for --step-time, and the batch of the model's bound; default 2048).")
-@click.option("--mfu", type=float, default=None, help="Claimed MFU as a fraction (0.45).")
+@click.option("--mfu", type=FINITE, default=None, help="Claimed MFU as a fraction (0.45).")
 @click.option("--memory-gb", type=V.MEMORY_GB, default=None, help="Claimed memory per GPU, GB.")
 @click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length (default 8192).")
-@click.option("--tolerance", type=float, default=0.10, show_default=True,
+@click.option("--tolerance", type=FINITE, default=0.10, show_default=True,
               help="Relative difference still called agreement.")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")

@@ -30,7 +30,7 @@ TRACK_CHOICES = ("cloud", "edge", "mobile", "tiny", "all")
               help="A student's attempts (CSV or JSON) to overlay on the frontier.")
 @click.option("--gpus", "gpu_counts", type=V.GPU_COUNTS, default=None, help="GPU counts to solve for, e.g. 64,128,256 "
               "(default: powers of two up to the cluster).")
-@click.option("--levels", type=click.IntRange(1, 20), default=4, show_default=True,
+@click.option("--levels", type=V.Int(1, 20), default=4, show_default=True,
               help="Memory-headroom levels (epsilon constraints) per GPU count.")
 @click.option("--complete", is_flag=True, default=False,
               help="Every non-dominated point: raise the headroom by one byte each time, not 5% of HBM.")
@@ -89,7 +89,7 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
               help="Which track.")
 @click.option("--out", "out_dir", type=V.OUT_DIR, required=True,
               help="Directory for the key (index.html, index.md, labNN/...).")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+@click.option("--jobs", "-j", type=V.Int(1, 64), default=None,
               help="Worker processes (default: the number of CPUs, at most 4); the files do not depend on it.")
 def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     """Answer keys: every lab part x track solved, as Markdown + HTML + JSON + text, with an index page."""

@@ -38,7 +38,7 @@ def _fmt(v: object) -> str:
 @click.option("--deadline-days", default=None, help="plan: deadlines in days.")
 @click.option("--budget-usd", default=None, help="plan: budgets in dollars.")
 @click.option("--objective", default=None, help="plan: cost and/or time.")
-@click.option("--workers", type=click.IntRange(0, 256), default=2, show_default=True,
+@click.option("--workers", type=V.Int(0, 256), default=2, show_default=True,
               help="Dask worker processes of the local cluster; 0 solves serially in this process.")
 @click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://host:8786) instead "
                                                 "of a local cluster.")
@@ -47,7 +47,7 @@ def _fmt(v: object) -> str:
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None,
               help="CP-SAT wall-clock limit per solve, s (default 600: generous, so that a loaded machine "
                    "does not stop a proof and the rows stay identical however the sweep ran).")
-@click.option("--max-points", type=click.IntRange(1, 100_000), default=100_000, show_default=True,
+@click.option("--max-points", type=V.Int(1, 100_000), default=100_000, show_default=True,
               help="Refuse grids larger than this.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 @click.option("--figures/--no-figures", default=True, show_default=True)

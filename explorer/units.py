@@ -91,6 +91,14 @@ def human_number(x: float, sig: int = 3) -> str:
     return "0" if text.strip("-0.,") == "" else text
 
 
+def human_large(x: float) -> str:
+    """A large count for prose with its scale word: '15 T', '405.9 B', '2.1 M', '4,875' (never 1.5e+13)."""
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if abs(x) >= scale:
+            return f"{human_number(x / scale, 4)} {unit}"
+    return human_number(x)
+
+
 def human_usd(x: float) -> str:
     """Dollars for prose and tables: $1.23B, $4.56M, $7.8k, $9.10 (a minus sign before the $)."""
     sign = "-" if x < 0 else ""

@@ -182,3 +182,15 @@ def test_one_dollar_formatter_for_plan_and_the_sync_audit():
     from explorer.units import human_usd
 
     assert [human_usd(x) for x in (2.5e9, 63.31e6, -1500, 12)] == ["$2.50B", "$63.31M", "-$1.5k", "$12.00"]
+
+
+def test_plan_text_writes_token_counts_without_scientific_notation():
+    """15e12 tokens is '15 T' in the headline and 15,000,000,000,000 in the time formula (never 1.5e+13)."""
+    from explorer.planner.narrate import plan_text
+    from explorer.units import human_large
+
+    assert [human_large(x) for x in (15e12, 405.85e9, 2.1e6, 4875)] == ["15 T", "405.9 B", "2.1 M", "4,875"]
+    p = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
+                      assumptions=A)
+    text = plan_text(p)
+    assert text.startswith("Plan: 100 B tokens of") and "e+" not in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from explorer.units import human_duration
+from explorer.units import human_duration, human_large
 from explorer.units import human_usd as _usd
 
 WIDTH = 100
@@ -64,7 +64,7 @@ def plan_text(p) -> str:
     if p.budget_usd is not None:
         cons.append(f"budget {_usd(p.budget_usd)}")
     goal = "cheapest" if p.objective == "cost" else "fastest"
-    out = _wrap(f"Plan: {p.tokens:.4g} tokens of {model_line(p)}", "", "")
+    out = _wrap(f"Plan: {human_large(p.tokens)} tokens of {model_line(p)}", "", "")
     out += _wrap(f"{steps:,.0f} steps of {p.global_batch:,} x {p.seq_len:,} tokens; {p.flops_per_token / 1e9:,.1f} "
                  f"GFLOP per token (6N + attention + logits); {goal}"
                  + (f" within {' and '.join(cons)}" if cons else "")) + [""]
@@ -104,7 +104,7 @@ def plan_text(p) -> str:
                      + ("" if b.status == "optimal" else " (plan NOT proven optimal: time limit)"), "", "")
         out += _wrap(f"plan {e.plan.describe()}: MFU {e.mfu:.1%}, step {e.step_time_s:.3g} s, "
                      f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")
-        out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:.4g} / ({e.tokens_per_s:,.0f} x "
+        out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:,.0f} / ({e.tokens_per_s:,.0f} x "
                      f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {b.train_s / DAY:,.1f} days")
         out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {b.train_s / 3600:,.0f} h x "
                      f"${b.usd_per_hour:.2f} = {_usd(b.usd)}")

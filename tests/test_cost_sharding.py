@@ -224,3 +224,30 @@ def test_interleaved_pipeline_syncs_each_chunk_behind_the_cooldown():
     # a framework that does not overlap (DeepSpeed's ZeRO-1 default) exposes all of it
     off = dict(comm, overlap_grad=np.array(False), overlap_param=np.array(False))
     assert tuple(map(float, sh.step_sync_exposed(off, 0.24, D, 2, 4))) == (0.39, 0.2)
+
+
+def test_the_last_gradient_bucket_and_the_first_weight_bucket_never_hide():
+    # Megatron-Core (param_and_grad_buffer.py) lays the buckets out in backprop order and starts a bucket's
+    # reduction when its last gradient of the last micro-batch is ready, so the bucket holding the first layers
+    # starts only when the backward ends; the next forward waits for that bucket's all-gather. Hand derivation,
+    # 64 GPUs, TP 8 (1.0e9 parameters per GPU of an 8B model), ZeRO-1, bucket max(40M, 1M x 8) = 40M parameters:
+    # ceil(P / 40M) calls of P / calls parameters each, so the last bucket is exactly one call of grad_step.
+    s = _setup()
+    c = sh.dp_comm(s, M, 8, 1, 1, 8, 1)
+    p = float(params_per_device(s, 8, 1))
+    calls = np.ceil(p / 40e6)
+    assert float(c["grad_last"]) == pytest.approx(float(c["grad_step"]) / calls, rel=1e-9)
+    assert float(c["param_first"]) == pytest.approx(float(c["param_step"]) / calls, rel=1e-9)
+    # a window far longer than the whole sync still leaves that one bucket of each exposed
+    e_g, e_p = sh.step_sync_exposed(c, 1e3, M, 1, 1)
+    assert (float(e_g), float(e_p)) == pytest.approx((float(c["grad_last"]), float(c["param_first"])))
+    # interleaved (v = 4): only the first chunk is bucketed, P / 4 parameters in ceil(P / 4 / 40M) buckets
+    c4 = sh.dp_comm(s, M, 8, 1, 2, 4, 1, v=4)
+    p4 = float(params_per_device(s, 8, 2, 4)) / 4
+    e4 = p4 / np.ceil(p4 / 40e6)
+    g = s.group(4, 16, 1, 8)
+    assert float(c4["grad_last"]) == pytest.approx(
+        float(nccl_reduce_scatter_time(e4 * 4, 4, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)),
+        rel=1e-9)
+    # no data parallelism, nothing to reduce
+    assert float(sh.dp_comm(s, M, 8, 1, 8, 1, 1)["grad_last"]) == 0.0

@@ -67,11 +67,16 @@ def test_nccl_sync_over_infiniband_by_hand():
     rs = lat + 63 / 64 * per * 4 / 369e9
     ag = lat + 63 / 64 * per * 2 / 369e9
     assert b["dp_total"] == pytest.approx(calls * (rs + ag), rel=1e-6)
-    # it hides behind the backward pass: weak scaling keeps its efficiency on this fabric
-    assert b["dp_exposed"] == 0.0
+    # all of it hides behind the backward pass but the last bucket's reduce-scatter (the first layers' gradients
+    # are ready only when the backward ends: Megatron-Core param_and_grad_buffer.py) and the first bucket's
+    # all-gather the next forward waits for: rs + ag = 2 x 155.4 us + 63/64 x 63.7e6 x 6 B / 369e9 = 1.33 ms
+    assert b["dp_exposed"] == pytest.approx(rs + ag, rel=1e-6)
+    assert 1.2e-3 < rs + ag < 1.45e-3
     r = scaling.solve("cloud", fabric="ib_ndr")
     assert r.figure("speedup_8_to_64_ib_ndr") == pytest.approx(8.0, rel=0.01)
-    assert "n_diminishing_ib_ndr" not in r.figures  # no diminishing returns up to 20,000 GPUs
+    # the exposed bucket grows with DP (Megatron's bucket is max(40M, 1M x DP) parameters), but returns diminish
+    # only beyond the track's 1,024 GPUs
+    assert r.figures.get("n_diminishing_ib_ndr") is None or r.figure("n_diminishing_ib_ndr") > 1024
 
 
 def test_ten_gig_ethernet_is_the_wall():

@@ -151,7 +151,10 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     behind the backward / forward), and for frameworks that communicate per micro-batch (PP = 1): ag, ag_bwd
     and rs (one layer's forward gather, backward gather and gradient reduce-scatter) and mb_fixed (what every
     micro-batch pays that no compute hides: the first gather of each pass, the last reduce-scatter, the
-    embedding and head, DeepSpeed ZeRO-2's whole reduce-scatter)."""
+    embedding and head, DeepSpeed ZeRO-2's whole reduce-scatter); grad_last and param_first, the one collective
+    of the step-level sync no compute can hide (step_sync_exposed): the reduction of the bucket that fills last
+    and the gather of the bucket the next forward needs first (both the first chunk's bucket of the first
+    layers; FSDP2 with PP: the root unit's)."""
     if setup.collectives == "textbook":
         return _textbook_comm(setup, fw, tp, cp, pp, dp, zero, v)
     fw, zero, pp, hsdp = _a(fw), _a(zero), _a(pp), _a(hsdp).astype(bool)
@@ -171,21 +174,36 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         calls = np.maximum(1.0, np.ceil(p / bucket_elems))
         return calls * fn(p / calls)
 
+    chunk0 = p / _a(v).astype(float)  # the first model chunk (all of the stage when v = 1)
+
+    def last_bucket(bucket_elems, fn):
+        """One collective over the bucket that fills last: the first chunk's parameters split into buckets of
+        at most bucket_elems, in backprop order (param_and_grad_buffer.py), so the one holding the first
+        layers."""
+        return fn(chunk0 / np.maximum(1.0, np.ceil(chunk0 / bucket_elems)))
+
     # each framework's collectives, computed only where some row runs on it (the exhaustive search scores
     # spaces of one framework; --framework any mixes them)
     meg_grad = meg_param = ds_rs_all = ds_grad = ds_param = ds_ag = ds_rs = ds_ends = 0.0
+    meg_last = meg_first = ds_last = ds_first = 0.0
     f_ag = f_rs = f_ends_ag = f_ends_rs = f_param = f_grad = 0.0
     if np.any(is_m):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
         mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
         meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
         meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        meg_last = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
+                            last_bucket(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
+        meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
     if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
         ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
         ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
                            np.where(zero == 1, ds_rs_all, 0.0))
         ds_param = np.where((zero == 1) | (zero == 2), bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+                           np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_all)), 0.0))
+        ds_first = np.where((zero == 1) | (zero == 2), last_bucket(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
         linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
         ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
         ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
@@ -222,13 +240,19 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_f, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
     grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(pp > 1, f_grad, 0.0)))
     param_step = np.where(is_m, meg_param, np.where(is_d, ds_param, np.where(pp > 1, f_param, 0.0)))
+    # FSDP2 with PP: the root unit (embedding, final norm, head: `ends`) reduces last and gathers first
+    f_edge_rs, f_edge_ag = np.where(ends > 0, f_ends_rs, f_rs), np.where(ends > 0, f_ends_ag, f_ag)
+    grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(pp > 1, f_edge_rs, 0.0)))
+    param_first = np.where(is_m, meg_first, np.where(is_d, ds_first, np.where(pp > 1, f_edge_ag, 0.0)))
     zi = np.clip(zero, 0, 3)
     og = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_grad)[zi] for f in fwk.FRAMEWORKS])
     op = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_param)[zi] for f in fwk.FRAMEWORKS])
     none = n <= 1
     out = {"grad_step": grad_step, "param_step": param_step, "ag": np.where(per_mb, ag, 0.0),
            "ag_bwd": np.where(per_mb, ag_bwd, 0.0), "rs": np.where(per_mb, rs, 0.0),
-           "mb_fixed": np.where(per_mb, fixed, 0.0)}
+           "mb_fixed": np.where(per_mb, fixed, 0.0),
+           "grad_last": np.minimum(grad_last, grad_step / _a(v)),
+           "param_first": np.minimum(param_first, param_step / _a(v))}
     out = {k_: z + np.where(none, 0.0, a) for k_, a in out.items()}
     out["overlap_grad"] = z.astype(bool) | og
     out["overlap_param"] = z.astype(bool) | op
@@ -248,7 +272,7 @@ def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp
     t = np.where(_a(zero) >= 3, 1.5 * t, t)
     z = np.zeros(np.broadcast(_a(fw), _a(zero), _a(pp), _a(tp), _a(cp), _a(dp)).shape)
     return {"grad_step": z + np.where(n > 1, t, 0.0), "param_step": z, "ag": z, "ag_bwd": z, "rs": z,
-            "mb_fixed": z, "overlap_grad": z == 0, "overlap_param": z != 0}
+            "mb_fixed": z, "grad_last": z, "param_first": z, "overlap_grad": z == 0, "overlap_param": z != 0}
 
 
 def dp_optimizer_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
@@ -303,14 +327,25 @@ def step_sync_exposed(comm: dict[str, np.ndarray], t_stage: ArrayLike, fw: Array
     further chunk's gather is dispatched when the previous chunk's first forward starts, which is PP chunk
     forwards before its own (the warm-up runs PP micro-batches per chunk): exposed max(0, P/v - f)
     + (v - 1) max(0, P/v - q_param f). FSDP2 gathers each chunk at its own first forward (q_param = 1).
-    v = 1 reduces both to the stage-level forms. `overlap` scales every window (Efficiency.dp_overlap)."""
+    v = 1 reduces both to the stage-level forms. `overlap` scales every window (Efficiency.dp_overlap).
+
+    The last bucket. No window hides everything: Megatron-Core lays its buckets out in backprop order
+    (param_and_grad_buffer.py: parameters iterated in reverse, a bucket closes at bucket_size = max(40M,
+    1M x DP) parameters, distributed_data_parallel.py) and a bucket's reduction starts only once every gradient
+    in it is ready in the last micro-batch (register_grad_ready -> start_grad_sync), so the bucket of the first
+    layers starts when the backward ends and its reduction is exposed whole (PyTorch DDP the same:
+    reducer.cpp launches a bucket when its last gradient arrives, buckets in reverse parameter order). Likewise
+    the next forward waits for the gather of the bucket holding its first layers before it can start (the
+    forward pre-hook finishes that bucket's all-gather, the step has nothing left to hide it): exposed
+    >= grad_last and >= param_first (dp_comm) where the framework overlaps them."""
     G, P = np.asarray(comm["grad_step"]), np.asarray(comm["param_step"])
     v_a = np.asarray(v, dtype=float)
     k, q = chunk_windows(fw, pp, v)
     b = overlap * (2.0 / 3.0) * np.asarray(t_stage) / v_a
     f = overlap * np.asarray(t_stage) / (3.0 * v_a)
-    e_grad = np.maximum(0.0, np.maximum(G / v_a - b, G - k * b))
-    e_param = np.maximum(0.0, P / v_a - f) + (v_a - 1.0) * np.maximum(0.0, P / v_a - q * f)
+    e_grad = np.maximum(np.asarray(comm.get("grad_last", 0.0)), np.maximum(G / v_a - b, G - k * b))
+    e_param = (np.maximum(np.asarray(comm.get("param_first", 0.0)), P / v_a - f)
+               + (v_a - 1.0) * np.maximum(0.0, P / v_a - q * f))
     return np.where(comm["overlap_grad"], e_grad, G), np.where(comm["overlap_param"], e_param, P)
 
 

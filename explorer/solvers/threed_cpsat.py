@@ -12,8 +12,8 @@ SL / v = layers per chunk):
 
   t_pipe  = (SL PP) (m t_layer / PP) + PP (m t_logits / PP) + v (m t_p2p) + (p - 1)(SL / v) t_layer
             + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
-  t_step  = t_pipe + max(0, t_grad / v - flag b, t_grad - flag k_grad b)
-            + max(0, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f) + t_opt
+  t_step  = t_pipe + max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
+            + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f) + t_opt
             (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed)
   memory  = state + act_layer min(PP, m) SL f_v // den_v + work <= limit
   bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
@@ -250,6 +250,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     # per model chunk (interleaved pipelines sync each chunk on its own: sharding.step_sync_exposed)
     comm_grad_chunk = np.asarray(comm["grad_step"]) / e_v
     comm_param_chunk = np.asarray(comm["param_step"]) / e_v
+    comm_grad_last, comm_param_first = np.asarray(comm["grad_last"]), np.asarray(comm["param_first"])
     comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
 
@@ -316,7 +317,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     dp_ok = P["dp_ok"] & (lb_v <= top)[None, :, :, :, :, None, None]
     pv_ok = P["pv_ok"] & (lb_v <= top).any(axis=(0, 1))
     comm = {k: P["comm_" + k] for k in ("grad_step", "param_step", "overlap_grad", "overlap_param", "ag", "ag_bwd",
-                                       "rs", "mb_fixed", "grad_chunk", "param_chunk", "k_grad", "q_param")}
+                                       "rs", "mb_fixed", "grad_chunk", "param_chunk", "k_grad", "q_param",
+                                       "grad_last", "param_first")}
 
     # --- variables ---------------------------------------------------------------------------------
     X = CAP_MAX if cap is None else min(int(cap), CAP_MAX)
@@ -383,6 +385,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         "t_ag": _ns(comm["ag"]), "t_ag_bwd": _ns(comm["ag_bwd"]), "t_rs": _ns(comm["rs"]),
         "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt,
         "t_grad_chunk": _ns(comm["grad_chunk"]), "t_param_chunk": _ns(comm["param_chunk"]),
+        "t_grad_last": _ns(comm["grad_last"]), "t_param_first": _ns(comm["param_first"]),
         "k_grad": comm["k_grad"].astype(np.int64), "q_param": comm["q_param"].astype(np.int64),
         "lb_stage": np.broadcast_to(lb_v[None, :, :, :, :, None, None], state.shape)}, dp_ok)
     t_lay, t_lg, layers, den_v = lay["t_layer"], lgt["t_logits"], pv["stage_layers"], pv["interleave_den"]
@@ -436,8 +439,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     md.add(pipe_v == sum(terms))
     # step-level gradient sync and weight gather, where the framework overlaps them (sharding.step_sync_exposed):
     # per chunk, b = 2/3 t_stage / v of backward and f = 1/3 t_stage / v of forward per micro-batch;
-    #   e_grad  = max(0, G/v - b, G - k_grad b)
-    #   e_param = max(0, P/v - f) + (v - 1) max(0, P/v - q_param f)
+    #   e_grad  = max(G_last, G/v - b, G - k_grad b)
+    #   e_param = max(P_first, P/v - f) + (v - 1) max(0, P/v - q_param f)
     # A stage longer than 3 G_max / ov hides every term already, so the stage is capped there (the products
     # with k_grad and q_param stay within 64-bit domains).
     ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
@@ -466,11 +469,11 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     hg1 = hidden(window("grad_chunk", 2), "overlap_grad", "grad_chunk")
     hg2 = hidden(window("grad_cooldown", 2, st["k_grad"]), "overlap_grad", "grad_cooldown")
     e_grad = M.var(0, min(X, M.hi["t_grad"]), "t_grad_exposed")
-    md.add_max_equality(e_grad, [0, st["t_grad_chunk"] - hg1, st["t_grad"] - hg2])
+    md.add_max_equality(e_grad, [st["t_grad_last"], st["t_grad_chunk"] - hg1, st["t_grad"] - hg2])
     hp1 = hidden(window("param_first", 1), "overlap_param", "param_first")
     hp2 = hidden(window("param_ahead", 1, st["q_param"]), "overlap_param", "param_ahead")
     e_p1 = M.var(0, M.hi["t_param_chunk"], "t_param_first_exposed")
-    md.add_max_equality(e_p1, [0, st["t_param_chunk"] - hp1])
+    md.add_max_equality(e_p1, [st["t_param_first"], st["t_param_chunk"] - hp1])
     e_p2 = M.var(0, M.hi["t_param_chunk"], "t_param_chunk_exposed")
     md.add_max_equality(e_p2, [0, st["t_param_chunk"] - hp2])
     v_less = M.var(0, max(V) - 1, "v_minus_1")

@@ -128,3 +128,19 @@ def test_node_shared_nic_is_split_among_parallel_rings():
     assert float(s.link_bandwidth(64, stride=1)) == pytest.approx(1.125e9)
     assert float(s.link_bandwidth(64, stride=8)) == pytest.approx(1.125e9 / 8)
     assert float(s.link_bandwidth(8, stride=1)) == pytest.approx(450e9 * 0.82)
+
+
+def test_fp8_keeps_the_four_gemm_inputs_in_one_byte():
+    # Transformer Engine under fp8 saves each linear layer's input for the weight-gradient GEMM as the FP8 copy the
+    # forward GEMM consumed (module/linear.py: inputmat or inputmat_t, FP8). Llama 3 8B (h 4096, KV dim 1024, ffn
+    # 14336), TP 1, no recompute, per token and layer (Korthikanti et al. 2022 Table 2 in bytes):
+    #   BF16: norms 4h + QKV input 2h + MLP input 2h + Q 2h + attention output 2h + K, V 4 x 1024 + SwiGLU 6 ffn
+    #         = 32768 + 16384 + 4096 + 86016 = 139,264
+    #   FP8 : QKV input, MLP input, attention output h each, second MLP matrix input ffn: 139,264 - 3 x 4096 - 14336
+    #         = 112,640
+    def per_token(precision):
+        s = Setup(get_model("llama3_8b"), build_cluster("h100", 8, 8, "nvlink4", "ib_ndr"), 4096, precision=precision)
+        return mem.activation_bytes_per_layer(s, 1, 1, 1, 0, True) / 4096
+
+    assert per_token("bf16") == 139264
+    assert per_token("fp8") == 112640

@@ -71,12 +71,20 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
         FlashAttention (default) or selective recompute drops them.
     With sequence parallel everything is split by TP (sbh/t (34 + 5as/h)).
     Full recompute keeps only the layer input, 2h (split by TP with SP).
+    FP8 (Transformer Engine): the inputs of the four GEMMs of a layer are kept for the weight-gradient GEMM in
+    the FP8 copy the forward GEMM consumed, one byte per element (TE 1.x module/linear.py: under fp8 the saved
+    input is the FP8 `inputmat` or its FP8 transpose `inputmat_t`, never both; layernorm_linear.py and
+    layernorm_mlp.py save their norm output and the MLP activation output likewise in FP8): the QKV input and the
+    MLP input (2h -> h each), the attention output entering the projection (2h -> h) and the input of the second
+    MLP matrix (2 ffn -> ffn). Norm inputs, Q/K/V (kept by the BF16 attention kernel) and the first MLP matrix's
+    outputs stay 2 bytes.
     """
     m = setup.model
     h, kvd, f, s = m.hidden, m.kv_dim, m.ffn, setup.seq_len
     ab = setup.act_bytes // 2  # Korthikanti counts 2-byte activations; fp32 doubles them
-    repl = (8 * h + (2 * h if m.dropout else 0)) * ab
-    split = (4 * h + 4 * kvd + (6 if m.mlp == "swiglu" else 4) * f) * ab
+    fp8 = h if setup.precision == "fp8" else 0  # bytes saved per GEMM input of width h (one of two per element)
+    repl = (8 * h + (2 * h if m.dropout else 0)) * ab - 2 * fp8
+    split = (4 * h + 4 * kvd + (6 if m.mlp == "swiglu" else 4) * f) * ab - fp8 - (f if fp8 else 0)
     scores = 0 if setup.flash_attention else 5 * m.heads * s
     recompute = np.asarray(recompute)
     sp = np.asarray(sp).astype(bool) & (np.asarray(tp) > 1)

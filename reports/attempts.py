@@ -21,6 +21,7 @@ from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError, UsageError
 from explorer.report import Constraint, Finding, Report, Table
+from explorer.units import plural
 
 REL_TOL = 1e-6
 MAX_FIGURE_COLUMNS = 5
@@ -52,11 +53,14 @@ class Grade:
 
 # ----------------------------------------------------------------------------------------------- reading
 
-def puzzle_module(puzzle: str) -> Any:
-    """The puzzle module, checked to expose the attempt interface."""
+def puzzle_module(puzzle: str, track: str | None = None) -> Any:
+    """The puzzle module, checked to expose the attempt interface; on a track where the puzzle takes another
+    form (the 3D puzzle's fleet form on edge, mobile and tiny) the module of that form's attempts."""
     from explorer.puzzles import get_puzzle
 
     mod = get_puzzle(puzzle).load()
+    if track is not None and hasattr(mod, "attempt_module"):
+        mod = mod.attempt_module(track)
     if not hasattr(mod, "ATTEMPT_VARIABLES") or not hasattr(mod, "evaluate_attempt"):
         raise UsageError(f"puzzle {puzzle!r} has no decision variables to attempt (no ATTEMPT_VARIABLES)")
     return mod
@@ -74,13 +78,16 @@ def attempt_spec(report: Report, mod: Any) -> AttemptSpec:
     defaults = {}
     if hasattr(mod, "attempt_defaults"):
         defaults = mod.attempt_defaults(report.track, **scenario_options(report))
-    return AttemptSpec.of(mod, defaults)
+    spec = AttemptSpec.of(mod, defaults)
+    if hasattr(mod, "attempt_hint"):
+        spec.hint = lambda unknown: mod.attempt_hint(report.track, unknown)
+    return spec
 
 
-def template(puzzle: str, fmt: str = "csv") -> str:
-    """An empty attempts file for a puzzle: CSV (the header row, the lab's rule as a comment) or JSON (a list
-    with one attempt whose values are to be filled in)."""
-    mod = puzzle_module(puzzle)
+def template(puzzle: str, fmt: str = "csv", track: str | None = None) -> str:
+    """An empty attempts file for a puzzle (on `track`, for a puzzle whose form depends on it): CSV (the
+    header row, the lab's rule as a comment) or JSON (a list with one attempt whose values are to be filled in)."""
+    mod = puzzle_module(puzzle, track)
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     if fmt == "json":
         return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2, allow_nan=False) + "\n"
@@ -202,6 +209,8 @@ def _frontier_flag(report: Report, mod, values: dict, result: dict, reached: boo
         return False
     if reached:  # the optimum is not dominated at its own scale: no solve needed
         return True
+    if getattr(mod, "ATTEMPT_FRONTIER", True) is False:  # one objective: its frontier is its optimum
+        return reached
     from explorer.frontier import spec_for
 
     spec = spec_for(report.puzzle)
@@ -235,7 +244,7 @@ def scenario_options(report: Report) -> dict[str, Any]:
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
     """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
     source names the file in error messages."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     options = scenario_options(report)
     optimum = report.extra.get("objective") or {}
     ref = reference(report)
@@ -290,7 +299,7 @@ def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
 
 def read_and_grade(report: Report, path: Path | str, mod=None) -> tuple[list[Grade], list[str]]:
     """The graded attempts of a file and the notes on how it was read (encoding, delimiter, assumed values)."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     got = read_file(path, attempt_spec(report, mod))
     return grade_rows(report, got.rows, mod, source=Path(path).name), got.notes
 
@@ -345,7 +354,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
     reached = next((g for g in ok if g.reached_optimum), None)
     if optimum.get("value") is None:
         answer = ("Cannot tell: this report carries no optimum (report.extra['objective']) to compare with; "
-                  f"{len(feasible)} attempt(s) are feasible.")
+                  f"{plural(len(feasible), 'attempt')} {'is' if len(feasible) == 1 else 'are'} feasible.")
     elif reached is not None:
         within = "" if limit is None else (f" (within the lab's limit of {limit})"
                                            if reached.number <= limit else f" (past the lab's limit of {limit})")
@@ -364,15 +373,15 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
     if limit is not None:
         over = len(grades) - limit
         out.append(Finding(f"Does the attempts file keep the lab's rule (at most {limit} attempts)?",
-                           f"Yes: {len(grades)} attempts." if over <= 0 else
-                           f"No: {len(grades)} attempts, {over} past the limit of {limit} "
+                           f"Yes: {plural(len(grades), 'attempt')}." if over <= 0 else
+                           f"No: {plural(len(grades), 'attempt')}, {over} past the limit of {limit} "
                            f"(attempts {limit + 1}-{len(grades)} are graded but marked)."))
     return out
 
 
 def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     """A copy of the report with the graded attempts as a table, findings, JSON data and a plot."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     grades, notes = read_and_grade(report, path, mod)
     return attach_grades(report, grades, notes, Path(path).name, mod)
 
@@ -380,7 +389,7 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
 def attempt_rows(attempts: list[dict[str, Any]], report: Report, mod=None) -> list[AttemptRow]:
     """Attempts given as values (a lab app's moves, not a file): one row each, numbered from 1, with the
     scenario's defaults for the variables an attempt leaves out (said to be assumed, as for a file)."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     spec = attempt_spec(report, mod)
     rows = []
     for i, values in enumerate(attempts, start=1):
@@ -392,14 +401,14 @@ def attempt_rows(attempts: list[dict[str, Any]], report: Report, mod=None) -> li
 
 def grade_attempts(report: Report, attempts: list[dict[str, Any]], mod=None, source: str = "moves") -> Report:
     """A copy of the report with attempts given as values graded beside its optimum, exactly as a file's."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     grades = grade_rows(report, attempt_rows(attempts, report, mod), mod, source=source)
     return attach_grades(report, grades, [], source, mod)
 
 
 def attach_grades(report: Report, grades: list[Grade], notes: list[str], source: str, mod=None) -> Report:
     """A copy of the report with graded attempts as a table, findings, JSON data and a plot."""
-    mod = mod or puzzle_module(report.puzzle)
+    mod = mod or puzzle_module(report.puzzle, report.track)
     variables = list(mod.ATTEMPT_VARIABLES)
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,12 @@ class AttemptSpec:
     kinds: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    # given the unknown columns of a file, one line saying what they are and what the columns are here
+    # (the 3D puzzle's datacenter columns on a fleet track), or None
+    hint: Callable[[list[str]], str | None] | None = None
+
+    def hint_for(self, unknown: list[str]) -> str | None:
+        return self.hint(unknown) if self.hint is not None and unknown else None
 
     @classmethod
     def of(cls, mod: Any, defaults: dict[str, Any] | None = None) -> AttemptSpec:
@@ -231,6 +238,8 @@ def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
             raise UsageError(f"{name}, line {header_line}, field '{dup}': the column is given twice")
         missing = [v for v in spec.variables if v not in cols and (v in spec.required or v not in spec.defaults)]
         unknown = [c for c in cols if c not in spec.variables and c not in LABEL_COLUMNS]
+        if missing and spec.hint_for(unknown):
+            raise UsageError(f"{name}, line {header_line}: {spec.hint_for(unknown)}")
         if missing:
             hint = f"; unknown column '{unknown[0]}'" if unknown else ""
             raise UsageError(f"{name}, line {header_line}: missing column '{missing[0]}'{hint}; the columns are: "
@@ -316,6 +325,7 @@ def read_json(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
     if not items:
         raise UsageError(f"{name}: no attempts (the list is empty)")
     out, ignored = [], []
+    hinted = False
     for line, obj in items:
         if isinstance(obj, list):
             if len(obj) > len(spec.variables):
@@ -334,11 +344,17 @@ def read_json(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
             out.append(AttemptRow(line, None, f"{name}, line {line}, field '{dups[0]}': given twice"))
             continue
         norm = {_column(spec, k): v for k, v in obj.items()}
-        ignored += [k for k in norm if k not in spec.variables and k not in LABEL_COLUMNS and k not in ignored]
+        unknown = [k for k in norm if k not in spec.variables and k not in LABEL_COLUMNS]
+        ignored += [k for k in unknown if k not in ignored]
         row = _row(spec, name, line, {k: v for k, v in norm.items() if k in spec.variables})
+        if row.values is None and row.error.endswith(": missing") and spec.hint_for(unknown):
+            row.error = f"{name}, line {line}: {spec.hint_for(unknown)}"
+            hinted = True
         label = next((norm[k] for k in LABEL_COLUMNS if k in norm and norm[k] not in (None, "")), "")
         row.label = str(label)[:80]
         out.append(row)
+    if hinted and all(r.values is None for r in out):  # nothing to grade: the file was written for another form
+        raise UsageError(f"{name}: {spec.hint_for(ignored)}")
     notes = [f"field{'s' if len(ignored) > 1 else ''} ignored (not a variable of this puzzle): "
              f"{', '.join(ignored[:5])}"] if ignored else []
     return AttemptsFile(out, notes)

@@ -24,7 +24,7 @@ CASES = [
 
 
 def _write(tmp_path, report: Report) -> object:
-    mod = puzzle_module(report.puzzle)
+    mod = puzzle_module(report.puzzle, report.track)
     cfg = report.extra["configuration"]
     cols = [k for k in mod.ATTEMPT_VARIABLES if k in cfg]
     f = tmp_path / "answer.csv"

@@ -121,11 +121,13 @@ def attempts_group() -> None:
 @click.argument("puzzle")
 @click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv", show_default=True,
               help="File format to fill in.")
-def attempts_template(puzzle: str, fmt: str) -> None:
-    """Print an empty attempts file with PUZZLE's columns, in order."""
+@track_option
+def attempts_template(puzzle: str, fmt: str, track: str) -> None:
+    """Print an empty attempts file with PUZZLE's columns on TRACK, in order (the 3D puzzle's fleet form on
+    edge, mobile and tiny has its own)."""
     from explorer.reports.attempts import template
 
-    click.echo(template(puzzle, fmt), nl=False)
+    click.echo(template(puzzle, fmt, track), nl=False)
 
 
 MAX_REPORT_BYTES = 64 * 2**20  # a saved report is a few hundred KB; refuse anything far larger

@@ -443,6 +443,20 @@ def instance_for(track: str, **options: Any) -> Instance:
     return _scenario_instance(track, json.dumps(plain, sort_keys=True, default=str))
 
 
+def attempt_module(track: str) -> Any:
+    """The module whose attempts a report of this track grades: the fleet form's on edge, mobile and tiny
+    (explorer/puzzles/fleet3d/attempts.py), this one elsewhere."""
+    import sys
+
+    from explorer.puzzles import fleet3d
+
+    if fleet3d.is_fleet(track):
+        from explorer.puzzles.fleet3d import attempts
+
+        return attempts
+    return sys.modules[__name__]
+
+
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     """Values assumed for the columns an attempts file leaves out: a variable pinned by the scenario's
     --fix, else the track's starting (crisis) configuration, else 1 (CP, virtual stages)."""

@@ -193,6 +193,7 @@ def build_report(res) -> Report:
     extra: dict[str, Any] = {
         "form": "fleet", "engine": res.engine, "cpsat_time_s": res.cpsat_time_s,
         "exhaustive_agrees": res.exhaustive_agrees,
+        "objective": {"name": "time_to_target_s", "value": b["days"] * SECONDS_PER_DAY, "sense": "min"},
         "configuration": _cfg(b), "crisis": _cfg(c) | {"violations": c.get("violations", [])} if c else None,
         "graphs": res.tables.graphs}
     names = {x.key: x.name for x in scn.tiers}

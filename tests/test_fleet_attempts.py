@@ -1,0 +1,125 @@
+"""Attempts at the fleet form of the 3D puzzle (edge, mobile, tiny) are graded in the fleet's own variables by
+the fleet model's one feasibility function, beside the proven optimum (the least time to the target)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from explorer.reports.attempts import attach_attempts, grade_file
+
+from explorer.cli import main
+from explorer.errors import UsageError
+from explorer.puzzles import solve
+from explorer.puzzles.fleet3d import attempts as fa
+from explorer.report import Report
+
+TRACKS = ("edge", "mobile", "tiny")
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, Report]:
+    return {t: solve("3d", track=t) for t in TRACKS}
+
+
+def _csv(tmp_path, rows: list[dict], name: str = "a.csv"):
+    cols = list(rows[0])
+    f = tmp_path / name
+    f.write_text(",".join(cols) + "\n" + "".join(",".join(str(r[c]) for c in cols) + "\n" for r in rows))
+    return f
+
+
+def _optimum_row(report: Report) -> dict:
+    cfg = report.extra["configuration"]
+    return {k: cfg[k] for k in fa.ATTEMPT_VARIABLES}
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_the_solvers_own_optimum_is_graded_at_the_optimum(tmp_path, reports, track):
+    report = reports[track]
+    assert report.extra["form"] == "fleet" and report.status == "optimal"
+    graded = attach_attempts(report, _csv(tmp_path, [_optimum_row(report)]))
+    a = graded.extra["attempts"][0]
+    assert a["error"] is None and a["feasible"] and a["reached_optimum"], a
+    assert a["gap_text"] == "at the optimum"
+    # the objective is the report's own time to the target (days -> seconds)
+    assert a["objective"] == pytest.approx(report.figures["days_to_target"].value * 86400, rel=1e-9)
+    said = " ".join(f.answer for f in graded.findings)
+    assert "reaches the optimum" in said and "Yes: 1 attempt." in said
+    assert "attempt(s)" not in said and "1 attempts" not in said
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_another_searched_configuration_is_feasible_and_slower(tmp_path, reports, track):
+    """One more local step between syncs is within every limit here (memory does not depend on it; edge's
+    staleness bound, 6.7 steps, allows up to 7) yet differs from the optimum, which is proven the least."""
+    report = reports[track]
+    row = _optimum_row(report)
+    steps = list(fa._solved(track)[0].local_steps)
+    i = steps.index(row["local_steps"])
+    row["local_steps"] = steps[i - 1] if i > 0 else steps[i + 1]
+    g = grade_file(report, _csv(tmp_path, [row]))[0]
+    assert g.error == "" and g.feasible and not g.reached_optimum
+    assert g.objective > report.extra["objective"]["value"]
+    assert "above the optimum" in g.gap_text
+
+
+@pytest.mark.parametrize("track,row,reason,at_least", [
+    # Lian et al. 2015 at lr = 0.1 x the zero-staleness step: (sqrt(1 + 8 T^2) - 1)/(4 T^2) = 0.1 gives
+    # T_max = 6.7, so 16 local steps (staleness 15) are unstable
+    ("edge", {"micro_batch": 8, "local_steps": 16, "tier": "depot"}, "staleness", 0),
+    # the whole 51.7 M-parameter model trained on the glasses: 16 B a parameter under mixed-precision Adam
+    # (2 weights + 2 gradients + 12 fp32 master and moments; ZeRO, Rajbhandari et al. 2020) = 828 MB > 512 MB
+    ("mobile", {"split": 6, "trainable_layers": 6, "micro_batch": 1, "local_steps": 1}, "memory", 16 * 51_748_864),
+    # all five layers of the 66,656-parameter net trained on one earbud: 4 B weights + 4 B gradients (fp32)
+    # = 533 KB > 192 KB of usable SRAM
+    ("tiny", {"split": 5, "trainable_layers": 5, "micro_batch": 1, "local_steps": 1}, "memory", 8 * 66_656),
+])
+def test_an_infeasible_row_names_its_reason(tmp_path, reports, track, row, reason, at_least):
+    g = grade_file(reports[track], _csv(tmp_path, [row]))[0]
+    assert g.error == "" and not g.feasible and not g.outside
+    assert g.violations and reason in g.violations[0]
+    assert g.gap_text.startswith("infeasible")
+    assert g.figures["memory_per_device"].value >= at_least
+
+
+def test_values_off_the_searched_grid_are_said_to_be_outside(tmp_path, reports):
+    g = grade_file(reports["edge"], _csv(tmp_path, [{"micro_batch": 8, "local_steps": 3, "tier": "depot"}]))[0]
+    assert not g.feasible and g.outside == ["local_steps 3 is not searched (1, 2, 4, 8, 16, 32, 64, 128, 256)"]
+    assert g.gap_text.startswith("not compared")
+
+
+def test_assumed_columns_are_the_storyboards_and_said(tmp_path, reports):
+    report = reports["edge"]
+    graded = attach_attempts(report, _csv(tmp_path, [{"micro_batch": 8, "local_steps": 1}]))
+    a = graded.extra["attempts"][0]
+    assert set(a["assumed"]) == {"split", "trainable_layers", "participation", "deadline_quantile", "tier"}
+    assert a["values"]["tier"] == report.extra["crisis"]["tier"] and a["values"]["participation"] == 1.0
+    read = next(f.answer for f in graded.findings if f.question == "How was a.csv read?")
+    assert "tier = cellular" in read
+
+
+def test_bad_values_are_row_errors(tmp_path, reports):
+    f = _csv(tmp_path, [{"micro_batch": 8, "local_steps": 4, "participation": 1.5, "tier": "depot"},
+                        {"micro_batch": 8, "local_steps": 4, "participation": "50%", "tier": "moon"}])
+    g1, g2 = grade_file(reports["edge"], f)
+    assert "participation" in g1.error and "(0, 1]" in g1.error
+    assert "'moon'" in g2.error and "cellular, depot" in g2.error
+
+
+def test_a_datacenter_file_on_a_fleet_track_says_what_the_columns_are(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text("tp,pp,dp,micro_batch\n1,1,10000,8\n")
+    out = CliRunner().invoke(main, ["solve", "3d", "--track", "edge", "--attempts", str(f)])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert "tp, pp, dp: datacenter column(s)" in out.output and "local_steps" in out.output
+    j = tmp_path / "a.json"
+    j.write_text(json.dumps([{"tp": 1, "pp": 1, "dp": 10000, "micro_batch": 8}]))
+    with pytest.raises(UsageError, match="datacenter column"):
+        grade_file(solve("3d", track="tiny"), j)
+
+
+def test_the_template_on_a_fleet_track_has_the_fleet_columns():
+    out = CliRunner().invoke(main, ["attempts", "template", "3d", "--track", "mobile"])
+    assert out.exit_code == 0 and out.output.splitlines()[1] == ",".join(fa.ATTEMPT_VARIABLES)

@@ -53,17 +53,23 @@ class Grade:
 
 # ----------------------------------------------------------------------------------------------- reading
 
-def puzzle_module(puzzle: str, track: str | None = None) -> Any:
-    """The puzzle module, checked to expose the attempt interface; on a track where the puzzle takes another
-    form (the 3D puzzle's fleet form on edge, mobile and tiny) the module of that form's attempts."""
+def puzzle_module(puzzle: str, track: str | None = None, form: str | None = None) -> Any:
+    """The puzzle module, checked to expose the attempt interface; for a puzzle with another form on some
+    tracks (the 3D puzzle's fleet form on edge, mobile and tiny) the module of that form's attempts: the
+    `form` a report was solved in (report.extra['form']), else the track's own form."""
     from explorer.puzzles import get_puzzle
 
     mod = get_puzzle(puzzle).load()
     if track is not None and hasattr(mod, "attempt_module"):
-        mod = mod.attempt_module(track)
+        mod = mod.attempt_module(track, form)
     if not hasattr(mod, "ATTEMPT_VARIABLES") or not hasattr(mod, "evaluate_attempt"):
         raise UsageError(f"puzzle {puzzle!r} has no decision variables to attempt (no ATTEMPT_VARIABLES)")
     return mod
+
+
+def report_module(report: Report) -> Any:
+    """The attempts module of a solved report: its puzzle's, in the form the report was solved in."""
+    return puzzle_module(report.puzzle, report.track, str(report.extra.get("form") or ""))
 
 
 def read_attempts(path: Path | str, spec: AttemptSpec | list[str]) -> list[AttemptRow]:
@@ -244,7 +250,7 @@ def scenario_options(report: Report) -> dict[str, Any]:
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
     """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
     source names the file in error messages."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     options = scenario_options(report)
     optimum = report.extra.get("objective") or {}
     ref = reference(report)
@@ -299,7 +305,7 @@ def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
 
 def read_and_grade(report: Report, path: Path | str, mod=None) -> tuple[list[Grade], list[str]]:
     """The graded attempts of a file and the notes on how it was read (encoding, delimiter, assumed values)."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     got = read_file(path, attempt_spec(report, mod))
     return grade_rows(report, got.rows, mod, source=Path(path).name), got.notes
 
@@ -381,7 +387,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
 
 def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
     """A copy of the report with the graded attempts as a table, findings, JSON data and a plot."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     grades, notes = read_and_grade(report, path, mod)
     return attach_grades(report, grades, notes, Path(path).name, mod)
 
@@ -389,7 +395,7 @@ def attach_attempts(report: Report, path: Path | str, mod=None) -> Report:
 def attempt_rows(attempts: list[dict[str, Any]], report: Report, mod=None) -> list[AttemptRow]:
     """Attempts given as values (a lab app's moves, not a file): one row each, numbered from 1, with the
     scenario's defaults for the variables an attempt leaves out (said to be assumed, as for a file)."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     spec = attempt_spec(report, mod)
     rows = []
     for i, values in enumerate(attempts, start=1):
@@ -401,14 +407,14 @@ def attempt_rows(attempts: list[dict[str, Any]], report: Report, mod=None) -> li
 
 def grade_attempts(report: Report, attempts: list[dict[str, Any]], mod=None, source: str = "moves") -> Report:
     """A copy of the report with attempts given as values graded beside its optimum, exactly as a file's."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     grades = grade_rows(report, attempt_rows(attempts, report, mod), mod, source=source)
     return attach_grades(report, grades, [], source, mod)
 
 
 def attach_grades(report: Report, grades: list[Grade], notes: list[str], source: str, mod=None) -> Report:
     """A copy of the report with graded attempts as a table, findings, JSON data and a plot."""
-    mod = mod or puzzle_module(report.puzzle, report.track)
+    mod = mod or report_module(report)
     variables = list(mod.ATTEMPT_VARIABLES)
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)

@@ -112,12 +112,13 @@ def test_json_bad_rows(edge, tmp_path, change, message):
 @pytest.mark.parametrize("content,message", [
     (b"", "no attempts (the file is empty)"),
     (b"# nothing yet\n\n", "no attempts (the file is empty)"),
-    (b"tp,pp,dp,micro_batch\n", "no attempts (only the header line)"),
+    # `explore solve 3d --track edge` is the 3D puzzle's fleet form: its columns (tests/test_fleet_attempts.py)
+    (b"micro_batch,local_steps\n", "no attempts (only the header line)"),
     (b"[]", "no attempts (the list is empty)"),
-    (b"tp,pp,dp,micro_batch,pp\n1,8,1250,1,8\n", "line 1, field 'pp': the column is given twice"),
-    (b"tp,pp,micro_batch\n1,8,1\n", "line 1: missing column 'dp'"),
+    (b"micro_batch,local_steps,micro_batch\n8,4,8\n", "line 1, field 'micro_batch': the column is given twice"),
+    (b"micro_batch,tier\n8,depot\n", "line 1: missing column 'local_steps'"),
     (b"\x00\x01\x02binary", "not a text file"),
-    (b"tp,pp,dp,micro_batch\n" + b"1,8,1250,1\n" * 101, "101 attempts; at most 100"),
+    (b"micro_batch,local_steps\n" + b"8,4\n" * 101, "101 attempts; at most 100"),
     (b"#" * (1 << 20) + b"\n", "larger than 1,024 KB"),
 ])
 def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):

@@ -123,3 +123,23 @@ def test_a_datacenter_file_on_a_fleet_track_says_what_the_columns_are(tmp_path):
 def test_the_template_on_a_fleet_track_has_the_fleet_columns():
     out = CliRunner().invoke(main, ["attempts", "template", "3d", "--track", "mobile"])
     assert out.exit_code == 0 and out.output.splitlines()[1] == ",".join(fa.ATTEMPT_VARIABLES)
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_the_lab_workbench_grades_fleet_moves(track, reports):
+    """Lab 05's 3D part on a fleet track offers the fleet form's choices; 'check' grades its moves (the storyboard
+    start, then the optimum) beside the proven optimum."""
+    from explorer.labs.kit import FleetThreeD, parts
+
+    part = parts("05", track)[1]
+    assert isinstance(part, FleetThreeD)
+    start = part.defaults()
+    live = part.live(start)
+    assert not live.error and live.move == start and live.plots[0].name == "fleet_tradeoff"
+    best = reports[track].extra["configuration"]
+    moves = [live.move, {k: best[k] for k in start}]
+    checked = part.check(moves)
+    text = " ".join(f.answer for f in checked.verdict)
+    assert "attempt 2 (line 2) reaches the optimum" in text, text
+    assert [name for name, _ in checked.plots] == ["attempts"]
+    assert checked.report.extra["attempts"][0]["reached_optimum"] is False

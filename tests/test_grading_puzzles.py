@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from explorer.reports.attempts import grade_file, puzzle_module
+from explorer.reports.attempts import grade_file, report_module
 
 from explorer.puzzles import solve
 from explorer.report import Report
@@ -24,7 +24,7 @@ CASES = [
 
 
 def _write(tmp_path, report: Report) -> object:
-    mod = puzzle_module(report.puzzle, report.track)
+    mod = report_module(report)
     cfg = report.extra["configuration"]
     cols = [k for k in mod.ATTEMPT_VARIABLES if k in cfg]
     f = tmp_path / "answer.csv"

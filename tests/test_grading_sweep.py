@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from explorer.reports.attempts import grade_rows, puzzle_module
+from explorer.reports.attempts import grade_rows, report_module
 from explorer.reports.attempts_file import AttemptRow
 
 from explorer.errors import InfeasibleError
@@ -42,7 +42,7 @@ def test_own_answer_everywhere(puzzle, track, options):
     cfg = report.extra.get("configuration")
     if report.status == "infeasible" or not cfg:
         return  # a proven infeasible answer: its best compromise breaks a limit by construction
-    values = {k: cfg[k] for k in puzzle_module(puzzle, track).ATTEMPT_VARIABLES if k in cfg}
+    values = {k: cfg[k] for k in report_module(report).ATTEMPT_VARIABLES if k in cfg}
     for r in (report, Report.from_dict(json.loads(json.dumps(report.to_dict())))):
         g = grade_rows(r, [AttemptRow(2, values)])[0]
         assert g.feasible and g.reached_optimum and g.gap_text == "at the optimum", (g.error, g.gap_text)

@@ -371,6 +371,75 @@ class ThreeD(Part):
                         ["barely (under 1.1x)", "1.1-1.3x", "1.3-1.6x", "more than 1.6x"], answer)
 
 
+class FleetThreeD(ThreeD):
+    """Lab 05 part 2 on a fleet track (edge, mobile, tiny): the fleet form's choices (explorer/puzzles/fleet3d),
+    each move scored by its attempts module, the same evaluation the grader and the solver use."""
+
+    reflection_needles = ("What replaces MFU",)
+    reflect = ("On a fleet the devices idle while the radio works: what replaces MFU as the measure of a good "
+               "configuration, and why does synchronising less often not always reach the target sooner?")
+    intro = ("Start from the storyboard (whole model, synchronise after every step, wait for every device) and find "
+             "the configuration that reaches the training target soonest within memory, the staleness the lab's "
+             "step tolerates and each device's daily window and energy budget. Every move is one evaluation of "
+             "the fleet model; find it in 10 moves.")
+
+    def controls(self) -> list[Control]:
+        from explorer.puzzles.fleet3d.attempts import _solved, attempt_defaults
+
+        scn, d = _solved(self.track)[0], attempt_defaults(self.track)
+        mb = self.t.crisis_plan.micro_batch
+        out = []
+        for name, label, values in (("split", f"layers on the {self.t.device_word}", {p.split for p in scn.placements}),
+                                    ("trainable_layers", "layers trained (the top ones)",
+                                     {p.trainable for p in scn.placements})):
+            if len(values) > 1:
+                out.append(Control(name, label, "steps", sorted(values), d[name]))
+        out += [Control("micro_batch", "micro-batch per local step", "steps", list(scn.micro_batches),
+                        mb if mb in scn.micro_batches else scn.micro_batches[0]),
+                Control("local_steps", "local steps between synchronisations H", "steps", list(scn.local_steps),
+                        scn.local_steps[0])]
+        if len(scn.participation) > 1:
+            out.append(Control("participation", "replicas selected per round", "steps", list(scn.participation),
+                               d["participation"]))
+        out += [Control("deadline_quantile", "round deadline (quantile of a round)", "steps",
+                        list(scn.deadline_quantiles), d["deadline_quantile"]),
+                Control("tier", "aggregation path", "choice", [t.key for t in scn.tiers], d["tier"],
+                        {t.key: t.name for t in scn.tiers})]
+        return out
+
+    def live(self, values: dict[str, Any]) -> Live:
+        from explorer.puzzles.fleet3d.attempts import evaluate_attempt
+        from explorer.reports.format import fmt_value
+
+        move = {c.name: values[c.name] for c in self.controls()}
+        try:
+            r = evaluate_attempt(move, self.track)
+        except ExplorerError as exc:
+            return Live(error=str(exc))
+        days = r["objective"] / 86400
+        data = {**self.report().data["fleet_tradeoff"], "yours": {"local_steps": move["local_steps"], "days": days}}
+        reading = f"time to the target {fmt_value(r['objective'], 's')} at H = {move['local_steps']}"
+        live = Live(move=move, plots=[Plot("fleet_tradeoff", data, reading)])
+        live.readouts = [(x.label, fmt_value(x.value, x.unit)) for x in r["figures"].values()]
+        live.alerts = [f"Outside the searched space: {x}." for x in r["outside_space"]]
+        live.alerts += [f"Over a limit: {violation_text(c)}." for c in r["violations"]]
+        return live
+
+    def frontier_plots(self, graded: Report, moves: list[dict[str, Any]]) -> list[tuple[str, Report]]:
+        return []  # one objective: the optimum is the frontier
+
+    @property
+    def lock(self) -> Question:
+        def answer(part: Part) -> tuple[int, str]:
+            r = part.report()
+            x = r.figures["speedup_vs_crisis"].value if "speedup_vs_crisis" in r.figures else 1.0
+            return bin_of(x, [2.0, 5.0, 20.0]), f"The proven optimum reaches the target {x:.1f}x sooner: {r.headline}"
+
+        return Question("The storyboard holds the whole model on every device, synchronises after every step and "
+                        "waits for the slowest. How much sooner can the best configuration reach the target?",
+                        ["under 2x", "2-5x", "5-20x", "more than 20x"], answer)
+
+
 @lru_cache(maxsize=8)
 def _crisis_estimate(track: str, tp: int, pp: int, cp: int, mb: int, v: int, zero: int, rc: str, fn: Any) -> Any:
     try:
@@ -852,10 +921,12 @@ PARTS: dict[str, list[type[Part]]] = {"05": [Scaling, ThreeD, Sync], "06": [Cros
 def parts(lab: str, track: str) -> list[Part]:
     """The three parts of a lab for a track."""
     from explorer.labs import lab_key
+    from explorer.puzzles.fleet3d import is_fleet
     from explorer.tracks import get_track
 
     get_track(track)
-    return [cls(track) for cls in PARTS[lab_key(lab)]]
+    fleet = is_fleet(track)
+    return [(FleetThreeD if cls is ThreeD and fleet else cls)(track) for cls in PARTS[lab_key(lab)]]
 
 
 def log_move(move: dict[str, Any] | None) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:

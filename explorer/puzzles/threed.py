@@ -443,14 +443,15 @@ def instance_for(track: str, **options: Any) -> Instance:
     return _scenario_instance(track, json.dumps(plain, sort_keys=True, default=str))
 
 
-def attempt_module(track: str) -> Any:
-    """The module whose attempts a report of this track grades: the fleet form's on edge, mobile and tiny
-    (explorer/puzzles/fleet3d/attempts.py), this one elsewhere."""
+def attempt_module(track: str, form: str | None = None) -> Any:
+    """The module whose attempts are graded: the fleet form's (explorer/puzzles/fleet3d/attempts.py) for a
+    report solved in that form (report.extra['form'] == 'fleet'), or with no report on edge, mobile and tiny
+    (form None); this one otherwise (a datacenter 3D report, also one solved with solve_3d on a fleet track)."""
     import sys
 
     from explorer.puzzles import fleet3d
 
-    if fleet3d.is_fleet(track):
+    if form == "fleet" or (form is None and fleet3d.is_fleet(track)):
         from explorer.puzzles.fleet3d import attempts
 
         return attempts

@@ -4,7 +4,8 @@ steps), the optimum marked, and, where the lab's step bounds the staleness, the 
 allows.
 
 data = {"local_steps": [1, 2, 4, ...], "paths": {"name": [days or None, ...]}, "best": {"local_steps": 4,
-        "days": 0.3, "path": "name"}, "max_local_steps": 7 or None}
+        "days": 0.3, "path": "name"}, "max_local_steps": 7 or None, optional "yours": {"local_steps": 8, "days": 0.5}
+        (a lab app's move)}
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def draw(data: dict, report: Any) -> Figure:
     if best.get("days"):
         ax.plot([best["local_steps"]], [best["days"]], marker="*", ms=14, color=style.PALETTE[3], ls="none",
                 label="optimum")
+    yours = data.get("yours") or {}
+    if yours.get("days"):  # a lab app's move
+        ax.plot([yours["local_steps"]], [yours["days"]], marker="D", ms=8, color=style.PALETTE[1], ls="none",
+                label="your move")
     hmax = data.get("max_local_steps")
     if hmax:
         ax.axvline(hmax + 0.5, color=style.GREY, ls=":", lw=1.2, label=f"staleness bound: H <= {hmax}")

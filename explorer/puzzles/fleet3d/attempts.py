@@ -149,10 +149,11 @@ def _score(scn: FleetScenario, tb: model.Tables, v: dict[str, Any], on_grid: boo
                                 if abs(g - v["deadline_quantile"]) <= 1e-9),
                "tier": tier}
         return model.evaluate(tb, idx)
-    if v["local_steps"] > MAX_OFF_GRID_LOCAL_STEPS or v["micro_batch"] > MAX_OFF_GRID_MICRO_BATCH:
-        raise UsageError(f"local_steps at most {MAX_OFF_GRID_LOCAL_STEPS} and micro_batch at most "
-                         f"{MAX_OFF_GRID_MICRO_BATCH} off the searched grid (searched: local_steps "
-                         f"{_listing(scn.local_steps)}, micro_batch {_listing(scn.micro_batches)})")
+    for name, top, grid in (("local_steps", MAX_OFF_GRID_LOCAL_STEPS, scn.local_steps),
+                            ("micro_batch", MAX_OFF_GRID_MICRO_BATCH, scn.micro_batches)):
+        if v[name] > top:
+            raise UsageError(f"{name} {v[name]:,} is more than {top:,}, and off the searched grid "
+                             f"({_listing(grid)})")
     one = replace(scn, placements=(Placement(v["split"], v["trainable_layers"]),), micro_batches=(v["micro_batch"],),
                   local_steps=(v["local_steps"],), participation=(v["participation"],),
                   deadline_quantiles=(v["deadline_quantile"],), tiers=(scn.tiers[tier],))

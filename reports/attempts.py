@@ -359,7 +359,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
     unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
     if optimum.get("value") is None:
-        answer = ("Cannot tell: this report carries no optimum (report.extra['objective']) to compare with; "
+        answer = ("Cannot tell: this report carries no optimum to compare with; "
                   f"{plural(len(feasible), 'attempt')} {'is' if len(feasible) == 1 else 'are'} feasible.")
     elif reached is not None:
         within = "" if limit is None else (f" (within the lab's limit of {limit})"

@@ -202,6 +202,10 @@ def compose(rep: Report, res, view: View) -> Report:
     FLEET_FORMULAS = _fleet_formulas()  # noqa: N806 - the fleet form's formulas, shown with every fleet answer
     constraints = view.constraints + [c for c in rep.constraints if c.name not in view.drop_constraints]
     extra = {**rep.extra, "fleet": {**view.extra, "best": _plain(res.best)}}
+    if view.status and view.status != rep.status and rep.status == "infeasible":
+        # The datacenter form proved the lab's question infeasible on this fleet: its best compromise breaks a
+        # limit, so it is not an answer to grade attempts against (kept under 'datacenter' for the record).
+        extra["datacenter"] = {k: extra.pop(k) for k in ("configuration", "objective") if k in extra}
     data = {**rep.data, "datacenter_headline": rep.headline}
     asm = view.assumptions + [Assumption(
         "Fleet answer: the fleet form of lab 05 part 2 on this track (participants, deadline, local steps, "

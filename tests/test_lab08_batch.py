@@ -41,7 +41,9 @@ def test_edge_nan_crisis_is_fp16_overflow():
     rep = pb.solve("edge")
     p = rep.figure("fp16_no_scaling_p_nan")
     assert p == pytest.approx(0.0536, rel=0.03)
-    assert rep.extra["configuration"]["precision"] == "bf16"
+    # The lab's question as posed (one synchronous job over 5G) breaks the network limit on edge: its best
+    # compromise is kept under 'datacenter', not offered as the answer to grade attempts against.
+    assert "configuration" not in rep.extra and rep.extra["datacenter"]["configuration"]["precision"] == "bf16"
     nan = next(f for f in rep.findings if "NaN" in f.question)
     assert "P(NaN) = 0" in nan.answer
 

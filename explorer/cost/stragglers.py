@@ -50,7 +50,8 @@ class StepTimeModel:
         z = t / self.t0 - 1.0
         if self.jitter == 0:
             return (z >= 0).astype(float)
-        return np.where(z >= 0, -np.expm1(-np.maximum(z, 0.0) / self.jitter), 0.0)
+        with np.errstate(over="ignore"):  # z / jitter -> inf for a tiny jitter: expm1(-inf) = -1, the CDF is 1
+            return np.where(z >= 0, -np.expm1(-np.maximum(z, 0.0) / self.jitter), 0.0)
 
     def cdf(self, t) -> np.ndarray | float:
         """P(T <= t): (1 - p) F0(t) + p F0(t / slowdown), F0 the shifted-exponential CDF."""

@@ -108,6 +108,8 @@ def violation_text(c: Constraint) -> str:
     op = {"<=": ">", ">=": "<"}.get(c.sense, "!=")
     if c.text and (" > " in c.text or " < " in c.text) and " by " in c.text:
         return c.text  # the puzzle already wrote the comparison with its margin
+    if c.text and c.sense == "==" and c.value == c.limit == 0:
+        return c.text  # a structural rule (the framework, the batch split): its text says what breaks it
     margin = abs(c.value - c.limit)
     text = f"{c.name} {fmt_value(c.value, c.unit)} {op} {fmt_value(c.limit, c.unit)} by {fmt_value(margin, c.unit)}"
     return text + (f" ({c.text})" if c.text else "")

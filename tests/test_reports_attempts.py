@@ -115,3 +115,14 @@ def test_error_blames_the_right_field_or_none():
     assert _blamed_field("workers and devices disagree", {"workers": 1, "devices": 2}) is None
     # Minimising: 62 s against an optimum of 60 s is 2 s (2/60 = 3.3%) above it.
     assert gap_text(62.0, 60.0, "min", "s") == (2.0, "2.000 s above the optimum (3.3% worse)")
+
+
+def test_a_structural_rule_is_said_in_words_not_as_a_comparison_of_zeros():
+    from explorer.reports.attempts import violation_text
+
+    from explorer.report import Constraint
+
+    rule = Constraint("framework_runs_it", 0, 0, "", "==", text="Megatron-LM offers ZeRO stages 0, 1, not 2")
+    assert violation_text(rule) == "Megatron-LM offers ZeRO stages 0, 1, not 2"
+    memory = Constraint("memory", 80e9, 72e9, "B", "<=", text="usable HBM")
+    assert violation_text(memory).startswith("memory 80.00 GB > 72.00 GB by 8.00 GB")

@@ -53,5 +53,8 @@ def draw(data: dict, report: Any) -> Figure:
     ax.set_xlabel("attempt number")
     ax.set_ylabel(f"{name}" + (" (%)" if unit == "fraction" else f" ({unit})" if unit else ""))
     ax.legend(loc="best")
-    style.title(ax, report, f"Attempts beside the optimum ({data.get('sense', 'max')}imise {name})")
+    goal = f"{data.get('sense', 'max')}imise {name}"
+    # a long objective name goes on a second line so the title fits the figure's width
+    style.title(ax, report, f"Attempts beside the optimum ({goal})" if len(goal) < 40 else
+                f"Attempts beside the optimum\n({goal})")
     return fig

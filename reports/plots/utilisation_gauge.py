@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_number, plural
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -31,12 +33,13 @@ def draw(data: dict, report: Any) -> Figure:
         colour = style.BAD if s == data.get("bottleneck") else style.GOOD
         ax.add_patch(Rectangle((x0, 0), 1.0, min(max(float(u), 0.0), 1.0), color=colour, alpha=0.7))
         ax.text(x0 + 0.5, 1.08, s, ha="center", va="bottom", fontweight="bold")
-        ax.text(x0 + 0.5, 0.5, f"{100 * float(u):.0f}% busy\n{float(r):.3g} {data.get('unit', 'samples/s')}",
+        ax.text(x0 + 0.5, 0.5, f"{100 * float(u):.0f}% busy\n{human_number(float(r))} {data.get('unit', 'samples/s')}",
                 ha="center", va="center", fontsize=9)
         if i < len(stages) - 1:
             ax.annotate("", xy=(x0 + 1.28, 0.5), xytext=(x0 + 1.02, 0.5), arrowprops={"arrowstyle": "->"})
-    ax.text(1.95, -0.2, f"throughput {float(data.get('throughput', 0)):.3g} samples/s with "
-            f"{data.get('workers')} worker(s), {data.get('devices')} device(s); bottleneck: {data.get('bottleneck')}",
+    ax.text(1.95, -0.2, f"throughput {human_number(float(data.get('throughput', 0)))} samples/s with "
+            f"{plural(int(data.get('workers') or 0), 'worker')}, {plural(int(data.get('devices') or 0), 'device')}; "
+            f"bottleneck: {data.get('bottleneck')}",
             ha="center", va="top", fontsize=9)
     ax.set_xlim(-0.1, 3.75)
     ax.set_ylim(-0.4, 1.3)

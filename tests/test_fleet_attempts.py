@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _attempts import attempts_csv
 from click.testing import CliRunner
 from explorer.reports.attempts import attach_attempts, grade_file
 
@@ -23,12 +24,6 @@ def reports() -> dict[str, Report]:
     return {t: solve("3d", track=t) for t in TRACKS}
 
 
-def _csv(tmp_path, rows: list[dict], name: str = "a.csv"):
-    cols = list(rows[0])
-    f = tmp_path / name
-    f.write_text(",".join(cols) + "\n" + "".join(",".join(str(r[c]) for c in cols) + "\n" for r in rows))
-    return f
-
 
 def _optimum_row(report: Report) -> dict:
     cfg = report.extra["configuration"]
@@ -39,7 +34,7 @@ def _optimum_row(report: Report) -> dict:
 def test_the_solvers_own_optimum_is_graded_at_the_optimum(tmp_path, reports, track):
     report = reports[track]
     assert report.extra["form"] == "fleet" and report.status == "optimal"
-    graded = attach_attempts(report, _csv(tmp_path, [_optimum_row(report)]))
+    graded = attach_attempts(report, attempts_csv(tmp_path, [_optimum_row(report)]))
     a = graded.extra["attempts"][0]
     assert a["error"] is None and a["feasible"] and a["reached_optimum"], a
     assert a["gap_text"] == "at the optimum"
@@ -59,7 +54,7 @@ def test_another_searched_configuration_is_feasible_and_slower(tmp_path, reports
     steps = list(fa._solved(track)[0].local_steps)
     i = steps.index(row["local_steps"])
     row["local_steps"] = steps[i - 1] if i > 0 else steps[i + 1]
-    g = grade_file(report, _csv(tmp_path, [row]))[0]
+    g = grade_file(report, attempts_csv(tmp_path, [row]))[0]
     assert g.error == "" and g.feasible and not g.reached_optimum
     assert g.objective > report.extra["objective"]["value"]
     assert "above the optimum" in g.gap_text
@@ -77,7 +72,7 @@ def test_another_searched_configuration_is_feasible_and_slower(tmp_path, reports
     ("tiny", {"split": 5, "trainable_layers": 5, "micro_batch": 1, "local_steps": 1}, "memory", 8 * 66_656),
 ])
 def test_an_infeasible_row_names_its_reason(tmp_path, reports, track, row, reason, at_least):
-    g = grade_file(reports[track], _csv(tmp_path, [row]))[0]
+    g = grade_file(reports[track], attempts_csv(tmp_path, [row]))[0]
     assert g.error == "" and not g.feasible and not g.outside
     assert g.violations and reason in g.violations[0]
     assert g.gap_text.startswith("infeasible")
@@ -85,14 +80,14 @@ def test_an_infeasible_row_names_its_reason(tmp_path, reports, track, row, reaso
 
 
 def test_values_off_the_searched_grid_are_said_to_be_outside(tmp_path, reports):
-    g = grade_file(reports["edge"], _csv(tmp_path, [{"micro_batch": 8, "local_steps": 3, "tier": "depot"}]))[0]
+    g = grade_file(reports["edge"], attempts_csv(tmp_path, [{"micro_batch": 8, "local_steps": 3, "tier": "depot"}]))[0]
     assert not g.feasible and g.outside == ["local_steps 3 is not searched (1, 2, 4, 8, 16, 32, 64, 128, 256)"]
     assert g.gap_text.startswith("not compared")
 
 
 def test_assumed_columns_are_the_storyboards_and_said(tmp_path, reports):
     report = reports["edge"]
-    graded = attach_attempts(report, _csv(tmp_path, [{"micro_batch": 8, "local_steps": 1}]))
+    graded = attach_attempts(report, attempts_csv(tmp_path, [{"micro_batch": 8, "local_steps": 1}]))
     a = graded.extra["attempts"][0]
     assert set(a["assumed"]) == {"split", "trainable_layers", "participation", "deadline_quantile", "tier"}
     assert a["values"]["tier"] == report.extra["crisis"]["tier"] and a["values"]["participation"] == 1.0
@@ -101,7 +96,7 @@ def test_assumed_columns_are_the_storyboards_and_said(tmp_path, reports):
 
 
 def test_bad_values_are_row_errors(tmp_path, reports):
-    f = _csv(tmp_path, [{"micro_batch": 8, "local_steps": 4, "participation": 1.5, "tier": "depot"},
+    f = attempts_csv(tmp_path, [{"micro_batch": 8, "local_steps": 4, "participation": 1.5, "tier": "depot"},
                         {"micro_batch": 8, "local_steps": 4, "participation": "50%", "tier": "moon"}])
     g1, g2 = grade_file(reports["edge"], f)
     assert "participation" in g1.error and "(0, 1]" in g1.error

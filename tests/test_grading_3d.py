@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from _attempts import attempts_csv
 from explorer.reports.attempts import attach_attempts, grade_file
 
 from explorer.puzzles.threed import evaluate_attempt, instance_for, solve_3d
@@ -17,12 +18,6 @@ from explorer.solvers.threed_enumerate import enumerate_space
 
 RC = {0: "none", 1: "selective", 2: "full"}
 
-
-def _csv(tmp_path, rows: list[dict], name: str = "mine.csv"):
-    cols = list(rows[0])
-    f = tmp_path / name
-    f.write_text(",".join(cols) + "\n" + "".join(",".join(str(r[c]) for c in cols) + "\n" for r in rows))
-    return f
 
 
 def _answer(report: Report) -> dict:
@@ -88,12 +83,12 @@ def test_the_solvers_own_answer_is_graded_at_the_optimum(tmp_path, options):
     report = solve_3d("cloud", top=1, **options).report
     assert report.status == "optimal"
     assert report.scenario["gpus"] == options["gpus"] and report.scenario["global_batch"] == options["global_batch"]
-    g = grade_file(report, _csv(tmp_path, [_answer(report)]))[0]
+    g = grade_file(report, attempts_csv(tmp_path, [_answer(report)]))[0]
     assert g.error == "" and g.feasible and g.reached_optimum and g.gap_text == "at the optimum", g
     # ... and after a JSON round trip (a saved report keeps its scenario)
     saved = Report.from_dict(json.loads(json.dumps(report.to_dict())))
     assert saved.scenario == report.scenario
-    assert grade_file(saved, _csv(tmp_path, [_answer(report)]))[0].reached_optimum
+    assert grade_file(saved, attempts_csv(tmp_path, [_answer(report)]))[0].reached_optimum
 
 
 def test_a_hand_written_plan_for_a_non_default_model_and_cluster(tmp_path):
@@ -115,7 +110,7 @@ def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
     report = solve_3d("cloud", top=1).report
     best = _answer(report)
     cp64 = {**best, "cp": 64}  # the box ends at CP = 32
-    f = _csv(tmp_path, [cp64, best])
+    f = attempts_csv(tmp_path, [cp64, best])
     out = attach_attempts(report, f)
     g = out.extra["attempts"][0]
     assert not g["feasible"] and "beats" not in g["gap_text"]

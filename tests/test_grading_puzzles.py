@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _attempts import attempts_csv
 from explorer.reports.attempts import grade_file, report_module
 
 from explorer.puzzles import solve
@@ -27,9 +28,7 @@ def _write(tmp_path, report: Report) -> object:
     mod = report_module(report)
     cfg = report.extra["configuration"]
     cols = [k for k in mod.ATTEMPT_VARIABLES if k in cfg]
-    f = tmp_path / "answer.csv"
-    f.write_text(",".join(cols) + "\n" + ",".join(str(cfg[k]) for k in cols) + "\n")
-    return f
+    return attempts_csv(tmp_path, [{k: cfg[k] for k in cols}], "answer.csv")
 
 
 @pytest.mark.parametrize("puzzle,track,options", CASES, ids=[f"{p}-{t}-{'-'.join(o)}" for p, t, o in CASES])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _attempts import attempts_csv
 from _explore import explore
 from explorer.reports.attempts import grade_file
 
@@ -82,9 +83,7 @@ def test_stopped_without_a_proof_is_feasible_and_never_the_optimum(monkeypatch, 
     from explorer.reports.attempts import puzzle_module
 
     cols = [k for k in puzzle_module(puzzle).ATTEMPT_VARIABLES if k in cfg]
-    f = tmp_path / "a.csv"
-    f.write_text(",".join(cols) + "\n" + ",".join(str(cfg[k]) for k in cols) + "\n")
-    g = grade_file(report, f)[0]
+    g = grade_file(report, attempts_csv(tmp_path, [{k: cfg[k] for k in cols}]))[0]
     assert g.gap_text == "at the best found (not proven optimal)"
 
 

@@ -259,7 +259,10 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         recompute = spec["recompute"]
     else:
         recompute = "full" if row["activation_checkpointing"] == "True" else "none"
-    zero = SHARDING_STAGES[row["sharding_strategy"]] if "sharding_strategy" in row else int(spec.get("zero", 0))
+    if "sharding_strategy" in row:
+        zero = SHARDING_STAGES[row["sharding_strategy"]]
+    else:  # a row's own optimizer sharding (a `zero` column) wins over the table's
+        zero = int(row.get("zero") or spec.get("zero", 0))
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=int(row["micro_batch"]),
                         global_batch=global_batch, virtual_stages=int(row.get("virtual_stages") or 1),
                         zero=zero, recompute=recompute,

@@ -251,3 +251,54 @@ def test_the_last_gradient_bucket_and_the_first_weight_bucket_never_hide():
         rel=1e-9)
     # no data parallelism, nothing to reduce
     assert float(sh.dp_comm(s, M, 8, 1, 8, 1, 1)["grad_last"]) == 0.0
+
+
+def _bloom(precision="bf16", gpus=384):
+    # BLOOM-176B on Jean Zay: 8 A100 80GB per node, 4 x 100 Gb/s Omni-Path per node (tr11-176B-ml README)
+    return Setup(get_model("bloom_176b"), build_cluster("a100_80gb", gpus, 8, "nvlink3", "opa_4x100g"), 2048,
+                 precision=precision)
+
+
+def test_deepspeed_bf16_optimizer_shards_the_optimizer_and_gathers_the_weights():
+    # deepspeed/runtime/bf16_optimizer.py: bf16 + ZeRO stage 0 -> FP32 master and Adam partitioned over DP
+    # (12/d bytes/param), FP32 gradients whole (4), bf16 weights whole (2); after the step the bf16 weights are
+    # all-gathered (all_gather_dp_groups), the same gather as ZeRO-1's. fp16 + stage 0 (FP16_Optimizer): 2 + 2 + 12.
+    s, s16 = _bloom(), _bloom("fp16")
+    p = params_per_device(s, 4, 12)
+    w, g, o = sh.model_state_bytes(s, D, 4, 12, 8, 1, 0)
+    assert (int(w), int(g)) == (2 * p, 4 * p)
+    assert int(o) == pytest.approx(12 * p / 8, abs=2)
+    assert int(sum(sh.model_state_bytes(s16, D, 4, 12, 8, 1, 0))) == 16 * p
+    c0, c1 = sh.dp_comm(s, D, 4, 1, 12, 8, 0), sh.dp_comm(s, D, 4, 1, 12, 8, 1)
+    assert float(c0["param_step"]) == pytest.approx(float(c1["param_step"])) and float(c0["param_step"]) > 0
+    assert float(sh.dp_comm(s16, D, 4, 1, 12, 8, 0)["param_step"]) == 0.0
+
+
+def test_deepspeed_dp_groups_sit_inside_a_pipeline_stage():
+    # PipeModelDataParallelTopology(axes=['pipe', 'data', 'model']): DP members are TP = 4 ranks apart, so a
+    # DP group of 8 has 2 members in each of 4 nodes. Omni-Path is the node's (400 Gb/s x 0.80 = 40 GB/s shared
+    # by 8 GPUs): each of the 4 groups crossing a node gets 2/8 of it, 10 GB/s of bus bandwidth. fp16 ZeRO-0
+    # (FP16_Optimizer): one all-reduce of the 2-byte gradients in 5e8-element buckets, 2 (n-1)/n M / busbw.
+    s = _bloom("fp16")
+    p = float(params_per_device(s, 4, 12))
+    expect = 2 * 7 / 8 * p * 2 / 10e9
+    tied = float(sh.tied_embedding_sync(s, D, 0, 4, 1, 12, 8))
+    got = float(sh.dp_comm(s, D, 4, 1, 12, 8, 0)["grad_step"]) - tied
+    assert got == pytest.approx(expect, rel=0.01)
+
+
+def test_deepspeed_all_reduces_the_tied_embedding_between_first_and_last_stage():
+    # pipe/engine.py _exec_reduce_tied_grads: all_reduce(weight._hp_grad) (FP32 under the BF16_Optimizer) over the
+    # 2 ranks holding the tied embedding, after the last backward. BLOOM, TP 4: 250,880 x 14,336 / 4 elements
+    # x 4 bytes = 3.597 GB; the two ranks are on different nodes, one GPU of 8 per node in the group, all 8 GPUs
+    # of the node doing the same: 40 GB/s / 8 = 5 GB/s; ring all-reduce of 2 ranks moves 2 (1/2) M: 0.719 s.
+    s = _bloom()
+    elems = 250880 * 14336 / 4
+    assert float(sh.tied_embedding_sync(s, D, 0, 4, 1, 12, 8)) == pytest.approx(elems * 4 / 5e9, rel=0.01)
+    # fp16 (FP16_Optimizer): weight.grad, 2 bytes; no pipeline: no second copy
+    assert float(sh.tied_embedding_sync(_bloom("fp16"), D, 0, 4, 1, 12, 8)) == pytest.approx(elems * 2 / 5e9,
+                                                                                            rel=0.01)
+    assert float(sh.tied_embedding_sync(s, D, 0, 4, 1, 1, 96)) == 0.0
+    # with DP = 1 too (the pipeline engine reduces tied weights whatever the data parallelism)
+    s48 = _bloom(gpus=48)
+    assert float(sh.dp_comm(s48, D, 4, 1, 12, 1, 0)["grad_step"]) == pytest.approx(elems * 4 / 5e9, rel=0.01)

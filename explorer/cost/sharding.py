@@ -12,7 +12,9 @@ micro-batch's forward where the framework overlaps them, explorer/cost/step.py):
   Megatron ZeRO-0: all-reduce of the gradients, one call per DDP bucket;
   Megatron ZeRO-1 (distributed optimizer), DeepSpeed ZeRO-1: reduce-scatter of the gradients and all-gather
     of the updated weights, one call per bucket each;
-  DeepSpeed ZeRO-0: all-reduce; DeepSpeed ZeRO-2: the weight all-gather (its gradients go per micro-batch);
+  DeepSpeed ZeRO-0: all-reduce (with bf16, its BF16_Optimizer also all-gathers the updated weights: it shards the
+    optimizer state); DeepSpeed ZeRO-2: the weight all-gather (its gradients go per micro-batch); DeepSpeed under
+    PP: the tied embedding's gradient all-reduce between the first and the last stage;
   FSDP with PP (torchtitan): every block's weights gathered once (first micro-batch) and its gradients
     reduce-scattered once (last backward).
 Per micro-batch (PP = 1 only: no framework shards gradients or weights per micro-batch inside a pipeline):
@@ -73,6 +75,20 @@ def grad_comm_bytes(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
     return g
 
 
+def deepspeed_bf16_optimizer(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
+    """Where DeepSpeed runs its BF16_Optimizer: bf16 training with ZeRO stage 0 (engine.py
+    _do_optimizer_sanity_check: a bf16 model with FP32 gradient accumulation, the default without ZeRO, gets the
+    BFLOAT16 wrapper; BigScience's BLOOM config: 'bf16 must use z0! it implements its own zero stage 1
+    equivalent'). deepspeed/runtime/bf16_optimizer.py (v0.7.0 to v0.16): the FP32 master weights and the Adam
+    states are partitioned over the data-parallel group (fp32_groups_flat_partition), the FP32 gradients are
+    kept whole (fp32_groups_gradients_flat) and all-reduced (pipe/engine.py _bf16_reduce_grads ->
+    buffered_allreduce_fallback, in the communication_data_type, bf16), and after the step every rank
+    all-gathers the updated bf16 weights (update_lp_params -> all_gather_dp_groups)."""
+    fw, zero = _a(fw), _a(zero)
+    on = setup.mixed and setup.precision in ("bf16", "fp8") and setup.collectives != "textbook"
+    return (fw == DEEPSPEED) & (zero == 0) & on
+
+
 def shard_group_size(setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
                      hsdp: ArrayLike = 0) -> np.ndarray:
     """Ranks the sharded state is split over: DP x CP (Megatron's dp_cp group; torchtitan flattens dp_shard and
@@ -100,6 +116,9 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v, grad_bytes=gb, shard=s)
     if setup.collectives == "textbook":
         return w, g, o
+    # DeepSpeed's BF16_Optimizer (ZeRO stage 0 in its config) shards the FP32 master and Adam states like ZeRO-1
+    o = np.where(deepspeed_bf16_optimizer(setup, fw, zero),
+                 _cdiv(params_per_device(setup, tp, pp, v) * setup.optimizer_bytes, s), o)
     # FSDP2
     p = params_per_device(setup, tp, pp, v)
     wb, ob = setup.weight_bytes, setup.optimizer_bytes
@@ -197,18 +216,24 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
     if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
-        ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
-        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+        # Its process grid puts data parallelism inside the pipeline stages: PipeModelDataParallelTopology, axes
+        # ['pipe', 'data', 'model'] (deepspeed/runtime/pipe/topology.py; Megatron-DeepSpeed's mpu builds the same
+        # groups), so the DP members are TP ranks apart, not TP x PP
+        g_ds = setup.group(n, tp_a * cp_a, cp_a, tp_a)
+        bf16_opt = deepspeed_bf16_optimizer(setup, fw, zero)
+        ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_ds))
+        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_ds)),
                            np.where(zero == 1, ds_rs_all, 0.0))
-        ds_param = np.where((zero == 1) | (zero == 2), bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
-        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_all)),
-                           np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_all)), 0.0))
-        ds_first = np.where((zero == 1) | (zero == 2), last_bucket(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        gathers = (zero == 1) | (zero == 2) | bf16_opt  # BF16_Optimizer all-gathers the updated bf16 weights
+        ds_param = np.where(gathers, bucketed(db, lambda e: _rs(setup, e * wb, n, g_ds)), 0.0)
+        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_ds)),
+                           np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_ds)), 0.0))
+        ds_first = np.where(gathers, last_bucket(db, lambda e: _rs(setup, e * wb, n, g_ds)), 0.0)
         linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
-        ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
+        ds_ag = linears * _rs(setup, layer / linears * wb, n, g_ds)
         ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
-        ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
-        ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
+        ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_ds)
+        ds_ends = 2.0 * _rs(setup, ends * wb, n, g_ds) + _rs(setup, ends * gcb, n, g_ds)
     if np.any(is_f):  # FSDP2: one call per transformer block (and one for the embedding and for the head)
         # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
         k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
@@ -254,9 +279,33 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
            "grad_last": np.minimum(grad_last, grad_step / _a(v)),
            "param_first": np.minimum(param_first, param_step / _a(v))}
     out = {k_: z + np.where(none, 0.0, a) for k_, a in out.items()}
+    if np.any(is_d):  # with or without data parallelism: DeepSpeed's pipeline engine syncs the tied embedding
+        out["grad_step"] = out["grad_step"] + np.where(is_d, tied_embedding_sync(setup, fw, zero, tp_a, cp_a, pp,
+                                                                                 dp_a), 0.0)
     out["overlap_grad"] = z.astype(bool) | og
     out["overlap_param"] = z.astype(bool) | op
     return out
+
+
+def tied_embedding_sync(setup: Setup, fw: ArrayLike, zero: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike,
+                        dp: ArrayLike) -> np.ndarray:
+    """Seconds of DeepSpeed's tied-weight gradient all-reduce under a pipeline: a model whose output layer shares the
+    input embedding holds it on the first and the last stage (Megatron-DeepSpeed GPTModelPipe: TiedLayerSpec
+    'embed'), and after the last backward the pipeline engine all-reduces its gradient between the two
+    (deepspeed/runtime/pipe/engine.py _exec_reduce_tied_grads: dist.all_reduce(weight._hp_grad under the
+    BF16_Optimizer, FP32; else weight.grad, the model dtype), before the data-parallel reduction and not overlapped
+    (schedule.py TrainSchedule: ReduceTiedGrads, ReduceGrads, OptimizerStep after the last step). Size: the vocab
+    x hidden / TP slice (VocabParallelEmbedding), over 2 ranks (TP x DP x CP) x (PP - 1) apart (the ['pipe',
+    'data', 'model'] grid): across nodes whenever the pipeline is. 0 without PP or tied embeddings."""
+    m = setup.model
+    pp_a = _a(pp)
+    if not m.tied_embeddings or setup.collectives == "textbook":
+        return np.zeros(np.broadcast(_a(fw), _a(zero), pp_a, _a(tp), _a(cp), _a(dp)).shape)
+    elems = m.vocab * m.hidden / _a(tp).astype(float)
+    gb = grad_bytes(setup, fw, zero).astype(float)
+    stride = _a(tp) * _a(cp) * _a(dp) * np.maximum(pp_a - 1, 1)
+    t = _ar(setup, elems * gb, 2, setup.group(2, stride))
+    return np.where(pp_a > 1, t, 0.0)
 
 
 def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
@@ -277,8 +326,10 @@ def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp
 
 def dp_optimizer_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
                       zero: ArrayLike, v: ArrayLike = 1, hsdp: ArrayLike = 0) -> np.ndarray:
-    """The optimizer step over the local shard with the framework's gradient bytes (explorer/cost/time.py)."""
-    return np.asarray(optimizer_time(setup, tp, cp, pp, dp, zero, v, grad_bytes=grad_bytes(setup, fw, zero),
+    """The optimizer step over the local shard with the framework's gradient bytes (explorer/cost/time.py);
+    DeepSpeed's BF16_Optimizer steps its partition like ZeRO-1."""
+    z_opt = np.where(deepspeed_bf16_optimizer(setup, fw, zero), 1, zero)
+    return np.asarray(optimizer_time(setup, tp, cp, pp, dp, z_opt, v, grad_bytes=grad_bytes(setup, fw, zero),
                                      shard=shard_group_size(setup, tp, cp, pp, dp, hsdp)))
 
 

@@ -180,11 +180,13 @@ def load_table(name: str) -> tuple[dict, list[str], list[dict[str, str]]]:
 # --- one row -> the cost model ------------------------------------------------------------------------------
 
 def _gpt(name: str, hidden: int, layers: int, heads: int, spec: dict, seq_len: int) -> DecoderModel:
-    """GPT-2/3-shaped decoder (4h GELU MLP, LayerNorm, biases, learned positions; tied embedding unless the
-    table says otherwise): the shape of every custom model in the shipped tables (see their assumptions)."""
+    """GPT-2/3-shaped decoder (4h GELU MLP, LayerNorm, biases; tied embedding, learned positions and no embedding
+    norm unless the table says otherwise): the shape of every custom model in the shipped tables (see their
+    assumptions)."""
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=heads, ffn=4 * hidden,
                         vocab=spec["vocab"], mlp="gelu", norm="layer", bias=True,
-                        tied_embeddings=spec.get("tied_embeddings", True), position="learned", max_seq=seq_len,
+                        tied_embeddings=spec.get("tied_embeddings", True), position=spec.get("position", "learned"),
+                        embedding_norm=spec.get("embedding_norm", False), max_seq=seq_len,
                         dropout=spec.get("dropout", True), key="reference",
                         source="shape from a reference table (explorer/data/reference)")
 

@@ -117,17 +117,39 @@ class DecoderModel:
         fwd = self.layers * self.layer_forward_flops_per_token(seq_len)
         return 3.0 * (fwd + self.logits_forward_flops_per_token())
 
+    @property
+    def layer_matmuls(self) -> tuple[tuple[str, int], ...]:
+        """One layer's weight matmuls in the order its forward calls them, with their weights (elements): Q, K, V,
+        O, then the MLP (SwiGLU: gate w1, up w3, down w2, as torchtitan's FeedForward calls them,
+        w2(silu(w1(x)) * w3(x)); GELU: up, down)."""
+        h, kv, f = self.hidden, self.kv_dim, self.ffn
+        mlp = (("w1", h * f), ("w3", h * f), ("w2", f * h)) if self.mlp == "swiglu" else (("w1", h * f), ("w2", f * h))
+        return (("wq", h * h), ("wk", h * kv), ("wv", h * kv), ("wo", h * h)) + mlp
+
+    @property
+    def op_sac_recomputed_matmul_params(self) -> int:
+        """Weights of the matmuls torchtitan's per-op selective activation checkpointing recomputes: every second
+        one in call order (torchtitan/parallelisms/parallelize_llama.py at commit 9dec370,
+        _apply_ac_to_transformer_block: outputs of ops in _save_list are saved, 'except every second mm', the mm
+        count starting afresh in each block's forward): for a Llama layer K, O and the up projection w3."""
+        return sum(w for i, (_, w) in enumerate(self.layer_matmuls) if i % 2 == 1)
+
     def recompute_flops_per_token(self, seq_len: int, recompute: str) -> float:
         """Extra forward FLOPs per token that activation recomputation executes.
 
         full: one more forward of every layer (Narayanan et al. SC'21 eq. 3: 96 B s L h^2 ...);
-        selective: the attention core again, 4 s h per layer (Korthikanti et al. 2022 sec. 5);
+        selective: the attention core again, 4 s h per layer (Korthikanti et al. 2022 sec. 5; Megatron-LM's
+        --recompute-granularity selective);
+        selective_op: torchtitan's per-op policy: every second matmul of the layer again, 2 x its weights per token
+        (op_sac_recomputed_matmul_params); the attention output is saved, so the attention core is not rerun;
         none: 0.
         """
         if recompute == "full":
             return self.layers * self.layer_forward_flops_per_token(seq_len)
         if recompute == "selective":
             return self.layers * 4.0 * seq_len * self.hidden
+        if recompute == "selective_op":
+            return self.layers * 2.0 * self.op_sac_recomputed_matmul_params
         return 0.0
 
 

@@ -32,6 +32,7 @@ OPTIMIZER_BYTES = {
 
 
 COLLECTIVE_MODELS = ("nccl", "textbook")
+SELECTIVE_POLICIES = ("attention", "op")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,18 @@ class Setup:
     """Memory-bound kernels fused (Megatron-Core with Transformer Engine / Apex fused norms and bias-dropout-add,
     or torch.compile): False for eager PyTorch, where each elementwise op makes its own pass over HBM."""
 
+    selective_policy: str = "attention"
+    """What selective recomputation (recompute = "selective") reruns: "attention" = the attention core, Megatron-LM's
+    --recompute-granularity selective (Korthikanti et al. 2022 sec. 5); "op" = torchtitan's per-op selective
+    activation checkpointing (activation_checkpoint.selective_ac_option = "op", the default of its Llama configs):
+    the outputs of matmuls, attention and reduce-scatters are saved except every second matmul, everything else
+    (every second matmul, every elementwise op, the TP all-gathers) runs again in the backward
+    (torchtitan/parallelisms/parallelize_llama.py, _save_list). explorer/cost/time.py costs both."""
+
     def __post_init__(self) -> None:
+        if self.selective_policy not in SELECTIVE_POLICIES:
+            raise UsageError(f"selective policy {self.selective_policy!r} unknown; valid: "
+                             f"{', '.join(SELECTIVE_POLICIES)}")
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:

@@ -77,7 +77,8 @@ def evaluate(
     extra = np.where(
         rc == 2,
         m.recompute_flops_per_token(setup.seq_len, "full"),
-        np.where(rc == 1, m.recompute_flops_per_token(setup.seq_len, "selective"), 0.0),
+        np.where(rc == 1, m.recompute_flops_per_token(
+            setup.seq_len, "selective_op" if setup.selective_policy == "op" else "selective"), 0.0),
     )
     hw_flops = model_flops + tokens * extra
     peak_total = n_dev * setup.peak_flops

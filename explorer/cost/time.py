@@ -60,6 +60,19 @@ def _tokens(setup: Setup, cp: ArrayLike, micro_batch: ArrayLike):
     return np.asarray(micro_batch, dtype=float) * setup.seq_len / np.asarray(cp, dtype=float)
 
 
+def op_sac(setup: Setup) -> bool:
+    """Whether selective recomputation is torchtitan's per-op policy (Setup.selective_policy "op") rather than
+    Megatron-LM's attention-core recomputation."""
+    return setup.selective_policy == "op"
+
+
+def forward_replayed(setup: Setup, recompute: ArrayLike) -> np.ndarray:
+    """Whether the backward runs the layer's forward again, elementwise ops and TP all-gathers included: under
+    full recompute, and under torchtitan's per-op selective policy (all but the saved ops rerun)."""
+    rc = np.asarray(recompute)
+    return (rc == 2) | ((rc == 1) & op_sac(setup))
+
+
 def layer_flops(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -67,13 +80,17 @@ def layer_flops(
 
     Model: 3 x forward (backward = 2 x forward). Hardware adds the recomputed forward:
     full = the whole layer (Narayanan et al. SC'21 eq. 3), selective = the attention core
-    (Korthikanti et al. 2022 sec. 5)."""
+    (Korthikanti et al. 2022 sec. 5) or, under torchtitan's per-op policy, every second matmul
+    (DecoderModel.op_sac_recomputed_matmul_params)."""
     m, s = setup.model, setup.seq_len
     tokens = _tokens(setup, cp, micro_batch)
     fwd = tokens * m.layer_forward_flops_per_token(s) / np.asarray(tp)
-    attn = tokens * 4.0 * s * m.hidden / np.asarray(tp)
+    if op_sac(setup):
+        sel = tokens * 2.0 * m.op_sac_recomputed_matmul_params / np.asarray(tp)
+    else:
+        sel = tokens * 4.0 * s * m.hidden / np.asarray(tp)
     rc = np.asarray(recompute)
-    extra = np.where(rc == 2, fwd, np.where(rc == 1, attn, 0.0))
+    extra = np.where(rc == 2, fwd, np.where(rc == 1, sel, 0.0))
     return 3.0 * fwd, 3.0 * fwd + extra
 
 
@@ -95,13 +112,16 @@ def layer_time(
     # (Setup.attention_efficiency); without one, QK^T and AV are batched GEMMs with the head dimension as one side:
     # the part's GEMM efficiency rolled off at width head_dim (their softmax traffic is in t_mem below).
     # Under FP8 training attention stays in BF16 (setup.non_gemm_peak_flops).
-    attn_hw = np.where(rc >= 1, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
+    # torchtitan's per-op policy saves the attention output (_save_list holds the SDPA flash/efficient ops): 3 passes.
+    attn_rerun = (rc == 2) | ((rc == 1) & (not op_sac(setup)))
+    attn_hw = np.where(attn_rerun, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_gemm = (hw - attn_hw) / (setup.peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
                 else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
     t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
-    passes = np.where(rc == 2, 4.0 / 3.0, 1.0)
+    replay = forward_replayed(setup, rc)
+    passes = np.where(replay, 4.0 / 3.0, 1.0)
     per_hidden = eff.elementwise_bytes_per_hidden if setup.fused_kernels else eff.elementwise_bytes_per_hidden_eager
     elem_bytes = tokens * m.hidden * per_hidden * (setup.act_bytes / 2) * passes
     # Without FlashAttention every token's a x s attention scores stream through HBM (QK^T output, fused
@@ -116,14 +136,17 @@ def layer_time(
     # SwiGLU reads 2 and writes 1 forward, reads 3 and writes 2 backward (the tensors of Megatron-LM's fused
     # bias_gelu / bias_swiglu kernels); full recompute runs the forward again.
     fwd_passes, bwd_passes = (2.0, 3.0) if m.mlp == "gelu" else (3.0, 5.0)
-    act_passes = fwd_passes * np.where(rc == 2, 2.0, 1.0) + bwd_passes
+    act_passes = fwd_passes * np.where(replay, 2.0, 1.0) + bwd_passes
     mlp_act_bytes = tokens * m.ffn * act_passes * setup.act_bytes / tp_a
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
     # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.
+    # torchtitan's per-op policy saves the reduce-scatters' outputs (_save_list) and reruns the rest: the 2
+    # forward all-gathers again (one all-reduce's volume) with SP, the 2 all-reduces without.
     msg = tokens * m.hidden * setup.act_bytes
-    n_ar = np.where(rc == 2, 6.0, 4.0)
+    sp_on_ = np.asarray(sp).astype(bool) & (tp_a > 1)
+    n_ar = np.where(rc == 2, 6.0, np.where((rc == 1) & op_sac(setup), np.where(sp_on_, 5.0, 6.0), 4.0))
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     ovl = setup.tp_overlap_on if tp_overlap is None else np.asarray(tp_overlap).astype(bool)
@@ -187,7 +210,7 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / attn_rate / cp_a
     fwd = np.maximum(0.0, t_kv - t_block)
     bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)
-    passes_fwd = np.where(rc >= 1, 2.0, 1.0)
+    passes_fwd = np.where((rc == 2) | ((rc == 1) & (not op_sac(setup))), 2.0, 1.0)
     return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 
 

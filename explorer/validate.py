@@ -216,7 +216,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                                                                                                      "bf16"),
                  flash_attention=spec.get("flash_attention", True),
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
-                 efficiency=eff, grad_reduce_dtype=grad, fused_kernels=spec.get("fused_kernels", True))
+                 efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
+                 fused_kernels=_flag(row.get("compile"), spec.get("fused_kernels", True)))
 
 
 def _flag(text: str | None, default: bool) -> bool:

@@ -1,0 +1,120 @@
+"""torchtitan's per-op selective activation checkpointing (Setup.selective_policy = "op") and the torchtitan tables.
+
+torchtitan/parallelisms/parallelize_llama.py (commit 9dec370), _apply_ac_to_transformer_block with
+selective_ac_option = "op": the outputs of aten.mm, the SDPA flash/efficient attention ops and
+_c10d_functional.reduce_scatter_tensor are saved, "except every second mm" (the count starts afresh in each block's
+forward, selective_checkpointing_context_fn builds a new meta dict per call); every other op is recomputed in the
+backward. The expected values below are derived by hand from that rule, not read from the code's output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from explorer.hardware.catalog import build_cluster
+from explorer.models.catalog import get_model
+
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+from explorer.cost.setup import Setup
+from explorer.errors import UsageError
+
+
+def _setup(policy: str, model: str = "llama3_1_8b", **kw) -> Setup:
+    return Setup(get_model(model), build_cluster("h100", 8, 8, "nvlink4", "ib_ndr"), 8192,
+                 selective_policy=policy, **kw)
+
+
+def test_every_second_matmul_of_a_llama_layer_is_recomputed():
+    # Llama 3 8B calls wq (4096 x 4096), wk (4096 x 1024), wv, wo (4096 x 4096), w1, w3 (4096 x 14336), w2: the
+    # 2nd, 4th and 6th are recomputed: wk + wo + w3 = 4,194,304 + 16,777,216 + 58,720,256 = 79,691,776 weights.
+    m = get_model("llama3_1_8b")
+    assert [name for name, _ in m.layer_matmuls] == ["wq", "wk", "wv", "wo", "w1", "w3", "w2"]
+    assert m.op_sac_recomputed_matmul_params == 79_691_776
+    assert m.recompute_flops_per_token(8192, "selective_op") == 32 * 2 * 79_691_776
+
+
+def test_op_policy_charges_those_matmuls_and_not_the_attention_core():
+    from explorer.cost.time import layer_flops
+
+    tokens = 2 * 8192
+    model_f, hw_op = layer_flops(_setup("op"), 1, 1, 2, 1)
+    _, hw_attn = layer_flops(_setup("attention"), 1, 1, 2, 1)
+    assert float(hw_op - model_f) == pytest.approx(tokens * 2 * 79_691_776, rel=1e-12)
+    # Megatron's selective recompute reruns the attention core instead: 4 s h FLOPs per token
+    assert float(hw_attn - model_f) == pytest.approx(tokens * 4 * 8192 * 4096, rel=1e-12)
+
+
+def test_op_policy_reruns_the_forward_all_gathers_but_not_the_reduce_scatters():
+    # Under TP with sequence parallelism a layer's forward runs 2 all-gathers + 2 reduce-scatters (2 all-reduce
+    # volumes), the backward as many: 4 all-reduce volumes. torchtitan saves the reduce-scatters' outputs, so the
+    # recompute adds the 2 all-gathers only: 5 volumes, 5/4 of the layer's TP time without recomputation.
+    from explorer.cost.time import layer_time
+
+    s = _setup("op", tp_comm_overlap=False)
+    none = float(layer_time(s, 8, 1, 2, 0, 1)[2])
+    op = float(layer_time(s, 8, 1, 2, 1, 1)[2])
+    full = float(layer_time(s, 8, 1, 2, 2, 1)[2])
+    assert op == pytest.approx(1.25 * none, rel=1e-12)
+    assert full == pytest.approx(1.5 * none, rel=1e-12)
+
+
+def test_op_policy_replays_the_elementwise_traffic():
+    # every elementwise op is recomputed (PREFER_RECOMPUTE): the norm/residual traffic runs 4/3 times, the SwiGLU
+    # forward (read 2, write 1 ffn-vector) twice, as under full recompute; Megatron's selective replays neither.
+    from explorer.cost.time import layer_time
+
+    eff = replace(DEFAULT_EFFICIENCY, elementwise_bytes_per_hidden=30.0)
+    s_op, s_attn = _setup("op", efficiency=eff), _setup("attention", efficiency=eff)
+    m, tokens, bw = s_op.model, 8192, s_op.cluster.accelerator.memory_bandwidth
+    t_op = float(layer_time(s_op, 1, 1, 1, 1, 0)[1])
+    t_attn = float(layer_time(s_attn, 1, 1, 1, 1, 0)[1])
+    extra = tokens * (m.hidden * 30.0 / 3 + m.ffn * 3 * 2) / bw
+    assert t_op - t_attn == pytest.approx(extra, rel=1e-9)
+
+
+def test_policy_changes_nothing_without_selective_recompute():
+    from explorer.cost.time import layer_time
+
+    for rc in (0, 2):
+        a = [float(x) for x in layer_time(_setup("op"), 2, 1, 1, rc, 1)]
+        b = [float(x) for x in layer_time(_setup("attention"), 2, 1, 1, rc, 1)]
+        assert a == b
+
+
+def test_unknown_policy_is_a_one_line_error():
+    with pytest.raises(UsageError, match="selective policy 'layer' unknown; valid: attention, op"):
+        _setup("layer")
+
+
+def test_torchtitan_tables_compare_bf16_only_and_read_compile_per_row():
+    from explorer.validate import load_table, validate_table
+
+    spec, _, rows = load_table("torchtitan_llama3_h100")
+    assert spec["selective_policy"] == "op"
+    compared = [r for r in rows if r["compare"] == "True"]
+    assert compared and all(r["precision"] == "bf16" for r in compared)
+    assert all(r["compare"] == "False" for r in rows if r["precision"] == "fp8")
+    # Table 1 (8B, 8 GPUs): eager 5,762, torch.compile 6,667: the same run, fused_kernels from the compile column
+    t = validate_table("torchtitan_llama3_h100")
+    eager, compiled = t.rows[0], t.rows[1]
+    assert (eager.published, compiled.published) == (5762, 6667)
+    assert compiled.predicted > eager.predicted
+    for r in rows:
+        dp, tp, pp, cp = (int(r[k]) for k in ("fsdp", "tp", "pp", "cp"))
+        assert dp * tp * pp * cp == int(r["gpus"]), r
+        assert int(r["global_batch"]) % dp == 0, r
+
+
+def test_torchtitan_a100_rows_agree_with_their_published_mfu():
+    # torchtitan's MFU (train.py, 2024-04): 6 N + 12 L h s FLOPs per token against A100's 312 TFLOP/s, N without
+    # the token embedding (get_num_params(exclude_embedding=True) is not there yet: N counts every parameter).
+    from explorer.validate import load_table
+
+    _, _, rows = load_table("torchtitan_a100")
+    for r in rows:
+        m = get_model(r["model"])
+        s = int(r["seq_len"])
+        flops = 6 * m.params + 12 * m.layers * m.hidden * s
+        mfu = float(r["tokens_per_s_per_gpu"]) * flops / 312e12
+        assert mfu == pytest.approx(float(r["mfu_published"]), abs=0.03), r

@@ -302,3 +302,31 @@ def test_deepspeed_all_reduces_the_tied_embedding_between_first_and_last_stage()
     # with DP = 1 too (the pipeline engine reduces tied weights whatever the data parallelism)
     s48 = _bloom(gpus=48)
     assert float(sh.dp_comm(s48, D, 4, 1, 12, 1, 0)["grad_step"]) == pytest.approx(elems * 4 / 5e9, rel=0.01)
+
+
+def test_bloom_partition_gives_the_output_layer_a_layer_slot():
+    # Megatron-DeepSpeed --pp-partition-method 'type:transformer|embedding' (tr11-176B-ml README): 70 layers + 2
+    # embedding slots over PP 72 stages is one slot each, so the last stage runs the output layer alone where
+    # Megatron's default split puts it on top of a transformer layer. Per micro-batch slot the stage shrinks from
+    # t_layer + t_logits to max(t_layer, t_logits): the step by (m + p - 1) min(t_layer, t_logits).
+    from dataclasses import replace
+
+    from explorer.cost import time as tm
+    from explorer.cost.step import estimate as step_estimate
+
+    off = _bloom(gpus=288)
+    on = replace(off, embedding_pipeline_slot=True)
+    plan = ParallelPlan(tp=1, pp=72, dp=4, micro_batch=1, global_batch=2048, zero=0, recompute="full",
+                        sequence_parallel=False, framework="deepspeed")
+    parts = tm.layer_time(off, 1, 1, 1, 2, 0, False)
+    t_layer, t_logits = float(sum(parts)), float(tm.logits_time(off, 1, 1, 1))
+    m, p = 2048 // 4, 72
+    saved = step_estimate(off, plan).step_time_s - step_estimate(on, plan).step_time_s
+    assert saved == pytest.approx((m + p - 1) * min(t_layer, t_logits), rel=1e-6)
+    # PP = 12: 72 slots / 12 = 6; the last stage runs 5 layers and the output layer (BLOOM's layout)
+    plan12 = replace(plan, tp=4, pp=12, dp=8, micro_batch=2)
+    parts = tm.layer_time(off, 4, 1, 2, 2, 0, False)
+    t_layer, t_logits = float(sum(parts)), float(tm.logits_time(off, 4, 1, 2))
+    saved = step_estimate(off, plan12).step_time_s - step_estimate(on, plan12).step_time_s
+    stage_off, stage_on = 6 * t_layer + t_logits, max(6 * t_layer, 5 * t_layer + t_logits)
+    assert saved == pytest.approx((128 + 11) * (stage_off - stage_on), rel=1e-6)

@@ -23,7 +23,9 @@ sources (the versions named below):
   sequence parallelism is Ulysses all-to-all, not modelled). Defaults (deepspeed/runtime/zero/config.py):
   reduce_bucket_size = allgather_bucket_size = 5e8 elements, stage3_prefetch_bucket_size = 5e7,
   overlap_comm on only for stage 3; with bf16 and ZeRO the gradients stay in bf16 and are communicated in bf16
-  (engine.py get_data_types, communication_data_type), without ZeRO they accumulate in FP32.
+  (engine.py get_data_types, communication_data_type), without ZeRO they accumulate in FP32 under the
+  BF16_Optimizer, which shards the FP32 master and Adam states over DP anyway and all-gathers the bf16 weights
+  after the step (bf16_optimizer.py); its process grid puts DP inside the pipeline stage (pipe/topology.py).
 - PyTorch FSDP2 as torchtitan runs it (pytorch/torchtitan, main of 2026-08): FSDP (ZeRO-3-like,
   reshard_after_forward) composed with TP, SP, CP and PP (interleaved schedules too), HSDP (shard inside a
   node, replicate across nodes) as an option; one all-gather and one reduce-scatter per transformer block

@@ -69,6 +69,13 @@ class Setup:
     fused_kernels: bool = True
     """Memory-bound kernels fused (Megatron-Core with Transformer Engine / Apex fused norms and bias-dropout-add,
     or torch.compile): False for eager PyTorch, where each elementwise op makes its own pass over HBM."""
+    embedding_pipeline_slot: bool = False
+    """Under PP, the embedding and the output layer each take one layer's slot in the pipeline split, as
+    Megatron-DeepSpeed's --pp-partition-method 'type:transformer|embedding' lays BLOOM out (DeepSpeed
+    PipelineModule partition_method; tr11-176B-ml README: 'pp rank 0: [embed | 5 transformer blocks] ... pp
+    rank 11: [5 transformer blocks | embed]'): ceil((L + 2) / PP) slots per stage, the last stage's output layer
+    in place of a transformer layer. Off: the last stage holds its full share of layers and the output layer
+    (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
 
     selective_policy: str = "attention"
     """What selective recomputation (recompute = "selective") reruns: "attention" = the attention core, Megatron-LM's

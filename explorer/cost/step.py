@@ -57,7 +57,15 @@ def evaluate(
                                                     tp_overlap_of(setup.tp_comm_overlap, fw))
     layers = mem.stage_layers(m.layers, pp, v)
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
-    t_stage = layers * (t_compute + t_memory + t_tp + t_cp) + t_logits
+    t_layer = t_compute + t_memory + t_tp + t_cp
+    on_last = np.ones_like(np.asarray(layers, dtype=float))  # the output layer runs on the slowest stage
+    if setup.embedding_pipeline_slot:  # the output layer takes a layer's slot (Setup.embedding_pipeline_slot)
+        slots = np.asarray(mem.stage_layers(m.layers + 2, pp, 1))
+        split = (np.asarray(pp) > 1) & (np.asarray(v) == 1)
+        logits_stage = (slots - 1) * t_layer + t_logits >= slots * t_layer
+        layers = np.where(split, np.where(logits_stage, slots - 1, slots), layers)
+        on_last = np.where(split & ~logits_stage, 0.0, 1.0)
+    t_stage = layers * t_layer + on_last * t_logits
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
@@ -92,7 +100,7 @@ def evaluate(
         "memory_buffers": buf,
         "memory_total": total,
         "fits": total <= setup.memory_limit_bytes,
-        "time_compute": busy * (t_compute + t_memory) + num_micro_batches * t_logits,
+        "time_compute": busy * (t_compute + t_memory) + num_micro_batches * on_last * t_logits,
         "time_tp_comm": busy * t_tp,
         "time_cp_comm": busy * t_cp,
         "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,

@@ -178,6 +178,8 @@ def prepare(inst: Instance, space: Space) -> dict:
     from explorer.puzzles.threed_space import framework_runs
 
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
+    if s.embedding_pipeline_slot:  # a reference-table option (explorer/cost/setup.py) the tables below leave out
+        raise ValueError("the 3D search does not model Setup.embedding_pipeline_slot; use explorer.cost.step")
     limit = inst.limit
     TP, CP, PP, V, MB, Z, RC, SP, FW, HS = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
                                             space.sp, space.fw, space.hsdp)

@@ -71,6 +71,13 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
         FlashAttention (default) or selective recompute drops them.
     With sequence parallel everything is split by TP (sbh/t (34 + 5as/h)).
     Full recompute keeps only the layer input, 2h (split by TP with SP).
+    Selective recompute as torchtitan runs it (Setup.selective_policy "op": torchtitan/parallelisms/
+    parallelize_llama.py, _save_list) keeps the layer input (2h, split with SP) and the outputs of the ops it saves:
+    every other matmul in call order (DecoderModel.layer_matmuls), for a Llama layer Q 2h, V 2 kv_dim and the gate
+    projection 2 ffn (split by TP) and the down projection's output 2h, a partial sum of the full width on every TP
+    rank before its reduce-scatter;
+    the attention output 2h and its FP32 log-sum-exp 4 a (split); under TP the two reduce-scatters' outputs 4h
+    (split). Everything else is rebuilt in the backward.
     FP8 (Transformer Engine): the inputs of the four GEMMs of a layer are kept for the weight-gradient GEMM in
     the FP8 copy the forward GEMM consumed, one byte per element (TE 1.x module/linear.py: under fp8 the saved
     input is the FP8 `inputmat` or its FP8 transpose `inputmat_t`, never both; layernorm_linear.py and
@@ -91,6 +98,16 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     scores_kept = np.where(recompute == 0, scores, 0)
     full_num = np.where(sp, 2 * h * ab, 2 * h * ab * tp)
     normal = np.where(sp, repl + split + scores_kept, repl * tp + split + scores_kept)
+    if setup.selective_policy == "op":
+        tp_a = np.asarray(tp)
+        # output width of each matmul; the row-parallel ones (O, down) give a full-width partial sum per TP rank
+        width = {"wq": h, "wk": kvd, "wv": kvd, "wo": h, "w1": f, "w3": f, "w2": h}
+        saved = [name for i, (name, _) in enumerate(m.layer_matmuls) if i % 2 == 0]
+        kept_split = sum(2 * width[n] for n in saved if n not in ("wo", "w2")) * ab
+        kept_full = sum(2 * width[n] for n in saved if n in ("wo", "w2")) * ab
+        op_num = (full_num + kept_split + kept_full * tp_a + 2 * h * ab + 4 * m.heads
+                  + np.where(tp_a > 1, 4 * h * ab, 0))
+        normal = np.where(recompute == 1, op_num, normal)
     return np.where(recompute == 2, full_num, normal)
 
 
@@ -142,7 +159,9 @@ def working_bytes(
     logits = _cdiv(tokens * m.vocab * 4, tp)
     rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
     kv_ring = np.where(np.asarray(cp) > 1, 2 * _cdiv(2 * tokens * m.kv_dim * setup.act_bytes, tp), 0)
-    return logits + np.where(np.asarray(recompute) == 2, rebuilt, 0) + kv_ring
+    rc = np.asarray(recompute)
+    rebuilds = (rc == 2) | ((rc == 1) & (setup.selective_policy == "op"))  # torchtitan's per-op policy rebuilds too
+    return logits + np.where(rebuilds, rebuilt, 0) + kv_ring
 
 
 def buffer_bytes(

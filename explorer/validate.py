@@ -217,6 +217,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  flash_attention=spec.get("flash_attention", True),
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
+                 fused_projections=spec.get("fused_projections", True),
                  fused_kernels=_flag(row.get("compile"), spec.get("fused_kernels", True)),
                  embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False))
 

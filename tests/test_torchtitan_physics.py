@@ -151,3 +151,24 @@ def test_torchtitan_table1_run_fits_the_part_it_ran_on():
     est = estimate(s, plan)
     assert est.memory_total <= s.memory_limit_bytes
     assert est.memory_total < 82.4 * 2**30
+
+
+def test_separate_projections_roll_off_each_gemm_at_its_own_shape():
+    # torchtitan's Llama 3 8B at TP 8 calls seven GEMMs per layer (K x N per GPU): wq 4096 x 512, wk and wv
+    # 4096 x 128, wo 512 x 4096, w1 and w3 4096 x 1792, w2 1792 x 4096. With a half-efficiency width of 256 and no
+    # token roll-off, each runs at n / (n + 256), n = 2 K N / (K + N); the layer at the FLOP-weighted harmonic mean.
+    from explorer.cost.efficiency import layer_gemm_efficiency
+
+    eff = replace(DEFAULT_EFFICIENCY, matmul_half_dim=256.0, matmul_half_tokens=0.0)
+    shapes = [(4096, 512), (4096, 128), (4096, 128), (512, 4096), (4096, 1792), (4096, 1792), (1792, 4096)]
+    time = sum(k * n / ((2 * k * n / (k + n)) / (2 * k * n / (k + n) + 256)) for k, n in shapes)
+    expect = sum(k * n for k, n in shapes) / time
+    m = get_model("llama3_1_8b")
+    got = float(layer_gemm_efficiency(1.0, m, 8, 98304, eff, fused_projections=False))
+    assert got == pytest.approx(expect, rel=1e-12)
+    # Megatron's fused layout (QKV 4096 x 768, FC1 4096 x 3584) runs faster at TP 8: K and V alone are 128 wide
+    fused = float(layer_gemm_efficiency(1.0, m, 8, 98304, eff))
+    assert fused > got * 1.03
+    # at TP 1 the separate GEMMs are wide enough for the two layouts to agree within 1 %
+    assert float(layer_gemm_efficiency(1.0, m, 1, 98304, eff, fused_projections=False)) == pytest.approx(
+        float(layer_gemm_efficiency(1.0, m, 1, 98304, eff)), rel=0.01)

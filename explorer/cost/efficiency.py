@@ -24,17 +24,17 @@ if TYPE_CHECKING:
 class Efficiency:
     """Efficiency parameters of the step-time model."""
 
-    matmul_half_dim: float = 288.9
+    matmul_half_dim: float = 318.6
     """GEMM size roll-off: the size of a weight dimension (either side of the weight matrix on one device, e.g.
     h and 3h/TP for a fused QKV projection) at which a GEMM reaches half of the part's large-GEMM efficiency;
     each weight dimension n scales it by n / (n + n_half) (layer_gemm_efficiency). Small GEMMs under-fill the
     SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide, 'Matrix multiplication
     background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 176.4
+    matmul_half_tokens: float = 183.8
     """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 48.26
+    elementwise_bytes_per_hidden: float = 45.89
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
     (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
@@ -43,7 +43,7 @@ class Efficiency:
     (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
     7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands near 40."""
 
-    elementwise_bytes_per_hidden_eager: float = 269.3
+    elementwise_bytes_per_hidden_eager: float = 268.2
     """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
     (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
     back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
@@ -58,7 +58,7 @@ class Efficiency:
     catalog (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the
     others."""
 
-    attention_score_bytes: float = 34.92
+    attention_score_bytes: float = 32.8
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
@@ -114,7 +114,7 @@ def gemm_efficiency(
 
 
 def layer_gemm_efficiency(part_efficiency: ArrayLike, model, tp: ArrayLike, tokens: ArrayLike,
-                          eff: Efficiency = DEFAULT_EFFICIENCY) -> np.ndarray | float:
+                          eff: Efficiency = DEFAULT_EFFICIENCY, fused_projections: bool = True) -> np.ndarray | float:
     """Efficiency of a transformer layer's GEMMs on one device: the FLOP-weighted harmonic mean of its four
     weight GEMMs' efficiencies (gemm_efficiency of each weight's two sides), i.e. the layer's GEMM time is
     the sum of each GEMM's FLOPs at its own efficiency. A tensor-parallel split narrows only one side of each
@@ -126,17 +126,21 @@ def layer_gemm_efficiency(part_efficiency: ArrayLike, model, tp: ArrayLike, toke
     GEMM, linear_fc1 fuses SwiGLU's gate and up projections; llm-foundry's MPT fuses Wqkv too), split over TP:
       QKV  h -> (h + 2 kv_dim) / TP       proj  h / TP -> h
       FC1  h -> (matrices - 1) ffn / TP   FC2   ffn / TP -> h
-    The weights of a GEMM are proportional to its FLOPs, so K x N is its weight."""
+    The weights of a GEMM are proportional to its FLOPs, so K x N is its weight.
+    fused_projections=False: Q, K and V as three GEMMs and SwiGLU's gate and up projections as two, as torchtitan's
+    Llama calls them (torchtitan/models/llama/model.py: wq, wk, wv, w1, w3 are separate nn.Linear):
+      Q h -> h / TP, K and V h -> kv_dim / TP each, gate and up h -> ffn / TP each."""
     import numpy as np
 
     t = np.asarray(tp, dtype=float)
     h = float(model.hidden)
-    gemms = (
-        (h, (h + 2.0 * model.kv_dim) / t),
-        (h / t, h),
-        (h, (model.mlp_matrices - 1) * float(model.ffn) / t),
-        (float(model.ffn) / t, h),
-    )
+    if fused_projections:
+        qkv = ((h, (h + 2.0 * model.kv_dim) / t),)
+        up = ((h, (model.mlp_matrices - 1) * float(model.ffn) / t),)
+    else:
+        qkv = ((h, h / t), (h, model.kv_dim / t), (h, model.kv_dim / t))
+        up = tuple((h, float(model.ffn) / t) for _ in range(model.mlp_matrices - 1))
+    gemms = qkv + ((h / t, h),) + up + ((float(model.ffn) / t, h),)
     weight = sum(k * n for k, n in gemms)
     inv = sum(k * n / gemm_efficiency(1.0, k, tokens, eff, other=n) for k, n in gemms)
     return part_efficiency * weight / inv

@@ -77,6 +77,11 @@ class Setup:
     in place of a transformer layer. Off: the last stage holds its full share of layers and the output layer
     (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
 
+    fused_projections: bool = True
+    """Q, K and V projected by one GEMM and SwiGLU's gate and up projections by one (Megatron-Core linear_qkv and
+    linear_fc1, llm-foundry's Wqkv); False: as separate GEMMs, as torchtitan's Llama runs them (model.py: wq, wk,
+    wv, w1, w3), each rolled off at its own, narrower shape (explorer/cost/efficiency.py layer_gemm_efficiency)."""
+
     selective_policy: str = "attention"
     """What selective recomputation (recompute = "selective") reruns: "attention" = the attention core, Megatron-LM's
     --recompute-granularity selective (Korthikanti et al. 2022 sec. 5); "op" = torchtitan's per-op selective

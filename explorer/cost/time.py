@@ -105,7 +105,7 @@ def layer_time(
     tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)
     _, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
-    e = layer_gemm_efficiency(acc.matmul_efficiency, m, tp_a, tokens, eff)
+    e = layer_gemm_efficiency(acc.matmul_efficiency, m, tp_a, tokens, eff, setup.fused_projections)
     rc = np.asarray(recompute)
     # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) is executed 4 times under
     # selective or full recompute. A fused (FlashAttention-style) kernel runs it at the part's attention efficiency

@@ -330,3 +330,14 @@ def test_bloom_partition_gives_the_output_layer_a_layer_slot():
     saved = step_estimate(off, plan12).step_time_s - step_estimate(on, plan12).step_time_s
     stage_off, stage_on = 6 * t_layer + t_logits, max(6 * t_layer, 5 * t_layer + t_logits)
     assert saved == pytest.approx((128 + 11) * (stage_off - stage_on), rel=1e-6)
+
+
+def test_data_parallelism_nests_inside_the_pipeline_stage():
+    # Megatron-LM initialize_model_parallel: DP groups are range(start + j, end, TP) inside each block of
+    # world / PP consecutive ranks (PP outermost); torchtitan's mesh ['pp', 'dp_replicate', 'dp_shard', 'cp', 'tp']
+    # and DeepSpeed's ['pipe', 'data', 'model'] likewise. TP 2, PP 2, DP 16 on 64 GPUs (8 per node): a node's 8
+    # consecutive ranks are 2 TP ranks x 4 DP ranks of one stage, so an HSDP shard group (the DP members inside
+    # one node) has 4 members, not the 2 a DP-outside-PP layout (members TP x PP = 4 apart) would give.
+    s = _setup()
+    assert int(sh.shard_group_size(s, 2, 1, 2, 16, 1)) == 4
+    assert int(sh.shard_group_size(s, 4, 1, 4, 4, 1)) == 2

@@ -94,7 +94,7 @@ def shard_group_size(setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, 
     """Ranks the sharded state is split over: DP x CP (Megatron's dp_cp group; torchtitan flattens dp_shard and
     cp into one FSDP dimension), or with HSDP the DP x CP members inside one node."""
     n = _a(dp) * _a(cp)
-    k = setup.group(n, _a(tp) * _a(cp) * _a(pp), cp, tp).per_node.astype(np.int64)
+    k = setup.group(n, _a(tp) * _a(cp), cp, tp).per_node.astype(np.int64)
     return np.where(_a(hsdp).astype(bool), np.minimum(k, n), n)
 
 
@@ -166,6 +166,12 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     """The data-parallel collectives of one step, in seconds (one NCCL call per bucket or per layer, the
     faster of ring and tree, rails bandwidth: explorer/cost/collectives.py).
 
+    Placement: every framework nests data parallelism inside the pipeline stage, TP innermost, then CP, then DP,
+    PP outermost, so a DP x CP group's members are TP (x CP) ranks apart: Megatron-LM initialize_model_parallel
+    (DP groups range(start + j, end, TP) within each pipeline block of world / PP ranks; Megatron-Core's default
+    order 'tp-cp-ep-dp-pp'), DeepSpeed's PipeModelDataParallelTopology (axes ['pipe', 'data', 'model']),
+    torchtitan's device mesh ['pp', 'dp_replicate', 'dp_shard', 'cp', 'tp'].
+
     Returns grad_step, param_step (per step; overlap_grad / overlap_param say whether the framework hides them
     behind the backward / forward), and for frameworks that communicate per micro-batch (PP = 1): ag, ag_bwd
     and rs (one layer's forward gather, backward gather and gradient reduce-scatter) and mb_fixed (what every
@@ -179,7 +185,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     fw, zero, pp, hsdp = _a(fw), _a(zero), _a(pp), _a(hsdp).astype(bool)
     tp_a, cp_a, dp_a = _a(tp), _a(cp), _a(dp)
     n = dp_a * cp_a
-    stride = tp_a * cp_a * pp
+    stride = tp_a * cp_a  # data parallelism inside the pipeline stage (dp_comm's docstring)
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
     sl = np.asarray(stage_layers(setup.model.layers, pp, v), dtype=float)
     layer = np.asarray(_cdiv(setup.model.layer_params, tp_a), dtype=float)
@@ -216,24 +222,20 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
     if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
-        # Its process grid puts data parallelism inside the pipeline stages: PipeModelDataParallelTopology, axes
-        # ['pipe', 'data', 'model'] (deepspeed/runtime/pipe/topology.py; Megatron-DeepSpeed's mpu builds the same
-        # groups), so the DP members are TP ranks apart, not TP x PP
-        g_ds = setup.group(n, tp_a * cp_a, cp_a, tp_a)
         bf16_opt = deepspeed_bf16_optimizer(setup, fw, zero)
-        ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_ds))
-        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_ds)),
+        ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
+        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
                            np.where(zero == 1, ds_rs_all, 0.0))
         gathers = (zero == 1) | (zero == 2) | bf16_opt  # BF16_Optimizer all-gathers the updated bf16 weights
-        ds_param = np.where(gathers, bucketed(db, lambda e: _rs(setup, e * wb, n, g_ds)), 0.0)
-        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_ds)),
-                           np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_ds)), 0.0))
-        ds_first = np.where(gathers, last_bucket(db, lambda e: _rs(setup, e * wb, n, g_ds)), 0.0)
+        ds_param = np.where(gathers, bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+                           np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_all)), 0.0))
+        ds_first = np.where(gathers, last_bucket(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
         linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
-        ds_ag = linears * _rs(setup, layer / linears * wb, n, g_ds)
+        ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
         ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
-        ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_ds)
-        ds_ends = 2.0 * _rs(setup, ends * wb, n, g_ds) + _rs(setup, ends * gcb, n, g_ds)
+        ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
+        ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
     if np.any(is_f):  # FSDP2: one call per transformer block (and one for the embedding and for the head)
         # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
         k = np.where(hsdp, np.minimum(g_all.per_node, n), n)

@@ -280,7 +280,7 @@ def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.nd
         "interleaving_micro_batches": (v == 1) | (m % np.maximum(pp, 1) == 0),
         "sequence_parallel_needs_tp": (sp == 0) | (tp > 1),
         "framework_runs_it": framework_runs(fw, cp, pp, v, zero, hsdp),
-        "hsdp_spans_nodes": (hsdp == 0) | (inst.setup.group(dp * cp, tp * cp * pp, cp, tp).nodes > 1),
+        "hsdp_spans_nodes": (hsdp == 0) | (inst.setup.group(dp * cp, tp * cp, cp, tp).nodes > 1),
     }
     for name, key in (("dp", dp), ("num_micro_batches", m)):
         if name in inst.fix:

@@ -241,7 +241,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     e_shape = n % (e_tp * e_cp * e_pp) == 0
     e_dp = np.where(e_shape, n // (e_tp * e_cp * e_pp), 1)
     dp_ok = e_shape & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1)) & framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs)
-    dp_ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp * e_pp, e_cp, e_tp).nodes > 1)
+    dp_ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp, e_cp, e_tp).nodes > 1)
     w, gr, o = sh.model_state_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v, e_hs)
     state = np.asarray(w + gr + o + sh.buffer_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v), dtype=np.int64)
     dp_ok &= state <= limit

@@ -130,7 +130,7 @@ class Cluster:
                 "changed": list(self.node_changes), "description": self.describe_node()}
 
     def link_for_span(self, group_size: int, stride: int) -> Link:
-        """The slowest link a group of `group_size` ranks at `stride` spans (placement TP, CP, PP, DP)."""
+        """The slowest link a group of `group_size` ranks at `stride` spans (the caller's placement)."""
         return self.intra if group_size * stride <= self.devices_per_node else self.inter
 
 

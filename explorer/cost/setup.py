@@ -161,10 +161,10 @@ class Setup:
 
     def group(self, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1, inner_stride: ArrayLike = 1
               ) -> Group:
-        """Where a communicator lives and what NCCL gets out of it (placement TP innermost, then CP, PP, DP:
-        Narayanan et al. SC'21 sec. 3). The group has `size` = inner x outer ranks: `inner` members
-        `inner_stride` apart (CP inside a DP x CP group), repeated every `stride` ranks (inner = 1: a plain
-        group of `size` members `stride` apart).
+        """Where a communicator lives and what NCCL gets out of it (placement TP innermost, then CP, DP, PP
+        outermost, as Megatron-LM, DeepSpeed and torchtitan build their groups: explorer/cost/sharding.py
+        dp_comm). The group has `size` = inner x outer ranks: `inner` members `inner_stride` apart (CP inside a
+        DP x CP group), repeated every `stride` ranks (inner = 1: a plain group of `size` members `stride` apart).
 
         per_node k: members in each node; nodes = ceil(size / k).
         bus_bandwidth: inside a node the intra-node link; across nodes min(intra, k x NIC) when every GPU has

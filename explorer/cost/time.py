@@ -242,12 +242,15 @@ def p2p_time(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, micro_batch: ArrayLike, sp: ArrayLike
 ) -> np.ndarray | float:
     """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
-    alpha + M/B each, over the link the PP group spans (stride TP x CP)."""
+    alpha + M/B each, over the link between neighbouring stages. PP is the outermost dimension (Megatron-LM,
+    DeepSpeed and torchtitan nest DP inside the stage: explorer/cost/sharding.py dp_comm), so neighbours are
+    world / PP = TP x CP x DP ranks apart."""
     tp_a, pp_a = np.asarray(tp), np.asarray(pp)
     tokens = _tokens(setup, cp, micro_batch)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     msg = tokens * setup.model.hidden * setup.act_bytes / np.where(sp_on, tp_a, 1)
-    alpha, bw = setup.edge(tp_a * np.asarray(cp) * pp_a, tp_a * np.asarray(cp))
+    n = setup.cluster.devices
+    alpha, bw = setup.edge(n, np.maximum(n // np.maximum(pp_a, 1), 1))
     t = 2.0 * (alpha + msg / bw)
     return np.where(pp_a > 1, t, 0.0)
 

@@ -326,7 +326,9 @@ def _assumptions(res) -> list[Assumption]:
         Assumption(f"Usable memory is {s.usable_memory_fraction:.0%} of HBM "
                    f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB).",
                    res.track.sources.get("cluster", "") if res.track else ""),
-        Assumption("Placement order TP (innermost), CP, PP, DP. Collectives as NCCL runs them: per call the faster "
+        Assumption("Placement order TP (innermost), CP, DP, PP (outermost: data parallelism inside each pipeline "
+                   "stage, as Megatron-LM, DeepSpeed and torchtitan build their groups). Collectives as NCCL runs "
+                   "them: per call the faster "
                    "of ring and double binary tree, ring latency per hop by tier (one network hop per node "
                    "crossed), a group with k members per node drives k NICs (min(NVLink, k x NIC)); one latency "
                    "per call (buckets, per-layer gathers).",

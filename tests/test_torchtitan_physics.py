@@ -107,8 +107,9 @@ def test_torchtitan_tables_compare_bf16_only_and_read_compile_per_row():
 
 
 def test_torchtitan_a100_rows_agree_with_their_published_mfu():
-    # torchtitan's MFU (train.py, 2024-04): 6 N + 12 L h s FLOPs per token against A100's 312 TFLOP/s, N without
-    # the token embedding (get_num_params(exclude_embedding=True) is not there yet: N counts every parameter).
+    # torchtitan's MFU (train.py, 2024-04): 6 N + 12 L h s FLOPs per token against A100's 312 TFLOP/s, N every
+    # parameter (embedding and output included). Every published MFU follows from its WPS within the printed
+    # precision (0.1 point): the catalog shapes, vocabularies and sequence lengths are the ones that ran.
     from explorer.validate import load_table
 
     _, _, rows = load_table("torchtitan_a100")
@@ -117,7 +118,7 @@ def test_torchtitan_a100_rows_agree_with_their_published_mfu():
         s = int(r["seq_len"])
         flops = 6 * m.params + 12 * m.layers * m.hidden * s
         mfu = float(r["tokens_per_s_per_gpu"]) * flops / 312e12
-        assert mfu == pytest.approx(float(r["mfu_published"]), abs=0.03), r
+        assert mfu == pytest.approx(float(r["mfu_published"]), abs=0.001), r
 
 
 def test_op_policy_keeps_the_saved_outputs_by_hand():

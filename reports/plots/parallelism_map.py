@@ -3,10 +3,10 @@
 data = {"tp": 8, "pp": 4, "dp": 32, "cp": 1, "devices": 1024, "devices_per_node": 8, "nodes_per_rack": 4,
         "racks_per_pod": 8, "layers": 80}
 
-Ranks follow the cost model's placement order (tensor fastest, then context, pipeline, data outermost:
-TP, CP, PP, DP, so that TP stays inside a node and each dimension's traffic crosses the slowest link its
-group spans), so rank r sits on node r // devices_per_node and serves pipeline stage (r // (tp cp)) mod pp;
-data-parallel replica 0 is ranks 0 .. tp cp pp - 1. Each cell is one device (or one node on very large
+Ranks follow the cost model's placement order (tensor fastest, then context, data, pipeline outermost:
+TP, CP, DP, PP, as Megatron-LM, DeepSpeed and torchtitan build their groups; explorer/cost/sharding.py
+dp_comm), so rank r sits on node r // devices_per_node and serves pipeline stage r // (tp cp dp);
+data-parallel replica 0 is the first TP x CP group of every stage. Each cell is one device (or one node on very large
 clusters), coloured by the pipeline stage (the slice of layers) it holds.
 """
 
@@ -32,9 +32,9 @@ def _stage_layers(stage: int, pp: int, layers: int | None) -> str:
     return f"stage {stage}: layers {lo}-{hi}"
 
 
-def _stage(rank: int, tp: int, cp: int, pp: int) -> int:
-    """Pipeline stage of a rank under the TP, CP, PP, DP placement."""
-    return (rank // (tp * cp)) % pp
+def _stage(rank: int, tp: int, cp: int, pp: int, dp: int) -> int:
+    """Pipeline stage of a rank under the TP, CP, DP, PP placement."""
+    return min(rank // max(1, tp * cp * dp), max(0, pp - 1))
 
 
 def draw(data: dict, report: Any) -> Figure:
@@ -106,9 +106,9 @@ def draw(data: dict, report: Any) -> Figure:
                     rank = node * dpn + (0 if per_node_cells else c)
                     if rank >= devices:
                         break
-                    stage = _stage(rank, tp, cp, pp)
+                    stage = _stage(rank, tp, cp, pp, dp)
                     ax.add_patch(Rectangle((rx + c, y), 1, 1, fc=colours[stage], ec="white", lw=0.4))
-                    if not per_node_cells and rank < tp * cp * pp:  # DP replica 0
+                    if not per_node_cells and (rank // max(1, tp * cp)) % max(1, dp) == 0:  # DP replica 0
                         ax.add_patch(Rectangle((rx + c + 0.12, y + 0.12), 0.76, 0.76, fill=False, ec="black",
                                                lw=1.2))
                 ax.add_patch(Rectangle((rx, y), cell_w, 1, fill=False, ec="black", lw=0.6))
@@ -159,8 +159,8 @@ def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices
     mixed = 0
     for u in range(units):
         first, last = u * size, min(devices, (u + 1) * size) - 1
-        s0 = _stage(first, tp, cp, pp)
-        mixed += last - first + 1 > tp * cp  # the unit holds more than one TP x CP group: several stages
+        s0 = _stage(first, tp, cp, pp, dp)
+        mixed += _stage(last, tp, cp, pp, dp) != s0  # the unit holds more than one stage
         r, c = divmod(u, cols)
         ax.add_patch(Rectangle((c, -r - 1), 1, 1, fc=colours[s0], ec="white", lw=0.3))
     ax.set_xlim(-0.2, cols + 0.2)
@@ -171,7 +171,7 @@ def _coarse(report: Any, data: dict, tp: int, cp: int, pp: int, dp: int, devices
     note = f" {mixed} {unit}s hold several stages (coloured by the first)." if mixed else ""
     summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} {word}s on {math.ceil(devices / dpn)} "
                f"nodes of {dpn}, {math.ceil(devices / (dpn * npr))} racks, {pods} pods of {rpp} racks. "
-               f"Cell = one {unit} ({size} {word}s), rank order row by row (TP, CP, PP, DP); a "
+               f"Cell = one {unit} ({size} {word}s), rank order row by row (TP, CP, DP, PP); a "
                f"pipeline stage holds {per_stage} {word}s in total.{note}")
     fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
     style.title(ax, report, f"How the model is sliced over {word}s, nodes, racks and pods")

@@ -7,7 +7,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.assumptions import setup_assumptions
-from explorer.cost.frameworks import tp_overlap_default
+from explorer.cost.frameworks import stack_layout_default, tp_overlap_default
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
@@ -167,7 +167,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
                        tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                        grad_reduce_dtype=grad_reduce_dtype,
-                       in_network_reduction=in_network_reduction)
+                       in_network_reduction=in_network_reduction, **stack_layout_default(fw))
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")

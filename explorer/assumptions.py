@@ -59,6 +59,17 @@ def setup_assumptions(setup: Setup) -> list[Assumption]:
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "
                    "(llm-foundry/Composer of 2023).",
                    "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager), fitted by explorer/calibrate.py"),
+        Assumption("Projections fused: Q, K and V by one GEMM and SwiGLU's gate and up by one, as Megatron-Core "
+                   "lays them out." if s.fused_projections else
+                   "Projections separate: Q, K, V and SwiGLU's gate and up each their own GEMM, as torchtitan's "
+                   "Llama runs them (--framework fsdp).",
+                   "explorer/cost/efficiency.py layer_gemm_efficiency; explorer/cost/frameworks.py "
+                   "stack_layout_default"),
+        Assumption("Selective recompute (where chosen) reruns the attention core (Megatron-LM "
+                   "--recompute-granularity selective)." if s.selective_policy == "attention" else
+                   "Selective recompute (where chosen) is torchtitan's per-op policy: every second matmul, the "
+                   "elementwise ops and the TP all-gathers rerun in the backward; the attention output is saved.",
+                   "Korthikanti et al. 2022 sec. 5; pytorch/torchtitan activation_checkpoint.py (_save_list)"),
         Assumption(overlap, "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
                             "defaults); Megatron-LM arguments --tp-comm-overlap"),
     ]

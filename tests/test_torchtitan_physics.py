@@ -173,3 +173,35 @@ def test_separate_projections_roll_off_each_gemm_at_its_own_shape():
     # at TP 1 the separate GEMMs are wide enough for the two layouts to agree within 1 %
     assert float(layer_gemm_efficiency(1.0, m, 1, 98304, eff, fused_projections=False)) == pytest.approx(
         float(layer_gemm_efficiency(1.0, m, 1, 98304, eff)), rel=0.01)
+
+
+def test_framework_fsdp_runs_torchtitans_model_code_from_the_cli_and_api():
+    """--framework fsdp costs a plan with the model code torchtitan runs (separate wq/wk/wv and w1/w3 GEMMs,
+    per-op selective AC); Megatron-LM keeps its fused linear_qkv / linear_fc1 and attention-core recompute."""
+    import explorer
+
+    kw = dict(model="llama3_1_70b", gpu="h100_sxm", gpus=256, tp=8, dp=32, micro_batch=2, global_batch=512,
+              recompute="selective")
+    fsdp = explorer.estimate(framework="fsdp", zero=3, **kw)
+    mega = explorer.estimate(framework="megatron", zero=1, **kw)
+    assert (fsdp.setup.fused_projections, fsdp.setup.selective_policy) == (False, "op")
+    assert (mega.setup.fused_projections, mega.setup.selective_policy) == (True, "attention")
+    # per-op AC reruns every second matmul (K, O, up: DecoderModel.op_sac_recomputed_matmul_params), far more
+    # hardware FLOPs than Megatron's attention core: 2 x those weights per token against 4 s h per layer
+    m = get_model("llama3_1_70b")
+    assert 2 * m.op_sac_recomputed_matmul_params > 4 * 8192 * m.hidden
+    assert fsdp.hfu - fsdp.mfu > mega.hfu - mega.mfu
+
+
+def test_solve_3d_under_fsdp_agrees_with_estimate_of_its_answer():
+    """The solver's instance takes the same model code as estimate for the same framework, so the proven
+    optimum's MFU is what estimate gives that plan (one cost model for search and evaluation)."""
+    import explorer
+
+    res = explorer.solve_3d("cloud", model="llama3_8b", gpus=64, framework="fsdp")
+    p = res.best.plan
+    again = explorer.estimate(model="llama3_8b", gpus=64, tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp,
+                              virtual_stages=p.virtual_stages, micro_batch=p.micro_batch,
+                              global_batch=p.global_batch, zero=p.zero, recompute=p.recompute,
+                              sequence_parallel=p.sequence_parallel, framework="fsdp", hsdp=p.hsdp)
+    assert again.mfu == pytest.approx(res.best.mfu, rel=1e-9)

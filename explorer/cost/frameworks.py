@@ -68,6 +68,11 @@ class Framework:
     overlap_param: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level weight gather hidden in forward
     source: str
     tp_comm_overlap: bool = False  # TP all-gather / reduce-scatter pipelined with the GEMMs by default
+    # The model code the framework usually runs (Setup.fused_projections, Setup.selective_policy): fused QKV and
+    # gate/up GEMMs and Megatron's attention-core selective recompute, or torchtitan's separate projections and
+    # per-op selective activation checkpointing.
+    fused_projections: bool = True
+    selective_policy: str = "attention"
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -112,7 +117,10 @@ FSDP = Framework(
     source="pytorch/torchtitan: torchtitan/config/configs.py (mixed_precision_reduce float32), "
            "torchtitan/distributed/fsdp.py (per-block fully_shard, no reshard after forward with PP); "
            "pytorch/pytorch: torch/distributed/fsdp/_fully_shard/_fsdp_state.py, "
-           "torch/distributed/pipelining/stage.py")
+           "torch/distributed/pipelining/stage.py; torchtitan/models/llama3/model.py (wq, wk, wv, w1, w3 as "
+           "separate nn.Linear), torchtitan/distributed/activation_checkpoint.py (selective_ac_option 'op', "
+           "_save_list: every second matmul and the elementwise ops rerun)",
+    fused_projections=False, selective_policy="op")
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -140,6 +148,15 @@ def tp_overlap_default(choice: str) -> bool:
     turn it on; torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); DeepSpeed has
     none; 'any' takes the choice that holds for every framework it may pick (off)."""
     return all(f.tp_comm_overlap for f in frameworks_for(choice))
+
+
+def stack_layout_default(choice: str) -> dict[str, object]:
+    """Setup.fused_projections and Setup.selective_policy for a framework choice: the model code that framework
+    runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv and linear_fc1, attention-core selective recompute;
+    FSDP2: torchtitan's separate projections and per-op selective AC). 'any' searches all three with one layer
+    model, so it keeps Megatron's layout (the first framework) and says so in the report's assumptions."""
+    f = frameworks_for(choice)[0]
+    return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy}
 
 
 def framework(key: str) -> Framework:

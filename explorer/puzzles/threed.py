@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from explorer import validation as V
-from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for, tp_overlap_default
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for, stack_layout_default, tp_overlap_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
@@ -128,8 +128,10 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
                flash_attention: bool = True, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
                efficiency=None,
-               grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Setup:
-    """The cost-model Setup of a track with any of its defaults overridden."""
+               grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
+               fused_projections: bool = True, selective_policy: str = "attention") -> Setup:
+    """The cost-model Setup of a track with any of its defaults overridden (fused_projections and
+    selective_policy: the framework's model code, frameworks.stack_layout_default)."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
     if efficiency is not None:
@@ -157,7 +159,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                  grad_reduce_dtype=grad_reduce_dtype,
-                 in_network_reduction=in_network_reduction, **kw)
+                 in_network_reduction=in_network_reduction, fused_projections=fused_projections,
+                 selective_policy=selective_policy, **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
@@ -167,6 +170,9 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)
         setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
+    for key, value in stack_layout_default(framework).items():  # torchtitan's model code under --framework fsdp
+        if setup_overrides.get(key) is None:
+            setup_overrides[key] = value
     setup = make_setup(track, **setup_overrides)
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
     max_bubble = V.FRACTION.check("max-bubble", max_bubble, 0.10)

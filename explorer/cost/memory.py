@@ -98,7 +98,7 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     scores_kept = np.where(recompute == 0, scores, 0)
     full_num = np.where(sp, 2 * h * ab, 2 * h * ab * tp)
     normal = np.where(sp, repl + split + scores_kept, repl * tp + split + scores_kept)
-    if setup.selective_policy == "op":
+    if setup.op_sac:
         tp_a = np.asarray(tp)
         # output width of each matmul; the row-parallel ones (O, down) give a full-width partial sum per TP rank
         width = {"wq": h, "wk": kvd, "wv": kvd, "wo": h, "w1": f, "w3": f, "w2": h}
@@ -159,9 +159,7 @@ def working_bytes(
     logits = _cdiv(tokens * m.vocab * 4, tp)
     rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
     kv_ring = np.where(np.asarray(cp) > 1, 2 * _cdiv(2 * tokens * m.kv_dim * setup.act_bytes, tp), 0)
-    rc = np.asarray(recompute)
-    rebuilds = (rc == 2) | ((rc == 1) & (setup.selective_policy == "op"))  # torchtitan's per-op policy rebuilds too
-    return logits + np.where(rebuilds, rebuilt, 0) + kv_ring
+    return logits + np.where(setup.forward_replayed(recompute), rebuilt, 0) + kv_ring  # per-op policy rebuilds too
 
 
 def buffer_bytes(

@@ -90,6 +90,29 @@ class Setup:
     (every second matmul, every elementwise op, the TP all-gathers) runs again in the backward
     (torchtitan/parallelisms/parallelize_llama.py, _save_list). explorer/cost/time.py costs both."""
 
+    @property
+    def op_sac(self) -> bool:
+        """Whether selective recomputation is torchtitan's per-op policy (selective_policy "op") rather than
+        Megatron-LM's attention-core recomputation."""
+        return self.selective_policy == "op"
+
+    def forward_replayed(self, recompute: ArrayLike) -> np.ndarray:
+        """Whether the backward runs the layer's forward again, elementwise ops and TP all-gathers included
+        (recompute coded 0/1/2): under full recompute, and under torchtitan's per-op selective policy (all but
+        the saved ops rerun)."""
+        import numpy as np
+
+        rc = np.asarray(recompute)
+        return (rc == 2) | ((rc == 1) & self.op_sac)
+
+    def attention_replayed(self, recompute: ArrayLike) -> np.ndarray:
+        """Whether the backward runs the attention core again: under full recompute and Megatron-LM's selective
+        recompute; torchtitan's per-op policy saves the attention output."""
+        import numpy as np
+
+        rc = np.asarray(recompute)
+        return (rc == 2) | ((rc == 1) & (not self.op_sac))
+
     def __post_init__(self) -> None:
         if self.selective_policy not in SELECTIVE_POLICIES:
             raise UsageError(f"selective policy {self.selective_policy!r} unknown; valid: "

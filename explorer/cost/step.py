@@ -86,7 +86,7 @@ def evaluate(
         rc == 2,
         m.recompute_flops_per_token(setup.seq_len, "full"),
         np.where(rc == 1, m.recompute_flops_per_token(
-            setup.seq_len, "selective_op" if setup.selective_policy == "op" else "selective"), 0.0),
+            setup.seq_len, "selective_op" if setup.op_sac else "selective"), 0.0),
     )
     hw_flops = model_flops + tokens * extra
     peak_total = n_dev * setup.peak_flops

@@ -60,19 +60,6 @@ def _tokens(setup: Setup, cp: ArrayLike, micro_batch: ArrayLike):
     return np.asarray(micro_batch, dtype=float) * setup.seq_len / np.asarray(cp, dtype=float)
 
 
-def op_sac(setup: Setup) -> bool:
-    """Whether selective recomputation is torchtitan's per-op policy (Setup.selective_policy "op") rather than
-    Megatron-LM's attention-core recomputation."""
-    return setup.selective_policy == "op"
-
-
-def forward_replayed(setup: Setup, recompute: ArrayLike) -> np.ndarray:
-    """Whether the backward runs the layer's forward again, elementwise ops and TP all-gathers included: under
-    full recompute, and under torchtitan's per-op selective policy (all but the saved ops rerun)."""
-    rc = np.asarray(recompute)
-    return (rc == 2) | ((rc == 1) & op_sac(setup))
-
-
 def layer_flops(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +72,7 @@ def layer_flops(
     m, s = setup.model, setup.seq_len
     tokens = _tokens(setup, cp, micro_batch)
     fwd = tokens * m.layer_forward_flops_per_token(s) / np.asarray(tp)
-    if op_sac(setup):
+    if setup.op_sac:
         sel = tokens * 2.0 * m.op_sac_recomputed_matmul_params / np.asarray(tp)
     else:
         sel = tokens * 4.0 * s * m.hidden / np.asarray(tp)
@@ -113,14 +100,14 @@ def layer_time(
     # the part's GEMM efficiency rolled off at width head_dim (their softmax traffic is in t_mem below).
     # Under FP8 training attention stays in BF16 (setup.non_gemm_peak_flops).
     # torchtitan's per-op policy saves the attention output (_save_list holds the SDPA flash/efficient ops): 3 passes.
-    attn_rerun = (rc == 2) | ((rc == 1) & (not op_sac(setup)))
+    attn_rerun = setup.attention_replayed(rc)
     attn_hw = np.where(attn_rerun, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
     t_gemm = (hw - attn_hw) / (setup.peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
                 else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
     t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
-    replay = forward_replayed(setup, rc)
+    replay = setup.forward_replayed(rc)
     passes = np.where(replay, 4.0 / 3.0, 1.0)
     per_hidden = eff.elementwise_bytes_per_hidden if setup.fused_kernels else eff.elementwise_bytes_per_hidden_eager
     elem_bytes = tokens * m.hidden * per_hidden * (setup.act_bytes / 2) * passes
@@ -145,8 +132,7 @@ def layer_time(
     # torchtitan's per-op policy saves the reduce-scatters' outputs (_save_list) and reruns the rest: the 2
     # forward all-gathers again (one all-reduce's volume) with SP, the 2 all-reduces without.
     msg = tokens * m.hidden * setup.act_bytes
-    sp_on_ = np.asarray(sp).astype(bool) & (tp_a > 1)
-    n_ar = np.where(rc == 2, 6.0, np.where((rc == 1) & op_sac(setup), np.where(sp_on_, 5.0, 6.0), 4.0))
+    n_ar = np.where(rc == 2, 6.0, np.where((rc == 1) & setup.op_sac, np.where(sp_on, 5.0, 6.0), 4.0))
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     ovl = setup.tp_overlap_on if tp_overlap is None else np.asarray(tp_overlap).astype(bool)
@@ -210,7 +196,7 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / attn_rate / cp_a
     fwd = np.maximum(0.0, t_kv - t_block)
     bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)
-    passes_fwd = np.where((rc == 2) | ((rc == 1) & (not op_sac(setup))), 2.0, 1.0)
+    passes_fwd = np.where(setup.attention_replayed(rc), 2.0, 1.0)
     return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 
 

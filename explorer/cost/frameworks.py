@@ -68,6 +68,7 @@ class Framework:
     overlap_param: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level weight gather hidden in forward
     source: str
     tp_comm_overlap: bool = False  # TP all-gather / reduce-scatter pipelined with the GEMMs by default
+    tp_overlap_mode: int = 1  # how it overlaps them when on (TP_OVERLAP_USERBUFFERS / TP_OVERLAP_FORWARD)
     # The model code the framework usually runs (Setup.fused_projections, Setup.selective_policy): fused QKV and
     # gate/up GEMMs and Megatron's attention-core selective recompute, or torchtitan's separate projections and
     # per-op selective activation checkpointing.
@@ -119,8 +120,9 @@ FSDP = Framework(
            "pytorch/pytorch: torch/distributed/fsdp/_fully_shard/_fsdp_state.py, "
            "torch/distributed/pipelining/stage.py; torchtitan/models/llama3/model.py (wq, wk, wv, w1, w3 as "
            "separate nn.Linear), torchtitan/distributed/activation_checkpoint.py (selective_ac_option 'op', "
-           "_save_list: every second matmul and the elementwise ops rerun)",
-    fused_projections=False, selective_policy="op")
+           "_save_list: every second matmul and the elementwise ops rerun); AsyncTP (opt-in) speeds the forward "
+           "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08)",
+    fused_projections=False, selective_policy="op", tp_overlap_mode=2)
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -134,13 +136,24 @@ DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_s
 DEEPSPEED_ATTENTION_LINEARS = 4
 
 
+TP_OVERLAP_OFF = 0
+TP_OVERLAP_USERBUFFERS = 1
+"""Megatron-Core --tp-comm-overlap (Transformer Engine userbuffers): forward and backward TP collectives run
+behind GEMMs (explorer/cost/time.py tp_overlap_exposed)."""
+TP_OVERLAP_FORWARD = 2
+"""torchtitan's AsyncTP (PyTorch's micro-pipelined all-gather-matmul / matmul-reduce-scatter): as published, it
+speeds the forward pass and not the backward (explorer/cost/time.py async_tp_exposed)."""
+
+
 def tp_overlap_of(setup_value: bool | None, fw: object) -> object:
-    """TP overlap per plan: the user's setting where given, else the default of the plan's framework (codes)."""
+    """TP overlap mode per plan (TP_OVERLAP_*): off where the user turned it off or, by default, where the plan's
+    framework does not run it; else the way the plan's framework overlaps (fw: framework codes)."""
     import numpy as np
 
+    modes = np.asarray([f.tp_overlap_mode for f in FRAMEWORKS])[np.asarray(fw)]
     if setup_value is not None:
-        return bool(setup_value)
-    return np.asarray([f.tp_comm_overlap for f in FRAMEWORKS])[np.asarray(fw)]
+        return modes * int(bool(setup_value))
+    return modes * np.asarray([int(f.tp_comm_overlap) for f in FRAMEWORKS])[np.asarray(fw)]
 
 
 def tp_overlap_default(choice: str) -> bool:

@@ -188,26 +188,31 @@ def prepare(inst: Instance, space: Space) -> dict:
     # --- the factor tables in numpy, on full grids (one axis per variable) ----------------------------
     # one layer, one micro-batch: (TP, CP, mb, rc, SP)
     a_tp, a_cp, a_mb, a_rc, a_sp = _mesh(TP, CP, MB, RC, SP)
-    # TP overlap is the plan's framework's (unless the user set it): with frameworks of both kinds in the
-    # space, a layer has two times, and the model picks by the framework (ovl_flags: one per FW candidate)
-    ovl_flags = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=bool).reshape(-1) * np.ones(
-        len(FW), dtype=bool)
-    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, bool(ovl_flags.all()))
+    # TP overlap is the plan's framework's (unless the user set it), and frameworks overlap differently
+    # (frameworks.TP_OVERLAP_*): with several modes in the space, a layer has one time per mode; the tables carry
+    # the time without overlap and each mode's gain, and the model subtracts the gain of its framework's mode
+    # (ovl_modes: one per FW candidate)
+    ovl_modes = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=np.int64).reshape(-1) * np.ones(
+        len(FW), dtype=np.int64)
+    kinds = sorted(set(ovl_modes.tolist()))
+    base_mode = kinds[0] if len(kinds) == 1 else 0
+    gain_modes = [k for k in kinds if k != base_mode]
+    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, base_mode)
     t_layer = _ns(parts[0] + parts[1] + parts[2] + parts[3])
-    mixed_ovl = bool(ovl_flags.any() and not ovl_flags.all())
-    if mixed_ovl:
-        p_ov = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, True)
-        t_layer_ov = _ns(p_ov[0] + p_ov[1] + p_ov[2] + p_ov[3])
-        w_layer_ov = np.rint(B * a_tp * a_cp * (t_layer_ov / a_mb) / n).astype(np.int64)
+    t_layer_alt, w_layer_alt = {}, {}
+    for k in gain_modes:
+        p_ov = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, k)
+        t_layer_alt[k] = _ns(p_ov[0] + p_ov[1] + p_ov[2] + p_ov[3])
+        w_layer_alt[k] = np.rint(B * a_tp * a_cp * (t_layer_alt[k] / a_mb) / n).astype(np.int64)
     fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
     t_fwd, t_bwd = _ns(fwd), _ns(parts[0] + parts[1] - fwd)
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
     w_layer = np.rint(B * a_tp * a_cp * (t_layer / a_mb) / n).astype(np.int64)
-    # the relaxation takes the faster of the two where both may run (a valid lower bound for either)
-    t_layer_lb = np.minimum(t_layer, t_layer_ov) if mixed_ovl else t_layer
-    w_layer_lb = np.minimum(w_layer, w_layer_ov) if mixed_ovl else w_layer
+    # the relaxation takes the fastest mode where several may run (a valid lower bound for each)
+    t_layer_lb = np.minimum.reduce([t_layer, *t_layer_alt.values()])
+    w_layer_lb = np.minimum.reduce([w_layer, *w_layer_alt.values()])
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
     lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work <= limit)
     # logits: (TP, CP, mb)
@@ -288,7 +293,8 @@ def prepare(inst: Instance, space: Space) -> dict:
     lb_l = bound.min(axis=(2, 3))  # (TP, CP, mb, rc, SP)
     finite = bound[bound < BIG]
     return {k: v for k, v in locals().items() if isinstance(v, np.ndarray)} | {
-        "bound_min": int(finite.min()) if finite.size else None, "mixed_ovl": mixed_ovl}
+        "bound_min": int(finite.min()) if finite.size else None, "gain_modes": gain_modes,
+        "t_layer_alt": t_layer_alt, "w_layer_alt": w_layer_alt}
 
 
 CAP_MAX = MAX_DOMAIN // 64  # ns (2.3 years): the longest step modelled; 64 such domains still sum within int64
@@ -365,15 +371,18 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
 
     lay_cols = {"t_layer": t_layer, "t_fwd": t_fwd, "t_bwd": t_bwd, "w_layer": w_layer, "act_layer": act_l,
                 "work_bytes": work, "lb_layer": lb_l}
-    if P["mixed_ovl"]:  # the layer's time with TP overlap too, for the frameworks that run it
-        lay_cols |= {"t_layer_gain": t_layer - P["t_layer_ov"], "w_layer_gain": w_layer - P["w_layer_ov"]}
+    for k in P["gain_modes"]:  # what each TP-overlap mode saves, for the frameworks that run it
+        lay_cols |= {f"t_layer_gain{k}": t_layer - P["t_layer_alt"][k],
+                     f"w_layer_gain{k}": w_layer - P["w_layer_alt"][k]}
     lay = table("tp cp mb rc sp", [TP, CP, MB, RC, SP], lay_cols, lay_ok)
-    if P["mixed_ovl"]:
-        flag = M.lookup(i_fw, P["ovl_flags"].astype(np.int64), "tp_overlap")
+    if P["gain_modes"]:
+        flags = {k: M.lookup(i_fw, (P["ovl_modes"] == k).astype(np.int64), f"tp_overlap_mode{k}")
+                 for k in P["gain_modes"]}
         for col in ("t_layer", "w_layer"):
-            gain = M.product([flag, lay[f"{col}_gain"]], f"{col}_overlap_gain", M.hi[f"{col}_gain"])
+            gains = [M.product([flags[k], lay[f"{col}_gain{k}"]], f"{col}_overlap_gain{k}", M.hi[f"{col}_gain{k}"])
+                     for k in P["gain_modes"]]
             eff = M.var(0, M.hi[col], f"{col}_of_framework")
-            md.add(eff == lay[col] - gain)
+            md.add(eff == lay[col] - sum(gains))
             lay[col] = eff
     lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits},
                 np.ones(t_logits.shape, bool))

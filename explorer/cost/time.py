@@ -253,14 +253,23 @@ def p2p_time(
     """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
     alpha + M/B each, over the link between neighbouring stages. PP is the outermost dimension (Megatron-LM,
     DeepSpeed and torchtitan nest DP inside the stage: explorer/cost/sharding.py dp_comm), so neighbours are
-    world / PP = TP x CP x DP ranks apart."""
+    world / PP = TP x CP x DP ranks apart.
+
+    Each TP rank sends 1/TP of the tensor: with sequence parallelism the tensor is already split; without it
+    Megatron-LM's scatter/gather optimization (Narayanan et al., SC'21 sec. 4.1; --scatter-gather-tensors-in-
+    pipeline, on by default: p2p_communication.py splits the tensor into TP equal chunks before the send and
+    all-gathers them after the receive) and DeepSpeed's partitioned pipeline buffers (pipe/engine.py:
+    is_pipe_partitioned and is_grad_partitioned = is_model_parallel) do the same, and the receiver all-gathers
+    the full tensor over the TP group (inside the node)."""
     tp_a, pp_a = np.asarray(tp), np.asarray(pp)
     tokens = _tokens(setup, cp, micro_batch)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
-    msg = tokens * setup.model.hidden * setup.act_bytes / np.where(sp_on, tp_a, 1)
+    full = tokens * setup.model.hidden * setup.act_bytes
+    msg = full / tp_a
+    gather = np.where(sp_on | (tp_a == 1), 0.0, all_gather(setup, full, np.maximum(tp_a, 2)))
     n = setup.cluster.devices
     alpha, bw = setup.edge(n, np.maximum(n // np.maximum(pp_a, 1), 1))
-    t = 2.0 * (alpha + msg / bw)
+    t = 2.0 * (alpha + msg / bw + gather)
     return np.where(pp_a > 1, t, 0.0)
 
 

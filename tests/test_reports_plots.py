@@ -86,3 +86,15 @@ def test_html_embeds_plots_and_needs_no_network():
     assert page.count("data:image/png;base64,") == 1  # the gauge; the math peek is text, shown once
     assert page.count("Math peek") == 1 and "Ring AllReduce" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_parallelism_map_places_tp_and_cp_groups_apart():
+    """TP = 8 on nodes of 8 stays inside a node; with CP = 2 the TP x CP group spans 2 nodes (the caption used to
+    call that the TP group)."""
+    from reports.plots.parallelism_map import draw
+
+    r = report("cloud", {}, [])
+    caption = " ".join(t.get_text() for t in draw(dict(PMAP, cp=2, dp=16), r).texts)
+    assert "TP group inside a node, TP x CP group across 2 nodes" in caption
+    caption = " ".join(t.get_text() for t in draw(dict(PMAP, tp=16, dp=16, devices_per_node=8), r).texts)
+    assert "TP group across 2 nodes." in caption

@@ -121,10 +121,13 @@ def draw(data: dict, report: Any) -> Figure:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               title="pipeline stage", title_fontsize=8)
     unit = "node" if per_node_cells else word
-    tp_where = "inside a node" if tp * cp <= dpn else f"across {math.ceil(tp * cp / dpn)} nodes"
+    def where(size: int) -> str:
+        return "inside a node" if size <= dpn else f"across {math.ceil(size / dpn)} nodes"
+
+    groups = f"TP group {where(tp)}" + (f", TP x CP group {where(tp * cp)}" if cp > 1 else "")
     summary = (f"TP={tp} x CP={cp} x PP={pp} x DP={dp} = {tp * cp * pp * dp} {word}s; {nodes} nodes of {dpn}, "
                f"{racks} racks of {npr} nodes, {pods} pod{'s' if pods != 1 else ''} of {rpp} racks. "
-               f"TP group {tp_where}. Cell = one {unit}, row = node, dotted box = rack.")
+               f"{groups}. Cell = one {unit}, row = node, dotted box = rack.")
     fig.text(0.01, 0.005, summary, fontsize=8, va="bottom", ha="left", wrap=True)
     style.title(ax, report, f"How the model is sliced over {word}s, nodes, racks and pods")
     return fig

@@ -161,7 +161,9 @@ def _why(res) -> list[Finding]:
         c = res.crisis
         # positive: time the answer saves on that part
         diffs = sorted(((c.time[k] - b.time[k]), k) for k in b.time)
-        gains = ", ".join(f"{_part(k)} {d:+.3f} s" for d, k in reversed(diffs) if abs(d) > 1e-4)
+        # parts whose difference rounds to nothing at the printed precision are left out (no "-0.000 s")
+        gains = ", ".join(f"{_part(k)} {d:+.3f} s" for d, k in reversed(diffs) if round(d, 3) != 0) or (
+            "no part differs by 0.001 s or more")
         faster = c.step_time_s > b.step_time_s
         question = ("How does this configuration (not proven optimal) compare with the crisis configuration?"
                     if not proven else "Why does the optimum beat the crisis configuration?" if faster else

@@ -91,7 +91,7 @@ def test_html_embeds_plots_and_needs_no_network():
 def test_parallelism_map_places_tp_and_cp_groups_apart():
     """TP = 8 on nodes of 8 stays inside a node; with CP = 2 the TP x CP group spans 2 nodes (the caption used to
     call that the TP group)."""
-    from reports.plots.parallelism_map import draw
+    from explorer.reports.plots.parallelism_map import draw
 
     r = report("cloud", {}, [])
     caption = " ".join(t.get_text() for t in draw(dict(PMAP, cp=2, dp=16), r).texts)

@@ -75,3 +75,16 @@ def test_estimate_that_does_not_fit_says_by_how_much():
     code, out, err = run("estimate", "--model", "llama3_70b", "--gpus", "8", "--tp", "8", "--global-batch", "8")
     assert code == 0
     assert "DOES NOT FIT" in out and "over the limit by" in out
+
+
+def test_estimate_text_fits_a_narrow_terminal():
+    """Every line of the estimate, its assumptions included (some run past 300 characters), wraps to $COLUMNS."""
+    import os
+
+    p = subprocess.run([sys.executable, "-c", "from explorer.cli import run; run()", "estimate", "--framework",
+                        "fsdp", "--tp", "8", "--zero", "3", "--tp-comm-overlap"],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "60"})
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    assert any("AsyncTP" in line for line in lines) and "Assumptions:" in lines

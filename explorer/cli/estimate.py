@@ -67,8 +67,14 @@ def estimate_json(e) -> dict:
     }
 
 
-def estimate_text(e) -> str:
+def estimate_text(e, width: int | None = None) -> str:
+    """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's)."""
+    import textwrap
+
     from explorer.cost.frameworks import framework
+    from explorer.reports.text import terminal_width
+
+    width = width or terminal_width()
 
     lines = [f"Configuration: {e.plan.describe()}",
              f"Runs on {framework(e.plan.framework).name}; data-parallel traffic {e.dp_comm_total_s:.4f} s per step "
@@ -84,4 +90,8 @@ def estimate_text(e) -> str:
         lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / 1e9:.3f} GB")
     lines += ["", "Step time (s):"] + [f"  {k:<12}{v:10.4f}" for k, v in e.time.items()]
     lines += ["", "Assumptions:"] + [f"  - {a.text}" for a in e.assumptions()]
-    return "\n".join(lines) + "\n"
+    wrapped = []
+    for line in lines:
+        indent = "    " if line.startswith("  - ") else "  "
+        wrapped += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+    return "\n".join(wrapped) + "\n"

@@ -180,3 +180,15 @@ def test_energy_and_battery_hours_by_hand(answers):
     m = answers[("memory", "mobile")]
     # mobile: 0.6 Wh (154 mAh x 3.85 V = 0.593 Wh, rounded in tracks/mobile.toml) at 0.15 W of inference = 4 h
     assert m.figure("fleet_battery_hours_reference") == pytest.approx(0.6 / 0.15)
+
+
+def test_fleet_compression_when_1bit_never_reaches_the_target():
+    # steps=3 is too short a run for 1-bit Adam (its warm-up alone is longer) to reach the target loss: the
+    # compression puzzle reports 'not reached', and the fleet lens must not turn that into 0 steps, a 0 s time to
+    # the target and a division by zero (found by tests/test_fuzz_hostile_input.py).
+    rep = solve_part("compression", track="edge", seed=0, steps=3)
+    assert rep.figures["steps_to_target_1bit"].value == 0  # the puzzle's 'not reached'
+    assert "-> 0 s" not in rep.headline and "1-bit" not in rep.headline
+    assert any("did not reach the target" in f.answer for f in rep.findings)
+    days = rep.figures["fleet_compressed_days"].value
+    assert math.isfinite(days) and days > 0

@@ -106,8 +106,8 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
     """Solve the 3D puzzle (explorer.puzzles.threed.solve_3d) for a catalog model or a custom shape.
 
     Any scenario default can be overridden by keyword: gpu (brings its usual node), gpus, gpus_per_node,
-    network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, tp_comm_overlap,
-    fused_kernels, max_bubble, fix, engine, top, time_limit."""
+    network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, attention_kernel,
+    tp_comm_overlap, fused_kernels, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp)
     return _solve_3d(track, model=mdl, **options)
@@ -127,7 +127,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              global_batch: int | None = None, zero: int = 0, recompute: str = "none", sequence_parallel: bool = True,
              precision: str | None = None, optimizer: str | None = None,
              usable_memory_fraction: float | None = None, flash_attention: bool = True,
-             tp_comm_overlap: bool | None = None, fused_kernels: bool = True, framework: str = "megatron",
+             attention_kernel: str = "flash2", tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
+             framework: str = "megatron",
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP)).
@@ -165,7 +166,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
-                       tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
+                       attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                        grad_reduce_dtype=grad_reduce_dtype,
                        in_network_reduction=in_network_reduction, **stack_layout_default(fw))
     m = setup.model

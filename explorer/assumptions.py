@@ -7,9 +7,13 @@ what explorer/cost/ computes with, and where each choice comes from.
 
 from __future__ import annotations
 
+from explorer.cost.efficiency import ATTENTION_KERNELS
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
 from explorer.report import Assumption
+
+KERNEL_NAMES = {"flash1": "FlashAttention 1 (flash-attn 1.x)",
+                "triton": "FlashAttention in Triton (as MosaicML's MPT ran it in 2023)"}
 
 
 def node_source(setup: Setup) -> str:
@@ -22,6 +26,10 @@ def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assump
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
     the plan's, which decides how TP overlap runs; None: Megatron-LM's way)."""
     s, m = setup, setup.model
+    kernel = ("a FlashAttention-2-class kernel (flash-attn 2, cuDNN / Transformer Engine fused attention, PyTorch "
+              "SDPA; current practice)" if s.attention_kernel == "flash2" else
+              f"{KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower than "
+              "FlashAttention-2 forward + backward")
     mlp = ("SwiGLU MLP (3 matrices h x ffn)" if m.mlp == "swiglu" else "GELU MLP (2 matrices h x ffn)")
     prec = {
         "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
@@ -54,11 +62,12 @@ def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assump
         Assumption(f"Precision: {prec} Dense peak {peak:,.1f} TFLOP/s per {s.cluster.accelerator.name}.",
                    "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
                    f"{s.cluster.accelerator.source}"),
-        Assumption("FlashAttention on: the s x s attention scores are never written to HBM (fused kernel; "
-                   "current practice in Megatron-Core, NeMo, torchtitan, llm-foundry)." if s.flash_attention else
+        Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM; {kernel}."
+                   if s.flash_attention else
                    "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
                    "through HBM (runs before mid-2022).",
-                   "Dao et al., FlashAttention (NeurIPS 2022); Korthikanti et al. 2022, sec. 4.1"),
+                   "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4; "
+                   "Korthikanti et al. 2022, sec. 4.1"),
         Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
                    "torch.compile)." if s.fused_kernels else
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "

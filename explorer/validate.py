@@ -215,6 +215,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  precision=row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision",
                                                                                                      "bf16"),
                  flash_attention=spec.get("flash_attention", True),
+                 attention_kernel=spec.get("attention_kernel", "flash2"),
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),

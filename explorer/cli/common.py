@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from explorer import validation as V
+from explorer.cost.efficiency import ATTENTION_KERNELS
 from explorer.errors import UsageError
 from explorer.tracks import TRACKS
 
@@ -84,13 +85,19 @@ def cluster_options(f: Callable) -> Callable:
 
 
 def stack_options(f: Callable) -> Callable:
-    """Software stack: --precision, --flash-attention/--no-..., --tp-comm-overlap/--no-..."""
+    """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
+    --fused-kernels/--no-..."""
     opts = [
         click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
                      help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
                           "attention and output layer in BF16 (H100 and later)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
+        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNELS)), default="flash2",
+                     show_default=True,
+                     help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, cuDNN / Transformer "
+                          "Engine, PyTorch SDPA), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in "
+                          "Triton as MPT ran it in 2023, 2.3x slower); FlashAttention-2 paper, fig. 4."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
                           "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),

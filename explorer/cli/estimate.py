@@ -32,9 +32,9 @@ from explorer.tracks import TRACKS
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
-                 network, intra_network, precision, flash_attention, tp_comm_overlap, fused_kernels, tp, pp, dp, cp,
-                 virtual_stages, micro_batch, global_batch, zero, recompute, sequence_parallel, hsdp, framework,
-                 grad_reduce_dtype, in_network_reduction, fmt) -> None:
+                 network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
+                 tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, sequence_parallel, hsdp,
+                 framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
 
@@ -43,7 +43,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  intra_network=intra_network, seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp,
                  virtual_stages=virtual_stages, micro_batch=micro_batch, global_batch=global_batch, zero=zero,
                  recompute=recompute, sequence_parallel=sequence_parallel, precision=precision,
-                 flash_attention=flash_attention, tp_comm_overlap=tp_comm_overlap,
+                 flash_attention=flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
     if fmt == "json":

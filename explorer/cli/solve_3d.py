@@ -47,8 +47,8 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
-                 gpus, gpus_per_node, network, intra_network, precision, flash_attention, tp_comm_overlap,
-                 fused_kernels, global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype,
+                 gpus, gpus_per_node, network, intra_network, precision, flash_attention, attention_kernel,
+                 tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype,
                  in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
     On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
@@ -65,7 +65,8 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
     res = solve_3d(track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                    vocab=vocab, mlp=mlp, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
                    intra_network=intra_network, precision=precision, flash_attention=flash_attention,
-                   tp_comm_overlap=tp_comm_overlap, global_batch=global_batch, seq_len=seq_len,
+                   attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
+                   global_batch=global_batch, seq_len=seq_len,
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
     emit(res.report, fmt, out_dir, attempts_file)

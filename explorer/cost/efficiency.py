@@ -92,6 +92,27 @@ class Efficiency:
 
 DEFAULT_EFFICIENCY = Efficiency()
 
+ATTENTION_KERNELS: dict[str, float] = {
+    "flash2": 1.0,
+    "flash1": 1.0 / 2.25,
+    "triton": 1.0 / 2.3,
+}
+"""Speed of a fused attention kernel's forward + backward relative to FlashAttention-2, the kernel class the
+parts' attention_efficiency describes (FlashAttention-2 itself, or cuDNN / Transformer Engine fused attention
+and PyTorch SDPA's flash backend). Measured by Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4 (flash-attention
+repository, assets/flash2_a100_fwd_bwd_benchmark.png): A100 80GB, forward + backward, causal mask, head dimension
+128 (that of GPT-3, Llama and MPT shapes), TFLOP/s at s = 2k / 4k / 8k:
+  FlashAttention-2                         155 / 173 / 182
+  flash1: FlashAttention (flash-attn 1.x)   69 /  76 /  80  -> 2.25x, 2.28x, 2.28x slower: 2.25
+  triton: FlashAttention in Triton          68 /  74 /  78  -> 2.28x, 2.34x, 2.33x slower: 2.3
+The text of sec. 4.1 brackets them: FlashAttention-2 is 1.7-3.0x faster than FlashAttention and 1.3-2.5x faster
+than FlashAttention in Triton. The Triton kernel benchmarked there is OpenAI's (triton.ops.flash_attention, the
+repository's benchmarks/benchmark_flash_attention.py); MosaicML's MPT ran its derivative flash_attn_triton.py
+(attn_impl 'triton'), of which llm-foundry's TUTORIAL.md (v0.3.0) says 'slightly faster than flash' (flash-attn
+1.x): both land near the 2.3 used. On H100 (assets/flash2_h100_fwd_bwd_benchmark.png) flash1 is 2.3-2.45x slower
+at the same shapes; FlashAttention-2 and the older kernels alike run Ampere-style mma instructions there (no wgmma
+or TMA: FlashAttention-3, arXiv 2407.08608, sec. 1), so the same ratios serve both parts."""
+
 
 def gemm_efficiency(
     part_efficiency: ArrayLike, width: ArrayLike, tokens: ArrayLike, eff: Efficiency = DEFAULT_EFFICIENCY,

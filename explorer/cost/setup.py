@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
 
-from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from explorer.cost.efficiency import ATTENTION_KERNELS, DEFAULT_EFFICIENCY, Efficiency
 from explorer.errors import UsageError
 from explorer.hardware.catalog import Cluster, Link
 from explorer.models.architecture import DecoderModel
@@ -46,6 +46,11 @@ class Setup:
     optimizer: str = "adam"
     usable_memory_fraction: float = 0.9
     flash_attention: bool = True
+    attention_kernel: str = "flash2"
+    """Which fused attention kernel runs when flash_attention is on: "flash2" (FlashAttention-2 class: flash-attn
+    2.x, cuDNN / Transformer Engine fused attention, PyTorch SDPA's flash backend), "flash1" (flash-attn 1.x) or
+    "triton" (FlashAttention in Triton, as MosaicML's MPT ran it in 2023); explorer/cost/efficiency.py
+    ATTENTION_KERNELS gives each one's speed relative to FlashAttention-2, with its source."""
     efficiency: Efficiency = DEFAULT_EFFICIENCY
     collectives: str = "nccl"
     """How collectives are costed: "nccl" (as NCCL runs them: per-tier ring latency, ring or tree, rails;
@@ -117,6 +122,9 @@ class Setup:
         if self.selective_policy not in SELECTIVE_POLICIES:
             raise UsageError(f"selective policy {self.selective_policy!r} unknown; valid: "
                              f"{', '.join(SELECTIVE_POLICIES)}")
+        if self.attention_kernel not in ATTENTION_KERNELS:
+            raise UsageError(f"attention kernel {self.attention_kernel!r} unknown; valid: "
+                             f"{', '.join(ATTENTION_KERNELS)}")
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -158,11 +166,14 @@ class Setup:
 
     @property
     def attention_efficiency(self) -> float:
-        """Fraction of peak the fused attention core reaches: the part's own figure where the catalog has one
+        """Fraction of peak at which the fused attention kernel completes the attention FLOPs counted for MFU
+        (PaLM's 4 s h per token forward, no causal halving): the part's own figure where the catalog has one
         (FlashAttention-2 reaches a smaller fraction of Hopper's peak than of Ampere's: Dao, arXiv 2307.08691,
-        sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global Efficiency value."""
+        sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global Efficiency value, x the
+        kernel's speed relative to FlashAttention-2 (ATTENTION_KERNELS)."""
         own = self.cluster.accelerator.attention_efficiency
-        return self.efficiency.attention_efficiency if own is None else own
+        base = self.efficiency.attention_efficiency if own is None else own
+        return base * ATTENTION_KERNELS[self.attention_kernel]
 
     @property
     def non_gemm_peak_flops(self) -> float:

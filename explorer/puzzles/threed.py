@@ -59,9 +59,9 @@ ATTEMPT_ALIASES = {"mb": "micro_batch", "micro_batch_size": "micro_batch", "v": 
 MAX_ATTEMPTS = 10
 # The options that define a 3D instance (make_instance / make_setup); a report keeps them all, resolved.
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
-                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "tp_comm_overlap",
-                 "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes", "framework",
-                 "grad_reduce_dtype", "in_network_reduction")
+                 "precision", "optimizer", "usable_memory_fraction", "flash_attention", "attention_kernel",
+                 "tp_comm_overlap", "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes",
+                 "framework", "grad_reduce_dtype", "in_network_reduction")
 
 
 @dataclass
@@ -127,7 +127,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
                flash_attention: bool = True, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
-               efficiency=None,
+               efficiency=None, attention_kernel: str = "flash2",
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention") -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections and
@@ -157,7 +157,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
-                 flash_attention, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
+                 flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
+                 fused_kernels=fused_kernels,
                  grad_reduce_dtype=grad_reduce_dtype,
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
                  selective_policy=selective_policy, **kw)
@@ -200,6 +201,7 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
+           "attention_kernel": s.attention_kernel,
            "tp_comm_overlap": s.tp_comm_overlap, "fused_kernels": s.fused_kernels,
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
@@ -365,8 +367,8 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
              min_memory_headroom_bytes: int | None = None, explain: bool = True, **options: Any) -> ThreeDResult:
     """Solve the 3D puzzle for a track; any scenario default can be overridden by keyword
     (model, gpu, gpus, gpus_per_node, network, intra_network, seq_len, global_batch, precision,
-    optimizer, usable_memory_fraction, flash_attention, tp_comm_overlap, max_bubble, fix, allow,
-    memory_limit_bytes)."""
+    optimizer, usable_memory_fraction, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
+    max_bubble, fix, allow, memory_limit_bytes)."""
     t = track if isinstance(track, Track) else get_track(track)
     inst = make_instance(t, **options)
     if min_memory_headroom_bytes is not None:

@@ -137,7 +137,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     mlp). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
-    the framework's default. The result carries the Setup it was computed with (`.setup`)."""
+    the framework's default. attention_kernel: flash2 (default), flash1 or triton (explorer/cost/efficiency.py
+    ATTENTION_KERNELS). The result carries the Setup it was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))

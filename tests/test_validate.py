@@ -366,3 +366,19 @@ def test_bloom_rows_match_megatron_deepspeeds_flop_count():
         flops = 96 * b * s * ell * h * h * (1 + s / (6 * h) + v / (16 * ell * h))
         assert flops / float(r["iteration_time_s"]) / gpus / 1e12 == pytest.approx(float(r["tflops_per_gpu"]),
                                                                                    abs=0.015)
+
+
+def test_a_table_can_name_an_older_attention_kernel():
+    # tables.toml attention_kernel: a run on FlashAttention in Triton is predicted at 1/2.3 of the FlashAttention-2
+    # attention rate (explorer/cost/efficiency.py ATTENTION_KERNELS), so the long-sequence MosaicML row (MPT-7B at
+    # s = 65,536 on 8 H100s, most of its FLOPs in attention) comes out slower; nothing else in the row changes.
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.validate import _throughput_row, load_table
+
+    spec, _, rows = load_table("mosaic_h100_bf16")
+    row = next(r for r in rows if r["model"] == "7b" and r["seq_len"] == "65536")
+    _, fa2 = _throughput_row(spec, row, DEFAULT_EFFICIENCY)
+    _, tri = _throughput_row({**spec, "attention_kernel": "triton"}, row, DEFAULT_EFFICIENCY)
+    assert tri < 0.8 * fa2
+    with pytest.raises(UsageError, match="attention kernel"):
+        _throughput_row({**spec, "attention_kernel": "xformers"}, row, DEFAULT_EFFICIENCY)

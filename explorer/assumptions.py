@@ -26,8 +26,8 @@ def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assump
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
     the plan's, which decides how TP overlap runs; None: Megatron-LM's way)."""
     s, m = setup, setup.model
-    kernel = ("a FlashAttention-2-class kernel (flash-attn 2, cuDNN / Transformer Engine fused attention, PyTorch "
-              "SDPA; current practice)" if s.attention_kernel == "flash2" else
+    kernel = ("a FlashAttention-2-class kernel (flash-attn 2, PyTorch SDPA, Transformer Engine fused attention: "
+              "current practice, at the rate fitted on such runs)" if s.attention_kernel == "flash2" else
               f"{KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower than "
               "FlashAttention-2 forward + backward")
     mlp = ("SwiGLU MLP (3 matrices h x ffn)" if m.mlp == "swiglu" else "GELU MLP (2 matrices h x ffn)")

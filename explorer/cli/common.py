@@ -95,8 +95,8 @@ def stack_options(f: Callable) -> Callable:
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
         click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNELS)), default="flash2",
                      show_default=True,
-                     help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, cuDNN / Transformer "
-                          "Engine, PyTorch SDPA), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in "
+                     help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA, "
+                          "Transformer Engine), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in "
                           "Triton as MPT ran it in 2023, 2.3x slower); FlashAttention-2 paper, fig. 4."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "

@@ -97,11 +97,13 @@ ATTENTION_KERNELS: dict[str, float] = {
     "flash1": 1.0 / 2.25,
     "triton": 1.0 / 2.3,
 }
-"""Speed of a fused attention kernel's forward + backward relative to FlashAttention-2, the kernel class the
-parts' attention_efficiency describes (FlashAttention-2 itself, or cuDNN / Transformer Engine fused attention
-and PyTorch SDPA's flash backend). Measured by Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4 (flash-attention
-repository, assets/flash2_a100_fwd_bwd_benchmark.png): A100 80GB, forward + backward, causal mask, head dimension
-128 (that of GPT-3, Llama and MPT shapes), TFLOP/s at s = 2k / 4k / 8k:
+"""Speed of a fused attention kernel's forward + backward relative to "flash2", the rate the parts'
+attention_efficiency describes: fitted end to end on runs of FlashAttention-2 (flash-attn 2, PyTorch SDPA's flash
+backend in torchtitan) and of Transformer Engine's fused attention (Megatron-Core), which came out no faster end to
+end although cuDNN's kernel is about twice FlashAttention-2's on Hopper in isolation (docs/validation.md).
+Measured by Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4 (flash-attention repository,
+assets/flash2_a100_fwd_bwd_benchmark.png): A100 80GB, forward + backward, causal mask, head dimension 128 (that of
+GPT-3, Llama and MPT shapes), TFLOP/s at s = 2k / 4k / 8k:
   FlashAttention-2                         155 / 173 / 182
   flash1: FlashAttention (flash-attn 1.x)   69 /  76 /  80  -> 2.25x, 2.28x, 2.28x slower: 2.25
   triton: FlashAttention in Triton          68 /  74 /  78  -> 2.28x, 2.34x, 2.33x slower: 2.3

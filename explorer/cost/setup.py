@@ -47,8 +47,8 @@ class Setup:
     usable_memory_fraction: float = 0.9
     flash_attention: bool = True
     attention_kernel: str = "flash2"
-    """Which fused attention kernel runs when flash_attention is on: "flash2" (FlashAttention-2 class: flash-attn
-    2.x, cuDNN / Transformer Engine fused attention, PyTorch SDPA's flash backend), "flash1" (flash-attn 1.x) or
+    """Which fused attention kernel runs when flash_attention is on: "flash2" (the rate fitted on runs of
+    FlashAttention-2, PyTorch SDPA and Transformer Engine's fused attention), "flash1" (flash-attn 1.x) or
     "triton" (FlashAttention in Triton, as MosaicML's MPT ran it in 2023); explorer/cost/efficiency.py
     ATTENTION_KERNELS gives each one's speed relative to FlashAttention-2, with its source."""
     efficiency: Efficiency = DEFAULT_EFFICIENCY

@@ -7,13 +7,10 @@ what explorer/cost/ computes with, and where each choice comes from.
 
 from __future__ import annotations
 
-from explorer.cost.efficiency import ATTENTION_KERNELS
+from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, ATTENTION_KERNELS
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
 from explorer.report import Assumption
-
-KERNEL_NAMES = {"flash1": "FlashAttention 1 (flash-attn 1.x)",
-                "triton": "FlashAttention in Triton (as MosaicML's MPT ran it in 2023)"}
 
 
 def node_source(setup: Setup) -> str:
@@ -26,10 +23,10 @@ def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assump
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
     the plan's, which decides how TP overlap runs; None: Megatron-LM's way)."""
     s, m = setup, setup.model
-    kernel = ("a FlashAttention-2-class kernel (flash-attn 2, PyTorch SDPA, Transformer Engine fused attention: "
-              "current practice, at the rate fitted on such runs)" if s.attention_kernel == "flash2" else
-              f"{KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower than "
-              "FlashAttention-2 forward + backward")
+    kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, current practice, at the rate fitted on such runs"
+              if s.attention_kernel == "flash2" else
+              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower "
+              "than FlashAttention-2 forward + backward")
     mlp = ("SwiGLU MLP (3 matrices h x ffn)" if m.mlp == "swiglu" else "GELU MLP (2 matrices h x ffn)")
     prec = {
         "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",

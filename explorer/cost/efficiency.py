@@ -92,6 +92,11 @@ class Efficiency:
 
 DEFAULT_EFFICIENCY = Efficiency()
 
+ATTENTION_KERNEL_NAMES: dict[str, str] = {
+    "flash2": "a FlashAttention-2-class kernel: flash-attn 2, PyTorch SDPA or Transformer Engine fused attention",
+    "flash1": "FlashAttention 1 (flash-attn 1.x)",
+    "triton": "FlashAttention in Triton (as MosaicML's MPT ran it in 2023)",
+}
 ATTENTION_KERNELS: dict[str, float] = {
     "flash2": 1.0,
     "flash1": 1.0 / 2.25,

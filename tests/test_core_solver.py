@@ -75,6 +75,18 @@ def test_cpsat_equals_exhaustive_on_random_instances(layers, heads, head_dim, kv
     _agree(inst)
 
 
+@pytest.mark.parametrize("pp", [1, 2])
+def test_cpsat_equals_exhaustive_with_deepspeeds_bf16_gradient_accumulation(pp):
+    # DeepSpeed's BF16_Optimizer (bf16, ZeRO 0) adds every micro-batch's gradients into FP32
+    # (sharding.grad_accumulation_time): the CP-SAT model counts it m times as step.py does, with and without PP.
+    m = DecoderModel(name="r", layers=8, hidden=1024, heads=8, kv_heads=8, ffn=4096, vocab=32000)
+    inst = Instance(Setup(m, build_cluster("a100", 16, 8, "nvlink3", "ib_hdr"), 1024, "bf16", "adam", 0.9), 16, 64,
+                    max_bubble=Fraction(1), framework="deepspeed", fix={"zero": 0, "pp": pp})
+    a = _agree(inst)
+    assert a.best.plan.zero == 0 and a.best.plan.pp == pp and a.best.plan.framework == "deepspeed"
+    assert a.best.time["optimizer"] > 0
+
+
 def test_fix_pins_variables():
     r = solve_3d("cloud", fix={"tp": 8, "pp": 8, "zero": 1, "recompute": "selective"}, top=1)
     p = r.best.plan

@@ -274,6 +274,35 @@ def test_deepspeed_bf16_optimizer_shards_the_optimizer_and_gathers_the_weights()
     assert float(sh.dp_comm(s16, D, 4, 1, 12, 8, 0)["param_step"]) == 0.0
 
 
+def test_deepspeed_bf16_optimizer_adds_each_micro_batch_into_fp32_gradients():
+    # deepspeed/runtime/bf16_optimizer.py _update_hp_grad, run after every micro-batch's backward (pipe/engine.py
+    # _exec_backward_pass -> update_hp_grads): hp_grad.add_(lp.grad.to(fp32)) reads 2 bytes of bf16 gradient,
+    # writes a 4-byte FP32 copy, reads it and the FP32 accumulator (4 + 4) and writes the accumulator (4): 18 bytes
+    # per local parameter. BLOOM TP 4 PP 12, most loaded stage: ceil(70 / 12) = 6 layers of 12 h^2 + 13 h =
+    # 2,466,437,120 parameters (h = 14,336), / 4, plus the tied embedding 250,880 x 14,336 / 4 and its norm
+    # 2 h / 4: 3,699,655,680 + 899,153,920 + 7,168 = 4,598,816,768 parameters x 18 bytes / 2,039 GB/s (A100 80GB
+    # HBM) = 40.60 ms per micro-batch.
+    from explorer.cost import step
+
+    s = _bloom()
+    p = int(params_per_device(s, 4, 12))
+    assert p == 4_598_816_768
+    t = float(sh.grad_accumulation_time(s, D, 4, 12, 0))
+    assert t == pytest.approx(p * 18 / 2039e9, rel=1e-9) and t == pytest.approx(40.60e-3, rel=1e-3)
+    # only DeepSpeed's BF16_Optimizer (bf16, ZeRO stage 0): not ZeRO-1, not fp16 (FP16_Optimizer accumulates in
+    # .grad), not Megatron-LM (fused into the wgrad GEMM) or FSDP2
+    assert float(sh.grad_accumulation_time(s, D, 4, 12, 1)) == 0.0
+    assert float(sh.grad_accumulation_time(_bloom("fp16"), D, 4, 12, 0)) == 0.0
+    assert float(sh.grad_accumulation_time(s, M, 4, 12, 0)) == 0.0
+    assert float(sh.grad_accumulation_time(s, F, 4, 12, 0)) == 0.0
+    # it runs once per micro-batch: 128 micro-batches add 128 t to the optimizer's share and to the step
+    args = (s, 4, 1, 12, 8, 1, 2, 128, 0, 2, 0)
+    ds, meg = step.evaluate(*args, fw=D), step.evaluate(*args, fw=M)
+    t_opt = float(sh.dp_optimizer_time(s, D, 4, 1, 12, 8, 0))
+    assert float(ds["time_optimizer"]) == pytest.approx(t_opt + 128 * t, rel=1e-9)
+    assert float(meg["time_optimizer"]) == pytest.approx(float(sh.dp_optimizer_time(s, M, 4, 1, 12, 8, 0)))
+
+
 def test_deepspeed_dp_groups_sit_inside_a_pipeline_stage():
     # PipeModelDataParallelTopology(axes=['pipe', 'data', 'model']): DP members are TP = 4 ranks apart, so a
     # DP group of 8 has 2 members in each of 4 nodes. Omni-Path is the node's (400 Gb/s x 0.80 = 40 GB/s shared
@@ -321,15 +350,28 @@ def test_bloom_partition_gives_the_output_layer_a_layer_slot():
     parts = tm.layer_time(off, 1, 1, 1, 2, 0, False)
     t_layer, t_logits = float(sum(parts)), float(tm.logits_time(off, 1, 1, 1))
     m, p = 2048 // 4, 72
+    # BF16_Optimizer's FP32 gradient accumulation after each micro-batch runs over the pacing stage's parameters:
+    # the stage with the embedding and a layer (default split), the output layer's or a layer's own (slots)
+    mdl = off.model
+    head = mdl.head_params + mdl.vocab * mdl.hidden  # tied: the last stage's copy of the embedding
+
+    def acc(tp, pp, params):
+        return float(sh.grad_accumulation_time(off, D, tp, pp, 0, 1, params))
+
+    acc_off = acc(1, 72, params_per_device(off, 1, 72))
+    acc_on = acc(1, 72, head if t_logits >= t_layer else mdl.layer_params)
     saved = step_estimate(off, plan).step_time_s - step_estimate(on, plan).step_time_s
-    assert saved == pytest.approx((m + p - 1) * min(t_layer, t_logits), rel=1e-6)
+    assert saved == pytest.approx((m + p - 1) * min(t_layer, t_logits) + m * (acc_off - acc_on), rel=1e-6)
     # PP = 12: 72 slots / 12 = 6; the last stage runs 5 layers and the output layer (BLOOM's layout)
     plan12 = replace(plan, tp=4, pp=12, dp=8, micro_batch=2)
     parts = tm.layer_time(off, 4, 1, 2, 2, 0, False)
     t_layer, t_logits = float(sum(parts)), float(tm.logits_time(off, 4, 1, 2))
     saved = step_estimate(off, plan12).step_time_s - step_estimate(on, plan12).step_time_s
     stage_off, stage_on = 6 * t_layer + t_logits, max(6 * t_layer, 5 * t_layer + t_logits)
-    assert saved == pytest.approx((128 + 11) * (stage_off - stage_on), rel=1e-6)
+    last_paces = 5 * t_layer + t_logits >= 6 * t_layer
+    acc_off = acc(4, 12, params_per_device(off, 4, 12))
+    acc_on = acc(4, 12, -(-((5 * mdl.layer_params + head) if last_paces else 6 * mdl.layer_params) // 4))
+    assert saved == pytest.approx((128 + 11) * (stage_off - stage_on) + 128 * (acc_off - acc_on), rel=1e-6)
 
 
 def test_data_parallelism_nests_inside_the_pipeline_stage():

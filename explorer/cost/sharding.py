@@ -326,6 +326,28 @@ def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp
             "mb_fixed": z, "grad_last": z, "param_first": z, "overlap_grad": z == 0, "overlap_param": z != 0}
 
 
+BF16_HP_GRAD_BYTES = 18.0
+"""HBM bytes per parameter of DeepSpeed's BF16_Optimizer accumulating one micro-batch's gradients into its FP32
+copy (deepspeed/runtime/bf16_optimizer.py _update_hp_grad: hp_grad.data.add_(lp.grad.data.to(hp_grad.dtype)),
+unchanged from its first release with pipeline parallelism, PR #1801, 2022-04, to v0.16): the cast reads the bf16
+gradient (2) and writes an FP32 copy (4); add_ reads that copy and the FP32 accumulator (4 + 4) and writes the
+accumulator (4)."""
+
+
+def grad_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, zero: ArrayLike,
+                           v: ArrayLike = 1, params: ArrayLike | None = None) -> np.ndarray:
+    """Seconds per micro-batch that DeepSpeed's BF16_Optimizer spends adding the bf16 gradients into its FP32
+    gradients, a pass over every local parameter after every micro-batch's backward: the pipeline engine calls
+    update_hp_grads after each backward (pipe/engine.py _exec_backward_pass; the last stage and PP = 1 through
+    engine.backward -> BF16_Optimizer.backward(update_hp_grads=True)), at HBM bandwidth (BF16_HP_GRAD_BYTES).
+    Megatron-LM accumulates into its FP32 main_grad inside the weight-gradient GEMM
+    (--gradient-accumulation-fusion) and FSDP2 reduces each micro-batch's gradients as it goes: no such pass.
+    params: those of the stage that sets the pipeline's pace (default: the most loaded device's)."""
+    p = np.asarray(params_per_device(setup, tp, pp, v) if params is None else params, dtype=float)
+    t = p * BF16_HP_GRAD_BYTES / setup.cluster.accelerator.memory_bandwidth
+    return np.where(deepspeed_bf16_optimizer(setup, fw, zero), t, 0.0)
+
+
 def dp_optimizer_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
                       zero: ArrayLike, v: ArrayLike = 1, hsdp: ArrayLike = 0) -> np.ndarray:
     """The optimizer step over the local shard with the framework's gradient bytes (explorer/cost/time.py);

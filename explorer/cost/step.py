@@ -66,6 +66,11 @@ def evaluate(
         layers = np.where(split, np.where(logits_stage, slots - 1, slots), layers)
         on_last = np.where(split & ~logits_stage, 0.0, 1.0)
     t_stage = layers * t_layer + on_last * t_logits
+    acc_params = None  # the pacing stage's parameters, for DeepSpeed's per-micro-batch FP32 gradient accumulation
+    if setup.embedding_pipeline_slot:  # a middle stage of `layers` layers, or the last one with the output layer
+        head = m.head_params + (m.vocab * m.hidden if m.tied_embeddings else 0)
+        acc_params = np.where(split, -(-(layers * m.layer_params + on_last * head) // np.asarray(tp)),
+                              mem.params_per_device(setup, tp, pp, v))
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
@@ -75,6 +80,9 @@ def evaluate(
     t_pipe = slots * t_chunk
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     t_opt = sh.dp_optimizer_time(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
+    # DeepSpeed's BF16_Optimizer adds each micro-batch's gradients into FP32 after its backward (v = 1 there)
+    t_opt = t_opt + np.asarray(v) * num_micro_batches * sh.grad_accumulation_time(setup, fw, tp, pp, zero, v,
+                                                                                  acc_params)
     t_step = t_pipe + e_grad + e_param + t_opt
     t_dp_exposed = e_grad + e_param + np.asarray(v) * num_micro_batches * e_mb
 

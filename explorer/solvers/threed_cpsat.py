@@ -12,6 +12,8 @@ SL / v = layers per chunk):
 
   t_pipe  = (SL PP) (m t_layer / PP) + PP (m t_logits / PP) + v (m t_p2p) + (p - 1)(SL / v) t_layer
             + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
+            (e_mb: per-micro-batch sharded data parallelism at PP = 1, plus DeepSpeed's BF16_Optimizer FP32 gradient
+            accumulation at any PP, whose v is 1: explorer/cost/sharding.py grad_accumulation_time)
   t_step  = t_pipe + max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
             + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f) + t_opt
             (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed)
@@ -260,6 +262,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     comm_grad_last, comm_param_first = np.asarray(comm["grad_last"]), np.asarray(comm["param_first"])
     comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
+    t_acc = _ns(sh.grad_accumulation_time(s, e_fw, e_tp, e_pp, e_z, e_v))  # per micro-batch (v = 1 where > 0)
 
     # --- a relaxation over (TP, CP, PP, v, mb, rc, SP): the exact pipeline time of the model below, the
     # fastest optimizer step and the smallest model state any framework / ZeRO choice gives the shape, the
@@ -317,7 +320,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                                                                     "work"))
     t_logits, w_logits, sl, f_num, den, bubble_layers = (P[k] for k in ("t_logits", "w_logits", "sl", "f_num", "den",
                                                                          "bubble_layers"))
-    c_pp, d_pp, d_m, t_p2p, state, t_opt = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt"))
+    c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt",
+                                                                  "t_acc"))
     lb_l, lb_a, lb_v = P["lb_l"], P["lb_a"], P["lb_v"]
     top = BIG - 1 if cut is None else min(cut, BIG - 1)  # relaxation-infeasible rows (bound BIG) always go
     lay_ok = P["lay_ok"] & (lb_l <= top)
@@ -394,7 +398,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         "state_bytes": state, "t_grad": _ns(comm["grad_step"]), "t_param": _ns(comm["param_step"]),
         "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
         "t_ag": _ns(comm["ag"]), "t_ag_bwd": _ns(comm["ag_bwd"]), "t_rs": _ns(comm["rs"]),
-        "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt,
+        "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt, "t_acc": t_acc,
         "t_grad_chunk": _ns(comm["grad_chunk"]), "t_param_chunk": _ns(comm["param_chunk"]),
         "t_grad_last": _ns(comm["grad_last"]), "t_param_first": _ns(comm["param_first"]),
         "k_grad": comm["k_grad"].astype(np.int64), "q_param": comm["q_param"].astype(np.int64),
@@ -421,14 +425,17 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     stage = M.var(0, min(X, M.hi["t_layers"] + M.hi["t_logits"]), "t_stage")
     md.add(stage == t_layers + t_lg)
     # per-micro-batch sharded data parallelism (PP = 1 only; zero elsewhere): the fixed part plus, for the
-    # other L - 1 layers, the gathers and reduce-scatters their compute does not hide (sharding.py)
+    # other L - 1 layers, the gathers and reduce-scatters their compute does not hide (sharding.py); and
+    # DeepSpeed's BF16_Optimizer FP32 gradient accumulation after every micro-batch (any PP; its v is 1, so the
+    # m e_mb term below counts it m times, as step.py does)
     e_fwd = M.var(0, M.hi["t_ag"], "t_gather_exposed_fwd")
     md.add_max_equality(e_fwd, [0, st["t_ag"] - lay["t_fwd"]])
     e_bwd = M.var(0, M.hi["t_ag_bwd"] + M.hi["t_rs"], "t_gather_exposed_bwd")
     md.add_max_equality(e_bwd, [0, st["t_ag_bwd"] + st["t_rs"] - lay["t_bwd"]])
-    e_mb = M.var(0, min(X, M.hi["t_mb_fixed"] + (L - 1) * (M.hi["t_gather_exposed_fwd"]
-                                                         + M.hi["t_gather_exposed_bwd"])), "t_dp_per_micro_batch")
-    md.add(e_mb == st["t_mb_fixed"] + (L - 1) * (e_fwd + e_bwd))
+    e_mb = M.var(0, min(X, M.hi["t_mb_fixed"] + M.hi["t_acc"] + (L - 1) * (M.hi["t_gather_exposed_fwd"]
+                                                                          + M.hi["t_gather_exposed_bwd"])),
+                 "t_dp_per_micro_batch")
+    md.add(e_mb == st["t_mb_fixed"] + st["t_acc"] + (L - 1) * (e_fwd + e_bwd))
     # The pipeline (v m + p - 1) (t_stage / v + t_p2p + e_mb) as a sum of products of narrow factors, so that
     # bounds propagate term by term (stage layers / v = layers per chunk, an integer):
     #   m SL t_layer = (SL PP) x (m t_layer / PP)      m t_logits = PP x (m t_logits / PP)

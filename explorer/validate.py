@@ -22,7 +22,7 @@ import io
 import json
 import statistics
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -194,8 +194,6 @@ def _gpt(name: str, hidden: int, layers: int, heads: int, spec: dict, seq_len: i
 def _with_part_efficiency(cluster, part_efficiency: dict[str, dict[str, float]] | None):
     """The cluster with its accelerator's efficiencies (matmul_efficiency, attention_efficiency) replaced
     (a calibration candidate)."""
-    from dataclasses import replace
-
     if not part_efficiency or cluster.accelerator.key not in part_efficiency:
         return cluster
     acc = replace(cluster.accelerator, **part_efficiency[cluster.accelerator.key])
@@ -205,6 +203,10 @@ def _with_part_efficiency(cluster, part_efficiency: dict[str, dict[str, float]] 
 def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Efficiency,
            row: dict[str, str] | None = None, part_efficiency: dict[str, dict[str, float]] | None = None) -> Setup:
     row = row or {}
+    if row.get("ddp_impl") == "local":
+        # Megatron-LM's LocalDDP of 2021 (--DDP-impl local): train_step all-reduces the gradients after the whole
+        # forward-backward (megatron/training.py, examples/sc21), so no backward hides any of it
+        eff = replace(eff, dp_overlap=0.0)
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
                             spec["inter_link"])
     cluster = _with_part_efficiency(cluster, part_efficiency)

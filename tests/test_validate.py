@@ -382,3 +382,28 @@ def test_a_table_can_name_an_older_attention_kernel():
     assert tri < 0.8 * fa2
     with pytest.raises(UsageError, match="attention kernel"):
         _throughput_row({**spec, "attention_kernel": "xformers"}, row, DEFAULT_EFFICIENCY)
+
+
+def test_sc21_pipeline_rows_all_reduce_after_the_whole_backward():
+    # NVIDIA/Megatron-LM examples/sc21/run_table_1.sh (the authors' script for Table 1): DDP=torch for 1.7B-18B,
+    # DDP=local for 39B-1T. PyTorch DDP overlaps the all-reduce with the last micro-batch's backward; Megatron's
+    # LocalDDP of that commit all-reduces after forward_backward_func returns (megatron/training.py train_step), so
+    # the whole all-reduce adds to the step.
+    from explorer.cost import sharding as sh
+    from explorer.cost import step
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.cost.frameworks import MEGATRON
+    from explorer.validate import _row_model, _setup, load_table
+
+    spec, _, rows = load_table("megatron_sc21_table1")
+    impl = {r["params_b"]: r["ddp_impl"] for r in rows}
+    assert [impl[k] for k in ("1.7", "18.4", "39.1", "529.6")] == ["torch", "torch", "local", "local"]
+    row = next(r for r in rows if r["params_b"] == "39.1")  # TP 8, PP 2, DP 32, mb 4, 12 micro-batches
+    s = _setup(spec, _row_model(spec, row, 2048), 512, 2048, DEFAULT_EFFICIENCY, row)
+    assert s.efficiency.dp_overlap == 0.0
+    ev = step.evaluate(s, 8, 1, 2, 32, 1, 4, 12, 0, 2, 0, fw=MEGATRON.code)
+    full = float(sh.dp_comm(s, MEGATRON.code, 8, 1, 2, 32, 0)["grad_step"])
+    assert full > 0 and float(ev["time_dp_exposed"]) == pytest.approx(full)
+    torch_row = next(r for r in rows if r["params_b"] == "18.4")
+    assert _setup(spec, _row_model(spec, torch_row, 2048), 256, 2048, DEFAULT_EFFICIENCY,
+                  torch_row).efficiency.dp_overlap == 1.0

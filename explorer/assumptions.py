@@ -19,9 +19,10 @@ def node_source(setup: Setup) -> str:
     return f"{node}{c.intra.source}; {c.inter.source}"
 
 
-def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assumption]:
+def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | None = None) -> list[Assumption]:
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
-    the plan's, which decides how TP overlap runs; None: Megatron-LM's way)."""
+    the plan's, which decides how TP overlap runs; None: Megatron-LM's way; zero: the plan's ZeRO stage, which says
+    whether DeepSpeed runs its BF16_Optimizer)."""
     s, m = setup, setup.model
     kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, current practice, at the rate fitted on such runs"
               if s.attention_kernel == "flash2" else
@@ -85,4 +86,20 @@ def setup_assumptions(setup: Setup, framework: str | None = None) -> list[Assump
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
                             "defaults); Megatron-LM arguments --tp-comm-overlap"),
-    ]
+    ] + _bf16_optimizer(s, framework, zero)
+
+
+def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:
+    """DeepSpeed's BF16_Optimizer, where the plan runs it (bf16, ZeRO stage 0): what it shards and what it adds to
+    every micro-batch (explorer/cost/sharding.py deepspeed_bf16_optimizer, grad_accumulation_time)."""
+    from explorer.cost.frameworks import DEEPSPEED
+    from explorer.cost.sharding import BF16_HP_GRAD_BYTES, deepspeed_bf16_optimizer
+
+    if framework != DEEPSPEED.key or zero is None or not bool(deepspeed_bf16_optimizer(s, DEEPSPEED.code, zero)):
+        return []
+    return [Assumption(
+        "DeepSpeed's BF16_Optimizer (bf16 with ZeRO stage 0): FP32 master weights and Adam states sharded over data "
+        "parallelism, FP32 gradients whole; after every micro-batch's backward it adds the bf16 gradients into them, "
+        f"{BF16_HP_GRAD_BYTES:g} bytes per local parameter at HBM bandwidth, counted under 'optimizer'.",
+        "microsoft/DeepSpeed deepspeed/runtime/bf16_optimizer.py (_update_hp_grad), runtime/pipe/engine.py "
+        "(_exec_backward_pass)")]

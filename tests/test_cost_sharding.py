@@ -403,3 +403,14 @@ def test_pipeline_sends_carry_one_tp_share_with_or_without_sequence_parallelism(
     # the NVLink gather is far cheaper than sending the whole tensor over the NIC
     assert without_sp < 2 * (5e-6 + 50_331_648 / 24e9) / 3
     assert p2p_time(s, 8, 1, 1, 1, 0) == 0.0  # no pipeline, no sends
+
+
+def test_the_report_says_when_deepspeeds_bf16_optimizer_runs():
+    # the per-micro-batch FP32 accumulation lands in the 'optimizer' share of the step: the assumptions say why,
+    # for DeepSpeed bf16 ZeRO-0 plans only
+    kw = dict(model="llama3_8b", gpus=16, tp=2, pp=2, micro_batch=1, global_batch=64, framework="deepspeed")
+    texts = [" ".join(a.text for a in estimate(zero=z, **kw).assumptions()) for z in (0, 1)]
+    assert "BF16_Optimizer" in texts[0] and "18 bytes per local parameter" in texts[0]
+    assert "BF16_Optimizer" not in texts[1]
+    assert "BF16_Optimizer" not in " ".join(a.text for a in estimate(zero=0, **{**kw, "framework": "megatron"})
+                                            .assumptions())

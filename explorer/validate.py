@@ -203,9 +203,10 @@ def _with_part_efficiency(cluster, part_efficiency: dict[str, dict[str, float]] 
 def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Efficiency,
            row: dict[str, str] | None = None, part_efficiency: dict[str, dict[str, float]] | None = None) -> Setup:
     row = row or {}
-    if row.get("ddp_impl") == "local":
-        # Megatron-LM's LocalDDP of 2021 (--DDP-impl local): train_step all-reduces the gradients after the whole
-        # forward-backward (megatron/training.py, examples/sc21), so no backward hides any of it
+    if (row.get("ddp_impl") or spec.get("ddp_impl")) == "local":
+        # Megatron-LM's LocalDDP of 2021-22 (--DDP-impl local, the default until Megatron-Core): train_step
+        # all-reduces the gradients after the whole forward-backward (megatron/training.py), so no backward hides
+        # any of it
         eff = replace(eff, dp_overlap=0.0)
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
                             spec["inter_link"])

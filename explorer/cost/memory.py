@@ -27,14 +27,20 @@ def stage_layers(layers: int, pp: ArrayLike, v: ArrayLike) -> np.ndarray | int:
     return _cdiv(layers, pp * v) * v
 
 
+def last_stage_head_params(model) -> int:
+    """Parameters of the output end on the last pipeline stage: the head and final norm, plus a second copy of the
+    embedding when the output layer is tied to it (Megatron-LM keeps one on the first and one on the last stage)."""
+    return model.head_params + (model.vocab * model.hidden if model.tied_embeddings else 0)
+
+
 def params_per_device(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray | int:
     """Parameters on the most loaded device: its layers plus the embedding or output head / TP.
 
     With PP = 1 one device holds both ends; with PP > 1 the first stage holds the embedding and
     the last the head (a tied head is a second copy, as in Megatron-LM)."""
     m = setup.model
-    head = m.head_params + (m.vocab * m.hidden if m.tied_embeddings else 0)
-    ends = np.where(np.asarray(pp) == 1, m.embedding_params + m.head_params, max(m.embedding_params, head))
+    ends = np.where(np.asarray(pp) == 1, m.embedding_params + m.head_params,
+                    max(m.embedding_params, last_stage_head_params(m)))
     return _cdiv(stage_layers(m.layers, pp, v) * m.layer_params + ends, tp)
 
 

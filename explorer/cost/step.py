@@ -68,8 +68,7 @@ def evaluate(
     t_stage = layers * t_layer + on_last * t_logits
     acc_params = None  # the pacing stage's parameters, for DeepSpeed's per-micro-batch FP32 gradient accumulation
     if setup.embedding_pipeline_slot:  # a middle stage of `layers` layers, or the last one with the output layer
-        head = m.head_params + (m.vocab * m.hidden if m.tied_embeddings else 0)
-        acc_params = np.where(split, -(-(layers * m.layer_params + on_last * head) // np.asarray(tp)),
+        acc_params = np.where(split, mem._cdiv(layers * m.layer_params + on_last * mem.last_stage_head_params(m), tp),
                               mem.params_per_device(setup, tp, pp, v))
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)

@@ -86,6 +86,13 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
                             "defaults); Megatron-LM arguments --tp-comm-overlap"),
+        Assumption(f"Overlapped collectives are not free: the data-parallel gradient reduction and weight gathers, "
+                   f"FSDP / ZeRO-3's per-layer gathers and reduce-scatters and the context-parallel ring slow the "
+                   f"compute they hide behind by {s.efficiency.overlap_interference:.0%} of their own time (their NCCL "
+                   f"kernels take SMs and HBM bandwidth); counted in the exposed data-parallel and CP time.",
+                   "Lee et al., Characterizing Compute-Communication Overlap in GPU-Accelerated Distributed Deep "
+                   "Learning (arXiv 2507.03114): 18.9 % average compute slowdown; explorer/cost/efficiency.py "
+                   "overlap_interference"),
     ] + _bf16_optimizer(s, framework, zero)
 
 

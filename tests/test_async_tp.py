@@ -73,9 +73,12 @@ def test_async_tp_gain_matches_torchtitans_published_runs():
 
 def test_cpsat_equals_exhaustive_with_two_overlap_modes_in_one_search():
     """TP overlap forced on over Megatron-LM and FSDP2 plans: Megatron-LM's take TE's overlap, FSDP2's AsyncTP's,
-    so the solver carries one gain per mode. Llama 3.1 70B at 16-64 H100 needs ZeRO-3 (FSDP2 only), and CP-SAT's
-    optimum must equal the exhaustive one."""
+    so the solver carries one gain per mode. Llama 3.1 70B on 16-64 H100: at 16 GPUs, and at 64 with a 30 % memory
+    budget, only ZeRO-3 (FSDP2) fits and FSDP2 x TP wins; at 64 with 90 % Megatron-LM's TP 8 x PP 2 fits and wins
+    (one gradient sync per step costs it less than FSDP2 pays in per-layer gathers and their slowdown). Each
+    mode's gain decides one optimum, and CP-SAT's must equal the exhaustive one."""
     m = get_model("llama3_1_70b")
+    winners = set()
     for gpus, batch, frac in ((16, 16, 0.9), (64, 64, 0.9), (64, 32, 0.3)):
         c = build_cluster("h100", gpus, 8, "nvlink4", "ib_ndr")
         inst = Instance(Setup(m, c, 4096, "bf16", "adam", frac, tp_comm_overlap=True), gpus, batch,
@@ -84,5 +87,7 @@ def test_cpsat_equals_exhaustive_with_two_overlap_modes_in_one_search():
         a = solve_instance(inst, engine="cpsat", top=1, explain=False)
         b = solve_instance(inst, engine="enumerate", top=1, explain=False)
         assert a.status == "optimal"
-        assert b.best.plan.framework == "fsdp" and b.best.plan.tp > 1
+        winners.add(b.best.plan.framework)
+        assert b.best.plan.tp > 1
         assert a.best.step_time_s == pytest.approx(b.best.step_time_s, rel=1e-6)
+    assert winners == {"fsdp", "megatron"}

@@ -69,9 +69,12 @@ def test_nccl_sync_over_infiniband_by_hand():
     assert b["dp_total"] == pytest.approx(calls * (rs + ag), rel=1e-6)
     # all of it hides behind the backward pass but the last bucket's reduce-scatter (the first layers' gradients
     # are ready only when the backward ends: Megatron-Core param_and_grad_buffer.py) and the first bucket's
-    # all-gather the next forward waits for: rs + ag = 2 x 155.4 us + 63/64 x 63.7e6 x 6 B / 369e9 = 1.33 ms
-    assert b["dp_exposed"] == pytest.approx(rs + ag, rel=1e-6)
+    # all-gather the next forward waits for: rs + ag = 2 x 155.4 us + 63/64 x 63.7e6 x 6 B / 369e9 = 1.33 ms.
+    # The hidden rest slows the backward and forward it runs under by 18.9 % of itself (Lee et al., arXiv
+    # 2507.03114; Efficiency.overlap_interference): 0.189 x (167.7 - 1.33) ms = 31.4 ms.
     assert 1.2e-3 < rs + ag < 1.45e-3
+    assert b["dp_exposed"] == pytest.approx(rs + ag + 0.189 * (calls * (rs + ag) - (rs + ag)), rel=1e-6)
+    assert 0.030 < b["dp_exposed"] < 0.034
     r = scaling.solve("cloud", fabric="ib_ndr")
     assert r.figure("speedup_8_to_64_ib_ndr") == pytest.approx(8.0, rel=0.01)
     # the exposed bucket grows with DP (Megatron's bucket is max(40M, 1M x DP) parameters), but returns diminish

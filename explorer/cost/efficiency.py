@@ -24,17 +24,17 @@ if TYPE_CHECKING:
 class Efficiency:
     """Efficiency parameters of the step-time model."""
 
-    matmul_half_dim: float = 263
+    matmul_half_dim: float = 257.1
     """GEMM size roll-off: the size of a weight dimension (either side of the weight matrix on one device, e.g.
     h and 3h/TP for a fused QKV projection) at which a GEMM reaches half of the part's large-GEMM efficiency;
     each weight dimension n scales it by n / (n + n_half) (layer_gemm_efficiency). Small GEMMs under-fill the
     SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide, 'Matrix multiplication
     background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 256
+    matmul_half_tokens: float = 250.1
     """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 55.35
+    elementwise_bytes_per_hidden: float = 55.42
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
     (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
@@ -43,7 +43,7 @@ class Efficiency:
     (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
     7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands near 40."""
 
-    elementwise_bytes_per_hidden_eager: float = 293
+    elementwise_bytes_per_hidden_eager: float = 294.6
     """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
     (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
     back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
@@ -58,12 +58,24 @@ class Efficiency:
     catalog (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the
     others."""
 
-    attention_score_bytes: float = 36.02
+    attention_score_bytes: float = 36.79
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
     tensors); about 33 bytes at full bandwidth, 48 at the ~70 % of HBM peak such strided kernels reach.
     Fitted (prior 48) on the tables without FlashAttention (Megatron SC'21, Korthikanti et al. 2022)."""
+
+    overlap_interference: float = 0.189
+    """Slowdown of the compute that runs while an overlapped NCCL collective is in flight, as a fraction of the
+    collective's hidden time: NCCL kernels occupy SMs (one CTA per channel) and HBM bandwidth that the concurrent
+    GEMMs lose, so hidden communication is not free (Lee et al., Characterizing Compute-Communication Overlap in
+    GPU-Accelerated Distributed Deep Learning, arXiv 2507.03114: compute overlapped with communication ran 18.9 %
+    slower on average, 40 % at most, on A100, H100, MI250 and MI210 with GPT and Llama layers; the prior). Charged
+    on the data-parallel collectives that compute hides (the step-level gradient reduction and weight gather,
+    FSDP / ZeRO-3 per-layer gathers and reduce-scatters) and on the context-parallel ring; not on tensor-parallel
+    overlap, whose transfers run on the copy engines (Transformer Engine userbuffers ring exchange, PyTorch's
+    symmetric-memory AsyncTP) rather than on SMs. Not fitted: the measured average (fitted with the other parameters
+    it lands at 0.44, beyond the paper's largest measured slowdown; docs/validation.md)."""
 
     dp_overlap: float = 1.0
     """Fraction of the last micro-batch's backward pass behind which the data-parallel gradient
@@ -86,7 +98,8 @@ class Efficiency:
                 f"token, layer and hidden unit fused ({self.elementwise_bytes_per_hidden_eager:g} eager); attention "
                 f"at {self.attention_efficiency:.0%} of peak ({self.attention_score_bytes:g} bytes per score "
                 f"element without FlashAttention); data-parallel overlap {self.dp_overlap:.0%} of the last "
-                f"backward, tensor-parallel overlap {self.tp_overlap:.0%}; gradient buckets of "
+                f"backward, hidden collectives slowing concurrent compute by {self.overlap_interference:.0%} of "
+                f"their time, tensor-parallel overlap {self.tp_overlap:.0%}; gradient buckets of "
                 f"{self.bucket_bytes / 1e6:g} MB")
 
 

@@ -371,6 +371,20 @@ def exposed_per_micro_batch(comm: dict[str, np.ndarray], layers: ArrayLike, t_fw
     return comm["mb_fixed"] + rest * (fwd + bwd)
 
 
+def hidden_per_micro_batch(comm: dict[str, np.ndarray], layers: ArrayLike, t_fwd: ArrayLike,
+                           t_bwd: ArrayLike) -> np.ndarray:
+    """Per micro-batch seconds of the per-layer gathers and reduce-scatters that compute hides (the complement of
+    exposed_per_micro_batch's layer terms): min(gather, forward) + min(gather + reduce-scatter, backward) for
+    each of the other L - 1 layers."""
+    rest = np.maximum(np.asarray(layers, dtype=float) - 1.0, 0.0)
+    return rest * (np.minimum(comm["ag"], t_fwd) + np.minimum(comm["ag_bwd"] + comm["rs"], t_bwd))
+
+
+def interference(setup: Setup, hidden: ArrayLike) -> np.ndarray:
+    """Compute time lost to `hidden` seconds of overlapped collectives (Efficiency.overlap_interference)."""
+    return setup.efficiency.overlap_interference * np.asarray(hidden, dtype=float)
+
+
 def chunk_windows(fw: ArrayLike, pp: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(k_grad, q_param): how many chunk-backward and chunk-forward passes of one micro-batch hide each model
     chunk's step-level gradient reduction and weight gather under an interleaved pipeline (v > 1); see

@@ -73,17 +73,22 @@ def evaluate(
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
-    e_mb = sh.exposed_per_micro_batch(comm, layers, t_fwd, t_compute + t_memory - t_fwd)
+    t_bwd = t_compute + t_memory - t_fwd
+    # per micro-batch: what compute does not hide, plus what the hidden part slows it by (overlap interference)
+    e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
+            + sh.interference(setup, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
     t_chunk = t_stage / v + t_p2p + e_mb
     slots = np.asarray(v) * num_micro_batches + pp - 1
     t_pipe = slots * t_chunk
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
+    # the step-level sync's hidden part (all of it less what shows) slows the compute it runs under
+    e_sync = e_grad + e_param + sh.interference(setup, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
     t_opt = sh.dp_optimizer_time(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     # DeepSpeed's BF16_Optimizer adds each micro-batch's gradients into FP32 after its backward (v = 1 there)
     t_opt = t_opt + np.asarray(v) * num_micro_batches * sh.grad_accumulation_time(setup, fw, tp, pp, zero, v,
                                                                                   acc_params)
-    t_step = t_pipe + e_grad + e_param + t_opt
-    t_dp_exposed = e_grad + e_param + np.asarray(v) * num_micro_batches * e_mb
+    t_step = t_pipe + e_sync + t_opt
+    t_dp_exposed = e_sync + np.asarray(v) * num_micro_batches * e_mb
 
     global_batch = np.asarray(dp) * micro_batch * num_micro_batches
     tokens = global_batch * setup.seq_len

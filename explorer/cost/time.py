@@ -217,8 +217,11 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     t_kv_grad = alpha + 2.0 * kv_bytes / bw
     attn_rate = setup.non_gemm_peak_flops * setup.attention_efficiency  # attention stays BF16 under FP8
     t_block = tokens * 4.0 * setup.seq_len * m.hidden / tp_a / attn_rate / cp_a
-    fwd = np.maximum(0.0, t_kv - t_block)
-    bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block)
+    # exposed: what the block's attention does not hide; the hidden part slows that attention
+    # (Efficiency.overlap_interference: the ring's NCCL send/recv kernels take SMs)
+    sigma = setup.efficiency.overlap_interference
+    fwd = np.maximum(0.0, t_kv - t_block) + sigma * np.minimum(t_kv, t_block)
+    bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block) + sigma * np.minimum(t_kv_grad, 2.0 * t_block)
     passes_fwd = np.where(setup.attention_replayed(rc), 2.0, 1.0)
     return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 

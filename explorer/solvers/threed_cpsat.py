@@ -14,9 +14,12 @@ SL / v = layers per chunk):
             + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
             (e_mb: per-micro-batch sharded data parallelism at PP = 1, plus DeepSpeed's BF16_Optimizer FP32 gradient
             accumulation at any PP, whose v is 1: explorer/cost/sharding.py grad_accumulation_time)
-  t_step  = t_pipe + max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
-            + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f) + t_opt
-            (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed)
+  t_step  = t_pipe + (1 - sigma) e_sync + sigma (t_grad + t_param) + t_opt
+  e_sync  = max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
+            + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f)
+            (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed; sigma: the
+            overlap interference, Efficiency.overlap_interference, charged on the hidden part of the sync and,
+            inside e_mb, of the per-layer gathers and reduce-scatters)
   memory  = state + act_layer min(PP, m) SL f_v // den_v + work <= limit
   bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
 
@@ -208,6 +211,9 @@ def prepare(inst: Instance, space: Space) -> dict:
         w_layer_alt[k] = np.rint(B * a_tp * a_cp * (t_layer_alt[k] / a_mb) / n).astype(np.int64)
     fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
     t_fwd, t_bwd = _ns(fwd), _ns(parts[0] + parts[1] - fwd)
+    # the same windows times (1 - sigma), sigma the overlap interference (see build_model's e_mb)
+    keep = 1.0 - s.efficiency.overlap_interference
+    t_fwd_keep, t_bwd_keep = _ns(keep * fwd), _ns(keep * (parts[0] + parts[1] - fwd))
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
@@ -263,6 +269,15 @@ def prepare(inst: Instance, space: Space) -> dict:
     comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
     t_acc = _ns(sh.grad_accumulation_time(s, e_fw, e_tp, e_pp, e_z, e_v))  # per micro-batch (v = 1 where > 0)
+    # overlap interference (sharding.interference, sigma): exposed + sigma (total - exposed) = sigma total
+    # + (1 - sigma) exposed, and (1 - sigma) max(a, b - w) = max((1 - sigma) a, (1 - sigma) b - (1 - sigma) w), so
+    # the model below takes every collective and window times (1 - sigma) ("keep" columns) and adds sigma x total
+    sig_sync = _ns(sh.interference(s, comm_grad_step + comm_param_step))
+    sig_layer = _ns(sh.interference(s, comm_ag + comm_ag_bwd + comm_rs))
+    kept = {k: _ns(keep * np.asarray(comm[k])) for k in ("grad_step", "param_step", "ag", "ag_bwd", "rs",
+                                                          "grad_last", "param_first")}
+    kept["grad_chunk"] = _ns(keep * np.asarray(comm["grad_step"]) / e_v)
+    kept["param_chunk"] = _ns(keep * np.asarray(comm["param_step"]) / e_v)
 
     # --- a relaxation over (TP, CP, PP, v, mb, rc, SP): the exact pipeline time of the model below, the
     # fastest optimizer step and the smallest model state any framework / ZeRO choice gives the shape, the
@@ -271,7 +286,11 @@ def prepare(inst: Instance, space: Space) -> dict:
     # or a rule is infeasible. Used as redundant cuts (step >= bound) and to drop rows no feasible
     # configuration uses; both leave the optimum and the feasible set unchanged.
     state_min = np.where(dp_ok, state, BIG).min(axis=(0, 5, 6))  # (TP, CP, PP, v)
-    opt_min = np.where(dp_ok, t_opt, BIG).min(axis=(0, 5, 6))
+    # what every step pays beyond the pipeline whatever it exposes: the optimizer and the overlap interference of
+    # the step-level sync, and per micro-batch the fixed sharded-DP part, DeepSpeed's FP32 accumulation and the
+    # per-layer collectives' interference
+    opt_min = np.where(dp_ok, t_opt + sig_sync, BIG).min(axis=(0, 5, 6))
+    mb_min = np.where(dp_ok, _ns(comm_mb_fixed) + t_acc + (L - 1) * sig_layer, BIG).min(axis=(0, 5, 6))
     X = (slice(None), slice(None), None, None, slice(None), slice(None), slice(None))  # layer -> 7-D
     T7 = t_layer_lb[X]
     pp7 = np.asarray(PP, dtype=np.int64)[None, None, :, None, None, None, None]
@@ -290,16 +309,22 @@ def prepare(inst: Instance, space: Space) -> dict:
            & (state_min[:, :, :, :, None, None, None] + act + work[X] <= limit)
            & (beta.denominator * (pp7 - 1) <= beta.numerator * (v7 * m7 + pp7 - 1))
            & ((v7 == 1) | (m7 % pp7 == 0)) & (m7 >= 1))
-    bound = np.where(ok7, pipe + opt_min[:, :, :, :, None, None, None], BIG)
+    mb7 = mb_min[:, :, :, :, None, None, None]
+    ok7 &= mb7 < BIG  # (a shape no framework row runs: opt_min is BIG there too)
+    bound = np.where(ok7, pipe + opt_min[:, :, :, :, None, None, None] + m7 * np.where(mb7 < BIG, mb7, 0), BIG)
     lb_v = bound.min(axis=(4, 5, 6))  # (TP, CP, PP, v)
     lb_a = bound.min(axis=(3, 5))  # (TP, CP, PP, mb, SP)
     lb_l = bound.min(axis=(2, 3))  # (TP, CP, mb, rc, SP)
     finite = bound[bound < BIG]
     return {k: v for k, v in locals().items() if isinstance(v, np.ndarray)} | {
-        "bound_min": int(finite.min()) if finite.size else None, "gain_modes": gain_modes,
+        "bound_min": int(finite.min()) if finite.size else None, "gain_modes": gain_modes, "kept": kept,
         "t_layer_alt": t_layer_alt, "w_layer_alt": w_layer_alt}
 
 
+GROWTH = 1.1
+"""Growth of the restriction's cut between solves (solve). Measured with benchmarks/bench_search.py (2026-12-02):
+1.25 let one feasible restriction above the optimum pull in every row within 25 % of it (llama3_70b at 1,024 GPUs,
+--framework any: 2.8 s); 1.1 and 1.05 solve every case in about a third of that."""
 CAP_MAX = MAX_DOMAIN // 64  # ns (2.3 years): the longest step modelled; 64 such domains still sum within int64
 
 
@@ -316,8 +341,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                                             space.sp, space.fw, space.hsdp)
     beta = Fraction(inst.max_bubble)
     P = prepare(inst, space) if prep is None else prep
-    t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd", "t_bwd", "w_layer", "act_l",
-                                                                    "work"))
+    # the layer's forward and backward windows times (1 - sigma) (prepare: "keep" columns)
+    t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd_keep", "t_bwd_keep", "w_layer",
+                                                                    "act_l", "work"))
     t_logits, w_logits, sl, f_num, den, bubble_layers = (P[k] for k in ("t_logits", "w_logits", "sl", "f_num", "den",
                                                                          "bubble_layers"))
     c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt",
@@ -395,12 +421,13 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], {
         "t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}, p2p_ok)
     st = table("fw tp cp pp v z hs", [FW, TP, CP, PP, V, Z, HS], {
-        "state_bytes": state, "t_grad": _ns(comm["grad_step"]), "t_param": _ns(comm["param_step"]),
+        "state_bytes": state, "t_grad": P["kept"]["grad_step"], "t_param": P["kept"]["param_step"],
         "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
-        "t_ag": _ns(comm["ag"]), "t_ag_bwd": _ns(comm["ag_bwd"]), "t_rs": _ns(comm["rs"]),
+        "t_ag": P["kept"]["ag"], "t_ag_bwd": P["kept"]["ag_bwd"], "t_rs": P["kept"]["rs"],
         "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt, "t_acc": t_acc,
-        "t_grad_chunk": _ns(comm["grad_chunk"]), "t_param_chunk": _ns(comm["param_chunk"]),
-        "t_grad_last": _ns(comm["grad_last"]), "t_param_first": _ns(comm["param_first"]),
+        "t_sync_interference": P["sig_sync"], "t_layer_interference": P["sig_layer"],
+        "t_grad_chunk": P["kept"]["grad_chunk"], "t_param_chunk": P["kept"]["param_chunk"],
+        "t_grad_last": P["kept"]["grad_last"], "t_param_first": P["kept"]["param_first"],
         "k_grad": comm["k_grad"].astype(np.int64), "q_param": comm["q_param"].astype(np.int64),
         "lb_stage": np.broadcast_to(lb_v[None, :, :, :, :, None, None], state.shape)}, dp_ok)
     t_lay, t_lg, layers, den_v = lay["t_layer"], lgt["t_logits"], pv["stage_layers"], pv["interleave_den"]
@@ -432,10 +459,13 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     md.add_max_equality(e_fwd, [0, st["t_ag"] - lay["t_fwd"]])
     e_bwd = M.var(0, M.hi["t_ag_bwd"] + M.hi["t_rs"], "t_gather_exposed_bwd")
     md.add_max_equality(e_bwd, [0, st["t_ag_bwd"] + st["t_rs"] - lay["t_bwd"]])
+    # (the gathers, reduce-scatters and compute windows here are times (1 - sigma); with sigma x the layer's
+    # collectives added, each layer pays exposed + sigma x hidden: the overlap interference, sharding.interference)
     e_mb = M.var(0, min(X, M.hi["t_mb_fixed"] + M.hi["t_acc"] + (L - 1) * (M.hi["t_gather_exposed_fwd"]
-                                                                          + M.hi["t_gather_exposed_bwd"])),
+                                                                          + M.hi["t_gather_exposed_bwd"]
+                                                                          + M.hi["t_layer_interference"])),
                  "t_dp_per_micro_batch")
-    md.add(e_mb == st["t_mb_fixed"] + st["t_acc"] + (L - 1) * (e_fwd + e_bwd))
+    md.add(e_mb == st["t_mb_fixed"] + st["t_acc"] + (L - 1) * (e_fwd + e_bwd + st["t_layer_interference"]))
     # The pipeline (v m + p - 1) (t_stage / v + t_p2p + e_mb) as a sum of products of narrow factors, so that
     # bounds propagate term by term (stage layers / v = layers per chunk, an integer):
     #   m SL t_layer = (SL PP) x (m t_layer / PP)      m t_logits = PP x (m t_logits / PP)
@@ -461,8 +491,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     #   e_param = max(P_first, P/v - f) + (v - 1) max(0, P/v - q_param f)
     # A stage longer than 3 G_max / ov hides every term already, so the stage is capped there (the products
     # with k_grad and q_param stay within 64-bit domains).
-    ov = Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
-    exposed = []
+    # the windows times (1 - sigma), as the collectives they hide (see e_mb above)
+    ov = (Fraction(s.efficiency.dp_overlap).limit_denominator(1000)
+          * (1 - Fraction(s.efficiency.overlap_interference).limit_denominator(10_000))).limit_denominator(10_000)
     dv = M.var(1, 3 * ov.denominator * max(V), "three_v_den")
     md.add(dv == 3 * ov.denominator * v)
     s_cap = max(1, min(M.hi["t_stage"], -(-3 * max(M.hi["t_grad"], M.hi["t_param"]) * max(1, ov.denominator)
@@ -499,10 +530,10 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     e_rest = M.product([e_p2, v_less], "t_param_rest_exposed", M.hi["t_param_chunk"] * (max(V) - 1))
     e_param = M.var(0, min(X, M.hi["t_param_first_exposed"] + M.hi["t_param_rest_exposed"]), "t_param_exposed")
     md.add(e_param == e_p1 + e_rest)
-    exposed = [e_grad, e_param]
-    step = M.var(0, min(X, M.hi["t_pipe"] + M.hi["t_grad_exposed"] + M.hi["t_param_exposed"] + M.hi["t_opt"]),
-                 "t_step")
-    md.add(step == pipe_v + exposed[0] + exposed[1] + st["t_opt"])
+    # e_grad and e_param are (1 - sigma) x the exposed sync; sigma x all of it makes exposed + sigma x hidden
+    step = M.var(0, min(X, M.hi["t_pipe"] + M.hi["t_grad_exposed"] + M.hi["t_param_exposed"]
+                        + M.hi["t_sync_interference"] + M.hi["t_opt"]), "t_step")
+    md.add(step == pipe_v + e_grad + e_param + st["t_sync_interference"] + st["t_opt"])
     # Redundant cuts from the relaxation above (they remove no solution and tighten the bound)
     for col in (lay["lb_layer"], p2["lb_micro_batch"], st["lb_stage"]):
         md.add(step >= col)
@@ -530,11 +561,11 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
 
 
 def solve(inst: Instance, space: Space, prep: dict, time_limit_s: float, params: dict,
-          exclude: list[dict] | None = None, growth: float = 1.25) -> tuple:
+          exclude: list[dict] | None = None, growth: float = GROWTH) -> tuple:
     """CP-SAT over growing restrictions of the model, each proven optimal: first the configurations whose
     relaxation bound is within 2 % of the smallest, then within a larger cut C. When the restriction's optimum
     U is <= C it is the optimum of the whole model (every configuration left out is bounded below by more than
-    C >= U); otherwise the cut grows to min(U, 1.25 C), and a cut of U always ends the sequence. The last model
+    C >= U); otherwise the cut grows to min(U, GROWTH x C), and a cut of U always ends the sequence. The last model
     holds every tie of the optimum, so the tie-break pass runs on it.
 
     Returns (solver, built model, outcome, proven) of the last solve; proven is False when the time limit

@@ -88,7 +88,7 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                             "defaults); Megatron-LM arguments --tp-comm-overlap"),
         Assumption(f"Overlapped collectives are not free: the data-parallel gradient reduction and weight gathers, "
                    f"FSDP / ZeRO-3's per-layer gathers and reduce-scatters and the context-parallel ring slow the "
-                   f"compute they hide behind by {s.efficiency.overlap_interference:.0%} of their own time (their NCCL "
+                   f"compute they hide behind by {s.efficiency.overlap_interference:.1%} of their own time (their NCCL "
                    f"kernels take SMs and HBM bandwidth); counted in the exposed data-parallel and CP time.",
                    "Lee et al., Characterizing Compute-Communication Overlap in GPU-Accelerated Distributed Deep "
                    "Learning (arXiv 2507.03114): 18.9 % average compute slowdown; explorer/cost/efficiency.py "

@@ -223,7 +223,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),
                  fused_kernels=_flag(row.get("compile"), spec.get("fused_kernels", True)),
-                 embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False))
+                 embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False),
+                 zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False))
 
 
 def _flag(text: str | None, default: bool) -> bool:

@@ -98,7 +98,7 @@ class Efficiency:
                 f"token, layer and hidden unit fused ({self.elementwise_bytes_per_hidden_eager:g} eager); attention "
                 f"at {self.attention_efficiency:.0%} of peak ({self.attention_score_bytes:g} bytes per score "
                 f"element without FlashAttention); data-parallel overlap {self.dp_overlap:.0%} of the last "
-                f"backward, hidden collectives slowing concurrent compute by {self.overlap_interference:.0%} of "
+                f"backward, hidden collectives slowing concurrent compute by {self.overlap_interference:.1%} of "
                 f"their time, tensor-parallel overlap {self.tp_overlap:.0%}; gradient buckets of "
                 f"{self.bucket_bytes / 1e6:g} MB")
 

@@ -82,6 +82,15 @@ class Setup:
     in place of a transformer layer. Off: the last stage holds its full share of layers and the output layer
     (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
 
+    zero1_grad_allreduce: bool = False
+    """DeepSpeed ZeRO-1 reduces the gradients with a full all-reduce (DeepSpeed releases of 2021-2023), not a
+    reduce-scatter: engine.py ignored contiguous_gradients and overlap_comm for stage 1 from #1246 (2021-07-26)
+    until #4887 (2024-01-06) ('Overlap and contiguous grads are meaningless in stage 1 and are ignored', v0.6.5
+    engine.py _configure_zero_optimizer), so stage_1_and_2.py reduce_ipg_grads took buffered_reduce_fallback, an
+    all-reduce over data parallelism of 5e8-element buckets; before #1246 the pipeline engine all-reduced them as
+    well (buffered_allreduce_fallback). Off: today's DeepSpeed (v0.13 and later), whose stage 1 reduce-scatters
+    into contiguous gradient partitions. Reference tables only: the 3D solvers do not search it."""
+
     fused_projections: bool = True
     """Q, K and V projected by one GEMM and SwiGLU's gate and up projections by one (Megatron-Core linear_qkv and
     linear_fc1, llm-foundry's Wqkv); False: as separate GEMMs, as torchtitan's Llama runs them (model.py: wq, wk,

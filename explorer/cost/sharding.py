@@ -224,11 +224,13 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
         bf16_opt = deepspeed_bf16_optimizer(setup, fw, zero)
         ds_rs_all = bucketed(db, lambda e: _rs(setup, e * gcb, n, g_all))
-        ds_grad = np.where(zero == 0, bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all)),
-                           np.where(zero == 1, ds_rs_all, 0.0))
+        ds_ar_all = bucketed(db, lambda e: _ar(setup, e * gcb, n, g_all))
+        z1_ar = bool(setup.zero1_grad_allreduce)  # DeepSpeed 2021-2023 stage 1: an all-reduce (Setup)
+        ds_grad = np.where(zero == 0, ds_ar_all, np.where(zero == 1, ds_ar_all if z1_ar else ds_rs_all, 0.0))
         gathers = (zero == 1) | (zero == 2) | bf16_opt  # BF16_Optimizer all-gathers the updated bf16 weights
         ds_param = np.where(gathers, bucketed(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
-        ds_last = np.where(zero == 0, last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_all)),
+        ar_last = last_bucket(db, lambda e: _ar(setup, e * gcb, n, g_all))
+        ds_last = np.where((zero == 0) | ((zero == 1) & z1_ar), ar_last,
                            np.where(zero == 1, last_bucket(db, lambda e: _rs(setup, e * gcb, n, g_all)), 0.0))
         ds_first = np.where(gathers, last_bucket(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
         linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)

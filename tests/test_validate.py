@@ -74,6 +74,13 @@ def test_the_code_carries_the_global_fit():
     stored, now = calibrate.stored()["global"], calibrate.current_values()
     for name, value in stored.items():
         assert now[name] == pytest.approx(value, rel=1e-3), name
+    # B200 has no table: its GEMM efficiency is an assumption derived from the Hopper fit (accelerators.toml says
+    # 'Hopper's fitted x 0.75/0.80'), so it follows each refit
+    from explorer.hardware.catalog import get_accelerator
+
+    b200 = get_accelerator("b200")
+    assert f"{stored['matmul_efficiency.hopper']:.4g} x 0.75/0.80" in b200.matmul_efficiency_source
+    assert b200.matmul_efficiency == pytest.approx(stored["matmul_efficiency.hopper"] * 0.75 / 0.80, abs=1e-4)
 
 
 def test_calibration_parameters_are_physical_and_bounded():

@@ -210,8 +210,7 @@ def prepare(inst: Instance, space: Space) -> dict:
         t_layer_alt[k] = _ns(p_ov[0] + p_ov[1] + p_ov[2] + p_ov[3])
         w_layer_alt[k] = np.rint(B * a_tp * a_cp * (t_layer_alt[k] / a_mb) / n).astype(np.int64)
     fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
-    t_fwd, t_bwd = _ns(fwd), _ns(parts[0] + parts[1] - fwd)
-    # the same windows times (1 - sigma), sigma the overlap interference (see build_model's e_mb)
+    # a layer's forward and backward windows times (1 - sigma), sigma the overlap interference (build_model's e_mb)
     keep = 1.0 - s.efficiency.overlap_interference
     t_fwd_keep, t_bwd_keep = _ns(keep * fwd), _ns(keep * (parts[0] + parts[1] - fwd))
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
@@ -262,10 +261,6 @@ def prepare(inst: Instance, space: Space) -> dict:
     comm_grad_step, comm_param_step, comm_ag, comm_ag_bwd, comm_rs, comm_mb_fixed = (
         np.asarray(comm[k]) for k in ("grad_step", "param_step", "ag", "ag_bwd", "rs", "mb_fixed"))
     comm_overlap_grad, comm_overlap_param = np.asarray(comm["overlap_grad"]), np.asarray(comm["overlap_param"])
-    # per model chunk (interleaved pipelines sync each chunk on its own: sharding.step_sync_exposed)
-    comm_grad_chunk = np.asarray(comm["grad_step"]) / e_v
-    comm_param_chunk = np.asarray(comm["param_step"]) / e_v
-    comm_grad_last, comm_param_first = np.asarray(comm["grad_last"]), np.asarray(comm["param_first"])
     comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
     t_acc = _ns(sh.grad_accumulation_time(s, e_fw, e_tp, e_pp, e_z, e_v))  # per micro-batch (v = 1 where > 0)
@@ -276,8 +271,9 @@ def prepare(inst: Instance, space: Space) -> dict:
     sig_layer = _ns(sh.interference(s, comm_ag + comm_ag_bwd + comm_rs))
     kept = {k: _ns(keep * np.asarray(comm[k])) for k in ("grad_step", "param_step", "ag", "ag_bwd", "rs",
                                                           "grad_last", "param_first")}
-    kept["grad_chunk"] = _ns(keep * np.asarray(comm["grad_step"]) / e_v)
-    kept["param_chunk"] = _ns(keep * np.asarray(comm["param_step"]) / e_v)
+    # per model chunk (interleaved pipelines sync each chunk on its own: sharding.step_sync_exposed)
+    kept["grad_chunk"] = _ns(keep * comm_grad_step / e_v)
+    kept["param_chunk"] = _ns(keep * comm_param_step / e_v)
 
     # --- a relaxation over (TP, CP, PP, v, mb, rc, SP): the exact pipeline time of the model below, the
     # fastest optimizer step and the smallest model state any framework / ZeRO choice gives the shape, the
@@ -354,9 +350,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     p2p_ok = P["p2p_ok"] & (lb_a <= top)
     dp_ok = P["dp_ok"] & (lb_v <= top)[None, :, :, :, :, None, None]
     pv_ok = P["pv_ok"] & (lb_v <= top).any(axis=(0, 1))
-    comm = {k: P["comm_" + k] for k in ("grad_step", "param_step", "overlap_grad", "overlap_param", "ag", "ag_bwd",
-                                       "rs", "mb_fixed", "grad_chunk", "param_chunk", "k_grad", "q_param",
-                                       "grad_last", "param_first")}
+    # the collectives' times come from P["kept"] (times 1 - sigma); these are the flags and the unscaled parts
+    comm = {k: P["comm_" + k] for k in ("overlap_grad", "overlap_param", "mb_fixed", "k_grad", "q_param")}
 
     # --- variables ---------------------------------------------------------------------------------
     X = CAP_MAX if cap is None else min(int(cap), CAP_MAX)

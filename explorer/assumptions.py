@@ -57,6 +57,10 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
         Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "
                    f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
                    f"{m.vocab}).", m.source),
+        Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
+                   + ("learned position embeddings)." if m.position == "learned" else
+                      f"{'ALiBi' if m.position == 'alibi' else 'RoPE'} positions, which run at other lengths too)."),
+                   m.source),
         Assumption(f"Precision: {prec} Dense peak {peak:,.1f} TFLOP/s per {s.cluster.accelerator.name}.",
                    "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
                    f"{s.cluster.accelerator.source}"),

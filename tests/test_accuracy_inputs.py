@@ -82,6 +82,29 @@ def test_solve_3d_cli_takes_a_custom_shape():
     assert d["extra"]["setup"]["params"] == 1_207_959_552 + 4_096 * 24 + 209_715_200 + 2_048
 
 
+def test_the_default_sequence_never_runs_a_model_past_its_context():
+    # The cloud track trains at 8,192 tokens. GPT-3 175B has 2,048 learned positions (Brown et al., Table 2.1:
+    # n_ctx 2,048), Llama 2 a 4,096 context (Touvron et al., Table 1): without --seq-len each trains at its own.
+    assert explorer.estimate(gpus=64, tp=8).setup.seq_len == 8192
+    assert explorer.estimate(model="gpt3_175b", gpus=1024, tp=8, pp=8).setup.seq_len == 2048
+    assert explorer.estimate(model="llama2_70b", gpus=64, tp=8).setup.seq_len == 4096
+    # RoPE runs at other lengths (context extension): an explicit longer sequence is taken
+    assert explorer.estimate(model="llama2_70b", gpus=64, tp=8, seq_len=8192).setup.seq_len == 8192
+    # the report says which length it used and what the model was built for
+    e = explorer.estimate(model="gpt3_175b", gpus=1024, tp=8, pp=8)
+    line = next(a.text for a in e.assumptions() if a.text.startswith("Sequence length"))
+    assert "2,048 tokens" in line and "learned position" in line
+    res = explorer.solve_3d(model="gpt3_175b", gpus=512, global_batch=512, explain=False, top=1)
+    assert res.instance.setup.seq_len == 2048
+
+
+def test_a_sequence_longer_than_a_learned_position_table_is_a_one_line_error():
+    code, out, err = run("estimate", "--model", "gpt3_175b", "--gpus", "1024", "--tp", "8", "--pp", "8",
+                         "--seq-len", "4096")
+    assert code == 2 and "seq-len 4,096" in err and "2,048 learned positions" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("args, fragment", [
     (("--model", "llama3_8b", "--mlp", "gelu"), "swiglu MLP"),
     (("--mlp", "gelu"), "give layers, hidden and heads"),

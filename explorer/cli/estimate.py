@@ -14,7 +14,8 @@ from explorer.tracks import TRACKS
 @click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
               help="Scenario whose defaults fill what is not given.")
 @model_options
-@click.option("--seq-len", type=V.SEQ_LEN, default=None)
+@click.option("--seq-len", type=V.SEQ_LEN, default=None,
+              help="Sequence length in tokens (default: the track's, or the model's context if shorter).")
 @cluster_options
 @stack_options
 @click.option("--tp", type=V.DEGREE, default=1, show_default=True)

@@ -88,7 +88,8 @@ def stack(kw: dict) -> dict:
               help="cost: the cheapest plan that meets the constraints; time: the fastest.")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Sequences per step (default 2048, Llama 3 405B's).")
-@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length (default 8192).")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None,
+              help="Sequence length (default 8192, or the model's context if shorter).")
 @click.option("--max-bubble", type=V.OPEN_FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
@@ -131,7 +132,8 @@ def plan_cmd(**kw) -> None:
               help="Sequences per step (for --step-time, and the batch of the model's bound; default 2048).")
 @click.option("--mfu", type=FINITE, default=None, help="Claimed MFU as a fraction (0.45).")
 @click.option("--memory-gb", type=V.MEMORY_GB, default=None, help="Claimed memory per GPU, GB.")
-@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length (default 8192).")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None,
+              help="Sequence length (default 8192, or the model's context if shorter).")
 @click.option("--tolerance", type=FINITE, default=0.10, show_default=True,
               help="Relative difference still called agreement.")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")

@@ -36,7 +36,8 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @cluster_options
 @stack_options
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None, help="Global batch in sequences.")
-@click.option("--seq-len", type=V.SEQ_LEN, default=None, help="Sequence length in tokens.")
+@click.option("--seq-len", type=V.SEQ_LEN, default=None,
+              help="Sequence length in tokens (default: the track's, or the model's context if shorter).")
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")

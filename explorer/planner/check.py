@@ -95,7 +95,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     if step_time_s is not None and global_batch is None:
         raise UsageError("a step time needs --global-batch (sequences per step) to give a throughput")
     opts = cluster_options(gpu, network)
-    seq = assumptions.seq_len if seq_len is None else seq_len
+    # never past the model's own context by default (GPT-3: 2,048 learned positions)
+    seq = min(assumptions.seq_len, model.model.max_seq) if seq_len is None else seq_len
     track = get_track("cloud")
     stack = dict(stack or {})
     setup = make_setup(track, model=model.model, gpus=gpus, seq_len=seq, **opts,

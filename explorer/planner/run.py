@@ -145,7 +145,8 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
         raise UsageError(f"{len(gpu_types)} GPU types x {len(sizes)} sizes x {len(nets)} networks = {total} "
                          f"candidates; at most {MAX_CANDIDATES}")
     gb = assumptions.global_batch if global_batch is None else global_batch
-    seq = assumptions.seq_len if seq_len is None else seq_len
+    # never past the model's own context by default (GPT-3: 2,048 learned positions)
+    seq = min(assumptions.seq_len, model.model.max_seq) if seq_len is None else seq_len
     track = get_track("cloud")
     stack = dict(stack or {})
     setup_stack = {k: v for k, v in stack.items() if k != "framework"}

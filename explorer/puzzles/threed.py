@@ -150,7 +150,12 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     cluster = cluster_with(track.cluster, gpu=gpu, gpus=V.DEVICES.check("gpus", gpus, track.cluster.devices),
                            gpus_per_node=V.DEVICES_PER_NODE.check("gpus-per-node", gpus_per_node, None),
                            network=network, intra_network=intra_network)
-    seq = V.SEQ_LEN.check("seq-len", seq_len, track.workload.seq_len)
+    # The default never runs a model past its own context: GPT-3's 2,048 learned positions, Llama 2's 4,096.
+    seq = V.SEQ_LEN.check("seq-len", seq_len, min(track.workload.seq_len, mdl.max_seq))
+    if mdl.position == "learned" and seq > mdl.max_seq:
+        raise UsageError(f"seq-len {seq:,} is longer than {mdl.name}'s table of {mdl.max_seq:,} learned positions; "
+                         f"give --seq-len <= {mdl.max_seq:,} (a custom shape, --layers/--hidden/--heads, takes "
+                         "RoPE positions and any length)")
     usable_memory_fraction = V.OPEN_FRACTION.check("usable-memory-fraction", usable_memory_fraction)
     kw = {} if efficiency is None else {"efficiency": efficiency}
     prec = track.workload.precision if precision is None else precision

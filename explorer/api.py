@@ -7,7 +7,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.assumptions import setup_assumptions
-from explorer.cost.frameworks import stack_layout_default, tp_overlap_default
+from explorer.cost.frameworks import FRAMEWORK_CHOICES, stack_layout_default, tp_overlap_default, zero_default
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
@@ -124,8 +124,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
              intra_network: str | None = None, seq_len: int | None = None, tp: int = 1, pp: int = 1,
              dp: int | None = None, cp: int = 1, virtual_stages: int = 1, micro_batch: int = 1,
-             global_batch: int | None = None, zero: int = 0, recompute: str = "none", sequence_parallel: bool = True,
-             precision: str | None = None, optimizer: str | None = None,
+             global_batch: int | None = None, zero: int | None = None, recompute: str = "none",
+             sequence_parallel: bool = True, precision: str | None = None, optimizer: str | None = None,
              usable_memory_fraction: float | None = None, flash_attention: bool = True,
              attention_kernel: str = "flash2", tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
              framework: str = "megatron",
@@ -135,14 +135,18 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
 
     The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
     mlp). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
-    framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); a plan the
+    framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); zero: None is
+    the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
     the framework's default. attention_kernel: flash2 (default), flash1 or triton (explorer/cost/efficiency.py
     ATTENTION_KERNELS). The result carries the Setup it was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
-    micro_batch, zero = V.MICRO_BATCH.check("micro-batch", micro_batch), V.ZERO_STAGE.check("zero", zero)
+    micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
+    if zero is None:  # the framework's own (an unknown framework is reported by runnable_framework below)
+        zero = zero_default(framework) if framework in FRAMEWORK_CHOICES else 0
+    zero = V.ZERO_STAGE.check("zero", zero)
     model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                           vocab=vocab, mlp=mlp)
     mdl = model if isinstance(model, DecoderModel) else (
@@ -184,7 +188,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
 def runnable_framework(choice: str, **plan: Any) -> str:
     """The framework that runs a plan: `choice` itself, or for 'any' the first of Megatron-LM, DeepSpeed, FSDP2
     that does; a one-line UsageError naming why when none does."""
-    from explorer.cost.frameworks import FRAMEWORK_CHOICES, frameworks_for
+    from explorer.cost.frameworks import frameworks_for
 
     if choice not in FRAMEWORK_CHOICES:
         raise UsageError(f"framework {choice!r} unknown; valid: {', '.join(FRAMEWORK_CHOICES)}")

@@ -328,3 +328,19 @@ def test_the_loss_reads_and_writes_the_logits_in_fp32_several_times():
     e = gemm_efficiency(s.cluster.accelerator.matmul_efficiency, m.hidden, tokens, s.efficiency, other=m.vocab / 2)
     gemm = 3 * tokens * 2 * m.vocab * m.hidden / 2 / (s.non_gemm_peak_flops * e)
     assert t - gemm == pytest.approx(52 * tokens * m.vocab / 2 / s.cluster.accelerator.memory_bandwidth, rel=1e-9)
+
+
+def test_zero_stage_defaults_to_what_the_framework_runs_unsharded_or_fully_sharded():
+    # Megatron-LM without --use-distributed-optimizer and DeepSpeed's zero_optimization.stage default are
+    # unsharded (0); FSDP2 has no unsharded mode and fully_shard's default reshard_after_forward=True is ZeRO-3.
+    kw = dict(model="llama3_1_8b", gpus=64, micro_batch=2, global_batch=128)
+    assert explorer.estimate(**kw).plan.zero == 0
+    assert explorer.estimate(framework="deepspeed", **kw).plan.zero == 0
+    assert explorer.estimate(framework="fsdp", **kw).plan.zero == 3
+    code, out, err = run("estimate", "--model", "llama3_1_8b", "--gpus", "64", "--framework", "fsdp",
+                         "--micro-batch", "2", "--global-batch", "128", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["configuration"]["zero"] == 3
+    # an explicit stage the framework cannot run stays a one-line error
+    code, out, err = run("estimate", "--model", "llama3_1_8b", "--gpus", "64", "--framework", "fsdp", "--zero", "0")
+    assert code == 2 and "ZeRO stages 2, 3, not 0" in err and len(err.strip().splitlines()) == 1

@@ -163,6 +163,16 @@ def tp_overlap_default(choice: str) -> bool:
     return all(f.tp_comm_overlap for f in frameworks_for(choice))
 
 
+def zero_default(choice: str) -> int:
+    """The ZeRO stage a plan gets when none is given: the lowest the framework offers. Megatron-LM and DeepSpeed
+    start unsharded (no --use-distributed-optimizer; DeepSpeed's zero_optimization.stage defaults to 0); PyTorch
+    FSDP2 has no unsharded mode, and fully_shard's default reshard_after_forward=True is ZeRO-3 (torchtitan's
+    default), so fsdp gets 3 rather than its lowest, 2. 'any' starts from Megatron-LM's 0."""
+    if choice == "fsdp":
+        return 3
+    return min(frameworks_for(choice)[0].zero_stages)
+
+
 def stack_layout_default(choice: str) -> dict[str, object]:
     """Setup.fused_projections and Setup.selective_policy for a framework choice: the model code that framework
     runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv and linear_fc1, attention-core selective recompute;

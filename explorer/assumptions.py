@@ -7,6 +7,7 @@ what explorer/cost/ computes with, and where each choice comes from.
 
 from __future__ import annotations
 
+from explorer.accuracy import accuracy_line
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, ATTENTION_KERNELS
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
@@ -97,7 +98,12 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                    "Lee et al., Characterizing Compute-Communication Overlap in GPU-Accelerated Distributed Deep "
                    "Learning (arXiv 2507.03114): 18.9 % average compute slowdown; explorer/cost/efficiency.py "
                    "overlap_interference"),
-    ] + _bf16_optimizer(s, framework, zero)
+    ] + _bf16_optimizer(s, framework, zero) + [
+        Assumption(accuracy_line(framework or "megatron", s.cluster.accelerator.key,
+                                 s.cluster.accelerator.name),
+                   "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
+                   "leave-one-table-out predictions of the shipped reference tables"),
+    ]
 
 
 def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:

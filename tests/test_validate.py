@@ -414,3 +414,44 @@ def test_sc21_pipeline_rows_all_reduce_after_the_whole_backward():
     torch_row = next(r for r in rows if r["params_b"] == "18.4")
     assert _setup(spec, _row_model(spec, torch_row, 2048), 256, 2048, DEFAULT_EFFICIENCY,
                   torch_row).efficiency.dp_overlap == 1.0
+
+
+# --- the accuracy line of every report (explorer/accuracy.py) ------------------------------------------------
+
+def test_shipped_accuracy_summary_is_what_validate_computes_now(results):
+    # accuracy.json is rewritten by `python -m explorer.accuracy`; a refit or a table change that forgets it fails
+    import json
+
+    from explorer import accuracy
+
+    fresh = json.loads(json.dumps(accuracy.summarize(list(results.values()))))
+    assert accuracy.stored() == fresh, "run `python -m explorer.accuracy` (explorer/data/reference/accuracy.json)"
+
+
+def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
+    import statistics
+
+    from explorer.accuracy import accuracy_line
+
+    # Megatron-LM on Hopper: the only such table is Megatron-Core's weak scaling (9 rows), judged with the
+    # parameters fitted without it
+    t = results["megatron_core_h100_weak"]
+    errs = [r.error for r in t.out_rows]
+    line = accuracy_line("megatron", "h100_sxm")
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs" in line
+    assert f"{statistics.median(abs(e) for e in errs):.1%} at the median" in line
+    assert f"{max(abs(e) for e in errs):.1%} at most" in line
+    # DeepSpeed on Ampere: MT-NLG and BLOOM (no fit uses either, so their rows are out of sample as they stand)
+    n = len(results["mtnlg_530b_a100"].rows) + len(results["bloom_jean_zay_a100"].rows)
+    line = accuracy_line("deepspeed", "a100_80gb")
+    assert f"on {n} published DeepSpeed runs on Ampere GPUs (2 reference tables" in line
+    # a part no table ran on says so instead of borrowing another's figures
+    assert "no published PyTorch FSDP2 (torchtitan) run on NVIDIA B200" in accuracy_line(
+        "fsdp", "b200", "NVIDIA B200")
+
+
+def test_reports_carry_the_accuracy_line():
+    import explorer
+
+    e = explorer.estimate(gpu="a100", gpus=64, model="llama3_8b", tp=8, framework="deepspeed")
+    assert any(a.text.startswith("Accuracy: on 25 published DeepSpeed runs on Ampere") for a in e.assumptions())

@@ -1,0 +1,99 @@
+"""How far the step-time model has been from published training runs, per framework and GPU family: the
+line every `estimate` and `solve 3d` report carries so that a reader knows how much to trust its figures.
+
+The figures come from `explore validate`: each throughput row of the shipped reference tables predicted with the
+efficiency parameters fitted WITHOUT that row's table (leave-one-table-out, explorer/calibrate.py; a table no fit
+uses is out of sample as it stands). They are stored in explorer/data/reference/accuracy.json, which
+`python -m explorer.accuracy` rewrites after a refit or a table change; tests/test_validate.py fails when the file
+no longer matches what `explore validate` computes. No physics here: this module only counts errors.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from functools import cache
+from pathlib import Path
+
+ACCURACY_FILE = Path(__file__).parent / "data" / "reference" / "accuracy.json"
+GOOD = 0.15  # the issue's per-row bar: |error| <= 15 %
+
+FAMILY_OF = {"h100_sxm": "Hopper", "h100_hbm2e_96gb": "Hopper", "h200": "Hopper",
+             "a100_80gb": "Ampere", "a100_40gb": "Ampere"}
+"""GPU family of each catalog part the reference tables ran on (the families the calibration fits its
+efficiencies for: explorer/calibrate.py HOPPER and AMPERE)."""
+
+
+def summarize(results: list) -> dict:
+    """Out-of-sample error statistics of the throughput rows of `results` (validate.validate()), grouped by
+    (framework, GPU family): rows, tables, median |error|, max |error|, rows within GOOD, median signed error
+    (positive: predicted faster than measured)."""
+    from explorer.validate import load_table
+
+    groups: dict[tuple[str, str], dict] = {}
+    for t in results:
+        if t.kind != "throughput":
+            continue
+        spec = load_table(t.key)[0]
+        family = FAMILY_OF.get(spec["accelerator"])
+        if family is None:
+            continue
+        g = groups.setdefault((spec.get("framework", "megatron"), family), {"errors": [], "tables": []})
+        g["errors"] += [r.error for r in (t.out_rows or t.rows)]
+        g["tables"].append(t.key)
+    out = []
+    for (fw, family), g in sorted(groups.items()):
+        errs = g["errors"]
+        out.append({
+            "framework": fw, "family": family, "rows": len(errs), "tables": g["tables"],
+            "median_abs_error": round(statistics.median(abs(e) for e in errs), 4),
+            "max_abs_error": round(max(abs(e) for e in errs), 4),
+            "within_good": sum(abs(e) <= GOOD for e in errs),
+            "median_error": round(statistics.median(errs), 4),
+        })
+    return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
+            "good": GOOD, "groups": out}
+
+
+@cache
+def stored() -> dict:
+    """The shipped summary (accuracy.json)."""
+    return json.loads(ACCURACY_FILE.read_text())
+
+
+def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator") -> str:
+    """One sentence: how the model fared on published runs of this framework on this GPU's family."""
+    from explorer.cost.frameworks import framework as framework_named
+
+    name = framework_named(framework).name
+    family = FAMILY_OF.get(accelerator_key)
+    group = next((g for g in stored()["groups"] if g["framework"] == framework and g["family"] == family), None)
+    if group is None:
+        where = f"{family} GPUs" if family else accelerator_name
+        return (f"Accuracy: no published {name} run on {where} is among the reference tables (explore validate), "
+                "so nothing has checked these figures there; the efficiency parameters were fitted on A100 and "
+                "H100 runs.")
+    sign = "faster" if group["median_error"] > 0 else "slower"
+    n = group["rows"]
+    return (f"Accuracy: on {n} published {name} runs on {family} GPUs ({len(group['tables'])} reference "
+            f"table{'s' if len(group['tables']) > 1 else ''}, explore validate), throughput predicted with the "
+            f"parameters fitted without each run's table missed by {group['median_abs_error']:.1%} at the median "
+            f"and {group['max_abs_error']:.1%} at most ({group['within_good']} of {n} within "
+            f"{stored()['good']:.0%}); the median run was predicted {abs(group['median_error']):.1%} {sign} than "
+            "measured.")
+
+
+def write() -> dict:
+    """Recompute the summary from `explore validate` and store it."""
+    from explorer.validate import validate
+
+    summary = summarize(validate())
+    ACCURACY_FILE.write_text(json.dumps(summary, indent=1) + "\n")
+    stored.cache_clear()
+    return summary
+
+
+if __name__ == "__main__":
+    for g in write()["groups"]:
+        print(f"{g['framework']:9s} {g['family']:7s} {g['rows']:4d} rows  median |e| {g['median_abs_error']:.1%}  "
+              f"max {g['max_abs_error']:.1%}  signed median {g['median_error']:+.1%}")

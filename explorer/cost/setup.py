@@ -79,8 +79,12 @@ class Setup:
     Megatron-DeepSpeed's --pp-partition-method 'type:transformer|embedding' lays BLOOM out (DeepSpeed
     PipelineModule partition_method; tr11-176B-ml README: 'pp rank 0: [embed | 5 transformer blocks] ... pp
     rank 11: [5 transformer blocks | embed]'): ceil((L + 2) / PP) slots per stage, the last stage's output layer
-    in place of a transformer layer. Off: the last stage holds its full share of layers and the output layer
-    (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
+    in place of a transformer layer. Under interleaving, ceil((L + 2) / (PP v)) slots per chunk: Meta's Llama 3
+    405B ran 126 layers in 128 one-layer chunks over 16 ranks, the first chunk holding only the embedding and the
+    last only the output projection and loss (arXiv 2407.21783 sec. 3.3.2; Chu et al., ISCA '25, sec. 3.1.2 and
+    3.2: 'one transformer layer per virtual PP stage'), as Megatron-Core's --account-for-embedding-in-pipeline-
+    split and --account-for-loss-in-pipeline-split do. Off: the last stage holds its full share of layers and the
+    output layer (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
 
     zero1_grad_allreduce: bool = False
     """DeepSpeed ZeRO-1 reduces the gradients with a full all-reduce (DeepSpeed releases of 2021-2023), not a

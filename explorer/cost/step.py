@@ -60,8 +60,8 @@ def evaluate(
     t_layer = t_compute + t_memory + t_tp + t_cp
     on_last = np.ones_like(np.asarray(layers, dtype=float))  # the output layer runs on the slowest stage
     if setup.embedding_pipeline_slot:  # the output layer takes a layer's slot (Setup.embedding_pipeline_slot)
-        slots = np.asarray(mem.stage_layers(m.layers + 2, pp, 1))
-        split = (np.asarray(pp) > 1) & (np.asarray(v) == 1)
+        slots = np.asarray(mem.stage_layers(m.layers + 2, pp, v))  # the most loaded rank's slots, v chunks
+        split = np.asarray(pp) > 1
         logits_stage = (slots - 1) * t_layer + t_logits >= slots * t_layer
         layers = np.where(split, np.where(logits_stage, slots - 1, slots), layers)
         on_last = np.where(split & ~logits_stage, 0.0, 1.0)

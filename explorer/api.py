@@ -130,7 +130,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              attention_kernel: str = "flash2", tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
              framework: str = "megatron",
              hsdp: bool = False,
-             grad_reduce_dtype: str | None = None, in_network_reduction: bool = False) -> Estimate:
+             grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
+             embedding_pipeline_slot: bool = False) -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP)).
 
     The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
@@ -139,7 +140,10 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
     the framework's default. attention_kernel: flash2 (default), flash1 or triton (explorer/cost/efficiency.py
-    ATTENTION_KERNELS). The result carries the Setup it was computed with (`.setup`)."""
+    ATTENTION_KERNELS). embedding_pipeline_slot: the embedding and the output layer each take a layer's slot in the
+    pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split;
+    Llama 3 405B's 126 layers in 128 slots; Setup.embedding_pipeline_slot), so PP x virtual stages may reach
+    layers + 2. The result carries the Setup it was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
@@ -173,12 +177,16 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
                        attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                        grad_reduce_dtype=grad_reduce_dtype,
-                       in_network_reduction=in_network_reduction, **stack_layout_default(fw))
+                       in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
+                       **stack_layout_default(fw))
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")
-    if pp * virtual_stages > m.layers:
-        raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds the {m.layers} layers")
+    slots = m.layers + (2 if embedding_pipeline_slot else 0)
+    if pp * virtual_stages > slots:
+        what = f"the {m.layers} layers" + (" and the embedding and output slots" if embedding_pipeline_slot else "")
+        hint = "" if embedding_pipeline_slot else " (--embedding-slots gives the embedding and output a slot each)"
+        raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds {what}{hint}")
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
                         virtual_stages=virtual_stages, zero=zero, recompute=recompute,
                         sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))

@@ -98,7 +98,13 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                    "Lee et al., Characterizing Compute-Communication Overlap in GPU-Accelerated Distributed Deep "
                    "Learning (arXiv 2507.03114): 18.9 % average compute slowdown; explorer/cost/efficiency.py "
                    "overlap_interference"),
-    ] + _bf16_optimizer(s, framework, zero) + [
+    ] + ([Assumption(
+        "Pipeline split: the embedding and the output layer each take a layer's slot (Megatron-Core "
+        "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split), so the last stage "
+        "runs its output layer in place of a transformer layer.",
+        "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
+        "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
+        if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + [
         Assumption(accuracy_line(framework or "megatron", s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "

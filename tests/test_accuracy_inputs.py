@@ -344,3 +344,19 @@ def test_zero_stage_defaults_to_what_the_framework_runs_unsharded_or_fully_shard
     # an explicit stage the framework cannot run stays a one-line error
     code, out, err = run("estimate", "--model", "llama3_1_8b", "--gpus", "64", "--framework", "fsdp", "--zero", "0")
     assert code == 2 and "ZeRO stages 2, 3, not 0" in err and len(err.strip().splitlines()) == 1
+
+
+def test_embedding_slots_let_llama3_405b_run_as_meta_split_it():
+    # Meta's 405B: 126 layers plus the embedding and the output chunk in 128 one-slot chunks over PP 16 x V 8
+    # (Chu et al., ISCA '25 sec. 3.1.2 and 3.2). Without the slots, 16 x 8 = 128 chunks exceed the 126 layers.
+    args = ("estimate", "--model", "llama3_405b", "--gpus", "8192", "--tp", "8", "--pp", "16", "--virtual-stages", "8",
+            "--global-batch", "2048", "--framework", "fsdp", "--zero", "2", "--no-tp-comm-overlap")
+    code, out, err = run(*args)
+    assert code == 2 and "exceeds the 126 layers" in err and "--embedding-slots" in err
+    code, out, err = run(*args, "--embedding-slots", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    # 32 micro-batches per pipeline: bubble (p - 1)/(v m + p - 1) = 15 / 271 = 5.5 % (the ISCA paper measured
+    # 'a 5% bubble ratio when bs = 2 x pp')
+    assert d["bubble_fraction"] == pytest.approx(15 / 271, rel=1e-6)
+    assert any(a["text"].startswith("Pipeline split: the embedding") for a in d["assumptions"])

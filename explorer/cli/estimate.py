@@ -31,12 +31,16 @@ from explorer.tracks import TRACKS
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
               help="FSDP2 only: shard inside a node, replicate across nodes.")
+@click.option("--embedding-slots/--no-embedding-slots", default=False, show_default=True,
+              help="Under PP the embedding and the output layer each take a layer's slot (Megatron-Core "
+                   "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "
+                   "405B: 126 layers in 128 slots of PP 16 x V 8).")
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
                  tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, sequence_parallel, hsdp,
-                 framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
+                 embedding_slots, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
 
@@ -47,7 +51,8 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  recompute=recompute, sequence_parallel=sequence_parallel, precision=precision,
                  flash_attention=flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
-                 grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
+                 grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
+                 embedding_pipeline_slot=embedding_slots)
     if fmt == "json":
         click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
         return

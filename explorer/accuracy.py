@@ -15,13 +15,14 @@ import statistics
 from functools import cache
 from pathlib import Path
 
+from explorer.cost.efficiency import FITTED_FAMILIES
+
 ACCURACY_FILE = Path(__file__).parent / "data" / "reference" / "accuracy.json"
 GOOD = 0.15  # the issue's per-row bar: |error| <= 15 %
 
-FAMILY_OF = {"h100_sxm": "Hopper", "h100_hbm2e_96gb": "Hopper", "h200": "Hopper",
-             "a100_80gb": "Ampere", "a100_40gb": "Ampere"}
+FAMILY_OF = {key: family.capitalize() for family, keys in FITTED_FAMILIES.items() for key in keys}
 """GPU family of each catalog part the reference tables ran on (the families the calibration fits its
-efficiencies for: explorer/calibrate.py HOPPER and AMPERE)."""
+efficiencies for)."""
 
 
 def summarize(results: list) -> dict:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY, FITTED_FAMILIES, Efficiency
 from explorer.hardware.catalog import get_accelerator
 from explorer.validate import REFERENCE_DIR, load_table, table_names, validate_table
 
@@ -53,8 +53,8 @@ class Parameter:
         return self.name.split(".")[0]
 
 
-HOPPER = ("h100_sxm", "h100_hbm2e_96gb", "h200")
-AMPERE = ("a100_80gb", "a100_40gb")
+HOPPER = FITTED_FAMILIES["hopper"]
+AMPERE = FITTED_FAMILIES["ampere"]
 
 # Every fit starts from the priors (each from a source, not from a fit), and a weak log-normal prior term keeps a
 # parameter that the training tables cannot pin down near its prior (PRIOR_WEIGHT: a factor PRIOR_SPREAD away

@@ -105,6 +105,13 @@ class Efficiency:
 
 DEFAULT_EFFICIENCY = Efficiency()
 
+FITTED_FAMILIES: dict[str, tuple[str, ...]] = {
+    "hopper": ("h100_sxm", "h100_hbm2e_96gb", "h200"),
+    "ampere": ("a100_80gb", "a100_40gb"),
+}
+"""Accelerator families whose GEMM and attention efficiencies explorer/calibrate.py fits, one value per family
+(hardware/data/accelerators.toml), and by which explorer/accuracy.py groups the validation rows."""
+
 ATTENTION_KERNEL_NAMES: dict[str, str] = {
     "flash2": "a FlashAttention-2-class kernel: flash-attn 2, PyTorch SDPA or Transformer Engine fused attention",
     "flash1": "FlashAttention 1 (flash-attn 1.x)",

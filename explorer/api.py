@@ -132,7 +132,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
              embedding_pipeline_slot: bool = False) -> Estimate:
-    """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP)).
+    """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP); seq_len defaults to the
+    track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
 
     The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
     mlp). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.

@@ -374,7 +374,8 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
     """Solve the 3D puzzle for a track; any scenario default can be overridden by keyword
     (model, gpu, gpus, gpus_per_node, network, intra_network, seq_len, global_batch, precision,
     optimizer, usable_memory_fraction, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
-    max_bubble, fix, allow, memory_limit_bytes)."""
+    max_bubble, fix, allow, memory_limit_bytes). seq_len defaults to the track's, or to the model's context where
+    that is shorter (make_setup)."""
     t = track if isinstance(track, Track) else get_track(track)
     inst = make_instance(t, **options)
     if min_memory_headroom_bytes is not None:

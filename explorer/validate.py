@@ -463,13 +463,31 @@ def render_text(results: list[TableResult], width: int | None = None) -> str:
                 text += (f" in sample; {100 * oo['median_error']:.1f}% and {100 * oo['max_error']:.1f}% "
                          f"out of sample")
             doc.line(text)
+    groups = _by_framework_family(results)
+    if groups:
+        doc.line()
+        doc.line("By framework and GPU family, out of sample (the accuracy line every estimate and solve 3d report "
+                 "quotes):")
+        doc.table(["framework", "GPUs", "rows", "median |error|", "max |error|", "within 15%", "median error"],
+                  [[g["framework"], g["family"], g["rows"], f"{100 * g['median_abs_error']:.1f}%",
+                    f"{100 * g['max_abs_error']:.1f}%", g["within_good"], _pct(g["median_error"])]
+                   for g in groups], indent=2)
     return doc.render(width)
+
+
+def _by_framework_family(results: list[TableResult]) -> list[dict]:
+    """Out-of-sample error statistics per (framework, GPU family) of the throughput tables in `results`
+    (explorer/accuracy.py)."""
+    from explorer.accuracy import summarize
+
+    return summarize(results)["groups"]
 
 
 def render_json(results: list[TableResult]) -> str:
     doc = {"tables": [t.as_dict() for t in results],
            "overall": [overall(results, k) for k in ("throughput", "memory")]
-           + [overall(results, "throughput", out_of_sample=True)]}
+           + [overall(results, "throughput", out_of_sample=True)],
+           "by_framework_family": _by_framework_family(results)}
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 

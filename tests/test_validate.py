@@ -455,3 +455,21 @@ def test_reports_carry_the_accuracy_line():
 
     e = explorer.estimate(gpu="a100", gpus=64, model="llama3_8b", tp=8, framework="deepspeed")
     assert any(a.text.startswith("Accuracy: on 25 published DeepSpeed runs on Ampere") for a in e.assumptions())
+
+
+def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(results):
+    import json
+
+    res = list(results.values())
+    text = render(res, "text")
+    assert "By framework and GPU family, out of sample" in text
+    groups = {(g["framework"], g["family"]): g for g in json.loads(render(res, "json"))["by_framework_family"]}
+    # every throughput row of a table that ran on a fitted family lands in exactly one group
+    from explorer.accuracy import FAMILY_OF
+
+    counted = sum(g["rows"] for g in groups.values())
+    assert counted == sum(len(t.rows) for t in res
+                          if t.kind == "throughput" and load_table(t.key)[0]["accelerator"] in FAMILY_OF)
+    assert counted == 217  # today every throughput table ran on an A100 or an H100
+    # DeepSpeed on Ampere: MT-NLG's 3 rows and BLOOM's 22
+    assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22

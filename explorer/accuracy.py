@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from explorer.cost.efficiency import FITTED_FAMILIES
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 
 ACCURACY_FILE = Path(__file__).parent / "data" / "reference" / "accuracy.json"
 GOOD = 0.15  # the per-row bar: |error| <= 15 %
@@ -39,7 +40,7 @@ def summarize(results: list) -> dict:
         family = FAMILY_OF.get(spec["accelerator"])
         if family is None:
             continue
-        g = groups.setdefault((spec.get("framework", "megatron"), family), {"errors": [], "tables": []})
+        g = groups.setdefault((spec.get("framework", DEFAULT_FRAMEWORK), family), {"errors": [], "tables": []})
         g["errors"] += [r.error for r in (t.out_rows or t.rows)]
         g["tables"].append(t.key)
     out = []

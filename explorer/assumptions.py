@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from explorer.accuracy import accuracy_line
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, ATTENTION_KERNELS
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
 from explorer.report import Assumption
@@ -105,7 +106,7 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + [
-        Assumption(accuracy_line(framework or "megatron", s.cluster.accelerator.key,
+        Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 from explorer.cost.frameworks import framework as get_framework
 from explorer.cost.setup import Setup
 from explorer.cost.sharding import model_state_bytes
@@ -278,7 +279,7 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
                         zero=zero, recompute=recompute,
                         sequence_parallel=_flag(row.get("sequence_parallel"), spec.get("sequence_parallel", True))
                         and tp > 1,
-                        framework=spec.get("framework", "megatron"))
+                        framework=spec.get("framework", DEFAULT_FRAMEWORK))
     est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":

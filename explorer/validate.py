@@ -225,7 +225,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  fused_projections=spec.get("fused_projections", True),
                  fused_kernels=_flag(row.get("compile"), spec.get("fused_kernels", True)),
                  embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False),
-                 zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False))
+                 zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
+                 loss_bytes_per_logit=get_framework(spec.get("framework", DEFAULT_FRAMEWORK)).loss_bytes_per_logit)
 
 
 def _flag(text: str | None, default: bool) -> bool:

@@ -74,6 +74,7 @@ class Framework:
     # per-op selective activation checkpointing.
     fused_projections: bool = True
     selective_policy: str = "attention"
+    loss_bytes_per_logit: int = 6  # Setup.loss_bytes_per_logit: Megatron's vocab-parallel cross-entropy
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -122,7 +123,7 @@ FSDP = Framework(
            "separate nn.Linear), torchtitan/distributed/activation_checkpoint.py (selective_ac_option 'op', "
            "_save_list: every second matmul and the elementwise ops rerun); AsyncTP (opt-in) speeds the forward "
            "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08)",
-    fused_projections=False, selective_policy="op", tp_overlap_mode=2)
+    fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12)
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -174,12 +175,14 @@ def zero_default(choice: str) -> int:
 
 
 def stack_layout_default(choice: str) -> dict[str, object]:
-    """Setup.fused_projections and Setup.selective_policy for a framework choice: the model code that framework
-    runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv and linear_fc1, attention-core selective recompute;
-    FSDP2: torchtitan's separate projections and per-op selective AC). 'any' searches all three with one layer
+    """Setup.fused_projections, Setup.selective_policy and Setup.loss_bytes_per_logit for a framework choice: the
+    model code that framework runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv and linear_fc1,
+    attention-core selective recompute, vocab-parallel cross-entropy; FSDP2: torchtitan's separate projections,
+    per-op selective AC and cross_entropy on an FP32 copy of the logits). 'any' searches all three with one layer
     model, so it keeps Megatron's layout (the first framework) and says so in the report's assumptions."""
     f = frameworks_for(choice)[0]
-    return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy}
+    return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy,
+            "loss_bytes_per_logit": f.loss_bytes_per_logit}
 
 
 def framework(key: str) -> Framework:

@@ -157,12 +157,13 @@ def pipeline_activation_bytes(
 def working_bytes(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
 ) -> np.ndarray | int:
-    """Transient buffers of one micro-batch: FP32 logits for the loss (vocab-parallel, / TP); under full
-    recompute, one layer's full activations rebuilt during backward; with context parallelism, the K/V
+    """Transient buffers of one micro-batch: the loss's copies of the logits (vocab-parallel, / TP;
+    Setup.loss_bytes_per_logit: 6 bytes per element for Megatron-LM's cross-entropy, 12 for torchtitan's); under
+    full recompute, one layer's full activations rebuilt during backward; with context parallelism, the K/V
     blocks in flight around the ring (one being sent, one received: TransformerEngine's double buffer)."""
     m = setup.model
     tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
-    logits = _cdiv(tokens * m.vocab * 4, tp)
+    logits = _cdiv(tokens * m.vocab * setup.loss_bytes_per_logit, tp)
     rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
     kv_ring = np.where(np.asarray(cp) > 1, 2 * _cdiv(2 * tokens * m.kv_dim * setup.act_bytes, tp), 0)
     return logits + np.where(setup.forward_replayed(recompute), rebuilt, 0) + kv_ring  # per-op policy rebuilds too

@@ -87,7 +87,8 @@ def boundary_bytes(setup: Setup, micro_batch: ArrayLike) -> np.ndarray | float:
 def stage_memory(setup: Setup, st: Stage, micro_batch: ArrayLike, frozen_in_flash: bool = False) -> dict:
     """Bytes a stage keeps in device memory for one micro-batch in flight: weights (frozen ones off the
     device when they stay in flash), gradients and optimizer state of the trained part, the stored
-    activations of the trained layers (+ the head's input), FP32 logits where the loss is computed."""
+    activations of the trained layers (+ the head's input), the loss's copies of the logits where it is computed
+    (Setup.loss_bytes_per_logit, as explorer/cost/memory.py working_bytes counts them)."""
     held, trained = stage_params(setup, st)
     b = np.asarray(micro_batch)
     resident = trained if frozen_in_flash else held
@@ -96,7 +97,7 @@ def stage_memory(setup: Setup, st: Stage, micro_batch: ArrayLike, frozen_in_flas
     boundary_in = b * setup.seq_len * setup.model.hidden * setup.act_bytes
     if st.trainable < st.layers and (st.trainable or st.head):
         act = act + boundary_in  # below frozen layers: the input of the first trained block (or of the head)
-    work = b * setup.seq_len * setup.model.vocab * 4 if st.head else 0 * b
+    work = b * setup.seq_len * setup.model.vocab * setup.loss_bytes_per_logit if st.head else 0 * b
     out = {"weights": resident * setup.weight_bytes, "gradients": trained * setup.grad_bytes,
            "optimizer": trained * setup.optimizer_bytes, "activations": act, "working": work,
            "flash": (held - trained) * setup.weight_bytes if frozen_in_flash else 0}

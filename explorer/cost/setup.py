@@ -108,6 +108,17 @@ class Setup:
     (every second matmul, every elementwise op, the TP all-gathers) runs again in the backward
     (torchtitan/parallelisms/parallelize_llama.py, _save_list). explorer/cost/time.py costs both."""
 
+    loss_bytes_per_logit: int = 6
+    """Peak bytes per logit element (tokens x vocabulary / TP) that the loss holds on top of the stored
+    activations, the framework's loss code: 6 for Megatron-LM's vocab-parallel cross-entropy (Megatron-DeepSpeed runs
+    the same code): megatron/core/tensor_parallel/cross_entropy.py calculate_logits_max casts the BF16 logits to
+    an FP32 copy (2 + 4) and works on it in place (subtract max, exp, divide: the softmax it saves is that copy);
+    in the backward the gradient is that buffer again, cast to BF16 for the output layer (4 + 2). 12 for
+    torchtitan's loss, torch.nn.functional.cross_entropy(pred.float(), labels) (torchtitan train.py at 9dec370,
+    2024-12; torchtitan/components/loss.py since): the FP32 copy and the FP32 log-softmax it saves beside the BF16
+    logits in the forward (2 + 4 + 4; the train loop deletes the logits before backward), and in the backward the
+    saved log-softmax, the gradient nll_loss hands it and the gradient it returns (4 + 4 + 4)."""
+
     @property
     def op_sac(self) -> bool:
         """Whether selective recomputation is torchtitan's per-op policy (selective_policy "op") rather than
@@ -146,6 +157,8 @@ class Setup:
             raise UsageError(f"collectives {self.collectives!r} unknown; valid: {', '.join(COLLECTIVE_MODELS)}")
         if self.grad_reduce_dtype is not None and self.grad_reduce_dtype not in ("bf16", "fp32"):
             raise UsageError(f"grad-reduce-dtype {self.grad_reduce_dtype!r} unknown; valid: bf16, fp32")
+        if not 2 <= self.loss_bytes_per_logit <= 32:
+            raise UsageError(f"loss bytes per logit must lie in 2..32, got {self.loss_bytes_per_logit}")
         if not 0 < self.usable_memory_fraction <= 1:
             raise UsageError(f"usable memory fraction must lie in (0, 1], got {self.usable_memory_fraction}")
 

@@ -130,9 +130,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                efficiency=None, attention_kernel: str = "flash2",
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention",
-               embedding_pipeline_slot: bool = False) -> Setup:
-    """The cost-model Setup of a track with any of its defaults overridden (fused_projections and
-    selective_policy: the framework's model code, frameworks.stack_layout_default)."""
+               embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6) -> Setup:
+    """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy
+    and loss_bytes_per_logit: the framework's model code, frameworks.stack_layout_default)."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
     if efficiency is not None:
@@ -167,7 +167,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  fused_kernels=fused_kernels,
                  grad_reduce_dtype=grad_reduce_dtype,
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
-                 selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot), **kw)
+                 selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
+                 loss_bytes_per_logit=loss_bytes_per_logit, **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,

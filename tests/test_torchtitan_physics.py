@@ -157,6 +157,24 @@ def test_torchtitan_table1_and_3_runs_land_just_below_their_published_peaks(gpus
     assert 0.9 * compiled_gib * 2**30 < est.memory_total < compiled_gib * 2**30
 
 
+@pytest.mark.parametrize("cp, seq_len, published_gib", [(1, 32768, 83.9), (2, 65536, 84.2), (4, 131072, 84.0),
+                                                         (8, 262144, 84.5)])
+def test_torchtitan_table2_long_context_runs_land_below_their_published_peaks(cp: int, seq_len: int,
+                                                                              published_gib: float):
+    # llama3_h100_202412 Table 2: Llama 3.1 8B on 8 H100 (96 GB), FSDP 8 / CP 1 ... FSDP 1 / CP 8, local batch 1,
+    # full AC, torch.compile + Float8: 32,768 tokens per GPU in every row, peaks 83.9-84.5 GiB reserved. There the
+    # loss's copies of the 32,768 x 128,256 logits per GPU dominate: 12 bytes each is 47 GiB, which at the 4 bytes
+    # once charged left the model near 44 GiB, half the published peak. The model must call the runs feasible and
+    # land below their reserved peaks by less than 15 %.
+    import explorer
+
+    e = explorer.estimate(model="llama3_1_8b", gpu="h100_hbm2e_96gb", network="roce_400g", gpus=8, cp=cp,
+                          dp=8 // cp, seq_len=seq_len, micro_batch=1, global_batch=8 // cp, framework="fsdp",
+                          zero=3, recompute="full", precision="fp8", fused_kernels=True)
+    assert e.memory_total <= e.setup.memory_limit_bytes
+    assert 0.85 * published_gib * 2**30 < e.memory_total < published_gib * 2**30
+
+
 def test_loss_memory_follows_each_frameworks_loss_code():
     # One micro-batch of 2 x 8,192 tokens against Llama 3's 128,256-entry vocabulary: 2,101,346,304 logits per TP
     # rank at TP 1. Megatron-LM's vocab-parallel cross-entropy (megatron/core/tensor_parallel/cross_entropy.py)

@@ -125,16 +125,20 @@ def activation_bytes_per_layer(
     return _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
 
 
-def in_flight_factor(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """(numerator, denominator) of the micro-batches whose activations the first stage holds.
+def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
+    """Model chunks (of ceil(L / (p v)) layers each) whose activations the first stage holds at its peak: the
+    warm-up forwards plus the first steady-state one, capped by all the forwards of the step.
 
-    1F1B: min(p, m) micro-batches (Narayanan et al. SC'21 sec. 2.2); interleaving with v
-    virtual stages multiplies by 1 + (p - 1)/(p v) (Korthikanti et al. 2022 sec. 4.2.3)."""
-    pp, v = np.asarray(pp), np.asarray(v)
-    k = np.minimum(pp, num_micro_batches)
-    num = np.where(v > 1, k * (pp * v + pp - 1), k)
-    den = np.where(v > 1, pp * v, 1)
-    return num, den
+    Megatron-LM megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches: rank 0 warms up with p - 1
+    forwards under 1F1B and 2 (p - 1) + (v - 1) p under interleaving (microbatch_group_size_per_vp_stage = p), and
+    `if num_warmup_microbatches >= total_num_microbatches: num_warmup_microbatches = total_num_microbatches` with
+    total = m v. So 1F1B holds min(p, m) micro-batches of its stage (Narayanan et al. SC'21 sec. 2.2), interleaving
+    min(p v + p - 1, m v) chunks: p (1 + (p - 1)/(p v)) micro-batches of its v chunks once m >= 2p (Korthikanti et
+    al. 2022 sec. 4.2.3), and only m v chunks, p micro-batches, when m = p: every forward runs before the first
+    backward (PyTorch's ScheduleInterleaved1F1B caps its warm-up the same way)."""
+    pp, v, m = np.asarray(pp), np.asarray(v), np.asarray(num_micro_batches)
+    cap = np.where(v > 1, pp * v + pp - 1, pp)
+    return np.minimum(cap, m * v)
 
 
 def pipeline_activation_bytes(
@@ -148,10 +152,10 @@ def pipeline_activation_bytes(
     recompute: ArrayLike,
     sp: ArrayLike,
 ) -> np.ndarray | int:
-    """Activations the most loaded (first) stage holds at its peak."""
+    """Activations the most loaded (first) stage holds at its peak: in-flight chunks x layers per chunk."""
     per_layer = activation_bytes_per_layer(setup, tp, cp, micro_batch, recompute, sp)
-    num, den = in_flight_factor(pp, v, num_micro_batches)
-    return (per_layer * stage_layers(setup.model.layers, pp, v) * num) // den
+    chunk_layers = _cdiv(setup.model.layers, np.asarray(pp) * np.asarray(v))
+    return per_layer * chunk_layers * in_flight_chunks(pp, v, num_micro_batches)
 
 
 def working_bytes(

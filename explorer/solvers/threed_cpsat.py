@@ -20,7 +20,8 @@ SL / v = layers per chunk):
             (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed; sigma: the
             overlap interference, Efficiency.overlap_interference, charged on the hidden part of the sync and,
             inside e_mb, of the per-layer gathers and reduce-scatters)
-  memory  = state + act_layer min(PP, m) SL f_v // den_v + work <= limit
+  memory  = state + act_layer min(cap_v, v m) CL + work <= limit   (in-flight chunks, memory.in_flight_chunks:
+            cap_v = PP under 1F1B, PP v + PP - 1 interleaved; CL = ceil(L / (PP v)) layers per chunk)
   bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
 
 Speed (the design space reaches millions of raw combinations): `prepare` computes, besides the tables, a
@@ -230,8 +231,8 @@ def prepare(inst: Instance, space: Space) -> dict:
     c_pp, c_v = _mesh(PP, V)
     pv_ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
     sl = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
-    f_num = np.where(c_v > 1, c_pp * c_v + c_pp - 1, 1)
-    den = np.where(c_v > 1, c_pp * c_v, 1)
+    inflight_cap = np.where(c_v > 1, c_pp * c_v + c_pp - 1, c_pp)  # in-flight chunks before the m v cap
+    chunk = sl // c_v  # layers per chunk: stage_layers is v chunks of ceil(L / (p v))
     bubble_layers = (c_pp - 1) * (sl // c_v)  # (p - 1) x layers per chunk
     # the shape and the micro-batch count: (TP, CP, PP, mb)
     g_tp, g_cp, g_pp, g_mb = _mesh(TP, CP, PP, MB)
@@ -299,8 +300,8 @@ def prepare(inst: Instance, space: Space) -> dict:
             + bubble_layers[None, None, :, :, None, None, None] * T7
             + ((d_pp - 1) * t_p2p)[:, :, :, None, :, None, :]
             + ((pp7 - 1) * lg7) // v7)
-    k7 = np.minimum(pp7, m7)
-    act = (act_l[X] * (sl * f_num)[None, None, :, :, None, None, None] * k7) // den[None, None, :, :, None, None, None]
+    k7 = np.minimum(inflight_cap[None, None, :, :, None, None, None], v7 * m7)  # memory.in_flight_chunks
+    act = act_l[X] * chunk[None, None, :, :, None, None, None] * k7
     ok7 = (lay_ok[X] & pv_ok[None, None, :, :, None, None, None] & p2p_ok[:, :, :, None, :, None, :]
            & (state_min[:, :, :, :, None, None, None] + act + work[X] <= limit)
            & (beta.denominator * (pp7 - 1) <= beta.numerator * (v7 * m7 + pp7 - 1))
@@ -340,8 +341,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     # the layer's forward and backward windows times (1 - sigma) (prepare: "keep" columns)
     t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd_keep", "t_bwd_keep", "w_layer",
                                                                     "act_l", "work"))
-    t_logits, w_logits, sl, f_num, den, bubble_layers = (P[k] for k in ("t_logits", "w_logits", "sl", "f_num", "den",
-                                                                         "bubble_layers"))
+    t_logits, w_logits, sl, inflight_cap, chunk, bubble_layers = (
+        P[k] for k in ("t_logits", "w_logits", "sl", "inflight_cap", "chunk", "bubble_layers"))
     c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt",
                                                                   "t_acc"))
     lb_l, lb_a, lb_v = P["lb_l"], P["lb_a"], P["lb_v"]
@@ -411,7 +412,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
             lay[col] = eff
     lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits},
                 np.ones(t_logits.shape, bool))
-    pv = table("pp v", [PP, V], {"stage_layers": sl, "layers_x_interleave": sl * f_num, "interleave_den": den,
+    pv = table("pp v", [PP, V], {"stage_layers": sl, "in_flight_cap": inflight_cap, "chunk_layers": chunk,
                                  "stage_layers_x_pp": sl * c_pp, "bubble_layers": bubble_layers}, pv_ok)
     p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], {
         "t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}, p2p_ok)
@@ -425,20 +426,17 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         "t_grad_last": P["kept"]["grad_last"], "t_param_first": P["kept"]["param_first"],
         "k_grad": comm["k_grad"].astype(np.int64), "q_param": comm["q_param"].astype(np.int64),
         "lb_stage": np.broadcast_to(lb_v[None, :, :, :, :, None, None], state.shape)}, dp_ok)
-    t_lay, t_lg, layers, den_v = lay["t_layer"], lgt["t_logits"], pv["stage_layers"], pv["interleave_den"]
+    t_lay, t_lg, layers = lay["t_layer"], lgt["t_logits"], pv["stage_layers"]
 
     # --- memory per device <= limit -------------------------------------------------------------------
-    k = M.var(1, max(PP), "in_flight")
-    md.add_min_equality(k, [pp, m])
-    x1 = M.product([lay["act_layer"], k], "act_x_in_flight", M.hi["act_layer"] * max(PP))
-    x2 = M.product([x1, pv["layers_x_interleave"]], "act_x_layers", M.hi["act_x_in_flight"]
-                   * M.hi["layers_x_interleave"])
-    act_v = M.var(0, M.hi["act_x_layers"], "activation_bytes")
-    md.add_division_equality(act_v, x2, den_v)
+    vm = M.product([v, m], "v_x_m", max(V) * B)
+    k = M.var(1, M.hi["in_flight_cap"], "in_flight")
+    md.add_min_equality(k, [pv["in_flight_cap"], vm])  # memory.in_flight_chunks
+    x1 = M.product([lay["act_layer"], k], "act_x_in_flight", M.hi["act_layer"] * M.hi["in_flight_cap"])
+    act_v = M.product([x1, pv["chunk_layers"]], "activation_bytes", M.hi["act_x_in_flight"] * M.hi["chunk_layers"])
     md.add(st["state_bytes"] + act_v + lay["work_bytes"] <= limit)
 
     # --- bubble fraction (p - 1)/(v m + p - 1) <= beta, linear in integers --------------------------------
-    vm = M.product([v, m], "v_x_m", max(V) * B)
     md.add(beta.denominator * (pp - 1) <= beta.numerator * (vm + pp - 1))
 
     # --- objective: step time (ns) ------------------------------------------------------------------------

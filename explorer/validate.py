@@ -255,8 +255,9 @@ def _row_model(spec: dict, row: dict[str, str], seq_len: int) -> DecoderModel:
 
 def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
                     part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, float]:
-    """Label and predicted figure (spec['metric']) of one throughput row. Every run detail is read from the
-    row's columns where the table has them, else from the table's entry in tables.toml."""
+    """Label and predicted figure (spec['metric']: a throughput, a step time or the peak memory per GPU) of one run.
+    Every run detail is read from the row's columns where the table has them, else from the table's entry in
+    tables.toml."""
     gpus = int(row["gpus"])
     seq_len = int(row.get("seq_len") or spec["seq_len"])
     model = _row_model(spec, row, seq_len)
@@ -291,6 +292,8 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         predicted = est.tokens_per_s / gpus
     elif metric == "step_time_s":
         predicted = est.step_time_s
+    elif metric == "peak_memory_gib":
+        predicted = est.memory_total / 2**30
     else:
         raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
     label = f"{model.name} s={seq_len} {gpus} GPUs {plan.describe()}"
@@ -356,7 +359,8 @@ def validate_table(name: str, efficiency: Efficiency = DEFAULT_EFFICIENCY,
     value replacing the catalog's, for calibration). With out_of_sample, also predict every row with the
     parameters the stored calibration fitted without this table (explorer/data/reference/calibration.toml)."""
     spec, comments, rows = load_table(name)
-    build = _throughput_table if spec["kind"] == "throughput" else _memory_table
+    # a table of runs (throughput, or a run's peak memory) names its metric; ZeRO's model-state table does not
+    build = _throughput_table if "metric" in spec else _memory_table
     results = build(spec, rows, efficiency, part_efficiency)
     out: list[RowResult] = []
     in_fit = False

@@ -89,14 +89,15 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                    "elementwise ops and the TP all-gathers rerun in the backward; the attention output is saved.",
                    "Korthikanti et al. 2022 sec. 5; pytorch/torchtitan activation_checkpoint.py (_save_list)"),
         Assumption(f"Loss memory: {s.loss_bytes_per_logit} bytes per logit element (tokens x vocabulary / TP) on top "
-                   "of the stored activations, "
+                   "of the stored activations of the last pipeline stage, which holds fewer micro-batches in flight "
+                   "than the first (the memory shown is the end that peaks higher), "
                    + ("Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
                       "place." if s.loss_bytes_per_logit == 6 else
                       "torchtitan's cross_entropy on an FP32 copy of the logits: the copy, its FP32 log-softmax and, "
                       "in the backward, their gradients." if s.loss_bytes_per_logit == 12 else "as given."),
-                   "NVIDIA/Megatron-LM megatron/core/tensor_parallel/cross_entropy.py; pytorch/torchtitan train.py "
-                   "(loss_fn, 2024-12) and torchtitan/components/loss.py; explorer/cost/setup.py "
-                   "loss_bytes_per_logit"),
+                   "NVIDIA/Megatron-LM megatron/core/tensor_parallel/cross_entropy.py and pipeline_parallel/"
+                   "schedules.py (warm-up per rank); pytorch/torchtitan train.py (loss_fn, 2024-12) and "
+                   "torchtitan/components/loss.py; explorer/cost/memory.py peak_activations_and_working"),
         Assumption(overlap, "PyTorch dev-discuss, 'Introducing Async Tensor Parallelism in PyTorch' (2024-08); "
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "

@@ -192,12 +192,35 @@ def test_in_flight_chunks_follow_megatrons_warm_up_by_hand():
     assert int(in_flight_chunks(16, 8, 16)) == 128
 
 
+def test_the_pipeline_end_that_peaks_higher_sets_the_memory():
+    # Llama 3 8B (h 4,096, KV 1,024, FFN 14,336, vocabulary 128,256), one 8,192-token sequence per micro-batch, TP 1,
+    # no recomputation: a layer keeps 12 h + 4 kv + 6 ffn = 139,264 bytes per token (memory._per_token_numerator),
+    # 1,140,850,688 per layer; Megatron's loss holds 8,192 x 128,256 x 6 = 6,304,038,912 bytes on the last stage.
+    from explorer.cost.memory import activation_bytes_per_layer, peak_activations_and_working
+
+    s = Setup(get_model("llama3_8b"), build_cluster("h100", 16, 8, "nvlink4", "ib_ndr"), 8192)
+    layer, loss = 1_140_850_688, 6_304_038_912
+    assert int(activation_bytes_per_layer(s, 1, 1, 1, 0, 0)) == layer
+    # PP 2, 1F1B, 8 micro-batches: the first stage holds 2 micro-batches of 16 layers, the last 1 of 16 and the loss
+    # (16 + 6.3 GB < 32 layers): the first binds, with no loss in its working memory
+    act, work = peak_activations_and_working(s, 1, 1, 2, 1, 1, 8, 0, 0)
+    assert (int(act), int(work)) == (32 * layer, 0)
+    # PP 2 interleaved over v = 16 one-layer chunks: the first holds 2 x 16 + 1 = 33 chunks, the last 15 x 2 + 1 =
+    # 31 chunks and the loss, 2 layers' worth less but 6.3 GB more: the last binds
+    act, work = peak_activations_and_working(s, 1, 1, 2, 16, 1, 8, 0, 0)
+    assert (int(act), int(work)) == (31 * layer, loss)
+    # PP 1: one device holds both ends: its micro-batch's layers and the loss
+    act, work = peak_activations_and_working(s, 1, 1, 1, 1, 1, 8, 0, 0)
+    assert (int(act), int(work)) == (32 * layer, loss)
+
+
 def test_torchtitan_table5_interleaving_does_not_cost_memory_at_m_equal_p():
     # llama3_h100_202412 Table 5: Llama 3.1 405B on 512 H100 (FSDP 8, TP 8, PP 8), local batch 32 in 8 micro-batches
     # (torchtitan's default pipeline_parallel_microbatches = PP), full AC, Float8, AsyncTP: 1F1B 82.5 GiB,
     # interleaved 1F1B (2 stages per rank) 72.7 GiB. With m = p interleaving holds no more micro-batches than
     # 1F1B; Korthikanti's factor, valid from m = 2p, put it 44 % higher in activations and 10 % above the
-    # published peak. Now the two schedules hold the same activations, within 5 % of the interleaved run's peak.
+    # published peak. Now the two schedules hold the same activations, under the interleaved run's reserved peak
+    # by less than 10 %.
     import explorer
 
     kw = dict(model="llama3_1_405b", gpu="h100_hbm2e_96gb", network="roce_400g", gpus=512, tp=8, pp=8, dp=8,
@@ -206,7 +229,7 @@ def test_torchtitan_table5_interleaving_does_not_cost_memory_at_m_equal_p():
     plain = explorer.estimate(**kw)
     inter = explorer.estimate(virtual_stages=2, **kw)
     assert inter.memory["activations"] == plain.memory["activations"]
-    assert inter.memory_total == pytest.approx(72.7 * 2**30, rel=0.05)
+    assert 0.9 * 72.7 * 2**30 < inter.memory_total < 72.7 * 2**30
 
 
 def test_loss_memory_follows_each_frameworks_loss_code():

@@ -125,19 +125,25 @@ def activation_bytes_per_layer(
     return _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
 
 
-def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
-    """Model chunks (of ceil(L / (p v)) layers each) whose activations the first stage holds at its peak: the
-    warm-up forwards plus the first steady-state one, capped by all the forwards of the step.
+def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike, last: bool = False) -> np.ndarray:
+    """Model chunks (of ceil(L / (p v)) layers each) whose activations a pipeline end holds at its peak: its
+    warm-up forwards plus the first steady-state one, capped by all the forwards of the step. First rank by
+    default, the last with last=True.
 
-    Megatron-LM megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches: rank 0 warms up with p - 1
-    forwards under 1F1B and 2 (p - 1) + (v - 1) p under interleaving (microbatch_group_size_per_vp_stage = p), and
-    `if num_warmup_microbatches >= total_num_microbatches: num_warmup_microbatches = total_num_microbatches` with
-    total = m v. So 1F1B holds min(p, m) micro-batches of its stage (Narayanan et al. SC'21 sec. 2.2), interleaving
-    min(p v + p - 1, m v) chunks: p (1 + (p - 1)/(p v)) micro-batches of its v chunks once m >= 2p (Korthikanti et
-    al. 2022 sec. 4.2.3), and only m v chunks, p micro-batches, when m = p: every forward runs before the first
-    backward (PyTorch's ScheduleInterleaved1F1B caps its warm-up the same way)."""
+    Megatron-LM megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches: rank r warms up with
+    p - r - 1 forwards under 1F1B and 2 (p - r - 1) + (v - 1) p under interleaving (microbatch_group_size_per_vp_stage
+    = p), and `if num_warmup_microbatches >= total_num_microbatches: num_warmup_microbatches =
+    total_num_microbatches` with total = m v. So the first rank holds min(p, m) micro-batches of its stage under 1F1B
+    (Narayanan et al. SC'21 sec. 2.2) and min(p v + p - 1, m v) chunks under interleaving: p (1 + (p - 1)/(p v))
+    micro-batches of its v chunks once m >= 2p (Korthikanti et al. 2022 sec. 4.2.3), and only m v chunks, p
+    micro-batches, when m = p: every forward runs before the first backward (PyTorch's ScheduleInterleaved1F1B caps
+    its warm-up the same way). The last rank holds one micro-batch under 1F1B and min((v - 1) p + 1, m v) chunks
+    interleaved."""
     pp, v, m = np.asarray(pp), np.asarray(v), np.asarray(num_micro_batches)
-    cap = np.where(v > 1, pp * v + pp - 1, pp)
+    if last:
+        cap = np.where(v > 1, (v - 1) * pp + 1, 1)
+    else:
+        cap = np.where(v > 1, pp * v + pp - 1, pp)
     return np.minimum(cap, m * v)
 
 
@@ -151,26 +157,52 @@ def pipeline_activation_bytes(
     num_micro_batches: ArrayLike,
     recompute: ArrayLike,
     sp: ArrayLike,
+    last: bool = False,
 ) -> np.ndarray | int:
-    """Activations the most loaded (first) stage holds at its peak: in-flight chunks x layers per chunk."""
+    """Activations a pipeline end holds at its peak, the first stage (the most loaded) by default: in-flight chunks
+    x layers per chunk."""
     per_layer = activation_bytes_per_layer(setup, tp, cp, micro_batch, recompute, sp)
     chunk_layers = _cdiv(setup.model.layers, np.asarray(pp) * np.asarray(v))
-    return per_layer * chunk_layers * in_flight_chunks(pp, v, num_micro_batches)
+    return per_layer * chunk_layers * in_flight_chunks(pp, v, num_micro_batches, last)
+
+
+def loss_bytes(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | int:
+    """The loss's copies of one micro-batch's logits (vocab-parallel, / TP), on the last pipeline stage:
+    Setup.loss_bytes_per_logit per element, 6 for Megatron-LM's cross-entropy, 12 for torchtitan's."""
+    tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
+    return _cdiv(tokens * setup.model.vocab * setup.loss_bytes_per_logit, tp)
 
 
 def working_bytes(
-    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike,
+    loss: bool = True,
 ) -> np.ndarray | int:
-    """Transient buffers of one micro-batch: the loss's copies of the logits (vocab-parallel, / TP;
-    Setup.loss_bytes_per_logit: 6 bytes per element for Megatron-LM's cross-entropy, 12 for torchtitan's); under
-    full recompute, one layer's full activations rebuilt during backward; with context parallelism, the K/V
-    blocks in flight around the ring (one being sent, one received: TransformerEngine's double buffer)."""
+    """Transient buffers of one micro-batch: the loss's copies of the logits (loss_bytes; loss=False leaves them
+    out, for a stage that computes no loss); under full recompute, one layer's full activations rebuilt during
+    backward; with context parallelism, the K/V blocks in flight around the ring (one being sent, one received:
+    TransformerEngine's double buffer)."""
     m = setup.model
     tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
-    logits = _cdiv(tokens * m.vocab * setup.loss_bytes_per_logit, tp)
+    logits = loss_bytes(setup, tp, cp, micro_batch) if loss else 0
     rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
     kv_ring = np.where(np.asarray(cp) > 1, 2 * _cdiv(2 * tokens * m.kv_dim * setup.act_bytes, tp), 0)
     return logits + np.where(setup.forward_replayed(recompute), rebuilt, 0) + kv_ring  # per-op policy rebuilds too
+
+
+def peak_activations_and_working(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, v: ArrayLike, micro_batch: ArrayLike,
+    num_micro_batches: ArrayLike, recompute: ArrayLike, sp: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(activations, working bytes) of the pipeline end whose memory peaks higher: the first stage holds the most
+    micro-batches in flight (in_flight_chunks), the last one fewer but also the loss's copies of the logits. The
+    model state is taken as the most loaded device's at both ends (params_per_device), so this decides which end
+    binds. With PP = 1 both ends are the one device: its activations plus the loss."""
+    first = pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
+    last = pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp, last=True)
+    other = working_bytes(setup, tp, cp, micro_batch, recompute, sp, loss=False)
+    loss = loss_bytes(setup, tp, cp, micro_batch)
+    last_binds = last + loss > first
+    return np.where(last_binds, last, first), np.where(last_binds, loss + other, other)
 
 
 def buffer_bytes(

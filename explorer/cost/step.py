@@ -48,8 +48,8 @@ def evaluate(
     m = setup.model
     n_dev = np.asarray(tp) * cp * pp * dp
     w, g, o = sh.model_state_bytes(setup, fw, tp, pp, dp, cp, zero, v, hsdp)
-    act = mem.pipeline_activation_bytes(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
-    work = mem.working_bytes(setup, tp, cp, micro_batch, recompute, sp)
+    # the pipeline end that peaks higher: the first stage's in-flight micro-batches, or the last's fewer plus the loss
+    act, work = mem.peak_activations_and_working(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
     buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 

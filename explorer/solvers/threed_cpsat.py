@@ -20,8 +20,10 @@ SL / v = layers per chunk):
             (b = 2/3 t_stage / v, f = 1/3 t_stage / v: explorer/cost/sharding.py step_sync_exposed; sigma: the
             overlap interference, Efficiency.overlap_interference, charged on the hidden part of the sync and,
             inside e_mb, of the per-layer gathers and reduce-scatters)
-  memory  = state + act_layer min(cap_v, v m) CL + work <= limit   (in-flight chunks, memory.in_flight_chunks:
-            cap_v = PP under 1F1B, PP v + PP - 1 interleaved; CL = ceil(L / (PP v)) layers per chunk)
+  memory  = state + act_layer min(cap_v, v m) CL + work <= limit, at the first stage, and
+            state + act_layer min(cap'_v, v m) CL + work + loss <= limit at the last (in-flight chunks,
+            memory.in_flight_chunks: cap_v = PP under 1F1B, PP v + PP - 1 interleaved; cap'_v = 1, (v - 1) PP + 1;
+            CL = ceil(L / (PP v)) layers per chunk; loss: memory.loss_bytes)
   bubble  : den_beta (PP - 1) <= num_beta (v m + PP - 1)
 
 Speed (the design space reaches millions of raw combinations): `prepare` computes, besides the tables, a
@@ -215,23 +217,26 @@ def prepare(inst: Instance, space: Space) -> dict:
     keep = 1.0 - s.efficiency.overlap_interference
     t_fwd_keep, t_bwd_keep = _ns(keep * fwd), _ns(keep * (parts[0] + parts[1] - fwd))
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
-    work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
+    work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp, loss=False), dtype=np.int64)
+    loss_l = np.asarray(mem.loss_bytes(s, a_tp, a_cp, a_mb), dtype=np.int64)  # on the last stage (or the only one)
     # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
     w_layer = np.rint(B * a_tp * a_cp * (t_layer / a_mb) / n).astype(np.int64)
     # the relaxation takes the fastest mode where several may run (a valid lower bound for each)
     t_layer_lb = np.minimum.reduce([t_layer, *t_layer_alt.values()])
     w_layer_lb = np.minimum.reduce([w_layer, *w_layer_alt.values()])
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
-    lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work <= limit)
+    lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work + loss_l <= limit)
     # logits: (TP, CP, mb)
     b_tp, b_cp, b_mb = _mesh(TP, CP, MB)
     t_logits = _ns(tm.logits_time(s, b_tp, b_cp, b_mb))
     w_logits = np.rint(B * b_tp * b_cp * (t_logits / b_mb) / n).astype(np.int64)
+    loss_b = np.asarray(mem.loss_bytes(s, b_tp, b_cp, b_mb), dtype=np.int64)
     # stage layers, interleaving: (PP, v)
     c_pp, c_v = _mesh(PP, V)
     pv_ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
     sl = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
-    inflight_cap = np.where(c_v > 1, c_pp * c_v + c_pp - 1, c_pp)  # in-flight chunks before the m v cap
+    inflight_cap = np.where(c_v > 1, c_pp * c_v + c_pp - 1, c_pp)  # first stage's in-flight chunks before m v
+    inflight_cap_last = np.where(c_v > 1, (c_v - 1) * c_pp + 1, 1)  # the last stage's (memory.in_flight_chunks)
     chunk = sl // c_v  # layers per chunk: stage_layers is v chunks of ceil(L / (p v))
     bubble_layers = (c_pp - 1) * (sl // c_v)  # (p - 1) x layers per chunk
     # the shape and the micro-batch count: (TP, CP, PP, mb)
@@ -301,7 +306,10 @@ def prepare(inst: Instance, space: Space) -> dict:
             + ((d_pp - 1) * t_p2p)[:, :, :, None, :, None, :]
             + ((pp7 - 1) * lg7) // v7)
     k7 = np.minimum(inflight_cap[None, None, :, :, None, None, None], v7 * m7)  # memory.in_flight_chunks
-    act = act_l[X] * chunk[None, None, :, :, None, None, None] * k7
+    k7_last = np.minimum(inflight_cap_last[None, None, :, :, None, None, None], v7 * m7)
+    chunk7 = chunk[None, None, :, :, None, None, None]
+    # the end that peaks higher: the first stage's activations, or the last's plus the loss
+    act = np.maximum(act_l[X] * chunk7 * k7, act_l[X] * chunk7 * k7_last + loss_b[:, :, None, None, :, None, None])
     ok7 = (lay_ok[X] & pv_ok[None, None, :, :, None, None, None] & p2p_ok[:, :, :, None, :, None, :]
            & (state_min[:, :, :, :, None, None, None] + act + work[X] <= limit)
            & (beta.denominator * (pp7 - 1) <= beta.numerator * (v7 * m7 + pp7 - 1))
@@ -341,8 +349,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     # the layer's forward and backward windows times (1 - sigma) (prepare: "keep" columns)
     t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd_keep", "t_bwd_keep", "w_layer",
                                                                     "act_l", "work"))
-    t_logits, w_logits, sl, inflight_cap, chunk, bubble_layers = (
-        P[k] for k in ("t_logits", "w_logits", "sl", "inflight_cap", "chunk", "bubble_layers"))
+    t_logits, w_logits, loss_b, sl, inflight_cap, inflight_cap_last, chunk, bubble_layers = (
+        P[k] for k in ("t_logits", "w_logits", "loss_b", "sl", "inflight_cap", "inflight_cap_last", "chunk",
+                       "bubble_layers"))
     c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt",
                                                                   "t_acc"))
     lb_l, lb_a, lb_v = P["lb_l"], P["lb_a"], P["lb_v"]
@@ -410,9 +419,10 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
             eff = M.var(0, M.hi[col], f"{col}_of_framework")
             md.add(eff == lay[col] - sum(gains))
             lay[col] = eff
-    lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits},
+    lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits, "loss_bytes": loss_b},
                 np.ones(t_logits.shape, bool))
-    pv = table("pp v", [PP, V], {"stage_layers": sl, "in_flight_cap": inflight_cap, "chunk_layers": chunk,
+    pv = table("pp v", [PP, V], {"stage_layers": sl, "in_flight_cap": inflight_cap,
+                                 "in_flight_cap_last": inflight_cap_last, "chunk_layers": chunk,
                                  "stage_layers_x_pp": sl * c_pp, "bubble_layers": bubble_layers}, pv_ok)
     p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], {
         "t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}, p2p_ok)
@@ -430,11 +440,15 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
 
     # --- memory per device <= limit -------------------------------------------------------------------
     vm = M.product([v, m], "v_x_m", max(V) * B)
-    k = M.var(1, M.hi["in_flight_cap"], "in_flight")
-    md.add_min_equality(k, [pv["in_flight_cap"], vm])  # memory.in_flight_chunks
-    x1 = M.product([lay["act_layer"], k], "act_x_in_flight", M.hi["act_layer"] * M.hi["in_flight_cap"])
-    act_v = M.product([x1, pv["chunk_layers"]], "activation_bytes", M.hi["act_x_in_flight"] * M.hi["chunk_layers"])
-    md.add(st["state_bytes"] + act_v + lay["work_bytes"] <= limit)
+    # each pipeline end within the limit (memory.peak_activations_and_working): the first stage with the most
+    # micro-batches in flight, the last with fewer plus the loss's copies of the logits
+    for end, cap_col, loss in (("first", "in_flight_cap", 0), ("last", "in_flight_cap_last", lgt["loss_bytes"])):
+        k = M.var(1, M.hi[cap_col], f"in_flight_{end}")
+        md.add_min_equality(k, [pv[cap_col], vm])  # memory.in_flight_chunks
+        x1 = M.product([lay["act_layer"], k], f"act_x_in_flight_{end}", M.hi["act_layer"] * M.hi[cap_col])
+        act_v = M.product([x1, pv["chunk_layers"]], f"activation_bytes_{end}",
+                          M.hi[f"act_x_in_flight_{end}"] * M.hi["chunk_layers"])
+        md.add(st["state_bytes"] + act_v + lay["work_bytes"] + loss <= limit)
 
     # --- bubble fraction (p - 1)/(v m + p - 1) <= beta, linear in integers --------------------------------
     md.add(beta.denominator * (pp - 1) <= beta.numerator * (vm + pp - 1))

@@ -139,12 +139,16 @@ def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike, 
     micro-batches, when m = p: every forward runs before the first backward (PyTorch's ScheduleInterleaved1F1B caps
     its warm-up the same way). The last rank holds one micro-batch under 1F1B and min((v - 1) p + 1, m v) chunks
     interleaved."""
-    pp, v, m = np.asarray(pp), np.asarray(v), np.asarray(num_micro_batches)
+    return np.minimum(in_flight_cap(pp, v, last), np.asarray(num_micro_batches) * np.asarray(v))
+
+
+def in_flight_cap(pp: ArrayLike, v: ArrayLike, last: bool = False) -> np.ndarray:
+    """The chunks a pipeline end holds before the cap of the step's m v forwards (in_flight_chunks): the first
+    rank p (1F1B) or p v + p - 1 (interleaved), the last rank 1 or (v - 1) p + 1."""
+    pp, v = np.asarray(pp), np.asarray(v)
     if last:
-        cap = np.where(v > 1, (v - 1) * pp + 1, 1)
-    else:
-        cap = np.where(v > 1, pp * v + pp - 1, pp)
-    return np.minimum(cap, m * v)
+        return np.where(v > 1, (v - 1) * pp + 1, 1)
+    return np.where(v > 1, pp * v + pp - 1, pp)
 
 
 def pipeline_activation_bytes(

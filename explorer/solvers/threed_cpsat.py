@@ -235,10 +235,11 @@ def prepare(inst: Instance, space: Space) -> dict:
     c_pp, c_v = _mesh(PP, V)
     pv_ok = (c_pp * c_v <= L) & ((c_v == 1) | (c_pp > 1))
     sl = np.asarray(mem.stage_layers(L, c_pp, c_v), dtype=np.int64)
-    inflight_cap = np.where(c_v > 1, c_pp * c_v + c_pp - 1, c_pp)  # first stage's in-flight chunks before m v
-    inflight_cap_last = np.where(c_v > 1, (c_v - 1) * c_pp + 1, 1)  # the last stage's (memory.in_flight_chunks)
+    # chunks in flight at each pipeline end before the step's m v cap (memory.in_flight_chunks)
+    inflight_cap = np.asarray(mem.in_flight_cap(c_pp, c_v), dtype=np.int64)
+    inflight_cap_last = np.asarray(mem.in_flight_cap(c_pp, c_v, last=True), dtype=np.int64)
     chunk = sl // c_v  # layers per chunk: stage_layers is v chunks of ceil(L / (p v))
-    bubble_layers = (c_pp - 1) * (sl // c_v)  # (p - 1) x layers per chunk
+    bubble_layers = (c_pp - 1) * chunk  # (p - 1) x layers per chunk
     # the shape and the micro-batch count: (TP, CP, PP, mb)
     g_tp, g_cp, g_pp, g_mb = _mesh(TP, CP, PP, MB)
     shape_ok = n % (g_tp * g_cp * g_pp) == 0

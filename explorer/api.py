@@ -179,7 +179,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                        grad_reduce_dtype=grad_reduce_dtype,
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
-                       **stack_layout_default(fw))
+                       **stack_layout_default(fw, fused_kernels))
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")

@@ -94,10 +94,13 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
                    + ("Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
                       "place." if s.loss_bytes_per_logit == 6 else
                       "torchtitan's cross_entropy on an FP32 copy of the logits: the copy, its FP32 log-softmax and, "
-                      "in the backward, their gradients." if s.loss_bytes_per_logit == 12 else "as given."),
+                      "in the backward, their gradients." if s.loss_bytes_per_logit == 12 else
+                      "torchtitan's cross_entropy under torch.compile: the BF16 logits and the BF16 gradient of one "
+                      "fused kernel." if s.loss_bytes_per_logit == 4 else "as given."),
                    "NVIDIA/Megatron-LM megatron/core/tensor_parallel/cross_entropy.py and pipeline_parallel/"
                    "schedules.py (warm-up per rank); pytorch/torchtitan train.py (loss_fn, 2024-12) and "
-                   "torchtitan/components/loss.py; explorer/cost/memory.py peak_activations_and_working"),
+                   "torchtitan/components/loss.py (compiled with the model since 2025); torch/_functorch/"
+                   "partitioners.py (min-cut); explorer/cost/memory.py peak_activations_and_working"),
         Assumption(overlap, "PyTorch dev-discuss, 'Introducing Async Tensor Parallelism in PyTorch' (2024-08); "
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
-from explorer.cost.frameworks import DEFAULT_FRAMEWORK
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, stack_layout_default
 from explorer.cost.frameworks import framework as get_framework
 from explorer.cost.setup import Setup
 from explorer.cost.sharding import model_state_bytes
@@ -213,6 +213,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                             spec["inter_link"])
     cluster = _with_part_efficiency(cluster, part_efficiency)
     grad = spec.get("grad_reduce_dtype")
+    fused = _flag(row.get("compile"), spec.get("fused_kernels", True))
     if "mp_mode" in row and "mp_mode_reduce" in spec:
         grad = spec["mp_mode_reduce"][row["mp_mode"]]
     return Setup(model=model, cluster=cluster, seq_len=seq_len,
@@ -223,10 +224,11 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),
-                 fused_kernels=_flag(row.get("compile"), spec.get("fused_kernels", True)),
+                 fused_kernels=fused,
                  embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
-                 loss_bytes_per_logit=get_framework(spec.get("framework", DEFAULT_FRAMEWORK)).loss_bytes_per_logit)
+                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or stack_layout_default(
+                     spec.get("framework", DEFAULT_FRAMEWORK), fused)["loss_bytes_per_logit"])
 
 
 def _flag(text: str | None, default: bool) -> bool:

@@ -75,6 +75,7 @@ class Framework:
     fused_projections: bool = True
     selective_policy: str = "attention"
     loss_bytes_per_logit: int = 6  # Setup.loss_bytes_per_logit: Megatron's vocab-parallel cross-entropy
+    compiled_loss_bytes_per_logit: int | None = None  # the same when torch.compile takes the loss (fused kernels)
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -123,7 +124,8 @@ FSDP = Framework(
            "separate nn.Linear), torchtitan/distributed/activation_checkpoint.py (selective_ac_option 'op', "
            "_save_list: every second matmul and the elementwise ops rerun); AsyncTP (opt-in) speeds the forward "
            "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08)",
-    fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12)
+    fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12,
+    compiled_loss_bytes_per_logit=4)
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -174,15 +176,17 @@ def zero_default(choice: str) -> int:
     return min(frameworks_for(choice)[0].zero_stages)
 
 
-def stack_layout_default(choice: str) -> dict[str, object]:
+def stack_layout_default(choice: str, fused_kernels: bool = True) -> dict[str, object]:
     """Setup.fused_projections, Setup.selective_policy and Setup.loss_bytes_per_logit for a framework choice: the
     model code that framework runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv and linear_fc1,
     attention-core selective recompute, vocab-parallel cross-entropy; FSDP2: torchtitan's separate projections,
-    per-op selective AC and cross_entropy on an FP32 copy of the logits). 'any' searches all three with one layer
-    model, so it keeps Megatron's layout (the first framework) and says so in the report's assumptions."""
+    per-op selective AC and cross_entropy on an FP32 copy of the logits, which torch.compile (fused_kernels) takes
+    into one fused kernel). 'any' searches all three with one layer model, so it keeps Megatron's layout (the first
+    framework) and says so in the report's assumptions."""
     f = frameworks_for(choice)[0]
+    compiled = f.compiled_loss_bytes_per_logit if fused_kernels else None
     return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy,
-            "loss_bytes_per_logit": f.loss_bytes_per_logit}
+            "loss_bytes_per_logit": compiled or f.loss_bytes_per_logit}
 
 
 def framework(key: str) -> Framework:

@@ -117,7 +117,13 @@ class Setup:
     torchtitan's loss, torch.nn.functional.cross_entropy(pred.float(), labels) (torchtitan train.py at 9dec370,
     2024-12; torchtitan/components/loss.py since): the FP32 copy and the FP32 log-softmax it saves beside the BF16
     logits in the forward (2 + 4 + 4; the train loop deletes the logits before backward), and in the backward the
-    saved log-softmax, the gradient nll_loss hands it and the gradient it returns (4 + 4 + 4)."""
+    saved log-softmax, the gradient nll_loss hands it and the gradient it returns (4 + 4 + 4). 4 for that loss
+    under torch.compile, which torchtitan applies to the loss with the model since 2025 (components/loss.py
+    build_cross_entropy_loss at e7c0cae, 2025-06; config/configs.py CompileConfig.components = ["model", "loss"];
+    the 2024-12 train.py left it eager, 'compiling loss function causes CUDA errors'): AOTAutograd's min-cut
+    partitioner (torch/_functorch/partitioners.py) saves the BF16 logits and a per-row log-sum-exp rather than an
+    FP32 softmax, and the fused backward writes a BF16 gradient (2 + 2); torchtitan's compiled 8B runs on H200
+    (benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md, 48.0 / 47.0 GiB reserved) leave room for no more."""
 
     @property
     def op_sac(self) -> bool:

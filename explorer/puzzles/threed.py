@@ -178,7 +178,9 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)
         setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
-    for key, value in stack_layout_default(framework).items():  # torchtitan's model code under --framework fsdp
+    fused = setup_overrides.get("fused_kernels")
+    for key, value in stack_layout_default(framework, True if fused is None else bool(fused)).items():
+        # torchtitan's model code under --framework fsdp
         if setup_overrides.get(key) is None:
             setup_overrides[key] = value
     setup = make_setup(track, **setup_overrides)

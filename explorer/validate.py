@@ -248,6 +248,8 @@ def _row_model(spec: dict, row: dict[str, str], seq_len: int) -> DecoderModel:
         return get_model(spec["catalog_model"])
     if spec.get("model_column") == "catalog":
         return get_model(row["model"])
+    if row.get("model") in spec.get("catalog_models", {}):  # the table's name for a catalog model
+        return get_model(spec["catalog_models"][row["model"]])
     if "model" in row and "models" in spec:
         hidden, layers, heads = spec["models"][row["model"]]
         return _gpt(f"{spec.get('model_prefix', 'MPT-')}{row['model']}", hidden, layers, heads, spec, seq_len)

@@ -7,13 +7,13 @@ recorded error. A cost-model change that makes any table worse fails here.
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
 from explorer.errors import UsageError
 from explorer.validate import (
     _relative_error,
+    _row_model,
+    compared_rows,
     load_table,
     overall,
     render,
@@ -339,18 +339,28 @@ def test_nemo_megatron_rows_are_self_consistent():
         assert float(r["tokens_per_s_per_gpu"]) == pytest.approx(int(r["tokens_per_s"]) / gpus, abs=0.05), r
 
 
-def test_nemo_h100_fp8_rows_are_transcribed_not_judged():
-    """NeMo 24.07 H100 summary (commit 8e3d65dc): every row FP8, so it is no table of tables.toml; GPT3-175B on 512
-    GPUs: 825 tokens/s and 888 TFLOP/s per GPU; LLAMA3-70B on 64: TP 4 PP 4 CP 2 VP 5, 1,524 tokens/s."""
-    from explorer.validate import REFERENCE_DIR
+def test_nemo_h100_fp8_is_judged_out_of_the_fit_and_its_shapes_reproduce_the_published_flops():
+    """NeMo 24.07 H100 summary (commit 8e3d65dc), all FP8: judged on every compared row, never fitted. Its model TFLOP/s
+    are Korthikanti et al. (arXiv 2205.05198) Appendix A's count; for GPT3-175B that is 72 L h^2 (1 + s/6h + V/12Lh) per
+    token with L = 96, h = 12288, s = 2048, V = 50257: 1.0764e12, x 825 tokens/s = 888.0 TFLOP/s, the published 888. The
+    catalog shapes must reproduce every compared row's TFLOP/s from its tokens/s within 1 (the page rounds both)."""
+    from explorer import calibrate
 
-    text = (REFERENCE_DIR / "nemo_h100_fp8.csv").read_text()
-    assert "nemo_h100_fp8.csv" not in " ".join(load_table(t)[0]["file"] for t in table_names())
-    rows = list(csv.DictReader(ln for ln in text.splitlines() if not ln.startswith("#")))
-    assert len(rows) == 12
+    spec, _, rows = load_table("nemo_h100_fp8")
+    assert spec["fit"] is False and spec["precision"] == "fp8"
+    assert "nemo_h100_fp8" not in calibrate.stored().get("tables", [])
+    compared = compared_rows(spec, rows)
+    assert len(rows) == 12 and len(compared) == 9
+    assert all(r["model"].startswith("Nemotron") for r in rows if r not in compared)
+    L, h, s, V = 96, 12288, 2048, 50257
+    assert 72 * L * h * h * (1 + s / (6 * h) + V / (12 * L * h)) * 825 / 1e12 == pytest.approx(888.0, abs=0.5)
+    for r in compared:
+        seq = int(r["seq_len"])
+        model = _row_model(spec, r, seq)
+        tflops = model.model_flops_per_token(seq) * float(r["tokens_per_s_per_gpu"]) / 1e12
+        assert tflops == pytest.approx(float(r["model_tflops_per_gpu"]), abs=1.0), (r["model"], tflops)
     by = {(r["model"], r["gpus"]): r for r in rows}
-    assert by[("GPT3-175B", "512")]["tokens_per_s_per_gpu"] == "825"
-    assert by[("GPT3-175B", "512")]["model_tflops_per_gpu"] == "888"
+    assert by[("GPT3-175B", "128")]["tp_comm_overlap"] == "False"  # 175b.yaml: ub_tp_comm_overlap false
     r = by[("LLAMA3-70B", "64")]
     assert (r["tp"], r["pp"], r["cp"], r["virtual_stages"], r["tokens_per_s_per_gpu"]) == ("4", "4", "2", "5", "1524")
 
@@ -444,12 +454,12 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
 
     from explorer.accuracy import accuracy_line
 
-    # Megatron-LM on Hopper: the only such table is Megatron-Core's weak scaling (9 rows), judged with the
-    # parameters fitted without it
-    t = results["megatron_core_h100_weak"]
-    errs = [r.error for r in t.out_rows]
+    # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it) and
+    # NeMo's FP8 runs (9 compared rows, out of every fit)
+    errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
+        r.error for r in results["nemo_h100_fp8"].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (2 reference tables" in line
     assert f"{statistics.median(abs(e) for e in errs):.1%} at the median" in line
     assert f"{max(abs(e) for e in errs):.1%} at most" in line
     # DeepSpeed on Ampere: MT-NLG and BLOOM (no fit uses either, so their rows are out of sample as they stand)
@@ -481,6 +491,6 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     counted = sum(g["rows"] for g in groups.values())
     assert counted == sum(len(t.rows) for t in res
                           if t.kind == "throughput" and load_table(t.key)[0]["accelerator"] in FAMILY_OF)
-    assert counted == 217  # today every throughput table ran on an A100 or an H100
+    assert counted == 217 + 9  # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 2026-12-03)
     # DeepSpeed on Ampere: MT-NLG's 3 rows and BLOOM's 22
     assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22

@@ -21,10 +21,12 @@ def node_source(setup: Setup) -> str:
     return f"{node}{c.intra.source}; {c.inter.source}"
 
 
-def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | None = None) -> list[Assumption]:
+def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | None = None,
+                      pp: int | None = None) -> list[Assumption]:
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
     the plan's, which decides how TP overlap runs; None: Megatron-LM's way; zero: the plan's ZeRO stage, which says
-    whether DeepSpeed runs its BF16_Optimizer)."""
+    whether DeepSpeed runs its BF16_Optimizer; pp: the plan's pipeline stages, which say whether DeepSpeed's
+    blocking pipeline transfers apply)."""
     s, m = setup, setup.model
     kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, current practice, at the rate fitted on such runs"
               if s.attention_kernel == "flash2" else
@@ -118,7 +120,8 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
         "runs its output layer in place of a transformer layer.",
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
-        if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + [
+        if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
+        framework, pp) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -140,3 +143,15 @@ def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[A
         f"{BF16_HP_GRAD_BYTES:g} bytes per local parameter at HBM bandwidth, counted under 'optimizer'.",
         "microsoft/DeepSpeed deepspeed/runtime/bf16_optimizer.py (_update_hp_grad), runtime/pipe/engine.py "
         "(_exec_backward_pass)")]
+
+
+def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumption]:
+    """DeepSpeed's pipeline transfers, where the plan pipelines under DeepSpeed (Framework.p2p_transfers)."""
+    from explorer.cost.frameworks import DEEPSPEED, P2P_SEQUENTIAL_SOURCE
+
+    if framework != DEEPSPEED.key or not pp or pp < 2:
+        return []
+    return [Assumption(
+        "DeepSpeed's pipeline engine sends and receives each activation and gradient with its own blocking call, one "
+        "after another: four transfer times per micro-batch on every stage, where Megatron-LM's batched exchanges "
+        "take two.", P2P_SEQUENTIAL_SOURCE)]

@@ -411,6 +411,91 @@ def test_pipeline_sends_carry_one_tp_share_with_or_without_sequence_parallelism(
     assert p2p_time(s, 8, 1, 1, 1, 0) == 0.0  # no pipeline, no sends
 
 
+def test_deepspeeds_blocking_pipeline_transfers_take_turns():
+    """DeepSpeed's pipeline engine sends and receives each activation and gradient with its own blocking call
+    (deepspeed/runtime/pipe/schedule.py TrainSchedule: RecvActivation, SendGrad, ForwardPass / SendActivation,
+    RecvGrad, BackwardPass; pipe/p2p.py asserts async_op False), so a stage's two transfers of an exchange run one
+    after the other, where Megatron-LM posts both in one batch_isend_irecv. Same GPT-3 175B micro-batch as above
+    (6,291,456 bytes per TP rank over HDR, 5 us + 262.144 us per transfer): Megatron 2 x 267.144 = 534.288 us per
+    micro-batch; DeepSpeed 4 x 267.144 = 1,068.576 us. Without SP the receiver's NVLink all-gather of the partitioned
+    tensor is paid once per exchange either way."""
+    from explorer.cost.frameworks import DEEPSPEED, FSDP, MEGATRON
+    from explorer.cost.time import all_gather, p2p_time
+
+    s = Setup(get_model("gpt3_175b"), build_cluster("a100_80gb", 64, 8, "nvlink3", "ib_hdr"), 2048)
+    assert p2p_time(s, 8, 1, 8, 1, 1, MEGATRON.code) == pytest.approx(534.288e-6, rel=1e-6)
+    assert p2p_time(s, 8, 1, 8, 1, 1, FSDP.code) == pytest.approx(534.288e-6, rel=1e-6)
+    assert p2p_time(s, 8, 1, 8, 1, 1, DEEPSPEED.code) == pytest.approx(1068.576e-6, rel=1e-6)
+    gather = 2 * all_gather(s, 50_331_648, 8)
+    assert p2p_time(s, 8, 1, 8, 1, 0, DEEPSPEED.code) == pytest.approx(1068.576e-6 + gather, rel=1e-6)
+    assert p2p_time(s, 8, 1, 1, 1, 0, DEEPSPEED.code) == 0.0
+
+
+def _deepspeed_train_schedule_makespan(stages: int, m: int, t_f: float, t_b: float, c: float) -> float:
+    """Event simulation of DeepSpeed's TrainSchedule (deepspeed/runtime/pipe/schedule.py, _step_to_micro_batch and
+    steps()) with every send and receive a blocking rendezvous of c seconds between neighbouring stages."""
+    def mb_of(step, st):
+        if step % 2 == 0 and st % 2 == 0:
+            return step // 2 - st // 2, True
+        if step % 2 and st % 2:
+            return (step - 1) // 2 - st // 2, True
+        if step % 2 == 0:
+            return step // 2 - stages + (st + 1) // 2, False
+        return (step - 1) // 2 - stages + 1 + st // 2, False
+
+    def program(st):
+        ops, prev = [], -1
+        for step in range(2 * (m + stages - 1)):
+            mb, fwd = mb_of(step, st)
+            valid, pvalid = 0 <= mb < m, 0 <= prev < m
+            if fwd:
+                ops += [("recvA", mb)] * (valid and st > 0) + [("sendG", prev)] * (pvalid and st > 0)
+            else:
+                ops += [("sendA", prev)] * (pvalid and st < stages - 1) + [("recvG", mb)] * (valid and st < stages - 1)
+            ops += [("F" if fwd else "B", mb)] * valid
+            prev = mb
+        return ops
+
+    partner = {"sendA": (1, "recvA"), "recvA": (-1, "sendA"), "sendG": (-1, "recvG"), "recvG": (1, "sendG")}
+    progs = [program(st) for st in range(stages)]
+    pc, t = [0] * stages, [0.0] * stages
+    moved = True
+    while moved:
+        moved = False
+        for st in range(stages):
+            while pc[st] < len(progs[st]):
+                op, mb = progs[st][pc[st]]
+                if op in ("F", "B"):
+                    t[st] += t_f if op == "F" else t_b
+                    pc[st] += 1
+                    moved = True
+                    continue
+                step, other_op = partner[op]
+                o = st + step
+                if pc[o] < len(progs[o]) and progs[o][pc[o]] == (other_op, mb):
+                    t[st] = t[o] = max(t[st], t[o]) + c
+                    pc[st] += 1
+                    pc[o] += 1
+                    moved = True
+                    continue
+                break
+    assert pc == [len(x) for x in progs]  # no deadlock: every instruction ran
+    return max(t)
+
+
+@pytest.mark.parametrize("stages, m, c", [(4, 32, 0.05), (12, 128, 0.1), (24, 256, 0.05), (6, 64, 0.2)])
+def test_deepspeeds_schedule_pays_four_transfers_per_micro_batch(stages, m, c):
+    """The closed form step.py uses for DeepSpeed, (m + p - 1)(t_f + t_b + t_p2p) with t_p2p = 4 transfers of c
+    (p2p_time with Framework.p2p_transfers = 2), against an event simulation of DeepSpeed's own TrainSchedule with
+    blocking rendezvous sends: within 1.5 %. With c = 0 the schedule is the ideal 1F1B, (m + p - 1)(t_f + t_b)."""
+    t_f, t_b = 1.0, 3.0  # full recompute: backward = recompute + 2 x forward
+    assert _deepspeed_train_schedule_makespan(stages, m, t_f, t_b, 0.0) == pytest.approx((m + stages - 1) * 4.0)
+    sim = _deepspeed_train_schedule_makespan(stages, m, t_f, t_b, c)
+    assert sim == pytest.approx((m + stages - 1) * (t_f + t_b + 4 * c), rel=0.015)
+    # and clearly above what two batched exchanges (Megatron's count) would give
+    assert sim > (m + stages - 1) * (t_f + t_b + 2 * c) * (1 + 0.25 * c)
+
+
 def test_the_report_says_when_deepspeeds_bf16_optimizer_runs():
     # the per-micro-batch FP32 accumulation lands in the 'optimizer' share of the step: the assumptions say why,
     # for DeepSpeed bf16 ZeRO-0 plans only
@@ -420,6 +505,21 @@ def test_the_report_says_when_deepspeeds_bf16_optimizer_runs():
     assert "BF16_Optimizer" not in texts[1]
     assert "BF16_Optimizer" not in " ".join(a.text for a in estimate(zero=0, **{**kw, "framework": "megatron"})
                                             .assumptions())
+
+
+def test_the_report_says_when_deepspeeds_pipeline_transfers_take_turns():
+    kw = dict(model="llama3_8b", gpus=16, tp=2, micro_batch=1, global_batch=64, zero=1)
+
+    def text(**more):
+        return " ".join(a.text for a in estimate(**{**kw, **more}).assumptions())
+
+    assert "four transfer times per micro-batch" in text(pp=2, framework="deepspeed")
+    assert "four transfer times" not in text(pp=1, framework="deepspeed")
+    assert "four transfer times" not in text(pp=2, framework="megatron")
+    # and the step pays it: with the same plan, DeepSpeed's pipeline sends take twice Megatron's transfer time
+    ds = estimate(**kw, pp=2, framework="deepspeed").time["pp_comm"]
+    mg = estimate(**kw, pp=2, framework="megatron").time["pp_comm"]
+    assert ds == pytest.approx(2 * mg, rel=0.05)  # SP on in both: no receiver gather, all transfer
 
 
 # --- overlap interference (Efficiency.overlap_interference) ------------------------------------------------------

@@ -76,6 +76,10 @@ class Framework:
     selective_policy: str = "attention"
     loss_bytes_per_logit: int = 6  # Setup.loss_bytes_per_logit: Megatron's vocab-parallel cross-entropy
     compiled_loss_bytes_per_logit: int | None = None  # the same when torch.compile takes the loss (fused kernels)
+    # Blocking transfers per pipeline exchange (explorer/cost/time.py p2p_time): 1 where a stage's send and receive
+    # of one exchange run together (Megatron-LM's batched send_forward_recv_backward, torch.distributed.pipelining's
+    # async isend/irecv), 2 where each is its own blocking call in turn (P2P_SEQUENTIAL_SOURCE)
+    p2p_transfers: int = 1
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -112,7 +116,9 @@ DEEPSPEED = Framework(
     overlap_grad=(False, False, False, True), overlap_param=(False, False, False, True),
     source="microsoft/DeepSpeed v0.16.5: deepspeed/runtime/zero/config.py (bucket sizes, overlap_comm only for "
            "stage 3), deepspeed/runtime/pipe/engine.py (ZeRO-2/3 incompatible with PP), deepspeed/runtime/"
-           "engine.py (bf16 gradient dtypes)")
+           "engine.py (bf16 gradient dtypes); deepspeed/runtime/pipe/schedule.py and p2p.py (blocking pipeline "
+           "sends and receives, one call each)",
+    p2p_transfers=2)
 FSDP = Framework(
     key="fsdp", code=2, name="PyTorch FSDP2 (torchtitan)", zero_stages=(2, 3), sharded_with_pp=True,
     interleaving=True, context_parallel=True, hsdp=True, grad_fp32=True,
@@ -137,6 +143,22 @@ DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_s
 # stage3_param_persistence_threshold (1e5 elements) and stay resident, so the calls per layer are its linear
 # modules: q, k, v, o + the MLP matrices (Hugging Face Llama / GPT-NeoX layouts).
 DEEPSPEED_ATTENTION_LINEARS = 4
+
+
+P2P_SEQUENTIAL_SOURCE = (
+    "DeepSpeed's pipeline engine runs TrainSchedule's instructions one by one (deepspeed/runtime/pipe/schedule.py: "
+    "a forward step is RecvActivation, SendGrad, ForwardPass; a backward step SendActivation, RecvGrad, "
+    "BackwardPass), and every SendActivation, RecvActivation, SendGrad and RecvGrad is a blocking torch.distributed "
+    "send or recv of its own (deepspeed/runtime/pipe/p2p.py: async_op must be False): a stage's four transfers per "
+    "micro-batch run in turn, where Megatron-LM batches each exchange's send and receive into one "
+    "batch_isend_irecv (megatron/core/pipeline_parallel/p2p_communication.py send_forward_recv_backward).")
+
+
+def p2p_transfers_of(fw: object) -> object:
+    """Blocking transfers per pipeline exchange for framework codes (Framework.p2p_transfers)."""
+    import numpy as np
+
+    return np.asarray([f.p2p_transfers for f in FRAMEWORKS])[np.asarray(fw)]
 
 
 TP_OVERLAP_OFF = 0

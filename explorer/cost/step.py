@@ -70,7 +70,7 @@ def evaluate(
     if setup.embedding_pipeline_slot:  # a middle stage of `layers` layers, or the last one with the output layer
         acc_params = np.where(split, mem._cdiv(layers * m.layer_params + on_last * mem.last_stage_head_params(m), tp),
                               mem.params_per_device(setup, tp, pp, v))
-    t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp)
+    t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp, fw)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
     t_bwd = t_compute + t_memory - t_fwd

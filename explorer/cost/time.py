@@ -18,7 +18,7 @@ from explorer.cost.collectives import (
     ring_allreduce_time,
 )
 from explorer.cost.efficiency import gemm_efficiency, layer_gemm_efficiency
-from explorer.cost.frameworks import TP_OVERLAP_FORWARD, TP_OVERLAP_USERBUFFERS
+from explorer.cost.frameworks import TP_OVERLAP_FORWARD, TP_OVERLAP_USERBUFFERS, p2p_transfers_of
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 
@@ -251,7 +251,8 @@ def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLi
 
 
 def p2p_time(
-    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, micro_batch: ArrayLike, sp: ArrayLike
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, micro_batch: ArrayLike, sp: ArrayLike,
+    fw: ArrayLike = 0,
 ) -> np.ndarray | float:
     """Pipeline send/recv per chunk and micro-batch: activations forward + gradients backward,
     alpha + M/B each, over the link between neighbouring stages. PP is the outermost dimension (Megatron-LM,
@@ -263,7 +264,12 @@ def p2p_time(
     pipeline, on by default: p2p_communication.py splits the tensor into TP equal chunks before the send and
     all-gathers them after the receive) and DeepSpeed's partitioned pipeline buffers (pipe/engine.py:
     is_pipe_partitioned and is_grad_partitioned = is_model_parallel) do the same, and the receiver all-gathers
-    the full tensor over the TP group (inside the node)."""
+    the full tensor over the TP group (inside the node).
+
+    fw (framework codes): a stage's two exchanges per chunk and micro-batch each move an activation one way and a
+    gradient the other. Megatron-LM and torch.distributed.pipelining run the two directions of an exchange
+    together (one transfer time each); DeepSpeed's pipeline engine sends and receives them in turn with blocking
+    calls (frameworks.P2P_SEQUENTIAL_SOURCE), two transfer times per exchange (Framework.p2p_transfers)."""
     tp_a, pp_a = np.asarray(tp), np.asarray(pp)
     tokens = _tokens(setup, cp, micro_batch)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
@@ -272,7 +278,7 @@ def p2p_time(
     gather = np.where(sp_on | (tp_a == 1), 0.0, all_gather(setup, full, np.maximum(tp_a, 2)))
     n = setup.cluster.devices
     alpha, bw = setup.edge(n, np.maximum(n // np.maximum(pp_a, 1), 1))
-    t = 2.0 * (alpha + msg / bw + gather)
+    t = 2.0 * (p2p_transfers_of(fw) * (alpha + msg / bw) + gather)
     return np.where(pp_a > 1, t, 0.0)
 
 

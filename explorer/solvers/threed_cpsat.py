@@ -251,7 +251,15 @@ def prepare(inst: Instance, space: Space) -> dict:
             m_ok &= arr == int(inst.fix[name])
     # pipeline send/recv: (TP, CP, PP, mb, SP)
     d_tp, d_cp, d_pp, d_mb, d_sp = _mesh(TP, CP, PP, MB, SP)
-    t_p2p = _ns(tm.p2p_time(s, d_tp, d_cp, d_pp, d_mb, d_sp))
+    # per framework (FW, TP, CP, PP, mb, SP): the table carries the least of them, and frameworks whose sends cost
+    # more (DeepSpeed's blocking transfers, frameworks.p2p_transfers_of) add their difference, p2p_extra
+    p2p_fw = np.stack([_ns(tm.p2p_time(s, d_tp, d_cp, d_pp, d_mb, d_sp, f)) for f in FW])
+    t_p2p = p2p_fw.min(axis=0)
+    p2p_extra_fw = p2p_fw - t_p2p  # >= 0; zero for the frameworks at the least
+    p2p_more = np.asarray([bool((x > 0).any()) for x in p2p_extra_fw], dtype=np.int64)  # (FW,)
+    p2p_extra = p2p_extra_fw.max(axis=0)
+    # one extra table serves every framework that pays more only while they all pay the same
+    assert all(np.array_equal(x, p2p_extra) for x, more in zip(p2p_extra_fw, p2p_more) if more)
     d_m = g_m[..., None]
     p2p_ok = m_ok[..., None] & ((d_sp == 0) | (d_tp > 1))
     # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); only the
@@ -425,8 +433,10 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     pv = table("pp v", [PP, V], {"stage_layers": sl, "in_flight_cap": inflight_cap,
                                  "in_flight_cap_last": inflight_cap_last, "chunk_layers": chunk,
                                  "stage_layers_x_pp": sl * c_pp, "bubble_layers": bubble_layers}, pv_ok)
-    p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], {
-        "t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}, p2p_ok)
+    p2_cols = {"t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}
+    if P["p2p_more"].any():  # frameworks whose blocking sends cost more: their extra per micro-batch and bubble
+        p2_cols |= {"m_x_p2p_extra": d_m * P["p2p_extra"], "bubble_p2p_extra": (d_pp - 1) * P["p2p_extra"]}
+    p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], p2_cols, p2p_ok)
     st = table("fw tp cp pp v z hs", [FW, TP, CP, PP, V, Z, HS], {
         "state_bytes": state, "t_grad": P["kept"]["grad_step"], "t_param": P["kept"]["param_step"],
         "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
@@ -488,6 +498,12 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         p2["bubble_p2p"],
         M.product([m, e_mb], "t_dp_micro_batches", min(X, B * M.hi["t_dp_per_micro_batch"])),
     ]
+    if P["p2p_more"].any():  # v m t_extra + (p - 1) t_extra, for the frameworks that pay it
+        more = M.lookup(i_fw, P["p2p_more"], "p2p_sequential")
+        x_all = M.product([v, p2["m_x_p2p_extra"]], "t_p2p_extra_all", min(X, max(V) * M.hi["m_x_p2p_extra"]))
+        x_sum = M.var(0, min(X, M.hi[x_all.name] + M.hi["bubble_p2p_extra"]), "t_p2p_extra_sum")
+        md.add(x_sum == x_all + p2["bubble_p2p_extra"])
+        terms.append(M.product([more, x_sum], "t_p2p_extra", M.hi[x_sum.name]))
     x_lg = M.product([pp, t_lg], "pp_x_logits", max(PP) * M.hi["t_logits"])
     terms.append(M.var(0, M.hi["pp_x_logits"], "t_bubble_logits"))
     md.add_division_equality(terms[-1], x_lg - t_lg, v)

@@ -45,7 +45,7 @@ import numpy as np
 
 from explorer.cost import memory as mem
 from explorer.cost import time as tm
-from explorer.cost.frameworks import tp_overlap_of
+from explorer.cost.frameworks import FRAMEWORKS, tp_overlap_of
 from explorer.puzzles.threed_space import Instance, Space
 from explorer.solvers import cpsat
 
@@ -258,8 +258,10 @@ def prepare(inst: Instance, space: Space) -> dict:
     p2p_extra_fw = p2p_fw - t_p2p  # >= 0; zero for the frameworks at the least
     p2p_more = np.asarray([bool((x > 0).any()) for x in p2p_extra_fw], dtype=np.int64)  # (FW,)
     p2p_extra = p2p_extra_fw.max(axis=0)
-    # one extra table serves every framework that pays more only while they all pay the same
+    # one extra table serves every framework that pays more only while they all pay the same, and (m + p - 1)
+    # counts their sends only while none of them interleaves
     assert all(np.array_equal(x, p2p_extra) for x, more in zip(p2p_extra_fw, p2p_more) if more)
+    assert not any(FRAMEWORKS[f].interleaving for f, more in zip(FW, p2p_more) if more)
     d_m = g_m[..., None]
     p2p_ok = m_ok[..., None] & ((d_sp == 0) | (d_tp > 1))
     # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); only the
@@ -434,8 +436,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                                  "in_flight_cap_last": inflight_cap_last, "chunk_layers": chunk,
                                  "stage_layers_x_pp": sl * c_pp, "bubble_layers": bubble_layers}, pv_ok)
     p2_cols = {"t_p2p": t_p2p, "m_x_p2p": d_m * t_p2p, "bubble_p2p": (d_pp - 1) * t_p2p, "lb_micro_batch": lb_a}
-    if P["p2p_more"].any():  # frameworks whose blocking sends cost more: their extra per micro-batch and bubble
-        p2_cols |= {"m_x_p2p_extra": d_m * P["p2p_extra"], "bubble_p2p_extra": (d_pp - 1) * P["p2p_extra"]}
+    if P["p2p_more"].any():  # frameworks whose blocking sends cost more: (m + p - 1) x their extra (v = 1 for
+        # them: the frameworks that pay more do not interleave, asserted in prepare)
+        p2_cols |= {"p2p_extra_all": (d_m + d_pp - 1) * P["p2p_extra"]}
     p2 = table("tp cp pp mb sp", [TP, CP, PP, MB, SP], p2_cols, p2p_ok)
     st = table("fw tp cp pp v z hs", [FW, TP, CP, PP, V, Z, HS], {
         "state_bytes": state, "t_grad": P["kept"]["grad_step"], "t_param": P["kept"]["param_step"],
@@ -498,12 +501,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         p2["bubble_p2p"],
         M.product([m, e_mb], "t_dp_micro_batches", min(X, B * M.hi["t_dp_per_micro_batch"])),
     ]
-    if P["p2p_more"].any():  # v m t_extra + (p - 1) t_extra, for the frameworks that pay it
+    if P["p2p_more"].any():  # (m + p - 1) t_extra, for the frameworks that pay it
         more = M.lookup(i_fw, P["p2p_more"], "p2p_sequential")
-        x_all = M.product([v, p2["m_x_p2p_extra"]], "t_p2p_extra_all", min(X, max(V) * M.hi["m_x_p2p_extra"]))
-        x_sum = M.var(0, min(X, M.hi[x_all.name] + M.hi["bubble_p2p_extra"]), "t_p2p_extra_sum")
-        md.add(x_sum == x_all + p2["bubble_p2p_extra"])
-        terms.append(M.product([more, x_sum], "t_p2p_extra", M.hi[x_sum.name]))
+        terms.append(M.product([more, p2["p2p_extra_all"]], "t_p2p_extra", min(X, M.hi["p2p_extra_all"])))
     x_lg = M.product([pp, t_lg], "pp_x_logits", max(PP) * M.hi["t_logits"])
     terms.append(M.var(0, M.hi["pp_x_logits"], "t_bubble_logits"))
     md.add_division_equality(terms[-1], x_lg - t_lg, v)

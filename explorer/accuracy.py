@@ -40,9 +40,12 @@ def summarize(results: list) -> dict:
         family = FAMILY_OF.get(spec["accelerator"])
         if family is None:
             continue
-        g = groups.setdefault((spec.get("framework", DEFAULT_FRAMEWORK), family), {"errors": [], "tables": []})
-        g["errors"] += [r.error for r in (t.out_rows or t.rows)]
-        g["tables"].append(t.key)
+        for r in t.out_rows or t.rows:  # a table may compare stacks: each run counts under its own framework
+            g = groups.setdefault((r.framework or spec.get("framework", DEFAULT_FRAMEWORK), family),
+                                  {"errors": [], "tables": []})
+            g["errors"].append(r.error)
+            if t.key not in g["tables"]:
+                g["tables"].append(t.key)
     out = []
     for (fw, family), g in sorted(groups.items()):
         errs = g["errors"]

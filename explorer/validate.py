@@ -51,6 +51,7 @@ class RowResult:
     published: float
     predicted: float
     error: float  # signed relative error beyond the printed precision of `published`
+    framework: str = ""  # the stack the run used (a run of a throughput table); "" for memory rows
 
     @property
     def abs_error(self) -> float:
@@ -228,7 +229,12 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or stack_layout_default(
-                     spec.get("framework", DEFAULT_FRAMEWORK), fused)["loss_bytes_per_logit"])
+                     _framework(spec, row), fused)["loss_bytes_per_logit"])
+
+
+def _framework(spec: dict, row: dict[str, str]) -> str:
+    """The row's framework (a `framework` column, for tables that compare stacks), else the table's."""
+    return row.get("framework") or spec.get("framework", DEFAULT_FRAMEWORK)
 
 
 def _flag(text: str | None, default: bool) -> bool:
@@ -285,7 +291,7 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
                         zero=zero, recompute=recompute,
                         sequence_parallel=_flag(row.get("sequence_parallel"), spec.get("sequence_parallel", True))
                         and tp > 1,
-                        framework=spec.get("framework", DEFAULT_FRAMEWORK))
+                        framework=_framework(spec, row))
     est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
@@ -330,7 +336,7 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
     for row in compared_rows(spec, rows):
         label, predicted = _throughput_row(spec, row, eff, part_efficiency)
         text = row[spec["published_column"]]
-        out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text)))
+        out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row)))
     return out
 
 

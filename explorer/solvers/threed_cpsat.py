@@ -14,6 +14,8 @@ SL / v = layers per chunk):
             + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
             (e_mb: per-micro-batch sharded data parallelism at PP = 1, plus DeepSpeed's BF16_Optimizer FP32 gradient
             accumulation at any PP, whose v is 1: explorer/cost/sharding.py grad_accumulation_time)
+            + flag (m + p - 1) t_p2p_extra (the frameworks whose pipeline sends cost more than the least in the
+            space, DeepSpeed's blocking transfers: frameworks.p2p_transfers_of; they never interleave, so v = 1)
   t_step  = t_pipe + (1 - sigma) e_sync + sigma (t_grad + t_param) + t_opt
   e_sync  = max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
             + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f)

@@ -33,6 +33,7 @@ def summarize(results: list) -> dict:
     from explorer.validate import load_table
 
     groups: dict[tuple[str, str], dict] = {}
+    ranges: dict[str, dict[str, list[float]]] = {}  # table -> framework -> [least, greatest] signed error
     for t in results:
         if t.kind != "throughput":
             continue
@@ -41,11 +42,13 @@ def summarize(results: list) -> dict:
         if family is None:
             continue
         for r in t.out_rows or t.rows:  # a table may compare stacks: each run counts under its own framework
-            g = groups.setdefault((r.framework or spec.get("framework", DEFAULT_FRAMEWORK), family),
-                                  {"errors": [], "tables": []})
+            fw = r.framework or spec.get("framework", DEFAULT_FRAMEWORK)
+            g = groups.setdefault((fw, family), {"errors": [], "tables": []})
             g["errors"].append(r.error)
             if t.key not in g["tables"]:
                 g["tables"].append(t.key)
+            lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [r.error, r.error])
+            lo_hi[:] = [round(min(lo_hi[0], r.error), 4), round(max(lo_hi[1], r.error), 4)]
     out = []
     for (fw, family), g in sorted(groups.items()):
         errs = g["errors"]
@@ -57,7 +60,13 @@ def summarize(results: list) -> dict:
             "median_error": round(statistics.median(errs), 4),
         })
     return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
-            "good": GOOD, "groups": out}
+            "good": GOOD, "groups": out, "ranges": ranges}
+
+
+def error_range(table: str, framework: str) -> tuple[float, float] | None:
+    """(least, greatest) signed out-of-sample error of one table's runs of one framework (accuracy.json), or None."""
+    lo_hi = stored().get("ranges", {}).get(table, {}).get(framework)
+    return None if lo_hi is None else (lo_hi[0], lo_hi[1])
 
 
 @cache

@@ -42,7 +42,7 @@ class Estimate(StepEstimate):
 
     def assumptions(self) -> list[Assumption]:
         """Node, model shape, precision and software stack behind these figures, each with its source."""
-        return setup_assumptions(self.setup, self.plan.framework, self.plan.zero, self.plan.pp) if self.setup else []
+        return setup_assumptions(self.setup, self.plan) if self.setup else []
 
     def as_dict(self) -> dict:
         d = StepEstimate(**{f.name: getattr(self, f.name) for f in fields(StepEstimate)}).as_dict()

@@ -12,6 +12,7 @@ from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, ATTENTION_KERNELS
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
+from explorer.plan import ParallelPlan
 from explorer.report import Assumption
 
 
@@ -21,13 +22,13 @@ def node_source(setup: Setup) -> str:
     return f"{node}{c.intra.source}; {c.inter.source}"
 
 
-def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | None = None,
-                      pp: int | None = None) -> list[Assumption]:
-    """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source (framework:
-    the plan's, which decides how TP overlap runs; None: Megatron-LM's way; zero: the plan's ZeRO stage, which says
-    whether DeepSpeed runs its BF16_Optimizer; pp: the plan's pipeline stages, which say whether DeepSpeed's
-    blocking pipeline transfers apply)."""
+def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[Assumption]:
+    """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source. plan: the
+    plan the figures are for (None: Megatron-LM's way). Its framework decides how TP overlap runs, its ZeRO stage
+    whether DeepSpeed runs its BF16_Optimizer, its pipeline whether DeepSpeed's blocking transfers apply, and its
+    layout whether DeepSpeed ZeRO-3 shards across nodes."""
     s, m = setup, setup.model
+    framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
     kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, current practice, at the rate fitted on such runs"
               if s.attention_kernel == "flash2" else
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower "
@@ -121,7 +122,7 @@ def setup_assumptions(setup: Setup, framework: str | None = None, zero: int | No
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + [
+        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -155,3 +156,32 @@ def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumptio
         "DeepSpeed's pipeline engine sends and receives each activation and gradient with its own blocking call, one "
         "after another: four transfer times per micro-batch on every stage, where Megatron-LM's batched exchanges "
         "take two.", P2P_SEQUENTIAL_SOURCE)]
+
+
+ZERO3_SCALE_TABLE = "megatron_sc21_table2"
+"""The reference table of DeepSpeed ZeRO-3 runs across many nodes (Narayanan et al., SC'21, Table 2)."""
+
+
+def _deepspeed_zero3_across_nodes(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """DeepSpeed ZeRO-3 whose sharding group spans nodes: what the only published runs of that regime measured
+    against this model (accuracy.json ranges of ZERO3_SCALE_TABLE)."""
+    from explorer.accuracy import error_range
+    from explorer.cost.frameworks import DEEPSPEED
+
+    if plan is None or plan.framework != DEEPSPEED.key or plan.zero != 3:
+        return []
+    dpn = s.cluster.devices_per_node
+    nodes = -(-plan.tp * plan.cp * plan.dp // dpn)  # the stage's ranks, DP inside the stage (sharding.dp_comm)
+    span = error_range(ZERO3_SCALE_TABLE, DEEPSPEED.key)
+    if nodes < 2 or span is None:
+        return []
+    return [Assumption(
+        f"DeepSpeed ZeRO-3 sharded across {nodes} nodes: its per-layer gathers and reduce-scatters are charged at NCCL "
+        f"ring rates over every NIC of a node. The only published DeepSpeed ZeRO-3 runs at this scale (SC'21 Table 2: "
+        f"GPT 175B and 530B on 48-280 nodes of A100s, DeepSpeed of 2021) took {1 + span[0]:.1f}-{1 + span[1]:.1f}x "
+        "the step time this model gives them. DeepSpeed has since coalesced its gathers (v0.5.5) and mended its "
+        "prefetch (v0.6.0), and no published run checks today's at this scale: read this plan's speed as an upper "
+        "bound.",
+        "Narayanan et al., Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM (SC'21, "
+        "arXiv 2104.04473) Table 2; explore validate --table megatron_sc21_table2; microsoft/DeepSpeed "
+        "deepspeed/runtime/zero/partition_parameters.py and stage3.py (v0.3.12-v0.4.0, v0.5.5, v0.6.0)")]

@@ -347,8 +347,7 @@ def _assumptions(res) -> list[Assumption]:
     ]
     if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on
         s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework))
-    return a + setup_assumptions(s, res.best.plan.framework, res.best.plan.zero,
-                                res.best.plan.pp)
+    return a + setup_assumptions(s, res.best.plan)
 
 
 FORMULAS = [

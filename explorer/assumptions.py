@@ -177,10 +177,10 @@ def _deepspeed_zero3_across_nodes(s: Setup, plan: ParallelPlan | None) -> list[A
         return []
     return [Assumption(
         f"DeepSpeed ZeRO-3 sharded across {nodes} nodes: its per-layer gathers and reduce-scatters are charged at NCCL "
-        f"ring rates over every NIC of a node. The only published DeepSpeed ZeRO-3 runs at this scale (SC'21 Table 2: "
+        f"ring rates over every NIC of a node. The only published DeepSpeed ZeRO-3 runs across nodes (SC'21 Table 2: "
         f"GPT 175B and 530B on 48-280 nodes of A100s, DeepSpeed of 2021) took {1 + span[0]:.1f}-{1 + span[1]:.1f}x "
         "the step time this model gives them. DeepSpeed has since coalesced its gathers (v0.5.5) and mended its "
-        "prefetch (v0.6.0), and no published run checks today's at this scale: read this plan's speed as an upper "
+        "prefetch (v0.6.0), and no published run checks today's across nodes: read this plan's speed as an upper "
         "bound.",
         "Narayanan et al., Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM (SC'21, "
         "arXiv 2104.04473) Table 2; explore validate --table megatron_sc21_table2; microsoft/DeepSpeed "

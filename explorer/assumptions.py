@@ -170,8 +170,8 @@ def _deepspeed_zero3_across_nodes(s: Setup, plan: ParallelPlan | None) -> list[A
 
     if plan is None or plan.framework != DEEPSPEED.key or plan.zero != 3:
         return []
-    dpn = s.cluster.devices_per_node
-    nodes = -(-plan.tp * plan.cp * plan.dp // dpn)  # the stage's ranks, DP inside the stage (sharding.dp_comm)
+    # the sharding group's nodes, placed as explorer/cost/sharding.py dp_comm places it (DP x CP members TP x CP apart)
+    nodes = int(s.group(plan.dp * plan.cp, plan.tp * plan.cp, plan.cp, plan.tp).nodes)
     span = error_range(ZERO3_SCALE_TABLE, DEEPSPEED.key)
     if nodes < 2 or span is None:
         return []

@@ -14,7 +14,7 @@ from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
 from explorer.keywords import checked
-from explorer.models.architecture import DecoderModel
+from explorer.models.architecture import MLP_KINDS, DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import ThreeDResult, make_setup
@@ -51,7 +51,8 @@ class Estimate(StepEstimate):
         return d
 
 
-MLPS = ("gelu", "swiglu")
+MLPS = MLP_KINDS
+MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU"}
 
 
 def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
@@ -63,9 +64,9 @@ def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = No
     if mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
     if ffn is None:
-        ffn = 4 * hidden if mlp == "gelu" else int(8 * hidden / 3)
+        ffn = int(8 * hidden / 3) if mlp == "swiglu" else 4 * hidden
     if name is None:
-        name = f"custom {layers}L h{hidden} {mlp.upper() if mlp == 'gelu' else 'SwiGLU'}"
+        name = f"custom {layers}L h{hidden} {MLP_LABELS[mlp]}"
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
                         ffn=ffn, vocab=vocab, mlp=mlp, **kw)
 
@@ -76,7 +77,8 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
                   mlp: str | None = None) -> str | DecoderModel | None:
     """The model of a run: a catalog name / DecoderModel, or a custom shape (layers, hidden, heads at least).
 
-    `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "swiglu": 3, Llama) shapes a custom model;
+    `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "relu2": squared ReLU, 2, Nemotron-4; "swiglu": 3,
+    Llama) shapes a custom model;
     catalog models carry their own."""
     if mlp is not None and mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
@@ -127,7 +129,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              global_batch: int | None = None, zero: int | None = None, recompute: str = "none",
              sequence_parallel: bool = True, precision: str | None = None, optimizer: str | None = None,
              usable_memory_fraction: float | None = None, flash_attention: bool = True,
-             attention_kernel: str = "flash2", tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
+             attention_kernel: str | None = None, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
              framework: str = "megatron",
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
@@ -140,11 +142,13 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); zero: None is
     the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
-    the framework's default. attention_kernel: flash2 (default), flash1 or triton (explorer/cost/efficiency.py
-    ATTENTION_KERNELS). embedding_pipeline_slot: the embedding and the output layer each take a layer's slot in the
-    pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split;
-    Llama 3 405B's 126 layers in 128 slots; Setup.embedding_pipeline_slot), so PP x virtual stages may reach
-    layers + 2. The result carries the Setup it was computed with (`.setup`)."""
+    the framework's default. attention_kernel: flash2, flash1, triton or cudnn (explorer/cost/efficiency.py
+    ATTENTION_KERNELS); None is the framework's on this GPU (frameworks.attention_kernel_default: cuDNN's for
+    Megatron-LM on Hopper, FlashAttention-2 otherwise). embedding_pipeline_slot: the embedding and the output
+    layer each take a layer's slot in the pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split
+    and --account-for-loss-in-pipeline-split; Llama 3 405B's 126 layers in 128 slots;
+    Setup.embedding_pipeline_slot), so PP x virtual stages may reach layers + 2. The result carries the Setup it
+    was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
@@ -177,7 +181,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
                        attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
-                       grad_reduce_dtype=grad_reduce_dtype,
+                       grad_reduce_dtype=grad_reduce_dtype, framework=fw,
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                        **stack_layout_default(fw, fused_kernels))
     m = setup.model

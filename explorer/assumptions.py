@@ -8,7 +8,7 @@ what explorer/cost/ computes with, and where each choice comes from.
 from __future__ import annotations
 
 from explorer.accuracy import accuracy_line
-from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, ATTENTION_KERNELS
+from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, attention_kernel_speed
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
@@ -29,11 +29,15 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     layout whether DeepSpeed ZeRO-3 shards across nodes."""
     s, m = setup, setup.model
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
-    kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, current practice, at the rate fitted on such runs"
+    speed = attention_kernel_speed(s.attention_kernel, s.cluster.accelerator.key)
+    kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, at the rate fitted on such runs"
               if s.attention_kernel == "flash2" else
-              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / ATTENTION_KERNELS[s.attention_kernel]:.3g}x slower "
-              "than FlashAttention-2 forward + backward")
-    mlp = ("SwiGLU MLP (3 matrices h x ffn)" if m.mlp == "swiglu" else "GELU MLP (2 matrices h x ffn)")
+              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {speed:.3g}x the speed of FlashAttention-2 forward + "
+              f"backward on this GPU" if speed >= 1 else
+              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
+              "backward on this GPU")
+    mlp = {"swiglu": "SwiGLU MLP (3 matrices h x ffn)", "gelu": "GELU MLP (2 matrices h x ffn)",
+           "relu2": "squared-ReLU MLP (2 matrices h x ffn)"}[m.mlp]
     prec = {
         "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
         "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master weights "

@@ -221,7 +221,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  precision=row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision",
                                                                                                      "bf16"),
                  flash_attention=spec.get("flash_attention", True),
-                 attention_kernel=spec.get("attention_kernel", "flash2"),
+                 attention_kernel=row.get("attention_kernel") or spec.get("attention_kernel", "flash2"),
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),
@@ -250,12 +250,28 @@ SHARDING_STAGES = {"FULL_SHARD": 3, "SHARD_GRAD_OP": 2, "NO_SHARD": 0}  # PyTorc
 
 
 def _row_model(spec: dict, row: dict[str, str], seq_len: int) -> DecoderModel:
+    """The row's model; a catalog model with a `layers` value in the row is that model cut to so many layers (a
+    reduced-depth proxy run, as NVIDIA's DGX Cloud recipes run Llama 3.1 405B on 32-192 GPUs)."""
+    model = _row_catalog_model(spec, row)
+    if model is None:
+        return _row_custom_model(spec, row, seq_len)
+    if row.get("layers") and int(row["layers"]) != model.layers:
+        cut = f"{model.name} ({row['layers']} of {model.layers} layers)"
+        return replace(model, layers=int(row["layers"]), name=cut)
+    return model
+
+
+def _row_catalog_model(spec: dict, row: dict[str, str]) -> DecoderModel | None:
     if "catalog_model" in spec:
         return get_model(spec["catalog_model"])
     if spec.get("model_column") == "catalog":
         return get_model(row["model"])
     if row.get("model") in spec.get("catalog_models", {}):  # the table's name for a catalog model
         return get_model(spec["catalog_models"][row["model"]])
+    return None
+
+
+def _row_custom_model(spec: dict, row: dict[str, str], seq_len: int) -> DecoderModel:
     if "model" in row and "models" in spec:
         hidden, layers, heads = spec["models"][row["model"]]
         return _gpt(f"{spec.get('model_prefix', 'MPT-')}{row['model']}", hidden, layers, heads, spec, seq_len)
@@ -300,6 +316,8 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         predicted = est.model_tflops_per_gpu
     elif metric == "tokens_per_s_per_gpu":
         predicted = est.tokens_per_s / gpus
+    elif metric == "tokens_per_s":
+        predicted = est.tokens_per_s
     elif metric == "step_time_s":
         predicted = est.step_time_s
     elif metric == "peak_memory_gib":

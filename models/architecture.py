@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from explorer.errors import UsageError, require_positive_int
 
+MLP_KINDS = ("gelu", "relu2", "swiglu")
+"""MLP kinds: GELU and squared ReLU (So et al., Primer, arXiv 2109.08668; Nemotron-4) multiply by two h x ffn
+matrices, SwiGLU (Shazeer, arXiv 2002.05202; Llama) by three."""
 
 @dataclass(frozen=True)
 class DecoderModel:
@@ -25,7 +28,7 @@ class DecoderModel:
     kv_heads: int
     ffn: int
     vocab: int
-    mlp: str = "swiglu"  # "swiglu" (3 matrices) or "gelu" (2 matrices)
+    mlp: str = "swiglu"  # "swiglu" (3 matrices), "gelu" or "relu2" (squared ReLU; 2 matrices each)
     norm: str = "rms"  # "rms" (1 vector per norm) or "layer" (2 vectors)
     bias: bool = False
     tied_embeddings: bool = False
@@ -44,8 +47,8 @@ class DecoderModel:
             raise UsageError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         if self.heads % self.kv_heads:
             raise UsageError(f"heads {self.heads} is not divisible by kv-heads {self.kv_heads}")
-        if self.mlp not in ("swiglu", "gelu"):
-            raise UsageError(f"mlp {self.mlp!r} unknown; valid: gelu, swiglu")
+        if self.mlp not in MLP_KINDS:
+            raise UsageError(f"mlp {self.mlp!r} unknown; valid: {', '.join(MLP_KINDS)}")
         if self.norm not in ("rms", "layer"):
             raise UsageError(f"norm {self.norm!r} unknown; valid: layer, rms")
         if self.position not in ("rope", "alibi", "learned"):

@@ -9,6 +9,7 @@ import pytest
 
 import explorer
 from explorer.cost.time import tp_overlap_exposed
+from explorer.errors import UsageError
 
 
 def run(*args):
@@ -257,10 +258,16 @@ def test_attention_kernel_reaches_the_cli_the_assumptions_and_the_solver():
     assert code == 0, err
     tri = json.loads(out)
     assert "FlashAttention in Triton" in " ".join(a["text"] for a in tri["assumptions"])
-    code, out, err = run("estimate", "--model", "llama3_8b", "--gpus", "8", "--seq-len", "16384", "--format", "json")
+    code, out, err = run("estimate", "--model", "llama3_8b", "--gpus", "8", "--seq-len", "16384",
+                         "--attention-kernel", "flash2", "--format", "json")
     fa2 = json.loads(out)
     assert "FlashAttention-2-class" in " ".join(a["text"] for a in fa2["assumptions"])
     assert tri["step_time_s"] > fa2["step_time_s"]
+    # the default for Megatron-LM on H100 is Transformer Engine's: cuDNN's fused attention, faster still
+    code, out, err = run("estimate", "--model", "llama3_8b", "--gpus", "8", "--seq-len", "16384", "--format", "json")
+    te = json.loads(out)
+    assert "cuDNN's fused attention" in " ".join(a["text"] for a in te["assumptions"])
+    assert te["step_time_s"] < fa2["step_time_s"]
     code, out, err = run("estimate", "--attention-kernel", "xformers")
     assert code == 2 and "xformers" in err and "flash2" in err and "Traceback" not in err
     base = explorer.solve_3d("cloud", gpus=64, engine="enumerate", top=1, explain=False)
@@ -360,3 +367,95 @@ def test_embedding_slots_let_llama3_405b_run_as_meta_split_it():
     # 'a 5% bubble ratio when bs = 2 x pp')
     assert d["bubble_fraction"] == pytest.approx(15 / 271, rel=1e-6)
     assert any(a["text"].startswith("Pipeline split: the embedding") for a in d["assumptions"])
+
+
+def _h100_setup(**kw):
+    from explorer.hardware.catalog import build_cluster
+
+    from explorer.api import custom_model
+    from explorer.cost.setup import Setup
+
+    return Setup(custom_model(2, 4096, 32, vocab=1000), build_cluster("h100_sxm", 8, 8, "nvlink4", "ib_ndr"), 4096,
+                 **kw)
+
+
+def test_cudnn_attention_speed_comes_from_its_measurements_per_gpu_family():
+    # huggingface/transformers PR 48163: on H100 cuDNN's attention is 1.7-2.3x FlashAttention-2 for training shapes
+    # (middle 2.0); tritonbench (pytorch/pytorch issue 142132) forward, s 4,608, head dim 128: 631.3 / 329.5 = 1.92.
+    # On A100 it is slower: 0.82x (the same PR) and 68.8 / 78.6 = 0.875 forward + backward (pytorch PR 192799).
+    from explorer.cost.efficiency import CUDNN_ATTENTION_SPEED, attention_kernel_speed
+
+    assert CUDNN_ATTENTION_SPEED["hopper"] == pytest.approx((1.7 + 2.3) / 2)
+    assert 631.338 / 329.483 == pytest.approx(CUDNN_ATTENTION_SPEED["hopper"], rel=0.05)
+    assert 0.82 <= CUDNN_ATTENTION_SPEED["ampere"] <= 68.812 / 78.608
+    assert attention_kernel_speed("cudnn", "h100_sxm") == 2.0 and attention_kernel_speed("cudnn", "a100_80gb") == 0.85
+    assert attention_kernel_speed("flash2", "b200") == 1.0
+    with pytest.raises(UsageError, match="b200"):
+        attention_kernel_speed("cudnn", "b200")
+    # in a layer only the attention core speeds up, by exactly that factor
+    from explorer.cost.time import layer_time
+
+    fa2, cud = _h100_setup(attention_kernel="flash2"), _h100_setup(attention_kernel="cudnn")
+    attn_flops = 3 * 4096 * 4 * 4096 * 4096  # fwd + bwd, 4,096 tokens, TP 1, PaLM's count
+    rate = fa2.cluster.accelerator.peak("bf16") * fa2.attention_efficiency
+    dt = float(layer_time(fa2, 1, 1, 1, 0, 0)[0]) - float(layer_time(cud, 1, 1, 1, 0, 0)[0])
+    assert dt == pytest.approx(attn_flops / rate - attn_flops / (2.0 * rate), rel=1e-9)
+
+
+def test_the_attention_kernel_default_is_the_frameworks_on_the_gpu():
+    # Transformer Engine (Megatron-LM) prefers cuDNN's fused attention on sm90 and flash-attn elsewhere; torchtitan's
+    # SDPA and Megatron-DeepSpeed run FlashAttention-2; 'any' takes what holds for every framework (as TP overlap)
+    from explorer.cost.frameworks import attention_kernel_default
+
+    assert attention_kernel_default("megatron", "h100_sxm") == "cudnn"
+    assert attention_kernel_default("megatron", "h200") == "cudnn"
+    assert attention_kernel_default("megatron", "a100_80gb") == "flash2"
+    for fw in ("fsdp", "deepspeed", "any"):
+        assert attention_kernel_default(fw, "h100_sxm") == "flash2"
+    assert explorer.estimate(gpus=64, tp=8).setup.attention_kernel == "cudnn"
+    assert explorer.estimate(gpus=64, tp=8, framework="fsdp", zero=3).setup.attention_kernel == "flash2"
+    assert explorer.estimate(gpus=64, tp=8, gpu="a100_80gb").setup.attention_kernel == "flash2"
+    assert explorer.estimate(gpus=64, tp=8, attention_kernel="flash2").setup.attention_kernel == "flash2"
+    res = explorer.solve_3d("cloud", gpus=64, engine="enumerate", top=1, explain=False)
+    assert res.instance.setup.attention_kernel == "cudnn"
+    res = explorer.solve_3d("cloud", gpus=64, engine="enumerate", top=1, explain=False, framework="any")
+    assert res.instance.setup.attention_kernel == "flash2"
+    code, out, err = run("estimate", "--gpu", "b200", "--gpus", "8", "--attention-kernel", "cudnn")
+    assert code == 2 and "cudnn" in err and "h100_sxm" in err and "Traceback" not in err
+
+
+def test_fp8_gemms_run_at_the_measured_speedup_over_bf16():
+    # pytorch/FBGEMM PR 2546 (H100, 500 W), TFLOP/s of 'fp8 scale + row gemm' against 'bf16' at three training shapes:
+    # 932/585, 1024/575, 877/546 -> 1.593, 1.781, 1.606, mean 1.660 (the GEMM alone: 1125/585 = 1.92 ... 2.09)
+    from explorer.cost.efficiency import FP8_GEMM_SPEEDUP
+    from explorer.cost.time import layer_time
+
+    ratios = (932 / 585, 1024 / 575, 877 / 546)
+    assert sum(ratios) / 3 == pytest.approx(FP8_GEMM_SPEEDUP, abs=0.005)
+    bf, f8 = _h100_setup(precision="bf16"), _h100_setup(precision="fp8")
+    assert f8.gemm_peak_flops == pytest.approx(FP8_GEMM_SPEEDUP * 989.4e12, rel=1e-3)
+    assert f8.gemm_peak_flops < f8.peak_flops == f8.cluster.accelerator.peak("fp8")
+    # attention stays BF16: with no attention and no memory-bound work the compute time falls by exactly 1.66
+    gemm_bf = float(layer_time(bf, 1, 1, 1, 0, 0)[0]) - 3 * 4096 * 4 * 4096 * 4096 / (
+        bf.peak_flops * bf.attention_efficiency)
+    gemm_f8 = float(layer_time(f8, 1, 1, 1, 0, 0)[0]) - 3 * 4096 * 4 * 4096 * 4096 / (
+        f8.non_gemm_peak_flops * f8.attention_efficiency)
+    assert gemm_bf / gemm_f8 == pytest.approx(FP8_GEMM_SPEEDUP, rel=1e-9)
+
+
+def test_squared_relu_mlp_has_two_matrices_and_gelus_cost():
+    # Nemotron-4's squared ReLU: h -> ffn -> h like GELU (2 matrices), one fused elementwise kernel each way
+    # (megatron/core/activations.py squared_relu under jit_fuser), so it costs what GELU costs
+    from explorer.api import custom_model
+    from explorer.cost.time import layer_time
+
+    r2, ge = custom_model(4, 1024, 8, mlp="relu2"), custom_model(4, 1024, 8, mlp="gelu")
+    assert r2.ffn == 4096 and r2.mlp_matrices == 2 and r2.params == ge.params
+    assert float(layer_time(_setup(mlp="relu2"), 1, 1, 1, 0, 0)[0]) == float(layer_time(_setup(), 1, 1, 1, 0, 0)[0])
+    n15 = explorer.estimate(model="nemotron4_15b", gpus=16, tp=4, seq_len=4096)
+    assert n15.setup.model.mlp == "relu2"
+    code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "relu2",
+                         "--gpus", "8")
+    assert code == 0 and "squared-ReLU MLP" in out
+    code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "relu")
+    assert code == 2 and "relu2" in err

@@ -56,11 +56,12 @@ def model_options(f: Callable) -> Callable:
         click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
         click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
         click.option("--ffn", type=V.HIDDEN, default=None,
-                     help="Custom shape: MLP width (default 4 x hidden for GELU, 8/3 x hidden for SwiGLU)."),
+                     help="Custom shape: MLP width (default 4 x hidden for GELU and squared ReLU, 8/3 x hidden for "
+                          "SwiGLU)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(["gelu", "swiglu"]), default=None,
-                     help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG) or SwiGLU (3: Llama); "
-                          "default swiglu. Catalog models carry their own."),
+        click.option("--mlp", type=click.Choice(["gelu", "relu2", "swiglu"]), default=None,
+                     help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), squared ReLU (2: Nemotron-4) "
+                          "or SwiGLU (3: Llama); default swiglu. Catalog models carry their own."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -93,11 +94,12 @@ def stack_options(f: Callable) -> Callable:
                           "attention and output layer in BF16 (H100 and later)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
-        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNELS)), default="flash2",
-                     show_default=True,
-                     help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA, "
-                          "Transformer Engine), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in "
-                          "Triton as MPT ran it in 2023, 2.3x slower); FlashAttention-2 paper, fig. 4."),
+        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNELS)), default=None,
+                     help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA's "
+                          "default), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in Triton as MPT "
+                          "ran it in 2023, 2.3x slower; FlashAttention-2 paper, fig. 4), cudnn (cuDNN fused "
+                          "attention, Transformer Engine's default on H100: 2x FlashAttention-2 on Hopper, 0.85x on "
+                          "Ampere). Default: the framework's (cudnn for megatron on Hopper GPUs, else flash2)."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
                           "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),

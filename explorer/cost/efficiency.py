@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
 
+from explorer.errors import UsageError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -113,14 +115,17 @@ FITTED_FAMILIES: dict[str, tuple[str, ...]] = {
 (hardware/data/accelerators.toml), and by which explorer/accuracy.py groups the validation rows."""
 
 ATTENTION_KERNEL_NAMES: dict[str, str] = {
-    "flash2": "a FlashAttention-2-class kernel: flash-attn 2, PyTorch SDPA or Transformer Engine fused attention",
+    "flash2": "a FlashAttention-2-class kernel: flash-attn 2, PyTorch SDPA's default backend, or Transformer "
+              "Engine with its cuDNN backend turned off",
     "flash1": "FlashAttention 1 (flash-attn 1.x)",
     "triton": "FlashAttention in Triton (as MosaicML's MPT ran it in 2023)",
+    "cudnn": "cuDNN's fused attention (Transformer Engine's default on Hopper)",
 }
 ATTENTION_KERNELS: dict[str, float] = {
     "flash2": 1.0,
     "flash1": 1.0 / 2.25,
     "triton": 1.0 / 2.3,
+    "cudnn": 1.0,  # per GPU family: CUDNN_ATTENTION_SPEED
 }
 """Speed of a fused attention kernel's forward + backward relative to "flash2", the rate the parts'
 attention_efficiency describes: fitted end to end on runs of FlashAttention-2 (flash-attn 2, PyTorch SDPA's flash
@@ -139,6 +144,40 @@ repository's benchmarks/benchmark_flash_attention.py); MosaicML's MPT ran its de
 1.x): both land near the 2.3 used. On H100 (assets/flash2_h100_fwd_bwd_benchmark.png) flash1 is 2.3-2.45x slower
 at the same shapes; FlashAttention-2 and the older kernels alike run Ampere-style mma instructions there (no wgmma
 or TMA: FlashAttention-3, arXiv 2407.08608, sec. 1), so the same ratios serve both parts."""
+
+
+CUDNN_ATTENTION_SPEED: dict[str, float] = {"hopper": 2.0, "ampere": 0.85}
+"""Speed of cuDNN's fused attention (forward + backward) relative to FlashAttention-2 on the same GPU family.
+Hopper: 2.0, the middle of the 1.7-2.3x that huggingface/transformers PR 48163 (2026-08) measured for training
+shapes on H100 when it made SDPA prefer cuDNN there; tritonbench's H100 forward at s = 4,608, head dimension 128,
+gives 631 against 329 TFLOP/s (1.92x; pytorch/pytorch issue 142132). cuDNN's sm90 kernels use wgmma and TMA, which
+FlashAttention-2 does not (FlashAttention-3, arXiv 2407.08608, sec. 1). Ampere: 0.85, slower than FlashAttention-2
+(the same PR: 0.82x on A100; pytorch/pytorch PR 192799: 68.8 against 78.6 TFLOP/s forward + backward on sm80).
+Transformer Engine picks it by default on sm90 when both backends can run the shape ('Disabling FlashAttention to
+give FusedAttention preference on Hopper+', transformer_engine/pytorch/attention.py since v1.7) unless
+NVTE_FUSED_ATTN=0; NeMo's recipes set NVTE_FUSED_ATTN per model."""
+
+
+FP8_GEMM_SPEEDUP = 1.66
+"""Speed of an FP8 GEMM, its input's quantization included, relative to the BF16 GEMM of the same shape on the same
+part: FP8 training (Transformer Engine) runs each linear layer as a cast of its BF16 input to FP8 (with amax and
+scale) and an FP8 GEMM. Measured on H100 (500 W) by pytorch/FBGEMM PR 2546 (2024-04, D56337896), 'fp8 scale + row
+gemm' against 'bf16', TFLOP/s: 8192 x 8192 x 8192 932 / 585 (1.59x), 65536 x 8192 x 7168 1,024 / 575 (1.78x),
+65536 x 3584 x 8192 877 / 546 (1.61x): mean 1.66. The FP8 GEMM alone runs 1.9-2.1x (1,125 / 1,083 / 1,141), the
+2x of the datasheet peaks; the quantization pass takes the rest. Capped at the part's FP8 / BF16 peak ratio."""
+
+
+def attention_kernel_speed(kernel: str, accelerator_key: str) -> float:
+    """Forward + backward speed of a fused attention kernel relative to FlashAttention-2 on this accelerator
+    (ATTENTION_KERNELS; cuDNN's depends on the GPU family: CUDNN_ATTENTION_SPEED). A family whose cuDNN rate is
+    not measured here is a UsageError."""
+    if kernel != "cudnn":
+        return ATTENTION_KERNELS[kernel]
+    for family, keys in FITTED_FAMILIES.items():
+        if accelerator_key in keys and family in CUDNN_ATTENTION_SPEED:
+            return CUDNN_ATTENTION_SPEED[family]
+    raise UsageError(f"attention kernel 'cudnn' has no measured speed on {accelerator_key}; "
+                     f"valid on: {', '.join(k for f in CUDNN_ATTENTION_SPEED for k in FITTED_FAMILIES[f])}")
 
 
 def gemm_efficiency(

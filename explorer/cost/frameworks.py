@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from explorer.cost.efficiency import FITTED_FAMILIES
 from explorer.errors import UsageError
 
 FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
@@ -80,6 +81,10 @@ class Framework:
     # of one exchange run together (Megatron-LM's batched send_forward_recv_backward, torch.distributed.pipelining's
     # async isend/irecv), 2 where each is its own blocking call in turn (P2P_SEQUENTIAL_SOURCE)
     p2p_transfers: int = 1
+    # Attention through Transformer Engine's DotProductAttention, which runs cuDNN's fused attention on Hopper
+    # unless NVTE_FUSED_ATTN=0 (efficiency.CUDNN_ATTENTION_SPEED); the others run FlashAttention-2 (flash-attn or
+    # PyTorch SDPA's default backend)
+    te_attention: bool = False
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -108,8 +113,9 @@ MEGATRON = Framework(
            "examples/llama/train_llama3_8b_h100_fp8.sh (--use-distributed-optimizer --overlap-grad-reduce "
            "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param); "
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
-           "NeMo / Megatron-Bridge H100 performance recipes",
-    tp_comm_overlap=True)
+           "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
+           "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred on sm90 since v1.5)",
+    tp_comm_overlap=True, te_attention=True)
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
     context_parallel=False, hsdp=False, grad_fp32=False,
@@ -186,6 +192,19 @@ def tp_overlap_default(choice: str) -> bool:
     turn it on; torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); DeepSpeed has
     none; 'any' takes the choice that holds for every framework it may pick (off)."""
     return all(f.tp_comm_overlap for f in frameworks_for(choice))
+
+
+def attention_kernel_default(choice: str, accelerator_key: str) -> str:
+    """The fused attention kernel a framework choice runs by default on this accelerator: cuDNN's on Hopper where
+    every framework of the choice runs attention through Transformer Engine (Megatron-LM: TE prefers cuDNN's
+    FusedAttention on sm90, transformer_engine/pytorch/attention.py since v1.5; NVIDIA's NeMo recipes since
+    NeMo-Framework-Launcher 04b8d098, 2024-08-29, and the DGX Cloud recipes set NVTE_FUSED_ATTN=1 for Llama 3.1),
+    else FlashAttention-2 (TE picks flash-attn off sm90; torchtitan's SDPA and Megatron-DeepSpeed run
+    FlashAttention-2). 'any' takes the choice that holds for every framework it may pick (flash2), as TP overlap
+    does."""
+    if accelerator_key in FITTED_FAMILIES["hopper"] and all(f.te_attention for f in frameworks_for(choice)):
+        return "cudnn"
+    return "flash2"
 
 
 def zero_default(choice: str) -> int:

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
 
-from explorer.cost.efficiency import ATTENTION_KERNELS, DEFAULT_EFFICIENCY, Efficiency
+from explorer.cost.efficiency import (
+    ATTENTION_KERNELS,
+    DEFAULT_EFFICIENCY,
+    FP8_GEMM_SPEEDUP,
+    Efficiency,
+    attention_kernel_speed,
+)
 from explorer.errors import UsageError
 from explorer.hardware.catalog import Cluster, Link
 from explorer.models.architecture import DecoderModel
@@ -155,6 +161,7 @@ class Setup:
         if self.attention_kernel not in ATTENTION_KERNELS:
             raise UsageError(f"attention kernel {self.attention_kernel!r} unknown; valid: "
                              f"{', '.join(ATTENTION_KERNELS)}")
+        attention_kernel_speed(self.attention_kernel, self.cluster.accelerator.key)  # a rate measured on this GPU
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -197,15 +204,25 @@ class Setup:
         return self.cluster.accelerator.peak(self.precision)
 
     @property
+    def gemm_peak_flops(self) -> float:
+        """The rate the transformer blocks' GEMMs are costed against (x their efficiency): the training precision's
+        dense peak, except under FP8, where a GEMM with its input's quantization runs FP8_GEMM_SPEEDUP x the BF16
+        GEMM of the same shape (efficiency.py; measured on H100), not the datasheet's 2x."""
+        if self.precision == "fp8":
+            acc = self.cluster.accelerator
+            return min(acc.peak("fp8"), FP8_GEMM_SPEEDUP * acc.peak("bf16"))
+        return self.peak_flops
+
+    @property
     def attention_efficiency(self) -> float:
         """Fraction of peak at which the fused attention kernel completes the attention FLOPs counted for MFU
         (PaLM's 4 s h per token forward, no causal halving): the part's own figure where the catalog has one
         (FlashAttention-2 reaches a smaller fraction of Hopper's peak than of Ampere's: Dao, arXiv 2307.08691,
         sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global Efficiency value, x the
-        kernel's speed relative to FlashAttention-2 (ATTENTION_KERNELS)."""
+        kernel's speed relative to FlashAttention-2 on this GPU (efficiency.attention_kernel_speed)."""
         own = self.cluster.accelerator.attention_efficiency
         base = self.efficiency.attention_efficiency if own is None else own
-        return base * ATTENTION_KERNELS[self.attention_kernel]
+        return base * attention_kernel_speed(self.attention_kernel, self.cluster.accelerator.key)
 
     @property
     def non_gemm_peak_flops(self) -> float:

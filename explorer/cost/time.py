@@ -103,8 +103,8 @@ def layer_time(
     # torchtitan's per-op policy saves the attention output (_save_list holds the SDPA flash/efficient ops): 3 passes.
     attn_rerun = setup.attention_replayed(rc)
     attn_hw = np.where(attn_rerun, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
-    t_gemm = (hw - attn_hw) / (setup.peak_flops * e)
-    t_gemm_fwd = (mf / 3.0 - tokens * 4.0 * setup.seq_len * m.hidden / tp_a) / (setup.peak_flops * e)
+    t_gemm = (hw - attn_hw) / (setup.gemm_peak_flops * e)
+    t_gemm_fwd = (mf / 3.0 - tokens * 4.0 * setup.seq_len * m.hidden / tp_a) / (setup.gemm_peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
                 else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
     t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * attn_eff)
@@ -123,8 +123,9 @@ def layer_time(
     # The MLP's activation function runs on the ffn-wide tensor inside the TP region, so it is split over TP with
     # or without sequence parallelism: GELU reads 1 and writes 1 ffn-vector forward, reads 2 and writes 1 backward;
     # SwiGLU reads 2 and writes 1 forward, reads 3 and writes 2 backward (the tensors of Megatron-LM's fused
-    # bias_gelu / bias_swiglu kernels); full recompute runs the forward again.
-    fwd_passes, bwd_passes = (2.0, 3.0) if m.mlp == "gelu" else (3.0, 5.0)
+    # bias_gelu / bias_swiglu kernels); full recompute runs the forward again. Squared ReLU (Nemotron-4) is one
+    # fused kernel each way like GELU (megatron/core/activations.py squared_relu under jit_fuser).
+    fwd_passes, bwd_passes = (3.0, 5.0) if m.mlp == "swiglu" else (2.0, 3.0)
     act_passes = fwd_passes * np.where(replay, 2.0, 1.0) + bwd_passes
     mlp_act_bytes = tokens * m.ffn * act_passes * setup.act_bytes / tp_a
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes) / acc.memory_bandwidth

@@ -15,7 +15,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from explorer import validation as V
-from explorer.cost.frameworks import DEFAULT_FRAMEWORK, frameworks_for, stack_layout_default, tp_overlap_default
+from explorer.cost.frameworks import (
+    DEFAULT_FRAMEWORK,
+    attention_kernel_default,
+    frameworks_for,
+    stack_layout_default,
+    tp_overlap_default,
+)
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
@@ -127,12 +133,13 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                intra_network: str | None = None, seq_len: int | None = None, precision: str | None = None,
                optimizer: str | None = None, usable_memory_fraction: float | None = None,
                flash_attention: bool = True, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
-               efficiency=None, attention_kernel: str = "flash2",
+               efficiency=None, attention_kernel: str | None = None, framework: str = DEFAULT_FRAMEWORK,
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy
-    and loss_bytes_per_logit: the framework's model code, frameworks.stack_layout_default)."""
+    and loss_bytes_per_logit: the framework's model code, frameworks.stack_layout_default; attention_kernel None:
+    the framework's on this GPU, frameworks.attention_kernel_default)."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
     if efficiency is not None:
@@ -161,6 +168,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     kw = {} if efficiency is None else {"efficiency": efficiency}
     prec = track.workload.precision if precision is None else precision
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
+    if attention_kernel is None:
+        attention_kernel = attention_kernel_default(framework, cluster.accelerator.key)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
@@ -183,7 +192,7 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         # torchtitan's model code under --framework fsdp
         if setup_overrides.get(key) is None:
             setup_overrides[key] = value
-    setup = make_setup(track, **setup_overrides)
+    setup = make_setup(track, framework=framework, **setup_overrides)
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
     max_bubble = V.FRACTION.check("max-bubble", max_bubble, 0.10)
     if memory_limit_bytes is not None:

@@ -226,7 +226,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),
                  fused_kernels=fused,
-                 embedding_pipeline_slot=spec.get("embedding_pipeline_slot", False),
+                 embedding_pipeline_slot=_flag(row.get("embedding_pipeline_slot"),
+                                               spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or stack_layout_default(
                      _framework(spec, row), fused)["loss_bytes_per_logit"])

@@ -481,10 +481,11 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # NeMo's FP8 runs (9 compared rows) and the DGX Cloud recipes' BF16 and FP8 runs (35 + 35), out of every fit
+    dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
-        r.error for t in ("nemo_h100_fp8", "dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8") for r in results[t].rows]
+        r.error for t in ("nemo_h100_fp8", *dgxc) for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (4 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (6 reference tables" in line
     assert f"{statistics.median(abs(e) for e in errs):.1%} at the median" in line
     assert f"{max(abs(e) for e in errs):.1%} at most" in line
     # DeepSpeed on Ampere: MT-NLG, BLOOM and SC'21 Table 2's ZeRO-3 runs (no fit uses any of them, so their rows are
@@ -537,40 +538,47 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     counted = sum(g["rows"] for g in groups.values())
     assert counted == sum(len(t.rows) for t in res
                           if t.kind == "throughput" and load_table(t.key)[0]["accelerator"] in FAMILY_OF)
-    # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 35 + 35: the DGX Cloud
+    # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03)
-    assert counted == 217 + 9 + 12 + 35 + 35
+    assert counted == 217 + 9 + 12 + 4 * 35
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)
     assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 6
 
 
-@pytest.mark.parametrize("name", ["dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8"])
+@pytest.mark.parametrize("name", ["dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16",
+                                  "dgxc_nemo_h100_2025_fp8"])
 def test_dgxc_tables_are_self_consistent_judged_out_of_the_fit_and_read_their_recipes(name):
     """NVIDIA's DGX Cloud recipes v24.11.1 print, per GPU count, the step time, the job's tokens/s and the MFU. The
     tokens/s must be sequence x GBS / step time (Llama 3.1 70B BF16 on 64 GPUs: 8192 x 128 / 14.72 = 71,235, the
     published 71,235) within 2 % on every row; the attention kernel of each row is the one its recipe sets
-    (llama3.1/configure.sh NVTE_FUSED_ATTN=1; nemotron/configure.sh 1 for 15B, 0 for 340B; nemo_megatron/launch.sh
-    0), and no fit sees these rows."""
+    (v24.11.1: llama3.1/configure.sh NVTE_FUSED_ATTN=1; nemotron/configure.sh 1 for 15B, 0 for 340B;
+    nemo_megatron/launch.sh 0; the 2025 releases set 1 everywhere), and no fit sees these rows."""
     from explorer import calibrate
 
     spec, _, rows = load_table(name)
     assert spec["fit"] is False and name not in calibrate.stored().get("tables", [])
     assert len(rows) == 35 and spec["precision"] == name.rsplit("_", 1)[1]
     assert 8192 * 128 / 14.72 == pytest.approx(71235, rel=1e-4)
+    later = "2025" in name
     for r in rows:
         tokens = int(r["seq_len"]) * int(r["global_batch"]) / float(r["step_time_s"])
         assert tokens == pytest.approx(float(r["tokens_per_s"]), rel=0.02), r
         tp, pp, cp = int(r["tp"]), int(r["pp"]), int(r["cp"])
         dp = int(r["gpus"]) // (tp * pp * cp)
         assert dp * tp * pp * cp == int(r["gpus"]) and int(r["global_batch"]) % (dp * int(r["micro_batch"])) == 0
-        fused = r["model"].startswith("llama3_1") or r["model"] == "nemotron4_15b"
+        fused = later or r["model"].startswith("llama3_1") or r["model"] == "nemotron4_15b"
         assert r["attention_kernel"] == ("cudnn" if fused else "flash2"), r
+        if later:  # 405B's recipe accounts for the embedding and the loss in the pipeline split: PP x v divides L + 2
+            slot = r["embedding_pipeline_slot"] == "True"  # (126 + 2 on 8 x 8, 62 + 2 on 4 x 8, 30 + 2 on 4 x 8), not L
+            assert slot == (r["model"] == "llama3_1_405b"), r
+            chunks, layers = int(r["pp"]) * int(r["virtual_stages"]), int(r["layers"] or 126)
+            assert not slot or chunks == 1 or ((layers + 2) % chunks == 0 and layers % chunks), r
     # the 405B table's reduced-depth runs keep their layer count and run a cut catalog model
     small = {r["gpus"]: r["layers"] for r in rows if r["model"] == "llama3_1_405b" and r["layers"]}
-    assert small == {"32": "7", "96": "21", "192": "42"}
+    assert small == ({"32": "8", "64": "30", "128": "62"} if later else {"32": "7", "96": "21", "192": "42"})
     r = next(r for r in rows if r["model"] == "llama3_1_405b" and r["gpus"] == "32")
     model = _row_model(spec, r, 8192)
-    assert model.layers == 7 and model.hidden == 16384 and "7 of 126" in model.name
+    assert model.layers == int(r["layers"]) and model.hidden == 16384 and f"{r['layers']} of 126" in model.name
 
 
 def test_dgxc_bf16_rows_need_cudnn_attention_to_land():

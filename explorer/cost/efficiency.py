@@ -164,7 +164,8 @@ part: FP8 training (Transformer Engine) runs each linear layer as a cast of its 
 scale) and an FP8 GEMM. Measured on H100 (500 W) by pytorch/FBGEMM PR 2546 (2024-04, D56337896), 'fp8 scale + row
 gemm' against 'bf16', TFLOP/s: 8192 x 8192 x 8192 932 / 585 (1.59x), 65536 x 8192 x 7168 1,024 / 575 (1.78x),
 65536 x 3584 x 8192 877 / 546 (1.61x): mean 1.66. The FP8 GEMM alone runs 1.9-2.1x (1,125 / 1,083 / 1,141), the
-2x of the datasheet peaks; the quantization pass takes the rest. Capped at the part's FP8 / BF16 peak ratio."""
+2x of the datasheet peaks; the quantization pass takes the rest. Capped at the part's FP8 / BF16 peak ratio; parts
+with no such measurement (B200, H200) borrow H100's."""
 
 
 def attention_kernel_speed(kernel: str, accelerator_key: str) -> float:

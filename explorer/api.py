@@ -14,7 +14,7 @@ from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
 from explorer.keywords import checked
-from explorer.models.architecture import MLP_KINDS, DecoderModel
+from explorer.models.architecture import MLP_KINDS, MLP_LABELS, DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import ThreeDResult, make_setup
@@ -52,7 +52,6 @@ class Estimate(StepEstimate):
 
 
 MLPS = MLP_KINDS
-MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU"}
 
 
 def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = None, ffn: int | None = None,
@@ -143,7 +142,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
     the framework's default. attention_kernel: flash2, flash1, triton or cudnn (explorer/cost/efficiency.py
-    ATTENTION_KERNELS); None is the framework's on this GPU (frameworks.attention_kernel_default: cuDNN's for
+    attention_kernel_speed); None is the framework's on this GPU (frameworks.attention_kernel_default: cuDNN's for
     Megatron-LM on Hopper, FlashAttention-2 otherwise). embedding_pipeline_slot: the embedding and the output
     layer each take a layer's slot in the pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split
     and --account-for-loss-in-pipeline-split; Llama 3 405B's 126 layers in 128 slots;

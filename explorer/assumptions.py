@@ -12,6 +12,7 @@ from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, FP8_GEMM_SPEEDUP, a
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
+from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption
 
@@ -36,8 +37,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
               f"backward on this GPU" if speed >= 1 else
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
               "backward on this GPU")
-    mlp = {"swiglu": "SwiGLU MLP (3 matrices h x ffn)", "gelu": "GELU MLP (2 matrices h x ffn)",
-           "relu2": "squared-ReLU MLP (2 matrices h x ffn)"}[m.mlp]
+    mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
     prec = {
         "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
         "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master weights "

@@ -16,6 +16,7 @@ from explorer.errors import UsageError, require_positive_int
 MLP_KINDS = ("gelu", "relu2", "swiglu")
 """MLP kinds: GELU and squared ReLU (So et al., Primer, arXiv 2109.08668; Nemotron-4) multiply by two h x ffn
 matrices, SwiGLU (Shazeer, arXiv 2002.05202; Llama) by three."""
+MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU"}
 
 @dataclass(frozen=True)
 class DecoderModel:

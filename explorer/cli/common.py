@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from explorer import validation as V
-from explorer.cost.efficiency import ATTENTION_KERNELS
+from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES
 from explorer.errors import UsageError
 from explorer.tracks import TRACKS
 
@@ -94,7 +94,7 @@ def stack_options(f: Callable) -> Callable:
                           "attention and output layer in BF16 (H100 and later)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
-        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNELS)), default=None,
+        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNEL_NAMES)), default=None,
                      help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA's "
                           "default), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in Triton as MPT "
                           "ran it in 2023, 2.3x slower; FlashAttention-2 paper, fig. 4), cudnn (cuDNN fused "

@@ -125,10 +125,10 @@ ATTENTION_KERNELS: dict[str, float] = {
     "flash2": 1.0,
     "flash1": 1.0 / 2.25,
     "triton": 1.0 / 2.3,
-    "cudnn": 1.0,  # per GPU family: CUDNN_ATTENTION_SPEED
 }
-"""Speed of a fused attention kernel's forward + backward relative to "flash2", the rate the parts'
-attention_efficiency describes: fitted end to end on runs of FlashAttention-2 (flash-attn 2, PyTorch SDPA's flash
+"""Speed of a fused attention kernel's forward + backward relative to "flash2" on any part (cuDNN's depends on the
+part: CUDNN_ATTENTION_SPEED; ATTENTION_KERNEL_NAMES lists every kernel), the rate the parts' attention_efficiency
+describes: fitted end to end on runs of FlashAttention-2 (flash-attn 2, PyTorch SDPA's flash
 backend in torchtitan) and of Transformer Engine's fused attention (Megatron-Core), which came out no faster end to
 end although cuDNN's kernel is about twice FlashAttention-2's on Hopper in isolation (docs/validation.md).
 Measured by Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4 (flash-attention repository,
@@ -154,7 +154,7 @@ gives 631 against 329 TFLOP/s (1.92x; pytorch/pytorch issue 142132). cuDNN's sm9
 FlashAttention-2 does not (FlashAttention-3, arXiv 2407.08608, sec. 1). Ampere: 0.85, slower than FlashAttention-2
 (the same PR: 0.82x on A100; pytorch/pytorch PR 192799: 68.8 against 78.6 TFLOP/s forward + backward on sm80).
 Transformer Engine picks it by default on sm90 when both backends can run the shape ('Disabling FlashAttention to
-give FusedAttention preference on Hopper+', transformer_engine/pytorch/attention.py since v1.7) unless
+give FusedAttention preference on Hopper+', transformer_engine/pytorch/attention.py since v1.5) unless
 NVTE_FUSED_ATTN=0; NeMo's recipes set NVTE_FUSED_ATTN per model."""
 
 

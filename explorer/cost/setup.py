@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from numpy.typing import ArrayLike
 
 from explorer.cost.efficiency import (
-    ATTENTION_KERNELS,
+    ATTENTION_KERNEL_NAMES,
     DEFAULT_EFFICIENCY,
     FP8_GEMM_SPEEDUP,
     Efficiency,
@@ -56,7 +56,7 @@ class Setup:
     """Which fused attention kernel runs when flash_attention is on: "flash2" (the rate fitted on runs of
     FlashAttention-2, PyTorch SDPA and Transformer Engine's fused attention), "flash1" (flash-attn 1.x) or
     "triton" (FlashAttention in Triton, as MosaicML's MPT ran it in 2023); explorer/cost/efficiency.py
-    ATTENTION_KERNELS gives each one's speed relative to FlashAttention-2, with its source."""
+    efficiency.attention_kernel_speed gives each one's speed relative to FlashAttention-2, with its source."""
     efficiency: Efficiency = DEFAULT_EFFICIENCY
     collectives: str = "nccl"
     """How collectives are costed: "nccl" (as NCCL runs them: per-tier ring latency, ring or tree, rails;
@@ -158,9 +158,9 @@ class Setup:
         if self.selective_policy not in SELECTIVE_POLICIES:
             raise UsageError(f"selective policy {self.selective_policy!r} unknown; valid: "
                              f"{', '.join(SELECTIVE_POLICIES)}")
-        if self.attention_kernel not in ATTENTION_KERNELS:
+        if self.attention_kernel not in ATTENTION_KERNEL_NAMES:
             raise UsageError(f"attention kernel {self.attention_kernel!r} unknown; valid: "
-                             f"{', '.join(ATTENTION_KERNELS)}")
+                             f"{', '.join(ATTENTION_KERNEL_NAMES)}")
         attention_kernel_speed(self.attention_kernel, self.cluster.accelerator.key)  # a rate measured on this GPU
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")

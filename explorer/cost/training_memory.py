@@ -220,10 +220,11 @@ def training_setup(base: Setup, choice: Choice, int8_block: int = 2048) -> Train
     rank = choice.lora_rank if choice.adapter != "none" else 0
     trained = adapter_params(m, choice.trainable_layers, rank) if rank else trainable_params(m, choice.trainable_layers)
     base_opt = choice.optimizer if choice.optimizer in BASE_OPTIMIZERS else "adam"
+    # every field of the base Setup carries over (the software stack: attention kernel, fused kernels, gradient
+    # dtype, TP overlap ...); the choice sets the precision and the optimizer
+    stack = {f.name: getattr(base, f.name) for f in fields(Setup) if f.init}
     return TrainingSetup(
-        model=m, cluster=base.cluster, seq_len=base.seq_len, precision=choice.precision, optimizer=base_opt,
-        usable_memory_fraction=base.usable_memory_fraction, flash_attention=base.flash_attention,
-        tp_comm_overlap=base.tp_comm_overlap, efficiency=base.efficiency, variant=choice.optimizer,
+        **{**stack, "precision": choice.precision, "optimizer": base_opt}, variant=choice.optimizer,
         trainable_fraction=trained / m.params,
         state_bytes=state_bytes_per_trainable_param(m, choice.optimizer, choice.trainable_layers, int8_block, rank),
         adapter=choice.adapter,

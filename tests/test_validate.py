@@ -595,3 +595,27 @@ def test_dgxc_bf16_rows_need_cudnn_attention_to_land():
     r8 = [{**r, "attention_kernel": "flash2"} for r in rows if r["model"] == "llama3_1_8b"]
     slow = _throughput_table(spec, r8, DEFAULT_EFFICIENCY, None)
     assert len(slow) == 5 and all(r.error < -0.15 for r in slow)
+
+
+def test_megatron_bridge_h100_fp8_summaries_land_within_12_percent():
+    """NVIDIA-NeMo/Megatron-Bridge docs/performance-summary-archive.md (mirror of 2026-08), DGX-H100 FP8 pre-training,
+    tokens/s per GPU as published: Llama 3 70B on 64 GPUs (TP 4, PP 8, VP 5, MBS 1, s = 8192) 1,602 at GBS 128
+    (25.11, FP8 current scaling), 1,621 (26.02) and 1,664 (26.04.01) at GBS 256; Llama 3.1 405B on 1,024 GPUs (TP 8,
+    PP 8, CP 2, VP 8, MBS 1) 292 at GBS 512 (25.11), 311 (26.02) and 328 (26.04.01) at GBS 1536. Read as NVIDIA's
+    recipes run them (distributed optimizer, BF16 gradient reduction, 405B's embedding and loss in pipeline slots;
+    the recipe code itself is not read, so these are not a shipped table: docs/validation.md). The model lands
+    within 12 %: 70B 9-11 % slow (its PP 8 layout, docs/validation.md), 405B -1 to +9 %."""
+    import explorer
+
+    runs = [("llama3_70b", 64, dict(tp=4, pp=8, cp=1, virtual_stages=5), 128, 1602),
+            ("llama3_70b", 64, dict(tp=4, pp=8, cp=1, virtual_stages=5), 256, 1621),
+            ("llama3_70b", 64, dict(tp=4, pp=8, cp=1, virtual_stages=5), 256, 1664),
+            ("llama3_1_405b", 1024, dict(tp=8, pp=8, cp=2, virtual_stages=8, embedding_pipeline_slot=True), 512, 292),
+            ("llama3_1_405b", 1024, dict(tp=8, pp=8, cp=2, virtual_stages=8, embedding_pipeline_slot=True), 1536, 311),
+            ("llama3_1_405b", 1024, dict(tp=8, pp=8, cp=2, virtual_stages=8, embedding_pipeline_slot=True), 1536, 328)]
+    for model, gpus, shape, gbs, published in runs:
+        e = explorer.estimate(model=model, gpu="h100_sxm", gpus=gpus, seq_len=8192, micro_batch=1, global_batch=gbs,
+                              zero=1, precision="fp8", grad_reduce_dtype="bf16", **shape)
+        assert e.setup.attention_kernel == "cudnn"
+        err = e.tokens_per_s / gpus / published - 1
+        assert abs(err) < 0.12, (model, gbs, published, err)

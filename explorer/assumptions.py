@@ -127,7 +127,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + [
+        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -161,6 +161,26 @@ def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumptio
         "DeepSpeed's pipeline engine sends and receives each activation and gradient with its own blocking call, one "
         "after another: four transfer times per micro-batch on every stage, where Megatron-LM's batched exchanges "
         "take two.", P2P_SEQUENTIAL_SOURCE)]
+
+
+def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
+    """Megatron-LM beyond ZeRO-1 runs Megatron-FSDP: how it is costed and how little of it is checked."""
+    from explorer.cost.frameworks import MEGATRON
+
+    if plan is None or plan.framework != MEGATRON.key or plan.zero < 2:
+        return []
+    what = ("re-gathers each transformer layer's weights for its forward and again for its backward and "
+            "reduce-scatters its gradients, every micro-batch" if plan.zero >= 3 else
+            "reduce-scatters each transformer layer's gradients every micro-batch and all-gathers the updated weights "
+            "once per step")
+    return [Assumption(
+        f"ZeRO-{plan.zero} under Megatron-LM is Megatron-FSDP (--use-megatron-fsdp --data-parallel-sharding-strategy "
+        f"{'optim_grads_params' if plan.zero >= 3 else 'optim_grads'}): it {what}, prefetched behind the layers' "
+        "compute, costed as FSDP2's per-block units. No reference table holds a Megatron-FSDP run; NVIDIA's one "
+        "published on H100 (Megatron-Bridge 25.09 and 25.11: Llama 3 8B at FP8 on 8 GPUs) is predicted 8-11 % slow "
+        "(tests/test_validate.py).",
+        "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
+        "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md")]
 
 
 ZERO3_SCALE_TABLE = "megatron_sc21_table2"

@@ -139,8 +139,10 @@ def test_fsdp_with_a_pipeline_gathers_once_per_step():
 
 
 def test_a_plan_the_framework_cannot_run_is_a_usage_error_naming_why():
-    with pytest.raises(UsageError, match="Megatron-LM offers ZeRO stages 0, 1, not 3"):
-        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=3)
+    with pytest.raises(UsageError, match="Megatron-LM does not run ZeRO-3 with pipeline parallelism"):
+        estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=3)
+    with pytest.raises(UsageError, match="PyTorch FSDP2 \\(torchtitan\\) offers ZeRO stages 2, 3, not 1"):
+        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=1, framework="fsdp")
     with pytest.raises(UsageError, match="does not run ZeRO-2 with pipeline parallelism"):
         estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=2, framework="deepspeed")
     with pytest.raises(UsageError, match="no ring-attention context parallelism"):
@@ -602,3 +604,62 @@ def test_interleaved_pipeline_gives_the_output_layer_a_chunk_of_its_own():
     e_off, e_on = step_estimate(off, plan), step_estimate(on, plan)
     assert e_off.time["compute"] - e_on.time["compute"] == pytest.approx(32 * t_logits, rel=1e-9)
     assert e_on.step_time_s < e_off.step_time_s - 32 * t_logits
+
+
+# --- Megatron-FSDP (--use-megatron-fsdp): Megatron-LM's ZeRO-2/3 ------------------------------------------------
+
+def test_megatron_fsdp_bytes_per_param_shard_as_its_stage_says():
+    # Megatron-FSDP keeps Megatron's buffers (docs/user-guide/features/megatron_fsdp.md): bf16 model weights (2),
+    # FP32 main weights (4, --megatron-fsdp-main-params-dtype fp32), FP32 main gradients (4, Megatron's --bf16
+    # default; --grad-reduce-in-bf16 halves them) and Adam's two FP32 moments (8). optim_grads (ZeRO-2) shards all
+    # but the bf16 weights: 2 + 16/d; optim_grads_params (ZeRO-3) shards all 18: 18/d.
+    s = _setup()
+    p = params_per_device(s, 1, 1)
+    for d in (4, 64):
+        w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 2)
+        assert int(w + g + o) == pytest.approx(2 * p + 16 * p / d, abs=3)
+        w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 3)
+        assert int(w + g + o) == pytest.approx(18 * p / d, abs=3)
+
+
+def test_megatron_fsdp_zero3_gathers_and_reduces_per_layer_and_micro_batch_like_fsdp2():
+    # optim_grads_params: one all-gather per TransformerLayer unit before its forward and again before its backward,
+    # one reduce-scatter after it, every micro-batch (megatron_fsdp.py: is_delay_grad_reduce is False for it), and
+    # nothing left for the step boundary. Same units and collectives as FSDP2's per-block fully_shard; FP32
+    # gradients both (Megatron's --bf16 default, torchtitan's mixed_precision_reduce).
+    s = _setup()
+    meg, fsdp = sh.dp_comm(s, M, 1, 1, 1, 64, 3), sh.dp_comm(s, F, 1, 1, 1, 64, 3)
+    layer = s.model.layer_params
+    g = s.group(64, 1)
+    one_gather = nccl_reduce_scatter_time(layer * 2, 64, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
+    one_rs = nccl_reduce_scatter_time(layer * 4, 64, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
+    assert float(meg["ag"]) == pytest.approx(one_gather) and float(meg["ag_bwd"]) == pytest.approx(one_gather)
+    assert float(meg["rs"]) == pytest.approx(one_rs)
+    assert float(meg["grad_step"]) == 0 and float(meg["param_step"]) == 0
+    for key in ("ag", "ag_bwd", "rs", "mb_fixed"):
+        assert float(meg[key]) == pytest.approx(float(fsdp[key]))
+
+
+def test_megatron_fsdp_zero2_reduces_every_micro_batch_and_gathers_the_weights_once_per_step():
+    # optim_grads: gradients reduce-scattered per layer every micro-batch, no per-layer weight gathers (the bf16
+    # weights stay whole), and the updated weights all-gathered once per step in the distributed optimizer's buckets.
+    s = _setup()
+    z2, z1 = sh.dp_comm(s, M, 1, 1, 1, 64, 2), sh.dp_comm(s, M, 1, 1, 1, 64, 1)
+    assert float(z2["ag"]) == 0 and float(z2["ag_bwd"]) == 0 and float(z2["rs"]) > 0
+    assert float(z2["grad_step"]) == 0
+    assert float(z2["param_step"]) == pytest.approx(float(z1["param_step"]))
+    # so its traffic grows with the micro-batches where the distributed optimizer's does not
+    layers = s.model.layers
+    assert float(sh.total_per_step(z2, layers, 8)) > float(sh.total_per_step(z2, layers, 1))
+    assert float(sh.total_per_step(z1, layers, 8)) == pytest.approx(float(sh.total_per_step(z1, layers, 1)))
+
+
+def test_megatron_fsdp_fits_what_the_distributed_optimizer_cannot():
+    # Megatron-Bridge runs Llama 3 8B on one DGX H100 with FSDP = 1 (docs/performance-summary.md, 25.09-25.11,
+    # GBS 128, MBS 1, s = 8,192, TP = PP = CP = 1): 6 + 12/8 bytes per parameter of the distributed optimizer do
+    # not leave room for the activations of an 8,192-token micro-batch, 18/8 do.
+    kw = dict(model="llama3_8b", gpu="h100_sxm", gpus=8, seq_len=8192, micro_batch=1, global_batch=128,
+              precision="fp8")
+    assert not estimate(zero=1, **kw).fits_in_memory
+    e = estimate(zero=3, **kw)
+    assert e.fits_in_memory and e.plan.framework == "megatron"

@@ -84,7 +84,8 @@ def estimate_text(e, width: int | None = None) -> str:
     width = width or terminal_width()
 
     lines = [f"Configuration: {e.plan.describe()}",
-             f"Runs on {framework(e.plan.framework).name}; data-parallel traffic {e.dp_comm_total_s:.4f} s per step "
+             f"Runs on {framework(e.plan.framework).label(e.plan.zero)}; data-parallel traffic "
+             f"{e.dp_comm_total_s:.4f} s per step "
              f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)",
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",
              f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu:.1f} / hardware "

@@ -6,8 +6,18 @@ sources (the versions named below):
 - Megatron-LM / Megatron-Core (NVIDIA/Megatron-LM, main of 2026-08): TP, sequence parallel, CP (ring attention
   via TransformerEngine, `--cp-comm-type p2p` default), PP with interleaving (virtual stages), and data
   parallelism as plain DDP (ZeRO-0) or with the distributed optimizer (`--use-distributed-optimizer`,
-  ZeRO-1-like: reduce-scatter of the gradients and all-gather of the updated weights once per step). Megatron's
-  own FSDP paths are not modelled: ZeRO-2/3 are not offered under this framework.
+  ZeRO-1-like: reduce-scatter of the gradients and all-gather of the updated weights once per step), or
+  Megatron-FSDP for ZeRO-2/3 (`--use-megatron-fsdp --data-parallel-sharding-strategy optim_grads` or
+  `optim_grads_params`, in Megatron-Core since core_r0.11, 2025-02, 'MCore Customized FSDP'; docs/user-guide/
+  features/megatron_fsdp.md). Megatron-FSDP shards per TransformerLayer unit (mcore_fsdp_adapter.py
+  fsdp_unit_modules), double-buffers and prefetches each unit's all-gather and reduce-scatters every micro-batch's
+  gradients as its backward ends (megatron_fsdp.py: is_delay_grad_reduce only for no_shard and optim;
+  overlap_grad_reduce forced on for optim_grads[_params]): optim_grads_params re-gathers each unit's weights
+  for its forward and again for its backward, like FSDP2's reshard_after_forward; optim_grads keeps the weights
+  whole and all-gathers the updated ones once per step, as the distributed optimizer does. It reduces gradients
+  in FP32 like the rest of Megatron-LM under --bf16 (its guide recommends --grad-reduce-in-bf16 to halve that).
+  Not combined with PP here (MFSDP v2 rejects pipeline_model_parallel_size > 1, mcore_fsdp_adapter.py; NVIDIA's
+  Megatron-Bridge recipes run FSDP = 1 with PP = 1 only).
   Defaults: with `--bf16` the gradients are accumulated and reduced in FP32 (megatron/training/arguments.py:
   "bfloat16 requires gradient accumulation and all-reduce to be done in fp32"; `--grad-reduce-in-bf16` halves
   it); DDP bucket = max(40,000,000, 1,000,000 x DP) parameters (megatron/core/distributed/
@@ -86,6 +96,11 @@ class Framework:
     # PyTorch SDPA's default backend)
     te_attention: bool = False
 
+    def label(self, zero: int) -> str:
+        """The framework's name as a plan with this ZeRO stage runs it: Megatron-LM shards beyond ZeRO-1 through
+        Megatron-FSDP (--use-megatron-fsdp)."""
+        return f"{self.name} with Megatron-FSDP" if self.key == "megatron" and zero >= 2 else self.name
+
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
         """None if this framework runs the plan, else the reason it does not (one short clause)."""
@@ -105,13 +120,15 @@ class Framework:
 
 
 MEGATRON = Framework(
-    key="megatron", code=0, name="Megatron-LM", zero_stages=(0, 1), sharded_with_pp=False, interleaving=True,
+    key="megatron", code=0, name="Megatron-LM", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=True,
     context_parallel=True, hsdp=False, grad_fp32=True,
     overlap_grad=(True, True, True, True), overlap_param=(True, True, True, True),
     source="NVIDIA/Megatron-LM: megatron/training/arguments.py (bf16 -> fp32 grads, --grad-reduce-in-bf16), "
            "megatron/core/distributed/distributed_data_parallel.py (bucket max(40M, 1M x DP) params), "
            "examples/llama/train_llama3_8b_h100_fp8.sh (--use-distributed-optimizer --overlap-grad-reduce "
            "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param); "
+           "Megatron-FSDP for ZeRO-2/3 (docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
+           "mcore_fsdp_adapter.py, megatron_fsdp.py is_delay_grad_reduce); "
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
            "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
            "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred on sm90 since v1.5)",

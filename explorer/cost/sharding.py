@@ -12,6 +12,7 @@ micro-batch's forward where the framework overlaps them, explorer/cost/step.py):
   Megatron ZeRO-0: all-reduce of the gradients, one call per DDP bucket;
   Megatron ZeRO-1 (distributed optimizer), DeepSpeed ZeRO-1: reduce-scatter of the gradients and all-gather
     of the updated weights, one call per bucket each;
+  Megatron-FSDP ZeRO-2 (optim_grads): the all-gather of the updated weights, as the distributed optimizer;
   DeepSpeed ZeRO-0: all-reduce (with bf16, its BF16_Optimizer also all-gathers the updated weights: it shards the
     optimizer state); DeepSpeed ZeRO-2: the weight all-gather (its gradients go per micro-batch); DeepSpeed under
     PP: the tied embedding's gradient all-reduce between the first and the last stage;
@@ -19,10 +20,11 @@ micro-batch's forward where the framework overlaps them, explorer/cost/step.py):
     reduce-scattered once (last backward).
 Per micro-batch (PP = 1 only: no framework shards gradients or weights per micro-batch inside a pipeline):
   DeepSpeed ZeRO-2: the reduce-scatter of all gradients (overlap_comm off by default for stage 2: exposed);
-  ZeRO-3 / FSDP: per layer, the weights all-gathered before the forward and again before the backward (FSDP
-    ZeRO-2: forward only), the gradients reduce-scattered after the backward (HSDP: then all-reduced across
-    nodes). Prefetch overlaps the next layer's gather with this layer's compute; the first gather of each
-    pass and the last reduce-scatter are never hidden (exposed_per_micro_batch).
+  ZeRO-3 / FSDP / Megatron-FSDP: per layer, the weights all-gathered before the forward and again before the
+    backward (FSDP ZeRO-2: forward only; Megatron-FSDP ZeRO-2: none), the gradients reduce-scattered after the
+    backward (HSDP: then all-reduced across nodes). Prefetch overlaps the next layer's gather with this
+    layer's compute; the first gather of each pass and the last reduce-scatter are never hidden
+    (exposed_per_micro_batch).
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     fw, zero, pp = _a(fw), _a(zero), _a(pp)
     s = shard_group_size(setup, tp, cp, pp, dp, hsdp)
     gb = grad_bytes(setup, fw, zero)
-    # Megatron (ZeRO 0/1) and DeepSpeed: ZeRO's form with the framework's gradient bytes
+    # Megatron (ZeRO 0/1, and Megatron-FSDP's 2/3: bf16 weights 2, FP32 main weights 4, main gradients and Adam 8, each
+    # sharded as its stage says) and DeepSpeed: ZeRO's form with the framework's gradient bytes
     w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v, grad_bytes=gb, shard=s)
     if setup.collectives == "textbook":
         return w, g, o
@@ -135,7 +138,9 @@ def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: 
                  zero: ArrayLike, v: ArrayLike = 1) -> np.ndarray:
     """Communication buffers on top of the model state (exact integers); none without data parallelism.
 
-    Megatron: none (its buckets are views into the contiguous parameter and gradient buffers).
+    Megatron: none (its buckets are views into the contiguous parameter and gradient buffers); Megatron-FSDP
+    (ZeRO 2/3) as FSDP2: two gathered layers under ZeRO-3 (megatron_fsdp.py double-buffers the all-gather
+    output) and one layer of unsharded gradients awaiting their reduce-scatter.
     DeepSpeed: one reduce bucket (5e8 elements in the gradient dtype, at most the gradients) and, under ZeRO-3,
     two layers of gathered weights (the prefetch). FSDP2 without PP: two gathered layers (the one computing and
     the one prefetched; ZeRO-2 holds them all already) and one layer of unsharded gradients."""
@@ -148,7 +153,8 @@ def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: 
     reduced = _a(dp) * _a(cp) > 1
     ds = np.minimum(fwk.DEEPSPEED_BUCKET_PARAMS, p) * gb + np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0)
     fs = np.where(pp > 1, 0, np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0) + layer * gb)
-    out = np.where(fw == DEEPSPEED, ds, np.where(fw == FSDP, fs, 0))
+    # Megatron-FSDP (ZeRO 2/3): the same double-buffered unit gathers and one unit's unsharded gradients
+    out = np.where(fw == DEEPSPEED, ds, np.where((fw == FSDP) | ((fw == MEGATRON) & (zero >= 2)), fs, 0))
     return np.where(reduced, out, 0)
 
 
@@ -193,7 +199,12 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     gcb = grad_comm_bytes(setup, fw, zero).astype(float)
     wb = float(setup.weight_bytes)
     g_all = setup.group(n, stride, cp_a, tp_a)
-    is_m, is_d, is_f = fw == MEGATRON, fw == DEEPSPEED, fw == FSDP
+    is_d, is_f = fw == DEEPSPEED, fw == FSDP
+    # Megatron-FSDP (--use-megatron-fsdp, ZeRO 2/3) communicates per layer and per micro-batch like FSDP2;
+    # is_m is Megatron's DDP / distributed optimizer (ZeRO 0/1)
+    is_mf = (fw == MEGATRON) & (zero >= 2)
+    is_m = (fw == MEGATRON) & ~is_mf
+    is_fl = is_f | is_mf  # per-layer units (fully_shard blocks, Megatron-FSDP's TransformerLayer units)
 
     def bucketed(bucket_elems, fn):
         calls = np.maximum(1.0, np.ceil(p / bucket_elems))
@@ -212,7 +223,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     meg_grad = meg_param = ds_rs_all = ds_grad = ds_param = ds_ag = ds_rs = ds_ends = 0.0
     meg_last = meg_first = ds_last = ds_first = 0.0
     f_ag = f_rs = f_ends_ag = f_ends_rs = f_param = f_grad = 0.0
-    if np.any(is_m):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
+    if np.any(fw == MEGATRON):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
         mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
         meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
@@ -238,7 +249,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
         ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
         ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
-    if np.any(is_f):  # FSDP2: one call per transformer block (and one for the embedding and for the head)
+    if np.any(is_fl):  # FSDP2 / Megatron-FSDP: one call per transformer block (and one for the embedding and head)
         # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
         k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
         reps = np.maximum(n / k, 1.0)
@@ -259,23 +270,29 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         f_param = sl * f_ag + f_ends_ag
         f_grad = sl * f_rs + f_ends_rs
 
-    per_mb = (pp == 1) & (((is_d | is_f) & (zero >= 3)) | (is_f & (zero == 2)) | (is_d & (zero == 2)))
+    per_mb = (pp == 1) & (((is_d | is_fl) & (zero >= 3)) | (is_fl & (zero == 2)) | (is_d & (zero == 2)))
     z = np.zeros(np.broadcast(fw, zero, pp, tp_a, cp_a, dp_a).shape)
     ds3, ds2 = is_d & (zero >= 3), is_d & (zero == 2)
-    ag = z + np.where(ds3, ds_ag, np.where(is_f, f_ag, 0.0))
+    mf2 = is_mf & (zero == 2)  # Megatron-FSDP optim_grads: weights whole, no per-layer gathers
+    ag = z + np.where(ds3, ds_ag, np.where(is_fl & ~mf2, f_ag, 0.0))
     ag_bwd = z + np.where(zero >= 3, ag, 0.0)
-    rs = z + np.where(ds3, ds_rs, np.where(is_f, f_rs, 0.0))
-    f_fixed = ag + ag_bwd + rs + np.where(zero >= 3, 2.0, 1.0) * f_ends_ag + f_ends_rs
-    fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_f, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
-    grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(pp > 1, f_grad, 0.0)))
-    param_step = np.where(is_m, meg_param, np.where(is_d, ds_param, np.where(pp > 1, f_param, 0.0)))
+    rs = z + np.where(ds3, ds_rs, np.where(is_fl, f_rs, 0.0))
+    ends_ag = np.where(mf2, 0.0, np.where(zero >= 3, 2.0, 1.0) * f_ends_ag)
+    f_fixed = ag + ag_bwd + rs + ends_ag + f_ends_rs
+    fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_fl, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
+    # Megatron-FSDP's optim_grads all-gathers the updated weights once per step, as the distributed optimizer does
+    grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(is_fl & (pp > 1), f_grad, 0.0)))
+    param_step = np.where(is_m | mf2, meg_param,
+                          np.where(is_d, ds_param, np.where(is_fl & (pp > 1), f_param, 0.0)))
     # FSDP2 with PP: the root unit (embedding, final norm, head: `ends`) reduces last and gathers first
     f_edge_rs, f_edge_ag = np.where(ends > 0, f_ends_rs, f_rs), np.where(ends > 0, f_ends_ag, f_ag)
-    grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(pp > 1, f_edge_rs, 0.0)))
-    param_first = np.where(is_m, meg_first, np.where(is_d, ds_first, np.where(pp > 1, f_edge_ag, 0.0)))
+    grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(is_fl & (pp > 1), f_edge_rs, 0.0)))
+    param_first = np.where(is_m | mf2, meg_first,
+                           np.where(is_d, ds_first, np.where(is_fl & (pp > 1), f_edge_ag, 0.0)))
     zi = np.clip(zero, 0, 3)
-    og = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_grad)[zi] for f in fwk.FRAMEWORKS])
-    op = np.select([is_m, is_d, is_f], [np.asarray(f.overlap_param)[zi] for f in fwk.FRAMEWORKS])
+    by_fw = [fw == f.code for f in fwk.FRAMEWORKS]
+    og = np.select(by_fw, [np.asarray(f.overlap_grad)[zi] for f in fwk.FRAMEWORKS])
+    op = np.select(by_fw, [np.asarray(f.overlap_param)[zi] for f in fwk.FRAMEWORKS])
     none = n <= 1
     out = {"grad_step": grad_step, "param_step": param_step, "ag": np.where(per_mb, ag, 0.0),
            "ag_bwd": np.where(per_mb, ag_bwd, 0.0), "rs": np.where(per_mb, rs, 0.0),

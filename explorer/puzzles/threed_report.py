@@ -43,7 +43,8 @@ def build_report(res) -> Report:
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
     headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
                 f"{pct(b.bubble_fraction)}, {hbytes(b.memory_total)} of {hbytes(inst.limit)} per {word}; "
-                f"{status_word} (--framework {inst.framework}); runs on {framework(b.plan.framework).name}.")
+                f"{status_word} (--framework {inst.framework}); runs on "
+                f"{framework(b.plan.framework).label(b.plan.zero)}.")
     if res.crisis:
         c = res.crisis
         which = "the optimum" if res.status == "optimal" else "this configuration"
@@ -134,7 +135,7 @@ def _setup_summary(res) -> dict:
             "seq_len": s.seq_len,
             "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
             "max_bubble": float(inst.max_bubble), "memory_limit_bytes": inst.limit, "fixed": dict(inst.fix),
-            "framework": inst.framework, "runs_on": framework(res.best.plan.framework).name,
+            "framework": inst.framework, "runs_on": framework(res.best.plan.framework).label(res.best.plan.zero),
             "search_box": search_box_text(inst)}
 
 
@@ -300,14 +301,17 @@ def _framework_text(res) -> str:
         "FP32" if f.grad_fp32 and s.precision in ("bf16", "fp8") else "the model dtype")
     text = {"megatron": "Megatron-LM: DDP buckets of max(40M, 1M x DP) parameters, gradient reduce and weight "
                         "all-gather overlapped (--overlap-grad-reduce --overlap-param-gather); distributed optimizer "
-                        "= ZeRO-1 (reduce-scatter + all-gather once per step)",
+                        "= ZeRO-1 (reduce-scatter + all-gather once per step); ZeRO-2/3 through Megatron-FSDP "
+                        "(per-layer units, every micro-batch's gradients reduce-scattered; ZeRO-3 gathers each "
+                        "layer's weights forward and backward; no PP)",
             "deepspeed": "DeepSpeed: 5e8-element reduce/all-gather buckets, overlap_comm only for ZeRO-3; ZeRO-2 "
                          "reduce-scatters every micro-batch, ZeRO-3 gathers each layer's weights forward and "
                          "backward for every micro-batch; no ZeRO-2/3 with PP, no interleaving, no ring CP",
             "fsdp": "PyTorch FSDP2 (torchtitan): one all-gather and one reduce-scatter per transformer block; "
                     "without PP every micro-batch gathers forward and backward and reduce-scatters; with PP the "
                     "weights are gathered once and the gradients reduced once per step"}[f.key]
-    return f"The answer runs on {f.name}. {text}; gradients accumulated and reduced in {grad}."
+    return (f"The answer runs on {f.label(res.best.plan.zero)}. {text}; gradients accumulated and reduced in "
+            f"{grad}.")
 
 
 def search_box_text(inst) -> str:

@@ -169,8 +169,19 @@ def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = ""
 def _violation_size(result: dict) -> float:
     total = float(len(result.get("outside_space") or []))  # each value outside the searched space counts 1
     for c in result.get("violations") or []:
-        total += abs(c.value - c.limit) / max(abs(c.limit), 1e-30)
+        if c.sense == "==" and c.value == c.limit:  # a broken rule with no margin (e.g. a plan no framework runs)
+            total += 1.0
+        else:
+            total += abs(c.value - c.limit) / max(abs(c.limit), 1e-30)
     return total
+
+
+def _tier(result: dict) -> int:
+    """2 feasible, 1 scored but infeasible, 0 not scored at all (a plan the puzzle cannot run): a move never
+    counts as an improvement by leaving the plans the puzzle can score."""
+    if result.get("feasible"):
+        return 2
+    return 1 if result.get("objective") is not None else 0
 
 
 def _describe_move(values: dict, other: dict) -> str:
@@ -188,9 +199,9 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
         except (ExplorerError, ValueError, KeyError, TypeError):
             continue
         if r.get("feasible"):
-            key = (1, _oriented(float(r["objective"]), sense))
+            key = (2, _oriented(float(r["objective"]), sense))
         else:
-            key = (0, -_violation_size(r))
+            key = (_tier(r), -_violation_size(r))
         if best is None or key > best[0]:
             best = (key, nb, r)
     if best is None:
@@ -199,13 +210,13 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
     name = label or result.get("objective_name", "objective")
     if result.get("feasible"):
         old = _oriented(float(result["objective"]), sense)
-        if key[0] == 0 or key[1] <= old + REL_TOL * max(1.0, abs(old)):
+        if key[0] < 2 or key[1] <= old + REL_TOL * max(1.0, abs(old)):
             return "none: no single move improves it"
         return (f"{_describe_move(values, nb)} ({name} {fmt_value(result['objective'], unit)} -> "
                 f"{fmt_value(r['objective'], unit)})")
-    if key[0] == 1:
+    if key[0] == 2:
         return f"{_describe_move(values, nb)} (becomes feasible, {name} {fmt_value(r['objective'], unit)})"
-    if -key[1] < _violation_size(result):
+    if key > (_tier(result), -_violation_size(result)):
         return f"{_describe_move(values, nb)} (still infeasible, smaller violation)"
     return "none: no single move reduces the violation"
 

@@ -122,7 +122,30 @@ def test_a_structural_rule_is_said_in_words_not_as_a_comparison_of_zeros():
 
     from explorer.report import Constraint
 
-    rule = Constraint("framework_runs_it", 0, 0, "", "==", text="Megatron-LM offers ZeRO stages 0, 1, not 2")
-    assert violation_text(rule) == "Megatron-LM offers ZeRO stages 0, 1, not 2"
+    text = "PyTorch FSDP2 (torchtitan) offers ZeRO stages 2, 3, not 1"
+    rule = Constraint("framework_runs_it", 0, 0, "", "==", text=text)
+    assert violation_text(rule) == text
     memory = Constraint("memory", 80e9, 72e9, "B", "<=", text="usable HBM")
     assert violation_text(memory).startswith("memory 80.00 GB > 72.00 GB by 8.00 GB")
+
+
+def test_the_best_single_change_never_leaves_the_plans_the_puzzle_can_run():
+    # Lab 05's 3d puzzle, cloud track. Attempt TP 2 PP 2 DP 256 with sequence parallelism misses memory and bubble;
+    # halving TP to 1 would break a rule (sequence parallelism needs TP > 1), a plan with no step to score, so it is
+    # no improvement however small its "violation" reads: the move offered keeps a runnable plan.
+    from explorer.reports.attempts import best_move
+
+    from explorer.puzzles import threed
+
+    base = dict(tp=2, pp=2, dp=256, micro_batch=1, cp=1, virtual_stages=1, zero=1, recompute="none",
+                sequence_parallel=True)
+    move = best_move(threed, base, threed.evaluate_attempt(base), "cloud", {})
+    assert "tp 2 -> 1" not in move and "zero 1 -> 2" not in move
+    assert move.endswith("(still infeasible, smaller violation)")
+    # A plan Megatron-LM cannot run (ZeRO-2 under a pipeline: Megatron-FSDP is not combined with PP) is helped
+    # by the move that makes it runnable.
+    bad = dict(tp=4, pp=4, dp=32, micro_batch=2, cp=2, virtual_stages=4, zero=2, recompute="none",
+               sequence_parallel=True)
+    r = threed.evaluate_attempt(bad)
+    assert r["objective"] is None and [c.name for c in r["violations"]] == ["framework_runs_it"]
+    assert best_move(threed, bad, r, "cloud", {}).startswith("zero 2 -> 1")

@@ -26,7 +26,8 @@ from explorer.tracks import TRACKS
 @click.option("--micro-batch", type=V.MICRO_BATCH, default=1, show_default=True)
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None)
 @click.option("--zero", type=V.ZERO_STAGE, default=None,
-              help="ZeRO stage (default: the framework's: 3 for fsdp, FSDP2's fully_shard; 0 otherwise).")
+              help="ZeRO stage (default: the framework's: 3 for fsdp, FSDP2's fully_shard; 0 otherwise). "
+                   "Megatron-LM runs 2 and 3 as Megatron-FSDP, without PP.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,

@@ -612,21 +612,25 @@ def test_megatron_fsdp_bytes_per_param_shard_as_its_stage_says():
     # Megatron-FSDP keeps Megatron's buffers (docs/user-guide/features/megatron_fsdp.md): bf16 model weights (2),
     # FP32 main weights (4, --megatron-fsdp-main-params-dtype fp32), FP32 main gradients (4, Megatron's --bf16
     # default; --grad-reduce-in-bf16 halves them) and Adam's two FP32 moments (8). optim_grads (ZeRO-2) shards all
-    # but the bf16 weights: 2 + 16/d; optim_grads_params (ZeRO-3) shards all 18: 18/d.
+    # but the bf16 weights: 2 + 16/d; optim_grads_params (ZeRO-3) shards all 18: 18/d, except that the weights outside
+    # its TransformerLayer units (embedding, final norm, output layer: Llama 3 8B's 2 x 128,256 x 4,096 + 4,096) stay
+    # gathered all step (param_and_grad_buffer.py preserve_non_fsdp_units), whole in bf16: + 2 (1 - 1/d) bytes each.
     s = _setup()
     p = params_per_device(s, 1, 1)
+    ends = 2 * 128_256 * 4_096 + 4_096
+    assert p - s.model.layers * s.model.layer_params == ends
     for d in (4, 64):
         w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 2)
         assert int(w + g + o) == pytest.approx(2 * p + 16 * p / d, abs=3)
         w, g, o = sh.model_state_bytes(s, M, 1, 1, d, 1, 3)
-        assert int(w + g + o) == pytest.approx(18 * p / d, abs=3)
+        assert int(w + g + o) == pytest.approx(18 * p / d + 2 * ends * (1 - 1 / d), abs=3)
 
 
 def test_megatron_fsdp_zero3_gathers_and_reduces_per_layer_and_micro_batch_like_fsdp2():
     # optim_grads_params: one all-gather per TransformerLayer unit before its forward and again before its backward,
-    # one reduce-scatter after it, every micro-batch (megatron_fsdp.py: is_delay_grad_reduce is False for it), and
-    # nothing left for the step boundary. Same units and collectives as FSDP2's per-block fully_shard; FP32
-    # gradients both (Megatron's --bf16 default, torchtitan's mixed_precision_reduce).
+    # one reduce-scatter after it, every micro-batch (megatron_fsdp.py: is_delay_grad_reduce is False for it). Same
+    # units and collectives as FSDP2's per-block fully_shard; FP32 gradients both (Megatron's --bf16 default,
+    # torchtitan's mixed_precision_reduce).
     s = _setup()
     meg, fsdp = sh.dp_comm(s, M, 1, 1, 1, 64, 3), sh.dp_comm(s, F, 1, 1, 1, 64, 3)
     layer = s.model.layer_params
@@ -635,9 +639,14 @@ def test_megatron_fsdp_zero3_gathers_and_reduces_per_layer_and_micro_batch_like_
     one_rs = nccl_reduce_scatter_time(layer * 4, 64, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
     assert float(meg["ag"]) == pytest.approx(one_gather) and float(meg["ag_bwd"]) == pytest.approx(one_gather)
     assert float(meg["rs"]) == pytest.approx(one_rs)
-    assert float(meg["grad_step"]) == 0 and float(meg["param_step"]) == 0
-    for key in ("ag", "ag_bwd", "rs", "mb_fixed"):
+    for key in ("ag", "ag_bwd", "rs"):
         assert float(meg[key]) == pytest.approx(float(fsdp[key]))
+    # Unlike FSDP2's root unit, the embedding and output layer stay gathered between micro-batches: one gather per
+    # step, none per micro-batch (their gradients are still reduced every micro-batch).
+    ends = 2 * 128_256 * 4_096 + 4_096
+    ends_gather = nccl_reduce_scatter_time(ends * 2, 64, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
+    assert float(meg["grad_step"]) == 0 and float(meg["param_step"]) == pytest.approx(ends_gather)
+    assert float(fsdp["mb_fixed"]) - float(meg["mb_fixed"]) == pytest.approx(2 * ends_gather)
 
 
 def test_megatron_fsdp_zero2_reduces_every_micro_batch_and_gathers_the_weights_once_per_step():

@@ -119,6 +119,13 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v, grad_bytes=gb, shard=s)
     if setup.collectives == "textbook":
         return w, g, o
+    # Megatron-FSDP ZeRO-3 keeps its non-unit weights (embedding, final norm, output layer) gathered all step
+    # (param_and_grad_buffer.py preserve_non_fsdp_units): whole in the weight dtype on top of their shard
+    p_all = params_per_device(setup, tp, pp, v)
+    ends = np.maximum(p_all - np.asarray(stage_layers(setup.model.layers, pp, v)) * _cdiv(setup.model.layer_params, tp),
+                      0)
+    w = w + np.where((fw == MEGATRON) & (zero >= 3), ends * setup.weight_bytes - _cdiv(ends * setup.weight_bytes, s),
+                     0)
     # DeepSpeed's BF16_Optimizer (ZeRO stage 0 in its config) shards the FP32 master and Adam states like ZeRO-1
     o = np.where(deepspeed_bf16_optimizer(setup, fw, zero),
                  _cdiv(params_per_device(setup, tp, pp, v) * setup.optimizer_bytes, s), o)
@@ -277,18 +284,22 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     ag = z + np.where(ds3, ds_ag, np.where(is_fl & ~mf2, f_ag, 0.0))
     ag_bwd = z + np.where(zero >= 3, ag, 0.0)
     rs = z + np.where(ds3, ds_rs, np.where(is_fl, f_rs, 0.0))
-    ends_ag = np.where(mf2, 0.0, np.where(zero >= 3, 2.0, 1.0) * f_ends_ag)
+    # Megatron-FSDP keeps the buckets outside its units (embedding, final norm, output layer) gathered from one
+    # micro-batch to the next (param_and_grad_buffer.py AllGatherPipeline.reset(preserve_non_fsdp_units=True)): they
+    # are gathered once per step, not per micro-batch
+    ends_ag = np.where(is_mf, 0.0, np.where(zero >= 3, 2.0, 1.0) * f_ends_ag)
     f_fixed = ag + ag_bwd + rs + ends_ag + f_ends_rs
     fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_fl, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
-    # Megatron-FSDP's optim_grads all-gathers the updated weights once per step, as the distributed optimizer does
+    # Megatron-FSDP's optim_grads all-gathers the updated weights once per step, as the distributed optimizer does;
+    # optim_grads_params its preserved non-unit buckets
     grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(is_fl & (pp > 1), f_grad, 0.0)))
-    param_step = np.where(is_m | mf2, meg_param,
-                          np.where(is_d, ds_param, np.where(is_fl & (pp > 1), f_param, 0.0)))
+    param_step = np.where(is_m | mf2, meg_param, np.where(is_mf, f_ends_ag, np.where(
+        is_d, ds_param, np.where(is_fl & (pp > 1), f_param, 0.0))))
     # FSDP2 with PP: the root unit (embedding, final norm, head: `ends`) reduces last and gathers first
     f_edge_rs, f_edge_ag = np.where(ends > 0, f_ends_rs, f_rs), np.where(ends > 0, f_ends_ag, f_ag)
     grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(is_fl & (pp > 1), f_edge_rs, 0.0)))
-    param_first = np.where(is_m | mf2, meg_first,
-                           np.where(is_d, ds_first, np.where(is_fl & (pp > 1), f_edge_ag, 0.0)))
+    param_first = np.where(is_m | mf2, meg_first, np.where(is_mf, f_ends_ag, np.where(
+        is_d, ds_first, np.where(is_fl & (pp > 1), f_edge_ag, 0.0))))
     zi = np.clip(zero, 0, 3)
     by_fw = [fw == f.code for f in fwk.FRAMEWORKS]
     og = np.select(by_fw, [np.asarray(f.overlap_grad)[zi] for f in fwk.FRAMEWORKS])

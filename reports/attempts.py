@@ -198,10 +198,8 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
             r = mod.evaluate_attempt(nb, track=track, **options)
         except (ExplorerError, ValueError, KeyError, TypeError):
             continue
-        if r.get("feasible"):
-            key = (2, _oriented(float(r["objective"]), sense))
-        else:
-            key = (_tier(r), -_violation_size(r))
+        tier = _tier(r)
+        key = (tier, _oriented(float(r["objective"]), sense) if tier == 2 else -_violation_size(r))
         if best is None or key > best[0]:
             best = (key, nb, r)
     if best is None:

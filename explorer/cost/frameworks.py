@@ -15,9 +15,9 @@ sources (the versions named below):
   overlap_grad_reduce forced on for optim_grads[_params]): optim_grads_params re-gathers each unit's weights
   for its forward and again for its backward, like FSDP2's reshard_after_forward, but keeps the non-unit weights
   (embedding, final norm, output layer) gathered across micro-batches (param_and_grad_buffer.py
-  preserve_non_fsdp_units); optim_grads keeps the weights
-  whole and all-gathers the updated ones once per step, as the distributed optimizer does. It reduces gradients
-  in FP32 like the rest of Megatron-LM under --bf16 (its guide recommends --grad-reduce-in-bf16 to halve that).
+  preserve_non_fsdp_units); optim_grads keeps the weights whole and all-gathers the updated ones once per step,
+  as the distributed optimizer does. It reduces gradients in FP32 like the rest of Megatron-LM under --bf16 (its
+  guide recommends --grad-reduce-in-bf16 to halve that).
   Not combined with PP here (MFSDP v2 rejects pipeline_model_parallel_size > 1, mcore_fsdp_adapter.py; NVIDIA's
   Megatron-Bridge recipes run FSDP = 1 with PP = 1 only).
   Defaults: with `--bf16` the gradients are accumulated and reduced in FP32 (megatron/training/arguments.py:

@@ -91,6 +91,13 @@ def deepspeed_bf16_optimizer(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np
     return (fw == DEEPSPEED) & (zero == 0) & on
 
 
+def non_layer_params(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray:
+    """Parameters of the most loaded device outside its transformer layers (embedding, final norm, output layer):
+    the FSDP2 root unit, the buckets Megatron-FSDP keeps outside its units."""
+    layers = np.asarray(stage_layers(setup.model.layers, pp, v)) * _cdiv(setup.model.layer_params, _a(tp))
+    return np.maximum(params_per_device(setup, tp, pp, v) - layers, 0)
+
+
 def shard_group_size(setup: Setup, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,
                      hsdp: ArrayLike = 0) -> np.ndarray:
     """Ranks the sharded state is split over: DP x CP (Megatron's dp_cp group; torchtitan flattens dp_shard and
@@ -119,19 +126,15 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     w, g, o = mem.model_state_bytes(setup, tp, pp, dp, cp, zero, v, grad_bytes=gb, shard=s)
     if setup.collectives == "textbook":
         return w, g, o
-    # Megatron-FSDP ZeRO-3 keeps its non-unit weights (embedding, final norm, output layer) gathered all step
-    # (param_and_grad_buffer.py preserve_non_fsdp_units): whole in the weight dtype on top of their shard
-    p_all = params_per_device(setup, tp, pp, v)
-    ends = np.maximum(p_all - np.asarray(stage_layers(setup.model.layers, pp, v)) * _cdiv(setup.model.layer_params, tp),
-                      0)
-    w = w + np.where((fw == MEGATRON) & (zero >= 3), ends * setup.weight_bytes - _cdiv(ends * setup.weight_bytes, s),
-                     0)
-    # DeepSpeed's BF16_Optimizer (ZeRO stage 0 in its config) shards the FP32 master and Adam states like ZeRO-1
-    o = np.where(deepspeed_bf16_optimizer(setup, fw, zero),
-                 _cdiv(params_per_device(setup, tp, pp, v) * setup.optimizer_bytes, s), o)
-    # FSDP2
     p = params_per_device(setup, tp, pp, v)
     wb, ob = setup.weight_bytes, setup.optimizer_bytes
+    # Megatron-FSDP ZeRO-3 keeps its non-unit weights (embedding, final norm, output layer) gathered all step
+    # (param_and_grad_buffer.py preserve_non_fsdp_units): whole in the weight dtype on top of their shard
+    ends = non_layer_params(setup, tp, pp, v)
+    w = w + np.where((fw == MEGATRON) & (zero >= 3), ends * wb - _cdiv(ends * wb, s), 0)
+    # DeepSpeed's BF16_Optimizer (ZeRO stage 0 in its config) shards the FP32 master and Adam states like ZeRO-1
+    o = np.where(deepspeed_bf16_optimizer(setup, fw, zero), _cdiv(p * ob, s), o)
+    # FSDP2
     master = FP32_BYTES if setup.mixed else 0
     keep = (zero == 2) | (pp > 1)  # the gathered bf16 weights stay for the whole stage
     w_f = _cdiv(p * FP32_BYTES, s) + np.where(keep, p * wb, 0)
@@ -202,7 +205,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
     sl = np.asarray(stage_layers(setup.model.layers, pp, v), dtype=float)
     layer = np.asarray(_cdiv(setup.model.layer_params, tp_a), dtype=float)
-    ends = np.maximum(p - sl * layer, 0.0)
+    ends = np.asarray(non_layer_params(setup, tp, pp, v), dtype=float)
     gcb = grad_comm_bytes(setup, fw, zero).astype(float)
     wb = float(setup.weight_bytes)
     g_all = setup.group(n, stride, cp_a, tp_a)

@@ -141,6 +141,8 @@ def test_fsdp_with_a_pipeline_gathers_once_per_step():
 def test_a_plan_the_framework_cannot_run_is_a_usage_error_naming_why():
     with pytest.raises(UsageError, match="Megatron-LM does not run ZeRO-3 with pipeline parallelism"):
         estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=3)
+    with pytest.raises(UsageError, match="Megatron-FSDP's outer data-parallel group\\) is not modelled"):
+        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=3, hsdp=True)
     with pytest.raises(UsageError, match="PyTorch FSDP2 \\(torchtitan\\) offers ZeRO stages 2, 3, not 1"):
         estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=1, framework="fsdp")
     with pytest.raises(UsageError, match="does not run ZeRO-2 with pipeline parallelism"):

@@ -115,7 +115,8 @@ class Framework:
         if cp > 1 and not self.context_parallel:
             return f"{self.name} has no ring-attention context parallelism"
         if hsdp and not self.hsdp:
-            return f"{self.name} has no HSDP"
+            return (f"{self.name}'s HSDP (Megatron-FSDP's outer data-parallel group) is not modelled; --framework fsdp "
+                    "models HSDP" if self.key == "megatron" else f"{self.name} has no HSDP")
         if hsdp and zero < 2:
             return "HSDP shards weights or gradients: it needs ZeRO stage 2 or 3"
         return None

@@ -132,10 +132,11 @@ def split(values: dict[str, float]) -> tuple[Efficiency, dict[str, dict[str, flo
 
 
 def table_errors(name: str, values: dict[str, float]) -> np.ndarray:
-    """log(predicted / published) for every compared row of one table under a parameter assignment."""
+    """log(predicted / published) for every compared row of one table that the fit may use (a row whose `fit` column
+    is False is judged by `explore validate` but not fitted: its work is not known) under a parameter assignment."""
     eff, parts = split(values)
     t = validate_table(name, eff, parts)
-    return np.array([math.log(r.predicted / r.published) for r in t.rows])
+    return np.array([math.log(r.predicted / r.published) for r in t.rows if r.fitted])
 
 
 def _used(p: Parameter, tables: list[str]) -> bool:

@@ -52,6 +52,7 @@ class RowResult:
     predicted: float
     error: float  # signed relative error beyond the printed precision of `published`
     framework: str = ""  # the stack the run used (a run of a throughput table); "" for memory rows
+    fitted: bool = True  # whether the calibration may use the row (a `fit` column set to False: judged, not fitted)
 
     @property
     def abs_error(self) -> float:
@@ -355,7 +356,8 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
     for row in compared_rows(spec, rows):
         label, predicted = _throughput_row(spec, row, eff, part_efficiency)
         text = row[spec["published_column"]]
-        out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row)))
+        out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row),
+                             _flag(row.get("fit"), True)))
     return out
 
 

@@ -643,3 +643,19 @@ def test_nemo_automodel_fsdp2_llama3_70b_lands_within_5_percent():
                           attention_kernel="cudnn")
     assert e.plan.dp == 32 and e.plan.num_micro_batches == 4
     assert abs(18.90 / e.step_time_s - 1) < 0.05, e.step_time_s
+
+
+def test_a_row_marked_fit_false_is_judged_but_not_fitted():
+    """llama3_table4's s = 131,072 row (trained under a document mask: its attention work is not known) stays in
+    `explore validate` and out of the calibration's residuals (explorer/calibrate.py table_errors)."""
+    import math
+
+    from explorer import calibrate
+    from explorer.validate import validate_table
+
+    t = validate_table("llama3_table4")
+    assert len(t.rows) == 3 and [r.fitted for r in t.rows] == [True, True, False]
+    assert "s=131072" in t.rows[2].label
+    residuals = calibrate.table_errors("llama3_table4", calibrate.current_values())
+    assert len(residuals) == 2
+    assert residuals == pytest.approx([math.log(r.predicted / r.published) for r in t.rows[:2]])

@@ -97,11 +97,12 @@ class Framework:
     # unless NVTE_FUSED_ATTN=0 (efficiency.CUDNN_ATTENTION_SPEED); the others run FlashAttention-2 (flash-attn or
     # PyTorch SDPA's default backend)
     te_attention: bool = False
+    # The framework's own library for ZeRO-2/3 when it is not the framework itself (Megatron-LM: Megatron-FSDP)
+    sharded_by: str = ""
 
     def label(self, zero: int) -> str:
-        """The framework's name as a plan with this ZeRO stage runs it: Megatron-LM shards beyond ZeRO-1 through
-        Megatron-FSDP (--use-megatron-fsdp)."""
-        return f"{self.name} with Megatron-FSDP" if self.key == "megatron" and zero >= 2 else self.name
+        """The framework's name as a plan with this ZeRO stage runs it (ZeRO-2/3 through `sharded_by`, if any)."""
+        return f"{self.name} with {self.sharded_by}" if self.sharded_by and zero >= 2 else self.name
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
                 sp: bool = False) -> str | None:
@@ -115,8 +116,8 @@ class Framework:
         if cp > 1 and not self.context_parallel:
             return f"{self.name} has no ring-attention context parallelism"
         if hsdp and not self.hsdp:
-            return (f"{self.name}'s HSDP (Megatron-FSDP's outer data-parallel group) is not modelled; --framework fsdp "
-                    "models HSDP" if self.key == "megatron" else f"{self.name} has no HSDP")
+            return (f"{self.name}'s HSDP ({self.sharded_by}'s outer data-parallel group) is not modelled; --framework "
+                    "fsdp models HSDP" if self.sharded_by else f"{self.name} has no HSDP")
         if hsdp and zero < 2:
             return "HSDP shards weights or gradients: it needs ZeRO stage 2 or 3"
         return None
@@ -135,7 +136,7 @@ MEGATRON = Framework(
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
            "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
            "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred on sm90 since v1.5)",
-    tp_comm_overlap=True, te_attention=True)
+    tp_comm_overlap=True, te_attention=True, sharded_by="Megatron-FSDP")
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
     context_parallel=False, hsdp=False, grad_fp32=False,

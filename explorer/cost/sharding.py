@@ -91,6 +91,12 @@ def deepspeed_bf16_optimizer(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np
     return (fw == DEEPSPEED) & (zero == 0) & on
 
 
+def megatron_fsdp(fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
+    """Where Megatron-LM shards beyond ZeRO-1, through Megatron-FSDP (explorer/cost/frameworks.py: ZeRO-2 is its
+    optim_grads, ZeRO-3 its optim_grads_params)."""
+    return (_a(fw) == MEGATRON) & (_a(zero) >= 2)
+
+
 def non_layer_params(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray:
     """Parameters of the most loaded device outside its transformer layers (embedding, final norm, output layer):
     the FSDP2 root unit, the buckets Megatron-FSDP keeps outside its units."""
@@ -131,7 +137,7 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     # Megatron-FSDP ZeRO-3 keeps its non-unit weights (embedding, final norm, output layer) gathered all step
     # (param_and_grad_buffer.py preserve_non_fsdp_units): whole in the weight dtype on top of their shard
     ends = non_layer_params(setup, tp, pp, v)
-    w = w + np.where((fw == MEGATRON) & (zero >= 3), ends * wb - _cdiv(ends * wb, s), 0)
+    w = w + np.where(megatron_fsdp(fw, zero) & (zero >= 3), ends * wb - _cdiv(ends * wb, s), 0)
     # DeepSpeed's BF16_Optimizer (ZeRO stage 0 in its config) shards the FP32 master and Adam states like ZeRO-1
     o = np.where(deepspeed_bf16_optimizer(setup, fw, zero), _cdiv(p * ob, s), o)
     # FSDP2
@@ -164,7 +170,7 @@ def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: 
     ds = np.minimum(fwk.DEEPSPEED_BUCKET_PARAMS, p) * gb + np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0)
     fs = np.where(pp > 1, 0, np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0) + layer * gb)
     # Megatron-FSDP (ZeRO 2/3): the same double-buffered unit gathers and one unit's unsharded gradients
-    out = np.where(fw == DEEPSPEED, ds, np.where((fw == FSDP) | ((fw == MEGATRON) & (zero >= 2)), fs, 0))
+    out = np.where(fw == DEEPSPEED, ds, np.where((fw == FSDP) | megatron_fsdp(fw, zero), fs, 0))
     return np.where(reduced, out, 0)
 
 
@@ -212,7 +218,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     is_d, is_f = fw == DEEPSPEED, fw == FSDP
     # Megatron-FSDP (--use-megatron-fsdp, ZeRO 2/3) communicates per layer and per micro-batch like FSDP2;
     # is_m is Megatron's DDP / distributed optimizer (ZeRO 0/1)
-    is_mf = (fw == MEGATRON) & (zero >= 2)
+    is_mf = megatron_fsdp(fw, zero)
     is_m = (fw == MEGATRON) & ~is_mf
     is_fl = is_f | is_mf  # per-layer units (fully_shard blocks, Megatron-FSDP's TransformerLayer units)
 

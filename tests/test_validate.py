@@ -480,12 +480,13 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     from explorer.accuracy import accuracy_line
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
-    # NeMo's FP8 runs (9 compared rows) and the DGX Cloud recipes' BF16 and FP8 runs (35 + 35), out of every fit
+    # NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9) and the DGX Cloud recipes' BF16 and FP8 runs
+    # (35 + 35), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
-        r.error for t in ("nemo_h100_fp8", *dgxc) for r in results[t].rows]
+        r.error for t in ("nemo_h100_fp8", "nemo_long_context_h100", *dgxc) for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (6 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (7 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -540,8 +541,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     assert counted == sum(len(t.rows) for t in res
                           if t.kind == "throughput" and load_table(t.key)[0]["accelerator"] in FAMILY_OF)
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
-    # recipes, 2026-12-03)
-    assert counted == 217 + 9 + 12 + 4 * 35
+    # recipes, 2026-12-03; 9: NeMo's long-context runs)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)
     assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 6
 
@@ -659,3 +660,31 @@ def test_a_row_marked_fit_false_is_judged_but_not_fitted():
     residuals = calibrate.table_errors("llama3_table4", calibrate.current_values())
     assert len(residuals) == 2
     assert residuals == pytest.approx([math.log(r.predicted / r.published) for r in t.rows[:2]])
+
+
+def test_nemo_long_context_table_reads_its_page_and_holds_context_parallelism_to_a_million_tokens():
+    """NeMo 24.03's Llama 2 7B FP8 runs at 4K-1,024K tokens (nemo_long_context_h100): judged out of the fit; the
+    layouts are the page's (GPUs = TP x PP x DP x CP = SeqLen in K), and the error stays flat over a 256x range of
+    sequence length while attention's share of the model FLOPs goes from 14 % to 98 %, which a wrong CP ring or a
+    wrong attention rate could not do. Read at FlashAttention-2 (the launcher's NVTE_FUSED_ATTN: 0) the same rows
+    get slower the longer the sequence: the evidence the table's miss text gives for reading it with cuDNN."""
+    from explorer import calibrate
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.validate import _throughput_table, validate_table
+
+    spec, _, rows = load_table("nemo_long_context_h100")
+    assert spec["fit"] is False and "nemo_long_context_h100" not in calibrate.throughput_tables()
+    assert len(rows) == 9
+    for r in rows:
+        n = int(r["tp"]) * int(r["pp"]) * int(r["dp"]) * int(r["cp"])
+        assert n == int(r["gpus"]) == int(r["seq_k"]) and int(r["seq_len"]) == 1024 * int(r["seq_k"])
+    # attention's share of the model FLOPs (4 s h of 2 x layer matmul weights + 4 s h per token and layer)
+    m = _row_model(spec, rows[0], 4096)
+    share = [4 * s * m.hidden / (2 * m.layer_matmul_params + 4 * s * m.hidden) for s in (4096, 1048576)]
+    assert share[0] < 0.15 and share[1] > 0.97
+    t = validate_table("nemo_long_context_h100")
+    errs = [r.error for r in t.rows]
+    assert all(0.0 < e < 0.15 for e in errs) and max(errs) - min(errs) < 0.07
+    flash2 = [r.error for r in _throughput_table(spec, [{**r, "attention_kernel": "flash2"} for r in rows],
+                                                 DEFAULT_EFFICIENCY, None)]
+    assert flash2[0] > -0.15 and flash2[-1] < -0.35 and flash2[-1] < flash2[3] < flash2[0]

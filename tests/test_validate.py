@@ -678,6 +678,7 @@ def test_nemo_long_context_table_reads_its_page_and_holds_context_parallelism_to
     for r in rows:
         n = int(r["tp"]) * int(r["pp"]) * int(r["dp"]) * int(r["cp"])
         assert n == int(r["gpus"]) == int(r["seq_k"]) and int(r["seq_len"]) == 1024 * int(r["seq_k"])
+        assert int(r["global_batch"]) * int(r["seq_len"]) == 4 * 2**20  # the page's Batch Size: 4M tokens per step
     # attention's share of the model FLOPs (4 s h of 2 x layer matmul weights + 4 s h per token and layer)
     m = _row_model(spec, rows[0], 4096)
     share = [4 * s * m.hidden / (2 * m.layer_matmul_params + 4 * s * m.hidden) for s in (4096, 1048576)]

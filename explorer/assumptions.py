@@ -127,7 +127,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + [
+        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -161,6 +161,19 @@ def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumptio
         "DeepSpeed's pipeline engine sends and receives each activation and gradient with its own blocking call, one "
         "after another: four transfer times per micro-batch on every stage, where Megatron-LM's batched exchanges "
         "take two.", P2P_SEQUENTIAL_SOURCE)]
+
+
+def _dtensor_tp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """What DTensor tensor parallelism keeps for the backward, where the plan runs it (TP with sequence parallelism
+    under a framework whose TP is DTensor's: Setup.tp_saves_gathered_input)."""
+    if not s.tp_saves_gathered_input or (plan is not None and (plan.tp < 2 or not plan.sequence_parallel)):
+        return []
+    return [Assumption(
+        "Tensor parallelism as PyTorch's DTensor runs it (torchtitan): the attention's and the MLP's inputs are "
+        "all-gathered over the sequence before their column-parallel GEMMs and kept whole for the backward, on "
+        "every TP rank (Megatron-LM keeps the sequence shard and gathers it again).",
+        "pytorch/pytorch torch/distributed/tensor/parallel/style.py (ColwiseParallel, PrepareModuleInput); "
+        "Korthikanti et al. 2022 sec. 4.2.3; explorer/cost/setup.py tp_saves_gathered_input")]
 
 
 def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:

@@ -231,7 +231,9 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or stack_layout_default(
-                     _framework(spec, row), fused)["loss_bytes_per_logit"])
+                     _framework(spec, row), fused)["loss_bytes_per_logit"],
+                 tp_saves_gathered_input=spec.get("tp_saves_gathered_input", stack_layout_default(
+                     _framework(spec, row), fused)["tp_saves_gathered_input"]))
 
 
 def _framework(spec: dict, row: dict[str, str]) -> str:

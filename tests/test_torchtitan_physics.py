@@ -136,6 +136,38 @@ def test_op_policy_keeps_the_saved_outputs_by_hand():
     assert int(activation_bytes_per_layer(_setup("attention"), 1, 1, 1, 1, 0)) > 2 * 8192 * 63_616
 
 
+def test_dtensor_tp_keeps_the_gathered_gemm_inputs_by_hand():
+    """torchtitan's tensor parallelism (DTensor: PrepareModuleInput redistributes the attention's and the MLP's input
+    from Shard(1) to Replicate, and the ColwiseParallel linears save that replicated tensor) keeps the QKV input and
+    the MLP input at full sequence length on every TP rank, where Megatron-LM saves the sequence shard and gathers it
+    again in the backward (Korthikanti et al. 2022 sec. 4.2.3)."""
+    from explorer.cost.memory import activation_bytes_per_layer, working_bytes
+
+    # Llama 3 8B, one sequence of 8,192 tokens, TP 8 with SP, no recompute, BF16: two tensors of h = 4,096 two-byte
+    # values per token, kept whole instead of one eighth: 2 x 2 x 4,096 x (1 - 1/8) = 14,336 bytes per token more.
+    shard = _setup("op")
+    gathered = _setup("op", tp_saves_gathered_input=True)
+    extra = int(activation_bytes_per_layer(gathered, 8, 1, 1, 0, 1)) - int(activation_bytes_per_layer(shard, 8, 1, 1, 0,
+                                                                                                       1))
+    assert extra == 8192 * 14_336
+    # FP8: the inputs are kept as the FP8 copies the GEMMs consumed (torchtitan's Float8ColwiseParallel gathers
+    # them in FP8): half of that
+    fp8 = [int(activation_bytes_per_layer(replace(s, precision="fp8"), 8, 1, 1, 0, 1)) for s in (gathered, shard)]
+    assert fp8[0] - fp8[1] == 8192 * 7_168
+    # nothing changes without TP, without SP (the input is replicated either way) or for what full AC keeps (the
+    # layer input only); the layer rebuilt in the backward under full AC carries the difference
+    for args in ((1, 1, 1, 0, 1), (8, 1, 1, 0, 0), (8, 1, 1, 2, 1)):
+        assert int(activation_bytes_per_layer(gathered, *args)) == int(activation_bytes_per_layer(shard, *args))
+    assert int(working_bytes(gathered, 8, 1, 1, 2, 1, loss=False)) - int(working_bytes(shard, 8, 1, 1, 2, 1,
+                                                                                       loss=False)) == extra
+    # the framework brings it: --framework fsdp runs DTensor TP, Megatron-LM does not
+    import explorer
+
+    kw = dict(model="llama3_1_70b", gpu="h100_sxm", gpus=256, tp=8, dp=32, micro_batch=1, global_batch=256)
+    assert explorer.estimate(framework="fsdp", zero=3, **kw).setup.tp_saves_gathered_input
+    assert not explorer.estimate(framework="megatron", zero=1, **kw).setup.tp_saves_gathered_input
+
+
 @pytest.mark.parametrize("gpus, compiled_gib", [(8, 77.0), (128, 62.0)])
 def test_torchtitan_table1_and_3_runs_land_just_below_their_published_peaks(gpus: int, compiled_gib: float):
     # llama3_h100_202412 Tables 1 and 3: Llama 3.1 8B, FSDP 8 / 128, local batch 2, selective (per-op) AC on 96 GB

@@ -91,6 +91,8 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     MLP input (2h -> h each), the attention output entering the projection (2h -> h) and the input of the second
     MLP matrix (2 ffn -> ffn). Norm inputs, Q/K/V (kept by the BF16 attention kernel) and the first MLP matrix's
     outputs stay 2 bytes.
+    DTensor TP (Setup.tp_saves_gathered_input, torchtitan): with sequence parallelism the QKV input and the MLP
+    input are kept gathered, full sequence on every TP rank (2h each, or h under FP8), not split by TP.
     """
     m = setup.model
     h, kvd, f, s = m.hidden, m.kv_dim, m.ffn, setup.seq_len
@@ -104,6 +106,8 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     scores_kept = np.where(recompute == 0, scores, 0)
     full_num = np.where(sp, 2 * h * ab, 2 * h * ab * tp)
     normal = np.where(sp, repl + split + scores_kept, repl * tp + split + scores_kept)
+    if setup.tp_saves_gathered_input:  # the two gathered GEMM inputs at full width (/ TP undone)
+        normal = normal + np.where(sp, (4 * h * ab - 2 * fp8) * (np.asarray(tp) - 1), 0)
     if setup.op_sac:
         tp_a = np.asarray(tp)
         # output width of each matmul; the row-parallel ones (O, down) give a full-width partial sum per TP rank

@@ -131,6 +131,16 @@ class Setup:
     FP32 softmax, and the fused backward writes a BF16 gradient (2 + 2); torchtitan's compiled 8B runs on H200
     (benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md, 48.0 / 47.0 GiB reserved) leave room for no more."""
 
+    tp_saves_gathered_input: bool = False
+    """What a column-parallel GEMM keeps for its weight gradient under sequence parallelism. False: the local
+    sequence shard of its input, all-gathered again in the backward (Korthikanti et al. 2022 sec. 4.2.3; Megatron-LM
+    megatron/core/tensor_parallel/layers.py LinearWithGradAccumulationAndAsyncCommunication saves `input` before
+    the all-gather; Transformer Engine the same). True: the gathered, full-sequence input on every TP rank, as
+    PyTorch's DTensor tensor parallelism runs it (torchtitan: PrepareModuleInput redistributes the attention's and
+    the MLP's input from Shard(1) to Replicate in a forward pre-hook, torch/distributed/tensor/parallel/style.py,
+    and the ColwiseParallel linears save that replicated tensor), i.e. the QKV input and the MLP input at full
+    width, not / TP (explorer/cost/memory.py _per_token_numerator)."""
+
     @property
     def op_sac(self) -> bool:
         """Whether selective recomputation is torchtitan's per-op policy (selective_policy "op") rather than

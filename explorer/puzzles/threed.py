@@ -136,7 +136,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                efficiency=None, attention_kernel: str | None = None, framework: str = DEFAULT_FRAMEWORK,
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention",
-               embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6) -> Setup:
+               embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
+               tp_saves_gathered_input: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy
     and loss_bytes_per_logit: the framework's model code, frameworks.stack_layout_default; attention_kernel None:
     the framework's on this GPU, frameworks.attention_kernel_default)."""
@@ -177,7 +178,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  grad_reduce_dtype=grad_reduce_dtype,
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
                  selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
-                 loss_bytes_per_logit=loss_bytes_per_logit, **kw)
+                 loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
+                 **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,

@@ -689,3 +689,25 @@ def test_nemo_long_context_table_reads_its_page_and_holds_context_parallelism_to
     flash2 = [r.error for r in _throughput_table(spec, [{**r, "attention_kernel": "flash2"} for r in rows],
                                                  DEFAULT_EFFICIENCY, None)]
     assert flash2[0] > -0.15 and flash2[-1] < -0.35 and flash2[-1] < flash2[3] < flash2[0]
+
+
+def test_nemo_fp8_kernel_reading_rests_on_a_switch_the_published_numbers_do_not_show():
+    """nemo_h100_fp8's note: the launcher of NeMo 24.05 (examples/README.md, commit 3499f38e, 2024-06-03) ran
+    flash-attn 2 (global NVTE_FUSED_ATTN: 0) and published Llama 2 7B / 13B / 70B and Llama 3 8B / 70B at 16,154 /
+    8,344 / 1,659 / 11,879 / 1,444 tokens/s per GPU; NeMo 24.07's summary gives 16,934 / 8,715 / 1,728 / 12,273 /
+    1,524 for the same layouts: 3-6 % more. A switch from FlashAttention-2 to cuDNN, as the model costs it, would
+    give those rows 9 % or more, the 8B at s = 8192 over 20 %: so the 24.07 rows most likely kept flash-attn 2, and
+    the table is read at the cuDNN rate as the rate Transformer Engine's attention ran at."""
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.validate import _throughput_row
+
+    june = {"LLAMA2-7B": 16154, "LLAMA2-13B": 8344, "LLAMA2-70B": 1659, "LLAMA3-8B": 11879, "LLAMA3-70B": 1444}
+    spec, _, rows = load_table("nemo_h100_fp8")
+    switch = {}
+    for r in compared_rows(spec, rows):
+        if r["model"] in june:
+            assert 1.03 <= float(r["tokens_per_s_per_gpu"]) / june[r["model"]] <= 1.06, r["model"]
+            cudnn = _throughput_row(spec, r, DEFAULT_EFFICIENCY)[1]
+            flash2 = _throughput_row({**spec, "attention_kernel": "flash2"}, r, DEFAULT_EFFICIENCY)[1]
+            switch[r["model"]] = cudnn / flash2 - 1
+    assert len(switch) == 5 and min(switch.values()) > 0.08 and switch["LLAMA3-8B"] > 0.2

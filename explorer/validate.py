@@ -218,6 +218,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
     fused = _flag(row.get("compile"), spec.get("fused_kernels", True))
     if "mp_mode" in row and "mp_mode_reduce" in spec:
         grad = spec["mp_mode_reduce"][row["mp_mode"]]
+    layout = stack_layout_default(_framework(spec, row), fused)  # the framework's model code, unless the table says
     return Setup(model=model, cluster=cluster, seq_len=seq_len,
                  precision=row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision",
                                                                                                      "bf16"),
@@ -230,10 +231,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  embedding_pipeline_slot=_flag(row.get("embedding_pipeline_slot"),
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
-                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or stack_layout_default(
-                     _framework(spec, row), fused)["loss_bytes_per_logit"],
-                 tp_saves_gathered_input=spec.get("tp_saves_gathered_input", stack_layout_default(
-                     _framework(spec, row), fused)["tp_saves_gathered_input"]))
+                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or layout["loss_bytes_per_logit"],
+                 tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]))
 
 
 def _framework(spec: dict, row: dict[str, str]) -> str:

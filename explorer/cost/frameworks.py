@@ -88,9 +88,9 @@ class Framework:
     fused_projections: bool = True
     selective_policy: str = "attention"
     loss_bytes_per_logit: int = 6  # Setup.loss_bytes_per_logit: Megatron's vocab-parallel cross-entropy
+    compiled_loss_bytes_per_logit: int | None = None  # the same when torch.compile takes the loss (fused kernels)
     tp_saves_gathered_input: bool = False  # Setup.tp_saves_gathered_input: DTensor TP (torchtitan) saves the gathered
     # inputs of the column-parallel GEMMs; Megatron-LM / Transformer Engine save the sequence shard and gather again
-    compiled_loss_bytes_per_logit: int | None = None  # the same when torch.compile takes the loss (fused kernels)
     # Blocking transfers per pipeline exchange (explorer/cost/time.py p2p_time): 1 where a stage's send and receive
     # of one exchange run together (Megatron-LM's batched send_forward_recv_backward, torch.distributed.pipelining's
     # async isend/irecv), 2 where each is its own blocking call in turn (P2P_SEQUENTIAL_SOURCE)

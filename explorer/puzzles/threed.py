@@ -138,9 +138,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
                tp_saves_gathered_input: bool = False) -> Setup:
-    """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy
-    and loss_bytes_per_logit: the framework's model code, frameworks.stack_layout_default; attention_kernel None:
-    the framework's on this GPU, frameworks.attention_kernel_default)."""
+    """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
+    loss_bytes_per_logit and tp_saves_gathered_input: the framework's model code, frameworks.stack_layout_default;
+    attention_kernel None: the framework's on this GPU, frameworks.attention_kernel_default)."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
     if efficiency is not None:

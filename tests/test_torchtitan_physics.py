@@ -166,6 +166,17 @@ def test_dtensor_tp_keeps_the_gathered_gemm_inputs_by_hand():
     kw = dict(model="llama3_1_70b", gpu="h100_sxm", gpus=256, tp=8, dp=32, micro_batch=1, global_batch=256)
     assert explorer.estimate(framework="fsdp", zero=3, **kw).setup.tp_saves_gathered_input
     assert not explorer.estimate(framework="megatron", zero=1, **kw).setup.tp_saves_gathered_input
+    # the reference tables follow their stacks: torchtitan's tables DTensor's, Meta's Llama 3 table (its own TP, costed
+    # under the fsdp framework) Megatron's, whose count already puts those no-recompute runs above their 80 GB
+    from explorer.validate import _row_model, load_table
+    from explorer.validate import _setup as table_setup
+
+    for name, kept in (("torchtitan_memory_h100", True), ("torchtitan_llama3_h100", True), ("llama3_table4", False)):
+        spec, _, rows = load_table(name)
+        seq = int(rows[0].get("seq_len") or spec.get("seq_len", 8192))
+        row = rows[0]
+        setup = table_setup(spec, _row_model(spec, row, seq), int(row["gpus"]), seq, DEFAULT_EFFICIENCY, row)
+        assert setup.tp_saves_gathered_input is kept, name
 
 
 @pytest.mark.parametrize("gpus, compiled_gib", [(8, 77.0), (128, 62.0)])

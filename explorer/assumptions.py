@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from explorer.accuracy import accuracy_line
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, FP8_GEMM_SPEEDUP, attention_kernel_speed
-from explorer.cost.frameworks import DEFAULT_FRAMEWORK
+from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
 from explorer.models.architecture import MLP_LABELS
@@ -138,7 +138,6 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
 def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:
     """DeepSpeed's BF16_Optimizer, where the plan runs it (bf16, ZeRO stage 0): what it shards and what it adds to
     every micro-batch (explorer/cost/sharding.py deepspeed_bf16_optimizer, grad_accumulation_time)."""
-    from explorer.cost.frameworks import DEEPSPEED
     from explorer.cost.sharding import BF16_HP_GRAD_BYTES, deepspeed_bf16_optimizer
 
     if framework != DEEPSPEED.key or zero is None or not bool(deepspeed_bf16_optimizer(s, DEEPSPEED.code, zero)):
@@ -153,7 +152,6 @@ def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[A
 
 def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumption]:
     """DeepSpeed's pipeline transfers, where the plan pipelines under DeepSpeed (Framework.p2p_transfers)."""
-    from explorer.cost.frameworks import DEEPSPEED, P2P_SEQUENTIAL_SOURCE
 
     if framework != DEEPSPEED.key or not pp or pp < 2:
         return []
@@ -178,8 +176,6 @@ def _dtensor_tp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
 
 def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
     """Megatron-LM beyond ZeRO-1 runs Megatron-FSDP: how it is costed and how little of it is checked."""
-    from explorer.cost.frameworks import MEGATRON
-
     if plan is None or plan.framework != MEGATRON.key or plan.zero < 2:
         return []
     what = ("re-gathers each transformer layer's weights for its forward and again for its backward and "
@@ -204,7 +200,6 @@ def _deepspeed_zero3_across_nodes(s: Setup, plan: ParallelPlan | None) -> list[A
     """DeepSpeed ZeRO-3 whose sharding group spans nodes: what the only published runs of that regime measured
     against this model (accuracy.json ranges of ZERO3_SCALE_TABLE)."""
     from explorer.accuracy import error_range
-    from explorer.cost.frameworks import DEEPSPEED
 
     if plan is None or plan.framework != DEEPSPEED.key or plan.zero != 3:
         return []

@@ -227,7 +227,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
                  efficiency=eff, grad_reduce_dtype=grad, selective_policy=spec.get("selective_policy", "attention"),
                  fused_projections=spec.get("fused_projections", True),
-                 fused_kernels=fused,
+                 fused_kernels=fused, fused_norm=_flag(row.get("fused_norm"), spec.get("fused_norm", False)),
+                 recompute_every=int(row.get("recompute_every") or 1),
                  embedding_pipeline_slot=_flag(row.get("embedding_pipeline_slot"),
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
@@ -310,7 +311,7 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
                         zero=zero, recompute=recompute,
                         sequence_parallel=_flag(row.get("sequence_parallel"), spec.get("sequence_parallel", True))
                         and tp > 1,
-                        framework=_framework(spec, row))
+                        framework=_framework(spec, row), hsdp=_flag(row.get("hsdp"), spec.get("hsdp", False)))
     est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":

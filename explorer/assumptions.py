@@ -83,8 +83,9 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
                    "torch.compile)." if s.fused_kernels else
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "
-                   "(llm-foundry/Composer of 2023).",
-                   "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager), fitted by explorer/calibrate.py"),
+                   "(llm-foundry/Composer of 2023)" + _eager_chains(s) + ".",
+                   "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager), fitted by explorer/calibrate.py"
+                   + ("" if s.fused_kernels else "; explorer/cost/eager.py (counted from torchtitan's model code)")),
         Assumption("Projections fused: Q, K and V by one GEMM and SwiGLU's gate and up by one, as Megatron-Core "
                    "lays them out." if s.fused_projections else
                    "Projections separate: Q, K, V and SwiGLU's gate and up each their own GEMM, as torchtitan's "
@@ -126,7 +127,13 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "runs its output layer in place of a transformer layer.",
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
-        if s.embedding_pipeline_slot else []) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
+        if s.embedding_pipeline_slot else []) + ([Assumption(
+        f"Full recompute of one layer in {s.recompute_every} only: those layers keep their input and replay their "
+        "forward in the backward, the others keep all their activations (torchtitan's selective layer AC, "
+        "fms-fsdp's selective_checkpointing).",
+        "pytorch/torchtitan parallelize_llama.py (selective_ac_option = k); explorer/cost/setup.py recompute_every")]
+        if s.recompute_every > 1 and (plan is None or plan.recompute == "full") else []) + _bf16_optimizer(
+        s, framework, zero) + _deepspeed_pipeline(
         framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
@@ -218,3 +225,14 @@ def _deepspeed_zero3_across_nodes(s: Setup, plan: ParallelPlan | None) -> list[A
         "Narayanan et al., Efficient Large-Scale Language Model Training on GPU Clusters Using Megatron-LM (SC'21, "
         "arXiv 2104.04473) Table 2; explore validate --table megatron_sc21_table2; microsoft/DeepSpeed "
         "deepspeed/runtime/zero/partition_parameters.py and stage3.py (v0.3.12-v0.4.0, v0.5.5, v0.6.0)")]
+
+
+def _eager_chains(s: Setup) -> str:
+    """The eager op chains of the model's layer that the step time counts (explorer/cost/eager.py), as a clause."""
+    m = s.model
+    parts = [name for name, on in (("RMSNorm", m.norm == "rms" and not s.fused_norm), ("rotary embedding",
+                                    m.position == "rope"), ("SwiGLU", m.mlp == "swiglu")) if on]
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"; this model's {listed} run as chains of PyTorch ops, their HBM traffic counted op by op"

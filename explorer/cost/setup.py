@@ -80,6 +80,17 @@ class Setup:
     fused_kernels: bool = True
     """Memory-bound kernels fused (Megatron-Core with Transformer Engine / Apex fused norms and bias-dropout-add,
     or torch.compile): False for eager PyTorch, where each elementwise op makes its own pass over HBM."""
+    recompute_every: int = 1
+    """Under full recompute, every k-th layer is checkpointed (its forward replayed in the backward, only its input
+    kept) and the others keep all their activations: torchtitan's selective layer AC (activation_checkpoint
+    selective_ac_option = k: a TransformerBlock is wrapped when its index is a multiple of k,
+    parallelisms/parallelize_llama.py) and fms-fsdp's selective_checkpointing = k (policies/ac_handler.py). 1 =
+    every layer (plain full recompute). Megatron-LM's --recompute-method block --recompute-num-layers n recomputes n
+    of each stage's layers, the same mix at k = layers per stage / n."""
+    fused_norm: bool = False
+    """Under eager PyTorch (fused_kernels False), the RMSNorm runs as one fused kernel, as torchtitan's norm_type
+    "fused_rmsnorm" (a Triton kernel) does, rather than as the chain of PyTorch ops of its RMSNorm class
+    (explorer/cost/eager.py). No effect on fused stacks or LayerNorm models."""
     embedding_pipeline_slot: bool = False
     """Under PP, the embedding and the output layer each take one layer's slot in the pipeline split, as
     Megatron-DeepSpeed's --pp-partition-method 'type:transformer|embedding' lays BLOOM out (DeepSpeed
@@ -165,6 +176,10 @@ class Setup:
         return (rc == 2) | ((rc == 1) & (not self.op_sac))
 
     def __post_init__(self) -> None:
+        if isinstance(self.recompute_every, bool) or not isinstance(self.recompute_every, int) or not (
+                1 <= self.recompute_every <= max(1, self.model.layers)):
+            raise UsageError(f"recompute every {self.recompute_every!r} layers: must be a whole number from 1 to the "
+                             f"model's {self.model.layers} layers")
         if self.selective_policy not in SELECTIVE_POLICIES:
             raise UsageError(f"selective policy {self.selective_policy!r} unknown; valid: "
                              f"{', '.join(SELECTIVE_POLICIES)}")

@@ -17,6 +17,7 @@ from explorer.cost.collectives import (
     reduce_scatter_time,
     ring_allreduce_time,
 )
+from explorer.cost.eager import eager_chain_bytes
 from explorer.cost.efficiency import gemm_efficiency, layer_gemm_efficiency
 from explorer.cost.frameworks import TP_OVERLAP_FORWARD, TP_OVERLAP_USERBUFFERS, p2p_transfers_of
 from explorer.cost.memory import params_per_device
@@ -128,7 +129,10 @@ def layer_time(
     fwd_passes, bwd_passes = (3.0, 5.0) if m.mlp == "swiglu" else (2.0, 3.0)
     act_passes = fwd_passes * np.where(replay, 2.0, 1.0) + bwd_passes
     mlp_act_bytes = tokens * m.ffn * act_passes * setup.act_bytes / tp_a
-    t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes) / acc.memory_bandwidth
+    # Eager PyTorch runs a Llama layer's RMSNorm, rotary embedding and SwiGLU as chains of kernels
+    # (explorer/cost/eager.py: their traffic counted op by op from torchtitan's and ibm-fms's model code).
+    chain_bytes = eager_chain_bytes(setup, tokens, tp_a, sp_on, replay)
+    t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes + chain_bytes) / acc.memory_bandwidth
     # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
     # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.

@@ -29,6 +29,9 @@ from explorer.tracks import TRACKS
               help="ZeRO stage (default: the framework's: 3 for fsdp, FSDP2's fully_shard; 0 otherwise). "
                    "Megatron-LM runs 2 and 3 as Megatron-FSDP, without PP.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
+@click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="With --recompute full: checkpoint only every k-th layer, the rest keep their activations "
+                   "(torchtitan's selective layer AC, fms-fsdp's selective_checkpointing).")
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
               help="FSDP2 only: shard inside a node, replicate across nodes.")
@@ -40,7 +43,8 @@ from explorer.tracks import TRACKS
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
-                 tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, sequence_parallel, hsdp,
+                 tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, recompute_every,
+                 sequence_parallel, hsdp,
                  embedding_slots, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
@@ -49,7 +53,8 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  vocab=vocab, mlp=mlp, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
                  intra_network=intra_network, seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp,
                  virtual_stages=virtual_stages, micro_batch=micro_batch, global_batch=global_batch, zero=zero,
-                 recompute=recompute, sequence_parallel=sequence_parallel, precision=precision,
+                 recompute=recompute, recompute_every=recompute_every, sequence_parallel=sequence_parallel,
+                 precision=precision,
                  flash_attention=flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,

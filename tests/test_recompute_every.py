@@ -1,0 +1,57 @@
+"""Full recompute of every k-th layer only (Setup.recompute_every): torchtitan's selective layer AC and fms-fsdp's
+selective_checkpointing. A layer either replays its forward (keeping only its input) or keeps everything, so a
+stage of such layers costs the two mixed: derived here by hand from the all-or-nothing figures."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from explorer.hardware.catalog import build_cluster
+from explorer.models.catalog import get_model
+
+from explorer.cost.setup import Setup
+from explorer.cost.step import evaluate
+from explorer.errors import UsageError
+
+
+def _setup(**kw) -> Setup:
+    return Setup(get_model("llama2_13b"), build_cluster("a100_80gb", 64, 8, "nvlink3", "ib_hdr"), 4096,
+                 fused_kernels=False, **kw)
+
+
+def _step(s: Setup, recompute: int) -> dict:
+    # 64 GPUs, FSDP 64 (ZeRO-3, framework code 2), micro-batch 2, one micro-batch per step
+    return evaluate(s, 1, 1, 1, 64, 1, 2, 1, 3, recompute, 0, 2, 0)
+
+
+def test_every_second_layer_is_the_mean_of_none_and_full():
+    none, full = _step(_setup(), 0), _step(_setup(), 2)
+    half = _step(_setup(recompute_every=2), 2)
+    # half the layers replay their forward: half the extra FLOPs of full recompute
+    assert float(half["hardware_flops"] - none["hardware_flops"]) == pytest.approx(
+        0.5 * float(full["hardware_flops"] - none["hardware_flops"]), rel=1e-12)
+    assert float(half["model_flops"]) == float(none["model_flops"])
+    # half the layers keep everything, half only their input
+    assert float(half["memory_activations"]) == pytest.approx(
+        0.5 * float(none["memory_activations"] + full["memory_activations"]), rel=1e-12)
+    # the layers' compute is the mean (what is communicated per step does not depend on recompute here)
+    assert float(half["time_compute"]) == pytest.approx(
+        0.5 * float(none["time_compute"] + full["time_compute"]), rel=1e-12)
+    assert float(none["step_time"]) < float(half["step_time"]) < float(full["step_time"])
+
+
+def test_every_layer_is_plain_full_recompute_and_other_modes_are_untouched():
+    base = _setup()
+    for rc in (0, 1, 2):
+        a, b = _step(base, rc), _step(replace(base, recompute_every=1), rc)
+        assert float(a["step_time"]) == float(b["step_time"])
+    # selective recompute and none do not change with k: only full recompute is thinned
+    for rc in (0, 1):
+        assert float(_step(_setup(recompute_every=4), rc)["step_time"]) == float(_step(base, rc)["step_time"])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 41, 2.5, True])
+def test_recompute_every_is_a_layer_count(bad):
+    with pytest.raises(UsageError, match="recompute every"):
+        _setup(recompute_every=bad)

@@ -55,3 +55,26 @@ def test_every_layer_is_plain_full_recompute_and_other_modes_are_untouched():
 def test_recompute_every_is_a_layer_count(bad):
     with pytest.raises(UsageError, match="recompute every"):
         _setup(recompute_every=bad)
+
+
+def test_estimate_takes_it_from_the_command_line_and_says_so():
+    import json
+
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    args = ["estimate", "--tp", "8", "--pp", "8", "--recompute", "full"]
+    every = CliRunner().invoke(main, args + ["--recompute-every", "4", "--format", "json"])
+    plain = CliRunner().invoke(main, args + ["--format", "json"])
+    assert every.exit_code == plain.exit_code == 0, every.output
+    a, b = json.loads(every.output), json.loads(plain.output)
+    assert a["recompute_every"] == 4 and b["recompute_every"] == 1
+    # fewer layers replayed: faster and more memory
+    assert a["step_time_s"] < b["step_time_s"] and a["memory_per_gpu_gb"] > b["memory_per_gpu_gb"]
+    text = CliRunner().invoke(main, args + ["--recompute-every", "4"]).output
+    assert "one layer in 4" in " ".join(text.split())
+    # it thins full recompute only, and counts layers
+    for bad in (["--recompute-every", "2"], ["--recompute", "full", "--recompute-every", "81"]):
+        r = CliRunner().invoke(main, ["estimate", "--tp", "8", "--pp", "8"] + bad)
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output

@@ -67,7 +67,8 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
 
 def estimate_json(e) -> dict:
     return {
-        "configuration": e.plan.as_dict(), "framework": e.plan.framework, "mfu": e.mfu, "hfu": e.hfu,
+        "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
+        "mfu": e.mfu, "hfu": e.hfu,
         "dp_comm_total_s": e.dp_comm_total_s,
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
         "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,

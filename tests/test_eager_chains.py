@@ -129,3 +129,26 @@ def test_fms_and_torchtitan_eager_llama_rows_hold_with_the_chains_and_miss_witho
     assert len(with_chains) == 16 and max(abs(e) for e in with_chains.values()) < 0.15
     monkeypatch.setattr(time_mod, "eager_chain_bytes", lambda *a, **k: 0.0)
     assert errors()[("fms_fsdp_h100", "llama2_7bNo AC")] > 0.15
+
+
+def test_eager_chains_keep_more_for_the_backward():
+    """What the chains' autograd nodes save (explorer/cost/memory.py): torchtitan's RMSNorm keeps the FP32 copy of
+    its input (4 bytes) and its BF16 output before the weight (2) where a fused norm keeps the 2-byte input: 4 more
+    per element, two norms: 8h; SwiGLU keeps silu's input, silu's output, the up projection and the product (8 ffn)
+    where the fused kernel keeps 6: 2 ffn more. Llama 2 13B: 8 x 5,120 + 2 x 13,824 = 68,608 bytes per token and
+    layer."""
+    from explorer.cost.memory import activation_bytes_per_layer
+
+    eager = _setup("llama2_13b")
+    fused = replace(eager, fused_kernels=True)
+    per_token = {rc: int(activation_bytes_per_layer(eager, 1, 1, 1, rc, 0)) - int(
+        activation_bytes_per_layer(fused, 1, 1, 1, rc, 0)) for rc in (0, 2)}
+    assert per_token[0] == 4096 * 68_608
+    assert per_token[2] == 0  # full recompute keeps the layer input only
+    # a fused norm kernel (torchtitan's fused_rmsnorm) leaves SwiGLU's 2 ffn
+    assert int(activation_bytes_per_layer(replace(eager, fused_norm=True), 1, 1, 1, 0, 0)) - int(
+        activation_bytes_per_layer(fused, 1, 1, 1, 0, 0)) == 4096 * 27_648
+    # torchtitan's per-op policy rebuilds the elementwise ops: nothing more kept
+    op = replace(eager, selective_policy="op")
+    assert int(activation_bytes_per_layer(op, 1, 1, 1, 1, 0)) == int(
+        activation_bytes_per_layer(replace(op, fused_kernels=True), 1, 1, 1, 1, 0))

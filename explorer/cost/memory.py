@@ -93,6 +93,13 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     outputs stay 2 bytes.
     DTensor TP (Setup.tp_saves_gathered_input, torchtitan): with sequence parallelism the QKV input and the MLP
     input are kept gathered, full sequence on every TP rank (2h each, or h under FP8), not split by TP.
+    Eager PyTorch (Setup.fused_kernels False) keeps what its op chains' autograd nodes save (explorer/cost/eager.py,
+    torchtitan's RMSNorm and FeedForward): an RMSNorm chain keeps the FP32 copy of its input (PowBackward0 and
+    MulBackward0 of x.float()) and its BF16 output before the weight (the weight's MulBackward0): 6 bytes per
+    element where a fused norm keeps its 2-byte input, 8h more per layer; SwiGLU keeps silu's input, silu's output
+    and the up projection for the product (SiluBackward0, MulBackward0) and the product for the down projection:
+    8 ffn where the fused kernel keeps 6, 2 ffn more. The rotary product keeps only the frequencies (they need no
+    gradient). Full recompute and torchtitan's per-op policy rebuild them; Megatron's selective keeps them.
     """
     m = setup.model
     h, kvd, f, s = m.hidden, m.kv_dim, m.ffn, setup.seq_len
@@ -100,6 +107,9 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     fp8 = h if setup.precision == "fp8" else 0  # bytes saved per GEMM input of width h (one of two per element)
     repl = (8 * h + (2 * h if m.dropout else 0)) * ab - 2 * fp8
     split = (4 * h + 4 * kvd + (6 if m.mlp == "swiglu" else 4) * f) * ab - fp8 - (f if fp8 else 0)
+    if not setup.fused_kernels:  # eager op chains' saved tensors (docstring)
+        repl += 8 * h if (m.norm == "rms" and not setup.fused_norm and ab == 1) else 0
+        split += 2 * f * ab if m.mlp == "swiglu" else 0
     scores = 0 if setup.flash_attention else 5 * m.heads * s
     recompute = np.asarray(recompute)
     sp = np.asarray(sp).astype(bool) & (np.asarray(tp) > 1)

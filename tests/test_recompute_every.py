@@ -78,3 +78,4 @@ def test_estimate_takes_it_from_the_command_line_and_says_so():
     for bad in (["--recompute-every", "2"], ["--recompute", "full", "--recompute-every", "81"]):
         r = CliRunner().invoke(main, ["estimate", "--tp", "8", "--pp", "8"] + bad)
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+

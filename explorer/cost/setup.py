@@ -80,6 +80,12 @@ class Setup:
     fused_kernels: bool = True
     """Memory-bound kernels fused (Megatron-Core with Transformer Engine / Apex fused norms and bias-dropout-add,
     or torch.compile): False for eager PyTorch, where each elementwise op makes its own pass over HBM."""
+    optimizer_state_dtype: str = "fp32"
+    """Dtype of the optimizer's state, the master weights and the moments: "fp32" (Megatron-Core's distributed
+    optimizer, PyTorch's Adam, DeepSpeed; the ZeRO paper's K = 12 for mixed-precision Adam) or "bf16": Apex's
+    DistributedFusedAdam with dtype bf16 (its StateBucket allocates params_shard, exp_avg_shard and exp_avg_sq_shard
+    in `dtype`), which NeMo 1.0's optim: distributed_fused_adam with dtype: bf16 runs (NVIDIA dgxc-benchmarking
+    v24.11.1 nemotron4-340b-synth.yaml): 6 bytes per parameter for Adam."""
     recompute_every: int = 1
     """Under full recompute, every k-th layer is checkpointed (its forward replayed in the backward, only its input
     kept) and the others keep all their activations: torchtitan's selective layer AC (activation_checkpoint
@@ -176,6 +182,8 @@ class Setup:
         return (rc == 2) | ((rc == 1) & (not self.op_sac))
 
     def __post_init__(self) -> None:
+        if self.optimizer_state_dtype not in ("fp32", "bf16"):
+            raise UsageError(f"optimizer state dtype {self.optimizer_state_dtype!r} unknown; valid: fp32, bf16")
         if isinstance(self.recompute_every, bool) or not isinstance(self.recompute_every, int) or not (
                 1 <= self.recompute_every <= max(1, self.model.layers)):
             raise UsageError(f"recompute every {self.recompute_every!r} layers: must be a whole number from 1 to the "
@@ -221,7 +229,8 @@ class Setup:
 
     @property
     def optimizer_bytes(self) -> int:
-        return OPTIMIZER_BYTES[(self.optimizer, self.mixed)]
+        full = OPTIMIZER_BYTES[(self.optimizer, self.mixed)]
+        return full // 2 if self.optimizer_state_dtype == "bf16" else full
 
     @property
     def peak_flops(self) -> float:

@@ -79,3 +79,13 @@ def test_estimate_takes_it_from_the_command_line_and_says_so():
         r = CliRunner().invoke(main, ["estimate", "--tp", "8", "--pp", "8"] + bad)
         assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
 
+
+
+def test_the_3d_solver_refuses_it_rather_than_cost_it_differently():
+    # the CP-SAT model builds its memory tables per recompute choice for every layer; a thinned full recompute would
+    # make the solver and the evaluator disagree, so the puzzle says so instead
+    from explorer.puzzles.threed import make_instance
+    from explorer.tracks import get_track
+
+    with pytest.raises(UsageError, match="recompute every"):
+        make_instance(get_track("cloud"), recompute_every=2)

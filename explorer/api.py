@@ -108,7 +108,7 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
 
     Any scenario default can be overridden by keyword: gpu (brings its usual node), gpus, gpus_per_node,
     network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, attention_kernel,
-    tp_comm_overlap, fused_kernels, max_bubble, fix, engine, top, time_limit."""
+    tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp)
     return _solve_3d(track, model=mdl, **options)

@@ -41,6 +41,9 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
+@click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Full recompute checkpoints only every k-th layer; the rest keep their activations "
+                   "(torchtitan's selective layer AC).")
 @framework_options
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default=None,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator [default: cpsat on cloud; enumerate "
@@ -49,8 +52,8 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
                  gpus, gpus_per_node, network, intra_network, precision, flash_attention, attention_kernel,
-                 tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, framework, grad_reduce_dtype,
-                 in_network_reduction, engine, top, time_limit) -> None:
+                 tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every, framework,
+                 grad_reduce_dtype, in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
     On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
     deadline, aggregation path; explorer/puzzles/fleet3d)."""
@@ -69,7 +72,8 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                    global_batch=global_batch, seq_len=seq_len,
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
-                   framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction)
+                   framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
+                   **({"recompute_every": recompute_every} if recompute_every != 1 else {}))
     emit(res.report, fmt, out_dir, attempts_file)
 
 

@@ -134,9 +134,16 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
 def activation_bytes_per_layer(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike
 ) -> np.ndarray | int:
-    """Stored activation bytes of one layer for one micro-batch on one device."""
+    """Stored activation bytes of one layer for one micro-batch on one device; under full recompute of every k-th
+    layer only (Setup.recompute_every) the mean layer's, rounded up: 1/k of them keep their input, the rest all."""
     tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
-    return _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
+    kept = _cdiv(tokens * _per_token_numerator(setup, tp, recompute, sp), tp)
+    k = setup.recompute_every
+    if k == 1:
+        return kept
+    rc = np.asarray(recompute)
+    rest = _cdiv(tokens * _per_token_numerator(setup, tp, np.where(rc == 2, 0, rc), sp), tp)
+    return np.where(rc == 2, -((-(kept + (k - 1) * rest)) // k), kept)
 
 
 def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike, last: bool = False) -> np.ndarray:

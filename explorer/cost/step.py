@@ -49,25 +49,14 @@ def evaluate(
     n_dev = np.asarray(tp) * cp * pp * dp
     w, g, o = sh.model_state_bytes(setup, fw, tp, pp, dp, cp, zero, v, hsdp)
     # the pipeline end that peaks higher: the first stage's in-flight micro-batches, or the last's fewer plus the loss
+    # (full recompute of every k-th layer only, Setup.recompute_every, is mixed in layer_time and
+    # activation_bytes_per_layer, which the CP-SAT model reads too)
     act, work = mem.peak_activations_and_working(setup, tp, cp, pp, v, micro_batch, num_micro_batches, recompute, sp)
-    # Full recompute of every k-th layer only (Setup.recompute_every): the others keep their activations and run
-    # no replay; a layer is one or the other, so the stage's figures are the two mixed 1/k to (k - 1)/k
-    rc = np.asarray(recompute)
-    share = np.where(rc == 2, 1.0 / setup.recompute_every, 1.0)  # of the layers that run the plan's recompute
-    rc_rest = np.where(rc == 2, 0, rc)
-    if setup.recompute_every > 1:
-        act_rest, work_rest = mem.peak_activations_and_working(setup, tp, cp, pp, v, micro_batch, num_micro_batches,
-                                                               rc_rest, sp)
-        act, work = share * act + (1.0 - share) * act_rest, np.maximum(work, work_rest)
     buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 
     t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp,
                                                     tp_overlap_of(setup.tp_comm_overlap, fw))
-    if setup.recompute_every > 1:
-        rest = tm.layer_time(setup, tp, cp, micro_batch, rc_rest, sp, tp_overlap_of(setup.tp_comm_overlap, fw))
-        t_compute, t_memory, t_tp, t_cp = (share * a + (1.0 - share) * b
-                                           for a, b in zip((t_compute, t_memory, t_tp, t_cp), rest))
     layers = mem.stage_layers(m.layers, pp, v)
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_layer = t_compute + t_memory + t_tp + t_cp
@@ -106,6 +95,7 @@ def evaluate(
     global_batch = np.asarray(dp) * micro_batch * num_micro_batches
     tokens = global_batch * setup.seq_len
     model_flops = tokens * m.model_flops_per_token(setup.seq_len)
+    rc = np.asarray(recompute)
     extra = np.where(
         rc == 2,
         m.recompute_flops_per_token(setup.seq_len, "full") / setup.recompute_every,

@@ -89,7 +89,24 @@ def layer_time(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seconds for one layer's forward + backward (+ recompute) of one micro-batch on one device,
     split into (compute, memory-bound, TP communication, exposed CP communication). tp_overlap: whether TP
-    communication overlaps the GEMMs, per row (the plan's framework decides; default Setup.tp_overlap_on)."""
+    communication overlaps the GEMMs, per row (the plan's framework decides; default Setup.tp_overlap_on).
+    Under full recompute of every k-th layer only (Setup.recompute_every) the mean layer: 1/k of them replayed,
+    the rest not (a layer is one or the other)."""
+    parts = _layer_time(setup, tp, cp, micro_batch, recompute, sp, tp_overlap)
+    k = setup.recompute_every
+    if k == 1:
+        return parts
+    rc = np.asarray(recompute)
+    share = np.where(rc == 2, 1.0 / k, 1.0)
+    rest = _layer_time(setup, tp, cp, micro_batch, np.where(rc == 2, 0, rc), sp, tp_overlap)
+    return tuple(share * a + (1.0 - share) * b for a, b in zip(parts, rest))  # type: ignore[return-value]
+
+
+def _layer_time(
+    setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike,
+    tp_overlap: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """layer_time of a layer that runs `recompute` as it is (recompute_every aside)."""
     m, acc, eff = setup.model, setup.cluster.accelerator, setup.efficiency
     tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)

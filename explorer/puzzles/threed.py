@@ -189,9 +189,6 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)
         setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
-    if setup_overrides.get("recompute_every", 1) != 1:
-        # the CP-SAT model's memory and step tables cost each recompute choice for every layer
-        raise UsageError("recompute every k layers is for estimate; solve 3d chooses none, selective or full per plan")
     fused = setup_overrides.get("fused_kernels")
     for key, value in stack_layout_default(framework, True if fused is None else bool(fused)).items():
         # torchtitan's model code under --framework fsdp

@@ -31,7 +31,7 @@ from explorer.cost.frameworks import DEFAULT_FRAMEWORK, stack_layout_default
 from explorer.cost.frameworks import framework as get_framework
 from explorer.cost.setup import Setup
 from explorer.cost.sharding import model_state_bytes
-from explorer.cost.step import estimate
+from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import UsageError
 from explorer.hardware.catalog import build_cluster
 from explorer.models.architecture import DecoderModel
@@ -289,6 +289,29 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
     """Label and predicted figure (spec['metric']: a throughput, a step time or the peak memory per GPU) of one run.
     Every run detail is read from the row's columns where the table has them, else from the table's entry in
     tables.toml."""
+    label, est = _row_estimate(spec, row, eff, part_efficiency)
+    gpus = int(row["gpus"])
+    metric = spec["metric"]
+    if metric == "hardware_tflops_per_gpu":
+        predicted = est.hardware_tflops_per_gpu
+    elif metric == "model_tflops_per_gpu":
+        predicted = est.model_tflops_per_gpu
+    elif metric == "tokens_per_s_per_gpu":
+        predicted = est.tokens_per_s / gpus
+    elif metric == "tokens_per_s":
+        predicted = est.tokens_per_s
+    elif metric == "step_time_s":
+        predicted = est.step_time_s
+    elif metric == "peak_memory_gib":
+        predicted = est.memory_total / 2**30
+    else:
+        raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
+    return label, predicted
+
+
+def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
+                  part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, StepEstimate]:
+    """Label and the cost model's whole estimate of one run (_throughput_row reads its metric from it)."""
     gpus = int(row["gpus"])
     seq_len = int(row.get("seq_len") or spec["seq_len"])
     model = _row_model(spec, row, seq_len)
@@ -314,26 +337,11 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
                         and tp > 1,
                         framework=_framework(spec, row), hsdp=_flag(row.get("hsdp"), spec.get("hsdp", False)))
     est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
-    metric = spec["metric"]
-    if metric == "hardware_tflops_per_gpu":
-        predicted = est.hardware_tflops_per_gpu
-    elif metric == "model_tflops_per_gpu":
-        predicted = est.model_tflops_per_gpu
-    elif metric == "tokens_per_s_per_gpu":
-        predicted = est.tokens_per_s / gpus
-    elif metric == "tokens_per_s":
-        predicted = est.tokens_per_s
-    elif metric == "step_time_s":
-        predicted = est.step_time_s
-    elif metric == "peak_memory_gib":
-        predicted = est.memory_total / 2**30
-    else:
-        raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
     label = f"{model.name} s={seq_len} {gpus} GPUs {plan.describe()}"
     extra = [f"{k}={row[k]}" for k in spec.get("label_columns", ()) if row.get(k)]
     if extra:
         label += " [" + ", ".join(extra) + "]"
-    return label, predicted
+    return label, est
 
 
 def _relative_error(predicted: float, published_text: str) -> float:

@@ -336,8 +336,11 @@ def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
                         sequence_parallel=_flag(row.get("sequence_parallel"), spec.get("sequence_parallel", True))
                         and tp > 1,
                         framework=_framework(spec, row), hsdp=_flag(row.get("hsdp"), spec.get("hsdp", False)))
-    est = estimate(_setup(spec, model, gpus, seq_len, eff, row, part_efficiency), plan)
+    setup = _setup(spec, model, gpus, seq_len, eff, row, part_efficiency)
+    est = estimate(setup, plan)
     label = f"{model.name} s={seq_len} {gpus} GPUs {plan.describe()}"
+    if setup.recompute_every > 1 and plan.recompute == "full":
+        label += f" (one layer in {setup.recompute_every})"
     extra = [f"{k}={row[k]}" for k in spec.get("label_columns", ()) if row.get(k)]
     if extra:
         label += " [" + ", ".join(extra) + "]"

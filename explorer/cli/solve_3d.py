@@ -73,7 +73,7 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    global_batch=global_batch, seq_len=seq_len,
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
-                   **({"recompute_every": recompute_every} if recompute_every != 1 else {}))
+                   recompute_every=recompute_every)
     emit(res.report, fmt, out_dir, attempts_file)
 
 

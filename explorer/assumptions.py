@@ -127,12 +127,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "runs its output layer in place of a transformer layer.",
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
-        if s.embedding_pipeline_slot else []) + ([Assumption(
-        f"Full recompute of one layer in {s.recompute_every} only: those layers keep their input and replay their "
-        "forward in the backward, the others keep all their activations (torchtitan's selective layer AC, "
-        "fms-fsdp's selective_checkpointing).",
-        "pytorch/torchtitan parallelize_llama.py (selective_ac_option = k); explorer/cost/setup.py recompute_every")]
-        if s.recompute_every > 1 and (plan is None or plan.recompute == "full") else []) + _bf16_optimizer(
+        if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _bf16_optimizer(
         s, framework, zero) + _deepspeed_pipeline(
         framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
@@ -140,6 +135,17 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ]
+
+
+def _recompute_every(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """Full recompute thinned to every k-th layer (Setup.recompute_every), where the plan recomputes in full."""
+    if s.recompute_every == 1 or (plan is not None and plan.recompute != "full"):
+        return []
+    return [Assumption(
+        f"Full recompute of one layer in {s.recompute_every} only: those layers keep their input and replay their "
+        "forward in the backward, the others keep all their activations (torchtitan's selective layer AC, "
+        "fms-fsdp's selective_checkpointing).",
+        "pytorch/torchtitan parallelize_llama.py (selective_ac_option = k); explorer/cost/setup.py recompute_every")]
 
 
 def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:

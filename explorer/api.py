@@ -7,7 +7,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.assumptions import setup_assumptions
-from explorer.cost.frameworks import FRAMEWORK_CHOICES, stack_layout_default, tp_overlap_default, zero_default
+from explorer.cost.frameworks import framework_choice, stack_layout_default, tp_overlap_default, zero_default
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
@@ -153,8 +153,9 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
     micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
-    if zero is None:  # the framework's own (an unknown framework is reported by runnable_framework below)
-        zero = zero_default(framework) if framework in FRAMEWORK_CHOICES else 0
+    framework = framework_choice(framework)  # a choice or an alias (nemo, torchtitan, ...); else a UsageError
+    if zero is None:  # the framework's own
+        zero = zero_default(framework)
     zero = V.ZERO_STAGE.check("zero", zero)
     model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                           vocab=vocab, mlp=mlp)
@@ -206,8 +207,7 @@ def runnable_framework(choice: str, **plan: Any) -> str:
     that does; a one-line UsageError naming why when none does."""
     from explorer.cost.frameworks import frameworks_for
 
-    if choice not in FRAMEWORK_CHOICES:
-        raise UsageError(f"framework {choice!r} unknown; valid: {', '.join(FRAMEWORK_CHOICES)}")
+    choice = framework_choice(choice)
     reasons = []
     for f in frameworks_for(choice):
         why = f.why_not(**plan)

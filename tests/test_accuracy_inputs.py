@@ -356,6 +356,31 @@ def test_zero_stage_defaults_to_what_the_framework_runs_unsharded_or_fully_shard
     assert code == 2 and "ZeRO stages 2, 3, not 0" in err and len(err.strip().splitlines()) == 1
 
 
+def test_frameworks_answer_to_the_names_their_users_give_them():
+    # NeMo trains through Megatron-Core, torchtitan runs FSDP2's fully_shard, BLOOM ran Megatron-DeepSpeed: each name
+    # must reach the framework whose code the cost model charges, with that framework's defaults (FSDP2: ZeRO-3).
+    kw = dict(model="llama3_1_8b", gpus=64, micro_batch=2, global_batch=128)
+    for name, key in (("NeMo", "megatron"), ("megatron_core", "megatron"), ("torchtitan", "fsdp"),
+                      ("FSDP2", "fsdp"), ("megatron-deepspeed", "deepspeed")):
+        est = explorer.estimate(framework=name, **kw)
+        assert est.plan.framework == key, name
+        assert est.plan.zero == (3 if key == "fsdp" else 0), name
+    code, out, err = run("estimate", "--model", "llama3_1_8b", "--gpus", "64", "--framework", "torchtitan",
+                         "--micro-batch", "2", "--global-batch", "128", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["configuration"]["zero"] == 3
+    # a name that is none of them: one line naming the choices and the other names, exit 2
+    code, out, err = run("estimate", "--framework", "jax", "--gpus", "64")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'jax' unknown" in err and "fsdp" in err and "torchtitan" in err
+    with pytest.raises(UsageError, match="'jax' unknown"):
+        explorer.estimate(framework="jax", **kw)
+    # solve 3d's --fix reads the same names
+    res = explorer.solve_3d("cloud", gpus=64, engine="enumerate", top=1, explain=False, framework="fsdp",
+                            fix={"framework": "torchtitan"})
+    assert res.best is not None and res.best.plan.framework == "fsdp"
+
+
 def test_embedding_slots_let_llama3_405b_run_as_meta_split_it():
     # Meta's 405B: 126 layers plus the embedding and the output chunk in 128 one-slot chunks over PP 16 x V 8
     # (Chu et al., ISCA '25 sec. 3.1.2 and 3.2). Without the slots, 16 x 8 = 128 chunks exceed the 126 layers.

@@ -162,6 +162,17 @@ def exit_for(report) -> None:
         click.get_current_context().exit(1)
 
 
+def _framework_value(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--framework as one of the choices (explorer/cost/frameworks.py framework_choice: aliases such as nemo or
+    torchtitan accepted); anything else a usage error naming the choices."""
+    from explorer.cost.frameworks import framework_choice
+
+    try:
+        return framework_choice(value)
+    except UsageError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def framework_options(f: Callable) -> Callable:
     """--framework, --grad-reduce-dtype, --in-network-reduction (explorer/cost/frameworks.py)."""
     from explorer.cost.frameworks import DEFAULT_FRAMEWORK, FRAMEWORK_CHOICES, GRAD_REDUCE_DTYPES
@@ -171,7 +182,9 @@ def framework_options(f: Callable) -> Callable:
     f = click.option("--grad-reduce-dtype", type=click.Choice(GRAD_REDUCE_DTYPES), default=None,
                      help="Gradient accumulation and reduction dtype (default: the framework's; Megatron-LM and "
                           "FSDP2 reduce bf16 training's gradients in fp32).")(f)
-    f = click.option("--framework", type=click.Choice(FRAMEWORK_CHOICES), default=DEFAULT_FRAMEWORK,
-                     show_default=True,
-                     help="The training framework that runs the plan; 'any' searches all three.")(f)
+    f = click.option("--framework", default=DEFAULT_FRAMEWORK, show_default=True, callback=_framework_value,
+                     metavar="[" + "|".join(FRAMEWORK_CHOICES) + "]",
+                     help="The training framework that runs the plan; 'any' searches all three. Also named: "
+                          "nemo, megatron-lm, megatron-core, mcore (megatron); megatron-deepspeed (deepspeed); "
+                          "fsdp2, fsdp1, pytorch-fsdp, torchtitan (fsdp).")(f)
     return f

@@ -61,6 +61,17 @@ from explorer.errors import UsageError
 
 FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
 DEFAULT_FRAMEWORK = "megatron"
+FRAMEWORK_ALIASES: dict[str, str] = {
+    # the stacks that run Megatron-LM's model code and schedules: Megatron-Core, and NeMo, which trains through it
+    "megatron-lm": "megatron", "megatron-core": "megatron", "mcore": "megatron", "nemo": "megatron",
+    "nemo-megatron": "megatron",
+    # DeepSpeed's engine and pipeline, also as Megatron-DeepSpeed (BLOOM, MT-NLG) runs them
+    "megatron-deepspeed": "deepspeed",
+    # PyTorch FSDP: FSDP2's fully_shard (torchtitan), and the FSDP1 wrappers of Composer / llm-foundry and fms-fsdp
+    "fsdp2": "fsdp", "fsdp1": "fsdp", "pytorch-fsdp": "fsdp", "torch-fsdp": "fsdp", "torchtitan": "fsdp",
+}
+"""Other names users give the frameworks (case and '_' / '-' / ' ' ignored); each maps to the framework whose
+model code and communication the cost model charges (FRAMEWORKS below)."""
 GRAD_REDUCE_DTYPES = ("bf16", "fp32")
 
 
@@ -253,6 +264,22 @@ def stack_layout_default(choice: str, fused_kernels: bool = True) -> dict[str, o
     return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy,
             "loss_bytes_per_logit": compiled or f.loss_bytes_per_logit,
             "tp_saves_gathered_input": f.tp_saves_gathered_input}
+
+
+def framework_key(text: str) -> str:
+    """`text` lower-cased with '_', '-' and spaces as one '-', an alias replaced by its framework (not validated)."""
+    key = "-".join(str(text).strip().lower().replace("_", " ").replace("-", " ").split())
+    return FRAMEWORK_ALIASES.get(key, key)
+
+
+def framework_choice(text: str) -> str:
+    """A --framework value as one of FRAMEWORK_CHOICES: the choice itself or an alias (FRAMEWORK_ALIASES), case and
+    separators ignored; anything else a one-line UsageError naming the choices and the aliases."""
+    key = framework_key(text)
+    if key not in FRAMEWORK_CHOICES:
+        raise UsageError(f"framework {str(text)!r} unknown; valid: {', '.join(FRAMEWORK_CHOICES)} "
+                         f"(also: {', '.join(FRAMEWORK_ALIASES)})")
+    return key
 
 
 def framework(key: str) -> Framework:

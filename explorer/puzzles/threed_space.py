@@ -127,8 +127,7 @@ class Instance:
     def __post_init__(self) -> None:
         if not 0 <= self.max_bubble <= 1:
             raise UsageError(f"max-bubble must lie in [0, 1], got {float(self.max_bubble)}")
-        if self.framework not in fwk.FRAMEWORK_CHOICES:
-            raise UsageError(f"framework {self.framework!r} unknown; valid: {', '.join(fwk.FRAMEWORK_CHOICES)}")
+        object.__setattr__(self, "framework", fwk.framework_choice(self.framework))  # aliases: nemo, torchtitan, ...
         fixed = {}
         for k, v in self.fix.items():
             name = ALIASES.get(k, k)
@@ -139,9 +138,10 @@ class Instance:
                     raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {V.short(v)}")
                 fixed[name] = v
             elif name == "framework":
-                if not isinstance(v, str) or v not in FRAMEWORK_CODES:
+                key = fwk.framework_key(v) if isinstance(v, str) else None
+                if key not in FRAMEWORK_CODES:
                     raise UsageError(f"--fix: framework must be one of {', '.join(FRAMEWORK_CODES)}, got {V.short(v)}")
-                fixed[name] = v
+                fixed[name] = key
             else:
                 fixed[name] = FIX_KINDS[name].check(f"--fix: {name}", v)
         object.__setattr__(self, "fix", fixed)

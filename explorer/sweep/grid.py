@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from explorer.cost.frameworks import FRAMEWORK_CHOICES, GRAD_REDUCE_DTYPES
+from explorer.cost.frameworks import GRAD_REDUCE_DTYPES, framework_choice
 from explorer.errors import UsageError
 from explorer.plan import OPTIMIZERS, PRECISIONS
 from explorer.planner.inputs import count, parse_list
@@ -67,6 +67,13 @@ def _choice(name: str, valid: tuple[str, ...]) -> Any:
 _objective = _choice("objective", ("cost", "time"))
 
 
+def _framework(v: Any) -> str:
+    try:
+        return framework_choice(_name(v))
+    except UsageError as e:
+        raise UsageError(f"sweep input framework: {e}") from None
+
+
 def _network(v: Any) -> str:
     from explorer.hardware.catalog import get_link
 
@@ -86,7 +93,7 @@ INPUTS = {
     "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
            "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float,
            "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
-           "framework": _choice("framework", FRAMEWORK_CHOICES),
+           "framework": _framework,
            "grad_reduce_dtype": _choice("grad_reduce_dtype", GRAD_REDUCE_DTYPES)},
     "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": _pos_float, "deadline_days": _pos_float,
              "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,

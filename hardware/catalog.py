@@ -5,6 +5,7 @@ Every number is converted to SI once, here; every entry names its source.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -139,12 +140,19 @@ def _load(name: str) -> dict:
         return tomllib.load(fh)
 
 
+def _norm(name: str) -> str:
+    """A catalog name as written in any common way: case, spaces and '-' ignored, a vendor's 'NVIDIA ' dropped
+    ('NVIDIA H100-SXM5', 'h100 sxm5' and 'h100_sxm5' are one name)."""
+    key = re.sub(r"[\s\-_]+", "_", str(name).strip().lower())
+    return key.removeprefix("nvidia_")
+
+
 def _resolve(kind: str, table: dict, name: str) -> str:
-    key = name.lower().replace("-", "_")
+    key = _norm(name)
     if key in table:
         return key
     for k, entry in table.items():
-        if name.lower() in [a.lower() for a in entry.get("aliases", [])]:
+        if key in [_norm(a) for a in entry.get("aliases", [])]:
             return k
     raise unknown_name(kind, name, list(table))
 

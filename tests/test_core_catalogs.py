@@ -81,6 +81,22 @@ def test_h100_peak_is_dense_bf16():
     assert get_accelerator("a100").peak("bf16") == pytest.approx(312e12)
 
 
+@pytest.mark.parametrize("written, key", [
+    ("NVIDIA H100 SXM5", "h100_sxm"), ("NVIDIA H100 80GB HBM3", "h100_sxm"), ("h100-80gb", "h100_sxm"),
+    ("A100-SXM4-80GB", "a100_80gb"), ("nvidia a100-sxm4-40gb", "a100_40gb"), ("H200", "h200"),
+])
+def test_gpus_answer_to_the_names_nvidia_smi_and_papers_give_them(written, key):
+    # nvidia-smi prints 'NVIDIA H100 80GB HBM3' / 'NVIDIA A100-SXM4-80GB'; papers write 'A100 80GB', 'H100 SXM5'
+    assert get_accelerator(written).key == key
+
+
+def test_an_unknown_gpu_is_refused_with_the_choices():
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown accelerator 'MI300X'.*h100_sxm"):
+        get_accelerator("MI300X")
+
+
 def test_link_units_converted_once():
     # NDR 400 Gb/s = 50 GB/s per direction; NVLink 4: 900 GB/s aggregate = 450 GB/s per direction.
     assert get_link("ib_ndr").bandwidth == pytest.approx(50e9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,13 @@ from explorer.errors import unknown_name
 _FILE = Path(__file__).parent / "data" / "models.toml"
 _SHAPE = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "norm", "bias",
           "tied_embeddings", "position", "max_seq")
+
+
+def _squash(name: str) -> str:
+    """A model name as written in any common way: case, spaces, '-', '_' and '.' ignored and a publisher's 'Meta-'
+    dropped ('Meta-Llama-3.1-8B', 'Llama 3.1 8B' and 'llama3_1_8b' are one name)."""
+    key = re.sub(r"[\s\-_.]+", "", str(name).strip().lower())
+    return key.removeprefix("meta")
 
 
 @cache
@@ -31,7 +39,7 @@ def get_model(name: str) -> DecoderModel:
     table = _table()
     key = name.lower().replace("-", "_").replace(".", "_")
     if key not in table:
-        matches = [k for k, e in table.items() if name.lower() in [a.lower() for a in e.get("aliases", [])]]
+        matches = [k for k, e in table.items() if _squash(name) in {_squash(k), *map(_squash, e.get("aliases", []))}]
         if not matches:
             raise unknown_name("model", name, list(table))
         key = matches[0]

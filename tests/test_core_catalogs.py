@@ -90,6 +90,25 @@ def test_gpus_answer_to_the_names_nvidia_smi_and_papers_give_them(written, key):
     assert get_accelerator(written).key == key
 
 
+@pytest.mark.parametrize("written, key", [
+    ("Meta-Llama-3.1-8B", "llama3_1_8b"), ("Llama 3 70B", "llama3_70b"), ("Llama-3.1-405B", "llama3_1_405b"),
+    ("llama 2 70b", "llama2_70b"), ("GPT-3 175B", "gpt3_175b"), ("Nemotron-4 340B", "nemotron4_340b"),
+    ("MT-NLG 530B", "megatron_530b"), ("BLOOM-176B", "bloom_176b"),
+])
+def test_models_answer_to_the_names_their_publishers_give_them(written, key):
+    # Hugging Face repository names (meta-llama/Meta-Llama-3.1-8B) and the papers' own spellings
+    assert get_model(written).key == key
+
+
+def test_no_two_catalog_models_share_a_written_name():
+    from explorer.models.catalog import _squash, _table
+
+    owner: dict[str, str] = {}
+    for key, entry in _table().items():
+        for name in {key, *entry.get("aliases", [])}:
+            assert owner.setdefault(_squash(name), key) == key, name
+
+
 def test_an_unknown_gpu_is_refused_with_the_choices():
     from explorer.errors import UsageError
 

@@ -106,6 +106,21 @@ def test_a_hand_written_plan_for_a_non_default_model_and_cluster(tmp_path):
     assert r["feasible"] and 0 < r["objective"] < 1
 
 
+def test_an_attempt_may_name_its_framework_as_its_users_do():
+    # an attempts file that says 'NeMo' (Megatron-Core underneath) is graded as Megatron-LM, and one that says
+    # 'torchtitan' as FSDP2; a name that is no framework stays a usage error
+    plan = {"tp": 2, "pp": 2, "dp": 16, "micro_batch": 2, "cp": 1, "virtual_stages": 1, "zero": 1,
+            "recompute": "selective", "sequence_parallel": 1}
+    opts = {"model": "llama3_8b", "gpus": 64, "global_batch": 128, "max_bubble": 0.25}
+    named = evaluate_attempt({**plan, "framework": "NeMo"}, "cloud", **opts)
+    plain = evaluate_attempt({**plan, "framework": "megatron"}, "cloud", **opts)
+    assert named["feasible"] and named["objective"] == plain["objective"]
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError, match="'jax' is not one of"):
+        evaluate_attempt({**plan, "framework": "jax"}, "cloud", **opts)
+
+
 def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
     report = solve_3d("cloud", top=1).report
     best = _answer(report)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from explorer.cost.frameworks import framework_key
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
@@ -126,7 +127,7 @@ def _parse(values: dict) -> dict:
     sp_raw = str(values.get("sequence_parallel", "")).strip().lower()
     if sp_raw not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
         raise UsageError(f"sequence_parallel {sp_raw!r} is not a yes/no value")
-    fw = str(values.get("framework") or "").strip().lower() or None
+    fw = framework_key(values.get("framework") or "") or None  # the names users give them: nemo, torchtitan, ...
     if fw is not None and fw not in FRAMEWORK_CODES:
         raise UsageError(f"framework {fw!r} is not one of {', '.join(FRAMEWORK_CODES)}")
     hsdp_raw = str(values.get("hsdp") or "0").strip().lower()

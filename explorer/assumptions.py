@@ -129,7 +129,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _bf16_optimizer(
         s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _dtensor_tp(s, plan) + [
+        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _dtensor_tp(
+        s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -203,6 +204,26 @@ def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
         "(tests/test_validate.py).",
         "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
         "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md")]
+
+
+def _hsdp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """HSDP: where the shards live and when the replicas reduce (explorer/cost/sharding.py dp_comm)."""
+    if plan is None or not plan.hsdp:
+        return []
+    g = s.group(plan.dp * plan.cp, plan.tp * plan.cp, plan.cp, plan.tp)
+    inner, nodes = int(min(g.per_node, plan.dp * plan.cp)), int(g.nodes)
+    when = ("once per step, each unit's in the last micro-batch's backward (Megatron-FSDP with "
+            f"--num-distributed-optimizer-instances {nodes}: megatron_fsdp.py outer_fsdp_group_grad_reduce)"
+            if plan.framework == MEGATRON.key else
+            "in every backward, each unit's after its reduce-scatter (FSDP2's HSDP mesh)")
+    return [Assumption(
+        f"HSDP: {'weights, ' if plan.zero >= 3 else ''}gradients and optimizer state are sharded over the {inner} "
+        f"members of the group inside a "
+        f"node (NVLink) and replicated across its {nodes} nodes; the replicas all-reduce their gradient shards "
+        f"over one NIC each {when}.",
+        "NVIDIA/Megatron-LM megatron/core/distributed/fsdp/mcore_fsdp_adapter.py (_init_dist_index) and "
+        "src/megatron_fsdp/megatron_fsdp.py; pytorch/pytorch torch/distributed/fsdp/_fully_shard (HSDP with a 2-D "
+        "mesh)")]
 
 
 ZERO3_SCALE_TABLE = "megatron_sc21_table2"

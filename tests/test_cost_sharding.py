@@ -141,8 +141,10 @@ def test_fsdp_with_a_pipeline_gathers_once_per_step():
 def test_a_plan_the_framework_cannot_run_is_a_usage_error_naming_why():
     with pytest.raises(UsageError, match="Megatron-LM does not run ZeRO-3 with pipeline parallelism"):
         estimate(model="llama3_8b", gpus=64, tp=8, pp=2, dp=4, zero=3)
-    with pytest.raises(UsageError, match="Megatron-FSDP's outer data-parallel group\\) is not modelled"):
-        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=3, hsdp=True)
+    with pytest.raises(UsageError, match="HSDP shards weights or gradients: it needs ZeRO stage 2 or 3"):
+        estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=1, hsdp=True)
+    with pytest.raises(UsageError, match="DeepSpeed has no HSDP"):
+        estimate(model="llama3_8b", gpus=64, tp=1, dp=64, zero=3, hsdp=True, framework="deepspeed")
     with pytest.raises(UsageError, match="PyTorch FSDP2 \\(torchtitan\\) offers ZeRO stages 2, 3, not 1"):
         estimate(model="llama3_8b", gpus=64, tp=8, dp=8, zero=1, framework="fsdp")
     with pytest.raises(UsageError, match="does not run ZeRO-2 with pipeline parallelism"):
@@ -163,6 +165,47 @@ def test_hsdp_shards_inside_a_node_and_all_reduces_across():
     full = sh.dp_comm(s, F, 1, 1, 1, 64, 3)
     hybrid = sh.dp_comm(s, F, 1, 1, 1, 64, 3, 1, 1)
     assert float(hybrid["ag"]) < float(full["ag"])  # gathers stay on NVLink
+
+
+def test_megatron_fsdp_hsdp_reduces_across_nodes_once_per_step():
+    # Megatron-FSDP's HSDP (--num-distributed-optimizer-instances = the nodes; mcore_fsdp_adapter.py _init_dist_index:
+    # the inner group is a contiguous block of DP ranks, here one node's 8 GPUs) reduce-scatters each unit's
+    # gradients inside the node in every backward and all-reduces the shard across the nodes only in the last
+    # micro-batch's (megatron_fsdp.py: outer_fsdp_group_grad_reduce = use_hybrid_fsdp and is_last_microbatch).
+    # FSDP2's HSDP all-reduces in every backward. 64 H100s in 8 DGX nodes, TP 1, ZeRO-3, Llama 3 8B.
+    from explorer.cost.collectives import nccl_allreduce_time
+
+    s = _setup()
+    layer, layers = s.model.layer_params, s.model.layers
+    ends = float(sh.non_layer_params(s, 1, 1))
+    node, rep = s.group(8, 1, 1, 1), s.group(8, 8)  # the node's 8 GPUs on NVLink; one GPU in each of 8 nodes
+    assert (int(node.nodes), int(rep.nodes)) == (1, 8)
+    gcb = 4.0  # FP32 gradient reduction (Megatron-LM and FSDP2 under bf16: arguments.py, torchtitan configs)
+    assert int(sh.grad_comm_bytes(s, M, 3)) == int(sh.grad_comm_bytes(s, F, 3)) == 4
+
+    def rs(e):
+        return float(nccl_reduce_scatter_time(e * gcb, 8, node.per_node, node.alpha_intra, node.alpha_inter,
+                                              node.bus_bandwidth))
+
+    def ar(e):  # each replica holds 1/8 of the unit's gradients
+        return float(nccl_allreduce_time(e * gcb / 8, 8, rep.per_node, rep.alpha_intra, rep.alpha_inter,
+                                         rep.bus_bandwidth))
+
+    meg = sh.dp_comm(s, M, 1, 1, 1, 64, 3, 1, 1)
+    fsdp = sh.dp_comm(s, F, 1, 1, 1, 64, 3, 1, 1)
+    assert float(meg["rs"]) == pytest.approx(rs(layer))  # every micro-batch: inside the node only
+    assert float(fsdp["rs"]) == pytest.approx(rs(layer) + ar(layer))  # FSDP2: the replicas too, every time
+    assert float(meg["grad_step"]) == pytest.approx(layers * ar(layer) + ar(ends))  # once per step
+    assert float(meg["grad_last"]) == pytest.approx(ar(ends))  # the embedding's gradients are ready last
+    assert float(sh.dp_comm(s, M, 1, 1, 1, 64, 3)["grad_step"]) == 0.0  # without HSDP nothing is left for the step
+    # state sharded over the node's 8 GPUs, not the 64: the same bytes as FSDP-style ZeRO-3 over DP = 8
+    hsdp_state = sum(int(x) for x in sh.model_state_bytes(s, M, 1, 1, 64, 1, 3, 1, 1))
+    assert hsdp_state == sum(int(x) for x in sh.model_state_bytes(s, M, 1, 1, 8, 1, 3))
+    # the API runs it and says so
+    e = estimate(model="llama3_8b", gpus=64, dp=64, zero=3, hsdp=True, global_batch=256)
+    assert e.plan.hsdp and any(a.text.startswith("HSDP: weights, gradients and optimizer state are sharded over the "
+                                                 "8") and "--num-distributed-optimizer-instances 8" in a.text
+                               for a in e.assumptions())
 
 
 # --- context parallelism (explorer/cost/time.py cp_exposed_time) ----------------------------------------------

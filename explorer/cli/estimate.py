@@ -34,7 +34,8 @@ from explorer.tracks import TRACKS
                    "(torchtitan's selective layer AC, fms-fsdp's selective_checkpointing).")
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
-              help="FSDP2 only: shard inside a node, replicate across nodes.")
+              help="Shard inside a node, replicate across nodes: FSDP2 (ZeRO 2/3), and Megatron-LM's ZeRO 2/3 "
+                   "through Megatron-FSDP (--num-distributed-optimizer-instances = nodes).")
 @click.option("--embedding-slots/--no-embedding-slots", default=False, show_default=True,
               help="Under PP the embedding and the output layer each take a layer's slot (Megatron-Core "
                    "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "

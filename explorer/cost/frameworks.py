@@ -129,8 +129,7 @@ class Framework:
         if cp > 1 and not self.context_parallel:
             return f"{self.name} has no ring-attention context parallelism"
         if hsdp and not self.hsdp:
-            return (f"{self.name}'s HSDP ({self.sharded_by}'s outer data-parallel group) is not modelled; --framework "
-                    "fsdp models HSDP" if self.sharded_by else f"{self.name} has no HSDP")
+            return f"{self.name} has no HSDP"
         if hsdp and zero < 2:
             return "HSDP shards weights or gradients: it needs ZeRO stage 2 or 3"
         return None
@@ -138,14 +137,16 @@ class Framework:
 
 MEGATRON = Framework(
     key="megatron", code=0, name="Megatron-LM", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=True,
-    context_parallel=True, hsdp=False, grad_fp32=True,
+    context_parallel=True, hsdp=True, grad_fp32=True,
     overlap_grad=(True, True, True, True), overlap_param=(True, True, True, True),
     source="NVIDIA/Megatron-LM: megatron/training/arguments.py (bf16 -> fp32 grads, --grad-reduce-in-bf16), "
            "megatron/core/distributed/distributed_data_parallel.py (bucket max(40M, 1M x DP) params), "
            "examples/llama/train_llama3_8b_h100_fp8.sh (--use-distributed-optimizer --overlap-grad-reduce "
            "--overlap-param-gather), docs/user-guide/features/dist_optimizer.md (18 and 6 + 12/d bytes/param); "
            "Megatron-FSDP for ZeRO-2/3 (docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
-           "mcore_fsdp_adapter.py, megatron_fsdp.py is_delay_grad_reduce); "
+           "mcore_fsdp_adapter.py, megatron_fsdp.py is_delay_grad_reduce; HSDP through "
+           "--num-distributed-optimizer-instances: mcore_fsdp_adapter.py _init_dist_index, the outer group's "
+           "all-reduce in the last micro-batch only, megatron_fsdp.py outer_fsdp_group_grad_reduce); "
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
            "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
            "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred on sm90 since v1.5)",

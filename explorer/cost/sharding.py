@@ -215,6 +215,13 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     gcb = grad_comm_bytes(setup, fw, zero).astype(float)
     wb = float(setup.weight_bytes)
     g_all = setup.group(n, stride, cp_a, tp_a)
+    # HSDP (FSDP2, and Megatron-FSDP's --num-distributed-optimizer-instances): shard group = the members in one node
+    # (NVLink), replicate group = one member per node; without HSDP the shard group is the whole DP x CP group
+    k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
+    reps = np.maximum(n / k, 1.0)
+    g_shard = setup.group(k, np.where(hsdp, 1, stride), np.where(hsdp, 1, cp_a), np.where(hsdp, 1, tp_a)) \
+        if np.any(hsdp) else g_all
+    g_rep = setup.group(reps, setup.cluster.devices_per_node) if np.any(hsdp) else None
     is_d, is_f = fw == DEEPSPEED, fw == FSDP
     # Megatron-FSDP (--use-megatron-fsdp, ZeRO 2/3) communicates per layer and per micro-batch like FSDP2;
     # is_m is Megatron's DDP / distributed optimizer (ZeRO 0/1)
@@ -236,17 +243,19 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
 
     # each framework's collectives, computed only where some row runs on it (the exhaustive search scores
     # spaces of one framework; --framework any mixes them)
-    meg_grad = meg_param = ds_rs_all = ds_grad = ds_param = ds_ag = ds_rs = ds_ends = 0.0
+    meg_grad = meg_param = ds_rs_all = ds_grad = ds_param = ds_ag = ds_rs = ds_ends = mf_outer = mf_outer_last = 0.0
     meg_last = meg_first = ds_last = ds_first = 0.0
     f_ag = f_rs = f_ends_ag = f_ends_rs = f_param = f_grad = 0.0
     if np.any(fw == MEGATRON):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
         mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
         meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
-        meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        # the updated weights are gathered over the shard group (all of DP x CP, or Megatron-FSDP HSDP's inner group:
+        # its replicas take the same optimizer step)
+        meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, k, g_shard)), 0.0)
         meg_last = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             last_bucket(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
-        meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
+        meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, k, g_shard)), 0.0)
     if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
         bf16_opt = deepspeed_bf16_optimizer(setup, fw, zero)
@@ -266,17 +275,17 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
         ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
     if np.any(is_fl):  # FSDP2 / Megatron-FSDP: one call per transformer block (and one for the embedding and head)
-        # HSDP: shard group = the members in one node (NVLink), replicate group = one member per node.
-        k = np.where(hsdp, np.minimum(g_all.per_node, n), n)
-        reps = np.maximum(n / k, 1.0)
-        g_shard = setup.group(k, np.where(hsdp, 1, stride), np.where(hsdp, 1, cp_a), np.where(hsdp, 1, tp_a))
-        g_rep = setup.group(reps, setup.cluster.devices_per_node) if np.any(hsdp) else None
+        def outer_ar(elems):
+            """HSDP: the replicas all-reduce the shard each of them reduced inside its node."""
+            if g_rep is None:
+                return 0.0
+            return np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
 
         def shard_rs(elems):
-            t = _rs(setup, elems * gcb, k, g_shard)
-            if g_rep is None:
-                return t
-            return t + np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
+            # FSDP2 reduces across the replicas in every backward; Megatron-FSDP only in the last micro-batch's
+            # (megatron_fsdp.py: outer_fsdp_group_grad_reduce = use_hybrid_fsdp and is_last_microbatch), per unit
+            # on a stream of its own: a step-level sync (grad_step below)
+            return _rs(setup, elems * gcb, k, g_shard) + np.where(is_mf, 0.0, outer_ar(elems))
 
         def shard_ag(elems):
             return _rs(setup, elems * wb, k, g_shard)
@@ -285,6 +294,11 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         f_ends_ag, f_ends_rs = np.where(ends > 0, shard_ag(ends), 0.0), np.where(ends > 0, shard_rs(ends), 0.0)
         f_param = sl * f_ag + f_ends_ag
         f_grad = sl * f_rs + f_ends_rs
+        if g_rep is not None and np.any(is_mf):
+            ends_outer = np.where(ends > 0, outer_ar(ends), 0.0)
+            mf_outer = np.where(is_mf, sl * outer_ar(layer) + ends_outer, 0.0)
+            # the unit whose gradients are ready last: the embedding's (its buckets outside the layer units)
+            mf_outer_last = np.where(is_mf, np.where(ends > 0, ends_outer, outer_ar(layer)), 0.0)
 
     per_mb = (pp == 1) & (((is_d | is_fl) & (zero >= 3)) | (is_fl & (zero == 2)) | (is_d & (zero == 2)))
     z = np.zeros(np.broadcast(fw, zero, pp, tp_a, cp_a, dp_a).shape)
@@ -301,12 +315,14 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     fixed = np.where(ds3, ag + ag_bwd + rs + ds_ends, np.where(is_fl, f_fixed, np.where(ds2, ds_rs_all, 0.0)))
     # Megatron-FSDP's optim_grads all-gathers the updated weights once per step, as the distributed optimizer does;
     # optim_grads_params its preserved non-unit buckets
-    grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(is_fl & (pp > 1), f_grad, 0.0)))
+    # Megatron-FSDP HSDP: the outer all-reduce of every unit in the last micro-batch's backward (mf_outer)
+    grad_step = np.where(is_m, meg_grad, np.where(is_d, ds_grad, np.where(is_fl & (pp > 1), f_grad, mf_outer)))
     param_step = np.where(is_m | mf2, meg_param, np.where(is_mf, f_ends_ag, np.where(
         is_d, ds_param, np.where(is_fl & (pp > 1), f_param, 0.0))))
     # FSDP2 with PP: the root unit (embedding, final norm, head: `ends`) reduces last and gathers first
     f_edge_rs, f_edge_ag = np.where(ends > 0, f_ends_rs, f_rs), np.where(ends > 0, f_ends_ag, f_ag)
-    grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(is_fl & (pp > 1), f_edge_rs, 0.0)))
+    grad_last = np.where(is_m, meg_last, np.where(is_d, ds_last, np.where(is_fl & (pp > 1), f_edge_rs,
+                                                                          mf_outer_last)))
     param_first = np.where(is_m | mf2, meg_first, np.where(is_mf, f_ends_ag, np.where(
         is_d, ds_first, np.where(is_fl & (pp > 1), f_edge_ag, 0.0))))
     zi = np.clip(zero, 0, 3)

@@ -239,7 +239,7 @@ def build_space(inst: Instance) -> Space:
     reasons["zero"] = (f"ZeRO stages {', '.join(map(str, zeros))} ({', '.join(f.name for f in frameworks)})"
                        if zeros else "no ZeRO stage")
     hsdp = [0, 1] if any(f.hsdp for f in frameworks if f.key in fw_names) else [0]
-    reasons["hsdp"] = "HSDP (shard inside a node, replicate across nodes) with FSDP2 only"
+    reasons["hsdp"] = "HSDP (shard inside a node, replicate across nodes) with FSDP2 and Megatron-FSDP (ZeRO 2/3) only"
     for name in FIXABLE_SPACE:
         if name == "zero" and name in inst.fix and inst.fix[name] not in zeros:
             reasons[name] = (f"pinned to {inst.fix[name]} (--fix), but --framework {inst.framework} runs "

@@ -40,7 +40,7 @@ def test_check_configuration_agrees_with_the_exhaustive_search_row_by_row():
     for i in rows:
         cfg = {"tp": int(c["tp"][i]), "pp": int(c["pp"][i]), "dp": int(c["dp"][i]), "micro_batch": int(c["mb"][i]),
                "cp": int(c["cp"][i]), "virtual_stages": int(c["v"][i]), "zero": int(c["zero"][i]),
-               "recompute": RC[int(c["rc"][i])], "sequence_parallel": bool(c["sp"][i])}
+               "recompute": RC[int(c["rc"][i])], "sequence_parallel": bool(c["sp"][i]), "hsdp": bool(c["hsdp"][i])}
         chk = check_configuration(inst, cfg, space)
         assert chk.feasible == bool(c["feasible"][i]), (cfg, chk)
         assert not chk.outside

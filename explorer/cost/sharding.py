@@ -281,24 +281,22 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
                 return 0.0
             return np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
 
-        def shard_rs(elems):
-            # FSDP2 reduces across the replicas in every backward; Megatron-FSDP only in the last micro-batch's
-            # (megatron_fsdp.py: outer_fsdp_group_grad_reduce = use_hybrid_fsdp and is_last_microbatch), per unit
-            # on a stream of its own: a step-level sync (grad_step below)
-            return _rs(setup, elems * gcb, k, g_shard) + np.where(is_mf, 0.0, outer_ar(elems))
-
         def shard_ag(elems):
             return _rs(setup, elems * wb, k, g_shard)
 
-        f_ag, f_rs = shard_ag(layer), shard_rs(layer)
-        f_ends_ag, f_ends_rs = np.where(ends > 0, shard_ag(ends), 0.0), np.where(ends > 0, shard_rs(ends), 0.0)
+        # FSDP2 reduces across the replicas in every backward; Megatron-FSDP only in the last micro-batch's
+        # (megatron_fsdp.py: outer_fsdp_group_grad_reduce = use_hybrid_fsdp and is_last_microbatch), per unit on a
+        # stream of its own: a step-level sync (mf_outer, grad_step below)
+        o_layer, o_ends = outer_ar(layer), np.where(ends > 0, outer_ar(ends), 0.0)
+        f_ag = shard_ag(layer)
+        f_rs = _rs(setup, layer * gcb, k, g_shard) + np.where(is_mf, 0.0, o_layer)
+        f_ends_ag = np.where(ends > 0, shard_ag(ends), 0.0)
+        f_ends_rs = np.where(ends > 0, _rs(setup, ends * gcb, k, g_shard) + np.where(is_mf, 0.0, o_ends), 0.0)
         f_param = sl * f_ag + f_ends_ag
         f_grad = sl * f_rs + f_ends_rs
-        if g_rep is not None and np.any(is_mf):
-            ends_outer = np.where(ends > 0, outer_ar(ends), 0.0)
-            mf_outer = np.where(is_mf, sl * outer_ar(layer) + ends_outer, 0.0)
-            # the unit whose gradients are ready last: the embedding's (its buckets outside the layer units)
-            mf_outer_last = np.where(is_mf, np.where(ends > 0, ends_outer, outer_ar(layer)), 0.0)
+        mf_outer = np.where(is_mf, sl * o_layer + o_ends, 0.0)
+        # the unit whose gradients are ready last: the embedding's (its buckets outside the layer units)
+        mf_outer_last = np.where(is_mf, np.where(ends > 0, o_ends, o_layer), 0.0)
 
     per_mb = (pp == 1) & (((is_d | is_fl) & (zero >= 3)) | (is_fl & (zero == 2)) | (is_d & (zero == 2)))
     z = np.zeros(np.broadcast(fw, zero, pp, tp_a, cp_a, dp_a).shape)

@@ -215,12 +215,17 @@ def _hsdp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
     when = ("once per step, each unit's in the last micro-batch's backward (Megatron-FSDP with "
             f"--num-distributed-optimizer-instances {nodes}: megatron_fsdp.py outer_fsdp_group_grad_reduce)"
             if plan.framework == MEGATRON.key else
-            "in every backward, each unit's after its reduce-scatter (FSDP2's HSDP mesh)")
+            "in every backward, each unit's after its reduce-scatter (FSDP2's HSDP mesh)" if plan.pp == 1 else
+            "once per step, after the pipeline's last backward (FSDP2 under torch.distributed.pipelining)")
+    state = f"{'weights, ' if plan.zero >= 3 else ''}gradients and optimizer state"
+    text = (f"HSDP: {state} are sharded over the {inner} members of the group inside a node (NVLink) and "
+            f"replicated across its {nodes} nodes; the replicas all-reduce their gradient shards over one NIC each "
+            f"{when}." if inner > 1 else
+            f"HSDP: the group has one member per node, so nothing is sharded: each GPU holds all of its {state}, "
+            f"replicated across the {nodes} nodes, and the replicas all-reduce their gradients over one NIC each "
+            f"{when}.")
     return [Assumption(
-        f"HSDP: {'weights, ' if plan.zero >= 3 else ''}gradients and optimizer state are sharded over the {inner} "
-        f"members of the group inside a "
-        f"node (NVLink) and replicated across its {nodes} nodes; the replicas all-reduce their gradient shards "
-        f"over one NIC each {when}.",
+        text,
         "NVIDIA/Megatron-LM megatron/core/distributed/fsdp/mcore_fsdp_adapter.py (_init_dist_index) and "
         "src/megatron_fsdp/megatron_fsdp.py; pytorch/pytorch torch/distributed/fsdp/_fully_shard (HSDP with a 2-D "
         "mesh)")]

@@ -26,13 +26,17 @@ FAMILY_OF = {key: family.capitalize() for family, keys in FITTED_FAMILIES.items(
 efficiencies for)."""
 
 
+ALL_PRECISIONS = "all"
+"""The precision key of a group that counts every run of its framework and family, whatever it trained in."""
+
+
 def summarize(results: list) -> dict:
     """Out-of-sample error statistics of the throughput rows of `results` (validate.validate()), grouped by
-    (framework, GPU family): rows, tables, median |error|, max |error|, rows within GOOD, median signed error
-    (positive: predicted faster than measured)."""
+    (framework, GPU family) over every precision, and again for the FP8 runs alone (precision 'fp8'): rows, tables,
+    median |error|, max |error|, rows within GOOD, median signed error (positive: predicted faster than measured)."""
     from explorer.validate import load_table
 
-    groups: dict[tuple[str, str], dict] = {}
+    groups: dict[tuple[str, str, str], dict] = {}
     ranges: dict[str, dict[str, list[float]]] = {}  # table -> framework -> [least, greatest] signed error
     for t in results:
         if t.kind != "throughput":
@@ -43,17 +47,18 @@ def summarize(results: list) -> dict:
             continue
         for r in t.out_rows or t.rows:  # a table may compare stacks: each run counts under its own framework
             fw = r.framework or spec.get("framework", DEFAULT_FRAMEWORK)
-            g = groups.setdefault((fw, family), {"errors": [], "tables": []})
-            g["errors"].append(r.error)
-            if t.key not in g["tables"]:
-                g["tables"].append(t.key)
+            for precision in {ALL_PRECISIONS, r.precision} & {ALL_PRECISIONS, "fp8"}:
+                g = groups.setdefault((fw, family, precision), {"errors": [], "tables": []})
+                g["errors"].append(r.error)
+                if t.key not in g["tables"]:
+                    g["tables"].append(t.key)
             lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [r.error, r.error])
             lo_hi[:] = [round(min(lo_hi[0], r.error), 4), round(max(lo_hi[1], r.error), 4)]
     out = []
-    for (fw, family), g in sorted(groups.items()):
+    for (fw, family, precision), g in sorted(groups.items()):
         errs = g["errors"]
         out.append({
-            "framework": fw, "family": family, "rows": len(errs), "tables": g["tables"],
+            "framework": fw, "family": family, "precision": precision, "rows": len(errs), "tables": g["tables"],
             "median_abs_error": round(statistics.median(abs(e) for e in errs), 4),
             "max_abs_error": round(max(abs(e) for e in errs), 4),
             "within_good": sum(abs(e) <= GOOD for e in errs),
@@ -75,18 +80,31 @@ def stored() -> dict:
     return json.loads(ACCURACY_FILE.read_text())
 
 
-def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator") -> str:
-    """One sentence: how the model fared on published runs of this framework on this GPU's family."""
+def _group(framework: str, family: str | None, precision: str) -> dict | None:
+    return next((g for g in stored()["groups"] if g["framework"] == framework and g["family"] == family
+                 and g.get("precision", ALL_PRECISIONS) == precision), None)
+
+
+def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator",
+                  precision: str = "bf16") -> str:
+    """One sentence: how the model fared on published runs of this framework on this GPU's family (an FP8 plan: on
+    the FP8 runs among them, where there are any; else on all of them, and it says so)."""
     from explorer.cost.frameworks import framework as framework_named
 
     name = framework_named(framework).name
     family = FAMILY_OF.get(accelerator_key)
-    group = next((g for g in stored()["groups"] if g["framework"] == framework and g["family"] == family), None)
+    group = _group(framework, family, ALL_PRECISIONS)
     if group is None:
         where = f"{family} GPUs" if family else accelerator_name
         return (f"Accuracy: no published {name} run on {where} is among the reference tables (explore validate), "
                 "so nothing has checked these figures there; the efficiency parameters were fitted on A100 and "
                 "H100 runs.")
+    fp8 = _group(framework, family, "fp8") if precision == "fp8" else None
+    caveat = ""
+    if fp8 is not None:
+        group, name = fp8, f"FP8 {name}"
+    elif precision == "fp8":
+        caveat = " None of them trained in FP8, so nothing has checked this plan's FP8 speed there."
     sign = "faster" if group["median_error"] > 0 else "slower"
     n = group["rows"]
     return (f"Accuracy: on {n} published {name} runs on {family} GPUs ({len(group['tables'])} reference "
@@ -94,7 +112,7 @@ def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = 
             f"parameters fitted without each run's table missed by {group['median_abs_error']:.1%} at the median "
             f"and {group['max_abs_error']:.1%} at most ({group['within_good']} of {n} within "
             f"{stored()['good']:.0%}); the median run was predicted {abs(group['median_error']):.1%} {sign} than "
-            "measured.")
+            f"measured.{caveat}")
 
 
 def write() -> dict:
@@ -109,5 +127,6 @@ def write() -> dict:
 
 if __name__ == "__main__":
     for g in write()["groups"]:
-        print(f"{g['framework']:9s} {g['family']:7s} {g['rows']:4d} rows  median |e| {g['median_abs_error']:.1%}  "
+        print(f"{g['framework']:9s} {g['family']:7s} {g['precision']:4s} {g['rows']:4d} rows  median |e| "
+              f"{g['median_abs_error']:.1%}  "
               f"max {g['max_abs_error']:.1%}  signed median {g['median_error']:+.1%}")

@@ -132,7 +132,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _dtensor_tp(
         s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
-                                 s.cluster.accelerator.name),
+                                 s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ]

@@ -53,6 +53,7 @@ class RowResult:
     error: float  # signed relative error beyond the printed precision of `published`
     framework: str = ""  # the stack the run used (a run of a throughput table); "" for memory rows
     fitted: bool = True  # whether the calibration may use the row (a `fit` column set to False: judged, not fitted)
+    precision: str = ""  # the run's training precision (bf16, fp16, fp8); "" for memory rows
 
     @property
     def abs_error(self) -> float:
@@ -220,8 +221,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
         grad = spec["mp_mode_reduce"][row["mp_mode"]]
     layout = stack_layout_default(_framework(spec, row), fused)  # the framework's model code, unless the table says
     return Setup(model=model, cluster=cluster, seq_len=seq_len,
-                 precision=row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision",
-                                                                                                     "bf16"),
+                 precision=_precision(spec, row),
                  flash_attention=spec.get("flash_attention", True),
                  attention_kernel=row.get("attention_kernel") or spec.get("attention_kernel", "flash2"),
                  tp_comm_overlap=_flag(row.get("tp_comm_overlap"), spec.get("tp_comm_overlap", False)),
@@ -360,8 +360,17 @@ def _relative_error(predicted: float, published_text: str) -> float:
 
 def compared_rows(spec: dict, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     """The rows the cost model is judged on: all, unless the table has a `compare` column (False: transcribed for
-    completeness, e.g. a precision the model is not calibrated for; the table's notes say why)."""
+    completeness, e.g. a precision the model is not calibrated for; the table's notes say why). A table that reads
+    another table's file names its rows instead (`select`: column -> the values it takes), whatever their
+    `compare`."""
+    if "select" in spec:
+        return [r for r in rows if all(r.get(k) in allowed for k, allowed in spec["select"].items())]
     return [r for r in rows if _flag(r.get("compare"), True)]
+
+
+def _precision(spec: dict, row: dict[str, str]) -> str:
+    """The run's training precision: the row's `precision` column where it names one, else the table's."""
+    return row.get("precision") if row.get("precision") in PRECISIONS else spec.get("precision", "bf16")
 
 
 def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
@@ -371,7 +380,7 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
         label, predicted = _throughput_row(spec, row, eff, part_efficiency)
         text = row[spec["published_column"]]
         out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row),
-                             _flag(row.get("fit"), True)))
+                             _flag(row.get("fit"), True), _precision(spec, row)))
     return out
 
 
@@ -518,9 +527,10 @@ def render_text(results: list[TableResult], width: int | None = None) -> str:
     if groups:
         doc.line()
         doc.line("By framework and GPU family, out of sample (the accuracy line every estimate and solve 3d report "
-                 "quotes):")
-        doc.table(["framework", "GPUs", "rows", "median |error|", "max |error|", "within 15%", "median error"],
-                  [[g["framework"], g["family"], g["rows"], f"{100 * g['median_abs_error']:.1f}%",
+                 "quotes; an FP8 plan's quotes the FP8 runs):")
+        doc.table(["framework", "GPUs", "precision", "rows", "median |error|", "max |error|", "within 15%",
+                   "median error"],
+                  [[g["framework"], g["family"], g["precision"], g["rows"], f"{100 * g['median_abs_error']:.1f}%",
                     f"{100 * g['max_abs_error']:.1f}%", g["within_good"], _pct(g["median_error"])]
                    for g in groups], indent=2)
     return doc.render(width)

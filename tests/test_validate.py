@@ -502,6 +502,31 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
         "fsdp", "b200", "NVIDIA B200")
 
 
+def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
+    import statistics
+
+    import explorer
+    from explorer.accuracy import accuracy_line
+
+    # Megatron-LM FP8 on Hopper: NeMo's FP8 table (9 rows) and the DGX Cloud recipes' FP8 runs (35 + 35), with the FP8
+    # rows of NeMo's long-context table: every compared run whose precision is fp8
+    fp8 = [r for t in results.values() if t.kind == "throughput" for r in (t.out_rows or t.rows)
+           if r.framework == "megatron" and r.precision == "fp8" and "h100" in t.key]
+    assert len(fp8) >= 79
+    line = accuracy_line("megatron", "h100_sxm", precision="fp8")
+    assert f"on {len(fp8)} published FP8 Megatron-LM runs on Hopper GPUs" in line
+    assert f"{round(statistics.median(abs(r.error) for r in fp8), 4):.1%} at the median" in line
+    # torchtitan's tensorwise Float8 runs (torchtitan_float8_h100, judged out of the fit): 20 rows
+    t = results["torchtitan_float8_h100"]
+    assert len(t.rows) == 20 and all(r.precision == "fp8" and "rowwise" not in r.label for r in t.rows)
+    e = explorer.estimate(model="llama3_8b", gpus=64, framework="fsdp", precision="fp8", global_batch=128)
+    assert any(a.text.startswith("Accuracy: on 20 published FP8 PyTorch FSDP2 (torchtitan) runs on Hopper")
+               for a in e.assumptions())
+    # a bf16 plan keeps the line of every run of its group; an FP8 plan where no FP8 run was published says so
+    assert "FP8" not in accuracy_line("fsdp", "h100_sxm")
+    assert "None of them trained in FP8" in accuracy_line("deepspeed", "a100_80gb", precision="fp8")
+
+
 def test_reports_carry_the_accuracy_line():
     import explorer
 
@@ -533,8 +558,10 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     res = list(results.values())
     text = render(res, "text")
     assert "By framework and GPU family, out of sample" in text
-    groups = {(g["framework"], g["family"]): g for g in json.loads(render(res, "json"))["by_framework_family"]}
-    # every throughput row of a table that ran on a fitted family lands in exactly one group
+    every = json.loads(render(res, "json"))["by_framework_family"]
+    groups = {(g["framework"], g["family"]): g for g in every if g["precision"] == "all"}
+    # every throughput row of a table that ran on a fitted family lands in exactly one group of all precisions
+    # (and its FP8 runs again in their FP8 group)
     from explorer.accuracy import FAMILY_OF
 
     counted = sum(g["rows"] for g in groups.values())
@@ -542,8 +569,11 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
                           if t.kind == "throughput" and load_table(t.key)[0]["accelerator"] in FAMILY_OF)
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
-    # A100 rows with every second block checkpointed, judged since Setup.recompute_every)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2
+    # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
+    # Float8 runs)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20
+    fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
+    assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)
     assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 6
 

@@ -81,6 +81,14 @@ def unknown_name(kind: str, name: Any, valid: list[str]) -> UsageError:
     return UsageError(f"unknown {kind} {short(name)}; valid: {', '.join(sorted(valid))}")
 
 
+def written_name(name: Any, vendor: str = "") -> str:
+    """A catalog name as people write it, reduced to what identifies it: case, spaces, '-', '_' and '.' dropped, and
+    the vendor's name in front ('NVIDIA H100 SXM5', 'h100-sxm5' and 'h100_sxm5' are one name; with vendor 'meta',
+    'Meta-Llama-3.1-8B' and 'llama3_1_8b' are one). Catalog lookups compare keys and aliases in this form."""
+    key = re.sub(r"[\s\-_.]+", "", str(name).strip().lower())
+    return key.removeprefix(vendor) if vendor else key
+
+
 def _finite_real(value: object) -> bool:
     return (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and (isinstance(value, numbers.Integral) or math.isfinite(float(value))))

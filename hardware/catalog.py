@@ -5,13 +5,12 @@ Every number is converted to SI once, here; every entry names its source.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from explorer.errors import UsageError, unknown_name
+from explorer.errors import UsageError, unknown_name, written_name
 from explorer.units import GB, gbit_per_s_to_bytes
 
 _DATA = Path(__file__).parent / "data"
@@ -140,19 +139,13 @@ def _load(name: str) -> dict:
         return tomllib.load(fh)
 
 
-def _norm(name: str) -> str:
-    """A catalog name as written in any common way: case, spaces and '-' ignored, a vendor's 'NVIDIA ' dropped
-    ('NVIDIA H100-SXM5', 'h100 sxm5' and 'h100_sxm5' are one name)."""
-    key = re.sub(r"[\s\-_]+", "_", str(name).strip().lower())
-    return key.removeprefix("nvidia_")
-
-
 def _resolve(kind: str, table: dict, name: str) -> str:
-    key = _norm(name)
+    key = name.lower().replace("-", "_")
     if key in table:
         return key
+    written = written_name(name, "nvidia")  # 'NVIDIA H100 80GB HBM3' as nvidia-smi prints it
     for k, entry in table.items():
-        if key in [_norm(a) for a in entry.get("aliases", [])]:
+        if written in {written_name(k), *(written_name(a) for a in entry.get("aliases", []))}:
             return k
     raise unknown_name(kind, name, list(table))
 

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from functools import cache
 from pathlib import Path
 
 from explorer.models.architecture import DecoderModel
 
-from explorer.errors import unknown_name
+from explorer.errors import unknown_name, written_name
 
 _FILE = Path(__file__).parent / "data" / "models.toml"
 _SHAPE = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "norm", "bias",
           "tied_embeddings", "position", "max_seq")
-
-
-def _squash(name: str) -> str:
-    """A model name as written in any common way: case, spaces, '-', '_' and '.' ignored and a publisher's 'Meta-'
-    dropped ('Meta-Llama-3.1-8B', 'Llama 3.1 8B' and 'llama3_1_8b' are one name)."""
-    key = re.sub(r"[\s\-_.]+", "", str(name).strip().lower())
-    return key.removeprefix("meta")
 
 
 @cache
@@ -39,7 +31,9 @@ def get_model(name: str) -> DecoderModel:
     table = _table()
     key = name.lower().replace("-", "_").replace(".", "_")
     if key not in table:
-        matches = [k for k, e in table.items() if _squash(name) in {_squash(k), *map(_squash, e.get("aliases", []))}]
+        written = written_name(name, "meta")  # 'Meta-Llama-3.1-8B' as Hugging Face names it
+        matches = [k for k, e in table.items()
+                   if written in {written_name(k), *(written_name(a) for a in e.get("aliases", []))}]
         if not matches:
             raise unknown_name("model", name, list(table))
         key = matches[0]

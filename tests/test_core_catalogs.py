@@ -100,13 +100,20 @@ def test_models_answer_to_the_names_their_publishers_give_them(written, key):
     assert get_model(written).key == key
 
 
-def test_no_two_catalog_models_share_a_written_name():
-    from explorer.models.catalog import _squash, _table
+def test_no_two_catalog_entries_share_a_written_name():
+    # lookups compare names with case, spaces, dashes, underscores and dots dropped (explorer/errors.py written_name):
+    # within each catalog no two entries may then read alike
+    from explorer.hardware import catalog as hw
+    from explorer.models.catalog import _table
 
-    owner: dict[str, str] = {}
-    for key, entry in _table().items():
-        for name in {key, *entry.get("aliases", [])}:
-            assert owner.setdefault(_squash(name), key) == key, name
+    from explorer.errors import written_name
+
+    for table, vendor in ((_table(), "meta"), (hw._accelerators(), "nvidia"), (hw._links(), "nvidia"),
+                          (hw._nodes(), "nvidia")):
+        owner: dict[str, str] = {}
+        for key, entry in table.items():
+            for name in {key, *entry.get("aliases", [])}:
+                assert owner.setdefault(written_name(name, vendor), key) == key, name
 
 
 def test_an_unknown_gpu_is_refused_with_the_choices():

@@ -47,7 +47,7 @@ def summarize(results: list) -> dict:
             continue
         for r in t.out_rows or t.rows:  # a table may compare stacks: each run counts under its own framework
             fw = r.framework or spec.get("framework", DEFAULT_FRAMEWORK)
-            for precision in {ALL_PRECISIONS, r.precision} & {ALL_PRECISIONS, "fp8"}:
+            for precision in (ALL_PRECISIONS, "fp8") if r.precision == "fp8" else (ALL_PRECISIONS,):
                 g = groups.setdefault((fw, family, precision), {"errors": [], "tables": []})
                 g["errors"].append(r.error)
                 if t.key not in g["tables"]:

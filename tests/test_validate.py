@@ -766,3 +766,11 @@ def test_published_runs_fit_the_memory_model():
                 over.append((name, r.get("model") or r.get("params_b")))
     assert total > 390
     assert sorted(over) == sorted([("llama3_table4", None)] * 3 + [("megatron_sc21_table2", "529.6")])
+
+
+def test_every_row_of_a_table_is_told_apart_by_its_label(results):
+    # two runs that differ only in a setting the plan does not print (torchtitan's async TP, BLOOM's head count) must
+    # still read differently in `explore validate`; the tables name those settings in label_columns
+    for t in results.values():
+        labels = [r.label for r in t.rows]
+        assert len(labels) == len(set(labels)), (t.key, [x for x in labels if labels.count(x) > 1][:2])

@@ -82,7 +82,7 @@ def stored() -> dict:
 
 def _group(framework: str, family: str | None, precision: str) -> dict | None:
     return next((g for g in stored()["groups"] if g["framework"] == framework and g["family"] == family
-                 and g.get("precision", ALL_PRECISIONS) == precision), None)
+                 and g["precision"] == precision), None)
 
 
 def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator",

@@ -218,6 +218,10 @@ def _hsdp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
             "in every backward, each unit's after its reduce-scatter (FSDP2's HSDP mesh)" if plan.pp == 1 else
             "once per step, after the pipeline's last backward (FSDP2 under torch.distributed.pipelining)")
     state = f"{'weights, ' if plan.zero >= 3 else ''}gradients and optimizer state"
+    if nodes < 2:
+        return [Assumption(f"HSDP: the group lies inside one node, so it is plain sharding over its {inner} members "
+                           "(NVLink); there are no replicas to reduce across.",
+                           "explorer/cost/sharding.py dp_comm (the replicate group has one member)")]
     text = (f"HSDP: {state} are sharded over the {inner} members of the group inside a node (NVLink) and "
             f"replicated across its {nodes} nodes; the replicas all-reduce their gradient shards over one NIC each "
             f"{when}." if inner > 1 else

@@ -206,6 +206,12 @@ def test_megatron_fsdp_hsdp_reduces_across_nodes_once_per_step():
     assert e.plan.hsdp and any(a.text.startswith("HSDP: weights, gradients and optimizer state are sharded over the "
                                                  "8") and "--num-distributed-optimizer-instances 8" in a.text
                                for a in e.assumptions())
+    # inside one node there is nothing to replicate across, and the report says so instead of '1 nodes'
+    one = estimate(model="llama3_8b", gpus=8, dp=8, zero=3, hsdp=True, global_batch=8)
+    texts = [a.text for a in one.assumptions() if a.text.startswith("HSDP")]
+    assert texts == ["HSDP: the group lies inside one node, so it is plain sharding over its 8 members (NVLink); there "
+                     "are no replicas to reduce across."]
+    assert float(sh.dp_comm(s, M, 1, 1, 1, 8, 3, 1, 1)["grad_step"]) == 0.0
 
 
 # --- context parallelism (explorer/cost/time.py cp_exposed_time) ----------------------------------------------

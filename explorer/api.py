@@ -132,7 +132,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              framework: str = "megatron",
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
-             embedding_pipeline_slot: bool = False, recompute_every: int = 1) -> Estimate:
+             embedding_pipeline_slot: bool = False, recompute_every: int = 1,
+             fp8_all_gather: bool = False) -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP); seq_len defaults to the
     track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
 
@@ -148,7 +149,9 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     and --account-for-loss-in-pipeline-split; Llama 3 405B's 126 layers in 128 slots;
     Setup.embedding_pipeline_slot), so PP x virtual stages may reach layers + 2. recompute_every: under full
     recompute, only every k-th layer is checkpointed and the rest keep their activations (torchtitan's selective layer
-    AC, Setup.recompute_every). The result carries the Setup it was computed with (`.setup`)."""
+    AC, Setup.recompute_every). fp8_all_gather: FP8 training on FSDP2 gathers the layers' weights in FP8 (torchao's
+    enable_fsdp_float8_all_gather, Setup.fp8_all_gather). The result carries the Setup it was computed with
+    (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
@@ -184,7 +187,11 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                        grad_reduce_dtype=grad_reduce_dtype, framework=fw,
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
-                       recompute_every=recompute_every, **stack_layout_default(fw, fused_kernels))
+                       recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
+                       **stack_layout_default(fw, fused_kernels))
+    if fp8_all_gather and fw != "fsdp":
+        raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
+                         f"FSDP2), not for {fw}")
     if recompute_every > 1 and recompute != "full":
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "
                          f"recomputation to every k-th layer), got recompute {recompute}")

@@ -129,8 +129,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _bf16_optimizer(
         s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _dtensor_tp(
-        s, plan) + [
+        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(
+        s, plan) + _fp8_all_gather(s) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -204,6 +204,16 @@ def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
         "(tests/test_validate.py).",
         "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
         "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md")]
+
+
+def _fp8_all_gather(s: Setup) -> list[Assumption]:
+    if not s.fp8_all_gather:
+        return []
+    return [Assumption(
+        "FP8 all-gather: FSDP2 gathers each layer's Float8Linear weights in FP8, 1 byte per parameter, and holds the "
+        "gathered copy in FP8; the embedding, the norms and the output layer are gathered in bf16.",
+        "torchao float8/fsdp_utils.py (enable_fsdp_float8_all_gather); torchtitan train_configs/llama3_405b.toml "
+        "(2024-08, 2024-12); explorer/cost/sharding.py fsdp_layer_gather_bytes")]
 
 
 def _hsdp(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:

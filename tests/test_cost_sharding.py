@@ -723,3 +723,34 @@ def test_megatron_fsdp_fits_what_the_distributed_optimizer_cannot():
     assert not estimate(zero=1, **kw).fits_in_memory
     e = estimate(zero=3, **kw)
     assert e.fits_in_memory and e.plan.framework == "megatron"
+
+
+def test_fsdp2_float8_all_gather_moves_and_holds_the_layers_weights_in_one_byte():
+    # torchao's enable_fsdp_float8_all_gather (torchtitan llama3_405b.toml): each Float8Linear weight is cast to FP8 on
+    # its shard and gathered in 1 byte per parameter; the embedding and the output layer stay bf16 (2 bytes).
+    # Llama 3 8B, 64 H100s, FSDP over all of them, FP8 training.
+    from dataclasses import replace
+
+    s = replace(_setup(), precision="fp8")
+    s8 = replace(s, fp8_all_gather=True)
+    layer = s.model.layer_params
+    g = s.group(64, 1, 1, 1)
+
+    def gather(nbytes):
+        return float(nccl_reduce_scatter_time(nbytes, 64, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth))
+
+    assert float(sh.dp_comm(s, F, 1, 1, 1, 64, 3)["ag"]) == pytest.approx(gather(2 * layer))
+    assert float(sh.dp_comm(s8, F, 1, 1, 1, 64, 3)["ag"]) == pytest.approx(gather(1 * layer))
+    # the two gathered layers FSDP2 holds (the one computing and the one prefetched) are FP8 too
+    grads = layer * int(sh.grad_bytes(s, F, 3))
+    assert int(sh.buffer_bytes(s8, F, 1, 1, 64, 1, 3)) == 2 * layer * 1 + grads
+    assert int(sh.buffer_bytes(s, F, 1, 1, 64, 1, 3)) == 2 * layer * 2 + grads
+    # under PP FSDP2 keeps the stage's gathered weights all step: layers in FP8, the embedding / output in bf16
+    p, ends = int(params_per_device(s, 1, 2)), int(sh.non_layer_params(s, 1, 2))
+    w8, w = (int(sh.model_state_bytes(x, F, 1, 2, 32, 1, 3)[0]) for x in (s8, s))
+    assert w - w8 == (p - ends) * (2 - 1)
+    # Megatron-LM and DeepSpeed are not modelled with it; it needs FP8 training
+    with pytest.raises(UsageError, match="modelled for --framework fsdp"):
+        estimate(model="llama3_8b", gpus=64, precision="fp8", fp8_all_gather=True)
+    with pytest.raises(UsageError, match="needs FP8 training"):
+        estimate(model="llama3_8b", gpus=64, framework="fsdp", fp8_all_gather=True)

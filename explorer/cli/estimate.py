@@ -36,6 +36,9 @@ from explorer.tracks import TRACKS
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
               help="Shard inside a node, replicate across nodes: FSDP2 (ZeRO 2/3), and Megatron-LM's ZeRO 2/3 "
                    "through Megatron-FSDP (--num-distributed-optimizer-instances = nodes).")
+@click.option("--fp8-all-gather/--no-fp8-all-gather", default=False, show_default=True,
+              help="With --precision fp8 on --framework fsdp: gather the layers' weights in FP8, 1 byte per "
+                   "parameter (torchao's enable_fsdp_float8_all_gather, on in torchtitan's 405B config).")
 @click.option("--embedding-slots/--no-embedding-slots", default=False, show_default=True,
               help="Under PP the embedding and the output layer each take a layer's slot (Megatron-Core "
                    "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "
@@ -45,7 +48,7 @@ from explorer.tracks import TRACKS
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
                  tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, recompute_every,
-                 sequence_parallel, hsdp,
+                 sequence_parallel, hsdp, fp8_all_gather,
                  embedding_slots, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
@@ -59,7 +62,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  flash_attention=flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
-                 embedding_pipeline_slot=embedding_slots)
+                 embedding_pipeline_slot=embedding_slots, fp8_all_gather=fp8_all_gather)
     if fmt == "json":
         click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
         return
@@ -69,6 +72,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
 def estimate_json(e) -> dict:
     return {
         "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
+        "fp8_all_gather": e.setup.fp8_all_gather,
         "mfu": e.mfu, "hfu": e.hfu,
         "dp_comm_total_s": e.dp_comm_total_s,
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,

@@ -86,6 +86,12 @@ class Setup:
     DistributedFusedAdam with dtype bf16 (its StateBucket allocates params_shard, exp_avg_shard and exp_avg_sq_shard
     in `dtype`), which NeMo 1.0's optim: distributed_fused_adam with dtype: bf16 runs (NVIDIA dgxc-benchmarking
     v24.11.1 nemotron4-340b-synth.yaml): 6 bytes per parameter for Adam."""
+    fp8_all_gather: bool = False
+    """FP8 training on PyTorch FSDP2 with torchao's float8 all-gather (enable_fsdp_float8_all_gather): each
+    Float8Linear weight is cast to FP8 on its shard and gathered in 1 byte per parameter instead of bf16's 2, and the
+    gathered copy is FP8 (torchao float8/fsdp_utils.py WeightWithDynamicFloat8CastTensor fsdp_pre_all_gather).
+    The embedding, the norms and the output layer stay bf16 (torchtitan leaves `output` out of the conversion).
+    Off by default, as in torchtitan's configs; its llama3_405b.toml of 2024-08 and 2024-12 turns it on."""
     recompute_every: int = 1
     """Under full recompute, every k-th layer is checkpointed (its forward replayed in the backward, only its input
     kept) and the others keep all their activations: torchtitan's selective layer AC (activation_checkpoint
@@ -184,6 +190,8 @@ class Setup:
     def __post_init__(self) -> None:
         if self.optimizer_state_dtype not in ("fp32", "bf16"):
             raise UsageError(f"optimizer state dtype {self.optimizer_state_dtype!r} unknown; valid: fp32, bf16")
+        if self.fp8_all_gather and self.precision != "fp8":
+            raise UsageError(f"an FP8 all-gather needs FP8 training (precision fp8), got precision {self.precision}")
         if isinstance(self.recompute_every, bool) or not isinstance(self.recompute_every, int) or not (
                 1 <= self.recompute_every <= max(1, self.model.layers)):
             raise UsageError(f"recompute every {self.recompute_every!r} layers: must be a whole number from 1 to the "

@@ -142,12 +142,20 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     o = np.where(deepspeed_bf16_optimizer(setup, fw, zero), _cdiv(p * ob, s), o)
     # FSDP2
     master = FP32_BYTES if setup.mixed else 0
-    keep = (zero == 2) | (pp > 1)  # the gathered bf16 weights stay for the whole stage
-    w_f = _cdiv(p * FP32_BYTES, s) + np.where(keep, p * wb, 0)
+    keep = (zero == 2) | (pp > 1)  # the gathered bf16 (or FP8, fp8_all_gather) weights stay for the whole stage
+    gathered = (p - ends) * fsdp_layer_gather_bytes(setup) + ends * wb
+    w_f = _cdiv(p * FP32_BYTES, s) + np.where(keep, gathered, 0)
     g_f = _cdiv(p * gb, s) + np.where(pp > 1, p * gb, 0)
     o_f = _cdiv(p * (ob - master), s)
     is_f = fw == FSDP
     return np.where(is_f, w_f, w), np.where(is_f, g_f, g), np.where(is_f, o_f, o)
+
+
+def fsdp_layer_gather_bytes(setup: Setup) -> int:
+    """Bytes per parameter in which FSDP2 gathers (and holds gathered) a transformer layer's weights: the working
+    copy's 2, or 1 under torchao's float8 all-gather (Setup.fp8_all_gather; the layers' linears are Float8Linear, their
+    norm weights too few to count)."""
+    return 1 if setup.fp8_all_gather else setup.weight_bytes
 
 
 def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike,
@@ -168,7 +176,8 @@ def buffer_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, dp: 
     gb = grad_bytes(setup, fw, zero)
     reduced = _a(dp) * _a(cp) > 1
     ds = np.minimum(fwk.DEEPSPEED_BUCKET_PARAMS, p) * gb + np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0)
-    fs = np.where(pp > 1, 0, np.where(zero >= 3, 2 * layer * setup.weight_bytes, 0) + layer * gb)
+    gathered = np.where(fw == FSDP, fsdp_layer_gather_bytes(setup), setup.weight_bytes)  # FSDP2's float8 all-gather
+    fs = np.where(pp > 1, 0, np.where(zero >= 3, 2 * layer * gathered, 0) + layer * gb)
     # Megatron-FSDP (ZeRO 2/3): the same double-buffered unit gathers and one unit's unsharded gradients
     out = np.where(fw == DEEPSPEED, ds, np.where((fw == FSDP) | megatron_fsdp(fw, zero), fs, 0))
     return np.where(reduced, out, 0)
@@ -281,14 +290,15 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
                 return 0.0
             return np.where(hsdp & (reps > 1), _ar(setup, elems * gcb / k, reps, g_rep), 0.0)
 
-        def shard_ag(elems):
-            return _rs(setup, elems * wb, k, g_shard)
+        def shard_ag(elems, bytes_per_elem=wb):
+            return _rs(setup, elems * bytes_per_elem, k, g_shard)
 
         # FSDP2 reduces across the replicas in every backward; Megatron-FSDP only in the last micro-batch's
         # (megatron_fsdp.py: outer_fsdp_group_grad_reduce = use_hybrid_fsdp and is_last_microbatch), per unit on a
         # stream of its own: a step-level sync (mf_outer, grad_step below)
         o_layer, o_ends = outer_ar(layer), np.where(ends > 0, outer_ar(ends), 0.0)
-        f_ag = shard_ag(layer)
+        # FSDP2 under torchao's float8 all-gather gathers the layers' weights in FP8 (Setup.fp8_all_gather)
+        f_ag = shard_ag(layer, np.where(is_f, fsdp_layer_gather_bytes(setup), wb))
         f_rs = _rs(setup, layer * gcb, k, g_shard) + np.where(is_mf, 0.0, o_layer)
         f_ends_ag = np.where(ends > 0, shard_ag(ends), 0.0)
         f_ends_rs = np.where(ends > 0, _rs(setup, ends * gcb, k, g_shard) + np.where(is_mf, 0.0, o_ends), 0.0)

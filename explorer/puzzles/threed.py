@@ -137,7 +137,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
-               tp_saves_gathered_input: bool = False, recompute_every: int = 1) -> Setup:
+               tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
     loss_bytes_per_logit and tp_saves_gathered_input: the framework's model code, frameworks.stack_layout_default;
     attention_kernel None: the framework's on this GPU, frameworks.attention_kernel_default)."""
@@ -179,7 +179,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
                  selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
                  loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
-                 recompute_every=recompute_every, **kw)
+                 recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather), **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,

@@ -78,6 +78,9 @@ def test_every_structurally_valid_configuration_is_a_candidate():
     {"gpus": 512, "global_batch": 256},  # the case: was graded "devices 512 != 1,024"
     {"model": "llama3_8b", "gpus": 64, "global_batch": 128, "network": "roce_400g", "max_bubble": 0.2},
     {"gpus": 256, "global_batch": 128, "fix": {"zero": 3}, "framework": "any"},
+    # a scenario's stack inputs travel with it: every 4th layer checkpointed, and FSDP2 at FP8 gathering in FP8
+    {"gpus": 256, "global_batch": 128, "fix": {"recompute": "full"}, "recompute_every": 4},
+    {"gpus": 256, "global_batch": 128, "framework": "fsdp", "precision": "fp8", "fp8_all_gather": True},
 ])
 def test_the_solvers_own_answer_is_graded_at_the_optimum(tmp_path, options):
     report = solve_3d("cloud", top=1, **options).report

@@ -44,6 +44,9 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
               help="Full recompute checkpoints only every k-th layer; the rest keep their activations "
                    "(torchtitan's selective layer AC).")
+@click.option("--fp8-all-gather/--no-fp8-all-gather", default=False, show_default=True,
+              help="With --precision fp8 on --framework fsdp (or any): FSDP2 plans gather the layers' weights in FP8 "
+                   "(torchao's enable_fsdp_float8_all_gather).")
 @framework_options
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default=None,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator [default: cpsat on cloud; enumerate "
@@ -52,7 +55,8 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @time_limit_option
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
                  gpus, gpus_per_node, network, intra_network, precision, flash_attention, attention_kernel,
-                 tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every, framework,
+                 tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every,
+                 fp8_all_gather, framework,
                  grad_reduce_dtype, in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
     On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
@@ -73,7 +77,7 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    global_batch=global_batch, seq_len=seq_len,
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
-                   recompute_every=recompute_every)
+                   recompute_every=recompute_every, fp8_all_gather=fp8_all_gather)
     emit(res.report, fmt, out_dir, attempts_file)
 
 

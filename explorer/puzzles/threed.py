@@ -18,6 +18,7 @@ from explorer import validation as V
 from explorer.cost.frameworks import (
     DEFAULT_FRAMEWORK,
     attention_kernel_default,
+    framework_choice,
     frameworks_for,
     stack_layout_default,
     tp_overlap_default,
@@ -67,7 +68,7 @@ MAX_ATTEMPTS = 10
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
                  "precision", "optimizer", "usable_memory_fraction", "flash_attention", "attention_kernel",
                  "tp_comm_overlap", "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes",
-                 "framework", "grad_reduce_dtype", "in_network_reduction")
+                 "framework", "grad_reduce_dtype", "in_network_reduction", "recompute_every", "fp8_all_gather")
 
 
 @dataclass
@@ -185,6 +186,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
+    if setup_overrides.get("fp8_all_gather") and framework_choice(framework) not in ("fsdp", "any"):
+        raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
+                         f"FSDP2), not for {framework_choice(framework)}")
     if setup_overrides.get("tp_comm_overlap") is None and framework != "any":
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)
@@ -226,7 +230,8 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
-           "in_network_reduction": s.in_network_reduction}
+           "in_network_reduction": s.in_network_reduction, "recompute_every": s.recompute_every,
+           "fp8_all_gather": s.fp8_all_gather}
     if s.efficiency != DEFAULT_EFFICIENCY:
         out["efficiency"] = s.efficiency.as_dict()
     return out
@@ -446,7 +451,8 @@ def solve(track: str = "cloud", **options: Any) -> Report:
     if fleet3d.is_fleet(track):
         from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 
-        defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False}
+        defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False,
+                    "recompute_every": 1, "fp8_all_gather": False}
         fleet3d.fleet_options_error(track, {k: v for k, v in options.items() if k in SCENARIO_KEYS
                                             and v != defaults.get(k, object())})
         return fleet3d.solve(track, engine=options.get("engine") or "enumerate", top=options.get("top", 5),

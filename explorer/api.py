@@ -189,9 +189,6 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                        recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
                        **stack_layout_default(fw, fused_kernels))
-    if fp8_all_gather and fw != "fsdp":
-        raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
-                         f"FSDP2), not for {fw}")
     if recompute_every > 1 and recompute != "full":
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "
                          f"recomputation to every k-th layer), got recompute {recompute}")

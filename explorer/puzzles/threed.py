@@ -170,6 +170,9 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     kw = {} if efficiency is None else {"efficiency": efficiency}
     prec = track.workload.precision if precision is None else precision
     cluster.accelerator.peak(prec)  # a clear error if the part has no such precision
+    if fp8_all_gather and framework_choice(framework) not in ("fsdp", "any"):
+        raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
+                         f"FSDP2), not for {framework_choice(framework)}")
     if attention_kernel is None:
         attention_kernel = attention_kernel_default(framework, cluster.accelerator.key)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
@@ -186,9 +189,6 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
-    if setup_overrides.get("fp8_all_gather") and framework_choice(framework) not in ("fsdp", "any"):
-        raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
-                         f"FSDP2), not for {framework_choice(framework)}")
     if setup_overrides.get("tp_comm_overlap") is None and framework != "any":
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)

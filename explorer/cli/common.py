@@ -87,7 +87,7 @@ def cluster_options(f: Callable) -> Callable:
 
 def stack_options(f: Callable) -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
-    --fused-kernels/--no-..."""
+    --fused-kernels/--no-..., --fp8-all-gather/--no-..."""
     opts = [
         click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
                      help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
@@ -106,6 +106,10 @@ def stack_options(f: Callable) -> Callable:
         click.option("--fused-kernels/--no-fused-kernels", default=True, show_default=True,
                      help="Memory-bound kernels fused (Transformer Engine / Apex / torch.compile); off: eager "
                           "PyTorch, one HBM pass per elementwise op."),
+        click.option("--fp8-all-gather/--no-fp8-all-gather", default=False, show_default=True,
+                     help="With --precision fp8 on --framework fsdp (or any: its FSDP2 plans): gather the layers' "
+                          "weights in FP8, 1 byte per parameter (torchao's enable_fsdp_float8_all_gather, on in "
+                          "torchtitan's 405B config)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -160,6 +164,13 @@ def exit_for(report) -> None:
     answered, 1 infeasible or no answer, 2 usage error, for every command."""
     if report.status == "infeasible":
         click.get_current_context().exit(1)
+
+
+def recompute_every_option(f: Callable) -> Callable:
+    """--recompute-every (Setup.recompute_every), shared by `estimate` and `solve 3d`."""
+    return click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
+                        help="With --recompute full: checkpoint only every k-th layer, the rest keep their "
+                             "activations (torchtitan's selective layer AC, fms-fsdp's selective_checkpointing).")(f)
 
 
 def _framework_value(ctx: click.Context, param: click.Parameter, value: str) -> str:

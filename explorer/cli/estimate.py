@@ -6,7 +6,13 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import cluster_options, framework_options, model_options, stack_options
+from explorer.cli.common import (
+    cluster_options,
+    framework_options,
+    model_options,
+    recompute_every_option,
+    stack_options,
+)
 from explorer.tracks import TRACKS
 
 
@@ -29,16 +35,11 @@ from explorer.tracks import TRACKS
               help="ZeRO stage (default: the framework's: 3 for fsdp, FSDP2's fully_shard; 0 otherwise). "
                    "Megatron-LM runs 2 and 3 as Megatron-FSDP, without PP.")
 @click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
-@click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
-              help="With --recompute full: checkpoint only every k-th layer, the rest keep their activations "
-                   "(torchtitan's selective layer AC, fms-fsdp's selective_checkpointing).")
+@recompute_every_option
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
               help="Shard inside a node, replicate across nodes: FSDP2 (ZeRO 2/3), and Megatron-LM's ZeRO 2/3 "
                    "through Megatron-FSDP (--num-distributed-optimizer-instances = nodes).")
-@click.option("--fp8-all-gather/--no-fp8-all-gather", default=False, show_default=True,
-              help="With --precision fp8 on --framework fsdp: gather the layers' weights in FP8, 1 byte per "
-                   "parameter (torchao's enable_fsdp_float8_all_gather, on in torchtitan's 405B config).")
 @click.option("--embedding-slots/--no-embedding-slots", default=False, show_default=True,
               help="Under PP the embedding and the output layer each take a layer's slot (Megatron-Core "
                    "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "

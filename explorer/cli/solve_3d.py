@@ -13,6 +13,7 @@ from explorer.cli.common import (
     model_options,
     parse_assignments,
     puzzle_options,
+    recompute_every_option,
     stack_options,
     time_limit_option,
 )
@@ -41,12 +42,7 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction (p-1)/(v m + p - 1).")
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
-@click.option("--recompute-every", type=click.IntRange(1, 100_000), default=1, show_default=True,
-              help="Full recompute checkpoints only every k-th layer; the rest keep their activations "
-                   "(torchtitan's selective layer AC).")
-@click.option("--fp8-all-gather/--no-fp8-all-gather", default=False, show_default=True,
-              help="With --precision fp8 on --framework fsdp (or any): FSDP2 plans gather the layers' weights in FP8 "
-                   "(torchao's enable_fsdp_float8_all_gather).")
+@recompute_every_option
 @framework_options
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default=None,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator [default: cpsat on cloud; enumerate "

@@ -257,11 +257,12 @@ class Setup:
 
     @property
     def attention_efficiency(self) -> float:
-        """Fraction of peak at which the fused attention kernel completes the attention FLOPs counted for MFU
-        (PaLM's 4 s h per token forward, no causal halving): the part's own figure where the catalog has one
-        (FlashAttention-2 reaches a smaller fraction of Hopper's peak than of Ampere's: Dao, arXiv 2307.08691,
-        sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global Efficiency value, x the
-        kernel's speed relative to FlashAttention-2 on this GPU (efficiency.attention_kernel_speed)."""
+        """Fraction of peak at which the fused attention kernel completes a pass of the attention FLOPs counted for MFU
+        (PaLM's 4 s h per token forward, no causal halving; its backward takes 2.5 passes): the part's own figure
+        where the catalog has one (FlashAttention-2 reaches a smaller fraction of Hopper's peak than of Ampere's:
+        Dao, arXiv 2307.08691, sec. 4; Shah et al., FlashAttention-3, arXiv 2407.08608, sec. 4), else the global
+        Efficiency value, x the kernel's speed relative to FlashAttention-2 on this GPU
+        (efficiency.attention_kernel_speed)."""
         own = self.cluster.accelerator.attention_efficiency
         base = self.efficiency.attention_efficiency if own is None else own
         return base * attention_kernel_speed(self.attention_kernel, self.cluster.accelerator.key)

@@ -83,6 +83,25 @@ def layer_flops(
     return 3.0 * fwd, 3.0 * fwd + extra
 
 
+FUSED_ATTENTION_BACKWARD_PASSES = 2.5
+"""Time of a fused (FlashAttention-style) attention backward in forward passes. The forward runs two matmuls per
+block (S = Q K^T, O = P V); the backward keeps no scores, so it recomputes S (and P) and runs five: S, dV = P^T dO,
+dP = dO V^T, dQ = dS K and dK = dS^T Q (Dao, FlashAttention-2, arXiv 2307.08691, Algorithm 2). FlashAttention's
+own benchmark counts its backward as 2.5 x the forward's FLOPs and rates both at one TFLOP/s figure
+(Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py: flops(mode='bwd') = 2.5 f); cuDNN's fused
+attention and the Triton kernels follow the same algorithm. The unfused attention (QK^T and AV as batched GEMMs,
+the scores stored) has the usual backward of two GEMMs per forward GEMM: 2 passes."""
+
+
+def attention_passes(setup: Setup, replayed: ArrayLike) -> np.ndarray:
+    """Forward-pass equivalents of time the attention core takes per layer and micro-batch: its forward, the
+    forward again where recompute replays it, and its backward (FUSED_ATTENTION_BACKWARD_PASSES with a fused
+    kernel, 2 without). The FLOPs counted for MFU and HFU stay the model's 3 (4 with the replay) forward passes:
+    the kernel's internal recompute is not model work."""
+    bwd = FUSED_ATTENTION_BACKWARD_PASSES if setup.flash_attention else 2.0
+    return 1.0 + np.where(np.asarray(replayed), 1.0, 0.0) + bwd
+
+
 def layer_time(
     setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike, sp: ArrayLike,
     tp_overlap: ArrayLike | None = None,
@@ -119,13 +138,16 @@ def _layer_time(
     # the part's GEMM efficiency rolled off at width head_dim (their softmax traffic is in t_mem below).
     # Under FP8 training attention stays in BF16 (setup.non_gemm_peak_flops).
     # torchtitan's per-op policy saves the attention output (_save_list holds the SDPA flash/efficient ops): 3 passes.
+    # Time is charged per pass of the kernel: a fused kernel's backward recomputes the scores and runs five
+    # matmuls to the forward's two (attention_passes), the unfused backward four.
     attn_rerun = setup.attention_replayed(rc)
-    attn_hw = np.where(attn_rerun, 4.0, 3.0) * tokens * 4.0 * setup.seq_len * m.hidden / tp_a
+    attn_fwd = tokens * 4.0 * setup.seq_len * m.hidden / tp_a
+    attn_hw = np.where(attn_rerun, 4.0, 3.0) * attn_fwd
     t_gemm = (hw - attn_hw) / (setup.gemm_peak_flops * e)
-    t_gemm_fwd = (mf / 3.0 - tokens * 4.0 * setup.seq_len * m.hidden / tp_a) / (setup.gemm_peak_flops * e)
+    t_gemm_fwd = (mf / 3.0 - attn_fwd) / (setup.gemm_peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
                 else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
-    t_compute = t_gemm + attn_hw / (setup.non_gemm_peak_flops * attn_eff)
+    t_compute = t_gemm + attention_passes(setup, attn_rerun) * attn_fwd / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     replay = setup.forward_replayed(rc)
     passes = np.where(replay, 4.0 / 3.0, 1.0)
@@ -222,8 +244,9 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
 
     Forward: cp - 1 steps; in each, every rank sends its K and V block (2 x tokens/cp x kv_dim/TP elements) to
     its ring neighbour while it computes attention against the block it holds. Backward: cp - 1 steps that
-    move K, V and their gradients dK, dV (twice the bytes) against twice the forward work. Recompute (selective
-    or full) runs the forward ring again. Causal masking would halve a rank's work per step and leave ranks idle
+    move K, V and their gradients dK, dV (twice the bytes) against the backward's work (FUSED_ATTENTION_BACKWARD_
+    PASSES forward passes with a fused kernel, 2 without). Recompute (selective or full) runs the forward ring
+    again. Causal masking would halve a rank's work per step and leave ranks idle
     unless the sequence is load-balanced; Megatron-Core/TransformerEngine (2 x cp chunks, rank i holding chunks
     i and 2cp - 1 - i) and torchtitan (context_parallel_load_balancer = "headtail") balance it, so every step
     carries an equal share: the layer's attention forward time / cp (its counted FLOPs, PaLM's 4 s h per token,
@@ -243,7 +266,8 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     # (Efficiency.overlap_interference: the ring's NCCL send/recv kernels take SMs)
     sigma = setup.efficiency.overlap_interference
     fwd = np.maximum(0.0, t_kv - t_block) + sigma * np.minimum(t_kv, t_block)
-    bwd = np.maximum(0.0, t_kv_grad - 2.0 * t_block) + sigma * np.minimum(t_kv_grad, 2.0 * t_block)
+    t_block_bwd = (FUSED_ATTENTION_BACKWARD_PASSES if setup.flash_attention else 2.0) * t_block
+    bwd = np.maximum(0.0, t_kv_grad - t_block_bwd) + sigma * np.minimum(t_kv_grad, t_block_bwd)
     passes_fwd = np.where(setup.attention_replayed(rc), 2.0, 1.0)
     return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
 

@@ -74,12 +74,14 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(f"Precision: {prec} Dense peak {peak:,.1f} TFLOP/s per {s.cluster.accelerator.name}.",
                    "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
                    f"{s.cluster.accelerator.source}"),
-        Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM; {kernel}."
+        Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM, so the backward "
+                   f"recomputes them (2.5 forward passes of attention time, as FlashAttention counts it); {kernel}."
                    if s.flash_attention else
                    "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
                    "through HBM (runs before mid-2022).",
-                   "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), fig. 4; "
-                   "Korthikanti et al. 2022, sec. 4.1"),
+                   "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), Algorithm 2 "
+                   "and fig. 4; Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py; Korthikanti et al. "
+                   "2022, sec. 4.1"),
         Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
                    "torch.compile)." if s.fused_kernels else
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "

@@ -78,7 +78,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    f"recomputes them (2.5 forward passes of attention time, as FlashAttention counts it); {kernel}."
                    if s.flash_attention else
                    "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
-                   "through HBM (runs before mid-2022).",
+                   "through HBM; QK^T and AV run as per-head batched GEMMs of head_dim by s (runs before mid-2022).",
                    "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), Algorithm 2 "
                    "and fig. 4; Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py; Korthikanti et al. "
                    "2022, sec. 4.1"),

@@ -218,8 +218,10 @@ def test_eager_kernels_cost_more_memory_time_than_fused():
 
 
 def test_attention_without_flash_runs_as_head_dim_gemms():
-    # Without a fused kernel QK^T and AV are batched GEMMs with one side = head_dim (128 here): they run at the
-    # part's GEMM efficiency rolled off at width 128, not at the fused-attention efficiency.
+    # Without a fused kernel QK^T and AV are batched GEMMs, one per head: s = 2048 query rows against a head_dim x s
+    # (128 x 2048) K^T, and the s x s scores against a 2048 x 128 V. They run at the part's GEMM efficiency rolled off
+    # as any GEMM of those sides (gemm_efficiency with width 128, other 2048: harmonic side 2 x 128 x 2048 / 2176
+    # = 241, not 128), not at the fused-attention efficiency.
     from explorer.cost.efficiency import gemm_efficiency
     from explorer.cost.time import layer_time
 
@@ -228,7 +230,10 @@ def test_attention_without_flash_runs_as_head_dim_gemms():
     on, off = _setup(), _setup(flash_attention=False)
     attn_fwd = 2048 * 4 * 2048 * 1024  # one forward pass, 1 x 2048 tokens, TP 1
     rate_on = on.peak_flops * on.attention_efficiency
-    rate_off = off.peak_flops * gemm_efficiency(off.cluster.accelerator.matmul_efficiency, 128, 2048, off.efficiency)
+    rate_off = off.peak_flops * gemm_efficiency(off.cluster.accelerator.matmul_efficiency, 128, 2048, off.efficiency,
+                                                   other=2048)
+    assert rate_off == pytest.approx(off.peak_flops * gemm_efficiency(
+        off.cluster.accelerator.matmul_efficiency, 2 * 128 * 2048 / 2176, 2048, off.efficiency), rel=1e-12)
     dt = float(layer_time(off, 1, 1, 1, 0, 0)[0]) - float(layer_time(on, 1, 1, 1, 0, 0)[0])
     assert dt == pytest.approx(3 * attn_fwd / rate_off - 3.5 * attn_fwd / rate_on, rel=1e-9)
     # the FLOPs counted for MFU and HFU stay 3 forward passes either way: the kernel's own recompute is not model work

@@ -134,8 +134,10 @@ def _layer_time(
     rc = np.asarray(recompute)
     # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) is executed 4 times under
     # selective or full recompute. A fused (FlashAttention-style) kernel runs it at the part's attention efficiency
-    # (Setup.attention_efficiency); without one, QK^T and AV are batched GEMMs with the head dimension as one side:
-    # the part's GEMM efficiency rolled off at width head_dim (their softmax traffic is in t_mem below).
+    # (Setup.attention_efficiency); without one, QK^T and AV are batched GEMMs of one head each: s queries against a
+    # head_dim x s "weight" (K^T; for AV, s x head_dim), rolled off by gemm_efficiency as any GEMM of those sides
+    # (Megatron-LM's CoreAttention: torch.baddbmm of [b*np, sq, hn] by [b*np, hn, sk], then torch.bmm by V; their
+    # softmax traffic is in t_mem below).
     # Under FP8 training attention stays in BF16 (setup.non_gemm_peak_flops).
     # torchtitan's per-op policy saves the attention output (_save_list holds the SDPA flash/efficient ops): 3 passes.
     # Time is charged per pass of the kernel: a fused kernel's backward recomputes the scores and runs five
@@ -146,7 +148,7 @@ def _layer_time(
     t_gemm = (hw - attn_hw) / (setup.gemm_peak_flops * e)
     t_gemm_fwd = (mf / 3.0 - attn_fwd) / (setup.gemm_peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
-                else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff))
+                else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff, other=setup.seq_len))
     t_compute = t_gemm + attention_passes(setup, attn_rerun) * attn_fwd / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     replay = setup.forward_replayed(rc)

@@ -225,7 +225,7 @@ def test_megatron_core_rows_agree_with_their_aggregate_and_mfu():
             int(r["pp"]), int(r["layers"]))
 
 
-@pytest.mark.parametrize("name, count", [("mosaic_h100_large", 18), ("mosaic_a100_80gb", 61)])
+@pytest.mark.parametrize("name, count", [("mosaic_h100_large", 18), ("mosaic_a100_80gb", 61), ("mosaic_a100_40gb", 78)])
 def test_new_mosaic_tables_are_self_consistent(name, count):
     """NumParams from the shape and MFU from the throughput, as for the 8-GPU table (peaks 989.5 and 312)."""
     spec, _, rows = load_table(name)
@@ -570,8 +570,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
-    # Float8 runs)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20
+    # Float8 runs; 78: MosaicML's A100 40GB table, 2026-12-04)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)

@@ -85,6 +85,13 @@ def _group(framework: str, family: str | None, precision: str) -> dict | None:
                  and g["precision"] == precision), None)
 
 
+RUNS_OF: dict[str, str] = {
+    "fsdp": "PyTorch FSDP (torchtitan's FSDP2, MosaicML's and IBM's FSDP1)",
+}
+"""How the accuracy line names a framework's published runs where the group holds more than the plan's own stack:
+the fsdp group judges the FSDP1 wrappers of Composer / llm-foundry and fms-fsdp alongside torchtitan's FSDP2."""
+
+
 def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator",
                   precision: str = "bf16") -> str:
     """One sentence: how the model fared on published runs of this framework on this GPU's family (an FP8 plan: on
@@ -99,6 +106,7 @@ def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = 
         return (f"Accuracy: no published {name} run on {where} is among the reference tables (explore validate), "
                 "so nothing has checked these figures there; the efficiency parameters were fitted on A100 and "
                 "H100 runs.")
+    name = RUNS_OF.get(framework_named(framework).key, name)
     fp8 = _group(framework, family, "fp8") if precision == "fp8" else None
     caveat = ""
     if fp8 is not None:

@@ -225,11 +225,12 @@ def test_megatron_core_rows_agree_with_their_aggregate_and_mfu():
             int(r["pp"]), int(r["layers"]))
 
 
-@pytest.mark.parametrize("name, count", [("mosaic_h100_large", 18), ("mosaic_a100_80gb", 61), ("mosaic_a100_40gb", 78)])
-def test_new_mosaic_tables_are_self_consistent(name, count):
-    """NumParams from the shape and MFU from the throughput, as for the 8-GPU table (peaks 989.5 and 312)."""
+@pytest.mark.parametrize("name, count, peak", [("mosaic_h100_large", 18, 989.5e12), ("mosaic_a100_80gb", 61, 312e12),
+                                               ("mosaic_a100_40gb", 78, 312e12), ("mosaic_h100_fp8", 7, 1979e12)])
+def test_new_mosaic_tables_are_self_consistent(name, count, peak):
+    """NumParams from the shape and MFU from the throughput, as for the 8-GPU table (dense peaks: H100 989.5 TFLOP/s
+    at BF16 and 1,979 at FP8, A100 312)."""
     spec, _, rows = load_table(name)
-    peak = 989.5e12 if "h100" in name else 312e12
     assert len(rows) == count
     for r in rows:
         h, layers, _ = spec["models"][r["model"]]
@@ -516,12 +517,14 @@ def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
     line = accuracy_line("megatron", "h100_sxm", precision="fp8")
     assert f"on {len(fp8)} published FP8 Megatron-LM runs on Hopper GPUs" in line
     assert f"{round(statistics.median(abs(r.error) for r in fp8), 4):.1%} at the median" in line
-    # torchtitan's tensorwise Float8 runs (torchtitan_float8_h100, judged out of the fit): 20 rows
+    # torchtitan's tensorwise Float8 runs (torchtitan_float8_h100, judged out of the fit): 20 rows, and MosaicML's
+    # Transformer Engine FP8 runs (mosaic_h100_fp8): 7
     t = results["torchtitan_float8_h100"]
     assert len(t.rows) == 20 and all(r.precision == "fp8" and "rowwise" not in r.label for r in t.rows)
+    assert len(results["mosaic_h100_fp8"].rows) == 7
     e = explorer.estimate(model="llama3_8b", gpus=64, framework="fsdp", precision="fp8", global_batch=128)
-    assert any(a.text.startswith("Accuracy: on 20 published FP8 PyTorch FSDP2 (torchtitan) runs on Hopper")
-               for a in e.assumptions())
+    assert any(a.text.startswith("Accuracy: on 27 published FP8 PyTorch FSDP (torchtitan's FSDP2, MosaicML's and "
+                                 "IBM's FSDP1) runs on Hopper") for a in e.assumptions())
     # a bf16 plan keeps the line of every run of its group; an FP8 plan where no FP8 run was published says so
     assert "FP8" not in accuracy_line("fsdp", "h100_sxm")
     assert "None of them trained in FP8" in accuracy_line("deepspeed", "a100_80gb", precision="fp8")
@@ -570,8 +573,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
-    # Float8 runs; 78: MosaicML's A100 40GB table, 2026-12-04)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78
+    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)

@@ -129,8 +129,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "runs its output layer in place of a transformer layer.",
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
-        if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _bf16_optimizer(
-        s, framework, zero) + _deepspeed_pipeline(
+        if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _replay_early_stop(
+        s, plan) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
         framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(
         s, plan) + _fp8_all_gather(s) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
@@ -149,6 +149,22 @@ def _recompute_every(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
         "forward in the backward, the others keep all their activations (torchtitan's selective layer AC, "
         "fms-fsdp's selective_checkpointing).",
         "pytorch/torchtitan parallelize_llama.py (selective_ac_option = k); explorer/cost/setup.py recompute_every")]
+
+
+def _replay_early_stop(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """How far full recompute replays the forward, where the plan recomputes in full (Setup.replay_early_stop)."""
+    if plan is not None and plan.recompute != "full":
+        return []
+    if s.replay_early_stop:
+        text = ("Full recompute as PyTorch's non-reentrant checkpoint runs it (PyTorch 2.1 and later): the replay in "
+                "the backward stops once the last activation the backward needs is rebuilt, before each layer's "
+                "MLP down projection, so that GEMM (and the TP reduction after it) is not run again.")
+    else:
+        text = ("Full recompute replays each layer's whole forward in the backward (Megatron-LM's "
+                "CheckpointFunction, PyTorch's reentrant checkpoint and PyTorch 2.0 and older).")
+    return [Assumption(text, "pytorch/pytorch torch/utils/checkpoint.py (_enable_checkpoint_early_stop, PRs #90105 "
+                             "and #96866); Megatron-LM megatron/core/tensor_parallel/random.py CheckpointFunction; "
+                             "explorer/cost/setup.py replay_early_stop")]
 
 
 def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:

@@ -235,7 +235,9 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or layout["loss_bytes_per_logit"],
-                 tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]))
+                 tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]),
+                 replay_early_stop=_flag(row.get("replay_early_stop"),
+                                         spec.get("replay_early_stop", layout["replay_early_stop"])))
 
 
 def _framework(spec: dict, row: dict[str, str]) -> str:

@@ -112,6 +112,12 @@ class DecoderModel:
         """Forward FLOPs of one layer for one token: 2 x matmul params + 4 s h (attention)."""
         return 2.0 * self.layer_matmul_params + 4.0 * seq_len * self.hidden
 
+    @property
+    def last_matmul_flops_per_token(self) -> float:
+        """Forward FLOPs per token of the layer's last weight matmul, the MLP's down projection (ffn x h; w2 in
+        layer_matmuls): what a replay that stops early does not run again (Setup.replay_early_stop)."""
+        return 2.0 * self.ffn * self.hidden
+
     def logits_forward_flops_per_token(self) -> float:
         """Forward FLOPs of the output projection for one token: 2 V h."""
         return 2.0 * self.vocab * self.hidden

@@ -501,3 +501,69 @@ def test_squared_relu_mlp_has_two_matrices_and_gelus_cost():
     assert code == 0 and "squared-ReLU MLP" in out
     code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "relu")
     assert code == 2 and "relu2" in err
+
+
+def test_an_early_stopped_replay_skips_the_mlp_down_projection_by_hand():
+    # PyTorch's non-reentrant checkpoint (2.1+) stops the replay once the backward's last saved input is rebuilt:
+    # before the MLP's down projection. GELU MLP, h = 1024, ffn = 4096, 1 x 2048 tokens: the skipped GEMM is
+    # 2 x 2048 x 4096 x 1024 = 17,179,869,184 FLOPs per layer at TP 1 (half that per GPU at TP 2), and nothing else
+    # of the layer's compute changes.
+    from dataclasses import replace
+
+    from explorer.cost.efficiency import layer_gemm_efficiency
+    from explorer.cost.time import layer_flops, layer_time
+
+    whole, early = _setup(), _setup(replay_early_stop=True)
+    skipped = 2 * 2048 * 4096 * 1024
+    mf_w, hw_w = (float(x) for x in layer_flops(whole, 1, 1, 1, 2))
+    mf_e, hw_e = (float(x) for x in layer_flops(early, 1, 1, 1, 2))
+    assert mf_e == mf_w and hw_w - hw_e == skipped
+    # only under full recompute: without it, or under selective recompute, nothing is replayed that could stop early
+    for rc in (0, 1):
+        assert [float(x) for x in layer_flops(early, 1, 1, 1, rc)] == [
+            float(x) for x in layer_flops(whole, 1, 1, 1, rc)]
+        assert float(layer_time(early, 1, 1, 1, rc, 0)[0]) == float(layer_time(whole, 1, 1, 1, rc, 0)[0])
+    e = float(layer_gemm_efficiency(whole.cluster.accelerator.matmul_efficiency, whole.model, 1, 2048,
+                                    whole.efficiency, whole.fused_projections))
+    dt = float(layer_time(whole, 1, 1, 1, 2, 0)[0]) - float(layer_time(early, 1, 1, 1, 2, 0)[0])
+    assert dt == pytest.approx(skipped / (whole.gemm_peak_flops * e), rel=1e-9)
+    # TP 2 with sequence parallelism: the replay's reduce-scatter after the down projection is skipped too, half an
+    # all-reduce's volume of the 6 that full recompute runs (2 forward, 2 replayed, 2 backward): 5.5 / 6 (TP
+    # communication not overlapped, so that none of it hides)
+    t_w, t_e = float(layer_time(whole, 2, 1, 1, 2, 1, 0)[2]), float(layer_time(early, 2, 1, 1, 2, 1, 0)[2])
+    assert t_e == pytest.approx(t_w * 5.5 / 6, rel=1e-9)
+    # without sequence parallelism its all-reduce: 5 / 6
+    t_w, t_e = float(layer_time(whole, 2, 1, 1, 2, 0, 0)[2]), float(layer_time(early, 2, 1, 1, 2, 0, 0)[2])
+    assert t_e == pytest.approx(t_w * 5 / 6, rel=1e-9)
+    # the step's hardware FLOPs (HFU) lose the same GEMM in every layer, the model FLOPs (MFU) nothing
+    from explorer.cost.step import estimate
+    from explorer.plan import ParallelPlan
+
+    plan = ParallelPlan(tp=1, pp=1, dp=8, micro_batch=1, global_batch=8, recompute="full", zero=1)
+    a, b = estimate(replace(whole, seq_len=2048), plan), estimate(replace(early, seq_len=2048), plan)
+    assert a.hfu > a.mfu and b.mfu * b.step_time_s == pytest.approx(a.mfu * a.step_time_s, rel=1e-12)
+    tokens = 8 * 2048
+    hw_a = a.hardware_tflops_per_gpu * a.step_time_s * 8 * 1e12
+    hw_b = b.hardware_tflops_per_gpu * b.step_time_s * 8 * 1e12
+    assert hw_a - hw_b == pytest.approx(tokens * whole.model.layers * skipped / 2048, rel=1e-9)
+
+
+def test_the_replay_stops_early_where_pytorch_checkpoints_and_not_under_megatron():
+    from explorer.cost.frameworks import stack_layout_default
+
+    assert stack_layout_default("fsdp")["replay_early_stop"] is True
+    assert stack_layout_default("megatron")["replay_early_stop"] is False
+    assert stack_layout_default("deepspeed")["replay_early_stop"] is False
+    kw = dict(model="llama3_8b", gpus=64, recompute="full", global_batch=128)
+    fsdp = explorer.estimate(framework="fsdp", **kw)
+    megatron = explorer.estimate(framework="megatron", zero=1, **kw)
+    assert any("stops once the last activation" in a.text for a in fsdp.assumptions())
+    assert any("replays each layer's whole forward" in a.text for a in megatron.assumptions())
+    # the MosaicML runs on PyTorch 1.13 (the A100 40GB table, the 80GB table's two 70B rows) replay whole
+    from explorer.validate import compared_rows, load_table
+
+    spec, _, rows = load_table("mosaic_a100_80gb")
+    flags = {r["model"]: r["replay_early_stop"] for r in compared_rows(spec, rows)}
+    assert flags["70b"] == "False" and flags["13b"] == "True"
+    spec, _, rows = load_table("mosaic_a100_40gb")
+    assert spec["replay_early_stop"] is False

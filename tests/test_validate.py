@@ -626,23 +626,27 @@ def test_dgxc_bf16_rows_need_cudnn_attention_to_land():
 
     t = validate_table("dgxc_nemo_h100_bf16")
     assert t.median_error <= 0.07 and t.max_error <= 0.15
-    assert all(abs(r.error) < 0.07 for r in t.rows if r.label.startswith("Llama-3.1-8B"))
+    # within 8 % at cuDNN's rate (-6.5 to -7.8 % since the refit that charges PyTorch's early-stopped replay lowered
+    # the Hopper GEMM efficiency; -5.1 to -6.4 % before)
+    assert all(abs(r.error) < 0.08 for r in t.rows if r.label.startswith("Llama-3.1-8B"))
     spec, _, rows = load_table("dgxc_nemo_h100_bf16")
     r8 = [{**r, "attention_kernel": "flash2"} for r in rows if r["model"] == "llama3_1_8b"]
     slow = _throughput_table(spec, r8, DEFAULT_EFFICIENCY, None)
     assert len(slow) == 5 and all(r.error < -0.15 for r in slow)
 
 
-def test_megatron_bridge_h100_fp8_summaries_land_within_12_percent():
+def test_megatron_bridge_h100_fp8_summaries_land_within_14_percent():
     """NVIDIA-NeMo/Megatron-Bridge docs/performance-summary-archive.md (mirror of 2026-08), DGX-H100 FP8 pre-training,
     tokens/s per GPU as published: Llama 3 70B on 64 GPUs (TP 4, PP 8, VP 5, MBS 1, s = 8192) 1,602 at GBS 128
     (25.11, FP8 current scaling), 1,621 (26.02) and 1,664 (26.04.01) at GBS 256; Llama 3.1 405B on 1,024 GPUs (TP 8,
     PP 8, CP 2, VP 8, MBS 1) 292 at GBS 512 (25.11), 311 (26.02) and 328 (26.04.01) at GBS 1536. Read as NVIDIA's
     recipes run them (distributed optimizer, BF16 gradient reduction, 405B's embedding and loss in pipeline slots;
     the recipe code itself is not read, so these are not a shipped table: docs/validation.md). The model lands
-    within 12.5 %: 70B 10-12 % slow (its PP 8 layout, docs/validation.md), 405B -1 to +9 %. And the one Megatron-FSDP
+    within 14 %: 70B 11-14 % slow (its PP 8 layout, docs/validation.md), 405B -3 to +7 %. And the one Megatron-FSDP
     run on H100 (FSDP = 1): Llama 3 8B on 8 GPUs, TP = PP = CP = 1, GBS 128, MBS 1, 14,079 (25.09; the page labels
-    no precision, 25.11's labels the same row FP8-CS) and 14,451 (25.11) tokens/s per GPU: 9-11 % slow."""
+    no precision, 25.11's labels the same row FP8-CS) and 14,451 (25.11) tokens/s per GPU: 10-13 % slow. (Within
+    12.5 % before the refit that charges PyTorch's early-stopped replay lowered the Hopper GEMM efficiency 0.632 ->
+    0.605: 70B 10-12 % slow, 405B -1 to +9 %, 8B 9-11 % slow.)"""
     import explorer
 
     runs = [("llama3_8b", 8, dict(tp=1, pp=1, cp=1, zero=3), 128, 14079),
@@ -659,7 +663,7 @@ def test_megatron_bridge_h100_fp8_summaries_land_within_12_percent():
                               precision="fp8", grad_reduce_dtype="bf16", **shape)
         assert e.setup.attention_kernel == "cudnn"
         err = e.tokens_per_s / gpus / published - 1
-        assert abs(err) < 0.125, (model, gbs, published, err)
+        assert abs(err) < 0.14, (model, gbs, published, err)
 
 
 def test_nemo_automodel_fsdp2_llama3_70b_lands_within_5_percent():
@@ -669,8 +673,8 @@ def test_nemo_automodel_fsdp2_llama3_70b_lands_within_5_percent():
     (examples/llm_benchmark/llama3_3/custom_llama3_1_70b_pretrain_benchmark_8nodes.yaml) sets activation
     checkpointing, torch.compile and reshard_after_forward; Automodel's BackendConfig defaults attention to
     Transformer Engine's, cuDNN's fused kernel on Hopper (nemo_automodel/components/models/common/utils.py). Not a
-    shipped table: one row. Read as run, the model gives 19.6 s (-4 %); at FlashAttention-2's rate it would be 21.9 s
-    (-14 %)."""
+    shipped table: one row. Read as run, the model gives 18.9 s (0 %; 19.6 s, -4 %, before the early-stopped replay of
+    PyTorch's checkpoint was charged); at FlashAttention-2's rate it would be 21.0 s (-10 %)."""
     import explorer
 
     e = explorer.estimate(model="llama3_1_70b", gpu="h100_sxm", gpus=64, tp=1, pp=1, cp=2, seq_len=8192,

@@ -100,6 +100,7 @@ class Framework:
     selective_policy: str = "attention"
     loss_bytes_per_logit: int = 6  # Setup.loss_bytes_per_logit: Megatron's vocab-parallel cross-entropy
     compiled_loss_bytes_per_logit: int | None = None  # the same when torch.compile takes the loss (fused kernels)
+    replay_early_stop: bool = False  # Setup.replay_early_stop: PyTorch's non-reentrant checkpoint (torchtitan)
     tp_saves_gathered_input: bool = False  # Setup.tp_saves_gathered_input: DTensor TP (torchtitan) saves the gathered
     # inputs of the column-parallel GEMMs; Megatron-LM / Transformer Engine save the sequence shard and gather again
     # Blocking transfers per pipeline exchange (explorer/cost/time.py p2p_time): 1 where a stage's send and receive
@@ -172,7 +173,7 @@ FSDP = Framework(
            "_save_list: every second matmul and the elementwise ops rerun); AsyncTP (opt-in) speeds the forward "
            "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08)",
     fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12,
-    compiled_loss_bytes_per_logit=4, tp_saves_gathered_input=True)
+    compiled_loss_bytes_per_logit=4, tp_saves_gathered_input=True, replay_early_stop=True)
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -253,18 +254,20 @@ def zero_default(choice: str) -> int:
 
 
 def stack_layout_default(choice: str, fused_kernels: bool = True) -> dict[str, object]:
-    """Setup.fused_projections, Setup.selective_policy, Setup.loss_bytes_per_logit and Setup.tp_saves_gathered_input
-    for a framework choice: the model code that framework runs (Megatron-LM / DeepSpeed: Megatron's fused linear_qkv
-    and linear_fc1, attention-core selective recompute, vocab-parallel cross-entropy, sequence-parallel GEMM inputs
-    saved as shards; FSDP2: torchtitan's separate projections, per-op selective AC, cross_entropy on an FP32 copy of
-    the logits, which torch.compile (fused_kernels) takes into one fused kernel, and DTensor TP's gathered inputs).
+    """Setup.fused_projections, Setup.selective_policy, Setup.loss_bytes_per_logit, Setup.tp_saves_gathered_input and
+    Setup.replay_early_stop for a framework choice: the model code that framework runs (Megatron-LM / DeepSpeed:
+    Megatron's fused linear_qkv and linear_fc1, attention-core selective recompute, vocab-parallel cross-entropy,
+    sequence-parallel GEMM inputs saved as shards, a whole replay under full recompute; FSDP2: torchtitan's separate
+    projections, per-op selective AC, cross_entropy on an FP32 copy of the logits, which torch.compile (fused_kernels)
+    takes into one fused kernel, DTensor TP's gathered inputs, and PyTorch's checkpoint, whose replay stops before
+    the last GEMM).
     'any' searches all three with one layer model, so it keeps Megatron's layout (the first framework) and says so in
     the report's assumptions."""
     f = frameworks_for(choice)[0]
     compiled = f.compiled_loss_bytes_per_logit if fused_kernels else None
     return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy,
             "loss_bytes_per_logit": compiled or f.loss_bytes_per_logit,
-            "tp_saves_gathered_input": f.tp_saves_gathered_input}
+            "tp_saves_gathered_input": f.tp_saves_gathered_input, "replay_early_stop": f.replay_early_stop}
 
 
 def framework_key(text: str) -> str:

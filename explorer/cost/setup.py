@@ -154,6 +154,21 @@ class Setup:
     FP32 softmax, and the fused backward writes a BF16 gradient (2 + 2); torchtitan's compiled 8B runs on H200
     (benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md, 48.0 / 47.0 GiB reserved) leave room for no more."""
 
+    replay_early_stop: bool = False
+    """Whether full recompute replays a layer's forward only up to the last tensor its backward needs. PyTorch's
+    non-reentrant activation checkpoint stops the recomputation as soon as every saved activation of the region has
+    been recomputed (torch/utils/checkpoint.py: _enable_checkpoint_early_stop = True, _recomputation_hook raising
+    _StopRecomputationError once the last holder is filled; pytorch/pytorch PRs #90105 and #96866, first released in
+    PyTorch 2.1; its docstring: 'Non-reentrant checkpoint stops recomputation as soon as all needed intermediate
+    activations have been recomputed ... Reentrant checkpoint always recomputes function in its entirety').
+    Autograd saves an op's inputs before it runs the op (tools/autograd/gen_variable_type.py emit_body:
+    emit_save_inputs, then emit_call), so in a transformer block the replay stops before the MLP's down projection
+    (w2, MPT's down_proj): that GEMM (DecoderModel.last_matmul_flops_per_token), the tensor-parallel reduction after
+    it and the residual add are not run again. torchtitan (checkpoint_wrapper with use_reentrant=False), IBM's
+    fms-fsdp (CheckpointImpl.NO_REENTRANT) and llm-foundry (activation_checkpointing_reentrant: false) run it;
+    Megatron-LM's CheckpointFunction (megatron/core/tensor_parallel/random.py) replays the whole forward, as does
+    PyTorch 2.0 and older. The residual add's few bytes per hidden unit are left in the fitted elementwise traffic."""
+
     tp_saves_gathered_input: bool = False
     """What a column-parallel GEMM keeps for its weight gradient under sequence parallelism. False: the local
     sequence shard of its input, all-gathered again in the backward (Korthikanti et al. 2022 sec. 4.2.3; Megatron-LM

@@ -96,9 +96,11 @@ def evaluate(
     tokens = global_batch * setup.seq_len
     model_flops = tokens * m.model_flops_per_token(setup.seq_len)
     rc = np.asarray(recompute)
+    full = m.recompute_flops_per_token(setup.seq_len, "full") - (
+        m.layers * m.last_matmul_flops_per_token if setup.replay_early_stop else 0.0)
     extra = np.where(
         rc == 2,
-        m.recompute_flops_per_token(setup.seq_len, "full") / setup.recompute_every,
+        full / setup.recompute_every,
         np.where(rc == 1, m.recompute_flops_per_token(
             setup.seq_len, "selective_op" if setup.op_sac else "selective"), 0.0),
     )

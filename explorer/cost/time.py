@@ -68,7 +68,8 @@ def layer_flops(
     """(model FLOPs, hardware FLOPs) of one layer for one micro-batch on one device, fwd + bwd.
 
     Model: 3 x forward (backward = 2 x forward). Hardware adds the recomputed forward:
-    full = the whole layer (Narayanan et al. SC'21 eq. 3), selective = the attention core
+    full = the whole layer (Narayanan et al. SC'21 eq. 3), less its last matmul where the replay stops early
+    (Setup.replay_early_stop: PyTorch's non-reentrant checkpoint), selective = the attention core
     (Korthikanti et al. 2022 sec. 5) or, under torchtitan's per-op policy, every second matmul
     (DecoderModel.op_sac_recomputed_matmul_params)."""
     m, s = setup.model, setup.seq_len
@@ -79,7 +80,8 @@ def layer_flops(
     else:
         sel = tokens * 4.0 * s * m.hidden / np.asarray(tp)
     rc = np.asarray(recompute)
-    extra = np.where(rc == 2, fwd, np.where(rc == 1, sel, 0.0))
+    replay = fwd - (tokens * m.last_matmul_flops_per_token / np.asarray(tp) if setup.replay_early_stop else 0.0)
+    extra = np.where(rc == 2, replay, np.where(rc == 1, sel, 0.0))
     return 3.0 * fwd, 3.0 * fwd + extra
 
 
@@ -178,9 +180,12 @@ def _layer_time(
     # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
     # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.
     # torchtitan's per-op policy saves the reduce-scatters' outputs (_save_list) and reruns the rest: the 2
-    # forward all-gathers again (one all-reduce's volume) with SP, the 2 all-reduces without.
+    # forward all-gathers again (one all-reduce's volume) with SP, the 2 all-reduces without. A full replay that
+    # stops before the MLP's down projection (Setup.replay_early_stop) skips the reduction after it: its
+    # reduce-scatter (half an all-reduce's volume) with SP, its all-reduce without.
     msg = tokens * m.hidden * setup.act_bytes
-    n_ar = np.where(rc == 2, 6.0, np.where((rc == 1) & setup.op_sac, np.where(sp_on, 5.0, 6.0), 4.0))
+    full = 6.0 - (np.where(sp_on, 0.5, 1.0) if setup.replay_early_stop else 0.0)
+    n_ar = np.where(rc == 2, full, np.where((rc == 1) & setup.op_sac, np.where(sp_on, 5.0, 6.0), 4.0))
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     mode = int(setup.tp_overlap_on) if tp_overlap is None else np.asarray(tp_overlap).astype(np.int64)

@@ -138,9 +138,11 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
-               tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False) -> Setup:
+               tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False,
+               replay_early_stop: bool = False) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
-    loss_bytes_per_logit and tp_saves_gathered_input: the framework's model code, frameworks.stack_layout_default;
+    loss_bytes_per_logit, tp_saves_gathered_input and replay_early_stop: the framework's model code,
+    frameworks.stack_layout_default;
     attention_kernel None: the framework's on this GPU, frameworks.attention_kernel_default)."""
     if isinstance(model, dict):  # a saved scenario's custom shape (scenario_of)
         model = DecoderModel(**model)
@@ -183,12 +185,17 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
                  selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
                  loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
-                 recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather), **kw)
+                 recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather),
+                 replay_early_stop=bool(replay_early_stop), **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
                   fix: dict | None = None, allow: dict | None = None, memory_limit_bytes: int | None = None,
                   framework: str = DEFAULT_FRAMEWORK, **setup_overrides: Any) -> Instance:
+    if setup_overrides.get("embedding_pipeline_slot"):
+        raise UsageError("embedding_pipeline_slot=True is an estimate option (--embedding-slots): the 3D search does "
+                         "not place the embedding and output layers in pipeline slots; evaluate such a plan with "
+                         "explore estimate")
     if setup_overrides.get("tp_comm_overlap") is None and framework != "any":
         # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
         # framework's (frameworks.tp_overlap_of)

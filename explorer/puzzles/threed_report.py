@@ -357,8 +357,9 @@ def _assumptions(res) -> list[Assumption]:
 FORMULAS = [
     Formula("MFU", "MFU = model FLOPs per second / (N x peak FLOP/s); model FLOPs = 3 x forward "
             "(6N + 12 L H Q T per token)", "PaLM, Chowdhery et al. 2022, App. B; docs/conventions.md"),
-    Formula("HFU", "HFU counts recompute FLOPs too (full recompute adds one forward)",
-            "Narayanan et al. SC'21 eq. 3"),
+    Formula("HFU", "HFU counts recompute FLOPs too (full recompute adds one forward; under PyTorch's "
+            "non-reentrant checkpoint, the FSDP2 stack's, one forward less each layer's MLP down projection)",
+            "Narayanan et al. SC'21 eq. 3; pytorch/pytorch torch/utils/checkpoint.py (early stop)"),
     Formula("Bubble fraction", "bubble = (P - 1)/(v M + P - 1); the 10% rule as 10 (P - 1) <= v M + P - 1",
             "Narayanan et al. SC'21 sec. 2.2; docs/conventions.md", note="the lab's math peek (P-1)/(P+M-1) is v = 1"),
     Formula("Step time", "t_step = (v M + P - 1) x t_chunk + max(t_last bucket, t_grad - 2/3 t_stage) + "

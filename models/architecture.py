@@ -148,6 +148,8 @@ class DecoderModel:
         """Extra forward FLOPs per token that activation recomputation executes.
 
         full: one more forward of every layer (Narayanan et al. SC'21 eq. 3: 96 B s L h^2 ...);
+        full_early_stop: that forward less each layer's last matmul, where PyTorch's non-reentrant checkpoint stops
+        the replay before it (last_matmul_flops_per_token; Setup.replay_early_stop);
         selective: the attention core again, 4 s h per layer (Korthikanti et al. 2022 sec. 5; Megatron-LM's
         --recompute-granularity selective);
         selective_op: torchtitan's per-op policy: every second matmul of the layer again, 2 x its weights per token
@@ -156,6 +158,8 @@ class DecoderModel:
         """
         if recompute == "full":
             return self.layers * self.layer_forward_flops_per_token(seq_len)
+        if recompute == "full_early_stop":
+            return self.layers * (self.layer_forward_flops_per_token(seq_len) - self.last_matmul_flops_per_token)
         if recompute == "selective":
             return self.layers * 4.0 * seq_len * self.hidden
         if recompute == "selective_op":

@@ -96,8 +96,7 @@ def evaluate(
     tokens = global_batch * setup.seq_len
     model_flops = tokens * m.model_flops_per_token(setup.seq_len)
     rc = np.asarray(recompute)
-    full = m.recompute_flops_per_token(setup.seq_len, "full") - (
-        m.layers * m.last_matmul_flops_per_token if setup.replay_early_stop else 0.0)
+    full = m.recompute_flops_per_token(setup.seq_len, "full_early_stop" if setup.replay_early_stop else "full")
     extra = np.where(
         rc == 2,
         full / setup.recompute_every,

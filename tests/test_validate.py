@@ -225,6 +225,24 @@ def test_megatron_core_rows_agree_with_their_aggregate_and_mfu():
             int(r["pp"]), int(r["layers"]))
 
 
+def test_megatron_core_strong_scaling_rows_follow_the_readme():
+    """The README's strong-scaling paragraph: GPT-3 (177B with the 131,072 vocabulary) from 96 to 4,608 H100, batch
+    1,152 throughout, MFU 47 % -> 42 %; the per-GPU figure is MFU x 989 TFLOP/s (the weak table's peak); the layout is
+    the weak table's 177B row (TP 8 x PP 6, one layer per virtual stage)."""
+    _, _, weak = load_table("megatron_core_h100_weak")
+    w = next(r for r in weak if r["model_size"] == "177B")
+    _, _, rows = load_table("megatron_core_h100_strong")
+    assert [(r["gpus"], r["mfu_pct"]) for r in rows] == [("96", "47"), ("4608", "42")]
+    for r in rows:
+        assert float(r["tflops_per_gpu"]) == pytest.approx(float(r["mfu_pct"]) / 100 * 989, abs=0.05)
+        assert all(r[k] == w[k] for k in ("heads", "hidden", "layers", "tp", "pp", "virtual_stages", "global_batch"))
+        assert int(r["tp"]) * int(r["pp"]) * int(r["dp"]) == int(r["gpus"])
+        # Megatron-LM's interleaved schedule needs the micro-batches per pipeline to be a multiple of PP
+        assert (int(r["global_batch"]) // int(r["dp"])) % int(r["pp"]) == 0
+        h, layers, vocab = int(r["hidden"]), int(r["layers"]), 131072
+        assert (12 * layers * h * h + 2 * vocab * h) / 1e9 == pytest.approx(177.2, abs=0.05)
+
+
 @pytest.mark.parametrize("name, count, peak", [("mosaic_h100_large", 18, 989.5e12), ("mosaic_a100_80gb", 61, 312e12),
                                                ("mosaic_a100_40gb", 78, 312e12), ("mosaic_h100_fp8", 7, 1979e12)])
 def test_new_mosaic_tables_are_self_consistent(name, count, peak):
@@ -481,13 +499,14 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     from explorer.accuracy import accuracy_line
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
-    # NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9) and the DGX Cloud recipes' BF16 and FP8 runs
-    # (35 + 35), out of every fit
+    # its strong scaling (2), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9) and the DGX Cloud
+    # recipes' BF16 and FP8 runs (35 + 35), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
-        r.error for t in ("nemo_h100_fp8", "nemo_long_context_h100", *dgxc) for r in results[t].rows]
+        r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc)
+        for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (7 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (8 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -573,8 +592,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
-    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7
+    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 2: Megatron-Core's strong scaling)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 2
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)

@@ -87,9 +87,12 @@ def _group(framework: str, family: str | None, precision: str) -> dict | None:
 
 RUNS_OF: dict[str, str] = {
     "fsdp": "PyTorch FSDP (torchtitan's FSDP2, MosaicML's and IBM's FSDP1)",
+    "deepspeed": "DeepSpeed (Megatron-DeepSpeed and gpt-neox)",
 }
 """How the accuracy line names a framework's published runs where the group holds more than the plan's own stack:
-the fsdp group judges the FSDP1 wrappers of Composer / llm-foundry and fms-fsdp alongside torchtitan's FSDP2."""
+the fsdp group judges the FSDP1 wrappers of Composer / llm-foundry and fms-fsdp alongside torchtitan's FSDP2; the
+deepspeed group, the two model codes that ran on DeepSpeed's engine (MT-NLG, BLOOM and SC'21's ZeRO-3 runs on
+Megatron-DeepSpeed, GPT-NeoX-20B on EleutherAI's gpt-neox)."""
 
 
 def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = "this accelerator",

@@ -225,6 +225,25 @@ def test_megatron_core_rows_agree_with_their_aggregate_and_mfu():
             int(r["pp"]), int(r["layers"]))
 
 
+def test_gpt_neox_row_is_the_published_figure_in_gpt_neox_own_count():
+    """gpt-neox's get_flops (megatron/logging.py, 2021-05 to 2022-03): FLOPs per token = 6 x total_params + 60 s h L,
+    total_params summed over the model-parallel ranks: 20,556,201,984 as published. That sum counts what TP 2
+    replicates twice: per layer two LayerNorms (weight and bias) and the two row-parallel biases, 6 x 6144, and the
+    final LayerNorm, 2 x 6144; the shape's own count is that much smaller. 117 TFLOP/s per GPU is then 747.3
+    tokens/s."""
+    spec, _, rows = load_table("gpt_neox_20b_a100")
+    (r,) = rows
+    h, layers, s = int(r["hidden"]), int(r["layers"]), 2048
+    model = _row_model(spec, r, s)
+    replicated_twice = layers * 6 * h + 2 * h
+    assert model.params + replicated_twice == 20_556_201_984
+    per_token = 6 * 20_556_201_984 + 60 * s * h * layers
+    assert float(r["tokens_per_s_per_gpu"]) == pytest.approx(117e12 / per_token, abs=0.05)
+    # configs/20B.yml: micro-batch 4 x 32 accumulation steps x DP 12 (= 96 / (TP 2 x PP 4))
+    assert int(r["global_batch"]) == int(r["micro_batch"]) * 32 * int(r["dp"])
+    assert int(r["dp"]) * int(r["tp"]) * int(r["pp"]) == int(r["gpus"]) == 96
+
+
 def test_megatron_core_strong_scaling_rows_follow_the_readme():
     """The README's strong-scaling paragraph: GPT-3 (177B with the 131,072 vocabulary) from 96 to 4,608 H100, batch
     1,152 throughout, MFU 47 % -> 42 %; the per-GPU figure is MFU x 989 TFLOP/s (the weak table's peak); the layout is
@@ -510,13 +529,14 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
-    # DeepSpeed on Ampere: MT-NLG, BLOOM and SC'21 Table 2's ZeRO-3 runs (no fit uses any of them, so their rows are
-    # out of sample as they stand); Table 2's PTD-P runs count under Megatron-LM
+    # DeepSpeed on Ampere: MT-NLG, BLOOM, GPT-NeoX-20B and SC'21 Table 2's ZeRO-3 runs (no fit uses any of them, so
+    # their rows are out of sample as they stand); Table 2's PTD-P runs count under Megatron-LM
     zero3 = [r for r in results["megatron_sc21_table2"].rows if r.framework == "deepspeed"]
     assert len(zero3) == 6 and all("ZeRO-3" in r.label for r in zero3)
-    n = len(results["mtnlg_530b_a100"].rows) + len(results["bloom_jean_zay_a100"].rows) + len(zero3)
+    n = sum(len(results[t].rows) for t in ("mtnlg_530b_a100", "bloom_jean_zay_a100", "gpt_neox_20b_a100")) + len(zero3)
     line = accuracy_line("deepspeed", "a100_80gb")
-    assert f"on {n} published DeepSpeed runs on Ampere GPUs (3 reference tables" in line
+    assert (f"on {n} published DeepSpeed (Megatron-DeepSpeed and gpt-neox) runs on Ampere GPUs (4 reference tables"
+            in line)
     # a part no table ran on says so instead of borrowing another's figures
     assert "no published PyTorch FSDP2 (torchtitan) run on NVIDIA B200" in accuracy_line(
         "fsdp", "b200", "NVIDIA B200")
@@ -553,7 +573,8 @@ def test_reports_carry_the_accuracy_line():
     import explorer
 
     e = explorer.estimate(gpu="a100", gpus=64, model="llama3_8b", tp=8, framework="deepspeed")
-    assert any(a.text.startswith("Accuracy: on 31 published DeepSpeed runs on Ampere") for a in e.assumptions())
+    assert any(a.text.startswith("Accuracy: on 32 published DeepSpeed (Megatron-DeepSpeed and gpt-neox) runs on Ampere")
+               for a in e.assumptions())
 
 
 def test_deepspeed_zero3_plans_across_nodes_carry_what_sc21_table2_measured(results):
@@ -592,12 +613,14 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
-    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 2: Megatron-Core's strong scaling)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 2
+    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 2: Megatron-Core's strong scaling;
+    # 1: GPT-NeoX-20B)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 2 + 1
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
-    # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22 and SC'21 Table 2's 6 ZeRO-3 rows (its 6 PTD-P rows: Megatron)
-    assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 6
+    # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
+    # PTD-P rows: Megatron)
+    assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 1 + 6
 
 
 @pytest.mark.parametrize("name", ["dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16",

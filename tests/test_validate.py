@@ -246,20 +246,29 @@ def test_gpt_neox_row_is_the_published_figure_in_gpt_neox_own_count():
 
 def test_megatron_core_strong_scaling_rows_follow_the_readme():
     """The README's strong-scaling paragraph: GPT-3 (177B with the 131,072 vocabulary) from 96 to 4,608 H100, batch
-    1,152 throughout, MFU 47 % -> 42 %; the per-GPU figure is MFU x 989 TFLOP/s (the weak table's peak); the layout is
-    the weak table's 177B row (TP 8 x PP 6, one layer per virtual stage)."""
+    1,152 throughout, MFU 47 % -> 42 %; the figure's eight points read from its pixels (the CSV says how). Checks:
+    the read end points round to the stated MFUs (per-GPU TFLOP/s / 989, the weak table's peak), the 2,304-GPU point
+    is the weak table's 177B row (997.2 PFLOP/s) to the reading's 0.5 %, and the layout is that row's (TP 8 x PP 6,
+    one layer per virtual stage)."""
     _, _, weak = load_table("megatron_core_h100_weak")
     w = next(r for r in weak if r["model_size"] == "177B")
     _, _, rows = load_table("megatron_core_h100_strong")
-    assert [(r["gpus"], r["mfu_pct"]) for r in rows] == [("96", "47"), ("4608", "42")]
+    assert [int(r["gpus"]) for r in rows] == [96, 144, 288, 576, 1152, 2304, 3072, 4608]
     for r in rows:
-        assert float(r["tflops_per_gpu"]) == pytest.approx(float(r["mfu_pct"]) / 100 * 989, abs=0.05)
+        per_gpu = float(r["aggregate_pflops_read"]) * 1000 / int(r["gpus"])
+        assert float(r["tflops_per_gpu"]) == pytest.approx(per_gpu, abs=0.05)
+        if r["mfu_pct_stated"]:
+            assert round(per_gpu / 989 * 100) == int(r["mfu_pct_stated"])
         assert all(r[k] == w[k] for k in ("heads", "hidden", "layers", "tp", "pp", "virtual_stages", "global_batch"))
         assert int(r["tp"]) * int(r["pp"]) * int(r["dp"]) == int(r["gpus"])
         # Megatron-LM's interleaved schedule needs the micro-batches per pipeline to be a multiple of PP
         assert (int(r["global_batch"]) // int(r["dp"])) % int(r["pp"]) == 0
         h, layers, vocab = int(r["hidden"]), int(r["layers"]), 131072
         assert (12 * layers * h * h + 2 * vocab * h) / 1e9 == pytest.approx(177.2, abs=0.05)
+    assert [r["mfu_pct_stated"] for r in rows if r["mfu_pct_stated"]] == ["47", "42"]
+    same = next(r for r in rows if r["gpus"] == w["gpus"])
+    assert float(same["aggregate_pflops_read"]) == pytest.approx(float(w["aggregate_pflops"]), rel=0.005)
+    assert same["compare"] == "False" and all(r["compare"] == "True" for r in rows if r is not same)
 
 
 @pytest.mark.parametrize("name, count, peak", [("mosaic_h100_large", 18, 989.5e12), ("mosaic_a100_80gb", 61, 312e12),
@@ -518,8 +527,8 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     from explorer.accuracy import accuracy_line
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
-    # its strong scaling (2), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9) and the DGX Cloud
-    # recipes' BF16 and FP8 runs (35 + 35), out of every fit
+    # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9) and the DGX
+    # Cloud recipes' BF16 and FP8 runs (35 + 35), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc)
@@ -613,9 +622,9 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # every throughput table ran on an A100 or an H100 (9: NeMo FP8, 12: SC'21 Table 2, 4 x 35: the DGX Cloud
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
-    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 2: Megatron-Core's strong scaling;
+    # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
     # 1: GPT-NeoX-20B)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 2 + 1
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6

@@ -217,9 +217,9 @@ def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
     return [Assumption(
         f"ZeRO-{plan.zero} under Megatron-LM is Megatron-FSDP (--use-megatron-fsdp --data-parallel-sharding-strategy "
         f"{'optim_grads_params' if plan.zero >= 3 else 'optim_grads'}): it {what}, prefetched behind the layers' "
-        "compute, costed as FSDP2's per-block units. No reference table holds a Megatron-FSDP run; NVIDIA's one "
-        "published on H100 (Megatron-Bridge 25.09 and 25.11: Llama 3 8B at FP8 on 8 GPUs) is predicted 9-11 % slow "
-        "(tests/test_validate.py).",
+        "compute, costed as FSDP2's per-block units. The only Megatron-FSDP runs published, NVIDIA's on H100 "
+        "(NeMo 25.09 and 25.11: Llama 3 8B at FP8 on 8 GPUs, reference table bridge_nemo_h100_fp8), are predicted "
+        "10-13 % slow; nothing is fitted to them.",
         "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
         "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md")]
 

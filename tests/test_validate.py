@@ -566,13 +566,13 @@ def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
     line = accuracy_line("megatron", "h100_sxm", precision="fp8")
     assert f"on {len(fp8)} published FP8 Megatron-LM runs on Hopper GPUs" in line
     assert f"{round(statistics.median(abs(r.error) for r in fp8), 4):.1%} at the median" in line
-    # torchtitan's tensorwise Float8 runs (torchtitan_float8_h100, judged out of the fit): 20 rows, and MosaicML's
-    # Transformer Engine FP8 runs (mosaic_h100_fp8): 7
+    # torchtitan's tensorwise Float8 runs (torchtitan_float8_h100, judged out of the fit): 20 rows, its two H200 runs
+    # (torchtitan_float8_h200, Hopper too), and MosaicML's Transformer Engine FP8 runs (mosaic_h100_fp8): 7
     t = results["torchtitan_float8_h100"]
     assert len(t.rows) == 20 and all(r.precision == "fp8" and "rowwise" not in r.label for r in t.rows)
-    assert len(results["mosaic_h100_fp8"].rows) == 7
+    assert len(results["torchtitan_float8_h200"].rows) == 2 and len(results["mosaic_h100_fp8"].rows) == 7
     e = explorer.estimate(model="llama3_8b", gpus=64, framework="fsdp", precision="fp8", global_batch=128)
-    assert any(a.text.startswith("Accuracy: on 27 published FP8 PyTorch FSDP (torchtitan's FSDP2, MosaicML's and "
+    assert any(a.text.startswith("Accuracy: on 29 published FP8 PyTorch FSDP (torchtitan's FSDP2, MosaicML's and "
                                  "IBM's FSDP1) runs on Hopper") for a in e.assumptions())
     # a bf16 plan keeps the line of every run of its group; an FP8 plan where no FP8 run was published says so
     assert "FP8" not in accuracy_line("fsdp", "h100_sxm")
@@ -624,8 +624,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
-    # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13
+    # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
@@ -665,6 +665,23 @@ def test_bridge_nemo_h100_fp8_rows_are_transcribed_consistently_and_judged_out_o
         assert (r["zero"], r["fsdp_column"]) in (("3", r["gpus"]), ("1", "0"))
         assert (int(r["global_batch"]) // (dp * int(r["micro_batch"]))) % pp == 0 or int(r["virtual_stages"]) == 1
     assert off == [("26.04.01", "llama3_70b", 0.98)]
+
+
+def test_torchtitan_float8_h200_rows_follow_their_command_line():
+    """Trainy's H200 runs of torchtitan (benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md): NUM_NODES 4 and 8 hosts
+    of 8 H200, --training.local_batch_size=2 with FSDP over every GPU (data_parallel_shard_degree -1), float8 with the
+    FSDP float8 all-gather; 10,938 and 10,753 tokens/s per GPU. Judged out of the fit, on the H200 part."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("torchtitan_float8_h200")
+    assert spec["fit"] is False and spec["accelerator"] == "h200"
+    assert "torchtitan_float8_h200" not in calibrate.stored().get("tables", [])
+    assert [r["tokens_per_s_per_gpu"] for r in rows] == ["10938", "10753"]
+    for r in rows:
+        gpus = int(r["gpus"])
+        assert gpus == 8 * int(r["num_nodes"]) == int(r["fsdp"])
+        assert int(r["global_batch"]) == 2 * gpus and r["micro_batch"] == "2"
+        assert r["precision"] == "fp8" and r["fp8_all_gather"] == "True" and r["recompute"] == "selective"
 
 
 @pytest.mark.parametrize("name", ["dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16",

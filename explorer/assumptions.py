@@ -221,7 +221,8 @@ def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
         "(NeMo 25.09 and 25.11: Llama 3 8B at FP8 on 8 GPUs, reference table bridge_nemo_h100_fp8), are predicted "
         "10-13 % slow; nothing is fitted to them.",
         "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
-        "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md")]
+        "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary-archive.md "
+        "(explorer/data/reference/bridge_nemo_h100_fp8.csv)")]
 
 
 def _fp8_all_gather(s: Setup) -> list[Assumption]:

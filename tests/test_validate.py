@@ -633,6 +633,15 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 1 + 6
 
 
+def _data_parallel_degree(r: dict[str, str]) -> int:
+    """DP of a published row: its GPUs over TP x PP x CP, which must divide them, with a global batch that splits into
+    whole micro-batches per data-parallel rank."""
+    tp, pp, cp = int(r["tp"]), int(r["pp"]), int(r["cp"])
+    dp = int(r["gpus"]) // (tp * pp * cp)
+    assert dp * tp * pp * cp == int(r["gpus"]) and int(r["global_batch"]) % (dp * int(r["micro_batch"])) == 0, r
+    return dp
+
+
 def test_bridge_nemo_h100_fp8_rows_are_transcribed_consistently_and_judged_out_of_the_fit():
     """NeMo 25.09-26.06 (Megatron-Bridge's performance archive), DGX H100, FP8. Each row prints tokens/s and model
     TFLOP/s per GPU; their ratio is a FLOP count per token with causal attention (half the 4 s h of QK^T and AV):
@@ -646,21 +655,21 @@ def test_bridge_nemo_h100_fp8_rows_are_transcribed_consistently_and_judged_out_o
     spec, _, rows = load_table("bridge_nemo_h100_fp8")
     assert spec["fit"] is False and "bridge_nemo_h100_fp8" not in calibrate.stored().get("tables", [])
     assert len(rows) == 13 and all(r["precision"] == "fp8" for r in rows)
-    h, kv, f, L, V, s = 8192, 1024, 28672, 80, 128256, 8192
-    per_token = 6 * L * (h * (h + 2 * kv) + h * h + 3 * h * f) + 6 * L * s * h + 6 * V * h
+
+    def causal_flops_per_token(h: int, kv: int, f: int, layers: int, vocab: int, s: int) -> int:
+        return 6 * layers * (h * (h + 2 * kv) + h * h + 3 * h * f) + 6 * layers * s * h + 6 * vocab * h
+
+    per_token = causal_flops_per_token(8192, 1024, 28672, 80, 128256, 8192)
     assert per_token == pytest.approx(4.492e11, rel=1e-3)
     assert per_token * 1619 / 1e12 == pytest.approx(727, abs=0.5)
     off = []
     for r in rows:
         m = get_model(r["model"])
-        count = 6 * m.layers * (m.hidden * (m.hidden + 2 * m.kv_dim) + m.hidden ** 2 + 3 * m.hidden * m.ffn) + (
-            6 * m.layers * int(r["seq_len"]) * m.hidden + 6 * m.vocab * m.hidden)
+        count = causal_flops_per_token(m.hidden, m.kv_dim, m.ffn, m.layers, m.vocab, int(r["seq_len"]))
         ratio = float(r["model_tflops_per_gpu"]) * 1e12 / (float(r["tokens_per_s_per_gpu"]) * count)
         if abs(ratio - 1) > 0.01:
             off.append((r["release"], r["model"], round(ratio, 2)))
-        tp, pp, cp = int(r["tp"]), int(r["pp"]), int(r["cp"])
-        dp = int(r["gpus"]) // (tp * pp * cp)
-        assert dp * tp * pp * cp == int(r["gpus"]) and int(r["global_batch"]) % (dp * int(r["micro_batch"])) == 0
+        dp, pp = _data_parallel_degree(r), int(r["pp"])
         # Megatron-FSDP over all 8 GPUs (FSDP 8) or the distributed optimizer (FSDP 0); interleaving needs m % PP == 0
         assert (r["zero"], r["fsdp_column"]) in (("3", r["gpus"]), ("1", "0"))
         assert (int(r["global_batch"]) // (dp * int(r["micro_batch"]))) % pp == 0 or int(r["virtual_stages"]) == 1
@@ -702,9 +711,7 @@ def test_dgxc_tables_are_self_consistent_judged_out_of_the_fit_and_read_their_re
     for r in rows:
         tokens = int(r["seq_len"]) * int(r["global_batch"]) / float(r["step_time_s"])
         assert tokens == pytest.approx(float(r["tokens_per_s"]), rel=0.02), r
-        tp, pp, cp = int(r["tp"]), int(r["pp"]), int(r["cp"])
-        dp = int(r["gpus"]) // (tp * pp * cp)
-        assert dp * tp * pp * cp == int(r["gpus"]) and int(r["global_batch"]) % (dp * int(r["micro_batch"])) == 0
+        _data_parallel_degree(r)
         fused = later or r["model"].startswith("llama3_1") or r["model"] == "nemotron4_15b"
         assert r["attention_kernel"] == ("cudnn" if fused else "flash2"), r
         if later:  # 405B's recipe accounts for the embedding and the loss in the pipeline split: PP x v divides L + 2

@@ -87,7 +87,7 @@ MIN_MESSAGE_BYTES, MAX_MESSAGE_BYTES = 1.0, 1e15  # 1 byte .. 1 PB
 MIN_STEP_S, MAX_STEP_S = 1e-9, 1e3  # 1 ns .. 1,000 s per sample
 MAX_SAMPLE_BYTES = 1e12  # one sample of 1 TB (a 4K video clip is ~1 GB)
 MAX_DATASET_SAMPLES = 1 << 40  # 1.1 T samples (LAION-5B has 5.85 B)
-# Memory per device: 1 PB, beyond any accelerator or host (H200: 141 GB).
+# Memory per device: 1 PB, beyond any accelerator or host (B200: 191.5 GB).
 MAX_MEMORY_GB = 1e6
 # Compression experiment: its seeded simulation runs in seconds within these.
 MAX_COMPRESSION_WORKERS = 128

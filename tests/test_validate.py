@@ -693,6 +693,16 @@ def test_torchtitan_float8_h200_rows_follow_their_command_line():
         assert r["precision"] == "fp8" and r["fp8_all_gather"] == "True" and r["recompute"] == "selective"
 
 
+def test_hopper_and_blackwell_parts_carry_the_memory_the_cuda_runtime_offers():
+    """As for H100 (79.11 GiB, not the datasheet's 80 GB): PyTorch's out-of-memory messages state 139.80 GiB of total
+    capacity on an H200 and 178.35 GiB on a B200 (torchtitan's B200 log agrees: 46.39 GiB at 26.01 %), i.e. 150.11 and
+    191.50 GB; the datasheets' 141 GB and 180 GB read as 10^9 bytes would hold back 6 % of each."""
+    from explorer.hardware.catalog import get_accelerator
+
+    for key, gib in (("h100_sxm", 79.11), ("h200", 139.80), ("b200", 178.35)):
+        assert get_accelerator(key).memory_bytes == pytest.approx(gib * 2**30, rel=2e-4), key
+
+
 @pytest.mark.parametrize("name", ["dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16",
                                   "dgxc_nemo_h100_2025_fp8"])
 def test_dgxc_tables_are_self_consistent_judged_out_of_the_fit_and_read_their_recipes(name):

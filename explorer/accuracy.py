@@ -15,15 +15,15 @@ import statistics
 from functools import cache
 from pathlib import Path
 
-from explorer.cost.efficiency import FITTED_FAMILIES
+from explorer.cost.efficiency import GPU_FAMILIES
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 
 ACCURACY_FILE = Path(__file__).parent / "data" / "reference" / "accuracy.json"
 GOOD = 0.15  # the issue's per-row bar: |error| <= 15 %
 
-FAMILY_OF = {key: family.capitalize() for family, keys in FITTED_FAMILIES.items() for key in keys}
+FAMILY_OF = {key: family.capitalize() for family, keys in GPU_FAMILIES.items() for key in keys}
 """GPU family of each catalog part the reference tables ran on (the families the calibration fits its
-efficiencies for)."""
+efficiencies for, and Blackwell, whose runs are judged only)."""
 
 
 ALL_PRECISIONS = "all"

@@ -144,7 +144,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
     the framework's default. attention_kernel: flash2, flash1, triton or cudnn (explorer/cost/efficiency.py
     attention_kernel_speed); None is the framework's on this GPU (frameworks.attention_kernel_default: cuDNN's for
-    Megatron-LM on Hopper, FlashAttention-2 otherwise). embedding_pipeline_slot: the embedding and the output
+    Megatron-LM on Hopper and Blackwell and for FSDP2 on Blackwell, FlashAttention-2 otherwise).
+    embedding_pipeline_slot: the embedding and the output
     layer each take a layer's slot in the pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split
     and --account-for-loss-in-pipeline-split; Llama 3 405B's 126 layers in 128 slots;
     Setup.embedding_pipeline_slot), so PP x virtual stages may reach layers + 2. recompute_every: under full

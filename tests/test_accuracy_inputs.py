@@ -432,8 +432,16 @@ def test_cudnn_attention_speed_comes_from_its_measurements_per_gpu_family():
     assert 0.82 <= CUDNN_ATTENTION_SPEED["ampere"] <= 68.812 / 78.608
     assert attention_kernel_speed("cudnn", "h100_sxm") == 2.0 and attention_kernel_speed("cudnn", "a100_80gb") == 0.85
     assert attention_kernel_speed("flash2", "b200") == 1.0
-    with pytest.raises(UsageError, match="b200"):
-        attention_kernel_speed("cudnn", "b200")
+    # B200: Hopper's 2.0 carried through forward kernel rates at head dimension 128 on both parts. FlashAttention-2,
+    # tritonbench: 352.104 TFLOP/s on B200 at s 2,048 (meta-pytorch/tritonbench PR 171) against 329.483 on H100
+    # (issue 142132); cuDNN: 1,428 on B200 (Dao-AILab/flash-attention PR 2605) and 1,613 / 1.3 for cuDNN 9.13
+    # (FlashAttention-4's abstract) against 631.338 on H100. 2.0 x (cuDNN B200 / H100) / (FA2 B200 / H100) = 3.9
+    fa2_ratio = 352.104 / 329.483
+    cudnn_ratio = (1428 + 1613 / 1.3) / 2 / 631.338
+    assert 2.0 * cudnn_ratio / fa2_ratio == pytest.approx(CUDNN_ATTENTION_SPEED["blackwell"], abs=0.15)
+    assert attention_kernel_speed("cudnn", "b200") == CUDNN_ATTENTION_SPEED["blackwell"]
+    with pytest.raises(UsageError, match="orin_agx"):
+        attention_kernel_speed("cudnn", "orin_agx")
     # in a layer only the attention core speeds up, by exactly that factor
     from explorer.cost.time import layer_time
 
@@ -454,6 +462,11 @@ def test_the_attention_kernel_default_is_the_frameworks_on_the_gpu():
     assert attention_kernel_default("megatron", "a100_80gb") == "flash2"
     for fw in ("fsdp", "deepspeed", "any"):
         assert attention_kernel_default(fw, "h100_sxm") == "flash2"
+    # Blackwell: Transformer Engine's preference holds at compute capability >= 9.0, and torchtitan's SDPA puts
+    # cuDNN first at 10.0 (PR 1196); Megatron-DeepSpeed keeps FlashAttention-2, and so does 'any'
+    assert [attention_kernel_default(fw, "b200") for fw in ("megatron", "fsdp", "deepspeed", "any")] == [
+        "cudnn", "cudnn", "flash2", "flash2"]
+    assert attention_kernel_default("fsdp", "a100_80gb") == "flash2"
     assert explorer.estimate(gpus=64, tp=8).setup.attention_kernel == "cudnn"
     assert explorer.estimate(gpus=64, tp=8, framework="fsdp", zero=3).setup.attention_kernel == "flash2"
     assert explorer.estimate(gpus=64, tp=8, gpu="a100_80gb").setup.attention_kernel == "flash2"
@@ -462,8 +475,9 @@ def test_the_attention_kernel_default_is_the_frameworks_on_the_gpu():
     assert res.instance.setup.attention_kernel == "cudnn"
     res = explorer.solve_3d("cloud", gpus=64, engine="enumerate", top=1, explain=False, framework="any")
     assert res.instance.setup.attention_kernel == "flash2"
-    code, out, err = run("estimate", "--gpu", "b200", "--gpus", "8", "--attention-kernel", "cudnn")
-    assert code == 2 and "cudnn" in err and "h100_sxm" in err and "Traceback" not in err
+    code, out, err = run("estimate", "--gpu", "orin_agx", "--gpus", "8", "--attention-kernel", "cudnn")
+    assert code == 2 and "cudnn" in err and "h100_sxm" in err and "b200" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_fp8_gemms_run_at_the_measured_speedup_over_bf16():

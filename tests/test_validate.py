@@ -74,13 +74,18 @@ def test_the_code_carries_the_global_fit():
     stored, now = calibrate.stored()["global"], calibrate.current_values()
     for name, value in stored.items():
         assert now[name] == pytest.approx(value, rel=1e-3), name
-    # B200 has no table: its GEMM efficiency is an assumption derived from the Hopper fit (accelerators.toml says
-    # 'Hopper's fitted x 0.75/0.80'), so it follows each refit
+    # B200 is in no fit: its GEMM efficiency is an assumption derived from the Hopper fit (accelerators.toml says
+    # 'Hopper's fitted x 0.75/0.80'), and its FlashAttention-2 efficiency is Hopper's fitted one at the same absolute
+    # rate x 1.07 (FlashAttention-2 on B200 against H100 in tritonbench), so both follow each refit
     from explorer.hardware.catalog import get_accelerator
 
-    b200 = get_accelerator("b200")
+    b200, h100 = get_accelerator("b200"), get_accelerator("h100_sxm")
     assert f"{stored['matmul_efficiency.hopper']:.4g} x 0.75/0.80" in b200.matmul_efficiency_source
     assert b200.matmul_efficiency == pytest.approx(stored["matmul_efficiency.hopper"] * 0.75 / 0.80, abs=1e-4)
+    hopper_attention = stored["attention_efficiency.hopper"]
+    assert f"Hopper's fitted {hopper_attention:.4g} x 989.4 / 2,250" in b200.attention_efficiency_source
+    assert b200.attention_efficiency == pytest.approx(
+        hopper_attention * h100.peak("bf16") / b200.peak("bf16") * 1.07, abs=1e-4)
 
 
 def test_calibration_parameters_are_physical_and_bounded():
@@ -547,9 +552,12 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     line = accuracy_line("deepspeed", "a100_80gb")
     assert (f"on {n} published DeepSpeed (Megatron-DeepSpeed and gpt-neox) runs on Ampere GPUs (4 reference tables"
             in line)
-    # a part no table ran on says so instead of borrowing another's figures
-    assert "no published PyTorch FSDP2 (torchtitan) run on NVIDIA B200" in accuracy_line(
-        "fsdp", "b200", "NVIDIA B200")
+    # a family no table of the framework ran on says so instead of borrowing another's figures
+    assert "no published DeepSpeed run on Hopper GPUs" in accuracy_line("deepspeed", "h100_sxm", "NVIDIA H100")
+    # Blackwell: judged runs only (no fit reads a B200 row): NeMo's 4 FP8 runs, torchtitan's 2
+    line = accuracy_line("megatron", "b200", "NVIDIA B200", precision="fp8")
+    assert "on 4 published FP8 Megatron-LM runs on Blackwell GPUs (1 reference table" in line
+    assert "on 2 published PyTorch FSDP" in accuracy_line("fsdp", "b200", "NVIDIA B200")
 
 
 def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
@@ -624,8 +632,9 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # recipes, 2026-12-03; 9: NeMo's long-context runs; 4 + 4: IBM's fms-fsdp on A100 and H100; 2: torchtitan's
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
-    # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2
+    # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
+    # torchtitan's B200 runs, the Blackwell family, 2026-12-04)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
@@ -642,6 +651,12 @@ def _data_parallel_degree(r: dict[str, str]) -> int:
     return dp
 
 
+def causal_flops_per_token(h: int, kv: int, f: int, layers: int, vocab: int, s: int) -> int:
+    """Megatron's model FLOPs per token of a SwiGLU decoder with causal attention (half the 4 s h of QK^T and AV):
+    6 L P_layer + 6 L s h + 6 V h, P_layer = h (h + 2 kv) + h^2 + 3 h ffn."""
+    return 6 * layers * (h * (h + 2 * kv) + h * h + 3 * h * f) + 6 * layers * s * h + 6 * vocab * h
+
+
 def test_bridge_nemo_h100_fp8_rows_are_transcribed_consistently_and_judged_out_of_the_fit():
     """NeMo 25.09-26.06 (Megatron-Bridge's performance archive), DGX H100, FP8. Each row prints tokens/s and model
     TFLOP/s per GPU; their ratio is a FLOP count per token with causal attention (half the 4 s h of QK^T and AV):
@@ -655,9 +670,6 @@ def test_bridge_nemo_h100_fp8_rows_are_transcribed_consistently_and_judged_out_o
     spec, _, rows = load_table("bridge_nemo_h100_fp8")
     assert spec["fit"] is False and "bridge_nemo_h100_fp8" not in calibrate.stored().get("tables", [])
     assert len(rows) == 13 and all(r["precision"] == "fp8" for r in rows)
-
-    def causal_flops_per_token(h: int, kv: int, f: int, layers: int, vocab: int, s: int) -> int:
-        return 6 * layers * (h * (h + 2 * kv) + h * h + 3 * h * f) + 6 * layers * s * h + 6 * vocab * h
 
     per_token = causal_flops_per_token(8192, 1024, 28672, 80, 128256, 8192)
     assert per_token == pytest.approx(4.492e11, rel=1e-3)
@@ -693,9 +705,51 @@ def test_torchtitan_float8_h200_rows_follow_their_command_line():
         assert r["precision"] == "fp8" and r["fp8_all_gather"] == "True" and r["recompute"] == "selective"
 
 
+def test_bridge_nemo_b200_fp8_rows_are_transcribed_consistently_and_judged_out_of_the_fit():
+    """NeMo 25.09 and 25.11 on DGX B200 (Megatron-Bridge's performance archive), FP8: model TFLOP/s over tokens/s is
+    the same causal FLOP count per token as the page's H100 rows of the same models. By hand for Llama 3 8B (h 4096,
+    kv 1024, ffn 14336, L 32, V 128,256, s 8,192): 6 x 32 x (4096 x 6144 + 4096^2 + 3 x 4096 x 14336) + 6 x 32 x 8192
+    x 4096 + 6 x 128256 x 4096 = 5.149e10 per token; x 29,994 tokens/s = 1,544 TFLOP/s, the published 1,544 (25.09)."""
+    from explorer.models import get_model
+
+    from explorer import calibrate
+
+    spec, _, rows = load_table("bridge_nemo_b200_fp8")
+    assert spec["fit"] is False and spec["accelerator"] == "b200"
+    assert "bridge_nemo_b200_fp8" not in calibrate.stored().get("tables", [])
+    assert [r["release"] for r in rows] == ["25.09", "25.09", "25.11", "25.11"]
+    per_8b = causal_flops_per_token(4096, 1024, 14336, 32, 128256, 8192)
+    assert per_8b == pytest.approx(5.149e10, rel=1e-3) and per_8b * 29994 / 1e12 == pytest.approx(1544, abs=1)
+    for r in rows:
+        m = get_model(r["model"])
+        count = causal_flops_per_token(m.hidden, m.kv_dim, m.ffn, m.layers, m.vocab, int(r["seq_len"]))
+        ratio = float(r["model_tflops_per_gpu"]) * 1e12 / (float(r["tokens_per_s_per_gpu"]) * count)
+        assert ratio == pytest.approx(1, abs=0.01), r
+        dp = _data_parallel_degree(r)
+        assert r["zero"] == "1" and r["fsdp_column"] == "0" and r["precision"] == "fp8"
+        assert (int(r["global_batch"]) // (dp * int(r["micro_batch"]))) % int(r["pp"]) == 0
+
+
+def test_torchtitan_b200_rows_are_the_prs_log_lines():
+    """pytorch/torchtitan PR 1196: step 70 of Llama 3 8B on B200, tps 10,902 with FlashAttention-2 and 12,211 with
+    cuDNN; the same lines print 631.39 and 707.19 'tflops', torchtitan's count per token (6 x non-embedding
+    parameters + 12 L h s: 6 x 7,504,924,672 + 12 x 32 x 4096 x 8192 = 5.791e10) times tps, and 46.39 GiB at 26.01 %
+    of the part."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("torchtitan_b200")
+    assert spec["fit"] is False and "torchtitan_b200" not in calibrate.stored().get("tables", [])
+    assert [(r["attention_kernel"], r["tokens_per_s_per_gpu"]) for r in rows] == [("flash2", "10902"),
+                                                                                 ("cudnn", "12211")]
+    per_token = 6 * 7_504_924_672 + 12 * 32 * 4096 * 8192
+    assert per_token * 10902 / 1e12 == pytest.approx(631.39, rel=2e-3)
+    assert per_token * 12211 / 1e12 == pytest.approx(707.19, rel=2e-3)
+    assert 46.39 / 0.2601 == pytest.approx(178.35, abs=0.05)  # the B200's capacity as PyTorch states it
+
+
 def test_hopper_and_blackwell_parts_carry_the_memory_the_cuda_runtime_offers():
     """As for H100 (79.11 GiB, not the datasheet's 80 GB): PyTorch's out-of-memory messages state 139.80 GiB of total
-    capacity on an H200 and 178.35 GiB on a B200 (torchtitan's B200 log agrees: 46.39 GiB at 26.01 %), i.e. 150.11 and
+    capacity on an H200 and 178.35 GiB on a B200 (torchtitan's own log agrees: 46.39 GiB at 26.01 %), i.e. 150.11 and
     191.50 GB; the datasheets' 141 GB and 180 GB read as 10^9 bytes would hold back 6 % of each."""
     from explorer.hardware.catalog import get_accelerator
 

@@ -98,8 +98,9 @@ def stack_options(f: Callable) -> Callable:
                      help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA's "
                           "default), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in Triton as MPT "
                           "ran it in 2023, 2.3x slower; FlashAttention-2 paper, fig. 4), cudnn (cuDNN fused "
-                          "attention, Transformer Engine's default on H100: 2x FlashAttention-2 on Hopper, 0.85x on "
-                          "Ampere). Default: the framework's (cudnn for megatron on Hopper GPUs, else flash2)."),
+                          "attention, Transformer Engine's default on H100 and B200: 2x FlashAttention-2 on "
+                          "Hopper, 4x on Blackwell, 0.85x on Ampere). Default: the framework's (cudnn for "
+                          "megatron on Hopper and Blackwell GPUs and for fsdp on Blackwell, else flash2)."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
                           "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),

@@ -114,12 +114,17 @@ FITTED_FAMILIES: dict[str, tuple[str, ...]] = {
 """Accelerator families whose GEMM and attention efficiencies explorer/calibrate.py fits, one value per family
 (hardware/data/accelerators.toml), and by which explorer/accuracy.py groups the validation rows."""
 
+GPU_FAMILIES: dict[str, tuple[str, ...]] = {**FITTED_FAMILIES, "blackwell": ("b200",)}
+"""Every accelerator family with per-family kernel figures (CUDNN_ATTENTION_SPEED, the frameworks' default attention
+kernel); Blackwell's parts carry figures from kernel measurements, not from a fit (no published Blackwell training
+table is in the fit)."""
+
 ATTENTION_KERNEL_NAMES: dict[str, str] = {
     "flash2": "a FlashAttention-2-class kernel: flash-attn 2, PyTorch SDPA's default backend, or Transformer "
               "Engine with its cuDNN backend turned off",
     "flash1": "FlashAttention 1 (flash-attn 1.x)",
     "triton": "FlashAttention in Triton (as MosaicML's MPT ran it in 2023)",
-    "cudnn": "cuDNN's fused attention (Transformer Engine's default on Hopper)",
+    "cudnn": "cuDNN's fused attention (Transformer Engine's default on Hopper and Blackwell)",
 }
 ATTENTION_KERNELS: dict[str, float] = {
     "flash2": 1.0,
@@ -146,7 +151,7 @@ at the same shapes; FlashAttention-2 and the older kernels alike run Ampere-styl
 or TMA: FlashAttention-3, arXiv 2407.08608, sec. 1), so the same ratios serve both parts."""
 
 
-CUDNN_ATTENTION_SPEED: dict[str, float] = {"hopper": 2.0, "ampere": 0.85}
+CUDNN_ATTENTION_SPEED: dict[str, float] = {"hopper": 2.0, "ampere": 0.85, "blackwell": 4.0}
 """Speed of cuDNN's fused attention (forward + backward) relative to FlashAttention-2 on the same GPU family.
 Hopper: 2.0, the middle of the 1.7-2.3x that huggingface/transformers PR 48163 (2026-08) measured for training
 shapes on H100 when it made SDPA prefer cuDNN there; tritonbench's H100 forward at s = 4,608, head dimension 128,
@@ -155,7 +160,21 @@ FlashAttention-2 does not (FlashAttention-3, arXiv 2407.08608, sec. 1). Ampere: 
 (the same PR: 0.82x on A100; pytorch/pytorch PR 192799: 68.8 against 78.6 TFLOP/s forward + backward on sm80).
 Transformer Engine picks it by default on sm90 when both backends can run the shape ('Disabling FlashAttention to
 give FusedAttention preference on Hopper+', transformer_engine/pytorch/attention.py since v1.5) unless
-NVTE_FUSED_ATTN=0; NeMo's recipes set NVTE_FUSED_ATTN per model."""
+NVTE_FUSED_ATTN=0; NeMo's recipes set NVTE_FUSED_ATTN per model.
+Blackwell (B200): 4.0, carried over from Hopper's 2.0 through kernel measurements of the two parts, forward at head
+dimension 128 (no forward + backward pair is published for B200): FlashAttention-2, which runs Ampere-style mma
+instructions on both, is about as fast on B200 as on H100 (tritonbench: 352-362 TFLOP/s at s = 2,048-8,192 on B200,
+meta-pytorch/tritonbench PR 171, against 329.5 on H100, pytorch/pytorch issue 142132: 1.07-1.10x; forward + backward
+at head dimension 64, 333-346 TFLOP/s at 8-16K, Dao-AILab/flash-attention issue 1589, against FlashAttention-2's
+'up to 335' on H100, arXiv 2307.08691 sec. 4.1), while cuDNN's Blackwell kernels run about twice its H100 rate
+(1,428 TFLOP/s at s = 1,024, Dao-AILab/flash-attention PR 2605; 1,240 for cuDNN 9.13 at FlashAttention-4's best
+shape, 1,613 / 1.3, as the abstract of FlashAttention-4, Zadouri et al., Dao-AILab/flash-attention
+assets/fa4_paper.pdf, states; against 631 on H100: 1.97-2.26x): 2.0 x 2.11 / 1.07 =
+3.9, rounded to 4.0. One end-to-end A/B on B200 reads lower: torchtitan switching Llama 3 8B (8 B200, FSDP, eager)
+from FlashAttention-2 to cuDNN gained 12.0 % tokens/s (PR 1196, 2025-05: 10,902 -> 12,211), where the model gains
+43 % at 4.0 (docs/validation.md 'B200: its memory and its attention'): that run's cuDNN predates the 9.13 of
+the kernel figures, and the model's attention share of its step may be too large; the figure is kept at the
+kernels' reading."""
 
 
 FP8_GEMM_SPEEDUP = 1.66
@@ -174,11 +193,11 @@ def attention_kernel_speed(kernel: str, accelerator_key: str) -> float:
     not measured here is a UsageError."""
     if kernel != "cudnn":
         return ATTENTION_KERNELS[kernel]
-    for family, keys in FITTED_FAMILIES.items():
+    for family, keys in GPU_FAMILIES.items():
         if accelerator_key in keys and family in CUDNN_ATTENTION_SPEED:
             return CUDNN_ATTENTION_SPEED[family]
     raise UsageError(f"attention kernel 'cudnn' has no measured speed on {accelerator_key}; "
-                     f"valid on: {', '.join(k for f in CUDNN_ATTENTION_SPEED for k in FITTED_FAMILIES[f])}")
+                     f"valid on: {', '.join(k for f in CUDNN_ATTENTION_SPEED for k in GPU_FAMILIES[f])}")
 
 
 def gemm_efficiency(

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.cost.efficiency import FITTED_FAMILIES
+from explorer.cost.efficiency import GPU_FAMILIES
 from explorer.errors import UsageError
 
 FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
@@ -107,10 +107,12 @@ class Framework:
     # of one exchange run together (Megatron-LM's batched send_forward_recv_backward, torch.distributed.pipelining's
     # async isend/irecv), 2 where each is its own blocking call in turn (P2P_SEQUENTIAL_SOURCE)
     p2p_transfers: int = 1
-    # Attention through Transformer Engine's DotProductAttention, which runs cuDNN's fused attention on Hopper
-    # unless NVTE_FUSED_ATTN=0 (efficiency.CUDNN_ATTENTION_SPEED); the others run FlashAttention-2 (flash-attn or
-    # PyTorch SDPA's default backend)
-    te_attention: bool = False
+    # GPU families (efficiency.GPU_FAMILIES) on which the framework's attention runs cuDNN's fused attention by
+    # default (efficiency.CUDNN_ATTENTION_SPEED): Transformer Engine's DotProductAttention prefers it on compute
+    # capability 9.0 and up (Hopper and Blackwell) unless NVTE_FUSED_ATTN=0; torchtitan's SDPA puts the cuDNN
+    # backend first on capability 10.0 (Blackwell) only. Elsewhere FlashAttention-2 (flash-attn or PyTorch SDPA's
+    # default backend)
+    cudnn_attention_on: tuple[str, ...] = ()
     # The framework's own library for ZeRO-2/3 when it is not the framework itself (Megatron-LM: Megatron-FSDP)
     sharded_by: str = ""
 
@@ -150,8 +152,9 @@ MEGATRON = Framework(
            "all-reduce in the last micro-batch only, megatron_fsdp.py outer_fsdp_group_grad_reduce); "
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
            "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
-           "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred on sm90 since v1.5)",
-    tp_comm_overlap=True, te_attention=True, sharded_by="Megatron-FSDP")
+           "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred at compute capability "
+           ">= 9.0 since v1.5, 'FusedAttention preference on Hopper+')",
+    tp_comm_overlap=True, cudnn_attention_on=("hopper", "blackwell"), sharded_by="Megatron-FSDP")
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
     context_parallel=False, hsdp=False, grad_fp32=False,
@@ -171,9 +174,12 @@ FSDP = Framework(
            "torch/distributed/pipelining/stage.py; torchtitan/models/llama3/model.py (wq, wk, wv, w1, w3 as "
            "separate nn.Linear), torchtitan/distributed/activation_checkpoint.py (selective_ac_option 'op', "
            "_save_list: every second matmul and the elementwise ops rerun); AsyncTP (opt-in) speeds the forward "
-           "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08)",
+           "only: PyTorch dev-discuss 'Introducing Async Tensor Parallelism in PyTorch' (2024-08); SDPA with "
+           "the cuDNN backend first on compute capability 10.0 (pytorch/torchtitan PR 1196, 2025-05, "
+           "torchtitan/models/attention.py), FlashAttention-2's first elsewhere",
     fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12,
-    compiled_loss_bytes_per_logit=4, tp_saves_gathered_input=True, replay_early_stop=True)
+    compiled_loss_bytes_per_logit=4, tp_saves_gathered_input=True, replay_early_stop=True,
+    cudnn_attention_on=("blackwell",))
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
@@ -231,15 +237,17 @@ def tp_overlap_default(choice: str) -> bool:
 
 
 def attention_kernel_default(choice: str, accelerator_key: str) -> str:
-    """The fused attention kernel a framework choice runs by default on this accelerator: cuDNN's on Hopper where
-    every framework of the choice runs attention through Transformer Engine (Megatron-LM: TE prefers cuDNN's
-    FusedAttention on sm90, transformer_engine/pytorch/attention.py since v1.5; NVIDIA's NeMo recipes since
-    NeMo-Framework-Launcher 04b8d098, 2024-08-29, and the DGX Cloud recipes set NVTE_FUSED_ATTN=1 for Llama 3.1),
-    else FlashAttention-2 (TE picks flash-attn off sm90; torchtitan's SDPA and Megatron-DeepSpeed run
-    FlashAttention-2). 'any' takes the choice that holds for every framework it may pick (flash2), as TP overlap
-    does."""
-    if accelerator_key in FITTED_FAMILIES["hopper"] and all(f.te_attention for f in frameworks_for(choice)):
-        return "cudnn"
+    """The fused attention kernel a framework choice runs by default on this accelerator: cuDNN's where every
+    framework of the choice prefers it on the GPU's family (Framework.cudnn_attention_on). Megatron-LM runs
+    attention through Transformer Engine, which prefers cuDNN's FusedAttention at compute capability >= 9.0
+    (Hopper, Blackwell; transformer_engine/pytorch/attention.py since v1.5; NVIDIA's NeMo recipes since
+    NeMo-Framework-Launcher 04b8d098, 2024-08-29, and the DGX Cloud recipes set NVTE_FUSED_ATTN=1 for Llama 3.1);
+    torchtitan's SDPA puts cuDNN first on Blackwell only (PR 1196); Megatron-DeepSpeed runs FlashAttention-2, as TE
+    and torchtitan do on Ampere. 'any' takes the choice that holds for every framework it may pick (flash2), as TP
+    overlap does."""
+    for family, keys in GPU_FAMILIES.items():
+        if accelerator_key in keys:
+            return "cudnn" if all(family in f.cudnn_attention_on for f in frameworks_for(choice)) else "flash2"
     return "flash2"
 
 

@@ -581,3 +581,19 @@ def test_the_replay_stops_early_where_pytorch_checkpoints_and_not_under_megatron
     assert flags["70b"] == "False" and flags["13b"] == "True"
     spec, _, rows = load_table("mosaic_a100_40gb")
     assert spec["replay_early_stop"] is False
+
+
+def test_the_3d_report_states_the_attention_figure_the_part_runs_at():
+    # The 3D report's efficiency line quoted the global attention efficiency (45 % of peak) while the step model ran
+    # the part's own (Setup.attention_efficiency): H100's fitted 0.3689 and B200's 0.1736 (FlashAttention-2 at its
+    # H100 rate, accelerators.toml). The line must quote the figure the model used, and cite where it comes from.
+    from explorer.hardware.catalog import get_accelerator
+
+    from explorer.puzzles import solve
+
+    for gpu in ("h100_sxm", "b200"):
+        acc = get_accelerator(gpu)
+        line = next(a for a in solve("3d", track="cloud", gpu=gpu, gpus=64).assumptions
+                    if a.text.startswith("Efficiency parameters"))
+        assert f"attention at {acc.attention_efficiency:.0%} of peak" in line.text, line.text
+        assert acc.attention_efficiency_source in line.source

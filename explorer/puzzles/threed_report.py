@@ -328,6 +328,9 @@ def search_box_text(inst) -> str:
 def _assumptions(res) -> list[Assumption]:
     s = res.instance.setup
     e = s.efficiency
+    acc = s.cluster.accelerator
+    # the attention figure the step model uses: the part's own where the catalog has one (Setup.attention_efficiency)
+    shown = e if acc.attention_efficiency is None else replace(e, attention_efficiency=acc.attention_efficiency)
     a = [
         Assumption(f"Usable memory is {s.usable_memory_fraction:.0%} of HBM "
                    f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB).",
@@ -346,8 +349,9 @@ def _assumptions(res) -> list[Assumption]:
         Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
                    "sets the pace); interleaving needs the micro-batch count divisible by PP.",
                    "Megatron-LM interleaved schedule; Llama 3 paper sec. 3.3.2"),
-        Assumption(f"Efficiency parameters: {e.describe()}; GEMM efficiency of the part "
-                   f"{s.cluster.accelerator.matmul_efficiency}.", s.cluster.accelerator.matmul_efficiency_source),
+        Assumption(f"Efficiency parameters: {shown.describe()}; GEMM efficiency of the part "
+                   f"{acc.matmul_efficiency}.",
+                   "; ".join(x for x in (acc.matmul_efficiency_source, acc.attention_efficiency_source) if x)),
     ]
     if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on
         s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework))

@@ -8,7 +8,12 @@ what explorer/cost/ computes with, and where each choice comes from.
 from __future__ import annotations
 
 from explorer.accuracy import accuracy_line
-from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES, FP8_GEMM_SPEEDUP, attention_kernel_speed
+from explorer.cost.efficiency import (
+    ATTENTION_KERNEL_NAMES,
+    FITTED_FAMILIES,
+    FP8_GEMM_SPEEDUP,
+    attention_kernel_speed,
+)
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
 from explorer.cost.setup import Setup
 from explorer.hardware.catalog import get_node
@@ -30,8 +35,16 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     layout whether DeepSpeed ZeRO-3 shards across nodes."""
     s, m = setup, setup.model
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
-    speed = attention_kernel_speed(s.attention_kernel, s.cluster.accelerator.key)
-    kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, at the rate fitted on such runs"
+    acc = s.cluster.accelerator
+    speed = attention_kernel_speed(s.attention_kernel, acc.key)
+    # where FlashAttention-2's rate on this part comes from (Setup.attention_efficiency): the fit, the part's own
+    # kernel-benchmark figure (accelerators.toml), or the global value no measurement on the part has set
+    fa2_rate = ("at the rate fitted on such runs" if any(acc.key in keys for keys in FITTED_FAMILIES.values()) else
+                f"at {acc.attention_efficiency:.0%} of peak from kernel benchmarks on this part"
+                if acc.attention_efficiency is not None else
+                f"at the global {s.efficiency.attention_efficiency:.0%} of peak (no run or kernel benchmark on this "
+                "part measured it)")
+    kernel = (f"{ATTENTION_KERNEL_NAMES['flash2']}, {fa2_rate}"
               if s.attention_kernel == "flash2" else
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {speed:.3g}x the speed of FlashAttention-2 forward + "
               f"backward on this GPU" if speed >= 1 else
@@ -81,7 +94,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "through HBM; QK^T and AV run as per-head batched GEMMs of head_dim by s (runs before mid-2022).",
                    "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), Algorithm 2 "
                    "and fig. 4; Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py; Korthikanti et al. "
-                   "2022, sec. 4.1"),
+                   "2022, sec. 4.1"
+                   + (f"; {acc.attention_efficiency_source}" if acc.attention_efficiency_source else "")),
         Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
                    "torch.compile)." if s.fused_kernels else
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "

@@ -597,3 +597,15 @@ def test_the_3d_report_states_the_attention_figure_the_part_runs_at():
                     if a.text.startswith("Efficiency parameters"))
         assert f"attention at {acc.attention_efficiency:.0%} of peak" in line.text, line.text
         assert acc.attention_efficiency_source in line.source
+
+
+def test_the_flashattention_line_says_where_the_parts_rate_comes_from():
+    # H100's FlashAttention-2 rate is fitted on published runs; B200's comes from kernel benchmarks (accelerators.toml,
+    # 17 % of its peak); an edge part has neither and takes the global 45 %. The report said "fitted" for all three.
+    texts = {}
+    for gpu in ("h100_sxm", "b200", "orin_agx"):
+        e = explorer.estimate(model="llama3_8b", gpu=gpu, gpus=8, attention_kernel="flash2")
+        texts[gpu] = next(a.text for a in e.assumptions() if a.text.startswith("FlashAttention on"))
+    assert "at the rate fitted on such runs" in texts["h100_sxm"]
+    assert "at 17% of peak from kernel benchmarks on this part" in texts["b200"]
+    assert "at the global 45% of peak" in texts["orin_agx"] and "fitted" not in texts["orin_agx"]

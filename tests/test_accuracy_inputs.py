@@ -609,3 +609,29 @@ def test_the_flashattention_line_says_where_the_parts_rate_comes_from():
     assert "at the rate fitted on such runs" in texts["h100_sxm"]
     assert "at 17% of peak from kernel benchmarks on this part" in texts["b200"]
     assert "at the global 45% of peak" in texts["orin_agx"] and "fitted" not in texts["orin_agx"]
+
+
+def test_any_prices_each_plan_with_its_frameworks_attention_kernel():
+    # --framework any searches every framework; each plan runs its own framework's attention kernel (Megatron-LM:
+    # cuDNN's on Hopper and Blackwell; DeepSpeed: FlashAttention-2), as each plan's TP overlap is its framework's.
+    # So a Megatron plan found by 'any' costs what --framework megatron costs it, and the optimum over the larger
+    # space is no slower (it was: the search priced every plan at FlashAttention-2).
+    from dataclasses import replace
+
+    from explorer.cost.step import estimate
+    from explorer.plan import ParallelPlan
+
+    for gpu in ("h100_sxm", "b200"):
+        found = explorer.solve_3d("cloud", gpu=gpu, gpus=64, framework="any", explain=False)
+        megatron = explorer.solve_3d("cloud", gpu=gpu, gpus=64, framework="megatron", explain=False)
+        assert found.status == megatron.status == "optimal"
+        assert found.best.step_time_s <= megatron.best.step_time_s * (1 + 1e-12)
+        s = found.instance.setup
+        assert s.attention_kernel_by_framework and s.attention_kernel == "flash2"
+        on = {k: replace(s, attention_kernel=k, attention_kernel_by_framework=False) for k in ("cudnn", "flash2")}
+        plan = megatron.best.plan
+        assert estimate(s, plan).step_time_s == pytest.approx(estimate(on["cudnn"], plan).step_time_s, rel=1e-12)
+        ds = ParallelPlan(tp=8, pp=1, dp=8, cp=1, micro_batch=1, global_batch=plan.global_batch, virtual_stages=1,
+                          zero=1, recompute="full", sequence_parallel=False, framework="deepspeed")
+        assert estimate(s, ds).step_time_s == pytest.approx(estimate(on["flash2"], ds).step_time_s, rel=1e-12)
+        assert estimate(on["cudnn"], ds).step_time_s < estimate(s, ds).step_time_s

@@ -100,7 +100,8 @@ def stack_options(f: Callable) -> Callable:
                           "ran it in 2023, 2.3x slower; FlashAttention-2 paper, fig. 4), cudnn (cuDNN fused "
                           "attention, Transformer Engine's default on H100 and B200: 2x FlashAttention-2 on "
                           "Hopper, 4x on Blackwell, 0.85x on Ampere). Default: the framework's (cudnn for "
-                          "megatron on Hopper and Blackwell GPUs and for fsdp on Blackwell, else flash2)."),
+                          "megatron on Hopper and Blackwell GPUs and for fsdp on Blackwell, else flash2; under "
+                          "--framework any, each plan's own framework's)."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
                           "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),

@@ -243,12 +243,25 @@ def attention_kernel_default(choice: str, accelerator_key: str) -> str:
     (Hopper, Blackwell; transformer_engine/pytorch/attention.py since v1.5; NVIDIA's NeMo recipes since
     NeMo-Framework-Launcher 04b8d098, 2024-08-29, and the DGX Cloud recipes set NVTE_FUSED_ATTN=1 for Llama 3.1);
     torchtitan's SDPA puts cuDNN first on Blackwell only (PR 1196); Megatron-DeepSpeed runs FlashAttention-2, as TE
-    and torchtitan do on Ampere. 'any' takes the choice that holds for every framework it may pick (flash2), as TP
-    overlap does."""
+    and torchtitan do on Ampere. For 'any' this is the kernel every framework it may pick runs (flash2), which names
+    the setup's kernel; the search prices each plan with its own framework's (Setup.attention_kernel_by_framework)."""
     for family, keys in GPU_FAMILIES.items():
         if accelerator_key in keys:
             return "cudnn" if all(family in f.cudnn_attention_on for f in frameworks_for(choice)) else "flash2"
     return "flash2"
+
+
+def attention_kernel_of(setup_kernel: str, by_framework: bool, accelerator_key: str, fw: object) -> object:
+    """Attention kernel per plan (fw: framework codes): the setup's, or, where the setup leaves it to each plan's
+    framework (Setup.attention_kernel_by_framework), that framework's default on this GPU. An object array shaped
+    like fw."""
+    import numpy as np
+
+    codes = np.asarray(fw)
+    if not by_framework:
+        return np.full(codes.shape, setup_kernel, dtype=object)
+    kernels = np.asarray([attention_kernel_default(f.key, accelerator_key) for f in FRAMEWORKS], dtype=object)
+    return np.asarray(kernels[codes], dtype=object)
 
 
 def zero_default(choice: str) -> int:

@@ -57,6 +57,11 @@ class Setup:
     FlashAttention-2, PyTorch SDPA and Transformer Engine's fused attention), "flash1" (flash-attn 1.x) or
     "triton" (FlashAttention in Triton, as MosaicML's MPT ran it in 2023); explorer/cost/efficiency.py
     efficiency.attention_kernel_speed gives each one's speed relative to FlashAttention-2, with its source."""
+    attention_kernel_by_framework: bool = False
+    """Under --framework any with no kernel given: each plan's attention runs its own framework's default kernel on
+    this GPU (frameworks.attention_kernel_default: cuDNN's for Megatron-LM on Hopper, FlashAttention-2 for DeepSpeed),
+    as each plan's TP overlap is its framework's (frameworks.tp_overlap_of); step.evaluate and the CP-SAT tables
+    price every plan so. attention_kernel then names the kernel every framework runs, for a text that needs one."""
     efficiency: Efficiency = DEFAULT_EFFICIENCY
     collectives: str = "nccl"
     """How collectives are costed: "nccl" (as NCCL runs them: per-tier ring latency, ring or tree, rails;

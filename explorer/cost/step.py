@@ -8,7 +8,9 @@ FLOPs the hardware executes; bubble fraction = (p - 1)/(v m + p - 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -16,9 +18,42 @@ from numpy.typing import ArrayLike
 from explorer.cost import memory as mem
 from explorer.cost import sharding as sh
 from explorer.cost import time as tm
-from explorer.cost.frameworks import framework, tp_overlap_of
+from explorer.cost.frameworks import attention_kernel_of, framework, tp_overlap_of
 from explorer.cost.setup import Setup
 from explorer.plan import ParallelPlan
+
+
+def attention_setups(setup: Setup, fw: ArrayLike) -> tuple[np.ndarray, dict[str, Setup]]:
+    """The attention kernel of each plan (frameworks.attention_kernel_of) and one Setup per kernel among them, each
+    pricing its kernel for every plan: the setup itself unless it leaves the kernel to each plan's framework
+    (Setup.attention_kernel_by_framework)."""
+    from dataclasses import replace
+
+    kern = attention_kernel_of(setup.attention_kernel, setup.attention_kernel_by_framework,
+                               setup.cluster.accelerator.key, fw)
+    if not setup.attention_kernel_by_framework:
+        return kern, {setup.attention_kernel: setup}
+    return kern, {k: replace(setup, attention_kernel=k, attention_kernel_by_framework=False)
+                  for k in sorted(set(kern.ravel().tolist()))}
+
+
+def by_attention_kernel(setup: Setup, fw: ArrayLike, fn: Callable[[Setup], Any]) -> Any:
+    """fn(setup) for plans that all run the setup's attention kernel; else fn of each kernel's Setup
+    (attention_setups), each plan taking its own kernel's value. fn returns an array or a tuple of arrays."""
+    kern, setups = attention_setups(setup, fw)
+    outs = [fn(s_) for s_ in setups.values()]
+    if len(outs) == 1:
+        return outs[0]
+
+    def pick(values):
+        out = values[0]
+        for k, v in zip(list(setups)[1:], values[1:]):
+            out = np.where(kern == k, v, out)
+        return out
+
+    if isinstance(outs[0], tuple):
+        return tuple(pick([o[i] for o in outs]) for i in range(len(outs[0])))
+    return pick(outs)
 
 
 def evaluate(
@@ -55,8 +90,9 @@ def evaluate(
     buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 
-    t_compute, t_memory, t_tp, t_cp = tm.layer_time(setup, tp, cp, micro_batch, recompute, sp,
-                                                    tp_overlap_of(setup.tp_comm_overlap, fw))
+    overlap = tp_overlap_of(setup.tp_comm_overlap, fw)
+    t_compute, t_memory, t_tp, t_cp = by_attention_kernel(
+        setup, fw, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))
     layers = mem.stage_layers(m.layers, pp, v)
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_layer = t_compute + t_memory + t_tp + t_cp
@@ -74,7 +110,7 @@ def evaluate(
                               mem.params_per_device(setup, tp, pp, v))
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp, fw)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
-    t_fwd = tm.layer_forward_time(setup, tp, cp, micro_batch, sp)
+    t_fwd = by_attention_kernel(setup, fw, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
     t_bwd = t_compute + t_memory - t_fwd
     # per micro-batch: what compute does not hide, plus what the hidden part slows it by (overlap interference)
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)

@@ -175,11 +175,15 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     if fp8_all_gather and framework_choice(framework) not in ("fsdp", "any"):
         raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
                          f"FSDP2), not for {framework_choice(framework)}")
+    # under --framework any with no kernel given, each plan runs its own framework's
+    # (Setup.attention_kernel_by_framework)
+    by_framework = attention_kernel is None and framework_choice(framework) == "any"
     if attention_kernel is None:
         attention_kernel = attention_kernel_default(framework, cluster.accelerator.key)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
-                 flash_attention, attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
+                 flash_attention, attention_kernel=attention_kernel, attention_kernel_by_framework=by_framework,
+                 tp_comm_overlap=tp_comm_overlap,
                  fused_kernels=fused_kernels,
                  grad_reduce_dtype=grad_reduce_dtype,
                  in_network_reduction=in_network_reduction, fused_projections=fused_projections,
@@ -232,7 +236,7 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
-           "attention_kernel": s.attention_kernel,
+           "attention_kernel": None if s.attention_kernel_by_framework else s.attention_kernel,
            "tp_comm_overlap": s.tp_comm_overlap, "fused_kernels": s.fused_kernels,
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),

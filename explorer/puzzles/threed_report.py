@@ -7,7 +7,7 @@ from dataclasses import replace
 from explorer.assumptions import setup_assumptions
 from explorer.cost import memory as mem
 from explorer.cost.collectives import NCCL_VERSION
-from explorer.cost.frameworks import framework, frameworks_for, tp_overlap_default
+from explorer.cost.frameworks import attention_kernel_default, framework, frameworks_for, tp_overlap_default
 from explorer.cost.step import StepEstimate, estimate
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import scenario_of
@@ -355,6 +355,9 @@ def _assumptions(res) -> list[Assumption]:
     ]
     if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on
         s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework))
+    if s.attention_kernel_by_framework:  # --framework any: the attention kernel of the framework the answer runs on
+        s = replace(s, attention_kernel=attention_kernel_default(res.best.plan.framework, acc.key),
+                    attention_kernel_by_framework=False)
     return a + setup_assumptions(s, res.best.plan)
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from explorer.cost import memory as mem
 from explorer.cost import time as tm
 from explorer.cost.frameworks import FRAMEWORKS, tp_overlap_of
+from explorer.cost.step import attention_setups
 from explorer.puzzles.threed_space import Instance, Space
 from explorer.solvers import cpsat
 
@@ -198,34 +199,37 @@ def prepare(inst: Instance, space: Space) -> dict:
     # --- the factor tables in numpy, on full grids (one axis per variable) ----------------------------
     # one layer, one micro-batch: (TP, CP, mb, rc, SP)
     a_tp, a_cp, a_mb, a_rc, a_sp = _mesh(TP, CP, MB, RC, SP)
-    # TP overlap is the plan's framework's (unless the user set it), and frameworks overlap differently
-    # (frameworks.TP_OVERLAP_*): with several modes in the space, a layer has one time per mode; the tables carry
-    # the time without overlap and each mode's gain, and the model subtracts the gain of its framework's mode
-    # (ovl_modes: one per FW candidate)
+    # A layer's time depends on the plan's framework twice: its TP overlap (unless the user set it; frameworks
+    # overlap differently, frameworks.TP_OVERLAP_*) and, under --framework any, its attention kernel
+    # (Setup.attention_kernel_by_framework). Each distinct (overlap mode, kernel) among the FW candidates is a layer
+    # variant with its own columns (variant 0 the base columns, the others "_v<j>"); build_model selects the plan's
+    # framework's (var_of_fw: one per FW candidate)
     ovl_modes = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=np.int64).reshape(-1) * np.ones(
         len(FW), dtype=np.int64)
-    kinds = sorted(set(ovl_modes.tolist()))
-    base_mode = kinds[0] if len(kinds) == 1 else 0
-    gain_modes = [k for k in kinds if k != base_mode]
-    parts = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, base_mode)
-    t_layer = _ns(parts[0] + parts[1] + parts[2] + parts[3])
-    t_layer_alt, w_layer_alt = {}, {}
-    for k in gain_modes:
-        p_ov = tm.layer_time(s, a_tp, a_cp, a_mb, a_rc, a_sp, k)
-        t_layer_alt[k] = _ns(p_ov[0] + p_ov[1] + p_ov[2] + p_ov[3])
-        w_layer_alt[k] = np.rint(B * a_tp * a_cp * (t_layer_alt[k] / a_mb) / n).astype(np.int64)
-    fwd = tm.layer_forward_time(s, a_tp, a_cp, a_mb, a_sp)
+    kern_fw, kern_setups = attention_setups(s, np.asarray(FW))
+    kern_fw = np.asarray(kern_fw).reshape(-1) * np.ones(len(FW), dtype=object)
+    variants = sorted(set(zip(ovl_modes.tolist(), kern_fw.tolist())))
+    var_of_fw = np.asarray([variants.index(v) for v in zip(ovl_modes.tolist(), kern_fw.tolist())], dtype=np.int64)
     # a layer's forward and backward windows times (1 - sigma), sigma the overlap interference (build_model's e_mb)
     keep = 1.0 - s.efficiency.overlap_interference
-    t_fwd_keep, t_bwd_keep = _ns(keep * fwd), _ns(keep * (parts[0] + parts[1] - fwd))
+    cols = []  # per variant: t_layer, w_layer, t_fwd_keep, t_bwd_keep
+    for mode, kernel in variants:
+        s_k = kern_setups[kernel]
+        parts = tm.layer_time(s_k, a_tp, a_cp, a_mb, a_rc, a_sp, mode)
+        fwd = tm.layer_forward_time(s_k, a_tp, a_cp, a_mb, a_sp)
+        t_v = _ns(parts[0] + parts[1] + parts[2] + parts[3])
+        # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
+        cols.append({"t_layer": t_v, "w_layer": np.rint(B * a_tp * a_cp * (t_v / a_mb) / n).astype(np.int64),
+                     "t_fwd_keep": _ns(keep * fwd), "t_bwd_keep": _ns(keep * (parts[0] + parts[1] - fwd))})
+    t_layer, w_layer, t_fwd_keep, t_bwd_keep = (cols[0][k] for k in ("t_layer", "w_layer", "t_fwd_keep",
+                                                                      "t_bwd_keep"))
+    layer_alt = cols[1:]
     act_l = np.asarray(mem.activation_bytes_per_layer(s, a_tp, a_cp, a_mb, a_rc, a_sp), dtype=np.int64)
     work = np.asarray(mem.working_bytes(s, a_tp, a_cp, a_mb, a_rc, a_sp, loss=False), dtype=np.int64)
     loss_l = np.asarray(mem.loss_bytes(s, a_tp, a_cp, a_mb), dtype=np.int64)  # on the last stage (or the only one)
-    # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
-    w_layer = np.rint(B * a_tp * a_cp * (t_layer / a_mb) / n).astype(np.int64)
-    # the relaxation takes the fastest mode where several may run (a valid lower bound for each)
-    t_layer_lb = np.minimum.reduce([t_layer, *t_layer_alt.values()])
-    w_layer_lb = np.minimum.reduce([w_layer, *w_layer_alt.values()])
+    # the relaxation takes the fastest variant where several may run (a valid lower bound for each)
+    t_layer_lb = np.minimum.reduce([c["t_layer"] for c in cols])
+    w_layer_lb = np.minimum.reduce([c["w_layer"] for c in cols])
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
     lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work + loss_l <= limit)
     # logits: (TP, CP, mb)
@@ -335,8 +339,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     lb_l = bound.min(axis=(2, 3))  # (TP, CP, mb, rc, SP)
     finite = bound[bound < BIG]
     return {k: v for k, v in locals().items() if isinstance(v, np.ndarray)} | {
-        "bound_min": int(finite.min()) if finite.size else None, "gain_modes": gain_modes, "kept": kept,
-        "t_layer_alt": t_layer_alt, "w_layer_alt": w_layer_alt}
+        "bound_min": int(finite.min()) if finite.size else None, "kept": kept, "layer_alt": layer_alt}
 
 
 GROWTH = 1.1
@@ -419,19 +422,20 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
 
     lay_cols = {"t_layer": t_layer, "t_fwd": t_fwd, "t_bwd": t_bwd, "w_layer": w_layer, "act_layer": act_l,
                 "work_bytes": work, "lb_layer": lb_l}
-    for k in P["gain_modes"]:  # what each TP-overlap mode saves, for the frameworks that run it
-        lay_cols |= {f"t_layer_gain{k}": t_layer - P["t_layer_alt"][k],
-                     f"w_layer_gain{k}": w_layer - P["w_layer_alt"][k]}
+    layer_cols = {"t_layer": "t_layer", "w_layer": "w_layer", "t_fwd": "t_fwd_keep", "t_bwd": "t_bwd_keep"}
+    for j, alt in enumerate(P["layer_alt"], start=1):  # the other layer variants (prepare), whole columns each
+        lay_cols |= {f"{col}_v{j}": alt[key] for col, key in layer_cols.items()}
     lay = table("tp cp mb rc sp", [TP, CP, MB, RC, SP], lay_cols, lay_ok)
-    if P["gain_modes"]:
-        flags = {k: M.lookup(i_fw, (P["ovl_modes"] == k).astype(np.int64), f"tp_overlap_mode{k}")
-                 for k in P["gain_modes"]}
-        for col in ("t_layer", "w_layer"):
-            gains = [M.product([flags[k], lay[f"{col}_gain{k}"]], f"{col}_overlap_gain{k}", M.hi[f"{col}_gain{k}"])
-                     for k in P["gain_modes"]]
-            eff = M.var(0, M.hi[col], f"{col}_of_framework")
-            md.add(eff == lay[col] - sum(gains))
-            lay[col] = eff
+    if P["layer_alt"]:  # each column is the plan's framework's variant: the sum of flag x column over the variants
+        flags = [M.lookup(i_fw, (P["var_of_fw"] == j).astype(np.int64), f"layer_variant{j}")
+                 for j in range(len(P["layer_alt"]) + 1)]
+        for col in layer_cols:
+            names = [col] + [f"{col}_v{j}" for j in range(1, len(flags))]
+            terms = [M.product([f, lay[nm]], f"{nm}_if_variant", M.hi[nm]) for f, nm in zip(flags, names)]
+            hi = max(M.hi[nm] for nm in names)
+            eff = M.var(0, hi, f"{col}_of_framework")
+            md.add(eff == sum(terms))
+            lay[col], M.hi[col] = eff, hi
     lgt = table("tp cp mb", [TP, CP, MB], {"t_logits": t_logits, "w_logits": w_logits, "loss_bytes": loss_b},
                 np.ones(t_logits.shape, bool))
     pv = table("pp v", [PP, V], {"stage_layers": sl, "in_flight_cap": inflight_cap,

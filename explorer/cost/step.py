@@ -37,10 +37,10 @@ def attention_setups(setup: Setup, fw: ArrayLike) -> tuple[np.ndarray, dict[str,
                   for k in sorted(set(kern.ravel().tolist()))}
 
 
-def by_attention_kernel(setup: Setup, fw: ArrayLike, fn: Callable[[Setup], Any]) -> Any:
-    """fn(setup) for plans that all run the setup's attention kernel; else fn of each kernel's Setup
-    (attention_setups), each plan taking its own kernel's value. fn returns an array or a tuple of arrays."""
-    kern, setups = attention_setups(setup, fw)
+def by_attention_kernel(kern: np.ndarray, setups: dict[str, Setup], fn: Callable[[Setup], Any]) -> Any:
+    """fn of the one Setup where every plan runs the same attention kernel; else fn of each kernel's Setup
+    (attention_setups: kern, setups), each plan taking its own kernel's value. fn returns an array or a tuple of
+    arrays."""
     outs = [fn(s_) for s_ in setups.values()]
     if len(outs) == 1:
         return outs[0]
@@ -91,8 +91,9 @@ def evaluate(
     total = w + g + o + act + work + buf
 
     overlap = tp_overlap_of(setup.tp_comm_overlap, fw)
+    kern, kern_setups = attention_setups(setup, fw)  # each plan's attention kernel (--framework any: its framework's)
     t_compute, t_memory, t_tp, t_cp = by_attention_kernel(
-        setup, fw, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))
+        kern, kern_setups, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))
     layers = mem.stage_layers(m.layers, pp, v)
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_layer = t_compute + t_memory + t_tp + t_cp
@@ -110,7 +111,7 @@ def evaluate(
                               mem.params_per_device(setup, tp, pp, v))
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp, fw)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
-    t_fwd = by_attention_kernel(setup, fw, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
+    t_fwd = by_attention_kernel(kern, kern_setups, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
     t_bwd = t_compute + t_memory - t_fwd
     # per micro-batch: what compute does not hide, plus what the hidden part slows it by (overlap interference)
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)

@@ -206,8 +206,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     # framework's (var_of_fw: one per FW candidate)
     ovl_modes = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=np.int64).reshape(-1) * np.ones(
         len(FW), dtype=np.int64)
-    kern_fw, kern_setups = attention_setups(s, np.asarray(FW))
-    kern_fw = np.asarray(kern_fw).reshape(-1) * np.ones(len(FW), dtype=object)
+    kern_fw, kern_setups = attention_setups(s, np.asarray(FW))  # one kernel per FW candidate
     variants = sorted(set(zip(ovl_modes.tolist(), kern_fw.tolist())))
     var_of_fw = np.asarray([variants.index(v) for v in zip(ovl_modes.tolist(), kern_fw.tolist())], dtype=np.int64)
     # a layer's forward and backward windows times (1 - sigma), sigma the overlap interference (build_model's e_mb)

@@ -533,14 +533,15 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9), the DGX
-    # Cloud recipes' BF16 and FP8 runs (35 + 35) and NeMo 25.09-26.06's FP8 runs (13), out of every fit
+    # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13) and the Nemotron-4 reports' ramps
+    # (6), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
-                          "bridge_nemo_h100_fp8")
+                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (9 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (10 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -633,8 +634,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
-    # torchtitan's B200 runs, the Blackwell family, 2026-12-04)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2
+    # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
@@ -753,6 +754,47 @@ def test_torchtitan_b200_rows_are_the_prs_log_lines():
     from explorer.hardware.catalog import get_accelerator
 
     assert get_accelerator("b200").memory_bytes == pytest.approx(46.39 / 0.2601 * 2**30, rel=5e-4)
+
+
+def test_nemotron4_report_rows_agree_with_their_published_mfu_and_are_judged_out_of_the_fit():
+    """Nemotron-4 15B and 340B reports, Table 2: each stage's MFU is its batch x 4,096 tokens x Megatron's model
+    FLOPs per token over its iteration time, GPUs and 989.4 TFLOP/s. Megatron's count (no causal halving, the input
+    embedding excluded): 6 (L (2 h^2 + 2 h kv + 2 h ffn) + V h) + 12 L h s, a squared-ReLU MLP of two matrices. By hand
+    for 340B (L 96, h 18,432, kv 8 x 192 = 1,536, ffn 73,728, V 256,000): 6 x (96 x (2 x 18432^2 + 2 x 18432 x 1536 +
+    2 x 18432 x 73728) + 256000 x 18432) + 12 x 96 x 18432 x 4096 = 2.105e12; 768 x 4096 x 2.105e12 / 10.3 s / 1,536
+    / 989.4e12 = 42.3 %, the published 42.4. GPUs = TP x PP x DP with the reports' TP 8 (and PP 12 for 340B)."""
+    from explorer.models import get_model
+
+    from explorer import calibrate
+
+    spec, _, rows = load_table("nemotron4_reports_h100")
+    assert spec["fit"] is False and "nemotron4_reports_h100" not in calibrate.stored().get("tables", [])
+    assert spec["metric"] == "step_time_s" and spec["precision"] == "bf16"
+
+    def megatron_flops_per_token(m) -> int:
+        dense = m.layers * (2 * m.hidden ** 2 + 2 * m.hidden * m.kv_dim + 2 * m.hidden * m.ffn) + m.vocab * m.hidden
+        return 6 * dense + 12 * m.layers * m.hidden * 4096
+
+    assert megatron_flops_per_token(get_model("nemotron4_340b")) == pytest.approx(2.105e12, rel=1e-3)
+    assert [r["iteration_time_s"] for r in rows] == ["0.57", "0.58", "0.64", "10.3", "10.3", "8.0"]
+    for r in rows:
+        m = get_model(r["model"])
+        assert m.mlp == "relu2" and int(r["gpus"]) == int(r["tp"]) * int(r["pp"]) * int(r["dp"])
+        mfu = (int(r["global_batch"]) * 4096 * megatron_flops_per_token(m) / float(r["iteration_time_s"])
+               / int(r["gpus"]) / 989.4e12)
+        assert mfu * 100 == pytest.approx(float(r["mfu_pct"]), rel=0.01), r
+        assert _whole_pipeline_rounds(r, int(r["dp"]))
+
+
+def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):
+    """The accuracy line's signed median reads 'predicted faster than measured' when positive; a table of step times
+    (Korthikanti et al., the Nemotron-4 reports) errs the other way round, so its rows enter the summary negated."""
+    from explorer.accuracy import summarize
+
+    ranges = summarize(list(results.values()))["ranges"]
+    for name in ("korthikanti2022_table5", "nemotron4_reports_h100"):
+        errors = [r.error for r in (results[name].out_rows or results[name].rows)]
+        assert ranges[name]["megatron"] == pytest.approx([-max(errors), -min(errors)], abs=1e-4)
 
 
 def test_hopper_and_blackwell_parts_carry_the_memory_the_cuda_runtime_offers():

@@ -73,6 +73,15 @@ def test_mlp_gelu_custom_shape_has_gpt_parameter_count():
     assert s.setup.model.ffn == 5461
 
 
+def test_the_projection_assumption_names_swiglus_gate_only_for_a_gated_mlp():
+    texts = {mlp: " ".join(a.text for a in explorer.estimate(layers=24, hidden=2048, heads=16, mlp=mlp,
+                                                           gpus=8).assumptions())
+             for mlp in ("gelu", "relu2", "swiglu")}
+    assert "SwiGLU's gate and up by one" in texts["swiglu"]
+    assert "SwiGLU" not in texts["gelu"] and "SwiGLU" not in texts["relu2"]
+    assert "Q, K and V by one GEMM, as Megatron-Core" in texts["gelu"]
+
+
 def test_solve_3d_cli_takes_a_custom_shape():
     code, out, err = run("solve", "3d", "--layers", "24", "--hidden", "2048", "--heads", "16", "--mlp", "gelu",
                          "--vocab", "51200", "--gpus", "16", "--global-batch", "64", "--seq-len", "2048",

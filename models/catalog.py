@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -11,6 +12,10 @@ from explorer.models.architecture import DecoderModel
 from explorer.errors import unknown_name, written_name
 
 _FILE = Path(__file__).parent / "data" / "models.toml"
+_VARIANT_TAGS = re.compile(r"([-_ ](hf|base|instruct|chat))+$", re.IGNORECASE)
+"""Tags of a Hugging Face repository name that name a variant of the same shape (Llama 2's converted '-hf'
+checkpoints, '-chat', '-Instruct', '-Base'): dropped before a lookup."""
+
 _SHAPE = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "norm", "bias",
           "tied_embeddings", "position", "max_seq")
 
@@ -31,7 +36,9 @@ def get_model(name: str) -> DecoderModel:
     table = _table()
     key = name.lower().replace("-", "_").replace(".", "_")
     if key not in table:
-        written = written_name(name, "meta")  # 'Meta-Llama-3.1-8B' as Hugging Face names it
+        # a Hugging Face repository id names the shape after its owner: 'meta-llama/Llama-2-70b-chat-hf'
+        repo_name = _VARIANT_TAGS.sub("", str(name).strip().rsplit("/", 1)[-1])
+        written = written_name(repo_name, "meta")  # 'Meta-Llama-3.1-8B' as Hugging Face names it
         matches = [k for k, e in table.items()
                    if written in {written_name(k), *(written_name(a) for a in e.get("aliases", []))}]
         if not matches:

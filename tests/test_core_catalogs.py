@@ -94,6 +94,9 @@ def test_gpus_answer_to_the_names_nvidia_smi_and_papers_give_them(written, key):
     ("Meta-Llama-3.1-8B", "llama3_1_8b"), ("Llama 3 70B", "llama3_70b"), ("Llama-3.1-405B", "llama3_1_405b"),
     ("llama 2 70b", "llama2_70b"), ("GPT-3 175B", "gpt3_175b"), ("Nemotron-4 340B", "nemotron4_340b"),
     ("MT-NLG 530B", "megatron_530b"), ("BLOOM-176B", "bloom_176b"),
+    ("meta-llama/Meta-Llama-3.1-8B", "llama3_1_8b"), ("meta-llama/Llama-2-70b-hf", "llama2_70b"),
+    ("meta-llama/Llama-2-13b-chat-hf", "llama2_13b"), ("meta-llama/Meta-Llama-3-70B-Instruct", "llama3_70b"),
+    ("nvidia/Nemotron-4-340B-Base", "nemotron4_340b"), ("bigscience/bloom", "bloom_176b"),
 ])
 def test_models_answer_to_the_names_their_publishers_give_them(written, key):
     # Hugging Face repository names (meta-llama/Meta-Llama-3.1-8B) and the papers' own spellings

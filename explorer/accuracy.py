@@ -63,6 +63,7 @@ def summarize(results: list) -> dict:
                     g["tables"].append(t.key)
             lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [error, error])
             lo_hi[:] = [round(min(lo_hi[0], error), 4), round(max(lo_hi[1], error), 4)]
+    scaling = _weak_scaling(results)
     out = []
     for (fw, family, precision), g in sorted(groups.items()):
         errs = g["errors"]
@@ -74,7 +75,55 @@ def summarize(results: list) -> dict:
             "median_error": round(statistics.median(errs), 4),
         })
     return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
-            "good": GOOD, "groups": out, "ranges": ranges}
+            "good": GOOD, "groups": out, "ranges": ranges, "weak_scaling": scaling}
+
+
+WEAK_SCALING_MIN_SPAN = 4
+"""A weak-scaling series counts when its largest run has at least this many times the GPUs of its smallest."""
+
+
+def _weak_scaling(results: list) -> dict:
+    """How per-GPU throughput changes along the tables' weak-scaling series (runs of one table that differ only in
+    GPU count and data-parallel degree, validate.RowResult.series: the work per GPU fixed), published against
+    predicted, from each series' smallest run to its largest; and the medians over the series."""
+    from explorer.validate import load_table
+
+    series = []
+    for t in results:
+        if t.kind != "throughput":
+            continue
+        spec = load_table(t.key)[0]
+        if FAMILY_OF.get(spec["accelerator"]) is None:
+            continue
+        by: dict[str, list] = {}
+        for r in t.out_rows or t.rows:
+            by.setdefault(r.series, []).append(r)
+        for runs in by.values():
+            lo, hi = min(runs, key=lambda r: r.gpus), max(runs, key=lambda r: r.gpus)
+            if hi.gpus < WEAK_SCALING_MIN_SPAN * lo.gpus:
+                continue
+            series.append({"table": t.key, "run": lo.label, "gpus": [lo.gpus, hi.gpus],
+                           "published_change": round(_per_gpu(spec, hi.published, hi.gpus)
+                                                     / _per_gpu(spec, lo.published, lo.gpus) - 1, 4),
+                           "predicted_change": round(_per_gpu(spec, hi.predicted, hi.gpus)
+                                                     / _per_gpu(spec, lo.predicted, lo.gpus) - 1, 4)})
+    if not series:
+        return {"series": []}
+    return {"series": series,
+            "median_published_change": round(statistics.median(x["published_change"] for x in series), 4),
+            "median_predicted_change": round(statistics.median(x["predicted_change"] for x in series), 4),
+            "median_gap": round(statistics.median(x["published_change"] - x["predicted_change"] for x in series), 4),
+            "gpus": [min(x["gpus"][0] for x in series), max(x["gpus"][1] for x in series)]}
+
+
+def _per_gpu(spec: dict, value: float, gpus: int) -> float:
+    """A row's figure as per-GPU throughput up to a factor the series shares (the work per GPU is fixed along a
+    weak-scaling series): a whole job's tokens/s over its GPUs, a step time inverted, a per-GPU rate as it is."""
+    if spec["metric"] == "tokens_per_s":
+        return value / gpus
+    if spec["metric"] in TIME_METRICS:
+        return 1.0 / value
+    return value
 
 
 def error_range(table: str, framework: str) -> tuple[float, float] | None:
@@ -133,6 +182,27 @@ def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = 
             f"and {group['max_abs_error']:.1%} at most ({group['within_good']} of {n} within "
             f"{stored()['good']:.0%}); the median run was predicted {abs(group['median_error']):.1%} {sign} than "
             f"measured.{caveat}")
+
+
+SCALE_LINE_MIN_GPUS = 256
+"""Plans on at least this many GPUs carry the weak-scaling line (scale_line): a few hundred GPUs is where the
+tables' series start to lose per-GPU throughput the model does not charge."""
+
+
+def scale_line(gpus: int, accelerator_key: str) -> str:
+    """One sentence for a plan on `gpus` accelerators of a family the tables ran on (SCALE_LINE_MIN_GPUS or more;
+    else ''): how per-GPU throughput fell along the tables' weak-scaling series, published against predicted
+    (accuracy.json)."""
+    ws = stored().get("weak_scaling", {})
+    if gpus < SCALE_LINE_MIN_GPUS or FAMILY_OF.get(accelerator_key) is None or not ws.get("series"):
+        return ""
+    lo, hi = ws["gpus"]
+    return (f"Scale: along {len(ws['series'])} weak-scaling series of the reference tables ({lo:,}-{hi:,} GPUs, the "
+            f"work per GPU fixed; explore validate), per-GPU throughput fell by {-ws['median_published_change']:.1%} "
+            f"at the median from each series' smallest run to its largest where the model's fell by "
+            f"{-ws['median_predicted_change']:.1%}: the cost of scale beyond the collectives the model charges "
+            f"(stragglers, jitter, the fabric) is not in these figures, so on {gpus:,} GPUs they lean optimistic, by "
+            f"about the {-ws['median_gap']:.1%} median gap, against the same work per GPU on fewer GPUs.")
 
 
 def write() -> dict:

@@ -7,7 +7,7 @@ what explorer/cost/ computes with, and where each choice comes from.
 
 from __future__ import annotations
 
-from explorer.accuracy import accuracy_line
+from explorer.accuracy import accuracy_line, scale_line
 from explorer.cost.efficiency import (
     ATTENTION_KERNEL_NAMES,
     FITTED_FAMILIES,
@@ -152,7 +152,16 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                                  s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
-    ]
+    ] + _scale(s)
+
+
+def _scale(s: Setup) -> list[Assumption]:
+    """How the tables' weak-scaling series lost per-GPU throughput against the model, for a plan on a few hundred
+    datacenter GPUs or more (accuracy.scale_line)."""
+    text = scale_line(s.cluster.devices, s.cluster.accelerator.key)
+    return [Assumption(text, "explorer/data/reference/accuracy.json 'weak_scaling' (explorer/accuracy.py "
+                             "_weak_scaling), from explore validate: runs of one table that differ only in GPU count "
+                             "and DP degree")] if text else []
 
 
 def _recompute_every(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:

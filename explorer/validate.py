@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
@@ -54,6 +55,8 @@ class RowResult:
     framework: str = ""  # the stack the run used (a run of a throughput table); "" for memory rows
     fitted: bool = True  # whether the calibration may use the row (a `fit` column set to False: judged, not fitted)
     precision: str = ""  # the run's training precision (bf16, fp16, fp8); "" for memory rows
+    gpus: int = 0  # the run's accelerators (a run of a throughput table); 0 for memory rows
+    series: str = ""  # the run without its GPU count and DP degree: runs of one table sharing it scale weakly
 
     @property
     def abs_error(self) -> float:
@@ -293,6 +296,11 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
     Every run detail is read from the row's columns where the table has them, else from the table's entry in
     tables.toml."""
     label, est = _row_estimate(spec, row, eff, part_efficiency)
+    return label, _metric_of(spec, row, est)
+
+
+def _metric_of(spec: dict, row: dict[str, str], est: StepEstimate) -> float:
+    """The table's metric (spec['metric']) read off one run's estimate."""
     gpus = int(row["gpus"])
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
@@ -309,7 +317,7 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         predicted = est.memory_total / 2**30
     else:
         raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
-    return label, predicted
+    return predicted
 
 
 def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
@@ -380,10 +388,15 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
                       part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     out = []
     for row in compared_rows(spec, rows):
-        label, predicted = _throughput_row(spec, row, eff, part_efficiency)
+        label, est = _row_estimate(spec, row, eff, part_efficiency)
+        predicted = _metric_of(spec, row, est)
         text = row[spec["published_column"]]
+        gpus = int(row["gpus"])
+        # the same run at another scale: the label without its GPU count and DP degree (plan.describe keeps the
+        # micro-batches per rank, so a series holds the work per GPU fixed: weak scaling)
+        series = re.sub(r" DP=\d+", "", label.replace(f" {gpus} GPUs ", " ", 1))
         out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row),
-                             _flag(row.get("fit"), True), _precision(spec, row)))
+                             _flag(row.get("fit"), True), _precision(spec, row), gpus, series))
     return out
 
 
@@ -526,7 +539,17 @@ def render_text(results: list[TableResult], width: int | None = None) -> str:
                 text += (f" in sample; {100 * oo['median_error']:.1f}% and {100 * oo['max_error']:.1f}% "
                          f"out of sample")
             doc.line(text)
-    groups = _by_framework_family(results)
+    from explorer.accuracy import summarize
+
+    summary = summarize(results)
+    groups = summary["groups"]
+    ws = summary["weak_scaling"]
+    if ws["series"]:
+        doc.line()
+        doc.line(f"Weak scaling: along {len(ws['series'])} series (runs of one table that differ only in GPU count "
+                 f"and DP degree, {ws['gpus'][0]:,}-{ws['gpus'][1]:,} GPUs), per-GPU throughput from each series' "
+                 f"smallest run to its largest changed by {_pct(ws['median_published_change'])} published and "
+                 f"{_pct(ws['median_predicted_change'])} predicted at the median.")
     if groups:
         doc.line()
         doc.line("By framework and GPU family, out of sample (the accuracy line every estimate and solve 3d report "
@@ -539,19 +562,14 @@ def render_text(results: list[TableResult], width: int | None = None) -> str:
     return doc.render(width)
 
 
-def _by_framework_family(results: list[TableResult]) -> list[dict]:
-    """Out-of-sample error statistics per (framework, GPU family) of the throughput tables in `results`
-    (explorer/accuracy.py)."""
+def render_json(results: list[TableResult]) -> str:
     from explorer.accuracy import summarize
 
-    return summarize(results)["groups"]
-
-
-def render_json(results: list[TableResult]) -> str:
+    summary = summarize(results)
     doc = {"tables": [t.as_dict() for t in results],
            "overall": [overall(results, k) for k in ("throughput", "memory")]
            + [overall(results, "throughput", out_of_sample=True)],
-           "by_framework_family": _by_framework_family(results)}
+           "by_framework_family": summary["groups"], "weak_scaling": summary["weak_scaling"]}
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 

@@ -526,6 +526,39 @@ def test_shipped_accuracy_summary_is_what_validate_computes_now(results):
     assert accuracy.stored() == fresh, "run `python -m explorer.accuracy` (explorer/data/reference/accuracy.json)"
 
 
+def test_weak_scaling_series_hold_the_work_per_gpu_and_compare_per_gpu_throughput(results):
+    """accuracy.json 'weak_scaling': runs of one table that differ only in GPU count and DP degree. By hand for
+    Nemotron-4 15B in the DGX Cloud BF16 recipes (TP 4, micro-batch 4 x 4 per rank, GBS 4 per GPU): 92,630 tokens/s
+    on 16 GPUs and 11,335,957 on 2,048, i.e. 5,789.4 and 5,535.1 per GPU, -4.39 %."""
+    from explorer import accuracy
+
+    ws = accuracy.summarize(list(results.values()))["weak_scaling"]
+    nemotron = [x for x in ws["series"]
+                if x["table"] == "dgxc_nemo_h100_bf16" and x["run"].startswith("Nemotron-4-15B")]
+    assert len(nemotron) == 1 and nemotron[0]["gpus"] == [16, 2048]
+    assert nemotron[0]["published_change"] == pytest.approx(11335957 / 2048 / (92630 / 16) - 1, abs=1e-4)
+    # strong scaling (the micro-batches per rank change with the GPUs) is no series: Megatron-Core's strong-scaling
+    # figure, SC'21 Table 2, NeMo Megatron's 175B rows
+    tables = {x["table"] for x in ws["series"]}
+    assert not tables & {"megatron_core_h100_strong", "megatron_sc21_table2", "nemo_megatron_a100"}
+    for x in ws["series"]:
+        assert x["gpus"][1] >= accuracy.WEAK_SCALING_MIN_SPAN * x["gpus"][0]
+    # the published runs lose per-GPU throughput with scale that the model does not (the line's claim)
+    assert ws["median_published_change"] < ws["median_predicted_change"] < 0
+
+
+def test_plans_on_hundreds_of_datacenter_gpus_carry_the_weak_scaling_line():
+    import explorer
+
+    def scale_lines(**kw):
+        return [a.text for a in explorer.estimate(**kw).assumptions() if a.text.startswith("Scale:")]
+
+    at_256 = scale_lines(gpus=256, tp=8)
+    assert len(at_256) == 1 and "on 256 GPUs they lean optimistic" in at_256[0]
+    assert scale_lines(gpus=128, tp=8) == []
+    assert scale_lines(track="edge") == []  # 10,000 vehicles are no datacenter series
+
+
 def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     import statistics
 

@@ -296,11 +296,6 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
     Every run detail is read from the row's columns where the table has them, else from the table's entry in
     tables.toml."""
     label, est = _row_estimate(spec, row, eff, part_efficiency)
-    return label, _metric_of(spec, row, est)
-
-
-def _metric_of(spec: dict, row: dict[str, str], est: StepEstimate) -> float:
-    """The table's metric (spec['metric']) read off one run's estimate."""
     gpus = int(row["gpus"])
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
@@ -317,7 +312,7 @@ def _metric_of(spec: dict, row: dict[str, str], est: StepEstimate) -> float:
         predicted = est.memory_total / 2**30
     else:
         raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
-    return predicted
+    return label, predicted
 
 
 def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
@@ -388,8 +383,7 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
                       part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     out = []
     for row in compared_rows(spec, rows):
-        label, est = _row_estimate(spec, row, eff, part_efficiency)
-        predicted = _metric_of(spec, row, est)
+        label, predicted = _throughput_row(spec, row, eff, part_efficiency)
         text = row[spec["published_column"]]
         gpus = int(row["gpus"])
         # the same run at another scale: the label without its GPU count and DP degree (plan.describe keeps the

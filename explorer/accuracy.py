@@ -40,17 +40,10 @@ def summarize(results: list) -> dict:
     (framework, GPU family) over every precision, and again for the FP8 runs alone (precision 'fp8'): rows, tables,
     median |error|, max |error|, rows within GOOD, median signed error (positive: predicted faster than measured, for
     step-time tables too)."""
-    from explorer.validate import load_table
-
+    tables = _throughput_tables(results)
     groups: dict[tuple[str, str, str], dict] = {}
     ranges: dict[str, dict[str, list[float]]] = {}  # table -> framework -> [least, greatest] signed error
-    for t in results:
-        if t.kind != "throughput":
-            continue
-        spec = load_table(t.key)[0]
-        family = FAMILY_OF.get(spec["accelerator"])
-        if family is None:
-            continue
+    for t, spec, family in tables:
         # a table of step times errs the other way round: a predicted time 5 % short is a run predicted faster
         sign = -1.0 if spec["metric"] in TIME_METRICS else 1.0
         for r in t.out_rows or t.rows:  # a table may compare stacks: each run counts under its own framework
@@ -63,7 +56,7 @@ def summarize(results: list) -> dict:
                     g["tables"].append(t.key)
             lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [error, error])
             lo_hi[:] = [round(min(lo_hi[0], error), 4), round(max(lo_hi[1], error), 4)]
-    scaling = _weak_scaling(results)
+    scaling = _weak_scaling(tables)
     out = []
     for (fw, family, precision), g in sorted(groups.items()):
         errs = g["errors"]
@@ -82,19 +75,29 @@ WEAK_SCALING_MIN_SPAN = 4
 """A weak-scaling series counts when its largest run has at least this many times the GPUs of its smallest."""
 
 
-def _weak_scaling(results: list) -> dict:
-    """How per-GPU throughput changes along the tables' weak-scaling series (runs of one table that differ only in
-    GPU count and data-parallel degree, validate.RowResult.series: the work per GPU fixed), published against
-    predicted, from each series' smallest run to its largest; and the medians over the series."""
+def _throughput_tables(results: list) -> list[tuple]:
+    """(table result, its tables.toml entry, GPU family) of each throughput table in `results` that ran on a family
+    of FAMILY_OF, each entry read once."""
     from explorer.validate import load_table
 
-    series = []
+    out = []
     for t in results:
         if t.kind != "throughput":
             continue
         spec = load_table(t.key)[0]
-        if FAMILY_OF.get(spec["accelerator"]) is None:
-            continue
+        family = FAMILY_OF.get(spec["accelerator"])
+        if family is not None:
+            out.append((t, spec, family))
+    return out
+
+
+def _weak_scaling(tables: list[tuple]) -> dict:
+    """How per-GPU throughput changes along the tables' weak-scaling series (runs of one table that differ only in
+    GPU count and data-parallel degree, validate.RowResult.series: the work per GPU fixed), published against
+    predicted, from each series' smallest run to its largest; and the medians over the series. `tables`:
+    _throughput_tables."""
+    series = []
+    for t, spec, _family in tables:
         by: dict[str, list] = {}
         for r in t.out_rows or t.rows:
             by.setdefault(r.series, []).append(r)

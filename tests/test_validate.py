@@ -667,8 +667,9 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # A100 rows with every second block checkpointed, judged since Setup.recompute_every; 20: torchtitan's tensorwise
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
-    # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6
+    # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
+    # MegaScale's Megatron-LM baseline, 2026-12-05)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
@@ -817,6 +818,43 @@ def test_nemotron4_report_rows_agree_with_their_published_mfu_and_are_judged_out
                / int(r["gpus"]) / 989.4e12)
         assert mfu * 100 == pytest.approx(float(r["mfu_pct"]), rel=0.01), r
         assert _whole_pipeline_rounds(r, int(r["dp"]))
+
+
+def test_megascale_baseline_rows_agree_with_their_published_throughput_and_mfu_and_are_judged_out_of_the_fit(results):
+    """MegaScale (arXiv 2402.15627v1), Table 2: each Megatron-LM row's throughput is its batch x 2,048 tokens over its
+    iteration time, and its MFU that throughput x Megatron's model FLOPs per token over its GPUs and 312 TFLOP/s.
+    Megatron's count (Narayanan et al., SC'21, eq. 3 without the recompute pass): 72 L h^2 (1 + s / 6h + V / 12 L h).
+    By hand for 175B (L 96, h 12,288, s 2,048, V 64,000): 72 x 96 x 12288^2 = 1.0436e12, times 1 + 0.02778 + 0.00452 =
+    1.0323: 1.0773e12 per token; at 256 GPUs 39.3k tokens/s x 1.0773e12 / 256 / 312e12 = 53.0 %, the published 53.0.
+    Throughput and time agree to the time's printed digits (768 x 2,048 / 103.8k = 15.15 s, printed 15.2). The rows
+    Table 3 and Figure 9 give as an MFU only carry the time that count gives back."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("megascale_megatron_a100")
+    assert spec["fit"] is False and "megascale_megatron_a100" not in calibrate.stored().get("tables", [])
+    assert spec["metric"] == "step_time_s" and spec["vocab"] == 64000 and spec["seq_len"] == 2048
+
+    def megatron_flops_per_token(layers: int, h: int) -> float:
+        return 72 * layers * h ** 2 * (1 + 2048 / (6 * h) + 64000 / (12 * layers * h))
+
+    assert megatron_flops_per_token(96, 12288) == pytest.approx(1.0773e12, rel=1e-4)
+    assert [r["iteration_time_s"] for r in rows if r["time_from"] == "table"] == [
+        "40.0", "21.2", "15.2", "11.9", "29.02", "14.78", "12.24", "8.57"]
+    for r in rows:
+        gpus, batch, mfu = int(r["gpus"]), int(r["global_batch"]), float(r["mfu_pct"]) / 100
+        flops = megatron_flops_per_token(int(r["layers"]), int(r["hidden"]))
+        assert gpus == int(r["tp"]) * int(r["pp"]) * int(r["dp"]) and _whole_pipeline_rounds(r, int(r["dp"]))
+        tokens_per_s = batch * 2048 / float(r["iteration_time_s"])
+        if r["time_from"] == "table":  # the time agrees with the throughput to its printed digits (15.2: +-0.05 s)
+            half_digit = 0.5 * 10.0 ** -len(r["iteration_time_s"].split(".")[1])
+            time_from_throughput = batch * 2048 / float(r["tokens_per_s"])
+            assert abs(time_from_throughput - float(r["iteration_time_s"])) <= half_digit + 1e-3 * time_from_throughput
+            assert float(r["tokens_per_s"]) * flops / gpus / 312e12 == pytest.approx(mfu, abs=0.0015), r
+        else:  # derived from the MFU: the printed time gives it back to the printed precision
+            assert r["tokens_per_s"] == ""
+            assert tokens_per_s * flops / gpus / 312e12 == pytest.approx(mfu, abs=0.0002), r
+    # judged on the out-of-sample rows, every figure through the cost model
+    assert len(results["megascale_megatron_a100"].rows) == 12
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

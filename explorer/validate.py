@@ -306,6 +306,8 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         predicted = est.tokens_per_s / gpus
     elif metric == "tokens_per_s":
         predicted = est.tokens_per_s
+    elif metric == "samples_per_s_per_gpu":  # sequences of the row's length
+        predicted = est.tokens_per_s / gpus / int(row.get("seq_len") or spec["seq_len"])
     elif metric == "step_time_s":
         predicted = est.step_time_s
     elif metric == "peak_memory_gib":

@@ -668,8 +668,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
-    # MegaScale's Megatron-LM baseline, 2026-12-05)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12
+    # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines, 2026-12-05)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
@@ -855,6 +855,35 @@ def test_megascale_baseline_rows_agree_with_their_published_throughput_and_mfu_a
             assert tokens_per_s * flops / gpus / 312e12 == pytest.approx(mfu, abs=0.0002), r
     # judged on the out-of-sample rows, every figure through the cost model
     assert len(results["megascale_megatron_a100"].rows) == 12
+
+
+def test_zero_bubble_baseline_rows_follow_the_1f1b_bubble_and_are_judged_out_of_the_fit(results):
+    """Zero Bubble Pipeline Parallelism (arXiv 2401.10241), Tables 3 and 4: Megatron-LM's 1F1B and interleaved 1F1B in
+    pure pipeline parallelism. The embedding and the loss take a layer's slot each (the first and last stages hold one
+    layer fewer), so layers + 2 split evenly over the stages, and 1F1B-I runs one slot per chunk. A 1F1B step of m
+    micro-batches over p stages takes (m + p - 1)(t_f + t_b) (Narayanan et al., SC'21 sec. 2.2), so the published
+    throughput at the most micro-batches over that at the fewest is the ratio of m / (m + p - 1): by hand for 28.3B
+    (p 32, m 96 and 256), (256 / 287) / (96 / 127) = 1.180 against the published 0.88 / 0.76 = 1.158."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("zero_bubble_megatron_a100")
+    assert spec["fit"] is False and "zero_bubble_megatron_a100" not in calibrate.stored().get("tables", [])
+    assert spec["embedding_pipeline_slot"] is True and spec["flash_attention"] is False
+    by_model: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for r in rows:
+        layers, pp, m, mb = int(r["layers"]), int(r["pp"]), int(r["num_micro_batches"]), int(r["micro_batch"])
+        assert (layers + 2) % pp == 0 and int(r["gpus"]) == pp and int(r["global_batch"]) == m * mb
+        assert int(r["virtual_stages"]) == ((layers + 2) // pp if r["schedule"] == "1F1B-I" else 1)
+        by_model.setdefault((r["model"], r["schedule"]), []).append(r)
+    assert len(by_model) == 8 and all(len(v) == 3 for v in by_model.values())
+    for (model, schedule), rs in by_model.items():
+        published = [float(r["samples_per_gpu_s"]) for r in rs]
+        assert published == sorted(published), (model, schedule)  # fewer bubbles with more micro-batches
+        if schedule == "1F1B":
+            p, lo, hi = int(rs[0]["pp"]), int(rs[0]["num_micro_batches"]), int(rs[-1]["num_micro_batches"])
+            ideal = (hi / (hi + p - 1)) / (lo / (lo + p - 1))
+            assert published[-1] / published[0] == pytest.approx(ideal, rel=0.025), model
+    assert len(results["zero_bubble_megatron_a100"].rows) == 24
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

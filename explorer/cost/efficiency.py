@@ -158,9 +158,10 @@ shapes on H100 when it made SDPA prefer cuDNN there; tritonbench's H100 forward 
 gives 631 against 329 TFLOP/s (1.92x; pytorch/pytorch issue 142132). cuDNN's sm90 kernels use wgmma and TMA, which
 FlashAttention-2 does not (FlashAttention-3, arXiv 2407.08608, sec. 1). Ampere: 0.85, slower than FlashAttention-2
 (the same PR: 0.82x on A100; pytorch/pytorch PR 192799: 68.8 against 78.6 TFLOP/s forward + backward on sm80).
-Transformer Engine picks it by default on sm90 when both backends can run the shape ('Disabling FlashAttention to
-give FusedAttention preference on Hopper+', transformer_engine/pytorch/attention.py since v1.5) unless
-NVTE_FUSED_ATTN=0; NeMo's recipes set NVTE_FUSED_ATTN per model.
+Transformer Engine picks it by default on sm90 when both backends can run the shape (transformer_engine/pytorch/
+attention.py since v1.2 of 2023-12: 'Select FusedAttention on sm90 and FlashAttention on others for performance'; later
+logged as 'Disabling FlashAttention to give FusedAttention preference on Hopper+') unless NVTE_FUSED_ATTN=0; NeMo's
+recipes set NVTE_FUSED_ATTN per model.
 Blackwell (B200): 4.0, carried over from Hopper's 2.0 through kernel measurements of the two parts, forward at head
 dimension 128 (no forward + backward pair is published for B200): FlashAttention-2, which runs Ampere-style mma
 instructions on both, is about as fast on B200 as on H100 (tritonbench: 352-362 TFLOP/s at s = 2,048-8,192 on B200,

@@ -153,7 +153,7 @@ MEGATRON = Framework(
            "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
            "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
            "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred at compute capability "
-           ">= 9.0 since v1.5, 'FusedAttention preference on Hopper+')",
+           "9.0 since v1.2 of 2023-12, 'Select FusedAttention on sm90 and FlashAttention on others')",
     tp_comm_overlap=True, cudnn_attention_on=("hopper", "blackwell"), sharded_by="Megatron-FSDP")
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
@@ -240,7 +240,7 @@ def attention_kernel_default(choice: str, accelerator_key: str) -> str:
     """The fused attention kernel a framework choice runs by default on this accelerator: cuDNN's where every
     framework of the choice prefers it on the GPU's family (Framework.cudnn_attention_on). Megatron-LM runs
     attention through Transformer Engine, which prefers cuDNN's FusedAttention at compute capability >= 9.0
-    (Hopper, Blackwell; transformer_engine/pytorch/attention.py since v1.5; NVIDIA's NeMo recipes since
+    (Hopper, Blackwell; transformer_engine/pytorch/attention.py since v1.2 of 2023-12; NVIDIA's NeMo recipes since
     NeMo-Framework-Launcher 04b8d098, 2024-08-29, and the DGX Cloud recipes set NVTE_FUSED_ATTN=1 for Llama 3.1);
     torchtitan's SDPA puts cuDNN first on Blackwell only (PR 1196); Megatron-DeepSpeed runs FlashAttention-2, as TE
     and torchtitan do on Ampere. For 'any' this is the kernel every framework it may pick runs (flash2), which names

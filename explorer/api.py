@@ -14,7 +14,7 @@ from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
 from explorer.keywords import checked
-from explorer.models.architecture import MLP_KINDS, MLP_LABELS, DecoderModel
+from explorer.models.architecture import GATED_MLPS, MLP_KINDS, MLP_LABELS, DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan
 from explorer.puzzles.threed import ThreeDResult, make_setup
@@ -63,7 +63,7 @@ def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = No
     if mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
     if ffn is None:
-        ffn = int(8 * hidden / 3) if mlp == "swiglu" else 4 * hidden
+        ffn = int(8 * hidden / 3) if mlp in GATED_MLPS else 4 * hidden
     if name is None:
         name = f"custom {layers}L h{hidden} {MLP_LABELS[mlp]}"
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
@@ -77,7 +77,7 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
     """The model of a run: a catalog name / DecoderModel, or a custom shape (layers, hidden, heads at least).
 
     `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "relu2": squared ReLU, 2, Nemotron-4; "swiglu": 3,
-    Llama) shapes a custom model;
+    Llama; "geglu": 3, GLM-130B, Gemma) shapes a custom model;
     catalog models carry their own."""
     if mlp is not None and mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")

@@ -36,7 +36,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     s, m = setup, setup.model
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
     acc = s.cluster.accelerator
-    gated = m.mlp_matrices > 2  # SwiGLU's gate and up projections (GELU and squared-ReLU MLPs have one up projection)
+    gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU and squared-ReLU MLPs have one up projection)
     speed = attention_kernel_speed(s.attention_kernel, acc.key)
     # where FlashAttention-2's rate on this part comes from (Setup.attention_efficiency): the fit, the part's own
     # kernel-benchmark figure (accelerators.toml), or the global value no measurement on the part has set
@@ -103,9 +103,10 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "(llm-foundry/Composer of 2023)" + _eager_chains(s) + ".",
                    "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager), fitted by explorer/calibrate.py"
                    + ("" if s.fused_kernels else "; explorer/cost/eager.py (counted from torchtitan's model code)")),
-        Assumption(("Projections fused: Q, K and V by one GEMM" + (" and SwiGLU's gate and up by one" if gated else "")
+        Assumption(("Projections fused: Q, K and V by one GEMM"
+                    + (f" and {MLP_LABELS[m.mlp]}'s gate and up by one" if gated else "")
                     + ", as Megatron-Core lays them out.") if s.fused_projections else
-                   ("Projections separate: Q, K, V" + (" and SwiGLU's gate and up" if gated else "")
+                   ("Projections separate: Q, K, V" + (f" and {MLP_LABELS[m.mlp]}'s gate and up" if gated else "")
                     + " each their own GEMM, as torchtitan's Llama runs them (--framework fsdp)."),
                    "explorer/cost/efficiency.py layer_gemm_efficiency; explorer/cost/frameworks.py "
                    "stack_layout_default"),
@@ -320,7 +321,7 @@ def _eager_chains(s: Setup) -> str:
     """The eager op chains of the model's layer that the step time counts (explorer/cost/eager.py), as a clause."""
     m = s.model
     parts = [name for name, on in (("RMSNorm", m.norm == "rms" and not s.fused_norm), ("rotary embedding",
-                                    m.position == "rope"), ("SwiGLU", m.mlp == "swiglu")) if on]
+                                    m.position == "rope"), (MLP_LABELS[m.mlp], m.gated)) if on]
     if not parts:
         return ""
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from explorer.errors import UsageError, require_positive_int
 
-MLP_KINDS = ("gelu", "relu2", "swiglu")
+MLP_KINDS = ("gelu", "relu2", "swiglu", "geglu")
 """MLP kinds: GELU and squared ReLU (So et al., Primer, arXiv 2109.08668; Nemotron-4) multiply by two h x ffn
-matrices, SwiGLU (Shazeer, arXiv 2002.05202; Llama) by three."""
-MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU"}
+matrices, the gated linear units SwiGLU (Shazeer, arXiv 2002.05202; Llama) and GeGLU (the same paper; GLM-130B, Gemma)
+by three: a gate and an up projection multiplied elementwise after SiLU or GELU, then the down projection."""
+GATED_MLPS = ("swiglu", "geglu")
+MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU", "geglu": "GeGLU"}
 
 @dataclass(frozen=True)
 class DecoderModel:
@@ -29,7 +31,7 @@ class DecoderModel:
     kv_heads: int
     ffn: int
     vocab: int
-    mlp: str = "swiglu"  # "swiglu" (3 matrices), "gelu" or "relu2" (squared ReLU; 2 matrices each)
+    mlp: str = "swiglu"  # "swiglu" or "geglu" (gated: 3 matrices), "gelu" or "relu2" (squared ReLU; 2 matrices each)
     norm: str = "rms"  # "rms" (1 vector per norm) or "layer" (2 vectors)
     bias: bool = False
     tied_embeddings: bool = False
@@ -66,8 +68,13 @@ class DecoderModel:
         return self.kv_heads * self.head_dim
 
     @property
+    def gated(self) -> bool:
+        """A gated MLP (SwiGLU, GeGLU): gate and up projections, three matrices."""
+        return self.mlp in GATED_MLPS
+
+    @property
     def mlp_matrices(self) -> int:
-        return 3 if self.mlp == "swiglu" else 2
+        return 3 if self.gated else 2
 
     # --- parameters ----------------------------------------------------------------------
     @property
@@ -133,7 +140,7 @@ class DecoderModel:
         O, then the MLP (SwiGLU: gate w1, up w3, down w2, as torchtitan's FeedForward calls them,
         w2(silu(w1(x)) * w3(x)); GELU: up, down)."""
         h, kv, f = self.hidden, self.kv_dim, self.ffn
-        mlp = (("w1", h * f), ("w3", h * f), ("w2", f * h)) if self.mlp == "swiglu" else (("w1", h * f), ("w2", f * h))
+        mlp = (("w1", h * f), ("w3", h * f), ("w2", f * h)) if self.gated else (("w1", h * f), ("w2", f * h))
         return (("wq", h * h), ("wk", h * kv), ("wv", h * kv), ("wo", h * h)) + mlp
 
     @property

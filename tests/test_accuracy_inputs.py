@@ -526,6 +526,24 @@ def test_squared_relu_mlp_has_two_matrices_and_gelus_cost():
     assert code == 2 and "relu2" in err
 
 
+def test_geglu_mlp_is_a_gated_unit_costed_as_swiglu():
+    # GeGLU (Shazeer, arXiv 2002.05202: GELU(x W) * (x V), then the down projection; GLM-130B, Gemma) has SwiGLU's
+    # three h x ffn matrices and its FLOPs: 8/3 h wide by default, the same parameters, layer time and memory
+    from explorer.api import custom_model
+    from explorer.cost.time import layer_time
+
+    gg, sw = custom_model(4, 1024, 8, mlp="geglu"), custom_model(4, 1024, 8, mlp="swiglu")
+    assert gg.gated and gg.ffn == sw.ffn == 2730 and gg.mlp_matrices == 3 and gg.params == sw.params
+    assert float(layer_time(_setup(mlp="geglu"), 1, 1, 1, 0, 0)[0]) == float(
+        layer_time(_setup(mlp="swiglu"), 1, 1, 1, 0, 0)[0])
+    text = " ".join(a.text for a in explorer.estimate(model="glm_130b", gpu="a100_40gb", gpus=768, tp=4, pp=8,
+                                                      seq_len=2048, global_batch=4224).assumptions())
+    assert "GeGLU MLP (3 matrices h x ffn)" in text and "GeGLU's gate and up by one" in text and "SwiGLU" not in text
+    code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "geglu",
+                         "--gpus", "8")
+    assert code == 0 and "GeGLU MLP" in out
+
+
 def test_an_early_stopped_replay_skips_the_mlp_down_projection_by_hand():
     # PyTorch's non-reentrant checkpoint (2.1+) stops the replay once the backward's last saved input is rebuilt:
     # before the MLP's down projection. GELU MLP, h = 1024, ffn = 4096, 1 x 2048 tokens: the skipped GEMM is

@@ -67,7 +67,7 @@ def eager_chain_bytes(setup: Setup, tokens: ArrayLike, tp: ArrayLike, sp_on: Arr
     if m.position == "rope":
         fwd, bwd = ROPE_BYTES
         total = total + (m.heads + m.kv_heads) * m.head_dim * (fwd * f + bwd) / tp_a
-    if m.mlp == "swiglu":
+    if m.gated:
         fwd, bwd = SWIGLU_EXTRA_BYTES
         total = total + m.ffn * (fwd * f + bwd) / tp_a
     return np.asarray(tokens) * total

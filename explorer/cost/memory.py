@@ -106,10 +106,10 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     ab = setup.act_bytes // 2  # Korthikanti counts 2-byte activations; fp32 doubles them
     fp8 = h if setup.precision == "fp8" else 0  # bytes saved per GEMM input of width h (one of two per element)
     repl = (8 * h + (2 * h if m.dropout else 0)) * ab - 2 * fp8
-    split = (4 * h + 4 * kvd + (6 if m.mlp == "swiglu" else 4) * f) * ab - fp8 - (f if fp8 else 0)
+    split = (4 * h + 4 * kvd + (6 if m.gated else 4) * f) * ab - fp8 - (f if fp8 else 0)
     if not setup.fused_kernels:  # eager op chains' saved tensors (docstring)
         repl += 8 * h if (m.norm == "rms" and not setup.fused_norm and ab == 1) else 0
-        split += 2 * f * ab if m.mlp == "swiglu" else 0
+        split += 2 * f * ab if m.gated else 0
     scores = 0 if setup.flash_attention else 5 * m.heads * s
     recompute = np.asarray(recompute)
     sp = np.asarray(sp).astype(bool) & (np.asarray(tp) > 1)

@@ -169,7 +169,7 @@ def _layer_time(
     # SwiGLU reads 2 and writes 1 forward, reads 3 and writes 2 backward (the tensors of Megatron-LM's fused
     # bias_gelu / bias_swiglu kernels); full recompute runs the forward again. Squared ReLU (Nemotron-4) is one
     # fused kernel each way like GELU (megatron/core/activations.py squared_relu under jit_fuser).
-    fwd_passes, bwd_passes = (3.0, 5.0) if m.mlp == "swiglu" else (2.0, 3.0)
+    fwd_passes, bwd_passes = (3.0, 5.0) if m.gated else (2.0, 3.0)
     act_passes = fwd_passes * np.where(replay, 2.0, 1.0) + bwd_passes
     mlp_act_bytes = tokens * m.ffn * act_passes * setup.act_bytes / tp_a
     # Eager PyTorch runs a Llama layer's RMSNorm, rotary embedding and SwiGLU as chains of kernels

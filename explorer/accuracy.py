@@ -148,7 +148,7 @@ def _group(framework: str, family: str | None, precision: str) -> dict | None:
 
 RUNS_OF: dict[str, str] = {
     "fsdp": "PyTorch FSDP (torchtitan's FSDP2, MosaicML's and IBM's FSDP1)",
-    "deepspeed": "DeepSpeed (Megatron-DeepSpeed and gpt-neox)",
+    "deepspeed": "DeepSpeed (Megatron-DeepSpeed, gpt-neox and GLM-130B's stack)",
 }
 """How the accuracy line names a framework's published runs where the group holds more than the plan's own stack:
 the fsdp group judges the FSDP1 wrappers of Composer / llm-foundry and fms-fsdp alongside torchtitan's FSDP2; the

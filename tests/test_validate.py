@@ -578,14 +578,15 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
-    # DeepSpeed on Ampere: MT-NLG, BLOOM, GPT-NeoX-20B and SC'21 Table 2's ZeRO-3 runs (no fit uses any of them, so
-    # their rows are out of sample as they stand); Table 2's PTD-P runs count under Megatron-LM
+    # DeepSpeed on Ampere: MT-NLG, BLOOM, GPT-NeoX-20B, GLM-130B and SC'21 Table 2's ZeRO-3 runs (no fit uses any of
+    # them, so their rows are out of sample as they stand); Table 2's PTD-P runs count under Megatron-LM
     zero3 = [r for r in results["megatron_sc21_table2"].rows if r.framework == "deepspeed"]
     assert len(zero3) == 6 and all("ZeRO-3" in r.label for r in zero3)
-    n = sum(len(results[t].rows) for t in ("mtnlg_530b_a100", "bloom_jean_zay_a100", "gpt_neox_20b_a100")) + len(zero3)
+    n = sum(len(results[t].rows) for t in ("mtnlg_530b_a100", "bloom_jean_zay_a100", "gpt_neox_20b_a100",
+                                           "glm130b_a100")) + len(zero3)
     line = accuracy_line("deepspeed", "a100_80gb")
-    assert (f"on {n} published DeepSpeed (Megatron-DeepSpeed and gpt-neox) runs on Ampere GPUs (4 reference tables"
-            in line)
+    assert (f"on {n} published DeepSpeed (Megatron-DeepSpeed, gpt-neox and GLM-130B's stack) runs on Ampere GPUs "
+            "(5 reference tables" in line)
     # a family no table of the framework ran on says so instead of borrowing another's figures
     assert "no published DeepSpeed run on Hopper GPUs" in accuracy_line("deepspeed", "h100_sxm", "NVIDIA H100")
     # Blackwell: judged runs only (no fit reads a B200 row): NeMo's 4 FP8 runs, torchtitan's 2
@@ -625,8 +626,8 @@ def test_reports_carry_the_accuracy_line():
     import explorer
 
     e = explorer.estimate(gpu="a100", gpus=64, model="llama3_8b", tp=8, framework="deepspeed")
-    assert any(a.text.startswith("Accuracy: on 32 published DeepSpeed (Megatron-DeepSpeed and gpt-neox) runs on Ampere")
-               for a in e.assumptions())
+    assert any(a.text.startswith("Accuracy: on 34 published DeepSpeed (Megatron-DeepSpeed, gpt-neox and GLM-130B's "
+                                 "stack) runs on Ampere") for a in e.assumptions())
 
 
 def test_deepspeed_zero3_plans_across_nodes_carry_what_sc21_table2_measured(results):
@@ -668,13 +669,14 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # Float8 runs; 78 and 7: MosaicML's A100 40GB and H100 FP8 tables, 2026-12-04; 7: Megatron-Core's strong scaling;
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
-    # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines, 2026-12-05)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24
+    # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
+    # GLM-130B's speed tests, 2026-12-05)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
-    # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1 and SC'21 Table 2's 6 ZeRO-3 rows (its 6
-    # PTD-P rows: Megatron)
-    assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 1 + 6
+    # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
+    # rows (its 6 PTD-P rows: Megatron)
+    assert groups[("deepspeed", "Ampere")]["rows"] == 3 + 22 + 1 + 2 + 6
 
 
 def _data_parallel_degree(r: dict[str, str]) -> int:
@@ -884,6 +886,33 @@ def test_zero_bubble_baseline_rows_follow_the_1f1b_bubble_and_are_judged_out_of_
             ideal = (hi / (hi + p - 1)) / (lo / (lo + p - 1))
             assert published[-1] / published[0] == pytest.approx(ideal, rel=0.025), model
     assert len(results["zero_bubble_megatron_a100"].rows) == 24
+
+
+def test_glm130b_rows_agree_with_the_logged_rates_and_the_papers_bubble(results):
+    """GLM-130B's speed tests (THUDM/GLM-130B logs/main-log-en.md): samples/s = batch / iteration time (4,224 / 88.5 =
+    47.7, logged 48; 6,144 / 122.5 = 50.2, logged 50), and the logged TFLOPS count the recompute pass: 8 x 128.7e9
+    parameters x 2,048 tokens x 4,224 / 88.5 s / 768 GPUs = 131, against the logged 134 (the attention and the
+    logits add the rest). The paper's bubble share, 3.8 % for m = 176 micro-batches over p = 8 stages, is the 1F1B
+    bubble (p - 1) / (m + p - 1) = 7 / 183, which the cost model charges."""
+    from explorer.models import get_model
+
+    from explorer import calibrate
+
+    spec, _, rows = load_table("glm130b_a100")
+    assert spec["fit"] is False and "glm130b_a100" not in calibrate.stored().get("tables", [])
+    m = get_model("glm_130b")
+    assert m.mlp == "geglu" and m.gated and m.params == pytest.approx(128.7e9, rel=1e-3)
+    for r in rows:
+        batch, t = int(r["global_batch"]), float(r["iteration_time_s"])
+        assert batch / t == pytest.approx(float(r["samples_per_s"]), abs=0.5)
+        assert 8 * m.params * 2048 * batch / t / 768 / 1e12 == pytest.approx(float(r["logged_tflops"]), rel=0.03)
+    from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+    from explorer.validate import _row_estimate
+
+    label, est = _row_estimate(spec, rows[0], DEFAULT_EFFICIENCY)
+    assert label.startswith("GLM-130B s=2048 768 GPUs TP=4 PP=8 DP=24 mb=1 (x176)")
+    assert est.bubble_fraction == pytest.approx(0.038, abs=5e-4) and est.fits_in_memory
+    assert len(results["glm130b_a100"].rows) == 2
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

@@ -76,8 +76,8 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
                   mlp: str | None = None) -> str | DecoderModel | None:
     """The model of a run: a catalog name / DecoderModel, or a custom shape (layers, hidden, heads at least).
 
-    `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "relu2": squared ReLU, 2, Nemotron-4; "swiglu": 3,
-    Llama; "geglu": 3, GLM-130B, Gemma) shapes a custom model;
+    `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "relu": 2, OPT; "relu2": squared ReLU, 2,
+    Nemotron-4; "swiglu": 3, Llama; "geglu": 3, GLM-130B, Gemma) shapes a custom model;
     catalog models carry their own."""
     if mlp is not None and mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")

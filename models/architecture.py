@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from explorer.errors import UsageError, require_positive_int
 
-MLP_KINDS = ("gelu", "relu2", "swiglu", "geglu")
-"""MLP kinds: GELU and squared ReLU (So et al., Primer, arXiv 2109.08668; Nemotron-4) multiply by two h x ffn
-matrices, the gated linear units SwiGLU (Shazeer, arXiv 2002.05202; Llama) and GeGLU (the same paper; GLM-130B, Gemma)
-by three: a gate and an up projection multiplied elementwise after SiLU or GELU, then the down projection."""
+MLP_KINDS = ("gelu", "relu", "relu2", "swiglu", "geglu")
+"""MLP kinds: GELU, ReLU (OPT) and squared ReLU (So et al., Primer, arXiv 2109.08668; Nemotron-4) multiply by two
+h x ffn matrices, the gated linear units SwiGLU (Shazeer, arXiv 2002.05202; Llama) and GeGLU (the same paper;
+GLM-130B, Gemma) by three: a gate and an up projection multiplied elementwise after SiLU or GELU, then the down
+projection."""
 GATED_MLPS = ("swiglu", "geglu")
-MLP_LABELS = {"gelu": "GELU", "relu2": "squared-ReLU", "swiglu": "SwiGLU", "geglu": "GeGLU"}
+MLP_LABELS = {"gelu": "GELU", "relu": "ReLU", "relu2": "squared-ReLU", "swiglu": "SwiGLU", "geglu": "GeGLU"}
 
 @dataclass(frozen=True)
 class DecoderModel:
@@ -31,7 +32,7 @@ class DecoderModel:
     kv_heads: int
     ffn: int
     vocab: int
-    mlp: str = "swiglu"  # "swiglu" or "geglu" (gated: 3 matrices), "gelu" or "relu2" (squared ReLU; 2 matrices each)
+    mlp: str = "swiglu"  # "swiglu" or "geglu" (gated: 3 matrices), "gelu", "relu" or "relu2" (2 matrices each)
     norm: str = "rms"  # "rms" (1 vector per norm) or "layer" (2 vectors)
     bias: bool = False
     tied_embeddings: bool = False

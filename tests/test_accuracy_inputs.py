@@ -522,8 +522,13 @@ def test_squared_relu_mlp_has_two_matrices_and_gelus_cost():
     code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "relu2",
                          "--gpus", "8")
     assert code == 0 and "squared-ReLU MLP" in out
-    code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "relu")
-    assert code == 2 and "relu2" in err
+    code, out, err = run("estimate", "--layers", "4", "--hidden", "1024", "--heads", "8", "--mlp", "silu")
+    assert code == 2 and "relu2" in err and "geglu" in err
+    # OPT's plain ReLU: two matrices, GELU's cost, its own name in the report
+    code, out, err = run("estimate", "--model", "facebook/opt-175b", "--gpu", "a100", "--gpus", "1024", "--tp", "8",
+                         "--pp", "8", "--seq-len", "2048", "--global-batch", "1024")
+    assert code == 0 and "ReLU MLP (2 matrices" in out
+    assert float(layer_time(_setup(mlp="relu"), 1, 1, 1, 0, 0)[0]) == float(layer_time(_setup(), 1, 1, 1, 0, 0)[0])
 
 
 def test_geglu_mlp_is_a_gated_unit_costed_as_swiglu():

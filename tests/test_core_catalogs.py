@@ -16,12 +16,16 @@ def test_param_count_matches_publication(name):
 # Published exact counts, typed here from the publications (not from the catalog):
 #   BLOOM-176B: bigscience/bloom model card, 176,247,271,424 (embedding 3,596,615,680 = 250,880 x 14,336);
 #   Llama 3.1 8B / 70B: HF model.safetensors.index.json total_size 16,060,522,496 / 141,107,412,992 bytes of BF16.
+#   Mistral 7B: its BF16 checkpoint, 14,483,464,192 bytes (model.safetensors.index.json total_size);
 # Rounded counts: GPT-3 175.0B (Brown et al. Table 2.1); MT-NLG 529.6B and 1T 1,008.0B (Narayanan et al.
-# SC'21 Table 1, the shapes Megatron trained); Llama 3.1 405B (Llama 3 paper Table 3).
+# SC'21 Table 1, the shapes Megatron trained); Llama 3.1 405B (Llama 3 paper Table 3); OPT-175B (Zhang et al.,
+# Table 1).
 @pytest.mark.parametrize("name, published, tolerance", [
     ("bloom_176b", 176_247_271_424, 0),
     ("llama3_1_8b", 16_060_522_496 // 2, 0),
     ("llama3_1_70b", 141_107_412_992 // 2, 0),
+    ("mistral_7b", 14_483_464_192 // 2, 0),
+    ("opt_175b", 175.0e9, 0.005),
     ("llama3_1_405b", 405.0e9, 0.005),
     ("gpt3_175b", 175.0e9, 0.005),
     ("megatron_530b", 529.6e9, 0.0005),
@@ -33,6 +37,18 @@ def test_classic_shapes_match_their_publication(name, published, tolerance):
         assert m.params == published
     else:
         assert abs(m.params / published - 1) <= tolerance
+
+
+def test_qwen25_shapes_leave_out_only_their_qkv_biases():
+    # Qwen2.5 puts biases on Q, K and V alone (NeMo Qwen2Config: add_qkv_bias, no other linear bias); the catalog's
+    # bias flag is all-or-none, so the shapes carry none. The BF16 checkpoints' total_size / 2 (7B: 15,231,233,024
+    # bytes; 72B: 145,412,407,296) is the catalog count plus those biases, h + 2 x kv_dim per layer, to the parameter:
+    # 7B: 28 x (3,584 + 2 x 512) = 129,024; 72B: 80 x (8,192 + 2 x 1,024) = 819,200.
+    for name, total_bytes in (("qwen2_5_7b", 15_231_233_024), ("qwen2_5_72b", 145_412_407_296)):
+        m = get_model(name)
+        assert not m.bias and not m.tied_embeddings and m.gated
+        assert m.params + m.layers * (m.hidden + 2 * m.kv_dim) == total_bytes // 2
+    assert get_model("Qwen/Qwen2-72B").key == "qwen2_5_72b"  # Qwen2-72B has the same shape
 
 
 def test_bloom_shape_is_gelu_alibi_with_embedding_norm():

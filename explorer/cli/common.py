@@ -59,10 +59,10 @@ def model_options(f: Callable) -> Callable:
                      help="Custom shape: MLP width (default 4 x hidden for GELU and squared ReLU, 8/3 x hidden for "
                           "SwiGLU)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(["gelu", "relu2", "swiglu", "geglu"]), default=None,
-                     help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), squared ReLU (2: Nemotron-4) "
-                          "or a gated unit, SwiGLU (3: Llama) or GeGLU (3: GLM-130B, Gemma); default swiglu. "
-                          "Catalog models carry their own."),
+        click.option("--mlp", type=click.Choice(["gelu", "relu", "relu2", "swiglu", "geglu"]), default=None,
+                     help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), ReLU (2: OPT), squared ReLU "
+                          "(2: Nemotron-4) or a gated unit, SwiGLU (3: Llama) or GeGLU (3: GLM-130B, Gemma); "
+                          "default swiglu. Catalog models carry their own."),
     ]
     for o in reversed(opts):
         f = o(f)

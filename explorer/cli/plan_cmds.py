@@ -31,7 +31,7 @@ def model_options(f: Callable) -> Callable:
         click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
         click.option("--ffn", type=V.HIDDEN, default=None, help="Custom shape: FFN width (default from --mlp)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(["gelu", "relu2", "swiglu", "geglu"]), default=None,
+        click.option("--mlp", type=click.Choice(["gelu", "relu", "relu2", "swiglu", "geglu"]), default=None,
                      help="Custom shape: MLP kind."),
     ]
     for o in reversed(opts):

@@ -571,10 +571,10 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
-                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100")
+                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (10 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (11 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -670,8 +670,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
     # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
-    # GLM-130B's speed tests, 2026-12-05)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2
+    # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
@@ -913,6 +913,29 @@ def test_glm130b_rows_agree_with_the_logged_rates_and_the_papers_bubble(results)
     assert label.startswith("GLM-130B s=2048 768 GPUs TP=4 PP=8 DP=24 mb=1 (x176)")
     assert est.bubble_fraction == pytest.approx(0.038, abs=5e-4) and est.fits_in_memory
     assert len(results["glm130b_a100"].rows) == 2
+
+
+def test_mlperf_gpt3_rows_are_the_logs_batches_and_keep_the_work_per_gpu_of_their_configs(results):
+    """MLPerf Training v3.1, NVIDIA's GPT-3 175B on Eos: the global batch is the one each log records, and the MLLOG
+    step counter advances by batch x 2,048 tokens per step (the 1,344-node log: 2,688 x 2,048 = 5,505,024 per step). At
+    TP 4 x PP 8 each data-parallel rank runs batch / DP micro-batches of one sequence: 128 on 64 and 96 nodes, 16 on
+    512-1,024, 8 on 1,280 and 1,344, a whole number of rounds of PP for the interleaved schedule. Runs of equal work per
+    GPU took equal time: the logs' step times agree within 0.7 % at 128 ranks (11.054 and 11.075 s), 16 (1.608-1.619 s)
+    and 8 (0.926, 0.930 s) micro-batches, from 4,096 to 8,192 GPUs."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("mlperf_v31_gpt3_h100")
+    assert spec["fit"] is False and "mlperf_v31_gpt3_h100" not in calibrate.stored().get("tables", [])
+    assert spec["precision"] == "fp8" and spec["attention_kernel"] == "flash2"
+    assert int(rows[-1]["global_batch"]) * 2048 == 5_505_024
+    by_work: dict[int, list[float]] = {}
+    for r in rows:
+        gpus, dp = int(r["gpus"]), int(r["dp"])
+        assert gpus == 8 * int(r["nodes"]) == int(r["tp"]) * int(r["pp"]) * dp and _whole_pipeline_rounds(r, dp)
+        by_work.setdefault(int(r["global_batch"]) // dp, []).append(float(r["iteration_time_s"]))
+    assert sorted(by_work) == [8, 16, 128]
+    assert all(max(ts) / min(ts) - 1 < 0.007 for ts in by_work.values())
+    assert len(results["mlperf_v31_gpt3_h100"].rows) == 7
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

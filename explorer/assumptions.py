@@ -36,7 +36,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     s, m = setup, setup.model
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
     acc = s.cluster.accelerator
-    gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU and squared-ReLU MLPs have one up projection)
+    gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU, ReLU and squared ReLU have one up projection)
     speed = attention_kernel_speed(s.attention_kernel, acc.key)
     # where FlashAttention-2's rate on this part comes from (Setup.attention_efficiency): the fit, the part's own
     # kernel-benchmark figure (accelerators.toml), or the global value no measurement on the part has set

@@ -10,6 +10,7 @@ import click
 from explorer import validation as V
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES
 from explorer.errors import UsageError
+from explorer.models.architecture import MLP_KINDS
 from explorer.tracks import TRACKS
 
 FORMATS = ("text", "json", "markdown", "html")
@@ -56,10 +57,10 @@ def model_options(f: Callable) -> Callable:
         click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
         click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
         click.option("--ffn", type=V.HIDDEN, default=None,
-                     help="Custom shape: MLP width (default 4 x hidden for GELU and squared ReLU, 8/3 x hidden for "
-                          "SwiGLU)."),
+                     help="Custom shape: MLP width (default 4 x hidden for GELU, ReLU and squared ReLU, 8/3 x hidden "
+                          "for SwiGLU and GeGLU)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(["gelu", "relu", "relu2", "swiglu", "geglu"]), default=None,
+        click.option("--mlp", type=click.Choice(MLP_KINDS), default=None,
                      help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), ReLU (2: OPT), squared ReLU "
                           "(2: Nemotron-4) or a gated unit, SwiGLU (3: Llama) or GeGLU (3: GLM-130B, Gemma); "
                           "default swiglu. Catalog models carry their own."),

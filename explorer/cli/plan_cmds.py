@@ -12,6 +12,7 @@ from explorer import validation as V
 from explorer.cli import main
 from explorer.cli.common import framework_options
 from explorer.errors import InfeasibleError
+from explorer.models.architecture import MLP_KINDS
 
 FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
 
@@ -31,7 +32,7 @@ def model_options(f: Callable) -> Callable:
         click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
         click.option("--ffn", type=V.HIDDEN, default=None, help="Custom shape: FFN width (default from --mlp)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(["gelu", "relu", "relu2", "swiglu", "geglu"]), default=None,
+        click.option("--mlp", type=click.Choice(MLP_KINDS), default=None,
                      help="Custom shape: MLP kind."),
     ]
     for o in reversed(opts):

@@ -307,7 +307,7 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
     elif metric == "tokens_per_s":
         predicted = est.tokens_per_s
     elif metric == "samples_per_s_per_gpu":  # sequences of the row's length
-        predicted = est.tokens_per_s / gpus / int(row.get("seq_len") or spec["seq_len"])
+        predicted = est.tokens_per_s / gpus / _seq_len(spec, row)
     elif metric == "step_time_s":
         predicted = est.step_time_s
     elif metric == "peak_memory_gib":
@@ -321,7 +321,7 @@ def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
                   part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, StepEstimate]:
     """Label and the cost model's whole estimate of one run (_throughput_row reads its metric from it)."""
     gpus = int(row["gpus"])
-    seq_len = int(row.get("seq_len") or spec["seq_len"])
+    seq_len = _seq_len(spec, row)
     model = _row_model(spec, row, seq_len)
     tp, cp, pp = int(row.get("tp", 1)), int(row.get("cp", 1)), int(row.get("pp", 1))
     dp = int(row.get("dp") or row.get("fsdp") or gpus // (tp * cp * pp))
@@ -353,6 +353,11 @@ def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
     if extra:
         label += " [" + ", ".join(extra) + "]"
     return label, est
+
+
+def _seq_len(spec: dict, row: dict[str, str]) -> int:
+    """The run's sequence length: the row's `seq_len` column where it has one, else the table's."""
+    return int(row.get("seq_len") or spec["seq_len"])
 
 
 def _relative_error(predicted: float, published_text: str) -> float:

@@ -7,7 +7,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.assumptions import setup_assumptions
-from explorer.cost.frameworks import framework_choice, stack_layout_default, tp_overlap_default, zero_default
+from explorer.cost.frameworks import framework_choice, stack_layout_default, zero_default
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
@@ -142,9 +142,11 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); zero: None is
     the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
-    the framework's default. attention_kernel: flash2, flash1, triton or cudnn (explorer/cost/efficiency.py
-    attention_kernel_speed); None is the framework's on this GPU (frameworks.attention_kernel_default: cuDNN's for
-    Megatron-LM on Hopper and Blackwell and for FSDP2 on Blackwell, FlashAttention-2 otherwise).
+    the framework's default on this GPU (frameworks.tp_overlap_default: Megatron-LM's on Hopper and Blackwell, off
+    on Ampere and for DeepSpeed and FSDP2). attention_kernel: flash2, flash1, triton or cudnn
+    (explorer/cost/efficiency.py attention_kernel_speed); None is the framework's on this GPU
+    (frameworks.attention_kernel_default: cuDNN's for Megatron-LM on Hopper and Blackwell and for FSDP2 on
+    Blackwell, FlashAttention-2 otherwise).
     embedding_pipeline_slot: the embedding and the output
     layer each take a layer's slot in the pipeline split (Megatron-Core --account-for-embedding-in-pipeline-split
     and --account-for-loss-in-pipeline-split; Llama 3 405B's 126 layers in 128 slots;
@@ -180,8 +182,6 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
     gb = t.workload.global_batch if global_batch is None else global_batch
     fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
-    if tp_comm_overlap is None:
-        tp_comm_overlap = tp_overlap_default(fw)
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
                        usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,

@@ -74,8 +74,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "reduce-scatters (TE's 4-way pipelined split) and whatever outlasts the GEMMs stay exposed."
         if s.tp_overlap_on else
         "TP communication overlap off: every TP all-reduce (or reduce-scatter + all-gather with sequence "
-        "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, torchtitan without "
-        "AsyncTP, DeepSpeed).")
+        "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, its default before Hopper: "
+        "Transformer Engine's userbuffers need CUDA multicast; torchtitan without AsyncTP; DeepSpeed).")
     return [
         Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
         Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "
@@ -131,7 +131,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(overlap, "PyTorch dev-discuss, 'Introducing Async Tensor Parallelism in PyTorch' (2024-08); "
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "
-                            "defaults); Megatron-LM arguments --tp-comm-overlap"),
+                            "defaults and its CUDA multicast check); Megatron-LM arguments --tp-comm-overlap; "
+                            "explorer/cost/frameworks.py TP_OVERLAP_SOURCE"),
         Assumption(f"Overlapped collectives are not free: the data-parallel gradient reduction and weight gathers, "
                    f"FSDP / ZeRO-3's per-layer gathers and reduce-scatters and the context-parallel ring slow the "
                    f"compute they hide behind by {s.efficiency.overlap_interference:.1%} of their own time (their NCCL "

@@ -17,7 +17,13 @@ from explorer.hardware.catalog import build_cluster
 from explorer.models.catalog import get_model
 
 from explorer.cost import time as tm
-from explorer.cost.frameworks import TP_OVERLAP_FORWARD, TP_OVERLAP_OFF, TP_OVERLAP_USERBUFFERS, tp_overlap_of
+from explorer.cost.frameworks import (
+    TP_OVERLAP_FORWARD,
+    TP_OVERLAP_OFF,
+    TP_OVERLAP_USERBUFFERS,
+    tp_overlap_default,
+    tp_overlap_of,
+)
 from explorer.cost.setup import Setup
 from explorer.puzzles.threed import solve_instance
 from explorer.puzzles.threed_space import Instance
@@ -38,9 +44,39 @@ def test_forward_collectives_hidden_behind_forward_gemms_by_hand():
 
 def test_each_framework_overlaps_its_own_way():
     fw = np.array([0, 1, 2])  # Megatron-LM, DeepSpeed, FSDP2
-    assert list(tp_overlap_of(None, fw)) == [TP_OVERLAP_USERBUFFERS, TP_OVERLAP_OFF, TP_OVERLAP_OFF]
-    assert list(tp_overlap_of(True, fw))[::2] == [TP_OVERLAP_USERBUFFERS, TP_OVERLAP_FORWARD]
-    assert list(tp_overlap_of(False, fw)) == [TP_OVERLAP_OFF] * 3
+    assert list(tp_overlap_of(None, fw, "h100_sxm")) == [TP_OVERLAP_USERBUFFERS, TP_OVERLAP_OFF, TP_OVERLAP_OFF]
+    assert list(tp_overlap_of(True, fw, "h100_sxm"))[::2] == [TP_OVERLAP_USERBUFFERS, TP_OVERLAP_FORWARD]
+    assert list(tp_overlap_of(False, fw, "h100_sxm")) == [TP_OVERLAP_OFF] * 3
+
+
+def test_megatron_overlaps_by_default_only_where_userbuffers_run():
+    # Transformer Engine's initialize_ub raises on a GPU without CUDA multicast (compute capability 9.0 and up
+    # behind NVSwitch) unless UB_SKIPMC=1, and no published A100 run of Megatron-LM had --tp-comm-overlap
+    # (frameworks.TP_OVERLAP_SOURCE): the default is on for H100, H200 and B200, off for both A100s, and whatever
+    # the user says wins on any part.
+    fw = np.array([0])
+    for key in ("h100_sxm", "h100_hbm2e_96gb", "h200", "b200"):
+        assert list(tp_overlap_of(None, fw, key)) == [TP_OVERLAP_USERBUFFERS], key
+        assert tp_overlap_default("megatron", key), key
+    for key in ("a100_80gb", "a100_40gb"):
+        assert list(tp_overlap_of(None, fw, key)) == [TP_OVERLAP_OFF], key
+        assert list(tp_overlap_of(True, fw, key)) == [TP_OVERLAP_USERBUFFERS], key
+        assert not tp_overlap_default("megatron", key), key
+    for choice in ("deepspeed", "fsdp", "any"):
+        assert not tp_overlap_default(choice, "h100_sxm"), choice
+
+
+def test_estimate_default_on_a100_is_the_no_overlap_estimate():
+    import explorer
+
+    run = dict(model="gpt3_175b", gpu="a100", gpus=64, tp=8, pp=8, micro_batch=1, global_batch=64,
+               recompute="selective")
+    default, off, on = (explorer.estimate(**run, tp_comm_overlap=x) for x in (None, False, True))
+    assert default.mfu == off.mfu and on.mfu > off.mfu
+    h100 = dict(run, gpu="h100")
+    assert explorer.estimate(**h100).mfu == explorer.estimate(**h100, tp_comm_overlap=True).mfu
+    # the report says which it is
+    assert any("TP communication overlap off" in a.text for a in default.assumptions())
 
 
 def test_layer_time_async_tp_lies_between_no_overlap_and_userbuffers():

@@ -106,7 +106,9 @@ def stack_options(f: Callable) -> Callable:
                           "--framework any, each plan's own framework's)."),
         click.option("--tp-comm-overlap/--no-tp-comm-overlap", default=None,
                      help="TP communication overlap (Megatron-Core userbuffers, torchtitan AsyncTP; needs sequence "
-                          "parallelism). Default: the framework's (on for megatron, off for fsdp and deepspeed)."),
+                          "parallelism). Default: the framework's on this GPU (on for megatron on Hopper and "
+                          "Blackwell, whose userbuffers need CUDA multicast; off on Ampere and for fsdp and "
+                          "deepspeed)."),
         click.option("--fused-kernels/--no-fused-kernels", default=True, show_default=True,
                      help="Memory-bound kernels fused (Transformer Engine / Apex / torch.compile); off: eager "
                           "PyTorch, one HBM pass per elementwise op."),

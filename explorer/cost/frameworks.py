@@ -91,7 +91,9 @@ class Framework:
     overlap_grad: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level gradient sync hidden in backward
     overlap_param: tuple[bool, bool, bool, bool]  # per ZeRO stage: step-level weight gather hidden in forward
     source: str
-    tp_comm_overlap: bool = False  # TP all-gather / reduce-scatter pipelined with the GEMMs by default
+    # GPU families (efficiency.GPU_FAMILIES) on which the framework pipelines the TP all-gathers and reduce-scatters
+    # with the GEMMs by default (TP_OVERLAP_SOURCE); elsewhere off unless the user turns it on
+    tp_comm_overlap_on: tuple[str, ...] = ()
     tp_overlap_mode: int = 1  # how it overlaps them when on (TP_OVERLAP_USERBUFFERS / TP_OVERLAP_FORWARD)
     # The model code the framework usually runs (Setup.fused_projections, Setup.selective_policy): fused QKV and
     # gate/up GEMMs and Megatron's attention-core selective recompute, or torchtitan's separate projections and
@@ -150,11 +152,12 @@ MEGATRON = Framework(
            "mcore_fsdp_adapter.py, megatron_fsdp.py is_delay_grad_reduce; HSDP through "
            "--num-distributed-optimizer-instances: mcore_fsdp_adapter.py _init_dist_index, the outer group's "
            "all-reduce in the last micro-batch only, megatron_fsdp.py outer_fsdp_group_grad_reduce); "
-           "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on as in NVIDIA's "
-           "NeMo / Megatron-Bridge H100 performance recipes; attention through Transformer Engine "
+           "TP communication overlap (--tp-comm-overlap, Transformer Engine userbuffers) on by default on Hopper "
+           "and Blackwell only (TP_OVERLAP_SOURCE); attention through Transformer Engine "
            "(transformer_engine/pytorch/attention.py: cuDNN's fused attention preferred at compute capability "
            "9.0 since v1.2 of 2023-12, 'Select FusedAttention on sm90 and FlashAttention on others')",
-    tp_comm_overlap=True, cudnn_attention_on=("hopper", "blackwell"), sharded_by="Megatron-FSDP")
+    tp_comm_overlap_on=("hopper", "blackwell"), cudnn_attention_on=("hopper", "blackwell"),
+    sharded_by="Megatron-FSDP")
 DEEPSPEED = Framework(
     key="deepspeed", code=1, name="DeepSpeed", zero_stages=(0, 1, 2, 3), sharded_with_pp=False, interleaving=False,
     context_parallel=False, hsdp=False, grad_fp32=False,
@@ -218,22 +221,44 @@ TP_OVERLAP_FORWARD = 2
 speeds the forward pass and not the backward (explorer/cost/time.py async_tp_exposed)."""
 
 
-def tp_overlap_of(setup_value: bool | None, fw: object) -> object:
+TP_OVERLAP_SOURCE = (
+    "Megatron-LM's --tp-comm-overlap runs Transformer Engine's userbuffers, whose initialize_ub raises unless the "
+    "GPU supports CUDA multicast ('does not support comm+GEMM overlap with CUDA Multicast. Launch app with "
+    "UB_SKIPMC=1 to try CUDA IPC instead', transformer_engine/pytorch/module/base.py since v1.9, 2024-07; "
+    "multicast objects need NVSwitch-connected compute capability 9.0 and up, TransformerEngine issue 1071); "
+    "NVIDIA's NeMo / Megatron-Bridge performance recipes turn it on for H100 and B200, and no published Ampere run "
+    "of Megatron-LM in explorer/data/reference had it (SC'21, Korthikanti et al. 2022, NeMo 2022, MegaScale's "
+    "baseline, Zero Bubble). torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); "
+    "DeepSpeed has none.")
+
+
+def _family(accelerator_key: str) -> str | None:
+    """The GPU family (efficiency.GPU_FAMILIES) of a catalog part, None for parts outside every family."""
+    for family, keys in GPU_FAMILIES.items():
+        if accelerator_key in keys:
+            return family
+    return None
+
+
+def tp_overlap_of(setup_value: bool | None, fw: object, accelerator_key: str) -> object:
     """TP overlap mode per plan (TP_OVERLAP_*): off where the user turned it off or, by default, where the plan's
-    framework does not run it; else the way the plan's framework overlaps (fw: framework codes)."""
+    framework does not run it on this GPU (Framework.tp_comm_overlap_on); else the way the plan's framework overlaps
+    (fw: framework codes)."""
     import numpy as np
 
     modes = np.asarray([f.tp_overlap_mode for f in FRAMEWORKS])[np.asarray(fw)]
     if setup_value is not None:
         return modes * int(bool(setup_value))
-    return modes * np.asarray([int(f.tp_comm_overlap) for f in FRAMEWORKS])[np.asarray(fw)]
+    family = _family(accelerator_key)
+    return modes * np.asarray([int(family in f.tp_comm_overlap_on) for f in FRAMEWORKS])[np.asarray(fw)]
 
 
-def tp_overlap_default(choice: str) -> bool:
-    """Whether TP communication overlap is on by default for a framework choice: Megatron-LM's NVIDIA recipes
-    turn it on; torchtitan's AsyncTP is opt-in (parallelism.enable_async_tensor_parallel = false); DeepSpeed has
-    none; 'any' takes the choice that holds for every framework it may pick (off)."""
-    return all(f.tp_comm_overlap for f in frameworks_for(choice))
+def tp_overlap_default(choice: str, accelerator_key: str) -> bool:
+    """Whether TP communication overlap is on by default for a framework choice on this accelerator
+    (TP_OVERLAP_SOURCE): Megatron-LM's on Hopper and Blackwell, off elsewhere; torchtitan's AsyncTP is opt-in;
+    DeepSpeed has none; 'any' takes the choice that holds for every framework it may pick (off)."""
+    family = _family(accelerator_key)
+    return all(family in f.tp_comm_overlap_on for f in frameworks_for(choice))
 
 
 def attention_kernel_default(choice: str, accelerator_key: str) -> str:
@@ -245,10 +270,8 @@ def attention_kernel_default(choice: str, accelerator_key: str) -> str:
     torchtitan's SDPA puts cuDNN first on Blackwell only (PR 1196); Megatron-DeepSpeed runs FlashAttention-2, as TE
     and torchtitan do on Ampere. For 'any' this is the kernel every framework it may pick runs (flash2), which names
     the setup's kernel; the search prices each plan with its own framework's (Setup.attention_kernel_by_framework)."""
-    for family, keys in GPU_FAMILIES.items():
-        if accelerator_key in keys:
-            return "cudnn" if all(family in f.cudnn_attention_on for f in frameworks_for(choice)) else "flash2"
-    return "flash2"
+    family = _family(accelerator_key)
+    return "cudnn" if all(family in f.cudnn_attention_on for f in frameworks_for(choice)) else "flash2"
 
 
 def attention_kernel_of(setup_kernel: str, by_framework: bool, accelerator_key: str, fw: object) -> object:

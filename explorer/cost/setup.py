@@ -238,8 +238,13 @@ class Setup:
 
     @property
     def tp_overlap_on(self) -> bool:
-        """Whether TP communication overlaps the GEMMs (None: the default framework's, Megatron-LM's: on)."""
-        return True if self.tp_comm_overlap is None else bool(self.tp_comm_overlap)
+        """Whether TP communication overlaps the GEMMs (None: the default framework's, Megatron-LM's, on this GPU:
+        on for Hopper and Blackwell, frameworks.tp_overlap_default)."""
+        if self.tp_comm_overlap is None:
+            from explorer.cost.frameworks import DEFAULT_FRAMEWORK, tp_overlap_default
+
+            return tp_overlap_default(DEFAULT_FRAMEWORK, self.cluster.accelerator.key)
+        return bool(self.tp_comm_overlap)
 
     @property
     def mixed(self) -> bool:

@@ -90,7 +90,7 @@ def evaluate(
     buf = sh.buffer_bytes(setup, fw, tp, pp, dp, cp, zero, v)
     total = w + g + o + act + work + buf
 
-    overlap = tp_overlap_of(setup.tp_comm_overlap, fw)
+    overlap = tp_overlap_of(setup.tp_comm_overlap, fw, setup.cluster.accelerator.key)
     kern, kern_setups = attention_setups(setup, fw)  # each plan's attention kernel (--framework any: its framework's)
     t_compute, t_memory, t_tp, t_cp = by_attention_kernel(
         kern, kern_setups, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))

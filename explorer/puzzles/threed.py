@@ -180,6 +180,10 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     by_framework = attention_kernel is None and framework_choice(framework) == "any"
     if attention_kernel is None:
         attention_kernel = attention_kernel_default(framework, cluster.accelerator.key)
+    if tp_comm_overlap is None and framework_choice(framework) != "any":
+        # the framework's default on this GPU (frameworks.tp_overlap_default); under --framework any each plan takes
+        # its own framework's (frameworks.tp_overlap_of)
+        tp_comm_overlap = tp_overlap_default(framework, cluster.accelerator.key)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, attention_kernel=attention_kernel, attention_kernel_by_framework=by_framework,
@@ -200,10 +204,6 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         raise UsageError("embedding_pipeline_slot=True is an estimate option (--embedding-slots): the 3D search does "
                          "not place the embedding and output layers in pipeline slots; evaluate such a plan with "
                          "explore estimate")
-    if setup_overrides.get("tp_comm_overlap") is None and framework != "any":
-        # the framework's default (frameworks.tp_overlap_default); under --framework any each plan takes its own
-        # framework's (frameworks.tp_overlap_of)
-        setup_overrides["tp_comm_overlap"] = tp_overlap_default(framework)
     fused = setup_overrides.get("fused_kernels")
     for key, value in stack_layout_default(framework, True if fused is None else bool(fused)).items():
         # torchtitan's model code under --framework fsdp

@@ -354,7 +354,7 @@ def _assumptions(res) -> list[Assumption]:
                    "; ".join(x for x in (acc.matmul_efficiency_source, acc.attention_efficiency_source) if x)),
     ]
     if s.tp_comm_overlap is None:  # --framework any: the TP overlap of the framework the answer runs on
-        s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework))
+        s = replace(s, tp_comm_overlap=tp_overlap_default(res.best.plan.framework, acc.key))
     if s.attention_kernel_by_framework:  # --framework any: the attention kernel of the framework the answer runs on
         s = replace(s, attention_kernel=attention_kernel_default(res.best.plan.framework, acc.key),
                     attention_kernel_by_framework=False)

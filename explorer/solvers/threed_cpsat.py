@@ -204,8 +204,8 @@ def prepare(inst: Instance, space: Space) -> dict:
     # (Setup.attention_kernel_by_framework). Each distinct (overlap mode, kernel) among the FW candidates is a layer
     # variant with its own columns (variant 0 the base columns, the others "_v<j>"); build_model selects the plan's
     # framework's (var_of_fw: one per FW candidate)
-    ovl_modes = np.asarray(tp_overlap_of(s.tp_comm_overlap, np.asarray(FW)), dtype=np.int64).reshape(-1) * np.ones(
-        len(FW), dtype=np.int64)
+    ovl = tp_overlap_of(s.tp_comm_overlap, np.asarray(FW), s.cluster.accelerator.key)
+    ovl_modes = np.asarray(ovl, dtype=np.int64).reshape(-1) * np.ones(len(FW), dtype=np.int64)
     kern_fw, kern_setups = attention_setups(s, np.asarray(FW))  # one kernel per FW candidate
     variants = sorted(set(zip(ovl_modes.tolist(), kern_fw.tolist())))
     var_of_fw = np.asarray([variants.index(v) for v in zip(ovl_modes.tolist(), kern_fw.tolist())], dtype=np.int64)

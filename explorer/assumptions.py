@@ -74,8 +74,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "reduce-scatters (TE's 4-way pipelined split) and whatever outlasts the GEMMs stay exposed."
         if s.tp_overlap_on else
         "TP communication overlap off: every TP all-reduce (or reduce-scatter + all-gather with sequence "
-        "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, its default before Hopper: "
-        "Transformer Engine's userbuffers need CUDA multicast; torchtitan without AsyncTP; DeepSpeed).")
+        "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, its default except on Hopper "
+        "and Blackwell: Transformer Engine's userbuffers need CUDA multicast; torchtitan without AsyncTP; DeepSpeed).")
     return [
         Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
         Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "

@@ -115,6 +115,14 @@ FITTED_FAMILIES: dict[str, tuple[str, ...]] = {
 (hardware/data/accelerators.toml), and by which explorer/accuracy.py groups the validation rows."""
 
 GPU_FAMILIES: dict[str, tuple[str, ...]] = {**FITTED_FAMILIES, "blackwell": ("b200",)}
+
+
+def gpu_family(accelerator_key: str) -> str | None:
+    """The GPU family (GPU_FAMILIES) of a catalog part, None for parts outside every family."""
+    for family, keys in GPU_FAMILIES.items():
+        if accelerator_key in keys:
+            return family
+    return None
 """Every accelerator family with per-family kernel figures (CUDNN_ATTENTION_SPEED, the frameworks' default attention
 kernel); Blackwell's parts carry figures from kernel measurements, not from a fit (no published Blackwell training
 table is in the fit)."""
@@ -194,9 +202,9 @@ def attention_kernel_speed(kernel: str, accelerator_key: str) -> float:
     not measured here is a UsageError."""
     if kernel != "cudnn":
         return ATTENTION_KERNELS[kernel]
-    for family, keys in GPU_FAMILIES.items():
-        if accelerator_key in keys and family in CUDNN_ATTENTION_SPEED:
-            return CUDNN_ATTENTION_SPEED[family]
+    family = gpu_family(accelerator_key)
+    if family in CUDNN_ATTENTION_SPEED:
+        return CUDNN_ATTENTION_SPEED[family]
     raise UsageError(f"attention kernel 'cudnn' has no measured speed on {accelerator_key}; "
                      f"valid on: {', '.join(k for f in CUDNN_ATTENTION_SPEED for k in GPU_FAMILIES[f])}")
 

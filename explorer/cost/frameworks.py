@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explorer.cost.efficiency import GPU_FAMILIES
+from explorer.cost.efficiency import gpu_family
 from explorer.errors import UsageError
 
 FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
@@ -232,14 +232,6 @@ TP_OVERLAP_SOURCE = (
     "DeepSpeed has none.")
 
 
-def _family(accelerator_key: str) -> str | None:
-    """The GPU family (efficiency.GPU_FAMILIES) of a catalog part, None for parts outside every family."""
-    for family, keys in GPU_FAMILIES.items():
-        if accelerator_key in keys:
-            return family
-    return None
-
-
 def tp_overlap_of(setup_value: bool | None, fw: object, accelerator_key: str) -> object:
     """TP overlap mode per plan (TP_OVERLAP_*): off where the user turned it off or, by default, where the plan's
     framework does not run it on this GPU (Framework.tp_comm_overlap_on); else the way the plan's framework overlaps
@@ -249,15 +241,14 @@ def tp_overlap_of(setup_value: bool | None, fw: object, accelerator_key: str) ->
     modes = np.asarray([f.tp_overlap_mode for f in FRAMEWORKS])[np.asarray(fw)]
     if setup_value is not None:
         return modes * int(bool(setup_value))
-    family = _family(accelerator_key)
-    return modes * np.asarray([int(family in f.tp_comm_overlap_on) for f in FRAMEWORKS])[np.asarray(fw)]
+    return modes * np.asarray([int(tp_overlap_default(f.key, accelerator_key)) for f in FRAMEWORKS])[np.asarray(fw)]
 
 
 def tp_overlap_default(choice: str, accelerator_key: str) -> bool:
     """Whether TP communication overlap is on by default for a framework choice on this accelerator
     (TP_OVERLAP_SOURCE): Megatron-LM's on Hopper and Blackwell, off elsewhere; torchtitan's AsyncTP is opt-in;
     DeepSpeed has none; 'any' takes the choice that holds for every framework it may pick (off)."""
-    family = _family(accelerator_key)
+    family = gpu_family(accelerator_key)
     return all(family in f.tp_comm_overlap_on for f in frameworks_for(choice))
 
 
@@ -270,7 +261,7 @@ def attention_kernel_default(choice: str, accelerator_key: str) -> str:
     torchtitan's SDPA puts cuDNN first on Blackwell only (PR 1196); Megatron-DeepSpeed runs FlashAttention-2, as TE
     and torchtitan do on Ampere. For 'any' this is the kernel every framework it may pick runs (flash2), which names
     the setup's kernel; the search prices each plan with its own framework's (Setup.attention_kernel_by_framework)."""
-    family = _family(accelerator_key)
+    family = gpu_family(accelerator_key)
     return "cudnn" if all(family in f.cudnn_attention_on for f in frameworks_for(choice)) else "flash2"
 
 

@@ -592,3 +592,20 @@ def render(results: list[TableResult], fmt: str = "text") -> str:
     if fmt not in FORMATS:
         raise UsageError(f"format {fmt!r} unknown; valid: {', '.join(FORMATS)}")
     return {"text": render_text, "json": render_json, "csv": render_csv}[fmt](results)
+
+
+def plot_data(results: list[TableResult]) -> dict:
+    """What the 'validation' figure draws (reports/plots/validation.py): per throughput table, the signed error
+    of every row out of sample (fitted without the table, or judged by a fit that never used it), its targets and
+    its out-of-sample median and max |error|. Memory tables are left out (their 2 % target is another scale)."""
+    tables = []
+    for t in results:
+        if t.kind != "throughput":
+            continue
+        tables.append({"key": t.key, "unit": t.unit, "errors": [r.error for r in (t.out_rows or t.rows)],
+                       "target_median": t.target_median, "target_max": t.target_max,
+                       "median_abs_error": t.out_median_error, "max_abs_error": t.out_max_error,
+                       "meets": t.meets_out_target})
+    o = overall(results, "throughput", out_of_sample=True)
+    return {"tables": tables, "rows": o["rows"], "median_abs_error": o.get("median_error"),
+            "max_abs_error": o.get("max_error")}

@@ -369,6 +369,46 @@ def test_cli_validate():
     assert res.exit_code != 0 or results_meet("megatron_sc21_table1")
 
 
+def test_validation_figure_data_is_the_out_of_sample_rows(results):
+    """The figure draws every throughput table (and no memory table) with one dot per run at its out-of-sample
+    error: the numbers the text's 'out of sample' column prints, not a second computation."""
+    import statistics
+
+    from explorer.validate import plot_data
+
+    data = plot_data(list(results.values()))
+    drawn = {t["key"]: t for t in data["tables"]}
+    assert set(drawn) == {k for k, t in results.items() if t.kind == "throughput"}
+    assert "zero_table1" not in drawn  # a memory table: model-state GB, another scale of target
+    for key, d in drawn.items():
+        t = results[key]
+        assert d["errors"] == [r.error for r in (t.out_rows or t.rows)]
+        assert d["median_abs_error"] == pytest.approx(statistics.median(abs(e) for e in d["errors"]))
+        assert d["meets"] == (d["median_abs_error"] <= t.target_median and d["max_abs_error"] <= t.target_max)
+    assert data["rows"] == sum(len(d["errors"]) for d in drawn.values())
+
+
+def test_cli_validate_out_writes_report_and_figure(tmp_path):
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["validate", "--table", "megatron_sc21_table1", "--table", "zero_table1",
+                               "--out", str(tmp_path / "v")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "v" / "validation.txt").read_text().count("[megatron_sc21_table1]") == 1
+    assert (tmp_path / "v" / "validation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # memory rows alone: the report, and no empty figure
+    res = runner.invoke(main, ["validate", "--table", "zero_table1", "--format", "csv", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["validation.csv"]
+    # --out naming a file: a one-line usage error (exit 2), before anything is validated
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(main, ["validate", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 2 and "is a file, not a directory" in res.output
+
+
 def results_meet(name: str) -> bool:
     return validate([name])[0].meets_target
 

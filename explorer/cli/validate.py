@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from explorer import validation as V
 from explorer.cli import main
 from explorer.errors import ExplorerError
+
+SUFFIX = {"text": "txt", "json": "json", "csv": "csv"}
 
 
 class TargetMissed(ExplorerError):
@@ -18,13 +23,28 @@ class TargetMissed(ExplorerError):
 @click.option("--table", "tables", multiple=True, metavar="NAME",
               help="Validate only this reference table (repeatable); default: all shipped tables.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any table misses its target.")
-def validate_cmd(fmt: str, tables: tuple[str, ...], strict: bool) -> None:
+@click.option("--out", "out_dir", type=V.OUT_DIR, default=None,
+              help="Write validation.txt (or .json, .csv: --format) and validation.png, every run's out-of-sample "
+                   "error by table, into this directory instead of printing (created if missing).")
+def validate_cmd(fmt: str, tables: tuple[str, ...], strict: bool, out_dir: Path | None) -> None:
     """Run the cost model on every row of the shipped reference tables (published training runs) and print
     predicted vs published with the relative error, then the median and maximum error per table."""
     from explorer.validate import render, validate
 
     results = validate(list(tables) or None)
-    click.echo(render(results, fmt), nl=False)
+    if out_dir is None:
+        click.echo(render(results, fmt), nl=False)
+    else:
+        from explorer.reports.plots import figure_png, load
+        from explorer.validate import plot_data
+
+        paths = [out_dir / f"validation.{SUFFIX[fmt]}"]
+        paths[0].write_text(render(results, fmt), encoding="utf-8")
+        data = plot_data(results)
+        if data["tables"]:  # memory tables alone: no figure (their errors are drawn by no plot)
+            paths.append(out_dir / "validation.png")
+            paths[1].write_bytes(figure_png(load("validation").draw(data, None)))
+        click.echo("\n".join(map(str, paths)))
     missed = [t.key for t in results if not t.meets_target]
     if strict and missed:
         raise TargetMissed(f"accuracy target missed by {', '.join(missed)} (see the 'why' lines above)")

@@ -26,6 +26,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, stack_layout_default
@@ -38,6 +39,9 @@ from explorer.hardware.catalog import build_cluster
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import PRECISIONS, ParallelPlan
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
 FORMATS = ("text", "json", "csv")
@@ -609,3 +613,11 @@ def plot_data(results: list[TableResult]) -> dict:
     o = overall(results, "throughput", out_of_sample=True)
     return {"tables": tables, "rows": o["rows"], "median_abs_error": o.get("median_error"),
             "max_abs_error": o.get("max_error")}
+
+
+def figure(results: list[TableResult]) -> Figure:
+    """The 'validation' figure of `plot_data(results)` (matplotlib, Agg), for a notebook or `validate --out`:
+    `from explorer.validate import validate, figure; figure(validate())`."""
+    from explorer.reports.plots import load
+
+    return load("validation").draw(plot_data(results), None)

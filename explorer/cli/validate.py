@@ -35,15 +35,14 @@ def validate_cmd(fmt: str, tables: tuple[str, ...], strict: bool, out_dir: Path 
     if out_dir is None:
         click.echo(render(results, fmt), nl=False)
     else:
-        from explorer.reports.plots import figure_png, load
-        from explorer.validate import plot_data
+        from explorer.reports.plots import figure_png
+        from explorer.validate import figure, plot_data
 
         paths = [out_dir / f"validation.{SUFFIX[fmt]}"]
         paths[0].write_text(render(results, fmt), encoding="utf-8")
-        data = plot_data(results)
-        if data["tables"]:  # memory tables alone: no figure (their errors are drawn by no plot)
+        if plot_data(results)["tables"]:  # memory tables alone: no figure (their errors are drawn by no plot)
             paths.append(out_dir / "validation.png")
-            paths[1].write_bytes(figure_png(load("validation").draw(data, None)))
+            paths[1].write_bytes(figure_png(figure(results)))
         click.echo("\n".join(map(str, paths)))
     missed = [t.key for t in results if not t.meets_target]
     if strict and missed:

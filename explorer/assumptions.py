@@ -147,9 +147,9 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _replay_early_stop(
-        s, plan) + _bf16_optimizer(s, framework, zero) + _deepspeed_pipeline(
-        framework, pp) + _deepspeed_zero3_across_nodes(s, plan) + _megatron_fsdp(plan) + _hsdp(
-        s, plan) + _fp8_all_gather(s) + _dtensor_tp(s, plan) + [
+        s, plan) + _bf16_optimizer(s, framework, zero) + _autograd_accumulation(
+        s, framework, zero) + _deepspeed_pipeline(framework, pp) + _deepspeed_zero3_across_nodes(
+        s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _fp8_all_gather(s) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -206,6 +206,22 @@ def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[A
         f"{BF16_HP_GRAD_BYTES:g} bytes per local parameter at HBM bandwidth, counted under 'optimizer'.",
         "microsoft/DeepSpeed deepspeed/runtime/bf16_optimizer.py (_update_hp_grad), runtime/pipe/engine.py "
         "(_exec_backward_pass)")]
+
+
+def _autograd_accumulation(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:
+    """Autograd's accumulation into .grad, where the plan leaves it to PyTorch (DeepSpeed without its BF16_Optimizer at
+    ZeRO 0 or 1: explorer/cost/sharding.py autograd_accumulation, autograd_accumulation_time)."""
+    from explorer.cost.sharding import AUTOGRAD_ACC_PASSES, autograd_accumulation
+
+    if framework != DEEPSPEED.key or zero is None or not bool(autograd_accumulation(s, DEEPSPEED.code, zero)):
+        return []
+    return [Assumption(
+        "DeepSpeed at ZeRO stage 1 (or 0 in fp16) keeps each micro-batch's gradients in the parameters' own .grad "
+        "until the last one: PyTorch adds every micro-batch's after the first in place, "
+        f"{AUTOGRAD_ACC_PASSES * s.weight_bytes:g} bytes per local parameter at HBM bandwidth, counted under "
+        "'optimizer' (Megatron-LM fuses it into the weight-gradient GEMM; FSDP reduces every micro-batch).",
+        "pytorch/pytorch torch/csrc/autograd/functions/accumulate_grad.h (accumulateGrad); microsoft/DeepSpeed "
+        "deepspeed/runtime/zero/stage_1_and_2.py (reduce_ready_partitions_and_remove_grads, zero_grad)")]
 
 
 def _deepspeed_pipeline(framework: str | None, pp: int | None) -> list[Assumption]:

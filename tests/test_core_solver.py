@@ -87,6 +87,17 @@ def test_cpsat_equals_exhaustive_with_deepspeeds_bf16_gradient_accumulation(pp):
     assert a.best.time["optimizer"] > 0
 
 
+@pytest.mark.parametrize("pp", [1, 2])
+def test_cpsat_equals_exhaustive_with_autograd_accumulation_under_deepspeed_fp16(pp):
+    # DeepSpeed fp16 at ZeRO 1: autograd adds every micro-batch's gradients but the first into .grad
+    # (sharding.autograd_accumulation_time): (m - 1) passes in the CP-SAT model as in step.py.
+    m = DecoderModel(name="r", layers=8, hidden=1024, heads=8, kv_heads=8, ffn=4096, vocab=32000)
+    inst = Instance(Setup(m, build_cluster("a100", 16, 8, "nvlink3", "ib_hdr"), 1024, "fp16", "adam", 0.9), 16, 64,
+                    max_bubble=Fraction(1), framework="deepspeed", fix={"zero": 1, "pp": pp, "micro_batch": 1})
+    a = _agree(inst)
+    assert a.best.plan.zero == 1 and a.best.plan.pp == pp and a.best.plan.num_micro_batches > 1
+
+
 def test_fix_pins_variables():
     r = solve_3d("cloud", fix={"tp": 8, "pp": 8, "zero": 1, "recompute": "selective"}, top=1)
     p = r.best.plan

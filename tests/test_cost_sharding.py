@@ -363,6 +363,34 @@ def test_deepspeed_bf16_optimizer_adds_each_micro_batch_into_fp32_gradients():
     assert float(meg["time_optimizer"]) == pytest.approx(float(sh.dp_optimizer_time(s, M, 4, 1, 12, 8, 0)))
 
 
+def test_deepspeed_fp16_accumulates_later_micro_batches_into_grad_through_autograd():
+    # DeepSpeed fp16 (FP16_Optimizer at ZeRO 0, stage_1_and_2.py at ZeRO 1) leaves each micro-batch's gradients in
+    # param.grad until the accumulation boundary, and zero_grad sets .grad to None after the step. PyTorch's
+    # AccumulateGrad steals the first micro-batch's gradient and adds each later one in place
+    # (accumulate_grad.h: variable_grad += new_grad): read 2 + read 2 + write 2 bytes per local parameter.
+    # BLOOM TP 4 PP 12 (4,598,816,768 parameters on the most loaded stage, see above) x 6 bytes / 2,039 GB/s
+    # = 13.53 ms per micro-batch after the first.
+    from explorer.cost import step
+
+    s16 = _bloom("fp16")
+    p = int(params_per_device(s16, 4, 12))
+    t = float(sh.autograd_accumulation_time(s16, D, 4, 12, 1))
+    assert t == pytest.approx(p * 6 / 2039e9, rel=1e-9) and t == pytest.approx(13.53e-3, rel=1e-3)
+    assert float(sh.autograd_accumulation_time(s16, D, 4, 12, 0)) == pytest.approx(t)  # FP16_Optimizer alike
+    # bf16 at ZeRO 1 runs the ZeRO optimizer on bf16 .grad: the same pass; at ZeRO 0 the BF16_Optimizer's own
+    # 18-byte pass replaces it (its .grad is cleared after every micro-batch)
+    assert float(sh.autograd_accumulation_time(_bloom(), D, 4, 12, 1)) == pytest.approx(t)
+    assert float(sh.autograd_accumulation_time(_bloom(), D, 4, 12, 0)) == 0.0
+    # not ZeRO-2/3 (gradients reduced every micro-batch), not Megatron-LM (fused into the wgrad GEMM), not FSDP
+    for fw, z in ((D, 2), (D, 3), (M, 1), (F, 3)):
+        assert float(sh.autograd_accumulation_time(s16, fw, 4, 12, z)) == 0.0
+    # m - 1 passes per step: with 128 micro-batches the optimizer's share grows by 127 t; one micro-batch, none
+    t_opt = float(sh.dp_optimizer_time(s16, D, 4, 1, 12, 8, 1))
+    for m_, passes in ((128, 127), (1, 0)):
+        e = step.evaluate(s16, 4, 1, 12, 8, 1, 2, m_, 1, 2, 0, fw=D)
+        assert float(e["time_optimizer"]) == pytest.approx(t_opt + passes * t, rel=1e-9)
+
+
 def test_deepspeed_dp_groups_sit_inside_a_pipeline_stage():
     # PipeModelDataParallelTopology(axes=['pipe', 'data', 'model']): DP members are TP = 4 ranks apart, so a
     # DP group of 8 has 2 members in each of 4 nodes. Omni-Path is the node's (400 Gb/s x 0.80 = 40 GB/s shared
@@ -557,6 +585,8 @@ def test_the_report_says_when_deepspeeds_bf16_optimizer_runs():
     texts = [" ".join(a.text for a in estimate(zero=z, **kw).assumptions()) for z in (0, 1)]
     assert "BF16_Optimizer" in texts[0] and "18 bytes per local parameter" in texts[0]
     assert "BF16_Optimizer" not in texts[1]
+    # ZeRO-1 instead leaves each micro-batch's gradients to autograd's in-place add into .grad (6 bytes in bf16)
+    assert "6 bytes per local parameter" in texts[1] and "6 bytes per local parameter" not in texts[0]
     assert "BF16_Optimizer" not in " ".join(a.text for a in estimate(zero=0, **{**kw, "framework": "megatron"})
                                             .assumptions())
 

@@ -397,6 +397,37 @@ gradient (2) and writes an FP32 copy (4); add_ reads that copy and the FP32 accu
 accumulator (4)."""
 
 
+AUTOGRAD_ACC_PASSES = 3.0
+"""HBM passes, in gradient elements, of PyTorch autograd adding one micro-batch's weight gradient into a .grad that
+already holds the earlier ones (torch/csrc/autograd/functions/accumulate_grad.h, accumulateGrad: a dense .grad
+takes `variable_grad += new_grad` in place): read the accumulator and the new gradient, write the accumulator. The
+first micro-batch after .grad was set to None costs nothing (the new gradient is stolen, not copied)."""
+
+
+def autograd_accumulation(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.ndarray:
+    """Where each micro-batch's gradients are added into the parameters' own .grad by autograd: DeepSpeed's engine
+    under ZeRO 0 or 1 when it does not run its BF16_Optimizer (fp16, or bf16 with ZeRO-1), with no Megatron-style
+    gradient-accumulation fusion. ZeRO-1 reduces only at the accumulation boundary and leaves the other
+    micro-batches' gradients in param.grad (deepspeed/runtime/zero/stage_1_and_2.py
+    reduce_ready_partitions_and_remove_grads: `partition_gradients or is_gradient_accumulation_boundary`; the
+    legacy zero/stage1.py of v0.3-v0.5 alike), and its zero_grad sets every .grad to None after the step
+    (set_grads_to_None=True, as fp16/fused_optimizer.py's for ZeRO 0). Megatron-LM accumulates in the wgrad GEMM
+    (--gradient-accumulation-fusion), FSDP reduces each micro-batch: neither pays it."""
+    fw, zero = _a(fw), _a(zero)
+    on = setup.collectives != "textbook"
+    return (fw == DEEPSPEED) & (zero <= 1) & ~deepspeed_bf16_optimizer(setup, fw, zero) & on
+
+
+def autograd_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, zero: ArrayLike,
+                               v: ArrayLike = 1, params: ArrayLike | None = None) -> np.ndarray:
+    """Seconds per micro-batch after a step's first that autograd spends adding the new weight gradients into
+    .grad (autograd_accumulation), in the model's dtype: AUTOGRAD_ACC_PASSES x weight bytes per local parameter at
+    HBM bandwidth. params: those of the stage that sets the pipeline's pace (default: the most loaded device's)."""
+    p = np.asarray(params_per_device(setup, tp, pp, v) if params is None else params, dtype=float)
+    t = p * AUTOGRAD_ACC_PASSES * setup.weight_bytes / setup.cluster.accelerator.memory_bandwidth
+    return np.where(autograd_accumulation(setup, fw, zero), t, 0.0)
+
+
 def grad_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, zero: ArrayLike,
                            v: ArrayLike = 1, params: ArrayLike | None = None) -> np.ndarray:
     """Seconds per micro-batch that DeepSpeed's BF16_Optimizer spends adding the bf16 gradients into its FP32

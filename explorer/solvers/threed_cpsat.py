@@ -16,6 +16,8 @@ SL / v = layers per chunk):
             accumulation at any PP, whose v is 1: explorer/cost/sharding.py grad_accumulation_time)
             + flag (m + p - 1) t_p2p_extra (the frameworks whose pipeline sends cost more than the least in the
             space, DeepSpeed's blocking transfers: frameworks.p2p_transfers_of; they never interleave, so v = 1)
+            + (m - 1) t_acc_rest (autograd adding each later micro-batch's gradients into .grad under DeepSpeed's
+            fp16 / ZeRO-1 engine: sharding.autograd_accumulation_time; v = 1 there too)
   t_step  = t_pipe + (1 - sigma) e_sync + sigma (t_grad + t_param) + t_opt
   e_sync  = max(t_grad_last, t_grad / v - flag b, t_grad - flag k_grad b)
             + max(t_param_first, t_param / v - flag f) + (v - 1) max(0, t_param / v - flag q_param f)
@@ -286,6 +288,8 @@ def prepare(inst: Instance, space: Space) -> dict:
     comm_k_grad, comm_q_param = (np.broadcast_to(a, e_fw.shape) for a in sh.chunk_windows(e_fw, e_pp, e_v))
     t_opt = _ns(sh.dp_optimizer_time(s, e_fw, e_tp, e_cp, e_pp, e_dp, e_z, e_v, e_hs))
     t_acc = _ns(sh.grad_accumulation_time(s, e_fw, e_tp, e_pp, e_z, e_v))  # per micro-batch (v = 1 where > 0)
+    # autograd's accumulation into .grad (DeepSpeed fp16 / ZeRO-1): per micro-batch after the first (v = 1 where > 0)
+    t_acc_rest = _ns(sh.autograd_accumulation_time(s, e_fw, e_tp, e_pp, e_z, e_v))
     # overlap interference (sharding.interference, sigma): exposed + sigma (total - exposed) = sigma total
     # + (1 - sigma) exposed, and (1 - sigma) max(a, b - w) = max((1 - sigma) a, (1 - sigma) b - (1 - sigma) w), so
     # the model below takes every collective and window times (1 - sigma) ("keep" columns) and adds sigma x total
@@ -367,8 +371,8 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     t_logits, w_logits, loss_b, sl, inflight_cap, inflight_cap_last, chunk, bubble_layers = (
         P[k] for k in ("t_logits", "w_logits", "loss_b", "sl", "inflight_cap", "inflight_cap_last", "chunk",
                        "bubble_layers"))
-    c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc = (P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt",
-                                                                  "t_acc"))
+    c_pp, d_pp, d_m, t_p2p, state, t_opt, t_acc, t_acc_rest = (
+        P[k] for k in ("c_pp", "d_pp", "d_m", "t_p2p", "state", "t_opt", "t_acc", "t_acc_rest"))
     lb_l, lb_a, lb_v = P["lb_l"], P["lb_a"], P["lb_v"]
     top = BIG - 1 if cut is None else min(cut, BIG - 1)  # relaxation-infeasible rows (bound BIG) always go
     lay_ok = P["lay_ok"] & (lb_l <= top)
@@ -449,7 +453,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         "state_bytes": state, "t_grad": P["kept"]["grad_step"], "t_param": P["kept"]["param_step"],
         "overlap_grad": comm["overlap_grad"].astype(np.int64), "overlap_param": comm["overlap_param"].astype(np.int64),
         "t_ag": P["kept"]["ag"], "t_ag_bwd": P["kept"]["ag_bwd"], "t_rs": P["kept"]["rs"],
-        "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt, "t_acc": t_acc,
+        "t_mb_fixed": _ns(comm["mb_fixed"]), "t_opt": t_opt, "t_acc": t_acc, "t_acc_rest": t_acc_rest,
         "t_sync_interference": P["sig_sync"], "t_layer_interference": P["sig_layer"],
         "t_grad_chunk": P["kept"]["grad_chunk"], "t_param_chunk": P["kept"]["param_chunk"],
         "t_grad_last": P["kept"]["grad_last"], "t_param_first": P["kept"]["param_first"],
@@ -506,6 +510,11 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
         p2["bubble_p2p"],
         M.product([m, e_mb], "t_dp_micro_batches", min(X, B * M.hi["t_dp_per_micro_batch"])),
     ]
+    if t_acc_rest.any():  # (m - 1) x autograd's accumulation into .grad (sharding.autograd_accumulation_time)
+        m_rest = M.var(0, B - 1, "micro_batches_after_first")
+        md.add(m_rest == m - 1)
+        terms.append(M.product([m_rest, st["t_acc_rest"]], "t_autograd_accumulation",
+                               min(X, (B - 1) * M.hi["t_acc_rest"])))
     if P["p2p_more"].any():  # (m + p - 1) t_extra, for the frameworks that pay it
         more = M.lookup(i_fw, P["p2p_more"], "p2p_sequential")
         terms.append(M.product([more, p2["p2p_extra_all"]], "t_p2p_extra", min(X, M.hi["p2p_extra_all"])))

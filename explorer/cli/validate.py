@@ -10,8 +10,6 @@ from explorer import validation as V
 from explorer.cli import main
 from explorer.errors import ExplorerError
 
-SUFFIX = {"text": "txt", "json": "json", "csv": "csv"}
-
 
 class TargetMissed(ExplorerError):
     """--strict and at least one reference table misses its accuracy target (exit 1)."""
@@ -36,11 +34,12 @@ def validate_cmd(fmt: str, tables: tuple[str, ...], strict: bool, out_dir: Path 
         click.echo(render(results, fmt), nl=False)
     else:
         from explorer.reports.plots import figure_png
-        from explorer.validate import figure, plot_data
+        from explorer.reports.render import EXTENSIONS
+        from explorer.validate import figure
 
-        paths = [out_dir / f"validation.{SUFFIX[fmt]}"]
+        paths = [out_dir / f"validation.{EXTENSIONS.get(fmt, fmt)}"]  # csv is its own extension
         paths[0].write_text(render(results, fmt), encoding="utf-8")
-        if plot_data(results)["tables"]:  # memory tables alone: no figure (their errors are drawn by no plot)
+        if any(t.kind == "throughput" for t in results):  # memory tables alone: no figure (plot_data draws none)
             paths.append(out_dir / "validation.png")
             paths[1].write_bytes(figure_png(figure(results)))
         click.echo("\n".join(map(str, paths)))

@@ -423,8 +423,7 @@ def autograd_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: A
     """Seconds per micro-batch after a step's first that autograd spends adding the new weight gradients into
     .grad (autograd_accumulation), in the model's dtype: AUTOGRAD_ACC_PASSES x weight bytes per local parameter at
     HBM bandwidth. params: those of the stage that sets the pipeline's pace (default: the most loaded device's)."""
-    p = np.asarray(params_per_device(setup, tp, pp, v) if params is None else params, dtype=float)
-    t = p * AUTOGRAD_ACC_PASSES * setup.weight_bytes / setup.cluster.accelerator.memory_bandwidth
+    t = _hbm_pass_time(setup, tp, pp, v, params, AUTOGRAD_ACC_PASSES * setup.weight_bytes)
     return np.where(autograd_accumulation(setup, fw, zero), t, 0.0)
 
 
@@ -437,9 +436,16 @@ def grad_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: Array
     Megatron-LM accumulates into its FP32 main_grad inside the weight-gradient GEMM
     (--gradient-accumulation-fusion) and FSDP2 reduces each micro-batch's gradients as it goes: no such pass.
     params: those of the stage that sets the pipeline's pace (default: the most loaded device's)."""
-    p = np.asarray(params_per_device(setup, tp, pp, v) if params is None else params, dtype=float)
-    t = p * BF16_HP_GRAD_BYTES / setup.cluster.accelerator.memory_bandwidth
+    t = _hbm_pass_time(setup, tp, pp, v, params, BF16_HP_GRAD_BYTES)
     return np.where(deepspeed_bf16_optimizer(setup, fw, zero), t, 0.0)
+
+
+def _hbm_pass_time(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike, params: ArrayLike | None,
+                   bytes_per_param: float) -> np.ndarray:
+    """Seconds of one memory-bound pass moving `bytes_per_param` HBM bytes for every local parameter (`params`, by
+    default the most loaded device's), at the accelerator's memory bandwidth."""
+    p = np.asarray(params_per_device(setup, tp, pp, v) if params is None else params, dtype=float)
+    return p * bytes_per_param / setup.cluster.accelerator.memory_bandwidth
 
 
 def dp_optimizer_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: ArrayLike, dp: ArrayLike,

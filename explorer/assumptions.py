@@ -210,15 +210,26 @@ def _bf16_optimizer(s: Setup, framework: str | None, zero: int | None) -> list[A
 
 def _autograd_accumulation(s: Setup, framework: str | None, zero: int | None) -> list[Assumption]:
     """Autograd's accumulation into .grad, where the plan leaves it to PyTorch (DeepSpeed without its BF16_Optimizer at
-    ZeRO 0 or 1: explorer/cost/sharding.py autograd_accumulation, autograd_accumulation_time)."""
+    ZeRO 0 or 1, Megatron-LM without gradient-accumulation fusion: explorer/cost/sharding.py autograd_accumulation,
+    autograd_accumulation_time)."""
     from explorer.cost.sharding import AUTOGRAD_ACC_PASSES, autograd_accumulation
 
-    if framework != DEEPSPEED.key or zero is None or not bool(autograd_accumulation(s, DEEPSPEED.code, zero)):
+    fw = {DEEPSPEED.key: DEEPSPEED, MEGATRON.key: MEGATRON}.get(framework or "")
+    if fw is None or zero is None or not bool(autograd_accumulation(s, fw.code, zero)):
         return []
+    per_param = f"{AUTOGRAD_ACC_PASSES * s.weight_bytes:g} bytes per local parameter at HBM bandwidth"
+    if fw is MEGATRON:
+        return [Assumption(
+            "Megatron-LM without gradient-accumulation fusion (as before 2022-02; --no-grad-accumulation-fusion): "
+            "each micro-batch's weight gradients land in .grad and PyTorch adds every one after the first in place, "
+            f"{per_param}, counted under 'optimizer'. Since --gradient-accumulation-fusion the weight-gradient GEMM "
+            "adds them into main_grad itself.",
+            "NVIDIA/Megatron-LM megatron/model/distributed.py and megatron/optimizer/optimizer.py at de7dc40f "
+            "(examples/sc21); commit 83b1e42f (gradient accumulation fusion, 2022-02-13); pytorch/pytorch "
+            "torch/csrc/autograd/functions/accumulate_grad.h")]
     return [Assumption(
         "DeepSpeed at ZeRO stage 1 (or 0 in fp16) keeps each micro-batch's gradients in the parameters' own .grad "
-        "until the last one: PyTorch adds every micro-batch's after the first in place, "
-        f"{AUTOGRAD_ACC_PASSES * s.weight_bytes:g} bytes per local parameter at HBM bandwidth, counted under "
+        f"until the last one: PyTorch adds every micro-batch's after the first in place, {per_param}, counted under "
         "'optimizer' (Megatron-LM fuses it into the weight-gradient GEMM; FSDP reduces every micro-batch).",
         "pytorch/pytorch torch/csrc/autograd/functions/accumulate_grad.h (accumulateGrad); microsoft/DeepSpeed "
         "deepspeed/runtime/zero/stage_1_and_2.py (reduce_ready_partitions_and_remove_grads, zero_grad)")]

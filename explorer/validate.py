@@ -241,6 +241,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  embedding_pipeline_slot=_flag(row.get("embedding_pipeline_slot"),
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
+                 grad_accumulation_fusion=spec.get("grad_accumulation_fusion", True),
                  loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or layout["loss_bytes_per_logit"],
                  tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]),
                  replay_early_stop=_flag(row.get("replay_early_stop"),

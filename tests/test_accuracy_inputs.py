@@ -617,7 +617,7 @@ def test_the_replay_stops_early_where_pytorch_checkpoints_and_not_under_megatron
 
 def test_the_3d_report_states_the_attention_figure_the_part_runs_at():
     # The 3D report's efficiency line quoted the global attention efficiency (45 % of peak) while the step model ran
-    # the part's own (Setup.attention_efficiency): H100's fitted 0.3689 and B200's 0.1736 (FlashAttention-2 at its
+    # the part's own (Setup.attention_efficiency): H100's fitted 0.3693 and B200's 0.1738 (FlashAttention-2 at its
     # H100 rate, accelerators.toml). The line must quote the figure the model used, and cite where it comes from.
     from explorer.hardware.catalog import get_accelerator
 

@@ -1,6 +1,7 @@
 """The 3D puzzle: CP-SAT's optimum equals the exhaustive optimum (tracks and random instances),
 pinned variables are respected, infeasible puzzles name their conflicting constraints."""
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -9,6 +10,7 @@ from explorer.models.architecture import DecoderModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from explorer.cost import step
 from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError
 from explorer.puzzles.threed import solve_3d, solve_instance
@@ -96,6 +98,23 @@ def test_cpsat_equals_exhaustive_with_autograd_accumulation_under_deepspeed_fp16
                     max_bubble=Fraction(1), framework="deepspeed", fix={"zero": 1, "pp": pp, "micro_batch": 1})
     a = _agree(inst)
     assert a.best.plan.zero == 1 and a.best.plan.pp == pp and a.best.plan.num_micro_batches > 1
+
+
+@pytest.mark.parametrize("v", [1, 2])
+def test_cpsat_equals_exhaustive_for_megatron_before_gradient_accumulation_fusion(v):
+    # Megatron-LM of 2021 (Setup.grad_accumulation_fusion off): autograd adds every micro-batch's gradients but the
+    # first into .grad, m - 1 passes over the local parameters however many chunks interleaving gives each rank
+    # (each chunk's parameters take m micro-batches); CP-SAT as step.py, with and without interleaving.
+    m = DecoderModel(name="r", layers=8, hidden=1024, heads=8, kv_heads=8, ffn=4096, vocab=32000)
+    inst = Instance(Setup(m, build_cluster("a100", 16, 8, "nvlink3", "ib_hdr"), 1024, "fp16", "adam", 0.9,
+                          grad_accumulation_fusion=False), 16, 64,
+                    max_bubble=Fraction(1), framework="megatron", fix={"pp": 2, "v": v, "micro_batch": 1, "zero": 0})
+    a = _agree(inst)
+    assert (a.best.plan.pp, a.best.plan.virtual_stages) == (2, v) and a.best.plan.num_micro_batches > 1
+    fused = replace(inst.setup, grad_accumulation_fusion=True)
+    e_old = step.estimate(inst.setup, a.best.plan)
+    e_new = step.estimate(fused, a.best.plan)
+    assert e_old.time["optimizer"] > e_new.time["optimizer"]
 
 
 def test_fix_pins_variables():

@@ -222,21 +222,21 @@ def test_ring_attention_exposes_what_the_attention_block_cannot_hide():
     # (47e9 B/s, alpha 5 us). Per step: K and V of 1,024 tokens x 1024/8 x 2 bytes = 524,288 B
     # -> 5 + 11.155 us forward, 5 + 22.31 us backward (dK, dV too).
     # Attention block: 1,024 tokens x 4 x 4,096 x 4,096 / 8 FLOPs at the H100's fused-attention efficiency
-    # (accelerators.toml: 0.3689) x 989.4e12, over 4 steps = 5.884 us forward; the fused backward recomputes the
-    # scores, 2.5 forward passes (FlashAttention-2, Algorithm 2): 14.709 us.
-    # Exposed: 3 steps x ((16.155 - 5.884) + (27.310 - 14.709)) us = 3 x 22.872 us = 68.62 us; and the block's
+    # (accelerators.toml: 0.3693) x 989.4e12, over 4 steps = 5.877 us forward; the fused backward recomputes the
+    # scores, 2.5 forward passes (FlashAttention-2, Algorithm 2): 14.693 us.
+    # Exposed: 3 steps x ((16.155 - 5.877) + (27.310 - 14.693)) us = 3 x 22.895 us = 68.68 us; and the block's
     # attention runs under the whole transfer, slowed by sigma = 0.189 of it (Lee et al., arXiv 2507.03114):
-    # 3 x 0.189 x (5.884 + 14.709) us = 11.68 us. Total 80.29 us.
+    # 3 x 0.189 x (5.877 + 14.693) us = 11.66 us. Total 80.35 us.
     from explorer.cost.time import cp_exposed_time
 
     s = Setup(get_model("llama3_8b"), build_cluster("h100", 64, 8, "nvlink4", "ib_ndr"), 4096)
-    assert s.attention_efficiency == pytest.approx(0.3689)
+    assert s.attention_efficiency == pytest.approx(0.3693)
     assert s.efficiency.overlap_interference == pytest.approx(0.189)
     t_kv, t_kv2, block = 5e-6 + 524288 / 47e9, 5e-6 + 2 * 524288 / 47e9, 1024 * 4 * 4096 * 4096 / 8 / (
-        989.4e12 * 0.3689) / 4
-    assert block == pytest.approx(5.884e-6, rel=1e-3)
+        989.4e12 * 0.3693) / 4
+    assert block == pytest.approx(5.877e-6, rel=1e-3)
     expect = 3 * ((t_kv - block) + (t_kv2 - 2.5 * block) + 0.189 * (block + 2.5 * block))
-    assert expect == pytest.approx(80.29e-6, rel=1e-3)
+    assert expect == pytest.approx(80.35e-6, rel=1e-3)
     assert float(cp_exposed_time(s, 8, 4, 1, 0)) == pytest.approx(expect)
     # selective recompute runs the forward ring again
     assert float(cp_exposed_time(s, 8, 4, 1, 1)) == pytest.approx(expect + 3 * (t_kv - block + 0.189 * block))
@@ -389,6 +389,33 @@ def test_deepspeed_fp16_accumulates_later_micro_batches_into_grad_through_autogr
     for m_, passes in ((128, 127), (1, 0)):
         e = step.evaluate(s16, 4, 1, 12, 8, 1, 2, m_, 1, 2, 0, fw=D)
         assert float(e["time_optimizer"]) == pytest.approx(t_opt + passes * t, rel=1e-9)
+
+
+def test_megatron_before_gradient_accumulation_fusion_accumulates_into_grad_through_autograd():
+    # Megatron-LM as the SC'21 scripts ran it (examples/sc21 at de7dc40f: --fp16, LocalDDP without contiguous
+    # buffers): zero_grad(set_to_none=True) clears every .grad, autograd steals the first micro-batch's weight
+    # gradient and adds each later one in place, and allreduce_gradients takes `param.main_grad = param.grad` after
+    # the last. Gradient-accumulation fusion (83b1e42f, 2022-02-13) moved the add into the wgrad GEMM.
+    # 529.6B, TP 8, PP 35, v = 3: 3 layers of (12 h^2 + 13 h) / 8 plus the embedding's (51,200 + 2,048) h / 8 on the
+    # first stage, h = 20,480: 3 x 629,178,880 + 136,314,880 = 2,023,851,520 parameters; x (2 + 2 + 2) bytes /
+    # 2,039 GB/s = 5.955 ms per micro-batch after the first.
+    from dataclasses import replace
+
+    from explorer.cost import step
+
+    old = Setup(get_model("megatron_530b"), build_cluster("a100_80gb", 2520, 8, "nvlink3", "ib_hdr"), 2048,
+                precision="fp16", grad_accumulation_fusion=False)
+    new = replace(old, grad_accumulation_fusion=True)
+    assert int(params_per_device(old, 8, 35, 3)) == 3 * (12 * 20480**2 + 13 * 20480) // 8 + (51200 + 2048) * 20480 // 8
+    t = float(sh.autograd_accumulation_time(old, M, 8, 35, 0, 3))
+    assert t == pytest.approx(2_023_851_520 * 6 / 2039e9, rel=1e-9) and t == pytest.approx(5.955e-3, rel=1e-3)
+    assert float(sh.autograd_accumulation_time(new, M, 8, 35, 0, 3)) == 0.0  # fused (the default)
+    assert float(sh.autograd_accumulation_time(old, F, 8, 35, 0, 3)) == 0.0  # FSDP reduces every micro-batch
+    # m - 1 passes per step, not v m - 1: each of the v chunks' parameters takes m micro-batches' gradients, the
+    # first stolen; with 280 micro-batches (run_table_1.sh's 529.6B row) the step grows by 279 t and nothing else
+    a, b = (step.evaluate(s_, 8, 1, 35, 9, 3, 1, 280, 0, 2, 0, fw=M) for s_ in (old, new))
+    assert float(a["step_time"]) - float(b["step_time"]) == pytest.approx(279 * t, rel=1e-9)
+    assert float(a["time_optimizer"]) - float(b["time_optimizer"]) == pytest.approx(279 * t, rel=1e-9)
 
 
 def test_deepspeed_dp_groups_sit_inside_a_pipeline_stage():

@@ -89,7 +89,7 @@ def cluster_options(f: Callable) -> Callable:
 
 def stack_options(f: Callable) -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
-    --fused-kernels/--no-..., --fp8-all-gather/--no-..."""
+    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..."""
     opts = [
         click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
                      help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
@@ -116,6 +116,11 @@ def stack_options(f: Callable) -> Callable:
                      help="With --precision fp8 on --framework fsdp (or any: its FSDP2 plans): gather the layers' "
                           "weights in FP8, 1 byte per parameter (torchao's enable_fsdp_float8_all_gather, on in "
                           "torchtitan's 405B config)."),
+        click.option("--grad-accumulation-fusion/--no-grad-accumulation-fusion", default=True, show_default=True,
+                     help="Megatron-LM adds each micro-batch's weight gradients into its FP32 main_grad inside the "
+                          "weight-gradient GEMM (on since 2022-02). Off: Megatron-LM of 2021 (the SC'21 runs), where "
+                          "autograd adds them into .grad, one HBM pass over the local parameters per micro-batch "
+                          "after the first. DeepSpeed and FSDP2 are unaffected."),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -120,6 +120,14 @@ class Setup:
     split and --account-for-loss-in-pipeline-split do. Off: the last stage holds its full share of layers and the
     output layer (Megatron-LM's default split). Reference tables only: the 3D solvers do not search it."""
 
+    grad_accumulation_fusion: bool = True
+    """Megatron-LM adds each micro-batch's weight gradients into its main_grad inside the weight-gradient GEMM
+    (--gradient-accumulation-fusion, NVIDIA/Megatron-LM commit 83b1e42f of 2022-02-13, on by default since; NeMo
+    and Megatron-Core alike): no pass of its own. Off: Megatron-LM as it ran before, e.g. the SC'21 scripts
+    (examples/sc21 at de7dc40f, --fp16 without --use-contiguous-buffers-in-ddp): the optimizer's zero_grad sets every
+    .grad to None (set_to_none=True) and autograd keeps each micro-batch's gradients in .grad, adding every one after
+    the first in place, as under DeepSpeed's fp16 / ZeRO-1 engine (sharding.autograd_accumulation). Reference tables
+    only: the 3D solvers do not search it."""
     zero1_grad_allreduce: bool = False
     """DeepSpeed ZeRO-1 reduces the gradients with a full all-reduce (DeepSpeed releases of 2021-2023), not a
     reduce-scatter: engine.py ignored contiguous_gradients and overlap_comm for stage 1 from #1246 (2021-07-26)

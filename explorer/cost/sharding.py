@@ -412,10 +412,15 @@ def autograd_accumulation(setup: Setup, fw: ArrayLike, zero: ArrayLike) -> np.nd
     reduce_ready_partitions_and_remove_grads: `partition_gradients or is_gradient_accumulation_boundary`; the
     legacy zero/stage1.py of v0.3-v0.5 alike), and its zero_grad sets every .grad to None after the step
     (set_grads_to_None=True, as fp16/fused_optimizer.py's for ZeRO 0). Megatron-LM accumulates in the wgrad GEMM
-    (--gradient-accumulation-fusion), FSDP reduces each micro-batch: neither pays it."""
+    (--gradient-accumulation-fusion), FSDP reduces each micro-batch: neither pays it, except Megatron-LM from before
+    that fusion (Setup.grad_accumulation_fusion off: the SC'21 scripts' fp16 LocalDDP without contiguous buffers
+    let autograd accumulate into .grad and all-reduced it after the last micro-batch, megatron/model/distributed.py
+    allreduce_gradients `param.main_grad = param.grad`, and zero_grad set .grad to None, optimizer.py)."""
     fw, zero = _a(fw), _a(zero)
     on = setup.collectives != "textbook"
-    return (fw == DEEPSPEED) & (zero <= 1) & ~deepspeed_bf16_optimizer(setup, fw, zero) & on
+    deepspeed = (fw == DEEPSPEED) & (zero <= 1) & ~deepspeed_bf16_optimizer(setup, fw, zero)
+    megatron = (fw == MEGATRON) & (zero == 0) & (not setup.grad_accumulation_fusion)
+    return (deepspeed | megatron) & on
 
 
 def autograd_accumulation_time(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike, zero: ArrayLike,

@@ -124,11 +124,12 @@ def evaluate(
     e_sync = e_grad + e_param + sh.interference(setup, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
     t_opt = sh.dp_optimizer_time(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
     # DeepSpeed's BF16_Optimizer adds each micro-batch's gradients into FP32 after its backward (v = 1 there);
-    # under its fp16 / ZeRO-1 engine autograd adds every micro-batch's but the first into .grad
+    # under its fp16 / ZeRO-1 engine (and Megatron-LM before gradient-accumulation fusion) autograd adds every
+    # micro-batch's but the first into .grad: m - 1 passes over each of the v chunks' parameters, m - 1 over all
     t_opt = t_opt + np.asarray(v) * num_micro_batches * sh.grad_accumulation_time(setup, fw, tp, pp, zero, v,
                                                                                   acc_params)
-    t_opt = t_opt + (np.asarray(v) * num_micro_batches - 1) * sh.autograd_accumulation_time(setup, fw, tp, pp, zero,
-                                                                                            v, acc_params)
+    t_opt = t_opt + (np.asarray(num_micro_batches) - 1) * sh.autograd_accumulation_time(setup, fw, tp, pp, zero, v,
+                                                                                       acc_params)
     t_step = t_pipe + e_sync + t_opt
     t_dp_exposed = e_sync + np.asarray(v) * num_micro_batches * e_mb
 

@@ -68,7 +68,8 @@ MAX_ATTEMPTS = 10
 SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_network", "seq_len", "global_batch",
                  "precision", "optimizer", "usable_memory_fraction", "flash_attention", "attention_kernel",
                  "tp_comm_overlap", "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes",
-                 "framework", "grad_reduce_dtype", "in_network_reduction", "recompute_every", "fp8_all_gather")
+                 "framework", "grad_reduce_dtype", "in_network_reduction", "recompute_every", "fp8_all_gather",
+                 "grad_accumulation_fusion")
 
 
 @dataclass
@@ -139,7 +140,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
                tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False,
-               replay_early_stop: bool = False) -> Setup:
+               replay_early_stop: bool = False, grad_accumulation_fusion: bool = True) -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
     loss_bytes_per_logit, tp_saves_gathered_input and replay_early_stop: the framework's model code,
     frameworks.stack_layout_default;
@@ -194,7 +195,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
                  loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
                  recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather),
-                 replay_early_stop=bool(replay_early_stop), **kw)
+                 replay_early_stop=bool(replay_early_stop),
+                 grad_accumulation_fusion=bool(grad_accumulation_fusion), **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
@@ -242,7 +244,7 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
            "in_network_reduction": s.in_network_reduction, "recompute_every": s.recompute_every,
-           "fp8_all_gather": s.fp8_all_gather}
+           "fp8_all_gather": s.fp8_all_gather, "grad_accumulation_fusion": s.grad_accumulation_fusion}
     if s.efficiency != DEFAULT_EFFICIENCY:
         out["efficiency"] = s.efficiency.as_dict()
     return out
@@ -463,7 +465,7 @@ def solve(track: str = "cloud", **options: Any) -> Report:
         from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 
         defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False,
-                    "recompute_every": 1, "fp8_all_gather": False}
+                    "recompute_every": 1, "fp8_all_gather": False, "grad_accumulation_fusion": True}
         fleet3d.fleet_options_error(track, {k: v for k, v in options.items() if k in SCENARIO_KEYS
                                             and v != defaults.get(k, object())})
         return fleet3d.solve(track, engine=options.get("engine") or "enumerate", top=options.get("top", 5),

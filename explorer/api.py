@@ -133,7 +133,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
              embedding_pipeline_slot: bool = False, recompute_every: int = 1,
-             fp8_all_gather: bool = False, grad_accumulation_fusion: bool = True) -> Estimate:
+             fp8_all_gather: bool = False, grad_accumulation_fusion: bool = True,
+             cross_entropy: str = "unfused") -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP); seq_len defaults to the
     track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
 
@@ -155,8 +156,10 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     AC, Setup.recompute_every). fp8_all_gather: FP8 training on FSDP2 gathers the layers' weights in FP8 (torchao's
     enable_fsdp_float8_all_gather, Setup.fp8_all_gather). grad_accumulation_fusion off: Megatron-LM from before
     --gradient-accumulation-fusion (2022-02) lets autograd add each micro-batch's gradients into .grad, a pass over
-    the local parameters per micro-batch after the first (Setup.grad_accumulation_fusion). The result carries the
-    Setup it was computed with (`.setup`)."""
+    the local parameters per micro-batch after the first (Setup.grad_accumulation_fusion). cross_entropy: the loss
+    kernel, "unfused" (the frameworks' default), "te" (Transformer Engine's fused kernel, Megatron-Core
+    --cross-entropy-fusion-impl te) or "flash-attn" (flash-attn's Triton kernel, llm-foundry's fused_crossentropy):
+    Setup.cross_entropy. The result carries the Setup it was computed with (`.setup`)."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
@@ -191,7 +194,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        grad_reduce_dtype=grad_reduce_dtype, framework=fw,
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                        recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
-                       grad_accumulation_fusion=grad_accumulation_fusion,
+                       grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy,
                        **stack_layout_default(fw, fused_kernels))
     if recompute_every > 1 and recompute != "full":
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "

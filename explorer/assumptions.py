@@ -118,7 +118,13 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(f"Loss memory: {s.loss_bytes_per_logit} bytes per logit element (tokens x vocabulary / TP) on top "
                    "of the stored activations of the last pipeline stage, which holds fewer micro-batches in flight "
                    "than the first (the memory shown is the end that peaks higher), "
-                   + ("Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
+                   + ("Transformer Engine's fused cross entropy (--cross-entropy te): the BF16 logits, overwritten "
+                      "in place by their gradient; its passes read and write 10 bytes per logit (52 unfused)."
+                      if s.cross_entropy == "te" else
+                      "flash-attn's fused cross entropy (--cross-entropy flash-attn): the BF16 logits and the BF16 "
+                      "gradient its backward writes; its passes read and write 6 bytes per logit (52 unfused)."
+                      if s.cross_entropy == "flash-attn" else
+                      "Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
                       "place." if s.loss_bytes_per_logit == 6 else
                       "torchtitan's cross_entropy on an FP32 copy of the logits: the copy, its FP32 log-softmax and, "
                       "in the backward, their gradients." if s.loss_bytes_per_logit == 12 else
@@ -127,7 +133,9 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "NVIDIA/Megatron-LM megatron/core/tensor_parallel/cross_entropy.py and pipeline_parallel/"
                    "schedules.py (warm-up per rank); pytorch/torchtitan train.py (loss_fn, 2024-12) and "
                    "torchtitan/components/loss.py (compiled with the model since 2025); torch/_functorch/"
-                   "partitioners.py (min-cut); explorer/cost/memory.py peak_activations_and_working"),
+                   "partitioners.py (min-cut); NVIDIA/TransformerEngine transformer_engine/pytorch/triton/"
+                   "cross_entropy.py; Dao-AILab/flash-attention flash_attn/ops/triton/cross_entropy.py; "
+                   "explorer/cost/memory.py peak_activations_and_working, explorer/cost/time.py logits_time"),
         Assumption(overlap, "PyTorch dev-discuss, 'Introducing Async Tensor Parallelism in PyTorch' (2024-08); "
                             "explorer/cost/time.py async_tp_exposed" if s.tp_overlap_on and framework == "fsdp" else
                             "NVIDIA/TransformerEngine transformer_engine/pytorch/module/base.py (initialize_ub "

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, stack_layout_default
 from explorer.cost.frameworks import framework as get_framework
-from explorer.cost.setup import Setup
+from explorer.cost.setup import FUSED_LOSS_BYTES_PER_LOGIT, Setup
 from explorer.cost.sharding import model_state_bytes
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import UsageError
@@ -242,7 +242,9 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  grad_accumulation_fusion=spec.get("grad_accumulation_fusion", True),
-                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or layout["loss_bytes_per_logit"],
+                 cross_entropy=spec.get("cross_entropy", "unfused"),
+                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or FUSED_LOSS_BYTES_PER_LOGIT.get(
+                     spec.get("cross_entropy", "unfused"), layout["loss_bytes_per_logit"]),
                  tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]),
                  replay_early_stop=_flag(row.get("replay_early_stop"),
                                          spec.get("replay_early_stop", layout["replay_early_stop"])))

@@ -4,6 +4,7 @@ and the software stack (FlashAttention, TP communication overlap, precision), in
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -361,6 +362,39 @@ def test_the_loss_reads_and_writes_the_logits_in_fp32_several_times():
     e = gemm_efficiency(s.cluster.accelerator.matmul_efficiency, m.hidden, tokens, s.efficiency, other=m.vocab / 2)
     gemm = 3 * tokens * 2 * m.vocab * m.hidden / 2 / (s.non_gemm_peak_flops * e)
     assert t - gemm == pytest.approx(52 * tokens * m.vocab / 2 / s.cluster.accelerator.memory_bandwidth, rel=1e-9)
+
+
+def test_fused_cross_entropy_kernels_read_the_bf16_logits_a_few_times():
+    # Transformer Engine's Triton kernel (TE 2.x, Megatron-Core --cross-entropy-fusion-impl te): the online-softmax
+    # pass reads the BF16 logits (2), the forward kernel reads them again and writes the gradient in place (2 + 2),
+    # the backward scales it in place (2 + 2) = 10. flash-attn's kernel: read once forward (2), read and write the
+    # gradient backward (2 + 2) = 6. With the projection's GEMMs the same, only the loss's bytes differ.
+    from explorer.cost.setup import CROSS_ENTROPY_KERNELS
+    from explorer.cost.time import CROSS_ENTROPY_BYTES, logits_time
+
+    assert CROSS_ENTROPY_BYTES == {"unfused": 38 + 14, "te": 2 + 4 + 4, "flash-attn": 2 + 4}
+    assert set(CROSS_ENTROPY_BYTES) == set(CROSS_ENTROPY_KERNELS)
+    s = _setup()
+    tokens, tp, bw = 2 * s.seq_len, 2, s.cluster.accelerator.memory_bandwidth
+    unfused = float(logits_time(s, tp, 1, 2))
+    for kernel, saved in (("te", 42), ("flash-attn", 46)):
+        fused = float(logits_time(replace(s, cross_entropy=kernel), tp, 1, 2))
+        assert unfused - fused == pytest.approx(saved * tokens * s.model.vocab / tp / bw, rel=1e-9)
+
+
+def test_cross_entropy_option_reaches_time_memory_and_json():
+    # --cross-entropy te: the loss's traffic falls (a faster step) and its memory is the BF16 logits it overwrites
+    # with the gradient, 2 bytes per logit, not Megatron's FP32 copy (6); an unknown kernel is a one-line error.
+    kw = dict(model="llama3_1_8b", gpus=8, tp=1, micro_batch=1, global_batch=64)
+    e_unfused, e_te = explorer.estimate(**kw), explorer.estimate(cross_entropy="te", **kw)
+    assert (e_unfused.setup.loss_bytes_per_logit, e_te.setup.loss_bytes_per_logit) == (6, 2)
+    assert e_te.step_time_s < e_unfused.step_time_s
+    code, out, err = run("estimate", "--model", "llama3_1_8b", "--gpus", "8", "--micro-batch", "1",
+                         "--global-batch", "64", "--cross-entropy", "te", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["cross_entropy"] == "te"
+    code, out, err = run("estimate", "--cross-entropy", "liger")
+    assert code == 2 and "liger" in err and len(err.strip().splitlines()) == 1
 
 
 def test_zero_stage_defaults_to_what_the_framework_runs_unsharded_or_fully_sharded():

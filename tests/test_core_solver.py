@@ -117,6 +117,21 @@ def test_cpsat_equals_exhaustive_for_megatron_before_gradient_accumulation_fusio
     assert e_old.time["optimizer"] > e_new.time["optimizer"]
 
 
+def test_cpsat_equals_exhaustive_with_transformer_engines_fused_cross_entropy():
+    # Setup.cross_entropy "te": the last stage's loss reads and writes 10 bytes per logit, not 52; the CP-SAT model
+    # costs the pipeline's last stage from the same logits_time, so both engines keep agreeing, and the fused loss
+    # makes the same plan faster and holds 2 bytes per logit instead of Megatron's 6.
+    m = DecoderModel(name="r", layers=8, hidden=1024, heads=8, kv_heads=8, ffn=4096, vocab=128000)
+    inst = Instance(Setup(m, build_cluster("h100_sxm", 16, 8, "nvlink4", "ib_ndr"), 2048, "bf16", "adam", 0.9,
+                          cross_entropy="te", loss_bytes_per_logit=2), 16, 64,
+                    max_bubble=Fraction(1), framework="megatron", fix={"pp": 2, "zero": 1})
+    a = _agree(inst)
+    unfused = replace(inst.setup, cross_entropy="unfused", loss_bytes_per_logit=6)
+    e_fused = step.estimate(inst.setup, a.best.plan)
+    e_unfused = step.estimate(unfused, a.best.plan)
+    assert e_fused.step_time_s < e_unfused.step_time_s
+
+
 def test_fix_pins_variables():
     r = solve_3d("cloud", fix={"tp": 8, "pp": 8, "zero": 1, "recompute": "selective"}, top=1)
     p = r.best.plan

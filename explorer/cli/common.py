@@ -9,6 +9,7 @@ import click
 
 from explorer import validation as V
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES
+from explorer.cost.setup import CROSS_ENTROPY_KERNELS
 from explorer.errors import UsageError
 from explorer.models.architecture import MLP_KINDS
 from explorer.tracks import TRACKS
@@ -89,7 +90,7 @@ def cluster_options(f: Callable) -> Callable:
 
 def stack_options(f: Callable) -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
-    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..."""
+    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy"""
     opts = [
         click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
                      help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
@@ -121,6 +122,13 @@ def stack_options(f: Callable) -> Callable:
                           "weight-gradient GEMM (on since 2022-02). Off: Megatron-LM of 2021 (the SC'21 runs), where "
                           "autograd adds them into .grad, one HBM pass over the local parameters per micro-batch "
                           "after the first. DeepSpeed and FSDP2 are unaffected."),
+        click.option("--cross-entropy", type=click.Choice(list(CROSS_ENTROPY_KERNELS)), default="unfused",
+                     show_default=True,
+                     help="The loss kernel. unfused: FP32 passes over the logits, 52 bytes per logit (Megatron-LM's "
+                          "default, PyTorch's F.cross_entropy). te: Transformer Engine's fused kernel, 10 bytes "
+                          "(Megatron-Core --cross-entropy-loss-fusion --cross-entropy-fusion-impl te, on in "
+                          "Megatron-Bridge's and NeMo's performance recipes since 2025). flash-attn: flash-attn's "
+                          "Triton kernel, 6 bytes (llm-foundry's fused_crossentropy)."),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -49,7 +49,7 @@ from explorer.tracks import TRACKS
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
                  tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, recompute_every,
-                 sequence_parallel, hsdp, fp8_all_gather, grad_accumulation_fusion,
+                 sequence_parallel, hsdp, fp8_all_gather, grad_accumulation_fusion, cross_entropy,
                  embedding_slots, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
@@ -64,7 +64,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
                  embedding_pipeline_slot=embedding_slots, fp8_all_gather=fp8_all_gather,
-                 grad_accumulation_fusion=grad_accumulation_fusion)
+                 grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
     if fmt == "json":
         click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
         return
@@ -75,6 +75,7 @@ def estimate_json(e) -> dict:
     return {
         "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
         "fp8_all_gather": e.setup.fp8_all_gather, "grad_accumulation_fusion": e.setup.grad_accumulation_fusion,
+        "cross_entropy": e.setup.cross_entropy,
         "mfu": e.mfu, "hfu": e.hfu,
         "dp_comm_total_s": e.dp_comm_total_s,
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,

@@ -52,7 +52,7 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
                  gpus, gpus_per_node, network, intra_network, precision, flash_attention, attention_kernel,
                  tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every,
-                 fp8_all_gather, grad_accumulation_fusion, framework,
+                 fp8_all_gather, grad_accumulation_fusion, cross_entropy, framework,
                  grad_reduce_dtype, in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
     On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
@@ -74,7 +74,7 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
                    recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
-                   grad_accumulation_fusion=grad_accumulation_fusion)
+                   grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
     emit(res.report, fmt, out_dir, attempts_file)
 
 

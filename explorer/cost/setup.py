@@ -39,6 +39,8 @@ OPTIMIZER_BYTES = {
 
 COLLECTIVE_MODELS = ("nccl", "textbook")
 SELECTIVE_POLICIES = ("attention", "op")
+CROSS_ENTROPY_KERNELS = ("unfused", "te", "flash-attn")  # Setup.cross_entropy; their HBM bytes: time.py
+FUSED_LOSS_BYTES_PER_LOGIT = {"te": 2, "flash-attn": 4}  # Setup.loss_bytes_per_logit a fused loss keeps (memory)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,18 @@ class Setup:
     FP32 softmax, and the fused backward writes a BF16 gradient (2 + 2); torchtitan's compiled 8B runs on H200
     (benchmarks/llama3-8b_h200_202506_trainy-whitefiber.md, 48.0 / 47.0 GiB reserved) leave room for no more."""
 
+    cross_entropy: str = "unfused"
+    """The loss kernel over the logits, which sets the loss's HBM traffic (explorer/cost/time.py
+    CROSS_ENTROPY_BYTES_PER_LOGIT): "unfused" = the chain of elementwise passes over an FP32 copy that Megatron-LM's
+    default vocab-parallel cross entropy and PyTorch's F.cross_entropy run (Megatron-Core's JIT-fused 'native'
+    variant, --cross-entropy-loss-fusion alone, keeps the FP32 passes and counts here too); "te" = Transformer
+    Engine's Triton kernel, Megatron-Core --cross-entropy-loss-fusion --cross-entropy-fusion-impl te (on in
+    Megatron-Bridge's Llama recipes and NeMo's performance scripts since 2025-04): an online softmax over the BF16
+    logits, the gradient written in place; "flash-attn" = flash_attn.losses.cross_entropy's Triton kernel, which
+    llm-foundry's MPT runs (loss_fn 'fused_crossentropy'). A fused kernel also holds less (FUSED_LOSS_BYTES_PER_LOGIT
+    replaces loss_bytes_per_logit through make_setup). Reference tables and --cross-entropy: the 3D solvers take it
+    as given."""
+
     replay_early_stop: bool = False
     """Whether full recompute replays a layer's forward only up to the last tensor its backward needs. PyTorch's
     non-reentrant activation checkpoint stops the recomputation as soon as every saved activation of the region has
@@ -239,6 +253,8 @@ class Setup:
             raise UsageError(f"collectives {self.collectives!r} unknown; valid: {', '.join(COLLECTIVE_MODELS)}")
         if self.grad_reduce_dtype is not None and self.grad_reduce_dtype not in ("bf16", "fp32"):
             raise UsageError(f"grad-reduce-dtype {self.grad_reduce_dtype!r} unknown; valid: bf16, fp32")
+        if self.cross_entropy not in CROSS_ENTROPY_KERNELS:
+            raise UsageError(f"cross entropy {self.cross_entropy!r} unknown; valid: {', '.join(CROSS_ENTROPY_KERNELS)}")
         if not 2 <= self.loss_bytes_per_logit <= 32:
             raise UsageError(f"loss bytes per logit must lie in 2..32, got {self.loss_bytes_per_logit}")
         if not 0 < self.usable_memory_fraction <= 1:

@@ -286,20 +286,39 @@ its fused variant, --cross-entropy-loss-fusion, is off by default): forward .flo
 (read 4), subtract the max in place (4 + 4), exp in place (4 + 4), sum (4), divide in place (4 + 4) = 38;
 backward: multiply by the loss gradient in place (4 + 4) and the cast back to BF16 (read 4, write 2) = 14.
 PyTorch's F.cross_entropy on `logits.float()` (torchtitan, llm-foundry under autocast) comes to about 48
-(the cast 6, log_softmax 16 each way, the dense nll gradient 4, the cast back 6); one figure serves both."""
+(the cast 6, log_softmax 16 each way, the dense nll gradient 4, the cast back 6); one figure serves both.
+Megatron-Core's JIT-fused 'native' variant (megatron/core/fusions/fused_cross_entropy.py) runs the same FP32 passes
+in fewer kernels, about 44 by the same count: it stays under this figure (Setup.cross_entropy "unfused")."""
+
+TE_CROSS_ENTROPY_BYTES_PER_LOGIT = 10.0
+"""The same for Transformer Engine's fused cross entropy (transformer_engine/pytorch/triton/cross_entropy.py,
+TE 2.x, which Megatron-Core calls as te_parallel_cross_entropy under --cross-entropy-fusion-impl te) on the BF16
+logits: online_softmax_kernel reads them once for the row's max and sum (2); cross_entropy_kernel reads them again
+and writes the gradient over them in place (2 + 2); the backward's element_mul_kernel scales that gradient by the
+per-token loss gradient Megatron hands it, in place (2 + 2; skipped only when the gradient is the scalar 1)."""
+
+FLASH_ATTN_CROSS_ENTROPY_BYTES_PER_LOGIT = 6.0
+"""The same for flash-attn's Triton cross entropy (flash_attn/ops/triton/cross_entropy.py, which
+flash_attn.losses.cross_entropy.CrossEntropyLoss runs; llm-foundry's loss_fn 'fused_crossentropy'): the forward
+kernel reads the BF16 logits once (the row fits one block) and keeps a per-row log-sum-exp (2); the backward kernel
+reads them again and writes the gradient (2 + 2)."""
+
+CROSS_ENTROPY_BYTES = {"unfused": CROSS_ENTROPY_BYTES_PER_LOGIT, "te": TE_CROSS_ENTROPY_BYTES_PER_LOGIT,
+                       "flash-attn": FLASH_ATTN_CROSS_ENTROPY_BYTES_PER_LOGIT}
+"""HBM bytes per logit of each Setup.cross_entropy kernel (setup.CROSS_ENTROPY_KERNELS)."""
 
 
 def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike) -> np.ndarray | float:
     """Output projection + cross-entropy of one micro-batch (vocab-parallel over TP), fwd + bwd (BF16 under FP8):
-    the projection's GEMMs at the efficiency of their shape, the loss's FP32 passes over the logits at HBM
-    bandwidth (CROSS_ENTROPY_BYTES_PER_LOGIT)."""
+    the projection's GEMMs at the efficiency of their shape, the loss's passes over the logits at HBM bandwidth
+    (CROSS_ENTROPY_BYTES of Setup.cross_entropy: 52 bytes per logit unfused, 10 with Transformer Engine's kernel)."""
     m, acc = setup.model, setup.cluster.accelerator
     tokens = _tokens(setup, cp, micro_batch)
     tp_a = np.asarray(tp)
     # the output projection: tokens x h times h x V/TP (vocab-parallel)
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden, tokens, setup.efficiency, other=m.vocab / tp_a)
     flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
-    softmax_bytes = CROSS_ENTROPY_BYTES_PER_LOGIT * tokens * m.vocab / tp_a
+    softmax_bytes = CROSS_ENTROPY_BYTES[setup.cross_entropy] * tokens * m.vocab / tp_a
     return flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth
 
 

@@ -24,7 +24,7 @@ from explorer.cost.frameworks import (
     tp_overlap_default,
 )
 from explorer.cost.memory import RECOMPUTE_CODES
-from explorer.cost.setup import Setup
+from explorer.cost.setup import FUSED_LOSS_BYTES_PER_LOGIT, Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import cluster_with
@@ -69,7 +69,7 @@ SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_netw
                  "precision", "optimizer", "usable_memory_fraction", "flash_attention", "attention_kernel",
                  "tp_comm_overlap", "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes",
                  "framework", "grad_reduce_dtype", "in_network_reduction", "recompute_every", "fp8_all_gather",
-                 "grad_accumulation_fusion")
+                 "grad_accumulation_fusion", "cross_entropy")
 
 
 @dataclass
@@ -140,7 +140,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
                tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False,
-               replay_early_stop: bool = False, grad_accumulation_fusion: bool = True) -> Setup:
+               replay_early_stop: bool = False, grad_accumulation_fusion: bool = True,
+               cross_entropy: str = "unfused") -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
     loss_bytes_per_logit, tp_saves_gathered_input and replay_early_stop: the framework's model code,
     frameworks.stack_layout_default;
@@ -185,6 +186,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
         # the framework's default on this GPU (frameworks.tp_overlap_default); under --framework any each plan takes
         # its own framework's (frameworks.tp_overlap_of)
         tp_comm_overlap = tp_overlap_default(framework, cluster.accelerator.key)
+    # a fused loss keeps less of the logits than the framework's own loss code (setup.FUSED_LOSS_BYTES_PER_LOGIT)
+    loss_bytes_per_logit = FUSED_LOSS_BYTES_PER_LOGIT.get(cross_entropy, loss_bytes_per_logit)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, attention_kernel=attention_kernel, attention_kernel_by_framework=by_framework,
@@ -196,7 +199,8 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
                  recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather),
                  replay_early_stop=bool(replay_early_stop),
-                 grad_accumulation_fusion=bool(grad_accumulation_fusion), **kw)
+                 grad_accumulation_fusion=bool(grad_accumulation_fusion), cross_entropy=cross_entropy,
+                 **kw)
 
 
 def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: float | None = 0.10,
@@ -244,7 +248,8 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
            "in_network_reduction": s.in_network_reduction, "recompute_every": s.recompute_every,
-           "fp8_all_gather": s.fp8_all_gather, "grad_accumulation_fusion": s.grad_accumulation_fusion}
+           "fp8_all_gather": s.fp8_all_gather, "grad_accumulation_fusion": s.grad_accumulation_fusion,
+           "cross_entropy": s.cross_entropy}
     if s.efficiency != DEFAULT_EFFICIENCY:
         out["efficiency"] = s.efficiency.as_dict()
     return out
@@ -465,7 +470,8 @@ def solve(track: str = "cloud", **options: Any) -> Report:
         from explorer.cost.frameworks import DEFAULT_FRAMEWORK
 
         defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False,
-                    "recompute_every": 1, "fp8_all_gather": False, "grad_accumulation_fusion": True}
+                    "recompute_every": 1, "fp8_all_gather": False, "grad_accumulation_fusion": True,
+                    "cross_entropy": "unfused"}
         fleet3d.fleet_options_error(track, {k: v for k, v in options.items() if k in SCENARIO_KEYS
                                             and v != defaults.get(k, object())})
         return fleet3d.solve(track, engine=options.get("engine") or "enumerate", top=options.get("top", 5),

@@ -195,7 +195,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                        in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                        recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
                        grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy,
-                       **stack_layout_default(fw, fused_kernels))
+                       **stack_layout_default(fw, fused_kernels, cross_entropy))
     if recompute_every > 1 and recompute != "full":
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "
                          f"recomputation to every k-th layer), got recompute {recompute}")

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from explorer.cost.efficiency import DEFAULT_EFFICIENCY, Efficiency
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, stack_layout_default
 from explorer.cost.frameworks import framework as get_framework
-from explorer.cost.setup import FUSED_LOSS_BYTES_PER_LOGIT, Setup
+from explorer.cost.setup import Setup
 from explorer.cost.sharding import model_state_bytes
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import UsageError
@@ -226,7 +226,9 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
     fused = _flag(row.get("compile"), spec.get("fused_kernels", True))
     if "mp_mode" in row and "mp_mode_reduce" in spec:
         grad = spec["mp_mode_reduce"][row["mp_mode"]]
-    layout = stack_layout_default(_framework(spec, row), fused)  # the framework's model code, unless the table says
+    cross_entropy = spec.get("cross_entropy", "unfused")
+    # the framework's model code (and the loss kernel's memory), unless the table says
+    layout = stack_layout_default(_framework(spec, row), fused, cross_entropy)
     return Setup(model=model, cluster=cluster, seq_len=seq_len,
                  precision=_precision(spec, row),
                  flash_attention=spec.get("flash_attention", True),
@@ -242,9 +244,8 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                                                spec.get("embedding_pipeline_slot", False)),
                  zero1_grad_allreduce=spec.get("zero1_grad_allreduce", False),
                  grad_accumulation_fusion=spec.get("grad_accumulation_fusion", True),
-                 cross_entropy=spec.get("cross_entropy", "unfused"),
-                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or FUSED_LOSS_BYTES_PER_LOGIT.get(
-                     spec.get("cross_entropy", "unfused"), layout["loss_bytes_per_logit"]),
+                 cross_entropy=cross_entropy,
+                 loss_bytes_per_logit=spec.get("loss_bytes_per_logit") or layout["loss_bytes_per_logit"],
                  tp_saves_gathered_input=spec.get("tp_saves_gathered_input", layout["tp_saves_gathered_input"]),
                  replay_early_stop=_flag(row.get("replay_early_stop"),
                                          spec.get("replay_early_stop", layout["replay_early_stop"])))

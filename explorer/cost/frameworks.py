@@ -57,6 +57,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.cost.efficiency import gpu_family
+from explorer.cost.setup import FUSED_LOSS_BYTES_PER_LOGIT
 from explorer.errors import UsageError
 
 FRAMEWORK_CHOICES = ("megatron", "deepspeed", "fsdp", "any")
@@ -288,20 +289,22 @@ def zero_default(choice: str) -> int:
     return min(frameworks_for(choice)[0].zero_stages)
 
 
-def stack_layout_default(choice: str, fused_kernels: bool = True) -> dict[str, object]:
+def stack_layout_default(choice: str, fused_kernels: bool = True, cross_entropy: str = "unfused") -> dict[str, object]:
     """Setup.fused_projections, Setup.selective_policy, Setup.loss_bytes_per_logit, Setup.tp_saves_gathered_input and
     Setup.replay_early_stop for a framework choice: the model code that framework runs (Megatron-LM / DeepSpeed:
     Megatron's fused linear_qkv and linear_fc1, attention-core selective recompute, vocab-parallel cross-entropy,
     sequence-parallel GEMM inputs saved as shards, a whole replay under full recompute; FSDP2: torchtitan's separate
     projections, per-op selective AC, cross_entropy on an FP32 copy of the logits, which torch.compile (fused_kernels)
     takes into one fused kernel, DTensor TP's gathered inputs, and PyTorch's checkpoint, whose replay stops before
-    the last GEMM).
+    the last GEMM). A fused loss kernel (cross_entropy, Setup.cross_entropy) holds what that kernel holds instead
+    (setup.FUSED_LOSS_BYTES_PER_LOGIT).
     'any' searches all three with one layer model, so it keeps Megatron's layout (the first framework) and says so in
     the report's assumptions."""
     f = frameworks_for(choice)[0]
     compiled = f.compiled_loss_bytes_per_logit if fused_kernels else None
+    loss_bytes = FUSED_LOSS_BYTES_PER_LOGIT.get(cross_entropy, compiled or f.loss_bytes_per_logit)
     return {"fused_projections": f.fused_projections, "selective_policy": f.selective_policy,
-            "loss_bytes_per_logit": compiled or f.loss_bytes_per_logit,
+            "loss_bytes_per_logit": loss_bytes,
             "tp_saves_gathered_input": f.tp_saves_gathered_input, "replay_early_stop": f.replay_early_stop}
 
 

@@ -178,8 +178,8 @@ class Setup:
     Megatron-Bridge's Llama recipes and NeMo's performance scripts since 2025-04): an online softmax over the BF16
     logits, the gradient written in place; "flash-attn" = flash_attn.losses.cross_entropy's Triton kernel, which
     llm-foundry's MPT runs (loss_fn 'fused_crossentropy'). A fused kernel also holds less (FUSED_LOSS_BYTES_PER_LOGIT
-    replaces loss_bytes_per_logit through make_setup). Reference tables and --cross-entropy: the 3D solvers take it
-    as given."""
+    replaces loss_bytes_per_logit through frameworks.stack_layout_default). Reference tables and --cross-entropy: the
+    3D solvers take it as given."""
 
     replay_early_stop: bool = False
     """Whether full recompute replays a layer's forward only up to the last tensor its backward needs. PyTorch's

@@ -24,7 +24,7 @@ from explorer.cost.frameworks import (
     tp_overlap_default,
 )
 from explorer.cost.memory import RECOMPUTE_CODES
-from explorer.cost.setup import FUSED_LOSS_BYTES_PER_LOGIT, Setup
+from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import cluster_with
@@ -186,8 +186,6 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
         # the framework's default on this GPU (frameworks.tp_overlap_default); under --framework any each plan takes
         # its own framework's (frameworks.tp_overlap_of)
         tp_comm_overlap = tp_overlap_default(framework, cluster.accelerator.key)
-    # a fused loss keeps less of the logits than the framework's own loss code (setup.FUSED_LOSS_BYTES_PER_LOGIT)
-    loss_bytes_per_logit = FUSED_LOSS_BYTES_PER_LOGIT.get(cross_entropy, loss_bytes_per_logit)
     return Setup(mdl, cluster, seq, prec, track.workload.optimizer if optimizer is None else optimizer,
                  usable_memory_fraction if usable_memory_fraction is not None else track.usable_memory_fraction,
                  flash_attention, attention_kernel=attention_kernel, attention_kernel_by_framework=by_framework,
@@ -211,7 +209,9 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
                          "not place the embedding and output layers in pipeline slots; evaluate such a plan with "
                          "explore estimate")
     fused = setup_overrides.get("fused_kernels")
-    for key, value in stack_layout_default(framework, True if fused is None else bool(fused)).items():
+    layout = stack_layout_default(framework, True if fused is None else bool(fused),
+                                  setup_overrides.get("cross_entropy") or "unfused")
+    for key, value in layout.items():
         # torchtitan's model code under --framework fsdp
         if setup_overrides.get(key) is None:
             setup_overrides[key] = value

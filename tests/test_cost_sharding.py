@@ -540,9 +540,13 @@ def test_deepspeeds_blocking_pipeline_transfers_take_turns():
     assert p2p_time(s, 8, 1, 1, 1, 0, DEEPSPEED.code) == 0.0
 
 
-def _deepspeed_train_schedule_makespan(stages: int, m: int, t_f: float, t_b: float, c: float) -> float:
+def _deepspeed_train_schedule_makespan(stages: int, m: int, t_f: float | list[float], t_b: float | list[float],
+                                       c: float) -> float:
     """Event simulation of DeepSpeed's TrainSchedule (deepspeed/runtime/pipe/schedule.py, _step_to_micro_batch and
-    steps()) with every send and receive a blocking rendezvous of c seconds between neighbouring stages."""
+    steps()) with every send and receive a blocking rendezvous of c seconds between neighbouring stages. t_f and t_b
+    are one stage's forward and backward, or a list with each stage's."""
+    t_f = [t_f] * stages if isinstance(t_f, (int, float)) else list(t_f)
+    t_b = [t_b] * stages if isinstance(t_b, (int, float)) else list(t_b)
     def mb_of(step, st):
         if step % 2 == 0 and st % 2 == 0:
             return step // 2 - st // 2, True
@@ -575,7 +579,7 @@ def _deepspeed_train_schedule_makespan(stages: int, m: int, t_f: float, t_b: flo
             while pc[st] < len(progs[st]):
                 op, mb = progs[st][pc[st]]
                 if op in ("F", "B"):
-                    t[st] += t_f if op == "F" else t_b
+                    t[st] += t_f[st] if op == "F" else t_b[st]
                     pc[st] += 1
                     moved = True
                     continue
@@ -603,6 +607,26 @@ def test_deepspeeds_schedule_pays_four_transfers_per_micro_batch(stages, m, c):
     assert sim == pytest.approx((m + stages - 1) * (t_f + t_b + 4 * c), rel=0.015)
     # and clearly above what two batched exchanges (Megatron's count) would give
     assert sim > (m + stages - 1) * (t_f + t_b + 2 * c) * (1 + 0.25 * c)
+
+
+def test_deepspeeds_schedule_with_a_heavier_last_stage():
+    """With free transfers and the last stage slower than the rest (it carries the output layer), DeepSpeed's
+    synchronous 1F1B takes (m - 1) t_max + the sum of every stage's t_f + t_b: micro-batch 0 crosses every stage on
+    its way in and out, and the steady state runs at the slowest stage's pace. Hand check at p = 4, m = 8, the last
+    stage 1.2 + 3.4 against 1 + 3: 7 x 4.6 + (3 x 4 + 4.6) = 32.2 + 16.6 = 48.8. step.py charges
+    (m + p - 1) t_max = 50.6, i.e. (p - 1)(t_max - t_mid) = 1.8 more (docs/validation.md, 'Investigated,
+    nothing charged (2026-12-06)')."""
+    for stages, m in [(4, 8), (12, 64), (35, 240)]:
+        t_f = [1.0] * (stages - 1) + [1.2]
+        t_b = [3.0] * (stages - 1) + [3.4]
+        sim = _deepspeed_train_schedule_makespan(stages, m, t_f, t_b, 0.0)
+        assert sim == pytest.approx((m - 1) * 4.6 + (stages - 1) * 4.0 + 4.6)
+    assert _deepspeed_train_schedule_makespan(4, 8, [1.0, 1.0, 1.0, 1.2], [3.0, 3.0, 3.0, 3.4], 0.0) == \
+        pytest.approx(48.8)
+    # the same surplus on the first stage costs less: the replay finishes (p - 1)(t_max - t_mid) sooner, 47.0 here,
+    # so (m + p - 1) t_max overstates a heavier first stage by twice as much
+    assert _deepspeed_train_schedule_makespan(4, 8, [1.2, 1.0, 1.0, 1.0], [3.4, 3.0, 3.0, 3.0], 0.0) == \
+        pytest.approx(48.8 - 3 * 0.6)
 
 
 def test_the_report_says_when_deepspeeds_bf16_optimizer_runs():

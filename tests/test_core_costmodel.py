@@ -144,3 +144,93 @@ def test_fp8_keeps_the_four_gemm_inputs_in_one_byte():
 
     assert per_token("bf16") == 139264
     assert per_token("fp8") == 112640
+
+
+# --- the pipeline schedule with the output layer on the last rank ----------------------------------------------
+
+def _megatron_schedule_makespan(p: int, v: int, m: int, chunk_time) -> float:
+    """Event replay of Megatron-LM's pipeline schedules (megatron/core/pipeline_parallel/schedules.py):
+    forward_backward_pipelining_without_interleaving (v = 1: p - r - 1 warm-up forwards on rank r, then one forward
+    and one backward in turn, then the cool-down backwards) and ..._with_interleaving (v > 1: (p - r - 1) 2 + (v - 1) p
+    warm-up forwards; the k-th forward runs chunk (k // p) % v of micro-batch (k // (p v)) p + k % p, the k-th
+    backward chunk v - 1 - (k // p) % v). Virtual stage c p + r needs the previous one's forward of the same
+    micro-batch, and its backward the next one's backward (the last virtual stage: its own forward). Each rank runs
+    its ops in order, one at a time; sends are free (overlapped), so only the compute order counts.
+    chunk_time(rank, chunk, kind) -> time of one forward ('F') or backward ('B')."""
+    def program(r):
+        if v == 1:
+            warm = min(p - r - 1, m)
+            fwd = [(k, 0) for k in range(m)]
+            bwd = [(k, 0) for k in range(m)]
+        else:
+            warm = min((p - r - 1) * 2 + (v - 1) * p, m * v)
+            fwd = [((k // (p * v)) * p + k % p, (k // p) % v) for k in range(m * v)]
+            bwd = [((k // (p * v)) * p + k % p, v - 1 - (k // p) % v) for k in range(m * v)]
+        ops = [("F",) + fwd[k] for k in range(warm)]
+        for i in range(len(fwd) - warm):
+            ops += [("F",) + fwd[warm + i], ("B",) + bwd[i]]
+        return ops + [("B",) + bwd[i] for i in range(len(fwd) - warm, len(fwd))]
+
+    progs = [program(r) for r in range(p)]
+    done: dict = {}
+    pc, t = [0] * p, [0.0] * p
+    moved = True
+    while moved:
+        moved = False
+        for r in range(p):
+            while pc[r] < len(progs[r]):
+                kind, mb, c = progs[r][pc[r]]
+                vs = c * p + r
+                if kind == "F":
+                    dep = ("F", mb, vs - 1) if vs > 0 else None
+                else:
+                    dep = ("B", mb, vs + 1) if vs < p * v - 1 else ("F", mb, vs)
+                if dep is not None and dep not in done:
+                    break
+                t[r] = max(t[r], done[dep] if dep else 0.0) + chunk_time(r, c, kind)
+                done[(kind, mb, vs)] = t[r]
+                pc[r] += 1
+                moved = True
+    assert pc == [len(x) for x in progs]  # no deadlock: every op ran
+    return max(t)
+
+
+@pytest.mark.parametrize("p, v, m, layers, head", [(4, 1, 8, 1, 0.3), (8, 1, 4, 1, 0.5), (8, 1, 16, 2, 1.0),
+                                                   (4, 2, 4, 1, 0.5), (4, 4, 16, 1, 0.5), (8, 5, 8, 2, 1.6),
+                                                   (8, 5, 64, 2, 1.6), (16, 8, 32, 1, 1.0)])
+def test_the_output_layer_paces_the_pipeline_but_does_not_fill_it(p, v, m, layers, head):
+    """With the output layer (forward `head` in layer units) on the last rank's last chunk, Megatron-LM's 1F1B and
+    interleaved 1F1B take v m t_chunk + (p - 1) t_fill: the steady state runs at the pace of the rank carrying the
+    output layer (t_chunk = (v layers + head) x 3 / v per chunk, backward = 2 x forward), the warm-up and cool-down
+    cross the p - 1 other ranks, whose chunks hold only layers (t_fill = layers x 3). Hand check of the first case
+    (p 4, m 8, one layer per stage, head 0.3): 8 x 3.9 + 3 x 3 = 40.2, where (m + p - 1) t_chunk = 42.9.
+    explorer/cost/step.py composes the pipeline this way; DeepSpeed's TrainSchedule agrees
+    (tests/test_cost_sharding.py, test_deepspeeds_schedule_with_a_heavier_last_stage)."""
+    def chunk_time(r, c, kind):
+        x = layers + (head if (r == p - 1 and c == v - 1) else 0.0)
+        return x * (1.0 if kind == "F" else 2.0)
+
+    sim = _megatron_schedule_makespan(p, v, m, chunk_time)
+    t_chunk = (v * layers + head) * 3.0 / v
+    assert sim == pytest.approx(v * m * t_chunk + (p - 1) * layers * 3.0)
+    assert sim < (v * m + p - 1) * t_chunk  # the old (v m + p - 1) t_chunk charged the head p - 1 times more
+    if (p, v, m) == (4, 1, 8):
+        assert sim == pytest.approx(40.2)
+
+
+def test_the_bubble_does_not_carry_the_output_layer():
+    """step.py's bubble is (p - 1) fill chunks, which hold no output layer: two models that differ only in their
+    vocabulary (the output layer's width) have the same bubble and different compute."""
+    c = build_cluster("h100", 64, 8, "nvlink4", "ib_ndr")
+    plan = ParallelPlan(tp=4, pp=8, dp=2, micro_batch=1, global_batch=16)
+    base = get_model("llama3_8b")
+    e_small, e_large = (estimate(Setup(replace(base, vocab=vocab), c, 4096), plan) for vocab in (32_000, 256_000))
+    assert e_large.time["compute"] > e_small.time["compute"] * 1.05
+    assert e_large.time["bubble"] == pytest.approx(e_small.time["bubble"], rel=1e-9)
+    # and the bubble is 7 fill chunks: 4 layers each (32 / 8) plus the send, as the components give them
+    from explorer.cost import time as tm
+    s = Setup(base, c, 4096)
+    t_c, t_m, t_tp, t_cp = tm.layer_time(s, 4, 1, 1, 0, 1, True)
+    t_p2p = tm.p2p_time(s, 4, 1, 8, 1, 1)
+    e = estimate(s, plan)
+    assert e.time["bubble"] == pytest.approx(7 * (4 * (t_c + t_m + t_tp + t_cp) + t_p2p), rel=1e-6)

@@ -26,17 +26,17 @@ if TYPE_CHECKING:
 class Efficiency:
     """Efficiency parameters of the step-time model."""
 
-    matmul_half_dim: float = 219.4
+    matmul_half_dim: float = 217.8
     """GEMM size roll-off: the size of a weight dimension (either side of the weight matrix on one device, e.g.
     h and 3h/TP for a fused QKV projection) at which a GEMM reaches half of the part's large-GEMM efficiency;
     each weight dimension n scales it by n / (n + n_half) (layer_gemm_efficiency). Small GEMMs under-fill the
     SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide, 'Matrix multiplication
     background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 124.8
+    matmul_half_tokens: float = 126.3
     """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 35.24
+    elementwise_bytes_per_hidden: float = 35.1
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
     (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
@@ -45,7 +45,7 @@ class Efficiency:
     (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
     7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands near 37."""
 
-    elementwise_bytes_per_hidden_eager: float = 207.7
+    elementwise_bytes_per_hidden_eager: float = 206.8
     """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
     (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
     back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
@@ -60,7 +60,7 @@ class Efficiency:
     (`explore validate`, 57 % of FLOPs in attention). Parts with their own measured figure carry it in the catalog
     (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the others."""
 
-    attention_score_bytes: float = 45.37
+    attention_score_bytes: float = 45.17
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored

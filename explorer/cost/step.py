@@ -98,12 +98,14 @@ def evaluate(
     t_logits = tm.logits_time(setup, tp, cp, micro_batch)
     t_layer = t_compute + t_memory + t_tp + t_cp
     on_last = np.ones_like(np.asarray(layers, dtype=float))  # the output layer runs on the slowest stage
+    fill_layers = layers  # a rank without the output layer: what the warm-up and cool-down cross (below)
     if setup.embedding_pipeline_slot:  # the output layer takes a layer's slot (Setup.embedding_pipeline_slot)
         slots = np.asarray(mem.stage_layers(m.layers + 2, pp, v))  # the most loaded rank's slots, v chunks
         split = np.asarray(pp) > 1
         logits_stage = (slots - 1) * t_layer + t_logits >= slots * t_layer
         layers = np.where(split, np.where(logits_stage, slots - 1, slots), layers)
         on_last = np.where(split & ~logits_stage, 0.0, 1.0)
+        fill_layers = np.where(split, slots, layers)
     t_stage = layers * t_layer + on_last * t_logits
     acc_params = None  # the pacing stage's parameters, for DeepSpeed's per-micro-batch FP32 gradient accumulation
     if setup.embedding_pipeline_slot:  # a middle stage of `layers` layers, or the last one with the output layer
@@ -118,7 +120,12 @@ def evaluate(
             + sh.interference(setup, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
     t_chunk = t_stage / v + t_p2p + e_mb
     slots = np.asarray(v) * num_micro_batches + pp - 1
-    t_pipe = slots * t_chunk
+    # 1F1B and its interleaved form run v m chunks at the pace of the most loaded rank (the one with the output
+    # layer) and fill and drain over the p - 1 others, whose chunks carry no output layer: an event replay of
+    # Megatron-LM's schedules and of DeepSpeed's TrainSchedule gives v m t_chunk + (p - 1) t_fill exactly, where
+    # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_cost_step.py)
+    t_fill = fill_layers * t_layer / v + t_p2p + e_mb
+    t_pipe = np.asarray(v) * num_micro_batches * t_chunk + (np.asarray(pp) - 1) * t_fill
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     # the step-level sync's hidden part (all of it less what shows) slows the compute it runs under
     e_sync = e_grad + e_param + sh.interference(setup, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
@@ -160,7 +167,7 @@ def evaluate(
         "time_tp_comm": busy * t_tp,
         "time_cp_comm": busy * t_cp,
         "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,
-        "time_bubble": (np.asarray(pp) - 1) * t_chunk,
+        "time_bubble": (np.asarray(pp) - 1) * t_fill,
         "time_dp_exposed": t_dp_exposed,
         "time_dp_total": sh.total_per_step(comm, layers, num_micro_batches),
         "time_optimizer": t_opt,

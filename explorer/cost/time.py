@@ -1,8 +1,9 @@
 """Step-time components in seconds (float; scalars or numpy arrays).
 
 The step is composed in explorer/cost/step.py:
-  t_chunk  = (stage_layers x t_layer + t_logits) / v + t_p2p
-  t_pipe   = (v m + p - 1) x t_chunk                       (1F1B / interleaved schedule)
+  t_chunk  = (stage_layers x t_layer + t_logits) / v + t_p2p   (the rank with the output layer)
+  t_fill   = stage_layers x t_layer / v + t_p2p                 (any other rank)
+  t_pipe   = v m x t_chunk + (p - 1) x t_fill                   (1F1B / interleaved schedule)
   t_step   = t_pipe + max(0, t_dp - overlap x backward of the last micro-batch) + t_optimizer
 """
 

@@ -7,11 +7,12 @@ so both engines see the same feasible set) and times in integer nanoseconds (TIM
 factor group (a layer: TP, CP, mb, rc, SP; logits: TP, CP, mb; stage layers: PP, v; pipeline sends: TP, CP, PP,
 mb, SP; model state and data-parallel traffic: framework, TP, CP, PP, v, ZeRO, HSDP) and are combined with
 multiplication, division and max constraints that mirror explorer/cost/step.py. The pipeline
-(v m + p - 1)(t_stage / v + t_p2p + e_mb) is written as a sum of products of narrow factors (SL = stage layers,
-SL / v = layers per chunk):
+v m (t_stage / v + t_p2p + e_mb) + (p - 1)(t_fill + t_p2p + e_mb), the warm-up and cool-down crossing the ranks
+without the output layer (t_fill = SL t_layer / v: explorer/cost/step.py), is written as a sum of products of narrow
+factors (SL = stage layers, SL / v = layers per chunk):
 
   t_pipe  = (SL PP) (m t_layer / PP) + PP (m t_logits / PP) + v (m t_p2p) + (p - 1)(SL / v) t_layer
-            + (p - 1) t_p2p + (p - 1) t_logits // v + m e_mb
+            + (p - 1) t_p2p + m e_mb
             (e_mb: per-micro-batch sharded data parallelism at PP = 1, plus DeepSpeed's BF16_Optimizer FP32 gradient
             accumulation at any PP, whose v is 1: explorer/cost/sharding.py grad_accumulation_time)
             + flag (m + p - 1) t_p2p_extra (the frameworks whose pipeline sends cost more than the least in the
@@ -318,13 +319,11 @@ def prepare(inst: Instance, space: Space) -> dict:
     pp7 = np.asarray(PP, dtype=np.int64)[None, None, :, None, None, None, None]
     v7 = np.asarray(V, dtype=np.int64)[None, None, None, :, None, None, None]
     m7 = g_m[:, :, :, None, :, None, None]
-    lg7 = t_logits[:, :, None, None, :, None, None]
     pipe = ((sl * c_pp)[None, None, :, :, None, None, None] * w_layer_lb[X]
             + pp7 * w_logits[:, :, None, None, :, None, None]
             + v7 * (d_m * t_p2p)[:, :, :, None, :, None, :]
             + bubble_layers[None, None, :, :, None, None, None] * T7
-            + ((d_pp - 1) * t_p2p)[:, :, :, None, :, None, :]
-            + ((pp7 - 1) * lg7) // v7)
+            + ((d_pp - 1) * t_p2p)[:, :, :, None, :, None, :])
     k7 = np.minimum(inflight_cap[None, None, :, :, None, None, None], v7 * m7)  # memory.in_flight_chunks
     k7_last = np.minimum(inflight_cap_last[None, None, :, :, None, None, None], v7 * m7)
     chunk7 = chunk[None, None, :, :, None, None, None]
@@ -496,11 +495,11 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
                                                                           + M.hi["t_layer_interference"])),
                  "t_dp_per_micro_batch")
     md.add(e_mb == st["t_mb_fixed"] + st["t_acc"] + (L - 1) * (e_fwd + e_bwd + st["t_layer_interference"]))
-    # The pipeline (v m + p - 1) (t_stage / v + t_p2p + e_mb) as a sum of products of narrow factors, so that
-    # bounds propagate term by term (stage layers / v = layers per chunk, an integer):
+    # The pipeline v m (t_stage / v + t_p2p + e_mb) + (p - 1)(t_fill + t_p2p + e_mb) as a sum of products of narrow
+    # factors, so that bounds propagate term by term (stage layers / v = layers per chunk, an integer):
     #   m SL t_layer = (SL PP) x (m t_layer / PP)      m t_logits = PP x (m t_logits / PP)
     #   v m t_p2p                                        (p - 1)(layers per chunk) x t_layer
-    #   (p - 1) t_p2p        (p - 1) t_logits / v        m e_mb (PP = 1 only)
+    #   (p - 1) t_p2p                                    m e_mb (PP = 1 only)
     terms = [
         M.product([pv["stage_layers_x_pp"], lay["w_layer"]], "t_work",
                   min(X, M.hi["stage_layers_x_pp"] * M.hi["w_layer"])),
@@ -518,9 +517,6 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     if P["p2p_more"].any():  # (m + p - 1) t_extra, for the frameworks that pay it
         more = M.lookup(i_fw, P["p2p_more"], "p2p_sequential")
         terms.append(M.product([more, p2["p2p_extra_all"]], "t_p2p_extra", min(X, M.hi["p2p_extra_all"])))
-    x_lg = M.product([pp, t_lg], "pp_x_logits", max(PP) * M.hi["t_logits"])
-    terms.append(M.var(0, M.hi["pp_x_logits"], "t_bubble_logits"))
-    md.add_division_equality(terms[-1], x_lg - t_lg, v)
     pipe_v = M.var(0, min(X, sum(M.hi[t.name] for t in terms)), "t_pipe")
     md.add(pipe_v == sum(terms))
     # step-level gradient sync and weight gather, where the framework overlaps them (sharding.step_sync_exposed):

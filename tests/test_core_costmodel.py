@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import pytest
+from _pipeline_replay import replay
 from explorer.hardware import build_cluster
 from explorer.models import get_model
 from explorer.models.architecture import DecoderModel
@@ -171,27 +172,23 @@ def _megatron_schedule_makespan(p: int, v: int, m: int, chunk_time) -> float:
             ops += [("F",) + fwd[warm + i], ("B",) + bwd[i]]
         return ops + [("B",) + bwd[i] for i in range(len(fwd) - warm, len(fwd))]
 
-    progs = [program(r) for r in range(p)]
     done: dict = {}
-    pc, t = [0] * p, [0.0] * p
-    moved = True
-    while moved:
-        moved = False
-        for r in range(p):
-            while pc[r] < len(progs[r]):
-                kind, mb, c = progs[r][pc[r]]
-                vs = c * p + r
-                if kind == "F":
-                    dep = ("F", mb, vs - 1) if vs > 0 else None
-                else:
-                    dep = ("B", mb, vs + 1) if vs < p * v - 1 else ("F", mb, vs)
-                if dep is not None and dep not in done:
-                    break
-                t[r] = max(t[r], done[dep] if dep else 0.0) + chunk_time(r, c, kind)
-                done[(kind, mb, vs)] = t[r]
-                pc[r] += 1
-                moved = True
-    assert pc == [len(x) for x in progs]  # no deadlock: every op ran
+    t = [0.0] * p
+
+    def step(r, op, pc):
+        kind, mb, c = op
+        vs = c * p + r
+        if kind == "F":
+            dep = ("F", mb, vs - 1) if vs > 0 else None
+        else:
+            dep = ("B", mb, vs + 1) if vs < p * v - 1 else ("F", mb, vs)
+        if dep is not None and dep not in done:
+            return ()
+        t[r] = max(t[r], done[dep] if dep else 0.0) + chunk_time(r, c, kind)
+        done[(kind, mb, vs)] = t[r]
+        return (r,)
+
+    replay([program(r) for r in range(p)], step)
     return max(t)
 
 

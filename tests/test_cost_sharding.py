@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _pipeline_replay import replay
 from explorer.hardware import build_cluster
 from explorer.models import get_model
 
@@ -573,28 +574,21 @@ def _deepspeed_train_schedule_makespan(stages: int, m: int, t_f: float | list[fl
 
     partner = {"sendA": (1, "recvA"), "recvA": (-1, "sendA"), "sendG": (-1, "recvG"), "recvG": (1, "sendG")}
     progs = [program(st) for st in range(stages)]
-    pc, t = [0] * stages, [0.0] * stages
-    moved = True
-    while moved:
-        moved = False
-        for st in range(stages):
-            while pc[st] < len(progs[st]):
-                op, mb = progs[st][pc[st]]
-                if op in ("F", "B"):
-                    t[st] += t_f[st] if op == "F" else t_b[st]
-                    pc[st] += 1
-                    moved = True
-                    continue
-                step, other_op = partner[op]
-                o = st + step
-                if pc[o] < len(progs[o]) and progs[o][pc[o]] == (other_op, mb):
-                    t[st] = t[o] = max(t[st], t[o]) + c
-                    pc[st] += 1
-                    pc[o] += 1
-                    moved = True
-                    continue
-                break
-    assert pc == [len(x) for x in progs]  # no deadlock: every instruction ran
+    t = [0.0] * stages
+
+    def step(st, instruction, pc):
+        op, mb = instruction
+        if op in ("F", "B"):
+            t[st] += t_f[st] if op == "F" else t_b[st]
+            return (st,)
+        d, other_op = partner[op]
+        o = st + d
+        if pc[o] < len(progs[o]) and progs[o][pc[o]] == (other_op, mb):  # both sides there: the transfer runs
+            t[st] = t[o] = max(t[st], t[o]) + c
+            return (st, o)
+        return ()
+
+    replay(progs, step)
     return max(t)
 
 

@@ -75,7 +75,8 @@ def evaluate(
     by its code (explorer/cost/frameworks.py: 0 Megatron-LM, 1 DeepSpeed, 2 FSDP2), hsdp 0/1.
 
       t_chunk = t_stage / v + t_p2p + e_mb            (e_mb: per-micro-batch sharded DP, PP = 1 only)
-      t_step  = (v m + p - 1) t_chunk + e_grad + e_param + t_opt
+      t_fill  = t_chunk without the output layer      (a rank the warm-up and cool-down cross)
+      t_step  = v m t_chunk + (p - 1) t_fill + e_grad + e_param + t_opt
     where the step-level gradient sync hides behind the last micro-batch's backward (2/3 of t_stage) and the
     weight all-gather behind the first one's forward (1/3) when the framework overlaps them; under an
     interleaved pipeline each chunk syncs as soon as its last backward ends and the cooldown's remaining
@@ -123,7 +124,7 @@ def evaluate(
     # 1F1B and its interleaved form run v m chunks at the pace of the most loaded rank (the one with the output
     # layer) and fill and drain over the p - 1 others, whose chunks carry no output layer: an event replay of
     # Megatron-LM's schedules and of DeepSpeed's TrainSchedule gives v m t_chunk + (p - 1) t_fill exactly, where
-    # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_cost_step.py)
+    # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_core_costmodel.py)
     t_fill = fill_layers * t_layer / v + t_p2p + e_mb
     t_pipe = np.asarray(v) * num_micro_batches * t_chunk + (np.asarray(pp) - 1) * t_fill
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)

@@ -16,6 +16,7 @@ from explorer.cost.efficiency import (
 )
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
 from explorer.cost.setup import Setup
+from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
 from explorer.hardware.catalog import get_node
 from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
@@ -119,10 +120,12 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "of the stored activations of the last pipeline stage, which holds fewer micro-batches in flight "
                    "than the first (the memory shown is the end that peaks higher), "
                    + ("Transformer Engine's fused cross entropy (--cross-entropy te): the BF16 logits, overwritten "
-                      "in place by their gradient; its passes read and write 10 bytes per logit (52 unfused)."
+                      f"in place by their gradient; its passes read and write {ce_bytes['te']:g} bytes per logit "
+                      f"({ce_bytes['unfused']:g} unfused)."
                       if s.cross_entropy == "te" else
                       "flash-attn's fused cross entropy (--cross-entropy flash-attn): the BF16 logits and the BF16 "
-                      "gradient its backward writes; its passes read and write 6 bytes per logit (52 unfused)."
+                      f"gradient its backward writes; its passes read and write {ce_bytes['flash-attn']:g} bytes per "
+                      f"logit ({ce_bytes['unfused']:g} unfused)."
                       if s.cross_entropy == "flash-attn" else
                       "Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
                       "place." if s.loss_bytes_per_logit == 6 else

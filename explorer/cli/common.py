@@ -10,6 +10,7 @@ import click
 from explorer import validation as V
 from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES
 from explorer.cost.setup import CROSS_ENTROPY_KERNELS
+from explorer.cost.time import CROSS_ENTROPY_BYTES as CE_BYTES
 from explorer.errors import UsageError
 from explorer.models.architecture import MLP_KINDS
 from explorer.tracks import TRACKS
@@ -124,11 +125,12 @@ def stack_options(f: Callable) -> Callable:
                           "after the first. DeepSpeed and FSDP2 are unaffected."),
         click.option("--cross-entropy", type=click.Choice(list(CROSS_ENTROPY_KERNELS)), default="unfused",
                      show_default=True,
-                     help="The loss kernel. unfused: FP32 passes over the logits, 52 bytes per logit (Megatron-LM's "
-                          "default, PyTorch's F.cross_entropy). te: Transformer Engine's fused kernel, 10 bytes "
-                          "(Megatron-Core --cross-entropy-loss-fusion --cross-entropy-fusion-impl te, on in "
-                          "Megatron-Bridge's and NeMo's performance recipes since 2025). flash-attn: flash-attn's "
-                          "Triton kernel, 6 bytes (llm-foundry's fused_crossentropy)."),
+                     help=f"The loss kernel. unfused: FP32 passes over the logits, {CE_BYTES['unfused']:g} bytes "
+                          "per logit (Megatron-LM's default, PyTorch's F.cross_entropy). te: Transformer Engine's "
+                          f"fused kernel, {CE_BYTES['te']:g} bytes (Megatron-Core --cross-entropy-loss-fusion "
+                          "--cross-entropy-fusion-impl te, on in Megatron-Bridge's and NeMo's performance recipes "
+                          f"since 2025). flash-attn: flash-attn's Triton kernel, {CE_BYTES['flash-attn']:g} bytes "
+                          "(llm-foundry's fused_crossentropy)."),
     ]
     for o in reversed(opts):
         f = o(f)

@@ -171,7 +171,7 @@ class Setup:
 
     cross_entropy: str = "unfused"
     """The loss kernel over the logits, which sets the loss's HBM traffic (explorer/cost/time.py
-    CROSS_ENTROPY_BYTES_PER_LOGIT): "unfused" = the chain of elementwise passes over an FP32 copy that Megatron-LM's
+    CROSS_ENTROPY_BYTES): "unfused" = the chain of elementwise passes over an FP32 copy that Megatron-LM's
     default vocab-parallel cross entropy and PyTorch's F.cross_entropy run (Megatron-Core's JIT-fused 'native'
     variant, --cross-entropy-loss-fusion alone, keeps the FP32 passes and counts here too); "te" = Transformer
     Engine's Triton kernel, Megatron-Core --cross-entropy-loss-fusion --cross-entropy-fusion-impl te (on in

@@ -174,6 +174,14 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         get_model(model) if model is not None else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
+    from explorer.puzzles.fleet3d import is_fleet
+
+    if gpu is None and is_fleet(t.key):
+        raise UsageError(
+            f"the {t.name} track is a fleet ({t.cluster.devices:,} {t.device_plural} over "
+            f"{t.cluster.inter.name}, trained in federated rounds), not a datacenter whose "
+            f"ranks reduce every step: `explore solve 3d --track {t.key}` evaluates it; give --gpu (e.g. h100) "
+            f"to estimate the track's model on datacenter hardware")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""
@@ -207,6 +215,12 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         what = f"the {m.layers} layers" + (" and the embedding and output slots" if embedding_pipeline_slot else "")
         hint = "" if embedding_pipeline_slot else " (--embedding-slots gives the embedding and output a slot each)"
         raise UsageError(f"PP x virtual stages = {pp * virtual_stages} exceeds {what}{hint}")
+    if global_batch is None and gb % (dp * micro_batch):
+        # The plan's own check names only the numbers; here neither the batch nor (often) DP was the user's.
+        raise UsageError(
+            f"the {t.name} track's global batch of {gb:,} sequences is not divisible by DP x micro-batch = "
+            f"{dp:,} x {micro_batch} (DP = {n:,} GPUs / (TP {tp} x PP {pp} x CP {cp})); give --global-batch "
+            f"as a multiple of {dp * micro_batch:,}, or raise --tp / --pp / --cp")
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
                         virtual_stages=virtual_stages, zero=zero, recompute=recompute,
                         sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))

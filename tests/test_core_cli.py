@@ -38,6 +38,30 @@ def test_estimate_json_keys_and_crisis_bubble():
     assert d["bubble_fraction"] == pytest.approx(7 / 23)
 
 
+def test_bare_estimate_says_the_default_batch_is_the_tracks_and_how_to_fix_it():
+    # No layout given: TP = PP = CP = 1 leaves DP = 1,024 on the cloud track, whose global batch is 512 sequences
+    # (explorer/data/tracks/cloud.toml). The error names both defaults and the two ways out, in one line.
+    code, out, err = run("estimate")
+    assert code == 2 and out == ""
+    line = err.strip()
+    assert "\n" not in line and "Traceback" not in err
+    assert "global batch of 512" in line and "1,024 x 1" in line and "--global-batch" in line and "--tp" in line
+    code, out, err = run("estimate", "--tp", "8", "--pp", "8")  # DP 16 divides 512: it runs
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("track, link", [("edge", "5G"), ("mobile", "Bluetooth"), ("tiny", "Bluetooth")])
+def test_estimate_refuses_a_fleet_as_a_datacenter_ring(track, link):
+    # A fleet trains in federated rounds (explorer/puzzles/fleet3d), not by a ring all-reduce every step over its
+    # radio: estimate points at the fleet form, and still runs the track's model on datacenter GPUs when asked.
+    code, out, err = run("estimate", "--track", track)
+    assert code == 2 and out == "", out
+    assert "fleet" in err and link in err and f"solve 3d --track {track}" in err and "Traceback" not in err
+    code, out, err = run("estimate", "--track", track, "--gpu", "h100", "--gpus", "8", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["node"]["preset"] == "dgx_h100"
+
+
 def test_estimate_custom_shape():
     code, out, err = run("estimate", "--layers", "4", "--hidden", "512", "--heads", "8", "--gpus", "8",
                          "--format", "json", "--global-batch", "8")

@@ -215,6 +215,82 @@ def test_the_output_layer_paces_the_pipeline_but_does_not_fill_it(p, v, m, layer
         assert sim == pytest.approx(40.2)
 
 
+def _torch_interleaved_table(p: int, v: int, m: int) -> list[list]:
+    """The time-step table of torch.distributed.pipelining's ScheduleInterleaved1F1B as torchtitan ran it in 2024-2025
+    (torch 2.5-2.6, torch/distributed/pipelining/schedules.py, _calculate_single_rank_operations and
+    _get_1f1b_rank_ops): rank r idles r steps, runs W = min((v - 1) p + 2 (p - 1 - r), m v) warm-up forwards, idles
+    until step v p + 2 (p - 1 - r) (p - r steps when W is not capped), pairs a forward with a backward for the next
+    m v - W ops, then idles a step before each of its W cool-down backwards. Op k's forward runs the rank's local
+    stage (k // p) % v, its backward v - 1 - ((k - W) // p) % v (stage index = local x p + r); each stage takes its
+    micro-batches in order."""
+    table = []
+    for r in range(p):
+        warm = min((v - 1) * p + 2 * (p - 1 - r), m * v)
+        count: dict = {}
+        ops: list = [None] * r
+        for k in range(m * v + warm):
+            acts = []
+            if k < m * v:
+                acts.append(("F", ((k // p) % v) * p + r))
+            if k >= warm:
+                acts.append(("B", (v - 1 - ((k - warm) // p) % v) * p + r))
+            if k >= m * v:
+                ops.append(None)
+            for kind, stage in acts:
+                ops.append((kind, stage, count.setdefault((kind, stage), 0)))
+                count[(kind, stage)] += 1
+            if k == warm - 1:  # wait for the first backward: it can start at step v p + 2 (p - 1 - r)
+                ops.extend([None] * (v * p + 2 * (p - 1 - r) - warm - r))
+        table.append(ops)
+    return table
+
+
+def _lockstep_makespan(table: list[list], p: int, v: int, t_f: float, t_b: float) -> float:
+    """PipelineScheduleMulti._step_microbatches: at every time step each rank runs its action, then posts the sends of
+    that action and the receives of what its neighbours did in the same step (one batched send/recv) and waits for
+    them, so the step ends when the rank and each neighbour it exchanges with have finished that step's action.
+    Checks on the way that every action's input was produced at an earlier step."""
+    last = p * v - 1
+    start, produced = [0.0] * p, set()
+    for t in range(max(len(ops) for ops in table)):
+        acts = [ops[t] if t < len(ops) else None for ops in table]
+        end = [start[r] + (0.0 if a is None else (t_f if a[0] == "F" else t_b)) for r, a in enumerate(acts)]
+        peers: list[set] = [set() for _ in range(p)]
+        for r, a in enumerate(acts):
+            if a is None:
+                continue
+            kind, stage, mb = a
+            need = (("F", stage - 1, mb) if stage else None) if kind == "F" else (
+                ("B", stage + 1, mb) if stage < last else ("F", stage, mb))
+            assert need is None or need in produced, (t, r, a)
+            to = stage + 1 if kind == "F" else stage - 1
+            if 0 <= to <= last and to % p != r:
+                peers[r].add(to % p)
+                peers[to % p].add(r)
+        produced |= {a for a in acts if a is not None}
+        start = [max([end[r]] + [end[q] for q in peers[r]]) for r in range(p)]
+    assert len(produced) == 2 * p * v * len([a for a in table[0] if a and a[0] == "F"]) // v
+    return max(start)
+
+
+@pytest.mark.parametrize("p, v, m, t_b", [(2, 2, 4, 2.0), (4, 2, 8, 3.0), (4, 4, 16, 2.5), (8, 2, 8, 3.0),
+                                          (8, 2, 16, 2.0), (8, 3, 32, 3.0), (16, 4, 32, 2.0)])
+def test_torchs_lockstep_interleaved_schedule_costs_one_forward_more_than_the_closed_form(p, v, m, t_b):
+    """torchtitan's interleaved pipelines (--framework fsdp) run PyTorch's table in lock-step, not Megatron-LM's
+    event-driven loop; replayed, they take the closed form step.py charges, v m (t_f + t_b) + (p - 1)(t_f + t_b)
+    for a chunk's forward t_f and backward t_b, plus one forward: every rank's steady state runs forwards and
+    backwards in the same steps (its steady state starts 2 steps after its successor's), so the lock-step never
+    pairs a forward with a longer backward. Hand check, p 8, v 2, m 8, t_b 3 (full recompute): 2 x 8 x 4 + 7 x 4 + 1
+    = 93 forward-chunk times, where Megatron-LM's replay gives 92."""
+    table = _torch_interleaved_table(p, v, m)
+    got = _lockstep_makespan(table, p, v, 1.0, t_b)
+    closed = v * m * (1.0 + t_b) + (p - 1) * (1.0 + t_b)
+    assert got == pytest.approx(closed + 1.0)
+    assert _megatron_schedule_makespan(p, v, m, lambda r, c, kind: 1.0 if kind == "F" else t_b) == pytest.approx(closed)
+    if (p, v, m, t_b) == (8, 2, 8, 3.0):
+        assert got == pytest.approx(93.0)
+
+
 def test_the_bubble_does_not_carry_the_output_layer():
     """step.py's bubble is (p - 1) fill chunks, which hold no output layer: two models that differ only in their
     vocabulary (the output layer's width) have the same bubble and different compute."""

@@ -596,7 +596,11 @@ def test_plans_on_hundreds_of_datacenter_gpus_carry_the_weak_scaling_line():
     at_256 = scale_lines(gpus=256, tp=8)
     assert len(at_256) == 1 and "on 256 GPUs they lean optimistic" in at_256[0]
     assert scale_lines(gpus=128, tp=8) == []
-    assert scale_lines(track="edge") == []  # 10,000 vehicles are no datacenter series
+    # Orin SoCs on 5G are no datacenter series, even when asked to train as one (the fleet itself, without --gpu, is
+    # refused by estimate: it trains in federated rounds, explorer/puzzles/fleet3d)
+    assert scale_lines(track="edge", gpu="orin", gpus=512, global_batch=512) == []
+    with pytest.raises(UsageError, match="fleet"):
+        scale_lines(track="edge")
 
 
 def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):

@@ -176,12 +176,12 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
     from explorer.puzzles.fleet3d import is_fleet
 
-    if gpu is None and is_fleet(t.key):
+    if gpu is None and gpus is None and is_fleet(t.key):  # the whole fleet as one synchronous data-parallel ring
         raise UsageError(
             f"the {t.name} track is a fleet ({t.cluster.devices:,} {t.device_plural} over "
-            f"{t.cluster.inter.name}, trained in federated rounds), not a datacenter whose "
-            f"ranks reduce every step: `explore solve 3d --track {t.key}` evaluates it; give --gpu (e.g. h100) "
-            f"to estimate the track's model on datacenter hardware")
+            f"{t.cluster.inter.name}, trained in federated rounds), not a datacenter whose ranks reduce every "
+            f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 gives one {t.device_word}'s local "
+            f"step, --gpu (e.g. h100) the track's model on datacenter hardware")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""

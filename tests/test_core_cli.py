@@ -60,6 +60,9 @@ def test_estimate_refuses_a_fleet_as_a_datacenter_ring(track, link):
     code, out, err = run("estimate", "--track", track, "--gpu", "h100", "--gpus", "8", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["node"]["preset"] == "dgx_h100"
+    code, out, err = run("estimate", "--track", track, "--gpus", "1", "--format", "json")  # one device's local step
+    assert code == 0, err
+    assert json.loads(out)["configuration"]["dp"] == 1 and json.loads(out)["dp_comm_total_s"] == 0
 
 
 def test_estimate_custom_shape():

@@ -180,8 +180,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise UsageError(
             f"the {t.name} track is a fleet ({t.cluster.devices:,} {t.device_plural} over "
             f"{t.cluster.inter.name}, trained in federated rounds), not a datacenter whose ranks reduce every "
-            f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 gives one {t.device_word}'s local "
-            f"step, --gpu (e.g. h100) the track's model on datacenter hardware")
+            f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 gives the local step of one "
+            f"{t.device_word}, --gpu (e.g. h100) the track's model on datacenter hardware")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""

@@ -269,7 +269,7 @@ def _lockstep_makespan(table: list[list], p: int, v: int, t_f: float, t_b: float
                 peers[to % p].add(r)
         produced |= {a for a in acts if a is not None}
         start = [max([end[r]] + [end[q] for q in peers[r]]) for r in range(p)]
-    assert len(produced) == 2 * p * v * len([a for a in table[0] if a and a[0] == "F"]) // v
+    assert len(produced) == 2 * p * sum(a is not None and a[0] == "F" for a in table[0])  # every F and B ran once
     return max(start)
 
 

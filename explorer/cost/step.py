@@ -120,13 +120,13 @@ def evaluate(
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
             + sh.interference(setup, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
     t_chunk = t_stage / v + t_p2p + e_mb
-    slots = np.asarray(v) * num_micro_batches + pp - 1
+    chunks = np.asarray(v) * num_micro_batches  # chunk passes per rank and step: v m
     # 1F1B and its interleaved form run v m chunks at the pace of the most loaded rank (the one with the output
     # layer) and fill and drain over the p - 1 others, whose chunks carry no output layer: an event replay of
     # Megatron-LM's schedules and of DeepSpeed's TrainSchedule gives v m t_chunk + (p - 1) t_fill exactly, where
     # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_core_costmodel.py)
     t_fill = fill_layers * t_layer / v + t_p2p + e_mb
-    t_pipe = np.asarray(v) * num_micro_batches * t_chunk + (np.asarray(pp) - 1) * t_fill
+    t_pipe = chunks * t_chunk + (np.asarray(pp) - 1) * t_fill
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     # the step-level sync's hidden part (all of it less what shows) slows the compute it runs under
     e_sync = e_grad + e_param + sh.interference(setup, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
@@ -134,12 +134,11 @@ def evaluate(
     # DeepSpeed's BF16_Optimizer adds each micro-batch's gradients into FP32 after its backward (v = 1 there);
     # under its fp16 / ZeRO-1 engine (and Megatron-LM before gradient-accumulation fusion) autograd adds every
     # micro-batch's but the first into .grad: m - 1 passes over each of the v chunks' parameters, m - 1 over all
-    t_opt = t_opt + np.asarray(v) * num_micro_batches * sh.grad_accumulation_time(setup, fw, tp, pp, zero, v,
-                                                                                  acc_params)
+    t_opt = t_opt + chunks * sh.grad_accumulation_time(setup, fw, tp, pp, zero, v, acc_params)
     t_opt = t_opt + (np.asarray(num_micro_batches) - 1) * sh.autograd_accumulation_time(setup, fw, tp, pp, zero, v,
                                                                                        acc_params)
     t_step = t_pipe + e_sync + t_opt
-    t_dp_exposed = e_sync + np.asarray(v) * num_micro_batches * e_mb
+    t_dp_exposed = e_sync + chunks * e_mb
 
     global_batch = np.asarray(dp) * micro_batch * num_micro_batches
     tokens = global_batch * setup.seq_len
@@ -167,13 +166,13 @@ def evaluate(
         "time_compute": busy * (t_compute + t_memory) + num_micro_batches * on_last * t_logits,
         "time_tp_comm": busy * t_tp,
         "time_cp_comm": busy * t_cp,
-        "time_pp_comm": np.asarray(v) * num_micro_batches * t_p2p,
+        "time_pp_comm": chunks * t_p2p,
         "time_bubble": (np.asarray(pp) - 1) * t_fill,
         "time_dp_exposed": t_dp_exposed,
         "time_dp_total": sh.total_per_step(comm, layers, num_micro_batches),
         "time_optimizer": t_opt,
         "step_time": t_step,
-        "bubble_fraction": (np.asarray(pp) - 1) / slots,
+        "bubble_fraction": (np.asarray(pp) - 1) / (chunks + np.asarray(pp) - 1),
         "mfu": model_flops / (t_step * peak_total),
         "hfu": hw_flops / (t_step * peak_total),
         "model_flops": model_flops,

@@ -610,15 +610,16 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
 
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9), the DGX
-    # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13) and the Nemotron-4 reports' ramps
-    # (6), out of every fit
+    # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13), the Nemotron-4 reports' ramps
+    # (6) and NVIDIA's MLPerf v3.1 and v4.0 GPT-3 logs (7 + 3), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
-                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100")
+                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100",
+                          "mlperf_v40_gpt3_h100")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (11 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (12 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -714,8 +715,8 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
     # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
-    # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7
+    # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05; 3: its v4.0 runs, 2026-12-06)
+    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7 + 3
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
@@ -980,6 +981,31 @@ def test_mlperf_gpt3_rows_are_the_logs_batches_and_keep_the_work_per_gpu_of_thei
     assert sorted(by_work) == [8, 16, 128]
     assert all(max(ts) / min(ts) - 1 < 0.007 for ts in by_work.values())
     assert len(results["mlperf_v31_gpt3_h100"].rows) == 7
+
+
+def test_mlperf_v40_rows_are_the_logs_batches_and_accumulation_steps(results):
+    """MLPerf Training v4.0, NVIDIA's GPT-3 175B on Eos (training_results_v4.0 6fe9543). Each log records its global
+    batch and gradient_accumulation_steps: 2,304 and 72 on 64 nodes, 2,688 and 6 on 1,344, 2,904 and 6 on 1,452. With
+    the configs' TP 4 x PP 8 at micro-batch 2 and TP 4 x PP 6 at micro-batch 1, batch / (DP x micro-batch) must give
+    those accumulation steps (2,304 / (16 x 2) = 72; 2,688 / 448 = 6; 2,904 / 484 = 6): the 64-node batch is not the
+    config's default MINIBS 128 x 16 = 2,048, so the row must carry the log's. The interleaved schedule needs whole
+    rounds of PP micro-batches and whole layers per virtual stage (96 / (8 x 4) = 3, 96 / (6 x 8) = 2). The two
+    large runs do equal work per GPU (6 micro-batches of 1) and their block times agree within 0.2 %."""
+    from explorer import calibrate
+
+    spec, _, rows = load_table("mlperf_v40_gpt3_h100")
+    assert spec["fit"] is False and "mlperf_v40_gpt3_h100" not in calibrate.stored().get("tables", [])
+    assert spec["precision"] == "fp8" and spec["attention_kernel"] == "cudnn"
+    logged = {64: (2304, 72), 1344: (2688, 6), 1452: (2904, 6)}
+    for r in rows:
+        gpus, dp, mb = int(r["gpus"]), int(r["dp"]), int(r["micro_batch"])
+        batch, accumulation = logged[int(r["nodes"])]
+        assert gpus == 8 * int(r["nodes"]) == int(r["tp"]) * int(r["pp"]) * dp
+        assert int(r["global_batch"]) == batch and batch // (dp * mb) == accumulation and batch % (dp * mb) == 0
+        assert _whole_pipeline_rounds(r, dp) and int(r["layers"]) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
+    large = [float(r["iteration_time_s"]) for r in rows if int(r["nodes"]) > 64]
+    assert len(large) == 2 and max(large) / min(large) - 1 < 0.002
+    assert len(results["mlperf_v40_gpt3_h100"].rows) == 3
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

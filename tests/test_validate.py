@@ -611,15 +611,16 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9), the DGX
     # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13), the Nemotron-4 reports' ramps
-    # (6) and NVIDIA's MLPerf v3.1 and v4.0 GPT-3 logs (7 + 3), out of every fit
+    # (6), NVIDIA's MLPerf v3.1 and v4.0 GPT-3 logs (7 + 3) and the v5.0 Llama 3.1 405B logs on H100 and H200 (5 + 2),
+    # out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
                           "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100",
-                          "mlperf_v40_gpt3_h100")
+                          "mlperf_v40_gpt3_h100", "mlperf_v50_llama31_405b_h100", "mlperf_v50_llama31_405b_h200")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (12 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (14 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -647,9 +648,10 @@ def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
     from explorer.accuracy import accuracy_line
 
     # Megatron-LM FP8 on Hopper: NeMo's FP8 tables (9 and 13 rows) and the DGX Cloud recipes' FP8 runs (35 + 35), with
-    # the FP8 rows of NeMo's long-context table: every compared run whose precision is fp8
+    # the FP8 rows of NeMo's long-context table, and the MLPerf logs on H100 and H200: every compared run whose
+    # precision is fp8
     fp8 = [r for t in results.values() if t.kind == "throughput" for r in (t.out_rows or t.rows)
-           if r.framework == "megatron" and r.precision == "fp8" and "h100" in t.key]
+           if r.framework == "megatron" and r.precision == "fp8" and ("h100" in t.key or "h200" in t.key)]
     assert len(fp8) >= 92
     line = accuracy_line("megatron", "h100_sxm", precision="fp8")
     assert f"on {len(fp8)} published FP8 Megatron-LM runs on Hopper GPUs" in line
@@ -715,8 +717,10 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # 1: GPT-NeoX-20B; 13: NeMo 25.09-26.06's FP8 runs; 2: torchtitan's Float8 runs on H200; 4 + 2: NeMo's and
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
     # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
-    # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05; 3: its v4.0 runs, 2026-12-06)
-    assert counted == 217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7 + 3
+    # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05; 3: its v4.0 runs, 2026-12-06; 5 + 2: the
+    # v5.0 Llama 3.1 405B runs on H100 and H200, 2026-12-06)
+    assert counted == (217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7
+                       + 3 + 5 + 2)
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
@@ -1006,6 +1010,32 @@ def test_mlperf_v40_rows_are_the_logs_batches_and_accumulation_steps(results):
     large = [float(r["iteration_time_s"]) for r in rows if int(r["nodes"]) > 64]
     assert len(large) == 2 and max(large) / min(large) - 1 < 0.002
     assert len(results["mlperf_v40_gpt3_h100"].rows) == 3
+
+
+def test_mlperf_v50_llama_rows_are_the_logs_batches_and_accumulation_steps(results):
+    """MLPerf Training v5.0, Llama 3.1 405B (training_results_v5.0 0fdc28f): each log records its global batch and
+    gradient_accumulation_steps (NVIDIA's H100 runs on 64, 256, 304, 320 and 1,024 nodes: 1,152 / 288, 1,152 / 72,
+    1,216 / 64, 1,120 / 56, 1,536 / 24; Nebius's H200 runs on 64 and 128 nodes: 1,152 / 144, 1,152 / 72). With the
+    configs' TP 8 (H100) or TP 4 (H200) x PP 8 x CP 2 at micro-batch 1, batch / DP must give those steps, e.g.
+    1,152 / (512 / 128) = 288 and 1,152 / (512 / 64) = 144. The interleaved schedule needs whole rounds of PP
+    micro-batches, and ASYM_PP_EMBED / ASYM_PP_LOSS make 126 layers + 2 slots = 128 = 8 stages x 8 chunks x 2."""
+    logged = {("h100", 64): (1152, 288), ("h100", 256): (1152, 72), ("h100", 304): (1216, 64),
+              ("h100", 320): (1120, 56), ("h100", 1024): (1536, 24), ("h200", 64): (1152, 144),
+              ("h200", 128): (1152, 72)}
+    seen = set()
+    for part in ("h100", "h200"):
+        spec, _, rows = load_table(f"mlperf_v50_llama31_405b_{part}")
+        assert spec["fit"] is False and spec["embedding_pipeline_slot"] is True and spec["seq_len"] == 8192
+        for r in rows:
+            nodes, dp, mb = int(r["nodes"]), int(r["dp"]), int(r["micro_batch"])
+            batch, accumulation = logged[(part, nodes)]
+            seen.add((part, nodes))
+            assert int(r["gpus"]) == 8 * nodes == int(r["tp"]) * int(r["pp"]) * int(r["cp"]) * dp
+            assert int(r["tp"]) == (8 if part == "h100" else 4)
+            assert int(r["global_batch"]) == batch == dp * mb * accumulation
+            assert _whole_pipeline_rounds(r, dp) and (126 + 2) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
+        assert len(results[f"mlperf_v50_llama31_405b_{part}"].rows) == len(rows)
+    assert seen == set(logged)
 
 
 def test_step_time_tables_count_a_short_predicted_time_as_predicted_faster(results):

@@ -18,6 +18,7 @@ error grows beyond max(target, accepted).
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -41,6 +42,8 @@ from explorer.models.catalog import get_model
 from explorer.plan import PRECISIONS, ParallelPlan
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from matplotlib.figure import Figure
 
 REFERENCE_DIR = Path(__file__).parent / "data" / "reference"
@@ -176,11 +179,24 @@ def table_names() -> list[str]:
     return list(_specs())
 
 
+def _grouped_names(names: Iterable[str]) -> str:
+    """The table names for an error line, those sharing a first word written once: mosaic_{a100_40gb, h100_fp8}.
+    Forty-odd names in full would run the line past what a terminal shows."""
+    groups: dict[str, list[str]] = {}
+    for n in sorted(names):
+        head, _, rest = n.partition("_")
+        groups.setdefault(head, []).append(rest)
+    return ", ".join(f"{head}_{rests[0]}" if len(rests) == 1 else f"{head}_{{{', '.join(rests)}}}"
+                     for head, rests in groups.items())
+
+
 def load_table(name: str) -> tuple[dict, list[str], list[dict[str, str]]]:
     """(spec from tables.toml, the CSV's '#' comment lines (source first), data rows as dicts)."""
     specs = _specs()
     if name not in specs:
-        raise UsageError(f"unknown reference table {name!r}; valid: {', '.join(specs)}")
+        close = difflib.get_close_matches(str(name), list(specs), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown reference table {name!r}{hint}; valid: {_grouped_names(specs)}")
     spec = specs[name]
     text = (REFERENCE_DIR / spec["file"]).read_text()
     comments = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")]
@@ -219,8 +235,9 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
         # all-reduces the gradients after the whole forward-backward (megatron/training.py), so no backward hides
         # any of it
         eff = replace(eff, dp_overlap=0.0)
+    # a row's own network (a table that gathers one benchmark's runs on several clusters) wins over the table's
     cluster = build_cluster(spec["accelerator"], gpus, spec["devices_per_node"], spec["intra_link"],
-                            spec["inter_link"])
+                            row.get("inter_link") or spec["inter_link"])
     cluster = _with_part_efficiency(cluster, part_efficiency)
     grad = spec.get("grad_reduce_dtype")
     fused = _flag(row.get("compile"), spec.get("fused_kernels", True))

@@ -611,16 +611,17 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9), the DGX
     # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13), the Nemotron-4 reports' ramps
-    # (6), NVIDIA's MLPerf v3.1 and v4.0 GPT-3 logs (7 + 3) and the v5.0 Llama 3.1 405B logs on H100 and H200 (5 + 2),
-    # out of every fit
+    # (6), the MLPerf v3.1, v4.0 and v4.1 GPT-3 logs (7 + 3 + 4) and the v5.0 Llama 3.1 405B logs on H100 and H200
+    # (5 + 2), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
                           "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100",
-                          "mlperf_v40_gpt3_h100", "mlperf_v50_llama31_405b_h100", "mlperf_v50_llama31_405b_h200")
+                          "mlperf_v40_gpt3_h100", "mlperf_v41_gpt3_h100", "mlperf_v50_llama31_405b_h100",
+                          "mlperf_v50_llama31_405b_h200")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (14 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (15 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -637,7 +638,7 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     assert "no published DeepSpeed run on Hopper GPUs" in accuracy_line("deepspeed", "h100_sxm", "NVIDIA H100")
     # Blackwell: judged runs only (no fit reads a B200 row): NeMo's 4 FP8 runs, torchtitan's 2
     line = accuracy_line("megatron", "b200", "NVIDIA B200", precision="fp8")
-    assert "on 4 published FP8 Megatron-LM runs on Blackwell GPUs (1 reference table" in line
+    assert "on 5 published FP8 Megatron-LM runs on Blackwell GPUs (2 reference tables" in line
     assert "on 2 published PyTorch FSDP" in accuracy_line("fsdp", "b200", "NVIDIA B200")
 
 
@@ -718,9 +719,9 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
     # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
     # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05; 3: its v4.0 runs, 2026-12-06; 5 + 2: the
-    # v5.0 Llama 3.1 405B runs on H100 and H200, 2026-12-06)
+    # v5.0 Llama 3.1 405B runs on H100 and H200, 4 + 1: the v4.1 GPT-3 runs on H100 and B200, 2026-12-06)
     assert counted == (217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7
-                       + 3 + 5 + 2)
+                       + 3 + 5 + 2 + 4 + 1)
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
@@ -1012,6 +1013,30 @@ def test_mlperf_v40_rows_are_the_logs_batches_and_accumulation_steps(results):
     assert len(results["mlperf_v40_gpt3_h100"].rows) == 3
 
 
+def test_mlperf_v41_rows_are_the_logs_batches_and_accumulation_steps(results):
+    """MLPerf Training v4.1, GPT-3 175B with NeMo 24.09 (the swsok/training_results_v4.1 mirror): the logs record
+    batch / accumulation steps 2,048 / 128 (NVIDIA, 32 nodes), 2,048 / 64 (64 nodes), 3,072 / 32 (Oracle, 192
+    nodes), 3,072 / 16 (384 nodes) and 2,048 / 512 (NVIDIA's B200 preview, 8 nodes). At TP 4 x PP 8 and micro-batch
+    2 the data-parallel degree is GPUs / 32, so batch = DP x 2 x steps: 8 x 2 x 128 = 2,048, 48 x 2 x 32 = 3,072, 2
+    x 2 x 512 = 2,048. Each row names its network: Eos's NDR InfiniBand, OCI's RoCE."""
+    logged = {("h100", 32): (2048, 128, "ib_ndr"), ("h100", 64): (2048, 64, "ib_ndr"),
+              ("h100", 192): (3072, 32, "roce_400g"), ("h100", 384): (3072, 16, "roce_400g"),
+              ("b200", 8): (2048, 512, None)}
+    seen = set()
+    for part in ("h100", "b200"):
+        spec, _, rows = load_table(f"mlperf_v41_gpt3_{part}")
+        assert spec["fit"] is False and spec["attention_kernel"] == "cudnn"
+        for r in rows:
+            nodes, dp, mb = int(r["nodes"]), int(r["dp"]), int(r["micro_batch"])
+            batch, accumulation, link = logged[(part, nodes)]
+            seen.add((part, nodes))
+            assert int(r["gpus"]) == 8 * nodes == int(r["tp"]) * int(r["pp"]) * dp and dp == int(r["gpus"]) // 32
+            assert int(r["global_batch"]) == batch == dp * mb * accumulation
+            assert r.get("inter_link") == link and _whole_pipeline_rounds(r, dp)
+        assert len(results[f"mlperf_v41_gpt3_{part}"].rows) == len(rows)
+    assert seen == set(logged)
+
+
 def test_mlperf_v50_llama_rows_are_the_logs_batches_and_accumulation_steps(results):
     """MLPerf Training v5.0, Llama 3.1 405B (training_results_v5.0 0fdc28f): each log records its global batch and
     gradient_accumulation_steps (NVIDIA's H100 runs on 64, 256, 304, 320 and 1,024 nodes: 1,152 / 288, 1,152 / 72,
@@ -1226,3 +1251,18 @@ def test_every_row_of_a_table_is_told_apart_by_its_label(results):
     for t in results.values():
         labels = [r.label for r in t.rows]
         assert len(labels) == len(set(labels)), (t.key, [x for x in labels if labels.count(x) > 1][:2])
+
+
+def test_an_unknown_table_name_gets_a_close_match_and_every_name_on_one_short_line():
+    """Forty-odd table names in full ran the error line past 1,000 characters; those sharing a first word are written
+    once (mlperf_{v31_gpt3_h100, ...}), so every name can still be read off the line, and a near miss is named."""
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
+        load_table("mlperf_v40_gpt3")
+    line = str(err.value)
+    assert "did you mean 'mlperf_v40_gpt3_h100'?" in line and "\n" not in line and len(line) < 1000
+    listed = line.split("valid: ", 1)[1]
+    for name in table_names():
+        head, _, rest = name.partition("_")
+        assert name in listed or (f"{head}_{{" in listed and rest in listed), name

@@ -611,17 +611,17 @@ def test_accuracy_line_reports_the_out_of_sample_rows_of_its_group(results):
     # Megatron-LM on Hopper: Megatron-Core's weak scaling (9 rows, judged with the parameters fitted without it),
     # its strong scaling (7 judged rows), NeMo's FP8 runs (9 compared rows), its long-context FP8 runs (9), the DGX
     # Cloud recipes' BF16 and FP8 runs (35 + 35), NeMo 25.09-26.06's FP8 runs (13), the Nemotron-4 reports' ramps
-    # (6), the MLPerf v3.1, v4.0 and v4.1 GPT-3 logs (7 + 3 + 4) and the v5.0 Llama 3.1 405B logs on H100 and H200
-    # (5 + 2), out of every fit
+    # (6), the MLPerf v3.0, v3.1, v4.0 and v4.1 GPT-3 logs (5 + 7 + 3 + 4) and the v5.0 Llama 3.1 405B logs on H100
+    # and H200 (5 + 2), out of every fit
     dgxc = ("dgxc_nemo_h100_bf16", "dgxc_nemo_h100_fp8", "dgxc_nemo_h100_2025_bf16", "dgxc_nemo_h100_2025_fp8")
     errs = [r.error for r in results["megatron_core_h100_weak"].out_rows] + [
         r.error for t in ("megatron_core_h100_strong", "nemo_h100_fp8", "nemo_long_context_h100", *dgxc,
-                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v31_gpt3_h100",
-                          "mlperf_v40_gpt3_h100", "mlperf_v41_gpt3_h100", "mlperf_v50_llama31_405b_h100",
-                          "mlperf_v50_llama31_405b_h200")
+                          "bridge_nemo_h100_fp8", "nemotron4_reports_h100", "mlperf_v30_gpt3_h100",
+                          "mlperf_v31_gpt3_h100", "mlperf_v40_gpt3_h100", "mlperf_v41_gpt3_h100",
+                          "mlperf_v50_llama31_405b_h100", "mlperf_v50_llama31_405b_h200")
         for r in results[t].rows]
     line = accuracy_line("megatron", "h100_sxm")
-    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (15 reference tables" in line
+    assert f"on {len(errs)} published Megatron-LM runs on Hopper GPUs (16 reference tables" in line
     # accuracy.json keeps each figure to 4 decimals (explorer/accuracy.py summarize): compare the line with that
     assert f"{round(statistics.median(abs(e) for e in errs), 4):.1%} at the median" in line
     assert f"{round(max(abs(e) for e in errs), 4):.1%} at most" in line
@@ -719,9 +719,10 @@ def test_validate_groups_the_out_of_sample_rows_by_framework_and_gpu_family(resu
     # torchtitan's B200 runs, the Blackwell family, 2026-12-04; 6: the Nemotron-4 reports' ramps, 2026-12-05; 12:
     # MegaScale's Megatron-LM baseline, 2026-12-05; 24: the Zero Bubble paper's 1F1B and 1F1B-I baselines; 2:
     # GLM-130B's speed tests; 7: NVIDIA's MLPerf v3.1 GPT-3 runs, 2026-12-05; 3: its v4.0 runs, 2026-12-06; 5 + 2: the
-    # v5.0 Llama 3.1 405B runs on H100 and H200, 4 + 1: the v4.1 GPT-3 runs on H100 and B200, 2026-12-06)
+    # v5.0 Llama 3.1 405B runs on H100 and H200, 4 + 1: the v4.1 GPT-3 runs on H100 and B200; 5: the v3.0 ones,
+    # 2026-12-06)
     assert counted == (217 + 9 + 12 + 4 * 35 + 9 + 8 + 2 + 20 + 78 + 7 + 7 + 1 + 13 + 2 + 4 + 2 + 6 + 12 + 24 + 2 + 7
-                       + 3 + 5 + 2 + 4 + 1)
+                       + 3 + 5 + 2 + 4 + 1 + 5)
     fp8 = sum(g["rows"] for g in every if g["precision"] == "fp8")
     assert fp8 == sum(1 for t in res if t.kind == "throughput" for r in t.rows if r.precision == "fp8")
     # DeepSpeed on Ampere: MT-NLG's 3 rows, BLOOM's 22, GPT-NeoX-20B's 1, GLM-130B's 2 and SC'21 Table 2's 6 ZeRO-3
@@ -1011,6 +1012,25 @@ def test_mlperf_v40_rows_are_the_logs_batches_and_accumulation_steps(results):
     large = [float(r["iteration_time_s"]) for r in rows if int(r["nodes"]) > 64]
     assert len(large) == 2 and max(large) / min(large) - 1 < 0.002
     assert len(results["mlperf_v40_gpt3_h100"].rows) == 3
+
+
+def test_mlperf_v30_rows_are_the_logs_batches_and_accumulation_steps(results):
+    """MLPerf Training v3.0, GPT-3 175B with NeMo 1.17 on DGX H100 (NVIDIA) and HGX H100 (CoreWeave): the logs record
+    batch / accumulation steps 2,048 / 128 (64 nodes), 3,072 / 128 (96 nodes, both clusters), 3,072 / 64 (192) and
+    2,688 / 24 (448). At TP 4 x PP 8 and micro-batch 1 the data-parallel degree is GPUs / 32 and batch = DP x steps
+    (16 x 128, 24 x 128, 48 x 64, 112 x 24); the config files' MINIBS (128, 128, 64, 24) are those steps, and 96
+    layers fill 8 stages of 12 one-layer chunks."""
+    spec, _, rows = load_table("mlperf_v30_gpt3_h100")
+    assert spec["fit"] is False and spec["attention_kernel"] == "flash1"
+    logged = {64: (2048, 128), 96: (3072, 128), 192: (3072, 64), 448: (2688, 24)}
+    for r in rows:
+        nodes, dp = int(r["nodes"]), int(r["dp"])
+        batch, accumulation = logged[nodes]
+        assert int(r["gpus"]) == 8 * nodes == 32 * dp and int(r["micro_batch"]) == 1
+        assert int(r["global_batch"]) == batch == dp * accumulation
+        assert _whole_pipeline_rounds(r, dp) and 96 == int(r["pp"]) * int(r["virtual_stages"])
+    assert sorted(int(r["nodes"]) for r in rows) == [64, 96, 96, 192, 448]
+    assert len(results["mlperf_v30_gpt3_h100"].rows) == 5
 
 
 def test_mlperf_v41_rows_are_the_logs_batches_and_accumulation_steps(results):

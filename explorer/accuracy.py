@@ -51,14 +51,9 @@ def summarize(results: list) -> dict:
             fw = r.framework or spec.get("framework", DEFAULT_FRAMEWORK)
             error = sign * r.error
             for precision in (ALL_PRECISIONS, "fp8") if r.precision == "fp8" else (ALL_PRECISIONS,):
-                g = groups.setdefault((fw, family, precision), {"errors": [], "tables": []})
-                g["errors"].append(error)
-                if t.key not in g["tables"]:
-                    g["tables"].append(t.key)
-            part = parts.setdefault(spec["accelerator"], {}).setdefault(fw, {"errors": [], "tables": []})
-            part["errors"].append(error)
-            if t.key not in part["tables"]:
-                part["tables"].append(t.key)
+                _collect(groups.setdefault((fw, family, precision), {"errors": [], "tables": []}), error, t.key)
+            _collect(parts.setdefault(spec["accelerator"], {}).setdefault(fw, {"errors": [], "tables": []}), error,
+                     t.key)
             lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [error, error])
             lo_hi[:] = [round(min(lo_hi[0], error), 4), round(max(lo_hi[1], error), 4)]
     scaling = _weak_scaling(tables)
@@ -79,6 +74,13 @@ def summarize(results: list) -> dict:
                for acc, fws in sorted(parts.items())}
     return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
             "good": GOOD, "groups": out, "ranges": ranges, "parts": by_part, "weak_scaling": scaling}
+
+
+def _collect(bucket: dict, error: float, table: str) -> None:
+    """Add one run's signed error to a group's (or a part's) bucket and its table to the bucket's tables, once."""
+    bucket["errors"].append(error)
+    if table not in bucket["tables"]:
+        bucket["tables"].append(table)
 
 
 WEAK_SCALING_MIN_SPAN = 4
@@ -187,13 +189,12 @@ def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = 
         group, name = fp8, f"FP8 {name}"
     elif precision == "fp8":
         caveat = " None of them trained in FP8, so nothing has checked this plan's FP8 speed there."
-    sign = "faster" if group["median_error"] > 0 else "slower"
     n = group["rows"]
     return (f"Accuracy: on {n} published {name} runs on {family} GPUs ({len(group['tables'])} reference "
             f"table{'s' if len(group['tables']) > 1 else ''}, explore validate), throughput predicted with the "
             f"parameters fitted without each run's table missed by {group['median_abs_error']:.1%} at the median "
             f"and {group['max_abs_error']:.1%} at most ({group['within_good']} of {n} within "
-            f"{stored()['good']:.0%}); the median run was predicted {abs(group['median_error']):.1%} {sign} than "
+            f"{stored()['good']:.0%}); the median run was predicted {_faster_or_slower(group['median_error'])} than "
             f"measured.{caveat}{_part_sentence(framework, accelerator_key, accelerator_name)}")
 
 
@@ -210,13 +211,15 @@ def _part_sentence(framework: str, accelerator_key: str, accelerator_name: str) 
     family = _group(framework, FAMILY_OF.get(accelerator_key), ALL_PRECISIONS)
     if part is None or family is None or part["rows"] >= PART_MINORITY * family["rows"]:
         return ""
-    def said(error: float) -> str:
-        return f"{abs(error):.1%} {'faster' if error > 0 else 'slower'}"
-
     runs = f"{part['rows']} run{'s' if part['rows'] > 1 else ''}"
     return (f" On the {accelerator_name} itself, {runs} ({', '.join(part['tables'])}) were predicted "
-            f"{said(part['median_error'])} than measured at the median ({said(part['least_error'])} to "
-            f"{said(part['greatest_error'])}).")
+            f"{_faster_or_slower(part['median_error'])} than measured at the median "
+            f"({_faster_or_slower(part['least_error'])} to {_faster_or_slower(part['greatest_error'])}).")
+
+
+def _faster_or_slower(error: float) -> str:
+    """A signed error as the accuracy line says it: '4.5% faster' (positive: predicted faster than measured)."""
+    return f"{abs(error):.1%} {'faster' if error > 0 else 'slower'}"
 
 
 SCALE_LINE_MIN_GPUS = 256

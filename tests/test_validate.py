@@ -746,6 +746,16 @@ def _whole_pipeline_rounds(r: dict[str, str], dp: int) -> bool:
     return int(r["virtual_stages"]) == 1 or micro_batches % int(r["pp"]) == 0
 
 
+def _assert_matches_log(r: dict[str, str], batch: int, accumulation: int) -> int:
+    """An MLPerf row against its log: 8 GPUs per node = TP x PP x CP x DP, the log's global batch = DP x micro-batch x
+    the log's gradient_accumulation_steps, and whole rounds of PP for the interleaved schedule. Returns DP."""
+    nodes, dp, mb = int(r["nodes"]), int(r["dp"]), int(r["micro_batch"])
+    assert int(r["gpus"]) == 8 * nodes == int(r["tp"]) * int(r["pp"]) * int(r.get("cp") or 1) * dp
+    assert int(r["global_batch"]) == batch == dp * mb * accumulation
+    assert _whole_pipeline_rounds(r, dp)
+    return dp
+
+
 def causal_flops_per_token(h: int, kv: int, f: int, layers: int, vocab: int, s: int) -> int:
     """Megatron's model FLOPs per token of a SwiGLU decoder with causal attention (half the 4 s h of QK^T and AV):
     6 L P_layer + 6 L s h + 6 V h, P_layer = h (h + 2 kv) + h^2 + 3 h ffn."""
@@ -1004,11 +1014,8 @@ def test_mlperf_v40_rows_are_the_logs_batches_and_accumulation_steps(results):
     assert spec["precision"] == "fp8" and spec["attention_kernel"] == "cudnn"
     logged = {64: (2304, 72), 1344: (2688, 6), 1452: (2904, 6)}
     for r in rows:
-        gpus, dp, mb = int(r["gpus"]), int(r["dp"]), int(r["micro_batch"])
-        batch, accumulation = logged[int(r["nodes"])]
-        assert gpus == 8 * int(r["nodes"]) == int(r["tp"]) * int(r["pp"]) * dp
-        assert int(r["global_batch"]) == batch and batch // (dp * mb) == accumulation and batch % (dp * mb) == 0
-        assert _whole_pipeline_rounds(r, dp) and int(r["layers"]) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
+        _assert_matches_log(r, *logged[int(r["nodes"])])
+        assert int(r["layers"]) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
     large = [float(r["iteration_time_s"]) for r in rows if int(r["nodes"]) > 64]
     assert len(large) == 2 and max(large) / min(large) - 1 < 0.002
     assert len(results["mlperf_v40_gpt3_h100"].rows) == 3
@@ -1024,11 +1031,9 @@ def test_mlperf_v30_rows_are_the_logs_batches_and_accumulation_steps(results):
     assert spec["fit"] is False and spec["attention_kernel"] == "flash1"
     logged = {64: (2048, 128), 96: (3072, 128), 192: (3072, 64), 448: (2688, 24)}
     for r in rows:
-        nodes, dp = int(r["nodes"]), int(r["dp"])
-        batch, accumulation = logged[nodes]
-        assert int(r["gpus"]) == 8 * nodes == 32 * dp and int(r["micro_batch"]) == 1
-        assert int(r["global_batch"]) == batch == dp * accumulation
-        assert _whole_pipeline_rounds(r, dp) and 96 == int(r["pp"]) * int(r["virtual_stages"])
+        dp = _assert_matches_log(r, *logged[int(r["nodes"])])
+        assert int(r["gpus"]) == 32 * dp and int(r["micro_batch"]) == 1
+        assert 96 == int(r["pp"]) * int(r["virtual_stages"])
     assert sorted(int(r["nodes"]) for r in rows) == [64, 96, 96, 192, 448]
     assert len(results["mlperf_v30_gpt3_h100"].rows) == 5
 
@@ -1047,12 +1052,10 @@ def test_mlperf_v41_rows_are_the_logs_batches_and_accumulation_steps(results):
         spec, _, rows = load_table(f"mlperf_v41_gpt3_{part}")
         assert spec["fit"] is False and spec["attention_kernel"] == "cudnn"
         for r in rows:
-            nodes, dp, mb = int(r["nodes"]), int(r["dp"]), int(r["micro_batch"])
-            batch, accumulation, link = logged[(part, nodes)]
-            seen.add((part, nodes))
-            assert int(r["gpus"]) == 8 * nodes == int(r["tp"]) * int(r["pp"]) * dp and dp == int(r["gpus"]) // 32
-            assert int(r["global_batch"]) == batch == dp * mb * accumulation
-            assert r.get("inter_link") == link and _whole_pipeline_rounds(r, dp)
+            batch, accumulation, link = logged[(part, int(r["nodes"]))]
+            seen.add((part, int(r["nodes"])))
+            dp = _assert_matches_log(r, batch, accumulation)
+            assert dp == int(r["gpus"]) // 32 and r.get("inter_link") == link
         assert len(results[f"mlperf_v41_gpt3_{part}"].rows) == len(rows)
     assert seen == set(logged)
 
@@ -1072,13 +1075,10 @@ def test_mlperf_v50_llama_rows_are_the_logs_batches_and_accumulation_steps(resul
         spec, _, rows = load_table(f"mlperf_v50_llama31_405b_{part}")
         assert spec["fit"] is False and spec["embedding_pipeline_slot"] is True and spec["seq_len"] == 8192
         for r in rows:
-            nodes, dp, mb = int(r["nodes"]), int(r["dp"]), int(r["micro_batch"])
-            batch, accumulation = logged[(part, nodes)]
-            seen.add((part, nodes))
-            assert int(r["gpus"]) == 8 * nodes == int(r["tp"]) * int(r["pp"]) * int(r["cp"]) * dp
+            _assert_matches_log(r, *logged[(part, int(r["nodes"]))])
+            seen.add((part, int(r["nodes"])))
             assert int(r["tp"]) == (8 if part == "h100" else 4)
-            assert int(r["global_batch"]) == batch == dp * mb * accumulation
-            assert _whole_pipeline_rounds(r, dp) and (126 + 2) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
+            assert (126 + 2) % (int(r["pp"]) * int(r["virtual_stages"])) == 0
         assert len(results[f"mlperf_v50_llama31_405b_{part}"].rows) == len(rows)
     assert seen == set(logged)
 

@@ -119,14 +119,16 @@ def evaluate(
     # per micro-batch: what compute does not hide, plus what the hidden part slows it by (overlap interference)
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
             + sh.interference(setup, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
-    t_chunk = t_stage / v + t_p2p + e_mb
+    per_chunk = t_p2p + e_mb  # what every chunk pays beside its layers: its sends and its exposed sharded DP
+    t_chunk = t_stage / v + per_chunk
     chunks = np.asarray(v) * num_micro_batches  # chunk passes per rank and step: v m
     # 1F1B and its interleaved form run v m chunks at the pace of the most loaded rank (the one with the output
     # layer) and fill and drain over the p - 1 others, whose chunks carry no output layer: an event replay of
     # Megatron-LM's schedules and of DeepSpeed's TrainSchedule gives v m t_chunk + (p - 1) t_fill exactly, where
     # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_core_costmodel.py)
-    t_fill = fill_layers * t_layer / v + t_p2p + e_mb
-    t_pipe = chunks * t_chunk + (np.asarray(pp) - 1) * t_fill
+    t_fill = fill_layers * t_layer / v + per_chunk
+    fills = np.asarray(pp) - 1  # the warm-up's (and the cool-down's) crossings of the other ranks
+    t_pipe = chunks * t_chunk + fills * t_fill
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     # the step-level sync's hidden part (all of it less what shows) slows the compute it runs under
     e_sync = e_grad + e_param + sh.interference(setup, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
@@ -167,12 +169,12 @@ def evaluate(
         "time_tp_comm": busy * t_tp,
         "time_cp_comm": busy * t_cp,
         "time_pp_comm": chunks * t_p2p,
-        "time_bubble": (np.asarray(pp) - 1) * t_fill,
+        "time_bubble": fills * t_fill,
         "time_dp_exposed": t_dp_exposed,
         "time_dp_total": sh.total_per_step(comm, layers, num_micro_batches),
         "time_optimizer": t_opt,
         "step_time": t_step,
-        "bubble_fraction": (np.asarray(pp) - 1) / (chunks + np.asarray(pp) - 1),
+        "bubble_fraction": fills / (chunks + fills),
         "mfu": model_flops / (t_step * peak_total),
         "hfu": hw_flops / (t_step * peak_total),
         "model_flops": model_flops,

@@ -454,13 +454,13 @@ def test_embedding_slots_let_llama3_405b_run_as_meta_split_it():
     assert any(a["text"].startswith("Pipeline split: the embedding") for a in d["assumptions"])
 
 
-def _h100_setup(**kw):
+def _h100_setup(accelerator: str = "h100_sxm", **kw):
     from explorer.hardware.catalog import build_cluster
 
     from explorer.api import custom_model
     from explorer.cost.setup import Setup
 
-    return Setup(custom_model(2, 4096, 32, vocab=1000), build_cluster("h100_sxm", 8, 8, "nvlink4", "ib_ndr"), 4096,
+    return Setup(custom_model(2, 4096, 32, vocab=1000), build_cluster(accelerator, 8, 8, "nvlink4", "ib_ndr"), 4096,
                  **kw)
 
 
@@ -524,22 +524,43 @@ def test_the_attention_kernel_default_is_the_frameworks_on_the_gpu():
 
 
 def test_fp8_gemms_run_at_the_measured_speedup_over_bf16():
-    # pytorch/FBGEMM PR 2546 (H100, 500 W), TFLOP/s of 'fp8 scale + row gemm' against 'bf16' at three training shapes:
+    # pytorch/FBGEMM PR 2546 ('H100 500W': Meta's HBM2e SXM H100, 2.4 TB/s, catalog h100_hbm2e_96gb), TFLOP/s of
+    # 'fp8 scale + row gemm' against 'bf16' at three training shapes:
     # 932/585, 1024/575, 877/546 -> 1.593, 1.781, 1.606, mean 1.660 (the GEMM alone: 1125/585 = 1.92 ... 2.09)
     from explorer.cost.efficiency import FP8_GEMM_SPEEDUP
     from explorer.cost.time import layer_time
 
     ratios = (932 / 585, 1024 / 575, 877 / 546)
     assert sum(ratios) / 3 == pytest.approx(FP8_GEMM_SPEEDUP, abs=0.005)
+    measured = _h100_setup(precision="fp8", accelerator="h100_hbm2e_96gb")
+    assert measured.gemm_peak_flops == pytest.approx(FP8_GEMM_SPEEDUP * 912.5e12, rel=1e-3)
     bf, f8 = _h100_setup(precision="bf16"), _h100_setup(precision="fp8")
-    assert f8.gemm_peak_flops == pytest.approx(FP8_GEMM_SPEEDUP * 989.4e12, rel=1e-3)
     assert f8.gemm_peak_flops < f8.peak_flops == f8.cluster.accelerator.peak("fp8")
-    # attention stays BF16: with no attention and no memory-bound work the compute time falls by exactly 1.66
+    speedup = f8.gemm_peak_flops / bf.gemm_peak_flops
+    # attention stays BF16: with no attention and no memory-bound work the compute time falls by exactly the speedup
     gemm_bf = float(layer_time(bf, 1, 1, 1, 0, 0)[0]) - 3.5 * 4096 * 4 * 4096 * 4096 / (
         bf.peak_flops * bf.attention_efficiency)
     gemm_f8 = float(layer_time(f8, 1, 1, 1, 0, 0)[0]) - 3.5 * 4096 * 4 * 4096 * 4096 / (
         f8.non_gemm_peak_flops * f8.attention_efficiency)
-    assert gemm_bf / gemm_f8 == pytest.approx(FP8_GEMM_SPEEDUP, rel=1e-9)
+    assert gemm_bf / gemm_f8 == pytest.approx(speedup, rel=1e-9)
+
+
+def test_fp8_quantization_is_timed_by_hbm_bandwidth():
+    # Hand derivation from FBGEMM PR 2546's times on the 500 W HBM2e H100 (912.5 TFLOP/s BF16, 2.4 TB/s):
+    # per unit of BF16 GEMM time the FP8 GEMM alone takes 1 / mean(1125/585, 1083/575, 1141/546) = 1 / 1.9654 = 0.50880
+    # and the quantization 1 / 1.66 - 0.50880 = 0.09361. The quantization is a memory pass, so on a part with another
+    # peak-FLOPs-per-byte ratio it takes 0.09361 x ratio / (912.5 / 2400):
+    #   H100 SXM (989.4 / 3350): 0.09361 x 0.7768 = 0.07272 -> 1 / (0.50880 + 0.07272) = 1.7196
+    #   H200 (989.4 / 4800): 0.09361 x 0.5421 = 0.05075 -> 1 / 0.55955 = 1.7872
+    #   B200 (2250 / 7700): 0.09361 x 0.7686 = 0.07195 -> 1 / 0.58075 = 1.7219
+    expected = {"h100_sxm": 1.7196, "h200": 1.7872, "b200": 1.7219, "h100_hbm2e_96gb": 1.66}
+    for part, speedup in expected.items():
+        s = _h100_setup(precision="fp8", accelerator=part)
+        assert s.gemm_peak_flops / s.cluster.accelerator.peak("bf16") == pytest.approx(speedup, abs=0.002), part
+    # more bandwidth, faster FP8 GEMMs, never past the FP8 / BF16 peak ratio (2x)
+    from explorer.cost.efficiency import fp8_gemm_speedup
+    rates = [fp8_gemm_speedup(989.4e12, bw * 1e12) for bw in (2.0, 3.35, 4.8, 8.0, 1000.0)]
+    assert rates == sorted(rates) and rates[-1] < 2.0
 
 
 def test_squared_relu_mlp_has_two_matrices_and_gelus_cost():

@@ -187,13 +187,37 @@ kernels' reading."""
 
 
 FP8_GEMM_SPEEDUP = 1.66
-"""Speed of an FP8 GEMM, its input's quantization included, relative to the BF16 GEMM of the same shape on the same
-part: FP8 training (Transformer Engine) runs each linear layer as a cast of its BF16 input to FP8 (with amax and
-scale) and an FP8 GEMM. Measured on H100 (500 W) by pytorch/FBGEMM PR 2546 (2024-04, D56337896), 'fp8 scale + row
-gemm' against 'bf16', TFLOP/s: 8192 x 8192 x 8192 932 / 585 (1.59x), 65536 x 8192 x 7168 1,024 / 575 (1.78x),
-65536 x 3584 x 8192 877 / 546 (1.61x): mean 1.66. The FP8 GEMM alone runs 1.9-2.1x (1,125 / 1,083 / 1,141), the
-2x of the datasheet peaks; the quantization pass takes the rest. Capped at the part's FP8 / BF16 peak ratio; parts
-with no such measurement (B200, H200) borrow H100's."""
+"""Speed of an FP8 GEMM, its input's quantization included, relative to the BF16 GEMM of the same shape, on the part
+it was measured on: FP8 training (Transformer Engine) runs each linear layer as a cast of its BF16 input to FP8
+(with amax and scale) and an FP8 GEMM. Measured by pytorch/FBGEMM PR 2546 (2024-04, D56337896) on 'H100 500W',
+'fp8 scale + row gemm' against 'bf16', TFLOP/s: 8192 x 8192 x 8192 932 / 585 (1.59x), 65536 x 8192 x 7168 1,024 / 575
+(1.78x), 65536 x 3584 x 8192 877 / 546 (1.61x): mean 1.66. 500 W is the default power limit of Meta's HBM2e-based
+SXM H100s (96 GB at 2.4 TB/s; pytorch/torchtitan benchmarks/llama3_h100_202412_torchtitan.md), the catalog's
+h100_hbm2e_96gb; an 80 GB HBM3 H100 SXM ships at 700 W. Other parts: fp8_gemm_speedup."""
+
+FP8_GEMM_ALONE_SPEEDUP = 1.965
+"""The FP8 GEMM without the quantization of its input, relative to BF16, in the same measurement (FBGEMM PR 2546):
+1,125 / 585 (1.92x), 1,083 / 575 (1.88x), 1,141 / 546 (2.09x): mean 1.965, near the 2x of the datasheet peaks.
+What separates it from FP8_GEMM_SPEEDUP is the quantization pass, which reads the BF16 input and writes its FP8 copy
+and scale: memory-bound work, timed by HBM bandwidth, not by the tensor cores."""
+
+MEASURED_FP8_PART_FLOPS_PER_BYTE = 912.5e12 / 2.4e12
+"""Dense BF16 peak over HBM bandwidth of the part FP8_GEMM_SPEEDUP was measured on (h100_hbm2e_96gb: 912.5 TFLOP/s,
+the catalog's estimate between H100 SXM and NVL, over 2.4 TB/s): the ratio that sets how long the quantization pass
+takes against the GEMM."""
+
+
+def fp8_gemm_speedup(bf16_peak_flops: float, memory_bandwidth: float) -> float:
+    """Speed of an FP8 GEMM with its input's quantization, relative to the BF16 GEMM of the same shape, on a part
+    with this BF16 dense peak (FLOP/s) and HBM bandwidth (B/s). Per unit of BF16 GEMM time the FP8 GEMM takes
+    1 / FP8_GEMM_ALONE_SPEEDUP and the quantization 1 / FP8_GEMM_SPEEDUP - 1 / FP8_GEMM_ALONE_SPEEDUP on the measured
+    part (0.0935). That pass moves bytes in proportion to the GEMM's FLOPs, so its share scales with the part's peak
+    FLOPs per byte of HBM bandwidth against the measured part's: an H100 SXM (989.4 TFLOP/s, 3.35 TB/s) quantizes in
+    0.78 of that share and runs FP8 GEMMs 1.72x its BF16 ones, an H200 (the same tensor cores, 4.8 TB/s) 1.79x, a
+    B200 (2,250 TFLOP/s, 7.7 TB/s) 1.72x. Not capped here: Setup.gemm_peak_flops caps at the part's FP8 / BF16 peaks."""
+    quant = (1.0 / FP8_GEMM_SPEEDUP - 1.0 / FP8_GEMM_ALONE_SPEEDUP) * (
+        bf16_peak_flops / memory_bandwidth) / MEASURED_FP8_PART_FLOPS_PER_BYTE
+    return 1.0 / (1.0 / FP8_GEMM_ALONE_SPEEDUP + quant)
 
 
 def attention_kernel_speed(kernel: str, accelerator_key: str) -> float:

@@ -10,9 +10,9 @@ from numpy.typing import ArrayLike
 from explorer.cost.efficiency import (
     ATTENTION_KERNEL_NAMES,
     DEFAULT_EFFICIENCY,
-    FP8_GEMM_SPEEDUP,
     Efficiency,
     attention_kernel_speed,
+    fp8_gemm_speedup,
 )
 from explorer.errors import UsageError
 from explorer.hardware.catalog import Cluster, Link
@@ -297,11 +297,12 @@ class Setup:
     @property
     def gemm_peak_flops(self) -> float:
         """The rate the transformer blocks' GEMMs are costed against (x their efficiency): the training precision's
-        dense peak, except under FP8, where a GEMM with its input's quantization runs FP8_GEMM_SPEEDUP x the BF16
-        GEMM of the same shape (efficiency.py; measured on H100), not the datasheet's 2x."""
+        dense peak, except under FP8, where a GEMM with its input's quantization runs fp8_gemm_speedup x the BF16
+        GEMM of the same shape (efficiency.py: 1.66x measured on a 500 W H100, the quantization's share scaled by
+        the part's FLOPs per byte of HBM bandwidth), not the datasheet's 2x."""
         if self.precision == "fp8":
             acc = self.cluster.accelerator
-            return min(acc.peak("fp8"), FP8_GEMM_SPEEDUP * acc.peak("bf16"))
+            return min(acc.peak("fp8"), fp8_gemm_speedup(acc.peak("bf16"), acc.memory_bandwidth) * acc.peak("bf16"))
         return self.peak_flops
 
     @property

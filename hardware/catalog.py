@@ -39,7 +39,8 @@ class Accelerator:
             return self.peak_flops[precision]
         except KeyError:
             raise UsageError(
-                f"{self.key} has no {precision!r} peak; valid: {', '.join(sorted(self.peak_flops))}"
+                f"precision {precision!r}: the {self.name} ({self.key}) has no {precision.upper()} peak; valid on "
+                f"it: {', '.join(sorted(self.peak_flops))}"
             ) from None
 
 

@@ -133,3 +133,16 @@ def test_cli_dispatches_fleet_tracks_and_rejects_datacenter_options():
     assert r.exit_code == 2 and "fleet form" in r.output and "Traceback" not in r.output
     with pytest.raises(UsageError):
         fleet3d.solve_fleet("cloud")
+
+
+def test_registry_solve_refuses_datacenter_options_unless_they_are_the_defaults():
+    # The defaults are read from make_setup / make_instance's signatures: max_bubble 0.10 and cross_entropy
+    # "unfused" there, so passing exactly those is "not given", while any other value is a datacenter option.
+    from explorer.puzzles import threed
+
+    report = threed.solve("edge", max_bubble=0.10, cross_entropy="unfused", recompute_every=1, model=None)
+    assert report.extra["form"] == "fleet"
+    for key, value in (("max_bubble", 0.2), ("cross_entropy", "te"), ("recompute_every", 2),
+                       ("grad_accumulation_fusion", False), ("gpus", 64)):
+        with pytest.raises(UsageError, match=f"{key}: datacenter option"):
+            threed.solve("edge", **{key: value})

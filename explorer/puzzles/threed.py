@@ -461,17 +461,23 @@ def _overrides_scenario(options: dict) -> bool:
     return any(options.get(k) is not None for k in keys)
 
 
+@lru_cache(maxsize=1)
+def _scenario_defaults() -> dict[str, Any]:
+    """Each scenario option's default, read from make_instance and make_setup's signatures (the one place they are
+    written): a value equal to it was not given."""
+    import inspect
+
+    params = {**inspect.signature(make_setup).parameters, **inspect.signature(make_instance).parameters}
+    return {k: p.default for k, p in params.items() if k in SCENARIO_KEYS and p.default is not inspect.Parameter.empty}
+
+
 def solve(track: str = "cloud", **options: Any) -> Report:
     """Registry entry: the Report of the 3D puzzle (its fleet form on edge, mobile and tiny unless datacenter
     options are given: explorer/puzzles/fleet3d)."""
     from explorer.puzzles import fleet3d
 
     if fleet3d.is_fleet(track):
-        from explorer.cost.frameworks import DEFAULT_FRAMEWORK
-
-        defaults = {"max_bubble": 0.10, "framework": DEFAULT_FRAMEWORK, "in_network_reduction": False,
-                    "recompute_every": 1, "fp8_all_gather": False, "grad_accumulation_fusion": True,
-                    "cross_entropy": "unfused"}
+        defaults = _scenario_defaults()
         fleet3d.fleet_options_error(track, {k: v for k, v in options.items() if k in SCENARIO_KEYS
                                             and v != defaults.get(k, object())})
         return fleet3d.solve(track, engine=options.get("engine") or "enumerate", top=options.get("top", 5),

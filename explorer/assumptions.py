@@ -11,12 +11,14 @@ from explorer.accuracy import accuracy_line, scale_line
 from explorer.cost.efficiency import (
     ATTENTION_KERNEL_NAMES,
     FITTED_FAMILIES,
+    FP8_GEMM_SPEEDUP,
+    FP8_MEASURED_PART,
     attention_kernel_speed,
 )
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
 from explorer.cost.setup import Setup
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
-from explorer.hardware.catalog import get_node
+from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption
@@ -54,13 +56,15 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
     # Only an FP8 part has a BF16 peak to compare with (a microcontroller has neither).
     fp8_speedup = s.gemm_peak_flops / s.cluster.accelerator.peak("bf16") if s.precision == "fp8" else 0.0
+    measured = get_accelerator(FP8_MEASURED_PART)
     prec = {
         "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
         "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master weights "
                 "and Adam states.",
         "fp8": "FP8 training (Transformer Engine): the transformer blocks' linear layers run FP8 GEMMs, "
                f"{fp8_speedup:.3g}x as fast as BF16 ones of the same "
-               "shape with their inputs' quantization (measured 1.66x on a 500 W H100 with 2.4 TB/s; the "
+               f"shape with their inputs' quantization (measured {FP8_GEMM_SPEEDUP:g}x on the {measured.name}, "
+               f"{measured.memory_bandwidth / 1e12:.2g} TB/s; the "
                "quantization is memory-bound, so its share follows this GPU's HBM bandwidth; the datasheet peaks "
                "say 2x); attention and the output layer stay in BF16; "
                "weights kept in BF16 with FP32 master copies; MFU and HFU are fractions of the FP8 dense peak.",

@@ -12,6 +12,7 @@ without it), never per row, per table or per model.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
@@ -201,10 +202,18 @@ FP8_GEMM_ALONE_SPEEDUP = 1.965
 What separates it from FP8_GEMM_SPEEDUP is the quantization pass, which reads the BF16 input and writes its FP8 copy
 and scale: memory-bound work, timed by HBM bandwidth, not by the tensor cores."""
 
-MEASURED_FP8_PART_FLOPS_PER_BYTE = 912.5e12 / 2.4e12
-"""Dense BF16 peak over HBM bandwidth of the part FP8_GEMM_SPEEDUP was measured on (h100_hbm2e_96gb: 912.5 TFLOP/s,
-the catalog's estimate between H100 SXM and NVL, over 2.4 TB/s): the ratio that sets how long the quantization pass
-takes against the GEMM."""
+FP8_MEASURED_PART = "h100_hbm2e_96gb"
+"""The catalog part FP8_GEMM_SPEEDUP was measured on (FBGEMM PR 2546's 'H100 500W'). Its dense BF16 peak over its HBM
+bandwidth (912.5 TFLOP/s, the catalog's estimate between H100 SXM and NVL, over 2.4 TB/s) sets how long the
+quantization pass takes against the GEMM: fp8_gemm_speedup reads both from its catalog entry."""
+
+
+@cache
+def _measured_fp8_part_flops_per_byte() -> float:
+    from explorer.hardware.catalog import get_accelerator
+
+    part = get_accelerator(FP8_MEASURED_PART)
+    return part.peak("bf16") / part.memory_bandwidth
 
 
 def fp8_gemm_speedup(bf16_peak_flops: float, memory_bandwidth: float) -> float:
@@ -216,7 +225,7 @@ def fp8_gemm_speedup(bf16_peak_flops: float, memory_bandwidth: float) -> float:
     0.78 of that share and runs FP8 GEMMs 1.72x its BF16 ones, an H200 (the same tensor cores, 4.8 TB/s) 1.79x, a
     B200 (2,250 TFLOP/s, 7.7 TB/s) 1.72x. Not capped here: Setup.gemm_peak_flops caps at the part's FP8 / BF16 peaks."""
     quant = (1.0 / FP8_GEMM_SPEEDUP - 1.0 / FP8_GEMM_ALONE_SPEEDUP) * (
-        bf16_peak_flops / memory_bandwidth) / MEASURED_FP8_PART_FLOPS_PER_BYTE
+        bf16_peak_flops / memory_bandwidth) / _measured_fp8_part_flops_per_byte()
     return 1.0 / (1.0 / FP8_GEMM_ALONE_SPEEDUP + quant)
 
 

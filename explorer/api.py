@@ -73,12 +73,13 @@ def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = No
 def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None = None,
                   hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
                   ffn: int | None = None, vocab: int | None = None,
-                  mlp: str | None = None) -> str | DecoderModel | None:
+                  mlp: str | None = None, parallel_block: bool | None = None) -> str | DecoderModel | None:
     """The model of a run: a catalog name / DecoderModel, or a custom shape (layers, hidden, heads at least).
 
     `mlp` ("gelu": 2 matrices h x ffn, GPT-2/3, BLOOM, MT-NLG; "relu": 2, OPT; "relu2": squared ReLU, 2,
-    Nemotron-4; "swiglu": 3, Llama; "geglu": 3, GLM-130B, Gemma) shapes a custom model;
-    catalog models carry their own."""
+    Nemotron-4; "swiglu": 3, Llama; "geglu": 3, GLM-130B, Gemma) and `parallel_block` (attention and MLP side by
+    side on the same input, outputs summed: GPT-J, GPT-NeoX, PaLM; DecoderModel.parallel_block; default False)
+    shape a custom model; catalog models carry their own."""
     if mlp is not None and mlp not in MLPS:
         raise UsageError(f"mlp {mlp!r} unknown; valid: {', '.join(MLPS)}")
     shape = {"layers": layers, "hidden": hidden, "heads": heads}
@@ -91,26 +92,36 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
             m = model if isinstance(model, DecoderModel) else get_model(model)
             if m.mlp != mlp:
                 raise UsageError(f"model {m.name} has a {m.mlp} MLP; mlp={mlp!r} applies to custom shapes only")
+        if parallel_block is not None:
+            if model is None:
+                raise UsageError("parallel_block shapes a custom model: give layers, hidden and heads too "
+                                 "(catalog models carry their own block)")
+            m = model if isinstance(model, DecoderModel) else get_model(model)
+            if m.parallel_block != bool(parallel_block):
+                kind = "a parallel" if m.parallel_block else "a sequential"
+                raise UsageError(f"model {m.name} has {kind} attention + MLP block; parallel_block applies to "
+                                 "custom shapes only")
         return model
     if model is not None:
         raise UsageError("give either a model name or a custom shape (layers, hidden, heads, ...), not both")
     missing = [k.replace("_", "-") for k, v in shape.items() if v is None]
     if missing:
         raise UsageError(f"a custom shape needs layers, hidden and heads; missing: {', '.join(missing)}")
-    return custom_model(layers, hidden, heads, kv_heads, ffn, 32000 if vocab is None else vocab, mlp or "swiglu")
+    return custom_model(layers, hidden, heads, kv_heads, ffn, 32000 if vocab is None else vocab, mlp or "swiglu",
+                        parallel_block=bool(parallel_block))
 
 
 def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
                      layers: int | None = None, hidden: int | None = None, heads: int | None = None,
                      kv_heads: int | None = None, ffn: int | None = None, vocab: int | None = None,
-                     mlp: str | None = None, **options: Any) -> ThreeDResult:
+                     mlp: str | None = None, parallel_block: bool | None = None, **options: Any) -> ThreeDResult:
     """Solve the 3D puzzle (explorer.puzzles.threed.solve_3d) for a catalog model or a custom shape.
 
     Any scenario default can be overridden by keyword: gpu (brings its usual node), gpus, gpus_per_node,
     network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, attention_kernel,
     tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
-                        mlp=mlp)
+                        mlp=mlp, parallel_block=parallel_block)
     return _solve_3d(track, model=mdl, **options)
 
 
@@ -121,7 +132,8 @@ solve_3d = checked("explorer.solve_3d()")(_solve_3d_shaped)
 @checked("explorer.estimate()")
 def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, layers: int | None = None,
              hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
-             ffn: int | None = None, vocab: int | None = None, mlp: str | None = None, gpu: str | None = None,
+             ffn: int | None = None, vocab: int | None = None, mlp: str | None = None,
+             parallel_block: bool | None = None, gpu: str | None = None,
              gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
              intra_network: str | None = None, seq_len: int | None = None, tp: int = 1, pp: int = 1,
              dp: int | None = None, cp: int = 1, virtual_stages: int = 1, micro_batch: int = 1,
@@ -139,7 +151,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
 
     The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
-    mlp). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
+    mlp, parallel_block). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
     framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); zero: None is
     the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
@@ -169,7 +181,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         zero = zero_default(framework)
     zero = V.ZERO_STAGE.check("zero", zero)
     model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
-                          vocab=vocab, mlp=mlp)
+                          vocab=vocab, mlp=mlp, parallel_block=parallel_block)
     mdl = model if isinstance(model, DecoderModel) else (
         get_model(model) if model is not None else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:

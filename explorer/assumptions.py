@@ -88,7 +88,9 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
         Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "
                    f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
-                   f"{m.vocab}).", m.source),
+                   f"{m.vocab}"
+                   + ("; attention and MLP in parallel on the same input, one TP reduction of their summed output "
+                      "forward where a sequential block has two" if m.parallel_block else "") + ").", m.source),
         Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
                    + ("learned position embeddings)." if m.position == "learned" else
                       f"{'ALiBi' if m.position == 'alibi' else 'RoPE'} positions, which run at other lengths too)."),

@@ -43,6 +43,10 @@ class DecoderModel:
     source: str = "custom shape given by the user"
     published_params: float | None = None
     embedding_norm: bool = False  # a norm right after the token embedding (BLOOM's word_embeddings_layernorm)
+    parallel_block: bool = False
+    """Attention and MLP read the same layer input and their outputs are summed, x + attn(ln1(x)) + mlp(ln2(x))
+    (GPT-J, GPT-NeoX-20B, PaLM), instead of one after the other: the same parameters and FLOPs, one tensor-parallel
+    reduction of the block's output where the sequential block has two (explorer/cost/time.py tp_reductions)."""
 
     def __post_init__(self) -> None:
         for f in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "max_seq"):

@@ -51,5 +51,6 @@ def get_model(name: str) -> DecoderModel:
         name=e["name"], key=key, source=e["source"],
         published_params=published,
         dropout=e.get("dropout", False), embedding_norm=e.get("embedding_norm", False),
+        parallel_block=e.get("parallel_block", False),
         **{k: e[k] for k in _SHAPE},
     )

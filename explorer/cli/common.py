@@ -51,7 +51,7 @@ def puzzle_options(f: Callable) -> Callable:
 
 
 def model_options(f: Callable) -> Callable:
-    """--model, or a custom shape (--layers --hidden --heads [--kv-heads --ffn --vocab --mlp])."""
+    """--model, or a custom shape (--layers --hidden --heads [--kv-heads --ffn --vocab --mlp --parallel-block])."""
     opts = [
         click.option("--model", default=None, help="Model name from the catalog (default: the track's)."),
         click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
@@ -66,6 +66,10 @@ def model_options(f: Callable) -> Callable:
                      help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), ReLU (2: OPT), squared ReLU "
                           "(2: Nemotron-4) or a gated unit, SwiGLU (3: Llama) or GeGLU (3: GLM-130B, Gemma); "
                           "default swiglu. Catalog models carry their own."),
+        click.option("--parallel-block/--sequential-block", default=None,
+                     help="Custom shape: attention and MLP side by side on the same input, outputs summed (GPT-J, "
+                          "GPT-NeoX, PaLM): one tensor-parallel reduction of the block's output forward where the "
+                          "sequential block has two. Default sequential; catalog models carry their own."),
     ]
     for o in reversed(opts):
         f = o(f)

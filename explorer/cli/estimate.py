@@ -46,7 +46,8 @@ from explorer.tracks import TRACKS
                    "405B: 126 layers in 128 slots of PP 16 x V 8).")
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, seq_len, gpu, gpus, gpus_per_node,
+def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, parallel_block, seq_len,
+                 gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
                  tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, recompute_every,
                  sequence_parallel, hsdp, fp8_all_gather, grad_accumulation_fusion, cross_entropy,
@@ -55,7 +56,8 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
     from explorer.api import estimate
 
     e = estimate(track=track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
-                 vocab=vocab, mlp=mlp, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
+                 vocab=vocab, mlp=mlp, parallel_block=parallel_block, gpu=gpu, gpus=gpus,
+                 gpus_per_node=gpus_per_node, network=network,
                  intra_network=intra_network, seq_len=seq_len, tp=tp, pp=pp, dp=dp, cp=cp,
                  virtual_stages=virtual_stages, micro_batch=micro_batch, global_batch=global_batch, zero=zero,
                  recompute=recompute, recompute_every=recompute_every, sequence_parallel=sequence_parallel,

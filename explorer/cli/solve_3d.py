@@ -49,8 +49,9 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
                    "on the fleet tracks, whose few thousand configurations it scores in milliseconds].")
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")
 @time_limit_option
-def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, gpu,
-                 gpus, gpus_per_node, network, intra_network, precision, flash_attention, attention_kernel,
+def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
+                 parallel_block, gpu, gpus, gpus_per_node, network, intra_network, precision, flash_attention,
+                 attention_kernel,
                  tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every,
                  fp8_all_gather, grad_accumulation_fusion, cross_entropy, framework,
                  grad_reduce_dtype, in_network_reduction, engine, top, time_limit) -> None:
@@ -67,7 +68,8 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
 
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
     res = solve_3d(track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
-                   vocab=vocab, mlp=mlp, gpu=gpu, gpus=gpus, gpus_per_node=gpus_per_node, network=network,
+                   vocab=vocab, mlp=mlp, parallel_block=parallel_block, gpu=gpu, gpus=gpus,
+                   gpus_per_node=gpus_per_node, network=network,
                    intra_network=intra_network, precision=precision, flash_attention=flash_attention,
                    attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
                    global_batch=global_batch, seq_len=seq_len,

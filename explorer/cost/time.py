@@ -177,16 +177,8 @@ def _layer_time(
     # (explorer/cost/eager.py: their traffic counted op by op from torchtitan's and ibm-fms's model code).
     chain_bytes = eager_chain_bytes(setup, tokens, tp_a, sp_on, replay)
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes + chain_bytes) / acc.memory_bandwidth
-    # Tensor parallel: 2 all-reduces forward, 2 backward, 2 more under full recompute
-    # (Shoeybi et al. 2019 fig. 4); with sequence parallel each becomes a reduce-scatter +
-    # all-gather of the same total volume (Korthikanti et al. 2022 sec. 4.2.2): two calls.
-    # torchtitan's per-op policy saves the reduce-scatters' outputs (_save_list) and reruns the rest: the 2
-    # forward all-gathers again (one all-reduce's volume) with SP, the 2 all-reduces without. A full replay that
-    # stops before the MLP's down projection (Setup.replay_early_stop) skips the reduction after it: its
-    # reduce-scatter (half an all-reduce's volume) with SP, its all-reduce without.
     msg = tokens * m.hidden * setup.act_bytes
-    full = 6.0 - (np.where(sp_on, 0.5, 1.0) if setup.replay_early_stop else 0.0)
-    n_ar = np.where(rc == 2, full, np.where((rc == 1) & setup.op_sac, np.where(sp_on, 5.0, 6.0), 4.0))
+    n_ar = tp_reductions(setup, rc, sp_on)
     per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     mode = int(setup.tp_overlap_on) if tp_overlap is None else np.asarray(tp_overlap).astype(np.int64)
@@ -196,6 +188,32 @@ def _layer_time(
                                  t_tp))
     t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
     return t_compute, t_mem, t_tp, t_cp_exposed
+
+
+def tp_reductions(setup: Setup, recompute: ArrayLike, sp_on: ArrayLike) -> np.ndarray:
+    """Tensor-parallel collectives of one layer and micro-batch, in all-reduces of the layer's activation (with
+    sequence parallelism an all-gather or a reduce-scatter counts one half: together they move what one all-reduce
+    moves, Korthikanti et al. 2022 sec. 4.2.2).
+
+    A sequential block (Shoeybi et al. 2019 fig. 4) reduces its attention output and its MLP output, r = 2
+    reductions per forward pass; its two column-parallel inputs (QKV, FC1) are copies whose backward all-reduces:
+    2 forward, 2 backward. A parallel block (DecoderModel.parallel_block: GPT-NeoX's gpt_j_residual, whose
+    row-parallel outputs stay partial, parallel_output=True, and are summed before one reduce, EleutherAI/gpt-neox
+    megatron/model/transformer.py; Black et al. 2022 sec. 2.1) has r = 1 and still two inputs: without sequence
+    parallelism 1 forward, 2 backward; with it 2 all-gathers + 1 reduce-scatter forward and the reverse backward.
+      forward  = r                (SP: 1 + r/2)       backward = 2        (SP: 1 + r/2)
+    Full recompute replays the forward; a replay that stops before the MLP's down projection
+    (Setup.replay_early_stop) skips the reduction after it (SP: 1/2, else 1). torchtitan's per-op policy saves the
+    reduce-scatters' outputs (_save_list) and reruns the rest: the forward all-gathers (1) with SP, the r
+    all-reduces without. Sequential block: 4, 6 under full recompute, 5 (SP) or 6 under the per-op policy."""
+    rc, sp = np.asarray(recompute), np.asarray(sp_on).astype(bool)
+    r = 1.0 if setup.model.parallel_block else 2.0
+    fwd = np.where(sp, 1.0 + r / 2.0, r)
+    bwd = np.where(sp, 1.0 + r / 2.0, 2.0)
+    replay_full = fwd - (np.where(sp, 0.5, 1.0) if setup.replay_early_stop else 0.0)
+    replay_op = np.where(sp, 1.0, r)
+    replay = np.where(rc == 2, replay_full, np.where((rc == 1) & setup.op_sac, replay_op, 0.0))
+    return fwd + bwd + replay
 
 
 TP_OVERLAP_PIPELINE_SPLITS = 4

@@ -232,7 +232,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise UsageError(
             f"the {t.name} track's global batch of {gb:,} sequences is not divisible by DP x micro-batch = "
             f"{dp:,} x {micro_batch} (DP = {n:,} GPUs / (TP {tp} x PP {pp} x CP {cp})); give --global-batch "
-            f"as a multiple of {dp * micro_batch:,}, or raise --tp / --pp / --cp")
+            f"as a multiple of {dp * micro_batch:,}, or raise --tp / --pp / --cp (explore solve 3d finds the "
+            f"best plan for these inputs)")
     plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
                         virtual_stages=virtual_stages, zero=zero, recompute=recompute,
                         sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))

@@ -46,6 +46,7 @@ def test_bare_estimate_says_the_default_batch_is_the_tracks_and_how_to_fix_it():
     line = err.strip()
     assert "\n" not in line and "Traceback" not in err
     assert "global batch of 512" in line and "1,024 x 1" in line and "--global-batch" in line and "--tp" in line
+    assert "explore solve 3d" in line  # the command that finds a plan, for the user who has none yet
     code, out, err = run("estimate", "--tp", "8", "--pp", "8")  # DP 16 divides 512: it runs
     assert code == 0, err
 

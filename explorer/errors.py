@@ -26,7 +26,8 @@ def short(value: Any) -> str:
     return f"{text[:MAX_QUOTE]}... ({len(text):,} characters)"
 
 
-_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(MAX_QUOTE) + r"""})[^'"\n]+\1""")
+# a quote opens after no letter or digit and closes before none, so an apostrophe ("the track's batch") is no quote
+_LONG_QUOTED = re.compile(r"""(?<!\w)(['"])([^'"\n]{""" + str(MAX_QUOTE) + r"""})[^'"\n]+\1(?!\w)""")
 _LONG_RUN = re.compile(r"[^\s'\"]{" + str(MAX_QUOTE + 4) + ",}")  # longer than a value cut to 80 + "..."
 
 

@@ -420,3 +420,19 @@ def test_api_keywords_with_hostile_values():
         check_api_call(name, functions[name][0], kw)
 
     case()
+
+
+def test_an_apostrophe_is_not_a_quote_when_a_message_is_made_one_line():
+    """one_line cuts a quoted value longer than MAX_QUOTE (80) characters; a possessive's apostrophe opens no quote,
+    so a message with one and a later quoted word keeps its text (it once lost 86 characters between "track's" and
+    the quote)."""
+    from explorer.errors import MAX_QUOTE, one_line
+
+    text = ("the Cloud Titan track's global batch of 512 sequences is not divisible by DP x micro-batch = 1,024 x 1; "
+            "give --global-batch as a multiple of 1,024, or raise --tp ('solve 3d' finds one)")
+    assert one_line(text) == text
+    long_value = "x" * (MAX_QUOTE + 40)
+    cut = one_line(f"unknown model '{long_value}'; valid: a, b")
+    assert cut == f"unknown model '{'x' * MAX_QUOTE}...'; valid: a, b"
+    cut = one_line(f'the track\'s value "{long_value} y" is bad')  # a quoted value after an apostrophe is still cut
+    assert cut == f'the track\'s value "{"x" * MAX_QUOTE}..." is bad'

@@ -85,19 +85,15 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
     shape = {"layers": layers, "hidden": hidden, "heads": heads}
     extra = {"kv_heads": kv_heads, "ffn": ffn, "vocab": vocab}
     if all(v is None for v in (*shape.values(), *extra.values())):
-        if mlp is not None:
+        if mlp is not None or parallel_block is not None:  # shape options on a catalog model: only as it is
             if model is None:
-                raise UsageError("mlp shapes a custom model: give layers, hidden and heads too "
-                                 "(catalog models carry their own MLP)")
+                what, own = ("mlp", "MLP") if mlp is not None else ("parallel_block", "block")
+                raise UsageError(f"{what} shapes a custom model: give layers, hidden and heads too "
+                                 f"(catalog models carry their own {own})")
             m = model if isinstance(model, DecoderModel) else get_model(model)
-            if m.mlp != mlp:
+            if mlp is not None and m.mlp != mlp:
                 raise UsageError(f"model {m.name} has a {m.mlp} MLP; mlp={mlp!r} applies to custom shapes only")
-        if parallel_block is not None:
-            if model is None:
-                raise UsageError("parallel_block shapes a custom model: give layers, hidden and heads too "
-                                 "(catalog models carry their own block)")
-            m = model if isinstance(model, DecoderModel) else get_model(model)
-            if m.parallel_block != bool(parallel_block):
+            if parallel_block is not None and m.parallel_block != bool(parallel_block):
                 kind = "a parallel" if m.parallel_block else "a sequential"
                 raise UsageError(f"model {m.name} has {kind} attention + MLP block; parallel_block applies to "
                                  "custom shapes only")

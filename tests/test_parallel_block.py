@@ -70,3 +70,18 @@ def test_parallel_block_charges_two_thirds_of_the_tp_time_under_full_recompute()
 def test_no_tp_no_saving():
     par, seq = _setups()
     assert float(tm.layer_time(par, 1, 1, 4, 2, 0)[2]) == float(tm.layer_time(seq, 1, 1, 4, 2, 0)[2]) == 0.0
+
+
+def test_parallel_block_shapes_custom_models_only():
+    from explorer.api import resolve_model
+    from explorer.errors import UsageError
+
+    assert resolve_model(layers=2, hidden=512, heads=8, mlp="gelu", parallel_block=True).parallel_block
+    assert not resolve_model(layers=2, hidden=512, heads=8).parallel_block
+    assert resolve_model("gpt_neox_20b", parallel_block=True) == "gpt_neox_20b"  # as the catalog has it: allowed
+    with pytest.raises(UsageError, match="parallel_block shapes a custom model"):
+        resolve_model(parallel_block=True)
+    with pytest.raises(UsageError, match="GPT-NeoX-20B has a parallel attention"):
+        resolve_model("gpt_neox_20b", parallel_block=False)
+    with pytest.raises(UsageError, match="Llama-3-8B has a sequential attention"):
+        resolve_model("llama3_8b", mlp="swiglu", parallel_block=True)

@@ -65,7 +65,7 @@ def custom_model(layers: int, hidden: int, heads: int, kv_heads: int | None = No
     if ffn is None:
         ffn = int(8 * hidden / 3) if mlp in GATED_MLPS else 4 * hidden
     if name is None:
-        name = f"custom {layers}L h{hidden} {MLP_LABELS[mlp]}"
+        name = f"custom {layers}L h{hidden} {MLP_LABELS[mlp]}" + (" parallel block" if kw.get("parallel_block") else "")
     return DecoderModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads or heads,
                         ffn=ffn, vocab=vocab, mlp=mlp, **kw)
 

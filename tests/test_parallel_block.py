@@ -85,3 +85,23 @@ def test_parallel_block_shapes_custom_models_only():
         resolve_model("gpt_neox_20b", parallel_block=False)
     with pytest.raises(UsageError, match="Llama-3-8B has a sequential attention"):
         resolve_model("llama3_8b", mlp="swiglu", parallel_block=True)
+
+
+def test_planner_takes_the_block_kind_of_a_custom_shape():
+    """`explore check` / `explore plan` share estimate's shape options: GPT-NeoX-20B's shape given by hand with
+    --parallel-block has the catalog model's block, says so in its name, and differs from its count only by biases and norms."""
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+    from explorer.cli.plan_cmds import resolve
+
+    shape = {"layers": 44, "hidden": 6144, "heads": 64, "kv_heads": None, "ffn": None, "vocab": 50432,
+             "mlp": "gelu", "parallel_block": True}
+    m = resolve({"model": None, "params": None, **shape}).model
+    assert m.parallel_block and m.name.endswith("parallel block")
+    # a custom shape has no bias vectors and RMSNorm (one weight per norm): per layer 12 h^2 + 2 h where the catalog's
+    # biased LayerNorm layer has 12 h^2 + 13 h, and a final norm of h, not 2 h: 11 h x 44 + h = 2,979,840 fewer
+    assert get_model("gpt_neox_20b").params - m.params == 11 * 6144 * 44 + 6144
+    assert not resolve({"model": None, "params": None, **shape, "parallel_block": False}).model.parallel_block
+    r = CliRunner().invoke(main, ["check", "--sequential-block", "--gpu", "a100", "--gpus", "96"])
+    assert r.exit_code == 2 and "custom shape needs --layers" in r.output

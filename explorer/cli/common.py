@@ -50,10 +50,13 @@ def puzzle_options(f: Callable) -> Callable:
     return track_option(output_options(attempts_option(f)))
 
 
-def model_options(f: Callable) -> Callable:
-    """--model, or a custom shape (--layers --hidden --heads [--kv-heads --ffn --vocab --mlp --parallel-block])."""
+# A custom model shape, shared by estimate, solve 3d and the planner (explore plan / check).
+SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "parallel_block")
+
+
+def shape_options(f: Callable) -> Callable:
+    """--layers --hidden --heads [--kv-heads --ffn --vocab --mlp --parallel-block]: a custom shape (SHAPE_KEYS)."""
     opts = [
-        click.option("--model", default=None, help="Model name from the catalog (default: the track's)."),
         click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
         click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size."),
         click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
@@ -74,6 +77,12 @@ def model_options(f: Callable) -> Callable:
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def model_options(f: Callable) -> Callable:
+    """--model, or a custom shape (shape_options)."""
+    return click.option("--model", default=None, help="Model name from the catalog (default: the track's).")(
+        shape_options(f))
 
 
 def cluster_options(f: Callable) -> Callable:

@@ -10,9 +10,8 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import framework_options
+from explorer.cli.common import SHAPE_KEYS, framework_options, shape_options
 from explorer.errors import InfeasibleError
-from explorer.models.architecture import MLP_KINDS
 
 FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
 
@@ -21,30 +20,18 @@ if TYPE_CHECKING:
 
 
 def model_options(f: Callable) -> Callable:
-    """--model NAME | --params N | --layers/--hidden/--heads[/--kv-heads/--ffn/--vocab/--mlp]."""
-    opts = [
-        click.option("--model", default=None, help="Model name from the catalog (e.g. llama3_405b)."),
-        click.option("--params", type=FINITE, default=None,
-                     help="A parameter count (e.g. 100e9): a Llama-3-style shape is derived and shown."),
-        click.option("--layers", type=V.LAYERS, default=None, help="Custom shape: layers."),
-        click.option("--hidden", type=V.HIDDEN, default=None, help="Custom shape: hidden size."),
-        click.option("--heads", type=V.HEADS, default=None, help="Custom shape: attention heads."),
-        click.option("--kv-heads", type=V.HEADS, default=None, help="Custom shape: KV heads (default: heads)."),
-        click.option("--ffn", type=V.HIDDEN, default=None, help="Custom shape: FFN width (default from --mlp)."),
-        click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(MLP_KINDS), default=None,
-                     help="Custom shape: MLP kind."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+    """--model NAME | --params N | a custom shape (explorer.cli.common.shape_options)."""
+    f = shape_options(f)
+    f = click.option("--params", type=FINITE, default=None,
+                     help="A parameter count (e.g. 100e9): a Llama-3-style shape is derived and shown.")(f)
+    return click.option("--model", default=None, help="Model name from the catalog (e.g. llama3_405b).")(f)
 
 
 def resolve(kw: dict) -> ModelChoice:
     """Pop the model options from a command's keyword arguments and resolve them."""
     from explorer.planner.inputs import resolve_model
 
-    shape = {k: kw.pop(k) for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp")}
+    shape = {k: kw.pop(k) for k in SHAPE_KEYS}
     return resolve_model(kw.pop("model"), kw.pop("params"), shape)
 
 

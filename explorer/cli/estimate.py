@@ -100,19 +100,25 @@ def estimate_text(e, width: int | None = None) -> str:
 
     width = width or terminal_width()
 
+    # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s
+    mem_scale, mem_unit = next((sc, u) for sc, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+                               if e.memory_limit >= sc or sc == 1.0)
+    peak = e.setup.peak_flops if e.setup else 1e12
+    flop_scale, flop_unit = next((sc, u) for sc, u in ((1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"),
+                                                       (1.0, "FLOP/s")) if peak >= sc or sc == 1.0)
     lines = [f"Configuration: {e.plan.describe()}",
              f"Runs on {framework(e.plan.framework).label(e.plan.zero)}; data-parallel traffic "
              f"{e.dp_comm_total_s:.4f} s per step "
              f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)",
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",
-             f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu:.1f} / hardware "
-             f"{e.hardware_tflops_per_gpu:.1f} TFLOP/s per GPU",
+             f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu * 1e12 / flop_scale:.1f} / hardware "
+             f"{e.hardware_tflops_per_gpu * 1e12 / flop_scale:.1f} {flop_unit} per device",
              f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   bubble {e.bubble_fraction:.1%}",
-             "", "Memory per GPU (GB):"]
-    lines += [f"  {k:<12}{v / 1e9:10.3f}" for k, v in e.memory.items()]
-    lines.append(f"  {'total':<12}{e.memory_total / 1e9:10.3f}   limit {e.memory_limit / 1e9:.3f}")
+             "", f"Memory per device ({mem_unit}):"]
+    lines += [f"  {k:<12}{v / mem_scale:10.3f}" for k, v in e.memory.items()]
+    lines.append(f"  {'total':<12}{e.memory_total / mem_scale:10.3f}   limit {e.memory_limit / mem_scale:.3f}")
     if not e.fits_in_memory:
-        lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / 1e9:.3f} GB")
+        lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / mem_scale:.3f} {mem_unit}")
     lines += ["", "Step time (s):"] + [f"  {k:<12}{v:10.4f}" for k, v in e.time.items()]
     lines += ["", "Assumptions:"] + [f"  - {a.text}" for a in e.assumptions()]
     wrapped = []

@@ -54,22 +54,22 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
               "backward on this GPU")
     mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
-    # Only an FP8 part has a BF16 peak to compare with (a microcontroller has neither).
-    fp8_speedup = s.gemm_peak_flops / s.cluster.accelerator.peak("bf16") if s.precision == "fp8" else 0.0
-    measured = get_accelerator(FP8_MEASURED_PART)
-    prec = {
-        "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
-        "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master weights "
-                "and Adam states.",
-        "fp8": "FP8 training (Transformer Engine): the transformer blocks' linear layers run FP8 GEMMs, "
-               f"{fp8_speedup:.3g}x as fast as BF16 ones of the same "
-               f"shape with their inputs' quantization (measured {FP8_GEMM_SPEEDUP:g}x on the {measured.name}, "
-               f"{measured.memory_bandwidth / 1e12:.2g} TB/s; the "
-               "quantization is memory-bound, so its share follows this GPU's HBM bandwidth; the datasheet peaks "
-               "say 2x); attention and the output layer stay in BF16; "
-               "weights kept in BF16 with FP32 master copies; MFU and HFU are fractions of the FP8 dense peak.",
-        "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
-    }[s.precision]
+    if s.precision == "fp8":  # only an FP8 part has a BF16 peak to compare with (a microcontroller has neither)
+        measured = get_accelerator(FP8_MEASURED_PART)
+        prec = ("FP8 training (Transformer Engine): the transformer blocks' linear layers run FP8 GEMMs, "
+                f"{s.gemm_peak_flops / s.cluster.accelerator.peak('bf16'):.3g}x as fast as BF16 ones of the same "
+                f"shape with their inputs' quantization (measured {FP8_GEMM_SPEEDUP:g}x on the {measured.name}, "
+                f"{measured.memory_bandwidth / 1e12:.2g} TB/s; the "
+                "quantization is memory-bound, so its share follows this GPU's HBM bandwidth; the datasheet peaks "
+                "say 2x); attention and the output layer stay in BF16; "
+                "weights kept in BF16 with FP32 master copies; MFU and HFU are fractions of the FP8 dense peak.")
+    else:
+        prec = {
+            "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
+            "fp16": "FP16 mixed precision with loss scaling: FP16 weights, activations and GEMMs, FP32 master "
+                    "weights and Adam states.",
+            "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
+        }[s.precision]
     peak = s.peak_flops / 1e12
     overlap = (
         "TP communication overlap on, torchtitan's AsyncTP: with sequence parallelism the forward pass's TP "

@@ -32,6 +32,10 @@ class Accelerator:
     node: str = ""  # key of its usual node in nodes.toml (what `--gpu NAME` brings)
     attention_efficiency: float | None = None  # fused-attention fraction of peak on this part (None: the global one)
     attention_efficiency_source: str = ""
+    # Whether the GPU GEMM size roll-off (explorer/cost/efficiency.py gemm_efficiency: tile and wave quantisation on
+    # SMs and tensor cores, fitted on A100 / H100 runs) applies on top of matmul_efficiency. False where the part has
+    # no such tiles or its matmul_efficiency was measured on the small GEMMs it runs (a microcontroller's loops)
+    gemm_size_rolloff: bool = True
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a precision; error naming the ones this part has."""
@@ -196,6 +200,7 @@ def get_accelerator(name: str) -> Accelerator:
         node=e.get("node", ""),
         attention_efficiency=e.get("attention_efficiency"),
         attention_efficiency_source=e.get("attention_efficiency_source", ""),
+        gemm_size_rolloff=e.get("gemm_size_rolloff", True),
     )
 
 

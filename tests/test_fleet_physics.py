@@ -143,3 +143,27 @@ def test_split_conserves_parameters_and_trains_the_top_layers():
     assert sent == 2 * 32 * 32 * 4 and back == 0.0
     with pytest.raises(UsageError):
         placement.split_stages(5, 6, 5)
+
+
+def test_the_earbud_runs_its_gemms_at_its_measured_fraction_of_peak_not_a_gpus_rolled_off_one():
+    """The earbud's Cortex-M4F is a scalar FPU: no SM tiles or waves for small GEMMs to under-fill, and its
+    matmul_efficiency (a quarter of the FMA peak, CMSIS-NN) was measured on MCU-sized layers. Its h = 32 layer's
+    GEMMs therefore run at exactly that quarter. On an H100 the same shapes pay the fitted tile roll-off: with
+    sides of 32-128 and 32 tokens, n / (n + 218) and M / (M + 126) are each at most a fifth, so the GEMMs run under
+    5 % of the H100's own figure."""
+    from explorer.hardware.catalog import build_cluster
+
+    from explorer.cost.efficiency import layer_gemm_efficiency
+
+    s = _single_device_setup("tiny")
+    acc = s.cluster.accelerator
+    assert not acc.gemm_size_rolloff and acc.key == "nrf52840"
+    tokens = s.seq_len  # one micro-batch of one sequence
+    e = layer_gemm_efficiency(acc.matmul_efficiency, s.model, 1, tokens, s.gemm_efficiency_params)
+    assert float(e) == pytest.approx(0.25, rel=1e-12)
+    gpu = replace(s, cluster=build_cluster("h100", 1, 1, "nvlink4", "ib_ndr"))
+    assert gpu.cluster.accelerator.gemm_size_rolloff and gpu.gemm_efficiency_params is gpu.efficiency
+    e_gpu = layer_gemm_efficiency(gpu.cluster.accelerator.matmul_efficiency, s.model, 1, tokens,
+                                  gpu.gemm_efficiency_params)
+    assert float(e_gpu) < 0.05 * gpu.cluster.accelerator.matmul_efficiency
+

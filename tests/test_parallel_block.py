@@ -89,7 +89,8 @@ def test_parallel_block_shapes_custom_models_only():
 
 def test_planner_takes_the_block_kind_of_a_custom_shape():
     """`explore check` / `explore plan` share estimate's shape options: GPT-NeoX-20B's shape given by hand with
-    --parallel-block has the catalog model's block, says so in its name, and differs from its count only by biases and norms."""
+    --parallel-block has the catalog model's block, says so in its name, and differs from its count only by biases
+    and norms."""
     from click.testing import CliRunner
 
     from explorer.cli import main

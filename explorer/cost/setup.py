@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
@@ -304,6 +304,15 @@ class Setup:
             acc = self.cluster.accelerator
             return min(acc.peak("fp8"), fp8_gemm_speedup(acc.peak("bf16"), acc.memory_bandwidth) * acc.peak("bf16"))
         return self.peak_flops
+
+    @property
+    def gemm_efficiency_params(self) -> Efficiency:
+        """The Efficiency the GEMM roll-off reads (efficiency.gemm_efficiency): this Setup's, or, on a part whose
+        matmul_efficiency already describes the small GEMMs it runs (Accelerator.gemm_size_rolloff False: a
+        microcontroller's scalar FPU, the glasses' NPU), the same with no size roll-off (half sizes 0: factor 1)."""
+        if self.cluster.accelerator.gemm_size_rolloff:
+            return self.efficiency
+        return replace(self.efficiency, matmul_half_dim=0.0, matmul_half_tokens=0.0)
 
     @property
     def attention_efficiency(self) -> float:

@@ -133,7 +133,8 @@ def _layer_time(
     tp_a = np.asarray(tp)
     tokens = _tokens(setup, cp, micro_batch)
     mf, hw = layer_flops(setup, tp, cp, micro_batch, recompute)
-    e = layer_gemm_efficiency(acc.matmul_efficiency, m, tp_a, tokens, eff, setup.fused_projections)
+    e = layer_gemm_efficiency(acc.matmul_efficiency, m, tp_a, tokens, setup.gemm_efficiency_params,
+                              setup.fused_projections)
     rc = np.asarray(recompute)
     # The attention core (QK^T, softmax, AV: 4 s h FLOPs per token forward, PaLM's count) is executed 4 times under
     # selective or full recompute. A fused (FlashAttention-style) kernel runs it at the part's attention efficiency
@@ -151,7 +152,8 @@ def _layer_time(
     t_gemm = (hw - attn_hw) / (setup.gemm_peak_flops * e)
     t_gemm_fwd = (mf / 3.0 - attn_fwd) / (setup.gemm_peak_flops * e)
     attn_eff = (setup.attention_efficiency if setup.flash_attention
-                else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, eff, other=setup.seq_len))
+                else gemm_efficiency(acc.matmul_efficiency, m.head_dim, setup.seq_len, setup.gemm_efficiency_params,
+                                     other=setup.seq_len))
     t_compute = t_gemm + attention_passes(setup, attn_rerun) * attn_fwd / (setup.non_gemm_peak_flops * attn_eff)
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     replay = setup.forward_replayed(rc)
@@ -335,7 +337,7 @@ def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLi
     tokens = _tokens(setup, cp, micro_batch)
     tp_a = np.asarray(tp)
     # the output projection: tokens x h times h x V/TP (vocab-parallel)
-    e = gemm_efficiency(acc.matmul_efficiency, m.hidden, tokens, setup.efficiency, other=m.vocab / tp_a)
+    e = gemm_efficiency(acc.matmul_efficiency, m.hidden, tokens, setup.gemm_efficiency_params, other=m.vocab / tp_a)
     flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
     softmax_bytes = CROSS_ENTROPY_BYTES[setup.cross_entropy] * tokens * m.vocab / tp_a
     return flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth

@@ -36,6 +36,9 @@ class Accelerator:
     # SMs and tensor cores, fitted on A100 / H100 runs) applies on top of matmul_efficiency. False where the part has
     # no such tiles or its matmul_efficiency was measured on the small GEMMs it runs (a microcontroller's loops)
     gemm_size_rolloff: bool = True
+    # False where no FlashAttention build runs on the part (a microcontroller, a phone's GPU or NPU): its attention is
+    # QK^T and AV as its own loops, at the part's attention_efficiency (its GEMM figure)
+    flash_attention_build: bool = True
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a precision; error naming the ones this part has."""
@@ -201,6 +204,7 @@ def get_accelerator(name: str) -> Accelerator:
         attention_efficiency=e.get("attention_efficiency"),
         attention_efficiency_source=e.get("attention_efficiency_source", ""),
         gemm_size_rolloff=e.get("gemm_size_rolloff", True),
+        flash_attention_build=e.get("flash_attention_build", True),
     )
 
 

@@ -169,14 +169,16 @@ def test_the_earbud_runs_its_gemms_at_its_measured_fraction_of_peak_not_a_gpus_r
 
 
 
-@pytest.mark.parametrize("part", ["nrf52840", "ar1"])
+@pytest.mark.parametrize("part", ["nrf52840", "ar1", "phone_sd8g2"])
 def test_attention_on_a_part_without_flashattention_runs_at_its_gemm_figure(part):
-    """No FlashAttention build exists for a Cortex-M or the Hexagon NPU: QK^T and AV there are the same loops as the
-    part's GEMMs, so the fused-attention rate is the part's matmul_efficiency, not the 45 % fitted on GPUs."""
+    """No FlashAttention build exists for a Cortex-M, the Hexagon NPU or a phone's Adreno GPU: QK^T and AV there are
+    the same loops as the part's GEMMs, so the fused-attention rate is the part's matmul_efficiency, not the 45 %
+    fitted on GPUs."""
     from explorer.hardware.catalog import build_cluster, get_accelerator
 
     from explorer.cost.efficiency import DEFAULT_EFFICIENCY
 
     acc = get_accelerator(part)
     s = replace(_single_device_setup("tiny"), cluster=build_cluster(part, 1, 1, "ble", "ble"))
+    assert not acc.flash_attention_build
     assert s.attention_efficiency == acc.matmul_efficiency != DEFAULT_EFFICIENCY.attention_efficiency

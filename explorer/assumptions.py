@@ -50,7 +50,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     kernel = (f"no FlashAttention build runs on the {acc.name}: QK^T and AV as its own loops, the scores kept on "
               f"chip tile by tile as a fused kernel would, at {acc.attention_efficiency:.0%} of peak, the part's GEMM "
               "figure"
-              if not acc.flash_attention_build and acc.attention_efficiency is not None else
+              if not acc.flash_attention_build else
               f"{ATTENTION_KERNEL_NAMES['flash2']}, {fa2_rate}"
               if s.attention_kernel == "flash2" else
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {speed:.3g}x the speed of FlashAttention-2 forward + "

@@ -37,7 +37,7 @@ class Accelerator:
     # no such tiles or its matmul_efficiency was measured on the small GEMMs it runs (a microcontroller's loops)
     gemm_size_rolloff: bool = True
     # False where no FlashAttention build runs on the part (a microcontroller, a phone's GPU or NPU): its attention is
-    # QK^T and AV as its own loops, at the part's attention_efficiency (its GEMM figure)
+    # QK^T and AV as its own loops, at its matmul_efficiency unless the catalog gives an attention_efficiency
     flash_attention_build: bool = True
 
     def peak(self, precision: str) -> float:
@@ -201,7 +201,9 @@ def get_accelerator(name: str) -> Accelerator:
         source=e["source"],
         matmul_efficiency_source=e.get("matmul_efficiency_source", ""),
         node=e.get("node", ""),
-        attention_efficiency=e.get("attention_efficiency"),
+        # without a FlashAttention build, QK^T and AV are the part's own GEMM loops: its matmul_efficiency
+        attention_efficiency=e.get("attention_efficiency",
+                                   None if e.get("flash_attention_build", True) else e["matmul_efficiency"]),
         attention_efficiency_source=e.get("attention_efficiency_source", ""),
         gemm_size_rolloff=e.get("gemm_size_rolloff", True),
         flash_attention_build=e.get("flash_attention_build", True),

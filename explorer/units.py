@@ -33,13 +33,20 @@ def human_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
+BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+FLOP_RATE_UNITS = ((1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"), (1.0, "FLOP/s"))
+
+
+def unit_scale(x: float, units: tuple[tuple[float, str], ...] = BYTE_UNITS) -> tuple[float, str]:
+    """(scale, unit) of the largest of `units` (largest first) that |x| reaches; the smallest below all of them."""
+    return next(((sc, u) for sc, u in units if abs(x) >= sc), units[-1])
+
+
 def human_bytes(n: float, spec: str = ".2f") -> str:
     """Bytes in the unit that suits them (GB = 1e9 B, as everywhere in the project); `spec`
     formats the number (".2f" for tables, ".3g" for figure labels)."""
-    for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
-        if abs(n) >= scale:
-            return f"{n / scale:{spec}} {unit}"
-    return f"{n:.0f} B"
+    scale, unit = unit_scale(n)
+    return f"{n:.0f} B" if unit == "B" else f"{n / scale:{spec}} {unit}"
 
 
 def human_percent(fraction: float) -> str:

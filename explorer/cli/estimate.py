@@ -97,15 +97,13 @@ def estimate_text(e, width: int | None = None) -> str:
 
     from explorer.cost.frameworks import framework
     from explorer.reports.text import terminal_width
+    from explorer.units import FLOP_RATE_UNITS, unit_scale
 
     width = width or terminal_width()
 
     # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s
-    mem_scale, mem_unit = next((sc, u) for sc, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
-                               if e.memory_limit >= sc or sc == 1.0)
-    peak = e.setup.peak_flops if e.setup else 1e12
-    flop_scale, flop_unit = next((sc, u) for sc, u in ((1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"),
-                                                       (1.0, "FLOP/s")) if peak >= sc or sc == 1.0)
+    mem_scale, mem_unit = unit_scale(e.memory_limit)
+    flop_scale, flop_unit = unit_scale(e.setup.peak_flops if e.setup else 1e12, FLOP_RATE_UNITS)
     lines = [f"Configuration: {e.plan.describe()}",
              f"Runs on {framework(e.plan.framework).label(e.plan.zero)}; data-parallel traffic "
              f"{e.dp_comm_total_s:.4f} s per step "

@@ -22,6 +22,7 @@ from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption
+from explorer.units import FLOP_RATE_UNITS, unit_scale
 
 
 def node_source(setup: Setup) -> str:
@@ -74,7 +75,25 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                     "weights and Adam states.",
             "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
         }[s.precision]
-    peak = s.peak_flops / 1e12
+    scale, rate_unit = unit_scale(s.peak_flops, FLOP_RATE_UNITS)
+    peak = f"{s.peak_flops / scale:,.1f} {rate_unit}"
+    common = [
+        Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
+        Assumption(f"Model: {m.name}, {_param_count(m.params)} parameters derived from its shape ({m.layers} layers, "
+                   f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
+                   f"{m.vocab}"
+                   + ("; attention and MLP in parallel on the same input, one TP reduction of their summed output "
+                      "forward where a sequential block has two" if m.parallel_block else "") + ").", m.source),
+        Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
+                   + ("learned position embeddings)." if m.position == "learned" else
+                      f"{'ALiBi' if m.position == 'alibi' else 'RoPE'} positions, which run at other lengths too)."),
+                   m.source),
+        Assumption(f"Precision: {prec} Dense peak {peak} per {s.cluster.accelerator.name}.",
+                   "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
+                   f"{s.cluster.accelerator.source}"),
+    ]
+    if not acc.datacenter_stack:
+        return common + _on_device(s, plan)
     overlap = (
         "TP communication overlap on, torchtitan's AsyncTP: with sequence parallelism the forward pass's TP "
         "all-gathers and reduce-scatters run micro-pipelined behind its GEMMs; the backward's (and a recomputed "
@@ -88,20 +107,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "TP communication overlap off: every TP all-reduce (or reduce-scatter + all-gather with sequence "
         "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, its default except on Hopper "
         "and Blackwell: Transformer Engine's userbuffers need CUDA multicast; torchtitan without AsyncTP; DeepSpeed).")
-    return [
-        Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
-        Assumption(f"Model: {m.name}, {m.params / 1e9:.2f}B parameters derived from its shape ({m.layers} layers, "
-                   f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
-                   f"{m.vocab}"
-                   + ("; attention and MLP in parallel on the same input, one TP reduction of their summed output "
-                      "forward where a sequential block has two" if m.parallel_block else "") + ").", m.source),
-        Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
-                   + ("learned position embeddings)." if m.position == "learned" else
-                      f"{'ALiBi' if m.position == 'alibi' else 'RoPE'} positions, which run at other lengths too)."),
-                   m.source),
-        Assumption(f"Precision: {prec} Dense peak {peak:,.1f} TFLOP/s per {s.cluster.accelerator.name}.",
-                   "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
-                   f"{s.cluster.accelerator.source}"),
+    return common + [
         Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM, so the backward "
                    f"recomputes them (2.5 forward passes of attention time, as FlashAttention counts it); {kernel}."
                    if s.flash_attention else
@@ -179,6 +185,62 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
+
+
+def _param_count(n: float) -> str:
+    """A parameter count for prose: '70.55B', '1.34M', '66.5K' (a microcontroller's model has thousands)."""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.2f}{suffix}" if suffix == "B" else f"{n / scale:.3g}{suffix}"
+    return f"{n:,.0f}"
+
+
+def _on_device(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """The kernel and stack lines for a part that runs none of the data-centre stack (Accelerator.datacenter_stack
+    false: a microcontroller, a phone's or glasses' NPU or GPU): what the step is priced with, in the part's own terms,
+    and no Megatron-LM, NCCL or Transformer Engine there is to name."""
+    acc, m = s.cluster.accelerator, s.model
+    gated = f" and {MLP_LABELS[m.mlp]}'s gate and up" if m.gated else ""
+    attention = (
+        f"Attention as the part's own loops (no FlashAttention build runs on the {acc.name}): QK^T and AV at "
+        f"{acc.attention_efficiency:.0%} of peak, the part's GEMM figure, the s x s scores kept on chip tile by tile "
+        "as a fused kernel keeps them, so the backward computes them again (2.5 forward passes of attention time)."
+        if s.flash_attention else
+        "Attention scores stored: the s x s scores are written to memory and read back in the backward (5as/h "
+        "activation term); QK^T and AV run as per-head loops of head_dim by s.")
+    lines = [
+        Assumption(attention, "; ".join(x for x in (acc.attention_efficiency_source, acc.matmul_efficiency_source,
+                                                     "Dao et al., FlashAttention (NeurIPS 2022)") if x)),
+        Assumption("Memory-bound passes (norms, residual adds, activations) as fused loops, each reading and writing "
+                   f"its tensors once at the part's {acc.memory_bandwidth / 1e9:.3g} GB/s; the bytes per token are "
+                   "the count fitted on GPU runs, not measured on this part." if s.fused_kernels else
+                   "Memory-bound passes (norms, residual adds, activations) each its own loop over memory, one pass "
+                   f"per op at the part's {acc.memory_bandwidth / 1e9:.3g} GB/s" + _eager_chains(s) + ".",
+                   "explorer/cost/efficiency.py elementwise_bytes_per_hidden(_eager); " + acc.source),
+        Assumption(("Projections fused: Q, K and V by one matrix product" + (gated + " by one" if gated else "")
+                    if s.fused_projections else
+                    "Projections separate: Q, K, V" + gated + " each their own matrix product") + ".",
+                   "explorer/cost/efficiency.py layer_gemm_efficiency"),
+        Assumption("Selective recompute (where chosen) reruns the attention core in the backward.",
+                   "Korthikanti et al. 2022 sec. 5"),
+        Assumption(f"Loss memory: {s.loss_bytes_per_logit} bytes per logit element (tokens x vocabulary) on top of "
+                   "the stored activations: the logits and the copy the cross-entropy works on.",
+                   "explorer/cost/memory.py peak_activations_and_working"),
+    ]
+    if plan is not None and plan.tp > 1:
+        lines.append(Assumption("Tensor-parallel reductions block the compute: nothing overlaps them on this part.",
+                                "explorer/cost/time.py"))
+    if plan is not None and plan.dp * plan.cp > 1:
+        lines.append(Assumption(
+            f"Overlapped collectives slow the compute they hide behind by {s.efficiency.overlap_interference:.1%} of "
+            "their own time, a figure measured on GPUs (NCCL kernels taking SMs), not on this part.",
+            "Lee et al., arXiv 2507.03114; explorer/cost/efficiency.py overlap_interference"))
+    lines.append(Assumption(
+        f"Accuracy: no published training run on the {acc.name} is among the reference tables (explore validate), "
+        f"so nothing has checked these figures there. Its GEMM figure ({acc.matmul_efficiency:.0%} of peak) is the "
+        "catalog's; the other efficiency parameters were fitted on A100 and H100 runs.",
+        acc.matmul_efficiency_source or acc.source))
+    return lines
 
 
 def _scale(s: Setup) -> list[Assumption]:

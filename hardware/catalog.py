@@ -39,6 +39,10 @@ class Accelerator:
     # False where no FlashAttention build runs on the part (a microcontroller, a phone's GPU or NPU): its attention is
     # QK^T and AV as its own loops, at its matmul_efficiency unless the catalog gives an attention_efficiency
     flash_attention_build: bool = True
+    # False where none of the data-centre training stack runs on the part (CUDA, NCCL, Megatron-LM, DeepSpeed,
+    # PyTorch FSDP, Transformer Engine): a microcontroller, a phone's or glasses' NPU or GPU. The cost model still
+    # prices the step with the plan's layer layout; the reports describe an on-device training loop, not those stacks
+    datacenter_stack: bool = True
 
     def peak(self, precision: str) -> float:
         """Dense peak FLOP/s for a precision; error naming the ones this part has."""
@@ -207,6 +211,7 @@ def get_accelerator(name: str) -> Accelerator:
         attention_efficiency_source=e.get("attention_efficiency_source", ""),
         gemm_size_rolloff=e.get("gemm_size_rolloff", True),
         flash_attention_build=e.get("flash_attention_build", True),
+        datacenter_stack=e.get("datacenter_stack", True),
     )
 
 

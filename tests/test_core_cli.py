@@ -128,3 +128,31 @@ def test_estimate_prints_an_earbud_in_its_own_units():
     assert "limit 196.608" in text  # the track's usable 0.75 x 262,144 bytes, in KB
     cloud = estimate_text(explorer.estimate(track="cloud", global_batch=1024), width=200)
     assert "Memory per device (GB):" in cloud and "TFLOP/s per device" in cloud
+
+
+def test_estimate_on_a_device_without_the_datacenter_stack_names_none_of_it():
+    """An earbud's and a pair of glasses' local step run no Megatron-LM, NCCL or Transformer Engine: the estimate
+    says it is an on-device loop and names none of those, while a cloud estimate still names its stack. The
+    glasses' rate is in GFLOP/s: the AR1's 1 TFLOP/s FP16 peak at about a third of it is some 330 GFLOP/s."""
+    import explorer
+    from explorer.cli.estimate import estimate_text
+
+    stack_words = ("Megatron-LM", "NCCL", "Transformer Engine", "Hopper", "HBM", "SMs", "torchtitan")
+    for track in ("tiny", "mobile"):
+        text = estimate_text(explorer.estimate(track=track, gpus=1, dp=1), width=200)
+        assert "On-device training loop" in text
+        assumptions = text.split("Assumptions:")[1]
+        assert not [w for w in stack_words if w in assumptions], (track, assumptions)
+        assert "no FlashAttention build runs on the" in assumptions
+    glasses = estimate_text(explorer.estimate(track="mobile", gpus=1, dp=1), width=200)
+    assert "GFLOP/s per device" in glasses
+    cloud = estimate_text(explorer.estimate(track="cloud", global_batch=1024), width=200)
+    assert "Runs on Megatron-LM" in cloud and "Transformer Engine" in cloud.split("Assumptions:")[1]
+
+
+def test_a_fused_attention_kernel_is_refused_where_none_runs():
+    """--attention-kernel picks among FlashAttention builds and cuDNN's kernel; a microcontroller has none, so naming
+    one there is an input error (exit 2, one line naming the value), not a rate scaled from a GPU benchmark."""
+    code, out, err = run("estimate", "--track", "tiny", "--gpus", "1", "--attention-kernel", "triton")
+    assert code == 2 and not out
+    assert "'triton'" in err and "nRF52840" in err and len(err.strip().splitlines()) == 1

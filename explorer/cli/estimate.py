@@ -91,11 +91,22 @@ def estimate_json(e) -> dict:
     }
 
 
+def _runs_on(e) -> str:
+    """What runs the plan: the framework, or on a part without the data-centre stack an on-device training loop
+    priced with the framework's layer layout (Accelerator.datacenter_stack)."""
+    from explorer.cost.frameworks import framework
+
+    fw = framework(e.plan.framework)
+    acc = e.setup.cluster.accelerator if e.setup else None
+    if acc is not None and not acc.datacenter_stack:
+        return f"On-device training loop (no data-centre framework runs here; layers laid out as in {fw.name})"
+    return f"Runs on {fw.label(e.plan.zero)}"
+
+
 def estimate_text(e, width: int | None = None) -> str:
     """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's)."""
     import textwrap
 
-    from explorer.cost.frameworks import framework
     from explorer.reports.text import terminal_width
     from explorer.units import FLOP_RATE_UNITS, unit_scale
 
@@ -103,9 +114,9 @@ def estimate_text(e, width: int | None = None) -> str:
 
     # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s
     mem_scale, mem_unit = unit_scale(e.memory_limit)
-    flop_scale, flop_unit = unit_scale(e.setup.peak_flops if e.setup else 1e12, FLOP_RATE_UNITS)
+    flop_scale, flop_unit = unit_scale(e.model_tflops_per_gpu * 1e12, FLOP_RATE_UNITS)
     lines = [f"Configuration: {e.plan.describe()}",
-             f"Runs on {framework(e.plan.framework).label(e.plan.zero)}; data-parallel traffic "
+             f"{_runs_on(e)}; data-parallel traffic "
              f"{e.dp_comm_total_s:.4f} s per step "
              f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)",
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",

@@ -244,7 +244,12 @@ class Setup:
         if self.attention_kernel not in ATTENTION_KERNEL_NAMES:
             raise UsageError(f"attention kernel {self.attention_kernel!r} unknown; valid: "
                              f"{', '.join(ATTENTION_KERNEL_NAMES)}")
-        attention_kernel_speed(self.attention_kernel, self.cluster.accelerator.key)  # a rate measured on this GPU
+        acc = self.cluster.accelerator
+        if not acc.flash_attention_build and self.attention_kernel != "flash2":
+            raise UsageError(f"attention kernel {self.attention_kernel!r}: no fused attention kernel runs on the "
+                             f"{acc.name} ({acc.key}); its attention is its own loops at its GEMM figure (leave the "
+                             "attention kernel unset)")
+        attention_kernel_speed(self.attention_kernel, acc.key)  # a rate measured on this GPU
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision {self.precision!r} unknown; valid: {', '.join(PRECISIONS)}")
         if self.optimizer not in OPTIMIZERS:

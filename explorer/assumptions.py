@@ -22,7 +22,7 @@ from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption
-from explorer.units import FLOP_RATE_UNITS, unit_scale
+from explorer.units import FLOP_RATE_UNITS, human_params, unit_scale
 
 
 def node_source(setup: Setup) -> str:
@@ -79,7 +79,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     peak = f"{s.peak_flops / scale:,.1f} {rate_unit}"
     common = [
         Assumption(f"Node: {s.cluster.describe_node()}.", node_source(s)),
-        Assumption(f"Model: {m.name}, {_param_count(m.params)} parameters derived from its shape ({m.layers} layers, "
+        Assumption(f"Model: {m.name}, {human_params(m.params)} parameters derived from its shape ({m.layers} layers, "
                    f"hidden {m.hidden}, {m.heads} heads, {m.kv_heads} KV heads, {mlp}, ffn {m.ffn}, vocabulary "
                    f"{m.vocab}"
                    + ("; attention and MLP in parallel on the same input, one TP reduction of their summed output "
@@ -185,14 +185,6 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
-
-
-def _param_count(n: float) -> str:
-    """A parameter count for prose: '70.55B', '1.34M', '66.5K' (a microcontroller's model has thousands)."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= scale:
-            return f"{n / scale:.2f}{suffix}" if suffix == "B" else f"{n / scale:.3g}{suffix}"
-    return f"{n:,.0f}"
 
 
 def _on_device(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:

@@ -49,6 +49,19 @@ def human_bytes(n: float, spec: str = ".2f") -> str:
     return f"{n:.0f} B" if unit == "B" else f"{n / scale:{spec}} {unit}"
 
 
+def human_bytes_3(n: float) -> str:
+    """Bytes in the unit that suits them with three significant digits for prose ('1.64 KB', '140 GB', '2.1 TB';
+    never scientific notation)."""
+    scale, unit = unit_scale(n)
+    return f"{human_number(n / scale)} {unit}"
+
+
+def human_params(n: float) -> str:
+    """A parameter count for prose, three significant digits: '70.6B', '828M', '66.7K', '950'."""
+    scale, suffix = unit_scale(n, ((1e9, "B"), (1e6, "M"), (1e3, "K"), (1.0, "")))
+    return f"{human_number(n / scale)}{suffix}"
+
+
 def human_percent(fraction: float) -> str:
     """A fraction as a percentage, with two significant digits below 1%."""
     return f"{human_number(100 * fraction, 2)}%" if abs(fraction) < 0.01 else f"{100 * fraction:.1f}%"

@@ -28,6 +28,7 @@ from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
+from explorer.units import human_bytes_3 as _bytes  # three significant digits
 from explorer.units import human_number, plural
 
 ATTEMPT_OPTIONS = ("target_mfu", "network_headroom", "batch", "critical_batch", "loss_scaling", "max_accumulation")
@@ -291,11 +292,6 @@ def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
     crisis["bubble"] = estimate(_setup(inst.track.key, inst.track.workload.precision), plan).bubble_fraction
     return BatchResult(inst, best, reach, configs, crisis, time.perf_counter() - t0, planned,
                        fixed_best if planned else None)
-
-
-def _bytes(x: float) -> str:
-    units = ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
-    return next(f"{human_number(x / sc)} {u}" for sc, u in units if x >= sc or sc == 1)
 
 
 def _pct(x: float) -> str:

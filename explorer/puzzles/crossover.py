@@ -24,6 +24,7 @@ from explorer.puzzles.collective_scenario import (
 )
 from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
+from explorer.units import human_bytes_3 as _human  # three significant digits
 from explorer.units import human_duration as dur
 from explorer.units import human_number
 
@@ -223,13 +224,6 @@ def _rate(bps: float) -> str:
         if bps >= scale:
             return f"{bps / scale:.3g} {unit}"
     return f"{bps:.3g} B/s"
-
-
-def _human(b: float) -> str:
-    for s, u in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
-        if b >= s:
-            return f"{b / s:.3g} {u}"
-    return f"{b:.0f} B"
 
 
 # --- track extras -------------------------------------------------------------------------------

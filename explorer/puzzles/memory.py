@@ -27,7 +27,9 @@ from explorer.puzzles.training_scenario import Common, TrainingScenario, common,
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.solvers.choice_tables import ChoiceProblem, Term, restrict, solve_cpsat, solve_exhaustive
 from explorer.tracks import Track, get_track
-from explorer.units import human_number, plural
+from explorer.units import human_bytes_3 as _gb  # three significant digits
+from explorer.units import human_number, plural, unit_scale
+from explorer.units import human_params as _params
 
 ATTEMPT_OPTIONS = ("memory_limit_gb", "batch")
 ATTEMPT_VARIABLES = ["optimizer", "precision", "recompute", "micro_batch", "zero", "offload", "trainable_layers",
@@ -304,18 +306,6 @@ def _changes(base: tmem.Choice, c: tmem.Choice, L: int) -> list[str]:
     return out
 
 
-def _gb(x: float) -> str:
-    """Bytes as GB / MB / KB with three significant digits, never in scientific notation."""
-    scale, unit = next(((sc, un) for sc, un in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"))
-                        if abs(x) >= sc), (1, "B"))
-    return f"{human_number(x / scale)} {unit}"
-
-
-def _params(n: float) -> str:
-    """A parameter count: '70.6B', '828M'."""
-    return f"{human_number(n / 1e9)}B" if n >= 1e9 else f"{human_number(n / 1e6)}M"
-
-
 def build_report(res: MemoryResult) -> Report:
     inst, prob = res.inst, res.problem
     t, m, L = inst.track, inst.base.model, inst.base.model.layers
@@ -470,8 +460,7 @@ def build_report(res: MemoryResult) -> Report:
                                         title)
     # the waterfall table: SGD / Momentum / Adam x FP32 / BF16 / FP16 (+ the variants), starting setup
     rows, configs = [], []
-    scale, unit = next((sc_, un) for sc_, un in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1, "B"))
-                       if inst.limit >= 10 * sc_)
+    scale, unit = unit_scale(inst.limit / 10)  # the unit of which the limit is at least ten
     for opt in [o for o in tmem.OPTIMIZER_VARIANTS if o in inst.dims["optimizer"]]:
         for prec in inst.dims["precision"]:
             for rc in ("none", "full"):

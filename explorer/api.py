@@ -182,12 +182,11 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         get_model(model) if model is not None else t.workload.model)
     if mdl.heads % tp or mdl.kv_heads % tp:
         raise UsageError(f"TP {tp} must divide the heads ({mdl.heads}) and KV heads ({mdl.kv_heads})")
-    from explorer.puzzles.fleet3d import is_fleet
+    from explorer.puzzles.fleet3d import fleet_phrase, is_fleet
 
     if gpu is None and gpus is None and is_fleet(t.key):  # the whole fleet as one synchronous data-parallel ring
         raise UsageError(
-            f"the {t.name} track is a fleet ({t.cluster.devices:,} {t.device_plural} over "
-            f"{t.cluster.inter.name}, trained in federated rounds), not a datacenter whose ranks reduce every "
+            f"{fleet_phrase(t.key)}, not a datacenter whose ranks reduce every "
             f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 gives the local step of one "
             f"{t.device_word}, --gpu (e.g. h100) the track's model on datacenter hardware")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)

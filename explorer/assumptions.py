@@ -75,6 +75,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                     "weights and Adam states.",
             "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
         }[s.precision]
+    lg = {"fp32": "FP32", "fp16": "FP16"}.get(s.precision, "BF16")  # the logits' dtype (FP8 runs keep BF16 ones)
     scale, rate_unit = unit_scale(s.peak_flops, FLOP_RATE_UNITS)
     peak = f"{s.peak_flops / scale:,.1f} {rate_unit}"
     common = [
@@ -94,7 +95,12 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     ]
     if not acc.datacenter_stack:
         return common + _on_device(s, plan)
+    no_sp = plan is not None and plan.tp > 1 and not plan.sequence_parallel and s.tp_overlap_on
     overlap = (
+        "TP communication overlap asked for but not run: it needs sequence parallelism, which this plan runs "
+        "without, so every TP all-reduce blocks the compute stream (Megatron-LM refuses --tp-comm-overlap without "
+        "--sequence-parallel)."
+        if no_sp else
         "TP communication overlap on, torchtitan's AsyncTP: with sequence parallelism the forward pass's TP "
         "all-gathers and reduce-scatters run micro-pipelined behind its GEMMs; the backward's (and a recomputed "
         "forward's) stay exposed, as the published speedups say (up to 20-29 % on the forward, 8 % on the step)."
@@ -138,19 +144,19 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(f"Loss memory: {s.loss_bytes_per_logit} bytes per logit element (tokens x vocabulary / TP) on top "
                    "of the stored activations of the last pipeline stage, which holds fewer micro-batches in flight "
                    "than the first (the memory shown is the end that peaks higher), "
-                   + ("Transformer Engine's fused cross entropy (--cross-entropy te): the BF16 logits, overwritten "
+                   + (f"Transformer Engine's fused cross entropy (--cross-entropy te): the {lg} logits, overwritten "
                       f"in place by their gradient; its passes read and write {ce_bytes['te']:g} bytes per logit "
                       f"({ce_bytes['unfused']:g} unfused)."
                       if s.cross_entropy == "te" else
-                      "flash-attn's fused cross entropy (--cross-entropy flash-attn): the BF16 logits and the BF16 "
+                      f"flash-attn's fused cross entropy (--cross-entropy flash-attn): the {lg} logits and the {lg} "
                       f"gradient its backward writes; its passes read and write {ce_bytes['flash-attn']:g} bytes per "
                       f"logit ({ce_bytes['unfused']:g} unfused)."
                       if s.cross_entropy == "flash-attn" else
-                      "Megatron-LM's vocab-parallel cross-entropy: the BF16 logits and the FP32 copy it works on in "
+                      f"Megatron-LM's vocab-parallel cross-entropy: the {lg} logits and the FP32 copy it works on in "
                       "place." if s.loss_bytes_per_logit == 6 else
                       "torchtitan's cross_entropy on an FP32 copy of the logits: the copy, its FP32 log-softmax and, "
                       "in the backward, their gradients." if s.loss_bytes_per_logit == 12 else
-                      "torchtitan's cross_entropy under torch.compile: the BF16 logits and the BF16 gradient of one "
+                      f"torchtitan's cross_entropy under torch.compile: the {lg} logits and the {lg} gradient of one "
                       "fused kernel." if s.loss_bytes_per_logit == 4 else "as given."),
                    "NVIDIA/Megatron-LM megatron/core/tensor_parallel/cross_entropy.py and pipeline_parallel/"
                    "schedules.py (warm-up per rank); pytorch/torchtitan train.py (loss_fn, 2024-12) and "

@@ -21,6 +21,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError, UsageError
+from explorer.units import plural
 
 REL_TOL = 1e-9
 
@@ -158,9 +159,14 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
     Returns (points, solves, infeasible notes, all proven optimal, notes on settings with no answer within
     the time limit)."""
     from explorer.api import solve_3d
+    from explorer.puzzles.fleet3d import fleet_phrase, is_fleet
     from explorer.tracks import get_track
 
     t = get_track(track)
+    if is_fleet(t.key):  # its 3D answer is a federated plan (time to target, energy), not a GPU count's tokens/s
+        raise UsageError(f"{fleet_phrase(t.key)}: the 3D frontier trades tokens/s against GPUs and memory headroom "
+                         f"of datacenter plans, which does not describe it; `explore solve 3d --track {t.key}` "
+                         "evaluates the fleet")
     counts = V.GPU_COUNTS.check("gpu-counts", gpu_counts) or default_gpu_counts(t.cluster.devices)
     levels = COMPLETE_MAX_LEVELS if complete else V.Int(1, 20).check("levels", levels)
     run_tokens = V.RUN_TOKENS.check("run-tokens", run_tokens)
@@ -184,10 +190,10 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
                                time_limit=time_limit, **FAST)
             except InfeasibleError as exc:
                 if level == 0:
-                    infeasible.append(f"{g} GPUs: {exc}")
+                    infeasible.append(f"{plural(g, 'GPU')}: {exc}")
                 break
             except NoAnswerError as exc:  # the time limit, not a proof: the frontier is not proven there
-                unanswered.append(f"{g} GPUs (headroom level {level:,} B): {exc}")
+                unanswered.append(f"{plural(g, 'GPU')} (headroom level {level:,} B): {exc}")
                 all_optimal = False
                 break
             all_optimal = all_optimal and str(getattr(res, "status", "optimal")).lower() == "optimal"

@@ -49,9 +49,11 @@ class Accelerator:
         try:
             return self.peak_flops[precision]
         except KeyError:
+            from explorer.plan import PRECISIONS  # the training precisions; a part may list others (int8, tf32)
+
             raise UsageError(
                 f"precision {precision!r}: the {self.name} ({self.key}) has no {precision.upper()} peak; valid on "
-                f"it: {', '.join(sorted(self.peak_flops))}"
+                f"it: {', '.join(p for p in PRECISIONS if p in self.peak_flops)}"
             ) from None
 
 

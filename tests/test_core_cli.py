@@ -156,3 +156,21 @@ def test_a_fused_attention_kernel_is_refused_where_none_runs():
     code, out, err = run("estimate", "--track", "tiny", "--gpus", "1", "--attention-kernel", "triton")
     assert code == 2 and not out
     assert "'triton'" in err and "nRF52840" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fp32_is_a_precision_a_part_without_16_bit_training_can_be_given():
+    """The earbud MCU has FP32 and FP16 peaks (its FPU runs both at 128 MFLOP/s) and no BF16: the error for the
+    default bf16 names only training precisions (not its int8 peak), and --precision fp32 is accepted."""
+    code, out, err = run("estimate", "--gpu", "nrf52840", "--gpus", "1", "--model", "noise_profile_tiny")
+    assert code == 2 and "valid on it: fp32, fp16" in err and "int8" not in err
+    code, out, err = run("estimate", "--gpu", "nrf52840", "--gpus", "1", "--model", "noise_profile_tiny",
+                         "--precision", "fp32")
+    assert code == 0, err
+    assert "FP32 training" in out
+
+
+def test_a_pin_outside_the_space_names_the_rule_it_breaks():
+    """--fix tp=16 on 8-GPU nodes: the infeasibility says TP stays within a node of 8, not only 'pinned to 16'."""
+    code, out, err = run("solve", "3d", "--fix", "tp=16")
+    assert code == 1
+    assert "pinned to 16 (--fix), but" in err and "within a node of 8" in err and err.count("pinned to 16") == 1

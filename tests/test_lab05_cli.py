@@ -33,6 +33,10 @@ def test_all_pairs_text_and_json(puzzle, track):
     (["solve", "sync", "--no-zero", "--straggler-fraction", "1.5"], "straggler"),
     (["solve", "sync", "--no-zero", "--straggler-fraction", "-0.01"], "straggler"),
     (["solve", "sync", "--no-zero", "--nodes", "0"], "nodes"),
+    # two earbuds are one pair, one replica: nothing to gossip with (was 'gossip needs 2 devices, got 1')
+    (["solve", "sync", "--track", "tiny", "--nodes", "2"], "nodes must be at least 4"),
+    # TP 8 x PP 8 = 64 GPUs is one replica of the cloud plan: no ring to synchronise
+    (["solve", "sync", "--no-zero", "--nodes", "64"], "nodes >= 128"),
 ])
 def test_bad_inputs_one_line(args, word):
     r = CliRunner().invoke(main, args)

@@ -44,7 +44,7 @@ def pages(all_reports) -> dict[str, str]:
     out = {f"{p}-{t}": to_html(r) for (p, t), r in all_reports.items()}
     attempts = attach_attempts(all_reports[("3d", "cloud")], ROOT / "docs" / "examples" / "attempts-3d-cloud.csv")
     out["3d-cloud with attempts"] = to_html(attempts)
-    out["frontier 3d-tiny"] = to_html(frontier_report(frontier("3d", "tiny")))
+    out["frontier 3d-cloud"] = to_html(frontier_report(frontier("3d", "cloud", gpu_counts=[128, 256], levels=2)))
     entries = [KeyEntry(r.lab, r.part, p, r.title, t, r.status, r.headline,
                         {f: f"lab{r.lab}/{p}-{t}.{f}" for f in ("html", "markdown", "json", "text")})
                for (p, t), r in all_reports.items()]

@@ -165,3 +165,13 @@ def test_complete_frontier_finds_points_the_sampled_one_steps_over(api, monkeypa
     assert pts(sampled) == [80.0, 100.0] and pts(complete) == [80.0, 90.0, 100.0]
     assert check_non_dominated(complete.points, OBJECTIVES_3D) == []
     assert "complete" in complete.note and "sampled" in sampled.note
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile", "tiny"])
+def test_the_3d_frontier_refuses_a_fleet_track(track):
+    """A fleet's 3D answer is a federated plan (`explore solve 3d --track tiny` names a pipeline stage across
+    Bluetooth as never offered); a frontier of datacenter plans over GPU counts of earbuds would contradict it."""
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"is a fleet.*explore solve 3d --track {track}"):
+        frontier("3d", track)

@@ -13,6 +13,7 @@ from explorer.cost.setup import CROSS_ENTROPY_KERNELS
 from explorer.cost.time import CROSS_ENTROPY_BYTES as CE_BYTES
 from explorer.errors import UsageError
 from explorer.models.architecture import MLP_KINDS
+from explorer.plan import PRECISIONS
 from explorer.tracks import TRACKS
 
 FORMATS = ("text", "json", "markdown", "html")
@@ -106,9 +107,10 @@ def stack_options(f: Callable) -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
     --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy"""
     opts = [
-        click.option("--precision", type=click.Choice(["bf16", "fp16", "fp8"]), default=None,
-                     help="Training precision (default: the track's, bf16). fp8: Transformer Engine FP8 GEMMs, "
-                          "attention and output layer in BF16 (H100 and later)."),
+        click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
+                     help="Training precision (default: the track's: bf16 in the cloud, fp32 on the earbud). fp8: "
+                          "Transformer Engine FP8 GEMMs, attention and output layer in BF16 (H100 and later); "
+                          "fp32: no mixed precision (a part without a 16-bit peak)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
         click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNEL_NAMES)), default=None,

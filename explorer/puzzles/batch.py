@@ -39,6 +39,7 @@ ATTEMPT_KINDS = {"precision": "name", "micro_batch": "count", "accumulation": "c
                  "dp": "count", "cp": "count", "virtual_stages": "count", "zero": "count0", "recompute": "name"}
 MAX_ATTEMPTS: int | None = None
 LOSS_SCALING = ("dynamic", "static", "none")
+BATCH_CAP = "largest batch (--batch)"  # the name of the user's batch limit among the constraints
 ACTIVATION_TENSORS_PER_LAYER = 10  # h-sized tensors stored per token and layer (Korthikanti et al. Table 2)
 
 
@@ -58,6 +59,7 @@ class BatchInstance:
     plan_choice: tmem.Choice  # optimizer, recompute, zero, trainable layers of the memory plan
     memory_plan_source: str
     b_crit_source: str
+    batch_cap: int | None = None  # the user's largest global batch (--batch): a hard limit, like the dataset
 
 
 def critical_batch_samples(track: Track, sc: TrainingScenario) -> int:
@@ -101,12 +103,10 @@ def make_instance(track: str | Track = "cloud", *, target_mfu: float | None = No
         if batch > sc.dataset_samples:
             raise UsageError(f"batch {batch} is larger than the dataset ({sc.dataset_samples} samples); "
                              f"use a batch <= {sc.dataset_samples}")
-        if batch < bc:
-            bc, bc_src = batch, "the largest batch allowed by the user (--batch)"
     ma = V.ACCUMULATION.check("max-accumulation", max_accumulation, sc.max_accumulation)
     choice, src = _memory_plan(t.key)
     return BatchInstance(t, sc, cm, tgt, hr, bc, sc.dataset_samples, sc.batch_precisions, sc.micro_batches, ma,
-                         loss_scaling, choice, src, bc_src)
+                         loss_scaling, choice, src, bc_src, batch)
 
 
 @cache
@@ -158,6 +158,8 @@ def violations(inst: BatchInstance, e: dict, with_target: bool = True) -> list[C
         ("memory", e["memory"], e["memory_limit"], "B", "<="),
         ("P(NaN) per step", e["p_nan"], inst.cm.max_nan_per_step, "", "<="),
     ]
+    if inst.batch_cap is not None:
+        checks.append((BATCH_CAP, e["global_batch"], inst.batch_cap, "samples", "<="))
     if with_target:
         checks.append(("MFU", e["mfu"], inst.target_mfu, "fraction", ">="))
     for name, v, lim, unit, sense in checks:
@@ -252,7 +254,7 @@ def _choose(inst: BatchInstance, configs: list[dict]) -> tuple[dict, bool]:
         hard = {"network utilisation", "critical batch", "MFU"}
         rest = [e for e in configs if all(c.name in hard for c in violations(inst, e))]
     if not rest:
-        hard = ("memory", "P(NaN) per step", "dataset")
+        hard = ("memory", "P(NaN) per step", "dataset") + ((BATCH_CAP,) if inst.batch_cap is not None else ())
         least = {h: min(configs, key=lambda e, h=h: next((c.value - c.limit for c in violations(inst, e)
                                                         if c.name == h), 0.0)) for h in hard}
         broken = [h for h in hard if any(c.name == h for c in violations(inst, least[h]))]

@@ -265,7 +265,8 @@ def build_report(res: LoaderResult) -> Report:
         w, n = inst.max_workers, 1
         status = "infeasible"
         p = inst.pipeline(w, n)
-        headline = (f"Compute is starved even with all {w} workers and one {dw}: the {ip.bottleneck(p)} stage "
+        workers = "its one worker" if w == 1 else f"all {w} workers"
+        headline = (f"Compute is starved even with {workers} and one {dw}: the {ip.bottleneck(p)} stage "
                     f"delivers {_rate(ip.throughput(p))} < {_rate(ip.stage_rates(p)['compute'])} needed.")
     else:
         w, n = res.best

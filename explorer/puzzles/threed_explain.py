@@ -22,7 +22,7 @@ from explorer.puzzles.threed_space import (
     check_configuration,
 )
 from explorer.report import Figure
-from explorer.units import human_bytes
+from explorer.units import human_bytes, plural
 
 EXPLAIN_MAX_SPACE = 50_000_000  # skip the what-if enumeration beyond this many raw combinations (staged generation
 # keeps memory to the valid ones: 23 M raw combinations of the widest default box, 131,072 GPUs under --framework
@@ -92,7 +92,7 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
         parts = ", ".join(f"{k} {hb(v, '.3g')}" for k, v in e.memory.items())
         return (f"infeasible: memory per device vs the device count: even the smallest-footprint configuration "
                 f"({e.plan.describe()}) needs {hb(e.memory_total, '.3g')} > {hb(inst.limit, '.3g')} usable "
-                f"(by {hb(e.memory_total - inst.limit, '.3g')}; {parts}) on {n} devices of "
+                f"(by {hb(e.memory_total - inst.limit, '.3g')}; {parts}) on {plural(n, 'device')} of "
                 f"{hb(s.cluster.accelerator.memory_bytes, '.3g')}",
                 ["memory", "devices"])
     fits = np.flatnonzero(c["fits"])

@@ -244,8 +244,9 @@ def build_space(inst: Instance) -> Space:
         if name == "zero" and name in inst.fix and inst.fix[name] not in zeros:
             reasons[name] = (f"pinned to {inst.fix[name]} (--fix), but --framework {inst.framework} runs "
                              f"{reasons['zero']}")
-        elif name in inst.fix:
-            reasons[name] = f"pinned to {inst.fix[name]} (--fix)"
+        elif name in inst.fix:  # the rule the pin breaks, where there is one (TP stays within a node of 8, ...)
+            rule = reasons.get(name)
+            reasons[name] = f"pinned to {inst.fix[name]} (--fix)" + (f", but {rule}" if rule else "")
         elif name in inst.allow:
             reasons[name] = f"allowed: {', '.join(map(str, inst.allow[name]))}"
     return Space(

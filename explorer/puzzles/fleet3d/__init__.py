@@ -151,6 +151,16 @@ def is_fleet(track: str) -> bool:
     return get_track(track).key in FLEET_TRACKS
 
 
+def fleet_phrase(track: str) -> str:
+    """'the Tiny Pioneer track is a fleet (100 earbuds over Bluetooth LE 1M PHY, trained in federated rounds)':
+    the opening of an error that refuses to treat a fleet track as a datacenter."""
+    from explorer.tracks import get_track
+
+    t = get_track(track)
+    return (f"the {t.name} track is a fleet ({t.cluster.devices:,} {t.device_plural} over {t.cluster.inter.name}, "
+            "trained in federated rounds)")
+
+
 def solve(track: str = "edge", *, engine: str = "enumerate", top: int = 5, time_limit: float | None = None,
           **_: Any) -> Report:
     """Registry entry: the Report of the fleet form of the 3D puzzle."""

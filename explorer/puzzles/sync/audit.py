@@ -97,6 +97,9 @@ def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:
     if nodes % group:
         raise UsageError(f"nodes {nodes} is not a multiple of the replica size TP x PP x CP = {group}")
     dp = nodes // group
+    if dp < 2:  # one replica has no one to synchronise with: no ring, no gossip, no straggler to wait for
+        raise UsageError(f"nodes {nodes} makes a single replica of TP x PP x CP = {group} {track.device_plural}; "
+                         f"synchronisation needs at least 2 replicas: nodes >= {2 * group}, a multiple of {group}")
     return replace(p, dp=dp, global_batch=dp * p.micro_batch * p.num_micro_batches)
 
 
@@ -198,6 +201,13 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     if t.key == "tiny" and nodes is not None and nodes > V.MAX_GOSSIP_NODES:
         raise UsageError(f"nodes must be at most {V.MAX_GOSSIP_NODES} on the tiny track, got {nodes:,}: gossip on "
                          f"the contact graph is dense linear algebra on an N x N matrix (MAX_GOSSIP_NODES)")
+    from explorer.puzzles.fleet3d import is_fleet
+
+    per_node = t.cluster.devices_per_node  # a pair of earbuds: gossip between pairs needs two of them
+    if nodes is not None and is_fleet(t.key) and nodes < 2 * per_node:
+        unit = f" ({per_node} {t.device_plural} per node, averaged inside it first)" if per_node > 1 else ""
+        raise UsageError(f"nodes must be at least {2 * per_node} on the {t.key} track, got {nodes:,}: "
+                         f"synchronisation needs two replicas to average{unit}")
     seed = V.SEED.check("seed", seed)
     plan = make_plan(t, nodes)
     setup = make_setup(t, nodes)

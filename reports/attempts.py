@@ -63,7 +63,7 @@ def puzzle_module(puzzle: str, track: str | None = None, form: str | None = None
     if track is not None and hasattr(mod, "attempt_module"):
         mod = mod.attempt_module(track, form)
     if not hasattr(mod, "ATTEMPT_VARIABLES") or not hasattr(mod, "evaluate_attempt"):
-        raise UsageError(f"puzzle {puzzle!r} has no decision variables to attempt (no ATTEMPT_VARIABLES)")
+        raise UsageError(f"puzzle {puzzle!r} has no decision variables a student chooses, so it grades no attempts")
     return mod
 
 

@@ -222,6 +222,14 @@ def _sniff(lines: list[str]) -> str:
     return best if first.count(best) else ","
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
     lines = [(i + 1, s) for i, s in enumerate(text.splitlines()) if s.strip() and not s.lstrip().startswith("#")]
     if not lines:
@@ -251,6 +259,9 @@ def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
         rows = rows[1:]
         if not rows:
             raise UsageError(f"{name}: no attempts (only the header line)")
+    elif not any(_is_number(c) for c in first):  # words only: a header naming none of the puzzle's columns
+        raise UsageError(f"{name}, line {header_line}: a header naming none of this puzzle's columns "
+                         f"({', '.join(c.strip() for c in first)}); the columns are: {', '.join(spec.variables)}")
     else:
         cols = list(spec.variables)  # no header: the values in the puzzle's column order
     out = []

@@ -120,6 +120,8 @@ def test_json_bad_rows(edge, tmp_path, change, message):
     (b"\x00\x01\x02binary", "not a text file"),
     (b"micro_batch,local_steps\n" + b"8,4\n" * 101, "101 attempts; at most 100"),
     (b"#" * (1 << 20) + b"\n", "larger than 1,024 KB"),
+    # a header of words that names no column is a header, not a headerless attempt to grade as malformed
+    (b"foo,bar\n1,2\n", "line 1: a header naming none of this puzzle's columns (foo, bar)"),
 ])
 def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):
     f = tmp_path / "a.csv"

@@ -141,5 +141,5 @@ def test_bad_inputs():
         compression.solve("cloud", workers=1)
     with pytest.raises(UsageError, match="steps"):
         compression.solve("cloud", steps=1)
-    with pytest.raises(UsageError, match="warm-up"):
+    with pytest.raises(UsageError, match="warmup"):
         compression.solve("cloud", steps=20, warmup=20)

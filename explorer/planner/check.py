@@ -87,7 +87,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                                 ("step_time_s", step_time_s), ("mfu", mfu), ("memory_gb", memory_gb)) if v is not None}
     for k, v in claims.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > 1e15:
-            raise UsageError(f"{k.replace('_', '-')} must be a positive finite number, got {v!r}")
+            raise UsageError(f"{k.replace('_', '-')} must be a positive finite number up to 1e15, got {v!r}")
     if not 0 < tolerance < 1:
         raise UsageError(f"tolerance must lie in (0, 1), got {tolerance!r}")
     if tokens_per_s is not None and tokens_per_s_per_gpu is not None:

@@ -13,8 +13,11 @@ WIDTH = 100
 
 
 def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent if first is None else first, subsequent_indent=indent
-                         + "  ", break_on_hyphens=False) or [indent]
+    from explorer.reports.text import terminal_width
+
+    # the terminal's width ($COLUMNS) when there is one; WIDTH into a file or a pipe
+    return textwrap.wrap(text, terminal_width(WIDTH), initial_indent=indent if first is None else first,
+                         subsequent_indent=indent + "  ", break_on_hyphens=False) or [indent]
 
 DAY = 86400.0
 

@@ -320,8 +320,9 @@ def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
          f"{human_number(cr['step_time'])} s step)." if held else
          f"No. At the starting configuration the gradient synchronisation keeps the network "
          f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
-         f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs on a NIC per GPU and "
-         f"hides behind the backward pass); {why}.")
+         f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs over each "
+         f"{inst.track.device_word}'s own {inst.track.cluster.inter.name.split(' (')[0]} link and hides behind the "
+         f"backward pass); {why}.")
         + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
 
 

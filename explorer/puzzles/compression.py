@@ -100,7 +100,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     if workers * steps > V.MAX_COMPRESSION_WORK:
         raise UsageError(f"workers x steps = {workers:,} x {steps:,} = {workers * steps:,} is above the simulation's "
                          f"budget of {V.MAX_COMPRESSION_WORK:,} worker-steps (MAX_COMPRESSION_WORK, about 30 s)")
-    warm = V.Int(1, steps - 1).check("warm-up steps", warmup, int(round(sim["warmup_fraction"] * steps)))
+    warm = V.Int(1, steps - 1).check("warmup", warmup, int(round(sim["warmup_fraction"] * steps)))
     seed = V.SEED.check("seed", seed, int(sim["seed"]))
 
     # --- the convergence experiment (seeded numpy) ------------------------------------------------
@@ -271,7 +271,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 "is compressed after the backward pass (Tang et al. 2021)"),
         Formula("time to target", "warm-up steps x native step + (steps to target - warm-up) x compressed step",
                 "end to end, from the seeded run's steps to the target loss"),
-        Formula("compression kernels", "elements x HBM bytes per element / memory bandwidth (1-bit: about "
+        Formula("compression kernels", "elements x memory bytes per element / memory bandwidth (1-bit: about "
                 "16.4 + 12.1/N bytes)", "explorer/cost/compression.py"),
     ]
     assumptions = [

@@ -160,3 +160,19 @@ def test_cloud_frees_data_algorithm_and_machine():
     # the solver's own answer grades at the optimum
     v = pb.evaluate_attempt(r.extra["configuration"], "cloud")
     assert v["feasible"] and v["objective"] == pytest.approx(r.extra["objective"]["value"])
+
+
+def test_the_users_batch_cap_is_a_hard_limit_not_a_smaller_critical_batch():
+    """--batch is the largest global batch allowed: the answer never exceeds it, the critical batch stays the
+    track's (Kaplan's, not the cap), and a cap below the smallest batch any plan can take is infeasible and
+    named (it was folded into the critical batch, a soft limit the fallback answer could break)."""
+    from explorer.errors import InfeasibleError
+
+    default = pb.make_instance("cloud")
+    capped = pb.make_instance("cloud", batch=600)
+    assert capped.b_crit == default.b_crit and capped.batch_cap == 600
+    res = pb.solve_batch("cloud", batch=600)
+    assert res.best["global_batch"] <= 600
+    assert all(c.name != pb.BATCH_CAP for c in pb.violations(capped, res.best))
+    with pytest.raises(InfeasibleError, match=r"largest batch \(--batch\)"):
+        pb.solve_batch("cloud", batch=1)

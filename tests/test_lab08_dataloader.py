@@ -134,3 +134,15 @@ def test_cloud_race_is_on_the_image_path():
     text = " ".join(f.answer for f in rep.findings)
     assert "image path" in rep.headline and "text path" not in rep.headline
     assert f"{w} workers" in rep.headline and "bisection" in text
+
+
+def test_batch_sets_the_data_paths_micro_batch_and_so_its_compute_per_sample():
+    """--batch was checked and then ignored. The data path's step now takes it: 8 images over the cloud path's 8
+    replicas is 1 image per GPU a step, where the default is 128, and a GEMM over 1 image's tokens runs further down
+    the size roll-off, so each sample costs more compute; a batch the replicas cannot share is refused."""
+    default = pd.make_instance("cloud")
+    small = pd.make_instance("cloud", batch=8)
+    assert default.path_plan.dp == 8 and small.path_plan.micro_batch == 1 and small.batch == 8
+    assert small.compute_s > default.compute_s
+    with pytest.raises(UsageError, match="multiple of the data path's 8"):
+        pd.make_instance("cloud", batch=12)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from explorer import validation as V
@@ -94,6 +94,16 @@ def path_step(track: Track, sc: TrainingScenario) -> tuple[Any, ParallelPlan]:
     return setup, ParallelPlan(dp=sc.max_devices, micro_batch=mb, global_batch=sc.max_devices * mb, zero=1)
 
 
+def batch_plan(plan: ParallelPlan, batch: int) -> ParallelPlan:
+    """The data path's plan at another global batch: the same replicas, each taking batch / DP samples a step in
+    micro-batches of the plan's size where they divide, else of the largest size that divides both."""
+    if batch % plan.dp:
+        raise UsageError(f"batch {batch} must be a multiple of the data path's {plan.dp} data-parallel replicas "
+                         f"({plan.describe()})")
+    per = batch // plan.dp
+    return replace(plan, global_batch=batch, micro_batch=math.gcd(per, plan.micro_batch))
+
+
 def compute_seconds_per_sample(setup: Any, plan: ParallelPlan) -> float:
     """Per-device compute seconds per sample from the step model: the devices' compute time for one
     step, divided by the samples the step processes per device."""
@@ -120,6 +130,8 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
     b = V.GLOBAL_BATCH.check("batch", batch, plan.global_batch)
     if b > ds:
         raise UsageError(f"batch {b} is larger than the dataset ({ds} samples); use a batch <= {ds}")
+    if b != plan.global_batch:  # the step the data path feeds: its per-device batch sets compute per sample
+        plan = batch_plan(plan, b)
     return LoaderInstance(
         track=t, sc=sc, max_workers=w, max_devices=d,
         augment_s=sc.augment_s_per_sample if augment_ms is None else augment_ms / 1e3,
@@ -237,7 +249,7 @@ def build_report(res: LoaderResult) -> Report:
     findings: list[Finding] = []
     constraints: list[Constraint] = []
     extra: dict[str, Any] = {"engine": res.engine}
-    path = (f"image path ({inst.path_model}, {inst.path_plan.micro_batch} images per {dw})"
+    path = (f"image path ({inst.path_model}, {plural(inst.path_plan.micro_batch, 'image')} per {dw})"
             if inst.text_compute_s is not None else "")
     # the lab question: a second device when the CPU is saturated
     full1, full2 = inst.pipeline(inst.max_workers, 1), inst.pipeline(inst.max_workers, 2)

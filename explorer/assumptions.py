@@ -201,7 +201,7 @@ def _on_device(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
     gated = f" and {MLP_LABELS[m.mlp]}'s gate and up" if m.gated else ""
     attention = (
         f"Attention as the part's own loops (no FlashAttention build runs on the {acc.name}): QK^T and AV at "
-        f"{acc.attention_efficiency:.0%} of peak, the part's GEMM figure, the s x s scores kept on chip tile by tile "
+        f"{s.attention_efficiency:.0%} of peak, the part's GEMM figure, the s x s scores kept on chip tile by tile "
         "as a fused kernel keeps them, so the backward computes them again (2.5 forward passes of attention time)."
         if s.flash_attention else
         "Attention scores stored: the s x s scores are written to memory and read back in the backward (5as/h "

@@ -40,24 +40,6 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
     acc = s.cluster.accelerator
     gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU, ReLU and squared ReLU have one up projection)
-    speed = attention_kernel_speed(s.attention_kernel, acc.key)
-    # where FlashAttention-2's rate on this part comes from (Setup.attention_efficiency): the fit, the part's own
-    # kernel-benchmark figure (accelerators.toml), or the global value no measurement on the part has set
-    fa2_rate = ("at the rate fitted on such runs" if any(acc.key in keys for keys in FITTED_FAMILIES.values()) else
-                f"at {acc.attention_efficiency:.0%} of peak from kernel benchmarks on this part"
-                if acc.attention_efficiency is not None else
-                f"at the global {s.efficiency.attention_efficiency:.0%} of peak (no run or kernel benchmark on this "
-                "part measured it)")
-    kernel = (f"no FlashAttention build runs on the {acc.name}: QK^T and AV as its own loops, the scores kept on "
-              f"chip tile by tile as a fused kernel would, at {acc.attention_efficiency:.0%} of peak, the part's GEMM "
-              "figure"
-              if not acc.flash_attention_build else
-              f"{ATTENTION_KERNEL_NAMES['flash2']}, {fa2_rate}"
-              if s.attention_kernel == "flash2" else
-              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {speed:.3g}x the speed of FlashAttention-2 forward + "
-              f"backward on this GPU" if speed >= 1 else
-              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
-              "backward on this GPU")
     mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
     if s.precision == "fp8":  # only an FP8 part has a BF16 peak to compare with (a microcontroller has neither)
         measured = get_accelerator(FP8_MEASURED_PART)
@@ -75,7 +57,6 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                     "weights and Adam states.",
             "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
         }[s.precision]
-    lg = {"fp32": "FP32", "fp16": "FP16"}.get(s.precision, "BF16")  # the logits' dtype (FP8 runs keep BF16 ones)
     scale, rate_unit = unit_scale(s.peak_flops, FLOP_RATE_UNITS)
     peak = f"{s.peak_flops / scale:,.1f} {rate_unit}"
     common = [
@@ -95,6 +76,22 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     ]
     if not acc.datacenter_stack:
         return common + _on_device(s, plan)
+    speed = attention_kernel_speed(s.attention_kernel, acc.key)
+    # where FlashAttention-2's rate on this part comes from (Setup.attention_efficiency): the fit, the part's own
+    # kernel-benchmark figure (accelerators.toml), or the global value no measurement on the part has set
+    fa2_rate = ("at the rate fitted on such runs" if any(acc.key in keys for keys in FITTED_FAMILIES.values()) else
+                f"at {acc.attention_efficiency:.0%} of peak from kernel benchmarks on this part"
+                if acc.attention_efficiency is not None else
+                f"at the global {s.efficiency.attention_efficiency:.0%} of peak (no run or kernel benchmark on this "
+                "part measured it)")
+    kernel = (_own_loops(s) if not acc.flash_attention_build else
+              f"{ATTENTION_KERNEL_NAMES['flash2']}, {fa2_rate}"
+              if s.attention_kernel == "flash2" else
+              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {speed:.3g}x the speed of FlashAttention-2 forward + "
+              f"backward on this GPU" if speed >= 1 else
+              f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
+              "backward on this GPU")
+    lg = {"fp32": "FP32", "fp16": "FP16"}.get(s.precision, "BF16")  # the logits' dtype (FP8 runs keep BF16 ones)
     no_sp = plan is not None and plan.tp > 1 and not plan.sequence_parallel and s.tp_overlap_on
     overlap = (
         "TP communication overlap asked for but not run: it needs sequence parallelism, which this plan runs "
@@ -193,6 +190,13 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     ] + _scale(s)
 
 
+def _own_loops(s: Setup) -> str:
+    """Attention on a part without a FlashAttention build (Accelerator.flash_attention_build false), as a clause."""
+    return (f"no FlashAttention build runs on the {s.cluster.accelerator.name}: QK^T and AV as its own loops at "
+            f"{s.attention_efficiency:.0%} of peak, the part's GEMM figure, the s x s scores kept on chip tile by tile "
+            "as a fused kernel keeps them")
+
+
 def _on_device(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
     """The kernel and stack lines for a part that runs none of the data-centre stack (Accelerator.datacenter_stack
     false: a microcontroller, a phone's or glasses' NPU or GPU): what the step is priced with, in the part's own terms,
@@ -200,9 +204,7 @@ def _on_device(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
     acc, m = s.cluster.accelerator, s.model
     gated = f" and {MLP_LABELS[m.mlp]}'s gate and up" if m.gated else ""
     attention = (
-        f"Attention as the part's own loops (no FlashAttention build runs on the {acc.name}): QK^T and AV at "
-        f"{s.attention_efficiency:.0%} of peak, the part's GEMM figure, the s x s scores kept on chip tile by tile "
-        "as a fused kernel keeps them, so the backward computes them again (2.5 forward passes of attention time)."
+        f"Attention: {_own_loops(s)}, so the backward computes them again (2.5 forward passes of attention time)."
         if s.flash_attention else
         "Attention scores stored: the s x s scores are written to memory and read back in the backward (5as/h "
         "activation term); QK^T and AV run as per-head loops of head_dim by s.")

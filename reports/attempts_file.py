@@ -223,11 +223,8 @@ def _sniff(lines: list[str]) -> str:
 
 
 def _is_number(cell: str) -> bool:
-    try:
-        float(cell.strip())
-    except ValueError:
-        return False
-    return True
+    """Whether a cell reads as a number by _number's grammar (however large): a header has none."""
+    return _NUMBER.fullmatch(cell.strip().replace("_", "")) is not None
 
 
 def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:

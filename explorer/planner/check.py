@@ -73,6 +73,10 @@ class CheckResult:
         return check_text(self)
 
 
+MAX_CLAIM = 1e15
+"""Largest claimed figure taken (tokens/s, step time, MFU, GB): above it a claim is a typo, not a cluster."""
+
+
 def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssumptions,
                 tokens_per_s: float | None = None, tokens_per_s_per_gpu: float | None = None,
                 step_time_s: float | None = None, global_batch: int | None = None, mfu: float | None = None,
@@ -86,8 +90,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     claims = {k: v for k, v in (("tokens_per_s", tokens_per_s), ("tokens_per_s_per_gpu", tokens_per_s_per_gpu),
                                 ("step_time_s", step_time_s), ("mfu", mfu), ("memory_gb", memory_gb)) if v is not None}
     for k, v in claims.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > 1e15:
-            raise UsageError(f"{k.replace('_', '-')} must be a positive finite number up to 1e15, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > MAX_CLAIM:
+            raise UsageError(f"{k.replace('_', '-')} must be a positive finite number up to {MAX_CLAIM:g}, got {v!r}")
     if not 0 < tolerance < 1:
         raise UsageError(f"tolerance must lie in (0, 1), got {tolerance!r}")
     if tokens_per_s is not None and tokens_per_s_per_gpu is not None:

@@ -400,7 +400,7 @@ def _empty_domain_message(inst: Instance, space: Space, empty: list[str]) -> str
         name = {"v": "virtual_stages", "mb": "micro_batch", "rc": "recompute", "sp": "sequence_parallel",
                 "fw": "framework"}.get(k, k)
         why = space.reasons.get(name, "")
-        pinned = f" (pinned to {inst.fix[name]})" if name in inst.fix and "pinned to" not in why else ""
+        pinned = f" (pinned to {inst.fix[name]})" if name in inst.fix and not why else ""  # a reason names its pin
         parts.append(f"no valid {name}{pinned}" + (f": {why}" if why else ""))
     return "infeasible: " + "; ".join(parts)
 

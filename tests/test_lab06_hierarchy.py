@@ -111,6 +111,11 @@ def test_infeasible_and_bad_inputs():
         h.solve("cloud", global_batch=100)  # 100 / 128 devices is not a whole micro-batch
     with pytest.raises(UsageError):
         h.solve("cloud", message_bytes=-1.0)
+    # The rule that binds is named: fewer samples than devices is not a memory limit.
+    with pytest.raises(InfeasibleError, match="smaller than the 128 devices"):
+        h.solve("cloud", global_batch=1)
+    with pytest.raises(InfeasibleError, match="multiple of 128"):
+        h.solve("cloud", global_batch=130)
     # g = 3 is not among the aggregation choices CP-SAT searches: outside the space, not compared
     r = h.evaluate_attempt({"aggregation": 3, "intra_algorithm": "ring", "inter_algorithm": "ring",
                             "accumulation": 1}, "cloud")

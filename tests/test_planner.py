@@ -194,3 +194,24 @@ def test_plan_text_writes_token_counts_without_scientific_notation():
                       assumptions=A)
     text = plan_text(p)
     assert text.startswith("Plan: 100 B tokens of") and "e+" not in text
+
+
+@pytest.mark.parametrize("args, allowed", [
+    (["plan", "--model", "llama3_8b", "--tokens", "abc"], "give a number"),
+    (["plan", "--model", "llama3_8b", "--tokens", "1e12", "--gpus", "8,x"], "give a whole number"),
+    (["plan", "--params", "0", "--tokens", "1e12"], "range the shape rule covers"),
+    (["check", "--params", "0", "--gpu", "h100", "--gpus", "8", "--mfu", "0.4"], "range the shape rule covers"),
+])
+def test_a_refused_value_says_what_is_allowed(args, allowed):
+    # A zero parameter count was taken for "not given" ("give exactly one of --model ..."), and a value the
+    # list parser refused was named without the form it must take.
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and allowed in r.output, r.output
+
+
+def test_a_zero_bubble_bound_is_a_bound_plan_takes_as_solve_3d_does():
+    # --max-bubble 0 asks for no pipeline bubble (PP = 1): solve 3d took it, plan refused it as out of range.
+    r = CliRunner().invoke(main, ["plan", "--model", "llama3_8b", "--tokens", "1e11", "--gpu", "h100", "--gpus",
+                                  "64", "--global-batch", "256", "--max-bubble", "0", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["best"]["plan"]["pp"] == 1

@@ -1,6 +1,7 @@
 """explore sweep: grid bounds, the knee rule, resume, and a 2-worker Dask run identical to a serial one."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,17 @@ def test_a_running_scheduler_is_used_as_is(tmp_path):
     assert r.statuses() == {"optimal": 1} and r.scheduler.startswith("tcp://")
     assert comparable(r.frame).equals(comparable(run_sweep(pts, tmp_path / "s", workers=0, progress=False,
                                                            figures=False).frame))
+
+
+@pytest.mark.parametrize("kind, raw, allowed", [
+    ("3d", {"model": "llama3_8b", "gpus": "0"}, "a whole number above 0"),
+    ("3d", {"model": "llama3_8b", "gpus": "8", "max_bubble": "2"}, "a fraction in [0, 1]"),
+    ("plan", {"model": "llama3_8b", "tokens": "-1"}, "a number above 0"),
+])
+def test_a_refused_grid_value_says_what_is_allowed(kind, raw, allowed):
+    with pytest.raises(UsageError, match=re.escape(allowed)):
+        expand_grid(kind, raw)
+
+
+def test_a_zero_bubble_bound_is_a_grid_value():
+    assert expand_grid("3d", {"model": "llama3_8b", "gpus": "8", "max_bubble": "0,0.1"})[0]["max_bubble"] == 0.0

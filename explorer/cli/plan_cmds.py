@@ -79,7 +79,7 @@ def stack(kw: dict) -> dict:
               help="Sequences per step (default 2048, Llama 3 405B's).")
 @click.option("--seq-len", type=V.SEQ_LEN, default=None,
               help="Sequence length (default 8192, or the model's context if shorter).")
-@click.option("--max-bubble", type=V.OPEN_FRACTION, default=0.10, show_default=True,
+@click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
 @framework_options

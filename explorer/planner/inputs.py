@@ -38,7 +38,8 @@ def resolve_model(model: str | DecoderModel | None = None, params: float | None 
     from explorer.models.catalog import get_model
 
     shape = {k: v for k, v in (shape or {}).items() if v is not None}
-    given = [n for n, v in (("--model", model), ("--params", params), ("a custom shape", shape)) if v]
+    given = [n for n, v in (("--model", model), ("--params", params), ("a custom shape", shape))
+             if v is not None and v != {} and v != ""]
     if len(given) != 1:
         raise UsageError("give exactly one of --model NAME, --params N (e.g. 100e9) or a custom shape "
                          "(--layers --hidden --heads ...)" + (f"; got {' and '.join(given)}" if given else ""))
@@ -73,8 +74,22 @@ def cluster_options(gpu: str, network: str | None = None) -> dict[str, Any]:
     return {"gpu": acc.key, "gpus_per_node": node.devices, "intra_network": node.intra_link, "network": inter}
 
 
-def parse_list(option: str, text: str | list | tuple | None, conv: Any = str) -> list:
-    """'a,b,c' (or a list) -> converted items, deduplicated in order, at most MAX_LIST of them."""
+def count(text: str) -> int:
+    """A whole number that may be written in scientific notation ('15e12', '2048')."""
+    v = float(text)
+    if not math.isfinite(v) or v != int(v):
+        raise ValueError(text)
+    return int(v)
+
+
+# What each converter of parse_list takes, for its one-line error.
+ALLOWED: dict[Any, str] = {float: "a number, e.g. 15e12", count: "a whole number, e.g. 2048",
+                           int: "a whole number"}
+
+
+def parse_list(option: str, text: str | list | tuple | None, conv: Any = str, allowed: str | None = None) -> list:
+    """'a,b,c' (or a list) -> converted items, deduplicated in order, at most MAX_LIST of them. A value
+    `conv` refuses is named in a one-line error with what is allowed (`allowed`, else ALLOWED[conv])."""
     if text is None:
         return []
     items = text.split(",") if isinstance(text, str) else list(text)
@@ -86,20 +101,13 @@ def parse_list(option: str, text: str | list | tuple | None, conv: Any = str) ->
         try:
             v = conv(item)
         except (ValueError, TypeError, OverflowError):
-            raise UsageError(f"{option}: bad value {item!r}") from None
+            what = allowed or ALLOWED.get(conv)
+            raise UsageError(f"{option}: bad value {item!r}" + (f"; give {what}" if what else "")) from None
         if v not in out:
             out.append(v)
     if len(out) > MAX_LIST:
         raise UsageError(f"{option}: {len(out)} values; at most {MAX_LIST}")
     return out
-
-
-def count(text: str) -> int:
-    """A whole number that may be written in scientific notation ('15e12', '2048')."""
-    v = float(text)
-    if not math.isfinite(v) or v != int(v):
-        raise ValueError(text)
-    return int(v)
 
 
 # --- run assumptions ---------------------------------------------------------------------------

@@ -213,10 +213,20 @@ def exhaustive_best(inst: Instance) -> Evaluation:
 
 
 def _infeasible(inst: Instance) -> InfeasibleError:
+    """Which rule leaves no configuration: too few samples for the devices, no whole micro-batch, or memory."""
+    G, N, A = inst.global_batch, inst.devices, inst.max_accumulation
+    if G < N:
+        return InfeasibleError(f"global batch {G} is smaller than the {N} devices: each needs a whole sample per "
+                               f"step (G >= N); raise --global-batch to {N} or more", ["global batch", "devices"])
+    whole = [a for a in range(1, A + 1) if G % (N * a) == 0]
+    if not whole:
+        return InfeasibleError(f"global batch {G} on {N} devices: no accumulation a <= {A} gives a whole "
+                               f"micro-batch G/(N a); give a global batch that is a multiple of {N}",
+                               ["global batch", "accumulation steps"])
     return InfeasibleError(
-        f"no accumulation a <= {inst.max_accumulation} gives a whole micro-batch G/(N a) that fits the "
-        f"{inst.memory_limit:,} B memory limit (global batch {inst.global_batch}, {inst.devices} devices)",
-        ["global batch", "memory", "accumulation steps"])
+        f"no accumulation a <= {A} gives a whole micro-batch G/(N a) that fits the "
+        f"{inst.memory_limit:,} B memory limit (global batch {G}, {N} devices; the smallest micro-batch is "
+        f"{G // (N * whole[-1])})", ["global batch", "memory", "accumulation steps"])
 
 
 # --- CP-SAT ---------------------------------------------------------------------------------------

@@ -36,6 +36,15 @@ def _pos_float(v: Any) -> float:
     return x
 
 
+def _fraction(v: Any) -> float:
+    if isinstance(v, bool):
+        raise ValueError(v)
+    x = float(v)
+    if not 0.0 <= x <= 1.0:  # NaN fails too
+        raise ValueError(v)
+    return x
+
+
 def _name(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError(v)
@@ -91,7 +100,7 @@ def _params(v: Any) -> float:
 # The inputs each kind of point takes, with their converters (one value each; lists make axes).
 INPUTS = {
     "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
-           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _pos_float,
+           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _fraction,
            "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
            "framework": _framework,
            "grad_reduce_dtype": _choice("grad_reduce_dtype", GRAD_REDUCE_DTYPES)},
@@ -99,6 +108,10 @@ INPUTS = {
              "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,
              "network": _network},
 }
+# What each converter takes, for parse_list's one-line error (the choices name their own).
+ALLOWED = {_pos_int: "a whole number above 0, e.g. 64 or 1e3", _pos_float: "a number above 0, e.g. 1e12",
+           _fraction: "a fraction in [0, 1], e.g. 0.1", _params: "a parameter count, e.g. 70e9",
+           _name: "a name"}
 # Inputs that are a set per point rather than an axis: plan's candidate cluster sizes.
 SETS = {"plan": {"gpus": _pos_int}}
 DEFAULTS = {"3d": {"gpu": "h100"}, "plan": {"gpu": "h100"}}
@@ -153,7 +166,7 @@ def axes_of(kind: str, raw: dict[str, Any]) -> tuple[dict[str, list], dict[str, 
         conv = sets.get(key) or allowed.get(key)
         if conv is None:
             raise UsageError(f"sweep {kind}: unknown input {k!r}; valid: {', '.join(sorted(allowed))}")
-        out = parse_list(f"sweep input {key}", v if isinstance(v, (list, str)) else [v], conv)
+        out = parse_list(f"sweep input {key}", v if isinstance(v, (list, str)) else [v], conv, ALLOWED.get(conv))
         if not out:
             raise UsageError(f"sweep input {key}: no values")
         (fixed_sets if key in sets else axes)[key] = out

@@ -39,3 +39,16 @@ def test_bad_inputs_one_line(args, word):
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 2 and word in r.stderr, r.output
     assert r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["scaling", "3d", "sync", "crossover", "hierarchy", "compression", "memory",
+                                  "dataloader", "batch"])
+def test_attempts_are_offered_exactly_where_a_puzzle_grades_them(name):
+    # sync, crossover and compression have no choice a student makes: their --attempts could only be refused.
+    from explorer.cli import solve
+    from explorer.puzzles import get_puzzle
+
+    mod = get_puzzle(name).load()
+    grades = hasattr(mod, "ATTEMPT_VARIABLES") or hasattr(mod, "attempt_module")
+    options = {o for p in solve.commands[name].params for o in p.opts}
+    assert ("--attempts" in options) == grades

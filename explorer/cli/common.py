@@ -51,6 +51,12 @@ def puzzle_options(f: Callable) -> Callable:
     return track_option(output_options(attempts_option(f)))
 
 
+def graded_nothing_options(f: Callable) -> Callable:
+    """--track, --format, --out: a solve command whose puzzle has no choice a student makes (sync,
+    compression, crossover), so no --attempts to grade."""
+    return track_option(output_options(f))
+
+
 # A custom model shape, shared by estimate, solve 3d and the planner (explore plan / check).
 SHAPE_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "parallel_block")
 

@@ -6,11 +6,11 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options
+from explorer.cli.common import emit, graded_nothing_options
 
 
 @solve.command("compression")
-@puzzle_options
+@graded_nothing_options
 @click.option("--ratio", "topk_ratio", type=V.COMPRESSION_RATIO, default=None,
               help="Top-k compression ratio (keeps 1/ratio of the elements; >= 1; default 100).")
 @click.option("--workers", type=V.COMPRESSION_WORKERS, default=None,
@@ -19,10 +19,10 @@ from explorer.cli.common import emit, puzzle_options
 @click.option("--warmup", type=V.COMPRESSION_WARMUP, default=None,
               help="Full-precision warm-up steps of 1-bit Adam (default: 20% of the steps).")
 @click.option("--seed", type=V.SEED, default=None, help="Seed of the generated problem.")
-def compression_command(track: str, fmt: str, out_dir, attempts_file, topk_ratio: float | None,
+def compression_command(track: str, fmt: str, out_dir, topk_ratio: float | None,
                         workers: int | None, steps: int | None, seed: int | None, warmup: int | None) -> None:
     """Bandwidth saved by 1-bit / top-k / FP16 compression vs convergence, measured on a seeded problem."""
     from explorer.puzzles.compression import solve as solve_compression
 
     report = solve_compression(track, topk_ratio=topk_ratio, workers=workers, steps=steps, seed=seed, warmup=warmup)
-    emit(report, fmt, out_dir, attempts_file)
+    emit(report, fmt, out_dir)

@@ -8,11 +8,11 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options, time_limit_option
+from explorer.cli.common import emit, graded_nothing_options, time_limit_option
 
 
 @solve.command("sync")
-@puzzle_options
+@graded_nothing_options
 @click.option("--straggler-fraction", type=V.FRACTION, default=None,
               help="Probability that a device straggles in a step, in [0, 1] (default: the track's, 0.05).")
 @click.option("--slowdown", type=V.SLOWDOWN, default=None,
@@ -24,7 +24,7 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
               help="Compare against ZeRO with the 3D solver (slow on the cloud track).")
 @click.option("--seed", type=V.SEED, default=0, show_default=True, help="Seed of the Monte Carlo cross-check.")
 @time_limit_option
-def solve_sync(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
+def solve_sync(track: str, fmt: str, out_dir: Path | None,
                straggler_fraction: float | None, slowdown: float | None, nodes: int | None, jitter: float | None,
                zero: bool, seed: int, time_limit: float | None) -> None:
     """Sync vs async SGD with stragglers, staleness, checkpoint interval, and dollars per month."""
@@ -32,4 +32,4 @@ def solve_sync(track: str, fmt: str, out_dir: Path | None, attempts_file: Path |
 
     report = solve_puzzle(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes,
                           jitter=jitter, zero=zero, seed=seed, time_limit=time_limit)
-    emit(report, fmt, out_dir, attempts_file)
+    emit(report, fmt, out_dir)

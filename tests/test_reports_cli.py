@@ -85,3 +85,12 @@ def test_frontier_command_writes_csv_and_png(main, tmp_path, monkeypatch):
     assert (tmp_path / "frontier-3d-cloud.csv").exists() and (tmp_path / "frontier-3d-cloud-frontier.png").exists()
     r, out = run(main, ["frontier", "3d", "--gpus", "16,x"])
     assert "'--gpus'" in out and "got 'x'" in out and r.exit_code == 2
+
+
+def test_frontier_text_fits_a_narrow_terminal(main, monkeypatch):
+    # The text report used to end with the points as raw CSV: rows of about 150 characters on any terminal.
+    monkeypatch.setenv("COLUMNS", "40")
+    r = CliRunner().invoke(main, ["frontier", "3d", "--track", "cloud", "--gpus", "32", "--levels", "1"])
+    assert r.exit_code == 0, r.output
+    wide = [line for line in r.stdout.splitlines() if len(line) > 40]
+    assert not wide and "--out DIR writes frontier-3d-cloud.csv" in " ".join(r.stdout.split())

@@ -42,7 +42,7 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
                  time_limit: float | None) -> None:
     """The optimal (Pareto) frontier of PUZZLE: CSV and a plot with --out DIR, a report on stdout otherwise."""
     from explorer.frontier import frontier
-    from explorer.reports.frontier import attempt_points, frontier_report, to_csv, write_frontier
+    from explorer.reports.frontier import attempt_points, frontier_report, write_frontier
     from explorer.reports.render import render
 
     options: dict = {}
@@ -74,7 +74,14 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         from explorer.reports.text import want_color
 
         click.echo(render(report, "text", color=want_color()), nl=False)
-        click.echo("\n" + to_csv(result, attempts), nl=False)
+        # The points as CSV go to a file (--out), not into the text: rows of 19 raw columns overran any
+        # terminal, and every column is in the points table above.
+        import textwrap
+
+        from explorer.reports.text import terminal_width
+
+        click.echo("\n" + textwrap.fill(f"The points as CSV: --out DIR writes frontier-{puzzle}-{track}.csv; "
+                                        "--format json prints them.", terminal_width()))
     else:
         click.echo(render(report, fmt), nl=False)
 

@@ -45,9 +45,15 @@ def constraint_rows(r: Report) -> list[list[str]]:
 
 
 def constraint_state(c) -> str:
+    """VIOLATED; BINDING (the answer would change without it); "BINDING (not tight)" where it binds with slack
+    left, as an integer or discrete choice can (the 3D memory limit excludes the faster plan, yet the best
+    plan within it sits below the limit); else ok."""
     if not c.satisfied:
         return "VIOLATED"
-    return "BINDING" if c.binding else "ok"
+    if not c.binding:
+        return "ok"
+    tight = c.sense == "==" or abs(c.slack) <= 0.01 * max(abs(c.limit), 1e-300)
+    return "BINDING" if tight else "BINDING (not tight)"
 
 
 def figure_rows(r: Report) -> list[list[str]]:

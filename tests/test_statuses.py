@@ -108,3 +108,17 @@ def test_infeasible_answers_exit_1_with_the_report_and_usage_errors_exit_2():
     assert code == 1 and "error:" in err
     code, _, err = explore("solve", "3d", "--gpus", "0")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_a_limit_that_binds_with_slack_left_says_it_is_not_tight():
+    # The 3D memory limit binds (without it a faster plan needing 305 GB would win) while the best plan within
+    # it sits 25 GB below: "BINDING" beside a 25 GB slack read as a contradiction.
+    from explorer.reports.render import constraint_state
+
+    from explorer.report import Constraint
+
+    assert constraint_state(Constraint("memory", 50.9e9, 76.4e9, "B", "<=", binding=True)) == "BINDING (not tight)"
+    assert constraint_state(Constraint("memory", 76.4e9, 76.4e9, "B", "<=", binding=True)) == "BINDING"
+    assert constraint_state(Constraint("devices", 1024, 1024, "", "==", binding=True)) == "BINDING"
+    assert constraint_state(Constraint("bubble", 0.01, 0.10, "", "<=")) == "ok"
+    assert constraint_state(Constraint("memory", 80e9, 76.4e9, "B", "<=", binding=True)) == "VIOLATED"

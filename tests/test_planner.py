@@ -215,3 +215,20 @@ def test_a_zero_bubble_bound_is_a_bound_plan_takes_as_solve_3d_does():
                                   "64", "--global-batch", "256", "--max-bubble", "0", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["best"]["plan"]["pp"] == 1
+
+
+def test_check_and_plan_take_the_software_stack_as_solve_3d_does():
+    # An FP8 claim divides by the FP8 dense peak: 1,979 TFLOP/s on an H100 SXM (NVIDIA H100 datasheet, dense,
+    # i.e. half the 3,958 "with sparsity"), twice the BF16 989. 2,000 tokens/s x 6 x 70.55B = 846.6 TFLOP/s,
+    # so 42.8 % MFU by 6N at FP8 where BF16 would say 85.6 %.
+    r = CliRunner().invoke(main, ["check", "--model", "llama3_70b", "--gpu", "h100", "--gpus", "256",
+                                  "--tokens-per-s", "512000", "--precision", "fp8", "--no-bound", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["precision"] == "fp8" and d["peak_flops_per_gpu"] == pytest.approx(1978.9e12, rel=1e-3)
+    assert d["implied"]["mfu_6n"] == pytest.approx(2000 * 6 * 70.553706496e9 / 1978.9e12, rel=1e-3)
+    # plan: a GPU type without an FP8 peak is skipped with the reason, not solved in BF16
+    r = CliRunner().invoke(main, ["plan", "--model", "llama3_8b", "--tokens", "1e11", "--gpu", "h100,a100",
+                                  "--gpus", "64", "--global-batch", "256", "--precision", "fp8"])
+    assert r.exit_code == 0, r.output
+    assert "has no FP8 peak" in " ".join(r.output.split())

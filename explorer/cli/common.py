@@ -109,6 +109,12 @@ def cluster_options(f: Callable) -> Callable:
     return f
 
 
+# The keyword arguments stack_options and framework_options give a command, as make_setup and solve_3d take them.
+STACK_KEYS = ("precision", "flash_attention", "attention_kernel", "tp_comm_overlap", "fused_kernels", "fp8_all_gather",
+              "grad_accumulation_fusion", "cross_entropy")
+FRAMEWORK_KEYS = ("framework", "grad_reduce_dtype", "in_network_reduction")
+
+
 def stack_options(f: Callable) -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
     --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy"""

@@ -10,7 +10,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import SHAPE_KEYS, framework_options, shape_options
+from explorer.cli.common import FRAMEWORK_KEYS, SHAPE_KEYS, STACK_KEYS, framework_options, shape_options, stack_options
 from explorer.errors import InfeasibleError
 
 FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
@@ -59,8 +59,8 @@ def assumptions(kw: dict) -> RunAssumptions:
 
 
 def stack(kw: dict) -> dict:
-    """The software-stack options of the 3D solves (explorer.cli.common.framework_options)."""
-    return {k: kw.pop(k) for k in ("framework", "grad_reduce_dtype", "in_network_reduction")}
+    """The software-stack options of the 3D solves (explorer.cli.common.stack_options, framework_options)."""
+    return {k: kw.pop(k) for k in (*STACK_KEYS, *FRAMEWORK_KEYS)}
 
 
 @main.command("plan")
@@ -82,6 +82,7 @@ def stack(kw: dict) -> dict:
 @click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
+@stack_options
 @framework_options
 @assumption_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -127,6 +128,7 @@ def plan_cmd(**kw) -> None:
               help="Relative difference still called agreement.")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
+@stack_options
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check_cmd(**kw) -> None:

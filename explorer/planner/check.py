@@ -49,6 +49,7 @@ class CheckResult:
     bound: dict[str, Any]
     tests: list[Test] = field(default_factory=list)
     tolerance: float = DEFAULT_TOLERANCE
+    precision: str = "bf16"  # whose dense peak the MFU figures divide by
 
     @property
     def verdict(self) -> str:
@@ -61,7 +62,8 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         m = self.model.model
         return {"verdict": self.verdict, "model": m.name, "params": m.params, "gpu": self.gpu, "gpus": self.gpus,
-                "seq_len": self.seq_len, "peak_flops_per_gpu": self.peak_flops, "flops_per_token_6n": self.flops_6n,
+                "seq_len": self.seq_len, "precision": self.precision,
+                "peak_flops_per_gpu": self.peak_flops, "flops_per_token_6n": self.flops_6n,
                 "flops_per_token_model": self.flops_full, "claims": self.claims, "implied": self.implied,
                 "bound": self.bound, "tolerance": self.tolerance,
                 "tests": [{"name": t.name, "kind": t.kind, "ok": t.ok, "arithmetic": t.arithmetic}
@@ -109,7 +111,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     peak = setup.peak_flops
     f6, ffull = 6.0 * m.params, m.model_flops_per_token(seq)
     r = CheckResult(model=model, gpu=opts["gpu"], gpus=gpus, seq_len=seq, peak_flops=peak, flops_6n=f6,
-                    flops_full=ffull, claims=claims, implied={}, bound={}, tolerance=tolerance)
+                    flops_full=ffull, claims=claims, implied={}, bound={}, tolerance=tolerance,
+                    precision=setup.precision)
     tol = tolerance
 
     # throughput, from whichever form the claim took

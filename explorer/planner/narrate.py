@@ -146,7 +146,8 @@ def check_text(r) -> str:
     m = r.model.model
     v = r.verdict
     out = _wrap(f"Claim check: {m.name} ({m.params / 1e9:.2f}B parameters) on {r.gpus:,} x {r.gpu} "
-                f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense peak each), sequences of {r.seq_len:,}", "", "")
+                f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense {r.precision.upper()} peak each), "
+                f"sequences of {r.seq_len:,}", "", "")
     out += _wrap(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP; with attention and "
                  f"logits (the cost model's count) {r.flops_full / 1e9:,.1f} GFLOP")
     if r.model.how == "params":

@@ -122,7 +122,8 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                   assumptions: RunAssumptions, stack: dict[str, Any] | None = None) -> TrainingPlan:
     """Solve every candidate that the bounds leave, cost it with goodput, pick the best.
 
-    `stack`: the software stack of the 3D solves (framework, grad_reduce_dtype, in_network_reduction)."""
+    `stack`: the software stack of the 3D solves (make_setup and solve_3d keywords: precision, flash_attention,
+    ..., framework, grad_reduce_dtype, in_network_reduction)."""
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
 

@@ -231,4 +231,11 @@ def test_check_and_plan_take_the_software_stack_as_solve_3d_does():
     r = CliRunner().invoke(main, ["plan", "--model", "llama3_8b", "--tokens", "1e11", "--gpu", "h100,a100",
                                   "--gpus", "64", "--global-batch", "256", "--precision", "fp8"])
     assert r.exit_code == 0, r.output
-    assert "has no FP8 peak" in " ".join(r.output.split())
+    assert "a100_80gb 64 ib_hdr cannot run (precision 'fp8'" in " ".join(r.output.split())
+    # The framework reaches the plan's and the check's own cost setup: FSDP2's FP8 all-gather (torchao) was refused
+    # there as "not for megatron", and the bounds took Megatron's kernel and overlap defaults.
+    r = CliRunner().invoke(main, ["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "64",
+                                  "--tokens-per-s-per-gpu", "9000", "--framework", "fsdp", "--precision", "fp8",
+                                  "--fp8-all-gather", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "[fsdp]" in json.loads(r.output)["bound"]["plan"]

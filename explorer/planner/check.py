@@ -106,7 +106,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     track = get_track("cloud")
     stack = dict(stack or {})
     setup = make_setup(track, model=model.model, gpus=gpus, seq_len=seq, **opts,
-                       **{k: v for k, v in stack.items() if k != "framework"})
+                       **stack)
     m = setup.model
     peak = setup.peak_flops
     f6, ffull = 6.0 * m.params, m.model_flops_per_token(seq)

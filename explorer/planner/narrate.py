@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from explorer.planner.run import CANNOT_RUN
 from explorer.units import human_duration, human_large
 from explorer.units import human_usd as _usd
 
@@ -46,7 +47,8 @@ def plan_dict(p) -> dict[str, Any]:
         "candidates": [c.to_dict() for c in p.candidates],
         "proofs": {"solves": p.proofs, "wall_time_s": p.proofs_s,
                    "proven_optimal": sum(c.status == "optimal" for c in p.candidates),
-                   "skipped_by_bounds": sum(c.status == "skipped" for c in p.candidates)},
+                   "skipped_by_bounds": sum(c.status == "skipped" for c in p.candidates),
+                   "cannot_run": sum(c.status == CANNOT_RUN for c in p.candidates)},
         "assumptions": {
             "gpu_mtbf_hours": a.gpu_mtbf_hours, "failures_source": a.failure_source,
             "restart_s": a.restart_s, "storage_write_gb_per_s": a.storage_write_bps / 1e9,
@@ -93,14 +95,14 @@ def plan_text(p) -> str:
                and cs[j + 1].status == c.status and cs[j + 1].reason.split(":")[0] == kind):
             j += 1
         span = f"{c.gpus:,}" if j == i else f"{c.gpus:,}-{cs[j].gpus:,}"
-        out += _wrap(f"{c.status} ({cs[j].reason if c.status == 'skipped' else c.reason})",
+        out += _wrap(f"{c.status} ({cs[j].reason if c.status in ('skipped', CANNOT_RUN) else c.reason})",
                      " " * 19, f"  {c.gpu:<10}{span:>7}  {c.network:<9}")
         i = j + 1
     out.append("")
     b = p.best
     if b is None:
-        out += _wrap(f"No candidate meets the constraints ({' and '.join(cons) or 'none given'}); see the reasons "
-                     f"above.", "", "")
+        out += _wrap("No candidate meets the constraints" + (f" ({' and '.join(cons)})" if cons else "")
+                     + "; see the reasons above.", "", "")
     else:
         e, g = b.result.best, b.goodput
         out += _wrap(f"Best ({goal}): {b.gpus:,} x {b.gpu} on {b.network}: {_days(b.train_s)}, {_usd(b.usd)}"
@@ -123,10 +125,12 @@ def plan_text(p) -> str:
                 + "".join(f"; {k}: none meets the constraints" for k in p.gpu_types if k not in per))
     n_opt = sum(c.status == "optimal" for c in p.candidates)
     n_skip = sum(c.status == "skipped" for c in p.candidates)
+    n_cannot = sum(c.status == CANNOT_RUN for c in p.candidates)
     out.append("")
     out += _wrap(f"Proofs: {p.proofs} CP-SAT solves ({n_opt} proven optimal) in {p.proofs_s:.1f} s; {n_skip} of "
                  f"{len(p.candidates)} candidates skipped by bounds that need no solve (memory even fully sharded; "
-                 f"the deadline even at 100% MFU).", "", "")
+                 f"the deadline even at 100% MFU)" + (f"; {n_cannot} on a part that cannot run the stack asked for"
+                                                      if n_cannot else "") + ".", "", "")
     out += ["", "Assumptions:"]
     out += _wrap(f"failures: one per {a.gpu_mtbf_hours:,.0f} GPU-hours. {a.failure_source}")
     out += _wrap(f"checkpoints: weights + optimizer state; storage {a.storage_write_bps / 1e9:g} GB/s aggregate, "

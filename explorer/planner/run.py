@@ -34,6 +34,9 @@ OBJECTIVES = ("cost", "time")
 DAY = 86400.0
 
 
+CANNOT_RUN = "cannot run"  # a candidate's part cannot run the stack asked for (make_setup refused it)
+
+
 @dataclass
 class Candidate:
     """One (GPU type, count, network): its proven plan, goodput, time to train and dollars."""
@@ -41,7 +44,7 @@ class Candidate:
     gpu: str
     gpus: int
     network: str
-    status: str  # optimal | feasible (time limit) | infeasible | no answer (time limit) | skipped
+    status: str  # optimal | feasible (time limit) | infeasible | no answer (time limit) | skipped | cannot run
     reason: str = ""
     result: Any = None  # ThreeDResult
     goodput: Goodput | None = None
@@ -150,7 +153,6 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     seq = min(assumptions.seq_len, model.model.max_seq) if seq_len is None else seq_len
     track = get_track("cloud")
     stack = dict(stack or {})
-    setup_stack = {k: v for k, v in stack.items() if k != "framework"}
     deadline_s = deadline_days * DAY if deadline_days is not None else None
     cands: list[Candidate] = []
     proofs, proofs_s = 0, 0.0
@@ -163,9 +165,9 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                 c = Candidate(gpu=opts["gpu"], gpus=n, network=opts["network"], status="skipped", usd_per_hour=price)
                 cands.append(c)
                 try:
-                    setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts, **setup_stack)
-                except UsageError as exc:
-                    c.reason = str(exc)
+                    setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts, **stack)
+                except UsageError as exc:  # the part cannot run this stack (no FP8 peak, ...): not a bound
+                    c.status, c.reason = CANNOT_RUN, str(exc)
                     continue
                 flops_tok = setup.model.model_flops_per_token(seq)
                 reason = _bound(setup, n, tokens * flops_tok, deadline_s)

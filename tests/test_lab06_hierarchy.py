@@ -122,3 +122,17 @@ def test_infeasible_and_bad_inputs():
     assert not r["feasible"] and r["outside_space"][0].startswith("aggregation = 3 is outside the searched space")
     with pytest.raises(UsageError):
         h.evaluate_attempt({"aggregation": 8, "intra_algorithm": "rng", "accumulation": 1}, "cloud")
+
+
+def test_the_accumulation_finding_charges_the_compute_of_the_batch_solved():
+    # Each device computes G/N samples a step, so at twice the global batch the step's compute doubles while the
+    # all-reduce of the same gradients (M bytes) does not: with nothing exposed (the cloud tiers hide behind the
+    # backward), each tier's busy fraction halves. It stayed at the track default's (512) for every --global-batch.
+    import re
+
+    def busy(gb: int) -> float:
+        r = h.solve("cloud", global_batch=gb)
+        text = " ".join(next(f.answer for f in r.findings if "idles" in f.question).split())
+        return float(re.search(r"and the inter tier ([0-9.]+)%", text).group(1))
+
+    assert busy(512) / busy(1024) == pytest.approx(2.0, rel=0.05)

@@ -179,7 +179,7 @@ def _step_model_numbers(track: str, t: dict) -> dict[str, Any]:
         f"{setup.seq_len:,}-token sequences, ZeRO-{plan.zero}, recompute {plan.recompute}, {setup.precision}: "
         f"weights + gradients + optimizer + buffers {fixed:,} B, "
         f"activations + working {mem['activations'] + mem['working']:,} B per sequence, {est.time['compute']:.3f} s of "
-        f"compute per sequence of which the backward is {backward_share:.3f} (explorer/cost/step.py); gradients "
+        f"compute per sequence of which the backward takes {backward_share:.1%} (explorer/cost/step.py); gradients "
         "accumulate in place in their 16-bit buffer (PyTorch DDP no_sync), so accumulation adds no memory")
     return {"memory_limit_bytes": float(setup.memory_limit_bytes),
             "fixed_memory_bytes": float(fixed),

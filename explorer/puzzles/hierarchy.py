@@ -518,7 +518,7 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
     t8 = lab08(sc.track)
     b_crit = (t8.critical_batch_samples if t8.critical_batch_samples is not None else
               conv.kaplan_critical_batch_tokens(t8.critical_batch_loss_nats) / get_track(sc.track).workload.seq_len)
-    compute = sc.compute_s_per_step
+    compute = replace(sc, global_batch=inst.global_batch).compute_s_per_step  # at the batch being solved
 
     def busy(e: Evaluation) -> tuple[float, float]:
         step = compute + e.exposed_us / TIME_SCALE

@@ -185,10 +185,13 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     from explorer.puzzles.fleet3d import fleet_phrase, is_fleet
 
     if gpu is None and gpus is None and is_fleet(t.key):  # the whole fleet as one synchronous data-parallel ring
+        mb = t.crisis_plan.micro_batch
         raise UsageError(
             f"{fleet_phrase(t.key)}, not a datacenter whose ranks reduce every "
-            f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 gives the local step of one "
-            f"{t.device_word}, --gpu (e.g. h100) the track's model on datacenter hardware")
+            f"step: `explore solve 3d --track {t.key}` evaluates it; --gpus 1 --micro-batch {mb} --global-batch "
+            f"{mb} gives one local step of one {t.device_word} (the lab's micro-batch; without --global-batch one "
+            f"device would take the fleet's whole batch of {t.workload.global_batch:,}), --gpu (e.g. h100) the "
+            f"track's model on datacenter hardware")
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""

@@ -174,3 +174,19 @@ def test_a_pin_outside_the_space_names_the_rule_it_breaks():
     code, out, err = run("solve", "3d", "--fix", "tp=16")
     assert code == 1
     assert "pinned to 16 (--fix), but" in err and "within a node of 8" in err and err.count("pinned to 16") == 1
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile", "tiny"])
+def test_the_fleet_hint_of_estimate_gives_one_local_step(track):
+    # The hint said "--gpus 1 gives the local step of one vehicle"; that ran the fleet's whole batch (80,000
+    # sequences on the edge track) on one device. The command it now names must run one micro-batch.
+    import re
+
+    import explorer
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError) as exc:
+        explorer.estimate(track=track)
+    mb, gb = map(int, re.search(r"--micro-batch (\d+) --global-batch (\d+)", str(exc.value)).groups())
+    e = explorer.estimate(track=track, gpus=1, micro_batch=mb, global_batch=gb)
+    assert e.plan.num_micro_batches == 1 and e.plan.global_batch == e.plan.micro_batch == mb

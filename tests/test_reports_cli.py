@@ -63,6 +63,10 @@ def test_report_rerenders_saved_json(main, tmp_path):
     bad.write_text("{not json")
     r, out = run(main, ["report", str(bad)])
     assert "is not JSON (line 1" in out
+    plan = tmp_path / "plan.json"  # the JSON of `explore plan`: no puzzle (was "puzzle 'None' is not one of ...")
+    plan.write_text(json.dumps({"verdict": "CONSISTENT", "best": None}))
+    r, out = run(main, ["report", str(plan)])
+    assert r.exit_code == 2 and "has no 'puzzle'" in out
 
 
 def test_key_command(main, tmp_path, monkeypatch):

@@ -149,7 +149,8 @@ def stack_options(f: Callable) -> Callable:
                      help="Megatron-LM adds each micro-batch's weight gradients into its FP32 main_grad inside the "
                           "weight-gradient GEMM (on since 2022-02). Off: Megatron-LM of 2021 (the SC'21 runs), where "
                           "autograd adds them into .grad, one HBM pass over the local parameters per micro-batch "
-                          "after the first. DeepSpeed and FSDP2 are unaffected."),
+                          "after the first. Charged on ZeRO-0 plans only, the 2021 LocalDDP the SC'21 runs used; "
+                          "ZeRO-1 plans and DeepSpeed and FSDP2 are unaffected."),
         click.option("--cross-entropy", type=click.Choice(list(CROSS_ENTROPY_KERNELS)), default="unfused",
                      show_default=True,
                      help=f"The loss kernel. unfused: FP32 passes over the logits, {CE_BYTES['unfused']:g} bytes "

@@ -162,6 +162,9 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
         raise UsageError(f"{file} is nested too deeply to be a saved report") from None
     if not isinstance(data, dict):
         raise UsageError(f"{file} is not a saved report: its JSON is a {type(data).__name__}, not an object")
+    if "puzzle" not in data:  # e.g. the JSON of `explore plan` or `explore check`, which are not puzzle reports
+        raise UsageError(f"{file} is not a saved report: it has no 'puzzle' (a report is the JSON of `explore solve "
+                         f"PUZZLE --format json`; plan, check and estimate JSON are not re-rendered)")
     try:
         report = Report.from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:

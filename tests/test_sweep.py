@@ -112,9 +112,10 @@ def test_a_running_scheduler_is_used_as_is(tmp_path):
 
 
 @pytest.mark.parametrize("kind, raw, allowed", [
-    ("3d", {"model": "llama3_8b", "gpus": "0"}, "a whole number above 0"),
-    ("3d", {"model": "llama3_8b", "gpus": "8", "max_bubble": "2"}, "a fraction in [0, 1]"),
-    ("plan", {"model": "llama3_8b", "tokens": "-1"}, "a number above 0"),
+    ("3d", {"model": "llama3_8b", "gpus": "0"}, "bad value '0'; give a whole number >= 1"),
+    ("3d", {"model": "llama3_8b", "gpus": "8", "max_bubble": "2"}, "bad value '2'; give a number in [0, 1]"),
+    ("plan", {"model": "llama3_8b", "tokens": "-1"}, "bad value '-1'; give a number > 0"),
+    ("3d", {"params": "0", "gpus": "8"}, "bad value '0'; give a parameter count"),
 ])
 def test_a_refused_grid_value_says_what_is_allowed(kind, raw, allowed):
     with pytest.raises(UsageError, match=re.escape(allowed)):

@@ -46,15 +46,15 @@ def time_limit_option(f: Callable) -> Callable:
                              "'feasible, not proven optimal' with the gap.")(f)
 
 
-def puzzle_options(f: Callable) -> Callable:
-    """--track, --format, --out, --attempts: what every solve command takes."""
-    return track_option(output_options(attempts_option(f)))
-
-
 def graded_nothing_options(f: Callable) -> Callable:
     """--track, --format, --out: a solve command whose puzzle has no choice a student makes (sync,
     compression, crossover), so no --attempts to grade."""
     return track_option(output_options(f))
+
+
+def puzzle_options(f: Callable) -> Callable:
+    """--track, --format, --out, --attempts: what a solve command whose puzzle grades attempts takes."""
+    return graded_nothing_options(attempts_option(f))
 
 
 # A custom model shape, shared by estimate, solve 3d and the planner (explore plan / check).
@@ -107,12 +107,6 @@ def cluster_options(f: Callable) -> Callable:
     for o in reversed(opts):
         f = o(f)
     return f
-
-
-# The keyword arguments stack_options and framework_options give a command, as make_setup and solve_3d take them.
-STACK_KEYS = ("precision", "flash_attention", "attention_kernel", "tp_comm_overlap", "fused_kernels", "fp8_all_gather",
-              "grad_accumulation_fusion", "cross_entropy")
-FRAMEWORK_KEYS = ("framework", "grad_reduce_dtype", "in_network_reduction")
 
 
 def stack_options(f: Callable) -> Callable:
@@ -248,3 +242,14 @@ def framework_options(f: Callable) -> Callable:
                           "nemo, megatron-lm, megatron-core, mcore (megatron); megatron-deepspeed (deepspeed); "
                           "fsdp2, fsdp1, pytorch-fsdp, torchtitan (fsdp).")(f)
     return f
+
+
+def option_keys(decorator: Callable[[Callable], Callable]) -> tuple[str, ...]:
+    """The keyword arguments an options decorator gives a command (read from the options it adds), so a command
+    that forwards them (plan, check) cannot fall behind one added to the decorator."""
+    return tuple(p.name for p in getattr(decorator(lambda: None), "__click_params__", ()) if p.name)
+
+
+# What stack_options and framework_options give a command, as make_setup and solve_3d take them.
+STACK_KEYS = option_keys(stack_options)
+FRAMEWORK_KEYS = option_keys(framework_options)

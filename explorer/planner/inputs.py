@@ -15,6 +15,7 @@ from explorer.cost.goodput import per_device_failure_rate
 from explorer.errors import UsageError
 from explorer.hardware.catalog import accelerator_names, get_accelerator, get_link, node_for_accelerator
 from explorer.models.architecture import DecoderModel
+from explorer.validation import Number
 
 _DATA = Path(__file__).resolve().parent.parent / "data" / "training_run.toml"
 MAX_LIST = 64  # the longest comma list any option of plan/check/sweep takes
@@ -38,8 +39,9 @@ def resolve_model(model: str | DecoderModel | None = None, params: float | None 
     from explorer.models.catalog import get_model
 
     shape = {k: v for k, v in (shape or {}).items() if v is not None}
-    given = [n for n, v in (("--model", model), ("--params", params), ("a custom shape", shape))
-             if v is not None and v != {} and v != ""]
+    # absent: None, an empty name, no shape option (a parameter count of 0 is given, and refused by its range)
+    given = [n for n, v in (("--model", model or None), ("--params", params), ("a custom shape", shape or None))
+             if v is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of --model NAME, --params N (e.g. 100e9) or a custom shape "
                          "(--layers --hidden --heads ...)" + (f"; got {' and '.join(given)}" if given else ""))
@@ -88,8 +90,9 @@ ALLOWED: dict[Any, str] = {float: "a number, e.g. 15e12", count: "a whole number
 
 
 def parse_list(option: str, text: str | list | tuple | None, conv: Any = str, allowed: str | None = None) -> list:
-    """'a,b,c' (or a list) -> converted items, deduplicated in order, at most MAX_LIST of them. A value
-    `conv` refuses is named in a one-line error with what is allowed (`allowed`, else ALLOWED[conv])."""
+    """'a,b,c' (or a list) -> converted items, deduplicated in order, at most MAX_LIST of them. `conv` is a
+    converter or a validation.Number kind. A value it refuses is named in a one-line error with what is allowed:
+    `allowed`, else the kind's range in words (Number.describe), else ALLOWED[conv]."""
     if text is None:
         return []
     items = text.split(",") if isinstance(text, str) else list(text)
@@ -98,11 +101,17 @@ def parse_list(option: str, text: str | list | tuple | None, conv: Any = str, al
         item = raw.strip() if isinstance(raw, str) else raw
         if item == "":
             continue
-        try:
-            v = conv(item)
-        except (ValueError, TypeError, OverflowError):
-            what = allowed or ALLOWED.get(conv)
-            raise UsageError(f"{option}: bad value {item!r}" + (f"; give {what}" if what else "")) from None
+        if isinstance(conv, Number):
+            parsed = conv.parse(item) if isinstance(item, str) else item
+            if conv.problem(parsed):
+                raise UsageError(f"{option}: bad value {item!r}; give {allowed or conv.describe()}")
+            v = conv.check(option, parsed)
+        else:
+            try:
+                v = conv(item)
+            except (ValueError, TypeError, OverflowError):
+                what = allowed or ALLOWED.get(conv)
+                raise UsageError(f"{option}: bad value {item!r}" + (f"; give {what}" if what else "")) from None
         if v not in out:
             out.append(v)
     if len(out) > MAX_LIST:

@@ -11,38 +11,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost.frameworks import GRAD_REDUCE_DTYPES, framework_choice
 from explorer.errors import UsageError
 from explorer.plan import OPTIMIZERS, PRECISIONS
-from explorer.planner.inputs import count, parse_list
+from explorer.planner.inputs import parse_list
 
 KINDS = ("3d", "plan")
 MAX_POINTS = 100_000
 
 
-def _pos_int(v: Any) -> int:
-    n = count(str(v)) if not isinstance(v, int) or isinstance(v, bool) else v
-    if n <= 0:
-        raise ValueError(v)
-    return n
-
-
-def _pos_float(v: Any) -> float:
-    if isinstance(v, bool):
-        raise ValueError(v)
-    x = float(v)
-    if not math.isfinite(x) or x <= 0:
-        raise ValueError(v)
-    return x
-
-
-def _fraction(v: Any) -> float:
-    if isinstance(v, bool):
-        raise ValueError(v)
-    x = float(v)
-    if not 0.0 <= x <= 1.0:  # NaN fails too
-        raise ValueError(v)
-    return x
+POSITIVE_INT = V.Int(1)  # cluster sizes, batches, sequence lengths
+POSITIVE = V.Real(0.0, lo_open=True)  # token budgets, deadlines, dollars, parameter counts
 
 
 def _name(v: Any) -> str:
@@ -92,28 +72,29 @@ def _network(v: Any) -> str:
 def _params(v: Any) -> float:
     from explorer.models.shape_rule import shape_for_params
 
-    x = _pos_float(v)
+    parsed = POSITIVE.parse(v) if isinstance(v, str) else v
+    if POSITIVE.problem(parsed):
+        raise ValueError(v)  # parse_list names it with ALLOWED[_params]
+    x = float(parsed)
     shape_for_params(x)  # out of the rule's range: refused here
     return x
 
 
 # The inputs each kind of point takes, with their converters (one value each; lists make axes).
 INPUTS = {
-    "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": _pos_int, "network": _network,
-           "global_batch": _pos_int, "seq_len": _pos_int, "max_bubble": _fraction,
+    "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": POSITIVE_INT, "network": _network,
+           "global_batch": POSITIVE_INT, "seq_len": POSITIVE_INT, "max_bubble": V.FRACTION,
            "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
            "framework": _framework,
            "grad_reduce_dtype": _choice("grad_reduce_dtype", GRAD_REDUCE_DTYPES)},
-    "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": _pos_float, "deadline_days": _pos_float,
-             "budget_usd": _pos_float, "objective": _objective, "global_batch": _pos_int, "seq_len": _pos_int,
+    "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": POSITIVE, "deadline_days": POSITIVE,
+             "budget_usd": POSITIVE, "objective": _objective, "global_batch": POSITIVE_INT, "seq_len": POSITIVE_INT,
              "network": _network},
 }
-# What each converter takes, for parse_list's one-line error (the choices name their own).
-ALLOWED = {_pos_int: "a whole number above 0, e.g. 64 or 1e3", _pos_float: "a number above 0, e.g. 1e12",
-           _fraction: "a fraction in [0, 1], e.g. 0.1", _params: "a parameter count, e.g. 70e9",
-           _name: "a name"}
+# What each converter takes, for parse_list's one-line error (the Number kinds and the choices name their own).
+ALLOWED = {_params: "a parameter count, e.g. 70e9", _name: "a name"}
 # Inputs that are a set per point rather than an axis: plan's candidate cluster sizes.
-SETS = {"plan": {"gpus": _pos_int}}
+SETS = {"plan": {"gpus": POSITIVE_INT}}
 DEFAULTS = {"3d": {"gpu": "h100"}, "plan": {"gpu": "h100"}}
 
 

@@ -149,6 +149,32 @@ def test_tp_comm_overlap_only_hides_with_sequence_parallelism():
     assert no_sp_on.time["tp_comm"] == pytest.approx(no_sp_off.time["tp_comm"])
 
 
+def test_stack_choices_that_cannot_hold_together_are_refused_not_dropped():
+    # A fused kernel needs fused attention; --no-flash-attention runs the unfused s x s path, so a kernel given
+    # beside it would be silently ignored. DeepSpeed has no TP overlap (it is Transformer Engine's userbuffers in
+    # Megatron-Core, or torchtitan's AsyncTP): asked for, it must be refused, not narrated as userbuffers.
+    base = dict(model="llama3_8b", gpus=8, tp=8, micro_batch=1, global_batch=8)
+    with pytest.raises(UsageError, match="give one or the other"):
+        explorer.estimate(**base, flash_attention=False, attention_kernel="cudnn")
+    with pytest.raises(UsageError, match="--framework megatron or fsdp"):
+        explorer.estimate(**base, framework="deepspeed", tp_comm_overlap=True)
+    code, _, err = run("solve", "3d", "--track", "cloud", "--framework", "deepspeed", "--tp-comm-overlap")
+    assert code == 2 and err.count("\n") == 1 and "DeepSpeed" in err
+    # under --framework any a DeepSpeed plan runs no TP overlap even when it is asked for the others
+    from explorer.cost.frameworks import BY_KEY, tp_overlap_of
+
+    modes = tp_overlap_of(True, [BY_KEY[k].code for k in ("megatron", "deepspeed", "fsdp")], "h100")
+    assert list(modes) == [1, 0, 2]
+    # the scenario a solve saves (flash off, kernel resolved to the default) rebuilds without the refusal
+    from explorer.puzzles.threed import make_instance, scenario_of
+    from explorer.tracks import get_track
+
+    track = get_track("cloud")
+    inst = make_instance(track, flash_attention=False)
+    again = make_instance(track, **scenario_of(inst))
+    assert again.setup == inst.setup
+
+
 def test_flash_attention_off_costs_time_and_memory():
     # Without FlashAttention the a x s x s scores are stored (5as/h term, Korthikanti et al. Table 2) and stream
     # through HBM, so the same step is slower and needs more activation memory.

@@ -76,6 +76,15 @@ model code and communication the cost model charges (FRAMEWORKS below)."""
 GRAD_REDUCE_DTYPES = ("bf16", "fp32")
 
 
+TP_OVERLAP_OFF = 0
+TP_OVERLAP_USERBUFFERS = 1
+"""Megatron-Core --tp-comm-overlap (Transformer Engine userbuffers): forward and backward TP collectives run
+behind GEMMs (explorer/cost/time.py tp_overlap_exposed)."""
+TP_OVERLAP_FORWARD = 2
+"""torchtitan's AsyncTP (PyTorch's micro-pipelined all-gather-matmul / matmul-reduce-scatter): as published, it
+speeds the forward pass and not the backward (explorer/cost/time.py async_tp_exposed)."""
+
+
 @dataclass(frozen=True)
 class Framework:
     """What one framework runs (the search space) and the defaults that shape its communication."""
@@ -167,7 +176,10 @@ DEEPSPEED = Framework(
            "stage 3), deepspeed/runtime/pipe/engine.py (ZeRO-2/3 incompatible with PP), deepspeed/runtime/"
            "engine.py (bf16 gradient dtypes); deepspeed/runtime/pipe/schedule.py and p2p.py (blocking pipeline "
            "sends and receives, one call each)",
-    p2p_transfers=2)
+    p2p_transfers=2,
+    # no TP overlap: DeepSpeed's engine runs the model's TP collectives as they come (Megatron-DeepSpeed's
+    # mpu mappings, blocking all-reduces between the GEMMs); make_setup refuses --tp-comm-overlap with it
+    tp_overlap_mode=TP_OVERLAP_OFF)
 FSDP = Framework(
     key="fsdp", code=2, name="PyTorch FSDP2 (torchtitan)", zero_stages=(2, 3), sharded_with_pp=True,
     interleaving=True, context_parallel=True, hsdp=True, grad_fp32=True,
@@ -211,15 +223,6 @@ def p2p_transfers_of(fw: object) -> object:
     import numpy as np
 
     return np.asarray([f.p2p_transfers for f in FRAMEWORKS])[np.asarray(fw)]
-
-
-TP_OVERLAP_OFF = 0
-TP_OVERLAP_USERBUFFERS = 1
-"""Megatron-Core --tp-comm-overlap (Transformer Engine userbuffers): forward and backward TP collectives run
-behind GEMMs (explorer/cost/time.py tp_overlap_exposed)."""
-TP_OVERLAP_FORWARD = 2
-"""torchtitan's AsyncTP (PyTorch's micro-pipelined all-gather-matmul / matmul-reduce-scatter): as published, it
-speeds the forward pass and not the backward (explorer/cost/time.py async_tp_exposed)."""
 
 
 TP_OVERLAP_SOURCE = (

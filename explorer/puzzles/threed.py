@@ -177,6 +177,14 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
     if fp8_all_gather and framework_choice(framework) not in ("fsdp", "any"):
         raise UsageError(f"an FP8 all-gather is modelled for --framework fsdp (torchao's float8 all-gather under "
                          f"FSDP2), not for {framework_choice(framework)}")
+    if attention_kernel is not None and not flash_attention:
+        raise UsageError(f"--attention-kernel {attention_kernel} names a fused attention kernel, and "
+                         "--no-flash-attention runs attention unfused (the s x s scores in memory); give one or the "
+                         "other")
+    if tp_comm_overlap and framework_choice(framework) == "deepspeed":
+        raise UsageError("--tp-comm-overlap is Megatron-Core's (Transformer Engine userbuffers) or torchtitan's "
+                         "(AsyncTP); DeepSpeed's engine, and Megatron-DeepSpeed's tensor parallelism, run the TP "
+                         "collectives between the GEMMs: give --framework megatron or fsdp, or leave it off")
     # under --framework any with no kernel given, each plan runs its own framework's
     # (Setup.attention_kernel_by_framework)
     by_framework = attention_kernel is None and framework_choice(framework) == "any"
@@ -242,7 +250,8 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "network": c.inter.key, "intra_network": c.intra.key, "seq_len": s.seq_len,
            "global_batch": inst.global_batch, "precision": s.precision, "optimizer": s.optimizer,
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
-           "attention_kernel": None if s.attention_kernel_by_framework else s.attention_kernel,
+           "attention_kernel": (None if s.attention_kernel_by_framework or not s.flash_attention
+                                else s.attention_kernel),
            "tp_comm_overlap": s.tp_comm_overlap, "fused_kernels": s.fused_kernels,
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),

@@ -124,6 +124,44 @@ def test_zero_saving_uses_the_3d_solvers_step_times(monkeypatch):
     assert "ZeRO" in r.findings[3].answer
 
 
+def test_a_zero_search_stopped_above_the_zero0_plan_never_reports_a_loss(monkeypatch):
+    # Every stage allowed includes stage 0, so the best with ZeRO allowed is never slower than the best ZeRO-0
+    # plan. A search cut by its time limit at a worse incumbent (5.0 s vs 4.0 s) must report the ZeRO-0 plan
+    # (saving 0), not a made-up loss of 1 - 5/4.
+    @dataclass
+    class Best:
+        step_time_s: float
+        mfu: float
+        plan: object
+
+    class Plan:
+        def __init__(self, zero):
+            self.zero = zero
+
+        def describe(self):
+            return f"TP=8 ZeRO-{self.zero}"
+
+    def solve_3d(track="cloud", *, allow=None, **kw):
+        if allow:
+            return types.SimpleNamespace(best=Best(4.0, 0.5, Plan(0)), status="optimal")
+        return types.SimpleNamespace(best=Best(5.0, 0.4, Plan(3)), status="feasible")
+
+    fake = types.ModuleType("explorer.api")
+    fake.solve_3d = solve_3d
+    monkeypatch.setitem(sys.modules, "explorer.api", fake)
+    r = sync.solve("cloud", zero=True, time_limit=0.05)
+    assert r.figure("usd_month_saved_zero") == 0
+    assert r.figure("step_time_best_zero_s") == 4.0
+    assert "ZeRO saves nothing" in r.headline and "raise --time-limit" in r.findings[3].answer
+
+
+def test_a_time_limit_on_no_solver_is_refused():
+    # the audit's only solver is the 3D one behind the ZeRO comparison
+    for track, zero in (("cloud", False), ("edge", True)):
+        with pytest.raises(UsageError, match="leave --time-limit out"):
+            sync.solve(track, zero=zero, time_limit=3)
+
+
 # --- track forms ------------------------------------------------------------------------------------
 def test_edge_sync_period_from_the_staleness_bound():
     r = sync.solve("edge", zero=False)

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from explorer import validation as V
+from explorer.errors import UsageError
 from explorer.puzzles.sync.audit import (
     Audit,
     checkpoint_figures,
@@ -45,7 +46,13 @@ def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slow
     time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
     a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
                   seed=seed)
-    if a.track.key in ("edge", "mobile", "tiny"):  # a fleet: no ZeRO, no restarts (explorer/puzzles/sync/fleet.py)
+    fleet = a.track.key in ("edge", "mobile", "tiny")
+    if time_limit is not None and (fleet or not zero):
+        # the only solver in the audit is the 3D one behind the ZeRO comparison; a limit on nothing is refused,
+        # not dropped
+        raise UsageError(f"--time-limit bounds the 3D solves of the ZeRO comparison, and "
+                         f"{'a fleet track has none' if fleet else '--no-zero turns it off'}; leave --time-limit out")
+    if fleet:  # a fleet: no ZeRO, no restarts (explorer/puzzles/sync/fleet.py)
         report = build_fleet_report(a, fleet_audit(a))
     else:
         z = zero_comparison(a.track.key, nodes, time_limit) if zero else None

@@ -194,6 +194,9 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                         f"{human_percent(nz['mfu'])}) vs with ZeRO allowed ({zz['plan']}, {hn(zz['step_s'], 4)} s, "
                         f"MFU {human_percent(zz['mfu'])}): {_usd(zero_saved)}/month"
                         + ("." if nz.get("status") == zz.get("status") == "optimal" else
+                           " (the search with ZeRO allowed stopped at its time limit above the ZeRO-0 plan, which it "
+                           "allows too, so the best known with ZeRO is that plan; raise --time-limit to search "
+                           "further)." if zz.get("stopped_above_zero0") else
                            " (not both proven optimal: CP-SAT stopped at its time limit, so the saving is "
                            "indicative)."))
         else:
@@ -266,8 +269,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         async_txt = (f"Async's staleness ({hn(a.staleness)}) leaves r = {hn(a.progress)} progress per update, so it "
                      + (f"costs {hn(ratio)}x per unit of progress." if a.usd_async < 0
                         else f"saves {_usd(a.usd_async)}/month."))
-    zero_part = (f" ZeRO saves {_usd(zero_saved)}/month but leaves the straggler wait." if zero_saved is not None
-                 and remedies else "")
+    zero_part = ("" if zero_saved is None or not remedies else
+                 " ZeRO saves nothing (the best plan found is ZeRO-0) and leaves the straggler wait."
+                 if abs(zero_saved) < 0.5 else
+                 f" ZeRO saves {_usd(zero_saved)}/month but leaves the straggler wait.")
     best_remedy = max(remedies, key=lambda r: r["net_usd"]) if remedies else None
     remedy_part = (f" Best remedy: {best_remedy['name']}, {_saved_or_lost(best_remedy['net_usd'])} net."
                    if best_remedy is not None else "")

@@ -277,6 +277,12 @@ COMPRESSION_RATIO = Real(1.0, MAX_COMPRESSION_RATIO, why="MAX_COMPRESSION_RATIO"
 WORKERS = Int(1, MAX_WORKERS, why="MAX_WORKERS CPU workers")
 ACCUMULATION = Int(1, MAX_ACCUMULATION, why="MAX_ACCUMULATION steps, each one evaluated")
 RUN_TOKENS = Positive(MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")
+# A plan's token budget: from a million tokens (below it a run is a few steps of any batch worth planning) to the
+# frontier's MAX_RUN_TOKENS; its deadline and budget are positive and finite (1e15 days or dollars: no run is
+# longer or dearer, and the goodput arithmetic stays finite).
+PLAN_TOKENS = Real(1e6, MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")
+DEADLINE_DAYS = Positive(1e15, unit="days", why="a deadline past any run")
+BUDGET_USD = Positive(1e15, unit="USD", why="a budget past any run")
 THRESHOLD = OPEN_FRACTION
 
 

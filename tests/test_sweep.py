@@ -84,6 +84,16 @@ def test_cli_sweep_writes_tables_figures_and_knees(tmp_path):
         assert (Path(tmp_path) / f).stat().st_size > 0
 
 
+def test_cli_sweep_says_why_a_point_was_refused(tmp_path):
+    # GPT-3 has 2,048 learned positions (Brown et al. 2020, n_ctx = 2048): a 4,096-token point is refused by
+    # the point's own setup, recorded as 'error', and the summary says why instead of only counting it
+    r = CliRunner().invoke(main, ["sweep", "--model", "gpt3_175b", "--seq-len", "4096", "--gpus", "64",
+                                  "--workers", "0", "--out", str(tmp_path), "--no-progress", "--no-figures"])
+    assert r.exit_code == 0, r.output
+    assert "statuses: error 1" in r.output
+    assert "1 point refused its inputs" in r.output and "2,048 learned positions" in r.output
+
+
 @pytest.mark.parametrize("args", [
     ["--model", "llama3_8b", "--gpus", "8", "--scheduler", "localhost:1"],
     ["--model", "llama3_8b", "--gpus", ",".join(str(8 * i) for i in range(1, 60)), "--global-batch",
@@ -114,7 +124,11 @@ def test_a_running_scheduler_is_used_as_is(tmp_path):
 @pytest.mark.parametrize("kind, raw, allowed", [
     ("3d", {"model": "llama3_8b", "gpus": "0"}, "bad value '0'; give a whole number >= 1"),
     ("3d", {"model": "llama3_8b", "gpus": "8", "max_bubble": "2"}, "bad value '2'; give a number in [0, 1]"),
-    ("plan", {"model": "llama3_8b", "tokens": "-1"}, "bad value '-1'; give a number > 0"),
+    ("plan", {"model": "llama3_8b", "tokens": "-1"}, "bad value '-1'; give a number in [1,000,000, 1e+15]"),
+    # plan's own range, checked before any point runs (a 5-token budget used to reach every point as an error)
+    ("plan", {"model": "llama3_8b", "tokens": "5"}, "bad value '5'; give a number in [1,000,000, 1e+15]"),
+    ("plan", {"model": "llama3_8b", "tokens": "1e12", "deadline_days": "0"},
+     "bad value '0'; give a number in (0, 1e+15] days"),
     ("3d", {"params": "0", "gpus": "8"}, "bad value '0'; give a parameter count"),
 ])
 def test_a_refused_grid_value_says_what_is_allowed(kind, raw, allowed):

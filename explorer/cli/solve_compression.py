@@ -17,7 +17,9 @@ from explorer.cli.common import emit, graded_nothing_options
               help="Workers in the simulated optimisation (>= 2).")
 @click.option("--steps", type=V.COMPRESSION_STEPS, default=None, help="Optimisation steps (default 250).")
 @click.option("--warmup", type=V.COMPRESSION_WARMUP, default=None,
-              help="Full-precision warm-up steps of 1-bit Adam (default: 20% of the steps).")
+              help="Full-precision warm-up steps of 1-bit Adam, 1 to steps - 1 (default: 20% of the steps). At "
+                   "least 1: 1-bit Adam freezes the variance its warm-up measured, so it needs one full-precision "
+                   "step; the report's no-warm-up run already compresses from step 1.")
 @click.option("--seed", type=V.SEED, default=None, help="Seed of the generated problem.")
 def compression_command(track: str, fmt: str, out_dir, topk_ratio: float | None,
                         workers: int | None, steps: int | None, seed: int | None, warmup: int | None) -> None:

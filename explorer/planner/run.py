@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer import validation as V
 from explorer.cost.goodput import (
     Goodput,
     checkpoint_bytes,
@@ -132,11 +133,9 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
 
     if objective not in OBJECTIVES:
         raise UsageError(f"objective {objective!r} unknown; valid: {', '.join(OBJECTIVES)}")
-    if not (isinstance(tokens, (int, float)) and math.isfinite(tokens) and 1e6 <= tokens <= 1e17):
-        raise UsageError(f"tokens must lie in [1e6, 1e17], got {tokens!r}")
-    for name, v in (("deadline-days", deadline_days), ("budget-usd", budget_usd)):
-        if v is not None and not (math.isfinite(v) and 0 < v <= 1e15):
-            raise UsageError(f"{name} must be a positive finite number, got {v!r}")
+    tokens = V.PLAN_TOKENS.check("tokens", tokens)
+    deadline_days = V.DEADLINE_DAYS.check("deadline-days", deadline_days)
+    budget_usd = V.BUDGET_USD.check("budget-usd", budget_usd)
     if not gpu_types:
         raise UsageError("give at least one GPU type (--gpu h100,b200)")
     sizes = list(sizes or DEFAULT_SIZES)

@@ -22,7 +22,7 @@ MAX_POINTS = 100_000
 
 
 POSITIVE_INT = V.Int(1)  # cluster sizes, batches, sequence lengths
-POSITIVE = V.Real(0.0, lo_open=True)  # token budgets, deadlines, dollars, parameter counts
+POSITIVE = V.Real(0.0, lo_open=True)  # parameter counts
 
 
 def _name(v: Any) -> str:
@@ -87,8 +87,9 @@ INPUTS = {
            "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
            "framework": _framework,
            "grad_reduce_dtype": _choice("grad_reduce_dtype", GRAD_REDUCE_DTYPES)},
-    "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": POSITIVE, "deadline_days": POSITIVE,
-             "budget_usd": POSITIVE, "objective": _objective, "global_batch": POSITIVE_INT, "seq_len": POSITIVE_INT,
+    "plan": {"model": _model, "params": _params, "gpu": _gpu, "tokens": V.PLAN_TOKENS,
+             "deadline_days": V.DEADLINE_DAYS, "budget_usd": V.BUDGET_USD, "objective": _objective,
+             "global_batch": POSITIVE_INT, "seq_len": POSITIVE_INT,
              "network": _network},
 }
 # What each converter takes, for parse_list's one-line error (the Number kinds and the choices name their own).

@@ -48,6 +48,7 @@ class FrontierSpec:
     attempt_scenario: Callable[[dict], dict] | None = None  # attempt values -> the scenario to grade it in
     note: str = ""
     describe: Callable[..., str] | None = None  # (**options) -> how the points were sampled
+    scenario: Callable[[str], str] | None = None  # track -> what is trained, on what (the report's first words)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class FrontierResult:
     all_optimal: bool = True
     note: str = ""
     unanswered: list[str] = field(default_factory=list)  # settings with no answer within the time limit
+    scenario: str = ""  # what is trained, on what: "Llama-3-70B, global batch 512 x 8,192 tokens, BF16 on H100"
 
     def __repr__(self) -> str:  # the headline; the points are in .points
         objectives = " vs ".join(f"{o.sense} {o.key}" for o in self.objectives)
@@ -255,6 +257,16 @@ def attempt_on_frontier_3d(values: dict, result: dict, track: str, **options: An
     return not _strictly_better(float(res.best.tokens_per_s), p["tokens_per_s"], "max")
 
 
+def scenario_3d(track: str) -> str:
+    """The workload every 3D frontier point trains (the track's: the frontier varies GPUs and headroom only)."""
+    from explorer.tracks import get_track
+
+    t = get_track(track)
+    w, acc = t.workload, t.cluster.accelerator
+    return (f"{w.model.name}, global batch {w.global_batch:,} x {w.seq_len:,} tokens, {w.precision.upper()} on "
+            f"{acc.name} ({t.usable_memory_bytes / 1e9:.4g} GB usable per GPU)")
+
+
 def describe_3d(complete: bool = False, levels: int = 4, **_: Any) -> str:
     if complete:
         return "complete: headroom raised by one byte after each point until nothing fits"
@@ -277,7 +289,7 @@ def attempt_scenario_3d(values: dict) -> dict:
 SPEC_3D = FrontierSpec("3d", OBJECTIVES_3D, points_3d, attempt_on_frontier_3d, attempt_point_3d,
                        note="tokens/s maximised by CP-SAT for each GPU count and memory-headroom level (epsilon "
                             "constraints); dollars are GPU-hours x price.",
-                       describe=describe_3d, attempt_scenario=attempt_scenario_3d)
+                       describe=describe_3d, attempt_scenario=attempt_scenario_3d, scenario=scenario_3d)
 SPECS: dict[str, FrontierSpec] = {"3d": SPEC_3D}
 
 
@@ -336,7 +348,7 @@ def frontier(puzzle: str, track: str = "cloud", **options: Any) -> FrontierResul
              " Not every solve was proven optimal (CP-SAT stopped at the time limit): these points are feasible, "
              "not proven Pareto-optimal.")
     return FrontierResult(puzzle, track, spec.objectives, front, solves, len(pts) - len(front), infeasible,
-                          all_optimal, note.strip(), unanswered)
+                          all_optimal, note.strip(), unanswered, spec.scenario(track) if spec.scenario else "")
 
 
 def check_non_dominated(points: list[dict], objectives) -> list[tuple[int, int]]:

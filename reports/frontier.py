@@ -94,6 +94,12 @@ def attempt_points(result: FrontierResult, report: Report, path: Path | list[dic
     return out
 
 
+def _bare(label: str) -> str:
+    """An objective's label without its '(unit)' where the value beside it carries the unit:
+    'throughput 1.08M tokens/s', not 'throughput (tokens/s) 1.08M tokens/s'."""
+    return label.split(" (")[0] if label.endswith(")") and " (" in label else label
+
+
 def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                     skipped: list[str] | None = None) -> Report:
     """A Report of the frontier: table of points, findings, the frontier plot."""
@@ -113,8 +119,9 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                         f"from {result.solved} exact solves ({result.dominated} dominated solved point(s) dropped).")]
     first_max = next((o for o in objs if o.sense == "max"), objs[0])
     top = max(result.points, key=lambda p: p[first_max.key])
-    findings.append(Finding(f"Highest {first_max.label}?",
-                            ", ".join(f"{o.label} {fmt_value(top[o.key], UNITS.get(o.key, o.unit))}" for o in objs)))
+    findings.append(Finding(f"Highest {_bare(first_max.label)}?",
+                            ", ".join(f"{_bare(o.label)} {fmt_value(top[o.key], UNITS.get(o.key, o.unit))}"
+                                      for o in objs)))
     if any("usd_per_million_tokens" in p for p in result.points):
         cheap = min(result.points, key=lambda p: p["usd_per_million_tokens"])
         findings.append(Finding("Cheapest tokens on the frontier?",
@@ -146,9 +153,11 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
         puzzle=result.puzzle, lab=info.lab, part=info.part, track=result.track,
         title=f"Optimal frontier of {_lower_article(info.title)}",
         status="optimal" if result.all_optimal else "feasible",
-        headline=(f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another." if
+        headline=(f"{result.scenario}: " if result.scenario else "") + (
+                  f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another." if
                   result.all_optimal else f"{len(result.points)} non-dominated points found ({obj_text}); not every "
-                  f"solve was proven optimal before the time limit, so they are feasible, not proven Pareto-optimal."),
+                  f"solve was proven optimal before the time limit, so they are feasible, not proven Pareto-optimal."
+                  ),
         figures={"points": Figure(len(result.points), "", "frontier points"),
                  "solves": Figure(result.solved, "", "exact solves")},
         findings=findings, tables=tables, plots=["frontier"], data={"frontier": data},

@@ -127,6 +127,16 @@ def test_frontier_report_csv_and_plot(api, tmp_path):
     assert "data:image/png;base64," in (tmp_path / "frontier-3d-cloud.html").read_text()
 
 
+def test_frontier_report_names_what_is_trained_and_each_unit_once(api):
+    from explorer.reports.frontier import frontier_report
+
+    rep = frontier_report(frontier("3d", "cloud", gpu_counts=[16, 32], levels=3))
+    # the cloud track (tracks/cloud.toml): Llama-3-70B, global batch 512 of 8,192-token sequences, BF16 on H100
+    assert rep.headline.startswith("Llama-3-70B, global batch 512 x 8,192 tokens, BF16 on NVIDIA H100")
+    top = next(f for f in rep.findings if f.question.startswith("Highest"))
+    assert top.question == "Highest throughput?" and top.answer.count("tokens/s") == 1
+
+
 def test_frontier_of_a_puzzle_without_one_is_a_usage_error(monkeypatch):
     import _reports_fake as fake
 

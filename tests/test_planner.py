@@ -118,6 +118,8 @@ def test_plan_small_run_picks_the_cheapest_that_meets_the_deadline():
                       global_batch=256, assumptions=A)
     by_n = {c.gpus: c for c in p.candidates}
     assert by_n[16].status == "skipped" and by_n[16].reason.startswith("deadline")
+    # both sides of the comparison carry their unit
+    assert f"take {floor16_days:,.1f} days > the deadline of {floor16_days * 0.9:g} days" in by_n[16].reason
     assert p.proofs == 2 and all(by_n[n].status == "optimal" for n in (64, 128))
     ok = [c for c in p.candidates if c.meets]
     assert p.best is min(ok, key=lambda c: c.usd)

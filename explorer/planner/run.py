@@ -195,12 +195,12 @@ def _bound(setup, n: int, total_flops: float, deadline_s: float | None) -> str:
     state = setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
     if state / n > setup.memory_limit_bytes:
         return (f"memory: weights, gradients and optimizer state alone, fully sharded, need {state / n / 1e9:,.1f} GB "
-                f"per GPU at {n:,} > {setup.memory_limit_bytes / 1e9:.1f} GB usable")
+                f"per GPU on {n:,} GPUs > {setup.memory_limit_bytes / 1e9:.1f} GB usable")
     if deadline_s is not None:
         floor = total_flops / (n * setup.peak_flops)
         if floor > deadline_s:
             return (f"deadline: even at 100% MFU and no failures {n:,} GPUs take {floor / DAY:,.1f} days > "
-                    f"{deadline_s / DAY:g}")
+                    f"the deadline of {deadline_s / DAY:g} days")
     return ""
 
 

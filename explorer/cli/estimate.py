@@ -100,6 +100,9 @@ def _runs_on(e) -> str:
     acc = e.setup.cluster.accelerator if e.setup else None
     if acc is not None and not acc.datacenter_stack:
         return f"On-device training loop (no data-centre framework runs here; layers laid out as in {fw.name})"
+    p = e.plan
+    if p.tp == p.pp == p.cp == p.dp == 1:  # nothing of the framework's parallel machinery runs (a local step)
+        return f"One device, no parallelism: a plain training step, layers laid out as in {fw.name}"
     return f"Runs on {fw.label(e.plan.zero)}"
 
 
@@ -116,9 +119,9 @@ def estimate_text(e, width: int | None = None) -> str:
     mem_scale, mem_unit = unit_scale(e.memory_limit)
     flop_scale, flop_unit = unit_scale(e.model_tflops_per_gpu * 1e12, FLOP_RATE_UNITS)
     lines = [f"Configuration: {e.plan.describe()}",
-             f"{_runs_on(e)}; data-parallel traffic "
-             f"{e.dp_comm_total_s:.4f} s per step "
-             f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)",
+             _runs_on(e) + ("" if e.plan.dp == 1 else
+                            f"; data-parallel traffic {e.dp_comm_total_s:.4f} s per step "
+                            f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)"),
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",
              f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu * 1e12 / flop_scale:.1f} / hardware "
              f"{e.hardware_tflops_per_gpu * 1e12 / flop_scale:.1f} {flop_unit} per device",

@@ -74,6 +74,12 @@ def plural_noun(word: str) -> str:
     return head + sep + tail
 
 
+def join_words(words: list[str]) -> str:
+    """['05'] -> '05', ['05', '06'] -> '05 and 06', ['05', '06', '08'] -> '05, 06 and 08'."""
+    words = [str(w) for w in words]
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def singular_noun(word: str) -> str:
     """The inverse of plural_noun: 'GPUs' -> 'GPU', 'pairs of glasses' -> 'pair of glasses', 'batches' ->
     'batch', 'steps' -> 'step'; a word that is not a regular plural is returned as it is."""

@@ -117,8 +117,22 @@ def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report]
     return entry
 
 
+def _scope(entries: list[KeyEntry], labs: dict[str, str]) -> str:
+    """What the key covers, in words: 'Every lab part for every track', 'Every part of lab 06 for the edge track'."""
+    from explorer.tracks import track_names
+    from explorer.units import join_words
+
+    have_labs = sorted({e.lab for e in entries})
+    have_tracks = list(dict.fromkeys(e.track for e in entries))
+    parts = ("Every lab part" if set(have_labs) >= set(labs) else
+             f"Every part of lab{'s' if len(have_labs) > 1 else ''} {join_words(have_labs)}")
+    tracks = ("every track" if set(have_tracks) >= set(track_names()) else
+              f"the {join_words(have_tracks)} track{'s' if len(have_tracks) > 1 else ''}")
+    return f"{parts} for {tracks}, solved"
+
+
 def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
-    lines = ["# Answer key", "", "Every lab part for every track, solved. Each answer links to its Markdown, "
+    lines = ["# Answer key", "", f"{_scope(entries, labs)}. Each answer links to its Markdown, "
              "HTML (self-contained) and JSON report."]
     current = None
     for e in entries:
@@ -141,7 +155,7 @@ def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
 def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     from explorer.reports.html import document
 
-    parts = ["<h1>Answer key</h1>", "<p>Every lab part for every track, solved. Each answer links to its "
+    parts = ["<h1>Answer key</h1>", f"<p>{escape(_scope(entries, labs))}. Each answer links to its "
              "self-contained HTML page, its Markdown and its JSON report.</p>"]
     current = None
     for e in entries:

@@ -57,6 +57,26 @@ def test_index_links_every_answer_and_lists_errors(small_registry, tmp_path):
     assert page.count("## Math peek") == 1 and "math_peek" not in page
 
 
+def test_the_index_says_which_labs_and_tracks_it_covers():
+    from explorer.reports.key import KeyEntry, index_html, index_markdown
+
+    from explorer.tracks import track_names
+
+    labs = {"05": "Distributed training", "06": "Collective communication", "08": "Model training"}
+
+    def first_line(entries):
+        return index_markdown(entries, labs).splitlines()[2]
+
+    one = [KeyEntry("06", 1, "crossover", "The algorithm crossover", "edge")]
+    assert first_line(one).startswith("Every part of lab 06 for the edge track, solved.")
+    two = [KeyEntry(lab, 1, "x", "X", t) for lab in ("05", "06") for t in ("cloud", "tiny")]
+    assert first_line(two).startswith("Every part of labs 05 and 06 for the cloud and tiny tracks, solved.")
+    every = [KeyEntry(lab, 1, "x", "X", t) for lab in labs for t in track_names()]
+    assert first_line(every).startswith("Every lab part for every track, solved.")
+    failed = [KeyEntry("06", 1, "crossover", "The algorithm crossover", "edge", error="not implemented yet")]
+    assert "<p>Every part of lab 06 for the edge track, solved." in index_html(failed, labs)
+
+
 def test_parallel_key_writes_the_same_files(small_registry, tmp_path):
     build_key(["05"], ["cloud", "edge"], tmp_path / "serial")
     build_key(["05"], ["cloud", "edge"], tmp_path / "parallel", jobs=2)

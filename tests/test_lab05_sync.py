@@ -98,27 +98,36 @@ def test_cloud_dollars_by_hand():
     assert e_max / e_t > 1.4
 
 
-def test_zero_saving_uses_the_3d_solvers_step_times(monkeypatch):
-    # Fake solver: best step 5.0 s without ZeRO, 4.0 s with it -> saves 1 - 4/5 = 20% of the spend.
-    @dataclass
-    class Best:
-        step_time_s: float
-        mfu: float
-        plan: object
+@dataclass
+class _Best:  # what the sync audit reads of a 3D answer
+    step_time_s: float
+    mfu: float
+    plan: object
 
-    class Plan:
-        zero = 1
 
-        @staticmethod
-        def describe():
-            return "TP=8 PP=4 DP=32"
+@dataclass
+class _Plan:
+    zero: int
 
+    def describe(self) -> str:
+        return f"TP=8 PP=4 DP=32 ZeRO-{self.zero}"
+
+
+def _fake_3d(monkeypatch, zero0: tuple[float, str], any_stage: tuple[float, int, str]) -> None:
+    """explorer.api.solve_3d answering (step, status) with ZeRO-0 only and (step, stage, status) with any stage."""
     def solve_3d(track="cloud", *, allow=None, **kw):
-        return types.SimpleNamespace(best=Best(5.0 if allow else 4.0, 0.4, Plan()), status="optimal")
+        if allow:
+            return types.SimpleNamespace(best=_Best(zero0[0], 0.5, _Plan(0)), status=zero0[1])
+        return types.SimpleNamespace(best=_Best(any_stage[0], 0.4, _Plan(any_stage[1])), status=any_stage[2])
 
     fake = types.ModuleType("explorer.api")
     fake.solve_3d = solve_3d
     monkeypatch.setitem(sys.modules, "explorer.api", fake)
+
+
+def test_zero_saving_uses_the_3d_solvers_step_times(monkeypatch):
+    # Fake solver: best step 5.0 s without ZeRO, 4.0 s with it -> saves 1 - 4/5 = 20% of the spend.
+    _fake_3d(monkeypatch, (5.0, "optimal"), (4.0, 1, "optimal"))
     r = sync.solve("cloud", zero=True)
     assert r.figure("usd_month_saved_zero") == pytest.approx(0.2 * 1024 * 730 * 3.0)
     assert "ZeRO" in r.findings[3].answer
@@ -128,27 +137,7 @@ def test_a_zero_search_stopped_above_the_zero0_plan_never_reports_a_loss(monkeyp
     # Every stage allowed includes stage 0, so the best with ZeRO allowed is never slower than the best ZeRO-0
     # plan. A search cut by its time limit at a worse incumbent (5.0 s vs 4.0 s) must report the ZeRO-0 plan
     # (saving 0), not a made-up loss of 1 - 5/4.
-    @dataclass
-    class Best:
-        step_time_s: float
-        mfu: float
-        plan: object
-
-    class Plan:
-        def __init__(self, zero):
-            self.zero = zero
-
-        def describe(self):
-            return f"TP=8 ZeRO-{self.zero}"
-
-    def solve_3d(track="cloud", *, allow=None, **kw):
-        if allow:
-            return types.SimpleNamespace(best=Best(4.0, 0.5, Plan(0)), status="optimal")
-        return types.SimpleNamespace(best=Best(5.0, 0.4, Plan(3)), status="feasible")
-
-    fake = types.ModuleType("explorer.api")
-    fake.solve_3d = solve_3d
-    monkeypatch.setitem(sys.modules, "explorer.api", fake)
+    _fake_3d(monkeypatch, (4.0, "optimal"), (5.0, 3, "feasible"))
     r = sync.solve("cloud", zero=True, time_limit=0.05)
     assert r.figure("usd_month_saved_zero") == 0
     assert r.figure("step_time_best_zero_s") == 4.0
@@ -283,25 +272,7 @@ def test_cloud_verdict_under_both_staleness_models_and_costed_remedies():
 
 
 def test_zero_does_not_fix_stragglers(monkeypatch):
-    @dataclass
-    class Best:
-        step_time_s: float
-        mfu: float
-        plan: object
-
-    class Plan:
-        zero = 1
-
-        @staticmethod
-        def describe():
-            return "TP=8 PP=4 DP=32"
-
-    def solve_3d(track="cloud", *, allow=None, **kw):
-        return types.SimpleNamespace(best=Best(5.0 if allow else 4.0, 0.4, Plan()), status="optimal")
-
-    fake = types.ModuleType("explorer.api")
-    fake.solve_3d = solve_3d
-    monkeypatch.setitem(sys.modules, "explorer.api", fake)
+    _fake_3d(monkeypatch, (5.0, "optimal"), (4.0, 1, "optimal"))
     r = sync.solve("cloud", zero=True)
     zero = next(f.answer for f in r.findings if "What does ZeRO fix" in f.question)
     assert "nothing about stragglers" in zero and "still waits for the slowest" in zero

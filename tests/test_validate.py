@@ -135,6 +135,19 @@ def test_a_missed_target_is_recorded_and_explained(results, name):
             f"{name} now meets its target: remove accepted_median/accepted_max from tables.toml")
 
 
+def test_the_per_table_summary_says_which_tables_meet_their_target_out_of_sample(results):
+    from explorer.validate import render_text
+
+    text = render_text(list(results.values()), width=200)
+    summary = text.split("Per table (out of sample")[1].split("All throughput rows")[0]
+    assert any(line.split()[-1:] == ["met"] for line in summary.splitlines()[:5])
+    met = {line.split()[0]: line.split()[-1] for line in summary.splitlines()
+           if line.strip() and line.split()[0] in results}
+    # by the definition the column states: both out-of-sample figures within the table's target
+    assert met == {k: "yes" if t.out_median_error <= t.target_median and t.out_max_error <= t.target_max else "no"
+                   for k, t in results.items()}
+
+
 def test_recorded_miss_is_tight(results):
     """The recorded error must not leave room to degrade unnoticed: at most 3 points above today's error
     (after an improvement, lower accepted_median / accepted_max in tables.toml to the new figures)."""

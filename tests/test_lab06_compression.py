@@ -105,6 +105,17 @@ def test_cloud_speedup_is_claimed_end_to_end():
     assert sc.compute_s_per_step > 10 * r.figure("sync_time_native_s")
 
 
+def test_a_speedup_near_one_is_not_rounded_to_one():
+    assert compression._speedup(1.004) == "1.004x faster" and compression._speedup(0.85) == "0.85x slower"
+    assert compression._speedup(1.0) == "no faster (1.000x)" and compression._speedup(1.47) == "1.47x faster"
+    # 2 steps, 1 of them warm-up: the target (reached by step 2 at the latest) is reached with at most one compressed
+    # step, so end to end it is the same time or within one step's difference; the old text said "1x sooner"
+    r = compression.solve("cloud", steps=2, warmup=1)
+    assert "1x sooner" not in r.headline and "1x faster" not in r.to_text()
+    sp = r.figure("speedup_1bit_end_to_end")
+    assert (round(sp, 3) == 1.0) == ("no sooner end to end (1.000x)" in r.headline)
+
+
 def test_edge_report_bandwidth_by_hand():
     r = compression.solve("edge")
     sc = get_scenario("edge")

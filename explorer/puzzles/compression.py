@@ -225,9 +225,9 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 f"hide behind the backward pass as the bucketed native all-reduce does: a compressed step takes "
                 f"{dur(cost['onebit']['step_s'])} against {dur(t_full)} (compute {dur(sc.compute_s_per_step)}). To "
                 f"the target loss: "
-                + (f"{human_number(sp1)}x {_faster(sp1)} end to end on {link.name}"
+                + (f"{_speedup(sp1)} end to end on {link.name}"
                    if sp1 is not None else "no end-to-end speedup (1-bit Adam does not reach the target)")
-                + (f", {human_number(contrast['speedup']['onebit'])}x {_faster(contrast['speedup']['onebit'])} on "
+                + (f", {_speedup(contrast['speedup']['onebit'])} on "
                    f"{contrast['name']}, where the sync takes {dur(contrast['cost'][native_wire]['sync_s'])}"
                    if contrast and contrast["speedup"]["onebit"] is not None else "")
                 + f". A per-message ratio of {human_number(ratio_native)}x is not a speedup: what counts is the "
@@ -322,8 +322,16 @@ def _steps(n: int | None) -> str:
     return "never" if n is None else plural(n, "step")
 
 
-def _faster(x: float) -> str:
-    return "faster" if x >= 1.0 else "(slower)"
+def _ratio(x: float) -> str:
+    """A speedup near 1 with the digits that tell it from 1 ('1.004', not '1'); others as human numbers."""
+    return f"{x:.3f}" if abs(x - 1.0) < 0.05 else human_number(x)
+
+
+def _speedup(x: float) -> str:
+    """'1.47x faster', '0.912x slower', 'no faster (1.000x)'."""
+    if round(x, 3) == 1.0:
+        return "no faster (1.000x)"
+    return f"{_ratio(x)}x {'faster' if x > 1.0 else 'slower'}"
 
 
 def _headline(sc: CollectiveScenario, link: str, cost: dict, native: str, ratio: float, sp1: float | None,
@@ -336,14 +344,16 @@ def _headline(sc: CollectiveScenario, link: str, cost: dict, native: str, ratio:
            f"{_more_steps(reach)}")
     if sp1 is None:
         body = f" but never reaches the target loss: {why}."
-    elif sp1 >= 1.0:
-        body = (f" and reaches the target loss {human_number(sp1)}x sooner end to end, not {human_number(ratio)}x: "
+    elif round(sp1, 3) == 1.0:
+        body = f" but reaches the target loss no sooner end to end (1.000x), not {human_number(ratio)}x sooner: {why}."
+    elif sp1 > 1.0:
+        body = (f" and reaches the target loss {_ratio(sp1)}x sooner end to end, not {human_number(ratio)}x: "
                 f"{why}.")
     else:
-        body = f" but reaches the target loss later end to end ({human_number(sp1)}x): {why}."
+        body = f" but reaches the target loss later end to end ({_ratio(sp1)}x): {why}."
     if contrast and contrast["speedup"]["onebit"] is not None:
         c = contrast["speedup"]["onebit"]
-        body += (f" On {contrast['name']} it is {human_number(c)}x {'sooner' if c >= 1 else 'later'}."
+        body += (f" On {contrast['name']} it is {_speedup(c).replace('faster', 'sooner').replace('slower', 'later')}."
                  if c != sp1 else "")
     diverged = not noef["final_loss"] <= noef["loss"][warm]
     return head + body + " Without error feedback it " + ("diverges." if diverged else "converges to a worse loss.")

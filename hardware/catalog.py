@@ -121,15 +121,21 @@ class Cluster:
         def short(link: Link) -> str:
             return link.name.split(" (")[0]
 
-        parts = [f"{self.devices_per_node} x {self.accelerator.name}"]
+        template = get_node(self.node) if self.node else None
+        # fewer devices than one node holds (cluster_with trims devices_per_node to them): part of one node, with
+        # no traffic leaving it
+        part = template is not None and self.devices < template.devices and self.devices_per_node == self.devices
+        parts = [f"{self.devices_per_node} of its {template.devices} x {self.accelerator.name}" if part
+                 else f"{self.devices_per_node} x {self.accelerator.name}"]
         if self.devices_per_node > 1:
             parts.append(f"{short(self.intra)} inside")
-        per = "node" if self.inter.shared_per_node else "device"
-        parts.append(f"one {short(self.inter)} link per {per}")
+        if not part:
+            per = "node" if self.inter.shared_per_node else "device"
+            parts.append(f"one {short(self.inter)} link per {per}")
         body = ", ".join(parts)
-        if not self.node:
+        if template is None:
             return f"custom node: {body}"
-        label = f"{get_node(self.node).name}: {body}"
+        label = f"{'part of one ' if part else ''}{template.name}: {body}"
         if self.node_changes:
             label += " (changed from the catalog node: " + "; ".join(self.node_changes) + ")"
         return label

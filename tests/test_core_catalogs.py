@@ -160,3 +160,18 @@ def test_gpt3_flops_per_iteration_megatron_form():
     # full recompute: 96 B s L h^2 (1 + s/(6h) + V/(16 h L)) (Narayanan et al. SC'21 eq. 3)
     hw = (m.model_flops_per_token(2048) + m.recompute_flops_per_token(2048, "full")) * 1536 * 2048
     assert hw == pytest.approx(gpt_megatron_flops_per_iteration(1536, 2048, 96, 12288, 50257, True), rel=1e-9)
+
+
+def test_a_cluster_smaller_than_its_node_is_described_as_part_of_one_node():
+    # A DGX H100 holds 8 GPUs (NVIDIA DGX H100 datasheet); an estimate on 1 or 4 of them uses part of one node, and
+    # no traffic leaves it: the line must not read "DGX H100: 1 x H100, one NDR link per device".
+    from explorer.hardware.catalog import cluster_with
+
+    from explorer.tracks import get_track
+
+    base = get_track("cloud").cluster
+    one, four, full = (cluster_with(base, gpus=n) for n in (1, 4, 64))
+    assert one.describe_node().startswith("part of one DGX H100: 1 of its 8 x NVIDIA H100")
+    assert "NDR" not in one.describe_node() and "NVLink" not in one.describe_node()
+    assert "4 of its 8" in four.describe_node() and "NVLink 4 inside" in four.describe_node()
+    assert full.describe_node().startswith("DGX H100: 8 x") and "NDR" in full.describe_node()

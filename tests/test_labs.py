@@ -29,6 +29,17 @@ def test_lab_command_without_marimo_says_how_to_install_it(monkeypatch):
     assert err.strip() == 'error: the lab apps need marimo: pip install "explorer[lab]"'
 
 
+@pytest.mark.parametrize("extra, named", [(["--edit"], "--edit"), (["--port", "3000"], "--port"),
+                                           (["--no-browser", "--host", "0.0.0.0"], "--no-browser, --host")])
+def test_serving_options_beside_export_are_refused_not_dropped(monkeypatch, tmp_path, extra, named):
+    import explorer.cli.lab as cli_lab
+
+    monkeypatch.setattr(cli_lab, "marimo_missing", lambda: "")
+    monkeypatch.setattr(cli_lab, "export", lambda *a: pytest.fail("exported although the options conflict"))
+    code, out, err = explore("lab", "05", "--export", str(tmp_path), *extra)
+    assert code == 2 and err.count("\n") == 1 and named in err and "serves nothing" in err
+
+
 def test_apps_ship_inside_the_package():
     from explorer.labs import LABS, app_path, lab_key
 

@@ -99,6 +99,12 @@ def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None
     if why:
         raise UsageError(why)
     if export_dir is not None:
+        # an export serves nothing and edits nothing: the serving options given with it would be dropped
+        served = [name for name, given in (("--edit", edit), ("--port", port is not None),
+                                           ("--no-browser", no_browser), ("--host", host != "127.0.0.1")) if given]
+        if served:
+            raise UsageError(f"--export writes an HTML page and serves nothing, so {', '.join(served)} would do "
+                             "nothing; give --export alone, or drop it to serve the app")
         out = export(lab, track, Path(export_dir))
         click.echo(f"lab {lab} ({TITLES[lab]}, {track}): {out}")
         return 0

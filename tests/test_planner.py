@@ -233,7 +233,7 @@ def test_check_and_plan_take_the_software_stack_as_solve_3d_does():
     r = CliRunner().invoke(main, ["plan", "--model", "llama3_8b", "--tokens", "1e11", "--gpu", "h100,a100",
                                   "--gpus", "64", "--global-batch", "256", "--precision", "fp8"])
     assert r.exit_code == 0, r.output
-    assert "a100_80gb 64 ib_hdr cannot run (precision 'fp8'" in " ".join(r.output.split())
+    assert "a100_80gb 64 ib_hdr - - - - cannot run (precision 'fp8'" in " ".join(r.output.split())
     # The framework reaches the plan's and the check's own cost setup: FSDP2's FP8 all-gather (torchao) was refused
     # there as "not for megatron", and the bounds took Megatron's kernel and overlap defaults.
     r = CliRunner().invoke(main, ["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "64",
@@ -241,3 +241,116 @@ def test_check_and_plan_take_the_software_stack_as_solve_3d_does():
                                   "--fp8-all-gather", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert "[fsdp]" in json.loads(r.output)["bound"]["plan"]
+
+
+# --- new-user sweep: check's memory floor and verdict wording, plan's option conflicts, width and refusals -------
+def _cli(args, env=None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from explorer.cli import run; run()", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_check_memory_below_the_sharded_model_state_is_inconsistent():
+    # hand: Llama-3-70B 70,553,706,496 parameters x (2 BF16 weight + 2 gradient + 12 FP32 master and Adam m, v)
+    # bytes (ZeRO paper, Rajbhandari et al. 2020, sec. 3.1) / 1,024 GPUs = 1.1024e9 B = 1.102 GB per GPU even fully
+    # sharded; 0.01 GB is below even the BF16 weights alone (70.55e9 x 2 / 1,024 = 0.138 GB). It was "[ok]" and
+    # "arithmetically possible".
+    m = resolve_model("llama3_70b")
+    r = check_claim(m, gpu="h100", gpus=1024, memory_gb=0.01, assumptions=A, bound=False)
+    assert r.implied["memory_floor_gb_state_sharded"] == pytest.approx(70.553706496e9 * 16 / 1024 / 1e9)
+    assert r.verdict == "inconsistent"
+    floor = next(t for t in r.tests if t.name.startswith("memory >="))
+    assert not floor.ok and floor.kind == "arithmetic"
+    assert "breaks a hard limit" in r.to_text() and "arithmetically possible" not in r.to_text()
+    # above the weights alone but below weights + gradients + optimizer state: still impossible
+    assert check_claim(m, gpu="h100", gpus=1024, memory_gb=0.15, assumptions=A, bound=False).verdict == "inconsistent"
+    # 1.05 GB is 4.7% under 1.102 GB: within the 10% tolerance (GB vs GiB, rounding), so not called impossible
+    assert check_claim(m, gpu="h100", gpus=1024, memory_gb=1.05, assumptions=A, bound=False).verdict == "consistent"
+    # the bound of explore plan is the same figure (one formula): 405.85e9 x 16 B / 32 GPUs = 203 GB
+    from explorer.planner.run import state_bytes
+    from explorer.puzzles.threed import make_setup
+    from explorer.tracks import get_track
+
+    s = make_setup(get_track("cloud"), model="llama3_405b", gpus=32, **cluster_options("h100"))
+    assert state_bytes(s) == pytest.approx(get_model("llama3_405b").params * 16)
+
+
+def test_check_verdict_says_only_what_was_tested():
+    m = resolve_model("llama3_70b")
+    # 256,000 tokens/s / 256 GPUs = 1,000 tokens/s per GPU = 6 x 70.55e9 x 1,000 / 989.4e12 = 42.8% by 6N, within
+    # 10% of a claimed 45%: two claims compared, and no bound computed (--no-bound)
+    two = check_claim(m, gpu="h100", gpus=256, tokens_per_s=256000, mfu=0.45, assumptions=A, bound=False)
+    text = " ".join(two.to_text().split())
+    assert two.verdict == "consistent" and "agree with each other within 10%" in text
+    assert "within the model's bounds" not in text and "not tested against the model (--no-bound)" in text
+    # one claim: nothing to agree with
+    one = check_claim(m, gpu="h100", gpus=256, memory_gb=60, assumptions=A, bound=False)
+    text = " ".join(one.to_text().split())
+    assert one.verdict == "consistent" and "agree" not in text and "the claim respects the hard limits" in text
+    assert one.to_dict()["verdict_reason"] in text
+    # --time-limit sets the bound's solve: with --no-bound it would be ignored, so it is refused
+    with pytest.raises(UsageError, match="--no-bound"):
+        check_claim(m, gpu="h100", gpus=256, mfu=0.45, assumptions=A, bound=False, time_limit=5)
+    p = _cli(["check", "--model", "llama3_70b", "--gpu", "h100", "--gpus", "256", "--mfu", "0.45", "--no-bound",
+              "--time-limit", "5"])
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--time-limit" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("extra, named", [
+    (["--attention-kernel", "flash1", "--no-flash-attention"], "--no-flash-attention"),
+    (["--framework", "deepspeed", "--tp-comm-overlap"], "--tp-comm-overlap"),
+])
+def test_plan_refuses_options_that_conflict_on_every_gpu(extra, named):
+    # make_setup refuses these whatever the part: a table of "cannot run" and "no candidate meets" (exit 1) hid it
+    p = _cli(["plan", "--model", "llama3_8b", "--tokens", "1e12", "--gpu", "h100,a100", "--gpus", "64,128", *extra])
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and named in p.stderr, p.stderr
+    assert p.stdout == ""
+
+
+def test_plan_keeps_cannot_run_for_a_reason_of_the_part():
+    # FP8 runs on an H100 (1,979 TFLOP/s dense) but the A100 has no FP8 peak: the A100's reason, not the user's
+    p = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["a100"], sizes=[64], global_batch=256,
+                      assumptions=A, stack={"precision": "fp8"})
+    assert p.best is None and p.candidates[0].status == "cannot run" and "fp8" in p.candidates[0].reason
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100", "a100"], sizes=[8, 64],
+                         global_batch=256, deadline_days=30, assumptions=A, stack={"precision": "fp8"})
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100])
+def test_plan_text_fits_the_terminal_width(small_plan, width, monkeypatch):
+    # every line, the candidate table's too (it was 83 characters wide at COLUMNS=40)
+    monkeypatch.setenv("COLUMNS", str(width))
+    lines = small_plan.to_text().split("\n")
+    assert max(len(s) for s in lines) <= width, [s for s in lines if len(s) > width]
+    text = " ".join(small_plan.to_text().split())
+    assert "cannot run (precision 'fp8'" in text and "optimal: TP=" in text
+    if width == 100:  # wide enough for the columns side by side: one header line
+        assert any(s.split()[:3] == ["GPU", "GPUs", "network"] and s.split()[-1] == "status" for s in lines)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--gpus", ""], "GPU count"),
+    (["--gpus", " , "], "GPU count"),
+    (["--network", ""], "network"),
+    (["--gpu", "h100", "--price", "b200=5"], "b200"),
+    (["--gpu", "h100", "--price", "h100=2,a100=1.5"], "a100"),
+])
+def test_plan_refuses_an_empty_list_and_a_price_it_would_not_use(args, named):
+    r = CliRunner().invoke(main, ["plan", "--model", "llama3_8b", "--tokens", "1e12", *args])
+    assert r.exit_code == 2 and named in r.output, r.output
+    if "--price" in args:
+        assert "the GPU types of --gpu (h100)" in r.output  # names the GPU types given
+
+
+def test_plan_json_infeasible_does_not_point_at_a_table():
+    # 405.85e9 x 16 B / 8 GPUs = 812 GB > 72 GB usable: skipped by the memory bound, no candidate
+    p = _cli(["plan", "--model", "llama3_405b", "--tokens", "1e12", "--gpus", "8", "--format", "json"])
+    assert p.returncode == 1 and json.loads(p.stdout)["best"] is None
+    assert "table" not in p.stderr and "JSON" in p.stderr and p.stderr.count("\n") == 1

@@ -93,13 +93,18 @@ def plan_cmd(**kw) -> None:
     from explorer.planner.run import plan_training
 
     model = resolve(kw)
+    prices = kw["price"]
     a = assumptions(kw)
     tokens = parse_list("--tokens", kw["tokens"], float)
     if len(tokens) != 1:
         raise click.UsageError("--tokens takes one number, e.g. 15e12")
-    p = plan_training(model, tokens[0], gpu_types=parse_list("--gpu", kw["gpu_types"]),
-                      sizes=parse_list("--gpus", kw["sizes"], count) or None,
-                      networks=parse_list("--network", kw["networks"]) or None, deadline_days=kw["deadline_days"],
+    gpu_types = parse_list("--gpu", kw["gpu_types"])
+    _refuse_prices_of_other_gpus(prices, gpu_types)
+    # an option given with nothing in it ('--gpus ""') is refused by plan_training, not taken for the default
+    p = plan_training(model, tokens[0], gpu_types=gpu_types,
+                      sizes=None if kw["sizes"] is None else parse_list("--gpus", kw["sizes"], count),
+                      networks=None if kw["networks"] is None else parse_list("--network", kw["networks"]),
+                      deadline_days=kw["deadline_days"],
                       budget_usd=kw["budget_usd"], objective=kw["objective"], global_batch=kw["global_batch"],
                       seq_len=kw["seq_len"], max_bubble=kw["max_bubble"], time_limit=kw["time_limit"], assumptions=a,
                       stack=stack(kw))
@@ -107,7 +112,22 @@ def plan_cmd(**kw) -> None:
     if kw["fmt"] == "json":
         click.echo()
     if p.best is None:
-        raise InfeasibleError("no candidate meets the constraints (see the table above)")
+        raise InfeasibleError("no candidate meets the constraints (see the table above)" if kw["fmt"] == "text" else
+                              "no candidate meets the constraints (each candidate's \"reason\" in the JSON says "
+                              "why)")
+
+
+def _refuse_prices_of_other_gpus(prices: str | None, gpu_types: list[str]) -> None:
+    """A --price for a GPU type the plan does not consider would be silently unused: refuse it."""
+    from explorer.errors import UsageError
+    from explorer.hardware.catalog import get_accelerator
+    from explorer.planner.inputs import parse_prices
+
+    keys = {get_accelerator(g).key for g in gpu_types}
+    for name in parse_prices(prices):
+        if get_accelerator(name).key not in keys:
+            raise UsageError(f"--price {name}: {name} is not among the GPU types of --gpu "
+                             f"({', '.join(gpu_types) or 'none'}); price only those, or add {name} to --gpu")
 
 
 @main.command("check")

@@ -7,8 +7,9 @@ and, because many write-ups use it, 6N with N all parameters (Kaplan et al. 2020
 MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (docs/conventions.md, "Utilisation").
 
 Two kinds of test:
-- arithmetic: the claims contradict each other or a hard limit (MFU above 100%, memory above the HBM,
-  an MFU that matches the throughput under neither FLOP count) -> "inconsistent";
+- arithmetic: the claims contradict each other or a hard limit (MFU above 100%, memory above the HBM or below
+  the weights, gradients and optimizer state fully sharded over all the GPUs, an MFU that matches the throughput
+  under neither FLOP count) -> "inconsistent";
 - model: the claim beats what the cost model allows (MFU above the proven 3D optimum's, memory below
   the smallest footprint of any plan) -> "beyond the model" (the model may be pessimistic; say so).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
+from explorer.planner.run import state_bytes
 
 DEFAULT_TOLERANCE = 0.10
 
@@ -31,6 +33,7 @@ class Test:
     kind: str  # "arithmetic" | "model"
     ok: bool
     arithmetic: str
+    compares: bool = False  # two claims against each other (not one claim against a limit)
 
 
 @dataclass
@@ -61,7 +64,10 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         m = self.model.model
-        return {"verdict": self.verdict, "model": m.name, "params": m.params, "gpu": self.gpu, "gpus": self.gpus,
+        from explorer.planner.narrate import verdict_reason
+
+        return {"verdict": self.verdict, "verdict_reason": verdict_reason(self), "model": m.name,
+                "params": m.params, "gpu": self.gpu, "gpus": self.gpus,
                 "seq_len": self.seq_len, "precision": self.precision,
                 "peak_flops_per_gpu": self.peak_flops, "flops_per_token_6n": self.flops_6n,
                 "flops_per_token_model": self.flops_full, "claims": self.claims, "implied": self.implied,
@@ -98,6 +104,9 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
         raise UsageError(f"tolerance must lie in (0, 1), got {tolerance!r}")
     if tokens_per_s is not None and tokens_per_s_per_gpu is not None:
         raise UsageError("give --tokens-per-s (cluster) or --tokens-per-s-per-gpu, not both")
+    if time_limit is not None and not bound:
+        raise UsageError(f"--time-limit {time_limit:g} limits the solve of the model's bound, and --no-bound skips "
+                         "that solve; give one or the other")
     if step_time_s is not None and global_batch is None:
         raise UsageError("a step time needs --global-batch (sequences per step) to give a throughput")
     opts = cluster_options(gpu, network)
@@ -128,7 +137,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
             ok = abs(from_step - per_gpu) <= tol * per_gpu
             r.tests.append(Test("step time vs throughput", "arithmetic", ok,
                                 f"{global_batch:,} x {seq:,} tokens / {step_time_s:g} s / {gpus:,} GPUs = "
-                                f"{from_step:,.0f} tokens/s per GPU vs claimed {per_gpu:,.0f}"))
+                                f"{from_step:,.0f} tokens/s per GPU vs claimed {per_gpu:,.0f}", compares=True))
         else:
             per_gpu = from_step
     if per_gpu is not None:
@@ -150,11 +159,22 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                                                     f"not {mfu:.1%}: at {mfu:.1%} a GPU would process "
                                                     f"{r.implied['tokens_per_s_per_gpu_from_mfu_6n']:,.0f} tokens/s "
                                                     f"(6N), {r.implied['tokens_per_s_per_gpu_from_mfu']:,.0f} "
-                                                    f"(with attention)")))
+                                                    f"(with attention)"), compares=True))
     if memory_gb is not None:
         hbm = setup.cluster.accelerator.memory_bytes / 1e9
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
+        # The floor no plan goes under: the model's weights, gradients and optimizer state fully sharded over all
+        # the GPUs (ZeRO-3), the bound `explore plan` skips a candidate by (planner/run.py state_bytes).
+        floor = state_bytes(setup) / gpus / 1e9
+        r.implied["memory_floor_gb_state_sharded"] = floor
+        r.tests.append(Test("memory >= the model state fully sharded", "arithmetic", memory_gb >= floor * (1 - tol),
+                            f"{memory_gb:g} GB per GPU vs {m.params:,} parameters x ({setup.weight_bytes:g} weight + "
+                            f"{setup.grad_bytes:g} gradient + {setup.optimizer_bytes:g} optimizer) bytes / "
+                            f"{gpus:,} GPUs = {floor:,.3g} GB, the weights, gradients and optimizer state alone, "
+                            f"fully sharded (ZeRO-3, no offload to CPU or NVMe)"
+                            + ("" if memory_gb >= floor or memory_gb < floor * (1 - tol) else
+                               f"; below it, but within the {tol:.0%} tolerance")))
     if bound:
         _bound(r, track, setup, {**opts, **stack}, global_batch or assumptions.global_batch, mfu, memory_gb,
                time_limit)

@@ -76,28 +76,8 @@ def plan_text(p) -> str:
     if p.model.how == "params":
         out += _wrap(f"Shape from --params ({p.model.model.source.split(' from ')[0]}): {p.model.note.split('. ')[0]}",
                      "", "") + [""]
-    hdr = f"  {'GPU':<10}{'GPUs':>7}  {'network':<9}{'MFU':>6}{'goodput':>9}{'time':>10}{'cost':>10}  status"
-    out += ["Candidates (status 'optimal': the plan is the proven 3D optimum of the step model):", hdr]
-    i, cs = 0, p.candidates
-    while i < len(cs):
-        c = cs[i]
-        if c.solved:
-            tag = ("optimal" if c.status == "optimal" else "NOT proven (time limit)")
-            tag += "" if c.meets else f", {c.reason}"
-            out.append(f"  {c.gpu:<10}{c.gpus:>7,}  {c.network:<9}{c.result.best.mfu:>6.1%}{c.goodput.goodput:>9.1%}"
-                       f"{_days(c.train_s):>10}{_usd(c.usd):>10}  {tag}")
-            out.append(f"  {'':<19}{c.result.best.plan.describe()}")
-            i += 1
-            continue
-        j = i  # a run of candidates skipped or infeasible for the same kind of reason: one line
-        kind = c.reason.split(":")[0]
-        while (j + 1 < len(cs) and not cs[j + 1].solved and cs[j + 1].gpu == c.gpu and cs[j + 1].network == c.network
-               and cs[j + 1].status == c.status and cs[j + 1].reason.split(":")[0] == kind):
-            j += 1
-        span = f"{c.gpus:,}" if j == i else f"{c.gpus:,}-{cs[j].gpus:,}"
-        out += _wrap(f"{c.status} ({cs[j].reason if c.status in ('skipped', CANNOT_RUN) else c.reason})",
-                     " " * 19, f"  {c.gpu:<10}{span:>7}  {c.network:<9}")
-        i = j + 1
+    out += _wrap("Candidates (status 'optimal': the plan is the proven 3D optimum of the step model):", "", "")
+    out += candidate_table(p).rstrip("\n").split("\n")
     out.append("")
     b = p.best
     if b is None:
@@ -146,6 +126,44 @@ def plan_text(p) -> str:
     return "\n".join(out) + "\n"
 
 
+CANDIDATE_COLUMNS = ("GPU", "GPUs", "network", "MFU", "goodput", "time", "cost", "status")
+
+
+def candidate_rows(p) -> list[list[str | None]]:
+    """One row per solved candidate (its status and plan in the last cell); a run of candidates skipped or
+    infeasible for the same kind of reason on one GPU type and network, one row (its GPU counts a span)."""
+    rows: list[list[str | None]] = []
+    i, cs = 0, p.candidates
+    while i < len(cs):
+        c = cs[i]
+        if c.solved:
+            tag = "optimal" if c.status == "optimal" else "NOT proven (time limit)"
+            tag += "" if c.meets else f", {c.reason}"
+            rows.append([c.gpu, f"{c.gpus:,}", c.network, f"{c.result.best.mfu:.1%}", f"{c.goodput.goodput:.1%}",
+                         _days(c.train_s), _usd(c.usd), f"{tag}: {c.result.best.plan.describe()}"])
+            i += 1
+            continue
+        j = i
+        kind = c.reason.split(":")[0]
+        while (j + 1 < len(cs) and not cs[j + 1].solved and cs[j + 1].gpu == c.gpu and cs[j + 1].network == c.network
+               and cs[j + 1].status == c.status and cs[j + 1].reason.split(":")[0] == kind):
+            j += 1
+        span = f"{c.gpus:,}" if j == i else f"{c.gpus:,}-{cs[j].gpus:,}"
+        why = cs[j].reason if c.status in ("skipped", CANNOT_RUN) else c.reason
+        rows.append([c.gpu, span, c.network, None, None, None, None, f"{c.status} ({why})"])
+        i = j + 1
+    return rows
+
+
+def candidate_table(p, width: int | None = None) -> str:
+    """The candidates as a table that fits the terminal (reports/text.py: cells wrap, and columns that cannot fit
+    even wrapped turn into one block of lines per candidate), as every other command's tables."""
+    from explorer.reports.text import TextDoc, terminal_width
+
+    return TextDoc().table(CANDIDATE_COLUMNS, candidate_rows(p), indent=2).render(
+        width if width is not None else terminal_width(WIDTH))
+
+
 def check_text(r) -> str:
     m = r.model.model
     v = r.verdict
@@ -170,10 +188,40 @@ def check_text(r) -> str:
         out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
     elif b.get("no_answer"):
         out += ["", *_wrap(f"Model bound: none ({b['no_answer']}); raise --time-limit", "", "")]
-    why = {"inconsistent": "the claims contradict each other or a hard limit",
-           "beyond the model": "arithmetically possible, but better than any plan of the cost model (which may be "
-                               "pessimistic)",
-           "consistent": f"the claims agree within {r.tolerance:.0%} and lie within the model's bounds",
-           "nothing to test": "no claim to test"}[v]
-    out += ["", *_wrap(f"Verdict: {v.upper()}: {why}.", "", "")]
+    out += ["", *_wrap(f"Verdict: {v.upper()}: {verdict_reason(r)}.", "", "")]
     return "\n".join(out) + "\n"
+
+
+def verdict_reason(r) -> str:
+    """Why the verdict, in words that say only what was tested: agreement only where two claims were compared, the
+    model's bounds only where they were computed."""
+    one = len(r.claims) == 1
+    the = "the claim" if one else "the claims"
+    failed = [t.name for t in r.tests if not t.ok]
+    v = r.verdict
+    if v == "nothing to test":
+        return "no claim to test"
+    if v == "inconsistent":
+        bad = [t for t in r.tests if not t.ok and t.kind == "arithmetic"]
+        clash = [t for t in bad if t.compares]
+        what = (["contradict each other"] if clash else []) + \
+               ([("breaks" if one else "break") + " a hard limit"] if len(clash) < len(bad) else [])
+        return f"{the} {' and '.join(what)} ({'; '.join(t.name for t in bad)})"
+    if v == "beyond the model":
+        return (f"arithmetically possible, but better than any plan of the cost model, which may be pessimistic "
+                f"({'; '.join(failed)})")
+    arith = [t for t in r.tests if t.kind == "arithmetic"]
+    did = []
+    if any(t.compares for t in arith):
+        did.append(f"agree with each other within {r.tolerance:.0%}")
+    limits = [t.name for t in arith if not t.compares]
+    if limits:
+        did.append(f"{'respects' if one else 'respect'} the hard limits ({'; '.join(limits)})")
+    if any(t.kind == "model" for t in r.tests):
+        did.append(f"{'lies' if one else 'lie'} within the model's bounds")
+    text = f"{the} " + (", ".join(did[:-1]) + " and " + did[-1] if len(did) > 1 else did[0])
+    if r.bound.get("no_answer"):
+        text += "; not tested against the model: its bound was not found within the time limit"
+    elif not r.bound:
+        text += "; not tested against the model (--no-bound)"
+    return text

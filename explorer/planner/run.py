@@ -6,6 +6,8 @@ optimum of the step model), then costed over the whole run with goodput (explore
 - deadline: even at 100% MFU and no failures, tokens x FLOPs per token / (N x peak) exceeds it;
 - memory: weights + gradients + optimizer state sharded over all N GPUs (ZeRO-3's floor) exceed HBM.
 Both are lower bounds of the cost model, so a skipped candidate could not have met the constraint.
+A stack a candidate's part cannot run (FP8 on an A100) makes it 'cannot run'; a stack no part runs (options
+that conflict whatever the GPU) is a usage error, raised before any table.
 """
 
 from __future__ import annotations
@@ -138,7 +140,13 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     budget_usd = V.BUDGET_USD.check("budget-usd", budget_usd)
     if not gpu_types:
         raise UsageError("give at least one GPU type (--gpu h100,b200)")
-    sizes = list(sizes or DEFAULT_SIZES)
+    if sizes is not None and not list(sizes):  # None: the default sizes; an empty list is no size at all
+        raise UsageError(f"give at least one GPU count (--gpus 64,128), or leave --gpus out for the default "
+                         f"{DEFAULT_SIZES[0]:,}-{DEFAULT_SIZES[-1]:,}")
+    if networks is not None and not list(networks):
+        raise UsageError("give at least one network (--network ib_ndr), or leave --network out for each GPU "
+                         "node's own")
+    sizes = list(sizes if sizes is not None else DEFAULT_SIZES)
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_GPUS:
             raise UsageError(f"GPU counts must be whole numbers in [1, {MAX_GPUS:,}], got {n!r}")
@@ -180,6 +188,8 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                 proofs_s += c.solve_s
                 if c.solved:
                     _cost(c, setup, tokens, assumptions, deadline_s, budget_usd)
+    if cands and all(c.status == CANNOT_RUN for c in cands):
+        _refuse_a_stack_no_part_runs(cands[0], model, track, seq, sorted(sizes)[0], stack)
     ok = [c for c in cands if c.meets]
     best = min(ok, key=lambda c: _rank(c, objective)) if ok else None
     if flops_tok is None:
@@ -190,9 +200,38 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                         gpu_types=[cluster_options(g)["gpu"] for g in gpu_types])
 
 
+def state_bytes(setup) -> float:
+    """Bytes of the weights, gradients and optimizer state of the whole model in the setup's precision and
+    optimizer (2 + 2 + 12 = 16 per parameter for BF16 mixed-precision Adam: ZeRO paper, Rajbhandari et al. 2020,
+    sec. 3.1; explorer/cost/setup.py OPTIMIZER_BYTES). Fully sharded over N GPUs (ZeRO-3) each holds this / N at
+    least, whatever the plan: the floor of `plan`'s memory bound and of `check`'s memory arithmetic."""
+    return setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
+
+
+def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, seq: int, n: int,
+                                 stack: dict[str, Any]) -> None:
+    """Every candidate 'cannot run': when no GPU type of the catalog runs the stack either (options that conflict
+    whatever the part: --attention-kernel with --no-flash-attention, --tp-comm-overlap under DeepSpeed, a
+    sequence past the model's learned positions), the conflict is the user's, and is refused as make_setup refuses
+    it (a usage error) instead of a table of 'cannot run'. A part that does run it (FP8 on an H100, not an A100)
+    makes the reason the part's: the candidates keep their 'cannot run'."""
+    from explorer.hardware.catalog import accelerator_names, node_for_accelerator
+    from explorer.puzzles.threed import make_setup
+
+    for gpu in accelerator_names():
+        if node_for_accelerator(gpu) is None:
+            continue
+        try:
+            make_setup(track, model=model.model, gpus=n, seq_len=seq, **cluster_options(gpu), **stack)
+        except UsageError:
+            continue
+        return  # this part runs the stack: the candidates' parts cannot, a reason of theirs
+    raise UsageError(first.reason)
+
+
 def _bound(setup, n: int, total_flops: float, deadline_s: float | None) -> str:
     """Why a candidate cannot meet the constraints whatever its plan ('' when it might)."""
-    state = setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
+    state = state_bytes(setup)
     if state / n > setup.memory_limit_bytes:
         return (f"memory: weights, gradients and optimizer state alone, fully sharded, need {state / n / 1e9:,.1f} GB "
                 f"per GPU on {n:,} GPUs > {setup.memory_limit_bytes / 1e9:.1f} GB usable")

@@ -10,14 +10,14 @@ try:
 except ModuleNotFoundError as exc:  # another command module of the CLI frame is not there yet
     pytest.skip(f"CLI frame incomplete: {exc}", allow_module_level=True)
 
-FAST = {"sync": ["--no-zero"]}
+FAST = {("sync", "cloud"): ["--no-zero"]}  # a fleet track has no ZeRO comparison and refuses --no-zero
 
 
 @pytest.mark.parametrize("puzzle", ["scaling", "sync"])
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
 def test_all_pairs_text_and_json(puzzle, track):
     runner = CliRunner()
-    args = ["solve", puzzle, "--track", track, *FAST.get(puzzle, [])]
+    args = ["solve", puzzle, "--track", track, *FAST.get((puzzle, track), [])]
     text = runner.invoke(main, args)
     assert text.exit_code == 0, text.output
     assert f"[{track}]" in text.output and "Math peek" in text.output and "Assumptions" in text.output
@@ -37,6 +37,8 @@ def test_all_pairs_text_and_json(puzzle, track):
     (["solve", "sync", "--track", "tiny", "--nodes", "2"], "nodes must be at least 4"),
     # TP 8 x PP 8 = 64 GPUs is one replica of the cloud plan: no ring to synchronise
     (["solve", "sync", "--no-zero", "--nodes", "64"], "nodes >= 128"),
+    # a fleet track has no ZeRO comparison to switch off (was accepted and ignored)
+    (["solve", "sync", "--track", "edge", "--no-zero"], "leave --no-zero out"),
 ])
 def test_bad_inputs_one_line(args, word):
     r = CliRunner().invoke(main, args)

@@ -146,14 +146,14 @@ def test_a_zero_search_stopped_above_the_zero0_plan_never_reports_a_loss(monkeyp
 
 def test_a_time_limit_on_no_solver_is_refused():
     # the audit's only solver is the 3D one behind the ZeRO comparison
-    for track, zero in (("cloud", False), ("edge", True)):
+    for track, zero in (("cloud", False), ("edge", None)):
         with pytest.raises(UsageError, match="leave --time-limit out"):
             sync.solve(track, zero=zero, time_limit=3)
 
 
 # --- track forms ------------------------------------------------------------------------------------
 def test_edge_sync_period_from_the_staleness_bound():
-    r = sync.solve("edge", zero=False)
+    r = sync.solve("edge")
     # lr fraction 0.1 -> T <= sqrt(0.45)/0.1 = 6.708 -> at most H = 6 + 1 = 7 local steps between syncs
     assert r.figure("staleness_bound") == pytest.approx(6.7082039, rel=1e-7)
     assert r.figure("sync_period_max") == 7 and r.figure("sync_period") <= 7
@@ -170,7 +170,7 @@ def test_edge_sync_period_from_the_staleness_bound():
 
 
 def test_mobile_battery_drain_by_hand():
-    r = sync.solve("mobile", zero=False)
+    r = sync.solve("mobile")
     mo = r.extra["mobile"]
     wifi = mo["drain"]["wifi6"]
     # the whole FP16 model down and up: 2 x 51,748,864 params x 2 B x 8 bit x 10 nJ/bit (Wi-Fi) = 16.56 J
@@ -192,7 +192,7 @@ def test_tiny_gossip_against_the_full_sync_the_graph_carries():
     from explorer.cost import gossip
     from explorer.puzzles.fleet3d.scenario import load, wearer_graph
 
-    r = sync.solve("tiny", zero=False)
+    r = sync.solve("tiny")
     scn = load("tiny")
     adj, _ = wearer_graph(scn)
     lam = gossip.slem(gossip.metropolis_weights(adj))  # numpy eigenvalues of the real contact graph
@@ -213,7 +213,7 @@ def test_tiny_gossip_against_the_full_sync_the_graph_carries():
 def test_every_track_answers_in_text_and_json(track):
     from explorer.reports.render import render
 
-    r = sync.solve(track, zero=False)
+    r = sync.solve(track, **({"zero": False} if track == "cloud" else {}))
     assert r.formulas and r.assumptions and len(r.findings) >= 4
     d = json.loads(render(r, "json"))
     assert Report.from_dict(d).headline == r.headline
@@ -265,10 +265,91 @@ def test_cloud_verdict_under_both_staleness_models_and_costed_remedies():
     backups = [v for k, v in rem.items() if "backup" in k]
     evict = next(v for k, v in rem.items() if k.startswith("evict"))
     # Hand: 1 - 0.95^64 = 96% of 64-GPU replicas hold a straggler: a backup replica barely shortens the step and
-    # costs 1/16 of the spend; evicting the 5% slow GPUs (ceil(0.05 x 1024 / 8) = 7 spare nodes) removes the
-    # 1.5x tail: the step falls to about t0 (1 + 0.02 (ln 1024 + 0.58)) ~ 1.15 t0 and the spares cost 56/1024.
-    assert all(b[3] < 0 for b in backups) and evict[3] > 0
-    assert "7 hot spare nodes" in next(k for k in rem if k.startswith("evict"))
+    # costs 1/16 of the spend. Evicting persistent stragglers: stragglers are independent per GPU and the plan is
+    # TP=8 on 8-GPU nodes, so a straggling GPU leaves with its node; 1 - 0.95^8 = 0.336580 of the 128 nodes hold
+    # one: 128 x 0.336580 = 43.08 -> 44 spare nodes (not ceil(0.05 x 1024 / 8) = 7, stragglers packed 8 a node).
+    # Their cost: 44 x 8 / 1024 of the spend + one 600 s restart per node a month (730 h):
+    # 2,242,560 x (352/1024 + 44 x 600 / 2,628,000) = 770,880 + 22,528 = 793,408 USD/month.
+    # What they can save: a straggler takes 1.5x, so the sync step is at most 1.5x the clean one and eviction
+    # saves at most 1 - 1/1.5 = 1/3 of the spend, 747,520 USD/month < 793,408: eviction loses money here.
+    assert "44 hot spare nodes" in next(k for k in rem if k.startswith("evict"))
+    assert evict[2] == pytest.approx(793_408, rel=1e-9)
+    assert all(b[3] < 0 for b in backups) and evict[3] < 0
+    # so no remedy pays: the headline says doing nothing is cheaper, not 'Best remedy: ... loses'
+    assert "No straggler remedy pays here" in r.headline and "doing nothing is cheaper" in r.headline
+    assert "Best remedy" not in r.headline
+    ev = next(f.answer for f in r.findings if "straggler remedies" in f.question)
+    assert "33.7% of the 128 nodes" in ev and "44 spare nodes" in ev and "cost more than the faster step saves" in ev
+
+
+def test_expected_nodes_holding_a_straggler_by_hand():
+    from explorer.cost.stragglers import expected_units_with_straggler
+
+    # A node of 8 is clean with probability (1 - p)^8: 0.95^8 = 0.663420 -> 128 x 0.336580 = 43.08 nodes
+    assert expected_units_with_straggler(0.05, 1024, 8) == pytest.approx(128 * (1 - 0.95 ** 8), rel=1e-12)
+    assert expected_units_with_straggler(0.05, 1024, 8) == pytest.approx(43.0822, abs=1e-4)
+    assert expected_units_with_straggler(0.05, 1024, 1) == pytest.approx(51.2)  # one GPU a unit: p N
+    assert expected_units_with_straggler(1.0, 1024, 8) == 128 and expected_units_with_straggler(0.0, 1024, 8) == 0
+    with pytest.raises(UsageError, match="multiple"):
+        expected_units_with_straggler(0.05, 1020, 8)
+
+
+def test_eviction_spares_follow_the_plans_unit_of_replacement():
+    from explorer.puzzles.sync.audit import run_audit
+    from explorer.puzzles.sync.cloud import eviction_spares
+
+    a = run_audit("cloud")
+    assert a.est.plan.tp == 8  # the audit's plan: TP groups fill a node, so the node is the unit
+    ev = eviction_spares(a)
+    assert (ev["unit"], ev["units"], ev["spare_nodes"]) == (8, 128, 44)
+    # a TP = 1 plan would move a straggler's rank to any spare GPU: ceil(0.05 x 1024) = 52 GPUs on
+    # ceil(52 / 8) = 7 spare nodes
+    tp1 = types.SimpleNamespace(model=a.model, setup=a.setup, nodes=a.nodes,
+                                est=types.SimpleNamespace(plan=types.SimpleNamespace(tp=1)))
+    ev1 = eviction_spares(tp1)
+    assert (ev1["unit"], ev1["spare_units"], ev1["spare_nodes"]) == (1, 52, 7)
+
+
+def test_the_best_remedy_is_named_only_when_it_pays():
+    # p = 1: every node holds a straggler (1 - 0^8 = 1): eviction needs 128 spare nodes, the whole fleet again,
+    # so it costs more than the spend it could save; the backups lose too (table): doing nothing is cheaper.
+    r = sync.solve("cloud", zero=False, straggler_fraction=1.0)
+    assert "128 hot spare nodes" in next(row[0] for row in r.tables["remedies"].rows if row[0].startswith("evict"))
+    assert all(row[3] < 0 for row in r.tables["remedies"].rows)
+    assert "No straggler remedy pays here" in r.headline and "Best remedy" not in r.headline
+    # p = 0.1%: 128 x (1 - 0.999^8) = 128 x 0.0079721 = 1.02 -> 2 spare nodes, 16/1024 of the spend plus two
+    # restarts (1.6% + 0.05%), against a step that loses its 1.5x tail (a straggler among 1,024 GPUs in
+    # 1 - 0.999^1024 = 64% of steps): eviction pays and is named
+    r = sync.solve("cloud", zero=False, straggler_fraction=0.001)
+    assert "Best remedy: evict persistent stragglers onto 2 hot spare nodes, saves $" in r.headline
+
+
+def test_every_monthly_dollar_figure_says_per_month():
+    import re
+
+    dollars_without_month = re.compile(r"\$\d[\d,]*(?:\.\d+)?[kMB]?(?![\d,kMB]|\.\d|/month)")
+    assert dollars_without_month.findall("loses $747.2k under the measured one") == ["$747.2k"]
+    for p in (0.05, 1.0):
+        r = sync.solve("cloud", zero=False, straggler_fraction=p)
+        for text in [r.headline] + [f.answer for f in r.findings]:
+            assert not dollars_without_month.findall(text), text
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile", "tiny"])
+def test_zero_flags_are_refused_on_a_fleet_track(track):
+    # a fleet track has no ZeRO comparison: --no-zero (and --zero) would be a no-op, refused like --time-limit
+    for zero, flag in ((False, "--no-zero"), (True, "--zero")):
+        with pytest.raises(UsageError, match=f"leave {flag} out") as e:
+            sync.solve(track, zero=zero)
+        assert "\n" not in str(e.value)
+
+
+def test_the_lab_part_passes_zero_only_on_the_cloud_track():
+    from explorer.labs.kit import Sync
+
+    values = {"straggler_fraction": 0.05, "slowdown": 1.5, "mode": "sync"}
+    assert Sync("cloud").scenario(values)["zero"] is False
+    assert "zero" not in Sync("edge").scenario(values)
 
 
 def test_zero_does_not_fix_stragglers(monkeypatch):

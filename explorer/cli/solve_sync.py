@@ -20,13 +20,14 @@ from explorer.cli.common import emit, graded_nothing_options, time_limit_option
 @click.option("--nodes", type=V.FLEET_NODES, default=None, help="Devices in the fleet (default: the track's).")
 @click.option("--jitter", type=V.JITTER, default=None,
               help="Mean run-to-run jitter of a step, as a fraction of the step (default: the track's).")
-@click.option("--zero/--no-zero", "zero", default=True, show_default=True,
-              help="Compare against ZeRO with the 3D solver (slow on the cloud track).")
+@click.option("--zero/--no-zero", "zero", default=None,
+              help="Compare against ZeRO with the 3D solver (cloud track only, on by default there; slow). A fleet "
+                   "track has no ZeRO comparison and refuses either flag.")
 @click.option("--seed", type=V.SEED, default=0, show_default=True, help="Seed of the Monte Carlo cross-check.")
 @time_limit_option
 def solve_sync(track: str, fmt: str, out_dir: Path | None,
                straggler_fraction: float | None, slowdown: float | None, nodes: int | None, jitter: float | None,
-               zero: bool, seed: int, time_limit: float | None) -> None:
+               zero: bool | None, seed: int, time_limit: float | None) -> None:
     """Sync vs async SGD with stragglers, staleness, checkpoint interval, and dollars per month."""
     from explorer.puzzles.sync import solve as solve_puzzle
 

@@ -14,6 +14,8 @@
   with staleness bound T when the constant step gamma satisfies L M gamma + 2 L^2 M^2 T^2 gamma^2
   <= 1. The largest stable step, relative to T = 0, is r(T) = (sqrt(1 + 8 T^2) - 1) / (4 T^2):
   the progress one update can make falls with staleness (r(1) = 1/2, r(T) -> 1/(sqrt(2) T)).
+* `expected_units_with_straggler`: how many nodes (or other replacement units) hold at least one
+  straggler when stragglers are independent per device: (devices / unit) (1 - (1 - p)^unit).
 """
 
 from __future__ import annotations
@@ -198,6 +200,21 @@ def expected_kth_of_group_max(model: StepTimeModel, group: int, k: int, n: int) 
         val, _ = quad(tail, lo, up, limit=200, epsabs=1e-12 * t0, epsrel=1e-10)
         total += val
     return total
+
+
+# --- persistent stragglers: how many replacement units hold one ------------------------------------------
+def expected_units_with_straggler(p: float, devices: int, unit: int) -> float:
+    """Expected number of replacement units (groups of `unit` devices, e.g. the 8 GPUs of a node) that
+    hold at least one straggler, when each device is a straggler independently with probability p
+    (the same i.i.d. model as `StepTimeModel`): a unit is clean with probability (1 - p)^unit, so by
+    linearity of expectation E[units with a straggler] = (devices / unit) (1 - (1 - p)^unit). The count
+    itself is Binomial(devices / unit, 1 - (1 - p)^unit). Stragglers do not pack whole units: at p = 5%
+    a third of 8-GPU nodes hold one (1 - 0.95^8 = 33.7%), not 5%."""
+    p = require_fraction("straggler fraction", p)
+    devices, unit = require_positive_int("devices", devices), require_positive_int("unit", unit)
+    if devices % unit:
+        raise UsageError(f"devices {devices} is not a multiple of the replacement unit of {unit}")
+    return devices // unit * -math.expm1(unit * math.log1p(-p)) if p < 1 else float(devices // unit)
 
 
 # --- an empirical staleness model ----------------------------------------------------------------------

@@ -39,23 +39,28 @@ __all__ = ["Audit", "checkpoint_figures", "fleet_audit", "make_plan", "make_setu
 
 
 def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
-          nodes: int | None = None, jitter: float | None = None, zero: bool = True, time_limit: float | None = None,
-          seed: int = 0, **_: Any) -> Report:
-    """The synchronisation audit of a track (see the module docstring)."""
+          nodes: int | None = None, jitter: float | None = None, zero: bool | None = None,
+          time_limit: float | None = None, seed: int = 0, **_: Any) -> Report:
+    """The synchronisation audit of a track (see the module docstring). `zero`: run the cloud track's ZeRO
+    comparison (None: yes on the cloud track; a fleet track has none, so True or False there is refused)."""
     t0 = time.perf_counter()
     time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
     a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
                   seed=seed)
     fleet = a.track.key in ("edge", "mobile", "tiny")
-    if time_limit is not None and (fleet or not zero):
+    if time_limit is not None and (fleet or zero is False):
         # the only solver in the audit is the 3D one behind the ZeRO comparison; a limit on nothing is refused,
         # not dropped
         raise UsageError(f"--time-limit bounds the 3D solves of the ZeRO comparison, and "
                          f"{'a fleet track has none' if fleet else '--no-zero turns it off'}; leave --time-limit out")
+    if fleet and zero is not None:
+        # --zero / --no-zero switch the cloud track's ZeRO comparison; on a fleet either would be a no-op
+        raise UsageError(f"--{'' if zero else 'no-'}zero switches the ZeRO comparison of the cloud track, and "
+                         f"the {a.track.key} track has none; leave --{'' if zero else 'no-'}zero out")
     if fleet:  # a fleet: no ZeRO, no restarts (explorer/puzzles/sync/fleet.py)
         report = build_fleet_report(a, fleet_audit(a))
     else:
-        z = zero_comparison(a.track.key, nodes, time_limit) if zero else None
+        z = zero_comparison(a.track.key, nodes, time_limit) if zero is not False else None
         report = build_report(a, {}, z)
     report.solve_time_s = time.perf_counter() - t0
     return report

@@ -11,6 +11,7 @@ from explorer.cost.stragglers import (
     StepTimeModel,
     expected_kth_of_group_max,
     expected_max,
+    expected_units_with_straggler,
     implicit_momentum_progress,
 )
 from explorer.puzzles.scaling import lab05_data
@@ -51,7 +52,7 @@ def _verdict(usd_bits: list[tuple[str, float]]) -> str:
         return "None of " + ", ".join(k for k, _ in usd_bits) + " saves money here."
     if len(ranked) == 1:
         return f"{best_name[0].upper() + best_name[1:]} saves {_usd(best_val)}/month."
-    rest = "; ".join(f"{k} {_saved_or_lost(v).replace('/month', '')}" for k, v in ranked[1:])
+    rest = "; ".join(f"{k} {_saved_or_lost(v)}" for k, v in ranked[1:])
     return f"Most saved: {best_name}, {_usd(best_val)}/month ({rest})."
 
 
@@ -69,6 +70,37 @@ def staleness_models(a: Audit) -> dict[str, dict[str, float]]:
     return out
 
 
+def eviction_spares(a: Audit) -> dict[str, Any]:
+    """The hot spares that evicting every persistent straggler needs.
+
+    Derivation. The audit's straggler model is independent per device (`StepTimeModel`: each device is a
+    straggler with probability p, whatever its neighbours do), so stragglers do not pack whole nodes. What
+    has to be replaced is the smallest unit a straggler can leave the job in:
+
+    * TP > 1 (the cloud plan is TP=8 on 8-GPU nodes): a tensor-parallel group exchanges activations every
+      layer and stays inside a node on NVLink (Narayanan et al., SC'21, arXiv 2104.04473, sec. 3.2,
+      takeaway #1: TP up to the GPUs of one server), so a straggling GPU cannot be swapped for a GPU
+      elsewhere; its whole node goes, as the Llama 3 report (sec. 3.3.4) isolates slow hosts. Unit = the
+      node of d devices. The expected number of nodes holding at least one straggler is N_nodes q with
+      q = 1 - (1 - p)^d (`expected_units_with_straggler`): 128 x (1 - 0.95^8) = 43.08 -> 44 spare nodes
+      at p = 5%, not ceil(5% x 1,024 / 8) = 7, which would need the stragglers packed 8 to a node.
+    * TP = 1: a pipeline or data-parallel rank talks over the network anyway, so a straggling GPU's rank can
+      move to any spare GPU. Unit = the GPU: ceil(p N) spare GPUs, on ceil(ceil(p N) / d) spare nodes.
+
+    Either way the count is Binomial(units, q) (q = p for a GPU unit); the audit costs its expectation,
+    rounded up to whole units, because dollars per month average over which nodes happen to be slow; an
+    operator who must cover the bad draws too would keep a few more (2 standard deviations of
+    sqrt(units q (1 - q)) = 5.3 nodes here: ~11 more). Spares are assumed screened (burned in) before they
+    join, so they carry no persistent straggler."""
+    m, dpn = a.model, a.setup.cluster.devices_per_node
+    unit = dpn if a.est.plan.tp > 1 and a.nodes % dpn == 0 else 1
+    units = a.nodes // unit
+    expected = expected_units_with_straggler(m.p, a.nodes, unit) if m.p > 0 else 0.0
+    spare_units = math.ceil(expected - 1e-9 * units) if expected > 0 else 0
+    return {"unit": unit, "units": units, "hit_fraction": expected / units, "expected": expected,
+            "spare_units": spare_units, "spare_nodes": math.ceil(spare_units * unit / dpn)}
+
+
 def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
     """What practice does about stragglers, each costed in dollars per month (net of what it costs):
 
@@ -77,7 +109,7 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
     * evict persistent stragglers onto hot spares: if the slow devices stay slow (throttling, a flaky NIC,
       ECC retries), detect and swap their nodes for spare ones (the Llama 3 report, sec. 3.3.4, isolates
       slow nodes this way): the step is then the slowest of devices without stragglers; pays for the spare
-      nodes (the straggler fraction of the nodes, rounded up) and one restart per swapped node;
+      nodes (one per node holding a straggler, see `eviction_spares`) and one restart per swapped node;
     * neither helps the other kind: transient stragglers (a different device each step) cannot be evicted."""
     d, m = a.data, a.model
     out: list[dict[str, Any]] = []
@@ -89,7 +121,7 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
                     "kind": "backup", "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     dpn = a.setup.cluster.devices_per_node
-    spare_nodes = math.ceil(m.p * a.nodes / dpn) if m.p > 0 else 0
+    spare_nodes = eviction_spares(a)["spare_nodes"]
     if spare_nodes:
         clean = StepTimeModel(m.t0, m.jitter, 0.0, 1.0)
         t = expected_max(clean, a.nodes) + a.comm_sync_s
@@ -99,6 +131,35 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
                     "kind": "evict", "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     return out
+
+
+def _eviction_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
+    """How many spares eviction needs and why (see `eviction_spares`), and whether it pays."""
+    m, dev, devs = a.model, a.track.device_word, lab05_data()[a.track.key]["device_plural"]
+    hn = human_number
+    transient = (f"transient stragglers (a different {dev} each step) cannot be evicted and leave only backups, "
+                 f"smaller replicas or less jitter.")
+    ev = eviction_spares(a)
+    evict = next((r for r in remedies if r["kind"] == "evict"), None)
+    if evict is None:
+        return "With no stragglers there is nothing to evict."
+    if ev["unit"] > 1:
+        packed = math.ceil(m.p * a.nodes / ev["unit"] - 1e-9)
+        need = (f"Evicting persistent stragglers needs a spare node for every node holding one: stragglers are "
+                f"independent per {dev}, and a straggling {dev} of a TP={a.est.plan.tp} group leaves with its node "
+                f"(tensor parallelism stays on the node's NVLink), so 1 - (1 - {hn(m.p)})^{ev['unit']} = "
+                f"{human_percent(ev['hit_fraction'])} of the {ev['units']:,} nodes hold one: "
+                f"{plural(ev['spare_nodes'], 'spare node')}"
+                + (f", not the {packed:,} ({human_percent(m.p)} of the nodes) that would do if stragglers came packed "
+                   f"{ev['unit']} to a node." if packed != ev["spare_nodes"] else "."))
+    else:
+        need = (f"Evicting persistent stragglers needs a spare {dev} for each: with TP = 1 a straggler's rank can "
+                f"move to any spare {dev}, so {hn(m.p)} x {a.nodes:,} -> {ev['spare_units']:,} {devs} on "
+                f"{plural(ev['spare_nodes'], 'spare node')}.")
+    pays = ("It pays only if the stragglers are persistent; " if evict["net_usd"] >= 0 else
+            f"The spares cost more than the faster step saves ({_saved_or_lost(evict['net_usd'])} net), and even "
+            "a paying eviction needs persistent stragglers; ")
+    return f"{need} {pays}{transient}"
 
 
 def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
@@ -217,7 +278,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         f"Stakeholder challenge: dollars per month at {hn(price)} USD per {dev}-hour ({a.nodes:,} {devs}, "
         f"{hn(hours)} h)?",
         f"Fleet spend {_usd(a.spend_usd)}/month. Wait-for-all wastes {human_percent(a.waste_wait)} of it: "
-        f"{_usd(a.usd_wait)}. Switching to async: "
+        f"{_usd(a.usd_wait)}/month. Switching to async: "
         + "; ".join(f"{k}: r = {hn(v['r'])}, {_saved_or_lost(v['usd'])}" for k, v in models.items())
         + f". {zero_txt} {verdict}"))
     if remedies:
@@ -228,8 +289,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
             + f". Backup replicas help little here: a replica is {a.group} {devs} synchronous inside, and "
             f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step, so the "
             f"fastest {a.replicas} of a few more are barely faster (Chen et al. 2016 drop single workers, not "
-            f"{a.group}-GPU replicas). Evicting slow nodes pays only if the stragglers are persistent; transient "
-            f"ones (a different {dev} each step) leave only backups, smaller replicas or less jitter."))
+            f"{a.group}-{dev} replicas). " + _eviction_text(a, remedies)))
     if zero_saved is not None:
         zero_plan_model = StepTimeModel(z["zero"]["step_s"], m.jitter, m.p, m.slowdown)
         zero_wait = (expected_max(zero_plan_model, a.nodes) - zero_plan_model.mean) / expected_max(
@@ -262,7 +322,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         async_txt = ("Async " + ("loses" if a.usd_async < 0 else "saves") + f" {_usd(abs(a.usd_async))}/month under "
                      f"the worst-case staleness bound (r = {hn(a.progress)}) and "
                      + ("loses" if empirical["usd"] < 0 else "saves")
-                     + f" {_usd(abs(empirical['usd']))} under the measured one (r = {hn(empirical['r'])}); free "
+                     + f" {_usd(abs(empirical['usd']))}/month under the measured one (r = {hn(empirical['r'])}); free "
                      f"staleness would {'save' if a.usd_async_raw >= 0 else 'lose'} "
                      f"{_usd(abs(a.usd_async_raw))}/month.")
     else:
@@ -274,8 +334,13 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                  if abs(zero_saved) < 0.5 else
                  f" ZeRO saves {_usd(zero_saved)}/month but leaves the straggler wait.")
     best_remedy = max(remedies, key=lambda r: r["net_usd"]) if remedies else None
-    remedy_part = (f" Best remedy: {best_remedy['name']}, {_saved_or_lost(best_remedy['net_usd'])} net."
-                   if best_remedy is not None else "")
+    if best_remedy is None:
+        remedy_part = ""
+    elif best_remedy["net_usd"] > 0:
+        remedy_part = f" Best remedy: {best_remedy['name']}, {_saved_or_lost(best_remedy['net_usd'])} net."
+    else:  # every remedy costs more than it saves: doing nothing is the cheapest
+        remedy_part = (f" No straggler remedy pays here: the closest, {best_remedy['name']}, still "
+                       f"{_saved_or_lost(best_remedy['net_usd'])} net; doing nothing is cheaper.")
     headline = (f"Sync waits {hn(a.e_max_all / a.e_step)}x the mean step for the slowest of {a.nodes:,} {devs} "
                 f"({human_percent(m.p)} stragglers at {hn(m.slowdown)}x): {_usd(a.usd_wait)}/month idle. "
                 f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s (Young "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,7 @@ class FabricCurve:
     n_sustained: int | None = None  # smallest N from which no added device adds >= threshold again
     n_star_sustained: float | None = None
     crossing_kind_sustained: str = "none"
+    isolated: list[int] = field(default_factory=list)  # N of one-device steps of the marginal (regimes)
 
 
 def _continuous_speedup(setup: Setup, sc: ScalingScenario, x1: float):
@@ -224,23 +225,64 @@ def curve(sc: ScalingScenario, fabric: str | Link, threshold: float, n_max: int,
     x = n * sc.samples_per_device / step
     s = x / x[0]
     marg = np.diff(s)
-    below = np.flatnonzero(marg < threshold)
-    n_dr = int(n[below[0]]) if below.size else None
+    n_dr, n_sus, isolated = regimes(marg, threshold, run_length(sc))
     fits = np.flatnonzero(np.asarray(r["fits"]))
     fits_from = int(n[fits[0]]) if fits.size else None
 
     s_of = _continuous_speedup(setup, sc, float(x[0]))
     n_star, kind = _crossing(s_of, n_dr, marg, threshold, sc.devices_per_node)
-    # Sustained diminishing returns: from here on no added device pays threshold x again.
-    above = np.flatnonzero(marg >= threshold)
-    n_sus = None
-    if n_dr is not None:
-        n_sus = 1 if not above.size else (int(above[-1]) + 2 if above[-1] + 1 < marg.size else None)
     n_star_sus, kind_sus = _crossing(s_of, n_sus, marg, threshold, sc.devices_per_node)
     return FabricCurve(fabric=setup.cluster.inter, n=n.astype(int), step_time=step, samples_per_s=x, speedup=s,
                        efficiency=s / n, marginal=marg, n_diminishing=n_dr, n_star=n_star, crossing_kind=kind,
                        fits_from=fits_from, n_sustained=n_sus, n_star_sustained=n_star_sus,
-                       crossing_kind_sustained=kind_sus)
+                       crossing_kind_sustained=kind_sus, isolated=isolated)
+
+
+def run_length(sc: ScalingScenario) -> int:
+    """How many consecutive added devices make a regime of the marginal speedup (see regimes): one node's worth,
+    and never a single device."""
+    return max(2, sc.devices_per_node)
+
+
+def regimes(marg: np.ndarray, threshold: float, w: int) -> tuple[int | None, int | None, list[int]]:
+    """Where returns diminish, and whether for good, on the discrete marginal speedup marg[i] = S(i+2) - S(i+1).
+
+    The rule: split the marginals into runs on one side of the threshold. A run of fewer than `w` N (one node's
+    worth of added devices, never a single device) between two others is an isolated step: a discrete change of
+    the step model at one N (the first device beyond a node, or one gradient bucket fewer as Megatron-Core sizes
+    its DDP buckets max(40M, 1M x DP) parameters: distributed_data_parallel.py). It is real and reported by its N,
+    but it is neither a dip nor a recovery, so it takes the side of the runs around it. The first and the last run
+    stand whatever their length (the curve's start, and where it is still going at the end of the grid). On the
+    cloud track's 10 GbE curve, 4,015 -> 4,016 adds 0.879x (three gradient buckets become two) between marginals
+    of 0.14: returns diminish for good from N = 8, not from 4,016.
+
+    Returns (n_diminishing, n_sustained, isolated): the first N of the first run below the threshold; the first N
+    of the last run below when it lasts to the end of the grid (None when the curve recovers above the threshold
+    over a run of its own and is still above at the end); the N of every isolated step."""
+    below = np.asarray(marg < threshold)
+    runs = []  # [below?, first index, length]
+    i = 0
+    while i < below.size:
+        j = i
+        while j < below.size and below[j] == below[i]:
+            j += 1
+        runs.append([bool(below[i]), i, j - i])
+        i = j
+    isolated = []
+    smooth = below.copy()
+    for k, (b, i, n) in enumerate(runs):
+        if 0 < k < len(runs) - 1 and n < w:
+            isolated.append(i + 1)
+            smooth[i:i + n] = not b
+    low = np.flatnonzero(smooth)
+    if not low.size:
+        return None, None, isolated
+    n_dr = int(low[0]) + 1
+    if not smooth[-1]:
+        return n_dr, None, isolated
+    high = np.flatnonzero(~smooth)
+    n_sus = int(high[-1]) + 2 if high.size else 1
+    return n_dr, n_sus, isolated
 
 
 def _crossing(s_of, n_int: int | None, marg: np.ndarray, threshold: float, g: int) -> tuple[float | None, str]:
@@ -358,6 +400,36 @@ def search_size(n_max: int) -> int:
     return max(10 * n_max, min(100 * n_max, 20_000))
 
 
+def _bucket_calls(sc: ScalingScenario, n: int) -> int | None:
+    """Gradient collectives per step at DP = n under Megatron-Core's DDP buckets of max(40M, 1M x DP) parameters
+    (explorer/cost/frameworks.py, the step model's nccl form); None where the step model prices fixed buckets."""
+    if sc.collectives != "nccl":
+        return None
+    from explorer.cost import frameworks as fwk
+    from explorer.cost.memory import params_per_device
+
+    p = float(params_per_device(make_setup(sc, sc.fabrics[0], n), 1, 1))
+    return max(1, math.ceil(p / max(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * n)))
+
+
+def _isolated_text(sc: ScalingScenario, c: FabricCurve, threshold: float) -> str:
+    """The isolated one-device steps of a curve (regimes): named, with their size and, where it is one, the
+    bucket count that changes there; said to be neither a dip nor a recovery."""
+    dev, devs = sc.track.device_word, sc.device_plural
+    bits = []
+    for n in c.isolated[:4]:
+        m = float(c.marginal[n - 1])
+        a, b = _bucket_calls(sc, n), _bucket_calls(sc, n + 1)
+        why = (f" (gradient buckets a step: {a} -> {b})" if a is not None and a != b else
+               f" (the first {dev} beyond a node)" if n % sc.devices_per_node == 0 and sc.devices_per_node > 1
+               else "")
+        bits.append(f"{n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}{human_number(abs(m))}x{why}")
+    more = f" and {len(c.isolated) - 4} more" if len(c.isolated) > 4 else ""
+    return (f"Isolated one-{dev} steps, on the other side of {threshold:g} from the {devs} around them: "
+            + "; ".join(bits) + more + f". Each is a discrete change of the step model at one N, fewer than "
+            f"{run_length(sc)} {devs} in a row: neither a dip nor a recovery")
+
+
 def _fmt_n(n: float | None) -> str:
     return "none" if n is None else f"{n:,.1f}"
 
@@ -411,14 +483,16 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             + (f"; the ZeRO-sharded optimizer step changes by {'+' if d_opt > 0 else '-'}"
                f"{human_number(abs(d_opt))} s." if abs(d_opt) > 1e-6 else ".")))
         if c.n_diminishing is None:
-            dr = (f"no N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric keeps up "
-                  f"(the curve is still {human_number(c.marginal[-1])}x per {dev} at N = {len(c.n):,})")
+            dr = (f"no run of N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric "
+                  f"keeps up (the curve is still {human_number(c.marginal[-1])}x per {dev} at N = {len(c.n):,})")
         elif c.crossing_kind == "jump":
             dr = (f"N = {c.n_diminishing}: going from {c.n_diminishing} to {c.n_diminishing + 1} {devs} adds "
                   f"{'+' if c.marginal[c.n_diminishing - 1] >= 0 else '-'}"
                   f"{human_number(abs(c.marginal[c.n_diminishing - 1]))}x, a jump rather than a slope ("
                   + (f"the first {dev} beyond {sc.devices_per_node} puts the all-reduce on the fabric"
-                     if c.n_diminishing == sc.devices_per_node else "the all-reduce stops hiding behind compute")
+                     if c.n_diminishing == sc.devices_per_node else
+                     f"the second {dev} starts the gradient all-reduce" if c.n_diminishing == 1 else
+                     "the all-reduce stops hiding behind compute")
                   + f"); on the continuous model the crossing is that jump, at N = {c.n_star:g}")
         else:
             dr = (f"N = {c.n_diminishing} (S({c.n_diminishing + 1}) - S({c.n_diminishing}) = "
@@ -434,9 +508,12 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                                                         if c.n_sustained > n_max else ""))
         elif c.n_sustained is None and c.n_diminishing is not None:
             dr += f". The marginal speedup recovers above {threshold:g} later and is still above it at N = {len(c.n):,}"
+        if c.isolated:
+            dr += ". " + _isolated_text(sc, c, threshold)
         if c.n_sustained is not None:
             figures[f"n_sustained_{f}"] = Figure(c.n_sustained, devs,
-                                                 f"no device adds >= {threshold:g}x again from N ({nm})")
+                                                 f"below {threshold:g}x for good from N, isolated steps aside "
+                                                 f"({nm})")
         if c.n_star_sustained is not None:
             figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
                                                       f"continuous crossing, sustained ({nm})")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from explorer.models.catalog import get_model
 
@@ -162,3 +163,38 @@ def test_plot_draws():
 
     png = render_png("scaling_efficiency", scaling.solve("edge"))
     assert png[:4] == b"\x89PNG"
+
+
+def test_regimes_rule_by_hand():
+    # marginals S(N+1) - S(N) for N = 1..12, threshold 0.5, regimes of at least w = 3 N:
+    # above for N = 1..4, below for N = 5..12 but for one step at N = 8 -> diminishing from 5, for good from 5,
+    # and N = 8 named as an isolated step (not 'recovers', not 'for good from 9')
+    m = np.array([1, 1, 1, 1, .1, .1, .1, .9, .1, .1, .1, .1])
+    assert scaling.regimes(m, 0.5, 3) == (5, 5, [8])
+    # a real recovery: above again for N = 8..11 (4 >= 3 in a row) and still above at the end -> not for good
+    m = np.array([1, 1, 1, 1, .1, .1, .1, .9, .9, .9, .9])
+    assert scaling.regimes(m, 0.5, 3) == (5, None, [])
+    # ... or below again from N = 12 for good: diminishing from 5, recovered over 8..11, for good from 12
+    m = np.array([1, 1, 1, 1, .1, .1, .1, .9, .9, .9, .9, .1, .1, .1])
+    assert scaling.regimes(m, 0.5, 3) == (5, 12, [])
+    # a one-N dip in a curve that keeps up is not where returns diminish
+    m = np.array([1, 1, 1, 1, .0, 1, 1, 1])
+    assert scaling.regimes(m, 0.5, 3) == (None, None, [5])
+
+
+def test_cloud_ethernet_diminishes_for_good_at_the_node_boundary():
+    """On 10 GbE the marginal speedup is about 0.14 for every N from 9 to 20,000 but one: 4,015 -> 4,016 adds
+    0.879x, because Megatron-Core's DDP buckets of max(40M, 1M x DP) parameters (distributed_data_parallel.py)
+    go from ceil(8.03e9 / 4.015e9) = 3 to ceil(8.03e9 / 4.016e9) = 2 there: one all-reduce call fewer, one
+    call's latency less, a single step in S(N). The report said 'for good from 4,016' and 'Past that first dip
+    the marginal speedup recovers' before."""
+    sc = scaling.scenario("cloud")
+    p = get_model(sc.model_key).params
+    assert math.ceil(p / 4_015e6) == 3 and math.ceil(p / 4_016e6) == 2
+    c = scaling.curve(sc, "eth_10g", 0.5, 1024, 20_000)
+    assert c.marginal[4014] > 0.5 and (c.marginal[8:4014] < 0.5).all() and (c.marginal[4015:] < 0.5).all()
+    assert (c.n_diminishing, c.n_sustained, c.isolated) == (8, 8, [4015])
+    r = scaling.solve("cloud")
+    dr = next(f.answer for f in r.findings if "diminish" in f.question and "Ethernet" in f.question)
+    assert "recovers" not in dr and "for good" not in r.headline and "4,015 -> 4,016 adds +0.879x" in dr
+    assert "N = 8 on 10 Gb Ethernet" in r.headline

@@ -122,3 +122,20 @@ def test_a_limit_that_binds_with_slack_left_says_it_is_not_tight():
     assert constraint_state(Constraint("devices", 1024, 1024, "", "==", binding=True)) == "BINDING"
     assert constraint_state(Constraint("bubble", 0.01, 0.10, "", "<=")) == "ok"
     assert constraint_state(Constraint("memory", 80e9, 76.4e9, "B", "<=", binding=True)) == "VIOLATED"
+
+
+def test_a_printed_inequality_reads_true():
+    # The edge track's scaling wall: S(529) - S(528) is just under the 0.5 threshold; at three significant digits it
+    # printed as '0.5 < 0.5'. The difference is printed with the digits it takes to read below the threshold, and is
+    # the curve's own S(N+1) - S(N).
+    import re
+
+    from explorer.puzzles.scaling import _below
+
+    assert _below(0.49975, 0.5) == "0.4998" and _below(0.4, 0.5) == "0.4"
+    report = solve("scaling", "edge")
+    printed = [m for f in report.findings for m in re.findall(r"S\((\d+)\) - S\((\d+)\) = ([\d.,]+) < ([\d.]+)",
+                                                                f.answer)]
+    assert printed, [f.answer for f in report.findings]
+    for _, _, diff, threshold in printed:
+        assert float(diff.replace(",", "")) < float(threshold), printed

@@ -434,6 +434,15 @@ def _fmt_n(n: float | None) -> str:
     return "none" if n is None else f"{n:,.1f}"
 
 
+def _below(x: float, threshold: float) -> str:
+    """`x` (< threshold) with as many significant digits as it takes to read below it: 0.4997, not 0.5 < 0.5."""
+    for sig in range(3, 13):
+        text = human_number(x, sig)
+        if float(text.replace(",", "")) < threshold:
+            return text
+    return human_number(x, 13)
+
+
 def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
                   n_max: int, a: int, b: int) -> Report:
     t = sc.track
@@ -496,7 +505,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                   + f"); on the continuous model the crossing is that jump, at N = {c.n_star:g}")
         else:
             dr = (f"N = {c.n_diminishing} (S({c.n_diminishing + 1}) - S({c.n_diminishing}) = "
-                  f"{human_number(c.marginal[c.n_diminishing - 1])} < {threshold:g}); continuous model: dS/dN = "
+                  f"{_below(c.marginal[c.n_diminishing - 1], threshold)} < {threshold:g}); continuous model: dS/dN = "
                   f"{threshold:g} at N* = {human_number(c.n_star, 4)} (scipy brentq)")
         if c.n_diminishing is not None and c.n_diminishing > n_max:
             dr += f", beyond the {n_max:,} {devs} of the track"

@@ -118,7 +118,26 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
     tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp, parallel_block=parallel_block)
+    fix = options.get("fix") or {}
+    if isinstance(fix, dict):
+        sp = fix.get("sequence_parallel", fix.get("sp"))
+        tp = fix.get("tp")
+        if sp is not None and not sp and (tp is None or tp != 1):
+            # sequence parallelism pinned off while TP may exceed 1: an asked-for overlap could not run
+            _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}", "--fix sp=0")
     return _solve_3d(track, model=mdl, **options)
+
+
+def _overlap_needs_sp(tp_comm_overlap: bool | None, tp: str, sp_off: str) -> None:
+    """TP communication overlap asked for (True, not the framework's default None) beside sequence parallelism turned
+    off at TP > 1 is a pair no framework runs: Megatron-LM refuses it at start-up (megatron/training/arguments.py:
+    'Tensor parallel communication/GEMM overlap can happen only when sequence parallelism is enabled'), and
+    torchtitan's AsyncTP micro-pipelines the all-gathers and reduce-scatters that only sequence parallelism runs
+    (torchtitan parallelize_llama.py apply_tp). Refused here rather than priced as a plan without the overlap."""
+    if tp_comm_overlap:
+        raise UsageError(f"--tp-comm-overlap needs sequence parallelism, and {sp_off} turns it off at {tp}: "
+                         "Megatron-LM refuses the pair at start-up (TP communication/GEMM overlap only with "
+                         "sequence parallelism); drop one of the two")
 
 
 # The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
@@ -204,6 +223,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     if virtual_stages > 1 and pp == 1:
         raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
     gb = t.workload.global_batch if global_batch is None else global_batch
+    if tp > 1 and not sequence_parallel:
+        _overlap_needs_sp(tp_comm_overlap, f"TP {tp}", "--no-sequence-parallel")
     fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
     setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                        intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,

@@ -144,9 +144,34 @@ def test_tp_comm_overlap_only_hides_with_sequence_parallelism():
     on = explorer.estimate(**base, tp_comm_overlap=True)
     off = explorer.estimate(**base, tp_comm_overlap=False)
     assert on.time["tp_comm"] < 0.2 * off.time["tp_comm"]
-    no_sp_on = explorer.estimate(**base, tp_comm_overlap=True, sequence_parallel=False)
+    # Without sequence parallelism there is nothing to overlap: a setup with the overlap on (the 3D search's default
+    # on Hopper, where it may pick SP off) prices such a plan as the overlap off
+    from explorer.cost.step import estimate as step_estimate
+
     no_sp_off = explorer.estimate(**base, tp_comm_overlap=False, sequence_parallel=False)
+    no_sp_on = step_estimate(on.setup, no_sp_off.plan)
+    assert on.setup.tp_comm_overlap and not no_sp_on.plan.sequence_parallel
     assert no_sp_on.time["tp_comm"] == pytest.approx(no_sp_off.time["tp_comm"])
+
+
+def test_tp_comm_overlap_asked_for_without_sequence_parallelism_is_refused():
+    # Megatron-LM refuses the pair at start-up: megatron/training/arguments.py validate_args, "if args.tp_comm_overlap:
+    # assert args.sequence_parallel, 'Tensor parallel communication/GEMM overlap can happen only when sequence
+    # parallelism is enabled'". Asked for (True), it is a one-line usage error, not an assumption line under exit 0.
+    code, out, err = run("estimate", "--gpus", "1024", "--tp", "8", "--no-sequence-parallel", "--tp-comm-overlap")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "--tp-comm-overlap" in err and "--no-sequence-parallel" in err and "TP 8" in err
+    # the framework's default (None) is no request: the plan runs, priced without the overlap
+    code, out, err = run("estimate", "--gpus", "1024", "--tp", "8", "--no-sequence-parallel")
+    assert code == 0, err
+    with pytest.raises(UsageError, match="--no-sequence-parallel"):
+        explorer.estimate(model="llama3_8b", gpus=8, tp=8, global_batch=8, tp_comm_overlap=True,
+                          sequence_parallel=False)
+    # at TP 1 there are no TP collectives: nothing to refuse
+    explorer.estimate(model="llama3_8b", gpus=8, tp=1, global_batch=8, tp_comm_overlap=True, sequence_parallel=False)
+    # solve 3d: sequence parallelism pinned off beside an asked-for overlap is the same pair
+    code, out, err = run("solve", "3d", "--tp-comm-overlap", "--fix", "sp=0,tp=8")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--fix sp=0" in err, err
 
 
 def test_stack_choices_that_cannot_hold_together_are_refused_not_dropped():

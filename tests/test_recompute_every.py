@@ -95,3 +95,49 @@ def test_the_3d_solver_and_the_exhaustive_evaluator_agree_on_it(k, options):
     assert a.status == "optimal" and a.best.plan.recompute == "full"
     assert a.best.step_time_s == pytest.approx(b.best.step_time_s, rel=1e-6)
     assert a.best.step_time_s <= every.best.step_time_s * (1 + 1e-9)
+
+
+def _finding(report, start: str) -> str:
+    hits = [f.answer for f in report.findings if f.question.startswith(start)]
+    assert len(hits) == 1, [f.question for f in report.findings]
+    return hits[0]
+
+
+def test_the_3d_report_says_when_recompute_every_did_not_act_and_what_it_would_cost():
+    # The cloud default's optimum recomputes nothing (it fits without), so thinning full recompute changes nothing:
+    # the report must say so (the option was silently ignored), with the best plan that recomputes one layer in 4.
+    # That plan is what the search pinned to full recompute finds: a second solve, by CP-SAT, checks it.
+    from explorer.puzzles.threed import solve_3d
+
+    res = solve_3d("cloud", recompute_every=4)
+    assert res.best.plan.recompute != "full"
+    text = _finding(res.report, "Did --recompute-every 4")
+    assert text.startswith("No:") and "one layer in 4" in text and "--fix recompute=full" in text
+    pinned = solve_3d("cloud", recompute_every=4, fix={"recompute": "full"}, top=1, explain=False)
+    assert pinned.status == "optimal"
+    assert pinned.best.plan.describe() in text and f"{pinned.best.step_time_s:.3f} s" in text
+    slower = pinned.best.step_time_s / res.best.step_time_s - 1
+    assert slower > 0 and f"{slower:.1%} slower" in text
+    # pinned to full it acts, and the report says so beside the assumption line
+    forced = solve_3d("cloud", recompute_every=4, fix={"recompute": "full"}, top=1)
+    assert _finding(forced.report, "Did --recompute-every 4").startswith("Yes:")
+    assert any("one layer in 4" in a.text for a in forced.report.assumptions)
+    # without the option no such question is asked
+    assert not [f for f in solve_3d("cloud", top=1, explain=False).report.findings if "recompute-every" in f.question]
+
+
+def test_recompute_every_beside_a_pin_that_rules_full_recompute_out_is_refused():
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+    from explorer.puzzles.threed import solve_3d
+
+    with pytest.raises(UsageError, match="recompute=selective rules full"):
+        solve_3d("cloud", recompute_every=2, fix={"recompute": "selective"})
+    with pytest.raises(UsageError, match="allow full"):
+        solve_3d("cloud", recompute_every=2, allow={"recompute": ["none", "selective"]})
+    r = CliRunner().invoke(main, ["solve", "3d", "--recompute-every", "4", "--fix", "recompute=none"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+    # a pin to full recompute, or no pin, is what the option is for
+    r = CliRunner().invoke(main, ["solve", "3d", "--recompute-every", "4", "--top", "1"])
+    assert r.exit_code == 0 and "Did --recompute-every 4" in r.output, r.output

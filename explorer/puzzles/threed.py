@@ -14,6 +14,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from explorer import validation as V
 from explorer.cost.frameworks import (
     DEFAULT_FRAMEWORK,
@@ -89,6 +91,9 @@ class ThreeDResult:
     binding: dict[str, Any] = field(default_factory=dict)
     track: Track | None = None
     micro_batch_question: dict[str, Any] | None = None
+    # with recompute_every k > 1 and an answer that does not recompute in full: the best full-recompute plan
+    # (one layer in k), so the report can say why the option did not act (recompute_every_unused)
+    recompute_every_unused: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # the headline (the full answer: .report, .best, .top, .to_frame())
         from explorer.units import human_bytes
@@ -224,6 +229,7 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         if setup_overrides.get(key) is None:
             setup_overrides[key] = value
     setup = make_setup(track, framework=framework, **setup_overrides)
+    _recompute_every_pinned_out(setup.recompute_every, fix or {}, allow or {})
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
     max_bubble = V.FRACTION.check("max-bubble", max_bubble, 0.10)
     if memory_limit_bytes is not None:
@@ -231,6 +237,21 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
                     allow=dict(allow or {}), memory_limit=memory_limit_bytes, framework=framework)
+
+
+def _recompute_every_pinned_out(k: int, fix: dict, allow: dict) -> None:
+    """recompute_every k > 1 thins full recompute (Setup.recompute_every); a pin or allow list that rules full
+    recompute out leaves it nothing to act on: a usage error, as `explore estimate` refuses it beside another mode."""
+    if k == 1:
+        return
+    pinned = fix.get("recompute")
+    if pinned is not None and pinned != "full":
+        raise UsageError(f"recompute every {k} layers thins full recompute, and --fix recompute={pinned} rules full "
+                         "recompute out; pin recompute=full or drop --recompute-every")
+    allowed = allow.get("recompute")
+    if allowed is not None and "full" not in allowed:
+        raise UsageError(f"recompute every {k} layers thins full recompute, and allow recompute="
+                         f"{', '.join(map(str, allowed))} rules full recompute out; allow full or drop recompute_every")
 
 
 def scenario_of(inst: Instance) -> dict[str, Any]:
@@ -386,11 +407,31 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     res = ThreeDResult(instance=inst, status=status, best=ests[0], top=ests, engine=engine, solve_time_s=wall,
                        space_size=space.size(), evaluated=en.evaluated if en else None, bound_step_s=bound,
                        track=track, crisis=_crisis(inst, crisis))
+    res.recompute_every_unused = recompute_every_unused(inst, res.best, en)
     if explain:
         res.binding = binding_constraints(inst, res, en) if en is not None else {
             "analysed": False, "reason": f"design space of {space.size():,} combinations is too large for the "
                                          f"what-if enumeration"}
     return res
+
+
+def recompute_every_unused(inst: Instance, best: StepEstimate, en=None) -> dict[str, Any] | None:
+    """None where --recompute-every did not matter (k = 1) or acted (the answer recomputes in full, one layer in k);
+    else why it did not act: the best feasible full-recompute plan of the exhaustive evaluation `en` (when there is
+    one; the rows are feasible first, fastest first), or that none fits the limits."""
+    k = inst.setup.recompute_every
+    if k == 1 or best.plan.recompute == "full":
+        return None
+    out: dict[str, Any] = {"every": k, "recompute": best.plan.recompute}
+    if en is None:
+        return out
+    full = np.flatnonzero(en.columns["rc"][:en.feasible] == RECOMPUTE_CODES["full"])
+    if len(full) == 0:
+        out["full_feasible"] = False
+        return out
+    e = estimate(inst.setup, plan_of({c: en.columns[c][full[0]] for c in en.columns}, inst.global_batch))
+    out.update(full_feasible=True, plan=e.plan.describe(), step_time_s=e.step_time_s, mfu=e.mfu)
+    return out
 
 
 def _crisis(inst: Instance, plan: ParallelPlan | None) -> StepEstimate | None:

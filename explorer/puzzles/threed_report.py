@@ -99,7 +99,7 @@ def build_report(res) -> Report:
                    b.plan.num_micro_batches, inst.global_batch, "", "==", binding=True),
         Constraint("TP within a node", b.plan.tp, s.cluster.devices_per_node, "", "<="),
     ]
-    findings = _why(res) + _lab_questions(res) + _micro_batch_finding(res)
+    findings = _why(res) + _recompute_every_finding(res) + _lab_questions(res) + _micro_batch_finding(res)
     top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory"],
                 [[i + 1, e.plan.describe(), pct(e.mfu), f"{e.step_time_s:.4f}", pct(e.bubble_fraction),
                   hbytes(e.memory_total)] for i, e in enumerate(res.top)],
@@ -204,6 +204,34 @@ def _why(res) -> list[Finding]:
                            f"({bind['feasible']:,} feasible) {verdict}: best step "
                            f"{bind.get('exhaustive_best_step_s', float('nan')):.4f} s."))
     return out
+
+
+def _recompute_every_finding(res) -> list[Finding]:
+    """Whether recompute_every (--recompute-every k: full recompute of one layer in k, Setup.recompute_every) acted:
+    it thins full recompute only, so under an answer that recomputes otherwise it changes nothing, and the report
+    says so with the best plan that would have used it (ThreeDResult.recompute_every_unused)."""
+    k = res.instance.setup.recompute_every
+    if k == 1:
+        return []
+    question = f"Did --recompute-every {k} (full recompute of one layer in {k}) act?"
+    it = "the optimum" if res.status == "optimal" else "this configuration"
+    u = res.recompute_every_unused
+    if u is None:
+        return [Finding(question, f"Yes: {it} recomputes in full, one layer in {k}; the other layers keep all "
+                                  "their activations.")]
+    mode = {"none": "does not recompute", "selective": "recomputes selectively (attention only)"}.get(
+        u["recompute"], f"recomputes {u['recompute']}")
+    text = (f"No: {it} {mode}, and the option thins full recompute only, so it changes nothing here. The search "
+            f"priced full recompute as one layer in {k}")
+    if u.get("full_feasible") is False:
+        text += ", and no plan with it meets the limits."
+    elif u.get("full_feasible"):
+        b = res.best
+        text += (f"; its best plan, {u['plan']}, takes {u['step_time_s']:.3f} s a step (MFU {pct(u['mfu'])}), "
+                 f"{u['step_time_s'] / b.step_time_s - 1:.1%} slower than {it}.")
+    else:
+        text += "; the design space is too large to enumerate its best plan."
+    return [Finding(question, text + " --fix recompute=full forces it.")]
 
 
 def _micro_batch_finding(res) -> list[Finding]:

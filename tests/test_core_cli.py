@@ -195,3 +195,31 @@ def test_the_fleet_hint_of_estimate_gives_one_local_step(track):
 
     head = estimate_text(e, width=200).splitlines()[1]
     assert not head.startswith("Runs on") and "data-parallel traffic" not in head
+
+
+@pytest.mark.parametrize("fix, both", [("tp=8,tp=4", ("tp=8", "tp=4")),
+                                       ("mb=2,micro_batch=1", ("mb=2", "micro_batch=1")),
+                                       ("sp=1, sequence-parallel=0", ("sp=1", "sequence_parallel=0"))])
+def test_a_pin_given_twice_is_refused_naming_both_values(fix, both):
+    # 'tp=8,tp=4' solved with TP=4 (the last one won, exit 0): which one the user meant is theirs to say
+    code, out, err = run("solve", "3d", "--fix", fix)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "given twice" in err and all(b in err for b in both), err
+
+
+def test_a_pin_given_twice_through_an_alias_is_refused_by_the_api_too():
+    from explorer.errors import UsageError
+    from explorer.puzzles.threed import solve_3d
+
+    with pytest.raises(UsageError, match="micro_batch given twice, mb=2 and micro_batch=1"):
+        solve_3d("cloud", fix={"mb": 2, "micro_batch": 1}, top=1, explain=False)
+
+
+def test_zero3_with_a_pipeline_pinned_names_megatrons_rule_not_the_batch():
+    # Megatron-LM runs ZeRO-2/3 as Megatron-FSDP, without pipeline parallelism (explorer/cost/frameworks.py
+    # Framework.sharded_with_pp; `explore estimate --zero 3 --pp 2` says so): the pins conflict with that rule, and
+    # the global batch 512 divides fine (DP 64 x micro-batch 1 x 8 micro-batches at TP 8, PP 2)
+    code, out, err = run("solve", "3d", "--fix", "zero=3,pp=2")
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "Megatron-LM does not run ZeRO-3 with pipeline parallelism" in err and "zero=3,pp=2" in err, err
+    assert "not divisible" not in err and "--framework fsdp" in err  # FSDP2 runs ZeRO-3 under PP (torchtitan)

@@ -177,3 +177,34 @@ def test_time_limit_reports_feasible_not_optimal():
     built = build_model(inst, build_space(inst))
     _, out = cpsat.run(built.model, time_limit_s=0.001)
     assert out.status in ("feasible", "unknown")
+
+
+def test_a_pinned_pipeline_against_a_zero_bubble_bound_names_the_pin():
+    # --fix pp=4 --max-bubble 0: every pipeline idles (P-1)/(v m + P-1) > 0 of the step. The smallest bubble of PP 4
+    # on 1,024 GPUs with a global batch of 512: m = 512 micro-batches (DP = 1: TP 8 x CP 32 x PP 4) and v = 80/4 = 20
+    # virtual stages, 3/(20 x 512 + 3) = 3/10243 = 0.029%, printed as 0.03% (not 0.0%, which read as 0.0% > 0.0%).
+    with pytest.raises(InfeasibleError) as exc:
+        solve_3d("cloud", max_bubble=0, fix={"pp": 4}, top=1)
+    msg = str(exc.value)
+    assert "at least 0.03%" in msg and "> max-bubble 0%" in msg and "--fix pp=4" in msg, msg
+    assert "PP = 1" in msg
+    assert "pp" in exc.value.conflicts and "bubble" in exc.value.conflicts
+    assert "memory" not in exc.value.conflicts  # the bound fails whatever the memory: the pin, not memory, conflicts
+
+
+def test_percentages_in_a_conflict_differ_where_the_numbers_do():
+    from explorer.puzzles.threed_space import percent_pair
+
+    assert percent_pair(3 / 10243, 0) == ("0.03%", "0%")
+    assert percent_pair(0.1004, 0.1) == ("10.04%", "10%")
+    assert percent_pair(0.25, 0.1) == ("25.0%", "10%")
+
+
+def test_zero3_with_pp_pinned_is_infeasible_by_the_framework_rule():
+    # Megatron-LM: no ZeRO-2/3 (Megatron-FSDP) with PP > 1 (Framework.sharded_with_pp); DeepSpeed the same
+    with pytest.raises(InfeasibleError) as exc:
+        solve_3d("cloud", fix={"zero": 3, "pp": 2}, top=1)
+    assert "Megatron-LM does not run ZeRO-3 with pipeline parallelism" in str(exc.value)
+    assert {"framework", "zero", "pp"} <= set(exc.value.conflicts)
+    with pytest.raises(InfeasibleError, match="DeepSpeed does not run ZeRO-2 with pipeline parallelism"):
+        solve_3d("cloud", framework="deepspeed", fix={"zero": 2, "pp": 4}, top=1)

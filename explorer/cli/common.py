@@ -159,9 +159,13 @@ def stack_options(f: Callable) -> Callable:
     return f
 
 
-def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
-    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item."""
+def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str,
+                      aliases: dict[str, str] | None = None) -> dict:
+    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice, also
+    through an alias of it (`aliases`: name -> the name it stands for, e.g. mb -> micro_batch), is an error naming
+    both values: which one was meant is the user's to say, not the last one's to win silently."""
     out: dict[str, object] = {}
+    given: dict[str, tuple[str, object]] = {}  # canonical name -> (name as written, its value)
     if text is None:
         return out
     if not text.strip(" ,"):
@@ -177,9 +181,17 @@ def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], objec
         if k not in allowed:
             raise UsageError(f"{option}: unknown name {V.short(k)}; valid: {', '.join(allowed)}")
         try:
-            out[k] = allowed[k](v)
+            value = allowed[k](v)
         except (ValueError, UsageError) as exc:
             raise UsageError(f"{option}: bad value {V.short(v)} for {k}: {exc}") from None
+        canon = (aliases or {}).get(k, k)
+        if canon in given:
+            k0, v0 = given[canon]
+            both = "" if k0 == k else f" ({k0} and {k} both name {canon})"
+            raise UsageError(f"{option}: {canon} given twice, {k0}={V.short(v0)} and {k}={V.short(value)}{both}; "
+                             f"give it once")
+        given[canon] = (k, value)
+        out[k] = value
     return out
 
 

@@ -20,6 +20,7 @@ from explorer.puzzles.threed_space import (
     build_space,
     candidate_arrays,
     check_configuration,
+    percent_pair,
 )
 from explorer.report import Figure
 from explorer.units import human_bytes, plural
@@ -76,6 +77,9 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
                 ["memory", "bubble", "global_batch"])
     cand = candidate_arrays(inst, space)
     if len(cand["tp"]) == 0:
+        ruled_out = _framework_conflict(inst, space)
+        if ruled_out:
+            return ruled_out
         dps = sorted({n // (t * c * p) for t, c, p in shapes})
         return (f"infeasible: the global batch {B} is not divisible by DP x micro-batch for any DP in "
                 f"{dps[:8]}{'...' if len(dps) > 8 else ''} (DP x micro-batch x micro-batches = global batch)",
@@ -95,13 +99,83 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
                 f"(by {hb(e.memory_total - inst.limit, '.3g')}; {parts}) on {plural(n, 'device')} of "
                 f"{hb(s.cluster.accelerator.memory_bytes, '.3g')}",
                 ["memory", "devices"])
+    lim_f = float(inst.max_bubble)
+    bub_all = (c["pp"] - 1) / (c["v"] * c["m"] + c["pp"] - 1)  # docs/conventions.md, the bubble fraction
+    pipeline = _pipeline_pins(inst, space)
+    if bub_all.min() > lim_f:  # no configuration meets the bubble limit, whatever its memory: the pins and the batch
+        j = int(np.argmin(bub_all))
+        shown, bound = percent_pair(float(bub_all[j]), lim_f)
+        why = (f"; {' and '.join(pipeline)} force{'s' if len(pipeline) == 1 else ''} a pipeline (PP > 1), and a "
+               "pipeline of P stages idles (P - 1)/(v m + P - 1) of the step under the 1F1B schedules modelled "
+               "here" if pipeline else "")
+        hint = ("; max-bubble 0 allows PP = 1 only (zero-bubble schedules are not modelled): drop the pin or "
+                "raise --max-bubble" if lim_f == 0 and pipeline else
+                "; raise --max-bubble or the global batch" + (", or lower the pinned PP" if pipeline else ""))
+        return (f"infeasible: the bubble limit: every configuration needs a pipeline bubble of at least {shown} "
+                f"(best: {_plan_at(inst, c, j).describe()}) > max-bubble {bound} with global batch {B}{why}{hint}",
+                ["bubble", "global_batch"] + [p.split("=")[0].removeprefix("--fix ").removeprefix("allow ")
+                                              for p in pipeline])
     fits = np.flatnonzero(c["fits"])
-    bub = (c["pp"][fits] - 1) / (c["v"][fits] * c["m"][fits] + c["pp"][fits] - 1)
+    bub = bub_all[fits]
     j = fits[int(np.argmin(bub))]
+    shown, bound = percent_pair(float(bub.min()), lim_f)
+    zero = " (max-bubble 0 allows PP = 1 only: zero-bubble schedules are not modelled)" if lim_f == 0 else ""
     return (f"infeasible: memory and bubble conflict: every configuration that fits in {lim:.1f} GB needs a "
-            f"pipeline whose bubble is at least {bub.min():.1%} (best: {_plan_at(inst, c, j).describe()}) "
-            f"> max-bubble {float(inst.max_bubble):.1%} with global batch {B}; raise --max-bubble or the "
+            f"pipeline whose bubble is at least {shown} (best: {_plan_at(inst, c, j).describe()}) "
+            f"> max-bubble {bound}{zero} with global batch {B}; raise --max-bubble or the "
             f"global batch, or add devices", ["memory", "bubble", "global_batch"])
+
+
+def _framework_conflict(inst: Instance, space: Space) -> tuple[str, list[str]] | None:
+    """Where the shapes, batch and interleaving rules leave configurations but no searched framework runs any of them
+    with the ZeRO stage, PP, v, CP and HSDP the pins leave (Framework.why_not: Megatron-LM and DeepSpeed run no
+    ZeRO-2/3 with PP, ...): the rule, the pins that meet it, and a framework that runs them if there is one.
+    None where the framework rules are not what empties the space."""
+    from dataclasses import replace
+
+    from explorer.cost.frameworks import FRAMEWORKS, MEGATRON
+
+    # Megatron-LM at ZeRO-0 without HSDP runs every PP, v and CP: what is left then is what the framework rules remove
+    rel = candidate_arrays(inst, replace(space, zero=[0], fw=[MEGATRON.code], hsdp=[0]))
+    if len(rel["tp"]) == 0:
+        return None
+    layouts = sorted({(int(p), int(v), int(c)) for p, v, c in zip(rel["pp"], rel["v"], rel["cp"])})
+    searched = [f for f in FRAMEWORKS if f.code in space.fw]
+    reasons: list[str] = []
+    for f in searched:
+        for z in space.zero:
+            for h in space.hsdp:
+                for p, v, c in layouts:
+                    why = f.why_not(pp=p, v=v, cp=c, zero=z, hsdp=bool(h))
+                    if why and why not in reasons:
+                        reasons.append(why)
+    if not reasons:
+        return None
+    others = [f for f in FRAMEWORKS if f not in searched and any(
+        f.why_not(pp=p, v=v, cp=c, zero=z, hsdp=bool(h)) is None
+        for z in space.zero for h in space.hsdp for p, v, c in layouts)]
+    names = ("zero", "pp", "virtual_stages", "cp", "hsdp", "framework")
+    pins = [f"{k}={inst.fix[k]}" for k in names if k in inst.fix]
+    left = f"the plans --fix {','.join(pins)} leaves" if pins else "the plans left"
+    how = "--fix framework=" if "framework" in inst.fix else "--framework "
+    hint = (f"; {how}{others[0].key} runs them ({others[0].name})" if others else
+            f"; unpin {' or '.join(p.split('=')[0] for p in pins)}" if pins else "")
+    return (f"infeasible: no framework searched runs {left}: {'; '.join(reasons[:3])}{hint}",
+            ["framework"] + [p.split("=")[0] for p in pins])
+
+
+def _pipeline_pins(inst: Instance, space: Space) -> list[str]:
+    """The pins (--fix) or allow lists that leave no PP = 1 in the space, as the user wrote them."""
+    if 1 in space.pp:
+        return []
+    out = []
+    if inst.fix.get("pp", 1) > 1:
+        out.append(f"--fix pp={inst.fix['pp']}")
+    elif "pp" in inst.allow:
+        out.append(f"allow pp={','.join(map(str, inst.allow['pp']))}")
+    if inst.fix.get("virtual_stages", 1) > 1:
+        out.append(f"--fix virtual_stages={inst.fix['virtual_stages']}")
+    return out
 
 
 # --- attempts -------------------------------------------------------------------------------------

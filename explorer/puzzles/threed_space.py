@@ -128,11 +128,15 @@ class Instance:
         if not 0 <= self.max_bubble <= 1:
             raise UsageError(f"max-bubble must lie in [0, 1], got {float(self.max_bubble)}")
         object.__setattr__(self, "framework", fwk.framework_choice(self.framework))  # aliases: nemo, torchtitan, ...
-        fixed = {}
+        fixed, written = {}, {}
         for k, v in self.fix.items():
             name = ALIASES.get(k, k)
             if name not in VARIABLES:
                 raise UsageError(f"--fix: unknown variable {V.short(k)}; valid: {', '.join(VARIABLES)}")
+            if name in written:  # {'mb': 2, 'micro_batch': 1}: which one was meant is the caller's to say
+                raise UsageError(f"--fix: {name} given twice, {written[name]}={V.short(self.fix[written[name]])} and "
+                                 f"{k}={V.short(v)} ({written[name]} and {k} both name {name}); give it once")
+            written[name] = k
             if name == "recompute":
                 if not isinstance(v, str) or v not in RECOMPUTE_CODES:
                     raise UsageError(f"--fix: recompute must be one of {', '.join(RECOMPUTE_CODES)}, got {V.short(v)}")
@@ -456,8 +460,9 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
                                           f"{human_bytes(total - inst.limit)}"))
     if not bool(bubble_ok(inst, c["pp"], c["v"], c["m"])):
         b, lim = (c["pp"] - 1) / (c["v"] * c["m"] + c["pp"] - 1), float(inst.max_bubble)
+        shown, bound = percent_pair(b, lim)
         violations.append(Constraint("bubble", b, lim, "fraction", "<=",
-                                     text=f"bubble {b:.1%} > {lim:.0%} by {b - lim:.1%} points"))
+                                     text=f"bubble {shown} > {bound} by {percent_pair(b - lim, 0)[0]} points"))
     return out
 
 
@@ -465,3 +470,14 @@ def bubble_ok(inst: Instance, pp: ArrayLike, v: ArrayLike, m: ArrayLike) -> np.n
     """(p - 1) / (v m + p - 1) <= max_bubble, as the linear integer inequality of docs/conventions.md."""
     num, den = inst.max_bubble.numerator, inst.max_bubble.denominator
     return den * (np.asarray(pp) - 1) <= num * (np.asarray(v) * m + np.asarray(pp) - 1)
+
+
+def percent_pair(value: float, bound: float) -> tuple[str, str]:
+    """`value` and `bound` as percentages, `value` with as many decimals as it takes to read as above `bound`
+    (0.03% > 0%, not 0.0% > 0.0%); `bound` as given (0%, 10%, 2.5%)."""
+    shown = f"{value:.1%}"
+    for d in range(1, 9):
+        shown = f"{value:.{d}%}"
+        if round(value * 100, d) > bound * 100:
+            break
+    return shown, f"{bound * 100:g}%"

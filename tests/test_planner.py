@@ -203,6 +203,9 @@ def test_plan_text_writes_token_counts_without_scientific_notation():
     (["plan", "--model", "llama3_8b", "--tokens", "1e12", "--gpus", "8,x"], "give a whole number"),
     (["plan", "--params", "0", "--tokens", "1e12"], "range the shape rule covers"),
     (["check", "--params", "0", "--gpu", "h100", "--gpus", "8", "--mfu", "0.4"], "range the shape rule covers"),
+    # one price per GPU: the last of two used to win silently, also through two names of one GPU
+    (["plan", "--model", "llama3_8b", "--tokens", "1e12", "--price", "h100=2.5,h100=3"], "h100 given twice"),
+    (["plan", "--model", "llama3_8b", "--tokens", "1e12", "--price", "h100=2.5,h100_sxm=3"], "both price h100_sxm"),
 ])
 def test_a_refused_value_says_what_is_allowed(args, allowed):
     # A zero parameter count was taken for "not given" ("give exactly one of --model ..."), and a value the

@@ -183,9 +183,14 @@ def load_assumptions(*, prices: dict[str, float] | None = None, gpu_mtbf_hours: 
         _finite_positive("storage-write-gbps", storage_write_gbps)
         a = replace(a, storage_write_bps=storage_write_gbps * 1e9, checkpoint_source=a.checkpoint_source +
                     f" Storage write {storage_write_gbps:g} GB/s given by the user.")
+    given: dict[str, str] = {}
     for gpu, usd in (prices or {}).items():
         _finite_positive(f"price of {gpu}", usd)
         key = get_accelerator(gpu).key
+        if key in given:  # two names of one GPU (h100 and h100_sxm): which price holds would be a guess
+            raise UsageError(f"--price: {given[key]}={prices[given[key]]:g} and {gpu}={usd:g} both price {key}; "
+                             "give it once")
+        given[key] = gpu
         a.prices[key] = Price(float(usd), "given by the user (--price)")
     return a
 
@@ -197,6 +202,8 @@ def parse_prices(text: str | None) -> dict[str, float]:
         if "=" not in item:
             raise UsageError(f"--price: {item!r} is not GPU=USD_PER_HOUR (e.g. h100=2.5)")
         k, v = (s.strip() for s in item.split("=", 1))
+        if k in out:
+            raise UsageError(f"--price: {k} given twice, {k}={out[k]:g} and {k}={v}; give it once")
         try:
             out[k] = float(v)
         except ValueError:

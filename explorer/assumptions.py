@@ -94,7 +94,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     lg = {"fp32": "FP32", "fp16": "FP16"}.get(s.precision, "BF16")  # the logits' dtype (FP8 runs keep BF16 ones)
     no_sp = plan is not None and plan.tp > 1 and not plan.sequence_parallel and s.tp_overlap_on
     overlap = (
-        "TP communication overlap asked for but not run: it needs sequence parallelism, which this plan runs "
+        "TP communication overlap (on for this stack) not run: it needs sequence parallelism, which this plan runs "
         "without, so every TP all-reduce blocks the compute stream (Megatron-LM refuses --tp-comm-overlap without "
         "--sequence-parallel)."
         if no_sp else

@@ -164,6 +164,8 @@ def test_tp_comm_overlap_asked_for_without_sequence_parallelism_is_refused():
     # the framework's default (None) is no request: the plan runs, priced without the overlap
     code, out, err = run("estimate", "--gpus", "1024", "--tp", "8", "--no-sequence-parallel")
     assert code == 0, err
+    # and its assumption line does not say the user asked for it
+    assert "overlap (on for this stack) not run" in " ".join(out.split()) and "asked for" not in out
     with pytest.raises(UsageError, match="--no-sequence-parallel"):
         explorer.estimate(model="llama3_8b", gpus=8, tp=8, global_batch=8, tp_comm_overlap=True,
                           sequence_parallel=False)

@@ -322,9 +322,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         async_txt = ("Async " + ("loses" if a.usd_async < 0 else "saves") + f" {_usd(abs(a.usd_async))}/month under "
                      f"the worst-case staleness bound (r = {hn(a.progress)}) and "
                      + ("loses" if empirical["usd"] < 0 else "saves")
-                     + f" {_usd(abs(empirical['usd']))}/month under the measured one (r = {hn(empirical['r'])}); free "
-                     f"staleness would {'save' if a.usd_async_raw >= 0 else 'lose'} "
-                     f"{_usd(abs(a.usd_async_raw))}/month.")
+                     + f" {_usd(abs(empirical['usd']))}/month under the measured one (r = {hn(empirical['r'])}).")
     else:
         async_txt = (f"Async's staleness ({hn(a.staleness)}) leaves r = {hn(a.progress)} progress per update, so it "
                      + (f"costs {hn(ratio)}x per unit of progress." if a.usd_async < 0
@@ -343,8 +341,8 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                        f"{_saved_or_lost(best_remedy['net_usd'])} net; doing nothing is cheaper.")
     headline = (f"Sync waits {hn(a.e_max_all / a.e_step)}x the mean step for the slowest of {a.nodes:,} {devs} "
                 f"({human_percent(m.p)} stragglers at {hn(m.slowdown)}x): {_usd(a.usd_wait)}/month idle. "
-                f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s (Young "
-                f"{hn(ck['young_s'], 4)} s)." + ("" if remedies else f" {verdict}"))
+                f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s."
+                + ("" if remedies else f" {verdict}"))
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
                    f"({a.est.plan.describe()}): {m.t0:.4g} s without stragglers; jitter: shifted exponential with mean "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,14 @@ _NUMBER = re.compile(r"^[-+~]?[$]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?\s?(%|x|[a-zA-Z/]{
 def terminal_width(default: int = DEFAULT_WIDTH) -> int:
     """$COLUMNS when set, else the terminal's width when stdout is one, else `default` (80)."""
     return clamp_width(shutil.get_terminal_size((default, 24)).columns)
+
+
+def wrap(text: str, width: int | None = None, first: str = "", rest: str = "") -> list[str]:
+    """Plain prose (not a Report) wrapped to `width` columns (the terminal's when None), the first line indented
+    by `first` and the others by `rest`; words are never broken at hyphens, so option names (--max-bubble) and
+    file names stay whole. An empty text gives no line."""
+    return textwrap.wrap(text, width or terminal_width(), initial_indent=first, subsequent_indent=rest,
+                         break_on_hyphens=False)
 
 
 def want_color() -> bool:

@@ -108,9 +108,7 @@ def _runs_on(e) -> str:
 
 def estimate_text(e, width: int | None = None) -> str:
     """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's)."""
-    import textwrap
-
-    from explorer.reports.text import terminal_width
+    from explorer.reports.text import terminal_width, wrap
     from explorer.units import FLOP_RATE_UNITS, unit_scale
 
     width = width or terminal_width()
@@ -136,5 +134,5 @@ def estimate_text(e, width: int | None = None) -> str:
     wrapped = []
     for line in lines:
         indent = "    " if line.startswith("  - ") else "  "
-        wrapped += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+        wrapped += wrap(line, width, rest=indent) or [""]
     return "\n".join(wrapped) + "\n"

@@ -76,12 +76,10 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         click.echo(render(report, "text", color=want_color()), nl=False)
         # The points as CSV go to a file (--out), not into the text: rows of 19 raw columns overran any
         # terminal, and every column is in the points table above.
-        import textwrap
+        from explorer.reports.text import wrap
 
-        from explorer.reports.text import terminal_width
-
-        click.echo("\n" + textwrap.fill(f"The points as CSV: --out DIR writes frontier-{puzzle}-{track}.csv; "
-                                        "--format json prints them.", terminal_width()))
+        click.echo("\n" + "\n".join(wrap(f"The points as CSV: --out DIR writes frontier-{puzzle}-{track}.csv; "
+                                          "--format json prints them.")))
     else:
         click.echo(render(report, fmt), nl=False)
 

@@ -82,16 +82,13 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
              "statuses: " + ", ".join(f"{k} {v:,}" for k, v in r.statuses().items())]
     errors = r.frame[r.frame["status"] == "error"] if "message" in r.frame.columns else r.frame.iloc[0:0]
     if len(errors):
-        import textwrap
-
-        from explorer.reports.text import terminal_width
+        from explorer.reports.text import wrap
 
         many = len(errors) > 1
-        lines += textwrap.wrap(f"{len(errors):,} point{'s' if many else ''} refused {'their' if many else 'its'} "
-                               f"inputs (status 'error'; its message is in column 'message')"
-                               f"{', the first' if many else ''}: "
-                               f"{str(errors['message'].iloc[0]).splitlines()[0][:300]}", terminal_width(),
-                               subsequent_indent="  ", break_on_hyphens=False)
+        lines += wrap(f"{len(errors):,} point{'s' if many else ''} refused {'their' if many else 'its'} "
+                      f"inputs (status 'error'; its message is in column 'message')"
+                      f"{', the first' if many else ''}: "
+                      f"{str(errors['message'].iloc[0]).splitlines()[0][:300]}", rest="  ")
     if r.failed:
         lines.append(f"{len(r.failed)} points failed unexpectedly (not recorded; rerun to retry): {r.failed[0]}")
     if not r.knees.empty:

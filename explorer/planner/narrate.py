@@ -3,7 +3,6 @@ plan computed, laid out to fit an 80-column terminal."""
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 from explorer.planner.run import CANNOT_RUN
@@ -14,11 +13,10 @@ WIDTH = 100
 
 
 def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    from explorer.reports.text import terminal_width
+    from explorer.reports.text import terminal_width, wrap
 
     # the terminal's width ($COLUMNS) when there is one; WIDTH into a file or a pipe
-    return textwrap.wrap(text, terminal_width(WIDTH), initial_indent=indent if first is None else first,
-                         subsequent_indent=indent + "  ", break_on_hyphens=False) or [indent]
+    return wrap(text, terminal_width(WIDTH), first=indent if first is None else first, rest=indent + "  ") or [indent]
 
 DAY = 86400.0
 

@@ -273,12 +273,12 @@ def test_check_memory_below_the_sharded_model_state_is_inconsistent():
     # 1.05 GB is 4.7% under 1.102 GB: within the 10% tolerance (GB vs GiB, rounding), so not called impossible
     assert check_claim(m, gpu="h100", gpus=1024, memory_gb=1.05, assumptions=A, bound=False).verdict == "consistent"
     # the bound of explore plan is the same figure (one formula): 405.85e9 x 16 B / 32 GPUs = 203 GB
-    from explorer.planner.run import state_bytes
+    from explorer.cost.memory import full_model_state_bytes
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
 
     s = make_setup(get_track("cloud"), model="llama3_405b", gpus=32, **cluster_options("h100"))
-    assert state_bytes(s) == pytest.approx(get_model("llama3_405b").params * 16)
+    assert full_model_state_bytes(s) == pytest.approx(get_model("llama3_405b").params * 16)
 
 
 def test_check_verdict_says_only_what_was_tested():

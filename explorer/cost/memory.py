@@ -44,6 +44,14 @@ def params_per_device(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike =
     return _cdiv(stage_layers(m.layers, pp, v) * m.layer_params + ends, tp)
 
 
+def full_model_state_bytes(setup: Setup) -> float:
+    """Bytes of the weights, gradients and optimizer state of the whole model in the setup's precision and
+    optimizer (2 + 2 + 12 = 16 per parameter for BF16 mixed-precision Adam: ZeRO paper, Rajbhandari et al. 2020,
+    sec. 3.1). Fully sharded over N devices (ZeRO-3) each holds this / N at least, whatever the plan: the floor of
+    `explore plan`'s memory bound and of `explore check`'s memory arithmetic (no offload to CPU or NVMe)."""
+    return setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
+
+
 def model_state_bytes(
     setup: Setup, tp: ArrayLike, pp: ArrayLike, dp: ArrayLike, cp: ArrayLike = 1, zero: ArrayLike = 0, v: ArrayLike = 1,
     grad_bytes: ArrayLike | None = None, shard: ArrayLike | None = None,

@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
-from explorer.planner.run import state_bytes
 
 DEFAULT_TOLERANCE = 0.10
 
@@ -165,8 +165,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
         # The floor no plan goes under: the model's weights, gradients and optimizer state fully sharded over all
-        # the GPUs (ZeRO-3), the bound `explore plan` skips a candidate by (planner/run.py state_bytes).
-        floor = state_bytes(setup) / gpus / 1e9
+        # the GPUs (ZeRO-3), the bound `explore plan` skips a candidate by (cost/memory.py full_model_state_bytes).
+        floor = full_model_state_bytes(setup) / gpus / 1e9
         r.implied["memory_floor_gb_state_sharded"] = floor
         r.tests.append(Test("memory >= the model state fully sharded", "arithmetic", memory_gb >= floor * (1 - tol),
                             f"{memory_gb:g} GB per GPU vs {m.params:,} parameters x ({setup.weight_bytes:g} weight + "

@@ -27,6 +27,7 @@ from explorer.cost.goodput import (
     run_cost_usd,
     time_to_train_s,
 )
+from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
 
@@ -200,14 +201,6 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
                         gpu_types=[cluster_options(g)["gpu"] for g in gpu_types])
 
 
-def state_bytes(setup) -> float:
-    """Bytes of the weights, gradients and optimizer state of the whole model in the setup's precision and
-    optimizer (2 + 2 + 12 = 16 per parameter for BF16 mixed-precision Adam: ZeRO paper, Rajbhandari et al. 2020,
-    sec. 3.1; explorer/cost/setup.py OPTIMIZER_BYTES). Fully sharded over N GPUs (ZeRO-3) each holds this / N at
-    least, whatever the plan: the floor of `plan`'s memory bound and of `check`'s memory arithmetic."""
-    return setup.model.params * (setup.weight_bytes + setup.grad_bytes + setup.optimizer_bytes)
-
-
 def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, seq: int, n: int,
                                  stack: dict[str, Any]) -> None:
     """Every candidate 'cannot run': when no GPU type of the catalog runs the stack either (options that conflict
@@ -231,7 +224,7 @@ def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, se
 
 def _bound(setup, n: int, total_flops: float, deadline_s: float | None) -> str:
     """Why a candidate cannot meet the constraints whatever its plan ('' when it might)."""
-    state = state_bytes(setup)
+    state = full_model_state_bytes(setup)
     if state / n > setup.memory_limit_bytes:
         return (f"memory: weights, gradients and optimizer state alone, fully sharded, need {state / n / 1e9:,.1f} GB "
                 f"per GPU on {n:,} GPUs > {setup.memory_limit_bytes / 1e9:.1f} GB usable")

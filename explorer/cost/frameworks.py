@@ -203,6 +203,22 @@ BY_KEY = {f.key: f for f in FRAMEWORKS}
 MEGATRON_BUCKET_MIN_PARAMS = 40_000_000
 MEGATRON_BUCKET_PARAMS_PER_DP = 1_000_000
 DEEPSPEED_BUCKET_PARAMS = 500_000_000  # reduce_bucket_size = allgather_bucket_size = 5e8
+
+
+def megatron_bucket_params(dp: object) -> object:
+    """Megatron-Core DDP's gradient bucket, in parameters: max(40M, 1M x DP) (distributed_data_parallel.py:
+    bucket_size = max(40000000, 1000000 * dp_size)), elementwise over an array of DP degrees."""
+    import numpy as np
+
+    return np.maximum(MEGATRON_BUCKET_MIN_PARAMS, MEGATRON_BUCKET_PARAMS_PER_DP * np.asarray(dp)).astype(float)
+
+
+def bucket_calls(size: object, bucket: object) -> object:
+    """Collectives of one bucketed pass over `size` in buckets of `bucket` (both in parameters, or both in bytes):
+    ceil(size / bucket), at least one."""
+    import numpy as np
+
+    return np.maximum(1.0, np.ceil(np.asarray(size) / bucket))
 # DeepSpeed ZeRO-3 gathers per submodule (all_gather_coalesced per nn.Module); norms are below
 # stage3_param_persistence_threshold (1e5 elements) and stay resident, so the calls per layer are its linear
 # modules: q, k, v, o + the MLP matrices (Hugging Face Llama / GPT-NeoX layouts).

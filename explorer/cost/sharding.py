@@ -239,7 +239,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     is_fl = is_f | is_mf  # per-layer units (fully_shard blocks, Megatron-FSDP's TransformerLayer units)
 
     def bucketed(bucket_elems, fn):
-        calls = np.maximum(1.0, np.ceil(p / bucket_elems))
+        calls = fwk.bucket_calls(p, bucket_elems)
         return calls * fn(p / calls)
 
     chunk0 = p / _a(v).astype(float)  # the first model chunk (all of the stage when v = 1)
@@ -248,7 +248,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         """One collective over the bucket that fills last: the first chunk's parameters split into buckets of
         at most bucket_elems, in backprop order (param_and_grad_buffer.py), so the one holding the first
         layers."""
-        return fn(chunk0 / np.maximum(1.0, np.ceil(chunk0 / bucket_elems)))
+        return fn(chunk0 / fwk.bucket_calls(chunk0, bucket_elems))
 
     # each framework's collectives, computed only where some row runs on it (the exhaustive search scores
     # spaces of one framework; --framework any mixes them)
@@ -256,7 +256,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
     meg_last = meg_first = ds_last = ds_first = 0.0
     f_ag = f_rs = f_ends_ag = f_ends_rs = f_param = f_grad = 0.0
     if np.any(fw == MEGATRON):  # Megatron: DDP buckets of max(40M, 1M x DP) parameters
-        mb_bucket = np.maximum(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * dp_a).astype(float)
+        mb_bucket = fwk.megatron_bucket_params(dp_a)
         meg_grad = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
         # the updated weights are gathered over the shard group (all of DP x CP, or Megatron-FSDP HSDP's inner group:
@@ -280,7 +280,7 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         ds_first = np.where(gathers, last_bucket(db, lambda e: _rs(setup, e * wb, n, g_all)), 0.0)
         linears = float(fwk.DEEPSPEED_ATTENTION_LINEARS + setup.model.mlp_matrices)
         ds_ag = linears * _rs(setup, layer / linears * wb, n, g_all)
-        ds_rs_calls = np.maximum(1.0, np.ceil(layer / db))
+        ds_rs_calls = fwk.bucket_calls(layer, db)
         ds_rs = ds_rs_calls * _rs(setup, layer / ds_rs_calls * gcb, n, g_all)
         ds_ends = 2.0 * _rs(setup, ends * wb, n, g_all) + _rs(setup, ends * gcb, n, g_all)
     if np.any(is_fl):  # FSDP2 / Megatron-FSDP: one call per transformer block (and one for the embedding and head)
@@ -381,7 +381,7 @@ def _textbook_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp
     the last backward pass."""
     n = _a(dp) * _a(cp)
     grads = params_per_device(setup, tp, pp, v) * float(setup.grad_bytes)
-    buckets = np.maximum(1.0, np.ceil(grads / setup.efficiency.bucket_bytes))
+    buckets = fwk.bucket_calls(grads, setup.efficiency.bucket_bytes)
     t = buckets * allreduce(setup, grads / buckets, n, _a(tp) * _a(cp) * _a(pp), cp, tp)
     t = np.where(_a(zero) >= 3, 1.5 * t, t)
     z = np.zeros(np.broadcast(_a(fw), _a(zero), _a(pp), _a(tp), _a(cp), _a(dp)).shape)

@@ -409,7 +409,7 @@ def _bucket_calls(sc: ScalingScenario, n: int) -> int | None:
     from explorer.cost.memory import params_per_device
 
     p = float(params_per_device(make_setup(sc, sc.fabrics[0], n), 1, 1))
-    return max(1, math.ceil(p / max(fwk.MEGATRON_BUCKET_MIN_PARAMS, fwk.MEGATRON_BUCKET_PARAMS_PER_DP * n)))
+    return int(fwk.bucket_calls(p, fwk.megatron_bucket_params(n)))
 
 
 def _isolated_text(sc: ScalingScenario, c: FabricCurve, threshold: float) -> str:

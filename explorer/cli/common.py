@@ -159,13 +159,12 @@ def stack_options(f: Callable) -> Callable:
     return f
 
 
-def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str,
-                      aliases: dict[str, str] | None = None) -> dict:
-    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice, also
-    through an alias of it (`aliases`: name -> the name it stands for, e.g. mb -> micro_batch), is an error naming
-    both values: which one was meant is the user's to say, not the last one's to win silently."""
+def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
+    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice is an
+    error naming both values: which one was meant is the user's to say, not the last one's to win silently (two
+    aliases of one name, mb and micro_batch, reach the consumer as two keys, and it refuses them: the 3D
+    Instance does)."""
     out: dict[str, object] = {}
-    given: dict[str, tuple[str, object]] = {}  # canonical name -> (name as written, its value)
     if text is None:
         return out
     if not text.strip(" ,"):
@@ -184,13 +183,8 @@ def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], objec
             value = allowed[k](v)
         except (ValueError, UsageError) as exc:
             raise UsageError(f"{option}: bad value {V.short(v)} for {k}: {exc}") from None
-        canon = (aliases or {}).get(k, k)
-        if canon in given:
-            k0, v0 = given[canon]
-            both = "" if k0 == k else f" ({k0} and {k} both name {canon})"
-            raise UsageError(f"{option}: {canon} given twice, {k0}={V.short(v0)} and {k}={V.short(value)}{both}; "
-                             f"give it once")
-        given[canon] = (k, value)
+        if k in out:
+            raise UsageError(f"{option}: {k} given twice, {k}={V.short(out[k])} and {k}={V.short(value)}; give it once")
         out[k] = value
     return out
 

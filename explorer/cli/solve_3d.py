@@ -65,9 +65,8 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
         return
     engine = engine or "cpsat"
     from explorer.api import solve_3d
-    from explorer.puzzles.threed_space import ALIASES
 
-    fixed = parse_assignments(fix, FIX_TYPES, "--fix", aliases=ALIASES)
+    fixed = parse_assignments(fix, FIX_TYPES, "--fix")
     res = solve_3d(track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                    vocab=vocab, mlp=mlp, parallel_block=parallel_block, gpu=gpu, gpus=gpus,
                    gpus_per_node=gpus_per_node, network=network,

@@ -47,7 +47,9 @@ def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slow
     time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
     a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
                   seed=seed)
-    fleet = a.track.key in ("edge", "mobile", "tiny")
+    from explorer.puzzles.fleet3d import is_fleet  # as run_audit imports it: the fleet package only when asked
+
+    fleet = is_fleet(a.track.key)
     if time_limit is not None and (fleet or zero is False):
         # the only solver in the audit is the 3D one behind the ZeRO comparison; a limit on nothing is refused,
         # not dropped

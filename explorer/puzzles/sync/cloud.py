@@ -95,7 +95,7 @@ def eviction_spares(a: Audit) -> dict[str, Any]:
     m, dpn = a.model, a.setup.cluster.devices_per_node
     unit = dpn if a.est.plan.tp > 1 and a.nodes % dpn == 0 else 1
     units = a.nodes // unit
-    expected = expected_units_with_straggler(m.p, a.nodes, unit) if m.p > 0 else 0.0
+    expected = expected_units_with_straggler(m.p, a.nodes, unit)
     spare_units = math.ceil(expected - 1e-9 * units) if expected > 0 else 0
     return {"unit": unit, "units": units, "hit_fraction": expected / units, "expected": expected,
             "spare_units": spare_units, "spare_nodes": math.ceil(spare_units * unit / dpn)}
@@ -121,14 +121,15 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
                     "kind": "backup", "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     dpn = a.setup.cluster.devices_per_node
-    spare_nodes = eviction_spares(a)["spare_nodes"]
+    spares = eviction_spares(a)
+    spare_nodes = spares["spare_nodes"]
     if spare_nodes:
         clean = StepTimeModel(m.t0, m.jitter, 0.0, 1.0)
         t = expected_max(clean, a.nodes) + a.comm_sync_s
         restarts = spare_nodes * d["restart_s"] / (d["hours_per_month"] * 3600.0)  # one restart per swapped node
         cost = a.spend_usd * spare_nodes * dpn / a.nodes + a.spend_usd * restarts
         out.append({"name": f"evict persistent stragglers onto {plural(spare_nodes, 'hot spare node')}",
-                    "kind": "evict", "step_s": t, "extra_usd": cost,
+                    "kind": "evict", "spares": spares, "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     return out
 
@@ -139,10 +140,10 @@ def _eviction_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
     hn = human_number
     transient = (f"transient stragglers (a different {dev} each step) cannot be evicted and leave only backups, "
                  f"smaller replicas or less jitter.")
-    ev = eviction_spares(a)
     evict = next((r for r in remedies if r["kind"] == "evict"), None)
     if evict is None:
         return "With no stragglers there is nothing to evict."
+    ev = evict["spares"]
     if ev["unit"] > 1:
         packed = math.ceil(m.p * a.nodes / ev["unit"] - 1e-9)
         need = (f"Evicting persistent stragglers needs a spare node for every node holding one: stragglers are "

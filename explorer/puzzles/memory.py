@@ -162,8 +162,19 @@ def _term_grid(inst: MemoryInstance, key: dict[str, Any], unit_s: float) -> dict
             "no_adapted_layer": np.full(shape, int(c.adapter != "none" and c.trainable_layers == 0), dtype=np.int64)}
 
 
+def _baseline_idx(inst: MemoryInstance) -> dict[str, int]:
+    """The starting configuration as indices into the choice dimensions."""
+    return {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
+
+
+def _ttq(prob: ChoiceProblem, score: dict) -> float:
+    """Time-to-quality in seconds of a scored choice: step time x steps-to-quality multiplier (the objective's
+    first level, in its integer units of TIME_UNITS of the starting step and MILLI of the multiplier)."""
+    return score["time"] * score["quality"] * prob.notes["unit_s"] / MILLI
+
+
 def build_problem(inst: MemoryInstance) -> ChoiceProblem:
-    base_idx = {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
+    base_idx = _baseline_idx(inst)
     unit = base_step_time(inst)
     key_dims = [d for d in inst.dims if d not in GRID_DIMS]
     grids: dict[tuple, dict[str, np.ndarray]] = {}
@@ -317,11 +328,11 @@ def _changes(base: tmem.Choice, c: tmem.Choice, L: int) -> list[str]:
 def build_report(res: MemoryResult) -> Report:
     inst, prob = res.inst, res.problem
     t, m, L = inst.track, inst.base.model, inst.base.model.layers
-    base_idx = {d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims}
+    base_idx = _baseline_idx(inst)
     base_score = prob.score(base_idx)
     wf_base = tmem.waterfall(inst.base, inst.layout, inst.baseline, inst.cm.int8_block_size)
     u = prob.notes["unit_s"]
-    base_ttq = base_score["time"] * base_score["quality"] * u / MILLI
+    base_ttq = _ttq(prob, base_score)
     figures: dict[str, Figure] = {}
     findings: list[Finding] = []
     bpp32, bppmix = bytes_per_param("adam", "fp32"), bytes_per_param("adam", "bf16")
@@ -396,7 +407,7 @@ def build_report(res: MemoryResult) -> Report:
         c = res.best
         sc = prob.score(res.best_idx)
         wf = tmem.waterfall(inst.base, inst.layout, c, inst.cm.int8_block_size)
-        ttq = sc["time"] * sc["quality"] * u / MILLI
+        ttq = _ttq(prob, sc)
         lost = ttq / base_ttq - 1.0  # signed: negative when the fix is faster than the start (frozen layers)
         changes = _changes(inst.baseline, c, L)
         figures["optimum_total"] = Figure(wf["total"], "B", "chosen configuration: memory per device")
@@ -423,7 +434,7 @@ def build_report(res: MemoryResult) -> Report:
         note = ""
         if fastest_idx is not None and fastest_idx != res.best_idx:
             f_sc = prob.score(fastest_idx)
-            f_lost = f_sc["time"] * f_sc["quality"] * u / MILLI / base_ttq - 1.0
+            f_lost = _ttq(prob, f_sc) / base_ttq - 1.0
             if f_lost < lost and lost <= 0:
                 f_changes = _changes(inst.baseline, _choice(inst, fastest_idx), L)
                 note = (f" The fastest configuration that fits ({'; '.join(f_changes)}) shortens time-to-quality by "
@@ -476,7 +487,7 @@ def build_report(res: MemoryResult) -> Report:
                 full = {d: (inst.dims[d].index(sub.dims[d][j])) for d, j in a_idx.items()}
                 a_sc = prob.score(full)
                 a_c = _choice(inst, full)
-                a_lost = a_sc["time"] * a_sc["quality"] * u / MILLI / base_ttq - 1.0
+                a_lost = _ttq(prob, a_sc) / base_ttq - 1.0
                 alt_rows.append([v, "; ".join(_changes(inst.baseline, a_c, L)) or "no change",
                                  _gb(a_sc["constraints"]["device memory"][0]), _signed_percent(a_lost)])
             tables[f"by_{dim}"] = Table([dim.replace("_", " "), "changes", "memory", "throughput lost (-: gained)"],
@@ -597,7 +608,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     viol = [Constraint(n, v, lim, "" if n == "adapters need an adapted layer" else "B", "<=")
             for n, (v, lim) in sc["constraints"].items() if v > lim]
     u = prob.notes["unit_s"]
-    ttq = sc["time"] * sc["quality"] * u / MILLI
+    ttq = _ttq(prob, sc)
     wf = tmem.waterfall(inst.base, inst.layout, _choice(inst, idx), inst.cm.int8_block_size)
     figs = {k: Figure(wf[k], "B", k) for k in list(tmem.MEMORY_TERMS) + ["total"]}
     figs["step_time"] = Figure(sc["time"] * u, "s", "step time")
@@ -608,8 +619,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
                 n = {k: inst.dims[k][i] for k, i in idx.items()}
                 n[d] = inst.dims[d][j]
                 neighbours.append(n)
-    base_sc = prob.score({d: inst.dims[d].index(getattr(inst.baseline, d)) for d in inst.dims})
-    charged = max(ttq, base_sc["time"] * base_sc["quality"] * u / MILLI)
+    charged = max(ttq, _ttq(prob, prob.score(_baseline_idx(inst))))
     figs["time_to_quality_s"] = Figure(ttq, "s", "time-to-quality")
     figs["time_to_quality_charged_s"] = Figure(charged, "s", CHARGED_LABEL)
     return {"feasible": sc["feasible"], "figures": figs, "violations": viol, "objective": charged,

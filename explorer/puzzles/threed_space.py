@@ -475,9 +475,7 @@ def bubble_ok(inst: Instance, pp: ArrayLike, v: ArrayLike, m: ArrayLike) -> np.n
 def percent_pair(value: float, bound: float) -> tuple[str, str]:
     """`value` and `bound` as percentages, `value` with as many decimals as it takes to read as above `bound`
     (0.03% > 0%, not 0.0% > 0.0%); `bound` as given (0%, 10%, 2.5%)."""
-    shown = f"{value:.1%}"
     for d in range(1, 9):
-        shown = f"{value:.{d}%}"
         if round(value * 100, d) > bound * 100:
             break
-    return shown, f"{bound * 100:g}%"
+    return f"{value:.{d}%}", f"{bound * 100:g}%"

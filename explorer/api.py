@@ -120,8 +120,10 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
                         mlp=mlp, parallel_block=parallel_block)
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
-        sp = fix.get("sequence_parallel", fix.get("sp"))
-        tp = fix.get("tp")
+        from explorer.puzzles.threed_space import ALIASES
+
+        pins = {ALIASES.get(k, k): v for k, v in fix.items()}  # sp -> sequence_parallel, as the Instance reads them
+        sp, tp = pins.get("sequence_parallel"), pins.get("tp")
         if sp is not None and not sp and (tp is None or tp != 1):
             # sequence parallelism pinned off while TP may exceed 1: an asked-for overlap could not run
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}", "--fix sp=0")

@@ -10,7 +10,7 @@ import pytest
 
 import explorer
 from explorer.cost.time import tp_overlap_exposed
-from explorer.errors import UsageError
+from explorer.errors import InfeasibleError, UsageError
 
 
 def run(*args):
@@ -174,6 +174,36 @@ def test_tp_comm_overlap_asked_for_without_sequence_parallelism_is_refused():
     # solve 3d: sequence parallelism pinned off beside an asked-for overlap is the same pair
     code, out, err = run("solve", "3d", "--tp-comm-overlap", "--fix", "sp=0,tp=8")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--fix sp=0" in err, err
+
+
+def test_an_asked_for_tp_overlap_rules_out_plans_without_sequence_parallelism_in_the_search():
+    # The same Megatron-LM rule inside the 3D search: with --tp-comm-overlap asked for, no plan runs TP > 1 without
+    # sequence parallelism, in the solver, the exhaustive evaluator and the grader alike; the framework's default
+    # overlap (not asked for) leaves such plans in, priced without it.
+    from explorer.puzzles.threed import make_instance, scenario_of, solve_instance
+    from explorer.puzzles.threed_space import check_configuration
+    from explorer.tracks import get_track
+
+    track = get_track("cloud")
+    pins = dict(model="llama3_8b", gpus=64, fix={"tp": 8, "sequence_parallel": 0})
+    asked = make_instance(track, tp_comm_overlap=True, **pins)
+    for engine in ("cpsat", "enumerate"):
+        with pytest.raises(InfeasibleError, match="needs sequence parallelism") as err:
+            solve_instance(asked, engine=engine, top=1, explain=False)
+        assert "tp_comm_overlap" in err.value.conflicts
+    default = make_instance(track, **pins)  # Megatron-LM on H100: overlap on by default, not asked for
+    assert default.setup.tp_comm_overlap and not default.overlap_asked
+    best = solve_instance(default, top=1, explain=False).best.plan
+    assert best.tp == 8 and not best.sequence_parallel
+    # the grader names the rule for a student's plan
+    config = dict(tp=8, pp=1, dp=8, cp=1, micro_batch=1, virtual_stages=1, zero=1, recompute="none",
+                  sequence_parallel=0)
+    check = check_configuration(make_instance(track, tp_comm_overlap=True, model="llama3_8b", gpus=64), config)
+    assert [v.name for v in check.violations] == ["tp_overlap_needs_sp"]
+    assert not check_configuration(make_instance(track, model="llama3_8b", gpus=64), config).violations
+    # a saved scenario rebuilds the same request: asked stays asked, a default stays a default
+    assert make_instance(track, **scenario_of(asked)).overlap_asked
+    assert not make_instance(track, **scenario_of(default)).overlap_asked
 
 
 def test_stack_choices_that_cannot_hold_together_are_refused_not_dropped():

@@ -228,6 +228,7 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         # torchtitan's model code under --framework fsdp
         if setup_overrides.get(key) is None:
             setup_overrides[key] = value
+    overlap_asked = setup_overrides.get("tp_comm_overlap") is True
     setup = make_setup(track, framework=framework, **setup_overrides)
     _recompute_every_pinned_out(setup.recompute_every, fix or {}, allow or {})
     gb = V.GLOBAL_BATCH.check("global-batch", global_batch, track.workload.global_batch)
@@ -236,7 +237,8 @@ def make_instance(track: Track, *, global_batch: int | None = None, max_bubble: 
         memory_limit_bytes = int(V.MEMORY_BYTES.check("memory-limit-bytes", memory_limit_bytes))
     return Instance(setup=setup, devices=setup.cluster.devices, global_batch=gb,
                     max_bubble=Fraction(max_bubble).limit_denominator(10000), fix=dict(fix or {}),
-                    allow=dict(allow or {}), memory_limit=memory_limit_bytes, framework=framework)
+                    allow=dict(allow or {}), memory_limit=memory_limit_bytes, framework=framework,
+                    overlap_asked=overlap_asked)
 
 
 def _recompute_every_pinned_out(k: int, fix: dict, allow: dict) -> None:
@@ -273,7 +275,10 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "usable_memory_fraction": s.usable_memory_fraction, "flash_attention": s.flash_attention,
            "attention_kernel": (None if s.attention_kernel_by_framework or not s.flash_attention
                                 else s.attention_kernel),
-           "tp_comm_overlap": s.tp_comm_overlap, "fused_kernels": s.fused_kernels,
+           # the framework's default overlap (not asked for) as None, so that the rebuilt instance does not read it
+           # as a request (Instance.overlap_asked)
+           "tp_comm_overlap": None if s.tp_comm_overlap and not inst.overlap_asked else s.tp_comm_overlap,
+           "fused_kernels": s.fused_kernels,
            "max_bubble": float(inst.max_bubble), "fix": dict(inst.fix),
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,

@@ -77,7 +77,7 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
                 ["memory", "bubble", "global_batch"])
     cand = candidate_arrays(inst, space)
     if len(cand["tp"]) == 0:
-        ruled_out = _framework_conflict(inst, space)
+        ruled_out = _framework_conflict(inst, space) or _overlap_conflict(inst, space)
         if ruled_out:
             return ruled_out
         dps = sorted({n // (t * c * p) for t, c, p in shapes})
@@ -162,6 +162,20 @@ def _framework_conflict(inst: Instance, space: Space) -> tuple[str, list[str]] |
             f"; unpin {' or '.join(p.split('=')[0] for p in pins)}" if pins else "")
     return (f"infeasible: no framework searched runs {left}: {'; '.join(reasons[:3])}{hint}",
             ["framework"] + [p.split("=")[0] for p in pins])
+
+
+def _overlap_conflict(inst: Instance, space: Space) -> tuple[str, list[str]] | None:
+    """Where only the asked-for TP overlap empties the space (threed_space.overlap_allows): every plan left has
+    TP > 1 without sequence parallelism. None where that rule is not what empties it."""
+    from dataclasses import replace
+
+    if not inst.overlap_asked or len(candidate_arrays(replace(inst, overlap_asked=False), space)["tp"]) == 0:
+        return None
+    pins = [f"{k}={inst.fix[k]}" for k in ("sequence_parallel", "tp") if k in inst.fix]
+    by = f" (--fix {','.join(pins)})" if pins else ""
+    return (f"infeasible: --tp-comm-overlap needs sequence parallelism, and every plan left runs TP > 1 without "
+            f"it{by}: Megatron-LM refuses TP communication overlap without sequence parallelism; drop "
+            "--tp-comm-overlap or allow sequence parallelism", ["tp_comm_overlap", "sequence_parallel"])
 
 
 def _pipeline_pins(inst: Instance, space: Space) -> list[str]:

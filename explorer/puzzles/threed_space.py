@@ -123,6 +123,9 @@ class Instance:
     max_micro_batch: int | None = None  # None: the global batch
     memory_limit: int | None = None  # bytes; default: the setup's usable HBM
     framework: str = fwk.DEFAULT_FRAMEWORK  # megatron | deepspeed | fsdp | any (the union)
+    # TP communication overlap asked for (--tp-comm-overlap), not the framework's default: then TP > 1 needs sequence
+    # parallelism, as Megatron-LM refuses the overlap without it (structural_rules)
+    overlap_asked: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_bubble <= 1:
@@ -284,6 +287,7 @@ def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.nd
         "interleaving_needs_pp": (v == 1) | (pp > 1),
         "interleaving_micro_batches": (v == 1) | (m % np.maximum(pp, 1) == 0),
         "sequence_parallel_needs_tp": (sp == 0) | (tp > 1),
+        "tp_overlap_needs_sp": overlap_allows(inst, tp, sp),
         "framework_runs_it": framework_runs(fw, cp, pp, v, zero, hsdp),
         "hsdp_spans_nodes": (hsdp == 0) | (inst.setup.group(dp * cp, tp * cp, cp, tp).nodes > 1),
     }
@@ -291,6 +295,16 @@ def structural_rules(inst: Instance, c: dict[str, ArrayLike]) -> dict[str, np.nd
         if name in inst.fix:
             rules[f"fixed_{name}"] = key == inst.fix[name]
     return rules
+
+
+def overlap_allows(inst: Instance, tp: ArrayLike, sp: ArrayLike) -> np.ndarray:
+    """Mask: the TP communication overlap the user asked for can run. Megatron-LM refuses the overlap without
+    sequence parallelism at start-up (megatron/training/arguments.py: 'Tensor parallel communication/GEMM overlap can
+    happen only when sequence parallelism is enabled'), and torchtitan's AsyncTP pipelines the all-gathers and
+    reduce-scatters that only sequence parallelism runs (parallelize_llama.py apply_tp). A framework's default
+    overlap is no request: a plan without sequence parallelism runs without it."""
+    tp, sp = np.asarray(tp), np.asarray(sp)
+    return (not inst.overlap_asked) | (tp == 1) | (sp == 1)
 
 
 def rule_text(inst: Instance, name: str, c: dict) -> str:
@@ -304,6 +318,8 @@ def rule_text(inst: Instance, name: str, c: dict) -> str:
         "interleaving_micro_batches": lambda: f"interleaving (v = {c['v']}) needs the {c['m']} micro-batches "
                                               f"divisible by PP = {c['pp']} (Megatron-LM)",
         "sequence_parallel_needs_tp": lambda: "sequence parallel needs TP > 1",
+        "tp_overlap_needs_sp": lambda: (f"--tp-comm-overlap needs sequence parallelism at TP {c['tp']} (Megatron-LM "
+                                        "refuses TP communication overlap without it)"),
         "framework_runs_it": lambda: fwk.FRAMEWORKS[int(c.get("fw", 0))].why_not(
             cp=int(c["cp"]), pp=int(c["pp"]), v=int(c["v"]), zero=int(c.get("zero", 0)),
             hsdp=bool(c.get("hsdp", 0))) or "",

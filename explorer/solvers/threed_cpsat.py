@@ -52,7 +52,7 @@ from explorer.cost import memory as mem
 from explorer.cost import time as tm
 from explorer.cost.frameworks import FRAMEWORKS, tp_overlap_of
 from explorer.cost.step import attention_setups
-from explorer.puzzles.threed_space import Instance, Space
+from explorer.puzzles.threed_space import Instance, Space, overlap_allows
 from explorer.solvers import cpsat
 
 TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
@@ -233,7 +233,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     t_layer_lb = np.minimum.reduce([c["t_layer"] for c in cols])
     w_layer_lb = np.minimum.reduce([c["w_layer"] for c in cols])
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
-    lay_ok = ((a_sp == 0) | (a_tp > 1)) & (act_l + work + loss_l <= limit)
+    lay_ok = ((a_sp == 0) | (a_tp > 1)) & overlap_allows(inst, a_tp, a_sp) & (act_l + work + loss_l <= limit)
     # logits: (TP, CP, mb)
     b_tp, b_cp, b_mb = _mesh(TP, CP, MB)
     t_logits = _ns(tm.logits_time(s, b_tp, b_cp, b_mb))

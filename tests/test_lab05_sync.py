@@ -324,6 +324,21 @@ def test_the_best_remedy_is_named_only_when_it_pays():
     assert "Best remedy: evict persistent stragglers onto 2 hot spare nodes, saves $" in r.headline
 
 
+def test_no_stragglers_reads_as_jitter_only():
+    # At straggler fraction 0 the slowdown multiplies nothing: the audit names the setting "no stragglers, jitter
+    # only" rather than "0% stragglers at 1.5x", and the backup-replica remedy says it trims the jitter rather than
+    # "0% of replicas hold at least one straggler"; a non-zero fraction keeps its numbers.
+    r = sync.solve("cloud", zero=False, straggler_fraction=0.0)
+    text = " ".join([r.headline] + [f.question + " " + f.answer for f in r.findings])
+    assert "no stragglers, jitter only" in r.headline and "0% stragglers" not in text
+    assert "only trim the jitter" in text and "0% of replicas" not in text
+    r = sync.solve("cloud", zero=False, straggler_fraction=0.05)
+    assert "5.0% stragglers at 1.5x" in r.headline and "jitter only" not in r.headline
+    fleet = sync.solve("edge", straggler_fraction=0.0)
+    assert not any("0% stragglers" in a.text for a in fleet.assumptions)
+    assert "no stragglers, jitter only" in " ".join(f.answer for f in fleet.findings)
+
+
 def test_every_monthly_dollar_figure_says_per_month():
     import re
 

@@ -268,9 +268,11 @@ def _assumptions(res) -> list[Assumption]:
     out = [Assumption(f"Fleet: {d['source']}", f"explorer/data/tracks/{scn.track.key}.toml [fleet]")]
     out += [Assumption(f"{t.name}: {t.hours_per_day:g} h a day, {t.link.name}. {t.source}",
                        f"explorer/data/tracks/{scn.track.key}.toml [fleet.tiers.{t.key}]") for t in scn.tiers]
+    from explorer.puzzles.sync.audit import straggler_text  # lab 05 part 3's words for its step model
+
     m = scn.step_model
     out.append(Assumption(f"A local step's time varies as in lab 05 part 3: shifted exponential jitter "
-                          f"{pct(m.jitter)}, {pct(m.p)} stragglers at {num(m.slowdown)}x.",
+                          f"{pct(m.jitter)}, {straggler_text(m.p, m.slowdown)}.",
                           "explorer/data/lab05_distributed.toml"))
     out.append(Assumption(f"Gradient noise scale B_noise = {num(scn.noise_batch)} samples (the track's critical "
                           "batch), heterogeneity z = zeta/sigma_1 = " + f"{d['heterogeneity']:g}; the bound's "

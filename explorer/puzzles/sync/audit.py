@@ -103,6 +103,14 @@ def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:
     return replace(p, dp=dp, global_batch=dp * p.micro_batch * p.num_micro_batches)
 
 
+def straggler_text(p: float, slowdown: float) -> str:
+    """The straggler setting in words: "5% stragglers at 1.5x", or "no stragglers, jitter only" at p = 0 (where
+    the slowdown multiplies nothing)."""
+    from explorer.units import human_number, human_percent
+
+    return f"{human_percent(p)} stragglers at {human_number(slowdown)}x" if p > 0 else "no stragglers, jitter only"
+
+
 # --- the audit (common to every track) --------------------------------------------------------------
 @dataclass
 class Audit:

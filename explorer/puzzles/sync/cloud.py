@@ -15,7 +15,7 @@ from explorer.cost.stragglers import (
     implicit_momentum_progress,
 )
 from explorer.puzzles.scaling import lab05_data
-from explorer.puzzles.sync.audit import Audit, _saving
+from explorer.puzzles.sync.audit import Audit, _saving, straggler_text
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_number, human_percent, plural
 from explorer.units import human_usd as _usd
@@ -206,7 +206,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
     models = staleness_models(a)
     empirical = next((v for k, v in models.items() if k.startswith("measured")), None)
     findings = [
-        Finding(f"Sync vs async: {sw}s/s with {human_percent(m.p)} stragglers at {hn(m.slowdown)}x?",
+        Finding(f"Sync vs async: {sw}s/s with {straggler_text(m.p, m.slowdown)}?",
                 f"Sync waits for the slowest of {a.nodes:,} {devs}: E[max] = {hn(a.e_max_all, 4)} s against a mean "
                 f"step of {hn(a.e_step, 4)} s (order statistics; a seeded Monte Carlo of {a.mc_draws:,} draws gives "
                 f"{hn(mc, 4)} +- {hn(se, 2)} s), plus {hn(a.comm_sync_s)} s exposed {d['sync_collective']} "
@@ -288,9 +288,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
             "; ".join(f"{r['name']}: step {hn(r['step_s'], 4)} s (from {hn(a.t_sync, 4)} s), costs "
                       f"{_usd(r['extra_usd'])}/month, net {_saved_or_lost(r['net_usd'])}" for r in remedies)
             + f". Backup replicas help little here: a replica is {a.group} {devs} synchronous inside, and "
-            f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step, so the "
-            f"fastest {a.replicas} of a few more are barely faster (Chen et al. 2016 drop single workers, not "
-            f"{a.group}-{dev} replicas). " + _eviction_text(a, remedies)))
+            + (f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step"
+               if m.p > 0 else "with no stragglers they only trim the jitter")
+            + f", so the fastest {a.replicas} of a few more are barely faster (Chen et al. 2016 drop single workers, "
+            f"not {a.group}-{dev} replicas). " + _eviction_text(a, remedies)))
     if zero_saved is not None:
         zero_plan_model = StepTimeModel(z["zero"]["step_s"], m.jitter, m.p, m.slowdown)
         zero_wait = (expected_max(zero_plan_model, a.nodes) - zero_plan_model.mean) / expected_max(
@@ -341,7 +342,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         remedy_part = (f" No straggler remedy pays here: the closest, {best_remedy['name']}, still "
                        f"{_saved_or_lost(best_remedy['net_usd'])} net; doing nothing is cheaper.")
     headline = (f"Sync waits {hn(a.e_max_all / a.e_step)}x the mean step for the slowest of {a.nodes:,} {devs} "
-                f"({human_percent(m.p)} stragglers at {hn(m.slowdown)}x): {_usd(a.usd_wait)}/month idle. "
+                f"({straggler_text(m.p, m.slowdown)}): {_usd(a.usd_wait)}/month idle. "
                 f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s."
                 + ("" if remedies else f" {verdict}"))
     assumptions = [

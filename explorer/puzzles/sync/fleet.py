@@ -27,7 +27,7 @@ from explorer.cost import energy, federated
 from explorer.cost.checkpoint import young_interval
 from explorer.cost.gossip import rounds_to_consensus_slem
 from explorer.cost.stragglers import max_staleness, stable_step_ratio
-from explorer.puzzles.sync.audit import SECONDS_PER_DAY, SECONDS_PER_HOUR, Audit
+from explorer.puzzles.sync.audit import SECONDS_PER_DAY, SECONDS_PER_HOUR, Audit, straggler_text
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
@@ -264,8 +264,8 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
     dev, devs = a.track.device_word, a.track.device_plural
     return Finding(
         f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
-        f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({pct(a.model.p)} stragglers at "
-        f"{num(a.model.slowdown)}x) stretches every step to {num(a.e_max_all / a.e_step)}x the mean (order "
+        f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) "
+        f"stretches every step to {num(a.e_max_all / a.e_step)}x the mean (order "
         f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
         f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
         f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
@@ -428,7 +428,7 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
 def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
     m, d = a.model, a.data
     out = [Assumption(f"Step time of one {a.track.device_word}: the cost model's step; jitter shifted exponential "
-                      f"{pct(m.jitter)}; {pct(m.p)} stragglers at {num(m.slowdown)}x; i.i.d. across devices and steps.",
+                      f"{pct(m.jitter)}; {straggler_text(m.p, m.slowdown)}; i.i.d. across devices and steps.",
                       "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"])]
     out += _fleet_assumptions(fa["res"])
     if fa.get("server_checkpoint"):

@@ -29,6 +29,12 @@ def test_units_converted_once():
     (("augment_s_per_sample = 0.020", "augment_s_per_sample = -0.020"), "augment_s_per_sample must be positive"),
     (("reserved_cores = 8", "reserved_cores = 200"), "reserved_cores"),
     (('memory_frozen_store = "device"', 'memory_frozen_store = "cloud"'), "memory_frozen_store"),
+    # adapters match full training in fine-tuning only (Biderman et al. 2024): the cloud job, which offers LoRA and
+    # QLoRA, cannot be relabelled pre-training, and a task is one of the two
+    (('memory_task = "fine-tuning"  # the lab: Llama-3-70B', 'memory_task = "pre-training"  # the lab: Llama-3-70B'),
+     "offers lora, qlora to a pre-training job"),
+    (('memory_task = "fine-tuning"  # the lab: Llama-3-70B', 'memory_task = "finetune"  # the lab: Llama-3-70B'),
+     "memory_task must be one of fine-tuning, pre-training"),
 ])
 def test_bad_data_is_rejected(tmp_path, monkeypatch, edit, needle):
     text = ts._FILE.read_text()

@@ -8,10 +8,10 @@ a gain beyond it is not sought for its own sake; 2. the fewest changes from the 
 tie-break. Time-to-quality = step time (same samples per step for every choice) x the optimizer /
 freezing / adapter steps-to-quality multiplier (data: lab08_training.toml [common]).
 
-Adapters (LoRA, QLoRA) are offered only where the scenario lists them (memory_adapters), which it does
-for a fine-tuning job (cloud: Llama-3-70B fine-tuned on one DGX H100 node): they reach full fine-tuning's
-quality in as many steps there (Hu et al. 2021; Dettmers et al. 2023), not in pre-training (Biderman et
-al. 2024), and the report says which task its answer is for.
+Adapters (LoRA, QLoRA) are offered only where the scenario lists them (memory_adapters), and only to a
+fine-tuning job (memory_task; cloud: Llama-3-70B fine-tuned on one DGX H100 node): they reach full
+fine-tuning's quality in as many steps there (Hu et al. 2021; Dettmers et al. 2023), not in pre-training
+(Biderman et al. 2024), and the report says which task its answer is for.
 """
 
 from __future__ import annotations
@@ -415,8 +415,8 @@ def build_report(res: MemoryResult) -> Report:
                                                  "time-to-quality lost vs the starting point (negative: gained)")
         figures["step_time"] = Figure(sc["time"] * u, "s", "step time of the chosen configuration")
         figures["quality_multiplier"] = Figure(sc["quality"] / MILLI, "", "steps-to-quality multiplier")
-        # a scenario offers adapters for a fine-tuning job (training_scenario.py: memory_adapters), and says so
-        task = "Fine-tuning " if len(inst.dims["adapter"]) > 1 else ""
+        # the job the fit is for (training_scenario.py: memory_task; adapters are offered to fine-tuning only)
+        task = inst.sc.memory_task.capitalize() + " "
         if not changes:
             headline = (f"{m.name} already fits: {_gb(wf_base['total'])} of {_gb(inst.limit)} per {t.device_word} "
                         f"({_describe(c, L)}); no change needed.")

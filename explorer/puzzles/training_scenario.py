@@ -22,6 +22,7 @@ _FILE = Path(__file__).resolve().parent.parent / "data" / "lab08_training.toml"
 
 MEMORY_OPTIMIZERS = OPTIMIZERS + ("adam8bit", "adafactor")
 FROZEN_STORES = ("device", "flash")
+MEMORY_TASKS = ("fine-tuning", "pre-training")  # lab 08 part 1's job: what adapters may stand in for
 
 _NUM, _INT, _STR, _BOOL, _LIST = (int, float), int, str, bool, list
 _TRACK_KEYS: dict[str, Any] = {
@@ -30,7 +31,7 @@ _TRACK_KEYS: dict[str, Any] = {
     "memory_micro_batches": _LIST, "memory_precisions": _LIST, "memory_optimizers": _LIST,
     "memory_zero_max": _INT, "memory_offload": _BOOL, "memory_frozen_store": _STR, "flash_free_bytes": _INT,
     "host_memory_per_device_gb": _NUM, "pcie_gbps_per_device": _NUM, "host_memory_bandwidth_gbps_per_device": _NUM,
-    "memory_source": _STR,
+    "memory_source": _STR, "memory_task": _STR,
     "cpu_cores": _INT, "reserved_cores": _INT, "max_devices": _INT, "augment_s_per_sample": _NUM,
     "sample_bytes": _INT, "dataset_samples": _INT, "storage_gbps": _NUM, "host_to_device_gbps": _NUM,
     "pipeline_source": _STR,
@@ -97,6 +98,7 @@ class TrainingScenario:
     pcie_bandwidth: float
     host_memory_bandwidth: float
     memory_source: str
+    memory_task: str  # part 1's job: "fine-tuning" or "pre-training" (MEMORY_TASKS); adapters only for fine-tuning
     # part 2
     cpu_cores: int
     reserved_cores: int
@@ -172,6 +174,13 @@ def _validate_track(key: str, t: dict, errors: list[str]) -> None:
     adapters = t.get("memory_adapters", ["none"])
     if not adapters or adapters[0] != "none" or any(a not in ADAPTERS for a in adapters):
         errors.append(f"{w}.memory_adapters must start with 'none' and list only {', '.join(ADAPTERS)}")
+    if t.get("memory_task") not in MEMORY_TASKS:
+        errors.append(f"{w}.memory_task must be one of {', '.join(MEMORY_TASKS)}")
+    elif len(adapters) > 1 and t["memory_task"] != "fine-tuning":
+        # LoRA and QLoRA reach full training's quality in fine-tuning (Hu et al. 2021; Dettmers et al. 2023), not in
+        # continued pre-training (Biderman et al. 2024, arXiv 2405.09673): the steps multiplier of 1 holds only there
+        errors.append(f"{w}.memory_adapters offers {', '.join(adapters[1:])} to a {t['memory_task']} job: adapters "
+                      "match full training only in fine-tuning (Biderman et al. 2024)")
     if any(not isinstance(b, int) or isinstance(b, bool) or b <= 0 for b in t.get("plan_search_batches", [])):
         errors.append(f"{w}.plan_search_batches must list positive whole numbers")
     for k in ("memory_micro_batches", "micro_batches"):
@@ -257,6 +266,7 @@ def scenario(track: str) -> TrainingScenario:
         flash_free_bytes=t["flash_free_bytes"], host_memory_bytes=t["host_memory_per_device_gb"] * GB,
         pcie_bandwidth=t["pcie_gbps_per_device"] * GB,
         host_memory_bandwidth=t["host_memory_bandwidth_gbps_per_device"] * GB, memory_source=t["memory_source"],
+        memory_task=t["memory_task"],
         cpu_cores=t["cpu_cores"], reserved_cores=t["reserved_cores"], max_devices=t["max_devices"],
         augment_s_per_sample=float(t["augment_s_per_sample"]), sample_bytes=t["sample_bytes"],
         dataset_samples=t["dataset_samples"], storage_bandwidth=t["storage_gbps"] * GB,

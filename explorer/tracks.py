@@ -78,12 +78,17 @@ def track_names() -> list[str]:
     return list(TRACKS)
 
 
-@cache
 def get_track(name: str) -> Track:
     """Load a track by name (cloud, edge, mobile, tiny; also 'cloud-titan' style names)."""
     key = name.lower().split("-")[0].split("_")[0] if isinstance(name, str) else None
-    if key not in TRACKS:
+    if key not in TRACKS:  # None, a list or a dict as well: never the cache's unhashable TypeError
         raise unknown_name("track", name, list(TRACKS))
+    return _track(name)
+
+
+@cache
+def _track(name: str) -> Track:
+    key = name.lower().split("-")[0].split("_")[0]
     raw = _raw(key)
     c, w, p, e = raw["cluster"], raw["workload"], raw["crisis_plan"], raw["economics"]
     cluster = build_cluster(c["accelerator"], c["devices"], c["devices_per_node"], c["intra_link"], c["inter_link"])

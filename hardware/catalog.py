@@ -159,6 +159,14 @@ def _load(name: str) -> dict:
         return tomllib.load(fh)
 
 
+def _name(kind: str, table: dict, name: object) -> str:
+    """`name` when it is a string; else the unknown-name UsageError (None, a list or a dict is no catalog name,
+    and the lookups' cache would fail on an unhashable one with a TypeError)."""
+    if not isinstance(name, str):
+        raise unknown_name(kind, name, list(table))
+    return name
+
+
 def _resolve(kind: str, table: dict, name: str) -> str:
     key = name.lower().replace("-", "_")
     if key in table:
@@ -197,9 +205,13 @@ def node_names() -> list[str]:
     return sorted(_nodes())
 
 
-@cache
 def get_accelerator(name: str) -> Accelerator:
-    """Look up an accelerator by key or alias (case-insensitive)."""
+    """Look up an accelerator by key or alias (case-insensitive); anything but a known name is a UsageError."""
+    return _accelerator(_name("accelerator", _accelerators(), name))
+
+
+@cache
+def _accelerator(name: str) -> Accelerator:
     key = _resolve("accelerator", _accelerators(), name)
     e = _accelerators()[key]
     return Accelerator(
@@ -223,9 +235,13 @@ def get_accelerator(name: str) -> Accelerator:
     )
 
 
-@cache
 def get_link(name: str) -> Link:
-    """Look up a link by key or alias (case-insensitive)."""
+    """Look up a link by key or alias (case-insensitive); anything but a known name is a UsageError."""
+    return _link(_name("network", _links(), name))
+
+
+@cache
+def _link(name: str) -> Link:
     key = _resolve("network", _links(), name)
     e = _links()[key]
     return Link(
@@ -243,8 +259,13 @@ def get_link(name: str) -> Link:
     )
 
 
-@cache
 def get_node(name: str) -> Node:
+    """Look up a node by key or alias (case-insensitive); anything but a known name is a UsageError."""
+    return _node(_name("node", _nodes(), name))
+
+
+@cache
+def _node(name: str) -> Node:
     key = _resolve("node", _nodes(), name)
     e = _nodes()[key]
     fields = ("name", "accelerator", "devices", "intra_link", "inter_link", "source", "nics", "nic")

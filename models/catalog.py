@@ -30,9 +30,15 @@ def model_names() -> list[str]:
     return sorted(_table())
 
 
-@cache
 def get_model(name: str) -> DecoderModel:
-    """Look up a model by key or alias (case-insensitive)."""
+    """Look up a model by key or alias (case-insensitive); anything but a known name is a UsageError."""
+    if not isinstance(name, str):  # None, a list, a dict: no model name (and unhashable for the cache)
+        raise unknown_name("model", name, list(_table()))
+    return _model(name)
+
+
+@cache
+def _model(name: str) -> DecoderModel:
     table = _table()
     key = name.lower().replace("-", "_").replace(".", "_")
     if key not in table:

@@ -142,6 +142,31 @@ def test_an_unknown_gpu_is_refused_with_the_choices():
         get_accelerator("MI300X")
 
 
+@pytest.mark.parametrize("value", [None, ["h100"], {}, 5, ("a",)])
+@pytest.mark.parametrize("getter, kind, valid", [
+    ("get_model", "model", "llama3_8b"), ("get_accelerator", "accelerator", "h100_sxm"),
+    ("get_link", "network", "ib_ndr"), ("get_track", "track", "cloud")])
+def test_a_getter_given_no_name_is_a_usage_error_naming_the_value_and_the_names(getter, kind, valid, value):
+    # None raised AttributeError ('NoneType' object has no attribute 'lower') and a list or dict TypeError
+    # (unhashable, from the lookups' cache); get_track(None) already gave the one-line UsageError
+    import explorer
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError) as exc:
+        getattr(explorer, getter)(value)
+    text = str(exc.value)
+    assert text.startswith(f"unknown {kind} {value!r}; valid: ") and valid in text and "\n" not in text
+
+
+def test_a_lookup_by_name_is_still_cached():
+    from explorer.hardware import get_node
+
+    assert get_model("llama3_8b") is get_model("llama3_8b")
+    assert get_accelerator("h100") is get_accelerator("h100")
+    assert get_link("ib_ndr") is get_link("ib_ndr")
+    assert get_node("dgx_h100") is get_node("dgx_h100")
+
+
 def test_link_units_converted_once():
     # NDR 400 Gb/s = 50 GB/s per direction; NVLink 4: 900 GB/s aggregate = 450 GB/s per direction.
     assert get_link("ib_ndr").bandwidth == pytest.approx(50e9)

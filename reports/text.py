@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 DEFAULT_WIDTH = 80
 MIN_WIDTH, MAX_WIDTH = 40, 500  # a width from $COLUMNS or the caller is clamped into this range
 _NUMBER = re.compile(r"^[-+~]?[$]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?\s?(%|x|[a-zA-Z/]{1,6}(/s)?)?$")
+# A number and its unit ("196.61 KB", "86.400 J", "12 tokens/s") and a comparison and its number ("<= 196.61")
+# are never split over two lines (as a non-breaking space keeps them in typesetting, SI Brochure 9th ed.
+# sec. 5.4.3: "a space separates the number and the unit"; they belong on one line).
+_UNIT = (r"(?:[kKMGTPEZmunµ]i?)?(?:B|b|W|Wh|J|Hz|V|A|mAh|s|h|d|m|min|ms|us|ns|bit|bits|bytes?|FLOPs?|"
+         r"USD|tokens|samples|steps|rounds|days|dB|dBm)(?:/(?:s|h|day|GPU|device|step|token|round|J|W))?|%|x")
+_GLUE_UNIT = re.compile(r"(?<![\w.])([-+~]?[$]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?) (" + _UNIT + r")(?![\w/])")
+_GLUE_OP = re.compile(r"(?<!\S)(<=|>=|==|!=|<|>|=|~|\u2264|\u2265) (?=[-+~]?[$]?\.?\d)")
+GLUE = "\x1f"  # stands for a space no line may break at while a cell is measured and wrapped (never printed)
 
 
 def terminal_width(default: int = DEFAULT_WIDTH) -> int:
@@ -84,6 +92,31 @@ def _box() -> Any:
 GAP = 2  # spaces between two columns
 
 
+def glue(text: str) -> str:
+    """`text` with the spaces inside 'number unit' and 'comparison number' replaced by GLUE."""
+    return _GLUE_OP.sub(lambda m: m.group(1) + GLUE, _GLUE_UNIT.sub(lambda m: m.group(1) + GLUE + m.group(2), text))
+
+
+def _words(text: str) -> list[str]:
+    """The unbreakable pieces of a cell (a number stays with its unit), as they print."""
+    return [w.replace(GLUE, " ") for w in re.split(r"[ \t\n]+", glue(text)) if w]
+
+
+def keep_units(text: str, width: int) -> str:
+    """A cell wrapped to `width` at its spaces but never between a number and its unit (or a comparison and
+    its number); a piece longer than the line is folded (cut), as rich folds a long word. textwrap breaks
+    only at ASCII whitespace, so GLUE holds."""
+    from rich.cells import cell_len
+
+    glued = glue(text)
+    if GLUE not in glued or cell_len(text) <= width:
+        return text
+    lines = []
+    for para in glued.split("\n"):
+        lines += textwrap.wrap(para, max(1, width), break_on_hyphens=False) or [""]
+    return "\n".join(lines).replace(GLUE, " ")
+
+
 def column_widths(cells: Sequence[Sequence[str]], width: int, nowrap: Sequence[bool] = ()) -> list[int] | None:
     """Content widths for the columns of `cells` (header row first) within `width`, or None when even
     each column at its longest word (at its whole width when `nowrap`: numbers) does not fit. Columns get
@@ -93,7 +126,7 @@ def column_widths(cells: Sequence[Sequence[str]], width: int, nowrap: Sequence[b
 
     n = len(cells[0])
     natural = [max(max((cell_len(line) for line in row[i].split("\n")), default=0) for row in cells) for i in range(n)]
-    word = [max(max((cell_len(w) for w in row[i].split()), default=0) for row in cells) for i in range(n)]
+    word = [max(max((cell_len(w) for w in _words(row[i])), default=0) for row in cells) for i in range(n)]
     for i in range(min(n, len(nowrap))):
         if nowrap[i]:  # a number is never split; its header may wrap
             word[i] = max(word[i], *(cell_len(row[i]) for row in cells[1:]))
@@ -135,7 +168,7 @@ def table(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> 
     for c, num, w in zip(head, numeric, widths):
         t.add_column(Text(c), justify="right" if num else "left", overflow="fold", width=w)
     for r in body:
-        t.add_row(*(Text(c) for c in r))
+        t.add_row(*(Text(keep_units(c, w)) for c, w in zip(r, widths)))
     return t
 
 
@@ -147,13 +180,14 @@ def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -
     from rich.text import Text
 
     label_width = min(max(len(str(c)) for c in columns), max(10, width // 3))
+    value_width = max(1, width - label_width - 2)
     blocks: list[Any] = []
     for n, r in enumerate(rows):
         g = Table.grid(padding=(0, 2, 0, 0))
         g.add_column(width=label_width, overflow="fold", style="bold")
         g.add_column(overflow="fold")
         for c, v in zip(columns, list(r) + [""] * (len(columns) - len(r))):
-            g.add_row(Text(str(c)), Text(cell(v)))
+            g.add_row(Text(str(c)), Text(keep_units(cell(v), value_width)))
         if n:
             blocks.append(Text(""))
         blocks.append(g)

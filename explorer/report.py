@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from explorer.errors import short
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,6 +79,159 @@ def check_names(puzzle: Any, track: Any) -> None:
         raise ValueError(f"puzzle {str(puzzle)[:40]!r} is not one of {', '.join(PUZZLES)}")
     if track not in (*TRACKS, "custom"):
         raise ValueError(f"track {str(track)[:40]!r} is not one of {', '.join(TRACKS)}, custom")
+
+
+# --- a saved report's shape (checked before anything reads it) ------------------------------------------
+MAX_DEPTH = 64  # a saved report nests 6 levels (an attempts report a few more); a file nested deeper is no report
+_SCALAR = (str, int, float, bool, type(None))
+
+
+def _kind(v: Any) -> str:
+    """What a JSON value is, as a message names it."""
+    if isinstance(v, bool):
+        return "true/false"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, (list, tuple)):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _given(v: Any) -> str:
+    """A value as a message quotes it: JSON's spelling of true, false and null, a container by its kind."""
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    return _kind(v) if isinstance(v, (dict, list, tuple)) else short(v)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _scan(d: Any) -> None:
+    """Depth, non-finite and oversized numbers anywhere in the file (without recursion: a deep file must not
+    overflow the stack here); the first problem as a ValueError naming where it is."""
+    stack: list[tuple[Any, str, int]] = [(d, "", 0)]
+    while stack:
+        v, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            where = path if len(path) <= 60 else path[:60] + "..."
+            raise ValueError(f"{where} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(v, float) and not math.isfinite(v):
+            what = "NaN" if math.isnan(v) else "infinite (Infinity, or a number beyond 1.8e308)"
+            raise ValueError(f"{path or 'the file'} is {what}")
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2**1024:
+            raise ValueError(f"{path} is a number too large for a float ({len(str(abs(v)))} digits)")
+        if isinstance(v, dict):
+            stack += [(x, f"{path}.{k}" if path else str(k), depth + 1) for k, x in v.items()]
+        elif isinstance(v, (list, tuple)):
+            stack += [(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v)]
+
+
+# A checker takes (value, path) and raises a ValueError naming the path, what is allowed and the value given.
+Checker = Callable[[Any, str], None]
+
+
+def _typed(test: Callable[[Any], bool], want: str) -> Checker:
+    def check(v: Any, path: str) -> None:
+        if not test(v):
+            raise ValueError(f"{path} must be {want}, got {_given(v)}")
+    return check
+
+
+def _list_of(item: Checker, want: str) -> Checker:
+    def check(v: Any, path: str) -> None:
+        if not isinstance(v, (list, tuple)):
+            raise ValueError(f"{path} must be a list of {want}, got {_kind(v)}")
+        for i, x in enumerate(v):
+            item(x, f"{path}[{i}]")
+    return check
+
+
+_STR = _typed(lambda v: isinstance(v, str), "a string")
+_NUM = _typed(_is_number, "a number")
+_BOOL = _typed(lambda v: isinstance(v, bool), "true or false")
+_OBJECT = _typed(lambda v: isinstance(v, dict), "an object")
+_CELL = _typed(lambda v: isinstance(v, _SCALAR), "a number, string, true/false or null")
+_FIGURE_VALUE = _typed(lambda v: isinstance(v, _SCALAR) or (isinstance(v, (list, tuple)) and all(
+    isinstance(x, _SCALAR) for x in v)), "a number, string, true/false, null or a list of them")
+_RECORDS: dict[str, tuple[str, dict[str, tuple[Checker, bool]]]] = {  # each record's keys: checker, required
+    "figures": ("{value, unit, label}", {"value": (_FIGURE_VALUE, True), "unit": (_STR, False),
+                                         "label": (_STR, False)}),
+    "findings": ("{question, answer}", {"question": (_STR, True), "answer": (_STR, True)}),
+    "constraints": ("{name, value, limit, unit, sense, binding, text}", {
+        "name": (_STR, True), "value": (_NUM, True), "limit": (_NUM, True), "unit": (_STR, False),
+        "sense": (_typed(lambda v: v in ("<=", ">=", "=="), "one of '<=', '>=', '=='"), False),
+        "binding": (_BOOL, False), "text": (_STR, False),
+        "satisfied": (_BOOL, False), "slack": (_NUM, False)}),  # written by to_dict, recomputed on load
+    "formulas": ("{name, expression, source, note}", {"name": (_STR, True), "expression": (_STR, True),
+                                                      "source": (_STR, True), "note": (_STR, False)}),
+    "assumptions": ("{text, source}", {"text": (_STR, True), "source": (_STR, False)}),
+    "tables": ("{columns, rows, title}", {
+        "columns": (_list_of(_STR, "column names"), True),
+        "rows": (_list_of(_list_of(_CELL, "cells"), "rows"), True),
+        "title": (_STR, False)}),
+}
+_TOP: dict[str, tuple[Checker, bool]] = {
+    "puzzle": (_STR, True), "track": (_STR, True), "lab": (_STR, True),
+    "part": (_typed(lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"), True),
+    "title": (_STR, True), "status": (_STR, True), "headline": (_STR, True),
+    "plots": (_list_of(_STR, "plot names"), False),
+    "data": (_OBJECT, False), "extra": (_OBJECT, False), "scenario": (_OBJECT, False),
+    "solve_time_s": (_typed(lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"), False),
+    "explorer_version": (_STR, False), "checksum": (_STR, False),
+}
+
+
+def _check_keys(obj: dict, spec: dict[str, tuple[Checker, bool]], where: str) -> None:
+    for k, (check, required) in spec.items():
+        if k in obj:
+            check(obj[k], f"{where}.{k}" if where else k)
+        elif required:
+            raise ValueError(f"{where + ' has' if where else 'it has'} no {k!r}")
+
+
+def _check_record(rec: Any, spec: dict[str, tuple[Checker, bool]], shape: str, where: str) -> None:
+    if not isinstance(rec, dict):
+        raise ValueError(f"{where} must be an object {shape}, got {_kind(rec)}")
+    unknown = [k for k in rec if k not in spec]
+    if unknown:
+        raise ValueError(f"{where} has an unknown key {str(unknown[0])[:40]!r} (allowed: {', '.join(spec)})")
+    _check_keys(rec, spec, where)
+    if "rows" in rec:  # a table: every row as long as the columns
+        n = len(rec["columns"])
+        for i, row in enumerate(rec["rows"]):
+            if len(row) != n:
+                raise ValueError(f"{where}.rows[{i}] has {len(row)} cells for {n} columns")
+
+
+def check_saved(d: Any) -> None:
+    """A saved report's shape, checked field by field: a ValueError naming the first field that is missing, of
+    the wrong type, NaN, infinite or too deep (the loader never meets a value it would choke on)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a saved report is a JSON object, got {_kind(d)}")
+    _scan(d)
+    _check_keys(d, _TOP, "")
+    for name, (shape, spec) in _RECORDS.items():
+        if name not in d:
+            continue
+        v = d[name]
+        if name in ("figures", "tables"):
+            if not isinstance(v, dict):
+                raise ValueError(f"{name} must be an object of {shape} entries, got {_kind(v)}")
+            for k, rec in v.items():
+                _check_record(rec, spec, shape, f"{name}.{k}")
+        else:
+            if not isinstance(v, (list, tuple)):
+                raise ValueError(f"{name} must be a list of {shape}, got {_kind(v)}")
+            for i, rec in enumerate(v):
+                _check_record(rec, spec, shape, f"{name}[{i}]")
 
 
 def status_label(r: Report) -> str:
@@ -235,13 +392,16 @@ class Report:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
-        """A report from saved data; `integrity` says whether its checksum matches its content."""
+        """A report from saved data; `integrity` says whether its checksum matches its content. Data that is not
+        a saved report (a field missing or of the wrong type, a NaN or infinite number, nested too deeply) is a
+        ValueError naming the field."""
+        check_saved(d)
+        check_names(d.get("puzzle"), d.get("track"))
         saved = d.get("checksum")
         integrity = "missing" if not saved else ("verified" if saved == checksum_of(d) else "mismatch")
         d = dict(d)
         d.pop("integrity", None)
         d.setdefault("explorer_version", "unknown")
-        check_names(d.get("puzzle"), d.get("track"))
         known = {f for f in cls.__dataclass_fields__}
         for k in [k for k in d if k not in known]:
             d.pop(k)
@@ -252,4 +412,7 @@ class Report:
         d["formulas"] = [Formula(**f) for f in d.get("formulas", [])]
         d["assumptions"] = [Assumption(**a) for a in d.get("assumptions", [])]
         d["tables"] = {k: Table(**t) for k, t in d.get("tables", {}).items()}
+        for i, c in enumerate(d["constraints"]):
+            if not math.isfinite(c.slack):  # finite value and limit whose difference is not (1e308 vs -1e308)
+                raise ValueError(f"constraints[{i}]: value and limit are too far apart to subtract")
         return cls(**d, integrity=integrity)

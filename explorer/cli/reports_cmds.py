@@ -158,6 +158,8 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
         raise UsageError(f"{file} is not JSON (line {exc.lineno}: {exc.msg})") from None
     except RecursionError:
         raise UsageError(f"{file} is nested too deeply to be a saved report") from None
+    except ValueError as exc:  # an integer literal past Python's 4,300 digits (int_max_str_digits)
+        raise UsageError(f"{file} is not a saved report: {str(exc).split(';')[0][:120]}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{file} is not a saved report: its JSON is a {type(data).__name__}, not an object")
     if "puzzle" not in data:  # e.g. the JSON of `explore plan` or `explore check`, which are not puzzle reports
@@ -167,4 +169,26 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
         report = Report.from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise UsageError(f"{file} is not a saved report: {str(exc)[:200]}") from None
+    if attempts_file is not None:
+        refuse_grading(report, file)
     emit(report, fmt, out_dir, attempts_file)
+
+
+def refuse_grading(report, file: Path) -> None:
+    """--attempts grades against the scenario a report keeps, so only a report that is what it says: its checksum
+    matches (an edited scenario or puzzle would grade against an instance nobody solved), and its lab, part and
+    title are those of the puzzle it names (a crossover report relabelled 'hierarchy' graded hierarchy attempts
+    under the crossover's title). Rendering an unverified report, with its warning, stays allowed."""
+    from explorer.puzzles import PUZZLES
+
+    if report.integrity != "verified":
+        why = ("its content does not match the checksum it was saved with (edited after saving)"
+               if report.integrity == "mismatch" else "it has no checksum")
+        raise UsageError(f"--attempts grades only a verified report, and {file} is not: {why}; solve again with "
+                         f"`explore solve {report.puzzle} --format json` (or grade with `explore solve "
+                         f"{report.puzzle} --attempts FILE`)")
+    info = PUZZLES[report.puzzle]  # a known name: from_dict checked it
+    if (report.lab, report.part, report.title) != (info.lab, info.part, info.title):
+        said = f"Lab {str(report.lab)[:8]} part {report.part}: {report.title[:60]}"
+        raise UsageError(f"--attempts grades a puzzle's own report: {file} names puzzle {report.puzzle} "
+                         f"(Lab {info.lab} part {info.part}: {info.title}) but is '{said}'")

@@ -6,8 +6,13 @@ The bandwidth term is always written M / B. All functions accept numpy arrays as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 
 def _log2_ceil(n: ArrayLike):
@@ -176,20 +181,95 @@ def hierarchical_allreduce_time(
     )
 
 
-def pipelined_stages_time(latency_s: ArrayLike, transfer_s: ArrayLike, max_chunks: int = 1) -> tuple[float, int]:
+# --- links that send and receive on one channel (half duplex) --------------------------------------
+# Keys of hardware/data/links.toml whose sending and receiving share one channel in time: a device's radio
+# either transmits or receives, so its sends and receives (and every transfer that crosses it, whatever the
+# direction) take turns. Every other catalog link is full duplex, one independent lane set per direction:
+# NVLink and NVSwitch quote their bandwidth per direction (NVIDIA H100/A100 datasheets, links.toml sources),
+# InfiniBand links are pairs of unidirectional lanes (IBTA InfiniBand Architecture Specification Vol. 2,
+# physical layer: each 1x link is one transmit and one receive differential pair), switched Ethernet runs
+# full duplex (IEEE 802.3 clause 4 full-duplex mode, the only mode of 10GBASE and faster).
+HALF_DUPLEX_LINKS = {
+    "wifi6": "IEEE 802.11ax-2021 (Wi-Fi 6) keeps 802.11's CSMA/CA channel access (IEEE 802.11-2020 sec. 10.3 "
+             "DCF): one channel per basic service set, shared in time by every station; a station transmits or "
+             "receives, never both",
+    "bluetooth": "Bluetooth Core Specification 5.x Vol 6 Part B sec. 4.5.1: in a connection event the central and "
+                 "the peripheral alternate packets on one RF channel, T_IFS = 150 us apart (time-division duplex)",
+    "ble": "Bluetooth Core Specification 5.x Vol 6 Part B sec. 4.5.1 (as bluetooth: time-division duplex on one "
+           "RF channel)",
+    "nfmi": "NXP NxH2280: one 10.6 MHz magnetic-induction carrier shared by both earbuds; binaural NFMI "
+            "protocols split each frame into a master-to-slave and a slave-to-master half (time-division duplex)",
+    "lte_5g": "3GPP TS 38.101-1 Table 5.2-1: band n78 (3.3-3.8 GHz), the mid-band of most 5G deployments, is "
+              "TDD (uplink and downlink take turns on one carrier)",
+}
+
+
+def is_half_duplex(link_key: str) -> bool:
+    """True where the link's sending and receiving share one channel in time (HALF_DUPLEX_LINKS)."""
+    return link_key in HALF_DUPLEX_LINKS
+
+
+def hierarchical_phase_shares(intra: str, intra_half_duplex: bool,
+                              relay_fraction: float = 0.0) -> dict[str, dict[str, float]]:
+    """Which link resources each phase of the two-tier AllReduce (hierarchical_allreduce_phases) occupies, as
+    {phase: {resource: share of the phase's transfer time spent on it}}, for pipelined_stages_time.
+
+    A full-duplex intra link is two resources per device, its send and its receive direction; a half-duplex
+    one (HALF_DUPLEX_LINKS) is one, the device's radio. Ring reduce-scatter and all-gather each send and
+    receive (g-1)/g M per device (Patarasuk & Yuan 2009), so they share both directions: a ring all-reduce
+    cannot beat 2(g-1)/g M/B whatever its chunking. The binomial reduce's busiest device (the root) only
+    receives and the broadcast's root only sends (and an inner rank's sends over the two phases add up to one
+    phase's), so on a full-duplex link they overlap, as NCCL's tree pipelines reduce-up and broadcast-down
+    through the two directions of each link (Jeaugey 2019, 'Massively scale your deep learning training with
+    NCCL 2.4'); on a half-duplex link they take turns. The inter phase has its own link; where a device
+    reaches it only through its group's hub over the intra link (relay_fraction > 0), its bytes also cross
+    the intra hop, both ways: relay_fraction = the inter path's bandwidth / the intra bandwidth (<= 1, the
+    hop's time for the same bytes). On a half-duplex link a phase occupies the radio for its transfer time as
+    hierarchical_allreduce_phases charges it."""
+    if intra not in ("ring", "tree"):
+        raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")
+    if not 0.0 <= relay_fraction <= 1.0:
+        raise ValueError(f"relay fraction {relay_fraction!r} outside [0, 1]")
+    if intra_half_duplex:
+        reduce, gather = {"intra": 1.0}, {"intra": 1.0}
+        relay = {"intra": relay_fraction}
+    else:
+        both = {"intra send": 1.0, "intra receive": 1.0}
+        reduce, gather = (both, dict(both)) if intra == "ring" else ({"intra receive": 1.0}, {"intra send": 1.0})
+        relay = {"intra send": relay_fraction, "intra receive": relay_fraction}
+    inter = {"inter": 1.0, **(relay if relay_fraction > 0 else {})}
+    return {"intra_reduce": reduce, "inter": inter, "intra_gather": gather}
+
+
+def pipelined_stages_time(latency_s: ArrayLike, transfer_s: ArrayLike, max_chunks: int = 1,
+                          shares: Sequence[Mapping[str, float]] | None = None) -> tuple[float, int]:
     """Stages in series (e.g. the intra reduce-scatter, inter all-reduce and intra all-gather of a two-tier
     all-reduce) pipelined over k chunks: stage i takes l_i + b_i / k per chunk (its latency every chunk,
-    its transfer split), the first chunk crosses every stage and the others follow at the slowest stage's
-    pace: T(k) = sum_i (l_i + b_i/k) + (k - 1) max_i (l_i + b_i/k) (the pipeline fill-and-drain time; NCCL
-    pipelines its hierarchical algorithms chunk by chunk, Jeaugey 2019, 'Massively scale your deep learning
-    training with NCCL 2.4'). Returns (T at the best k in 1..max_chunks, that k); k = 1 is the stages in
-    series."""
+    its transfer split), the first chunk crosses every stage and the others follow at the pipeline's period
+    P(k): T(k) = sum_i (l_i + b_i/k) + (k - 1) P(k) (the pipeline fill-and-drain time; NCCL pipelines its
+    hierarchical algorithms chunk by chunk, Jeaugey 2019, 'Massively scale your deep learning training with
+    NCCL 2.4'). Chunks overlap only where the stages use different resources: `shares` gives, per stage,
+    {resource: w_ir}, the share of its transfer that occupies resource r (a link direction, or a half-duplex
+    link; hierarchical_phase_shares), and stages on one resource take turns on it, so
+    P(k) = max(max_i (l_i + b_i/k), max_r sum_i w_ir b_i / k). Without `shares` every stage has a resource of
+    its own. Since every l_i is paid in the fill, T(k) >= sum_i w_ir (l_i + b_i) for every resource r and
+    every k: the pipeline never finishes before any one resource has carried its traffic. Returns (T at the
+    best k in 1..max_chunks, the fewest chunks that reach it); k = 1 is the stages in series."""
     lat = np.asarray(latency_s, dtype=float)[:, None]
     tr = np.asarray(transfer_s, dtype=float)[:, None]
     ks = np.arange(1, max(1, int(max_chunks)) + 1, dtype=float)[None, :]
     per = lat + tr / ks
-    t = per.sum(axis=0) + (ks[0] - 1.0) * per.max(axis=0)
-    i = int(np.argmin(t))
+    period = per.max(axis=0)
+    if shares is not None:
+        if len(shares) != lat.shape[0]:
+            raise ValueError(f"{len(shares)} share maps for {lat.shape[0]} stages")
+        for r in {r for s in shares for r in s}:
+            w = np.array([float(s.get(r, 0.0)) for s in shares])
+            if np.any((w < 0) | (w > 1)):
+                raise ValueError(f"shares of resource {r!r} must lie in [0, 1], got {w.tolist()}")
+            period = np.maximum(period, (w[:, None] * tr).sum(axis=0) / ks[0])
+    t = per.sum(axis=0) + (ks[0] - 1.0) * period
+    i = int(np.flatnonzero(t <= t.min() * (1.0 + 1e-12))[0])  # the fewest chunks among ties (rounding noise)
     return float(t[i]), i + 1
 
 

@@ -18,8 +18,11 @@ max(0, T_sync - b x t_backward/sample) (only the last micro-batch's backward ove
 PyTorch DDP no_sync, Li et al. VLDB 2020 sec. 3.2.3), then T_sync itself, then the accumulation
 steps (the simpler plan among ties). T_sync is the two-tier
 all-reduce with its three phases pipelined chunk by chunk (collectives.pipelined_stages_time), as
-NCCL runs its hierarchical algorithms; the flat baseline is the all-reduce as NCCL runs it over all
-devices (rings per rail) where the track names a plan, and the textbook flat ring otherwise.
+NCCL runs its hierarchical algorithms, except where phases share a link resource (a ring's two intra
+phases on each device's send direction, every intra phase on a half-duplex radio, the relayed slow-tier
+bytes on the hub's link: collectives.hierarchical_phase_shares), which take turns; the flat baseline
+is the all-reduce as NCCL runs it over all devices (rings per rail) where the track names a plan, and
+the textbook flat ring otherwise.
 The same choices are scored by a solver-independent evaluator (`evaluate`), which the exhaustive
 search (`enumerate_all`) and every attempt use; tests assert CP-SAT == exhaustive.
 """
@@ -82,6 +85,13 @@ class Instance:
     intra_name: str = ""
     inter_name: str = ""
     flat_nccl_s: float | None = None  # the flat all-reduce as NCCL runs it (step-model tracks), else None
+    intra_half_duplex: bool = False  # the intra link sends and receives on one channel (col.HALF_DUPLEX_LINKS)
+    inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
+
+    @property
+    def relay_fraction(self) -> float:
+        """Share of the inter phase's transfer time its bytes spend on the intra hop (0 unless relayed)."""
+        return min(1.0, self.bw_inter / self.bw_intra) if self.inter_relayed else 0.0
 
     @property
     def max_chunks(self) -> int:
@@ -136,7 +146,8 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         accumulation_buffer=int(round(sc.accumulation_buffer_bytes)), backward_s_per_sample=sc.backward_s_per_sample,
         intra_name=sc.intra.name,
         inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
-        flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None))
+        flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None),
+        intra_half_duplex=col.is_half_duplex(sc.intra.key), inter_relayed=sc.inter_through_intra)
 
 
 def _us(x: float) -> int:
@@ -150,14 +161,37 @@ def phases(inst: Instance, g: int, intra: str, inter: str, m_bytes: float | None
                                              inst.alpha_inter, inst.bw_inter, intra, inter)
 
 
+def shares(inst: Instance, intra: str) -> dict[str, dict[str, float]]:
+    """The link resources each phase occupies (collectives.hierarchical_phase_shares): phases on one
+    resource (the two directions of a full-duplex intra link, or a half-duplex intra link as one) take turns."""
+    return col.hierarchical_phase_shares(intra, inst.intra_half_duplex, inst.relay_fraction)
+
+
 def pipelined(inst: Instance, g: int, intra: str, inter: str) -> tuple[float, int]:
     """The two-tier all-reduce with its phases pipelined chunk by chunk: (seconds, chunks). Each phase's
-    latency is its time for an empty message, its transfer the rest (every phase is affine in M)."""
+    latency is its time for an empty message, its transfer the rest (every phase is affine in M); phases that
+    share a link resource cannot overlap on it (shares)."""
     full, empty = phases(inst, g, intra, inter), phases(inst, g, intra, inter, 0.0)
     keys = [k for k in full if full[k] > 0]
     if not keys:
         return 0.0, 1
-    return col.pipelined_stages_time([empty[k] for k in keys], [full[k] - empty[k] for k in keys], inst.max_chunks)
+    sh = shares(inst, intra)
+    return col.pipelined_stages_time([empty[k] for k in keys], [full[k] - empty[k] for k in keys], inst.max_chunks,
+                                     [sh[k] for k in keys])
+
+
+def link_busy_s(inst: Instance, e: Evaluation) -> tuple[float, float]:
+    """Seconds per sync the intra and the inter link carry traffic: each link's busiest resource (a direction
+    of a full-duplex link, a half-duplex link as a whole), each phase counted at its full time (latency
+    included) times its share of that resource. Never above the pipelined sync time
+    (collectives.pipelined_stages_time)."""
+    sh = shares(inst, e.intra)
+    load: dict[str, float] = {}
+    for phase, t in e.phases_s.items():
+        for r, w in sh[phase].items():
+            load[r] = load.get(r, 0.0) + w * t
+    intra = max((v for r, v in load.items() if r.startswith("intra")), default=0.0)
+    return intra, load.get("inter", 0.0)
 
 
 def flat_time(inst: Instance, algorithm: str = "ring") -> float:
@@ -406,9 +440,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         Finding("Which aggregation factor, tier algorithms and accumulation minimise the exposed communication?",
                 f"g = {best.aggregation} ({inst.devices // best.aggregation} participants on the slow tier), "
                 f"{NAMES[best.intra]} inside the group, {NAMES[best.inter]} between groups, "
-                f"{plural(best.accumulation, 'accumulation step')} of micro-batch {b}: the three phases pipelined "
-                f"over {plural(best.chunks, 'chunk')} take {dur(best.sync_s)} per step ({dur(best.serial_s)} one "
-                f"after the other), "
+                f"{plural(best.accumulation, 'accumulation step')} of micro-batch {b}: "
+                f"{_sync_text(inst, best)}, "
                 + (f"{dur(best.exposed_us / TIME_SCALE)} exposed" if best.exposed_us else "none of it exposed")
                 + f" after overlapping the last micro-batch's backward, {dur(per_sample)} per sample. CP-SAT "
                 f"({status}) and the exhaustive check "
@@ -428,17 +461,22 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         _accumulation_finding(sc, inst, best, slow_best),
         Finding("Communication waterfall (intra vs inter time)?",
                 f"Optimum: intra reduce {dur(best.phases_s['intra_reduce'])}, inter "
-                f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}; pipelined "
-                f"{dur(best.sync_s)} instead of {dur(best.serial_s)} in series."),
+                f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}; "
+                + (f"pipelined {dur(best.sync_s)} instead of {dur(best.serial_s)} in series."
+                   if best.chunks > 1 else f"{dur(best.sync_s)} in series (pipelining gains nothing here).")),
     ]
     formulas = [
         Formula("two-tier AllReduce", "phases: intra reduce-scatter (g-1) alpha_f + (g-1)/g M/B_f; inter "
                 "T_inter(M/g, N/g, alpha_s, B_s); intra all-gather as the reduce-scatter",
                 "docs/conventions.md 'Collectives' (hierarchical AllReduce); intra = tree variant: ceil(log2 g)"
                 "(alpha_f + M/B_f) each way + T_inter(M, N/g)"),
-        Formula("pipelined phases", "T(k) = sum_i (l_i + b_i/k) + (k-1) max_i (l_i + b_i/k), best k",
+        Formula("pipelined phases", "T(k) = sum_i (l_i + b_i/k) + (k-1) P(k), P(k) = max(max_i (l_i + b_i/k), "
+                "max_r sum_i w_ir b_i/k), best k",
                 "chunked pipelining of the phases (NCCL's hierarchical algorithms; explorer/cost/collectives.py "
-                "pipelined_stages_time)", "l_i = a phase's latency, b_i its transfer time"),
+                "pipelined_stages_time, hierarchical_phase_shares)",
+                "l_i = a phase's latency, b_i its transfer time, w_ir its share on link resource r (a direction of a "
+                "full-duplex link, a half-duplex link as a whole): phases on one resource take turns, so T >= the "
+                "traffic of every resource"),
         Formula("exposed communication", "T_exposed = max(0, T_sync - b t_bwd)",
                 "PyTorch DDP overlap with no_sync accumulation (Li et al. VLDB 2020, sec. 3.2.3)",
                 "Only the last micro-batch's backward overlaps the AllReduce."),
@@ -457,6 +495,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         *([Assumption(f"Devices reach {sc.inter.name} only through their group's hub over {sc.intra.name}: the "
                       "slow-tier path has both latencies and the smaller bandwidth (relayed, pipelined)",
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
+        _duplex_assumption(sc, inst),
         Assumption("With g smaller than the group size the N/g-way AllReduce is charged entirely to the slow "
                    "tier (conservative)", "model choice"),
         Assumption(f"Pipelining chunks of at least {MIN_CHUNK_BYTES >> 20} MiB, at most {MAX_CHUNKS:,}",
@@ -500,8 +539,8 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
         (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) is not "
          f"much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local aggregation saves "
          f"little or costs more ({'optimum' if proven else 'answer'} g = {best.aggregation}). " if mult < 1.05 else "")
-        + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier, pipelined: "
-        f"{dur(best.sync_s)} ({human_number(mult)}x). "
+        + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier"
+        f"{', pipelined' if best.chunks > 1 else ''}: {dur(best.sync_s)} ({human_number(mult)}x). "
         + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
            if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
         + f"Best per g: {per_g}.")
@@ -520,12 +559,13 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
               conv.kaplan_critical_batch_tokens(t8.critical_batch_loss_nats) / get_track(sc.track).workload.seq_len)
     compute = replace(sc, global_batch=inst.global_batch).compute_s_per_step  # at the batch being solved
 
-    def busy(e: Evaluation) -> tuple[float, float]:
+    def busy(i: Instance, e: Evaluation) -> tuple[float, float]:
         step = compute + e.exposed_us / TIME_SCALE
-        return (e.phases_s["intra_reduce"] + e.phases_s["intra_gather"]) / step, e.phases_s["inter"] / step
+        intra_s, inter_s = link_busy_s(i, e)
+        return intra_s / step, inter_s / step
 
-    fi, fn = busy(best)
-    si, sn = busy(slow)
+    fi, fn = busy(inst, best)
+    si, sn = busy(replace(inst, bw_inter=inst.bw_intra / SLOW_FACTOR), slow)  # the what-if solve()'s slow_inst
     # where the premise holds: the slow tier so slow that the sync is twice the backward it can hide behind
     hide = int(round(slow.micro_batch)) * inst.backward_s_per_sample
     factor = SLOW_FACTOR
@@ -542,12 +582,13 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
     base = rows[0][3]
     table = "; ".join(f"{plural(a, 'accumulation step')} (global batch {gb:,}): {dur(per)} per sample, time to "
                       f"quality x{human_number(t / base)}" for a, gb, per, t in rows)
+    relayed = (f" (it also relays the slow tier's bytes: {inst.inter_name})" if inst.relay_fraction > 0 else "")
     premise = (f"The premise does not hold on this track: as specified the intra tier is busy {human_percent(fi)} of "
-               f"the step and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than the fast "
-               f"tier the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and hides behind the "
-               f"backward pass; it saturates at about {human_number(factor)}x slower, where "
+               f"the step{relayed} and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than "
+               f"the fast tier the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and hides behind "
+               f"the backward pass; it saturates at about {human_number(factor)}x slower, where "
                if slow.exposed_us == 0 else
-               f"As specified the intra tier is busy {human_percent(fi)} of the step and the inter tier "
+               f"As specified the intra tier is busy {human_percent(fi)} of the step{relayed} and the inter tier "
                f"{human_percent(fn)}; {SLOW_FACTOR:.0f}x slower the inter tier is busy {human_percent(sn)} against "
                f"{human_percent(si)} for the intra tier, and ")
     return Finding(
@@ -563,6 +604,39 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         "shard.")
 
 
+def _sync_text(inst: Instance, e: Evaluation) -> str:
+    """How the sync of evaluation e runs: pipelined or not, and what bounds it."""
+    if e.aggregation == 1:
+        return f"the flat all-reduce (one phase, nothing to pipeline) takes {dur(e.sync_s)} per step"
+    intra_s, inter_s = link_busy_s(inst, e)
+    carries = (f"{inst.intra_name} carries {dur(intra_s)} of it: the intra phases"
+               + (" and the relayed slow-tier bytes" if inst.relay_fraction > 0 else "")
+               + " take turns on it (half duplex: a device sends or receives, never both)"
+               if inst.intra_half_duplex else
+               f"{inst.intra_name} carries {dur(intra_s)} of it in its busier direction")
+    binds = intra_s >= inter_s
+    if e.chunks == 1:
+        why = carries if binds and intra_s >= 0.9 * e.serial_s else \
+            "a chunk's latency costs more than overlapping the phases saves"
+        return f"the three phases take {dur(e.sync_s)} per step in series (chunking gains nothing: {why})"
+    bound = f"; {carries}" if binds and intra_s >= 0.9 * e.sync_s else ""
+    return (f"the three phases pipelined over {plural(e.chunks, 'chunk')} take {dur(e.sync_s)} per step "
+            f"({dur(e.serial_s)} one after the other{bound})")
+
+
+def _duplex_assumption(sc: CollectiveScenario, inst: Instance) -> Assumption:
+    """Which phases may overlap on the intra link, and why (its duplex)."""
+    if inst.intra_half_duplex:
+        return Assumption(f"{sc.intra.name} is half duplex: a device sends or receives, never both, so the two intra "
+                          "phases" + (" and the slow-tier bytes relayed over it" if inst.inter_relayed else "")
+                          + " take turns on it and cannot overlap when pipelined", col.HALF_DUPLEX_LINKS[sc.intra.key])
+    return Assumption(f"{sc.intra.name} is full duplex: a device's send and receive directions are separate, so a "
+                      "tree's reduce (up) and broadcast (down) overlap when pipelined; a ring's reduce-scatter and "
+                      "all-gather both send (g-1)/g M from every device and take turns on its send direction",
+                      "explorer/cost/collectives.py HALF_DUPLEX_LINKS (full-duplex links) and "
+                      "hierarchical_phase_shares; Patarasuk & Yuan 2009; Jeaugey 2019 (NCCL 2.4 trees)")
+
+
 def _headline(best: Evaluation, flat_short: str, mult: float, slow_mult: float, lab_mult: float | None) -> str:
     local = (f"Aggregate g = {best.aggregation} devices locally ({NAMES[best.intra]}), " if best.aggregation > 1
              else "No local aggregation (g = 1, flat), ")
@@ -571,7 +645,8 @@ def _headline(best: Evaluation, flat_short: str, mult: float, slow_mult: float, 
         vs = (f"{_versus(mult, 'the flat all-reduce as NCCL runs it')} ({_versus(lab_mult, 'the textbook flat ring')})")
     else:
         vs = _versus(mult, "a flat ring")
-    piped = " with the tiers pipelined" if best.aggregation > 1 else ""
+    piped = (" with the tiers pipelined" if best.chunks > 1 else " with the tiers in series") if best.aggregation > 1 \
+        else ""
     return (f"{local}{NAMES[best.inter]} across the slow tier, {steps}: {dur(best.sync_s)} per sync{piped}, {vs}; "
             f"{human_number(slow_mult)}x if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast one.")
 

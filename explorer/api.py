@@ -50,6 +50,69 @@ class Estimate(StepEstimate):
         d["assumptions"] = [{"text": a.text, "source": a.source} for a in self.assumptions()]
         return d
 
+    def to_dict(self) -> dict:
+        """The estimate as plain data: the same as as_dict(), under the name a Report uses."""
+        return self.as_dict()
+
+    def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks
+        return estimate_html(self)
+
+
+def _html_table(columns: list[str], rows: list[list[str]]) -> str:
+    """A small HTML table of text cells (escaped here), the value columns right-aligned."""
+    from html import escape
+
+    right = " style='text-align:right'"
+
+    def cells(tag: str, row: list[str]) -> str:
+        return "".join(f"<{tag}{right if i else ''}>{escape(c)}</{tag}>" for i, c in enumerate(row))
+
+    body = "".join(f"<tr>{cells('td', r)}</tr>" for r in rows)
+    return f"<table><thead><tr>{cells('th', columns)}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def estimate_html(e: Estimate) -> str:
+    """An Estimate as the notebook shows it: its headline figures, memory per device against the limit, and the
+    memory and step-time breakdowns as small tables. It only reads the Estimate's fields (no physics here); an
+    estimate with a NaN or infinite figure is refused with a note naming where, never shown."""
+    from html import escape
+
+    from explorer.puzzles.threed_report import TIME_PART_NAMES
+    from explorer.reports.format import fmt_value
+
+    bad = V.non_finite(StepEstimate.as_dict(e))
+    if bad:
+        return (f"<div class='explorer-estimate'><p><b>Estimate refused:</b> non-finite figures "
+                f"({escape(', '.join(bad[:3]))}); the inputs are outside what the cost model covers</p></div>")
+    fits = ("fits" if e.fits_in_memory else
+            f"does NOT fit: over by {fmt_value(e.memory_over_bytes, 'B')}")
+    headline = [
+        ["step time", fmt_value(e.step_time_s, "s")],
+        ["MFU", fmt_value(e.mfu, "fraction")],
+        ["HFU", fmt_value(e.hfu, "fraction")],
+        ["tokens/s", fmt_value(e.tokens_per_s)],
+        ["model TFLOP/s per device", fmt_value(e.model_tflops_per_gpu)],
+        ["pipeline bubble", fmt_value(e.bubble_fraction, "fraction")],
+        ["memory per device", f"{fmt_value(e.memory_total, 'B')} of {fmt_value(e.memory_limit, 'B')} ({fits})"],
+    ]
+    memory = [[k, fmt_value(v, "B")] for k, v in e.memory.items()]
+    memory += [["total", fmt_value(e.memory_total, "B")], ["limit", fmt_value(e.memory_limit, "B")]]
+    time = [[TIME_PART_NAMES.get(k, k), fmt_value(v, "s")] for k, v in e.time.items()]
+    time.append(["step time", fmt_value(e.step_time_s, "s")])
+    node = e.setup.cluster.describe_node() if e.setup else ""
+    parts = [f"<div class='explorer-estimate'><p><b>Estimate:</b> {escape(e.plan.describe())}</p>",
+             f"<p>Node: {escape(node)}</p>" if node else "",
+             _html_table(["figure", "value"], headline),
+             "<p><b>Memory per device</b></p>", _html_table(["part", "bytes"], memory),
+             "<p><b>Step time</b></p>", _html_table(["part", "time"], time)]
+    assumptions = e.assumptions()
+    if assumptions:
+        items = "".join(f"<li>{escape(a.text)}" + (f" [{escape(a.source)}]" if a.source else "") + "</li>"
+                        for a in assumptions)
+        parts.append(f"<details><summary>Assumptions</summary><ul>{items}</ul></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
 
 MLPS = MLP_KINDS
 

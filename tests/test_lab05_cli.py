@@ -30,6 +30,13 @@ def test_all_pairs_text_and_json(puzzle, track):
 @pytest.mark.parametrize("args, word", [
     (["solve", "scaling", "--fabric", "token-ring"], "fabric"),
     (["solve", "scaling", "--nodes", "0"], "nodes"),
+    # earbuds over NVSwitch (was rc 0: '8 -> 64 earbuds: throughput gain (NVLink 4 ...) 8.000 x')
+    (["solve", "scaling", "--track", "tiny", "--fabric", "nvlink4"], "valid on it: ble, bluetooth, lte_5g, wifi6"),
+    (["solve", "scaling", "--fabric", "wifi6"], "have no radio"),
+    # 2 earbuds are one pair (was 'gossip needs at least 2 devices (a whole number), got 1')
+    (["solve", "scaling", "--track", "tiny", "--from", "2", "--to", "8"], "--from 2: on the tiny track"),
+    # --max-devices was raised to --to without a word
+    (["solve", "scaling", "--track", "cloud", "--max-devices", "16"], "beyond the curve's end, --max-devices 16"),
     (["solve", "sync", "--no-zero", "--straggler-fraction", "1.5"], "straggler"),
     (["solve", "sync", "--no-zero", "--straggler-fraction", "-0.01"], "straggler"),
     (["solve", "sync", "--no-zero", "--nodes", "0"], "nodes"),

@@ -198,3 +198,88 @@ def test_cloud_ethernet_diminishes_for_good_at_the_node_boundary():
     dr = next(f.answer for f in r.findings if "diminish" in f.question and "Ethernet" in f.question)
     assert "recovers" not in dr and "for good" not in r.headline and "4,015 -> 4,016 adds +0.879x" in dr
     assert "N = 8 on 10 Gb Ethernet" in r.headline
+
+
+# --- hostile-input sweep: fabrics a track's devices can have, the question's range, the dip wording -------------
+# hardware/data/links.toml by hand: the radios (the entries with energy_nj_per_bit) are lte_5g, wifi6, bluetooth, ble
+# and nfmi; nfmi is scope 'intra' (earbud to earbud inside a pair), the four others 'inter'.
+RADIOS_BETWEEN_NODES = "ble, bluetooth, lte_5g, wifi6"
+
+
+@pytest.mark.parametrize("track, fabric, word", [("tiny", "nvlink4", "datacenter wire"),
+                                                 ("mobile", "ib_ndr", "datacenter wire"),
+                                                 ("edge", "eth_10g", "datacenter wire"),
+                                                 ("tiny", "nfmi", "near-field link inside one node")])
+def test_a_fleet_track_refuses_a_datacenter_fabric(track, fabric, word):
+    # was accepted: 'throughput gain (NVLink 4 (H100/H200, via NVSwitch)) 8.000 x' for earbuds
+    with pytest.raises(UsageError) as e:
+        scaling.solve(track, fabric=fabric)
+    msg = str(e.value)
+    assert "\n" not in msg and fabric in msg and word in msg and msg.endswith(f"valid on it: {RADIOS_BETWEEN_NODES}")
+    with pytest.raises(UsageError):  # the attempt's scenario too
+        scaling.evaluate_attempt({"fabric": "ble", "devices": 8}, track, fabric=fabric)
+
+
+def test_the_cloud_track_refuses_a_radio_fabric():
+    for fabric in ("wifi6", "lte_5g", "ble"):
+        with pytest.raises(UsageError) as e:
+            scaling.solve("cloud", fabric=fabric)
+        msg = str(e.value)
+        assert "\n" not in msg and "no radio" in msg and "ib_ndr" in msg and "wifi6" not in msg.split("valid on it")[1]
+
+
+def test_every_radio_between_nodes_is_accepted_on_a_fleet_track():
+    assert ", ".join(scaling.track_fabrics(scaling.scenario("tiny").track)) == RADIOS_BETWEEN_NODES
+    r = scaling.solve("tiny", fabric=RADIOS_BETWEEN_NODES.replace(" ", ""))
+    assert r.scenario["fabric"] == RADIOS_BETWEEN_NODES.split(", ")
+
+
+def test_a_dip_the_curve_recovers_from_is_not_called_diminishing_returns():
+    # Earbuds over NVLink 4 (the sweep's case, through the curve: solve refuses the fabric now). N = 2 is one pair:
+    # its all-reduce runs over the pair's NFMI (596 kb/s), so S(2) < S(1) + 0.5; from N = 3 the ring is on the
+    # fabric and every earbud adds a whole one (marginals >= 0.5 to the end of the grid). By the regimes rule the
+    # first run below is N = 1 alone and the curve stays above afterwards: (1, None). The headline said
+    # 'diminishing returns (< 0.5x per earbud): N = 1' beside '8x (ideal 8x)'.
+    sc = scaling.scenario("tiny")
+    c = scaling.curve(sc, "nvlink4", 0.5, 100, scaling.search_size(100))
+    assert c.marginal[0] < 0.5 and (c.marginal[1:] >= 0.5).all()
+    assert (c.n_diminishing, c.n_sustained) == (1, None)
+    bit = scaling._dr_headline(c, "NVLink 4")
+    assert bit.startswith(f"none for good up to N = {len(c.n):,} on NVLink 4, only a first dip at N = 1 that "
+                          "recovers (1 -> 2 adds -")
+
+
+def test_a_first_dip_before_returns_diminish_for_good_is_named_as_one():
+    # Wi-Fi 6 between pairs of earbuds: the pair's NFMI step 1 -> 2 is below 0.5, the curve recovers over the
+    # fabric and falls below 0.5 for good later (was 'N = 1, for good from ..., on Wi-Fi 6')
+    r = scaling.solve("tiny", fabric="wifi6")
+    c = scaling.curve(scaling.scenario("tiny"), "wifi6", 0.5, 100, scaling.search_size(100))
+    assert c.n_diminishing == 1 and c.n_sustained > 1
+    head = r.data["datacenter_headline"]
+    assert f"N = {c.n_sustained:,} on Wi-Fi 6, past a first dip at N = 1 that recovers (1 -> 2 adds" in head
+    assert "N = 1," not in head and "N = 1 on" not in head
+
+
+@pytest.mark.parametrize("track, kwargs, words", [
+    # two earbuds are one pair, one replica (was 'gossip needs at least 2 devices (a whole number), got 1')
+    ("tiny", {"n_from": 2, "n_to": 8}, ["--from 2:", "whole nodes of 2 earbuds", "from 4", "to 100"]),
+    ("tiny", {"n_from": 3, "n_to": 8}, ["--from 3:", "from 4"]),  # half a pair (was 'cannot run a round')
+    ("tiny", {"n_to": 200}, ["--to 200:", "the track's fleet of 100"]),  # beyond the fleet (was 'cannot run')
+    ("mobile", {"n_from": 1}, ["--from 1:", "from 2", "to 1,000"]),
+    ("mobile", {"max_devices": 16}, ["--to 64 (the track's default)", "to 16 (--max-devices 16)"]),
+    # the curve ends at --max-devices: --to past it was met by raising the end silently to --to
+    ("cloud", {"max_devices": 16}, ["--to 64 (the track's default) is beyond the curve's end, --max-devices 16"]),
+    ("cloud", {"n_to": 2000}, ["--to 2,000 is beyond", "--max-devices 1,024 (the track's default)"]),
+])
+def test_the_question_range_is_checked_in_the_tracks_unit(track, kwargs, words):
+    with pytest.raises(UsageError) as e:
+        scaling.solve(track, **kwargs)
+    assert "\n" not in str(e.value) and all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_the_reported_range_is_the_one_asked_for():
+    r = scaling.solve("cloud", max_devices=16, n_from=8, n_to=16)
+    assert r.scenario["max_devices"] == 16 and (r.scenario["n_from"], r.scenario["n_to"]) == (8, 16)
+    assert max(row[1] for row in r.tables["curve"].rows) == 16  # the curve table ends where it was asked to
+    r = scaling.solve("tiny", n_from=4, n_to=100)  # the whole range a fleet of 100 earbuds allows
+    assert (r.scenario["n_from"], r.scenario["n_to"]) == (4, 100) and "4 -> 100 earbuds" in r.headline

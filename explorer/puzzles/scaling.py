@@ -35,7 +35,7 @@ from explorer.cost.step import evaluate
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
 from explorer.hardware.catalog import Cluster, Link, get_link, link_names
 from explorer.models.catalog import get_model
-from explorer.puzzles.fleetlens import fleet_view
+from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 from explorer.units import human_duration, human_number, human_percent, plural, plural_noun
@@ -166,6 +166,48 @@ def parse_fabrics(fabric: Any) -> list[str]:
     if not out:
         raise UsageError(f"fabric: {V.short(fabric)} names no link; valid: {', '.join(link_names())}")
     return out
+
+
+def is_radio(link: Link) -> bool:
+    """A wireless link: the catalog gives the radios, and only them, an energy per bit (hardware/data/links.toml,
+    header: 'Wireless links carry energy_nj_per_bit')."""
+    return link.energy_j_per_bit > 0
+
+
+def track_fabrics(track: Track) -> list[str]:
+    """The catalog links a track's devices can have between their nodes.
+
+    A fleet (edge, mobile, tiny) talks over the radio, so its fabric is a radio that reaches another node (catalog
+    scope 'inter'): not a datacenter wire (an earbud has no NVLink port or InfiniBand NIC), and not NFMI, the
+    catalog's 'intra' link between the two earbuds of one head, whose magnetic near field does not reach another
+    wearer (NXP NxH2280: an earbud-to-earbud link). The cloud track's GPU servers are wired and have no radio, so
+    its fabric is any wired link (NVLink among them: NVLink Switch spans nodes, as in the GB200 NVL72 rack's 18
+    compute trays, NVIDIA GB200 NVL72 datasheet)."""
+    out = []
+    for k in link_names():
+        link = get_link(k)
+        if (is_radio(link) and link.scope == "inter") if track.key in FLEET_TRACKS else not is_radio(link):
+            out.append(k)
+    return out
+
+
+def check_track_fabrics(track: Track, fabrics: list[str]) -> list[str]:
+    """`fabrics` if every one is a link the track's devices can have between nodes (track_fabrics); else a one-line
+    UsageError naming the first that is not and the ones that are."""
+    ok = track_fabrics(track)
+    for f in fabrics:
+        if f in ok:
+            continue
+        link = get_link(f)
+        if track.key in FLEET_TRACKS:
+            what = (f"a near-field link inside one node (scope '{link.scope}'), which does not reach another node"
+                    if is_radio(link) else "a datacenter wire, not a radio")
+            why = f"the {track.key} track is a fleet of {track.device_plural} that talk over the radio"
+        else:
+            what = "a radio link of the fleet tracks"
+            why = f"the {track.key} track's GPU servers are wired and have no radio"
+        raise UsageError(f"fabric {f} ({link.name}) is {what}, and {why}; valid on it: {', '.join(ok)}")
+    return fabrics
 
 
 def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
@@ -376,13 +418,12 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     t0 = time.perf_counter()
     sc = scenario(track)
     threshold = V.THRESHOLD.check("threshold", threshold)
-    fabrics = parse_fabrics(fabric) or list(sc.fabrics)
+    fabrics = check_track_fabrics(sc.track, parse_fabrics(fabric) or list(sc.fabrics))
     n_max = V.CURVE_DEVICES.check("max-devices (nodes)", max_devices, sc.n_max)
     a = V.CURVE_DEVICES.check("from", n_from, sc.n_from)
     b = V.CURVE_DEVICES.check("to", n_to, sc.n_to)
-    if b <= a:
-        raise UsageError(f"--to ({b}) must be larger than --from ({a})")
-    n_max = max(n_max, b)
+    check_range(sc, n_max, a, b, given={"max-devices": max_devices is not None, "from": n_from is not None,
+                                        "to": n_to is not None})
     curves = {f: curve(sc, f, threshold, n_max, search_size(n_max)) for f in fabrics}
     parts = {f: breakdown(sc, f, a, b) for f in fabrics}
     report = _build_report(sc, curves, parts, threshold, n_max, a, b)
@@ -393,6 +434,37 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     report.solve_time_s = time.perf_counter() - t0
     report.scenario = {"fabric": list(fabrics), "threshold": threshold, "max_devices": n_max, "n_from": a, "n_to": b}
     return report
+
+
+def check_range(sc: ScalingScenario, n_max: int, a: int, b: int, given: dict[str, bool] | None = None) -> None:
+    """The 'N -> M' question's --from a and --to b in the track's device unit, or a one-line UsageError naming the
+    allowed range. Both lie on the curve, which ends at --max-devices (the curve and the question are one range:
+    raising the curve's end to --to would report a range nobody asked for). On a fleet track both also lie in the
+    fleet the fleet form answers with (fleetlens: its federated optimum at each size, up to the track's fleet) and
+    count whole nodes of at least two replicas, as the synchronisation audit's --nodes (an earbud pair averages
+    inside itself first, so 2 earbuds are one replica with nobody to synchronise with). `given`: which of the
+    options the user wrote (the others are the track's defaults, and the error says so)."""
+    t = sc.track
+    given = given or {}
+
+    def opt(name: str, v: int) -> str:
+        return f"--{name} {v:,}" + ("" if given.get(name, True) else " (the track's default)")
+
+    if t.key in FLEET_TRACKS:
+        per, fleet = t.cluster.devices_per_node, t.cluster.devices
+        lo, hi = 2 * per, min(fleet, n_max)
+        unit = f" in whole nodes of {per} {t.device_plural}" if per > 1 else ""
+        for name, v in (("from", a), ("to", b)):
+            if v < lo or v > hi or v % per:
+                raise UsageError(
+                    f"{opt(name, v)}: on the {t.key} track N counts {t.device_plural}{unit}, from {lo} (two replicas "
+                    f"to average) to {hi:,} ("
+                    + (f"the track's fleet of {fleet:,}" if hi == fleet else opt("max-devices", n_max)) + ")")
+    if b <= a:
+        raise UsageError(f"--to ({b:,}) must be larger than --from ({a:,})")
+    if b > n_max:
+        raise UsageError(f"{opt('to', b)} is beyond the curve's end, {opt('max-devices', n_max)}: give --to <= "
+                         f"{n_max:,} or --max-devices >= {b:,}")
 
 
 def search_size(n_max: int) -> int:
@@ -441,6 +513,25 @@ def _below(x: float, threshold: float) -> str:
         if float(text.replace(",", "")) < threshold:
             return text
     return human_number(x, 13)
+
+
+def _dr_headline(c: FabricCurve, short: str) -> str:
+    """The headline's diminishing-returns point of one fabric. Returns diminish where the marginal speedup falls
+    below the threshold and stays there; a first run below it that the curve climbs out of again (the second
+    device starting the all-reduce, say, after which every device adds a whole one) is a dip, a one-off cost, and
+    is named as one with its size, never as 'diminishing returns at N' bare: beside 'ideal 8x' that read as a
+    contradiction."""
+    n = c.n_diminishing
+    if n is None:
+        return f"none up to N = {len(c.n):,} on {short}"
+    if c.n_sustained == n:
+        return f"N = {n:,} on {short}"
+    m = float(c.marginal[n - 1])
+    dip = (f"a first dip at N = {n:,} that recovers ({n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}"
+           f"{human_number(abs(m))}x)")
+    if c.n_sustained is None:
+        return f"none for good up to N = {len(c.n):,} on {short}, only {dip}"
+    return f"N = {c.n_sustained:,} on {short}, past {dip}"
 
 
 def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
@@ -529,12 +620,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})", dr))
         short = _short(c.fabric)
         head_bits.append(f"{human_number(gain)}x on {short}" + (" (slower)" if gain < 1 else ""))
-        if c.n_diminishing is None:
-            dr_bits.append(f"none up to N = {len(c.n):,} on {short}")
-        elif c.n_sustained is not None and c.n_sustained != c.n_diminishing:
-            dr_bits.append(f"N = {c.n_diminishing:,}, for good from {c.n_sustained:,}, on {short}")
-        else:
-            dr_bits.append(f"N = {c.n_diminishing:,} on {short}")
+        dr_bits.append(_dr_headline(c, short))
         rows_q1.append([c.fabric.name, pa["step"], pb["step"], pb["compute"], pb["dp_total"], pb["dp_latency"],
                         pb["dp_bandwidth"], pb["dp_hidden"], pb["dp_exposed"], pb["optimizer"], gain])
         for n in _grid(n_max):
@@ -793,7 +879,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     N <= max-devices; anything else is outside the searched space)."""
     sc = scenario(track)
     threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
-    fabrics = parse_fabrics(options.get("fabric")) or list(sc.fabrics)
+    fabrics = check_track_fabrics(sc.track, parse_fabrics(options.get("fabric")) or list(sc.fabrics))
     n_max = require_positive_int("max-devices", options.get("max_devices") or sc.n_max)
     fabric = parse_fabrics(values.get("fabric"))
     if len(fabric) != 1:

@@ -15,14 +15,18 @@ from explorer.cli.common import emit, puzzle_options
 @puzzle_options
 @click.option("--fabric", "fabrics", multiple=True, metavar="LINK",
               help="Inter-node link(s) from the catalog (repeatable or comma-separated), e.g. eth_10g,ib_ndr. "
-                   "Default: the track's two fabrics.")
+                   "Default: the track's two fabrics. A fleet track (edge, mobile, tiny) takes the radios that reach "
+                   "another node (ble, bluetooth, lte_5g, wifi6), the cloud track wired links only.")
 @click.option("--threshold", type=V.THRESHOLD, default=0.5, show_default=True,
               help="Diminishing returns: one more device adds less than this many devices' worth of speedup.")
 @click.option("--max-devices", "--nodes", "max_devices", type=V.CURVE_DEVICES, default=None,
               help="Largest accelerator count N on the curve (default: the track's).")
 @click.option("--from", "n_from", type=V.CURVE_DEVICES, default=None,
-              help="Smaller N of the 'does N -> M cut time by M/N' question (default 8).")
-@click.option("--to", "n_to", type=V.CURVE_DEVICES, default=None, help="Larger N of that question (default 64).")
+              help="Smaller N of the 'does N -> M cut time by M/N' question (default 8; on a fleet track whole "
+                   "nodes, at least two).")
+@click.option("--to", "n_to", type=V.CURVE_DEVICES, default=None,
+              help="Larger N of that question (default 64; at most --max-devices, and on a fleet track the "
+                   "fleet's size).")
 def solve_scaling(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None, fabrics: tuple[str, ...],
                   threshold: float, max_devices: int | None, n_from: int | None, n_to: int | None) -> None:
     """Throughput and scaling efficiency vs accelerator count per fabric; the 8 -> 64 question; diminishing returns."""

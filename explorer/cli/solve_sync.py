@@ -23,7 +23,8 @@ from explorer.cli.common import emit, graded_nothing_options, time_limit_option
 @click.option("--zero/--no-zero", "zero", default=None,
               help="Compare against ZeRO with the 3D solver (cloud track only, on by default there; slow). A fleet "
                    "track has no ZeRO comparison and refuses either flag.")
-@click.option("--seed", type=V.SEED, default=0, show_default=True, help="Seed of the Monte Carlo cross-check.")
+@click.option("--seed", type=V.SEED, default=0, show_default=True,
+              help="Seed of the Monte Carlo cross-check of E[slowest of N] (shown beside the order statistics).")
 @time_limit_option
 def solve_sync(track: str, fmt: str, out_dir: Path | None,
                straggler_fraction: float | None, slowdown: float | None, nodes: int | None, jitter: float | None,

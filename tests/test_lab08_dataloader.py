@@ -146,3 +146,39 @@ def test_batch_sets_the_data_paths_micro_batch_and_so_its_compute_per_sample():
     assert small.compute_s > default.compute_s
     with pytest.raises(UsageError, match="multiple of the data path's 8"):
         pd.make_instance("cloud", batch=12)
+
+
+def _energy_sentence(rep) -> str:
+    return next(f.answer for f in rep.findings if f.question.startswith("Energy:"))
+
+
+def _n(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile", "tiny"])
+def test_daily_energy_sentence_says_the_participation_and_adds_up(track):
+    """'1,858 rounds a day cost it 39,853 J a day' beside 42.9 J a round: 1,858 x 42.9 J = 79.7 kJ, the sentence
+    silently applied the 50% selection. Now it says the share, and rounds x share x J a round = J a day holds on
+    the printed numbers (3 significant digits each, so within 1%), and equals the daily energy figure."""
+    import re
+
+    rep = pd.solve(track)
+    text = _energy_sentence(rep)
+    m = re.search(r"One round costs each .+? that takes part ([\d.,]+) J", text)
+    e_round = _n(m.group(1))
+    m = re.search(r"it takes part in (?:([\d.]+)% of the|all) ([\d,.]+) rounds a day: ([\d,.]+) x ([\d,.]+) J = "
+                  r"([\d,.]+) J a day", text)
+    assert m, text
+    share = float(m.group(1)) / 100 if m.group(1) else 1.0
+    rounds, joins, e_mult, e_day = (_n(m.group(i)) for i in (2, 3, 4, 5))
+    assert e_mult == e_round
+    assert joins == pytest.approx(rounds * share, rel=0.01)
+    assert e_day == pytest.approx(rounds * share * e_round, rel=0.01)
+    assert e_day == pytest.approx(rep.figure("fleet_energy_day_j"), rel=0.005)
+    from explorer.puzzles.fleetlens.common import optimum
+
+    best = optimum(track).best
+    # Hand: through a server a round selects a share q of the fleet (FedAvg, McMahan et al. 2017), so a device takes
+    # part in q of the rounds; in gossip every device takes part in every round
+    assert share == pytest.approx(best["participation"] if best["tier"].graph == "server" else 1.0, rel=1e-3)

@@ -30,6 +30,20 @@ class View:
     extra: dict[str, Any] = field(default_factory=dict)
     status: str | None = None  # None: the datacenter form's status stands
     drop_constraints: tuple[str, ...] = ()  # datacenter constraints with no meaning on the fleet
+    fleet: Any = None  # the fleet result this answer stands on, where it is not the cached optimum's (None: it is)
+    fleet_note: str = ""  # what makes it another fleet, added to the label of its time to the target
+
+
+def a_word(word: str) -> str:
+    """'a vehicle', 'an earbud', 'a pair of glasses': the indefinite article a device word takes."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def ratio_of(x: float, ref: float, what: str) -> str:
+    """'2.89 times the track's average power budget' or '0.11% of local inference's draw': a ratio in words a
+    reader takes in at a glance (a percentage below 1, never '0.00106x')."""
+    r = x / ref
+    return f"{num(r)} times {what}" if r >= 1 else f"{pct(r)} of {what}"
 
 
 @functools.lru_cache(maxsize=16)
@@ -79,16 +93,17 @@ def battery_j(track) -> float | None:
     return float(wh) * SECONDS_PER_HOUR if wh else None
 
 
-def reference_power_w(track) -> tuple[float, str] | None:
+def reference_power_w(track) -> tuple[float, str, str] | None:
     """The power a device draws when it does not train: local inference (mobile, lab 05's sync data) or the
-    track's whole average power budget (tiny)."""
+    track's whole average power budget (tiny), with its name and the power it names ('the draw of ...')."""
     from explorer.puzzles.sync.audit import sync_data
 
     p = sync_data(track.key).get("inference_power_w")
     if p:
-        return float(p), "local inference"
+        return float(p), "local inference", "the power local inference draws"
     budget = track.raw.get("economics", {}).get("power_budget_w")
-    return (float(budget), "the track's average power budget") if budget else None
+    return (float(budget), "the track's average power budget", "the track's average power budget") if budget \
+        else None
 
 
 def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
@@ -106,16 +121,26 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     steps = f"{b['local_steps']} local step{'s' if b['local_steps'] > 1 else ''}"
     who = (f"the {scn.partner_word} runs every layer" if b["split"] == 0 and scn.partner_setup is not None else
            f"{steps} at {num(p_dev)} W")
+    # energy a day = rounds a day x the share of them a device takes part in x joules a round (model.evaluate:
+    # f x selected x E_round); the share is the server's participation, 1 in gossip (every device every round)
+    share = b["energy_day"] / (b["rounds_per_day"] * b["energy_round"]) if b["energy_round"] > 0 else 1.0
+    joins = b["rounds_per_day"] * share
+    if share < 1 - 1e-9:
+        days_text = (f"it takes part in {pct(share)} of the {num(b['rounds_per_day'])} rounds a day: "
+                     f"{num(joins)} x {num(b['energy_round'])} J = {num(b['energy_day'])} J a day")
+    else:
+        days_text = (f"it takes part in all {num(b['rounds_per_day'])} rounds a day: "
+                     f"{num(joins)} x {num(b['energy_round'])} J = {num(b['energy_day'])} J a day")
     text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J: {num(b['energy_compute'])} J "
             f"computing ({who}) and "
-            f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); "
-            f"{num(b['rounds_per_day'])} rounds a day cost it {num(b['energy_day'])} J a day")
+            f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); {days_text}")
     if b["budget_j"] is not None:
         text += f", {pct(b['energy_day'] / b['budget_j'])} of its {num(b['budget_j'])} J daily budget"
     if scn.partner_word == "phone" and b["energy_round_partner"] > 0:
         figs["fleet_energy_round_partner_j"] = Figure(b["energy_round_partner"], "J", "energy of one round per phone")
-        phone = (f". Its phone spends {num(b['energy_round_partner'])} J a round, {num(b['energy_day_partner'])} J "
-                 "a day" + (f" of its {num(b['budget_partner_j'])} J budget" if b["budget_partner_j"] else ""))
+        phone = (f". Its phone spends {num(b['energy_round_partner'])} J in each of those rounds, "
+                 f"{num(b['energy_day_partner'])} J a day"
+                 + (f" of its {num(b['budget_partner_j'])} J budget" if b["budget_partner_j"] else ""))
     else:
         phone = ""
     cap = battery_j(t)
@@ -124,31 +149,31 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
         p_train = energy.average_power_w(b["energy_round"], b["round_time"])
         h_train = energy.battery_hours(cap, p_train)
         h_ref = energy.battery_hours(cap, ref[0])
-        figs["fleet_training_power_w"] = Figure(p_train, "W", f"{dev}'s average power during a round")
+        figs["fleet_training_power_w"] = Figure(p_train, "W", f"average power of {a_word(dev)} during a round")
         figs["fleet_battery_hours_training"] = Figure(h_train, "h", "battery hours, rounds back to back")
         figs["fleet_battery_hours_reference"] = Figure(h_ref, "h", f"battery hours of {ref[1]}")
         figs["fleet_battery_share_day"] = Figure(b["energy_day"] / cap, "fraction", "share of a charge a day")
         text += (f", {pct(b['energy_day'] / cap)} of a {num(cap)} J charge. During a round the {dev} draws "
                  f"{num(p_train)} W on average, so a charge would last {num(h_train)} h of rounds back to back "
-                 f"against {num(h_ref)} h of {ref[1]} ({num(ref[0])} W): training draws {num(p_train / ref[0])}x "
-                 f"{ref[1]}")
+                 f"against {num(h_ref)} h of {ref[1]} ({num(ref[0])} W): training draws "
+                 f"{ratio_of(p_train, ref[0], ref[2])}")
     elif not b["tier"].uses_battery:
         text += ", drawn from mains or the charger, not the battery"
     text += phone
-    art = "an" if dev[0] in "aeiou" else "a"
-    q = f"Energy: what does a round cost {art} {dev}" + (", and how long does a battery last?" if
+    q = f"Energy: what does a round cost {a_word(dev)}" + (", and how long does a battery last?" if
                                                         "fleet_battery_hours_training" in figs else "?")
     return figs, [Finding(q, text + ".")]
 
 
-def fleet_figures(res) -> dict[str, Figure]:
-    """The fleet 3D optimum's figures every lab part leads with."""
+def fleet_figures(res, note: str = "") -> dict[str, Figure]:
+    """The fleet 3D optimum's figures every lab part leads with (`note`: what makes it another fleet)."""
     b = res.best
     t = res.scenario.track
-    compute = b["local_steps"] * b["t_local"] / b["round_time"]
+    compute = b["local_steps"] * b.get("t_compute", b["t_local"]) / b["round_time"]  # a starved step's wait excluded
     return {
         "fleet_days_to_target": Figure(b["days"], "days",
-                                       "time to the training target (fleet 3D optimum, lab 05 part 2)"),
+                                       "time to the training target (fleet 3D optimum, lab 05 part 2"
+                                       + (f"; {note})" if note else ")")),
         "fleet_rounds": Figure(b["rounds"], "rounds", "rounds to the target (a bound, scaled by a reference run)"),
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",
@@ -168,17 +193,18 @@ def _relabel(key: str, f: Figure, dev: str) -> Figure | None:
     if "USD" in f.unit:
         return None
     if "mfu" in key.lower() or "MFU" in f.label:
-        return replace(f, label=f"{f.label} (one {dev}'s local step; not a fleet measure)")
+        return replace(f, label=f"{f.label} (the local step of one {dev}; not a fleet measure)")
     return f
 
 
 def compose(rep: Report, res, view: View) -> Report:
     """The Report on a fleet track: the fleet answer first, then the lab's question as the datacenter form
     poses it (one synchronous job over the radio), its MFU figures labelled as one device's, no dollars."""
+    res = view.fleet or res
     t = res.scenario.track
     dev = t.device_word
     e_figs, e_find = energy_block(res)
-    figures = {**view.figures, **fleet_figures(res), **e_figs}
+    figures = {**view.figures, **fleet_figures(res, view.fleet_note), **e_figs}
     dropped = []
     for k, f in rep.figures.items():
         g = _relabel(k, f, dev)

@@ -10,7 +10,8 @@ from typing import Any
 # Every rule is scoped to .explorer-report, so the same styles serve the page and the fragment a notebook
 # shows without touching the notebook's own look. Wide tables scroll inside their box (.table-wrap), text
 # cells wrap at a readable measure, so the page itself never scrolls sideways (checked at 390 and 1,280 px
-# in headless Chromium by tests/test_reports_browser.py).
+# in headless Chromium by tests/test_reports_browser.py). Plots likewise: they shrink to the column on a wide
+# screen and keep their natural size in a box that scrolls sideways on a phone (.plot-wrap).
 CSS = """
 .explorer-report{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;
 color:#1b1b1b;line-height:1.45;overflow-wrap:break-word}
@@ -35,7 +36,11 @@ color:#b03000;font-weight:600}
 .explorer-report .ok,.explorer-report .good,.explorer-report .yes{color:#00734f}
 .explorer-report dt{font-weight:600;margin-top:.6em}.explorer-report dd{margin-left:1.2em}
 .explorer-report figure{margin:1em 0}
-.explorer-report figure img{max-width:100%;height:auto;border:1px solid #eee}
+.explorer-report figure img{max-width:100%;height:auto;border:1px solid #eee;box-sizing:border-box}
+.explorer-report .plot-wrap{max-width:100%;overflow-x:auto}
+.explorer-report .plot-hint{display:none}
+@media (max-width:640px){.explorer-report .plot-wrap img{max-width:none}
+.explorer-report .plot-hint{display:inline}}
 .explorer-report figcaption{color:#555;font-size:.9em}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}
@@ -75,8 +80,28 @@ def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str
             f"</table></div>")
 
 
+def png_size(png: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels from a PNG's IHDR chunk (PNG spec, ISO/IEC 15948 sec. 11.2.2: the
+    8-byte signature, then IHDR's length and type, then width and height as 4-byte big-endian integers)."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
 def img_tag(png: bytes, alt: str) -> str:
-    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+    """The plot inline, with its pixel size: on a wide screen it shrinks to the column (max-width:100%); on a
+    phone it keeps that natural size inside its scrolling box (.plot-wrap), so its labels stay readable
+    instead of shrinking with a 1,400 px figure to a quarter of their size."""
+    size = png_size(png)
+    dims = f" width='{size[0]}' height='{size[1]}'" if size else ""
+    return f"<img alt='{escape(alt)}'{dims} src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>"
+
+
+def figure_html(png: bytes, name: str) -> str:
+    """A plot in a box that scrolls sideways on a narrow screen, with its caption."""
+    caption = escape(name.replace("_", " "))
+    return (f"<figure><div class='plot-wrap'>{img_tag(png, name)}</div><figcaption>{caption}"
+            f"<span class='plot-hint'> (at full size: scroll sideways)</span></figcaption></figure>")
 
 
 def document(title: str, body: str) -> str:
@@ -127,7 +152,7 @@ def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
         for name, png in pngs.items():
             caption = escape(name.replace("_", " "))
             if isinstance(png, bytes):
-                parts.append(f"<figure>{img_tag(png, name)}<figcaption>{caption}</figcaption></figure>")
+                parts.append(figure_html(png, name))
             else:
                 parts.append(f"<p class='err'>plot {caption} could not be drawn: {escape(str(png))}</p>")
     if r.formulas:

@@ -185,3 +185,47 @@ def test_the_3d_frontier_refuses_a_fleet_track(track):
 
     with pytest.raises(UsageError, match=f"is a fleet.*explore solve 3d --track {track}"):
         frontier("3d", track)
+
+
+def test_frontier_plot_keeps_its_size_on_a_phone(api, tmp_path):
+    # The 3D frontier figure is wider than a phone (1,386 px on the cloud track): squeezed to a 360 px column its
+    # 12 px labels read at about 3 px. The page gives the img its pixel size (from the PNG's IHDR) inside a box
+    # that scrolls sideways, and the CSS drops the 100% cap below 640 px, so a phone shows it at full size.
+    import base64
+    import re
+
+    from explorer.reports.frontier import frontier_report, write_frontier
+    from explorer.reports.html import CSS, png_size
+
+    res = frontier("3d", "cloud", gpu_counts=[16, 32], levels=3)
+    write_frontier(frontier_report(res), res, tmp_path, "html")
+    html = (tmp_path / "frontier-3d-cloud.html").read_text()
+    png = (tmp_path / "frontier-3d-cloud.png").read_bytes()
+    m = re.search(r"<div class='plot-wrap'><img alt='frontier' width='(\d+)' height='(\d+)' "
+                  r"src='data:image/png;base64,([^']+)'></div>", html)
+    assert m, html[html.find("<h2>Plots"):][:300]
+    assert base64.b64decode(m.group(3)) == png
+    assert (int(m.group(1)), int(m.group(2))) == png_size(png) and int(m.group(1)) > 640
+    assert ".plot-wrap{max-width:100%;overflow-x:auto}" in CSS
+    assert re.search(r"@media \(max-width:640px\)\{\.explorer-report \.plot-wrap img\{max-width:none\}", CSS)
+    assert png_size(b"not a png") is None
+
+
+def test_frontier_plot_in_a_browser_at_390_and_1280_px(api, browser):
+    from explorer.reports.frontier import frontier_report
+    from explorer.reports.render import to_html
+
+    html = to_html(frontier_report(frontier("3d", "cloud", gpu_counts=[16, 32], levels=3)))
+    got = {}
+    for width in (390, 1280):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        try:
+            page.set_content(html, wait_until="load")
+            got[width] = page.evaluate("""() => { const i = document.querySelector('figure img');
+                return {shown: i.getBoundingClientRect().width, natural: i.naturalWidth,
+                        box: i.parentElement.clientWidth, scroll: document.scrollingElement.scrollWidth}; }""")
+        finally:
+            page.close()
+    phone, desk = got[390], got[1280]
+    assert phone["shown"] == phone["natural"] > phone["box"] and phone["scroll"] <= 390  # the box scrolls, not the page
+    assert desk["shown"] == desk["box"] <= 1000 and desk["scroll"] <= 1280  # desktop: fitted to the column, as before

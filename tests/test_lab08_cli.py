@@ -38,11 +38,20 @@ def test_text_format_through_the_cli(puzzle, track):
     assert "Questions answered" in out.output and f"[{track}]" in out.output
 
 
+def test_fleet_dataloader_status_and_headline_agree_through_the_cli():
+    """`--track edge --storage-gbps 0.01` exited 1 (INFEASIBLE) under a headline 'preparation keeps up'."""
+    out = CliRunner().invoke(main, ["solve", "dataloader", "--track", "edge", "--storage-gbps", "0.01"])
+    assert out.exit_code == 1 and "Status: INFEASIBLE" in out.output
+    head = " ".join(out.output.split("Figures")[0].split())
+    assert "starved" in head and "ingest" in head and "keeps up" not in head
+
+
 @pytest.mark.parametrize("args,needle", [
     (["solve", "dataloader", "--workers", "0"], "workers"),
     (["solve", "dataloader", "--augment-ms", "-2"], "augment-ms"),
     (["solve", "batch", "--track", "tiny", "--batch", "5000"], "larger than the dataset"),
     (["solve", "dataloader", "--track", "tiny", "--batch", "5000"], "larger than the dataset"),
+    (["solve", "dataloader", "--track", "tiny", "--compute-ms", "1"], "cloud track only"),  # the fleet's step
     (["solve", "memory", "--memory-limit-gb", "-1"], "memory-limit-gb"),
 ])
 def test_bad_input_message_is_one_line(args, needle, capsys):

@@ -22,7 +22,7 @@ from explorer import validation as V
 from explorer.cost import input_pipeline as ip
 from explorer.errors import NoAnswerError, UsageError, require_positive_int
 from explorer.plan import ParallelPlan
-from explorer.puzzles.fleetlens import fleet_view
+from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import TrainingScenario, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
@@ -57,6 +57,7 @@ class LoaderInstance:
     path_plan: ParallelPlan
     text_compute_s: float | None = None  # the track's text path, where the race is run on another one
     text_augment_s: float | None = None
+    compute_from: str = ""  # where compute_s comes from, for the report's assumption
 
     def pipeline(self, workers: int, devices: int) -> ip.Pipeline:
         return ip.Pipeline(workers, self.augment_s, self.sample_bytes, self.storage_bandwidth, self.h2d_bandwidth,
@@ -130,17 +131,48 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
     b = V.GLOBAL_BATCH.check("batch", batch, plan.global_batch)
     if b > ds:
         raise UsageError(f"batch {b} is larger than the dataset ({ds} samples); use a batch <= {ds}")
-    if b != plan.global_batch:  # the step the data path feeds: its per-device batch sets compute per sample
-        plan = batch_plan(plan, b)
+    if t.key in FLEET_TRACKS:
+        fleet = fleet_step(t)
+        # One compute rate in the whole report: on a fleet the device eats samples at its local step's pace, the
+        # fleet 3D optimum's (lab 05 part 2), which --compute-ms and --batch (the datacenter step's) cannot set.
+        given = [f"--{k} {v:g}" for k, v in (("compute-ms", compute_ms), ("batch", batch)) if v is not None]
+        if given:
+            from explorer.puzzles.fleetlens.common import a_word
+
+            raise UsageError(f"{' and '.join(given)}: on the {t.key} track {a_word(t.device_word)} eats samples at its "
+                             f"fleet local step ({fleet[1]}), not at a datacenter step's rate; "
+                             + ("this option acts" if len(given) == 1 else "these options act")
+                             + " on the cloud track only")
+        compute_s, compute_from = fleet
+    else:
+        if b != plan.global_batch:  # the step the data path feeds: its per-device batch sets compute per sample
+            plan = batch_plan(plan, b)
+        compute_s = compute_seconds_per_sample(setup, plan) if compute_ms is None else compute_ms / 1e3
+        where = (f"{setup.model.name} on {plan.describe()}" if sc.pipeline_model is not None
+                 else f"the track's plan ({t.crisis_plan.describe()})")
+        compute_from = "--compute-ms" if compute_ms is not None else f"the step model on {where}"
     return LoaderInstance(
         track=t, sc=sc, max_workers=w, max_devices=d,
         augment_s=sc.augment_s_per_sample if augment_ms is None else augment_ms / 1e3,
-        compute_s=compute_seconds_per_sample(setup, plan) if compute_ms is None else compute_ms / 1e3,
+        compute_s=compute_s,
         sample_bytes=sb, storage_bandwidth=sc.storage_bandwidth if storage_gbps is None else storage_gbps * 1e9,
         h2d_bandwidth=sc.host_to_device_bandwidth, dataset_samples=ds, batch=b, path_model=setup.model.name,
         path_plan=plan,
         text_compute_s=None if sc.pipeline_model is None else compute_seconds_per_sample(*path_step(t, _text(sc))),
-        text_augment_s=sc.text_augment_s_per_sample)
+        text_augment_s=sc.text_augment_s_per_sample, compute_from=compute_from)
+
+
+def fleet_step(t: Track) -> tuple[float, str]:
+    """(seconds per sample, where from) of a fleet device's local step at the track's fleet 3D optimum (lab 05
+    part 2: explorer.puzzles.fleet3d, the placement model of explorer/cost/placement.py): one local step of b
+    samples in t_local seconds eats one sample every t_local / b."""
+    from explorer.puzzles.fleetlens.common import optimum
+    from explorer.units import human_duration
+
+    b = optimum(t.key).best
+    mb, t_local = b["micro_batch"], b["t_local"]
+    return t_local / mb, (f"the fleet 3D optimum's local step: {plural(mb, 'sample')} in {human_duration(t_local)}, "
+                          "explorer/puzzles/fleet3d")
 
 
 def _text(sc: TrainingScenario) -> TrainingScenario:
@@ -343,7 +375,8 @@ def build_report(res: LoaderResult) -> Report:
             f"{inst.max_workers * inst.max_devices:,} configurations, and bisection on the workers alone takes "
             f"{plural(moves, 'measurement')}. Measure the two rates once instead: one {dw} eats "
             f"{human_number(1 / inst.compute_s, 4)} samples/s, one worker prepares "
-            f"{human_number(1 / inst.augment_s, 4)}; {plural(n, dw)} need {n} x {aug_ms} / {comp_ms} = "
+            f"{human_number(1 / inst.augment_s, 4)}; {plural(n, dw)} {'needs' if n == 1 else 'need'} "
+            f"{n} x {aug_ms} / {comp_ms} = "
             f"{n * inst.augment_s / inst.compute_s:.2f} -> {plural(w, 'worker')}"
             + (", and one worker fewer starves compute." if w > 1 else ".")))
     if res.best is not None:
@@ -370,15 +403,16 @@ def build_report(res: LoaderResult) -> Report:
                 "Factory Physics, ch. 7)"),
         Formula("prep", "workers / augmentation s per sample", "lab 08 part 2"),
         Formula("ingest", "min(storage B/s, devices x host-to-device B/s) / bytes per sample", "lab 08 part 2"),
+        Formula("compute", "devices x micro-batch / local step s (the fleet 3D optimum's local step)",
+                "explorer/puzzles/fleet3d/model.py") if t.key in FLEET_TRACKS else
         Formula("compute", "devices / compute s per sample (step model: compute time x devices / global batch)",
                 "explorer/cost/step.py"),
         Formula("utilisation", "throughput / stage rate", "the 3-box gauge"),
     ]
-    where = (f"{inst.path_model} on {inst.path_plan.describe()}" if inst.text_compute_s is not None
-             else f"the track's plan ({t.crisis_plan.describe()})")
     assumptions = [Assumption(inst.sc.pipeline_source, "lab08_training.toml"),
-                   Assumption(f"compute per sample per {dw} = {comp_ms} ms from the step model on {where}",
-                              "explorer/cost/step.py")]
+                   Assumption(f"compute per sample per {dw} = {comp_ms} ms from {inst.compute_from}",
+                              "explorer/cost/step.py" if inst.track.key not in FLEET_TRACKS
+                              else "explorer/puzzles/fleet3d/model.py")]
     return Report(puzzle="dataloader", lab="08", part=2, track=t.key, title="The staged pipeline race",
                   status=status, headline=headline, figures=figures, findings=findings, constraints=constraints,
                   formulas=formulas, assumptions=assumptions, tables=tables, plots=["utilisation_gauge"], data=data,
@@ -396,10 +430,14 @@ def solve(track: str = "cloud", **options: Any) -> Report:
 
 
 def scenario_of(inst: LoaderInstance) -> dict[str, Any]:
-    """The instance's options, defaults resolved, in the units make_instance takes."""
-    return {"workers": inst.max_workers, "devices": inst.max_devices, "augment_ms": inst.augment_s * 1e3,
-            "compute_ms": inst.compute_s * 1e3, "sample_bytes": inst.sample_bytes,
-            "storage_gbps": inst.storage_bandwidth / 1e9, "batch": inst.batch, "dataset_samples": inst.dataset_samples}
+    """The instance's options, defaults resolved, in the units make_instance takes (on a fleet track without
+    compute-ms and batch: its local step sets the compute rate, and make_instance refuses them there)."""
+    sc = {"workers": inst.max_workers, "devices": inst.max_devices, "augment_ms": inst.augment_s * 1e3,
+          "compute_ms": inst.compute_s * 1e3, "sample_bytes": inst.sample_bytes,
+          "storage_gbps": inst.storage_bandwidth / 1e9, "batch": inst.batch, "dataset_samples": inst.dataset_samples}
+    if inst.track.key in FLEET_TRACKS:
+        del sc["compute_ms"], sc["batch"]
+    return sc
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:

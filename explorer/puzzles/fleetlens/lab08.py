@@ -5,7 +5,9 @@
   changes on one device, and the fleet 3D optimum's split across the local link (glasses + phone, the two
   earbuds over NFMI) with frozen layers read from flash;
 * dataloader: every device prepares its own samples on its own CPU from its own sensor: a second device
-  brings its own CPU and its own data, and the race is inside one device (preparation against its local steps);
+  brings its own CPU and its own data, and the race is inside one device: one staged pipeline (prep, ingest, and
+  compute at the fleet 3D optimum's local step), whose verdict is the status; a starved local step waits for its
+  data, and the fleet's time to the target is re-evaluated with it;
 * batch: the batch a round averages is n x b per local step (on-time participants x micro-batch), against the
   gradient noise scale B_noise (McCandlish et al. 2018); the fleet is measured by its time to the target and
   joules, and MFU (one device's local step) is not its target.
@@ -13,12 +15,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from explorer.puzzles.fleet3d import model as fm
-from explorer.puzzles.fleetlens.common import View, days, index, span
+from explorer.puzzles.fleetlens.common import View, a_word, days, index, span
 from explorer.report import Constraint, Figure, Finding, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
+from explorer.units import plural
 
 
 def memory(rep, res) -> View:
@@ -40,7 +45,7 @@ def memory(rep, res) -> View:
            f"people's {scn.track.device_plural} reached over the radio between rounds, so every {dev} keeps its own "
            f"state and the memory audit searches ZeRO-0 only. What a fleet can do instead: train fewer layers "
            f"(frozen ones {frozen}), or split the model across the local link only ("
-           + {"none": f"a {dev} has one training SoC, and the whole state fits it",
+           + {"none": f"{a_word(dev)} has one training SoC, and the whole state fits it",
               "pair": "the two earbuds of a pair over NFMI", }.get(scn.data["partner"], "the glasses and their phone")
            + f"). The fleet 3D optimum trains the top {b['trainable_layers']} of {scn.layers} layers: never fewer than "
            "one "
@@ -50,40 +55,96 @@ def memory(rep, res) -> View:
                                                 "layers trained at the fleet 3D optimum")}
     if scn.partner_setup is not None:
         figures["fleet_memory_partner"] = Figure(b["memory_partner"], "B", f"memory on the {scn.partner_word}")
-    return View(head, [Finding(f"On the fleet: how does the training state fit a {dev}?", why)], figures)
+    return View(head, [Finding(f"On the fleet: how does the training state fit {a_word(dev)}?", why)], figures)
+
+
+def starved(res, supply: float) -> Any:
+    """The fleet result at its optimum's configuration with every local step no faster than the device's input
+    pipeline delivers: a local step of b samples takes max(t_local, b / supply) (a prefetching pipeline runs at its
+    slowest stage's rate: Hopp & Spearman, Factory Physics, ch. 7), and the round time, rounds a day and time to the
+    target follow from the fleet model's own tables (explorer.puzzles.fleet3d.model). The accelerator waits idle
+    meanwhile, so a round's joules (compute x power + radio) stay. Not re-optimised: the time to the target is that
+    configuration's, an upper bound on the starved fleet's best."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    tb = res.tables
+    stretched = replace(tb, values=dict(tb.values), dims=dict(tb.dims), graphs=dict(tb.graphs))
+    b = np.array(tb.scn.micro_batches, dtype=float)[None, :, None]  # t_local is (placement, micro_batch, tier)
+    stretched.values["t_local"] = np.maximum(tb.values["t_local"], b / supply)
+    fm._derived(stretched)  # the round time and everything after it, from the stretched local step
+    best = fm.evaluate(stretched, index(res))
+    best["t_compute"] = res.best["t_local"]  # the step's own work; the rest of the stretched step is waiting
+    return replace(res, tables=stretched, best=best)
 
 
 def dataloader(rep, res) -> View:
-    from explorer.puzzles.dataloader import make_instance
+    """One device's staged pipeline (prep on its own CPU, ingest from its own storage or sensor, compute at the
+    fleet 3D optimum's local step), with the options the report was solved for; the status is its verdict."""
+    from explorer.cost import input_pipeline as ip
+    from explorer.puzzles.dataloader import fed, make_instance
 
     scn, b = res.scenario, res.best
     dev = scn.track.device_word
-    inst = make_instance(scn.track.key)
-    workers = inst.max_workers
-    prep_rate = workers / inst.augment_s
-    step_rate = b["micro_batch"] / b["t_local"]
-    need_day = b["rounds_per_day"] * b["participation"] * b["local_steps"] * b["micro_batch"]
-    busy = step_rate / prep_rate
-    owner = dev + ("'" if dev.endswith("s") else "'s")
-    head = (f"On the fleet every {dev} prepares its own samples: {num(prep_rate)} samples/s on its own CPU "
-            f"({workers} worker{'s' if workers > 1 else ''}) against {num(step_rate)} samples/s its local steps eat: "
-            + ("preparation keeps up" if busy <= 1 else "preparation is the bottleneck")
-            + f" ({pct(min(busy, 1))} busy); a day of rounds takes {num(need_day)} samples from each {owner} own "
-            "sensor.")
+    inst = make_instance(scn.track.key, **rep.scenario)  # the report's own options (storage, workers, ...)
+    w = inst.max_workers
+    pipe = inst.pipeline(w, 1)  # one device: its own CPU, its own storage, its own local step
+    rates, util, x = ip.stage_rates(pipe), ip.utilisation(pipe), ip.throughput(pipe)
+    feeds = all(fed(inst, w, 1).values())  # the datacenter form's test at one device: the two verdicts agree
+    mb, t_loc = b["micro_batch"], b["t_local"]
+    step = f"{plural(mb, 'sample')} in {span(t_loc)}"
+    workers = {1: "its one worker", 2: "both of its workers"}.get(w, f"all {w} of its workers")
+    gauge = (f"prep {rate(rates['prep'])} on its own CPU ({plural(w, 'worker')}, {pct(util['prep'])} busy), "
+             f"ingest {rate(rates['ingest'])} ({pct(util['ingest'])} busy), compute {rate(rates['compute'])} "
+             f"(the fleet 3D optimum's local step: {step}; {pct(util['compute'])} busy)")
+    figures = {"fleet_prep_rate": Figure(rates["prep"], "samples/s", f"preparation rate on one {dev}"),
+               "fleet_ingest_rate": Figure(rates["ingest"], "samples/s", f"ingest rate on one {dev}"),
+               "fleet_step_rate": Figure(rates["compute"], "samples/s", f"samples/s the local steps of one {dev} eat"),
+               "fleet_pipeline_throughput": Figure(x, "samples/s", f"pipeline throughput on one {dev}")}
+    supply = min(rates["prep"], rates["ingest"])
+    constraints = [Constraint(f"input pipeline >= local step ({dev})", supply, rates["compute"], "samples/s", ">=",
+                              binding=supply <= rates["compute"] * 1.05,
+                              text="min(prep, ingest) against the samples/s the local step eats")]
+    fleet, note, status = None, "", None
+    if feeds:
+        bb = b
+        head = (f"On the fleet every {dev} feeds its own local steps: {gauge}; throughput = min(prep, ingest, "
+                f"compute) = {rate(x)}, so the pipeline keeps up and the fleet 3D optimum stands")
+        pace = ("What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
+                f"form), not workers: its CPU prepares samples {pct(util['prep'])} of the time.")
+    else:
+        fleet = starved(res, supply)
+        bb = fleet.best
+        status = "infeasible"
+        note = f"its configuration with local steps starved to {rate(supply)}, not re-optimised"
+        bn = ip.bottleneck(pipe)
+        head = (f"On the fleet the local steps of every {dev} are starved: its {bn} stage delivers {rate(supply)} < "
+                f"the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's local step: {step}), even "
+                f"with {workers}; no worker count feeds them, so a local step stretches to {span(bb['t_local'])} and "
+                f"the fleet 3D optimum's configuration reaches the target in {days(bb['days'])} instead of "
+                f"{days(b['days'])} (not re-optimised)")
+        pace = (f"Here the input pipeline sets the fleet's pace: the local step waits for its {bn} stage, "
+                f"so a round takes {span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
+                f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
+        figures["fleet_local_step_starved_s"] = Figure(bb["t_local"], "s", f"local step of one {dev}, starved")
+    share = res.tables.at("selected", index(res))  # the share of rounds a device takes part in (1 in gossip)
+    need_day = bb["rounds_per_day"] * share * bb["local_steps"] * mb
+    head += f"; each {dev} takes {num(need_day)} samples a day from its own sensor."
+    figures["fleet_samples_per_day"] = Figure(need_day, "samples", f"samples a day per {dev}")
+    steps = plural(bb["local_steps"], "local step")
     why = (f"A second {dev} brings its own CPU and its own data, so it never shares this pipeline: the datacenter "
-           f"question (one CPU feeding several accelerators) does not arise. Inside one {dev}, a local step of "
-           f"{b['micro_batch']} samples takes {span(b['t_local'])} and preparing them "
-           f"{span(b['micro_batch'] * inst.augment_s / workers)}"
-           f"; the fleet 3D optimum runs {num(b['rounds_per_day'])} rounds a day, each {dev} taking part in "
-           f"{pct(b['participation'])} of them with {b['local_steps']} local "
-           f"step{'s' if b['local_steps'] > 1 else ''}: "
-           f"{num(need_day)} samples a day. "
-           "What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
-           "form), not workers.")
-    figures = {"fleet_prep_rate": Figure(prep_rate, "samples/s", f"preparation rate on one {dev}"),
-               "fleet_step_rate": Figure(step_rate, "samples/s", f"samples/s one {dev}'s local steps eat"),
-               "fleet_samples_per_day": Figure(need_day, "samples", f"samples a day per {dev}")}
-    return View(head, [Finding(f"On the fleet: does a {dev}'s own CPU keep up with its local steps?", why)], figures)
+           f"question (one CPU feeding several accelerators) does not arise. Inside one {dev} the three stages run "
+           f"as a prefetching pipeline at the slowest one's rate: {gauge}, so throughput = {rate(x)}. "
+           f"{pace} The fleet runs {num(bb['rounds_per_day'])} rounds a day, each {dev} taking part in "
+           f"{pct(share)} of them with {steps} of {plural(mb, 'sample')}: {num(need_day)} samples a day.")
+    q = f"On the fleet: do the CPU and storage of {a_word(dev)} keep up with its local steps?"
+    return View(head, [Finding(q, why)], figures, constraints=constraints, status=status, fleet=fleet,
+                fleet_note=note, extra={"pipeline": {"rates": rates, "throughput": x, "feeds": feeds}})
+
+
+def rate(x: float) -> str:
+    return f"{num(x)} samples/s"
 
 
 def _target_mfu(rep) -> float:
@@ -120,7 +181,7 @@ def batch(rep, res) -> View:
               f"energy) cap them at {num(b['participants'])}")
            + ("; the table shows the rounds and days by participation." if rows else ".")
            + f" The datacenter batch question (the {pct(_target_mfu(rep))} MFU target) has no fleet "
-           f"meaning: MFU is one {dev}'s local step, and the fleet's time goes to the rounds' synchronisation "
+           f"meaning: MFU is the local step of one {dev}, and the fleet's time goes to the rounds' synchronisation "
            f"({pct(sync_share)} of a round, which replaces the network-utilisation limit), their deadline and the "
            "rounds a day its window and battery allow, which no batch size on one device fixes.")
     figures = {"fleet_round_batch": Figure(nb, "samples", "samples averaged per local step (n x b)"),

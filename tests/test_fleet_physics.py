@@ -88,6 +88,37 @@ def test_rounds_per_day_is_the_tightest_of_window_and_budgets():
         federated.available_seconds(25)
 
 
+def test_time_to_target_of_a_run_inside_one_window_is_rounds_times_round_time():
+    # 556 rounds of 23.25 s in a 12 h window (43,200 / 23.25 = 1,858 rounds a day): the run ends 556 x 23.25 =
+    # 12,927 s = 3.59 h after the window opens, not 556 / 1,858 of a day (= 7.18 h)
+    f = federated.rounds_per_day(12 * 3600.0, 23.25)
+    assert f == pytest.approx(1858.06, abs=0.01)
+    assert federated.time_to_target_s(556, 23.25, f) == pytest.approx(12_927.0)
+    assert 556 / f * 86400 == pytest.approx(7.18 * 3600, rel=1e-3)
+
+
+def test_time_to_target_of_a_run_over_several_days_counts_whole_days_then_the_last_days_rounds():
+    # 8 h window, 60 s rounds: 480 rounds a day. 1,000 rounds: ceil(1000 / 480) = 3 days of training; the first
+    # two end when the next window opens (2 x 86,400 s), the third runs 1,000 - 960 = 40 rounds = 2,400 s:
+    # 175,200 s (the per-day average, 1000 / 480 days = 180,000 s, overstates it)
+    assert federated.time_to_target_s(1000, 60.0, 480.0) == pytest.approx(175_200.0)
+    # exactly two days' rounds: one whole day, then a full second window (480 x 60 = 28,800 s): 115,200 s
+    assert federated.time_to_target_s(960, 60.0, 480.0) == pytest.approx(115_200.0)
+    # an energy budget caps the day at 100 rounds (6,000 s of the 8 h): 250 rounds -> 2 days + 50 x 60 s
+    f = federated.rounds_per_day(8 * 3600.0, 60.0, [(10.0, 1000.0)], 1.0)
+    assert f == pytest.approx(100.0)
+    assert federated.time_to_target_s(250, 60.0, f) == pytest.approx(2 * 86_400 + 3_000.0)
+    # rounds filling all 24 h: the wall clock is the per-day average (2.5 days)
+    assert federated.time_to_target_s(2.5 * 1440, 60.0, 1440.0) == pytest.approx(2.5 * 86_400)
+    # vectorised as the enumeration uses it
+    got = federated.time_to_target_s(np.array([100, 1000]), np.array([60.0, 60.0]), np.array([480.0, 480.0]))
+    assert got == pytest.approx([6_000.0, 175_200.0])
+    with pytest.raises(UsageError, match="do not fit in a day"):
+        federated.time_to_target_s(10, 60.0, 2000.0)
+    with pytest.raises(UsageError):
+        federated.time_to_target_s(-1, 60.0, 480.0)
+
+
 # --- energy ------------------------------------------------------------------------------------------
 def test_energy_by_hand():
     # nRF52840 active at 9.7 mW for 10 s = 0.097 J

@@ -1,5 +1,6 @@
 """Fleet learning: how many iterations a federated or decentralized run needs, who takes part in a
-round, and how many rounds a day fit a fleet's time and energy. Pure functions, SI units.
+round, how many rounds a day fit a fleet's time and energy, and the wall-clock time those rounds take
+(time_to_target_s: from a daily window's opening). Pure functions, SI units.
 
 Convergence (an upper bound, not a prediction): Koloskova, Loizou, Boreiri, Jaggi & Stich 2020, "A
 Unified Theory of Decentralized SGD with Changing Topology and Local Updates" (ICML), Theorem 2
@@ -93,8 +94,42 @@ def rounds_per_day(window_s: float, round_s: ArrayLike, budgets: list[tuple[Arra
     f = np.asarray(window_s, dtype=float) / np.asarray(round_s, dtype=float)
     q = np.asarray(participation, dtype=float)
     for use, budget in budgets:
-        f = np.minimum(f, float(budget) / (q * np.asarray(use, dtype=float)))
+        f = np.minimum(f, np.asarray(budget, dtype=float) / (q * np.asarray(use, dtype=float)))
     return float(f) if np.ndim(f) == 0 else f
+
+
+def time_to_target_s(rounds: ArrayLike, round_s: ArrayLike, per_day: ArrayLike,
+                     day_s: float = SECONDS_PER_DAY) -> np.ndarray | float:
+    """Wall-clock seconds from the opening of a daily training window until the last of `rounds` rounds
+    ends, when the fleet runs `per_day` rounds a day (rounds_per_day), each lasting `round_s`.
+
+    Derivation. Devices train only inside a window that opens once a day (charging, idle and on an
+    unmetered link: Bonawitz et al. 2019, "Towards Federated Learning at Scale: System Design", SysML,
+    sec. 2); a round starts as soon as the previous one ends, so a day's f = per_day rounds run back to
+    back from the window's opening and end f D after it (f D <= window <= one day, since f <= window / D;
+    when an energy budget caps f, the day's training stops early). R rounds need n = ceil(R / f) days of
+    training. Each of the first n - 1 days is a whole day as far as the run is concerned (the next
+    rounds wait for the next opening, one day after the last), and the last day runs the remaining
+    R - (n - 1) f rounds:
+
+        T = (ceil(R / f) - 1) x day + (R - (ceil(R / f) - 1) f) x D.
+
+    A run that fits in one window (R <= f) takes T = R x D; the per-day average R / f days overstates it
+    by up to a day (R / f days - 1 day <= T <= R / f days, equal only when the rounds fill all 24 h).
+    R and f are continuous, as the convergence bound gives them (a round cut by the window's close resumes
+    at the next opening)."""
+    r = np.asarray(rounds, dtype=float)
+    d = np.asarray(round_s, dtype=float)
+    f = np.asarray(per_day, dtype=float)
+    if np.any(~np.isfinite(r) | (r < 0)) or np.any(~np.isfinite(d) | (d <= 0)) or np.any(
+            ~np.isfinite(f) | (f <= 0)):
+        raise UsageError("time to target needs rounds >= 0, a positive round time and positive rounds per day, "
+                         f"got rounds {rounds!r}, round {round_s!r} s, {per_day!r} rounds/day")
+    if np.any(f * d > day_s * (1 + 1e-9)):
+        raise UsageError(f"{per_day!r} rounds/day of {round_s!r} s do not fit in a day of {day_s:g} s")
+    whole = np.maximum(np.ceil(r / f - 1e-9) - 1.0, 0.0)  # days before the last one (R = k f exactly: k - 1)
+    t = whole * day_s + (r - whole * f) * d
+    return float(t) if np.ndim(t) == 0 else t
 
 
 def available_seconds(hours_per_day: float) -> float:

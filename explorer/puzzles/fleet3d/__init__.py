@@ -9,16 +9,23 @@ steps between synchronisations, the participants per round, the round deadline a
 tier for the shortest time to the training target, within memory, the staleness the lab's step
 tolerates, each device's daily time window and energy budget.
 
+The objective is the wall-clock time to the target from the opening of a daily window
+(explorer.cost.federated.time_to_target_s): R x D when the R rounds of D seconds fit in the first
+window, else whole days plus the last day's rounds.
+
 Engines: the space is a product of a few small choices (2,500-15,000 configurations on the track
 defaults), so the exhaustive evaluator scores all of them in milliseconds and that enumeration is the
 proof of the optimum; `engine="cpsat"` solves the same integer tables with CP-SAT
-(explorer/solvers/log_tables.py) and checks that both agree. CP-SAT is not the default here: on these
-tables its proof takes 0.2-10 s (benchmarks/bench_fleet.py), longer than enumerating every
-configuration. The physics is in explorer/cost (federated, placement, energy, gossip, stragglers).
+(explorer/solvers/log_tables.py; model.one_window_problem: the least R x D among the runs that fit in
+one window, or, when none fits, the least number of training days R / f) and checks that both agree.
+CP-SAT is not the default here: on these tables its proof takes 0.2-10 s (benchmarks/bench_fleet.py),
+longer than enumerating every configuration. The physics is in explorer/cost (federated, placement,
+energy, gossip, stragglers).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -53,6 +60,7 @@ class FleetResult:
     per_tier: dict[str, dict] = field(default_factory=dict)
     unsplit: dict | None = None
     curve: dict[str, list] = field(default_factory=dict)  # tier key -> best days per local-steps value
+    cpsat_proved: str = ""  # what CP-SAT proved with engine="cpsat" (one-window optimum, or the training days)
 
     @property
     def report(self) -> Report:
@@ -62,14 +70,39 @@ class FleetResult:
 
 
 def restricted_best(problem: log_tables.LogProblem, tb: model.Tables, keep) -> dict | None:
-    """The best configuration among those whose index passes keep(idx) (exhaustive, same tables)."""
-    obj, ok, grids = log_tables.evaluate_all(problem)
-    mask = ok & keep(grids)
-    if not mask.any():
-        return None
-    k = int(obj[mask].argmin())
-    k = int(mask.nonzero()[0][k])
-    return model.evaluate(tb, {d: int(grids[d][k]) for d in problem.sizes})
+    """The configuration of least time to the target among those whose index passes keep(grids) (exhaustive,
+    same tables and objective as the optimum)."""
+    listed, _ = model.ranked(tb, problem, keep)
+    return model.evaluate(tb, listed[0]) if listed else None
+
+
+def _cpsat_check(pr: log_tables.LogProblem, tb: model.Tables, best: dict, time_limit: float | None) -> tuple:
+    """CP-SAT on the same tables (model.one_window_problem): (status, seconds, agrees, what it proved).
+    First the least R x D among the runs that fit in one window; when CP-SAT proves there is none, the least
+    R / f (the fewest days of training), whose day count must be the enumeration optimum's."""
+    limit = 30.0 if time_limit is None else time_limit
+    t1 = time.perf_counter()
+    cs, out = log_tables.solve_cpsat(model.one_window_problem(pr), time_limit_s=limit, params=CPSAT_PARAMS)
+    if cs is not None:
+        f = model.evaluate(tb, cs)
+        # the same time to the target to the tables' resolution (each factor rounded to 1e-4 in its logarithm)
+        agrees = bool(best["fits_one_window"]) and abs(f["days"] - best["days"]) <= 1e-3 * best["days"]
+        return (out.status if out.status == "optimal" else "feasible", time.perf_counter() - t1, agrees,
+                "the least rounds x round time among the runs that fit in one daily window")
+    if out.status != "infeasible":
+        return "feasible", time.perf_counter() - t1, True, "nothing (it stopped before a proof)"
+    cs, out = log_tables.solve_cpsat(pr, time_limit_s=limit, params=CPSAT_PARAMS)
+    if cs is None:
+        return "feasible", time.perf_counter() - t1, True, "that no run fits in one window"
+    f = model.evaluate(tb, cs)
+
+    def days_of(x: dict) -> float:
+        return math.ceil(x["days_average"] - 1e-9)
+
+    agrees = not best["fits_one_window"] and days_of(f) == days_of(best)
+    return (out.status if out.status == "optimal" else "feasible", time.perf_counter() - t1, agrees,
+            f"that no run fits in one window and the fewest days of training ({days_of(f)}); the enumeration "
+            "orders the runs within the last day")
 
 
 def solve_fleet(track: str, *, engine: str = "enumerate", top: int = 5, time_limit: float | None = None,
@@ -89,25 +122,13 @@ def solve_fleet(track: str, *, engine: str = "enumerate", top: int = 5, time_lim
         scn = replace(scn, step_model=StepTimeModel(1.0, step_model.jitter, step_model.p, step_model.slowdown))
     tb = model.build_tables(scn)
     pr = model.build_problem(tb)
-    listed, n_feasible = log_tables.solve_exhaustive(pr, top=max(1, top))
+    listed, n_feasible = model.ranked(tb, pr, top=max(1, top))
     if not listed:
         raise InfeasibleError(f"infeasible: no configuration of the {scn.track.key} fleet meets every limit")
-    z_exh = pr.score(listed[0])["z"]
-    status, cp_time, agrees = "optimal", None, True
-    best_idx = listed[0]
+    status, cp_time, agrees, proved = "optimal", None, True, ""
+    best = model.evaluate(tb, listed[0])  # the enumeration's optimum: the answer whichever engine checks it
     if engine == "cpsat":
-        t1 = time.perf_counter()
-        cs, out = log_tables.solve_cpsat(pr, time_limit_s=30.0 if time_limit is None else time_limit,
-                                         params=CPSAT_PARAMS)
-        cp_time = time.perf_counter() - t1
-        if cs is None:
-            status = "feasible"  # CP-SAT stopped before any proof: the enumeration is the answer
-        else:
-            z_cp = pr.score(cs)["z"]
-            agrees = z_cp == z_exh
-            status = "optimal" if out.status == "optimal" else "feasible"
-            best_idx = log_tables.canonical(pr, z_cp) or cs
-    best = model.evaluate(tb, best_idx)
+        status, cp_time, agrees, proved = _cpsat_check(pr, tb, best, time_limit)
     topl = [model.evaluate(tb, i) for i in listed]
     per_tier = {}
     for j, tier in enumerate(scn.tiers):
@@ -118,22 +139,18 @@ def solve_fleet(track: str, *, engine: str = "enumerate", top: int = 5, time_lim
     whole = [i for i, p in enumerate(scn.placements) if p.split == scn.layers]
     if whole:
         unsplit = restricted_best(pr, tb, lambda g: (g["placement"][:, None] == whole).any(axis=1))
-    obj, ok, grids = log_tables.evaluate_all(pr)
+    secs, ok, grids = model.time_to_target_all(tb, pr)
     curve = {}
     for j, tier in enumerate(scn.tiers):
         days = []
         for i in range(len(scn.local_steps)):
             mask = ok & (grids["tier"] == j) & (grids["local_steps"] == i)
-            if not mask.any():
-                days.append(None)
-                continue
-            k = int(mask.nonzero()[0][int(obj[mask].argmin())])
-            days.append(model.evaluate(tb, {d: int(grids[d][k]) for d in pr.sizes})["days"])
+            days.append(float(secs[mask].min()) / model.SECONDS_PER_DAY if mask.any() else None)
         curve[tier.key] = days
     return FleetResult(scenario=tb.scn, tables=tb, problem=pr, best=best, top=topl, crisis=model.crisis(scn),
                        status=status, engine=engine, solve_time_s=time.perf_counter() - t0, cpsat_time_s=cp_time,
                        exhaustive_agrees=agrees, feasible_count=n_feasible, per_tier=per_tier, unsplit=unsplit,
-                       curve=curve)
+                       curve=curve, cpsat_proved=proved)
 
 
 def fleet_options_error(track: str, given: dict[str, Any]) -> None:

@@ -15,7 +15,9 @@ Physics, all from explorer/cost (module docstrings there give the sources):
   rounds R         S x iterations_bound(B, b, n, H, p, z, n/N) x quality / H (federated, lab08 freezing)
   energy E         H x (P t_A + radio across the split) + radio of the sync  (energy)
   rounds per day   f = min(window / D, budget / (participation x E)), the phone's battery too (federated)
-  objective        time to the target = R / f, minimised
+  objective        time to the target, wall clock from a daily window's opening (federated.time_to_target_s):
+                   (ceil(R / f) - 1) days + the last day's remaining rounds x D; R x D when R <= f
+                   (the run fits in one window), minimised
 subject to memory on each side of the split, the edge's staleness bound (H - 1 <= T_max at the lab's
 step, Lian et al. 2015) and at least one on-time participant.
 """
@@ -39,6 +41,7 @@ from explorer.puzzles.fleet3d.scenario import (
     ring_hops,
     wearer_graph,
 )
+from explorer.solvers import log_tables
 from explorer.solvers.log_tables import IntTable, LogProblem, log_table, squeeze
 from explorer.units import human_bytes as hbytes
 
@@ -307,6 +310,7 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
     f = federated.rounds_per_day(at("window", idx), d_round, [(e_round, budget), (max(e_partner, 1e-12), budget_p)],
                                  sel)
     rounds = at("rounds", idx)
+    first = min(rounds, f)  # rounds run on the first (busiest) day
     h = scn.local_steps[idx["local_steps"]]
     e_compute = h * at("t_device", idx) * scn.setup.cluster.accelerator.tdp_w
     out = {
@@ -319,7 +323,9 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
         "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
         "participants": at("participants", idx), "replicas": int(at("replicas", idx)),
         "consensus_rate": at("consensus_rate", idx), "rounds": rounds, "rounds_per_day": f,
-        "days": rounds / f, "energy_round": e_round, "energy_compute": e_compute,
+        "days": federated.time_to_target_s(rounds, d_round, f) / SECONDS_PER_DAY, "days_average": rounds / f,
+        "fits_one_window": rounds <= f, "first_day_s": first * d_round, "first_day_energy": first * sel * e_round,
+        "first_day_energy_partner": first * sel * e_partner, "energy_round": e_round, "energy_compute": e_compute,
         "energy_radio": e_round - e_compute, "energy_day": f * sel * e_round,
         "sync_bytes": at("sync_bytes_device", idx), "sync_bytes_partner": at("sync_bytes_partner", idx),
         "window_s": at("window", idx),
@@ -356,6 +362,47 @@ def violations(tb: Tables, idx: dict[str, int], fig: dict) -> list[str]:
     return bad
 
 
+# --- the objective over every configuration (the enumeration) ------------------------------------------
+def time_to_target_all(tb: Tables, problem: LogProblem, battery: bool = False) -> tuple:
+    """(wall-clock seconds to the target, feasible mask, index grids) of every configuration, in the mixed-radix
+    order of log_tables.evaluate_all (so a stable sort breaks ties by index, as both engines do). The figures
+    are evaluate's, vectorised; infeasible configurations get +inf (never reported: only ranked last). With
+    battery=True a fourth array: the daily battery budgets the whole run draws per device, R x q x (E / budget
+    + E_partner / budget_partner) (0 off battery), the tie-break between runs of equal time."""
+    _, ok, grids = log_tables.evaluate_all(problem)
+
+    def full(name: str) -> np.ndarray:
+        return tb.values[name][tuple(grids[d] for d in tb.dims[name])]
+
+    d_round = np.maximum(full("round_time"), full("server_time"))
+    f = federated.rounds_per_day(full("window"), d_round, [(full("energy_round"), full("budget")), (
+        np.maximum(full("energy_round_partner"), 1e-12), full("budget_partner"))], full("selected"))
+    t = federated.time_to_target_s(full("rounds"), d_round, f)
+    if not battery:
+        return np.where(ok, t, np.inf), ok, grids
+
+    def drawn(use: str, budget: str) -> np.ndarray:  # off battery (NO_BUDGET_J) nothing is drawn
+        b = full(budget)
+        return np.where(b >= NO_BUDGET_J, 0.0, full(use) / b)
+
+    share = full("rounds") * full("selected") * (drawn("energy_round", "budget")
+                                                 + drawn("energy_round_partner", "budget_partner"))
+    return np.where(ok, t, np.inf), ok, grids, share
+
+
+def ranked(tb: Tables, problem: LogProblem, keep=None, top: int = 1) -> tuple[list[dict[str, int]], int]:
+    """The `top` feasible configurations of least time to the target (those passing keep(grids) when given)
+    and how many are feasible: the exhaustive proof of the optimum. Runs of equal time are ordered by the
+    battery they draw (a device on its charger spends none of it; fleets train devices while they charge:
+    Bonawitz et al. 2019 sec. 2), then by the least index."""
+    t, ok, grids, share = time_to_target_all(tb, problem, battery=True)
+    if keep is not None:
+        ok = ok & keep(grids)
+        t = np.where(ok, t, np.inf)
+    order = np.lexsort((np.arange(t.size), share, t))[:top]
+    return [{d: int(grids[d][k]) for d in problem.sizes} for k in order if ok[k]], int(ok.sum())
+
+
 # --- the integer problem both engines solve ------------------------------------------------------------
 def build_problem(tb: Tables) -> LogProblem:
     scn = tb.scn
@@ -387,11 +434,26 @@ def build_problem(tb: Tables) -> LogProblem:
     short = np.where(v["participants"] >= 1.0, 0, 1).astype(np.int64)
     tables["short_of_participants"] = squeeze(IntTable("short_of_participants", dims["participants"], short))
     limits.append(("on-time participants >= 1", ("short_of_participants",), 0))
-    return LogProblem(sizes=dict(tb.sizes), tables=tables, base=("ln_rounds",),
-                      rates=(("ln_round_time", "neg_ln_window"), ("ln_server_time", "neg_ln_window"),
-                             ("ln_selected", "ln_energy", "neg_ln_budget"),
-                             ("ln_selected", "ln_energy_partner", "neg_ln_budget_partner")),
-                      limits=limits)
+    return LogProblem(sizes=dict(tb.sizes), tables=tables, base=("ln_rounds",), rates=DAILY_RATES, limits=limits)
+
+
+# ln(D / window), ln(D_server / window), ln(q E / budget), ln(q E_phone / budget_phone): ln(1 / f) is their max
+DAILY_RATES = (("ln_round_time", "neg_ln_window"), ("ln_server_time", "neg_ln_window"),
+               ("ln_selected", "ln_energy", "neg_ln_budget"),
+               ("ln_selected", "ln_energy_partner", "neg_ln_budget_partner"))
+
+
+def one_window_problem(problem: LogProblem) -> LogProblem:
+    """The wall-clock objective as CP-SAT can prove it. `problem` (build_problem) minimises ln(R / f), the days
+    of training; the time to the target (federated.time_to_target_s) is R x D exactly when R <= f, i.e. when
+    ln R + each daily rate <= 0 (linear limits on the same tables), and any such run ends within its first
+    window (R D <= f D <= window <= one day) while every other run lasts more than a day. So when some
+    configuration fits in one window, the optimum is the least ln R + max(ln D_round, ln D_server) among them:
+    this problem. When none does, the optimum lies among the runs with the fewest training days, the least
+    R / f (build_problem's optimum), and the enumeration orders them within that last day."""
+    fit = [(f"one window ({' + '.join(ts)})", ("ln_rounds",) + ts, 0) for ts in DAILY_RATES]
+    return LogProblem(sizes=problem.sizes, tables=problem.tables, base=("ln_rounds",),
+                      rates=(("ln_round_time",), ("ln_server_time",)), limits=list(problem.limits) + fit)
 
 
 # --- the storyboard's configuration, which waits for every device ---------------------------------------
@@ -417,7 +479,9 @@ def crisis(scn: FleetScenario) -> dict:
     fig["rounds_per_day"] = federated.rounds_per_day(fig["window_s"], fig["round_time"], [
         (fig["energy_round"], fig["budget_j"] or NO_BUDGET_J),
         (max(fig["energy_round_partner"], 1e-12), fig["budget_partner_j"] or NO_BUDGET_J)], 1.0)
-    fig["days"] = fig["rounds"] / fig["rounds_per_day"]
+    fig["days"] = federated.time_to_target_s(fig["rounds"], fig["round_time"], fig["rounds_per_day"]) / SECONDS_PER_DAY
+    fig["days_average"] = fig["rounds"] / fig["rounds_per_day"]
+    fig["fits_one_window"] = fig["rounds"] <= fig["rounds_per_day"]
     fig["energy_day"] = fig["rounds_per_day"] * fig["energy_round"]
     return fig
 

@@ -79,6 +79,23 @@ def test_an_infeasible_row_names_its_reason(tmp_path, reports, track, row, reaso
     assert g.figures["memory_per_device"].value >= at_least
 
 
+def test_participation_on_a_path_without_a_server_is_said_not_to_apply_and_graded(tmp_path, reports):
+    # the relayed ring and gossip have no server that samples clients: every earbud in range takes part, so
+    # participation 0.1 is the optimum's own configuration, graded as such (not 'outside the space')
+    report = reports["tiny"]
+    row = _optimum_row(report) | {"participation": 0.1}
+    assert report.extra["configuration"]["tier"] in ("full_sync", "gossip", "pair_gossip")
+    g = grade_file(report, attempts_csv(tmp_path, [row]))[0]
+    assert g.error == "" and not g.outside and g.feasible and g.reached_optimum, (g.outside, g.gap_text)
+    assert g.gap_text == "at the optimum"
+    note = g.figures["participation_note"].value
+    assert "participation 0.1 does not apply on" in note and "every earbud in range takes part" in note
+    # on a server path the same value is searched and stays a real choice (no note)
+    edge = grade_file(reports["edge"], attempts_csv(tmp_path, [{"micro_batch": 8, "local_steps": 4,
+                                                                  "participation": 0.1, "tier": "depot"}]))[0]
+    assert "participation_note" not in edge.figures and not edge.outside
+
+
 def test_values_off_the_searched_grid_are_said_to_be_outside(tmp_path, reports):
     g = grade_file(reports["edge"], attempts_csv(tmp_path, [{"micro_batch": 8, "local_steps": 3, "tier": "depot"}]))[0]
     assert not g.feasible and g.outside == ["local_steps 3 is not searched (1, 2, 4, 8, 16, 32, 64, 128, 256)"]

@@ -118,11 +118,28 @@ def _outside(scn: FleetScenario, tb: model.Tables, v: dict[str, Any]) -> list[st
         kept = {(p.split, p.trainable) for p in tb.scn.placements}
         out.append(f"placement split {v['split']}, {v['trainable_layers']} layers trained is not searched ("
                    + "; ".join(f"split {s}, {t} trained" for s, t in sorted(kept))[:300] + ")")
+    server = _tier(scn, v).graph == "server"  # elsewhere participation does not apply (_no_selection)
     for name, grid in (("micro_batch", scn.micro_batches), ("local_steps", scn.local_steps),
-                       ("participation", scn.participation), ("deadline_quantile", scn.deadline_quantiles)):
+                       ("participation", scn.participation if server else (1.0,)),
+                       ("deadline_quantile", scn.deadline_quantiles)):
         if not any(abs(v[name] - g) <= 1e-9 for g in grid):
             out.append(f"{name} {v[name]:g} is not searched ({_listing(grid)})")
     return out
+
+
+def _tier(scn: FleetScenario, v: dict[str, Any]):
+    return next(t for t in scn.tiers if t.key == v["tier"])
+
+
+def _no_selection(scn: FleetScenario, v: dict[str, Any]) -> str | None:
+    """On a gossip or relayed-ring path no server samples clients: every device in range takes part (model.py
+    sets the selected fraction to 1 there), so a participation below 1 has no meaning. The attempt is graded at
+    1 and the note says why."""
+    tier = _tier(scn, v)
+    if tier.graph == "server" or abs(v["participation"] - 1.0) <= 1e-9:
+        return None
+    return (f"participation {v['participation']:g} does not apply on {tier.short}: every "
+            f"{scn.track.device_word} in range takes part (graded at 1)")
 
 
 def _check_placement(scn: FleetScenario, v: dict[str, Any]) -> None:
@@ -141,6 +158,8 @@ def _score(scn: FleetScenario, tb: model.Tables, v: dict[str, Any], on_grid: boo
     tier = next(i for i, t in enumerate(scn.tiers) if t.key == v["tier"])
     if on_grid:
         s = tb.scn
+        if scn.tiers[tier].graph != "server":  # every device takes part; the tables ignore the participation index
+            v = {**v, "participation": next((g for g in s.participation if abs(g - 1.0) <= 1e-9), s.participation[0])}
         idx = {"placement": s.placements.index(Placement(v["split"], v["trainable_layers"])),
                "micro_batch": s.micro_batches.index(v["micro_batch"]),
                "local_steps": s.local_steps.index(v["local_steps"]),
@@ -204,12 +223,17 @@ def evaluate_attempt(values: dict[str, Any], track: str = "edge", **_: Any) -> d
     scn, tb = _solved(track)
     v = _values(scn, values)
     _check_placement(scn, v)
+    note = _no_selection(scn, v)
+    if note:
+        v["participation"] = 1.0
     outside = _outside(scn, tb, v)
     on_grid = not outside and Placement(v["split"], v["trainable_layers"]) in tb.scn.placements
     f = _score(scn, tb, v, on_grid)
     dev = scn.track.device_word
-    figures = {
-        OBJECTIVE: Figure(f["days"] * model.SECONDS_PER_DAY, "s", "time to the training target"),
+    figures = {OBJECTIVE: Figure(f["days"] * model.SECONDS_PER_DAY, "s", "time to the training target")}
+    if note:  # second, so that the grade table (five figure columns) shows it
+        figures["participation_note"] = Figure(note, "", "participation")
+    figures |= {
         "rounds": Figure(f["rounds"], "rounds", "rounds to the target"),
         "round_time_s": Figure(f["round_time"], "s", "one round"),
         "memory_per_device": Figure(f["memory_device"], "B", f"memory per {dev}"),

@@ -57,6 +57,16 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                     "weights and Adam states.",
             "fp32": "FP32 training: 4-byte weights, activations and gradients, FP32 GEMMs.",
         }[s.precision]
+        if s.precision in ("fp16", "bf16") and acc.peak_flops.get(s.precision, 0.0) < acc.peak_flops.get("fp32", 0.0):
+            # a part whose 16-bit peak is below its FP32 one has no 16-bit arithmetic: its catalog entry prices the
+            # conversions (hardware/data/accelerators.toml; the nRF52840's FPv4-SP widens FP16 with VCVTB/VCVTT)
+            fp32 = acc.peak_flops["fp32"]
+            sc32, unit32 = unit_scale(fp32, FLOP_RATE_UNITS)
+            P = s.precision.upper()
+            prec = (f"{P} as a storage format: the {acc.name} has no {P} arithmetic, so weights, activations and "
+                    f"gradients are stored in {P} (half the bytes of FP32 in memory and over the link) and widened "
+                    f"to FP32 as each is loaded, its GEMMs computed in FP32 at the cost of the conversions, slower "
+                    f"than FP32 itself ({fp32 / sc32:,.1f} {unit32}); FP32 master weights and optimizer states.")
     scale, rate_unit = unit_scale(s.peak_flops, FLOP_RATE_UNITS)
     peak = f"{s.peak_flops / scale:,.1f} {rate_unit}"
     common = [

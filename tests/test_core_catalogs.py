@@ -200,3 +200,31 @@ def test_a_cluster_smaller_than_its_node_is_described_as_part_of_one_node():
     assert "NDR" not in one.describe_node() and "NVLink" not in one.describe_node()
     assert "4 of its 8" in four.describe_node() and "NVLink 4 inside" in four.describe_node()
     assert full.describe_node().startswith("DGX H100: 8 x") and "NDR" in full.describe_node()
+
+
+def test_nrf52840_fp16_is_storage_widened_at_a_conversion_cost():
+    # The Cortex-M4F's FPv4-SP FPU has single-precision arithmetic only; FP16 is read through VCVTB/VCVTT, 1 cycle
+    # each (ARMv7-M ARM A2.5.3; Cortex-M4 TRM r0p1 Table 7-1). A 4 x 4 register block of FP32 accumulators takes
+    # 4 + 4 = 8 FP16 operands per 16 FMAs: 1 + 8/16 = 1.5 cycles per FMA (2 FLOP) at 64 MHz
+    # -> 2 / 1.5 x 64e6 = 85.33 MFLOP/s, two thirds of the FP32 peak of 2 x 64e6 = 128 MFLOP/s.
+    a = get_accelerator("nrf52840")
+    assert a.peak("fp32") == pytest.approx(2 * 64e6)
+    assert a.peak("fp16") == pytest.approx(2 / 1.5 * 64e6, rel=1e-6)
+    assert "VCVTB" in a.source and "storage" in a.source
+
+
+def test_estimate_says_fp16_is_storage_on_a_part_without_fp16_arithmetic():
+    # explore estimate --track tiny --precision fp16 said "FP16 weights, activations and GEMMs" on the Cortex-M4F,
+    # whose FPU computes in FP32 only (ARMv7-M ARM A2.5.3): the precision line says FP16 is stored and widened.
+    from explorer.assumptions import setup_assumptions
+    from explorer.puzzles.threed import make_setup
+    from explorer.tracks import get_track
+
+    def line(track: str) -> str:
+        s = make_setup(get_track(track), precision="fp16")
+        return next(a.text for a in setup_assumptions(s) if a.text.startswith("Precision:"))
+
+    tiny = line("tiny")
+    assert "FP16 as a storage format" in tiny and "widened to FP32" in tiny and "GEMMs computed in FP32" in tiny
+    assert "128.0 MFLOP/s" in tiny and "85.3 MFLOP/s" in tiny
+    assert "FP16 weights, activations and GEMMs" in line("cloud")  # the H100 has FP16 tensor cores

@@ -600,11 +600,25 @@ def build_report(res: BatchResult) -> Report:
                    Assumption(f"loss scaling in the search: {inst.loss_scaling} ({inst.cm.sources.get('loss_scale')})",
                               ""),
                    Assumption(f"a precision is accepted if P(NaN) per step <= {inst.cm.max_nan_per_step:g}",
-                              inst.cm.sources.get("max_nan", ""))]
+                              inst.cm.sources.get("max_nan", "")),
+                   *_storage_precisions(inst)]
     return Report(puzzle="batch", lab="08", part=3, track=t.key, title="The scaling wall", status=status,
                   headline=headline, figures=figures, findings=findings, constraints=constraints, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=["comm_ratio"], data=data, extra=extra,
                   solve_time_s=res.solve_time_s)
+
+
+def _storage_precisions(inst: BatchInstance) -> list[Assumption]:
+    """What a 16-bit precision means on a part with no 16-bit arithmetic (its catalog peak below its FP32 one, as
+    the nRF52840's Cortex-M4F): a storage format, widened to FP32 as it is loaded; one line each."""
+    acc = inst.track.cluster.accelerator
+    fp32 = acc.peak_flops.get("fp32", 0.0)
+    return [Assumption(f"{p.upper()} on the {acc.name} is a storage format, not an arithmetic: values are kept in "
+                       f"{p.upper()} (half the bytes in memory and over the link) and widened to FP32 for every "
+                       f"multiply-add, so an {p.upper()} step computes at {human_number(acc.peak_flops[p] / 1e6)} "
+                       f"MFLOP/s peak against FP32's {human_number(fp32 / 1e6)}: it saves bytes, never time",
+                       acc.source)
+            for p in inst.precisions if p in ("fp16", "bf16") and 0.0 < acc.peak_flops.get(p, 0.0) < fp32]
 
 
 @fleet_view("batch")

@@ -165,25 +165,32 @@ def _hand_instance(track: str, half_duplex: bool, relayed: bool = False) -> h.In
 
 
 def test_two_tier_pipelining_respects_the_intra_link_by_hand():
-    # Edge: 2 groups of 5. Ring: reduce-scatter 4/5 x 1e8 / 1e7 = 8 s, the same for the all-gather; inter ring of
-    # M/5 between 2 groups: 2 x 1/2 x 2e7 / 1e7 = 2 s. Both ring phases send 4/5 M from every device (on a
-    # half-duplex radio, and on a full-duplex link's send direction alike): T(k) = 18/k + (k-1) 16/k = 16 + 2/k.
-    # (Overlapping them, as before: 8 + 10/k, half the 16 s the link carries.)
-    for half in (True, False):
-        t, k = h.pipelined(_hand_instance("edge", half), 5, "ring", "ring")
-        assert k == 95 and t == pytest.approx(16.0 + 2.0 / 95)
-    # Tree: binomial reduce ceil(log2 5) = 3 x 1e8 / 1e7 = 30 s, broadcast 30 s, inter ring of M: 10 s.
-    # Half duplex: reduce and broadcast take turns, T(k) = 70/k + (k-1) 60/k = 60 + 10/k.
-    t, k = h.pipelined(_hand_instance("edge", True), 5, "tree", "ring")
-    assert k == 95 and t == pytest.approx(60.0 + 10.0 / 95)
-    # Full duplex: the root only receives in the reduce and only sends in the broadcast, so they overlap
-    # (NCCL's tree, up and down at once): T(k) = 70/k + (k-1) 30/k = 30 + 40/k.
+    # Edge: 2 groups of 5. Full duplex (a link per device and direction), ring: reduce-scatter 4/5 x 1e8 / 1e7 =
+    # 8 s, the same for the all-gather; inter ring of M/5 between 2 groups: 2 x 1/2 x 2e7 / 1e7 = 2 s. Both ring
+    # phases send 4/5 M from every device on its send direction: T(k) = 18/k + (k-1) 16/k = 16 + 2/k.
+    t, k = h.pipelined(_hand_instance("edge", False), 5, "ring", "ring")
+    assert k == 95 and t == pytest.approx(16.0 + 2.0 / 95)
+    # Half duplex, one channel for the 5 (Wi-Fi BSS): every step all 5 send M/5 in turn, so a ring phase puts
+    # 4 x 5 x M/5 = 4e8 B on the air: 40 s (was 8 s, as if each had its own link); inter 2 s as before:
+    # T(k) = 82/k + (k-1) 80/k = 80 + 2/k.
+    t, k = h.pipelined(_hand_instance("edge", True), 5, "ring", "ring")
+    assert k == 95 and t == pytest.approx(80.0 + 2.0 / 95)
+    # Tree: full duplex, binomial reduce ceil(log2 5) = 3 x 1e8 / 1e7 = 30 s, broadcast 30 s, inter ring of M:
+    # 10 s; the root only receives in the reduce and only sends in the broadcast, so they overlap (NCCL's tree,
+    # up and down at once): T(k) = 70/k + (k-1) 30/k = 30 + 40/k.
     t, k = h.pipelined(_hand_instance("edge", False), 5, "tree", "ring")
     assert k == 95 and t == pytest.approx(30.0 + 40.0 / 95)
-    # Mobile: 4 groups of 4, the slow tier reached through the hub over the same half-duplex radio at the same
-    # bandwidth: reduce-scatter 3/4 x 10 = 7.5 s, inter ring of M/4 over 4: 2 x 3/4 x 2.5 = 3.75 s, all-gather
-    # 7.5 s, every byte on the one radio: T(k) = 18.75/k + (k-1) 18.75/k = 18.75 s whatever k (1 chunk).
-    assert h.pipelined(_hand_instance("mobile", True, relayed=True), 4, "ring", "ring") == (pytest.approx(18.75), 1)
+    # Half duplex, one channel: the 4 non-roots each send M once per phase, one at a time: 4 x 10 = 40 s each
+    # way (was 30 s), taking turns: T(k) = 90/k + (k-1) 80/k = 80 + 10/k.
+    t, k = h.pipelined(_hand_instance("edge", True), 5, "tree", "ring")
+    assert k == 95 and t == pytest.approx(80.0 + 10.0 / 95)
+    # Mobile: 4 groups of 4, the slow tier reached through the hub over the same half-duplex channel at the same
+    # bandwidth. Ring phases: 3 steps x 4 sends of M/4 = 3e8 B on the air, 30 s each. Inter ring of M/4 over 4
+    # groups: each of the 4 devices sends and receives 2 x 3/4 x 2.5e7 = 3.75e7 B through the hub, up and down
+    # the one channel: 4 x 2 x 3.75e7 = 3e8 B, 30 s (the path gives min(1e7, 1e7/2)/4 = 2.5e6 B/s to each).
+    # Every byte on the one channel: T(k) = 90/k + (k-1) 90/k = 90 s whatever k (1 chunk). (Each with its own
+    # link, as before: 7.5 + 3.75 + 7.5 = 18.75 s.)
+    assert h.pipelined(_hand_instance("mobile", True, relayed=True), 4, "ring", "ring") == (pytest.approx(90.0), 1)
 
 
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])
@@ -227,3 +234,95 @@ def test_no_track_reports_a_link_busy_more_than_the_whole_step(track):
     if r.figure("intra_algorithm") == "ring" or track != "cloud":  # the two intra phases take turns on their link
         assert r.figure("intra_time_s") <= r.figure("sync_time_s") * (1 + 1e-9)
     assert r.figure("sync_time_s") <= r.figure("serial_time_s") * (1 + 1e-9)
+
+
+# --- a half-duplex radio is one channel its group shares (shared medium) -----------------------------------
+def test_ring_allreduce_on_one_shared_channel_by_hand():
+    # g = S = 4 stations on one channel of B = 1e5 B/s, M = 1e6 B, alpha = 10 ms. Each of the g-1 = 3 steps of a
+    # phase has all 4 stations send M/4 one after the other: 10 ms + 4 x 2.5e5 / 1e5 = 10.01 s, a phase 30.03 s.
+    # All-reduce (two phases): 2 (g-1) alpha + 2 (g-1) (M/g) g / B = 0.06 + 60 = 60.06 s; full duplex,
+    # 2 (g-1) alpha + 2 (g-1)/g M/B = 0.06 + 15 = 15.06 s: the bandwidth term g = 4 times longer.
+    assert col.shared_channel_phase_time(1e6, 4, 4, 0.01, 1e5) == pytest.approx(30.03)
+    ph = col.hierarchical_allreduce_phases(1e6, 4, 1, 0.01, 1e5, 0.0, 1e9, channel_stations=4)
+    assert ph["intra_reduce"] + ph["intra_gather"] == pytest.approx(60.06) and ph["inter"] == 0.0
+    full = col.hierarchical_allreduce_phases(1e6, 4, 1, 0.01, 1e5, 0.0, 1e9)
+    assert full["intra_reduce"] + full["intra_gather"] == pytest.approx(15.06)
+    assert col.ring_allreduce_time(1e6, 4, 0.01, 1e5) == pytest.approx(15.06)  # the textbook ring: unchanged
+    # Two rings of g = 2 on one channel of S = 4: one step, 4 sends of M/2 = 2e6 B on the air: 10 ms + 20 s.
+    assert col.shared_channel_phase_time(1e6, 2, 4, 0.01, 1e5) == pytest.approx(20.01)
+    # A half-duplex pair (g = S = 2, NFMI): both send M/2 in turn, alpha + M/B = 10.01 s, twice the
+    # full-duplex bandwidth term (alpha + M/(2B) = 5.01 s); a tree's single send is alpha + M/B either way.
+    assert col.shared_channel_phase_time(1e6, 2, 2, 0.01, 1e5) == pytest.approx(10.01)
+    assert col.reduce_scatter_time(1e6, 2, 0.01, 1e5) == pytest.approx(5.01)
+    assert col.shared_channel_phase_time(1e6, 2, 2, 0.01, 1e5, "tree") == pytest.approx(
+        col.binomial_reduce_time(1e6, 2, 0.01, 1e5)) == pytest.approx(10.01)
+    # Binomial tree over g = S = 5: ceil(log2 5) = 3 rounds of latency, 4 non-roots each send M once, one at a
+    # time: 0.03 + 40 s (full duplex: 3 x (0.01 + 10) = 30.03 s).
+    assert col.shared_channel_phase_time(1e6, 5, 5, 0.01, 1e5, "tree") == pytest.approx(40.03)
+    assert col.shared_channel_phase_time(1e6, 1, 5, 0.01, 1e5) == 0.0
+    with pytest.raises(ValueError):
+        col.shared_channel_phase_time(1e6, 2, 5, 0.01, 1e5)  # 5 stations are not groups of 2
+    with pytest.raises(ValueError):
+        col.shared_channel_phase_time(1e6, 4, 2, 0.01, 1e5)
+
+
+def test_relay_through_a_shared_hub_channel_by_hand():
+    # P = 4 devices reach the slow tier through their hub over one half-duplex channel of 1e7 B/s, far link 1e7:
+    # each sends X and receives X, both over the channel: 8 X on the air, so 1e7 / 8 = 1.25e6 B/s each.
+    assert col.relayed_path_bandwidth(1e7, 1e7, 4, True) == pytest.approx(1.25e6)
+    assert col.relayed_path_bandwidth(1e7, 1e7, 4, False) == 1e7  # a link per device and direction: unchanged
+    # far link 1e6 (path min(1e6, 1e7) = 1e6): the hub's far link carries the 4, 2.5e5 B/s each; the channel
+    # carries 8 X in 8 X / 1e7 while the path takes X / 2.5e5 = 4 X / 1e6: busy 0.2 of it (= 2 x path / hop);
+    # a full-duplex hop (each device its own) is busy X / 1e7 of X / 1e6: 0.1.
+    assert col.relayed_path_bandwidth(1e6, 1e7, 4, True) == pytest.approx(2.5e5)
+    assert col.relay_hop_share(1e6, 1e7, True) == pytest.approx(0.2)
+    assert col.relay_hop_share(1e6, 1e7, False) == pytest.approx(0.1)
+    assert col.relay_hop_share(1e7, 1e7, True) == 1.0
+
+
+def test_edge_depot_wifi_shared_by_five_vehicles_loses_to_their_own_5g():
+    # Wi-Fi 6 (one stream): 200 Mb/s x 0.60 = 15 MB/s for the depot's channel, 3 MB/s for each of its 5 vehicles;
+    # 5G uplink 50 Mb/s x 0.70 = 4.375 MB/s per vehicle (links.toml). A ring phase of the 5 puts 4 M on the air:
+    # 4 alpha + 4 M / 15e6 = 45.9 s for M = 172 MB; the two-tier sync is at least the two phases, 91.7 s, above
+    # the flat 5G ring over 10, 2 x 9/10 x M / 4.375e6 + 18 x 30 ms = 71.3 s: no local aggregation (g = 1).
+    from explorer.hardware.catalog import get_link
+
+    sc = get_scenario("edge")
+    inst = h.make_instance(sc)
+    wifi, g5 = get_link("wifi6"), get_link("lte_5g")
+    assert wifi.effective_bandwidth == pytest.approx(15e6) and g5.effective_bandwidth == pytest.approx(4.375e6)
+    m = sc.gradient_bytes
+    e = h.evaluate(inst, 5, "ring", "ring", 1)
+    assert e.phases_s["intra_reduce"] == pytest.approx(4 * 5e-3 + 4 * m / 15e6)
+    flat = 2 * 9 * 0.03 + 2 * 0.9 * m / 4.375e6
+    assert h.flat_time(inst) == pytest.approx(flat)
+    best = h.exhaustive_best(inst)
+    assert best.aggregation == 1 and best.sync_s == pytest.approx(flat)
+    assert min(x.sync_s for x in h.enumerate_all(inst) if x.aggregation == 5) >= 2 * 4 * m / 15e6
+
+
+def test_mobile_flat_ring_relays_every_glasses_bytes_through_the_phone_piconet():
+    # 4 glasses per phone reach Wi-Fi only through it over Bluetooth LE 2M (2 Mb/s x 0.70 = 175 kB/s, one
+    # piconet): in the flat ring over 16 each sends and receives 2 x 15/16 M, all of it up and down the piconet
+    # for all 4: 4 x 2 x 2 x 15/16 M = 15 M on the air, i.e. 175e3 / 8 = 21,875 B/s per glasses, where each had
+    # the whole 175 kB/s before. Latency: 30 steps x (5 ms Wi-Fi + 7.5 ms BLE).
+    sc = get_scenario("mobile")
+    inst = h.make_instance(sc)
+    m = sc.gradient_bytes
+    assert inst.bw_intra == pytest.approx(175e3) and inst.channel_stations == 4
+    assert h.flat_time(inst) == pytest.approx(30 * 12.5e-3 + 2 * 15 / 16 * m / 21_875)
+    # g = 4, ring: each phase 3 x 4 x M/4 on the piconet = 3 M / 175e3; the inter ring of M/4 over 4 phones at
+    # 21,875 B/s each: 2 x 3/4 x (M/4) / 21,875 = 3 M / 175e3 too; in series (every byte on the piconet)
+    e = h.evaluate(inst, 4, "ring", "ring", 1)
+    assert e.phases_s["intra_reduce"] == pytest.approx(3 * 7.5e-3 + 3 * m / 175e3)
+    assert e.phases_s["inter"] == pytest.approx(6 * 12.5e-3 + 3 * m / 175e3)
+    assert e.sync_s == pytest.approx(e.serial_s, rel=1e-9)
+
+
+def test_full_duplex_tracks_keep_a_link_per_device():
+    # NVLink: no shared channel, no relay, the phases are the textbook formulas (test_two_tier_time_by_hand)
+    inst = h.make_instance(get_scenario("cloud"))
+    assert inst.channel_stations == 0 and inst.relay_fraction == 0.0
+    assert inst.inter_bandwidth(8) == inst.bw_inter
+    ph = h.phases(inst, 8, "ring", "ring")
+    assert ph["intra_reduce"] == pytest.approx(7 * inst.alpha_intra + 7 / 8 * inst.message_bytes / inst.bw_intra)

@@ -140,6 +140,7 @@ def hierarchical_allreduce_phases(
     bw_inter: float,
     intra: str = "ring",
     inter: str = "ring",
+    channel_stations: int = 0,
 ) -> dict[str, float]:
     """Two-tier AllReduce over n_groups groups of g devices, as phases {intra_reduce, inter, intra_gather} (s).
 
@@ -149,15 +150,21 @@ def hierarchical_allreduce_phases(
     intra = "tree": binomial reduce to one leader per group, AllReduce of the full M between the
     n_groups leaders, binomial broadcast back; each intra phase ceil(log2 g)(alpha_intra + M/B_intra).
     inter names the algorithm between groups (keys of ALLREDUCE_ALGORITHMS). g = 1 is the flat
-    AllReduce over the inter tier."""
-    if intra == "ring":
+    AllReduce over the inter tier.
+    channel_stations = S > 0: the intra link is a half-duplex shared medium (HALF_DUPLEX_LINKS) whose one
+    channel S devices share (S >= g, a multiple of g), so each intra phase is shared_channel_phase_time; 0 (the
+    default) is a link per device and direction, the formulas above."""
+    if intra not in ("ring", "tree"):
+        raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")
+    if channel_stations:
+        local = shared_channel_phase_time(m_bytes, g, channel_stations, alpha_intra, bw_intra, intra)
+        share = m_bytes / g if intra == "ring" else m_bytes
+    elif intra == "ring":
         local = reduce_scatter_time(m_bytes, g, alpha_intra, bw_intra)
         share = m_bytes / g
-    elif intra == "tree":
+    else:
         local = binomial_reduce_time(m_bytes, g, alpha_intra, bw_intra)
         share = m_bytes
-    else:
-        raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")
     between = allreduce_time(inter, share, n_groups, alpha_inter, bw_inter)
     return {"intra_reduce": float(local), "inter": float(between), "intra_gather": float(local)}
 
@@ -172,11 +179,12 @@ def hierarchical_allreduce_time(
     bw_inter: float,
     intra: str = "ring",
     inter: str = "ring",
+    channel_stations: int = 0,
 ) -> float:
     """Total time of the two-tier AllReduce (sum of hierarchical_allreduce_phases)."""
     return sum(
         hierarchical_allreduce_phases(
-            m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter
+            m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter, channel_stations
         ).values()
     )
 
@@ -209,6 +217,80 @@ def is_half_duplex(link_key: str) -> bool:
     return link_key in HALF_DUPLEX_LINKS
 
 
+# --- collectives on a half-duplex shared medium (radios) -------------------------------------------------
+# The catalog's radio rates are channel rates, not a device's own: the rate one transmitter reaches while it holds
+# the channel (hardware/data/links.toml: Wi-Fi 6 'single-stream ... ~200 Mb/s PHY' x 0.60 goodput, Bluetooth LE
+# the 2M/1M PHY's symbol rate x goodput, NFMI the NxH2280's 596 kb/s carrier). On such a medium one station
+# transmits at a time, so a collective's time is the bytes all its stations put on the air over that rate: an
+# 802.11 channel carries one transmission at a time whichever station wins the CSMA/CA contention, and its
+# throughput is a total the n contending stations divide (IEEE 802.11-2020 sec. 10.3 DCF; Bianchi, 'Performance
+# analysis of the IEEE 802.11 distributed coordination function', IEEE JSAC 18(3), 2000: saturation throughput
+# of the whole BSS, shared by its n stations); Bluetooth LE's link layer schedules a radio's connection events
+# so they never overlap and central and peripheral alternate inside each (Core Specification 5.x Vol 6 Part B
+# sec. 4.5 and 4.5.1), so a hub's piconet is one radio's airtime; an NFMI pair shares one carrier frame by frame
+# (HALF_DUPLEX_LINKS). Federated learning over a shared wireless uplink meets the same count: with K devices on
+# orthogonal (time or frequency) shares of one channel each gets 1/K of it and the upload latency grows as K
+# (Zhu, Wang & Huang, 'Broadband analog aggregation for low-latency federated edge learning', IEEE Trans.
+# Wireless Commun. 19(1), 2020, sec. I and V).
+def shared_channel_phase_time(m_bytes: float, g: int, stations: int, alpha: float, bandwidth: float,
+                              intra: str = "ring") -> float:
+    """One intra phase of the two-tier AllReduce (ring reduce-scatter or all-gather; binomial reduce or
+    broadcast) in groups of g devices, where `stations` = S devices (S >= g, a multiple of g: the S/g groups of
+    one channel run at once) share one half-duplex channel of rate B = bandwidth (see above).
+
+    Ring: g-1 steps; in each every device sends M/g to its neighbour. On full-duplex links the sends of a step
+    run in parallel: alpha + M/(g B) a step, (g-1) alpha + (g-1)/g M/B a phase (reduce_scatter_time). On one
+    channel the S sends of a step (S/g rings of g) take turns: alpha + S M/(g B), so
+        T_phase = (g-1) alpha + (S/g)(g-1) M / B,
+    S times the full-duplex bandwidth term. For S = g the ring AllReduce puts 2 (g-1) M on the air,
+    2 (g-1) (M/g) g / B: g times the full-duplex 2 (g-1)/g M/B. The latency stays one alpha a step: alpha is the
+    per-message delay of the stack and the connection interval (links.toml), which the stations wait in
+    parallel; the per-frame channel-access overhead that does occupy the air is in the link's goodput.
+    Binomial tree: ceil(log2 g) rounds; over them every non-root device sends M once, g-1 transfers a tree,
+    (S/g)(g-1) on the channel: T_phase = ceil(log2 g) alpha + (S/g)(g-1) M / B (full duplex: a round's
+    transfers in parallel, ceil(log2 g)(alpha + M/B)). The broadcast is the same count of unicasts: 802.11
+    group-addressed frames go unacknowledged (IEEE 802.11-2020's group addressed MPDU transfer procedure;
+    802.11aa's 'no retry/no acknowledgment' policy) and a BLE connection carries one
+    peripheral's packets, so every receiver gets its own copy.
+    Half duplex matters even for a pair (g = S = 2, NFMI): a ring step is the two sends of M/2 in turn,
+    alpha + M/B, twice the full-duplex alpha + M/(2B); a tree's single send is alpha + M/B either way.
+    Stations are taken to reach each other in one transmission on the channel (Wi-Fi: 802.11z TDLS or Wi-Fi
+    Direct); relayed by an access point, or by a piconet's central between its peripherals, every byte would
+    cross the air twice and the bandwidth term double (not counted: a lower bound there). Bluetooth LE
+    piggybacks data on the packets that go back anyway, so both directions busy cost about
+    1.7x one direction rather than the 2x counted here (2M PHY, 251-byte payloads, T_IFS = 150 us)."""
+    if intra not in ("ring", "tree"):
+        raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")
+    if g < 1 or stations < g or stations % g:
+        raise ValueError(f"{stations!r} stations on the channel must be a multiple of the group size g = {g!r}")
+    if g == 1:
+        return 0.0
+    steps = (g - 1) if intra == "ring" else float(_log2_ceil(g))
+    return float(steps * alpha + stations / g * (g - 1) * m_bytes / bandwidth)
+
+
+def relayed_path_bandwidth(path_bw: float, hop_bw: float, participants: int, hop_shared: bool) -> float:
+    """Bandwidth per participant of the slow-tier path when `participants` = P devices reach it only through
+    their group's hub, over the intra hop; path_bw = the lone device's path, min(far link, hop).
+
+    A full-duplex hop (a link per device and direction) leaves path_bw to each, the model of the two-tier
+    AllReduce (one slow-tier path per device). A half-duplex shared hop (HALF_DUPLEX_LINKS, one channel at the
+    hub): each participant sends X bytes in the slow-tier AllReduce and receives X; both cross the hop, on the
+    one channel, for all P: 2 P X on the air, so the hop gives B_hop / (2 P) to each, and the hub's far link,
+    which carries the P participants' X, B_far / P. min(B_far, B_hop / 2) / P = min(path_bw, B_hop / 2) / P."""
+    if participants < 1:
+        raise ValueError(f"participants {participants!r} must be at least 1")
+    return min(path_bw, hop_bw / 2.0) / participants if hop_shared else path_bw
+
+
+def relay_hop_share(path_bw: float, hop_bw: float, hop_shared: bool) -> float:
+    """Share of the slow-tier phase's transfer time during which the intra hop carries its relayed bytes
+    (hierarchical_phase_shares' relay_fraction). Full duplex: the hop's time for the same bytes on each
+    direction, min(1, path_bw / hop_bw). Half-duplex shared hop (relayed_path_bandwidth): 2 P X / B_hop over
+    X / (min(path_bw, B_hop/2) / P) = min(1, 2 path_bw / hop_bw), whatever P."""
+    return min(1.0, (2.0 if hop_shared else 1.0) * path_bw / hop_bw)
+
+
 def hierarchical_phase_shares(intra: str, intra_half_duplex: bool,
                               relay_fraction: float = 0.0) -> dict[str, dict[str, float]]:
     """Which link resources each phase of the two-tier AllReduce (hierarchical_allreduce_phases) occupies, as
@@ -223,8 +305,9 @@ def hierarchical_phase_shares(intra: str, intra_half_duplex: bool,
     through the two directions of each link (Jeaugey 2019, 'Massively scale your deep learning training with
     NCCL 2.4'); on a half-duplex link they take turns. The inter phase has its own link; where a device
     reaches it only through its group's hub over the intra link (relay_fraction > 0), its bytes also cross
-    the intra hop, both ways: relay_fraction = the inter path's bandwidth / the intra bandwidth (<= 1, the
-    hop's time for the same bytes). On a half-duplex link a phase occupies the radio for its transfer time as
+    the intra hop, both ways: relay_fraction = the share of the inter phase's transfer time the hop is busy
+    (relay_hop_share: the inter path's bandwidth / the intra bandwidth on a full-duplex hop, twice that on a
+    half-duplex shared one, at most 1). On a half-duplex link a phase occupies the radio for its transfer time as
     hierarchical_allreduce_phases charges it."""
     if intra not in ("ring", "tree"):
         raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")

@@ -20,7 +20,11 @@ steps (the simpler plan among ties). T_sync is the two-tier
 all-reduce with its three phases pipelined chunk by chunk (collectives.pipelined_stages_time), as
 NCCL runs its hierarchical algorithms, except where phases share a link resource (a ring's two intra
 phases on each device's send direction, every intra phase on a half-duplex radio, the relayed slow-tier
-bytes on the hub's link: collectives.hierarchical_phase_shares), which take turns; the flat baseline
+bytes on the hub's link: collectives.hierarchical_phase_shares), which take turns. A half-duplex radio is
+also one channel for its whole group (a Wi-Fi BSS, a hub's BLE piconet, an NFMI pair): an intra phase takes the
+bytes all the group's devices put on the air over the channel's rate (collectives.shared_channel_phase_time),
+and slow-tier bytes relayed through the hub cross it up and down for every device
+(collectives.relayed_path_bandwidth; the flat baseline too). The flat baseline
 is the all-reduce as NCCL runs it over all devices (rings per rail) where the track names a plan, and
 the textbook flat ring otherwise.
 The same choices are scored by a solver-independent evaluator (`evaluate`), which the exhaustive
@@ -89,9 +93,27 @@ class Instance:
     inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
 
     @property
+    def channel_stations(self) -> int:
+        """Devices sharing one channel of a half-duplex intra link (a group: one Wi-Fi BSS, one hub's BLE
+        piconet, one NFMI pair), 0 for a full-duplex link (a link per device and direction)."""
+        return self.devices_per_group if self.intra_half_duplex else 0
+
+    @property
     def relay_fraction(self) -> float:
-        """Share of the inter phase's transfer time its bytes spend on the intra hop (0 unless relayed)."""
-        return min(1.0, self.bw_inter / self.bw_intra) if self.inter_relayed else 0.0
+        """Share of the inter phase's transfer time its bytes spend on the intra hop (0 unless relayed;
+        collectives.relay_hop_share)."""
+        return col.relay_hop_share(self.bw_inter, self.bw_intra, self.intra_half_duplex) if self.inter_relayed \
+            else 0.0
+
+    def inter_bandwidth(self, participants_per_group: int) -> float:
+        """Bandwidth per participant of the slow-tier path when `participants_per_group` devices of each group
+        take part in the inter phase: bw_inter, or where they reach it through their hub over a half-duplex
+        shared intra channel, that channel and the hub's far link divided among them
+        (collectives.relayed_path_bandwidth)."""
+        if not self.inter_relayed:
+            return self.bw_inter
+        return col.relayed_path_bandwidth(self.bw_inter, self.bw_intra, participants_per_group,
+                                          self.intra_half_duplex)
 
     @property
     def max_chunks(self) -> int:
@@ -157,8 +179,11 @@ def _us(x: float) -> int:
 def phases(inst: Instance, g: int, intra: str, inter: str, m_bytes: float | None = None) -> dict[str, float]:
     """Two-tier AllReduce phases (s) for aggregation g: g devices reduce locally, N/g take part in the slow tier."""
     m = inst.message_bytes if m_bytes is None else m_bytes
+    # slow-tier participants per group: every device with a ring (each its M/g), one leader per g with a tree
+    participants = inst.devices_per_group if intra == "ring" or g == 1 else inst.devices_per_group // g
     return col.hierarchical_allreduce_phases(m, g, inst.devices // g, inst.alpha_intra, inst.bw_intra,
-                                             inst.alpha_inter, inst.bw_inter, intra, inter)
+                                             inst.alpha_inter, inst.inter_bandwidth(participants), intra, inter,
+                                             inst.channel_stations)
 
 
 def shares(inst: Instance, intra: str) -> dict[str, dict[str, float]]:
@@ -196,7 +221,8 @@ def link_busy_s(inst: Instance, e: Evaluation) -> tuple[float, float]:
 
 def flat_time(inst: Instance, algorithm: str = "ring") -> float:
     """Flat AllReduce over all N devices on the slow tier (g = 1)."""
-    return float(col.allreduce_time(algorithm, inst.message_bytes, inst.devices, inst.alpha_inter, inst.bw_inter))
+    return float(col.allreduce_time(algorithm, inst.message_bytes, inst.devices, inst.alpha_inter,
+                                    inst.inter_bandwidth(inst.devices_per_group)))
 
 
 def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluation:
@@ -470,6 +496,17 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                 "T_inter(M/g, N/g, alpha_s, B_s); intra all-gather as the reduce-scatter",
                 "docs/conventions.md 'Collectives' (hierarchical AllReduce); intra = tree variant: ceil(log2 g)"
                 "(alpha_f + M/B_f) each way + T_inter(M, N/g)"),
+        *([Formula("intra phase on a shared half-duplex channel", "ring: (g-1) alpha_f + (S/g)(g-1) M/B_f; tree: "
+                   "ceil(log2 g) alpha_f + (S/g)(g-1) M/B_f",
+                   "explorer/cost/collectives.py shared_channel_phase_time (one transmitter at a time on the "
+                   "channel: IEEE 802.11 DCF, Bluetooth Core Spec Vol 6 Part B 4.5)",
+                   f"S = {inst.channel_stations} devices share the channel of rate B_f; every byte any of them sends "
+                   "occupies it")] if inst.channel_stations else []),
+        *([Formula("slow-tier path relayed over the shared channel", "B_s per participant = min(B_path, B_f/2) / P",
+                   "explorer/cost/collectives.py relayed_path_bandwidth",
+                   "P = a group's slow-tier participants (every device with a ring inside, one per g with a tree); "
+                   "each sends and receives its bytes through the hub, both over the one channel")]
+          if inst.inter_relayed and inst.intra_half_duplex else []),
         Formula("pipelined phases", "T(k) = sum_i (l_i + b_i/k) + (k-1) P(k), P(k) = max(max_i (l_i + b_i/k), "
                 "max_r sum_i w_ir b_i/k), best k",
                 "chunked pipelining of the phases (NCCL's hierarchical algorithms; explorer/cost/collectives.py "
@@ -536,8 +573,11 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
             f"its GPUs would see. Best per g: {per_g}.")
     return Finding(
         "What does hierarchy buy here (the hierarchical multiplier)?",
-        (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_rate(inst.bw_intra)}) is not "
-         f"much faster than the path onto the inter tier ({_rate(inst.bw_inter)}), so local aggregation saves "
+        (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_intra_rate(inst)}) is "
+         + ("slower per device than" if inst.bw_intra / max(1, inst.channel_stations)
+            < inst.inter_bandwidth(inst.devices_per_group) else "not much faster than")
+         + f" the path onto the inter tier ({_rate(inst.inter_bandwidth(inst.devices_per_group))}"
+         f"{' per device' if inst.inter_relayed and inst.intra_half_duplex else ''}), so local aggregation saves "
          f"little or costs more ({'optimum' if proven else 'answer'} g = {best.aggregation}). " if mult < 1.05 else "")
         + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier"
         f"{', pipelined' if best.chunks > 1 else ''}: {dur(best.sync_s)} ({human_number(mult)}x). "
@@ -604,6 +644,14 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         "shard.")
 
 
+def _intra_rate(inst: Instance) -> str:
+    """The intra link's rate, and on a half-duplex shared channel what each of its devices gets."""
+    if not inst.channel_stations:
+        return _rate(inst.bw_intra)
+    return (f"{_rate(inst.bw_intra)} on one channel its {inst.channel_stations} devices share: "
+            f"{_rate(inst.bw_intra / inst.channel_stations)} each")
+
+
 def _sync_text(inst: Instance, e: Evaluation) -> str:
     """How the sync of evaluation e runs: pipelined or not, and what bounds it."""
     if e.aggregation == 1:
@@ -611,7 +659,8 @@ def _sync_text(inst: Instance, e: Evaluation) -> str:
     intra_s, inter_s = link_busy_s(inst, e)
     carries = (f"{inst.intra_name} carries {dur(intra_s)} of it: the intra phases"
                + (" and the relayed slow-tier bytes" if inst.relay_fraction > 0 else "")
-               + " take turns on it (half duplex: a device sends or receives, never both)"
+               + f" take turns on it (half duplex, one channel for the group's {inst.channel_stations} devices: "
+               "one of them sends at a time)"
                if inst.intra_half_duplex else
                f"{inst.intra_name} carries {dur(intra_s)} of it in its busier direction")
     binds = intra_s >= inter_s
@@ -627,9 +676,16 @@ def _sync_text(inst: Instance, e: Evaluation) -> str:
 def _duplex_assumption(sc: CollectiveScenario, inst: Instance) -> Assumption:
     """Which phases may overlap on the intra link, and why (its duplex)."""
     if inst.intra_half_duplex:
-        return Assumption(f"{sc.intra.name} is half duplex: a device sends or receives, never both, so the two intra "
-                          "phases" + (" and the slow-tier bytes relayed over it" if inst.inter_relayed else "")
-                          + " take turns on it and cannot overlap when pipelined", col.HALF_DUPLEX_LINKS[sc.intra.key])
+        return Assumption(f"{sc.intra.name} is half duplex and shared: the {inst.channel_stations} devices of a group "
+                          f"share one channel at the catalog's {_rate(inst.bw_intra)} (a channel rate), one "
+                          "transmitter at a time, so an intra phase takes the bytes all of them send over that rate "
+                          "(a ring phase (S/g)(g-1) M/B, S times the full-duplex term) and the two intra phases"
+                          + (" and the slow-tier bytes relayed over it (up and down, for every device of the group)"
+                             if inst.inter_relayed else "")
+                          + " take turns on it and cannot overlap when pipelined; peers reach each other in one "
+                          "transmission (through an access point or a piconet's central it would be two)",
+                          col.HALF_DUPLEX_LINKS[sc.intra.key] + "; explorer/cost/collectives.py "
+                          "shared_channel_phase_time (Bianchi, IEEE JSAC 2000; Zhu, Wang & Huang, IEEE TWC 2020)")
     return Assumption(f"{sc.intra.name} is full duplex: a device's send and receive directions are separate, so a "
                       "tree's reduce (up) and broadcast (down) overlap when pipelined; a ring's reduce-scatter and "
                       "all-gather both send (g-1)/g M from every device and take turns on its send direction",

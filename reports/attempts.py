@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explorer.reports.attempts_file import AttemptRow, AttemptSpec, read_file
+from explorer.reports.attempts_file import KIND_TEXT, AttemptRow, AttemptSpec, read_file, show
 from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError, UsageError
@@ -24,6 +24,7 @@ from explorer.report import Constraint, Finding, Report, Table
 from explorer.units import plural
 
 REL_TOL = 1e-6
+NOT_GRADED = "not graded: why"
 MAX_FIGURE_COLUMNS = 5
 
 
@@ -49,6 +50,7 @@ class Grade:
     objective_label: str = ""
     outside: list[str] = field(default_factory=list)  # values outside the space the solver searched
     assumed: list[str] = field(default_factory=list)  # variables taken from the scenario, not the file
+    written: dict[str, str] = field(default_factory=dict)  # a row that could not be read: its cells as written
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -98,7 +100,31 @@ def template(puzzle: str, fmt: str = "csv", track: str | None = None) -> str:
     if fmt == "json":
         return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2, allow_nan=False) + "\n"
     rule = f"# up to {limit} attempts (the lab's rule); one attempt per row" if limit else "# one attempt per row"
-    return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
+    notes = "".join(f"# {line}\n" for line in allowed_values(mod, track))
+    return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + notes + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
+
+
+def allowed_values(mod: Any, track: str | None = None) -> list[str]:
+    """Comment lines for a template: each column with what it takes (the puzzle's attempt_choices(track) where it
+    names them, else its kind: a whole number, yes/no, a name), and which columns may be left empty."""
+    track = track or "cloud"
+    choices: dict[str, Any] = mod.attempt_choices(track) if hasattr(mod, "attempt_choices") else {}
+    kinds = getattr(mod, "ATTEMPT_KINDS", {})
+    required = list(getattr(mod, "ATTEMPT_REQUIRED", mod.ATTEMPT_VARIABLES))
+
+    def one(v: str) -> str:
+        if v in choices:
+            return f"{v}: " + " | ".join(show(x) for x in choices[v])
+        return f"{v}: {KIND_TEXT.get(kinds.get(v, 'value'), 'a value')}"
+
+    out = ["values: " + "; ".join(one(v) for v in mod.ATTEMPT_VARIABLES)]
+    if hasattr(mod, "columns_hint") and not choices:  # a form that lists its searched values in one line
+        out.append(mod.columns_hint(track))
+    optional = [v for v in mod.ATTEMPT_VARIABLES if v not in required]
+    if optional:
+        out.append(f"required: {', '.join(required) or 'none'}; an empty cell or a column left out takes the "
+                   f"scenario's value ({', '.join(optional)})")
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- grading
@@ -270,7 +296,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
     grades: list[Grade] = []
     for i, row in enumerate(rows, start=1):
         g = Grade(number=i, line=row.line, values=row.values or {}, error=row.error,
-                  beyond_limit=bool(limit and i > limit), assumed=list(row.assumed))
+                  beyond_limit=bool(limit and i > limit), assumed=list(row.assumed), written=dict(row.written))
         grades.append(g)
         if row.values is None:
             continue
@@ -339,21 +365,24 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
         for k in fig_names:
             if k in g.figures and k not in labels:
                 labels[k] = getattr(g.figures[k], "label", "") or k
-    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", "gap",
+    # a row that was not read (or that the puzzle refused) says why in a column of its own, not under "gap"
+    why = [NOT_GRADED] if any(g.error for g in grades) else []
+    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", *why, "gap",
             "on frontier", "violated constraints", "best single change"]
     rows = []
     for g in grades:
         num = f"{g.number}" + (" (past limit)" if g.beyond_limit else "")
-        if g.error:
-            rows.append([num, g.line, *[g.values.get(v, "") for v in variables], *["" for _ in fig_names],
-                         "ERROR", g.error, "", "", ""])
+        if g.error:  # the values as read, else as written
+            rows.append([num, g.line, *[show(g.values[v]) if v in g.values else g.written.get(v, "")
+                                        for v in variables], *["" for _ in fig_names],
+                         "ERROR", g.error, "", "", "", ""])
             continue
         frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
-        rows.append([num, g.line, *[f"{g.values.get(v)} (assumed)" if v in g.assumed else g.values.get(v)
+        rows.append([num, g.line, *[f"{show(g.values.get(v))} (assumed)" if v in g.assumed else g.values.get(v)
                                     for v in variables],
                      *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
-                     "yes" if g.feasible else ("outside space" if g.outside else "NO"), g.gap_text, frontier,
-                     "; ".join(g.outside + g.violations) or "none",
+                     "yes" if g.feasible else ("outside space" if g.outside else "NO"), *["" for _ in why],
+                     g.gap_text, frontier, "; ".join(g.outside + g.violations) or "none",
                      g.best_move])
     return Table(cols, rows, title=f"Attempts graded beside {ref} ({objective_name})")
 

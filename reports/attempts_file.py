@@ -37,6 +37,8 @@ MAX_DIGITS = 30
 LABEL_COLUMNS = ("attempt", "note", "notes", "label", "comment")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 KINDS = ("count", "count0", "flag", "name", "value")
+KIND_TEXT = {"count": "a whole number >= 1", "count0": "a whole number >= 0", "flag": "yes | no",
+             "name": "a name", "value": "a number"}
 FLAG_WORDS = {"1": True, "true": True, "yes": True, "on": True, "y": True,
               "0": False, "false": False, "no": False, "off": False, "n": False}
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -52,6 +54,10 @@ class AttemptRow:
     error: str = ""
     label: str = ""
     assumed: list[str] = field(default_factory=list)
+    # of `assumed`: the variables whose cell (or JSON key) is in the row but blank; the others are not in it
+    blank: list[str] = field(default_factory=list)
+    # the row's cells as written (variable -> text), shown for a row that could not be read
+    written: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -188,25 +194,40 @@ def _norm(s: str) -> str:
     return s.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+def show(value: Any) -> str:
+    """A value as the feedback writes it: a flag as yes/no (the words a file gives it), anything else as is."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _written(raw: dict[str, Any]) -> dict[str, str]:
+    return {k: (x if isinstance(x, str) else json.dumps(x) if not isinstance(x, _Bad) else "?")[:40]
+            for k, x in raw.items() if x is not None and not (isinstance(x, str) and not x.strip())}
+
+
 def _row(spec: AttemptSpec, name: str, line: int, raw: dict[str, Any]) -> AttemptRow:
     """Check one attempt's values (raw: variable -> value as written; absent = not in the file)."""
     values: dict[str, Any] = {}
     assumed: list[str] = []
+    blanks: list[str] = []
     for v in spec.variables:
         x = raw.get(v)
         blank = x is None or (isinstance(x, str) and not x.strip())
         if blank:
             if v in spec.required or v not in spec.defaults:
                 return AttemptRow(line, None, f"{name}, line {line}, field '{v}': "
-                                              f"{'missing' if v not in raw else 'empty'}")
+                                              f"{'missing' if v not in raw else 'empty'}", written=_written(raw))
             values[v] = spec.defaults[v]
             assumed.append(v)
+            if v in raw:
+                blanks.append(v)
             continue
         try:
             values[v] = coerce(spec.kinds.get(v, "value"), x)
         except ValueError as exc:
-            return AttemptRow(line, None, f"{name}, line {line}, field '{v}': {exc}")
-    return AttemptRow(line, values, assumed=assumed)
+            return AttemptRow(line, None, f"{name}, line {line}, field '{v}': {exc}", written=_written(raw))
+    return AttemptRow(line, values, assumed=assumed, blank=blanks)
 
 
 def _column(spec: AttemptSpec, header: str) -> str:
@@ -254,6 +275,7 @@ def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
             notes.append(f"column{'s' if len(unknown) > 1 else ''} ignored (not a variable of this puzzle): "
                          f"{', '.join(unknown)}")
         rows = rows[1:]
+        has_header = True
         if not rows:
             raise UsageError(f"{name}: no attempts (only the header line)")
     elif not any(_is_number(c) for c in first):  # words only: a header naming none of the puzzle's columns
@@ -261,14 +283,24 @@ def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
                          f"({', '.join(c.strip() for c in first)}); the columns are: {', '.join(spec.variables)}")
     else:
         cols = list(spec.variables)  # no header: the values in the puzzle's column order
+        has_header = False
     out = []
     for n, cells in rows:
+        written = {c: x.strip()[:40] for c, x in zip(cols, cells) if c in spec.variables and x.strip()}
         if len(cells) > len(cols) or len(cells) < len([c for c in cols if c in spec.required]):
             out.append(AttemptRow(n, None, f"{name}, line {n}: expected {len(cols)} fields "
-                                           f"({', '.join(cols)}), got {len(cells)}"))
+                                           f"({', '.join(cols)}), got {len(cells)}", written=written))
+            continue
+        short = [c for c in cols[len(cells):] if c in spec.variables]
+        if short and has_header:  # a cell dropped (one delimiter too few) shifts every value after it: not guessed
+            out.append(AttemptRow(n, None, f"{name}, line {n}: {len(cells)} fields for the header's {len(cols)} "
+                                           f"columns (no value for {', '.join(short)}, or a dropped field shifted the "
+                                           f"rest): write every field, an empty one (two delimiters in a row) to "
+                                           f"take the scenario's value", written=written))
             continue
         raw = {c: x for c, x in zip(cols, cells) if c in spec.variables}
         row = _row(spec, name, n, raw)
+        row.written = row.written or written
         label = next((x for c, x in zip(cols, cells) if c in LABEL_COLUMNS and x.strip()), "")
         row.label = label.strip()[:80]
         out.append(row)
@@ -396,8 +428,28 @@ def read_file(path: Path | str, spec: AttemptSpec) -> AttemptsFile:
         raise UsageError(f"{path.name}: {len(got.rows)} attempts; at most {MAX_ROWS} are graded at once")
     if encoding != "UTF-8":
         got.notes.insert(0, f"read as {encoding}")
-    assumed = [v for v in spec.variables if any(v in r.assumed for r in got.rows)]
-    if assumed:
-        got.notes.append("not in the file, so taken from the scenario: "
-                         + ", ".join(f"{v} = {spec.defaults[v]}" for v in assumed))
+    got.notes += assumed_notes(got.rows, spec)
     return got
+
+
+def assumed_notes(rows: list[AttemptRow], spec: AttemptSpec) -> list[str]:
+    """Where each value taken from the scenario came from: a column the file does not have ('not in the file'),
+    a blank cell or a JSON null ('blank on line N'), a field one row leaves out that others give ('not given on
+    line N': a short headerless row, a JSON object without the key)."""
+    def values(vs: list[str]) -> str:
+        return ", ".join(f"{v} = {show(spec.defaults[v])}" for v in vs)
+
+    given = {v for r in rows for v in (r.values or {}) if v not in r.assumed} | {v for r in rows for v in r.written}
+    given |= {v for r in rows for v in r.blank}  # a blank cell is in the file: said per line below
+    absent = [v for v in spec.variables if v not in given and any(v in r.assumed for r in rows)]
+    notes = [f"not in the file, so taken from the scenario: {values(absent)}"] if absent else []
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for r in rows:
+        for how, vs in (("blank", [v for v in r.blank if v not in absent]),
+                        ("not given", [v for v in r.assumed if v not in r.blank and v not in absent])):
+            if vs:
+                groups.setdefault((how, tuple(vs)), []).append(r.line)
+    for (how, vs), lines in groups.items():
+        where = f"line {lines[0]}" if len(lines) == 1 else f"lines {', '.join(map(str, lines))}"
+        notes.append(f"{how} on {where}, so taken from the scenario: {values(list(vs))}")
+    return notes

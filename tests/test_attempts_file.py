@@ -41,7 +41,7 @@ def test_delimiters_and_encodings(edge, tmp_path, sep, encoding):
     # the columns left out are taken from the scenario, and said so
     assert g["assumed"][:3] == ["cp", "virtual_stages", "sequence_parallel"] and "tp" not in g["assumed"]
     how = next(x.answer for x in out.findings if x.question == "How was mine.csv read?")
-    assert "cp = 1, virtual_stages = 1, sequence_parallel = False" in how
+    assert "cp = 1, virtual_stages = 1, sequence_parallel = no" in how  # a flag in the file's own words
     assert ("separated by semicolons" in how) == (sep == ";") and ("separated by tabs" in how) == (sep == "\t")
     assert ("UTF-16" in how) == (encoding == "utf-16")
     assert ("with a byte-order mark" in how) == (encoding == "utf-8-sig")
@@ -162,3 +162,70 @@ def test_read_attempts_keeps_its_old_list_form(tmp_path):
     f.write_text("a\n1\n")
     with pytest.raises(UsageError, match="missing column 'b'"):
         read_attempts(f, ["a", "b"])
+
+
+def _table_rows(out) -> list[dict]:
+    t = out.tables["attempts"]
+    return [dict(zip(t.columns, r)) for r in t.rows]
+
+
+def test_blank_cells_short_rows_and_flags_are_said_as_they_are(edge, tmp_path):
+    # A hostile-input sweep found: a blank cell reported as 'not in the file'; a row one field short padded
+    # silently; assumed flags printed 'False (assumed)' beside given ones printed 'no'; the parse error of a row
+    # under the label 'gap' with its cells blank.
+    b = _best(edge)
+    cols = [*b, "sequence_parallel", "hsdp"]
+    full = ",".join(str(v) for v in b.values())
+    f = tmp_path / "mine.csv"
+    f.write_text(",".join(cols) + f"\n{full},no,no\n{full},,no\n{full},no\nx,{full.split(',', 1)[1]},no,no\n")
+    out = attach_attempts(edge, f)
+    how = next(x.answer for x in out.findings if x.question == "How was mine.csv read?")
+    # line 3 has the column, its cell is blank; cp and virtual_stages are the columns the file does not have
+    assert "blank on line 3, so taken from the scenario: sequence_parallel = no" in how
+    assert "not in the file, so taken from the scenario: cp = 1, virtual_stages = 1, framework" in how
+    assert "sequence_parallel = False" not in how and "sequence_parallel" not in how.split("blank on")[0]
+    g = out.extra["attempts"]
+    assert g[0]["error"] is None and g[1]["error"] is None
+    assert "sequence_parallel" in g[1]["assumed"] and "sequence_parallel" not in g[0]["assumed"]
+    # line 4: 7 fields under an 8-column header: refused (a dropped field shifts every value after it)
+    assert g[2]["error"].startswith("mine.csv, line 4: 7 fields for the header's 8 columns (no value for hsdp")
+    rows = _table_rows(out)
+    assert rows[1]["sequence_parallel"] == "no (assumed)" and rows[0]["sequence_parallel"] is False
+    assert "cp" in rows[0] and rows[0]["cp"] == "1 (assumed)"
+    # the malformed row: its cells as written, the reason under a label that says so, no 'gap'
+    assert rows[3]["tp"] == "x" and rows[3]["pp"] == str(b["pp"]) and rows[3]["feasible"] == "ERROR"
+    assert rows[3]["not graded: why"].startswith("mine.csv, line 5, field 'tp': 'x' is not a number")
+    assert rows[3]["gap"] == "" and rows[0]["not graded: why"] == ""
+
+
+def test_a_headerless_short_row_says_which_values_it_left_out(edge, tmp_path):
+    b = _best(edge)
+    f = tmp_path / "plain.csv"
+    f.write_text(",".join(str(b[k]) for k in ("tp", "pp", "dp", "micro_batch")) + "\n")
+    out = attach_attempts(edge, f)
+    how = next(x.answer for x in out.findings if x.question == "How was plain.csv read?")
+    assert how.startswith("not in the file, so taken from the scenario: cp = 1,") and "= False" not in how
+
+
+def test_template_lists_the_values_each_column_takes():
+    from explorer.reports.attempts import template
+
+    text = template("3d", track="cloud")
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    assert text.splitlines()[-1].startswith("tp,pp,dp,micro_batch,cp")
+    # the grader's names (threed_explain._parse): recompute modes, frameworks, ZeRO stages, flags
+    assert any("recompute: none | selective | full" in c and "zero: 0 | 1 | 2 | 3" in c
+               and "sequence_parallel: yes | no" in c and "tp: a whole number >= 1" in c for c in comments)
+    assert any(c.startswith("# required: tp, pp, dp, micro_batch;") for c in comments)
+    fleet = template("3d", track="edge")  # the fleet form: its tiers and searched values
+    assert "tier (cellular, depot)" in fleet and fleet.splitlines()[-1].startswith("split,")
+
+
+def test_fleet_columns_on_the_cloud_track_are_named_as_such(tmp_path):
+    # the reverse direction (datacenter columns on edge) already named them; cloud said "missing column 'tp'"
+    f = tmp_path / "fleet.csv"
+    f.write_text("micro_batch,local_steps,tier\n8,4,depot\n")
+    code, _, err = explore("solve", "3d", "--track", "cloud", "--attempts", str(f))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "local_steps, tier: fleet column(s) of the 3D puzzle" in err and "recompute (none, selective, full)" in err
+    assert "missing column" not in err

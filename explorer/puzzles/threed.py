@@ -587,6 +587,28 @@ def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if k not in ATTEMPT_REQUIRED}
 
 
+def attempt_choices(track: str = "cloud") -> dict[str, list]:
+    """The values a named or bounded column takes (`explore attempts template`): ZeRO stages 0-3, the recompute
+    modes and the frameworks the grader reads (threed_explain._parse)."""
+    return {"zero": [0, 1, 2, 3], "recompute": list(RECOMPUTE_CODES), "framework": list(FRAMEWORK_CODES)}
+
+
+def attempt_hint(track: str, unknown: list[str]) -> str | None:
+    """What a file's fleet columns (split, local_steps, tier...) mean on a datacenter track: one line naming this
+    form's columns and values, as the fleet form names the datacenter ones (fleet3d/attempts.py attempt_hint)."""
+    from explorer.puzzles.fleet3d import attempts as fleet
+
+    named = [c for c in unknown if c in fleet.ATTEMPT_VARIABLES or c in fleet.ATTEMPT_ALIASES]
+    if not named:
+        return None
+    choices = attempt_choices(track)
+    listing = ", ".join(f"{k} ({', '.join(map(str, v))})" for k, v in choices.items())
+    return (f"{', '.join(named)}: fleet column(s) of the 3D puzzle, its form on the edge, mobile and tiny tracks; on "
+            f"the {track} track an attempt's columns are {', '.join(ATTEMPT_REQUIRED)} (whole numbers, TP x CP x PP "
+            f"x DP = the track's devices), optionally cp and virtual_stages (whole numbers), {listing}, "
+            f"sequence_parallel and hsdp (yes/no); `explore attempts template 3d --track {track}`")
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score a student's configuration against the scenario `options` (a report's `scenario`):
     figures, violated constraints with margins, values outside the searched space, neighbours."""

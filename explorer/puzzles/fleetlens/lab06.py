@@ -191,7 +191,8 @@ def compression(rep, res) -> View:
                    (max(e_part, 1e-12), b["budget_partner_j"] or fm.NO_BUDGET_J)]
         f = federated.rounds_per_day(b["window_s"], d_round, budgets, tb.at("selected", idx))
         rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": b["rounds"] * steps,
-                     "rounds_per_day": f, "days": b["rounds"] * steps / f, "steps": steps})
+                     "rounds_per_day": f, "steps": steps,
+                     "days": federated.time_to_target_s(b["rounds"] * steps, d_round, f) / fm.SECONDS_PER_DAY})
     base, top = rows[0], min(rows, key=lambda r: r["days"])
     unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
                  "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")

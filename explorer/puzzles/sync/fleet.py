@@ -146,7 +146,8 @@ def mobile_battery(a: Audit, res) -> dict:
             e_round = compute_j + e_sync
             f = federated.rounds_per_day(g["window_s"], d_round, [(e_round, g["budget_j"])], g["participation"])
             rows.append({"compression": c_f, "name": name, "upload_bytes": up, "energy_round": e_round,
-                         "sync_j": e_sync, "round_s": d_round, "rounds_per_day": f, "days": g["rounds"] / f,
+                         "sync_j": e_sync, "round_s": d_round, "rounds_per_day": f,
+                         "days": federated.time_to_target_s(g["rounds"], d_round, f) / SECONDS_PER_DAY,
                          "energy_day": f * g["participation"] * e_round})
     return {"inference_power_w": p_inf, "battery_j": battery_j, "inference_hours": battery_j / p_inf / 3600.0,
             "drain": drain, "glasses_config": g, "compression": rows, "budget_j": scn.data["energy_budget_j_per_day"]}
@@ -359,7 +360,9 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
             + f". Compression shrinks only the upload: the download is the full model, so "
             f"{best_c['name']} saves at most half the radio energy. The fleet 3D optimum instead puts the "
             f"{_place(fa, b['placement'])}, through {b['tier'].name}: "
-            f"{num(b['energy_day'])} J a day from the glasses' battery, target in "
+            f"{num(b['energy_day'])} J a day "
+            + ("from the glasses' battery" if b["tier"].uses_battery else "drawn from the charger, not the battery")
+            + ", target in "
             f"{_span(b['days'] * SECONDS_PER_DAY)}."))
         figures["rounds_per_day_in_budget"] = Figure(best_c["rounds_per_day"], "rounds/day",
                                                      "rounds a day of glasses-side training within the battery budget")

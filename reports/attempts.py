@@ -211,7 +211,10 @@ def _tier(result: dict) -> int:
 
 
 def _describe_move(values: dict, other: dict) -> str:
-    changed = [f"{k} {values.get(k)} -> {other[k]}" for k in other if other.get(k) != values.get(k)]
+    def shown(x: Any) -> str:  # whole numbers grouped (1,000,000,000), as the violations print them
+        return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
+
+    changed = [f"{k} {shown(values.get(k))} -> {shown(other[k])}" for k in other if other.get(k) != values.get(k)]
     return ", ".join(changed) or "(no change)"
 
 

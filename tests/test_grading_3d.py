@@ -136,6 +136,23 @@ def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
     assert out.extra["attempts"][1]["reached_optimum"]
 
 
+def test_a_micro_batch_that_does_not_split_the_batch_is_moved_to_the_nearest_that_does(tmp_path):
+    # DP 64 of the cloud's global batch 512 leaves 8 sequences per rank; micro-batches that divide 8 are 1, 2, 4, 8.
+    # A micro-batch of 3 is moved to 2 or 4 (halving 3 is no whole number, doubling to 6 still does not divide 8),
+    # and 10^9 to 8; the numbers are printed grouped, as the violation prints them.
+    report = solve_3d("cloud", top=1).report
+    best = _answer(report)
+    odd, huge = {**best, "dp": 64, "micro_batch": 3}, {**best, "dp": 64, "micro_batch": 10**9}
+    odd["tp"], odd["pp"], odd["cp"] = huge["tp"], huge["pp"], huge["cp"] = 8, 2, 1
+    r = evaluate_attempt(odd, "cloud")
+    assert {w["micro_batch"] for w in r["neighbours"]} >= {2, 4}
+    out = attach_attempts(report, attempts_csv(tmp_path, [odd, huge]))
+    moves = [g["best_move"] for g in out.extra["attempts"]]
+    assert moves[0].startswith("micro_batch 3 -> 2") or moves[0].startswith("micro_batch 3 -> 4"), moves
+    assert moves[1].startswith("micro_batch 1,000,000,000 -> 8"), moves
+    assert "DP x micro-batch = 64,000,000,000" in " ".join(map(str, out.extra["attempts"][1]["violations"]))
+
+
 def test_edge_pp_beyond_the_layers_is_outside_the_space():
     r = evaluate_attempt({"tp": 1, "pp": 20, "dp": 500, "micro_batch": 1}, "edge")
     assert not r["feasible"]

@@ -234,7 +234,7 @@ def attempt_verdict(inst: Instance, values: dict) -> dict:
     chk = check_configuration(inst, v)
     out: dict[str, Any] = {"feasible": chk.feasible, "figures": {}, "violations": chk.violations,
                            "outside_space": chk.outside, "objective": None, "objective_name": "mfu", "sense": "max",
-                           "neighbours": _neighbours(v, inst.devices)}
+                           "neighbours": _neighbours(v, inst.devices, inst.global_batch)}
     r = chk.figures
     if r is None:
         return out
@@ -247,9 +247,10 @@ def attempt_verdict(inst: Instance, values: dict) -> dict:
     return out
 
 
-def _neighbours(v: dict, n: int) -> list[dict]:
+def _neighbours(v: dict, n: int, global_batch: int) -> list[dict]:
     """Configurations one move away: halve/double a degree (trading with DP), the micro-batch,
-    ZeRO stage +-1, another recompute mode, virtual stages +-1, SP toggled."""
+    ZeRO stage +-1, another recompute mode, virtual stages +-1, SP toggled; and where DP x micro-batch does not
+    divide the global batch, the nearest micro-batch below and above that does (3 -> 2 or 4 at 8 per rank)."""
     out = []
 
     def add(**chg):
@@ -267,6 +268,14 @@ def _neighbours(v: dict, n: int) -> list[dict]:
     add(micro_batch=v["micro_batch"] * 2)
     if v["micro_batch"] % 2 == 0:
         add(micro_batch=v["micro_batch"] // 2)
+    per_rank, left = divmod(global_batch, v["dp"]) if v["dp"] >= 1 else (0, 1)
+    if not left and per_rank % v["micro_batch"]:
+        fits = [d for d in range(1, math.isqrt(per_rank) + 1) if per_rank % d == 0]
+        fits = sorted(set(fits + [per_rank // d for d in fits]))
+        below = [d for d in fits if d < v["micro_batch"]]
+        above = [d for d in fits if d > v["micro_batch"]]
+        for mb in (below[-1:] + above[:1]):
+            add(micro_batch=mb)
     add(zero=v["zero"] + 1)
     add(zero=v["zero"] - 1)
     for rc in RECOMPUTE_CODES:

@@ -312,7 +312,7 @@ def rule_text(inst: Instance, name: str, c: dict) -> str:
     n, B, L = inst.devices, inst.global_batch, inst.setup.model.layers
     texts = {
         "devices": lambda: f"TP x CP x PP x DP = {c['tp'] * c['cp'] * c['pp'] * c['dp']} != {n} devices",
-        "global_batch": lambda: f"global batch {B} not divisible by DP x micro-batch = {c['dp'] * c['mb']}",
+        "global_batch": lambda: f"global batch {B:,} not divisible by DP x micro-batch = {c['dp'] * c['mb']:,}",
         "layers": lambda: f"PP x v = {c['pp'] * c['v']} > {L} layers",
         "interleaving_needs_pp": lambda: f"virtual stages v = {c['v']} need PP > 1",
         "interleaving_micro_batches": lambda: f"interleaving (v = {c['v']}) needs the {c['m']} micro-batches "
@@ -455,6 +455,7 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
         if values[name] not in getattr(space, field_):
             shown = {"recompute": config["recompute"], "sequence_parallel": config["sequence_parallel"],
                      "framework": fw_name}.get(name, values[name])
+            shown = f"{shown:,}" if isinstance(shown, int) and not isinstance(shown, bool) else shown
             outside.append(f"{ATTEMPT_LABELS[name]} = {shown} is outside the searched space, "
                            f"{space.reasons.get(name, 'not among the candidates')}")
     c = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "dp": config["dp"],

@@ -134,7 +134,8 @@ def test_a_datacenter_file_on_a_fleet_track_says_what_the_columns_are(tmp_path):
 
 def test_the_template_on_a_fleet_track_has_the_fleet_columns():
     out = CliRunner().invoke(main, ["attempts", "template", "3d", "--track", "mobile"])
-    assert out.exit_code == 0 and out.output.splitlines()[1] == ",".join(fa.ATTEMPT_VARIABLES)
+    header = [line for line in out.output.splitlines() if line and not line.startswith("#")]
+    assert out.exit_code == 0 and header == [",".join(fa.ATTEMPT_VARIABLES)]
 
 
 @pytest.mark.parametrize("track", TRACKS)

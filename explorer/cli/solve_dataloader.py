@@ -19,9 +19,11 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
 @click.option("--devices", type=V.DEVICES, default=None, help="Most accelerators available (default: track).")
 @click.option("--augment-ms", type=V.STEP_MS, default=None, help="Preparation cost per sample per worker, ms.")
 @click.option("--compute-ms", type=V.STEP_MS, default=None,
-              help="Compute per sample per device, ms (default: step model).")
+              help="Compute per sample per device, ms (default: step model). Cloud track only: a fleet device eats "
+                   "samples at its fleet local step.")
 @click.option("--storage-gbps", type=V.BANDWIDTH_GBS, default=None, help="Storage read bandwidth, GB/s.")
-@click.option("--batch", type=V.GLOBAL_BATCH, default=None, help="Global batch (must not exceed the dataset).")
+@click.option("--batch", type=V.GLOBAL_BATCH, default=None,
+              help="Global batch (must not exceed the dataset). Cloud track only.")
 def solve_dataloader(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None,
                      time_limit: float | None, engine: str, workers: int | None, devices: int | None,
                      augment_ms: float | None, compute_ms: float | None, storage_gbps: float | None,

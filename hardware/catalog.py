@@ -72,6 +72,15 @@ class Link:
     latency_cv: float = 0.0
     shared_per_node: bool = False
     nvls_efficiency: float = 0.0  # NVLink SHARP all-reduce bus bandwidth / line rate; 0 = the fabric has none
+    # "full": separate send and receive lanes (bandwidth per direction); "half": sending and receiving share one
+    # channel in time (a radio; links.toml header). duplex_source cites the standard or datasheet
+    duplex: str = "full"
+    duplex_source: str = ""
+
+    @property
+    def half_duplex(self) -> bool:
+        """True where the link's sending and receiving share one channel in time (links.toml `duplex`)."""
+        return self.duplex == "half"
 
     @property
     def effective_bandwidth(self) -> float:
@@ -244,6 +253,7 @@ def get_link(name: str) -> Link:
 def _link(name: str) -> Link:
     key = _resolve("network", _links(), name)
     e = _links()[key]
+    duplex = _duplex(key, e)
     return Link(
         key=key,
         name=e["name"],
@@ -256,7 +266,26 @@ def _link(name: str) -> Link:
         latency_cv=e.get("latency_cv", 0.0),
         shared_per_node=e.get("shared_per_node", False),
         nvls_efficiency=e.get("nvls_efficiency", 0.0),
+        duplex=duplex,
+        duplex_source=e.get("duplex_source", ""),
     )
+
+
+DUPLEX = ("full", "half")
+
+
+def _duplex(key: str, e: dict) -> str:
+    """A links.toml entry's duplex: "full" or "half", stated with its source by every radio (an entry with
+    energy_nj_per_bit, whose sending and receiving may share one channel); a wired link without it is full."""
+    if "duplex" not in e and "energy_nj_per_bit" in e:
+        raise ValueError(f"links.toml [{key}]: a radio link (energy_nj_per_bit) must state its duplex, one of "
+                         f"{', '.join(DUPLEX)}, with a duplex_source")
+    duplex = e.get("duplex", "full")
+    if duplex not in DUPLEX:
+        raise ValueError(f"links.toml [{key}]: duplex {duplex!r} is not one of {', '.join(DUPLEX)}")
+    if "duplex" in e and not e.get("duplex_source"):
+        raise ValueError(f"links.toml [{key}]: duplex {duplex!r} needs a duplex_source (the standard or datasheet)")
+    return duplex
 
 
 def get_node(name: str) -> Node:

@@ -228,3 +228,19 @@ def test_estimate_says_fp16_is_storage_on_a_part_without_fp16_arithmetic():
     assert "FP16 as a storage format" in tiny and "widened to FP32" in tiny and "GEMMs computed in FP32" in tiny
     assert "128.0 MFLOP/s" in tiny and "85.3 MFLOP/s" in tiny
     assert "FP16 weights, activations and GEMMs" in line("cloud")  # the H100 has FP16 tensor cores
+
+
+def test_a_radio_link_without_a_duplex_is_refused_at_loading():
+    # links.toml: every radio (energy_nj_per_bit) states duplex = "half" | "full" with a duplex_source; a radio
+    # entry without one must not default to full duplex (it would price send and receive as if they overlapped).
+    from explorer.hardware.catalog import _duplex
+
+    with pytest.raises(ValueError, match=r"\[r\].*must state its duplex"):
+        _duplex("r", {"energy_nj_per_bit": 1.0})
+    with pytest.raises(ValueError, match=r"'simplex' is not one of full, half"):
+        _duplex("r", {"energy_nj_per_bit": 1.0, "duplex": "simplex", "duplex_source": "x"})
+    with pytest.raises(ValueError, match="needs a duplex_source"):
+        _duplex("r", {"energy_nj_per_bit": 1.0, "duplex": "half"})
+    assert _duplex("w", {}) == "full"  # a wired link that says nothing is full duplex
+    assert get_link("nfmi").duplex == "half" and "NxH2280" in get_link("nfmi").duplex_source
+    assert get_link("ib_ndr").duplex == "full" and not get_link("ib_ndr").half_duplex

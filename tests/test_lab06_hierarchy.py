@@ -213,12 +213,18 @@ def test_no_pipelined_sync_beats_its_intra_link(track):
 
 def test_every_radio_link_has_a_duplex_decision():
     # A radio (a catalog link with a radio energy per bit) shares its channel in time unless shown otherwise:
-    # a new one must be classified in collectives.HALF_DUPLEX_LINKS, not fall through to full duplex.
-    from explorer.hardware.catalog import get_link, link_names
+    # each one states its duplex, with a source, in hardware/data/links.toml and does not fall through to full
+    # duplex. The raw TOML is read, so a default cannot stand in for a statement.
+    from explorer.hardware.catalog import _links, get_link, link_names
 
-    radios = {k for k in link_names() if get_link(k).energy_j_per_bit > 0}
-    assert radios <= set(col.HALF_DUPLEX_LINKS)
-    assert not {"nvlink4", "ib_ndr", "eth_10g"} & set(col.HALF_DUPLEX_LINKS)
+    radios = {k for k, e in _links().items() if "energy_nj_per_bit" in e}
+    assert radios == {"lte_5g", "wifi6", "bluetooth", "ble", "nfmi"}
+    for k in radios:
+        assert _links()[k].get("duplex") in ("half", "full") and _links()[k].get("duplex_source"), k
+    # Wi-Fi 6 (802.11 DCF), Bluetooth LE (Core Spec Vol 6 Part B 4.5.1), NFMI (one carrier) and TDD 5G (n78)
+    assert all(col.is_half_duplex(get_link(k)) for k in radios)
+    assert not any(col.is_half_duplex(get_link(k)) for k in ("nvlink4", "ib_ndr", "eth_10g"))
+    assert {k for k in link_names() if get_link(k).half_duplex} == radios
 
 
 @pytest.mark.parametrize("track", ["cloud", "edge", "mobile", "tiny"])

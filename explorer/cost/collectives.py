@@ -6,7 +6,7 @@ The bandwidth term is always written M / B. All functions accept numpy arrays as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -151,7 +151,7 @@ def hierarchical_allreduce_phases(
     n_groups leaders, binomial broadcast back; each intra phase ceil(log2 g)(alpha_intra + M/B_intra).
     inter names the algorithm between groups (keys of ALLREDUCE_ALGORITHMS). g = 1 is the flat
     AllReduce over the inter tier.
-    channel_stations = S > 0: the intra link is a half-duplex shared medium (HALF_DUPLEX_LINKS) whose one
+    channel_stations = S > 0: the intra link is a half-duplex shared medium (links.toml duplex) whose one
     channel S devices share (S >= g, a multiple of g), so each intra phase is shared_channel_phase_time; 0 (the
     default) is a link per device and direction, the formulas above."""
     if intra not in ("ring", "tree"):
@@ -190,31 +190,19 @@ def hierarchical_allreduce_time(
 
 
 # --- links that send and receive on one channel (half duplex) --------------------------------------
-# Keys of hardware/data/links.toml whose sending and receiving share one channel in time: a device's radio
-# either transmits or receives, so its sends and receives (and every transfer that crosses it, whatever the
-# direction) take turns. Every other catalog link is full duplex, one independent lane set per direction:
-# NVLink and NVSwitch quote their bandwidth per direction (NVIDIA H100/A100 datasheets, links.toml sources),
-# InfiniBand links are pairs of unidirectional lanes (IBTA InfiniBand Architecture Specification Vol. 2,
-# physical layer: each 1x link is one transmit and one receive differential pair), switched Ethernet runs
-# full duplex (IEEE 802.3 clause 4 full-duplex mode, the only mode of 10GBASE and faster).
-HALF_DUPLEX_LINKS = {
-    "wifi6": "IEEE 802.11ax-2021 (Wi-Fi 6) keeps 802.11's CSMA/CA channel access (IEEE 802.11-2020 sec. 10.3 "
-             "DCF): one channel per basic service set, shared in time by every station; a station transmits or "
-             "receives, never both",
-    "bluetooth": "Bluetooth Core Specification 5.x Vol 6 Part B sec. 4.5.1: in a connection event the central and "
-                 "the peripheral alternate packets on one RF channel, T_IFS = 150 us apart (time-division duplex)",
-    "ble": "Bluetooth Core Specification 5.x Vol 6 Part B sec. 4.5.1 (as bluetooth: time-division duplex on one "
-           "RF channel)",
-    "nfmi": "NXP NxH2280: one 10.6 MHz magnetic-induction carrier shared by both earbuds; binaural NFMI "
-            "protocols split each frame into a master-to-slave and a slave-to-master half (time-division duplex)",
-    "lte_5g": "3GPP TS 38.101-1 Table 5.2-1: band n78 (3.3-3.8 GHz), the mid-band of most 5G deployments, is "
-              "TDD (uplink and downlink take turns on one carrier)",
-}
+# Which links do is catalog data: hardware/data/links.toml gives each link its `duplex` ("half" or "full") and
+# the standard or datasheet that says so (`duplex_source`; Link.duplex, Link.half_duplex). On a half-duplex link
+# sending and receiving share one channel in time: a device's radio either transmits or receives, so its sends
+# and receives (and every transfer that crosses it, whatever the direction) take turns. Wi-Fi 6 (802.11
+# CSMA/CA), Bluetooth LE (TDD connection events), NFMI (one carrier, split frames) and TDD 5G are half duplex;
+# NVLink, InfiniBand, Omni-Path and switched Ethernet full duplex, one independent lane set per direction.
+class _Duplex(Protocol):
+    half_duplex: bool
 
 
-def is_half_duplex(link_key: str) -> bool:
-    """True where the link's sending and receiving share one channel in time (HALF_DUPLEX_LINKS)."""
-    return link_key in HALF_DUPLEX_LINKS
+def is_half_duplex(link: _Duplex) -> bool:
+    """True where the link's sending and receiving share one channel in time (its catalog `duplex`, links.toml)."""
+    return bool(link.half_duplex)
 
 
 # --- collectives on a half-duplex shared medium (radios) -------------------------------------------------
@@ -228,7 +216,7 @@ def is_half_duplex(link_key: str) -> bool:
 # of the whole BSS, shared by its n stations); Bluetooth LE's link layer schedules a radio's connection events
 # so they never overlap and central and peripheral alternate inside each (Core Specification 5.x Vol 6 Part B
 # sec. 4.5 and 4.5.1), so a hub's piconet is one radio's airtime; an NFMI pair shares one carrier frame by frame
-# (HALF_DUPLEX_LINKS). Federated learning over a shared wireless uplink meets the same count: with K devices on
+# (links.toml duplex_source). Federated learning over a shared wireless uplink meets the same count: with K devices on
 # orthogonal (time or frequency) shares of one channel each gets 1/K of it and the upload latency grows as K
 # (Zhu, Wang & Huang, 'Broadband analog aggregation for low-latency federated edge learning', IEEE Trans.
 # Wireless Commun. 19(1), 2020, sec. I and V).
@@ -274,7 +262,7 @@ def relayed_path_bandwidth(path_bw: float, hop_bw: float, participants: int, hop
     their group's hub, over the intra hop; path_bw = the lone device's path, min(far link, hop).
 
     A full-duplex hop (a link per device and direction) leaves path_bw to each, the model of the two-tier
-    AllReduce (one slow-tier path per device). A half-duplex shared hop (HALF_DUPLEX_LINKS, one channel at the
+    AllReduce (one slow-tier path per device). A half-duplex shared hop (links.toml duplex, one channel at the
     hub): each participant sends X bytes in the slow-tier AllReduce and receives X; both cross the hop, on the
     one channel, for all P: 2 P X on the air, so the hop gives B_hop / (2 P) to each, and the hub's far link,
     which carries the P participants' X, B_far / P. min(B_far, B_hop / 2) / P = min(path_bw, B_hop / 2) / P."""
@@ -297,7 +285,7 @@ def hierarchical_phase_shares(intra: str, intra_half_duplex: bool,
     {phase: {resource: share of the phase's transfer time spent on it}}, for pipelined_stages_time.
 
     A full-duplex intra link is two resources per device, its send and its receive direction; a half-duplex
-    one (HALF_DUPLEX_LINKS) is one, the device's radio. Ring reduce-scatter and all-gather each send and
+    one (links.toml duplex) is one, the device's radio. Ring reduce-scatter and all-gather each send and
     receive (g-1)/g M per device (Patarasuk & Yuan 2009), so they share both directions: a ring all-reduce
     cannot beat 2(g-1)/g M/B whatever its chunking. The binomial reduce's busiest device (the root) only
     receives and the broadcast's root only sends (and an inner rank's sends over the two phases add up to one

@@ -89,7 +89,7 @@ class Instance:
     intra_name: str = ""
     inter_name: str = ""
     flat_nccl_s: float | None = None  # the flat all-reduce as NCCL runs it (step-model tracks), else None
-    intra_half_duplex: bool = False  # the intra link sends and receives on one channel (col.HALF_DUPLEX_LINKS)
+    intra_half_duplex: bool = False  # the intra link sends and receives on one channel (links.toml duplex)
     inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
 
     @property
@@ -169,7 +169,7 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         intra_name=sc.intra.name,
         inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
         flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None),
-        intra_half_duplex=col.is_half_duplex(sc.intra.key), inter_relayed=sc.inter_through_intra)
+        intra_half_duplex=col.is_half_duplex(sc.intra), inter_relayed=sc.inter_through_intra)
 
 
 def _us(x: float) -> int:
@@ -684,12 +684,12 @@ def _duplex_assumption(sc: CollectiveScenario, inst: Instance) -> Assumption:
                              if inst.inter_relayed else "")
                           + " take turns on it and cannot overlap when pipelined; peers reach each other in one "
                           "transmission (through an access point or a piconet's central it would be two)",
-                          col.HALF_DUPLEX_LINKS[sc.intra.key] + "; explorer/cost/collectives.py "
+                          sc.intra.duplex_source + "; explorer/cost/collectives.py "
                           "shared_channel_phase_time (Bianchi, IEEE JSAC 2000; Zhu, Wang & Huang, IEEE TWC 2020)")
     return Assumption(f"{sc.intra.name} is full duplex: a device's send and receive directions are separate, so a "
                       "tree's reduce (up) and broadcast (down) overlap when pipelined; a ring's reduce-scatter and "
                       "all-gather both send (g-1)/g M from every device and take turns on its send direction",
-                      "explorer/cost/collectives.py HALF_DUPLEX_LINKS (full-duplex links) and "
+                      (sc.intra.duplex_source or "hardware/data/links.toml duplex") + "; explorer/cost/collectives.py "
                       "hierarchical_phase_shares; Patarasuk & Yuan 2009; Jeaugey 2019 (NCCL 2.4 trees)")
 
 

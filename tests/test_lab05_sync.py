@@ -392,3 +392,109 @@ def test_the_seed_acts_where_it_is_read_on_a_fleet_track(track):
 
 def test_the_seed_is_recorded_on_the_cloud_track():
     assert sync.solve("cloud", zero=False, seed=7).scenario["seed"] == 7
+
+
+# --- mobile: compressed updates, timed as the fleet 3D model times a round ------------------------------
+def _mobile_fleet(nodes=None):
+    from explorer.puzzles.sync.audit import run_audit
+    from explorer.puzzles.sync.fleet import fleet_audit
+
+    return fleet_audit(run_audit("mobile", nodes=nodes))
+
+
+def test_mobile_compressed_rounds_are_the_device_or_the_aggregator_by_hand():
+    # A round lasts max(device part, aggregator part) (fleet3d.model.evaluate). Compression by c shrinks the
+    # uploads only (the server broadcasts the full model: McMahan et al. 2017):
+    #  * aggregator: K selected pairs x (M down + M/c up) through 10 Gb/s = 1.25e9 B/s (mobile.toml server_gbps);
+    #    K = 1,000 pairs x 5% = 50; M = the whole FP16 model, glasses' part + phone's part (split 3/3, all six
+    #    layers trained) = 2 x 51,748,864 params = 103,497,728 B. fp16: 50 x 2 M / 1.25e9 = 8.27981824 s,
+    #    8-bit: 50 x 1.5 M / 1.25e9 = 6.20986368 s, 1-bit: 50 x (17/16) M / 1.25e9 = 4.39865344 s;
+    #  * device: the local steps to the deadline plus the sync, 2 alpha + (m + m/c) / B over Wi-Fi 6
+    #    (200 Mb/s x 0.6 / 8 = 15e6 B/s, alpha = 5 ms), m = the glasses' part (larger than the phone's, which
+    #    syncs over the same Wi-Fi: the glasses bound the sync), so compression takes m (1 - 1/c) / 15e6 off it.
+    fa = _mobile_fleet()
+    mo, tb = fa["mobile"], fa["res"].tables
+    g = mo["glasses_config"]
+    assert g["tier"].key == "worn_wifi" and g["participation"] == 0.05
+    m, big = g["sync_bytes"], 103_497_728
+    assert m + g["sync_bytes_partner"] == big and m > g["sync_bytes_partner"]
+    assert g["t_sync"] == pytest.approx(0.010 + 2 * m / 15e6, rel=1e-12)
+    from explorer.puzzles.fleetlens.common import index
+
+    device_fp16 = tb.at("round_time", index(fa["res"], g))  # t_sync + t_local x Q_phi(sum of H steps)
+    aggregator = {1: 8.27981824, 2: 6.20986368, 16: 4.39865344}
+    for c, agg in aggregator.items():
+        assert agg == pytest.approx(50 * big * (1 + 1 / c) / 1.25e9, rel=1e-12)
+    rows = {r["compression"]: r for r in mo["compression"]}
+    for c, r in rows.items():
+        device = device_fp16 - m * (1 - 1 / c) / 15e6
+        assert r["server_s"] == pytest.approx(aggregator[c], rel=1e-9)
+        assert r["round_s"] >= aggregator[c] * (1 - 1e-12)  # never faster than the aggregator allows
+        assert r["round_s"] == pytest.approx(max(device, aggregator[c]), rel=1e-9)
+        # the battery binds (216 J a day over 5% of the rounds), and the run fits in the first 10 h window: R x D
+        assert r["rounds_per_day"] == pytest.approx(216.0 / (0.05 * r["energy_round"]), rel=1e-9)
+        assert r["rounds_per_day"] < 10 * 3600 / r["round_s"] and g["rounds"] <= r["rounds_per_day"]
+        assert r["days"] * 86400 == pytest.approx(g["rounds"] * r["round_s"], rel=1e-9)
+        assert r["energy_day"] == pytest.approx(216.0, rel=1e-9)
+    # fp16: the aggregator's 8.28 s binds (the optimum's 45.2 min: 327.6 rounds x 8.28 s); the devices finish
+    # sooner, so a compressed round is the device part less the upload saved, not 8.28 s less it (the old
+    # rows: 6.553 s and 5.041 s, 35.8 and 27.5 min); the aggregator, whose uploads shrink too, no longer binds
+    assert rows[1]["round_s"] == pytest.approx(8.27981824, rel=1e-9) and device_fp16 < 8.27981824
+    assert rows[2]["round_s"] == pytest.approx(device_fp16 - m / 2 / 15e6, rel=1e-9)
+    assert rows[16]["round_s"] == pytest.approx(device_fp16 - m * 15 / 16 / 15e6, rel=1e-9)
+
+
+def test_mobile_compressed_round_waits_for_the_aggregator_when_it_binds():
+    # 10,000 pairs: the best worn plan selects 1% (K = 100) and its fp16 round is the aggregator's,
+    # 100 x 2 x 103,497,728 B / 1.25e9 B/s = 16.5596 s. 8-bit uploads leave the aggregator
+    # 100 x 1.5 x 103,497,728 / 1.25e9 = 12.41972736 s, longer than the devices need, so the 8-bit round is that
+    # (it read 14.42 s: the fp16 round less the sync saved, as if the aggregator had waited on the devices).
+    mo = _mobile_fleet(10_000)["mobile"]
+    g = mo["glasses_config"]
+    assert g["participation"] == 0.01
+    rows = {r["compression"]: r for r in mo["compression"]}
+    assert rows[1]["round_s"] == pytest.approx(100 * 2 * 103_497_728 / 1.25e9, rel=1e-9)
+    assert rows[2]["server_bound"]
+    assert rows[2]["round_s"] == pytest.approx(100 * 1.5 * 103_497_728 / 1.25e9, rel=1e-9)
+    for c, r in rows.items():
+        assert r["round_s"] >= 100 * (1 + 1 / c) * 103_497_728 / 1.25e9 * (1 - 1e-12)
+        assert r["days"] * 86400 == pytest.approx(g["rounds"] * r["round_s"], rel=1e-9)
+
+
+def _lens_rows(res, best):
+    """The fleet compression lens (fleetlens/lab06.compression) at configuration `best` of the fleet's search; no
+    simulated run (every update lossless, as in the sync audit)."""
+    from types import SimpleNamespace
+
+    from explorer.puzzles.fleetlens import lab06
+
+    view = lab06.compression(SimpleNamespace(figures={}),
+                             SimpleNamespace(scenario=res.scenario, tables=res.tables, best=best))
+    table = view.tables["fleet_compression"]
+    return {row[0]: dict(zip(table.columns, row)) for row in table.rows}
+
+
+def test_mobile_compressed_rows_and_the_compression_lens_price_a_round_alike():
+    # the same configuration (the sync audit's worn Wi-Fi plan) through both: the same sync bytes and joules
+    fa = _mobile_fleet()
+    lens = _lens_rows(fa["res"], fa["mobile"]["glasses_config"])
+    for r in fa["mobile"]["compression"]:
+        row = lens[r["name"]]
+        assert r["energy_round"] == pytest.approx(row["J per round per pair of glasses"], abs=5e-5)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "fleetlens/lab06.compression takes the fp16 round after the aggregator's max (8.280 s) less the sync as the "
+    "device part, where the model's device part is 8.255 s; lab06.py is another file's: drop this mark when the "
+    "lens computes max(device part, aggregator part)"))
+def test_mobile_compressed_rows_and_the_compression_lens_time_a_round_alike():
+    fa = _mobile_fleet()
+    for cfg in (fa["mobile"]["glasses_config"], fa["res"].best):  # the sync audit's plan and the lens's optimum
+        lens = _lens_rows(fa["res"], cfg)
+        from explorer.puzzles.fleetlens.common import index
+        from explorer.puzzles.sync.fleet import compressed_config
+
+        for c, name in zip(fa["res"].scenario.compression, fa["res"].scenario.compression_names):
+            ours = compressed_config(fa["res"].tables, index(fa["res"], cfg), c)
+            assert ours["round_time"] == pytest.approx(lens[name]["round (s)"], abs=5e-3)
+            assert ours["days"] == pytest.approx(lens[name]["days to target"], abs=5e-5)

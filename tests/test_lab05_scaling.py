@@ -245,8 +245,8 @@ def test_a_dip_the_curve_recovers_from_is_not_called_diminishing_returns():
     assert c.marginal[0] < 0.5 and (c.marginal[1:] >= 0.5).all()
     assert (c.n_diminishing, c.n_sustained) == (1, None)
     bit = scaling._dr_headline(c, "NVLink 4")
-    assert bit.startswith(f"none for good up to N = {len(c.n):,} on NVLink 4, only a first dip at N = 1 that "
-                          "recovers (1 -> 2 adds -")
+    assert bit.startswith(f"none for good up to N = {len(c.n):,} on NVLink 4, only a first dip at N = 1 (1 -> 2 "
+                          "adds -")
 
 
 def test_a_first_dip_before_returns_diminish_for_good_is_named_as_one():
@@ -256,7 +256,8 @@ def test_a_first_dip_before_returns_diminish_for_good_is_named_as_one():
     c = scaling.curve(scaling.scenario("tiny"), "wifi6", 0.5, 100, scaling.search_size(100))
     assert c.n_diminishing == 1 and c.n_sustained > 1
     head = r.data["datacenter_headline"]
-    assert f"N = {c.n_sustained:,} on Wi-Fi 6, past a first dip at N = 1 that recovers (1 -> 2 adds" in head
+    assert f"N = {c.n_sustained:,} on Wi-Fi 6, past a first dip at N = 1 (1 -> 2 adds" in head
+    assert head.endswith("x) that the curve recovers from.")
     assert "N = 1," not in head and "N = 1 on" not in head
 
 

@@ -74,8 +74,13 @@ def test_report_formats_from_python(tiny3d):
     assert "<h1>" in frag and "data:image/png;base64," in frag  # the plots come along
     # the styles are scoped: nothing in the fragment restyles the notebook around it
     style = frag[frag.index("<style>") + 7:frag.index("</style>")]
-    rules = [r for r in style.replace("\n", "").split("}") if r.strip()]
+    # (an @media block's own rules count: its condition is not a selector, the rules inside it must be scoped)
+    import re
+
+    flat = re.sub(r"@media[^{]*\{", "", style.replace("\n", ""))
+    rules = [r for r in flat.split("}") if r.strip()]
     assert all(sel.strip().startswith(".explorer-report") for r in rules for sel in r.split("{")[0].split(","))
+    assert not re.search(r"@media[^{]*\{\s*(?!\.explorer-report)[a-z*#]", style)
     assert tiny3d._repr_html_() == frag
 
 

@@ -527,8 +527,8 @@ def _dr_headline(c: FabricCurve, short: str) -> str:
     if c.n_sustained == n:
         return f"N = {n:,} on {short}"
     m = float(c.marginal[n - 1])
-    dip = (f"a first dip at N = {n:,} that recovers ({n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}"
-           f"{human_number(abs(m))}x)")
+    dip = (f"a first dip at N = {n:,} ({n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}"
+           f"{human_number(abs(m))}x) that the curve recovers from")
     if c.n_sustained is None:
         return f"none for good up to N = {len(c.n):,} on {short}, only {dip}"
     return f"N = {c.n_sustained:,} on {short}, past {dip}"

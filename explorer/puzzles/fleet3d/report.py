@@ -187,7 +187,7 @@ def build_report(res) -> Report:
            f"solves with --engine cpsat): the enumeration is the proof of the optimum.")
     how += (" Times are wall clock from the opening of a daily window: a run that fits in its first window takes "
             "rounds x round time; a longer one whole days until its last, then that day's remaining rounds "
-            "(explorer/cost/federated.py time_to_target_s)"
+            "(the formula under Math peek)"
             + (f"; the per-day average, rounds / rounds per day, would say {span(b['days_average'] * SECONDS_PER_DAY)}"
                if abs(b["days_average"] - b["days"]) > 1e-3 * b["days"] else "") + ".")
     findings.append(Finding("How was it solved?", how + (

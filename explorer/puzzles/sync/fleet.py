@@ -32,6 +32,7 @@ from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Ta
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
+from explorer.units import plural
 
 
 def _span(seconds: float) -> str:
@@ -385,7 +386,8 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
         findings.insert(1, Finding(
             "Mobile: how many rounds a day fit the battery budget, and what does compression buy?",
             f"With the glasses training a part of the model ({_place(fa, g['placement'])}, micro-batch "
-            f"{g['micro_batch']}, {g['local_steps']} local steps, {pct(g['participation'])} of the pairs per round "
+            f"{g['micro_batch']}, {plural(int(g['local_steps']), 'local step')}, {pct(g['participation'])} of the "
+            f"pairs per round "
             f"over {g['tier'].name}) and {num(mo['budget_j'])} J a day (10% of the battery): "
             + "; ".join(f"{r['name']}: rounds of {_span(r['round_s'])} ("
                         + (f"the aggregator's {_span(r['server_s'])} binds" if r["server_bound"] else

@@ -237,3 +237,35 @@ def test_every_formula_of_the_math_peek_names_its_source():
     assert all(f.source.strip() for f in FORMULAS)
     t = next(f for f in FORMULAS if f.name.startswith("time to the target"))
     assert "time_to_target_s" in t.source and "R x D when R <= f" in t.expression
+
+
+def test_tiny_sync_physics_by_hand_on_half_duplex_radios():
+    # Every tiny sync path is radio: BLE 1M (7.5 ms, 1 Mb/s x 0.60 / 8 = 75,000 B/s) between earbuds and NFMI
+    # (2 ms, 596 kb/s x 0.80 / 8 = 59,600 B/s) inside a pair, both half duplex (links.toml duplex). A device
+    # sends AND receives every exchange's M on its one radio, in turn: an exchange is alpha + 2 M/B.
+    # Contact graph (seed 0): wearer graph max degree 10, earbud graph 21, relayed ring over k = 50 wearers
+    # with edges up to 6 hops.
+    scn = scenario.load("tiny")
+    tb = model.build_tables(scn)
+    assert [t.key for t in tb.scn.tiers] == ["gossip", "pair_gossip", "full_sync"]
+    assert (tb.graphs["wearers"]["max_degree"], tb.graphs["earbuds"]["max_degree"]) == (10, 21)
+    assert (tb.graphs["ring"]["wearers"], tb.graphs["ring"]["max_hops"]) == (50, 6)
+    ble = lambda m: 0.0075 + 2 * m / 75_000  # noqa: E731  one BLE exchange of m bytes each way
+    # whole model on each earbud (no split): m = 51,072 B of trained weights on each earbud
+    i = next(i for i, p in enumerate(tb.scn.placements) if p.split == scn.layers)
+    m = 51_072.0
+    assert tb.values["sync_bytes_device"][i] == m
+    #   gossip between earbuds: 21 x (0.0075 + 2 x 51072/75000) = 21 x 1.369420 = 28.757820 s
+    #   pair gossip: NFMI swap (both earbuds send on one carrier) 0.002 + 2 x 51072/59600 = 1.715826 s, hand back
+    #   0.002 + 51072/59600 = 0.858913 s, then 10 BLE exchanges 13.694200 s: 16.268938 s
+    #   relayed ring: the same NFMI 2.574738 s + 2 x 49 x 6 x (0.0075 + 2 x 51072/(50 x 75000)) = 588 x
+    #   0.0347384 = 20.426179 s: 23.000917 s
+    nfmi = (0.002 + 2 * m / 59_600) + (0.002 + m / 59_600)
+    assert tb.values["t_sync"][i] == pytest.approx(
+        [21 * ble(m), nfmi + 10 * ble(m), nfmi + 588 * (0.0075 + 2 * m / (50 * 75_000))], rel=1e-12)
+    assert tb.values["t_sync"][i] == pytest.approx([28.757820, 16.268938, 23.000917], rel=1e-6)
+    # split 4/1 with the other earbud, top 2 trained: each earbud gossips its own part with its side's earbuds
+    # of the 10 wearers in range, m = max(50,816, 59,264) B: 10 x (0.0075 + 2 x 59264/75000) = 15.878733 s both
+    # gossip tiers (no NFMI swap), ring 588 x (0.0075 + 2 x 59264/3.75e6) = 22.995190 s (full duplex: 13.70 s)
+    j = next(j for j, p in enumerate(tb.scn.placements) if (p.split, p.trainable) == (4, 2))
+    assert tb.values["t_sync"][j] == pytest.approx([15.878733, 15.878733, 22.995190], rel=1e-6)

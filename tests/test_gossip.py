@@ -88,3 +88,58 @@ def test_round_time_and_ring_tour_hops():
     for i in range(3):
         path[i, i + 1] = path[i + 1, i] = True
     assert gossip.ring_tour_hops(path, np.c_[np.arange(4.0), np.zeros(4)]) == [1, 1, 1, 3]
+
+
+def test_a_gossip_round_on_a_half_duplex_radio_takes_the_sends_and_the_receives():
+    # A gossip round needs every device to send its M to each neighbour AND receive each neighbour's M. On a
+    # Bluetooth LE radio (half duplex: a connection event alternates the two sides' packets on one RF channel,
+    # Core Spec 5.x Vol 6 Part B 4.5.1) each exchange puts 2 M on the air in turn. Ring of 6 (degree 2), alpha =
+    # 7.5 ms (BLE connection interval), B = 75,000 B/s (1 Mb/s x 0.60 / 8), M = 1000 B:
+    #   full duplex  2 x (0.0075 + 1000/75000)     = 2 x 0.0208333 = 0.0416667 s (the test above)
+    #   half duplex  2 x (0.0075 + 2 x 1000/75000) = 2 x 0.0341667 = 0.0683333 s
+    adj = gossip.ring_graph(6)
+    assert gossip.round_time(adj, 7.5e-3, 1000.0, 75e3, half_duplex=True) == pytest.approx(0.0683333333, rel=1e-9)
+    assert gossip.round_time(adj, 7.5e-3, 1000.0, 75e3) == pytest.approx(0.0416666667, rel=1e-9)
+    # per placement (arrays), as the fleet 3D model calls it: degree 10 and 4, M = 1000 and 0 B
+    t = gossip.round_time_for_degree(np.array([10, 4]), 7.5e-3, np.array([1000.0, 0.0]), 75e3, True)
+    assert t == pytest.approx([10 * (0.0075 + 2000 / 75e3), 4 * 0.0075], rel=1e-12)
+
+
+def test_an_nfmi_pair_swap_is_both_sends_on_one_carrier():
+    # The two earbuds swap M = 1000 B over NFMI: NxH2280 596 kb/s x 0.80 goodput / 8 = 59,600 B/s, alpha 2 ms.
+    # One carrier, each frame split into the two directions: both sends in turn, 0.002 + 2000/59600 = 0.0355570 s,
+    # where a full-duplex pair would take 0.002 + 1000/59600 = 0.0187785 s.
+    from explorer.hardware import get_link
+
+    from explorer.cost.collectives import exchange_time
+
+    nf = get_link("nfmi")
+    assert nf.half_duplex and nf.effective_bandwidth == pytest.approx(59_600.0)
+    assert exchange_time(1000.0, nf.latency_s, nf.effective_bandwidth, nf.half_duplex) == pytest.approx(
+        0.0355570470, rel=1e-9)
+    assert exchange_time(1000.0, 0.002, 59_600.0) == pytest.approx(0.0187785235, rel=1e-9)
+
+
+def test_a_relayed_ring_on_a_half_duplex_radio_sends_and_receives_each_chunk_in_turn():
+    # Ring AllReduce over N = 4 wearers, longest ring edge h = 2 radio hops, M = 3000 B, alpha = 7.5 ms,
+    # B = 75,000 B/s. 2 (N-1) = 6 steps, each waits for its longest edge, h hops of one chunk M/N = 750 B:
+    #   full duplex  6 x 2 x (0.0075 + 750/75000)     = 12 x 0.0175 = 0.21 s
+    #   half duplex  6 x 2 x (0.0075 + 2 x 750/75000) = 12 x 0.0275 = 0.33 s (each radio sends its chunk and
+    #   receives its predecessor's, a relay receives and forwards, one direction at a time)
+    from explorer.cost.collectives import relayed_ring_allreduce_time
+
+    assert relayed_ring_allreduce_time(3000.0, 4, 7.5e-3, 75e3, 2) == pytest.approx(0.21, rel=1e-12)
+    assert relayed_ring_allreduce_time(3000.0, 4, 7.5e-3, 75e3, 2, half_duplex=True) == pytest.approx(0.33, rel=1e-12)
+
+
+def test_the_gossip_ring_crossover_on_a_half_duplex_radio():
+    # d = 6, k = 50 wearers, h = 3, alpha = 7.5 ms, B = 1e5 B/s. Full duplex: M* = (294 - 6) x 0.0075 x 1e5 /
+    # (6 - 294/50) = 216 / 0.12 x 1e3 = 1.8e6 B. Both bandwidth terms double on half duplex, so M* halves to
+    # 9e5 B; there gossip 6 x (0.0075 + 2 x 9e5/1e5) = 108.045 s = ring 294 x (0.0075 + 2 x 9e5/(50 x 1e5)).
+    from explorer.cost.collectives import relayed_ring_allreduce_time
+
+    assert gossip.gossip_ring_crossover(6, 50, 3, 0.0075, 1e5) == pytest.approx(1.8e6, rel=1e-12)
+    m = gossip.gossip_ring_crossover(6, 50, 3, 0.0075, 1e5, half_duplex=True)
+    assert m == pytest.approx(9e5, rel=1e-12)
+    assert 6 * (0.0075 + 2 * m / 1e5) == pytest.approx(108.045, rel=1e-12)
+    assert relayed_ring_allreduce_time(m, 50, 0.0075, 1e5, 3, half_duplex=True) == pytest.approx(108.045, rel=1e-12)

@@ -205,6 +205,20 @@ def is_half_duplex(link: _Duplex) -> bool:
     return bool(link.half_duplex)
 
 
+def exchange_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike,
+                  half_duplex: bool = False) -> np.ndarray | float:
+    """Two devices swap M bytes each over one link between them (each sends its M and receives the other's).
+    Full duplex: the two sends run at once on the two directions, alpha + M/B (p2p_time). Half duplex (one
+    channel, links.toml duplex = "half"): they take turns on it, alpha + 2 M/B: a Bluetooth LE connection event
+    alternates the central's and the peripheral's packets on one RF channel (Core Specification 5.x Vol 6 Part B
+    sec. 4.5.1), an NFMI frame is split into a master-to-slave and a slave-to-master half (NXP NxH2280), so both
+    directions' bytes cross the one channel in series within the same events; one alpha (the connection interval
+    or frame the two wait for together, as shared_channel_phase_time counts it)."""
+    if not half_duplex:
+        return p2p_time(m_bytes, alpha, bandwidth)
+    return p2p_time(2.0 * np.asarray(m_bytes, dtype=float) if np.ndim(m_bytes) else 2.0 * m_bytes, alpha, bandwidth)
+
+
 # --- collectives on a half-duplex shared medium (radios) -------------------------------------------------
 # The catalog's radio rates are channel rates, not a device's own: the rate one transmitter reaches while it holds
 # the channel (hardware/data/links.toml: Wi-Fi 6 'single-stream ... ~200 Mb/s PHY' x 0.60 goodput, Bluetooth LE
@@ -352,13 +366,23 @@ def ring_allreduce_bytes_per_device(m_bytes: ArrayLike, n: ArrayLike) -> np.ndar
     return b if np.ndim(b) else float(b)
 
 
-def relayed_ring_allreduce_time(m_bytes: float, n: int, alpha: float, bandwidth: float, max_hops: int) -> float:
+def relayed_ring_allreduce_time(m_bytes: ArrayLike, n: int, alpha: float, bandwidth: float, max_hops: int,
+                                half_duplex: bool = False) -> np.ndarray | float:
     """Ring AllReduce whose ring neighbours are up to max_hops radio hops apart (store-and-forward relays on a
     contact graph): each of the 2 (N-1) synchronous steps waits for its longest edge,
-    2 (N-1) * max_hops * (alpha + M/(N B)). max_hops = 1 is the ring formula of docs/conventions.md."""
+    2 (N-1) * max_hops * (alpha + M/(N B)). max_hops = 1 is the ring formula of docs/conventions.md.
+
+    half_duplex (links.toml duplex = "half", a radio): in every step each ring member sends its chunk M/N and
+    receives its predecessor's, and a relay receives a chunk and forwards it, on one radio that transmits or
+    receives, never both; each hop of the longest edge is then an exchange, alpha + 2 M/(N B) (exchange_time),
+    2 (N-1) * max_hops * (alpha + 2 M/(N B)). For max_hops = 1 and N even this is exact (the even members send,
+    then the odd ones: two sends of M/N in turn per radio; an odd ring needs a third turn, Vizing: its edges
+    take 3 matchings); for longer edges it charges each relay hop its radio's turn in both directions (the
+    relay is a ring member too, sending and receiving its own chunk in the same step)."""
     if n < 2:
         return 0.0
-    return 2.0 * (n - 1) * max_hops * (alpha + m_bytes / (n * bandwidth))
+    m = np.asarray(m_bytes, dtype=float) if np.ndim(m_bytes) else m_bytes
+    return 2.0 * (n - 1) * max_hops * (alpha + (2.0 if half_duplex else 1.0) * m / (n * bandwidth))
 
 
 def ring_tree_crossover_approx(n: int, alpha: float, bandwidth: float) -> float:

@@ -20,7 +20,7 @@ Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). E
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
 ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
 rounds_to_consensus, consensus_errors, consensus_error, messages_per_round, round_time,
-ring_tour_hops, gossip_ring_crossover.
+round_time_for_degree, ring_tour_hops, gossip_ring_crossover.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.errors import UsageError
 
@@ -35,7 +36,7 @@ __all__ = [
     "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "rounds_to_consensus_slem",
     "consensus_errors", "consensus_error", "messages_per_round",
-    "round_time", "ring_tour_hops", "gossip_ring_crossover",
+    "round_time", "round_time_for_degree", "ring_tour_hops", "gossip_ring_crossover",
 ]
 
 
@@ -188,13 +189,34 @@ def messages_per_round(adj: np.ndarray, broadcast: bool = False) -> int:
     return int(adj.shape[0]) if broadcast else int(adj.sum())
 
 
-def round_time(adj: np.ndarray, alpha: float, m_bytes: float, bandwidth: float) -> float:
-    """Duration of one synchronous gossip round when every device unicasts its M bytes to its neighbours
-    one after another (one radio): max degree x (alpha + M/B), the alpha-beta point-to-point time
-    (explorer/cost/collectives.p2p_time) per neighbour."""
-    from explorer.cost.collectives import p2p_time
+def round_time(adj: np.ndarray, alpha: float, m_bytes: float, bandwidth: float, half_duplex: bool = False) -> float:
+    """Duration of one synchronous gossip round when every device swaps its M bytes with each of its neighbours
+    one after another (one radio): round_time_for_degree at the graph's maximum degree."""
+    d = int(np.asarray(adj, dtype=bool).sum(axis=1).max())
+    return float(round_time_for_degree(d, alpha, m_bytes, bandwidth, half_duplex))
 
-    return int(np.asarray(adj, dtype=bool).sum(axis=1).max()) * float(p2p_time(m_bytes, alpha, bandwidth))
+
+def round_time_for_degree(max_degree: ArrayLike, alpha: float, m_bytes: ArrayLike, bandwidth: float,
+                          half_duplex: bool = False) -> np.ndarray | float:
+    """One synchronous gossip round on a contact graph of maximum degree d: every device sends its M bytes to
+    each neighbour and receives each neighbour's M (x <- W x needs both), one neighbour after another on its one
+    radio, so the busiest device takes part in d exchanges (explorer.cost.collectives.exchange_time):
+      full duplex: its d sends and d receives overlap, d (alpha + M/B), the alpha-beta point-to-point time
+        (collectives.p2p_time) per neighbour;
+      half duplex (links.toml duplex = "half"): a radio transmits or receives, never both, so each exchange puts
+        2 M on its channel in turn, d (alpha + 2 M/B). On Bluetooth LE a device's exchange with one neighbour is
+        its connection with it, whose events alternate the two sides' packets on one RF channel (Core
+        Specification 5.x Vol 6 Part B sec. 4.5.1); the connections of other pairs hop over the 37 data channels
+        on their own sequences (sec. 4.5.8, channel selection), so neighbouring pairs seldom share a channel at
+        once (1 in 37 per event, neglected) and what serialises the round is each device's own radio, whose
+        link layer keeps its connection events from overlapping (sec. 4.5). NFMI links only the two earbuds of
+        a pair: one exchange, alpha + 2 M/B. (On one channel for a whole neighbourhood, an 802.11 BSS in carrier
+        -sense range, every neighbour's exchanges would take turns too: not this function.)
+    d exchanges on the busiest radio are a lower bound on the round: a schedule in which no radio is in two
+    exchanges at once needs d or d + 1 turns (Vizing 1964, edge colouring)."""
+    from explorer.cost.collectives import exchange_time
+
+    return max_degree * exchange_time(m_bytes, alpha, bandwidth, half_duplex)
 
 
 def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
@@ -218,15 +240,16 @@ def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
 
 
 def gossip_ring_crossover(max_degree: int, ring_nodes: int, max_hops: int, alpha: float,
-                          bandwidth: float) -> float | None:
-    """Message size M* at which one synchronous gossip round (each device unicasts M to its neighbours one
+                          bandwidth: float, half_duplex: bool = False) -> float | None:
+    """Message size M* at which one synchronous gossip round (each device swaps M with its neighbours one
     after another: max_degree x (alpha + M/B), round_time) and a ring all-reduce relayed over the contact
     graph (2 (k-1) x max_hops x (alpha + M/(k B)), explorer.cost.collectives.relayed_ring_allreduce_time)
     take the same time: M* = (2 (k-1) h - d) alpha B / (d - 2 (k-1) h / k). None when gossip is faster at
-    every size (d <= 2 (k-1) h / k) or the ring at every size (2 (k-1) h <= d)."""
+    every size (d <= 2 (k-1) h / k) or the ring at every size (2 (k-1) h <= d). On a half-duplex radio both
+    bandwidth terms double (round_time_for_degree, relayed_ring_allreduce_time), so B is B/2 in M*."""
     d, k, h = float(max_degree), float(ring_nodes), float(max_hops)
     lat = 2.0 * (k - 1.0) * h - d
     bw = d - 2.0 * (k - 1.0) * h / k
     if lat <= 0 or bw <= 0:
         return None
-    return lat * alpha * bandwidth / bw
+    return lat * alpha * (bandwidth / 2.0 if half_duplex else bandwidth) / bw

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from explorer.cost import energy, federated, placement
-from explorer.cost.collectives import p2p_time
+from explorer.cost import energy, federated, gossip, placement
+from explorer.cost.collectives import exchange_time, p2p_time, relayed_ring_allreduce_time
 from explorer.cost.stragglers import expected_max_of_sums, quantile_of_sum
 from explorer.puzzles.fleet3d.scenario import (
     FleetScenario,
@@ -216,25 +216,28 @@ def sync_costs(tb: Tables, compression: float = 1.0) -> tuple[np.ndarray, ...]:
         tb.graphs.update({"wearers": wear, "earbuds": buds})
         m = np.maximum(m_a, m_b) / c  # each earbud exchanges its own (compressed) part
         nf = scn.track.cluster.intra  # NFMI inside the pair
-        nfmi_t = p2p_time(m, nf.latency_s, nf.effective_bandwidth)
+        # before: the two earbuds swap their parts over NFMI (both send on its one carrier: an exchange, in turn
+        # where half duplex); after: the earbud that gossiped hands the average back (one send)
+        nfmi_t = exchange_time(m, nf.latency_s, nf.effective_bandwidth, nf.half_duplex) + p2p_time(
+            m, nf.latency_s, nf.effective_bandwidth)
         nfmi_e = energy.transfer_energy_j(m, m, nf.energy_j_per_bit)
         if tier.graph == "gossip_devices":
             g = np.where(split, wear["max_degree"], buds["max_degree"])
-            t_sync[:, j] = g * p2p_time(m, a, bw)  # one unicast per neighbour (explorer.cost.gossip.round_time)
+            t_sync[:, j] = gossip.round_time_for_degree(g, a, m, bw, lk.half_duplex)  # an exchange per neighbour
             e_sync[:, j] = energy.transfer_energy_j(g * m, g * m, eb)
             p_cons[:, j] = np.where(split, wear["consensus_rate"], buds["consensus_rate"])
         elif tier.graph == "gossip_pairs":
             g = wear["max_degree"]
-            pre = np.where(split, 0.0, 2.0 * nfmi_t)  # swap over NFMI before, hand back after
-            t_sync[:, j] = pre + g * p2p_time(m, a, bw)
+            pre = np.where(split, 0.0, nfmi_t)  # swap over NFMI before, hand back after
+            t_sync[:, j] = pre + gossip.round_time_for_degree(g, a, m, bw, lk.half_duplex)
             e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(g * m, g * m, eb)
             p_cons[:, j] = wear["consensus_rate"]
         else:  # ring_relayed: reduce-scatter + all-gather around a ring laid over the wearer graph
             hops = np.array(ring_hops(scn), dtype=float)
             k = hops.size
             steps = 2.0 * (k - 1)
-            pre = np.where(split, 0.0, 2.0 * nfmi_t)
-            t_sync[:, j] = pre + steps * hops.max() * p2p_time(m / k, a, bw)
+            pre = np.where(split, 0.0, nfmi_t)
+            t_sync[:, j] = pre + relayed_ring_allreduce_time(m, k, a, bw, int(hops.max()), lk.half_duplex)
             per_node = steps * hops.sum() / k * (m / k)  # chunks sent (and received) per wearer, relays included
             e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(per_node, per_node, eb)
             tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean())}

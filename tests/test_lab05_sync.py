@@ -483,16 +483,12 @@ def test_mobile_compressed_rows_and_the_compression_lens_price_a_round_alike():
         assert r["energy_round"] == pytest.approx(row["J per round per pair of glasses"], abs=5e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "fleetlens/lab06.compression takes the fp16 round after the aggregator's max (8.280 s) less the sync as the "
-    "device part, where the model's device part is 8.255 s; lab06.py is another file's: drop this mark when the "
-    "lens computes max(device part, aggregator part)"))
 def test_mobile_compressed_rows_and_the_compression_lens_time_a_round_alike():
     fa = _mobile_fleet()
     for cfg in (fa["mobile"]["glasses_config"], fa["res"].best):  # the sync audit's plan and the lens's optimum
         lens = _lens_rows(fa["res"], cfg)
+        from explorer.puzzles.fleet3d.model import compressed_config
         from explorer.puzzles.fleetlens.common import index
-        from explorer.puzzles.sync.fleet import compressed_config
 
         for c, name in zip(fa["res"].scenario.compression, fa["res"].scenario.compression_names):
             ours = compressed_config(fa["res"].tables, index(fa["res"], cfg), c)

@@ -102,7 +102,7 @@ def _gossip_crossover(rep, res) -> View:
     hops = tb.graphs.get("ring", {})
     deg = wear["max_degree"] if b["split"] < scn.layers else tb.graphs["earbuds"]["max_degree"]
     m_star = gossip_ring_crossover(deg, hops.get("wearers", wear["nodes"]), hops.get("max_hops", 1),
-                                   link.latency_s, link.effective_bandwidth)
+                                   link.latency_s, link.effective_bandwidth, half_duplex=link.half_duplex)
     parts = [f"{r['tier'].short}: sync {span(r['t_sync'])}, consensus rate p = {num(r['consensus_rate'])}, "
              f"{num(r['rounds'])} rounds, {num(r['energy_round'])} J a round, target in "
              f"{days(r['days']) if r['feasible'] else 'never (' + r['violations'][0] + ')'}" for r in rows]
@@ -179,17 +179,13 @@ def compression(rep, res) -> View:
     lossy = (n2.value / n1.value) if (n1 and n2 and n1.value and n2.value) else 1.0
     rows = []
     for c, name in zip(scn.compression, scn.compression_names):
-        t_s, e_s, e_p, _ = fm.sync_costs(tb, float(c))
-        j = (idx["placement"], idx["tier"])
-        d_round = max(b["round_time"] - b["t_sync"] + float(t_s[j]), b["server_time"] * (1 + 1 / c) / 2)
-        e_round = b["energy_round"] - tb.at("e_sync", idx) + float(e_s[j])
-        e_part = b["energy_round_partner"] - tb.at("e_sync_partner", idx) + float(e_p[j])
         steps = lossy if c >= 16 else 1.0
         if c >= 16 and not reached:
             continue
-        budgets = [(e_round, b["budget_j"] or fm.NO_BUDGET_J),
-                   (max(e_part, 1e-12), b["budget_partner_j"] or fm.NO_BUDGET_J)]
-        f = federated.rounds_per_day(b["window_s"], d_round, budgets, tb.at("selected", idx))
+        # the fleet model's own round, budgets and rounds a day for the compressed sync (fleet3d.model
+        # compressed_config: D = max(device part, aggregator part), as the sync audit's battery table reads it)
+        r = fm.compressed_config(tb, idx, float(c))
+        d_round, e_round, f = r["round_time"], r["energy_round"], r["rounds_per_day"]
         rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": b["rounds"] * steps,
                      "rounds_per_day": f, "steps": steps,
                      "days": federated.time_to_target_s(b["rounds"] * steps, d_round, f) / fm.SECONDS_PER_DAY})

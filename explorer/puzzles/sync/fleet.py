@@ -136,6 +136,7 @@ def mobile_battery(a: Audit, res) -> dict:
                         & (gr["placement"][:, None] == glasses).any(axis=1)) if worn and glasses else None
     rows = []
     if g is not None:
+        from explorer.puzzles.fleet3d.model import compressed_config
         from explorer.puzzles.fleetlens.common import index
 
         gi = index(res, g)
@@ -148,42 +149,6 @@ def mobile_battery(a: Audit, res) -> dict:
                          "rounds_per_day": r["rounds_per_day"], "days": r["days"], "energy_day": r["energy_day"]})
     return {"inference_power_w": p_inf, "battery_j": battery_j, "inference_hours": battery_j / p_inf / 3600.0,
             "drain": drain, "glasses_config": g, "compression": rows, "budget_j": scn.data["energy_budget_j_per_day"]}
-
-
-def compressed_config(tb, idx: dict[str, int], compression: float) -> dict:
-    """Every figure of configuration `idx` with its updates `compression` times smaller, from the fleet 3D
-    model's own feasibility function (fleet3d.model.evaluate) on its tables with the sync swapped for the
-    compressed one, so a compressed round is timed, budgeted and taken to the target exactly as the optimum's:
-    D = max(device part, aggregator part) and federated.time_to_target_s.
-
-    What compression changes (explorer/cost, the fleet model's sources): the sync's time and radio energy per
-    (placement, tier) come from fleet3d.model.sync_costs (through a server only the upload shrinks, FedAvg:
-    McMahan et al. 2017; gossip messages shrink, CHOCO-SGD: Koloskova et al. 2019); the device part of a round
-    is the sync plus the local steps to the deadline, so it moves by the change in sync time; the aggregator
-    carries every selected replica's model down and its update up, K (M + M/c) / B_server, i.e. the fleet
-    model's K x 2M / B_server times (1 + 1/c)/2 (federated.server_sync_time, down and up counted together);
-    a round's energy moves by the change in sync energy, the phone's too. The iterations to the target are
-    unchanged (the update is taken as lossless here)."""
-    from explorer.puzzles.fleet3d import model as fm
-
-    c = float(compression)
-    if not (math.isfinite(c) and c >= 1.0):
-        from explorer.errors import UsageError
-
-        raise UsageError(f"compression must be a finite factor >= 1, got {compression!r}")
-    t_s, e_s, e_p, _ = fm.sync_costs(tb, c)
-    v, sizes = dict(tb.values), tb.sizes
-
-    def along(delta, name: str):  # a (placement, tier) change broadcast over table `name`'s dims
-        return delta.reshape([sizes[d] if d in ("placement", "tier") else 1 for d in tb.dims[name]])
-
-    v["round_time"] = v["round_time"] + along(t_s - v["t_sync"], "round_time")
-    v["energy_round"] = v["energy_round"] + along(e_s - v["e_sync"], "energy_round")
-    v["energy_round_partner"] = v["energy_round_partner"] + along(e_p - v["e_sync_partner"], "energy_round_partner")
-    v["server_time"] = v["server_time"] * (1.0 + 1.0 / c) / 2.0
-    v["t_sync"], v["e_sync"], v["e_sync_partner"] = t_s, e_s, e_p
-    ctb = fm.Tables(tb.scn, values=v, dims=dict(tb.dims), graphs=tb.graphs, pruned=tb.pruned)
-    return {**fm.evaluate(ctb, idx), "e_sync": ctb.at("e_sync", idx)}
 
 
 def tiny_gossip(a: Audit, res) -> dict:

@@ -189,7 +189,9 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
         sp, tp = pins.get("sequence_parallel"), pins.get("tp")
         if sp is not None and not sp and (tp is None or tp != 1):
             # sequence parallelism pinned off while TP may exceed 1: an asked-for overlap could not run
-            _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}", "--fix sp=0")
+            given = next(k for k in fix if ALIASES.get(k, k) == "sequence_parallel")  # as the user wrote it
+            _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
+                              f"--fix {given}={fix[given]}")
     return _solve_3d(track, model=mdl, **options)
 
 

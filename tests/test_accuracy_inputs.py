@@ -174,6 +174,9 @@ def test_tp_comm_overlap_asked_for_without_sequence_parallelism_is_refused():
     # solve 3d: sequence parallelism pinned off beside an asked-for overlap is the same pair
     code, out, err = run("solve", "3d", "--tp-comm-overlap", "--fix", "sp=0,tp=8")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--fix sp=0" in err, err
+    # the pin is named as the user wrote it
+    code, out, err = run("solve", "3d", "--tp-comm-overlap", "--fix", "tp=8,sequence_parallel=0")
+    assert code == 2 and "--fix sequence_parallel=0" in err and "--fix sp=0" not in err, err
 
 
 def test_an_asked_for_tp_overlap_rules_out_plans_without_sequence_parallelism_in_the_search():

@@ -146,6 +146,8 @@ def test_a_micro_batch_that_does_not_split_the_batch_is_moved_to_the_nearest_tha
     odd["tp"], odd["pp"], odd["cp"] = huge["tp"], huge["pp"], huge["cp"] = 8, 2, 1
     r = evaluate_attempt(odd, "cloud")
     assert {w["micro_batch"] for w in r["neighbours"]} >= {2, 4}
+    for bad in (0, -2):  # through the API no file check runs first: graded infeasible, no move divides by it
+        assert not evaluate_attempt({**odd, "micro_batch": bad}, "cloud")["feasible"]
     out = attach_attempts(report, attempts_csv(tmp_path, [odd, huge]))
     moves = [g["best_move"] for g in out.extra["attempts"]]
     assert moves[0].startswith("micro_batch 3 -> 2") or moves[0].startswith("micro_batch 3 -> 4"), moves

@@ -269,7 +269,7 @@ def _neighbours(v: dict, n: int, global_batch: int) -> list[dict]:
     if v["micro_batch"] % 2 == 0:
         add(micro_batch=v["micro_batch"] // 2)
     per_rank, left = divmod(global_batch, v["dp"]) if v["dp"] >= 1 else (0, 1)
-    if not left and per_rank % v["micro_batch"]:
+    if not left and v["micro_batch"] >= 1 and per_rank % v["micro_batch"]:
         fits = [d for d in range(1, math.isqrt(per_rank) + 1) if per_rank % d == 0]
         fits = sorted(set(fits + [per_rank // d for d in fits]))
         below = [d for d in fits if d < v["micro_batch"]]

@@ -78,6 +78,12 @@ class Link:
     duplex_source: str = ""
 
     @property
+    def radio(self) -> bool:
+        """A wireless link: the catalog gives the radios, and only them, an energy per bit (links.toml header:
+        'Wireless links carry energy_nj_per_bit'; _duplex makes each of them state its duplex)."""
+        return self.energy_j_per_bit > 0
+
+    @property
     def half_duplex(self) -> bool:
         """True where the link's sending and receiving share one channel in time (links.toml `duplex`)."""
         return self.duplex == "half"

@@ -168,12 +168,6 @@ def parse_fabrics(fabric: Any) -> list[str]:
     return out
 
 
-def is_radio(link: Link) -> bool:
-    """A wireless link: the catalog gives the radios, and only them, an energy per bit (hardware/data/links.toml,
-    header: 'Wireless links carry energy_nj_per_bit')."""
-    return link.energy_j_per_bit > 0
-
-
 def track_fabrics(track: Track) -> list[str]:
     """The catalog links a track's devices can have between their nodes.
 
@@ -186,7 +180,7 @@ def track_fabrics(track: Track) -> list[str]:
     out = []
     for k in link_names():
         link = get_link(k)
-        if (is_radio(link) and link.scope == "inter") if track.key in FLEET_TRACKS else not is_radio(link):
+        if (link.radio and link.scope == "inter") if track.key in FLEET_TRACKS else not link.radio:
             out.append(k)
     return out
 
@@ -201,7 +195,7 @@ def check_track_fabrics(track: Track, fabrics: list[str]) -> list[str]:
         link = get_link(f)
         if track.key in FLEET_TRACKS:
             what = (f"a near-field link inside one node (scope '{link.scope}'), which does not reach another node"
-                    if is_radio(link) else "a datacenter wire, not a radio")
+                    if link.radio else "a datacenter wire, not a radio")
             why = f"the {track.key} track is a fleet of {track.device_plural} that talk over the radio"
         else:
             what = "a radio link of the fleet tracks"

@@ -222,8 +222,8 @@ def test_every_radio_link_has_a_duplex_decision():
     for k in radios:
         assert _links()[k].get("duplex") in ("half", "full") and _links()[k].get("duplex_source"), k
     # Wi-Fi 6 (802.11 DCF), Bluetooth LE (Core Spec Vol 6 Part B 4.5.1), NFMI (one carrier) and TDD 5G (n78)
-    assert all(col.is_half_duplex(get_link(k)) for k in radios)
-    assert not any(col.is_half_duplex(get_link(k)) for k in ("nvlink4", "ib_ndr", "eth_10g"))
+    assert all(get_link(k).half_duplex for k in radios)
+    assert not any(get_link(k).half_duplex for k in ("nvlink4", "ib_ndr", "eth_10g"))
     assert {k for k in link_names() if get_link(k).half_duplex} == radios
 
 

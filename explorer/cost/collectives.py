@@ -6,7 +6,7 @@ The bandwidth term is always written M / B. All functions accept numpy arrays as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -196,15 +196,6 @@ def hierarchical_allreduce_time(
 # and receives (and every transfer that crosses it, whatever the direction) take turns. Wi-Fi 6 (802.11
 # CSMA/CA), Bluetooth LE (TDD connection events), NFMI (one carrier, split frames) and TDD 5G are half duplex;
 # NVLink, InfiniBand, Omni-Path and switched Ethernet full duplex, one independent lane set per direction.
-class _Duplex(Protocol):
-    half_duplex: bool
-
-
-def is_half_duplex(link: _Duplex) -> bool:
-    """True where the link's sending and receiving share one channel in time (its catalog `duplex`, links.toml)."""
-    return bool(link.half_duplex)
-
-
 def exchange_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike,
                   half_duplex: bool = False) -> np.ndarray | float:
     """Two devices swap M bytes each over one link between them (each sends its M and receives the other's).

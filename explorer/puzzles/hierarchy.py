@@ -169,7 +169,7 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         intra_name=sc.intra.name,
         inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
         flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None),
-        intra_half_duplex=col.is_half_duplex(sc.intra), inter_relayed=sc.inter_through_intra)
+        intra_half_duplex=sc.intra.half_duplex, inter_relayed=sc.inter_through_intra)
 
 
 def _us(x: float) -> int:
@@ -484,7 +484,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                    f"tends to g = {max(inst.aggregation_choices)}." if inst.flat_nccl_s is not None else
                    f"As the slow tier dominates, the multiplier tends to g = {max(inst.aggregation_choices)} (the "
                    "slow tier moves M/g).")),
-        _accumulation_finding(sc, inst, best, slow_best),
+        _accumulation_finding(sc, inst, best, slow_inst, slow_best),
         Finding("Communication waterfall (intra vs inter time)?",
                 f"Optimum: intra reduce {dur(best.phases_s['intra_reduce'])}, inter "
                 f"{dur(best.phases_s['inter'])}, intra gather {dur(best.phases_s['intra_gather'])}; "
@@ -586,7 +586,8 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
         + f"Best per g: {per_g}.")
 
 
-def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluation, slow: Evaluation) -> Finding:
+def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluation, slow_inst: Instance,
+                          slow: Evaluation) -> Finding:
     """The lab's reflection: the intra-node link idles while the network is saturated; what can gradient
     accumulation do? Busy fractions of both tiers, where the premise holds, and the time to quality of a larger
     accumulated batch there."""
@@ -605,7 +606,7 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         return intra_s / step, inter_s / step
 
     fi, fn = busy(inst, best)
-    si, sn = busy(replace(inst, bw_inter=inst.bw_intra / SLOW_FACTOR), slow)  # the what-if solve()'s slow_inst
+    si, sn = busy(slow_inst, slow)
     # where the premise holds: the slow tier so slow that the sync is twice the backward it can hide behind
     hide = int(round(slow.micro_batch)) * inst.backward_s_per_sample
     factor = SLOW_FACTOR

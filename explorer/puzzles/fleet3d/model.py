@@ -165,7 +165,7 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
     q_unit = np.array([[quantile_of_sum(scn.step_model, h, phi, cells_per_t0=_cells(h)) for phi in
                         scn.deadline_quantiles] for h in scn.local_steps])
     tb.put("deadline_unit", ("local_steps", "deadline"), q_unit)
-    _derived(tb)
+    derive(tb)
     return tb
 
 
@@ -255,7 +255,10 @@ def _anchor(scn: FleetScenario) -> float:
                                            d["reference_participation"])
 
 
-def _derived(tb: Tables) -> None:
+def derive(tb: Tables) -> None:
+    """Every table that follows from the per-configuration times and sizes (participants, rounds, round time,
+    energy, ...), in place: build_tables calls it, and a caller that changes an input table (a starved local
+    step, fleetlens.lab08) calls it again."""
     scn = tb.scn
     v = tb.values
     b = np.array(scn.micro_batches, dtype=float)[None, :, None, None, None, None]
@@ -299,19 +302,27 @@ def _derived(tb: Tables) -> None:
 
 
 # --- the one feasibility function ----------------------------------------------------------------------
+def round_and_rate(get) -> tuple:
+    """A round's duration D = max(device part, aggregator part) and the rounds a day f (federated.rounds_per_day:
+    the daily window and both energy budgets), read through get(table name): one configuration's value (evaluate)
+    or every configuration's (time_to_target_all)."""
+    d_round = np.maximum(get("round_time"), get("server_time"))
+    f = federated.rounds_per_day(get("window"), d_round, [(get("energy_round"), get("budget")), (
+        np.maximum(get("energy_round_partner"), 1e-12), get("budget_partner"))], get("selected"))
+    return d_round, f
+
+
 def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
     """Every figure of one configuration and the limits it breaks (solver, evaluator and grader)."""
     scn = tb.scn
     at = tb.at
     p = scn.placements[idx["placement"]]
     tier = scn.tiers[idx["tier"]]
-    d_round = max(at("round_time", idx), at("server_time", idx))
+    d_round, f = round_and_rate(lambda name: at(name, idx))
     e_round = at("energy_round", idx)
     sel = at("selected", idx)
     budget = at("budget", idx)
     e_partner, budget_p = at("energy_round_partner", idx), at("budget_partner", idx)
-    f = federated.rounds_per_day(at("window", idx), d_round, [(e_round, budget), (max(e_partner, 1e-12), budget_p)],
-                                 sel)
     rounds = at("rounds", idx)
     first = min(rounds, f)  # rounds run on the first (busiest) day
     h = scn.local_steps[idx["local_steps"]]
@@ -346,7 +357,6 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
     out["violations"] = violations(tb, idx, out)
     out["feasible"] = not out["violations"]
     return out
-
 
 
 def compressed_config(tb, idx: dict[str, int], compression: float) -> dict:
@@ -412,9 +422,7 @@ def time_to_target_all(tb: Tables, problem: LogProblem, battery: bool = False) -
     def full(name: str) -> np.ndarray:
         return tb.values[name][tuple(grids[d] for d in tb.dims[name])]
 
-    d_round = np.maximum(full("round_time"), full("server_time"))
-    f = federated.rounds_per_day(full("window"), d_round, [(full("energy_round"), full("budget")), (
-        np.maximum(full("energy_round_partner"), 1e-12), full("budget_partner"))], full("selected"))
+    d_round, f = round_and_rate(full)
     t = federated.time_to_target_s(full("rounds"), d_round, f)
     if not battery:
         return np.where(ok, t, np.inf), ok, grids

@@ -73,7 +73,7 @@ def starved(res, supply: float) -> Any:
     stretched = replace(tb, values=dict(tb.values), dims=dict(tb.dims), graphs=dict(tb.graphs))
     b = np.array(tb.scn.micro_batches, dtype=float)[None, :, None]  # t_local is (placement, micro_batch, tier)
     stretched.values["t_local"] = np.maximum(tb.values["t_local"], b / supply)
-    fm._derived(stretched)  # the round time and everything after it, from the stretched local step
+    fm.derive(stretched)  # the round time and everything after it, from the stretched local step
     best = fm.evaluate(stretched, index(res))
     best["t_compute"] = res.best["t_local"]  # the step's own work; the rest of the stretched step is waiting
     return replace(res, tables=stretched, best=best)

@@ -45,7 +45,7 @@ all_gather_time = reduce_scatter_time
 
 def p2p_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """One point-to-point send: alpha + M/B."""
-    return alpha + np.asarray(m_bytes, dtype=float) / bandwidth if np.ndim(m_bytes) else alpha + m_bytes / bandwidth
+    return alpha + np.true_divide(m_bytes, bandwidth)  # a float stays a float (numpy's), an array an array
 
 
 # --- further AllReduce algorithms (lab 06) ------------------------------------------------------
@@ -207,7 +207,7 @@ def exchange_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike,
     or frame the two wait for together, as shared_channel_phase_time counts it)."""
     if not half_duplex:
         return p2p_time(m_bytes, alpha, bandwidth)
-    return p2p_time(2.0 * np.asarray(m_bytes, dtype=float) if np.ndim(m_bytes) else 2.0 * m_bytes, alpha, bandwidth)
+    return p2p_time(np.multiply(2.0, m_bytes), alpha, bandwidth)  # a float stays a float, an array an array
 
 
 # --- collectives on a half-duplex shared medium (radios) -------------------------------------------------

@@ -516,15 +516,18 @@ def crisis(scn: FleetScenario) -> dict:
     fig = evaluate(tb, dict.fromkeys(DIMS, 0))
     n = max(1, int(round(fig["replicas"] * fig["participation"])))
     e_max = expected_max_of_sums(scn.step_model, n, 1, cells_per_t0=100)
-    fig["round_time"] = max(fig["t_sync"] + fig["t_local"] * e_max, fig["server_time"])
+    device_part = fig["t_sync"] + fig["t_local"] * e_max  # waits for the slowest instead of a deadline
+    d_round, f = round_and_rate({
+        "round_time": device_part, "server_time": fig["server_time"], "window": fig["window_s"],
+        "energy_round": fig["energy_round"], "budget": fig["budget_j"] or NO_BUDGET_J,
+        "energy_round_partner": fig["energy_round_partner"], "budget_partner": fig["budget_partner_j"] or NO_BUDGET_J,
+        "selected": 1.0}.__getitem__)
+    fig["round_time"], fig["rounds_per_day"] = float(d_round), float(f)
     fig["participants"] = float(n)
     fig["wait_factor"] = e_max / scn.step_model.mean
     fig["rounds"] = _anchor(scn) * federated.iterations_bound(
         scn.noise_batch, fig["micro_batch"], n, 1, fig["consensus_rate"], fl["heterogeneity"], 1.0) * scn.quality(
         fig["placement"])
-    fig["rounds_per_day"] = federated.rounds_per_day(fig["window_s"], fig["round_time"], [
-        (fig["energy_round"], fig["budget_j"] or NO_BUDGET_J),
-        (max(fig["energy_round_partner"], 1e-12), fig["budget_partner_j"] or NO_BUDGET_J)], 1.0)
     fig["days"] = federated.time_to_target_s(fig["rounds"], fig["round_time"], fig["rounds_per_day"]) / SECONDS_PER_DAY
     fig["days_average"] = fig["rounds"] / fig["rounds_per_day"]
     fig["fits_one_window"] = fig["rounds"] <= fig["rounds_per_day"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,19 +95,32 @@ def attempt_spec(report: Report, mod: Any) -> AttemptSpec:
 
 def template(puzzle: str, fmt: str = "csv", track: str | None = None) -> str:
     """An empty attempts file for a puzzle (on `track`, for a puzzle whose form depends on it): CSV (the
-    header row, the lab's rule as a comment) or JSON (a list with one attempt whose values are to be filled in)."""
+    header row, the lab's rule and each column's values as comments) or JSON (a list with one attempt whose
+    values are to be filled in)."""
     mod = puzzle_module(puzzle, track)
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     if fmt == "json":
         return json.dumps([{v: None for v in mod.ATTEMPT_VARIABLES}], indent=2, allow_nan=False) + "\n"
-    rule = f"# up to {limit} attempts (the lab's rule); one attempt per row" if limit else "# one attempt per row"
-    notes = "".join(f"# {line}\n" for line in allowed_values(mod, track))
-    return f"# attempts for puzzle {puzzle}: {rule[2:]}\n" + notes + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
+    rule = f"up to {limit} attempts (the lab's rule); one attempt per row" if limit else "one attempt per row"
+    lines = [f"attempts for puzzle {puzzle}: {rule}", *allowed_values(mod, track)]
+    return "".join(f"# {line}\n" for line in lines) + ",".join(mod.ATTEMPT_VARIABLES) + "\n"
+
+
+COMMENT_WIDTH = 100  # a template's comment lines, '# ' included: readable in a terminal or an editor
+
+
+def _wrapped(text: str, indent: str = "", more: str = "  ") -> list[str]:
+    """`text` as lines of at most COMMENT_WIDTH characters once '# ' is put before each (a word longer than
+    that stays whole), the first indented by `indent`, the rest by `indent + more`."""
+    return textwrap.wrap(text, COMMENT_WIDTH - 2, initial_indent=indent, subsequent_indent=indent + more,
+                         break_long_words=False, break_on_hyphens=False) or [indent]
 
 
 def allowed_values(mod: Any, track: str | None = None) -> list[str]:
-    """Comment lines for a template: each column with what it takes (the puzzle's attempt_choices(track) where it
-    names them, else its kind: a whole number, yes/no, a name), and which columns may be left empty."""
+    """Comment lines (without '# ') for a template: each column with what it takes, and which columns may be left
+    empty. A named column lists the values the grader accepts on `track`, from the puzzle's
+    attempt_choices(track), the function its evaluate_attempt validates with; a column it does not list says its
+    kind (a whole number, yes/no). One line when that fits COMMENT_WIDTH, else one column a line."""
     track = track or "cloud"
     choices: dict[str, Any] = mod.attempt_choices(track) if hasattr(mod, "attempt_choices") else {}
     kinds = getattr(mod, "ATTEMPT_KINDS", {})
@@ -117,13 +131,18 @@ def allowed_values(mod: Any, track: str | None = None) -> list[str]:
             return f"{v}: " + " | ".join(show(x) for x in choices[v])
         return f"{v}: {KIND_TEXT.get(kinds.get(v, 'value'), 'a value')}"
 
-    out = ["values: " + "; ".join(one(v) for v in mod.ATTEMPT_VARIABLES)]
-    if hasattr(mod, "columns_hint") and not choices:  # a form that lists its searched values in one line
-        out.append(mod.columns_hint(track))
+    items = [one(v) for v in mod.ATTEMPT_VARIABLES]
+    line = "values: " + "; ".join(items)
+    if len(line) + 2 <= COMMENT_WIDTH:
+        out = [line]
+    else:
+        out = ["values (one column a line):"] + [w for item in items for w in _wrapped(item, "  ", "  ")]
+    if hasattr(mod, "columns_hint"):  # a form that also says the values its search covers
+        out += _wrapped(mod.columns_hint(track))
     optional = [v for v in mod.ATTEMPT_VARIABLES if v not in required]
     if optional:
-        out.append(f"required: {', '.join(required) or 'none'}; an empty cell or a column left out takes the "
-                   f"scenario's value ({', '.join(optional)})")
+        out += _wrapped(f"required: {', '.join(required) or 'none'}; an empty cell or a column left out takes the "
+                        f"scenario's value ({', '.join(optional)})")
     return out
 
 

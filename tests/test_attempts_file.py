@@ -5,6 +5,9 @@ file-level problems in one line."""
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from _explore import explore
 from explorer.reports.attempts import attach_attempts, grade_file
@@ -213,9 +216,11 @@ def test_template_lists_the_values_each_column_takes():
     text = template("3d", track="cloud")
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert text.splitlines()[-1].startswith("tp,pp,dp,micro_batch,cp")
-    # the grader's names (threed_explain._parse): recompute modes, frameworks, ZeRO stages, flags
-    assert any("recompute: none | selective | full" in c and "zero: 0 | 1 | 2 | 3" in c
-               and "sequence_parallel: yes | no" in c and "tp: a whole number >= 1" in c for c in comments)
+    # the grader's names (threed_explain._parse): recompute modes, frameworks, ZeRO stages, flags; eleven columns
+    # no longer fit one readable line, so each has its own
+    for column in ("recompute: none | selective | full", "zero: 0 | 1 | 2 | 3", "sequence_parallel: yes | no",
+                   "tp: a whole number >= 1"):
+        assert f"#   {column}" in comments, (column, comments)
     assert any(c.startswith("# required: tp, pp, dp, micro_batch;") for c in comments)
     fleet = template("3d", track="edge")  # the fleet form: its tiers and searched values
     assert "tier (cellular, depot)" in fleet and fleet.splitlines()[-1].startswith("split,")
@@ -229,3 +234,198 @@ def test_fleet_columns_on_the_cloud_track_are_named_as_such(tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "local_steps, tier: fleet column(s) of the 3D puzzle" in err and "recompute (none, selective, full)" in err
     assert "missing column" not in err
+
+
+# --- every template's named columns: the values the grader accepts, derived here from the data files -------------
+
+TRACKS = ("cloud", "edge", "mobile", "tiny")
+DATA = Path(__file__).resolve().parents[1] / "explorer" / "data"
+LINKS = Path(__file__).resolve().parents[1] / "hardware" / "data" / "links.toml"
+RECOMPUTE = {"none", "selective", "full"}  # Korthikanti et al. 2022: no, selective or full activation recomputation
+PRECISIONS = {"fp32", "bf16", "fp16", "fp8"}  # the training precisions the cost model prices (explorer/plan.py)
+
+
+def _toml(path: Path) -> dict:
+    return tomllib.loads(path.read_text())
+
+
+def _expected(puzzle: str, track: str) -> dict[str, set[str]]:
+    """What each column that names its values must list on `track`, read from the data files, not the code."""
+    lab08 = _toml(DATA / "lab08_training.toml")[track]
+    t = _toml(DATA / "tracks" / f"{track}.toml")
+    fleet = track != "cloud"
+    if puzzle == "scaling":
+        # links.toml: the radios are the links with an energy per bit; a fleet talks over those that reach another
+        # node (scope 'inter'; NFMI is within one head), a GPU server over wires only
+        links = _toml(LINKS)
+        radio = {k for k, e in links.items() if "energy_nj_per_bit" in e}
+        return {"fabric": {k for k in radio if links[k]["scope"] == "inter"} if fleet else set(links) - radio}
+    if puzzle == "hierarchy":  # ring or binomial tree inside a node; between nodes also halving-doubling, NCCL's trees
+        return {"intra_algorithm": {"ring", "tree"},
+                "inter_algorithm": {"ring", "tree", "halving_doubling", "double_binary_tree"}}
+    if puzzle == "memory":  # the track's workload choice first, then the audit's alternatives (lab08_training.toml)
+        return {"optimizer": set(lab08["memory_optimizers"]) | {t["workload"]["optimizer"]},
+                "precision": set(lab08["memory_precisions"]) | {t["workload"]["precision"]},
+                "recompute": RECOMPUTE, "adapter": set(lab08.get("memory_adapters", ["none"]))}
+    if puzzle == "batch":
+        out = {"precision": set(lab08["batch_precisions"]) | PRECISIONS}
+        if not fleet:  # the cloud part searches the parallel plan: recompute is the attempt's own
+            return {**out, "recompute": RECOMPUTE}
+        # a fleet's plan is fixed (every device holds the whole model, tracks/<track>.toml [crisis_plan]); an attempt
+        # can only restate it
+        plan = t["crisis_plan"]
+        return {**out, **{k: {str(plan[k])} for k in ("tp", "pp", "dp", "cp", "virtual_stages", "zero", "recompute")}}
+    if puzzle == "3d":
+        if fleet:  # the fleet form: its aggregation paths, tracks/<track>.toml [fleet.tiers.<key>]
+            return {"tier": set(t["fleet"]["tiers"])}
+        return {"zero": {"0", "1", "2", "3"}, "recompute": RECOMPUTE,
+                "framework": {"megatron", "deepspeed", "fsdp"},  # the three explorer/cost/frameworks.py models
+                "sequence_parallel": {"yes", "no"}, "hsdp": {"yes", "no"}}
+    return {}
+
+
+def _listed(text: str) -> dict[str, list[str]]:
+    """Each column of a template's 'values' comment with what it says it takes (a wrapped column's continuation
+    lines joined), from the one-line form or the one-column-a-line form."""
+    lines = [x[2:] for x in text.splitlines() if x.startswith("# ")]
+    start = next(i for i, x in enumerate(lines) if x.startswith("values"))
+    if lines[start].startswith("values: "):
+        items = lines[start][len("values: "):].split("; ")
+    else:
+        items = []
+        for x in lines[start + 1:]:
+            if x.startswith("    "):
+                items[-1] += " " + x.strip()
+            elif x.startswith("  "):
+                items.append(x.strip())
+            else:
+                break
+    out = {}
+    for item in items:
+        name, _, what = item.partition(": ")
+        out[name] = [v.strip() for v in what.split("|")]
+    return out
+
+
+def _attempt_puzzles() -> list[str]:
+    from explorer.puzzles import PUZZLES
+
+    return sorted(PUZZLES)
+
+
+@pytest.mark.parametrize("track", TRACKS)
+@pytest.mark.parametrize("puzzle", _attempt_puzzles())
+def test_every_template_lists_the_names_its_grader_accepts(puzzle, track, tmp_path):
+    """Was 'a name' for batch (precision, recompute), memory (optimizer, precision, recompute, adapter), hierarchy
+    (both algorithms), scaling (fabric) and the fleet 3D tier: every named column now lists the values its grader
+    accepts on that track, in lines of at most 100 characters, and the template still reads back as a file."""
+    from explorer.reports.attempts import puzzle_module, template
+    from explorer.reports.attempts_file import AttemptSpec, read_file
+
+    try:
+        mod = puzzle_module(puzzle, track)
+    except UsageError as e:  # sync, crossover, compression: nothing for a student to choose
+        assert "grades no attempts" in str(e)
+        return
+    text = template(puzzle, track=track)
+    assert "a name" not in text, text
+    assert all(len(line) <= 100 for line in text.splitlines()[:-1]), text
+    listed = _listed(text)
+    assert list(listed) == list(mod.ATTEMPT_VARIABLES)
+    expected = _expected(puzzle, track)
+    for column, values in listed.items():
+        if column in expected:
+            assert set(values) == expected[column], (column, values)
+        elif mod.ATTEMPT_KINDS.get(column) == "flag":
+            assert values == ["yes", "no"], (column, values)
+        else:  # a column without a list says its kind
+            assert values[0] in ("a whole number >= 1", "a whole number >= 0", "a number"), (column, values)
+    assert {c for c in mod.ATTEMPT_VARIABLES if mod.ATTEMPT_KINDS.get(c) == "name"} <= set(expected)
+    f = tmp_path / "template.csv"  # the template as written, with one row: its comments are skipped
+    f.write_text(text + ",".join("1" for _ in mod.ATTEMPT_VARIABLES) + "\n")
+    spec = AttemptSpec.of(mod)
+    assert read_file(f, spec).rows[0].line == text.count("\n") + 1
+
+
+# the required columns of one attempt (any valid value): the rows below vary one named column at a time
+REQUIRED = {"batch": {"micro_batch": 1, "accumulation": 1}, "memory": {},
+            "hierarchy": {"aggregation": 1, "accumulation": 1}, "scaling": {"devices": 4},
+            "3d": {"micro_batch": 1, "local_steps": 1}}
+
+
+@pytest.mark.parametrize("track", TRACKS)
+@pytest.mark.parametrize("puzzle", ["batch", "memory", "hierarchy", "scaling", "3d"])
+def test_every_listed_name_is_graded_and_any_other_is_a_one_line_error(puzzle, track):
+    from explorer.reports.attempts import puzzle_module
+
+    mod = puzzle_module(puzzle, track)
+    required = REQUIRED[puzzle]
+    choices = mod.attempt_choices(track)
+    if puzzle == "3d" and track == "cloud":  # the datacenter form: the crisis plan (tracks/cloud.toml), its names
+        required = {"tp": 8, "pp": 8, "dp": 16, "micro_batch": 2}
+        choices = {k: v for k, v in choices.items() if mod.ATTEMPT_KINDS[k] == "name"}
+    for column, values in choices.items():
+        for v in values:
+            r = mod.evaluate_attempt({**required, column: v}, track=track)
+            assert "objective_name" in r, (column, v)
+        if isinstance(values[0], str):
+            bad = "bogusname"
+        else:  # a fixed plan's column: any other number
+            bad = values[0] + 1
+        with pytest.raises(UsageError) as e:
+            mod.evaluate_attempt({**required, column: bad}, track=track)
+        msg = str(e.value)
+        assert "\n" not in msg and str(bad) in msg and all(str(v) in msg for v in values), msg
+
+
+@pytest.mark.parametrize("puzzle,track", [("scaling", "cloud"), ("scaling", "tiny"), ("batch", "edge"),
+                                          ("memory", "cloud"), ("hierarchy", "mobile"), ("3d", "tiny")])
+def test_a_filled_in_template_is_graded_through_the_cli(puzzle, track, tmp_path):
+    """The template, one row per listed value of each named column, then a row with a name it does not list: exit 0,
+    every listed value graded, the last row a one-line error naming its value."""
+    import json
+
+    from explorer.reports.attempts import puzzle_module, template
+    from explorer.reports.attempts_file import show
+
+    mod = puzzle_module(puzzle, track)
+    cols = list(mod.ATTEMPT_VARIABLES)
+    rows = [{**REQUIRED[puzzle], k: v} for k, vs in mod.attempt_choices(track).items() for v in vs]
+    named = next(k for k in cols if mod.ATTEMPT_KINDS.get(k) == "name")
+    rows.append({**REQUIRED[puzzle], named: "bogusname"})
+    f = tmp_path / "mine.csv"
+    f.write_text(template(puzzle, track=track)
+                 + "".join(",".join(show(r[c]) if c in r else "" for c in cols) + "\n" for r in rows))
+    code, out, err = explore("solve", puzzle, "--track", track, "--attempts", str(f), "--format", "json")
+    assert code == 0, err
+    graded = json.loads(out)["extra"]["attempts"]
+    assert len(graded) == len(rows)
+    assert all(g["error"] is None for g in graded[:-1]), [g["error"] for g in graded]
+    last = graded[-1]["error"]
+    assert "\n" not in last and "'bogusname'" in last and f"field '{named}'" in last, last
+
+
+def test_a_fabric_the_track_cannot_have_is_refused_not_graded():
+    """Was graded as 'outside the searched space' with a throughput (Wi-Fi 6 between H100 servers); now a one-line
+    error naming the link, why, and the track's list: a radio on cloud, a datacenter wire on a fleet."""
+    from explorer.puzzles import scaling
+
+    with pytest.raises(UsageError) as e:
+        scaling.evaluate_attempt({"fabric": "wifi6", "devices": 8}, "cloud")
+    assert "wifi6" in str(e.value) and "no radio" in str(e.value) and "valid on it: eth_100g" in str(e.value)
+    with pytest.raises(UsageError) as e:
+        scaling.evaluate_attempt({"fabric": "ib_ndr", "devices": 8}, "tiny")
+    assert "ib_ndr" in str(e.value) and str(e.value).endswith("valid on it: ble, bluetooth, lte_5g, wifi6")
+
+
+def test_a_fleet_batch_attempt_cannot_change_the_plan_it_is_priced_on():
+    """Was silently ignored: tp = 2 or recompute = full on the edge track was priced on the fixed plan (TP 1, no
+    recomputation) and graded as if written; now refused in one line saying what the column takes."""
+    from explorer.puzzles import batch
+
+    for column, value, allowed in (("tp", 2, "tp takes 1"), ("recompute", "full", "recompute takes none")):
+        with pytest.raises(UsageError) as e:
+            batch.evaluate_attempt({"micro_batch": 1, "accumulation": 1, column: value}, "edge")
+        assert allowed in str(e.value) and "\n" not in str(e.value)
+    ok = batch.evaluate_attempt({"micro_batch": 1, "accumulation": 1, "tp": 1, "recompute": "none"}, "edge")
+    assert ok["objective"] is not None

@@ -24,6 +24,7 @@ from explorer.cost import convergence as conv
 from explorer.cost import numerics as num
 from explorer.cost import training_memory as tmem
 from explorer.errors import InfeasibleError, UsageError, require_positive_int
+from explorer.plan import PRECISIONS, RECOMPUTE
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -434,9 +435,10 @@ def build_report(res: BatchResult) -> Report:
                                  f"synchronous data parallelism cannot keep this network under "
                                  f"{_pct(inst.headroom)}.")
             extra["objective"] = {"name": "samples_per_s", "value": e["samples_per_s"], "sense": "max"}
-        plan_used = e.get("plan", t.crisis_plan)
+        # the plan the answer was priced on: its own where the plan is searched, else the fixed one (fixed_plan)
+        plan_used = _plan_fields(e["plan"]) if "plan" in e else fixed_plan(inst) or _plan_fields(t.crisis_plan)
         extra["configuration"] = {"precision": e["precision"], "micro_batch": e["micro_batch"],
-                                  "accumulation": e["accumulation"], **_plan_fields(plan_used)}
+                                  "accumulation": e["accumulation"], **plan_used}
         extra["reaches_target"] = res.reaches_target
         figures["mfu"] = Figure(e["mfu"], "fraction", "MFU of the answer")
         figures["global_batch"] = Figure(e["global_batch"], "samples", "global batch of the answer")
@@ -664,20 +666,70 @@ def _planned_attempt(inst: BatchInstance, precision: str, micro_batch: int, accu
     return _entry(inst, precision, estimate(_setup(inst.track.key, inst.track.workload.precision), pl))
 
 
+def fixed_plan(inst: BatchInstance) -> dict[str, Any] | None:
+    """The parallel plan every attempt is priced on where the track does not search one (evaluate_config: the
+    track's TP, PP, DP, CP and virtual stages, the memory plan's ZeRO stage and recomputation); None where the plan
+    is an attempt's own (sc.plan_search_batches, priced by _planned_attempt)."""
+    if inst.sc.plan_search_batches:
+        return None
+    plan, c = inst.track.crisis_plan, inst.plan_choice
+    return {**_plan_fields(plan), "zero": c.zero, "recompute": c.recompute}
+
+
+def _choices(inst: BatchInstance) -> dict[str, list]:
+    """The values each column of an attempt may take beyond its kind, which evaluate_attempt refuses others of:
+    the precisions (the searched ones first, then the others the cost model prices, explorer.plan.PRECISIONS, which
+    are outside the searched space) and recomputation modes (explorer.plan.RECOMPUTE, what ParallelPlan builds);
+    where the plan is fixed (fixed_plan), each plan column's one value."""
+    out: dict[str, list] = {"precision": list(dict.fromkeys([*inst.precisions, *PRECISIONS]))}
+    fixed = fixed_plan(inst)
+    out.update({"recompute": list(RECOMPUTE)} if fixed is None else {k: [v] for k, v in fixed.items()})
+    return out
+
+
+def attempt_choices(track: str = "cloud") -> dict[str, list]:
+    """The values a named or fixed column takes on `track` (`explore attempts template`): _choices, the lists
+    evaluate_attempt checks with (they do not depend on the scenario's options)."""
+    return _choices(make_instance(track))
+
+
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
-    """What a file may leave out: the track's training precision and parallel plan."""
+    """What a file may leave out: the track's training precision and parallel plan (where the plan is fixed, the one
+    every attempt is priced on)."""
     t = get_track(track)
-    return {"precision": t.workload.precision, **_plan_fields(t.crisis_plan)}
+    return {"precision": t.workload.precision, **(fixed_plan(make_instance(track)) or _plan_fields(t.crisis_plan))}
+
+
+def _check_choices(inst: BatchInstance, values: dict[str, Any]) -> None:
+    """A one-line UsageError for the first column whose value is not among _choices(inst): an unknown name, or on a
+    track whose plan is fixed a plan column that differs from it (the grader would price the fixed plan instead)."""
+    fixed = fixed_plan(inst) or {}
+    for k, valid in _choices(inst).items():
+        v = values.get(k)
+        if isinstance(valid[0], str):
+            ok, shown = str(v).strip().lower() in valid, repr(str(v).strip()[:40])
+        else:
+            try:
+                ok = not isinstance(v, bool) and float(v) == valid[0]
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            shown = V.short(v)
+        if ok:
+            continue
+        if k in fixed:
+            plan = ", ".join(f"{x} {y}" for x, y in fixed.items())
+            raise UsageError(f"{k} {shown}: the {inst.track.key} track's batch part prices every attempt on its fixed "
+                             f"plan ({plan}); {k} takes {valid[0]} (or leave the cell empty)")
+        raise UsageError(f"{k} {shown} unknown; valid: {', '.join(map(str, valid))}")
 
 
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score (precision, micro-batch, accumulation) on the grid the exhaustive search covers (all_configs):
     a value off that grid is outside the searched space."""
     inst = make_instance(track, **options)
-    values = {**attempt_defaults(track), **values}
+    values = {**attempt_defaults(track), **{k: v for k, v in values.items() if v not in (None, "")}}
+    _check_choices(inst, values)
     p = str(values.get("precision", "")).strip().lower()
-    if p not in inst.precisions and p not in ("fp32", "bf16", "fp16", "fp8"):
-        raise UsageError(f"precision {p!r} unknown; valid: {', '.join(inst.precisions)}")
     try:
         b, a = int(float(values["micro_batch"])), int(float(values["accumulation"]))
     except KeyError as exc:

@@ -756,6 +756,12 @@ def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     return {"intra_algorithm": "ring", "inter_algorithm": "ring"}
 
 
+def attempt_choices(track: str = "cloud") -> dict[str, list]:
+    """The values a named column takes (`explore attempts template`): the algorithms _parse accepts, the ones the
+    solvers search (INTRA inside a node, INTER between nodes), on every track."""
+    return {"intra_algorithm": list(INTRA), "inter_algorithm": list(INTER)}
+
+
 def _parse(values: dict[str, Any]) -> tuple[int, str, str, int]:
     values = {**attempt_defaults(), **{k: v for k, v in values.items() if v not in (None, "")}}
     missing = [k for k in ATTEMPT_VARIABLES if k not in values]
@@ -767,12 +773,11 @@ def _parse(values: dict[str, Any]) -> tuple[int, str, str, int]:
     except (TypeError, ValueError, OverflowError):
         raise UsageError(f"aggregation and accumulation must be whole numbers, got {values['aggregation']!r}, "
                          f"{values['accumulation']!r}") from None
-    intra, inter = str(values["intra_algorithm"]).strip().lower(), str(values["inter_algorithm"]).strip().lower()
-    if intra not in INTRA:
-        raise UsageError(f"intra algorithm {intra!r} unknown; valid: {', '.join(INTRA)}")
-    if inter not in INTER:
-        raise UsageError(f"inter algorithm {inter!r} unknown; valid: {', '.join(INTER)}")
-    return g, intra, inter, a
+    names = {k: str(values[k]).strip().lower() for k in ("intra_algorithm", "inter_algorithm")}
+    for k, valid in attempt_choices().items():
+        if names[k] not in valid:
+            raise UsageError(f"{k} {names[k][:40]!r} unknown; valid: {', '.join(valid)}")
+    return g, names["intra_algorithm"], names["inter_algorithm"], a
 
 
 def evaluate_attempt(values: dict[str, Any], track: str = "cloud", **options: Any) -> dict[str, Any]:

@@ -557,9 +557,25 @@ def scenario_of(inst: MemoryInstance) -> dict[str, Any]:
 
 
 # --- attempts ---------------------------------------------------------------------------------------
+NAME_COLUMNS = [d for d in ATTEMPT_VARIABLES if ATTEMPT_KINDS[d] == "name"]
+
+
+def name_choices(inst: MemoryInstance) -> dict[str, list]:
+    """The values each named column accepts: the choices the audit searches (inst.dims); _parse refuses any
+    other name (a typo, or another track's) with this list."""
+    return {d: list(inst.dims[d]) for d in NAME_COLUMNS}
+
+
+def attempt_choices(track: str = "cloud") -> dict[str, list]:
+    """The values a named column takes on `track` (`explore attempts template`): name_choices of the default
+    scenario (the named dims do not depend on --memory-limit-gb or --batch)."""
+    return name_choices(make_instance(track))
+
+
 def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str]]:
     """Indices into the searched choices (inst.dims), and the values outside them."""
     idx, outside = {}, []
+    names = name_choices(inst)
     for d in ATTEMPT_VARIABLES:
         v = values[d] if values.get(d) not in (None, "") else getattr(inst.baseline, d)
         dom = inst.dims[d]
@@ -572,8 +588,9 @@ def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str
                 raise UsageError(f"{d} must be a whole number, got {v!r}") from None
         else:
             v = str(v).strip().lower()
-        if v not in dom and isinstance(v, str):  # a name this track does not offer: a typo, or another track's
-            raise UsageError(f"{d} {v!r} not offered on this track; valid: {', '.join(map(str, dom))}")
+        if d in names and v not in names[d]:  # a name this track does not offer: a typo, or another track's
+            raise UsageError(f"{d} {v[:40]!r} not offered on the {inst.track.key} track; valid: "
+                             f"{', '.join(names[d])}")
         if v not in dom:
             outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}")
             continue

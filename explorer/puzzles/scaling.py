@@ -866,6 +866,28 @@ def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     return {"fabric": fabrics[0]} if len(fabrics) == 1 else {}
 
 
+def attempt_choices(track: str = "cloud") -> dict[str, list]:
+    """The values a named column takes on `track` (`explore attempts template`): the links its devices can have
+    between nodes (track_fabrics: on a fleet track its inter-node radios, on cloud its wires), the list
+    evaluate_attempt checks an attempt's fabric against."""
+    return {"fabric": track_fabrics(scenario(track).track)}
+
+
+def _attempt_fabric(track: Track, value: Any) -> str:
+    """The catalog key of an attempt's one fabric (a key or alias), if it is among attempt_choices(track); else a
+    one-line UsageError naming it and that list (check_track_fabrics says why a known link is not the track's)."""
+    valid = attempt_choices(track.key)["fabric"]
+    names = [x.strip() for x in value.split(",") if x.strip()] if isinstance(value, str) else []
+    if len(names) != 1:
+        raise UsageError(f"attempt needs exactly one fabric, got {V.short(value)}; valid on the {track.key} track: "
+                         f"{', '.join(valid)}")
+    try:
+        key = get_link(names[0]).key
+    except UsageError:
+        raise unknown_name("fabric", names[0], valid) from None
+    return check_track_fabrics(track, [key])[0]
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score a (fabric, N) against the scenario `options` (a report's `scenario`): throughput (maximised)
     subject to 'one more device still adds at least threshold x of a device' (the diminishing-returns
@@ -875,9 +897,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
     fabrics = check_track_fabrics(sc.track, parse_fabrics(options.get("fabric")) or list(sc.fabrics))
     n_max = require_positive_int("max-devices", options.get("max_devices") or sc.n_max)
-    fabric = parse_fabrics(values.get("fabric"))
-    if len(fabric) != 1:
-        raise UsageError(f"attempt needs exactly one fabric, got {values.get('fabric')!r}")
+    fabric = [_attempt_fabric(sc.track, values.get("fabric"))]
     try:
         n = require_positive_int("devices", int(float(values.get("devices"))))
     except (TypeError, ValueError, OverflowError):

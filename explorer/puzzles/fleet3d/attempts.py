@@ -61,7 +61,18 @@ def columns_hint(track: str) -> str:
             f"optionally split ({_listing(sorted({p.split for p in scn.placements}))}), trainable_layers "
             f"({_listing(sorted({p.trainable for p in scn.placements}))}), participation "
             f"({_listing(scn.participation)}), deadline_quantile ({_listing(scn.deadline_quantiles)}) and tier "
-            f"({_listing([t.key for t in scn.tiers])}); `explore attempts template 3d --track {scn.track.key}`")
+            f"({_listing(tier_keys(scn))}); `explore attempts template 3d --track {scn.track.key}`")
+
+
+def tier_keys(scn: FleetScenario) -> list[str]:
+    """The aggregation paths an attempt's tier may name: the track's [fleet.tiers] keys (what _values accepts)."""
+    return [t.key for t in scn.tiers]
+
+
+def attempt_choices(track: str = "edge") -> dict[str, list]:
+    """The values a named column takes (`explore attempts template`): the track's aggregation paths, the very
+    list _values checks a tier against."""
+    return {"tier": tier_keys(_solved(track)[0])}
 
 
 def _listing(values) -> str:
@@ -102,7 +113,7 @@ def _values(scn: FleetScenario, values: dict[str, Any]) -> dict[str, Any]:
     if out["deadline_quantile"] >= 1:
         raise UsageError("deadline_quantile 1 waits for every device forever (the slowest is unbounded); "
                          f"searched: {_listing(scn.deadline_quantiles)}")
-    keys = [t.key for t in scn.tiers]
+    keys = tier_keys(scn)
     tier = str(v["tier"]).strip().lower()
     if tier not in keys:
         raise UsageError(f"tier {tier[:40]!r} is not an aggregation path of the {scn.track.key} track; valid: "

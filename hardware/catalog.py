@@ -112,6 +112,8 @@ class Node:
     source: str
     nics: int = 0  # compute NICs per node (== devices: one NIC per GPU)
     nic: str = ""
+    radios: tuple[str, ...] = ()  # a fleet device's radio links (links.toml keys), () for a wired node
+    radios_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,19 @@ def _node(name: str) -> Node:
     key = _resolve("node", _nodes(), name)
     e = _nodes()[key]
     fields = ("name", "accelerator", "devices", "intra_link", "inter_link", "source", "nics", "nic")
-    return Node(key=key, **{k: e[k] for k in fields})
+    return Node(key=key, radios=_radios(key, e), radios_source=e.get("radios_source", ""),
+                **{k: e[k] for k in fields})
+
+
+def _radios(key: str, e: dict) -> tuple[str, ...]:
+    """A nodes.toml entry's radios: links.toml keys of radio links only, stated with a radios_source."""
+    radios = tuple(e.get("radios", ()))
+    for r in radios:
+        if r not in _links() or not _link(r).radio:
+            raise ValueError(f"nodes.toml [{key}]: radios lists {r!r}, which is not a radio link of links.toml")
+    if radios and not e.get("radios_source"):
+        raise ValueError(f"nodes.toml [{key}]: radios needs a radios_source (the device's datasheet or an assumption)")
+    return radios
 
 
 def node_for_accelerator(accelerator: str) -> Node | None:

@@ -257,9 +257,16 @@ def _expected(puzzle: str, track: str) -> dict[str, set[str]]:
     if puzzle == "scaling":
         # links.toml: the radios are the links with an energy per bit; a fleet talks over those that reach another
         # node (scope 'inter'; NFMI is within one head), a GPU server over wires only
+        # node (scope 'inter'; NFMI is within one head) and that the track's device carries (nodes.toml radios of
+        # the track's node), a GPU server over wires only
         links = _toml(LINKS)
         radio = {k for k, e in links.items() if "energy_nj_per_bit" in e}
-        return {"fabric": {k for k in radio if links[k]["scope"] == "inter"} if fleet else set(links) - radio}
+        if not fleet:
+            return {"fabric": set(links) - radio}
+        acc = t["cluster"]["accelerator"]  # the node built around the track's part (accelerators.toml `node`)
+        node = _toml(LINKS.parent / "accelerators.toml")[acc]["node"]
+        carried = set(_toml(LINKS.parent / "nodes.toml")[node]["radios"])
+        return {"fabric": {k for k in radio if links[k]["scope"] == "inter"} & carried}
     if puzzle == "hierarchy":  # ring or binomial tree inside a node; between nodes also halving-doubling, NCCL's trees
         return {"intra_algorithm": {"ring", "tree"},
                 "inter_algorithm": {"ring", "tree", "halving_doubling", "double_binary_tree"}}
@@ -415,7 +422,7 @@ def test_a_fabric_the_track_cannot_have_is_refused_not_graded():
     assert "wifi6" in str(e.value) and "no radio" in str(e.value) and "valid on it: eth_100g" in str(e.value)
     with pytest.raises(UsageError) as e:
         scaling.evaluate_attempt({"fabric": "ib_ndr", "devices": 8}, "tiny")
-    assert "ib_ndr" in str(e.value) and str(e.value).endswith("valid on it: ble, bluetooth, lte_5g, wifi6")
+    assert "ib_ndr" in str(e.value) and str(e.value).endswith("valid on it: ble, bluetooth")  # an earbud's radios
 
 
 def test_a_fleet_batch_attempt_cannot_change_the_plan_it_is_priced_on():

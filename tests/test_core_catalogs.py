@@ -244,3 +244,23 @@ def test_a_radio_link_without_a_duplex_is_refused_at_loading():
     assert _duplex("w", {}) == "full"  # a wired link that says nothing is full duplex
     assert get_link("nfmi").duplex == "half" and "NxH2280" in get_link("nfmi").duplex_source
     assert get_link("ib_ndr").duplex == "full" and not get_link("ib_ndr").half_duplex
+
+
+def test_a_node_lists_radio_links_only_and_says_where_they_come_from():
+    # nodes.toml radios: what a fleet device can talk over (explore solve scaling --fabric reads it); an entry naming
+    # a wire or an unknown link, or naming radios without a source, is refused at loading
+    from explorer.hardware.catalog import _radios, get_node
+
+    with pytest.raises(ValueError, match=r"\[n\]: radios lists 'ib_ndr', which is not a radio"):
+        _radios("n", {"radios": ["ib_ndr"], "radios_source": "x"})
+    with pytest.raises(ValueError, match="'tin_can', which"):
+        _radios("n", {"radios": ["tin_can"], "radios_source": "x"})
+    with pytest.raises(ValueError, match="needs a radios_source"):
+        _radios("n", {"radios": ["ble"]})
+    assert _radios("w", {}) == ()  # a wired node names none
+    # the nRF52840 product specification's RADIO: Bluetooth LE (1M, 2M, Coded) and 802.15.4, no Wi-Fi, no cellular
+    pair = get_node("hearable_pair")
+    assert set(pair.radios) == {"ble", "bluetooth"} and "nRF52840" in pair.radios_source
+    assert "lte_5g" not in get_node("ar_glasses").radios  # the AR1 glasses have no modem (they go through the phone)
+    assert get_node("dgx_h100").radios == ()
+

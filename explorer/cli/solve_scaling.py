@@ -15,8 +15,9 @@ from explorer.cli.common import emit, puzzle_options
 @puzzle_options
 @click.option("--fabric", "fabrics", multiple=True, metavar="LINK",
               help="Inter-node link(s) from the catalog (repeatable or comma-separated), e.g. eth_10g,ib_ndr. "
-                   "Default: the track's two fabrics. A fleet track (edge, mobile, tiny) takes the radios that reach "
-                   "another node (ble, bluetooth, lte_5g, wifi6), the cloud track wired links only.")
+                   "Default: the track's two fabrics. A fleet track takes the radios its device carries that reach "
+                   "another node (tiny: ble, bluetooth; mobile: also wifi6; edge: also lte_5g), the cloud track "
+                   "wired links only.")
 @click.option("--threshold", type=V.THRESHOLD, default=0.5, show_default=True,
               help="Diminishing returns: one more device adds less than this many devices' worth of speedup.")
 @click.option("--max-devices", "--nodes", "max_devices", type=V.CURVE_DEVICES, default=None,

@@ -33,7 +33,7 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
-from explorer.hardware.catalog import Cluster, Link, get_link, link_names
+from explorer.hardware.catalog import Cluster, Link, get_link, get_node, link_names
 from explorer.models.catalog import get_model
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -176,13 +176,21 @@ def track_fabrics(track: Track) -> list[str]:
     catalog's 'intra' link between the two earbuds of one head, whose magnetic near field does not reach another
     wearer (NXP NxH2280: an earbud-to-earbud link). The cloud track's GPU servers are wired and have no radio, so
     its fabric is any wired link (NVLink among them: NVLink Switch spans nodes, as in the GB200 NVL72 rack's 18
-    compute trays, NVIDIA GB200 NVL72 datasheet)."""
+    compute trays, NVIDIA GB200 NVL72 datasheet). A fleet device has only the radios its node lists (nodes.toml
+    `radios`, from the part's datasheet: an nRF52840 earbud speaks Bluetooth LE, never Wi-Fi or 5G)."""
+    fleet = track.key in FLEET_TRACKS
+    radios = _node_radios(track) if fleet else ()
     out = []
     for k in link_names():
         link = get_link(k)
-        if (link.radio and link.scope == "inter") if track.key in FLEET_TRACKS else not link.radio:
+        if (link.radio and link.scope == "inter" and (not radios or k in radios)) if fleet else not link.radio:
             out.append(k)
     return out
+
+
+def _node_radios(track: Track) -> tuple[str, ...]:
+    """The radios of the track's catalog node (nodes.toml `radios`), () when the node names none."""
+    return get_node(track.cluster.node).radios if track.cluster.node else ()
 
 
 def check_track_fabrics(track: Track, fabrics: list[str]) -> list[str]:
@@ -194,6 +202,11 @@ def check_track_fabrics(track: Track, fabrics: list[str]) -> list[str]:
             continue
         link = get_link(f)
         if track.key in FLEET_TRACKS:
+            if link.radio and link.scope == "inter":  # a radio the track's device does not carry
+                node = get_node(track.cluster.node)
+                raise UsageError(f"fabric {f} ({link.name}) is not one of the radios the {track.key} track's "
+                                 f"{track.device_plural} carry ({node.radios_source.split(':')[0]}); "
+                                 f"valid on it: {', '.join(ok)}")
             what = (f"a near-field link inside one node (scope '{link.scope}'), which does not reach another node"
                     if link.radio else "a datacenter wire, not a radio")
             why = f"the {track.key} track is a fleet of {track.device_plural} that talk over the radio"

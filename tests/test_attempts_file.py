@@ -436,3 +436,15 @@ def test_a_fleet_batch_attempt_cannot_change_the_plan_it_is_priced_on():
         assert allowed in str(e.value) and "\n" not in str(e.value)
     ok = batch.evaluate_attempt({"micro_batch": 1, "accumulation": 1, "tp": 1, "recompute": "none"}, "edge")
     assert ok["objective"] is not None
+
+
+def test_a_zero_stage_that_does_not_exist_is_a_bad_row_not_an_attempt_outside_the_space(tmp_path):
+    """ZeRO has stages 0-3 (Rajbhandari et al. 2020: optimizer states, + gradients, + parameters); the template lists
+    them. 'zero 4' was graded 'outside the searched space' with a best single change 'zero 4 -> 3'; it is a value no
+    system has, so the row is named as malformed and the rest of the file is still graded."""
+    f = tmp_path / "z.csv"
+    f.write_text("tp,pp,dp,micro_batch,zero\n8,2,64,1,4\n8,2,64,1,1\n")
+    code, out, err = explore("solve", "3d", "--track", "cloud", "--attempts", str(f))
+    assert code == 0, err
+    assert "1 of 2 rows graded" in out
+    assert "z.csv, line 2, field 'zero': zero 4 is not a ZeRO stage; one of 0, 1, 2, 3" in " ".join(out.split())

@@ -32,7 +32,7 @@ from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import cluster_with
 from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
-from explorer.plan import ParallelPlan
+from explorer.plan import ZERO_STAGES, ParallelPlan
 from explorer.puzzles.threed_space import (
     FRAMEWORK_CODES,
     FRAMEWORK_NAMES,
@@ -590,7 +590,7 @@ def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
 def attempt_choices(track: str = "cloud") -> dict[str, list]:
     """The values a named or bounded column takes (`explore attempts template`): ZeRO stages 0-3, the recompute
     modes and the frameworks the grader reads (threed_explain._parse)."""
-    return {"zero": [0, 1, 2, 3], "recompute": list(RECOMPUTE_CODES), "framework": list(FRAMEWORK_CODES)}
+    return {"zero": list(ZERO_STAGES), "recompute": list(RECOMPUTE_CODES), "framework": list(FRAMEWORK_CODES)}
 
 
 def attempt_hint(track: str, unknown: list[str]) -> str | None:

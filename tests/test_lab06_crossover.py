@@ -139,3 +139,15 @@ def test_expected_crossover_without_jitter_is_the_closed_form():
     # with latency noise ring's 18 synchronous steps of 10 messages each wait longer than tree's 8 levels,
     # so the expected-time crossover moves up
     assert rl.expected_crossover(10, 0.03, 0.5, 4.375e6, trials=2000, seed=1) > m
+
+
+def test_tiny_says_why_gossip_and_pair_gossip_coincide():
+    # The fleet optimum splits each earbud pair (4/1 layers): a pair is one replica, so earbud gossip runs on the
+    # wearer graph with no NFMI swap, exactly pair gossip (fleet3d/model.py sync_costs). Two identical rows with no
+    # word read as a bug; the report now says why, and only when both rows really are equal at a split placement.
+    r = crossover.solve("tiny")
+    rows = {row[0]: row[1:] for row in r.tables["fleet_paths"].rows}
+    assert rows["gossip"] == rows["pair gossip"]
+    text = " ".join(f.answer for f in r.findings)
+    assert "Gossip and pair gossip coincide here, by construction" in " ".join(text.split())
+    assert "coincide" not in " ".join(f.answer for f in crossover.solve("mobile").findings)

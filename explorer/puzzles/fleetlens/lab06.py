@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 from explorer.cost import energy, federated
 from explorer.cost.collectives import ring_allreduce_bytes_per_device, ring_allreduce_time, tree_allreduce_time
 from explorer.cost.gossip import gossip_ring_crossover
@@ -116,6 +118,13 @@ def _gossip_crossover(rep, res) -> View:
            f"one gossip round mixes only by p = 1 - |lambda_2|^2 of the graph's Metropolis matrix, and the "
            "Koloskova et al. 2020 bound charges tau/p more iterations for it; the table below prices both in rounds, "
            "joules and days.")
+    pairs = by.get("gossip_pairs")
+    if g is not None and pairs is not None and b["split"] < scn.layers and math.isclose(
+            g["t_sync"], pairs["t_sync"]) and math.isclose(g["consensus_rate"], pairs["consensus_rate"]):
+        why += (f" {g['tier'].short.capitalize()} and {pairs['tier'].short} coincide here, by construction: this "
+                "placement splits the model across the two earbuds of a pair, so a pair is one replica, its earbuds "
+                "hold different layers and have nothing to average with each other over NFMI; gossip between "
+                "earbuds is then gossip between wearers, on the same wearer graph.")
     figures = {"fleet_update_bytes": Figure(m, "B", "update size each earbud exchanges"),
                "fleet_max_degree": Figure(deg, "neighbours", "most neighbours of one earbud")}
     if m_star is not None:

@@ -294,6 +294,22 @@ class Formula:
     note: str = ""
 
 
+def check_text_width(width: Any) -> int | None:
+    """A text width as given (None: the terminal's), or a one-line UsageError naming the value and the range the
+    renderer draws in (reports.text MIN_WIDTH..MAX_WIDTH, the range it clamps a terminal's width into): a width
+    outside it was clamped without a word, so width=10 gave 40-column text."""
+    if width is None:
+        return None
+    from explorer.reports.text import MAX_WIDTH, MIN_WIDTH
+
+    if isinstance(width, bool) or not isinstance(width, int) or not MIN_WIDTH <= width <= MAX_WIDTH:
+        from explorer.errors import UsageError
+
+        raise UsageError(f"width {short(width)} is not allowed: a whole number of columns from {MIN_WIDTH} to "
+                         f"{MAX_WIDTH} (None: the terminal's width)")
+    return width
+
+
 @dataclass
 class Assumption:
     text: str
@@ -353,10 +369,12 @@ class Report:
         return self.to_text()
 
     def to_text(self, width: int | None = None) -> str:
-        """The report as plain text wrapped to `width` columns (default: the terminal's, else $COLUMNS, else 80)."""
+        """The report as plain text wrapped to `width` columns (default: the terminal's, else $COLUMNS, else 80).
+        A width is a whole number from 40 to 500 (check_text_width): narrower, prose wraps a word to a line and tables
+        turn unreadable; anything else is a one-line UsageError."""
         from explorer.reports.render import to_text
 
-        return to_text(self, width=width)
+        return to_text(self, width=check_text_width(width))
 
     def to_markdown(self) -> str:
         from explorer.reports.render import to_markdown

@@ -181,6 +181,7 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
     tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp, parallel_block=parallel_block)
+    _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
         from explorer.puzzles.threed_space import ALIASES
@@ -193,6 +194,24 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _solve_3d(track, model=mdl, **options)
+
+
+def _fleet_as_datacenter(track: str | Track, gpu: str | None, gpus: int | None) -> None:
+    """A fleet track (edge, mobile, tiny) with neither gpu nor gpus given: the datacenter 3D puzzle would take the
+    whole fleet as one synchronous data-parallel ring reducing every step over its radios (the tiny track's 100
+    earbuds as PP=5 DP=10 CP=2 over Bluetooth, 'optimal'), a question no one asked. Refused with the calls that do
+    answer it, as explorer.estimate refuses the same; with gpu or gpus the datacenter form is what was asked for
+    (the track's model on those devices)."""
+    from explorer.puzzles.fleet3d import fleet_phrase, is_fleet
+
+    t = track if isinstance(track, Track) else get_track(track)
+    key = t.key
+    if gpu is None and gpus is None and is_fleet(key):
+        raise UsageError(
+            f"{fleet_phrase(key)}, not a datacenter whose ranks reduce every step: explorer.solve('3d', "
+            f"track={key!r}) answers its 3D puzzle in the fleet form (a Report; `explore solve 3d --track {key}`); "
+            f"explorer.solve_3d takes a fleet track only with gpu (e.g. 'h100': the track's model on datacenter "
+            f"hardware) or gpus (that many {t.device_plural} as one synchronous cluster)")
 
 
 def _overlap_needs_sp(tp_comm_overlap: bool | None, tp: str, sp_off: str) -> None:

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def tiny3d():
-    return explorer.solve_3d("tiny")
+    return explorer.solve_3d("tiny", gpus=100)  # the datacenter form on the fleet's 100 earbuds, asked for by gpus
 
 
 def one_line(s: str, limit: int = 300) -> bool:
@@ -120,5 +120,5 @@ def test_every_puzzle_option_is_followed():
 
 
 def test_right_keywords_still_work(tiny3d):
-    res = explorer.solve_3d("tiny", max_bubble=0.5, top=1, explain=False)
+    res = explorer.solve_3d("tiny", gpus=100, max_bubble=0.5, top=1, explain=False)
     assert res.best.step_time_s <= tiny3d.best.step_time_s + 1e-12  # a looser bubble limit never hurts

@@ -467,7 +467,9 @@ def solve_3d(track: str | Track = "cloud", *, engine: str = "cpsat", top: int = 
     (model, gpu, gpus, gpus_per_node, network, intra_network, seq_len, global_batch, precision,
     optimizer, usable_memory_fraction, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
     max_bubble, fix, allow, memory_limit_bytes). seq_len defaults to the track's, or to the model's context where
-    that is shorter (make_setup)."""
+    that is shorter (make_setup). On a fleet track this is the datacenter form on the track's devices (the graders
+    and the solver's cross-checks use it so); the public explorer.solve_3d refuses a fleet track without gpu or
+    gpus and points to explorer.solve('3d', track=...), the fleet form (api._fleet_as_datacenter)."""
     t = track if isinstance(track, Track) else get_track(track)
     inst = make_instance(t, **options)
     if min_memory_headroom_bytes is not None:

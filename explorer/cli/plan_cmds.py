@@ -79,8 +79,8 @@ def stack(kw: dict) -> dict:
               help="Sequences per step (default 2048, Llama 3 405B's).")
 @click.option("--seq-len", type=V.SEQ_LEN, default=None,
               help="Sequence length (default 8192, or the model's context if shorter).")
-@click.option("--max-bubble", type=V.FRACTION, default=0.10, show_default=True,
-              help="Largest pipeline bubble fraction.")
+@click.option("--max-bubble", type=FINITE, default=0.10, show_default=True,
+              help="Largest pipeline bubble fraction, in [0, 1] (0.1 is 10%).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
 @stack_options
 @framework_options
@@ -140,12 +140,12 @@ def _refuse_prices_of_other_gpus(prices: str | None, gpu_types: list[str]) -> No
 @click.option("--step-time", type=FINITE, default=None, help="Claimed step time, s (needs --global-batch).")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Sequences per step (for --step-time, and the batch of the model's bound; default 2048).")
-@click.option("--mfu", type=FINITE, default=None, help="Claimed MFU as a fraction (0.45).")
+@click.option("--mfu", type=FINITE, default=None, help="Claimed MFU as a fraction in (0, 1] (0.45 is 45%).")
 @click.option("--memory-gb", type=V.MEMORY_GB, default=None, help="Claimed memory per GPU, GB.")
 @click.option("--seq-len", type=V.SEQ_LEN, default=None,
               help="Sequence length (default 8192, or the model's context if shorter).")
 @click.option("--tolerance", type=FINITE, default=0.10, show_default=True,
-              help="Relative difference still called agreement.")
+              help="Relative difference still called agreement, a fraction in (0, 1) (0.1 is 10%).")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
 @stack_options
@@ -167,3 +167,19 @@ def check_cmd(**kw) -> None:
         click.echo(json.dumps(r.to_dict(), indent=2, allow_nan=False))
     else:
         click.echo(r.to_text(), nl=False)
+
+
+def _name_the_precision_default(cmd: click.Command) -> None:
+    """stack_options says '--precision (default: the track's: bf16 in the cloud, fp32 on the earbud)', as the solve
+    commands take --track; plan and check have none and always solve the cloud track (explorer.planner: get_track
+    ("cloud"), whose workload precision is bf16): say that default."""
+    import re
+
+    for p in cmd.params:
+        if p.name == "precision" and isinstance(p, click.Option) and p.help:
+            p.help = re.sub(r"\(default: the track's[^)]*\)",
+                            "(default bf16, the cloud track's, which plan and check always solve)", p.help, count=1)
+
+
+for _cmd in (plan_cmd, check_cmd):
+    _name_the_precision_default(_cmd)

@@ -6,7 +6,10 @@ FLOPs per token are the cost model's (explorer/models/architecture.py: 3 x forwa
 and, because many write-ups use it, 6N with N all parameters (Kaplan et al. 2020, sec. 2.1).
 MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (docs/conventions.md, "Utilisation").
 
-Two kinds of test:
+Three kinds of test:
+- hardware: the weights, gradients and optimizer state alone, fully sharded over all the GPUs (ZeRO-3's floor,
+  no offload), exceed the GPU's usable memory (the fraction `explore plan` skips a candidate by) -> "impossible":
+  no plan fits on that hardware, whatever the claim. Tested always, with or without --memory-gb;
 - arithmetic: the claims contradict each other or a hard limit (MFU above 100%, memory above the HBM or below
   the weights, gradients and optimizer state fully sharded over all the GPUs, an MFU that matches the throughput
   under neither FLOP count) -> "inconsistent";
@@ -22,7 +25,7 @@ from typing import Any
 
 from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
-from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
+from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction
 
 DEFAULT_TOLERANCE = 0.10
 
@@ -34,6 +37,7 @@ class Test:
     ok: bool
     arithmetic: str
     compares: bool = False  # two claims against each other (not one claim against a limit)
+    failed: str = ""  # what a failure means, in words that do not read as if the test held
 
 
 @dataclass
@@ -56,11 +60,15 @@ class CheckResult:
 
     @property
     def verdict(self) -> str:
+        if any(not t.ok and t.kind == "hardware" for t in self.tests):
+            return "impossible"  # no plan fits on this hardware: nothing the claims say can hold
+        if not self.claims:
+            return "nothing to test"
         if any(not t.ok and t.kind == "arithmetic" for t in self.tests):
             return "inconsistent"
         if any(not t.ok for t in self.tests):
             return "beyond the model"
-        return "consistent" if self.tests else "nothing to test"
+        return "consistent"
 
     def to_dict(self) -> dict[str, Any]:
         m = self.model.model
@@ -95,13 +103,14 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
 
+    if mfu is not None:  # a fraction: 45 is 4,500%, most likely a percentage meant as 0.45
+        fraction("mfu", mfu)
+    tolerance = fraction("tolerance", tolerance, hi_open=True)
     claims = {k: v for k, v in (("tokens_per_s", tokens_per_s), ("tokens_per_s_per_gpu", tokens_per_s_per_gpu),
                                 ("step_time_s", step_time_s), ("mfu", mfu), ("memory_gb", memory_gb)) if v is not None}
     for k, v in claims.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > MAX_CLAIM:
             raise UsageError(f"{k.replace('_', '-')} must be a positive finite number up to {MAX_CLAIM:g}, got {v!r}")
-    if not 0 < tolerance < 1:
-        raise UsageError(f"tolerance must lie in (0, 1), got {tolerance!r}")
     if tokens_per_s is not None and tokens_per_s_per_gpu is not None:
         raise UsageError("give --tokens-per-s (cluster) or --tokens-per-s-per-gpu, not both")
     if time_limit is not None and not bound:
@@ -123,6 +132,24 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                     flops_full=ffull, claims=claims, implied={}, bound={}, tolerance=tolerance,
                     precision=setup.precision)
     tol = tolerance
+
+    # The floor no plan goes under: the model's weights, gradients and optimizer state fully sharded over all the
+    # GPUs (ZeRO-3, no offload to CPU or NVMe; cost/memory.py full_model_state_bytes), against the usable memory
+    # explore plan's memory bound uses (Setup.memory_limit_bytes: HBM x the track's usable fraction). Always tested:
+    # when it fails no plan fits, and no claim on this hardware can hold.
+    floor = full_model_state_bytes(setup) / gpus / 1e9
+    r.implied["memory_floor_gb_state_sharded"] = floor
+    hbm = setup.cluster.accelerator.memory_bytes / 1e9
+    usable = setup.memory_limit_bytes / 1e9
+    fits = floor <= usable
+    r.tests.append(Test(
+        "the model state, fully sharded, fits the GPU's memory", "hardware", fits,
+        f"{m.params:,} parameters x ({setup.weight_bytes:g} weight + {setup.grad_bytes:g} gradient + "
+        f"{setup.optimizer_bytes:g} optimizer) bytes / {gpus:,} GPUs = {floor:,.1f} GB per GPU "
+        f"{'<=' if fits else '>'} {usable:.1f} GB usable ({setup.usable_memory_fraction:.0%} of the {hbm:.1f} GB "
+        f"of HBM on {r.gpu}; ZeRO-3, no offload to CPU or NVMe)",
+        failed=f"no plan fits on {gpus:,} x {r.gpu}, as the weights, gradients and optimizer state alone, fully "
+               f"sharded (ZeRO-3, no offload), need {floor:,.1f} GB per GPU > {usable:.1f} GB usable"))
 
     # throughput, from whichever form the claim took
     per_gpu = None
@@ -164,10 +191,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
         hbm = setup.cluster.accelerator.memory_bytes / 1e9
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
-        # The floor no plan goes under: the model's weights, gradients and optimizer state fully sharded over all
-        # the GPUs (ZeRO-3), the bound `explore plan` skips a candidate by (cost/memory.py full_model_state_bytes).
-        floor = full_model_state_bytes(setup) / gpus / 1e9
-        r.implied["memory_floor_gb_state_sharded"] = floor
+        # the same floor (above), against the claimed figure
         r.tests.append(Test("memory >= the model state fully sharded", "arithmetic", memory_gb >= floor * (1 - tol),
                             f"{memory_gb:g} GB per GPU vs {m.params:,} parameters x ({setup.weight_bytes:g} weight + "
                             f"{setup.grad_bytes:g} gradient + {setup.optimizer_bytes:g} optimizer) bytes / "
@@ -175,7 +199,10 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                             f"fully sharded (ZeRO-3, no offload to CPU or NVMe)"
                             + ("" if memory_gb >= floor or memory_gb < floor * (1 - tol) else
                                f"; below it, but within the {tol:.0%} tolerance")))
-    if bound:
+    if bound and not fits:  # no plan fits (the hardware test): nothing for the solve to bound
+        r.bound = {"global_batch": global_batch or assumptions.global_batch, "infeasible": r.tests[0].failed,
+                   "solved": False}
+    elif bound:
         _bound(r, track, setup, {**opts, **stack}, global_batch or assumptions.global_batch, mfu, memory_gb,
                time_limit)
     return r
@@ -194,7 +221,8 @@ def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None,
                        top=1, time_limit=time_limit, **opts)
     except InfeasibleError as exc:
         r.bound = {"global_batch": gb, "infeasible": str(exc)}
-        r.tests.append(Test("a plan exists under the model", "model", False, str(exc)))
+        r.tests.append(Test("a plan exists under the model", "model", False, str(exc),
+                            failed=f"no plan of the cost model fits on {r.gpus:,} x {r.gpu}"))
         return
     except NoAnswerError as exc:  # the time limit, not a proof: no bound, and no verdict on the claims
         r.bound = {"global_batch": gb, "no_answer": str(exc)}
@@ -211,11 +239,13 @@ def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None,
         top, what = max(cand)
         r.tests.append(Test("MFU within the model's bound", "model", top <= b.mfu * (1 + tol),
                             f"{what} {top:.1%} vs the {proven} {b.mfu:.1%} ({b.plan.describe()}, global batch "
-                            f"{gb:,} x {r.seq_len:,})"))
+                            f"{gb:,} x {r.seq_len:,})",
+                            failed=f"{what} above the model's best plan's {b.mfu:.1%}"))
     if memory_gb is not None:
         inst = make_instance(track, model=r.model.model, gpus=r.gpus, global_batch=gb, seq_len=r.seq_len, **opts)
         floor = float(enumerate_space(inst).columns["memory_total"].min()) / 1e9
         r.bound["memory_floor_gb"] = floor
         r.tests.append(Test("memory above the smallest footprint", "model", memory_gb >= floor * (1 - tol),
                             f"{memory_gb:g} GB vs {floor:.1f} GB, the least any plan on {r.gpus:,} GPUs needs under "
-                            f"the model (weights, gradients, optimizer, activations, buffers)"))
+                            f"the model (weights, gradients, optimizer, activations, buffers)",
+                            failed=f"memory below the smallest footprint of any plan, {floor:.1f} GB"))

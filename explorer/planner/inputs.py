@@ -119,6 +119,22 @@ def parse_list(option: str, text: str | list | tuple | None, conv: Any = str, al
     return out
 
 
+def fraction(name: str, value: Any, *, lo_open: bool = True, hi_open: bool = False) -> float:
+    """A fraction option (MFU, tolerance, bubble): a finite number in (0, 1] (the ends as asked), else a one-line
+    UsageError; a value in (1, 100] was most likely a percentage (--mfu 45 for 45%), and the error says which
+    fraction it would be."""
+    lo, hi = "(" if lo_open else "[", ")" if hi_open else "]"
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+          and (value > 0 if lo_open else value >= 0) and (value < 1 if hi_open else value <= 1))
+    if ok:
+        return float(value)
+    shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+    msg = f"{name} {shown} must be a fraction in {lo}0, 1{hi}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 < value <= 100:
+        msg += f"; did you mean {value / 100:g}?"
+    raise UsageError(msg)
+
+
 # --- run assumptions ---------------------------------------------------------------------------
 @cache
 def _raw() -> dict:

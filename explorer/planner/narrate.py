@@ -40,6 +40,7 @@ def plan_dict(p) -> dict[str, Any]:
         "tokens": p.tokens, "global_batch": p.global_batch, "seq_len": p.seq_len,
         "steps": p.tokens / (p.global_batch * p.seq_len), "flops_per_token": p.flops_per_token,
         "deadline_days": None if p.deadline_s is None else p.deadline_s / DAY, "budget_usd": p.budget_usd,
+        "notes": list(p.notes),
         "best": p.best.to_dict() if p.best else None,
         "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
         "candidates": [c.to_dict() for c in p.candidates],
@@ -71,6 +72,10 @@ def plan_text(p) -> str:
     out += _wrap(f"{steps:,.0f} steps of {p.global_batch:,} x {p.seq_len:,} tokens; {p.flops_per_token / 1e9:,.1f} "
                  f"GFLOP per token (6N + attention + logits); {goal}"
                  + (f" within {' and '.join(cons)}" if cons else "")) + [""]
+    for note in p.notes:
+        out += _wrap(f"Note: {note}.", "", "")
+    if p.notes:
+        out.append("")
     if p.model.how == "params":
         out += _wrap(f"Shape from --params ({p.model.model.source.split(' from ')[0]}): {p.model.note.split('. ')[0]}",
                      "", "") + [""]
@@ -175,13 +180,15 @@ def check_text(r) -> str:
     out += ["", "Tests:"]
     for t in r.tests:
         out += _wrap(f"[{'ok' if t.ok else 'FAIL'}] {t.name} ({t.kind}): {t.arithmetic}")
-    if not r.tests:
+    if not r.claims:
         out.append("  (no claim given: pass --tokens-per-s, --step-time, --mfu or --memory-gb)")
     b = r.bound
     if b.get("mfu") is not None:
         out += ["", *_wrap(f"Model bound on {r.gpus:,} x {r.gpu} at global batch {b['global_batch']:,}: MFU "
                            f"{b['mfu']:.1%}, {b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU ({b['plan']}; "
                            f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})", "", "")]
+    elif b.get("solved") is False:  # the hardware test proved no plan fits: the solve was not run
+        out += ["", *_wrap("Model bound: not solved: no plan fits (the hardware test above)", "", "")]
     elif b.get("infeasible"):
         out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
     elif b.get("no_answer"):
@@ -195,8 +202,10 @@ def verdict_reason(r) -> str:
     model's bounds only where they were computed."""
     one = len(r.claims) == 1
     the = "the claim" if one else "the claims"
-    failed = [t.name for t in r.tests if not t.ok]
     v = r.verdict
+    if v == "impossible":
+        hw = next(t for t in r.tests if not t.ok and t.kind == "hardware")
+        return f"{the} cannot hold: {hw.failed}" if r.claims else hw.failed
     if v == "nothing to test":
         return "no claim to test"
     if v == "inconsistent":
@@ -206,8 +215,13 @@ def verdict_reason(r) -> str:
                ([("breaks" if one else "break") + " a hard limit"] if len(clash) < len(bad) else [])
         return f"{the} {' and '.join(what)} ({'; '.join(t.name for t in bad)})"
     if v == "beyond the model":
+        # each failure in words that say it failed (a test's name reads as if it held: "a plan exists ...")
+        model = [t for t in r.tests if not t.ok and t.kind == "model"]
+        none = [t for t in model if t.name == "a plan exists under the model"]
+        if none:
+            return f"arithmetically possible, but {none[0].failed}, and the model may be pessimistic"
         return (f"arithmetically possible, but better than any plan of the cost model, which may be pessimistic "
-                f"({'; '.join(failed)})")
+                f"({'; '.join(t.failed or f'failed: {t.name}' for t in model)})")
     arith = [t for t in r.tests if t.kind == "arithmetic"]
     did = []
     if any(t.compares for t in arith):

@@ -29,7 +29,8 @@ from explorer.cost.goodput import (
 )
 from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
-from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options
+from explorer.hardware.catalog import get_link
+from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction
 
 MAX_CANDIDATES = 128
 DEFAULT_SIZES = tuple(8 * 2**k for k in range(14))  # 8 .. 65,536 GPUs
@@ -95,6 +96,7 @@ class TrainingPlan:
     proofs_s: float
     flops_per_token: float
     gpu_types: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was merged from the inputs (aliases of one part)
 
     @property
     def status(self) -> str:
@@ -137,6 +139,7 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     if objective not in OBJECTIVES:
         raise UsageError(f"objective {objective!r} unknown; valid: {', '.join(OBJECTIVES)}")
     tokens = V.PLAN_TOKENS.check("tokens", tokens)
+    max_bubble = fraction("max-bubble", max_bubble, lo_open=False)  # [0, 1]: 0 asks for no bubble (PP = 1)
     deadline_days = V.DEADLINE_DAYS.check("deadline-days", deadline_days)
     budget_usd = V.BUDGET_USD.check("budget-usd", budget_usd)
     if not gpu_types:
@@ -147,6 +150,11 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     if networks is not None and not list(networks):
         raise UsageError("give at least one network (--network ib_ndr), or leave --network out for each GPU "
                          "node's own")
+    # two names of one part (h100, h100_sxm) or one network (ib_ndr, ndr) would solve every candidate twice
+    notes: list[str] = []
+    gpu_types = _distinct(gpu_types, lambda g: cluster_options(g)["gpu"], "part", notes)
+    if networks:
+        networks = _distinct(networks, lambda n: get_link(n).key, "network", notes)
     sizes = list(sizes if sizes is not None else DEFAULT_SIZES)
     for n in sizes:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_GPUS:
@@ -198,7 +206,19 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     return TrainingPlan(model=model, tokens=float(tokens), global_batch=gb, seq_len=seq, objective=objective,
                         deadline_s=deadline_s, budget_usd=budget_usd, assumptions=assumptions, candidates=cands,
                         best=best, proofs=proofs, proofs_s=proofs_s, flops_per_token=flops_tok,
-                        gpu_types=[cluster_options(g)["gpu"] for g in gpu_types])
+                        gpu_types=[cluster_options(g)["gpu"] for g in gpu_types], notes=notes)
+
+
+def _distinct(names: list[str], key, what: str, notes: list[str]) -> list[str]:
+    """`names` with each catalog entry once (the first spelling kept), and a note per entry named more than once
+    ('h100 and h100_sxm are the same part')."""
+    seen: dict[str, list[str]] = {}
+    for name in names:
+        seen.setdefault(key(name), []).append(name)
+    for spellings in seen.values():
+        if len(spellings) > 1:
+            notes.append(f"{', '.join(spellings[:-1])} and {spellings[-1]} are the same {what}; solved once")
+    return [v[0] for v in seen.values()]
 
 
 def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, seq: int, n: int,

@@ -49,6 +49,9 @@ class FrontierSpec:
     note: str = ""
     describe: Callable[..., str] | None = None  # (**options) -> how the points were sampled
     scenario: Callable[[str], str] | None = None  # track -> what is trained, on what (the report's first words)
+    # Objectives solved only at the values asked for (the 3D frontier's GPU counts): an attempt elsewhere on
+    # them has no frontier point to be compared with, so not being dominated proves nothing there.
+    sampled: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,6 +67,7 @@ class FrontierResult:
     note: str = ""
     unanswered: list[str] = field(default_factory=list)  # settings with no answer within the time limit
     scenario: str = ""  # what is trained, on what: "Llama-3-70B, global batch 512 x 8,192 tokens, BF16 on H100"
+    sampled: dict[str, list[float]] = field(default_factory=dict)  # sampled objective -> values it was solved at
 
     def __repr__(self) -> str:  # the headline; the points are in .points
         objectives = " vs ".join(f"{o.sense} {o.key}" for o in self.objectives)
@@ -110,6 +114,20 @@ def on_frontier(point: dict, frontier: list[dict], objectives) -> bool:
     return not any(dominates(q, point, objectives) for q in frontier)
 
 
+def not_compared(point: dict, result: FrontierResult) -> str | None:
+    """Why `point` cannot be called on the frontier although no frontier point dominates it: it sits at a value
+    of a sampled objective (a GPU count) the frontier was never solved at, so nothing there was compared with
+    it. None when it can be compared."""
+    for key, solved in (getattr(result, "sampled", None) or {}).items():
+        v = point.get(key)
+        if v is None or any(_better_or_equal(float(v), s, "max") and _better_or_equal(s, float(v), "max")
+                            for s in solved):  # equal within REL_TOL: solved there
+            continue
+        at = plural(int(v), "GPU") if key == "gpus" and float(v) == int(v) else f"{key} = {v:g}"
+        return f"no frontier point at {at}"
+    return None
+
+
 # ------------------------------------------------------------------------------------- 3D puzzle
 
 OBJECTIVES_3D = (
@@ -151,16 +169,11 @@ def _point_3d(best: Any, gpus: int, usd_per_device_hour: float, level: int, run_
     return p
 
 
-def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, levels: int = 4, complete: bool = False,
-              max_bubble: float = 0.10, time_limit: float | None = None, run_tokens: float | None = None,
-              progress: Callable[[int], None] | None = None) -> tuple[list[dict], int, list[str], bool]:
-    """Exact epsilon-constraint points for the 3D puzzle: for each GPU count, max tokens/s with headroom
-    >= 0, then >= (previous headroom + 5% of HBM), ... up to `levels` levels or until infeasible.
-    complete: step by one byte until infeasible (every non-dominated (tokens/s, headroom) pair of each GPU
-    count, at most COMPLETE_MAX_LEVELS per count).
-    Returns (points, solves, infeasible notes, all proven optimal, notes on settings with no answer within
-    the time limit)."""
-    from explorer.api import solve_3d
+def check_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, levels: int = 4, complete: bool = False,
+             max_bubble: float = 0.10, time_limit: float | None = None, run_tokens: float | None = None,
+             **_: Any) -> tuple[list[int], int, float | None, float, float | None]:
+    """The 3D frontier's options checked before any solve or progress output: (GPU counts, levels, run tokens,
+    max bubble, time limit); a UsageError names the first that cannot be."""
     from explorer.puzzles.fleet3d import fleet_phrase, is_fleet
     from explorer.tracks import get_track
 
@@ -178,6 +191,25 @@ def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, leve
         raise UsageError(f"{len(counts)} GPU counts x {levels} headroom levels{' (--complete)' if complete else ''} "
                          f"is up to {len(counts) * levels:,} solves, above the limit of {V.MAX_FRONTIER_SOLVES:,} "
                          f"(MAX_FRONTIER_SOLVES); give fewer --gpus")
+    return counts, levels, run_tokens, max_bubble, time_limit
+
+
+def points_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, levels: int = 4, complete: bool = False,
+              max_bubble: float = 0.10, time_limit: float | None = None, run_tokens: float | None = None,
+              progress: Callable[[int], None] | None = None) -> tuple[list[dict], int, list[str], bool]:
+    """Exact epsilon-constraint points for the 3D puzzle: for each GPU count, max tokens/s with headroom
+    >= 0, then >= (previous headroom + 5% of HBM), ... up to `levels` levels or until infeasible.
+    complete: step by one byte until infeasible (every non-dominated (tokens/s, headroom) pair of each GPU
+    count, at most COMPLETE_MAX_LEVELS per count).
+    Returns (points, solves, infeasible notes, all proven optimal, notes on settings with no answer within
+    the time limit)."""
+    from explorer.api import solve_3d
+    from explorer.tracks import get_track
+
+    t = get_track(track)
+    counts, levels, run_tokens, max_bubble, time_limit = check_3d(
+        track, gpu_counts=gpu_counts, levels=levels, complete=complete, max_bubble=max_bubble, time_limit=time_limit,
+        run_tokens=run_tokens)
     step = 1.0 if complete else HEADROOM_STEP * t.usable_memory_bytes
     points: list[dict] = []
     infeasible: list[str] = []
@@ -289,7 +321,8 @@ def attempt_scenario_3d(values: dict) -> dict:
 SPEC_3D = FrontierSpec("3d", OBJECTIVES_3D, points_3d, attempt_on_frontier_3d, attempt_point_3d,
                        note="tokens/s maximised by CP-SAT for each GPU count and memory-headroom level (epsilon "
                             "constraints); dollars are GPU-hours x price.",
-                       describe=describe_3d, attempt_scenario=attempt_scenario_3d, scenario=scenario_3d)
+                       describe=describe_3d, attempt_scenario=attempt_scenario_3d, scenario=scenario_3d,
+                       sampled=("gpus",))
 SPECS: dict[str, FrontierSpec] = {"3d": SPEC_3D}
 
 
@@ -347,8 +380,10 @@ def frontier(puzzle: str, track: str = "cloud", **options: Any) -> FrontierResul
     note += (" Every solve was proven optimal." if all_optimal else
              " Not every solve was proven optimal (CP-SAT stopped at the time limit): these points are feasible, "
              "not proven Pareto-optimal.")
+    sampled = {k: sorted({float(p[k]) for p in pts}) for k in spec.sampled}  # solved there, dominated or not
     return FrontierResult(puzzle, track, spec.objectives, front, solves, len(pts) - len(front), infeasible,
-                          all_optimal, note.strip(), unanswered, spec.scenario(track) if spec.scenario else "")
+                          all_optimal, note.strip(), unanswered, spec.scenario(track) if spec.scenario else "",
+                          sampled)
 
 
 def check_non_dominated(points: list[dict], objectives) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ from typing import Any
 from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError
-from explorer.frontier import FrontierResult, on_frontier, spec_for
+from explorer.frontier import FrontierResult, not_compared, on_frontier, spec_for
 from explorer.report import Assumption, Figure, Finding, Report, Table
 
 SHOW = ("gpus", "tp", "pp", "dp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "tokens_per_s",
@@ -90,6 +90,10 @@ def attempt_points(result: FrontierResult, report: Report, path: Path | list[dic
         point["label"] = str(i)
         point["feasible"] = bool(res.get("feasible"))
         point["on_frontier"] = bool(res.get("feasible")) and on_frontier(point, result.points, result.objectives)
+        why = not_compared(point, result) if point["on_frontier"] else None
+        if why:  # undominated only because nothing was solved at its GPU count: unknown, not on the frontier
+            point["on_frontier"] = None
+            point["not_compared"] = why
         out.append(point)
     return out
 
@@ -139,12 +143,16 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
         findings.append(Finding("Which attempts could not be placed on the frontier?", "; ".join(skipped) + "."))
     if attempts:
         on = [str(a["label"]) for a in attempts if a.get("on_frontier")]
+        unknown = [f"attempt {a['label']} not compared ({a['not_compared']})" for a in attempts
+                   if a.get("not_compared")]
         findings.append(Finding("Which attempts are on the frontier?",
                                 (f"attempt {', '.join(on)}" if on else "none") + f" (of {len(attempts)} graded); "
-                                "the others are dominated or infeasible."))
+                                + "".join(f"{u}; " for u in unknown) + "the others are dominated or infeasible."))
         tables["attempts"] = Table(["attempt", *[o.label for o in objs], "feasible", "on frontier"],
                                    [[a["label"], *[fmt_value(a[o.key], UNITS.get(o.key, o.unit)) for o in objs],
-                                     "yes" if a.get("feasible") else "NO", "yes" if a.get("on_frontier") else "no"]
+                                     "yes" if a.get("feasible") else "NO",
+                                     "yes" if a.get("on_frontier") else
+                                     f"not compared ({a['not_compared']})" if a.get("not_compared") else "no"]
                                     for a in attempts], title="Attempts against the frontier")
     data = {"objectives": [{"key": o.key, "sense": o.sense, "label": o.label, "unit": UNITS.get(o.key, o.unit)}
                            for o in objs],

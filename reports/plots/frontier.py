@@ -76,6 +76,9 @@ def draw(data: dict, report: Any) -> Figure:
             if a.get("feasible") is False:
                 ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="x", s=60, zorder=4,
                            color=style.GREY, linewidth=1.5)
+            elif a.get("on_frontier") is None:  # at a GPU count the frontier was not solved at: hollow, grey
+                ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
+                           facecolor="none", edgecolor=style.GREY, linewidth=1.0)
             else:
                 ax.scatter([a[xo["key"]] * xs_f], [a[yo["key"]] * ys_f], marker="X", s=80, zorder=4,
                            color=style.GOOD if a.get("on_frontier") else style.VERMILION, edgecolor="black",
@@ -126,7 +129,11 @@ def draw(data: dict, report: Any) -> Figure:
         ax.legend(handles=[Line2D([], [], marker="o", ls="", color=style.BLUE, label="frontier (optimal)"),
                            Line2D([], [], marker="X", ls="", color=style.GOOD, label="attempt on frontier"),
                            Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated"),
-                           Line2D([], [], marker="x", ls="", color=style.GREY, label="attempt infeasible")],
+                           Line2D([], [], marker="x", ls="", color=style.GREY, label="attempt infeasible"),
+                           *([Line2D([], [], marker="X", ls="", markerfacecolor="none", color=style.GREY,
+                                     label="attempt not compared (GPU count not solved)")]
+                             if any(a.get("on_frontier") is None and a.get("feasible") is not False
+                                    for a in attempts) else [])],
                   loc="best", fontsize=8)
     fig.suptitle(f"{report.title}  [{report.track}]", fontweight="bold")
     return fig

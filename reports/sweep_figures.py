@@ -27,13 +27,20 @@ def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
     from explorer.reports.plots.style import new_figure
 
     ok = frame[frame["status"].isin(["optimal", "feasible"])]
+    # 'feasible' rows are the best plan CP-SAT found before its time limit, not a proven optimum: when any is
+    # drawn, the label says so and those points are hollow
+    unproven = bool((ok["status"] != "optimal").any())
     (panel,), varying = _curves(frame, knees)
     if "gpu" not in varying:
         varying = ["gpu", *varying]
     panels = list(dict.fromkeys(ok[panel].tolist()))[:MAX_PANELS]
     files = []
-    for metric, ylabel, name in (("mfu", "MFU of the proven optimum (%)", "mfu_vs_gpus.png"),
-                                 ("usd_per_million_tokens", "USD per million tokens", "cost_vs_gpus.png")):
+    mfu_label = ("MFU of the best plan found (%);\nunproven points hollow" if unproven else
+                 "MFU of the proven optimum (%)")
+    cost_label = ("USD per million tokens, best plan found;\nunproven points hollow" if unproven else
+                  "USD per million tokens")
+    for metric, ylabel, name in (("mfu", mfu_label, "mfu_vs_gpus.png"),
+                                 ("usd_per_million_tokens", cost_label, "cost_vs_gpus.png")):
         cols = min(3, max(1, len(panels)))
         rows = max(1, -(-len(panels) // cols))
         fig, axes = new_figure(4.2 * cols, 3.3 * rows, nrows=rows, ncols=cols, squeeze=False)
@@ -48,6 +55,10 @@ def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
                 y = g[metric] * (100 if metric == "mfu" else 1)
                 text = ", ".join(str(v) for v in (label if isinstance(label, tuple) else (label,)) if v == v)
                 (line,) = ax.plot(g["gpus"], y, marker="o", markersize=3, label=text)
+                weak = (g["status"] != "optimal").to_numpy()
+                if weak.any():  # hollow: the best plan found, not proven optimal
+                    ax.plot(g["gpus"][weak], y[weak], marker="o", markersize=6, linestyle="none",
+                            markerfacecolor="white", markeredgecolor=line.get_color())
                 k = _knee_of(knees, panel, pv, dict(zip(varying, label if isinstance(label, tuple) else (label,))))
                 if k is not None and (g["gpus"] == k).any():
                     ax.plot([k], y[g["gpus"] == k].iloc[:1], marker="*", markersize=12, color=line.get_color(),
@@ -60,7 +71,8 @@ def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
             ax.set_title(str(pv), fontsize=9)
             ax.set_xlabel("GPUs")
             ax.set_ylabel(ylabel, fontsize=8)
-            ax.legend(fontsize=7, title="star = knee", title_fontsize=7)
+            ax.legend(fontsize=7, title="star = knee" + (" (unproven where hollow)" if unproven else ""),
+                      title_fontsize=7)
         path = out_dir / name
         path.write_bytes(figure_png(fig))
         files.append(path)

@@ -38,11 +38,13 @@ def _fmt(v: object) -> str:
 @click.option("--deadline-days", default=None, help="plan: deadlines in days.")
 @click.option("--budget-usd", default=None, help="plan: budgets in dollars.")
 @click.option("--objective", default=None, help="plan: cost and/or time.")
-@click.option("--workers", type=V.Int(0, 256), default=2, show_default=True,
-              help="Dask worker processes of the local cluster; 0 solves serially in this process.")
+@click.option("--workers", type=V.Int(0, 256), default=None,
+              help="Dask worker processes of the local cluster (default 2); 0 solves serially in this process. "
+                   "Not with --scheduler, whose cluster has its own workers.")
 @click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://host:8786) instead "
                                                 "of a local cluster.")
-@click.option("--out", "out_dir", type=V.OUT_DIR, required=True,
+# checked (created) in the command, after the dependencies and the grid: a refused sweep leaves no directory
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Directory for points.jsonl (resume log), results.parquet/.csv, knees.csv, figures.")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None,
               help="CP-SAT wall-clock limit per solve, s (default 600: generous, so that a loaded machine "
@@ -56,8 +58,9 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
               **axes) -> None:
     """Solve a grid of `solve 3d` or `plan` points on Dask; resumable; Parquet/CSV, knees and figures."""
     from explorer.sweep.grid import expand_grid, read_grid_file
-    from explorer.sweep.runner import run_sweep
+    from explorer.sweep.runner import check_setup, run_sweep
 
+    check_setup(workers, scheduler)  # before anything is read or written
     raw: dict = {}
     if grid_file is not None:
         d = read_grid_file(grid_file)
@@ -66,10 +69,12 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
     raw.update({k: v for k, v in axes.items() if v is not None})
     kind = kind or "3d"
     points = expand_grid(kind, raw, max_points)
+    out_dir = V.check_out_dir(out_dir)
     r = run_sweep(points, out_dir, workers=workers, scheduler=scheduler, time_limit=time_limit, progress=progress,
                   figures=figures)
     where = r.scheduler or ("serial" if r.workers == 0 else f"local Dask cluster of {r.workers} workers")
     summary = {"kind": r.kind, "points": r.points, "solved_now": r.solved, "resumed": r.resumed,
+               "retried_unproven": r.retried,
                "failed": r.failed, "wall_time_s": r.wall_s, "points_per_s": r.points_per_s, "ran_on": where,
                "statuses": r.statuses(), "files": [str(p) for p in r.files],
                "knees": json.loads(r.knees.to_json(orient="records")) if not r.knees.empty else []}
@@ -77,8 +82,10 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
         click.echo(json.dumps(summary, indent=2, allow_nan=False))
         return
     rate = f" in {r.wall_s:.1f} s = {r.points_per_s:.2f} points/s" if r.solved else ""
-    lines = [f"sweep {r.kind}: {r.points:,} points ({r.resumed:,} already solved, {r.solved:,} solved now on {where})"
-             + rate,
+    again = (f"{r.retried:,} unproven (feasible or no answer) solved again with the longer time limit, "
+             if r.retried else "")
+    lines = [f"sweep {r.kind}: {r.points:,} points ({r.resumed:,} already solved, {again}{r.solved:,} solved now on "
+             f"{where})" + rate,
              "statuses: " + ", ".join(f"{k} {v:,}" for k, v in r.statuses().items())]
     errors = r.frame[r.frame["status"] == "error"] if "message" in r.frame.columns else r.frame.iloc[0:0]
     if len(errors):
@@ -95,9 +102,12 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
         lines.append("knees (last size before one more GPU adds < 0.5 of a GPU's throughput):")
         for k in summary["knees"][:MAX_KNEE_LINES]:
             label = ", ".join(f"{c}={_fmt(k[c])}" for c in k
-                              if c not in ("knee_gpus", "next_gpus", "marginal", "points"))
+                              if c not in ("knee_gpus", "next_gpus", "marginal", "points", "unproven_points"))
             at = (f"{int(k['knee_gpus']):,} GPUs (the step to {int(k['next_gpus']):,} adds {k['marginal']:.3f})"
                   if k["knee_gpus"] is not None else "none in the grid (every step still pays)")
+            if k.get("unproven_points"):
+                at += (f"; from {k['unproven_points']} of {k['points']} points not proven optimal (time limit), "
+                       "so not a proven knee")
             lines.append(f"  {label}: {at}")
         if len(summary["knees"]) > MAX_KNEE_LINES:
             lines.append(f"  ... {len(summary['knees']) - MAX_KNEE_LINES} more curves in knees.csv")

@@ -20,6 +20,9 @@ SWEEP_TIME_LIMIT_S = 600.0
 # solve 3d's own defaults (the cloud track) for what a point leaves out
 DEFAULT_GLOBAL_BATCH, DEFAULT_SEQ_LEN, DEFAULT_MAX_BUBBLE = 512, 8192, 0.10
 TIMING_COLUMNS = ("solve_time_s", "solve_cpu_s")
+# The time limit each row was solved with: a resumed sweep solves an unproven row again when it allows more.
+LIMIT_COLUMN = "time_limit_s"
+UNPROVEN = ("feasible", "no answer")  # statuses a longer time limit may still improve
 OUTPUTS = {
     "3d": ("status", "message", "gpu_key", "network_used", "params_total", "tp", "pp", "dp", "cp", "micro_batch",
            "num_micro_batches", "virtual_stages", "zero", "recompute", "sequence_parallel", "framework_used", "plan",
@@ -32,7 +35,7 @@ OUTPUTS = {
 def columns(kind: str) -> list[str]:
     """Every column of a row of this kind, in order (inputs, outputs, timing)."""
     extra = ["gpus"] if kind == "plan" else []
-    return ["key", "kind", *INPUTS[kind], *extra, *OUTPUTS[kind], *TIMING_COLUMNS]
+    return ["key", "kind", *INPUTS[kind], *extra, *OUTPUTS[kind], LIMIT_COLUMN, *TIMING_COLUMNS]
 
 
 def solve_point(point: dict[str, Any], time_limit: float | None = None) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def solve_point(point: dict[str, Any], time_limit: float | None = None) -> dict[
     row.update({k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in point.items()})
     row["key"] = point_key(point)
     time_limit = SWEEP_TIME_LIMIT_S if time_limit is None else time_limit
+    row[LIMIT_COLUMN] = float(time_limit)
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         (_solve_3d if kind == "3d" else _solve_plan)(point, row, time_limit)

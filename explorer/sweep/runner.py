@@ -23,7 +23,7 @@ from typing import Any
 from explorer.errors import UsageError
 from explorer.sweep.grid import INPUTS, point_key
 from explorer.sweep.knee import curve_columns, knee
-from explorer.sweep.points import TIMING_COLUMNS, columns, solve_point
+from explorer.sweep.points import LIMIT_COLUMN, SWEEP_TIME_LIMIT_S, TIMING_COLUMNS, UNPROVEN, columns, solve_point
 
 LOG = "points.jsonl"
 MAX_WORKERS = 256
@@ -36,6 +36,34 @@ def require(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise UsageError(f"explore sweep needs {', '.join(missing)}: pip install 'explorer[sweep]'")
+
+
+def check_setup(workers: int | None, scheduler: str | None) -> int:
+    """The worker count to run with, after refusing what cannot act (checked before anything is written):
+    workers size a local cluster, so they and a scheduler address exclude each other, and the sweep extra's
+    modules must be installed. None: 2 local workers, or the running scheduler's own."""
+    if scheduler is not None and workers is not None:
+        raise UsageError(f"--workers {workers} sizes a local Dask cluster, and --scheduler {scheduler} uses a "
+                         "running cluster's own workers: give one or the other")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 0 <= workers <= MAX_WORKERS):
+        raise UsageError(f"workers must be a whole number in [0, {MAX_WORKERS}] (0 = serial), got {workers!r}")
+    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise UsageError(f"scheduler {scheduler!r} is not an address like tcp://host:8786")
+    workers = 0 if scheduler is not None else (2 if workers is None else workers)
+    require("pandas", "pyarrow", "tqdm", *(["distributed"] if workers or scheduler else []))
+    return workers
+
+
+def solve_again(row: dict, time_limit: float | None) -> bool:
+    """A logged row not proven (status 'feasible' or 'no answer': CP-SAT stopped at its time limit) is solved
+    again when this run allows more time than it had (None: the default SWEEP_TIME_LIMIT_S); a row logged
+    without its time limit (an older log) is solved again too."""
+    if row.get("status") not in UNPROVEN:
+        return False
+    had = row.get(LIMIT_COLUMN)
+    allowed = SWEEP_TIME_LIMIT_S if time_limit is None else float(time_limit)
+    return not isinstance(had, (int, float)) or allowed > float(had)
 
 
 @dataclass
@@ -52,6 +80,7 @@ class SweepResult:
     knees: Any  # pandas DataFrame, one row per curve
     files: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    retried: int = 0  # logged unproven rows solved again with a longer time limit (counted in `solved`)
 
     @property
     def points_per_s(self) -> float:
@@ -81,16 +110,15 @@ def _read_log(path: Path) -> dict[str, dict]:
     return done
 
 
-def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int = 2, scheduler: str | None = None,
-              time_limit: float | None = None, progress: bool = True, figures: bool = True) -> SweepResult:
-    """Solve every point not yet in out_dir/points.jsonl; write the tables and figures of all of them."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or not 0 <= workers <= MAX_WORKERS:
-        raise UsageError(f"workers must be a whole number in [0, {MAX_WORKERS}] (0 = serial), got {workers!r}")
-    if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-        raise UsageError(f"scheduler {scheduler!r} is not an address like tcp://host:8786")
+def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int | None = None,
+              scheduler: str | None = None, time_limit: float | None = None, progress: bool = True,
+              figures: bool = True) -> SweepResult:
+    """Solve every point not yet in out_dir/points.jsonl (and every unproven one this run gives more time);
+    write the tables and figures of all of them. workers: local Dask processes (default 2; 0 = serial), not
+    with a scheduler address."""
+    workers = check_setup(workers, scheduler)
     if not points:
         raise UsageError("the grid has no points")
-    require("pandas", "pyarrow", "tqdm", *(["distributed"] if workers or scheduler else []))
     kind = points[0]["kind"]
     out_dir = Path(out_dir)
     try:
@@ -100,7 +128,8 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int = 2, 
     log = out_dir / LOG
     done = _read_log(log)
     keys = [point_key(p) for p in points]
-    todo = [p for p, k in zip(points, keys) if k not in done]
+    todo = [p for p, k in zip(points, keys) if k not in done or solve_again(done[k], time_limit)]
+    retried = sum(k in done for k in map(point_key, todo))
     failed: list[str] = []
     from tqdm import tqdm
 
@@ -129,7 +158,7 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int = 2, 
     files = _write(frame, knees, out_dir, kind, figures)
     return SweepResult(kind=kind, out_dir=out_dir, points=len(points), solved=len(todo) - len(failed),
                        resumed=len(points) - len(todo), wall_s=wall, workers=workers, scheduler=scheduler,
-                       frame=frame, knees=knees, files=files, failed=failed)
+                       frame=frame, knees=knees, files=files, failed=failed, retried=retried)
 
 
 def _serial(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:
@@ -216,6 +245,8 @@ def _knees(frame: Any, kind: str) -> Any:
     for name, g in ok.groupby(by, dropna=False, sort=False):
         vals = dict(zip(by, name if isinstance(name, tuple) else (name,)))
         k = knee(list(g["gpus"]), list(g["tokens_per_s"]))
+        # a knee read off best-found (not proven) points says so: how many of its points are unproven
+        k["unproven_points"] = int((g["status"] != "optimal").sum())
         rows.append({**{c: v for c, v in vals.items() if not _isnan(v)}, **k})
     return pd.DataFrame(rows)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -62,6 +63,33 @@ def marimo_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "marimo", *args]
 
 
+def lab_url(host: str, port: int, track: str, token: str | None = None) -> str:
+    """The address to open: marimo admits a browser to an editor only with its access token (query parameter
+    access_token, marimo/_server/api/auth.py), so the URL carries the token the server was given."""
+    where = f"[{host}]" if ":" in host else host  # an IPv6 literal in a URL is bracketed (RFC 3986 sec. 3.2.2)
+    query = f"track={track}" + (f"&access_token={token}" if token else "")
+    return f"http://{where}:{port}/?{query}"
+
+
+def token_file(token: str) -> str:
+    """A path marimo can read the token from without it showing in the process list (a --token-password
+    argument would): the read end of a pipe holding it, inherited across exec, as /dev/fd/N."""
+    r, w = os.pipe()
+    os.write(w, token.encode())  # a few dozen bytes: far below a pipe's buffer, so this never blocks
+    os.close(w)
+    os.set_inheritable(r, True)
+    return f"/dev/fd/{r}"
+
+
+def serve_cmd(lab: str, path: Path, track: str, host: str, port: int, edit: bool, no_browser: bool,
+              token_path: str | None) -> list[str]:
+    """marimo's command line: `run` (no token by default) or `edit`, whose token is read from token_path."""
+    return marimo_cmd("edit" if edit else "run", str(path), "--host", host, "--port", str(port),
+                      *(["--headless"] if no_browser else []), *(["--skip-update-check"] if edit else []),
+                      *(["--token-password-file", token_path] if token_path else []),
+                      "--", "--lab", lab, "--track", track)
+
+
 def export(lab: str, track: str, out_dir: Path) -> Path:
     """Run the app once with every instrument unlocked and write marimo's HTML export of it."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,15 +144,18 @@ def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None
             click.echo(f"copied the lab {lab} app to {copy} (your edits stay there)")
         path = copy
     port = port or free_port(host)
-    url = f"http://{host}:{port}/?track={track}"
+    # The editor runs code, so marimo guards it with a token (`marimo edit --help`: default --token); we choose
+    # it and hand it over, so that the URL printed here is one that opens (`marimo run` has none by default).
+    token = secrets.token_urlsafe(24) if edit else None
+    posix = os.name == "posix"
+    cmd = serve_cmd(lab, path, track, host, port, edit, no_browser,
+                    (token_file(token) if posix else "-") if token else None)
+    url = lab_url(host, port, track, token)
     click.echo(f"lab {lab} ({TITLES[lab]}, track {track}): {url}  (Ctrl-C stops it)", err=False)
-    cmd = marimo_cmd("edit" if edit else "run", str(path), "--host", host, "--port", str(port),
-                     *(["--headless"] if no_browser else []), *(["--skip-update-check"] if edit else []),
-                     "--", "--lab", lab, "--track", track)
     sys.stdout.flush()
-    if os.name == "posix":  # marimo takes the process over: Ctrl-C and kill reach it directly, no orphan
+    if posix:  # marimo takes the process over: Ctrl-C and kill reach it directly, no orphan
         os.execv(cmd[0], cmd)
-    try:
-        return subprocess.call(cmd)
+    try:  # elsewhere the token goes in on marimo's stdin ('--token-password-file -')
+        return subprocess.run(cmd, input=token, text=True).returncode if token else subprocess.call(cmd)
     except KeyboardInterrupt:
         return 0

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,14 +50,13 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
     if attempts_file is not None and not attempts_file.exists():
         raise UsageError(f"attempts file {attempts_file} does not exist")
     if puzzle == "3d":
-        from explorer.frontier import default_gpu_counts
-        from explorer.tracks import get_track
+        from explorer.frontier import check_3d
 
-        counts = gpu_counts or default_gpu_counts(get_track(track).cluster.devices)
-        options = {"gpu_counts": counts, "levels": levels, "complete": complete, "run_tokens": run_tokens,
+        options = {"gpu_counts": gpu_counts, "levels": levels, "complete": complete, "run_tokens": run_tokens,
                    "time_limit": time_limit}
-        with click.progressbar(length=len(counts), label=f"frontier {puzzle} [{track}]",
-                               file=sys.stderr, show_pos=True) as bar:
+        counts = check_3d(track, **options)[0]  # before the progress bar: a refusal is its one line alone
+        options["gpu_counts"] = counts
+        with progress_bar(len(counts), f"frontier {puzzle} [{track}]") as bar:
             result = frontier(puzzle, track, progress=bar.update, **options)
     elif gpu_counts or run_tokens or complete:
         raise UsageError("--gpus, --complete and --run-tokens apply to the 3d frontier only")
@@ -84,6 +84,27 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
         click.echo(render(report, fmt), nl=False)
 
 
+class _Quiet:
+    """A progress bar that shows nothing (stderr is a file or a pipe)."""
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int, item: object = None) -> None:
+        return None
+
+
+def progress_bar(length: int, label: str, **options: Any) -> Any:
+    """click's progress bar on a terminal's stderr; nothing otherwise (click prints the bare label when stderr is
+    not a terminal, a stray line in a captured log)."""
+    if not sys.stderr.isatty():
+        return _Quiet()
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True, **options)
+
+
 def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
     return [v for v in allowed if v != "all"] if value == "all" else [value]
 
@@ -102,8 +123,7 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
 
     labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
     total = len(selected(labs, tracks))
-    with click.progressbar(length=total, label="answer key", file=sys.stderr,
-                           show_pos=True, item_show_func=lambda e: e and f"{e.puzzle}/{e.track}") as bar:
+    with progress_bar(total, "answer key", item_show_func=lambda e: e and f"{e.puzzle}/{e.track}") as bar:
         def step(entry) -> None:
             bar.update(1, entry)
 

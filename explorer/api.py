@@ -7,7 +7,12 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.assumptions import setup_assumptions
-from explorer.cost.frameworks import framework_choice, stack_layout_default, zero_default
+from explorer.cost.frameworks import (
+    framework_choice,
+    frameworks_for,
+    stack_layout_default,
+    zero_default,
+)
 from explorer.cost.memory import RECOMPUTE_CODES  # noqa: F401  (re-exported for notebooks)
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
@@ -30,10 +35,17 @@ class Estimate(StepEstimate):
     """The figures of one configuration (StepEstimate) with the Setup they were computed with."""
 
     setup: Setup | None = field(default=None, repr=False, compare=False)
+    # what the call decided beyond its inputs (values taken from the track, the framework 'any' chose, an option
+    # without effect), said first among the assumptions
+    notes: tuple[Assumption, ...] = field(default=(), repr=False, compare=False)
+    # the plan options the track's crisis plan filled (estimate: zero, recompute), as {option: value}
+    from_track: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def of(cls, setup: Setup, e: StepEstimate) -> Estimate:
-        return cls(**{f.name: getattr(e, f.name) for f in fields(StepEstimate)}, setup=setup)
+    def of(cls, setup: Setup, e: StepEstimate, notes: tuple[Assumption, ...] = (),
+           from_track: dict | None = None) -> Estimate:
+        return cls(**{f.name: getattr(e, f.name) for f in fields(StepEstimate)}, setup=setup, notes=tuple(notes),
+                   from_track=dict(from_track or {}))
 
     @property
     def node(self) -> dict:
@@ -42,7 +54,7 @@ class Estimate(StepEstimate):
 
     def assumptions(self) -> list[Assumption]:
         """Node, model shape, precision and software stack behind these figures, each with its source."""
-        return setup_assumptions(self.setup, self.plan) if self.setup else []
+        return list(self.notes) + (setup_assumptions(self.setup, self.plan) if self.setup else [])
 
     def as_dict(self) -> dict:
         d = StepEstimate(**{f.name: getattr(self, f.name) for f in fields(StepEstimate)}).as_dict()
@@ -238,7 +250,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              gpus: int | None = None, gpus_per_node: int | None = None, network: str | None = None,
              intra_network: str | None = None, seq_len: int | None = None, tp: int = 1, pp: int = 1,
              dp: int | None = None, cp: int = 1, virtual_stages: int = 1, micro_batch: int = 1,
-             global_batch: int | None = None, zero: int | None = None, recompute: str = "none",
+             global_batch: int | None = None, zero: int | None = None, recompute: str | None = None,
              sequence_parallel: bool = True, precision: str | None = None, optimizer: str | None = None,
              usable_memory_fraction: float | None = None, flash_attention: bool = True,
              attention_kernel: str | None = None, tp_comm_overlap: bool | None = None, fused_kernels: bool = True,
@@ -253,8 +265,10 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
 
     The model is a catalog name, a DecoderModel or a custom shape (layers, hidden, heads; kv_heads, ffn, vocab,
     mlp, parallel_block). `gpu` brings its usual node unless gpus_per_node, intra_network or network say otherwise.
-    framework: megatron (default), deepspeed, fsdp, or any (the first of them that runs the plan); zero: None is
-    the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0); a plan the
+    framework: megatron (default), deepspeed, fsdp, or any (the plan evaluated under each that runs it, the shortest
+    step that fits shown and the others named in a note); zero and recompute: None is the track's crisis plan's
+    (tracks/<track>.toml [crisis_plan]) for the track's own model on its own GPU under its framework, said in a note,
+    else the framework's default stage (frameworks.zero_default: 3 for fsdp, else 0) and no recompute; a plan the
     framework cannot run is a UsageError naming why (explorer/cost/frameworks.py). tp_comm_overlap: None is
     the framework's default on this GPU (frameworks.tp_overlap_default: Megatron-LM's on Hopper and Blackwell, off
     on Ampere and for DeepSpeed and FSDP2). attention_kernel: flash2, flash1, triton or cudnn
@@ -278,9 +292,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
     micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
     framework = framework_choice(framework)  # a choice or an alias (nemo, torchtitan, ...); else a UsageError
-    if zero is None:  # the framework's own
-        zero = zero_default(framework)
-    zero = V.ZERO_STAGE.check("zero", zero)
+    if zero is not None:
+        zero = V.ZERO_STAGE.check("zero", zero)
     model = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                           vocab=vocab, mlp=mlp, parallel_block=parallel_block)
     mdl = model if isinstance(model, DecoderModel) else (
@@ -297,6 +310,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             f"{mb} gives one local step of one {t.device_word} (the lab's micro-batch; without --global-batch one "
             f"device would take the fleet's whole batch of {t.workload.global_batch:,}), --gpu (e.g. h100) the "
             f"track's model on datacenter hardware")
+    zero, recompute, from_track, notes = _track_plan_defaults(t, mdl, gpu, framework, zero, recompute,
+                                                              recompute_every)
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""
@@ -311,16 +326,46 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     gb = t.workload.global_batch if global_batch is None else global_batch
     if tp > 1 and not sequence_parallel:
         _overlap_needs_sp(tp_comm_overlap, f"TP {tp}", "--no-sequence-parallel")
-    fw = runnable_framework(framework, tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=zero, hsdp=hsdp)
-    setup = make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
-                       intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
-                       usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
-                       attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap, fused_kernels=fused_kernels,
-                       grad_reduce_dtype=grad_reduce_dtype, framework=fw,
-                       in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
-                       recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
-                       grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy,
-                       **stack_layout_default(fw, fused_kernels, cross_entropy))
+    if embedding_pipeline_slot and pp == 1:
+        # with no pipeline split the one stage holds the embedding, every layer and the output layer whatever the
+        # split counts (cost/step.py applies the slots only where PP > 1): said, not priced
+        embedding_pipeline_slot = False
+        notes.append(Assumption(
+            "--embedding-slots (embedding_pipeline_slot) has no effect at PP=1: with no pipeline split the one stage "
+            "holds the embedding, every layer and the output layer anyway.",
+            "Megatron-Core --account-for-embedding-in-pipeline-split applies to the pipeline split only"))
+    # (framework, ZeRO stage) to evaluate: the one chosen, or for 'any' each framework that runs the plan
+    candidates, reasons = [], []
+    for f in frameworks_for(framework):
+        z = zero_default(f.key) if zero is None else zero  # the framework's own stage unless one was given
+        why = f.why_not(tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=z, hsdp=hsdp)
+        (reasons.append((f, why)) if why else candidates.append((f, z)))
+    if not candidates:
+        raise UsageError(f"no framework runs this plan: {'; '.join(w for _, w in reasons)}" if framework == "any"
+                         else f"--framework {framework} cannot run this plan: {reasons[0][1]}")
+
+    def setup_for(fw: str) -> Setup:
+        return make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
+                          intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
+                          usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
+                          attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
+                          fused_kernels=fused_kernels, grad_reduce_dtype=grad_reduce_dtype, framework=fw,
+                          in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
+                          recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
+                          grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy,
+                          **stack_layout_default(fw, fused_kernels, cross_entropy))
+
+    setups = []
+    for f, z in candidates:
+        try:
+            setups.append((f, z, setup_for(f.key)))
+        except UsageError as exc:  # an option this framework does not take (DeepSpeed and --tp-comm-overlap ...)
+            if framework != "any":
+                raise
+            reasons.append((f, str(exc)))
+    if not setups:
+        raise UsageError(f"no framework runs this plan: {'; '.join(w for _, w in reasons)}")
+    setup = setups[0][2]
     if recompute_every > 1 and recompute != "full":
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "
                          f"recomputation to every k-th layer), got recompute {recompute}")
@@ -339,10 +384,59 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             f"{dp:,} x {micro_batch} (DP = {n:,} GPUs / (TP {tp} x PP {pp} x CP {cp})); give --global-batch "
             f"as a multiple of {dp * micro_batch:,}, or raise --tp / --pp / --cp (explore solve 3d finds the "
             f"best plan for these inputs)")
-    plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
-                        virtual_stages=virtual_stages, zero=zero, recompute=recompute,
-                        sequence_parallel=sequence_parallel, framework=fw, hsdp=bool(hsdp))
-    return Estimate.of(setup, _estimate(setup, plan))
+    results = []
+    for f, z, st in setups:
+        plan = ParallelPlan(tp=tp, pp=pp, dp=dp, cp=cp, micro_batch=micro_batch, global_batch=gb,
+                            virtual_stages=virtual_stages, zero=z, recompute=recompute,
+                            sequence_parallel=sequence_parallel, framework=f.key, hsdp=bool(hsdp))
+        results.append((f, st, _estimate(st, plan)))
+    # the shortest step among the plans that fit in memory (all of them when none fits): what a user of 'any' wants
+    f, st, best = min(results, key=lambda r: (not r[2].fits_in_memory, r[2].step_time_s))
+    if framework == "any":
+        notes.append(_any_note(results, reasons, f))
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track)
+
+
+def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework: str, zero: int | None,
+                         recompute: str | None, recompute_every: int) -> tuple[int | None, str, dict, list]:
+    """The ZeRO stage and recompute mode an estimate was not given: the track's crisis plan's (explorer/data/tracks/
+    <track>.toml [crisis_plan], the configuration solve 3d and the lab start from) when the estimate is of the track's
+    own model on its own GPU under the crisis plan's framework (or 'any'); else the framework's own (zero None here,
+    resolved per framework) and no recompute. So `explore estimate --model llama3_70b --gpus 1024 --tp 8 --pp 8 --dp 16
+    --micro-batch 2` is the crisis configuration the lab and solve 3d quote (ZeRO-1, selective), not a ZeRO-0 copy of
+    it. Returns zero, recompute, the values taken {option: value} and the notes saying so (only where the track's
+    value differs from what the option would otherwise have been)."""
+    c = t.crisis_plan
+    from_track: dict = {}
+    if gpu is None and mdl == t.workload.model and framework in (c.framework, "any"):
+        if zero is None:
+            zero = from_track["zero"] = c.zero
+        if recompute is None and recompute_every == 1:  # recompute_every asks for full recompute: not the track's
+            recompute = from_track["recompute"] = c.recompute
+    recompute = "none" if recompute is None else recompute
+    differs = {k: v for k, v in from_track.items()
+               if v != {"zero": zero_default(c.framework), "recompute": "none"}[k]}
+    notes = []
+    if differs:
+        said = " and ".join(f"ZeRO-{v}" if k == "zero" else f"{v} recompute" for k, v in differs.items())
+        flags = " / ".join(f"--{k} ({k}=)" for k in differs)
+        notes.append(Assumption(
+            f"{said[0].upper()}{said[1:]} from the {t.name} track's crisis plan, which fills the plan options not "
+            f"given for the track's own model and GPU; {flags} {'set them' if len(differs) > 1 else 'sets it'}.",
+            f"explorer/data/tracks/{t.key}.toml [crisis_plan]: {t.sources.get('crisis_plan', '')}".rstrip(": ")))
+    return zero, recompute, from_track, notes
+
+
+def _any_note(results: list, reasons: list, chosen: Any) -> Assumption:
+    """--framework any: each framework's figures for the plan, those that cannot run it and why, and which is shown."""
+    parts = [f"{f.name} (ZeRO-{e.plan.zero}): MFU {e.mfu:.2%}, step {e.step_time_s:.4g} s"
+             + ("" if e.fits_in_memory else ", does not fit in memory") for f, _, e in results]
+    parts += [f"{f.name}: does not run it ({why})" for f, why in reasons]
+    fits = any(e.fits_in_memory for _, _, e in results)
+    return Assumption(
+        f"--framework any: the plan evaluated under each framework: {'; '.join(parts)}. Shown: {chosen.name}, the "
+        f"shortest step{' that fits in memory' if fits else ' (none fits in memory)'}.",
+        "explorer/cost/frameworks.py (each framework's ZeRO stages, pipelines and model code)")
 
 
 def runnable_framework(choice: str, **plan: Any) -> str:

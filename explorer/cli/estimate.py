@@ -18,7 +18,9 @@ from explorer.tracks import TRACKS
 
 @main.command("estimate")
 @click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
-              help="Scenario whose defaults fill what is not given.")
+              help="Scenario whose defaults fill what is not given: the model, the cluster, the sequence length and "
+                   "the global batch; with the track's own model and GPU also --zero and --recompute, from its crisis "
+                   "plan (the assumptions say so). TP, PP, CP and the micro-batch default as shown.")
 @model_options
 @click.option("--seq-len", type=V.SEQ_LEN, default=None,
               help="Sequence length in tokens (default: the track's, or the model's context if shorter).")
@@ -32,9 +34,11 @@ from explorer.tracks import TRACKS
 @click.option("--micro-batch", type=V.MICRO_BATCH, default=1, show_default=True)
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None)
 @click.option("--zero", type=V.ZERO_STAGE, default=None,
-              help="ZeRO stage (default: the framework's: 3 for fsdp, FSDP2's fully_shard; 0 otherwise). "
-                   "Megatron-LM runs 2 and 3 as Megatron-FSDP, without PP.")
-@click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none", show_default=True)
+              help="ZeRO stage (default: the track's crisis plan's for its own model and GPU, else the framework's: "
+                   "3 for fsdp, FSDP2's fully_shard; 0 otherwise). Megatron-LM runs 2 and 3 as Megatron-FSDP, "
+                   "without PP.")
+@click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default=None,
+              help="Activation recompute (default: the track's crisis plan's for its own model and GPU, else none).")
 @recompute_every_option
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
 @click.option("--hsdp/--no-hsdp", default=False, show_default=True,
@@ -43,7 +47,7 @@ from explorer.tracks import TRACKS
 @click.option("--embedding-slots/--no-embedding-slots", default=False, show_default=True,
               help="Under PP the embedding and the output layer each take a layer's slot (Megatron-Core "
                    "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "
-                   "405B: 126 layers in 128 slots of PP 16 x V 8).")
+                   "405B: 126 layers in 128 slots of PP 16 x V 8). No effect at PP=1 (said so).")
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, parallel_block, seq_len,
@@ -77,7 +81,7 @@ def estimate_json(e) -> dict:
     return {
         "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
         "fp8_all_gather": e.setup.fp8_all_gather, "grad_accumulation_fusion": e.setup.grad_accumulation_fusion,
-        "cross_entropy": e.setup.cross_entropy,
+        "cross_entropy": e.setup.cross_entropy, "from_track": dict(e.from_track),
         "mfu": e.mfu, "hfu": e.hfu,
         "dp_comm_total_s": e.dp_comm_total_s,
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,

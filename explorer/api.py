@@ -182,6 +182,57 @@ def resolve_model(model: str | DecoderModel | None = None, *, layers: int | None
                         parallel_block=bool(parallel_block))
 
 
+# The CLI's flags whose Python keyword is spelt or scaled differently, per puzzle (and for estimate / solve_3d): an
+# unknown keyword that is one of them gets this hint in its one-line TypeError (keywords.check), so
+# explorer.solve("crossover", nodes=16) says n= rather than only listing the allowed names. Read from each command's
+# code in explorer/cli/ (what it passes the puzzle's solve); tests/test_api_sweep_fixes.py checks each hint names a
+# keyword the call accepts.
+_RENDER = ("the CLI's {flag}; here the Report renders itself: .to_text(), .to_json(), .to_markdown(), .to_html()")
+_EVERY_PUZZLE = {
+    "fmt": _RENDER.format(flag="--format"), "format": _RENDER.format(flag="--format"),
+    "out": "the CLI's --out; here explorer.reports.render.write_report(report, fmt, out_dir)",
+    "out_dir": "the CLI's --out; here explorer.reports.render.write_report(report, fmt, out_dir)",
+    "attempts": "the CLI's --attempts; here explorer.reports.attempts.attach_attempts(report, path)",
+    "attempts_file": "the CLI's --attempts; here explorer.reports.attempts.attach_attempts(report, path)",
+}
+_CUSTOM_SHAPE = ("the CLI's --{flag} shapes a custom model: explorer.solve_3d(track, layers=..., hidden=..., "
+                 "heads=...) takes it, and its .report is this Report")
+CLI_NAMES: dict[str, dict[str, str]] = {
+    "scaling": {"fabrics": "did you mean fabric=? the CLI's --fabric: a link name or a list of them",
+                "nodes": "did you mean max_devices=? the CLI's --nodes / --max-devices",
+                "to": "did you mean n_to=? the CLI's --to", "from_": "did you mean n_from=? the CLI's --from"},
+    "crossover": {"nodes": "did you mean n=? the CLI's --nodes / -n",
+                  "alpha_us": "did you mean alpha_s=? the CLI's --alpha-us, in seconds here: --alpha-us 5 is "
+                              "alpha_s=5e-6",
+                  "bandwidth_gbs": "did you mean bandwidth_bps=? the CLI's --bandwidth-gbs, in bytes/s here: "
+                                   "--bandwidth-gbs 25 is bandwidth_bps=25e9",
+                  "message_mb": "did you mean message_bytes=? the CLI's --message-mb, in bytes here: --message-mb 64 "
+                                "is message_bytes=64e6"},
+    "hierarchy": {"time_limit": "did you mean time_limit_s=? the CLI's --time-limit, in seconds",
+                  "message_gb": "did you mean message_bytes=? the CLI's --message-gb, in bytes here: --message-gb 1 "
+                                "is message_bytes=1e9",
+                  "inter_gbs": "did you mean inter_bandwidth_bps=? the CLI's --inter-gbs, in bytes/s here: "
+                               "--inter-gbs 25 is inter_bandwidth_bps=25e9"},
+    "3d": {k: _CUSTOM_SHAPE.format(flag=k.replace("_", "-"))
+           for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "mlp", "parallel_block")},
+    "estimate": {"embedding_slots": "did you mean embedding_pipeline_slot=? the CLI's --embedding-slots",
+                 "fmt": "the CLI's --format; here the Estimate's .as_dict(), or "
+                        "explorer.cli.estimate.estimate_text(estimate)",
+                 "format": "the CLI's --format; here the Estimate's .as_dict(), or "
+                           "explorer.cli.estimate.estimate_text(estimate)"},
+    "solve_3d": {"fmt": _RENDER.format(flag="--format").replace("here the Report", "here .report"),
+                 "format": _RENDER.format(flag="--format").replace("here the Report", "here .report"),
+                 "embedding_slots": "did you mean embedding_pipeline_slot=? the CLI's --embedding-slots"},
+}
+
+
+def cli_names(call: str) -> dict[str, str]:
+    """The hints for keywords spelt as the CLI spells them: a puzzle's name (explorer.solve), 'estimate' or
+    'solve_3d'."""
+    every = _EVERY_PUZZLE if call != "estimate" else {}  # solve_3d: its .report is a Report
+    return {**every, **CLI_NAMES.get(call, {})}
+
+
 def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
                      layers: int | None = None, hidden: int | None = None, heads: int | None = None,
                      kv_heads: int | None = None, ffn: int | None = None, vocab: int | None = None,
@@ -239,10 +290,10 @@ def _overlap_needs_sp(tp_comm_overlap: bool | None, tp: str, sp_off: str) -> Non
 
 
 # The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
-solve_3d = checked("explorer.solve_3d()")(_solve_3d_shaped)
+solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(_solve_3d_shaped)
 
 
-@checked("explorer.estimate()")
+@checked("explorer.estimate()", renames=lambda: cli_names("estimate"))
 def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, layers: int | None = None,
              hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
              ffn: int | None = None, vocab: int | None = None, mlp: str | None = None,

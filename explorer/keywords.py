@@ -149,17 +149,20 @@ def _catalog_hint(name: str) -> str:
     return f"; valid: {', '.join(sorted(names))}"
 
 
-def check(call: str, fn: Callable, kwargs: Mapping[str, Any]) -> None:
+def check(call: str, fn: Callable, kwargs: Mapping[str, Any],
+          renames: Callable[[], Mapping[str, str]] | None = None) -> None:
     """Raise a one-line TypeError for a keyword `fn` does not take, or a value of the wrong type.
 
-    `call` names the call in the message, e.g. "explorer.solve('scaling')"."""
+    `call` names the call in the message, e.g. "explorer.solve('scaling')". `renames` gives, for the names the CLI
+    spells differently (--nodes is `n` in crossover), the hint to show instead of a close match (api.cli_names)."""
     allowed = accepted(fn)
     if allowed is None:
         return
     for key, value in kwargs.items():
         if key not in allowed:
+            renamed = (renames() if renames is not None else {}).get(key)
             close = difflib.get_close_matches(key, list(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = f" ({renamed})" if renamed else f" (did you mean {close[0]!r}?)" if close else ""
             raise TypeError(f"{call} got an unexpected keyword argument {key!r}{hint}; "
                             f"allowed: {', '.join(allowed)}")
         ann = allowed[key]
@@ -170,7 +173,7 @@ def check(call: str, fn: Callable, kwargs: Mapping[str, Any]) -> None:
                             f"{_catalog_hint(key)}")
 
 
-def checked(call: str) -> Callable[[Callable], Callable]:
+def checked(call: str, renames: Callable[[], Mapping[str, str]] | None = None) -> Callable[[Callable], Callable]:
     """Decorator: check the keywords (and the types of the arguments) of every call to the function."""
     def deco(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
@@ -181,7 +184,7 @@ def checked(call: str) -> Callable[[Callable], Callable]:
                 given = dict(sig.bind_partial(*args).arguments)
             except TypeError as exc:
                 raise TypeError(f"{call}: {exc}") from None
-            check(call, fn, {**given, **kwargs})
+            check(call, fn, {**given, **kwargs}, renames)
             return fn(*args, **kwargs)
         return wrapper
     return deco

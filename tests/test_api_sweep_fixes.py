@@ -122,3 +122,40 @@ def test_embedding_slots_at_pp1_says_it_has_no_effect():
     assert any("no effect at PP=1" in t for t in texts)
     assert not any(t.startswith("Pipeline split: the embedding") for t in texts)  # the line that claimed a split
 
+
+# --- 4. a puzzle keyword spelt as the CLI spells it ---------------------------------------------------------------
+def test_cli_flag_names_get_the_python_keyword_in_the_error():
+    with pytest.raises(TypeError) as exc:
+        explorer.solve("crossover", nodes=16)  # before: only 'allowed: track, n, alpha_s, ...'
+    msg = str(exc.value)
+    assert "\n" not in msg and "'nodes' (did you mean n=? the CLI's --nodes / -n)" in msg
+    with pytest.raises(TypeError, match=r"alpha_s=\? the CLI's --alpha-us, in seconds here: --alpha-us 5 is "
+                                        r"alpha_s=5e-6"):
+        explorer.solve("crossover", alpha_us=5)
+    with pytest.raises(TypeError, match=r"did you mean embedding_pipeline_slot=\?"):
+        explorer.estimate(embedding_slots=True)
+
+
+def _cli_only(command, allowed):
+    return [p.name for p in command.params if p.name not in allowed]
+
+
+def test_every_cli_only_option_of_each_puzzle_has_a_hint_naming_a_real_keyword():
+    import re
+
+    from explorer.api import cli_names
+    from explorer.cli import main
+    from explorer.keywords import accepted
+    from explorer.puzzles import PUZZLES
+
+    solve = main.commands["solve"]
+    calls = [(name, solve.commands[name], accepted(info.load().solve)) for name, info in PUZZLES.items()]
+    calls += [("estimate", main.commands["estimate"], accepted(explorer.estimate)),
+              ("solve_3d", solve.commands["3d"], accepted(explorer.solve_3d))]
+    for name, command, allowed in calls:
+        hints = cli_names(name)
+        for key in _cli_only(command, allowed):
+            assert key in hints, (name, key)
+        for key, hint in hints.items():
+            m = re.match(r"did you mean (\w+)=\?", hint)
+            assert m is None or m.group(1) in allowed, (name, key, hint)

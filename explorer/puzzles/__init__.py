@@ -75,9 +75,14 @@ def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
     """Solve one lab part for one track and return its Report."""
     from explorer.keywords import check
 
+    def cli_names() -> dict[str, str]:  # the CLI's spellings of this puzzle's keywords, read only on a mistake
+        from explorer.api import cli_names
+
+        return cli_names(info.name)
+
     info = get_puzzle(puzzle)
     fn = info.load().solve
-    check(f"explorer.solve({puzzle!r})", fn, {"track": track, **options})
+    check(f"explorer.solve({puzzle!r})", fn, {"track": track, **options}, renames=cli_names)
     report = fn(track=track, **options)
     require_finite(report.to_dict(), f"{puzzle} report")  # never NaN or infinity in an answer
     return report

@@ -488,19 +488,3 @@ def _any_note(results: list, reasons: list, chosen: Any) -> Assumption:
         f"--framework any: the plan evaluated under each framework: {'; '.join(parts)}. Shown: {chosen.name}, the "
         f"shortest step{' that fits in memory' if fits else ' (none fits in memory)'}.",
         "explorer/cost/frameworks.py (each framework's ZeRO stages, pipelines and model code)")
-
-
-def runnable_framework(choice: str, **plan: Any) -> str:
-    """The framework that runs a plan: `choice` itself, or for 'any' the first of Megatron-LM, DeepSpeed, FSDP2
-    that does; a one-line UsageError naming why when none does."""
-    from explorer.cost.frameworks import frameworks_for
-
-    choice = framework_choice(choice)
-    reasons = []
-    for f in frameworks_for(choice):
-        why = f.why_not(**plan)
-        if why is None:
-            return f.key
-        reasons.append(why)
-    raise UsageError(f"no framework runs this plan: {'; '.join(reasons)}" if choice == "any"
-                     else f"--framework {choice} cannot run this plan: {reasons[0]}")

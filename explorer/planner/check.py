@@ -188,7 +188,6 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                                                     f"(6N), {r.implied['tokens_per_s_per_gpu_from_mfu']:,.0f} "
                                                     f"(with attention)"), compares=True))
     if memory_gb is not None:
-        hbm = setup.cluster.accelerator.memory_bytes / 1e9
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
         # the same floor (above), against the claimed figure

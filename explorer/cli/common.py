@@ -109,12 +109,14 @@ def cluster_options(f: Callable) -> Callable:
     return f
 
 
-def stack_options(f: Callable) -> Callable:
+def stack_options(f: Callable,
+                  precision_default: str = "default: the track's: bf16 in the cloud, fp32 on the earbud") -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
-    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy"""
+    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy.
+    precision_default: what --precision's help says of its default (a command without --track says its own)."""
     opts = [
         click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
-                     help="Training precision (default: the track's: bf16 in the cloud, fp32 on the earbud). fp8: "
+                     help=f"Training precision ({precision_default}). fp8: "
                           "Transformer Engine FP8 GEMMs, attention and output layer in BF16 (H100 and later); "
                           "fp32: no mixed precision (a part without a 16-bit peak)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,

@@ -58,6 +58,12 @@ def assumptions(kw: dict) -> RunAssumptions:
                             restart_s=kw.pop("restart_s"), storage_write_gbps=kw.pop("storage_write_gbps"))
 
 
+def cloud_stack_options(f: Callable) -> Callable:
+    """stack_options whose --precision help names plan's and check's default: they have no --track and always solve
+    the cloud track (explorer.planner: get_track("cloud"), whose workload precision is bf16)."""
+    return stack_options(f, precision_default="default bf16, the cloud track's, which plan and check always solve")
+
+
 def stack(kw: dict) -> dict:
     """The software-stack options of the 3D solves (explorer.cli.common.stack_options, framework_options)."""
     return {k: kw.pop(k) for k in (*STACK_KEYS, *FRAMEWORK_KEYS)}
@@ -82,7 +88,7 @@ def stack(kw: dict) -> dict:
 @click.option("--max-bubble", type=FINITE, default=0.10, show_default=True,
               help="Largest pipeline bubble fraction, in [0, 1] (0.1 is 10%).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit per candidate, s (default 30).")
-@stack_options
+@cloud_stack_options
 @framework_options
 @assumption_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -148,7 +154,7 @@ def _refuse_prices_of_other_gpus(prices: str | None, gpu_types: list[str]) -> No
               help="Relative difference still called agreement, a fraction in (0, 1) (0.1 is 10%).")
 @click.option("--no-bound", is_flag=True, help="Skip the 3D solve of the model's bound (arithmetic only).")
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
-@stack_options
+@cloud_stack_options
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check_cmd(**kw) -> None:
@@ -168,18 +174,3 @@ def check_cmd(**kw) -> None:
     else:
         click.echo(r.to_text(), nl=False)
 
-
-def _name_the_precision_default(cmd: click.Command) -> None:
-    """stack_options says '--precision (default: the track's: bf16 in the cloud, fp32 on the earbud)', as the solve
-    commands take --track; plan and check have none and always solve the cloud track (explorer.planner: get_track
-    ("cloud"), whose workload precision is bf16): say that default."""
-    import re
-
-    for p in cmd.params:
-        if p.name == "precision" and isinstance(p, click.Option) and p.help:
-            p.help = re.sub(r"\(default: the track's[^)]*\)",
-                            "(default bf16, the cloud track's, which plan and check always solve)", p.help, count=1)
-
-
-for _cmd in (plan_cmd, check_cmd):
-    _name_the_precision_default(_cmd)

@@ -45,6 +45,17 @@ def test_report_text_width_in_range_is_kept():
     assert r.to_text(width=None)
 
 
+@pytest.mark.parametrize("width", [0, 10, 501, 80.0])
+def test_estimate_text_width_out_of_range_is_refused_as_report_text_is(width):
+    from explorer.cli.estimate import estimate_text
+
+    est = explorer.estimate(track="cloud", **README_ESTIMATE)
+    with pytest.raises(UsageError) as exc:
+        estimate_text(est, width=width)
+    assert "\n" not in str(exc.value) and "from 40 to 500" in str(exc.value)
+    assert max(len(line) for line in estimate_text(est, width=40).splitlines()) <= 40
+
+
 # --- 2. the track's crisis plan fills estimate's ZeRO stage and recompute -----------------------------------------
 README_ESTIMATE = dict(model="llama3_70b", gpus=1024, tp=8, pp=8, dp=16, micro_batch=2)
 

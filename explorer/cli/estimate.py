@@ -111,11 +111,13 @@ def _runs_on(e) -> str:
 
 
 def estimate_text(e, width: int | None = None) -> str:
-    """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's)."""
+    """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's); a width outside
+    the renderer's 40-500 columns is a one-line UsageError, as for Report.to_text."""
+    from explorer.report import check_text_width
     from explorer.reports.text import terminal_width, wrap
     from explorer.units import FLOP_RATE_UNITS, unit_scale
 
-    width = width or terminal_width()
+    width = check_text_width(width) or terminal_width()
 
     # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s
     mem_scale, mem_unit = unit_scale(e.memory_limit)

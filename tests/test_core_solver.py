@@ -45,6 +45,18 @@ def test_cpsat_equals_exhaustive_on_track_defaults(track):
     assert a.binding["cross_check_ok"]
 
 
+def test_the_largest_batch_on_65536_gpus_is_modelled_not_an_overflow():
+    """DP x mb x m = B once failed CP-SAT's 64-bit overflow check (65,536 GPUs: DP up to 2**16; B = 2**24, so m up
+    to 2**24): the model must still be built, and agree with the exhaustive engine."""
+    from explorer.puzzles.threed import make_instance
+    from explorer.tracks import get_track
+
+    inst = make_instance(get_track("cloud"), gpus=65536, global_batch=16_777_216)
+    a = _agree(inst)
+    p = a.best.plan
+    assert p.dp * p.micro_batch * p.num_micro_batches == 16_777_216
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     layers=st.integers(2, 24),

@@ -404,7 +404,9 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
 
     # --- structure: TP x CP x PP x DP = devices; DP x mb x m = global batch --------------------------
     md.add_multiplication_equality(n, [tp, cp, pp, dp])
-    md.add_multiplication_equality(B, [dp, mb, m])
+    # as two products of two: CP-SAT refuses a product whose factors' bounds could overflow 64 bits, and DP x mb x m
+    # bounded factor by factor did (65,536 GPUs x a 16,777,216-sequence batch); DP x mb is at most B
+    md.add_multiplication_equality(B, [M.product([dp, mb], "dp_x_mb", B), m])
     # v > 1 only with PP > 1 and PP x v <= layers (the (PP, v) table has only those rows); interleaving needs
     # m divisible by PP (Megatron-LM)
     inter = md.new_bool_var("interleaved")

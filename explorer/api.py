@@ -18,6 +18,7 @@ from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
 from explorer.cost.step import estimate as _estimate
 from explorer.errors import UsageError
+from explorer.hardware.catalog import get_accelerator
 from explorer.keywords import checked
 from explorer.models.architecture import GATED_MLPS, MLP_KINDS, MLP_LABELS, DecoderModel
 from explorer.models.catalog import get_model
@@ -459,15 +460,25 @@ def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework
     value differs from what the option would otherwise have been)."""
     c = t.crisis_plan
     from_track: dict = {}
-    if gpu is None and mdl == t.workload.model and framework in (c.framework, "any"):
+    # the track's GPU named (by key or alias) is still its own GPU: restating a default must not change the plan
+    own_gpu = gpu is None or get_accelerator(gpu).key == t.cluster.accelerator.key
+    if own_gpu and mdl == t.workload.model and framework in (c.framework, "any"):
         if zero is None:
             zero = from_track["zero"] = c.zero
         if recompute is None and recompute_every == 1:  # recompute_every asks for full recompute: not the track's
             recompute = from_track["recompute"] = c.recompute
+    notes = []
+    if (not own_gpu and mdl == t.workload.model and framework in (c.framework, "any")
+            and (zero is None or recompute is None)):  # an A/B of GPUs: say the plans differ unless pinned
+        notes.append(Assumption(
+            f"The {t.name} track's crisis plan (ZeRO-{c.zero}, {c.recompute} recompute) fills the plan options not "
+            f"given only on the track's own GPU ({t.cluster.accelerator.key}); on {get_accelerator(gpu).key} they "
+            f"are the framework's defaults: give --zero {c.zero} --recompute {c.recompute} (zero={c.zero}, "
+            f"recompute={c.recompute!r}) to compare the two GPUs on one plan.",
+            f"explorer/data/tracks/{t.key}.toml [crisis_plan]"))
     recompute = "none" if recompute is None else recompute
     differs = {k: v for k, v in from_track.items()
                if v != {"zero": zero_default(c.framework), "recompute": "none"}[k]}
-    notes = []
     if differs:
         said = " and ".join(f"ZeRO-{v}" if k == "zero" else f"{v} recompute" for k, v in differs.items())
         flags = " / ".join(f"--{k} ({k}=)" for k in differs)

@@ -87,6 +87,20 @@ def test_given_plan_options_and_other_models_are_not_filled_from_the_track():
     assert (other.plan.zero, other.plan.recompute, other.from_track) == (0, "none", {})
     a100 = explorer.estimate(**README_ESTIMATE, gpu="a100", global_batch=512)  # not the track's GPU
     assert (a100.plan.zero, a100.plan.recompute) == (0, "none")
+    # ... and says so, with the options that make a like-for-like A/B of the two GPUs
+    said = [a.text for a in a100.assumptions() if "crisis plan" in a.text]
+    assert len(said) == 1 and "--zero 1 --recompute selective" in said[0] and "a100_80gb" in said[0]
+
+
+@pytest.mark.parametrize("gpu", ["h100_sxm", "h100", "H100"])
+def test_naming_the_tracks_own_gpu_keeps_the_crisis_plan(gpu):
+    # restating a default must not change the answer: --gpu h100_sxm (cloud.toml [cluster] accelerator) once dropped
+    # ZeRO-1 and selective recompute (63.35 GB per GPU where the same estimate without --gpu holds 36.96 GB)
+    plain = explorer.estimate(tp=8, pp=4)
+    named = explorer.estimate(tp=8, pp=4, gpu=gpu)
+    assert (named.plan.zero, named.plan.recompute) == (plain.plan.zero, plain.plan.recompute) == (1, "selective")
+    assert named.memory_total == pytest.approx(plain.memory_total, rel=1e-12)
+    assert named.step_time_s == pytest.approx(plain.step_time_s, rel=1e-12)
 
 
 def test_cli_readme_estimate_says_which_values_came_from_the_track():

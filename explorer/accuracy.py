@@ -57,6 +57,7 @@ def summarize(results: list) -> dict:
             lo_hi = ranges.setdefault(t.key, {}).setdefault(fw, [error, error])
             lo_hi[:] = [round(min(lo_hi[0], error), 4), round(max(lo_hi[1], error), 4)]
     scaling = _weak_scaling(tables)
+    ceilings = _ceilings(tables)
     out = []
     for (fw, family, precision), g in sorted(groups.items()):
         errs = g["errors"]
@@ -73,7 +74,60 @@ def summarize(results: list) -> dict:
                      for fw, g in sorted(fws.items())}
                for acc, fws in sorted(parts.items())}
     return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
-            "good": GOOD, "groups": out, "ranges": ranges, "parts": by_part, "weak_scaling": scaling}
+            "good": GOOD, "groups": out, "ranges": ranges, "parts": by_part, "weak_scaling": scaling,
+            "ceilings": ceilings}
+
+
+def precision_class(precision: str) -> str:
+    """The precision whose peak an MFU is a fraction of, as the ceilings group runs: 'fp8', or '16-bit' (BF16 and FP16
+    share one peak on every GPU the tables ran on)."""
+    return "fp8" if precision == "fp8" else "16-bit"
+
+
+def _ceilings(tables: list[tuple]) -> dict:
+    """Per GPU family and precision class, for each model size the tables ran, the run with the highest MFU its
+    published figure implies (validate.RowResult.measured_mfu): [parameters, MFU, table, model, GPUs], by size (two
+    significant figures)."""
+    best: dict[str, dict[str, dict[float, list]]] = {}
+    for t, _spec, family in tables:
+        for r in t.rows:
+            if r.measured_mfu <= 0:
+                continue
+            size = float(f"{r.params:.2g}")
+            sizes = best.setdefault(family, {}).setdefault(precision_class(r.precision), {})
+            if size not in sizes or r.measured_mfu > sizes[size][1]:
+                sizes[size] = [r.params, round(r.measured_mfu, 4), t.key, r.label.split(" s=")[0], r.gpus]
+    return {fam: {pc: [sizes[k] for k in sorted(sizes)] for pc, sizes in sorted(by.items())}
+            for fam, by in sorted(best.items())}
+
+
+CEILING_SPAN = 2.0
+"""Runs of models within this factor of a plan's parameter count (either way) are its comparables for ceiling_line."""
+
+
+def ceiling_line(mfu: float, accelerator_key: str, precision: str, params: float) -> str:
+    """One sentence when a plan's MFU is above every published run of a model within CEILING_SPAN of its size on its
+    GPU family at its precision class (the MFU each published figure implies, accuracy.json 'ceilings'); else ''.
+    Such a plan is an extrapolation: the calibration never saw a run that fast on models of that size."""
+    family = FAMILY_OF.get(accelerator_key)
+    runs = [r for r in stored().get("ceilings", {}).get(family or "", {}).get(precision_class(precision), [])
+            if params / CEILING_SPAN <= r[0] <= params * CEILING_SPAN]
+    if not runs:
+        return ""
+    top = max(runs, key=lambda r: r[1])
+    if mfu <= top[1]:
+        return ""
+    lo, hi = min(r[0] for r in runs), max(r[0] for r in runs)
+    sizes = f"{_billions(lo)}" if lo == hi else f"{_billions(lo)}-{_billions(hi)}"
+    return (f"Beyond the evidence: MFU {mfu:.1%} is above every published {precision_class(precision)} run of a "
+            f"model of {sizes} parameters on {family} GPUs in the reference tables ({len(runs)} model "
+            f"size{'s' if len(runs) > 1 else ''}; the highest, {top[1]:.1%} in the model's FLOP count: {top[3]} on "
+            f"{top[4]:,} GPUs, {top[2]}), so the figure extrapolates the calibration to a plan faster than any it was "
+            f"checked on.")
+
+
+def _billions(params: float) -> str:
+    return f"{params / 1e9:.3g}B"
 
 
 def _collect(bucket: dict, error: float, table: str) -> None:

@@ -64,6 +64,8 @@ class RowResult:
     precision: str = ""  # the run's training precision (bf16, fp16, fp8); "" for memory rows
     gpus: int = 0  # the run's accelerators (a run of a throughput table); 0 for memory rows
     series: str = ""  # the run without its GPU count and DP degree: runs of one table sharing it scale weakly
+    measured_mfu: float = 0.0  # the MFU the published figure implies in the model's FLOP count (_implied_mfu); 0: none
+    params: float = 0.0  # the run's model parameters (a run of a throughput table); 0 for memory rows
 
     @property
     def abs_error(self) -> float:
@@ -321,6 +323,11 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
     Every run detail is read from the row's columns where the table has them, else from the table's entry in
     tables.toml."""
     label, est = _row_estimate(spec, row, eff, part_efficiency)
+    return label, _metric(spec, row, est)
+
+
+def _metric(spec: dict, row: dict[str, str], est: StepEstimate) -> float:
+    """The table's metric (spec['metric']) of one run's estimate."""
     gpus = int(row["gpus"])
     metric = spec["metric"]
     if metric == "hardware_tflops_per_gpu":
@@ -339,7 +346,17 @@ def _throughput_row(spec: dict, row: dict[str, str], eff: Efficiency,
         predicted = est.memory_total / 2**30
     else:
         raise ValueError(f"{spec['file']}: unknown metric {metric!r}")
-    return label, predicted
+    return predicted
+
+
+def _implied_mfu(spec: dict, est: StepEstimate, predicted: float, published: float) -> float:
+    """The MFU the published figure implies, in the model's FLOP count (explorer/cost: PaLM's 6N + attention over the
+    full s x s): the estimate's MFU scaled by published / predicted for a throughput, predicted / published for a
+    step time; 0 for a memory metric."""
+    if spec["metric"] == "peak_memory_gib" or predicted <= 0 or published <= 0:
+        return 0.0
+    ratio = predicted / published if spec["metric"] == "step_time_s" else published / predicted
+    return est.mfu * ratio
 
 
 def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
@@ -415,14 +432,17 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
                       part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     out = []
     for row in compared_rows(spec, rows):
-        label, predicted = _throughput_row(spec, row, eff, part_efficiency)
+        label, est = _row_estimate(spec, row, eff, part_efficiency)
+        predicted = _metric(spec, row, est)
         text = row[spec["published_column"]]
         gpus = int(row["gpus"])
         # the same run at another scale: the label without its GPU count and DP degree (plan.describe keeps the
         # micro-batches per rank, so a series holds the work per GPU fixed: weak scaling)
         series = re.sub(r" DP=\d+", "", label.replace(f" {gpus} GPUs ", " ", 1))
         out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row),
-                             _flag(row.get("fit"), True), _precision(spec, row), gpus, series))
+                             _flag(row.get("fit"), True), _precision(spec, row), gpus, series,
+                             _implied_mfu(spec, est, predicted, float(text)),
+                             float(_row_model(spec, row, _seq_len(spec, row)).params)))
     return out
 
 

@@ -14,6 +14,7 @@ import json
 import statistics
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from explorer.cost.efficiency import GPU_FAMILIES
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK
@@ -124,6 +125,16 @@ def ceiling_line(mfu: float, accelerator_key: str, precision: str, params: float
             f"size{'s' if len(runs) > 1 else ''}; the highest, {top[1]:.1%} in the model's FLOP count: {top[3]} on "
             f"{top[4]:,} GPUs, {top[2]}), so the figure extrapolates the calibration to a plan faster than any it was "
             f"checked on.")
+
+
+def ceiling_assumption(setup: Any, mfu: float) -> list:
+    """ceiling_line for a plan of `setup` (explorer.cost.setup.Setup) at `mfu`, as a report's Assumption ([] when the
+    plan is within the published runs' MFU, or none is comparable)."""
+    from explorer.report import Assumption
+
+    text = ceiling_line(mfu, setup.cluster.accelerator.key, setup.precision, setup.model.params)
+    return [Assumption(text, "explorer/data/reference/accuracy.json 'ceilings' (explorer/accuracy.py _ceilings), "
+                             "from explore validate: the MFU each published figure implies")] if text else []
 
 
 def _billions(params: float) -> str:

@@ -60,3 +60,15 @@ def test_the_line_says_so_only_above_every_comparable_run(results):
 def test_no_line_where_no_published_run_of_that_size_or_part_exists():
     assert accuracy.ceiling_line(0.99, "h100_sxm", "bf16", 5e13) == ""  # a 50T model: no run within 2x
     assert accuracy.ceiling_line(0.99, "orin_agx", "fp16", 86e6) == ""  # no reference table on the part
+
+
+def test_solve_3d_says_when_its_optimum_is_beyond_every_published_run():
+    # the review's case: GPT-3 175B on 1,024 A100s, whose optimum (no recompute, TP 4) is faster than any published
+    # 175B-class A100 run; and the cloud track's default (Llama 3 70B on H100), whose optimum is within them
+    from explorer.puzzles.threed import solve_3d
+
+    res = solve_3d("cloud", model="gpt3_175b", gpu="a100_80gb", gpus=1024, global_batch=1536, top=1)
+    said = [a.text for a in res.report.assumptions if a.text.startswith("Beyond the evidence")]
+    assert len(said) == 1 and f"MFU {res.best.mfu:.1%}" in said[0]
+    res = solve_3d("cloud", top=1)
+    assert not any(a.text.startswith("Beyond the evidence") for a in res.report.assumptions)

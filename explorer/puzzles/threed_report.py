@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from explorer.accuracy import ceiling_assumption
 from explorer.assumptions import setup_assumptions
 from explorer.cost import memory as mem
 from explorer.cost.collectives import NCCL_VERSION
@@ -386,7 +387,7 @@ def _assumptions(res) -> list[Assumption]:
     if s.attention_kernel_by_framework:  # --framework any: the attention kernel of the framework the answer runs on
         s = replace(s, attention_kernel=attention_kernel_default(res.best.plan.framework, acc.key),
                     attention_kernel_by_framework=False)
-    return a + setup_assumptions(s, res.best.plan)
+    return a + setup_assumptions(s, res.best.plan) + ceiling_assumption(s, res.best.mfu)
 
 
 FORMULAS = [

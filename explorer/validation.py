@@ -234,29 +234,31 @@ def Positive(hi: float | None = None, *, why: str = "", unit: str = "") -> Numbe
 
 
 # --- the kinds the commands share ---------------------------------------------------------------------
-DEVICES = Int(1, MAX_DEVICES, why="MAX_DEVICES, 8x the largest published training cluster")
-DEVICES_PER_NODE = Int(1, MAX_DEVICES_PER_NODE, why="MAX_DEVICES_PER_NODE, 16x an NVL72 rack")
-PARTICIPANTS = Int(2, MAX_DEVICES, why="MAX_DEVICES, 8x the largest published training cluster")
-DEGREE = Int(1, MAX_DEVICES, why="a parallel degree is at most MAX_DEVICES")
-GLOBAL_BATCH = Int(1, MAX_GLOBAL_BATCH, why="MAX_GLOBAL_BATCH sequences; the step time grows with it")
-MICRO_BATCH = Int(1, MAX_GLOBAL_BATCH, why="a micro-batch is at most MAX_GLOBAL_BATCH sequences")
-SEQ_LEN = Int(1, MAX_SEQ_LEN, why="MAX_SEQ_LEN tokens, the longest published training contexts")
-LAYERS = Int(1, MAX_LAYERS, why="MAX_LAYERS, 30x Llama 3 405B")
-HIDDEN = Int(1, MAX_HIDDEN, why="MAX_HIDDEN, 64x Llama 3 405B")
-HEADS = Int(1, MAX_HEADS, why="MAX_HEADS, 128x Llama 3 405B")
-VOCAB = Int(1, MAX_VOCAB, why="MAX_VOCAB, 128x Llama 3")
+DEVICES = Int(1, MAX_DEVICES, why="8x the largest published training cluster")
+DEVICES_PER_NODE = Int(1, MAX_DEVICES_PER_NODE, why="14x an NVL72 rack's 72 GPUs")
+PARTICIPANTS = Int(2, MAX_DEVICES, why="8x the largest published training cluster")
+DEGREE = Int(1, MAX_DEVICES,
+             why="a parallel degree is at most the device limit, 8x the largest published training cluster")
+GLOBAL_BATCH = Int(1, MAX_GLOBAL_BATCH,
+                   why="8,192x Llama 3 405B's batch of 2,048 sequences; the step time grows with it")
+MICRO_BATCH = Int(1, MAX_GLOBAL_BATCH, why="a micro-batch is at most the global batch limit")
+SEQ_LEN = Int(1, MAX_SEQ_LEN, why="1 M tokens, the longest published training contexts")
+LAYERS = Int(1, MAX_LAYERS, why="32x Llama 3 405B's 126 layers")
+HIDDEN = Int(1, MAX_HIDDEN, why="64x Llama 3 405B's hidden size")
+HEADS = Int(1, MAX_HEADS, why="128x Llama 3 405B's heads")
+VOCAB = Int(1, MAX_VOCAB, why="128x Llama 3's vocabulary")
 FRACTION = Real(0.0, 1.0)
 ZERO_STAGE = Int(0, 3)
 SWITCH = Int(0, 1)  # a pinned on/off choice (sequence parallel)
 OPEN_FRACTION = Real(0.0, 1.0, lo_open=True)  # (0, 1]: a target or headroom that must be above zero
-TIME_LIMIT = Positive(MAX_TIME_LIMIT_S, unit="seconds", why="MAX_TIME_LIMIT_S, one day")
-TOP = Int(1, MAX_TOP, why="MAX_TOP; each one is another CP-SAT solve")
+TIME_LIMIT = Positive(MAX_TIME_LIMIT_S, unit="seconds", why="one day")
+TOP = Int(1, MAX_TOP, why="each one is another CP-SAT solve")
 SEED = Int(0, MAX_SEED, why="a 64-bit seed")
-CURVE_DEVICES = Int(1, MAX_CURVE_DEVICES, why="MAX_CURVE_DEVICES: the curve evaluates every N to 10x it")
-FLEET_NODES = Int(1, MAX_FLEET_NODES, why="MAX_FLEET_NODES, 13x the edge fleet")
-FLEET_PARTICIPANTS = Int(2, MAX_FLEET_NODES, why="MAX_FLEET_NODES, 13x the edge fleet")
-SLOWDOWN = Real(1.0, MAX_SLOWDOWN, why="MAX_SLOWDOWN: slower than that is a failed device")
-JITTER = Real(0.0, MAX_JITTER, lo_open=True, why="MAX_JITTER: 100x the step")
+CURVE_DEVICES = Int(1, MAX_CURVE_DEVICES, why="the curve evaluates every N up to 10x it")
+FLEET_NODES = Int(1, MAX_FLEET_NODES, why="13x the edge fleet")
+FLEET_PARTICIPANTS = Int(2, MAX_FLEET_NODES, why="13x the edge fleet")
+SLOWDOWN = Real(1.0, MAX_SLOWDOWN, why="slower than that is a failed device")
+JITTER = Real(0.0, MAX_JITTER, lo_open=True, why="100x the step")
 # the same ranges in SI units (the Python API) and in the units the options are written in (the CLI)
 LATENCY_S = Real(MIN_LATENCY_S, MAX_LATENCY_S, unit="s", why="10 s per message")
 LATENCY_US = Real(MIN_LATENCY_S * 1e6, MAX_LATENCY_S * 1e6, unit="us", why="10 s per message")
@@ -267,20 +269,20 @@ MESSAGE_MB = Real(MIN_MESSAGE_BYTES / 1e6, MAX_MESSAGE_BYTES / 1e6, unit="MB", w
 MESSAGE_GB = Real(MIN_MESSAGE_BYTES / 1e9, MAX_MESSAGE_BYTES / 1e9, unit="GB", why="1 PB")
 STEP_MS = Real(MIN_STEP_S * 1e3, MAX_STEP_S * 1e3, unit="ms", why="1,000 s per sample")
 SAMPLE_BYTES = Int(1, int(MAX_SAMPLE_BYTES), unit="bytes", why="1 TB per sample")
-DATASET_SAMPLES = Int(1, MAX_DATASET_SAMPLES, why="MAX_DATASET_SAMPLES, 190x LAION-5B")
-MEMORY_GB = Positive(MAX_MEMORY_GB, unit="GB", why="MAX_MEMORY_GB, 1 PB per device")
-MEMORY_BYTES = Real(0.0, MAX_MEMORY_GB * 1e9, unit="bytes", why="MAX_MEMORY_GB, 1 PB per device")
+DATASET_SAMPLES = Int(1, MAX_DATASET_SAMPLES, why="190x LAION-5B")
+MEMORY_GB = Positive(MAX_MEMORY_GB, unit="GB", why="1 PB per device")
+MEMORY_BYTES = Real(0.0, MAX_MEMORY_GB * 1e9, unit="bytes", why="1 PB per device")
 COMPRESSION_WORKERS = Int(2, MAX_COMPRESSION_WORKERS, why="the simulation runs in seconds")
 COMPRESSION_STEPS = Int(2, MAX_COMPRESSION_STEPS, why="the simulation runs in seconds")
 COMPRESSION_WARMUP = Int(1, MAX_COMPRESSION_STEPS, why="at most the run's steps")
-COMPRESSION_RATIO = Real(1.0, MAX_COMPRESSION_RATIO, why="MAX_COMPRESSION_RATIO")
-WORKERS = Int(1, MAX_WORKERS, why="MAX_WORKERS CPU workers")
-ACCUMULATION = Int(1, MAX_ACCUMULATION, why="MAX_ACCUMULATION steps, each one evaluated")
-RUN_TOKENS = Positive(MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")
+COMPRESSION_RATIO = Real(1.0, MAX_COMPRESSION_RATIO, why="a million to one")
+WORKERS = Int(1, MAX_WORKERS, why="about a million CPU workers")
+ACCUMULATION = Int(1, MAX_ACCUMULATION, why="16x the largest a lab track uses; each one is evaluated")
+RUN_TOKENS = Positive(MAX_RUN_TOKENS, unit="tokens", why="64x Llama 3's 15.6 T")
 # A plan's token budget: from a million tokens (below it a run is a few steps of any batch worth planning) to the
 # frontier's MAX_RUN_TOKENS; its deadline and budget are positive and finite (1e15 days or dollars: no run is
 # longer or dearer, and the goodput arithmetic stays finite).
-PLAN_TOKENS = Real(1e6, MAX_RUN_TOKENS, unit="tokens", why="MAX_RUN_TOKENS, 64x Llama 3's 15.6 T")
+PLAN_TOKENS = Real(1e6, MAX_RUN_TOKENS, unit="tokens", why="64x Llama 3's 15.6 T")
 DEADLINE_DAYS = Positive(1e15, unit="days", why="a deadline past any run")
 BUDGET_USD = Positive(1e15, unit="USD", why="a budget past any run")
 THRESHOLD = OPEN_FRACTION
@@ -328,7 +330,7 @@ class NumberList(click.ParamType):
         return sorted(set(out))
 
 
-GPU_COUNTS = NumberList(DEVICES, MAX_FRONTIER_COUNTS, why="MAX_FRONTIER_COUNTS; each count is a series of solves")
+GPU_COUNTS = NumberList(DEVICES, MAX_FRONTIER_COUNTS, why="each count is a series of solves")
 
 
 def conflict(message: str) -> UsageError:

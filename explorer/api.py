@@ -245,6 +245,7 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
     tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp, parallel_block=parallel_block)
+    _check_precision(options.get("precision"))
     _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
@@ -258,6 +259,17 @@ def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel 
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _solve_3d(track, model=mdl, **options)
+
+
+def _check_precision(precision: str | None) -> None:
+    """A precision the API takes is one of the training precisions, spelt as the CLI's --precision choice spells
+    them (lower case): 'FP8' is refused as unknown here, as the CLI refuses it, rather than reaching the GPU's peak
+    table and reading "has no FP8 peak; valid on it: ..., fp8"."""
+    from explorer.plan import PRECISIONS
+
+    if precision is not None and precision not in PRECISIONS:
+        hint = f" (did you mean {precision.lower()!r}?)" if str(precision).lower() in PRECISIONS else ""
+        raise UsageError(f"precision {V.short(precision)} unknown{hint}; valid: {', '.join(PRECISIONS)}")
 
 
 def _fleet_as_datacenter(track: str | Track, gpu: str | None, gpus: int | None) -> None:
@@ -343,6 +355,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
     micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
+    _check_precision(precision)
     framework = framework_choice(framework)  # a choice or an alias (nemo, torchtitan, ...); else a UsageError
     if zero is not None:
         zero = V.ZERO_STAGE.check("zero", zero)

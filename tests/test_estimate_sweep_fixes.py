@@ -40,3 +40,25 @@ def test_a_value_over_a_limit_shows_the_number_and_the_reason_in_words(argv, lim
     r = _run(*argv)
     assert r.exit_code == 2
     assert limit in r.output and words in r.output and "MAX_" not in r.output
+
+
+# --- 7: the API's precision is spelt as the CLI's choice is; an unknown spelling is refused without contradiction -----
+@pytest.mark.parametrize("call", [lambda p: explorer.estimate(tp=8, pp=4, precision=p),
+                                  lambda p: explorer.solve_3d(precision=p)])
+@pytest.mark.parametrize("spelling", ["FP8", "Bf16"])
+def test_an_upper_case_precision_is_refused_as_unknown_naming_the_lower_case_one(call, spelling):
+    with pytest.raises(UsageError) as exc:
+        call(spelling)
+    msg = str(exc.value)
+    assert "unknown" in msg and f"did you mean {spelling.lower()!r}" in msg
+    assert "has no" not in msg  # the old message: "has no FP8 peak; valid on it: ..., fp8"
+
+
+def test_the_cli_refuses_the_upper_case_precision_too():
+    r = _run("estimate", "--tp", "8", "--pp", "4", "--precision", "FP8")
+    assert r.exit_code == 2 and "'FP8' is not one of" in r.output
+
+
+def test_a_precision_the_gpu_lacks_still_names_the_gpu():
+    with pytest.raises(UsageError, match=r"A100 .*has no FP8 peak; valid on it: fp32, bf16, fp16$"):
+        explorer.estimate(tp=8, pp=4, precision="fp8", gpu="a100_80gb")

@@ -375,6 +375,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             f"{mb} gives one local step of one {t.device_word} (the lab's micro-batch; without --global-batch one "
             f"device would take the fleet's whole batch of {t.workload.global_batch:,}), --gpu (e.g. h100) the "
             f"track's model on datacenter hardware")
+    asked_recompute = recompute  # None: the default, which recompute_every > 1 does not take (its check below)
     zero, recompute, from_track, notes = _track_plan_defaults(t, mdl, gpu, framework, zero, recompute,
                                                               recompute_every)
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
@@ -432,8 +433,16 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise UsageError(f"no framework runs this plan: {'; '.join(w for _, w in reasons)}")
     setup = setups[0][2]
     if recompute_every > 1 and recompute != "full":
+        if asked_recompute is None:  # name the default that is in force without recompute_every, not 'none'
+            default = _track_plan_defaults(t, mdl, gpu, framework, zero, None, 1)[1]
+            whose = (f", from the {t.name} track's crisis plan" if default == t.crisis_plan.recompute != "none"
+                     else "")
+            got = (f"recompute was not given (its default here is {default}{whose}); give --recompute full "
+                   "(recompute='full')")
+        else:
+            got = f"got recompute {recompute}"
         raise UsageError(f"recompute every {recompute_every} layers needs recompute full (it thins full "
-                         f"recomputation to every k-th layer), got recompute {recompute}")
+                         f"recomputation to every k-th layer): {got}")
     m = setup.model
     if setup.seq_len % cp:
         raise UsageError(f"CP {cp} must divide the sequence length {setup.seq_len}")

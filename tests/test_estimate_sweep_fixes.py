@@ -62,3 +62,25 @@ def test_the_cli_refuses_the_upper_case_precision_too():
 def test_a_precision_the_gpu_lacks_still_names_the_gpu():
     with pytest.raises(UsageError, match=r"A100 .*has no FP8 peak; valid on it: fp32, bf16, fp16$"):
         explorer.estimate(tp=8, pp=4, precision="fp8", gpu="a100_80gb")
+
+
+# --- 8: the --recompute-every error names the recompute in force, not 'none' -------------------------------------
+def test_recompute_every_without_recompute_names_the_default_in_force():
+    # the cloud track's crisis plan (explorer/data/tracks/cloud.toml [crisis_plan] recompute = "selective") fills
+    # recompute for its own model and GPU: `--recompute-every 1` prints recompute=selective
+    assert explorer.estimate(tp=8, pp=4).plan.recompute == "selective"
+    r = _run("estimate", "--tp", "8", "--pp", "4", "--recompute-every", "4")
+    assert r.exit_code == 2
+    assert "got recompute none" not in r.output
+    assert "recompute was not given (its default here is selective, from the Cloud Titan track's crisis plan)" \
+        in r.output and "--recompute full" in r.output
+
+
+def test_recompute_every_on_another_gpu_names_its_default_none():
+    with pytest.raises(UsageError, match=r"not given \(its default here is none\)"):
+        explorer.estimate(tp=8, pp=4, gpu="a100_80gb", recompute_every=4)
+
+
+def test_recompute_every_with_a_recompute_given_quotes_it():
+    with pytest.raises(UsageError, match=r"needs recompute full .*: got recompute selective$"):
+        explorer.estimate(tp=8, pp=4, recompute="selective", recompute_every=4)

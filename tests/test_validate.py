@@ -141,8 +141,8 @@ def test_the_per_table_summary_says_which_tables_meet_their_target_out_of_sample
     text = render_text(list(results.values()), width=200)
     summary = text.split("Per table (out of sample")[1].split("All throughput rows")[0]
     assert any(line.split()[-1:] == ["met"] for line in summary.splitlines()[:5])
-    met = {line.split()[0]: line.split()[-1] for line in summary.splitlines()
-           if line.strip() and line.split()[0] in results}
+    met = {line.split()[0].rstrip("*"): line.split()[-1] for line in summary.splitlines()
+           if line.strip() and line.split()[0].rstrip("*") in results}  # * marks a table no fit used
     # by the definition the column states: both out-of-sample figures within the table's target
     assert met == {k: "yes" if t.out_median_error <= t.target_median and t.out_max_error <= t.target_max else "no"
                    for k, t in results.items()}
@@ -380,6 +380,26 @@ def test_cli_validate():
     assert res.output.startswith("table,row,unit,published,predicted,error")
     res = runner.invoke(main, ["validate", "--table", "megatron_sc21_table1", "--strict"])
     assert res.exit_code != 0 or results_meet("megatron_sc21_table1")
+
+
+def test_csv_and_text_say_which_rows_the_shipped_fit_used():
+    """tables.toml: megatron_sc21_table2 has fit = false (judged, never fitted); llama3_table4's 131,072-token row has
+    fit False in its CSV (a document-masked run whose work is not known), its two 8K rows do not. The CSV says so per
+    row (in_fit), and the text does not call a never-fitted table's figures 'in sample'."""
+    import csv
+    import io
+
+    from explorer.validate import render_csv, render_text, validate
+
+    res = validate(["megatron_sc21_table2", "llama3_table4"])
+    rows = list(csv.DictReader(io.StringIO(render_csv(res))))
+    fitted = {(r["table"], "s=131072" in r["row"]): r["in_fit"] for r in rows}
+    assert fitted[("megatron_sc21_table2", False)] == "0"
+    assert fitted[("llama3_table4", False)] == "1" and fitted[("llama3_table4", True)] == "0"
+    text = render_text(res, width=200)
+    sc21 = text[:text.index("[llama3_table4]")]
+    assert "in sample:" not in sc21 and "with the shipped parameters (none fitted on it)" in sc21
+    assert "megatron_sc21_table2*" in text and "llama3_table4*" not in text
 
 
 def test_validation_figure_data_is_the_out_of_sample_rows(results):

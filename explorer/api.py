@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from explorer import validation as V
@@ -432,6 +432,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     if not setups:
         raise UsageError(f"no framework runs this plan: {'; '.join(w for _, w in reasons)}")
     setup = setups[0][2]
+    if in_network_reduction and not setup.cluster.intra.nvls_efficiency:
+        notes.append(_no_nvls_note(setup.cluster.intra))  # said, as --embedding-slots at PP=1 is
     if recompute_every > 1 and recompute != "full":
         if asked_recompute is None:  # name the default that is in force without recompute_every, not 'none'
             default = _track_plan_defaults(t, mdl, gpu, framework, zero, None, 1)[1]
@@ -466,9 +468,42 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         results.append((f, st, _estimate(st, plan)))
     # the shortest step among the plans that fit in memory (all of them when none fits): what a user of 'any' wants
     f, st, best = min(results, key=lambda r: (not r[2].fits_in_memory, r[2].step_time_s))
+    if in_network_reduction and st.cluster.intra.nvls_efficiency:  # the fabric has NVLS: does this plan gain?
+        without = _estimate(replace(st, in_network_reduction=False), best.plan)
+        if (dict(without.time), without.dp_comm_total_s) == (dict(best.time), best.dp_comm_total_s):
+            notes.append(Assumption(
+                "--in-network-reduction (in_network_reduction) has no effect on this plan: the "
+                f"{st.cluster.intra.name} has NVLink SHARP, but none of the plan's collectives is faster with it "
+                "(the cost model runs all-reduces in the switch where that beats NCCL's ring and tree, across "
+                "nodes bounded by the NICs; reduce-scatters and all-gathers, ZeRO's and sequence parallelism's, "
+                "without it); the step time is the same without it.",
+                "explorer/cost/collectives.py (NVLS all-reduce: bus bandwidth capped by the rails across nodes); "
+                "explorer/cost/setup.py Setup.group (nvls_bandwidth)"))
     if framework == "any":
         notes.append(_any_note(results, reasons, f))
     return Estimate.of(st, best, notes=tuple(notes), from_track=from_track)
+
+
+def _no_nvls_note(link: Any) -> Assumption:
+    """--in-network-reduction on a node whose intra-node link has no NVLink SHARP (NVLS) figure in the catalog
+    (Link.nvls_efficiency 0: Setup.group prices no in-switch all-reduce there): the option changes nothing, and the
+    note says why, citing the catalog entries that do have it."""
+    import re
+
+    from explorer.hardware.catalog import get_link, link_names
+
+    with_nvls = [get_link(k) for k in link_names() if get_link(k).nvls_efficiency]
+    gen = re.fullmatch(r"nvlink(\d+)", link.key)
+    newer = bool(gen) and int(gen.group(1)) >= 4
+    why = (f"the catalog has no measured NVLS all-reduce bandwidth for the {link.name}, so none is priced"
+           if newer else
+           f"NVLink SHARP (NVLS) is the all-reduce that the third-generation NVSwitch (NVLink 4, Hopper) computes "
+           f"in the switch, and the {link.name} has no such switch")
+    return Assumption(
+        f"--in-network-reduction (in_network_reduction) has no effect here: {why}; every all-reduce runs as "
+        "NCCL's ring or tree.",
+        "; ".join(f"hardware/data/links.toml [{lk.key}]: {lk.source}" for lk in with_nvls)
+        + "; explorer/cost/setup.py Setup.group (nvls_bandwidth)")
 
 
 def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework: str, zero: int | None,

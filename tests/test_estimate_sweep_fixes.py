@@ -84,3 +84,35 @@ def test_recompute_every_on_another_gpu_names_its_default_none():
 def test_recompute_every_with_a_recompute_given_quotes_it():
     with pytest.raises(UsageError, match=r"needs recompute full .*: got recompute selective$"):
         explorer.estimate(tp=8, pp=4, recompute="selective", recompute_every=4)
+
+
+# --- 10: --in-network-reduction on a node without NVLink SHARP says it does nothing ---------------------------------
+def test_in_network_reduction_on_a100_is_said_to_have_no_effect():
+    kw = dict(gpu="a100_80gb", tp=8, pp=4, global_batch=512)
+    on, off = explorer.estimate(**kw, in_network_reduction=True), explorer.estimate(**kw)
+    assert on.step_time_s == off.step_time_s  # the A100's NVLink 3 has no NVLS entry: nothing is priced
+    said = [t for t in _texts(on) if t.startswith("--in-network-reduction")]
+    assert len(said) == 1 and "has no effect" in said[0] and "third-generation NVSwitch" in said[0]
+    assert "NVLink 3" in said[0]
+    assert not any(t.startswith("--in-network-reduction") for t in _texts(off))
+    r = _run("estimate", "--gpu", "a100_80gb", "--tp", "8", "--pp", "4", "--global-batch", "512",
+             "--in-network-reduction")
+    assert r.exit_code == 0 and "--in-network-reduction (in_network_reduction) has no effect" in r.output
+
+
+def test_in_network_reduction_on_h100_changes_the_step_and_gets_no_such_note():
+    # 8 GPUs of one DGX H100, plain DP: the gradient all-reduce runs inside the node, where NVLink 4's NVLS
+    # (links.toml nvlink4 nvls_efficiency 1.07) beats the ring (0.82)
+    kw = dict(model="llama3_1_8b", gpus=8, global_batch=64)
+    on, off = explorer.estimate(**kw, in_network_reduction=True), explorer.estimate(**kw)
+    assert on.dp_comm_total_s < off.dp_comm_total_s and on.step_time_s < off.step_time_s
+    assert not any(t.startswith("--in-network-reduction") for t in _texts(on))
+
+
+def test_in_network_reduction_without_effect_on_an_h100_plan_is_said_too():
+    # TP 8 PP 4 DP 32 on 1,024 H100s: each DP group has one member per node, so its all-reduce crosses the NICs
+    # and gains nothing in the switch (the same step time either way)
+    on, off = explorer.estimate(tp=8, pp=4, in_network_reduction=True), explorer.estimate(tp=8, pp=4)
+    assert on.step_time_s == off.step_time_s
+    said = [t for t in _texts(on) if t.startswith("--in-network-reduction")]
+    assert len(said) == 1 and "no effect on this plan" in said[0]

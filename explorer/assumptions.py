@@ -76,10 +76,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    f"{m.vocab}"
                    + ("; attention and MLP in parallel on the same input, one TP reduction of their summed output "
                       "forward where a sequential block has two" if m.parallel_block else "") + ").", m.source),
-        Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
-                   + ("learned position embeddings)." if m.position == "learned" else
-                      f"{'ALiBi' if m.position == 'alibi' else 'RoPE'} positions, which run at other lengths too)."),
-                   m.source),
+        _sequence_length(s),
         Assumption(f"Precision: {prec} Dense peak {peak} per {s.cluster.accelerator.name}.",
                    "Micikevicius et al., Mixed Precision Training (ICLR 2018); NVIDIA Transformer Engine docs; "
                    f"{s.cluster.accelerator.source}"),
@@ -198,6 +195,23 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
+
+
+def _sequence_length(s: Setup) -> Assumption:
+    """The sequence length against the model's context: a catalog model's native one and position scheme, from its
+    source; a custom shape (DecoderModel.key 'custom') has neither from the user, so the line says what is assumed
+    (DecoderModel's defaults: RoPE positions), not a context it was 'built for'."""
+    m = s.model
+    positions = {"alibi": "ALiBi", "rope": "RoPE"}.get(m.position, "learned")
+    if m.key == "custom":
+        text = (f"Sequence length {s.seq_len:,} tokens (a custom shape: the table of {m.max_seq:,} learned positions "
+                "it was given bounds it)." if m.position == "learned" else
+                f"Sequence length {s.seq_len:,} tokens (a custom shape: no native context length was given, and "
+                f"{positions} positions are assumed, which run at any length).")
+        return Assumption(text, f"{m.source}; models/architecture.py DecoderModel (position defaults to RoPE)")
+    return Assumption(f"Sequence length {s.seq_len:,} tokens ({m.name} was built for {m.max_seq:,}: "
+                      + ("learned position embeddings)." if m.position == "learned" else
+                         f"{positions} positions, which run at other lengths too)."), m.source)
 
 
 def _own_loops(s: Setup) -> str:

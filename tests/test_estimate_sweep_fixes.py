@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -116,3 +117,32 @@ def test_in_network_reduction_without_effect_on_an_h100_plan_is_said_too():
     assert on.step_time_s == off.step_time_s
     said = [t for t in _texts(on) if t.startswith("--in-network-reduction")]
     assert len(said) == 1 and "no effect on this plan" in said[0]
+
+
+# --- 9: a custom shape's sequence line invents no provenance -------------------------------------------------------
+CUSTOM_175B = ("estimate", "--layers", "96", "--hidden", "12288", "--heads", "96", "--mlp", "gelu", "--vocab", "50257",
+               "--gpu", "a100_80gb", "--gpus", "1024", "--tp", "8", "--pp", "8", "--global-batch", "1536",
+               "--seq-len", "2048")
+
+
+def test_a_custom_shape_says_its_positions_are_assumed_and_it_has_no_native_context():
+    r = _run(*CUSTOM_175B, "--format", "json")
+    assert r.exit_code == 0, r.output
+    line = next(a["text"] for a in json.loads(r.output)["assumptions"] if a["text"].startswith("Sequence length"))
+    assert "was built for" not in line  # the user gave neither a context nor a position scheme
+    assert "custom shape" in line and "no native context length" in line and "RoPE positions are assumed" in line
+
+
+def test_a_custom_shape_with_learned_positions_names_its_table():
+    from explorer.models.architecture import DecoderModel
+
+    m = DecoderModel(name="tiny learned", layers=4, hidden=512, heads=8, kv_heads=8, ffn=2048, vocab=32000,
+                     mlp="gelu", position="learned", max_seq=1024)
+    e = explorer.estimate(model=m, gpus=8, seq_len=1024, global_batch=8)
+    line = next(t for t in _texts(e) if t.startswith("Sequence length"))
+    assert "custom shape" in line and "1,024 learned positions" in line
+
+
+def test_a_catalog_model_keeps_its_native_context():
+    line = next(t for t in _texts(explorer.estimate(tp=8, pp=4)) if t.startswith("Sequence length"))
+    assert line.startswith("Sequence length 8,192 tokens (Llama-3-70B was built for 8,192: RoPE positions")

@@ -1,8 +1,10 @@
 """Grade a student's attempts (CSV or JSON, one attempt per row) beside the optimum.
 
 The puzzle module supplies the physics: `ATTEMPT_VARIABLES` (columns, in order), `MAX_ATTEMPTS` (the
-lab's iteration rule, or None) and `evaluate_attempt(values, track, **options) -> dict` with keys
-feasible, figures, violations, objective, objective_name, sense, neighbours. This module only reads the
+lab's iteration rule, or None), optionally `ATTEMPT_FIGURES` (the figures the table shows, in order: a
+puzzle whose parts must add up to the total it checks names them all) and
+`evaluate_attempt(values, track, **options) -> dict` with keys feasible, figures, violations, objective,
+objective_name, sense, neighbours. This module only reads the
 file, calls it, compares with `report.extra["objective"]` and writes a table and findings.
 
 A malformed row becomes an error naming the file, line and field; the other rows are still graded.
@@ -376,9 +378,11 @@ def _figure_text(f: Any) -> str:
 
 
 def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
-                 ref: str = "the optimum") -> Table:
-    fig_names: list[str] = []
-    for g in grades:
+                 ref: str = "the optimum", figures: list[str] | None = None) -> Table:
+    """The graded attempts, one row each. `figures`: the figure columns (the puzzle's ATTEMPT_FIGURES), else the
+    first MAX_FIGURE_COLUMNS figures the attempts have."""
+    fig_names: list[str] = list(figures or [])
+    for g in grades if not figures else []:
         for k in g.figures:
             if k not in fig_names and len(fig_names) < MAX_FIGURE_COLUMNS:
                 fig_names.append(k)
@@ -482,7 +486,8 @@ def attach_grades(report: Report, grades: list[Grade], notes: list[str], source:
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     out = copy.deepcopy(report)
     label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
-    out.tables["attempts"] = grades_table(grades, variables, label, reference(report))
+    out.tables["attempts"] = grades_table(grades, variables, label, reference(report),
+                                          getattr(mod, "ATTEMPT_FIGURES", None))
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum, reference(report))]
     if notes:
         out.findings.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))

@@ -45,6 +45,9 @@ ATTEMPT_REQUIRED: list[str] = []  # every column defaults to the track's startin
 ATTEMPT_KINDS = {"optimizer": "name", "precision": "name", "recompute": "name", "micro_batch": "count",
                  "zero": "count0", "offload": "flag", "trainable_layers": "count0", "adapter": "name"}
 MAX_ATTEMPTS: int | None = None
+# the attempts table's figure columns: every part of the device memory and their sum, the total the memory limit is
+# checked against (tmem.waterfall), so the parts a row shows add up to the figure its violation quotes
+ATTEMPT_FIGURES = [*tmem.MEMORY_TERMS, "total"]
 ENGINES = ("cpsat", "enumerate")
 TIME_UNITS = 100_000  # time tables in 1e-5 of the starting configuration's step time
 MILLI = 1000  # quality multiplier in thousandths
@@ -627,7 +630,8 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     u = prob.notes["unit_s"]
     ttq = _ttq(prob, sc)
     wf = tmem.waterfall(inst.base, inst.layout, _choice(inst, idx), inst.cm.int8_block_size)
-    figs = {k: Figure(wf[k], "B", k) for k in list(tmem.MEMORY_TERMS) + ["total"]}
+    figs = {k: Figure(wf[k], "B", k) for k in tmem.MEMORY_TERMS}
+    figs["total"] = Figure(wf["total"], "B", "device memory")  # the sum of the parts, as the violation names it
     figs["step_time"] = Figure(sc["time"] * u, "s", "step time")
     neighbours = []
     for d in ATTEMPT_VARIABLES:

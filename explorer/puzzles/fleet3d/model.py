@@ -334,6 +334,8 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
         "deadline_quantile": scn.deadline_quantiles[idx["deadline"]], "tier": tier,
         "memory_device": int(at("memory_device", idx)), "memory_partner": int(at("memory_partner", idx)),
         "t_local": at("t_local", idx), "t_sync": at("t_sync", idx), "round_time": d_round,
+        # the local step's parts, for the narration (t_local = t_device + t_partner + the split's link)
+        "t_device": at("t_device", idx), "t_partner": at("t_partner", idx),
         "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
         "participants": at("participants", idx), "replicas": int(at("replicas", idx)),
         "consensus_rate": at("consensus_rate", idx), "rounds": rounds, "rounds_per_day": f,

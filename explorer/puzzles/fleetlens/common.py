@@ -12,6 +12,7 @@ from explorer.puzzles.fleet3d.model import SECONDS_PER_DAY
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
+from explorer.units import plural
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -112,15 +113,12 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     scn, b = res.scenario, res.best
     t = scn.track
     dev = t.device_word
-    p_dev = scn.setup.cluster.accelerator.tdp_w
     figs = {
         "fleet_energy_round_compute_j": Figure(b["energy_compute"], "J", f"compute energy of one round per {dev}"),
         "fleet_energy_round_radio_j": Figure(b["energy_radio"], "J", f"radio energy of one round per {dev}"),
         "fleet_energy_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
     }
-    steps = f"{b['local_steps']} local step{'s' if b['local_steps'] > 1 else ''}"
-    who = (f"the {scn.partner_word} runs every layer" if b["split"] == 0 and scn.partner_setup is not None else
-           f"{steps} at {num(p_dev)} W")
+    who = compute_words(res, b)
     # energy a day = rounds a day x the share of them a device takes part in x joules a round (model.evaluate:
     # f x selected x E_round); the share is the server's participation, 1 in gossip (every device every round)
     share = b["energy_day"] / (b["rounds_per_day"] * b["energy_round"]) if b["energy_round"] > 0 else 1.0
@@ -163,6 +161,28 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     q = f"Energy: what does a round cost {a_word(dev)}" + (", and how long does a battery last?" if
                                                         "fleet_battery_hours_training" in figs else "?")
     return figs, [Finding(q, text + ".")]
+
+
+def compute_words(res, b: dict) -> str:
+    """What the compute joules of a round are, in numbers a reader can multiply: local steps x the device's own
+    compute time per step x its power (model.evaluate: energy_compute = H x t_device x P). With a split the local
+    step of the local group also holds the partner's compute and the split's link, which the device's compute
+    power is not charged for: both are named, so '8 x 0.178 s x 0.0097 W' is not read off the 0.421 s step."""
+    scn = res.scenario
+    p_dev = scn.setup.cluster.accelerator.tdp_w
+    h = b["local_steps"]
+    steps = plural(h, "local step")
+    if b["split"] == 0 and scn.partner_setup is not None:
+        return f"the {scn.partner_word} runs every layer"
+    t_dev = b.get("t_device", b["t_local"])
+    t_part = b.get("t_partner", 0.0)
+    if scn.partner_setup is None or t_part <= 0:
+        return f"{steps} of {span(t_dev)} at {num(p_dev)} W"
+    step = b.get("t_compute", b["t_local"])  # the local group's step (a starved step's wait excluded)
+    link = scn.local_link.name if scn.local_link is not None else b["tier"].link.name
+    hop = max(0.0, step - t_dev - t_part)
+    return (f"{steps} x its own {span(t_dev)} of compute at {num(p_dev)} W; each {span(step)} local step of the "
+            f"local group also holds the {scn.partner_word}'s {span(t_part)} of compute and {span(hop)} on {link}")
 
 
 def fleet_figures(res, note: str = "") -> dict[str, Figure]:

@@ -66,9 +66,10 @@ class InfeasibleError(ExplorerError):
 
 class NoAnswerError(ExplorerError):
     """A solver stopped at its time limit before finding any answer: nothing is proven, in particular not
-    that the puzzle is infeasible (exit code 1)."""
+    that the puzzle is infeasible. Exit code 3, not infeasible's 1: a script can tell "none exists" from "none
+    found in the time given" (give it more time)."""
 
-    exit_code = 1
+    exit_code = 3
 
     def __init__(self, time_limit_s: float, where: str = "") -> None:
         limit = f"the {time_limit_s:g} s time limit" if time_limit_s else "the time limit"

@@ -37,8 +37,8 @@ def _says_optimum(report) -> list[str]:
                                   ("frontier", "3d", "--gpus", "256,512")])
 def test_a_1_ms_time_limit_never_says_infeasible(args):
     code, out, err = explore(*args, "--time-limit", "0.001", "--format", "json")
-    assert code in (0, 1), err
-    if code == 1:  # no answer in time: one line, and not a claim that none exists
+    assert code in (0, 3), err
+    if code == 3:  # no answer in time: one line, its own exit code, and not a claim that none exists
         errors = [line for line in err.splitlines() if line.startswith("error:")]  # (frontier: a progress bar too)
         assert len(errors) == 1 and "no answer found within the 0.001 s time limit" in errors[0]
         assert "infeasible" not in err.lower()
@@ -68,6 +68,16 @@ def test_stopped_without_an_answer_is_no_answer_not_infeasible(monkeypatch, puzz
     with pytest.raises(NoAnswerError, match="no answer found within"):
         solve(puzzle, track=track, time_limit=5) if puzzle != "hierarchy" else solve(puzzle, track=track,
                                                                                     time_limit_s=5)
+
+
+@pytest.mark.parametrize("puzzle", ["3d", "memory", "dataloader"])
+def test_no_answer_in_time_has_its_own_exit_code_not_infeasibles(monkeypatch, puzzle):
+    # exit 1 is "proven infeasible"; a solver stopped before any answer proved nothing, so a script must be able to
+    # tell the two apart (README 'Statuses and exit codes': 3)
+    monkeypatch.setattr(cpsat, "run", _outcome("unknown"))
+    code, out, err = explore("solve", puzzle, "--time-limit", "5")
+    assert code == 3 and out == "", (code, err)
+    assert err.startswith("error: no answer found within the 5 s time limit") and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("puzzle,track", [("3d", "cloud"), ("hierarchy", "cloud"), ("memory", "mobile"),

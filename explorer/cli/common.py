@@ -212,7 +212,7 @@ def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = No
 
 def exit_for(report) -> None:
     """Exit 1 after an answer that is proven infeasible (the report is still written): exit codes are 0
-    answered, 1 infeasible or no answer, 2 usage error, for every command."""
+    answered, 1 infeasible, 2 usage error, 3 no answer within the time limit (NoAnswerError), for every command."""
     if report.status == "infeasible":
         click.get_current_context().exit(1)
 

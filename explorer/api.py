@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from explorer import validation as V
-from explorer.assumptions import setup_assumptions
+from explorer.assumptions import memory_limit_assumption, setup_assumptions
 from explorer.cost.frameworks import (
     framework_choice,
     frameworks_for,
@@ -41,12 +41,15 @@ class Estimate(StepEstimate):
     notes: tuple[Assumption, ...] = field(default=(), repr=False, compare=False)
     # the plan options the track's crisis plan filled (estimate: zero, recompute), as {option: value}
     from_track: dict = field(default_factory=dict, repr=False, compare=False)
+    # what the figures are measured against (the memory limit: its usable fraction and where that comes from), said
+    # after the setup's assumptions
+    figures: tuple[Assumption, ...] = field(default=(), repr=False, compare=False)
 
     @classmethod
     def of(cls, setup: Setup, e: StepEstimate, notes: tuple[Assumption, ...] = (),
-           from_track: dict | None = None) -> Estimate:
+           from_track: dict | None = None, figures: tuple[Assumption, ...] = ()) -> Estimate:
         return cls(**{f.name: getattr(e, f.name) for f in fields(StepEstimate)}, setup=setup, notes=tuple(notes),
-                   from_track=dict(from_track or {}))
+                   from_track=dict(from_track or {}), figures=tuple(figures))
 
     @property
     def node(self) -> dict:
@@ -55,7 +58,8 @@ class Estimate(StepEstimate):
 
     def assumptions(self) -> list[Assumption]:
         """Node, model shape, precision and software stack behind these figures, each with its source."""
-        return list(self.notes) + (setup_assumptions(self.setup, self.plan) if self.setup else [])
+        return (list(self.notes) + (setup_assumptions(self.setup, self.plan) if self.setup else [])
+                + list(self.figures))
 
     def as_dict(self) -> dict:
         d = StepEstimate(**{f.name: getattr(self, f.name) for f in fields(StepEstimate)}).as_dict()
@@ -481,7 +485,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                 "explorer/cost/setup.py Setup.group (nvls_bandwidth)"))
     if framework == "any":
         notes.append(_any_note(results, reasons, f))
-    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track)
+    limit = memory_limit_assumption(st, t if usable_memory_fraction is None else None)
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(limit,))
 
 
 def _no_nvls_note(link: Any) -> Assumption:

@@ -7,6 +7,8 @@ what explorer/cost/ computes with, and where each choice comes from.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from explorer.accuracy import accuracy_line, scale_line
 from explorer.cost.efficiency import (
     ATTENTION_KERNEL_NAMES,
@@ -23,6 +25,9 @@ from explorer.models.architecture import MLP_LABELS
 from explorer.plan import ParallelPlan
 from explorer.report import Assumption
 from explorer.units import FLOP_RATE_UNITS, human_params, unit_scale
+
+if TYPE_CHECKING:
+    from explorer.tracks import Track
 
 
 def node_source(setup: Setup) -> str:
@@ -195,6 +200,51 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
+
+
+def _last_clause(source: str) -> str:
+    """The last '; '-separated clause of a source text outside parentheses, its own trailing parenthesis dropped:
+    where a track's [cluster] source says what the memory it holds back is for ('10% of HBM held back for the CUDA
+    context, NCCL buffers and allocator fragmentation (PyTorch ...; Megatron-LM practice)')."""
+    depth, start = 0, 0
+    for i, ch in enumerate(source):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and source.startswith("; ", i):
+            start = i + 2
+    clause = source[start:].strip() if start else ""
+    if clause.endswith(")") and "(" in clause:  # drop a trailing '(reference)' of the clause
+        depth = 0
+        for i in range(len(clause) - 1, -1, -1):
+            depth += (clause[i] == ")") - (clause[i] == "(")
+            if depth == 0:
+                clause = clause[:i].rstrip()
+                break
+    return clause
+
+
+def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
+    """What the memory limit of an estimate is: the usable fraction of the device's memory (Setup.
+    usable_memory_fraction, Setup.memory_limit_bytes), where the fraction comes from (the track's [cluster]
+    usable_memory_fraction, or as given: track None) and what the rest is held back for, in the words of the track's
+    source. No physics: the figures are the Setup's."""
+    acc, frac = setup.cluster.accelerator, setup.usable_memory_fraction
+    sc, unit = unit_scale(setup.memory_limit_bytes)
+    source = track.sources.get("cluster", "") if track is not None else ""
+    head = (f"Memory limit {setup.memory_limit_bytes / sc:,.3f} {unit} per device (the 'limit' of the memory "
+            f"figures): {frac:.0%} of the {acc.memory_bytes / sc:,.4g} {unit} of memory the {acc.name} offers")
+    if frac >= 1:
+        rest = " (all of it)"
+    else:
+        held = f"the other {1 - frac:.0%}, {(1 - frac) * acc.memory_bytes / sc:,.3g} {unit}, is held back for"
+        why = _last_clause(source)
+        rest = (f"; {held} what the count leaves out (the {track.name} track: {why})" if track is not None and why
+                else f"; {held} what the count leaves out (the {track.name} track's figure)" if track is not None
+                else f"; {held} what the count leaves out (the usable memory fraction given)")
+    where = (f"explorer/data/tracks/{track.key}.toml [cluster] usable_memory_fraction: {source}; "
+             if track is not None else "usable_memory_fraction as given; ")
+    return Assumption(f"{head}{rest}. The memory figures count the model's own tensors (weights, gradients, "
+                      "optimizer state, activations, working buffers) against it.",
+                      f"{where}{acc.source}; explorer/cost/setup.py Setup.memory_limit_bytes")
 
 
 def _sequence_length(s: Setup) -> Assumption:

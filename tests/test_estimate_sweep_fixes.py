@@ -146,3 +146,24 @@ def test_a_custom_shape_with_learned_positions_names_its_table():
 def test_a_catalog_model_keeps_its_native_context():
     line = next(t for t in _texts(explorer.estimate(tp=8, pp=4)) if t.startswith("Sequence length"))
     assert line.startswith("Sequence length 8,192 tokens (Llama-3-70B was built for 8,192: RoPE positions")
+
+
+# --- 3: the memory limit says what it is --------------------------------------------------------------------------
+def test_the_memory_limit_is_explained_in_text_and_json():
+    # cloud.toml [cluster] usable_memory_fraction = 0.9 of the H100's 84.94 GB (accelerators.toml memory_gb, what
+    # the CUDA runtime offers): 0.9 x 84.94 = 76.446 GB, the figure `limit 76.446` prints; 8.494 GB held back
+    r = _run("estimate", "--tp", "8", "--pp", "4")
+    assert r.exit_code == 0 and "limit 76.446" in r.output
+    flat = " ".join(r.output.split())
+    assert "Memory limit 76.446 GB per device" in flat and "90% of the 84.94 GB" in flat
+    assert "the other 10%, 8.49 GB, is held back" in flat and "CUDA context, NCCL buffers" in flat
+    d = json.loads(_run("estimate", "--tp", "8", "--pp", "4", "--format", "json").output)
+    line = next(a for a in d["assumptions"] if a["text"].startswith("Memory limit"))
+    assert abs(d["memory_limit_gb"] - 0.9 * 84.94) < 1e-6
+    assert "cloud.toml [cluster] usable_memory_fraction" in line["source"]
+
+
+def test_a_usable_fraction_given_is_said_to_be_given():
+    e = explorer.estimate(tp=8, pp=4, usable_memory_fraction=0.8)
+    line = next(t for t in _texts(e) if t.startswith("Memory limit"))
+    assert "67.952 GB" in line and "80% of the 84.94 GB" in line and "the usable memory fraction given" in line

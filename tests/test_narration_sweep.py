@@ -50,3 +50,63 @@ def test_fleet_round_compute_energy_is_steps_x_own_compute_x_power(track):
         assert step == pytest.approx(rep.figure("local_step_s"), rel=5e-3)
         assert partner == pytest.approx(float(res.tables.at("t_partner", idx)), rel=5e-3)
         assert t_printed + partner + link == pytest.approx(step, rel=1e-2)
+
+
+# --- item 2: crossover on the fleet tracks: the fleet answer and the lab's question are two scenarios, said so --
+def test_tiny_crossover_sets_the_fleet_graph_apart_from_the_lab_graph():
+    import numpy as np
+
+    from explorer.cost import gossip
+    from explorer.puzzles.collective_scenario import get_scenario
+
+    rep = solve_part("crossover", "tiny")
+    # the lab's graph, rebuilt from the report's own topology data: degrees, Metropolis |lambda_2|, ring hops
+    topo = rep.data["topology"]
+    pts = np.array(topo["positions"])
+    n = len(pts)
+    adj = np.zeros((n, n), dtype=bool)
+    for i, j in topo["edges"]:
+        adj[i, j] = adj[j, i] = True
+    d_lab = int(adj.sum(axis=1).max())
+    lam = gossip.slem(gossip.metropolis_weights(adj))
+    assert lam == pytest.approx(rep.figure("gossip_slem"), rel=1e-9)
+    p_lab = 1 - lam * lam
+    h = max(gossip.ring_tour_hops(adj, pts))
+    alpha, bw = rep.figure("alpha"), rep.figure("bandwidth")
+    m = get_scenario("tiny").gradient_bytes  # the lab's full gradient (266,624 B)
+    # by hand, the lab's alpha-beta model (full duplex): one gossip round d (alpha + M/B), the relayed ring
+    # 2 (n-1) h (alpha + M/(n B)); they meet at M* = (2 (n-1) h - d) alpha B / (d - 2 (n-1) h / n)
+    t_gossip = d_lab * (alpha + m / bw)
+    t_ring = 2 * (n - 1) * h * (alpha + m / (n * bw))
+    m_star = (2 * (n - 1) * h - d_lab) * alpha * bw / (d_lab - 2 * (n - 1) * h / n)
+    assert (d_lab, h) == (12, 5) and t_ring < t_gossip and m_star < m  # the review's 38.5 s < 42.7 s at 267 KB
+    assert rep.figure("gossip_consensus_rate") == pytest.approx(p_lab)
+    assert rep.figure("gossip_ring_crossover_bytes") == pytest.approx(m_star, rel=1e-9)
+    lab_text = _finding(rep, "AllReduce is too expensive")
+    assert "the relayed ring is faster per synchronisation" in lab_text
+    assert f"p = 1 - |lambda_2|^2 = {p_lab:.4f}" in lab_text
+    # the fleet's graph (fleet 3D scenario: wearers, seed 0), from the fleet result's tables
+    res = solve_fleet("tiny")
+    wear = res.tables.graphs["wearers"]
+    assert res.best["split"] < res.scenario.layers  # the placement splits a pair: the wearer graph is used
+    assert wear["max_degree"] != d_lab and abs(wear["consensus_rate"] - p_lab) > 0.01  # two graphs, truly
+    fleet_text = _finding(rep, "On the fleet: gossip or a full sync")
+    assert "faster than the relayed ring at every message size" in fleet_text
+    # the sentence that says 'faster at every size' names its graph and the other one, with both degrees and p
+    assert f"most neighbours {wear['max_degree']}" in fleet_text and f"most neighbours {d_lab}" in fleet_text
+    assert "0.0253" in fleet_text and "0.0706" in fleet_text
+    assert "another scenario" in fleet_text and "full-duplex" in fleet_text and "half duplex" in fleet_text
+    assert "lab's contact graph" in rep.figures["gossip_slem"].label
+    assert "fleet's graph" in rep.figures["fleet_max_degree"].label
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile"])
+def test_server_fleet_crossover_names_the_lab_job_as_another_scenario(track):
+    from explorer.puzzles.collective_scenario import get_scenario
+
+    rep = solve_part("crossover", track)
+    sc = get_scenario(track)
+    text = _finding(rep, "On the fleet: which collective")
+    assert "another scenario" in text
+    assert f"N = {sc.crossover_n:,} over {sc.crossover_link.name}" in text
+    assert f"not the {rep.figure('fleet_selected'):,} selected" in text

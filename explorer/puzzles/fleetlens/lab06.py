@@ -80,11 +80,27 @@ def crossover(rep, res) -> View:
     }
     if m_star is not None:
         figures["fleet_star_ring_crossover_bytes"] = Figure(m_star, "B", "star = ring crossover M*")
-    findings = [Finding("On the fleet: which collective, and where is the crossover?", why)]
+    findings = [Finding("On the fleet: which collective, and where is the crossover?", why + _posed(rep, k, m, link))]
     formulas = [Formula("aggregator round (star)", "max(2 alpha + (M_down + M_up)/B, K (M_down + M_up)/B_server)",
                         "FedAvg (McMahan et al. 2017) through one aggregator; explorer/cost/federated.py")]
     return View(head, findings, figures, formulas=formulas,
                 extra={"crossover": {"star_s": star, "ring_s": ring, "tree_s": tree, "m_star": m_star}})
+
+
+def _posed(rep, k: int, m: float, link) -> str:
+    """The lab's question as posed (further down the report) is another scenario than the fleet answer: its own N,
+    link and message (explorer/data/lab06_collective.toml). Said, so that two rings of different sizes over
+    different links are not read as one contradicting the other."""
+    from explorer.puzzles.collective_scenario import get_scenario
+
+    sc = rep.scenario or {}
+    n, mm = sc.get("n"), sc.get("message_bytes")
+    if n is None or mm is None:
+        return ""
+    lab_link = get_scenario(rep.track).crossover_link.name
+    return (f" The lab's question as posed, further down, is another scenario: one synchronous job of N = {n:,} "
+            f"over {lab_link} with an M = {hbytes(mm)} message, not the {k:,} selected here over {link.name} with the "
+            f"{hbytes(m)} update; its ring and tree times are for that job.")
 
 
 def _tier_rows(res) -> list[dict]:
@@ -114,7 +130,17 @@ def _gossip_crossover(rep, res) -> View:
              f"(2 (k-1) steps, each waiting for its longest relay of {hops.get('max_hops', 1)} hops) take the same "
              f"time at M* = {hbytes(m_star)}" if m_star is not None else
              "one gossip round is faster than the relayed ring at every message size")
-    why = (f"Time per synchronisation: {cross}. But they do not buy the same: the ring is an exact average (p = 1), "
+    on_pairs = b["split"] < scn.layers
+    gr = wear if on_pairs else tb.graphs["earbuds"]
+    d = scn.data
+    nodes = "wearers (one node per pair of earbuds)" if on_pairs else "earbuds"
+    graph = (f"the fleet's contact graph: {gr['nodes']} {nodes} in a {num(d['area_m'])} m x {num(d['area_m'])} m "
+             f"space, in range within {num(d['radio_range_m'])} m "
+             f"(seed {d['graph_seed']}); most neighbours {gr['max_degree']}, |lambda_2| = {gr['slem']:.4f}, "
+             f"consensus rate p = {num(gr['consensus_rate'])}")
+    duplex = "half duplex: a radio sends or receives, never both" if link.half_duplex else "full duplex"
+    why = (f"On {graph}; {link.name}, {duplex}; each earbud exchanges the {hbytes(m)} update of the part it trains. "
+           f"Time per synchronisation: {cross}. But they do not buy the same: the ring is an exact average (p = 1), "
            f"one gossip round mixes only by p = 1 - |lambda_2|^2 of the graph's Metropolis matrix, and the "
            "Koloskova et al. 2020 bound charges tau/p more iterations for it; the table below prices both in rounds, "
            "joules and days.")
@@ -125,13 +151,31 @@ def _gossip_crossover(rep, res) -> View:
                 "placement splits the model across the two earbuds of a pair, so a pair is one replica, its earbuds "
                 "hold different layers and have nothing to average with each other over NFMI; gossip between "
                 "earbuds is then gossip between wearers, on the same wearer graph.")
-    figures = {"fleet_update_bytes": Figure(m, "B", "update size each earbud exchanges"),
-               "fleet_max_degree": Figure(deg, "neighbours", "most neighbours of one earbud")}
+    lab = rep.data.get("gossip_scenario")
+    if lab:
+        there = (f"there one gossip round and the relayed ring break even at M* = {hbytes(lab['crossover_bytes'])}, "
+                 + ("so at its gradient the relayed ring is the faster sync" if lab["relayed_ring_s"] < lab["round_s"]
+                    else "so at its gradient gossip is the faster sync")
+                 if lab["crossover_bytes"] is not None else
+                 "there too " + ("gossip" if lab["round_s"] <= lab["relayed_ring_s"] else "the relayed ring")
+                 + " is faster at every size")
+        why += (f" The lab's question as posed, further down, is another scenario: its own contact graph of "
+                f"{lab['nodes']} hearables, one node per earbud (seed {lab['seed']}; most neighbours "
+                f"{lab['max_degree']}, |lambda_2| = {lab['slem']:.4f}, p = {num(lab['consensus_rate'])}), the full "
+                f"{hbytes(lab['message_bytes'])} gradient and the lab's full-duplex alpha-beta links; {there}. The "
+                "two do not contradict each other: they are different graphs, message sizes and radio models.")
+    fleet_g = "the fleet's graph"
+    figures = {"fleet_update_bytes": Figure(m, "B", "update size each earbud exchanges (the fleet's)"),
+               "fleet_max_degree": Figure(deg, "neighbours", f"most neighbours of one earbud ({fleet_g})"),
+               "fleet_consensus_rate": Figure(gr["consensus_rate"], "", f"consensus rate p of one gossip round "
+                                                                       f"({fleet_g})")}
     if m_star is not None:
-        figures["fleet_gossip_ring_crossover_bytes"] = Figure(m_star, "B", "gossip round = relayed ring crossover M*")
+        figures["fleet_gossip_ring_crossover_bytes"] = Figure(m_star, "B", "gossip round = relayed ring crossover M* "
+                                                                           f"({fleet_g})")
     if g is not None and ring is not None:
-        figures["fleet_gossip_sync_s"] = Figure(g["t_sync"], "s", "one gossip round")
-        figures["fleet_ring_sync_s"] = Figure(ring["t_sync"], "s", "relayed ring all-reduce")
+        figures["fleet_gossip_sync_s"] = Figure(g["t_sync"], "s", f"one gossip round ({fleet_g}, the fleet's update)")
+        figures["fleet_ring_sync_s"] = Figure(ring["t_sync"], "s", f"relayed ring all-reduce ({fleet_g}, the fleet's "
+                                                                   "update)")
     table = Table(["path", "sync (s)", "consensus rate p", "rounds", "J per round", "days to target"],
                   [[r["tier"].short, round(r["t_sync"], 3), round(r["consensus_rate"], 4), round(r["rounds"]),
                     round(r["energy_round"], 4), round(r["days"], 3) if r["feasible"] else "infeasible"]

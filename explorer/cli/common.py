@@ -42,8 +42,9 @@ def attempts_option(f: Callable) -> Callable:
 
 def time_limit_option(f: Callable) -> Callable:
     return click.option("--time-limit", type=V.TIME_LIMIT, default=None,
-                        help="Solver time limit in seconds (default 30); past it the answer is "
-                             "'feasible, not proven optimal' with the gap.")(f)
+                        help="Solver time limit in seconds (default 30). The report's solve time also counts "
+                             "building the model, so it can exceed the limit. Past it the answer is 'feasible, not "
+                             "proven optimal' with the gap, or exit 3 if none was found.")(f)
 
 
 def graded_nothing_options(f: Callable) -> Callable:

@@ -27,7 +27,7 @@ from explorer.report import Constraint, Finding, Report, Table
 from explorer.units import plural
 
 REL_TOL = 1e-6
-NOT_GRADED = "not graded: why"
+NOT_GRADED = "not graded"  # what the feasible column says of a row that was not read or that the puzzle refused
 MAX_FIGURE_COLUMNS = 5
 
 
@@ -177,12 +177,18 @@ def _objective_unit(name: str, result: dict, report: Report) -> str:
     return ""
 
 
+ACRONYMS = {"mfu": "MFU"}
+
+
 def _objective_label(name: str, result: dict, report: Report) -> str:
+    """The objective as the report labels it; a row without that figure (outside the searched space, not scored):
+    its name in words, never the program's identifier (time_to_target -> time to target)."""
     for figs in (result.get("figures") or {}, report.figures):
         for k, f in figs.items():
             if name == k and getattr(f, "label", ""):
                 return f.label
-    return name
+    words = name.removesuffix("_s").replace("_", " ").strip()
+    return ACRONYMS.get(words, words)
 
 
 def reference(report: Report) -> str:
@@ -232,8 +238,8 @@ def _tier(result: dict) -> int:
 
 
 def _describe_move(values: dict, other: dict) -> str:
-    def shown(x: Any) -> str:  # whole numbers grouped (1,000,000,000), as the violations print them
-        return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
+    def shown(x: Any) -> str:  # whole numbers grouped (1,000,000,000), as the violations print them; a flag yes/no
+        return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else show(x)
 
     changed = [f"{k} {shown(values.get(k))} -> {shown(other[k])}" for k in other if other.get(k) != values.get(k)]
     return ", ".join(changed) or "(no change)"
@@ -391,9 +397,9 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
         for k in fig_names:
             if k in g.figures and k not in labels:
                 labels[k] = getattr(g.figures[k], "label", "") or k
-    # a row that was not read (or that the puzzle refused) says why in a column of its own, not under "gap"
-    why = [NOT_GRADED] if any(g.error for g in grades) else []
-    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", *why, "gap",
+    # a row that was not read (or that the puzzle refused) says why under "feasible", not under "gap": a column of its
+    # own stood empty beside every graded row (and printed as an empty line in each narrow record)
+    cols = ["#", "line", *variables, *[labels.get(k, k) for k in fig_names], "feasible", "gap",
             "on frontier", "violated constraints", "best single change"]
     rows = []
     for g in grades:
@@ -401,13 +407,13 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
         if g.error:  # the values as read, else as written
             rows.append([num, g.line, *[show(g.values[v]) if v in g.values else g.written.get(v, "")
                                         for v in variables], *["" for _ in fig_names],
-                         "ERROR", g.error, "", "", "", ""])
+                         f"{NOT_GRADED}: {g.error}", "", "", "", ""])
             continue
         frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
-        rows.append([num, g.line, *[f"{show(g.values.get(v))} (assumed)" if v in g.assumed else g.values.get(v)
+        rows.append([num, g.line, *[f"{show(g.values.get(v))} (assumed)" if v in g.assumed else show(g.values.get(v))
                                     for v in variables],
                      *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
-                     "yes" if g.feasible else ("outside space" if g.outside else "NO"), *["" for _ in why],
+                     "yes" if g.feasible else ("outside space" if g.outside else "NO"),
                      g.gap_text, frontier, "; ".join(g.outside + g.violations) or "none",
                      g.best_move])
     return Table(cols, rows, title=f"Attempts graded beside {ref} ({objective_name})")

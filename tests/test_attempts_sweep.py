@@ -48,3 +48,45 @@ def test_memory_attempt_parts_add_up_to_the_device_memory_its_violation_quotes(t
     # the cells as printed (GB, two decimals) add up to the printed total within their rounding
     gb = [float(str(row[p]).split()[0]) for p in parts]
     assert abs(sum(gb) - float(str(row["device memory"]).split()[0])) <= 0.005 * len(parts)
+
+
+# --- item 5: no program identifiers, Python values or doubled units in what a student reads -------------------------
+
+IDENTIFIERS = ("mfu", "time_to_target", "global_batch", "network_utilisation", "samples_per_s", "True", "False")
+
+
+def _words(cells) -> str:
+    return " ".join(str(c) for c in cells)
+
+
+def test_batch_attempts_speak_in_the_reports_labels_and_units(tmp_path):
+    """bat.csv of the review: the column headers, the title and the gap said mfu, global_batch, network_utilisation and
+    time_to_target, and the gap 0.007833 had no unit. The objective is a time per sample: E/E_min x step / B seconds
+    (batch.py), so the gap of the starting plan reads in seconds (ms)."""
+    text = ("precision,micro_batch,accumulation,tp,pp,dp,cp,virtual_stages,zero,recompute\n"
+            "bf16,1,2,8,2,64,1,20,1,none\n,2,16,,,,,,,\n,0,2,,,,,,,\n")
+    f = tmp_path / "bat.csv"
+    f.write_text(text)
+    out = attach_attempts(_report("batch", "cloud"), f)
+    t = out.tables["attempts"]
+    shown = _words([t.title, *t.columns, *[c for r in t.rows for c in r]])
+    shown += " " + " ".join(x.answer for x in out.findings)
+    words = set(shown.replace(",", " ").replace("(", " ").replace(")", " ").split())
+    assert not words & set(IDENTIFIERS), words & set(IDENTIFIERS)
+    assert "time to target per sample" in t.title and {"MFU", "global batch"} <= set(t.columns)
+    gap = out.extra["attempts"][1]["gap_text"]
+    assert gap.startswith("infeasible; if it fitted: ") and " ms above the optimum" in gap, gap
+    # no column for the one row that was not read: its reason is under 'feasible', after 'not graded'
+    assert not any(c.startswith("not graded") for c in t.columns)
+    bad = dict(zip(t.columns, t.rows[2]))
+    assert bad["feasible"].startswith("not graded: bat.csv, line 4, field 'micro_batch'"), bad["feasible"]
+
+
+def test_memory_attempts_print_flags_as_yes_no_and_their_unit_once(tmp_path):
+    """mem.csv rows of the review: 'offload False -> True' (a Python value) and '..., s 55.427 s' (the report's label
+    ends in its unit, then the value repeats it)."""
+    out = _table(tmp_path, "memory", "cloud", "optimizer,precision,recompute,micro_batch,trainable_layers,offload\n"
+                                              "adam,bf16,full,1,0,no\nadam,bf16,full,1,80,no\n")
+    cells = _words([out.title, *[c for r in out.rows for c in r]])
+    assert "True" not in cells and "False" not in cells, cells
+    assert ", s " not in cells and not out.title.endswith(", s)"), (out.title, cells)

@@ -81,7 +81,7 @@ def test_attach_attempts_adds_table_findings_and_plot(puzzle, tmp_path):
     r = attach_attempts(puzzle, f)
     assert "attempts" in r.tables and "attempts" in r.plots and "attempts" not in puzzle.tables
     t = r.tables["attempts"]
-    assert len(t.rows) == 4 and t.rows[2][t.columns.index("feasible")] == "ERROR"
+    assert len(t.rows) == 4 and t.rows[2][t.columns.index("feasible")].startswith("not graded: mine.csv, line 4")
     answers = " ".join(x.answer for x in r.findings)
     assert "attempt 4 (line 5) reaches the optimum" in answers and "past the lab's limit of 3" in answers
     assert "4 attempts, 1 past the limit of 3" in answers

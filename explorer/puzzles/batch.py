@@ -760,8 +760,12 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
         e = evaluate_config(inst, p, b, a)
     res_reach = _reachable(track, tuple(sorted(options.items())))
     v = violations(inst, e, with_target=res_reach)
-    figs = {k: Figure(e[k], u, k) for k, u in (("mfu", "fraction"), ("global_batch", "samples"),
-                                                ("network_utilisation", "fraction"), ("memory", "B"))}
+    # the objective first, then the limits it is checked against, labelled as the report labels them
+    figs = {"time_to_target": Figure(e["time_to_target"], "s", "time to target per sample")} if res_reach else \
+        {"samples_per_s": Figure(e["samples_per_s"], "samples/s", "throughput")}
+    figs |= {k: Figure(e[k], u, label) for k, u, label in (
+        ("mfu", "fraction", "MFU"), ("global_batch", "samples", "global batch"),
+        ("network_utilisation", "fraction", "network busy fraction"), ("memory", "B", "memory per device"))}
     nb = [{"precision": p, "micro_batch": b, "accumulation": a + d} for d in (-1, 1) if a + d >= 1]
     nb += [{"precision": p, "micro_batch": x, "accumulation": a} for x in inst.micro_batches if x != b]
     nb += [{"precision": q, "micro_batch": b, "accumulation": a} for q in inst.precisions if q != p]

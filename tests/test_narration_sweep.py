@@ -110,3 +110,33 @@ def test_server_fleet_crossover_names_the_lab_job_as_another_scenario(track):
     assert "another scenario" in text
     assert f"N = {sc.crossover_n:,} over {sc.crossover_link.name}" in text
     assert f"not the {rep.figure('fleet_selected'):,} selected" in text
+
+
+# --- item 11: scaling efficiency above 100 % beside a gain under 8x: two baselines, said and reproducible -------
+def test_scaling_efficiency_and_gain_agree_and_the_superlinear_part_is_explained():
+    rep = solve_part("scaling", "cloud")
+    eta64 = rep.figure("efficiency_64_ib_ndr")
+    gain = rep.figure("speedup_8_to_64_ib_ndr")
+    curve = rep.tables["curve"]
+    col = curve.columns.index("efficiency")
+    rows = {(r[0], r[1]): r for r in curve.rows}
+    ib = next(k[0] for k in rows if k[0].startswith("InfiniBand"))
+    eta8 = rows[(ib, 8)][col]
+    # by definition eta(N) = S(N)/N = X(N)/(N X(1)), so X(64)/X(8) = 8 eta(64)/eta(8): the two figures agree
+    assert gain == pytest.approx(8 * eta64 / eta8, rel=1e-9)
+    assert eta64 > 1 and gain < 8  # the review's 100.5 % beside 7.999x
+    text = _finding(rep, "Does going from 8 to 64 GPUs cut training time by 8x? (InfiniBand")
+    m = re.search(r"by ([\d.]+)x .*eta\(64\) = S\(64\)/64 = ([\d.]+), eta\(8\) = ([\d.]+)", text)
+    assert m, text
+    g_p, e64_p, e8_p = (float(m.group(i)) for i in range(1, 4))
+    assert 8 * e64_p / e8_p == pytest.approx(g_p, abs=6e-4)  # the printed numbers reproduce the printed gain
+    assert "against one GPU" in text and "ZeRO-1 shards the optimizer step" in text
+    assert "against one GPU" in rep.figures["efficiency_64_ib_ndr"].label
+    assert "from 7 s to 7 s" not in text
+
+
+def test_scaling_diminishing_returns_answers_end_with_a_full_stop():
+    rep = solve_part("scaling", "cloud")
+    for f in rep.findings:
+        if f.question.startswith("Where do returns diminish"):
+            assert f.answer.rstrip().endswith("."), f.answer[-80:]

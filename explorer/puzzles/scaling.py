@@ -506,7 +506,42 @@ def _isolated_text(sc: ScalingScenario, c: FabricCurve, threshold: float) -> str
     more = f" and {len(c.isolated) - 4} more" if len(c.isolated) > 4 else ""
     return (f"Isolated one-{dev} steps, on the other side of {threshold:g} from the {devs} around them: "
             + "; ".join(bits) + more + f". Each is a discrete change of the step model at one N, fewer than "
-            f"{run_length(sc)} {devs} in a row: neither a dip nor a recovery")
+            f"{run_length(sc)} {devs} in a row: neither a dip nor a recovery.")
+
+
+def _apart_digits(x: float, y: float) -> tuple[str, str]:
+    """x and y with as many significant digits (3 to 6) as it takes to print them apart when they differ: a step
+    'from 6.972 s to 6.973 s', never 'from 7 s to 7 s'."""
+    for sig in range(3, 7):
+        sx, sy = human_number(x, sig), human_number(y, sig)
+        if sx != sy:
+            return sx, sy
+    return sx, sy
+
+
+def _eta_text(sc: ScalingScenario, c: FabricCurve, a: int, b: int, factor: float, gain: float,
+              d_opt: float) -> str:
+    """The scaling efficiency beside the a -> b gain, which is its ratio: eta(N) = S(N)/N is against one device,
+    the gain X(b)/X(a) = (b/a) eta(b)/eta(a), printed with enough digits to reproduce the gain. Where eta is above
+    1 the superlinear part is said: the ZeRO-sharded optimizer step shrinks per device as N grows."""
+    dev, devs = sc.track.device_word, sc.device_plural
+    ea, eb = float(c.efficiency[a - 1]), float(c.efficiency[b - 1])
+    target = human_number(gain, 4)
+    for sig in range(3, 8):  # the fewest digits whose factor x eta(b)/eta(a) prints as the gain does
+        ta, tb = human_number(ea, sig), human_number(eb, sig)
+        if human_number(factor * float(tb.replace(",", "")) / float(ta.replace(",", "")), 4) == target:
+            break
+    text = (f"scaling efficiency against one {dev} eta({b}) = S({b})/{b} = {tb}, eta({a}) = {ta}: the gain is "
+            f"{factor:g} x {tb} / {ta}")
+    if max(ea, eb) <= 1.0 + 1e-9:
+        return text
+    where = f"eta({b}) and eta({a}) are" if min(ea, eb) > 1.0 + 1e-9 else f"eta({a if ea > eb else b}) is"
+    if not sc.zero:
+        return text + f"; {where} above 1: the cost model's per-{dev} step shrinks with N"
+    return (text + f"; {where} above 1, a superlinear part: ZeRO-{sc.zero} shards the optimizer step over the "
+            f"data-parallel group, so each {dev}'s share of it gets cheaper as N grows"
+            + (f" (by {human_number(-d_opt)} s a step from {a} to {b} {devs})" if d_opt < 0 else "")
+            + f"; the {a} -> {b} gain divides eta({a}) out")
 
 
 def _fmt_n(n: float | None) -> str:
@@ -559,7 +594,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         nm = c.fabric.name
         figures[f"speedup_{a}_to_{b}_{f}"] = Figure(gain, "x", f"{a} -> {b} {devs}: throughput gain ({nm})")
         figures[f"efficiency_{b}_{f}"] = Figure(float(c.efficiency[b - 1]), "fraction",
-                                                f"scaling efficiency at N = {b} ({nm})")
+                                                f"scaling efficiency at N = {b}, S({b})/{b} against one {dev} "
+                                                f"({nm})")
         figures[f"mfu_{b}_{f}"] = Figure(pb["mfu"], "fraction", f"MFU at N = {b} ({nm}; {human_percent(pa['mfu'])} "
                                          f"at N = {a})")
         figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({nm})")
@@ -574,12 +610,12 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         findings.append(Finding(
             f"Does going from {a} to {b} {devs} cut training time by {factor:g}x? ({c.fabric.name})",
             ("Yes, within half a percent" if gain >= 0.995 * factor else "No")
-            + (f": by {human_number(gain)}x ({human_number(100 * gain / factor)}% of the ideal {factor:g}x; scaling "
-               f"efficiency eta({b}) = S({b})/{b} = {human_number(c.efficiency[b - 1])})" if gain >= 1 else
+            + (f": by {human_number(gain, 4)}x ({human_number(100 * gain / factor, 4)}% of the ideal {factor:g}x; "
+               + _eta_text(sc, c, a, b, factor, gain, pb["optimizer"] - pa["optimizer"]) + ")" if gain >= 1 else
                f": it gets slower, {human_number(gain)}x the throughput of {a} {devs} (scaling efficiency eta({b}) "
-               f"= {human_number(c.efficiency[b - 1])})")
+               f"= {human_number(c.efficiency[b - 1])} against one {dev})")
             + f". Per step each {dev} still computes {human_number(pb['compute'])} s; the step goes from "
-            f"{human_number(pa['step'])} s to {human_number(pb['step'])} s"
+            + "{} s to {} s".format(*_apart_digits(pa["step"], pb["step"]))
             + (f". What eats the rest ({human_number(100 * lost)}% of the step at N = {b}): the gradient all-reduce "
                f"now exposed {human_number(pb['dp_exposed'])} s (+{human_number(d_dp)} s; of its "
                f"{human_number(pb['dp_total'])} s total, latency alpha terms {human_number(pb['dp_latency'])} s = "
@@ -588,7 +624,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                if pb["dp_exposed"] > 1e-9 else
                f": the all-reduce ({human_number(pb['dp_total'])} s) hides behind the backward pass")
             + (f"; the ZeRO-sharded optimizer step changes by {'+' if d_opt > 0 else '-'}"
-               f"{human_number(abs(d_opt))} s." if abs(d_opt) > 1e-6 else ".")))
+               f"{human_number(abs(d_opt))} s." if abs(d_opt) > 1e-6 and max(c.efficiency[a - 1], c.efficiency[b - 1])
+               <= 1.0 + 1e-9 else ".")))
         if c.n_diminishing is None:
             dr = (f"no run of N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric "
                   f"keeps up (the curve is still {human_number(c.marginal[-1])}x per {dev} at N = {len(c.n):,})")
@@ -624,7 +661,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         if c.n_star_sustained is not None:
             figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
                                                       f"continuous crossing, sustained ({nm})")
-        findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})", dr))
+        findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})",
+                                dr if dr.endswith(".") else dr + "."))
         short = _short(c.fabric)
         head_bits.append(f"{human_number(gain)}x on {short}" + (" (slower)" if gain < 1 else ""))
         dr_bits.append(_dr_headline(c, short))

@@ -76,6 +76,8 @@ class Link:
     # channel in time (a radio; links.toml header). duplex_source cites the standard or datasheet
     duplex: str = "full"
     duplex_source: str = ""
+    max_domain: int = 0  # the most devices one fabric of this link joins (links.toml max_domain); 0 = unbounded
+    max_domain_source: str = ""
 
     @property
     def radio(self) -> bool:
@@ -276,6 +278,8 @@ def _link(name: str) -> Link:
         nvls_efficiency=e.get("nvls_efficiency", 0.0),
         duplex=duplex,
         duplex_source=e.get("duplex_source", ""),
+        max_domain=int(e.get("max_domain", 0)),
+        max_domain_source=e.get("max_domain_source", ""),
     )
 
 
@@ -400,6 +404,10 @@ def build_cluster(
             f"gpus {devices} is not a multiple of gpus-per-node {devices_per_node}"
         )
     acc, intra, inter = get_accelerator(accelerator), get_link(intra_link), get_link(inter_link)
+    if intra.max_domain and min(devices_per_node, devices) > intra.max_domain:
+        # links.toml max_domain_source: the largest NVSwitch domain of the generation
+        raise UsageError(f"gpus-per-node {devices_per_node:,}: one {intra.name} domain joins at most "
+                         f"{intra.max_domain:,} GPUs; allowed: 1 to {intra.max_domain:,}, or another --intra-network")
     return Cluster(
         accelerator=acc,
         devices=devices,

@@ -2,7 +2,7 @@
 gives an exact count, else within 1%); every accelerator names its usual node."""
 
 import pytest
-from explorer.hardware import get_accelerator, get_link
+from explorer.hardware import build_cluster, get_accelerator, get_link
 from explorer.models import get_model, model_names
 from explorer.models.architecture import gpt_megatron_flops_per_iteration
 
@@ -264,3 +264,20 @@ def test_a_node_lists_radio_links_only_and_says_where_they_come_from():
     assert "lte_5g" not in get_node("ar_glasses").radios  # the AR1 glasses have no modem (they go through the phone)
     assert get_node("dgx_h100").radios == ()
 
+
+
+@pytest.mark.parametrize("intra,largest", [("nvlink3", 16), ("nvlink4", 256), ("nvlink5", 576)])
+def test_a_node_larger_than_its_nvlink_generations_largest_domain_is_refused(intra, largest):
+    # NVIDIA: second-generation NVSwitch joins 16 A100s (HGX A100 16-GPU), the NVLink Switch System 256 Hopper GPUs
+    # (DGX GH200), fifth-generation NVLink Switch 576 Blackwell GPUs (links.toml max_domain_source)
+    from explorer.errors import UsageError
+
+    gpu = {"nvlink3": "a100", "nvlink4": "h100", "nvlink5": "b200"}[intra]
+    assert build_cluster(gpu, 2 * largest, largest, intra, "ib_ndr").devices_per_node == largest
+    with pytest.raises(UsageError, match=rf"gpus-per-node {2 * largest:,}: .* at most {largest:,} GPUs") as exc:
+        build_cluster(gpu, 2 * largest, 2 * largest, intra, "ib_ndr")
+    assert "\n" not in str(exc.value)
+
+
+def test_a_link_without_a_domain_bound_takes_any_node():
+    assert build_cluster("h100", 2048, 1024, "eth_100g", "ib_ndr").devices_per_node == 1024

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from explorer import validation as V
-from explorer.assumptions import memory_limit_assumption, setup_assumptions
+from explorer.assumptions import flop_convention_assumption, memory_limit_assumption, setup_assumptions
 from explorer.cost.frameworks import (
     framework_choice,
     frameworks_for,
@@ -486,7 +486,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     if framework == "any":
         notes.append(_any_note(results, reasons, f))
     limit = memory_limit_assumption(st, t if usable_memory_fraction is None else None)
-    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(limit,))
+    flops = flop_convention_assumption(st, best.mfu, best.model_tflops_per_gpu * 1e12)
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(limit, flops))
 
 
 def _no_nvls_note(link: Any) -> Assumption:

@@ -247,6 +247,43 @@ def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
                       f"{where}{acc.source}; explorer/cost/setup.py Setup.memory_limit_bytes")
 
 
+ATTENTION_SHARE_SAID = 0.10
+"""Attention's share of the counted FLOPs from which the FLOP-convention line also gives the causal count's MFU."""
+
+
+def flop_convention_assumption(setup: Setup, mfu: float, model_flops_rate: float) -> Assumption:
+    """How MFU, HFU and model FLOP/s count FLOPs (models/architecture.py DecoderModel.model_flops_per_token: PaLM's
+    6N + 12 L h s per token, attention over the full s x s) and, where attention is a material share of that count
+    (ATTENTION_SHARE_SAID), the MFU a causal count (the attention term halved) gives for the same step. Arithmetic
+    on the model's own count only: the step time is untouched. model_flops_rate: model FLOP/s per device."""
+    m, seq = setup.model, setup.seq_len
+    total = m.model_flops_per_token(seq)
+    attention = 12.0 * m.layers * m.hidden * seq  # 3 passes x L x 4 s h (QK^T and AV, forward)
+    weights = m.layers * m.layer_matmul_params + m.vocab * m.hidden  # the N of 6N: the matrices the GEMMs multiply
+    share = attention / total
+    text = (f"FLOPs as MFU, HFU and the FLOP/s figures count them: PaLM's 6N + 12 L h s per token (N = "
+            f"{human_params(weights)} weights of the layers' and the output layer's matrices, L = {m.layers} layers, "
+            f"h = {m.hidden}, s = {seq:,} tokens; the backward counted as twice the forward), attention's score and "
+            "value matmuls over the whole s x s matrix, twice the work a causal kernel does."
+            + (" Megatron-LM's papers (SC'21) and its code before 2025-03, NeMo's TFLOP/s and Llama 3's Table 4 "
+               "count it so; Megatron-LM since 2025-03 halves the attention term."
+               if setup.cluster.accelerator.datacenter_stack else "")  # on-device: no data-centre stack to name
+            + f" Here attention is {share:.1%} of the counted FLOPs")
+    if share >= ATTENTION_SHARE_SAID:
+        causal = 1.0 - share / 2.0
+        sc, unit = unit_scale(model_flops_rate * causal, FLOP_RATE_UNITS)
+        text += (f": counted causal, the same step would be MFU {mfu * causal:.2%}, "
+                 f"{model_flops_rate * causal / sc:,.1f} {unit} of model FLOPs per device.")
+    else:
+        text += "."
+    return Assumption(text, "Chowdhery et al., PaLM (arXiv 2204.02311) Appendix B; Narayanan et al., SC'21 (arXiv "
+                            "2104.04473) Appendix; NVIDIA/Megatron-LM megatron/training/training.py "
+                            "num_floating_point_operations (commit 8873b55d, 2025-03-06: 'Only half of the attention "
+                            "matrix is non-zero'); Meta, arXiv 2407.21783 Table 4 (explorer/data/reference/tables.toml "
+                            "llama3_table4); docs/validation.md (NeMo's TFLOP/s count attention in full); "
+                            "models/architecture.py DecoderModel.model_flops_per_token")
+
+
 def _sequence_length(s: Setup) -> Assumption:
     """The sequence length against the model's context: a catalog model's native one and position scheme, from its
     source; a custom shape (DecoderModel.key 'custom') has neither from the user, so the line says what is assumed

@@ -167,3 +167,41 @@ def test_a_usable_fraction_given_is_said_to_be_given():
     e = explorer.estimate(tp=8, pp=4, usable_memory_fraction=0.8)
     line = next(t for t in _texts(e) if t.startswith("Memory limit"))
     assert "67.952 GB" in line and "80% of the 84.94 GB" in line and "the usable memory fraction given" in line
+
+
+# --- 4: the FLOP convention behind MFU is stated, with the causal count where attention is material ----------------
+def _flops_line(e) -> str:
+    return next(t for t in _texts(e) if t.startswith("FLOPs as MFU"))
+
+
+def test_the_flop_convention_is_stated_with_the_causal_mfu_at_128k():
+    # Llama 3.1 8B (L 32, h 4,096, 8 KV heads of 128, ffn 14,336, V 128,256) at s = 131,072, by hand:
+    #   N = 32 x (2 h^2 + 2 h x 1,024 + 3 h x 14,336) + V h = 32 x 218,103,808 + 525,336,576 = 7,504,658,432
+    #   attention 12 L h s = 206,158,430,208; 6N = 45,027,950,592; share = 2.0616e11 / 2.5119e11 = 82.07 %
+    #   causal MFU = MFU x (1 - share / 2) = MFU x 0.58963
+    e = explorer.estimate(model="llama3_1_8b", gpu="h100_sxm", gpus=16, seq_len=131072, cp=8, global_batch=8)
+    line = _flops_line(e)
+    assert "6N + 12 L h s" in line and "N = 7.5B" in line and "whole s x s" in line
+    assert "Here attention is 82.1% of the counted FLOPs" in line
+    share = 206_158_430_208 / (206_158_430_208 + 6 * 7_504_658_432)
+    assert abs(share - 0.8207) < 1e-4
+    assert f"MFU {e.mfu * (1 - share / 2):.2%}" in line
+    assert f"{e.model_tflops_per_gpu * (1 - share / 2):,.1f} TFLOP/s" in line
+
+
+def test_the_flop_convention_at_8k_on_70b():
+    # Llama 3 70B at 8,192: N = 80 x 855,638,016 + 1,050,673,152 = 69,501,714,432; attention 12 x 80 x 8,192^2 =
+    # 64,424,509,440; share = 6.4425e10 / (6 x 6.9502e10 + 6.4425e10) = 13.38 %
+    e = explorer.estimate(tp=8, pp=4)
+    line = _flops_line(e)
+    share = 64_424_509_440 / (64_424_509_440 + 6 * 69_501_714_432)
+    assert "Here attention is 13.4% of the counted FLOPs" in line and f"MFU {e.mfu * (1 - share / 2):.2%}" in line
+    d = json.loads(_run("estimate", "--tp", "8", "--pp", "4", "--format", "json").output)
+    assert any(a["text"] == line for a in d["assumptions"])
+
+
+def test_a_short_sequence_gives_the_share_but_no_causal_figure():
+    # GPT-3 175B at 2,048 (h 12,288, L 96): attention 12 x 96 x 12,288 x 2,048 = 2.9e10 of about 1.07e12: 2.7 %
+    e = explorer.estimate(model="gpt3_175b", gpu="a100_80gb", gpus=1024, tp=8, pp=8, global_batch=1536)
+    line = _flops_line(e)
+    assert re.search(r"Here attention is 2\.\d% of the counted FLOPs\.$", line) and "counted causal" not in line

@@ -140,3 +140,29 @@ def test_scaling_diminishing_returns_answers_end_with_a_full_stop():
     for f in rep.findings:
         if f.question.startswith("Where do returns diminish"):
             assert f.answer.rstrip().endswith("."), f.answer[-80:]
+
+
+# --- item 12: counts a reader can read -----------------------------------------------------------------------
+@pytest.mark.parametrize("track", ["tiny", "edge"])
+def test_fleet_counts_are_whole_or_called_expected(track):
+    res = solve_fleet(track)
+    b = res.best
+    rep = solve_part("3d", track)
+    lens = solve_part("crossover", track)
+    # a run takes whole rounds: the bound's 731.8 (tiny) or 555.96 (edge) is shown as the nearest whole round
+    for r, key in ((rep, "rounds_to_target"), (lens, "fleet_rounds")):
+        v = r.figure(key)
+        assert isinstance(v, int) and v == round(b["rounds"]), (key, v, b["rounds"])
+    # the replicas on time are a real average (K x the deadline quantile, 50 x 0.99 = 49.5 on tiny): said so
+    assert b["participants"] == pytest.approx(b["replicas"] * b["participation"] * b["deadline_quantile"])
+    assert "expected" in rep.figures["participants_on_time"].label
+    assert "expected" in lens.figures["fleet_participants"].label
+
+
+def test_fleet_3d_names_the_pruned_placements_in_plain_words():
+    res = solve_fleet("tiny")
+    n = len(res.tables.pruned)
+    assert n > 1  # 22 placements of the tiny track fit at no micro-batch
+    text = _finding(solve_part("3d", "tiny"), "How was it solved?")
+    assert "(s)" not in text and "fit at no micro-batch" not in text
+    assert f"{n} placements were left out before the search: they do not fit in memory at any micro-batch" in text

@@ -137,7 +137,8 @@ def build_report(res) -> Report:
     figs: dict[str, Figure] = {
         "days_to_target": Figure(b["days"], "days", "time to the training target (wall clock from a window's "
                                                     "opening)"),
-        "rounds_to_target": Figure(b["rounds"], "rounds", "rounds to the target (bound-scaled)"),
+        "rounds_to_target": Figure(round(b["rounds"]), "rounds", "rounds to the target (bound-scaled, to the "
+                                                                 "nearest round)"),
         "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds the fleet runs per day"),
         "round_time_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "local_step_s": Figure(b["t_local"], "s", "one local step of the local group"),
@@ -149,7 +150,8 @@ def build_report(res) -> Report:
         "local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
         "participation": Figure(b["participation"], "fraction", "replicas selected per round"),
         "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
-        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round"),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (expected: late "
+                                                                      "ones are dropped at the deadline)"),
         "memory_per_device": Figure(b["memory_device"], "B", f"memory per {dev}"),
         "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
         "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day at the daily rate"),
@@ -190,9 +192,11 @@ def build_report(res) -> Report:
             "(the formula under Math peek)"
             + (f"; the per-day average, rounds / rounds per day, would say {span(b['days_average'] * SECONDS_PER_DAY)}"
                if abs(b["days_average"] - b["days"]) > 1e-3 * b["days"] else "") + ".")
+    n_out = len(res.tables.pruned)
     findings.append(Finding("How was it solved?", how + (
-        f" {len(res.tables.pruned)} placement(s) fit at no micro-batch and were left out before the search." if
-        res.tables.pruned else "")))
+        f" {plural(n_out, 'placement')} {'was' if n_out == 1 else 'were'} left out before the search: "
+        f"{'it does' if n_out == 1 else 'they do'} not fit in memory at any micro-batch (the table "
+        "'Placements too large at every micro-batch')." if n_out else "")))
     cons = [Constraint(f"memory per {dev}", b["memory_device"], scn.memory_limit, "B", "<=",
                        binding=b["memory_device"] > 0.9 * scn.memory_limit)]
     if scn.partner_setup is not None:
@@ -216,7 +220,8 @@ def build_report(res) -> Report:
                                binding=multi and b["binding"] == f"{scn.partner_word}'s energy budget"))
     tables = {
         "top": Table(["rank", "configuration", "days to target", "rounds", "round (s)", f"memory per {dev}"],
-                     [[i + 1, describe(res, f), f["days"], f["rounds"], f["round_time"], hbytes(f["memory_device"])]
+                     [[i + 1, describe(res, f), f["days"], round(f["rounds"]), f["round_time"],
+                       hbytes(f["memory_device"])]
                       for i, f in enumerate(res.top)], "Best configurations (exhaustive ranking)"),
         "tiers": Table(["aggregation path", "days to target", "rounds/day", "round (s)", "sync (s)", "binds"],
                        [[scn.tiers[[x.key for x in scn.tiers].index(k)].name, f["days"], f["rounds_per_day"],
@@ -227,13 +232,13 @@ def build_report(res) -> Report:
         tables["pruned"] = Table(["placement", f"smallest memory per {dev}", "on the partner"],
                                  [[r["placement"].describe(scn.layers, scn.partner_word), hbytes(r["memory_device"]),
                                    hbytes(r["memory_partner"])] for r in res.tables.pruned],
-                                 f"Placements that fit at no micro-batch ({hbytes(scn.memory_limit)} usable)")
+                                 f"Placements too large at every micro-batch ({hbytes(scn.memory_limit)} usable)")
     if c:
         tables["crisis"] = Table(["", "storyboard", "optimum"], [
             ["fits in memory", "no" if c["violations"] else "yes", "yes"],
             [f"memory per {dev}", hbytes(c["memory_device"]), hbytes(b["memory_device"])],
             ["round (s)", c["round_time"], b["round_time"]],
-            ["rounds to target", c["rounds"], b["rounds"]],
+            ["rounds to target", round(c["rounds"]), round(b["rounds"])],
             ["days to target", c["days"], b["days"]],
             [f"energy per {dev} per day (J)", c["energy_day"], b["energy_day"]]], "Storyboard vs optimum")
     extra: dict[str, Any] = {

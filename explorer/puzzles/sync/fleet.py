@@ -184,7 +184,8 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "expected_max_over_mean": Figure(a.e_max_all / a.e_step, "x", f"E[slowest of {a.nodes:,}] / mean step"),
         "days_to_target": Figure(b["days"], "days", "time to the training target (fleet 3D optimum)"),
         "sync_period": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
-        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round"),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (expected: late "
+                                                                      "ones are dropped at the deadline)"),
         "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
         "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds per day"),
         "round_time_s": Figure(b["round_time"], "s", "one round"),
@@ -218,12 +219,12 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "(client drift), so the time to the target has a minimum."))
     tables["sync_period"] = Table(
         ["H", "staleness", "allowed", "rounds", "round (s)", "rounds/day", "days to target"],
-        [[r["local_steps"], r["local_steps"] - 1, "yes" if r["feasible"] else "no", r["rounds"], r["round_time"],
+        [[r["local_steps"], r["local_steps"] - 1, "yes" if r["feasible"] else "no", round(r["rounds"]), r["round_time"],
           r["rounds_per_day"], r["days"]] for r in fa["sweep_h"]], "Synchronisation period")
     if "sweep_participants" in fa:
         tables["participants"] = Table(
-            ["selected", "deadline quantile", "on time", "round (s)", "rounds", "days to target"],
-            [[r["participation"], r["deadline_quantile"], r["participants"], r["round_time"], r["rounds"],
+            ["selected", "deadline quantile", "on time (expected)", "round (s)", "rounds", "days to target"],
+            [[r["participation"], r["deadline_quantile"], r["participants"], r["round_time"], round(r["rounds"]),
               r["days"] if r["feasible"] else None] for r in fa["sweep_participants"]],
             "Participants per round and the round deadline")
     findings.append(_checkpoint_finding(a, fa))
@@ -392,7 +393,7 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
     tables["sync_paths"] = Table(
         ["path", "p (consensus rate)", "sync (s)", "J per sync per earbud", "rounds", "rounds/day in budget",
          "days to target"],
-        [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], r["rounds"],
+        [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], round(r["rounds"]),
           r["rounds_per_day"], r["days"] if r["feasible"] else None] for r in rows],
         f"Synchronisation paths at the fleet 3D optimum's placement ({_place(fa, b['placement'])})")
     figures["spectral_gap"] = Figure(w.get("spectral_gap", 0.0), "", "spectral gap 1 - |lambda_2| (wearer graph)")

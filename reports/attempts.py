@@ -118,17 +118,39 @@ def _wrapped(text: str, indent: str = "", more: str = "  ") -> list[str]:
                          break_long_words=False, break_on_hyphens=False) or [indent]
 
 
+def listing(values: list) -> list[str]:
+    """Values as a template lists them: a run of three or more consecutive whole numbers as 'first-last' (1-64), a
+    fraction as written in a file (1, not 1.0)."""
+    out: list[str] = []
+    i = 0
+    while i < len(values):
+        j = i
+        while (j + 1 < len(values) and all(isinstance(values[k], int) and not isinstance(values[k], bool)
+                                           for k in (j, j + 1)) and values[j + 1] == values[j] + 1):
+            j += 1
+        out += [f"{values[i]}-{values[j]}"] if j - i >= 2 else [f"{x:g}" if isinstance(x, float) else show(x)
+                                                               for x in values[i:j + 1]]
+        i = j + 1
+    return out
+
+
 def allowed_values(mod: Any, track: str | None = None) -> list[str]:
     """Comment lines (without '# ') for a template: each column with what it takes, and which columns may be left
-    empty. A named column lists the values the grader accepts on `track`, from the puzzle's
-    attempt_choices(track), the function its evaluate_attempt validates with; a column it does not list says its
-    kind (a whole number, yes/no). One line when that fits COMMENT_WIDTH, else one column a line."""
+    empty. A column the puzzle's attempt_space(track) lists takes the values its grader counts as inside the searched
+    space (the lists evaluate_attempt checks with); a name the grader also reads but grades outside that space
+    (attempt_choices, e.g. fp32 where the search tries bf16 and fp16) is said to be so. A column it does not list
+    says its kind (a whole number, yes/no). One line when that fits COMMENT_WIDTH, else one column a line."""
     track = track or "cloud"
     choices: dict[str, Any] = mod.attempt_choices(track) if hasattr(mod, "attempt_choices") else {}
+    space: dict[str, Any] = mod.attempt_space(track) if hasattr(mod, "attempt_space") else {}
     kinds = getattr(mod, "ATTEMPT_KINDS", {})
     required = list(getattr(mod, "ATTEMPT_REQUIRED", mod.ATTEMPT_VARIABLES))
 
     def one(v: str) -> str:
+        if v in space:
+            more = [x for x in choices.get(v, []) if x not in space[v]]
+            return f"{v}: " + " | ".join(listing(list(space[v]))) + (
+                f" (also read, outside the searched space: {', '.join(show(x) for x in more)})" if more else "")
         if v in choices:
             return f"{v}: " + " | ".join(show(x) for x in choices[v])
         return f"{v}: {KIND_TEXT.get(kinds.get(v, 'value'), 'a value')}"
@@ -139,8 +161,8 @@ def allowed_values(mod: Any, track: str | None = None) -> list[str]:
         out = [line]
     else:
         out = ["values (one column a line):"] + [w for item in items for w in _wrapped(item, "  ", "  ")]
-    if hasattr(mod, "columns_hint"):  # a form that also says the values its search covers
-        out += _wrapped(mod.columns_hint(track))
+    if hasattr(mod, "columns_hint") and not set(mod.ATTEMPT_VARIABLES) <= set(space):
+        out += _wrapped(mod.columns_hint(track))  # a form that says the values its search covers, where not above
     optional = [v for v in mod.ATTEMPT_VARIABLES if v not in required]
     if optional:
         out += _wrapped(f"required: {', '.join(required) or 'none'}; an empty cell or a column left out takes the "

@@ -219,12 +219,15 @@ def test_template_lists_the_values_each_column_takes():
     assert text.splitlines()[-1].startswith("tp,pp,dp,micro_batch,cp")
     # the grader's names (threed_explain._parse): recompute modes, frameworks, ZeRO stages, flags; eleven columns
     # no longer fit one readable line, so each has its own
-    for column in ("recompute: none | selective | full", "zero: 0 | 1 | 2 | 3", "sequence_parallel: yes | no",
-                   "tp: a whole number >= 1"):
+    # the searched values (build_space): TP divides the 64 heads, 8 KV heads, FFN 28672 and 1,024 devices within a
+    # node of 8; the cloud scenario searches Megatron-LM only, so the other frameworks are read but outside the space
+    for column in ("recompute: none | selective | full", "zero: 0-3", "sequence_parallel: no | yes",
+                   "tp: 1 | 2 | 4 | 8", "dp: a whole number >= 1",
+                   "framework: megatron (also read, outside the searched space: deepspeed, fsdp)"):
         assert f"#   {column}" in comments, (column, comments)
     assert any(c.startswith("# required: tp, pp, dp, micro_batch;") for c in comments)
     fleet = template("3d", track="edge")  # the fleet form: its tiers and searched values
-    assert "tier (cellular, depot)" in fleet and fleet.splitlines()[-1].startswith("split,")
+    assert "#   tier: cellular | depot" in fleet and fleet.splitlines()[-1].startswith("split,")
 
 
 def test_fleet_columns_on_the_cloud_track_are_named_as_such(tmp_path):
@@ -275,8 +278,8 @@ def _expected(puzzle: str, track: str) -> dict[str, set[str]]:
         return {"optimizer": set(lab08["memory_optimizers"]) | {t["workload"]["optimizer"]},
                 "precision": set(lab08["memory_precisions"]) | {t["workload"]["precision"]},
                 "recompute": RECOMPUTE, "adapter": set(lab08.get("memory_adapters", ["none"]))}
-    if puzzle == "batch":
-        out = {"precision": set(lab08["batch_precisions"]) | PRECISIONS}
+    if puzzle == "batch":  # the searched precisions; the others the cost model prices are read, outside the space
+        out = {"precision": set(lab08["batch_precisions"])}
         if not fleet:  # the cloud part searches the parallel plan: recompute is the attempt's own
             return {**out, "recompute": RECOMPUTE}
         # a fleet's plan is fixed (every device holds the whole model, tracks/<track>.toml [crisis_plan]); an attempt
@@ -286,8 +289,8 @@ def _expected(puzzle: str, track: str) -> dict[str, set[str]]:
     if puzzle == "3d":
         if fleet:  # the fleet form: its aggregation paths, tracks/<track>.toml [fleet.tiers.<key>]
             return {"tier": set(t["fleet"]["tiers"])}
-        return {"zero": {"0", "1", "2", "3"}, "recompute": RECOMPUTE,
-                "framework": {"megatron", "deepspeed", "fsdp"},  # the three explorer/cost/frameworks.py models
+        return {"zero": {"0-3"}, "recompute": RECOMPUTE,
+                "framework": {"megatron"},  # the cloud scenario's --framework (deepspeed and fsdp: outside the space)
                 "sequence_parallel": {"yes", "no"}, "hsdp": {"yes", "no"}}
     return {}
 
@@ -311,7 +314,7 @@ def _listed(text: str) -> dict[str, list[str]]:
     out = {}
     for item in items:
         name, _, what = item.partition(": ")
-        out[name] = [v.strip() for v in what.split("|")]
+        out[name] = [v.strip() for v in what.split(" (also read, outside the searched space")[0].split("|")]
     return out
 
 
@@ -345,7 +348,9 @@ def test_every_template_lists_the_names_its_grader_accepts(puzzle, track, tmp_pa
         if column in expected:
             assert set(values) == expected[column], (column, values)
         elif mod.ATTEMPT_KINDS.get(column) == "flag":
-            assert values == ["yes", "no"], (column, values)
+            assert values and set(values) <= {"no", "yes"}, (column, values)  # the searched ones (edge: no offload)
+        elif column in getattr(mod, "attempt_space", lambda t: {})(track):  # the searched values (test_attempts_sweep)
+            assert values and not any(v.startswith("a ") for v in values), (column, values)
         else:  # a column without a list says its kind
             assert values[0] in ("a whole number >= 1", "a whole number >= 0", "a number"), (column, values)
     assert {c for c in mod.ATTEMPT_VARIABLES if mod.ATTEMPT_KINDS.get(c) == "name"} <= set(expected)

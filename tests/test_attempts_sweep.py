@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import pytest
 from explorer.reports.attempts import attach_attempts
 
 from explorer.puzzles import get_puzzle
@@ -90,3 +91,68 @@ def test_memory_attempts_print_flags_as_yes_no_and_their_unit_once(tmp_path):
     cells = _words([out.title, *[c for r in out.rows for c in r]])
     assert "True" not in cells and "False" not in cells, cells
     assert ", s " not in cells and not out.title.endswith(", s)"), (out.title, cells)
+
+
+# --- item 8: a template lists the values its grader counts as inside the searched space ------------------------------
+
+def _values_line(text: str, column: str) -> str:
+    return next(x[len(f"#   {column}: "):] for x in text.splitlines() if x.startswith(f"#   {column}: "))
+
+
+def test_templates_list_what_the_grader_searches():
+    """memory: ZeRO 0-3 and trainable layers 80, 60, 40, 20, 0 (a quarter of Llama 3 70B's 80 layers at a time) were
+    'a whole number >= 0'; batch: fp32 and fp8 were listed beside bf16 and fp16, then graded outside the searched
+    space; 3d edge: split was 'a whole number >= 0' where the only placement searched keeps all 12 layers on the
+    truck."""
+    from explorer.reports.attempts import template
+
+    mem = template("memory", track="cloud")
+    assert _values_line(mem, "zero") == "0-3" and _values_line(mem, "trainable_layers") == "80 | 60 | 40 | 20 | 0"
+    bat = template("batch", track="cloud")
+    assert _values_line(bat, "precision") == "bf16 | fp16 (also read, outside the searched space: fp32, fp8)"
+    assert _values_line(bat, "zero") == "0-3"
+    assert _values_line(template("3d", track="edge"), "split") == "12"
+
+
+BASE = {"memory": {}, "batch": {"micro_batch": 1, "accumulation": 1},
+        "3d": {"micro_batch": 1, "local_steps": 1}}
+CRISIS = {"tp": 8, "pp": 8, "dp": 16, "micro_batch": 2}  # tracks/cloud.toml [crisis_plan]
+OFF = {"memory": {"zero": 5, "trainable_layers": 50, "micro_batch": 3},
+       "batch": {"precision": "fp32", "accumulation": 65},
+       "3d": {"split": 11, "micro_batch": 3, "participation": 0.3}}
+
+
+@pytest.mark.parametrize("puzzle,track", [("memory", "cloud"), ("memory", "tiny"), ("batch", "cloud"),
+                                          ("batch", "edge"), ("3d", "edge"), ("3d", "tiny"), ("3d", "cloud")])
+def test_every_value_a_template_lists_is_graded_inside_the_searched_space(puzzle, track):
+    """Each value attempt_space lists (what the template prints) is graded by evaluate_attempt without an 'outside the
+    searched space' note about its column; a value off the list is graded outside (or refused)."""
+    from explorer.reports.attempts import puzzle_module
+
+    from explorer.errors import UsageError
+
+    mod = puzzle_module(puzzle, track)
+    base = CRISIS if (puzzle, track) == ("3d", "cloud") else BASE[puzzle]
+    labels = {"tp": "TP", "cp": "CP", "pp": "PP", "virtual_stages": "v", "micro_batch": "micro-batch", "zero": "ZeRO",
+              "recompute": "recompute", "sequence_parallel": "sequence parallel", "framework": "framework",
+              "hsdp": "HSDP"} if (puzzle, track) == ("3d", "cloud") else {}
+
+    def about(text: str, column: str) -> bool:
+        words = {column, labels.get(column, column)} | ({"placement"} if column in ("split", "trainable_layers")
+                                                        else set())
+        return any(text.startswith(w + " ") for w in words)
+
+    for column, values in mod.attempt_space(track).items():
+        for v in values:
+            r = mod.evaluate_attempt({**base, column: v}, track=track)
+            assert not [t for t in r.get("outside_space") or [] if about(t, column)], (column, v, r["outside_space"])
+    for column, v in (OFF[puzzle] if track != "cloud" or puzzle != "3d" else {"tp": 16, "virtual_stages": 41}).items():
+        if column not in mod.attempt_space(track) or v in mod.attempt_space(track)[column]:
+            continue
+        try:
+            r = mod.evaluate_attempt({**base, column: v}, track=track)
+        except UsageError:
+            continue
+        if "participation_note" in r["figures"]:  # a gossip path has no server to sample clients: graded at 1, said
+            continue
+        assert [t for t in r.get("outside_space") or [] if about(t, column)], (column, v, r.get("outside_space"))

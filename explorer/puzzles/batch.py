@@ -24,7 +24,7 @@ from explorer.cost import convergence as conv
 from explorer.cost import numerics as num
 from explorer.cost import training_memory as tmem
 from explorer.errors import InfeasibleError, UsageError, require_positive_int
-from explorer.plan import PRECISIONS, RECOMPUTE
+from explorer.plan import PRECISIONS, RECOMPUTE, ZERO_STAGES
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -693,6 +693,24 @@ def attempt_choices(track: str = "cloud") -> dict[str, list]:
     return _choices(make_instance(track))
 
 
+def searched_values(inst: BatchInstance) -> dict[str, list]:
+    """The values of each column the search covers, which evaluate_attempt grades any other as outside of: the
+    searched precisions, micro-batches and accumulations 1 to the largest (all_configs); where the plan is fixed its
+    one value per plan column, else the ZeRO stages and recomputation modes (the parallel degrees are the attempt's
+    own: any whose product is the track's devices is priced on the step model)."""
+    out: dict[str, list] = {"precision": list(inst.precisions), "micro_batch": list(inst.micro_batches),
+                            "accumulation": list(range(1, inst.max_accumulation + 1))}
+    fixed = fixed_plan(inst)
+    out.update({"zero": list(ZERO_STAGES), "recompute": list(RECOMPUTE)} if fixed is None else
+               {k: [v] for k, v in fixed.items()})
+    return out
+
+
+def attempt_space(track: str = "cloud") -> dict[str, list]:
+    """What the template lists for each column on `track`: searched_values of the default scenario."""
+    return searched_values(make_instance(track))
+
+
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     """What a file may leave out: the track's training precision and parallel plan (where the plan is fixed, the one
     every attempt is priced on)."""
@@ -737,12 +755,13 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     require_positive_int("micro_batch", b)
     require_positive_int("accumulation", a)
     outside = []
-    if p not in inst.precisions:
-        outside.append(f"precision {p} is outside the searched space, precisions: {', '.join(inst.precisions)}")
-    if b not in inst.micro_batches:
+    searched = searched_values(inst)
+    if p not in searched["precision"]:
+        outside.append(f"precision {p} is outside the searched space, precisions: {', '.join(searched['precision'])}")
+    if b not in searched["micro_batch"]:
         outside.append(f"micro_batch = {b} is outside the searched space, micro-batches: "
-                       f"{', '.join(map(str, inst.micro_batches))}")
-    if a > inst.max_accumulation:
+                       f"{', '.join(map(str, searched['micro_batch']))}")
+    if a not in searched["accumulation"]:
         outside.append(f"accumulation = {a} is outside the searched space, accumulation <= {inst.max_accumulation}")
     if outside:
         return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,

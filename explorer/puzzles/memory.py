@@ -575,13 +575,25 @@ def attempt_choices(track: str = "cloud") -> dict[str, list]:
     return name_choices(make_instance(track))
 
 
+def searched_values(inst: MemoryInstance) -> dict[str, list]:
+    """The values of each column the audit searches (inst.dims): _parse grades any other as outside the searched
+    space, and the template lists these (attempt_space)."""
+    return {d: list(inst.dims[d]) for d in ATTEMPT_VARIABLES}
+
+
+def attempt_space(track: str = "cloud") -> dict[str, list]:
+    """What the template lists for each column on `track`: searched_values of the default scenario."""
+    return searched_values(make_instance(track))
+
+
 def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str]]:
-    """Indices into the searched choices (inst.dims), and the values outside them."""
+    """Indices into the searched choices (searched_values), and the values outside them."""
     idx, outside = {}, []
     names = name_choices(inst)
+    searched = searched_values(inst)
     for d in ATTEMPT_VARIABLES:
         v = values[d] if values.get(d) not in (None, "") else getattr(inst.baseline, d)
-        dom = inst.dims[d]
+        dom = searched[d]
         if d == "offload":
             v = v if isinstance(v, bool) else str(v).strip().lower() in ("1", "true", "yes", "on")
         elif isinstance(dom[0], int) and not isinstance(dom[0], bool):

@@ -595,6 +595,19 @@ def attempt_choices(track: str = "cloud") -> dict[str, list]:
     return {"zero": list(ZERO_STAGES), "recompute": list(RECOMPUTE_CODES), "framework": list(FRAMEWORK_CODES)}
 
 
+def attempt_space(track: str = "cloud") -> dict[str, list]:
+    """What the template lists for each column on `track`: the candidate lists of build_space for the track's
+    scenario, the lists check_configuration grades an attempt's values against (DP is not listed: it is the devices
+    over TP x CP x PP)."""
+    space = build_space(instance_for(track))
+    return {"tp": list(space.tp), "pp": list(space.pp), "micro_batch": list(space.mb), "cp": list(space.cp),
+            "virtual_stages": list(space.v), "zero": list(space.zero),
+            "recompute": [r for r, code in RECOMPUTE_CODES.items() if code in space.rc],
+            "sequence_parallel": [bool(x) for x in space.sp],
+            "framework": [k for k, code in FRAMEWORK_CODES.items() if code in space.fw],
+            "hsdp": [bool(x) for x in space.hsdp]}
+
+
 def attempt_hint(track: str, unknown: list[str]) -> str | None:
     """What a file's fleet columns (split, local_steps, tier...) mean on a datacenter track: one line naming this
     form's columns and values, as the fleet form names the datacenter ones (fleet3d/attempts.py attempt_hint)."""

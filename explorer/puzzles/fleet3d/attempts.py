@@ -75,6 +75,21 @@ def attempt_choices(track: str = "edge") -> dict[str, list]:
     return {"tier": tier_keys(_solved(track)[0])}
 
 
+def searched_values(scn: FleetScenario) -> dict[str, list]:
+    """The values of each column the search covers, which _outside grades any other as outside of (a placement is
+    searched as a pair of split and trained layers: columns_hint and the grading say which pairs)."""
+    return {"split": sorted({p.split for p in scn.placements}),
+            "trainable_layers": sorted({p.trainable for p in scn.placements}),
+            "micro_batch": list(scn.micro_batches), "local_steps": list(scn.local_steps),
+            "participation": list(scn.participation), "deadline_quantile": list(scn.deadline_quantiles),
+            "tier": tier_keys(scn)}
+
+
+def attempt_space(track: str = "edge") -> dict[str, list]:
+    """What the template lists for each column on `track`: searched_values of the track's scenario."""
+    return searched_values(_solved(track)[0])
+
+
 def _listing(values) -> str:
     return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -130,9 +145,10 @@ def _outside(scn: FleetScenario, tb: model.Tables, v: dict[str, Any]) -> list[st
         out.append(f"placement split {v['split']}, {v['trainable_layers']} layers trained is not searched ("
                    + "; ".join(f"split {s}, {t} trained" for s, t in sorted(kept))[:300] + ")")
     server = _tier(scn, v).graph == "server"  # elsewhere participation does not apply (_no_selection)
-    for name, grid in (("micro_batch", scn.micro_batches), ("local_steps", scn.local_steps),
-                       ("participation", scn.participation if server else (1.0,)),
-                       ("deadline_quantile", scn.deadline_quantiles)):
+    searched = searched_values(scn)
+    for name, grid in (("micro_batch", searched["micro_batch"]), ("local_steps", searched["local_steps"]),
+                       ("participation", searched["participation"] if server else (1.0,)),
+                       ("deadline_quantile", searched["deadline_quantile"])):
         if not any(abs(v[name] - g) <= 1e-9 for g in grid):
             out.append(f"{name} {v[name]:g} is not searched ({_listing(grid)})")
     return out

@@ -166,3 +166,21 @@ def test_fleet_3d_names_the_pruned_placements_in_plain_words():
     text = _finding(solve_part("3d", "tiny"), "How was it solved?")
     assert "(s)" not in text and "fit at no micro-batch" not in text
     assert f"{n} placements were left out before the search: they do not fit in memory at any micro-batch" in text
+
+
+def test_scaling_critical_batch_crossing_is_a_whole_cluster_size():
+    rep = solve_part("scaling", "cloud")
+    b_crit = rep.figure("critical_batch_samples")
+    per_gpu = 16  # cloud: 16 sequences per GPU per step (1 x 16 micro-batches, the report's workload)
+    assert "16 sequences per GPU per step" in _finding(rep, "What is scaled")
+    first = int(b_crit // per_gpu) + 1  # 1,799.7 / 16 = 112.48: N = 112 is under B_crit (1,792), 113 over (1,808)
+    assert (first - 1) * per_gpu <= b_crit < first * per_gpu
+    assert rep.figure("critical_batch_devices") == first == 113
+    assert f"from N = {first}" in rep.headline
+    assert f"from N = {first} ({first * per_gpu:,} sequences)" in _finding(rep, "Warning: does weak scaling")
+
+
+def test_crossover_counts_use_thousands_separators():
+    rep = solve_part("crossover", "tiny")
+    text = rep.to_text(width=400)
+    assert "N = 1024" not in text and "N = 1,024: 63,306 B" in text

@@ -133,18 +133,18 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     small_gain = 2 * (n - 1 - L) * alpha
     findings = [
         Finding("At what message size M* do ring and tree AllReduce take the same time?",
-                f"M* = {m_star:,.0f} bytes for N = {n}, alpha = {dur(alpha)}, B = {_rate(bw)} "
+                f"M* = {m_star:,.0f} bytes for N = {n:,}, alpha = {dur(alpha)}, B = {_rate(bw)} "
                 f"(SciPy brentq); the closed form alpha B (N-1-L)/(L-(N-1)/N) with L = {L} gives {m_closed:,.0f} "
                 f"bytes, {_apart(rel)}. Rough form alpha B N / log2 N = {m_approx:,.0f}."
                 if m_closed > 0 else
-                f"No crossover: with N = {n} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
+                f"No crossover: with N = {n:,} <= 3, N - 1 <= ceil(log2 N) so ring is never slower than tree."),
         Finding("Does tree become more or less attractive as M grows?",
                 f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {dur(small_gain)} (the alpha "
                 f"term it cuts); above M* ring wins, and as M grows tree/ring tends to L N/(N-1) = "
                 f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."),
         Finding("How does M* move with alpha, bandwidth and N?",
                 "Linearly with alpha and with B (M* is proportional to alpha B: doubling either doubles M*); "
-                "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]}: {r[3]:,.0f} B" for r in n_rows
+                "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]:,}: {r[3]:,.0f} B" for r in n_rows
                                                                if r[0] in (4, 16, 64, 256, 1024)) + "."),
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
                 ", ".join(f"{NAME[a]} {dur(at_m[a])}" for a in ALGORITHMS) + f": {NAME[best]}. Under the "
@@ -206,9 +206,9 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     if extra_fn is not None:
         extra_fn(sc, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions, plots, data)
 
-    even = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n} ({link.name}); tree wins "
+    even = (f"Ring and tree AllReduce break even at M* = {_human(m_star)} over N = {n:,} ({link.name}); tree wins "
             "below, ring above." if m_star > 0 else
-            f"With N = {n} ring AllReduce is never slower than the textbook tree ({link.name}).")
+            f"With N = {n:,} ring AllReduce is never slower than the textbook tree ({link.name}).")
     headline = f"{even} At M = {_human(m)}, {NAME[best]} is fastest ({dur(at_m[best])})."
     return Report(puzzle="crossover", lab="06", part=1, track=sc.track, title="The algorithm crossover",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
@@ -241,7 +241,7 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     trials, seed = int(sc.extra.get("latency_samples", 20000)), int(sc.extra.get("latency_seed", 0))
     if n > MAX_LATENCY_SIM_N:
         findings.append(Finding("alpha is a random variable on the noisy 5G link: tree vs ring, expected time and "
-                                "tail?", f"Not simulated for N = {n} (the seeded simulation draws 2(N-1) x N "
+                                "tail?", f"Not simulated for N = {n:,} (the seeded simulation draws 2(N-1) x N "
                                 f"latencies per trial; it runs up to N = {MAX_LATENCY_SIM_N})."))
         return
     # keep the draw count bounded (ring draws 2 (N-1) N latencies per trial); the seed keeps it deterministic
@@ -339,7 +339,7 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
           plots, data) -> None:
     if n > MAX_GOSSIP_N:
         findings.append(Finding("AllReduce is too expensive: how many gossip rounds for a given consensus quality?",
-                                f"Not simulated for N = {n} (the contact graph is simulated up to N = "
+                                f"Not simulated for N = {n:,} (the contact graph is simulated up to N = "
                                 f"{MAX_GOSSIP_N})."))
         return
     seed = int(sc.extra.get("gossip_seed", 0))

@@ -793,7 +793,8 @@ def _critical_batch(report: Report, sc: ScalingScenario, curves: dict, n_max: in
     """The weak-scaling warning: the global batch grows with N and passes the critical batch."""
     bc = sc.b_crit
     dev, devs = sc.track.device_word, sc.device_plural
-    n_cross = bc / sc.samples_per_device
+    # the first whole N whose global batch N x b exceeds B_crit (112.5 GPUs is not a cluster size)
+    n_cross = math.floor(bc / sc.samples_per_device) + 1
     bits = []
     for f, c in curves.items():
         q = quality_speedup(sc, c)
@@ -806,16 +807,18 @@ def _critical_batch(report: Report, sc: ScalingScenario, curves: dict, n_max: in
     ceiling = 1.0 + bc / sc.samples_per_device
     fast = max(curves, key=lambda f: curves[f].speedup[min(n_max, len(curves[f].n)) - 1])
     k = min(n_max, len(curves[fast].n)) - 1
-    report.headline += (f" Warning: past N = {human_number(n_cross)} the batch exceeds the critical batch; at "
+    report.headline += (f" Warning: from N = {n_cross:,} the batch exceeds the critical batch; at "
                         f"{n_max:,}, {human_number(curves[fast].speedup[k])}x the {plural_noun(sc.sample_word)}/s "
                         f"buys {human_number(quality_speedup(sc, curves[fast])[k])}x sooner to the loss.")
     report.figures["critical_batch_samples"] = Figure(bc, plural_noun(sc.sample_word), "critical batch B_crit")
-    report.figures["critical_batch_devices"] = Figure(n_cross, devs, "weak scaling passes B_crit from N")
+    report.figures["critical_batch_devices"] = Figure(n_cross, devs, "weak scaling passes B_crit from N (the first "
+                                                      "whole N with N x b > B_crit)")
     report.findings.append(Finding(
         "Warning: does weak scaling stay useful past the critical batch?",
         f"No. Weak scaling grows the global batch with N ({sc.samples_per_device} {plural_noun(sc.sample_word)} per "
-        f"{dev}), and from N = {human_number(n_cross)} it passes the critical batch B_crit = {human_number(bc)} "
-        f"{plural_noun(sc.sample_word)} (Kaplan et al. 2020 eq. 1.4; McCandlish et al. 2018). Past it each step is "
+        f"{dev}), and from N = {n_cross:,} ({n_cross * sc.samples_per_device:,} {plural_noun(sc.sample_word)}) it "
+        f"passes the critical batch B_crit = {human_number(bc)} {plural_noun(sc.sample_word)} (Kaplan et al. 2020 "
+        "eq. 1.4; McCandlish et al. 2018). Past it each step is "
         f"worth less: steps to the target fall as 1 + B_crit/B, not as 1/B, so at N = {n_max:,}: "
         + "; ".join(bits) + f". However many {devs} are added, the time to the loss can shrink by at most "
         f"1 + B_crit/b = {human_number(ceiling)}x over one {dev}: beyond B_crit, grow the model or the "

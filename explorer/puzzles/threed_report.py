@@ -288,25 +288,52 @@ def memory_heatmap_data(s, plan: ParallelPlan, devices: int, global_batch: int, 
                         word: str = "GPU") -> dict:
     """The memory_heatmap plot's data: memory per device over the TP x PP grid with every other setting as in
     `plan` (None where the shape is invalid); used by the report (at the optimum) and the lab app (at the
-    student's plan)."""
-    n = devices
+    student's plan).
+
+    Each cell is a shape the 3D solver itself accepts (threed_space.structural_rules): its virtual stages are the
+    plan's v capped at floor(layers / PP), as PP x v chunks cannot exceed the layers, and v = 1 where the
+    micro-batch count is not divisible by PP (Megatron-LM interleaving) or PP = 1; a cell that breaks any other
+    rule (the framework's, say) is None. Keeping the plan's v = 10 at PP = 64 would price 640 chunks of an
+    80-layer model, a shape `explore estimate` refuses. `virtual_stages` gives each cell's v."""
+    from types import SimpleNamespace
+
+    from explorer.puzzles.threed_space import structural_rules
+
+    n, layers = devices, s.model.layers
+    rules_of = SimpleNamespace(devices=n, global_batch=global_batch, setup=s, fix={}, overlap_asked=False)
     tps = [t for t in (1, 2, 4, 8, 16) if t <= s.cluster.devices_per_node and s.model.kv_heads % t == 0]
-    pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= s.model.layers} | {plan.pp})
-    grid = []
+    pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= layers} | {plan.pp})
+    grid, vgrid = [], []
     for pp in pps:
-        row = []
+        row, vrow = [], []
         for tp in tps:
             dp = n // (tp * pp * plan.cp) if n % (tp * pp * plan.cp) == 0 else 0
-            if dp == 0 or global_batch % (dp * plan.micro_batch):
+            m = global_batch // (dp * plan.micro_batch) if dp and global_batch % (dp * plan.micro_batch) == 0 else 0
+            v = 1 if pp == 1 or not m or m % pp else max(1, min(plan.virtual_stages, layers // pp))
+            sp = plan.sequence_parallel and tp > 1
+            if not m or not all(bool(ok) for ok in structural_rules(rules_of, {
+                    "tp": tp, "cp": plan.cp, "pp": pp, "dp": dp, "v": v, "mb": plan.micro_batch, "m": m,
+                    "sp": int(sp), "fw": framework(plan.framework).code, "zero": plan.zero,
+                    "hsdp": int(plan.hsdp)}).values()):
                 row.append(None)
+                vrow.append(None)
                 continue
-            v = plan.virtual_stages if pp > 1 else 1
-            p = replace(plan, tp=tp, pp=pp, dp=dp, virtual_stages=v,
-                        sequence_parallel=plan.sequence_parallel and tp > 1)
+            p = replace(plan, tp=tp, pp=pp, dp=dp, virtual_stages=v, sequence_parallel=sp)
             row.append(float(f"{estimate(s, p).memory_total / 1e9:.6g}"))
+            vrow.append(v)
         grid.append(row)
-    return {"tp": tps, "pp": pps, "memory_gb": grid, "limit_gb": limit / 1e9,
-            "chosen": {"tp": plan.tp, "pp": plan.pp}, "device_word": word}
+        vgrid.append(vrow)
+    capped = plan.virtual_stages > 1
+    note = (f"Other settings as at TP={plan.tp} PP={plan.pp} (micro-batch {plan.micro_batch}, ZeRO-{plan.zero}, "
+            f"recompute {plan.recompute}). " +
+            (f"Virtual stages v per cell: the plan's v = {plan.virtual_stages} capped at floor({layers} layers / PP) "
+             f"(PP x v <= layers), v = 1 where PP = 1 or the micro-batch count is not divisible by PP. "
+             if capped else "Virtual stages v = 1 in every cell, as in the plan. ") +
+            "Grey: a shape the solver rejects. Memory can rise again at large PP: the first stage holds up to PP "
+            "micro-batches in flight (PP x v + PP - 1 chunks when interleaved), each chunk ceil(layers / (PP x v)) "
+            "layers.")
+    return {"tp": tps, "pp": pps, "memory_gb": grid, "virtual_stages": vgrid, "limit_gb": limit / 1e9,
+            "chosen": {"tp": plan.tp, "pp": plan.pp}, "device_word": word, "note": note}
 
 
 def bubble_gauge_data(e: StepEstimate, limit: float, crisis: StepEstimate | None = None) -> dict:

@@ -1,12 +1,14 @@
 """Parallelism memory heatmap: memory per GPU over TP x PP, the usable-HBM limit marked.
 
 data = {"tp": [1, 2, 4, 8], "pp": [1, 2, 4, ...], "memory_gb": [[per pp row, per tp column; None where
-the shape is invalid]], "limit_gb": 72.0, "chosen": {"tp": 8, "pp": 4}}
+the shape is invalid]], "limit_gb": 72.0, "chosen": {"tp": 8, "pp": 4}}; optional "virtual_stages" (the grid of
+each cell's v, shown in the cell where the grid has v > 1 anywhere) and "note" (printed under the plot).
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
@@ -40,6 +42,8 @@ def draw(data: dict, report: Any) -> Figure:
 
     cmap = matplotlib.colormaps["RdYlGn_r"].with_extremes(bad="#d9d9d9")
     im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+    vs = data.get("virtual_stages") or []
+    show_v = any((x or 1) > 1 for row in vs for x in row)
     chosen = data.get("chosen") or {}
     chosen_at = (pp.index(chosen["pp"]), tp.index(chosen["tp"])) \
         if chosen.get("tp") in tp and chosen.get("pp") in pp else None
@@ -51,8 +55,9 @@ def draw(data: dict, report: Any) -> Figure:
                 continue
             fits = v <= limit
             here = chosen_at == (i, j)
-            label = (f"{v:.0f}" if v >= 100 else f"{v:.3g}") + ("" if fits else "\nover") + \
-                ("\n(chosen)" if here else "")
+            cell_v = vs[i][j] if show_v and i < len(vs) and j < len(vs[i]) else None
+            label = (f"{v:.0f}" if v >= 100 else f"{v:.3g}") + (f" v={cell_v}" if cell_v else "") + \
+                ("" if fits else "\nover") + ("\n(chosen)" if here else "")
             ax.text(j, i, label, ha="center",
                     va="center", fontsize=8.5, color="black", fontweight="normal" if fits and not here else "bold")
     if chosen_at is not None:
@@ -73,5 +78,9 @@ def draw(data: dict, report: Any) -> Figure:
         cb.ax.axhline(limit, color="black", lw=2)
         cb.ax.text(-0.15, limit, f"limit {limit:.3g} {unit} ", transform=cb.ax.get_yaxis_transform(),
                    ha="right", va="center", fontsize=8)
+    note = str(data.get("note") or "")
+    if note:  # how the cells were built (which v each uses): part of the layout, so never clipped
+        width_chars = int(fig.get_figwidth() * 15)
+        fig.supxlabel("\n".join(textwrap.wrap(note, width_chars)), fontsize=8, ha="left", x=0.01, color="#333333")
     style.title(ax, report, f"Memory per {word} over TP x PP, limit {limit:.3g} {unit}")
     return fig

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from explorer import validation as V
-from explorer.assumptions import flop_convention_assumption, memory_limit_assumption, setup_assumptions
+from explorer.assumptions import (
+    flop_convention_assumption,
+    memory_limit_assumption,
+    pipeline_split_assumptions,
+    setup_assumptions,
+)
 from explorer.cost.frameworks import (
     framework_choice,
     frameworks_for,
@@ -487,7 +492,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         notes.append(_any_note(results, reasons, f))
     limit = memory_limit_assumption(st, t if usable_memory_fraction is None else None)
     flops = flop_convention_assumption(st, best.mfu, best.model_tflops_per_gpu * 1e12)
-    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(limit, flops))
+    split = pipeline_split_assumptions(st, best.plan)  # layers % (PP x v) != 0: how they are split, and the flags
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(*split, limit, flops))
 
 
 def _no_nvls_note(link: Any) -> Assumption:

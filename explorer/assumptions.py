@@ -247,6 +247,87 @@ def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
                       f"{where}{acc.source}; explorer/cost/setup.py Setup.memory_limit_bytes")
 
 
+def megatron_end_stages(layers: int, pp: int, v: int) -> tuple[int, int, int] | None:
+    """An uneven split Megatron-LM runs, (first, middle, last) layers per pipeline rank: its --decoder-first- and
+    --decoder-last-pipeline-num-layers set the end ranks and the pp - 2 middle ones share the rest equally; under
+    interleaving every rank's count is a multiple of the v virtual stages (megatron/core/transformer/
+    transformer_block.py get_num_layers_to_build). Among those whose most loaded rank holds no more than the cost
+    model's ceil(L / (pp v)) v (explorer/cost/memory.py stage_layers), the most balanced, the lighter end last (it
+    also holds the output layer); None when there is none (only --pipeline-model-parallel-layout lays it out)."""
+    heavy = -(-layers // (pp * v)) * v
+    best = None
+    for mid in range(heavy, 0, -v) if pp > 2 else (0,):
+        rest = layers - (pp - 2) * mid
+        if rest % v or rest < 2 * v:
+            continue
+        last = (rest // 2) // v * v
+        first = rest - last
+        if not (0 < last <= first <= heavy):
+            continue
+        sizes = (first, last) + ((mid,) if pp > 2 else ())
+        key = (max(sizes) - min(sizes), -first)
+        if best is None or key < best[0]:
+            best = (key, (first, mid, last))
+    return best[1] if best else None
+
+
+def pipeline_split_assumptions(setup: Setup, plan: ParallelPlan) -> list[Assumption]:
+    """A pipeline whose layers (with --embedding-slots: layers + 2 slots) do not split evenly over PP x v chunks:
+    how the cost model splits them (explorer/cost/memory.py stage_layers: ceil-sized chunks, the most loaded rank
+    counted and pacing every stage) and, under Megatron-LM, which flags run such a split. Empty for an even split."""
+    m, pp, v = setup.model, plan.pp, plan.virtual_stages
+    slots = setup.embedding_pipeline_slot
+    units = m.layers + (2 if slots else 0)
+    chunks = pp * v
+    if pp < 2 or units % chunks == 0:
+        return []
+    per = -(-units // chunks)
+    full = units - (per - 1) * chunks  # chunks of `per`; the others hold per - 1
+    held = -(-m.layers // chunks) * v  # the layers whose memory is counted (memory.py stage_layers of the layers)
+    if slots:
+        what = f"{m.layers} layers and the embedding and output slots ({units} slots)"
+        counted = (f"the estimate paces every stage by the most loaded rank's {per * v} slots and counts the memory "
+                   f"of {held} layers")
+    else:
+        what = f"{m.layers} layers"
+        counted = f"the estimate counts the most loaded rank, {per * v} layers, for the memory shown and paces every " \
+                  "stage by it"
+    if v == 1:
+        text = (f"Uneven pipeline split: PP {pp} takes the {what} as {full} stage{'s' if full > 1 else ''} of {per} "
+                f"and {chunks - full} of {per - 1}; {counted} (the lighter stages' slack is not credited).")
+    else:
+        text = (f"Uneven pipeline split: PP {pp} x {v} virtual stages takes the {what} as {chunks} chunks, {full} of "
+                f"{per} and {chunks - full} of {per - 1} ({units / pp:.3g} per rank on average); {counted}.")
+    if plan.framework == MEGATRON.key and setup.cluster.accelerator.datacenter_stack:
+        refused = ("Megatron-LM refuses this split as it stands: "
+                   + (f"with --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split the "
+                      f"{units} slots must divide evenly over the {pp} ranks" if slots else
+                      f"the layers must divide evenly over the {pp} ranks")
+                   + (f" and each rank's over its {v} virtual stages" if v > 1 else ""))
+        ends = None if slots else megatron_end_stages(m.layers, pp, v)
+        if ends is not None:
+            first, mid, last = ends
+            # a flag for each end that differs from the middle ranks (PP 2: the first; the last takes the rest)
+            flags = " ".join(f for f in (
+                f"--decoder-first-pipeline-num-layers {first}" if pp == 2 or first != mid else "",
+                f"--decoder-last-pipeline-num-layers {last}" if pp > 2 and last != mid else "") if f)
+            split = "/".join(str(x) for x in [first] + [mid] * (pp - 2) + [last])
+            text += (f" {refused}; it runs with {flags} ({split} layers, the ranks not named sharing the rest "
+                     "equally" + (f", each rank's a multiple of {v}" if v > 1 else "") + ").")
+        else:
+            why = ("--decoder-first/last-pipeline-num-layers do not combine with those slots" if slots else
+                   f"no first and last stage sizes leave the middle ranks equal with every rank's layers a multiple "
+                   f"of {v}" if v > 1 else "no first and last stage sizes leave the middle ranks equal")
+            text += (f" {refused}, and {why}: it needs --pipeline-model-parallel-layout, which names each chunk's "
+                     "layers.")
+    return [Assumption(text, "explorer/cost/memory.py stage_layers; NVIDIA/Megatron-LM megatron/training/arguments.py "
+                             "(validate_args: 'Number of layers should be divisible by the pipeline-model-parallel "
+                             "size'; --decoder-first-pipeline-num-layers, --decoder-last-pipeline-num-layers, "
+                             "--pipeline-model-parallel-layout) and megatron/core/transformer/transformer_block.py "
+                             "get_num_layers_to_build (the middle ranks share the rest equally, each rank's layers "
+                             "divisible by the virtual stages, uneven ends not with the embedding and loss slots)")]
+
+
 ATTENTION_SHARE_SAID = 0.10
 """Attention's share of the counted FLOPs from which the FLOP-convention line also gives the causal count's MFU."""
 

@@ -205,3 +205,58 @@ def test_a_short_sequence_gives_the_share_but_no_causal_figure():
     e = explorer.estimate(model="gpt3_175b", gpu="a100_80gb", gpus=1024, tp=8, pp=8, global_batch=1536)
     line = _flops_line(e)
     assert re.search(r"Here attention is 2\.\d% of the counted FLOPs\.$", line) and "counted causal" not in line
+
+
+# --- 5: an uneven pipeline split is said, with the Megatron-LM flags it needs ----------------------------------------
+def _split_line(e) -> str | None:
+    return next((t for t in _texts(e) if t.startswith("Uneven pipeline split")), None)
+
+
+def test_pp3_over_80_layers_says_27_27_26_and_the_megatron_flag():
+    e = explorer.estimate(pp=3, tp=8, gpus=1536, global_batch=576)
+    line = _split_line(e)
+    assert line is not None and "PP 3 takes the 80 layers as 2 stages of 27 and 1 of 26" in line
+    assert "--decoder-last-pipeline-num-layers 26" in line and "27/27/26 layers" in line
+    # the cost model splits as the line says: the most loaded stage's 27 layers (Llama 3 70B: 855,654,400 parameters
+    # a layer with its two RMSNorms) plus the larger end (the output layer and final norm, 1,050,681,344), over TP 8,
+    # in BF16: (27 x 855,654,400 + 1,050,681,344) / 8 x 2 bytes = 6,038,337,536 bytes
+    assert e.memory["weights"] == 6_038_337_536
+    r = _run("estimate", "--pp", "3", "--tp", "8", "--gpus", "1536", "--global-batch", "576")
+    assert r.exit_code == 0 and "Uneven pipeline split" in r.output
+
+
+def test_interleaving_that_splits_unevenly_needs_a_layout_under_megatron():
+    # 80 layers in 12 chunks: 8 of 7 and 4 of 6; no 4 ranks of multiples of 3 sum to 80 (80 is not a multiple of 3)
+    line = _split_line(explorer.estimate(tp=8, pp=4, virtual_stages=3))
+    assert line is not None and "12 chunks, 8 of 7 and 4 of 6" in line and "21 layers" in line
+    assert "--pipeline-model-parallel-layout" in line and "--decoder-first" not in line
+
+
+def test_an_even_split_says_nothing_and_fsdp_gets_no_megatron_flags():
+    assert _split_line(explorer.estimate(tp=8, pp=4)) is None
+    line = _split_line(explorer.estimate(pp=3, tp=8, gpus=1536, global_batch=576, framework="fsdp"))
+    assert line is not None and "Megatron" not in line
+
+
+@pytest.mark.parametrize("layers", [7, 32, 61, 80, 81, 96, 126])
+@pytest.mark.parametrize("pp", [2, 3, 4, 6, 8, 16])
+@pytest.mark.parametrize("v", [1, 2, 3, 4])
+def test_the_megatron_split_obeys_megatron_rules(layers, pp, v):
+    """Megatron-Core's uneven split (megatron/core/transformer/transformer_block.py get_num_layers_to_build): the first
+    and last ranks as given, the pp - 2 others equal; under interleaving every rank's layers a multiple of v. The
+    split offered never loads a rank beyond the cost model's ceil(L / (pp v)) v."""
+    from explorer.assumptions import megatron_end_stages
+
+    if pp * v > layers or layers % (pp * v) == 0:
+        return
+    ends = megatron_end_stages(layers, pp, v)
+    heavy = -(-layers // (pp * v)) * v
+    exists = any(f + (pp - 2) * m + la == layers and max(f, m, la) <= heavy and min(f, la) > 0
+                 and (pp == 2 or m > 0) and not (f % v or m % v or la % v)
+                 for f in range(1, heavy + 1) for la in range(1, heavy + 1)
+                 for m in ([0] if pp == 2 else range(1, heavy + 1)))
+    assert (ends is not None) == exists
+    if ends is not None:
+        first, mid, last = ends
+        assert first + (pp - 2) * mid + last == layers
+        assert all(x % v == 0 for x in (first, mid, last)) and max(first, mid, last) <= heavy

@@ -58,3 +58,22 @@ def test_heatmap_note_says_which_v_and_the_plot_draws(report):
     assert "v = 10 capped at floor(80 layers / PP)" in note
     png = render_png("memory_heatmap", report)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+# --- 2. the cost per step states its price and source -------------------------------------------------------------
+
+
+def test_cost_per_step_names_its_price_and_source(report):
+    """3.00 USD per GPU-hour (cloud.toml [economics]): 1,024 GPUs x 3 USD/h x step / 3,600 s per hour."""
+    from explorer.tracks import get_track
+
+    fig = report.figures["cost_per_step_usd"]
+    step = report.figures["step_time_s"].value
+    assert fig.value == pytest.approx(1024 * 3.00 * step / 3600)
+    assert "3 USD per GPU-hour" in fig.label
+    source = get_track("cloud").sources["economics"]
+    assert "3.00 USD/GPU-hour" in source
+    cost = [a for a in report.assumptions if a.text.startswith("Cost per step")]
+    assert len(cost) == 1 and cost[0].source == source
+    assert "1,024 GPUs x 3 USD per GPU-hour" in cost[0].text
+    assert f"{fig.value:.3f} USD" in cost[0].text

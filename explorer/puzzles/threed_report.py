@@ -78,7 +78,8 @@ def build_report(res) -> Report:
         figs["speedup_vs_crisis"] = Figure(res.crisis.step_time_s / b.step_time_s, "x", "speedup vs crisis")
     if res.track:
         usd = res.track.device_hour_usd * inst.devices / 3600.0
-        figs["cost_per_step_usd"] = Figure(usd * b.step_time_s, "USD", "cost per step")
+        figs["cost_per_step_usd"] = Figure(usd * b.step_time_s, "USD", f"cost per step (at "
+                                           f"{res.track.device_hour_usd:g} USD per {word}-hour)")
 
     bind = res.binding or {}
     proven = res.status == "optimal"
@@ -414,7 +415,19 @@ def _assumptions(res) -> list[Assumption]:
     if s.attention_kernel_by_framework:  # --framework any: the attention kernel of the framework the answer runs on
         s = replace(s, attention_kernel=attention_kernel_default(res.best.plan.framework, acc.key),
                     attention_kernel_by_framework=False)
-    return a + setup_assumptions(s, res.best.plan) + ceiling_assumption(s, res.best.mfu)
+    return a + _cost_assumption(res) + setup_assumptions(s, res.best.plan) + ceiling_assumption(s, res.best.mfu)
+
+
+def _cost_assumption(res) -> list[Assumption]:
+    """Where the cost per step comes from: the track's price per device-hour ([economics] in its toml)."""
+    t = res.track
+    if t is None:
+        return []
+    n, step = res.instance.devices, res.best.step_time_s
+    return [Assumption(f"Cost per step: {plural(n, t.device_word)} x "
+                       f"{t.device_hour_usd:g} USD per {t.device_word}-hour x {step:.3f} s / 3,600 s per hour = "
+                       f"{n * t.device_hour_usd * step / 3600:,.3f} USD (the {t.key} track's price).",
+                       t.sources.get("economics", f"tracks/{t.key}.toml [economics]"))]
 
 
 FORMULAS = [

@@ -434,7 +434,9 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
         frontier = {True: "yes", False: "no", None: "n/a"}[g.on_frontier]
         rows.append([num, g.line, *[f"{show(g.values.get(v))} (assumed)" if v in g.assumed else show(g.values.get(v))
                                     for v in variables],
-                     *[_figure_text(g.figures[k]) if k in g.figures else "" for k in fig_names],
+                     # outside the searched space: what the model gives for it, not the figures of a valid plan
+                     *[_figure_text(g.figures[k]) + (" (if it ran)" if g.outside else "") if k in g.figures else ""
+                       for k in fig_names],
                      "yes" if g.feasible else ("outside space" if g.outside else "NO"),
                      g.gap_text, frontier, "; ".join(g.outside + g.violations) or "none",
                      g.best_move])

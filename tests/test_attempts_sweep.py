@@ -156,3 +156,28 @@ def test_every_value_a_template_lists_is_graded_inside_the_searched_space(puzzle
         if "participation_note" in r["figures"]:  # a gossip path has no server to sample clients: graded at 1, said
             continue
         assert [t for t in r.get("outside_space") or [] if about(t, column)], (column, v, r.get("outside_space"))
+
+
+# --- item 9: a configuration outside the space says which rule it breaks, and its figures are not a valid plan's -----
+
+def test_tp16_on_cloud_names_the_rules_it_breaks_and_its_figures_are_marked(tmp_path):
+    """Llama 3 70B has 64 heads, 8 KV heads and an FFN of 28,672 (Dubey et al. 2024, Table 3); the cloud node has 8
+    GPUs. TP = 16 divides 64, 28,672 and 1,024 but not 8, and a 16-way TP group spans two nodes. The reason listed the
+    rules as if 16 met them, and MFU, step time and memory were printed as a valid plan's."""
+    text = "tp,pp,dp,micro_batch\n16,4,16,1\n"
+    g = _grade(tmp_path, "3d", "cloud", text)[0]
+    assert g["outside_space"] == ["TP = 16 is outside the searched space: 16 does not divide the 8 KV heads and "
+                                  "exceeds the node of 8"], g["outside_space"]
+    t = _table(tmp_path, "3d", "cloud", text)
+    row = dict(zip(t.columns, t.rows[0]))
+    for label in ("MFU", "step time", "memory per GPU"):
+        assert row[label].endswith(" (if it ran)"), (label, row[label])
+    assert row["feasible"] == "outside space"
+
+
+def test_a_value_every_rule_admits_but_a_pin_excludes_says_the_pin():
+    from explorer.puzzles.threed import evaluate_attempt
+
+    r = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "cloud", gpus=256,
+                         global_batch=128, fix={"zero": 3})
+    assert any(t.startswith("ZeRO = 1 is outside the searched space: pinned to 3") for t in r["outside_space"])

@@ -132,7 +132,7 @@ def test_outside_the_searched_space_is_never_beating_the_optimum(tmp_path):
     out = attach_attempts(report, f)
     g = out.extra["attempts"][0]
     assert not g["feasible"] and "beats" not in g["gap_text"]
-    assert "CP = 64 is outside the searched space, CP divides the sequence 8192 and is at most 32" in g["gap_text"]
+    assert "CP = 64 is outside the searched space: 64 exceeds 32, the largest CP searched" in g["gap_text"]
     assert out.extra["attempts"][1]["reached_optimum"]
 
 
@@ -170,7 +170,7 @@ def test_missing_columns_default_to_the_scenario_pins():
     assert a["objective"] == b["objective"]
     c = evaluate_attempt({"tp": 8, "pp": 1, "dp": 32, "micro_batch": 1, "zero": 1}, "cloud", gpus=256,
                          global_batch=128, fix={"zero": 3})
-    assert any("ZeRO = 1 is outside the searched space, pinned to 3" in t for t in c["outside_space"])
+    assert any("ZeRO = 1 is outside the searched space: pinned to 3" in t for t in c["outside_space"])
 
 
 def test_frontier_places_an_attempt_at_its_own_gpu_count(tmp_path):

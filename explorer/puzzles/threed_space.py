@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -429,6 +430,43 @@ ATTEMPT_LABELS = {"tp": "TP", "cp": "CP", "pp": "PP", "virtual_stages": "v", "mi
                   "framework": "framework", "hsdp": "HSDP"}
 
 
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def outside_reason(inst: Instance, space: Space, name: str, value: Any) -> str:
+    """Why `value` of variable `name` is not among build_space's candidates: the rules it breaks, with their numbers
+    ('16 does not divide the 8 KV heads and exceeds the node of 8'); a pinned or allowed variable, or a name-valued
+    one, the rule of its list (space.reasons)."""
+    rule = space.reasons.get(name, "not among the candidates")
+    if name == "framework" and name not in inst.fix and name not in inst.allow:
+        names = [f.name for f in fwk.frameworks_for(inst.framework)]
+        only = " only" if len(names) < 2 else ""
+        return f"the scenario's --framework {inst.framework} searches {_and(names)}{only}"
+    if name in inst.fix or name in inst.allow or name not in ("tp", "cp", "pp", "virtual_stages", "micro_batch"):
+        return rule
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return f"{value} is not a positive whole number"
+    m, n = inst.setup.model, inst.devices
+    divides = {"tp": [(m.heads, "heads"), (m.kv_heads, "KV heads"), (m.ffn, "FFN width"), (n, "devices")],
+               "cp": [(inst.setup.seq_len, "tokens of the sequence"), (n, "devices")], "pp": [(n, "devices")],
+               "micro_batch": [(inst.global_batch, "sequences of the global batch")]}.get(name, [])
+    broken = [f"the {x:,} {what}" for x, what in divides if x % value]
+    out = [f"does not divide {_and(broken)}"] if broken else []
+    pp_multi = [p for p in _divisors(n) if 1 < p <= m.layers]
+    v_top = m.layers // min(pp_multi) if pp_multi else 1  # as build_space: PP x v <= layers at the smallest PP > 1
+    tops = {"tp": (inst.setup.cluster.devices_per_node, "the node of {}"),
+            "cp": (inst.max_cp, "{}, the largest CP searched"), "pp": (m.layers, "the {} layers"),
+            "virtual_stages": (v_top, "{}, the most that fit (PP x v <= the " + f"{m.layers} layers with PP > 1)")
+            if inst.max_virtual_stages is None or inst.max_virtual_stages >= v_top else
+            (inst.max_virtual_stages, "{}, the largest v searched"),
+            "micro_batch": (inst.max_micro_batch, "{}, the largest micro-batch searched")}
+    top, what = tops[name]
+    if top is not None and value > top:
+        out.append("exceeds " + what.format(f"{top:,}"))
+    return f"{value:,} {_and(out)}" if out else rule
+
+
 def check_configuration(inst: Instance, config: dict, space: Space | None = None) -> Check:
     """The 3D puzzle's feasibility function: could the solvers have returned `config`?
 
@@ -456,8 +494,8 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
             shown = {"recompute": config["recompute"], "sequence_parallel": config["sequence_parallel"],
                      "framework": fw_name}.get(name, values[name])
             shown = f"{shown:,}" if isinstance(shown, int) and not isinstance(shown, bool) else shown
-            outside.append(f"{ATTEMPT_LABELS[name]} = {shown} is outside the searched space, "
-                           f"{space.reasons.get(name, 'not among the candidates')}")
+            outside.append(f"{ATTEMPT_LABELS[name]} = {shown} is outside the searched space: "
+                           f"{outside_reason(inst, space, name, values[name])}")
     c = {"tp": config["tp"], "cp": config["cp"], "pp": config["pp"], "dp": config["dp"],
          "v": config["virtual_stages"], "mb": config["micro_batch"], "zero": config["zero"], "rc": rc, "sp": sp,
          "fw": max(fw, 0), "hsdp": hsdp}

@@ -44,7 +44,7 @@ color:#b03000;font-weight:600}
 .explorer-report figcaption{color:#555;font-size:.9em}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}
-.explorer-report .err{color:#b03000}
+.explorer-report .err{color:#b03000}.explorer-report .legend{color:#555;font-size:.9em;margin-top:-.5em}
 .explorer-report .warn{background:#fdecea;border-left:4px solid #D55E00;padding:.5em .9em;font-weight:600}
 """
 PAGE_CSS = "body{margin:2em auto;padding:0 1em}"
@@ -123,7 +123,7 @@ def fragment(r, pngs: dict[str, bytes | str] | None = None) -> str:
 
 def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
     """The report's content as HTML (headline, figures, answers, tables, plots, math peek, assumptions)."""
-    from explorer.reports.render import constraint_rows, figure_rows
+    from explorer.reports.render import constraint_legend, constraint_rows, figure_rows
 
     from explorer.report import INTEGRITY_WARNING, status_label
 
@@ -145,6 +145,9 @@ def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
     if r.constraints:
         parts += ["<h2>Constraints</h2>",
                   table_html(["constraint", "value", "limit", "slack", "state"], constraint_rows(r), {4: "state"})]
+        legend = constraint_legend(r)
+        if legend:
+            parts.append(f"<p class='legend'>{escape(legend)}</p>")
     for name, t in r.tables.items():
         parts += [f"<h2>{escape(t.title or name)}</h2>", table_html(t.columns, t.rows)]
     if pngs:

@@ -56,6 +56,28 @@ def constraint_state(c) -> str:
     return "BINDING" if tight else "BINDING (not tight)"
 
 
+def constraint_legend(r: Report) -> str:
+    """One line under the constraints table saying what its states mean, the ones it shows only: BINDING is no
+    synonym of 'at the limit' (a 3D memory limit binds with 25 GB of slack left, a TP-within-a-node limit met with
+    none is ok), so the reader is told which is which. A puzzle that knows how it judged binding says so in
+    extra['binding_means'] (the 3D puzzle re-solves without the limit); otherwise binding is the puzzle's
+    at-or-near-the-limit call."""
+    states = {constraint_state(c) for c in r.constraints}
+    extra = r.extra if isinstance(r.extra, dict) else {}
+    means = extra.get("binding_means")
+    parts = []
+    if states & {"BINDING", "BINDING (not tight)"}:
+        parts.append(f"BINDING = {means}" if isinstance(means, str) and means else
+                     "BINDING = the answer sits at or near this limit, and a looser one could change it")
+    if "BINDING (not tight)" in states:
+        parts.append("tight = slack within 1% of the limit (not tight: it binds with slack left)")
+    if "ok" in states:
+        parts.append("ok = met and not binding, whatever its slack")
+    if "VIOLATED" in states:
+        parts.append("VIOLATED = not met")
+    return ("State: " + "; ".join(parts) + ".") if parts else ""
+
+
 def figure_rows(r: Report) -> list[list[str]]:
     return [[f.label or k, fmt_value(f.value, f.unit)] for k, f in r.figures.items()]
 
@@ -82,6 +104,9 @@ def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
     if r.constraints:
         lines += ["## Constraints", ""]
         lines += _md_table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r)) + [""]
+        legend = constraint_legend(r)
+        if legend:
+            lines += [legend, ""]
     for name, t in r.tables.items():
         lines += [f"## {t.title or name}", ""] + _md_table(t.columns, t.rows) + [""]
     if images:

@@ -265,7 +265,7 @@ class TextDoc:
 
 def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
     """The report as terminal text no wider than `width` (default: terminal_width())."""
-    from explorer.reports.render import constraint_rows, figure_rows
+    from explorer.reports.render import constraint_legend, constraint_rows, figure_rows
     from rich.text import Text
 
     from explorer.report import INTEGRITY_WARNING, status_label
@@ -289,6 +289,8 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
             doc.bullet(f.question, "*").line(f.answer, indent=2)
     if r.constraints:
         doc.heading("Constraints").table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r))
+        if constraint_legend(r):
+            doc.line().line(constraint_legend(r))
     for name, t in r.tables.items():
         doc.heading(t.title or name).table(t.columns, t.rows)
     if r.formulas:

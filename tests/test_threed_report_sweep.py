@@ -4,6 +4,8 @@ global batch 512, 3.00 USD per GPU-hour in explorer/data/tracks/cloud.toml) and 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import explorer
@@ -77,3 +79,30 @@ def test_cost_per_step_names_its_price_and_source(report):
     assert len(cost) == 1 and cost[0].source == source
     assert "1,024 GPUs x 3 USD per GPU-hour" in cost[0].text
     assert f"{fig.value:.3f} USD" in cost[0].text
+
+
+# --- 3. the constraints table says what BINDING, tight and ok mean ------------------------------------------------
+
+
+def test_constraints_legend_defines_binding_tight_and_ok(report):
+    """Memory binds with 25.56 GB of slack ('BINDING (not tight)'), TP within a node is 'ok' at 0 slack: the text,
+    Markdown and HTML say what each word means, right under the table."""
+    from explorer.reports.render import render
+
+    text = render(report, "text", width=400)
+    after = text.split("\nConstraints\n", 1)[1]
+    table, legend = after.split("\nState: ", 1)
+    assert "BINDING (not tight)" in table and "ok" in table
+    legend = legend.split("\n\n", 1)[0]
+    assert legend.startswith("BINDING = without this constraint the optimum would change")
+    assert "tight = slack within 1% of the limit" in legend and "ok = met and not binding" in legend
+    assert "State: BINDING = " in render(report, "markdown")
+    assert "<p class='legend'>State: BINDING = " in render(report, "html")
+
+
+def test_constraints_legend_of_a_puzzle_without_its_own_meaning_is_generic(report):
+    from explorer.reports.render import constraint_legend
+
+    generic = replace(report, extra={})
+    assert constraint_legend(generic).startswith("State: BINDING = the answer sits at or near this limit")
+    assert constraint_legend(replace(report, constraints=[])) == ""

@@ -124,7 +124,11 @@ def build_report(res) -> Report:
         plots=["parallelism_map", "memory_heatmap", "bubble_gauge", "math_peek"], data=data,
         extra={"configuration": _cfg(b.plan), "engine": res.engine,
                "objective": {"name": "mfu", "value": b.mfu, "sense": "max"},
-               "gap": res.gap, "setup": _setup_summary(res)},
+               "gap": res.gap, "setup": _setup_summary(res),
+               "binding_means": ("without this constraint the optimum would change (the solver re-solved "
+                                 "without it; the == constraints define the problem)" if proven else
+                                 "the answer sits on this limit (not proven optimal, so lifting a limit was not "
+                                 "judged)")},
         solve_time_s=res.solve_time_s, scenario=scenario_of(inst),
     )
 

@@ -4,6 +4,7 @@ global batch 512, 3.00 USD per GPU-hour in explorer/data/tracks/cloud.toml) and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -106,3 +107,12 @@ def test_constraints_legend_of_a_puzzle_without_its_own_meaning_is_generic(repor
     generic = replace(report, extra={})
     assert constraint_legend(generic).startswith("State: BINDING = the answer sits at or near this limit")
     assert constraint_legend(replace(report, constraints=[])) == ""
+
+
+# --- 4. counts in the Q&A have thousands separators ---------------------------------------------------------------
+
+
+def test_lab_question_counts_have_thousands_separators(report):
+    answers = " ".join(f.answer for f in report.findings)
+    assert "At a fixed 1,024 devices" in answers
+    assert not re.search(r"\b\d{4,}\b devices", answers)

@@ -277,7 +277,7 @@ def _lab_questions(res) -> list[Finding]:
     trend = "decreases" if rows[-1][2] < rows[0][2] else "increases"
     return [Finding(
         "Does PP increase or decrease the total memory footprint of the weights across the cluster?",
-        f"At a fixed {n} devices and TP={b.plan.tp} (ZeRO-0), more PP means fewer data-parallel replicas, so the "
+        f"At a fixed {n:,} devices and TP={b.plan.tp} (ZeRO-0), more PP means fewer data-parallel replicas, so the "
         f"cluster-wide weight memory {trend}: {txt}. Per device it falls as 1/(TP x PP); the end stages also "
         f"hold the embedding and output head, so it does not fall exactly in proportion.")]
 

@@ -184,3 +184,18 @@ def test_crossover_counts_use_thousands_separators():
     rep = solve_part("crossover", "tiny")
     text = rep.to_text(width=400)
     assert "N = 1024" not in text and "N = 1,024: 63,306 B" in text
+
+
+def test_sync_cloud_lists_each_dollar_figure_once_and_to_the_dollar():
+    rep = solve_part("sync", "cloud")
+    usd = {k: f for k, f in rep.figures.items() if f.unit == "USD"}
+    values = [f.value for f in usd.values()]
+    assert len(values) == len(set(values)), sorted(values)  # the worst-case async saving was listed twice
+    assert all(isinstance(v, int) for v in values), usd
+    # by hand: 1,024 GPUs x 730 h/month x 3 USD/GPU-hour = 2,242,560 USD; the wait-for-all share of it
+    assert rep.figure("spend_usd_month") == 1024 * 730 * 3
+    assert rep.figure("usd_month_wasted_wait") == round(1024 * 730 * 3 * rep.figure("wait_fraction"))
+    text = rep.to_text(width=400)
+    assert not re.search(r"\d,\d{3}\.\d USD", text)  # no dimes: '806,461.1 USD'
+    for row in rep.tables["remedies"].rows:
+        assert isinstance(row[2], int) and isinstance(row[3], int)

@@ -5,6 +5,7 @@ per month (wait-for-all, async, ZeRO from the 3D solver)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from explorer.cost.stragglers import (
@@ -272,6 +273,8 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         figures[f"usd_month_saved_async_{_key(k)}"] = Figure(v["usd"], "USD", f"saved by async per month, {k} "
                                                             "(negative: lost)")
     figures.pop("usd_month_saved_async_free", None)
+    if "usd_month_saved_async_worst_case" in figures:  # the same number as 'with staleness': listed once
+        figures.pop("usd_month_saved_async", None)
     if empirical:
         figures["progress_per_update_measured"] = Figure(empirical["r"], "fraction",
                                                          "async progress per update, implicit-momentum model")
@@ -365,6 +368,12 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                    "spend times the fraction of time the change removes for the same progress.",
                    t.sources.get("economics", "")),
     ]
+    # dollars a month to the whole dollar: a price per GPU-hour known to a few percent gives no cents, no dimes
+    figures = {k: replace(f, value=round(f.value)) if f.unit == "USD" and isinstance(f.value, float) and
+               math.isfinite(f.value) else f for k, f in figures.items()}
+    if "remedies" in tables:
+        tables["remedies"] = replace(tables["remedies"], rows=[[r[0], r[1], round(r[2]), round(r[3])]
+                                                               for r in tables["remedies"].rows])
     return {"headline": headline, "figures": figures, "findings": findings, "tables": tables,
             "formulas": list(FORMULAS), "assumptions": assumptions}
 

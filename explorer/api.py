@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from explorer import validation as V
+from explorer.accuracy import ceiling_assumption
 from explorer.assumptions import (
     flop_convention_assumption,
     memory_limit_assumption,
@@ -64,7 +65,7 @@ class Estimate(StepEstimate):
     def assumptions(self) -> list[Assumption]:
         """Node, model shape, precision and software stack behind these figures, each with its source."""
         return (list(self.notes) + (setup_assumptions(self.setup, self.plan) if self.setup else [])
-                + list(self.figures))
+                + list(self.figures) + (ceiling_assumption(self.setup, self.mfu) if self.setup else []))
 
     def as_dict(self) -> dict:
         d = StepEstimate(**{f.name: getattr(self, f.name) for f in fields(StepEstimate)}).as_dict()

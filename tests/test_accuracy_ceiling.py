@@ -72,3 +72,14 @@ def test_solve_3d_says_when_its_optimum_is_beyond_every_published_run():
     assert len(said) == 1 and f"MFU {res.best.mfu:.1%}" in said[0]
     res = solve_3d("cloud", top=1)
     assert not any(a.text.startswith("Beyond the evidence") for a in res.report.assumptions)
+
+
+def test_estimate_says_it_too_and_only_above_the_runs():
+    import explorer
+
+    fast = explorer.estimate(model="gpt3_175b", gpu="a100_80gb", gpus=1024, global_batch=1536, tp=4, pp=8, cp=2,
+                             micro_batch=3, virtual_stages=6, zero=1)
+    said = [a.text for a in fast.assumptions() if a.text.startswith("Beyond the evidence")]
+    assert len(said) == 1 and f"MFU {fast.mfu:.1%}" in said[0]
+    crisis = explorer.estimate(tp=8, pp=8, dp=16, micro_batch=2)  # the cloud crisis plan: 34.9 % MFU
+    assert not any(a.text.startswith("Beyond the evidence") for a in crisis.assumptions())

@@ -244,7 +244,7 @@ def cli_names(call: str) -> dict[str, str]:
     return {**every, **CLI_NAMES.get(call, {})}
 
 
-def _solve_3d_shaped(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
+def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
                      layers: int | None = None, hidden: int | None = None, heads: int | None = None,
                      kv_heads: int | None = None, ffn: int | None = None, vocab: int | None = None,
                      mlp: str | None = None, parallel_block: bool | None = None, **options: Any) -> ThreeDResult:
@@ -313,7 +313,7 @@ def _overlap_needs_sp(tp_comm_overlap: bool | None, tp: str, sp_off: str) -> Non
 
 
 # The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
-solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(_solve_3d_shaped)
+solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(solve_3d)
 
 
 @checked("explorer.estimate()", renames=lambda: cli_names("estimate"))

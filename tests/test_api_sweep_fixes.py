@@ -184,3 +184,13 @@ def test_every_cli_only_option_of_each_puzzle_has_a_hint_naming_a_real_keyword()
         for key, hint in hints.items():
             m = re.match(r"did you mean (\w+)=\?", hint)
             assert m is None or m.group(1) in allowed, (name, key, hint)
+
+
+def test_public_api_functions_carry_their_public_names_in_help():
+    # help(explorer.solve_3d) showed the private _solve_3d_shaped the keyword checker wrapped
+    import inspect
+
+    for name in explorer.__all__:
+        obj = getattr(explorer, name)
+        if inspect.isfunction(obj):
+            assert obj.__name__ == name, (name, obj.__name__)

@@ -199,3 +199,23 @@ def test_sync_cloud_lists_each_dollar_figure_once_and_to_the_dollar():
     assert not re.search(r"\d,\d{3}\.\d USD", text)  # no dimes: '806,461.1 USD'
     for row in rep.tables["remedies"].rows:
         assert isinstance(row[2], int) and isinstance(row[3], int)
+
+
+def test_hierarchy_accumulation_per_sample_is_defined_and_reproducible():
+    rep = solve_part("hierarchy", "cloud")
+    text = _finding(rep, "Your intra-node link idles")
+    m = re.search(r"\(a x ([\d.]+) s of compute \+ ([\d.]+) s of sync not hidden\) / global batch, is (.*?) \(a "
+                  r"step's time per sample", text)
+    assert m, text
+    compute, exposed = float(m.group(1)), float(m.group(2))
+    # the sync not hidden is the one the premise names ('where 3.33 s of each step waits for the network')
+    assert f"where {m.group(2)} s of each step waits for the network" in text
+    rows = re.findall(r"([\d.]+) ms with (\d+) accumulation steps? \(global batch ([\d,]+)\)", m.group(3))
+    assert [int(a) for _, a, _ in rows] == [1, 2, 4]
+    for per_ms, a, gb in rows:
+        a, gb = int(a), int(gb.replace(",", ""))
+        assert gb == 512 * a
+        # by hand: (a x compute + exposed) / global batch, e.g. (4.48 + 3.33) / 512 = 15.2 ms
+        assert float(per_ms) == pytest.approx(1e3 * (a * compute + exposed) / gb, rel=1e-2)
+    # not the Figures' synchronization time per sample (163 us at the track's tiers)
+    assert rep.figure("sync_time_per_sample_s") < 1e-3 < float(rows[0][0]) * 1e-3

@@ -616,13 +616,18 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         sat = exhaustive_best(replace(inst, bw_inter=inst.bw_intra / factor, flat_nccl_s=None))
     b = int(round(sat.micro_batch))
     rows = []
+    exposed = max(0.0, sat.sync_s - b * inst.backward_s_per_sample)  # the sync the last backward does not hide
     for a in (1, 2, 4):
         g_batch = inst.global_batch * a
-        step = a * compute + max(0.0, sat.sync_s - b * inst.backward_s_per_sample)
+        step = a * compute + exposed
         rows.append((a, g_batch, step / g_batch, step / g_batch * conv.samples_multiplier(g_batch, b_crit)))
     base = rows[0][3]
-    table = "; ".join(f"{plural(a, 'accumulation step')} (global batch {gb:,}): {dur(per)} per sample, time to "
-                      f"quality x{human_number(t / base)}" for a, gb, per, t in rows)
+    table = (f"at that slow tier ({human_number(factor)}x slower than the fast one) a whole step per sample, "
+             f"(a x {dur(compute)} of compute + {dur(exposed)} of sync not hidden) / global batch, is "
+             + "; ".join(f"{dur(per)} with {plural(a, 'accumulation step')} (global batch {gb:,}), time to "
+                         f"quality x{human_number(t / base)}" for a, gb, per, t in rows)
+             + " (a step's time per sample, not the synchronization time per sample of the Figures, which is at the "
+             "track's own tiers)")
     relayed = (f" (it also relays the slow tier's bytes: {inst.inter_name})" if inst.relay_fraction > 0 else "")
     premise = (f"The premise does not hold on this track: as specified the intra tier is busy {human_percent(fi)} of "
                f"the step{relayed} and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than "

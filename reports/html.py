@@ -10,7 +10,9 @@ from typing import Any
 # Every rule is scoped to .explorer-report, so the same styles serve the page and the fragment a notebook
 # shows without touching the notebook's own look. Wide tables scroll inside their box (.table-wrap), text
 # cells wrap at a readable measure, so the page itself never scrolls sideways (checked at 390 and 1,280 px
-# in headless Chromium by tests/test_reports_browser.py). Plots likewise: they shrink to the column on a wide
+# in headless Chromium by tests/test_reports_browser.py). On a phone the first (label) column wraps at 35% of
+# the screen, so a two-column table such as the Figures shows its values without a sideways scroll; a table
+# wider than that still scrolls in its box. Plots likewise: they shrink to the column on a wide
 # screen and keep their natural size in a box that scrolls sideways on a phone (.plot-wrap).
 CSS = """
 .explorer-report{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;
@@ -40,7 +42,8 @@ color:#b03000;font-weight:600}
 .explorer-report .plot-wrap{max-width:100%;overflow-x:auto}
 .explorer-report .plot-hint{display:none}
 @media (max-width:640px){.explorer-report .plot-wrap img{max-width:none}
-.explorer-report .plot-hint{display:inline}}
+.explorer-report .plot-hint{display:inline}
+.explorer-report td:first-child,.explorer-report th:first-child{max-width:35vw}}
 .explorer-report figcaption{color:#555;font-size:.9em}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}

@@ -116,3 +116,26 @@ def test_lab_question_counts_have_thousands_separators(report):
     answers = " ".join(f.answer for f in report.findings)
     assert "At a fixed 1,024 devices" in answers
     assert not re.search(r"\b\d{4,}\b devices", answers)
+
+
+# --- 5. HTML at 390 px: the Figures table's values are visible without scrolling ---------------------------------
+
+
+def test_figures_values_visible_at_390_px_and_wide_tables_still_scroll(browser, report):
+    from explorer.reports.render import to_html
+
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    try:
+        page.set_content(to_html(report, pngs={}), wait_until="load")
+        got = page.evaluate("""() => [...document.querySelectorAll('.table-wrap')].map(b => ({
+            cols: b.querySelectorAll('thead th').length, box: b.clientWidth, table: b.scrollWidth,
+            right: b.getBoundingClientRect().right,
+            cells: Math.max(...[...b.querySelectorAll('td:last-child')].map(
+                c => c.getBoundingClientRect().right))}))""")
+    finally:
+        page.close()
+    figures = got[0]
+    assert figures["cols"] == 2
+    assert figures["cells"] <= figures["right"] + 1, "the Figures values are cut off at 390 px"
+    assert figures["table"] <= figures["box"]
+    assert any(t["table"] > t["box"] for t in got[1:]), "a wide table no longer scrolls in its box"

@@ -190,7 +190,7 @@ def check_3d(track: str = "cloud", *, gpu_counts: list[int] | None = None, level
     if len(counts) * levels > V.MAX_FRONTIER_SOLVES:
         raise UsageError(f"{len(counts)} GPU counts x {levels} headroom levels{' (--complete)' if complete else ''} "
                          f"is up to {len(counts) * levels:,} solves, above the limit of {V.MAX_FRONTIER_SOLVES:,} "
-                         f"(MAX_FRONTIER_SOLVES); give fewer --gpus")
+                         f"(each one is a CP-SAT solve); give fewer --gpus")
     return counts, levels, run_tokens, max_bubble, time_limit
 
 

@@ -99,7 +99,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     steps = V.COMPRESSION_STEPS.check("steps", steps, int(sim["steps"]))
     if workers * steps > V.MAX_COMPRESSION_WORK:
         raise UsageError(f"workers x steps = {workers:,} x {steps:,} = {workers * steps:,} is above the simulation's "
-                         f"budget of {V.MAX_COMPRESSION_WORK:,} worker-steps (MAX_COMPRESSION_WORK, about 30 s)")
+                         f"budget of {V.MAX_COMPRESSION_WORK:,} worker-steps (about 30 s of simulation)")
     warm = V.Int(1, steps - 1).check("warmup", warmup, int(round(sim["warmup_fraction"] * steps)))
     seed = V.SEED.check("seed", seed, int(sim["seed"]))
 

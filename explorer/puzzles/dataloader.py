@@ -252,7 +252,7 @@ def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", che
     small = pairs <= V.MAX_ENUMERATE_PAIRS  # the exhaustive evaluator is a Python loop over every pair
     if engine == "enumerate" and not small:
         raise UsageError(f"--engine enumerate would visit workers x devices = {pairs:,} pairs, above its limit of "
-                         f"{V.MAX_ENUMERATE_PAIRS:,} (MAX_ENUMERATE_PAIRS); use --engine cpsat")
+                         f"{V.MAX_ENUMERATE_PAIRS:,} (a Python loop over every pair); use --engine cpsat")
     t0 = time.perf_counter()
     ex = solve_exhaustive(inst) if ((check and small) or engine == "enumerate") else None
     if engine == "cpsat":

@@ -281,3 +281,14 @@ def test_a_node_larger_than_its_nvlink_generations_largest_domain_is_refused(int
 
 def test_a_link_without_a_domain_bound_takes_any_node():
     assert build_cluster("h100", 2048, 1024, "eth_100g", "ib_ndr").devices_per_node == 1024
+
+
+def test_a_precision_spelled_wrong_is_unknown_not_a_missing_peak():
+    # 'FP8' said "the H100 has no FP8 peak; valid on it: ..., fp8" (a contradiction over the case); a real precision
+    # the part lacks still names the part's own
+    from explorer.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"precision 'FP8' unknown \(did you mean 'fp8'\?\)"):
+        get_accelerator("h100").peak("FP8")
+    with pytest.raises(UsageError, match=r"has no FP8 peak; valid on it: fp32, bf16, fp16$"):
+        get_accelerator("a100").peak("fp8")

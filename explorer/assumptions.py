@@ -186,9 +186,12 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "Learning (arXiv 2507.03114): 18.9 % average compute slowdown; explorer/cost/efficiency.py "
                    "overlap_interference"),
     ] + ([Assumption(
-        "Pipeline split: the embedding and the output layer each take a layer's slot (Megatron-Core "
-        "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split), so the last stage "
-        "runs its output layer in place of a transformer layer.",
+        "Pipeline split: the embedding and the output layer each take a layer's slot, so the last stage runs its "
+        "output layer in place of a transformer layer" + (
+            " (Megatron-Core --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split)."
+            if (framework or DEFAULT_FRAMEWORK) == "megatron" else
+            ", as Meta's Llama 3 schedule places them (in Megatron-Core: --account-for-embedding-in-pipeline-split "
+            "and --account-for-loss-in-pipeline-split; this framework needs its own stage split to match)."),
         "Chu et al. (Meta), Scaling Llama 3 Training with Efficient Parallelism Strategies (ISCA '25) sec. 3.1.2; "
         "Meta, arXiv 2407.21783 sec. 3.3.2; explorer/cost/setup.py embedding_pipeline_slot")]
         if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _replay_early_stop(

@@ -260,3 +260,15 @@ def test_the_megatron_split_obeys_megatron_rules(layers, pp, v):
         first, mid, last = ends
         assert first + (pp - 2) * mid + last == layers
         assert all(x % v == 0 for x in (first, mid, last)) and max(first, mid, last) <= heavy
+
+
+def test_the_embedding_slot_line_does_not_present_megatron_flags_as_the_fsdp_stacks_own():
+    import explorer
+
+    def line(framework: str, zero: int) -> str:
+        e = explorer.estimate(tp=8, pp=4, embedding_pipeline_slot=True, framework=framework, zero=zero)
+        return next(a.text for a in e.assumptions() if a.text.startswith("Pipeline split: the embedding"))
+
+    assert "(Megatron-Core --account-for-embedding-in-pipeline-split" in line("megatron", 1)
+    fsdp = line("fsdp", 2)
+    assert "in Megatron-Core:" in fsdp and "this framework needs its own stage split" in fsdp

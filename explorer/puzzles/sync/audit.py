@@ -208,7 +208,7 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     nodes = V.FLEET_NODES.check("nodes", nodes)
     if t.key == "tiny" and nodes is not None and nodes > V.MAX_GOSSIP_NODES:
         raise UsageError(f"nodes must be at most {V.MAX_GOSSIP_NODES} on the tiny track, got {nodes:,}: gossip on "
-                         f"the contact graph is dense linear algebra on an N x N matrix (MAX_GOSSIP_NODES)")
+                         f"the contact graph is dense linear algebra on an N x N matrix")
     from explorer.puzzles.fleet3d import is_fleet
 
     per_node = t.cluster.devices_per_node  # a pair of earbuds: gossip between pairs needs two of them

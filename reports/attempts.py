@@ -4,7 +4,8 @@ The puzzle module supplies the physics: `ATTEMPT_VARIABLES` (columns, in order),
 lab's iteration rule, or None), optionally `ATTEMPT_FIGURES` (the figures the table shows, in order: a
 puzzle whose parts must add up to the total it checks names them all) and
 `evaluate_attempt(values, track, **options) -> dict` with keys feasible, figures, violations, objective,
-objective_name, sense, neighbours. This module only reads the
+objective_name, sense, neighbours (and optionally read: the attempt's values as the puzzle read them, defaults
+filled, which a move is compared with). This module only reads the
 file, calls it, compares with `report.extra["objective"]` and writes a table and findings.
 
 A malformed row becomes an error naming the file, line and field; the other rows are still graded.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explorer.reports.attempts_file import KIND_TEXT, AttemptRow, AttemptSpec, read_file, show
+from explorer.reports.attempts_file import FLAG_WORDS, KIND_TEXT, AttemptRow, AttemptSpec, read_file, show
 from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError, UsageError
@@ -251,49 +252,101 @@ def _violation_size(result: dict) -> float:
     return total
 
 
+def _graded_feasible(result: dict) -> bool:
+    """Feasible as the grade table says it: within every limit and inside the searched space."""
+    return bool(result.get("feasible")) and not result.get("outside_space")
+
+
 def _tier(result: dict) -> int:
-    """2 feasible, 1 scored but infeasible, 0 not scored at all (a plan the puzzle cannot run): a move never
-    counts as an improvement by leaving the plans the puzzle can score."""
-    if result.get("feasible"):
+    """2 feasible (inside the searched space), 1 scored but infeasible or outside the space, 0 not scored at all (a
+    plan the puzzle cannot run): a move never counts as an improvement by leaving the plans the puzzle can score."""
+    if _graded_feasible(result):
         return 2
     return 1 if result.get("objective") is not None else 0
 
 
-def _describe_move(values: dict, other: dict) -> str:
-    def shown(x: Any) -> str:  # whole numbers grouped (1,000,000,000), as the violations print them; a flag yes/no
-        return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else show(x)
+def _same(a: Any, b: Any) -> bool:
+    """The same value however it was written: 8 and '8', 'yes' and True, 'FSDP' and 'fsdp'."""
+    if a == b:
+        return True
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, bool) and str(y).strip().lower() in FLAG_WORDS:
+            return FLAG_WORDS[str(y).strip().lower()] == x
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError, OverflowError):
+        return str(a).strip().lower() == str(b).strip().lower()
 
-    changed = [f"{k} {shown(values.get(k))} -> {shown(other[k])}" for k in other if other.get(k) != values.get(k)]
-    return ", ".join(changed) or "(no change)"
+
+def _shown(x: Any) -> str:  # whole numbers grouped (1,000,000,000), as the violations print them; a flag yes/no
+    return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else show(x)
 
 
-def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: str = "", label: str = "") -> str:
-    """The one change (best neighbour) that improves the attempt most, described."""
+def _describe_move(values: dict, other: dict, derived: dict[str, str] | None = None) -> str:
+    """'virtual_stages 1 -> 5'; a value that follows from the change (DP when TP changes, to keep the device count)
+    after it: 'tp 16 -> 8 with dp 16 -> 32 to keep TP x CP x PP x DP = 1,024'."""
+    derived = derived or {}
+    changed = [k for k in other if not k.startswith("__") and k in values and not _same(other.get(k), values.get(k))]
+    text = ", ".join(f"{k} {_shown(values.get(k))} -> {_shown(other[k])}" for k in changed if k not in derived)
+    follows = [f"{k} {_shown(values.get(k))} -> {_shown(other[k])} {derived[k]}" for k in changed if k in derived]
+    return (text + (f" with {'; '.join(follows)}" if follows else "")) or "(no change)"
+
+
+def _remaining(result: dict, most: int = 2) -> str:
+    """What still breaks after a move: its first values outside the space and violations, as the table says them."""
+    texts = list(result.get("outside_space") or []) + [violation_text(c) for c in result.get("violations") or []]
+    return "; ".join(texts[:most]) + (f"; {len(texts) - most} more" if len(texts) > most else "")
+
+
+def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: str = "", label: str = "",
+              optimum: float | None = None) -> str:
+    """The single change that improves the attempt most, described with its verdict. The candidates are the puzzle's
+    neighbours (each searched value of one variable, the others as written; a neighbour's '__derived__' names the
+    values that follow from the change, such as DP when TP changes); each is evaluated once, whole, with the puzzle's
+    own evaluate_attempt, so the verdict is the moved configuration's: feasible (in the searched space) beats
+    infeasible, then the better objective, or the smallest violation left."""
     sense = result.get("sense", "max")
     best: tuple | None = None
+    seen: set[tuple] = set()
+    # what a move is compared with: the attempt as the puzzle read it (defaults filled, numbers parsed), where it says
+    read = {**(result.get("read") or {}), **values}
     for nb in result.get("neighbours") or []:
+        derived = dict(nb.get("__derived__") or {})
+        moved = {**read, **{k: v for k, v in nb.items() if not k.startswith("__")}}
+        sig = tuple(sorted((k, str(moved[k])) for k in moved if not _same(moved[k], read.get(k))))
+        if not sig or sig in seen:
+            continue
+        seen.add(sig)
         try:
-            r = mod.evaluate_attempt(nb, track=track, **options)
+            r = mod.evaluate_attempt(dict(moved), track=track, **options)
         except (ExplorerError, ValueError, KeyError, TypeError):
             continue
         tier = _tier(r)
         key = (tier, _oriented(float(r["objective"]), sense) if tier == 2 else -_violation_size(r))
         if best is None or key > best[0]:
-            best = (key, nb, r)
+            best = (key, moved, derived, r)
     if best is None:
         return "no valid single move"
-    key, nb, r = best
+    key, moved, derived, r = best
+    fig = (r.get("figures") or {}).get(r.get("objective_name"))  # the moved plan's own label and unit, if it has them
+    if fig is not None and getattr(fig, "label", ""):
+        label, unit = fig.label, getattr(fig, "unit", unit)
     name = label or result.get("objective_name", "objective")
-    if result.get("feasible"):
+    move = _describe_move(read, moved, derived)
+    reach = ""
+    if key[0] == 2 and optimum is not None and abs(float(r["objective"]) - optimum) <= REL_TOL * max(1.0, abs(optimum)):
+        reach = ": the optimum"
+    if _graded_feasible(result):
         old = _oriented(float(result["objective"]), sense)
         if key[0] < 2 or key[1] <= old + REL_TOL * max(1.0, abs(old)):
             return "none: no single move improves it"
-        return (f"{_describe_move(values, nb)} ({name} {fmt_value(result['objective'], unit)} -> "
-                f"{fmt_value(r['objective'], unit)})")
+        return f"{move} ({name} {fmt_value(result['objective'], unit)} -> {fmt_value(r['objective'], unit)}{reach})"
     if key[0] == 2:
-        return f"{_describe_move(values, nb)} (becomes feasible, {name} {fmt_value(r['objective'], unit)})"
+        how = "becomes feasible" if result.get("violations") or not result.get("outside_space") else \
+            "inside the searched space and feasible"
+        return f"{move} ({how}, {name} {fmt_value(r['objective'], unit)}{reach})"
     if key > (_tier(result), -_violation_size(result)):
-        return f"{_describe_move(values, nb)} (still infeasible, smaller violation)"
+        return f"{move} (still infeasible, the smallest violation a single change leaves: {_remaining(r)})"
     return "none: no single move reduces the violation"
 
 
@@ -383,7 +436,8 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
                 g.gap_text += ": check the optimum"
         g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum and proven, options)
         g.best_move = f"none: at {ref}" if g.reached_optimum else best_move(
-            mod, row.values, res, report.track, options, unit, label)
+            mod, row.values, res, report.track, options, unit, label,
+            float(optimum["value"]) if proven and optimum.get("value") is not None else None)
     return grades
 
 

@@ -14,6 +14,7 @@ the network and critical-batch limits cannot hold together, the highest throughp
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -741,6 +742,37 @@ def _check_choices(inst: BatchInstance, values: dict[str, Any]) -> None:
         raise UsageError(f"{k} {shown} unknown; valid: {', '.join(map(str, valid))}")
 
 
+def _neighbours(inst: BatchInstance, at: dict[str, Any]) -> list[dict[str, Any]]:
+    """One change each, the other values as the attempt has them (`at`): every other searched precision, micro-batch
+    and accumulation (searched_values); where the plan is the attempt's own, every ZeRO stage and recomputation mode
+    and each TP, CP, PP and virtual-stage count of the 3D solver's space on this track (build_space: the plan search's
+    space), DP following TP, CP and PP to keep the track's devices (said in '__derived__'), and DP alone where the
+    degrees do not cover the devices."""
+    out = [{**at, k: x} for k, dom in searched_values(inst).items() for x in dom if str(x) != str(at.get(k))]
+    if fixed_plan(inst) is not None:
+        return out
+    from explorer.puzzles.threed import instance_for
+    from explorer.puzzles.threed_space import build_space
+
+    space = build_space(instance_for(inst.track.key))
+    n = inst.track.cluster.devices
+    try:
+        deg = {k: int(float(at[k])) for k in ("tp", "cp", "pp", "dp", "virtual_stages")}
+    except (TypeError, ValueError, OverflowError, KeyError):
+        return out
+    keep = f"to keep TP x CP x PP x DP = {n:,}"
+    for k, dom in (("tp", space.tp), ("cp", space.cp), ("pp", space.pp)):
+        for x in dom:
+            rest = x * math.prod(deg[j] for j in ("tp", "cp", "pp") if j != k)
+            if x != deg[k] and rest >= 1 and n % rest == 0:
+                out.append({**at, k: x, "dp": n // rest, "__derived__": {"dp": keep} if n // rest != deg["dp"] else {}})
+    shape = deg["tp"] * deg["cp"] * deg["pp"]
+    if shape >= 1 and n % shape == 0 and n // shape != deg["dp"]:
+        out.append({**at, "dp": n // shape})
+    out += [{**at, "virtual_stages": x} for x in space.v if x != deg["virtual_stages"]]
+    return out
+
+
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score (precision, micro-batch, accumulation) on the grid the exhaustive search covers (all_configs):
     a value off that grid is outside the searched space."""
@@ -754,6 +786,16 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
         raise UsageError(f"attempt is missing {exc.args[0]!r}; columns: {', '.join(ATTEMPT_VARIABLES)}") from None
     require_positive_int("micro_batch", b)
     require_positive_int("accumulation", a)
+    if fixed_plan(inst) is None:  # as the 3D grader: there is no such stage to be outside the searched space
+        try:
+            zero = int(float(values.get("zero")))
+        except (TypeError, ValueError, OverflowError):
+            zero = None
+        if zero not in ZERO_STAGES:
+            raise UsageError(f"zero {V.short(values.get('zero'))} is not a ZeRO stage; one of "
+                             f"{', '.join(map(str, ZERO_STAGES))}")
+    at = {**{k: values[k] for k in PLAN_VARIABLES if k in values}, "precision": p, "micro_batch": b,
+          "accumulation": a}
     outside = []
     searched = searched_values(inst)
     if p not in searched["precision"]:
@@ -765,16 +807,14 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
         outside.append(f"accumulation = {a} is outside the searched space, accumulation <= {inst.max_accumulation}")
     if outside:
         return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,
-                "objective_name": "time_to_target", "sense": "min",
-                "neighbours": [{"precision": q, "micro_batch": x, "accumulation": min(a, inst.max_accumulation)}
-                               for q in inst.precisions[:1] for x in inst.micro_batches[:1]]}
+                "objective_name": "time_to_target", "sense": "min", "read": at, "neighbours": _neighbours(inst, at)}
     t = inst.track
     given = {k: values.get(k, v) for k, v in _plan_fields(t.crisis_plan).items()}
     if inst.sc.plan_search_batches:  # the plan is a variable: score it on the step model (the 3D solver's)
         e = _planned_attempt(inst, p, b, a, given)
         if isinstance(e, list):
             return {"feasible": False, "figures": {}, "violations": [], "outside_space": e, "objective": None,
-                    "objective_name": "time_to_target", "sense": "min", "neighbours": []}
+                    "objective_name": "time_to_target", "sense": "min", "read": at, "neighbours": _neighbours(inst, at)}
     else:
         e = evaluate_config(inst, p, b, a)
     res_reach = _reachable(track, tuple(sorted(options.items())))
@@ -785,11 +825,8 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     figs |= {k: Figure(e[k], u, label) for k, u, label in (
         ("mfu", "fraction", "MFU"), ("global_batch", "samples", "global batch"),
         ("network_utilisation", "fraction", "network busy fraction"), ("memory", "B", "memory per device"))}
-    nb = [{"precision": p, "micro_batch": b, "accumulation": a + d} for d in (-1, 1) if a + d >= 1]
-    nb += [{"precision": p, "micro_batch": x, "accumulation": a} for x in inst.micro_batches if x != b]
-    nb += [{"precision": q, "micro_batch": b, "accumulation": a} for q in inst.precisions if q != p]
     return {"feasible": not v, "figures": figs, "violations": v,
             "objective": e["time_to_target"] if res_reach else e["samples_per_s"],
             "objective_name": "time_to_target" if res_reach else "samples_per_s",
-            "sense": "min" if res_reach else "max",
-            "neighbours": nb}
+            "sense": "min" if res_reach else "max", "read": at,
+            "neighbours": _neighbours(inst, at)}

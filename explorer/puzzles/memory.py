@@ -29,6 +29,7 @@ from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
+from explorer.plan import ZERO_STAGES
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -586,9 +587,11 @@ def attempt_space(track: str = "cloud") -> dict[str, list]:
     return searched_values(make_instance(track))
 
 
-def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str]]:
-    """Indices into the searched choices (searched_values), and the values outside them."""
-    idx, outside = {}, []
+def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str], dict[str, Any]]:
+    """Indices into the searched choices (searched_values), the values outside them, and every value as read. A ZeRO
+    stage other than 0-3 is refused, as the 3D and batch graders refuse it: there is no such stage to be outside the
+    searched space (Rajbhandari et al. 2020)."""
+    idx, outside, read = {}, [], {}
     names = name_choices(inst)
     searched = searched_values(inst)
     for d in ATTEMPT_VARIABLES:
@@ -606,11 +609,20 @@ def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str
         if d in names and v not in names[d]:  # a name this track does not offer: a typo, or another track's
             raise UsageError(f"{d} {v[:40]!r} not offered on the {inst.track.key} track; valid: "
                              f"{', '.join(names[d])}")
+        if d == "zero" and v not in ZERO_STAGES:
+            raise UsageError(f"zero {v} is not a ZeRO stage; one of {', '.join(map(str, ZERO_STAGES))}")
+        read[d] = v
         if v not in dom:
             outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}")
             continue
         idx[d] = dom.index(v)
-    return idx, outside
+    return idx, outside, read
+
+
+def _neighbours(inst: MemoryInstance, read: dict[str, Any]) -> list[dict[str, Any]]:
+    """One change each: every other searched value of one column, the others as read (a value outside the searched
+    space moves to any searched one, the nearest among them)."""
+    return [{**read, d: x} for d, dom in searched_values(inst).items() for x in dom if x != read[d]]
 
 
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
@@ -630,12 +642,11 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     if unknown:
         raise UsageError(f"unknown option(s) {unknown}; valid: {', '.join(ATTEMPT_OPTIONS)}")
     inst, prob = _cached_problem(track, options.get("memory_limit_gb"), options.get("batch"))
-    idx, outside = _parse(inst, values)
+    idx, outside, read = _parse(inst, values)
     if outside:
         return {"feasible": False, "figures": {}, "violations": [], "outside_space": outside, "objective": None,
-                "objective_name": "time_to_quality_charged_s", "sense": "min",
-                "neighbours": [{**{k: inst.dims[k][i] for k, i in idx.items()},
-                                **{d: getattr(inst.baseline, d) for d in ATTEMPT_VARIABLES if d not in idx}}]}
+                "objective_name": "time_to_quality_charged_s", "sense": "min", "read": read,
+                "neighbours": _neighbours(inst, read)}
     sc = prob.score(idx)
     viol = [Constraint(n, v, lim, "" if n == "adapters need an adapted layer" else "B", "<=")
             for n, (v, lim) in sc["constraints"].items() if v > lim]
@@ -645,19 +656,13 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     figs = {k: Figure(wf[k], "B", k) for k in tmem.MEMORY_TERMS}
     figs["total"] = Figure(wf["total"], "B", "device memory")  # the sum of the parts, as the violation names it
     figs["step_time"] = Figure(sc["time"] * u, "s", "step time")
-    neighbours = []
-    for d in ATTEMPT_VARIABLES:
-        for j in (idx[d] - 1, idx[d] + 1):
-            if 0 <= j < len(inst.dims[d]):
-                n = {k: inst.dims[k][i] for k, i in idx.items()}
-                n[d] = inst.dims[d][j]
-                neighbours.append(n)
+    neighbours = _neighbours(inst, read)
     charged = max(ttq, _ttq(prob, prob.score(_baseline_idx(inst))))
     figs["time_to_quality_s"] = Figure(ttq, "s", "time-to-quality")
     # the report's label ends in its unit (", s"), which a sentence that prints the value with its unit repeats
     figs["time_to_quality_charged_s"] = Figure(charged, "s", CHARGED_LABEL.removesuffix(", s"))
     return {"feasible": sc["feasible"], "figures": figs, "violations": viol, "objective": charged,
-            "objective_name": "time_to_quality_charged_s", "sense": "min", "neighbours": neighbours}
+            "objective_name": "time_to_quality_charged_s", "sense": "min", "read": read, "neighbours": neighbours}
 
 
 def _signed_percent(x: float) -> str:

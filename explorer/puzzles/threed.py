@@ -8,6 +8,7 @@ FLOPs per step are fixed, so the shortest step is the highest MFU (docs/conventi
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -627,7 +628,37 @@ def attempt_hint(track: str, unknown: list[str]) -> str | None:
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score a student's configuration against the scenario `options` (a report's `scenario`):
     figures, violated constraints with margins, values outside the searched space, neighbours."""
-    from explorer.puzzles.threed_explain import attempt_verdict
+    from explorer.puzzles.threed_explain import _parse, attempt_verdict
 
     inst = instance_for(track, **options)
-    return attempt_verdict(inst, {**attempt_defaults(track, **options), **values})
+    merged = {**attempt_defaults(track, **options), **values}
+    out = attempt_verdict(inst, merged)
+    out["read"] = _parse(merged)
+    out["neighbours"] = attempt_neighbours(inst, out["read"])
+    return out
+
+
+def attempt_neighbours(inst: Instance, v: dict[str, Any]) -> list[dict[str, Any]]:
+    """One change each, the other values as the attempt has them (`v`, parsed): every other candidate of one variable
+    in build_space's lists (the searched values; a value outside them moves to any of them, the nearest included). TP,
+    CP or PP moves with DP following to keep the devices (named in '__derived__', so the move is said as one change);
+    DP alone where the degrees do not cover the devices. Bounded by the candidate lists (about 80 on cloud)."""
+    space = build_space(inst)
+    n = inst.devices
+    out: list[dict[str, Any]] = []
+    keep = f"to keep TP x CP x PP x DP = {n:,}"
+    for k, dom in (("tp", space.tp), ("cp", space.cp), ("pp", space.pp)):
+        for x in dom:
+            rest = x * math.prod(v[j] for j in ("tp", "cp", "pp") if j != k)
+            if x != v[k] and rest >= 1 and n % rest == 0:
+                out.append({**v, k: x, "dp": n // rest, "__derived__": {"dp": keep} if n // rest != v["dp"] else {}})
+    shape = v["tp"] * v["cp"] * v["pp"]
+    if shape >= 1 and n % shape == 0 and n // shape != v["dp"]:
+        out.append({**v, "dp": n // shape})
+    names = {code: name for name, code in RECOMPUTE_CODES.items()}
+    frameworks = {code: name for name, code in FRAMEWORK_CODES.items()}
+    for k, dom in (("virtual_stages", space.v), ("micro_batch", space.mb), ("zero", space.zero),
+                   ("recompute", [names[c] for c in space.rc]), ("sequence_parallel", [bool(x) for x in space.sp]),
+                   ("framework", [frameworks[c] for c in space.fw]), ("hsdp", [bool(x) for x in space.hsdp])):
+        out += [{**v, k: x} for x in dom if x != v[k]]
+    return out

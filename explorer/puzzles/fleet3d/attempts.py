@@ -226,17 +226,13 @@ def _constraints(scn: FleetScenario, f: dict) -> list[Constraint]:
 
 
 def _neighbours(scn: FleetScenario, v: dict[str, Any], raw: dict[str, Any]) -> list[dict[str, Any]]:
-    """One change each: the next searched value up or down of one variable, or another path (the other
-    values as the attempt wrote them, so a move names only what it changes)."""
-    grids = {"micro_batch": scn.micro_batches, "local_steps": scn.local_steps, "participation": scn.participation,
-             "deadline_quantile": scn.deadline_quantiles, "tier": tuple(t.key for t in scn.tiers)}
+    """One change each: every other searched value of one variable (searched_values; a value outside the grid moves
+    to any of them, the nearest below and above included), or another placement sharing its split or its trained
+    layers (the other values as the attempt wrote them, so a move names only what it changes)."""
+    searched = searched_values(scn)
     out = []
-    for name, grid in grids.items():
-        grid = list(grid)
-        here = next((i for i, g in enumerate(grid) if g == v[name]), None)
-        steps = (grid if name == "tier" else [grid[i] for i in (here - 1, here + 1) if 0 <= i < len(grid)]
-                 if here is not None else [min(grid, key=lambda g: abs(g - v[name]))])
-        out += [{**raw, name: g} for g in steps if g != v[name]]
+    for name in ("micro_batch", "local_steps", "participation", "deadline_quantile", "tier"):
+        out += [{**raw, name: g} for g in searched[name] if g != v[name]]
     for p in scn.placements:
         if (p.split, p.trainable) != (v["split"], v["trainable_layers"]) and (
                 p.split == v["split"] or p.trainable == v["trainable_layers"]):

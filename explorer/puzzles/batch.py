@@ -14,7 +14,6 @@ the network and critical-batch limits cannot hold together, the highest throughp
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -752,23 +751,17 @@ def _neighbours(inst: BatchInstance, at: dict[str, Any]) -> list[dict[str, Any]]
     if fixed_plan(inst) is not None:
         return out
     from explorer.puzzles.threed import instance_for
-    from explorer.puzzles.threed_space import build_space
+    from explorer.puzzles.threed_space import build_space, degree_moves
 
     space = build_space(instance_for(inst.track.key))
-    n = inst.track.cluster.devices
     try:
         deg = {k: int(float(at[k])) for k in ("tp", "cp", "pp", "dp", "virtual_stages")}
     except (TypeError, ValueError, OverflowError, KeyError):
         return out
-    keep = f"to keep TP x CP x PP x DP = {n:,}"
-    for k, dom in (("tp", space.tp), ("cp", space.cp), ("pp", space.pp)):
-        for x in dom:
-            rest = x * math.prod(deg[j] for j in ("tp", "cp", "pp") if j != k)
-            if x != deg[k] and rest >= 1 and n % rest == 0:
-                out.append({**at, k: x, "dp": n // rest, "__derived__": {"dp": keep} if n // rest != deg["dp"] else {}})
-    shape = deg["tp"] * deg["cp"] * deg["pp"]
-    if shape >= 1 and n % shape == 0 and n // shape != deg["dp"]:
-        out.append({**at, "dp": n // shape})
+    # the moves carry the attempt's own cells, with the moved degrees as numbers
+    out += [{**at, **{k: m[k] for k in ("tp", "cp", "pp", "dp") if m[k] != deg[k]},
+             **({"__derived__": m["__derived__"]} if "__derived__" in m else {})}
+            for m in degree_moves(space, inst.track.cluster.devices, deg)]
     out += [{**at, "virtual_stages": x} for x in space.v if x != deg["virtual_stages"]]
     return out
 

@@ -8,7 +8,6 @@ FLOPs per step are fixed, so the shortest step is the highest MFU (docs/conventi
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -40,6 +39,7 @@ from explorer.puzzles.threed_space import (
     Instance,
     Space,
     build_space,
+    degree_moves,
     structural_conflict,
 )
 from explorer.solvers import cpsat
@@ -644,17 +644,7 @@ def attempt_neighbours(inst: Instance, v: dict[str, Any]) -> list[dict[str, Any]
     CP or PP moves with DP following to keep the devices (named in '__derived__', so the move is said as one change);
     DP alone where the degrees do not cover the devices. Bounded by the candidate lists (about 80 on cloud)."""
     space = build_space(inst)
-    n = inst.devices
-    out: list[dict[str, Any]] = []
-    keep = f"to keep TP x CP x PP x DP = {n:,}"
-    for k, dom in (("tp", space.tp), ("cp", space.cp), ("pp", space.pp)):
-        for x in dom:
-            rest = x * math.prod(v[j] for j in ("tp", "cp", "pp") if j != k)
-            if x != v[k] and rest >= 1 and n % rest == 0:
-                out.append({**v, k: x, "dp": n // rest, "__derived__": {"dp": keep} if n // rest != v["dp"] else {}})
-    shape = v["tp"] * v["cp"] * v["pp"]
-    if shape >= 1 and n % shape == 0 and n // shape != v["dp"]:
-        out.append({**v, "dp": n // shape})
+    out = degree_moves(space, inst.devices, v)
     names = {code: name for name, code in RECOMPUTE_CODES.items()}
     frameworks = {code: name for name, code in FRAMEWORK_CODES.items()}
     for k, dom in (("virtual_stages", space.v), ("micro_batch", space.mb), ("zero", space.zero),

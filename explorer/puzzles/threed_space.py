@@ -534,3 +534,21 @@ def percent_pair(value: float, bound: float) -> tuple[str, str]:
         if round(value * 100, d) > bound * 100:
             break
     return f"{value:.{d}%}", f"{bound * 100:g}%"
+
+
+def degree_moves(space: Space, devices: int, v: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attempt `v` with one of TP, CP or PP moved to another value of `space`, DP following to keep `devices`
+    (named in '__derived__', so the move is said as one change); and DP alone where the degrees do not cover the
+    devices. The attempt graders of the 3D and batch puzzles share it."""
+    out: list[dict[str, Any]] = []
+    keep = f"to keep TP x CP x PP x DP = {devices:,}"
+    for k, dom in (("tp", space.tp), ("cp", space.cp), ("pp", space.pp)):
+        for x in dom:
+            rest = x * math.prod(v[j] for j in ("tp", "cp", "pp") if j != k)
+            if x != v[k] and rest >= 1 and devices % rest == 0:
+                out.append({**v, k: x, "dp": devices // rest,
+                            "__derived__": {"dp": keep} if devices // rest != v["dp"] else {}})
+    shape = v["tp"] * v["cp"] * v["pp"]
+    if shape >= 1 and devices % shape == 0 and devices // shape != v["dp"]:
+        out.append({**v, "dp": devices // shape})
+    return out

@@ -18,6 +18,7 @@ from explorer.cost.efficiency import (
     attention_kernel_speed,
 )
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
+from explorer.cost.memory import stage_layers
 from explorer.cost.setup import Setup
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
 from explorer.hardware.catalog import get_accelerator, get_node
@@ -205,31 +206,11 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     ] + _scale(s)
 
 
-def _last_clause(source: str) -> str:
-    """The last '; '-separated clause of a source text outside parentheses, its own trailing parenthesis dropped:
-    where a track's [cluster] source says what the memory it holds back is for ('10% of HBM held back for the CUDA
-    context, NCCL buffers and allocator fragmentation (PyTorch ...; Megatron-LM practice)')."""
-    depth, start = 0, 0
-    for i, ch in enumerate(source):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and source.startswith("; ", i):
-            start = i + 2
-    clause = source[start:].strip() if start else ""
-    if clause.endswith(")") and "(" in clause:  # drop a trailing '(reference)' of the clause
-        depth = 0
-        for i in range(len(clause) - 1, -1, -1):
-            depth += (clause[i] == ")") - (clause[i] == "(")
-            if depth == 0:
-                clause = clause[:i].rstrip()
-                break
-    return clause
-
-
 def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
     """What the memory limit of an estimate is: the usable fraction of the device's memory (Setup.
     usable_memory_fraction, Setup.memory_limit_bytes), where the fraction comes from (the track's [cluster]
-    usable_memory_fraction, or as given: track None) and what the rest is held back for, in the words of the track's
-    source. No physics: the figures are the Setup's."""
+    usable_memory_fraction, or as given: track None) and what the rest is held back for (the track's [cluster]
+    held_back). No physics: the figures are the Setup's."""
     acc, frac = setup.cluster.accelerator, setup.usable_memory_fraction
     sc, unit = unit_scale(setup.memory_limit_bytes)
     source = track.sources.get("cluster", "") if track is not None else ""
@@ -239,7 +220,7 @@ def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
         rest = " (all of it)"
     else:
         held = f"the other {1 - frac:.0%}, {(1 - frac) * acc.memory_bytes / sc:,.3g} {unit}, is held back for"
-        why = _last_clause(source)
+        why = track.memory_held_back if track is not None else ""
         rest = (f"; {held} what the count leaves out (the {track.name} track: {why})" if track is not None and why
                 else f"; {held} what the count leaves out (the {track.name} track's figure)" if track is not None
                 else f"; {held} what the count leaves out (the usable memory fraction given)")
@@ -286,7 +267,7 @@ def pipeline_split_assumptions(setup: Setup, plan: ParallelPlan) -> list[Assumpt
         return []
     per = -(-units // chunks)
     full = units - (per - 1) * chunks  # chunks of `per`; the others hold per - 1
-    held = -(-m.layers // chunks) * v  # the layers whose memory is counted (memory.py stage_layers of the layers)
+    held = int(stage_layers(m.layers, pp, v))  # the layers whose memory is counted
     if slots:
         what = f"{m.layers} layers and the embedding and output slots ({units} slots)"
         counted = (f"the estimate paces every stage by the most loaded rank's {per * v} slots and counts the memory "
@@ -342,7 +323,7 @@ def flop_convention_assumption(setup: Setup, mfu: float, model_flops_rate: float
     on the model's own count only: the step time is untouched. model_flops_rate: model FLOP/s per device."""
     m, seq = setup.model, setup.seq_len
     total = m.model_flops_per_token(seq)
-    attention = 12.0 * m.layers * m.hidden * seq  # 3 passes x L x 4 s h (QK^T and AV, forward)
+    attention = 3.0 * m.layers * m.attention_forward_flops_per_token(seq)  # forward + backward (2x): 3 passes
     weights = m.layers * m.layer_matmul_params + m.vocab * m.hidden  # the N of 6N: the matrices the GEMMs multiply
     share = attention / total
     text = (f"FLOPs as MFU, HFU and the FLOP/s figures count them: PaLM's 6N + 12 L h s per token (N = "

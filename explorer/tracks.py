@@ -46,6 +46,8 @@ class Track:
     device_hour_usd: float
     sources: dict[str, str]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # what the memory beyond the usable fraction is held back for ([cluster] held_back; '' where nothing is)
+    memory_held_back: str = ""
 
     @property
     def device_plural(self) -> str:
@@ -107,4 +109,5 @@ def _track(name: str) -> Track:
         key=key, name=t["name"], persona=t["persona"], crisis=t["crisis"], device_word=t["device_word"],
         cluster=cluster, workload=workload, usable_memory_fraction=c["usable_memory_fraction"],
         crisis_plan=plan, device_hour_usd=e["device_hour_usd"], sources=sources, raw=raw,
+        memory_held_back=c.get("held_back", ""),
     )

@@ -120,9 +120,14 @@ class DecoderModel:
         return self.layers * self.layer_params + self.embedding_params + self.head_params
 
     # --- FLOPs ---------------------------------------------------------------------------
+    def attention_forward_flops_per_token(self, seq_len: int) -> float:
+        """Forward FLOPs of one layer's attention scores and values for one token: 4 s h (QK^T and AV over the whole
+        s x s matrix, PaLM's count)."""
+        return 4.0 * seq_len * self.hidden
+
     def layer_forward_flops_per_token(self, seq_len: int) -> float:
-        """Forward FLOPs of one layer for one token: 2 x matmul params + 4 s h (attention)."""
-        return 2.0 * self.layer_matmul_params + 4.0 * seq_len * self.hidden
+        """Forward FLOPs of one layer for one token: 2 x matmul params + attention (4 s h)."""
+        return 2.0 * self.layer_matmul_params + self.attention_forward_flops_per_token(seq_len)
 
     @property
     def last_matmul_flops_per_token(self) -> float:

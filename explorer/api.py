@@ -28,7 +28,7 @@ from explorer.hardware.catalog import get_accelerator
 from explorer.keywords import checked
 from explorer.models.architecture import GATED_MLPS, MLP_KINDS, MLP_LABELS, DecoderModel
 from explorer.models.catalog import get_model
-from explorer.plan import ParallelPlan
+from explorer.plan import ParallelPlan, check_precision
 from explorer.puzzles.threed import ThreeDResult, make_setup
 from explorer.puzzles.threed import solve_3d as _solve_3d
 from explorer.report import Assumption
@@ -255,7 +255,8 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
     tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp, parallel_block=parallel_block)
-    _check_precision(options.get("precision"))
+    if options.get("precision") is not None:
+        check_precision(options["precision"])
     _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
@@ -269,17 +270,6 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _solve_3d(track, model=mdl, **options)
-
-
-def _check_precision(precision: str | None) -> None:
-    """A precision the API takes is one of the training precisions, spelt as the CLI's --precision choice spells
-    them (lower case): 'FP8' is refused as unknown here, as the CLI refuses it, rather than reaching the GPU's peak
-    table and reading "has no FP8 peak; valid on it: ..., fp8"."""
-    from explorer.plan import PRECISIONS
-
-    if precision is not None and precision not in PRECISIONS:
-        hint = f" (did you mean {precision.lower()!r}?)" if str(precision).lower() in PRECISIONS else ""
-        raise UsageError(f"precision {V.short(precision)} unknown{hint}; valid: {', '.join(PRECISIONS)}")
 
 
 def _fleet_as_datacenter(track: str | Track, gpu: str | None, gpus: int | None) -> None:
@@ -365,7 +355,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
     micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
-    _check_precision(precision)
+    if precision is not None:
+        check_precision(precision)
     framework = framework_choice(framework)  # a choice or an alias (nemo, torchtitan, ...); else a UsageError
     if zero is not None:
         zero = V.ZERO_STAGE.check("zero", zero)
@@ -531,18 +522,19 @@ def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework
     c = t.crisis_plan
     from_track: dict = {}
     # the track's GPU named (by key or alias) is still its own GPU: restating a default must not change the plan
-    own_gpu = gpu is None or get_accelerator(gpu).key == t.cluster.accelerator.key
-    if own_gpu and mdl == t.workload.model and framework in (c.framework, "any"):
+    named = None if gpu is None else get_accelerator(gpu).key
+    own_gpu = named in (None, t.cluster.accelerator.key)
+    track_model = mdl == t.workload.model and framework in (c.framework, "any")
+    if own_gpu and track_model:
         if zero is None:
             zero = from_track["zero"] = c.zero
         if recompute is None and recompute_every == 1:  # recompute_every asks for full recompute: not the track's
             recompute = from_track["recompute"] = c.recompute
     notes = []
-    if (not own_gpu and mdl == t.workload.model and framework in (c.framework, "any")
-            and (zero is None or recompute is None)):  # an A/B of GPUs: say the plans differ unless pinned
+    if not own_gpu and track_model and (zero is None or recompute is None):  # an A/B of GPUs: said unless pinned
         notes.append(Assumption(
             f"The {t.name} track's crisis plan (ZeRO-{c.zero}, {c.recompute} recompute) fills the plan options not "
-            f"given only on the track's own GPU ({t.cluster.accelerator.key}); on {get_accelerator(gpu).key} they "
+            f"given only on the track's own GPU ({t.cluster.accelerator.key}); on {named} they "
             f"are the framework's defaults: give --zero {c.zero} --recompute {c.recompute} (zero={c.zero}, "
             f"recompute={c.recompute!r}) to compare the two GPUs on one plan.",
             f"explorer/data/tracks/{t.key}.toml [crisis_plan]"))

@@ -13,6 +13,16 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 FRAMEWORK_KEYS = ("megatron", "deepspeed", "fsdp")  # explorer/cost/frameworks.py
 
 
+def check_precision(precision: object) -> None:
+    """A training precision spelt as the CLI's --precision choice spells it (lower case), else a one-line UsageError:
+    'FP8' is unknown (did you mean 'fp8'?), not a part's missing peak."""
+    if precision not in PRECISIONS:
+        from explorer.validation import short
+
+        hint = f" (did you mean {str(precision).lower()!r}?)" if str(precision).lower() in PRECISIONS else ""
+        raise UsageError(f"precision {short(precision)} unknown{hint}; valid: {', '.join(PRECISIONS)}")
+
+
 @dataclass(frozen=True)
 class ParallelPlan:
     """TP x CP x PP x DP degrees, micro-batching and memory options for one step.

@@ -49,11 +49,9 @@ class Accelerator:
         try:
             return self.peak_flops[precision]
         except KeyError:
-            from explorer.plan import PRECISIONS  # the training precisions; a part may list others (int8, tf32)
+            from explorer.plan import PRECISIONS, check_precision  # a part may list others (int8, tf32)
 
-            if precision not in PRECISIONS:  # not a precision at all ('FP8'): not a part's missing peak
-                hint = f" (did you mean {precision.lower()!r}?)" if str(precision).lower() in PRECISIONS else ""
-                raise UsageError(f"precision {precision!r} unknown{hint}; valid: {', '.join(PRECISIONS)}") from None
+            check_precision(precision)  # not a precision at all ('FP8'): not a part's missing peak
             raise UsageError(
                 f"precision {precision!r}: the {self.name} ({self.key}) has no {precision.upper()} peak; valid on "
                 f"it: {', '.join(p for p in PRECISIONS if p in self.peak_flops)}"

@@ -362,6 +362,13 @@ def _implied_mfu(spec: dict, est: StepEstimate, predicted: float, published: flo
 def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
                   part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, StepEstimate]:
     """Label and the cost model's whole estimate of one run (_throughput_row reads its metric from it)."""
+    label, est, _model = _row_run(spec, row, eff, part_efficiency)
+    return label, est
+
+
+def _row_run(spec: dict, row: dict[str, str], eff: Efficiency,
+             part_efficiency: dict[str, dict[str, float]] | None = None) -> tuple[str, StepEstimate, DecoderModel]:
+    """_row_estimate's label and estimate, with the run's model (its parameters: RowResult.params)."""
     gpus = int(row["gpus"])
     seq_len = _seq_len(spec, row)
     model = _row_model(spec, row, seq_len)
@@ -394,7 +401,7 @@ def _row_estimate(spec: dict, row: dict[str, str], eff: Efficiency,
     extra = [f"{k}={row[k]}" for k in spec.get("label_columns", ()) if row.get(k)]
     if extra:
         label += " [" + ", ".join(extra) + "]"
-    return label, est
+    return label, est, model
 
 
 def _seq_len(spec: dict, row: dict[str, str]) -> int:
@@ -432,7 +439,7 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
                       part_efficiency: dict[str, dict[str, float]] | None = None) -> list[RowResult]:
     out = []
     for row in compared_rows(spec, rows):
-        label, est = _row_estimate(spec, row, eff, part_efficiency)
+        label, est, model = _row_run(spec, row, eff, part_efficiency)
         predicted = _metric(spec, row, est)
         text = row[spec["published_column"]]
         gpus = int(row["gpus"])
@@ -441,8 +448,7 @@ def _throughput_table(spec: dict, rows: list[dict[str, str]], eff: Efficiency,
         series = re.sub(r" DP=\d+", "", label.replace(f" {gpus} GPUs ", " ", 1))
         out.append(RowResult(label, float(text), predicted, _relative_error(predicted, text), _framework(spec, row),
                              _flag(row.get("fit"), True), _precision(spec, row), gpus, series,
-                             _implied_mfu(spec, est, predicted, float(text)),
-                             float(_row_model(spec, row, _seq_len(spec, row)).params)))
+                             _implied_mfu(spec, est, predicted, float(text)), float(model.params)))
     return out
 
 

@@ -300,12 +300,10 @@ def memory_heatmap_data(s, plan: ParallelPlan, devices: int, global_batch: int, 
     micro-batch count is not divisible by PP (Megatron-LM interleaving) or PP = 1; a cell that breaks any other
     rule (the framework's, say) is None. Keeping the plan's v = 10 at PP = 64 would price 640 chunks of an
     80-layer model, a shape `explore estimate` refuses. `virtual_stages` gives each cell's v."""
-    from types import SimpleNamespace
-
-    from explorer.puzzles.threed_space import structural_rules
+    from explorer.puzzles.threed_space import Instance, structural_rules
 
     n, layers = devices, s.model.layers
-    rules_of = SimpleNamespace(devices=n, global_batch=global_batch, setup=s, fix={}, overlap_asked=False)
+    rules_of = Instance(setup=s, devices=n, global_batch=global_batch)  # the rules' own instance, nothing pinned
     tps = [t for t in (1, 2, 4, 8, 16) if t <= s.cluster.devices_per_node and s.model.kv_heads % t == 0]
     pps = sorted({p for p in (1, 2, 4, 8, 16, 32, 64) if p <= layers} | {plan.pp})
     grid, vgrid = [], []

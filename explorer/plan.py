@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from explorer.errors import UsageError, require_positive_int
+from explorer.errors import UsageError, require_positive_int, short
 
 RECOMPUTE = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)
@@ -13,12 +13,19 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 FRAMEWORK_KEYS = ("megatron", "deepspeed", "fsdp")  # explorer/cost/frameworks.py
 
 
+def check_zero_stage(zero: object, written: object = None) -> int:
+    """A ZeRO stage (0-3), else a one-line UsageError naming the value as `written` (default: `zero`): there is no
+    ZeRO-4 to be 'outside the searched space' (Rajbhandari et al. 2020). The attempt graders share it."""
+    if zero not in ZERO_STAGES:
+        raise UsageError(f"zero {short(zero if written is None else written)} is not a ZeRO stage; one of "
+                         f"{', '.join(map(str, ZERO_STAGES))}")
+    return zero
+
+
 def check_precision(precision: object) -> None:
     """A training precision spelt as the CLI's --precision choice spells it (lower case), else a one-line UsageError:
     'FP8' is unknown (did you mean 'fp8'?), not a part's missing peak."""
     if precision not in PRECISIONS:
-        from explorer.validation import short
-
         hint = f" (did you mean {str(precision).lower()!r}?)" if str(precision).lower() in PRECISIONS else ""
         raise UsageError(f"precision {short(precision)} unknown{hint}; valid: {', '.join(PRECISIONS)}")
 

@@ -24,7 +24,7 @@ from explorer.cost import convergence as conv
 from explorer.cost import numerics as num
 from explorer.cost import training_memory as tmem
 from explorer.errors import InfeasibleError, UsageError, require_positive_int
-from explorer.plan import PRECISIONS, RECOMPUTE, ZERO_STAGES
+from explorer.plan import PRECISIONS, RECOMPUTE, ZERO_STAGES, check_zero_stage
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -784,9 +784,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
             zero = int(float(values.get("zero")))
         except (TypeError, ValueError, OverflowError):
             zero = None
-        if zero not in ZERO_STAGES:
-            raise UsageError(f"zero {V.short(values.get('zero'))} is not a ZeRO stage; one of "
-                             f"{', '.join(map(str, ZERO_STAGES))}")
+        check_zero_stage(zero, values.get("zero"))
     at = {**{k: values[k] for k in PLAN_VARIABLES if k in values}, "precision": p, "micro_batch": b,
           "accumulation": a}
     outside = []

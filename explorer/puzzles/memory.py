@@ -29,7 +29,7 @@ from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
-from explorer.plan import ZERO_STAGES
+from explorer.plan import check_zero_stage
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.puzzles.training_scenario import Common, TrainingScenario, common, scenario
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -609,8 +609,8 @@ def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str
         if d in names and v not in names[d]:  # a name this track does not offer: a typo, or another track's
             raise UsageError(f"{d} {v[:40]!r} not offered on the {inst.track.key} track; valid: "
                              f"{', '.join(names[d])}")
-        if d == "zero" and v not in ZERO_STAGES:
-            raise UsageError(f"zero {v} is not a ZeRO stage; one of {', '.join(map(str, ZERO_STAGES))}")
+        if d == "zero":
+            check_zero_stage(v)
         read[d] = v
         if v not in dom:
             outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}")

@@ -628,22 +628,21 @@ def attempt_hint(track: str, unknown: list[str]) -> str | None:
 def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict:
     """Score a student's configuration against the scenario `options` (a report's `scenario`):
     figures, violated constraints with margins, values outside the searched space, neighbours."""
-    from explorer.puzzles.threed_explain import _parse, attempt_verdict
+    from explorer.puzzles.threed_explain import attempt_verdict
 
     inst = instance_for(track, **options)
-    merged = {**attempt_defaults(track, **options), **values}
-    out = attempt_verdict(inst, merged)
-    out["read"] = _parse(merged)
-    out["neighbours"] = attempt_neighbours(inst, out["read"])
+    space = build_space(inst)  # one space for the verdict and the neighbours
+    out = attempt_verdict(inst, {**attempt_defaults(track, **options), **values}, space)
+    out["neighbours"] = attempt_neighbours(inst, out["read"], space)
     return out
 
 
-def attempt_neighbours(inst: Instance, v: dict[str, Any]) -> list[dict[str, Any]]:
+def attempt_neighbours(inst: Instance, v: dict[str, Any], space: Space | None = None) -> list[dict[str, Any]]:
     """One change each, the other values as the attempt has them (`v`, parsed): every other candidate of one variable
     in build_space's lists (the searched values; a value outside them moves to any of them, the nearest included). TP,
     CP or PP moves with DP following to keep the devices (named in '__derived__', so the move is said as one change);
     DP alone where the degrees do not cover the devices. Bounded by the candidate lists (about 80 on cloud)."""
-    space = build_space(inst)
+    space = build_space(inst) if space is None else space
     out = degree_moves(space, inst.devices, v)
     names = {code: name for name, code in RECOMPUTE_CODES.items()}
     frameworks = {code: name for name, code in FRAMEWORK_CODES.items()}

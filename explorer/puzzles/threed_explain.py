@@ -228,14 +228,15 @@ def _parse(values: dict) -> dict:
             "hsdp": hsdp_raw in ("1", "true", "yes", "on")}
 
 
-def attempt_verdict(inst: Instance, values: dict) -> dict:
-    """Grade one attempt with the puzzle's feasibility function (threed_space.check_configuration):
-    figures, violations with margins, values outside the searched space, objective (MFU), neighbours."""
+def attempt_verdict(inst: Instance, values: dict, space: Space | None = None) -> dict:
+    """Grade one attempt with the puzzle's feasibility function (threed_space.check_configuration, over `space`,
+    built when not given): figures, violations with margins, values outside the searched space, objective (MFU),
+    and the attempt as read ('read'; threed.evaluate_attempt adds its neighbours)."""
     v = _parse(values)
-    chk = check_configuration(inst, v)
+    chk = check_configuration(inst, v, space)
     out: dict[str, Any] = {"feasible": chk.feasible, "figures": {}, "violations": chk.violations,
                            "outside_space": chk.outside, "objective": None, "objective_name": "mfu", "sense": "max",
-                           "neighbours": _neighbours(v, inst.devices, inst.global_batch)}
+                           "read": v}
     r = chk.figures
     if r is None:
         return out
@@ -245,44 +246,4 @@ def attempt_verdict(inst: Instance, values: dict) -> dict:
         "tokens_per_s": Figure(float(r["tokens_per_s"]), "tokens/s", "throughput"),
         "memory_per_gpu": Figure(int(r["memory_total"]), "B", "memory per GPU"),
         "bubble_fraction": Figure(float(r["bubble_fraction"]), "fraction", "bubble")})
-    return out
-
-
-def _neighbours(v: dict, n: int, global_batch: int) -> list[dict]:
-    """Configurations one move away: halve/double a degree (trading with DP), the micro-batch,
-    ZeRO stage +-1, another recompute mode, virtual stages +-1, SP toggled; and where DP x micro-batch does not
-    divide the global batch, the nearest micro-batch below and above that does (3 -> 2 or 4 at 8 per rank)."""
-    out = []
-
-    def add(**chg):
-        w = dict(v)
-        w.update(chg)
-        if all(w[k] >= 1 for k in ("tp", "pp", "dp", "cp", "micro_batch", "virtual_stages")) and 0 <= w["zero"] <= 3:
-            if w["tp"] * w["cp"] * w["pp"] * w["dp"] == n and w != v:
-                out.append(w)
-
-    for k in ("tp", "pp", "cp"):
-        if v["dp"] % 2 == 0:
-            add(**{k: v[k] * 2, "dp": v["dp"] // 2})
-        if v[k] % 2 == 0:
-            add(**{k: v[k] // 2, "dp": v["dp"] * 2})
-    add(micro_batch=v["micro_batch"] * 2)
-    if v["micro_batch"] % 2 == 0:
-        add(micro_batch=v["micro_batch"] // 2)
-    per_rank, left = divmod(global_batch, v["dp"]) if v["dp"] >= 1 else (0, 1)
-    if not left and v["micro_batch"] >= 1 and per_rank % v["micro_batch"]:
-        fits = [d for d in range(1, math.isqrt(per_rank) + 1) if per_rank % d == 0]
-        fits = sorted(set(fits + [per_rank // d for d in fits]))
-        below = [d for d in fits if d < v["micro_batch"]]
-        above = [d for d in fits if d > v["micro_batch"]]
-        for mb in (below[-1:] + above[:1]):
-            add(micro_batch=mb)
-    add(zero=v["zero"] + 1)
-    add(zero=v["zero"] - 1)
-    for rc in RECOMPUTE_CODES:
-        if rc != v["recompute"]:
-            add(recompute=rc)
-    add(virtual_stages=v["virtual_stages"] + 1)
-    add(virtual_stages=v["virtual_stages"] - 1)
-    add(sequence_parallel=not v["sequence_parallel"])
     return out

@@ -17,6 +17,7 @@ import numpy as np
 from explorer import validation as V
 from explorer.cost import collectives as col
 from explorer.cost import gossip
+from explorer.cost.federated import consensus_rate
 from explorer.cost.radio import frames_lost, radio_energy_j
 from explorer.puzzles.collective_scenario import (
     CollectiveScenario,
@@ -365,7 +366,7 @@ def _tiny(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     # where one gossip round and the relayed ring take the same time on this graph (the same alpha-beta model,
     # full duplex, as round_time and relayed_ring_allreduce_time above)
     g_star = gossip.gossip_ring_crossover(int(deg.max()), n, max(ring_hops), alpha, bw)
-    p_cons = 1.0 - lam2 * lam2  # consensus rate of one round (Koloskova et al. 2020, Assumption 4)
+    p_cons = consensus_rate(lam2)  # of one round (Koloskova et al. 2020, Assumption 4)
     rows = []
     for eps in eps_list:
         k = gossip.rounds_to_consensus(w, eps)

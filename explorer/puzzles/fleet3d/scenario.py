@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from explorer.cost import gossip
+from explorer.cost.federated import consensus_rate
 from explorer.cost.setup import Setup
 from explorer.cost.stragglers import StepTimeModel, max_staleness
 from explorer.errors import UsageError
@@ -231,7 +232,7 @@ def graph_figures(scn: FleetScenario, adj: np.ndarray) -> dict[str, float]:
     lam = gossip.slem(w)
     return {"nodes": int(adj.shape[0]), "edges": int(adj.sum() // 2), "max_degree": int(adj.sum(axis=1).max()),
             "mean_degree": float(adj.sum(axis=1).mean()), "slem": lam, "spectral_gap": 1.0 - lam,
-            "consensus_rate": 1.0 - lam * lam}
+            "consensus_rate": consensus_rate(lam)}
 
 
 def ring_hops(scn: FleetScenario) -> list[int]:

@@ -44,6 +44,10 @@ def constraint_rows(r: Report) -> list[list[str]]:
              fmt_value(c.slack, c.unit), constraint_state(c)] for c in r.constraints]
 
 
+TIGHT_SLACK = 0.01
+"""A binding constraint is tight when its slack is within this fraction of its limit (constraint_state)."""
+
+
 def constraint_state(c) -> str:
     """VIOLATED; BINDING (the answer would change without it); "BINDING (not tight)" where it binds with slack
     left, as an integer or discrete choice can (the 3D memory limit excludes the faster plan, yet the best
@@ -52,7 +56,7 @@ def constraint_state(c) -> str:
         return "VIOLATED"
     if not c.binding:
         return "ok"
-    tight = c.sense == "==" or abs(c.slack) <= 0.01 * max(abs(c.limit), 1e-300)
+    tight = c.sense == "==" or abs(c.slack) <= TIGHT_SLACK * max(abs(c.limit), 1e-300)
     return "BINDING" if tight else "BINDING (not tight)"
 
 
@@ -70,7 +74,7 @@ def constraint_legend(r: Report) -> str:
         parts.append(f"BINDING = {means}" if isinstance(means, str) and means else
                      "BINDING = the answer sits at or near this limit, and a looser one could change it")
     if "BINDING (not tight)" in states:
-        parts.append("tight = slack within 1% of the limit (not tight: it binds with slack left)")
+        parts.append(f"tight = slack within {TIGHT_SLACK:.0%} of the limit (not tight: it binds with slack left)")
     if "ok" in states:
         parts.append("ok = met and not binding, whatever its slack")
     if "VIOLATED" in states:

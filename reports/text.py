@@ -289,8 +289,9 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
             doc.bullet(f.question, "*").line(f.answer, indent=2)
     if r.constraints:
         doc.heading("Constraints").table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r))
-        if constraint_legend(r):
-            doc.line().line(constraint_legend(r))
+        legend = constraint_legend(r)
+        if legend:
+            doc.line().line(legend)
     for name, t in r.tables.items():
         doc.heading(t.title or name).table(t.columns, t.rows)
     if r.formulas:

@@ -570,6 +570,7 @@ def attach_grades(report: Report, grades: list[Grade], notes: list[str], source:
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     out = copy.deepcopy(report)
     label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
+    unit = next((g.unit for g in grades if g.unit), "")
     out.tables["attempts"] = grades_table(grades, variables, label, reference(report),
                                           getattr(mod, "ATTEMPT_FIGURES", None))
     out.findings = [*out.findings, *summary_findings(grades, limit, optimum, reference(report))]
@@ -577,7 +578,7 @@ def attach_grades(report: Report, grades: list[Grade], notes: list[str], source:
         out.findings.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))
     out.data["attempts"] = {
         "objective_name": optimum.get("name", "objective"), "objective_label": label,
-        "sense": optimum.get("sense", "max"),
+        "objective_unit": unit, "sense": optimum.get("sense", "max"),
         "optimum": optimum.get("value"), "max_attempts": limit,
         "attempts": [{"number": g.number, "line": g.line, "objective": g.objective, "feasible": g.feasible,
                       "error": g.error or None, "on_frontier": g.on_frontier} for g in grades],

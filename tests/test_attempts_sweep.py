@@ -83,6 +83,20 @@ def test_batch_attempts_speak_in_the_reports_labels_and_units(tmp_path):
     assert bad["feasible"].startswith("not graded: bat.csv, line 4, field 'micro_batch'"), bad["feasible"]
 
 
+def test_batch_attempts_plot_gives_its_y_axis_the_objectives_unit(tmp_path):
+    """The objective of batch is a time per sample, E/E_min x step / B (batch.py): seconds. The report has no figure of
+    that name, so the plot (which looked the unit up among the report's figures) drew an axis without a unit."""
+    from explorer.reports import plots
+
+    f = tmp_path / "bat.csv"
+    f.write_text("precision,micro_batch,accumulation,tp,pp,dp,cp,virtual_stages,zero,recompute\n"
+                 "bf16,1,8,,,,,,,\nbf16,2,16,,,,,,,\n")
+    out = attach_attempts(_report("batch", "cloud"), f)
+    assert "time_to_target" not in out.figures  # the case the plot could not read
+    fig = plots.draw("attempts", out)
+    assert fig.axes[0].get_ylabel() == "time to target per sample (s)", fig.axes[0].get_ylabel()
+
+
 def test_memory_attempts_print_flags_as_yes_no_and_their_unit_once(tmp_path):
     """mem.csv rows of the review: 'offload False -> True' (a Python value) and '..., s 55.427 s' (the report's label
     ends in its unit, then the value repeats it)."""

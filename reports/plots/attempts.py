@@ -1,8 +1,8 @@
 """Attempts beside the optimum: the objective of each attempt in order, feasible or not, the optimum as a
 line and the lab's attempt limit marked.
 
-data = {"objective_name", "sense", "optimum", "max_attempts", "attempts": [{"number", "objective",
-        "feasible", "error", "on_frontier"}, ...]}
+data = {"objective_name", "objective_label", "objective_unit", "sense", "optimum", "max_attempts",
+        "attempts": [{"number", "objective", "feasible", "error", "on_frontier"}, ...]}
 """
 
 from __future__ import annotations
@@ -19,11 +19,9 @@ def draw(data: dict, report: Any) -> Figure:
     rows = data.get("attempts") or []
     if not rows:
         return style.no_data(report, "attempts", "no attempts graded")
-    unit = ""
     name = data.get("objective_name") or "objective"
-    for k, f in report.figures.items():
-        if name in (k, f.label):
-            unit = f.unit
+    # the grader's unit for the objective (reports.attempts); an older saved report: the report's own figure
+    unit = data.get("objective_unit") or next((f.unit for k, f in report.figures.items() if name in (k, f.label)), "")
     factor = 100.0 if unit == "fraction" else 1.0
     pct = "%" if unit == "fraction" else ""
     name = data.get("objective_label") or name

@@ -186,8 +186,11 @@ def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -
         g = Table.grid(padding=(0, 2, 0, 0))
         g.add_column(width=label_width, overflow="fold", style="bold")
         g.add_column(overflow="fold")
-        for c, v in zip(columns, list(r) + [""] * (len(columns) - len(r))):
-            g.add_row(Text(str(c)), Text(keep_units(cell(v), value_width)))
+        for i, (c, v) in enumerate(zip(columns, list(r) + [""] * (len(columns) - len(r)))):
+            text = cell(v)
+            if i and not text.strip():
+                continue  # a blank cell says nothing in a record (an attempt that was not read has no gap)
+            g.add_row(Text(str(c)), Text(keep_units(text, value_width)))
         if n:
             blocks.append(Text(""))
         blocks.append(g)

@@ -65,6 +65,18 @@ def test_wide_table_turns_into_records():
     assert len(block) == 14  # one line per column for the first row, then a blank line before the next row
 
 
+def test_a_record_leaves_out_its_blank_cells_but_keeps_its_first_column():
+    """An attempt that was not read has no objective, gap or best move: its record printed those labels with nothing
+    beside them (the narrow view of `solve batch --attempts`). Row 2 here has 13 blank cells of 14."""
+    wide = Table([f"column {i}" for i in range(14)],
+                 [[f"v{i}.0" for i in range(14)], ["", "not graded", *[""] * 12]], "wide")
+    lines = to_text(report(wide=wide), width=80).splitlines()
+    first = lines.index("wide") + 2
+    second = lines[first + 15:first + 18]  # after the first record's 14 lines and the blank line between records
+    assert lines[first + 14] == "" and second[0].split() == ["column", "0"], lines[first:]
+    assert second[1].split() == ["column", "1", "not", "graded"] and not second[2].startswith("column"), second
+
+
 def test_table_that_can_wrap_keeps_its_words_whole():
     t = Table(["option", "what it changes"], [["zero", "shard the optimizer state over the data-parallel group " * 3]],
               "wrap")

@@ -269,3 +269,31 @@ def test_tiny_sync_physics_by_hand_on_half_duplex_radios():
     # gossip tiers (no NFMI swap), ring 588 x (0.0075 + 2 x 59264/3.75e6) = 22.995190 s (full duplex: 13.70 s)
     j = next(j for j, p in enumerate(tb.scn.placements) if (p.split, p.trainable) == (4, 2))
     assert tb.values["t_sync"][j] == pytest.approx([15.878733, 15.878733, 22.995190], rel=1e-6)
+
+
+def test_a_rounds_radio_energy_holds_no_compute_even_where_the_other_earbud_computes_more():
+    """A pair of earbuds: each is a fleet member, so a round costs the busier earbud's compute (P x max(t_a, t_b))
+    plus the split's radio (bytes x 8 x J/bit of the local link, energy.transfer_energy_j). The round's compute share
+    took the device's own t_a, so where the partner computed more (split 1/4: one layer here, four there) its extra
+    compute was reported as radio energy. Unpruned, the tiny track holds such splits."""
+    from explorer.cost import energy
+
+    scn = scenario.load("tiny")
+    tb = model.build_tables(scn, prune=False)
+    p_w = scn.setup.cluster.accelerator.tdp_w
+    lk = scn.local_link
+    seen_busier_partner = False
+    for p in range(len(scn.placements)):
+        for b in range(len(scn.micro_batches)):
+            for t in range(len(scn.tiers)):
+                idx = {"placement": p, "micro_batch": b, "local_steps": 0, "participation": 0, "deadline": 0,
+                       "tier": t}
+                t_a, t_b = float(tb.at("t_device", idx)), float(tb.at("t_partner", idx))
+                seen_busier_partner |= t_b > t_a
+                radio = float(tb.at("split_bytes", idx)) * 8 * (lk or scn.tiers[t].link).energy_j_per_bit
+                assert float(tb.at("e_local_compute", idx)) == pytest.approx(p_w * max(t_a, t_b), rel=1e-12)
+                assert float(tb.at("e_local", idx)) == pytest.approx(p_w * max(t_a, t_b) + radio, rel=1e-12)
+                f = model.evaluate(tb, idx)
+                h = f["local_steps"]
+                assert f["energy_radio"] == pytest.approx(h * radio + float(tb.at("e_sync", idx)), rel=1e-9, abs=1e-15)
+    assert seen_busier_partner and energy.compute_energy_j(p_w, 1.0) == p_w

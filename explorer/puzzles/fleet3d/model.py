@@ -140,6 +140,7 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
     t_loc = np.zeros((n_p, len(b), n_t))
     e_loc = np.zeros((n_p, len(b), n_t))
     e_par = np.zeros((n_p, len(b), n_t))
+    c_loc = np.zeros((n_p, len(b), n_t))  # e_local's compute share (the rest is the split's radio)
     for j, tier in enumerate(scn.tiers):
         lk = scn.local_link or tier.link
         sn, rv = np.array(sent), np.array(recv)
@@ -147,15 +148,16 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
             rv > 0, p2p_time(rv, lk.latency_s, lk.effective_bandwidth), 0.0)
         t_loc[:, :, j] = np.array(t_a) + np.array(t_b) + hop
         radio = energy.transfer_energy_j(sn, rv, lk.energy_j_per_bit)
-        e_dev = energy.compute_energy_j(s.cluster.accelerator.tdp_w, np.array(t_a)) + radio
-        if pair:
-            e_dev = np.maximum(e_dev, energy.compute_energy_j(s.cluster.accelerator.tdp_w, np.array(t_b)) + radio)
-        e_loc[:, :, j] = e_dev
+        # a pair of earbuds: each is a fleet member, and a round costs the busier one's compute
+        busy = np.maximum(np.array(t_a), np.array(t_b)) if pair else np.array(t_a)
+        c_loc[:, :, j] = energy.compute_energy_j(s.cluster.accelerator.tdp_w, busy)
+        e_loc[:, :, j] = c_loc[:, :, j] + radio
         if ps is not None and not pair:  # the phone: its own battery, its own power figure
             e_par[:, :, j] = energy.compute_energy_j(ps.cluster.accelerator.tdp_w, np.array(t_b)) + radio
     pbt = ("placement", "micro_batch", "tier")
     tb.put("t_local", pbt, t_loc)
     tb.put("e_local", pbt, e_loc)
+    tb.put("e_local_compute", pbt, c_loc)
     tb.put("e_local_partner", pbt, e_par)
     _sync_tables(tb, m_a, m_b)
     # replicas, the consensus rate and the quality of training only the top layers
@@ -326,7 +328,7 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
     rounds = at("rounds", idx)
     first = min(rounds, f)  # rounds run on the first (busiest) day
     h = scn.local_steps[idx["local_steps"]]
-    e_compute = h * at("t_device", idx) * scn.setup.cluster.accelerator.tdp_w
+    e_compute = h * at("e_local_compute", idx)  # the compute share of energy_round (the busier earbud's for a pair)
     out = {
         "placement": p, "split": p.split, "trainable_layers": p.trainable,
         "micro_batch": scn.micro_batches[idx["micro_batch"]], "local_steps": h,

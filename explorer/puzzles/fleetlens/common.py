@@ -178,6 +178,9 @@ def compute_words(res, b: dict) -> str:
     t_part = b.get("t_partner", 0.0)
     if scn.partner_setup is None or t_part <= 0:
         return f"{steps} of {span(t_dev)} at {num(p_dev)} W"
+    if scn.partner_word == "other earbud" and t_part > t_dev:  # a round costs the busier earbud's compute
+        return (f"{steps} x the busier earbud's {span(t_part)} of compute at {num(p_dev)} W (the other computes "
+                f"{span(t_dev)})")
     step = b.get("t_compute", b["t_local"])  # the local group's step (a starved step's wait excluded)
     link = scn.local_link.name if scn.local_link is not None else b["tier"].link.name
     hop = max(0.0, step - t_dev - t_part)

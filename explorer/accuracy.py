@@ -59,6 +59,7 @@ def summarize(results: list) -> dict:
             lo_hi[:] = [round(min(lo_hi[0], error), 4), round(max(lo_hi[1], error), 4)]
     scaling = _weak_scaling(tables)
     ceilings = _ceilings(tables)
+    peaks = _memory_peaks(results)
     out = []
     for (fw, family, precision), g in sorted(groups.items()):
         errs = g["errors"]
@@ -76,7 +77,56 @@ def summarize(results: list) -> dict:
                for acc, fws in sorted(parts.items())}
     return {"note": "written by `python -m explorer.accuracy` from `explore validate` (out of sample)",
             "good": GOOD, "groups": out, "ranges": ranges, "parts": by_part, "weak_scaling": scaling,
-            "ceilings": ceilings}
+            "ceilings": ceilings, "memory_peaks": peaks}
+
+
+MEASURED_MEMORY_METRIC = "peak_memory_gib"
+"""The metric of a memory table whose figures were measured on running jobs (torchtitan's peaks); ZeRO's model-state
+table, the paper's own arithmetic, names no metric."""
+
+
+def _memory_peaks(results: list) -> dict:
+    """Signed errors of the predicted memory against the measured peaks of the memory tables (negative: the count fell
+    short of the measured figure): rows, tables, the parts they ran on, median, least and greatest."""
+    from explorer.validate import load_table
+
+    errs: list[float] = []
+    tables: list[str] = []
+    parts: list[str] = []
+    for t in results:
+        spec = load_table(t.key)[0] if t.kind == "memory" else {}
+        if spec.get("metric") != MEASURED_MEMORY_METRIC:
+            continue
+        errs += [r.error for r in t.rows]
+        tables.append(t.key)
+        if spec["accelerator"] not in parts:
+            parts.append(spec["accelerator"])
+    if not errs:
+        return {}
+    return {"rows": len(errs), "tables": tables, "accelerators": parts,
+            "median_error": round(statistics.median(errs), 4), "least_error": round(min(errs), 4),
+            "greatest_error": round(max(errs), 4)}
+
+
+def memory_line(datacenter_stack: bool = True) -> str:
+    """One sentence: how the memory count compared with the measured peaks of the reference tables (accuracy.json
+    'memory_peaks'), or '' when none is stored or the device runs no datacenter stack (the peaks are PyTorch's
+    caching allocator's, which a microcontroller does not run)."""
+    m = stored().get("memory_peaks") or {}
+    if not m or not datacenter_stack:
+        return ""
+    from explorer.hardware import get_accelerator
+
+    names = ", ".join(get_accelerator(a).name for a in m["accelerators"])
+    if m["greatest_error"] < 0:  # every count below its measured peak
+        how = (f"fell short of them by {-m['greatest_error']:.0%} to {-m['least_error']:.0%} (median "
+               f"{-m['median_error']:.0%})")
+    else:
+        how = (f"differed from them by {m['least_error']:+.0%} to {m['greatest_error']:+.0%} (median "
+               f"{m['median_error']:+.0%})")
+    return (f"Against the {m['rows']} peaks measured on running jobs among the reference tables ({names}; explore "
+            f"validate) the count {how}: those peaks are the caching allocator's reserved bytes, the tensors plus "
+            "the blocks it keeps cached for reuse, which the held-back share has to cover.")
 
 
 def precision_class(precision: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from explorer.accuracy import accuracy_line, scale_line
+from explorer.accuracy import accuracy_line, memory_line, scale_line
 from explorer.cost.efficiency import (
     ATTENTION_KERNEL_NAMES,
     FITTED_FAMILIES,
@@ -226,9 +226,12 @@ def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:
                 else f"; {held} what the count leaves out (the usable memory fraction given)")
     where = (f"explorer/data/tracks/{track.key}.toml [cluster] usable_memory_fraction: {source}; "
              if track is not None else "usable_memory_fraction as given; ")
+    measured = memory_line(acc.datacenter_stack)
     return Assumption(f"{head}{rest}. The memory figures count the model's own tensors (weights, gradients, "
-                      "optimizer state, activations, working buffers) against it.",
-                      f"{where}{acc.source}; explorer/cost/setup.py Setup.memory_limit_bytes")
+                      "optimizer state, activations, working buffers) against it."
+                      + (f" {measured}" if measured else ""),
+                      f"{where}{acc.source}; explorer/cost/setup.py Setup.memory_limit_bytes"
+                      + ("; explorer/data/reference/accuracy.json 'memory_peaks'" if measured else ""))
 
 
 def megatron_end_stages(layers: int, pp: int, v: int) -> tuple[int, int, int] | None:

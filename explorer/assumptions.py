@@ -16,8 +16,10 @@ from explorer.cost.efficiency import (
     FP8_GEMM_SPEEDUP,
     FP8_MEASURED_PART,
     attention_kernel_speed,
+    gpu_family,
 )
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
+from explorer.cost.frameworks import framework as framework_named
 from explorer.cost.memory import stage_layers
 from explorer.cost.setup import Setup
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
@@ -204,6 +206,26 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
+
+
+def attention_kernel_assumption(setup: Setup) -> Assumption:
+    """The attention kernel a puzzle's step time is priced with, for the puzzles that price steps on the track's own
+    stack without the whole list of setup_assumptions (scaling, sync): the default framework's kernel on the part,
+    as `solve 3d` and `estimate` price the same plan (frameworks.attention_kernel_default)."""
+    acc = setup.cluster.accelerator
+    if not acc.flash_attention_build or not acc.datacenter_stack:
+        kernel = f"attention in the {acc.name}'s own loops (no FlashAttention build runs on it)"
+    elif not setup.flash_attention:
+        kernel = "attention unfused (the s x s scores written to HBM)"
+    elif gpu_family(acc.key) is None:  # no datacenter family: no framework default is catalogued for the part
+        kernel = f"on the {acc.name}, {ATTENTION_KERNEL_NAMES[setup.attention_kernel]}"
+    else:
+        kernel = (f"{ATTENTION_KERNEL_NAMES[setup.attention_kernel]}, the kernel the default framework "
+                  f"({framework_named(DEFAULT_FRAMEWORK).name}) runs on the {acc.name}")
+    return Assumption(f"Attention: {kernel}; `solve 3d` and `estimate` price the same plan with the same kernel.",
+                      "explorer/cost/frameworks.py attention_kernel_default (Transformer Engine's FusedAttention on "
+                      "Hopper and Blackwell; FlashAttention-2 elsewhere); explorer/cost/efficiency.py "
+                      "attention_kernel_speed")
 
 
 def memory_limit_assumption(setup: Setup, track: Track | None) -> Assumption:

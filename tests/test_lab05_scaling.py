@@ -197,7 +197,9 @@ def test_cloud_ethernet_diminishes_for_good_at_the_node_boundary():
     assert (c.n_diminishing, c.n_sustained, c.isolated) == (8, 8, [4015])
     r = scaling.solve("cloud")
     dr = next(f.answer for f in r.findings if "diminish" in f.question and "Ethernet" in f.question)
-    assert "recovers" not in dr and "for good" not in r.headline and "4,015 -> 4,016 adds +0.879x" in dr
+    # the step the narration quotes is the curve's own (0.879x with FlashAttention-2, 0.814x with cuDNN's kernel)
+    assert "recovers" not in dr and "for good" not in r.headline
+    assert f"4,015 -> 4,016 adds +{c.marginal[4014]:.3g}x" in dr
     assert "N = 8 on 10 Gb Ethernet" in r.headline
 
 

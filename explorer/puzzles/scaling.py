@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from explorer import validation as V
+from explorer.assumptions import attention_kernel_assumption
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
 from explorer.cost.step import evaluate
@@ -38,7 +40,7 @@ from explorer.models.catalog import get_model
 from explorer.puzzles.fleetlens import FLEET_TRACKS, fleet_view
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
-from explorer.units import human_duration, human_number, human_percent, plural, plural_noun
+from explorer.units import human_bytes, human_duration, human_number, human_percent, plural, plural_noun
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab05_distributed.toml"
 DEFAULT_THRESHOLD = 0.5
@@ -226,8 +228,10 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
                       devices_per_node=g, intra=t.cluster.intra, inter=inter)
     # The scenario says how collectives are costed: as NCCL runs them (the 3D model's form: rings per rail,
     # per-tier latency) or the lab texts' textbook flat ring (docs/conventions.md "Collectives").
+    # The attention kernel the default framework runs on this part, as `solve 3d` and `estimate` price it.
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
-                 t.usable_memory_fraction, collectives=sc.collectives)
+                 t.usable_memory_fraction, collectives=sc.collectives,
+                 attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key))
 
 
 def _eval(setup: Setup, sc: ScalingScenario, n) -> dict:
@@ -702,12 +706,15 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                                 f"eta reaches {human_number(eff_max, 4)}: the cost model's per-device step shrinks."))
     fit = {f: c.fits_from for f, c in curves.items()}
     any_fit = next(iter(fit.values()))
+    limit = make_setup(sc, next(iter(curves.values())).fabric, sc.devices_per_node).memory_limit_bytes
     findings.append(Finding("What is scaled, and why this workload?",
                             f"{get_model(sc.model_key).name}, {sc.samples_per_device} {sc.sample_word}s per {dev} per "
                             f"step ({sc.micro_batch} x {sc.accumulation} micro-batches), pure data parallel"
                             f"{', ZeRO-' + str(sc.zero) if sc.zero else ''}. {sc.why} Memory: "
-                            + (f"the replica fits from N = {any_fit}." if any_fit else
-                               "the replica does not fit in one device's memory at any N here (splitting it is part "
+                            + (f"the replica fits in the {human_bytes(limit)} usable per {dev} from N = {any_fit}."
+                               if any_fit else
+                               f"the replica does not fit in the {human_bytes(limit)} usable per {dev} at any N here "
+                               "(splitting it is part "
                                "2's puzzle); the times are what the cost model gives for the work.")))
     headline = (f"Weak scaling {a} -> {b} {devs}: " + ", ".join(head_bits) + f" (ideal {factor:g}x); diminishing "
                 f"returns (< {threshold:g}x per {dev}): " + "; ".join(dr_bits) + ".")
@@ -897,6 +904,9 @@ def _assumptions(sc: ScalingScenario, curves: dict[str, FabricCurve]) -> list[As
                       "by the node is split among its GPUs), with the framework's buckets and gradient dtype "
                       "(Megatron-LM: FP32 gradients reduce-scattered, bf16 weights all-gathered under ZeRO-1).",
                       "explorer/cost/collectives.py; explorer/cost/sharding.py; explorer/cost/frameworks.py")]
+    if curves:  # the kernel its step times are priced with (every fabric's setup runs the same one)
+        out.append(attention_kernel_assumption(make_setup(sc, next(iter(curves.values())).fabric,
+                                                          sc.devices_per_node)))
     for c in curves.values():
         shared = " (shared by the node's devices)" if c.fabric.shared_per_node else ""
         out.append(Assumption(f"Fabric {c.fabric.name}: {human_number(c.fabric.bandwidth * 8 / 1e9)} Gb/s line rate"

@@ -14,6 +14,7 @@ from typing import Any
 from explorer import validation as V
 from explorer.cost.checkpoint import daly_interval, daly_wall_factor, numeric_optima, waste_first_order, young_interval
 from explorer.cost.collectives import p2p_time
+from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate, estimate
@@ -85,7 +86,10 @@ def make_setup(track: Track, nodes: int | None = None) -> Setup:
     cluster = c if nodes is None else build_cluster(c.accelerator.key, nodes, c.devices_per_node, c.intra.key,
                                                     c.inter.key)
     w = track.workload
-    return Setup(w.model, cluster, w.seq_len, w.precision, w.optimizer, track.usable_memory_fraction)
+    # the attention kernel the default framework runs on this part (cuDNN's under Megatron-LM on Hopper), as `solve 3d`
+    # and `estimate` price the same plan (frameworks.attention_kernel_default); TP overlap follows it too (None)
+    return Setup(w.model, cluster, w.seq_len, w.precision, w.optimizer, track.usable_memory_fraction,
+                 attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key))
 
 
 def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:

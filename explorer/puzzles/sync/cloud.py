@@ -8,6 +8,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+from explorer.assumptions import attention_kernel_assumption
 from explorer.cost.stragglers import (
     StepTimeModel,
     expected_kth_of_group_max,
@@ -353,6 +354,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                    f"({a.est.plan.describe()}): {m.t0:.4g} s without stragglers; jitter: shifted exponential with mean "
                    f"{m.jitter:.0%}; a straggler takes {m.slowdown:g}x; step times i.i.d. across devices and steps.",
                    "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"]),
+        attention_kernel_assumption(a.setup),
         Assumption("Synchronisation: " + ("the cost model ring all-reduce (exposed part)"
                                           if d["sync_collective"] == "ring" else
                                           "every device pushes its gradient to a server and pulls the average "

@@ -52,17 +52,47 @@ def step_times(sc: CollectiveScenario, frac: float, inter_link: str | None = Non
     hide, _ = _overlap_window(sc)
     native_bits = 8.0 * sc.gradient_bytes_per_param
     mem_bw = _memory_bandwidth(sc)
+    n = _participants(sc)
     out = {}
     for s in cc.SCHEMES:
         bits = cc.bits_per_element(s, frac)
         nbytes = sc.params * bits / 8.0
-        sync = sc.dp_sync_time(nbytes, inter_link)
-        kernels = cc.compression_time(s, sc.params, sc.devices if sc.setup is not None else sc.crossover_n, mem_bw,
-                                      native_bits)
+        # top-k's workers keep different indices: their (value, index) pairs are all-gathered, not all-reduced
+        # (explorer/cost/compression.py, 'What the synchronisation moves')
+        sync = (_allgather_time(sc, cc.topk_allgather_bytes(sc.params, frac, n), inter_link)
+                if s in cc.ALLGATHER_SCHEMES else sc.dp_sync_time(nbytes, inter_link))
+        kernels = cc.compression_time(s, sc.params, n, mem_bw, native_bits, frac)
         exposed = max(0.0, sync - hide) if s in ("fp32", "fp16") else sync
-        out[s] = {"bits": bits, "bytes": nbytes, "sync_s": sync, "compress_s": kernels, "exposed_s": exposed,
-                  "step_s": sc.compute_s_per_step + exposed + kernels}
+        out[s] = {"bits": bits, "bytes": nbytes, "received": cc.received_bytes_per_worker(s, sc.params, n, frac),
+                  "collective": "all-gather" if s in cc.ALLGATHER_SCHEMES else "all-reduce", "sync_s": sync,
+                  "compress_s": kernels, "exposed_s": exposed, "step_s": sc.compute_s_per_step + exposed + kernels}
     return out
+
+
+def _participants(sc: CollectiveScenario) -> int:
+    """Workers in the data-parallel synchronisation: every device of the plan, else the crossover's N (the ring
+    sc.dp_sync_time times)."""
+    return sc.devices if sc.setup is not None else sc.crossover_n
+
+
+def _allgather_time(sc: CollectiveScenario, total_bytes: float, inter_link: str | None = None) -> float:
+    """One all-gather of total_bytes (N messages) over the workers sc.dp_sync_time all-reduces over: as NCCL runs
+    it (ring, rails) on a step-model track, else the textbook ring over the crossover link."""
+    from explorer.cost import collectives as col
+
+    if sc.setup is not None:
+        from dataclasses import replace
+
+        from explorer.cost.time import all_gather
+        from explorer.hardware.catalog import build_cluster
+
+        setup, c = sc.setup, sc.setup.cluster
+        if inter_link is not None:
+            c = build_cluster(c.accelerator.key, c.devices, c.devices_per_node, c.intra.key, inter_link)
+            setup = replace(setup, cluster=c)
+        return float(all_gather(setup, total_bytes, sc.devices))
+    link = sc.crossover_link if inter_link is None else get_link(inter_link)
+    return float(col.all_gather_time(total_bytes, sc.crossover_n, link.latency_s, link.effective_bandwidth))
 
 
 def _memory_bandwidth(sc: CollectiveScenario) -> float:
@@ -139,17 +169,42 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
 
     # --- the table ----------------------------------------------------------------------------------------
     rows = []
+    fp32_received = cost["fp32"]["received"]
     for s in ca.SCHEMES:
         w = cost[WIRE[s]]
         r = runs[s]
-        rows.append([ca.LABELS[s], w["bits"], 32.0 / w["bits"], w["bytes"], w["sync_s"], w["compress_s"],
-                     w["step_s"], reach[s] if reach[s] is not None else "not reached",
+        rows.append([ca.LABELS[s], w["bits"], 32.0 / w["bits"], round(w["bytes"]), w["collective"],
+                     round(w["received"]), fp32_received / w["received"], w["sync_s"], w["compress_s"], w["step_s"],
+                     reach[s] if reach[s] is not None else "not reached",
                      ttt[s] if ttt[s] is not None else "never",
                      speedup[s] if speedup[s] is not None else "-", _loss_text(r["final_loss"]),
                      r["accuracy"]])
-    cols = ["scheme", "bits/element", "ratio vs FP32", "bytes per sync", "sync (s)", "compression (s)",
-            "step (s)", "steps to target", "time to target (s)", "end-to-end speedup",
+    # the message (what one worker compresses its gradient to) is not what the sync moves: top-k's pairs are
+    # all-gathered, so each worker receives N-1 of them; the 'received' columns are the wire traffic
+    cols = ["scheme", "message bits/element (one worker)", "message ratio vs FP32", "message bytes (one worker)",
+            "sync collective", "bytes received per worker per sync", "received ratio vs FP32 all-reduce", "sync (s)",
+            "compression (s)", "step (s)", "steps to target", "time to target (s)", "end-to-end speedup",
             "final loss", "test accuracy"]
+    n_sync = _participants(sc)
+    native_bytes = sc.gradient_bytes_per_param
+    n_cross = cc.topk_dense_crossover_workers(frac, native_bytes)
+    tk_w, nat_w = cost["topk"], cost[native_wire]
+    tk_vs = tk_w["received"] / nat_w["received"]
+    topk_text = (f"Top-k's message is {human_number(64 * frac)} bits per element (keeps {human_number(100 * frac)}%, "
+                 f"an FP32 value + a 32-bit index each), but the workers keep different indices, so the pairs cannot "
+                 f"be summed on the way round a ring: they are all-gathered (DGC, Horovod and PyTorch's sparse "
+                 f"all-reduce do so) and each worker receives the other {n_sync - 1} workers' pairs, "
+                 f"(N-1) k x 8 = {_bytes(tk_w['received'])}, against {_bytes(nat_w['received'])} for the dense "
+                 f"{int(8 * native_bytes)}-bit all-reduce (2(N-1)/N x M): "
+                 + (f"{human_number(tk_vs)}x more bytes" if tk_vs > 1 else f"{human_number(1 / tk_vs)}x fewer bytes")
+                 + f" (sync {dur(tk_w['sync_s'])} vs {dur(nat_w['sync_s'])}). What it receives grows with N; "
+                 + (f"above N = {human_number(n_cross)} workers (2 x {human_number(native_bytes)} B / "
+                    f"({human_number(frac)} x 8 B)) top-k at {human_number(100 * frac)}% moves more than the dense "
+                    f"all-reduce" + (f", and here N = {n_sync}." if n_sync > n_cross else
+                                     f"; here N = {n_sync}, below it.")
+                    if n_cross >= 2 else
+                    f"top-k at {human_number(100 * frac)}% moves more than the dense all-reduce at every N "
+                    f"(8 B x {human_number(frac)} per element against {human_number(native_bytes)} B)."))
 
     one, noef, nowu, tk = runs["onebit"], runs["onebit_noef"], runs["onebit_nowarmup"], runs["topk"]
     ratio_native = 8.0 * sc.gradient_bytes_per_param / cost["onebit"]["bits"]
@@ -172,6 +227,15 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         "sync_time_native_s": Figure(cost[native_wire]["sync_s"], "s",
                                      f"sync time, {int(8 * sc.gradient_bytes_per_param)}-bit gradients"),
         "sync_time_1bit_s": Figure(cost["onebit"]["sync_s"], "s", "sync time, 1-bit"),
+        "sync_time_topk_s": Figure(tk_w["sync_s"], "s", f"sync time, top-k {human_number(100 * frac)}% "
+                                   "(all-gather of the kept pairs)"),
+        "received_bytes_native": Figure(nat_w["received"], "B", f"bytes each worker receives per sync, "
+                                        f"{int(8 * native_bytes)}-bit all-reduce"),
+        "received_bytes_topk": Figure(tk_w["received"], "B", f"bytes each worker receives per sync, top-k "
+                                      f"{human_number(100 * frac)}% (all-gather, (N-1) k x 8)"),
+        "topk_dense_crossover_workers": Figure(n_cross, "workers", f"workers above which top-k "
+                                               f"{human_number(100 * frac)}% receives more bytes than the dense "
+                                               f"{int(8 * native_bytes)}-bit all-reduce"),
         "compression_time_1bit_s": Figure(cost["onebit"]["compress_s"], "s", "1-bit compression kernels per step"),
         "step_time_native_s": Figure(t_full, "s", "step time, native precision (sync overlapped)"),
         "step_time_1bit_s": Figure(cost["onebit"]["step_s"], "s", "step time, 1-bit compressed stage"),
@@ -191,7 +255,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 f"than FP32, {human_number(ratio_native)}x fewer than the track's own gradients). Over a whole run the "
                 f"warm-up ({human_number(100 * warm / steps)}% of the steps) still sends full precision, so 1-bit Adam "
                 f"moves {human_number(volume)}x fewer bytes in all, not {human_number(ratio_native)}x (Tang et al. "
-                f"2021 report up to 5x for the same reason)."),
+                f"2021 report up to 5x for the same reason). " + topk_text),
         Finding("Does 1-bit compression without error feedback hurt convergence?",
                 "Yes: after the same warm-up, 1-bit Adam without error feedback "
                 + (f"ends at loss {_loss_text(noef['final_loss'])}, above where it stood when compression began "
@@ -262,17 +326,27 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 "Seide et al. 2014; Karimireddy et al. 2019, Algorithm 2; Tang et al. 2021, Algorithm 1"),
         Formula("1-bit Adam", "T_w steps of Adam; then v frozen, m_t = beta1 m + (1 - beta1) g compressed, "
                 "x <- x - lr m / (sqrt(v_Tw) + eps)", "Tang et al. 2021, Algorithm 1"),
-        Formula("compressed sync time", "the all-reduce time of the compressed message (M bits / 32 of FP32)",
+        Formula("compressed sync time (1-bit)", "the all-reduce time of the compressed message (M bits / 32 of "
+                "FP32): each worker receives 2(N-1)/N x M",
                 "NCCL all-reduce where the track names a plan, else ring (docs/conventions.md 'Collectives')",
                 "1-bit all-reduce gathers, sums and recompresses chunks (all-to-all + all-gather); the bytes on "
                 "the wire are what this model keeps."),
+        Formula("compressed sync time (top-k)", "all-gather of N x k (value, index) pairs, 8 B each: each worker "
+                "receives (N-1) k x 8 B, ring (N-1) (alpha + 8 k / B); more than the dense all-reduce's 2(N-1)/N x M "
+                "once N > 2 M / (8 k)",
+                "DGC (Lin et al. 2018; its code all-gathers values and indices), Horovod and PyTorch sparse "
+                "all-reduce; Li & Hoefler 2022 (Ok-Topk), Shi et al. 2019 (gTop-k), Renggli et al. 2019 (SparCML): "
+                "the all-gather grows with N; NCCL all-gather where the track names a plan, else ring",
+                "each worker's top-k keeps different indices, so a ring reduce-scatter of the pairs does not stay k "
+                "long; explorer/cost/compression.py"),
         Formula("step time", "native: compute + max(0, sync - backward of the last micro-batch); compressed: "
                 "compute + sync + compression kernels", "DDP overlap (Li et al. VLDB 2020 sec. 3.2.3); momentum "
                 "is compressed after the backward pass (Tang et al. 2021)"),
         Formula("time to target", "warm-up steps x native step + (steps to target - warm-up) x compressed step",
                 "end to end, from the seeded run's steps to the target loss"),
         Formula("compression kernels", "elements x memory bytes per element / memory bandwidth (1-bit: about "
-                "16.4 + 12.1/N bytes)", "explorer/cost/compression.py"),
+                "16.4 + 12.1/N bytes; top-k: 32 + 16 N k/P bytes, the scatter of the N k gathered pairs)",
+                "explorer/cost/compression.py"),
     ]
     assumptions = [
         Assumption(f"Experiment: {sim['problem']}, {workers} workers, {sim['features']} features, "
@@ -284,6 +358,15 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                    "number, carries over (the experiment is small; the optimizer's behaviour is what it measures)",
                    "model choice"),
         Assumption(f"Link: {where}", link.source),
+        Assumption(f"Synchronisation: {n_sync} workers in one collective ("
+                   + ("as NCCL runs it across the nodes" if sc.setup is not None else f"a ring over {link.name}")
+                   + "): FP32, FP16 and 1-bit all-reduce their message; top-k all-gathers each worker's k pairs"
+                   + ("" if sc.setup is not None else
+                      ". This is the lab's form, one ring among the devices; in a fleet's server round each device "
+                      "would upload its k pairs and the server sum them (there top-k does shrink the uplink, k x 8 "
+                      "B, whatever N), and in gossip each device sends its neighbours k pairs; the fleet answer "
+                      "above prices the 8-bit and 1-bit updates, not top-k"),
+                   "explorer/cost/compression.py ('What the synchronisation moves')"),
         Assumption(f"Scenario: {sc.scenario}", sc.source),
         *([Assumption(f"Plan: {sc.derivation}", "explorer/cost/step.py")] if sc.derivation else []),
     ]
@@ -304,6 +387,12 @@ def _per_device_bytes(m_bytes: float, sc: CollectiveScenario) -> float:
     from explorer.cost.collectives import ring_allreduce_bytes_per_device
 
     return float(ring_allreduce_bytes_per_device(m_bytes, sc.crossover_n))
+
+
+def _bytes(x: float) -> str:
+    from explorer.units import human_bytes_3
+
+    return human_bytes_3(x)
 
 
 def _finite(x: float) -> float | None:

@@ -154,20 +154,23 @@ def server_sync_time(selected: ArrayLike, down_bytes: ArrayLike, up_bytes: Array
 
 
 def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, server_bandwidth: float,
-                        largest_bytes: float = 1e15) -> float | None:
+                        largest_bytes: float = 1e15, half_duplex: bool = False) -> float | None:
     """Update size M* at which the aggregator exchange (M down, M up; server_sync_time) and a ring all-reduce
-    of M among the same K devices over the same link (explorer.cost.collectives.ring_allreduce_time) take the
-    same time (SciPy brentq on log10 M over [1 B, largest_bytes]); None when one is faster at every size there.
-    Small updates favour the star (2 alpha against the ring's 2 (K-1) alpha); large ones favour the ring once
-    the aggregator's network is the bottleneck (K / B_server > 1 / B)."""
+    of M among the same K devices over the same link take the same time (SciPy brentq on log10 M over
+    [1 B, largest_bytes]); None when one is faster at every size there. The ring is
+    explorer.cost.collectives.relayed_ring_allreduce_time with one hop: on a half-duplex radio (links.toml
+    duplex = "half") each of its 2 (K-1) steps is an exchange, alpha + 2 M/(K B), as the star's down and up take
+    turns on the device's radio ((M_down + M_up)/B); on a wire, alpha + M/(K B). Small updates favour the star
+    (2 alpha against the ring's 2 (K-1) alpha); large ones favour the ring only once the aggregator's network is
+    the bottleneck: K / B_server > 1 / B on a wire, K / B_server > 2 (K-1) / (K B) on a half-duplex radio."""
     from scipy.optimize import brentq
 
-    from explorer.cost.collectives import ring_allreduce_time
+    from explorer.cost.collectives import relayed_ring_allreduce_time
 
     def gap(log_m: float) -> float:
         m = 10.0 ** log_m
         return float(server_sync_time(selected, m, m, alpha, link_bandwidth, server_bandwidth)
-                     - ring_allreduce_time(m, selected, alpha, link_bandwidth))
+                     - relayed_ring_allreduce_time(m, selected, alpha, link_bandwidth, 1, half_duplex))
 
     lo, hi = 0.0, math.log10(largest_bytes)
     if gap(lo) * gap(hi) > 0:

@@ -17,7 +17,11 @@ from __future__ import annotations
 import math
 
 from explorer.cost import energy, federated
-from explorer.cost.collectives import ring_allreduce_bytes_per_device, ring_allreduce_time, tree_allreduce_time
+from explorer.cost.collectives import (
+    relayed_ring_allreduce_time,
+    ring_allreduce_bytes_per_device,
+    tree_allreduce_time,
+)
 from explorer.cost.gossip import gossip_ring_crossover
 from explorer.puzzles.fleet3d import model as fm
 from explorer.puzzles.fleetlens.common import View, days, index, ratio_words, span
@@ -44,9 +48,11 @@ def crossover(rep, res) -> View:
     k = max(2, int(round(b["replicas"] * b["participation"])))
     a, bw, srv = link.latency_s, link.effective_bandwidth, tier.server_bytes_per_s
     star = federated.server_sync_time(k, m, m, a, bw, srv)
-    ring = ring_allreduce_time(m, k, a, bw)
+    # the ring on the device's own radio: on a half-duplex one each step is an exchange (sends and receives take
+    # turns), as the star's download and upload do (federated.server_sync_time)
+    ring = relayed_ring_allreduce_time(m, k, a, bw, 1, link.half_duplex)
     tree = tree_allreduce_time(m, k, a, bw)
-    m_star = federated.star_ring_crossover(k, a, bw, srv)
+    m_star = federated.star_ring_crossover(k, a, bw, srv, half_duplex=link.half_duplex)
     e_star = energy.transfer_energy_j(m, m, link.energy_j_per_bit)
     per = ring_allreduce_bytes_per_device(m, k)
     e_ring = energy.transfer_energy_j(per, per, link.energy_j_per_bit)

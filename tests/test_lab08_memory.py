@@ -203,11 +203,15 @@ def test_lora_and_qlora_bytes_on_llama3_70b():
 
 
 def test_adapted_layers_skip_their_weight_gradients():
-    # Hand: forward 1 + backward 2 (input gradient 1, weight gradient 1) per layer; adapters drop the weight
-    # gradient: (L + L) / 3L = 2/3 of full fine-tuning, plus 6 P_adapter T / 6 N T = the adapter fraction.
-    assert tmem.frozen_compute_factor(80, 80, "lora", 0.0) == pytest.approx(2 / 3)
-    assert tmem.frozen_compute_factor(80, 80, "none") == pytest.approx(1.0)
-    assert tmem.frozen_compute_factor(80, 40, "qlora", 0.01) == pytest.approx(120 / 240 + 0.01)
+    # Hand, without recomputation: forward 1 + backward 2 (input gradient 1, weight gradient 1) per layer; adapters
+    # drop the weight gradient: (L + L) / 3L = 2/3 of full fine-tuning; adapters on the top 40 of 80, the rest frozen
+    # below (forward only): (40 x 2 + 40 x 1) / 240, plus the adapters' 3 passes at 1% of a layer's weight GEMMs
+    # (1 unit each) on 40 layers. With recomputation: tests/test_memory_adapter_compute.py.
+    passes = (1.0, 0.0, 1.0, 1.0)  # forward, recompute, input gradient, weight gradient
+    assert tmem.frozen_compute_factor(80, 80, "lora", passes) == pytest.approx(2 / 3)
+    assert tmem.frozen_compute_factor(80, 80, "none", passes) == pytest.approx(1.0)
+    assert tmem.frozen_compute_factor(80, 40, "qlora", passes, adapter_ratio=0.01) == pytest.approx(
+        (120 + 40 * 3 * 0.01) / 240)
 
 
 def test_cloud_fit_search_offers_lora_and_qlora_and_proves_its_answer():
@@ -262,14 +266,17 @@ def test_the_training_setup_keeps_the_software_stack_of_its_base():
 
 def test_the_stated_objective_is_the_one_the_solver_optimises():
     """The search minimises, in order, max(time-to-quality, the start's), then the number of changes
-    (explorer/solvers/choice_tables.py). On cloud a 6-change fit is 9.7% faster than the start and the 3-change
-    answer 7.8%: both are charged the start's time, so the fewer changes win. The question used to say 'cheapest
-    set of changes (minimising the throughput lost)' and grading the faster fit said it 'beats the optimum'."""
+    (explorer/solvers/choice_tables.py). On edge the model fits as started and a 2-change fit (8-bit Adam, the
+    bottom 3 of 12 layers frozen) is faster: both are charged the start's time, so the fewer changes win. The
+    question used to say 'cheapest set of changes (minimising the throughput lost)' and grading the faster fit said
+    it 'beats the optimum'. (This test ran on cloud, where QLoRA fits looked 7.8-9.7% faster than the start only
+    because adapted layers were charged 2/3 of a compute time that held the recompute: priced pass by pass, no cloud
+    fit is faster than the start, tests/test_memory_adapter_compute.py.)"""
     import dataclasses
 
     from explorer.solvers.choice_tables import solve_exhaustive
 
-    res = pm.solve_memory("cloud")
+    res = pm.solve_memory("edge")
     rep = pm.build_report(res)
     prob = res.problem
     u = prob.notes["unit_s"]
@@ -286,7 +293,7 @@ def test_the_stated_objective_is_the_one_the_solver_optimises():
                                       "sense": "min"}
     # the faster fit, graded: at the optimum on the first level (charged the start's time), not 'beats it'
     fast_row = {d: res.inst.dims[d][i] for d, i in fast_idx.items()}
-    v = pm.evaluate_attempt(fast_row, "cloud")
+    v = pm.evaluate_attempt(fast_row, "edge")
     assert v["feasible"] and v["objective"] == pytest.approx(t_start)
     assert v["figures"]["time_to_quality_s"].value < t_start
 

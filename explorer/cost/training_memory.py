@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike
 from explorer.cost import memory as mem
 from explorer.cost import step as stp
 from explorer.cost import time as tm
+from explorer.cost.efficiency import layer_gemm_efficiency
 from explorer.cost.setup import OPTIMIZER_BYTES, Setup
 from explorer.errors import UsageError
 from explorer.models.architecture import DecoderModel
@@ -281,17 +282,83 @@ def waterfall_grid(base: Setup, layout: Layout, choice: Choice, micro_batch: Arr
     return res
 
 
+COMPUTE_PASSES = ("forward", "recompute", "input_gradient", "weight_gradient")
+
+
 def frozen_compute_factor(layers: int, trainable_layers: int, adapter: str = "none",
-                          adapter_fraction: float = 0.0) -> float:
-    """Fraction of a full step's layer compute a choice runs. Every layer runs its forward pass (1 of
-    the 3 forward-equivalents; backward = 2 x forward: 1 for the input gradient, 1 for the weight
-    gradient, docs/conventions.md). Trained layers run both backward halves; layers with adapters run the
-    input gradient only (their base weights get no gradient), plus the adapters' own forward and
-    backward (6 FLOPs per adapter parameter and token: the adapter fraction of the full 6 N);
-    frozen layers below run the forward pass only."""
+                          layer_passes: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike] = (1.0, 0.0, 1.0, 1.0),
+                          head_passes: tuple[ArrayLike, ArrayLike, ArrayLike] = (0.0, 0.0, 0.0),
+                          adapter_ratio: float = 0.0, adapter_replayed: ArrayLike = False) -> np.ndarray | float:
+    """Fraction of full fine-tuning's compute a choice runs, priced pass by pass.
+
+    layer_passes = (forward, recompute, input gradient, weight gradient) of one layer as full fine-tuning
+    runs it (seconds or FLOPs, any one unit); head_passes = (forward, input gradient, weight gradient) of the
+    output layer and loss. Full fine-tuning runs every pass of every layer and of the head. A choice runs:
+      * trained layers (the top `trainable_layers`, adapter "none"): every pass;
+      * adapted layers (the top `trainable_layers` with adapters): forward, recompute and input gradient,
+        not the weight gradient: the base weight is frozen, so autograd skips its weight-gradient GEMM
+        (requires_grad=False) and still computes the input gradient the adapters below need (LoRA, Hu et al.
+        2021, arXiv 2106.09685, sec. 4.2: no gradient for the vast majority of the parameters, a 25% speed-up
+        on GPT-3 175B; QLoRA, Dettmers et al. 2023, arXiv 2305.14314, sec. 3: only the adapters' gradients
+        are needed, not the 4-bit weights', but the input gradient still dequantises them). The
+        adapters B A cost adapter_ratio (their weights over the layer's, rank r (d_in + d_out) / d_in d_out
+        summed over the maps) of the weight GEMMs in each of their forward, input and weight gradient, and in
+        the recompute too when the layer's forward is replayed (adapter_replayed);
+      * frozen layers below the lowest trained or adapted one: forward only. Nothing below them needs a
+        gradient (the embedding is frozen, the input is data), so autograd's backward stops above them and
+        activation checkpointing replays no checkpointed segment the backward does not pass through
+        (torch.utils.checkpoint docs: the forward is rerun segment by segment 'during backward propagation';
+        the non-reentrant variant, use_reentrant=False, which PyTorch recommends, needs no input with
+        requires_grad=True; under the reentrant one HF PEFT's prepare_model_for_kbit_training calls
+        enable_input_require_grads, which makes the embedding's output need a gradient and so pushes the
+        backward, and every replay, down through all layers: not priced here);
+      * the head: trained with frozen layers below trained ones (every pass), or alone (a linear probe:
+        no input gradient); frozen under adapters (forward + input gradient; forward only with no adapted
+        layer).
+    The lowest trained (adapted) layer still computes the input gradient of its first GEMMs, which nothing
+    uses (autograd skips it only for tensors that need no gradient): charged, at most one layer's QKV input
+    gradient."""
+    fwd, rec, ig, wg = (np.asarray(x, dtype=float) for x in layer_passes)
+    h_fwd, h_ig, h_wg = (np.asarray(x, dtype=float) for x in head_passes)
+    full = layers * (fwd + rec + ig + wg) + h_fwd + h_ig + h_wg
+    frozen = (layers - trainable_layers) * fwd
     if adapter == "none":
-        return (layers + 2 * trainable_layers) / (3 * layers)
-    return (layers + trainable_layers) / (3 * layers) + adapter_fraction
+        run = trainable_layers * (fwd + rec + ig + wg) + frozen + h_fwd + h_wg + (h_ig if trainable_layers else 0.0)
+    else:
+        adapters = adapter_ratio * wg * (3.0 + np.asarray(adapter_replayed, dtype=float))
+        run = trainable_layers * (fwd + rec + ig + adapters) + frozen + h_fwd + (h_ig if trainable_layers else 0.0)
+    out = run / full
+    return float(out) if out.ndim == 0 else out
+
+
+def layer_pass_seconds(s: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike,
+                       sp: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(forward, recompute, input gradient, weight gradient) seconds of one layer and micro-batch on one
+    device, compute + memory-bound as explorer.cost.time.layer_time counts them (their sum is layer_time's
+    under `recompute`). The forward is a third of the layer without recompute (time.layer_forward_time:
+    backward = 2 x forward, docs/conventions.md); the recompute is what `recompute` adds to the layer; the
+    weight gradient is the weight GEMMs' second backward GEMM, as many FLOPs as their forward
+    (2 x layer_matmul_params per token) at the layer's GEMM efficiency, as layer_time rates them; the input
+    gradient is the rest of the backward: the input-gradient GEMMs, the attention core's backward (it has
+    no weights) and the elementwise backward passes."""
+    m = s.model
+    c0, m0, _, _ = tm.layer_time(s, tp, cp, micro_batch, 0, sp)
+    c, mb_, _, _ = tm.layer_time(s, tp, cp, micro_batch, recompute, sp)
+    t0 = np.asarray(c0 + m0, dtype=float)
+    fwd = t0 / 3.0
+    rec = np.asarray(c + mb_, dtype=float) - t0
+    tp_a = np.asarray(tp)
+    tokens = np.asarray(micro_batch, dtype=float) * s.seq_len / np.asarray(cp, dtype=float)
+    e = layer_gemm_efficiency(s.cluster.accelerator.matmul_efficiency, m, tp_a, tokens, s.gemm_efficiency_params,
+                              s.fused_projections)
+    wg = tokens * 2.0 * m.layer_matmul_params / tp_a / (s.gemm_peak_flops * e)
+    return fwd, rec, t0 - fwd - wg, wg
+
+
+def adapter_ratio(model: DecoderModel, rank: int) -> float:
+    """LoRA adapters' weights over the base weights of one layer's linear maps: their GEMMs' FLOPs over the
+    base GEMMs' in each pass (2 FLOPs per weight and token either way; Hu et al. 2021 sec. 4.1)."""
+    return adapter_params(model, 1, rank) / model.layer_matmul_params if rank else 0.0
 
 
 def dequantisation_bytes(params: float, layers: int, adapted_layers: int, recompute_full: ArrayLike,
@@ -309,9 +376,10 @@ def training_step(base: Setup, choice: Choice, tp: int, pp: int, dp: int, num_mi
                   int8_block: int = 2048) -> dict[str, float]:
     """One training step of a choice on a parallel plan, from the step model (explorer.cost.step.evaluate)
     on the TrainingSetup, with the two departures this module models:
-      * freezing and adapters: frozen layers run forward only and adapted layers skip their weight
-        gradients, so the step loses (1 - f) of its compute time and of its model FLOPs,
-        f = frozen_compute_factor (the MFU is step.evaluate's, rescaled accordingly); QLoRA adds the
+      * freezing and adapters: frozen layers below the trained ones run the forward pass only (no recompute,
+        no backward), adapted layers skip the weight gradient of their base weights (forward, recompute and
+        input gradient remain), priced pass by pass (frozen_compute_factor over layer_pass_seconds; model
+        FLOPs over the passes' FLOPs; the MFU is step.evaluate's, rescaled accordingly); QLoRA adds the
         dequantisation passes (memory-bound, at HBM bandwidth) of every micro-batch;
       * offload: the on-device optimizer pass is replaced by PCIe transfers (gradients down, weights up)
         plus the same memory-bound pass at host-memory bandwidth (ZeRO-Offload, Ren et al. 2021 sec. 4).
@@ -334,9 +402,28 @@ def training_step_grid(base: Setup, choice: Choice, tp: int, pp: int, dp: int, m
     zero, offload = np.asarray(zero), np.asarray(offload, dtype=bool)
     sp = (tp > 1) if sp is None else sp
     r = stp.evaluate(s, tp, cp, pp, dp, v, mb, nmb, zero, rc, int(sp))
-    f = frozen_compute_factor(s.model.layers, choice.trainable_layers, choice.adapter, s.trainable_fraction)
+    m, L, T = s.model, s.model.layers, choice.trainable_layers
+    ratio = adapter_ratio(m, choice.lora_rank if choice.adapter != "none" else 0)
+    # time: each pass at its own seconds (layer_pass_seconds); the head's forward, input and weight gradient a
+    # third each of its time (backward = 2 x forward). step.evaluate's time_compute is n_mb x (the paced rank's
+    # layers x the layer + the head): its layer part scales with the layers' share, its head part with the head's
+    # (every track's setup puts the output layer on the paced rank; with PP > 1 its layers are taken as the
+    # model's mix of trained and frozen ones)
+    passes = layer_pass_seconds(s, tp, cp, mb, rc, int(sp))
+    t_head = nmb * tm.logits_time(s, tp, cp, mb)
     t_compute_full, t_step_full = r["time_compute"], r["step_time"]
-    t_main = t_step_full - r["time_optimizer"] - (1.0 - f) * t_compute_full
+    t_layers = t_compute_full - t_head
+    f_layers = frozen_compute_factor(L, T, choice.adapter, passes, adapter_ratio=ratio,
+                                     adapter_replayed=s.forward_replayed(rc))
+    f_head = frozen_compute_factor(L, T, choice.adapter, (0.0, 0.0, 0.0, 0.0), (1 / 3, 1 / 3, 1 / 3))
+    t_compute = f_layers * t_layers + f_head * t_head
+    t_main = t_step_full - r["time_optimizer"] - (t_compute_full - t_compute)
+    # model FLOPs (no recompute, docs/conventions.md): a layer's forward G + A (weight GEMMs, attention core),
+    # input gradient G + 2A (the attention core's backward has no weight), weight gradient G; the head 2 V h a pass
+    g, a = 2.0 * m.layer_matmul_params, m.attention_forward_flops_per_token(s.seq_len)
+    head = m.logits_forward_flops_per_token()
+    f_flops = frozen_compute_factor(L, T, choice.adapter, (g + a, 0.0, g + 2 * a, g), (head, head, head),
+                                    adapter_ratio=ratio)
     t_opt = tm.optimizer_time(optimizer_pass(s), tp, cp, pp, dp, zero, v)
     if choice.adapter == "qlora":
         deq = dequantisation_bytes(float(mem.params_per_device(s, tp, pp)), s.model.layers, choice.trainable_layers,
@@ -351,9 +438,9 @@ def training_step_grid(base: Setup, choice: Choice, tp: int, pp: int, dp: int, m
         t_opt = np.where(offload, pcie + host, t_opt)
     t_step = t_main + t_opt
     shape = np.broadcast_shapes(*(np.shape(x) for x in (mb, nmb, rc, zero, offload)))
-    out = {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": f * t_compute_full,
-           "time_dp_total": r["time_dp_total"], "model_flops": f * r["model_flops"],
-           "mfu": r["mfu"] * f * t_step_full / t_step}
+    out = {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": t_compute,
+           "time_dp_total": r["time_dp_total"], "model_flops": f_flops * r["model_flops"],
+           "mfu": r["mfu"] * f_flops * t_step_full / t_step}
     return {k: np.broadcast_to(np.asarray(x, dtype=float), shape) for k, x in out.items()}
 
 

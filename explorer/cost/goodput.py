@@ -10,6 +10,15 @@ model M e^(R/M) (e^((tau + C)/M) - 1) / tau). Goodput = useful time / wall time 
 
 Time to train = tokens / (tokens per second of the step model x goodput); dollars = GPUs x hours x
 price per GPU-hour. All SI: seconds, bytes, bytes/s.
+
+Where the model stops describing a run that can be planned: Young's sqrt(2 C M) is first order, valid for
+C << M, and Daly's higher-order estimate for C < 2 M (Daly 2006, sec. 4; beyond it his best interval is M
+itself). Daly's exact wall factor stays finite for any C, R and M, so it will price a run whose checkpoint write
+outlasts the mean time between failures (goodput ~ 0, a checkpoint interval shorter than the write it protects,
+years of wall time): such a run makes no progress worth a plan. GOODPUT_FLOOR = 1/2 makes it infeasible: below it
+more of the rented time is lost to failures, restarts and checkpoint writes than spent training, and since the
+wall factor is at least the failure-free (tau + C) / tau, a goodput of 1/2 or more guarantees an interval tau >= C
+(and C < M: at C >= M the factor is at least min over x of (e^(x+1) - 1) / x = 6.3, goodput <= 16%).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from explorer.cost.checkpoint import daly_wall_factor, numeric_optima, young_int
 from explorer.errors import InfeasibleError
 
 HOUR_S = 3600.0
+GOODPUT_FLOOR = 0.5  # below it a run loses more time than it trains: infeasible (module docstring)
 
 
 def per_device_failure_rate(interruptions: float, days: float, devices: int) -> float:
@@ -70,10 +80,28 @@ class Goodput:
         return 86400.0 / self.mtbf_s
 
 
-def goodput(checkpoint_s: float, restart_s: float, mtbf_s: float) -> Goodput:
-    """Goodput with the best checkpoint interval; InfeasibleError when failures come so often that the
-    job cannot make progress (a restart plus a checkpoint take longer than the mean time between failures
-    by a wide margin: Daly's factor overflows)."""
+def _s(x: float) -> str:
+    return f"{x:,.0f} s" if x >= 10 else f"{x:.3g} s"
+
+
+def _no_progress(checkpoint_s: float, restart_s: float, mtbf_s: float) -> tuple[str, list[str]]:
+    """The conflict that stops a job making progress, in words: the checkpoint write or the restart against the
+    job's mean time between failures (whichever is longer), or both together."""
+    c, r, m = checkpoint_s, restart_s, mtbf_s
+    if c >= m:
+        return (f"a checkpoint write takes {_s(c)}, {c / m:,.3g}x the job's mean time between failures ({_s(m)}), "
+                f"so most writes are cut short by a failure", ["checkpoint write", "failures"])
+    if r >= m:
+        return (f"a restart takes {_s(r)}, {r / m:,.3g}x the job's mean time between failures ({_s(m)}), so "
+                f"most restarts are cut short by the next failure", ["restart", "failures"])
+    return (f"failures every {_s(m)} on average against a checkpoint write of {_s(c)} and a restart of {_s(r)}",
+            ["checkpoint write", "restart", "failures"])
+
+
+def goodput(checkpoint_s: float, restart_s: float, mtbf_s: float, floor: float = GOODPUT_FLOOR) -> Goodput:
+    """Goodput with the best checkpoint interval; InfeasibleError, naming the checkpoint write or the restart
+    against the job's mean time between failures, when the job cannot make progress worth a plan: Daly's factor
+    overflows, the goodput is below `floor`, or the best interval is shorter than the write it protects."""
     if restart_s + checkpoint_s > 50.0 * mtbf_s:
         raise InfeasibleError(f"failures every {mtbf_s:.3g} s on average, but a restart and a checkpoint take "
                               f"{restart_s + checkpoint_s:.3g} s: the job makes no progress", ["failures"])
@@ -81,6 +109,13 @@ def goodput(checkpoint_s: float, restart_s: float, mtbf_s: float) -> Goodput:
     wall = daly_wall_factor(tau, checkpoint_s, mtbf_s, restart_s)
     if not math.isfinite(wall):
         raise InfeasibleError(f"failures every {mtbf_s:.3g} s on average: the job makes no progress", ["failures"])
+    if 1.0 / wall < floor or tau < checkpoint_s:
+        why, conflicts = _no_progress(checkpoint_s, restart_s, mtbf_s)
+        short = f"; the best checkpoint interval ({_s(tau)} of work) is shorter than the write" \
+            if tau < checkpoint_s else ""
+        g = f"{1.0 / wall:.2%}" if 1.0 / wall >= 1e-4 else "under 0.01%"
+        raise InfeasibleError(f"{why}: goodput {g}, below the {floor:.0%} floor (more time lost to "
+                              f"failures, restarts and checkpoints than spent training){short}", conflicts)
     return Goodput(mtbf_s=mtbf_s, checkpoint_s=checkpoint_s, restart_s=restart_s, interval_s=tau,
                    young_s=young_interval(checkpoint_s, mtbf_s), wall_factor=wall)
 

@@ -31,6 +31,7 @@ from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import get_link
 from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction
+from explorer.units import human_number
 
 MAX_CANDIDATES = 128
 DEFAULT_SIZES = tuple(8 * 2**k for k in range(14))  # 8 .. 65,536 GPUs
@@ -278,8 +279,14 @@ def _cost(c: Candidate, setup, tokens: float, a: RunAssumptions, deadline_s: flo
     write = checkpoint_write_s(state, nodes, a.node_write_bps, a.storage_write_bps)
     try:
         c.goodput = goodput(write, a.restart_s + write, job_mtbf_s(a.failure_rate_per_gpu_s, c.gpus))
-    except InfeasibleError as exc:
-        c.status, c.reason, c.result = "infeasible", str(exc), None
+    except InfeasibleError as exc:  # the figures behind the times, so the option to change can be read off
+        rate = min(nodes * a.node_write_bps, a.storage_write_bps)
+        by = ("the storage system's aggregate, --storage-write-gbps" if rate == a.storage_write_bps else
+              f"{nodes:,} nodes x {a.node_write_bps / 1e9:g} GB/s per node")
+        c.status, c.result = "infeasible", None
+        c.reason = (f"{exc}; checkpoint {state / 1e9:,.1f} GB at {rate / 1e9:g} GB/s ({by}), restart "
+                    f"{a.restart_s:g} s (--restart-s) + reading it back; job MTBF = per-GPU MTBF "
+                    f"{human_number(a.gpu_mtbf_hours)} h (--gpu-mtbf-hours) / {c.gpus:,} GPUs")
         return
     c.train_s = time_to_train_s(tokens, c.result.best.tokens_per_s, c.goodput.goodput)
     c.usd = run_cost_usd(c.gpus, c.train_s, c.usd_per_hour)

@@ -7,14 +7,21 @@ and, because many write-ups use it, 6N with N all parameters (Kaplan et al. 2020
 MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (docs/conventions.md, "Utilisation").
 
 Three kinds of test:
-- hardware: the weights, gradients and optimizer state alone, fully sharded over all the GPUs (ZeRO-3's floor,
-  no offload), exceed the GPU's usable memory (the fraction `explore plan` skips a candidate by) -> "impossible":
-  no plan fits on that hardware, whatever the claim. Tested always, with or without --memory-gb;
+- hardware: the 16-bit weights alone, fully sharded over all the GPUs, exceed the GPU's usable memory (the
+  fraction `explore plan` skips a candidate by) -> "impossible": no plan fits on that hardware even with the
+  gradients and optimizer state offloaded to host memory (ZeRO-Offload, Ren et al. 2021, the relaxation
+  `explore solve memory` prices); only streaming the weights themselves from host or NVMe (ZeRO-Infinity,
+  Rajbhandari et al. 2021), which the project does not model, goes lower, and the verdict says so.
+  Tested always, with or without --memory-gb;
 - arithmetic: the claims contradict each other or a hard limit (MFU above 100%, memory above the HBM or below
-  the weights, gradients and optimizer state fully sharded over all the GPUs, an MFU that matches the throughput
-  under neither FLOP count) -> "inconsistent";
-- model: the claim beats what the cost model allows (MFU above the proven 3D optimum's, memory below
-  the smallest footprint of any plan) -> "beyond the model" (the model may be pessimistic; say so).
+  the weights fully sharded over all the GPUs, an MFU that matches the throughput under neither FLOP count)
+  -> "inconsistent";
+- model: the claim beats what the cost model allows (the weights, gradients and optimizer state fully sharded
+  do not fit without offload, which the model's plans never use; MFU above the proven 3D optimum's; memory
+  below the smallest footprint of any plan, or below the model state fully sharded) -> "beyond the model" (the
+  model may be pessimistic; say so). The bound is solved at the claim's global batch; without --global-batch at
+  the default (2,048 sequences), and when no plan divides that default, at the nearest multiple of the GPU count
+  (which every data-parallel degree divides). The verdict line names the batch whenever it was not given.
 """
 
 from __future__ import annotations
@@ -89,6 +96,11 @@ class CheckResult:
         return check_text(self)
 
 
+def _gb(x: float) -> str:
+    """GB with three significant figures under 10 GB (0.138, not 0.1), one decimal above (141.1)."""
+    return f"{x:,.1f}" if x >= 10 else f"{x:.3g}"
+
+
 MAX_CLAIM = 1e15
 """Largest claimed figure taken (tokens/s, step time, MFU, GB): above it a claim is a typo, not a cluster."""
 
@@ -133,23 +145,40 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                     precision=setup.precision)
     tol = tolerance
 
-    # The floor no plan goes under: the model's weights, gradients and optimizer state fully sharded over all the
-    # GPUs (ZeRO-3, no offload to CPU or NVMe; cost/memory.py full_model_state_bytes), against the usable memory
-    # explore plan's memory bound uses (Setup.memory_limit_bytes: HBM x the track's usable fraction). Always tested:
-    # when it fails no plan fits, and no claim on this hardware can hold.
+    # The floors no plan goes under, against the usable memory explore plan's memory bound uses
+    # (Setup.memory_limit_bytes: HBM x the track's usable fraction). Always tested: when one fails no plan fits.
+    # - the 16-bit weights fully sharded over all the GPUs: what stays on the device when the gradients and the
+    #   optimizer state are offloaded to host memory (ZeRO-Offload; `explore solve memory` prices it). Failing it is
+    #   the hardware's limit ("impossible"), short of streaming the weights themselves (ZeRO-Infinity, not modelled);
+    # - the weights, gradients and optimizer state fully sharded (ZeRO-3, no offload; cost/memory.py
+    #   full_model_state_bytes): the floor of the cost model's plans, which never offload. Failing it is the
+    #   model's limit ("beyond the model"), since offload would lift it.
     floor = full_model_state_bytes(setup) / gpus / 1e9
+    w_floor = m.params * setup.weight_bytes / gpus / 1e9
     r.implied["memory_floor_gb_state_sharded"] = floor
+    r.implied["memory_floor_gb_weights_sharded"] = w_floor
     hbm = setup.cluster.accelerator.memory_bytes / 1e9
     usable = setup.memory_limit_bytes / 1e9
-    fits = floor <= usable
+    weights_fit, fits = w_floor <= usable, floor <= usable
+    of_hbm = f"{usable:.1f} GB usable ({setup.usable_memory_fraction:.0%} of the {hbm:.1f} GB of HBM on {r.gpu})"
     r.tests.append(Test(
-        "the model state, fully sharded, fits the GPU's memory", "hardware", fits,
+        "the weights, fully sharded, fit the GPU's memory", "hardware", weights_fit,
+        f"{m.params:,} parameters x {setup.weight_bytes:g} weight bytes / {gpus:,} GPUs = {_gb(w_floor)} GB per GPU "
+        f"{'<=' if weights_fit else '>'} {of_hbm}; gradients and optimizer state offloaded to host memory "
+        f"(ZeRO-Offload)",
+        failed=f"no plan fits on {gpus:,} x {r.gpu} even with the gradients and optimizer state offloaded to host "
+               f"memory (ZeRO-Offload): the weights alone, fully sharded, need {_gb(w_floor)} GB per GPU > "
+               f"{usable:.1f} GB usable (only streaming the weights themselves from host memory or NVMe, "
+               f"ZeRO-Infinity, which the project does not model, needs less)"))
+    r.tests.append(Test(
+        "the model state, fully sharded, fits the GPU's memory without offload", "model", fits,
         f"{m.params:,} parameters x ({setup.weight_bytes:g} weight + {setup.grad_bytes:g} gradient + "
         f"{setup.optimizer_bytes:g} optimizer) bytes / {gpus:,} GPUs = {floor:,.1f} GB per GPU "
-        f"{'<=' if fits else '>'} {usable:.1f} GB usable ({setup.usable_memory_fraction:.0%} of the {hbm:.1f} GB "
-        f"of HBM on {r.gpu}; ZeRO-3, no offload to CPU or NVMe)",
-        failed=f"no plan fits on {gpus:,} x {r.gpu}, as the weights, gradients and optimizer state alone, fully "
-               f"sharded (ZeRO-3, no offload), need {floor:,.1f} GB per GPU > {usable:.1f} GB usable"))
+        f"{'<=' if fits else '>'} {of_hbm}; ZeRO-3, no offload to CPU or NVMe, as in every plan of the cost model",
+        failed=f"no plan of the cost model fits on {gpus:,} x {r.gpu}: its plans do not offload, and the weights, "
+               f"gradients and optimizer state alone, fully sharded (ZeRO-3), need {floor:,.1f} GB per GPU > "
+               f"{usable:.1f} GB usable; offloading the gradients and optimizer state to host memory "
+               f"(ZeRO-Offload, which explore solve memory prices) would leave {_gb(w_floor)} GB of weights per GPU"))
 
     # throughput, from whichever form the claim took
     per_gpu = None
@@ -190,45 +219,84 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     if memory_gb is not None:
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
                             f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
-        # the same floor (above), against the claimed figure
-        r.tests.append(Test("memory >= the model state fully sharded", "arithmetic", memory_gb >= floor * (1 - tol),
+        # the same floors (above), against the claimed figure: below the weights is a hard limit, below the whole
+        # model state only the model's (offload goes lower)
+        def within(f: float) -> str:
+            inside = f * (1 - tol) <= memory_gb < f
+            return f"; below it, but within the {tol:.0%} tolerance" if inside else ""
+
+        r.tests.append(Test("memory >= the weights fully sharded", "arithmetic", memory_gb >= w_floor * (1 - tol),
+                            f"{memory_gb:g} GB per GPU vs {m.params:,} parameters x {setup.weight_bytes:g} weight "
+                            f"bytes / {gpus:,} GPUs = {w_floor:,.3g} GB, the weights alone, fully sharded, which "
+                            f"stay on the GPU even with the gradients and optimizer state offloaded" + within(w_floor)))
+        r.tests.append(Test("memory >= the model state fully sharded, without offload", "model",
+                            memory_gb >= floor * (1 - tol),
                             f"{memory_gb:g} GB per GPU vs {m.params:,} parameters x ({setup.weight_bytes:g} weight + "
                             f"{setup.grad_bytes:g} gradient + {setup.optimizer_bytes:g} optimizer) bytes / "
                             f"{gpus:,} GPUs = {floor:,.3g} GB, the weights, gradients and optimizer state alone, "
-                            f"fully sharded (ZeRO-3, no offload to CPU or NVMe)"
-                            + ("" if memory_gb >= floor or memory_gb < floor * (1 - tol) else
-                               f"; below it, but within the {tol:.0%} tolerance")))
-    if bound and not fits:  # no plan fits (the hardware test): nothing for the solve to bound
-        r.bound = {"global_batch": global_batch or assumptions.global_batch, "infeasible": r.tests[0].failed,
-                   "solved": False}
+                            f"fully sharded (ZeRO-3, no offload to CPU or NVMe, as in every plan of the cost model)"
+                            + within(floor),
+                            failed=f"memory below the weights, gradients and optimizer state fully sharded, "
+                                   f"{floor:,.3g} GB, which only offload (not in the cost model's plans) goes under"))
+    gb = global_batch or assumptions.global_batch
+    if bound and not fits:  # no plan of the model fits (the memory floors): nothing for the solve to bound
+        r.bound = {"global_batch": gb, "global_batch_given": global_batch is not None,
+                   "infeasible": r.tests[0 if not weights_fit else 1].failed, "solved": False}
     elif bound:
-        _bound(r, track, setup, {**opts, **stack}, global_batch or assumptions.global_batch, mfu, memory_gb,
-               time_limit)
+        _bound(r, track, setup, {**opts, **stack}, gb, mfu, memory_gb, time_limit, given=global_batch is not None)
     return r
 
 
+def _no_plan(r: CheckResult, gb: int, given: bool, exc: InfeasibleError, also: int | None = None) -> None:
+    """No plan of the cost model at global batch `gb` (and, when `also`, at that batch too): a failed model test
+    whose words name the batch when it was the default, not the user's."""
+    at = "" if given else f" at the default global batch of {gb:,} sequences (--global-batch not given)"
+    if also is not None:
+        at += f", nor at {also:,}, the nearest multiple of the GPU count"
+    r.bound = {"global_batch": gb, "global_batch_given": given, "infeasible": str(exc)}
+    r.tests.append(Test("a plan exists under the model", "model", False, str(exc),
+                        failed=f"no plan of the cost model fits on {r.gpus:,} x {r.gpu}{at}"))
+
+
 def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None, memory_gb: float | None,
-           time_limit: float | None) -> None:
+           time_limit: float | None, given: bool = True) -> None:
     """The proven 3D optimum of this cluster as the model's upper bound on MFU, and the smallest footprint
-    of any plan as its lower bound on memory."""
+    of any plan as its lower bound on memory. `given`: the global batch is the user's; when it is the default and
+    no plan divides it, the bound is solved at the nearest multiple of the GPU count instead (every data-parallel
+    degree divides it), and r.bound records both."""
     from explorer.puzzles.threed import make_instance, solve_3d
     from explorer.solvers.threed_enumerate import enumerate_space
 
     tol = r.tolerance
+
+    def solve(batch: int):
+        return solve_3d(track, model=r.model.model, gpus=r.gpus, global_batch=batch, seq_len=r.seq_len,
+                        explain=False, top=1, time_limit=time_limit, **opts)
+
+    default: dict[str, Any] = {}
     try:
-        res = solve_3d(track, model=r.model.model, gpus=r.gpus, global_batch=gb, seq_len=r.seq_len, explain=False,
-                       top=1, time_limit=time_limit, **opts)
-    except InfeasibleError as exc:
-        r.bound = {"global_batch": gb, "infeasible": str(exc)}
-        r.tests.append(Test("a plan exists under the model", "model", False, str(exc),
-                            failed=f"no plan of the cost model fits on {r.gpus:,} x {r.gpu}"))
-        return
+        try:
+            res = solve(gb)
+        except InfeasibleError as exc:
+            alt = r.gpus * max(1, round(gb / r.gpus))
+            if given or "global_batch" not in exc.conflicts or alt == gb:
+                _no_plan(r, gb, given, exc)
+                return
+            default = {"global_batch": gb, "infeasible": str(exc)}
+            try:
+                res = solve(alt)
+            except InfeasibleError:
+                _no_plan(r, gb, given, exc, also=alt)
+                return
+            gb = alt
     except NoAnswerError as exc:  # the time limit, not a proof: no bound, and no verdict on the claims
-        r.bound = {"global_batch": gb, "no_answer": str(exc)}
+        r.bound = {"global_batch": gb, "global_batch_given": given, "no_answer": str(exc)}
         return
     b = res.best
-    r.bound = {"global_batch": gb, "status": res.status, "plan": b.plan.describe(), "mfu": b.mfu,
-               "tokens_per_s_per_gpu": b.tokens_per_s / r.gpus, "memory_gb": b.memory_total / 1e9}
+    r.bound = {"global_batch": gb, "global_batch_given": given, "status": res.status, "plan": b.plan.describe(),
+               "mfu": b.mfu, "tokens_per_s_per_gpu": b.tokens_per_s / r.gpus, "memory_gb": b.memory_total / 1e9}
+    if default:
+        r.bound["default_batch"] = default
     proven = "proven optimum" if res.status == "optimal" else "best found (NOT proven: time limit)"
     # The cost model's MFU counts attention (PaLM); compare like with like, and the higher of the claims.
     cand = [(r.implied["mfu_model"], "the throughput's MFU (with attention)")] if "mfu_model" in r.implied else []

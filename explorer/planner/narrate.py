@@ -184,11 +184,13 @@ def check_text(r) -> str:
         out.append("  (no claim given: pass --tokens-per-s, --step-time, --mfu or --memory-gb)")
     b = r.bound
     if b.get("mfu") is not None:
-        out += ["", *_wrap(f"Model bound on {r.gpus:,} x {r.gpu} at global batch {b['global_batch']:,}: MFU "
+        out += ["", *_wrap(f"Model bound on {r.gpus:,} x {r.gpu} at global batch {b['global_batch']:,}"
+                           f"{_batch_origin(r, short=True)}: MFU "
                            f"{b['mfu']:.1%}, {b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU ({b['plan']}; "
                            f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})", "", "")]
-    elif b.get("solved") is False:  # the hardware test proved no plan fits: the solve was not run
-        out += ["", *_wrap("Model bound: not solved: no plan fits (the hardware test above)", "", "")]
+    elif b.get("solved") is False:  # a memory floor proved no plan of the model fits: the solve was not run
+        which = "the hardware test above" if r.verdict == "impossible" else "the memory test above: no offload"
+        out += ["", *_wrap(f"Model bound: not solved: no plan of the cost model fits ({which})", "", "")]
     elif b.get("infeasible"):
         out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
     elif b.get("no_answer"):
@@ -207,21 +209,25 @@ def verdict_reason(r) -> str:
         hw = next(t for t in r.tests if not t.ok and t.kind == "hardware")
         return f"{the} cannot hold: {hw.failed}" if r.claims else hw.failed
     if v == "nothing to test":
-        return "no claim to test"
+        model = [t.failed for t in r.tests if not t.ok and t.kind == "model" and t.failed]
+        return "no claim to test" + (f"; {'; '.join(model)}" if model else "")
     if v == "inconsistent":
         bad = [t for t in r.tests if not t.ok and t.kind == "arithmetic"]
         clash = [t for t in bad if t.compares]
         what = (["contradict each other"] if clash else []) + \
                ([("breaks" if one else "break") + " a hard limit"] if len(clash) < len(bad) else [])
-        return f"{the} {' and '.join(what)} ({'; '.join(t.name for t in bad)})"
+        caveat = ("; the weights stay on the GPU unless streamed from host memory or NVMe (ZeRO-Infinity), which "
+                  "the project does not model" if any(t.name == WEIGHTS_MEMORY for t in bad) else "")
+        return f"{the} {' and '.join(what)} ({'; '.join(t.name for t in bad)}){caveat}"
     if v == "beyond the model":
         # each failure in words that say it failed (a test's name reads as if it held: "a plan exists ...")
         model = [t for t in r.tests if not t.ok and t.kind == "model"]
-        none = [t for t in model if t.name == "a plan exists under the model"]
-        if none:
-            return f"arithmetically possible, but {none[0].failed}, and the model may be pessimistic"
+        none = [t for t in model if t.name in (NO_PLAN, NO_OFFLOAD)]
+        if none:  # the memory floor without offload says itself what offload would leave
+            pessimistic = "" if none[0].name == NO_OFFLOAD else ", and the model may be pessimistic"
+            return f"arithmetically possible, but {none[0].failed}{pessimistic}{_batch_origin(r)}"
         return (f"arithmetically possible, but better than any plan of the cost model, which may be pessimistic "
-                f"({'; '.join(t.failed or f'failed: {t.name}' for t in model)})")
+                f"({'; '.join(t.failed or f'failed: {t.name}' for t in model)}){_batch_origin(r)}")
     arith = [t for t in r.tests if t.kind == "arithmetic"]
     did = []
     if any(t.compares for t in arith):
@@ -229,11 +235,39 @@ def verdict_reason(r) -> str:
     limits = [t.name for t in arith if not t.compares]
     if limits:
         did.append(f"{'respects' if one else 'respect'} the hard limits ({'; '.join(limits)})")
-    if any(t.kind == "model" for t in r.tests):
+    if any(t.kind == "model" and t.name not in FLOORS for t in r.tests):  # the floors are tested without a bound
         did.append(f"{'lies' if one else 'lie'} within the model's bounds")
     text = f"{the} " + (", ".join(did[:-1]) + " and " + did[-1] if len(did) > 1 else did[0])
     if r.bound.get("no_answer"):
         text += "; not tested against the model: its bound was not found within the time limit"
     elif not r.bound:
         text += "; not tested against the model (--no-bound)"
-    return text
+    return text + _batch_origin(r)
+
+
+NO_PLAN = "a plan exists under the model"  # check.py's test names whose failure means no plan of the model fits
+NO_OFFLOAD = "the model state, fully sharded, fits the GPU's memory without offload"
+WEIGHTS_MEMORY = "memory >= the weights fully sharded"
+FLOORS = (NO_OFFLOAD, "memory >= the model state fully sharded, without offload")  # model tests that need no solve
+
+
+def _batch_origin(r, short: bool = False) -> str:
+    """Where the bound's global batch came from, when the user did not give it (the verdict rests on it): the
+    default, or the nearest multiple of the GPU count when no plan divides the default. '' when given, or when no
+    bound was solved (the failure's own words already name a default that has no plan)."""
+    b = r.bound
+    if b.get("mfu") is None or b.get("global_batch_given", True):
+        return ""
+    d = b.get("default_batch")
+    if d:
+        if short:
+            return (f" (the nearest multiple of the GPU count: the default {d['global_batch']:,} has no plan; "
+                    f"--global-batch sets it)")
+        return (f"; the model's bound is at global batch {b['global_batch']:,}, the nearest multiple of the "
+                f"{r.gpus:,} GPUs, as the default of {d['global_batch']:,} sequences (--global-batch not given) has "
+                f"no plan on them" + (" (no data-parallel degree divides it)" if "not divisible" in d["infeasible"]
+                                      else ""))
+    if short:
+        return " (the default: --global-batch not given)"
+    return (f"; the model's bound is at the default global batch of {b['global_batch']:,} sequences "
+            f"(--global-batch not given)")

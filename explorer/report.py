@@ -327,6 +327,28 @@ class Table:
 
         return pd.DataFrame(self.rows, columns=self.columns)
 
+    # --- presentation: the table as the reports render it (numbers with their units, never a numpy repr) ---------
+    def __repr__(self) -> str:  # a notebook cell's value, the REPL: the text table; .rows holds the values
+        return self.to_text()
+
+    def to_text(self, width: int | None = None) -> str:
+        """The table as the text report draws it (its title, then the columns fitted to `width`, default the
+        terminal's), cells formatted as there; .to_frame() gives a DataFrame of the values."""
+        from explorer.reports.text import TextDoc
+
+        doc = TextDoc()
+        if self.title:
+            doc.line(self.title, style="bold")
+        return doc.table(self.columns, self.rows).render(check_text_width(width)).strip("\n")
+
+    def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks: the table as the HTML report has it
+        from html import escape
+
+        from explorer.reports.html import CSS, table_html
+
+        title = f"<p><b>{escape(self.title)}</b></p>" if self.title else ""
+        return f"<div class='explorer-report'><style>{CSS}</style>{title}{table_html(self.columns, self.rows)}</div>"
+
 
 @dataclass
 class Report:

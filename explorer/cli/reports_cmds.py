@@ -181,7 +181,8 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
     except ValueError as exc:  # an integer literal past Python's 4,300 digits (int_max_str_digits)
         raise UsageError(f"{file} is not a saved report: {str(exc).split(';')[0][:120]}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"{file} is not a saved report: its JSON is a {type(data).__name__}, not an object")
+        raise UsageError(f"{file} is not a saved report: its JSON is {json_kind(data)}, not an object (a saved report "
+                         f"is the {{...}} of `explore solve PUZZLE --format json`)")
     if "puzzle" not in data:  # e.g. the JSON of `explore plan` or `explore check`, which are not puzzle reports
         raise UsageError(f"{file} is not a saved report: it has no 'puzzle' (a report is the JSON of `explore solve "
                          f"PUZZLE --format json`; plan, check and estimate JSON are not re-rendered)")
@@ -189,9 +190,43 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
         report = Report.from_dict(data)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise UsageError(f"{file} is not a saved report: {str(exc)[:200]}") from None
+    bad = figure_value_problem(report)
+    if bad:
+        raise UsageError(f"{file} is not a saved report: {bad}")
     if attempts_file is not None:
         refuse_grading(report, file)
     emit(report, fmt, out_dir, attempts_file)
+
+
+def json_kind(v) -> str:
+    """A JSON value as a user names it: null, true, false, a number, a string, a list (not Python's type names)."""
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, (int, float)):
+        return f"a number ({json.dumps(v)[:20]})"
+    if isinstance(v, str):
+        return "a string"
+    return "a list" if isinstance(v, list) else "an object"
+
+
+def figure_value_problem(report) -> str:
+    """The first figure whose value cannot be what it claims, as a message naming it, or "". A figure with a unit
+    (s, B, fraction, GB/s ...) is a measurement: a number, a list of numbers (a figure per item), or null (not
+    computed); NaN and infinity were refused on load (report.check_saved). A figure without a unit may also be a
+    name or a yes/no (the best algorithm: 'ring'; whether the crisis plan fits: true), as the puzzles write them.
+    Otherwise an edited report printed 'abc fraction' as an MFU, with exit 0."""
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    for name, f in report.figures.items():
+        v = f.value
+        if not f.unit or v is None or number(v) or (isinstance(v, list) and all(number(x) for x in v)):
+            continue
+        given = json.dumps(v)[:40] if not isinstance(v, list) else "a list with " + json_kind(
+            next(x for x in v if not number(x)))
+        return (f"figures.{name[:40]}.value must be a number or null (its unit is {f.unit[:20]!r}), got {given}")
+    return ""
 
 
 def refuse_grading(report, file: Path) -> None:

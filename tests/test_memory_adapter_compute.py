@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import pytest
 
+from explorer.cost import sharding as sh
 from explorer.cost import time as tm
 from explorer.cost import training_memory as tmem
 from explorer.puzzles import memory as pm
@@ -118,9 +119,16 @@ def test_cloud_step_prices_adapters_and_frozen_layers_pass_by_pass():
     # hand: weight gradients are at most a quarter of a layer under full recompute (1 of 4 GEMM passes), so the
     # adapted step keeps at least 3/4 of the compute; the old rule's 2/3 + rho (0.68 here) was below that
     assert 0.75 < ratio < 0.85
-    # everything but the optimizer step moves by the compute alone (LoRA: no dequantisation)
+    # everything but the optimizer step moves by the compute and the data-parallel sync alone (LoRA: no
+    # dequantisation): the sync's exposed time falls from the whole model's gradients (step.evaluate's
+    # time_dp_exposed) to the adapters' (tests/test_memory_lora_sync.py derives that sync by hand)
+    s_lora = tmem.training_setup(base, lora)
+    exposed_all = tmem.dp_exposed_seconds(s_lora, sh.dp_comm(s_lora, 0, 1, 1, 1, 8, 0), 1, 1, 1, 1, 1, 8, 2, 0)
+    exposed_adapters = tmem.dp_exposed_seconds(s_lora, tmem.trained_dp_comm(s_lora, lora, 1, 1, 1, 8, 0),
+                                               1, 1, 1, 1, 1, 8, 2, 0)
+    assert 0 < exposed_adapters < exposed_all / 50
     assert r_full["time_main"] - r_lora["time_main"] == pytest.approx(
-        r_full["time_compute"] - r_lora["time_compute"], rel=1e-9)
+        r_full["time_compute"] - r_lora["time_compute"] + exposed_all - exposed_adapters, rel=1e-9)
     # the bottom 40 frozen: 40 layers x all passes + 40 x forward only + the (trained) head
     half = replace(full, trainable_layers=40)
     r_half = tmem.training_step(base, half, 1, 1, 8, 8)

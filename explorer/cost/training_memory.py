@@ -36,9 +36,12 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from numpy.typing import ArrayLike
 
+from explorer.cost import frameworks as fwk
 from explorer.cost import memory as mem
+from explorer.cost import sharding as sh
 from explorer.cost import step as stp
 from explorer.cost import time as tm
+from explorer.cost.collectives import nccl_allreduce_time, nccl_reduce_scatter_time
 from explorer.cost.efficiency import layer_gemm_efficiency
 from explorer.cost.setup import OPTIMIZER_BYTES, Setup
 from explorer.errors import UsageError
@@ -371,16 +374,122 @@ def dequantisation_bytes(params: float, layers: int, adapted_layers: int, recomp
     return params * (NF4_BYTES_PER_PARAM + value_bytes) * passes
 
 
+def trained_gradient_elements(s: TrainingSetup, choice: Choice, tp: int, pp: int) -> tuple[float, float, float]:
+    """(all, per trained or adapted layer, outside the layers) elements of the most loaded device that carry a
+    gradient: the trained share of its parameters (PP = 1 in the memory audit: one device holds every layer)."""
+    m = s.model
+    n_t = s.trainable_fraction * float(mem.params_per_device(s, tp, pp))
+    if choice.adapter != "none":
+        per_layer = adapter_params(m, 1, choice.lora_rank) / tp
+    else:
+        per_layer = m.layer_params / tp
+    layers = min(choice.trainable_layers, int(mem.stage_layers(m.layers, pp, 1)))
+    return n_t, per_layer, max(n_t - layers * per_layer, 0.0)
+
+
+def trained_dp_comm(s: TrainingSetup, choice: Choice, tp: int, cp: int, pp: int, dp: int,
+                    zero: ArrayLike) -> dict[str, np.ndarray]:
+    """The data-parallel collectives of a step in which only the trained share of the model has gradients:
+    explorer.cost.sharding.dp_comm's pieces for Megatron-LM (the framework training_step prices, hsdp off), with
+    the gradient reductions and the updated-weight gathers over the trained parameters alone.
+
+    Megatron-Core's DDP and distributed optimizer build their gradient buffers and buckets from the trainable
+    parameters only (megatron/core/distributed/distributed_data_parallel.py: 'Collect all trainable parameters',
+    `if not param.requires_grad: continue`), as PyTorch DDP does (torch/nn/parallel/distributed.py
+    _build_params_for_reducer keeps parameters with requires_grad): a frozen base weight (LoRA/QLoRA, frozen
+    layers) is never reduced, and the
+    distributed optimizer (ZeRO 1 and 2) gathers back only the weights it updated (each rank keeps the frozen ones
+    whole). What stays: ZeRO-3 still gathers every layer's frozen weights for the forward (at their stored bytes,
+    NF4 under QLoRA), and again for the backward of the layers the backward reaches (the trained or adapted ones:
+    nothing below them is re-gathered). A gradient element is as many bytes as the framework reduces for a trained
+    weight of this precision (sharding.grad_comm_bytes: FP32 main_grads under bf16, fp16 under fp16). Per-layer
+    pieces are the stage's mean: the trained layers reduce their gradients, the frozen ones nothing."""
+    m = s.model
+    plain = Setup(**{f.name: getattr(s, f.name) for f in fields(Setup) if f.init})  # a trained weight's bytes
+    full = sh.dp_comm(s, 0, tp, cp, pp, dp, zero)
+    zero = np.asarray(zero)
+    n = dp * cp
+    if n <= 1:
+        return full
+    gcb = np.asarray(sh.grad_comm_bytes(plain, 0, zero), dtype=float)
+    g = s.group(n, tp * cp, cp, tp)
+    n_t, layer_t, ends_t = trained_gradient_elements(s, choice, tp, pp)
+
+    def ar(b):
+        return np.asarray(nccl_allreduce_time(b, n, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth,
+                                              g.nvls_bandwidth))
+
+    def rs(b):  # reduce-scatter, and all-gather (the same time: collectives.nccl_all_gather_time)
+        return np.asarray(nccl_reduce_scatter_time(b, n, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth))
+
+    z = np.zeros(np.shape(zero))
+    bucket = fwk.megatron_bucket_params(dp)
+    calls = fwk.bucket_calls(n_t, bucket)
+    each = n_t / calls
+    if n_t > 0:  # Megatron DDP (ZeRO 0) all-reduces, the distributed optimizer (ZeRO 1) reduce-scatters
+        grad_step = calls * np.where(zero >= 1, rs(each * gcb), ar(each * gcb))
+        grad_last = np.where(zero >= 1, rs(each * gcb), ar(each * gcb))  # the bucket that fills last
+        updated, updated_first = calls * rs(each * s.value_bytes), rs(each * s.value_bytes) + z
+    else:
+        grad_step = grad_last = updated = updated_first = z
+    L = int(mem.stage_layers(m.layers, pp, 1))
+    share = min(choice.trainable_layers, L) / L  # the stage's layers that reduce gradients (and re-gather)
+    reached = float(choice.trainable_layers > 0)  # whether the backward runs at all below the head
+    rs_layer = rs(layer_t * gcb) * reached if layer_t > 0 else 0.0
+    rs_ends = rs(ends_t * gcb) if ends_t > 0 else 0.0
+    per_mb = pp == 1
+    is_m = zero <= 1  # Megatron DDP / distributed optimizer; Megatron-FSDP above (sharding.megatron_fsdp)
+    mf2, mf3 = (zero == 2) & per_mb, (zero >= 3) & per_mb
+    gathers_updated = (is_m & (zero >= 1)) | mf2
+    ag = np.asarray(full["ag"])
+    # what no compute hides each micro-batch: the first gathers (the top layer is trained or adapted, so the
+    # backward's first re-gather runs whenever any layer is), the lowest trained layer's reduce-scatter, the ends'
+    fixed = np.where(mf2 | mf3, ag + np.where(mf3, reached * ag, 0.0) + rs_layer + rs_ends, 0.0)
+    out = dict(full)
+    out.update({
+        "grad_step": np.where(is_m, grad_step, full["grad_step"]),
+        "grad_last": np.where(is_m, np.minimum(grad_last, grad_step), full["grad_last"]),
+        "param_step": np.where(gathers_updated, updated, full["param_step"]),
+        "param_first": np.where(gathers_updated, np.minimum(updated_first, updated), full["param_first"]),
+        "ag_bwd": np.where(mf3, share * ag, 0.0) + z,
+        "rs": np.where(per_mb & (zero >= 2), share * rs_layer, 0.0) + z,
+        "mb_fixed": fixed + z})
+    return out
+
+
+def dp_exposed_seconds(s: Setup, comm: dict[str, np.ndarray], tp: int, cp: int, pp: int, v: int,
+                       micro_batch: ArrayLike, num_micro_batches: ArrayLike, recompute: ArrayLike,
+                       sp: int) -> np.ndarray:
+    """The data-parallel time a step shows (hidden collectives' interference included) for the collectives
+    `comm`, with the windows step.evaluate gives them (Megatron-LM, PP = 1 layout): its time_dp_exposed."""
+    fw = 0
+    overlap = fwk.tp_overlap_of(s.tp_comm_overlap, fw, s.cluster.accelerator.key)
+    kern, kern_setups = stp.attention_setups(s, fw)
+    t_c, t_m, t_tp, t_cp = stp.by_attention_kernel(
+        kern, kern_setups, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))
+    t_fwd = stp.by_attention_kernel(kern, kern_setups, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
+    layers = mem.stage_layers(s.model.layers, pp, v)
+    t_stage = layers * (t_c + t_m + t_tp + t_cp) + tm.logits_time(s, tp, cp, micro_batch)
+    t_bwd = t_c + t_m - t_fwd
+    e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
+            + sh.interference(s, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
+    e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, s.efficiency.dp_overlap)
+    e_sync = e_grad + e_param + sh.interference(s, comm["grad_step"] + comm["param_step"] - e_grad - e_param)
+    return e_sync + v * np.asarray(num_micro_batches) * e_mb
+
+
 def training_step(base: Setup, choice: Choice, tp: int, pp: int, dp: int, num_micro_batches: int, cp: int = 1,
                   v: int = 1, sp: bool | None = None, pcie_bandwidth: float = 0.0, host_memory_bandwidth: float = 0.0,
                   int8_block: int = 2048) -> dict[str, float]:
     """One training step of a choice on a parallel plan, from the step model (explorer.cost.step.evaluate)
-    on the TrainingSetup, with the two departures this module models:
+    on the TrainingSetup, with the departures this module models:
       * freezing and adapters: frozen layers below the trained ones run the forward pass only (no recompute,
         no backward), adapted layers skip the weight gradient of their base weights (forward, recompute and
         input gradient remain), priced pass by pass (frozen_compute_factor over layer_pass_seconds; model
         FLOPs over the passes' FLOPs; the MFU is step.evaluate's, rescaled accordingly); QLoRA adds the
-        dequantisation passes (memory-bound, at HBM bandwidth) of every micro-batch;
+        dequantisation passes (memory-bound, at HBM bandwidth) of every micro-batch; the data-parallel sync
+        reduces the trained parameters' gradients only (trained_dp_comm; its exposed time replaces the whole
+        model's in the step, dp_exposed_seconds);
       * offload: the on-device optimizer pass is replaced by PCIe transfers (gradients down, weights up)
         plus the same memory-bound pass at host-memory bandwidth (ZeRO-Offload, Ren et al. 2021 sec. 4).
     Seconds; 'time_main' is everything but the optimizer step."""
@@ -418,6 +527,15 @@ def training_step_grid(base: Setup, choice: Choice, tp: int, pp: int, dp: int, m
     f_head = frozen_compute_factor(L, T, choice.adapter, (0.0, 0.0, 0.0, 0.0), (1 / 3, 1 / 3, 1 / 3))
     t_compute = f_layers * t_layers + f_head * t_head
     t_main = t_step_full - r["time_optimizer"] - (t_compute_full - t_compute)
+    t_dp_total = r["time_dp_total"]
+    # the memory audit's layout (PP = 1: with PP > 1 the trained layers would sit on the top stages, not modelled);
+    # textbook collectives already reduce Setup.grad_bytes, the trained share
+    if s.trainable_fraction < 1.0 and dp * cp > 1 and pp == 1 and v == 1 and s.collectives != "textbook":
+        # step.evaluate reduced every parameter's gradient; only the trained ones have any (trained_dp_comm)
+        full, trained = sh.dp_comm(s, 0, tp, cp, pp, dp, zero), trained_dp_comm(s, choice, tp, cp, pp, dp, zero)
+        t_main = t_main + (dp_exposed_seconds(s, trained, tp, cp, pp, v, mb, nmb, rc, int(sp))
+                           - dp_exposed_seconds(s, full, tp, cp, pp, v, mb, nmb, rc, int(sp)))
+        t_dp_total = sh.total_per_step(trained, mem.stage_layers(m.layers, pp, v), nmb)
     # model FLOPs (no recompute, docs/conventions.md): a layer's forward G + A (weight GEMMs, attention core),
     # input gradient G + 2A (the attention core's backward has no weight), weight gradient G; the head 2 V h a pass
     g, a = 2.0 * m.layer_matmul_params, m.attention_forward_flops_per_token(s.seq_len)
@@ -439,7 +557,7 @@ def training_step_grid(base: Setup, choice: Choice, tp: int, pp: int, dp: int, m
     t_step = t_main + t_opt
     shape = np.broadcast_shapes(*(np.shape(x) for x in (mb, nmb, rc, zero, offload)))
     out = {"step_time": t_step, "time_main": t_main, "time_optimizer": t_opt, "time_compute": t_compute,
-           "time_dp_total": r["time_dp_total"], "model_flops": f_flops * r["model_flops"],
+           "time_dp_total": t_dp_total, "model_flops": f_flops * r["model_flops"],
            "mfu": r["mfu"] * f_flops * t_step_full / t_step}
     return {k: np.broadcast_to(np.asarray(x, dtype=float), shape) for k, x in out.items()}
 

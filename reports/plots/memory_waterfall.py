@@ -3,9 +3,11 @@
 data = {"terms": [...], "limit": bytes, "configs": [{"label": str, "bytes": {term: bytes}}], "unit": "B"}
 
 The axis is linear: on a log axis the height of a stacked segment means nothing (and a term below the
-axis floor vanishes). When the largest configuration dwarfs the usable memory, the axis stops at
-CLIP x the limit, so the configurations near the limit stay readable, and each bar cut there is marked
-and carries its total.
+axis floor vanishes). When the largest configuration dwarfs the usable memory, one axis cannot show both the
+configurations near the limit and the whole of the tall ones: the bars are then drawn in two panels that meet
+at SPLIT x the limit, each linear, the lower one from 0 to the split (the limit readable), the upper one from
+the split to the tallest total (every term of a tall bar visible, the largest included, and its total written
+on it). The change of scale is marked on the axis and said beside it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from explorer.reports.plots import style
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-CLIP = 4.0  # the axis stops at 4 x the usable memory when some bar is far taller
+SPLIT = 4.0  # the lower panel stops (and the upper one starts) at 4 x the usable memory when some bar is far taller
+
+
+def _scale(v: float) -> tuple[float, str]:
+    return next(((s, u) for s, u in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")) if v >= s), (1.0, "B"))
+
+
+def _bars(ax: Any, configs: list[dict], terms: list[str], scale: float, legend: bool) -> None:
+    x = list(range(len(configs)))
+    bottom = [0.0] * len(configs)
+    for i, term in enumerate(terms):
+        vals = [c["bytes"].get(term, 0) / scale for c in configs]
+        ax.bar(x, vals, bottom=bottom, color=style.PALETTE[i % len(style.PALETTE)], label=term if legend else None,
+               width=0.7)
+        bottom = [b + v for b, v in zip(bottom, vals)]
 
 
 def draw(data: dict, report: Any) -> Figure:
@@ -25,39 +41,49 @@ def draw(data: dict, report: Any) -> Figure:
     if not configs or not terms:
         return style.no_data(report, "memory waterfall", "no memory breakdown in this report")
     limit = float(data.get("limit") or 0)
-    totals = [sum(c["bytes"].values()) for c in configs]
+    totals = [sum(c["bytes"].get(t, 0) for t in terms) for c in configs]
     top = max(totals + [limit])
-    clip = CLIP * limit if limit and max(totals) > 2 * CLIP * limit else None
-    shown = clip or top
-    scale, unit = next(((s, u) for s, u in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")) if shown >= s),
-                       (1.0, "B"))
-    fig, ax = style.new_figure(max(6.5, 0.55 * len(configs) + 2.5), 4.6)
+    split = SPLIT * limit if limit and max(totals) > 2 * SPLIT * limit else None
+    width = max(6.5, 0.55 * len(configs) + 2.5)
     x = list(range(len(configs)))
-    bottom = [0.0] * len(configs)
-    for i, term in enumerate(terms):
-        vals = [c["bytes"].get(term, 0) / scale for c in configs]
-        ax.bar(x, vals, bottom=bottom, color=style.PALETTE[i % len(style.PALETTE)], label=term, width=0.7)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    if limit:
-        ax.axhline(limit / scale, color="black", ls="--", lw=1.2)
-        ax.text(len(configs) - 0.5, limit / scale, f" usable {limit / scale:.3g} {unit}", va="bottom", ha="right",
-                fontsize=8)
-    if clip:
-        ymax = clip / scale
-        ax.set_ylim(0, ymax)
-        for xi, t in zip(x, totals):
-            if t > clip:  # a cut bar: a white break near the top, its real total written on it
-                ax.plot([xi - 0.35, xi + 0.35], [ymax * 0.955, ymax * 0.975], color="white", lw=3)
-                ax.text(xi, ymax * 0.99, style.human_bytes(t), ha="center", va="top", fontsize=7,
-                        bbox={"fc": "white", "ec": "none", "pad": 1.0})
-        ax.text(1.02, 0.0, f"bars taller than\n{clip / scale:.3g} {unit} are cut;\ntheir totals are\nwritten on them",
-                transform=ax.transAxes, fontsize=8, va="bottom", ha="left", color=style.GREY)
+    if split is None:
+        fig, lo = style.new_figure(width, 4.6)
+        hi = None
     else:
-        ax.set_ylim(0, top / scale * 1.08)
-    ax.set_xticks(x)
-    ax.set_xticklabels([c["label"] for c in configs], rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel(f"memory per device ({unit})")
-    ax.set_xlabel("configuration")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    style.title(ax, report, "Training memory waterfall")
+        fig, (hi, lo) = style.new_figure(width, 6.2, nrows=2, sharex=True, gridspec_kw={"height_ratios": [1.2, 1]})
+    lo_scale, lo_unit = _scale(split or top)
+    _bars(lo, configs, terms, lo_scale, legend=hi is None)
+    if limit:
+        lo.axhline(limit / lo_scale, color="black", ls="--", lw=1.2)
+        lo.text(len(configs) - 0.5, limit / lo_scale, f" usable {style.human_bytes(limit)}", va="bottom",
+                ha="right", fontsize=8)
+    lo.set_ylabel(f"memory per device ({lo_unit})")
+    if hi is None:
+        lo.set_ylim(0, top / lo_scale * 1.08)
+        lead = lo
+    else:
+        lo.set_ylim(0, split / lo_scale)
+        hi_scale, hi_unit = _scale(top)
+        _bars(hi, configs, terms, hi_scale, legend=True)
+        hi.set_ylim(split / hi_scale, top / hi_scale * 1.1)
+        hi.set_ylabel(f"memory per device ({hi_unit})")
+        for xi, t in zip(x, totals):
+            if t > split:  # a tall bar: its total written above it
+                hi.text(xi, t / hi_scale, style.human_bytes(t), ha="center", va="bottom", fontsize=7)
+        # the change of scale: slanted marks on both panels' left spine where they meet
+        hi.spines["bottom"].set_visible(False)
+        hi.tick_params(axis="x", which="both", bottom=False)
+        mark = {"marker": [(-1, -0.5), (1, 0.5)], "markersize": 10, "linestyle": "none", "color": "k",
+                "mec": "k", "mew": 1, "clip_on": False}
+        hi.plot([0], [0], transform=hi.transAxes, **mark)
+        lo.plot([0], [1], transform=lo.transAxes, **mark)
+        at = f"{split / lo_scale:.3g} {lo_unit}"
+        lo.text(1.02, 0.0, f"the axis changes scale\nat {at}: below,\n0-{at}; above,\nup to the tallest bar",
+                transform=lo.transAxes, fontsize=8, va="bottom", ha="left", color=style.GREY)
+        lead = hi
+    lo.set_xticks(x)
+    lo.set_xticklabels([c["label"] for c in configs], rotation=45, ha="right", fontsize=8)
+    lo.set_xlabel("configuration")
+    lead.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    style.title(lead, report, "Training memory waterfall")
     return fig

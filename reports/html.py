@@ -12,7 +12,8 @@ from typing import Any
 # cells wrap at a readable measure, so the page itself never scrolls sideways (checked at 390 and 1,280 px
 # in headless Chromium by tests/test_reports_browser.py). On a phone the first (label) column wraps at 35% of
 # the screen, so a two-column table such as the Figures shows its values without a sideways scroll; a table
-# wider than that still scrolls in its box. Plots likewise: they shrink to the column on a wide
+# wider than that still scrolls in its box, except a table of class 'stack' (the answer key's index), whose
+# rows become cards, a cell a line under its column's name. Plots likewise: they shrink to the column on a wide
 # screen and keep their natural size in a box that scrolls sideways on a phone (.plot-wrap).
 CSS = """
 .explorer-report{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;
@@ -43,7 +44,13 @@ color:#b03000;font-weight:600}
 .explorer-report .plot-hint{display:none}
 @media (max-width:640px){.explorer-report .plot-wrap img{max-width:none}
 .explorer-report .plot-hint{display:inline}
-.explorer-report td:first-child,.explorer-report th:first-child{max-width:35vw}}
+.explorer-report td:first-child,.explorer-report th:first-child{max-width:35vw}
+.explorer-report table.stack,.explorer-report table.stack tbody,.explorer-report table.stack tr,
+.explorer-report table.stack td{display:block;width:auto;max-width:none}
+.explorer-report table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.explorer-report table.stack tr{border:1px solid #d0d0d0;margin:0 0 .7em}
+.explorer-report table.stack td{border:none;border-bottom:1px solid #eee}
+.explorer-report table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#555}}
 .explorer-report figcaption{color:#555;font-size:.9em}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}

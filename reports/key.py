@@ -164,22 +164,27 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
                 parts.append("</tbody></table></div>")
             current = e.lab
             parts += [f"<h2>Lab {escape(e.lab)}: {escape(labs.get(e.lab, ''))}</h2>",
-                      "<div class='table-wrap'><table><thead><tr><th>part</th><th>puzzle</th><th>track</th>"
-                      "<th>status</th><th>answer</th>"
+                      # 'stack': on a phone each row becomes a card, every cell on its own line under its
+                      # column's name (data-label), so the answer is read without a sideways scroll
+                      "<div class='table-wrap'><table class='stack'><thead><tr><th>part</th><th>puzzle</th>"
+                      "<th>track</th><th>status</th><th>answer</th>"
                       "</tr></thead><tbody>"]
         if e.error:
-            parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
-                         f"<td>{escape(e.track)}</td><td class='bad'>ERROR</td><td class='err'>{escape(e.error)}</td>"
-                         "</tr>")
+            parts.append(f"<tr><td data-label='part'>{e.part}: {escape(e.title)}</td>"
+                         f"<td data-label='puzzle'><code>{escape(e.puzzle)}</code></td>"
+                         f"<td data-label='track'>{escape(e.track)}</td><td data-label='status' class='bad'>ERROR</td>"
+                         f"<td data-label='answer' class='err'>{escape(e.error)}</td></tr>")
         else:
             links = " &middot; ".join(f"<a href='{escape(p)}'>{escape(f)}</a>"
                                       for f, p in (("html", e.files["html"]), ("markdown", e.files["markdown"]),
                                                    ("json", e.files["json"]), ("text", e.files["text"])))
             broken = "".join(f"<br><span class='err'>plot {escape(n)} could not be drawn: {escape(err)}</span>"
                              for n, err in e.plot_errors.items())
-            parts.append(f"<tr><td>{e.part}: {escape(e.title)}</td><td><code>{escape(e.puzzle)}</code></td>"
-                         f"<td>{escape(e.track)}</td><td class='good'>{escape(e.status)}</td>"
-                         f"<td>{escape(e.headline)}<br>{links}{broken}</td></tr>")
+            parts.append(f"<tr><td data-label='part'>{e.part}: {escape(e.title)}</td>"
+                         f"<td data-label='puzzle'><code>{escape(e.puzzle)}</code></td>"
+                         f"<td data-label='track'>{escape(e.track)}</td>"
+                         f"<td data-label='status' class='good'>{escape(e.status)}</td>"
+                         f"<td data-label='answer'>{escape(e.headline)}<br>{links}{broken}</td></tr>")
     if current is not None:
         parts.append("</tbody></table></div>")
     ok = sum(1 for e in entries if not e.error)

@@ -3,7 +3,8 @@ diminishing-returns point marked; scaling efficiency S(N)/N beside it.
 
 data = {"threshold": 0.5, "device_word": "GPU", "sample_word": "sequence", "n_max": 1024, "n_from": 8, "n_to": 64,
         "fabrics": {"ib_ndr": {"label": ..., "n": [...], "samples_per_s": [...], "ideal_samples_per_s": [...],
-                               "efficiency": [...], "n_diminishing": 8, "n_sustained": 291, ...}}}
+                               "efficiency": [...], "n_diminishing": 8, "n_sustained": 291, ...}},
+        optional "yours": {"fabric": "ib_ndr", "n": 16, "samples_per_s": 40.5, "efficiency": 1.006}}
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ def draw(data: dict, report: Any) -> Figure:
                            if nd is not None else ""))
         if ns is not None and ns != nd:
             marks.append(_mark(ax, n, x, ns, colour, "s", f"{short}: from N={ns:,}, below {thr:g}x for good"))
+    yours = data.get("yours") or {}
+    if yours.get("n") and yours.get("samples_per_s"):  # a lab workbench's move, on the same (log) axes
+        n, y = yours["n"], yours["samples_per_s"]
+        ax.plot([n], [y], marker="D", ms=8, color=style.BLACK, ls="none", zorder=6, label=f"your point: N={n:,}")
+        if yours.get("efficiency") is not None:
+            ax2.plot([n], [yours["efficiency"]], marker="D", ms=8, color=style.BLACK, ls="none", zorder=6)
     for a in (ax, ax2):
         a.set_xscale("log")
         a.set_xlabel(f"accelerators N ({dw}s, log scale)")

@@ -7,8 +7,10 @@
 * `expected_max`: synchronous SGD waits for the slowest of n devices; its expected step is the
   expectation of the n-th order statistic, E[max] = integral_0^inf (1 - F(t)^n) dt, integrated
   numerically (scipy.integrate.quad) from the exact CDF, never an average of step times.
-* `expected_max_of_sums`: the same for H local steps between synchronisations (periodic
-  averaging), from the distribution of a sum of H step times (numerical convolution).
+* `expected_max_of_sums`, `quantile_of_sum`: the same for H local steps between synchronisations
+  (periodic averaging), from the distribution of a sum of H step times (`sum_of_steps`): a Binomial
+  mixture over the straggling steps whose terms are shifted Gammas (exact) or the sum of two Gammas of
+  different scales (one FFT convolution on a grid that spans the term's own support).
 * `stable_step_ratio`: the staleness model. Lian et al. 2015 ("Asynchronous Parallel Stochastic
   Gradient for Nonconvex Optimization", NeurIPS, Theorem 1) prove convergence of asynchronous SGD
   with staleness bound T when the constant step gamma satisfies L M gamma + 2 L^2 M^2 T^2 gamma^2
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -95,52 +98,191 @@ def expected_max(model: StepTimeModel, n: int) -> float:
     return total
 
 
-def _grid_pmf(model: StepTimeModel, dt: float, n_cells: int) -> np.ndarray:
-    edges = np.arange(n_cells + 1) * dt
-    c = model.cdf(edges)
-    return np.diff(c)
+# --- the sum of H step times (H local steps between synchronisations) ---------------------------------------
+# The sum of h i.i.d. step times t0 (1 + X) x (slowdown if a straggler) is, given the number k of straggling
+# steps (k ~ Binomial(h, p)), t0 (m + s k) + t0 j (G_m + s G_k) with m = h - k, s the slowdown, j the jitter and
+# G_a ~ Gamma(a, 1) (a sum of a unit exponentials). Each term of the mixture is therefore exact (a shifted,
+# scaled Gamma) when k = 0 or k = h, and otherwise the sum of two Gammas of different scales, whose CDF is
+# tabulated once on a grid of TERM_CELLS cells that spans that term's own support. Cell counts depend on
+# neither the slowdown nor t0 (an h-fold convolution on a grid of width t0 / 400 grew with both: a slowdown of
+# 1,000 and h = 256 made an FFT of ~1e8 points).
+TERM_CELLS = 4096  # grid cells of one mixture term (the sum of two Gammas of different scales)
+MAX_GRID_POINTS = 1 << 16  # points of the grid sum_distribution returns (shared by all terms)
+_TAIL = 1e-16  # each term's grid reaches past the point where its tail is below _TAIL / n
+
+
+@dataclass(frozen=True)
+class SumOfSteps:
+    """The distribution of the sum of h i.i.d. step times as a Binomial mixture over the number of straggling
+    steps (see above). `cells` is the number of grid cells its tabulated terms hold (at most TERM_CELLS + 1
+    per term, at most h + 1 terms): bounded whatever the slowdown."""
+
+    model: StepTimeModel
+    h: int
+    weights: tuple[float, ...]  # P(k stragglers) for each term kept
+    offsets: tuple[float, ...]  # t0 (m + s k): the term's least value
+    shapes: tuple[tuple[int, int], ...]  # (m, k)
+    tables: tuple[tuple[np.ndarray, np.ndarray] | None, ...]  # (W grid, P(W <= w)) or None when exact
+    uppers: tuple[float, ...]  # a value of W past which the term's tail is below _TAIL / n
+
+    @property
+    def cells(self) -> int:
+        return sum(t[0].size for t in self.tables if t is not None)
+
+    @property
+    def lower(self) -> float:
+        return min(self.offsets)
+
+    @property
+    def upper(self) -> float:
+        m = self.model
+        return max(c + m.t0 * m.jitter * w for c, w in zip(self.offsets, self.uppers))
+
+    def _term_cdf(self, i: int, t: np.ndarray) -> np.ndarray:
+        from scipy.special import gammainc
+
+        m, (a, k) = self.model, self.shapes[i]
+        w = (t - self.offsets[i]) / (m.t0 * m.jitter)
+        if self.tables[i] is None:  # one Gamma: shape h, scale 1 (no straggler) or the slowdown (all straggle)
+            shape, scale = (a, 1.0) if k == 0 else (k, m.slowdown)
+            return np.where(w > 0, gammainc(shape, np.maximum(w, 0.0) / scale), 0.0)
+        grid, cdf = self.tables[i]
+        return np.interp(w, grid, cdf, left=0.0, right=1.0)
+
+    def cdf(self, t) -> np.ndarray | float:
+        """P(sum of h step times <= t)."""
+        t = np.asarray(t, dtype=float)
+        m = self.model
+        if m.jitter == 0:  # point masses at t0 (h + (s - 1) k)
+            out = sum(wk * (t >= c) for wk, c in zip(self.weights, self.offsets))
+        else:
+            out = sum(wk * self._term_cdf(i, t) for i, wk in enumerate(self.weights))
+        out = np.clip(out, 0.0, 1.0)
+        return float(out) if out.ndim == 0 else out
+
+    def grid(self) -> np.ndarray:
+        """Sorted points at which the CDF is worth evaluating: each term's own support, MAX_GRID_POINTS in
+        all (the atoms themselves when there is no jitter)."""
+        m = self.model
+        if m.jitter == 0:
+            return np.unique(np.array(self.offsets))
+        per = max(2, MAX_GRID_POINTS // len(self.weights))
+        pts = [c + m.t0 * m.jitter * np.linspace(0.0, w, per) for c, w in zip(self.offsets, self.uppers)]
+        return np.unique(np.concatenate(pts))
+
+    def quantile(self, q: float) -> float:
+        """The least t with P(sum <= t) >= q - 1e-12 (root of the continuous CDF; an atom without jitter)."""
+        from scipy.optimize import brentq
+
+        target = q - 1e-12
+        if self.model.jitter == 0:
+            order = np.argsort(self.offsets)
+            cum = np.cumsum(np.array(self.weights)[order])
+            k = int(np.searchsorted(cum, target))
+            return float(np.array(self.offsets)[order][min(k, cum.size - 1)])
+        lo, hi = self.lower, self.upper
+        if self.cdf(lo) >= target:
+            return lo
+        if self.cdf(hi) < target:
+            return hi
+        return float(brentq(lambda t: self.cdf(t) - target, lo, hi, xtol=1e-12 * hi, rtol=1e-12, maxiter=200))
+
+
+def _two_gamma_table(a: int, k: int, s: float, eps: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """P(G_a + s G_k <= w) on a grid of TERM_CELLS cells spanning the sum's support (G_a ~ Gamma(a, 1)).
+    The wider of the two is discretised (its cell masses at the cell midpoints) and the narrower kept exact:
+    P(A + B <= (l + 1/2) dw) ~ sum_j P(B in cell j) F_A((l - j) dw), one FFT convolution."""
+    from scipy.special import gammainc, gammainccinv
+
+    ua, uk = float(gammainccinv(a, eps / 2)), s * float(gammainccinv(k, eps / 2))
+    upper = ua + uk
+    dw = upper / TERM_CELLS
+    edges = np.arange(TERM_CELLS + 1) * dw
+    cdf_a, cdf_k = gammainc(a, edges), gammainc(k, edges / s)
+    exact, wide = (cdf_a, cdf_k) if ua <= uk else (cdf_k, cdf_a)
+    mass = np.diff(wide)
+    n_fft = 1 << (2 * TERM_CELLS).bit_length()
+    conv = np.fft.irfft(np.fft.rfft(mass, n_fft) * np.fft.rfft(exact[:-1], n_fft), n_fft)[:TERM_CELLS]
+    cdf = np.clip(conv, 0.0, 1.0)
+    grid = np.concatenate([[0.0], (np.arange(TERM_CELLS) + 0.5) * dw, [upper]])
+    cdf = np.maximum.accumulate(np.concatenate([[0.0], cdf, [1.0]]))
+    grid.flags.writeable = cdf.flags.writeable = False  # shared through the cache
+    return grid, cdf, upper
+
+
+@lru_cache(maxsize=64)  # a term table is 65 kB; a p = 0.5, H = 256 sum holds 141 of them
+def sum_of_steps(model: StepTimeModel, h: int, n: int = 1) -> SumOfSteps:
+    """The distribution of the sum of h step times of `model` (cached per model, h and n; n sets how far into
+    the tail the grids reach, for the max of n such sums)."""
+    from scipy.special import gammainccinv, gammaln
+
+    n = require_positive_int("nodes", n)
+    h = require_positive_int("sync period", h)
+    s, p, eps = model.slowdown, model.p, _TAIL / n
+    if s == 1 or p == 0:
+        ks, wk = np.array([0]), np.array([1.0])
+    elif p == 1:
+        ks, wk = np.array([h]), np.array([1.0])
+    else:
+        ks = np.arange(h + 1)
+        log_choose = gammaln(h + 1) - gammaln(ks + 1) - gammaln(h - ks + 1)
+        wk = np.exp(log_choose + ks * math.log(p) + (h - ks) * math.log1p(-p))  # Binomial(h, p) pmf
+        keep = wk > eps * 1e-3  # terms rarer than this cannot move a quantile or the max of n
+        ks, wk = ks[keep], wk[keep] / wk[keep].sum()
+    offsets, shapes, tables, uppers = [], [], [], []
+    for k in ks:
+        k, a = int(k), h - int(k)
+        offsets.append(model.t0 * (a + s * k))
+        shapes.append((a, k))
+        if model.jitter == 0:
+            tables.append(None)
+            uppers.append(0.0)
+        elif a == 0 or k == 0 or s == 1:
+            tables.append(None)
+            uppers.append((s if a == 0 else 1.0) * float(gammainccinv(h, eps)))
+        else:
+            grid, cdf, upper = _two_gamma_table(a, k, s, eps)
+            tables.append((grid, cdf))
+            uppers.append(upper)
+    return SumOfSteps(model, h, tuple(float(w) for w in wk), tuple(offsets), tuple(shapes), tuple(tables),
+                      tuple(uppers))
 
 
 def sum_distribution(model: StepTimeModel, h: int, n: int = 1,
-                     cells_per_t0: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    """The distribution of the sum of h i.i.d. step times on a grid: (values, CDF at each value).
+                     cells_per_t0: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution of the sum of h i.i.d. step times: (values, CDF at each value), on a grid of at most
+    MAX_GRID_POINTS points that follows each mixture term's support (`sum_of_steps`); without jitter the
+    values are the atoms. `cells_per_t0` is accepted for old callers and unused: the grid is set by the
+    distribution's support, not by t0 (a grid of width t0 / cells grew with the slowdown)."""
+    dist = sum_of_steps(model, require_positive_int("sync period", h), require_positive_int("nodes", n))
+    values = dist.grid()
+    return values, np.asarray(dist.cdf(values), dtype=float)
 
-    One step's distribution is discretised on a grid of width t0 / cells_per_t0 (the mass of each
-    cell placed at its midpoint) up to a time past which the max of n is below 1e-15 in tail, and
-    convolved h times (FFT)."""
+
+def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int | None = None) -> float:
+    """E[max over n devices of the sum of h i.i.d. step times] (h local steps between syncs):
+    lower + integral (1 - F(t)^n) dt over the mixture's grid (trapezoid rule; exact sum over the atoms
+    without jitter), F the CDF of `sum_of_steps`. `cells_per_t0` is accepted for old callers and unused."""
     n = require_positive_int("nodes", n)
-    h = require_positive_int("sync period", h)
-    dt = model.t0 / cells_per_t0
-    cells = int(math.ceil(model.upper(n) / dt))
-    pmf = _grid_pmf(model, dt, cells)
-    pmf = pmf / pmf.sum()
-    # the h-fold convolution as one FFT power (the support of the sum is h (cells - 1) + 1 cells)
-    size = h * (cells - 1) + 1
-    n_fft = 1 << (size - 1).bit_length()
-    dist = np.clip(np.fft.irfft(np.fft.rfft(pmf, n_fft) ** h, n_fft)[:size], 0.0, None)
-    dist = dist / dist.sum()
-    values = (np.arange(dist.size) + 0.5 * h) * dt  # h midpoints summed: offset h dt / 2
-    return values, np.minimum(np.cumsum(dist), 1.0)
+    dist = sum_of_steps(model, require_positive_int("sync period", h), n)
+    values = dist.grid()
+    cdf = np.asarray(dist.cdf(values), dtype=float)
+    if model.jitter == 0:
+        fn = cdf ** n
+        return float(np.sum(values * np.diff(np.concatenate([[0.0], fn]))))
+    with np.errstate(divide="ignore"):
+        tail = np.where(cdf > 0, -np.expm1(n * np.log(np.maximum(cdf, 1e-300))), 1.0)
+    return float(values[0] + np.sum(0.5 * (tail[1:] + tail[:-1]) * np.diff(values)))
 
 
-def expected_max_of_sums(model: StepTimeModel, n: int, h: int, cells_per_t0: int = 400) -> float:
-    """E[max over n devices of the sum of h i.i.d. step times] (h local steps between syncs),
-    taken exactly for the discretised distribution of `sum_distribution`:
-    sum_k v_k (F_k^n - F_(k-1)^n)."""
-    values, cdf = sum_distribution(model, h, n, cells_per_t0)
-    fn = cdf ** require_positive_int("nodes", n)
-    prob = np.diff(np.concatenate([[0.0], fn]))
-    return float(np.sum(values * prob))
-
-
-def quantile_of_sum(model: StepTimeModel, h: int, q: float, cells_per_t0: int = 400) -> float:
+def quantile_of_sum(model: StepTimeModel, h: int, q: float, cells_per_t0: int | None = None) -> float:
     """The q-quantile of the time one device needs for h local steps: a round deadline that a
     fraction q of the selected devices meets on average (the others are dropped from the round,
-    Bonawitz et al. 2019, 'Towards Federated Learning at Scale', sec. 2.2)."""
+    Bonawitz et al. 2019, 'Towards Federated Learning at Scale', sec. 2.2). Exact for p = 0 or 1
+    (a shifted Gamma: the sum of h shifted exponentials), a root of the mixture's CDF otherwise.
+    `cells_per_t0` is accepted for old callers and unused."""
     q = require_fraction("deadline quantile", q)
-    values, cdf = sum_distribution(model, h, 1, cells_per_t0)
-    k = int(np.searchsorted(cdf, q - 1e-12))
-    return float(values[min(k, values.size - 1)])
+    return sum_of_steps(model, require_positive_int("sync period", h), 1).quantile(q)
 
 
 def monte_carlo_max(model: StepTimeModel, n: int, draws: int, seed: int = 0, h: int = 1) -> tuple[float, float]:

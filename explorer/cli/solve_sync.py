@@ -17,7 +17,9 @@ from explorer.cli.common import emit, graded_nothing_options, time_limit_option
               help="Probability that a device straggles in a step, in [0, 1] (default: the track's, 0.05).")
 @click.option("--slowdown", type=V.SLOWDOWN, default=None,
               help="Step-time factor of a straggler, >= 1 (default: the track's).")
-@click.option("--nodes", type=V.FLEET_NODES, default=None, help="Devices in the fleet (default: the track's).")
+@click.option("--nodes", type=V.Int(), default=None,
+              help=f"Devices in the fleet (default: the track's): two replicas or more, whole nodes, at most "
+                   f"{V.MAX_FLEET_NODES:,} ({V.MAX_GOSSIP_NODES:,} on the tiny track); checked against the track.")
 @click.option("--jitter", type=V.JITTER, default=None,
               help="Mean run-to-run jitter of a step, as a fraction of the step (default: the track's).")
 @click.option("--zero/--no-zero", "zero", default=None,

@@ -8,6 +8,7 @@ Young/Daly); this module only gathers the numbers of one track into an `Audit`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -202,6 +203,43 @@ def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, 
             "young_valid": c < 0.1 * mtbf}
 
 
+def nodes_allowed(track: Track) -> tuple[int, int, int, str]:
+    """The device counts the audit takes on `track`: (least, step, most, why the least). Two replicas to
+    synchronise (a replica is TP x PP x CP devices on the cloud; on a fleet one device, or the node of a pair of
+    earbuds, averaged inside it first), whole nodes and whole replicas, and at most MAX_FLEET_NODES (the tiny
+    track's gossip: MAX_GOSSIP_NODES, dense linear algebra on an N x N matrix)."""
+    from explorer.puzzles.fleet3d import is_fleet
+
+    per_node = track.cluster.devices_per_node
+    p = track.crisis_plan
+    group = p.tp * p.pp * p.cp
+    step = math.lcm(per_node, group) if not is_fleet(track.key) else per_node
+    unit = group if not is_fleet(track.key) else per_node
+    most = V.MAX_GOSSIP_NODES if track.key == "tiny" else V.MAX_FLEET_NODES
+    most -= most % step
+    if not is_fleet(track.key):
+        why = f"two replicas of TP x PP x CP = {group} {track.device_plural}: nodes >= {2 * group}"
+    elif per_node > 1:
+        why = f"two replicas to average, {per_node} {track.device_plural} per node averaged inside it first"
+    else:
+        why = "two replicas to average"
+    return 2 * unit, step, most, why
+
+
+def check_nodes(track: Track, nodes: Any) -> int | None:
+    """`nodes` (None: the track's own fleet) if the audit takes it on `track` (nodes_allowed), else one UsageError
+    that names the value and every rule it must meet, whichever it breaks."""
+    if nodes is None:
+        return None
+    least, step, most, why = nodes_allowed(track)
+    if V.Int(least, most).problem(nodes) is None and int(nodes) % step == 0:
+        return int(nodes)
+    multiple = f", a multiple of {step}" if step > 1 else ""
+    limit = " (gossip is dense linear algebra on an N x N matrix)" if track.key == "tiny" else ""
+    raise UsageError(f"nodes must be at least {least:,} on the {track.key} track ({why}){multiple} and at most "
+                     f"{most:,}{limit}, got {V.short(nodes)}")
+
+
 def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
               nodes: int | None = None, jitter: float | None = None, seed: int = 0) -> Audit:
     t = get_track(track)
@@ -209,17 +247,7 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     p = V.FRACTION.check("straggler-fraction", straggler_fraction, d["straggler_fraction"])
     s = V.SLOWDOWN.check("slowdown", slowdown, d["slowdown"])  # 1.5 = a straggler takes 50% longer
     j = V.JITTER.check("jitter", jitter, d["jitter_fraction"])
-    nodes = V.FLEET_NODES.check("nodes", nodes)
-    if t.key == "tiny" and nodes is not None and nodes > V.MAX_GOSSIP_NODES:
-        raise UsageError(f"nodes must be at most {V.MAX_GOSSIP_NODES} on the tiny track, got {nodes:,}: gossip on "
-                         f"the contact graph is dense linear algebra on an N x N matrix")
-    from explorer.puzzles.fleet3d import is_fleet
-
-    per_node = t.cluster.devices_per_node  # a pair of earbuds: gossip between pairs needs two of them
-    if nodes is not None and is_fleet(t.key) and nodes < 2 * per_node:
-        unit = f" ({per_node} {t.device_plural} per node, averaged inside it first)" if per_node > 1 else ""
-        raise UsageError(f"nodes must be at least {2 * per_node} on the {t.key} track, got {nodes:,}: "
-                         f"synchronisation needs two replicas to average{unit}")
+    nodes = check_nodes(t, nodes)
     seed = V.SEED.check("seed", seed)
     plan = make_plan(t, nodes)
     setup = make_setup(t, nodes)

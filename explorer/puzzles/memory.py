@@ -52,6 +52,7 @@ ATTEMPT_FIGURES = [*tmem.MEMORY_TERMS, "total"]
 ENGINES = ("cpsat", "enumerate")
 TIME_UNITS = 100_000  # time tables in 1e-5 of the starting configuration's step time
 MILLI = 1000  # quality multiplier in thousandths
+NO_ADAPTED_LAYER = "adapters need an adapted layer"
 CHARGED_LABEL = "time-to-quality charged (a fit faster than the start is charged the start's), s"
 
 
@@ -65,6 +66,43 @@ class MemoryInstance:
     dims: dict[str, list]
     limit: int
     baseline: tmem.Choice
+    # every precision the track lists (start first): the waterfall table's columns and the names an attempt may give;
+    # dims["precision"] keeps those that change memory (precision_moves), `same_bytes` maps each other to its twin
+    precisions: tuple[str, ...] = ()
+    same_bytes: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def precision_moves(base: Setup, layout: tmem.Layout, start: tmem.Choice, listed: list[str],
+                    int8_block: int = 2048) -> tuple[list[str], dict[str, str]]:
+    """The precisions the audit searches, and each listed one it leaves out with the precision whose memory it
+    repeats. A precision change is a memory move only if it changes some term of the waterfall: fp16 and bf16 both
+    keep 2-byte weights, gradients and activations beside the same FP32 master and states (TrainingSetup.value_bytes),
+    so a switch between them saves no byte at all; what it changes is numerical range (fp16 tops out at 65,504 and
+    needs loss scaling, bf16 has FP32's exponent range: explorer/cost/numerics.py), which lab 08 part 3 prices
+    (explore solve batch: P(NaN) per step). So a precision whose waterfall equals the start's is not searched, and of
+    two others with equal waterfalls the one with the wider range is (numerics.max_finite: bf16 over fp16)."""
+    from explorer.cost import numerics
+
+    def wf(p: str) -> dict[str, int]:
+        return tmem.waterfall(base, layout, replace(start, precision=p), int8_block)
+
+    ref = {start.precision: wf(start.precision)}
+    searched, dropped = [start.precision], {}
+    for p in listed:
+        if p in ref:
+            continue
+        w = wf(p)
+        twin = next((q for q, wq in ref.items() if wq == w), None)
+        if twin is None:
+            searched.append(p)
+            ref[p] = w
+        elif twin != start.precision and numerics.max_finite(p) > numerics.max_finite(twin):
+            searched[searched.index(twin)] = p  # the same bytes with the wider range
+            dropped[twin] = p
+            ref[p] = ref.pop(twin)
+        else:
+            dropped[p] = twin
+    return searched, dropped
 
 
 def _setup(track: Track, precision: str) -> Setup:
@@ -99,7 +137,8 @@ def make_instance(track: str | Track = "cloud", *, memory_limit_gb: float | None
             "offload": [False, True] if sc.offload else [False], "trainable_layers": layers,
             "adapter": list(sc.memory_adapters)}
     baseline = tmem.Choice(w.optimizer, w.precision, "none", mbs[0], 0, False, L, "none", cm.lora_rank)
-    return MemoryInstance(t, sc, cm, base, layout, dims, limit, baseline)
+    dims["precision"], same = precision_moves(base, layout, baseline, precs, cm.int8_block_size)
+    return MemoryInstance(t, sc, cm, base, layout, dims, limit, baseline, tuple(precs), same)
 
 
 def _choice(inst: MemoryInstance, idx: dict[str, int]) -> tmem.Choice:
@@ -195,7 +234,7 @@ def build_problem(inst: MemoryInstance) -> ChoiceProblem:
             table[combo] = grids[key][name][tuple(idx[d] for d in GRID_DIMS)]
         terms[name] = Term(name, dims, table)
     cons = [("device memory", ("weights", "gradients", "optimizer", "activations", "buffers"), inst.limit),
-            ("adapters need an adapted layer", ("no_adapted_layer",), 0)]
+            (NO_ADAPTED_LAYER, ("no_adapted_layer",), 0)]
     if inst.sc.frozen_store == "flash":
         cons.append(("flash for frozen weights", ("flash",), inst.sc.flash_free_bytes))
     if inst.sc.offload:
@@ -250,7 +289,13 @@ def _infeasible(inst: MemoryInstance, prob: ChoiceProblem) -> InfeasibleError:
     worst: dict[str, tuple[int, int, dict]] = {}
     for combo in itertools.product(*(range(len(v)) for v in inst.dims.values())):
         idx = dict(zip(inst.dims, combo))
-        for name, (v, lim) in prob.score(idx)["constraints"].items():
+        constraints = prob.score(idx)["constraints"]
+        # adapters on no layer train nothing (the 'adapters need an adapted layer' rule): no leanest choice of a
+        # resource is sought among them, so the message names a configuration that is a fine-tuning at all
+        structural = constraints.get(NO_ADAPTED_LAYER, (0, 0))[0] > 0
+        for name, (v, lim) in constraints.items():
+            if structural and name != NO_ADAPTED_LAYER:
+                continue
             if name not in worst or v < worst[name][0]:
                 worst[name] = (v, lim, idx)
     parts, conflicts = [], []
@@ -304,7 +349,9 @@ def _describe(c: tmem.Choice, L: int) -> str:
     frozen = ""
     if c.adapter != "none":
         frozen = f", {_adapter_text(c)}" + (f" on the top {c.trainable_layers} of {L} layers"
-                                              if c.trainable_layers < L else "")
+                                              if 0 < c.trainable_layers < L else
+                                              f" on none of the {L} layers (nothing trained)"
+                                              if c.trainable_layers == 0 else "")
     elif c.trainable_layers < L:
         frozen = f", {L - c.trainable_layers}/{L} layers frozen"
     return (f"{c.optimizer} {c.precision}, recompute {c.recompute}, micro-batch {c.micro_batch}, ZeRO-{c.zero}"
@@ -327,6 +374,33 @@ def _changes(base: tmem.Choice, c: tmem.Choice, L: int) -> list[str]:
             else:
                 out.append(f"{f.replace('_', '-')} {a} -> {b}")
     return out
+
+
+TERM_TEXT = {"weights": "weights", "gradients": "gradients", "optimizer": "optimizer state",
+             "activations": "stored activations", "working": "working buffers", "buffers": "communication buffers"}
+
+
+def _no_layer_fits(inst: MemoryInstance, lean: tmem.Choice, bpp: int) -> str:
+    """Why not even one layer trains: the one-layer model's waterfall term by term (largest first), and whether the
+    embedding and output head's states alone already exceed the limit (said only when they do)."""
+    m = inst.base.model
+    ends = m.params - m.layers * m.layer_params
+    if ends * bpp > inst.limit:
+        return (f" Not even the embedding and output head fit: {ends:,} params x {bpp} B = {_gb(ends * bpp)} > "
+                f"{_gb(inst.limit)}.")
+    one = tmem.waterfall(tmem.with_layers(inst.base, 1), inst.layout, replace(lean, trainable_layers=1),
+                         inst.cm.int8_block_size)
+    terms = sorted(((one[k], k) for k in tmem.MEMORY_TERMS if one[k] > 0), reverse=True)
+    parts = []
+    for v, k in terms:
+        text = f"{TERM_TEXT[k]} {_gb(v)}"
+        if k == "working":
+            text += (" (the loss's copies of the logits" + (", and one layer's activations rebuilt for its backward "
+                     "under full recomputation" if lean.recompute == "full" else "") + ")")
+        parts.append(text)
+    return (f" A one-layer model needs {_gb(one['total'])} > {_gb(inst.limit)}: {' + '.join(parts)}. The embedding "
+            f"and output head's states alone ({ends:,} params x {bpp} B = {_gb(ends * bpp)}) fit; the layer's "
+            f"weights, gradients, activations and working buffers are what exceed the limit.")
 
 
 def build_report(res: MemoryResult) -> Report:
@@ -395,8 +469,7 @@ def build_report(res: MemoryResult) -> Report:
         f"{m.hidden}-wide {m.name} shape = {_params(big)} parameters"
         + (f" (the track's model has {m.layers} layers, {_params(m.params)})." if lay < m.layers else
            f", so the track's {_params(m.params)} model trains with room to spare.")
-        + (f" Not even the embedding and output head fit: {m.params - m.layers * m.layer_params:,} params x {bpp} B "
-           f"= {_gb((m.params - m.layers * m.layer_params) * bpp)}." if lay == 0 else "")))
+        + (_no_layer_fits(inst, lean, bpp) if lay == 0 else "")))
     if len(inst.dims["adapter"]) > 1:
         findings.append(_adapter_finding(inst, figures))
     constraints: list[Constraint] = []
@@ -501,7 +574,7 @@ def build_report(res: MemoryResult) -> Report:
     rows, configs = [], []
     scale, unit = unit_scale(inst.limit / 10)  # the unit of which the limit is at least ten
     for opt in [o for o in tmem.OPTIMIZER_VARIANTS if o in inst.dims["optimizer"]]:
-        for prec in inst.dims["precision"]:
+        for prec in inst.precisions or inst.dims["precision"]:
             for rc in ("none", "full"):
                 cc = replace(inst.baseline, optimizer=opt, precision=prec, recompute=rc)
                 w = tmem.waterfall(inst.base, inst.layout, cc, inst.cm.int8_block_size)
@@ -538,6 +611,13 @@ def build_report(res: MemoryResult) -> Report:
                    Assumption("freezing: " + inst.cm.sources.get("freeze", ""), ""),
                    *([Assumption("adapters: " + inst.cm.sources.get("adapter", ""), "")]
                      if len(inst.dims["adapter"]) > 1 else []),
+                   *[Assumption(f"precision {q} -> {p} is not searched: {p} keeps every term of the waterfall in the "
+                                f"bytes {q} does (2-byte weights, gradients and activations beside the same FP32 "
+                                f"master and optimizer states), so the switch saves no memory; what it changes is "
+                                f"numerical range (fp16 tops out at 65,504 and needs loss scaling, bf16 has FP32's "
+                                f"exponent range), which lab 08 part 3 prices: explore solve batch, P(NaN) per step",
+                                "IEEE 754 binary16; explorer/cost/numerics.py")
+                     for p, q in inst.same_bytes.items()],
                    Assumption("frozen layers are the bottom of the stack: no gradients, no optimizer state, no stored "
                               "activations, forward pass only (the backward never reaches them, so recomputation never "
                               "replays them)", "")]
@@ -568,7 +648,9 @@ NAME_COLUMNS = [d for d in ATTEMPT_VARIABLES if ATTEMPT_KINDS[d] == "name"]
 def name_choices(inst: MemoryInstance) -> dict[str, list]:
     """The values each named column accepts: the choices the audit searches (inst.dims); _parse refuses any
     other name (a typo, or another track's) with this list."""
-    return {d: list(inst.dims[d]) for d in NAME_COLUMNS}
+    out = {d: list(inst.dims[d]) for d in NAME_COLUMNS}
+    out["precision"] = list(inst.precisions or inst.dims["precision"])  # the others graded outside (precision_moves)
+    return out
 
 
 def attempt_choices(track: str = "cloud") -> dict[str, list]:
@@ -614,7 +696,9 @@ def _parse(inst: MemoryInstance, values: dict) -> tuple[dict[str, int], list[str
             check_zero_stage(v)
         read[d] = v
         if v not in dom:
-            outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}")
+            why = (f" ({v} keeps every term of the waterfall in the bytes {inst.same_bytes[v]} does: no memory change)"
+                   if d == "precision" and v in inst.same_bytes else "")
+            outside.append(f"{d} = {v} is outside the searched space, {d} in {', '.join(map(str, dom))}{why}")
             continue
         idx[d] = dom.index(v)
     return idx, outside, read
@@ -649,7 +733,7 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
                 "objective_name": "time_to_quality_charged_s", "sense": "min", "read": read,
                 "neighbours": _neighbours(inst, read)}
     sc = prob.score(idx)
-    viol = [Constraint(n, v, lim, "" if n == "adapters need an adapted layer" else "B", "<=")
+    viol = [Constraint(n, v, lim, "" if n == NO_ADAPTED_LAYER else "B", "<=")
             for n, (v, lim) in sc["constraints"].items() if v > lim]
     u = prob.notes["unit_s"]
     ttq = _ttq(prob, sc)

@@ -119,3 +119,15 @@ def test_tiny_fp32_topk_half_the_bytes():
     r = compression.solve("tiny", steps=20)
     assert r.figure("received_bytes_native") == pytest.approx(2 * r.figure("received_bytes_topk"))
     assert r.figure("topk_dense_crossover_workers") == pytest.approx(100.0)
+
+
+def test_two_steps_run_with_the_default_warm_up_and_a_given_one_is_checked_against_the_steps():
+    """--steps 2 was refused for a warm-up the user never gave: the default round(0.1 x 2) = 0 fell outside 1..1.
+    The default now stays inside 1..steps-1; a warm-up the user gives is still refused outside it, naming the steps."""
+    from explorer.errors import UsageError
+    from explorer.puzzles import compression
+
+    rep = compression.solve("cloud", steps=2)
+    assert rep.status == "computed"
+    with pytest.raises(UsageError, match=r"warmup must be a whole number in 1\.\.9 \(fewer than the 10 steps"):
+        compression.solve("cloud", steps=10, warmup=10)

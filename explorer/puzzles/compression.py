@@ -130,7 +130,10 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
     if workers * steps > V.MAX_COMPRESSION_WORK:
         raise UsageError(f"workers x steps = {workers:,} x {steps:,} = {workers * steps:,} is above the simulation's "
                          f"budget of {V.MAX_COMPRESSION_WORK:,} worker-steps (about 30 s of simulation)")
-    warm = V.Int(1, steps - 1).check("warmup", warmup, int(round(sim["warmup_fraction"] * steps)))
+    # the default warm-up stays inside 1..steps-1 (round(0.1 x 2) = 0 refused --steps 2 for a value never given)
+    warm_default = min(steps - 1, max(1, int(round(sim["warmup_fraction"] * steps))))
+    warm = V.Int(1, steps - 1, unit=f"(fewer than the {steps:,} steps of --steps)").check("warmup", warmup,
+                                                                                        warm_default)
     seed = V.SEED.check("seed", seed, int(sim["seed"]))
 
     # --- the convergence experiment (seeded numpy) ------------------------------------------------

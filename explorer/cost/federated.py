@@ -85,6 +85,33 @@ def on_time_participants(selected: ArrayLike, deadline_quantile: ArrayLike) -> n
     return float(r) if np.ndim(r) == 0 else r
 
 
+def round_participants(selected: ArrayLike, deadline_quantile: ArrayLike,
+                       drops_late: ArrayLike = True) -> np.ndarray | float:
+    """Devices averaged in a round. Where the round may leave a late device out, it closes at the deadline and
+    averages the q x selected on time (on_time_participants): a star, whose aggregator averages the updates it
+    has (Bonawitz et al. 2019 sec. 2.2), and gossip, where each device averages with the neighbours that
+    reported. An all-reduce cannot leave a member out part-way: in a ring every chunk passes through every
+    member (reduce-scatter then all-gather, Patarasuk & Yuan 2009, "Bandwidth optimal all-reduce algorithms
+    for clusters of workstations", JPDC), so a member still computing stalls the ring and the round waits for
+    it: every selected device is averaged (drops_late False), and the round's local part is the slowest
+    member's (slowest_member_steps), not a deadline quantile."""
+    q = np.where(np.asarray(drops_late, dtype=bool), np.asarray(deadline_quantile, dtype=float), 1.0)
+    r = on_time_participants(selected, q)
+    return float(r) if np.ndim(r) == 0 else r
+
+
+def slowest_member_steps(step_model, members: int, local_steps: int, cells_per_t0: int | None = None) -> float:
+    """The local part of a round that waits for every one of `members` devices (an all-reduce:
+    round_participants): E[max over the members of the sum of their H local step times], the expected
+    H-step time of the slowest (order statistics of the sums: stragglers.expected_max_of_sums; synchronous
+    SGD waits for its slowest worker, Dutta et al. 2018 sec. 3, Chen et al. 2016 sec. 3). With a unit
+    step model (t0 = 1) it is in units of t0, as a deadline quantile of the same model is."""
+    from explorer.cost.stragglers import expected_max_of_sums
+
+    grid = {} if cells_per_t0 is None else {"cells_per_t0": cells_per_t0}  # the grid's resolution, when it has one
+    return expected_max_of_sums(step_model, members, local_steps, **grid)
+
+
 def rounds_per_day(window_s: float, round_s: ArrayLike, budgets: list[tuple[ArrayLike, float]] = (),
                    participation: ArrayLike = 1.0) -> np.ndarray | float:
     """Rounds a fleet can run per day: back to back inside the daily window in which devices may train

@@ -88,7 +88,11 @@ def test_the_optimum_is_the_least_wall_clock_time_of_every_feasible_configuratio
     tb, pr = res.tables, res.problem
     _, ok, grids = log_tables.evaluate_all(pr)
     days = [model.evaluate(tb, {d: int(grids[d][k]) for d in pr.sizes})["days"] for k in np.flatnonzero(ok)]
-    assert res.best["days"] == min(days) and res.feasible_count == len(days)
+    # a ring waits for every replica whatever the deadline: its deadlines are one configuration, counted once
+    ring = np.array([not t.drops_late for t in res.scenario.tiers])[grids["tier"]]
+    n_d = len(res.scenario.deadline_quantiles)
+    repeats = int((ok & ring).sum()) * (n_d - 1) // n_d
+    assert res.best["days"] == min(days) and res.feasible_count == len(days) - repeats
 
 
 def _idx(res) -> dict:
@@ -125,8 +129,13 @@ def test_edge_round_physics_by_hand(solved):
     res = solved["edge"]
     cell = res.per_tier["cellular"]
     assert cell["t_sync"] == pytest.approx(0.06 + 2 * 171_950_592 / (50e6 * 0.7 / 8), rel=1e-9)
-    # the staleness the lab's step tolerates (lr = 0.1 x stable): T <= sqrt(0.45)/0.1 = 6.7 -> H <= 7
-    assert res.best["local_steps"] <= 7 and all(f["local_steps"] <= 7 for f in res.top)
+    # no staleness bound on local steps: each local step of FedAvg takes a fresh gradient at the vehicle's own
+    # iterate (asynchronous SGD's bound, Lian et al. 2015 T <= sqrt(0.45)/0.1 = 6.7, is not theirs). Every H
+    # from 1 to 256 has a feasible configuration, and the optimum is the least of the days-per-H curve
+    curve = [min(v[i] for v in res.curve.values() if v[i] is not None) for i in range(len(res.scenario.local_steps))]
+    assert all(d is not None for d in curve)
+    assert res.best["days"] == pytest.approx(min(curve), rel=1e-12)
+    assert not any("stale" in c.name for c in res.report.constraints)
     # the storyboard waits for the slowest of 10,000 over 5G and is outpaced, never called faster when slower
     assert res.crisis["days"] > res.best["days"]
     assert "sooner" in res.report.headline

@@ -153,7 +153,14 @@ def test_fleet_counts_are_whole_or_called_expected(track):
     for r, key in ((rep, "rounds_to_target"), (lens, "fleet_rounds")):
         v = r.figure(key)
         assert isinstance(v, int) and v == round(b["rounds"]), (key, v, b["rounds"])
-    # the replicas on time are a real average (K x the deadline quantile, 50 x 0.99 = 49.5 on tiny): said so
+    if b["waits_for_all"]:
+        # tiny's relayed ring drops nobody (a ring all-reduce cannot leave a member out part-way): all 50 pairs, a
+        # whole count, and not called an expectation of on-time ones
+        assert b["participants"] == b["replicas"] == 50
+        assert "every one" in rep.figures["participants_on_time"].label
+        assert "every one" in lens.figures["fleet_participants"].label
+        return
+    # the replicas on time are a real average (K x the deadline quantile, 10,000 x 0.5 x 0.8 = 4,000 on edge): said so
     assert b["participants"] == pytest.approx(b["replicas"] * b["participation"] * b["deadline_quantile"])
     assert "expected" in rep.figures["participants_on_time"].label
     assert "expected" in lens.figures["fleet_participants"].label

@@ -6,8 +6,9 @@ glasses and its phone), never across the wide-area link; data parallelism runs o
 aggregation path (vehicles -> depot edge server or cloud; glasses -> phone -> cloud; earbud <->
 earbud gossip). The puzzle searches the split point and the trained layers, the micro-batch, the local
 steps between synchronisations, the participants per round, the round deadline and the aggregation
-tier for the shortest time to the training target, within memory, the staleness the lab's step
-tolerates, each device's daily time window and energy budget.
+tier for the shortest time to the training target, within memory, each device's daily time window and
+energy budget. Update compression is not searched (the compression part prices it at this optimum, and the
+status says the proof is over uncompressed updates); a ring all-reduce waits for its slowest member.
 
 The objective is the wall-clock time to the target from the opening of a daily window
 (explorer.cost.federated.time_to_target_s): R x D when the R rounds of D seconds fit in the first

@@ -163,10 +163,14 @@ def _no_selection(scn: FleetScenario, v: dict[str, Any]) -> str | None:
     sets the selected fraction to 1 there), so a participation below 1 has no meaning. The attempt is graded at
     1 and the note says why."""
     tier = _tier(scn, v)
-    if tier.graph == "server" or abs(v["participation"] - 1.0) <= 1e-9:
-        return None
-    return (f"participation {v['participation']:g} does not apply on {tier.short}: every "
-            f"{scn.track.device_word} in range takes part (graded at 1)")
+    notes = []
+    if tier.graph != "server" and abs(v["participation"] - 1.0) > 1e-9:
+        notes.append(f"participation {v['participation']:g} does not apply on {tier.short}: every "
+                     f"{scn.track.device_word} in range takes part (graded at 1)")
+    if not tier.drops_late:  # an all-reduce drops nobody (model._wait_unit): any deadline grades alike
+        notes.append(f"deadline_quantile {v['deadline_quantile']:g} does not apply on {tier.short}: a ring cannot "
+                     "drop a late member, the round waits for the slowest")
+    return "; ".join(notes) or None
 
 
 def _check_placement(scn: FleetScenario, v: dict[str, Any]) -> None:
@@ -216,10 +220,6 @@ def _constraints(scn: FleetScenario, f: dict) -> list[Constraint]:
         elif text.startswith("memory on"):
             out.append(Constraint(f"memory on the {scn.partner_word}", f["memory_partner"], scn.partner_limit,
                                   "B", "<="))
-        elif text.startswith("staleness"):
-            out.append(Constraint("staleness (local steps - 1)", f["local_steps"] - 1, scn.staleness_limit, "steps",
-                                  "<=", text=f"stable at the lab's step, lr = {scn.lr_fraction:g} x the zero-staleness "
-                                  "bound (Lian et al. 2015)"))
         else:
             out.append(Constraint("on-time participants", f["participants"], 1.0, "replicas", ">="))
     return out
@@ -255,7 +255,7 @@ def evaluate_attempt(values: dict[str, Any], track: str = "edge", **_: Any) -> d
     dev = scn.track.device_word
     figures = {OBJECTIVE: Figure(f["days"] * model.SECONDS_PER_DAY, "s", "time to the training target")}
     if note:  # second, so that the grade table (five figure columns) shows it
-        figures["participation_note"] = Figure(note, "", "participation")
+        figures["participation_note"] = Figure(note, "", "choices that do not apply")
     figures |= {
         "rounds": Figure(f["rounds"], "rounds", "rounds to the target"),
         "round_time_s": Figure(f["round_time"], "s", "one round"),

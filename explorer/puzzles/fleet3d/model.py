@@ -5,21 +5,25 @@ and the integer problem handed to both engines.
 Choices (dims): placement (split point inside the local group x trained layers), micro-batch, local
 steps H between synchronisations, participation (fraction of replicas a server selects per round),
 round deadline (the quantile of one device's round time at which the round closes; later devices
-are dropped), aggregation tier.
+are dropped; on an all-reduce path, the relayed ring, no deadline applies: it waits for every member), aggregation
+tier.
 
 Physics, all from explorer/cost (module docstrings there give the sources):
   local step       placement.stage_time on each side of the split + the boundary over the local link
   round time  D    sync time + t_local x Q_phi(sum of H unit step times)   (stragglers.quantile_of_sum),
+                   on the ring t_local x E[max over its K members of that sum] (federated.slowest_member_steps),
                    and no shorter than the aggregator needs to move every selected model down and up
-  participants n   replicas x participation x phi                          (federated.on_time_participants)
+  participants n   replicas x participation x phi; all replicas on the ring  (federated.round_participants)
   rounds R         S x iterations_bound(B, b, n, H, p, z, n/N) x quality / H (federated, lab08 freezing)
   energy E         H x (P t_A + radio across the split) + radio of the sync  (energy)
   rounds per day   f = min(window / D, budget / (participation x E)), the phone's battery too (federated)
   objective        time to the target, wall clock from a daily window's opening (federated.time_to_target_s):
                    (ceil(R / f) - 1) days + the last day's remaining rounds x D; R x D when R <= f
                    (the run fits in one window), minimised
-subject to memory on each side of the split, the edge's staleness bound (H - 1 <= T_max at the lab's
-step, Lian et al. 2015) and at least one on-time participant.
+subject to memory on each side of the split and at least one on-time participant. No staleness bound: the H
+local steps of local SGD / FedAvg each take a fresh gradient at the device's own iterate, so they are not the
+stale gradients of asynchronous SGD (Lian et al. 2015 bounds those); what they cost, client drift, is the
+Koloskova et al. 2020 bound's tau/p terms (Stich 2019; Woodworth et al. 2020), charged in `rounds`.
 """
 
 from __future__ import annotations
@@ -167,8 +171,29 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
     q_unit = np.array([[quantile_of_sum(scn.step_model, h, phi, cells_per_t0=_cells(h)) for phi in
                         scn.deadline_quantiles] for h in scn.local_steps])
     tb.put("deadline_unit", ("local_steps", "deadline"), q_unit)
+    tb.put("wait_unit", ("placement", "local_steps", "deadline", "tier"), _wait_unit(scn, q_unit))
     derive(tb)
     return tb
+
+
+def _wait_unit(scn: FleetScenario, q_unit: np.ndarray) -> np.ndarray:
+    """The local part of a round in units of one step's t0, per (placement, local steps, deadline, tier): the
+    deadline quantile where the round may drop late devices (a star, gossip), and where it may not (an
+    all-reduce: the relayed ring) the expected H-step time of the slowest of its members, every replica
+    (federated.round_participants, federated.slowest_member_steps), whatever the deadline."""
+    n_p, n_t = len(scn.placements), len(scn.tiers)
+    w = np.broadcast_to(q_unit[None, :, :, None], (n_p, *q_unit.shape, n_t)).copy()
+    slowest: dict[tuple[int, int], float] = {}
+    for j, tier in enumerate(scn.tiers):
+        if tier.drops_late:
+            continue
+        for i, p in enumerate(scn.placements):
+            k = scn.replicas(p)
+            for a, h in enumerate(scn.local_steps):
+                if (k, h) not in slowest:
+                    slowest[(k, h)] = federated.slowest_member_steps(scn.step_model, k, h, cells_per_t0=_cells(h))
+                w[i, a, :, j] = slowest[(k, h)]
+    return w
 
 
 def _cells(h: int) -> int:
@@ -270,16 +295,17 @@ def derive(tb: Tables) -> None:
     rep = v["replicas"][:, None, None, None, None, None]
     p = v["consensus_rate"][:, None, None, None, None, :]
     server = np.array([t.graph == "server" for t in scn.tiers])[None, None, None, None, None, :]
+    drops = np.array([t.drops_late for t in scn.tiers])[None, None, None, None, None, :]
     sel = np.where(server, q, 1.0)
-    n = rep * sel * phi
+    n = federated.round_participants(rep * sel, phi, drops)  # an all-reduce averages every member
     bound = federated.iterations_bound(scn.noise_batch, b, np.maximum(n, 1e-9), h, p, scn.data["heterogeneity"],
-                                       np.minimum(sel * phi, 1.0))
+                                       np.minimum(n / rep, 1.0))
     rounds = _anchor(scn) * bound * v["quality"][:, None, None, None, None, None] / h
     tb.put("participants", DIMS[:6], n)
     tb.put("rounds", DIMS[:6], rounds)
     # round time and energy per participation
     t_loc = v["t_local"][:, :, None, None, :]  # (P, b, 1, 1, T)
-    dl = v["deadline_unit"][None, None, :, :, None]
+    dl = v["wait_unit"][:, None, :, :, :]  # a deadline quantile, or an all-reduce's slowest member
     ts = v["t_sync"][:, None, None, None, :]
     tb.put("round_time", ("placement", "micro_batch", "local_steps", "deadline", "tier"), ts + t_loc * dl)
     e = np.array(scn.local_steps, dtype=float)[None, None, :, None] * v["e_local"][:, :, None, :] \
@@ -339,6 +365,10 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
         # the local step's parts, for the narration (t_local = t_device + t_partner + the split's link)
         "t_device": at("t_device", idx), "t_partner": at("t_partner", idx),
         "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
+        # an all-reduce path waits for its slowest member (no deadline applies); wait_factor: the local part of the
+        # round over H mean steps (the slowest member's H steps, or the deadline quantile's)
+        "waits_for_all": not tier.drops_late,
+        "wait_factor": at("wait_unit", idx) / (h * scn.step_model.mean),
         "participants": at("participants", idx), "replicas": int(at("replicas", idx)),
         "consensus_rate": at("consensus_rate", idx), "rounds": rounds, "rounds_per_day": f,
         "days": federated.time_to_target_s(rounds, d_round, f) / SECONDS_PER_DAY, "days_average": rounds / f,
@@ -406,9 +436,6 @@ def violations(tb: Tables, idx: dict[str, int], fig: dict) -> list[str]:
     if scn.partner_setup is not None and fig["memory_partner"] > scn.partner_limit:
         bad.append(f"memory on the {scn.partner_word}: {hbytes(fig['memory_partner'])} > {hbytes(scn.partner_limit)} "
                    "usable")
-    if scn.staleness_limit is not None and fig["local_steps"] - 1 > scn.staleness_limit:
-        bad.append(f"staleness {fig['local_steps'] - 1} local steps > {scn.staleness_limit:.3g} stable at the lab's "
-                   f"step (lr = {scn.lr_fraction:g} x the zero-staleness bound)")
     if fig["participants"] < 1:
         bad.append(f"on-time participants {fig['participants']:.3g} < 1")
     return bad
@@ -446,11 +473,22 @@ def ranked(tb: Tables, problem: LogProblem, keep=None, top: int = 1) -> tuple[li
     battery they draw (a device on its charger spends none of it; fleets train devices while they charge:
     Bonawitz et al. 2019 sec. 2), then by the least index."""
     t, ok, grids, share = time_to_target_all(tb, problem, battery=True)
+    ok = ok & one_deadline(tb, grids)
     if keep is not None:
         ok = ok & keep(grids)
-        t = np.where(ok, t, np.inf)
+    t = np.where(ok, t, np.inf)
     order = np.lexsort((np.arange(t.size), share, t))[:top]
     return [{d: int(grids[d][k]) for d in problem.sizes} for k in order if ok[k]], int(ok.sum())
+
+
+def one_deadline(tb: Tables, grids: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of configurations that are not a repeat: an all-reduce path waits for its slowest member whatever the
+    deadline (model._wait_unit), so its deadlines are one configuration, counted and ranked once (at the
+    largest quantile's index)."""
+    scn = tb.scn
+    waits = np.array([not t.drops_late for t in scn.tiers])[grids["tier"]]
+    last = int(np.argmax(scn.deadline_quantiles))
+    return ~waits | (grids["deadline"] == last)
 
 
 # --- the integer problem both engines solve ------------------------------------------------------------
@@ -477,10 +515,6 @@ def build_problem(tb: Tables) -> LogProblem:
                                                 v["memory_partner"].astype(np.int64)))
     limits = [("memory per device", ("memory_device",), scn.memory_limit),
               ("memory on the partner", ("memory_partner",), max(scn.partner_limit, 0))]
-    if scn.staleness_limit is not None:
-        st = np.array(scn.local_steps, dtype=np.int64) - 1
-        tables["staleness"] = IntTable("staleness", ("local_steps",), st)
-        limits.append(("staleness", ("staleness",), int(math.floor(scn.staleness_limit + 1e-9))))
     short = np.where(v["participants"] >= 1.0, 0, 1).astype(np.int64)
     tables["short_of_participants"] = squeeze(IntTable("short_of_participants", dims["participants"], short))
     limits.append(("on-time participants >= 1", ("short_of_participants",), 0))

@@ -34,8 +34,16 @@ def describe(res, f: dict) -> str:
     who = (f"{pct(f['participation'])} of the {scn.devices:,} {scn.track.device_plural} selected per round"
            if f["tier"].graph == "server" else f"every {scn.track.device_word} in range takes part")
     return (f"{p}; micro-batch {f['micro_batch']}, {f['local_steps']} local step{'s' if f['local_steps'] > 1 else ''}"
-            f" between syncs, {who}, deadline at the {pct(f['deadline_quantile'])} quantile of a round "
-            f"({num(f['participants'])} replicas on time, late ones dropped), through {f['tier'].name}")
+            f" between syncs, {who}, {deadline_words(f)}, through {f['tier'].name}")
+
+
+def deadline_words(f: dict) -> str:
+    """How a round ends: 'deadline at the 80.0% quantile of a round (4,000 replicas on time, late ones dropped)',
+    or, on an all-reduce path, 'no deadline: the ring waits for the slowest of its 50 replicas'."""
+    if f["waits_for_all"]:
+        return f"no deadline: the ring waits for the slowest of its {num(f['participants'])} replicas"
+    return (f"deadline at the {pct(f['deadline_quantile'])} quantile of a round ({num(f['participants'])} replicas "
+            "on time, late ones dropped)")
 
 
 def binds(f: dict) -> str:
@@ -53,11 +61,30 @@ def timing(f: dict) -> str:
     return f"{num(f['rounds'])} rounds over {n} days of training; {f['binding']} binds"
 
 
+SCOPE = "over uncompressed updates"  # what the proof covers (compression_scope says why)
+
+
+def compression_scope(res) -> str:
+    """Why the proven optimum is one over uncompressed updates, and where compression is answered. The searched
+    space sends every update in the working precision. The compression part prices the track's compressed updates
+    at this optimum; they are not searched here because what they cost in steps is not a table of this model:
+    1-bit's extra steps are that part's seeded simulation, 8-bit is taken as lossless there (an assumption),
+    and compressed gossip's slower consensus (CHOCO-SGD, Koloskova et al. 2019) is not modelled."""
+    scn = res.scenario
+    names = ", ".join(n for c, n in zip(scn.compression, scn.compression_names) if c > 1)
+    return (f"The proof covers uncompressed updates only: compressed ones ({names}) are priced at this optimum by "
+            f"`explore solve compression --track {scn.track.key}`, which charges 1-bit the extra steps its simulation "
+            "measures; they are not searched here because this model has no table of what compression costs in "
+            "steps (1-bit's is that simulation's, 8-bit's is an assumption, compressed gossip's slower consensus is "
+            "not modelled), so a compressed plan may reach the target sooner than this optimum.")
+
+
 def _status(res) -> str:
+    cmd = f"compressed updates: explore solve compression --track {res.scenario.track.key}"
     if res.status == "optimal" and res.engine == "cpsat":
-        return "proven optimal by CP-SAT"
+        return f"proven optimal by CP-SAT {SCOPE} ({cmd})"
     if res.status == "optimal":
-        return f"optimal ({res.problem.radix:,} configurations evaluated)"
+        return f"optimal {SCOPE} ({res.problem.radix:,} configurations evaluated; {cmd})"
     return "feasible, not proven optimal (CP-SAT stopped; the exhaustive search's best is shown)"
 
 
@@ -130,8 +157,9 @@ def build_report(res) -> Report:
     sel = (f"{pct(b['participation'])} selected, " if b["tier"].graph == "server" else "")
     headline = (f"{b['placement'].short(scn.layers, scn.partner_word, dev)}, micro-batch {b['micro_batch']}, "
                 + (f"sync every {b['local_steps']} steps, " if b["local_steps"] > 1 else "sync after every step, ")
-                + f"{sel}deadline at the "
-                f"{pct(b['deadline_quantile'])} quantile, via {b['tier'].short}: target in {span(days)} "
+                + sel + ("waits for the slowest replica" if b["waits_for_all"] else
+                         f"deadline at the {pct(b['deadline_quantile'])} quantile")
+                + f", via {b['tier'].short}: target in {span(days)} "
                 f"({timing(b)}); {_status(res)}." + _crisis_text(res))
     compute_share = b["local_steps"] * b["t_local"] / b["round_time"]
     figs: dict[str, Figure] = {
@@ -149,9 +177,12 @@ def build_report(res) -> Report:
         "micro_batch": Figure(b["micro_batch"], "", "micro-batch per local step (samples)"),
         "local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
         "participation": Figure(b["participation"], "fraction", "replicas selected per round"),
-        "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
-        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (expected: late "
-                                                                      "ones are dropped at the deadline)"),
+        **({} if b["waits_for_all"] else {
+            "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)")}),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (every one: the "
+                                                                      "ring waits for the slowest)"
+                                       if b["waits_for_all"] else "replicas averaged per round (expected: late "
+                                                                  "ones are dropped at the deadline)"),
         "memory_per_device": Figure(b["memory_device"], "B", f"memory per {dev}"),
         "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
         "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day at the daily rate"),
@@ -177,16 +208,24 @@ def build_report(res) -> Report:
         f"The time to the training target: a fleet's devices idle while the radio works, and the answer trades "
         f"rounds (convergence) against round time and energy. Here a round spends {pct(compute_share)} of its "
         f"{span(b['round_time'])} computing {plural(b['local_steps'], 'local step')} of {span(b['t_local'])}; the rest "
-        f"is the "
-        f"synchronisation ({span(b['t_sync'])}) and waiting for the deadline. ZeRO sharding and checkpoint restarts "
-        f"do not apply: devices keep no shard of each other's state, and a device that drops out is left out of "
-        f"the round instead of stopping the fleet."))
+        f"is the synchronisation ({span(b['t_sync'])}) and "
+        + ("waiting for the slowest replica" if b["waits_for_all"] else "waiting for the deadline")
+        + ". ZeRO sharding and checkpoint restarts do not apply: devices keep no shard of each other's state, and "
+        + ("a device that leaves stalls only the round it was in (the ring re-forms without it), not the run."
+           if b["waits_for_all"] else
+           "a device that drops out is left out of the round instead of stopping the fleet.")))
     how = (f"CP-SAT proved {res.cpsat_proved} in {num(res.cpsat_time_s or 0)} s; the exhaustive evaluation of "
            f"the time to the target of all {res.problem.radix:,} configurations (same tables) "
            + ("agrees." if res.exhaustive_agrees else "DISAGREES: a bug; please report it.")
            if res.engine == "cpsat" else
            f"Every one of the {res.problem.radix:,} configurations was evaluated (numpy, the same tables CP-SAT "
            f"solves with --engine cpsat): the enumeration is the proof of the optimum.")
+    rings = [x.name for x in scn.tiers if not x.drops_late]
+    if rings:
+        how += (f" On {', '.join(rings)}, the round waits for every replica whatever the deadline, so its "
+                f"{len(scn.deadline_quantiles)} deadlines are one configuration, counted once among those within "
+                "every limit.")
+    how += " " + compression_scope(res)
     how += (" Times are wall clock from the opening of a daily window: a run that fits in its first window takes "
             "rounds x round time; a longer one whole days until its last, then that day's remaining rounds "
             "(the formula under Math peek)"
@@ -202,10 +241,6 @@ def build_report(res) -> Report:
     if scn.partner_setup is not None:
         cons.append(Constraint(f"memory on the {scn.partner_word}", b["memory_partner"], scn.partner_limit, "B", "<=",
                                binding=b["memory_partner"] > 0.9 * scn.partner_limit))
-    if scn.staleness_limit is not None:
-        cons.append(Constraint("staleness (local steps - 1) vs the stable bound", b["local_steps"] - 1,
-                               scn.staleness_limit, "steps", "<=",
-                               binding=b["local_steps"] + 1 - 1 > scn.staleness_limit))
     # the first (busiest) day's use: a run that ends in its first window reaches no daily limit
     multi = not b["fits_one_window"]
     cons.append(Constraint("training time on the first day within the daily window", b["first_day_s"],
@@ -250,8 +285,7 @@ def build_report(res) -> Report:
         "graphs": res.tables.graphs}
     names = {x.key: x.name for x in scn.tiers}
     plot = {"local_steps": list(scn.local_steps), "paths": {names[k]: v for k, v in res.curve.items()},
-            "best": {"local_steps": b["local_steps"], "days": b["days"], "path": b["tier"].name},
-            "max_local_steps": int(scn.staleness_limit) + 1 if scn.staleness_limit is not None else None}
+            "best": {"local_steps": b["local_steps"], "days": b["days"], "path": b["tier"].name}}
     return Report(puzzle="3d", lab="05", part=2, track=t.key, title="The parallelism puzzle",
                   plots=["fleet_tradeoff"], data={"fleet_tradeoff": plot},
                   status=res.status, headline=headline, figures=figs, findings=findings, constraints=cons,
@@ -265,6 +299,8 @@ def _cfg(f: dict) -> dict:
             "memory_partner", "participants")
     out = {k: f[k] for k in keys if k in f}
     out["tier"] = f["tier"].key
+    if f.get("waits_for_all"):  # an all-reduce path: its deadline (any searched one grades alike) does not apply
+        out["waits_for_all"] = True
     return out
 
 
@@ -285,7 +321,14 @@ def _round_findings(res) -> list[Finding]:
     scn, b = res.scenario, res.best
     out = []
     late = b["participants"] / b["deadline_quantile"] - b["participants"]
-    if b["tier"].graph == "server":
+    if b["waits_for_all"]:
+        txt = (f"All {num(b['participants'])} replicas, and the round waits for the slowest: a ring all-reduce passes "
+               f"every chunk through every member, so a member still on its local steps stalls it and none can be "
+               f"dropped part-way (a star's aggregator drops late devices, Bonawitz et al. 2019; gossip averages "
+               f"with those present). The local part of a round is the slowest replica's "
+               f"{plural(b['local_steps'], 'step')}, {num(b['wait_factor'])}x their mean (order statistics of the "
+               f"sums, lab 05 part 3), with an exact average (p = 1) in return.")
+    elif b["tier"].graph == "server":
         sel = b["replicas"] * b["participation"]
         txt = (f"{num(sel)} of {b['replicas']:,} replicas are selected; the round closes at the "
                f"{pct(b['deadline_quantile'])} quantile of a device's round time, so {num(late)} late "
@@ -298,12 +341,9 @@ def _round_findings(res) -> list[Finding]:
         txt = (f"Every {scn.track.device_word} in range takes part; the round closes at the "
                f"{pct(b['deadline_quantile'])} quantile, so {num(late)} late replicas skip it on average.")
     out.append(Finding("How many devices per round, and what happens to the late ones?", txt))
-    stale = ""
-    if scn.staleness_limit is not None:
-        stale = (f" The lab's step (lr = {scn.lr_fraction:g} x the stable step at zero staleness) tolerates "
-                 f"staleness {num(scn.staleness_limit)} (Lian et al. 2015), so at most "
-                 f"{int(scn.staleness_limit) + 1} local steps between synchronisations: stale gradients from slow "
-                 f"5G diverge beyond that.")
+    stale = (" Local steps are not stale gradients: each takes a fresh gradient at the device's own iterate, so "
+             "asynchronous SGD's staleness bound (Lian et al. 2015) does not limit them; their cost is the drift "
+             "the bound charges (Stich 2019).")
     out.append(Finding(
         "How often to synchronise?",
         ("After every local step." if b["local_steps"] == 1 else f"Every {b['local_steps']} local steps.")
@@ -344,8 +384,10 @@ FORMULAS = [
             "p = consensus rate"),
     Formula("consensus rate of gossip", "p = 1 - |lambda_2(W)|^2, W Metropolis-Hastings on the contact graph",
             "Koloskova et al. 2020 Assumption 4; Xiao & Boyd 2004; D-PSGD: Lian et al. 2017"),
-    Formula("round time", "D = max(t_sync + t_local x Q_phi(sum of H step times), K (M_down + M_up) / B_server)",
-            "deadline as a quantile: Bonawitz et al. 2019 sec. 2.2 (late devices dropped)"),
+    Formula("round time", "D = max(t_sync + t_local x Q_phi(sum of H step times), K (M_down + M_up) / B_server); "
+            "a ring: D = t_sync + t_local x E[max over K of the sum of H step times]",
+            "deadline as a quantile: Bonawitz et al. 2019 sec. 2.2 (late devices dropped); a ring all-reduce cannot "
+            "drop a member and waits for the slowest (explorer/cost/federated.py round_participants)"),
     Formula("rounds per day", "f = min(window / D, budget / (q E_round))", "explorer/cost/federated.py"),
     Formula("time to the target (wall clock from a window's opening)",
             "(ceil(R/f) - 1) days + (R - (ceil(R/f) - 1) f) x D; = R x D when R <= f, with R = T / H",

@@ -14,7 +14,7 @@ import numpy as np
 from explorer.cost import gossip
 from explorer.cost.federated import consensus_rate
 from explorer.cost.setup import Setup
-from explorer.cost.stragglers import StepTimeModel, max_staleness
+from explorer.cost.stragglers import StepTimeModel
 from explorer.errors import UsageError
 from explorer.hardware.catalog import Link, build_cluster, get_link
 from explorer.tracks import Track, get_track
@@ -22,6 +22,9 @@ from explorer.units import GB
 
 FLEET_TRACKS = ("edge", "mobile", "tiny")
 GRAPHS = ("server", "gossip_devices", "gossip_pairs", "ring_relayed")
+# an all-reduce among the devices: it cannot drop a late member part-way, so its round waits for the slowest
+# (explorer.cost.federated.round_participants); a server (star) and gossip close a round at its deadline
+ALL_REDUCE_GRAPHS = ("ring_relayed",)
 _LISTS = ("split_points", "trainable_layers", "micro_batches", "local_steps", "participation", "deadline_quantiles",
           "compression", "compression_names")
 _NUMS = ("heterogeneity", "reference_rounds", "reference_participation", "reference_local_steps",
@@ -43,6 +46,12 @@ class Tier:
     source: str
     server_bytes_per_s: float = 0.0  # the aggregator's network, each way (0: no server, gossip)
     short: str = ""  # a few words for headlines
+
+    @property
+    def drops_late(self) -> bool:
+        """Whether a round on this path may close at a deadline and leave late devices out (a star, gossip),
+        or must wait for every member (an all-reduce: a ring stalls while one member computes)."""
+        return self.graph not in ALL_REDUCE_GRAPHS
 
 
 @dataclass(frozen=True)
@@ -95,8 +104,6 @@ class FleetScenario:
     freeze_fractions: tuple[float, ...]
     freeze_multipliers: tuple[float, ...]
     sample_bytes: float
-    staleness_limit: float | None  # largest stable staleness at the lab's step (edge), None elsewhere
-    lr_fraction: float
     graphs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     fleet_size: int | None = None  # a --nodes override of the track's fleet
 
@@ -190,7 +197,6 @@ def load(track: str) -> FleetScenario:
         from explorer.cost.convergence import kaplan_critical_batch_tokens
 
         b_noise = kaplan_critical_batch_tokens(ts.critical_batch_loss_nats) / base.seq_len
-    stale = max_staleness(sd["lr_fraction"]) if t.key == "edge" else None
     return FleetScenario(
         track=t, data=d, setup=setup, partner_setup=p_setup, partner_word=p_word, partner_limit=p_limit,
         local_link=local, partner_sync_link=p_sync, placements=placements,
@@ -200,7 +206,7 @@ def load(track: str) -> FleetScenario:
         compression=tuple(int(x) for x in d["compression"]), compression_names=tuple(d["compression_names"]),
         tiers=tiers, step_model=step_model, noise_batch=float(b_noise),
         freeze_fractions=tuple(cm.trainable_fractions), freeze_multipliers=tuple(cm.freeze_steps_multiplier),
-        sample_bytes=float(ts.sample_bytes), staleness_limit=stale, lr_fraction=sd["lr_fraction"])
+        sample_bytes=float(ts.sample_bytes))
 
 
 # --- the contact graphs of a gossiping fleet ---------------------------------------------------------

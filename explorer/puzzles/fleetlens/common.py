@@ -202,10 +202,12 @@ def fleet_figures(res, note: str = "") -> dict[str, Figure]:
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",
                                        f"rounds a day ({b['binding']} binds; {num(b['window_s'] / 3600)} h window)"),
-        "fleet_deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile; late ones "
-                                          "dropped)"),
-        "fleet_participants": Figure(b["participants"], "replicas", "replicas averaged per round (expected: late "
-                                     "ones are dropped at the deadline)"),
+        **({} if b["waits_for_all"] else {
+            "fleet_deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile; late "
+                                              "ones dropped)")}),
+        "fleet_participants": Figure(b["participants"], "replicas", "replicas averaged per round (every one: the ring "
+                                     "waits for the slowest)" if b["waits_for_all"] else
+                                     "replicas averaged per round (expected: late ones are dropped at the deadline)"),
         "fleet_local_steps": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
         "fleet_compute_share": Figure(compute, "fraction", "share of a round spent computing (replaces MFU)"),
         "fleet_devices": Figure(res.scenario.devices, t.device_plural, f"{t.device_plural} in the fleet"),

@@ -92,14 +92,15 @@ def server_checkpoint(a: Audit, best: dict) -> dict | None:
 
 
 def edge_staleness(a: Audit, res) -> dict:
-    """The staleness the lab's step affords (Lian et al. 2015: r(T) >= lr_fraction <=> T <= T_max), read
-    two ways: periodic averaging every H local steps is staleness H - 1 (Wang & Joshi 2018), and
-    asynchronous updates from K devices in flight are K - 1 updates stale (Lian et al. 2015)."""
+    """The staleness the lab's step affords asynchronous updates (Lian et al. 2015: r(T) >= lr_fraction <=>
+    T <= T_max): K devices in flight send updates K - 1 updates stale. It does not bound the H local steps of
+    the synchronous rounds: each takes a fresh gradient at the device's own iterate (local SGD / FedAvg), and
+    what they cost, client drift, is the convergence bound's tau/p terms (Koloskova et al. 2020; Stich 2019)."""
     f = a.data["lr_fraction"]
     t_max = max_staleness(f)
     b = res.best
     k_async = b["replicas"] * b["participation"]
-    return {"lr_fraction": f, "staleness_max": t_max, "h_max": int(math.floor(t_max + 1e-9)) + 1,
+    return {"lr_fraction": f, "staleness_max": t_max,
             "async_devices_max": int(math.floor(t_max + 1e-9)) + 1, "async_staleness": k_async - 1,
             "async_progress": float(stable_step_ratio(k_async - 1)),
             "fleet_async_staleness": a.replicas - 1, "fleet_async_progress": a.progress}
@@ -184,9 +185,12 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "expected_max_over_mean": Figure(a.e_max_all / a.e_step, "x", f"E[slowest of {a.nodes:,}] / mean step"),
         "days_to_target": Figure(b["days"], "days", "time to the training target (fleet 3D optimum)"),
         "sync_period": Figure(b["local_steps"], "steps", "local steps between synchronisations"),
-        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (expected: late "
-                                                                      "ones are dropped at the deadline)"),
-        "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)"),
+        "participants_on_time": Figure(b["participants"], "replicas", "replicas averaged per round (every one: the "
+                                                                      "ring waits for the slowest)"
+                                       if b["waits_for_all"] else "replicas averaged per round (expected: late "
+                                                                  "ones are dropped at the deadline)"),
+        **({} if b["waits_for_all"] else {
+            "deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile of a round)")}),
         "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds per day"),
         "round_time_s": Figure(b["round_time"], "s", "one round"),
         "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
@@ -218,8 +222,8 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         + ". Rounds fall as H grows but the Koloskova et al. 2020 bound charges each extra local step "
         "(client drift), so the time to the target has a minimum."))
     tables["sync_period"] = Table(
-        ["H", "staleness", "allowed", "rounds", "round (s)", "rounds/day", "days to target"],
-        [[r["local_steps"], r["local_steps"] - 1, "yes" if r["feasible"] else "no", round(r["rounds"]), r["round_time"],
+        ["H", "allowed", "rounds", "round (s)", "rounds/day", "days to target"],
+        [[r["local_steps"], "yes" if r["feasible"] else "no", round(r["rounds"]), r["round_time"],
           r["rounds_per_day"], r["days"]] for r in fa["sweep_h"]], "Synchronisation period")
     if "sweep_participants" in fa:
         tables["participants"] = Table(
@@ -262,6 +266,18 @@ def _emax(a: Audit, k: int) -> float:
 def _wait_or_drop(a: Audit, fa: dict) -> Finding:
     b = fa["best"]
     dev, devs = a.track.device_word, a.track.device_plural
+    if b["waits_for_all"]:  # an all-reduce path: nobody can be dropped part-way
+        return Finding(
+            f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
+            f"Wait, on the path the fleet 3D optimum takes ({b['tier'].name}): a ring all-reduce passes every chunk "
+            f"through every member, so it cannot drop a late one part-way; the round waits for the slowest of its "
+            f"{num(b['participants'])} replicas, whose {plural(b['local_steps'], 'local step')} take "
+            f"{num(b['wait_factor'])}x their mean (order statistics of the sums; one step alone, the slowest of "
+            f"{a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) takes "
+            f"{num(a.e_max_all / a.e_step)}x the mean). In return every replica is averaged exactly (p = 1). "
+            f"{_other_paths(fa['res'])}Asynchronous updates from the whole fleet would be "
+            f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {num(a.progress, 2)} of a "
+            "step per update.")
     return Finding(
         f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
         f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) "
@@ -271,6 +287,17 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
         f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
         f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {num(a.progress, 2)} of a "
         "step per update.")
+
+
+def _other_paths(res) -> str:
+    """The paths that could leave late devices out, when the optimum waits for all: a star drops them at a
+    deadline (Bonawitz et al. 2019), gossip averages with the neighbours present."""
+    graphs = {t.graph for t in res.scenario.tiers}
+    ways = (["a star would drop them at a deadline (Bonawitz et al. 2019)"] if "server" in graphs else []) + (
+        ["gossip proceeds with the neighbours present"] if graphs & {"gossip_devices", "gossip_pairs"} else [])
+    if not ways:
+        return ""
+    return f"On the other paths {' and '.join(ways)}, but the search found them slower to the target here. "
 
 
 def _checkpoint_finding(a: Audit, fa: dict) -> Finding:
@@ -292,28 +319,30 @@ def _checkpoint_finding(a: Audit, fa: dict) -> Finding:
 
 def _edge(a, fa, figures, findings, constraints) -> str:
     e, b = fa["edge"], fa["best"]
-    figures["staleness_bound"] = Figure(e["staleness_max"], "steps", "largest stable staleness at the lab's step")
-    figures["sync_period_max"] = Figure(e["h_max"], "steps", "most local steps the staleness bound allows")
+    figures["staleness_bound"] = Figure(e["staleness_max"], "updates", "largest stable staleness of asynchronous "
+                                        "updates at the lab's step")
     findings.insert(0, Finding(
         "Edge: which staleness can training afford, against the sync period and the participants?",
         f"At the lab's step (lr = {e['lr_fraction']:g} x the largest stable step at zero staleness), Lian et al. "
-        f"2015's condition holds up to staleness T = sqrt((1 - f)/2)/f = {num(e['staleness_max'])}: periodic "
-        f"averaging may run at most H = {e['h_max']} local steps between synchronisations, and asynchronous "
-        f"updates may come from at most {e['async_devices_max']} {a.track.device_plural} in flight. The fleet 3D "
-        f"optimum synchronises every {b['local_steps']} local steps (staleness {b['local_steps'] - 1}) with "
-        f"{num(b['participants'])} vehicles on time per round over {b['tier'].name}. Asynchronous updates from "
+        f"2015's condition for asynchronous SGD holds up to staleness T = sqrt((1 - f)/2)/f = "
+        f"{num(e['staleness_max'])}: asynchronous updates may come from at most {e['async_devices_max']} "
+        f"{a.track.device_plural} in flight. It does not limit the local steps between synchronous rounds: each "
+        f"local step takes a fresh gradient at the {a.track.device_word}'s own iterate (local SGD / FedAvg), so "
+        f"none is stale; what they cost is client drift, which the Koloskova et al. 2020 bound charges (tau/p; "
+        f"Stich 2019, Woodworth et al. 2020). The fleet 3D optimum synchronises every {b['local_steps']} local "
+        f"steps with {num(b['participants'])} vehicles on time per round over {b['tier'].name}. Asynchronous "
+        f"updates from "
         f"its {num(b['replicas'] * b['participation'])} selected vehicles would be {num(e['async_staleness'])} "
         f"updates stale (r = {num(e['async_progress'], 2)} < {num(e['lr_fraction'])}): they diverge, which is the "
         "crisis; from the whole fleet, staleness "
         f"{e['fleet_async_staleness']:,} (r = {num(e['fleet_async_progress'], 2)})."))
-    constraints.append(Constraint("staleness of the sync period vs the stability bound", b["local_steps"] - 1,
-                                  e["staleness_max"], "steps", "<=", binding=b["local_steps"] == e["h_max"]))
-    return (f"Drop late vehicles at a deadline instead of accepting stale updates: the lab's step affords staleness "
-            f"{num(e['staleness_max'])}, so at most {e['h_max']} local steps between syncs; the best plan syncs every "
-            f"{b['local_steps']} steps with {num(b['participants'])} of {a.nodes:,} vehicles on time per round over "
-            f"{b['tier'].name}: the target in {_span(b['days'] * SECONDS_PER_DAY)}. Asynchronous updates from "
+    return (f"Drop late vehicles at a deadline instead of accepting stale updates: asynchronous updates from "
             f"{num(b['replicas'] * b['participation'])} vehicles in flight would be {num(e['async_staleness'])} "
-            f"updates stale (r = {num(e['async_progress'], 2)} < {num(e['lr_fraction'])}): they diverge.")
+            f"updates stale where the lab's step affords {num(e['staleness_max'])} (r = {num(e['async_progress'], 2)} "
+            f"< {num(e['lr_fraction'])}): they diverge. The best plan stays synchronous: it syncs every "
+            f"{b['local_steps']} local steps (fresh gradients, not stale ones) with {num(b['participants'])} of "
+            f"{a.nodes:,} vehicles on time per round over {b['tier'].name}: the target in "
+            f"{_span(b['days'] * SECONDS_PER_DAY)}.")
 
 
 def _mobile(a, fa, figures, findings, constraints, tables) -> str:
@@ -452,14 +481,17 @@ def _fleet_assumptions(res) -> list[Assumption]:
 
 
 FLEET_FORMULAS = [
-    Formula("round deadline", "late devices dropped: n = K x phi on time, D = t_sync + t_local x Q_phi(sum of H steps)",
-            "Bonawitz et al. 2019 (SysML) sec. 2.2; explorer/cost/stragglers.quantile_of_sum"),
+    Formula("round deadline", "late devices dropped: n = K x phi on time, D = t_sync + t_local x Q_phi(sum of H "
+            "steps); a ring all-reduce drops none: n = K, D = t_sync + t_local x E[max over K of the sum of H steps]",
+            "Bonawitz et al. 2019 (SysML) sec. 2.2; explorer/cost/stragglers.quantile_of_sum, expected_max_of_sums; "
+            "explorer/cost/federated.round_participants"),
     Formula("iterations to the target (a bound)",
             "T/(L F0/eps) = B/(n b) + sqrt(B)(z tau/p + sqrt(tau/(p b))) + tau/p + tau (1 - S/N) z^2 B/S",
             "Koloskova et al. 2020 Theorem 2; Karimireddy et al. 2020 Theorem I", "constants set to 1: ratios only"),
     Formula("gossip consensus rate", "p = 1 - |lambda_2(W)|^2; consensus to eps: ceil(ln eps / ln |lambda_2|)",
             "Koloskova et al. 2020 Assumption 4; Boyd et al. 2006; Lian et al. 2017 (D-PSGD)"),
-    Formula("stable staleness", "r(T) >= f  <=>  T <= sqrt((1 - f)/2)/f", "Lian et al. 2015 Theorem 1"),
+    Formula("stable staleness (asynchronous SGD)", "r(T) >= f  <=>  T <= sqrt((1 - f)/2)/f",
+            "Lian et al. 2015 Theorem 1; not local SGD's local steps, which take fresh gradients (Stich 2019)"),
     Formula("battery drain", "P = (P_soc t_step + E_exchange)/(t_step + t_exchange); E = bits x J/bit",
             "explorer/cost/energy.py; hardware/data/links.toml"),
     Formula("server checkpoint", "every max(1, floor(sqrt(2 C M) / round)) rounds", "Young 1974"),

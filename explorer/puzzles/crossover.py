@@ -102,10 +102,18 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         "crossover_relative_difference": Figure(rel, "fraction", "|SciPy - closed form| / closed form"),
         "crossover_approx_bytes": Figure(m_approx, "B", "approximation alpha B N / log2 N"),
         "lab_form_bytes": Figure(m_lab, "B", "lab text 'M ~ N alpha/beta' with beta = 1/B (s/byte)"),
-        "dbt_crossover_bytes": Figure(m_dbt if m_dbt is not None else 0.0, "B",
-                                      "ring vs NCCL double binary tree crossover (SciPy)"),
+        "dbt_crossover_bytes": Figure(m_dbt, "B", "ring vs NCCL double binary tree crossover (SciPy)"),
         "message_bytes": Figure(m, "B", "message size M (this scenario)"),
     }
+    if m_closed <= 0:  # N <= 3: no size where tree beats ring; 'M* = 0 B' and a 0/0 difference would say otherwise
+        figures["crossover_bytes"] = Figure("none (ring is never slower)", "",
+                                            "crossover M* ring = tree (SciPy brentq)")
+        figures["crossover_closed_form_bytes"] = Figure("none: N - 1 <= ceil(log2 N)", "",
+                                                        "crossover M* (closed form, docs/conventions.md)")
+        del figures["crossover_relative_difference"]
+    if m_dbt is None:
+        figures["dbt_crossover_bytes"] = Figure("none (ring is never slower)", "",
+                                                "ring vs NCCL double binary tree crossover (SciPy)")
     for a in ALGORITHMS:
         figures[f"{a}_time_s"] = Figure(at_m[a], "s", f"{col.ALLREDUCE_LABELS[a]} at M")
     figures["best_algorithm"] = Figure(NAME[best], "", "fastest algorithm at M")
@@ -115,12 +123,12 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     for label, (nn, aa, bb) in {"scenario": (n, alpha, bw), "alpha x 2": (n, 2 * alpha, bw),
                                 "bandwidth x 2": (n, alpha, 2 * bw), "N x 2": (2 * n, alpha, bw),
                                 "N / 2": (max(2, n // 2), alpha, bw)}.items():
-        sens.append([label, nn, aa, bb, ring_tree_crossover(nn, aa, bb)])
+        sens.append([label, nn, aa, bb, ring_tree_crossover(nn, aa, bb) or "none"])
     n_rows = []
     for nn in sorted({2, 4, 8, 16, 32, 64, 128, 256, 1024, n}):
         num = ring_tree_crossover(nn, alpha, bw)
-        n_rows.append([nn, math.ceil(math.log2(nn)), col.ring_tree_crossover_closed_form(nn, alpha, bw), num,
-                       col.ring_tree_crossover_approx(nn, alpha, bw)])
+        n_rows.append([nn, math.ceil(math.log2(nn)), col.ring_tree_crossover_closed_form(nn, alpha, bw) or "none",
+                       num or "none", col.ring_tree_crossover_approx(nn, alpha, bw)])
     sizes = np.logspace(math.log10(max(8.0, min(m_star or m, m) / 1e3)),
                         math.log10(max(m, sc.gradient_bytes, 10 * (m_star or 1.0))), 41)
     curve = {a: [float(col.allreduce_time(a, x, n, alpha, bw)) for x in sizes] for a in ALGORITHMS}
@@ -142,7 +150,12 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         Finding("Does tree become more or less attractive as M grows?",
                 f"Less. Below M* tree wins, by at most 2(N-1-L) alpha = {dur(small_gain)} (the alpha "
                 f"term it cuts); above M* ring wins, and as M grows tree/ring tends to L N/(N-1) = "
-                f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."),
+                f"{big_ratio:.2f}x because the textbook tree sends the whole M at each of its 2L levels."
+                if m_closed > 0 else
+                f"It is never attractive at N = {n:,}: its 2L alpha = {dur(2 * L * alpha)} is ring's 2(N-1) alpha, so "
+                f"it has no latency to cut at any M, and its bandwidth term is L N/(N-1) = {big_ratio:.2f}x ring's "
+                "because the textbook tree sends the whole M at each of its 2L levels; tree/ring rises from 1x at "
+                f"small M towards {big_ratio:.2f}x as M grows."),
         Finding("How does M* move with alpha, bandwidth and N?",
                 "Linearly with alpha and with B (M* is proportional to alpha B: doubling either doubles M*); "
                 "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]:,}: {r[3]:,.0f} B" for r in n_rows
@@ -150,8 +163,9 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
                 ", ".join(f"{NAME[a]} {dur(at_m[a])}" for a in ALGORITHMS) + f": {NAME[best]}. Under the "
                 "alpha-beta model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
-                "bandwidth term, so for powers of two it is never worse than either; NCCL's pipelined double "
-                f"binary tree beats ring below {m_dbt or 0:,.0f} bytes."),
+                "bandwidth term, so for powers of two it is never worse than either; "
+                + (f"NCCL's pipelined double binary tree beats ring below {m_dbt:,.0f} bytes." if m_dbt is not None
+                   else f"NCCL's pipelined double binary tree never beats ring at N = {n:,} under this model.")),
     ]
     if sc.track == "cloud":
         ring_a = 2 * (n - 1) * alpha
@@ -199,7 +213,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     plots = ["crossover"]
     data: dict[str, Any] = {"crossover": {
         "message_bytes": [float(x) for x in sizes], "times_s": curve,
-        "labels": dict(col.ALLREDUCE_LABELS), "crossover_bytes": m_star,
+        "labels": dict(col.ALLREDUCE_LABELS), "crossover_bytes": m_star if m_star > 0 else None,
         "closed_form_bytes": m_closed, "scenario_message_bytes": m, "n": n, "alpha_s": alpha,
         "bandwidth_bps": bw}}
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from explorer.errors import UsageError
 from explorer.puzzles import batch as pb
-from explorer.puzzles import crossover
+from explorer.puzzles import crossover, dataloader
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +39,16 @@ def test_no_crossover_prints_none_not_zero(n):
     assert "Below M*" not in text and "= 0 us" not in text
     assert f"L N/(N-1) = {n:.2f}x" in text
     assert "below 0 bytes" not in _finding(r, "At this scenario's message")
+
+
+# --- dataloader: no more devices than the pipeline's host --------------------------------------------------------
+
+def test_dataloader_refuses_devices_past_the_host():
+    # lab08_training.toml [cloud]: one DGX H100 node, 8 GPUs, 104 CPU workers and 25 GB/s of NVMe; 64 GPUs are 8
+    # nodes with 8 x 104 workers, which one node's pool cannot stand for ('43 GPUs fed by 103 workers')
+    with pytest.raises(UsageError) as e:
+        dataloader.solve("cloud", devices=64)
+    msg = str(e.value)
+    assert "\n" not in msg and "devices 64" in msg and "valid: 1..8" in msg and "104 CPU workers" in msg
+    r = dataloader.solve("cloud", devices=8)
+    assert r.extra["configuration"] == {"workers": 20, "devices": 8}  # ceil(8 x 5 / 2.104) = ceil(19.01) = 20

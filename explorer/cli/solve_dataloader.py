@@ -16,7 +16,8 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
 @time_limit_option
 @click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True)
 @click.option("--workers", type=V.WORKERS, default=None, help="Most CPU workers available (default: track).")
-@click.option("--devices", type=V.DEVICES, default=None, help="Most accelerators available (default: track).")
+@click.option("--devices", type=V.DEVICES, default=None,
+              help="Most accelerators available, at most the pipeline host's (default: all of them; 8 on cloud).")
 @click.option("--augment-ms", type=V.STEP_MS, default=None, help="Preparation cost per sample per worker, ms.")
 @click.option("--compute-ms", type=V.STEP_MS, default=None,
               help="Compute per sample per device, ms (default: step model). Cloud track only: a fleet device eats "

@@ -122,6 +122,13 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
     sc = scenario(t.key)
     w = V.WORKERS.check("workers", workers, sc.max_workers)
     d = V.DEVICES.check("devices", devices, sc.max_devices)
+    if d > sc.max_devices:
+        # the workers and the storage are one host's (lab08_training.toml): past its devices they would be shared by
+        # devices on other hosts, which bring their own CPUs and storage ('43 GPUs fed by 103 workers' was no machine)
+        raise UsageError(f"devices {d:,} is more than the data pipeline's host holds; valid: 1..{sc.max_devices:,} "
+                         f"(its {sc.max_workers:,} CPU workers and {human_number(sc.storage_bandwidth / 1e9)} GB/s of "
+                         "storage are that host's; each further host brings its own and runs the same race, so "
+                         "several hosts are one host's answer times the hosts)")
     augment_ms = V.STEP_MS.check("augment-ms", augment_ms)
     compute_ms = V.STEP_MS.check("compute-ms", compute_ms)
     storage_gbps = V.BANDWIDTH_GBS.check("storage-gbps", storage_gbps)

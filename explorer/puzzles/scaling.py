@@ -260,6 +260,7 @@ class FabricCurve:
     n_star_sustained: float | None = None
     crossing_kind_sustained: str = "none"
     isolated: list[int] = field(default_factory=list)  # N of one-device steps of the marginal (regimes)
+    threshold: float = DEFAULT_THRESHOLD  # the marginal speedup the curve was judged against
 
 
 def _continuous_speedup(setup: Setup, sc: ScalingScenario, x1: float):
@@ -288,7 +289,7 @@ def curve(sc: ScalingScenario, fabric: str | Link, threshold: float, n_max: int,
     return FabricCurve(fabric=setup.cluster.inter, n=n.astype(int), step_time=step, samples_per_s=x, speedup=s,
                        efficiency=s / n, marginal=marg, n_diminishing=n_dr, n_star=n_star, crossing_kind=kind,
                        fits_from=fits_from, n_sustained=n_sus, n_star_sustained=n_star_sus,
-                       crossing_kind_sustained=kind_sus, isolated=isolated)
+                       crossing_kind_sustained=kind_sus, isolated=isolated, threshold=threshold)
 
 
 def run_length(sc: ScalingScenario) -> int:
@@ -304,7 +305,8 @@ def regimes(marg: np.ndarray, threshold: float, w: int) -> tuple[int | None, int
     worth of added devices, never a single device) between two others is an isolated step: a discrete change of
     the step model at one N (the first device beyond a node, or one gradient bucket fewer as Megatron-Core sizes
     its DDP buckets max(40M, 1M x DP) parameters: distributed_data_parallel.py). It is real and reported by its N,
-    but it is neither a dip nor a recovery, so it takes the side of the runs around it. The first and the last run
+    but it is neither a dip nor a recovery, so it takes the side of the runs around it (shortest run first, merged
+    with its neighbours before the next is judged, so two short runs never both flip). The first and the last run
     stand whatever their length (the curve's start, and where it is still going at the end of the grid). On the
     cloud track's 10 GbE curve, 4,015 -> 4,016 adds 0.879x (three gradient buckets become two) between marginals
     of 0.14: returns diminish for good from N = 8, not from 4,016.
@@ -321,12 +323,23 @@ def regimes(marg: np.ndarray, threshold: float, w: int) -> tuple[int | None, int
             j += 1
         runs.append([bool(below[i]), i, j - i])
         i = j
+    # Flip the shortest interior run first and merge it with its neighbours, until every interior run is at least
+    # w long: where the curve alternates (7 added devices above the threshold, then 1 below, as node boundaries
+    # and bucket changes recur every 8 N at threshold 1), the one-N dips merge into the run around them instead of
+    # both sides flipping at once and a 1.002x step being reported as the first N below 1.
     isolated = []
     smooth = below.copy()
-    for k, (b, i, n) in enumerate(runs):
-        if 0 < k < len(runs) - 1 and n < w:
-            isolated.append(i + 1)
-            smooth[i:i + n] = not b
+    while True:
+        short = [k for k in range(1, len(runs) - 1) if runs[k][2] < w]
+        if not short:
+            break
+        k = min(short, key=lambda k: (runs[k][2], runs[k][1]))
+        b, i, n = runs[k]
+        isolated.append(i + 1)
+        smooth[i:i + n] = not b
+        prev, nxt = runs[k - 1], runs[k + 1]
+        runs[k - 1:k + 2] = [[prev[0], prev[1], prev[2] + n + nxt[2]]]
+    isolated.sort()
     low = np.flatnonzero(smooth)
     if not low.size:
         return None, None, isolated
@@ -573,8 +586,10 @@ def _dr_headline(c: FabricCurve, short: str) -> str:
     if c.n_sustained == n:
         return f"N = {n:,} on {short}"
     m = float(c.marginal[n - 1])
+    # the added speed-up is below the threshold by definition: printed with the digits that show it (0.9993x, never
+    # the '+1x' three significant digits round it to against a threshold of 1)
     dip = (f"a first dip at N = {n:,} ({n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}"
-           f"{human_number(abs(m))}x) that the curve recovers from")
+           f"{_below(abs(m), c.threshold) if m >= 0 else human_number(abs(m))}x) that the curve recovers from")
     if c.n_sustained is None:
         return f"none for good up to N = {len(c.n):,} on {short}, only {dip}"
     return f"N = {c.n_sustained:,} on {short}, past {dip}"
@@ -634,9 +649,10 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             dr = (f"no run of N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x: the fabric "
                   f"keeps up (the curve is still {human_number(c.marginal[-1])}x per {dev} at N = {len(c.n):,})")
         elif c.crossing_kind == "jump":
+            mj = float(c.marginal[c.n_diminishing - 1])  # below the threshold: shown with the digits that say so
             dr = (f"N = {c.n_diminishing}: going from {c.n_diminishing} to {c.n_diminishing + 1} {devs} adds "
-                  f"{'+' if c.marginal[c.n_diminishing - 1] >= 0 else '-'}"
-                  f"{human_number(abs(c.marginal[c.n_diminishing - 1]))}x, a jump rather than a slope ("
+                  f"{'+' + _below(mj, threshold) if mj >= 0 else '-' + human_number(-mj)}x, a jump rather than a "
+                  "slope ("
                   + (f"the first {dev} beyond {sc.devices_per_node} puts the all-reduce on the fabric"
                      if c.n_diminishing == sc.devices_per_node else
                      f"the second {dev} starts the gradient all-reduce" if c.n_diminishing == 1 else

@@ -27,6 +27,15 @@ def kaplan_critical_batch_tokens(loss_nats: float) -> float:
     return KAPLAN_B_STAR_TOKENS / loss_nats ** (1.0 / KAPLAN_ALPHA_B)
 
 
+def kaplan_critical_batch_samples(loss_nats: float, seq_len: int) -> int:
+    """B_crit(L) in whole samples of `seq_len` tokens, rounded DOWN: the largest whole global batch that is
+    not above the critical batch (2e8 / 2^(1/0.21) / 8,192 = 899.8 -> 899; a batch of 900 would be past it).
+    One rule for every part that prints or compares the critical batch in samples (batch, hierarchy)."""
+    import math
+
+    return math.floor(kaplan_critical_batch_tokens(loss_nats) / seq_len)
+
+
 def steps_multiplier(batch: float, b_crit: float) -> float:
     """S / S_min = 1 + B_crit / B (McCandlish et al. 2018, eq. 2.11)."""
     return 1.0 + b_crit / batch

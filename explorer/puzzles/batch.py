@@ -66,7 +66,7 @@ class BatchInstance:
 def critical_batch_samples(track: Track, sc: TrainingScenario) -> int:
     if sc.critical_batch_samples is not None:
         return sc.critical_batch_samples
-    return int(conv.kaplan_critical_batch_tokens(sc.critical_batch_loss_nats) // track.workload.seq_len)
+    return conv.kaplan_critical_batch_samples(sc.critical_batch_loss_nats, track.workload.seq_len)
 
 
 @cache
@@ -267,6 +267,64 @@ def _choose(inst: BatchInstance, configs: list[dict]) -> tuple[dict, bool]:
     return max(rest, key=lambda e: (e["samples_per_s"], -e["global_batch"])), False
 
 
+HARD_LIMITS = ("memory", "P(NaN) per step", "dataset", BATCH_CAP)  # what no answer may break
+
+
+def _within_hard(inst: BatchInstance, c: dict) -> bool:
+    """Does configuration c meet memory, stability, the dataset and the user's batch cap (network, critical batch
+    and MFU aside)?"""
+    return not any(v.name in HARD_LIMITS for v in violations(inst, c, with_target=False))
+
+
+def _network_floor(inst: BatchInstance, configs: list[dict], e: dict) -> str:
+    """Where the network limit can hold, among configurations that meet the hard limits (memory, stability, the
+    dataset and the batch cap): the smallest global batch that keeps it, against the critical batch; or, if none
+    does, the least busy network found and whether the all-reduce outlasts the compute everywhere."""
+    ok = [c for c in configs if _within_hard(inst, c)]
+    net_ok = [c for c in ok if c["network_utilisation"] <= inst.headroom]
+    if net_ok:
+        c = min(net_ok, key=lambda c: (c["global_batch"], c["network_utilisation"]))
+        return (f"Within memory and stability limits the smallest global batch that keeps the network under "
+                f"{_pct(inst.headroom)} is {c['global_batch']:,} ({c['precision']}, micro-batch {c['micro_batch']} x "
+                f"{c['accumulation']}" + (f" on {c['plan'].describe()}" if "plan" in c else "")
+                + f": {_pct(c['network_utilisation'])} busy), "
+                + (f"{human_number(c['global_batch'] / inst.b_crit, 2)}x the critical batch {inst.b_crit:,}."
+                   if c["global_batch"] > inst.b_crit else f"within the critical batch {inst.b_crit:,}."))
+    if not ok:
+        return ""
+    c = min(ok, key=lambda c: (c["network_utilisation"], c["global_batch"]))
+    least = (f"the least busy within memory and stability limits is {_pct(c['network_utilisation'])}, at global batch "
+             f"{c['global_batch']:,} ({c['precision']}, micro-batch {c['micro_batch']} x {c['accumulation']})")
+    if all(x["comm_time"] > x["compute_time"] for x in ok):
+        return (f"The gradient all-reduce outlasts the compute at every batch searched up to the dataset (at the "
+                f"answer {human_number(e['comm_time'])} s against {human_number(e['compute_time'])} s; {least}): "
+                f"synchronous data parallelism cannot keep this network under {_pct(inst.headroom)}.")
+    return (f"No configuration within memory and stability limits keeps the network under {_pct(inst.headroom)}: "
+            f"{least}.")
+
+
+def _target_vs_answer(inst: BatchInstance, o: dict, e: dict) -> str:
+    """The smallest batch that reaches the target (o, past the critical batch) against the answer (e, the highest
+    throughput within the hard limits, itself breaking some limit): samples to the target loss (E/E_min), throughput
+    and time to the target loss, each said the way the numbers go."""
+    so, se = o["samples_multiplier"], e["samples_multiplier"]
+    to, te = o["time_to_target"], e["time_to_target"]
+    broken = [c.name for c in violations(inst, e, with_target=False)]
+    answer = (f"Against the answer (global batch {e['global_batch']:,}, E/E_min {human_number(se)}"
+              + (f", breaking {' and '.join(broken)}" if broken else "") + "),")
+    fewer, sooner = so < se, to < te
+    samples = ("more samples to the target loss" + (" (the MFU gained is paid back in extra samples)" if to >= te else
+                                                    " (the MFU gained outweighs the extra samples)")
+               if so > se else "fewer samples to the target loss" if fewer else "as many samples to the target loss")
+    pace = f"runs at {human_number(o['samples_per_s'])} samples/s against {human_number(e['samples_per_s'])}"
+    when = (f"{_pct(to / te - 1)} later" if to > te else f"{_pct(1 - to / te)} sooner" if sooner else "as soon")
+    joint = " but " if (fewer and to > te) or (so > se and sooner) else " and "
+    rule = ("the highest throughput within the hard limits (memory, stability, dataset), whatever else it breaks"
+            if broken else "the highest throughput within every limit but the MFU target")
+    return (f"{answer} this batch needs {samples}{joint}{pace}, so it reaches the target loss {when}. It is not the "
+            f"answer because, with no configuration meeting every limit, the answer is {rule}.")
+
+
 def _binding(inst: BatchInstance, pool: list[dict], best: dict) -> set[str]:
     """The limits that bind on the answer: those that alone stop a configuration with a shorter time to the
     target (on a grid of batches a limit seldom meets its bound exactly; it binds when it decides)."""
@@ -307,15 +365,23 @@ def _plan_fields(plan: Any) -> dict[str, Any]:
 
 
 def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
-    """The lab's premise: 'the network is 95% saturated'. Tested on the starting configuration and the answer."""
-    held = cr["network_utilisation"] >= inst.headroom
-    t = inst.track
-    bubble = t.crisis_plan.pp > 1
-    why = (f"what the starting configuration loses is the pipeline bubble ({_pct(cr.get('bubble', 0.0))} of the step) "
-           "and GEMMs too small to fill the GPU, not the network" if bubble and "bubble" in cr else
+    """The lab's premise: 'the network is 95% saturated' (the scenario's headroom, whatever limit the user set).
+    Tested on the starting configuration and the answer; what the start loses instead, from its step's parts."""
+    lab = inst.sc.network_headroom
+    held = cr["network_utilisation"] >= lab
+    from explorer.puzzles.threed_report import TIME_PART_NAMES
+
+    _, losses, _ = step_losses(inst, cr)
+    names = {**TIME_PART_NAMES, "compute_below_peak": "compute below peak"}
+    top = [f"{names.get(k, k)} ({_pct(x / cr['step_time'])} of the step)" for k, x in list(losses.items())[:2]
+           if x >= 0.01 * cr["step_time"] and k != "dp_exposed"]
+    why = (f"what the starting configuration loses is {' and '.join(top)}, not the network" if top else
            "what it loses is compute efficiency, not the network")
+    given = ("" if inst.headroom == lab else
+             f" Against the limit given (--network-headroom {_pct(inst.headroom)}) the starting configuration "
+             + ("meets it." if cr["network_utilisation"] <= inst.headroom else "breaks it."))
     return Finding(
-        f"Is the network {_pct(inst.headroom)} saturated, as the lab's story says?",
+        f"Is the network {_pct(lab)} saturated, as the lab's story says?",
         (f"Yes: at the starting configuration the gradient synchronisation keeps the network "
          f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
          f"{human_number(cr['step_time'])} s step)." if held else
@@ -324,7 +390,76 @@ def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
          f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs over each "
          f"{inst.track.device_word}'s own {inst.track.cluster.inter.name.split(' (')[0]} link and hides behind the "
          f"backward pass); {why}.")
-        + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
+        + given + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
+
+
+def step_losses(inst: BatchInstance, e: dict) -> tuple[float, dict[str, float], float]:
+    """Where the step of a configuration of the track's plan (evaluate_config) goes: (the step's model FLOPs at the
+    devices' peak, i.e. MFU x step time; the seconds lost to each part beyond that, largest first; the pipeline's
+    bubble fraction). The parts are the step model's (explorer.cost.step.estimate on the same training setup and
+    plan): its pipeline bubble, tensor-, context- and pipeline-parallel communication and exposed gradient sync;
+    compute is the configuration's own, of which only the ideal share converts into model FLOPs ('compute below
+    peak': GEMM efficiency, recomputation); what is left of the step is the optimizer step. The losses sum to
+    (1 - MFU) x step time."""
+    from explorer.cost.step import estimate
+
+    plan, c = inst.track.crisis_plan, inst.plan_choice
+    choice = tmem.Choice(c.optimizer, e["precision"], c.recompute, e["micro_batch"], c.zero, c.offload,
+                         c.trainable_layers, c.adapter, c.lora_rank)
+    pl = replace(plan, micro_batch=e["micro_batch"], global_batch=e["global_batch"], zero=c.zero,
+                 recompute=c.recompute)
+    est = estimate(tmem.training_setup(_setup(inst.track.key, e["precision"]), choice, inst.cm.int8_block_size), pl)
+    step, ideal = e["step_time"], e["mfu"] * e["step_time"]
+    parts = {k: est.time[k] for k in ("bubble", "tp_comm", "cp_comm", "pp_comm", "dp_exposed")}
+    parts["compute_below_peak"] = max(0.0, e["compute_time"] - ideal)
+    parts["optimizer"] = max(0.0, step - e["compute_time"] - sum(v for k, v in parts.items()
+                                                                  if k != "compute_below_peak"))
+    return ideal, dict(sorted(parts.items(), key=lambda kv: -kv[1])), est.bubble_fraction
+
+
+def _batch_one(inst: BatchInstance, one: dict) -> Finding:
+    """How efficient is batch size 1: the MFU and the largest loss of its step, named from the step's own parts."""
+    from fractions import Fraction
+
+    from explorer.puzzles.threed_report import TIME_PART_NAMES
+
+    t, plan = inst.track, inst.track.crisis_plan
+    ideal, losses, bubble = step_losses(inst, one)
+    step = one["step_time"]
+    m = one["accumulation"]
+    p, v = plan.pp, plan.virtual_stages
+    recompute = inst.plan_choice.recompute != "none"
+
+    def why(key: str) -> str:
+        if key == "bubble":
+            frac = Fraction(p - 1, v * m + p - 1)
+            form = "(p - 1)/(m + p - 1)" if v == 1 else "(p - 1)/(v m + p - 1)"
+            return (f"PP {p} with {plural(m, 'micro-batch')} per step leaves each stage idle {form} = "
+                    f"{frac.numerator}/{frac.denominator} of the pipeline's time, the step model's bubble fraction "
+                    f"{_pct(bubble)}")
+        if key == "compute_below_peak":
+            return (f"{human_number(one['compute_time'])} s of compute for {human_number(ideal)} s of model FLOPs at "
+                    f"the {t.cluster.accelerator.name}'s peak: GEMMs of micro-batch 1 run below it"
+                    + (f", and {inst.plan_choice.recompute} recomputation adds FLOPs MFU does not count"
+                       if recompute else ""))
+        if key == "dp_exposed":
+            return (f"the gradient all-reduce ({human_number(one['comm_time'])} s, network "
+                    f"{_pct(one['network_utilisation'])} busy) is paid every step and one micro-batch's backward "
+                    "hides only part of it")
+        return ""
+
+    names = {**TIME_PART_NAMES, "compute_below_peak": "compute below peak"}
+    shown = [(k, x) for k, x in losses.items() if x >= 0.005 * step]
+    top, top_s = shown[0]
+    rest = [f"{names.get(k, k)} {human_number(x)} s ({_pct(x / step)}" + (f"; {why(k)}" if why(k) else "") + ")"
+            for k, x in shown[1:]]
+    return Finding(
+        "How efficient is batch size 1?",
+        f"{t.workload.precision}, micro-batch 1, no accumulation: MFU {_pct(one['mfu'])}. Of its "
+        f"{human_number(step)} s step, the model's FLOPs at peak would take {human_number(ideal)} s; the largest "
+        f"loss is the {names.get(top, top)}, {human_number(top_s)} s ({_pct(top_s / step)} of the step)"
+        + (f": {why(top)}" if why(top) else "") + "."
+        + (f" Then {', '.join(rest)}." if rest else ""))
 
 
 def _iron_law(inst: BatchInstance, e: dict, figures: dict[str, Figure]) -> Finding:
@@ -361,25 +496,24 @@ def build_report(res: BatchResult) -> Report:
     findings: list[Finding] = []
     extra: dict[str, Any] = {"engine": "exhaustive", "memory_plan": inst.memory_plan_source}
     figures["crisis_mfu"] = Figure(cr["mfu"], "fraction", "MFU as started")
+    # (1 - MFU) x spend: GPU time that does not turn into model FLOPs (bubble, communication, kernels below peak,
+    # recomputation), not idle time; the figure keys keep their names for saved reports
     figures["crisis_idle_usd_per_hour"] = Figure(usd_h * (1 - cr["mfu"]), "USD/h",
-                                                 f"spend on idle {dw} time as started")
+                                                 "(1 - MFU) x spend as started (not converted into model FLOPs)")
     figures["critical_batch"] = Figure(inst.b_crit, "samples", "critical batch size")
     findings.append(Finding(
         "The crisis: what does the starting configuration reach, and what does it cost?",
         f"{cr['precision']} micro-batch {cr['micro_batch']} x {cr['accumulation']} "
         f"(global batch {cr['global_batch']:,}): "
         f"MFU {_pct(cr['mfu'])} vs target {_pct(inst.target_mfu)}; {n_dev:,} {dws} x {t.device_hour_usd:g} USD/h = "
-        f"{usd_h:,.2f} USD/h, of which {usd_h * (1 - cr['mfu']):,.2f} USD/h pays for idle {dw} time; network busy "
+        f"{usd_h:,.2f} USD/h, of which (1 - MFU) x spend = {usd_h * (1 - cr['mfu']):,.2f} USD/h buys {dw} time "
+        f"that is not converted into model FLOPs (the step's losses, not idle {dws}); network busy "
         f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {human_number(cr['p_nan'])}"
         + (f"; breaks: {', '.join(c.name for c in violations(inst, cr, with_target=False))}."
            if violations(inst, cr, with_target=False) else ".")))
     one = evaluate_config(inst, t.workload.precision, 1, 1)
     figures["batch1_mfu"] = Figure(one["mfu"], "fraction", "MFU at micro-batch 1, no accumulation")
-    findings.append(Finding(
-        "How efficient is batch size 1?",
-        f"{t.workload.precision}, micro-batch 1, no accumulation: MFU {_pct(one['mfu'])} (the GEMMs are too small to "
-        f"fill the {t.cluster.accelerator.name}, and every step pays the full gradient synchronisation: network "
-        f"{_pct(one['network_utilisation'])} busy)."))
+    findings.append(_batch_one(inst, one))
     status = "computed"
     if res.best is None:
         headline = (f"No (precision, micro-batch, accumulation) on the {t.key} track satisfies the memory, "
@@ -424,16 +558,7 @@ def build_report(res: BatchResult) -> Report:
                            f"; the closest answer (the highest throughput within them) is MFU {_pct(e['mfu'])} {where}")
                         + (f", still breaking: {', '.join(broken)}." if broken else "."))
             if broken:
-                net_ok = [c for c in res.configs if c["network_utilisation"] <= inst.headroom]
-                if net_ok:
-                    bmin = min(c["global_batch"] for c in net_ok)
-                    headline += (f" The network stays under {_pct(inst.headroom)} only from global batch {bmin:,}, "
-                                 f"{'above' if bmin > inst.b_crit else 'within'} the critical batch {inst.b_crit:,}.")
-                else:
-                    headline += (f" The gradient all-reduce ({human_number(e['comm_time'])} s) outlasts the compute "
-                                 f"({human_number(e['compute_time'])} s) at every batch up to the dataset: "
-                                 f"synchronous data parallelism cannot keep this network under "
-                                 f"{_pct(inst.headroom)}.")
+                headline += " " + _network_floor(inst, res.planned + res.configs, e)
             extra["objective"] = {"name": "samples_per_s", "value": e["samples_per_s"], "sense": "max"}
         # the plan the answer was priced on: its own where the plan is searched, else the fixed one (fixed_plan)
         plan_used = _plan_fields(e["plan"]) if "plan" in e else fixed_plan(inst) or _plan_fields(t.crisis_plan)
@@ -442,7 +567,8 @@ def build_report(res: BatchResult) -> Report:
         extra["reaches_target"] = res.reaches_target
         figures["mfu"] = Figure(e["mfu"], "fraction", "MFU of the answer")
         figures["global_batch"] = Figure(e["global_batch"], "samples", "global batch of the answer")
-        figures["idle_usd_per_hour"] = Figure(usd_h * (1 - e["mfu"]), "USD/h", f"spend on idle {dw} time, answer")
+        figures["idle_usd_per_hour"] = Figure(usd_h * (1 - e["mfu"]), "USD/h",
+                                              "(1 - MFU) x spend of the answer (not converted into model FLOPs)")
     findings.append(Finding("Which batch size, precision, accumulation and parallel plan reach the target MFU?"
                             if res.planned else "Which batch size, precision and accumulation reach the target MFU?",
                             headline))
@@ -460,11 +586,10 @@ def build_report(res: BatchResult) -> Report:
                 "What would the target MFU take, and why is it not the answer?",
                 f"{o['precision']}, micro-batch {o['micro_batch']} x {o['accumulation']}"
                 + (f" on {o['plan'].describe()}" if "plan" in o else "") + ": global batch "
-                f"{o['global_batch']:,} reaches MFU {_pct(o['mfu'])}, but that is "
+                f"{o['global_batch']:,} reaches MFU {_pct(o['mfu'])} within every other limit, but that is "
                 f"{human_number(o['global_batch'] / inst.b_crit, 2)}x "
                 f"the critical batch {inst.b_crit:,}: E/E_min = 1 + B/B_crit = "
-                f"{human_number(o['samples_multiplier'])} (vs {human_number(e['samples_multiplier'])} for the "
-                f"answer), so the MFU gained is paid back in extra samples."))
+                f"{human_number(o['samples_multiplier'])}. " + _target_vs_answer(inst, o, e)))
         else:
             # the ceiling: the highest MFU at any batch searched, the soft limits (critical batch, network) set
             # aside; with the track's plan fixed, and (where the plan is a variable) with the 3D solver's plan
@@ -596,7 +721,8 @@ def build_report(res: BatchResult) -> Report:
                 "machine", "per step: exposed data movement + compute at the achieved efficiency + fixed overhead "
                 "(the pipeline bubble)"),
     ]
-    assumptions = [Assumption(f"critical batch {inst.b_crit:,} samples: {inst.b_crit_source}", ""),
+    assumptions = [Assumption(f"critical batch {inst.b_crit:,} samples: {inst.b_crit_source}"
+                              + _b_crit_rounding(inst), ""),
                    Assumption(inst.sc.numerics_source, "lab08_training.toml"),
                    Assumption(f"memory plan: {inst.memory_plan_source}", ""),
                    Assumption(f"loss scaling in the search: {inst.loss_scaling} ({inst.cm.sources.get('loss_scale')})",
@@ -608,6 +734,16 @@ def build_report(res: BatchResult) -> Report:
                   headline=headline, figures=figures, findings=findings, constraints=constraints, formulas=formulas,
                   assumptions=assumptions, tables=tables, plots=["comm_ratio"], data=data, extra=extra,
                   solve_time_s=res.solve_time_s)
+
+
+def _b_crit_rounding(inst: BatchInstance) -> str:
+    """How the whole-sample critical batch came from Kaplan et al.'s fit (empty where it was given in samples)."""
+    sc = inst.sc
+    if sc.critical_batch_samples is not None or inst.b_crit != critical_batch_samples(inst.track, sc):
+        return ""
+    exact = conv.kaplan_critical_batch_tokens(sc.critical_batch_loss_nats) / inst.track.workload.seq_len
+    return (f"; {human_number(exact, 4)} samples of {inst.track.workload.seq_len:,} tokens, rounded down to the "
+            "largest whole batch not above it, one rule for this part and the hierarchy's")
 
 
 def _storage_precisions(inst: BatchInstance) -> list[Assumption]:

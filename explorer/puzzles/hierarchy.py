@@ -592,12 +592,14 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
     accumulation do? Busy fractions of both tiers, where the premise holds, and the time to quality of a larger
     accumulated batch there."""
     from explorer.cost import convergence as conv
+    from explorer.puzzles.batch import critical_batch_samples
     from explorer.puzzles.training_scenario import scenario as lab08
     from explorer.tracks import get_track
 
+    # the batch part's critical batch (lab 08 part 3), whole samples rounded down: one rule for both parts
     t8 = lab08(sc.track)
-    b_crit = (t8.critical_batch_samples if t8.critical_batch_samples is not None else
-              conv.kaplan_critical_batch_tokens(t8.critical_batch_loss_nats) / get_track(sc.track).workload.seq_len)
+    b_crit = critical_batch_samples(get_track(sc.track), t8)
+    rounded = ", Kaplan et al.'s fit rounded down to a whole batch" if t8.critical_batch_samples is None else ""
     compute = replace(sc, global_batch=inst.global_batch).compute_s_per_step  # at the batch being solved
 
     def busy(i: Instance, e: Evaluation) -> tuple[float, float]:
@@ -609,10 +611,13 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
     si, sn = busy(slow_inst, slow)
     # where the premise holds: the slow tier so slow that the sync is twice the backward it can hide behind
     hide = int(round(slow.micro_batch)) * inst.backward_s_per_sample
-    factor = SLOW_FACTOR
+    factor = onset = SLOW_FACTOR
     sat = slow
     if slow.exposed_us == 0 and slow.phases_s["inter"] > 0:
-        factor = SLOW_FACTOR * 2.0 * hide / slow.sync_s
+        # the sync grows about in proportion to the slow tier's slowness: it starts to show where it equals the
+        # backward it hides behind, and is called saturated at twice that (half of it then waits)
+        onset = SLOW_FACTOR * hide / slow.sync_s
+        factor = 2.0 * onset
         sat = exhaustive_best(replace(inst, bw_inter=inst.bw_intra / factor, flat_nccl_s=None))
     b = int(round(sat.micro_batch))
     rows = []
@@ -632,7 +637,10 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
     premise = (f"The premise does not hold on this track: as specified the intra tier is busy {human_percent(fi)} of "
                f"the step{relayed} and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than "
                f"the fast tier the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and hides behind "
-               f"the backward pass; it saturates at about {human_number(factor)}x slower, where "
+               f"the backward pass. It starts to show at about {human_number(onset)}x slower, where the sync "
+               f"equals the backward it hides behind (b x {dur(inst.backward_s_per_sample)} = {dur(hide)}), and "
+               f"saturates, taken here as the sync twice that backward so that half of it waits, at about "
+               f"{human_number(factor)}x slower, where "
                if slow.exposed_us == 0 else
                f"As specified the intra tier is busy {human_percent(fi)} of the step{relayed} and the inter tier "
                f"{human_percent(fn)}; {SLOW_FACTOR:.0f}x slower the inter tier is busy {human_percent(sn)} against "
@@ -643,7 +651,7 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         f"of {inst.global_batch:,} accumulation moves no byte off the network: there is one all-reduce per step "
         f"whatever a is; it only decides how much backward hides the sync (b x {dur(inst.backward_s_per_sample)}, so "
         f"the largest micro-batch that fits hides most). Accumulating more micro-batches per step raises the global "
-        f"batch and divides the network time per sample, until the critical batch ({human_number(b_crit)} samples; "
+        f"batch and divides the network time per sample, until the critical batch ({b_crit:,} samples{rounded}; "
         f"McCandlish et al. 2018, E/E_min = 1 + B/B_crit) makes the extra samples cost more than the sync saved: "
         f"{table}. The idle intra-node link is best used as the hierarchy uses it: reduce over it first "
         f"(g = {sat.aggregation}) so each NIC carries M/{sat.aggregation}, and accumulate into the reduce-scattered "

@@ -13,13 +13,14 @@ computed on every move: there are no precomputed grids.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from explorer.errors import ExplorerError
-from explorer.report import Finding, Formula, Report
+from explorer.report import Finding, Formula, Report, Table
 from explorer.reports.attempts import violation_text
 from explorer.units import human_bytes, human_percent
 
@@ -77,6 +78,77 @@ class Checked:
     plots: list[tuple[str, Report]]
     verdict: list[Finding]
     table: Any = None  # the graded moves (explorer.report.Table) when the part grades moves
+    headline: str = ""  # the report's headline in the workbench's words (plain)
+
+
+# ----------------------------------------------------------------------------------------------- wording
+
+# The reports and errors are written for the command line; the workbench has no flags, no attempts file and its
+# graded attempts are the student's moves. `plain` rewrites what a student would otherwise read as their own
+# setting or a file they never saw.
+_REWRITES: list[tuple[re.Pattern, Any]] = [
+    (re.compile(r"ZeRO comparison not run \(--no-zero\)\.?"),
+     "ZeRO comparison not run: the workbench skips the slow 3D solves it needs."),
+    (re.compile(r"--framework ([a-z][a-z0-9-]*)"), lambda m: _framework_name(m.group(1))),
+    (re.compile(r" \(line \d+\)"), ""),  # a file line: the workbench has no file
+    (re.compile(r"\bDoes the attempts file keep\b"), "Do your moves keep"),
+    (re.compile(r"\b(the|your) attempts file\b"), "your moves"),
+    (re.compile(r"\b(\d[\d,]*) of (\d[\d,]*) rows graded"), r"\1 of \2 moves graded"),
+    (re.compile(r"limit of (\d+)\)"), r"limit of \1 moves)"),
+    (re.compile(r"\b([Aa])ttempt(s?)\b"), lambda m: ("M" if m.group(1) == "A" else "m") + "ove" + m.group(2)),
+    (re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)"), lambda m: m.group(1).replace("-", " ")),
+]
+
+
+def _framework_name(key: str) -> str:
+    from explorer.cost.frameworks import BY_KEY
+
+    fw = BY_KEY.get(key)
+    return fw.name if fw is not None else key
+
+
+def plain(text: Any) -> Any:
+    """Text for the workbench: no command-line flag (--no-zero, --framework megatron), no file line, 'move' for
+    'attempt'. Anything but a string is returned as it is."""
+    if not isinstance(text, str) or not text:
+        return text
+    for pattern, repl in _REWRITES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def unique(names: list[str]) -> list[str]:
+    """Column names made unique (a table with two columns of one name is refused by marimo's table, so the whole
+    check failed): a repeated name gets its count, 'optimizer (2)'."""
+    out, seen = [], {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def plain_name(name: str) -> str:
+    """A program name as words: 'trainable_layers' -> 'trainable layers'."""
+    return name.replace("_", " ")
+
+
+def shown_value(control: Control | None, v: Any) -> str:
+    """A control's value as the student reads it: its option's label, yes/no for a flag, the number otherwise."""
+    if control is not None:  # by type as well as value: True == 1 would otherwise read a 1 as 'yes'
+        label = next((t for k, t in control.labels.items() if type(k) is type(v) and k == v), None)
+        if label is not None:
+            return label
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:g}"
+    return plain(str(v)) if isinstance(v, str) else str(v)
+
+
+def _plain_checked(part: Part, c: Checked) -> Checked:
+    c.verdict = [Finding(plain(f.question), part.words(plain(f.answer))) for f in c.verdict]
+    c.headline = plain(c.report.headline)
+    return c
 
 
 # ----------------------------------------------------------------------------------------------- cached solves
@@ -121,6 +193,7 @@ class Part:
     """One lab part for one track. Subclasses give the controls, the live instruments and the questions."""
 
     puzzle = ""
+    figure_words: dict[str, str] = {}  # a graded table's figure column -> what the student reads (kit.shown_table)
     rule: int | None = None  # the lab's iteration rule ("find it in 10 moves")
     graded = True  # moves graded by explorer.reports.attempts (the puzzle has ATTEMPT_VARIABLES)
     reflection_needles: tuple[str, ...] = ()
@@ -165,16 +238,62 @@ class Part:
     def defaults(self) -> dict[str, Any]:
         return {c.name: c.default for c in self.controls()}
 
+    def shown(self, values: dict[str, Any]) -> Live:
+        """`live(values)` in the workbench's words (`plain`): what the app lays out."""
+        live = self.live(values)
+        live.error = plain(live.error)
+        live.alerts = [plain(a) for a in live.alerts]
+        live.readouts = [(plain(k), plain(v)) for k, v in live.readouts]
+        return live
+
     def reflection(self) -> Finding:
         """The reflection question and the explorer's answer to it (a finding of the solved report)."""
         r = self.report()
-        return finding(r, *self.reflection_needles) or r.findings[0]
+        f = finding(r, *self.reflection_needles) or r.findings[0]
+        return Finding(f.question, plain(f.answer))
+
+    # --- what the student reads in the tables --------------------------------------------------------
+    def move_rows(self, moves: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """The move log as the student reads it: each control's label for a column, its option's label for a
+        value (never a program name such as eth_10g or a Python value such as False)."""
+        ctrls = {c.name: c for c in self.controls()}
+        names = unique([ctrls[k].label if k in ctrls else plain_name(k) for k in (moves[0] if moves else {})])
+        return [{name: shown_value(ctrls.get(k), v) for name, (k, v) in zip(names, m.items())} for m in moves]
+
+    def shown_table(self, t: Table) -> Table:
+        """A graded table (the moves beside the optimum) as the student reads it: 'move' for the attempt number,
+        no file line (the workbench has no file), the controls' labels and their options' labels, plain text."""
+        ctrls = {c.name: c for c in self.controls()}
+        keep = [i for i, c in enumerate(t.columns) if c != "line"]
+        # a control's column is the first of its name (the attempt's values come before its figures, and a figure
+        # may share the name: memory's 'optimizer' bytes beside the optimizer chosen)
+        control_at = {i: ctrls[t.columns[i]] for i in keep if t.columns[i] in ctrls
+                      and t.columns.index(t.columns[i]) == i}
+        cols = unique([("move" if t.columns[i] == "#" else control_at[i].label if i in control_at else
+                        plain(self.figure_words.get(t.columns[i], t.columns[i]))) for i in keep])
+        rows = [[shown_value(control_at[i], row[i]) if i in control_at else
+                 plain(row[i]) if isinstance(row[i], str) else row[i] for i in keep] for row in t.rows]
+        return Table(cols, [[self.words(x) if isinstance(x, str) else x for x in row] for row in rows],
+                     title=plain(t.title))
+
+    def words(self, text: str) -> str:
+        """Program names in a sentence ('fabric eth_10g -> ib_ndr', 'micro_batch 8 -> 4') as the controls label
+        them. Only names with an underscore or a digit are replaced: a plain word (ring, none) is already read
+        as itself, and replacing it could repeat its label."""
+        for c in self.controls():
+            for key, label in c.labels.items():
+                if isinstance(key, str) and key != label and re.search(r"[_\d]", key):
+                    text = re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", label, text)
+            if "_" in c.name:
+                text = re.sub(rf"(?<![\w-]){re.escape(c.name)}(?![\w-])", c.label, text)
+        return text
 
     def formulas(self) -> list[Formula]:
         return list(self.report().formulas)
 
     def lock_answer(self) -> tuple[int, str]:
-        return self.lock.answer(self)
+        idx, why = self.lock.answer(self)
+        return idx, plain(why)
 
     def check(self, moves: list[dict[str, Any]], values: dict[str, Any] | None = None) -> Checked:
         """Solve the puzzle (the environment of `values`) and grade the moves beside the optimum."""
@@ -182,11 +301,13 @@ class Part:
 
         report = self.report(values)
         if not self.graded or not moves:
-            return Checked(report, [], self.verdict(report, moves))
+            return _plain_checked(self, Checked(report, [], self.verdict(report, moves)))
         graded = grade_attempts(report, moves, source="your moves")
         n = len(report.findings)
         plots = [("attempts", graded)] + self.frontier_plots(graded, moves)
-        return Checked(graded, plots, graded.findings[n:], graded.tables.get("attempts"))
+        table = graded.tables.get("attempts")
+        return _plain_checked(self, Checked(graded, plots, graded.findings[n:],
+                                      self.shown_table(table) if table is not None else None))
 
     def verdict(self, report: Report, moves: list[dict[str, Any]]) -> list[Finding]:
         """The explorer's answer when there are no moves to grade."""
@@ -205,6 +326,12 @@ class Scaling(Part):
     """Lab 05 part 1, the communication wall: throughput against devices on two fabrics."""
 
     puzzle = "scaling"
+    # An observation part (its report is 'computed'): the moves are read against the curves, not graded. The
+    # scaling puzzle's attempt grader treats the diminishing-returns rule as a feasibility constraint and offers
+    # only N - 1 and N + 1 on the same fabric as fixes, so past the wall it grades every point infeasible and
+    # suggests "16 -> 17 (still infeasible)"; its optimum (N = 1,024 on the fast fabric) put the student's 5.5
+    # sequences/s at the foot of a linear axis.
+    graded = False
     reflection_needles = ("Which fabric", "cut training time")
     reflect = ('Why does scaling past one node on the slower fabric lose so much of the ideal speedup, and '
                'which fabric would you buy for this job?')
@@ -243,11 +370,36 @@ class Scaling(Part):
                                 f"{human_percent(eff)}")], move=move)
         live.readouts = [("throughput", f"{r['objective']:,.1f} {self.sc.sample_word}s/s"),
                          ("scaling efficiency S(N)/N", human_percent(eff))]
-        for c in r["violations"]:
-            adds = f"adds only {c.value:.2f}" if c.value >= 0 else f"loses {-c.value:.2f}"
-            live.alerts.append(f"Past the wall: one more {self.t.device_word} {adds} of a {self.t.device_word}'s "
-                               f"throughput (the rule: it must add at least {c.limit:g}).")
+        live.alerts = [self._wall(c) for c in r["violations"]]
         return live
+
+    def _wall(self, c: Any) -> str:
+        adds = f"adds only {c.value:.2f}" if c.value >= 0 else f"loses {-c.value:.2f}"
+        return (f"Past the wall: one more {self.t.device_word} {adds} of a {self.t.device_word}'s throughput (the "
+                f"rule: it must add at least {c.limit:g}).")
+
+    def verdict(self, report: Report, moves: list[dict[str, Any]]) -> list[Finding]:
+        """The explorer's curves, and the student's fastest point read against them (throughput, efficiency,
+        whether one more device still pays its way there)."""
+        from explorer.hardware import get_link
+        from explorer.puzzles import scaling
+
+        out = [Finding("What does the explorer find?", report.headline)]
+        if not moves:
+            return [*out, Finding("Your moves?", "No move yet: change a control, then check again.")]
+        opts = {k: report.scenario[k] for k in ("fabric", "threshold", "max_devices") if k in report.scenario}
+        seen = {(m["fabric"], int(m["devices"])): m for m in moves}
+        rows = [(m, scaling.evaluate_attempt(m, self.track, **opts)) for m in seen.values()]
+        m, r = max(rows, key=lambda mr: mr[1]["objective"])
+        dev = self.t.device_word if m["devices"] == 1 else self.t.device_plural
+        where = (" ".join(self._wall(c) for c in r["violations"]) if r["violations"] else
+                 f"One more {self.t.device_word} still adds at least {opts.get('threshold', 0.5):g} of a "
+                 f"{self.t.device_word}'s throughput there.")
+        out.append(Finding(f"Your fastest point (of {len(rows)} you tried)?",
+                           f"{m['devices']:,} {dev} on {get_link(m['fabric']).name}: {r['objective']:,.1f} "
+                           f"{self.sc.sample_word}s/s, {human_percent(r['figures']['efficiency'].value)} of the ideal "
+                           f"N x X(1). {where}"))
+        return out
 
     def _speedup_ratio(self) -> tuple[float, str]:
         from explorer.puzzles import scaling
@@ -724,20 +876,36 @@ class Memory(Part):
 
         return memory._cached_problem(self.track, None, None)[0]
 
+    # the graded table's memory columns beside the control of the same name (optimizer): the bytes it holds
+    figure_words = {"weights": "weights memory", "gradients": "gradients memory", "optimizer": "optimizer state",
+                    "activations": "activations memory", "working": "working memory", "buffers": "buffers memory"}
+    LABELS = {"optimizer": "optimizer", "precision": "precision", "recompute": "activation recomputation",
+              "micro_batch": "micro-batch", "zero": "ZeRO stage",
+              "offload": "offload gradients and optimizer state to CPU",
+              "trainable_layers": "layers trained (the top ones)", "adapter": "adapter (the base frozen)"}
+    OPTIONS = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam", "adam8bit": "8-bit Adam",
+               "adafactor": "Adafactor", "fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16",
+               "lora": "LoRA", "qlora": "QLoRA (4-bit base)", False: "no", True: "yes"}
+
     def controls(self) -> list[Control]:
         from explorer.puzzles import memory
 
         inst = self.inst()
         base = memory.attempt_defaults(self.track)
-        labels = {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam", "adam8bit": "8-bit Adam",
-                  "adafactor": "Adafactor", "fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16"}
         out = []
         for d in memory.ATTEMPT_VARIABLES:
             opts = list(inst.dims[d])
-            kind = "steps" if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in opts) else "choice"
+            label = self.LABELS.get(d, plain_name(d))
+            if set(opts) == {False, True}:  # a flag the audit searches both ways: a switch
+                out.append(Control(d, label, "switch", [True, False], base[d]))
+                continue
+            numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in opts)
+            kind = "steps" if numeric else "choice"
             if kind == "steps":
                 opts = sorted(opts)
-            out.append(Control(d, d.replace("_", " "), kind, opts, base[d], {k: labels.get(k, str(k)) for k in opts}))
+            out.append(Control(d, label, kind, opts, base[d], {} if numeric else
+                               {k: next((t for o, t in self.OPTIONS.items() if type(o) is type(k) and o == k), str(k))
+                                for k in opts}))
         return out
 
     def live(self, values: dict[str, Any]) -> Live:
@@ -746,19 +914,26 @@ class Memory(Part):
         inst = self.inst()
         move = {k: values[k] for k in memory.ATTEMPT_VARIABLES}
         r = memory.evaluate_attempt(move, self.track)
+        if r.get("outside_space"):
+            return Live(error="; ".join(r["outside_space"]))
         base = memory.evaluate_attempt(memory.attempt_defaults(self.track), self.track)
         figs = r["figures"]
-        terms = [k for k in figs if k not in ("total", "step_time")]
+        # the waterfall's terms are the parts of the device memory (their sum is 'total'); the attempt's other
+        # figures are times
+        terms = [k for k in memory.ATTEMPT_FIGURES if k != "total"]
         configs = [{"label": "starting point", "bytes": {k: base["figures"][k].value for k in terms}},
                    {"label": "yours", "bytes": {k: figs[k].value for k in terms}}]
         data = {"terms": terms, "limit": inst.limit, "configs": configs, "unit": "B"}
         total = figs["total"].value
         live = Live(move=move, plots=[Plot("memory_waterfall", data, f"training memory waterfall: "
                                            f"{human_bytes(total)} of {human_bytes(inst.limit)}")])
+        times = [k for k in ("step_time", "time_to_quality_s", "time_to_quality_charged_s") if k in figs]
+        charged = figs.get("time_to_quality_charged_s")
+        if charged is not None and "time_to_quality_s" in figs and charged.value == figs["time_to_quality_s"].value:
+            times.remove("time_to_quality_charged_s")  # the same number twice: the charge only differs when faster
         live.readouts = [("memory per " + self.t.device_word, f"{human_bytes(total)} of {human_bytes(inst.limit)}"),
-                         *[(k, human_bytes(figs[k].value)) for k in terms],
-                         ("step time", f"{figs['step_time'].value:.4g} s"),
-                         ("time to quality", f"{r['objective']:.4g} s")]
+                         *[(figs[k].label or plain_name(k), human_bytes(figs[k].value)) for k in terms],
+                         *[(figs[k].label or plain_name(k), _fmt(figs[k].value, figs[k].unit)) for k in times]]
         live.alerts = [f"Does not fit: {violation_text(c)}" for c in r["violations"]]
         return live
 
@@ -942,12 +1117,18 @@ def log_move(move: dict[str, Any] | None) -> Callable[[list[dict[str, Any]]], li
 
 
 def _fmt(v: Any, unit: str) -> str:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return str(v)
+    """A figure's value with its unit as a student reads it: yes/no, %, bytes, a time in s/min/h/days, never
+    scientific notation (explorer.reports.format.fmt_value)."""
+    from explorer.reports.format import fmt_value
+
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if not isinstance(v, (int, float)):
+        return plain(str(v))
     if not math.isfinite(float(v)):
         return "-"
     if unit == "fraction":
         return human_percent(float(v))
     if unit == "B":
         return human_bytes(float(v))
-    return f"{v:,.4g} {unit}".strip()
+    return fmt_value(v, unit)

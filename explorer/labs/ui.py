@@ -10,10 +10,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from explorer.labs.kit import Checked, Control, Live, Part, Plot
+from explorer.labs.kit import MOVES_SHOWN, Checked, Control, Live, Part, Plot
 from explorer.report import Report, Table
 
 LOCK_NOTE = "Lock your prediction above to unlock the workbench."
+# marimo writes each column's data type (int64, str, bool) under its header: program words a student never typed
+TABLE_OPTIONS = {"show_data_types": False}
 
 
 def header(mo: Any, lab: str, title: str, track: str, exported: bool) -> Any:
@@ -113,20 +115,25 @@ def counter(mo: Any, part: Part, moves: int) -> Any:
     return mo.md(f"Moves: **{moves}**")
 
 
-def moves_table(mo: Any, moves: list[dict[str, Any]]) -> Any:
+def moves_table(mo: Any, part: Part, moves: list[dict[str, Any]]) -> Any:
+    """The move log: the controls' labels and their options' labels (kit.Part.move_rows), no data types."""
     if not moves:
         return mo.md("No move yet: the starting point is not a move.")
     import pandas as pd
 
-    df = pd.DataFrame(moves)
-    df.insert(0, "move", range(1, len(moves) + 1))
-    return mo.ui.table(df.tail(12), selection=None, label="your moves (the last 12)")
+    df = pd.DataFrame(part.move_rows(moves))
+    df.insert(0, "move", [str(k) for k in range(1, len(moves) + 1)])
+    return mo.ui.table(df.tail(MOVES_SHOWN), selection=None, label=f"your moves (the last {MOVES_SHOWN})",
+                       **TABLE_OPTIONS)
 
 
 def check_view(mo: Any, part: Part, checked: Checked, kept: str | None) -> Any:
     """The grader's verdict, the moves beside the optimum (and on the frontier), the prediction revealed."""
-    items = [mo.md(f"**The explorer's answer** ({checked.report.status}): {html.escape(checked.report.headline)}")]
+    items = [mo.md(f"**The explorer's answer** ({checked.report.status}): "
+                   f"{html.escape(checked.headline or checked.report.headline)}")]
     for f in checked.verdict:
+        if f.answer == (checked.headline or checked.report.headline):
+            continue  # the headline, already said above
         items.append(mo.md(f"- **{html.escape(f.question)}** {html.escape(f.answer)}"))
     items.append(prediction_view(mo, part, kept))
     for name, rep in checked.plots:
@@ -147,7 +154,13 @@ def prediction_view(mo: Any, part: Part, kept: str | None) -> Any:
 
 
 def table(mo: Any, t: Table) -> Any:
-    return mo.ui.table(t.to_frame().astype(str), selection=None, label=t.title, pagination=True)
+    return mo.ui.table(t.to_frame().astype(str), selection=None, label=t.title, pagination=True, **TABLE_OPTIONS)
+
+
+def reflection_box(mo: Any) -> Any:
+    """Where the student writes the reflection; its label names it for a screen reader (a placeholder is not a
+    name, and it disappears once the student types)."""
+    return mo.ui.text_area(placeholder="Your answer, in a few sentences", label="Your reflection", full_width=True)
 
 
 def reflection_view(mo: Any, part: Part, text: Any, reveal: Any) -> Any:

@@ -54,7 +54,7 @@ def _(lab_parts, mo, ui):
     p1_lock = ui.lock(mo, p1)
     p1_controls = ui.controls(mo, p1)
     p1_check = mo.ui.run_button(label="Check: solve and grade my moves", kind="success")
-    p1_reflect = mo.ui.text_area(placeholder="Your answer, in a few sentences", full_width=True)
+    p1_reflect = ui.reflection_box(mo)
     p1_reveal = mo.ui.switch(label="Show the explorer's answer")
     p1_peek = mo.ui.switch(label="Math peek")
     p1_kept, p1_keep = mo.state(None)
@@ -74,7 +74,7 @@ def _(mo, p1, p1_keep, p1_kept, p1_lock, ui):
 @app.cell
 def _(kit, mo, p1, p1_controls, p1_kept, p1_log, p1_moves, ui, unlocked):
     mo.stop(p1_kept() is None and not unlocked, ui.locked(mo))
-    p1_live = p1.live(p1_controls.value)
+    p1_live = p1.shown(p1_controls.value)
     _log = kit.log_move(p1_live.move)(p1_moves())  # the first entry is the starting point, not a move
     p1_log(_log)
     ui.workbench(mo, p1, p1_controls, p1_live, max(len(_log) - 1, 0))
@@ -82,9 +82,9 @@ def _(kit, mo, p1, p1_controls, p1_kept, p1_log, p1_moves, ui, unlocked):
 
 
 @app.cell
-def _(mo, p1_check, p1_kept, p1_moves, ui, unlocked):
+def _(mo, p1, p1_check, p1_kept, p1_moves, ui, unlocked):
     mo.stop(p1_kept() is None and not unlocked)
-    mo.vstack([ui.moves_table(mo, p1_moves()[1:]), p1_check])
+    mo.vstack([ui.moves_table(mo, p1, p1_moves()[1:]), p1_check])
     return
 
 
@@ -110,7 +110,7 @@ def _(lab_parts, mo, ui):
     p2_lock = ui.lock(mo, p2)
     p2_controls = ui.controls(mo, p2)
     p2_check = mo.ui.run_button(label="Check: solve and grade my moves", kind="success")
-    p2_reflect = mo.ui.text_area(placeholder="Your answer, in a few sentences", full_width=True)
+    p2_reflect = ui.reflection_box(mo)
     p2_reveal = mo.ui.switch(label="Show the explorer's answer")
     p2_peek = mo.ui.switch(label="Math peek")
     p2_kept, p2_keep = mo.state(None)
@@ -130,7 +130,7 @@ def _(mo, p2, p2_keep, p2_kept, p2_lock, ui):
 @app.cell
 def _(kit, mo, p2, p2_controls, p2_kept, p2_log, p2_moves, ui, unlocked):
     mo.stop(p2_kept() is None and not unlocked, ui.locked(mo))
-    p2_live = p2.live(p2_controls.value)
+    p2_live = p2.shown(p2_controls.value)
     _log = kit.log_move(p2_live.move)(p2_moves())  # the first entry is the starting point, not a move
     p2_log(_log)
     ui.workbench(mo, p2, p2_controls, p2_live, max(len(_log) - 1, 0))
@@ -138,9 +138,9 @@ def _(kit, mo, p2, p2_controls, p2_kept, p2_log, p2_moves, ui, unlocked):
 
 
 @app.cell
-def _(mo, p2_check, p2_kept, p2_moves, ui, unlocked):
+def _(mo, p2, p2_check, p2_kept, p2_moves, ui, unlocked):
     mo.stop(p2_kept() is None and not unlocked)
-    mo.vstack([ui.moves_table(mo, p2_moves()[1:]), p2_check])
+    mo.vstack([ui.moves_table(mo, p2, p2_moves()[1:]), p2_check])
     return
 
 
@@ -166,7 +166,7 @@ def _(lab_parts, mo, ui):
     p3_lock = ui.lock(mo, p3)
     p3_controls = ui.controls(mo, p3)
     p3_check = mo.ui.run_button(label="Check: solve and grade my moves", kind="success")
-    p3_reflect = mo.ui.text_area(placeholder="Your answer, in a few sentences", full_width=True)
+    p3_reflect = ui.reflection_box(mo)
     p3_reveal = mo.ui.switch(label="Show the explorer's answer")
     p3_peek = mo.ui.switch(label="Math peek")
     p3_kept, p3_keep = mo.state(None)
@@ -186,7 +186,7 @@ def _(mo, p3, p3_keep, p3_kept, p3_lock, ui):
 @app.cell
 def _(kit, mo, p3, p3_controls, p3_kept, p3_log, p3_moves, ui, unlocked):
     mo.stop(p3_kept() is None and not unlocked, ui.locked(mo))
-    p3_live = p3.live(p3_controls.value)
+    p3_live = p3.shown(p3_controls.value)
     _log = kit.log_move(p3_live.move)(p3_moves())  # the first entry is the starting point, not a move
     p3_log(_log)
     ui.workbench(mo, p3, p3_controls, p3_live, max(len(_log) - 1, 0))
@@ -194,9 +194,9 @@ def _(kit, mo, p3, p3_controls, p3_kept, p3_log, p3_moves, ui, unlocked):
 
 
 @app.cell
-def _(mo, p3_check, p3_kept, p3_moves, ui, unlocked):
+def _(mo, p3, p3_check, p3_kept, p3_moves, ui, unlocked):
     mo.stop(p3_kept() is None and not unlocked)
-    mo.vstack([ui.moves_table(mo, p3_moves()[1:]), p3_check])
+    mo.vstack([ui.moves_table(mo, p3, p3_moves()[1:]), p3_check])
     return
 
 

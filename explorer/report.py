@@ -236,9 +236,13 @@ def check_saved(d: Any) -> None:
 
 def status_label(r: Report) -> str:
     """The status as shown to the reader: the badge text, or a warning when a loaded report is not verified."""
+    text = STATUS_TEXT.get(r.status, r.status)
+    scope = r.extra.get("proven_over") if isinstance(r.extra, dict) else None
+    if r.status == "optimal" and isinstance(scope, str) and scope:  # a proof over part of the question's space
+        text = f"OPTIMAL (proven {scope})"
     if r.integrity in INTEGRITY_WARNING:
-        return f"{INTEGRITY_WARNING[r.integrity]}; it claims: {STATUS_TEXT.get(r.status, r.status)}"
-    return STATUS_TEXT[r.status]
+        return f"{INTEGRITY_WARNING[r.integrity]}; it claims: {text}"
+    return text
 
 
 @dataclass

@@ -306,3 +306,22 @@ def test_a_rounds_radio_energy_holds_no_compute_even_where_the_other_earbud_comp
                 h = f["local_steps"]
                 assert f["energy_radio"] == pytest.approx(h * radio + float(tb.at("e_sync", idx)), rel=1e-9, abs=1e-15)
     assert seen_busier_partner and energy.compute_energy_j(p_w, 1.0) == p_w
+
+
+def test_the_status_badge_says_what_the_proof_covers(solved):
+    """The fleet 3D search leaves update compression out (its step cost comes from the compression part's simulation),
+    so 'OPTIMAL (proven)' alone overstated: the badge, in every renderer and after a JSON round trip, says the proof
+    is over uncompressed updates; a proof over the whole space (the cloud track's 3D puzzle) keeps the plain badge."""
+    from explorer.reports.render import render
+
+    from explorer.report import Report, status_label
+
+    rep = solved["edge"].report
+    assert rep.status == "optimal" and status_label(rep) == "OPTIMAL (proven over uncompressed updates)"
+    for fmt in ("text", "markdown", "html"):
+        assert "proven over uncompressed updates" in render(rep, fmt)
+    again = Report.from_dict(json.loads(render(rep, "json")))
+    assert status_label(again) == "OPTIMAL (proven over uncompressed updates)"
+    from explorer.puzzles import solve as solve_part
+
+    assert status_label(solve_part("3d", "cloud")) == "OPTIMAL (proven)"

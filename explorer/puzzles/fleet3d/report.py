@@ -282,7 +282,7 @@ def build_report(res) -> Report:
         "objective": {"name": "time_to_target_s", "value": b["days"] * SECONDS_PER_DAY, "sense": "min",
                       "convention": "wall clock from the opening of a daily window"},
         "configuration": _cfg(b), "crisis": _cfg(c) | {"violations": c.get("violations", [])} if c else None,
-        "graphs": res.tables.graphs}
+        "graphs": res.tables.graphs, "proven_over": SCOPE}
     names = {x.key: x.name for x in scn.tiers}
     plot = {"local_steps": list(scn.local_steps), "paths": {names[k]: v for k, v in res.curve.items()},
             "best": {"local_steps": b["local_steps"], "days": b["days"], "path": b["tier"].name}}

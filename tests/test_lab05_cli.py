@@ -33,6 +33,10 @@ def test_all_pairs_text_and_json(puzzle, track):
     # earbuds over NVSwitch (was rc 0: '8 -> 64 earbuds: throughput gain (NVLink 4 ...) 8.000 x')
     (["solve", "scaling", "--track", "tiny", "--fabric", "nvlink4"], "valid on it: ble, bluetooth"),
     (["solve", "scaling", "--fabric", "wifi6"], "have no radio"),
+    # an unknown name is answered with the track's own fabrics (tiny listed all 18 catalog links, NVLink and
+    # InfiniBand among them, none of which an earbud can use: track_fabrics(tiny) = its BLE radio's two names)
+    (["solve", "scaling", "--track", "tiny", "--fabric", "bogus"], "unknown fabric 'bogus'; valid: ble, bluetooth"),
+    (["solve", "scaling", "--track", "edge", "--fabric", "bogus"], "valid: ble, bluetooth, lte_5g, wifi6"),
     # 2 earbuds are one pair (was 'gossip needs at least 2 devices (a whole number), got 1')
     (["solve", "scaling", "--track", "tiny", "--from", "2", "--to", "8"], "--from 2: on the tiny track"),
     # --max-devices was raised to --to without a word
@@ -58,3 +62,19 @@ def test_fabric_option_is_repeatable_and_comma_separated():
                                   "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["scenario"]["fabric"] == ["eth_10g", "ib_hdr", "ib_ndr"]
+
+
+def test_unknown_fabric_names_only_the_tracks_fabrics_everywhere_it_is_parsed():
+    # The three places the fabric option is read (solve, attempt defaults, attempt grading) answer an unknown name
+    # with the track's list, never the catalog's: on tiny, 'bogus' is refused naming ble and bluetooth and no wire.
+    from explorer.errors import UsageError
+    from explorer.puzzles import scaling
+
+    for call in (lambda: scaling.solve("tiny", fabric="bogus"),
+                 lambda: scaling.attempt_defaults("tiny", fabric="bogus"),
+                 lambda: scaling.evaluate_attempt({"fabric": "ble", "devices": 8}, "tiny", fabric="bogus")):
+        with pytest.raises(UsageError) as e:
+            call()
+        assert str(e.value) == "unknown fabric 'bogus'; valid: ble, bluetooth"
+    r = CliRunner().invoke(main, ["solve", "scaling", "--track", "tiny", "--fabric", "bogus"])
+    assert r.exit_code == 2 and "ib_ndr" not in r.stderr and "nvlink" not in r.stderr

@@ -146,8 +146,11 @@ def scenario(track: str = "cloud") -> ScalingScenario:
                            critical_batch_samples=s.get("critical_batch_samples"))
 
 
-def parse_fabrics(fabric: Any) -> list[str]:
-    """Fabric names from a string ('a,b'), a list of strings (repeatable option) or None."""
+def parse_fabrics(fabric: Any, valid: list[str] | None = None) -> list[str]:
+    """Fabric names from a string ('a,b'), a list of strings (repeatable option) or None. `valid` is the list an
+    unknown name is answered with (the track's own fabrics, track_fabrics); every catalog link when None. A known
+    link outside it is kept for check_track_fabrics, which says why it is not the track's."""
+    valid = link_names() if valid is None else valid
     if fabric is None:
         return []
     if not isinstance(fabric, (str, list, tuple)) or not all(isinstance(x, str) for x in (
@@ -162,11 +165,11 @@ def parse_fabrics(fabric: Any) -> list[str]:
                 try:
                     key = get_link(name).key
                 except UsageError:
-                    raise unknown_name("fabric", name, link_names()) from None
+                    raise unknown_name("fabric", name, valid) from None
                 if key not in out:
                     out.append(key)
     if not out:
-        raise UsageError(f"fabric: {V.short(fabric)} names no link; valid: {', '.join(link_names())}")
+        raise UsageError(f"fabric: {V.short(fabric)} names no link; valid: {', '.join(valid)}")
     return out
 
 
@@ -442,7 +445,7 @@ def solve(track: str = "cloud", *, fabric: Any = None, threshold: float = DEFAUL
     t0 = time.perf_counter()
     sc = scenario(track)
     threshold = V.THRESHOLD.check("threshold", threshold)
-    fabrics = check_track_fabrics(sc.track, parse_fabrics(fabric) or list(sc.fabrics))
+    fabrics = check_track_fabrics(sc.track, parse_fabrics(fabric, track_fabrics(sc.track)) or list(sc.fabrics))
     n_max = V.CURVE_DEVICES.check("max-devices (nodes)", max_devices, sc.n_max)
     a = V.CURVE_DEVICES.check("from", n_from, sc.n_from)
     b = V.CURVE_DEVICES.check("to", n_to, sc.n_to)
@@ -942,7 +945,8 @@ MAX_ATTEMPTS = None
 
 def attempt_defaults(track: str = "cloud", **options: Any) -> dict[str, Any]:
     """The fabric, when the scenario compares only one."""
-    fabrics = parse_fabrics(options.get("fabric")) or list(scenario(track).fabrics)
+    sc = scenario(track)
+    fabrics = parse_fabrics(options.get("fabric"), track_fabrics(sc.track)) or list(sc.fabrics)
     return {"fabric": fabrics[0]} if len(fabrics) == 1 else {}
 
 
@@ -975,7 +979,8 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     N <= max-devices; anything else is outside the searched space)."""
     sc = scenario(track)
     threshold = require_positive("threshold", options.get("threshold", DEFAULT_THRESHOLD))
-    fabrics = check_track_fabrics(sc.track, parse_fabrics(options.get("fabric")) or list(sc.fabrics))
+    fabrics = check_track_fabrics(sc.track, parse_fabrics(options.get("fabric"), track_fabrics(sc.track))
+                                  or list(sc.fabrics))
     n_max = require_positive_int("max-devices", options.get("max_devices") or sc.n_max)
     fabric = [_attempt_fabric(sc.track, values.get("fabric"))]
     try:

@@ -168,7 +168,7 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
     tb.put("replicas", ("placement",), [scn.replicas(p) for p in scn.placements])
     tb.put("quality", ("placement",), [scn.quality(p) for p in scn.placements])
     # deadlines: quantiles of the sum of H unit step times (the step time scales the distribution)
-    q_unit = np.array([[quantile_of_sum(scn.step_model, h, phi, cells_per_t0=_cells(h)) for phi in
+    q_unit = np.array([[quantile_of_sum(scn.step_model, h, phi) for phi in
                         scn.deadline_quantiles] for h in scn.local_steps])
     tb.put("deadline_unit", ("local_steps", "deadline"), q_unit)
     tb.put("wait_unit", ("placement", "local_steps", "deadline", "tier"), _wait_unit(scn, q_unit))
@@ -191,14 +191,9 @@ def _wait_unit(scn: FleetScenario, q_unit: np.ndarray) -> np.ndarray:
             k = scn.replicas(p)
             for a, h in enumerate(scn.local_steps):
                 if (k, h) not in slowest:
-                    slowest[(k, h)] = federated.slowest_member_steps(scn.step_model, k, h, cells_per_t0=_cells(h))
+                    slowest[(k, h)] = federated.slowest_member_steps(scn.step_model, k, h)
                 w[i, a, :, j] = slowest[(k, h)]
     return w
-
-
-def _cells(h: int) -> int:
-    """Grid cells per unit step: finer for one step, coarser for long sums (their spread grows as sqrt(h))."""
-    return max(20, int(400 / math.sqrt(h)))
 
 
 def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
@@ -553,7 +548,7 @@ def crisis(scn: FleetScenario) -> dict:
     tb = build_tables(sub, prune=False)
     fig = evaluate(tb, dict.fromkeys(DIMS, 0))
     n = max(1, int(round(fig["replicas"] * fig["participation"])))
-    e_max = expected_max_of_sums(scn.step_model, n, 1, cells_per_t0=100)
+    e_max = expected_max_of_sums(scn.step_model, n, 1)
     device_part = fig["t_sync"] + fig["t_local"] * e_max  # waits for the slowest instead of a deadline
     d_round, f = round_and_rate({
         "round_time": device_part, "server_time": fig["server_time"], "window": fig["window_s"],

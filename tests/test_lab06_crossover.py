@@ -153,3 +153,28 @@ def test_tiny_says_why_gossip_and_pair_gossip_coincide():
     text = " ".join(f.answer for f in r.findings)
     assert "Gossip and pair gossip coincide here, by construction" in " ".join(text.split())
     assert "coincide" not in " ".join(f.answer for f in crossover.solve("mobile").findings)
+
+
+def test_cloud_full_gradient_is_reconciled_with_nccl_by_hand():
+    # Sweep B D-x-2: the same 16,060,522,496 B gradient (Llama-3-8B, bf16) on the same 16 DGX H100 nodes was 641 ms
+    # here and 87 ms in hierarchy and compression, with no word on which NCCL runs. By hand:
+    # textbook (this part): N = 16 members, one 47 GB/s NIC each carrying all of M:
+    #   2 x 15 x 5 us + 2 x 15/16 x 16.0605e9 / 47e9 = 150 us + 640.713 ms = 640.863 ms
+    # NCCL (tuning.cc ring): 128 ranks, 8 per node, one ring per rail; bus bandwidth min(NVLink 369, 8 x 47 = 376)
+    #   = 369 GB/s; latency 8.4 us base + (2 x 127 - 2 x 15) x 2 us (NVLink) + 2 x 15 x 5 us (NIC) = 606.4 us;
+    #   2 x 127/128 x 16.0605e9 / 369e9 = 86.369 ms -> 86.975 ms; its tree, 2 M / (0.92 x 369e9) + latency, is slower
+    m = 16_060_522_496
+    textbook = 2 * 15 * 5e-6 + 2 * 15 / 16 * m / 47e9
+    nccl = 8.4e-6 + (2 * 127 - 2 * 15) * 2e-6 + 2 * 15 * 5e-6 + 2 * 127 / 128 * m / 369e9
+    assert textbook == pytest.approx(0.640862, abs=1e-6) and nccl == pytest.approx(0.086975, abs=1e-6)
+    r = crossover.solve("cloud")
+    assert r.figure("ring_full_gradient_s") == pytest.approx(textbook, rel=1e-9)
+    assert r.figure("nccl_full_gradient_s") == pytest.approx(nccl, rel=1e-9)
+    text = " ".join(next(f.answer for f in r.findings if f.question.startswith("Ring is saturated")).split())
+    assert "one ring per rail" in text and "min(NVLink 4 369 GB/s, 8 NICs x 47 GB/s = 376 GB/s) = 369 GB/s" in text
+    assert "no SHARP" in text and "it picks ring" in text
+    assert f"is {textbook / nccl:.3g}x that" in text  # 7.37x
+    # the figure is the one hierarchy and compression print for their flat NCCL sync
+    from explorer.puzzles.collective_scenario import get_scenario
+
+    assert r.figure("nccl_full_gradient_s") == pytest.approx(get_scenario("cloud").dp_sync_time(m), rel=1e-12)

@@ -68,6 +68,45 @@ def _times(m: float, n: int, alpha: float, bw: float) -> dict[str, float]:
 
 
 # --- the puzzle ---------------------------------------------------------------------------------
+def _nccl_same_gradient(sc, n: int, t_textbook: float) -> tuple[dict[str, Figure], str]:
+    """The scenario's full gradient all-reduced as NCCL runs it on the scenario's own cluster (the collective form
+    of the 3D model, which hierarchy and compression time their sync with: CollectiveScenario.dp_sync_time), set
+    beside this part's textbook ring, with the reasons the two differ. The textbook question counts N nodes as
+    members, each with one NIC that carries the whole message; NCCL spreads the message over every GPU, one ring
+    per rail (each of a node's NICs carries its share), picks ring or its double binary tree per call, and
+    reduces in the switch (SHARP) only where the scenario turns it on."""
+    setup, m, d = sc.setup, sc.gradient_bytes, sc.devices
+    g = setup.group(d)
+    args = (m, d, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
+    ring, tree = float(col.nccl_ring_allreduce_time(*args)), float(col.nccl_tree_allreduce_time(*args))
+    t = sc.dp_sync_time(m)
+    c = setup.cluster
+    k, nodes, bus = int(g.per_node), int(round(float(g.nodes))), float(g.bus_bandwidth)
+    intra, rails = c.intra.effective_bandwidth, k * c.inter.effective_bandwidth
+    bus_words = (f"min({c.intra.name.split(' (')[0]} {intra / 1e9:,.0f} GB/s, {k} NICs x "
+                 f"{c.inter.effective_bandwidth / 1e9:,.0f} GB/s = {rails / 1e9:,.0f} GB/s) = {bus / 1e9:,.0f} GB/s"
+                 if math.isclose(bus, min(intra, rails), rel_tol=1e-9) else f"{bus / 1e9:,.0f} GB/s")
+    bw_part = 2 * (d - 1) / d * m / bus
+    picked = (f"ring, faster here than its double binary tree ({dur(tree)})" if ring <= tree else
+              f"its double binary tree, faster here than ring ({dur(ring)})")
+    sharp = ("with in-switch reduction (NVLink SHARP) on" if float(g.nvls_bandwidth) > 0 else
+             "without in-switch reduction (no SHARP: the scenario does not turn it on)")
+    text = (f" That is this part's textbook question: {n} nodes as the members, each with one NIC carrying the whole "
+            f"message. NCCL, as the 3D model, hierarchy and compression time the same {_human(m)} on the same "
+            f"cluster, takes {dur(t)}: it runs over all {d:,} GPUs ({nodes} nodes of {k}), one ring per rail, so "
+            f"each of a node's {k} NICs carries 1/{k} of the message and the bus bandwidth is {bus_words}; "
+            f"2 x {d - 1}/{d} x {_human(m)} / {bus / 1e9:,.0f} GB/s = {dur(bw_part)} plus per-tier latency "
+            f"(NVLink steps inside a node, NIC steps between nodes), {sharp}; it picks {picked}. "
+            f"The textbook ring's {dur(t_textbook)} is {human_number(t_textbook / t)}x that: the rails, not the "
+            "algorithm, make the difference.")
+    figures = {
+        "ring_full_gradient_s": Figure(t_textbook, "s", f"textbook ring, full gradient, N = {n} (one NIC each)"),
+        "nccl_full_gradient_s": Figure(t, "s", f"the same gradient as NCCL runs it ({d:,} GPUs, one ring per rail; "
+                                               "hierarchy's and compression's sync)"),
+    }
+    return figures, text
+
+
 @fleet_view("crossover")
 def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None = None,
           bandwidth_bps: float | None = None, message_bytes: float | None = None, **_: Any) -> Report:
@@ -167,6 +206,10 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 + (f"NCCL's pipelined double binary tree beats ring below {m_dbt:,.0f} bytes." if m_dbt is not None
                    else f"NCCL's pipelined double binary tree never beats ring at N = {n:,} under this model.")),
     ]
+    nccl_text = ""
+    if sc.setup is not None:  # a step-model track: the same gradient as NCCL runs it on the same cluster
+        nccl_figs, nccl_text = _nccl_same_gradient(sc, n, at_grad["ring"])
+        figures.update(nccl_figs)
     if sc.track == "cloud":
         ring_a = 2 * (n - 1) * alpha
         past = f"{m / m_star:,.0f}x past M*" if m_star > 0 else "past any crossover"
@@ -178,7 +221,7 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
             f"dominates: ring {dur(at_m['ring'])} vs textbook tree {dur(at_m['tree'])}. For the full "
             f"{_human(sc.gradient_bytes)} gradient ring takes {dur(at_grad['ring'])}, tree "
             f"{dur(at_grad['tree'])}; the double binary tree ({dur(at_grad['double_binary_tree'])}) keeps "
-            "ring's bandwidth term while cutting alpha to ~2 L."))
+            "ring's bandwidth term while cutting alpha to ~2 L." + nccl_text))
     tables = {
         "times": Table(["message (B)"] + [f"{NAME[a]} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
                        "AllReduce time vs message size"),

@@ -501,3 +501,38 @@ def test_mobile_compressed_rows_and_the_compression_lens_time_a_round_alike():
             ours = compressed_config(fa["res"].tables, index(fa["res"], cfg), c)
             assert ours["round_time"] == pytest.approx(lens[name]["round (s)"], abs=5e-3)
             assert ours["days"] == pytest.approx(lens[name]["days to target"], abs=5e-5)
+
+
+def test_cloud_async_progress_applies_the_lr_fraction_it_prints():
+    # Sweep B minor: the cloud assumptions print lr_fraction = 0.5 ('the learning rate in use is half of the largest
+    # stable step') but the worst case used r alone. By hand: staleness T = 15 (16 replicas), Lian et al. 2015:
+    # r = (sqrt(1 + 8 x 225) - 1) / (4 x 225) = (sqrt(1801) - 1) / 900 = 0.046043; the sync run steps at 0.5 g_max(0)
+    # and async must shrink to g_max(15) = 0.046043 g_max(0): per update min(1, 0.046043 / 0.5) = 0.092087 of a
+    # synchronous update's progress.
+    r15 = (math.sqrt(1801) - 1) / 900
+    r = sync.solve("cloud", zero=False)
+    assert r.figure("progress_per_update") == pytest.approx(r15, rel=1e-9)
+    assert r.figure("progress_per_update_at_lr") == pytest.approx(r15 / 0.5, rel=1e-9)
+    assert r.figure("samples_per_s_async_effective") == pytest.approx(
+        r.figure("samples_per_s_async_raw") * r15 / 0.5, rel=1e-9)
+    stale = next(f.answer for f in r.findings if f.question.startswith("How stale"))
+    assert "min(1, r / 0.5) = 0.0921" in " ".join(stale.split())
+
+
+def test_cloud_saving_definition_is_the_one_the_dollars_follow():
+    # The printed rule and the dollars agree, loss and gain alike. Spend = 1,024 x 730 h x 3 USD = 2,242,560 USD.
+    # A slower change loses the month's progress it gives up, spend x (1 - x_after / x_before); measured async
+    # (r = 1 / ((1 - 0.9) x 16) = 0.625): loss = spend x (1 - x_meas / x_sync), never more than the spend (the other
+    # reading, the same progress at the slower rate, spend x (x_sync / x_meas - 1), is not what is printed).
+    # A faster one saves the time removed for the same progress: free async, spend x (1 - x_sync / x_raw).
+    r = sync.solve("cloud", zero=False)
+    spend = 1024 * 730 * 3.0
+    assert r.figure("spend_usd_month") == pytest.approx(spend)
+    x_sync, x_raw = r.figure("samples_per_s_sync"), r.figure("samples_per_s_async_raw")
+    x_meas = x_raw * 1 / ((1 - 0.9) * 16)
+    assert r.figure("usd_month_saved_async_measured") == pytest.approx(-spend * (1 - x_meas / x_sync), abs=1)
+    assert r.figure("usd_month_saved_async_no_staleness") == pytest.approx(spend * (1 - x_sync / x_raw), abs=1)
+    dollars = next(a.text for a in r.assumptions if a.text.startswith("Dollars:"))
+    d = " ".join(dollars.split())
+    assert "spend x (1 - x_before/x_after)" in d and "spend x (1 - x_after/x_before)" in d
+    assert "fraction of time the change removes for the same progress." not in d

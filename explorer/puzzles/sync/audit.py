@@ -138,7 +138,8 @@ class Audit:
     mc_max_all: tuple[float, float]
     mc_draws: int
     staleness: float
-    progress: float  # r(staleness)
+    progress: float  # r(staleness) = g_max(staleness) / g_max(0) (Lian et al. 2015)
+    progress_at_lr: float  # an async update's progress against a sync one at the step in use: min(1, r / lr_fraction)
     x_sync: float
     x_async_raw: float
     x_async: float
@@ -269,21 +270,35 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     x_raw = plan.dp * b_rep / (e_grp + comm_async)
     tau = float(plan.dp - 1)
     r = stable_step_ratio(tau)
+    # the synchronous run steps at lr_fraction x g_max(0) (the track's assumption); async keeps that step while it is
+    # stable at its staleness and otherwise must shrink it to g_max(tau): per update it makes min(1, r / lr_fraction)
+    # of a synchronous update's progress (the cloud audit had used r alone, a sync run at the stable edge, while it
+    # printed the lr_fraction assumption; the fleet audit reads the same fraction as its stability threshold)
+    r_lr = min(1.0, r / d["lr_fraction"])
     spend = n * d["hours_per_month"] * t.device_hour_usd
     waste = (e_all - model.mean) / (e_all + comm_sync)
     return Audit(track=t, data=d, setup=setup, est=est, model=model, nodes=n, group=group, replicas=plan.dp,
                  samples_per_replica=b_rep, comm_sync_s=comm_sync, comm_async_s=comm_async, e_step=model.mean,
                  e_max_all=e_all, e_max_group=e_grp, mc_max_all=mc, mc_draws=draws, staleness=tau, progress=r,
-                 x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r, spend_usd=spend, waste_wait=waste,
-                 usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r),
+                 progress_at_lr=r_lr, x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r_lr, spend_usd=spend,
+                 waste_wait=waste, usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r_lr),
                  usd_async_raw=_saving(spend, x_sync, x_raw),
                  ckpt=checkpoint_figures(t, setup, plan, d, n))
 
 
+SAVING_RULE = ("a faster change saves the spend times the fraction of time it removes for the same progress, "
+               "spend x (1 - x_before/x_after); a slower one loses the spend times the fraction of the month's "
+               "progress it gives up, spend x (1 - x_after/x_before): either way spend x (x_after - x_before) / "
+               "max(x_before, x_after), never more than the month's spend (the cluster is rented for the month)")
+
+
 def _saving(spend: float, x_before: float, x_after: float) -> float:
-    """Dollars per month a change of throughput saves: if faster, the same progress for less money,
+    """Dollars per month a change of throughput saves (SAVING_RULE): if faster, the same progress for less money,
     spend (1 - x_before / x_after); if slower, the month's spend now buys less progress, and the
-    progress lost is worth -spend (1 - x_after / x_before) (never more than the spend)."""
+    progress lost is worth -spend (1 - x_after / x_before) (never more than the spend). Both are the smaller of
+    the two readings of a change (money for the same progress, progress for the same money), so a gain and a
+    loss are measured alike and neither exceeds the month's spend; the same progress at a slower rate would
+    instead cost spend (x_before / x_after - 1) more, without bound as x_after -> 0."""
     if x_after >= x_before:
         return spend * (1.0 - x_before / x_after)
     return -spend * (1.0 - x_after / x_before)

@@ -17,7 +17,7 @@ from explorer.cost.stragglers import (
     implicit_momentum_progress,
 )
 from explorer.puzzles.scaling import lab05_data
-from explorer.puzzles.sync.audit import Audit, _saving, straggler_text
+from explorer.puzzles.sync.audit import SAVING_RULE, Audit, _saving, straggler_text
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_number, human_percent, plural
 from explorer.units import human_usd as _usd
@@ -62,7 +62,7 @@ def staleness_models(a: Audit) -> dict[str, dict[str, float]]:
     """Async's progress per update under two staleness models, and what async then saves per month:
     the worst-case bound (Lian et al. 2015, the audit's r) and, where the track names the momentum the
     run is tuned for, the implicit-momentum model measured on CNNs (Mitliagkas et al. 2016)."""
-    out = {"worst case (Lian et al. 2015)": {"r": a.progress, "x": a.x_async, "usd": a.usd_async}}
+    out = {"worst case (Lian et al. 2015)": {"r": a.progress_at_lr, "x": a.x_async, "usd": a.usd_async}}
     if "tuned_momentum" in a.data:
         r = float(implicit_momentum_progress(a.replicas, a.data["tuned_momentum"]))
         x = a.x_async_raw * r
@@ -184,8 +184,12 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         "samples_per_s_sync": Figure(a.x_sync, f"{sw}s/s", "sync SGD throughput"),
         "samples_per_s_async_raw": Figure(a.x_async_raw, f"{sw}s/s", "async SGD raw throughput"),
         "staleness": Figure(a.staleness, "updates", "async staleness (expected, = replicas - 1)"),
-        "progress_per_update": Figure(a.progress, "fraction", "async progress per update r(staleness)"),
-        "samples_per_s_async_effective": Figure(a.x_async, f"{sw}s/s", "async throughput x r(staleness)"),
+        "progress_per_update": Figure(a.progress, "fraction", "largest stable step at the staleness / at none, "
+                                                              "r(staleness)"),
+        "progress_per_update_at_lr": Figure(a.progress_at_lr, "fraction",
+                                            f"async progress per update against sync at lr_fraction "
+                                            f"{d['lr_fraction']:g}: min(1, r / lr_fraction)"),
+        "samples_per_s_async_effective": Figure(a.x_async, f"{sw}s/s", "async throughput x min(1, r / lr_fraction)"),
         "wait_fraction": Figure(a.waste_wait, "fraction", "time a device waits for the slowest"),
         "spend_usd_month": Figure(a.spend_usd, "USD", f"fleet spend per month at {price:g} USD/{dev}-hour"),
         "usd_month_wasted_wait": Figure(a.usd_wait, "USD", "wasted by wait-for-all per month"),
@@ -219,7 +223,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         Finding("How stale does async get, and what does that cost in convergence?",
                 f"Expected staleness {hn(a.staleness)} updates (replicas - 1). Lian et al. 2015's stability condition "
                 f"(a worst-case bound) lets an update that stale take only r = {hn(a.progress)} of the "
-                f"zero-staleness step, so async makes {hn(a.x_async, 4)} {sw}s/s of sync-equivalent progress: "
+                f"zero-staleness step; the synchronous run steps at {hn(d['lr_fraction'])} of that step (the "
+                f"track's lr_fraction), so an async update makes min(1, r / {hn(d['lr_fraction'])}) = "
+                f"{hn(a.progress_at_lr)} of a synchronous update's progress and async makes {hn(a.x_async, 4)} "
+                f"{sw}s/s of sync-equivalent progress: "
                 f"{_times_slower(ratio)} than sync."
                 + (f" Measured, asynchrony behaves like extra momentum 1 - 1/M (Mitliagkas et al. 2016): with the "
                    f"momentum re-tuned it costs nothing up to M = {hn(1 / (1 - d['tuned_momentum']))} replicas at a "
@@ -326,11 +333,12 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                                    "Straggler remedies")
     if empirical:
         async_txt = ("Async " + ("loses" if a.usd_async < 0 else "saves") + f" {_usd(abs(a.usd_async))}/month under "
-                     f"the worst-case staleness bound (r = {hn(a.progress)}) and "
+                     f"the worst-case staleness bound (r = {hn(a.progress_at_lr)} of a sync update) and "
                      + ("loses" if empirical["usd"] < 0 else "saves")
                      + f" {_usd(abs(empirical['usd']))}/month under the measured one (r = {hn(empirical['r'])}).")
     else:
-        async_txt = (f"Async's staleness ({hn(a.staleness)}) leaves r = {hn(a.progress)} progress per update, so it "
+        async_txt = (f"Async's staleness ({hn(a.staleness)}) leaves r = {hn(a.progress_at_lr)} of a sync update's "
+                     "progress per update, so it "
                      + (f"costs {hn(ratio)}x per unit of progress." if a.usd_async < 0
                         else f"saves {_usd(a.usd_async)}/month."))
     zero_part = ("" if zero_saved is None or not remedies else
@@ -362,12 +370,13 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                    "async: each replica pushes and pulls from a sharded parameter server, the same bytes per device.",
                    "Li et al. 2014 (OSDI), parameter server; McMahan et al. 2017 (AISTATS), FedAvg"),
         Assumption("Staleness of async SGD = number of replicas - 1 (each update lands after one update of every "
-                   "other replica); progress per update = the largest stable step at that staleness.",
+                   "other replica); progress per update = the step async can take at that staleness, the smaller of "
+                   f"the step in use (lr_fraction {d['lr_fraction']:g} x the zero-staleness stable step) and the "
+                   "largest stable step at that staleness, against the synchronous run's step in use.",
                    "Lian et al. 2015 (NeurIPS) Theorem 1; Dutta et al. 2018 sec. 5"),
         Assumption(f"Failures: exponential, per-{dev} MTBF {d['device_mtbf_h']:g} h; a failure of any device stops the "
                    f"synchronous job (MTBF / N); restart {d['restart_s']:g} s.", d["source"]),
-        Assumption(f"Dollars: {a.nodes:,} {devs} x {hours:g} h/month x {price:g} USD/{dev}-hour; a saving is the "
-                   "spend times the fraction of time the change removes for the same progress.",
+        Assumption(f"Dollars: {a.nodes:,} {devs} x {hours:g} h/month x {price:g} USD/{dev}-hour; {SAVING_RULE}.",
                    t.sources.get("economics", "")),
     ]
     # dollars a month to the whole dollar: a price per GPU-hour known to a few percent gives no cents, no dimes
@@ -394,6 +403,6 @@ FORMULAS = [
             "Young 1974 (CACM 17(9)); Daly 2006 (FGCS 22(3))"),
     Formula("Daly exact wall time", "T_wall / T_work = M e^(R/M) (e^((tau + C)/M) - 1) / tau (minimised with scipy)",
             "Daly 2006 (FGCS 22(3))"),
-    Formula("dollars per month", "N x hours x price x (fraction of time removed for the same progress)",
-            "track economics"),
+    Formula("dollars per month", "N x hours x price x (x_after - x_before) / max(x_before, x_after)",
+            "track economics", "faster: time removed for the same progress; slower: progress lost in the month"),
 ]

@@ -103,8 +103,10 @@ def test_edge_topk_sync_by_hand():
     # 5G: alpha 30 ms, B = 0.05e9/8 x 0.7 = 4.375e6 B/s, N = 10 (the ring sc.dp_sync_time uses)
     assert sc.crossover_n == 10
     assert sc.crossover_link.effective_bandwidth == pytest.approx(4.375e6)
-    topk = 9 * (0.03 + 0.01 * p * 8 / 4.375e6)
-    dense = 2 * 9 * 0.03 + 2 * 9 / 10 * 2 * p / 4.375e6
+    # 5G is TDD (links.toml duplex = "half"): each ring step's send and receive take turns, so the bandwidth
+    # terms are twice the full-duplex ones (all-gather step: send k x 8 B, receive k x 8 B)
+    topk = 9 * (0.03 + 2 * 0.01 * p * 8 / 4.375e6)
+    dense = 2 * 9 * (0.03 + 2 * (2 * p / 10) / 4.375e6)
     assert r.figure("sync_time_topk_s") == pytest.approx(topk, rel=1e-9)
     assert r.figure("sync_time_native_s") == pytest.approx(dense, rel=1e-9)
     # below N = 50 top-k still receives less: 9 x 0.08 P = 0.72 P vs 3.6 P, 5x fewer bytes

@@ -112,10 +112,28 @@ ALLREDUCE_LABELS = {
 }
 
 
+# algorithms whose every step is an exchange (each member sends and receives at once on a full-duplex link):
+# ring, halving-doubling's pairwise swaps, the pipelined double binary tree (a rank receives from its children
+# while it sends to its parent). A binomial tree's step is one send per pair, one direction: no exchange.
+EXCHANGE_ALGORITHMS = ("ring", "halving_doubling", "double_binary_tree")
+
+
+def exchange_bandwidth(bandwidth: ArrayLike, half_duplex: bool) -> ArrayLike:
+    """The rate an exchange-stepped collective sees on a link: the link's own on a full-duplex link, half of it on
+    a half-duplex one (links.toml duplex = "half"), where the two sends of every step take turns on one channel
+    (exchange_time: alpha + 2 M/B against alpha + M/B)."""
+    return np.true_divide(bandwidth, 2.0) if half_duplex else bandwidth
+
+
 def allreduce_time(
-    algorithm: str, m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike
+    algorithm: str, m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike,
+    half_duplex: bool = False,
 ) -> np.ndarray | float:
-    """AllReduce time of a named algorithm (keys of ALLREDUCE_ALGORITHMS)."""
+    """AllReduce time of a named algorithm (keys of ALLREDUCE_ALGORITHMS). half_duplex (links.toml duplex =
+    "half"): the exchange-stepped algorithms (EXCHANGE_ALGORITHMS) see half the rate (exchange_bandwidth); the
+    binomial tree's one-way sends do not."""
+    if half_duplex and algorithm in EXCHANGE_ALGORITHMS:
+        bandwidth = exchange_bandwidth(bandwidth, True)
     return ALLREDUCE_ALGORITHMS[algorithm](m_bytes, n, alpha, bandwidth)
 
 
@@ -141,6 +159,7 @@ def hierarchical_allreduce_phases(
     intra: str = "ring",
     inter: str = "ring",
     channel_stations: int = 0,
+    inter_half_duplex: bool = False,
 ) -> dict[str, float]:
     """Two-tier AllReduce over n_groups groups of g devices, as phases {intra_reduce, inter, intra_gather} (s).
 
@@ -153,7 +172,9 @@ def hierarchical_allreduce_phases(
     AllReduce over the inter tier.
     channel_stations = S > 0: the intra link is a half-duplex shared medium (links.toml duplex) whose one
     channel S devices share (S >= g, a multiple of g), so each intra phase is shared_channel_phase_time; 0 (the
-    default) is a link per device and direction, the formulas above."""
+    default) is a link per device and direction, the formulas above. inter_half_duplex: the slow tier is a
+    half-duplex link (links.toml duplex), on which its exchange-stepped algorithms see half the rate
+    (allreduce_time)."""
     if intra not in ("ring", "tree"):
         raise ValueError(f"intra-tier algorithm {intra!r} not in ('ring', 'tree')")
     if channel_stations:
@@ -165,7 +186,7 @@ def hierarchical_allreduce_phases(
     else:
         local = binomial_reduce_time(m_bytes, g, alpha_intra, bw_intra)
         share = m_bytes
-    between = allreduce_time(inter, share, n_groups, alpha_inter, bw_inter)
+    between = allreduce_time(inter, share, n_groups, alpha_inter, bw_inter, inter_half_duplex)
     return {"intra_reduce": float(local), "inter": float(between), "intra_gather": float(local)}
 
 
@@ -180,11 +201,13 @@ def hierarchical_allreduce_time(
     intra: str = "ring",
     inter: str = "ring",
     channel_stations: int = 0,
+    inter_half_duplex: bool = False,
 ) -> float:
     """Total time of the two-tier AllReduce (sum of hierarchical_allreduce_phases)."""
     return sum(
         hierarchical_allreduce_phases(
-            m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter, channel_stations
+            m_bytes, g, n_groups, alpha_intra, bw_intra, alpha_inter, bw_inter, intra, inter, channel_stations,
+            inter_half_duplex,
         ).values()
     )
 

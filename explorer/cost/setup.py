@@ -360,7 +360,9 @@ class Setup:
         bus_bandwidth: inside a node the intra-node link; across nodes min(intra, k x NIC) when every GPU has
         its own NIC (rails: NCCL runs one ring per NIC, so k members per node drive k NICs; NVIDIA/nccl issue
         #412, nccl-tests issue #100), and the node's one NIC shared by the dpn / k groups that cross it side
-        by side when the link belongs to the node (`shared_per_node`, e.g. Ethernet)."""
+        by side when the link belongs to the node (`shared_per_node`, e.g. Ethernet). On a half-duplex link
+        (links.toml `duplex`, a radio) the collective gets half the rate: each ring step's send and receive take
+        turns on one channel (collectives.exchange_time; the rule crossover and the fleet paths follow)."""
         import numpy as np
 
         dpn = self.cluster.devices_per_node
@@ -380,7 +382,12 @@ class Setup:
             across = inter.effective_bandwidth * np.minimum(k, dpn) / dpn
         else:
             across = k * inter.effective_bandwidth
-        bw = np.where(inside, intra.effective_bandwidth, np.minimum(intra.effective_bandwidth, across))
+        # a half-duplex link (links.toml duplex = "half": a radio) sends or receives, never both: every step of a
+        # ring (and of the pipelined trees NCCL runs) is an exchange, whose two sends take turns on the one channel,
+        # alpha + 2 M/B (collectives.exchange_time), so the collective sees half the link's rate
+        intra_bw = intra.effective_bandwidth / (2.0 if intra.half_duplex else 1.0)
+        across = across / (2.0 if inter.half_duplex else 1.0)
+        bw = np.where(inside, intra_bw, np.minimum(intra_bw, across))
         nvls = intra.effective_nvls_bandwidth if self.in_network_reduction else 0.0
         return Group(per_node=k, nodes=nodes, bus_bandwidth=bw, alpha_intra=intra.latency_s,
                      alpha_inter=np.where(inside, intra.latency_s, inter.latency_s), nvls_bandwidth=nvls)

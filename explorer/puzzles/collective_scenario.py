@@ -128,7 +128,8 @@ class CollectiveScenario:
             return float(allreduce(replace(setup, cluster=c), m_bytes, self.devices))
         link = self.crossover_link if inter_link is None else get_link(inter_link)
         bw = link.effective_bandwidth if inter_bandwidth is None else inter_bandwidth
-        return float(col.ring_allreduce_time(m_bytes, self.crossover_n, link.latency_s, bw))
+        # a half-duplex link (a radio, links.toml duplex) takes each ring step's send and receive in turn
+        return float(col.allreduce_time("ring", m_bytes, self.crossover_n, link.latency_s, bw, link.half_duplex))
 
 
 @cache

@@ -16,7 +16,7 @@ from typing import Any
 
 from explorer import validation as V
 from explorer.cost import compression as cc
-from explorer.cost.radio import frames_lost, radio_energy_j
+from explorer.cost.radio import frames_lost
 from explorer.errors import UsageError
 from explorer.hardware.catalog import get_link
 from explorer.puzzles.collective_scenario import (
@@ -92,7 +92,10 @@ def _allgather_time(sc: CollectiveScenario, total_bytes: float, inter_link: str 
             setup = replace(setup, cluster=c)
         return float(all_gather(setup, total_bytes, sc.devices))
     link = sc.crossover_link if inter_link is None else get_link(inter_link)
-    return float(col.all_gather_time(total_bytes, sc.crossover_n, link.latency_s, link.effective_bandwidth))
+    # each ring step is an exchange (a member sends one message and receives another): half the rate on a
+    # half-duplex radio (links.toml duplex; collectives.exchange_bandwidth)
+    return float(col.all_gather_time(total_bytes, sc.crossover_n, link.latency_s,
+                                     col.exchange_bandwidth(link.effective_bandwidth, link.half_duplex)))
 
 
 def _memory_bandwidth(sc: CollectiveScenario) -> float:
@@ -301,14 +304,17 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 "share of the step the synchronisation was, the warm-up, the kernels and the extra steps."),
     ]
     if link.energy_j_per_bit:
-        e_nat = radio_energy_j(_per_device_bytes(cost[native_wire]["bytes"], sc), link.energy_j_per_bit)
-        e_1 = radio_energy_j(_per_device_bytes(cost["onebit"]["bytes"], sc), link.energy_j_per_bit)
+        # a ring all-reduce sends 2(N-1)/N x M from each device and receives as much; a radio's receiver draws
+        # about what its transmitter does, so both count (explorer/cost/energy.py transfer_energy_j)
+        e_nat = _sync_energy_j(cost[native_wire]["bytes"], sc, link.energy_j_per_bit)
+        e_1 = _sync_energy_j(cost["onebit"]["bytes"], sc, link.energy_j_per_bit)
         fps = sc.extra.get("frame_rate_hz")
         figures["energy_per_sync_native_j"] = Figure(e_nat, "J", "radio energy per sync per device (uncompressed)")
         figures["energy_per_sync_1bit_j"] = Figure(e_1, "J", "radio energy per sync per device (1-bit)")
         q = f"Energy per sync{' and AR frames lost' if fps else ''} on {link.name}?"
-        a = (f"Each device sends 2(N-1)/N x M: {human_number(e_nat)} J uncompressed vs {human_number(e_1)} J with "
-             f"1-bit ({human_number(link.energy_j_per_bit * 1e9)} nJ/bit)")
+        a = (f"Each device sends 2(N-1)/N x M and receives as much (a radio's receiver draws about what its "
+             f"transmitter does): {human_number(e_nat)} J uncompressed vs {human_number(e_1)} J with "
+             f"1-bit ({human_number(link.energy_j_per_bit * 1e9)} nJ/bit, sent and received bits)")
         if fps:
             f_nat, f_1 = frames_lost(cost[native_wire]["sync_s"], fps), frames_lost(cost["onebit"]["sync_s"], fps)
             figures["frames_lost_native"] = Figure(f_nat, "frames", f"AR frames lost per sync at "
@@ -387,9 +393,19 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
 
 
 def _per_device_bytes(m_bytes: float, sc: CollectiveScenario) -> float:
+    """Bytes one device sends in a ring all-reduce of m_bytes (and as many it receives): 2(N-1)/N x M."""
     from explorer.cost.collectives import ring_allreduce_bytes_per_device
 
     return float(ring_allreduce_bytes_per_device(m_bytes, sc.crossover_n))
+
+
+def _sync_energy_j(m_bytes: float, sc: CollectiveScenario, j_per_bit: float) -> float:
+    """Radio joules of one device in one ring all-reduce of m_bytes: its sent and its received bytes
+    (energy.transfer_energy_j, the rule the crossover and fleet answers use)."""
+    from explorer.cost.energy import transfer_energy_j
+
+    b = _per_device_bytes(m_bytes, sc)
+    return float(transfer_energy_j(b, b, j_per_bit))
 
 
 def _bytes(x: float) -> str:

@@ -90,6 +90,7 @@ class Instance:
     inter_name: str = ""
     flat_nccl_s: float | None = None  # the flat all-reduce as NCCL runs it (step-model tracks), else None
     intra_half_duplex: bool = False  # the intra link sends and receives on one channel (links.toml duplex)
+    inter_half_duplex: bool = False  # the slow tier's link does (a radio): its ring steps' two sends take turns
     inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
 
     @property
@@ -112,8 +113,18 @@ class Instance:
         (collectives.relayed_path_bandwidth)."""
         if not self.inter_relayed:
             return self.bw_inter
-        return col.relayed_path_bandwidth(self.bw_inter, self.bw_intra, participants_per_group,
-                                          self.intra_half_duplex)
+        if self.intra_half_duplex:  # the shared hop already counts each step's send and receive (2 P X on it);
+            # a half-duplex far link takes them in turn too: min(B_far/2, B_hop/2) / P
+            return col.relayed_path_bandwidth(col.exchange_bandwidth(self.bw_inter, self.inter_half_duplex),
+                                              self.bw_intra, participants_per_group, True)
+        return self.bw_inter
+
+    @property
+    def inter_exchange_half(self) -> bool:
+        """Whether the slow tier's exchange-stepped algorithms still see half of inter_bandwidth (a half-duplex
+        slow-tier link, collectives.allreduce_time half_duplex): not where the path is relayed over a half-duplex
+        shared hop, whose rate (relayed_path_bandwidth) already counts both sends of a step."""
+        return self.inter_half_duplex and not (self.inter_relayed and self.intra_half_duplex)
 
     @property
     def max_chunks(self) -> int:
@@ -169,7 +180,8 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         intra_name=sc.intra.name,
         inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
         flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None),
-        intra_half_duplex=sc.intra.half_duplex, inter_relayed=sc.inter_through_intra)
+        intra_half_duplex=sc.intra.half_duplex, inter_relayed=sc.inter_through_intra,
+        inter_half_duplex=sc.inter.half_duplex)
 
 
 def _us(x: float) -> int:
@@ -183,7 +195,7 @@ def phases(inst: Instance, g: int, intra: str, inter: str, m_bytes: float | None
     participants = inst.devices_per_group if intra == "ring" or g == 1 else inst.devices_per_group // g
     return col.hierarchical_allreduce_phases(m, g, inst.devices // g, inst.alpha_intra, inst.bw_intra,
                                              inst.alpha_inter, inst.inter_bandwidth(participants), intra, inter,
-                                             inst.channel_stations)
+                                             inst.channel_stations, inst.inter_exchange_half)
 
 
 def shares(inst: Instance, intra: str) -> dict[str, dict[str, float]]:
@@ -222,7 +234,7 @@ def link_busy_s(inst: Instance, e: Evaluation) -> tuple[float, float]:
 def flat_time(inst: Instance, algorithm: str = "ring") -> float:
     """Flat AllReduce over all N devices on the slow tier (g = 1)."""
     return float(col.allreduce_time(algorithm, inst.message_bytes, inst.devices, inst.alpha_inter,
-                                    inst.inter_bandwidth(inst.devices_per_group)))
+                                    inst.inter_bandwidth(inst.devices_per_group), inst.inter_exchange_half))
 
 
 def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluation:
@@ -533,6 +545,12 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                       "slow-tier path has both latencies and the smaller bandwidth (relayed, pipelined)",
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
         _duplex_assumption(sc, inst),
+        *([Assumption(f"{sc.inter.name} (the slow tier) is half duplex: a device sends or receives, never both, so "
+                      "every step of a ring (and of halving-doubling and the pipelined double binary tree) is an "
+                      "exchange whose two sends take turns, alpha + 2 M/(N B): those algorithms see half its rate "
+                      "(a binomial tree's one-way sends do not); the flat ring and the crossover lens count it alike",
+                      (sc.inter.duplex_source or "hardware/data/links.toml duplex") + "; explorer/cost/collectives.py "
+                      "allreduce_time half_duplex, exchange_time")] if inst.inter_half_duplex else []),
         Assumption("With g smaller than the group size the N/g-way AllReduce is charged entirely to the slow "
                    "tier (conservative)", "model choice"),
         Assumption(f"Pipelining chunks of at least {MIN_CHUNK_BYTES >> 20} MiB, at most {MAX_CHUNKS:,}",
@@ -575,9 +593,11 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
         "What does hierarchy buy here (the hierarchical multiplier)?",
         (f"Almost nothing at this track's tiers: the intra tier ({inst.intra_name}, {_intra_rate(inst)}) is "
          + ("slower per device than" if inst.bw_intra / max(1, inst.channel_stations)
-            < inst.inter_bandwidth(inst.devices_per_group) else "not much faster than")
-         + f" the path onto the inter tier ({_rate(inst.inter_bandwidth(inst.devices_per_group))}"
-         f"{' per device' if inst.inter_relayed and inst.intra_half_duplex else ''}), so local aggregation saves "
+            < _ring_rate(inst) else "not much faster than")
+         + f" the path onto the inter tier ({_rate(_ring_rate(inst))}"
+         f"{' per device' if inst.inter_relayed and inst.intra_half_duplex else ''}"
+         f"{' as a ring step sees it, its two sends in turn' if inst.inter_exchange_half else ''}), so local "
+         "aggregation saves "
          f"little or costs more ({'optimum' if proven else 'answer'} g = {best.aggregation}). " if mult < 1.05 else "")
         + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier"
         f"{', pipelined' if best.chunks > 1 else ''}: {dur(best.sync_s)} ({human_number(mult)}x). "
@@ -685,6 +705,11 @@ def _sync_text(inst: Instance, e: Evaluation) -> str:
     bound = f"; {carries}" if binds and intra_s >= 0.9 * e.sync_s else ""
     return (f"the three phases pipelined over {plural(e.chunks, 'chunk')} take {dur(e.sync_s)} per step "
             f"({dur(e.serial_s)} one after the other{bound})")
+
+
+def _ring_rate(inst: Instance) -> float:
+    """A device's rate onto the slow tier as a ring step sees it: half the path's on a half-duplex link."""
+    return float(col.exchange_bandwidth(inst.inter_bandwidth(inst.devices_per_group), inst.inter_exchange_half))
 
 
 def _duplex_assumption(sc: CollectiveScenario, inst: Instance) -> Assumption:

@@ -285,10 +285,13 @@ def _network_floor(inst: BatchInstance, configs: list[dict], e: dict) -> str:
     net_ok = [c for c in ok if c["network_utilisation"] <= inst.headroom]
     if net_ok:
         c = min(net_ok, key=lambda c: (c["global_batch"], c["network_utilisation"]))
+        other = (c["precision"], c["micro_batch"]) != (e["precision"], e["micro_batch"]) and "plan" not in c
         return (f"Within memory and stability limits the smallest global batch that keeps the network under "
                 f"{_pct(inst.headroom)} is {c['global_batch']:,} ({c['precision']}, micro-batch {c['micro_batch']} x "
                 f"{c['accumulation']}" + (f" on {c['plan'].describe()}" if "plan" in c else "")
-                + f": {_pct(c['network_utilisation'])} busy), "
+                + f": {_pct_under(c['network_utilisation'], inst.headroom)} busy"
+                + (f"; not the answer's {e['precision']}, micro-batch {e['micro_batch']}, whose accumulation sweep "
+                   "is tabled below" if other else "") + "), "
                 + (f"{human_number(c['global_batch'] / inst.b_crit, 2)}x the critical batch {inst.b_crit:,}."
                    if c["global_batch"] > inst.b_crit else f"within the critical batch {inst.b_crit:,}."))
     if not ok:
@@ -358,6 +361,15 @@ def solve_batch(track: str | Track = "cloud", **options: Any) -> BatchResult:
 
 def _pct(x: float) -> str:
     return f"{human_number(100 * x)}%"
+
+
+def _pct_under(x: float, limit: float) -> str:
+    """x as a percentage with the digits that show it below limit (0.9498 against 95%: '94.98%', never '95%')."""
+    for d in range(3, 8):
+        text = f"{human_number(100 * x, d)}%"
+        if x >= limit or float(text.rstrip("%").replace(",", "")) < 100 * limit:
+            return text
+    return f"{100 * x:.6g}%"
 
 
 def _plan_fields(plan: Any) -> dict[str, Any]:

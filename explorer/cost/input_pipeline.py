@@ -9,6 +9,12 @@ Rates in samples per second (SI inside: seconds, bytes, bytes/s).
   ingest  = min(storage bandwidth, devices x host-to-device bandwidth) / bytes per sample
   compute = devices / compute seconds per sample per device
 The compute seconds per sample come from the step-time model (explorer/cost/step.py).
+
+One core for both (`shared_core`): where the accelerator is the CPU's own single core (a microcontroller: the
+nRF52840 has one Arm Cortex-M4F core and no other processor, Nordic nRF52840 Product Specification v1.7 sec. 1),
+preparation and the training step run on it one after the other, never alongside: a sample costs the core
+aug/workers + compute/devices seconds, so prep + compute = 1 / (aug + compute) samples/s (workers = devices = 1),
+and their busy fractions add up to at most 1. Ingest (a DMA from the microphone) still overlaps.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Pipeline:
     host_to_device_bandwidth: float  # per device
     devices: int
     compute_s_per_sample: float  # per device
+    shared_core: bool = False  # preparation and compute take turns on the device's one core (see above)
 
     def __post_init__(self) -> None:
         require_positive_int("workers", self.workers)
@@ -51,18 +58,36 @@ def stage_rates(p: Pipeline) -> dict[str, float]:
     }
 
 
+def core_rate(p: Pipeline) -> float:
+    """Samples per second the one core sustains doing both preparation and compute (shared_core), in series:
+    1 / (aug/workers + compute/devices); without a shared core, the slower of the two on its own."""
+    r = stage_rates(p)
+    if not p.shared_core:
+        return min(r["prep"], r["compute"])
+    return 1.0 / (1.0 / r["prep"] + 1.0 / r["compute"])
+
+
 def throughput(p: Pipeline) -> float:
-    """Samples per second of the whole pipeline: the slowest stage's rate."""
-    return min(stage_rates(p).values())
+    """Samples per second of the whole pipeline: the slowest stage's rate (on a shared core, the core's rate for
+    preparation and compute together against ingest)."""
+    r = stage_rates(p)
+    if p.shared_core:
+        return min(r["ingest"], core_rate(p))
+    return min(r.values())
 
 
 def bottleneck(p: Pipeline) -> str:
     r = stage_rates(p)
+    if p.shared_core and core_rate(p) <= r["ingest"]:
+        return "compute"  # the core, busy preparing and computing: its compute share is the larger on every track
+    if p.shared_core:
+        return "ingest"
     return min(STAGES, key=lambda s: (r[s], STAGES.index(s)))
 
 
 def utilisation(p: Pipeline) -> dict[str, float]:
-    """Busy fraction of each stage: throughput / the stage's own rate (1.0 at the bottleneck)."""
+    """Busy fraction of each stage: throughput / the stage's own rate (1.0 at the bottleneck; on a shared core
+    prep + compute <= 1, the core's whole time)."""
     x = throughput(p)
     return {s: x / r for s, r in stage_rates(p).items()}
 

@@ -61,7 +61,7 @@ class LoaderInstance:
 
     def pipeline(self, workers: int, devices: int) -> ip.Pipeline:
         return ip.Pipeline(workers, self.augment_s, self.sample_bytes, self.storage_bandwidth, self.h2d_bandwidth,
-                           devices, self.compute_s)
+                           devices, self.compute_s, self.sc.prep_on_compute_core)
 
     # integer data shared by both engines
     @property

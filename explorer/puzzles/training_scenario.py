@@ -48,7 +48,10 @@ _OPTIONAL = {"critical_batch_samples": _INT, "critical_batch_loss_nats": _NUM,
              # part 1: parameter-efficient fine-tuning offered to the fit search (default: none)
              "memory_adapters": _LIST,
              # part 3: global batches at which the 3D solver chooses the parallel plan (default: plan fixed)
-             "plan_search_batches": _LIST}
+             "plan_search_batches": _LIST,
+             # part 2: preparation runs on the accelerator's own single core (a microcontroller), in turn with
+             # the training step (explorer/cost/input_pipeline.py shared_core)
+             "prep_on_compute_core": _BOOL}
 _COMMON_KEYS: dict[str, Any] = {
     "quality_steps_multiplier": dict, "quality_source": _STR, "trainable_fractions": _LIST,
     "freeze_steps_multiplier": _LIST, "freeze_source": _STR,
@@ -127,6 +130,7 @@ class TrainingScenario:
     activation_log2: tuple[float, float]
     gradient_log2: tuple[float, float]
     numerics_source: str
+    prep_on_compute_core: bool = False  # preparation and the training step share the device's one core
 
     @property
     def max_workers(self) -> int:
@@ -284,4 +288,5 @@ def scenario(track: str) -> TrainingScenario:
         activation_log2=(float(t["activation_log2_median"]), float(t["activation_log2_sigma"])),
         gradient_log2=(float(t["gradient_log2_median"]), float(t["gradient_log2_sigma"])),
         numerics_source=t["numerics_source"],
+        prep_on_compute_core=bool(t.get("prep_on_compute_core", False)),
     )

@@ -24,3 +24,20 @@ def test_edge_network_floor_names_its_configuration():
     sweep = rep.tables["sweep"].title
     if not sweep.startswith(f"{prec}, micro-batch {mb}:"):
         assert "not the answer's" in text, (sweep, text)
+
+
+def test_fleet_starting_configuration_is_named_apart_from_the_storyboard():
+    # sweep A item 7: batch's 'starting configuration' (the lab's crisis plan as one synchronous DP ring over the
+    # radio) and the fleet 3D storyboard's round (edge: a 5G star, K x 2M / B_server = 275 s) are different
+    # configurations; the premise finding names both, quoting the storyboard's round from the fleet model itself
+    from explorer.puzzles.fleet3d import solve_fleet
+    from explorer.units import human_number
+
+    rep = batch.build_report(batch.solve_batch("edge"))
+    text = next(f.answer for f in rep.findings if f.question.startswith("Is the network"))
+    c = solve_fleet("edge").crisis
+    assert "as the lab poses it" in text and "ring all-reduce" in text
+    assert f"storyboard's start, a round of {human_number(c['round_time'])} s" in text
+    cloud = next(f.answer for f in batch.build_report(batch.solve_batch("cloud")).findings
+                 if f.question.startswith("Is the network"))
+    assert "storyboard" not in cloud

@@ -395,15 +395,32 @@ def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
              + ("meets it." if cr["network_utilisation"] <= inst.headroom else "breaks it."))
     return Finding(
         f"Is the network {_pct(lab)} saturated, as the lab's story says?",
-        (f"Yes: at the starting configuration the gradient synchronisation keeps the network "
+        (f"Yes: at the starting configuration{_start_words(inst)} the gradient synchronisation keeps the network "
          f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
          f"{human_number(cr['step_time'])} s step)." if held else
-         f"No. At the starting configuration the gradient synchronisation keeps the network "
+         f"No. At the starting configuration{_start_words(inst)} the gradient synchronisation keeps the network "
          f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
          f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs over each "
          f"{inst.track.device_word}'s own {inst.track.cluster.inter.name.split(' (')[0]} link and hides behind the "
          f"backward pass); {why}.")
         + given + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
+
+
+def _start_words(inst: BatchInstance) -> str:
+    """On a fleet track, which starting configuration this is (sweep A item 7): the lab's crisis plan run as one
+    synchronous data-parallel job, a ring all-reduce over every device's radio every step, which is not the fleet
+    3D storyboard's start (a round through the track's first path, explore solve 3d); both are named, with the
+    storyboard's round, so the two figures are not read as one configuration priced two ways."""
+    if inst.track.key not in FLEET_TRACKS:
+        return ""
+    from explorer.puzzles.fleetlens.common import optimum
+
+    plan, dev = inst.track.crisis_plan, inst.track.device_word
+    link = inst.track.cluster.inter.name.split(" (")[0]
+    c = optimum(inst.track.key).crisis
+    return (f" as the lab poses it (one synchronous job: data parallel over {plural(plan.dp, dev)}, a ring all-reduce "
+            f"over {link} after every step; not the fleet 3D storyboard's start, a round of "
+            f"{human_number(c['round_time'])} s, {c['tier'].short or c['tier'].name})")
 
 
 def step_losses(inst: BatchInstance, e: dict) -> tuple[float, dict[str, float], float]:

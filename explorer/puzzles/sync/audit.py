@@ -286,10 +286,11 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
                  ckpt=checkpoint_figures(t, setup, plan, d, n))
 
 
-SAVING_RULE = ("a faster change saves the spend times the fraction of time it removes for the same progress, "
-               "spend x (1 - x_before/x_after); a slower one loses the spend times the fraction of the month's "
-               "progress it gives up, spend x (1 - x_after/x_before): either way spend x (x_after - x_before) / "
-               "max(x_before, x_after), never more than the month's spend (the cluster is rented for the month)")
+SAVING_RULE = ("with throughput X before and X' after a change, a faster change saves the spend times the "
+               "fraction of time it removes for the same progress, spend x (1 - X/X'); a slower one loses the "
+               "spend times the fraction of the month's progress it gives up, spend x (1 - X'/X): either way "
+               "spend x (X' - X) / max(X, X'), never more than the month's spend (the cluster is rented for the "
+               "month)")
 
 
 def _saving(spend: float, x_before: float, x_after: float) -> float:

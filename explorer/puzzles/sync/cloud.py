@@ -187,9 +187,9 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         "progress_per_update": Figure(a.progress, "fraction", "largest stable step at the staleness / at none, "
                                                               "r(staleness)"),
         "progress_per_update_at_lr": Figure(a.progress_at_lr, "fraction",
-                                            f"async progress per update against sync at lr_fraction "
-                                            f"{d['lr_fraction']:g}: min(1, r / lr_fraction)"),
-        "samples_per_s_async_effective": Figure(a.x_async, f"{sw}s/s", "async throughput x min(1, r / lr_fraction)"),
+                                            f"async progress per update against sync at a step of f = "
+                                            f"{d['lr_fraction']:g} of the stable one: min(1, r / f)"),
+        "samples_per_s_async_effective": Figure(a.x_async, f"{sw}s/s", "async throughput x min(1, r / f)"),
         "wait_fraction": Figure(a.waste_wait, "fraction", "time a device waits for the slowest"),
         "spend_usd_month": Figure(a.spend_usd, "USD", f"fleet spend per month at {price:g} USD/{dev}-hour"),
         "usd_month_wasted_wait": Figure(a.usd_wait, "USD", "wasted by wait-for-all per month"),
@@ -224,7 +224,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                 f"Expected staleness {hn(a.staleness)} updates (replicas - 1). Lian et al. 2015's stability condition "
                 f"(a worst-case bound) lets an update that stale take only r = {hn(a.progress)} of the "
                 f"zero-staleness step; the synchronous run steps at {hn(d['lr_fraction'])} of that step (the "
-                f"track's lr_fraction), so an async update makes min(1, r / {hn(d['lr_fraction'])}) = "
+                f"track's learning-rate fraction f), so an async update makes min(1, r / f) = "
                 f"{hn(a.progress_at_lr)} of a synchronous update's progress and async makes {hn(a.x_async, 4)} "
                 f"{sw}s/s of sync-equivalent progress: "
                 f"{_times_slower(ratio)} than sync."
@@ -371,7 +371,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                    "Li et al. 2014 (OSDI), parameter server; McMahan et al. 2017 (AISTATS), FedAvg"),
         Assumption("Staleness of async SGD = number of replicas - 1 (each update lands after one update of every "
                    "other replica); progress per update = the step async can take at that staleness, the smaller of "
-                   f"the step in use (lr_fraction {d['lr_fraction']:g} x the zero-staleness stable step) and the "
+                   f"the step in use (f = {d['lr_fraction']:g} x the zero-staleness stable step) and the "
                    "largest stable step at that staleness, against the synchronous run's step in use.",
                    "Lian et al. 2015 (NeurIPS) Theorem 1; Dutta et al. 2018 sec. 5"),
         Assumption(f"Failures: exponential, per-{dev} MTBF {d['device_mtbf_h']:g} h; a failure of any device stops the "
@@ -403,6 +403,6 @@ FORMULAS = [
             "Young 1974 (CACM 17(9)); Daly 2006 (FGCS 22(3))"),
     Formula("Daly exact wall time", "T_wall / T_work = M e^(R/M) (e^((tau + C)/M) - 1) / tau (minimised with scipy)",
             "Daly 2006 (FGCS 22(3))"),
-    Formula("dollars per month", "N x hours x price x (x_after - x_before) / max(x_before, x_after)",
+    Formula("dollars per month", "N x hours x price x (X' - X) / max(X, X'),  X, X' = throughput before, after",
             "track economics", "faster: time removed for the same progress; slower: progress lost in the month"),
 ]

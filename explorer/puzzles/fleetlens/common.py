@@ -188,6 +188,15 @@ def compute_words(res, b: dict) -> str:
             f"local group also holds the {scn.partner_word}'s {span(t_part)} of compute and {span(hop)} on {link}")
 
 
+def _binds(b: dict) -> str:
+    """What binds, by the fleet 3D report's one rule (fleet3d.report.binds: nothing daily when the run fits in its
+    first window, else the limit that caps a day's rounds), worded for a figure label."""
+    from explorer.puzzles.fleet3d.report import binds
+
+    text = binds(b)
+    return text if text.startswith("nothing daily") else f"{text} binds"
+
+
 def fleet_figures(res, note: str = "") -> dict[str, Figure]:
     """The fleet 3D optimum's figures every lab part leads with (`note`: what makes it another fleet)."""
     b = res.best
@@ -201,7 +210,7 @@ def fleet_figures(res, note: str = "") -> dict[str, Figure]:
                                "run, to the nearest round)"),
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",
-                                       f"rounds a day ({b['binding']} binds; {num(b['window_s'] / 3600)} h window)"),
+                                       f"rounds a day ({_binds(b)}; {num(b['window_s'] / 3600)} h window)"),
         **({} if b["waits_for_all"] else {
             "fleet_deadline_quantile": Figure(b["deadline_quantile"], "fraction", "round deadline (quantile; late "
                                               "ones dropped)")}),

@@ -4,10 +4,11 @@ objective ties and which tie-break picks g = 8, so the two agree."""
 
 from __future__ import annotations
 
+from explorer.reports.attempts import grade_rows
+from explorer.reports.attempts_file import AttemptRow
+
 from explorer.puzzles import hierarchy as h
 from explorer.puzzles.collective_scenario import get_scenario
-from reports.attempts import grade_rows
-from reports.attempts_file import AttemptRow
 
 
 def test_flat_ring_hides_behind_the_backward_by_hand():

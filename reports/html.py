@@ -13,7 +13,8 @@ from typing import Any
 # in headless Chromium by tests/test_reports_browser.py). On a phone the first (label) column wraps at 35% of
 # the screen, so a two-column table such as the Figures shows its values without a sideways scroll; a table
 # wider than that still scrolls in its box, except a table of class 'stack' (the answer key's index), whose
-# rows become cards, a cell a line under its column's name. Plots likewise: they shrink to the column on a wide
+# rows become cards (part, puzzle, track and status run on a line or two, each under its name; the answer
+# below). Plots likewise: they shrink to the column on a wide
 # screen and keep their natural size in a box that scrolls sideways on a phone (.plot-wrap).
 CSS = """
 .explorer-report{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;
@@ -49,8 +50,11 @@ color:#b03000;font-weight:600}
 .explorer-report table.stack td{display:block;width:auto;max-width:none}
 .explorer-report table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .explorer-report table.stack tr{border:1px solid #d0d0d0;margin:0 0 .7em}
-.explorer-report table.stack td{border:none;border-bottom:1px solid #eee}
-.explorer-report table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#555}}
+.explorer-report table.stack td{border:none;border-bottom:1px solid #eee;padding:.15em .6em;background:none}
+.explorer-report table.stack td:not(:last-child){display:inline-block;border:none;padding-right:.6em}
+.explorer-report table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:#555}
+.explorer-report table.stack td[data-label=answer]::before{display:block}}
+.explorer-report summary{cursor:pointer}
 .explorer-report figcaption{color:#555;font-size:.9em}
 .explorer-report code{background:#f4f4f4;padding:.05em .3em;border-radius:.2em;overflow-wrap:anywhere}
 .explorer-report .src{color:#666;font-size:.88em}.explorer-report .note{color:#a04000;font-size:.9em}

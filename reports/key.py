@@ -152,6 +152,23 @@ def index_markdown(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+SHORT_HEADLINE = 180  # characters of an answer the index shows before "more": about two lines at 1,280 px
+
+
+def _headline_html(headline: str) -> str:
+    """The answer's headline for the index: whole when short; else its first ~180 characters (cut at a clause,
+    else a word) in a <details> summary that opens to the whole, so one long answer doesn't stretch its row
+    (some run to 700 characters) and the index stays a table to scan."""
+    if len(headline) <= SHORT_HEADLINE + 40:
+        return f"{escape(headline)}<br>"
+    head = headline[:SHORT_HEADLINE]
+    cut = max(head.rfind("; "), head.rfind(": "), head.rfind(", "))
+    if cut < SHORT_HEADLINE // 2:
+        cut = head.rfind(" ")
+    return (f"<details><summary>{escape(headline[:cut].rstrip(' ,;:'))} &hellip;</summary>"
+            f"{escape(headline)}</details>")
+
+
 def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
     from explorer.reports.html import document
 
@@ -184,7 +201,7 @@ def index_html(entries: list[KeyEntry], labs: dict[str, str]) -> str:
                          f"<td data-label='puzzle'><code>{escape(e.puzzle)}</code></td>"
                          f"<td data-label='track'>{escape(e.track)}</td>"
                          f"<td data-label='status' class='good'>{escape(e.status)}</td>"
-                         f"<td data-label='answer'>{escape(e.headline)}<br>{links}{broken}</td></tr>")
+                         f"<td data-label='answer'>{_headline_html(e.headline)}{links}{broken}</td></tr>")
     if current is not None:
         parts.append("</tbody></table></div>")
     ok = sum(1 for e in entries if not e.error)

@@ -95,3 +95,19 @@ def test_key_of_a_real_puzzle_is_byte_identical(monkeypatch, tmp_path):
     build_key(["06"], ["tiny"], tmp_path / "b")
     fa, fb = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert fa.keys() == fb.keys() and [k for k in fa if fa[k] != fb[k]] == []
+
+
+def test_a_long_answer_folds_in_the_index_and_a_short_one_does_not():
+    """The index is a table to scan: an answer of 700 characters (lab 08 part 2 on a tiny track runs that long)
+    shows its first clause or words and opens to the whole; a one-line answer is shown whole."""
+    from explorer.reports.key import SHORT_HEADLINE, KeyEntry, index_html
+
+    files = {f: f"a.{f}" for f in ("html", "markdown", "json", "text")}
+    long = "Prep 62.5 samples/s on one core, " + "ingest and compute take turns; " * 25 + "END-OF-ANSWER."
+    short = "TP=8 PP=2 DP=64: MFU 51.5%."
+    html = index_html([KeyEntry("08", 2, "dataloader", "T", "tiny", "optimal", long, files),
+                       KeyEntry("08", 2, "dataloader", "T", "cloud", "optimal", short, files)], {"08": "x"})
+    summary = html.split("<summary>")[1].split("</summary>")[0]
+    assert len(summary) <= SHORT_HEADLINE + len(" &hellip;") and summary.startswith("Prep 62.5")
+    assert "END-OF-ANSWER." in html.split("</summary>")[1]  # the whole answer is inside the fold
+    assert html.count("<details>") == 1 and f"{short}<br>" in html

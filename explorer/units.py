@@ -117,6 +117,24 @@ def human_number(x: float, sig: int = 3) -> str:
     return "0" if text.strip("-0.,") == "" else text
 
 
+def human_sci(x: float, sig: int = 3) -> str:
+    """A number as prose writes it whatever its size: fixed point from 10^-5 to 10^7 (human_number), beyond that
+    '9.74 x 10^-12', '1.03 x 10^11': a probability per step or a count of steps, where fixed point would print
+    a dozen zeros or digits."""
+    import math
+
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"not a finite number: {x!r}")
+    if v == 0 or 1e-5 <= abs(v) < 1e7:
+        return human_number(v, sig)
+    exp = math.floor(math.log10(abs(v)))
+    mant = v / 10 ** exp
+    if round(abs(mant), sig - 1) >= 10:  # 9.996e-12 rounds to 10.0: carry into the exponent
+        mant, exp = mant / 10, exp + 1
+    return f"{human_number(mant, sig)} x 10^{exp}"
+
+
 def human_large(x: float) -> str:
     """A large count for prose with its scale word: '15 T', '405.9 B', '2.1 M', '4,875' (never 1.5e+13)."""
     for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M")):

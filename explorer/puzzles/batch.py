@@ -30,7 +30,7 @@ from explorer.puzzles.training_scenario import Common, TrainingScenario, common,
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.tracks import Track, get_track
 from explorer.units import human_bytes_3 as _bytes  # three significant digits
-from explorer.units import human_number, plural
+from explorer.units import human_number, human_sci, plural
 
 ATTEMPT_OPTIONS = ("target_mfu", "network_headroom", "batch", "critical_batch", "loss_scaling", "max_accumulation")
 PLAN_VARIABLES = ["tp", "pp", "dp", "cp", "virtual_stages", "zero", "recompute"]
@@ -543,7 +543,7 @@ def build_report(res: BatchResult) -> Report:
         f"MFU {_pct(cr['mfu'])} vs target {_pct(inst.target_mfu)}; {n_dev:,} {dws} x {t.device_hour_usd:g} USD/h = "
         f"{usd_h:,.2f} USD/h, of which (1 - MFU) x spend = {usd_h * (1 - cr['mfu']):,.2f} USD/h buys {dw} time "
         f"that is not converted into model FLOPs (the step's losses, not idle {dws}); network busy "
-        f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {human_number(cr['p_nan'])}"
+        f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {human_sci(cr['p_nan'])}"
         + (f"; breaks: {', '.join(c.name for c in violations(inst, cr, with_target=False))}."
            if violations(inst, cr, with_target=False) else ".")))
     one = evaluate_config(inst, t.workload.precision, 1, 1)
@@ -692,13 +692,13 @@ def build_report(res: BatchResult) -> Report:
         if "fp16" in inst.precisions else None
     bf16 = evaluate_config(inst, "bf16", cr["micro_batch"], cr["accumulation"]) if "bf16" in inst.precisions else None
     if fp16 is not None:
-        within = (f"NaN expected within about {1 / fp16['p_nan']:,.0f} steps" if fp16["p_nan"] > 0
+        within = (f"NaN expected within about {human_sci(1 / fp16['p_nan'])} steps" if fp16["p_nan"] > 0
                   else "below double precision: no NaN expected")
         msg = (f"FP16 (max {num.max_finite('fp16'):,.0f}) without loss scaling: P(a step overflows to inf -> NaN) = "
-               f"{human_number(fp16['p_nan'])} ({within}), and {_pct(fp16['underflow'])} of gradients flush to zero "
+               f"{human_sci(fp16['p_nan'])} ({within}), and {_pct(fp16['underflow'])} of gradients flush to zero "
                f"(below 2^-24). ")
         if bf16 is not None:
-            msg += (f"BF16 (max about 3.4 x 10^38, FP32's exponent range): P(NaN) = {human_number(bf16['p_nan'])}. ")
+            msg += (f"BF16 (max about 3.4 x 10^38, FP32's exponent range): P(NaN) = {human_sci(bf16['p_nan'])}. ")
         g_med = inst.sc.gradient_log2[0]
         msg += (f"Dynamic loss scaling (init 2^16, x0.5 on overflow) turns gradient overflow into skipped steps but "
                 f"cannot rescue forward overflow; gradient clipping at {human_number(inst.cm.gradient_clip_norm)} "

@@ -33,14 +33,19 @@ SECONDS_PER_DAY = 86400.0
 
 # --- scenario ------------------------------------------------------------------------------------
 _SYNC_KEYS = {"plan": str, "sync_collective": str, "jitter_fraction": float, "straggler_fraction": float,
-              "slowdown": float, "lr_fraction": float, "device_mtbf_h": float, "checkpoint_state": str,
-              "checkpoint_store": str, "restart_s": float, "hours_per_month": float, "source": str}
+              "slowdown": float, "lr_fraction": float, "device_mtbf_h": float, "hours_per_month": float,
+              "source": str}
+# a fleet keeps no per-device checkpoint (a device that fails is dropped from its round and rejoins with the
+# global model; the aggregator, if any, checkpoints that model: sync/fleet.py), so only the cloud job, which a
+# failure stops and a restart resumes, names what it saves, where, and how long a restart takes
+_CHECKPOINT_KEYS = {"checkpoint_state": str, "checkpoint_store": str, "restart_s": float}
 _TRACK_KEYS = {"edge": {"server_mtbf_h": float, "server_checkpoint_gb_per_s": float},
                "mobile": {"inference_power_w": float, "training_energy_fraction": float,
                           "participation_min": float, "rounds_to_target": int, "local_steps": int,
                           "server_mtbf_h": float, "server_checkpoint_gb_per_s": float},
                "tiny": {"consensus_eps": float, "gossip_seed": int},
-               "cloud": {"checkpoint_write_gb_per_s": float, "tuned_momentum": float, "backup_replicas": list}}
+               "cloud": {**_CHECKPOINT_KEYS, "checkpoint_write_gb_per_s": float, "tuned_momentum": float,
+                         "backup_replicas": list}}
 
 
 def sync_data(track: str) -> dict:
@@ -61,11 +66,11 @@ def sync_data(track: str) -> dict:
     if not errors:
         if d["sync_collective"] not in ("ring", "server"):
             errors.append("sync_collective must be 'ring' or 'server'")
-        if d["checkpoint_store"] not in ("storage", "link"):
+        if "checkpoint_store" in want and d["checkpoint_store"] not in ("storage", "link"):
             errors.append("checkpoint_store must be 'storage' or 'link'")
-        if d["checkpoint_store"] == "storage" and "checkpoint_write_gb_per_s" not in d:
+        if d.get("checkpoint_store") == "storage" and "checkpoint_write_gb_per_s" not in d:
             errors.append("checkpoint_store 'storage' needs checkpoint_write_gb_per_s")
-        if d["checkpoint_state"] not in ("weights", "weights+optimizer"):
+        if "checkpoint_state" in want and d["checkpoint_state"] not in ("weights", "weights+optimizer"):
             errors.append("checkpoint_state must be 'weights' or 'weights+optimizer'")
         for k in ("jitter_fraction", "device_mtbf_h", "hours_per_month"):
             if not d[k] > 0:
@@ -148,7 +153,7 @@ class Audit:
     usd_wait: float
     usd_async: float
     usd_async_raw: float
-    ckpt: dict
+    ckpt: dict | None  # the job's checkpoint (Young/Daly); None on a fleet, which keeps none per device
 
     @property
     def t_sync(self) -> float:
@@ -283,7 +288,7 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
                  progress_at_lr=r_lr, x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r_lr, spend_usd=spend,
                  waste_wait=waste, usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r_lr),
                  usd_async_raw=_saving(spend, x_sync, x_raw),
-                 ckpt=checkpoint_figures(t, setup, plan, d, n))
+                 ckpt=checkpoint_figures(t, setup, plan, d, n) if "checkpoint_store" in d else None)
 
 
 SAVING_RULE = ("with throughput X before and X' after a change, a faster change saves the spend times the "

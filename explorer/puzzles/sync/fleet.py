@@ -464,13 +464,18 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
 
 def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
     m, d = a.model, a.data
+    where = f"explorer/data/lab05_distributed.toml [{a.track.key}.sync]"
     out = [Assumption(f"Step time of one {a.track.device_word}: the cost model's step; jitter shifted exponential "
                       f"{pct(m.jitter)}; {straggler_text(m.p, m.slowdown)}; i.i.d. across devices and steps.",
-                      "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"])]
+                      f"Dutta et al. 2018 (AISTATS) sec. 3; {where}: " + d["source"])]
     out += _fleet_assumptions(fa["res"])
     if fa.get("server_checkpoint"):
-        out.append(Assumption(f"Aggregator: MTBF {d['server_mtbf_h']:g} h, checkpoint writes at "
-                              f"{d['server_checkpoint_gb_per_s']:g} GB/s (assumption).", d["source"]))
+        # the scenario's source text is quoted once, above (it had been printed again here, whole)
+        out.append(Assumption(
+            f"Aggregator: MTBF {d['server_mtbf_h']:g} h; it checkpoints the global model at "
+            f"{d['server_checkpoint_gb_per_s']:g} GB/s (assumption); no {a.track.device_word} keeps a checkpoint of "
+            "its own: one that fails is dropped from its round and rejoins with the current global model.",
+            f"{where}, quoted under the step time above"))
     return out
 
 

@@ -1002,4 +1002,8 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
                         "efficiency": Figure(x[1] / (n * x[0]), "fraction", "scaling efficiency")},
             "violations": [] if con.satisfied else [con], "outside_space": outside, "objective": x[1],
             "objective_name": "samples_per_s", "sense": "max",
-            "neighbours": [{"fabric": fabric[0], "devices": m} for m in (n - 1, n + 1) if 1 <= m <= n_max]}
+            # one change at a time: N - 1 or N + 1 on the attempt's fabric, or the same N on each other fabric the
+            # scenario compares (InfiniBand instead of 10 Gb Ethernet on cloud: the part's question is which fabric
+            # moves the communication wall, and N +- 1 alone never asked it)
+            "neighbours": [{"fabric": fabric[0], "devices": m} for m in (n - 1, n + 1) if 1 <= m <= n_max]
+            + [{"fabric": f, "devices": n} for f in fabrics if f != fabric[0]]}

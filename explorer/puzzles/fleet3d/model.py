@@ -206,11 +206,21 @@ def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
     tb.put("consensus_rate", ("placement", "tier"), p_cons)
 
 
-def sync_costs(tb: Tables, compression: float = 1.0) -> tuple[np.ndarray, ...]:
+def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tuple[np.ndarray, ...]:
     """(time, fleet device's radio energy, phone's radio energy, consensus rate) of one synchronisation per
     (placement, tier) with updates `compression` times smaller: through a server only the upload shrinks (the
     server broadcasts the full model); in gossip and on the relayed ring every message does (CHOCO-SGD,
-    Koloskova et al. 2019, compresses what each device sends its neighbours)."""
+    Koloskova et al. 2019, compresses what each device sends its neighbours).
+
+    Whose energy, in gossip: an earbud exchanges its update with each of its d neighbours, so its radio energy
+    grows with its own degree d. degree="max" (the model's, and what the energy budget checks) charges the
+    earbud with the most neighbours: every earbud takes part in every synchronous gossip round, so the rounds a
+    day stop when the busiest one has spent its budget (it runs out first). degree="mean" charges the earbud of
+    mean degree (the graph's average), for narration. The round's time is the busiest earbud's either way (it
+    exchanges with its d_max neighbours one after another, round_time_for_degree). The relayed ring's energy is
+    the wearers' mean relay load whatever `degree` (chunks sent per wearer, relays shared out)."""
+    if degree not in ("max", "mean"):
+        raise ValueError(f"degree must be 'max' or 'mean', got {degree!r}")
     scn = tb.scn
     m_a, m_b = tb.values["sync_bytes_device"], tb.values["sync_bytes_partner"]
     c = float(compression)
@@ -243,16 +253,18 @@ def sync_costs(tb: Tables, compression: float = 1.0) -> tuple[np.ndarray, ...]:
         nfmi_t = exchange_time(m, nf.latency_s, nf.effective_bandwidth, nf.half_duplex) + p2p_time(
             m, nf.latency_s, nf.effective_bandwidth)
         nfmi_e = energy.transfer_energy_j(m, m, nf.energy_j_per_bit)
+        deg = f"{degree}_degree"  # whose energy: the busiest earbud's (max) or the mean one's (docstring)
         if tier.graph == "gossip_devices":
             g = np.where(split, wear["max_degree"], buds["max_degree"])
+            ge = np.where(split, wear[deg], buds[deg])
             t_sync[:, j] = gossip.round_time_for_degree(g, a, m, bw, lk.half_duplex)  # an exchange per neighbour
-            e_sync[:, j] = energy.transfer_energy_j(g * m, g * m, eb)
+            e_sync[:, j] = energy.transfer_energy_j(ge * m, ge * m, eb)
             p_cons[:, j] = np.where(split, wear["consensus_rate"], buds["consensus_rate"])
         elif tier.graph == "gossip_pairs":
-            g = wear["max_degree"]
+            g, ge = wear["max_degree"], wear[deg]
             pre = np.where(split, 0.0, nfmi_t)  # swap over NFMI before, hand back after
             t_sync[:, j] = pre + gossip.round_time_for_degree(g, a, m, bw, lk.half_duplex)
-            e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(g * m, g * m, eb)
+            e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(ge * m, ge * m, eb)
             p_cons[:, j] = wear["consensus_rate"]
         else:  # ring_relayed: reduce-scatter + all-gather around a ring laid over the wearer graph
             hops = np.array(ring_hops(scn), dtype=float)

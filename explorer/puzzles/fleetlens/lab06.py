@@ -115,6 +115,29 @@ def _tier_rows(res) -> list[dict]:
     return [fm.evaluate(tb, {**idx, "tier": j}) for j in range(len(scn.tiers))]
 
 
+def _mean_earbud_energy(res, r: dict) -> float:
+    """Energy of one round of configuration r for the earbud of mean degree: r's (the model's) charges the
+    earbud with the most neighbours on a gossip path (fleet3d.model.sync_costs: the first to run out of its
+    daily budget); this swaps in the mean-degree earbud's sync energy. The relayed ring's is its mean already."""
+    tb, scn = res.tables, res.scenario
+    i, j = scn.placements.index(r["placement"]), scn.tiers.index(r["tier"])
+    e_mean = fm.sync_costs(tb, 1.0, degree="mean")[1]
+    return float(r["energy_round"] - tb.values["e_sync"][i, j] + e_mean[i, j])
+
+
+def _gossip_who(res, r: dict, again: bool = False) -> str:
+    """Whose energy r's figure is, on a gossip path: the earbud with the most neighbours (empty off gossip);
+    again=True: the short form, once the long one has been said."""
+    if not r["tier"].graph.startswith("gossip"):
+        return ""
+    if again:
+        return f" for the busiest earbud ({num(_mean_earbud_energy(res, r))} J for the mean one)"
+    g = res.tables.graphs
+    gr = g["wearers"] if (r["split"] < res.scenario.layers or r["tier"].graph == "gossip_pairs") else g["earbuds"]
+    return (f" for the earbud with the most neighbours ({gr['max_degree']}, the first to run out of its daily "
+            f"budget; {num(_mean_earbud_energy(res, r))} J for one with the mean {num(gr['mean_degree'])})")
+
+
 def _gossip_crossover(rep, res) -> View:
     scn, tb, b = res.scenario, res.tables, res.best
     rows = _tier_rows(res)
@@ -127,9 +150,12 @@ def _gossip_crossover(rep, res) -> View:
     deg = wear["max_degree"] if b["split"] < scn.layers else tb.graphs["earbuds"]["max_degree"]
     m_star = gossip_ring_crossover(deg, hops.get("wearers", wear["nodes"]), hops.get("max_hops", 1),
                                    link.latency_s, link.effective_bandwidth, half_duplex=link.half_duplex)
+    first_gossip = next((k for k, r in enumerate(rows) if r["tier"].graph.startswith("gossip")), None)
     parts = [f"{r['tier'].short}: sync {span(r['t_sync'])}, consensus rate p = {num(r['consensus_rate'])}, "
-             f"{num(r['rounds'])} rounds, {num(r['energy_round'])} J a round, target in "
-             f"{days(r['days']) if r['feasible'] else 'never (' + r['violations'][0] + ')'}" for r in rows]
+             f"{num(r['rounds'])} rounds, {num(r['energy_round'])} J a round"
+             f"{_gossip_who(res, r, again=k != first_gossip)}, target in "
+             f"{days(r['days']) if r['feasible'] else 'never (' + r['violations'][0] + ')'}"
+             for k, r in enumerate(rows)]
     head = (f"On the fleet the {scn.devices} earbuds average over their contact graph (who hears whom): at the "
             f"{hbytes(m)} update, " + "; ".join(parts[:3]) + f". The fleet 3D optimum syncs by {b['tier'].short}.")
     cross = (f"one gossip round (each earbud unicasts to its {deg} neighbours at most) and the relayed ring "
@@ -182,10 +208,15 @@ def _gossip_crossover(rep, res) -> View:
         figures["fleet_gossip_sync_s"] = Figure(g["t_sync"], "s", f"one gossip round ({fleet_g}, the fleet's update)")
         figures["fleet_ring_sync_s"] = Figure(ring["t_sync"], "s", f"relayed ring all-reduce ({fleet_g}, the fleet's "
                                                                    "update)")
-    table = Table(["path", "sync (s)", "consensus rate p", "rounds", "J per round", "days to target"],
+    table = Table(["path", "sync (s)", "consensus rate p", "rounds", "J per round, busiest earbud",
+                   "J per round, mean earbud", "days to target"],
                   [[r["tier"].short, round(r["t_sync"], 3), round(r["consensus_rate"], 4), round(r["rounds"]),
-                    round(r["energy_round"], 4), round(r["days"], 3) if r["feasible"] else "infeasible"]
-                   for r in rows], "Synchronisation paths at the fleet 3D optimum's placement and local steps")
+                    round(r["energy_round"], 4), round(_mean_earbud_energy(res, r), 4),
+                    round(r["days"], 3) if r["feasible"] else "infeasible"]
+                   for r in rows], "Synchronisation paths at the fleet 3D optimum's placement and local steps ("
+                  f"gossip: the busiest earbud swaps with its {deg} neighbours, the mean one with "
+                  f"{num(gr['mean_degree'])}; the energy budget holds the busiest, the first to run out; the relayed "
+                  "ring's relay work is shared out over the wearers, its mean in both columns)")
     return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
                 tables={"fleet_paths": table})
 
@@ -233,10 +264,17 @@ def hierarchy(rep, res) -> View:
     if rest_untied:
         figures["fleet_path_multiplier"] = Figure(rest_untied[-1]["days"] / top["days"], "x",
                                                   f"slowest path / best path ({rest_untied[-1]['tier'].short})")
-    table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", f"J per round per {dev}",
+    gossip_rows = any(r["tier"].graph.startswith("gossip") for r in rows)
+    e_head = f"J per round per {dev}" + (" (gossip: the busiest)" if gossip_rows else "")
+    table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", e_head,
                    "binds"], [[r["tier"].short, round(r["days"], 4), round(r["round_time"], 2),
                                round(r["t_sync"], 3), round(r["rounds_per_day"], 1), round(r["energy_round"], 4),
-                               r["binding"]] for r in rows], "Aggregation paths (tiers), each at its best")
+                               r["binding"]] for r in rows],
+                  "Aggregation paths (tiers), each at its best"
+                  + ("; a gossip round's energy is the earbud's with the most neighbours, the first to run out of "
+                     "its daily budget (the mean earbud's: " + "; ".join(
+                         f"{r['tier'].short} {num(_mean_earbud_energy(res, r))} J" for r in rows
+                         if r["tier"].graph.startswith("gossip")) + ")" if gossip_rows else ""))
     return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
                 tables={"fleet_tiers": table})
 
@@ -267,7 +305,11 @@ def compression(rep, res) -> View:
     unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
                  "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")
     server = b["tier"].graph == "server"
-    cost = (f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
+    who = " with the most neighbours (the first to run out of its budget)" if b["tier"].graph.startswith(
+        "gossip") else ""
+    cost = (f"a round costs the {dev}{who} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
+            if who else
+            f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
             if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else
             f"a round still costs each {dev} {num(top['energy_round'])} J (the {scn.partner_word or 'aggregator'} "
             "carries the sync)")
@@ -286,7 +328,8 @@ def compression(rep, res) -> View:
     figures = {"fleet_compressed_days": Figure(top["days"], "days", f"time to the target with {top['name']}"),
                "fleet_compressed_energy_round_j": Figure(top["energy_round"], "J",
                                                          f"energy of a round per {dev}, {top['name']}")}
-    table = Table(["update", "round (s)", f"J per round per {dev}", "rounds/day", "rounds", "days to target"],
+    table = Table(["update", "round (s)", f"J per round per {dev}" + (" (busiest)" if who else ""), "rounds/day",
+                   "rounds", "days to target"],
                   [[r["name"], round(r["round_s"], 2), round(r["energy_round"], 4), round(r["rounds_per_day"], 1),
                     round(r["rounds"]), round(r["days"], 4)] for r in rows],
                   "Compression of the fleet 3D optimum's sync")

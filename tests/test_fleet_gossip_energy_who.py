@@ -1,0 +1,66 @@
+"""Whose energy a gossip round's is (sweep A item 15): an earbud exchanges its update with each of its d
+neighbours, so its radio energy is d x (M sent + M received) x 8 bit x energy per bit. The fleet model charges
+the earbud with the most neighbours (the first to run out of its daily budget, which the budget must hold);
+the narration says so and gives the mean earbud's too."""
+
+from __future__ import annotations
+
+import pytest
+
+from explorer.puzzles.fleet3d import model as fm
+from explorer.puzzles.fleet3d import solve_fleet
+
+# Bluetooth LE 1M PHY: the links catalogue's ~15 nJ per payload bit (its source: nRF52840 PS v1.7 TX/RX
+# currents at 3 V and ~60 % goodput), checked below to be the link's figure.
+BLE_J_PER_BIT = 15e-9
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return solve_fleet("tiny")
+
+
+def _gossip_tier(res, graph: str) -> int:
+    return next(j for j, t in enumerate(res.scenario.tiers) if t.graph == graph)
+
+
+def test_busiest_and_mean_earbud_by_hand(tiny):
+    res = tiny
+    tb, scn = res.tables, res.scenario
+    j = _gossip_tier(res, "gossip_devices")
+    link = scn.tiers[j].link
+    assert link.energy_j_per_bit == pytest.approx(BLE_J_PER_BIT)
+    i = scn.placements.index(res.best["placement"])
+    assert res.best["split"] < scn.layers  # the optimum splits the model: gossip runs on the wearer graph
+    w = tb.graphs["wearers"]
+    # the seeded wearer graph: 50 wearers, the busiest in range of 10, the mean of 5.6 (scenario graph_seed)
+    assert (w["nodes"], w["max_degree"]) == (50, 10)
+    assert w["mean_degree"] == pytest.approx(5.6)
+    m = max(tb.values["sync_bytes_device"][i], tb.values["sync_bytes_partner"][i])
+    # each neighbour: M sent and M received, 8 bits a byte, 15 nJ a bit
+    per_neighbour = 2 * m * 8 * BLE_J_PER_BIT
+    e_max = tb.values["e_sync"][i, j]
+    e_mean = fm.sync_costs(tb, 1.0, degree="mean")[1][i, j]
+    assert e_max == pytest.approx(10 * per_neighbour, rel=1e-9)
+    assert e_mean == pytest.approx(5.6 * per_neighbour, rel=1e-9)
+    # the round's time is the busiest earbud's whichever energy is asked for
+    assert fm.sync_costs(tb, 1.0, degree="mean")[0][i, j] == pytest.approx(tb.values["t_sync"][i, j])
+
+
+def test_degree_argument_is_checked(tiny):
+    with pytest.raises(ValueError, match="degree"):
+        fm.sync_costs(tiny.tables, 1.0, degree="median")
+
+
+def test_narration_names_the_busiest_earbud(tiny):
+    from types import SimpleNamespace
+
+    from explorer.puzzles.fleetlens import lab06
+
+    view = lab06._gossip_crossover(SimpleNamespace(data={}), tiny)
+    assert "the earbud with the most neighbours (10" in view.headline
+    assert "mean 5.6" in view.headline
+    t = view.tables["fleet_paths"]
+    assert "J per round, busiest earbud" in t.columns and "J per round, mean earbud" in t.columns
+    hv = lab06.hierarchy(None, tiny)
+    assert "the busiest" in " ".join(hv.tables["fleet_tiers"].columns)

@@ -84,11 +84,20 @@ def boundary_bytes(setup: Setup, micro_batch: ArrayLike) -> np.ndarray | float:
     return float(r) if np.ndim(r) == 0 else r
 
 
-def stage_memory(setup: Setup, st: Stage, micro_batch: ArrayLike, frozen_in_flash: bool = False) -> dict:
+def stage_memory(setup: Setup, st: Stage, micro_batch: ArrayLike, frozen_in_flash: bool = False,
+                 sample_bytes: float = 0.0) -> dict:
     """Bytes a stage keeps in device memory for one micro-batch in flight: weights (frozen ones off the
     device when they stay in flash), gradients and optimizer state of the trained part, the stored
     activations of the trained layers (+ the head's input), the loss's copies of the logits where it is computed
-    (Setup.loss_bytes_per_logit, as explorer/cost/memory.py working_bytes counts them)."""
+    (Setup.loss_bytes_per_logit, as explorer/cost/memory.py working_bytes counts them).
+
+    A frozen forward stores nothing for a backward, but it still needs its input and output buffers while it
+    runs: a layer reads its b x s x h input and writes its b x s x h output, and the next layer reuses the pair
+    (ping-pong buffers: a layer-by-layer forward peaks at a layer's input + output activation, the analysis of
+    the SRAM bottleneck in Lin et al. 2021, MCUNetV2, NeurIPS); a frozen embedding reads the raw
+    samples (sample_bytes each) and writes the first b x s x h buffer. The stage's activation memory is the larger
+    of that frozen-forward peak and the training peak (stored activations, which come after it); the temporaries
+    inside a layer (attention scores, the MLP's 4h) are taken as computed in place row by row (a lower bound)."""
     held, trained = stage_params(setup, st)
     b = np.asarray(micro_batch)
     resident = trained if frozen_in_flash else held
@@ -97,6 +106,12 @@ def stage_memory(setup: Setup, st: Stage, micro_batch: ArrayLike, frozen_in_flas
     boundary_in = b * setup.seq_len * setup.model.hidden * setup.act_bytes
     if st.trainable < st.layers and (st.trainable or st.head):
         act = act + boundary_in  # below frozen layers: the input of the first trained block (or of the head)
+    frozen_embedding = st.embedding and not st.embedding_trained
+    if st.layers > st.trainable or frozen_embedding:  # a forward-only part runs: its input + output buffers
+        peak = 2 * boundary_in if st.layers > st.trainable else 0 * boundary_in
+        if frozen_embedding:
+            peak = np.maximum(peak, b * float(sample_bytes) + boundary_in)
+        act = np.maximum(act, peak)
     work = b * setup.seq_len * setup.model.vocab * setup.loss_bytes_per_logit if st.head else 0 * b
     out = {"weights": resident * setup.weight_bytes, "gradients": trained * setup.grad_bytes,
            "optimizer": trained * setup.optimizer_bytes, "activations": act, "working": work,

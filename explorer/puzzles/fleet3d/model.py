@@ -88,8 +88,9 @@ def placement_memory(scn: FleetScenario, p, micro_batch) -> tuple:
     """(bytes on the fleet device, bytes on the partner) of a placement at the given micro-batch(es)."""
     sa, sb = placement.split_stages(scn.layers, p.split, p.trainable)
     flash = bool(scn.data["frozen_in_flash"])
-    mem_a = placement.stage_memory(scn.setup, sa, micro_batch, flash)["total"]
-    mem_b = placement.stage_memory(scn.partner_setup, sb, micro_batch, flash)["total"] if scn.partner_setup else 0
+    mem_a = placement.stage_memory(scn.setup, sa, micro_batch, flash, scn.sample_bytes)["total"]
+    mem_b = placement.stage_memory(scn.partner_setup, sb, micro_batch, flash, scn.sample_bytes)["total"] \
+        if scn.partner_setup else 0
     return mem_a, mem_b
 
 
@@ -121,8 +122,8 @@ def build_tables(scn: FleetScenario, prune: bool = True) -> Tables:
     for p in scn.placements:
         sa, sb = placement.split_stages(scn.layers, p.split, p.trainable)
         flash = bool(scn.data["frozen_in_flash"])
-        mem_a.append(placement.stage_memory(s, sa, b, flash)["total"])
-        mem_b.append(placement.stage_memory(ps, sb, b, flash)["total"] if ps is not None else 0 * b)
+        mem_a.append(placement.stage_memory(s, sa, b, flash, scn.sample_bytes)["total"])
+        mem_b.append(placement.stage_memory(ps, sb, b, flash, scn.sample_bytes)["total"] if ps is not None else 0 * b)
         t_a.append(placement.stage_time(s, sa, b))
         t_b.append(placement.stage_time(ps, sb, b) if ps is not None else 0 * b)
         out, back = placement.split_transfer(s, sa, sb, b, scn.sample_bytes)

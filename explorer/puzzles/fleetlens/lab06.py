@@ -18,6 +18,7 @@ import math
 
 from explorer.cost import energy, federated
 from explorer.cost.collectives import (
+    exchange_bandwidth,
     relayed_ring_allreduce_time,
     ring_allreduce_bytes_per_device,
     tree_allreduce_time,
@@ -257,9 +258,7 @@ def hierarchy(rep, res) -> View:
               "mobile": "The phone is the glasses' local tier: it can hold and train the model the glasses cannot, "
                         "and it reaches the cloud over its own Wi-Fi; the glasses' battery pays only for what crosses "
                         "Bluetooth.",
-              "tiny": "The two earbuds of a pair average exactly over NFMI (the fast tier), then the pairs gossip over "
-                      "BLE (the slow tier): the mixing matrix is W_pairs x (1 1^T)/2, so one round mixes like the "
-                      "pairs' graph at half the BLE radio work per earbud."}.get(scn.track.key, ""))
+              "tiny": _pair_tiers(scn)}.get(scn.track.key, ""))
     figures = {"fleet_best_path_days": Figure(top["days"], "days", f"time to the target via {top['tier'].short}")}
     if rest_untied:
         figures["fleet_path_multiplier"] = Figure(rest_untied[-1]["days"] / top["days"], "x",
@@ -277,6 +276,26 @@ def hierarchy(rep, res) -> View:
                          if r["tier"].graph.startswith("gossip")) + ")" if gossip_rows else ""))
     return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
                 tables={"fleet_tiers": table})
+
+
+def _pair_tiers(scn) -> str:
+    """The tiny fleet's two tiers, named by what they are (inside a pair, between pairs), with which is faster
+    read from the links' figures: an exchange between two earbuds (each sends its update, each receives the
+    other's) sees half a half-duplex link's rate (collectives.exchange_bandwidth), on NFMI and on BLE alike."""
+    nf, ble = scn.track.cluster.intra, scn.track.cluster.inter
+    r_nf = float(exchange_bandwidth(nf.effective_bandwidth, nf.half_duplex))
+    r_ble = float(exchange_bandwidth(ble.effective_bandwidth, ble.half_duplex))
+    if math.isclose(r_nf, r_ble, rel_tol=0.05):
+        cmp, role = "about as fast as", "the local tier, not a faster one"
+    elif r_nf > r_ble:
+        cmp, role = "faster than", "the fast tier"
+    else:
+        cmp, role = "slower than", "the local tier, not the fast one"
+    duplex = " (both half duplex)" if nf.half_duplex and ble.half_duplex else ""
+    return (f"The two earbuds of a pair average exactly over NFMI: {num(r_nf / 1e3)} kB/s each way when the two "
+            f"swap their updates, {cmp} BLE's {num(r_ble / 1e3)} kB/s between pairs{duplex}, so NFMI is {role}; "
+            "then the pairs gossip over BLE: the mixing matrix is W_pairs x (1 1^T)/2, so one round mixes like the "
+            "pairs' graph at half the BLE radio work per earbud.")
 
 
 def compression(rep, res) -> View:

@@ -125,6 +125,17 @@ def rounds_per_day(window_s: float, round_s: ArrayLike, budgets: list[tuple[Arra
     return float(f) if np.ndim(f) == 0 else f
 
 
+def whole_rounds(rounds: ArrayLike) -> np.ndarray | float:
+    """The rounds a run needs, from the bound's real-valued R: ceil(R). A federated or gossip round is the unit
+    the fleet runs (FedAvg's server loop runs rounds t = 1, 2, ..., McMahan et al. 2017 Algorithm 1; a gossip
+    step averages once, Lian et al. 2017 Algorithm 1): there is no fraction of a round, so a run whose bound
+    asks for 327.56 rounds runs 328 (a relative 1e-12 absorbs float noise in an R that is a whole number,
+    e.g. a reference run's own rounds)."""
+    r = np.asarray(rounds, dtype=float)
+    w = np.ceil(r * (1.0 - 1e-12))
+    return float(w) if np.ndim(w) == 0 else w
+
+
 def time_to_target_s(rounds: ArrayLike, round_s: ArrayLike, per_day: ArrayLike,
                      day_s: float = SECONDS_PER_DAY) -> np.ndarray | float:
     """Wall-clock seconds from the opening of a daily training window until the last of `rounds` rounds
@@ -139,12 +150,14 @@ def time_to_target_s(rounds: ArrayLike, round_s: ArrayLike, per_day: ArrayLike,
     rounds wait for the next opening, one day after the last), and the last day runs the remaining
     R - (n - 1) f rounds:
 
-        T = (ceil(R / f) - 1) x day + (R - (ceil(R / f) - 1) f) x D.
+        T = (ceil(R / f) - 1) x day + (R - (ceil(R / f) - 1) f) x D,
+
+    with R in whole rounds (whole_rounds: a partial round does not exist; a real-valued `rounds` is rounded up
+    here, so R = 327.56 runs 328 rounds, T = 328 x D in one window).
 
     A run that fits in one window (R <= f) takes T = R x D; the per-day average R / f days overstates it
     by up to a day (R / f days - 1 day <= T <= R / f days, equal only when the rounds fill all 24 h).
-    R and f are continuous, as the convergence bound gives them (a round cut by the window's close resumes
-    at the next opening)."""
+    f is continuous (a round cut by the window's close resumes at the next opening)."""
     r = np.asarray(rounds, dtype=float)
     d = np.asarray(round_s, dtype=float)
     f = np.asarray(per_day, dtype=float)
@@ -154,6 +167,7 @@ def time_to_target_s(rounds: ArrayLike, round_s: ArrayLike, per_day: ArrayLike,
                          f"got rounds {rounds!r}, round {round_s!r} s, {per_day!r} rounds/day")
     if np.any(f * d > day_s * (1 + 1e-9)):
         raise UsageError(f"{per_day!r} rounds/day of {round_s!r} s do not fit in a day of {day_s:g} s")
+    r = np.asarray(whole_rounds(r), dtype=float)
     whole = np.maximum(np.ceil(r / f - 1e-9) - 1.0, 0.0)  # days before the last one (R = k f exactly: k - 1)
     t = whole * day_s + (r - whole * f) * d
     return float(t) if np.ndim(t) == 0 else t

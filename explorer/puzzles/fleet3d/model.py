@@ -14,7 +14,8 @@ Physics, all from explorer/cost (module docstrings there give the sources):
                    on the ring t_local x E[max over its K members of that sum] (federated.slowest_member_steps),
                    and no shorter than the aggregator needs to move every selected model down and up
   participants n   replicas x participation x phi; all replicas on the ring  (federated.round_participants)
-  rounds R         S x iterations_bound(B, b, n, H, p, z, n/N) x quality / H (federated, lab08 freezing)
+  rounds R         ceil(S x iterations_bound(B, b, n, H, p, z, n/N) x quality / H) (federated, lab08
+                   freezing; whole rounds: federated.whole_rounds)
   energy E         H x (P t_A + radio across the split) + radio of the sync  (energy)
   rounds per day   f = min(window / D, budget / (participation x E)), the phone's battery too (federated)
   objective        time to the target, wall clock from a daily window's opening (federated.time_to_target_s):
@@ -308,7 +309,9 @@ def derive(tb: Tables) -> None:
     n = federated.round_participants(rep * sel, phi, drops)  # an all-reduce averages every member
     bound = federated.iterations_bound(scn.noise_batch, b, np.maximum(n, 1e-9), h, p, scn.data["heterogeneity"],
                                        np.minimum(n / rep, 1.0))
-    rounds = _anchor(scn) * bound * v["quality"][:, None, None, None, None, None] / h
+    # whole rounds (federated.whole_rounds: no fraction of a round runs), so the figure reported, R x D and the
+    # integer tables both engines solve (ln_rounds) all count the same rounds
+    rounds = federated.whole_rounds(_anchor(scn) * bound * v["quality"][:, None, None, None, None, None] / h)
     tb.put("participants", DIMS[:6], n)
     tb.put("rounds", DIMS[:6], rounds)
     # round time and energy per participation
@@ -571,9 +574,9 @@ def crisis(scn: FleetScenario) -> dict:
     fig["round_time"], fig["rounds_per_day"] = float(d_round), float(f)
     fig["participants"] = float(n)
     fig["wait_factor"] = e_max / scn.step_model.mean
-    fig["rounds"] = _anchor(scn) * federated.iterations_bound(
+    fig["rounds"] = federated.whole_rounds(_anchor(scn) * federated.iterations_bound(
         scn.noise_batch, fig["micro_batch"], n, 1, fig["consensus_rate"], fl["heterogeneity"], 1.0) * scn.quality(
-        fig["placement"])
+        fig["placement"]))
     fig["days"] = federated.time_to_target_s(fig["rounds"], fig["round_time"], fig["rounds_per_day"]) / SECONDS_PER_DAY
     fig["days_average"] = fig["rounds"] / fig["rounds_per_day"]
     fig["fits_one_window"] = fig["rounds"] <= fig["rounds_per_day"]

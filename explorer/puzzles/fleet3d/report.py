@@ -165,8 +165,8 @@ def build_report(res) -> Report:
     figs: dict[str, Figure] = {
         "days_to_target": Figure(b["days"], "days", "time to the training target (wall clock from a window's "
                                                     "opening)"),
-        "rounds_to_target": Figure(round(b["rounds"]), "rounds", "rounds to the target (bound-scaled, to the "
-                                                                 "nearest round)"),
+        "rounds_to_target": Figure(round(b["rounds"]), "rounds", "rounds to the target (bound-scaled, rounded "
+                                                                 "up: no partial round)"),
         "rounds_per_day": Figure(b["rounds_per_day"], "rounds/day", "rounds the fleet runs per day"),
         "round_time_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "local_step_s": Figure(b["t_local"], "s", "one local step of the local group"),

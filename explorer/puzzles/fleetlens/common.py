@@ -207,7 +207,7 @@ def fleet_figures(res, note: str = "") -> dict[str, Figure]:
                                        "time to the training target (fleet 3D optimum, lab 05 part 2"
                                        + (f"; {note})" if note else ")")),
         "fleet_rounds": Figure(round(b["rounds"]), "rounds", "rounds to the target (a bound scaled by a reference "
-                               "run, to the nearest round)"),
+                               "run, rounded up: no partial round)"),
         "fleet_round_s": Figure(b["round_time"], "s", "one round (deadline included)"),
         "fleet_rounds_per_day": Figure(b["rounds_per_day"], "rounds/day",
                                        f"rounds a day ({_binds(b)}; {num(b['window_s'] / 3600)} h window)"),

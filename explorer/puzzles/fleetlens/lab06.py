@@ -317,9 +317,10 @@ def compression(rep, res) -> View:
         # compressed_config: D = max(device part, aggregator part), as the sync audit's battery table reads it)
         r = fm.compressed_config(tb, idx, float(c))
         d_round, e_round, f = r["round_time"], r["energy_round"], r["rounds_per_day"]
-        rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": b["rounds"] * steps,
+        rounds = federated.whole_rounds(b["rounds"] * steps)  # the measured extra steps, in whole rounds
+        rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": rounds,
                      "rounds_per_day": f, "steps": steps,
-                     "days": federated.time_to_target_s(b["rounds"] * steps, d_round, f) / fm.SECONDS_PER_DAY})
+                     "days": federated.time_to_target_s(rounds, d_round, f) / fm.SECONDS_PER_DAY})
     base, top = rows[0], min(rows, key=lambda r: r["days"])
     unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
                  "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")

@@ -64,3 +64,14 @@ def test_narration_names_the_busiest_earbud(tiny):
     assert "J per round, busiest earbud" in t.columns and "J per round, mean earbud" in t.columns
     hv = lab06.hierarchy(None, tiny)
     assert "the busiest" in " ".join(hv.tables["fleet_tiers"].columns)
+
+
+def test_sync_audit_says_whose_gossip_energy_it_prints():
+    """The sync audit (lab 05 part 3, tiny) prints the gossip row's energy from the same busiest-earbud charge:
+    its table and finding must say so, not 'per earbud' as if every earbud paid it."""
+    import explorer
+
+    r = explorer.solve("sync", track="tiny")
+    text = " ".join(f.answer for f in r.findings)
+    assert "J for the earbud with the most neighbours" in text
+    assert "the earbud with the most neighbours" in r.tables["sync_paths"].title

@@ -424,7 +424,9 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
          "days to target"],
         [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], round(r["rounds"]),
           r["rounds_per_day"], r["days"] if r["feasible"] else None] for r in rows],
-        f"Synchronisation paths at the fleet 3D optimum's placement ({_place(fa, b['placement'])})")
+        f"Synchronisation paths at the fleet 3D optimum's placement ({_place(fa, b['placement'])}); energy per "
+        "sync: gossip charges the earbud with the most neighbours (the first to spend its budget), the relayed "
+        "ring the wearers' mean relay load (fleet3d.model.sync_costs)")
     figures["spectral_gap"] = Figure(w.get("spectral_gap", 0.0), "", "spectral gap 1 - |lambda_2| (wearer graph)")
     figures["consensus_rate"] = Figure(w.get("consensus_rate", 0.0), "", "p = 1 - |lambda_2|^2 (wearer graph)")
     if "earbuds" in g:
@@ -440,7 +442,8 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
         f"{num(w.get('spectral_gap', 0), 3)} (numpy eigenvalues), consensus rate p = "
         f"{num(w.get('consensus_rate', 0), 3)}. "
         + (f"D-PSGD gossips once per synchronisation ({_span(gos['t_sync'])}, "
-           f"{num(gos['energy_round'] - gos['energy_compute'])} J per earbud) and pays for the partial average in "
+           f"{num(gos['energy_round'] - gos['energy_compute'])} J for the earbud with the most neighbours, the "
+           f"first to spend its budget) and pays for the partial average in "
            f"iterations: {num(gos['rounds'])} rounds to the target (Koloskova et al. 2020 with p), "
            f"{_span(gos['days'] * SECONDS_PER_DAY) if gos['feasible'] else 'not feasible'} within 1 mW. "
            if gos else "")

@@ -349,8 +349,20 @@ class Setup:
         """Slowest link a group spanning `span` consecutive ranks crosses (TP innermost)."""
         return self.cluster.intra if span <= self.cluster.devices_per_node else self.cluster.inter
 
-    def group(self, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1, inner_stride: ArrayLike = 1
-              ) -> Group:
+    def within_nodes(self, span: ArrayLike) -> np.ndarray:
+        """Whether every group whose members span `span` consecutive ranks stays inside one node. The groups tile
+        the ranks in aligned blocks of `span` (Megatron-LM's and torchtitan's rank order: TP innermost, then CP,
+        DP, PP), so each block is inside a node only when `span` divides the node's devices: with 6 GPUs a node and
+        TP 4, ranks 4-7 sit in two nodes, and the slowest group paces every step. A world that fits in one node
+        has no boundary to cross."""
+        import numpy as np
+
+        dpn = self.cluster.devices_per_node
+        span_i = np.maximum(np.rint(np.asarray(span, dtype=float)), 1).astype(np.int64)
+        return (span_i <= dpn) & ((dpn % span_i == 0) | (self.cluster.devices <= dpn))
+
+    def group(self, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1, inner_stride: ArrayLike = 1,
+              tiled: bool = False) -> Group:
         """Where a communicator lives and what NCCL gets out of it (placement TP innermost, then CP, DP, PP
         outermost, as Megatron-LM, DeepSpeed and torchtitan build their groups: explorer/cost/sharding.py
         dp_comm). The group has `size` = inner x outer ranks: `inner` members `inner_stride` apart (CP inside a
@@ -362,7 +374,11 @@ class Setup:
         #412, nccl-tests issue #100), and the node's one NIC shared by the dpn / k groups that cross it side
         by side when the link belongs to the node (`shared_per_node`, e.g. Ethernet). On a half-duplex link
         (links.toml `duplex`, a radio) the collective gets half the rate: each ring step's send and receive take
-        turns on one channel (collectives.exchange_time; the rule crossover and the fleet paths follow)."""
+        turns on one channel (collectives.exchange_time; the rule crossover and the fleet paths follow).
+
+        tiled: the group is one of many aligned blocks of `span` ranks (TP groups, TP x CP groups), which stay
+        inside a node only when `span` divides it (`within_nodes`); otherwise (a data-parallel group that is
+        the whole job, as the scaling part prices it) only its width against the node's matters."""
         import numpy as np
 
         dpn = self.cluster.devices_per_node
@@ -373,13 +389,25 @@ class Setup:
         istride = np.maximum(np.asarray(inner_stride, dtype=float), 1.0)
         outer = np.maximum(np.floor(size_a / inner_a), 1.0)
         span = np.where(outer > 1, outer * stride_a, inner_a * istride)
-        inside = span <= dpn
+        inside = self.within_nodes(span) if tiled else span <= dpn
         k_inner = np.minimum(inner_a, np.maximum(1.0, np.floor(dpn / istride)))
         k = np.where(stride_a < dpn, inner_a * np.maximum(1.0, np.floor(dpn / stride_a)), k_inner)
+        # a group no wider than a node that still straddles a boundary (span not dividing the node): the blocks
+        # fall on the boundary in pieces of gcd(span, dpn) ranks, so its worst member set has that many ranks'
+        # worth of members in a node (6 GPUs a node, TP 4: ranks 4-5 | 6-7, 2 a node)
+        piece = np.gcd(np.rint(span).astype(np.int64), dpn).astype(float)
+        step = np.where(outer > 1, stride_a, istride)
+        k_piece = np.where(outer > 1, inner_a, 1.0) * np.maximum(1.0, np.floor(piece / step))
+        straddle = (span < dpn) & ~inside
+        k = np.where(straddle, np.minimum(k, k_piece), k)
         k = np.where(inside, size_a, np.minimum(k, size_a))
         nodes = np.ceil(size_a / k)
         if inter.shared_per_node:
-            across = inter.effective_bandwidth * np.minimum(k, dpn) / dpn
+            # side by side, dpn / k groups cross a node's one NIC; straddling groups only cross at node
+            # boundaries that split a block, which alternate with aligned ones when span / gcd = 2 (one straddling
+            # group per node) and can fall on both ends of a node otherwise (two)
+            share_straddle = np.where(np.rint(span / piece) <= 2, 1.0, 2.0)
+            across = inter.effective_bandwidth * np.where(straddle, 1.0 / share_straddle, np.minimum(k, dpn) / dpn)
         else:
             across = k * inter.effective_bandwidth
         # a half-duplex link (links.toml duplex = "half": a radio) sends or receives, never both: every step of a
@@ -392,16 +420,17 @@ class Setup:
         return Group(per_node=k, nodes=nodes, bus_bandwidth=bw, alpha_intra=intra.latency_s,
                      alpha_inter=np.where(inside, intra.latency_s, inter.latency_s), nvls_bandwidth=nvls)
 
-    def edge(self, span: ArrayLike, stride: ArrayLike = 1) -> tuple[np.ndarray, np.ndarray]:
+    def edge(self, span: ArrayLike, stride: ArrayLike = 1, tiled: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(alpha, bandwidth) of the slowest edge of a point-to-point ring or chain (pipeline sends, ring
         attention) spanning `span` consecutive ranks with members `stride` apart. Across nodes one GPU sends
         to one GPU through its own NIC (rails: neighbouring groups use other NICs, so no sharing); a NIC
-        shared by the node is split among the min(stride, dpn) groups that cross it side by side."""
+        shared by the node is split among the min(stride, dpn) groups that cross it side by side. tiled: as in
+        `group` (a CP ring among aligned TP x CP blocks)."""
         import numpy as np
 
         dpn = self.cluster.devices_per_node
         intra, inter = self.cluster.intra, self.cluster.inter
-        inside = np.asarray(span) <= dpn
+        inside = self.within_nodes(span) if tiled else np.asarray(span) <= dpn
         share = np.minimum(np.asarray(stride), dpn) if inter.shared_per_node else 1
         bw = np.where(inside, intra.effective_bandwidth, inter.effective_bandwidth / share)
         return np.where(inside, intra.latency_s, inter.latency_s), bw

@@ -26,37 +26,38 @@ from explorer.cost.setup import Setup
 
 
 def allreduce(setup: Setup, m_bytes: ArrayLike, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1,
-              inner_stride: ArrayLike = 1) -> np.ndarray | float:
+              inner_stride: ArrayLike = 1, tiled: bool = False) -> np.ndarray | float:
     """One NCCL all-reduce call of M bytes over a group (Setup.group: `size` ranks, `stride` apart, with
     `inner` members `inner_stride` apart inside): the faster of ring and tree with the group's rails
     bandwidth (explorer/cost/collectives.py)."""
     if setup.collectives == "textbook":
-        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride)
+        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride, tiled)
         return ring_allreduce_time(m_bytes, size, alpha, bw)
-    g = setup.group(size, stride, inner, inner_stride)
+    g = setup.group(size, stride, inner, inner_stride, tiled)
     return nccl_allreduce_time(m_bytes, size, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth,
                                g.nvls_bandwidth)
 
 
 def reduce_scatter(setup: Setup, m_bytes: ArrayLike, size: ArrayLike, stride: ArrayLike = 1, inner: ArrayLike = 1,
-                   inner_stride: ArrayLike = 1) -> np.ndarray | float:
+                   inner_stride: ArrayLike = 1, tiled: bool = False) -> np.ndarray | float:
     """One NCCL reduce-scatter (or all-gather) call of M bytes in total over a group (ring; see allreduce)."""
     if setup.collectives == "textbook":
-        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride)
+        alpha, bw = _slowest_link(setup, size, stride, inner, inner_stride, tiled)
         return reduce_scatter_time(m_bytes, size, alpha, bw)
-    g = setup.group(size, stride, inner, inner_stride)
+    g = setup.group(size, stride, inner, inner_stride, tiled)
     return nccl_reduce_scatter_time(m_bytes, size, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
 
 
 all_gather = reduce_scatter
 
 
-def _slowest_link(setup: Setup, size: ArrayLike, stride: ArrayLike, inner: ArrayLike, inner_stride: ArrayLike):
+def _slowest_link(setup: Setup, size: ArrayLike, stride: ArrayLike, inner: ArrayLike, inner_stride: ArrayLike,
+                  tiled: bool = False):
     """The textbook view: one ring over the slowest link the group spans, one NIC per ring (a NIC shared by
     the node split among the groups that cross it side by side)."""
     outer = np.maximum(np.asarray(size, dtype=float) / np.asarray(inner, dtype=float), 1.0)
     span = np.where(outer > 1, outer * np.asarray(stride), np.asarray(inner) * np.asarray(inner_stride))
-    return setup.edge(span, np.where(outer > 1, stride, inner_stride))
+    return setup.edge(span, np.where(outer > 1, stride, inner_stride), tiled)
 
 
 def _tokens(setup: Setup, cp: ArrayLike, micro_batch: ArrayLike):
@@ -181,12 +182,18 @@ def _layer_time(
     t_mem = (elem_bytes / np.where(sp_on, tp_a, 1) + mlp_act_bytes + score_bytes + chain_bytes) / acc.memory_bandwidth
     msg = tokens * m.hidden * setup.act_bytes
     n_ar = tp_reductions(setup, rc, sp_on)
-    per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a), allreduce(setup, msg, tp_a))
+    # TP groups tile the ranks in aligned blocks (tiled): one that straddles a node boundary paces the step
+    per_call = np.where(sp_on, 2.0 * reduce_scatter(setup, msg, tp_a, tiled=True),
+                        allreduce(setup, msg, tp_a, tiled=True))
     t_tp = n_ar * per_call * (1.0 - eff.tp_overlap)
     mode = int(setup.tp_overlap_on) if tp_overlap is None else np.asarray(tp_overlap).astype(np.int64)
     if np.any(mode):
-        t_tp = np.where(sp_on & (mode == TP_OVERLAP_USERBUFFERS), tp_overlap_exposed(t_tp, t_gemm, n_ar),
-                        np.where(sp_on & (mode == TP_OVERLAP_FORWARD), async_tp_exposed(t_tp, t_gemm_fwd, n_ar),
+        # both overlaps need the TP group inside a node: Transformer Engine's Userbuffers run on CUDA IPC /
+        # multicast handles, single-node tensor parallelism only (NVIDIA/TransformerEngine issue #1071, a
+        # maintainer: "no way to do this" across nodes), and PyTorch's async TP on SymmetricMemory, NVLink peers
+        can = sp_on & setup.within_nodes(tp_a)
+        t_tp = np.where(can & (mode == TP_OVERLAP_USERBUFFERS), tp_overlap_exposed(t_tp, t_gemm, n_ar),
+                        np.where(can & (mode == TP_OVERLAP_FORWARD), async_tp_exposed(t_tp, t_gemm_fwd, n_ar),
                                  t_tp))
     t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
     return t_compute, t_mem, t_tp, t_cp_exposed
@@ -285,7 +292,7 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     tp_a, cp_a, rc = np.asarray(tp), np.asarray(cp), np.asarray(recompute)
     tokens = _tokens(setup, cp, micro_batch)
     kv_bytes = 2.0 * tokens * m.kv_dim / tp_a * setup.act_bytes
-    alpha, bw = setup.edge(tp_a * cp_a, tp_a)
+    alpha, bw = setup.edge(tp_a * cp_a, tp_a, tiled=True)  # aligned TP x CP blocks: a straddling one crosses
     t_kv = alpha + kv_bytes / bw
     t_kv_grad = alpha + 2.0 * kv_bytes / bw
     attn_rate = setup.non_gemm_peak_flops * setup.attention_efficiency  # attention stays BF16 under FP8
@@ -368,7 +375,7 @@ def p2p_time(
     sp_on = np.asarray(sp).astype(bool) & (tp_a > 1)
     full = tokens * setup.model.hidden * setup.act_bytes
     msg = full / tp_a
-    gather = np.where(sp_on | (tp_a == 1), 0.0, all_gather(setup, full, np.maximum(tp_a, 2)))
+    gather = np.where(sp_on | (tp_a == 1), 0.0, all_gather(setup, full, np.maximum(tp_a, 2), tiled=True))
     n = setup.cluster.devices
     alpha, bw = setup.edge(n, np.maximum(n // np.maximum(pp_a, 1), 1))
     t = 2.0 * (p2p_transfers_of(fw) * (alpha + msg / bw) + gather)

@@ -216,11 +216,11 @@ def build_space(inst: Instance) -> Space:
     tp = [
         t
         for t in _divisors(n)
-        if t <= c.devices_per_node and m.heads % t == 0 and m.kv_heads % t == 0 and m.ffn % t == 0
+        if bool(inst.setup.within_nodes(t)) and m.heads % t == 0 and m.kv_heads % t == 0 and m.ffn % t == 0
     ]
     reasons["tp"] = (
         f"TP divides heads {m.heads}, KV heads {m.kv_heads}, FFN {m.ffn} and the {n} devices, "
-        f"and stays within a node of {c.devices_per_node}"
+        f"and stays within a node of {c.devices_per_node} (dividing it, so no TP group straddles two nodes)"
     )
     cp = [x for x in _divisors(n) if x <= inst.max_cp and inst.setup.seq_len % x == 0]
     reasons["cp"] = f"CP divides the sequence {inst.setup.seq_len} and is at most {inst.max_cp}"

@@ -107,10 +107,11 @@ def test_a_table_prints_as_the_text_table_never_a_numpy_repr():
     lines = text.splitlines()
     assert lines[0] == "Synchronisation period" and lines[1].split() == ["H", "allowed", "rounds", "round", "(s)",
                                                                           "rounds/day", "days", "to", "target"]
-    # the cells as the reports format them: 23.0127 -> 23.013 (3 decimals from 1 up), 1877.23 -> 1,877.2,
+    # the cells as the reports format them: 23.0127 -> 23.013 (3 decimals from 1 up, no padding zeros:
+    # 23.25 stays 23.25), 1877.23 -> 1,877.2,
     # 0.186465 -> 0.1865 (4 significant digits below 1), None -> '-'
     assert lines[3].split() == ["1", "yes", "700", "23.013", "1,877.2", "0.1865"]
-    assert lines[4].split() == ["2", "no", "616", "23.250", "1,871", "-"]
+    assert lines[4].split() == ["2", "no", "616", "23.25", "1,871", "-"]
     assert str(t) == text
     assert max(len(line) for line in t.to_text(width=40).splitlines()) <= 40
 

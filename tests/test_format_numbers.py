@@ -4,8 +4,8 @@ a person uses for them, counts without padding zeros, tiny probabilities in the 
 from __future__ import annotations
 
 import pytest
-
 from explorer.reports.format import fmt_value
+
 from explorer.units import human_sci
 
 

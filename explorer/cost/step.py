@@ -114,9 +114,10 @@ def evaluate(
                               mem.params_per_device(setup, tp, pp, v))
     t_p2p = tm.p2p_time(setup, tp, cp, pp, micro_batch, sp, fw)
     comm = sh.dp_comm(setup, fw, tp, cp, pp, dp, zero, v, hsdp)
-    t_fwd = by_attention_kernel(kern, kern_setups, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
-    t_bwd = t_compute + t_memory - t_fwd
-    # per micro-batch: what compute does not hide, plus what the hidden part slows it by (overlap interference)
+    # the layer's windows for per-layer sharded DP: its compute and the CP ring's wait (time.sharded_dp_windows)
+    t_fwd, t_bwd = by_attention_kernel(
+        kern, kern_setups, lambda s_: tm.sharded_dp_windows(s_, tp, cp, micro_batch, recompute, sp))
+    # per micro-batch: what the windows do not hide, plus what the hidden part slows compute by (interference)
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
             + sh.interference(setup, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
     per_chunk = t_p2p + e_mb  # what every chunk pays beside its layers: its sends and its exposed sharded DP

@@ -288,6 +288,15 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     run at attention_efficiency, which absorbs the causal halving). Exposed per step: max(0, transfer - compute).
     The ring's slowest edge sets the transfer: NVLink inside a node, one GPU's NIC once the CP group spans nodes
     (each GPU sends through its own rail; Setup.edge)."""
+    e_first, e_back, _, _ = _cp_ring(setup, tp, cp, micro_batch, recompute)
+    return e_first + e_back
+
+
+def _cp_ring(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The CP ring of one layer and micro-batch (cp_exposed_time), split by where it runs: (exposed in the first
+    forward, exposed in the backward with its replayed forward, transfer time in the first forward, transfer
+    time in the backward)."""
     m = setup.model
     tp_a, cp_a, rc = np.asarray(tp), np.asarray(cp), np.asarray(recompute)
     tokens = _tokens(setup, cp, micro_batch)
@@ -303,8 +312,36 @@ def cp_exposed_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: Arr
     fwd = np.maximum(0.0, t_kv - t_block) + sigma * np.minimum(t_kv, t_block)
     t_block_bwd = (FUSED_ATTENTION_BACKWARD_PASSES if setup.flash_attention else 2.0) * t_block
     bwd = np.maximum(0.0, t_kv_grad - t_block_bwd) + sigma * np.minimum(t_kv_grad, t_block_bwd)
-    passes_fwd = np.where(setup.attention_replayed(rc), 2.0, 1.0)
-    return np.where(cp_a > 1, (cp_a - 1) * (passes_fwd * fwd + bwd), 0.0)
+    replays = np.where(setup.attention_replayed(rc), 1.0, 0.0)
+    steps = np.where(cp_a > 1, cp_a - 1, 0)
+    return steps * fwd, steps * (replays * fwd + bwd), steps * t_kv, steps * (replays * t_kv + t_kv_grad)
+
+
+def sharded_dp_windows(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLike, recompute: ArrayLike,
+                       sp: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, backward) windows of one layer and micro-batch behind which per-layer sharded data parallelism
+    (FSDP2, Megatron-FSDP, DeepSpeed ZeRO-3) hides its prefetched weight gather and its gradient reduce-scatter
+    (sharding.exposed_per_micro_batch). The collectives run on their own stream for as long as the layer lasts:
+    its compute (forward a third of the layer without recompute, layer_forward_time; the backward, with any
+    replayed forward, the rest) plus the CP ring's exposed wait. Where the ring crosses nodes it holds the same
+    NIC (each GPU's rail) for its transfers, so the data-parallel traffic gets the link for the layer less the
+    ring's transfer time: the layer then lasts max(compute + ring's exposed, ring + data-parallel traffic), as two
+    transfers on one link must. Either way a faster attention kernel never lengthens the step (it did when each
+    exposure took the attention as its own window; review D item 2)."""
+    t_c, t_m, _, _ = layer_time(setup, tp, cp, micro_batch, recompute, sp)
+    fwd = layer_forward_time(setup, tp, cp, micro_batch, sp)
+    k = setup.recompute_every
+    e_f, e_b, x_f, x_b = _cp_ring(setup, tp, cp, micro_batch, recompute)
+    if k != 1:  # the mean layer, as layer_time mixes it: 1/k of them replayed under full recompute
+        rc = np.asarray(recompute)
+        share = np.where(rc == 2, 1.0 / k, 1.0)
+        rest = _cp_ring(setup, tp, cp, micro_batch, np.where(rc == 2, 0, rc))
+        e_f, e_b, x_f, x_b = (share * a + (1.0 - share) * b for a, b in zip((e_f, e_b, x_f, x_b), rest))
+    cp_a = np.asarray(cp)
+    shared = (cp_a > 1) & ~setup.within_nodes(np.asarray(tp) * cp_a)
+    win_f = np.maximum(0.0, fwd + e_f - np.where(shared, x_f, 0.0))
+    win_b = np.maximum(0.0, t_c + t_m - fwd + e_b - np.where(shared, x_b, 0.0))
+    return win_f, win_b
 
 
 CROSS_ENTROPY_BYTES_PER_LOGIT = 52.0

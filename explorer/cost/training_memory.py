@@ -467,10 +467,10 @@ def dp_exposed_seconds(s: Setup, comm: dict[str, np.ndarray], tp: int, cp: int, 
     kern, kern_setups = stp.attention_setups(s, fw)
     t_c, t_m, t_tp, t_cp = stp.by_attention_kernel(
         kern, kern_setups, lambda s_: tm.layer_time(s_, tp, cp, micro_batch, recompute, sp, overlap))
-    t_fwd = stp.by_attention_kernel(kern, kern_setups, lambda s_: tm.layer_forward_time(s_, tp, cp, micro_batch, sp))
+    t_fwd, t_bwd = stp.by_attention_kernel(
+        kern, kern_setups, lambda s_: tm.sharded_dp_windows(s_, tp, cp, micro_batch, recompute, sp))
     layers = mem.stage_layers(s.model.layers, pp, v)
     t_stage = layers * (t_c + t_m + t_tp + t_cp) + tm.logits_time(s, tp, cp, micro_batch)
-    t_bwd = t_c + t_m - t_fwd
     e_mb = (sh.exposed_per_micro_batch(comm, layers, t_fwd, t_bwd)
             + sh.interference(s, sh.hidden_per_micro_batch(comm, layers, t_fwd, t_bwd)))
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, s.efficiency.dp_overlap)

@@ -218,11 +218,11 @@ def prepare(inst: Instance, space: Space) -> dict:
     for mode, kernel in variants:
         s_k = kern_setups[kernel]
         parts = tm.layer_time(s_k, a_tp, a_cp, a_mb, a_rc, a_sp, mode)
-        fwd = tm.layer_forward_time(s_k, a_tp, a_cp, a_mb, a_sp)
+        win_f, win_b = tm.sharded_dp_windows(s_k, a_tp, a_cp, a_mb, a_rc, a_sp)  # step.evaluate's windows
         t_v = _ns(parts[0] + parts[1] + parts[2] + parts[3])
         # m t_layer / PP = B TP CP t_layer / (n mb): the share of the pipeline's work that does not depend on PP
         cols.append({"t_layer": t_v, "w_layer": np.rint(B * a_tp * a_cp * (t_v / a_mb) / n).astype(np.int64),
-                     "t_fwd_keep": _ns(keep * fwd), "t_bwd_keep": _ns(keep * (parts[0] + parts[1] - fwd))})
+                     "t_fwd_keep": _ns(keep * win_f), "t_bwd_keep": _ns(keep * win_b)})
     t_layer, w_layer, t_fwd_keep, t_bwd_keep = (cols[0][k] for k in ("t_layer", "w_layer", "t_fwd_keep",
                                                                       "t_bwd_keep"))
     layer_alt = cols[1:]

@@ -52,3 +52,18 @@ def test_the_comparison_follows_the_figures(nf, ble, word):
     text = lab06._pair_tiers(_scn(nf, ble))
     assert f"{word} BLE's" in text
     assert ("the fast tier" in text) == (word == "faster than")
+
+
+def test_hierarchy_names_the_tiers_by_their_rates():
+    """The lab's 'slow tier' is the one between groups. On the earbuds it is not the slower: a ring step over NFMI
+    inside a pair sees 29.8 kB/s each way (half duplex), over BLE between pairs 37.5 kB/s, so the generic puzzle
+    must not call BLE the slow tier there; on the cloud (NVLink inside a node, InfiniBand between) it is."""
+    import explorer
+
+    def text(r) -> str:
+        return " ".join([r.headline, *(f.answer for f in r.findings), *(f.label for f in r.figures.values())])
+
+    tiny = text(explorer.solve("hierarchy", track="tiny"))
+    cloud = text(explorer.solve("hierarchy", track="cloud"))
+    assert "slow tier" not in tiny and "inter-group tier" in tiny
+    assert "slow tier" in cloud and "inter-group tier" not in cloud

@@ -94,6 +94,24 @@ class Instance:
     inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
 
     @property
+    def inter_slower(self) -> bool:
+        """Whether the tier between groups is the slower per device, as a ring step sees each link (half the rate
+        of a half-duplex one, collectives.exchange_bandwidth): the lab's 'slow tier'. Not so on the earbuds, where
+        NFMI inside a pair (29.8 kB/s each way) is slower than BLE between pairs (37.5 kB/s)."""
+        return (col.exchange_bandwidth(self.bw_inter, self.inter_half_duplex)
+                <= col.exchange_bandwidth(self.bw_intra, self.intra_half_duplex))
+
+    @property
+    def slow_tier(self) -> str:
+        """The narration's name for the tier between groups: the lab's 'slow tier' where it is the slower."""
+        return "slow tier" if self.inter_slower else "inter-group tier"
+
+    @property
+    def fast_tier(self) -> str:
+        """The narration's name for the tier inside a group: the lab's 'fast tier' where it is the faster."""
+        return "fast tier" if self.inter_slower else "intra-group tier"
+
+    @property
     def channel_stations(self) -> int:
         """Devices sharing one channel of a half-duplex intra link (a group: one Wi-Fi BSS, one hub's BLE
         piconet, one NFMI pair), 0 for a full-duplex link (a link per device and direction)."""
@@ -403,7 +421,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     textbook_flat = flat_time(inst)
     flat = inst.flat_nccl_s if inst.flat_nccl_s is not None else textbook_flat
     flat_label = ("flat all-reduce as NCCL runs it (one ring per rail)" if inst.flat_nccl_s is not None
-                  else f"flat ring over all {inst.devices} on the slow tier")
+                  else f"flat ring over all {inst.devices} on the {inst.slow_tier}")
     mult = flat / best.sync_s if best.sync_s > 0 else float("inf")
     lab_mult = textbook_flat / best.sync_s if best.sync_s > 0 else float("inf")
     per_sample = best.sync_s / inst.global_batch
@@ -431,8 +449,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         "inter_time_s": Figure(best.phases_s["inter"], "s", "inter-tier time"),
         "flat_time_s": Figure(flat, "s", flat_label),
         "hierarchical_multiplier": Figure(mult, "x", f"{flat_label} / two-tier"),
-        "multiplier_100x_slower": Figure(slow_mult, "x", f"the same with the slow tier {SLOW_FACTOR:.0f}x slower "
-                                         "than the fast tier"),
+        "multiplier_100x_slower": Figure(slow_mult, "x", f"the same with the {inst.slow_tier} {SLOW_FACTOR:.0f}x "
+                                         f"slower than the {inst.fast_tier}"),
         "memory_bytes": Figure(best.memory_bytes, "B", "memory per device"),
         "message_bytes": Figure(inst.message_bytes, "B", "gradient message M"),
     }
@@ -460,7 +478,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         eg = min((e for e in ranked if e.aggregation == g), key=lambda e: e.key, default=None)
         if eg is not None:
             by_g.append([g, inst.devices // g, NAMES[eg.intra], NAMES[eg.inter], eg.sync_s, flat / eg.sync_s])
-    today, what_if = "as specified", f"what if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast tier"
+    today, what_if = "as specified", (f"what if the {inst.slow_tier} were {SLOW_FACTOR:.0f}x slower than the "
+                                          f"{inst.fast_tier}")
     flat_short = "flat (NCCL, rings per rail)" if inst.flat_nccl_s is not None else "flat ring (g=1)"
     waterfall = {"configs": [
         {"label": f"{'optimum' if status == 'optimal' else 'answer'} g={best.aggregation} "
@@ -477,7 +496,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     tie = _tie_text(inst, best, ranked, status == "optimal")
     findings = [
         Finding("Which aggregation factor, tier algorithms and accumulation minimise the exposed communication?",
-                f"g = {best.aggregation} ({inst.devices // best.aggregation} participants on the slow tier), "
+                f"g = {best.aggregation} ({inst.devices // best.aggregation} participants on the {inst.slow_tier}), "
                 f"{NAMES[best.intra]} inside the group, {NAMES[best.inter]} between groups, "
                 f"{plural(best.accumulation, 'accumulation step')} of micro-batch {b}: "
                 f"{_sync_text(inst, best)}, "
@@ -488,15 +507,16 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                 + ("agree." if agree else "DISAGREE (a bug: please report it).") + (f" {tie}" if tie else "")),
         _multiplier_finding(inst, best, flat, flat_label, mult, textbook_flat, lab_mult, by_g, status == "optimal"),
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
-                f"{_verdict(slow_mult, mult)}: with the slow tier at 1/{SLOW_FACTOR:.0f} of the fast tier "
+                f"{_verdict(slow_mult, mult)}: with the {inst.slow_tier} at 1/{SLOW_FACTOR:.0f} of the "
+                f"{inst.fast_tier} "
                 f"({_rate(slow_bw)}), the {flat_short.split(' (')[0]} baseline takes {dur(slow_flat)} and the best "
                 f"two-tier plan (g = {slow_best.aggregation}, {NAMES[slow_best.intra]}/{NAMES[slow_best.inter]}) "
                 f"{dur(slow_best.sync_s)}: {human_number(slow_mult)}x. "
                 + ("NCCL's rings per rail already send M/g through each NIC, so local aggregation adds little "
                    "however slow the network gets; against the textbook flat ring (one NIC per ring) the multiplier "
                    f"tends to g = {max(inst.aggregation_choices)}." if inst.flat_nccl_s is not None else
-                   f"As the slow tier dominates, the multiplier tends to g = {max(inst.aggregation_choices)} (the "
-                   "slow tier moves M/g).")),
+                   f"As the {inst.slow_tier} dominates, the multiplier tends to g = {max(inst.aggregation_choices)} "
+                   f"(the {inst.slow_tier} moves M/g).")),
         _accumulation_finding(sc, inst, best, slow_inst, slow_best),
         Finding("Communication waterfall (intra vs inter time)?",
                 f"Optimum: intra reduce {dur(best.phases_s['intra_reduce'])}, inter "
@@ -546,7 +566,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                       "slow-tier path has both latencies and the smaller bandwidth (relayed, pipelined)",
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
         _duplex_assumption(sc, inst),
-        *([Assumption(f"{sc.inter.name} (the slow tier) is half duplex: a device sends or receives, never both, so "
+        *([Assumption(f"{sc.inter.name} (the {inst.slow_tier}) is half duplex: a device sends or receives, never "
+                      "both, so "
                       "every step of a ring (and of halving-doubling and the pipelined double binary tree) is an "
                       "exchange whose two sends take turns, alpha + 2 M/(N B): those algorithms see half its rate "
                       "(a binomial tree's one-way sends do not); the flat ring and the crossover lens count it alike",
@@ -563,7 +584,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     return Report(
         puzzle="hierarchy", lab="06", part=2, track=sc.track, title="The hierarchical multiplier",
         status="optimal" if status == "optimal" else "feasible",
-        headline=_headline(best, flat_short, mult, slow_mult, lab_mult if inst.flat_nccl_s is not None else None)
+        headline=_headline(inst, best, flat_short, mult, slow_mult,
+                           lab_mult if inst.flat_nccl_s is not None else None)
         + (f" {_tie_short(best, ranked, status == 'optimal')}" if tie else ""),
         figures=figures, findings=findings, constraints=constraints, formulas=formulas, assumptions=assumptions,
         tables={"ranking": Table(["g", "intra", "inter", "a", "b", "intra (s)", "inter (s)", "in series (s)",
@@ -605,7 +627,7 @@ def _multiplier_finding(inst: Instance, best: Evaluation, flat: float, flat_labe
          f"little or costs more ({'optimum' if proven else 'answer'} g = {best.aggregation}). " if mult < 1.05 else "")
         + f"{flat_label[0].upper() + flat_label[1:]} on {inst.inter_name}: {dur(flat)}; two-tier"
         f"{', pipelined' if best.chunks > 1 else ''}: {dur(best.sync_s)} ({human_number(mult)}x). "
-        + ("The slow tier carries M/g per device instead of M, the fast tier absorbs the rest. "
+        + (f"The {inst.slow_tier} carries M/g per device instead of M, the {inst.fast_tier} absorbs the rest. "
            if mult >= 1.05 else "What helps here is sending fewer bytes (part 3, compression). ")
         + f"Best per g: {per_g}.")
 
@@ -651,16 +673,18 @@ def _accumulation_finding(sc: CollectiveScenario, inst: Instance, best: Evaluati
         step = a * compute + exposed
         rows.append((a, g_batch, step / g_batch, step / g_batch * conv.samples_multiplier(g_batch, b_crit)))
     base = rows[0][3]
-    table = (f"at that slow tier ({human_number(factor)}x slower than the fast one) a whole step per sample, "
+    table = (f"at that {inst.slow_tier} ({human_number(factor)}x slower than the {inst.fast_tier}) a whole step "
+             "per sample, "
              f"(a x {dur(compute)} of compute + {dur(exposed)} of sync not hidden) / global batch, is "
              + "; ".join(f"{dur(per)} with {plural(a, 'accumulation step')} (global batch {gb:,}), time to "
                          f"quality x{human_number(t / base)}" for a, gb, per, t in rows)
              + " (a step's time per sample, not the synchronization time per sample of the Figures, which is at the "
              "track's own tiers)")
-    relayed = (f" (it also relays the slow tier's bytes: {inst.inter_name})" if inst.relay_fraction > 0 else "")
+    relayed = (f" (it also relays the {inst.slow_tier}'s bytes: {inst.inter_name})" if inst.relay_fraction > 0 else "")
     premise = (f"The premise does not hold on this track: as specified the intra tier is busy {human_percent(fi)} of "
                f"the step{relayed} and the inter tier {human_percent(fn)}, and even {SLOW_FACTOR:.0f}x slower than "
-               f"the fast tier the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and hides behind "
+               f"the {inst.fast_tier} the inter tier is busy {human_percent(sn)} (intra {human_percent(si)}) and "
+               "hides behind "
                f"the backward pass. It starts to show at about {human_number(onset)}x slower, where the sync "
                f"equals the backward it hides behind (b x {dur(inst.backward_s_per_sample)} = {dur(hide)}), and "
                f"saturates, taken here as the sync twice that backward so that half of it waits, at about "
@@ -770,7 +794,8 @@ def _tie_text(inst: Instance, best: Evaluation, ranked: list[Evaluation], proven
                "the sync shrink." if not best.exposed_us else "."))
 
 
-def _headline(best: Evaluation, flat_short: str, mult: float, slow_mult: float, lab_mult: float | None) -> str:
+def _headline(inst: Instance, best: Evaluation, flat_short: str, mult: float, slow_mult: float,
+              lab_mult: float | None) -> str:
     local = (f"Aggregate g = {best.aggregation} devices locally ({NAMES[best.intra]}), " if best.aggregation > 1
              else "No local aggregation (g = 1, flat), ")
     steps = plural(best.accumulation, "accumulation step")
@@ -780,8 +805,9 @@ def _headline(best: Evaluation, flat_short: str, mult: float, slow_mult: float, 
         vs = _versus(mult, "a flat ring")
     piped = (" with the tiers pipelined" if best.chunks > 1 else " with the tiers in series") if best.aggregation > 1 \
         else ""
-    return (f"{local}{NAMES[best.inter]} across the slow tier, {steps}: {dur(best.sync_s)} per sync{piped}, {vs}; "
-            f"{human_number(slow_mult)}x if the slow tier were {SLOW_FACTOR:.0f}x slower than the fast one.")
+    return (f"{local}{NAMES[best.inter]} across the {inst.slow_tier}, {steps}: {dur(best.sync_s)} per sync{piped}, "
+            f"{vs}; {human_number(slow_mult)}x if the {inst.slow_tier} were {SLOW_FACTOR:.0f}x slower than the "
+            f"{inst.fast_tier}.")
 
 
 def _versus(ratio: float, what: str) -> str:

@@ -20,7 +20,7 @@ Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). E
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
 ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
 rounds_to_consensus, consensus_errors, consensus_error, messages_per_round, round_time,
-round_time_for_degree, ring_tour_hops, gossip_ring_crossover.
+round_time_for_degree, ring_tour, ring_tour_hops, ring_relay_paths, ring_relay_loads, gossip_ring_crossover.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ __all__ = [
     "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "rounds_to_consensus_slem",
     "consensus_errors", "consensus_error", "messages_per_round",
-    "round_time", "round_time_for_degree", "ring_tour_hops", "gossip_ring_crossover",
+    "round_time", "round_time_for_degree", "ring_tour", "ring_tour_hops", "ring_relay_paths", "ring_relay_loads",
+    "gossip_ring_crossover",
 ]
 
 
@@ -219,24 +220,75 @@ def round_time_for_degree(max_degree: ArrayLike, alpha: float, m_bytes: ArrayLik
     return max_degree * exchange_time(m_bytes, alpha, bandwidth, half_duplex)
 
 
-def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
-    """Radio hops between consecutive members of a ring laid over the graph: a nearest-neighbour tour of
-    the device positions (starting at device 0), each edge costed by its shortest-path hop count
-    (breadth-first search). A ring AllReduce on a contact graph relays over these paths."""
-    from scipy.sparse.csgraph import shortest_path
-
-    adj = np.asarray(adj, dtype=bool)
-    n = adj.shape[0]
-    hops = shortest_path(adj.astype(float), unweighted=True)
-    if not np.isfinite(hops).all():
-        raise UsageError("gossip graph is disconnected: no ring can be laid over it")
+def ring_tour(points: np.ndarray) -> list[int]:
+    """The order of a ring laid over devices at `points`: a nearest-neighbour tour of the positions, starting
+    at device 0 (ties to the lower index). Member tour[i] sends to tour[i + 1], the last to tour[0]."""
+    points = np.asarray(points, dtype=float)
+    n = points.shape[0]
     d2 = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
     tour, left = [0], set(range(1, n))
     while left:
         nxt = min(left, key=lambda j: (d2[tour[-1], j], j))
         tour.append(nxt)
         left.remove(nxt)
+    return tour
+
+
+def _hop_matrix(adj: np.ndarray) -> np.ndarray:
+    from scipy.sparse.csgraph import shortest_path
+
+    hops = shortest_path(np.asarray(adj, dtype=bool).astype(float), unweighted=True)
+    if not np.isfinite(hops).all():
+        raise UsageError("gossip graph is disconnected: no ring can be laid over it")
+    return hops
+
+
+def ring_tour_hops(adj: np.ndarray, points: np.ndarray) -> list[int]:
+    """Radio hops between consecutive members of a ring laid over the graph: a nearest-neighbour tour of
+    the device positions (ring_tour), each edge costed by its shortest-path hop count
+    (breadth-first search). A ring AllReduce on a contact graph relays over these paths."""
+    hops = _hop_matrix(adj)
+    tour = ring_tour(points)
+    n = len(tour)
     return [int(hops[tour[i], tour[(i + 1) % n]]) for i in range(n)]
+
+
+def ring_relay_paths(adj: np.ndarray, points: np.ndarray) -> list[list[int]]:
+    """The radio path of each ring edge (ring_tour: tour[i] -> tour[i + 1]) over the contact graph, sender
+    first, receiver last: a shortest path (its length is ring_tour_hops' count), each relay the lowest-index
+    neighbour one hop nearer the receiver (a deterministic choice among equal shortest paths)."""
+    adj = np.asarray(adj, dtype=bool)
+    hops = _hop_matrix(adj)
+    tour = ring_tour(points)
+    n = len(tour)
+    paths = []
+    for i in range(n):
+        u, v = tour[i], tour[(i + 1) % n]
+        path = [u]
+        while path[-1] != v:
+            x = path[-1]
+            path.append(int(next(w for w in np.flatnonzero(adj[x]) if hops[w, v] == hops[x, v] - 1)))
+        paths.append(path)
+    return paths
+
+
+def ring_relay_loads(adj: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Chunks each device's radio transmits in one step of a ring AllReduce relayed over the contact graph
+    (and, the same count, receives), per device index.
+
+    In each of the 2 (k-1) steps of reduce-scatter + all-gather (Patarasuk & Yuan 2009) every ring member
+    sends one chunk of M/k to its successor in the tour (ring_tour). Store-and-forward over the edge's radio
+    path p_0 (sender), p_1, ..., p_h (receiver) (ring_relay_paths), each of p_0 .. p_{h-1} transmits the chunk
+    once and each of p_1 .. p_h receives it once. So device x transmits 1 (its own chunk) + the ring edges it
+    relays (paths with x strictly inside), and receives 1 (its predecessor's chunk) + the same relayed edges:
+    load(x) = 1 + #{edges relayed by x}. Summed over the devices this is the sum of the edges' hop counts, so
+    the mean load is sum(ring_tour_hops) / k; the busiest device carries the most, max(load)."""
+    paths = ring_relay_paths(adj, points)
+    load = np.zeros(np.asarray(adj).shape[0])
+    for path in paths:
+        for x in path[:-1]:
+            load[x] += 1.0
+    return load
 
 
 def gossip_ring_crossover(max_degree: int, ring_nodes: int, max_hops: int, alpha: float,

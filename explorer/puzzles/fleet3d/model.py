@@ -44,6 +44,7 @@ from explorer.puzzles.fleet3d.scenario import (
     earbud_graph,
     graph_figures,
     ring_hops,
+    ring_relay_loads,
     wearer_graph,
 )
 from explorer.solvers import log_tables
@@ -219,8 +220,17 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
     earbud with the most neighbours: every earbud takes part in every synchronous gossip round, so the rounds a
     day stop when the busiest one has spent its budget (it runs out first). degree="mean" charges the earbud of
     mean degree (the graph's average), for narration. The round's time is the busiest earbud's either way (it
-    exchanges with its d_max neighbours one after another, round_time_for_degree). The relayed ring's energy is
-    the wearers' mean relay load whatever `degree` (chunks sent per wearer, relays shared out)."""
+    exchanges with its d_max neighbours one after another, round_time_for_degree).
+
+    Whose energy, on the relayed ring: in each of its 2 (k-1) steps every wearer sends a chunk of M/k to its
+    ring successor, over the successor's shortest radio path in the wearer graph; each wearer on the path but the
+    last transmits it, each but the first receives it (gossip.ring_relay_loads). A wearer's radio thus sends and
+    receives 1 + (ring edges it relays) chunks a step: 2 (k-1) x load x M/k bytes each way a sync. The rule is
+    gossip's: every wearer takes part in every step, so the syncs a day stop when the wearer that relays most has
+    spent its budget; degree="max" charges that busiest relay (max load: 3 chunks a step on the tiny track's
+    seeded graph), degree="mean" the wearers' mean load (sum of the ring edges' hops / k: 1.34 on tiny), for
+    narration. The time is the longest edge's hops per step either way (relayed_ring_allreduce_time); the
+    busiest relay's radio has fewer exchanges a step (its load, 3 on tiny) than that edge has hops (6)."""
     if degree not in ("max", "mean"):
         raise ValueError(f"degree must be 'max' or 'mean', got {degree!r}")
     scn = tb.scn
@@ -274,9 +284,12 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
             steps = 2.0 * (k - 1)
             pre = np.where(split, 0.0, nfmi_t)
             t_sync[:, j] = pre + relayed_ring_allreduce_time(m, k, a, bw, int(hops.max()), lk.half_duplex)
-            per_node = steps * hops.sum() / k * (m / k)  # chunks sent (and received) per wearer, relays included
+            load = ring_relay_loads(scn)  # chunks each wearer sends (and receives) a step, relays included
+            who = load.max() if degree == "max" else load.mean()  # the busiest relay, or the mean (docstring)
+            per_node = steps * who * (m / k)  # bytes sent (and received) a sync
             e_sync[:, j] = np.where(split, 0.0, 1.5 * nfmi_e) + energy.transfer_energy_j(per_node, per_node, eb)
-            tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean())}
+            tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean()),
+                                 "max_relay_load": int(load.max()), "mean_relay_load": float(load.mean())}
     return t_sync, e_sync, e_sync_p, p_cons
 
 

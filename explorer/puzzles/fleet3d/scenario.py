@@ -249,3 +249,12 @@ def ring_hops(scn: FleetScenario) -> list[int]:
     return scn.graphs["ring_hops"]
 
 
+def ring_relay_loads(scn: FleetScenario) -> np.ndarray:
+    """Chunks each wearer's radio sends (and receives) per step of the ring laid over the wearer graph,
+    relays counted along each ring edge's radio path (gossip.ring_relay_loads)."""
+    if "ring_relay_loads" not in scn.graphs:
+        adj, pts = wearer_graph(scn)
+        scn.graphs["ring_relay_loads"] = gossip.ring_relay_loads(adj, pts)
+    return scn.graphs["ring_relay_loads"]
+
+

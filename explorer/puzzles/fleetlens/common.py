@@ -129,7 +129,14 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     else:
         days_text = (f"it takes part in all {num(b['rounds_per_day'])} rounds a day: "
                      f"{num(joins)} x {num(b['energy_round'])} J = {num(b['energy_day'])} J a day")
-    text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J: {num(b['energy_compute'])} J "
+    # whose figure it is where the devices' sync work differs (fleet3d.model.sync_costs charges the busiest)
+    graph = b["tier"].graph
+    busiest = (f"the {dev} with the most neighbours" if graph.startswith("gossip") else
+               f"the {dev} that relays the most ring chunks" if graph == "ring_relayed" else "")
+    at_most = (f" at most (the busiest's figure: {busiest}, the first to run out of its daily budget)"
+               if busiest else "")
+    text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J{at_most}: "
+            f"{num(b['energy_compute'])} J "
             f"computing ({who}) and "
             f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); {days_text}")
     if b["budget_j"] is not None:

@@ -117,9 +117,10 @@ def _tier_rows(res) -> list[dict]:
 
 
 def _mean_earbud_energy(res, r: dict) -> float:
-    """Energy of one round of configuration r for the earbud of mean degree: r's (the model's) charges the
-    earbud with the most neighbours on a gossip path (fleet3d.model.sync_costs: the first to run out of its
-    daily budget); this swaps in the mean-degree earbud's sync energy. The relayed ring's is its mean already."""
+    """Energy of one round of configuration r for the mean earbud: r's (the model's) charges the busiest one
+    (fleet3d.model.sync_costs: the first to run out of its daily budget), on a gossip path the earbud with the
+    most neighbours, on the relayed ring the wearer that relays the most chunks; this swaps in the sync energy
+    of the mean-degree earbud, or of the wearers' mean relay load."""
     tb, scn = res.tables, res.scenario
     i, j = scn.placements.index(r["placement"]), scn.tiers.index(r["tier"])
     e_mean = fm.sync_costs(tb, 1.0, degree="mean")[1]
@@ -127,8 +128,16 @@ def _mean_earbud_energy(res, r: dict) -> float:
 
 
 def _gossip_who(res, r: dict, again: bool = False) -> str:
-    """Whose energy r's figure is, on a gossip path: the earbud with the most neighbours (empty off gossip);
-    again=True: the short form, once the long one has been said."""
+    """Whose energy r's figure is: on a gossip path the earbud with the most neighbours, on the relayed ring the
+    wearer that relays the most chunks (empty through a server); again=True: gossip's short form, once its long
+    one has been said (the ring, one path, has its long one)."""
+    if r["tier"].graph == "ring_relayed":
+        ring = res.tables.graphs.get("ring", {})
+        if "max_relay_load" not in ring:
+            return f" for the busiest relay ({num(_mean_earbud_energy(res, r))} J for the mean one)"
+        return (f" for the wearer that relays the most ({ring['max_relay_load']} chunks a step, the first to run "
+                f"out of its daily budget; {num(_mean_earbud_energy(res, r))} J for the mean "
+                f"{num(ring['mean_relay_load'])})")
     if not r["tier"].graph.startswith("gossip"):
         return ""
     if again:
@@ -216,8 +225,10 @@ def _gossip_crossover(rep, res) -> View:
                     round(r["days"], 3) if r["feasible"] else "infeasible"]
                    for r in rows], "Synchronisation paths at the fleet 3D optimum's placement and local steps ("
                   f"gossip: the busiest earbud swaps with its {deg} neighbours, the mean one with "
-                  f"{num(gr['mean_degree'])}; the energy budget holds the busiest, the first to run out; the relayed "
-                  "ring's relay work is shared out over the wearers, its mean in both columns)")
+                  f"{num(gr['mean_degree'])}; the relayed ring: the busiest relay sends "
+                  f"{tb.graphs.get('ring', {}).get('max_relay_load', 1)} chunks a step, the mean "
+                  f"{num(tb.graphs.get('ring', {}).get('mean_relay_load', 1))}; the energy budget holds the busiest, "
+                  "the first to run out)")
     return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
                 tables={"fleet_paths": table})
 
@@ -264,16 +275,22 @@ def hierarchy(rep, res) -> View:
         figures["fleet_path_multiplier"] = Figure(rest_untied[-1]["days"] / top["days"], "x",
                                                   f"slowest path / best path ({rest_untied[-1]['tier'].short})")
     gossip_rows = any(r["tier"].graph.startswith("gossip") for r in rows)
-    e_head = f"J per round per {dev}" + (" (gossip: the busiest)" if gossip_rows else "")
+    ring_rows = any(r["tier"].graph == "ring_relayed" for r in rows)
+    busy = gossip_rows or ring_rows
+    e_head = f"J per round per {dev}" + (" (the busiest)" if busy else "")
     table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", e_head,
                    "binds"], [[r["tier"].short, round(r["days"], 4), round(r["round_time"], 2),
                                round(r["t_sync"], 3), round(r["rounds_per_day"], 1), round(r["energy_round"], 4),
                                r["binding"]] for r in rows],
                   "Aggregation paths (tiers), each at its best"
-                  + ("; a gossip round's energy is the earbud's with the most neighbours, the first to run out of "
-                     "its daily budget (the mean earbud's: " + "; ".join(
+                  + ("; a round's energy is the busiest earbud's, the first to run out of its daily budget ("
+                     + ", ".join(w for w, on in (("in gossip the one with the most neighbours", gossip_rows),
+                                                   ("on the relayed ring the wearer that relays the most", ring_rows))
+                                   if on)
+                     + "; the mean earbud's: " + "; ".join(
                          f"{r['tier'].short} {num(_mean_earbud_energy(res, r))} J" for r in rows
-                         if r["tier"].graph.startswith("gossip")) + ")" if gossip_rows else ""))
+                         if r["tier"].graph.startswith("gossip") or r["tier"].graph == "ring_relayed") + ")"
+                     if busy else ""))
     return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
                 tables={"fleet_tiers": table})
 
@@ -325,8 +342,9 @@ def compression(rep, res) -> View:
     unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
                  "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")
     server = b["tier"].graph == "server"
-    who = " with the most neighbours (the first to run out of its budget)" if b["tier"].graph.startswith(
-        "gossip") else ""
+    who = (" with the most neighbours (the first to run out of its budget)" if b["tier"].graph.startswith("gossip")
+           else " that relays the most ring chunks (the first to run out of its budget)"
+           if b["tier"].graph == "ring_relayed" else "")
     cost = (f"a round costs the {dev}{who} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
             if who else
             f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"

@@ -420,13 +420,13 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
     gos = by.get("gossip_devices")
     full = by.get("ring_relayed")
     tables["sync_paths"] = Table(
-        ["path", "p (consensus rate)", "sync (s)", "J per sync per earbud", "rounds", "rounds/day in budget",
+        ["path", "p (consensus rate)", "sync (s)", "J per sync, busiest earbud", "rounds", "rounds/day in budget",
          "days to target"],
         [[r["tier"].name, r["consensus_rate"], r["t_sync"], r["energy_round"] - r["energy_compute"], round(r["rounds"]),
           r["rounds_per_day"], r["days"] if r["feasible"] else None] for r in rows],
         f"Synchronisation paths at the fleet 3D optimum's placement ({_place(fa, b['placement'])}); energy per "
-        "sync: gossip charges the earbud with the most neighbours (the first to spend its budget), the relayed "
-        "ring the wearers' mean relay load (fleet3d.model.sync_costs)")
+        "sync: the busiest earbud's, the first to spend its budget: in gossip the earbud with the most neighbours, "
+        "on the relayed ring the wearer that relays the most chunks (fleet3d.model.sync_costs)")
     figures["spectral_gap"] = Figure(w.get("spectral_gap", 0.0), "", "spectral gap 1 - |lambda_2| (wearer graph)")
     figures["consensus_rate"] = Figure(w.get("consensus_rate", 0.0), "", "p = 1 - |lambda_2|^2 (wearer graph)")
     if "earbuds" in g:
@@ -449,7 +449,9 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
            if gos else "")
         + (f"A full sync the graph can carry, a ring relayed over up to {ring.get('max_hops', 0)} hops "
            f"({num(ring.get('mean_hops', 0))} on average), moves each earbud's chunk 2(n - 1) times: "
-           f"{_span(full['t_sync'])} and {num(full['energy_round'] - full['energy_compute'])} J per earbud per sync, "
+           f"{_span(full['t_sync'])} and {num(full['energy_round'] - full['energy_compute'])} J per sync for the "
+           f"wearer that relays the most (its radio sends {ring.get('max_relay_load', 1)} chunks a step against the "
+           f"wearers' mean {num(ring.get('mean_relay_load', 1))}; the first to spend its budget), "
            f"p = 1, {num(full['rounds'])} rounds, {_span(full['days'] * SECONDS_PER_DAY)}. " if full else "")
         + f"Fastest to the target: {faster['tier'].name}. "
         + (f"(Gossip run to {pct(ti['eps'])} consensus would need {cons} rounds per synchronisation: D-PSGD does "

@@ -113,3 +113,14 @@ def test_narration_says_busiest_relay(tiny):
     assert "mean relay load" not in text + r.tables["sync_paths"].title
     assert "the wearer that relays the most chunks" in r.tables["sync_paths"].title
     assert "sends 3 chunks a step against the wearers' mean 1.34" in text
+
+
+def test_energy_labels_say_whose_figure_it_is():
+    """Tiny's optimum syncs over the relayed ring, whose energy is the busiest relay's: the 3D report's energy
+    figures say so; edge's star through the server loads every vehicle alike, and says nothing of the kind."""
+    import explorer
+
+    tiny = explorer.solve("3d", track="tiny").figures
+    edge = explorer.solve("3d", track="edge").figures
+    assert "(the busiest earbud's)" in tiny["energy_per_round_j"].label
+    assert "busiest" not in edge["energy_per_round_j"].label

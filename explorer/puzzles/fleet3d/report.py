@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from explorer.puzzles.fleet3d.model import SECONDS_PER_DAY
-from explorer.puzzles.fleetlens.common import energy_block
+from explorer.puzzles.fleetlens.common import busiest_note, energy_block
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
@@ -162,6 +162,7 @@ def build_report(res) -> Report:
                 + f", via {b['tier'].short}: target in {span(days)} "
                 f"({timing(b)}); {_status(res)}." + _crisis_text(res))
     compute_share = b["local_steps"] * b["t_local"] / b["round_time"]
+    busiest = busiest_note(b["tier"], dev)
     figs: dict[str, Figure] = {
         "days_to_target": Figure(b["days"], "days", "time to the training target (wall clock from a window's "
                                                     "opening)"),
@@ -184,8 +185,9 @@ def build_report(res) -> Report:
                                        if b["waits_for_all"] else "replicas averaged per round (expected: late "
                                                                   "ones are dropped at the deadline)"),
         "memory_per_device": Figure(b["memory_device"], "B", f"memory per {dev}"),
-        "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
-        "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day at the daily rate"),
+        "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}" + busiest),
+        "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day at the daily rate"
+                                   + busiest),
         "devices": Figure(scn.devices, devs, "fleet size"),
         "design_space": Figure(res.problem.radix, "configurations", "configurations searched"),
         "feasible_configurations": Figure(res.feasible_count, "configurations", "configurations within every limit"),

@@ -106,6 +106,12 @@ def reference_power_w(track) -> tuple[float, str, str] | None:
     return (float(budget), "the track's average power budget", "the track's average power budget") if budget \
         else None
 
+def busiest_note(tier, dev: str) -> str:
+    """' (the busiest earbud's)' where the tier loads devices unequally (gossip, a ring relayed over the contact
+    graph), whose energy the model charges for the busiest device, the first to spend its budget
+    (model.sync_costs degree='max'); '' where every device pays the same (a star through a server)."""
+    return f" (the busiest {dev}'s)" if tier.graph in ("gossip_devices", "gossip_pairs", "ring_relayed") else ""
+
 
 def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     """Joules of one round (compute and radio) on the fleet device and, where it runs on a battery, the hours a
@@ -115,7 +121,8 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     dev = t.device_word
     figs = {
         "fleet_energy_round_compute_j": Figure(b["energy_compute"], "J", f"compute energy of one round per {dev}"),
-        "fleet_energy_round_radio_j": Figure(b["energy_radio"], "J", f"radio energy of one round per {dev}"),
+        "fleet_energy_round_radio_j": Figure(b["energy_radio"], "J", f"radio energy of one round per {dev}"
+                                             + busiest_note(b["tier"], dev)),
         "fleet_energy_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
     }
     who = compute_words(res, b)

@@ -351,7 +351,7 @@ def compression(rep, res) -> View:
             if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else
             f"a round still costs each {dev} {num(top['energy_round'])} J (the {scn.partner_word or 'aggregator'} "
             "carries the sync)")
-    what = "upload" if server else "gossip messages"
+    what = ("upload" if server else "ring chunks" if b["tier"].graph == "ring_relayed" else "gossip messages")
     head = (f"On the fleet, compressing the {what} of the fleet 3D optimum's rounds "
             f"({b['tier'].short}): {top['name']} {ratio_words(base['days'], top['days'])} "
             f"({days(base['days'])} -> {days(top['days'])}) and {cost}.")

@@ -443,7 +443,7 @@ def test_mobile_compressed_rounds_are_the_device_or_the_aggregator_by_hand():
         assert r["rounds_per_day"] < 10 * 3600 / r["round_s"] and g["rounds"] <= r["rounds_per_day"]
         assert r["days"] * 86400 == pytest.approx(g["rounds"] * r["round_s"], rel=1e-9)
         assert r["energy_day"] == pytest.approx(216.0, rel=1e-9)
-    # fp16: the aggregator's 8.28 s binds (the optimum's 45.2 min: 327.6 rounds x 8.28 s); the devices finish
+    # fp16: the aggregator's 8.28 s binds (the optimum's 45.3 min: 328 whole rounds x 8.28 s); the devices finish
     # sooner, so a compressed round is the device part less the upload saved, not 8.28 s less it (the old
     # rows: 6.553 s and 5.041 s, 35.8 and 27.5 min); the aggregator, whose uploads shrink too, no longer binds
     assert rows[1]["round_s"] == pytest.approx(8.27981824, rel=1e-9) and device_fp16 < 8.27981824

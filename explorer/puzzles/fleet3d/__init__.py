@@ -106,6 +106,17 @@ def _cpsat_check(pr: log_tables.LogProblem, tb: model.Tables, best: dict, time_l
             "orders the runs within the last day")
 
 
+def cohort_choices(scn, devices: int) -> tuple[float, ...]:
+    """The participation fractions a server may select from a fleet of `devices`: the track's fractions, and the
+    fractions that select the same cohorts (counts of devices) as from the track's own fleet. A federated server
+    selects a target count of devices per round (Bonawitz et al. 2019, Towards Federated Learning at Scale, sec.
+    2; McMahan et al. 2017's fraction C of K clients is the same count for one K), so a fleet 10x the track's
+    may still select the track's smallest cohort (1% of 1,000 phones: 10 of 10,000, not 100)."""
+    base = scn.track.cluster.devices
+    same = (q * base / devices for q in scn.participation)
+    return tuple(sorted(set(scn.participation) | {x for x in same if 0 < x <= 1 and x * devices >= 1}))
+
+
 def solve_fleet(track: str, *, engine: str = "enumerate", top: int = 5, time_limit: float | None = None,
                 devices: int | None = None, step_model: StepTimeModel | None = None) -> FleetResult:
     """Solve the fleet form of the 3D puzzle for an edge, mobile or tiny track (optionally with another
@@ -118,7 +129,7 @@ def solve_fleet(track: str, *, engine: str = "enumerate", top: int = 5, time_lim
         pair = scn.partner_word == "other earbud"
         if pair and devices % 2:
             raise UsageError(f"nodes {devices} must be even on the {scn.track.key} track (pairs of earbuds)")
-        scn = replace(scn, fleet_size=int(devices))
+        scn = replace(scn, fleet_size=int(devices), participation=cohort_choices(scn, int(devices)))
     if step_model is not None:
         scn = replace(scn, step_model=StepTimeModel(1.0, step_model.jitter, step_model.p, step_model.slowdown))
     tb = model.build_tables(scn)

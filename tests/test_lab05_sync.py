@@ -451,11 +451,16 @@ def test_mobile_compressed_rounds_are_the_device_or_the_aggregator_by_hand():
     assert rows[16]["round_s"] == pytest.approx(device_fp16 - m * 15 / 16 / 15e6, rel=1e-9)
 
 
-def test_mobile_compressed_round_waits_for_the_aggregator_when_it_binds():
-    # 10,000 pairs: the best worn plan selects 1% (K = 100) and its fp16 round is the aggregator's,
+def test_mobile_compressed_round_waits_for_the_aggregator_when_it_binds(monkeypatch):
+    # 10,000 pairs with a server held to the track's fractions (at least 1%: since 3c67f33 a resized fleet may
+    # select the track's own cohorts, 50 pairs, and its aggregator no longer binds under compression; this keeps
+    # the case where it does): the best worn plan selects 1% (K = 100) and its fp16 round is the aggregator's,
     # 100 x 2 x 103,497,728 B / 1.25e9 B/s = 16.5596 s. 8-bit uploads leave the aggregator
     # 100 x 1.5 x 103,497,728 / 1.25e9 = 12.41972736 s, longer than the devices need, so the 8-bit round is that
     # (it read 14.42 s: the fp16 round less the sync saved, as if the aggregator had waited on the devices).
+    import explorer.puzzles.fleet3d as f3
+
+    monkeypatch.setattr(f3, "cohort_choices", lambda scn, devices: scn.participation)
     mo = _mobile_fleet(10_000)["mobile"]
     g = mo["glasses_config"]
     assert g["participation"] == 0.01

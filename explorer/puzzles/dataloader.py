@@ -353,7 +353,28 @@ def build_report(res: LoaderResult) -> Report:
     figures["devices"] = Figure(n, plural_noun(dw), plural_noun(dw))
     for s in ip.STAGES:
         figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy")
-    figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples")
+    figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples"
+                                   + (" at the balance point" if res.best is not None and t.key not in FLEET_TRACKS
+                                      else ""))
+    if res.best is not None and t.key not in FLEET_TRACKS:  # a fleet device never shares its pipeline
+        # the balance point keeps every device busy; one more device, partly starved, still adds samples/s when
+        # preparation has some left (throughput = min of the stages): the fastest this host runs, said beside it
+        fast_n = max(range(n, inst.max_devices + 1), key=lambda k: (ip.throughput(inst.pipeline(inst.max_workers,
+                                                                                                 k)), -k))
+        fast_x = ip.throughput(inst.pipeline(inst.max_workers, fast_n))
+        if fast_x > x * (1 + 1e-9):
+            wait = 1 - fast_x / (fast_n * ip.stage_rates(inst.pipeline(1, 1))["compute"])
+            figures["fastest_throughput"] = Figure(
+                fast_x, "samples/s", f"fastest this host runs ({plural(fast_n, dw)}, "
+                f"{plural(inst.max_workers, 'worker')}, each {dw} waiting {human_percent(wait)})")
+            findings.append(Finding(
+                "Is the balance point the fastest this host can run?",
+                f"No: it is the most {plural_noun(dw)} that preparation keeps busy. With {plural(fast_n, dw)} and "
+                f"all {plural(inst.max_workers, 'worker')}, throughput = min(prep, ingest, {fast_n} x compute) = "
+                f"{_rate(fast_x)} against {_rate(x)}: an epoch in "
+                f"{human_number(inst.dataset_samples / fast_x / 86400)} days instead of "
+                f"{human_number(inst.dataset_samples / x / 86400)}, each {dw} waiting for data {human_percent(wait)} "
+                "of the time (synchronous data parallelism: the step waits for the last sample)."))
     findings.append(Finding(
         "Which stage is the bottleneck, and how busy is each stage (the 3-box gauge)?",
         f"prep {_rate(rates['prep'])} ({human_percent(util['prep'])} busy), ingest {_rate(rates['ingest'])} "

@@ -73,16 +73,17 @@ def test_tiny_no_layer_reason_comes_from_the_terms_that_exceed():
     # layer = 4 x 32^2 (q, k, v, o) + 2 x 32 x 128 (MLP) + 416 biases and norms = 12,704; ends = 64 x 32 tied
     # embedding + 32 x 32 positions + 64 final norm = 3,136; 15,840 params x 4 B = 63,360 B of weights and as much
     # of gradients (SGD: no state); the checkpointed layer input 32 x 32 x 4 B = 4,096 B; the working buffers
-    # 77,824 B: the layer's activations rebuilt for its backward (65,536 B) + the loss's logits (12,288 B).
-    # 63,360 x 2 + 4,096 + 77,824 = 208,640 B > 196,608 B (192 KiB usable); the ends alone, 3,136 x 8 B = 25,088 B,
+    # 73,728 B: the layer's activations rebuilt for its backward (65,536 B, less the checkpointed input it runs
+    # from: 61,440 B) + the loss's logits (12,288 B).
+    # 63,360 x 2 + 4,096 + 73,728 = 204,544 B > 196,608 B (192 KiB usable); the ends alone, 3,136 x 8 B = 25,088 B,
     # fit eight times over, so 'not even the embedding and output head fit' would be false
     assert 4 * 32 ** 2 + 2 * 32 * 128 + 416 + 3136 == 15_840
-    assert 2 * 15_840 * 4 + 4096 + 77_824 == 208_640
+    assert 65_536 - 4_096 + 12_288 == 73_728 and 2 * 15_840 * 4 + 4096 + 73_728 == 204_544
     res = M.solve_memory("tiny", check=False)
     report = M.build_report(res)
     text = next(f.answer for f in report.findings if f.question.startswith("What is the largest model"))
     assert "Not even the embedding" not in text
-    assert "A one-layer model needs 209 KB > 197 KB: working buffers 77.8 KB" in text
+    assert "A one-layer model needs 205 KB > 197 KB: working buffers 73.7 KB" in text
     assert "weights 63.4 KB + gradients 63.4 KB + stored activations 4.1 KB" in text
     assert "(3,136 params x 8 B = 25.1 KB) fit" in text
 

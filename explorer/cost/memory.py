@@ -218,6 +218,11 @@ def working_bytes(
     tokens = np.asarray(micro_batch) * setup.seq_len // np.asarray(cp)
     logits = loss_bytes(setup, tp, cp, micro_batch) if loss else 0
     rebuilt = activation_bytes_per_layer(setup, tp, cp, micro_batch, 0, sp)
+    # under full recompute the rebuilt layer runs from its checkpoint, the stored input the activations already
+    # count (torch.utils.checkpoint and Megatron's CheckpointFunction hand the saved tensor to the replayed
+    # forward, no copy): the rebuild adds the layer's activations less that input
+    checkpoint = _cdiv(tokens * _per_token_numerator(setup, tp, 2, sp), tp)
+    rebuilt = np.where(np.asarray(recompute) == 2, rebuilt - checkpoint, rebuilt)
     kv_ring = np.where(np.asarray(cp) > 1, 2 * _cdiv(2 * tokens * m.kv_dim * setup.act_bytes, tp), 0)
     return logits + np.where(setup.forward_replayed(recompute), rebuilt, 0) + kv_ring  # per-op policy rebuilds too
 

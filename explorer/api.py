@@ -571,6 +571,15 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     setup = setups[0][2]
     if in_network_reduction and not setup.cluster.intra.nvls_efficiency:
         notes.append(_no_nvls_note(setup.cluster.intra))  # said, as --embedding-slots at PP=1 is
+    dpn = setup.cluster.devices_per_node
+    for name, span in (("TP", tp), ("TP x CP", tp * cp)):
+        if 1 < span < dpn and not bool(setup.within_nodes(span)):  # priced as crossing (Setup.within_nodes)
+            notes.append(Assumption(
+                f"{name} = {span} does not divide the node's {dpn} GPUs: groups of {span} consecutive ranks "
+                f"straddle node boundaries (ranks {dpn - dpn % span}-{dpn - dpn % span + span - 1} span two nodes), "
+                "so their collectives cross the network and pace the step; a divisor of the node keeps them inside.",
+                "Megatron-LM rank order (TP innermost); docs/conventions.md 'Groups that straddle a node'"))
+            break
     if recompute_every > 1 and recompute != "full":
         if asked_recompute is None:  # name the default that is in force without recompute_every, not 'none'
             default = _track_plan_defaults(t, mdl, gpu, framework, zero, None, 1)[1]

@@ -53,3 +53,10 @@ def test_tp_overlap_needs_the_group_inside_a_node():
     inside_off = explorer.estimate(model="gpt3_175b", gpus=256, tp=8, pp=8, micro_batch=1, zero=1,
                                    tp_comm_overlap=False)
     assert inside_on.time_s["tp_comm"] < inside_off.time_s["tp_comm"]  # inside a node the overlap still hides
+
+
+def test_the_estimate_says_its_tp_groups_straddle_nodes():
+    text = " ".join(a.text for a in explorer.estimate(gpus_per_node=6, **PLAN).notes)
+    assert "TP = 4 does not divide the node's 6 GPUs" in text and "ranks 4-7 span two nodes" in text
+    aligned = " ".join(a.text for a in explorer.estimate(gpus_per_node=8, **PLAN).notes)
+    assert "does not divide" not in aligned

@@ -578,7 +578,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                 f"{name} = {span} does not divide the node's {dpn} GPUs: groups of {span} consecutive ranks "
                 f"straddle node boundaries (ranks {dpn - dpn % span}-{dpn - dpn % span + span - 1} span two nodes), "
                 "so their collectives cross the network and pace the step; a divisor of the node keeps them inside.",
-                "Megatron-LM rank order (TP innermost); docs/conventions.md 'Groups that straddle a node'"))
+                "Megatron-LM rank order (TP innermost); "
+                "docs/conventions.md 'Collectives inside the training-step model'"))
             break
     if recompute_every > 1 and recompute != "full":
         if asked_recompute is None:  # name the default that is in force without recompute_every, not 'none'

@@ -9,6 +9,8 @@ The step is composed in explorer/cost/step.py:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -115,14 +117,20 @@ def layer_time(
     communication overlaps the GEMMs, per row (the plan's framework decides; default Setup.tp_overlap_on).
     Under full recompute of every k-th layer only (Setup.recompute_every) the mean layer: 1/k of them replayed,
     the rest not (a layer is one or the other)."""
-    parts = _layer_time(setup, tp, cp, micro_batch, recompute, sp, tp_overlap)
+    return _mean_layer(setup, recompute, lambda rc: _layer_time(setup, tp, cp, micro_batch, rc, sp, tp_overlap))
+
+
+def _mean_layer(setup: Setup, recompute: ArrayLike, parts_of: Callable[[ArrayLike], tuple]) -> tuple:
+    """The mean layer's `parts_of(recompute)` under full recompute of every k-th layer only
+    (Setup.recompute_every): 1/k of the layers replayed, the rest not (a layer is one or the other)."""
+    parts = parts_of(recompute)
     k = setup.recompute_every
     if k == 1:
         return parts
     rc = np.asarray(recompute)
     share = np.where(rc == 2, 1.0 / k, 1.0)
-    rest = _layer_time(setup, tp, cp, micro_batch, np.where(rc == 2, 0, rc), sp, tp_overlap)
-    return tuple(share * a + (1.0 - share) * b for a, b in zip(parts, rest))  # type: ignore[return-value]
+    rest = parts_of(np.where(rc == 2, 0, rc))
+    return tuple(share * a + (1.0 - share) * b for a, b in zip(parts, rest))
 
 
 def _layer_time(
@@ -330,13 +338,8 @@ def sharded_dp_windows(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: 
     exposure took the attention as its own window; review D item 2)."""
     t_c, t_m, _, _ = layer_time(setup, tp, cp, micro_batch, recompute, sp)
     fwd = layer_forward_time(setup, tp, cp, micro_batch, sp)
-    k = setup.recompute_every
-    e_f, e_b, x_f, x_b = _cp_ring(setup, tp, cp, micro_batch, recompute)
-    if k != 1:  # the mean layer, as layer_time mixes it: 1/k of them replayed under full recompute
-        rc = np.asarray(recompute)
-        share = np.where(rc == 2, 1.0 / k, 1.0)
-        rest = _cp_ring(setup, tp, cp, micro_batch, np.where(rc == 2, 0, rc))
-        e_f, e_b, x_f, x_b = (share * a + (1.0 - share) * b for a, b in zip((e_f, e_b, x_f, x_b), rest))
+    # the mean layer's ring, as layer_time mixes its parts
+    e_f, e_b, x_f, x_b = _mean_layer(setup, recompute, lambda rc: _cp_ring(setup, tp, cp, micro_batch, rc))
     cp_a = np.asarray(cp)
     shared = (cp_a > 1) & ~setup.within_nodes(np.asarray(tp) * cp_a)
     win_f = np.maximum(0.0, fwd + e_f - np.where(shared, x_f, 0.0))

@@ -53,6 +53,15 @@ class Tier:
         or must wait for every member (an all-reduce: a ring stalls while one member computes)."""
         return self.graph not in ALL_REDUCE_GRAPHS
 
+    def busiest(self, dev: str) -> str:
+        """Whose energy the round's sync figure is, where this path loads devices unequally: 'the earbud with the
+        most neighbours' (gossip) or 'the earbud that relays the most ring chunks' (a ring relayed over the contact
+        graph); the model charges that device, the first to spend its budget (model.sync_costs degree='max').
+        '' where every device pays the same (a star through a server)."""
+        if self.graph.startswith("gossip"):
+            return f"the {dev} with the most neighbours"
+        return f"the {dev} that relays the most ring chunks" if self.graph == "ring_relayed" else ""
+
 
 @dataclass(frozen=True)
 class Placement:

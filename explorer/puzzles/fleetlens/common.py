@@ -107,10 +107,9 @@ def reference_power_w(track) -> tuple[float, str, str] | None:
         else None
 
 def busiest_note(tier, dev: str) -> str:
-    """' (the busiest earbud's)' where the tier loads devices unequally (gossip, a ring relayed over the contact
-    graph), whose energy the model charges for the busiest device, the first to spend its budget
-    (model.sync_costs degree='max'); '' where every device pays the same (a star through a server)."""
-    return f" (the busiest {dev}'s)" if tier.graph in ("gossip_devices", "gossip_pairs", "ring_relayed") else ""
+    """' (the busiest earbud's)' where the tier loads devices unequally (Tier.busiest), '' where every device pays
+    the same (a star through a server)."""
+    return f" (the busiest {dev}'s)" if tier.busiest(dev) else ""
 
 
 def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
@@ -137,9 +136,7 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
         days_text = (f"it takes part in all {num(b['rounds_per_day'])} rounds a day: "
                      f"{num(joins)} x {num(b['energy_round'])} J = {num(b['energy_day'])} J a day")
     # whose figure it is where the devices' sync work differs (fleet3d.model.sync_costs charges the busiest)
-    graph = b["tier"].graph
-    busiest = (f"the {dev} with the most neighbours" if graph.startswith("gossip") else
-               f"the {dev} that relays the most ring chunks" if graph == "ring_relayed" else "")
+    busiest = b["tier"].busiest(dev)
     at_most = (f" at most (the busiest's figure: {busiest}, the first to run out of its daily budget)"
                if busiest else "")
     text = (f"One round costs each {dev} that takes part {num(b['energy_round'])} J{at_most}: "

@@ -276,7 +276,7 @@ def hierarchy(rep, res) -> View:
                                                   f"slowest path / best path ({rest_untied[-1]['tier'].short})")
     gossip_rows = any(r["tier"].graph.startswith("gossip") for r in rows)
     ring_rows = any(r["tier"].graph == "ring_relayed" for r in rows)
-    busy = gossip_rows or ring_rows
+    busy = any(r["tier"].busiest(dev) for r in rows)
     e_head = f"J per round per {dev}" + (" (the busiest)" if busy else "")
     table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", e_head,
                    "binds"], [[r["tier"].short, round(r["days"], 4), round(r["round_time"], 2),
@@ -289,7 +289,7 @@ def hierarchy(rep, res) -> View:
                                    if on)
                      + "; the mean earbud's: " + "; ".join(
                          f"{r['tier'].short} {num(_mean_earbud_energy(res, r))} J" for r in rows
-                         if r["tier"].graph.startswith("gossip") or r["tier"].graph == "ring_relayed") + ")"
+                         if r["tier"].busiest(dev)) + ")"
                      if busy else ""))
     return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
                 tables={"fleet_tiers": table})
@@ -342,10 +342,9 @@ def compression(rep, res) -> View:
     unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
                  "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")
     server = b["tier"].graph == "server"
-    who = (" with the most neighbours (the first to run out of its budget)" if b["tier"].graph.startswith("gossip")
-           else " that relays the most ring chunks (the first to run out of its budget)"
-           if b["tier"].graph == "ring_relayed" else "")
-    cost = (f"a round costs the {dev}{who} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
+    who = b["tier"].busiest(dev)
+    cost = (f"a round costs {who} (the first to run out of its budget) {num(top['energy_round'])} J instead of "
+            f"{num(base['energy_round'])} J"
             if who else
             f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
             if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else

@@ -118,3 +118,18 @@ def test_textbook_mode_keeps_the_flat_ring_of_the_lab_texts():
     # 128 ranks on 16 nodes, 1 GB: the textbook ring runs at one NIC (47 GB/s) and pays 254 x 5 us
     assert float(tm.allreduce(book, 1e9, 128)) == pytest.approx(254 * 5e-6 + 254 / 128 * 1e9 / 47e9)
     assert float(tm.allreduce(nccl, 1e9, 128)) < float(tm.allreduce(book, 1e9, 128))
+
+
+def test_tree_chain_is_the_busiest_nodes_so_one_more_rank_never_speeds_the_call():
+    """The tree's intra-node chain runs through every rank of its node; on 9 ranks in nodes of 8 the full node's
+    chain has 7 hops (tuning.cc's mean nRanks/nNodes = 4.5 would give 3.5 and make 9 ranks faster than 8).
+    Hand derivation, 1 kB (bandwidth term 2 x 1e3 / (0.92 x 50e9) = 0.0435 us):
+      8 ranks, 1 node:  8.4 + 2 (7 x 2 + 0 x 5) = 36.4 us
+      9 ranks, 2 nodes: 8.4 + 2 (7 x 2 + 1 x 5) = 46.4 us."""
+    ai, ae, bw = 2e-6, 5e-6, 50e9
+    band = 2 * 1e3 / (0.92 * bw)
+    assert nccl_tree_allreduce_time(1e3, 8, 8, ai, ae, bw) == pytest.approx(36.4e-6 + band)
+    assert nccl_tree_allreduce_time(1e3, 9, 8, ai, ae, bw) == pytest.approx(46.4e-6 + band)
+    for m in (1e3, 25e6):
+        times = [nccl_allreduce_time(m, n, 8, ai, ae, bw) for n in range(2, 200)]
+        assert all(b >= a - 1e-12 for a, b in zip(times, times[1:]))

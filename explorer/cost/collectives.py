@@ -474,9 +474,12 @@ def nccl_tree_allreduce_time(
 ) -> np.ndarray | float:
     """NCCL double-binary-tree all-reduce (chain inside a node, two binary trees across nodes):
     base + 2((k-1) alpha_intra + floor(log2 n_nodes) alpha_inter) + M / (0.92 busbw / 2)
-    (tuning.cc: latency 2((nRanks/nNodes - 1) intraLat + log2i(nNodes) interLat); busBw * .92; algBw = busBw/2)."""
+    (tuning.cc: latency 2((nRanks/nNodes - 1) intraLat + log2i(nNodes) interLat); busBw * .92; algBw = busBw/2).
+    k is the busiest node's ranks, min(per_node, n), where tuning.cc's selection heuristic takes the mean
+    nRanks/nNodes: a chain runs through every rank of its node, so a call waits for the longest chain (9 ranks on
+    nodes of 8: a chain of 8 and one of 1 take 7 hops, not the mean's 3.5, and adding a rank never shortens it)."""
     n, nodes = _nodes_and_inter(n, per_node)
-    k = n / nodes
+    k = np.minimum(np.maximum(np.asarray(per_node, dtype=float), 1.0), np.maximum(n, 1.0))
     depth = np.floor(np.log2(np.maximum(nodes, 1.0)))
     lat = NCCL_BASE_LATENCY_S + 2.0 * ((k - 1.0) * alpha_intra + depth * alpha_inter)
     t = lat + 2.0 * np.asarray(m_bytes, dtype=float) / (NCCL_TREE_BANDWIDTH_FACTOR * np.asarray(bus_bandwidth))

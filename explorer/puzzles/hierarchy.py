@@ -92,6 +92,7 @@ class Instance:
     intra_half_duplex: bool = False  # the intra link sends and receives on one channel (links.toml duplex)
     inter_half_duplex: bool = False  # the slow tier's link does (a radio): its ring steps' two sends take turns
     inter_relayed: bool = False  # devices reach the slow tier only through their group's hub, over the intra link
+    call_latency_s: float = 0.0  # NCCL's base latency per collective call where the flat baseline is NCCL's
 
     @property
     def inter_slower(self) -> bool:
@@ -198,6 +199,9 @@ def make_instance(sc: CollectiveScenario, *, message_bytes: float | None = None,
         intra_name=sc.intra.name,
         inter_name=sc.inter.name + (f" via {sc.intra.name}" if sc.inter_through_intra else ""),
         flat_nccl_s=(sc.dp_sync_time(m, inter_bandwidth=bw_e) if sc.setup is not None else None),
+        # measured against NCCL's flat all-reduce, which pays its base latency once per call (tuning.cc), a two-tier
+        # sync run as one operation (NCCL's hierarchical algorithms, chunk by chunk) pays it once too
+        call_latency_s=col.NCCL_BASE_LATENCY_S if sc.setup is not None else 0.0,
         intra_half_duplex=sc.intra.half_duplex, inter_relayed=sc.inter_through_intra,
         inter_half_duplex=sc.inter.half_duplex)
 
@@ -231,8 +235,9 @@ def pipelined(inst: Instance, g: int, intra: str, inter: str) -> tuple[float, in
     if not keys:
         return 0.0, 1
     sh = shares(inst, intra)
-    return col.pipelined_stages_time([empty[k] for k in keys], [full[k] - empty[k] for k in keys], inst.max_chunks,
-                                     [sh[k] for k in keys])
+    t, chunks = col.pipelined_stages_time([empty[k] for k in keys], [full[k] - empty[k] for k in keys],
+                                          inst.max_chunks, [sh[k] for k in keys])
+    return t + inst.call_latency_s, chunks  # one operation: one call's base latency (Instance.call_latency_s)
 
 
 def link_busy_s(inst: Instance, e: Evaluation) -> tuple[float, float]:
@@ -282,7 +287,8 @@ def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluati
     sync_s, chunks = pipelined(inst, g, intra, inter)
     sync_us = _us(sync_s)
     overlap_us = bi * _us(inst.backward_s_per_sample)
-    return Evaluation(g, intra, inter, a, b, not violations, tuple(violations), ph, sum(ph.values()), chunks, sync_s,
+    serial_s = sum(ph.values()) + (inst.call_latency_s if any(v > 0 for v in ph.values()) else 0.0)  # one call
+    return Evaluation(g, intra, inter, a, b, not violations, tuple(violations), ph, serial_s, chunks, sync_s,
                       sync_us, overlap_us, max(0, sync_us - overlap_us), memory)
 
 
@@ -566,6 +572,12 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                       "slow-tier path has both latencies and the smaller bandwidth (relayed, pipelined)",
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
         _duplex_assumption(sc, inst),
+        *([Assumption(f"Measured against NCCL's flat all-reduce, the two-tier sync runs as one operation and pays "
+                      f"NCCL's base latency of one call ({inst.call_latency_s * 1e6:.1f} us, Simple protocol) as the "
+                      "flat one does; its binomial tree inside a group is the lab's textbook algorithm (NCCL chains "
+                      "the ranks of a node, it has no binomial reduce)",
+                      "NVIDIA/nccl src/graph/tuning.cc (baseLat; Reduce and Broadcast run ring only)")]
+          if inst.call_latency_s else []),
         *([Assumption(f"{sc.inter.name} (the {inst.slow_tier}) is half duplex: a device sends or receives, never "
                       "both, so "
                       "every step of a ring (and of halving-doubling and the pipelined double binary tree) is an "

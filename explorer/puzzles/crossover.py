@@ -68,43 +68,115 @@ def _times(m: float, n: int, alpha: float, bw: float) -> dict[str, float]:
 
 
 # --- the puzzle ---------------------------------------------------------------------------------
-def _nccl_same_gradient(sc, n: int, t_textbook: float) -> tuple[dict[str, Figure], str]:
-    """The scenario's full gradient all-reduced as NCCL runs it on the scenario's own cluster (the collective form
-    of the 3D model, which hierarchy and compression time their sync with: CollectiveScenario.dp_sync_time), set
-    beside this part's textbook ring, with the reasons the two differ. The textbook question counts N nodes as
-    members, each with one NIC that carries the whole message; NCCL spreads the message over every GPU, one ring
-    per rail (each of a node's NICs carries its share), picks ring or its double binary tree per call, and
-    reduces in the switch (SHARP) only where the scenario turns it on."""
-    setup, m, d = sc.setup, sc.gradient_bytes, sc.devices
+def _nccl_same_gradient(sc, n: int, alpha: float, bw: float, t_textbook: float) -> tuple[dict[str, Figure], str]:
+    """The scenario's full gradient all-reduced as NCCL runs it on N of the track's nodes (the collective form of the
+    3D model, which hierarchy and compression time their sync with: CollectiveScenario.dp_sync_time, on the track's
+    own node count), set beside this part's textbook ring, with the reasons the two differ. The textbook question
+    counts N nodes as members, each with one NIC that carries the whole message; NCCL spreads the message over every
+    GPU of those N nodes, one ring per rail (each of a node's NICs carries its share), picks ring or its double
+    binary tree per call, and reduces in the switch (SHARP) only where the scenario turns it on.
+
+    NCCL runs on the track's links. Where alpha or B is overridden to something else, the textbook figures no
+    longer describe those links, so the two times are set side by side with that said, and no ratio is drawn."""
+    from explorer.cost.time import allreduce
+
+    setup, m = sc.setup, sc.gradient_bytes
+    c = setup.cluster
+    k = int(c.devices_per_node)
+    d = n * k  # the user's N nodes, each a node of the track's cluster (as the track's N = 16 nodes are 128 GPUs)
     g = setup.group(d)
     args = (m, d, g.per_node, g.alpha_intra, g.alpha_inter, g.bus_bandwidth)
     ring, tree = float(col.nccl_ring_allreduce_time(*args)), float(col.nccl_tree_allreduce_time(*args))
-    t = sc.dp_sync_time(m)
-    c = setup.cluster
-    k, nodes, bus = int(g.per_node), int(round(float(g.nodes))), float(g.bus_bandwidth)
-    intra, rails = c.intra.effective_bandwidth, k * c.inter.effective_bandwidth
+    t = float(allreduce(setup, m, d))  # on the track's own node count this is sc.dp_sync_time(m)
+    own = d == sc.devices
+    nodes, bus = int(round(float(g.nodes))), float(g.bus_bandwidth)
+    nic, nic_bw, nic_alpha = c.inter.name.split(" (")[0], c.inter.effective_bandwidth, c.inter.latency_s
+    intra, rails = c.intra.effective_bandwidth, k * nic_bw
     bus_words = (f"min({c.intra.name.split(' (')[0]} {intra / 1e9:,.0f} GB/s, {k} NICs x "
-                 f"{c.inter.effective_bandwidth / 1e9:,.0f} GB/s = {rails / 1e9:,.0f} GB/s) = {bus / 1e9:,.0f} GB/s"
+                 f"{nic_bw / 1e9:,.0f} GB/s = {rails / 1e9:,.0f} GB/s) = {bus / 1e9:,.0f} GB/s"
                  if math.isclose(bus, min(intra, rails), rel_tol=1e-9) else f"{bus / 1e9:,.0f} GB/s")
     bw_part = 2 * (d - 1) / d * m / bus
     picked = (f"ring, faster here than its double binary tree ({dur(tree)})" if ring <= tree else
               f"its double binary tree, faster here than ring ({dur(ring)})")
     sharp = ("with in-switch reduction (NVLink SHARP) on" if float(g.nvls_bandwidth) > 0 else
              "without in-switch reduction (no SHARP: the scenario does not turn it on)")
-    text = (f" That is this part's textbook question: {n} nodes as the members, each with one NIC carrying the whole "
-            f"message. NCCL, as the 3D model, hierarchy and compression time the same {_human(m)} on the same "
-            f"cluster, takes {dur(t)}: it runs over all {d:,} GPUs ({nodes} nodes of {k}), one ring per rail, so "
-            f"each of a node's {k} NICs carries 1/{k} of the message and the bus bandwidth is {bus_words}; "
+    where = (f"as the 3D model, hierarchy and compression time the same {_human(m)} on the same cluster, takes "
+             f"{dur(t)}: it runs over all {d:,} GPUs ({nodes} nodes of {k})" if own else
+             f"on N = {n:,} of the track's nodes ({k} GPUs and {k} {nic} NICs each: {d:,} GPUs, where the track's "
+             f"cluster, which hierarchy and compression time, has {sc.devices:,}), takes {dur(t)} for the same "
+             f"{_human(m)}: it runs over all {d:,} GPUs")
+    same_alpha = math.isclose(alpha, nic_alpha, rel_tol=1e-6)
+    same_bw = math.isclose(bw, nic_bw, rel_tol=1e-6)
+    if same_alpha and same_bw:
+        ratio = t_textbook / t
+        verdict = (f"The textbook ring's {dur(t_textbook)} is {human_number(ratio)}x that: "
+                   + (f"the rails ({k} NICs a node against one), not the algorithm, make the difference."
+                      if ratio > 1 else "the textbook ring is not the slower here."))
+    else:
+        given = " and ".join(x for x, same in ((f"alpha = {dur(alpha)}", same_alpha), (f"B = {_rate(bw)}", same_bw))
+                             if not same)
+        verdict = (f"NCCL's figure is for the track's {nic} NICs (alpha = {dur(nic_alpha)}, B = {_rate(nic_bw)} "
+                   f"each), not the {given} given here, so it and the textbook ring's {dur(t_textbook)} are not "
+                   "like-for-like and no ratio is drawn: leave alpha and B at the track's to compare them.")
+    text = (f" That is this part's textbook question: {n:,} nodes as the members, each with one NIC carrying the "
+            f"whole message. NCCL, {where}, one ring per rail, so each of a node's {k} NICs carries 1/{k} of the "
+            f"message and the bus bandwidth is {bus_words}; "
             f"2 x {d - 1}/{d} x {_human(m)} / {bus / 1e9:,.0f} GB/s = {dur(bw_part)} plus per-tier latency "
-            f"(NVLink steps inside a node, NIC steps between nodes), {sharp}; it picks {picked}. "
-            f"The textbook ring's {dur(t_textbook)} is {human_number(t_textbook / t)}x that: the rails, not the "
-            "algorithm, make the difference.")
+            f"(NVLink steps inside a node, NIC steps between nodes), {sharp}; it picks {picked}. {verdict}")
+    links = "" if same_alpha and same_bw else f"; the track's {nic} NICs, not the alpha/B given"
     figures = {
-        "ring_full_gradient_s": Figure(t_textbook, "s", f"textbook ring, full gradient, N = {n} (one NIC each)"),
-        "nccl_full_gradient_s": Figure(t, "s", f"the same gradient as NCCL runs it ({d:,} GPUs, one ring per rail; "
-                                               "hierarchy's and compression's sync)"),
+        "ring_full_gradient_s": Figure(t_textbook, "s", f"textbook ring, full gradient, N = {n:,} (one NIC each)"),
+        "nccl_full_gradient_s": Figure(t, "s", (f"the same gradient as NCCL runs it ({d:,} GPUs, one ring per rail; "
+                                                "hierarchy's and compression's sync" if own else
+                                                f"the same gradient as NCCL runs it on N = {n:,} of the track's "
+                                                f"nodes ({d:,} GPUs, one ring per rail")
+                                       + links + ")"),
     }
     return figures, text
+
+
+def _saturated_answer(sc, n: int, alpha: float, bw: float, m: float, m_star: float, at_m: dict[str, float],
+                      at_grad: dict[str, float]) -> str:
+    """The cloud question 'Ring is saturated: does tree cut the alpha term?', answered from the figures: where M
+    lies against M* (below, at, past, or no crossover at all), which of ring's two terms is the larger at M, which
+    algorithm is faster there, and what the double binary tree's bandwidth term is against ring's."""
+    L = math.ceil(math.log2(n))
+    ring_a = float(col.ring_allreduce_time(0.0, n, alpha, bw))  # ring's alpha term 2(N-1) alpha (M = 0)
+    tree_a = float(col.tree_allreduce_time(0.0, n, alpha, bw))  # tree's 2 L alpha
+    ring_b = at_m["ring"] - ring_a  # ring's bandwidth term 2(N-1)/N M/B
+    ring_t, tree_t = at_m["ring"], at_m["tree"]
+    bucket = f"a {_human(m)} DDP bucket"
+    if m_star <= 0:
+        where = f"At N = {n:,} there is no M* (ring is never slower than the textbook tree); at {bucket}"
+    elif math.isclose(m, m_star, rel_tol=1e-3):
+        where = f"At {bucket}, at M* = {_human(m_star)},"
+    else:
+        where = (f"At {bucket}, {human_number(m / m_star)}x M* = {_human(m_star)} "
+                 f"({'past' if m > m_star else 'below'} it),")
+    terms = _ring_terms(m, n, alpha, bw)
+    if dur(ring_t) == dur(tree_t):
+        race = f"ring takes {dur(ring_t)} and the textbook tree {dur(tree_t)}, the same to three digits"
+    else:
+        race = (f"ring takes {dur(ring_t)} and the textbook tree {dur(tree_t)}: "
+                f"{'ring' if ring_t < tree_t else 'tree'} is faster")
+    why = ""
+    if m_star > 0 and m > m_star and ring_b < ring_a and ring_t < tree_t:
+        why = (" Past M* ring wins even while its alpha term is the larger: the tree pays M/B at each of its "
+               "2L levels.")
+    elif m_star > 0 and m < m_star and tree_t < ring_t:
+        why = " Below M* the alpha term tree cuts is worth more than the bandwidth it adds."
+    # the pipelined double binary tree's bandwidth term: each rank moves about M each way in each of its two phases,
+    # 2 M/B as its chunks grow (collectives.double_binary_tree_allreduce_time), against ring's 2(N-1)/N M/B
+    g = sc.gradient_bytes
+    dbt_b = float(col.p2p_time(2.0 * g, 0.0, bw))
+    ring_gb = at_grad["ring"] - ring_a
+    dbt = (f"the pipelined double binary tree ({dur(at_grad['double_binary_tree'])}) has a bandwidth term of "
+           f"2 M/B = {dur(dbt_b)} against ring's 2(N-1)/N M/B = {dur(ring_gb)} (N/(N-1) = {n:,}/{n - 1:,} = "
+           f"{dbt_b / ring_gb:.4g}x ring's: equal only as N grows), and its latency is about 2 ceil(log2 N) alpha "
+           "only for small messages (pipelined in chunks it pays alpha once per chunk)")
+    return (f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {dur(tree_a)} vs ring's 2(N-1) alpha = "
+            f"{dur(ring_a)} over {n:,} nodes. {where} {terms}; {race}.{why} For the full {_human(g)} gradient ring "
+            f"takes {dur(at_grad['ring'])}, tree {dur(at_grad['tree'])}; {dbt}.")
 
 
 @fleet_view("crossover")
@@ -207,21 +279,12 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                    else f"NCCL's pipelined double binary tree never beats ring at N = {n:,} under this model.")),
     ]
     nccl_text = ""
-    if sc.setup is not None:  # a step-model track: the same gradient as NCCL runs it on the same cluster
-        nccl_figs, nccl_text = _nccl_same_gradient(sc, n, at_grad["ring"])
+    if sc.setup is not None:  # a step-model track: the same gradient as NCCL runs it on N of the track's nodes
+        nccl_figs, nccl_text = _nccl_same_gradient(sc, n, alpha, bw, at_grad["ring"])
         figures.update(nccl_figs)
     if sc.track == "cloud":
-        ring_a = 2 * (n - 1) * alpha
-        past = f"{m / m_star:,.0f}x past M*" if m_star > 0 else "past any crossover"
-        findings.append(Finding(
-            "Ring is saturated: does tree cut the alpha term?",
-            f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {dur(2 * L * alpha)} vs ring's "
-            "2(N-1) alpha = "
-            f"{dur(ring_a)} over {n} nodes. But a {_human(m)} DDP bucket is {past}, so the bandwidth term "
-            f"dominates: ring {dur(at_m['ring'])} vs textbook tree {dur(at_m['tree'])}. For the full "
-            f"{_human(sc.gradient_bytes)} gradient ring takes {dur(at_grad['ring'])}, tree "
-            f"{dur(at_grad['tree'])}; the double binary tree ({dur(at_grad['double_binary_tree'])}) keeps "
-            "ring's bandwidth term while cutting alpha to ~2 L." + nccl_text))
+        findings.append(Finding("Ring is saturated: does tree cut the alpha term?",
+                                _saturated_answer(sc, n, alpha, bw, m, m_star, at_m, at_grad) + nccl_text))
     tables = {
         "times": Table(["message (B)"] + [f"{NAME[a]} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
                        "AllReduce time vs message size"),
@@ -248,8 +311,9 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     ]
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),
-        Assumption(f"alpha and B from {link.name}: alpha = {dur(link.latency_s)}, B = {_rate(bw)} (line rate x "
-                   f"efficiency {link.efficiency})", link.source),
+        Assumption(f"alpha and B from {link.name}: alpha = {dur(link.latency_s)}, "
+                   f"B = {_rate(link.effective_bandwidth)} (line rate x efficiency {link.efficiency})"
+                   + _overridden(alpha, bw, link), link.source),
         Assumption("No contention, full-duplex links, every step bounded by its slowest transfer "
                    "(alpha-beta model)", "Hockney 1994; Thakur et al. 2005"),
     ]
@@ -278,10 +342,32 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
 
 
 def _rate(bps: float) -> str:
-    for scale, unit in ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
+    for scale, unit in ((1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
         if bps >= scale:
             return f"{bps / scale:.3g} {unit}"
     return f"{bps:.3g} B/s"
+
+
+def _overridden(alpha: float, bw: float, link) -> str:
+    """'; overridden here: ...' when alpha or B is not the link's (the figures then use the values given)."""
+    given = []
+    if not math.isclose(alpha, link.latency_s, rel_tol=1e-6):
+        given.append(f"alpha = {dur(alpha)}")
+    if not math.isclose(bw, link.effective_bandwidth, rel_tol=1e-6):
+        given.append(f"B = {_rate(bw)}")
+    return f"; overridden here: {' and '.join(given)}" if given else ""
+
+
+def _ring_terms(m: float, n: int, alpha: float, bw: float) -> str:
+    """Which of ring's two terms is the larger at M, with both figures (from the cost function: the alpha term is
+    its time at M = 0, the bandwidth term the rest)."""
+    a = float(col.ring_allreduce_time(0.0, n, alpha, bw))
+    b = float(col.ring_allreduce_time(m, n, alpha, bw)) - a
+    if math.isclose(a, b, rel_tol=1e-3):
+        return f"ring's alpha term and its bandwidth term 2(N-1)/N M/B are level ({dur(a)} each)"
+    if b > a:
+        return f"ring's bandwidth term 2(N-1)/N M/B = {dur(b)} outweighs its alpha term ({dur(a)})"
+    return f"ring's alpha term ({dur(a)}) outweighs its bandwidth term 2(N-1)/N M/B = {dur(b)}"
 
 
 # --- track extras -------------------------------------------------------------------------------
@@ -324,20 +410,25 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     figures["ring_p99_small_s"] = Figure(ring_s["tail_s"], "s", "ring p99 at M*/10")
     figures["tree_p99_small_s"] = Figure(tree_s["tail_s"], "s", "tree p99 at M*/10")
     robust = "tree" if tree_s["tail_s"] < ring_s["tail_s"] else "ring"
+    # N <= 3: no deterministic crossover (ring is never slower), so 'M*/10' and 'from 0 B' would name a size that is
+    # not there
+    small_words = f"M*/10 = {_human(small)}" if m_star > 0 else f"{_human(small)} (no M* at N = {n})"
+    from_words = (_human(m_star) if m_star > 0 else
+                  f"none (with alpha fixed, ring is never slower at N = {n})")
     ring_det = float(col.ring_allreduce_time(small, n, alpha, bw))
     tree_det = float(col.tree_allreduce_time(small, n, alpha, bw))
     findings.append(Finding(
         "alpha is a random variable on the noisy 5G link: tree vs ring, expected time and tail?",
         f"alpha ~ lognormal(mean {alpha * 1e3:.3g} ms, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
-        f"seconds), {trials:,} seeded trials. At M*/10 = {_human(small)}: ring expected "
+        f"seconds), {trials:,} seeded trials. At {small_words}: ring expected "
         f"{dur(ring_s['mean_s'])}, p99 {dur(ring_s['tail_s'])} ({ring_s['mean_s'] / ring_det:.2f}x its "
         f"deterministic {dur(ring_det)}); tree expected {dur(tree_s['mean_s'])}, p99 {dur(tree_s['tail_s'])} "
         f"({tree_s['mean_s'] / tree_det:.2f}x). Each synchronous step waits for its slowest message, so ring's "
         f"2(N-1) = {2 * (n - 1)} steps of {n} messages inflate more than tree's {2 * L} levels of at most "
         f"{n // 2}: {robust} is the robust choice for small messages, and the crossover of the expected times "
-        f"moves from {_human(m_star)} to {_human(m_star_e)}. At the {_human(m)} bucket the bandwidth "
-        f"term dominates: ring {ring_b['mean_s']:.2f} s (p99 {ring_b['tail_s']:.2f} s), tree "
-        f"{tree_b['mean_s']:.2f} s (p99 {tree_b['tail_s']:.2f} s)."))
+        f"moves from {from_words} to {_human(m_star_e)}. At the {_human(m)} bucket {_ring_terms(m, n, alpha, bw)}: "
+        f"ring {dur(ring_b['mean_s'])} (p99 {dur(ring_b['tail_s'])}), tree "
+        f"{dur(tree_b['mean_s'])} (p99 {dur(tree_b['tail_s'])})."))
     tables["latency_variance"] = Table(["message (B)", "algorithm", "deterministic (s)", "expected (s)", "p99 (s)",
                                         "p99 / expected"], rows, "AllReduce with random alpha (seeded simulation)")
     formulas.append(Formula("random alpha", "alpha ~ LogNormal(mu, sigma), sigma^2 = ln(1 + CV^2), "
@@ -385,7 +476,10 @@ def _mobile(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, 
         f"{ring['bytes'] / n / 1e6:.1f} MB per pair = {ring['energy_j'] / n:.1f} J "
         f"({100 * ring['energy_j'] / n / battery:.2f}% of a {battery:.0f} J battery) and keeps the radio busy "
         f"{ring['time_s']:.0f} s = {frames_lost(ring['time_s'], fps):,} frames at {fps:.0f} Hz. Tree sends the same "
-        "bytes in total (reduce + broadcast, 2(N-1) M) but takes longer; only compression (part 3) shrinks both."))
+        "bytes in total (reduce + broadcast, 2(N-1) M) "
+        + (f"but takes longer ({dur(costs['tree']['time_s'])})" if costs["tree"]["time_s"] > ring["time_s"] else
+           f"and is faster here ({dur(costs['tree']['time_s'])}: the gradient is below M*)")
+        + "; only compression (part 3) shrinks both."))
     tables["radio_cost"] = Table(["algorithm", "time (s)", "bytes sent per device", "energy per device (J)",
                                   "battery fraction", "AR frames lost"], rows, "Energy and frames per sync")
     formulas.append(Formula("radio energy", "E = bits sent x energy per bit; frames lost = ceil(T_sync x frame rate)",

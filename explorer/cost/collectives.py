@@ -43,6 +43,19 @@ def reduce_scatter_time(m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, band
 all_gather_time = reduce_scatter_time
 
 
+def all_to_all_time(m_bytes: ArrayLike, n: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike,
+                    half_duplex: bool = False) -> np.ndarray | float:
+    """All-to-all in which each of N devices holds M bytes, one M/N block for every device, over a link per
+    device: the pairwise exchange, (N-1) alpha + (N-1)/N * M/B (Thakur, Rabenseifner and Gropp 2005, 'Optimization
+    of collective communication operations in MPICH', sec. 5: p - 1 steps, each sending one block and receiving
+    another). No reduction shrinks the traffic on the way, so every block a device sends crosses its own link.
+    half_duplex (links.toml duplex): each step's send and receive take turns, 2 M/(N B) a step."""
+    n = np.asarray(n, dtype=float)
+    bw = exchange_bandwidth(bandwidth, half_duplex)
+    t = (n - 1.0) * alpha + (n - 1.0) / np.maximum(n, 1.0) * np.asarray(m_bytes, dtype=float) / bw
+    return np.where(n > 1, t, 0.0) if np.ndim(t) else (float(t) if n > 1 else 0.0)
+
+
 def p2p_time(m_bytes: ArrayLike, alpha: ArrayLike, bandwidth: ArrayLike) -> np.ndarray | float:
     """One point-to-point send: alpha + M/B."""
     return alpha + np.true_divide(m_bytes, bandwidth)  # a float stays a float (numpy's), an array an array
@@ -523,3 +536,25 @@ def nccl_reduce_scatter_time(
 
 
 nccl_all_gather_time = nccl_reduce_scatter_time
+
+
+def nccl_all_to_all_time(
+    m_bytes: ArrayLike, n: ArrayLike, per_node: ArrayLike, alpha_intra: ArrayLike, alpha_inter: ArrayLike,
+    intra_bandwidth: ArrayLike, nic_bandwidth: ArrayLike,
+) -> np.ndarray | float:
+    """An all-to-all as NCCL runs it (grouped ncclSend / ncclRecv to every peer, issued at once; PyTorch's
+    all_to_all_single), each rank holding M bytes, M/n for every rank: of what a rank sends, (k - 1)/n M stays in
+    its node (NVLink) and (n - k)/n M leaves it through the NIC the rank drives, k ranks a node. No ring
+    aggregates it: with a NIC per GPU each NIC carries its own GPU's (n - k)/n M (PXN, NCCL 2.12+, only moves a
+    send to the NIC on the receiver's rail, the per-NIC load is the same), where a ring all-reduce puts
+    2 (n-1)/n M / k on each of the k rails. nic_bandwidth: the rate each rank gets across nodes (a NIC per GPU:
+    the NIC's; one NIC per node: its rate over the k ranks sharing it). The sends to all peers run at once:
+    latency base + one hop of the slowest tier (a lower bound; NCCL's p2p scheduling spreads peers over rounds)."""
+    n = np.asarray(n, dtype=float)
+    k = np.minimum(np.maximum(np.asarray(per_node, dtype=float), 1.0), np.maximum(n, 1.0))
+    m = np.asarray(m_bytes, dtype=float)
+    across = n > k
+    inside_t = (k - 1.0) / np.maximum(n, 1.0) * m / np.asarray(intra_bandwidth, dtype=float)
+    across_t = np.where(across, (n - k) / np.maximum(n, 1.0) * m / np.maximum(nic_bandwidth, 1e-30), 0.0)
+    lat = NCCL_BASE_LATENCY_S + np.where(across, alpha_inter, alpha_intra)
+    return _out(lat + np.maximum(inside_t, across_t), n)

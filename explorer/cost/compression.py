@@ -7,9 +7,15 @@ Message bits per gradient element (what ONE worker's compressed message holds, n
   * top-k: an FP32 value + a 32-bit index per kept element, 64 x fraction (Stich et al. 2018).
 
 What the synchronisation moves (bytes each worker receives, N workers, message M):
-  * dense FP32/FP16 and 1-bit: an all-reduce, 2 (N-1)/N x M per worker. 1-bit Adam's compressed all-reduce
-    (Tang et al. 2021, Algorithm 1; DeepSpeed's NcclBackend.compressed_allreduce) is an all-to-all of the N
-    sign chunks of M/N then an all-gather of the N re-compressed chunks, (N-1)/N M each: the same volume.
+  * dense FP32/FP16: an all-reduce, 2 (N-1)/N x M per worker.
+  * 1-bit: 1-bit Adam's compressed all-reduce (Tang et al. 2021, Algorithm 1; DeepSpeed's
+    NcclBackend.compressed_allreduce, deepspeed/runtime/comm/nccl.py: dist.all_to_all_single of the packed
+    signs, all_gather of the scales, then all_gather of the servers' re-compressed chunks) is an all-to-all of
+    the N sign chunks of M/N then an all-gather of the N re-compressed chunks, (N-1)/N M each: the all-reduce's
+    volume per worker, but not its path. The all-to-all sends every block straight to its owner, so each GPU
+    pushes (N - k)/N M through its own NIC (k GPUs a node), where a ring all-reduce over rails puts about
+    2 M / k on each (explorer/cost/collectives.nccl_all_to_all_time): on 8-GPU nodes the all-to-all loads a NIC
+    about 4x as much as the all-reduce of the same message (ALLTOALL_SCHEMES).
   * top-k: NOT an all-reduce. Every worker keeps a different index set, so a ring reduce-scatter of (index,
     value) pairs does not stay k pairs long (the union grows at every hop, up to dense); the implementations
     all-gather the pairs instead: DGC (Lin et al. ICLR 2018; its code, synxlin/deep-gradient-compression
@@ -50,6 +56,9 @@ TOPK_PAIR_BYTES = 8.0
 """Bytes of one kept top-k entry on the wire: an FP32 value + a 32-bit index (64 bits, as bits_per_element)."""
 ALLGATHER_SCHEMES = ("topk",)
 """Schemes whose synchronisation is an all-gather of each worker's message, not an all-reduce."""
+ALLTOALL_SCHEMES = ("onebit",)
+"""Schemes whose synchronisation is an all-to-all of the message then an all-gather of its reduced chunks (1-bit
+Adam's compressed all-reduce), not an all-reduce."""
 
 
 def bits_per_element(scheme: str, topk_fraction: float = 0.01, elements: float = 1 << 20) -> float:

@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from explorer.cost.collectives import (
+    all_to_all_time,
+    nccl_all_to_all_time,
     nccl_allreduce_time,
     nccl_reduce_scatter_time,
     reduce_scatter_time,
@@ -51,6 +53,22 @@ def reduce_scatter(setup: Setup, m_bytes: ArrayLike, size: ArrayLike, stride: Ar
 
 
 all_gather = reduce_scatter
+
+
+def all_to_all(setup: Setup, m_bytes: ArrayLike, size: ArrayLike) -> np.ndarray | float:
+    """One all-to-all over `size` consecutive ranks (the data-parallel world of a pure-DP plan), each rank holding
+    M bytes: NCCL's grouped sends (collectives.nccl_all_to_all_time), or the textbook pairwise exchange over the
+    slowest link the group spans. Across nodes each rank drives its own NIC (a NIC per GPU) or a share of the
+    node's one NIC (links.toml shared_per_node); a half-duplex link halves the rate."""
+    c = setup.cluster
+    if setup.collectives == "textbook":
+        alpha, bw = _slowest_link(setup, size, 1, 1, 1)
+        return all_to_all_time(m_bytes, size, alpha, bw)
+    k = np.minimum(np.asarray(size, dtype=float), float(c.devices_per_node))
+    nic = c.inter.effective_bandwidth / (k if c.inter.shared_per_node else 1.0)
+    nic = nic / (2.0 if c.inter.half_duplex else 1.0)
+    intra = c.intra.effective_bandwidth / (2.0 if c.intra.half_duplex else 1.0)
+    return nccl_all_to_all_time(m_bytes, size, k, c.intra.latency_s, c.inter.latency_s, intra, nic)
 
 
 def _slowest_link(setup: Setup, size: ArrayLike, stride: ArrayLike, inner: ArrayLike, inner_stride: ArrayLike,

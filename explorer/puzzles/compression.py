@@ -59,12 +59,17 @@ def step_times(sc: CollectiveScenario, frac: float, inter_link: str | None = Non
         nbytes = sc.params * bits / 8.0
         # top-k's workers keep different indices: their (value, index) pairs are all-gathered, not all-reduced
         # (explorer/cost/compression.py, 'What the synchronisation moves')
+        # 1-bit Adam's compressed all-reduce: an all-to-all of the sign chunks, then an all-gather of the servers'
+        # re-compressed chunks (explorer/cost/compression.py); the scales' all-gather (N floats) is left out
         sync = (_allgather_time(sc, cc.topk_allgather_bytes(sc.params, frac, n), inter_link)
-                if s in cc.ALLGATHER_SCHEMES else sc.dp_sync_time(nbytes, inter_link))
+                if s in cc.ALLGATHER_SCHEMES else
+                _alltoall_time(sc, nbytes, inter_link) + _allgather_time(sc, nbytes, inter_link)
+                if s in cc.ALLTOALL_SCHEMES else sc.dp_sync_time(nbytes, inter_link))
         kernels = cc.compression_time(s, sc.params, n, mem_bw, native_bits, frac)
         exposed = max(0.0, sync - hide) if s in ("fp32", "fp16") else sync
         out[s] = {"bits": bits, "bytes": nbytes, "received": cc.received_bytes_per_worker(s, sc.params, n, frac),
-                  "collective": "all-gather" if s in cc.ALLGATHER_SCHEMES else "all-reduce", "sync_s": sync,
+                  "collective": ("all-gather" if s in cc.ALLGATHER_SCHEMES else "all-to-all + all-gather"
+                                 if s in cc.ALLTOALL_SCHEMES else "all-reduce"), "sync_s": sync,
                   "compress_s": kernels, "exposed_s": exposed, "step_s": sc.compute_s_per_step + exposed + kernels}
     return out
 
@@ -75,27 +80,48 @@ def _participants(sc: CollectiveScenario) -> int:
     return sc.devices if sc.setup is not None else sc.crossover_n
 
 
+def _setup_on(sc: CollectiveScenario, inter_link: str | None):
+    """The track's step-model setup, its network swapped for `inter_link` (a catalog key) if given."""
+    from dataclasses import replace
+
+    from explorer.hardware.catalog import build_cluster
+
+    c = sc.setup.cluster
+    if inter_link is None:
+        return sc.setup
+    return replace(sc.setup, cluster=build_cluster(c.accelerator.key, c.devices, c.devices_per_node, c.intra.key,
+                                                   inter_link))
+
+
 def _allgather_time(sc: CollectiveScenario, total_bytes: float, inter_link: str | None = None) -> float:
     """One all-gather of total_bytes (N messages) over the workers sc.dp_sync_time all-reduces over: as NCCL runs
     it (ring, rails) on a step-model track, else the textbook ring over the crossover link."""
     from explorer.cost import collectives as col
 
     if sc.setup is not None:
-        from dataclasses import replace
-
         from explorer.cost.time import all_gather
-        from explorer.hardware.catalog import build_cluster
 
-        setup, c = sc.setup, sc.setup.cluster
-        if inter_link is not None:
-            c = build_cluster(c.accelerator.key, c.devices, c.devices_per_node, c.intra.key, inter_link)
-            setup = replace(setup, cluster=c)
-        return float(all_gather(setup, total_bytes, sc.devices))
+        return float(all_gather(_setup_on(sc, inter_link), total_bytes, sc.devices))
     link = sc.crossover_link if inter_link is None else get_link(inter_link)
     # each ring step is an exchange (a member sends one message and receives another): half the rate on a
     # half-duplex radio (links.toml duplex; collectives.exchange_bandwidth)
     return float(col.all_gather_time(total_bytes, sc.crossover_n, link.latency_s,
                                      col.exchange_bandwidth(link.effective_bandwidth, link.half_duplex)))
+
+
+def _alltoall_time(sc: CollectiveScenario, m_bytes: float, inter_link: str | None = None) -> float:
+    """One all-to-all of each worker's m_bytes over the same workers: NCCL's grouped sends, each GPU's off-node
+    blocks through its own NIC (time.all_to_all) on a step-model track, else the textbook pairwise exchange over
+    the crossover link (collectives.all_to_all_time)."""
+    from explorer.cost import collectives as col
+
+    if sc.setup is not None:
+        from explorer.cost.time import all_to_all
+
+        return float(all_to_all(_setup_on(sc, inter_link), m_bytes, sc.devices))
+    link = sc.crossover_link if inter_link is None else get_link(inter_link)
+    return float(col.all_to_all_time(m_bytes, sc.crossover_n, link.latency_s, link.effective_bandwidth,
+                                     link.half_duplex))
 
 
 def _memory_bandwidth(sc: CollectiveScenario) -> float:
@@ -232,7 +258,7 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         "final_loss_1bit": Figure(one["final_loss"], "", "final training loss, 1-bit Adam"),
         "sync_time_native_s": Figure(cost[native_wire]["sync_s"], "s",
                                      f"sync time, {int(8 * sc.gradient_bytes_per_param)}-bit gradients"),
-        "sync_time_1bit_s": Figure(cost["onebit"]["sync_s"], "s", "sync time, 1-bit"),
+        "sync_time_1bit_s": Figure(cost["onebit"]["sync_s"], "s", "sync time, 1-bit (all-to-all + all-gather)"),
         "sync_time_topk_s": Figure(tk_w["sync_s"], "s", f"sync time, top-k {human_number(100 * frac)}% "
                                    "(all-gather of the kept pairs)"),
         "received_bytes_native": Figure(nat_w["received"], "B", f"bytes each worker receives per sync, "
@@ -304,7 +330,8 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 "share of the step the synchronisation was, the warm-up, the kernels and the extra steps."),
     ]
     if link.energy_j_per_bit:
-        # a ring all-reduce sends 2(N-1)/N x M from each device and receives as much; a radio's receiver draws
+        # a ring all-reduce sends 2(N-1)/N x M from each device and receives as much (1-bit's all-to-all +
+        # all-gather: (N-1)/N x M each way in each, the same); a radio's receiver draws
         # about what its transmitter does, so both count (explorer/cost/energy.py transfer_energy_j)
         e_nat = _sync_energy_j(cost[native_wire]["bytes"], sc, link.energy_j_per_bit)
         e_1 = _sync_energy_j(cost["onebit"]["bytes"], sc, link.energy_j_per_bit)
@@ -335,11 +362,14 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
                 "Seide et al. 2014; Karimireddy et al. 2019, Algorithm 2; Tang et al. 2021, Algorithm 1"),
         Formula("1-bit Adam", "T_w steps of Adam; then v frozen, m_t = beta1 m + (1 - beta1) g compressed, "
                 "x <- x - lr m / (sqrt(v_Tw) + eps)", "Tang et al. 2021, Algorithm 1"),
-        Formula("compressed sync time (1-bit)", "the all-reduce time of the compressed message (M bits / 32 of "
-                "FP32): each worker receives 2(N-1)/N x M",
-                "NCCL all-reduce where the track names a plan, else ring (docs/conventions.md 'Collectives')",
-                "1-bit all-reduce gathers, sums and recompresses chunks (all-to-all + all-gather); the bytes on "
-                "the wire are what this model keeps."),
+        Formula("compressed sync time (1-bit)", "all-to-all of the compressed message M (M bits / 32 of FP32), "
+                "then all-gather of the N re-compressed chunks: each worker receives 2(N-1)/N x M, as in an "
+                "all-reduce, but the all-to-all sends each block straight to its owner, so every GPU pushes "
+                "(N - k)/N x M through its own NIC (k GPUs a node) where a ring over rails puts about 2M/k on each",
+                "DeepSpeed NcclBackend.compressed_allreduce (all_to_all_single, all_gather); NCCL grouped sends "
+                "where the track names a plan, else the pairwise exchange (Thakur et al. 2005) and a ring "
+                "(docs/conventions.md 'Collectives')",
+                "explorer/cost/collectives.py nccl_all_to_all_time; the scales' all-gather (N floats) is left out"),
         Formula("compressed sync time (top-k)", "all-gather of N x k (value, index) pairs, 8 B each: each worker "
                 "receives (N-1) k x 8 B, ring (N-1) (alpha + 8 k / B); more than the dense all-reduce's 2(N-1)/N x M "
                 "once N > 2 M / (8 k)",
@@ -369,7 +399,9 @@ def solve(track: str = "cloud", *, topk_ratio: float | None = None, workers: int
         Assumption(f"Link: {where}", link.source),
         Assumption(f"Synchronisation: {n_sync} workers in one collective ("
                    + ("as NCCL runs it across the nodes" if sc.setup is not None else f"a ring over {link.name}")
-                   + "): FP32, FP16 and 1-bit all-reduce their message; top-k all-gathers each worker's k pairs"
+                   + "): FP32 and FP16 all-reduce their message; 1-bit all-to-alls its sign chunks and all-gathers "
+                   "the re-compressed ones (DeepSpeed's compressed all-reduce); top-k all-gathers each worker's k "
+                   "pairs"
                    + ("" if sc.setup is not None else
                       ". This is the lab's form, one ring among the devices; in a fleet's server round each device "
                       "would upload its k pairs and the server sum them (there top-k does shrink the uplink, k x 8 "

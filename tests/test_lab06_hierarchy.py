@@ -357,3 +357,13 @@ def test_two_tier_pays_nccls_call_latency_like_the_flat_baseline():
     assert r.figure("sync_time_s") == pytest.approx(60.5e-6, rel=0.01)
     assert r.figure("flat_time_s") == pytest.approx(76.4e-6, rel=0.01)
     assert r.figure("hierarchical_multiplier") == pytest.approx(76.4 / 60.5, rel=0.01)
+
+
+def test_the_100x_what_if_says_when_it_speeds_the_given_tier_up():
+    """The lab's what-if puts the slow tier at 1/100 of NVLink 4's effective rate (about 3.7 GB/s). Given 0.5 GB/s,
+    that what-if is 7x FASTER than the input, and the text must say so; at the default NDR (about 47 GB/s) it is
+    slower and nothing is added."""
+    slow = h.solve("cloud", inter_bandwidth_bps=0.5e9)
+    assert "faster than the 500 MB/s given" in slow.headline
+    assert any("faster than the 500 MB/s given" in f.answer for f in slow.findings)
+    assert "given" not in h.solve("cloud").headline

@@ -515,7 +515,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         Finding(f"Will a hierarchical strategy help if the inter-node link is {SLOW_FACTOR:.0f}x slower?",
                 f"{_verdict(slow_mult, mult)}: with the {inst.slow_tier} at 1/{SLOW_FACTOR:.0f} of the "
                 f"{inst.fast_tier} "
-                f"({_rate(slow_bw)}), the {flat_short.split(' (')[0]} baseline takes {dur(slow_flat)} and the best "
+                f"({_rate(slow_bw)}" + (f"; {_faster_than_given(inst)}" if _faster_than_given(inst) else "")
+                + f"), the {flat_short.split(' (')[0]} baseline takes {dur(slow_flat)} and the best "
                 f"two-tier plan (g = {slow_best.aggregation}, {NAMES[slow_best.intra]}/{NAMES[slow_best.inter]}) "
                 f"{dur(slow_best.sync_s)}: {human_number(slow_mult)}x. "
                 + ("NCCL's rings per rail already send M/g through each NIC, so local aggregation adds little "
@@ -819,7 +820,15 @@ def _headline(inst: Instance, best: Evaluation, flat_short: str, mult: float, sl
         else ""
     return (f"{local}{NAMES[best.inter]} across the {inst.slow_tier}, {steps}: {dur(best.sync_s)} per sync{piped}, "
             f"{vs}; {human_number(slow_mult)}x if the {inst.slow_tier} were {SLOW_FACTOR:.0f}x slower than the "
-            f"{inst.fast_tier}.")
+            f"{inst.fast_tier}" + (f" ({_faster_than_given(inst)})" if _faster_than_given(inst) else "") + ".")
+
+
+def _faster_than_given(inst: Instance) -> str:
+    """Where the given slow tier is already slower than 1/SLOW_FACTOR of the fast tier, the lab's what-if makes it
+    faster, not slower: say so beside the figure."""
+    slow_bw = inst.bw_intra / SLOW_FACTOR
+    return (f"which is faster than the {_rate(inst.bw_inter)} given: the what-if speeds it up"
+            if inst.bw_inter < slow_bw * (1 - 1e-9) else "")
 
 
 def _versus(ratio: float, what: str) -> str:

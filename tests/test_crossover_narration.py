@@ -152,3 +152,15 @@ def test_edge_bucket_words_follow_the_terms():
     text = " ".join(" ".join(f.answer for f in r.findings).split())
     assert "bandwidth term dominates" not in text
     assert "ring's alpha term (540 ms) outweighs its bandwidth term 2(N-1)/N M/B = 4.11 ms" in text
+
+
+def test_edge_figure_labels_name_no_m_star_when_there_is_none():
+    """At N = 3 ring is never slower than the textbook tree (N - 1 <= ceil(log2 N)), so there is no M*: the labels of
+    the small-message figures must name the size used, not 'M*/10'."""
+    from _explore import explore
+
+    code, out, _ = explore("solve", "crossover", "--track", "edge", "-n", "3")
+    assert code == 0
+    assert "at M*/10" not in out and "ring p99 at 1 B (no M* at N = 3)" in " ".join(out.split())
+    code, out, _ = explore("solve", "crossover", "--track", "edge")
+    assert code == 0 and "ring p99 at M*/10" in out

@@ -405,10 +405,11 @@ def _edge(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, ta
     figures["crossover_expected_bytes"] = Figure(m_star_e, "B", "crossover of the expected times (random alpha)")
     ring_b, tree_b = summ[(m, "ring")], summ[(m, "tree")]
     figures["alpha_cv"] = Figure(cv, "", "coefficient of variation of alpha")
-    figures["ring_expected_small_s"] = Figure(ring_s["mean_s"], "s", "ring expected time at M*/10")
-    figures["tree_expected_small_s"] = Figure(tree_s["mean_s"], "s", "tree expected time at M*/10")
-    figures["ring_p99_small_s"] = Figure(ring_s["tail_s"], "s", "ring p99 at M*/10")
-    figures["tree_p99_small_s"] = Figure(tree_s["tail_s"], "s", "tree p99 at M*/10")
+    at_small = "M*/10" if m_star > 0 else f"{_human(small)} (no M* at N = {n})"  # the size the sentence below names
+    figures["ring_expected_small_s"] = Figure(ring_s["mean_s"], "s", f"ring expected time at {at_small}")
+    figures["tree_expected_small_s"] = Figure(tree_s["mean_s"], "s", f"tree expected time at {at_small}")
+    figures["ring_p99_small_s"] = Figure(ring_s["tail_s"], "s", f"ring p99 at {at_small}")
+    figures["tree_p99_small_s"] = Figure(tree_s["tail_s"], "s", f"tree p99 at {at_small}")
     robust = "tree" if tree_s["tail_s"] < ring_s["tail_s"] else "ring"
     # N <= 3: no deterministic crossover (ring is never slower), so 'M*/10' and 'from 0 B' would name a size that is
     # not there

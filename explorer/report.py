@@ -9,12 +9,15 @@ puzzle's `solve` and `evaluate_attempt` take: `evaluate_attempt(values, track, *
 grades against exactly the instance the report was solved for (solver settings such as the engine
 or time limit are not part of it).
 
-A saved report (`to_dict`, `--format json`) carries the explorer version that made it and a checksum
-(SHA-256 of its canonical JSON without the checksum itself). `from_dict` recomputes it: `integrity` is
-"verified", "mismatch" (the content was changed after it was saved) or "missing" (no checksum: hand
-written, or saved by a version before checksums). Renderers show a warning instead of the status badge
-for a report that is not verified (`status_label`). The checksum detects edits, not forgery: anyone
-can recompute it, so it proves nothing about who made the file.
+A saved report (`to_dict`, `--format json`) carries the explorer version that made it, the model version its
+figures were computed with (explorer.model_version: a fingerprint of the cost model, puzzles, solvers, data and
+catalogs, since the package version stays put while they change; "unknown" in a file saved before it) and a
+checksum (SHA-256 of its canonical JSON without the checksum itself, so it covers both versions). `from_dict`
+recomputes it: `integrity` is "verified", "mismatch" (the content was changed after it was saved) or "missing"
+(no checksum: hand written, or saved by a version before checksums). Renderers show a warning instead of the
+status badge for a report that is not verified (`status_label`). The checksum detects edits, not forgery: anyone
+can recompute it, so it proves nothing about who made the file. Attempts are graded only against a report of
+today's model version (explorer.reports.attempts.check_model_version).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from explorer.errors import short
+from explorer.model_version import model_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -185,7 +189,7 @@ _TOP: dict[str, tuple[Checker, bool]] = {
     "plots": (_list_of(_STR, "plot names"), False),
     "data": (_OBJECT, False), "extra": (_OBJECT, False), "scenario": (_OBJECT, False),
     "solve_time_s": (_typed(lambda v: _is_number(v) and v >= 0, "a number of seconds >= 0"), False),
-    "explorer_version": (_STR, False), "checksum": (_STR, False),
+    "explorer_version": (_STR, False), "model_version": (_STR, False), "checksum": (_STR, False),
 }
 
 
@@ -377,6 +381,7 @@ class Report:
     solve_time_s: float = 0.0
     scenario: dict[str, Any] = field(default_factory=dict)
     explorer_version: str = field(default_factory=explorer_version)
+    model_version: str = field(default_factory=model_version)  # the cost model's fingerprint its figures come from
     integrity: str = ""  # set by from_dict: "verified", "mismatch" or "missing"; "" for a report made here
 
     def __post_init__(self) -> None:
@@ -446,6 +451,7 @@ class Report:
         d = dict(d)
         d.pop("integrity", None)
         d.setdefault("explorer_version", "unknown")
+        d.setdefault("model_version", "unknown")  # saved before reports carried it: which model made it is not known
         known = {f for f in cls.__dataclass_fields__}
         for k in [k for k in d if k not in known]:
             d.pop(k)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from explorer.reports.attempts_file import FLAG_WORDS, KIND_TEXT, AttemptRow, At
 from explorer.reports.format import fmt_value
 
 from explorer.errors import ExplorerError, UsageError
+from explorer.model_version import model_version
 from explorer.report import Constraint, Finding, Report, Table
 from explorer.units import plural
 
@@ -389,9 +391,32 @@ def scenario_options(report: Report) -> dict[str, Any]:
     return dict(opts) if isinstance(opts, dict) else {}
 
 
+def check_model_version(report: Report) -> None:
+    """Attempts are evaluated with today's model, so they are compared only with an optimum the same model computed:
+    a report saved by another model version (or before reports carried one: 'unknown') is a one-line UsageError
+    naming both versions and the command that re-solves and grades in one step. Comparing anyway gave "attempt 4
+    reaches the optimum" and "beats the optimum by 1.4 MFU points" against an optimum an older model computed."""
+    now = model_version()
+    saved = str(report.model_version or "unknown")
+    if saved == now and now != "unknown":
+        return
+    if now == "unknown":
+        why = "this explorer cannot fingerprint its own model (its sources are not installed)"
+    elif saved == "unknown":
+        why = f"it was saved before reports carried a model version, and today's is {now}"
+    else:
+        why = (f"it was computed with model version {saved}, and today's is {now} (the cost model, puzzles or "
+               f"catalogs changed since)")
+    raise UsageError(f"--attempts grades only against an optimum today's model computed, and this report's optimum "
+                     f"may come from another model: {why}; solve and grade again in one step with `explore solve "
+                     f"{report.puzzle} --track {report.track} --attempts FILE` (with the options of its scenario)")
+
+
 def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "attempts") -> list[Grade]:
     """Grade each row with the puzzle's evaluate_attempt, against the optimum in report.extra['objective'].
-    source names the file in error messages."""
+    source names the file in error messages. A report from another model version is refused
+    (check_model_version)."""
+    check_model_version(report)
     mod = mod or report_module(report)
     options = scenario_options(report)
     optimum = report.extra.get("objective") or {}
@@ -448,6 +473,7 @@ def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
 
 def read_and_grade(report: Report, path: Path | str, mod=None) -> tuple[list[Grade], list[str]]:
     """The graded attempts of a file and the notes on how it was read (encoding, delimiter, assumed values)."""
+    check_model_version(report)  # before the file is read: its rows' errors would hide why nothing can be graded
     mod = mod or report_module(report)
     got = read_file(path, attempt_spec(report, mod))
     return grade_rows(report, got.rows, mod, source=Path(path).name), got.notes
@@ -508,7 +534,12 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
                    + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
     unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
-    if optimum.get("value") is None:
+    if not ok:  # nothing was checked: "no attempt is feasible" would claim more than is known
+        rows = "the only row" if len(bad) == 1 else f"all {len(bad)} rows"
+        answer = ("Cannot tell: no attempt was given." if not grades else
+                  f"Cannot tell: no attempt could be graded: {rows} could not be read or were refused by the puzzle "
+                  f"(first: {bad[0].error}).")
+    elif optimum.get("value") is None:
         answer = ("Cannot tell: this report carries no optimum to compare with; "
                   f"{plural(len(feasible), 'attempt')} {'is' if len(feasible) == 1 else 'are'} feasible.")
     elif reached is not None:
@@ -562,26 +593,64 @@ def grade_attempts(report: Report, attempts: list[dict[str, Any]], mod=None, sou
     return attach_grades(report, grades, [], source, mod)
 
 
+# The questions summary_findings and attach_grades ask: a report graded before attach_grades recorded its questions in
+# data['attempts']['findings'] has its earlier grading found by these.
+GRADING_QUESTION = re.compile(r"(How many attempts were graded|Was .+ reached, and when"
+                              r"|Does the attempts file keep the lab's rule \(at most \d+ attempts\)"
+                              r"|How was .+ read|Whose attempts are graded here)\?")
+
+
+def drop_grades(report: Report) -> tuple[int, str]:
+    """Remove, in place, what an earlier grading added to `report` (its attempts table, findings, data, plot and
+    extra); (how many rows it graded, the file it read or ''). (0, '') when the report held no graded attempts.
+    A saved report regraded with another file kept both students' answers to every question before."""
+    old = report.data.get("attempts")
+    if not isinstance(old, dict) and "attempts" not in report.extra:
+        return 0, ""
+    old = old if isinstance(old, dict) else {}
+    asked = old.get("findings")
+    if isinstance(asked, list):
+        report.findings = [f for f in report.findings if f.question not in asked]
+    else:
+        report.findings = [f for f in report.findings if not GRADING_QUESTION.fullmatch(f.question)]
+    rows = old.get("attempts") if isinstance(old.get("attempts"), list) else report.extra.get("attempts")
+    for store in (report.tables, report.data, report.extra):
+        store.pop("attempts", None)
+    report.plots = [p for p in report.plots if p != "attempts"]
+    return len(rows) if isinstance(rows, list) else 0, str(old.get("source") or "")
+
+
 def attach_grades(report: Report, grades: list[Grade], notes: list[str], source: str, mod=None) -> Report:
-    """A copy of the report with graded attempts as a table, findings, JSON data and a plot."""
+    """A copy of the report with graded attempts as a table, findings, JSON data and a plot. A report that already
+    holds graded attempts has them replaced, and a finding says so: one grading per report, never two files'
+    answers mixed."""
     mod = mod or report_module(report)
     variables = list(mod.ATTEMPT_VARIABLES)
     optimum = dict(report.extra.get("objective") or {})
     limit = getattr(mod, "MAX_ATTEMPTS", None)
     out = copy.deepcopy(report)
+    replaced, old_source = drop_grades(out)
     label = next((g.objective_label for g in grades if g.objective_label), optimum.get("name", "objective"))
     unit = next((g.unit for g in grades if g.unit), "")
     out.tables["attempts"] = grades_table(grades, variables, label, reference(report),
                                           getattr(mod, "ATTEMPT_FIGURES", None))
-    out.findings = [*out.findings, *summary_findings(grades, limit, optimum, reference(report))]
+    added: list[Finding] = []
+    if replaced or old_source:
+        earlier = plural(replaced, "graded attempt") + (f" of {old_source}" if old_source else "")
+        added.append(Finding("Whose attempts are graded here?",
+                             f"Only those of {source}: this report's earlier grades ({earlier}) were replaced, "
+                             f"not added to."))
+    added += summary_findings(grades, limit, optimum, reference(report))
     if notes:
-        out.findings.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))
+        added.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))
+    out.findings = [*out.findings, *added]
     out.data["attempts"] = {
         "objective_name": optimum.get("name", "objective"), "objective_label": label,
         "objective_unit": unit, "sense": optimum.get("sense", "max"),
         "optimum": optimum.get("value"), "max_attempts": limit,
         "attempts": [{"number": g.number, "line": g.line, "objective": g.objective, "feasible": g.feasible,
                       "error": g.error or None, "on_frontier": g.on_frontier} for g in grades],
+        "source": source, "findings": [f.question for f in added],  # what a later grading replaces
     }
     if "attempts" not in out.plots:
         out.plots = [*out.plots, "attempts"]

@@ -535,10 +535,10 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
     unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
     if not ok:  # nothing was checked: "no attempt is feasible" would claim more than is known
-        rows = "the only row" if len(bad) == 1 else f"all {len(bad)} rows"
+        rows = "the only row" if len(bad) == 1 else f"each of the {len(bad)} rows"
         answer = ("Cannot tell: no attempt was given." if not grades else
-                  f"Cannot tell: no attempt could be graded: {rows} could not be read or were refused by the puzzle "
-                  f"(first: {bad[0].error}).")
+                  f"Cannot tell: no attempt could be graded: {rows} is malformed or was refused by the puzzle "
+                  f"({'first: ' if len(bad) > 1 else ''}{bad[0].error}).")
     elif optimum.get("value") is None:
         answer = ("Cannot tell: this report carries no optimum to compare with; "
                   f"{plural(len(feasible), 'attempt')} {'is' if len(feasible) == 1 else 'are'} feasible.")

@@ -8,13 +8,21 @@ plots as PNG files beside it, linked from the page.
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from explorer.reports.format import fmt_value
 
-from explorer.report import STATUS_TEXT, Report, check_names, status_label  # noqa: F401  (STATUS_TEXT re-exported)
+from explorer.errors import UsageError
+from explorer.report import (  # noqa: F401  (STATUS_TEXT re-exported)
+    STATUS_TEXT,
+    Report,
+    check_names,
+    status_label,
+)
 from explorer.validation import require_finite
 
 
@@ -25,8 +33,27 @@ def cell(c: Any) -> str:
     return c if isinstance(c, str) else fmt_value(c)
 
 
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def md_text(s: Any) -> str:
+    """Report text as Markdown shows it, never as markup: '<' becomes &lt; (a headline holding <script> was passed
+    to the page as raw HTML, which Markdown renderers keep) and an '&' that would start an entity becomes &amp;
+    (so '&lt;' in a report shows as written). The HTML renderer escapes the same text."""
+    return _ENTITY.sub("&amp;", str(s)).replace("<", "&lt;")
+
+
+def md_code(s: Any) -> str:
+    """A Markdown code span holding s verbatim: fenced by one more backtick than the longest run inside it, so a
+    backtick in the text cannot close the span and let what follows be read as markup (CommonMark 0.31, 6.1)."""
+    s = " ".join(str(s).splitlines())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
 def _md_escape(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
+    return md_text(s).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(columns: list[str], rows: list[list]) -> list[str]:
@@ -96,38 +123,38 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
 
 def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
     """Markdown (images: plot name -> relative PNG path to link)."""
-    lines = [f"# Lab {r.lab} part {r.part}: {r.title} [{r.track}] ({r.puzzle})", "",
-             f"Status: {status_label(r)}", "", r.headline, ""]
+    lines = [f"# Lab {md_text(r.lab)} part {r.part}: {md_text(r.title)} [{r.track}] ({r.puzzle})", "",
+             f"Status: {md_text(status_label(r))}", "", md_text(r.headline), ""]
     if r.figures:
         lines += ["## Figures", ""] + _md_table(["figure", "value"], figure_rows(r)) + [""]
     if r.findings:
         lines += ["## Questions answered", ""]
         for f in r.findings:
-            lines += [f"- **{f.question}**", f"  {f.answer}"]
+            lines += [f"- **{md_text(f.question)}**", f"  {md_text(f.answer)}"]
         lines.append("")
     if r.constraints:
         lines += ["## Constraints", ""]
         lines += _md_table(["constraint", "value", "limit", "slack", "state"], constraint_rows(r)) + [""]
         legend = constraint_legend(r)
         if legend:
-            lines += [legend, ""]
+            lines += [md_text(legend), ""]
     for name, t in r.tables.items():
-        lines += [f"## {t.title or name}", ""] + _md_table(t.columns, t.rows) + [""]
+        lines += [f"## {md_text(t.title or name)}", ""] + _md_table(t.columns, t.rows) + [""]
     if images:
         lines += ["## Plots", ""]
         for name, path in images.items():
-            lines += [f"![{name.replace('_', ' ')}]({path})", ""]
+            lines += [f"![{md_text(name.replace('_', ' '))}]({path})", ""]
     if r.formulas:
         lines += ["## Math peek", ""]
         for f in r.formulas:
-            lines.append(f"- {f.name}: `{f.expression}`  [{f.source}]")
+            lines.append(f"- {md_text(f.name)}: {md_code(f.expression)}  [{md_text(f.source)}]")
             if f.note:
-                lines.append(f"  note: {f.note}")
+                lines.append(f"  note: {md_text(f.note)}")
         lines.append("")
     if r.assumptions:
         lines += ["## Assumptions", ""]
         for a in r.assumptions:
-            lines.append(f"- {a.text}" + (f"  [{a.source}]" if a.source else ""))
+            lines.append(f"- {md_text(a.text)}" + (f"  [{md_text(a.source)}]" if a.source else ""))
         lines.append("")
     return "\n".join(lines)
 
@@ -172,19 +199,106 @@ def render(r: Report, fmt: str, width: int | None = None, color: bool = False) -
 EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "html": "html"}
 
 
+def kind_of(r: Report) -> str:
+    """'frontier' for a frontier report (explore frontier: its points under data['frontier']), else 'solve'."""
+    return "frontier" if isinstance(r.data, dict) and isinstance(r.data.get("frontier"), dict) else "solve"
+
+
+def stem_for(puzzle: str, track: str, kind: str = "solve") -> str:
+    """The file name stem the command that makes a report gives it: <puzzle>-<track> for `explore solve`,
+    frontier-<puzzle>-<track> for `explore frontier`."""
+    check_names(puzzle, track)
+    return f"frontier-{puzzle}-{track}" if kind == "frontier" else f"{puzzle}-{track}"
+
+
 def stem_of(r: Report) -> str:
-    """<puzzle>-<track>, from the validated names only (a saved report's fields never pick a path)."""
-    check_names(r.puzzle, r.track)
-    return f"{r.puzzle}-{r.track}"
+    """The stem its own command gives the report (stem_for), from the validated names only (a saved report's fields
+    never pick a path). A re-rendered frontier report is frontier-3d-cloud.*, as `explore frontier` wrote it: under
+    the solve report's name, `explore report fr.json --out DIR` replaced the solve report saved there."""
+    return stem_for(r.puzzle, r.track, kind_of(r))
+
+
+class OutputPathError(UsageError):
+    """An output file that cannot be written (a directory in its place, no permission, a read-only file system):
+    a usage error naming the path and why (exit 2), never an internal error."""
+
+
+def _why(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a message names it: relative to the working directory when that is shorter (a message cuts any
+    run of over 80 characters, errors.one_line, and a long absolute path lost its file name)."""
+    text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
+    try:
+        rel = os.path.relpath(text)
+    except ValueError:  # another drive (Windows)
+        return text
+    return rel if len(rel) < len(text) else text
+
+
+def check_targets(out_dir: Path | str, names: Iterable[str], option: str = "--out") -> None:
+    """Before any solving: each file `names` (relative to out_dir; a name may hold a subdirectory, lab05/x.md)
+    can be written: no directory sits where it goes, no file where a directory of its path goes, and an existing
+    file (or the directory a new one goes into) is writable. An OutputPathError naming the path and why otherwise.
+    out_dir itself was checked when the option was parsed (validation.check_out_dir)."""
+    out_dir = Path(out_dir)
+    for name in names:
+        path = out_dir / name
+        where = f"{option} {shown_path(out_dir)}: {name}"  # the file by its name in DIR: a long path is cut
+        for parent in reversed(Path(name).parents[:-1]):  # subdirectories between, outermost first
+            d = out_dir / parent
+            if d.exists() and not d.is_dir():
+                raise OutputPathError(f"{where} cannot be written: {parent} is a file, not a directory")
+        if path.is_dir():
+            raise OutputPathError(f"{where} is a directory, where the file goes; remove or rename it")
+        if path.exists():
+            if not path.is_file():
+                raise OutputPathError(f"{where} is not a regular file (a device, pipe or socket); remove it")
+            try:  # opened to append, nothing written: the file stays as it is (os.access says yes to root)
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                raise OutputPathError(f"{where} is not writable: {_why(exc)}") from None
+            continue
+        existing = next((p for p in path.parents if p.exists()), None)
+        if existing is not None and existing != out_dir and not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputPathError(f"{where} cannot be created: {shown_path(existing)} is not writable")
+
+
+def report_targets(r: Report, fmt: str, stem: str | None = None) -> list[str]:
+    """The file names write_report(r, fmt) writes: the report, and for Markdown its plots."""
+    stem = stem or stem_of(r)
+    names = [f"{stem}.{EXTENSIONS[fmt]}"]
+    if fmt == "markdown":
+        names += [f"{stem}-{p}.png" for p in r.plots if isinstance(p, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", p)]
+    return names
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    """Write one output file; an OSError (a directory in its place, no permission, a full or read-only disk) is an
+    OutputPathError naming the path and why."""
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise OutputPathError(f"cannot write {shown_path(path)}: {_why(exc)}") from None
 
 
 def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
                  pngs: dict[str, bytes | str] | None = None) -> list[Path]:
-    """Write the report into out_dir as <puzzle>-<track>.<ext>; Markdown also writes its plots as PNGs
-    beside it (<stem>-<plot>.png) and links them. pngs: plots already rendered (reports.plots.render_all)."""
+    """Write the report into out_dir as <stem>.<ext> (stem_of: the name its own command gives it); Markdown also
+    writes its plots as PNGs beside it (<stem>-<plot>.png) and links them. pngs: plots already rendered
+    (reports.plots.render_all). A file that cannot be written is an OutputPathError naming it (exit 2)."""
     require_finite(r.to_dict(), f"{r.puzzle} report")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputPathError(f"cannot create the directory {shown_path(out_dir)}: {_why(exc)}") from None
     stem = stem or stem_of(r)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", stem) or stem.startswith("."):
         raise ValueError(f"unsafe file name stem {stem[:40]!r}")
@@ -199,16 +313,16 @@ def write_report(r: Report, fmt: str, out_dir: Path, stem: str | None = None,
         for name, png in pngs.items():
             if isinstance(png, bytes):
                 p = out_dir / f"{stem}-{name}.png"
-                p.write_bytes(png)
+                _write(p, png)
                 written.append(p)
                 images[name] = p.name
         text = to_markdown(r, images=images)
         failed = {n: e for n, e in pngs.items() if not isinstance(e, bytes)}
         if failed:
             text += "\n" + "\n".join(f"- plot {n} could not be drawn: {e}" for n, e in failed.items()) + "\n"
-        path.write_text(text, encoding="utf-8")
+        _write(path, text)
     elif fmt == "html":
-        path.write_text(to_html(r, pngs), encoding="utf-8")
+        _write(path, to_html(r, pngs))
     else:
-        path.write_text(render(r, fmt), encoding="utf-8")
+        _write(path, render(r, fmt))
     return [path, *written]

@@ -58,13 +58,52 @@ class ExplorerGroup(click.Group):
             code = exc.exit_code
         except BrokenPipeError:
             code = 0
+        except OSError as exc:  # a file the command could not read or write: its path and why, exit 2
+            if exc.filename is None or os.environ.get("EXPLORER_DEBUG"):
+                code = _internal(exc)
+            else:
+                from explorer.reports.render import shown_path
+
+                click.echo(f"error: {one_line(shown_path(exc.filename))}: "
+                           f"{(exc.strerror or type(exc).__name__).lower()}", err=True)
+                code = 2
         except Exception as exc:  # never a traceback for the user; EXPLORER_DEBUG=1 shows it
-            if os.environ.get("EXPLORER_DEBUG"):
-                raise
-            click.echo(f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
-                       f"(set EXPLORER_DEBUG=1 for the traceback)", err=True)
-            code = 1
+            code = _internal(exc)
         sys.exit(code)
+
+
+def _internal(exc: Exception) -> int:
+    """An error nobody expected: one line, exit 1 (EXPLORER_DEBUG=1 re-raises it for the traceback)."""
+    if os.environ.get("EXPLORER_DEBUG"):
+        raise exc
+    click.echo(f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+               f"(set EXPLORER_DEBUG=1 for the traceback)", err=True)
+    return 1
+
+
+class CheckedOutputCommand(click.Command):
+    """An `explore solve PUZZLE` command: the file --out DIR will receive (<puzzle>-<track>.<ext>) is checked
+    once the options are parsed, before solving (a directory or an unwritable file in its place is a one-line
+    error, exit 2, not an internal error after the whole solve), as --out's help promises."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        out_dir, fmt, track = (ctx.params.get(k) for k in ("out_dir", "fmt", "track"))
+        if out_dir is not None and isinstance(fmt, str) and isinstance(track, str) and self.name:
+            from explorer.reports.render import EXTENSIONS, check_targets, stem_for
+
+            try:
+                name = f"{stem_for(self.name, track)}.{EXTENSIONS[fmt]}"
+            except (ValueError, KeyError):  # not a puzzle's name or format: writing will say what is wrong
+                name = None
+            if name:
+                check_targets(out_dir, [name])
+        return super().invoke(ctx)
+
+
+class SolveGroup(click.Group):
+    """`explore solve`: its subcommands check their output file before solving (CheckedOutputCommand)."""
+
+    command_class = CheckedOutputCommand
 
 
 @click.group(cls=ExplorerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -73,7 +112,7 @@ def main() -> None:
     """Design-space explorer for distributed ML training: proven optima for the lab puzzles."""
 
 
-@main.group()
+@main.group(cls=SolveGroup)
 def solve() -> None:
     """Solve one lab part for a track (see `explore solve PUZZLE --help`)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import ATTEMPTS_FILE, output_options, track_option
+from explorer.cli.common import ATTEMPTS_FILE, FORMATS, output_options, track_option
 from explorer.errors import UsageError
 
 LAB_CHOICES = ("05", "06", "08", "all")
@@ -49,6 +50,8 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
     options: dict = {}
     if attempts_file is not None and not attempts_file.exists():
         raise UsageError(f"attempts file {attempts_file} does not exist")
+    if out_dir is not None:  # before solving, as --out's help promises: the files write_frontier writes
+        check_targets(out_dir, frontier_targets(puzzle, track, fmt))
     if puzzle == "3d":
         from explorer.frontier import check_3d
 
@@ -82,6 +85,25 @@ def frontier_cmd(puzzle: str, track: str, fmt: str, out_dir: Path | None, attemp
                                           "--format json prints them.")))
     else:
         click.echo(render(report, fmt), nl=False)
+
+
+def frontier_targets(puzzle: str, track: str, fmt: str) -> list[str]:
+    """The files `explore frontier PUZZLE --out DIR` writes (reports/frontier.py write_frontier): the points as CSV,
+    the plot as PNG (beside a Markdown page, under the page's own name for it) and the report."""
+    from explorer.reports.render import EXTENSIONS, stem_for
+
+    try:
+        stem = stem_for(puzzle, track, "frontier")
+    except ValueError:  # not a puzzle's name: frontier() refuses it with the list of names
+        return []
+    png = f"{stem}-frontier.png" if fmt == "markdown" else f"{stem}.png"
+    return [f"{stem}.csv", png, f"{stem}.{EXTENSIONS[fmt]}"]
+
+
+def check_targets(out_dir: Path, names: list[str]) -> None:
+    from explorer.reports.render import check_targets as check
+
+    check(out_dir, names)
 
 
 class _Quiet:
@@ -122,7 +144,12 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     from explorer.reports.key import build_key, selected
 
     labs, tracks = _expand(lab, LAB_CHOICES), _expand(track, TRACK_CHOICES)
-    total = len(selected(labs, tracks))
+    work = selected(labs, tracks)
+    total = len(work)
+    # before solving: every file the key writes (reports/key.py key_entry, build_key) can be written
+    check_targets(out_dir, [*(f"lab{info.lab}/{info.name}-{t}.{ext}" for info, t in work
+                              for ext in ("md", "html", "json", "txt")),
+                            "index.md", "index.html", "index.json"])
     with progress_bar(total, "answer key", item_show_func=lambda e: e and f"{e.puzzle}/{e.track}") as bar:
         def step(entry) -> None:
             bar.update(1, entry)
@@ -134,7 +161,28 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     for e in entries:
         for name, err in e.plot_errors.items():
             click.echo(f"  {e.puzzle} [{e.track}]: plot {name} could not be drawn: {err}", err=True)
-    click.echo(f"{len(entries) - len(failed)} of {len(entries)} answers written; index: {out_dir / 'index.html'}")
+    click.echo(f"{len(entries) - len(failed)} of {len(entries)} answers written; index: {out_dir / 'index.html'}"
+               + (f" (listing the {len(failed)} not written, each with its error)" if failed else ""))
+    if failed:  # an incomplete key is no success: a `key && publish` script must not publish it
+        click.get_current_context().exit(2 if all(_output_problem(e.error) for e in failed) else 1)
+
+
+def _os_error_names() -> frozenset[str]:
+    names, todo = set(), [OSError]
+    while todo:
+        c = todo.pop()
+        names.add(c.__name__)
+        todo += c.__subclasses__()
+    return frozenset(names)
+
+
+def _output_problem(error: str) -> bool:
+    """Whether a key entry's error (reports/key.py _error_text: '<exception type>: <message>') is an output path's
+    (a file or directory that could not be written: an OSError, or render's OutputPathError), not the puzzle's."""
+    from explorer.reports.render import OutputPathError
+
+    kind = error.split(":", 1)[0].strip()
+    return kind == OutputPathError.__name__ or kind in _os_error_names()
 
 
 @main.group("attempts")
@@ -158,9 +206,20 @@ def attempts_template(puzzle: str, fmt: str, track: str) -> None:
 MAX_REPORT_BYTES = 64 * 2**20  # a saved report is a few hundred KB; refuse anything far larger
 
 
+def report_output_options(f: Callable) -> Callable:
+    """--format and --out for `explore report`, which solves nothing (output_options' --out says 'checked before
+    solving')."""
+    f = click.option("--out", "out_dir", type=V.OUT_DIR, default=None,
+                     help="Write the report into this directory instead of printing it (created if missing), as "
+                          "the command that made it names it: 3d-cloud.html for a `solve 3d` report, "
+                          "frontier-3d-cloud.html for a `frontier 3d` one. Checked before anything is written.")(f)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                        help="Report format.")(f)
+
+
 @main.command("report")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@output_options
+@report_output_options
 @click.option("--attempts", "attempts_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A student's attempts (CSV or JSON) to grade against the scenario the report was solved for.")
 def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path | None) -> None:
@@ -195,6 +254,10 @@ def report_cmd(file: Path, fmt: str, out_dir: Path | None, attempts_file: Path |
         raise UsageError(f"{file} is not a saved report: {bad}")
     if attempts_file is not None:
         refuse_grading(report, file)
+    if out_dir is not None:
+        from explorer.reports.render import report_targets
+
+        check_targets(out_dir, report_targets(report, fmt))
     emit(report, fmt, out_dir, attempts_file)
 
 

@@ -1,10 +1,11 @@
-"""Where the CLI writes, and what happens when it cannot (review 80, items 1 and 4).
+"""Where the CLI writes, and what happens when it cannot (review 80, items 1, 4 and 9).
 
 - A re-rendered report keeps the name its own command gives it: a frontier report's JSON through `explore report
   --out DIR` is frontier-3d-cloud.*, so it never replaces the `solve 3d` report saved as 3d-cloud.* in DIR.
 - An output file that cannot be written (a directory in its place, a path through a regular file) is a one-line
   error naming the path, exit 2, checked before solving where --out's help promises it; never "internal error".
   `explore key` exits non-zero when an answer was not written (2 for the output's fault, 1 for a puzzle's).
+- Re-saving an edited report keeps it unverified: the new JSON says 'mismatch', never just 'no checksum'.
 
 Real CLI runs (tests/_explore.py) on tmp_path; root ignores chmod, so an unwritable path is made with a regular
 file where a directory should be (NotADirectoryError for every user).
@@ -24,6 +25,7 @@ from _explore import explore
 
 import explorer.puzzles as puzzles
 from explorer.puzzles import PuzzleInfo
+from explorer.report import Report
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +202,7 @@ def test_key_exits_1_when_a_puzzle_fails(fake_key, tmp_path, monkeypatch):
     assert "2 of 3 answers written" in stdout and "the fake solver broke" in err
 
 
+# --- item 9: re-saving an edited report keeps it unverified ---------------------------------------------------
 def _edited(saved, tmp_path: Path, checksum: bool = True) -> Path:
     d = json.loads(saved["crossover"].read_text())
     d["headline"] = "EDITED <script>alert(1)</script> " + d["headline"]
@@ -210,6 +213,43 @@ def _edited(saved, tmp_path: Path, checksum: bool = True) -> Path:
     return f
 
 
+def test_resaving_an_edited_report_keeps_it_unverified(saved, tmp_path):
+    edited = _edited(saved, tmp_path)
+    src = edited
+    for round_ in ("first", "second"):  # re-saving a re-saved file launders nothing either
+        out = tmp_path / round_
+        code, stdout, err = explore("report", str(src), "--format", "json", "--out", str(out))
+        assert code == 0, err
+        src = out / "crossover-cloud.json"
+        data = json.loads(src.read_text())
+        assert data["integrity"] == "mismatch", round_
+        assert Report.from_dict(data).integrity == "mismatch", round_
+        code, text, err = explore("report", str(src))
+        assert code == 0 and "edited after saving" in " ".join(text.split()), round_
+        assert "no checksum" not in text
+    attempts = tmp_path / "a.csv"
+    attempts.write_text("x\n1\n")
+    code, _, err = explore("report", str(src), "--attempts", str(attempts))
+    assert code == 2 and "grades only a verified report" in err and "edited after saving" in err
+
+
+def test_resaving_a_report_without_checksum_keeps_saying_so(saved, tmp_path):
+    code, _, err = explore("report", str(_edited(saved, tmp_path, checksum=False)), "--format", "json",
+                           "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    data = json.loads((tmp_path / "o" / "crossover-cloud.json").read_text())
+    assert data["integrity"] == "missing" and "checksum" not in data
+    assert Report.from_dict(data).integrity == "missing"
+
+
+def test_resaving_a_verified_report_keeps_it_verified(saved, tmp_path):
+    code, _, err = explore("report", str(saved["crossover"]), "--format", "json", "--out", str(tmp_path))
+    assert code == 0, err
+    data = json.loads((tmp_path / "crossover-cloud.json").read_text())
+    assert "integrity" not in data and Report.from_dict(data).integrity == "verified"
+
+
+# --- minor: Markdown shows report text, never passes it on as HTML; report's --out help -----------------------
 def test_markdown_does_not_pass_raw_html(saved, tmp_path):
     code, md, err = explore("report", str(_edited(saved, tmp_path)), "--format", "markdown")
     assert code == 0, err

@@ -35,17 +35,29 @@ def columns(points: list[dict]) -> list[str]:
     return cols
 
 
+def point_status(point: dict, all_optimal: bool) -> str:
+    """'optimal' only for a point proven so: its own status when the solve recorded one, else 'optimal' when
+    every solve of the frontier was proven and 'feasible' (best found, not proven) when any stopped at its time
+    limit (a frontier does not record which of its solves were proven)."""
+    if point.get("status") in ("optimal", "feasible"):
+        return point["status"]
+    return "optimal" if all_optimal else "feasible"
+
+
 def to_csv(result: FrontierResult, attempts: list[dict] | None = None) -> str:
-    """Frontier points (kind=frontier) then attempts (kind=attempt), one row each; raw SI values."""
+    """Frontier points (kind=frontier) then attempts (kind=attempt), one row each; raw SI values. The last
+    column, status, says what each row is: a frontier point 'optimal' (proven) or 'feasible' (the best plan
+    found before the time limit, not proven); an attempt 'feasible' or 'infeasible'."""
     cols = columns(result.points + (attempts or []))
-    cols = [c for c in cols if c not in ("kind", "label")]
+    cols = [c for c in cols if c not in ("kind", "label", "status")]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["kind", "label", *cols])
+    w.writerow(["kind", "label", *cols, "status"])
     for i, p in enumerate(result.points, start=1):
-        w.writerow(["frontier", i, *[_csv_value(p.get(c)) for c in cols]])
+        w.writerow(["frontier", i, *[_csv_value(p.get(c)) for c in cols], point_status(p, result.all_optimal)])
     for a in attempts or []:
-        w.writerow(["attempt", a.get("label", ""), *[_csv_value(a.get(c)) for c in cols]])
+        st = "" if a.get("feasible") is None else "feasible" if a.get("feasible") else "infeasible"
+        w.writerow(["attempt", a.get("label", ""), *[_csv_value(a.get(c)) for c in cols], st])
     return buf.getvalue()
 
 
@@ -119,11 +131,13 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                                 title="Frontier points (each proven optimal for its constraints)" if
                                 result.all_optimal else "Frontier points (not all proven optimal: time limit)")}
     obj_text = ", ".join(f"{o.sense} {o.label}" for o in objs)
+    solves = "exact solves" if result.all_optimal else "solves, not all proven optimal (time limit)"
     findings = [Finding("Which objectives trade off?", f"{obj_text}; {len(result.points)} non-dominated points "
-                        f"from {result.solved} exact solves ({result.dominated} dominated solved point(s) dropped).")]
+                        f"from {result.solved} {solves} ({result.dominated} dominated solved point(s) dropped).")]
     first_max = next((o for o in objs if o.sense == "max"), objs[0])
     top = max(result.points, key=lambda p: p[first_max.key])
-    findings.append(Finding(f"Highest {_bare(first_max.label)}?",
+    findings.append(Finding(f"Highest {_bare(first_max.label)}" + ("?" if result.all_optimal else
+                                                                  " found (not proven optimal)?"),
                             ", ".join(f"{_bare(o.label)} {fmt_value(top[o.key], UNITS.get(o.key, o.unit))}"
                                       for o in objs)))
     if any("usd_per_million_tokens" in p for p in result.points):
@@ -156,10 +170,12 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                                     for a in attempts], title="Attempts against the frontier")
     data = {"objectives": [{"key": o.key, "sense": o.sense, "label": o.label, "unit": UNITS.get(o.key, o.unit)}
                            for o in objs],
-            "points": result.points, "attempts": attempts or []}
+            "points": [{**p, "status": point_status(p, result.all_optimal)} for p in result.points],
+            "attempts": attempts or [], "proven": result.all_optimal}
     return Report(
         puzzle=result.puzzle, lab=info.lab, part=info.part, track=result.track,
-        title=f"Optimal frontier of {_lower_article(info.title)}",
+        title=(f"Optimal frontier of {_lower_article(info.title)}" if result.all_optimal else
+               f"Best-found frontier of {_lower_article(info.title)} (not proven optimal)"),
         status="optimal" if result.all_optimal else "feasible",
         headline=(f"{result.scenario}: " if result.scenario else "") + (
                   f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another." if
@@ -167,7 +183,8 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                   f"solve was proven optimal before the time limit, so they are feasible, not proven Pareto-optimal."
                   ),
         figures={"points": Figure(len(result.points), "", "frontier points"),
-                 "solves": Figure(result.solved, "", "exact solves")},
+                 "solves": Figure(result.solved, "", "exact solves" if result.all_optimal else
+                                  "solves (not all proven optimal)")},
         findings=findings, tables=tables, plots=["frontier"], data={"frontier": data},
         assumptions=[Assumption("Epsilon-constraint method: one objective optimised with the others as "
                                 "constraints, dominated points dropped.",

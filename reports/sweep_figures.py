@@ -9,6 +9,7 @@ from typing import Any
 
 MAX_PANELS = 12
 MAX_LINES = 12
+FIGURES = ("mfu_vs_gpus.png", "cost_vs_gpus.png")
 
 
 def _curves(frame: Any, knees: Any) -> tuple[list[str], list[str]]:
@@ -22,11 +23,14 @@ def _curves(frame: Any, knees: Any) -> tuple[list[str], list[str]]:
 
 
 def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
-    """mfu_vs_gpus.png and cost_vs_gpus.png in out_dir; returns their paths."""
+    """mfu_vs_gpus.png and cost_vs_gpus.png in out_dir; returns their paths. None when no point has a plan (all
+    infeasible, refused or unanswered): an empty set of axes would read as a figure of nothing."""
     from explorer.reports.plots import figure_png
     from explorer.reports.plots.style import new_figure
 
     ok = frame[frame["status"].isin(["optimal", "feasible"])]
+    if ok.empty:
+        return []
     # 'feasible' rows are the best plan CP-SAT found before its time limit, not a proven optimum: when any is
     # drawn, the label says so and those points are hollow
     unproven = bool((ok["status"] != "optimal").any())
@@ -39,8 +43,9 @@ def sweep_figures(frame: Any, knees: Any, out_dir: Path) -> list[Path]:
                  "MFU of the proven optimum (%)")
     cost_label = ("USD per million tokens, best plan found;\nunproven points hollow" if unproven else
                   "USD per million tokens")
-    for metric, ylabel, name in (("mfu", mfu_label, "mfu_vs_gpus.png"),
-                                 ("usd_per_million_tokens", cost_label, "cost_vs_gpus.png")):
+    for metric, ylabel, name in (("mfu", mfu_label, FIGURES[0]), ("usd_per_million_tokens", cost_label, FIGURES[1])):
+        if ok[metric].isna().all():  # e.g. no price for any GPU drawn: no figure rather than empty axes
+            continue
         cols = min(3, max(1, len(panels)))
         rows = max(1, -(-len(panels) // cols))
         fig, axes = new_figure(4.2 * cols, 3.3 * rows, nrows=rows, ncols=cols, squeeze=False)

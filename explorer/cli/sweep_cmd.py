@@ -17,6 +17,53 @@ def _fmt(v: object) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _nothing_solved(r) -> Exception | None:  # noqa: ANN001
+    """The error a sweep ends with when no point has a plan (None when some point does): exit 2 when a point
+    refused its inputs, 1 when points failed unexpectedly or every point is infeasible, 3 when some stopped at the
+    time limit without an answer (not a proof that none exists)."""
+    from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError, UsageError
+
+    st = r.statuses()
+    if st.get("optimal", 0) + st.get("feasible", 0):
+        return None
+
+    def some(k: int, verb: str) -> str:  # "the point refused its" / "2 of 3 points refused their"
+        if r.points == 1:
+            return f"the point {verb} its"
+        return f"{k:,} of {r.points:,} points {verb} {'its' if k == 1 else 'their'}"
+
+    def first(messages: object) -> str:
+        text = str(next(iter(messages), "")).splitlines()[0] if len(messages) else ""
+        text = text if len(text) <= 240 else text[:240].rsplit(" ", 1)[0] + " ..."
+        return f" ({'the first: ' if len(messages) > 1 else ''}{text})" if text else ""
+
+    errors = r.frame[r.frame["status"] == "error"] if "message" in r.frame.columns else r.frame.iloc[0:0]
+    if len(errors):
+        return UsageError(f"no point of the sweep was solved: {some(len(errors), 'refused')} inputs"
+                          f"{first(errors['message'].tolist())}")
+    if r.failed:
+        return ExplorerError(f"no point of the sweep was solved: {len(r.failed):,} of {r.points:,} failed "
+                             f"unexpectedly{first(r.failed)}; rerun to retry them")
+    if st.get("no answer"):
+        return NoAnswerError(r.frame[r.frame["status"] == "no answer"]["time_limit_s"].max(),
+                             where=f"for {st['no answer']:,} of the {r.points:,} points of the sweep "
+                                   f"({st.get('infeasible', 0):,} infeasible)")
+    infeasible = r.frame[r.frame["status"] == "infeasible"]
+    every = "the only point is" if r.points == 1 else f"all {r.points:,} points are"
+    return InfeasibleError(f"no point of the sweep has a feasible plan: {every} infeasible"
+                           f"{first(infeasible['message'].tolist())}")
+
+
+def _overridden(grid: dict, kind_file: object, kind: str | None, axes: dict) -> list[str]:
+    """What the command line replaces of the grid file, said rather than done silently."""
+    out = [f"--kind {kind} replaces the grid file's kind = {kind_file!r}"] if kind and kind_file and \
+        kind != kind_file else []
+    for k, v in axes.items():
+        if v is not None and k in grid:
+            out.append(f"--{k.replace('_', '-')} {v} replaces the grid file's {k} = {grid[k]!r}")
+    return out
+
+
 @main.command("sweep")
 @click.option("--kind", type=click.Choice(["3d", "plan"]), default=None,
               help="Solve `solve 3d` (default) or `plan` at every point.")
@@ -62,10 +109,12 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
 
     check_setup(workers, scheduler)  # before anything is read or written
     raw: dict = {}
+    overridden: list[str] = []
     if grid_file is not None:
         d = read_grid_file(grid_file)
+        raw.update({str(k).replace("-", "_"): v for k, v in d.get("grid", {}).items()})
+        overridden = _overridden(raw, d.get("kind"), kind, axes)
         kind = kind or d.get("kind")
-        raw.update(d.get("grid", {}))
     raw.update({k: v for k, v in axes.items() if v is not None})
     kind = kind or "3d"
     points = expand_grid(kind, raw, max_points)
@@ -73,29 +122,40 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
     r = run_sweep(points, out_dir, workers=workers, scheduler=scheduler, time_limit=time_limit, progress=progress,
                   figures=figures)
     where = r.scheduler or ("serial" if r.workers == 0 else f"local Dask cluster of {r.workers} workers")
+    from explorer.sweep.log import note
+
+    distrusted = note(r.distrusted)
     summary = {"kind": r.kind, "points": r.points, "solved_now": r.solved, "resumed": r.resumed,
-               "retried_unproven": r.retried,
+               "retried_unproven": r.retried, "not_reused": {k: len(v) for k, v in r.distrusted.items()},
+               "notes": [*overridden, *([distrusted] if distrusted else []),
+                         *([f"no figures: {r.figures_skipped}"] if r.figures_skipped else [])],
                "failed": r.failed, "wall_time_s": r.wall_s, "points_per_s": r.points_per_s, "ran_on": where,
                "statuses": r.statuses(), "files": [str(p) for p in r.files],
                "knees": json.loads(r.knees.to_json(orient="records")) if not r.knees.empty else []}
+    failure = _nothing_solved(r)
     if fmt == "json":
         click.echo(json.dumps(summary, indent=2, allow_nan=False))
+        if failure is not None:
+            raise failure
         return
+    from explorer.reports.text import wrap
+
     rate = f" in {r.wall_s:.1f} s = {r.points_per_s:.2f} points/s" if r.solved else ""
     again = (f"{r.retried:,} unproven (feasible or no answer) solved again with the longer time limit, "
              if r.retried else "")
-    lines = [f"sweep {r.kind}: {r.points:,} points ({r.resumed:,} already solved, {again}{r.solved:,} solved now on "
-             f"{where})" + rate,
-             "statuses: " + ", ".join(f"{k} {v:,}" for k, v in r.statuses().items())]
+    lines = [f"note: {o}" for o in overridden]
+    lines += [f"sweep {r.kind}: {r.points:,} point{'s' if r.points != 1 else ''} ({r.resumed:,} already solved, "
+              f"{again}{r.solved:,} solved now on {where})" + rate,
+              "statuses: " + ", ".join(f"{k} {v:,}" for k, v in r.statuses().items())]
+    if distrusted:
+        lines.append(distrusted)
     errors = r.frame[r.frame["status"] == "error"] if "message" in r.frame.columns else r.frame.iloc[0:0]
     if len(errors):
-        from explorer.reports.text import wrap
-
         many = len(errors) > 1
-        lines += wrap(f"{len(errors):,} point{'s' if many else ''} refused {'their' if many else 'its'} "
-                      f"inputs (status 'error'; its message is in column 'message')"
-                      f"{', the first' if many else ''}: "
-                      f"{str(errors['message'].iloc[0]).splitlines()[0][:300]}", rest="  ")
+        lines.append(f"{len(errors):,} point{'s' if many else ''} refused {'their' if many else 'its'} "
+                     f"inputs (status 'error'; its message is in column 'message')"
+                     f"{', the first' if many else ''}: "
+                     f"{str(errors['message'].iloc[0]).splitlines()[0][:300]}")
     if r.failed:
         lines.append(f"{len(r.failed)} points failed unexpectedly (not recorded; rerun to retry): {r.failed[0]}")
     if not r.knees.empty:
@@ -105,11 +165,16 @@ def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_poin
                               if c not in ("knee_gpus", "next_gpus", "marginal", "points", "unproven_points"))
             at = (f"{int(k['knee_gpus']):,} GPUs (the step to {int(k['next_gpus']):,} adds {k['marginal']:.3f})"
                   if k["knee_gpus"] is not None else "none in the grid (every step still pays)")
-            if k.get("unproven_points"):
-                at += (f"; from {k['unproven_points']} of {k['points']} points not proven optimal (time limit), "
-                       "so not a proven knee")
             lines.append(f"  {label}: {at}")
+            if k.get("unproven_points"):  # a line of its own: it stays whole at 80 columns
+                lines.append(f"    from {k['unproven_points']} of {k['points']} points not proven optimal "
+                             "(time limit), so not a proven knee")
         if len(summary["knees"]) > MAX_KNEE_LINES:
             lines.append(f"  ... {len(summary['knees']) - MAX_KNEE_LINES} more curves in knees.csv")
-    lines += ["files:"] + [f"  {p}" for p in r.files]
-    click.echo("\n".join(lines))
+    if r.figures_skipped:
+        lines.append(f"no figures: {r.figures_skipped}")
+    # prose wrapped to the terminal, each line's continuation indented 2 more; file names whole, one a line
+    wrapped = [w for line in lines for w in (wrap(line, rest=" " * (len(line) - len(line.lstrip()) + 2)) or [""])]
+    click.echo("\n".join([*wrapped, "files:", *[f"  {p}" for p in r.files]]))
+    if failure is not None:
+        raise failure

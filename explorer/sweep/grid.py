@@ -21,7 +21,10 @@ KINDS = ("3d", "plan")
 MAX_POINTS = 100_000
 
 
-POSITIVE_INT = V.Int(1)  # cluster sizes, batches, sequence lengths
+POSITIVE_INT = V.Int(1)  # batches, sequence lengths
+# Cluster sizes: solve 3d's own bound (validation.DEVICES), checked when the grid is read, so that a size no point
+# could take (--gpus 1e9) is one usage error before any work, not a sweep of 'error' rows.
+GPUS = V.Int(1, V.MAX_DEVICES, why=V.DEVICES.why)
 POSITIVE = V.Real(0.0, lo_open=True)  # parameter counts
 
 
@@ -82,7 +85,7 @@ def _params(v: Any) -> float:
 
 # The inputs each kind of point takes, with their converters (one value each; lists make axes).
 INPUTS = {
-    "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": POSITIVE_INT, "network": _network,
+    "3d": {"model": _model, "params": _params, "gpu": _gpu, "gpus": GPUS, "network": _network,
            "global_batch": POSITIVE_INT, "seq_len": POSITIVE_INT, "max_bubble": V.FRACTION,
            "precision": _choice("precision", PRECISIONS), "optimizer": _choice("optimizer", OPTIMIZERS),
            "framework": _framework,
@@ -93,9 +96,10 @@ INPUTS = {
              "network": _network},
 }
 # What each converter takes, for parse_list's one-line error (the Number kinds and the choices name their own).
-ALLOWED = {_params: "a parameter count, e.g. 70e9", _name: "a name"}
+ALLOWED = {_params: "a parameter count, e.g. 70e9", _name: "a name",
+           GPUS: f"a whole number >= 1, at most {V.MAX_DEVICES:,} ({GPUS.why})"}
 # Inputs that are a set per point rather than an axis: plan's candidate cluster sizes.
-SETS = {"plan": {"gpus": POSITIVE_INT}}
+SETS = {"plan": {"gpus": GPUS}}
 DEFAULTS = {"3d": {"gpu": "h100"}, "plan": {"gpu": "h100"}}
 
 

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from explorer.errors import ExplorerError, InfeasibleError, NoAnswerError
+from explorer.model_version import model_version
 from explorer.sweep.grid import INPUTS, point_key
 
 # CP-SAT's time limit is wall clock: on a loaded machine a solve that needs one CPU-second can take 30 s
@@ -22,6 +23,9 @@ DEFAULT_GLOBAL_BATCH, DEFAULT_SEQ_LEN, DEFAULT_MAX_BUBBLE = 512, 8192, 0.10
 TIMING_COLUMNS = ("solve_time_s", "solve_cpu_s")
 # The time limit each row was solved with: a resumed sweep solves an unproven row again when it allows more.
 LIMIT_COLUMN = "time_limit_s"
+# The cost model that computed the row (explorer/model_version.py: the package version stays 0.1.0 while the model
+# changes): a resumed sweep reuses only the rows of today's model.
+MODEL_COLUMN = "model_version"
 UNPROVEN = ("feasible", "no answer")  # statuses a longer time limit may still improve
 OUTPUTS = {
     "3d": ("status", "message", "gpu_key", "network_used", "params_total", "tp", "pp", "dp", "cp", "micro_batch",
@@ -35,7 +39,7 @@ OUTPUTS = {
 def columns(kind: str) -> list[str]:
     """Every column of a row of this kind, in order (inputs, outputs, timing)."""
     extra = ["gpus"] if kind == "plan" else []
-    return ["key", "kind", *INPUTS[kind], *extra, *OUTPUTS[kind], LIMIT_COLUMN, *TIMING_COLUMNS]
+    return ["key", "kind", *INPUTS[kind], *extra, *OUTPUTS[kind], LIMIT_COLUMN, MODEL_COLUMN, *TIMING_COLUMNS]
 
 
 def solve_point(point: dict[str, Any], time_limit: float | None = None) -> dict[str, Any]:
@@ -46,6 +50,7 @@ def solve_point(point: dict[str, Any], time_limit: float | None = None) -> dict[
     row["key"] = point_key(point)
     time_limit = SWEEP_TIME_LIMIT_S if time_limit is None else time_limit
     row[LIMIT_COLUMN] = float(time_limit)
+    row[MODEL_COLUMN] = model_version()  # this process's model: a Dask worker's own (runner checks they agree)
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         (_solve_3d if kind == "3d" else _solve_plan)(point, row, time_limit)

@@ -23,6 +23,7 @@ from typing import Any
 from explorer.errors import UsageError
 from explorer.sweep.grid import INPUTS, point_key
 from explorer.sweep.knee import curve_columns, knee
+from explorer.sweep.log import distrust, sign
 from explorer.sweep.points import LIMIT_COLUMN, SWEEP_TIME_LIMIT_S, TIMING_COLUMNS, UNPROVEN, columns, solve_point
 
 LOG = "points.jsonl"
@@ -81,6 +82,9 @@ class SweepResult:
     files: list[Path] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     retried: int = 0  # logged unproven rows solved again with a longer time limit (counted in `solved`)
+    # logged rows not reused (explorer/sweep/log.py): reason -> one detail per row; solved again (in `solved`)
+    distrusted: dict[str, list[str]] = field(default_factory=dict)
+    figures_skipped: str = ""  # why no figure was drawn although figures were asked for ("" when drawn or not asked)
 
     @property
     def points_per_s(self) -> float:
@@ -96,6 +100,7 @@ def comparable(frame: Any) -> Any:
 
 
 def _read_log(path: Path) -> dict[str, dict]:
+    """The last logged row of each key (a point solved again appends its new row), unchecked: see _trusted."""
     done: dict[str, dict] = {}
     if not path.exists():
         return done
@@ -105,9 +110,22 @@ def _read_log(path: Path) -> dict[str, dict]:
                 row = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by an interrupted run: solve that point again
                 continue
-            if isinstance(row, dict) and "key" in row:
+            if isinstance(row, dict) and isinstance(row.get("key"), str):
                 done[row["key"]] = row
     return done
+
+
+def _trusted(done: dict[str, dict], keys: list[str], kind: str) -> dict[str, list[str]]:
+    """Drop from `done` the logged rows of this grid that may not be reused (edited, invalid, another model):
+    they are solved again. Returns reason -> details, for the summary."""
+    out: dict[str, list[str]] = {}
+    for k in dict.fromkeys(keys):
+        if k in done:
+            why = distrust(done[k], kind)
+            if why:
+                del done[k]
+                out.setdefault(why[0], []).append(why[1])
+    return out
 
 
 def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int | None = None,
@@ -128,6 +146,7 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int | Non
     log = out_dir / LOG
     done = _read_log(log)
     keys = [point_key(p) for p in points]
+    distrusted = _trusted(done, keys, kind)
     todo = [p for p, k in zip(points, keys) if k not in done or solve_again(done[k], time_limit)]
     retried = sum(k in done for k in map(point_key, todo))
     failed: list[str] = []
@@ -137,7 +156,7 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int | Non
     with open(log, "a") as fh, tqdm(total=len(points), initial=len(points) - len(todo), unit="pt", file=sys.stderr,
                                     disable=not progress, desc="sweep", dynamic_ncols=True) as bar:
         def record(row: dict) -> None:
-            fh.write(json.dumps(row, allow_nan=False) + "\n")
+            fh.write(json.dumps(sign(row), allow_nan=False) + "\n")
             fh.flush()
             done[row["key"]] = row
             bar.update(1)
@@ -155,10 +174,11 @@ def run_sweep(points: list[dict[str, Any]], out_dir: Path, *, workers: int | Non
 
     frame = pd.DataFrame([done[k] for k in keys if k in done], columns=columns(kind))
     knees = _knees(frame, kind)
-    files = _write(frame, knees, out_dir, kind, figures)
+    files, skipped = _write(frame, knees, out_dir, kind, figures)
     return SweepResult(kind=kind, out_dir=out_dir, points=len(points), solved=len(todo) - len(failed),
                        resumed=len(points) - len(todo), wall_s=wall, workers=workers, scheduler=scheduler,
-                       frame=frame, knees=knees, files=files, failed=failed, retried=retried)
+                       frame=frame, knees=knees, files=files, failed=failed, retried=retried, distrusted=distrusted,
+                       figures_skipped=skipped)
 
 
 def _serial(todo: list[dict], workers: int, scheduler: str | None, time_limit: float | None) -> Iterator:
@@ -211,10 +231,12 @@ def _dask(todo: list[dict], workers: int, scheduler: str | None, time_limit: flo
 
 
 def _check_workers(client: Any) -> None:
-    """Every worker of a remote cluster must run this explorer version (same model, same answers)."""
+    """Every worker of a remote cluster must run this explorer version and cost model (same answers)."""
     from importlib.metadata import version
 
-    mine = version("explorer")
+    from explorer.model_version import model_version
+
+    mine = f"{version('explorer')} (model {model_version()})"
     if not client.nthreads():
         raise UsageError("the Dask scheduler has no workers")
     theirs = client.run(_worker_version)
@@ -229,7 +251,9 @@ def _worker_version() -> str:
         from importlib.metadata import version
 
         import explorer.sweep.points  # noqa: F401  (the module the tasks run)
-        return version("explorer")
+        from explorer.model_version import model_version
+
+        return f"{version('explorer')} (model {model_version()})"
     except Exception as exc:  # reported as the mismatch
         return f"unusable ({type(exc).__name__})"
 
@@ -255,16 +279,24 @@ def _isnan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def _write(frame: Any, knees: Any, out_dir: Path, kind: str, figures: bool) -> list[Path]:
+def _write(frame: Any, knees: Any, out_dir: Path, kind: str, figures: bool) -> tuple[list[Path], str]:
+    """The files written, and why no figure was drawn when figures were asked for and none was."""
     files = [out_dir / "results.parquet", out_dir / "results.csv"]
     frame.to_parquet(files[0], index=False)
     frame.to_csv(files[1], index=False)
     if not knees.empty:
         files.append(out_dir / "knees.csv")
         knees.to_csv(files[-1], index=False)
-    if figures and kind == "3d" and not frame.empty:
-        from explorer.reports.sweep_figures import sweep_figures
+    skipped = ""
+    if figures and kind == "3d":
+        from explorer.reports.sweep_figures import FIGURES, sweep_figures
 
-        files += sweep_figures(frame, knees, out_dir)
-    return files
+        drawn = sweep_figures(frame, knees, out_dir) if not frame.empty else []
+        if not drawn:
+            skipped = "no point has a feasible plan to draw"
+        for name in FIGURES:  # no blank figure, and none of an earlier run left beside these rows
+            if out_dir / name not in drawn:
+                (out_dir / name).unlink(missing_ok=True)
+        files += drawn
+    return files, skipped
 

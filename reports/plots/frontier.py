@@ -2,8 +2,12 @@
 against GPU count), coloured by a third objective (e.g. memory headroom), with the student's attempts
 overlaid; a second panel shows the trade-off against the third objective.
 
-data = {"objectives": [{"key", "sense", "label", "unit"}, ...], "points": [{key: value, ...}, ...],
-        "attempts": [{"label": "1", key: value, ..., "on_frontier": bool}, ...]}
+data = {"objectives": [{"key", "sense", "label", "unit"}, ...], "points": [{key: value, ..., "status"}, ...],
+        "attempts": [{"label": "1", key: value, ..., "on_frontier": bool}, ...], "proven": bool}
+
+A frontier is labelled optimal only when every solve was proven ("proven", else the report's status): a point
+whose status is not "optimal" (CP-SAT stopped at its time limit) is drawn as a diamond and named "best found,
+not proven", and the "% of the best" panel says its best is the best found, not a proven optimum.
 """
 
 from __future__ import annotations
@@ -14,6 +18,21 @@ from explorer.reports.plots import style
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+PROVEN_LABEL = "frontier point (proven optimal)"
+UNPROVEN_LABEL = "frontier point (best found, not proven)"
+
+
+def point_status(point: dict, data: dict, report: Any) -> str:
+    """A frontier point's status: its own when it has one, else the frontier's ("optimal" only when every solve
+    was proven: data["proven"], or for a report saved without it, the report's status)."""
+    if point.get("status") in ("optimal", "feasible"):
+        return point["status"]
+    proven = data.get("proven")
+    if proven is None:
+        proven = str(getattr(report, "status", "")).lower() == "optimal"
+    return "optimal" if proven else "feasible"
 
 
 def _scale(unit: str) -> tuple[float, str]:
@@ -55,12 +74,22 @@ def draw(data: dict, report: Any) -> Figure:
     cf = _scale(co.get("unit", ""))[0] if co else 1.0
     if co:
         lo, hi = min(cvals), max(cvals)
-        norm = matplotlib.colors.Normalize(vmin=lo * cf, vmax=(hi if hi > lo else lo + 1) * cf)
+        pad = 0.0 if hi > lo else abs(lo * cf) * 0.05 or 1.0  # one value: a band around it, not 1 byte wide
+        norm = matplotlib.colors.Normalize(vmin=lo * cf - pad, vmax=hi * cf + pad)
     x = [p[xo["key"]] * xs_f for p in pts]
     y = [p[yo["key"]] * ys_f for p in pts]
-    sc = ax.scatter(x, y, c=[v * cf for v in cvals] if co else style.BLUE, cmap=cmap if co else None,
-                    norm=norm if co else None, s=46, edgecolor="black", linewidth=0.5, zorder=3,
-                    label="frontier point (proven optimal)")
+    statuses = [point_status(p, data, report) for p in pts]
+    proven = all(s == "optimal" for s in statuses)
+    sc = None
+    for want, marker, size, label in ((True, "o", 46, PROVEN_LABEL), (False, "D", 40, UNPROVEN_LABEL)):
+        idx = [i for i, s in enumerate(statuses) if (s == "optimal") == want]
+        if not idx:
+            continue
+        drawn = ax.scatter([x[i] for i in idx], [y[i] for i in idx],
+                           c=[cvals[i] * cf for i in idx] if co else style.BLUE, cmap=cmap if co else None,
+                           norm=norm if co else None, s=size, marker=marker, edgecolor="black", linewidth=0.5,
+                           zorder=3, label=label)
+        sc = sc or drawn
     # The 2-objective staircase: best y for each x, ignoring the third objective.
     best: dict[float, float] = {}
     for xi, yi in zip(x, y):
@@ -93,7 +122,7 @@ def draw(data: dict, report: Any) -> Figure:
     ax.set_xlabel(_axis_label(xo))
     ax.set_ylabel(_axis_label(yo))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: style.human_count(v)))
-    ax.set_title(f"{yo['label']} vs {xo['label']}")
+    ax.set_title(f"{yo['label']} vs {xo['label']}" + ("" if proven else "\n(best found, not proven optimal)"))
     if co:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
         cb.set_label(_axis_label(co))
@@ -119,17 +148,24 @@ def draw(data: dict, report: Any) -> Figure:
                              xytext=(5, 4), textcoords="offset points", fontsize=8)
         ax2.set_xlabel(_axis_label(co))
         short = yo["label"].split(" (")[0]
-        ax2.set_ylabel(f"{short}, % of the best at that {xo['label']} count")
+        ax2.set_ylabel(f"{short}, % of the best at that {xo['label']} count" if proven else
+                       f"{short}, % of the best found (not proven)\nat that {xo['label']} count")
         ax2.set_title(f"{short} given up for {co['label']}")
         if len(groups) <= 12:
             ax2.legend(fontsize=7, ncols=2 if len(groups) > 6 else 1, loc="best")
-    if attempts:
+    if attempts or not proven:  # an unproven frontier always says so in its legend
         from matplotlib.lines import Line2D
 
-        ax.legend(handles=[Line2D([], [], marker="o", ls="", color=style.BLUE, label="frontier (optimal)"),
-                           Line2D([], [], marker="X", ls="", color=style.GOOD, label="attempt on frontier"),
-                           Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated"),
-                           Line2D([], [], marker="x", ls="", color=style.GREY, label="attempt infeasible"),
+        frontier_handles = [Line2D([], [], marker=m, ls="", color=style.BLUE, label=label)
+                            for want, m, label in ((True, "o", "frontier (optimal)"),
+                                                   (False, "D", "frontier (best found, not proven)"))
+                            if any((s == "optimal") == want for s in statuses)]
+        on_label = "attempt on frontier" if proven else "attempt on the frontier found"
+        ax.legend(handles=[*frontier_handles,
+                           *([Line2D([], [], marker="X", ls="", color=style.GOOD, label=on_label),
+                              Line2D([], [], marker="X", ls="", color=style.VERMILION, label="attempt dominated"),
+                              Line2D([], [], marker="x", ls="", color=style.GREY, label="attempt infeasible")]
+                             if attempts else []),
                            *([Line2D([], [], marker="X", ls="", markerfacecolor="none", color=style.GREY,
                                      label="attempt not compared (GPU count not solved)")]
                              if any(a.get("on_frontier") is None and a.get("feasible") is not False

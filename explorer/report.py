@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 STATUSES = ("optimal", "feasible", "infeasible", "computed")
 STATUS_TEXT = {"optimal": "OPTIMAL (proven)", "feasible": "FEASIBLE, not proven optimal",
                "infeasible": "INFEASIBLE", "computed": "computed"}
+UNVERIFIED_CHECKSUM = "none: re-saved from a report whose content did not match the checksum it was saved with"
+"""The checksum a re-saved edited report carries: no SHA-256 matches it, so the file loads as 'mismatch' again."""
 INTEGRITY_WARNING = {
     "mismatch": "UNVERIFIED: the content does not match the checksum it was saved with (edited after saving)",
     "missing": "UNVERIFIED: no checksum (not saved by explore, or by a version before checksums)",
@@ -427,7 +429,11 @@ class Report:
         return self.to_html(full_page=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain data, with its checksum (the JSON of `--format json`)."""
+        """The report as plain data, with its checksum (the JSON of `--format json`). A report loaded unverified
+        (integrity 'mismatch' or 'missing') keeps saying so: no checksum vouches for it, an 'integrity' field and
+        its warning say why, and an edited report's checksum stays one that cannot match (UNVERIFIED_CHECKSUM), so
+        loading it again says 'edited after saving' (not 'no checksum', which would launder the edit) and grading
+        with it stays refused."""
         d = asdict(self)
         d.pop("integrity")
         for c, obj in zip(d["constraints"], self.constraints):
@@ -437,6 +443,11 @@ class Report:
         d = json.loads(json.dumps(d, default=_plain))  # plain JSON values, as a reader of the file sees them
         if self.integrity not in INTEGRITY_WARNING:  # never vouch for content loaded unverified
             d["checksum"] = checksum_of(d)
+        else:
+            d["integrity"] = self.integrity
+            d["integrity_warning"] = INTEGRITY_WARNING[self.integrity]
+            if self.integrity == "mismatch":
+                d["checksum"] = UNVERIFIED_CHECKSUM
         return d
 
     @classmethod

@@ -160,28 +160,8 @@ def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
     return "\n".join(lines)
 
 
-UNVERIFIED_CHECKSUM = "none: re-saved from a report whose content did not match the checksum it was saved with"
-"""The checksum a re-saved edited report carries: no SHA-256 matches it, so the file loads as 'mismatch' again."""
-
-
-def saved_dict(r: Report) -> dict[str, Any]:
-    """The report as its JSON file holds it. A report loaded unverified (Report.integrity 'mismatch' or 'missing')
-    keeps saying so: Report.to_dict leaves out the checksum (it never vouches for unverified content), and a
-    re-saved edited report then loaded as 'no checksum', the edit laundered into a version question. So the file
-    keeps an 'integrity' field with the warning, and an edited report's checksum stays one that cannot match
-    (UNVERIFIED_CHECKSUM): loading it again says 'edited after saving', and grading with it stays refused."""
-    d = r.to_dict()
-    if r.integrity in INTEGRITY_WARNING:
-        d.pop("checksum", None)
-        d["integrity"] = r.integrity
-        d["integrity_warning"] = INTEGRITY_WARNING[r.integrity]
-        if r.integrity == "mismatch":
-            d["checksum"] = UNVERIFIED_CHECKSUM
-    return d
-
-
 def to_json(r: Report) -> str:
-    return json.dumps(saved_dict(r), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
+    return json.dumps(r.to_dict(), indent=2, sort_keys=False, default=_json_default, allow_nan=False) + "\n"
 
 
 def _json_default(o: Any) -> Any:

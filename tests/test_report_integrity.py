@@ -205,3 +205,19 @@ def test_attempts_are_graded_against_a_verified_report(tmp_path, hierarchy_attem
     p.write_text(json.dumps(report.to_dict()))
     code, out, err = explore("report", str(p), "--attempts", hierarchy_attempt)
     assert code == 0 and err == "" and "How many attempts were graded?" in out
+
+
+def test_the_python_api_keeps_an_edit_visible_too(saved):
+    """Report.to_dict (the notebook's and the API's form) says what to_json says: a report loaded with a checksum
+    that does not match stays 'mismatch' through to_dict -> from_dict, never 'missing' or verified."""
+    from explorer.report import INTEGRITY_WARNING, UNVERIFIED_CHECKSUM, Report
+
+    d = json.loads(saved.read_text())
+    assert Report.from_dict(d).integrity == "verified"
+    d["headline"] = d["headline"] + " (edited)"
+    edited = Report.from_dict(d)
+    assert edited.integrity == "mismatch"
+    again = edited.to_dict()
+    assert again["integrity"] == "mismatch" and again["integrity_warning"] == INTEGRITY_WARNING["mismatch"]
+    assert again["checksum"] == UNVERIFIED_CHECKSUM
+    assert Report.from_dict(again).integrity == "mismatch"

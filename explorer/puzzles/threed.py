@@ -95,6 +95,11 @@ class ThreeDResult:
     # with recompute_every k > 1 and an answer that does not recompute in full: the best full-recompute plan
     # (one layer in k), so the report can say why the option did not act (recompute_every_unused)
     recompute_every_unused: dict[str, Any] | None = None
+    # who proved `status == "optimal"`: "CP-SAT" or "exhaustive search" (None: not proven). The exhaustive search
+    # proves an optimum where it scored the whole design space (solve_instance: CP-SAT stopped at its time limit)
+    proven_by: str | None = None
+    # where the exhaustive search proved the optimum CP-SAT had not: the plan CP-SAT stopped with (not proven)
+    cpsat_unproven: StepEstimate | None = None
 
     def __repr__(self) -> str:  # the headline (the full answer: .report, .best, .top, .to_frame())
         from explorer.units import human_bytes
@@ -103,7 +108,8 @@ class ThreeDResult:
         track = f" [{self.track.key}]" if self.track is not None else ""
         gap = f", gap {self.gap:.1%}" if self.status != "optimal" and self.gap is not None else ""
         return (f"<ThreeDResult{track} {self.status}{gap}: {b.plan.describe()}; MFU {b.mfu:.1%}, step "
-                f"{b.step_time_s:.4g} s, {human_bytes(b.memory_total)} of {human_bytes(b.memory_limit)} per device; "
+                f"{b.step_time_s:.4g} s, {human_bytes(b.memory_total)} of {human_bytes(self.instance.limit)} per "
+                "device; "
                 f"{plural(len(self.top), 'plan')} in .top, {self.engine} {self.solve_time_s:.2f} s>")
 
     def _repr_html_(self) -> str:
@@ -405,14 +411,29 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     if not plans:
         msg, conflicts = explain_infeasible(inst, space)
         raise InfeasibleError(msg, conflicts)
+    proven_by = ("CP-SAT" if engine == "cpsat" else "exhaustive search") if status == "optimal" else None
+    cpsat_unproven = None
     if explain and small and en is None:
         en = enumerate_space(inst, space)
+        if status == "feasible" and en.feasible:
+            # CP-SAT stopped at its time limit; the exhaustive search scored every candidate of the same space
+            # (candidate_arrays over this build_space, the same memory and bubble limits): its best is a proven
+            # optimum of the same model, so the answer is that plan, "optimal" (proven by exhaustive search)
+            found = estimate(inst.setup, plans[0])
+            t_ex = float(en.columns["step_time"][0])
+            if t_ex <= found.step_time_s * (1 + 1e-6):  # else the engines disagree: nothing is proven
+                cpsat_unproven, status, proven_by = found, "optimal", "exhaustive search"
+                if t_ex < found.step_time_s * (1 - 1e-6):  # a faster plan than CP-SAT's: the exhaustive best
+                    plans = _plans_from(en, inst, 1)
         if top > 1 and status == "optimal":  # next best from the exhaustive list only below a proven optimum
             plans += _plans_from(en, inst, top - 1, skip=_key(plans[0]))
     ests = [estimate(inst.setup, p) for p in plans]
+    if proven_by == "exhaustive search":
+        bound = ests[0].step_time_s  # a proven optimum is its own bound
     res = ThreeDResult(instance=inst, status=status, best=ests[0], top=ests, engine=engine, solve_time_s=wall,
                        space_size=space.size(), evaluated=en.evaluated if en else None, bound_step_s=bound,
-                       track=track, crisis=_crisis(inst, crisis))
+                       track=track, crisis=_crisis(inst, crisis), proven_by=proven_by,
+                       cpsat_unproven=cpsat_unproven)
     res.recompute_every_unused = recompute_every_unused(inst, res.best, en)
     if explain:
         res.binding = binding_constraints(inst, res, en) if en is not None else {

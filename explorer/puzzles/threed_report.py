@@ -39,7 +39,10 @@ def build_report(res) -> Report:
     s = inst.setup
     track = res.track.key if res.track else "custom"
     word = res.track.device_word if res.track else "GPU"
-    status_word = "proven optimal by CP-SAT" if (res.status == "optimal" and res.engine == "cpsat") else (
+    proven_by = _proven_by(res)
+    status_word = "proven optimal by CP-SAT" if proven_by == "CP-SAT" else (
+        "proven optimal by exhaustive search after CP-SAT stopped at its time limit"
+        if res.cpsat_unproven is not None else
         "optimal by exhaustive search" if res.status == "optimal" else
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
     headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
@@ -56,10 +59,10 @@ def build_report(res) -> Report:
         elif ratio >= 1:
             headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
                          f"{pct(c.bubble_fraction)} bubble: {which} is {ratio:.2f}x faster.")
-        else:  # never call a speedup below 1x "faster"
+        else:  # never call a speedup below 1x "faster"; name what rules the crisis out (a pin, a limit it breaks)
             headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
-                         f"{pct(c.bubble_fraction)} bubble: {which} is {1 / ratio:.2f}x slower, the price of "
-                         f"the limits the crisis breaks.")
+                         f"{pct(c.bubble_fraction)} bubble: {which} is {1 / ratio:.2f}x slower, "
+                         f"{_slower_because(res)}.")
     figs = {
         "mfu": Figure(b.mfu, "fraction", "MFU (model FLOPs / peak)"),
         "hfu": Figure(b.hfu, "fraction", "HFU (hardware FLOPs / peak)"),
@@ -85,9 +88,12 @@ def build_report(res) -> Report:
     proven = res.status == "optimal"
     # What binds: for a proven optimum, lifting the limit would allow a faster step (the what-if analysis);
     # for an unproven answer that analysis says nothing about it, so a limit binds only where this
-    # configuration sits on it.
-    mem_binds = bool(bind.get("memory", {}).get("binds")) if proven else b.memory_total >= inst.limit
-    bub_binds = (bool(bind.get("bubble", {}).get("binds")) if proven else
+    # configuration sits on it. Where the what-if run was not done (a design space too large to enumerate), a
+    # limit the answer does not sit on was not judged: the findings say so (_why), as the table cannot yet (a
+    # Constraint's binding is true or false: reports/render.py constraint_state has no "not judged" state)
+    judged = proven and bool(bind.get("analysed"))
+    mem_binds = bool(bind.get("memory", {}).get("binds")) if judged else b.memory_total >= inst.limit
+    bub_binds = (bool(bind.get("bubble", {}).get("binds")) if judged else
                  b.bubble_fraction >= float(inst.max_bubble) - 1e-12)
     cons = [
         Constraint("memory per device", b.memory_total, inst.limit, "B", "<=",
@@ -124,13 +130,73 @@ def build_report(res) -> Report:
         plots=["parallelism_map", "memory_heatmap", "bubble_gauge", "math_peek"], data=data,
         extra={"configuration": _cfg(b.plan), "engine": res.engine,
                "objective": {"name": "mfu", "value": b.mfu, "sense": "max"},
-               "gap": res.gap, "setup": _setup_summary(res),
+               "gap": res.gap, "setup": _setup_summary(res), "proven_by": proven_by,
+               **({"cpsat_unproven": _plan_summary(res.cpsat_unproven)} if res.cpsat_unproven is not None else {}),
+               "binding_judged": judged,
                "binding_means": ("without this constraint the optimum would change (the solver re-solved "
-                                 "without it; the == constraints define the problem)" if proven else
-                                 "the answer sits on this limit (not proven optimal, so lifting a limit was not "
-                                 "judged)")},
+                                 "without it; the == constraints define the problem)" if judged else
+                                 "the answer sits on this limit (the == constraints define the problem; the "
+                                 "design space is too large for the what-if run, so whether lifting a limit would "
+                                 "allow a faster step was not judged)" if proven else
+                                 "the answer sits on this limit (the == constraints define the problem; not proven "
+                                 "optimal, so lifting a limit was not judged)")},
         solve_time_s=res.solve_time_s, scenario=scenario_of(inst),
     )
+
+
+def _proven_by(res) -> str | None:
+    """Who proved the optimum: "CP-SAT", "exhaustive search" (ThreeDResult.proven_by), None when not proven."""
+    if res.status != "optimal":
+        return None
+    return getattr(res, "proven_by", None) or ("CP-SAT" if res.engine == "cpsat" else "exhaustive search")
+
+
+def _plan_summary(e: StepEstimate) -> dict:
+    return {"plan": e.plan.describe(), "step_time_s": e.step_time_s, "mfu": e.mfu}
+
+
+def _crisis_ruled_out(res) -> tuple[list[str], list[str], list[str]]:
+    """Why the crisis configuration is not a plan of this search: (the user's pins it does not meet, the other rules
+    of the search it breaks, the limits it breaks), each as a reader would name it ('--fix cp=32 (the crisis runs
+    CP = 1)', 'bubble 30.4% > 10% by 20.4 points'). All empty when the crisis is a feasible plan of this search."""
+    from explorer.puzzles.threed_space import ATTEMPT_LABELS, FIXABLE_SPACE, check_configuration
+
+    inst, cfg = res.instance, _cfg(res.crisis.plan)
+    chk = check_configuration(inst, cfg)
+
+    def same(name: str, want) -> bool:
+        have = cfg[name]
+        return bool(have) == bool(want) if isinstance(have, bool) else have == want
+
+    pins, pinned = [], set()
+    for name in FIXABLE_SPACE:
+        label, have = ATTEMPT_LABELS[name], cfg[name]
+        shown = ("yes" if have else "no") if isinstance(have, bool) else have
+        if name in inst.fix and not same(name, inst.fix[name]):
+            pins.append(f"--fix {name}={inst.fix[name]} (the crisis runs {label} = {shown})")
+            pinned.add(label)
+        elif name in inst.allow and not any(same(name, x) for x in inst.allow[name]):
+            pins.append(f"allow {name}={','.join(map(str, inst.allow[name]))} (the crisis runs {label} = {shown})")
+            pinned.add(label)
+    # values outside the search box that no pin explains, and structural rules it breaks here
+    rules = [t for t in chk.outside if not any(t.startswith(f"{label} = ") for label in pinned)]
+    rules += [v.text for v in chk.violations if v.sense == "=="]
+    limits = [v.text for v in chk.violations if v.sense != "=="]
+    return pins, rules, limits
+
+
+def _slower_because(res) -> str:
+    """Why the answer is slower per step than a crisis configuration that fits (the headline's clause)."""
+    pins, rules, limits = _crisis_ruled_out(res)
+    parts = ([" and ".join(pins)] if pins else []) + (
+        [f"the search's rule{'s' if len(rules) > 1 else ''} the crisis breaks ({'; '.join(rules)})"] if rules
+        else []) + ([f"the limit{'s' if len(limits) > 1 else ''} the crisis breaks ({'; '.join(limits)})"]
+                    if limits else [])
+    if parts:
+        return "the price of " + " and of ".join(parts)
+    if res.status != "optimal":  # a feasible crisis faster than the answer: the solver stopped before finding better
+        return "though the crisis meets every limit here: CP-SAT stopped at its time limit before finding better"
+    return "though the crisis meets every limit here (please report this)"  # a proven optimum cannot be slower
 
 
 def _setup_summary(res) -> dict:
@@ -179,9 +245,20 @@ def _why(res) -> list[Finding]:
                            f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
                            f"({c.step_time_s / b.step_time_s:.2f}x"
                            + ("" if faster else ", slower: the crisis configuration does not fit"
-                              if not c.fits_in_memory else ", slower") + "); "
+                              if not c.fits_in_memory else f", slower: {_slower_because(res)}") + "); "
                            f"time saved per part (negative: {it} spends more there): {gains}. "
                            f"Bubble {c.bubble_fraction:.1%} -> {b.bubble_fraction:.1%}."))
+    if bind and not bind.get("analysed"):  # the what-if run was skipped: neither limit was judged
+        inst = res.instance
+        why = bind.get("reason") or "the what-if enumeration was not run"
+        out.append(Finding(
+            "Do the memory and bubble limits bind?",
+            f"Not judged: the {why}, so the solver did not re-solve with each limit lifted"
+            + ("" if proven else " (and this configuration is not proven optimal)")
+            + f"; here it uses {hbytes(b.memory_total)} of {hbytes(inst.limit)} and a bubble of "
+              f"{pct(b.bubble_fraction)} of {pct(float(inst.max_bubble))}. The constraints table's ok means only "
+              "that the answer does not sit on the limit. A smaller scenario (fewer GPUs, or --fix/allow narrowing "
+              "the space) gets the analysis."))
     for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
         info = bind.get(name)
         if not info:
@@ -200,10 +277,24 @@ def _why(res) -> list[Finding]:
                                f"{info['bubble_fraction']:.1%})."))
         else:
             out.append(Finding(f"Does {label} bind?", "No: lifting it would not allow a faster step."))
-    if bind.get("analysed"):
+    cp = res.cpsat_unproven
+    if bind.get("analysed") and cp is not None:  # the exhaustive search proved the optimum CP-SAT had not
+        reach = ("which CP-SAT's plan reaches" if cp.step_time_s <= b.step_time_s * (1 + 1e-6) else
+                 f"{cp.step_time_s / b.step_time_s - 1:.1%} faster than CP-SAT's plan: this report gives that "
+                 "optimum")
+        out.append(Finding("Is the optimum proven?",
+                           f"Yes, by exhaustive search: CP-SAT stopped at its time limit with {cp.plan.describe()} "
+                           f"(step {cp.step_time_s:.4f} s, MFU {pct(cp.mfu)}, not proven optimal); the exhaustive "
+                           f"search scored every one of the {bind['evaluated']:,} valid configurations of the same "
+                           f"design space ({bind['feasible']:,} meet the limits) and finds the best step "
+                           f"{b.step_time_s:.4f} s, {reach}."))
+    elif bind.get("analysed"):
         ok = bind.get("cross_check_ok")
+        faster = bind.get("exhaustive_best_step_s", b.step_time_s) < b.step_time_s
+        # unproven and not agreeing: solve_instance proves the exhaustive best optimal where it is no slower than
+        # CP-SAT's plan, so what is left here is a disagreement of the two engines, whichever is faster
         verdict = "agrees" if ok else (
-            "finds a faster plan: CP-SAT stopped at its time limit before the proof" if not proven
+            "finds a faster plan: CP-SAT stopped at its time limit before the proof" if not proven and faster
             else "DISAGREES (please report this)")
         out.append(Finding("Is the optimum cross-checked?" if proven else "Is the answer cross-checked?",
                            f"Exhaustive search over {bind['evaluated']:,} valid configurations "
@@ -273,8 +364,13 @@ def _lab_questions(res) -> list[Finding]:
         rows.append((pp, per_dev, total))
     if len(rows) < 2:
         return []
-    txt = "; ".join(f"PP={p}: {d / 1e9:.2f} GB/device, {t / 1e12:.2f} TB in total" for p, d, t in rows)
-    trend = "decreases" if rows[-1][2] < rows[0][2] else "increases"
+    txt = "; ".join(f"PP={p}: {hbytes(d)}/device, {hbytes(t)} in total" for p, d, t in rows)
+    totals = [t for _, _, t in rows]
+    # the word follows the totals as printed: equal in print is "stays the same", not "decreases"
+    shown = [hbytes(t) for t in totals]
+    trend = ("stays the same" if len(set(shown)) == 1 else
+             "decreases" if all(x >= y for x, y in zip(totals, totals[1:])) else
+             "increases" if all(x <= y for x, y in zip(totals, totals[1:])) else "changes unevenly")
     return [Finding(
         "Does PP increase or decrease the total memory footprint of the weights across the cluster?",
         f"At a fixed {n:,} devices and TP={b.plan.tp} (ZeRO-0), more PP means fewer data-parallel replicas, so the "
@@ -392,8 +488,12 @@ def _assumptions(res) -> list[Assumption]:
     shown = e if acc.attention_efficiency is None else replace(e, attention_efficiency=acc.attention_efficiency)
     a = [
         Assumption(f"Usable memory is {s.usable_memory_fraction:.0%} of HBM "
-                   f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB).",
-                   res.track.sources.get("cluster", "") if res.track else ""),
+                   f"({res.instance.limit / 1e9:.1f} GB of {s.cluster.accelerator.memory_bytes / 1e9:.0f} GB)."
+                   if res.instance.memory_limit is None else
+                   f"Usable memory is {hbytes(res.instance.limit)} per device, the limit given (memory_limit_bytes "
+                   f"or a memory headroom), not {s.usable_memory_fraction:.0%} of the "
+                   f"{hbytes(s.cluster.accelerator.memory_bytes)} of HBM.",
+                   _memory_source(res)),
         Assumption("Placement order TP (innermost), CP, DP, PP (outermost: data parallelism inside each pipeline "
                    "stage, as Megatron-LM, DeepSpeed and torchtitan build their groups). Collectives as NCCL runs "
                    "them: per call the faster "
@@ -418,6 +518,36 @@ def _assumptions(res) -> list[Assumption]:
         s = replace(s, attention_kernel=attention_kernel_default(res.best.plan.framework, acc.key),
                     attention_kernel_by_framework=False)
     return a + _cost_assumption(res) + setup_assumptions(s, res.best.plan) + ceiling_assumption(s, res.best.mfu)
+
+
+def _memory_source(res) -> str:
+    """The source of the usable-memory assumption for the node actually used: the track's own where its cluster is
+    unchanged (GPU, node, links); else the GPU's HBM (accelerators.toml), the GPU preset's node and its source
+    (nodes.toml) and the track's reason for the fraction held back (or that the fraction was given)."""
+    from explorer.hardware.catalog import get_node
+
+    s, t = res.instance.setup, res.track
+    c = s.cluster
+    own = t.sources.get("cluster", "") if t else ""
+    if t is not None and (c.accelerator.key, c.node, c.devices_per_node, c.intra.key, c.inter.key,
+                          tuple(c.node_changes)) == (t.cluster.accelerator.key, t.cluster.node,
+                                                     t.cluster.devices_per_node, t.cluster.intra.key,
+                                                     t.cluster.inter.key, tuple(t.cluster.node_changes)):
+        return own
+    parts = [f"HBM: {c.accelerator.source}" if c.accelerator.source else f"HBM: {c.accelerator.name}"]
+    if c.node:
+        n = get_node(c.node)
+        parts.append(f"node: {n.name}" + (f", {n.source}" if n.source else ""))
+    else:
+        parts.append(f"node: custom ({c.describe_node()})")
+    if c.node_changes:
+        parts.append("changed: " + ", ".join(c.node_changes))
+    if t is not None and s.usable_memory_fraction == t.usable_memory_fraction:
+        held = [x for x in own.split("; ") if "held back" in x]
+        parts.append(f"usable fraction: the {t.key} track's" + (f" ({held[0]})" if held else ""))
+    else:
+        parts.append("usable fraction: as given (--usable-memory-fraction)")
+    return "; ".join(parts)
 
 
 def _cost_assumption(res) -> list[Assumption]:

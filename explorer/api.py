@@ -228,8 +228,11 @@ class Binding(Mapping):
     def _lines(self) -> tuple[str, list[str]]:
         """The heading (what 'binds' means here) and, under the table, the best plan without each binding limit."""
         proven = self._result.status == "optimal"
+        judged = proven and bool(self.raw.get("analysed", True))
         head = (f"Binding constraints at the {'optimum' if proven else 'answer'} (binds: "
-                + ("lifting the limit would allow a faster step, the solver re-solved without it)" if proven else
+                + ("lifting the limit would allow a faster step, the solver re-solved without it)" if judged else
+                   "the answer sits on the limit; the design space is too large for the what-if run, so lifting a "
+                   "limit was not judged)" if proven else
                    "the answer sits on the limit; not proven optimal, so lifting a limit was not judged)"))
         return head, [f"without the {c.constraint} limit: {c.without_it}" for c in self.constraints if c.without_it]
 

@@ -174,7 +174,7 @@ _RECORDS: dict[str, tuple[str, dict[str, tuple[Checker, bool]]]] = {  # each rec
     "constraints": ("{name, value, limit, unit, sense, binding, text}", {
         "name": (_STR, True), "value": (_NUM, True), "limit": (_NUM, True), "unit": (_STR, False),
         "sense": (_typed(lambda v: v in ("<=", ">=", "=="), "one of '<=', '>=', '=='"), False),
-        "binding": (_BOOL, False), "text": (_STR, False),
+        "binding": (_BOOL, False), "text": (_STR, False), "judged": (_BOOL, False),
         "satisfied": (_BOOL, False), "slack": (_NUM, False)}),  # written by to_dict, recomputed on load
     "formulas": ("{name, expression, source, note}", {"name": (_STR, True), "expression": (_STR, True),
                                                       "source": (_STR, True), "note": (_STR, False)}),
@@ -279,6 +279,7 @@ class Constraint:
     sense: str = "<="  # "<=", ">=" or "=="
     binding: bool = False
     text: str = ""
+    judged: bool = True  # False: whether a looser limit would change the answer was not checked (saved only then)
 
     @property
     def satisfied(self) -> bool:
@@ -439,6 +440,8 @@ class Report:
         for c, obj in zip(d["constraints"], self.constraints):
             c["satisfied"] = obj.satisfied
             c["slack"] = obj.slack
+            if obj.judged:  # the usual case stays out of the file (reports saved before the field read the same)
+                c.pop("judged")
         d.update({k: v for k, v in self.extra.items() if k not in d})  # extra never hides a field
         d = json.loads(json.dumps(d, default=_plain))  # plain JSON values, as a reader of the file sees them
         if self.integrity not in INTEGRITY_WARNING:  # never vouch for content loaded unverified

@@ -68,8 +68,23 @@ def _md_table(columns: list[str], rows: list[list]) -> list[str]:
 
 
 def constraint_rows(r: Report) -> list[list[str]]:
-    return [[c.name, fmt_value(c.value, c.unit), f"{c.sense} {fmt_value(c.limit, c.unit)}",
-             fmt_value(c.slack, c.unit), constraint_state(c)] for c in r.constraints]
+    rows = []
+    for c in r.constraints:
+        value, limit = _distinct(c.value, c.limit, c.unit)
+        rows.append([c.name, value, f"{c.sense} {limit}", fmt_value(c.slack, c.unit), constraint_state(c)])
+    return rows
+
+
+def _distinct(value: float, limit: float, unit: str) -> tuple[str, str]:
+    """A value and its limit as the table prints them; shares (unit 'fraction') that differ get the decimals it takes
+    to print differently (a 0.098% bubble under a 0.1% limit reads 0.098% <= 0.100%, not 0.1% <= 0.1%)."""
+    v, lim = fmt_value(value, unit), fmt_value(limit, unit)
+    if unit == "fraction" and v == lim and value != limit:
+        for d in range(2, 7):
+            v, lim = f"{100 * value:.{d}f}%", f"{100 * limit:.{d}f}%"
+            if v != lim:
+                break
+    return v, lim
 
 
 TIGHT_SLACK = 0.01
@@ -83,7 +98,7 @@ def constraint_state(c) -> str:
     if not c.satisfied:
         return "VIOLATED"
     if not c.binding:
-        return "ok"
+        return "ok" if getattr(c, "judged", True) else "not judged"
     tight = c.sense == "==" or abs(c.slack) <= TIGHT_SLACK * max(abs(c.limit), 1e-300)
     return "BINDING" if tight else "BINDING (not tight)"
 
@@ -105,6 +120,9 @@ def constraint_legend(r: Report) -> str:
         parts.append(f"tight = slack within {TIGHT_SLACK:.0%} of the limit (not tight: it binds with slack left)")
     if "ok" in states:
         parts.append("ok = met and not binding, whatever its slack")
+    if "not judged" in states:
+        parts.append("not judged = met, the answer not on it; whether a looser limit would allow a better answer was "
+                     "not checked (the findings say why)")
     if "VIOLATED" in states:
         parts.append("VIOLATED = not met")
     return ("State: " + "; ".join(parts) + ".") if parts else ""

@@ -89,6 +89,21 @@ def test_limits_not_analysed_are_said_not_judged(monkeypatch):
     assert text.startswith("Not judged: the design space of ")
     assert "too large for the what-if enumeration" in text
     assert "not judged" in rep.extra["binding_means"]
+    # the table says it too: the cloud optimum's bubble (1.2% of 10%) is off its limit, so 'not judged', not 'ok'
+    from explorer.reports.render import constraint_legend, constraint_rows
+
+    states = {row[0]: row[-1] for row in constraint_rows(rep)}
+    assert states["bubble fraction"] == "not judged" and "not judged = " in constraint_legend(rep)
+    # and it survives a save and a load (the field is written only when False)
+    from explorer.report import Report
+
+    d = rep.to_dict()
+    assert [c.get("judged", True) for c in d["constraints"]][:2] == [c.judged for c in rep.constraints][:2]
+    assert Report.from_dict(d).integrity == "verified"
+    assert {row[0]: row[-1] for row in constraint_rows(Report.from_dict(d))} == states
+    from explorer.api import solve_3d as api_solve_3d
+
+    assert "was not judged" in repr(api_solve_3d("cloud").binding)  # the notebook's view of the same
 
 
 def test_reviewers_large_space_is_not_judged():
@@ -153,3 +168,14 @@ def test_repr_prints_the_instance_limit():
     assert " of 10.00 TB per device" in repr(res)
     assert "76.45 GB per device" not in repr(res)
     assert res.report.assumptions[0].text.startswith("Usable memory is 10.00 TB per device, the limit given")
+
+
+def test_a_share_just_under_its_limit_prints_apart_from_it():
+    """--max-bubble 0.001 on 64 GPUs: the optimum's bubble is 0.098% (binding, not tight); at one decimal both read
+    0.1%, so the table widens to 0.098% <= 0.100%."""
+    from explorer.reports.render import constraint_rows
+
+    rep = threed.solve_3d("cloud", gpus=64, max_bubble=0.001).report
+    row = next(r for r in constraint_rows(rep) if r[0] == "bubble fraction")
+    value, limit = row[1], row[2].removeprefix("<= ")
+    assert value != limit and float(value.rstrip("%")) < float(limit.rstrip("%"))

@@ -89,19 +89,18 @@ def build_report(res) -> Report:
     # What binds: for a proven optimum, lifting the limit would allow a faster step (the what-if analysis);
     # for an unproven answer that analysis says nothing about it, so a limit binds only where this
     # configuration sits on it. Where the what-if run was not done (a design space too large to enumerate), a
-    # limit the answer does not sit on was not judged: the findings say so (_why), as the table cannot yet (a
-    # Constraint's binding is true or false: reports/render.py constraint_state has no "not judged" state)
+    # limit the answer does not sit on was not judged: the table says so (Constraint.judged) and the findings say why
     judged = proven and bool(bind.get("analysed"))
     mem_binds = bool(bind.get("memory", {}).get("binds")) if judged else b.memory_total >= inst.limit
     bub_binds = (bool(bind.get("bubble", {}).get("binds")) if judged else
                  b.bubble_fraction >= float(inst.max_bubble) - 1e-12)
     cons = [
         Constraint("memory per device", b.memory_total, inst.limit, "B", "<=",
-                   binding=mem_binds,
+                   binding=mem_binds, judged=judged or mem_binds,
                    text=f"{s.usable_memory_fraction:.0%} of "
                         f"{s.cluster.accelerator.memory_bytes / 1e9:.0f} GB HBM usable"),
         Constraint("bubble fraction", b.bubble_fraction, float(inst.max_bubble), "fraction", "<=",
-                   binding=bub_binds, text="(p-1)/(v m + p - 1) <= max-bubble"),
+                   binding=bub_binds, judged=judged or bub_binds, text="(p-1)/(v m + p - 1) <= max-bubble"),
         Constraint("TP x CP x PP x DP = devices", b.plan.devices, inst.devices, "", "==", binding=True),
         Constraint("DP x micro-batch x micro-batches = global batch", b.plan.dp * b.plan.micro_batch *
                    b.plan.num_micro_batches, inst.global_batch, "", "==", binding=True),
@@ -256,8 +255,8 @@ def _why(res) -> list[Finding]:
             f"Not judged: the {why}, so the solver did not re-solve with each limit lifted"
             + ("" if proven else " (and this configuration is not proven optimal)")
             + f"; here it uses {hbytes(b.memory_total)} of {hbytes(inst.limit)} and a bubble of "
-              f"{pct(b.bubble_fraction)} of {pct(float(inst.max_bubble))}. The constraints table's ok means only "
-              "that the answer does not sit on the limit. A smaller scenario (fewer GPUs, or --fix/allow narrowing "
+              f"{pct(b.bubble_fraction)} of {pct(float(inst.max_bubble))}, which the constraints table marks "
+              "not judged. A smaller scenario (fewer GPUs, or --fix/allow narrowing "
               "the space) gets the analysis."))
     for name, label in (("memory", "the memory limit"), ("bubble", "the bubble limit")):
         info = bind.get(name)

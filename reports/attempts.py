@@ -27,7 +27,7 @@ from explorer.reports.format import fmt_value
 from explorer.errors import ExplorerError, UsageError
 from explorer.model_version import model_version
 from explorer.report import Constraint, Finding, Report, Table
-from explorer.units import plural
+from explorer.units import join_words, plural
 
 REL_TOL = 1e-6
 NOT_GRADED = "not graded"  # what the feasible column says of a row that was not read or that the puzzle refused
@@ -48,7 +48,8 @@ class Grade:
     violations: list[str] = field(default_factory=list)
     gap: float | None = None
     gap_text: str = ""
-    reached_optimum: bool = False
+    reached_optimum: bool = False  # feasible and at the reference (within REL_TOL); never when better than it
+    beats: bool = False  # feasible and better than the reference: an unproven one was cut short, a proven one is wrong
     on_frontier: bool | None = None
     best_move: str = ""
     beyond_limit: bool = False
@@ -226,6 +227,13 @@ def reference(report: Report) -> str:
     return "the report's answer (infeasible)"
 
 
+def gap_amount(gap: float, unit: str, name: str = "") -> str:
+    """The size of a gap: percentage points for fractions ('5.9 MFU points'), the objective's unit otherwise."""
+    if unit == "fraction":
+        return f"{100 * abs(gap):.1f} {name + ' ' if name else ''}points"
+    return fmt_value(abs(gap), unit)
+
+
 def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = "",
              ref: str = "the optimum") -> tuple[float, str]:
     """Gap to the optimum (`ref`: what it is called; >= 0 when worse) and its text: percentage points for
@@ -234,14 +242,43 @@ def gap_text(value: float, optimum: float, sense: str, unit: str, name: str = ""
     if abs(gap) <= REL_TOL * max(1.0, abs(optimum)):
         return 0.0, f"at {ref}"
     rel = abs(gap) / abs(optimum) if optimum else float("inf")
-    if unit == "fraction":
-        amount = f"{100 * abs(gap):.1f} {name + ' ' if name else ''}points"
-    else:
-        amount = fmt_value(abs(gap), unit)
+    amount = gap_amount(gap, unit, name)
     if gap < 0:
         return gap, f"beats {ref} by {amount} ({100 * rel:.1f}%)"
     side = "below" if sense == "max" else "above"
     return gap, f"{amount} {side} {ref} ({100 * rel:.1f}% worse)"
+
+
+def _capacity(c: Constraint) -> bool:
+    """A limit on bytes held (device memory, host memory, flash, memory on a partner device): breaking it is not
+    fitting."""
+    return c.unit == "B" and c.sense == "<="
+
+
+KEEPS_UP = re.compile(r"^(?P<who>.+) keeps up$")  # a rate requirement named as a clause: 'prep keeps up'
+
+
+def if_met(violations: list[Constraint]) -> str:
+    """The condition under which an infeasible attempt's gap is read, naming what it breaks: 'if it fitted' only
+    when every violation is a memory (bytes) limit; otherwise each kind named: 'if it met its bubble limit' (an upper
+    limit), 'if it fitted and met its bubble limit', 'if it reached its minimum MFU' (a lower one), 'if it kept its
+    global batch rule' (an equality), 'if prep kept up' (a rate requirement named as a clause). An attempt that fits
+    and breaks only the bubble limit (or misses only the batch puzzle's MFU target) was told 'if it fitted' before."""
+    its: list[str] = []
+    if any(_capacity(c) for c in violations):
+        its.append("fitted")
+    limits = list(dict.fromkeys(c.name for c in violations if not _capacity(c) and c.sense == "<="))
+    if limits:
+        its.append(f"met its {join_words(limits)} limit{'s' if len(limits) > 1 else ''}")
+    floors = list(dict.fromkeys(c.name for c in violations if c.sense == ">=" and not KEEPS_UP.match(c.name)))
+    if floors:
+        its.append(f"reached its minimum {join_words(floors)}")
+    rules = list(dict.fromkeys(c.name for c in violations if not _capacity(c) and c.sense == "=="))
+    if rules:
+        its.append(f"kept its {join_words(rules)} rule{'s' if len(rules) > 1 else ''}")
+    rates = list(dict.fromkeys(m["who"] for c in violations if c.sense == ">=" and (m := KEEPS_UP.match(c.name))))
+    clauses = ([f"it {join_words(its)}"] if its else []) + ([f"{join_words(rates)} kept up"] if rates else [])
+    return "if " + (join_words(clauses) if clauses else "it met its limits")
 
 
 def _violation_size(result: dict) -> float:
@@ -453,17 +490,48 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
             g.gap, g.gap_text = gap_text(g.objective, float(optimum["value"]), sense, unit,
                                          str(res.get("objective_name") or optimum.get("name", "")).upper()
                                          if unit == "fraction" else "", ref=ref)
-            g.reached_optimum = g.feasible and g.gap <= REL_TOL * max(1.0, abs(float(optimum["value"])))
+            # gap_text returns exactly 0.0 within REL_TOL: at the reference is gap == 0, better than it gap < 0
+            g.reached_optimum = g.feasible and g.gap == 0
+            g.beats = g.feasible and g.gap < 0
             if not g.feasible:
                 g.gap_text = ("infeasible; it " + g.gap_text + " only by breaking a constraint") if g.gap < 0 \
-                    else "infeasible; if it fitted: " + g.gap_text
-            elif g.gap < 0 and proven:
-                g.gap_text += ": check the optimum"
+                    else f"infeasible; {if_met(list(res.get('violations') or []))}: " + g.gap_text
+            elif g.beats and proven:
+                g.gap_text += f": check the optimum ({INCONSISTENT})"
         g.on_frontier = _frontier_flag(report, mod, row.values, res, g.reached_optimum and proven, options)
-        g.best_move = f"none: at {ref}" if g.reached_optimum else best_move(
+        # the puzzle's best single move, except at (or past) a proven optimum, where no move is to be sought
+        found = "" if proven and (g.beats or g.reached_optimum) else best_move(
             mod, row.values, res, report.track, options, unit, label,
             float(optimum["value"]) if proven and optimum.get("value") is not None else None)
+        g.best_move = _advice(g, ref, proven, report.status, found)
     return grades
+
+
+INCONSISTENT = ("a feasible plan better than a proven optimum means the puzzle's evaluation and its solver disagree: "
+                "a defect of the model, not a better answer")
+
+
+def cut_short(status: str) -> str:
+    """Why an attempt can beat the report's answer: the search stopped before proving it (status FEASIBLE)."""
+    return (f"the solver's search was cut short (status {(status or 'feasible').upper()}: it stopped, e.g. at its "
+            f"time limit, before proving its answer optimal; a longer --time-limit searches further)")
+
+
+def _advice(g: Grade, ref: str, proven: bool, status: str, found: str) -> str:
+    """The 'best single change' of a graded row; `found`: the puzzle's best single move (best_move). At a proven
+    optimum nothing is to be changed; at an unproven answer, or better than it, a move may still help and is said
+    with what the answer is; better than a proven optimum is flagged as the model's defect."""
+    if g.beats and proven:
+        return f"none: better than {ref}, which cannot be ({INCONSISTENT})"
+    if g.reached_optimum and proven:
+        return f"none: at {ref}"
+    if not (g.beats or g.reached_optimum):
+        return found
+    improves = not found.startswith(("none", "no valid"))
+    if g.beats:
+        further = f"; a single change improves it further: {found}" if improves else "; no single change improves it"
+        return f"none needed: better than {ref}, so {cut_short(status)}{further}"
+    return f"{found}: better than {ref}" if improves else f"none: at {ref}, and no single change improves it"
 
 
 def grade_file(report: Report, path: Path | str, mod=None) -> list[Grade]:
@@ -524,7 +592,9 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
 
 
 def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
-                     ref: str = "the optimum") -> list[Finding]:
+                     ref: str = "the optimum", status: str = "") -> list[Finding]:
+    """The summary questions: how many rows were graded, whether the reference was reached (or beaten: the attempt's
+    own figure, and what beating it means) and whether the file keeps the lab's rule. `status`: the report's."""
     ok = [g for g in grades if not g.error]
     bad = [g for g in grades if g.error]
     feasible = [g for g in ok if g.feasible]
@@ -534,6 +604,12 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
                    + (f"; {len(bad)} malformed: " + "; ".join(g.error for g in bad) if bad else "") + ".")]
     unit = next((g.unit for g in ok if g.unit), "")
     reached = next((g for g in ok if g.reached_optimum), None)
+    beaten = [g for g in ok if g.beats]
+    proven = ref == "the optimum"
+
+    def within(g: Grade) -> str:
+        return "" if limit is None else (f" (within the lab's limit of {limit})" if g.number <= limit
+                                         else f" (past the lab's limit of {limit})")
     if not ok:  # nothing was checked: "no attempt is feasible" would claim more than is known
         rows = "the only row" if len(bad) == 1 else f"each of the {len(bad)} rows"
         answer = ("Cannot tell: no attempt was given." if not grades else
@@ -542,11 +618,18 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
     elif optimum.get("value") is None:
         answer = ("Cannot tell: this report carries no optimum to compare with; "
                   f"{plural(len(feasible), 'attempt')} {'is' if len(feasible) == 1 else 'are'} feasible.")
+    elif beaten:  # better than the reference: its own figure, and what that says of the reference
+        sense = optimum.get("sense", "max")
+        best = max(beaten, key=lambda g: _oriented(g.objective or 0.0, sense))
+        points = str(optimum.get("name", "")).upper() if unit == "fraction" else ""  # '5.9 MFU points', as the table
+        said = (f"attempt {best.number} (line {best.line}) has {name} {fmt_value(best.objective, unit)}{within(best)}, "
+                f"{gap_amount(best.gap or 0.0, unit, points)} better than {ref}, {name} "
+                f"{fmt_value(optimum.get('value'), unit)}")
+        answer = (f"Beaten, which should not happen: {said}; check the optimum: {INCONSISTENT}." if proven else
+                  f"Yes, and beaten: {said}: {cut_short(status)}.")
     elif reached is not None:
-        within = "" if limit is None else (f" (within the lab's limit of {limit})"
-                                           if reached.number <= limit else f" (past the lab's limit of {limit})")
         answer = (f"Yes: attempt {reached.number} (line {reached.line}) reaches {ref}, {name} "
-                  f"{fmt_value(optimum.get('value'), unit)}{within}.")
+                  f"{fmt_value(reached.objective, unit)}{within(reached)}.")
     elif feasible:
         sense = optimum.get("sense", "max")
         best = max(feasible, key=lambda g: _oriented(g.objective or 0.0, sense))
@@ -640,7 +723,7 @@ def attach_grades(report: Report, grades: list[Grade], notes: list[str], source:
         added.append(Finding("Whose attempts are graded here?",
                              f"Only those of {source}: this report's earlier grades ({earlier}) were replaced, "
                              f"not added to."))
-    added += summary_findings(grades, limit, optimum, reference(report))
+    added += summary_findings(grades, limit, optimum, reference(report), report.status)
     if notes:
         added.append(Finding(f"How was {source} read?", "; ".join(notes) + "."))
     out.findings = [*out.findings, *added]
@@ -657,7 +740,7 @@ def attach_grades(report: Report, grades: list[Grade], notes: list[str], source:
     out.extra["attempts"] = [{"number": g.number, "line": g.line, "values": g.values, "error": g.error or None,
                               "assumed": g.assumed, "outside_space": g.outside,
                               "feasible": g.feasible, "objective": g.objective, "gap": g.gap,
-                              "gap_text": g.gap_text, "reached_optimum": g.reached_optimum,
+                              "gap_text": g.gap_text, "reached_optimum": g.reached_optimum, "beats": g.beats,
                               "on_frontier": g.on_frontier, "violations": g.violations,
                               "best_move": g.best_move, "beyond_limit": g.beyond_limit,
                               "figures": {k: {"value": getattr(f, "value", f), "unit": getattr(f, "unit", ""),

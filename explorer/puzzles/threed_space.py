@@ -516,8 +516,9 @@ def check_configuration(inst: Instance, config: dict, space: Space | None = None
     if not bool(bubble_ok(inst, c["pp"], c["v"], c["m"])):
         b, lim = (c["pp"] - 1) / (c["v"] * c["m"] + c["pp"] - 1), float(inst.max_bubble)
         shown, bound = percent_pair(b, lim)
+        over = percent_pair(b - lim, 0)[0].rstrip("%")
         violations.append(Constraint("bubble", b, lim, "fraction", "<=",
-                                     text=f"bubble {shown} > {bound} by {percent_pair(b - lim, 0)[0]} points"))
+                                     text=f"bubble {shown} > {bound} by {over} percentage points"))
     return out
 
 

@@ -279,8 +279,8 @@ def read_csv(text: str, name: str, spec: AttemptSpec) -> AttemptsFile:
         if not rows:
             raise UsageError(f"{name}: no attempts (only the header line)")
     elif not any(_is_number(c) for c in first):  # words only: a header naming none of the puzzle's columns
-        raise UsageError(f"{name}, line {header_line}: a header naming none of this puzzle's columns "
-                         f"({', '.join(c.strip() for c in first)}); the columns are: {', '.join(spec.variables)}")
+        raise UsageError(f"{name}, line {header_line}: the file's header ({', '.join(c.strip() for c in first)}) "
+                         f"names none of this puzzle's columns, which are: {', '.join(spec.variables)}")
     else:
         cols = list(spec.variables)  # no header: the values in the puzzle's column order
         has_header = False

@@ -124,7 +124,7 @@ def test_json_bad_rows(edge, tmp_path, change, message):
     (b"micro_batch,local_steps\n" + b"8,4\n" * 101, "101 attempts; at most 100"),
     (b"#" * (1 << 20) + b"\n", "larger than 1,024 KB"),
     # a header of words that names no column is a header, not a headerless attempt to grade as malformed
-    (b"foo,bar\n1,2\n", "line 1: a header naming none of this puzzle's columns (foo, bar)"),
+    (b"foo,bar\n1,2\n", "line 1: the file's header (foo, bar) names none of this puzzle's columns, which are: "),
 ])
 def test_file_level_problems_are_one_line_exit_2(tmp_path, content, message):
     f = tmp_path / "a.csv"

@@ -460,16 +460,27 @@ def build_report(res: MemoryResult) -> Report:
     bpp = bytes_per_param(inst.baseline.optimizer if inst.baseline.optimizer in tmem.BASE_OPTIMIZERS else "adam",
                           inst.baseline.precision)["total"]
     closed = inst.limit // bpp
-    figures["largest_model_params"] = Figure(big, "params", "largest model of this width that trains")
+    # what the figure holds fixed goes in its label: beside a chosen configuration that changes the optimizer or
+    # precision, a bare 'largest model that trains' read as a limit on that configuration too (review 88 item 6b)
+    held = (f"{inst.baseline.optimizer} {inst.baseline.precision} as started, micro-batch {lean.micro_batch}, full "
+            f"recomputation, no ZeRO/offload")
+    ends_only = (m.params - m.layers * m.layer_params) * bpp > inst.limit
+    figures["largest_model_params"] = (
+        Figure(big, "params", f"largest model of this width that trains ({held})") if lay else
+        Figure("none (not even " + ("the embedding and output head fit" if ends_only else "one layer fits")
+               + f" with {inst.baseline.optimizer} {inst.baseline.precision})", "",
+               f"largest model of this width that trains ({held})"))
     findings.append(Finding(
         f"What is the largest model that trains in {_gb(inst.limit)} per {t.device_word}?",
         f"Weights + gradients + optimizer state alone: {_gb(inst.limit)} / {bpp} B/param = {_params(closed)} "
         f"parameters. With activations (micro-batch {lean.micro_batch}, full recomputation, "
-        f"{inst.baseline.optimizer} {inst.baseline.precision}, no ZeRO/offload): {plural(lay, 'layer')} of the "
-        f"{m.hidden}-wide {m.name} shape = {_params(big)} parameters"
+        f"{inst.baseline.optimizer} {inst.baseline.precision} as started, no ZeRO/offload): "
+        + (f"{plural(lay, 'layer')} of the {m.hidden}-wide {m.name} shape = {_params(big)} parameters" if lay else
+           f"none: not even one layer of the {m.hidden}-wide {m.name} shape trains")
         + (f" (the track's model has {m.layers} layers, {_params(m.params)})." if lay < m.layers else
            f", so the track's {_params(m.params)} model trains with room to spare.")
-        + (_no_layer_fits(inst, lean, bpp) if lay == 0 else "")))
+        + (_no_layer_fits(inst, lean, bpp) if lay == 0 else "")
+        + _largest_vs_chosen(inst, res.best, lay)))
     if len(inst.dims["adapter"]) > 1:
         findings.append(_adapter_finding(inst, figures))
     constraints: list[Constraint] = []
@@ -491,7 +502,12 @@ def build_report(res: MemoryResult) -> Report:
         figures["time_to_quality_lost"] = Figure(lost, "fraction",
                                                  "time-to-quality lost vs the starting point (negative: gained)")
         figures["step_time"] = Figure(sc["time"] * u, "s", "step time of the chosen configuration")
-        figures["quality_multiplier"] = Figure(sc["quality"] / MILLI, "", "steps-to-quality multiplier")
+        figures["quality_multiplier"] = Figure(sc["quality"] / MILLI, "",
+                                               "steps-to-quality multiplier of the chosen configuration")
+        # the start's two factors, so the figures alone reproduce time_to_quality_lost (review 88 item 6a)
+        figures["baseline_step_time"] = Figure(base_score["time"] * u, "s", "step time as started")
+        figures["baseline_quality_multiplier"] = Figure(base_score["quality"] / MILLI, "",
+                                                        "steps-to-quality multiplier as started")
         # the job the fit is for (training_scenario.py: memory_task; adapters are offered to fine-tuning only)
         task = inst.sc.memory_task.capitalize() + " "
         if not changes:
@@ -528,8 +544,7 @@ def build_report(res: MemoryResult) -> Report:
             "Which changes make the model fit, losing the least time-to-quality (a fit no slower than the start "
             "loses none), and among those the fewest?" if res.status == "optimal" else
             "Which set of changes makes the model fit (not proven best)?",
-            headline + f" Step time {human_number(sc['time'] * u, 4)} s vs {human_number(base_score['time'] * u, 4)} "
-            f"s; steps-to-quality x{human_number(sc['quality'] / MILLI)}." + note))
+            headline + _ttq_arithmetic(inst, c, sc, base_score, u, lost, bool(changes)) + note))
         mem_v, mem_l = sc["constraints"]["device memory"]
         constraints.append(Constraint("device memory", mem_v, mem_l, "B", "<=", mem_v > 0.9 * mem_l,
                                       "weights + gradients + optimizer + activations + buffers"))
@@ -748,6 +763,64 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     figs["time_to_quality_charged_s"] = Figure(charged, "s", CHARGED_LABEL.removesuffix(", s"))
     return {"feasible": sc["feasible"], "figures": figs, "violations": viol, "objective": charged,
             "objective_name": "time_to_quality_charged_s", "sense": "min", "read": read, "neighbours": neighbours}
+
+
+def _quality_text(inst: MemoryInstance, c: tmem.Choice) -> str:
+    """'2.5 (adam8bit x1, 1 of 5 layers trained x2.5)': the steps-to-quality multiplier and the factors it is
+    the product of (quality_multiplier: optimizer x frozen depth x adapter)."""
+    cm, L = inst.cm, inst.base.model.layers
+    levels = [int(round(L * f)) for f in cm.trainable_fractions]
+    parts = [f"{c.optimizer} x{human_number(cm.quality_steps_multiplier[c.optimizer])}"]
+    depth = cm.freeze_steps_multiplier[levels.index(c.trainable_layers)]
+    if c.trainable_layers < L or depth != 1:
+        what = "adapted" if c.adapter != "none" else "trained"
+        parts.append(f"{c.trainable_layers} of {L} layers {what} x{human_number(depth)}")
+    if c.adapter != "none":
+        parts.append(f"{ADAPTER_NAMES[c.adapter]} x{human_number(cm.adapter_steps_multiplier[c.adapter])}")
+    q = quality_multiplier(inst, c.optimizer, c.trainable_layers, c.adapter)
+    return f"{human_number(q)} ({', '.join(parts)})"
+
+
+def _ttq_arithmetic(inst: MemoryInstance, c: tmem.Choice, sc: dict, base_score: dict, u: float, lost: float,
+                    changed: bool) -> str:
+    """The sentence that lets a reader redo the headline's time-to-quality change: step time x steps-to-quality
+    for the chosen configuration and for the start, and their ratio (review 88 item 6a: printing the chosen
+    configuration's factor alone beside both step times multiplied to another percentage)."""
+    t1, t0 = sc["time"] * u, base_score["time"] * u
+    q1, q0 = sc["quality"] / MILLI, base_score["quality"] / MILLI
+    if not changed:
+        return (f" Time-to-quality = step time {human_number(t0, 5)} s x steps-to-quality "
+                f"{_quality_text(inst, inst.baseline)} = {human_number(t0 * q0, 5)} s.")
+    ratio = (t1 * q1) / (t0 * q0)
+    how = (f"{100 * lost:.1f}% longer" if lost > 0 else f"{100 * -lost:.1f}% shorter" if lost < 0 else
+           "the same")
+    return (f" Time-to-quality = step time x steps-to-quality: {human_number(t1, 5)} s x "
+            f"{_quality_text(inst, c)} = {human_number(t1 * q1, 5)} s against the start's {human_number(t0, 5)} s x "
+            f"{_quality_text(inst, inst.baseline)} = {human_number(t0 * q0, 5)} s; {human_number(t1 * q1, 5)} / "
+            f"{human_number(t0 * q0, 5)} = {human_number(ratio, 5)}, {how}.")
+
+
+def _largest_vs_chosen(inst: MemoryInstance, best: tmem.Choice | None, lay: int) -> str:
+    """When the largest-model answer falls short of the track's model but a fit exists, say what that answer held
+    fixed and what the chosen fit changes to fit anyway (review 88 item 6b: '0 params' beside a chosen fit of all
+    6 layers read as a contradiction)."""
+    b, L = inst.baseline, inst.base.model.layers
+    if best is None or lay >= L:
+        return ""
+    if best.adapter != "none":
+        trained = f"{ADAPTER_NAMES[best.adapter]} adapters on {best.trainable_layers} of {L} layers"
+    else:
+        trained = ("every layer trained" if best.trainable_layers == L else
+                   f"{best.trainable_layers} of {L} layers trained")
+    uses = [trained]
+    if best.zero:
+        uses.append(f"ZeRO-{best.zero}")
+    if best.offload:
+        uses.append("CPU offload")
+    total = tmem.waterfall(inst.base, inst.layout, best, inst.cm.int8_block_size)["total"]
+    return (f" This holds the starting {b.optimizer} {b.precision} fixed with every layer trained and no ZeRO or "
+            f"offload; the fit below, the track's {L}-layer model in {_gb(total)}, uses {best.optimizer} "
+            f"{best.precision} with {' and '.join(uses)}.")
 
 
 def _signed_percent(x: float) -> str:

@@ -42,11 +42,11 @@ def test_tiny_prints_the_starts_factor_and_the_arithmetic_gives_the_headline(rep
     # Hand: the start is SGD fp32 with all 5 layers trained: x1.5 (lab08_training.toml quality_steps_multiplier);
     # the fit is 8-bit Adam (x1) training 1 of 5 layers (trainable fraction 0.25 -> round(5 x 0.25) = 1 layer,
     # freeze multiplier x2.5): 1 x 2.5 = x2.5. 1.312 s x 2.5 = 3.280 s; 1.8262 s x 1.5 = 2.7393 s;
-    # 3.280 / 2.7393 = 1.1974 -> 19.7% longer, the headline's 'throughput lost 19.7%'. The old line's
+    # 3.280 / 2.7393 = 1.1974 -> 19.7% longer, the headline's 'time-to-quality 19.7% longer'. The old line's
     # 1.312 x 2.5 / 1.826 = 1.796 (79.6%) is what a reader got without the x1.5.
     rep = reports[("tiny", None)]
     text = _answer(rep, FIX_QUESTION)
-    assert "throughput lost 19.7% (time-to-quality)" in text
+    assert "time-to-quality 19.7% longer" in text
     assert ("1.312 s x 2.5 (adam8bit x1, 1 of 5 layers trained x2.5) = 3.2801 s against the start's 1.8262 s x 1.5 "
             "(sgd x1.5) = 2.7393 s; 3.2801 / 2.7393 = 1.1974, 19.7% longer.") in text
     assert rep.figure("baseline_quality_multiplier") == 1.5
@@ -77,7 +77,7 @@ def test_every_track_the_printed_arithmetic_gives_the_printed_change(reports, ke
     assert float(pct) == pytest.approx(100 * abs(lost), abs=0.05)
     assert how == ("longer" if lost > 0 else "shorter")
     # the headline says the same percentage, in its own words
-    head = f"throughput lost {pct}%" if lost > 0 else f"time-to-quality {pct}% shorter"
+    head = f"time-to-quality {pct}% longer" if lost > 0 else f"time-to-quality {pct}% shorter"
     assert head in text
     assert q0 in ("1", "1.5") and _f(q0) == rep.figure("baseline_quality_multiplier")
 

@@ -124,8 +124,8 @@ README_FIGURES = [
     ("compression", r"([\d.]+)x faster on 10 Gb Ethernet", "{}x on one 10 GbE NIC per node"),
     ("dataloader", r"8 GPUs fed by (\d+) workers", "so 8 GPUs need {} of the node's 104 workers"),
     ("sync", r"evict persistent stragglers onto (\d+) hot spare nodes", "stragglers onto {} hot spare nodes"),
-    ("memory", r"instead of the weights -> ([\d.]+) GB, throughput lost", "({} GB of 76.4 GB usable, no offload)"),
-    ("memory", r"GB, throughput lost ([\d.]+)% \(time-to-quality\)", "losing {}% time-to-quality"),
+    ("memory", r"instead of the weights -> ([\d.]+) GB, time-to-quality", "({} GB of 76.4 GB usable, no offload)"),
+    ("memory", r"GB, time-to-quality ([\d.]+)% longer", "time-to-quality {}% longer"),
     ("memory", r"(adapters on the top \d+ of 80 layers)", "with QLoRA {}, full recomputation"),
 ]
 

@@ -582,7 +582,8 @@ def build_report(res: MemoryResult) -> Report:
                 a_lost = _ttq(prob, a_sc) / base_ttq - 1.0
                 alt_rows.append([v, "; ".join(_changes(inst.baseline, a_c, L)) or "no change",
                                  _gb(a_sc["constraints"]["device memory"][0]), _signed_percent(a_lost)])
-            tables[f"by_{dim}"] = Table([dim.replace("_", " "), "changes", "memory", "throughput lost (-: gained)"],
+            tables[f"by_{dim}"] = Table([dim.replace("_", " "), "changes", "memory",
+                                         "time-to-quality change (-: shorter)"],
                                         alt_rows,
                                         title)
     # the waterfall table: SGD / Momentum / Adam x FP32 / BF16 / FP16 (+ the variants), starting setup
@@ -830,9 +831,10 @@ def _signed_percent(x: float) -> str:
 
 
 def _lost_text(lost: float, c: tmem.Choice | None = None, layers: int | None = None) -> str:
-    """'throughput lost 12.3%' or, when the fix is faster than the start, what it gains and why."""
+    """'time-to-quality 12.3% longer' (the fix's time to the same quality over the start's, less 1) or, when the fix
+    is faster than the start, what it gains and why."""
     if lost >= 0:
-        return f"throughput lost {100 * lost:.1f}% (time-to-quality)"
+        return f"time-to-quality {100 * lost:.1f}% longer than the starting point's"
     if c is not None and c.adapter != "none":
         why = "the adapted layers skip the weight-gradient GEMMs of their frozen base weights"
     elif c is not None and layers is not None and c.trainable_layers < layers:

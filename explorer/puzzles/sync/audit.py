@@ -117,12 +117,31 @@ def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:
     return replace(p, dp=dp, global_batch=dp * p.micro_batch * p.num_micro_batches)
 
 
+def progress_at_step(r: float, lr_fraction: float) -> float:
+    """An asynchronous update's progress against a synchronous one when the run steps at lr_fraction x g_max(0):
+    the step is kept while Lian et al. 2015's condition holds at the staleness (r >= f) and otherwise shrunk to
+    g_max(T) = r x g_max(0) to meet it, so min(1, r / f). The condition is sufficient, not necessary: breaking it
+    says the step is beyond the bound that guarantees convergence, not that training diverges, so the audit prices
+    a staleness beyond it as this shrunken step (cloud and fleet tracks alike)."""
+    return min(1.0, r / lr_fraction)
+
+
 def straggler_text(p: float, slowdown: float) -> str:
     """The straggler setting in words: "5% stragglers at 1.5x", or "no stragglers, jitter only" at p = 0 (where
     the slowdown multiplies nothing)."""
     from explorer.units import human_number, human_percent
 
-    return f"{human_percent(p)} stragglers at {human_number(slowdown)}x" if p > 0 else "no stragglers, jitter only"
+    return (f"{human_percent(p)} stragglers at {human_number(slowdown)}x" if p > 0 and slowdown > 1
+            else "no stragglers, jitter only")
+
+
+def straggler_fraction_label(p: float, asked: float) -> str:
+    """The straggler-fraction figure's label: where a 1x slowdown made the asked fraction none, it says so."""
+    from explorer.units import human_percent
+
+    if p == 0 and asked > 0:
+        return f"straggler fraction ({human_percent(asked)} asked, at a 1x slowdown: no straggler)"
+    return "straggler fraction"
 
 
 # --- the audit (common to every track) --------------------------------------------------------------
@@ -158,6 +177,7 @@ class Audit:
     usd_async: float
     usd_async_raw: float
     ckpt: dict | None  # the job's checkpoint (Young/Daly); None on a fleet, which keeps none per device
+    straggler_fraction_asked: float = 0.0  # the fraction asked for; model.p is 0 where a 1x slowdown makes none
 
     @property
     def t_sync(self) -> float:
@@ -266,7 +286,10 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     exposed = est.time["dp_exposed"]
     hidden = est.dp_comm_total_s - exposed
     t_dev = est.step_time_s - exposed
-    model = StepTimeModel(t_dev, j, p, float(s))
+    # a straggler at 1x is no straggler: F = (1 - p) F0 + p F0(t / 1) = F0, so the run is the one at p = 0, and
+    # it is read as that one (no "stragglers at 1x", no node to evict: eviction_spares counts p), not as p
+    # stragglers who happen not to be slow
+    model = StepTimeModel(t_dev, j, p if s > 1 else 0.0, float(s))
     group = plan.tp * plan.pp * plan.cp
     push_pull = _push_pull(setup, plan, n) if plan.dp > 1 else 0.0
     comm_async = max(0.0, push_pull - hidden)
@@ -283,7 +306,7 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
     # stable at its staleness and otherwise must shrink it to g_max(tau): per update it makes min(1, r / lr_fraction)
     # of a synchronous update's progress (the cloud audit had used r alone, a sync run at the stable edge, while it
     # printed the lr_fraction assumption; the fleet audit reads the same fraction as its stability threshold)
-    r_lr = min(1.0, r / d["lr_fraction"])
+    r_lr = progress_at_step(r, d["lr_fraction"])
     spend = n * d["hours_per_month"] * t.device_hour_usd
     waste = (e_all - model.mean) / (e_all + comm_sync)
     return Audit(track=t, data=d, setup=setup, est=est, model=model, nodes=n, group=group, replicas=plan.dp,
@@ -292,7 +315,8 @@ def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, 
                  progress_at_lr=r_lr, x_sync=x_sync, x_async_raw=x_raw, x_async=x_raw * r_lr, spend_usd=spend,
                  waste_wait=waste, usd_wait=waste * spend, usd_async=_saving(spend, x_sync, x_raw * r_lr),
                  usd_async_raw=_saving(spend, x_sync, x_raw),
-                 ckpt=checkpoint_figures(t, setup, plan, d, n) if "checkpoint_store" in d else None)
+                 ckpt=checkpoint_figures(t, setup, plan, d, n) if "checkpoint_store" in d else None,
+                 straggler_fraction_asked=p)
 
 
 SAVING_RULE = ("with throughput X before and X' after a change, a faster change saves the spend times the "

@@ -17,10 +17,15 @@ from explorer.cost.stragglers import (
     implicit_momentum_progress,
 )
 from explorer.puzzles.scaling import lab05_data
-from explorer.puzzles.sync.audit import SAVING_RULE, Audit, _saving, straggler_text
+from explorer.puzzles.sync.audit import SAVING_RULE, Audit, _saving, straggler_fraction_label, straggler_text
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_number, human_percent, plural
 from explorer.units import human_usd as _usd
+
+# what each ZeRO stage shards over the data-parallel group (Rajbhandari et al. 2020, SC'20, sec. 5: P_os, P_os+g,
+# P_os+g+p; ../shared/CONVENTIONS.md): the finding names the winning stage's, not all three
+ZERO_SHARDS = {1: "the optimizer state", 2: "the optimizer state and the gradients",
+               3: "the optimizer state, the gradients and the weights"}
 
 
 def _signed_pct(x: float) -> str:
@@ -120,7 +125,7 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
         t = expected_kth_of_group_max(m, a.group, a.replicas, a.replicas + b) + a.comm_sync_s
         cost = a.spend_usd * b / a.replicas
         out.append({"name": f"{plural(b, 'backup replica')} ({b * a.group:,} {a.track.device_word}s)",
-                    "kind": "backup", "step_s": t, "extra_usd": cost,
+                    "kind": "backup", "backups": b, "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     dpn = a.setup.cluster.devices_per_node
     spares = eviction_spares(a)
@@ -134,6 +139,52 @@ def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
                     "kind": "evict", "spares": spares, "step_s": t, "extra_usd": cost,
                     "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
     return out
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _backup_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
+    """What the backup replicas of the remedies table do, read from its rows: the step each cuts, against the share
+    of devices it adds, and which pay. A backup's net is spend (1 - t_b / t_sync) - spend b / R
+    (`straggler_remedies`), so it pays exactly when it cuts the step by more than the share b / R of devices it
+    adds: the rule the sentence states, its words chosen by the sign of each row's net (the sentence had said
+    "help little ... barely faster" whatever the table said, beside a headline recommending a backup)."""
+    backups = [r for r in remedies if r["kind"] == "backup"]
+    if not backups:
+        return ""
+    m, devs, dev = a.model, lab05_data()[a.track.key]["device_plural"], a.track.device_word
+    t_sync, big = a.t_sync, a.replicas
+    cuts = "; ".join(f"with b = {r['backups']} the step is {human_percent(1 - r['step_s'] / t_sync)} shorter, for "
+                     f"{human_percent(r['backups'] / big)} more {devs}" for r in backups)
+    pay = [str(r["backups"]) for r in backups if r["net_usd"] > 0]
+    lose = [str(r["backups"]) for r in backups if r["net_usd"] <= 0]
+    if not pay:
+        verdict = "none pays" if len(backups) > 1 else "it does not pay"
+    else:
+        best = max(backups, key=lambda r: r["net_usd"])
+        verdict = (("all pay" if len(backups) > 1 else "it pays") if not lose else
+                   f"b = {_and(pay)} {'pays' if len(pay) == 1 else 'pay'}, b = {_and(lose)} "
+                   f"{'does' if len(lose) == 1 else 'do'} not")
+        verdict += f" (the best, {best['name'].split(' (')[0]}, {_saved_or_lost(best['net_usd'])} net)"
+    if a.group > 1:
+        held = (f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step"
+                if m.p > 0 else "with no stragglers, only the jitter spreads the replicas' steps")
+        why = (f" A replica is {a.group} {devs} synchronous inside, so it steps at the slowest of its {a.group} "
+               f"({held}), and a backup drops the slowest replica steps: the cut is the gap between the slowest of "
+               f"{big} replica steps and the {_ordinal(big)} fastest of {big} + b (Chen et al. 2016 drop single "
+               f"workers, not {a.group}-{dev} replicas).")
+    else:
+        why = (f" The cut is the gap between the slowest of {big} {devs} and the {_ordinal(big)} fastest of {big} + b "
+               "(Chen et al. 2016)" + (": with no stragglers only the jitter spreads them." if m.p == 0 else "."))
+    return (f"Backup replicas (run {big} + b replicas, keep the first {big} each step) pay when they cut the step by "
+            f"more than the share b/{big} of {devs} they add: {cuts}; {verdict}.{why} ")
 
 
 def _eviction_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
@@ -175,7 +226,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
     ck = a.ckpt
     figures: dict[str, Figure] = {
         "nodes": Figure(a.nodes, devs, f"{devs} in the fleet"),
-        "straggler_fraction": Figure(m.p, "fraction", "straggler fraction"),
+        "straggler_fraction": Figure(m.p, "fraction", straggler_fraction_label(m.p, a.straggler_fraction_asked)),
         "slowdown": Figure(m.slowdown, "x", "straggler slowdown"),
         "step_time_device_s": Figure(a.e_step, "s", f"E[step] of one {dev} (with jitter and stragglers)"),
         "step_time_sync_s": Figure(a.t_sync, "s", f"sync step: E[max of {a.nodes}] + sync"),
@@ -298,22 +349,31 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
             "What do the straggler remedies practice uses cost and save?",
             "; ".join(f"{r['name']}: step {hn(r['step_s'], 4)} s (from {hn(a.t_sync, 4)} s), costs "
                       f"{_usd(r['extra_usd'])}/month, net {_saved_or_lost(r['net_usd'])}" for r in remedies)
-            + f". Backup replicas help little here: a replica is {a.group} {devs} synchronous inside, and "
-            + (f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step"
-               if m.p > 0 else "with no stragglers they only trim the jitter")
-            + f", so the fastest {a.replicas} of a few more are barely faster (Chen et al. 2016 drop single workers, "
-            f"not {a.group}-{dev} replicas). " + _eviction_text(a, remedies)))
+            + ". " + _backup_text(a, remedies) + _eviction_text(a, remedies)))
     if zero_saved is not None:
         zero_plan_model = StepTimeModel(z["zero"]["step_s"], m.jitter, m.p, m.slowdown)
         zero_wait = (expected_max(zero_plan_model, a.nodes) - zero_plan_model.mean) / expected_max(
             zero_plan_model, a.nodes)
+        stage = int(z["zero"].get("zero", 0))
+        t_nz, t_z = z["no_zero"]["step_s"], z["zero"]["step_s"]
+        if stage == 0:
+            fixes = (f"The best plan found with every ZeRO stage allowed is ZeRO-0 ({hn(t_z, 4)} s per step): no "
+                     f"stage's sharding (ZeRO-1 the optimizer state, ZeRO-2 also the gradients, ZeRO-3 also the "
+                     f"weights) frees memory that buys a faster plan here, so it saves nothing.")
+        else:
+            fixes = (f"The best plan with ZeRO allowed runs ZeRO-{stage}, which shards {ZERO_SHARDS[stage]} over the "
+                     f"data-parallel group (Rajbhandari et al. 2020)"
+                     + (f": the memory it frees lets the 3D solver pick a faster plan ({hn(t_nz, 4)} s -> "
+                        f"{hn(t_z, 4)} s per step, {_usd(zero_saved)}/month)." if t_z < t_nz else
+                        f", and its plan is no faster than the best without ZeRO ({hn(t_nz, 4)} s and {hn(t_z, 4)} s "
+                        f"per step): it saves "
+                        + (f"{_usd(zero_saved)}/month." if abs(zero_saved) >= 0.5 else "nothing.")))
         findings.append(Finding(
             "What does ZeRO fix, and what does it not?",
-            f"ZeRO shards optimizer state, gradients and weights over the data-parallel group: the memory it frees "
-            f"lets the 3D solver pick a faster plan ({hn(z['no_zero']['step_s'], 4)} s -> {hn(z['zero']['step_s'], 4)} "
-            f"s per step, {_usd(zero_saved)}/month). It does nothing about stragglers: its reduce-scatters and "
+            f"{fixes} It does nothing about stragglers: its reduce-scatters and "
             f"all-gathers are as synchronous as an all-reduce (ZeRO-3 adds a gather per layer: more barriers, not "
-            f"fewer), so every step still waits for the slowest of {a.nodes:,} {devs}; on the faster plan the wait "
+            f"fewer), so every step still waits for the slowest of {a.nodes:,} {devs}; on the "
+            f"{'faster' if t_z < t_nz else 'ZeRO'} plan the wait "
             f"is still {human_percent(zero_wait)} of the step, {_usd(zero_wait * a.spend_usd)}/month."))
     tables: dict[str, Table] = {
         "sync_vs_async": Table(["mode", "step or update time (s)", f"{sw}s/s", "staleness", "progress/update",
@@ -360,7 +420,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
                    f"({a.est.plan.describe()}): {m.t0:.4g} s without stragglers; jitter: shifted exponential with mean "
-                   f"{m.jitter:.0%}; a straggler takes {m.slowdown:g}x; step times i.i.d. across devices and steps.",
+                   f"{m.jitter:.0%}; {straggler_text(m.p, m.slowdown)}; step times i.i.d. across devices and steps.",
                    "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"]),
         attention_kernel_assumption(a.setup),
         Assumption("Synchronisation: " + ("the cost model ring all-reduce (exposed part)"

@@ -27,7 +27,14 @@ from explorer.cost import energy
 from explorer.cost.checkpoint import young_interval
 from explorer.cost.gossip import rounds_to_consensus_slem
 from explorer.cost.stragglers import max_staleness, stable_step_ratio
-from explorer.puzzles.sync.audit import SECONDS_PER_DAY, SECONDS_PER_HOUR, Audit, straggler_text
+from explorer.puzzles.sync.audit import (
+    SECONDS_PER_DAY,
+    SECONDS_PER_HOUR,
+    Audit,
+    progress_at_step,
+    straggler_fraction_label,
+    straggler_text,
+)
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
@@ -100,10 +107,12 @@ def edge_staleness(a: Audit, res) -> dict:
     t_max = max_staleness(f)
     b = res.best
     k_async = b["replicas"] * b["participation"]
+    r = float(stable_step_ratio(k_async - 1))
     return {"lr_fraction": f, "staleness_max": t_max,
             "async_devices_max": int(math.floor(t_max + 1e-9)) + 1, "async_staleness": k_async - 1,
-            "async_progress": float(stable_step_ratio(k_async - 1)),
-            "fleet_async_staleness": a.replicas - 1, "fleet_async_progress": a.progress}
+            "async_progress": r, "async_progress_at_lr": progress_at_step(r, f),
+            "fleet_async_staleness": a.replicas - 1, "fleet_async_progress": a.progress,
+            "fleet_async_progress_at_lr": a.progress_at_lr}
 
 
 def mobile_battery(a: Audit, res) -> dict:
@@ -180,7 +189,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
     m = a.model
     figures: dict[str, Figure] = {
         "nodes": Figure(a.nodes, devs, f"{devs} in the fleet"),
-        "straggler_fraction": Figure(m.p, "fraction", "straggler fraction"),
+        "straggler_fraction": Figure(m.p, "fraction", straggler_fraction_label(m.p, a.straggler_fraction_asked)),
         "slowdown": Figure(m.slowdown, "x", "straggler slowdown"),
         "expected_max_over_mean": Figure(a.e_max_all / a.e_step, "x", f"E[slowest of {a.nodes:,}] / mean step"),
         "days_to_target": Figure(b["days"], "days", "time to the training target (fleet 3D optimum)"),
@@ -276,8 +285,7 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
             f"{a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) takes "
             f"{num(a.e_max_all / a.e_step)}x the mean). In return every replica is averaged exactly (p = 1). "
             f"{_other_paths(fa['res'])}Asynchronous updates from the whole fleet would be "
-            f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {num(a.progress, 2)} of a "
-            "step per update.")
+            f"{a.staleness:,.0f} updates stale: {_stale_verdict(_fleet_stale(a))}.")
     return Finding(
         f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
         f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) "
@@ -285,8 +293,13 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
         f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
         f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
         f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
-        f"{a.staleness:,.0f} updates stale, where Lian et al.'s condition leaves r = {num(a.progress, 2)} of a "
-        "step per update.")
+        f"{a.staleness:,.0f} updates stale: {_stale_verdict(_fleet_stale(a))}.")
+
+
+def _fleet_stale(a: Audit) -> dict:
+    """The whole fleet's asynchronous staleness in `_stale_verdict`'s terms (the audit's r and min(1, r / f))."""
+    return {"async_progress": a.progress, "lr_fraction": a.data["lr_fraction"],
+            "async_progress_at_lr": a.progress_at_lr}
 
 
 def _other_paths(res) -> str:
@@ -331,18 +344,42 @@ def _edge(a, fa, figures, findings, constraints) -> str:
         f"none is stale; what they cost is client drift, which the Koloskova et al. 2020 bound charges (tau/p; "
         f"Stich 2019, Woodworth et al. 2020). The fleet 3D optimum synchronises every {b['local_steps']} local "
         f"steps with {num(b['participants'])} vehicles on time per round over {b['tier'].name}. Asynchronous "
-        f"updates from "
-        f"its {num(b['replicas'] * b['participation'])} selected vehicles would be {num(e['async_staleness'])} "
-        f"updates stale (r = {num(e['async_progress'], 2)} < {num(e['lr_fraction'])}): they diverge, which is the "
-        "crisis; from the whole fleet, staleness "
-        f"{e['fleet_async_staleness']:,} (r = {num(e['fleet_async_progress'], 2)})."))
-    return (f"Drop late vehicles at a deadline instead of accepting stale updates: asynchronous updates from "
-            f"{num(b['replicas'] * b['participation'])} vehicles in flight would be {num(e['async_staleness'])} "
-            f"updates stale where the lab's step affords {num(e['staleness_max'])} (r = {num(e['async_progress'], 2)} "
-            f"< {num(e['lr_fraction'])}): they diverge. The best plan stays synchronous: it syncs every "
+        f"updates from its {num(b['replicas'] * b['participation'])} selected vehicles would be "
+        f"{num(e['async_staleness'])} updates stale: {_stale_verdict(e)}. From the whole fleet: staleness "
+        f"{e['fleet_async_staleness']:,}, r = {_num2(e['fleet_async_progress'])}, "
+        f"min(1, r / f) = {_num2(e['fleet_async_progress_at_lr'])} of a synchronous update's progress."))
+    within = e["async_progress"] >= e["lr_fraction"]
+    return (f"The best plan stays synchronous and drops late vehicles at a deadline: it syncs every "
             f"{b['local_steps']} local steps (fresh gradients, not stale ones) with {num(b['participants'])} of "
             f"{a.nodes:,} vehicles on time per round over {b['tier'].name}: the target in "
-            f"{_span(b['days'] * SECONDS_PER_DAY)}.")
+            f"{_span(b['days'] * SECONDS_PER_DAY)}. Asynchronous updates from "
+            f"{num(b['replicas'] * b['participation'])} vehicles in flight would be {num(e['async_staleness'])} "
+            f"updates stale, "
+            + (f"within the {num(e['staleness_max'])} the lab's step affords: each would keep a synchronous "
+               f"update's progress." if within else
+               f"beyond the {num(e['staleness_max'])} the lab's step affords (Lian et al. 2015's stability bound, "
+               f"sufficient, not necessary): the step that meets it makes {_num2(e['async_progress_at_lr'])} of a "
+               f"synchronous update's progress per update."))
+
+
+def _num2(x: float) -> str:
+    """A progress fraction to 2 significant figures (0.096, 0.00014), as the cloud audit's findings print r."""
+    return num(x, 2)
+
+
+def _stale_verdict(e: dict) -> str:
+    """Asynchronous updates at a staleness against the lab's stability bound, as the cloud audit prices them
+    (audit.progress_at_step): within it they keep the lab's step; beyond it the condition, sufficient and not
+    necessary, no longer guarantees convergence at that step, and the step that meets it, r x g_max(0), makes
+    min(1, r / f) of a synchronous update's progress. Beyond the bound is not "they diverge" (a 4% shortfall had
+    been called divergence)."""
+    r, f = e["async_progress"], e["lr_fraction"]
+    if r >= f:
+        return (f"r = {_num2(r)} >= f = {num(f)}, within the lab's stability bound: each keeps the lab's step and a "
+                "synchronous update's progress")
+    return (f"r = {_num2(r)} < f = {num(f)}, beyond the lab's stability bound (Lian et al. 2015's condition, "
+            f"sufficient, not necessary: no guarantee at the lab's step, not a proof of divergence); the step that "
+            f"meets it makes min(1, r / f) = {_num2(e['async_progress_at_lr'])} of a synchronous update's progress")
 
 
 def _mobile(a, fa, figures, findings, constraints, tables) -> str:

@@ -377,33 +377,55 @@ def _plan_fields(plan: Any) -> dict[str, Any]:
             "zero": plan.zero, "recompute": plan.recompute}
 
 
+def _sync_words(dev: str, link: str, comm: float, exposed: float, step: float) -> str:
+    """How the gradient all-reduce (comm seconds) meets a step (step seconds) of which `exposed` seconds wait for it,
+    from the step's own breakdown (step_losses): hidden behind the backward pass only where the exposed part is
+    negligible, none of it where nothing overlaps, else both parts with their seconds."""
+    exposed = min(max(exposed, 0.0), comm)
+    hidden = comm - exposed
+    where = f"the data-parallel group's all-reduce runs over each {dev}'s own {link} link"
+    if comm <= 0.0 or exposed <= 0.0005 * comm:
+        return f"{where} and hides behind the backward pass"
+    if hidden <= 0.0005 * comm:
+        return f"{where} and none of it hides behind the backward pass: the step waits for all of it"
+    return (f"{where}; the backward pass hides {human_number(hidden)} s of it and {human_number(exposed)} s are "
+            f"exposed, {_pct(exposed / step)} of the step")
+
+
 def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
     """The lab's premise: 'the network is 95% saturated' (the scenario's headroom, whatever limit the user set).
-    Tested on the starting configuration and the answer; what the start loses instead, from its step's parts."""
+    Tested on the starting configuration and the answer; how much of the sync the step waits for and what the start
+    loses, from its step's parts (step_losses), the exposed sync among them where it is one of the largest."""
     lab = inst.sc.network_headroom
     held = cr["network_utilisation"] >= lab
     from explorer.puzzles.threed_report import TIME_PART_NAMES
 
     _, losses, _ = step_losses(inst, cr)
+    step = cr["step_time"]
     names = {**TIME_PART_NAMES, "compute_below_peak": "compute below peak"}
-    top = [f"{names.get(k, k)} ({_pct(x / cr['step_time'])} of the step)" for k, x in list(losses.items())[:2]
-           if x >= 0.01 * cr["step_time"] and k != "dp_exposed"]
-    why = (f"what the starting configuration loses is {' and '.join(top)}, not the network" if top else
-           "what it loses is compute efficiency, not the network")
+    keys = [k for k, x in list(losses.items())[:2] if x >= 0.01 * step]
+    top = [f"{names.get(k, k)} ({_pct(losses[k] / step)} of the step)" for k in keys]
+    lost = f"what the starting configuration loses is {' and '.join(top)}"
+    if not keys:
+        why = "what it loses is compute efficiency, not the network"
+    elif keys[0] == "dp_exposed":
+        why = (f"{lost}: waiting for the network is the step's largest loss"
+               + ("" if held else f", though the network is below the lab's {_pct(lab)}"))
+    elif "dp_exposed" in keys:
+        why = f"{lost}: waiting for the network is a loss, not the largest"
+    else:
+        why = f"{lost}, not the network"
+    sync = _sync_words(inst.track.device_word, inst.track.cluster.inter.name.split(" (")[0], cr["comm_time"],
+                       losses.get("dp_exposed", 0.0), step)
     given = ("" if inst.headroom == lab else
              f" Against the limit given (--network-headroom {_pct(inst.headroom)}) the starting configuration "
              + ("meets it." if cr["network_utilisation"] <= inst.headroom else "breaks it."))
     return Finding(
         f"Is the network {_pct(lab)} saturated, as the lab's story says?",
-        (f"Yes: at the starting configuration{_start_words(inst)} the gradient synchronisation keeps the network "
-         f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
-         f"{human_number(cr['step_time'])} s step)." if held else
-         f"No. At the starting configuration{_start_words(inst)} the gradient synchronisation keeps the network "
-         f"{_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} s of a "
-         f"{human_number(cr['step_time'])} s step: the data-parallel group's all-reduce runs over each "
-         f"{inst.track.device_word}'s own {inst.track.cluster.inter.name.split(' (')[0]} link and hides behind the "
-         f"backward pass); {why}.")
-        + given + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
+        ("Yes: at" if held else "No. At") + f" the starting configuration{_start_words(inst)} the gradient "
+        f"synchronisation keeps the network {_pct(cr['network_utilisation'])} busy ({human_number(cr['comm_time'])} "
+        f"s of a {human_number(step)} s step: {sync}); {why}." + given
+        + f" The answer keeps it {_pct(e['network_utilisation'])} busy.")
 
 
 def _start_words(inst: BatchInstance) -> str:
@@ -521,6 +543,28 @@ def _iron_law(inst: BatchInstance, e: dict, figures: dict[str, Figure]) -> Findi
         f"PP and DP links) and L_lat (bubble {_pct(e['bubble'])}).")
 
 
+def _cap_conflict(inst: BatchInstance, pool: list[dict]) -> dict | None:
+    """Where the user capped the batch (--batch) and the target is out of reach under the cap: is the cap the
+    conflicting constraint? The search already covers every batch up to the dataset (all_configs, plan_search), the
+    cap being only a limit on it (violations); the same pool judged without the cap gives, where it reaches the
+    target, the answer without the cap (_choose, the shortest time to the target loss) and the smallest batch that
+    reaches the target within every other limit. None where no cap is set or nothing above it reaches the target."""
+    if inst.batch_cap is None:
+        return None
+    u = replace(inst, batch_cap=None)
+    reach = [c for c in pool if not violations(u, c)]
+    if not reach:
+        return None
+    answer, ok = _choose(u, pool)
+    smallest = min(reach, key=lambda c: (c["global_batch"], -c["mfu"]))
+    return {"answer": answer if ok else smallest, "smallest": smallest}
+
+
+def _config_words(c: dict) -> str:
+    return (f"{c['precision']}, micro-batch {c['micro_batch']} x {c['accumulation']}"
+            + (f" on {c['plan'].describe()}" if "plan" in c else ""))
+
+
 def build_report(res: BatchResult) -> Report:
     inst, t = res.inst, res.inst.track
     dw, cr = t.device_word, res.crisis
@@ -550,6 +594,7 @@ def build_report(res: BatchResult) -> Report:
     figures["batch1_mfu"] = Figure(one["mfu"], "fraction", "MFU at micro-batch 1, no accumulation")
     findings.append(_batch_one(inst, one))
     status = "computed"
+    cap = None  # where the user's batch cap is what keeps the target out of reach (_cap_conflict)
     if res.best is None:
         headline = (f"No (precision, micro-batch, accumulation) on the {t.key} track satisfies the memory, "
                     f"stability and dataset limits.")
@@ -594,6 +639,14 @@ def build_report(res: BatchResult) -> Report:
                         + (f", still breaking: {', '.join(broken)}." if broken else "."))
             if broken:
                 headline += " " + _network_floor(inst, res.planned + res.configs, e)
+            cap = _cap_conflict(inst, res.planned + res.configs)
+            if cap is not None:
+                a, sm = cap["answer"], cap["smallest"]
+                headline += (f" The conflicting constraint is the batch cap (--batch {inst.batch_cap:,}): without it "
+                             f"the search reaches the target at global batch {a['global_batch']:,} ("
+                             f"{_config_words(a)}, MFU {_pct(a['mfu'])}, the shortest time to the target loss)"
+                             + ("" if sm is a else f"; the smallest batch that reaches it within every other limit is "
+                                f"{sm['global_batch']:,} (MFU {_pct(sm['mfu'])})") + ".")
             extra["objective"] = {"name": "samples_per_s", "value": e["samples_per_s"], "sense": "max"}
         # the plan the answer was priced on: its own where the plan is searched, else the fixed one (fixed_plan)
         plan_used = _plan_fields(e["plan"]) if "plan" in e else fixed_plan(inst) or _plan_fields(t.crisis_plan)
@@ -614,7 +667,20 @@ def build_report(res: BatchResult) -> Report:
         # what the target would take if the convergence limit were ignored, and what that costs in samples
         over = [c for c in res.planned + res.configs
                 if all(v.name == "critical batch" for v in violations(inst, c))]
-        if over:
+        if cap is not None:
+            a, sm = cap["answer"], cap["smallest"]
+            figures["batch_for_target"] = Figure(sm["global_batch"], "samples", "smallest batch reaching the target")
+            findings.append(Finding(
+                "What would the target MFU take, and why is it not the answer?",
+                f"A larger batch than the cap allows. No batch up to the cap (--batch {inst.batch_cap:,}) reaches "
+                f"{_pct(inst.target_mfu)} within the other limits; the search covers every batch up to the dataset, "
+                f"and without the cap {_config_words(sm)}: global batch {sm['global_batch']:,} reaches MFU "
+                f"{_pct(sm['mfu'])} within every other limit"
+                + ("" if sm is a else f", and the answer without the cap (the shortest time to the target loss) is "
+                   f"global batch {a['global_batch']:,} ({_config_words(a)}), MFU {_pct(a['mfu'])}")
+                + f". The batch cap is the constraint that conflicts with the target: with --batch "
+                f"{sm['global_batch']:,} or more the puzzle is feasible."))
+        elif over:
             o = min(over, key=lambda c: (c["global_batch"], -c["mfu"]))
             figures["batch_for_target"] = Figure(o["global_batch"], "samples", "smallest batch reaching the target")
             findings.append(Finding(
@@ -649,12 +715,34 @@ def build_report(res: BatchResult) -> Report:
                 pl = replace(t.crisis_plan, micro_batch=fixed["micro_batch"], global_batch=fixed["global_batch"])
                 parts.append(f"with the track's plan fixed it is MFU {_pct(fixed['mfu'])}, at global batch "
                              f"{fixed['global_batch']:,} ({fixed['precision']}, {pl.describe()})")
-            why = (" The ceiling, critical batch and network limits set aside: " + "; ".join(parts) + ". What is "
-                   "left is set by the matrix sizes on this hardware, the parallel plan and the network, not by the "
-                   "batch (see `explore solve 3d` / `explore solve scaling`)." if parts else "")
+            left = ("What is left is set by the matrix sizes on this hardware, the parallel plan and the network, not "
+                    "by the batch (see `explore solve 3d` / `explore solve scaling`).")
+            beyond = ""
+            if inst.batch_cap is not None:
+                # the same ceiling without the cap: the pool already holds every batch up to the dataset
+                u = replace(inst, batch_cap=None)
+                cands = [c for c in res.planned + res.configs if all(v.name in soft for v in violations(u, c))]
+                under = max([x["mfu"] for x in (fixed, free) if x is not None], default=0.0)
+                up = max(cands, key=lambda c: c["mfu"]) if cands else None
+                if up is not None and up["mfu"] > under:
+                    more = [v.name for v in violations(u, up, with_target=False)]
+                    beyond = (f" Without the cap (--batch {inst.batch_cap:,}) the ceiling is MFU {_pct(up['mfu'])}, at "
+                              f"global batch {up['global_batch']:,} ({_config_words(up)})")
+                    if up["mfu"] >= inst.target_mfu:
+                        beyond += (f": it reaches the target but breaks {' and '.join(more)}; the batch cap and "
+                                   f"{' and '.join(more)} conflict with the target." if more else ".")
+                        left = ""
+                    else:
+                        beyond += ", still short of the target."
+                        left = "Beyond the cap, w" + left[1:]
+            why = ((" The ceiling, critical batch and network limits set aside: " + "; ".join(parts) + "."
+                    if parts else "") + beyond + (" " + left if left and (parts or beyond) else ""))
+            upto = (f"the cap (--batch {inst.batch_cap:,}, accumulation <= {inst.max_accumulation})"
+                    if inst.batch_cap is not None else
+                    f"the dataset ({inst.dataset:,} samples, accumulation <= {inst.max_accumulation})")
             findings.append(Finding(
                 "What would the target MFU take?",
-                f"No batch up to the dataset ({inst.dataset:,} samples, accumulation <= {inst.max_accumulation}) "
+                f"No batch up to {upto} "
                 f"reaches {_pct(inst.target_mfu)} within memory and stability limits on this track"
                 + (", with the track's plan or the 3D solver's." if res.planned else ".") + why))
     c = inst.plan_choice
@@ -716,11 +804,17 @@ def build_report(res: BatchResult) -> Report:
               ("critical batch", e["global_batch"], inst.b_crit, "samples", "<="),
               ("memory", e["memory"], e["memory_limit"], "B", "<="),
               ("P(NaN) per step", e["p_nan"], inst.cm.max_nan_per_step, "", "<=")]
+    if inst.batch_cap is not None:  # the user's cap is one of the limits the answer is judged against
+        checks.append((BATCH_CAP, e["global_batch"], inst.batch_cap, "samples", "<="))
     binds = _binding(inst, res.planned + res.configs, e) if res.reaches_target else None
     for name, v, lim, unit, sense in checks:
         slack = (lim - v) if sense == "<=" else (v - lim)
         binding = name in binds if binds is not None else 0 <= slack <= 0.1 * max(abs(lim), 1e-30)
-        constraints.append(Constraint(name, v, lim, unit, sense, binding))
+        if name == BATCH_CAP and cap is not None:
+            binding = True  # without it the target is reached (_cap_conflict): the constraint that conflicts
+        constraints.append(Constraint(name, v, lim, unit, sense, binding,
+                                      "conflicts with the MFU target" if name == BATCH_CAP and cap is not None
+                                      else ""))
     rows = [[c["global_batch"], c["accumulation"], c["mfu"], c["comm_to_compute"], c["network_utilisation"],
              c["samples_multiplier"]] for c in sweep]
     tables = {"sweep": Table(["global batch", "accumulation", "MFU (fraction)", "comm/compute",

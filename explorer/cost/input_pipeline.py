@@ -77,12 +77,24 @@ def throughput(p: Pipeline) -> float:
 
 
 def bottleneck(p: Pipeline) -> str:
+    """The stage that limits throughput: the slowest stage's (ties to the earlier stage). On a shared core that the
+    ingest keeps fed, the core is the bottleneck resource (Hopp & Spearman, 'Factory Physics', ch. 7: the resource of
+    highest utilisation), and of its time each stage takes throughput x its seconds per sample (the utilisation law
+    U = X S, Denning & Buzen 1978, 'The Operational Analysis of Queueing Network Models', ACM Computing Surveys 10(3)):
+    aug/workers to preparation, compute/devices to the step. The stage named is the one taking the larger share,
+    i.e. the one of lower rate, computed for every input (16 ms of preparation against a 0.421 s step: compute; 1 s
+    against the same step: preparation)."""
     r = stage_rates(p)
-    if p.shared_core and core_rate(p) <= r["ingest"]:
-        return "compute"  # the core, busy preparing and computing: its compute share is the larger on every track
-    if p.shared_core:
+    if p.shared_core and core_rate(p) > r["ingest"]:
         return "ingest"
-    return min(STAGES, key=lambda s: (r[s], STAGES.index(s)))
+    keys = ("prep", "compute") if p.shared_core else STAGES
+    return min(keys, key=lambda s: (r[s], STAGES.index(s)))
+
+
+def compute_slowed(p: Pipeline) -> bool:
+    """True when the compute stage runs below its own rate: starved by a slower stage, or (shared core) taking
+    turns with preparation, so each sample costs aug/workers + compute/devices of the core's time."""
+    return throughput(p) < stage_rates(p)["compute"] * (1 - 1e-6)
 
 
 def utilisation(p: Pipeline) -> dict[str, float]:

@@ -9,6 +9,8 @@ Integer model (times in ns, bytes, so both engines see exactly the same feasible
   devices x sample_bytes        <= floor(storage_Bps x compute_s) (storage keeps up)
   sample_bytes                  <= floor(h2d_Bps x compute_s)     (each device's copy keeps up)
   maximise devices, then minimise workers: maximise devices x (max_workers + 1) - workers
+The score only ranks; attempts are graded on what it ranks by, the pipeline's throughput in samples/s (at a fed
+point, devices x the per-device compute rate), so a gap reads in samples/s, never in points of the score.
 """
 
 from __future__ import annotations
@@ -122,6 +124,11 @@ def make_instance(track: str | Track = "cloud", *, workers: int | None = None, d
     sc = scenario(t.key)
     w = V.WORKERS.check("workers", workers, sc.max_workers)
     d = V.DEVICES.check("devices", devices, sc.max_devices)
+    if sc.prep_on_compute_core and w > 1:
+        # the one core prepares and trains in turn (input_pipeline shared_core): a second worker on it would be a
+        # second thread taking turns too, not a second preparation rate (workers / aug would count it as one)
+        raise UsageError(f"workers {w:,}: on the {t.key} track preparation runs on the {t.device_word}'s one core, "
+                         "in turn with the training step, so it has one worker; valid: 1")
     if d > sc.max_devices:
         # the workers and the storage are one host's (lab08_training.toml): past its devices they would be shared by
         # devices on other hosts, which bring their own CPUs and storage ('43 GPUs fed by 103 workers' was no machine)
@@ -196,12 +203,20 @@ def fed(inst: LoaderInstance, workers: int, devices: int) -> dict[str, bool]:
             "host-to-device keeps up": inst.sample_bytes <= inst.h2d_bytes_per_sample_time}
 
 
-# The lexicographic objective as one integer, named for the student who reads it in a graded table.
-OBJECTIVE_NAME = "score (devices fed first, then fewest workers)"
+# What attempts are graded on: the pipeline's throughput (the figure of that key, in samples/s), so a gap reads in
+# samples/s. The solver ranks by score() (devices fed first, then fewest workers), a unitless integer that no gap is
+# ever read in ('beats the optimum by 2 (2.0%)' was an attempt at 200 samples/s against the optimum's 475).
+OBJECTIVE_NAME = "throughput"
 
 
-def objective(inst: LoaderInstance, workers: int, devices: int) -> int:
+def score(inst: LoaderInstance, workers: int, devices: int) -> int:
+    """The solver's lexicographic ranking as one integer: most devices fed, then fewest workers."""
     return devices * (inst.max_workers + 1) - workers
+
+
+def objective(inst: LoaderInstance, workers: int, devices: int) -> float:
+    """The graded figure: samples/s the pipeline delivers (input_pipeline.throughput)."""
+    return ip.throughput(inst.pipeline(workers, devices))
 
 
 def solve_exhaustive(inst: LoaderInstance) -> tuple[int, int] | None:
@@ -209,7 +224,7 @@ def solve_exhaustive(inst: LoaderInstance) -> tuple[int, int] | None:
     for n in range(1, inst.max_devices + 1):
         for w in range(1, inst.max_workers + 1):
             if all(fed(inst, w, n).values()):
-                if best is None or objective(inst, w, n) > objective(inst, *best):
+                if best is None or score(inst, w, n) > score(inst, *best):
                     best = (w, n)
     return best
 
@@ -281,6 +296,32 @@ def _all_workers(n: int) -> str:
     return "its one worker delivers" if n == 1 else f"all {n} workers deliver"
 
 
+def _limit(inst: LoaderInstance, p: ip.Pipeline, need: str) -> str:
+    """'<what> delivers <throughput> < <need>', named from the figures: the slowest stage, or on a shared core the
+    one core doing both preparation and compute in turn, with the stage taking the larger share of its time."""
+    x, bn = ip.throughput(p), ip.bottleneck(p)
+    if p.shared_core and bn != "ingest":
+        u = ip.utilisation(p)
+        return (f"its one core, preparing and computing in turn ({human_number(inst.augment_s * 1e3, 4)} + "
+                f"{human_number(inst.compute_s * 1e3, 4)} ms a sample), delivers {_rate(x)} < {need}; the {bn} "
+                f"stage takes the larger share of the core ({human_percent(u[bn])})")
+    return f"the {bn} stage delivers {_rate(x)} < {need}"
+
+
+def _kept_busy(inst: LoaderInstance, p: ip.Pipeline, w: int) -> str:
+    """The balance point's last clause: whether compute runs at its own rate there, from the figures (a shared core
+    slows it even when preparation keeps up with its rate)."""
+    base = "fewer workers starve compute" if w > 1 else "one worker keeps up"
+    if not ip.compute_slowed(p):
+        return base
+    u, x = ip.utilisation(p), ip.throughput(p)
+    if p.shared_core and ip.bottleneck(p) != "ingest":
+        return (f"{base} with the compute stage's rate, but preparation and compute take turns on the one core: a "
+                f"sample costs {human_number(inst.augment_s * 1e3, 4)} + {human_number(inst.compute_s * 1e3, 4)} = "
+                f"{human_number(1e3 / x, 4)} ms of it, so compute is busy {human_percent(u['compute'])} of the time")
+    return f"yet compute is busy {human_percent(u['compute'])} of the time, waiting for the {ip.bottleneck(p)} stage"
+
+
 def build_report(res: LoaderResult) -> Report:
     inst, t = res.inst, res.inst.track
     dw = t.device_word
@@ -307,7 +348,8 @@ def build_report(res: LoaderResult) -> Report:
     findings.append(Finding(
         f"Does a second {dw} double the speed when the CPU is saturated?",
         f"No. Saturated means preparation delivers exactly what one {dw} consumes "
-        f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = prep, x{speed_sat:.2f}. "
+        f"({_rate(per_dev)}): with two, throughput = min(prep, ingest, 2 x compute) = {ip.bottleneck(sat2)} "
+        f"({_rate(ip.throughput(sat2))}), x{speed_sat:.2f}. "
         f"On this track {_all_workers(inst.max_workers)} {_rate(prep_all)}, what "
         f"{plural(float(prep_all / per_dev), dw)} eat, so a second {dw} gives x{speed_full:.2f}"
         + (" (the CPU is not the bottleneck here)." if speed_full > 1.99 else
@@ -317,8 +359,8 @@ def build_report(res: LoaderResult) -> Report:
         status = "infeasible"
         p = inst.pipeline(w, n)
         workers = "its one worker" if w == 1 else f"all {w} workers"
-        headline = (f"Compute is starved even with {workers} and one {dw}: the {ip.bottleneck(p)} stage "
-                    f"delivers {_rate(ip.throughput(p))} < {_rate(ip.stage_rates(p)['compute'])} needed.")
+        headline = (f"Compute is starved even with {workers} and one {dw}: "
+                    f"{_limit(inst, p, _rate(ip.stage_rates(p)['compute']) + ' needed')}.")
     else:
         w, n = res.best
         status = res.status
@@ -338,8 +380,8 @@ def build_report(res: LoaderResult) -> Report:
         headline = (f"{'Balance point' if res.status == 'optimal' else 'A feasible point'} ({how}): "
                     f"{plural(n, dw)} fed by {plural(w, 'worker')}, "
                     f"{_rate(ip.throughput(p))}" + (f" on the {path}" if path else "")
-                    + f"; {'fewer workers starve compute' if w > 1 else 'one worker keeps up'}.")
-        extra["objective"] = {"name": OBJECTIVE_NAME, "value": objective(inst, w, n),
+                    + f"; {_kept_busy(inst, p, w)}.")
+        extra["objective"] = {"name": OBJECTIVE_NAME, "value": objective(inst, w, n), "unit": "samples/s",
                               "sense": "max"}
         extra["configuration"] = {"workers": w, "devices": n}
         extra["exhaustive_check"] = {"configuration": {"workers": res.exhaustive[0], "devices": res.exhaustive[1]}
@@ -367,11 +409,22 @@ def build_report(res: LoaderResult) -> Report:
             figures["fastest_throughput"] = Figure(
                 fast_x, "samples/s", f"fastest this host runs ({plural(fast_n, dw)}, "
                 f"{plural(inst.max_workers, 'worker')}, each {dw} waiting {human_percent(wait)})")
+            # what stops one more device being fed with every worker: the fed constraints that fail there
+            fails = [k for k, v in fed(inst, inst.max_workers, n + 1).items() if not v] if n < inst.max_devices else []
+            names = {"prep keeps up": f"preparation ({plural(inst.max_workers, 'worker')}: {_rate(prep_all)})",
+                     "storage keeps up": f"storage ({_rate(inst.storage_bandwidth / inst.sample_bytes)})",
+                     "host-to-device keeps up": f"the host-to-device copy "
+                                                f"({_rate(inst.h2d_bandwidth / inst.sample_bytes)} per {dw})"}
+            why = (f"the most {plural_noun(dw)} that {' and '.join(names[k] for k in fails)} "
+                   f"{'keeps' if len(fails) == 1 else 'keep'} busy: {n + 1} would eat "
+                   f"{_rate((n + 1) / inst.compute_s)}" if fails else
+                   f"the most {plural_noun(dw)} the search found fed ({res.status})")
+            fast_p = inst.pipeline(inst.max_workers, fast_n)
             findings.append(Finding(
                 "Is the balance point the fastest this host can run?",
-                f"No: it is the most {plural_noun(dw)} that preparation keeps busy. With {plural(fast_n, dw)} and "
+                f"No: it is {why}. With {plural(fast_n, dw)} and "
                 f"all {plural(inst.max_workers, 'worker')}, throughput = min(prep, ingest, {fast_n} x compute) = "
-                f"{_rate(fast_x)} against {_rate(x)}: an epoch in "
+                f"{ip.bottleneck(fast_p)}, {_rate(fast_x)}, against {_rate(x)}: an epoch in "
                 f"{human_number(inst.dataset_samples / fast_x / 86400)} days instead of "
                 f"{human_number(inst.dataset_samples / x / 86400)}, each {dw} waiting for data {human_percent(wait)} "
                 "of the time (synchronous data parallelism: the step waits for the last sample)."))
@@ -379,7 +432,9 @@ def build_report(res: LoaderResult) -> Report:
         "Which stage is the bottleneck, and how busy is each stage (the 3-box gauge)?",
         f"prep {_rate(rates['prep'])} ({human_percent(util['prep'])} busy), ingest {_rate(rates['ingest'])} "
         f"({human_percent(util['ingest'])}), compute {_rate(rates['compute'])} ({human_percent(util['compute'])}): "
-        f"bottleneck {ip.bottleneck(p)}."))
+        f"bottleneck {ip.bottleneck(p)}"
+        + (f" (prep and compute take turns on one core: their shares of it add up to "
+           f"{human_percent(util['prep'] + util['compute'])})." if p.shared_core else ".")))
     comp_ms, aug_ms = human_number(inst.compute_s * 1e3, 4), human_number(inst.augment_s * 1e3)
     findings.append(Finding(
         "What is the balance point (fewest workers at which compute is no longer starved)?",
@@ -493,6 +548,10 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     util = ip.utilisation(p)
     figs = {"throughput": Figure(ip.throughput(p), "samples/s", "pipeline throughput")}
     figs.update({f"utilisation_{s}": Figure(util[s], "fraction", f"{s} busy") for s in ip.STAGES})
+    if not p.shared_core:  # (one core has one worker: make_instance)
+        # the graded figure is the throughput, which more workers than feed the devices leave unchanged: said beside it
+        figs["fewest_workers"] = Figure(ip.workers_to_feed(n, inst.compute_s, inst.augment_s), "workers",
+                                        f"fewest workers that feed its {plural_noun(inst.track.device_word)}")
     neighbours = [{"workers": w + dw, "devices": n + dn} for dw, dn in ((-1, 0), (1, 0), (0, -1), (0, 1))
                   if w + dw >= 1 and n + dn >= 1]
     return {"feasible": not viol, "figures": figs, "violations": viol, "objective": objective(inst, w, n),

@@ -136,19 +136,41 @@ def dataloader(rep, res) -> View:
         pace = ("What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
                 f"form), not workers: its CPU prepares samples {pct(util['prep'])} of the time.")
     else:
-        fleet = starved(res, supply)
+        # the local step runs at what the whole pipeline delivers, x: on a shared core that is the core's rate for
+        # preparation and compute in turn (1 / (aug + compute) per sample), not min(prep, ingest), which would let
+        # preparation overlap the step it takes turns with (1 s, not 1 s + 0.421 s, at --augment-ms 1000 on tiny)
+        fleet = starved(res, x)
         bb = fleet.best
         status = "infeasible"
-        note = f"its configuration with local steps starved to {rate(supply)}, not re-optimised"
+        note = f"its configuration with local steps starved to {rate(x)}, not re-optimised"
         bn = ip.bottleneck(pipe)
-        head = (f"On the fleet the local steps of every {dev} are starved: its {bn} stage delivers {rate(supply)} < "
-                f"the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's local step: {step}), even "
-                f"with {workers}; no worker count feeds them, so a local step stretches to {span(bb['t_local'])} and "
-                f"the fleet 3D optimum's configuration reaches the target in {days(bb['days'])} instead of "
-                f"{days(b['days'])} (not re-optimised)")
-        pace = (f"Here the input pipeline sets the fleet's pace: the local step waits for its {bn} stage, "
-                f"so a round takes {span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
-                f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
+        core = shared and bn != "ingest"
+        if core:
+            turns = (f"its one core prepares each sample in {span(1 / rates['prep'])} and then trains on it in "
+                     f"{span(1 / rates['compute'])}, in turn, so the pipeline delivers {rate(x)}; preparation is the "
+                     "larger share of the core's time"
+                     if bn == "prep" else
+                     f"its one core prepares each sample in {span(1 / rates['prep'])} and then trains on it in "
+                     f"{span(1 / rates['compute'])}, in turn, so the pipeline delivers {rate(x)}; the step is the "
+                     "larger share of the core's time")
+            head = (f"On the fleet the local steps of every {dev} are starved: its prep stage delivers "
+                    f"{rate(rates['prep'])} < the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's "
+                    f"local step: {step}), even with {workers}, and {turns}: a local step stretches to "
+                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration reaches the target in "
+                    f"{days(bb['days'])} instead of {days(b['days'])} (not re-optimised)")
+            pace = (f"Here the input pipeline sets the fleet's pace: the core spends {pct(util['prep'])} of its time "
+                    f"preparing and {pct(util['compute'])} training (bottleneck {bn}), so a round takes "
+                    f"{span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
+                    f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
+        else:
+            head = (f"On the fleet the local steps of every {dev} are starved: its {bn} stage delivers {rate(x)} < "
+                    f"the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's local step: {step}), "
+                    f"even with {workers}; no worker count feeds them, so a local step stretches to "
+                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration reaches the target in "
+                    f"{days(bb['days'])} instead of {days(b['days'])} (not re-optimised)")
+            pace = (f"Here the input pipeline sets the fleet's pace: the local step waits for its {bn} stage, "
+                    f"so a round takes {span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
+                    f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
         figures["fleet_local_step_starved_s"] = Figure(bb["t_local"], "s", f"local step of one {dev}, starved")
     share = res.tables.at("selected", index(res))  # the share of rounds a device takes part in (1 in gossip)
     need_day = bb["rounds_per_day"] * share * bb["local_steps"] * mb

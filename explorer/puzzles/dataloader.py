@@ -555,4 +555,5 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
     neighbours = [{"workers": w + dw, "devices": n + dn} for dw, dn in ((-1, 0), (1, 0), (0, -1), (0, 1))
                   if w + dw >= 1 and n + dn >= 1]
     return {"feasible": not viol, "figures": figs, "violations": viol, "objective": objective(inst, w, n),
-            "objective_name": OBJECTIVE_NAME, "sense": "max", "neighbours": neighbours}
+            "objective_name": OBJECTIVE_NAME, "sense": "max", "neighbours": neighbours,
+            "objective_measured": True}  # the samples/s it delivers, starved or not (reports.attempts: no 'if')

@@ -142,3 +142,17 @@ def test_template_says_fabric_is_required(track):
     assert "required: fabric, devices" in flat
     assert ", ".join(scaling.scenario(track).fabrics) in flat
     assert scaling.ATTEMPT_REQUIRED == ["fabric", "devices"]
+
+
+def test_edge_energy_says_what_the_run_spends_not_only_the_daily_rate():
+    """review 89 item 10: the edge run takes R rounds of a possible f a day, a vehicle joins a share of them, so it
+    spends R x share x E_round in all (485 x 50% x 89.07 J = 21.6 kJ at the track default), where the daily rate
+    f x share x E_round (79,260.7 J) would have it spend a full day of rounds."""
+    from explorer.puzzles.scaling import solve
+
+    rep = solve("edge")
+    day, run = rep.figures["fleet_energy_day_j"], rep.figures["fleet_energy_run_j"]
+    assert "per day of rounds" in day.label
+    assert run.value < day.value  # the run is shorter than a day of rounds
+    text = next(f.answer for f in rep.findings if "rounds, so it spends" in f.answer)
+    assert f"{run.value:,.0f} J in all" in text

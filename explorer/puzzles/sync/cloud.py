@@ -23,7 +23,8 @@ from explorer.units import human_number, human_percent, plural
 from explorer.units import human_usd as _usd
 
 # what each ZeRO stage shards over the data-parallel group (Rajbhandari et al. 2020, SC'20, sec. 5: P_os, P_os+g,
-# P_os+g+p; ../shared/CONVENTIONS.md): the finding names the winning stage's, not all three
+# P_os+g+p; docs/conventions.md 'Sharded data parallelism, per micro-batch'): the finding names the winning
+# stage's, not all three
 ZERO_SHARDS = {1: "the optimizer state", 2: "the optimizer state and the gradients",
                3: "the optimizer state, the gradients and the weights"}
 

@@ -403,7 +403,8 @@ def build_report(res: LoaderResult) -> Report:
         # preparation has some left (throughput = min of the stages): the fastest this host runs, said beside it
         fast_n = max(range(n, inst.max_devices + 1), key=lambda k: (ip.throughput(inst.pipeline(inst.max_workers,
                                                                                                  k)), -k))
-        fast_x = ip.throughput(inst.pipeline(inst.max_workers, fast_n))
+        fast_p = inst.pipeline(inst.max_workers, fast_n)
+        fast_x = ip.throughput(fast_p)
         if fast_x > x * (1 + 1e-9):
             wait = 1 - fast_x / (fast_n * ip.stage_rates(inst.pipeline(1, 1))["compute"])
             figures["fastest_throughput"] = Figure(
@@ -419,7 +420,6 @@ def build_report(res: LoaderResult) -> Report:
                    f"{'keeps' if len(fails) == 1 else 'keep'} busy: {n + 1} would eat "
                    f"{_rate((n + 1) / inst.compute_s)}" if fails else
                    f"the most {plural_noun(dw)} the search found fed ({res.status})")
-            fast_p = inst.pipeline(inst.max_workers, fast_n)
             findings.append(Finding(
                 "Is the balance point the fastest this host can run?",
                 f"No: it is {why}. With {plural(fast_n, dw)} and "

@@ -646,11 +646,15 @@ def _unrecovered_drop(c: FabricCurve, n: int) -> str:
     if recovers(c.marginal, n - 1, _first_run(c, n), c.run_length):
         return ""
     m = float(c.marginal[n - 1])
-    back = regained_at(c, n)
-    where = (f"S({n:,}) = {human_number(c.speedup[n - 1])} comes back only at N = {back:,}" if back is not None else
-             f"S({n:,}) = {human_number(c.speedup[n - 1])} never comes back up to N = {len(c.n):,}")
     return (f"a drop ({n:,} -> {n + 1:,} adds {'+' + _below(m, c.threshold) if m >= 0 else '-' + human_number(-m)}x; "
-            f"{where})")
+            f"{_comes_back(c, n)})")
+
+
+def _comes_back(c: FabricCurve, n: int) -> str:
+    """'S(8) = 8.05 comes back only at N = 61', or that it never does on the curve's grid (regained_at)."""
+    back = regained_at(c, n)
+    return (f"S({n:,}) = {human_number(c.speedup[n - 1])} "
+            + (f"comes back only at N = {back:,}" if back is not None else f"never comes back up to N = {len(c.n):,}"))
 
 
 def _best_text(sc: ScalingScenario, curves: dict[str, FabricCurve], f: str, n: int, threshold: float,
@@ -772,13 +776,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             dr += f". The marginal speedup recovers above {threshold:g} later and is still above it at N = {len(c.n):,}"
             drop = _unrecovered_drop(c, c.n_diminishing)
             if drop:  # the marginal comes back; the speedup lost at the drop does not
-                back = regained_at(c, c.n_diminishing)
-                dr += (f", but the speedup does not recover: S({c.n_diminishing:,}) = "
-                       f"{human_number(c.speedup[c.n_diminishing - 1])} "
-                       + (f"comes back only at N = {back:,}" if back is not None else
-                          f"never comes back up to N = {len(c.n):,}")
-                       + f", and the scaling efficiency at N = {n_max:,} is "
-                       f"{human_percent(c.efficiency[min(n_max, len(c.n)) - 1])}")
+                dr += (f", but the speedup does not recover: {_comes_back(c, c.n_diminishing)}, and the scaling "
+                       f"efficiency at N = {n_max:,} is {human_percent(c.efficiency[min(n_max, len(c.n)) - 1])}")
         if c.isolated:
             dr += ". " + _isolated_text(sc, c, threshold)
         if c.n_sustained is not None:

@@ -146,12 +146,9 @@ def dataloader(rep, res) -> View:
         bn = ip.bottleneck(pipe)
         core = shared and bn != "ingest"
         if core:
+            larger = "preparation" if bn == "prep" else "the step"
             turns = (f"its one core prepares each sample in {span(1 / rates['prep'])} and then trains on it in "
-                     f"{span(1 / rates['compute'])}, in turn, so the pipeline delivers {rate(x)}; preparation is the "
-                     "larger share of the core's time"
-                     if bn == "prep" else
-                     f"its one core prepares each sample in {span(1 / rates['prep'])} and then trains on it in "
-                     f"{span(1 / rates['compute'])}, in turn, so the pipeline delivers {rate(x)}; the step is the "
+                     f"{span(1 / rates['compute'])}, in turn, so the pipeline delivers {rate(x)}; {larger} is the "
                      "larger share of the core's time")
             head = (f"On the fleet the local steps of every {dev} are starved: its prep stage delivers "
                     f"{rate(rates['prep'])} < the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's "

@@ -36,6 +36,7 @@ class KeyEntry:
     headline: str = ""
     files: dict[str, str] = field(default_factory=dict)  # format -> path relative to the key directory
     error: str = ""
+    output_error: bool = False  # the error was writing its files (an OSError or OutputPathError), not the puzzle's
     plot_errors: dict[str, str] = field(default_factory=dict)  # plot name -> why it could not be drawn
 
 
@@ -108,7 +109,10 @@ def key_entry(info: Any, track: str, out_dir: Path, solve: Callable[..., Report]
         (sub / f"{stem}.json").write_text(to_json(report), encoding="utf-8")
         (sub / f"{stem}.txt").write_text(to_text(report, width=TEXT_WIDTH), encoding="utf-8")
     except Exception as exc:  # one failing puzzle must not sink the whole key
+        from explorer.reports.render import OutputPathError
+
         entry.error = _error_text(exc, info.module)
+        entry.output_error = isinstance(exc, (OSError, OutputPathError))
         return entry
     entry.status, entry.headline = report.status, report.headline
     entry.plot_errors = {n: e for n, e in pngs.items() if not isinstance(e, bytes)}
@@ -256,6 +260,7 @@ def build_key(labs: list[str], tracks: list[str], out_dir: Path | str,
                 progress(entry)
     (out_dir / "index.md").write_text(index_markdown(entries, LABS), encoding="utf-8")
     (out_dir / "index.html").write_text(index_html(entries, LABS), encoding="utf-8")
-    index = json.dumps([e.__dict__ for e in entries], indent=2, allow_nan=False) + "\n"
+    index = json.dumps([{k: v for k, v in e.__dict__.items() if k != "output_error"} for e in entries], indent=2,
+                       allow_nan=False) + "\n"  # the error text says what it was
     (out_dir / "index.json").write_text(index, encoding="utf-8")
     return entries

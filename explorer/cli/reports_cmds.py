@@ -164,25 +164,7 @@ def key_cmd(lab: str, track: str, out_dir: Path, jobs: int | None) -> None:
     click.echo(f"{len(entries) - len(failed)} of {len(entries)} answers written; index: {out_dir / 'index.html'}"
                + (f" (listing the {len(failed)} not written, each with its error)" if failed else ""))
     if failed:  # an incomplete key is no success: a `key && publish` script must not publish it
-        click.get_current_context().exit(2 if all(_output_problem(e.error) for e in failed) else 1)
-
-
-def _os_error_names() -> frozenset[str]:
-    names, todo = set(), [OSError]
-    while todo:
-        c = todo.pop()
-        names.add(c.__name__)
-        todo += c.__subclasses__()
-    return frozenset(names)
-
-
-def _output_problem(error: str) -> bool:
-    """Whether a key entry's error (reports/key.py _error_text: '<exception type>: <message>') is an output path's
-    (a file or directory that could not be written: an OSError, or render's OutputPathError), not the puzzle's."""
-    from explorer.reports.render import OutputPathError
-
-    kind = error.split(":", 1)[0].strip()
-    return kind == OutputPathError.__name__ or kind in _os_error_names()
+        click.get_current_context().exit(2 if all(e.output_error for e in failed) else 1)
 
 
 @main.group("attempts")

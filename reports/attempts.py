@@ -50,6 +50,7 @@ class Grade:
     gap_text: str = ""
     reached_optimum: bool = False  # feasible and at the reference (within REL_TOL); never when better than it
     beats: bool = False  # feasible and better than the reference: an unproven one was cut short, a proven one is wrong
+    second: float = 0.0  # the puzzle's second objective, oriented (larger is better); 0 where it has none
     on_frontier: bool | None = None
     best_move: str = ""
     beyond_limit: bool = False
@@ -337,13 +338,42 @@ def _remaining(result: dict, most: int = 2) -> str:
     return "; ".join(texts[:most]) + (f"; {len(texts) - most} more" if len(texts) > most else "")
 
 
+def _oriented_second(result: dict) -> float:
+    """An attempt's second objective (result['second']: value and sense), oriented so larger is better; 0 for a
+    puzzle with one objective (the dataloader's balance point has two: its throughput, then the fewest workers)."""
+    sec = result.get("second")
+    if not sec:
+        return 0.0
+    return _oriented(float(sec["value"]), sec.get("sense", "min"))
+
+
+def _worse_second(result: dict, optimum: dict) -> bool:
+    """Ties the optimum's graded figure but is worse on the puzzle's second objective (optimum['second'])."""
+    ref = (optimum or {}).get("second")
+    if not result.get("second") or not ref:
+        return False
+    best = _oriented(float(ref["value"]), ref.get("sense", "min"))
+    return _oriented_second(result) < best - REL_TOL * max(1.0, abs(best))
+
+
+def _second_gap_text(result: dict, optimum: dict, ref: str, label: str) -> str:
+    """'ties the optimum's pipeline throughput with 40 workers, where the optimum has 20 (the fewest workers of
+    those tied)'."""
+    sec, best = result["second"], optimum["second"]
+    unit = sec.get("unit", "")
+    side = "fewest" if sec.get("sense", "min") == "min" else "most"
+    return (f"ties {ref}'s {label} with {fmt_value(sec['value'], unit)}, where {ref} has "
+            f"{fmt_value(best['value'], unit)} (the {side} {sec.get('label') or unit} of those tied)")
+
+
 def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: str = "", label: str = "",
-              optimum: float | None = None) -> str:
+              optimum: float | None = None, optimum_second: dict | None = None) -> str:
     """The single change that improves the attempt most, described with its verdict. The candidates are the puzzle's
     neighbours (each searched value of one variable, the others as written; a neighbour's '__derived__' names the
     values that follow from the change, such as DP when TP changes); each is evaluated once, whole, with the puzzle's
     own evaluate_attempt, so the verdict is the moved configuration's: feasible (in the searched space) beats
-    infeasible, then the better objective, or the smallest violation left."""
+    infeasible, then the better objective (and, tied on it, the better second objective where the puzzle has one), or
+    the smallest violation left."""
     sense = result.get("sense", "max")
     best: tuple | None = None
     seen: set[tuple] = set()
@@ -361,7 +391,8 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
         except (ExplorerError, ValueError, KeyError, TypeError):
             continue
         tier = _tier(r)
-        key = (tier, _oriented(float(r["objective"]), sense) if tier == 2 else -_violation_size(r))
+        key = (tier, _oriented(float(r["objective"]), sense) if tier == 2 else -_violation_size(r),
+               _oriented_second(r) if tier == 2 else 0.0)
         if best is None or key > best[0]:
             best = (key, moved, derived, r)
     if best is None:
@@ -373,11 +404,17 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
     name = label or result.get("objective_name", "objective")
     move = _describe_move(read, moved, derived)
     reach = ""
-    if key[0] == 2 and optimum is not None and abs(float(r["objective"]) - optimum) <= REL_TOL * max(1.0, abs(optimum)):
+    at = optimum is not None and abs(float(r["objective"]) - optimum) <= REL_TOL * max(1.0, abs(optimum))
+    if key[0] == 2 and at and not _worse_second(r, {"second": optimum_second}):
         reach = ": the optimum"
     if _graded_feasible(result):
         old = _oriented(float(result["objective"]), sense)
-        if key[0] < 2 or key[1] <= old + REL_TOL * max(1.0, abs(old)):
+        tol = REL_TOL * max(1.0, abs(old))
+        if key[0] == 2 and abs(key[1] - old) <= tol and key[2] > _oriented_second(result):  # the same, with less
+            sec, was = r["second"], result["second"]
+            return (f"{move} (the same {name} with {fmt_value(sec['value'], sec.get('unit', ''))} instead of "
+                    f"{fmt_value(was['value'], was.get('unit', ''))}{reach})")
+        if key[0] < 2 or key[1] <= old + tol:
             return "none: no single move improves it"
         return f"{move} ({name} {fmt_value(result['objective'], unit)} -> {fmt_value(r['objective'], unit)}{reach})"
     if key[0] == 2:
@@ -478,6 +515,7 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         g.outside = list(res.get("outside_space") or [])
         g.feasible = bool(res.get("feasible")) and not g.outside
         g.objective = float(res["objective"]) if res.get("objective") is not None else None
+        g.second = _oriented_second(res)
         g.figures = {k: f for k, f in (res.get("figures") or {}).items()}
         g.violations = [violation_text(c) for c in res.get("violations") or []]
         sense = res.get("sense") or optimum.get("sense") or "max"
@@ -493,6 +531,11 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
             # gap_text returns exactly 0.0 within REL_TOL: at the reference is gap == 0, better than it gap < 0
             g.reached_optimum = g.feasible and g.gap == 0
             g.beats = g.feasible and g.gap < 0
+            if g.reached_optimum and _worse_second(res, optimum):
+                # the optimum is lexicographic (the dataloader's balance point: its throughput, then fewest workers):
+                # tying its first figure with more of the second is not the answer the puzzle asks for
+                g.reached_optimum = False
+                g.gap_text = _second_gap_text(res, optimum, ref, label)
             if not g.feasible:
                 # a puzzle whose graded figure is what the attempt delivers, its breach included (the dataloader's
                 # samples/s of a starved pipeline), marks it 'objective_measured': no 'if it met ...' condition then
@@ -505,7 +548,8 @@ def grade_rows(report: Report, rows: list[AttemptRow], mod=None, source: str = "
         # the puzzle's best single move, except at (or past) a proven optimum, where no move is to be sought
         found = "" if proven and (g.beats or g.reached_optimum) else best_move(
             mod, row.values, res, report.track, options, unit, label,
-            float(optimum["value"]) if proven and optimum.get("value") is not None else None)
+            float(optimum["value"]) if proven and optimum.get("value") is not None else None,
+            optimum.get("second") if proven else None)
         g.best_move = _advice(g, ref, proven, report.status, found)
     return grades
 
@@ -635,7 +679,7 @@ def summary_findings(grades: list[Grade], limit: int | None, optimum: dict,
                   f"{fmt_value(reached.objective, unit)}{within(reached)}.")
     elif feasible:
         sense = optimum.get("sense", "max")
-        best = max(feasible, key=lambda g: _oriented(g.objective or 0.0, sense))
+        best = max(feasible, key=lambda g: (_oriented(g.objective or 0.0, sense), g.second))
         answer = (f"No: the best feasible attempt is {best.number} (line {best.line}) with {name} "
                   f"{fmt_value(best.objective, unit)}, {best.gap_text}; {ref.removeprefix('the ')}: "
                   f"{fmt_value(optimum.get('value'), unit)}. "

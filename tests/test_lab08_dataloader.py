@@ -304,3 +304,22 @@ def test_the_fastest_the_host_runs_is_said_beside_the_balance_point():
     assert "at the balance point" in r.figures["epoch_time"].label
     # on a fleet every device has its own CPU: no such claim
     assert "fastest_throughput" not in explorer.solve("dataloader", track="edge").figures
+
+
+def test_more_workers_than_the_balance_point_is_not_the_balance_point():
+    # Hand (as test_balance_point_known_answer): 8 GPUs at 100 ms per sample, a worker at 30 ms per sample; the
+    # balance point is 3 workers (80 samples/s). 6 workers deliver the same 80 samples/s (compute-bound), so they
+    # tie its throughput but are not the fewest workers the lab asks for; the move back is to 3, in one step.
+    from explorer.reports.attempts import attempt_rows, grade_rows
+
+    rep = pd.solve("cloud", compute_ms=100, augment_ms=30)
+    assert rep.extra["configuration"] == {"workers": 3, "devices": 8}
+    mod = pd
+    rows = [{"workers": 6, "devices": 8}, {"workers": 4, "devices": 8}, {"workers": 3, "devices": 8}]
+    g6, g4, g3 = grade_rows(rep, attempt_rows(rows, rep, mod), mod)
+    assert g6.objective == g3.objective == pytest.approx(80.0)
+    assert g6.feasible and not g6.reached_optimum and g3.reached_optimum
+    assert "6 workers" in g6.gap_text and "3 workers" in g6.gap_text
+    assert g6.best_move.startswith("workers 6 -> 3") and "the optimum" in g6.best_move
+    assert g4.best_move.startswith("workers 4 -> 3")
+    assert g6.on_frontier is False and g3.on_frontier is True

@@ -219,6 +219,12 @@ def objective(inst: LoaderInstance, workers: int, devices: int) -> float:
     return ip.throughput(inst.pipeline(workers, devices))
 
 
+def second(workers: int) -> dict[str, Any]:
+    """The balance point's second objective, as attempts are graded on it: of the plans at the optimum's throughput,
+    the fewest workers (an attempt feeding the same GPUs with 40 workers where 20 do is not the balance point)."""
+    return {"name": "workers", "value": workers, "unit": "workers", "sense": "min", "label": "workers"}
+
+
 def solve_exhaustive(inst: LoaderInstance) -> tuple[int, int] | None:
     best = None
     for n in range(1, inst.max_devices + 1):
@@ -382,7 +388,7 @@ def build_report(res: LoaderResult) -> Report:
                     f"{_rate(ip.throughput(p))}" + (f" on the {path}" if path else "")
                     + f"; {_kept_busy(inst, p, w)}.")
         extra["objective"] = {"name": OBJECTIVE_NAME, "value": objective(inst, w, n), "unit": "samples/s",
-                              "sense": "max"}
+                              "sense": "max", "second": second(w)}
         extra["configuration"] = {"workers": w, "devices": n}
         extra["exhaustive_check"] = {"configuration": {"workers": res.exhaustive[0], "devices": res.exhaustive[1]}
                                      if res.exhaustive else None,
@@ -554,6 +560,8 @@ def evaluate_attempt(values: dict, track: str = "cloud", **options: Any) -> dict
                                         f"fewest workers that feed its {plural_noun(inst.track.device_word)}")
     neighbours = [{"workers": w + dw, "devices": n + dn} for dw, dn in ((-1, 0), (1, 0), (0, -1), (0, 1))
                   if w + dw >= 1 and n + dn >= 1]
+    if "fewest_workers" in figs and int(figs["fewest_workers"].value) < w - 1:  # straight to the fewest that feed
+        neighbours.append({"workers": int(figs["fewest_workers"].value), "devices": n})
     return {"feasible": not viol, "figures": figs, "violations": viol, "objective": objective(inst, w, n),
-            "objective_name": OBJECTIVE_NAME, "sense": "max", "neighbours": neighbours,
+            "objective_name": OBJECTIVE_NAME, "sense": "max", "neighbours": neighbours, "second": second(w),
             "objective_measured": True}  # the samples/s it delivers, starved or not (reports.attempts: no 'if')

@@ -228,8 +228,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
                     + (f"{_span(r['days'] * SECONDS_PER_DAY)}" if r["feasible"] else
                        "not allowed (" + r["violations"][0].split(" stable")[0].split(":")[0] + ")")
                     for r in fa["sweep_h"])
-        + ". Rounds fall as H grows but the Koloskova et al. 2020 bound charges each extra local step "
-        "(client drift), so the time to the target has a minimum."))
+        + ". " + _period_verdict(fa["sweep_h"])))
     tables["sync_period"] = Table(
         ["H", "allowed", "rounds", "round (s)", "rounds/day", "days to target"],
         [[r["local_steps"], "yes" if r["feasible"] else "no", round(r["rounds"]), r["round_time"],
@@ -255,6 +254,43 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "Expected slowest of n devices (what waiting for every device costs)")
     return {"headline": headline, "figures": figures, "findings": findings, "constraints": constraints,
             "tables": tables, "formulas": FLEET_FORMULAS, "assumptions": _assumptions(a, fa)}
+
+
+def _period_verdict(sweep: list[dict]) -> str:
+    """What the sync-period sweep shows, read from its rows (the rest of the optimum fixed). Rounds to the target
+    are R = T / H with T the Koloskova et al. 2020 bound (federated.iterations_bound): every term of R is
+    non-increasing in H, so rounds never rise, but T's local-step terms (sqrt(B) z tau/p, sqrt(B tau/(p b)), tau/p)
+    grow with H, so R falls less than in proportion and levels off (R x H, the local steps, rises); each round's
+    H local steps, and the deadline on them, take longer as H grows. The time to the target (those rounds, spread
+    over the days the window and the energy budget allow) is least where the two balance, which may be an end
+    of the range swept: said as the rows have it, not as a minimum every setting has (without the local-step
+    terms R = B/(n b H) and R x round time would fall all the way to the largest H)."""
+    ok = [r for r in sweep if r["feasible"]]
+    if not ok:
+        return "No sync period in the range is allowed here."
+    first, last = ok[0], ok[-1]
+    best = min(ok, key=lambda r: r["days"])
+    h0, h1 = first["local_steps"], last["local_steps"]
+    if len(ok) == 1:
+        return f"Only H = {h0} is allowed here: its time to the target is the one above."
+    steps0, steps1 = first["rounds"] * h0, last["rounds"] * h1
+    rounds = (f"Rounds fall as H grows ({num(first['rounds'])} at H = {h0} -> {num(last['rounds'])} at H = {h1})"
+              if last["rounds"] < first["rounds"] else
+              f"Rounds stay at {num(first['rounds'])} from H = {h0} to H = {h1}")
+    text = (f"{rounds}, less than in proportion to H: the Koloskova et al. 2020 bound's local-step terms (client "
+            f"drift z tau/p, sqrt(tau/(p b)) and tau/p) grow with H, so the local steps to the target, rounds x H, "
+            f"{'rise' if steps1 > steps0 else 'fall'} ({num(steps0)} -> {num(steps1)}); and each round's H local "
+            f"steps, with the deadline on them, take longer ({_span(first['round_time'])} -> "
+            f"{_span(last['round_time'])}). ")
+    when = _span(best["days"] * SECONDS_PER_DAY)
+    time = "The time to the target (those rounds, over the days the window and the energy budget spread them over)"
+    if best is first:
+        return text + (f"{time} is least at the smallest H swept, H = {h0} ({when}): the fewer rounds never repay "
+                       "the longer ones in this range.")
+    if best is last:
+        return text + (f"{time} is least at the largest H swept, H = {h1} ({when}): the fewer rounds repay the "
+                       "longer ones throughout this range (a larger H was not searched).")
+    return text + f"{time} is least in between, at H = {best['local_steps']} ({when})."
 
 
 def _a(word: str) -> str:

@@ -304,6 +304,9 @@ def accuracy_line(framework: str, accelerator_key: str, accelerator_name: str = 
         group, name = fp8, f"FP8 {name}"
     elif precision == "fp8":
         caveat = " None of them trained in FP8, so nothing has checked this plan's FP8 speed there."
+    elif (_group(framework, family, "fp8") or {}).get("rows") == group["rows"]:  # every run of the family was FP8
+        caveat = (f" All of them trained in FP8, so nothing has checked this plan's {precision.upper()} speed "
+                  "there.")
     n = group["rows"]
     return (f"Accuracy: on {n} published {name} runs on {family} GPUs ({len(group['tables'])} reference "
             f"table{'s' if len(group['tables']) > 1 else ''}, explore validate), throughput predicted with the "

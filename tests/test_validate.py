@@ -728,6 +728,12 @@ def test_an_fp8_plan_quotes_the_fp8_runs_of_its_group(results):
     # a bf16 plan keeps the line of every run of its group; an FP8 plan where no FP8 run was published says so
     assert "FP8" not in accuracy_line("fsdp", "h100_sxm")
     assert "None of them trained in FP8" in accuracy_line("deepspeed", "a100_80gb", precision="fp8")
+    # and the reverse: a BF16 plan on a family whose every published run was FP8 (Megatron-LM on Blackwell: NeMo's and
+    # MLPerf's B200 runs) is told that nothing checked its BF16 speed; on Hopper, where BF16 runs exist, it is not
+    blackwell = [r for t in results.values() for r in t.rows if r.framework == "megatron" and "b200" in t.key]
+    assert blackwell and all(r.precision == "fp8" for r in blackwell)
+    assert "All of them trained in FP8" in accuracy_line("megatron", "b200", precision="bf16")
+    assert "All of them trained in FP8" not in accuracy_line("megatron", "h100_sxm", precision="bf16")
 
 
 def test_reports_carry_the_accuracy_line():

@@ -541,14 +541,21 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             "holds the embedding, every layer and the output layer anyway.",
             "Megatron-Core --account-for-embedding-in-pipeline-split applies to the pipeline split only"))
     # (framework, ZeRO stage) to evaluate: the one chosen, or for 'any' each framework that runs the plan
+    m_pipe = gb // (dp * micro_batch) if gb % (dp * micro_batch) == 0 else None  # micro-batches per pipeline
     candidates, reasons = [], []
     for f in frameworks_for(framework):
         z = zero_default(f.key) if zero is None else zero  # the framework's own stage unless one was given
-        why = f.why_not(tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=z, hsdp=hsdp)
+        why = f.why_not(tp=tp, cp=cp, pp=pp, v=virtual_stages, zero=z, hsdp=hsdp, m=m_pipe)
         (reasons.append((f, why)) if why else candidates.append((f, z)))
     if not candidates:
-        raise UsageError(f"no framework runs this plan: {'; '.join(w for _, w in reasons)}" if framework == "any"
-                         else f"--framework {framework} cannot run this plan: {reasons[0][1]}")
+        hint = ""
+        if m_pipe is not None and virtual_stages > 1 and any(f.why_not(pp=pp, v=virtual_stages, zero=f.zero_stages[0],
+                                                                       m=m_pipe) for f, _ in reasons):
+            whose_gb = "global batch" if global_batch is not None else f"the {t.name} track's global batch"
+            hint = (f"; m = {whose_gb} {gb:,} / (DP {dp:,} x micro-batch {micro_batch}): a global batch that is a "
+                    f"multiple of {dp * micro_batch * pp:,}, or --virtual-stages 1, runs")
+        raise UsageError((f"no framework runs this plan: {'; '.join(w for _, w in reasons)}" if framework == "any"
+                          else f"--framework {framework} cannot run this plan: {reasons[0][1]}") + hint)
 
     def setup_for(fw: str) -> Setup:
         return make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,

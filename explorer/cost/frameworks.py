@@ -27,8 +27,7 @@ sources (the versions named below):
   all-gather with the next forward (`--overlap-grad-reduce --overlap-param-gather`, as Megatron-LM's own
   Llama 3 recipe examples/llama/train_llama3_8b_h100_fp8.sh sets them; the argparse default is off).
   Uneven pipeline splits run through `--pipeline-model-parallel-layout` (or `--decoder-first/last-pipeline-
-  num-layers`); interleaving needs m a multiple of PP (schedules.py: microbatch_group_size_per_vp_stage = PP,
-  the remainder must be 0).
+  num-layers`); interleaving needs m a multiple of PP (INTERLEAVE_SOURCE).
 - DeepSpeed (microsoft/DeepSpeed v0.16.5): ZeRO 0-3; its pipeline engine rejects ZeRO-2/3 ("ZeRO-2 and ZeRO-3
   are incompatible with pipeline parallelism", deepspeed/runtime/pipe/engine.py) and runs plain 1F1B (no
   interleaving); tensor and sequence parallelism through Megatron-DeepSpeed; no ring-attention CP (its
@@ -50,6 +49,7 @@ sources (the versions named below):
   all-gathers") and the pipeline stage neither reshards nor reduces until the last backward
   (torch/distributed/pipelining/stage.py backward_maybe_with_nosync): one gather and one reduce-scatter per
   step. ZeRO stage 2 here means reshard_after_forward=False (weights kept from forward to backward).
+  Interleaved pipelines need m a multiple of max(1, m // PP), and run m < PP (INTERLEAVE_SOURCE).
 """
 
 from __future__ import annotations
@@ -127,20 +127,34 @@ class Framework:
     cudnn_attention_on: tuple[str, ...] = ()
     # The framework's own library for ZeRO-2/3 when it is not the framework itself (Megatron-LM: Megatron-FSDP)
     sharded_by: str = ""
+    # Interleaving's rule on the micro-batch count m (INTERLEAVE_SOURCE): False, m a multiple of PP (Megatron-Core);
+    # True, m a multiple of max(1, m // PP) (PyTorch's ScheduleInterleaved1F1B, which also runs m < PP)
+    interleave_rounds: bool = False
 
     def label(self, zero: int) -> str:
         """The framework's name as a plan with this ZeRO stage runs it (ZeRO-2/3 through `sharded_by`, if any)."""
         return f"{self.name} with {self.sharded_by}" if self.sharded_by and zero >= 2 else self.name
 
     def why_not(self, *, tp: int = 1, cp: int = 1, pp: int = 1, v: int = 1, zero: int = 0, hsdp: bool = False,
-                sp: bool = False) -> str | None:
-        """None if this framework runs the plan, else the reason it does not (one short clause)."""
+                sp: bool = False, m: int | None = None) -> str | None:
+        """None if this framework runs the plan, else the reason it does not (one short clause). m: the micro-batches
+        per pipeline and step, where known (interleaving's rule on them, INTERLEAVE_SOURCE)."""
         if zero not in self.zero_stages:
             return (f"{self.name} offers ZeRO stages {', '.join(map(str, self.zero_stages))}, not {zero}")
         if zero >= 2 and pp > 1 and not self.sharded_with_pp:
             return f"{self.name} does not run ZeRO-{zero} with pipeline parallelism"
         if v > 1 and not self.interleaving:
             return f"{self.name} runs plain 1F1B pipelines (no virtual stages)"
+        if v > 1 and pp > 1 and m is not None:
+            if self.interleave_rounds:
+                rounds = max(1, m // pp)
+                if m % rounds:
+                    return (f"{self.name}'s interleaved schedule (PyTorch's ScheduleInterleaved1F1B) needs the "
+                            f"micro-batches per pipeline, m = {m}, to be a multiple of its rounds, max(1, m // PP) = "
+                            f"{rounds}")
+            elif m % pp:
+                return (f"{self.name}'s interleaved schedule needs the micro-batches per pipeline, m = {m}, to be a "
+                        f"multiple of PP = {pp} (Megatron-Core runs them in groups of PP per virtual stage)")
         if cp > 1 and not self.context_parallel:
             return f"{self.name} has no ring-attention context parallelism"
         if hsdp and not self.hsdp:
@@ -195,8 +209,18 @@ FSDP = Framework(
            "torchtitan/models/attention.py), FlashAttention-2's first elsewhere",
     fused_projections=False, selective_policy="op", tp_overlap_mode=2, loss_bytes_per_logit=12,
     compiled_loss_bytes_per_logit=4, tp_saves_gathered_input=True, replay_early_stop=True,
-    cudnn_attention_on=("blackwell",))
+    cudnn_attention_on=("blackwell",), interleave_rounds=True)
 FRAMEWORKS = (MEGATRON, DEEPSPEED, FSDP)
+
+INTERLEAVE_SOURCE = (
+    "NVIDIA/Megatron-LM megatron/core/pipeline_parallel/schedules.py forward_backward_pipelining_with_interleaving: "
+    "the group of micro-batches per virtual stage, microbatch_group_size_per_vp_stage (PP by default, "
+    "model_parallel_config.py; --microbatch-group-size-per-virtual-pipeline-stage), must lie in [PP, m] (ValueError) "
+    "and m mod the group must be 0 or at least PP (RuntimeError), so under the default group m must be a multiple of "
+    "PP and m < PP never runs; a larger group runs other m with more chunks in flight, a schedule not priced here. "
+    "pytorch/pytorch torch/distributed/pipelining/schedules.py ScheduleInterleaved1F1B (torchtitan's "
+    "Interleaved1F1B): number_of_rounds = max(1, m // PP), ValueError unless m is a multiple of it, so m < PP "
+    "runs (torchtitan/distributed/pipeline_parallel.py only warns that it 'may result in a bubble')")
 BY_KEY = {f.key: f for f in FRAMEWORKS}
 
 # Bucket sizes, in elements (parameters), and calls per transformer layer.

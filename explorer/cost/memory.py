@@ -160,24 +160,40 @@ def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike, 
     default, the last with last=True.
 
     Megatron-LM megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches: rank r warms up with
-    p - r - 1 forwards under 1F1B and 2 (p - r - 1) + (v - 1) p under interleaving (microbatch_group_size_per_vp_stage
-    = p), and `if num_warmup_microbatches >= total_num_microbatches: num_warmup_microbatches =
-    total_num_microbatches` with total = m v. So the first rank holds min(p, m) micro-batches of its stage under 1F1B
-    (Narayanan et al. SC'21 sec. 2.2) and min(p v + p - 1, m v) chunks under interleaving: p (1 + (p - 1)/(p v))
-    micro-batches of its v chunks once m >= 2p (Korthikanti et al. 2022 sec. 4.2.3), and only m v chunks, p
-    micro-batches, when m = p: every forward runs before the first backward (PyTorch's ScheduleInterleaved1F1B caps
-    its warm-up the same way). The last rank holds one micro-batch under 1F1B and min((v - 1) p + 1, m v) chunks
-    interleaved."""
-    return np.minimum(in_flight_cap(pp, v, last), np.asarray(num_micro_batches) * np.asarray(v))
+    p - r - 1 forwards under 1F1B and 2 (p - r - 1) + (v - 1) N under interleaving, N the micro-batch group per
+    virtual stage (microbatch_group_size_per_vp_stage = p by default), and `if num_warmup_microbatches >=
+    total_num_microbatches: num_warmup_microbatches = total_num_microbatches` with total = m v. So the first rank
+    holds min(p, m) micro-batches of its stage under 1F1B (Narayanan et al. SC'21 sec. 2.2) and min(p v + p - 1,
+    m v) chunks under interleaving: p (1 + (p - 1)/(p v)) micro-batches of its v chunks once m >= 2p (Korthikanti
+    et al. 2022 sec. 4.2.3), and only m v chunks, p micro-batches, when m = p: every forward runs before the first
+    backward. The last rank holds one micro-batch under 1F1B and min((v - 1) p + 1, m v) chunks interleaved.
+    PyTorch's ScheduleInterleaved1F1B (torchtitan) warms up the same way with its round of m / max(1, m // p)
+    micro-batches for N (torch/distributed/pipelining/schedules.py _get_warmup_ops, microbatches_per_round): the
+    same count where m is a multiple of p (micro_batch_group)."""
+    m = np.asarray(num_micro_batches)
+    return np.minimum(in_flight_cap(pp, v, last, micro_batch_group(pp, m)), m * np.asarray(v))
 
 
-def in_flight_cap(pp: ArrayLike, v: ArrayLike, last: bool = False) -> np.ndarray:
+def micro_batch_group(pp: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
+    """Micro-batches a rank runs on one virtual stage before it moves to its next under interleaving, N: Megatron-
+    Core's microbatch_group_size_per_vp_stage, PP by default (schedules.py; with m a multiple of PP, which its
+    interleaved schedule needs and explorer/api.py enforces: frameworks.Framework.why_not); PyTorch's
+    ScheduleInterleaved1F1B's round, microbatches_per_round = m // max(1, m // PP) (torch/distributed/pipelining/
+    schedules.py, which needs m a multiple of its rounds): PP where m is a multiple of PP, m where m < PP, between
+    PP and 2 PP otherwise."""
+    m = np.asarray(num_micro_batches)
+    return m // np.maximum(1, m // np.asarray(pp))
+
+
+def in_flight_cap(pp: ArrayLike, v: ArrayLike, last: bool = False, group: ArrayLike | None = None) -> np.ndarray:
     """The chunks a pipeline end holds before the cap of the step's m v forwards (in_flight_chunks): the first
-    rank p (1F1B) or p v + p - 1 (interleaved), the last rank 1 or (v - 1) p + 1."""
+    rank p (1F1B) or (v - 1) N + 2 (p - 1) + 1 (interleaved; p v + p - 1 with the default group N = p), the last
+    rank 1 or (v - 1) N + 1. group: N (micro_batch_group), PP where None."""
     pp, v = np.asarray(pp), np.asarray(v)
+    g = pp if group is None else np.asarray(group)
     if last:
-        return np.where(v > 1, (v - 1) * pp + 1, 1)
-    return np.where(v > 1, pp * v + pp - 1, pp)
+        return np.where(v > 1, (v - 1) * g + 1, 1)
+    return np.where(v > 1, (v - 1) * g + 2 * (pp - 1) + 1, pp)
 
 
 def pipeline_activation_bytes(

@@ -3,7 +3,7 @@
 `evaluate` works on numpy arrays of plan fields (the exhaustive search calls it on the whole
 design space at once); `estimate` wraps it for one ParallelPlan and returns a StepEstimate.
 Definitions follow docs/conventions.md: MFU counts model FLOPs (no recompute), HFU the
-FLOPs the hardware executes; bubble fraction = (p - 1)/(v m + p - 1).
+FLOPs the hardware executes; bubble fraction = f/(v m + f), f = p - 1 idle chunk slots per rank (evaluate).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def evaluate(
 
       t_chunk = t_stage / v + t_p2p + e_mb            (e_mb: per-micro-batch sharded DP, PP = 1 only)
       t_fill  = t_chunk without the output layer      (a rank the warm-up and cool-down cross)
-      t_step  = v m t_chunk + (p - 1) t_fill + e_grad + e_param + t_opt
+      t_step  = v m t_chunk + f t_fill + e_grad + e_param + t_opt,  f = p - 1 (+ (v - 1)(p - m) where v > 1, m < p)
     where the step-level gradient sync hides behind the last micro-batch's backward (2/3 of t_stage) and the
     weight all-gather behind the first one's forward (1/3) when the framework overlaps them; under an
     interleaved pipeline each chunk syncs as soon as its last backward ends and the cooldown's remaining
@@ -128,7 +128,13 @@ def evaluate(
     # Megatron-LM's schedules and of DeepSpeed's TrainSchedule gives v m t_chunk + (p - 1) t_fill exactly, where
     # (v m + p - 1) t_chunk would charge the output layer p - 1 times more (tests/test_core_costmodel.py)
     t_fill = fill_layers * t_layer / v + per_chunk
-    fills = np.asarray(pp) - 1  # the warm-up's (and the cool-down's) crossings of the other ranks
+    # the warm-up's (and the cool-down's) crossings of the other ranks; under interleaving with fewer micro-batches
+    # than ranks (PyTorch's ScheduleInterleaved1F1B runs m < p, Megatron-Core's refuses it) a rank that has run its
+    # m forwards on one virtual stage waits for the first to come round the p - m others before its next: (v - 1)
+    # (p - m) more fill chunks (an event replay of PyTorch's schedule gives v m t_chunk + (p - 1 + (v - 1)(p - m))
+    # t_fill exactly, tests/test_estimate_physics_interleave.py)
+    fills = (np.asarray(pp) - 1) + np.where(np.asarray(v) > 1, (np.asarray(v) - 1)
+                                            * np.maximum(0, np.asarray(pp) - np.asarray(num_micro_batches)), 0)
     t_pipe = chunks * t_chunk + fills * t_fill
     e_grad, e_param = sh.step_sync_exposed(comm, t_stage, fw, pp, v, setup.efficiency.dp_overlap)
     # the step-level sync's hidden part (all of it less what shows) slows the compute it runs under

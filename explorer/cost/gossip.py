@@ -18,7 +18,8 @@ each device's and its neighbours' degrees, so a device can compute them locally.
 
 Graphs are symmetric boolean adjacency matrices (numpy, n x n, no self-loops). Every random
 builder takes a seed and is deterministic. Public API (used by lab 05 and lab 06):
-ring_graph, grid_graph, contact_points, contact_graph, is_connected, metropolis_weights, slem, spectral_gap,
+ring_graph, grid_graph, contact_points, contact_graph, contact_graph_at, contact_radius, is_connected,
+connected_groups, metropolis_weights, slem, spectral_gap,
 rounds_to_consensus, consensus_errors, consensus_error, messages_per_round, round_time,
 round_time_for_degree, ring_tour, ring_tour_hops, ring_relay_paths, ring_relay_loads, gossip_ring_crossover.
 """
@@ -33,7 +34,8 @@ from numpy.typing import ArrayLike
 from explorer.errors import UsageError
 
 __all__ = [
-    "ring_graph", "grid_graph", "contact_points", "contact_graph", "is_connected", "metropolis_weights", "slem",
+    "ring_graph", "grid_graph", "contact_points", "contact_graph", "contact_graph_at", "contact_radius",
+    "is_connected", "connected_groups", "metropolis_weights", "slem",
     "spectral_gap", "rounds_to_consensus", "rounds_to_consensus_slem",
     "consensus_errors", "consensus_error", "messages_per_round",
     "round_time", "round_time_for_degree", "ring_tour", "ring_tour_hops", "ring_relay_paths", "ring_relay_loads",
@@ -80,6 +82,41 @@ def contact_points(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((_check_n(n), 2))
 
 
+def _contact_d2(n: int, seed: int) -> np.ndarray:
+    pts = contact_points(n, seed)
+    return ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+
+
+def _geometric(d2: np.ndarray, r: float) -> np.ndarray:
+    adj = d2 <= r * r
+    np.fill_diagonal(adj, False)
+    return adj
+
+
+def contact_graph_at(n: int, seed: int = 0, radius: float = 0.1) -> np.ndarray:
+    """The random geometric graph of contact_points(n, seed) at exactly `radius` (unit square): an edge wherever
+    two devices are within it. Unlike contact_graph it is never widened, so it may be disconnected (see
+    connected_groups): who hears whom at the radio's own range."""
+    n = _check_n(n)
+    if not radius > 0:
+        raise UsageError(f"contact radius must be positive, got {radius!r}")
+    return _geometric(_contact_d2(n, seed), radius)
+
+
+def contact_radius(n: int, seed: int = 0, radius: float | None = None) -> float:
+    """The radius contact_graph(n, seed, radius) links its devices at (unit square): `radius` (default 1.5 x
+    sqrt(ln n / (pi n))) when the graph it gives is connected, else the first radius x 1.1^k that connects it.
+    A caller whose radius is a radio's range reads here how far beyond that range the graph it got reaches."""
+    n = _check_n(n)
+    if radius is not None and not radius > 0:
+        raise UsageError(f"contact radius must be positive, got {radius!r}")
+    d2 = _contact_d2(n, seed)
+    r = radius if radius is not None else 1.5 * math.sqrt(math.log(n) / (math.pi * n))
+    while not is_connected(_geometric(d2, r)):
+        r *= 1.1
+    return r
+
+
 def contact_graph(n: int, seed: int = 0, radius: float | None = None) -> np.ndarray:
     """Random geometric "contact graph": n devices uniform in the unit square (seeded), an edge
     wherever two are within `radius` (who can hear whom over a short-range radio).
@@ -87,20 +124,30 @@ def contact_graph(n: int, seed: int = 0, radius: float | None = None) -> np.ndar
     Default radius: 1.5 x sqrt(ln n / (pi n)), a margin above the connectivity threshold of
     random geometric graphs (Gupta & Kumar 1998, "Critical power for asymptotic connectivity",
     pi r^2 = (ln n + c)/n). If the sampled graph is not connected, the radius grows by 10% until
-    it is (deterministic for a given seed), so the result is always connected.
+    it is (deterministic for a given seed), so the result is always connected: the radius it used is
+    contact_radius(n, seed, radius), which a report must state where `radius` stands for a radio's range
+    (a widened graph links devices that radio does not reach).
     """
-    n = _check_n(n)
-    if radius is not None and not radius > 0:
-        raise UsageError(f"contact radius must be positive, got {radius!r}")
-    pts = contact_points(n, seed)
-    d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
-    r = radius if radius is not None else 1.5 * math.sqrt(math.log(n) / (math.pi * n))
-    while True:
-        adj = d2 <= r * r
-        np.fill_diagonal(adj, False)
-        if is_connected(adj):
-            return adj
-        r *= 1.1
+    return _geometric(_contact_d2(_check_n(n), seed), contact_radius(n, seed, radius))
+
+
+def connected_groups(adj: np.ndarray) -> int:
+    """Number of connected components of a graph (breadth-first search from each unreached device): 1 when
+    every device can reach every other."""
+    adj = np.asarray(adj, dtype=bool)
+    seen = np.zeros(adj.shape[0], dtype=bool)
+    groups = 0
+    for start in range(adj.shape[0]):
+        if seen[start]:
+            continue
+        groups += 1
+        seen[start] = True
+        frontier = np.array([start])
+        while frontier.size:
+            nxt = adj[frontier].any(axis=0) & ~seen
+            seen |= nxt
+            frontier = np.flatnonzero(nxt)
+    return groups
 
 
 def is_connected(adj: np.ndarray) -> bool:

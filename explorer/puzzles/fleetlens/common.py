@@ -106,6 +106,41 @@ def reference_power_w(track) -> tuple[float, str, str] | None:
     return (float(budget), "the track's average power budget", "the track's average power budget") if budget \
         else None
 
+def contact_reach(scn) -> dict | None:
+    """The contact graph a gossiping fleet (tiny) was built on, against the radio range its scenario assumes
+    (tracks/<track>.toml [fleet] radio_range_m over area_m): gossip.contact_graph grows the radius by 10% steps
+    until the wearers' graph connects, so where the assumed range leaves them in separate groups the graph links
+    wearers that range does not reach. None for a fleet without a contact graph."""
+    d = scn.data
+    if "radio_range_m" not in d or "area_m" not in d:
+        return None
+    import numpy as np
+
+    from explorer.cost import gossip
+    from explorer.puzzles.fleet3d.scenario import wearer_graph
+
+    adj, pts = wearer_graph(scn)
+    n, seed, area, rng = int(adj.shape[0]), int(d["graph_seed"]), float(d["area_m"]), float(d["radio_range_m"])
+    dist = np.sqrt(((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)) * area
+    used = gossip.contact_radius(n, seed, rng / area) * area
+    return {"nodes": n, "area_m": area, "range_m": rng, "used_m": used,
+            "longest_m": float(dist[adj].max()) if adj.any() else 0.0,
+            "groups": gossip.connected_groups(gossip.contact_graph_at(n, seed, rng / area)),
+            "widened": used > rng * (1 + 1e-9)}
+
+
+def contact_words(c: dict) -> str:
+    """'linked within the track's 8 m radio range (longest link 7.99 m)', or, where the graph had to be widened,
+    the radius it used, why, and how far beyond the assumed range that is."""
+    if not c["widened"]:
+        return f"linked within the track's {num(c['range_m'])} m radio range (longest link {num(c['longest_m'])} m)"
+    return (f"linked within {num(c['used_m'])} m, {num(c['used_m'] / c['range_m'])}x the {num(c['range_m'])} m the "
+            f"track assumes the radio reaches (longest link {num(c['longest_m'])} m): at that range the {c['nodes']} "
+            f"wearers fall into {c['groups']} separate groups that cannot average with each other, so the graph's "
+            "radius is grown by 10% steps until they connect (explorer/cost/gossip.contact_graph); links beyond "
+            f"{num(c['range_m'])} m are beyond the track's radio assumption")
+
+
 def busiest_note(tier, dev: str) -> str:
     """' (the busiest earbud's)' where the tier loads devices unequally (Tier.busiest), '' where every device pays
     the same (a star through a server)."""

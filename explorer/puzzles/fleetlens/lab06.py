@@ -25,7 +25,7 @@ from explorer.cost.collectives import (
 )
 from explorer.cost.gossip import gossip_ring_crossover
 from explorer.puzzles.fleet3d import model as fm
-from explorer.puzzles.fleetlens.common import View, days, index, ratio_words, span
+from explorer.puzzles.fleetlens.common import View, contact_reach, contact_words, days, index, ratio_words, span
 from explorer.report import Figure, Finding, Formula, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
@@ -176,9 +176,11 @@ def _gossip_crossover(rep, res) -> View:
     gr = wear if on_pairs else tb.graphs["earbuds"]
     d = scn.data
     nodes = "wearers (one node per pair of earbuds)" if on_pairs else "earbuds"
+    reach = contact_reach(scn)
+    linked = contact_words(reach) if reach else f"in range within {num(d['radio_range_m'])} m"
     graph = (f"the fleet's contact graph: {gr['nodes']} {nodes} in a {num(d['area_m'])} m x {num(d['area_m'])} m "
-             f"space, in range within {num(d['radio_range_m'])} m "
-             f"(seed {d['graph_seed']}); most neighbours {gr['max_degree']}, |lambda_2| = {gr['slem']:.4f}, "
+             f"space (seed {d['graph_seed']}), {'' if on_pairs else 'the wearers '}{linked}; most neighbours "
+             f"{gr['max_degree']}, |lambda_2| = {gr['slem']:.4f}, "
              f"consensus rate p = {num(gr['consensus_rate'])}")
     duplex = "half duplex: a radio sends or receives, never both" if link.half_duplex else "full duplex"
     why = (f"On {graph}; {link.name}, {duplex}; each earbud exchanges the {hbytes(m)} update of the part it trains. "

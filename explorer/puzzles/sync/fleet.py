@@ -174,7 +174,9 @@ def tiny_gossip(a: Audit, res) -> dict:
     tiers = [fm.evaluate(tb, {**idx, "tier": j}) for j in range(len(scn.tiers))]
     g = tb.graphs
     eps = a.data["consensus_eps"]
-    return {"tiers": tiers, "graphs": g, "eps": eps,
+    from explorer.puzzles.fleetlens.common import contact_reach
+
+    return {"tiers": tiers, "graphs": g, "eps": eps, "contact": contact_reach(scn),
             "consensus_rounds": {k: rounds_to_consensus_slem(v["slem"], eps) for k, v in g.items()
                                  if isinstance(v, dict) and "slem" in v},
             "budget_j": scn.data["energy_budget_j_per_day"]}
@@ -485,6 +487,8 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
 
 
 def _tiny(a, fa, figures, findings, constraints, tables) -> str:
+    from explorer.puzzles.fleetlens.common import contact_words
+
     ti, b = fa["tiny"], fa["best"]
     g = ti["graphs"]
     w = g.get("wearers", {})
@@ -505,11 +509,14 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
     if "earbuds" in g:
         figures["spectral_gap_earbuds"] = Figure(g["earbuds"]["spectral_gap"], "", "spectral gap (earbud graph)")
     ring = g.get("ring", {})
+    c = ti.get("contact")
     faster = min((r for r in rows if r["feasible"]), key=lambda r: r["days"])
     cons = ti["consensus_rounds"].get("earbuds")
     findings.insert(0, Finding(
         "Tiny: is BLE too slow for a full weight sync, so that gossip must replace it?",
-        f"Contact graph: {w.get('nodes', 0)} wearers in range of {num(w.get('mean_degree', 0))} others on average "
+        f"Contact graph: {w.get('nodes', 0)} wearers"
+        + (f" in a {num(c['area_m'])} m x {num(c['area_m'])} m space, {contact_words(c)}; each" if c else "")
+        + f" in range of {num(w.get('mean_degree', 0))} others on average "
         f"(earbuds: {g.get('earbuds', {}).get('nodes', 0)}, max degree {g.get('earbuds', {}).get('max_degree', 0)}); "
         f"Metropolis weights give |lambda_2| = {num(w.get('slem', 0), 4)}, spectral gap "
         f"{num(w.get('spectral_gap', 0), 3)} (numpy eigenvalues), consensus rate p = "
@@ -532,8 +539,11 @@ def _tiny(a, fa, figures, findings, constraints, tables) -> str:
     constraints.append(Constraint("training energy per earbud per day", b["energy_day"], ti["budget_j"], "J", "<=",
                                   binding=b["energy_day"] >= 0.999 * ti["budget_j"]))
     word = "holds" if faster["tier"].graph != "ring_relayed" else "does not hold"
+    wide = (f"links up to {num(c['used_m'])} m, {num(c['used_m'] / c['range_m'])}x the track's {num(c['range_m'])} m "
+            f"radio range, at which the wearers fall into {c['groups']} separate groups; "
+            if c and c["widened"] else "")
     return (f"'BLE is too slow for a full weight sync' {word} here: on the {w.get('nodes', 0)}-wearer contact graph "
-            f"(spectral gap {num(w.get('spectral_gap', 0), 3)}) one gossip round per step needs "
+            f"({wide}spectral gap {num(w.get('spectral_gap', 0), 3)}) one gossip round per step needs "
             + (f"{num(gos['rounds'])} rounds ({_span(gos['days'] * SECONDS_PER_DAY)} within 1 mW)" if gos else "-")
             + " while a full sync relayed over the graph needs "
             + (f"{num(full['rounds'])} rounds ({_span(full['days'] * SECONDS_PER_DAY)})" if full else "-")
@@ -547,6 +557,17 @@ def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
                       f"{pct(m.jitter)}; {straggler_text(m.p, m.slowdown)}; i.i.d. across devices and steps.",
                       f"Dutta et al. 2018 (AISTATS) sec. 3; {where}: " + d["source"])]
     out += _fleet_assumptions(fa["res"])
+    c = fa.get("tiny", {}).get("contact")
+    if c:
+        from explorer.puzzles.fleetlens.common import contact_words
+
+        out.append(Assumption(
+            f"This run's contact graph: {c['nodes']} wearers ({a.nodes:,} {a.track.device_plural} in pairs) in a "
+            f"{num(c['area_m'])} m x {num(c['area_m'])} m space, {contact_words(c)}. Where the scenario text above "
+            "names another number of wearers or range, it describes the track's own fleet and radio; this is the "
+            "graph every figure here is computed on.",
+            "explorer/cost/gossip.py contact_graph, contact_radius (seeded); "
+            f"explorer/data/tracks/{a.track.key}.toml [fleet] area_m, radio_range_m, graph_seed"))
     if fa.get("server_checkpoint"):
         # the scenario's source text is quoted once, above (it had been printed again here, whole)
         out.append(Assumption(

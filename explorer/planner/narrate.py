@@ -42,6 +42,7 @@ def plan_dict(p) -> dict[str, Any]:
         "deadline_days": None if p.deadline_s is None else p.deadline_s / DAY, "budget_usd": p.budget_usd,
         "notes": list(p.notes),
         "best": p.best.to_dict() if p.best else None,
+        "trust": p.trust(),
         "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
         "candidates": [c.to_dict() for c in p.candidates],
         "proofs": {"solves": p.proofs, "wall_time_s": p.proofs_s,
@@ -106,6 +107,9 @@ def plan_text(p) -> str:
             out += _wrap("best per GPU type: " + "; ".join(
                 f"{k}: {v.gpus:,} GPUs, {_days(v.train_s)}, {_usd(v.usd)}" for k, v in per.items())
                 + "".join(f"; {k}: none meets the constraints" for k in p.gpu_types if k not in per))
+        out += ["", "How far to trust it:"]
+        for line in trust_lines(p):
+            out += _wrap(line)
     n_opt = sum(c.status == "optimal" for c in p.candidates)
     n_skip = sum(c.status == "skipped" for c in p.candidates)
     n_cannot = sum(c.status == CANNOT_RUN for c in p.candidates)
@@ -127,6 +131,39 @@ def plan_text(p) -> str:
             out += _wrap(f"price {k}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour" + (f" ({pr.date})" if pr.date else "")
                          + f". {pr.source}")
     return "\n".join(out) + "\n"
+
+
+def trust_lines(p) -> list[str]:
+    """The best candidate's accuracy (explorer.accuracy's lines: the published runs of its framework on its GPU family,
+    an MFU above every comparable published run, the cost of scale), a size past the largest published run of its
+    family, and the room the deadline and the budget leave against the model's stated error."""
+    t = p.trust()
+    b, err = p.best, t["model_error"]
+    lines = [t["accuracy"]] + [t[k] for k in ("ceiling", "scale") if t[k]]
+    big = t["largest_published_run"]
+    if big is None:
+        lines.append(f"Size: no published run on {b.gpu}'s GPU family is among the reference tables, at any size.")
+    elif b.gpus > big["gpus"]:
+        lines.append(f"Size: {b.gpus:,} GPUs is {b.gpus / big['gpus']:.3g}x the largest published {big['family']} run "
+                     f"the model is checked against ({big['gpus']:,} x {big['accelerator']}, reference table "
+                     f"{big['table']}; explore validate): beyond the validated range, the figures extrapolate.")
+    for key, have, limit in (("deadline", _days(b.train_s), p.deadline_s and f"{p.deadline_s / DAY:g} days"),
+                             ("budget", _usd(b.usd), p.budget_usd and _usd(p.budget_usd))):
+        if key not in t["margins"]:
+            continue
+        m = t["margins"][key]
+        head = f"{key.capitalize()}: {have} against {limit}, met with {m:.1%} to spare"
+        if err is None:
+            lines.append(f"{head}; no published run checks the model here, so no stated error to set it against.")
+        elif m < err["median"]:
+            lines.append(f"{head}, less than the model's median miss of {err['median']:.1%} on published runs (at most "
+                         f"{err['max']:.1%}): a run as far off as the median one would miss the {key}.")
+        elif m < err["max"]:
+            lines.append(f"{head}: more than the model's median miss on published runs ({err['median']:.1%}), less "
+                         f"than its largest ({err['max']:.1%}).")
+        else:
+            lines.append(f"{head}: more than the model's largest miss on published runs ({err['max']:.1%}).")
+    return lines
 
 
 CANDIDATE_COLUMNS = ("GPU", "GPUs", "network", "MFU", "goodput", "time", "cost", "status")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from explorer import validation as V
@@ -110,6 +111,30 @@ class TrainingPlan:
                 out[c.gpu] = c
         return out
 
+    def trust(self) -> dict[str, Any]:
+        """How far to trust the best candidate's figures: explorer.accuracy's lines for its framework, GPU family,
+        precision and size; the model's stated error (out-of-sample misses on published runs); the largest published
+        run of its GPU family; and how much room the deadline and the budget leave, against that error. {} when no
+        candidate meets the constraints."""
+        from explorer.accuracy import accuracy_line, ceiling_line, scale_line
+
+        b = self.best
+        if b is None:
+            return {}
+        setup, e = b.result.instance.setup, b.result.best
+        acc = setup.cluster.accelerator
+        err = model_error(e.plan.framework, acc.key, setup.precision)
+        out: dict[str, Any] = {
+            "accuracy": accuracy_line(e.plan.framework, acc.key, acc.name, setup.precision),
+            "ceiling": ceiling_line(e.mfu, acc.key, setup.precision, setup.model.params),
+            "scale": scale_line(b.gpus, acc.key), "model_error": err,
+            "largest_published_run": largest_published_run(acc.key), "margins": {}}
+        if self.deadline_s is not None:
+            out["margins"]["deadline"] = self.deadline_s / b.train_s - 1.0
+        if self.budget_usd is not None:
+            out["margins"]["budget"] = self.budget_usd / b.usd - 1.0
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         from explorer.planner.narrate import plan_dict
 
@@ -119,6 +144,46 @@ class TrainingPlan:
         from explorer.planner.narrate import plan_text
 
         return plan_text(self)
+
+
+def model_error(framework: str, gpu_key: str, precision: str) -> dict[str, Any] | None:
+    """The cost model's stated error where a plan runs: the out-of-sample misses of its throughput on the published
+    runs of `framework` on `gpu_key`'s GPU family (explorer/data/reference/accuracy.json, as explorer.accuracy's
+    accuracy_line reads it: the FP8 runs for an FP8 plan where there are any, else all): {'median', 'max' (|error|,
+    fractions), 'rows', 'family'}; None where no published run was checked. A time or a cost is proportional to
+    1 / throughput, so a run whose throughput the model overestimates by e takes (1 + e) times the predicted time."""
+    from explorer.accuracy import ALL_PRECISIONS, FAMILY_OF, stored
+
+    family = FAMILY_OF.get(gpu_key)
+    groups = [g for g in stored()["groups"] if g["framework"] == framework and g["family"] == family]
+    by = {g["precision"]: g for g in groups}
+    g = (by.get("fp8") if precision == "fp8" else None) or by.get(ALL_PRECISIONS)
+    if g is None:
+        return None
+    return {"median": g["median_abs_error"], "max": g["max_abs_error"], "rows": g["rows"], "family": family}
+
+
+@cache
+def largest_published_run(gpu_key: str) -> dict[str, Any] | None:
+    """The most GPUs of any published run of `gpu_key`'s GPU family that `explore validate` judges the model on (the
+    compared rows of the shipped throughput tables): {'gpus', 'table', 'accelerator', 'family'}; None when the
+    family has none. A plan on more GPUs than that extrapolates past everything the model was checked against."""
+    from explorer.accuracy import FAMILY_OF
+    from explorer.validate import compared_rows, load_table, table_names
+
+    family = FAMILY_OF.get(gpu_key)
+    if family is None:
+        return None
+    best: dict[str, Any] | None = None
+    for name in table_names():
+        spec, _, rows = load_table(name)
+        if spec["kind"] != "throughput" or FAMILY_OF.get(spec["accelerator"]) != family:
+            continue
+        for r in compared_rows(spec, rows):
+            n = int(float(r.get("gpus") or 0))
+            if best is None or n > best["gpus"]:
+                best = {"gpus": n, "table": name, "accelerator": spec["accelerator"], "family": family}
+    return best
 
 
 def _rank(c: Candidate, objective: str) -> tuple:

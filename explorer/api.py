@@ -9,6 +9,7 @@ from typing import Any
 from explorer import validation as V
 from explorer.accuracy import ceiling_assumption
 from explorer.assumptions import (
+    bubble_assumption,
     flop_convention_assumption,
     memory_limit_assumption,
     pipeline_split_assumptions,
@@ -129,7 +130,8 @@ def estimate_html(e: Estimate) -> str:
         ["HFU", fmt_value(e.hfu, "fraction")],
         ["tokens/s", fmt_value(e.tokens_per_s)],
         ["model TFLOP/s per device", fmt_value(e.model_tflops_per_gpu)],
-        ["pipeline bubble", fmt_value(e.bubble_fraction, "fraction")],
+        ["pipeline bubble (schedule, idealised)", fmt_value(e.bubble_fraction, "fraction")],
+        ["pipeline bubble (share of the step time)", fmt_value(e.bubble_time_share, "fraction")],
         ["memory per device", f"{fmt_value(e.memory_total, 'B')} of {fmt_value(e.memory_limit, 'B')} ({fits})"],
     ]
     memory = [[k, fmt_value(v, "B")] for k, v in e.memory.items()]
@@ -641,7 +643,8 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     limit = memory_limit_assumption(st, t if usable_memory_fraction is None else None)
     flops = flop_convention_assumption(st, best.mfu, best.model_tflops_per_gpu * 1e12)
     split = pipeline_split_assumptions(st, best.plan)  # layers % (PP x v) != 0: how they are split, and the flags
-    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(*split, limit, flops))
+    bubble = bubble_assumption(best.plan, best.bubble_fraction, best.time["bubble"], best.step_time_s)
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(*split, *bubble, limit, flops))
 
 
 def _no_nvls_note(link: Any) -> Assumption:

@@ -341,6 +341,37 @@ ATTENTION_SHARE_SAID = 0.10
 """Attention's share of the counted FLOPs from which the FLOP-convention line also gives the causal count's MFU."""
 
 
+def _seconds(x: float) -> str:
+    """Seconds as the estimate's time breakdown prints them (4 decimals), small ones to 3 significant digits."""
+    return f"{x:.4f} s" if x >= 0.01 else f"{x:.3g} s"
+
+
+def bubble_assumption(plan: ParallelPlan, bubble_fraction: float, bubble_s: float, step_s: float) -> list[Assumption]:
+    """What the pipeline bubble figures mean (PP > 1): the headline's fraction is the schedule's idealised idle share
+    of equal chunk slots, f / (v m + f) with f = p - 1 (more under interleaving with m < p: step.py), the figure the
+    3D puzzle's bubble limit reads; beside it the share of this step's time the bubble takes (the time breakdown's
+    bubble over the step), which the output layer on the pacing rank and the step's sync and optimizer time make
+    smaller. No physics: the figures are the estimate's."""
+    p, v, m = plan.pp, plan.virtual_stages, plan.num_micro_batches
+    if p == 1:
+        return []
+    fills = p - 1 + ((v - 1) * max(0, p - m) if v > 1 else 0)
+    chunks = v * m
+    waits = (f", plus (v - 1)(p - m) = {fills - (p - 1)} waits of a rank for its first micro-batch to come round "
+             f"(fewer micro-batches than stages)" if fills != p - 1 else "")
+    share = bubble_s / step_s if step_s > 0 else 0.0
+    text = (f"Pipeline bubble: the headline's {bubble_fraction:.1%} is the schedule's idealised share, {fills} idle "
+            f"chunk slots of {chunks + fills} per rank (p - 1 = {p - 1} for the warm-up and cool-down{waits}, "
+            f"against v m = {chunks} busy ones), the figure `explore solve 3d`'s bubble limit reads; in time the "
+            f"bubble takes {_seconds(bubble_s)}, {share:.1%} of this {_seconds(step_s)} step.")
+    if abs(share - bubble_fraction) >= 0.0005:
+        text += (" The two differ: the warm-up and cool-down chunks run on the ranks without the output layer, while "
+                 "the steady state runs at the pace of the rank that has it, and the step also holds the exposed "
+                 "data-parallel sync and the optimizer.")
+    return [Assumption(text, "Narayanan et al. SC'21 sec. 2.2 ((p - 1)/(v m)); docs/conventions.md 'Pipeline bubble'; "
+                             "explorer/cost/step.py evaluate (t_fill, bubble_time_share)")]
+
+
 def flop_convention_assumption(setup: Setup, mfu: float, model_flops_rate: float) -> Assumption:
     """How MFU, HFU and model FLOP/s count FLOPs (models/architecture.py DecoderModel.model_flops_per_token: PaLM's
     6N + 12 L h s per token, attention over the full s x s) and, where attention is a material share of that count

@@ -3,7 +3,9 @@
 `evaluate` works on numpy arrays of plan fields (the exhaustive search calls it on the whole
 design space at once); `estimate` wraps it for one ParallelPlan and returns a StepEstimate.
 Definitions follow docs/conventions.md: MFU counts model FLOPs (no recompute), HFU the
-FLOPs the hardware executes; bubble fraction = f/(v m + f), f = p - 1 idle chunk slots per rank (evaluate).
+FLOPs the hardware executes; bubble fraction = f/(v m + f), f = p - 1 idle chunk slots per rank (evaluate): the
+schedule's idealised share, which the 3D puzzle's bubble limit reads; bubble_time_share is the bubble's share of the
+step's time.
 """
 
 from __future__ import annotations
@@ -181,7 +183,11 @@ def evaluate(
         "time_dp_total": sh.total_per_step(comm, layers, num_micro_batches),
         "time_optimizer": t_opt,
         "step_time": t_step,
+        # the schedule's idealised idle share (equal chunk slots), which the 3D puzzle's bubble limit reads
         "bubble_fraction": fills / (chunks + fills),
+        # the share of this step's time the bubble takes: its fill chunks carry no output layer, and the step also
+        # holds the exposed data-parallel sync and the optimizer
+        "bubble_time_share": fills * t_fill / t_step,
         "mfu": model_flops / (t_step * peak_total),
         "hfu": hw_flops / (t_step * peak_total),
         "model_flops": model_flops,
@@ -213,6 +219,10 @@ class StepEstimate:
     tokens_per_s: float
     bubble_fraction: float
     dp_comm_total_s: float
+    # time["bubble"] / step_time_s: the share of this step the bubble takes, beside bubble_fraction, the schedule's
+    # idealised (p - 1)/(v m + p - 1) of equal chunk slots (the two differ where the output layer paces the steady
+    # state but not the fill, and by the step's sync and optimizer time)
+    bubble_time_share: float = 0.0
 
     @property
     def fits_in_memory(self) -> bool:
@@ -267,4 +277,5 @@ def estimate(setup: Setup, plan: ParallelPlan) -> StepEstimate:
         tokens_per_s=float(r["tokens_per_s"]),
         bubble_fraction=float(r["bubble_fraction"]),
         dp_comm_total_s=float(r["time_dp_total"]),
+        bubble_time_share=float(r["bubble_time_share"]),
     )

@@ -173,6 +173,42 @@ def time_to_target_s(rounds: ArrayLike, round_s: ArrayLike, per_day: ArrayLike,
     return float(t) if np.ndim(t) == 0 else t
 
 
+def time_to_target_phases_s(phases: list[tuple[float, float, float]], day_s: float = SECONDS_PER_DAY) -> float:
+    """Wall-clock seconds from the opening of a daily window until the last round of a run made of consecutive
+    phases, phase i running R_i rounds of D_i seconds at f_i rounds a day (each phase's own rounds_per_day); e.g.
+    1-bit Adam's full-precision warm-up rounds, then its compressed ones (Tang et al. 2021, Algorithm 1).
+
+    Derivation (time_to_target_s, phase by phase). A round of phase i uses 1/f_i of a day's capacity: f_i is the
+    tighter of the window (window / D_i) and the daily budgets (budget / (q E_i)), rounds_per_day. The run needs
+    C = sum_i R_i / f_i days of capacity, so n = ceil(C) training days; rounds run back to back from each window's
+    opening, the first n - 1 days count whole and the last holds the rounds whose capacity lies in [n - 1, C]:
+
+        T = (n - 1) x day + sum_i f_i D_i |[C_(i-1), C_i] intersect [n - 1, C]|,   C_i = sum_(j <= i) R_j / f_j.
+
+    One phase gives T = (ceil(R/f) - 1) day + (R - (ceil(R/f) - 1) f) D, time_to_target_s. When the phases' rounds a
+    day are capped by different limits (one phase by the window, the other by the energy budget), a day holding both
+    is charged the sum of its rounds' shares of their own binding limit, which is at least their share of either
+    limit alone: the schedule stays within both, and T is then an upper bound (exact when one limit binds both).
+    Rounds are whole in each phase (whole_rounds)."""
+    if not phases:
+        raise UsageError("time to target needs at least one phase of rounds")
+    caps, rates, total = [], [], 0.0
+    for rounds, round_s, per_day in phases:
+        r = float(whole_rounds(rounds))
+        d, f = float(round_s), float(per_day)
+        if not (math.isfinite(r) and r >= 0 and math.isfinite(d) and d > 0 and math.isfinite(f) and f > 0):
+            raise UsageError("time to target needs rounds >= 0, a positive round time and positive rounds per day, "
+                             f"got rounds {rounds!r}, round {round_s!r} s, {per_day!r} rounds/day")
+        if f * d > day_s * (1 + 1e-9):
+            raise UsageError(f"{per_day!r} rounds/day of {round_s!r} s do not fit in a day of {day_s:g} s")
+        caps.append((total, total + r / f))
+        rates.append((f, d))
+        total += r / f
+    whole = max(math.ceil(total - 1e-9) - 1.0, 0.0)  # days before the last one (C = k exactly: k - 1)
+    last = sum(f * d * max(0.0, min(hi, total) - max(lo, whole)) for (lo, hi), (f, d) in zip(caps, rates))
+    return whole * day_s + last
+
+
 def available_seconds(hours_per_day: float) -> float:
     """Seconds per day a device may train (charging, idle and on an unmetered link in Bonawitz et
     al. 2019 sec. 2; the hours are the scenario's)."""

@@ -66,14 +66,75 @@ def resolve_model(model: str | DecoderModel | None = None, params: float | None 
 # --- cluster ----------------------------------------------------------------------------------
 def cluster_options(gpu: str, network: str | None = None) -> dict[str, Any]:
     """make_setup options for a GPU type in its node (the node preset of hardware/data/nodes.toml:
-    devices per node, intra-node link, default inter-node network); `network` overrides the latter."""
+    devices per node, intra-node link, default inter-node network); `network` overrides the latter.
+    Refused (UsageError): a part whose node is a fleet device's (nodes.toml `radios`: a car, glasses, earbuds, a
+    phone), whose training is not a datacenter run of GPU-hours; and a network the node cannot carry
+    (network_problem)."""
     acc = get_accelerator(gpu)
     node = node_for_accelerator(acc.key)
-    if node is None:
-        have = [a for a in accelerator_names() if node_for_accelerator(a) is not None]
-        raise UsageError(f"gpu {gpu!r} has no datacenter node in the catalog; valid: {', '.join(have)}")
+    if node is None or node.radios:
+        what = "has no datacenter node in the catalog" if node is None else (
+            f"comes in a fleet device ({node.name}: {node.devices} per node over {node.nic}), not a datacenter node; "
+            "plan and check price datacenter training runs in GPU-hours (fleets are the edge, mobile and tiny "
+            "tracks' puzzles)")
+        raise UsageError(f"gpu {gpu!r} {what}; valid: {', '.join(datacenter_parts())}")
+    if network:
+        problem = network_problem(acc.key, network)
+        if problem:
+            raise UsageError(problem)
     inter = get_link(network).key if network else node.inter_link
     return {"gpu": acc.key, "gpus_per_node": node.devices, "intra_network": node.intra_link, "network": inter}
+
+
+def datacenter_parts() -> list[str]:
+    """Catalog parts that come in a datacenter node (a node preset without radios: DGX, HGX, Grand Teton)."""
+    out = []
+    for a in accelerator_names():
+        n = node_for_accelerator(a)
+        if n is not None and not n.radios:
+            out.append(a)
+    return out
+
+
+def per_gpu_gbps(link: Any, devices: int) -> float:
+    """A link's line rate per GPU in Gb/s, per direction: its rate, or the node's total shared by its GPUs
+    (links.toml shared_per_node)."""
+    return link.bandwidth * 8 / 1e9 / (devices if link.shared_per_node else 1)
+
+
+def network_problem(gpu_key: str, network: str) -> str:
+    """Why `network` cannot be the network between `gpu_key`'s nodes ('' when it can): an intra-node fabric
+    (links.toml scope 'intra': NVLink, NFMI), a radio (a fleet device's link, not a datacenter's), or more Gb/s
+    per GPU than the node's own NIC carries (nodes.toml: the DGX A100's ConnectX-6 HDR is 200 Gb/s per GPU; a
+    400 Gb/s NIC per GPU needs PCIe Gen5 x16, and the A100's host interface is PCIe Gen4: NVIDIA A100 datasheet,
+    'PCIe Gen4: 64 GB/s', i.e. 32 GB/s = 256 Gb/s each way). The error names the networks the node takes."""
+    node = node_for_accelerator(gpu_key)
+    link = get_link(network)
+    own = get_link(node.inter_link)
+    cap = per_gpu_gbps(own, node.devices)
+    if link.scope != "inter":
+        why = f"{link.name} is a link inside a node (links.toml scope '{link.scope}'), not a network between nodes"
+    elif link.radio:
+        why = f"{link.name} is a radio (a fleet device's link), not a datacenter network"
+    elif per_gpu_gbps(link, node.devices) > cap * (1 + 1e-9):
+        why = (f"{link.name} carries {per_gpu_gbps(link, node.devices):g} Gb/s per GPU, more than the "
+               f"{node.name}'s own NIC ({node.nic}, {cap:g} Gb/s per GPU), the fastest the catalog's node for "
+               f"{gpu_key} has")
+    else:
+        return ""
+    return f"--network {network}: {why}; networks for {gpu_key}: {', '.join(networks_for(gpu_key))}"
+
+
+def networks_for(gpu_key: str) -> list[str]:
+    """The inter-node networks of links.toml that `gpu_key`'s node carries (wired, between nodes, at most its own
+    NIC's Gb/s per GPU), fastest first."""
+    from explorer.hardware.catalog import link_names
+
+    node = node_for_accelerator(gpu_key)
+    cap = per_gpu_gbps(get_link(node.inter_link), node.devices)
+    ok = [get_link(k) for k in link_names()]
+    ok = [k for k in ok if k.scope == "inter" and not k.radio and per_gpu_gbps(k, node.devices) <= cap * (1 + 1e-9)]
+    return [k.key for k in sorted(ok, key=lambda k: (-per_gpu_gbps(k, node.devices), k.key))]
 
 
 def count(text: str) -> int:

@@ -31,7 +31,7 @@ from explorer.cost.goodput import (
 from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.hardware.catalog import get_link
-from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction
+from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction, network_problem
 from explorer.units import human_number
 
 MAX_CANDIDATES = 128
@@ -226,6 +226,11 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_GPUS:
             raise UsageError(f"GPU counts must be whole numbers in [1, {MAX_GPUS:,}], got {n!r}")
     nets: list[str | None] = list(networks) if networks else [None]
+    keys = [cluster_options(g)["gpu"] for g in gpu_types]
+    for net in networks or []:  # a network no GPU type given can be joined by (NVLink, a radio, too fast a NIC)
+        problems = [network_problem(k, net) for k in keys]
+        if all(problems):
+            raise UsageError(problems[0])
     total = len(gpu_types) * len(sizes) * len(nets)
     if total > MAX_CANDIDATES:
         raise UsageError(f"{len(gpu_types)} GPU types x {len(sizes)} sizes x {len(nets)} networks = {total} "
@@ -241,6 +246,12 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     flops_tok = None
     for gpu in gpu_types:
         for net in nets:
+            key = cluster_options(gpu)["gpu"]
+            problem = network_problem(key, net) if net else ""
+            if problem:  # another GPU type of the list joins this network: this one's candidates cannot run
+                cands += [Candidate(gpu=key, gpus=n, network=get_link(net).key, status=CANNOT_RUN,
+                                    reason=problem.split(": ", 1)[1]) for n in sorted(sizes)]
+                continue
             opts = cluster_options(gpu, net)
             price = assumptions.price(opts["gpu"]).usd_per_gpu_hour
             for n in sorted(sizes):

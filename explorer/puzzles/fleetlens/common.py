@@ -170,6 +170,16 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
     else:
         days_text = (f"it takes part in all {num(b['rounds_per_day'])} rounds a day: "
                      f"{num(joins)} x {num(b['energy_round'])} J = {num(b['energy_day'])} J a day")
+    # the shares of the daily budget and of a charge are the day's joules': said beside them, before the run's
+    # total (they had followed '= 72.3 J in all', read as 72.3 J = 100% of 86.4 J)
+    cap = battery_j(t)
+    ref = reference_power_w(t)
+    on_battery = bool(cap and b["tier"].uses_battery and ref)
+    shares = ([f"{pct(b['energy_day'] / b['budget_j'])} of its {num(b['budget_j'])} J daily budget"]
+              if b["budget_j"] is not None else []) + (
+        [f"{pct(b['energy_day'] / cap)} of a {num(cap)} J charge"] if on_battery else [])
+    if shares:
+        days_text += f" ({', '.join(shares)})"
     # the whole run: its rounds x the same share x joules a round; a run shorter than a day of rounds spends less
     # than the daily rate says (edge: 485 rounds of a possible 890 a day)
     run_j = b["rounds"] * share * b["energy_round"]
@@ -186,8 +196,6 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
             f"{num(b['energy_compute'])} J "
             f"computing ({who}) and "
             f"{num(b['energy_radio'])} J on the radio (its bytes x the link's energy per bit); {days_text}")
-    if b["budget_j"] is not None:
-        text += f", {pct(b['energy_day'] / b['budget_j'])} of its {num(b['budget_j'])} J daily budget"
     if scn.partner_word == "phone" and b["energy_round_partner"] > 0:
         figs["fleet_energy_round_partner_j"] = Figure(b["energy_round_partner"], "J", "energy of one round per phone")
         phone = (f". Its phone spends {num(b['energy_round_partner'])} J in each of those rounds, "
@@ -195,9 +203,7 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
                  + (f" of its {num(b['budget_partner_j'])} J budget" if b["budget_partner_j"] else ""))
     else:
         phone = ""
-    cap = battery_j(t)
-    ref = reference_power_w(t)
-    if cap and b["tier"].uses_battery and ref:
+    if on_battery:
         p_train = energy.average_power_w(b["energy_round"], b["round_time"])
         h_train = energy.battery_hours(cap, p_train)
         h_ref = energy.battery_hours(cap, ref[0])
@@ -205,7 +211,7 @@ def energy_block(res) -> tuple[dict[str, Figure], list[Finding]]:
         figs["fleet_battery_hours_training"] = Figure(h_train, "h", "battery hours, rounds back to back")
         figs["fleet_battery_hours_reference"] = Figure(h_ref, "h", f"battery hours of {ref[1]}")
         figs["fleet_battery_share_day"] = Figure(b["energy_day"] / cap, "fraction", "share of a charge a day")
-        text += (f", {pct(b['energy_day'] / cap)} of a {num(cap)} J charge. During a round the {dev} draws "
+        text += (f". During a round the {dev} draws "
                  f"{num(p_train)} W on average, so a charge would last {num(h_train)} h of rounds back to back "
                  f"against {num(h_ref)} h of {ref[1]} ({num(ref[0])} W): training draws "
                  f"{ratio_of(p_train, ref[0], ref[2])}")

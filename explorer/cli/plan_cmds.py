@@ -72,7 +72,9 @@ def stack(kw: dict) -> dict:
 @main.command("plan")
 @model_options
 @click.option("--tokens", required=True, help="Training tokens, e.g. 15e12.")
-@click.option("--gpu", "gpu_types", default="h100", show_default=True, help="GPU types allowed, e.g. h100,b200.")
+@click.option("--gpu", "gpu_types", default=None,
+              help="GPU types allowed, e.g. h100,b200 (default: every type with a price in "
+                   "explorer/data/training_run.toml: h100_sxm, h200, a100_80gb, b200).")
 @click.option("--gpus", "sizes", default=None,
               help="Cluster sizes available, e.g. 4096,8192,16384 (default: powers of two from 8 to 65,536).")
 @click.option("--network", "networks", default=None,
@@ -93,8 +95,9 @@ def stack(kw: dict) -> dict:
 @assumption_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan_cmd(**kw) -> None:
-    """Cheapest or fastest (GPU type, count, network, 3D plan) to train a model on a token budget, with
-    goodput under failures and checkpoints, time to train and dollars."""
+    """Cheapest or fastest (GPU type, count, network, 3D plan) among the candidates searched (default: every
+    priced GPU type x GPU counts 8-65,536 in powers of two x each node's own network) to train a model on a token
+    budget, with goodput under failures and checkpoints, time to train and GPU rental dollars."""
     from explorer.planner.inputs import count, parse_list
     from explorer.planner.run import plan_training
 
@@ -104,8 +107,13 @@ def plan_cmd(**kw) -> None:
     tokens = parse_list("--tokens", kw["tokens"], float)
     if len(tokens) != 1:
         raise click.UsageError("--tokens takes one number, e.g. 15e12")
-    gpu_types = parse_list("--gpu", kw["gpu_types"])
-    _refuse_prices_of_other_gpus(prices, gpu_types)
+    gpu_types = None if kw["gpu_types"] is None else parse_list("--gpu", kw["gpu_types"])
+    if gpu_types is not None:  # the default types are those with a price: a --price of another is unused
+        _refuse_prices_of_other_gpus(prices, gpu_types)
+    else:
+        from explorer.planner.run import default_gpu_types
+
+        _refuse_prices_of_other_gpus(prices, default_gpu_types())
     # an option given with nothing in it ('--gpus ""') is refused by plan_training, not taken for the default
     p = plan_training(model, tokens[0], gpu_types=gpu_types,
                       sizes=None if kw["sizes"] is None else parse_list("--gpus", kw["sizes"], count),

@@ -40,7 +40,7 @@ def plan_dict(p) -> dict[str, Any]:
         "tokens": p.tokens, "global_batch": p.global_batch, "seq_len": p.seq_len,
         "steps": p.tokens / (p.global_batch * p.seq_len), "flops_per_token": p.flops_per_token,
         "deadline_days": None if p.deadline_s is None else p.deadline_s / DAY, "budget_usd": p.budget_usd,
-        "notes": list(p.notes),
+        "notes": list(p.notes), "searched": p.searched(),
         "best": p.best.to_dict() if p.best else None,
         "trust": p.trust(),
         "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
@@ -73,6 +73,7 @@ def plan_text(p) -> str:
     out += _wrap(f"{steps:,.0f} steps of {p.global_batch:,} x {p.seq_len:,} tokens; {p.flops_per_token / 1e9:,.1f} "
                  f"GFLOP per token (6N + attention + logits); {goal}"
                  + (f" within {' and '.join(cons)}" if cons else "")) + [""]
+    out += _wrap(searched_line(p), "", "") + [""]
     for note in p.notes:
         out += _wrap(f"Note: {note}.", "", "")
     if p.notes:
@@ -131,6 +132,32 @@ def plan_text(p) -> str:
             out += _wrap(f"price {k}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour" + (f" ({pr.date})" if pr.date else "")
                          + f". {pr.source}")
     return "\n".join(out) + "\n"
+
+
+def searched_line(p) -> str:
+    """Which GPU types, sizes and networks the plan tried, and which were defaults: the choice is the best of these
+    candidates, nothing beyond them."""
+    s = p.searched()
+    d = s["defaults"]
+    types = ", ".join(s["gpu_types"])
+    types += " (the default: every GPU type with a price; --gpu to choose)" if "gpu" in d else ""
+    sizes = s["sizes"]
+    if "sizes" in d:
+        span = f"{len(sizes)} sizes, {sizes[0]:,}-{sizes[-1]:,} GPUs in powers of two (the default; --gpus to choose)"
+    elif len(sizes) <= 8:
+        span = f"{len(sizes)} size{'s' if len(sizes) > 1 else ''} ({', '.join(f'{n:,}' for n in sizes)} GPUs)"
+    else:
+        span = f"{len(sizes)} sizes ({sizes[0]:,}, {sizes[1]:,}, ..., {sizes[-1]:,} GPUs)"
+    if s["networks"]:
+        nets = f"network{'s' if len(s['networks']) > 1 else ''} {', '.join(s['networks'])}"
+    else:
+        by: dict[str, list[str]] = {}
+        for g, n in (s["node_networks"] or {}).items():
+            by.setdefault(n, []).append(g)
+        nets = ("each node's own network (" + "; ".join(f"{n} for {', '.join(gs)}" for n, gs in by.items())
+                + "; --network to choose)")
+    return (f"Searched: {types} x {span} x {nets} = {s['candidates']} candidate"
+            f"{'s' if s['candidates'] != 1 else ''}.")
 
 
 def trust_lines(p) -> list[str]:

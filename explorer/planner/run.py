@@ -99,6 +99,17 @@ class TrainingPlan:
     flops_per_token: float
     gpu_types: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was merged from the inputs (aliases of one part)
+    sizes: list[int] = field(default_factory=list)  # the GPU counts tried
+    networks: list[str] | None = None  # the networks tried (None: each GPU node's own)
+    defaults: set[str] = field(default_factory=set)  # which of "gpu", "sizes", "network" were not given
+
+    def searched(self) -> dict[str, Any]:
+        """What the plan searched: GPU types, sizes and networks, and which of them were the defaults."""
+        own = {c.gpu: c.network for c in self.candidates}
+        return {"gpu_types": list(self.gpu_types), "sizes": list(self.sizes),
+                "networks": list(self.networks) if self.networks else None,
+                "node_networks": {g: own[g] for g in self.gpu_types if g in own} if not self.networks else None,
+                "candidates": len(self.candidates), "defaults": sorted(self.defaults)}
 
     @property
     def status(self) -> str:
@@ -190,13 +201,16 @@ def _rank(c: Candidate, objective: str) -> tuple:
     return (c.usd, c.train_s, c.gpus) if objective == "cost" else (c.train_s, c.usd, c.gpus)
 
 
-def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], sizes: list[int] | None = None,
+def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str] | None = None,
+                  sizes: list[int] | None = None,
                   networks: list[str] | None = None, deadline_days: float | None = None,
                   budget_usd: float | None = None, objective: str = "cost", global_batch: int | None = None,
                   seq_len: int | None = None, max_bubble: float = 0.10, time_limit: float | None = None,
                   assumptions: RunAssumptions, stack: dict[str, Any] | None = None) -> TrainingPlan:
     """Solve every candidate that the bounds leave, cost it with goodput, pick the best.
 
+    `gpu_types` None: every GPU type with a price in training_run.toml (default_gpu_types); `sizes` None: DEFAULT_SIZES;
+    `networks` None: each GPU node's own. The plan records which of them were defaults (TrainingPlan.searched).
     `stack`: the software stack of the 3D solves (make_setup and solve_3d keywords: precision, flash_attention,
     ..., framework, grad_reduce_dtype, in_network_reduction)."""
     from explorer.puzzles.threed import make_setup
@@ -208,6 +222,9 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     max_bubble = fraction("max-bubble", max_bubble, lo_open=False)  # [0, 1]: 0 asks for no bubble (PP = 1)
     deadline_days = V.DEADLINE_DAYS.check("deadline-days", deadline_days)
     budget_usd = V.BUDGET_USD.check("budget-usd", budget_usd)
+    defaults = {k for k, v in (("gpu", gpu_types), ("sizes", sizes), ("network", networks)) if v is None}
+    if gpu_types is None:
+        gpu_types = default_gpu_types()
     if not gpu_types:
         raise UsageError("give at least one GPU type (--gpu h100,b200)")
     if sizes is not None and not list(sizes):  # None: the default sizes; an empty list is no size at all
@@ -283,7 +300,17 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str], si
     return TrainingPlan(model=model, tokens=float(tokens), global_batch=gb, seq_len=seq, objective=objective,
                         deadline_s=deadline_s, budget_usd=budget_usd, assumptions=assumptions, candidates=cands,
                         best=best, proofs=proofs, proofs_s=proofs_s, flops_per_token=flops_tok,
-                        gpu_types=[cluster_options(g)["gpu"] for g in gpu_types], notes=notes)
+                        gpu_types=[cluster_options(g)["gpu"] for g in gpu_types], notes=notes,
+                        sizes=sorted(sizes), networks=list(networks) if networks else None, defaults=defaults)
+
+
+def default_gpu_types() -> list[str]:
+    """The GPU types plan searches when none is given: every one with a price in training_run.toml (H100 SXM, H200,
+    A100 80GB, B200), so that the default answer is chosen among GPU types too, not only among H100 cluster sizes.
+    Four types x 14 sizes = 56 candidates, at most 56 CP-SAT solves of about a second or less each."""
+    from explorer.planner.inputs import _raw
+
+    return list(_raw()["prices"])
 
 
 def _distinct(names: list[str], key, what: str, notes: list[str]) -> list[str]:

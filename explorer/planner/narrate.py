@@ -98,6 +98,11 @@ def plan_text(p) -> str:
                      f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {b.train_s / DAY:,.1f} days")
         out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {b.train_s / 3600:,.0f} h x "
                      f"${b.usd_per_hour:.2f} = {_usd(b.usd)}")
+        nets = {c.network for c in p.candidates if c.gpu == b.gpu and c.solved}
+        if len(nets) > 1:
+            out += _wrap(f"networks are not priced: {b.network} is chosen on speed alone among "
+                         f"{', '.join(sorted(nets))}; what a slower, cheaper network would save is not in the cost, "
+                         "so with --objective cost a faster network can only win")
         out += _wrap(f"goodput {g.goodput:.2%}: a failure every {human_duration(g.mtbf_s)} (MTBF "
                      f"{a.gpu_mtbf_hours:,.0f} GPU-hours / {b.gpus:,} GPUs); checkpoint write C = "
                      f"{human_duration(g.checkpoint_s)}; restart R = {human_duration(g.restart_s)} (incl. reading "
@@ -126,6 +131,8 @@ def plan_text(p) -> str:
     out += _wrap(f"batch: {a.batch_source}")
     if p.model.how == "params":
         out += _wrap(f"shape: {p.model.model.source}")
+    out += _wrap("cost: GPUs x hours x price per GPU-hour (the failed time too); the network between nodes, storage, "
+                 "power and staff carry no price, so a faster network can only lower the cost")
     for k in p.gpu_types:
         pr = a.prices.get(k)
         if pr:

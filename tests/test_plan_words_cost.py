@@ -1,0 +1,28 @@
+"""What explore plan's cost is (reviewers' defects 4 and 9): GPU rental at on-demand prices, and nothing for the
+network, so a faster network can only win under --objective cost."""
+
+from explorer.planner.inputs import load_assumptions, resolve_model
+from explorer.planner.run import plan_training
+
+A = load_assumptions()
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_networks_carry_no_price_and_the_output_says_so():
+    # Llama-3-8B on 64 H100s over three networks: 100 GbE moves an eighth of NDR's 400 Gb/s per GPU, so its
+    # step cannot be faster, and without a network price its cost cannot be lower
+    p = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
+                      networks=["eth_100g", "ib_ndr"], assumptions=A)
+    by = {c.network: c for c in p.candidates}
+    # cost = GPUs x hours x price, the same GPUs and price: the cost ratio is the time ratio
+    assert by["eth_100g"].usd / by["ib_ndr"].usd == by["eth_100g"].train_s / by["ib_ndr"].train_s
+    assert p.best.network == "ib_ndr"
+    text = _flat(p.to_text())
+    assert "networks are not priced: ib_ndr is chosen on speed alone among eth_100g, ib_ndr" in text
+    assert "the network between nodes, storage, power and staff carry no price" in text
+    one = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
+                        assumptions=A)
+    assert "networks are not priced" not in one.to_text()  # one network: nothing to compare

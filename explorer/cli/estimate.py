@@ -77,6 +77,17 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
     click.echo(estimate_text(e))
 
 
+def _bubble(e) -> str:
+    """The pipeline bubble's two figures (explorer/cost/step.py): the schedule's idealised (p - 1)/(v m + p - 1), which
+    solve 3d's bubble limit reads, and the share of this step's time the fill and drain take (no output layer in the
+    fill chunks; the step also holds sync and the optimizer), so the headline never quotes one beside a breakdown
+    that shows the other."""
+    if e.plan.pp == 1:
+        return "no pipeline bubble (PP = 1)"
+    return (f"bubble {e.bubble_fraction:.1%} of the schedule ((p - 1)/(v m + p - 1)), "
+            f"{e.bubble_time_share:.1%} of this step's time")
+
+
 def estimate_json(e) -> dict:
     return {
         "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
@@ -87,6 +98,7 @@ def estimate_json(e) -> dict:
         "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
         "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,
         "memory_limit_gb": e.memory_limit / 1e9, "bubble_fraction": e.bubble_fraction,
+        "bubble_time_share": e.bubble_time_share,
         "fits_in_memory": e.fits_in_memory,
         "memory_breakdown_gb": {k: v / 1e9 for k, v in e.memory.items()},
         "time_breakdown_s": dict(e.time),
@@ -129,7 +141,7 @@ def estimate_text(e, width: int | None = None) -> str:
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",
              f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu * 1e12 / flop_scale:.1f} / hardware "
              f"{e.hardware_tflops_per_gpu * 1e12 / flop_scale:.1f} {flop_unit} per device",
-             f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   bubble {e.bubble_fraction:.1%}",
+             f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   " + _bubble(e),
              "", f"Memory per device ({mem_unit}):"]
     lines += [f"  {k:<12}{v / mem_scale:10.3f}" for k, v in e.memory.items()]
     lines.append(f"  {'total':<12}{e.memory_total / mem_scale:10.3f}   limit {e.memory_limit / mem_scale:.3f}")

@@ -35,7 +35,7 @@ def model_line(p) -> str:
 def plan_dict(p) -> dict[str, Any]:
     a = p.assumptions
     return {
-        "status": p.status, "objective": p.objective, "model": p.model.model.name,
+        "status": p.status, "plan_status": p.plan_status, "objective": p.objective, "model": p.model.model.name,
         "model_params": p.model.model.params, "model_source": p.model.note or p.model.model.source,
         "tokens": p.tokens, "global_batch": p.global_batch, "seq_len": p.seq_len,
         "steps": p.tokens / (p.global_batch * p.seq_len), "flops_per_token": p.flops_per_token,
@@ -90,8 +90,14 @@ def plan_text(p) -> str:
                      + "; see the reasons above.", "", "")
     else:
         e, g = b.result.best, b.goodput
-        out += _wrap(f"Best ({goal}): {b.gpus:,} x {b.gpu} on {b.network}: {_days(b.train_s)}, {_usd(b.usd)}"
-                     + ("" if b.status == "optimal" else " (plan NOT proven optimal: time limit)"), "", "")
+        out += _wrap(f"Best ({goal}) of the {len(p.candidates)} candidate{'s' if len(p.candidates) > 1 else ''} "
+                     f"tried: {b.gpus:,} x {b.gpu} on {b.network}: {_days(b.train_s)}, {_usd(b.usd)}"
+                     + ("; its 3D plan proven optimal for that cluster" if b.status == "optimal" else
+                        " (its 3D plan NOT proven optimal: time limit)"), "", "")
+        if len(p.sizes) > 1:
+            out += _wrap(f"the GPU count is the best of the {len(p.sizes)} sizes listed, not of every size: one "
+                         f"between them was not tried and may be {'cheaper' if p.objective == 'cost' else 'faster'} "
+                         "(--gpus lists sizes to try)")
         out += _wrap(f"plan {e.plan.describe()}: MFU {e.mfu:.1%}, step {e.step_time_s:.3g} s, "
                      f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")
         out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:,.0f} / ({e.tokens_per_s:,.0f} x "

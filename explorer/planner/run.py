@@ -41,6 +41,7 @@ OBJECTIVES = ("cost", "time")
 DAY = 86400.0
 
 
+BEST_OF_TRIED = "best of the candidates tried"  # a plan's status: the cluster is chosen among those listed
 CANNOT_RUN = "cannot run"  # a candidate's part cannot run the stack asked for (make_setup refused it)
 
 
@@ -113,7 +114,15 @@ class TrainingPlan:
 
     @property
     def status(self) -> str:
-        return "infeasible" if self.best is None else self.best.status
+        """'infeasible' (no candidate meets the constraints), else BEST_OF_TRIED: the choice is the minimum over the
+        candidates tried (the listed sizes, GPU types and networks), not a proof over every cluster; what is proven
+        is each candidate's 3D plan (plan_status)."""
+        return "infeasible" if self.best is None else BEST_OF_TRIED
+
+    @property
+    def plan_status(self) -> str | None:
+        """The best candidate's 3D-plan status: 'optimal' (proven for that cluster) or 'feasible' (time limit)."""
+        return None if self.best is None else self.best.status
 
     def best_per_gpu(self) -> dict[str, Candidate]:
         out: dict[str, Candidate] = {}

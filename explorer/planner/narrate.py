@@ -43,6 +43,7 @@ def plan_dict(p) -> dict[str, Any]:
         "notes": list(p.notes), "searched": p.searched(),
         "best": p.best.to_dict() if p.best else None,
         "trust": p.trust(),
+        "near_tie": _tie_dict(p.near_tie()),
         "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
         "candidates": [c.to_dict() for c in p.candidates],
         "proofs": {"solves": p.proofs, "wall_time_s": p.proofs_s,
@@ -58,6 +59,13 @@ def plan_dict(p) -> dict[str, Any]:
                        for k, v in a.prices.items() if k in p.gpu_types},
         },
     }
+
+
+def _tie_dict(tie: dict[str, Any] | None) -> dict[str, Any] | None:
+    if tie is None:
+        return None
+    return {k: v for k, v in tie.items() if k != "candidate"} | {"usd": tie["candidate"].usd,
+                                                                 "train_days": tie["candidate"].train_s / DAY}
 
 
 def plan_text(p) -> str:
@@ -104,6 +112,21 @@ def plan_text(p) -> str:
                      f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {b.train_s / DAY:,.1f} days")
         out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {b.train_s / 3600:,.0f} h x "
                      f"${b.usd_per_hour:.2f} = {_usd(b.usd)}")
+        tie = p.near_tie()
+        if tie:
+            c = tie["candidate"]
+            if p.objective == "cost":
+                what = (f"costs {_usd(c.usd)}, {tie['objective_excess']:.2%} more, and takes {_days(c.train_s)} "
+                        f"instead of {_days(b.train_s)} ({tie['other_gain']:.3g}x faster)")
+            else:
+                what = (f"takes {_days(c.train_s)}, {tie['objective_excess']:.2%} longer, and costs {_usd(c.usd)} "
+                        f"instead of {_usd(b.usd)} ({tie['other_gain']:.3g}x cheaper)")
+            out += _wrap(f"near tie: {c.gpus:,} x {c.gpu} on {c.network} {what}; the difference in "
+                         f"{'cost' if p.objective == 'cost' else 'time'} is within the model's median miss of "
+                         f"{tie['median_error']:.1%} on published runs, so the model cannot tell them apart there. "
+                         f"The objective stays {p.objective}: --objective "
+                         f"{'time' if p.objective == 'cost' else 'cost'} or a --"
+                         f"{'deadline-days' if p.objective == 'cost' else 'budget-usd'} chooses on the other")
         nets = {c.network for c in p.candidates if c.gpu == b.gpu and c.solved}
         if len(nets) > 1:
             out += _wrap(f"networks are not priced: {b.network} is chosen on speed alone among "

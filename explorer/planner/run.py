@@ -155,6 +155,29 @@ class TrainingPlan:
             out["margins"]["budget"] = self.budget_usd / b.usd - 1.0
         return out
 
+    def near_tie(self) -> dict[str, Any] | None:
+        """A candidate that meets the constraints, is within the model's median miss of the best on the objective,
+        and beats it on the other axis by more than that miss (cost: faster; time: cheaper): the best is then not
+        told apart from it by the model, and the other axis may matter more. The one best on that axis; None when
+        there is none or no published run states the model's error there. The objective is not changed."""
+        b = self.best
+        if b is None:
+            return None
+        err = model_error(b.result.best.plan.framework, b.gpu, b.result.instance.setup.precision)
+        if err is None:
+            return None
+        tol = err["median"]
+        goal, other = ("usd", "train_s") if self.objective == "cost" else ("train_s", "usd")
+        near = [c for c in self.candidates if c.meets and c is not b
+                and getattr(c, goal) <= getattr(b, goal) * (1 + tol)
+                and getattr(b, other) > getattr(c, other) * (1 + tol)]
+        if not near:
+            return None
+        c = min(near, key=lambda x: (getattr(x, other), getattr(x, goal)))
+        return {"candidate": c, "gpu": c.gpu, "gpus": c.gpus, "network": c.network,
+                "objective_excess": getattr(c, goal) / getattr(b, goal) - 1.0,
+                "other_gain": getattr(b, other) / getattr(c, other), "median_error": tol}
+
     def to_dict(self) -> dict[str, Any]:
         from explorer.planner.narrate import plan_dict
 

@@ -26,6 +26,14 @@ def _days(s: float) -> str:
     return f"{d:,.1f} d" if d >= 1 else f"{s / 3600:.1f} h"
 
 
+def _fig(x: float) -> str:
+    """A figure of a formula line, precise enough that the line adds up: one decimal from 10 up (1,145.5, 27,492.3),
+    three significant digits below (2.43, 0.589, 0.0245), never '0'."""
+    from explorer.units import human_number
+
+    return f"{x:,.1f}" if x >= 10 else human_number(x, 3)
+
+
 def model_line(p) -> str:
     m = p.model.model
     return (f"{m.name}: {m.params / 1e9:.2f}B parameters ({m.layers} layers, hidden {m.hidden}, {m.heads} heads, "
@@ -109,9 +117,9 @@ def plan_text(p) -> str:
         out += _wrap(f"plan {e.plan.describe()}: MFU {e.mfu:.1%}, step {e.step_time_s:.3g} s, "
                      f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")
         out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:,.0f} / ({e.tokens_per_s:,.0f} x "
-                     f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {b.train_s / DAY:,.1f} days")
-        out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {b.train_s / 3600:,.0f} h x "
-                     f"${b.usd_per_hour:.2f} = {_usd(b.usd)}")
+                     f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {_fig(b.train_s / DAY)} days")
+        out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {_fig(b.train_s / 3600)} h x "
+                     f"${b.usd_per_hour:.2f} = ${b.usd:,.0f}")
         tie = p.near_tie()
         if tie:
             c = tie["candidate"]

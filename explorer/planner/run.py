@@ -287,6 +287,9 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str] | N
     gb = assumptions.global_batch if global_batch is None else global_batch
     # never past the model's own context by default (GPT-3: 2,048 learned positions)
     seq = min(assumptions.seq_len, model.model.max_seq) if seq_len is None else seq_len
+    if tokens < gb * seq:  # less than one step: '0 steps' and a run of a fraction of a step, priced as a run
+        raise UsageError(f"--tokens {tokens:,.0f} is less than one step of {gb:,} sequences x {seq:,} tokens = "
+                         f"{gb * seq:,} tokens; give at least that, or a smaller --global-batch or --seq-len")
     track = get_track("cloud")
     stack = dict(stack or {})
     deadline_s = deadline_days * DAY if deadline_days is not None else None

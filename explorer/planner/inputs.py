@@ -231,7 +231,9 @@ class RunAssumptions:
 
     def price(self, gpu_key: str) -> Price:
         if gpu_key not in self.prices:
-            raise UsageError(f"no price for {gpu_key}; give one with --price {gpu_key.split('_')[0]}=USD_PER_HOUR")
+            # the catalog key itself: a shortened name ('h100') may be another part's alias (h100 is the H100 SXM)
+            raise UsageError(f"no price for {gpu_key} in explorer/data/training_run.toml (it prices "
+                             f"{', '.join(_raw()['prices'])}); give one with --price {gpu_key}=USD_PER_HOUR")
         return self.prices[gpu_key]
 
 

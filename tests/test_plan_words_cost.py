@@ -26,3 +26,24 @@ def test_networks_carry_no_price_and_the_output_says_so():
     one = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
                         assumptions=A)
     assert "networks are not priced" not in one.to_text()  # one network: nothing to compare
+
+
+def test_the_cost_is_labelled_gpu_rental_on_demand_and_the_prices_have_urls():
+    import tomllib
+    from pathlib import Path
+
+    p = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
+                      assumptions=A)
+    text = _flat(p.to_text())
+    assert "Candidates (cost: GPU rental at on-demand prices;" in text
+    assert "cost (GPU rental, on-demand) = GPUs x hours x price" in text
+    assert "a reservation cuts 30-50% off the hourly rate" in text
+    assert "GPU rental" in p.to_dict()["cost_basis"]
+    data = tomllib.loads((Path(__file__).resolve().parent.parent / "explorer" / "data" /
+                          "training_run.toml").read_text())
+    for section in ("failures", "checkpoint", "batch", *(f"prices.{k}" for k in data["prices"])):
+        entry = data
+        for part in section.split("."):
+            entry = entry[part]
+        assert "https://" in entry["source"], section
+    assert "https://www.mercatus-ai.com/blog/cloud-gpu-pricing" in text

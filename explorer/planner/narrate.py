@@ -48,7 +48,7 @@ def plan_dict(p) -> dict[str, Any]:
         "tokens": p.tokens, "global_batch": p.global_batch, "seq_len": p.seq_len,
         "steps": p.tokens / (p.global_batch * p.seq_len), "flops_per_token": p.flops_per_token,
         "deadline_days": None if p.deadline_s is None else p.deadline_s / DAY, "budget_usd": p.budget_usd,
-        "notes": list(p.notes), "searched": p.searched(),
+        "notes": list(p.notes), "searched": p.searched(), "cost_basis": COST_BASIS,
         "best": p.best.to_dict() if p.best else None,
         "trust": p.trust(),
         "near_tie": _tie_dict(p.near_tie()),
@@ -67,6 +67,10 @@ def plan_dict(p) -> dict[str, Any]:
                        for k, v in a.prices.items() if k in p.gpu_types},
         },
     }
+
+
+COST_BASIS = ("GPU rental: GPUs x hours x on-demand price per GPU-hour (explorer/data/training_run.toml), failed time "
+              "included; the network, storage, power and staff are not priced")
 
 
 def _tie_dict(tie: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -97,7 +101,8 @@ def plan_text(p) -> str:
     if p.model.how == "params":
         out += _wrap(f"Shape from --params ({p.model.model.source.split(' from ')[0]}): {p.model.note.split('. ')[0]}",
                      "", "") + [""]
-    out += _wrap("Candidates (status 'optimal': the plan is the proven 3D optimum of the step model):", "", "")
+    out += _wrap("Candidates (cost: GPU rental at on-demand prices; status 'optimal': the plan is the proven 3D "
+                 "optimum of the step model):", "", "")
     out += candidate_table(p).rstrip("\n").split("\n")
     out.append("")
     b = p.best
@@ -118,7 +123,7 @@ def plan_text(p) -> str:
                      f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")
         out += _wrap(f"time = tokens / (tokens/s x goodput) = {p.tokens:,.0f} / ({e.tokens_per_s:,.0f} x "
                      f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {_fig(b.train_s / DAY)} days")
-        out += _wrap(f"cost = GPUs x hours x price = {b.gpus:,} x {_fig(b.train_s / 3600)} h x "
+        out += _wrap(f"cost (GPU rental, on-demand) = GPUs x hours x price = {b.gpus:,} x {_fig(b.train_s / 3600)} h x "
                      f"${b.usd_per_hour:.2f} = ${b.usd:,.0f}")
         tie = p.near_tie()
         if tie:
@@ -168,8 +173,9 @@ def plan_text(p) -> str:
     out += _wrap(f"batch: {a.batch_source}")
     if p.model.how == "params":
         out += _wrap(f"shape: {p.model.model.source}")
-    out += _wrap("cost: GPUs x hours x price per GPU-hour (the failed time too); the network between nodes, storage, "
-                 "power and staff carry no price, so a faster network can only lower the cost")
+    out += _wrap("cost: GPU rental, GPUs x hours x on-demand price per GPU-hour (the failed time too; a reservation "
+                 "cuts 30-50% off the hourly rate: Mercatus, Cloud GPU pricing 2026); the network between nodes, "
+                 "storage, power and staff carry no price, so a faster network can only lower the cost")
     for k in p.gpu_types:
         pr = a.prices.get(k)
         if pr:

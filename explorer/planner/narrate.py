@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from explorer.planner.run import CANNOT_RUN
+from explorer.planner.run import CANNOT_RUN, partial_node
 from explorer.units import human_duration, human_large
 from explorer.units import human_usd as _usd
 
@@ -125,6 +125,9 @@ def plan_text(p) -> str:
                      f"{g.goodput:.4f}) = {b.train_s:,.0f} s = {_fig(b.train_s / DAY)} days")
         out += _wrap(f"cost (GPU rental, on-demand) = GPUs x hours x price = {b.gpus:,} x {_fig(b.train_s / 3600)} h x "
                      f"${b.usd_per_hour:.2f} = ${b.usd:,.0f}")
+        part = partial_node(b)
+        if part:
+            out += _wrap(part)
         tie = p.near_tie()
         if tie:
             c = tie["candidate"]

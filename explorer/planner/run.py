@@ -309,6 +309,10 @@ def plan_training(model: ModelChoice, tokens: float, *, gpu_types: list[str] | N
             for n in sorted(sizes):
                 c = Candidate(gpu=opts["gpu"], gpus=n, network=opts["network"], status="skipped", usd_per_hour=price)
                 cands.append(c)
+                whole = _whole_nodes(opts, n)
+                if whole:
+                    c.status, c.reason = CANNOT_RUN, whole
+                    continue
                 try:
                     setup = make_setup(track, model=model.model, gpus=n, seq_len=seq, **opts, **stack)
                 except UsageError as exc:  # the part cannot run this stack (no FP8 peak, ...): not a bound
@@ -360,6 +364,32 @@ def _distinct(names: list[str], key, what: str, notes: list[str]) -> list[str]:
     return [v[0] for v in seen.values()]
 
 
+def _whole_nodes(opts: dict, n: int) -> str:
+    """Why `n` GPUs are not a cluster of this node ('' when they are): above one node a cluster is whole nodes (the
+    3D plan's groups and the inter-node network are laid out per node, hardware/data/nodes.toml); below one node, a
+    part of one node is taken, priced per GPU-hour (partial_node says so)."""
+    d = opts["gpus_per_node"]
+    if n <= d or n % d == 0:
+        return ""
+    from explorer.hardware.catalog import node_for_accelerator
+
+    name = node_for_accelerator(opts["gpu"]).name
+    return (f"{n:,} GPUs are not whole {d}-GPU {name} nodes: above one node a cluster is whole nodes "
+            f"({d * (n // d):,} or {d * (n // d + 1):,}); below one node ({d - 1} or fewer) a part of one node")
+
+
+def partial_node(c: Candidate) -> str:
+    """A sentence when candidate `c` is part of one node ('' when it is whole nodes)."""
+    from explorer.hardware.catalog import node_for_accelerator
+
+    node = node_for_accelerator(c.gpu)
+    if node is None or c.gpus >= node.devices:
+        return ""
+    return (f"{c.gpus:,} GPUs are part of one {node.devices}-GPU {node.name} node: priced per GPU-hour as a cloud "
+            f"rents a share of a node, their links all inside the node ({node.intra_link}); above one node a cluster "
+            f"is whole nodes")
+
+
 def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, seq: int, n: int,
                                  stack: dict[str, Any]) -> None:
     """Every candidate 'cannot run': when no GPU type of the catalog runs the stack either (options that conflict
@@ -367,12 +397,10 @@ def _refuse_a_stack_no_part_runs(first: Candidate, model: ModelChoice, track, se
     sequence past the model's learned positions), the conflict is the user's, and is refused as make_setup refuses
     it (a usage error) instead of a table of 'cannot run'. A part that does run it (FP8 on an H100, not an A100)
     makes the reason the part's: the candidates keep their 'cannot run'."""
-    from explorer.hardware.catalog import accelerator_names, node_for_accelerator
+    from explorer.planner.inputs import datacenter_parts
     from explorer.puzzles.threed import make_setup
 
-    for gpu in accelerator_names():
-        if node_for_accelerator(gpu) is None:
-            continue
+    for gpu in datacenter_parts():
         try:
             make_setup(track, model=model.model, gpus=n, seq_len=seq, **cluster_options(gpu), **stack)
         except UsageError:

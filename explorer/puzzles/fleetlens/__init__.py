@@ -38,19 +38,24 @@ def fleet_view(puzzle: str) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any):
             rep = fn(*args, **kwargs)
-            return apply(puzzle, rep) if rep.track in FLEET_TRACKS else rep
+            given = {k: v for k, v in kwargs.items() if v is not None}  # the options the caller set
+            return apply(puzzle, rep, given) if rep.track in FLEET_TRACKS else rep
 
         return wrapper
 
     return deco
 
 
-def apply(puzzle: str, rep: Report) -> Report:
-    """The fleet form of a lab part's Report (a new Report; the datacenter form kept as the lab's question)."""
+def apply(puzzle: str, rep: Report, given: dict[str, Any] | None = None) -> Report:
+    """The fleet form of a lab part's Report (a new Report; the datacenter form kept as the lab's question).
+    `given`: the options the caller set (None values dropped); a view that takes them (crossover, batch) applies
+    them to the fleet answer where they have a fleet meaning, and says which only set the lab's question."""
     from explorer.puzzles.fleetlens import common, lab05, lab06, lab08
 
     views = {"scaling": lab05.scaling, "crossover": lab06.crossover, "hierarchy": lab06.hierarchy,
              "compression": lab06.compression, "memory": lab08.memory, "dataloader": lab08.dataloader,
              "batch": lab08.batch}
     res = common.optimum(rep.track)
-    return common.compose(rep, res, views[puzzle](rep, res))
+    view = views[puzzle]
+    takes = puzzle in ("crossover", "batch")
+    return common.compose(rep, res, view(rep, res, given or {}) if takes else view(rep, res))

@@ -40,14 +40,32 @@ def sync_path(res) -> tuple[float, object, str]:
     return max(b["sync_bytes"], b["sync_bytes_partner"]), b["tier"].link, scn.track.device_word
 
 
-def crossover(rep, res) -> View:
+# the crossover options (explorer/cli/solve_crossover.py) by the flag a user typed
+CROSSOVER_FLAGS = {"n": "--nodes", "alpha_s": "--alpha-us", "bandwidth_bps": "--bandwidth-gbs",
+                   "message_bytes": "--message-mb"}
+
+
+def _flags(given: dict, names: dict[str, str]) -> list[str]:
+    return [flag for key, flag in names.items() if key in given]
+
+
+def crossover(rep, res, given: dict | None = None) -> View:
+    """The fleet's collective at its optimum: a star through the aggregator against a ring and a tree among the
+    selected devices. Options the caller set (`given`: the lab's N, alpha, B and M) are applied to the fleet's
+    collective (N selected devices, each one's link at alpha and B, an M update; the aggregator's network stays the
+    fleet's), and the fleet 3D optimum's own figures are said beside them."""
+    given = {k: v for k, v in (given or {}).items() if k in CROSSOVER_FLAGS}
     b, scn = res.best, res.scenario
     tier = b["tier"]
     if tier.graph != "server":
-        return _gossip_crossover(rep, res)
-    m, link, who = sync_path(res)
-    k = max(2, int(round(b["replicas"] * b["participation"])))
-    a, bw, srv = link.latency_s, link.effective_bandwidth, tier.server_bytes_per_s
+        return _gossip_crossover(rep, res, given)
+    m_fleet, link, who = sync_path(res)
+    k_fleet = max(2, int(round(b["replicas"] * b["participation"])))
+    srv = tier.server_bytes_per_s
+    k = int(given.get("n", k_fleet))
+    m = float(given.get("message_bytes", m_fleet))
+    a = float(given.get("alpha_s", link.latency_s))
+    bw = float(given.get("bandwidth_bps", link.effective_bandwidth))
     star = federated.server_sync_time(k, m, m, a, bw, srv)
     # the ring on the device's own radio: on a half-duplex one each step is an exchange (sends and receives take
     # turns), as the star's download and upload do (federated.server_sync_time)
@@ -61,9 +79,17 @@ def crossover(rep, res) -> View:
     whos = f"{who}s" if who == "phone" else scn.track.device_plural
     cross = (f"the star and a ring break even at M* = {hbytes(m_star)}" if m_star is not None else
              "the star is faster than a ring at every update size")
+    over = (f"{link.name}'s radio at alpha {span(a)} and B {hbytes(bw)}/s" if {"alpha_s", "bandwidth_bps"} & set(given)
+            else link.name)
     head = (f"On the fleet the {k:,} selected {whos} average through the aggregator (FedAvg): at the {hbytes(m)} "
             f"update the star takes {span(star)}, a ring among them {span(ring)} and a tree {span(tree)} over "
-            f"{link.name} ({best} is fastest); {cross}.")
+            f"{over} ({best} is fastest); {cross}.")
+    if given:
+        own = federated.server_sync_time(k_fleet, m_fleet, m_fleet, link.latency_s, link.effective_bandwidth, srv)
+        head = (f"With {', '.join(_flags(given, CROSSOVER_FLAGS))} as given: " + head[0].lower() + head[1:]
+                + f" The fleet 3D optimum itself selects {k_fleet:,} of its {scn.devices:,} {scn.track.device_plural} "
+                f"and syncs its {hbytes(m_fleet)} update over {link.name} (alpha {span(link.latency_s)}, B "
+                f"{hbytes(link.effective_bandwidth)}/s) by the star in {span(own)}.")
     ring_note = ("" if ring >= star else
                  f" The ring's {span(ring)} would need every {who} to reach two others directly, which over "
                  f"{link.name} goes through the access network (the operator's core over 5G, routers and address "
@@ -76,11 +102,12 @@ def crossover(rep, res) -> View:
            f"among the {k:,} pays 2 (K-1) alpha = {span(2 * (k - 1) * a)} of latency alone (a lower bound: a "
            f"device-to-device hop crosses the access network twice). Radio energy per {who}: star {num(e_star)} J "
            f"(M down, M up), ring {num(e_ring)} J (2 (K-1)/K M each way).{ring_note}")
+    at = " (the options given)" if given else ""
     figures = {
-        "fleet_star_time_s": Figure(star, "s", "aggregator (star) sync at the fleet's update"),
-        "fleet_ring_time_s": Figure(ring, "s", "ring among the selected devices, same update"),
-        "fleet_tree_time_s": Figure(tree, "s", "binomial tree among them, same update"),
-        "fleet_update_bytes": Figure(m, "B", f"update size each {who} moves each way"),
+        "fleet_star_time_s": Figure(star, "s", f"aggregator (star) sync at the fleet's update{at}"),
+        "fleet_ring_time_s": Figure(ring, "s", f"ring among the selected devices, same update{at}"),
+        "fleet_tree_time_s": Figure(tree, "s", f"binomial tree among them, same update{at}"),
+        "fleet_update_bytes": Figure(m, "B", f"update size each {who} moves each way{at}"),
         "fleet_selected": Figure(k, "devices", "devices selected per round"),
         "fleet_star_energy_j": Figure(e_star, "J", f"radio energy per {who}, star"),
         "fleet_ring_energy_j": Figure(e_ring, "J", f"radio energy per {who}, ring"),
@@ -148,7 +175,7 @@ def _gossip_who(res, r: dict, again: bool = False) -> str:
             f"budget; {num(_mean_earbud_energy(res, r))} J for one with the mean {num(gr['mean_degree'])})")
 
 
-def _gossip_crossover(rep, res) -> View:
+def _gossip_crossover(rep, res, given: dict | None = None) -> View:
     scn, tb, b = res.scenario, res.tables, res.best
     rows = _tier_rows(res)
     by = {r["tier"].graph: r for r in rows}
@@ -168,6 +195,10 @@ def _gossip_crossover(rep, res) -> View:
              for k, r in enumerate(rows)]
     head = (f"On the fleet the {scn.devices} earbuds average over their contact graph (who hears whom): at the "
             f"{hbytes(m)} update, " + "; ".join(parts[:3]) + f". The fleet 3D optimum syncs by {b['tier'].short}.")
+    if given:
+        flags = _flags(given, CROSSOVER_FLAGS)
+        head += (f" ({', '.join(flags)} {'sets' if len(flags) == 1 else 'set'} the lab's question as posed, below: "
+                 f"the fleet's contact graph, {link.name} and update stay the track's.)")
     cross = (f"one gossip round (each earbud unicasts to its {deg} neighbours at most) and the relayed ring "
              f"(2 (k-1) steps, each waiting for its longest relay of {hops.get('max_hops', 1)} hops) take the same "
              f"time at M* = {hbytes(m_star)}" if m_star is not None else

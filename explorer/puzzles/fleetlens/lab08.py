@@ -198,12 +198,38 @@ def _target_mfu(rep) -> float:
     return rep.scenario.get("target_mfu") or scenario(rep.track).target_mfu
 
 
-def batch(rep, res) -> View:
+# the batch options (explorer/cli/solve_batch.py) that set only the lab's question on a fleet, by their flag
+BATCH_FLAGS = {"critical_batch": "--critical-batch", "batch": "--batch", "network_headroom": "--network-headroom",
+               "loss_scaling": "--loss-scaling"}
+
+
+def _lab_only(given: dict | None, noise_batch: float) -> tuple[str, bool]:
+    """The options a caller set that the fleet answer does not take, as a clause for its headline, and whether a
+    critical batch other than the fleet's B_noise is among them. The fleet 3D optimum is solved at the track's
+    B_noise (explorer/puzzles/fleet3d.solve_fleet takes no other), with no batch cap, no network headroom and no
+    loss scaling (its local steps are the track's precision): these set the lab's question as posed, below."""
+    g = dict(given or {})
+    if g.get("loss_scaling") == "dynamic":  # the CLI's default, always passed
+        g.pop("loss_scaling")
+    other_crit = "critical_batch" in g and abs(float(g["critical_batch"]) - noise_batch) > 1e-9 * noise_batch
+    if "critical_batch" in g and not other_crit:
+        g.pop("critical_batch")  # the fleet's own B_noise: nothing to say
+    flags = [f"{flag} {num(g[key])}" if key == "critical_batch" else flag for key, flag in BATCH_FLAGS.items()
+             if key in g]
+    if not flags:
+        return "", False
+    said = f"{', '.join(flags)} {'sets' if len(flags) == 1 else 'set'} only the lab's question as posed, below"
+    return (f" (the track's, at which the fleet 3D optimum is solved; {said})" if other_crit else f" ({said})",
+            other_crit)
+
+
+def batch(rep, res, given: dict | None = None) -> View:
     scn, tb, b = res.scenario, res.tables, res.best
     dev = scn.track.device_word
     idx = index(res)
     nb = b["participants"] * b["micro_batch"]
     bn = scn.noise_batch
+    lab_only, other_crit = _lab_only(given, bn)
     sync_share = b["t_sync"] / b["round_time"]
     compute = b["local_steps"] * b["t_local"] / b["round_time"]
     rows = []
@@ -214,7 +240,8 @@ def batch(rep, res) -> View:
                          round(f["rounds"]), round(f["days"], 4) if f["feasible"] else "infeasible"])
     h = b["local_steps"]
     head = (f"On the fleet a round averages n x b = {num(b['participants'])} x {b['micro_batch']} = {num(nb)} "
-            f"samples per local step against the gradient noise scale B_noise = {num(bn)} samples; with {h} local "
+            f"samples per local step against the gradient noise scale B_noise = {num(bn)} samples{lab_only}; "
+            f"with {h} local "
             f"step{'s' if h > 1 else ''} a round, the target in {days(b['days'])}. A round spends {pct(compute)} "
             "computing and "
             f"{pct(sync_share)} synchronising: the fleet's measure, not MFU.")
@@ -230,7 +257,9 @@ def batch(rep, res) -> View:
            f"({pct(sync_share)} of a round, which replaces the network-utilisation limit), their deadline and the "
            "rounds a day its window and battery allow, which no batch size on one device fixes.")
     figures = {"fleet_round_batch": Figure(nb, "samples", "samples averaged per local step (n x b)"),
-               "fleet_noise_batch": Figure(bn, "samples", "gradient noise scale B_noise (critical batch)"),
+               "fleet_noise_batch": Figure(bn, "samples", "gradient noise scale B_noise (critical batch"
+                                           + ("; the track's, the fleet 3D optimum's: not the one given)" if other_crit
+                                              else ")")),
                "fleet_sync_share": Figure(sync_share, "fraction", "share of a round spent synchronising")}
     constraints = [Constraint("round memory per device", b["memory_device"], scn.memory_limit, "B")]
     if b["budget_j"] is not None:

@@ -54,10 +54,10 @@ def plan_dict(p) -> dict[str, Any]:
         "near_tie": _tie_dict(p.near_tie()),
         "best_per_gpu": {k: v.to_dict() for k, v in p.best_per_gpu().items()},
         "candidates": [c.to_dict() for c in p.candidates],
-        "proofs": {"solves": p.proofs, "wall_time_s": p.proofs_s,
-                   "proven_optimal": sum(c.status == "optimal" for c in p.candidates),
-                   "skipped_by_bounds": sum(c.status == "skipped" for c in p.candidates),
-                   "cannot_run": sum(c.status == CANNOT_RUN for c in p.candidates)},
+        "proofs": {"wall_time_s": p.proofs_s, **p.proof_counts()},
+        "trade_off": {k: None if v is None else {"gpu": v.gpu, "gpus": v.gpus, "network": v.network,
+                                                 "train_days": v.train_s / DAY, "usd": v.usd}
+                      for k, v in p.trade_off().items()} if p.best is None else None,
         "assumptions": {
             "gpu_mtbf_hours": a.gpu_mtbf_hours, "failures_source": a.failure_source,
             "restart_s": a.restart_s, "storage_write_gb_per_s": a.storage_write_bps / 1e9,
@@ -109,6 +109,7 @@ def plan_text(p) -> str:
     if b is None:
         out += _wrap("No candidate meets the constraints" + (f" ({' and '.join(cons)})" if cons else "")
                      + "; see the reasons above.", "", "")
+        out += _wrap(trade_off_line(p))
     else:
         e, g = b.result.best, b.goodput
         out += _wrap(f"Best ({goal}) of the {len(p.candidates)} candidate{'s' if len(p.candidates) > 1 else ''} "
@@ -161,14 +162,17 @@ def plan_text(p) -> str:
         out += ["", "How far to trust it:"]
         for line in trust_lines(p):
             out += _wrap(line)
-    n_opt = sum(c.status == "optimal" for c in p.candidates)
-    n_skip = sum(c.status == "skipped" for c in p.candidates)
-    n_cannot = sum(c.status == CANNOT_RUN for c in p.candidates)
+    n = p.proof_counts()
+    did = [f"{n['proven_optimal']} proven optimal"] + [
+        text for k, text in (("proven_infeasible", "proven infeasible (no plan fits)"),
+                             ("not_proven", "not proven (time limit)")) if n[k] for text in [f"{n[k]} {text}"]]
+    refused = (f"; {n['refused_by_goodput']} of the plans found then refused: goodput below the floor (checkpoints "
+               "against failures, reasons above)" if n["refused_by_goodput"] else "")
     out.append("")
-    out += _wrap(f"Proofs: {p.proofs} CP-SAT solves ({n_opt} proven optimal) in {p.proofs_s:.1f} s; {n_skip} of "
-                 f"{len(p.candidates)} candidates skipped by bounds that need no solve (memory even fully sharded; "
-                 f"the deadline even at 100% MFU)" + (f"; {n_cannot} on a part that cannot run the stack asked for"
-                                                      if n_cannot else "") + ".", "", "")
+    out += _wrap(f"Proofs: {p.proofs} CP-SAT solve{'s' if p.proofs != 1 else ''} ({', '.join(did)}) in "
+                 f"{p.proofs_s:.1f} s{refused}; {n['skipped_by_bounds']} of {len(p.candidates)} candidates skipped "
+                 f"by bounds that need no solve (memory even fully sharded; the deadline even at 100% MFU)"
+                 + (f"; {n['cannot_run']} cannot run (reasons above)" if n["cannot_run"] else "") + ".", "", "")
     out += ["", "Assumptions:"]
     out += _wrap(f"failures: one per {a.gpu_mtbf_hours:,.0f} GPU-hours. {a.failure_source}")
     out += _wrap(f"checkpoints: weights + optimizer state; storage {a.storage_write_bps / 1e9:g} GB/s aggregate, "
@@ -185,6 +189,32 @@ def plan_text(p) -> str:
             out += _wrap(f"price {k}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour" + (f" ({pr.date})" if pr.date else "")
                          + f". {pr.source}")
     return "\n".join(out) + "\n"
+
+
+def trade_off_line(p) -> str:
+    """What the candidates costed offer when none meets the constraints: within the budget the fastest, within the
+    deadline the cheapest (the trade-off between the two), else the fastest or the cheapest of all; '' when none
+    was costed."""
+    t = p.trade_off()
+
+    def one(c) -> str:
+        return f"{c.gpus:,} x {c.gpu} on {c.network}, {_days(c.train_s)} for {_usd(c.usd)}"
+
+    if t["fastest"] is None:
+        return ""
+    parts = []
+    if "fastest_within_budget" in t:
+        c = t["fastest_within_budget"]
+        parts.append(f"within the budget of {_usd(p.budget_usd)} the fastest is {one(c)}" if c else
+                     f"none costed is within the budget of {_usd(p.budget_usd)} (the cheapest: {one(t['cheapest'])})")
+    if "cheapest_within_deadline" in t:
+        c = t["cheapest_within_deadline"]
+        parts.append(f"within the deadline of {p.deadline_s / DAY:g} days the cheapest is {one(c)}" if c else
+                     f"none costed is within the deadline of {p.deadline_s / DAY:g} days (the fastest: "
+                     f"{one(t['fastest'])})")
+    if not parts:  # no constraint: none costed at all would have returned above, so every plan was refused
+        return ""
+    return "Trade-off: " + "; ".join(parts) + "."
 
 
 def searched_line(p) -> str:

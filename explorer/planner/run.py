@@ -61,6 +61,9 @@ class Candidate:
     usd_per_hour: float = 0.0
     solve_s: float = 0.0
     meets: bool = False
+    # what the 3D solve proved, kept when the run's costing then refuses the plan (the goodput floor): "optimal",
+    # "feasible" (time limit), "infeasible" (proven: no plan fits), "no answer" (time limit); "" when not solved
+    proof: str = ""
 
     @property
     def solved(self) -> bool:
@@ -68,6 +71,7 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"gpu": self.gpu, "gpus": self.gpus, "network": self.network, "status": self.status,
+                             "proof": self.proof,
                              "reason": self.reason, "solve_time_s": self.solve_s, "meets_constraints": self.meets,
                              "usd_per_gpu_hour": self.usd_per_hour}
         if self.solved:
@@ -153,6 +157,31 @@ class TrainingPlan:
             out["margins"]["deadline"] = self.deadline_s / b.train_s - 1.0
         if self.budget_usd is not None:
             out["margins"]["budget"] = self.budget_usd / b.usd - 1.0
+        return out
+
+    def proof_counts(self) -> dict[str, int]:
+        """What the CP-SAT solves proved, counted by the solve's own outcome (Candidate.proof), and how many proven
+        optima the run's costing then refused (goodput below its floor)."""
+        c = self.candidates
+        return {"solves": self.proofs, "proven_optimal": sum(x.proof == "optimal" for x in c),
+                "proven_infeasible": sum(x.proof == "infeasible" for x in c),
+                "not_proven": sum(x.proof in ("feasible", "no answer") for x in c),
+                "refused_by_goodput": sum(x.proof in ("optimal", "feasible") and not x.solved for x in c),
+                "skipped_by_bounds": sum(x.status == "skipped" for x in c),
+                "cannot_run": sum(x.status == CANNOT_RUN for x in c)}
+
+    def trade_off(self) -> dict[str, Candidate | None]:
+        """When no candidate meets the constraints: among the candidates costed, the fastest within the budget and
+        the cheapest within the deadline (each None when none is), and the fastest and the cheapest of all."""
+        costed = [c for c in self.candidates if c.solved and c.usd is not None]
+        out: dict[str, Candidate | None] = {"fastest": min(costed, key=lambda c: c.train_s, default=None),
+                                            "cheapest": min(costed, key=lambda c: c.usd, default=None)}
+        if self.budget_usd is not None:
+            out["fastest_within_budget"] = min((c for c in costed if c.usd <= self.budget_usd),
+                                               key=lambda c: c.train_s, default=None)
+        if self.deadline_s is not None:
+            out["cheapest_within_deadline"] = min((c for c in costed if c.train_s <= self.deadline_s),
+                                                  key=lambda c: c.usd, default=None)
         return out
 
     def near_tie(self) -> dict[str, Any] | None:
@@ -435,6 +464,7 @@ def _solve(c: Candidate, model: ModelChoice, track, opts: dict, n: int, gb: int,
         c.status, c.reason = "infeasible", str(exc).removeprefix("infeasible: ")
     except NoAnswerError as exc:  # the time limit, not a proof: never "infeasible"
         c.status, c.reason = "no answer", str(exc)
+    c.proof = c.status
 
 
 def _cost(c: Candidate, setup, tokens: float, a: RunAssumptions, deadline_s: float | None,

@@ -441,8 +441,7 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
         f"Computed from the SoC ({num(a.setup.cluster.accelerator.tdp_w)} W while training) and the radios' "
         f"energy per bit, with the whole FP16 model ({hbytes(fa['crisis']['sync_bytes'])}) down and up after each "
         f"step: {claim}. Local inference draws {num(mo['inference_power_w'])} W (a charge lasts "
-        f"{num(mo['inference_hours'])} h of it). So " + "; ".join(verdict) + ". The glasses also cannot hold that "
-        f"model's training state ({hbytes(fa['crisis']['memory_device'])} of 512 MB)."))
+        f"{num(mo['inference_hours'])} h of it). So " + "; ".join(verdict) + ". " + _crisis_memory(a, fa)))
     for k, v in drain.items():
         figures[f"drain_ratio_{k}"] = Figure(v["ratio"], "x", f"sync every step over {v['link']} / inference power")
     rows = mo["compression"]
@@ -484,6 +483,42 @@ def _mobile(a, fa, figures, findings, constraints, tables) -> str:
                f"{min(rows, key=lambda r: r['days'])['name']} uploads; " if rows else "")
             + f"the fleet's best plan ({_place(fa, b['placement'])}, through {b['tier'].name}) "
             f"reaches the target in {_span(b['days'] * SECONDS_PER_DAY)}.")
+
+
+def _crisis_memory(a: Audit, fa: dict) -> str:
+    """Whether the whole model's training state fits one device, as the crisis runs it: with the track's optimizer,
+    precision and the lab's starting micro-batch (the fleet 3D search fixes the optimizer), and what the memory
+    part (lab 08 part 1, which also searches the optimizer and the micro-batch) finds for one device alone. It had
+    said 'cannot hold that model's training state (1.13 GB of 512 MB)' where Adafactor at micro-batch 2 fits in
+    489 MB."""
+    c, scn = fa["crisis"], fa["res"].scenario
+    w, dev = a.track.workload, a.track.device_word
+    limit = scn.memory_limit
+    started = f"{w.optimizer.capitalize()}, {w.precision.upper()}, micro-batch {c['micro_batch']}"
+    if c["memory_device"] <= limit:
+        return (f"With {started}, as the lab starts, the whole model's training state fits one {dev} "
+                f"({hbytes(c['memory_device'])} of {hbytes(limit)}).")
+    return (f"With {started}, as the lab starts, one {dev} cannot hold the whole model's training state "
+            f"({hbytes(c['memory_device'])} of {hbytes(limit)}); the memory part (explore solve memory --track "
+            f"{a.track.key}), which also searches the optimizer and the micro-batch, "
+            f"{_memory_fit(a.track.key, limit, dev)}.")
+
+
+def _memory_fit(track: str, limit: float, dev: str) -> str:
+    """The memory part's answer for one device alone (its datacenter form: the fleet view wraps it)."""
+    from explorer.errors import InfeasibleError
+    from explorer.puzzles import memory
+
+    try:
+        r = memory.solve.__wrapped__(track)
+    except InfeasibleError:
+        return "finds no configuration that fits"
+    f = r.figures.get("optimum_total")
+    if f is None or not isinstance(f.value, (int, float)) or f.value > limit:
+        return "finds no configuration that fits"
+    changes = r.extra.get("changes") or []
+    return (f"fits one {dev} with {', '.join(changes)} ({hbytes(f.value)})" if changes else
+            f"fits one {dev} as started ({hbytes(f.value)})")
 
 
 def _tiny(a, fa, figures, findings, constraints, tables) -> str:

@@ -365,7 +365,7 @@ def verdict_reason(r) -> str:
                ([("breaks" if one else "break") + " a hard limit"] if len(clash) < len(bad) else [])
         caveat = ("; the weights stay on the GPU unless streamed from host memory or NVMe (ZeRO-Infinity), which "
                   "the project does not model" if any(t.name == WEIGHTS_MEMORY for t in bad) else "")
-        return f"{the} {' and '.join(what)} ({'; '.join(t.name for t in bad)}){caveat}"
+        return f"{the} {' and '.join(what)} ({'; '.join(t.failed or t.name for t in bad)}){caveat}"
     if v == "beyond the model":
         # each failure in words that say it failed (a test's name reads as if it held: "a plan exists ...")
         model = [t for t in r.tests if not t.ok and t.kind == "model"]
@@ -373,7 +373,7 @@ def verdict_reason(r) -> str:
         if none:  # the memory floor without offload says itself what offload would leave
             pessimistic = "" if none[0].name == NO_OFFLOAD else ", and the model may be pessimistic"
             return f"arithmetically possible, but {none[0].failed}{pessimistic}{_batch_origin(r)}"
-        return (f"arithmetically possible, but better than any plan of the cost model, which may be pessimistic "
+        return (f"arithmetically possible, but better than any plan of the cost model{_gap_words(r)} "
                 f"({'; '.join(t.failed or f'failed: {t.name}' for t in model)}){_batch_origin(r)}")
     arith = [t for t in r.tests if t.kind == "arithmetic"]
     did = []
@@ -390,6 +390,26 @@ def verdict_reason(r) -> str:
     elif not r.bound:
         text += "; not tested against the model (--no-bound)"
     return text + _batch_origin(r)
+
+
+def _gap_words(r) -> str:
+    """How far a claimed MFU is above the model's proven optimum, against the model's stated error (its misses on
+    published runs, explorer/data/reference/accuracy.json): within the median miss the model may well be
+    pessimistic; within the largest it may be; beyond the largest the claim is more likely counted another way or
+    wrong. ', which may be pessimistic' when no MFU was compared or no error is stated there."""
+    ratio, err = r.implied.get("mfu_over_bound"), r.bound.get("model_error")
+    if ratio is None or ratio <= 1 or err is None:
+        return ", which may be pessimistic"
+    gap = ratio - 1
+    if gap <= err["median"]:
+        return (f": {gap:.1%} above its proven optimum, within the model's median miss on published runs "
+                f"({err['median']:.1%}), so the model may well be pessimistic here")
+    if gap <= err["max"]:
+        return (f": {gap:.1%} above its proven optimum, more than the model's median miss on published runs "
+                f"({err['median']:.1%}) but within its largest ({err['max']:.1%}), so the model may be pessimistic")
+    return (f": {ratio:.2f}x its proven optimum, far beyond the model's largest miss on published runs "
+            f"({err['max']:.1%}), so more likely the claim counts FLOPs, GPUs or peak another way (a per-node figure "
+            f"read per GPU, a sparse peak) or is mistaken than the model that pessimistic")
 
 
 NO_PLAN = "a plan exists under the model"  # check.py's test names whose failure means no plan of the model fits

@@ -143,8 +143,8 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     peak = setup.peak_flops
     f6, ffull = 6.0 * m.params, m.model_flops_per_token(seq)
     # The least a step executes per token: the cost model's count with its attention term halved, as a causal mask
-    # leaves half of the s x s scores and a causal kernel skips the rest (FlashAttention-2, Dao 2023, sec. 4.1:
-    # causal attention does about half the FLOPs; its benchmark divides 4 s^2 d h by 2 for causal). Weights are
+    # leaves half of the s x s scores and a causal kernel skips the rest (Dao-AILab/flash-attention
+    # benchmarks/benchmark_flash_attention.py flops(): 4 b s^2 h d forward, divided by 2 when causal). Weights are
     # multiplied forward and backward whatever the kernels, so no step of this model does less work per token.
     fmin = ffull - 3.0 * m.layers * m.attention_forward_flops_per_token(seq) / 2.0
     r = CheckResult(model=model, gpu=opts["gpu"], gpus=gpus, seq_len=seq, peak_flops=peak, flops_6n=f6,

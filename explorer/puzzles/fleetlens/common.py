@@ -141,6 +141,23 @@ def contact_words(c: dict) -> str:
             f"{num(c['range_m'])} m are beyond the track's radio assumption")
 
 
+def failure_words(b: dict, dev: str) -> str:
+    """What becomes of a device that fails, leaves coverage or is late, on the aggregation path of configuration b:
+    through a server it is dropped at the round's deadline (Bonawitz et al. 2019 sec. 2.2); in gossip its
+    neighbours average with those that reported; a ring all-reduce passes every chunk through every member
+    (Patarasuk & Yuan 2009), so it cannot drop one part-way (federated.round_participants): the round waits for the
+    slowest, and one that fails stalls it until the ring is re-formed without it."""
+    graph = b["tier"].graph
+    if graph == "server":
+        return f"{a_word(dev)} that fails, leaves coverage or is late is dropped from its round (Bonawitz et al. 2019)"
+    if graph.startswith("gossip"):
+        return (f"{a_word(dev)} that fails or leaves coverage is left out of its neighbours' averaging, which proceeds "
+                "with those that reported")
+    return (f"a ring all-reduce cannot drop {a_word(dev)} part-way: the round waits for the slowest, and one that "
+            "fails or leaves coverage stalls the round until the ring is re-formed without it (a redo this model does "
+            "not price)")
+
+
 def busiest_note(tier, dev: str) -> str:
     """' (the busiest earbud's)' where the tier loads devices unequally (Tier.busiest), '' where every device pays
     the same (a star through a server)."""
@@ -315,8 +332,7 @@ def compose(rep: Report, res, view: View) -> Report:
     replaced = ["MFU -> the share of a round spent computing and the time to the training target"]
     if dropped:
         replaced.append(f"dollars ({', '.join(dropped)}) -> joules per round and per day")
-    replaced.append("a job restarted on any failure -> a device that fails or is late is dropped from its round "
-                    "(Bonawitz et al. 2019)")
+    replaced.append(f"a job restarted on any failure -> {failure_words(res.best, dev)}")
     asked = ", ".join(f"'{f.question}'" for f in mfu_q)
     repl = Finding("What replaces the datacenter's measures on this fleet?",
                    "; ".join(replaced) + "." + (f" The lab's MFU and dollar questions ({asked}) are answered by the "

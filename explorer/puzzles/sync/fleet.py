@@ -207,7 +207,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         "energy_per_round_j": Figure(b["energy_round"], "J", f"energy of one participation per {dev}"),
         "energy_per_day_j": Figure(b["energy_day"], "J", f"training energy per {dev} per day"),
     }
-    from explorer.puzzles.fleetlens.common import energy_block
+    from explorer.puzzles.fleetlens.common import energy_block, failure_words
 
     e_figs, e_find = energy_block(_res)
     figures.update({k: v for k, v in e_figs.items() if k != "fleet_energy_day_j"})
@@ -247,8 +247,8 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         f"The time to the training target ({_span(b['days'] * SECONDS_PER_DAY)}) and the energy each {dev} "
         f"spends ({num(b['energy_day'])} J a day). ZeRO has nothing to shard: every {dev} keeps its own copy of "
         f"what it trains and syncs it over the radio, so the datacenter 'ZeRO saves $' has no meaning here; "
-        f"{_a(dev)} that fails or leaves coverage is dropped from its round (Bonawitz et al. 2019), so there is no "
-        f"fleet-wide restart for an MTBF to price; the track's price of {_a(dev)} for an hour "
+        f"{failure_words(b, dev)}{_ring_failure(a, b)}; no failure restarts the whole fleet's job, as a "
+        f"datacenter's MTBF restarts do; the track's price of {_a(dev)} for an hour "
         f"({t.device_hour_usd:g} USD) is the owner's energy and wear, reported here as joules."))
     tables["order_statistics"] = Table(
         ["n", "E[max] (s)", "E[max]/E[T]"],
@@ -293,6 +293,20 @@ def _period_verdict(sweep: list[dict]) -> str:
         return text + (f"{time} is least at the largest H swept, H = {h1} ({when}): the fewer rounds repay the "
                        "longer ones throughout this range (a larger H was not searched).")
     return text + f"{time} is least in between, at H = {best['local_steps']} ({when})."
+
+
+def _ring_failure(a: Audit, b: dict) -> str:
+    """On a path that waits for every member (a ring), the chance that a round loses one: the n devices in it fail
+    independently at rate 1 / MTBF (exponential failures, as Young 1974 assumes), so a round of D seconds loses at
+    least one with probability 1 - exp(-n D / MTBF). n: the devices taking part (participants x the devices of a
+    replica: a split model's two earbuds both hold part of it)."""
+    mtbf_h = a.data.get("device_mtbf_h")
+    if not b["waits_for_all"] or not mtbf_h:
+        return ""
+    n = a.nodes * b["participation"]
+    p = -math.expm1(-n * b["round_time"] / (mtbf_h * SECONDS_PER_HOUR))
+    return (f": with {num(n)} {a.track.device_plural} in each {_span(b['round_time'])} round, each failing once in "
+            f"{num(mtbf_h)} h on average, a round loses one with probability 1 - exp(-n D / MTBF) = {pct(p)}")
 
 
 def _a(word: str) -> str:

@@ -20,8 +20,9 @@ from explorer.cost.efficiency import (
 )
 from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
 from explorer.cost.frameworks import framework as framework_named
-from explorer.cost.memory import stage_layers
+from explorer.cost.memory import _cdiv, stage_layers
 from explorer.cost.setup import Setup
+from explorer.cost.sharding import TE_FP8_WEIGHT_CACHE_SOURCE, te_fp8_weight_cache_bytes
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
 from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
@@ -50,6 +51,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
     gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU, ReLU and squared ReLU have one up projection)
     mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
     if s.precision == "fp8":  # only an FP8 part has a BF16 peak to compare with (a microcontroller has neither)
+        fp8_params = (framework or DEFAULT_FRAMEWORK) == MEGATRON.key and bool(zero)  # _te_fp8_weight_cache
         measured = get_accelerator(FP8_MEASURED_PART)
         prec = ("FP8 training (Transformer Engine): the transformer blocks' linear layers run FP8 GEMMs, "
                 f"{s.gemm_peak_flops / s.cluster.accelerator.peak('bf16'):.3g}x as fast as BF16 ones of the same "
@@ -57,7 +59,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                 f"{measured.memory_bandwidth / 1e12:.2g} TB/s; the "
                 "quantization is memory-bound, so its share follows this GPU's HBM bandwidth; the datasheet peaks "
                 "say 2x); attention and the output layer stay in BF16; "
-                "weights kept in BF16 with FP32 master copies; MFU and HFU are fractions of the FP8 dense peak.")
+                + ("the layers' GEMM weights held as FP8 parameters (below)" if fp8_params else "weights kept in BF16")
+                + " with FP32 master copies; MFU and HFU are fractions of the FP8 dense peak.")
     else:
         prec = {
             "bf16": "BF16 mixed precision: BF16 weights, activations and GEMMs, FP32 master weights and Adam states.",
@@ -200,7 +203,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         if s.embedding_pipeline_slot else []) + _recompute_every(s, plan) + _replay_early_stop(
         s, plan) + _bf16_optimizer(s, framework, zero) + _autograd_accumulation(
         s, framework, zero) + _deepspeed_pipeline(framework, pp) + _deepspeed_zero3_across_nodes(
-        s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _fp8_all_gather(s) + _dtensor_tp(s, plan) + [
+        s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _fp8_all_gather(s) + _te_fp8_weight_cache(
+        s, plan) + _dtensor_tp(s, plan) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -594,6 +598,39 @@ def _megatron_fsdp(plan: ParallelPlan | None) -> list[Assumption]:
         "NVIDIA/Megatron-LM docs/user-guide/features/megatron_fsdp.md, megatron/core/distributed/fsdp/"
         "mcore_fsdp_adapter.py and megatron_fsdp.py; NVIDIA-NeMo/Megatron-Bridge docs/performance-summary-archive.md "
         "(explorer/data/reference/bridge_nemo_h100_fp8.csv)")]
+
+
+def _te_fp8_weight_cache(s: Setup, plan: ParallelPlan | None) -> list[Assumption]:
+    """Megatron-LM under FP8: how its GEMM weights are held (explorer/cost/sharding.py te_fp8_weight_cache_bytes):
+    BF16 weights plus Transformer Engine's cached FP8 copies at ZeRO-0, primary FP8 weights (--fp8-param-gather) with
+    the distributed optimizer or Megatron-FSDP."""
+    framework = plan.framework if plan is not None else DEFAULT_FRAMEWORK
+    if framework != MEGATRON.key or s.precision != "fp8":
+        return []
+    tp, pp, v, zero = (plan.tp, plan.pp, plan.virtual_stages, plan.zero) if plan is not None else (1, 1, 1, 0)
+    cache = int(te_fp8_weight_cache_bytes(s, tp, pp, v))
+    if not cache:
+        return []
+    per = cache // max(1, int(_cdiv(stage_layers(s.model.layers, pp, v) * s.model.layer_matmul_params, tp)))
+    sc, unit = unit_scale(cache)
+    copy = (f"an FP8 copy of each GEMM weight and its FP8 transpose, {per} bytes per weight" if per == 2 else
+            "an FP8 copy of each GEMM weight, 1 byte per weight under Megatron-LM's default tensor-scaling recipe "
+            "(Blackwell's FP8 GEMMs read it in either layout, so no transpose is kept; MXFP8 would keep two)")
+    if zero == 0:
+        text = (f"FP8 weight cache: beside the BF16 weights of this rank's layers, Transformer Engine keeps {copy}, "
+                f"across micro-batches and steps: {cache / sc:,.3f} {unit} per device, counted in the weights "
+                "(Megatron-LM allows primary FP8 weights, --fp8-param-gather, which hold no such copy, only with the "
+                "distributed optimizer: ZeRO-1 and up).")
+    else:
+        held = ("an FP8 tensor with its FP8 transpose, the 2 bytes per weight the BF16 count holds" if per == 2 else
+                "an FP8 tensor, counted at the 2 bytes per weight of BF16 (MXFP8, the Blackwell recipes' format, "
+                "keeps a rowwise and a columnwise copy, each with a scale per 32 values; tensor scaling would keep "
+                "one byte)")
+        text = ("FP8 weights: primary FP8 parameters (--fp8-param-gather, as Megatron-LM's own FP8 example and NeMo's "
+                f"and Megatron-Bridge's FP8 recipes run them): each GEMM weight is {held}, and the FP32 master copy "
+                "stays in the distributed optimizer; without that flag Transformer Engine would keep "
+                f"{copy} beside BF16 weights, {cache / sc:,.3f} {unit} more per device here.")
+    return [Assumption(text, TE_FP8_WEIGHT_CACHE_SOURCE)]
 
 
 def _fp8_all_gather(s: Setup) -> list[Assumption]:

@@ -35,6 +35,7 @@ from numpy.typing import ArrayLike
 from explorer.cost import frameworks as fwk
 from explorer.cost import memory as mem
 from explorer.cost.collectives import nccl_allreduce_time, nccl_reduce_scatter_time
+from explorer.cost.efficiency import gpu_family
 from explorer.cost.memory import _cdiv, params_per_device, stage_layers
 from explorer.cost.setup import Setup
 from explorer.cost.time import allreduce, optimizer_time
@@ -148,7 +149,39 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     g_f = _cdiv(p * gb, s) + np.where(pp > 1, p * gb, 0)
     o_f = _cdiv(p * (ob - master), s)
     is_f = fw == FSDP
+    # Megatron-LM under FP8 without the distributed optimizer: Transformer Engine's cached FP8 copies of the layers'
+    # GEMM weights (te_fp8_weight_cache_bytes); with it, primary FP8 weights (--fp8-param-gather) as NVIDIA's recipes
+    # run them, 2 bytes per weight with their transpose, as the BF16 count already holds
+    w = w + np.where((fw == MEGATRON) & (zero == 0), te_fp8_weight_cache_bytes(setup, tp, pp, v), 0)
     return np.where(is_f, w_f, w), np.where(is_f, g_f, g), np.where(is_f, o_f, o)
+
+
+TE_FP8_WEIGHT_CACHE_SOURCE = (
+    "NVIDIA/TransformerEngine transformer_engine/pytorch/module/linear.py (and layernorm_linear.py, "
+    "layernorm_mlp.py): with is_first_microbatch not None the module quantizes its weight into a workspace kept in "
+    "self._fp8_workspaces['weight'] across micro-batches and steps (cache_name = 'weight', base.py quantize_weight), "
+    "with rowwise and, for the backward's dgrad GEMM, columnwise usage; tensor/float8_tensor.py holds those as _data "
+    "and _transpose, two FP8 bytes per weight, except on Blackwell, whose FP8 GEMMs take non-TN layouts and one "
+    "buffer serves both (utils.py is_non_tn_fp8_gemm_supported). NVIDIA/Megatron-LM megatron/core/extensions/"
+    "transformer_engine.py passes is_first_microbatch to every TE linear unless --disable-parameter-transpose-cache. "
+    "Primary FP8 weights (--fp8-param-gather) have no such copy: the parameter is the FP8 tensor, its data and "
+    "transpose 2 bytes as BF16's 2; Megatron-LM's own examples/llama/train_llama3_8b_h100_fp8.sh, NeMo 2.0's and "
+    "Megatron-Bridge's bf16_with_fp8_mixed (fp8_param_gather = True) run it, and megatron/training/arguments.py "
+    "allows it only with the distributed optimizer or an FSDP ('--fp8-param-gather only supported with distributed "
+    "optimizer, torch fsdp2, megatron fsdp'), so the copy is charged at ZeRO-0 only")
+
+
+def te_fp8_weight_cache_bytes(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray | int:
+    """Bytes per device of Transformer Engine's cached FP8 weights under FP8 training with BF16 parameters
+    (TE_FP8_WEIGHT_CACHE_SOURCE; model_state_bytes charges it to Megatron-LM at ZeRO-0, where --fp8-param-gather is
+    not allowed): every GEMM weight of the most loaded rank's layers (their TP shard) held again in FP8, with its FP8
+    transpose on Hopper and earlier (2 bytes per weight), without it on Blackwell (1). The output layer and the
+    embedding stay BF16 (fp8_autocast covers the blocks' linears only). 0 under other precisions."""
+    if setup.precision != "fp8" or setup.collectives == "textbook":
+        return 0
+    per_weight = 1 if gpu_family(setup.cluster.accelerator.key) == "blackwell" else 2
+    m = setup.model
+    return per_weight * _cdiv(np.asarray(stage_layers(m.layers, pp, v)) * m.layer_matmul_params, _a(tp))
 
 
 def fsdp_layer_gather_bytes(setup: Setup) -> int:

@@ -55,3 +55,17 @@ def test_the_verdict_beyond_the_model_scales_with_the_gap(per_gpu, words):
         assert HOPPER["median_abs_error"] < ratio - 1 <= HOPPER["max_abs_error"]
     verdict = _flat(r.to_text().split("Verdict:")[1])
     assert words in verdict
+
+
+def test_6n_says_which_n_and_kaplans_count_is_the_non_embedding_one():
+    # Kaplan et al. 2020 sec. 2.1: C ~ 6N with N the non-embedding parameters. Llama 3 405B: 405,853,388,800 minus
+    # the input embedding 128,256 x 16,384 = 2,101,346,304 -> 403,752,042,496; 6 x that = 2,422.5 GFLOP per token
+    n_ne = 405_853_388_800 - 128_256 * 16_384
+    assert n_ne == 403_752_042_496
+    r = check_claim(resolve_model("llama3_405b"), gpu="h100", gpus=16384, mfu=0.4, assumptions=A, bound=False)
+    text = _flat(r.to_text())
+    assert "6N = 6 x 405,853,388,800 = 2,435.1 GFLOP, N all parameters as many write-ups count it" in text
+    assert f"Kaplan et al. 2020's C ~ 6N takes N without the embedding: 6 x {n_ne:,} = 2,422.5 GFLOP" in text
+    from explorer.planner import check
+
+    assert "non-embedding" in check.__doc__ and "6N with N all parameters (Kaplan" not in check.__doc__

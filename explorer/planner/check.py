@@ -3,7 +3,9 @@ against the cost model.
 
 FLOPs per token are the cost model's (explorer/models/architecture.py: 3 x forward, the forward being
 2 x matmul parameters + 4 s h attention per layer + 2 V h logits; PaLM, Chowdhery et al. 2022, App. B)
-and, because many write-ups use it, 6N with N all parameters (Kaplan et al. 2020, sec. 2.1).
+and 6N with N all parameters, the shorthand many write-ups divide by, so that a claimed MFU computed that way can
+be matched. It is not Kaplan et al. 2020's count: their C ~ 6N (sec. 2.1) takes N as the non-embedding parameters,
+since an embedding lookup does no matmul; the check prints that figure beside it (6 x the input embedding fewer).
 MFU = tokens/s per GPU x FLOPs per token / peak FLOP/s (docs/conventions.md, "Utilisation").
 
 Three kinds of test:

@@ -91,7 +91,7 @@ def plan_text(p) -> str:
     goal = "cheapest" if p.objective == "cost" else "fastest"
     out = _wrap(f"Plan: {human_large(p.tokens)} tokens of {model_line(p)}", "", "")
     out += _wrap(f"{steps:,.0f} steps of {p.global_batch:,} x {p.seq_len:,} tokens; {p.flops_per_token / 1e9:,.1f} "
-                 f"GFLOP per token (6N + attention + logits); {goal}"
+                 f"GFLOP per token (6 x matmul weights + attention + logits, PaLM's count); {goal}"
                  + (f" within {' and '.join(cons)}" if cons else "")) + [""]
     out += _wrap(searched_line(p), "", "") + [""]
     for note in p.notes:
@@ -320,7 +320,10 @@ def check_text(r) -> str:
     out = _wrap(f"Claim check: {m.name} ({m.params / 1e9:.2f}B parameters) on {r.gpus:,} x {r.gpu} "
                 f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense {r.precision.upper()} peak each), "
                 f"sequences of {r.seq_len:,}", "", "")
-    out += _wrap(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP; with attention and "
+    n_ne = m.params - m.embedding_params
+    out += _wrap(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP, N all parameters as many "
+                 f"write-ups count it (Kaplan et al. 2020's C ~ 6N takes N without the embedding: 6 x {n_ne:,} = "
+                 f"{6 * n_ne / 1e9:,.1f} GFLOP); with attention and "
                  f"logits (the cost model's count) {r.flops_full / 1e9:,.1f} GFLOP")
     if r.model.how == "params":
         out += _wrap(f"shape from --params: {r.model.note}")

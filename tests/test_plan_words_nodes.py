@@ -32,3 +32,13 @@ def test_a_partial_node_is_said_and_a_count_between_nodes_cannot_run():
 def test_plan_with_only_counts_between_nodes_is_exit_2():
     p = _cli(["plan", "--model", "llama3_8b", "--tokens", "1e11", "--gpu", "h100", "--gpus", "12"])
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not whole 8-GPU" in p.stderr, p.stderr
+
+
+def test_check_names_counts_it_takes_not_an_option_it_lacks():
+    # DGX H100, 8 GPUs per node: 12 is 1.5 nodes; check has no --gpus-per-node, so the advice is the counts it takes
+    p = _cli(["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "12", "--mfu", "0.4"])
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert "--gpus-per-node" not in p.stderr and "give 8 or 16 (whole nodes), or 7 or fewer" in p.stderr
+    # following the advice works
+    ok = _cli(["check", "--model", "llama3_8b", "--gpu", "h100", "--gpus", "16", "--mfu", "0.4", "--no-bound"])
+    assert ok.returncode == 0, ok.stderr

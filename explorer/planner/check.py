@@ -135,6 +135,13 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     if step_time_s is not None and global_batch is None:
         raise UsageError("a step time needs --global-batch (sequences per step) to give a throughput")
     opts = cluster_options(gpu, network)
+    d = opts["gpus_per_node"]
+    if gpus > d and gpus % d:  # make_setup's refusal named a --gpus-per-node this command does not have
+        from explorer.hardware.catalog import node_for_accelerator
+
+        raise UsageError(f"--gpus {gpus:,} is not whole {d}-GPU nodes of the {node_for_accelerator(opts['gpu']).name} "
+                         f"that --gpu {gpu} comes in: give {d * (gpus // d):,} or {d * (gpus // d + 1):,} (whole "
+                         f"nodes), or {d - 1} or fewer (a part of one node)")
     # never past the model's own context by default (GPT-3: 2,048 learned positions)
     seq = min(assumptions.seq_len, model.model.max_seq) if seq_len is None else seq_len
     track = get_track("cloud")

@@ -418,8 +418,8 @@ def compression(rep, res) -> View:
         "every step (Tang et al. 2021, a datacenter result). They are carried over to FedAvg rounds with partial "
         "participation, H local steps and a deadline as an assumption: no measurement of 1-bit updates under client "
         "sampling is used, and error feedback there keeps a residual on each device between the rounds it joins.",
-        "explorer/puzzles/compression.py (seeded experiment); Tang et al. 2021 (ICML), Algorithm 1")] if reached \
-        else []
+        "explorer/puzzles/compression.py (seeded experiment); Tang et al. 2021 (ICML), Algorithm 1")] \
+        if reached and n1 and n2 and n1.value else []
     return View(head, [Finding("On the fleet: what does compressing the sync buy in rounds, days and joules?", why)],
                 figures, tables={"fleet_compression": table}, assumptions=assumptions)
 
@@ -430,6 +430,8 @@ def _onebit_words(rows: list[dict], lossy: float, n1, n2, warm: int | None, full
     one = next((r for r in rows if r["c"] >= 16), None)
     if one is None:
         return ""
+    if not (n1 and n2 and n1.value and n2.value):  # no measured run at hand: every update taken as lossless
+        return "1-bit with error feedback is taken as lossless here (no measured run to charge it); "
     text = (f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures below "
             f"({num(n2.value)} against {num(n1.value)} to the target): {num(one['rounds'])} rounds")
     if one["warm_rounds"] > 0:

@@ -23,7 +23,8 @@ def _num(text: str) -> float:
 def test_the_cost_and_time_lines_multiply_out(model, tokens, gpus):
     p = plan_training(resolve_model(model), tokens, gpu_types=["h100"], sizes=[gpus], assumptions=A)
     text = " ".join(p.to_text().split())
-    m = re.search(r"cost \(GPU rental, on-demand\) = GPUs x hours x price = ([\d,]+) x ([\d.,]+) h x \$([\d.]+) = \$([\d,]+)", text)
+    m = re.search(r"cost \(GPU rental, on-demand\) = GPUs x hours x price = ([\d,]+) x ([\d.,]+) h x "
+                  r"\$([\d.]+) = \$([\d,]+)", text)
     n, hours, price, usd = (_num(x) for x in m.groups())
     assert n == gpus and hours > 0
     # the printed factors give the printed total to within their rounding (three significant digits at least)

@@ -59,7 +59,21 @@ def test_a_size_past_the_largest_published_run_is_called_an_extrapolation():
     m = p.trust()["margins"]["budget"]
     assert m == pytest.approx(120e6 / p.best.usd - 1)
     assert HOPPER["median_abs_error"] < m < HOPPER["max_abs_error"]
-    assert "more than the model's median miss on published runs" in text and "less than its largest" in text
+    assert f"more than the model's median miss on {HOPPER['rows']} published runs" in text
+    assert "less than its largest" in text
+
+
+def test_a_margin_is_not_set_against_runs_that_do_not_check_the_plans_precision():
+    # accuracy.json: every published Megatron-LM run on Blackwell trained in FP8; a BF16 plan on B200 is unchecked
+    groups = {g["precision"]: g for g in ACCURACY["groups"] if (g["framework"], g["family"]) == ("megatron",
+                                                                                                  "Blackwell")}
+    assert groups["fp8"]["rows"] == groups["all"]["rows"]
+    p = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["b200"], sizes=[64], global_batch=256,
+                      deadline_days=30, assumptions=A)
+    assert p.best is not None and p.trust()["model_error"]["uncovered"] == "all of them trained in FP8"
+    text = _flat(p.to_text())
+    assert "all of them trained in FP8, so nothing has checked this plan's speed" in text
+    assert "more than the model's largest miss" not in text
 
 
 def test_no_size_line_within_the_published_range(tight):

@@ -263,16 +263,20 @@ def trust_lines(p) -> list[str]:
             continue
         m = t["margins"][key]
         head = f"{key.capitalize()}: {have} against {limit}, met with {m:.1%} to spare"
+        runs = "" if err is None else f"{err['rows']:,} published run{'s' if err['rows'] > 1 else ''}"
         if err is None:
             lines.append(f"{head}; no published run checks the model here, so no stated error to set it against.")
+        elif err["uncovered"]:
+            lines.append(f"{head}; the model's misses there come from {runs}, and {err['uncovered']}, so nothing "
+                         f"has checked this plan's speed: no stated error to set the margin against.")
         elif m < err["median"]:
-            lines.append(f"{head}, less than the model's median miss of {err['median']:.1%} on published runs (at most "
+            lines.append(f"{head}, less than the model's median miss of {err['median']:.1%} on {runs} (at most "
                          f"{err['max']:.1%}): a run as far off as the median one would miss the {key}.")
         elif m < err["max"]:
-            lines.append(f"{head}: more than the model's median miss on published runs ({err['median']:.1%}), less "
+            lines.append(f"{head}: more than the model's median miss on {runs} ({err['median']:.1%}), less "
                          f"than its largest ({err['max']:.1%}).")
         else:
-            lines.append(f"{head}: more than the model's largest miss on published runs ({err['max']:.1%}).")
+            lines.append(f"{head}: more than the model's largest miss on {runs} ({err['max']:.1%}).")
     return lines
 
 
@@ -403,6 +407,9 @@ def _gap_words(r) -> str:
     ratio, err = r.implied.get("mfu_over_bound"), r.bound.get("model_error")
     if ratio is None or ratio <= 1 or err is None:
         return ", which may be pessimistic"
+    if err["uncovered"]:
+        return (f", which may be pessimistic: its {err['rows']} published runs on this GPU family do not check this "
+                f"precision ({err['uncovered']})")
     gap = ratio - 1
     if gap <= err["median"]:
         return (f": {gap:.1%} above its proven optimum, within the model's median miss on published runs "

@@ -232,7 +232,13 @@ def model_error(framework: str, gpu_key: str, precision: str) -> dict[str, Any] 
     g = (by.get("fp8") if precision == "fp8" else None) or by.get(ALL_PRECISIONS)
     if g is None:
         return None
-    return {"median": g["median_abs_error"], "max": g["max_abs_error"], "rows": g["rows"], "family": family}
+    # whether those runs check this precision's speed at all (accuracy_line's caveats): an FP8 plan where none of
+    # them trained in FP8, or a 16-bit plan where all of them did
+    uncovered = ("none of them trained in FP8" if precision == "fp8" and "fp8" not in by else
+                 "all of them trained in FP8" if precision != "fp8" and by.get("fp8", {}).get("rows") == g["rows"]
+                 else "")
+    return {"median": g["median_abs_error"], "max": g["max_abs_error"], "rows": g["rows"], "family": family,
+            "uncovered": uncovered}
 
 
 @cache

@@ -140,7 +140,9 @@ def plan_text(p) -> str:
                         f"instead of {_usd(b.usd)} ({tie['other_gain']:.3g}x cheaper)")
             out += _wrap(f"near tie: {c.gpus:,} x {c.gpu} on {c.network} {what}; the difference in "
                          f"{'cost' if p.objective == 'cost' else 'time'} is within the model's median miss of "
-                         f"{tie['median_error']:.1%} on published runs, so the model cannot tell them apart there. "
+                         f"{tie['median_error']:.1%} on {tie['runs']:,} published runs"
+                         + (f" ({tie['uncovered']}: its error on this plan's precision is unknown)"
+                            if tie["uncovered"] else "") + ", so the model cannot tell them apart there. "
                          f"The objective stays {p.objective}: --objective "
                          f"{'time' if p.objective == 'cost' else 'cost'} or a --"
                          f"{'deadline-days' if p.objective == 'cost' else 'budget-usd'} chooses on the other")

@@ -205,7 +205,8 @@ class TrainingPlan:
         c = min(near, key=lambda x: (getattr(x, other), getattr(x, goal)))
         return {"candidate": c, "gpu": c.gpu, "gpus": c.gpus, "network": c.network,
                 "objective_excess": getattr(c, goal) / getattr(b, goal) - 1.0,
-                "other_gain": getattr(b, other) / getattr(c, other), "median_error": tol}
+                "other_gain": getattr(b, other) / getattr(c, other), "median_error": tol, "runs": err["rows"],
+                "uncovered": err["uncovered"]}
 
     def to_dict(self) -> dict[str, Any]:
         from explorer.planner.narrate import plan_dict

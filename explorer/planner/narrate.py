@@ -117,8 +117,8 @@ def plan_text(p) -> str:
                      + ("; its 3D plan proven optimal for that cluster" if b.status == "optimal" else
                         " (its 3D plan NOT proven optimal: time limit)"), "", "")
         if len(p.sizes) > 1:
-            out += _wrap(f"the GPU count is the best of the {len(p.sizes)} sizes listed, not of every size: one "
-                         f"between them was not tried and may be {'cheaper' if p.objective == 'cost' else 'faster'} "
+            out += _wrap(f"the GPU count is the best of the {len(p.sizes)} sizes listed, not of every size: a size "
+                         f"not listed was not tried and may be {'cheaper' if p.objective == 'cost' else 'faster'} "
                          "(--gpus lists sizes to try)")
         out += _wrap(f"plan {e.plan.describe()}: MFU {e.mfu:.1%}, step {e.step_time_s:.3g} s, "
                      f"{e.tokens_per_s:,.0f} tokens/s, {e.memory_total / 1e9:.1f} GB per GPU")

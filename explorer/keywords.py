@@ -7,21 +7,23 @@ when there is one).
 
 The allowed names of a function are its own parameters plus, where it forwards `**options` to another
 function (`solve` -> `solve_3d` -> `make_instance` -> `make_setup`), the parameters of that function,
-found by reading the forwarding call in its source. So a puzzle that adds an option is checked at once,
-with no second list to keep in step. Where the forwarding cannot be followed, nothing is rejected (a
+found by reading the forwarding call in its compiled code (never its source file, which may have changed
+since it was imported). So a puzzle that adds an option is checked at once, with no second list to keep in
+step. Where the forwarding cannot be followed, nothing is rejected (a
 test checks that every registered puzzle is followed). This layer checks names and Python types only;
 value ranges belong to the validation layer of the CLI and API.
 """
 
 from __future__ import annotations
 
-import ast
+import builtins
 import difflib
+import dis
 import functools
 import importlib
+import importlib.util
 import inspect
 import numbers
-import textwrap
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -67,43 +69,151 @@ def accepted(fn: Callable) -> dict[str, Any] | None:
     return out
 
 
+# Loads of a local or a closure variable (LOAD_FAST_CHECK and LOAD_FAST_BORROW: CPython 3.12 and 3.14 variants).
+_LOADS = ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF")
+# The name loads a callee can come from (a global, a local import, a closure variable).
+_NAME_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", *_LOADS)
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+
+
 def _forward_targets(fn: Callable, var_kw: str) -> list[Callable] | None:
     """The functions `fn` passes its `**var_kw` on to; [] when it only swallows them (never reads them);
-    None when they are read in a way that cannot be followed."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
+    None when they are read in a way that cannot be followed.
+
+    Read from the function's code object, the code that runs, never from its source file: after a `git pull` on an
+    editable install a long-running kernel still runs the old code while the file on disk has new lines, and
+    inspect.getsource read the new file at the old line numbers, so another function's body was parsed
+    (explorer.solve_3d rejected gpus: "unexpected keyword argument 'gpus'; allowed: track")."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
         return None
-    func = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if func is None:
+    found = _forwards_in(code, var_kw, fn)
+    if found is None:
         return None
-    local_imports: dict[str, tuple[str, str]] = {}
-    for node in ast.walk(func):
-        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for a in node.names:
-                local_imports[a.asname or a.name] = (node.module, a.name)
-    targets: list[Callable] = []
-    forwarded = False
-    for node in ast.walk(func):
-        if not isinstance(node, ast.Call):
-            continue
-        if not any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == var_kw for k in node.keywords):
-            continue
-        forwarded = True
-        if not isinstance(node.func, ast.Name):
-            return None
-        name = node.func.id
-        target = fn.__globals__.get(name)
-        if target is None and name in local_imports:
-            module, attr = local_imports[name]
-            target = getattr(importlib.import_module(module), attr, None)
-        if not callable(target):
-            return None
-        targets.append(target)
+    targets, forwarded, used = found
     if forwarded:
         return targets
-    used = any(isinstance(n, ast.Name) and n.id == var_kw for n in ast.walk(func))
     return None if used else []
+
+
+def _forwards_in(code: types.CodeType, var_kw: str, fn: Callable) -> tuple[list[Callable], bool, bool] | None:
+    """(callees that receive **var_kw, whether any call does, whether var_kw is read at all) in `code` and the
+    comprehensions, lambdas and inner functions that close over it; None when a forwarding call's callee cannot be
+    resolved. A `**name` in a call is LOAD name then CALL_FUNCTION_EX (alone) or DICT_MERGE (merged with other
+    keywords): CPython emits DICT_MERGE only for call keywords, a dict display uses DICT_UPDATE."""
+    ins = list(dis.get_instructions(code))
+    imports = _local_imports(ins, fn)
+    targets: list[Callable] = []
+    forwarded = used = False
+    for i, x in enumerate(ins):
+        names = x.argval if isinstance(x.argval, tuple) else (x.argval,)
+        if var_kw not in names or not any(k in x.opname for k in ("FAST", "DEREF", "CELL", "CLOSURE")):
+            continue
+        if x.opname in ("MAKE_CELL", "LOAD_CLOSURE", "COPY_FREE_VARS"):
+            continue  # handing it to an inner function: its own uses are read below
+        used = True
+        nxt = ins[i + 1].opname if i + 1 < len(ins) else ""
+        if x.opname not in _LOADS or nxt not in ("CALL_FUNCTION_EX", "DICT_MERGE"):
+            continue
+        call = i + 1 if nxt == "CALL_FUNCTION_EX" else _consumer(ins, i + 1)
+        target = None if call is None else _callee(ins, call, imports, fn)
+        if target is None:
+            return None
+        forwarded = True
+        targets.append(target)
+    for const in code.co_consts:  # inner code that closes over var_kw (a comprehension before 3.12, a lambda)
+        if isinstance(const, types.CodeType) and var_kw in const.co_freevars:
+            inner = _forwards_in(const, var_kw, fn)
+            if inner is None:
+                return None
+            targets += inner[0]
+            forwarded |= inner[1]
+            used |= inner[2]
+    return targets, forwarded, used
+
+
+def _effect(x: dis.Instruction) -> int:
+    """The instruction's net stack effect on its fall-through path."""
+    return dis.stack_effect(x.opcode, x.arg if x.opcode >= dis.HAVE_ARGUMENT else None, jump=False)
+
+
+def _consumer(ins: list[dis.Instruction], merge: int) -> int | None:
+    """The CALL_FUNCTION_EX whose keywords dict the DICT_MERGE at `merge` fills: the first one reached with that
+    dict on top of the stack (later keywords may be merged or added first); None past a jump."""
+    depth = 0
+    for j in range(merge + 1, len(ins)):
+        x = ins[j]
+        if x.is_jump_target or x.opcode in _JUMPS:
+            return None
+        if x.opname == "CALL_FUNCTION_EX" and depth == 0:
+            return j
+        depth += _effect(x)
+        if depth < 0:
+            return None
+    return None
+
+
+def _callee(ins: list[dis.Instruction], call: int, imports: dict[str, Callable], fn: Callable) -> Callable | None:
+    """The function a CALL_FUNCTION_EX calls, when it is a plain name (a global, a local import, a closure
+    variable); None for an attribute, a subscript or anything loaded past a jump. Walking back from the call, the
+    callee is the name load above the arguments and keywords on the stack (two entries, plus the NULL CPython 3.11+
+    pushes beside a callee: before it in 3.11 and 3.12, after it from 3.13)."""
+    pending = 0
+    for j in range(call - 1, -1, -1):
+        x = ins[j]
+        if x.opcode in _JUMPS:
+            return None
+        pending += _effect(x)
+        if pending < 3 or x.opname == "PUSH_NULL":
+            if x.is_jump_target:  # control enters between the callee and the call: not a plain call
+                return None
+            continue
+        if x.opname not in _NAME_LOADS or not isinstance(x.argval, str):
+            return None
+        name = x.argval
+        if x.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            target = fn.__globals__.get(name, getattr(builtins, name, None))
+        elif x.opname == "LOAD_DEREF":
+            target = _closure_value(fn, name)
+        else:
+            target = imports.get(name)
+        return target if callable(target) else None
+    return None
+
+
+def _closure_value(fn: Callable, name: str) -> Any:
+    free = fn.__code__.co_freevars
+    if name in free and fn.__closure__:
+        try:
+            return fn.__closure__[free.index(name)].cell_contents
+        except ValueError:  # an empty cell
+            return None
+    return None
+
+
+def _local_imports(ins: list[dis.Instruction], fn: Callable) -> dict[str, Callable]:
+    """Names a function binds by `from M import f [as g]` in its body: IMPORT_NAME M, then IMPORT_FROM f and
+    STORE_FAST g (the level is the LOAD_CONST two before IMPORT_NAME: 0 absolute, n for n leading dots)."""
+    out: dict[str, Callable] = {}
+    module = None
+    for i, x in enumerate(ins):
+        if x.opname == "IMPORT_NAME":
+            level = ins[i - 2].argval if i >= 2 and ins[i - 2].opname == "LOAD_CONST" else 0
+            name = x.argval
+            if isinstance(level, int) and level > 0:
+                try:
+                    name = importlib.util.resolve_name("." * level + name, fn.__globals__.get("__package__"))
+                except (ImportError, ValueError):
+                    name = None
+            module = name
+        elif x.opname == "IMPORT_FROM" and module and i + 1 < len(ins) and ins[i + 1].opname == "STORE_FAST":
+            try:
+                value = getattr(importlib.import_module(module), x.argval, None)
+            except ImportError:
+                value = None
+            if callable(value):
+                out[ins[i + 1].argval] = value
+    return out
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

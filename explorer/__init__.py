@@ -38,4 +38,10 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import explorer` light
     if name in ("get_accelerator", "get_link"):
         from explorer import hardware
         return getattr(hardware, name)
-    raise AttributeError(name)
+    raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public API (loaded lazily by __getattr__, so not yet in the module's namespace) beside what is: what
+    dir(explorer) and a notebook's tab completion offer."""
+    return sorted((set(globals()) - {"Any", "annotations"}) | set(__all__))

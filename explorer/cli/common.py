@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,10 +27,71 @@ def track_option(f: Callable) -> Callable:
                         help="Lab track (scenario defaults).")(f)
 
 
+# What a path given to --out ends in when it names a file, not a directory (the formats' extensions and the
+# frontier's CSV and plot): `--out r.html` made a directory r.html/ holding 3d-cloud.html, without a word.
+FILE_SUFFIXES = (".html", ".json", ".md", ".txt", ".png", ".csv")
+
+
+def names_a_file(path: Path) -> bool:
+    """A path that does not exist and ends in a file suffix (FILE_SUFFIXES, any case): given to --out, a file was
+    meant. An existing directory of that name is the user's own and is used as it is."""
+    return path.suffix.lower() in FILE_SUFFIXES and not path.exists()
+
+
+class OutDirNotFile(V.OutDir):
+    """--out DIR, as validation.OutDir checks it (exists or creatable, writable), except that a path which names a
+    file (names_a_file) is neither checked nor created here: the command refuses it once its options are all parsed
+    (refuse_file_out), naming the file it would have written."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        p = Path(str(value))
+        if names_a_file(p):
+            return p
+        return super().convert(value, param, ctx)
+
+
+OUT_DIR_NOT_FILE = OutDirNotFile()
+
+
+def would_write(out_dir: Path, params: dict) -> str:
+    """The report file a command writes into out_dir, from its parsed options (a solve command's <puzzle>-<track>,
+    frontier's frontier-<puzzle>-<track>; reports/render.py stem_for), or '' when they name no puzzle or format."""
+    from explorer.reports.render import EXTENSIONS, stem_for
+
+    ctx = click.get_current_context(silent=True)
+    command = ctx.command.name if ctx is not None else None
+    kind = "frontier" if command == "frontier" else "solve"
+    puzzle = params.get("puzzle") if kind == "frontier" else command
+    try:
+        return str(out_dir / f"{stem_for(str(puzzle), str(params.get('track')), kind)}.{EXTENSIONS[params['fmt']]}")
+    except (ValueError, KeyError):
+        return ""
+
+
+def refuse_file_out(f: Callable) -> Callable:
+    """Before the command runs: an --out that names a file (names_a_file) is a one-line usage error (exit 2) saying
+    --out takes a directory and which file the command would have written into it."""
+    @functools.wraps(f)
+    def wrapper(*args: object, **params: object) -> object:
+        out = params.get("out_dir")
+        if isinstance(out, Path) and names_a_file(out):
+            from explorer.reports.render import shown_path
+
+            target = would_write(out, params)
+            parent = shown_path(out.parent) if str(out.parent) else "."
+            raise UsageError(f"--out takes a directory, not a file: {shown_path(out)} would be made a directory"
+                             + (f" and the report written to {shown_path(target)}" if target else "")
+                             + f"; give the directory, e.g. --out {parent}")
+        return f(*args, **params)
+    return wrapper
+
+
 def output_options(f: Callable) -> Callable:
-    f = click.option("--out", "out_dir", type=V.OUT_DIR, default=None,
+    f = refuse_file_out(f)
+    f = click.option("--out", "out_dir", type=OUT_DIR_NOT_FILE, default=None,
                      help="Write the report into this directory instead of printing it (created if missing; "
-                          "checked before solving).")(f)
+                          "checked before solving). A path ending in a file suffix (.html, .json, .md, .txt, "
+                          ".png, .csv) that does not exist is refused: --out takes a directory.")(f)
     f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="Report format.")(f)
     return f

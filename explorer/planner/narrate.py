@@ -109,7 +109,9 @@ def plan_text(p) -> str:
     if b is None:
         out += _wrap("No candidate meets the constraints" + (f" ({' and '.join(cons)})" if cons else "")
                      + "; see the reasons above.", "", "")
-        out += _wrap(trade_off_line(p))
+        trade = trade_off_line(p)
+        if trade:
+            out += _wrap(trade)
     else:
         e, g = b.result.best, b.goodput
         out += _wrap(f"Best ({goal}) of the {len(p.candidates)} candidate{'s' if len(p.candidates) > 1 else ''} "
@@ -143,9 +145,10 @@ def plan_text(p) -> str:
                          f"{tie['median_error']:.1%} on {tie['runs']:,} published runs"
                          + (f" ({tie['uncovered']}: its error on this plan's precision is unknown)"
                             if tie["uncovered"] else "") + ", so the model cannot tell them apart there. "
-                         f"The objective stays {p.objective}: --objective "
+                         f"The objective stays {p.objective}; --objective "
                          f"{'time' if p.objective == 'cost' else 'cost'} or a --"
-                         f"{'deadline-days' if p.objective == 'cost' else 'budget-usd'} chooses on the other")
+                         f"{'deadline-days' if p.objective == 'cost' else 'budget-usd'} weighs the "
+                         f"{'time' if p.objective == 'cost' else 'cost'}")
         nets = {c.network for c in p.candidates if c.gpu == b.gpu and c.solved}
         if len(nets) > 1:
             out += _wrap(f"networks are not priced: {b.network} is chosen on speed alone among "
@@ -195,8 +198,8 @@ def plan_text(p) -> str:
 
 def trade_off_line(p) -> str:
     """What the candidates costed offer when none meets the constraints: within the budget the fastest, within the
-    deadline the cheapest (the trade-off between the two), else the fastest or the cheapest of all; '' when none
-    was costed."""
+    deadline the cheapest (the trade-off between the two; where none is within one, the cheapest or the fastest of
+    all); '' when none was costed or no constraint was given."""
     t = p.trade_off()
 
     def one(c) -> str:

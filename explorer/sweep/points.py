@@ -109,7 +109,7 @@ def _solve_plan(point: dict, row: dict, time_limit: float | None) -> None:
                       deadline_days=point.get("deadline_days"), budget_usd=point.get("budget_usd"),
                       objective=point.get("objective", "cost"), global_batch=point.get("global_batch"),
                       seq_len=point.get("seq_len"), time_limit=time_limit, assumptions=load_assumptions())
-    row.update(proofs=p.proofs, proven_optimal=sum(c.status == "optimal" for c in p.candidates))
+    row.update(proofs=p.proofs, proven_optimal=p.proof_counts()["proven_optimal"])
     b = p.best
     if b is None:
         row.update(status="infeasible", message="no candidate meets the constraints")

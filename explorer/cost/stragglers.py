@@ -30,11 +30,22 @@ import numpy as np
 
 from explorer.errors import UsageError, require_fraction, require_positive_int
 
-
 # --- order statistics ----------------------------------------------------------------------------
+# A jitter below this is taken as none. Its effect is below what the continuous formulas resolve anyway (measured
+# against the jitter-free values at h = 1, 16, 256 local steps, slowdowns 1.5, 3 and 1,000, n = 100: E[max of the
+# sums] moves by 0.9 to 30 x the jitter, the 0.9 quantile of a sum by at most 7.3e-10 relative, which is brentq's own
+# tolerance there, xtol = 1e-12 x the support's top), and below it they break down: at a jitter of 3e-17 the grid of
+# t0 x jitter-wide cells collapses onto the atoms (ulp(256 t0) = 5.7e-14 t0) and the trapezoid rule read E[max]
+# 0.3% high (4% at 1e-18, h = 16); at 1e-310 t0 x jitter is subnormal and (t - offset) / (t0 x jitter) overflowed.
+# The jitter-free formulas (point masses) are exact to better than 1e-9 relative below it.
+JITTER_RESOLUTION = 1e-12
+
+
 @dataclass(frozen=True)
 class StepTimeModel:
-    """Step time of one device: t0 (1 + X), X ~ Exp(mean `jitter`); x `slowdown` with probability p."""
+    """Step time of one device: t0 (1 + X), X ~ Exp(mean `jitter`); x `slowdown` with probability p. A jitter
+    below JITTER_RESOLUTION is stored as 0 (see there: its effect on any figure is below 1e-9 relative, below what
+    the continuous formulas resolve)."""
 
     t0: float
     jitter: float
@@ -46,6 +57,8 @@ class StepTimeModel:
             raise UsageError(f"step time must be positive, got {self.t0!r}")
         if not self.jitter >= 0:
             raise UsageError(f"jitter must be >= 0, got {self.jitter!r}")
+        if self.jitter < JITTER_RESOLUTION:
+            object.__setattr__(self, "jitter", 0.0)  # frozen: set once, here
         require_fraction("straggler fraction", self.p)
         if not self.slowdown >= 1:
             raise UsageError(f"slowdown must be a factor >= 1 (a straggler is slower), got {self.slowdown!r}")
@@ -142,7 +155,11 @@ class SumOfSteps:
         from scipy.special import gammainc
 
         m, (a, k) = self.model, self.shapes[i]
-        w = (t - self.offsets[i]) / (m.t0 * m.jitter)
+        width, d = m.t0 * m.jitter, t - self.offsets[i]
+        if width == 0.0:  # t0 x jitter below the smallest double: the term is its point mass
+            return (d >= 0).astype(float)
+        with np.errstate(over="ignore"):  # d / width -> inf for a tiny width: the CDF there is 1, its limit
+            w = d / width
         if self.tables[i] is None:  # one Gamma: shape h, scale 1 (no straggler) or the slowdown (all straggle)
             shape, scale = (a, 1.0) if k == 0 else (k, m.slowdown)
             return np.where(w > 0, gammainc(shape, np.maximum(w, 0.0) / scale), 0.0)

@@ -400,7 +400,9 @@ def compression(rep, res) -> View:
                      f"rounds a day, target in {days(r['days'])}" for r in rows) + ". "
            + ("Only the upload shrinks: the aggregator broadcasts the full model, so even 1-bit uploads save at most "
               "half the radio bytes. " if server else
-              "Each earbud sends its neighbours a compressed model (CHOCO-SGD, Koloskova et al. 2019). ")
+              ("Every chunk of the relayed ring travels compressed, in both its phases (reduce-scatter and "
+               "all-gather), relays included. " if b["tier"].graph == "ring_relayed" else
+               "Each earbud sends its neighbours a compressed model (CHOCO-SGD, Koloskova et al. 2019). "))
            + (_onebit_words(rows, lossy, n1, n2, warm, full) if reached else unreached + " ")
            + "8-bit is taken as lossless (assumption).")
     figures = {"fleet_compressed_days": Figure(top["days"], "days", f"time to the target with {top['name']}"),

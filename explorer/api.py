@@ -16,6 +16,8 @@ from explorer.assumptions import (
     setup_assumptions,
 )
 from explorer.cost.frameworks import (
+    DEFAULT_FRAMEWORK,
+    fp32_attention_overrides,
     framework_choice,
     frameworks_for,
     stack_layout_default,
@@ -399,6 +401,14 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
     if options.get("precision") is not None:
         check_precision(options["precision"])
     _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
+    t = track if isinstance(track, Track) else get_track(track)
+    # FP32: no fused attention kernel takes it (frameworks.fp32_attention_overrides), as explorer.estimate prices it
+    gpu = options.get("gpu")
+    options = {**options, **fp32_attention_overrides(
+        framework_choice(options.get("framework") or DEFAULT_FRAMEWORK),
+        t.workload.precision if options.get("precision") is None else options["precision"],
+        t.cluster.accelerator.key if gpu is None else get_accelerator(gpu).key,
+        options.get("attention_kernel"), options.get("flash_attention", True) is not False)}
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
         from explorer.puzzles.threed_space import ALIASES
@@ -559,11 +569,18 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         raise UsageError((f"no framework runs this plan: {'; '.join(w for _, w in reasons)}" if framework == "any"
                           else f"--framework {framework} cannot run this plan: {reasons[0][1]}") + hint)
 
+    prec = t.workload.precision if precision is None else precision
+    acc_key = t.cluster.accelerator.key if gpu is None else get_accelerator(gpu).key
+
     def setup_for(fw: str) -> Setup:
+        # FP32: no fused attention kernel takes it (frameworks.fp32_attention_overrides), each framework falls back
+        fp32 = fp32_attention_overrides(fw, prec, acc_key, attention_kernel, flash_attention)
         return make_setup(t, model=mdl, gpu=gpu, gpus=n, gpus_per_node=gpus_per_node, network=network,
                           intra_network=intra_network, seq_len=seq_len, precision=precision, optimizer=optimizer,
-                          usable_memory_fraction=usable_memory_fraction, flash_attention=flash_attention,
-                          attention_kernel=attention_kernel, tp_comm_overlap=tp_comm_overlap,
+                          usable_memory_fraction=usable_memory_fraction,
+                          flash_attention=fp32.get("flash_attention", flash_attention),
+                          attention_kernel=fp32.get("attention_kernel", attention_kernel),
+                          tp_comm_overlap=tp_comm_overlap,
                           fused_kernels=fused_kernels, grad_reduce_dtype=grad_reduce_dtype, framework=fw,
                           in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                           recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,

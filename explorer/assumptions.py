@@ -18,7 +18,13 @@ from explorer.cost.efficiency import (
     attention_kernel_speed,
     gpu_family,
 )
-from explorer.cost.frameworks import DEEPSPEED, DEFAULT_FRAMEWORK, MEGATRON, P2P_SEQUENTIAL_SOURCE
+from explorer.cost.frameworks import (
+    DEEPSPEED,
+    DEFAULT_FRAMEWORK,
+    FP32_ATTENTION_SOURCE,
+    MEGATRON,
+    P2P_SEQUENTIAL_SOURCE,
+)
 from explorer.cost.frameworks import framework as framework_named
 from explorer.cost.memory import _cdiv, stage_layers
 from explorer.cost.setup import Setup
@@ -109,6 +115,10 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
               f"backward on this GPU" if speed >= 1 else
               f"{ATTENTION_KERNEL_NAMES[s.attention_kernel]}, {1 / speed:.3g}x slower than FlashAttention-2 forward + "
               "backward on this GPU")
+    fp32_dc = s.precision == "fp32" and acc.flash_attention_build  # no fused kernel takes FP32 (FP32_ATTENTION_SOURCE)
+    if fp32_dc and s.flash_attention and framework == "fsdp":
+        kernel = ("PyTorch SDPA's memory-efficient kernel, the one of its backends that takes FP32 (flash and cuDNN "
+                  "take FP16 and BF16 only), priced at FlashAttention-2's rate for want of an FP32 measurement")
     lg = {"fp32": "FP32", "fp16": "FP16"}.get(s.precision, "BF16")  # the logits' dtype (FP8 runs keep BF16 ones)
     no_sp = plan is not None and plan.tp > 1 and not plan.sequence_parallel and s.tp_overlap_on
     overlap = (
@@ -132,12 +142,18 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM, so the backward "
                    f"recomputes them (2.5 forward passes of attention time, as FlashAttention counts it); {kernel}."
                    if s.flash_attention else
+                   "Attention unfused: no fused kernel takes FP32 (Transformer Engine's fused and flash backends and "
+                   "flash-attn take FP16 and BF16 only), so the s x s attention scores are stored (9as/h activation "
+                   "term: the softmax and dropout outputs at 4 bytes, the dropout mask at 1) and stream through HBM; "
+                   "QK^T and AV run as per-head batched GEMMs of head_dim by s."
+                   if fp32_dc else
                    "FlashAttention off: the s x s attention scores are stored (5as/h activation term) and stream "
                    "through HBM; QK^T and AV run as per-head batched GEMMs of head_dim by s (runs before mid-2022).",
                    "Dao et al., FlashAttention (NeurIPS 2022); Dao, FlashAttention-2 (arXiv 2307.08691), Algorithm 2 "
                    "and fig. 4; Dao-AILab/flash-attention benchmarks/benchmark_flash_attention.py; Korthikanti et al. "
                    "2022, sec. 4.1"
-                   + (f"; {acc.attention_efficiency_source}" if acc.attention_efficiency_source else "")),
+                   + (f"; {acc.attention_efficiency_source}" if acc.attention_efficiency_source else "")
+                   + (f"; {FP32_ATTENTION_SOURCE}" if fp32_dc else "")),
         Assumption("Fused memory-bound kernels (Transformer Engine / Apex fused norms and bias-dropout-add, or "
                    "torch.compile)." if s.fused_kernels else
                    "Eager PyTorch: every norm, residual add and activation is its own kernel and HBM pass "

@@ -322,6 +322,38 @@ def attention_kernel_of(setup_kernel: str, by_framework: bool, accelerator_key: 
     return np.asarray(kernels[codes], dtype=object)
 
 
+FP32_ATTENTION_SOURCE = (
+    "NVIDIA/TransformerEngine transformer_engine/pytorch/attention/dot_product_attention/utils.py "
+    "get_attention_backend ('Filter: Data type'): FlashAttention 2 and 4 are disabled for a qkv_dtype outside "
+    "{float16, bfloat16}, FlashAttention 3 and FusedAttention (cuDNN) outside {float16, bfloat16, float8_e4m3fn}, so "
+    "FP32 runs UnfusedDotProductAttention (the scores as a tensor); Dao-AILab/flash-attention csrc/flash_attn/"
+    "flash_api.cpp: 'FlashAttention only support fp16 and bf16 data type' (Megatron-DeepSpeed's --use-flash-attn); "
+    "pytorch/pytorch aten/src/ATen/native/transformers/cuda/sdp_utils.cpp: SDPA's flash and cuDNN backends take FP16 "
+    "and BF16, its memory-efficient backend also FP32 (can_use_mem_efficient_attention), which keeps no scores")
+
+
+def fp32_attention_overrides(choice: str, precision: str, accelerator_key: str, attention_kernel: str | None,
+                             flash_attention: bool) -> dict[str, object]:
+    """The attention a framework choice runs under FP32 training on a datacenter GPU, as make_setup keywords
+    (FP32_ATTENTION_SOURCE): Megatron-LM (Transformer Engine) and DeepSpeed (flash-attn) fall back to unfused
+    attention ({'flash_attention': False}); torchtitan's SDPA to its memory-efficient kernel, which keeps no scores,
+    priced at FlashAttention-2's rate for want of an FP32 measurement ({'attention_kernel': 'flash2'}); 'any' prices
+    the unfused attention two of the three run. Empty where the precision is not FP32, attention is already unfused,
+    or the part runs no FlashAttention build (no datacenter stack). A fused kernel named for FP32 is a UsageError:
+    none of them takes FP32."""
+    from explorer.hardware.catalog import get_accelerator
+
+    acc = get_accelerator(accelerator_key)
+    if precision != "fp32" or not flash_attention or not (acc.datacenter_stack and acc.flash_attention_build):
+        return {}
+    if attention_kernel is not None:
+        raise UsageError(f"--attention-kernel {attention_kernel} is a fused kernel, and none takes FP32 (Transformer "
+                         "Engine's and flash-attn's take FP16 and BF16): leave it out under --precision fp32, which "
+                         "runs attention unfused (Megatron-LM, DeepSpeed) or as SDPA's memory-efficient kernel "
+                         "(--framework fsdp)")
+    return {"attention_kernel": "flash2"} if choice == "fsdp" else {"flash_attention": False}
+
+
 def zero_default(choice: str) -> int:
     """The ZeRO stage a plan gets when none is given: the lowest the framework offers. Megatron-LM and DeepSpeed
     start unsharded (no --use-distributed-optimizer; DeepSpeed's zero_optimization.stage defaults to 0); PyTorch

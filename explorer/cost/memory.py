@@ -81,8 +81,8 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
         dropout masks 2h (only if the model uses dropout)  -> GPT: 10
       split by TP: Q 2h, K and V 4 kv_dim, attention output 2h, MLP hidden 4 ffn (GELU: fc1
         output + activation output) or 6 ffn (SwiGLU: gate, up, product) -> GPT: 24
-      attention scores 5 a s (softmax + dropout mask + dropout output, split by TP) unless
-        FlashAttention (default) or selective recompute drops them.
+      attention scores 5 a s (softmax + dropout mask + dropout output, split by TP; 9 a s under FP32, its two
+        tensors at 4 bytes) unless FlashAttention (default) or selective recompute drops them.
     With sequence parallel everything is split by TP (sbh/t (34 + 5as/h)).
     Full recompute keeps only the layer input, 2h (split by TP with SP).
     Selective recompute as torchtitan runs it (Setup.selective_policy "op": torchtitan/parallelisms/
@@ -118,7 +118,9 @@ def _per_token_numerator(setup: Setup, tp: ArrayLike, recompute: ArrayLike, sp: 
     if not setup.fused_kernels:  # eager op chains' saved tensors (docstring)
         repl += 8 * h if (m.norm == "rms" and not setup.fused_norm and ab == 1) else 0
         split += 2 * f * ab if m.gated else 0
-    scores = 0 if setup.flash_attention else 5 * m.heads * s
+    # unfused scores: softmax output and dropout output at the activation width (2 bytes each in Korthikanti's count,
+    # 4 under FP32, where no fused kernel runs: frameworks.fp32_attention_overrides) and the 1-byte dropout mask
+    scores = 0 if setup.flash_attention else (4 * ab + 1) * m.heads * s
     recompute = np.asarray(recompute)
     sp = np.asarray(sp).astype(bool) & (np.asarray(tp) > 1)
     scores_kept = np.where(recompute == 0, scores, 0)

@@ -1,6 +1,6 @@
 """Every report page fits the screen in a real browser: headless Chromium at 1,280 and 390 px. The page
-never scrolls sideways (wide tables scroll inside their own box), no cell's content spills out of its
-cell, and no table row grows into a column of one-word lines."""
+never scrolls sideways (wide tables scroll inside their own box on a wide screen and become cards on a phone), no
+cell's content spills out of its cell, and no table row (no card's cell) grows into a column of one-word lines."""
 
 from __future__ import annotations
 
@@ -20,8 +20,13 @@ CHECK = """() => {
       problems.push(`cell content spills out (${c.scrollWidth} > ${c.clientWidth} px): ${c.textContent.slice(0, 50)}`);
   }
   for (const tr of document.querySelectorAll('tr')) {
-    const h = tr.getBoundingClientRect().height;
-    if (h > MAX_ROW_PX) problems.push(`row ${Math.round(h)} px tall: ${tr.textContent.slice(0, 50)}`);
+    // a row shown as a card on a phone (display:block, each cell on its own line) is as tall as its cells:
+    // there each cell must not be squeezed; in a table the row must not be
+    const parts = getComputedStyle(tr).display === 'block' ? [...tr.cells] : [tr];
+    for (const el of parts) {
+      const h = el.getBoundingClientRect().height;
+      if (h > MAX_ROW_PX) problems.push(`row ${Math.round(h)} px tall: ${el.textContent.slice(0, 50)}`);
+    }
   }
   for (const img of document.querySelectorAll('img')) {  // a plot may keep its size inside its scrolling box
     const box = img.closest('.plot-wrap') || img;
@@ -70,7 +75,8 @@ def test_every_report_fits_the_window(browser, pages, width):
 
 
 def test_a_wide_table_scrolls_inside_its_box(browser, pages):
-    page = browser.new_page(viewport={"width": 390, "height": 900})
+    # at 1,280 px (on a phone the table is a column of cards); the report's column is 1,000 px at most
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.set_content(pages["3d-cloud with attempts"], wait_until="load")
         boxes = page.evaluate("""() => [...document.querySelectorAll('.table-wrap')].map(
@@ -78,5 +84,5 @@ def test_a_wide_table_scrolls_inside_its_box(browser, pages):
     finally:
         page.close()
     wide = [b for b in boxes if b["table"] > b["box"]]
-    assert wide, "the attempts table should be wider than a phone screen"
+    assert wide, "the attempts table should be wider than the report's column"
     assert all(b["style"] == "auto" for b in wide)

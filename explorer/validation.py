@@ -356,8 +356,21 @@ def check_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     return p
 
 
+# What a path given to --out ends in when it names a file, not a directory (the formats' extensions and the
+# frontier's CSV and plot): `--out r.html` made a directory r.html/ holding 3d-cloud.html, without a word.
+FILE_SUFFIXES = (".html", ".json", ".md", ".txt", ".png", ".csv")
+
+
+def names_a_file(path: Path) -> bool:
+    """A path that does not exist and ends in a file suffix (FILE_SUFFIXES, any case): given to --out, a file was
+    meant. An existing directory of that name is the user's own and is used as it is."""
+    return path.suffix.lower() in FILE_SUFFIXES and not path.exists()
+
+
 class OutDir(click.ParamType):
-    """--out DIR: checked (exists or creatable, writable) when the command line is parsed."""
+    """--out DIR: checked (exists or creatable, writable) when the command line is parsed; a path that names a file
+    (names_a_file) is refused, not made a directory (the solve commands name the file they would have written:
+    explorer/cli/common.py OutDirNotFile)."""
 
     name = "directory"
 
@@ -367,6 +380,10 @@ class OutDir(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
         if isinstance(value, Path):
             value = str(value)
+        if names_a_file(Path(value)):
+            parent = str(Path(value).parent) or "."
+            self.fail(f"takes a directory, not a file: {value} would be made a directory; give the directory, "
+                      f"e.g. {parent}", param, ctx)
         try:
             return check_out_dir(value, "")
         except UsageError as exc:

@@ -161,8 +161,11 @@ def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
         lines += [f"## {md_text(t.title or name)}", ""] + _md_table(t.columns, t.rows) + [""]
     if images:
         lines += ["## Plots", ""]
+        from explorer.reports.html import plot_text
+
         for name, path in images.items():
-            lines += [f"![{md_text(name.replace('_', ' '))}]({path})", ""]
+            title, alt = plot_text(name, r)  # what the picture reads, as the HTML page's alt text says it
+            lines += [f"**{md_text(title)}**", "", f"![{md_text(alt)}]({path})", ""]
     if r.formulas:
         lines += ["## Math peek", ""]
         for f in r.formulas:

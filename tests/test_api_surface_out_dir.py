@@ -42,3 +42,11 @@ def test_a_directory_without_a_file_suffix_is_created(tmp_path):
     code, out, err = explore("solve", "sync", "--format", "json", "--out", "reports.v2")
     assert code == 0, err
     assert (tmp_path / "reports.v2" / "sync-cloud.json").is_file()
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["key"], ["report", "nope.json"]])
+def test_every_out_refuses_a_file_name(tmp_path, argv):
+    # the commands outside the solve family take validation.OutDir: the same refusal, before anything is written
+    code, out, err = explore(*argv, "--out", "r.html")
+    assert code == 2 and "takes a directory, not a file" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r.html").exists()

@@ -27,15 +27,7 @@ def track_option(f: Callable) -> Callable:
                         help="Lab track (scenario defaults).")(f)
 
 
-# What a path given to --out ends in when it names a file, not a directory (the formats' extensions and the
-# frontier's CSV and plot): `--out r.html` made a directory r.html/ holding 3d-cloud.html, without a word.
-FILE_SUFFIXES = (".html", ".json", ".md", ".txt", ".png", ".csv")
-
-
-def names_a_file(path: Path) -> bool:
-    """A path that does not exist and ends in a file suffix (FILE_SUFFIXES, any case): given to --out, a file was
-    meant. An existing directory of that name is the user's own and is used as it is."""
-    return path.suffix.lower() in FILE_SUFFIXES and not path.exists()
+names_a_file = V.names_a_file
 
 
 class OutDirNotFile(V.OutDir):

@@ -69,7 +69,7 @@ class Estimate(StepEstimate):
 
     def assumptions(self) -> list[Assumption]:
         """Node, model shape, precision and software stack behind these figures, each with its source."""
-        return (list(self.notes) + (setup_assumptions(self.setup, self.plan) if self.setup else [])
+        return (list(self.notes) + (setup_assumptions(self.setup, self.plan, one_plan=True) if self.setup else [])
                 + list(self.figures) + (ceiling_assumption(self.setup, self.mfu) if self.setup else []))
 
     def as_dict(self) -> dict:
@@ -528,8 +528,6 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             f"device would take the fleet's whole batch of {t.workload.global_batch:,}), --gpu (e.g. h100) the "
             f"track's model on datacenter hardware")
     asked_recompute = recompute  # None: the default, which recompute_every > 1 does not take (its check below)
-    zero, recompute, from_track, notes = _track_plan_defaults(t, mdl, gpu, framework, zero, recompute,
-                                                              recompute_every)
     n = t.cluster.devices if gpus is None else V.DEVICES.check("gpus", gpus)
     whose = f"the track's {n:,} GPUs" if gpus is None else f"gpus {n:,}"
     hint = " (give gpus to evaluate another size)" if gpus is None else ""
@@ -539,6 +537,15 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
         dp = n // (tp * pp * cp)
     if tp * pp * cp * dp != n:
         raise UsageError(f"TP x PP x CP x DP = {tp * pp * cp * dp:,} does not equal {whose}{hint}")
+    asked_zero = zero
+    zero, recompute, from_track, notes = _track_plan_defaults(t, mdl, gpu, framework, zero, recompute,
+                                                              recompute_every, shards=dp * cp)
+    if asked_zero is not None and asked_zero >= 1 and dp * cp == 1:
+        notes.append(Assumption(
+            f"ZeRO-{asked_zero} with DP x CP = 1 shards nothing: the one data-parallel rank holds all of its "
+            "optimizer state, gradients and weights, as ZeRO-0 would (the stage changes which collectives run, and "
+            "with one rank there are none).",
+            "Rajbhandari et al. 2020 (ZeRO) sec. 5: each stage partitions over the N_d data-parallel ranks"))
     if virtual_stages > 1 and pp == 1:
         raise V.conflict(f"virtual stages = {virtual_stages} needs PP > 1 (interleaving splits a pipeline's stages)")
     gb = t.workload.global_batch if global_batch is None else global_batch
@@ -612,7 +619,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
             break
     if recompute_every > 1 and recompute != "full":
         if asked_recompute is None:  # name the default that is in force without recompute_every, not 'none'
-            default = _track_plan_defaults(t, mdl, gpu, framework, zero, None, 1)[1]
+            default = _track_plan_defaults(t, mdl, gpu, framework, zero, None, 1, shards=dp * cp)[1]
             whose = (f", from the {t.name} track's crisis plan" if default == t.crisis_plan.recompute != "none"
                      else "")
             got = (f"recompute was not given (its default here is {default}{whose}); give --recompute full "
@@ -687,14 +694,17 @@ def _no_nvls_note(link: Any) -> Assumption:
 
 
 def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework: str, zero: int | None,
-                         recompute: str | None, recompute_every: int) -> tuple[int | None, str, dict, list]:
+                         recompute: str | None, recompute_every: int,
+                         shards: int = 2) -> tuple[int | None, str, dict, list]:
     """The ZeRO stage and recompute mode an estimate was not given: the track's crisis plan's (explorer/data/tracks/
     <track>.toml [crisis_plan], the configuration solve 3d and the lab start from) when the estimate is of the track's
     own model on its own GPU under the crisis plan's framework (or 'any'); else the framework's own (zero None here,
     resolved per framework) and no recompute. So `explore estimate --model llama3_70b --gpus 1024 --tp 8 --pp 8 --dp 16
     --micro-batch 2` is the crisis configuration the lab and solve 3d quote (ZeRO-1, selective), not a ZeRO-0 copy of
     it. Returns zero, recompute, the values taken {option: value} and the notes saying so (only where the track's
-    value differs from what the option would otherwise have been)."""
+    value differs from what the option would otherwise have been). shards: the data-parallel ranks (DP x CP) the
+    state would be sharded over; with 1 the track's ZeRO stage is not taken (it would shard nothing and only relabel
+    the plan), the framework's own default stands."""
     c = t.crisis_plan
     from_track: dict = {}
     # the track's GPU named (by key or alias) is still its own GPU: restating a default must not change the plan
@@ -702,7 +712,7 @@ def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework
     own_gpu = named in (None, t.cluster.accelerator.key)
     track_model = mdl == t.workload.model and framework in (c.framework, "any")
     if own_gpu and track_model:
-        if zero is None:
+        if zero is None and shards > 1:
             zero = from_track["zero"] = c.zero
         if recompute is None and recompute_every == 1:  # recompute_every asks for full recompute: not the track's
             recompute = from_track["recompute"] = c.recompute

@@ -26,7 +26,7 @@ from explorer.cost.frameworks import (
     P2P_SEQUENTIAL_SOURCE,
 )
 from explorer.cost.frameworks import framework as framework_named
-from explorer.cost.memory import _cdiv, stage_layers
+from explorer.cost.memory import _cdiv, in_flight_chunks, stage_layers
 from explorer.cost.setup import Setup
 from explorer.cost.sharding import TE_FP8_WEIGHT_CACHE_SOURCE, te_fp8_weight_cache_bytes
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
@@ -46,11 +46,13 @@ def node_source(setup: Setup) -> str:
     return f"{node}{c.intra.source}; {c.inter.source}"
 
 
-def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[Assumption]:
+def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None, one_plan: bool = False) -> list[Assumption]:
     """Node, model shape, precision, FlashAttention and TP overlap of one Setup, each with its source. plan: the
     plan the figures are for (None: Megatron-LM's way). Its framework decides how TP overlap runs, its ZeRO stage
     whether DeepSpeed runs its BF16_Optimizer, its pipeline whether DeepSpeed's blocking transfers apply, and its
-    layout whether DeepSpeed ZeRO-3 shards across nodes."""
+    layout whether DeepSpeed ZeRO-3 shards across nodes. one_plan: the figures are of this plan alone (an estimate),
+    so the lines speak of its recompute mode only, where a search's report describes selective recompute 'where
+    chosen' among the plans it lists."""
     s, m = setup, setup.model
     framework, zero, pp = (plan.framework, plan.zero, plan.pp) if plan is not None else (None, None, None)
     acc = s.cluster.accelerator
@@ -138,6 +140,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
         "TP communication overlap off: every TP all-reduce (or reduce-scatter + all-gather with sequence "
         "parallelism) blocks the compute stream (Megatron-LM without --tp-comm-overlap, its default except on Hopper "
         "and Blackwell: Transformer Engine's userbuffers need CUDA multicast; torchtitan without AsyncTP; DeepSpeed).")
+    where = "" if one_plan and plan is not None else " (where chosen)"
     return common + [
         Assumption(f"FlashAttention on: the s x s attention scores are never written to HBM, so the backward "
                    f"recomputes them (2.5 forward passes of attention time, as FlashAttention counts it); {kernel}."
@@ -167,14 +170,15 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                     + " each their own GEMM, as torchtitan's Llama runs them (--framework fsdp)."),
                    "explorer/cost/efficiency.py layer_gemm_efficiency; explorer/cost/frameworks.py "
                    "stack_layout_default"),
-        Assumption("Selective recompute (where chosen) reruns the attention core (Megatron-LM "
+    ] + ([] if one_plan and plan is not None and plan.recompute != "selective" else [
+        Assumption(f"Selective recompute{where} reruns the attention core (Megatron-LM "
                    "--recompute-granularity selective)." if s.selective_policy == "attention" else
-                   "Selective recompute (where chosen) is torchtitan's per-op policy: every second matmul, the "
+                   f"Selective recompute{where} is torchtitan's per-op policy: every second matmul, the "
                    "elementwise ops and the TP all-gathers rerun in the backward; the attention output is saved.",
                    "Korthikanti et al. 2022 sec. 5; pytorch/torchtitan activation_checkpoint.py (_save_list)"),
+    ]) + [
         Assumption(f"Loss memory: {s.loss_bytes_per_logit} bytes per logit element (tokens x vocabulary / TP) on top "
-                   "of the stored activations of the last pipeline stage, which holds fewer micro-batches in flight "
-                   "than the first (the memory shown is the end that peaks higher), "
+                   f"of the stored activations of {_loss_stage(plan)}, "
                    + (f"Transformer Engine's fused cross entropy (--cross-entropy te): the {lg} logits, overwritten "
                       f"in place by their gradient; its passes read and write {ce_bytes['te']:g} bytes per logit "
                       f"({ce_bytes['unfused']:g} unfused)."
@@ -226,6 +230,25 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None) -> list[As
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
                    "leave-one-table-out predictions of the shipped reference tables"),
     ] + _scale(s)
+
+
+def _loss_stage(plan: ParallelPlan | None) -> str:
+    """Where the loss's copies of the logits sit, for the loss-memory line: the last pipeline stage (with fewer or as
+    many micro-batches in flight as the first, explorer/cost/memory.py in_flight_chunks), or without a pipeline
+    the one micro-batch in flight."""
+    if plan is not None and plan.pp == 1:
+        return ("the micro-batch in flight (no pipeline: the one stage runs each micro-batch's forward and backward in "
+                "turn, so the loss sits on one micro-batch's activations)")
+    if plan is not None:
+        first, last = (int(in_flight_chunks(plan.pp, plan.virtual_stages, plan.num_micro_batches, end))
+                       for end in (False, True))
+        unit = "micro-batch" if plan.virtual_stages == 1 else "model chunk"
+        held = (f"which holds {last} {unit}{'es' if unit == 'micro-batch' and last > 1 else 's' if last > 1 else ''}"
+                f" in flight to the first's {first}" if last < first else
+                f"which holds as many {unit}{'es' if unit == 'micro-batch' else 's'} in flight as the first, {first}")
+        return f"the last pipeline stage, {held} (the memory shown is the end that peaks higher)"
+    return ("the last pipeline stage, which holds fewer micro-batches in flight than the first (the memory shown is "
+            "the end that peaks higher)")
 
 
 def attention_kernel_assumption(setup: Setup) -> Assumption:

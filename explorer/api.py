@@ -12,6 +12,7 @@ from explorer.assumptions import (
     bubble_assumption,
     flop_convention_assumption,
     memory_limit_assumption,
+    memory_verdict_caveat,
     pipeline_split_assumptions,
     setup_assumptions,
 )
@@ -668,7 +669,12 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     flops = flop_convention_assumption(st, best.mfu, best.model_tflops_per_gpu * 1e12)
     split = pipeline_split_assumptions(st, best.plan)  # layers % (PP x v) != 0: how they are split, and the flags
     bubble = bubble_assumption(best.plan, best.bubble_fraction, best.time["bubble"], best.step_time_s)
-    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track, figures=(*split, *bubble, limit, flops))
+    shard_total = None  # the memory with the sequence shard kept where DTensor's TP keeps its gathered inputs
+    if not best.fits_in_memory and st.tp_saves_gathered_input and best.plan.tp > 1 and best.plan.sequence_parallel:
+        shard_total = _estimate(replace(st, tp_saves_gathered_input=False), best.plan).memory_total
+    caveat = memory_verdict_caveat(st, best.plan, best.memory_total, best.memory_limit, shard_total)
+    return Estimate.of(st, best, notes=tuple(notes), from_track=from_track,
+                       figures=(*split, *bubble, limit, *caveat, flops))
 
 
 def _no_nvls_note(link: Any) -> Assumption:

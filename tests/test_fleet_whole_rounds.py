@@ -41,8 +41,12 @@ def test_fleet_rounds_are_whole_and_the_time_is_rounds_x_round(track):
     assert np.all(r == np.round(r))
     b = res.best
     assert b["rounds"] == round(b["rounds"])
-    assert b["fits_one_window"]  # all three defaults fit in one window: T = R x D exactly
-    assert b["days"] * 86_400 == pytest.approx(b["rounds"] * b["round_time"], rel=1e-12)
+    # edge and mobile fit in one window: T = R x D exactly; tiny's energy budget holds f < R rounds a day, so its
+    # whole rounds run over ceil(R / f) days: (ceil(R / f) - 1) days + the rest x D
+    full_days = math.ceil(b["rounds"] / b["rounds_per_day"]) - 1
+    assert b["fits_one_window"] == (track != "tiny") and full_days == (1 if track == "tiny" else 0)
+    hand = full_days * 86_400 + (b["rounds"] - full_days * b["rounds_per_day"]) * b["round_time"]
+    assert b["days"] * 86_400 == pytest.approx(hand, rel=1e-12)
     c = res.crisis
     assert c["rounds"] == round(c["rounds"])
 

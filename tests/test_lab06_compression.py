@@ -141,10 +141,10 @@ def test_mobile_energy_and_frames():
     r = compression.solve("mobile", steps=20)
     assert get_scenario("mobile").params == 51_748_864
     # FP16: M = 103,497,728 B; per device 2*15/16 M = 194,058,240 B sent and as many received (a ring all-reduce;
-    # radio energy counts both, as the crossover and fleet answers do): 2 x 194,058,240 x 8 x 20 nJ/bit = 62.10 J;
-    # 1-bit: /16 = 3.88 J (the sent bits alone, 31.05 J, were half of it)
-    assert r.figure("energy_per_sync_native_j") == pytest.approx(62.099, rel=1e-3)
-    assert r.figure("energy_per_sync_1bit_j") == pytest.approx(62.099 / 16, rel=1e-3)
+    # radio energy counts both, as the crossover and fleet answers do): 2 x 194,058,240 x 8 x 10.7 nJ/bit (links.toml
+    # bluetooth, Bluetooth LE 2M) = 33.22 J; 1-bit: /16 = 2.08 J (the sent bits alone, 16.61 J, were half of it)
+    assert r.figure("energy_per_sync_native_j") == pytest.approx(2 * 194_058_240 * 8 * 10.7e-9, rel=1e-3)
+    assert r.figure("energy_per_sync_1bit_j") == pytest.approx(2 * 194_058_240 * 8 * 10.7e-9 / 16, rel=1e-3)
     # frames lost = ceil(T x 60 Hz); BLE is half duplex (each ring step's send and receive take turns):
     # T_fp16 = 2*15*7.5 ms + 2 x 194,058,240 / 175,000 B/s = 0.225 + 2217.81 = 2218.03 s -> 133,082.0 -> 133,083
     assert r.figure("frames_lost_native") == 133083

@@ -80,8 +80,24 @@ class Estimate(StepEstimate):
         return d
 
     def to_dict(self) -> dict:
-        """The estimate as plain data: the same as as_dict(), under the name a Report uses."""
-        return self.as_dict()
+        """The estimate as `explore estimate --format json` writes it: the plan and every stack input that changes
+        the figures (framework, recompute_every, fp8_all_gather, grad_accumulation_fusion, cross_entropy, what the
+        track filled), the figures, the breakdowns in GB and seconds, the node and the assumptions. as_dict() is
+        the raw StepEstimate (bytes) with the node and assumptions."""
+        e, s = self, self.setup
+        return {
+            "configuration": e.plan.as_dict(), "framework": e.plan.framework,
+            "recompute_every": s.recompute_every if s else 1, "fp8_all_gather": s.fp8_all_gather if s else False,
+            "grad_accumulation_fusion": s.grad_accumulation_fusion if s else True,
+            "cross_entropy": s.cross_entropy if s else "unfused", "from_track": dict(e.from_track),
+            "mfu": e.mfu, "hfu": e.hfu, "dp_comm_total_s": e.dp_comm_total_s,
+            "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
+            "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,
+            "memory_limit_gb": e.memory_limit / 1e9, "bubble_fraction": e.bubble_fraction,
+            "bubble_time_share": e.bubble_time_share, "fits_in_memory": e.fits_in_memory,
+            "memory_breakdown_gb": e.memory_gb, "time_breakdown_s": e.time_s, "node": e.node,
+            "assumptions": [{"text": a.text, "source": a.source} for a in e.assumptions()],
+        }
 
     @property
     def memory_gb(self) -> dict[str, float]:

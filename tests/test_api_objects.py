@@ -18,9 +18,21 @@ def est():
     return explorer.estimate(model="llama3_8b", gpus=8, tp=1, pp=1, micro_batch=1, global_batch=64)
 
 
-def test_to_dict_is_as_dict(est):
-    assert est.to_dict() == est.as_dict()
+def test_to_dict_is_the_cli_json(est):
+    # to_dict is what `explore estimate --format json` writes (the stack inputs included); as_dict the raw bytes
+    import json
+
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    assert est.to_dict()["memory_per_gpu_gb"] == est.as_dict()["memory_total"] / 1e9
     assert est.to_dict()["step_time_s"] == est.step_time_s
+    res = CliRunner().invoke(main, ["estimate", "--model", "llama3_8b", "--gpus", "8", "--tp", "1", "--pp", "1",
+                                    "--micro-batch", "1", "--global-batch", "64", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == json.loads(json.dumps(est.to_dict()))
+    assert {"recompute_every", "fp8_all_gather", "grad_accumulation_fusion", "cross_entropy"} <= set(est.to_dict())
 
 
 def _balanced(html: str) -> bool:

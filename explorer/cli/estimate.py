@@ -72,7 +72,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  embedding_pipeline_slot=embedding_slots, fp8_all_gather=fp8_all_gather,
                  grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
     if fmt == "json":
-        click.echo(V.dumps(estimate_json(e), what="estimate", indent=2))
+        click.echo(V.dumps(e.to_dict(), what="estimate", indent=2))
         return
     click.echo(estimate_text(e))
 
@@ -86,25 +86,6 @@ def _bubble(e) -> str:
         return "no pipeline bubble (PP = 1)"
     return (f"bubble {e.bubble_fraction:.1%} of the schedule ((p - 1)/(v m + p - 1)), "
             f"{e.bubble_time_share:.1%} of this step's time")
-
-
-def estimate_json(e) -> dict:
-    return {
-        "configuration": e.plan.as_dict(), "framework": e.plan.framework, "recompute_every": e.setup.recompute_every,
-        "fp8_all_gather": e.setup.fp8_all_gather, "grad_accumulation_fusion": e.setup.grad_accumulation_fusion,
-        "cross_entropy": e.setup.cross_entropy, "from_track": dict(e.from_track),
-        "mfu": e.mfu, "hfu": e.hfu,
-        "dp_comm_total_s": e.dp_comm_total_s,
-        "model_tflops_per_gpu": e.model_tflops_per_gpu, "hardware_tflops_per_gpu": e.hardware_tflops_per_gpu,
-        "step_time_s": e.step_time_s, "tokens_per_s": e.tokens_per_s, "memory_per_gpu_gb": e.memory_total / 1e9,
-        "memory_limit_gb": e.memory_limit / 1e9, "bubble_fraction": e.bubble_fraction,
-        "bubble_time_share": e.bubble_time_share,
-        "fits_in_memory": e.fits_in_memory,
-        "memory_breakdown_gb": {k: v / 1e9 for k, v in e.memory.items()},
-        "time_breakdown_s": dict(e.time),
-        "node": e.node,
-        "assumptions": [{"text": a.text, "source": a.source} for a in e.assumptions()],
-    }
 
 
 def _runs_on(e) -> str:

@@ -141,7 +141,7 @@ def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
         assert alt(page, "network topology") == "network topology: aggregation g = 8"
         assert w1 != w0
         page.get_by_text("Moves: 1 of 10").wait_for()
-        for k in (2, 3):  # two more moves: accumulate 2, then 4 micro-batches
+        for k in (2, 3):  # two more moves: accumulate 2, then 3 micro-batches (the solvers search each of 1-8)
             move(page, "gradient accumulation steps", "ArrowRight")
             page.get_by_text(f"Moves: {k} of 10").wait_for()
         w2 = alt(page, "communication waterfall")
@@ -161,7 +161,7 @@ def test_lab08_worker_slider_fills_the_pipeline_gauge(browser):
         page.wait_for_selector("img[alt^='pipeline utilisation gauge']")
         u0 = alt(page, "pipeline utilisation gauge")
         assert u0.startswith("pipeline utilisation gauge: bottleneck prep")
-        move(page, "data-loading workers", "ArrowRight", 6)  # 1 -> 64 workers
+        move(page, "data-loading workers", "ArrowRight", 63)  # 1 -> 64 workers (the slider stops at each of 1-104)
         u1 = wait_alt_change(page, "pipeline utilisation gauge", u0)
         page.wait_for_function("() => !document.querySelector(\"img[alt^='pipeline utilisation gauge']\")"
                                ".alt.includes('bottleneck prep')")

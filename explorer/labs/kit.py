@@ -187,6 +187,50 @@ def powers_of_two(top: int, first: int = 1) -> list[int]:
     return out or [first]
 
 
+def space_controls(space: dict[str, list], labels: dict[str, str], defaults: dict[str, Any],
+                   option_labels: dict[Any, str] | None = None) -> list[Control]:
+    """One control per variable of a puzzle's searched space (`space`: name -> the values its solver searches, the
+    lists its grader's single-change moves are drawn from), offering exactly those values, in the order of `labels`.
+    A variable the space holds at one value gets no control (it is fixed: `fixed_values`). Yes/no values make a
+    switch, numbers a slider, names a drop-down; the default is `defaults[name]` where searched, else the first."""
+    out = []
+    for name, label in labels.items():
+        values = list(space.get(name) or [])
+        if len(values) < 2:
+            continue
+        start = defaults.get(name)
+        if all(isinstance(x, bool) for x in values):
+            out.append(Control(name, label, "switch", [True, False], bool(start) if start in values else values[0]))
+            continue
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values)
+        opts = sorted(set(values)) if numeric else values
+        out.append(Control(name, label, "steps" if numeric else "choice", opts,
+                           start if start in opts else opts[0],
+                           {} if numeric else {v: (option_labels or {}).get(v, str(v)) for v in opts}))
+    return out
+
+
+def fixed_values(space: dict[str, list]) -> dict[str, Any]:
+    """The variables a searched space holds at one value (no control offers them): name -> that value."""
+    return {k: v[0] for k, v in space.items() if len(v) == 1}
+
+
+def nearest(options: list[Any], value: Any) -> Any:
+    """`value` as one of a control's options: the option itself if offered, else the nearest number (a typed 20.4
+    -> 20), else None (a name or flag no option has)."""
+    for o in options:
+        if type(o) is type(value) and o == value:
+            return o
+    nums = [o for o in options if isinstance(o, (int, float)) and not isinstance(o, bool)]
+    if isinstance(value, bool) or not nums:
+        return next((o for o in options if o == value), None)
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return min(nums, key=lambda o: (abs(o - x), o)) if math.isfinite(x) else None
+
+
 # ----------------------------------------------------------------------------------------------- the part
 
 class Part:
@@ -442,25 +486,36 @@ class ThreeD(Part):
              "with a pipeline bubble under 10%. Every slider move is one estimate of the cost model; find it in "
              "10 moves.")
 
+    LABELS = {"tp": "tensor parallel TP", "pp": "pipeline parallel PP", "cp": "context parallel CP",
+              "micro_batch": "micro-batch (sequences)", "virtual_stages": "virtual stages v (interleaving)",
+              "zero": "ZeRO stage", "recompute": "activation recomputation",
+              "sequence_parallel": "sequence parallelism (with TP)",
+              "hsdp": "hybrid sharding (HSDP: shard inside a node, replicate across)", "framework": "framework"}
+    PLAN = ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "sequence_parallel", "hsdp",
+            "framework")
+
+    def space(self) -> dict[str, list]:
+        """The values the 3D solver searches on this track (threed.attempt_space: build_space's candidate lists),
+        which are also the values its grader's single-change moves ("Next: ...") are drawn from."""
+        return _space_3d(self.track)
+
     def controls(self) -> list[Control]:
-        m, c, p = self.t.workload.model, self.t.cluster, self.t.crisis_plan
-        tps = [x for x in (1, 2, 4, 8, 16) if x <= c.devices_per_node and m.heads % x == 0 and m.kv_heads % x == 0]
-        pps = [x for x in powers_of_two(min(m.layers, 64)) if c.devices % x == 0]
-        return [Control("tp", "tensor parallel TP", "steps", tps, p.tp),
-                Control("pp", "pipeline parallel PP", "steps", pps, p.pp),
-                Control("cp", "context parallel CP", "steps", [1, 2, 4, 8], p.cp),
-                Control("micro_batch", "micro-batch (sequences)", "steps", [1, 2, 4, 8], p.micro_batch),
-                Control("virtual_stages", "virtual stages v (interleaving)", "steps", [1, 2, 3, 4],
-                        p.virtual_stages),
-                Control("zero", "ZeRO stage", "steps", [0, 1, 2, 3], p.zero),
-                Control("recompute", "activation recomputation", "choice", ["none", "selective", "full"],
-                        p.recompute)]
+        from explorer.cost.frameworks import BY_KEY
+        from explorer.puzzles import threed
+
+        p = self.t.crisis_plan
+        start = {**threed.attempt_defaults(self.track), "tp": p.tp, "pp": p.pp, "cp": p.cp,
+                 "micro_batch": p.micro_batch, "virtual_stages": p.virtual_stages, "zero": p.zero,
+                 "recompute": p.recompute, "sequence_parallel": p.sequence_parallel}
+        names = {k: fw.name for k, fw in BY_KEY.items()}
+        return space_controls(self.space(), self.LABELS, start, names)
 
     def live(self, values: dict[str, Any]) -> Live:
         import explorer
         from explorer.puzzles.threed_report import bubble_gauge_data, memory_heatmap_data, parallelism_map_data
 
-        v = {k: values[k] for k in ("tp", "pp", "cp", "micro_batch", "virtual_stages", "zero", "recompute")}
+        fixed = fixed_values(self.space())
+        v = {k: values[k] if k in values else fixed[k] for k in self.PLAN if k in values or k in fixed}
         v["virtual_stages"] = v["virtual_stages"] if v["pp"] > 1 else 1
         n = self.t.cluster.devices
         group = v["tp"] * v["pp"] * v["cp"]
@@ -590,6 +645,27 @@ class FleetThreeD(ThreeD):
         return Question("The storyboard holds the whole model on every device, synchronises after every step and "
                         "waits for the slowest. How much sooner can the best configuration reach the target?",
                         ["under 2x", "2-5x", "5-20x", "more than 20x"], answer)
+
+
+@lru_cache(maxsize=8)
+def _space_3d(track: str) -> dict[str, list]:
+    from explorer.puzzles import threed
+
+    return threed.attempt_space(track)
+
+
+@lru_cache(maxsize=8)
+def _space_batch(track: str) -> dict[str, list]:
+    from explorer.puzzles import batch
+    from explorer.puzzles.threed import instance_for
+    from explorer.puzzles.threed_space import build_space
+
+    inst = batch.make_instance(track)
+    out = batch.searched_values(inst)
+    if batch.fixed_plan(inst) is None:
+        sp = build_space(instance_for(track))
+        out.update(tp=list(sp.tp), pp=list(sp.pp), cp=list(sp.cp), virtual_stages=list(sp.v))
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -765,8 +841,9 @@ class Hierarchy(Part):
                         dict(hierarchy.NAMES)),
                 Control("inter_algorithm", "slow-tier algorithm", "choice", list(hierarchy.INTER), "ring",
                         dict(hierarchy.NAMES)),
+                # the solvers search every a in 1..max_accumulation (hierarchy.candidates), not powers of two
                 Control("accumulation", "gradient accumulation steps", "steps",
-                        powers_of_two(inst.max_accumulation), 1)]
+                        list(range(1, inst.max_accumulation + 1)), 1)]
 
     def live(self, values: dict[str, Any]) -> Live:
         from explorer.puzzles import hierarchy
@@ -969,7 +1046,9 @@ class Dataloader(Part):
 
     def controls(self) -> list[Control]:
         inst = self.inst()
-        ws = sorted(set(powers_of_two(inst.max_workers)) | {inst.max_workers})
+        # the balance point's search covers every worker count 1..max_workers and device count 1..max_devices
+        # (dataloader.solve_exhaustive), and the grader's moves are one worker or device more or fewer
+        ws = list(range(1, inst.max_workers + 1))
         ns = list(range(1, inst.max_devices + 1))
         return [Control("workers", "data-loading workers", "steps", ws, ws[0]),
                 Control("devices", self.t.device_plural, "steps", ns, ns[-1]),
@@ -1027,33 +1106,41 @@ class Batch(Part):
 
         return batch.make_instance(self.track)
 
+    LABELS = {"precision": "precision", "micro_batch": "micro-batch", "accumulation": "gradient accumulation",
+              "tp": "tensor parallel TP", "pp": "pipeline parallel PP", "cp": "context parallel CP",
+              "virtual_stages": "virtual stages v (interleaving)", "zero": "ZeRO stage",
+              "recompute": "activation recomputation"}
+    PRECISIONS = {"fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16", "fp8": "FP8"}
+
+    def space(self) -> dict[str, list]:
+        """The values the batch puzzle searches and its grader's single-change moves are drawn from: its searched
+        values (precision, micro-batch, every accumulation 1..max, and where the plan is the attempt's own the
+        ZeRO stages and recomputation modes), and there the TP, PP, CP and virtual-stage lists of the 3D solver's
+        space (batch._neighbours moves the plan along build_space's lists). DP is not a control: it is the devices
+        over TP x PP x CP."""
+        return _space_batch(self.track)
+
     def controls(self) -> list[Control]:
         from explorer.puzzles import batch
 
-        inst = self.inst()
-        base = batch.attempt_defaults(self.track)
-        out = [Control("precision", "precision", "choice", list(inst.precisions), base["precision"],
-                       {"fp32": "FP32", "bf16": "mixed BF16", "fp16": "mixed FP16", "fp8": "FP8"}),
-               Control("micro_batch", "micro-batch", "steps", list(inst.micro_batches), inst.micro_batches[0]),
-               Control("accumulation", "gradient accumulation", "steps", powers_of_two(inst.max_accumulation), 1)]
-        if inst.sc.plan_search_batches:
-            m, c = self.t.workload.model, self.t.cluster
-            tps = [x for x in (1, 2, 4, 8) if x <= c.devices_per_node and m.kv_heads % x == 0]
-            out += [Control("tp", "tensor parallel TP", "steps", tps, base["tp"]),
-                    Control("pp", "pipeline parallel PP", "steps", powers_of_two(min(16, m.layers)), base["pp"])]
-        out.append(Control("clipping", "gradient clipping", "switch", [True, False], True))
-        return out
+        base = {**batch.attempt_defaults(self.track), "micro_batch": self.inst().micro_batches[0], "accumulation": 1}
+        return [*space_controls(self.space(), self.LABELS, base, self.PRECISIONS),
+                Control("clipping", "gradient clipping", "switch", [True, False], True)]
 
     def live(self, values: dict[str, Any]) -> Live:
         from explorer.puzzles import batch
 
-        move = {k: values[k] for k in ("precision", "micro_batch", "accumulation")}
-        if "tp" in values:
+        # a column no control offers is the one value searched; where the plan is fixed, the grader prices that plan
+        # itself (batch.attempt_defaults), so a move gives only what the student sets
+        fixed = {k: v for k, v in fixed_values(self.space()).items() if k not in batch.PLAN_VARIABLES}
+        move = {k: values[k] if k in values else fixed[k] for k in self.LABELS if k in values or k in fixed}
+        if "tp" in values:  # the plan is the student's own: DP follows TP x PP x CP to keep the devices
             n = self.t.cluster.devices
-            tp, pp = int(values["tp"]), int(values["pp"])
-            if n % (tp * pp):
-                return Live(error=f"TP x PP = {tp * pp} does not divide {n:,} {self.t.device_plural}")
-            move.update(tp=tp, pp=pp, dp=n // (tp * pp), cp=1, virtual_stages=1)
+            tp, pp, cp = int(move["tp"]), int(move["pp"]), int(move["cp"])
+            if n % (tp * pp * cp):
+                return Live(error=f"TP x PP x CP = {tp * pp * cp:,} does not divide the {n:,} {self.t.device_plural}")
+            move.update(tp=tp, pp=pp, cp=cp, dp=n // (tp * pp * cp),
+                        virtual_stages=int(move["virtual_stages"]) if pp > 1 else 1)
         try:
             r = batch.evaluate_attempt(move, self.track)
         except ExplorerError as exc:
@@ -1068,7 +1155,7 @@ class Batch(Part):
         live.readouts = [(f.label or k, _fmt(f.value, f.unit)) for k, f in figs.items()]
         live.alerts = [violation_text(c) for c in r["violations"]]
         live.alerts += [f"outside the searched space: {x}" for x in r.get("outside_space") or []]
-        if not values.get("clipping", True) and values["precision"] == "fp16":
+        if not values.get("clipping", True) and move.get("precision") == "fp16":
             f = finding(rep, "NaN")
             live.alerts.append("FP16 without gradient clipping: " + (f.answer if f else "a spike can overflow."))
         return live
@@ -1132,3 +1219,4 @@ def _fmt(v: Any, unit: str) -> str:
     if unit == "B":
         return human_bytes(float(v))
     return fmt_value(v, unit)
+

@@ -153,7 +153,13 @@ def test_app_runs_as_a_python_script():
 
 
 def test_export_writes_a_self_contained_page(tmp_path):
+    """...and writes nothing into the package: marimo's export saved a 215 KB session snapshot beside the notebook
+    it ran (explorer/labs/__marimo__/session/workbench.py.json), in site-packages for an installed explorer."""
     pytest.importorskip("marimo")
+    from explorer.labs import app_path
+
+    snapshot = app_path().parent / "__marimo__" / "session" / "workbench.py.json"
+    before = snapshot.stat().st_mtime_ns if snapshot.exists() else None
     code, out, err = explore("lab", "08", "--track", "tiny", "--export", str(tmp_path))
     assert code == 0, err
     page = tmp_path / "lab08-tiny.html"
@@ -161,3 +167,5 @@ def test_export_writes_a_self_contained_page(tmp_path):
     text = page.read_text()
     assert "<html" in text and "Lab 08" in text and "pipeline utilisation gauge" in text
     assert "data:image/png;base64," in text  # the instruments are inside the page
+    assert (snapshot.stat().st_mtime_ns if snapshot.exists() else None) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab08-tiny.html"]

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -91,15 +92,21 @@ def serve_cmd(lab: str, path: Path, track: str, host: str, port: int, edit: bool
 
 
 def export(lab: str, track: str, out_dir: Path) -> Path:
-    """Run the app once with every instrument unlocked and write marimo's HTML export of it."""
+    """Run the app once with every instrument unlocked and write marimo's HTML export of it. marimo's export also
+    writes a session snapshot beside the notebook it runs (__marimo__/session/workbench.py.json, about 200 KB:
+    marimo/_export/file.py, persist_session), which for the installed app was the package directory (site-packages,
+    perhaps read-only or shared): it runs a copy in a temporary directory, removed after."""
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"lab{lab}-{track}.html"
-    cmd = marimo_cmd("export", "html", str(app_path(lab)), "-o", str(out), "--force", "--no-include-code",
-                     "--", "--lab", lab, "--track", track, "--export")
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise ExplorerError(f"marimo export of lab {lab} did not finish within {EXPORT_TIMEOUT_S} s") from None
+    with tempfile.TemporaryDirectory(prefix="explorer-lab-") as tmp:
+        app = Path(tmp) / app_path(lab).name
+        shutil.copyfile(app_path(lab), app)
+        cmd = marimo_cmd("export", "html", str(app), "-o", str(out.resolve()), "--force", "--no-include-code",
+                         "--", "--lab", lab, "--track", track, "--export")
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            raise ExplorerError(f"marimo export of lab {lab} did not finish within {EXPORT_TIMEOUT_S} s") from None
     if done.returncode != 0 or not out.exists():
         tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or ["no output"]
         raise ExplorerError(f"marimo export of lab {lab} failed (exit {done.returncode}): {tail[0][:200]}")

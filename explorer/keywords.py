@@ -17,6 +17,7 @@ value ranges belong to the validation layer of the CLI and API.
 from __future__ import annotations
 
 import builtins
+import contextvars
 import difflib
 import dis
 import functools
@@ -24,10 +25,13 @@ import importlib
 import importlib.util
 import inspect
 import numbers
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from explorer.errors import ExplorerError
 
 # Catalog names that can be listed when a value of the wrong type is given for them.
 _CATALOGS: dict[str, tuple[str, str]] = {
@@ -295,6 +299,42 @@ def checked(call: str, renames: Callable[[], Mapping[str, str]] | None = None) -
             except TypeError as exc:
                 raise TypeError(f"{call}: {exc}") from None
             check(call, fn, {**given, **kwargs}, renames)
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except ExplorerError as exc:  # the message as a Python caller spells it: global_batch=, not --global-batch
+                if not FLAG_SPELLING.get() and exc.args and isinstance(exc.args[0], str):
+                    exc.args = (python_spelling(exc.args[0], accepted(fn) or {}), *exc.args[1:])
+                raise
         return wrapper
     return deco
+
+
+FLAG_SPELLING: contextvars.ContextVar[bool] = contextvars.ContextVar("FLAG_SPELLING", default=False)
+"""True while the `explore` command runs: its errors keep the flags the user typed (explorer/cli main)."""
+
+_FLAG = re.compile(r"(`[^`]*`)|--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?: (\d[\d.]*(?![\w.])|[a-z][\w.]*))?")
+# words that follow a flag in a sentence without being its value ('give --global-batch as a multiple of ...')
+_NOT_A_VALUE = frozenset("a an and as at but by for from in is it must not of on only or so than that the then to "
+                         "when where which while with".split())
+
+
+def python_spelling(message: str, allowed: Mapping[str, Any]) -> str:
+    """A shared error message (written with the CLI's flags, which the library raises for both) as a caller of the
+    Python function reads it: each `--flag` the function takes as a keyword becomes `flag=` (`--gpus 1`:
+    `gpus=1`) and `--no-flag` `flag=False`; a command quoted in backticks (`explore solve 3d --track edge`) and
+    flags the function does not take are left as written."""
+    def spell(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(1)
+        name, value = m.group(3).replace("-", "_"), m.group(4) or ""
+        if name not in allowed:
+            return m.group(0)
+        if m.group(2):
+            return f"{name}=False" + (f" {value}" if value else "")
+        if value[:1].isdigit():
+            return f"{name}={value}"
+        ann = allowed[name]
+        if value and value not in _NOT_A_VALUE and (ann is str or str in typing.get_args(ann)):
+            return f"{name}={value!r}"  # a name given to the flag: --framework megatron -> framework='megatron'
+        return f"{name}=" + (f" {value}" if value else "")
+    return _FLAG.sub(spell, message)

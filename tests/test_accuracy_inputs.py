@@ -166,7 +166,7 @@ def test_tp_comm_overlap_asked_for_without_sequence_parallelism_is_refused():
     assert code == 0, err
     # and its assumption line does not say the user asked for it
     assert "overlap (on for this stack) not run" in " ".join(out.split()) and "asked for" not in out
-    with pytest.raises(UsageError, match="--no-sequence-parallel"):
+    with pytest.raises(UsageError, match="sequence_parallel=False"):  # a Python caller's spelling of the flag
         explorer.estimate(model="llama3_8b", gpus=8, tp=8, global_batch=8, tp_comm_overlap=True,
                           sequence_parallel=False)
     # at TP 1 there are no TP collectives: nothing to refuse
@@ -216,7 +216,7 @@ def test_stack_choices_that_cannot_hold_together_are_refused_not_dropped():
     base = dict(model="llama3_8b", gpus=8, tp=8, micro_batch=1, global_batch=8)
     with pytest.raises(UsageError, match="give one or the other"):
         explorer.estimate(**base, flash_attention=False, attention_kernel="cudnn")
-    with pytest.raises(UsageError, match="--framework megatron or fsdp"):
+    with pytest.raises(UsageError, match="framework='megatron' or fsdp"):  # a Python caller's spelling
         explorer.estimate(**base, framework="deepspeed", tp_comm_overlap=True)
     code, _, err = run("solve", "3d", "--track", "cloud", "--framework", "deepspeed", "--tp-comm-overlap")
     assert code == 2 and err.count("\n") == 1 and "DeepSpeed" in err

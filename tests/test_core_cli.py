@@ -187,7 +187,8 @@ def test_the_fleet_hint_of_estimate_gives_one_local_step(track):
 
     with pytest.raises(UsageError) as exc:
         explorer.estimate(track=track)
-    mb, gb = map(int, re.search(r"--micro-batch (\d+) --global-batch (\d+)", str(exc.value)).groups())
+    # (the Python caller's spelling: keywords.python_spelling)
+    mb, gb = map(int, re.search(r"micro_batch=(\d+) global_batch=(\d+)", str(exc.value)).groups())
     e = explorer.estimate(track=track, gpus=1, micro_batch=mb, global_batch=gb)
     assert e.plan.num_micro_batches == 1 and e.plan.global_batch == e.plan.micro_batch == mb
     # one device runs none of a framework's parallel machinery: the text names no framework run and no DP traffic

@@ -833,7 +833,7 @@ def test_fsdp2_float8_all_gather_moves_and_holds_the_layers_weights_in_one_byte(
     w8, w = (int(sh.model_state_bytes(x, F, 1, 2, 32, 1, 3)[0]) for x in (s8, s))
     assert w - w8 == (p - ends) * (2 - 1)
     # Megatron-LM and DeepSpeed are not modelled with it; it needs FP8 training
-    with pytest.raises(UsageError, match="modelled for --framework fsdp"):
+    with pytest.raises(UsageError, match="modelled for framework='fsdp'"):  # a Python caller's spelling
         estimate(model="llama3_8b", gpus=64, precision="fp8", fp8_all_gather=True)
     with pytest.raises(UsageError, match="needs FP8 training"):
         estimate(model="llama3_8b", gpus=64, framework="fsdp", fp8_all_gather=True)

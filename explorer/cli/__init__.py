@@ -110,6 +110,10 @@ class SolveGroup(click.Group):
 @click.version_option(package_name="explorer")
 def main() -> None:
     """Design-space explorer for distributed ML training: proven optima for the lab puzzles."""
+    from explorer.keywords import FLAG_SPELLING
+
+    token = FLAG_SPELLING.set(True)  # errors from the library keep the command line's --flags (python_spelling)
+    click.get_current_context().call_on_close(lambda: FLAG_SPELLING.reset(token))
 
 
 @main.group(cls=SolveGroup)

@@ -28,7 +28,7 @@ def test_fleet_hint_keeps_the_quoted_command_and_spells_values():
 
 
 def test_command_line_keeps_its_flags_and_a_python_call_after_it_does_not():
-    res = CliRunner().invoke(main, ["estimate"])
+    res = CliRunner().invoke(main, ["estimate", "--tp", "1"])
     assert res.exit_code == 2 and "give --global-batch as a multiple" in res.output
     with pytest.raises(UsageError, match="global_batch="):
         explorer.estimate()

@@ -38,10 +38,11 @@ def test_estimate_json_keys_and_crisis_bubble():
     assert d["bubble_fraction"] == pytest.approx(7 / 23)
 
 
-def test_bare_estimate_says_the_default_batch_is_the_tracks_and_how_to_fix_it():
-    # No layout given: TP = PP = CP = 1 leaves DP = 1,024 on the cloud track, whose global batch is 512 sequences
-    # (explorer/data/tracks/cloud.toml). The error names both defaults and the two ways out, in one line.
-    code, out, err = run("estimate")
+def test_estimate_at_tp_1_says_the_default_batch_is_the_tracks_and_how_to_fix_it():
+    # TP = PP = CP = 1 leaves DP = 1,024 on the cloud track, whose global batch is 512 sequences
+    # (explorer/data/tracks/cloud.toml). The error names both defaults and the two ways out, in one line. (A bare
+    # `explore estimate` evaluates the track's crisis plan: tests/test_estimate_cli_bubble.py.)
+    code, out, err = run("estimate", "--tp", "1")
     assert code == 2 and out == ""
     line = err.strip()
     assert "\n" not in line and "Traceback" not in err

@@ -32,3 +32,16 @@ def test_no_pipeline_no_bubble_words():
     res = _run("estimate", "--model", "llama3_8b", "--gpus", "8", "--global-batch", "8")
     assert res.exit_code == 0, res.output
     assert "no pipeline bubble (PP = 1)" in res.output and not re.search(r"bubble \d", res.output)
+
+
+def test_bare_estimate_is_the_tracks_crisis_plan():
+    # README: students start from TP=8, PP=8, DP=16, micro-batch 2 (16 micro-batches, a 7/23 = 30.4% bubble); a bare
+    # `explore estimate` evaluated TP = PP = 1 on 1,024 GPUs and could only fail (512 sequences over DP 1,024)
+    res = _run("estimate")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert text.startswith("Configuration: TP=8 PP=8 DP=16 mb=2 (x16)")
+    assert "bubble 30.4% of the schedule" in text and "No plan given: the Cloud Titan track's crisis plan" in text
+    # any plan option given: the options as given (TP 1 on 1,024 GPUs cannot split the batch: one-line error)
+    res = _run("estimate", "--tp", "1")
+    assert res.exit_code == 2 and "give --global-batch as a multiple of 1,024" in res.output

@@ -59,6 +59,10 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
 
+    crisis = _crisis_if_bare(track)
+    if crisis is not None:  # `explore estimate` alone: the track's crisis plan, not TP = PP = 1 on 1,024 GPUs
+        tp, pp, cp, virtual_stages, micro_batch = (crisis.tp, crisis.pp, crisis.cp, crisis.virtual_stages,
+                                                   crisis.micro_batch)
     e = estimate(track=track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                  vocab=vocab, mlp=mlp, parallel_block=parallel_block, gpu=gpu, gpus=gpus,
                  gpus_per_node=gpus_per_node, network=network,
@@ -71,10 +75,44 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
                  embedding_pipeline_slot=embedding_slots, fp8_all_gather=fp8_all_gather,
                  grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
+    if crisis is not None:
+        from dataclasses import replace
+
+        from explorer.assumptions import Assumption
+        from explorer.tracks import get_track
+
+        t = get_track(track)
+        e = replace(e, notes=(Assumption(
+            f"No plan given: the {t.name} track's crisis plan, TP={crisis.tp} PP={crisis.pp} CP={crisis.cp} "
+            f"micro-batch {crisis.micro_batch}" + (f" v={crisis.virtual_stages}" if crisis.virtual_stages > 1 else "")
+            + ", the configuration the lab and solve 3d start from (give --tp, --pp, --cp, --micro-batch or "
+            "--virtual-stages to evaluate another; explore solve 3d finds the best).",
+            f"explorer/data/tracks/{t.key}.toml [crisis_plan]"), *e.notes))
     if fmt == "json":
         click.echo(V.dumps(e.to_dict(), what="estimate", indent=2))
         return
     click.echo(estimate_text(e))
+
+
+# the options that say which plan, model or cluster to evaluate: given none, a bare `explore estimate` evaluates the
+# track's crisis plan (TP = PP = CP = 1 on the cloud track's 1,024 GPUs cannot split its 512 sequences)
+_PLAN_OPTIONS = ("tp", "pp", "dp", "cp", "virtual_stages", "micro_batch", "global_batch", "model", "layers", "hidden",
+                 "heads", "gpu", "gpus", "gpus_per_node", "seq_len")
+
+
+def _crisis_if_bare(track: str):
+    """The track's crisis plan when no plan, model or cluster option came from the command line (and the track is
+    a datacenter: a fleet's bare estimate keeps its one-line hint), else None."""
+    from click.core import ParameterSource
+
+    from explorer.puzzles.fleet3d import is_fleet
+    from explorer.tracks import get_track
+
+    ctx = click.get_current_context()
+    if is_fleet(track) or any(ctx.get_parameter_source(n) not in (ParameterSource.DEFAULT, None)
+                              for n in _PLAN_OPTIONS):
+        return None
+    return get_track(track).crisis_plan
 
 
 def _bubble(e) -> str:

@@ -20,7 +20,8 @@ from explorer.tracks import TRACKS
 @click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
               help="Scenario whose defaults fill what is not given: the model, the cluster, the sequence length and "
                    "the global batch; with the track's own model and GPU also --zero and --recompute, from its crisis "
-                   "plan (the assumptions say so). TP, PP, CP and the micro-batch default as shown.")
+                   "plan (the assumptions say so). TP, PP, CP and the micro-batch default as shown, except that "
+                   "with no plan, model or cluster option at all the track's whole crisis plan is evaluated.")
 @model_options
 @click.option("--seq-len", type=V.SEQ_LEN, default=None,
               help="Sequence length in tokens (default: the track's, or the model's context if shorter).")

@@ -114,6 +114,9 @@ class Estimate(StepEstimate):
     def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks
         return estimate_html(self)
 
+    def __repr__(self) -> str:  # StepEstimate's headline under this class's name
+        return "<Estimate " + super().__repr__().removeprefix("<StepEstimate ")
+
 
 def _html_table(columns: list[str], rows: list[list[str]]) -> str:
     """A small HTML table of text cells (escaped here), the value columns right-aligned."""

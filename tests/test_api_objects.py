@@ -71,3 +71,12 @@ def test_a_non_finite_estimate_is_refused_not_shown(est):
     html = bad._repr_html_()
     assert "refused" in html and "step_time_s" in html and "nan" not in html.lower().replace("non-finite", "")
     assert _balanced(html)
+
+
+def test_estimate_repr_names_its_class_and_a_3d_answer_serialises():
+    import json
+
+    e = explorer.estimate(model="llama3_70b", gpus=1024, tp=8, pp=8, dp=16, micro_batch=2, global_batch=512)
+    assert repr(e).startswith("<Estimate TP=8 PP=8 DP=16") and "MFU" in repr(e)
+    res = explorer.solve_3d("cloud", gpus=64, model="llama3_8b", global_batch=64)
+    assert res.to_dict()["puzzle"] == "3d" and json.loads(res.to_json())["track"] == "cloud"

@@ -42,7 +42,7 @@ def test_result_reprs_are_the_headline(tiny3d):
     assert one_line(repr(rep)) and repr(rep).startswith("<Report 3d [tiny] optimal: ")
     assert str(rep) != repr(rep) and str(rep).startswith("Lab 05 part 2: The parallelism puzzle [tiny]")
     est = repr(explorer.estimate(model="llama3_70b", gpus=1024, tp=8, pp=8, dp=16, micro_batch=2, global_batch=512))
-    assert one_line(est) and est.startswith("<StepEstimate TP=8 PP=8 DP=16")
+    assert one_line(est) and est.startswith("<Estimate TP=8 PP=8 DP=16")
     t = repr(explorer.get_track("cloud"))
     assert one_line(t) and "1,024" in t
 

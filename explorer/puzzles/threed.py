@@ -133,6 +133,14 @@ class ThreeDResult:
 
         return build_report(self)
 
+    def to_dict(self) -> dict:
+        """The answer as plain data: its report's (what `explore solve 3d --format json` writes)."""
+        return self.report.to_dict()
+
+    def to_json(self) -> str:
+        """The report's JSON, as `explore solve 3d --format json` writes it."""
+        return self.report.to_json()
+
 
 def _row(e: StepEstimate) -> dict:
     d = e.plan.as_dict()

@@ -169,3 +169,91 @@ def test_export_writes_a_self_contained_page(tmp_path):
     assert "data:image/png;base64," in text  # the instruments are inside the page
     assert (snapshot.stat().st_mtime_ns if snapshot.exists() else None) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab08-tiny.html"]
+
+
+# ------------------------------------------------------------------------------------------- kept across reloads
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_LAB_STATE", str(tmp_path))
+    return tmp_path
+
+
+def test_a_part_keeps_its_lock_moves_and_configuration_in_the_state_file(state):
+    """What a reload reads back (a new marimo session starts from kit.Saved.load): the answer locked, the move log
+    and the configuration last run. An answer that is not an option of the question is not a lock."""
+    from explorer.labs.kit import Dataloader, Saved, state_file
+
+    part = Dataloader("cloud")
+    moves = [{"workers": 1, "devices": 8}, {"workers": 20, "devices": 8}]
+    saved = Saved("08", "cloud", 2)
+    assert saved.load(part) == {"kept": None, "moves": [], "values": None}
+    assert saved.save(kept=part.lock.options[1]) and saved.save(moves=moves, values={**part.defaults(), "workers": 20})
+    assert state_file("08", "cloud") == state / "lab08-cloud.json"
+    back = Saved("08", "cloud", 2).load(part)
+    assert back["kept"] == part.lock.options[1] and back["moves"] == moves and back["values"]["workers"] == 20
+    assert Saved("08", "cloud", 1).load(part)["kept"] is None  # another part of the lab: its own entry
+    assert Saved("08", "edge", 2).load(part)["kept"] is None  # another track: its own file
+    assert Saved("08", "cloud", 2, enabled=False).load(part)["kept"] is None  # an exported page reads nothing
+    Saved("08", "cloud", 2).save(kept="42 bytes")
+    assert Saved("08", "cloud", 2).load(part) == {"kept": None, "moves": [], "values": None}
+    (state / "lab08-cloud.json").write_text("{not json")
+    assert Saved("08", "cloud", 2).load(part)["kept"] is None  # unreadable: the part starts afresh
+
+
+def test_a_state_file_that_cannot_be_written_is_said(tmp_path, monkeypatch):
+    from explorer.labs.kit import Dataloader, Saved
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("EXPLORER_LAB_STATE", str(blocker / "labs"))  # a directory inside a file: cannot exist
+    saved = Saved("08", "cloud", 2)
+    assert saved.save(kept=Dataloader("cloud").lock.options[0]) is False
+    assert str(blocker / "labs") in saved.error and "reload will start this part afresh" in saved.error
+
+
+def test_settle_snaps_a_typed_value_to_the_controls_options():
+    from explorer.labs.kit import Dataloader, ThreeD
+
+    part = Dataloader("cloud")
+    assert part.settle({"workers": 20.4, "devices": "8", "augment_x": 3.0}) == {"workers": 20, "devices": 8,
+                                                                                "augment_x": 2.0}
+    three = ThreeD("cloud")
+    got = three.settle({"recompute": "sometimes", "tp": 8})
+    assert got["recompute"] == three.defaults()["recompute"] and got["tp"] == 8
+
+
+def test_app_restores_a_locked_part_from_the_state_file(state):
+    """The notebook itself, run headless (app.run) as a reload would: part 2 was locked with two moves; the part
+    opens unlocked on the configuration last run with its move log, part 1 (never locked) stays locked."""
+    pytest.importorskip("marimo")
+    import importlib
+
+    from explorer.labs.kit import Dataloader, Saved
+
+    part = Dataloader("tiny")
+    moves = [{"workers": 1, "devices": 1}, {"workers": 1, "devices": 1, "note": "a second entry"}]
+    Saved("08", "tiny", 2).save(kept=part.lock.options[0], moves=moves, values={**part.defaults(), "augment_x": 2.0})
+    app = importlib.import_module("explorer.labs.workbench").app
+    _, defs = app.run(defs={"lab": "08", "track": "tiny", "unlocked": False})
+    assert defs["p2_kept"]() == part.lock.options[0] and defs["p2_moves"]() == moves
+    assert defs["p2_values"]["augment_x"] == 2.0 and not defs["p2_live"].error
+    assert defs["p1_kept"]() is None and "p1_live" not in defs
+
+
+def test_reset_forgets_the_lab_on_that_track_only(state, monkeypatch):
+    import explorer.cli.lab as cli_lab
+
+    (state / "lab05-cloud.json").write_text('{"parts": {}}')
+    (state / "lab05-edge.json").write_text('{"parts": {}}')
+    monkeypatch.setattr(cli_lab, "marimo_missing", lambda: "")
+    monkeypatch.setattr(cli_lab.os, "execv", lambda *a: (_ for _ in ()).throw(SystemExit(0)))
+    monkeypatch.setattr(cli_lab, "free_port", lambda host: 2718)
+    code, out, err = explore("lab", "05", "--track", "cloud", "--reset", "--no-browser")
+    assert code == 0, err
+    assert f"forgot the predictions and moves kept in {state / 'lab05-cloud.json'}" in out
+    assert not (state / "lab05-cloud.json").exists() and (state / "lab05-edge.json").exists()
+    code, out, err = explore("lab", "05", "--track", "cloud", "--reset", "--no-browser")
+    assert code == 0 and "no prediction or move was kept" in out
+    code, out, err = explore("lab", "05", "--track", "edge", "--reset", "--export", str(state))
+    assert code == 2 and "--reset" in err and (state / "lab05-edge.json").exists()

@@ -1,6 +1,7 @@
 """The lab apps in a real browser: `explore lab XX --track cloud` serves the marimo app on localhost, headless
-Chromium (Debian's, driven by Playwright: tests/_browser.py) locks a prediction, moves a slider and sees the
-instruments change to what the explorer computes. One test per lab.
+Chromium (Debian's, driven by Playwright: tests/_browser.py) locks a prediction, moves a slider, runs the
+configuration and sees the instruments change to what the explorer computes. One test per lab, and one that a
+reload keeps the lock and the moves and that a change keyed in two arrow presses is one move.
 
 EXPLORER_LAB_SCREENSHOTS=DIR saves a screenshot of each app after its moves (docs/img/lab05-cloud.png ...)."""
 
@@ -10,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,17 +25,22 @@ START_TIMEOUT_S = 60
 WAIT_MS = 120_000  # a cell's first run solves the track's report once; the machine may be shared
 
 
+RUN = "Run this configuration (one move)"  # explorer.labs.ui.RUN_LABEL
+
+
 @contextmanager
-def served(lab: str, track: str = "cloud") -> Iterator[str]:
-    """`explore lab LAB --track TRACK --no-browser` on a free port; yields its URL, stops it after."""
+def served(lab: str, track: str = "cloud", state: str | None = None) -> Iterator[str]:
+    """`explore lab LAB --track TRACK --no-browser` on a free port; yields its URL, stops it after. The locks and
+    moves it keeps go to `state` (a fresh temporary directory unless given), never the user's own."""
     # A port the kernel picks (not a scan from a fixed number): a neighbour's test run on the same machine
     # starting its own app at the same moment cannot take it between the check and marimo's bind.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    env = {**os.environ, "EXPLORER_LAB_STATE": state or tempfile.mkdtemp(prefix="explorer-lab-state-")}
     proc = subprocess.Popen([sys.executable, "-c", "from explorer.cli import run; run()", "lab", lab, "--track",
                              track, "--no-browser", "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=env)
     try:
         url = proc.stdout.readline().split(": ", 1)[1].split()[0]
         assert url == f"http://127.0.0.1:{port}/?track={track}"
@@ -72,10 +79,12 @@ def wait_alt_change(page, prefix: str, old: str) -> str:
 
 
 def move(page, slider: str, key: str, times: int = 1) -> None:
+    """Key a slider `times` steps, then run the configuration (Ctrl+Enter submits marimo's form): one move."""
     s = page.get_by_role("slider", name=slider)
     s.focus()
     for _ in range(times):
         page.keyboard.press(key)
+    page.keyboard.press("Control+Enter")
 
 
 def screenshot(page, name: str, anchor: str) -> None:
@@ -129,6 +138,35 @@ def test_lab05_pp_slider_moves_the_bubble_gauge_and_the_memory_heatmap(browser):
         screenshot(page, "lab05-cloud", "pipeline bubble gauge")
 
 
+def test_lab05_reload_keeps_the_lock_and_the_moves_and_two_key_presses_are_one_move(browser, tmp_path):
+    """PP 8 -> 2 keyed with two arrow presses, then run, is one move (the review counted two: each key press sent
+    a value, while a mouse drag sent one); a reload of the page finds the locked prediction, the move counter and
+    the configuration last run, not a fresh part (marimo's state lives in a session, which a reload replaces)."""
+    with served("05", state=str(tmp_path)) as url:
+        page = open_app(browser, url, "05")
+        page.get_by_text("1.3-1.6x", exact=True).click()
+        page.wait_for_selector("img[alt^='pipeline bubble gauge']")
+        g0 = alt(page, "pipeline bubble gauge")
+        s = page.get_by_role("slider", name="pipeline parallel PP")
+        s.focus()
+        page.keyboard.press("ArrowLeft")  # 8 -> 4, not run: nothing is estimated
+        page.keyboard.press("ArrowLeft")  # 4 -> 2
+        time.sleep(1.0)
+        assert alt(page, "pipeline bubble gauge") == g0
+        page.get_by_role("button", name=RUN).first.click()
+        g1 = wait_alt_change(page, "pipeline bubble gauge", g0)
+        assert g1.endswith("at PP=2")
+        page.get_by_text("Moves: 1 of 10").wait_for()
+        saved = next(tmp_path.glob("lab05-cloud.json"))
+        assert '"kept": "1.3-1.6x"' in saved.read_text()
+        page.reload()
+        page.get_by_text("Your prediction (locked): 1.3-1.6x").wait_for()
+        page.get_by_text("Moves: 1 of 10").wait_for()
+        page.wait_for_selector("img[alt^='pipeline bubble gauge']")
+        assert alt(page, "pipeline bubble gauge") == g1  # the configuration last run, not the crisis plan
+        assert page.get_by_text("1.3-1.6x", exact=True).count() == 0  # the question is not asked again
+
+
 def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
     with served("06") as url:
         page = open_app(browser, url, "06")
@@ -141,8 +179,9 @@ def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
         assert alt(page, "network topology") == "network topology: aggregation g = 8"
         assert w1 != w0
         page.get_by_text("Moves: 1 of 10").wait_for()
-        for k in (2, 3):  # two more moves: accumulate 2, then 3 micro-batches (the solvers search each of 1-8)
-            move(page, "gradient accumulation steps", "ArrowRight")
+        # two more moves: accumulate 2 micro-batches, then 4 (two key presses, one run)
+        for k, presses in ((2, 1), (3, 2)):
+            move(page, "gradient accumulation steps", "ArrowRight", presses)
             page.get_by_text(f"Moves: {k} of 10").wait_for()
         w2 = alt(page, "communication waterfall")
         assert w2 == w1  # accumulation changes the exposed time per sample, not one AllReduce
@@ -154,18 +193,21 @@ def test_lab06_aggregation_slider_moves_the_waterfall_and_the_topology(browser):
 
 def test_lab08_worker_slider_fills_the_pipeline_gauge(browser):
     """Cloud image path: one data worker starves the 8 GPUs (preparation is the bottleneck); 64 feed them
-    (test_labs.py::test_dataloader_gauge_moves_with_the_workers has the numbers)."""
+    (test_labs.py::test_dataloader_gauge_moves_with_the_workers has the numbers). The slider stops at every worker
+    count 1-104 (the balance point's search): 63 key presses, one run, one move."""
     with served("08") as url:
         page = open_app(browser, url, "08")
         page.get_by_text("partly (1.1-1.9x)", exact=True).click()
         page.wait_for_selector("img[alt^='pipeline utilisation gauge']")
         u0 = alt(page, "pipeline utilisation gauge")
         assert u0.startswith("pipeline utilisation gauge: bottleneck prep")
-        move(page, "data-loading workers", "ArrowRight", 63)  # 1 -> 64 workers (the slider stops at each of 1-104)
+        move(page, "data-loading workers", "ArrowRight", 63)  # 1 -> 64 workers
         u1 = wait_alt_change(page, "pipeline utilisation gauge", u0)
         page.wait_for_function("() => !document.querySelector(\"img[alt^='pipeline utilisation gauge']\")"
                                ".alt.includes('bottleneck prep')")
         assert "bottleneck prep" in u0 and u1 != u0
+        page.get_by_text("Moves: 1 of 5").wait_for()
+        assert page.get_by_role("slider", name="data-loading workers").get_attribute("aria-valuenow") == "64"
         page.get_by_role("button", name="Check: solve and grade my moves").first.click()
         page.wait_for_selector("img[alt='your moves beside the optimum']")
         page.get_by_text("Your prediction: partly (1.1-1.9x)").wait_for()

@@ -124,11 +124,15 @@ def export(lab: str, track: str, out_dir: Path) -> Path:
 @click.option("--export", "export_dir", type=V.OUT_DIR, default=None,
               help="Write the app as an HTML page (marimo's export, every instrument at its starting "
                    "value) into this directory instead of serving it.")
+@click.option("--reset", is_flag=True, help="Forget the predictions locked and the moves made in this lab on this "
+                                           "track (kept across reloads in your state directory), then open it.")
 def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None, host: str,
-            export_dir: Path | None) -> int:
+            export_dir: Path | None, reset: bool) -> int:
     """Open a lab's workbench: predictions, sliders, live instruments, check against the optimum.
 
-    LAB is 05 (distributed training), 06 (collective communication) or 08 (model training)."""
+    LAB is 05 (distributed training), 06 (collective communication) or 08 (model training). Each part's locked
+    prediction and moves are kept (a reload finds them) in a file of your state directory ($EXPLORER_LAB_STATE,
+    else $XDG_STATE_HOME or ~/.local/state, under explorer/labs); --reset starts the lab afresh."""
     lab = lab_key(lab)
     why = marimo_missing()
     if why:
@@ -136,13 +140,23 @@ def lab_cmd(lab: str, track: str, edit: bool, no_browser: bool, port: int | None
     if export_dir is not None:
         # an export serves nothing and edits nothing: the serving options given with it would be dropped
         served = [name for name, given in (("--edit", edit), ("--port", port is not None),
-                                           ("--no-browser", no_browser), ("--host", host != "127.0.0.1")) if given]
+                                           ("--no-browser", no_browser), ("--host", host != "127.0.0.1"),
+                                           ("--reset", reset)) if given]
         if served:
             raise UsageError(f"--export writes an HTML page and serves nothing, so {', '.join(served)} would do "
                              "nothing; give --export alone, or drop it to serve the app")
         out = export(lab, track, Path(export_dir))
         click.echo(f"lab {lab} ({TITLES[lab]}, {track}): {out}")
         return 0
+    if reset:
+        from explorer.labs.kit import forget, state_file
+
+        try:
+            gone = forget(lab, track)
+        except OSError as exc:
+            raise ExplorerError(f"cannot remove {state_file(lab, track)}: {exc.strerror or exc}") from None
+        click.echo(f"lab {lab} ({track}): " + (f"forgot the predictions and moves kept in {gone}" if gone else
+                                               "no prediction or move was kept; starting afresh"))
     path = app_path(lab)
     if edit:  # never edit the installed package: a copy of its own for the student
         copy = Path.cwd() / f"lab{lab}.py"

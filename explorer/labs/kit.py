@@ -12,11 +12,14 @@ computed on every move: there are no precomputed grids.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from explorer.errors import ExplorerError
@@ -282,6 +285,15 @@ class Part:
     def defaults(self) -> dict[str, Any]:
         return {c.name: c.default for c in self.controls()}
 
+    def settle(self, values: dict[str, Any] | None) -> dict[str, Any]:
+        """The controls' values with each one an option its control offers: a number typed beside a slider snaps to
+        the nearest step, a value no control offers (a saved move from another version) falls back to the default."""
+        out = {}
+        for c in self.controls():
+            v = nearest(c.options, (values or {}).get(c.name, c.default)) if c.options else None
+            out[c.name] = c.default if v is None else v
+        return out
+
     def shown(self, values: dict[str, Any]) -> Live:
         """`live(values)` in the workbench's words (`plain`): what the app lays out."""
         live = self.live(values)
@@ -483,8 +495,8 @@ class ThreeD(Part):
     reflect = ('Does pipeline parallelism increase or decrease the total memory the weights take across the '
                'whole cluster? Why?')
     intro = ("Start from the crisis configuration and find the plan with the highest MFU that fits in memory "
-             "with a pipeline bubble under 10%. Every slider move is one estimate of the cost model; find it in "
-             "10 moves.")
+             "with a pipeline bubble under 10%. Every configuration you run is one move, one estimate of the cost "
+             "model; find it in 10 moves.")
 
     LABELS = {"tp": "tensor parallel TP", "pp": "pipeline parallel PP", "cp": "context parallel CP",
               "micro_batch": "micro-batch (sequences)", "virtual_stages": "virtual stages v (interleaving)",
@@ -587,8 +599,8 @@ class FleetThreeD(ThreeD):
                "configuration, and why does synchronising less often not always reach the target sooner?")
     intro = ("Start from the storyboard (whole model, synchronise after every step, wait for every device) and find "
              "the configuration that reaches the training target soonest within memory, the staleness the lab's "
-             "step tolerates and each device's daily window and energy budget. Every move is one evaluation of "
-             "the fleet model; find it in 10 moves.")
+             "step tolerates and each device's daily window and energy budget. Every configuration you run is one "
+             "move, one evaluation of the fleet model; find it in 10 moves.")
 
     def controls(self) -> list[Control]:
         from explorer.puzzles.fleet3d.attempts import _solved, attempt_defaults
@@ -1193,7 +1205,9 @@ def parts(lab: str, track: str) -> list[Part]:
 
 
 def log_move(move: dict[str, Any] | None) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """A state update for the move log: append `move` when it differs from the last one logged."""
+    """A state update for the move log: append `move` when it differs from the last one logged. The workbench calls
+    it once per configuration the student runs (the controls sit in a form: nothing is estimated, or counted,
+    until "run"), so one move is one configuration run, whether the controls were dragged, typed or keyed."""
 
     def update(moves: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if move is None or (moves and moves[-1] == move):
@@ -1220,3 +1234,86 @@ def _fmt(v: Any, unit: str) -> str:
         return human_bytes(float(v))
     return fmt_value(v, unit)
 
+
+# ----------------------------------------------------------------------------------------------- kept across reloads
+
+STATE_ENV = "EXPLORER_LAB_STATE"  # a directory for the saved workbenches (tests, or a student's own choice)
+
+
+def state_dir() -> Path:
+    """Where the workbenches keep each lab's locked predictions and moves: $EXPLORER_LAB_STATE, else the user's
+    state directory (XDG Base Directory Specification 0.8: $XDG_STATE_HOME, default ~/.local/state; on Windows
+    %LOCALAPPDATA%) under explorer/labs. Never the package: it may be installed read-only and shared."""
+    given = os.environ.get(STATE_ENV)
+    if given:
+        return Path(given).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or (os.environ.get("LOCALAPPDATA") if os.name == "nt" else None)
+    return (Path(base) if base else Path.home() / ".local" / "state") / "explorer" / "labs"
+
+
+def state_file(lab: str, track: str) -> Path:
+    return state_dir() / f"lab{lab}-{track}.json"
+
+
+def _jsonable(x: Any) -> Any:
+    """numpy numbers as Python ones (a move's DP from the plan), anything else as its text."""
+    return x.item() if hasattr(x, "item") else str(x)
+
+
+class Saved:
+    """One part's locked prediction, its move log and the configuration last run, kept in a small JSON file per lab
+    and track (state_file: {"parts": {"1": {"kept": ..., "moves": [...], "values": {...}}}}), so that a reload of
+    the page, or a new session, finds the lock and the moves where they were. `enabled=False` (an exported page, a
+    headless run) reads and writes nothing. A file that cannot be read starts the part afresh; one that cannot be
+    written leaves `error` saying so (the workbench tells the student that a reload will lose the part)."""
+
+    def __init__(self, lab: str, track: str, number: int, enabled: bool = True) -> None:
+        self.path = state_file(lab, track)
+        self.key = str(number)
+        self.enabled = enabled
+        self.error = ""
+
+    def _read_all(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and isinstance(data.get("parts"), dict) else {}
+
+    def load(self, part: Part) -> dict[str, Any]:
+        """{"kept": the locked answer or None, "moves": the log (its first entry the starting point), "values": the
+        controls as last run, settled on today's controls, or None}. An answer that is no longer an option of the
+        question (another version of the lab) is not kept."""
+        got = (self._read_all().get("parts") or {}).get(self.key) if self.enabled else None
+        got = got if isinstance(got, dict) else {}
+        kept = got.get("kept") if got.get("kept") in part.lock.options else None
+        moves = [m for m in got.get("moves") or [] if isinstance(m, dict)] if kept is not None else []
+        values = got.get("values") if isinstance(got.get("values"), dict) and moves else None
+        return {"kept": kept, "moves": moves, "values": part.settle(values) if values else None}
+
+    def save(self, **fields: Any) -> bool:
+        """Merge `fields` (kept, moves, values) into this part's entry and write the file atomically."""
+        if not self.enabled:
+            return True
+        data = self._read_all() or {"parts": {}}
+        data["parts"][self.key] = {**(data["parts"].get(self.key) or {}), **fields}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            self.error = f"cannot write {self.path} ({exc.strerror or exc}): a reload will start this part afresh"
+            return False
+        self.error = ""
+        return True
+
+
+def forget(lab: str, track: str) -> Path | None:
+    """Delete a lab's saved predictions and moves on a track (`explore lab 05 --reset`); the file removed, or None."""
+    path = state_file(lab, track)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    return path

@@ -14,18 +14,24 @@ from explorer.labs.kit import MOVES_SHOWN, Checked, Control, Live, Part, Plot
 from explorer.report import Report, Table
 
 LOCK_NOTE = "Lock your prediction above to unlock the workbench."
+RUN_LABEL = "Run this configuration (one move)"
+LONG_RANGE = 16  # a slider over more whole numbers in a row than this takes the whole width
 # marimo writes each column's data type (int64, str, bool) under its header: program words a student never typed
 TABLE_OPTIONS = {"show_data_types": False}
 
 
-def header(mo: Any, lab: str, title: str, track: str, exported: bool) -> Any:
+def header(mo: Any, lab: str, title: str, track: str, exported: bool, kept_in: str = "") -> Any:
     from explorer.tracks import get_track
 
     t = get_track(track)
     how = ("This page was exported: it shows every instrument at its starting value; run "
            f"`explore lab {lab} --track {track}` for the live workbench." if exported else
-           "Each part: lock a prediction, then move the controls (every move is one estimate of the explorer's "
-           "cost model), press check to see your moves beside the proven optimum, and answer the reflection.")
+           "Each part: lock a prediction, then set the controls and run the configuration (each run is one move, "
+           "one estimate of the explorer's cost model, however the controls were moved), press check to see your "
+           "moves beside the proven optimum, and answer the reflection."
+           # (no command-line flag on the page: the CLI's --reset deletes the same file)
+           + (f" Your predictions and moves are kept in `{kept_in}`: a reload finds them as you left them; delete "
+              "that file to start this lab afresh." if kept_in else ""))
     return mo.vstack([mo.md(f"# Lab {lab}: {title}"),
                       mo.md(f"**Track {track}**: {html.escape(t.workload.model.name)} on {t.cluster.devices:,} "
                             f"{html.escape(t.device_plural)}. Another track: add `?track=edge` (cloud, edge, mobile, "
@@ -33,18 +39,39 @@ def header(mo: Any, lab: str, title: str, track: str, exported: bool) -> Any:
                       mo.md(how)])
 
 
-def controls(mo: Any, part: Part) -> Any:
-    """The part's sliders, drop-downs and switches as one marimo dictionary (its value: name -> value)."""
-    return mo.ui.dictionary({c.name: _element(mo, c) for c in part.controls()})
+def controls(mo: Any, part: Part, start: dict[str, Any] | None = None) -> Any:
+    """The part's sliders, drop-downs and switches (each at `start`'s value, else its default) as one marimo
+    dictionary: the elements `run_form` lays out."""
+    start = start or {}
+    return mo.ui.dictionary({c.name: _element(mo, c, start.get(c.name, c.default)) for c in part.controls()})
 
 
-def _element(mo: Any, c: Control) -> Any:
+def run_form(mo: Any, ctrl: Any) -> Any:
+    """The controls in a form: the instruments, the move log and the move counter follow the configuration the
+    student runs (the submit button, or Ctrl+Enter), never a value passed on the way. A slider moved by arrow keys
+    sent every step it passed (PP 8 -> 2 was two moves) while a mouse drag sent one (debounced): now one run is one
+    move however the controls were set. Its value is None until the first run."""
+    # plain HTML, one control a line (markdown could read a name's underscores as emphasis and break its slot)
+    layout = mo.Html("".join(f"<div style='margin: 0.4em 0'>{{{n}}}</div>" for n in ctrl.elements))
+    return mo.ui.form(mo.ui.batch(layout, dict(ctrl.elements)), submit_button_label=RUN_LABEL,
+                      submit_button_tooltip="Estimate this configuration: one move of the lab's rule")
+
+
+def _element(mo: Any, c: Control, value: Any = None) -> Any:
+    value = c.default if value is None else value
     if c.kind == "switch":
-        return mo.ui.switch(value=bool(c.default), label=c.label)
+        return mo.ui.switch(value=bool(value), label=c.label)
     if c.kind == "steps" and len(c.options) >= 2:
-        return mo.ui.slider(steps=list(c.options), value=c.default, label=c.label, show_value=True, debounce=True)
+        ints = all(isinstance(o, int) and not isinstance(o, bool) for o in c.options)
+        if ints and len(c.options) > LONG_RANGE and c.options == list(range(c.options[0], c.options[-1] + 1)):
+            # every whole number in a range (workers 1-104, accumulation 1-64): the whole width for the mouse, and
+            # arrow keys step by one (a key press is not a move: only a run is). marimo's typed-number box
+            # (include_input) is not used: it names itself to a screen reader by the label's markup, '<span ...>'.
+            return mo.ui.slider(start=c.options[0], stop=c.options[-1], step=1, value=value, label=c.label,
+                                show_value=True, full_width=True)
+        return mo.ui.slider(steps=list(c.options), value=value, label=c.label, show_value=True)
     labels = {c.labels.get(o, str(o)): o for o in c.options}
-    default = next(k for k, v in labels.items() if v == c.default)
+    default = next((k for k, v in labels.items() if v == value), next(iter(labels)))
     return mo.ui.dropdown(options=labels, value=default, label=c.label)
 
 
@@ -59,13 +86,21 @@ def part_header(mo: Any, part: Part) -> Any:
     return mo.vstack([mo.md(f"## {part.title}"), mo.md(part.intro + rule)])
 
 
-def lock_view(mo: Any, part: Part, radio: Any, kept: str | None) -> Any:
-    """The prediction: the question until it is answered, then the kept answer (it cannot change)."""
+def lock_view(mo: Any, part: Part, radio: Any, kept: str | None, error: str = "") -> Any:
+    """The prediction: the question until it is answered, then the kept answer (it cannot change). `error`: why
+    the lock could not be saved (a reload would then ask again)."""
     if kept is None:
         return mo.vstack([part_header(mo, part), radio])
-    return mo.vstack([part_header(mo, part),
-                      mo.callout(mo.md(f"**Your prediction (locked):** {html.escape(kept)}  \n"
-                                       f"*{html.escape(part.lock.text)}*"), kind="neutral")])
+    items = [part_header(mo, part),
+             mo.callout(mo.md(f"**Your prediction (locked):** {html.escape(kept)}  \n"
+                              f"*{html.escape(part.lock.text)}*"), kind="neutral")]
+    if error:
+        items.append(not_saved(mo, error))
+    return mo.vstack(items)
+
+
+def not_saved(mo: Any, error: str) -> Any:
+    return mo.callout(mo.md(f"Not saved: {html.escape(error)}."), kind="warn")
 
 
 def locked(mo: Any) -> Any:
@@ -92,9 +127,12 @@ def _draw(name: str, report: Report) -> Any:
     return draw(name, report)
 
 
-def workbench(mo: Any, part: Part, ctrl: Any, live: Live, moves: int) -> Any:
-    """Controls on the left with the readouts and the move counter, the instruments on the right."""
-    left = [mo.md("**Workbench**"), *ctrl.values(), counter(mo, part, moves)]
+def workbench(mo: Any, part: Part, form: Any, live: Live, moves: int, error: str = "") -> Any:
+    """The controls' form on the left with the readouts and the move counter, the instruments on the right.
+    `error`: why the moves could not be saved."""
+    left = [mo.md("**Workbench**"), form, counter(mo, part, moves)]
+    if error:
+        left.append(not_saved(mo, error))
     if live.error:
         left.append(mo.callout(mo.md(f"Not a valid configuration: {html.escape(live.error)}"), kind="danger"))
     if live.readouts:

@@ -1,7 +1,7 @@
 """Sweep A item 12: 'binds' said one thing in the fleet 3D report and another in the other parts for the same
 configuration (mobile: 3d 'nothing daily', batch/hierarchy 'aggregator network binds'). Every part's rounds-a-day
-figure now follows the fleet 3D report's rule (fleet3d.report.binds). By hand: mobile's optimum needs 328 rounds
-and the charging case's 7 h window holds 7 x 3600 / 8.28 s = 3,043 of them, so the run fits in its first window
+figure now follows the fleet 3D report's rule (fleet3d.report.binds). By hand: mobile's optimum needs 214 rounds
+and the charging case's 7 h window holds 7 x 3600 / 16.56 s = 1,521 of them, so the run fits in its first window
 and nothing daily binds."""
 
 from __future__ import annotations

@@ -215,6 +215,11 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
     server broadcasts the full model); in gossip and on the relayed ring every message does (CHOCO-SGD,
     Koloskova et al. 2019, compresses what each device sends its neighbours).
 
+    A phone that trains part of the model syncs that part too. Where it reaches the aggregator over the very link
+    the glasses sync on (both on the home Wi-Fi), the two are stations of one half-duplex channel and take turns
+    on it: the sync lasts 2 alpha + (glasses' bytes + phone's bytes) / B. Where the glasses use another link
+    (Bluetooth), each transfer runs on its own channel and the sync lasts the longer of the two.
+
     Whose energy, in gossip: an earbud exchanges its update with each of its d neighbours, so its radio energy
     grows with its own degree d. degree="max" (the model's, and what the energy budget checks) charges the
     earbud with the most neighbours: every earbud takes part in every synchronous gossip round, so the rounds a
@@ -247,10 +252,18 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
             # the global model down, the (compressed) update up, over the device's own link (FedAvg)
             down, up = m_a, m_a / c
             t = np.where(down > 0, 2.0 * a + (down + up) / bw, 0.0)
-            if scn.partner_sync_link is not None:  # the phone syncs its part over its own link meanwhile
+            if scn.partner_sync_link is not None:  # the phone syncs its part too
                 pl = scn.partner_sync_link
-                tp_ = np.where(m_b > 0, 2.0 * pl.latency_s + m_b * (1 + 1 / c) / pl.effective_bandwidth, 0.0)
-                t = np.maximum(t, tp_)
+                if pl.key == lk.key:
+                    # glasses and phone on one network (home Wi-Fi): two stations of one channel, whose airtime
+                    # they share, so their transfers add (one transmission at a time: IEEE 802.11-2020 DCF; Bianchi
+                    # 2000; explorer/cost/collectives.py, collectives on a half-duplex shared medium): both models
+                    # down, then both updates up, each one send of the two stations' bytes on the channel
+                    both = (m_a > 0) | (m_b > 0)
+                    t = np.where(both, p2p_time(down + m_b, a, bw) + p2p_time(up + m_b / c, a, bw), 0.0)
+                else:  # a link of its own (the glasses on Bluetooth, the phone on Wi-Fi): the two run meanwhile
+                    tp_ = np.where(m_b > 0, 2.0 * pl.latency_s + m_b * (1 + 1 / c) / pl.effective_bandwidth, 0.0)
+                    t = np.maximum(t, tp_)
                 e_sync_p[:, j] = energy.transfer_energy_j(m_b / c, m_b, pl.energy_j_per_bit)
             t_sync[:, j] = t
             e_sync[:, j] = energy.transfer_energy_j(up, down, eb)

@@ -65,7 +65,7 @@ def draw(data: dict, report: Any) -> Figure:
     formula = ""
     if p is not None and m is not None:
         formula = f"(p - 1) / (v m + p - 1) = ({p} - 1) / ({v}x{m} + {p} - 1) = "
-    ax.text(0, -0.2, f"{formula}{100 * b:.1f}% of the step idle", ha="center", va="center", fontsize=10,
+    ax.text(0, -0.2, f"{formula}{100 * b:.1f}% of the schedule idle", ha="center", va="center", fontsize=10,
             color=colour, fontweight="bold")
     verdict = "within" if b <= limit + 1e-12 else "over"
     ax.text(0, -0.36, f"{verdict} the {100 * limit:.0f}% bubble rule", ha="center", va="center", fontsize=9)

@@ -72,19 +72,24 @@ def test_cpsat_and_enumeration_agree_on_tiny_where_no_run_fits_in_one_window():
     assert cp.best["days"] == pytest.approx(en.best["days"])
 
 
-def test_cpsat_proves_the_day_count_when_no_run_fits_in_one_window():
-    # edge on 5G alone: 79 s rounds (the model down and up over 5G) in an 8 h window, 28,800 / 79 = 364 a day, fewer
-    # than the rounds the best run needs (the assertion below): none fits in one window,
-    # so CP-SAT proves that (one_window_problem infeasible) and the least R / f, whose 2 days of training must be
-    # the enumeration optimum's
+def _edge_on_5g_alone(hours: float):
+    """Edge with its 5G path only, the vehicles on the road `hours` a day (the track's shift is 8 h)."""
     from dataclasses import replace
 
     scn = scenario.load("edge")
-    scn = replace(scn, tiers=tuple(t for t in scn.tiers if t.key == "cellular"))
+    scn = replace(scn, tiers=tuple(replace(t, hours_per_day=hours) for t in scn.tiers if t.key == "cellular"))
     tb = model.build_tables(scn)
     pr = model.build_problem(tb)
     listed, _ = model.ranked(tb, pr)
-    best = model.evaluate(tb, listed[0])
+    return tb, pr, model.evaluate(tb, listed[0])
+
+
+def test_cpsat_proves_the_day_count_when_no_run_fits_in_one_window():
+    # edge on 5G alone with a 4 h shift: 52 s rounds (the model down over the 5G downlink and the update up over its
+    # uplink, 49.19 s, plus the local steps) in a 4 h window, 14,400 / 52 = 277 a day, fewer than the rounds the
+    # best run needs (the assertion below): none fits in one window, so CP-SAT proves that (one_window_problem
+    # infeasible) and the least R / f, whose 2 days of training must be the enumeration optimum's
+    tb, pr, best = _edge_on_5g_alone(4.0)
     assert not best["fits_one_window"] and 1 < best["days_average"] <= 2
     status, _, agrees, proved = fleet3d._cpsat_check(pr, tb, best, None)
     assert status == "optimal" and agrees and "fewest days of training (2)" in proved
@@ -137,11 +142,20 @@ def test_one_feasibility_function_for_solver_and_evaluator(solved, track):
 
 
 def test_edge_round_physics_by_hand(solved):
-    # 5G tier, whole model: the sync moves the FP16 model down and the update up over the vehicle's uplink:
-    # 2 alpha + 2 M / B = 2 x 0.030 + 2 x 171,950,592 B / (50 Mb/s x 0.70 / 8) = 0.06 + 78.61 = 78.67 s
+    # 5G tier, whole model: the sync moves the FP16 model down over the vehicle's 5G downlink and the update up over
+    # its uplink, each at its own rate (links.toml lte_5g_down, lte_5g; Ookla Q3 2023 medians 203 / 18.9 Mb/s):
+    # alpha + M / B_down + alpha + M / B_up = 0.030 + 171,950,592 B / (200 Mb/s x 0.70 / 8)
+    #   + 0.030 + 171,950,592 B / (50 Mb/s x 0.70 / 8) = 0.06 + 9.826 + 39.303 = 49.19 s (78.67 s when the download
+    # ran at the uplink's rate)
     res = solved["edge"]
     cell = res.per_tier["cellular"]
-    assert cell["t_sync"] == pytest.approx(0.06 + 2 * 171_950_592 / (50e6 * 0.7 / 8), rel=1e-9)
+    assert cell["t_sync"] == pytest.approx(0.06 + 171_950_592 / (200e6 * 0.7 / 8) + 171_950_592 / (50e6 * 0.7 / 8),
+                                           rel=1e-9)
+    # the vehicle's radio energy: the update sent at the uplink's 50 nJ a bit, the model received at the
+    # downlink's 12.5 nJ (the same assumed 1.75 W modem over 35 and 140 Mb/s)
+    j = [t.key for t in res.scenario.tiers].index("cellular")
+    i = res.scenario.placements.index(cell["placement"])
+    assert res.tables.values["e_sync"][i, j] == pytest.approx(171_950_592 * 8 * (50e-9 + 12.5e-9), rel=1e-9)
     # no staleness bound on local steps: each local step of FedAvg takes a fresh gradient at the vehicle's own
     # iterate (asynchronous SGD's bound, Lian et al. 2015 T <= sqrt(0.45)/0.1 = 6.7, is not theirs). Every H
     # from 1 to 256 has a feasible configuration, and the optimum is the least of the days-per-H curve
@@ -239,12 +253,12 @@ def test_tiny_runs_past_its_first_window_because_the_energy_budget_binds(solved)
     assert "over 2 days of training" in r.headline and "energy budget binds" in r.headline
 
 
-def test_the_window_binds_when_the_run_needs_more_than_one_day(solved):
-    # edge on 5G alone: 79 s rounds in an 8 h window, 364 a day, fewer than the rounds the target needs: the
+def test_the_window_binds_when_the_run_needs_more_than_one_day():
+    # edge on 5G alone with a 4 h shift: 52 s rounds, 277 a day, fewer than the rounds the target needs: the
     # first day is spent to the window's close and the constraint row says so
     from explorer.puzzles.fleet3d.report import binds, timing
 
-    f = solved["edge"].per_tier["cellular"]
+    _, _, f = _edge_on_5g_alone(4.0)
     assert not f["fits_one_window"] and f["first_day_s"] == pytest.approx(f["window_s"])
     assert binds(f) == "daily time window" and "over 2 days of training" in timing(f)
 

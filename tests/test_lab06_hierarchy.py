@@ -222,7 +222,8 @@ def test_every_radio_link_has_a_duplex_decision():
     from explorer.hardware.catalog import _links, get_link, link_names
 
     radios = {k for k, e in _links().items() if "energy_nj_per_bit" in e}
-    assert radios == {"lte_5g", "wifi6", "bluetooth", "ble", "nfmi"}
+    # 5G's downlink is a radio entry of its own (links.toml lte_5g_down: its own rate and energy per bit)
+    assert radios == {"lte_5g", "lte_5g_down", "wifi6", "bluetooth", "ble", "nfmi"}
     for k in radios:
         assert _links()[k].get("duplex") in ("half", "full") and _links()[k].get("duplex_source"), k
     # Wi-Fi 6 (802.11 DCF), Bluetooth LE (Core Spec Vol 6 Part B 4.5.1), NFMI (one carrier) and TDD 5G (n78)

@@ -249,9 +249,12 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
         lk = tier.link
         a, bw, eb = lk.latency_s, lk.effective_bandwidth, lk.energy_j_per_bit
         if tier.graph == "server":
-            # the global model down, the (compressed) update up, over the device's own link (FedAvg)
+            # the global model down, the (compressed) update up, over the device's own link (FedAvg), each way at its
+            # own rate: a 5G download on the downlink (tier.down: links.toml lte_5g_down), its upload on the uplink
+            dl = tier.down
+            a_d, bw_d = dl.latency_s, dl.effective_bandwidth
             down, up = m_a, m_a / c
-            t = np.where(down > 0, 2.0 * a + (down + up) / bw, 0.0)
+            t = np.where(down > 0, p2p_time(down, a_d, bw_d) + p2p_time(up, a, bw), 0.0)
             if scn.partner_sync_link is not None:  # the phone syncs its part too
                 pl = scn.partner_sync_link
                 if pl.key == lk.key:
@@ -260,13 +263,14 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
                     # 2000; explorer/cost/collectives.py, collectives on a half-duplex shared medium): both models
                     # down, then both updates up, each one send of the two stations' bytes on the channel
                     both = (m_a > 0) | (m_b > 0)
-                    t = np.where(both, p2p_time(down + m_b, a, bw) + p2p_time(up + m_b / c, a, bw), 0.0)
+                    t = np.where(both, p2p_time(down + m_b, a_d, bw_d) + p2p_time(up + m_b / c, a, bw), 0.0)
                 else:  # a link of its own (the glasses on Bluetooth, the phone on Wi-Fi): the two run meanwhile
                     tp_ = np.where(m_b > 0, 2.0 * pl.latency_s + m_b * (1 + 1 / c) / pl.effective_bandwidth, 0.0)
                     t = np.maximum(t, tp_)
                 e_sync_p[:, j] = energy.transfer_energy_j(m_b / c, m_b, pl.energy_j_per_bit)
             t_sync[:, j] = t
-            e_sync[:, j] = energy.transfer_energy_j(up, down, eb)
+            # bits sent at the uplink's energy per bit, bits received at the downlink's (the same link where symmetric)
+            e_sync[:, j] = energy.transfer_energy_j(up, 0.0, eb) + energy.transfer_energy_j(0.0, down, dl.energy_j_per_bit)
             continue
         wear = graph_figures(scn, wearer_graph(scn)[0])
         buds = graph_figures(scn, earbud_graph(scn))

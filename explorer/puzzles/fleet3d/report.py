@@ -390,10 +390,12 @@ FORMULAS = [
             "a ring: D = t_sync + t_local x E[max over K of the sum of H step times]",
             "deadline as a quantile: Bonawitz et al. 2019 sec. 2.2 (late devices dropped); a ring all-reduce cannot "
             "drop a member and waits for the slowest (explorer/cost/federated.py round_participants)"),
-    Formula("sync through a server", "t_sync = 2 alpha + (M_down + M_up) / B; a phone syncing its part on the same "
-            "Wi-Fi: 2 alpha + (both devices' M_down + M_up) / B",
-            "FedAvg: McMahan et al. 2017; stations of one channel take turns on it: IEEE 802.11-2020 DCF, Bianchi "
-            "2000 (explorer/cost/collectives.py, collectives on a half-duplex shared medium)"),
+    Formula("sync through a server", "t_sync = alpha + M_down / B_down + alpha + M_up / B_up (5G: its downlink's "
+            "and its uplink's rate; one rate B both ways elsewhere); a phone syncing its part on the same Wi-Fi: "
+            "2 alpha + (both devices' M_down + M_up) / B",
+            "FedAvg: McMahan et al. 2017; 5G rates: Ookla Q3 2023 medians (hardware/data/links.toml lte_5g, "
+            "lte_5g_down); stations of one channel take turns on it: IEEE 802.11-2020 DCF, Bianchi 2000 "
+            "(explorer/cost/collectives.py, collectives on a half-duplex shared medium)"),
     Formula("rounds per day", "f = min(window / D, budget / (q E_round))", "explorer/cost/federated.py"),
     Formula("time to the target (wall clock from a window's opening)",
             "(ceil(R/f) - 1) days + (R - (ceil(R/f) - 1) f) x D; = R x D when R <= f, with R = T / H",

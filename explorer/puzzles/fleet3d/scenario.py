@@ -16,7 +16,7 @@ from explorer.cost.federated import consensus_rate
 from explorer.cost.setup import Setup
 from explorer.cost.stragglers import StepTimeModel
 from explorer.errors import UsageError
-from explorer.hardware.catalog import Link, build_cluster, get_link
+from explorer.hardware.catalog import Link, build_cluster, get_link, link_names
 from explorer.tracks import Track, get_track
 from explorer.units import GB
 
@@ -46,6 +46,13 @@ class Tier:
     source: str
     server_bytes_per_s: float = 0.0  # the aggregator's network, each way (0: no server, gossip)
     short: str = ""  # a few words for headlines
+    downlink: Link | None = None  # the link's downlink where it is asymmetric (links.toml <key>_down), else None
+
+    @property
+    def down(self) -> Link:
+        """The link a device's downloads run on: the asymmetric radio's downlink entry (5G: lte_5g_down, at its own
+        rate and energy per bit), else the link itself, one rate both ways (links.toml header)."""
+        return self.downlink or self.link
 
     @property
     def drops_late(self) -> bool:
@@ -138,6 +145,13 @@ class FleetScenario:
         return float(np.interp(frac, self.freeze_fractions[::-1], self.freeze_multipliers[::-1]))
 
 
+def downlink_of(link: Link) -> Link | None:
+    """The downlink entry of an asymmetric radio (links.toml: <key>_down, e.g. lte_5g_down), None where one rate
+    serves both directions."""
+    key = f"{link.key}_down"
+    return get_link(key) if key in link_names() else None
+
+
 def _single(setup: Setup, accelerator: str, link: str) -> Setup:
     return replace(setup, cluster=build_cluster(accelerator, 1, 1, link, link))
 
@@ -192,7 +206,8 @@ def load(track: str) -> FleetScenario:
     if not placements:
         raise ValueError(f"tracks/{t.key}.toml [fleet]: no valid split point / trainable layers")
     tiers = tuple(Tier(k, v["name"], get_link(v["link"]), float(v["hours_per_day"]), v["uses_battery"], v["graph"],
-                       v["source"], float(v.get("server_gbps", 0.0)) * 1e9 / 8.0, str(v.get("short", v["name"])))
+                       v["source"], float(v.get("server_gbps", 0.0)) * 1e9 / 8.0, str(v.get("short", v["name"])),
+                       downlink_of(get_link(v["link"])))
                   for k, v in d["tiers"].items())
     bad = [t.key for t in tiers if (t.graph == "server") != (t.server_bytes_per_s > 0)]
     if bad:

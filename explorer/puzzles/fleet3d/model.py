@@ -270,7 +270,8 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
                 e_sync_p[:, j] = energy.transfer_energy_j(m_b / c, m_b, pl.energy_j_per_bit)
             t_sync[:, j] = t
             # bits sent at the uplink's energy per bit, bits received at the downlink's (the same link where symmetric)
-            e_sync[:, j] = energy.transfer_energy_j(up, 0.0, eb) + energy.transfer_energy_j(0.0, down, dl.energy_j_per_bit)
+            e_sync[:, j] = (energy.transfer_energy_j(up, 0.0, eb)
+                            + energy.transfer_energy_j(0.0, down, dl.energy_j_per_bit))
             continue
         wear = graph_figures(scn, wearer_graph(scn)[0])
         buds = graph_figures(scn, earbud_graph(scn))

@@ -104,7 +104,7 @@ def test_megatron_refuses_interleaving_with_m_not_a_multiple_of_pp():
         explorer.estimate(tp=8, pp=4, virtual_stages=5, global_batch=64)
     msg = str(e.value)
     assert "\n" not in msg
-    for part in ("m = 2", "multiple of PP = 4", "global batch 64", "DP 32", "multiple of 128", "--virtual-stages 1"):
+    for part in ("m = 2", "multiple of PP = 4", "global batch 64", "DP 32", "multiple of 128", "virtual_stages=1"):
         assert part in msg, (part, msg)
     with pytest.raises(UsageError, match="m = 6"):  # m >= PP but not a multiple
         explorer.estimate(tp=8, pp=4, virtual_stages=5, global_batch=192)

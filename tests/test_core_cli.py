@@ -120,7 +120,7 @@ def test_estimate_text_fits_a_narrow_terminal():
 
 
 def test_estimate_prints_an_earbud_in_its_own_units():
-    """256 KB of RAM and 128 MFLOP/s: the estimate's text reads KB and MFLOP/s there (not 'limit 0.000 GB')."""
+    """256 KB of RAM and 64 MFLOP/s: the estimate's text reads KB and MFLOP/s there (not 'limit 0.000 GB')."""
     import explorer
     from explorer.cli.estimate import estimate_text
 
@@ -160,7 +160,7 @@ def test_a_fused_attention_kernel_is_refused_where_none_runs():
 
 
 def test_fp32_is_a_precision_a_part_without_16_bit_training_can_be_given():
-    """The earbud MCU has FP32 and FP16 peaks (its FPU runs both at 128 MFLOP/s) and no BF16: the error for the
+    """The earbud MCU has FP32 and FP16 peaks (64 and 51.2 MFLOP/s, FP16 widened) and no BF16: the error for the
     default bf16 names only training precisions (not its int8 peak), and --precision fp32 is accepted."""
     code, out, err = run("estimate", "--gpu", "nrf52840", "--gpus", "1", "--model", "noise_profile_tiny")
     assert code == 2 and "valid on it: fp32, fp16" in err and "int8" not in err

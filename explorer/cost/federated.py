@@ -218,20 +218,36 @@ def available_seconds(hours_per_day: float) -> float:
 
 
 def server_sync_time(selected: ArrayLike, down_bytes: ArrayLike, up_bytes: ArrayLike, alpha: float,
-                     link_bandwidth: float, server_bandwidth: float) -> np.ndarray | float:
+                     link_bandwidth: float, server_bandwidth: float, down_bandwidth: float | None = None,
+                     down_alpha: float | None = None) -> np.ndarray | float:
     """One exchange through an aggregator (FedAvg: McMahan et al. 2017, "Communication-efficient learning of
     deep networks from decentralized data", AISTATS): every selected device downloads the model and uploads its
-    update over its own link at the same time, 2 alpha + (down + up) / B, while the aggregator's network carries
-    all of them, K (down + up) / B_server (each way at B_server; down and up counted together as in the fleet
-    3D model's server time); the exchange lasts the longer of the two."""
+    update over its own link at the same time, the download first (the device trains on the model it received),
+    alpha_down + down / B_down + alpha + up / B, while the aggregator's network carries all of them,
+    K (down + up) / B_server (each way at B_server; down and up counted together as in the fleet 3D model's
+    server time); the exchange lasts the longer of the two.
+
+    link_bandwidth and alpha are the device's uplink (what it sends); down_bandwidth and down_alpha its downlink,
+    where the radio is asymmetric (hardware/data/links.toml <key>_down: 5G's lte_5g_down, Ookla Q3 2023 median
+    203 Mb/s down against 19 Mb/s up), as the fleet 3D model charges a download (fleet3d.model.sync_costs,
+    Tier.down). None: one rate and one latency both ways, 2 alpha + (down + up) / B."""
+    b_down = link_bandwidth if down_bandwidth is None else down_bandwidth
+    a_down = alpha if down_alpha is None else down_alpha
+    for name, v in (("uplink bandwidth", link_bandwidth), ("downlink bandwidth", b_down),
+                    ("aggregator bandwidth", server_bandwidth)):
+        if not (math.isfinite(v) and v > 0):
+            raise UsageError(f"{name} must be a positive finite number of bytes/s, got {v!r}")
     k = np.asarray(selected, dtype=float)
-    moved = np.asarray(down_bytes, dtype=float) + np.asarray(up_bytes, dtype=float)
-    t = np.maximum(2.0 * alpha + moved / link_bandwidth, k * moved / server_bandwidth)
+    down = np.asarray(down_bytes, dtype=float)
+    up = np.asarray(up_bytes, dtype=float)
+    device = a_down + down / b_down + alpha + up / link_bandwidth
+    t = np.maximum(device, k * (down + up) / server_bandwidth)
     return float(t) if np.ndim(t) == 0 else t
 
 
 def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, server_bandwidth: float,
-                        largest_bytes: float = 1e15, half_duplex: bool = False) -> float | None:
+                        largest_bytes: float = 1e15, half_duplex: bool = False,
+                        down_bandwidth: float | None = None, down_alpha: float | None = None) -> float | None:
     """Update size M* at which the aggregator exchange (M down, M up; server_sync_time) and a ring all-reduce
     of M among the same K devices over the same link take the same time (SciPy brentq on log10 M over
     [1 B, largest_bytes]); None when one is faster at every size there. The ring is
@@ -239,14 +255,21 @@ def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, serv
     duplex = "half") each of its 2 (K-1) steps is an exchange, alpha + 2 M/(K B), as the star's down and up take
     turns on the device's radio ((M_down + M_up)/B); on a wire, alpha + M/(K B). Small updates favour the star
     (2 alpha against the ring's 2 (K-1) alpha); large ones favour the ring only once the aggregator's network is
-    the bottleneck: K / B_server > 1 / B on a wire, K / B_server > 2 (K-1) / (K B) on a half-duplex radio."""
+    the bottleneck: K / B_server > 1 / B on a wire, K / B_server > 2 (K-1) / (K B) on a half-duplex radio.
+
+    down_bandwidth, down_alpha: the star's download on an asymmetric radio's downlink (server_sync_time; 5G's
+    lte_5g_down). The ring's hops stay at the uplink's B: a device-to-device hop goes up the sender's uplink and
+    down the receiver's downlink through the operator's core, so it runs at the slower of the two, the uplink. The
+    star's device part then grows as M (1/B_down + 1/B) against the ring's 2 (K-1)/(K B) M on a wire and
+    4 (K-1)/(K B) M on a half-duplex radio, so a faster downlink moves M* up or removes it."""
     from scipy.optimize import brentq
 
     from explorer.cost.collectives import relayed_ring_allreduce_time
 
     def gap(log_m: float) -> float:
         m = 10.0 ** log_m
-        return float(server_sync_time(selected, m, m, alpha, link_bandwidth, server_bandwidth)
+        return float(server_sync_time(selected, m, m, alpha, link_bandwidth, server_bandwidth, down_bandwidth,
+                                      down_alpha)
                      - relayed_ring_allreduce_time(m, selected, alpha, link_bandwidth, 1, half_duplex))
 
     lo, hi = 0.0, math.log10(largest_bytes)

@@ -25,6 +25,7 @@ from explorer.cost.collectives import (
 )
 from explorer.cost.gossip import gossip_ring_crossover
 from explorer.puzzles.fleet3d import model as fm
+from explorer.puzzles.fleet3d.scenario import downlink_of
 from explorer.puzzles.fleetlens.common import View, contact_reach, contact_words, days, index, ratio_words, span
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_bytes as hbytes
@@ -60,21 +61,32 @@ def crossover(rep, res, given: dict | None = None) -> View:
     if tier.graph != "server":
         return _gossip_crossover(rep, res, given)
     m_fleet, link, who = sync_path(res)
+    # a download runs on the radio's downlink where it has its own entry (links.toml <key>_down: 5G's lte_5g_down,
+    # Ookla Q3 2023 median 203 Mb/s down against 19 Mb/s up), as the fleet 3D model charges it (Tier.down)
+    down = downlink_of(link) or link
     k_fleet = max(2, int(round(b["replicas"] * b["participation"])))
     srv = tier.server_bytes_per_s
     k = int(given.get("n", k_fleet))
     m = float(given.get("message_bytes", m_fleet))
     a = float(given.get("alpha_s", link.latency_s))
     bw = float(given.get("bandwidth_bps", link.effective_bandwidth))
-    star = federated.server_sync_time(k, m, m, a, bw, srv)
+    # options set one link, one latency and one rate both ways (the lab's alpha and B); else the downlink's own
+    a_d = a if "alpha_s" in given else down.latency_s
+    bw_d = bw if "bandwidth_bps" in given else down.effective_bandwidth
+    star = federated.server_sync_time(k, m, m, a, bw, srv, bw_d, a_d)
     # the ring on the device's own radio: on a half-duplex one each step is an exchange (sends and receives take
-    # turns), as the star's download and upload do (federated.server_sync_time)
+    # turns), as the star's download and upload do (federated.server_sync_time). A ring's or a tree's hop between
+    # two devices goes up the sender's uplink and down the receiver's downlink, so it runs at the slower, the
+    # uplink's B (federated.star_ring_crossover); only the star's download comes from the aggregator at B_down
     ring = relayed_ring_allreduce_time(m, k, a, bw, 1, link.half_duplex)
     tree = tree_allreduce_time(m, k, a, bw)
-    m_star = federated.star_ring_crossover(k, a, bw, srv, half_duplex=link.half_duplex)
-    e_star = energy.transfer_energy_j(m, m, link.energy_j_per_bit)
+    m_star = federated.star_ring_crossover(k, a, bw, srv, half_duplex=link.half_duplex, down_bandwidth=bw_d,
+                                           down_alpha=a_d)
+    # bits sent at the uplink's energy per bit, bits received at the downlink's (fleet3d.model.sync_costs)
+    e_up, e_dn = link.energy_j_per_bit, down.energy_j_per_bit
+    e_star = energy.transfer_energy_j(m, 0.0, e_up) + energy.transfer_energy_j(0.0, m, e_dn)
     per = ring_allreduce_bytes_per_device(m, k)
-    e_ring = energy.transfer_energy_j(per, per, link.energy_j_per_bit)
+    e_ring = energy.transfer_energy_j(per, 0.0, e_up) + energy.transfer_energy_j(0.0, per, e_dn)
     best = min((star, "the aggregator (star)"), (ring, "a ring"), (tree, "a tree"))[1]
     whos = f"{who}s" if who == "phone" else scn.track.device_plural
     cross = (f"the star and a ring break even at M* = {hbytes(m_star)}" if m_star is not None else
@@ -85,23 +97,35 @@ def crossover(rep, res, given: dict | None = None) -> View:
             f"update the star takes {span(star)}, a ring among them {span(ring)} and a tree {span(tree)} over "
             f"{over} ({best} is fastest); {cross}.")
     if given:
-        own = federated.server_sync_time(k_fleet, m_fleet, m_fleet, link.latency_s, link.effective_bandwidth, srv)
+        own = federated.server_sync_time(k_fleet, m_fleet, m_fleet, link.latency_s, link.effective_bandwidth, srv,
+                                         down.effective_bandwidth, down.latency_s)
+        own_rate = (f"B {hbytes(link.effective_bandwidth)}/s" if down is link else
+                    f"B {hbytes(link.effective_bandwidth)}/s up, {hbytes(down.effective_bandwidth)}/s down on "
+                    f"{down.name}")
         head = (f"With {', '.join(_flags(given, CROSSOVER_FLAGS))} as given: " + head[0].lower() + head[1:]
                 + f" The fleet 3D optimum itself selects {k_fleet:,} of its {scn.devices:,} {scn.track.device_plural} "
-                f"and syncs its {hbytes(m_fleet)} update over {link.name} (alpha {span(link.latency_s)}, B "
-                f"{hbytes(link.effective_bandwidth)}/s) by the star in {span(own)}.")
+                f"and syncs its {hbytes(m_fleet)} update over {link.name} (alpha {span(link.latency_s)}, "
+                f"{own_rate}) by the star in {span(own)}.")
     ring_note = ("" if ring >= star else
                  f" The ring's {span(ring)} would need every {who} to reach two others directly, which over "
                  f"{link.name} goes through the access network (the operator's core over 5G, routers and address "
                  f"translation over Wi-Fi), and one {who} that "
                  "leaves mid-round stalls a ring for everyone while a star simply drops it (Bonawitz et al. 2019): "
                  "the star is what a fleet can run.")
+    asym = bw_d != bw or a_d != a
+    dev_part = (f"alpha + M/B_down + alpha + M/B_up = {span(a_d + m / bw_d + a + m / bw)} (the model comes down "
+                f"{down.name} at {hbytes(bw_d)}/s, the update goes up {link.name} at {hbytes(bw)}/s)" if asym else
+                f"2 alpha + 2M/B = {span(2 * a + 2 * m / bw)}")
+    ring_rate = (f", up one {who}'s uplink and down the next one's downlink, at the slower uplink's "
+                 f"{hbytes(bw)}/s" if asym else "")
     why = (f"Star (FedAvg): every {who} downloads the model and uploads its update over its own link at once, "
-           f"2 alpha + 2M/B = {span(2 * a + 2 * m / bw)}, while the aggregator moves K x 2M through "
+           f"{dev_part}, while the aggregator moves K x 2M through "
            f"{num(srv * 8 / 1e9)} Gb/s: {span(k * 2 * m / srv)}; the round waits for the slower of the two. A ring "
            f"among the {k:,} pays 2 (K-1) alpha = {span(2 * (k - 1) * a)} of latency alone (a lower bound: a "
-           f"device-to-device hop crosses the access network twice). Radio energy per {who}: star {num(e_star)} J "
-           f"(M down, M up), ring {num(e_ring)} J (2 (K-1)/K M each way).{ring_note}")
+           f"device-to-device hop crosses the access network twice{ring_rate}). Radio energy per {who}: star "
+           f"{num(e_star)} J (M down, M up), ring {num(e_ring)} J (2 (K-1)/K M each way)"
+           + (f", bits sent at {num(e_up * 1e9)} nJ and received at {num(e_dn * 1e9)} nJ a bit" if e_up != e_dn
+              else "") + f".{ring_note}")
     at = " (the options given)" if given else ""
     figures = {
         "fleet_star_time_s": Figure(star, "s", f"aggregator (star) sync at the fleet's update{at}"),
@@ -115,8 +139,11 @@ def crossover(rep, res, given: dict | None = None) -> View:
     if m_star is not None:
         figures["fleet_star_ring_crossover_bytes"] = Figure(m_star, "B", "star = ring crossover M*")
     findings = [Finding("On the fleet: which collective, and where is the crossover?", why + _posed(rep, k, m, link))]
-    formulas = [Formula("aggregator round (star)", "max(2 alpha + (M_down + M_up)/B, K (M_down + M_up)/B_server)",
-                        "FedAvg (McMahan et al. 2017) through one aggregator; explorer/cost/federated.py")]
+    formulas = [Formula("aggregator round (star)",
+                        "max(alpha_down + M_down/B_down + alpha + M_up/B, K (M_down + M_up)/B_server)",
+                        "FedAvg (McMahan et al. 2017) through one aggregator; explorer/cost/federated.py "
+                        "server_sync_time; B_down = B where the link has no downlink entry of its own "
+                        "(hardware/data/links.toml: 5G's lte_5g_down)")]
     return View(head, findings, figures, formulas=formulas,
                 extra={"crossover": {"star_s": star, "ring_s": ring, "tree_s": tree, "m_star": m_star}})
 

@@ -81,13 +81,14 @@ class Estimate(StepEstimate):
 
     def to_dict(self) -> dict:
         """The estimate as `explore estimate --format json` writes it: the plan and every stack input that changes
-        the figures (framework, recompute_every, fp8_all_gather, grad_accumulation_fusion, cross_entropy, what the
-        track filled), the figures, the breakdowns in GB and seconds, the node and the assumptions. as_dict() is
-        the raw StepEstimate (bytes) with the node and assumptions."""
+        the figures (framework, recompute_every, fp8_all_gather, fp8_param_gather, grad_accumulation_fusion,
+        cross_entropy, what the track filled), the figures, the breakdowns in GB and seconds, the node and the
+        assumptions. as_dict() is the raw StepEstimate (bytes) with the node and assumptions."""
         e, s = self, self.setup
         return {
             "configuration": e.plan.as_dict(), "framework": e.plan.framework,
             "recompute_every": s.recompute_every if s else 1, "fp8_all_gather": s.fp8_all_gather if s else False,
+            "fp8_param_gather": s.fp8_param_gather if s else True,
             "grad_accumulation_fusion": s.grad_accumulation_fusion if s else True,
             "cross_entropy": s.cross_entropy if s else "unfused", "from_track": dict(e.from_track),
             "mfu": e.mfu, "hfu": e.hfu, "dp_comm_total_s": e.dp_comm_total_s,
@@ -493,7 +494,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              hsdp: bool = False,
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
              embedding_pipeline_slot: bool = False, recompute_every: int = 1,
-             fp8_all_gather: bool = False, grad_accumulation_fusion: bool = True,
+             fp8_all_gather: bool = False, fp8_param_gather: bool = True, grad_accumulation_fusion: bool = True,
              cross_entropy: str = "unfused") -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP); seq_len defaults to the
     track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
@@ -516,9 +517,11 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     Setup.embedding_pipeline_slot), so PP x virtual stages may reach layers + 2. recompute_every: under full
     recompute, only every k-th layer is checkpointed and the rest keep their activations (torchtitan's selective layer
     AC, Setup.recompute_every). fp8_all_gather: FP8 training on FSDP2 gathers the layers' weights in FP8 (torchao's
-    enable_fsdp_float8_all_gather, Setup.fp8_all_gather). grad_accumulation_fusion off: Megatron-LM from before
-    --gradient-accumulation-fusion (2022-02) lets autograd add each micro-batch's gradients into .grad, a pass over
-    the local parameters per micro-batch after the first (Setup.grad_accumulation_fusion). cross_entropy: the loss
+    enable_fsdp_float8_all_gather, Setup.fp8_all_gather). fp8_param_gather off: Megatron-LM's FP8 training with BF16
+    weights (no --fp8-param-gather), gathered in 2 bytes with Transformer Engine's cached FP8 copy; on (the default,
+    NVIDIA's recipes): primary FP8 weights (Setup.fp8_param_gather). grad_accumulation_fusion off: Megatron-LM from
+    before --gradient-accumulation-fusion (2022-02) lets autograd add each micro-batch's gradients into .grad, a pass
+    over the local parameters per micro-batch after the first (Setup.grad_accumulation_fusion). cross_entropy: the loss
     kernel, "unfused" (the frameworks' default), "te" (Transformer Engine's fused kernel, Megatron-Core
     --cross-entropy-fusion-impl te) or "flash-attn" (flash-attn's Triton kernel, llm-foundry's fused_crossentropy):
     Setup.cross_entropy. The result carries the Setup it was computed with (`.setup`)."""
@@ -611,6 +614,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
                           fused_kernels=fused_kernels, grad_reduce_dtype=grad_reduce_dtype, framework=fw,
                           in_network_reduction=in_network_reduction, embedding_pipeline_slot=embedding_pipeline_slot,
                           recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
+                          fp8_param_gather=fp8_param_gather,
                           grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy,
                           **stack_layout_default(fw, fused_kernels, cross_entropy))
 

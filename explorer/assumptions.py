@@ -28,7 +28,7 @@ from explorer.cost.frameworks import (
 from explorer.cost.frameworks import framework as framework_named
 from explorer.cost.memory import _cdiv, in_flight_chunks, stage_layers
 from explorer.cost.setup import Setup
-from explorer.cost.sharding import TE_FP8_WEIGHT_CACHE_SOURCE, te_fp8_weight_cache_bytes
+from explorer.cost.sharding import FP8_PARAM_GATHER_SOURCE, TE_FP8_WEIGHT_CACHE_SOURCE, te_fp8_weight_cache_bytes
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
 from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
@@ -59,7 +59,8 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None, one_plan: 
     gated = m.gated  # SwiGLU's or GeGLU's gate and up projections (GELU, ReLU and squared ReLU have one up projection)
     mlp = f"{MLP_LABELS[m.mlp]} MLP ({m.mlp_matrices} matrices h x ffn)"
     if s.precision == "fp8":  # only an FP8 part has a BF16 peak to compare with (a microcontroller has neither)
-        fp8_params = (framework or DEFAULT_FRAMEWORK) == MEGATRON.key and bool(zero)  # _te_fp8_weight_cache
+        fp8_params = ((framework or DEFAULT_FRAMEWORK) == MEGATRON.key and bool(zero)  # _te_fp8_weight_cache
+                      and s.fp8_param_gather)
         measured = get_accelerator(FP8_MEASURED_PART)
         prec = ("FP8 training (Transformer Engine): the transformer blocks' linear layers run FP8 GEMMs, "
                 f"{s.gemm_peak_flops / s.cluster.accelerator.peak('bf16'):.3g}x as fast as BF16 ones of the same "
@@ -697,6 +698,10 @@ def _te_fp8_weight_cache(s: Setup, plan: ParallelPlan | None) -> list[Assumption
                 f"across micro-batches and steps: {cache / sc:,.3f} {unit} per device, counted in the weights "
                 "(Megatron-LM allows primary FP8 weights, --fp8-param-gather, which hold no such copy, only with the "
                 "distributed optimizer: ZeRO-1 and up).")
+    elif not s.fp8_param_gather:
+        text = (f"FP8 weight cache (--no-fp8-param-gather): the weights stay BF16 and Transformer Engine keeps {copy} "
+                f"beside them, across micro-batches and steps: {cache / sc:,.3f} {unit} per device, counted in the "
+                "weights; the distributed optimizer gathers the updated BF16 weights, 2 bytes each.")
     else:
         held = ("an FP8 tensor with its FP8 transpose, the 2 bytes per weight the BF16 count holds" if per == 2 else
                 "an FP8 tensor, counted at the 2 bytes per weight of BF16 (MXFP8, the Blackwell recipes' format, "
@@ -704,9 +709,11 @@ def _te_fp8_weight_cache(s: Setup, plan: ParallelPlan | None) -> list[Assumption
                 "one byte)")
         text = ("FP8 weights: primary FP8 parameters (--fp8-param-gather, as Megatron-LM's own FP8 example and NeMo's "
                 f"and Megatron-Bridge's FP8 recipes run them): each GEMM weight is {held}, and the FP32 master copy "
-                "stays in the distributed optimizer; without that flag Transformer Engine would keep "
-                f"{copy} beside BF16 weights, {cache / sc:,.3f} {unit} more per device here.")
-    return [Assumption(text, TE_FP8_WEIGHT_CACHE_SOURCE)]
+                "stays in the distributed optimizer, which gathers the updated weights as their 1-byte FP8 data "
+                "(the norms, embedding and output layer in BF16); without that flag (--no-fp8-param-gather) "
+                f"Transformer Engine would keep {copy} beside BF16 weights, {cache / sc:,.3f} {unit} more per device "
+                "here, and the gather would move 2 bytes per weight.")
+    return [Assumption(text, f"{TE_FP8_WEIGHT_CACHE_SOURCE}; {FP8_PARAM_GATHER_SOURCE}")]
 
 
 def _fp8_all_gather(s: Setup) -> list[Assumption]:

@@ -258,6 +258,7 @@ def _setup(spec: dict, model: DecoderModel, gpus: int, seq_len: int, eff: Effici
                  fused_kernels=fused, fused_norm=_flag(row.get("fused_norm"), spec.get("fused_norm", False)),
                  recompute_every=int(row.get("recompute_every") or 1),
                  fp8_all_gather=_flag(row.get("fp8_all_gather"), spec.get("fp8_all_gather", False)),
+                 fp8_param_gather=_flag(row.get("fp8_param_gather"), spec.get("fp8_param_gather", True)),
                  optimizer_state_dtype=row.get("optimizer_state_dtype") or spec.get("optimizer_state_dtype", "fp32"),
                  embedding_pipeline_slot=_flag(row.get("embedding_pipeline_slot"),
                                                spec.get("embedding_pipeline_slot", False)),

@@ -167,7 +167,8 @@ def cluster_options(f: Callable) -> Callable:
 def stack_options(f: Callable,
                   precision_default: str = "default: the track's: bf16 in the cloud, fp32 on the earbud") -> Callable:
     """Software stack: --precision, --flash-attention/--no-..., --attention-kernel, --tp-comm-overlap/--no-...,
-    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --grad-accumulation-fusion/--no-..., --cross-entropy.
+    --fused-kernels/--no-..., --fp8-all-gather/--no-..., --fp8-param-gather/--no-...,
+    --grad-accumulation-fusion/--no-..., --cross-entropy.
     precision_default: what --precision's help says of its default (a command without --track says its own)."""
     opts = [
         click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
@@ -196,6 +197,11 @@ def stack_options(f: Callable,
                      help="With --precision fp8 on --framework fsdp (or any: its FSDP2 plans): gather the layers' "
                           "weights in FP8, 1 byte per parameter (torchao's enable_fsdp_float8_all_gather, on in "
                           "torchtitan's 405B config)."),
+        click.option("--fp8-param-gather/--no-fp8-param-gather", default=True, show_default=True,
+                     help="With --precision fp8 on --framework megatron at ZeRO-1 (the distributed optimizer): "
+                          "primary FP8 weights, gathered in 1 byte per GEMM weight, no cached FP8 copy (Megatron-LM "
+                          "--fp8-param-gather, NeMo fp8_params; NVIDIA's recipes since 2024). Off: BF16 weights, "
+                          "gathered in 2 bytes, plus Transformer Engine's cached FP8 copy (MLPerf v3.x's NeMo)."),
         click.option("--grad-accumulation-fusion/--no-grad-accumulation-fusion", default=True, show_default=True,
                      help="Megatron-LM adds each micro-batch's weight gradients into its FP32 main_grad inside the "
                           "weight-gradient GEMM (on since 2022-02). Off: Megatron-LM of 2021 (the SC'21 runs), where "

@@ -55,7 +55,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,
                  tp, pp, dp, cp, virtual_stages, micro_batch, global_batch, zero, recompute, recompute_every,
-                 sequence_parallel, hsdp, fp8_all_gather, grad_accumulation_fusion, cross_entropy,
+                 sequence_parallel, hsdp, fp8_all_gather, fp8_param_gather, grad_accumulation_fusion, cross_entropy,
                  embedding_slots, framework, grad_reduce_dtype, in_network_reduction, fmt) -> None:
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
@@ -75,6 +75,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
                  fused_kernels=fused_kernels, framework=framework, hsdp=hsdp,
                  grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
                  embedding_pipeline_slot=embedding_slots, fp8_all_gather=fp8_all_gather,
+                 fp8_param_gather=fp8_param_gather,
                  grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
     if crisis is not None:
         from dataclasses import replace

@@ -53,7 +53,7 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                  parallel_block, gpu, gpus, gpus_per_node, network, intra_network, precision, flash_attention,
                  attention_kernel,
                  tp_comm_overlap, fused_kernels, global_batch, seq_len, max_bubble, fix, recompute_every,
-                 fp8_all_gather, grad_accumulation_fusion, cross_entropy, framework,
+                 fp8_all_gather, fp8_param_gather, grad_accumulation_fusion, cross_entropy, framework,
                  grad_reduce_dtype, in_network_reduction, engine, top, time_limit) -> None:
     """The 3D puzzle: DP x PP x TP (x CP) x micro-batch at the highest MFU, fitting memory, bubble <= limit.
     On edge, mobile and tiny: the fleet form (split inside the local group, participants, local steps,
@@ -76,6 +76,7 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
                    max_bubble=max_bubble, fix=fixed, engine=engine, top=top, time_limit=time_limit,
                    framework=framework, grad_reduce_dtype=grad_reduce_dtype, in_network_reduction=in_network_reduction,
                    recompute_every=recompute_every, fp8_all_gather=fp8_all_gather,
+                   fp8_param_gather=fp8_param_gather,
                    grad_accumulation_fusion=grad_accumulation_fusion, cross_entropy=cross_entropy)
     emit(res.report, fmt, out_dir, attempts_file)
 

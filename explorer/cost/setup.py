@@ -93,6 +93,13 @@ class Setup:
     DistributedFusedAdam with dtype bf16 (its StateBucket allocates params_shard, exp_avg_shard and exp_avg_sq_shard
     in `dtype`), which NeMo 1.0's optim: distributed_fused_adam with dtype: bf16 runs (NVIDIA dgxc-benchmarking
     v24.11.1 nemotron4-340b-synth.yaml): 6 bytes per parameter for Adam."""
+    fp8_param_gather: bool = True
+    """Megatron-LM under FP8 with the distributed optimizer (ZeRO-1) or Megatron-FSDP: primary FP8 weights
+    (--fp8-param-gather; NeMo's fp8_params), as NVIDIA's recipes since 2024 run them (NeMo 2.0 and Megatron-Bridge
+    bf16_with_fp8_mixed, MLPerf Training v4.0 on): the layers' GEMM weights are Float8Tensors, gathered in 1 byte each
+    (sharding.FP8_PARAM_GATHER_SOURCE) and without Transformer Engine's cached FP8 copy. False: BF16 weights, gathered
+    in 2 bytes, with the cached copy at every ZeRO stage (sharding.TE_FP8_WEIGHT_CACHE_SOURCE), as NeMo ran FP8 before
+    fp8_params (MLPerf Training v3.0 and v3.1). No effect under other precisions or frameworks."""
     fp8_all_gather: bool = False
     """FP8 training on PyTorch FSDP2 with torchao's float8 all-gather (enable_fsdp_float8_all_gather): each
     Float8Linear weight is cast to FP8 on its shard and gathered in 1 byte per parameter instead of bf16's 2, and the

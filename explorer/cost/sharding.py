@@ -152,7 +152,9 @@ def model_state_bytes(setup: Setup, fw: ArrayLike, tp: ArrayLike, pp: ArrayLike,
     # Megatron-LM under FP8 without the distributed optimizer: Transformer Engine's cached FP8 copies of the layers'
     # GEMM weights (te_fp8_weight_cache_bytes); with it, primary FP8 weights (--fp8-param-gather) as NVIDIA's recipes
     # run them, 2 bytes per weight with their transpose, as the BF16 count already holds
-    w = w + np.where((fw == MEGATRON) & (zero == 0), te_fp8_weight_cache_bytes(setup, tp, pp, v), 0)
+    # (Setup.fp8_param_gather; without it the cached copies at every stage)
+    cached = (zero == 0) | (not setup.fp8_param_gather)
+    w = w + np.where((fw == MEGATRON) & cached, te_fp8_weight_cache_bytes(setup, tp, pp, v), 0)
     return np.where(is_f, w_f, w), np.where(is_f, g_f, g), np.where(is_f, o_f, o)
 
 
@@ -182,6 +184,40 @@ def te_fp8_weight_cache_bytes(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: Arr
     per_weight = 1 if gpu_family(setup.cluster.accelerator.key) == "blackwell" else 2
     m = setup.model
     return per_weight * _cdiv(np.asarray(stage_layers(m.layers, pp, v)) * m.layer_matmul_params, _a(tp))
+
+
+FP8_PARAM_GATHER_SOURCE = (
+    "NVIDIA/Megatron-LM megatron/core/distributed/distributed_data_parallel.py _allocate_buffers_for_parameters: a "
+    "Float8Tensor parameter (--fp8-param-gather) gets a torch.uint8 parameter buffer, so the distributed optimizer's "
+    "all-gather of the updated weights moves its 1-byte FP8 data; NVIDIA/NeMo nemo/core/optim/distributed_adam.py "
+    "MegatronDistributedFusedAdam.init_params_bucket does the same for NeMo 1.x's Apex optimizer (FP8 parameters in "
+    "buckets of param_sync_dtype torch.uint8, the others in the weight dtype)")
+
+
+def fp8_param_gather_bytes(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray | float:
+    """Mean bytes per parameter of Megatron-LM's weight all-gather (the distributed optimizer's once per step,
+    Megatron-FSDP's per unit) on the most loaded rank: under FP8 training with primary FP8 weights, which NVIDIA's
+    recipes run and model_state_bytes assumes with the distributed optimizer (TE_FP8_WEIGHT_CACHE_SOURCE), the
+    layers' GEMM weights travel as 1 byte each (FP8_PARAM_GATHER_SOURCE), the norms, the embedding and the output
+    layer in the weight dtype; the weight dtype's bytes under any other precision or without primary FP8 weights
+    (Setup.fp8_param_gather False)."""
+    wb = float(setup.weight_bytes)
+    if setup.precision != "fp8" or setup.collectives == "textbook" or not setup.fp8_param_gather:
+        return wb
+    m = setup.model
+    p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
+    fp8 = np.asarray(_cdiv(np.asarray(stage_layers(m.layers, pp, v)) * m.layer_matmul_params, _a(tp)), dtype=float)
+    return (fp8 * 1.0 + (p - fp8) * wb) / np.maximum(p, 1.0)
+
+
+def fp8_layer_gather_bytes(setup: Setup) -> float:
+    """fp8_param_gather_bytes for one transformer layer's unit (Megatron-FSDP gathers one layer at a time): its GEMM
+    weights as 1 byte under FP8, its norm weights in the weight dtype."""
+    wb = float(setup.weight_bytes)
+    if setup.precision != "fp8" or setup.collectives == "textbook" or not setup.fp8_param_gather:
+        return wb
+    m = setup.model
+    return (m.layer_matmul_params + (m.layer_params - m.layer_matmul_params) * wb) / m.layer_params
 
 
 def fsdp_layer_gather_bytes(setup: Setup) -> int:
@@ -294,10 +330,12 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
                             bucketed(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
         # the updated weights are gathered over the shard group (all of DP x CP, or Megatron-FSDP HSDP's inner group:
         # its replicas take the same optimizer step)
-        meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * wb, k, g_shard)), 0.0)
+        # under FP8 the layers' GEMM weights are gathered as their 1-byte FP8 data (fp8_param_gather_bytes)
+        pb = fp8_param_gather_bytes(setup, tp, pp, v)
+        meg_param = np.where(zero >= 1, bucketed(mb_bucket, lambda e: _rs(setup, e * pb, k, g_shard)), 0.0)
         meg_last = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * gcb, n, g_all)),
                             last_bucket(mb_bucket, lambda e: _ar(setup, e * gcb, n, g_all)))
-        meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * wb, k, g_shard)), 0.0)
+        meg_first = np.where(zero >= 1, last_bucket(mb_bucket, lambda e: _rs(setup, e * pb, k, g_shard)), 0.0)
     if np.any(is_d):  # DeepSpeed: 5e8-element reduce / all-gather buckets
         db = float(fwk.DEEPSPEED_BUCKET_PARAMS)
         bf16_opt = deepspeed_bf16_optimizer(setup, fw, zero)
@@ -331,7 +369,9 @@ def dp_comm(setup: Setup, fw: ArrayLike, tp: ArrayLike, cp: ArrayLike, pp: Array
         # stream of its own: a step-level sync (mf_outer, grad_step below)
         o_layer, o_ends = outer_ar(layer), np.where(ends > 0, outer_ar(ends), 0.0)
         # FSDP2 under torchao's float8 all-gather gathers the layers' weights in FP8 (Setup.fp8_all_gather)
-        f_ag = shard_ag(layer, np.where(is_f, fsdp_layer_gather_bytes(setup), wb))
+        # and Megatron-FSDP under FP8 its units' GEMM weights as FP8 (fp8_layer_gather_bytes)
+        f_ag = shard_ag(layer, np.where(is_f, fsdp_layer_gather_bytes(setup),
+                                        np.where(is_mf, fp8_layer_gather_bytes(setup), wb)))
         f_rs = _rs(setup, layer * gcb, k, g_shard) + np.where(is_mf, 0.0, o_layer)
         f_ends_ag = np.where(ends > 0, shard_ag(ends), 0.0)
         f_ends_rs = np.where(ends > 0, _rs(setup, ends * gcb, k, g_shard) + np.where(is_mf, 0.0, o_ends), 0.0)

@@ -72,7 +72,7 @@ SCENARIO_KEYS = ("model", "gpu", "gpus", "gpus_per_node", "network", "intra_netw
                  "precision", "optimizer", "usable_memory_fraction", "flash_attention", "attention_kernel",
                  "tp_comm_overlap", "fused_kernels", "efficiency", "max_bubble", "fix", "allow", "memory_limit_bytes",
                  "framework", "grad_reduce_dtype", "in_network_reduction", "recompute_every", "fp8_all_gather",
-                 "grad_accumulation_fusion", "cross_entropy")
+                 "fp8_param_gather", "grad_accumulation_fusion", "cross_entropy")
 
 
 @dataclass
@@ -160,7 +160,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                fused_projections: bool = True, selective_policy: str = "attention",
                embedding_pipeline_slot: bool = False, loss_bytes_per_logit: int = 6,
                tp_saves_gathered_input: bool = False, recompute_every: int = 1, fp8_all_gather: bool = False,
-               replay_early_stop: bool = False, grad_accumulation_fusion: bool = True,
+               fp8_param_gather: bool = True, replay_early_stop: bool = False, grad_accumulation_fusion: bool = True,
                cross_entropy: str = "unfused") -> Setup:
     """The cost-model Setup of a track with any of its defaults overridden (fused_projections, selective_policy,
     loss_bytes_per_logit, tp_saves_gathered_input and replay_early_stop: the framework's model code,
@@ -224,7 +224,7 @@ def make_setup(track: Track, *, model: str | DecoderModel | None = None, gpu: st
                  selective_policy=selective_policy, embedding_pipeline_slot=bool(embedding_pipeline_slot),
                  loss_bytes_per_logit=loss_bytes_per_logit, tp_saves_gathered_input=bool(tp_saves_gathered_input),
                  recompute_every=recompute_every, fp8_all_gather=bool(fp8_all_gather),
-                 replay_early_stop=bool(replay_early_stop),
+                 fp8_param_gather=bool(fp8_param_gather), replay_early_stop=bool(replay_early_stop),
                  grad_accumulation_fusion=bool(grad_accumulation_fusion), cross_entropy=cross_entropy,
                  **kw)
 
@@ -298,7 +298,8 @@ def scenario_of(inst: Instance) -> dict[str, Any]:
            "allow": {k: list(v) for k, v in inst.allow.items()}, "memory_limit_bytes": int(inst.limit),
            "framework": inst.framework, "grad_reduce_dtype": s.grad_reduce_dtype,
            "in_network_reduction": s.in_network_reduction, "recompute_every": s.recompute_every,
-           "fp8_all_gather": s.fp8_all_gather, "grad_accumulation_fusion": s.grad_accumulation_fusion,
+           "fp8_all_gather": s.fp8_all_gather, "fp8_param_gather": s.fp8_param_gather,
+           "grad_accumulation_fusion": s.grad_accumulation_fusion,
            "cross_entropy": s.cross_entropy}
     if s.efficiency != DEFAULT_EFFICIENCY:
         out["efficiency"] = s.efficiency.as_dict()

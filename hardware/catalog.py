@@ -34,7 +34,10 @@ class Accelerator:
     attention_efficiency_source: str = ""
     # Whether the GPU GEMM size roll-off (explorer/cost/efficiency.py gemm_efficiency: tile and wave quantisation on
     # SMs and tensor cores, fitted on A100 / H100 runs) applies on top of matmul_efficiency. False where the part has
-    # no such tiles or its matmul_efficiency was measured on the small GEMMs it runs (a microcontroller's loops)
+    # no such tiles and its matmul_efficiency already stands for the small GEMMs it runs: on both parts that say so
+    # it is an assumption, not a measurement (accelerators.toml matmul_efficiency_source: the nRF52840's quarter of
+    # peak counted from the Cortex-M4's instruction timings, no FP32 GEMM measurement having been found; the AR1's
+    # 40 % for small NPU GEMMs)
     gemm_size_rolloff: bool = True
     # False where no FlashAttention build runs on the part (a microcontroller, a phone's GPU or NPU): its attention is
     # QK^T and AV as its own loops, at its matmul_efficiency unless the catalog gives an attention_efficiency

@@ -212,6 +212,35 @@ def test_a_state_file_that_cannot_be_written_is_said(tmp_path, monkeypatch):
     assert str(blocker / "labs") in saved.error and "reload will start this part afresh" in saved.error
 
 
+def test_a_run_is_a_move_logged_and_kept_and_a_reload_counts_none(state):
+    """kit.record_run, the pass every part's workbench cell makes (ui.run_part): the starting point is logged but is
+    not a move; each run of a new configuration is one move, saved with the configuration; running the same
+    configuration again is not; a new session opening on the kept log (a reload, no run yet) counts nothing."""
+    from explorer.labs.kit import Dataloader, Saved, record_run
+
+    part = Dataloader("cloud")
+    start = part.defaults()
+    n = start["devices"]
+    log: list = []
+    pair = (lambda: log, lambda new: log.__setitem__(slice(None), new))
+    saved = Saved("08", "cloud", 2)
+    saved.save(kept=part.lock.options[0])  # the workbench opens once the prediction is locked
+    values, live, count = record_run(part, None, start, *pair, saved)  # the page opens: no run yet
+    assert (values, count, log) == (start, 0, [{"workers": 1, "devices": n}])
+    values, live, count = record_run(part, {**start, "workers": 20.4}, start, *pair, saved)  # typed 20.4: runs 20
+    assert values["workers"] == 20 and live.move == {"workers": 20, "devices": n} and count == 1
+    assert Saved("08", "cloud", 2).load(part)["values"]["workers"] == 20
+    values, live, count = record_run(part, {**start, "workers": 3}, start, *pair, saved)
+    _, _, again = record_run(part, {**start, "workers": 3}, start, *pair, saved)  # the same configuration again
+    assert count == again == 2 and len(log) == 3
+    back = Saved("08", "cloud", 2).load(part)
+    assert back["moves"] == [{"workers": 1, "devices": n}, {"workers": 20, "devices": n},
+                             {"workers": 3, "devices": n}] and back["values"]["workers"] == 3
+    kept = list(back["moves"])  # a reload: the log as kept, the controls where they were last run, no run yet
+    values, _, count = record_run(part, None, back["values"], lambda: kept, kept.append, saved)
+    assert values["workers"] == 3 and count == 2 and len(kept) == 3
+
+
 def test_settle_snaps_a_typed_value_to_the_controls_options():
     from explorer.labs.kit import Dataloader, ThreeD
 

@@ -1309,6 +1309,28 @@ class Saved:
         return True
 
 
+def record_run(part: Part, ran: dict[str, Any] | None, start: dict[str, Any],
+               moves: Callable[[], list[dict[str, Any]]], log: Callable[[list[dict[str, Any]]], Any],
+               saved: Saved) -> tuple[dict[str, Any], Live, int]:
+    """One pass of a part's workbench (ui.run_part, the same for every part): the configuration last run, its
+    instruments and the moves counted so far, as (values, live, moves).
+
+    `ran` is the controls' form value, None before the first run of this session: the controls then stand at
+    `start` (the configuration last run in an earlier session, else the defaults). `moves` reads the move log and
+    `log` sets it (a marimo state pair); `saved` keeps it across reloads (Saved). A run is a move: its move is
+    appended unless it repeats the last one logged (log_move), and the log and the configuration are saved. The
+    first entry of the log is the starting point, not a move, logged when the log is empty; a session that opens on
+    the moves kept from an earlier one (a reload) shows the configuration last run without counting it again."""
+    values = part.settle(ran if ran is not None else start)
+    live = part.shown(values)
+    was = moves()
+    now = log_move(live.move)(was) if ran is not None or not was else was
+    if len(now) != len(was):
+        log(now)
+        saved.save(moves=now, values=values)
+    return values, live, max(len(now) - 1, 0)
+
+
 def forget(lab: str, track: str) -> Path | None:
     """Delete a lab's saved predictions and moves on a track (`explore lab 05 --reset`); the file removed, or None."""
     path = state_file(lab, track)

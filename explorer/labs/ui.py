@@ -8,9 +8,10 @@ module so that importing this file never needs marimo.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
-from explorer.labs.kit import MOVES_SHOWN, Checked, Control, Live, Part, Plot
+from explorer.labs.kit import MOVES_SHOWN, Checked, Control, Live, Part, Plot, Saved, record_run
 from explorer.report import Report, Table
 
 LOCK_NOTE = "Lock your prediction above to unlock the workbench."
@@ -142,6 +143,20 @@ def workbench(mo: Any, part: Part, form: Any, live: Live, moves: int, error: str
     banners = [mo.callout(mo.md(html.escape(a)), kind="danger") for a in live.alerts]
     figs = [plot_image(mo, part, p) for p in live.plots]
     return mo.vstack([*banners, mo.hstack([mo.vstack(left), mo.vstack(figs)], widths=[1, 2], align="start")])
+
+
+def run_part(mo: Any, part: Part, form: Any, start: dict[str, Any], moves: Callable[[], list[dict[str, Any]]],
+             log: Callable[[list[dict[str, Any]]], Any], saved: Saved, kept: Callable[[], str | None],
+             unlocked: bool) -> tuple[Live, dict[str, Any]]:
+    """A part's workbench cell, the same for every part: behind the lock note until the prediction is locked
+    (`kept()`, or `unlocked` on an exported page), then the configuration run in `form` (kit.record_run: a run is a
+    move, logged by `moves`/`log` and kept in `saved`) laid out as the cell's output (mo.output.replace: the cell
+    ends on an assignment, so marimo keeps it). Returns (live, values) for the cells that follow (check grades the
+    moves at `values`)."""
+    mo.stop(kept() is None and not unlocked, locked(mo))
+    values, live, count = record_run(part, form.value, start, moves, log, saved)
+    mo.output.replace(workbench(mo, part, form, live, count, saved.error))
+    return live, values
 
 
 def counter(mo: Any, part: Part, moves: int) -> Any:

@@ -78,19 +78,8 @@ def _(mo, p1, p1_keep, p1_kept, p1_lock, p1_saved, ui):
 
 
 @app.cell
-def _(kit, mo, p1, p1_controls, p1_kept, p1_log, p1_moves, p1_saved, p1_start, ui, unlocked):
-    mo.stop(p1_kept() is None and not unlocked, ui.locked(mo))
-    # the configuration last run (None before the first run of this session: where the controls started)
-    p1_values = p1.settle(p1_controls.value if p1_controls.value is not None else p1_start)
-    p1_live = p1.shown(p1_values)
-    # a run is a move (the first entry of the log is the starting point, not a move); a session that opens on the
-    # moves kept from an earlier one (a reload) shows the configuration last run without counting it again
-    _run = p1_controls.value is not None or not p1_moves()
-    _log = kit.log_move(p1_live.move)(p1_moves()) if _run else p1_moves()
-    if len(_log) != len(p1_moves()):
-        p1_log(_log)
-        p1_saved.save(moves=_log, values=p1_values)
-    ui.workbench(mo, p1, p1_controls, p1_live, max(len(_log) - 1, 0), p1_saved.error)
+def _(mo, p1, p1_controls, p1_kept, p1_log, p1_moves, p1_saved, p1_start, ui, unlocked):
+    p1_live, p1_values = ui.run_part(mo, p1, p1_controls, p1_start, p1_moves, p1_log, p1_saved, p1_kept, unlocked)
     return p1_live, p1_values
 
 
@@ -145,19 +134,8 @@ def _(mo, p2, p2_keep, p2_kept, p2_lock, p2_saved, ui):
 
 
 @app.cell
-def _(kit, mo, p2, p2_controls, p2_kept, p2_log, p2_moves, p2_saved, p2_start, ui, unlocked):
-    mo.stop(p2_kept() is None and not unlocked, ui.locked(mo))
-    # the configuration last run (None before the first run of this session: where the controls started)
-    p2_values = p2.settle(p2_controls.value if p2_controls.value is not None else p2_start)
-    p2_live = p2.shown(p2_values)
-    # a run is a move (the first entry of the log is the starting point, not a move); a session that opens on the
-    # moves kept from an earlier one (a reload) shows the configuration last run without counting it again
-    _run = p2_controls.value is not None or not p2_moves()
-    _log = kit.log_move(p2_live.move)(p2_moves()) if _run else p2_moves()
-    if len(_log) != len(p2_moves()):
-        p2_log(_log)
-        p2_saved.save(moves=_log, values=p2_values)
-    ui.workbench(mo, p2, p2_controls, p2_live, max(len(_log) - 1, 0), p2_saved.error)
+def _(mo, p2, p2_controls, p2_kept, p2_log, p2_moves, p2_saved, p2_start, ui, unlocked):
+    p2_live, p2_values = ui.run_part(mo, p2, p2_controls, p2_start, p2_moves, p2_log, p2_saved, p2_kept, unlocked)
     return p2_live, p2_values
 
 
@@ -212,19 +190,8 @@ def _(mo, p3, p3_keep, p3_kept, p3_lock, p3_saved, ui):
 
 
 @app.cell
-def _(kit, mo, p3, p3_controls, p3_kept, p3_log, p3_moves, p3_saved, p3_start, ui, unlocked):
-    mo.stop(p3_kept() is None and not unlocked, ui.locked(mo))
-    # the configuration last run (None before the first run of this session: where the controls started)
-    p3_values = p3.settle(p3_controls.value if p3_controls.value is not None else p3_start)
-    p3_live = p3.shown(p3_values)
-    # a run is a move (the first entry of the log is the starting point, not a move); a session that opens on the
-    # moves kept from an earlier one (a reload) shows the configuration last run without counting it again
-    _run = p3_controls.value is not None or not p3_moves()
-    _log = kit.log_move(p3_live.move)(p3_moves()) if _run else p3_moves()
-    if len(_log) != len(p3_moves()):
-        p3_log(_log)
-        p3_saved.save(moves=_log, values=p3_values)
-    ui.workbench(mo, p3, p3_controls, p3_live, max(len(_log) - 1, 0), p3_saved.error)
+def _(mo, p3, p3_controls, p3_kept, p3_log, p3_moves, p3_saved, p3_start, ui, unlocked):
+    p3_live, p3_values = ui.run_part(mo, p3, p3_controls, p3_start, p3_moves, p3_log, p3_saved, p3_kept, unlocked)
     return p3_live, p3_values
 
 

@@ -311,10 +311,17 @@ def hierarchy(rep, res) -> View:
     mult = (f"{ratio_words(rest_untied[-1]['days'], top['days'])} against the slowest path" if rest_untied else "")
     tie = ""
     if tied:
-        names = " and ".join(r["tier"].name for r in tied)
+        # one other path: '<path> ties with it', either path's window; two or more (three paths tie, as on mobile):
+        # 'two other paths (<a>; <b>) tie with it', each path's window (the names hold commas: ';' parts them)
+        if len(tied) == 1:
+            who, verb, each = tied[0]["tier"].name, "ties", "either"
+        else:
+            count = {2: "two", 3: "three", 4: "four"}.get(len(tied), f"{len(tied):,}")
+            who = f"{count} other paths ({'; '.join(r['tier'].name for r in tied)})"
+            verb, each = "tie", "each"
         fit = all(r.get("fits_one_window") for r in [top, *tied])
-        tie = (f"; {names} ties with it at the same {days(top['days'])}"
-               + (f" (the {num(top['rounds'])} rounds of {span(top['round_time'])} fit in either path's daily "
+        tie = (f"; {who} {verb} with it at the same {days(top['days'])}"
+               + (f" (the {num(top['rounds'])} rounds of {span(top['round_time'])} fit in {each} path's daily "
                   "window, whatever its rounds a day)" if fit else "")
                + ", and the fleet 3D optimum, which orders equal times by the battery they draw, takes "
                + (f"{top['tier'].short}, which draws none" if not top["tier"].uses_battery else top["tier"].short))

@@ -239,6 +239,11 @@ def test_a_run_is_a_move_logged_and_kept_and_a_reload_counts_none(state):
     kept = list(back["moves"])  # a reload: the log as kept, the controls where they were last run, no run yet
     values, _, count = record_run(part, None, back["values"], lambda: kept, kept.append, saved)
     assert values["workers"] == 3 and count == 2 and len(kept) == 3
+    # a run that changes only the augmentation cost (a scenario control, not part of the graded move) is no move,
+    # but a reload brings it back
+    _, live, count = record_run(part, {**start, "workers": 3, "augment_x": 4.0}, start, *pair, saved)
+    assert count == 2 and live.move == {"workers": 3, "devices": n}
+    assert Saved("08", "cloud", 2).load(part)["values"]["augment_x"] == 4.0
 
 
 def test_settle_snaps_a_typed_value_to_the_controls_options():

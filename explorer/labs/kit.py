@@ -1318,7 +1318,8 @@ def record_run(part: Part, ran: dict[str, Any] | None, start: dict[str, Any],
     `ran` is the controls' form value, None before the first run of this session: the controls then stand at
     `start` (the configuration last run in an earlier session, else the defaults). `moves` reads the move log and
     `log` sets it (a marimo state pair); `saved` keeps it across reloads (Saved). A run is a move: its move is
-    appended unless it repeats the last one logged (log_move), and the log and the configuration are saved. The
+    appended unless it repeats the last one logged (log_move), and the log and the configuration are saved (the
+    configuration after every run, a move or not). The
     first entry of the log is the starting point, not a move, logged when the log is empty; a session that opens on
     the moves kept from an earlier one (a reload) shows the configuration last run without counting it again."""
     values = part.settle(ran if ran is not None else start)
@@ -1327,6 +1328,9 @@ def record_run(part: Part, ran: dict[str, Any] | None, start: dict[str, Any],
     now = log_move(live.move)(was) if ran is not None or not was else was
     if len(now) != len(was):
         log(now)
+    if len(now) != len(was) or ran is not None:
+        # a run that changes only a control outside the move (lab 08 part 2's augmentation cost) is no move, but
+        # its configuration is what a reload must bring back
         saved.save(moves=now, values=values)
     return values, live, max(len(now) - 1, 0)
 

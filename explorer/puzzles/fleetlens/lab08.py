@@ -267,8 +267,11 @@ def batch(rep, res, given: dict | None = None) -> View:
                                       binding=b["binding"] == "energy budget"))
     tables = {}
     if rows:
+        # each row moves only the participation; the deadline, local steps, micro-batch and path stay the optimum's
         tables["fleet_participation"] = Table(["participation", "replicas per round", "n x b", "rounds",
-                                               "days to target"], rows, "The fleet 3D optimum by participation")
+                                               "days to target"], rows,
+                                              f"Participation varied at the fleet 3D optimum (its other settings held; "
+                                              f"its own participation {num(b['participation'])})")
     return View(head, [Finding("On the fleet: which batch, and what replaces the MFU target?", why)], figures,
                 constraints=constraints, tables=tables, status="computed",
                 drop_constraints=("MFU", "network utilisation", "critical batch"))

@@ -73,6 +73,7 @@ def test_lab06_star_over_5g_downloads_on_the_downlink():
     why = v.findings[0].answer
     assert "5G downlink at 17.50 MB/s" in why and "5G uplink at 4.38 MB/s" in why
     assert "2 alpha + 2M/B" not in why
+    assert "over 5G uplink (the star's download on 5G downlink)" in v.headline
 
 
 def test_lab06_star_on_wifi_keeps_one_rate():

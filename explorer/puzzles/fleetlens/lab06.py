@@ -92,7 +92,7 @@ def crossover(rep, res, given: dict | None = None) -> View:
     cross = (f"the star and a ring break even at M* = {hbytes(m_star)}" if m_star is not None else
              "the star is faster than a ring at every update size")
     over = (f"{link.name}'s radio at alpha {span(a)} and B {hbytes(bw)}/s" if {"alpha_s", "bandwidth_bps"} & set(given)
-            else link.name)
+            else link.name if down is link else f"{link.name} (the star's download on {down.name})")
     head = (f"On the fleet the {k:,} selected {whos} average through the aggregator (FedAvg): at the {hbytes(m)} "
             f"update the star takes {span(star)}, a ring among them {span(ring)} and a tree {span(tree)} over "
             f"{over} ({best} is fastest); {cross}.")

@@ -343,6 +343,8 @@ def _faster_or_slower(error: float) -> str:
 SCALE_LINE_MIN_GPUS = 256
 """Plans on at least this many GPUs carry the weak-scaling line (scale_line): a few hundred GPUs is where the
 tables' series start to lose per-GPU throughput the model does not charge."""
+SCALE_LEAN_NOISE = 0.005
+"""A median weak-scaling gap smaller than this (half a point) is not called a lean either way."""
 
 
 def scale_line(gpus: int, accelerator_key: str) -> str:
@@ -356,9 +358,20 @@ def scale_line(gpus: int, accelerator_key: str) -> str:
     return (f"Scale: along {len(ws['series'])} weak-scaling series of the reference tables ({lo:,}-{hi:,} GPUs, the "
             f"work per GPU fixed; explore validate), per-GPU throughput fell by {-ws['median_published_change']:.1%} "
             f"at the median from each series' smallest run to its largest where the model's fell by "
-            f"{-ws['median_predicted_change']:.1%}: the cost of scale beyond the collectives the model charges "
-            f"(stragglers, jitter, the fabric) is not in these figures, so on {gpus:,} GPUs they lean optimistic, by "
-            f"about the {-ws['median_gap']:.1%} median gap, against the same work per GPU on fewer GPUs.")
+            f"{-ws['median_predicted_change']:.1%}" + _scale_lean(ws["median_gap"], gpus))
+
+
+def _scale_lean(gap: float, gpus: int) -> str:
+    """The end of scale_line: which way the median weak-scaling gap (published minus predicted change) leans."""
+    charged = ("the model charges the collectives and the slowest GPU's pace (a normal spread of GPU speed); "
+               "jitter, rarer outliers and the fabric's congestion are not in these figures")
+    if gap <= -SCALE_LEAN_NOISE:
+        return (f": {charged}, so on {gpus:,} GPUs they lean optimistic, by about the {-gap:.1%} median gap, against "
+                "the same work per GPU on fewer GPUs.")
+    if gap >= SCALE_LEAN_NOISE:
+        return (f": {charged}, and still the model loses more with scale than the runs did, so on {gpus:,} GPUs "
+                f"these figures lean pessimistic, by about the {gap:.1%} median gap.")
+    return f": {charged}, and the two agree within {SCALE_LEAN_NOISE:.1%} at the median."
 
 
 def write() -> dict:

@@ -29,6 +29,7 @@ from explorer.cost.frameworks import framework as framework_named
 from explorer.cost.memory import _cdiv, in_flight_chunks, stage_layers
 from explorer.cost.setup import Setup
 from explorer.cost.sharding import FP8_PARAM_GATHER_SOURCE, TE_FP8_WEIGHT_CACHE_SOURCE, te_fp8_weight_cache_bytes
+from explorer.cost.stragglers import GPU_SPEED_VARIABILITY_SOURCE
 from explorer.cost.time import CROSS_ENTROPY_BYTES as ce_bytes
 from explorer.hardware.catalog import get_accelerator, get_node
 from explorer.models.architecture import MLP_LABELS
@@ -225,7 +226,7 @@ def setup_assumptions(setup: Setup, plan: ParallelPlan | None = None, one_plan: 
         s, plan) + _bf16_optimizer(s, framework, zero) + _autograd_accumulation(
         s, framework, zero) + _deepspeed_pipeline(framework, pp) + _deepspeed_zero3_across_nodes(
         s, plan) + _megatron_fsdp(plan) + _hsdp(s, plan) + _fp8_all_gather(s) + _te_fp8_weight_cache(
-        s, plan) + _dtensor_tp(s, plan) + [
+        s, plan) + _dtensor_tp(s, plan) + _slowest_gpu(s) + [
         Assumption(accuracy_line(framework or DEFAULT_FRAMEWORK, s.cluster.accelerator.key,
                                  s.cluster.accelerator.name, s.precision),
                    "explorer/data/reference/accuracy.json (python -m explorer.accuracy), from explore validate: "
@@ -714,6 +715,19 @@ def _te_fp8_weight_cache(s: Setup, plan: ParallelPlan | None) -> list[Assumption
                 f"Transformer Engine would keep {copy} beside BF16 weights, {cache / sc:,.3f} {unit} more per device "
                 "here, and the gather would move 2 bytes per weight.")
     return [Assumption(text, f"{TE_FP8_WEIGHT_CACHE_SOURCE}; {FP8_PARAM_GATHER_SOURCE}")]
+
+
+def _slowest_gpu(s: Setup) -> list[Assumption]:
+    """The pace of the slowest GPU (Setup.pace), where it is charged."""
+    if s.pace == 1.0:
+        return []
+    n = int(s.cluster.devices)
+    return [Assumption(
+        f"Slowest GPU: every step waits for the slowest of the {n:,} GPUs; with GPU speeds spread normally by "
+        f"{s.efficiency.gpu_speed_cv:.1%} (same SKU, one cluster), the compute and memory-bound work takes "
+        f"{s.pace - 1:.1%} longer than on a typical GPU (1 + cv x the expected maximum of {n:,} normals); rarer "
+        "outliers, up to 1.5x slower, are not in it.",
+        f"{GPU_SPEED_VARIABILITY_SOURCE}; explorer/cost/stragglers.py slowest_gpu_pace")]
 
 
 def _fp8_all_gather(s: Setup) -> list[Assumption]:

@@ -60,18 +60,18 @@ def test_tiny_premise_names_the_exposed_sync(tiny):
 
 
 def test_cloud_premise_splits_the_sync_it_hides_from_the_sync_it_exposes(cloud):
-    # Hand: the cloud crisis step 5.705 s less its compute 3.998 s, bubble 1.599 s, TP 0.0527 s, PP 0.0230 s and
+    # Hand: the cloud crisis step 5.711 s less its compute 4.003 s, bubble 1.600 s, TP 0.0527 s, PP 0.0230 s and
     # optimizer 0.0006 s leaves 0.0320 s of exposed sync; the all-reduce is 0.149 s, so the backward hides
-    # 0.149 - 0.032 = 0.117 s of it; 0.032 / 5.705 = 0.56% of the step. The two largest losses are compute below
-    # peak (2.005 s, 35.1%) and the bubble (1.599 s, 28.0%): there the network is not what the start loses.
+    # 0.149 - 0.032 = 0.117 s of it; 0.032 / 5.711 = 0.561% of the step. The two largest losses are compute below
+    # peak (2.009 s, 35.2%) and the bubble (1.600 s, 28.0%): there the network is not what the start loses.
     res, rep = cloud
     cr = res.crisis
     _, losses, _ = batch.step_losses(res.inst, cr)
     assert losses["dp_exposed"] == pytest.approx(0.0320, abs=5e-4)
     assert cr["comm_time"] - losses["dp_exposed"] == pytest.approx(0.117, abs=5e-4)
     text = _finding(rep, PREMISE)
-    assert "the backward pass hides 0.117 s of it and 0.032 s are exposed, 0.562% of the step" in text
-    assert "compute below peak (35.1% of the step) and pipeline bubble (28% of the step), not the network" in text
+    assert "the backward pass hides 0.117 s of it and 0.032 s are exposed, 0.561% of the step" in text
+    assert "compute below peak (35.2% of the step) and pipeline bubble (28% of the step), not the network" in text
 
 
 @pytest.mark.parametrize("track", ["tiny", "cloud", "mobile", "edge"])
@@ -105,15 +105,15 @@ def test_sync_words_all_three_cases():
 def test_cap_is_named_as_the_conflict_with_the_uncapped_answer(cloud, cloud_cap32):
     # Hand, from the uncapped run's tables: the 3D solver's best plan at batch 64 reaches MFU 42.3% >= 40% with the
     # network 50.9% busy and 64 <= 899 (critical batch), the smallest batch of its grid (64, 128, ...) to do so; the
-    # track's plan first reaches 40% at batch 496. Batch 128 reaches 46.1% at 0.009657 s per sample to the target
-    # against 0.009855 s at 64: the uncapped answer is 128. Under --batch 32 nothing does (the ceiling is 11.4% at 32).
+    # track's plan first reaches 40% at batch 496. Batch 128 reaches 46.0% with less time per sample to the target
+    # than at 64: the uncapped answer is 128. Under --batch 32 nothing does (the ceiling is 11.4% at 32).
     _, uncapped = cloud
     assert uncapped.status == "computed" and uncapped.figure("global_batch") == 128
     rep = cloud_cap32
     assert rep.status == "infeasible"
     head = " ".join(rep.headline.split())
     assert "The conflicting constraint is the batch cap (--batch 32)" in head
-    assert "reaches the target at global batch 128" in head and "MFU 46.1%" in head
+    assert "reaches the target at global batch 128" in head and "MFU 46%" in head
     assert "the smallest batch that reaches it within every other limit is 64 (MFU 42.3%)" in head
     text = _finding(rep, "What would the target MFU take")
     assert "No batch up to the dataset" not in text and "not by the batch" not in text

@@ -223,21 +223,21 @@ def test_ring_attention_exposes_what_the_attention_block_cannot_hide():
     # (47e9 B/s, alpha 5 us). Per step: K and V of 1,024 tokens x 1024/8 x 2 bytes = 524,288 B
     # -> 5 + 11.155 us forward, 5 + 22.31 us backward (dK, dV too).
     # Attention block: 1,024 tokens x 4 x 4,096 x 4,096 / 8 FLOPs at the H100's fused-attention efficiency
-    # (accelerators.toml: 0.3693) x 989.4e12, over 4 steps = 5.877 us forward; the fused backward recomputes the
-    # scores, 2.5 forward passes (FlashAttention-2, Algorithm 2): 14.693 us.
-    # Exposed: 3 steps x ((16.155 - 5.877) + (27.310 - 14.693)) us = 3 x 22.895 us = 68.68 us; and the block's
+    # (accelerators.toml: 0.3733) x 989.4e12, over 4 steps = 5.814 us forward; the fused backward recomputes the
+    # scores, 2.5 forward passes (FlashAttention-2, Algorithm 2): 14.536 us.
+    # Exposed: 3 steps x ((16.155 - 5.814) + (27.310 - 14.536)) us = 3 x 23.115 us = 69.35 us; and the block's
     # attention runs under the whole transfer, slowed by sigma = 0.189 of it (Lee et al., arXiv 2507.03114):
-    # 3 x 0.189 x (5.877 + 14.693) us = 11.66 us. Total 80.35 us.
+    # 3 x 0.189 x (5.814 + 14.536) us = 11.54 us. Total 80.88 us.
     from explorer.cost.time import cp_exposed_time
 
     s = Setup(get_model("llama3_8b"), build_cluster("h100", 64, 8, "nvlink4", "ib_ndr"), 4096)
-    assert s.attention_efficiency == pytest.approx(0.3693)
+    assert s.attention_efficiency == pytest.approx(0.3733)
     assert s.efficiency.overlap_interference == pytest.approx(0.189)
     t_kv, t_kv2, block = 5e-6 + 524288 / 47e9, 5e-6 + 2 * 524288 / 47e9, 1024 * 4 * 4096 * 4096 / 8 / (
-        989.4e12 * 0.3693) / 4
-    assert block == pytest.approx(5.877e-6, rel=1e-3)
+        989.4e12 * 0.3733) / 4
+    assert block == pytest.approx(5.814e-6, rel=1e-3)
     expect = 3 * ((t_kv - block) + (t_kv2 - 2.5 * block) + 0.189 * (block + 2.5 * block))
-    assert expect == pytest.approx(80.35e-6, rel=1e-3)
+    assert expect == pytest.approx(80.88e-6, rel=1e-3)
     assert float(cp_exposed_time(s, 8, 4, 1, 0)) == pytest.approx(expect)
     # selective recompute runs the forward ring again
     assert float(cp_exposed_time(s, 8, 4, 1, 1)) == pytest.approx(expect + 3 * (t_kv - block + 0.189 * block))

@@ -14,11 +14,14 @@ from explorer.hardware.catalog import build_cluster
 from explorer.models.catalog import get_model
 
 from explorer.cost.eager import eager_chain_bytes
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY
 from explorer.cost.setup import Setup
 from explorer.validate import compared_rows, load_table
 
 
 def _setup(model: str = "llama2_7b", **kw) -> Setup:
+    # a typical GPU's kernels: no slowest-GPU pace (Setup.pace, tests/test_slowest_gpu.py)
+    kw.setdefault("efficiency", replace(DEFAULT_EFFICIENCY, gpu_speed_cv=0.0))
     return Setup(get_model(model), build_cluster("h100", 8, 8, "nvlink4", "ib_ndr"), 4096, fused_kernels=False, **kw)
 
 

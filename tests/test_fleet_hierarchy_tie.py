@@ -38,8 +38,10 @@ def test_headline_names_the_optimums_path_and_the_tie(mobile):
     best = res.best
     assert head.startswith(f"On the fleet the tiers are its aggregation paths: {best['tier'].name} reaches")
     assert f"({best['rounds_per_day']:,.0f} rounds a day" in head  # 3,044, the figure's 3,043.5
-    assert f"({res.per_tier['worn_wifi']['rounds_per_day']:,.0f} rounds a day" not in head.split(" ties ")[0]
-    assert f"{res.per_tier['worn_wifi']['tier'].name} ties with it" in head
-    assert res.per_tier["worn_bluetooth"]["tier"].name in head.split(" ties ")[0]
+    before_tie = head.split(" tie with it")[0]
+    assert f"({res.per_tier['worn_wifi']['rounds_per_day']:,.0f} rounds a day" not in before_tie
+    bt, wifi = (res.per_tier[k]["tier"].name for k in ("worn_bluetooth", "worn_wifi"))
+    # three tied paths: the two others are named together, and the plural verb agrees ("two other paths ... tie")
+    assert f"two other paths ({bt}; {wifi}) tie with it" in head
     # the multiplier compares against the slowest untied path: every path ties here, so there is none
     assert "fleet_path_multiplier" not in rep.figures

@@ -127,13 +127,17 @@ def test_scaling_efficiency_and_gain_agree_and_the_superlinear_part_is_explained
     eta8 = rows[(ib, 8)][col]
     # by definition eta(N) = S(N)/N = X(N)/(N X(1)), so X(64)/X(8) = 8 eta(64)/eta(8): the two figures agree
     assert gain == pytest.approx(8 * eta64 / eta8, rel=1e-9)
-    assert eta64 > 1 and gain < 8  # the review's 100.5 % beside 7.999x
+    # the slowest of 64 GPUs paces the same work 2.3 % longer than one GPU (1 + 0.01 x E[max of 64 normals] = 2.335),
+    # more than ZeRO-1's sharded optimizer step gives back: eta(64) is below 1, and the answer says what grew
+    assert eta64 < 1 and gain < 8
     text = _finding(rep, "Does going from 8 to 64 GPUs cut training time by 8x? (InfiniBand")
+    assert "paced by the slowest of 64 GPUs" in text
     m = re.search(r"by ([\d.]+)x .*eta\(64\) = S\(64\)/64 = ([\d.]+), eta\(8\) = ([\d.]+)", text)
     assert m, text
     g_p, e64_p, e8_p = (float(m.group(i)) for i in range(1, 4))
     assert 8 * e64_p / e8_p == pytest.approx(g_p, abs=6e-4)  # the printed numbers reproduce the printed gain
-    assert "against one GPU" in text and "ZeRO-1 shards the optimizer step" in text
+    # what ZeRO-1's sharding gives back is still named (it shrinks the optimizer step as N grows)
+    assert "against one GPU" in text and "the ZeRO-sharded optimizer step changes by -" in text
     assert "against one GPU" in rep.figures["efficiency_64_ib_ndr"].label
     assert "from 7 s to 7 s" not in text
 

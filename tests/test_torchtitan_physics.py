@@ -64,7 +64,7 @@ def test_op_policy_replays_the_elementwise_traffic():
     # forward (read 2, write 1 ffn-vector) twice, as under full recompute; Megatron's selective replays neither.
     from explorer.cost.time import layer_time
 
-    eff = replace(DEFAULT_EFFICIENCY, elementwise_bytes_per_hidden=30.0)
+    eff = replace(DEFAULT_EFFICIENCY, elementwise_bytes_per_hidden=30.0, gpu_speed_cv=0.0)  # a typical GPU's
     s_op, s_attn = _setup("op", efficiency=eff), _setup("attention", efficiency=eff)
     m, tokens, bw = s_op.model, 8192, s_op.cluster.accelerator.memory_bandwidth
     t_op = float(layer_time(s_op, 1, 1, 1, 1, 0)[1])

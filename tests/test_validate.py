@@ -1279,7 +1279,9 @@ def test_nemo_long_context_table_reads_its_page_and_holds_context_parallelism_to
     assert share[0] < 0.15 and share[1] > 0.97
     t = validate_table("nemo_long_context_h100")
     errs = [r.error for r in t.rows]
-    assert all(0.0 < e < 0.15 for e in errs) and max(errs) - min(errs) < 0.07
+    # flat within 9 points (the slowest-GPU pace, Setup.pace, alone moves the 1,024-GPU row 2.2 points against the
+    # 4-GPU one), where a wrong attention kernel (below) spreads them by more than 35
+    assert all(0.0 < e < 0.15 for e in errs) and max(errs) - min(errs) < 0.09
     flash2 = [r.error for r in _throughput_table(spec, [{**r, "attention_kernel": "flash2"} for r in rows],
                                                  DEFAULT_EFFICIENCY, None)]
     assert flash2[0] > -0.15 and flash2[-1] < -0.35 and flash2[-1] < flash2[3] < flash2[0]

@@ -34,10 +34,10 @@ class Efficiency:
     SMs and waste tile quantisation (NVIDIA Deep Learning Performance Guide, 'Matrix multiplication
     background', fig. 'Tensor Core performance vs. size'). Fitted (prior 192)."""
 
-    matmul_half_tokens: float = 126.3
+    matmul_half_tokens: float = 122.9
     """Same roll-off in the token dimension of a micro-batch (b x s / CP). Fitted (prior 128)."""
 
-    elementwise_bytes_per_hidden: float = 35.1
+    elementwise_bytes_per_hidden: float = 34.7
     """Bytes of HBM traffic per token, per layer, per hidden unit from memory-bound kernels
     (norms, residual adds, dropout, rotary), forward + backward. About a
     dozen such passes over 2-byte activations (Korthikanti et al. 2022, sec. 4: layernorm,
@@ -46,7 +46,7 @@ class Efficiency:
     (prior 30: Korthikanti et al. Table 4, sequence parallelism saves 0.6 ms of the 22B layer's 19.6 ms on A100,
     7/8 of this traffic at 8,192 tokens x 6,144 = 28 bytes); the fit lands near 37."""
 
-    elementwise_bytes_per_hidden_eager: float = 206.8
+    elementwise_bytes_per_hidden_eager: float = 215.1
     """The same traffic when every norm, residual add, activation and layout copy runs as its own PyTorch kernel
     (eager mode, no fusion; Setup.fused_kernels False): each op reads its inputs from HBM and writes its output
     back, FP32 up-casts in the norms included. Fitted on the three MosaicML tables (prior 150, about 5x the fused
@@ -61,7 +61,7 @@ class Efficiency:
     (`explore validate`, 57 % of FLOPs in attention). Parts with their own measured figure carry it in the catalog
     (accelerators.toml attention_efficiency, fitted for Hopper and Ampere); this one applies to the others."""
 
-    attention_score_bytes: float = 45.17
+    attention_score_bytes: float = 44.92
     """HBM bytes per attention-score element per layer, forward + backward, when FlashAttention is off:
     QK^T writes 2, fused scale-mask-softmax reads and writes 2 + 2, dropout reads 2 and writes 2 + a 1-byte
     mask, AV reads 2 (13 forward) and about 20 backward (Korthikanti et al. 2022 sec. 4.1 list the stored
@@ -79,6 +79,13 @@ class Efficiency:
     overlap, whose transfers run on the copy engines (Transformer Engine userbuffers ring exchange, PyTorch's
     symmetric-memory AsyncTP) rather than on SMs. Not fitted: the measured average (fitted with the other parameters
     it lands at 0.44, beyond the paper's largest measured slowdown; docs/validation.md)."""
+
+    gpu_speed_cv: float = 0.01
+    """Spread of GPU speed between the parts of one cluster, as a coefficient of variation: a synchronous job waits
+    at every step for its slowest GPU, so its GPU-bound work takes 1 + cv E[max of N normals] of a typical GPU's
+    time (explorer/cost/stragglers.py slowest_gpu_pace; Setup.pace): 1.4 % more on 8 GPUs, 3.2 % on 1,024. 1 %: Sinha
+    et al., SC'22, 8 % average variation across each of five clusters' thousands of same-SKU GPUs
+    (stragglers.GPU_SPEED_VARIABILITY_SOURCE). Not fitted. Applies to datacenter GPUs (GPU_FAMILIES)."""
 
     dp_overlap: float = 1.0
     """Fraction of the last micro-batch's backward pass behind which the data-parallel gradient

@@ -13,6 +13,7 @@ from explorer.cost.efficiency import (
     Efficiency,
     attention_kernel_speed,
     fp8_gemm_speedup,
+    gpu_family,
 )
 from explorer.errors import UsageError
 from explorer.hardware.catalog import Cluster, Link
@@ -281,6 +282,17 @@ class Setup:
 
             return tp_overlap_default(DEFAULT_FRAMEWORK, self.cluster.accelerator.key)
         return bool(self.tp_comm_overlap)
+
+    @property
+    def pace(self) -> float:
+        """How much longer GPU-bound work takes than on a typical GPU because every step waits for the slowest of
+        the cluster's GPUs (explorer/cost/stragglers.py slowest_gpu_pace, Efficiency.gpu_speed_cv); 1 on one GPU,
+        on a part outside the datacenter GPU families, and with the textbook collectives."""
+        if self.collectives == "textbook" or gpu_family(self.cluster.accelerator.key) is None:
+            return 1.0
+        from explorer.cost.stragglers import slowest_gpu_pace
+
+        return slowest_gpu_pace(int(self.cluster.devices), self.efficiency.gpu_speed_cv)
 
     @property
     def mixed(self) -> bool:

@@ -279,3 +279,23 @@ def estimate(setup: Setup, plan: ParallelPlan) -> StepEstimate:
         dp_comm_total_s=float(r["time_dp_total"]),
         bubble_time_share=float(r["bubble_time_share"]),
     )
+
+
+def paced(r: dict, devices: ArrayLike, speed_cv: float) -> dict:
+    """evaluate's figures for a Setup priced without the slowest-GPU pace (Efficiency.gpu_speed_cv = 0, so
+    Setup.pace = 1), re-read for jobs of `devices` GPUs each: where the job size varies along an array (a scaling
+    curve, one Setup for every N), each element's GPU-bound work (time_compute: its layers' and output layer's
+    compute and memory-bound time) is taken at stragglers.slowest_gpu_pace_of(devices), as Setup.pace takes it for
+    a job on the whole cluster; the rates scale with the step. For PP = 1 plans (no bubble), as the scaling lab
+    runs; the hidden part of the data-parallel sync is not re-read (a slower compute hides a little more of it)."""
+    from explorer.cost.stragglers import slowest_gpu_pace_of
+
+    extra = (slowest_gpu_pace_of(devices, speed_cv) - 1.0) * np.asarray(r["time_compute"], dtype=float)
+    step = np.asarray(r["step_time"], dtype=float)
+    ratio = step / (step + extra)
+    out = dict(r)
+    out["step_time"] = step + extra
+    out["time_compute"] = np.asarray(r["time_compute"], dtype=float) + extra
+    for k in ("mfu", "hfu", "model_tflops_per_gpu", "hardware_tflops_per_gpu", "tokens_per_s", "bubble_time_share"):
+        out[k] = np.asarray(r[k], dtype=float) * ratio
+    return out

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from explorer.errors import UsageError, require_fraction, require_positive_int
 
@@ -393,3 +394,59 @@ def implicit_momentum_progress(replicas, tuned_momentum: float = 0.9) -> np.ndar
     mu = require_fraction("tuned momentum", tuned_momentum, closed=False)
     r = np.minimum(1.0, 1.0 / ((1.0 - mu) * m))
     return float(r) if np.ndim(r) == 0 else r
+
+
+# --- the slowest GPU of a synchronous job ----------------------------------------------------------------------
+GPU_SPEED_VARIABILITY_SOURCE = (
+    "Sinha et al., Not All GPUs Are Created Equal: Characterizing Variability in Large-Scale, Accelerator-Rich "
+    "Systems, SC'22 (arXiv 2208.11035): over 90 % of the GPUs of five clusters (Summit, Vortex, Frontera, Longhorn, "
+    "Corona; same architecture and SKU within each), 8 % average performance variation (max 22 %) between a "
+    "cluster's GPUs running the same kernel, from manufacturing variability and power management, outliers up to "
+    "1.5x slower than the median GPU. A spread of 8 % across the thousands of GPUs measured is about 2 x 4 standard "
+    "deviations of a normal speed (E[max of 27,000 normals] = 4.0): a standard deviation of 1 % of a GPU's speed.")
+
+
+@lru_cache(maxsize=4096)
+def expected_max_normal(n: int) -> float:
+    """E[max of n i.i.d. standard normals] (order statistics: integral of x n phi(x) Phi(x)^(n-1)); 0 for n = 1.
+    1.4236 at 8, 3.2482 at 1,024 (Harter's tables)."""
+    from scipy.integrate import quad
+    from scipy.special import log_ndtr
+
+    n = require_positive_int("GPUs", n)
+    if n == 1:
+        return 0.0
+    log_n = math.log(n)
+
+    def integrand(x: float) -> float:  # x n phi(x) Phi(x)^(n - 1), in logs against underflow
+        return x * math.exp(log_n - 0.5 * x * x - 0.5 * math.log(2 * math.pi) + (n - 1) * float(log_ndtr(x)))
+
+    peak = math.sqrt(2.0 * log_n)  # the maximum's mode lies near sqrt(2 ln n)
+    val, _ = quad(integrand, -12.0, 12.0, points=[peak], limit=400, epsabs=1e-12, epsrel=1e-10)
+    return val
+
+
+def slowest_gpu_pace(devices: int, speed_cv: float) -> float:
+    """How much longer the GPU-bound work of a synchronous job takes than on a typical GPU: every step's collectives
+    wait for the slowest of its `devices` GPUs, whose speeds spread normally with coefficient of variation
+    `speed_cv` (GPU_SPEED_VARIABILITY_SOURCE), so the job runs at 1 + cv E[max of N standard normals] of a typical
+    GPU's time: with cv = 1 %, 1.014 on 8 GPUs, 1.032 on 1,024, 1.040 on 16,384 (a normal spread understates the rare
+    outliers Sinha et al. saw, up to 1.5x slower)."""
+    if speed_cv < 0 or not math.isfinite(speed_cv):
+        raise UsageError(f"GPU speed spread {speed_cv!r}: must be a finite fraction >= 0")
+    return 1.0 + speed_cv * expected_max_normal(devices) if speed_cv else 1.0
+
+
+def slowest_gpu_pace_of(devices: ArrayLike, speed_cv: float) -> np.ndarray:
+    """slowest_gpu_pace for an array of job sizes, real-valued ones too (a continuous scaling curve): E[max of n
+    normals] interpolated linearly in ln n between the whole numbers around n (exact at whole n)."""
+    n = np.maximum(np.asarray(devices, dtype=float), 1.0)
+    if not speed_cv:
+        return np.ones_like(n)
+    lo = np.floor(n).astype(np.int64)
+    hi = np.ceil(n).astype(np.int64)
+    e = np.vectorize(expected_max_normal, otypes=[float])
+    e_lo, e_hi = e(lo), e(hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(hi > lo, (np.log(n) - np.log(lo)) / (np.log(hi) - np.log(lo)), 0.0)
+    return 1.0 + speed_cv * (e_lo + w * (e_hi - e_lo))

@@ -222,7 +222,8 @@ def _layer_time(
                         np.where(can & (mode == TP_OVERLAP_FORWARD), async_tp_exposed(t_tp, t_gemm_fwd, n_ar),
                                  t_tp))
     t_cp_exposed = cp_exposed_time(setup, tp, cp, micro_batch, recompute)
-    return t_compute, t_mem, t_tp, t_cp_exposed
+    # the GPU-bound work runs at the pace of the cluster's slowest GPU (Setup.pace)
+    return t_compute * setup.pace, t_mem * setup.pace, t_tp, t_cp_exposed
 
 
 def tp_reductions(setup: Setup, recompute: ArrayLike, sp_on: ArrayLike) -> np.ndarray:
@@ -405,7 +406,7 @@ def logits_time(setup: Setup, tp: ArrayLike, cp: ArrayLike, micro_batch: ArrayLi
     e = gemm_efficiency(acc.matmul_efficiency, m.hidden, tokens, setup.gemm_efficiency_params, other=m.vocab / tp_a)
     flops = 3.0 * tokens * m.logits_forward_flops_per_token() / tp_a
     softmax_bytes = CROSS_ENTROPY_BYTES[setup.cross_entropy] * tokens * m.vocab / tp_a
-    return flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth
+    return (flops / (setup.non_gemm_peak_flops * e) + softmax_bytes / acc.memory_bandwidth) * setup.pace
 
 
 def p2p_time(

@@ -30,10 +30,11 @@ import numpy as np
 
 from explorer import validation as V
 from explorer.assumptions import attention_kernel_assumption
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY, gpu_family
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
-from explorer.cost.step import evaluate
+from explorer.cost.step import evaluate, paced
 from explorer.errors import UsageError, require_positive, require_positive_int, unknown_name
 from explorer.hardware.catalog import Cluster, Link, get_link, get_node, link_names
 from explorer.models.catalog import get_model
@@ -232,16 +233,27 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
     # The scenario says how collectives are costed: as NCCL runs them (the 3D model's form: rings per rail,
     # per-tier latency) or the lab texts' textbook flat ring (docs/conventions.md "Collectives").
     # The attention kernel the default framework runs on this part, as `solve 3d` and `estimate` price it.
+    # One Setup serves every N of a curve, so the slowest GPU's pace, which grows with N, is charged per N by
+    # _eval (step.paced) rather than at the cluster's size (Setup.pace): the Setup is priced without it.
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
                  t.usable_memory_fraction, collectives=sc.collectives,
-                 attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key))
+                 attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key),
+                 efficiency=replace(DEFAULT_EFFICIENCY, gpu_speed_cv=0.0))
+
+
+def _paced(setup: Setup, r: dict, n) -> dict:
+    """evaluate's figures with each N's slowest-GPU pace (step.paced; none with the textbook collectives or on a
+    part outside the datacenter GPU families, as Setup.pace)."""
+    if setup.collectives == "textbook" or gpu_family(setup.cluster.accelerator.key) is None:
+        return r
+    return paced(r, n, DEFAULT_EFFICIENCY.gpu_speed_cv)
 
 
 def _eval(setup: Setup, sc: ScalingScenario, n) -> dict:
     """Cost-model figures of N data-parallel replicas (N may be a real-valued numpy array)."""
     n = np.asarray(n, dtype=float)
-    return evaluate(setup, 1, 1, 1, n, 1, sc.micro_batch, sc.accumulation, sc.zero,
-                    RECOMPUTE_CODES[sc.recompute], 0)
+    return _paced(setup, evaluate(setup, 1, 1, 1, n, 1, sc.micro_batch, sc.accumulation, sc.zero,
+                                  RECOMPUTE_CODES[sc.recompute], 0), n)
 
 
 @dataclass
@@ -444,7 +456,7 @@ def strong_curve(sc: ScalingScenario, fabric: str | Link, batch: int, n_max: int
     mb = np.minimum(per, sc.micro_batch)
     acc = per / mb
     setup = make_setup(sc, fabric, int(n.max()))
-    r = evaluate(setup, 1, 1, 1, n, 1, mb, acc, sc.zero, RECOMPUTE_CODES[sc.recompute], 0)
+    r = _paced(setup, evaluate(setup, 1, 1, 1, n, 1, mb, acc, sc.zero, RECOMPUTE_CODES[sc.recompute], 0), n)
     step = np.asarray(r["step_time"], dtype=float)
     speedup = step[0] / step
     return {"n": n.astype(int), "step_time": step, "speedup": speedup, "efficiency": speedup / n,
@@ -690,6 +702,16 @@ def _best_text(sc: ScalingScenario, curves: dict[str, FabricCurve], f: str, n: i
     return text + "."
 
 
+def _compute_words(c_a: float, c_b: float, a: int, b: int, dev: str, devs: str) -> str:
+    """What each device computes per step at N = b against N = a: the same work (weak scaling), which the slowest of
+    the b devices paces (Setup.pace, step.paced) a little longer than the slowest of a."""
+    if abs(c_b - c_a) <= 1e-9 * max(c_a, c_b):
+        return f"still computes {human_number(c_b)} s"
+    return (f"computes {human_number(c_b)} s, {'+' if c_b > c_a else '-'}{human_number(abs(c_b - c_a))} s against "
+            f"N = {a}: the same work, paced by the slowest of {b} {devs} (speeds spread "
+            f"{human_percent(DEFAULT_EFFICIENCY.gpu_speed_cv)}, Sinha et al. SC'22)")
+
+
 def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
                   n_max: int, a: int, b: int) -> Report:
     t = sc.track
@@ -728,7 +750,8 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                + _eta_text(sc, c, a, b, factor, gain, pb["optimizer"] - pa["optimizer"]) + ")" if gain >= 1 else
                f": it gets slower, {human_number(gain)}x the throughput of {a} {devs} (scaling efficiency eta({b}) "
                f"= {human_number(c.efficiency[b - 1])} against one {dev})")
-            + f". Per step each {dev} still computes {human_number(pb['compute'])} s; the step goes from "
+            + f". Per step each {dev} " + _compute_words(pa["compute"], pb["compute"], a, b, dev, devs)
+            + "; the step goes from "
             + "{} s to {} s".format(*_apart_digits(pa["step"], pb["step"]))
             + (f". What eats the rest ({human_number(100 * lost)}% of the step at N = {b}): the gradient all-reduce "
                f"now exposed {human_number(pb['dp_exposed'])} s (+{human_number(d_dp)} s; of its "

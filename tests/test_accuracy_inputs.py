@@ -780,7 +780,8 @@ def test_the_3d_report_states_the_attention_figure_the_part_runs_at():
 
 def test_the_flashattention_line_says_where_the_parts_rate_comes_from():
     # H100's FlashAttention-2 rate is fitted on published runs; B200's comes from kernel benchmarks (accelerators.toml,
-    # Hopper's fitted 0.3733 x 989.4 / 2,250 x 1.07 = 0.1756, 18 % of its peak); an edge part has neither and takes the global 45 %. The report said "fitted" for all three.
+    # Hopper's fitted 0.3733 x 989.4 / 2,250 x 1.07 = 0.1756, 18 % of its peak); an edge part has neither and takes
+    # the global 45 %. The report said "fitted" for all three.
     texts = {}
     for gpu in ("h100_sxm", "b200", "orin_agx"):
         e = explorer.estimate(model="llama3_8b", gpu=gpu, gpus=8, attention_kernel="flash2")

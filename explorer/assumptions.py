@@ -708,12 +708,16 @@ def _te_fp8_weight_cache(s: Setup, plan: ParallelPlan | None) -> list[Assumption
                 "an FP8 tensor, counted at the 2 bytes per weight of BF16 (MXFP8, the Blackwell recipes' format, "
                 "keeps a rowwise and a columnwise copy, each with a scale per 32 values; tensor scaling would keep "
                 "one byte)")
-        text = ("FP8 weights: primary FP8 parameters (--fp8-param-gather, as Megatron-LM's own FP8 example and NeMo's "
-                f"and Megatron-Bridge's FP8 recipes run them): each GEMM weight is {held}, and the FP32 master copy "
-                "stays in the distributed optimizer, which gathers the updated weights as their 1-byte FP8 data "
-                "(the norms, embedding and output layer in BF16); without that flag (--no-fp8-param-gather) "
+        gather = ("gathers the updated weights in BF16, 2 bytes each (Megatron-Core all-gathers MXFP8 parameters in "
+                  "BF16 and quantizes them after)" if per != 2 else
+                  "gathers the updated weights as their 1-byte FP8 data (the norms, embedding and output layer in "
+                  "BF16)")
+        text = ("FP8 weights: primary FP8 parameters (--fp8-param-gather, as Megatron-LM's own FP8 example and NeMo "
+                f"2.0's and Megatron-Bridge's FP8 recipes run them; Megatron-LM's flag is off by default): each GEMM "
+                f"weight is {held}, and the FP32 master copy stays in the distributed optimizer, which {gather}; "
+                "without that flag (--no-fp8-param-gather) "
                 f"Transformer Engine would keep {copy} beside BF16 weights, {cache / sc:,.3f} {unit} more per device "
-                "here, and the gather would move 2 bytes per weight.")
+                "here" + (", and the gather would move 2 bytes per weight." if per == 2 else "."))
     return [Assumption(text, f"{TE_FP8_WEIGHT_CACHE_SOURCE}; {FP8_PARAM_GATHER_SOURCE}")]
 
 

@@ -4,7 +4,7 @@
    larger share of the core's time (computed), a sample costs aug + compute of it, and the fleet's starved local step,
    round and time to the target use that (1 s + 0.697 s = 1.7 s at --augment-ms 1000, not 1 s).
 4. Attempts are graded on the pipeline's throughput in samples/s, not on the unitless ranking score
-   devices x (W + 1) - workers ('beats the optimum by 2 (2.0%)' at 200 samples/s against 484).
+   devices x (W + 1) - workers ('beats the optimum by 2 (2.0%)' at 200 samples/s against 490).
 5. The finding on the fastest host names the stage that stops one more device being fed (storage at 0.1 GB/s), and
    the saturated-CPU answer names the stage that is the minimum (ingest at 0.03 GB/s), from the figures.
 """
@@ -103,20 +103,20 @@ def test_one_core_has_one_worker():
 
 
 def test_attempts_are_graded_in_samples_per_second(tmp_path):
-    # storage 0.1 GB/s / 110,000 B = 909.1 samples/s; one GPU eats 1 / 2.068 ms = 483.5 samples/s; a worker
-    # prepares 200 samples/s. Optimum: 1 GPU fed by 3 workers (2 GPUs would eat 967.1 > 909.1), 483.5 samples/s.
+    # storage 0.1 GB/s / 110,000 B = 909.1 samples/s; one GPU eats 1 / 2.039 ms = 490.4 samples/s; a worker
+    # prepares 200 samples/s. Optimum: 1 GPU fed by 3 workers (2 GPUs would eat 980.8 > 909.1), 490.4 samples/s.
     rep = dl.solve("cloud", storage_gbps=0.1)
     opt = rep.extra["objective"]
     assert opt["name"] == "throughput" and opt["unit"] == "samples/s"
     assert opt["value"] == pytest.approx(1 / dl.make_instance("cloud").compute_s)
     starved_row, storage_row = grade_file(rep, attempts_csv(tmp_path, [{"workers": 1, "devices": 1},
                                                                        {"workers": 20, "devices": 8}]))
-    # 1 worker: 200 samples/s, 283.5 below the optimum; never 'beats'
+    # 1 worker: 200 samples/s, 290.4 below the optimum; never 'beats'
     assert starved_row.objective == pytest.approx(200.0)
-    assert "beats" not in starved_row.gap_text and "283.5 samples/s below" in starved_row.gap_text
-    # 20 workers, 8 GPUs: min(4000, 909.1, 3868.3) = 909.1 samples/s, 425.6 above the optimum (x1.88), by starving
+    assert "beats" not in starved_row.gap_text and "290.4 samples/s below" in starved_row.gap_text
+    # 20 workers, 8 GPUs: min(4000, 909.1, 3923.4) = 909.1 samples/s, 418.7 above the optimum (x1.85), by starving
     assert storage_row.objective == pytest.approx(1e8 / 110_000)
-    assert "beats the optimum by 425.6 samples/s" in storage_row.gap_text
+    assert "beats the optimum by 418.7 samples/s" in storage_row.gap_text
     assert "718" not in storage_row.gap_text
     # the solver's ranking is unchanged: most devices, then fewest workers
     assert rep.extra["configuration"] == {"workers": 3, "devices": 1}
@@ -128,13 +128,13 @@ def test_attempts_are_graded_in_samples_per_second(tmp_path):
 def test_fastest_host_names_storage_when_storage_stops_the_second_gpu():
     rep = dl.solve("cloud", storage_gbps=0.1)
     ans = _answer(rep, "Is the balance point the fastest")
-    # all 104 workers prepare 20,800 samples/s; storage 909.1 < the 967.1 two GPUs eat: storage limits
+    # all 104 workers prepare 20,800 samples/s; storage 909.1 < the 980.8 two GPUs eat: storage limits
     assert "storage (909 samples/s) keeps busy" in ans and "preparation" not in ans
     assert "= ingest, 909 samples/s" in ans
 
 
 def test_fastest_host_names_preparation_when_workers_stop_the_next_gpu():
-    # 16 workers x 200 = 3,200 samples/s feed 6 GPUs (6 x 483.5 = 2,901); 7 would eat 3,385 > 3,200, while
+    # 16 workers x 200 = 3,200 samples/s feed 6 GPUs (6 x 490.4 = 2,943); 7 would eat 3,433 > 3,200, while
     # storage (25 GB/s / 110 KB = 227,273 samples/s) does not bind: preparation limits, and 8 GPUs reach 3,200
     rep = dl.solve("cloud", workers=16)
     assert rep.extra["configuration"]["devices"] == 6
@@ -144,17 +144,17 @@ def test_fastest_host_names_preparation_when_workers_stop_the_next_gpu():
 
 
 def test_saturated_cpu_names_the_minimum_stage():
-    # saturated: prep = one GPU's 483.5 samples/s; with two, min(483.5, ingest, 967.1)
+    # saturated: prep = one GPU's 490.4 samples/s; with two, min(490.4, ingest, 980.8)
     low = _answer(dl.solve("cloud", storage_gbps=0.03), "Does a second GPU double")
-    assert "= ingest (273 samples/s), x1.00" in low  # 0.03 GB/s / 110,000 B = 272.7 < 483.5
+    assert "= ingest (273 samples/s), x1.00" in low  # 0.03 GB/s / 110,000 B = 272.7 < 490.4
     base = _answer(dl.solve("cloud"), "Does a second GPU double")
-    assert "= prep (484 samples/s), x1.00" in base  # 25 GB/s: ingest 227,273 samples/s, prep the minimum
+    assert "= prep (490 samples/s), x1.00" in base  # 25 GB/s: ingest 227,273 samples/s, prep the minimum
 
 
 def test_a_starved_attempt_is_graded_as_it_runs_not_on_a_condition(tmp_path):
-    """--storage-gbps 0.1, attempt 1 worker x 1 GPU: storage-bound at 200 samples/s against the optimum's 484 (the
+    """--storage-gbps 0.1, attempt 1 worker x 1 GPU: storage-bound at 200 samples/s against the optimum's 490 (the
     figures above): its gap is what it delivers, starved, so no 'if prep kept up' (if prep kept up it would run at
-    484, not 284 below)."""
+    490, not 290 below)."""
     from _explore import explore
 
     f = tmp_path / "a.csv"
@@ -162,4 +162,4 @@ def test_a_starved_attempt_is_graded_as_it_runs_not_on_a_condition(tmp_path):
     code, out, err = explore("solve", "dataloader", "--storage-gbps", "0.1", "--attempts", str(f))
     flat = " ".join(out.split())
     assert code == 0, err
-    assert "infeasible; as it runs: 283.5 samples/s below the optimum" in flat and "kept up:" not in flat
+    assert "infeasible; as it runs: 290.4 samples/s below the optimum" in flat and "kept up:" not in flat

@@ -91,3 +91,16 @@ def test_the_estimate_says_so():
     text = next(a.text for a in e.assumptions() if a.text.startswith("Slowest GPU"))
     assert "slowest of the 1,024 GPUs" in text and "3.2% longer" in text
     assert not any(a.text.startswith("Slowest GPU") for a in explorer.estimate(gpus=1, tp=1).assumptions())
+
+
+def test_a_long_curve_reads_a_table_within_its_stated_error():
+    # slowest_gpu_pace_of interpolates E[max] in ln n on a table (expected_max_table): within 3e-5 of the quadrature
+    # anywhere, exact at whole n up to 64, and cheap for 20,000 job sizes (the scaling lab's grid)
+    ns = np.array([65, 100, 777, 1000, 1023, 4097, 131072, 999_999, 12_345_678])
+    got = slowest_gpu_pace_of(ns, 1.0) - 1.0
+    assert np.max(np.abs(got - [expected_max_normal(int(k)) for k in ns])) < 3e-5
+    small = np.arange(1, 65)
+    assert slowest_gpu_pace_of(small, 1.0) - 1.0 == pytest.approx([expected_max_normal(int(k)) for k in small],
+                                                                   abs=1e-12)
+    curve = slowest_gpu_pace_of(np.linspace(1.0, 20_000.0, 200_001), 0.01)
+    assert np.all(np.diff(curve) >= 0)

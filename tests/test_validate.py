@@ -1316,7 +1316,9 @@ def test_published_runs_fit_the_memory_model():
     MosaicML's 131 runs fit since their loss is read as llm-foundry ran it (fused_crossentropy: 4 bytes per logit,
     where torchtitan's eager loss holds 12 and would put 47 of them over); NeMo's Nemotron-4 340B on 128 GPUs since
     its optimizer state is read as its recipe set it (Apex DistributedFusedAdam in bf16: 6 bytes per parameter, where
-    FP32 state puts it at 79 GiB)."""
+    FP32 state puts it at 79 GiB). NeMo 24.07's GPT3-20B at TP 2 (nemo_h100_fp8), read without FP8 parameters as NeMo
+    1.x ran by default: Transformer Engine's cached FP8 weights and transposes (20 GB) put it at 79.8 GB, over the
+    76.4 GB the model calls usable (the track's 89 % of HBM) but within the part's 85.9 GB."""
     from explorer.cost.efficiency import DEFAULT_EFFICIENCY
     from explorer.validate import _row_estimate
 
@@ -1330,7 +1332,8 @@ def test_published_runs_fit_the_memory_model():
             if not _row_estimate(spec, r, DEFAULT_EFFICIENCY)[1].fits_in_memory:
                 over.append((name, r.get("model") or r.get("params_b")))
     assert total > 390
-    assert sorted(over) == sorted([("llama3_table4", None)] * 3 + [("megatron_sc21_table2", "529.6")])
+    assert sorted(over) == sorted([("llama3_table4", None)] * 3 + [("megatron_sc21_table2", "529.6"),
+                                                                    ("nemo_h100_fp8", "GPT3-20B")])
 
 
 def test_every_row_of_a_table_is_told_apart_by_its_label(results):

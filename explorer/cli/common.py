@@ -199,9 +199,11 @@ def stack_options(f: Callable,
                           "torchtitan's 405B config)."),
         click.option("--fp8-param-gather/--no-fp8-param-gather", default=True, show_default=True,
                      help="With --precision fp8 on --framework megatron at ZeRO-1 (the distributed optimizer): "
-                          "primary FP8 weights, gathered in 1 byte per GEMM weight, no cached FP8 copy (Megatron-LM "
-                          "--fp8-param-gather, NeMo fp8_params; NVIDIA's recipes since 2024). Off: BF16 weights, "
-                          "gathered in 2 bytes, plus Transformer Engine's cached FP8 copy (MLPerf v3.x's NeMo)."),
+                          "primary FP8 weights, gathered in 1 byte per GEMM weight (in BF16 on Blackwell, whose "
+                          "MXFP8 parameters Megatron-Core gathers so), no cached FP8 copy (Megatron-LM "
+                          "--fp8-param-gather, off by default there; on in NeMo 2.0's and Megatron-Bridge's FP8 "
+                          "recipes and MLPerf v4.0 on). Off: BF16 weights, gathered in 2 bytes, plus Transformer "
+                          "Engine's cached FP8 copy (NeMo 1.x's default, MLPerf v3.x)."),
         click.option("--grad-accumulation-fusion/--no-grad-accumulation-fusion", default=True, show_default=True,
                      help="Megatron-LM adds each micro-batch's weight gradients into its FP32 main_grad inside the "
                           "weight-gradient GEMM (on since 2022-02). Off: Megatron-LM of 2021 (the SC'21 runs), where "

@@ -84,8 +84,8 @@ class Efficiency:
     """Spread of GPU speed between the parts of one cluster, as a coefficient of variation: a synchronous job waits
     at every step for its slowest GPU, so its GPU-bound work takes 1 + cv E[max of N normals] of a typical GPU's
     time (explorer/cost/stragglers.py slowest_gpu_pace; Setup.pace): 1.4 % more on 8 GPUs, 3.2 % on 1,024. 1 %: Sinha
-    et al., SC'22, 8 % average variation across each of five clusters' thousands of same-SKU GPUs
-    (stragglers.GPU_SPEED_VARIABILITY_SOURCE). Not fitted. Applies to datacenter GPUs (GPU_FAMILIES)."""
+    et al., SC'22, 8 % average variation across each of five clusters' same-SKU GPUs, the conservative reading
+    (stragglers.GPU_SPEED_VARIABILITY_SOURCE: 1 % to 1.35 %). Not fitted. Applies to datacenter GPUs (GPU_FAMILIES)."""
 
     dp_overlap: float = 1.0
     """Fraction of the last micro-batch's backward pass behind which the data-parallel gradient
@@ -114,6 +114,11 @@ class Efficiency:
 
 
 DEFAULT_EFFICIENCY = Efficiency()
+TYPICAL_GPU_EFFICIENCY = Efficiency(gpu_speed_cv=0.0)
+"""The default parameters without the slowest-GPU pace (Setup.pace = 1): a typical GPU's rates, for the lab models
+that price one device's work over a range of device counts (the scaling curve paces each N itself, step.paced; the
+dataloader's per-GPU consumption; lab 06's compute backdrop) or carry their own spread between devices (the sync
+audit's jitter and stragglers)."""
 
 FITTED_FAMILIES: dict[str, tuple[str, ...]] = {
     "hopper": ("h100_sxm", "h100_hbm2e_96gb", "h200"),

@@ -191,7 +191,17 @@ FP8_PARAM_GATHER_SOURCE = (
     "Float8Tensor parameter (--fp8-param-gather) gets a torch.uint8 parameter buffer, so the distributed optimizer's "
     "all-gather of the updated weights moves its 1-byte FP8 data; NVIDIA/NeMo nemo/core/optim/distributed_adam.py "
     "MegatronDistributedFusedAdam.init_params_bucket does the same for NeMo 1.x's Apex optimizer (FP8 parameters in "
-    "buckets of param_sync_dtype torch.uint8, the others in the weight dtype)")
+    "buckets of param_sync_dtype torch.uint8, the others in the weight dtype). MXFP8 parameters, the Blackwell "
+    "recipes' format (TE_FP8_WEIGHT_CACHE_SOURCE), are gathered in BF16: param_and_grad_buffer.py maps an MXFP8 "
+    "buffer's param_data onto the gradient buffer as torch.bfloat16 ('only half of the buffer is used to store params "
+    "in bf16') and each rank quantizes after the gather")
+
+
+def _fp8_gathered(setup: Setup) -> bool:
+    """Whether Megatron-LM's weight gathers move 1-byte FP8 data (FP8_PARAM_GATHER_SOURCE): FP8 training with primary
+    FP8 weights on a part whose recipe keeps tensor-scaled FP8 parameters (not Blackwell's MXFP8)."""
+    return (setup.precision == "fp8" and setup.collectives != "textbook" and setup.fp8_param_gather
+            and gpu_family(setup.cluster.accelerator.key) != "blackwell")
 
 
 def fp8_param_gather_bytes(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayLike = 1) -> np.ndarray | float:
@@ -199,10 +209,10 @@ def fp8_param_gather_bytes(setup: Setup, tp: ArrayLike, pp: ArrayLike, v: ArrayL
     Megatron-FSDP's per unit) on the most loaded rank: under FP8 training with primary FP8 weights, which NVIDIA's
     recipes run and model_state_bytes assumes with the distributed optimizer (TE_FP8_WEIGHT_CACHE_SOURCE), the
     layers' GEMM weights travel as 1 byte each (FP8_PARAM_GATHER_SOURCE), the norms, the embedding and the output
-    layer in the weight dtype; the weight dtype's bytes under any other precision or without primary FP8 weights
-    (Setup.fp8_param_gather False)."""
+    layer in the weight dtype; the weight dtype's bytes under any other precision, without primary FP8 weights
+    (Setup.fp8_param_gather False) and on Blackwell, whose MXFP8 parameters are gathered in BF16."""
     wb = float(setup.weight_bytes)
-    if setup.precision != "fp8" or setup.collectives == "textbook" or not setup.fp8_param_gather:
+    if not _fp8_gathered(setup):
         return wb
     m = setup.model
     p = np.asarray(params_per_device(setup, tp, pp, v), dtype=float)
@@ -214,7 +224,7 @@ def fp8_layer_gather_bytes(setup: Setup) -> float:
     """fp8_param_gather_bytes for one transformer layer's unit (Megatron-FSDP gathers one layer at a time): its GEMM
     weights as 1 byte under FP8, its norm weights in the weight dtype."""
     wb = float(setup.weight_bytes)
-    if setup.precision != "fp8" or setup.collectives == "textbook" or not setup.fp8_param_gather:
+    if not _fp8_gathered(setup):
         return wb
     m = setup.model
     return (m.layer_matmul_params + (m.layer_params - m.layer_matmul_params) * wb) / m.layer_params

@@ -158,15 +158,19 @@ def _step_model_numbers(track: str, t: dict) -> dict[str, Any]:
     """Memory split and backward time of the named plan (pure data parallel over every device) from the
     shared step model: fixed = weights + gradients + optimizer + buffers, per sample = activations +
     working buffers at micro-batch 1, backward = the step's compute minus its forward pass."""
+    from explorer.cost.efficiency import TYPICAL_GPU_EFFICIENCY
     from explorer.cost.step import estimate
     from explorer.plan import ParallelPlan
     from explorer.puzzles.threed import make_setup
     from explorer.tracks import get_track
 
     n = int(t["devices_per_group"]) * int(t["groups"])
+    # a typical GPU's compute: lab 06's parts sync over varying worker counts against this one backdrop, so the
+    # slowest GPU's pace (Setup.pace) is not charged here
     setup = make_setup(get_track(track), model=t["model"], gpus=n, gpus_per_node=int(t["devices_per_group"]),
                        seq_len=int(t["seq_len"]), network=t["inter_link"], intra_network=t["intra_link"],
-                       grad_reduce_dtype="bf16" if t["gradient_bytes_per_param"] == 2 else "fp32")
+                       grad_reduce_dtype="bf16" if t["gradient_bytes_per_param"] == 2 else "fp32",
+                       efficiency=TYPICAL_GPU_EFFICIENCY)
     plan = ParallelPlan(dp=n, micro_batch=1, global_batch=n, zero=int(t["zero"]), recompute=str(t["recompute"]))
     est = estimate(setup, plan)
     m = setup.model

@@ -87,12 +87,16 @@ def path_step(track: Track, sc: TrainingScenario) -> tuple[Any, ParallelPlan]:
     """The step model's (setup, plan) of the data path the race is run on: the scenario's own
     pipeline model (data parallel over the node's devices) where it names one, else the track's
     workload on its own plan."""
+    from explorer.cost.efficiency import TYPICAL_GPU_EFFICIENCY
     from explorer.puzzles.threed import make_setup
 
+    # each GPU consumes at a typical GPU's rate: the puzzle feeds 1 to max_devices of them with one rate, so the
+    # slowest GPU's pace (Setup.pace: 1.4 % at 8) is not charged here
     if sc.pipeline_model is None:
-        return make_setup(track), track.crisis_plan
+        return make_setup(track, efficiency=TYPICAL_GPU_EFFICIENCY), track.crisis_plan
     setup = make_setup(track, model=sc.pipeline_model, gpus=sc.max_devices,
-                       gpus_per_node=min(sc.max_devices, track.cluster.devices_per_node), seq_len=sc.pipeline_seq_len)
+                       gpus_per_node=min(sc.max_devices, track.cluster.devices_per_node), seq_len=sc.pipeline_seq_len,
+                       efficiency=TYPICAL_GPU_EFFICIENCY)
     mb = sc.pipeline_micro_batch
     return setup, ParallelPlan(dp=sc.max_devices, micro_batch=mb, global_batch=sc.max_devices * mb, zero=1)
 

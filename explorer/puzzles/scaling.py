@@ -30,7 +30,7 @@ import numpy as np
 
 from explorer import validation as V
 from explorer.assumptions import attention_kernel_assumption
-from explorer.cost.efficiency import DEFAULT_EFFICIENCY, gpu_family
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY, TYPICAL_GPU_EFFICIENCY, gpu_family
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
@@ -238,7 +238,7 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
     return Setup(get_model(sc.model_key), cluster, sc.seq_len, t.workload.precision, t.workload.optimizer,
                  t.usable_memory_fraction, collectives=sc.collectives,
                  attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key),
-                 efficiency=replace(DEFAULT_EFFICIENCY, gpu_speed_cv=0.0))
+                 efficiency=TYPICAL_GPU_EFFICIENCY)
 
 
 def _paced(setup: Setup, r: dict, n) -> dict:
@@ -702,14 +702,20 @@ def _best_text(sc: ScalingScenario, curves: dict[str, FabricCurve], f: str, n: i
     return text + "."
 
 
-def _compute_words(c_a: float, c_b: float, a: int, b: int, dev: str, devs: str) -> str:
-    """What each device computes per step at N = b against N = a: the same work (weak scaling), which the slowest of
-    the b devices paces (Setup.pace, step.paced) a little longer than the slowest of a."""
+def _compute_words(c_a: float, c_b: float, a: int) -> str:
+    """What each device computes per step at N = b against N = a (weak scaling: the same work)."""
     if abs(c_b - c_a) <= 1e-9 * max(c_a, c_b):
         return f"still computes {human_number(c_b)} s"
-    return (f"computes {human_number(c_b)} s, {'+' if c_b > c_a else '-'}{human_number(abs(c_b - c_a))} s against "
-            f"N = {a}: the same work, paced by the slowest of {b} {devs} (speeds spread "
-            f"{human_percent(DEFAULT_EFFICIENCY.gpu_speed_cv)}, Sinha et al. SC'22)")
+    return f"computes {human_number(c_b)} s ({human_number(c_a)} s at N = {a})"
+
+
+def _pace_words(c_a: float, c_b: float, b: int, devs: str) -> list[str]:
+    """The compute a larger job loses to its slowest device (Setup.pace, step.paced): the same work, paced by the
+    slowest of b devices; none where the compute did not grow."""
+    if c_b - c_a <= 1e-9 * max(c_a, c_b):
+        return []
+    return [f"the same compute paced by the slowest of {b} {devs} (speeds spread "
+            f"{human_percent(DEFAULT_EFFICIENCY.gpu_speed_cv)}, Sinha et al. SC'22), +{human_number(c_b - c_a)} s"]
 
 
 def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
@@ -750,16 +756,17 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                + _eta_text(sc, c, a, b, factor, gain, pb["optimizer"] - pa["optimizer"]) + ")" if gain >= 1 else
                f": it gets slower, {human_number(gain)}x the throughput of {a} {devs} (scaling efficiency eta({b}) "
                f"= {human_number(c.efficiency[b - 1])} against one {dev})")
-            + f". Per step each {dev} " + _compute_words(pa["compute"], pb["compute"], a, b, dev, devs)
+            + f". Per step each {dev} " + _compute_words(pa["compute"], pb["compute"], a)
             + "; the step goes from "
             + "{} s to {} s".format(*_apart_digits(pa["step"], pb["step"]))
-            + (f". What eats the rest ({human_number(100 * lost)}% of the step at N = {b}): the gradient all-reduce "
-               f"now exposed {human_number(pb['dp_exposed'])} s (+{human_number(d_dp)} s; of its "
-               f"{human_number(pb['dp_total'])} s total, latency alpha terms {human_number(pb['dp_latency'])} s = "
-               f"{human_number(100 * share)}%, bandwidth M/B {human_number(pb['dp_bandwidth'])} s, "
-               f"{human_number(pb['dp_hidden'])} s hidden behind the backward pass)"
-               if pb["dp_exposed"] > 1e-9 else
-               f": the all-reduce ({human_number(pb['dp_total'])} s) hides behind the backward pass")
+            + f". What eats the rest ({human_number(100 * lost)}% of the step at N = {b}): "
+            + "; ".join(_pace_words(pa["compute"], pb["compute"], b, devs) + [
+                f"the gradient all-reduce now exposed {human_number(pb['dp_exposed'])} s (+{human_number(d_dp)} s; "
+                f"of its {human_number(pb['dp_total'])} s total, latency alpha terms "
+                f"{human_number(pb['dp_latency'])} s = {human_number(100 * share)}%, bandwidth M/B "
+                f"{human_number(pb['dp_bandwidth'])} s, {human_number(pb['dp_hidden'])} s hidden behind the backward "
+                "pass)" if pb["dp_exposed"] > 1e-9 else
+                f"nothing of the all-reduce ({human_number(pb['dp_total'])} s), which hides behind the backward pass"])
             + (f"; the ZeRO-sharded optimizer step changes by {'+' if d_opt > 0 else '-'}"
                f"{human_number(abs(d_opt))} s." if abs(d_opt) > 1e-6 and max(c.efficiency[a - 1], c.efficiency[b - 1])
                <= 1.0 + 1e-9 else ".")))

@@ -15,7 +15,7 @@ from typing import Any
 from explorer import validation as V
 from explorer.cost.checkpoint import daly_interval, daly_wall_factor, numeric_optima, waste_first_order, young_interval
 from explorer.cost.collectives import p2p_time
-from explorer.cost.efficiency import DEFAULT_EFFICIENCY
+from explorer.cost.efficiency import TYPICAL_GPU_EFFICIENCY
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import params_per_device
 from explorer.cost.setup import Setup
@@ -103,7 +103,7 @@ def make_setup(track: Track, nodes: int | None = None) -> Setup:
     # stragglers, E[max of N]) is the spread between devices, which the pace would count a second time.
     return Setup(w.model, cluster, w.seq_len, w.precision, w.optimizer, track.usable_memory_fraction,
                  attention_kernel=attention_kernel_default(DEFAULT_FRAMEWORK, cluster.accelerator.key),
-                 efficiency=replace(DEFAULT_EFFICIENCY, gpu_speed_cv=0.0))
+                 efficiency=TYPICAL_GPU_EFFICIENCY)
 
 
 def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:

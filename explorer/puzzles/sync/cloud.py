@@ -420,7 +420,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                 + ("" if remedies else f" {verdict}"))
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
-                   f"({a.est.plan.describe()}): {m.t0:.4g} s without stragglers; jitter: shifted exponential with mean "
+                   f"({a.est.plan.describe()}) on a typical {dev}, less its exposed data-parallel sync: {m.t0:.4g} s "
+                   f"without stragglers (explore estimate adds the pace of the slowest of {a.nodes:,} {dev}s, a "
+                   "normal spread of speed, which this model's jitter and stragglers replace); jitter: shifted "
+                   f"exponential with mean "
                    f"{m.jitter:.0%}; {straggler_text(m.p, m.slowdown)}; step times i.i.d. across devices and steps.",
                    "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"]),
         attention_kernel_assumption(a.setup),

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import inspect
 
+import explorer.hardware.catalog as catalog
 import pytest
-
-import hardware.catalog as catalog
 
 
 def test_the_nrf52840_quarter_is_the_instruction_count_and_called_an_assumption():

@@ -284,11 +284,17 @@ class Setup:
         return bool(self.tp_comm_overlap)
 
     @property
+    def gpu_paced(self) -> bool:
+        """Whether the slowest GPU's pace applies at all: a datacenter GPU family's part under NCCL-style collectives
+        (not the lab texts' textbook model, not a microcontroller, phone or Jetson)."""
+        return self.collectives != "textbook" and gpu_family(self.cluster.accelerator.key) is not None
+
+    @property
     def pace(self) -> float:
         """How much longer GPU-bound work takes than on a typical GPU because every step waits for the slowest of
-        the cluster's GPUs (explorer/cost/stragglers.py slowest_gpu_pace, Efficiency.gpu_speed_cv); 1 on one GPU,
-        on a part outside the datacenter GPU families, and with the textbook collectives."""
-        if self.collectives == "textbook" or gpu_family(self.cluster.accelerator.key) is None:
+        the cluster's GPUs (explorer/cost/stragglers.py slowest_gpu_pace, Efficiency.gpu_speed_cv); 1 on one GPU
+        and where it does not apply (gpu_paced)."""
+        if not self.gpu_paced:
             return 1.0
         from explorer.cost.stragglers import slowest_gpu_pace
 

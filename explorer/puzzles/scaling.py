@@ -30,7 +30,7 @@ import numpy as np
 
 from explorer import validation as V
 from explorer.assumptions import attention_kernel_assumption
-from explorer.cost.efficiency import DEFAULT_EFFICIENCY, TYPICAL_GPU_EFFICIENCY, gpu_family
+from explorer.cost.efficiency import DEFAULT_EFFICIENCY, TYPICAL_GPU_EFFICIENCY
 from explorer.cost.frameworks import DEFAULT_FRAMEWORK, attention_kernel_default
 from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.setup import Setup
@@ -242,9 +242,8 @@ def make_setup(sc: ScalingScenario, fabric: str | Link, n_max: int) -> Setup:
 
 
 def _paced(setup: Setup, r: dict, n) -> dict:
-    """evaluate's figures with each N's slowest-GPU pace (step.paced; none with the textbook collectives or on a
-    part outside the datacenter GPU families, as Setup.pace)."""
-    if setup.collectives == "textbook" or gpu_family(setup.cluster.accelerator.key) is None:
+    """evaluate's figures with each N's slowest-GPU pace (step.paced), where a pace applies (Setup.gpu_paced)."""
+    if not setup.gpu_paced:
         return r
     return paced(r, n, DEFAULT_EFFICIENCY.gpu_speed_cv)
 

@@ -5,6 +5,7 @@ Every number is converted to SI once, here; every entry names its source.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -82,6 +83,10 @@ class Link:
     duplex_source: str = ""
     max_domain: int = 0  # the most devices one fabric of this link joins (links.toml max_domain); 0 = unbounded
     max_domain_source: str = ""
+    # the spread of one device's rate over a fleet's devices: rate = the catalog's x e^(-sigma Z), Z ~ N(0, 1)
+    # (links.toml throughput_sigma, with throughput_sigma_source); 0 = every device at the catalog's rate
+    throughput_sigma: float = 0.0
+    throughput_sigma_source: str = ""
 
     @property
     def radio(self) -> bool:
@@ -284,7 +289,19 @@ def _link(name: str) -> Link:
         duplex_source=e.get("duplex_source", ""),
         max_domain=int(e.get("max_domain", 0)),
         max_domain_source=e.get("max_domain_source", ""),
+        throughput_sigma=_throughput_sigma(key, e),
+        throughput_sigma_source=e.get("throughput_sigma_source", ""),
     )
+
+
+def _throughput_sigma(key: str, e: dict) -> float:
+    """A links.toml entry's throughput_sigma (0 when absent): finite, >= 0, and stated with its source."""
+    sigma = e.get("throughput_sigma", 0.0)
+    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"links.toml [{key}]: throughput_sigma must be a finite number >= 0, got {sigma!r}")
+    if sigma > 0 and not e.get("throughput_sigma_source"):
+        raise ValueError(f"links.toml [{key}]: throughput_sigma needs a throughput_sigma_source")
+    return float(sigma)
 
 
 DUPLEX = ("full", "half")

@@ -63,9 +63,10 @@ def test_lab06_star_over_5g_downloads_on_the_downlink():
     device = A + m / DOWN + A + m / UP  # 171.95 MB: 0.06 + 9.826 + 39.303 = 49.19 s (was 0.06 + 2M/UP = 78.7 s)
     server = k * 2 * m / 12.5e9
     assert v.figures["fleet_star_time_s"].value == pytest.approx(max(device, server), rel=1e-9)
-    assert 49.0 < v.figures["fleet_star_time_s"].value < 49.4
-    # the same star as the fleet 3D model's own 5G sync (hierarchy's table)
-    assert v.figures["fleet_star_time_s"].value == pytest.approx(cell["t_sync"], rel=1e-9)
+    assert 49.0 < device < 49.4
+    # the same device part as the fleet 3D model's own 5G sync (hierarchy's table), its median vehicle's since the
+    # 5G rate spreads over the fleet (links.toml throughput_sigma)
+    assert device == pytest.approx(cell["t_sync"], rel=1e-9)
     # energy: bits sent at 50 nJ, received at 12.5 nJ: M x 8 x 62.5e-9 = 86.0 J (was M x 16 x 50e-9 = 137.6 J)
     assert v.figures["fleet_star_energy_j"].value == pytest.approx(m * 8 * (50e-9 + 12.5e-9), rel=1e-9)
     per = 2 * (k - 1) / k * m  # ring: 2 (K-1)/K M each way

@@ -33,6 +33,7 @@ an upper bound that is loose there (the same looseness for every configuration c
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -276,3 +277,122 @@ def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, serv
     if gap(lo) * gap(hi) > 0:
         return None
     return 10.0 ** brentq(gap, lo, hi, xtol=1e-12)
+
+
+# --- a radio whose rate differs from device to device ---------------------------------------------------------
+RADIO_SPREAD_ATOMS = 4096
+"""Equal-probability atoms that stand for the distribution of a device's H local steps when a round's time also
+carries a radio transfer whose rate spreads over the fleet (device_round_quantile): the p-quantiles of that sum at
+p = (i + 1/2) / RADIO_SPREAD_ATOMS. The compute's tail beyond its 1 - 1/8192 quantile is cut there (a shift of the
+deadline below 1e-4 relative wherever the radio's part of the round is a few percent or more)."""
+
+
+def radio_time_mean_factor(sigma: float) -> float:
+    """Mean over a fleet's devices of the time (and the radio energy: a radio's power over its rate) one transfer
+    takes, relative to the median device's, when a device's rate is the median rate x e^(-sigma Z), Z ~ N(0, 1)
+    (links.toml throughput_sigma): E[e^(sigma Z)] = e^(sigma^2 / 2), the lognormal mean (Johnson, Kotz &
+    Balakrishnan, Continuous Univariate Distributions vol. 1, ch. 14)."""
+    s = float(sigma)
+    if not (math.isfinite(s) and s >= 0):
+        raise UsageError(f"throughput spread sigma must be a finite number >= 0, got {sigma!r}")
+    return math.exp(0.5 * s * s)
+
+
+def radio_time_quantile(t_median: float, sigma: float, q: float) -> float:
+    """The q-quantile over a fleet's devices of a transfer's time, the median device's t_median stretched by the
+    lognormal spread of rates (links.toml throughput_sigma): t_median x e^(sigma Phi^-1(q))."""
+    from scipy.special import ndtri
+
+    if not 0.0 < q < 1.0:
+        raise UsageError(f"quantile must lie in (0, 1), got {q!r}")
+    return float(t_median * math.exp(float(sigma) * float(ndtri(q))))
+
+
+@lru_cache(maxsize=256)
+def _unit_sum_atoms(step_model, h: int, points: int = RADIO_SPREAD_ATOMS) -> np.ndarray:
+    """`points` equal-probability atoms of the sum of h unit step times (stragglers.sum_distribution):
+    the least grid value whose CDF reaches each p = (i + 1/2) / N, the quantile on that grid."""
+    from explorer.cost.stragglers import sum_distribution
+
+    values, cdf = sum_distribution(step_model, h)
+    p = (np.arange(points) + 0.5) / points
+    idx = np.minimum(np.searchsorted(cdf, p - 1e-12), values.size - 1)
+    atoms = values[idx]
+    atoms.flags.writeable = False  # shared through the cache
+    return atoms
+
+
+def _round_cdf(d: np.ndarray, atoms: np.ndarray, t_local: float, t_fixed: float, t_spread: float,
+               sigma: float) -> np.ndarray:
+    """P(t_fixed + t_local S + t_spread L <= d) for each d: the mean over S's atoms of the lognormal L's CDF at
+    (d - t_fixed - t_local s) / t_spread (S and L independent: a device's compute and its radio)."""
+    from scipy.special import ndtr
+
+    d = np.asarray(d, dtype=float)
+    room = d[..., None] - t_fixed - t_local * atoms  # what is left for the radio after the compute
+    with np.errstate(divide="ignore"):
+        z = np.where(room > 0, np.log(np.maximum(room, 1e-300) / t_spread) / sigma, -np.inf)
+    return ndtr(z).mean(axis=-1)
+
+
+def device_round_quantile(step_model, h: int, q: float, t_local: float, t_fixed: float, t_spread: float,
+                          sigma: float) -> float:
+    """The q-quantile of one device's round time t_fixed + t_local S_h + t_spread L: a deadline that a fraction q
+    of the selected devices meets (the others are dropped, Bonawitz et al. 2019 sec. 2.2), when the round carries
+    a radio transfer whose rate spreads over the fleet. S_h: the sum of h unit step times (step_model, t0 = 1,
+    stragglers.sum_of_steps); t_local: one step's time; t_fixed: the transfers' latencies; t_spread: the median
+    device's transfer time (bytes / rate); L = e^(sigma Z), Z ~ N(0, 1): the device's transfer time over the
+    median's, lognormal with median 1 (links.toml throughput_sigma, Ookla's spread of one radio's rates over its
+    users). sigma = 0: t_fixed + t_spread + t_local x Q_q(S_h), stragglers.quantile_of_sum exactly."""
+    from scipy.optimize import brentq
+
+    from explorer.cost.stragglers import quantile_of_sum
+
+    q = float(q)
+    if not 0.0 < q < 1.0:
+        raise UsageError(f"deadline quantile must lie in (0, 1), got {q!r}")
+    if sigma == 0 or t_spread <= 0:
+        return float(t_fixed + t_spread + t_local * quantile_of_sum(step_model, h, q))
+    atoms = _unit_sum_atoms(step_model, h)
+    # bounds on the atoms' sum: with the radio at its own q-quantile, the fastest compute gives a floor (P <= q) and
+    # the slowest atom a ceiling (P >= q)
+    from scipy.special import ndtri
+
+    radio_q = t_spread * math.exp(sigma * float(ndtri(q)))
+    lo = t_fixed + t_local * float(atoms[0]) + radio_q
+    hi = t_fixed + t_local * float(atoms[-1]) + radio_q
+    if hi <= lo:
+        return lo
+    return float(brentq(lambda d: float(_round_cdf(d, atoms, t_local, t_fixed, t_spread, sigma)) - q, lo, hi,
+                        xtol=1e-12 * hi, rtol=1e-12))
+
+
+MAX_ATOMS = 1024
+MAX_GRID = 2048
+"""device_round_expected_max's resolution: atoms of the compute's sum (_unit_sum_atoms) and points of the
+integration grid (within 2e-4 relative of 4,096 atoms on 8,192 points on the edge track's storyboard)."""
+
+
+def device_round_expected_max(step_model, h: int, n: int, t_local: float, t_fixed: float, t_spread: float,
+                              sigma: float) -> float:
+    """E[max over n devices of t_fixed + t_local S_h + t_spread L] (device_round_quantile's round time): the round
+    that waits for every one of n devices, whose radios spread in rate. lower + integral of (1 - F(d)^n) dd, on a
+    geometric grid of the radio's share from its floor to where 1 - F < 1e-9 / n (the trapezoid rule). sigma = 0:
+    t_fixed + t_spread + t_local x E[max of n sums] (stragglers.expected_max_of_sums) exactly."""
+    from scipy.special import ndtri
+
+    from explorer.cost.stragglers import expected_max_of_sums
+
+    if sigma == 0 or t_spread <= 0:
+        return float(t_fixed + t_spread + t_local * expected_max_of_sums(step_model, n, h))
+    atoms = _unit_sum_atoms(step_model, h, MAX_ATOMS)
+    lower = t_fixed + t_local * float(atoms[0])
+    z_hi = float(ndtri(1.0 - 1e-9 / max(n, 1)))
+    top = t_fixed + t_local * float(atoms[-1]) + t_spread * math.exp(sigma * z_hi)
+    d = lower + np.geomspace(t_spread * math.exp(-8.0 * sigma), top - lower, MAX_GRID)
+    cdf = _round_cdf(d, atoms, t_local, t_fixed, t_spread, sigma)
+    with np.errstate(divide="ignore"):
+        tail = np.where(cdf > 0, -np.expm1(n * np.log(np.maximum(cdf, 1e-300))), 1.0)
+    grid = np.concatenate([[lower], d])
+    tail = np.concatenate([[1.0], tail])
+    return float(lower + np.sum(0.5 * (tail[1:] + tail[:-1]) * np.diff(grid)))

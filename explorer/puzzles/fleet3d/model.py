@@ -11,6 +11,8 @@ tier.
 Physics, all from explorer/cost (module docstrings there give the sources):
   local step       placement.stage_time on each side of the split + the boundary over the local link
   round time  D    sync time + t_local x Q_phi(sum of H unit step times)   (stragglers.quantile_of_sum),
+                   over a radio whose rate spreads over the fleet (5G: links.toml throughput_sigma) the phi-quantile
+                   of latencies + t_local x that sum + the transfers x a lognormal (federated.device_round_quantile),
                    on the ring t_local x E[max over its K members of that sum] (federated.slowest_member_steps),
                    and no shorter than the aggregator needs to move every selected model down and up
   participants n   replicas x participation x phi; all replicas on the ring  (federated.round_participants)
@@ -204,6 +206,8 @@ def _sync_tables(tb: Tables, m_a: np.ndarray, m_b: np.ndarray) -> None:
     trained part in the working precision (update compression is the sync audit's question)."""
     t_sync, e_sync, e_sync_p, p_cons = sync_costs(tb, 1.0)
     tb.put("t_sync", ("placement", "tier"), t_sync)
+    tb.put("t_sync_fixed", ("placement", "tier"), sync_latency(tb))
+    tb.put("radio_sigma", ("tier",), [radio_sigma(t) for t in tb.scn.tiers])
     tb.put("e_sync", ("placement", "tier"), e_sync)
     tb.put("e_sync_partner", ("placement", "tier"), e_sync_p)
     tb.put("consensus_rate", ("placement", "tier"), p_cons)
@@ -270,8 +274,11 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
                 e_sync_p[:, j] = energy.transfer_energy_j(m_b / c, m_b, pl.energy_j_per_bit)
             t_sync[:, j] = t
             # bits sent at the uplink's energy per bit, bits received at the downlink's (the same link where symmetric)
+            # a radio whose rate spreads over the fleet: the mean device spends e^(sigma^2/2) of the median's airtime
+            # (and energy: its power over its rate) on the same bytes (federated.radio_time_mean_factor)
+            spread = federated.radio_time_mean_factor(radio_sigma(tier))
             e_sync[:, j] = (energy.transfer_energy_j(up, 0.0, eb)
-                            + energy.transfer_energy_j(0.0, down, dl.energy_j_per_bit))
+                            + energy.transfer_energy_j(0.0, down, dl.energy_j_per_bit)) * spread
             continue
         wear = graph_figures(scn, wearer_graph(scn)[0])
         buds = graph_figures(scn, earbud_graph(scn))
@@ -309,6 +316,61 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
             tb.graphs["ring"] = {"wearers": k, "max_hops": int(hops.max()), "mean_hops": float(hops.mean()),
                                  "max_relay_load": int(load.max()), "mean_relay_load": float(load.mean())}
     return t_sync, e_sync, e_sync_p, p_cons
+
+
+def radio_sigma(tier) -> float:
+    """The spread of a device's rate on this path (links.toml throughput_sigma: 5G's 0.897), 0 where every device
+    syncs at the catalog's rate. Up- and downlink must spread alike (one device's signal sets both). Only a star
+    (through a server: a device's own transfers set its round) is modelled with a spread; a ring or gossip over such
+    a radio is refused (each of its steps would wait for the slowest link, not modelled here)."""
+    sigma = tier.link.throughput_sigma
+    if tier.down.throughput_sigma != sigma:
+        raise ValueError(f"tier {tier.key}: uplink and downlink throughput_sigma differ ({sigma} vs "
+                         f"{tier.down.throughput_sigma})")
+    if sigma > 0 and tier.graph != "server":
+        raise ValueError(f"tier {tier.key}: a rate spread (throughput_sigma) is modelled only through a server")
+    return float(sigma)
+
+
+def sync_latency(tb: Tables) -> np.ndarray:
+    """The latency part of each (placement, tier)'s sync through a server: the download's and the upload's alpha
+    (sync_costs; 0 where nothing is synced and on paths whose rate does not spread, where it is not needed); the
+    rest of t_sync is transfer time, which a spreading radio stretches device by device."""
+    scn = tb.scn
+    out = np.zeros((len(scn.placements), len(scn.tiers)))
+    m_a = tb.values["sync_bytes_device"]
+    for j, tier in enumerate(scn.tiers):
+        if radio_sigma(tier) > 0:
+            if scn.partner_sync_link is not None:
+                raise ValueError(f"tier {tier.key}: a rate spread with a partner's own sync is not modelled")
+            out[:, j] = np.where(m_a > 0, tier.down.latency_s + tier.link.latency_s, 0.0)
+    return out
+
+
+def spread_round_times(tb: Tables, t_sync: np.ndarray) -> dict[int, np.ndarray]:
+    """The device part of a round on each path whose radio spreads (radio_sigma > 0), per (placement, micro-batch,
+    local steps, deadline): the deadline quantile phi of a device's round time, latencies + t_local x the sum of H
+    unit steps + transfers x a lognormal of median 1 (federated.device_round_quantile), where the other paths add
+    the sync to t_local x the quantile of the steps alone. t_sync: each (placement, tier)'s median sync."""
+    scn, v = tb.scn, tb.values
+    out = {}
+    for j in range(len(scn.tiers)):
+        sigma = float(v["radio_sigma"][j])
+        if sigma == 0:
+            continue
+        arr = np.zeros((len(scn.placements), len(scn.micro_batches), len(scn.local_steps),
+                        len(scn.deadline_quantiles)))
+        for i in range(len(scn.placements)):
+            fixed = float(v["t_sync_fixed"][i, j])
+            spread = float(t_sync[i, j]) - fixed
+            for bi in range(len(scn.micro_batches)):
+                t_loc = float(v["t_local"][i, bi, j])
+                for a, h in enumerate(scn.local_steps):
+                    for d, phi in enumerate(scn.deadline_quantiles):
+                        arr[i, bi, a, d] = federated.device_round_quantile(scn.step_model, h, phi, t_loc, fixed,
+                                                                            spread, sigma)
+        out[j] = arr
+    return out
 
 
 def _anchor(scn: FleetScenario) -> float:
@@ -349,7 +411,10 @@ def derive(tb: Tables) -> None:
     t_loc = v["t_local"][:, :, None, None, :]  # (P, b, 1, 1, T)
     dl = v["wait_unit"][:, None, :, :, :]  # a deadline quantile, or an all-reduce's slowest member
     ts = v["t_sync"][:, None, None, None, :]
-    tb.put("round_time", ("placement", "micro_batch", "local_steps", "deadline", "tier"), ts + t_loc * dl)
+    rt = np.array(np.broadcast_to(ts + t_loc * dl, tuple(tb.sizes[d] for d in DIMS if d != "participation")))
+    for j, arr in spread_round_times(tb, v["t_sync"]).items():  # a radio whose rate spreads (5G)
+        rt[..., j] = arr
+    tb.put("round_time", ("placement", "micro_batch", "local_steps", "deadline", "tier"), rt)
     e = np.array(scn.local_steps, dtype=float)[None, None, :, None] * v["e_local"][:, :, None, :] \
         + v["e_sync"][:, None, None, :]
     tb.put("energy_round", ("placement", "micro_batch", "local_steps", "tier"), e)
@@ -404,6 +469,12 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
         "deadline_quantile": scn.deadline_quantiles[idx["deadline"]], "tier": tier,
         "memory_device": int(at("memory_device", idx)), "memory_partner": int(at("memory_partner", idx)),
         "t_local": at("t_local", idx), "t_sync": at("t_sync", idx), "round_time": d_round,
+        # a radio whose rate spreads over the fleet (5G): t_sync is the median device's; the sync of the device at the
+        # deadline quantile, for the narration (federated.radio_time_quantile)
+        "radio_sigma": at("radio_sigma", idx),
+        "sync_at_deadline": at("t_sync_fixed", idx) + federated.radio_time_quantile(
+            at("t_sync", idx) - at("t_sync_fixed", idx), at("radio_sigma", idx),
+            scn.deadline_quantiles[idx["deadline"]]),
         # the local step's parts, for the narration (t_local = t_device + t_partner + the split's link)
         "t_device": at("t_device", idx), "t_partner": at("t_partner", idx),
         "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
@@ -461,6 +532,11 @@ def compressed_config(tb, idx: dict[str, int], compression: float) -> dict:
         return delta.reshape([sizes[d] if d in ("placement", "tier") else 1 for d in tb.dims[name]])
 
     v["round_time"] = v["round_time"] + along(t_s - v["t_sync"], "round_time")
+    spread = spread_round_times(tb, t_s)  # a spreading radio's round is a quantile, not a sum: timed afresh
+    if spread:
+        v["round_time"] = v["round_time"].copy()
+        for j, arr in spread.items():
+            v["round_time"][..., j] = arr
     v["energy_round"] = v["energy_round"] + along(e_s - v["e_sync"], "energy_round")
     v["energy_round_partner"] = v["energy_round_partner"] + along(e_p - v["e_sync_partner"], "energy_round_partner")
     v["server_time"] = v["server_time"] * (1.0 + 1.0 / c) / 2.0
@@ -597,6 +673,11 @@ def crisis(scn: FleetScenario) -> dict:
     n = max(1, int(round(fig["replicas"] * fig["participation"])))
     e_max = expected_max_of_sums(scn.step_model, n, 1)
     device_part = fig["t_sync"] + fig["t_local"] * e_max  # waits for the slowest instead of a deadline
+    sigma = float(tb.values["radio_sigma"][0])
+    if sigma > 0:  # the slowest of n devices, compute and radio (federated.device_round_expected_max)
+        fixed = tb.at("t_sync_fixed", dict.fromkeys(DIMS, 0))
+        device_part = federated.device_round_expected_max(scn.step_model, 1, n, fig["t_local"], fixed,
+                                                          fig["t_sync"] - fixed, sigma)
     d_round, f = round_and_rate({
         "round_time": device_part, "server_time": fig["server_time"], "window": fig["window_s"],
         "energy_round": fig["energy_round"], "budget": fig["budget_j"] or NO_BUDGET_J,

@@ -319,6 +319,10 @@ def _tier_findings(res) -> list[Finding]:
                     f"Best on each path: {text} The optimum uses {b['tier'].name}.")]
 
 
+RADIO_SPREAD_WORDS = "Ookla's 10th and 90th percentiles of one 5G network's users ten-fold apart"
+"""How the narration names the source of a radio's rate spread (hardware/data/links.toml throughput_sigma_source)."""
+
+
 def _round_findings(res) -> list[Finding]:
     scn, b = res.scenario, res.best
     out = []
@@ -337,6 +341,11 @@ def _round_findings(res) -> list[Finding]:
                f"{'one is' if num(late) == '1' else 'ones are'} dropped on average instead of waited for (waiting for "
                f"the slowest of {num(sel)} would stretch the "
                f"compute part by the order statistics of lab 05 part 3). "
+               + (f"The {b['tier'].link.name}'s rate spreads from vehicle to vehicle (lognormal, sigma "
+                  f"{num(b['radio_sigma'])}: {RADIO_SPREAD_WORDS}), so the deadline is a quantile of compute and "
+                  f"radio together: the median {scn.track.device_word} syncs in {span(b['t_sync'])}, the one at the "
+                  f"{pct(b['deadline_quantile'])} quantile in about {span(b['sync_at_deadline'])}. "
+                  if b["radio_sigma"] > 0 else "")
                + ("The aggregator's network, moving every selected model down and every update up, sets the round's "
                   "length." if b["server_bound"] else ""))
     else:
@@ -362,6 +371,10 @@ def _assumptions(res) -> list[Assumption]:
     out = [Assumption(f"Fleet: {d['source']}", f"explorer/data/tracks/{scn.track.key}.toml [fleet]")]
     out += [Assumption(f"{t.name}: {t.hours_per_day:g} h a day, {t.link.name}. {t.source}",
                        f"explorer/data/tracks/{scn.track.key}.toml [fleet.tiers.{t.key}]") for t in scn.tiers]
+    out += [Assumption(f"{t.link.name}: a {scn.track.device_word}'s rate spreads over the fleet as a lognormal around "
+                       f"the catalog's rate (its median {scn.track.device_word}), sigma {t.link.throughput_sigma:g}: "
+                       f"{t.link.throughput_sigma_source}", f"hardware/data/links.toml [{t.link.key}]")
+            for t in scn.tiers if t.link.throughput_sigma > 0]
     from explorer.puzzles.sync.audit import straggler_text  # lab 05 part 3's words for its step model
 
     m = scn.step_model
@@ -387,9 +400,11 @@ FORMULAS = [
     Formula("consensus rate of gossip", "p = 1 - |lambda_2(W)|^2, W Metropolis-Hastings on the contact graph",
             "Koloskova et al. 2020 Assumption 4; Xiao & Boyd 2004; D-PSGD: Lian et al. 2017"),
     Formula("round time", "D = max(t_sync + t_local x Q_phi(sum of H step times), K (M_down + M_up) / B_server); "
-            "a ring: D = t_sync + t_local x E[max over K of the sum of H step times]",
+            "a ring: D = t_sync + t_local x E[max over K of the sum of H step times]; over a radio whose rate "
+            "spreads (5G): D = Q_phi(alpha's + t_local x the sum + t_transfer x L), L lognormal of median 1",
             "deadline as a quantile: Bonawitz et al. 2019 sec. 2.2 (late devices dropped); a ring all-reduce cannot "
-            "drop a member and waits for the slowest (explorer/cost/federated.py round_participants)"),
+            "drop a member and waits for the slowest (explorer/cost/federated.py round_participants); the rate "
+            "spread: hardware/data/links.toml throughput_sigma (federated.device_round_quantile)"),
     Formula("sync through a server", "t_sync = alpha + M_down / B_down + alpha + M_up / B_up (5G: its downlink's "
             "and its uplink's rate; one rate B both ways elsewhere); a phone syncing its part on the same Wi-Fi: "
             "2 alpha + (both devices' M_down + M_up) / B",

@@ -1,0 +1,113 @@
+"""A radio whose rate spreads over a fleet's devices (hardware/data/links.toml throughput_sigma): the deadline of a
+round through a server is a quantile of compute and radio together, and a round that waits for every device waits
+for the slowest radio. Every expected figure below is derived by hand from the lognormal's closed forms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from explorer.hardware.catalog import get_link
+from scipy.stats import norm
+
+from explorer.cost import federated as F
+from explorer.cost.stragglers import StepTimeModel, expected_max_of_sums, quantile_of_sum
+
+SIGMA = 0.897  # ln(1,266.49 / 127) / (2 x 1.2816): Ookla's 10th and 90th percentiles of one 5G network's users
+STEP = StepTimeModel(1.0, 0.1, 0.05, 3.0)
+
+
+def test_5g_spread_is_ooklas_ten_fold_between_its_deciles():
+    sigma = math.log(1266.49 / 127) / (2 * norm.ppf(0.9))  # 2.29983 / 2.56310 = 0.8973
+    assert get_link("lte_5g").throughput_sigma == pytest.approx(sigma, abs=5e-4)
+    assert get_link("lte_5g_down").throughput_sigma == get_link("lte_5g").throughput_sigma
+    assert "1,266.49" in get_link("lte_5g").throughput_sigma_source
+    for steady in ("wifi6", "ble", "bluetooth", "ib_ndr", "nvlink4"):
+        assert get_link(steady).throughput_sigma == 0.0
+
+
+def test_mean_airtime_is_the_lognormal_mean():
+    # E[e^(sigma Z)] = e^(sigma^2 / 2): 0.897^2 / 2 = 0.40230, e^0.40230 = 1.4953
+    assert F.radio_time_mean_factor(SIGMA) == pytest.approx(1.4953, abs=1e-4)
+    assert F.radio_time_mean_factor(0.0) == 1.0
+    with pytest.raises(Exception, match="sigma"):
+        F.radio_time_mean_factor(-0.1)
+
+
+def test_without_spread_the_deadline_is_the_old_sum():
+    # sigma = 0: t_fixed + t_transfer + t_local x Q_phi(sum of H steps), the formula the model had
+    d = F.device_round_quantile(STEP, 16, 0.8, 0.064, 0.06, 22.9, 0.0)
+    assert d == 0.06 + 22.9 + 0.064 * quantile_of_sum(STEP, 16, 0.8)
+    e = F.device_round_expected_max(STEP, 1, 50, 0.064, 0.06, 22.9, 0.0)
+    assert e == 0.06 + 22.9 + 0.064 * expected_max_of_sums(STEP, 50, 1)
+
+
+def test_radio_alone_is_the_lognormal_quantile():
+    # compute negligible: the q-quantile is t_fixed + t_transfer e^(sigma Phi^-1(q)); q = 0.9: e^(0.897 x 1.28155)
+    # = e^1.14955 = 3.1567
+    d = F.device_round_quantile(STEP, 1, 0.9, 1e-12, 0.06, 10.0, SIGMA)
+    assert d == pytest.approx(0.06 + 10.0 * 3.1567, rel=1e-4)
+    assert F.radio_time_quantile(10.0, SIGMA, 0.5) == pytest.approx(10.0)
+
+
+def test_compute_and_radio_together_against_a_seeded_simulation():
+    # the quantile of t_fixed + t_local S_16 + t_transfer L, checked against 400,000 seeded draws of both
+    rng = np.random.default_rng(1)
+    s = STEP.sample(rng, (400_000, 16)).sum(axis=1)
+    big_l = np.exp(SIGMA * rng.standard_normal(400_000))
+    sim = np.quantile(0.06 + 0.064 * s + 22.9 * big_l, 0.8)
+    assert F.device_round_quantile(STEP, 16, 0.8, 0.064, 0.06, 22.9, SIGMA) == pytest.approx(sim, rel=5e-3)
+    # and it lies above both parts at their own quantile apart, below their sum at (1 + q) / 2
+    d = F.device_round_quantile(STEP, 16, 0.8, 0.064, 0.06, 22.9, SIGMA)
+    assert d > 0.06 + 22.9 * math.exp(SIGMA * norm.ppf(0.8))
+
+
+def test_waiting_for_every_device_waits_for_the_slowest_radio():
+    # radio alone: E[max of 1 lognormal] = e^(sigma^2/2); of 2 i.i.d.: 2 e^(sigma^2/2) Phi(sigma / sqrt 2)
+    # (the maximum of two lognormals; Nadarajah & Kotz 2008): 2 x 1.4953 x Phi(0.63427) = 2.2402
+    one = F.device_round_expected_max(STEP, 1, 1, 1e-12, 0.0, 1.0, SIGMA)
+    two = F.device_round_expected_max(STEP, 1, 2, 1e-12, 0.0, 1.0, SIGMA)
+    assert one == pytest.approx(math.exp(SIGMA ** 2 / 2), rel=1e-3)
+    assert two == pytest.approx(2 * math.exp(SIGMA ** 2 / 2) * norm.cdf(SIGMA / math.sqrt(2)), rel=1e-3)
+    # the slowest of more devices grows without bound: 10,000 vehicles wait ~30x the median radio
+    many = F.device_round_expected_max(STEP, 1, 10_000, 1e-12, 0.0, 1.0, SIGMA)
+    assert 25 < many < 40
+
+
+def test_edge_5g_rounds_are_quantiles_of_compute_and_radio():
+    from explorer.puzzles.fleetlens.common import optimum
+
+    res = optimum("edge")
+    cell = res.per_tier["cellular"]
+    scn, tb = res.scenario, res.tables
+    assert cell["radio_sigma"] == pytest.approx(SIGMA)
+    # the device part of its round: the deadline quantile of 0.06 s latencies + t_local x the sum of H steps + the
+    # median vehicle's 49.13 s of transfers x L (tables' own t_local and t_sync)
+    fixed = 0.03 + 0.03
+    device = F.device_round_quantile(scn.step_model, cell["local_steps"], cell["deadline_quantile"], cell["t_local"],
+                                     fixed, cell["t_sync"] - fixed, SIGMA)
+    assert max(device, cell["server_time"]) == pytest.approx(cell["round_time"], rel=1e-9)
+    assert cell["sync_at_deadline"] == pytest.approx(
+        fixed + (cell["t_sync"] - fixed) * math.exp(SIGMA * norm.ppf(cell["deadline_quantile"])), rel=1e-9)
+    # the storyboard waits for all 10,000 vehicles every step over 5G: the slowest radio sets its round
+    c = res.crisis
+    assert c["tier"].link.key == "lte_5g" and c["participants"] == 10_000
+    slowest = F.device_round_expected_max(scn.step_model, 1, 10_000, c["t_local"], fixed, c["t_sync"] - fixed, SIGMA)
+    assert c["round_time"] == pytest.approx(max(slowest, c["server_time"]), rel=1e-9)
+    assert c["round_time"] > 20 * c["t_sync"]
+    # the depot's Wi-Fi keeps one rate for every vehicle: its rounds add the sync to the compute's quantile
+    j = [t.key for t in scn.tiers].index("depot")
+    assert tb.values["radio_sigma"][j] == 0.0
+
+
+def test_a_spread_on_a_ring_is_refused_not_mispriced():
+    from dataclasses import replace
+
+    from explorer.puzzles.fleet3d import model, scenario
+
+    scn = scenario.load("tiny")
+    ring = next(t for t in scn.tiers if t.graph == "ring_relayed")
+    spread = replace(ring, link=replace(ring.link, throughput_sigma=0.5))
+    with pytest.raises(ValueError, match="only through a server"):
+        model.radio_sigma(spread)

@@ -404,7 +404,9 @@ def best_move(mod, values: dict, result: dict, track: str, options: dict, unit: 
     name = label or result.get("objective_name", "objective")
     move = _describe_move(read, moved, derived)
     reach = ""
-    at = optimum is not None and abs(float(r["objective"]) - optimum) <= REL_TOL * max(1.0, abs(optimum))
+    # only a feasible move (tier 2) has an objective to compare; an infeasible one has none (None)
+    at = key[0] == 2 and optimum is not None and abs(float(r["objective"]) - optimum) <= REL_TOL * max(1.0,
+                                                                                                    abs(optimum))
     if key[0] == 2 and at and not _worse_second(r, {"second": optimum_second}):
         reach = ": the optimum"
     if _graded_feasible(result):

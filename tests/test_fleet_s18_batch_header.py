@@ -1,4 +1,4 @@
-"""Lab 08 part 3 on a fleet track says what it does (session 18, item 5): the part's header (explorer/puzzles/batch.py)
+"""Lab 08 part 3 on a fleet track says what it does (session 18, item 5): the part's header (explorer/puzzles/batch/)
 promised precision, micro-batch and accumulation 'chosen to reach the target MFU', an optimum, while on edge, mobile
 and tiny no configuration of the lab's synchronous job reaches the 40% default: the report answers the fleet's batch
 question instead (n x b against B_noise at the fleet 3D optimum) with status 'computed'."""

@@ -2,7 +2,7 @@
 
 A synchronous job stops when any of its N devices fails; with independent exponential failures
 at a per-device rate lambda the job's mean time between failures is M = 1 / (N lambda)
-(the same model as lab 05's synchronization audit, explorer/puzzles/sync.py). Each failure costs
+(the same model as lab 05's synchronization audit, explorer/puzzles/sync/). Each failure costs
 the restart time R plus the work since the last checkpoint; each checkpoint costs its write time C.
 The interval that loses the least time and the expected wall time per unit of useful work are
 Young's and Daly's (explorer/cost/checkpoint.py, reused here: the numeric minimum of Daly's exact

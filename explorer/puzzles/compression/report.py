@@ -1,0 +1,216 @@
+"""The compression puzzle's Report: the schemes table, the figures, the lab's questions answered (bandwidth
+saved, error feedback, the warm-up, the end-to-end speedup; on a radio, the energy and AR frames of a sync), the
+assumptions and the Report's assembly."""
+
+from __future__ import annotations
+
+import time
+
+from explorer.cost.radio import frames_lost
+from explorer.puzzles.compression.model import Measurement, _sync_energy_j
+from explorer.puzzles.compression.narration import (
+    _headline,
+    _loss_text,
+    _speedup,
+    _steps,
+    report_formulas,
+    topk_wire_text,
+    where_text,
+)
+from explorer.puzzles.compression.scenario import WIRE, CompressionInstance, sync_link
+from explorer.report import Assumption, Figure, Finding, Report, Table
+from explorer.sim import compressed_adam as ca
+from explorer.units import human_duration as dur
+from explorer.units import human_number, plural
+
+
+def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report:
+    """The Report of the instance's measurement; t0: when the solve began (perf_counter), for its solve time."""
+    sc, sim, frac, workers, steps, warm, seed = (inst.sc, inst.sim, inst.frac, inst.workers, inst.steps, inst.warm,
+                                                 inst.seed)
+    runs, native_sim, base_run, target, reach = m.runs, m.native_sim, m.base_run, m.target, m.reach
+    native_wire, cost, t_full, ttt, speedup, contrast = m.native_wire, m.cost, m.t_full, m.ttt, m.speedup, m.contrast
+    link = sync_link(sc)
+    where = where_text(sc, link)
+
+    # --- the table ----------------------------------------------------------------------------------------
+    rows = []
+    fp32_received = cost["fp32"]["received"]
+    for s in ca.SCHEMES:
+        w = cost[WIRE[s]]
+        r = runs[s]
+        rows.append([ca.LABELS[s], w["bits"], 32.0 / w["bits"], round(w["bytes"]), w["collective"],
+                     round(w["received"]), fp32_received / w["received"], w["sync_s"], w["compress_s"], w["step_s"],
+                     reach[s] if reach[s] is not None else "not reached",
+                     ttt[s] if ttt[s] is not None else "never",
+                     speedup[s] if speedup[s] is not None else "-", _loss_text(r["final_loss"]),
+                     r["accuracy"]])
+    # the message (what one worker compresses its gradient to) is not what the sync moves: top-k's pairs are
+    # all-gathered, so each worker receives N-1 of them; the 'received' columns are the wire traffic
+    cols = ["scheme", "message bits/element (one worker)", "message ratio vs FP32", "message bytes (one worker)",
+            "sync collective", "bytes received per worker per sync", "received ratio vs FP32 all-reduce", "sync (s)",
+            "compression (s)", "step (s)", "steps to target", "time to target (s)", "end-to-end speedup",
+            "final loss", "test accuracy"]
+    n_sync, n_cross = m.n_sync, m.n_cross
+    native_bytes = sc.gradient_bytes_per_param
+    tk_w, nat_w = cost["topk"], cost[native_wire]
+    topk_text = topk_wire_text(frac, n_sync, n_cross, native_bytes, tk_w, nat_w)
+
+    one, noef, nowu, tk = runs["onebit"], runs["onebit_noef"], runs["onebit_nowarmup"], runs["topk"]
+    ratio_native, volume = m.ratio_native, m.volume
+    sp1 = speedup["onebit"]
+    figures = {
+        "compression_ratio_1bit": Figure(32.0 / cost["onebit"]["bits"], "x", "1-bit bits per message vs FP32"),
+        "compression_ratio_1bit_native": Figure(ratio_native, "x",
+                                                f"1-bit bits per message vs the track's "
+                                                f"{int(8 * sc.gradient_bytes_per_param)}-bit gradients"),
+        "volume_ratio_run": Figure(volume, "x", "bytes over the whole run, native / 1-bit Adam (warm-up included)"),
+        "target_loss": Figure(target, "", "target training loss (full-precision Adam's at "
+                              f"{human_number(100 * sim['target_fraction'])}% of the run)"),
+        "steps_to_target_native": Figure(reach[native_sim] or 0, "steps", "steps to target, native precision"),
+        "steps_to_target_1bit": Figure(reach["onebit"] or 0, "steps", "steps to target, 1-bit Adam"),
+        "final_loss_native": Figure(base_run["final_loss"], "", "final training loss, native precision"),
+        "final_loss_1bit_noef": Figure(_finite(noef["final_loss"]), "", "final training loss, 1-bit without error "
+                                       "feedback"),
+        "final_loss_1bit": Figure(one["final_loss"], "", "final training loss, 1-bit Adam"),
+        "sync_time_native_s": Figure(cost[native_wire]["sync_s"], "s",
+                                     f"sync time, {int(8 * sc.gradient_bytes_per_param)}-bit gradients"),
+        "sync_time_1bit_s": Figure(cost["onebit"]["sync_s"], "s", "sync time, 1-bit (all-to-all + all-gather)"),
+        "sync_time_topk_s": Figure(tk_w["sync_s"], "s", f"sync time, top-k {human_number(100 * frac)}% "
+                                   "(all-gather of the kept pairs)"),
+        "received_bytes_native": Figure(nat_w["received"], "B", f"bytes each worker receives per sync, "
+                                        f"{int(8 * native_bytes)}-bit all-reduce"),
+        "received_bytes_topk": Figure(tk_w["received"], "B", f"bytes each worker receives per sync, top-k "
+                                      f"{human_number(100 * frac)}% (all-gather, (N-1) k x 8)"),
+        "topk_dense_crossover_workers": Figure(n_cross, "workers", f"workers above which top-k "
+                                               f"{human_number(100 * frac)}% receives more bytes than the dense "
+                                               f"{int(8 * native_bytes)}-bit all-reduce"),
+        "compression_time_1bit_s": Figure(cost["onebit"]["compress_s"], "s", "1-bit compression kernels per step"),
+        "step_time_native_s": Figure(t_full, "s", "step time, native precision (sync overlapped)"),
+        "step_time_1bit_s": Figure(cost["onebit"]["step_s"], "s", "step time, 1-bit compressed stage"),
+        "speedup_1bit_end_to_end": Figure(sp1 if sp1 is not None else 0.0, "x",
+                                          "1-bit Adam: end-to-end speedup to the target loss"),
+    }
+    if contrast and contrast["speedup"]["onebit"] is not None:
+        figures["speedup_1bit_contrast"] = Figure(contrast["speedup"]["onebit"], "x",
+                                                  f"1-bit Adam: end-to-end speedup on {contrast['name']}")
+    findings = [
+        Finding("How much bandwidth does compression save?",
+                f"Per message, bits per element: FP32 32, FP16/BF16 16, 1-bit sign about 1 (one FP32 scale per "
+                f"message), top-k {human_number(64 * frac)} (keeps {human_number(100 * frac)}%, value + index). "
+                f"For {sc.model_name} ({human_number(sc.params / 1e6, 4)}M parameters) over {where}: a sync takes "
+                f"{dur(cost[native_wire]['sync_s'])} at {int(8 * sc.gradient_bytes_per_param)} bits and "
+                f"{dur(cost['onebit']['sync_s'])} at 1 bit ({human_number(32 / cost['onebit']['bits'])}x fewer bits "
+                f"than FP32, {human_number(ratio_native)}x fewer than the track's own gradients). Over a whole run the "
+                f"warm-up ({human_number(100 * warm / steps)}% of the steps) still sends full precision, so 1-bit Adam "
+                f"moves {human_number(volume)}x fewer bytes in all, not {human_number(ratio_native)}x (Tang et al. "
+                f"2021 report up to 5x for the same reason). " + topk_text),
+        Finding("Does 1-bit compression without error feedback hurt convergence?",
+                "Yes: after the same warm-up, 1-bit Adam without error feedback "
+                + (f"ends at loss {_loss_text(noef['final_loss'])}, above where it stood when compression began "
+                   f"({_loss_text(noef['loss'][warm])}): the biased compressor makes it diverge"
+                   if not noef["final_loss"] <= noef["loss"][warm] else
+                   f"ends at loss {_loss_text(noef['final_loss'])} against {_loss_text(base_run['final_loss'])}")
+                + f" (test accuracy {human_number(100 * noef['accuracy'])}% vs "
+                f"{human_number(100 * base_run['accuracy'])}%). The scaled sign moves every coordinate by the same "
+                "amount, so without the error buffer the momentum's small coordinates are pushed as hard as its large "
+                "ones."),
+        Finding("Stakeholder challenge: does error feedback recover the accuracy while keeping the gain?",
+                (f"Yes, with the warm-up: 1-bit Adam with error feedback reaches the target loss "
+                 f"{_loss_text(target)} in {_steps(reach['onebit'])} against {_steps(reach[native_sim])} at native "
+                 f"precision" if reach["onebit"] is not None else
+                 f"Not within the run: 1-bit Adam with error feedback does not reach the target loss "
+                 f"{_loss_text(target)} in {plural(steps, 'step')}")
+                + f" and ends at {_loss_text(one['final_loss'])} (native {_loss_text(base_run['final_loss'])}; test "
+                f"accuracy {human_number(100 * one['accuracy'])}% vs {human_number(100 * base_run['accuracy'])}%). "
+                f"Top-k keeping {human_number(100 * frac)}% with error feedback: "
+                + (f"{_steps(reach['topk'])} to the target." if reach["topk"] is not None else
+                   f"does not reach the target (final loss {_loss_text(tk['final_loss'])}).")),
+        Finding("Why does 1-bit Adam need its full-precision warm-up?",
+                f"Adam's second moment v is non-linear in the gradient, so it cannot be error-compensated; 1-bit "
+                f"Adam freezes it once it has settled and compresses only the momentum (Tang et al. 2021, sec. 3). "
+                f"Frozen after one step instead of {plural(warm, 'step')}: "
+                + (f"{_steps(reach['onebit_nowarmup'])} to the target." if reach["onebit_nowarmup"] is not None else
+                   f"the target is never reached (final loss {_loss_text(nowu['final_loss'])}).")),
+        Finding("What does compressing cost, and what is the speedup end to end?",
+                f"The 1-bit kernels (pack, error buffers, unpack; memory-bound) take "
+                f"{dur(cost['onebit']['compress_s'])} per step, and the compressed all-reduce of the momentum cannot "
+                f"hide behind the backward pass as the bucketed native all-reduce does: a compressed step takes "
+                f"{dur(cost['onebit']['step_s'])} against {dur(t_full)} (compute {dur(sc.compute_s_per_step)}). To "
+                f"the target loss: "
+                + (f"{_speedup(sp1)} end to end on {link.name}"
+                   if sp1 is not None else "no end-to-end speedup (1-bit Adam does not reach the target)")
+                + (f", {_speedup(contrast['speedup']['onebit'])} on "
+                   f"{contrast['name']}, where the sync takes {dur(contrast['cost'][native_wire]['sync_s'])}"
+                   if contrast and contrast["speedup"]["onebit"] is not None else "")
+                + f". A per-message ratio of {human_number(ratio_native)}x is not a speedup: what counts is the "
+                "share of the step the synchronisation was, the warm-up, the kernels and the extra steps."),
+    ]
+    if link.energy_j_per_bit:
+        # a ring all-reduce sends 2(N-1)/N x M from each device and receives as much (1-bit's all-to-all +
+        # all-gather: (N-1)/N x M each way in each, the same); a radio's receiver draws
+        # about what its transmitter does, so both count (explorer/cost/energy.py transfer_energy_j)
+        e_nat = _sync_energy_j(cost[native_wire]["bytes"], sc, link.energy_j_per_bit)
+        e_1 = _sync_energy_j(cost["onebit"]["bytes"], sc, link.energy_j_per_bit)
+        fps = sc.extra.get("frame_rate_hz")
+        figures["energy_per_sync_native_j"] = Figure(e_nat, "J", "radio energy per sync per device (uncompressed)")
+        figures["energy_per_sync_1bit_j"] = Figure(e_1, "J", "radio energy per sync per device (1-bit)")
+        q = f"Energy per sync{' and AR frames lost' if fps else ''} on {link.name}?"
+        a = (f"Each device sends 2(N-1)/N x M and receives as much (a radio's receiver draws about what its "
+             f"transmitter does): {human_number(e_nat)} J uncompressed vs {human_number(e_1)} J with "
+             f"1-bit ({human_number(link.energy_j_per_bit * 1e9)} nJ/bit, sent and received bits)")
+        if fps:
+            f_nat, f_1 = frames_lost(cost[native_wire]["sync_s"], fps), frames_lost(cost["onebit"]["sync_s"], fps)
+            figures["frames_lost_native"] = Figure(f_nat, "frames", f"AR frames lost per sync at "
+                                                   f"{human_number(fps)} Hz (uncompressed)")
+            figures["frames_lost_1bit"] = Figure(f_1, "frames", f"AR frames lost per sync at {human_number(fps)} Hz "
+                                                 "(1-bit)")
+            battery = float(sc.extra.get("battery_j", 0.0)) or None
+            a += (f"; the radio is busy {dur(cost[native_wire]['sync_s'])} vs {dur(cost['onebit']['sync_s'])}: "
+                  f"{f_nat:,} vs {f_1:,} AR frames lost at {human_number(fps)} Hz")
+            if battery:
+                a += (f"; {human_number(100 * e_nat / battery)}% vs {human_number(100 * e_1 / battery)}% of the "
+                      "battery per sync")
+        findings.append(Finding(q, a + "."))
+    formulas = report_formulas()
+    assumptions = [
+        Assumption(f"Experiment: {sim['problem']}, {workers} workers, {sim['features']} features, "
+                   f"{sim['samples_per_worker']} samples per worker, {steps} steps, Adam lr "
+                   f"{human_number(sim['learning_rate'])}, warm-up {plural(warm, 'step')}, seed {seed}; target = "
+                   f"full-precision Adam's training loss at {human_number(100 * sim['target_fraction'])}% of the run",
+                   sim["source"]),
+        Assumption("The run's step counts stand for the track's: the ratio of steps to the target, not their "
+                   "number, carries over (the experiment is small; the optimizer's behaviour is what it measures)",
+                   "model choice"),
+        Assumption(f"Link: {where}", link.source),
+        Assumption(f"Synchronisation: {n_sync} workers in one collective ("
+                   + ("as NCCL runs it across the nodes" if sc.setup is not None else f"a ring over {link.name}")
+                   + "): FP32 and FP16 all-reduce their message; 1-bit all-to-alls its sign chunks and all-gathers "
+                   "the re-compressed ones (DeepSpeed's compressed all-reduce); top-k all-gathers each worker's k "
+                   "pairs"
+                   + ("" if sc.setup is not None else
+                      ". This is the lab's form, one ring among the devices; in a fleet's server round each device "
+                      "would upload its k pairs and the server sum them (there top-k does shrink the uplink, k x 8 "
+                      "B, whatever N), and in gossip each device sends its neighbours k pairs; the fleet answer "
+                      "above prices the 8-bit and 1-bit updates, not top-k"),
+                   "explorer/cost/compression.py ('What the synchronisation moves')"),
+        Assumption(f"Scenario: {sc.scenario}", sc.source),
+        *([Assumption(f"Plan: {sc.derivation}", "explorer/cost/step.py")] if sc.derivation else []),
+    ]
+    data = {"convergence": {"kind": "loss", "x_label": "training step (iterations)",
+                            "y_label": "training loss (cross-entropy)", "log_y": False,
+                            "series": {ca.LABELS[s]: [_finite(x) for x in runs[s]["loss"]] for s in ca.SCHEMES}}}
+    headline = _headline(sc, link.name, cost, native_wire, ratio_native, sp1, reach, noef, warm, contrast)
+    return Report(puzzle="compression", lab="06", part=3, track=sc.track, title="Compression and error feedback",
+                  status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
+                  assumptions=assumptions, tables={"schemes": Table(cols, rows, "Compression schemes")},
+                  plots=["convergence"], data=data,
+                  scenario={"topk_ratio": 1.0 / frac, "workers": workers, "steps": steps, "seed": seed,
+                            "warmup": warm},
+                  solve_time_s=time.perf_counter() - t0)
+
+
+def _finite(x: float) -> float | None:
+    import math
+
+    return x if math.isfinite(x) else None

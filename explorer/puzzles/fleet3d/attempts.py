@@ -167,7 +167,7 @@ def _no_selection(scn: FleetScenario, v: dict[str, Any]) -> str | None:
     if tier.graph != "server" and abs(v["participation"] - 1.0) > 1e-9:
         notes.append(f"participation {v['participation']:g} does not apply on {tier.short}: every "
                      f"{scn.track.device_word} in range takes part (graded at 1)")
-    if not tier.drops_late:  # an all-reduce drops nobody (model._wait_unit): any deadline grades alike
+    if not tier.drops_late:  # an all-reduce drops nobody (tables._wait_unit): any deadline grades alike
         notes.append(f"deadline_quantile {v['deadline_quantile']:g} does not apply on {tier.short}: a ring cannot "
                      "drop a late member, the round waits for the slowest")
     return "; ".join(notes) or None

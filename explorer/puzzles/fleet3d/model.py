@@ -322,7 +322,3 @@ def crisis(scn: FleetScenario) -> dict:
     fig["fits_one_window"] = fig["rounds"] <= fig["rounds_per_day"]
     fig["energy_day"] = fig["rounds_per_day"] * fig["energy_round"]
     return fig
-
-
-def _index(seq, pred) -> int | None:
-    return next((i for i, x in enumerate(seq) if pred(x)), None)

@@ -454,7 +454,7 @@ def compression(rep, res) -> View:
         "every step (Tang et al. 2021, a datacenter result). They are carried over to FedAvg rounds with partial "
         "participation, H local steps and a deadline as an assumption: no measurement of 1-bit updates under client "
         "sampling is used, and error feedback there keeps a residual on each device between the rounds it joins.",
-        "explorer/puzzles/compression.py (seeded experiment); Tang et al. 2021 (ICML), Algorithm 1")] \
+        "explorer/puzzles/compression/ (seeded experiment); Tang et al. 2021 (ICML), Algorithm 1")] \
         if reached and n1 and n2 and n1.value else []
     return View(head, [Finding("On the fleet: what does compressing the sync buy in rounds, days and joules?", why)],
                 figures, tables={"fleet_compression": table}, assumptions=assumptions)

@@ -111,3 +111,25 @@ def test_a_spread_on_a_ring_is_refused_not_mispriced():
     spread = replace(ring, link=replace(ring.link, throughput_sigma=0.5))
     with pytest.raises(ValueError, match="only through a server"):
         model.radio_sigma(spread)
+
+
+def test_a_5g_round_says_its_deadline_covers_the_radio():
+    import dataclasses
+
+    from explorer.puzzles.fleet3d.report import _round_findings
+    from explorer.puzzles.fleetlens.common import optimum
+
+    res = optimum("edge")
+    cell = res.per_tier["cellular"]  # the 5G path at its own best configuration
+    text = " ".join(_round_findings(dataclasses.replace(res, best=cell))[0].answer.split())
+    assert "and the sync to the slowest radio's" in text
+    assert "a lognormal of sigma 0.897" in text and "[lte_5g]" in text
+    # the median vehicle's sync is the tables' t_sync; at the deadline quantile, t_fixed + transfers x e^(s z_phi)
+    assert "the median vehicle syncs in 49.2 s" in text
+    if cell["deadline_quantile"] == 0.5:  # the best 5G run closes at the median: said once, not as two equal figures
+        assert "closes at the median of the two together" in text and "quantile in about" not in text
+    else:
+        assert "quantile in about" in text
+    # the depot's Wi-Fi (one rate for every vehicle) says nothing of a spread
+    depot = " ".join(_round_findings(dataclasses.replace(res, best=res.per_tier["depot"]))[0].answer.split())
+    assert "lognormal" not in depot and "slowest radio" not in depot

@@ -319,10 +319,6 @@ def _tier_findings(res) -> list[Finding]:
                     f"Best on each path: {text} The optimum uses {b['tier'].name}.")]
 
 
-RADIO_SPREAD_WORDS = "Ookla's 10th and 90th percentiles of one 5G network's users ten-fold apart"
-"""How the narration names the source of a radio's rate spread (hardware/data/links.toml throughput_sigma_source)."""
-
-
 def _round_findings(res) -> list[Finding]:
     scn, b = res.scenario, res.best
     out = []
@@ -340,11 +336,15 @@ def _round_findings(res) -> list[Finding]:
                f"{pct(b['deadline_quantile'])} quantile of a device's round time, so {num(late)} late "
                f"{'one is' if num(late) == '1' else 'ones are'} dropped on average instead of waited for (waiting for "
                f"the slowest of {num(sel)} would stretch the "
-               f"compute part by the order statistics of lab 05 part 3). "
-               + (f"The {b['tier'].link.name}'s rate spreads from vehicle to vehicle (lognormal, sigma "
-                  f"{num(b['radio_sigma'])}: {RADIO_SPREAD_WORDS}), so the deadline is a quantile of compute and "
-                  f"radio together: the median {scn.track.device_word} syncs in {span(b['t_sync'])}, the one at the "
-                  f"{pct(b['deadline_quantile'])} quantile in about {span(b['sync_at_deadline'])}. "
+               f"compute part by the order statistics of lab 05 part 3"
+               + (", and the sync to the slowest radio's" if b["radio_sigma"] > 0 else "") + "). "
+               + (f"The {b['tier'].link.name}'s rate spreads from {scn.track.device_word} to "
+                  f"{scn.track.device_word} (a lognormal of sigma {num(b['radio_sigma'])}, hardware/data/links.toml "
+                  f"[{b['tier'].link.key}] gives the source), so the deadline is a quantile of compute and radio "
+                  f"together: the median {scn.track.device_word} syncs in {span(b['t_sync'])}"
+                  + (f", the one at the {pct(b['deadline_quantile'])} quantile in about {span(b['sync_at_deadline'])}. "
+                     if abs(b["deadline_quantile"] - 0.5) > 1e-9
+                     else ", and the round closes at the median of the two together. ")
                   if b["radio_sigma"] > 0 else "")
                + ("The aggregator's network, moving every selected model down and every update up, sets the round's "
                   "length." if b["server_bound"] else ""))

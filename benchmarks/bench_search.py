@@ -51,7 +51,7 @@ def _best_cpu(fn, repeat):
 def bench_case(model: str, gpus: int, repeat: int, framework: str = "megatron") -> dict:
     from explorer.errors import InfeasibleError
     from explorer.puzzles.threed import make_instance, solve_instance
-    from explorer.puzzles.threed_space import build_space, candidate_arrays
+    from explorer.puzzles.threed.space import build_space, candidate_arrays
     from explorer.solvers.threed_enumerate import enumerate_space
     from explorer.tracks import get_track
 
@@ -86,7 +86,7 @@ def bench_large_space(repeat: int) -> dict:
     """Throughput of the exhaustive evaluator on the largest default space: Llama-3-405B on 131,072 GPUs,
     2^18 sequences per step (micro-batch up to 2^18), CP up to 32, v up to layers / PP, --framework any."""
     from explorer.puzzles.threed import make_instance
-    from explorer.puzzles.threed_space import build_space
+    from explorer.puzzles.threed.space import build_space
     from explorer.solvers.threed_enumerate import enumerate_space
     from explorer.tracks import get_track
 
@@ -128,7 +128,7 @@ def bench_command(repeat: int) -> dict:
     from explorer.reports.render import render
 
     from explorer.puzzles.threed import micro_batch_question, solve_3d
-    from explorer.puzzles.threed_explain import binding_constraints
+    from explorer.puzzles.threed.explain import binding_constraints
     from explorer.solvers.threed_enumerate import enumerate_space
 
     t0 = time.perf_counter()

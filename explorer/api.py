@@ -138,7 +138,7 @@ def estimate_html(e: Estimate) -> str:
     estimate with a NaN or infinite figure is refused with a note naming where, never shown."""
     from html import escape
 
-    from explorer.puzzles.threed_report import TIME_PART_NAMES
+    from explorer.puzzles.threed.narration import TIME_PART_NAMES
     from explorer.reports.format import fmt_value
 
     bad = V.non_finite(StepEstimate.as_dict(e))
@@ -432,7 +432,7 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
         options.get("attention_kernel"), options.get("flash_attention", True) is not False)}
     fix = options.get("fix") or {}
     if isinstance(fix, dict):
-        from explorer.puzzles.threed_space import ALIASES
+        from explorer.puzzles.threed.space import ALIASES
 
         pins = {ALIASES.get(k, k): v for k, v in fix.items()}  # sp -> sequence_parallel, as the Instance reads them
         sp, tp = pins.get("sequence_parallel"), pins.get("tp")

@@ -184,7 +184,7 @@ def test_an_asked_for_tp_overlap_rules_out_plans_without_sequence_parallelism_in
     # sequence parallelism, in the solver, the exhaustive evaluator and the grader alike; the framework's default
     # overlap (not asked for) leaves such plans in, priced without it.
     from explorer.puzzles.threed import make_instance, scenario_of, solve_instance
-    from explorer.puzzles.threed_space import check_configuration
+    from explorer.puzzles.threed.feasibility import check_configuration
     from explorer.tracks import get_track
 
     track = get_track("cloud")

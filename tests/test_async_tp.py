@@ -26,7 +26,7 @@ from explorer.cost.frameworks import (
 )
 from explorer.cost.setup import Setup
 from explorer.puzzles.threed import solve_instance
-from explorer.puzzles.threed_space import Instance
+from explorer.puzzles.threed.space import Instance
 from explorer.validate import validate_table
 
 

@@ -217,7 +217,7 @@ def test_template_lists_the_values_each_column_takes():
     text = template("3d", track="cloud")
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert text.splitlines()[-1].startswith("tp,pp,dp,micro_batch,cp")
-    # the grader's names (threed_explain._parse): recompute modes, frameworks, ZeRO stages, flags; eleven columns
+    # the grader's names (threed.explain._parse): recompute modes, frameworks, ZeRO stages, flags; eleven columns
     # no longer fit one readable line, so each has its own
     # the searched values (build_space): TP divides the 64 heads, 8 KV heads, FFN 28672 and 1,024 devices within a
     # node of 8; the cloud scenario searches Megatron-LM only, so the other frameworks are read but outside the space

@@ -14,7 +14,7 @@ from explorer.cost import step
 from explorer.cost.setup import Setup
 from explorer.errors import InfeasibleError
 from explorer.puzzles.threed import solve_3d, solve_instance
-from explorer.puzzles.threed_space import Instance
+from explorer.puzzles.threed.space import Instance
 
 
 def _agree(inst):
@@ -180,7 +180,7 @@ def test_infeasible_names_bubble_and_memory():
 def test_time_limit_reports_feasible_not_optimal():
     # A tiny time limit stops CP-SAT before its proof: the status must then not claim "optimal".
     from explorer.puzzles.threed import make_instance
-    from explorer.puzzles.threed_space import build_space
+    from explorer.puzzles.threed.space import build_space
     from explorer.solvers import cpsat
     from explorer.solvers.threed_cpsat import build_model
     from explorer.tracks import get_track
@@ -205,7 +205,7 @@ def test_a_pinned_pipeline_against_a_zero_bubble_bound_names_the_pin():
 
 
 def test_percentages_in_a_conflict_differ_where_the_numbers_do():
-    from explorer.puzzles.threed_space import percent_pair
+    from explorer.puzzles.threed.feasibility import percent_pair
 
     assert percent_pair(3 / 10243, 0) == ("0.03%", "0%")
     assert percent_pair(0.1004, 0.1) == ("10.04%", "10%")

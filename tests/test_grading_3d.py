@@ -1,4 +1,4 @@
-"""The 3D grader applies the solvers' own feasibility function (threed_space.check_configuration) to the
+"""The 3D grader applies the solvers' own feasibility function (threed.feasibility.check_configuration) to the
 scenario the report was solved for: the solver's answer under any options is graded at the optimum, and a
 configuration outside the searched space is said to be so, never 'beats the optimum'."""
 
@@ -12,7 +12,8 @@ from _attempts import attempts_csv
 from explorer.reports.attempts import attach_attempts, grade_file
 
 from explorer.puzzles.threed import evaluate_attempt, instance_for, solve_3d
-from explorer.puzzles.threed_space import build_space, candidate_arrays, check_configuration
+from explorer.puzzles.threed.feasibility import check_configuration
+from explorer.puzzles.threed.space import build_space, candidate_arrays
 from explorer.report import Report
 from explorer.solvers.threed_enumerate import enumerate_space
 

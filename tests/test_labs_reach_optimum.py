@@ -63,7 +63,7 @@ def searched(part: kit.Part) -> dict[str, list]:
     if part.puzzle == "batch":
         from explorer.puzzles import batch
         from explorer.puzzles.threed import instance_for
-        from explorer.puzzles.threed_space import build_space
+        from explorer.puzzles.threed.space import build_space
 
         inst = batch.make_instance(track)
         out = batch.searched_values(inst)

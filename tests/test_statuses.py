@@ -13,7 +13,8 @@ from explorer.reports.attempts import grade_file
 
 import explorer.solvers.cpsat as cpsat
 from explorer.errors import NoAnswerError
-from explorer.puzzles import solve, threed_explain
+from explorer.puzzles import solve
+from explorer.puzzles.threed import explain as threed_explain
 from explorer.puzzles.threed import solve_3d
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.puzzles import threed, threed_explain
+from explorer.puzzles import threed
+from explorer.puzzles.threed import explain as threed_explain
+from explorer.puzzles.threed import model as threed_model
 from explorer.tracks import get_track
 
 
@@ -16,7 +18,8 @@ def _first_solution(monkeypatch) -> None:
     """CP-SAT stops at its first solution, as a short --time-limit stops it (deterministic: one worker): status
     FEASIBLE, not proven. On the cloud default that first solution is TP=4 PP=1 DP=256 ZeRO-3, step 4.372 s,
     13% slower than the optimum (review 85 item 1 saw the same plan at --time-limit 0.6-0.8)."""
-    monkeypatch.setattr(threed, "CPSAT_PARAMS", {**threed.CPSAT_PARAMS, "stop_after_first_solution": True})
+    # patched where _solve_cpsat looks it up (explorer/puzzles/threed/model.py)
+    monkeypatch.setattr(threed_model, "CPSAT_PARAMS", {**threed_model.CPSAT_PARAMS, "stop_after_first_solution": True})
 
 
 def _finding(report, start: str) -> str:

@@ -4,7 +4,7 @@ prediction asked first (the lock), the live instruments, the move that is graded
 Nothing here is physics and nothing draws: the numbers come from the explorer's public entry points
 (`explorer.estimate`, `explorer.solve(puzzle, track=...)`, each puzzle's `evaluate_attempt`, the same calls the
 CLI makes) and every instrument is a figure of `explorer.reports.plots`, drawn from the same data the reports
-draw it from (for the 3D puzzle the data helpers of `explorer.puzzles.threed_report`). "Check" solves the
+draw it from (for the 3D puzzle the data helpers of `explorer.puzzles.threed.report`). "Check" solves the
 puzzle (cached per track and scenario) and grades the moves with `explorer.reports.attempts` beside the
 optimum, as `explore solve PUZZLE --attempts` does. An estimate takes milliseconds, so the instruments are
 computed on every move: there are no precomputed grids.
@@ -524,7 +524,7 @@ class ThreeD(Part):
 
     def live(self, values: dict[str, Any]) -> Live:
         import explorer
-        from explorer.puzzles.threed_report import bubble_gauge_data, memory_heatmap_data, parallelism_map_data
+        from explorer.puzzles.threed.report import bubble_gauge_data, memory_heatmap_data, parallelism_map_data
 
         fixed = fixed_values(self.space())
         v = {k: values[k] if k in values else fixed[k] for k in self.PLAN if k in values or k in fixed}
@@ -670,7 +670,7 @@ def _space_3d(track: str) -> dict[str, list]:
 def _space_batch(track: str) -> dict[str, list]:
     from explorer.puzzles import batch
     from explorer.puzzles.threed import instance_for
-    from explorer.puzzles.threed_space import build_space
+    from explorer.puzzles.threed.space import build_space
 
     inst = batch.make_instance(track)
     out = batch.searched_values(inst)

@@ -13,7 +13,7 @@ How a puzzle takes part in grading (`--attempts`, reports/attempts.py): the modu
   report was solved for.
 One feasibility function per puzzle serves the solver's space, the exhaustive evaluator and the grader, so
 an attempt is feasible exactly when the solver could have returned it: the 3D puzzle's is
-`threed_space.check_configuration` (build_space's candidate lists + structural_rules + the memory and bubble
+`threed.feasibility.check_configuration` (build_space's candidate lists + structural_rules + the memory and bubble
 limits on the cost model's figures); hierarchy's is `hierarchy.evaluate` (CP-SAT's tables and the exhaustive
 search are built from it). A value the solver never searched goes in `outside_space` ("CP = 64 is outside
 the searched space, CP divides the sequence 8192 and is at most 32"): the grader then does not compare it

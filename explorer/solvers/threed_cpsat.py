@@ -52,7 +52,7 @@ from explorer.cost import memory as mem
 from explorer.cost import time as tm
 from explorer.cost.frameworks import FRAMEWORKS, tp_overlap_of
 from explorer.cost.step import attention_setups
-from explorer.puzzles.threed_space import Instance, Space, overlap_allows
+from explorer.puzzles.threed.space import Instance, Space, overlap_allows
 from explorer.solvers import cpsat
 
 TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
@@ -147,9 +147,9 @@ def greedy_hint(inst: Instance, space: Space) -> dict | None:
     """A construction heuristic for CP-SAT's first solution (the proof does not depend on it):
     the most memory-frugal settings (largest TP and ZeRO stage the first searched framework runs, full
     recompute, micro-batch 1, v = 1) and the smallest PP whose memory and bubble pass, scored with the
-    cost model (the same feasibility rules as the search: threed_space.structural_rules)."""
+    cost model (the same feasibility rules as the search: threed.space.structural_rules)."""
     from explorer.cost.step import evaluate
-    from explorer.puzzles.threed_space import bubble_ok, micro_batch_count, structural_rules
+    from explorer.puzzles.threed.space import bubble_ok, micro_batch_count, structural_rules
 
     n = inst.devices
     tp, rc = max(space.tp), max(space.rc)
@@ -189,7 +189,7 @@ def _key_grids(*lists) -> list[np.ndarray]:
 def prepare(inst: Instance, space: Space) -> dict:
     """The factor tables in numpy and the relaxation bounds (computed once per solve; build_model reads them)."""
     from explorer.cost import sharding as sh
-    from explorer.puzzles.threed_space import framework_runs
+    from explorer.puzzles.threed.space import framework_runs
 
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
     if s.embedding_pipeline_slot:  # a reference-table option (explorer/cost/setup.py) the tables below leave out
@@ -273,7 +273,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     d_m = g_m[..., None]
     p2p_ok = m_ok[..., None] & ((d_sp == 0) | (d_tp > 1))
     # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); only the
-    # rows the framework runs (threed_space.framework_runs)
+    # rows the framework runs (threed.space.framework_runs)
     e_fw, e_tp, e_cp, e_pp, e_v, e_z, e_hs = _mesh(FW, TP, CP, PP, V, Z, HS)
     e_shape = n % (e_tp * e_cp * e_pp) == 0
     e_dp = np.where(e_shape, n // (e_tp * e_cp * e_pp), 1)

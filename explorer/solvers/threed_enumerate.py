@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.cost.step import evaluate
-from explorer.puzzles.threed_space import Instance, Space, bubble_ok, build_space, candidate_arrays
+from explorer.puzzles.threed.space import Instance, Space, bubble_ok, build_space, candidate_arrays
 
 CHUNK = 1 << 20
 

@@ -1,6 +1,6 @@
 """Solve one point of a sweep: a pure function of the point's inputs (what a Dask worker runs).
 
-Deterministic: the 3D solve is CP-SAT on one worker without presolve (explorer/puzzles/threed.py,
+Deterministic: the 3D solve is CP-SAT on one worker without presolve (explorer/puzzles/threed/model.py,
 CPSAT_PARAMS), so the same point gives the same row on any machine, serially or on a cluster; only
 `solve_time_s` and `solve_cpu_s` (clocks) differ and is left out of every comparison (TIMING_COLUMNS)."""
 

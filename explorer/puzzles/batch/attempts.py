@@ -145,7 +145,8 @@ def _neighbours(inst: BatchInstance, at: dict[str, Any]) -> list[dict[str, Any]]
     if fixed_plan(inst) is not None:
         return out
     from explorer.puzzles.threed import instance_for
-    from explorer.puzzles.threed_space import build_space, degree_moves
+    from explorer.puzzles.threed.feasibility import degree_moves
+    from explorer.puzzles.threed.space import build_space
 
     space = build_space(instance_for(inst.track.key))
     try:

@@ -98,7 +98,7 @@ def _network_premise(inst: BatchInstance, cr: dict, e: dict) -> Finding:
     loses, from its step's parts (step_losses), the exposed sync among them where it is one of the largest."""
     lab = inst.sc.network_headroom
     held = cr["network_utilisation"] >= lab
-    from explorer.puzzles.threed_report import TIME_PART_NAMES
+    from explorer.puzzles.threed.narration import TIME_PART_NAMES
 
     _, losses, _ = step_losses(inst, cr)
     step = cr["step_time"]
@@ -149,7 +149,7 @@ def _batch_one(inst: BatchInstance, one: dict) -> Finding:
     """How efficient is batch size 1: the MFU and the largest loss of its step, named from the step's own parts."""
     from fractions import Fraction
 
-    from explorer.puzzles.threed_report import TIME_PART_NAMES
+    from explorer.puzzles.threed.narration import TIME_PART_NAMES
 
     t, plan = inst.track, inst.track.crisis_plan
     ideal, losses, bubble = step_losses(inst, one)

@@ -13,15 +13,8 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
 from explorer.plan import ParallelPlan, check_zero_stage
-from explorer.puzzles.threed_space import (
-    FRAMEWORK_CODES,
-    Instance,
-    Space,
-    build_space,
-    candidate_arrays,
-    check_configuration,
-    percent_pair,
-)
+from explorer.puzzles.threed.feasibility import check_configuration, percent_pair
+from explorer.puzzles.threed.space import FRAMEWORK_CODES, Instance, Space, build_space, candidate_arrays
 from explorer.report import Figure
 from explorer.units import human_bytes, plural
 
@@ -31,7 +24,7 @@ EXPLAIN_MAX_SPACE = 50_000_000  # skip the what-if enumeration beyond this many 
 
 
 def _plan_at(inst: Instance, cols: dict, i: int) -> ParallelPlan:
-    from explorer.puzzles.threed import plan_of
+    from explorer.puzzles.threed.instance import plan_of
 
     return plan_of({k: cols[k][i] for k in cols}, inst.global_batch)
 
@@ -165,7 +158,7 @@ def _framework_conflict(inst: Instance, space: Space) -> tuple[str, list[str]] |
 
 
 def _overlap_conflict(inst: Instance, space: Space) -> tuple[str, list[str]] | None:
-    """Where only the asked-for TP overlap empties the space (threed_space.overlap_allows): every plan left has
+    """Where only the asked-for TP overlap empties the space (threed.space.overlap_allows): every plan left has
     TP > 1 without sequence parallelism. None where that rule is not what empties it."""
     from dataclasses import replace
 
@@ -229,7 +222,7 @@ def _parse(values: dict) -> dict:
 
 
 def attempt_verdict(inst: Instance, values: dict, space: Space | None = None) -> dict:
-    """Grade one attempt with the puzzle's feasibility function (threed_space.check_configuration, over `space`,
+    """Grade one attempt with the puzzle's feasibility function (threed.feasibility.check_configuration, over `space`,
     built when not given): figures, violations with margins, values outside the searched space, objective (MFU),
     and the attempt as read ('read'; threed.evaluate_attempt adds its neighbours)."""
     v = _parse(values)

@@ -298,7 +298,7 @@ def _assumptions(res) -> list[Assumption]:
                    "explorer/cost/collectives.py"),
         Assumption(_framework_text(res), framework(res.best.plan.framework).source),
         Assumption(f"Search box: {search_box_text(res.instance)}; 'optimal' means optimal inside it.",
-                   "explorer/puzzles/threed_space.py build_space"),
+                   "explorer/puzzles/threed/space.py build_space"),
         Assumption("Layers split over PP x v chunks of ceil(L/(PP v)) layers (uneven allowed; the fullest stage "
                    "sets the pace); interleaving needs the micro-batch count divisible by PP.",
                    "Megatron-LM interleaved schedule; Llama 3 paper sec. 3.3.2"),

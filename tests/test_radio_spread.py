@@ -133,3 +133,24 @@ def test_a_5g_round_says_its_deadline_covers_the_radio():
     # the depot's Wi-Fi (one rate for every vehicle) says nothing of a spread
     depot = " ".join(_round_findings(dataclasses.replace(res, best=res.per_tier["depot"]))[0].answer.split())
     assert "lognormal" not in depot and "slowest radio" not in depot
+
+
+def test_lab05_wait_or_drop_counts_the_slowest_radio():
+    # E[max of 10,000 lognormals of sigma 0.897] over the median: at least e^(sigma E[max Z]) by Jensen, E[max of
+    # 10,000 standard normals] = 3.8506 (Harter 1961's tables): e^(0.897 x 3.8506) = 31.6; a seeded simulation of
+    # 2,000 fleets gives the figure itself; n = 1 is the lognormal mean e^(sigma^2/2)
+    x = F.radio_time_expected_max(1.0, SIGMA, 10_000)
+    assert x > math.exp(SIGMA * 3.8506)
+    rng = np.random.default_rng(3)
+    sim = np.exp(SIGMA * rng.standard_normal((2_000, 10_000))).max(axis=1).mean()
+    assert x == pytest.approx(sim, rel=0.03)
+    assert F.radio_time_expected_max(1.0, SIGMA, 1) == pytest.approx(math.exp(SIGMA ** 2 / 2), rel=1e-3)
+    assert F.radio_time_expected_max(2.0, 0.0, 10_000) == 2.0
+    # lab 05 part 3 on edge says so, with the figure rounded as the report rounds it
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    text = " ".join(CliRunner().invoke(main, ["solve", "sync", "--track", "edge"]).output.split())
+    assert "Waiting over the 5G uplink is longer still" in text
+    assert f"the slowest of 10,000 vehicles syncs in {round(x)}x the median one's time" in text

@@ -309,6 +309,15 @@ def radio_time_quantile(t_median: float, sigma: float, q: float) -> float:
 
 
 @lru_cache(maxsize=256)
+def radio_time_expected_max(t_median: float, sigma: float, n: int) -> float:
+    """E[max over n devices] of a transfer's time, the median device's t_median stretched by the lognormal spread of
+    rates (links.toml throughput_sigma): what a round that waits for every device's sync waits for. The radio part of
+    device_round_expected_max (no compute, no latency); n = 1: the lognormal mean, t_median e^(sigma^2 / 2)."""
+    if sigma == 0:
+        return float(t_median)
+    return device_round_expected_max(None, 1, n, 0.0, 0.0, t_median, sigma)
+
+
 def _unit_sum_atoms(step_model, h: int, points: int = RADIO_SPREAD_ATOMS) -> np.ndarray:
     """`points` equal-probability atoms of the sum of h unit step times (stragglers.sum_distribution):
     the least grid value whose CDF reaches each p = (i + 1/2) / N, the quantile on that grid."""
@@ -385,7 +394,7 @@ def device_round_expected_max(step_model, h: int, n: int, t_local: float, t_fixe
 
     if sigma == 0 or t_spread <= 0:
         return float(t_fixed + t_spread + t_local * expected_max_of_sums(step_model, n, h))
-    atoms = _unit_sum_atoms(step_model, h, MAX_ATOMS)
+    atoms = np.zeros(1) if step_model is None else _unit_sum_atoms(step_model, h, MAX_ATOMS)
     lower = t_fixed + t_local * float(atoms[0])
     z_hi = float(ndtri(1.0 - 1e-9 / max(n, 1)))
     top = t_fixed + t_local * float(atoms[-1]) + t_spread * math.exp(sigma * z_hi)

@@ -109,8 +109,23 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
         f"stretches every step to {num(a.e_max_all / a.e_step)}x the mean (order "
         f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
         f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
-        f"bound charges the fewer participants. Asynchronous updates from the whole fleet would be "
-        f"{a.staleness:,.0f} updates stale: {_stale_verdict(_fleet_stale(a))}.")
+        f"bound charges the fewer participants.{_radio_wait(a, fa)} Asynchronous updates from the whole fleet would "
+        f"be {a.staleness:,.0f} updates stale: {_stale_verdict(_fleet_stale(a))}.")
+
+
+def _radio_wait(a: Audit, fa: dict) -> str:
+    """' Over <radio> ...': where one of the fleet's paths runs on a radio whose rate spreads over the devices
+    (links.toml throughput_sigma: 5G), how much longer the slowest device's sync takes than the median device's, as
+    a round that waits for all of them would wait (explorer/cost/federated.radio_time_expected_max); '' elsewhere."""
+    from explorer.cost.federated import radio_time_expected_max
+
+    links = {t.link.key: t.link for t in fa["res"].scenario.tiers if t.link.throughput_sigma > 0}
+    return "".join(
+        f" Waiting over the {lk.name} is longer still: its rate spreads from {a.track.device_word} to "
+        f"{a.track.device_word} (a lognormal of sigma {lk.throughput_sigma:g}, hardware/data/links.toml [{lk.key}]), "
+        f"and the slowest of {a.nodes:,} {a.track.device_plural} syncs in "
+        f"{num(radio_time_expected_max(1.0, lk.throughput_sigma, a.nodes))}x the median one's time."
+        for lk in links.values())
 
 
 def _fleet_stale(a: Audit) -> dict:

@@ -308,7 +308,6 @@ def radio_time_quantile(t_median: float, sigma: float, q: float) -> float:
     return float(t_median * math.exp(float(sigma) * float(ndtri(q))))
 
 
-@lru_cache(maxsize=256)
 def radio_time_expected_max(t_median: float, sigma: float, n: int) -> float:
     """E[max over n devices] of a transfer's time, the median device's t_median stretched by the lognormal spread of
     rates (links.toml throughput_sigma): what a round that waits for every device's sync waits for. The radio part of
@@ -318,6 +317,7 @@ def radio_time_expected_max(t_median: float, sigma: float, n: int) -> float:
     return device_round_expected_max(None, 1, n, 0.0, 0.0, t_median, sigma)
 
 
+@lru_cache(maxsize=256)
 def _unit_sum_atoms(step_model, h: int, points: int = RADIO_SPREAD_ATOMS) -> np.ndarray:
     """`points` equal-probability atoms of the sum of h unit step times (stragglers.sum_distribution):
     the least grid value whose CDF reaches each p = (i + 1/2) / N, the quantile on that grid."""

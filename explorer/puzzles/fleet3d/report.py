@@ -340,7 +340,7 @@ def _round_findings(res) -> list[Finding]:
                + (", and the sync to the slowest radio's" if b["radio_sigma"] > 0 else "") + "). "
                + (f"The {b['tier'].link.name}'s rate spreads from {scn.track.device_word} to "
                   f"{scn.track.device_word} (a lognormal of sigma {num(b['radio_sigma'])}, hardware/data/links.toml "
-                  f"[{b['tier'].link.key}] gives the source), so the deadline is a quantile of compute and radio "
+                  f"gives the source), so the deadline is a quantile of compute and radio "
                   f"together: the median {scn.track.device_word} syncs in {span(b['t_sync'])}"
                   + (f", the one at the {pct(b['deadline_quantile'])} quantile in about {span(b['sync_at_deadline'])}. "
                      if abs(b["deadline_quantile"] - 0.5) > 1e-9

@@ -122,7 +122,8 @@ def _radio_wait(a: Audit, fa: dict) -> str:
     links = {t.link.key: t.link for t in fa["res"].scenario.tiers if t.link.throughput_sigma > 0}
     return "".join(
         f" Waiting over the {lk.name} is longer still: its rate spreads from {a.track.device_word} to "
-        f"{a.track.device_word} (a lognormal of sigma {lk.throughput_sigma:g}, hardware/data/links.toml [{lk.key}]), "
+        f"{a.track.device_word} (a lognormal of sigma {lk.throughput_sigma:g}, hardware/data/links.toml gives the "
+        f"source), "
         f"and the slowest of {a.nodes:,} {a.track.device_plural} syncs in "
         f"{num(radio_time_expected_max(1.0, lk.throughput_sigma, a.nodes))}x the median one's time."
         for lk in links.values())

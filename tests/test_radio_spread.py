@@ -154,3 +154,13 @@ def test_lab05_wait_or_drop_counts_the_slowest_radio():
     text = " ".join(CliRunner().invoke(main, ["solve", "sync", "--track", "edge"]).output.split())
     assert "Waiting over the 5G uplink is longer still" in text
     assert f"the slowest of 10,000 vehicles syncs in {round(x)}x the median one's time" in text
+
+
+def test_the_paths_line_says_whose_5g_sync_it_gives():
+    from explorer.puzzles.fleet3d.report import _tier_findings
+    from explorer.puzzles.fleetlens.common import optimum
+
+    text = " ".join(_tier_findings(optimum("edge"))[0].answer.split())
+    cell, depot = text.split("; depot")[0], text.split("; depot")[1]
+    assert "the median vehicle's sync 49.2 s" in cell  # 5G: the median vehicle's (the rate spreads)
+    assert "median" not in depot  # Wi-Fi: one rate for every vehicle

@@ -311,8 +311,10 @@ def _tier_findings(res) -> list[Finding]:
     rows = []
     for k, f in res.per_tier.items():
         name = next(x.name for x in scn.tiers if x.key == k)
+        # a radio whose rate spreads (5G): t_sync is its median device's (model.evaluate)
+        sync = f"the median {scn.track.device_word}'s sync" if f["radio_sigma"] > 0 else "sync"
         rows.append(f"{name}: {span(f['days'] * SECONDS_PER_DAY)} ({timing(f)}; up to {num(f['rounds_per_day'])} "
-                    f"rounds a day, sync {span(f['t_sync'])})")
+                    f"rounds a day, {sync} {span(f['t_sync'])})")
     missing = [x.name for x in scn.tiers if x.key not in res.per_tier]
     text = "; ".join(rows) + (f"; no feasible configuration on {', '.join(missing)}" if missing else "") + "."
     return [Finding("Which aggregation path, and why?",

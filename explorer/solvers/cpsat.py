@@ -53,3 +53,14 @@ def run(model, time_limit_s: float = DEFAULT_TIME_LIMIT_S, workers: int = 2, see
     has = status in ("optimal", "feasible")
     return solver, SolveOutcome(status, solver.ObjectiveValue() if has else None,
                                 solver.BestObjectiveBound() if has else None, wall)
+
+
+def answer_status(best: object, outcome: SolveOutcome, time_limit_s: float) -> str:
+    """The status of a CP-SAT search's answer `best` (None when it returned none): the outcome's where it has one,
+    "infeasible" where CP-SAT proved there is none; no answer and no proof within the time limit is a NoAnswerError
+    (exit 3), never an infeasibility it did not prove."""
+    from explorer.errors import NoAnswerError
+
+    if best is None and outcome.status == "unknown":
+        raise NoAnswerError(time_limit_s)
+    return outcome.status if best is not None else "infeasible"

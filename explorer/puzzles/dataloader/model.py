@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer import validation as V
 from explorer.cost import input_pipeline as ip
-from explorer.errors import NoAnswerError, UsageError
+from explorer.errors import UsageError
 from explorer.puzzles.dataloader.scenario import LoaderInstance, make_instance
 from explorer.tracks import Track
 
@@ -109,10 +109,10 @@ def solve_dataloader(track: str | Track = "cloud", *, engine: str = "cpsat", che
     t0 = time.perf_counter()
     ex = solve_exhaustive(inst) if ((check and small) or engine == "enumerate") else None
     if engine == "cpsat":
+        from explorer.solvers import cpsat
+
         best, out = solve_cpsat(inst, time_limit)
-        if best is None and out.status == "unknown":
-            raise NoAnswerError(time_limit)
-        status = out.status if best is not None else "infeasible"
+        status = cpsat.answer_status(best, out, time_limit)
     else:
         best, status = ex, ("optimal" if ex else "infeasible")
     return LoaderResult(inst, best, ex, status, engine, time.perf_counter() - t0, checked=ex is not None)

@@ -13,7 +13,7 @@ import numpy as np
 from explorer import validation as V
 from explorer.cost import training_memory as tmem
 from explorer.cost.memory import RECOMPUTE_CODES
-from explorer.errors import InfeasibleError, NoAnswerError, UsageError
+from explorer.errors import InfeasibleError, UsageError
 from explorer.puzzles.memory.narration import _describe
 from explorer.puzzles.memory.scenario import (
     ENGINES,
@@ -25,6 +25,7 @@ from explorer.puzzles.memory.scenario import (
     make_instance,
     quality_multiplier,
 )
+from explorer.solvers import cpsat
 from explorer.solvers.choice_tables import ChoiceProblem, Term, solve_cpsat, solve_exhaustive
 from explorer.tracks import Track
 from explorer.units import human_bytes_3 as _gb  # three significant digits
@@ -144,9 +145,7 @@ def solve_memory(track: str | Track = "cloud", *, engine: str = "cpsat", time_li
     ex_idx, _ = solve_exhaustive(prob) if (check or engine == "enumerate") else (None, 0)
     if engine == "cpsat":
         idx, out = solve_cpsat(prob, tl)
-        if idx is None and out.status == "unknown":
-            raise NoAnswerError(tl)
-        status = out.status if idx is not None else "infeasible"
+        status = cpsat.answer_status(idx, out, tl)
     else:
         idx, status = ex_idx, "optimal" if ex_idx is not None else "infeasible"
     wall = time.perf_counter() - t0

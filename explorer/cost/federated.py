@@ -386,7 +386,8 @@ def device_round_expected_max(step_model, h: int, n: int, t_local: float, t_fixe
                               sigma: float) -> float:
     """E[max over n devices of t_fixed + t_local S_h + t_spread L] (device_round_quantile's round time): the round
     that waits for every one of n devices, whose radios spread in rate. lower + integral of (1 - F(d)^n) dd, on a
-    geometric grid of the radio's share from its floor to where 1 - F < 1e-9 / n (the trapezoid rule). sigma = 0:
+    geometric grid of the radio's share from its floor to where 1 - F < 1e-9 / n (the trapezoid rule). step_model
+    None: no compute part (radio_time_expected_max, t_local 0). sigma = 0:
     t_fixed + t_spread + t_local x E[max of n sums] (stragglers.expected_max_of_sums) exactly."""
     from scipy.special import ndtri
 

@@ -34,7 +34,7 @@ from explorer.puzzles.memory.attempts import (
     searched_values,
 )
 from explorer.puzzles.memory.attempts import (
-    _cached_problem as _cached_problem,  # read by explorer/labs/kit.py
+    _cached_problem as _cached_problem,  # read by explorer/labs/kit/lab08.py
 )
 from explorer.puzzles.memory.model import (
     GRID_DIMS,

@@ -51,6 +51,7 @@ def _best_cpu(fn, repeat):
 def bench_case(model: str, gpus: int, repeat: int, framework: str = "megatron") -> dict:
     from explorer.errors import InfeasibleError
     from explorer.puzzles.threed import make_instance, solve_instance
+    from explorer.puzzles.threed import space as rules
     from explorer.puzzles.threed.space import build_space, candidate_arrays
     from explorer.solvers.threed_enumerate import enumerate_space
     from explorer.tracks import get_track
@@ -59,7 +60,7 @@ def bench_case(model: str, gpus: int, repeat: int, framework: str = "megatron") 
                          framework=framework)
     space = build_space(inst)
     valid = len(candidate_arrays(inst, space)["tp"])
-    t_enum, en = _best(lambda: enumerate_space(inst, space), repeat)
+    t_enum, en = _best(lambda: enumerate_space(inst, space, rules=rules), repeat)
 
     def cpsat():
         try:
@@ -86,13 +87,14 @@ def bench_large_space(repeat: int) -> dict:
     """Throughput of the exhaustive evaluator on the largest default space: Llama-3-405B on 131,072 GPUs,
     2^18 sequences per step (micro-batch up to 2^18), CP up to 32, v up to layers / PP, --framework any."""
     from explorer.puzzles.threed import make_instance
+    from explorer.puzzles.threed import space as rules
     from explorer.puzzles.threed.space import build_space
     from explorer.solvers.threed_enumerate import enumerate_space
     from explorer.tracks import get_track
 
     inst = make_instance(get_track("cloud"), model="llama3_405b", gpus=131072, global_batch=2**18, framework="any")
     space = build_space(inst)
-    t, en = _best(lambda: enumerate_space(inst, space), repeat)
+    t, en = _best(lambda: enumerate_space(inst, space, rules=rules), repeat)
     return {"space": space.size(), "evaluated": en.evaluated, "seconds": t, "rate": en.evaluated / t}
 
 
@@ -128,6 +130,7 @@ def bench_command(repeat: int) -> dict:
     from explorer.reports.render import render
 
     from explorer.puzzles.threed import micro_batch_question, solve_3d
+    from explorer.puzzles.threed import space as rules
     from explorer.puzzles.threed.explain import binding_constraints
     from explorer.solvers.threed_enumerate import enumerate_space
 
@@ -135,7 +138,7 @@ def bench_command(repeat: int) -> dict:
     r = solve_3d("cloud", explain=False, top=1)
     t_solve = time.perf_counter() - t0
     t0 = time.perf_counter()
-    en = enumerate_space(r.instance)
+    en = enumerate_space(r.instance, rules=rules)
     binding_constraints(r.instance, r, en)
     t_explain = time.perf_counter() - t0
     t0 = time.perf_counter()

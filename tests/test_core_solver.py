@@ -180,13 +180,14 @@ def test_infeasible_names_bubble_and_memory():
 def test_time_limit_reports_feasible_not_optimal():
     # A tiny time limit stops CP-SAT before its proof: the status must then not claim "optimal".
     from explorer.puzzles.threed import make_instance
+    from explorer.puzzles.threed import space as rules
     from explorer.puzzles.threed.space import build_space
     from explorer.solvers import cpsat
     from explorer.solvers.threed_cpsat import build_model
     from explorer.tracks import get_track
 
     inst = make_instance(get_track("cloud"))
-    built = build_model(inst, build_space(inst))
+    built = build_model(inst, build_space(inst), rules=rules)
     _, out = cpsat.run(built.model, time_limit_s=0.001)
     assert out.status in ("feasible", "unknown")
 

@@ -289,6 +289,7 @@ def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None,
     no plan divides it, the bound is solved at the nearest multiple of the GPU count instead (every data-parallel
     degree divides it), and r.bound records both."""
     from explorer.puzzles.threed import make_instance, solve_3d
+    from explorer.puzzles.threed import space as rules
     from explorer.solvers.threed_enumerate import enumerate_space
 
     tol = r.tolerance
@@ -338,7 +339,7 @@ def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None,
                             failed=f"{what} above the model's best plan's {b.mfu:.1%}"))
     if memory_gb is not None:
         inst = make_instance(track, model=r.model.model, gpus=r.gpus, global_batch=gb, seq_len=r.seq_len, **opts)
-        floor = float(enumerate_space(inst).columns["memory_total"].min()) / 1e9
+        floor = float(enumerate_space(inst, rules=rules).columns["memory_total"].min()) / 1e9
         r.bound["memory_floor_gb"] = floor
         r.tests.append(Test("memory above the smallest footprint", "model", memory_gb >= floor * (1 - tol),
                             f"{memory_gb:g} GB vs {floor:.1f} GB, the least any plan on {r.gpus:,} GPUs needs under "

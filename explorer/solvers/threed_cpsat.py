@@ -39,6 +39,10 @@ then runs CP-SAT on growing restrictions (rows whose bound is within 2 % of the 
 once a restriction's proven optimum is no larger than its cut, it is the optimum of the whole model, since
 every configuration left out costs more than the cut. The exhaustive evaluator checks all of this (tests,
 benchmarks/bench_search.py).
+
+The instance, its design space and the rules a configuration must meet are the puzzle's
+(explorer/puzzles/threed/space.py); the puzzle hands them in (`rules`, the protocols of threed_rules.py), as
+solvers do not import puzzles.
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ from explorer.cost import memory as mem
 from explorer.cost import time as tm
 from explorer.cost.frameworks import FRAMEWORKS, tp_overlap_of
 from explorer.cost.step import attention_setups
-from explorer.puzzles.threed.space import Instance, Space, overlap_allows
 from explorer.solvers import cpsat
+from explorer.solvers.threed_rules import ThreeDInstance, ThreeDRules, ThreeDSpace
 
 TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
 
@@ -62,7 +66,7 @@ TIME_SCALE = 1e9  # CP-SAT times are integer nanoseconds
 class Built:
     model: object
     vars: dict
-    space: Space
+    space: ThreeDSpace
 
 
 # A bound beyond CP-SAT's integer range (a step of centuries in integer nanoseconds, a product of two
@@ -143,13 +147,12 @@ class _Model:
         return x
 
 
-def greedy_hint(inst: Instance, space: Space) -> dict | None:
+def greedy_hint(inst: ThreeDInstance, space: ThreeDSpace, *, rules: ThreeDRules) -> dict | None:
     """A construction heuristic for CP-SAT's first solution (the proof does not depend on it):
     the most memory-frugal settings (largest TP and ZeRO stage the first searched framework runs, full
     recompute, micro-batch 1, v = 1) and the smallest PP whose memory and bubble pass, scored with the
-    cost model (the same feasibility rules as the search: threed.space.structural_rules)."""
+    cost model (the same feasibility rules as the search: the puzzle's rules.structural_rules)."""
     from explorer.cost.step import evaluate
-    from explorer.puzzles.threed.space import bubble_ok, micro_batch_count, structural_rules
 
     n = inst.devices
     tp, rc = max(space.tp), max(space.rc)
@@ -162,13 +165,13 @@ def greedy_hint(inst: Instance, space: Space) -> dict | None:
                         if n % (tp * c * p) or 1 not in space.v:
                             continue
                         d = n // (tp * c * p)
-                        m = int(micro_batch_count(inst, d, b))
+                        m = int(rules.micro_batch_count(inst, d, b))
                         cand = {"tp": tp, "cp": c, "pp": p, "dp": d, "v": 1, "mb": b, "m": m, "zero": z, "rc": rc,
                                 "sp": sp, "fw": fw, "hsdp": min(space.hsdp)}
-                        if not all(bool(x) for x in structural_rules(inst, cand).values()):
+                        if not all(bool(x) for x in rules.structural_rules(inst, cand).values()):
                             continue
                         r = evaluate(inst.setup, tp, c, p, d, 1, b, m, z, rc, sp, fw=fw, hsdp=cand["hsdp"])
-                        if r["memory_total"] <= inst.limit and bubble_ok(inst, p, 1, m):
+                        if r["memory_total"] <= inst.limit and rules.bubble_ok(inst, p, 1, m):
                             return cand
     return None
 
@@ -186,10 +189,10 @@ def _key_grids(*lists) -> list[np.ndarray]:
     return [x.ravel() for x in np.meshgrid(*[np.arange(len(v)) for v in lists], indexing="ij")]
 
 
-def prepare(inst: Instance, space: Space) -> dict:
-    """The factor tables in numpy and the relaxation bounds (computed once per solve; build_model reads them)."""
+def prepare(inst: ThreeDInstance, space: ThreeDSpace, *, rules: ThreeDRules) -> dict:
+    """The factor tables in numpy and the relaxation bounds (computed once per solve; build_model reads them).
+    `rules`: the puzzle's joint rules (explorer.puzzles.threed.space) that rule table rows out."""
     from explorer.cost import sharding as sh
-    from explorer.puzzles.threed.space import framework_runs
 
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
     if s.embedding_pipeline_slot:  # a reference-table option (explorer/cost/setup.py) the tables below leave out
@@ -233,7 +236,7 @@ def prepare(inst: Instance, space: Space) -> dict:
     t_layer_lb = np.minimum.reduce([c["t_layer"] for c in cols])
     w_layer_lb = np.minimum.reduce([c["w_layer"] for c in cols])
     # a layer's activations alone (the fewest any stage holds) must fit: this also bounds the products below
-    lay_ok = ((a_sp == 0) | (a_tp > 1)) & overlap_allows(inst, a_tp, a_sp) & (act_l + work + loss_l <= limit)
+    lay_ok = ((a_sp == 0) | (a_tp > 1)) & rules.overlap_allows(inst, a_tp, a_sp) & (act_l + work + loss_l <= limit)
     # logits: (TP, CP, mb)
     b_tp, b_cp, b_mb = _mesh(TP, CP, MB)
     t_logits = _ns(tm.logits_time(s, b_tp, b_cp, b_mb))
@@ -273,11 +276,12 @@ def prepare(inst: Instance, space: Space) -> dict:
     d_m = g_m[..., None]
     p2p_ok = m_ok[..., None] & ((d_sp == 0) | (d_tp > 1))
     # model state, data-parallel collectives, optimizer step: (framework, TP, CP, PP, v, ZeRO, HSDP); only the
-    # rows the framework runs (threed.space.framework_runs)
+    # rows the framework runs (the puzzle's rules.framework_runs)
     e_fw, e_tp, e_cp, e_pp, e_v, e_z, e_hs = _mesh(FW, TP, CP, PP, V, Z, HS)
     e_shape = n % (e_tp * e_cp * e_pp) == 0
     e_dp = np.where(e_shape, n // (e_tp * e_cp * e_pp), 1)
-    dp_ok = e_shape & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1)) & framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs)
+    dp_ok = (e_shape & (e_pp * e_v <= L) & ((e_v == 1) | (e_pp > 1))
+             & rules.framework_runs(e_fw, e_cp, e_pp, e_v, e_z, e_hs))
     dp_ok &= (e_hs == 0) | (s.group(e_dp * e_cp, e_tp * e_cp, e_cp, e_tp).nodes > 1)
     w, gr, o = sh.model_state_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v, e_hs)
     state = np.asarray(w + gr + o + sh.buffer_bytes(s, e_fw, e_tp, e_pp, e_dp, e_cp, e_z, e_v), dtype=np.int64)
@@ -351,19 +355,22 @@ GROWTH = 1.1
 CAP_MAX = MAX_DOMAIN // 64  # ns (2.3 years): the longest step modelled; 64 such domains still sum within int64
 
 
-def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
+def build_model(inst: ThreeDInstance, space: ThreeDSpace, exclude: list[dict] | None = None,
                 hint: dict | None = None, prep: dict | None = None, cut: int | None = None,
-                cap: int | None = None) -> Built:
+                cap: int | None = None, rules: ThreeDRules | None = None) -> Built:
     """The CP-SAT model of one instance over `space` (see the module docstring). `cut`: leave out the rows
     whose relaxation bound exceeds it (configurations that cannot take less than `cut` ns); `cap`: the
     longest step searched (ns; every part of the step is bounded by it, which keeps the products' domains
-    within CP-SAT's 64-bit integers)."""
+    within CP-SAT's 64-bit integers). `prep`: prepare's tables, computed here with the puzzle's `rules` when
+    not given."""
     s, n, B, L = inst.setup, inst.devices, inst.global_batch, inst.setup.model.layers
     limit = inst.limit
     TP, CP, PP, V, MB, Z, RC, SP, FW, HS = (space.tp, space.cp, space.pp, space.v, space.mb, space.zero, space.rc,
                                             space.sp, space.fw, space.hsdp)
     beta = Fraction(inst.max_bubble)
-    P = prepare(inst, space) if prep is None else prep
+    if prep is None and rules is None:
+        raise TypeError("build_model needs the puzzle's rules (or prepare's tables, prep)")
+    P = prepare(inst, space, rules=rules) if prep is None else prep
     # the layer's forward and backward windows times (1 - sigma) (prepare: "keep" columns)
     t_layer, t_fwd, t_bwd, w_layer, act_l, work = (P[k] for k in ("t_layer", "t_fwd_keep", "t_bwd_keep", "w_layer",
                                                                     "act_l", "work"))
@@ -596,7 +603,7 @@ def build_model(inst: Instance, space: Space, exclude: list[dict] | None = None,
     return Built(md, vars_, space)
 
 
-def solve(inst: Instance, space: Space, prep: dict, time_limit_s: float, params: dict,
+def solve(inst: ThreeDInstance, space: ThreeDSpace, prep: dict, time_limit_s: float, params: dict,
           exclude: list[dict] | None = None, growth: float = GROWTH) -> tuple:
     """CP-SAT over growing restrictions of the model, each proven optimal: first the configurations whose
     relaxation bound is within 2 % of the smallest, then within a larger cut C. When the restriction's optimum

@@ -2,7 +2,8 @@
 
 The solver-independent specification: the same cost model (explorer.cost.step.evaluate) on
 arrays of the same candidates CP-SAT searches; used as `--engine enumerate` and to cross-check
-CP-SAT's optimum in the tests and the benchmark."""
+CP-SAT's optimum in the tests and the benchmark. The candidates and the bubble rule are the puzzle's, handed in
+as `rules` (explorer/solvers/threed_rules.py: solvers do not import puzzles)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from explorer.cost.step import evaluate
-from explorer.puzzles.threed.space import Instance, Space, bubble_ok, build_space, candidate_arrays
+from explorer.solvers.threed_rules import ThreeDInstance, ThreeDRules, ThreeDSpace
 
 CHUNK = 1 << 20
 
@@ -27,11 +28,12 @@ class Enumeration:
     wall_time_s: float
 
 
-def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
-    """Score every candidate; keep them all, feasible first, fastest first."""
+def enumerate_space(inst: ThreeDInstance, space: ThreeDSpace | None = None, *, rules: ThreeDRules) -> Enumeration:
+    """Score every candidate; keep them all, feasible first, fastest first. `rules`: the puzzle's design space
+    and its rules (explorer.puzzles.threed.space); `space` defaults to rules.build_space(inst)."""
     t0 = time.perf_counter()
-    space = space or build_space(inst)
-    cand = candidate_arrays(inst, space)
+    space = space or rules.build_space(inst)
+    cand = rules.candidate_arrays(inst, space)
     n = len(cand["tp"])
     step = np.empty(n)
     memory = np.empty(n, dtype=np.int64)
@@ -43,7 +45,7 @@ def enumerate_space(inst: Instance, space: Space | None = None) -> Enumeration:
         step[s] = r["step_time"]
         memory[s] = r["memory_total"]
     fits = memory <= inst.limit
-    bub = bubble_ok(inst, cand["pp"], cand["v"], cand["m"])
+    bub = rules.bubble_ok(inst, cand["pp"], cand["v"], cand["m"])
     feasible = fits & bub
     # Order: the feasible ones first, fastest first, ties broken by the plan fields (deterministic);
     # the infeasible ones after them in generation order (only masks and minima are taken of those).

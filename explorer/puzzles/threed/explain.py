@@ -13,6 +13,7 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import estimate
 from explorer.errors import UsageError
 from explorer.plan import ParallelPlan, check_zero_stage
+from explorer.puzzles.threed import space as rules
 from explorer.puzzles.threed.feasibility import check_configuration, percent_pair
 from explorer.puzzles.threed.space import FRAMEWORK_CODES, Instance, Space, build_space, candidate_arrays
 from explorer.report import Figure
@@ -79,7 +80,7 @@ def explain_infeasible(inst: Instance, space: Space | None = None) -> tuple[str,
                 ["global_batch", "devices"])
     from explorer.solvers.threed_enumerate import enumerate_space
 
-    en = enumerate_space(inst, space)
+    en = enumerate_space(inst, space, rules=rules)
     c = en.columns
     lim = inst.limit / 1e9
     if not c["fits"].any():

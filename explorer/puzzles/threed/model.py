@@ -21,6 +21,7 @@ from explorer.cost.memory import RECOMPUTE_CODES
 from explorer.cost.step import StepEstimate, estimate
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.plan import ParallelPlan
+from explorer.puzzles.threed import space as rules
 from explorer.puzzles.threed.instance import SCENARIO_KEYS, _key, make_instance, make_setup, plan_of
 from explorer.puzzles.threed.space import Instance, Space, build_space, structural_conflict
 from explorer.solvers import cpsat
@@ -132,7 +133,7 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
 
     plans, excl, status, bound = [], [], None, None
     t0 = time.perf_counter()
-    prep = tc.prepare(inst, space)
+    prep = tc.prepare(inst, space, rules=rules)  # the design-space rules: solvers do not import puzzles
     for _ in range(top):
         left = max(0.05, time_limit - (time.perf_counter() - t0))  # the whole solve stays within the limit
         try:
@@ -208,7 +209,7 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
                 raise UsageError(f"this instance is beyond what the CP-SAT model can represent: {exc}") from None
             engine = "enumerate"  # the exhaustive evaluator works in floating point; a small space is its proof
     if engine == "enumerate":
-        en = enumerate_space(inst, space)
+        en = enumerate_space(inst, space, rules=rules)
         plans, status = _plans_from(en, inst, top), "optimal"
     wall = time.perf_counter() - t0
     if not plans:
@@ -217,7 +218,7 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     proven_by = ("CP-SAT" if engine == "cpsat" else "exhaustive search") if status == "optimal" else None
     cpsat_unproven = None
     if explain and small and en is None:
-        en = enumerate_space(inst, space)
+        en = enumerate_space(inst, space, rules=rules)
         if status == "feasible" and en.feasible:
             # CP-SAT stopped at its time limit; the exhaustive search scored every candidate of the same space
             # (candidate_arrays over this build_space, the same memory and bubble limits): its best is a proven

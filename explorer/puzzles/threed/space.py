@@ -10,6 +10,9 @@ filters the exhaustive search with) and the memory and bubble limits on the same
 (`explorer.cost.step.evaluate`, `bubble_ok`) the exhaustive search scores. A student's attempt is
 graded with it, so an attempt is feasible exactly when the solvers could have returned it: widen
 the search box here (build_space / structural_rules) and the grader follows.
+
+The puzzle hands this module to the solvers as their `rules` (solvers do not import puzzles): the functions they
+call (explorer/solvers/threed_rules.py, ThreeDRules) keep those names and signatures here.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class ThreeDResult:
     proven_by: str | None = None
     # where the exhaustive search proved the optimum CP-SAT had not: the plan CP-SAT stopped with (not proven)
     cpsat_unproven: StepEstimate | None = None
+    # True where CP-SAT's time limit ended before it found any configuration and the plan it stopped with (best, or
+    # cpsat_unproven once the exhaustive search proved another) is the construction heuristic's (heuristic_plan)
+    heuristic: bool = False
 
     def __repr__(self) -> str:  # the headline (the full answer: .report, .best, .top, .to_frame())
         from explorer.units import human_bytes
@@ -127,13 +130,40 @@ def _plans_from(en, inst: Instance, k: int, skip: dict | None = None) -> list[Pa
     return out
 
 
+def heuristic_plan(inst: Instance, space: Space) -> ParallelPlan | None:
+    """The construction heuristic's plan (explorer.solvers.threed_cpsat.greedy_hint: the most memory-frugal settings,
+    the smallest PP whose memory and bubble pass), where the puzzle's feasibility function accepts it: the answer
+    when CP-SAT's time limit ends before it finds any configuration (feasible, never called optimal)."""
+    from explorer.puzzles.threed.feasibility import check_configuration
+    from explorer.solvers import threed_cpsat as tc
+
+    cand = tc.greedy_hint(inst, space, rules=rules)
+    if cand is None:
+        return None
+    plan = plan_of(cand, inst.global_batch)
+    config = {"tp": plan.tp, "cp": plan.cp, "pp": plan.pp, "dp": plan.dp, "micro_batch": plan.micro_batch,
+              "virtual_stages": plan.virtual_stages, "zero": plan.zero, "recompute": plan.recompute,
+              "sequence_parallel": plan.sequence_parallel, "framework": plan.framework, "hsdp": plan.hsdp}
+    check = check_configuration(inst, config, space)
+    return None if (check.outside or check.violations) else plan
+
+
 def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
-    """CP-SAT optimum, plus (when top > 1) next-best configurations by no-good cuts."""
+    """CP-SAT optimum, plus (when top > 1) next-best configurations by no-good cuts. Returns (status, plans,
+    bound, heuristic): where the time limit ends before CP-SAT finds any configuration, the construction
+    heuristic's plan (heuristic_plan), status "feasible", heuristic True; NoAnswerError only if it has none."""
     from explorer.solvers import threed_cpsat as tc
 
     plans, excl, status, bound = [], [], None, None
     t0 = time.perf_counter()
     prep = tc.prepare(inst, space, rules=rules)  # the design-space rules: solvers do not import puzzles
+
+    def no_answer():
+        fallback = heuristic_plan(inst, space)
+        if fallback is None:
+            raise NoAnswerError(time_limit)
+        return "feasible", [fallback], prep["bound_min"] / tc.TIME_SCALE, True
+
     for _ in range(top):
         left = max(0.05, time_limit - (time.perf_counter() - t0))  # the whole solve stays within the limit
         try:
@@ -141,14 +171,14 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
         except tc.TimeUp:  # the time limit, not a proof: never "infeasible"
             if plans:
                 break
-            raise NoAnswerError(time_limit) from None
+            return no_answer()
         except tc.NoRows:
             if not plans:
                 raise
             break
         if out.status not in ("optimal", "feasible"):
             if not plans and out.status == "unknown":
-                raise NoAnswerError(time_limit)
+                return no_answer()
             break
         values = {k: solver.value(v) for k, v in built.vars.items()}
         if not plans:
@@ -168,7 +198,7 @@ def _solve_cpsat(inst: Instance, space: Space, top: int, time_limit: float):
         plan = plan_of(values, inst.global_batch)
         plans.append(plan)
         excl.append(_key(plan))
-    return status, plans, bound
+    return status, plans, bound, False
 
 
 def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_limit: float | None = None,
@@ -194,14 +224,14 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     if contradiction:
         raise V.conflict(contradiction)
     t0 = time.perf_counter()
-    en, bound = None, None
+    en, bound, heuristic = None, None, False
     small = space.size() <= EXPLAIN_MAX_SPACE
     if engine == "enumerate" and not small:
         raise UsageError(f"--engine enumerate would score {space.size():,} combinations, above its limit of "
                          f"{EXPLAIN_MAX_SPACE:,} (memory and time); use --engine cpsat")
     if engine == "cpsat":
         try:
-            status, plans, bound = _solve_cpsat(inst, space, 1 if (explain and small) else top, tl)
+            status, plans, bound, heuristic = _solve_cpsat(inst, space, 1 if (explain and small) else top, tl)
         except NoRows:  # the structure alone rules everything out: say which constraints conflict
             status, plans, bound = None, [], None
         except OutOfRange as exc:  # e.g. a step of centuries in integer nanoseconds
@@ -237,7 +267,7 @@ def solve_instance(inst: Instance, *, engine: str = "cpsat", top: int = 5, time_
     res = ThreeDResult(instance=inst, status=status, best=ests[0], top=ests, engine=engine, solve_time_s=wall,
                        space_size=space.size(), evaluated=en.evaluated if en else None, bound_step_s=bound,
                        track=track, crisis=_crisis(inst, crisis), proven_by=proven_by,
-                       cpsat_unproven=cpsat_unproven)
+                       cpsat_unproven=cpsat_unproven, heuristic=heuristic)
     res.recompute_every_unused = recompute_every_unused(inst, res.best, en)
     if explain:
         res.binding = binding_constraints(inst, res, en) if en is not None else {

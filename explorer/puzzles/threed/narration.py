@@ -130,8 +130,13 @@ def _why(res) -> list[Finding]:
         reach = ("which CP-SAT's plan reaches" if cp.step_time_s <= b.step_time_s * (1 + 1e-6) else
                  f"{cp.step_time_s / b.step_time_s - 1:.1%} faster than CP-SAT's plan: this report gives that "
                  "optimum")
+        stopped = (f"CP-SAT found no configuration within its time limit, the construction heuristic gave "
+                   f"{cp.plan.describe()}" if res.heuristic else
+                   f"CP-SAT stopped at its time limit with {cp.plan.describe()}")
+        if res.heuristic:
+            reach = reach.replace("CP-SAT's plan", "the heuristic's plan")
         out.append(Finding("Is the optimum proven?",
-                           f"Yes, by exhaustive search: CP-SAT stopped at its time limit with {cp.plan.describe()} "
+                           f"Yes, by exhaustive search: {stopped} "
                            f"(step {cp.step_time_s:.4f} s, MFU {pct(cp.mfu)}, not proven optimal); the exhaustive "
                            f"search scored every one of the {bind['evaluated']:,} valid configurations of the same "
                            f"design space ({bind['feasible']:,} meet the limits) and finds the best step "

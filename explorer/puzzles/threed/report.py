@@ -37,6 +37,9 @@ def build_report(res) -> Report:
         if res.cpsat_unproven is not None else
         "optimal by exhaustive search" if res.status == "optimal" else
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
+    if res.status != "optimal" and res.heuristic:
+        status_word += (": CP-SAT found no configuration within its time limit, this is the construction "
+                        "heuristic's (the most memory-frugal settings, the smallest PP that fits); raise --time-limit")
     headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
                 f"{pct(b.bubble_fraction)}, {hbytes(b.memory_total)} of {hbytes(inst.limit)} per {word}; "
                 f"{status_word} (--framework {inst.framework}); runs on "
@@ -123,6 +126,7 @@ def build_report(res) -> Report:
                "objective": {"name": "mfu", "value": b.mfu, "sense": "max"},
                "gap": res.gap, "setup": _setup_summary(res), "proven_by": proven_by,
                **({"cpsat_unproven": _plan_summary(res.cpsat_unproven)} if res.cpsat_unproven is not None else {}),
+               **({"heuristic": True} if res.heuristic else {}),
                "binding_judged": judged,
                "binding_means": ("without this constraint the optimum would change (the solver re-solved "
                                  "without it; the == constraints define the problem)" if judged else

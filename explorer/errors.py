@@ -5,6 +5,7 @@ Every message is made one line, with any quoted value cut to MAX_QUOTE character
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import re
@@ -78,9 +79,29 @@ class NoAnswerError(ExplorerError):
         self.time_limit_s = time_limit_s
 
 
+def closest_name(name: Any, valid: list[str]) -> str | None:
+    """The valid name `name` most likely meant, or None: the shortest that starts with it as typed ('llama3_70' ->
+    'llama3_70b', 'h100' -> 'h100_sxm'), else the nearest by difflib's similarity ratio (at least 0.6, its default
+    cutoff). Case, '-' and '.' are read as the catalogs read them (lower case, '_')."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_QUOTE:
+        return None
+    typed = re.sub(r"[\s\-.]+", "_", name.strip().lower())
+    by_form = {re.sub(r"[\s\-.]+", "_", str(v).lower()): str(v) for v in valid}
+    if typed in by_form:  # the name is valid as typed (refused for another reason): no guess to offer
+        return None
+    starting = sorted((f for f in by_form if f.startswith(typed)), key=lambda f: (len(f), f))
+    if starting:
+        return by_form[starting[0]]
+    close = difflib.get_close_matches(typed, list(by_form), n=1)
+    return by_form[close[0]] if close else None
+
+
 def unknown_name(kind: str, name: Any, valid: list[str]) -> UsageError:
-    """The error for a name that is not in a catalog, listing the valid names."""
-    return UsageError(f"unknown {kind} {short(name)}; valid: {', '.join(sorted(valid))}")
+    """The error for a name that is not in a catalog, with the name it most likely meant (closest_name), the same
+    for the CLI and the Python API, and the valid names."""
+    guess = closest_name(name, valid)
+    hint = f" (did you mean {guess!r}?)" if guess is not None else ""
+    return UsageError(f"unknown {kind} {short(name)}{hint}; valid: {', '.join(sorted(valid))}")
 
 
 def written_name(name: Any, vendor: str = "") -> str:

@@ -60,6 +60,21 @@ def would_write(out_dir: Path, params: dict) -> str:
         return ""
 
 
+def given_path(path: str | Path) -> str:
+    """A path as the user wrote it (made from their --out), so a message names the file they typed: '/tmp/nu/x.html'
+    stays absolute, not 'nu/x.html' relative to where the command ran. Only a path too long to survive the message's
+    cut of long runs (errors.one_line: over MAX_QUOTE + 4 characters) is shown by reports.render.shown_path, relative
+    to the working directory when that is shorter."""
+    from explorer.errors import MAX_QUOTE
+
+    text = str(path)
+    if len(text) <= MAX_QUOTE + 4:
+        return text
+    from explorer.reports.render import shown_path
+
+    return shown_path(text)
+
+
 def refuse_file_out(f: Callable) -> Callable:
     """Before the command runs: an --out that names a file (names_a_file) is a one-line usage error (exit 2) saying
     --out takes a directory and which file the command would have written into it."""
@@ -67,12 +82,10 @@ def refuse_file_out(f: Callable) -> Callable:
     def wrapper(*args: object, **params: object) -> object:
         out = params.get("out_dir")
         if isinstance(out, Path) and names_a_file(out):
-            from explorer.reports.render import shown_path
-
             target = would_write(out, params)
-            parent = shown_path(out.parent) if str(out.parent) else "."
-            raise UsageError(f"--out takes a directory, not a file: {shown_path(out)} would be made a directory"
-                             + (f" and the report written to {shown_path(target)}" if target else "")
+            parent = given_path(out.parent) if str(out.parent) else "."
+            raise UsageError(f"--out takes a directory, not a file: {given_path(out)} would be made a directory"
+                             + (f" and the report written to {given_path(target)}" if target else "")
                              + f"; give the directory, e.g. --out {parent}")
         return f(*args, **params)
     return wrapper
@@ -222,6 +235,33 @@ def stack_options(f: Callable,
     for o in reversed(opts):
         f = o(f)
     return f
+
+
+def check_default_precision(track: str, gpu: str | None, precision: str | None) -> None:
+    """Before evaluating: with no --precision, the track's default precision (bf16 in the cloud) must be one the
+    accelerator has a peak for, else a one-line UsageError that says the precision was the default, not the user's,
+    and which --precision values the part takes (the catalog's own message, hardware/catalog.py Accelerator.peak,
+    reads as though the user had asked for it). A --gpu the catalog does not know is left to the command's own
+    lookup to report (with its 'did you mean')."""
+    if precision is not None or gpu is None:
+        return
+    from explorer.hardware.catalog import get_accelerator
+    from explorer.plan import PRECISIONS
+    from explorer.tracks import get_track
+
+    try:
+        acc = get_accelerator(gpu)
+    except UsageError:
+        return
+    t = get_track(track)
+    default = t.workload.precision
+    if default in acc.peak_flops:
+        return
+    valid = [p for p in PRECISIONS if p in acc.peak_flops]
+    what = (f"pass --precision {'|'.join(valid)} (valid on it: {', '.join(valid)})" if valid
+            else f"it has none of the training precisions {', '.join(PRECISIONS)}")
+    raise UsageError(f"the {acc.name} ({acc.key}) has no {default.upper()} peak, and {default} is the default "
+                     f"precision (the {t.name} track's; --precision was not given); {what}")
 
 
 def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:

@@ -7,6 +7,7 @@ import click
 from explorer import validation as V
 from explorer.cli import main
 from explorer.cli.common import (
+    check_default_precision,
     cluster_options,
     framework_options,
     model_options,
@@ -14,6 +15,7 @@ from explorer.cli.common import (
     stack_options,
 )
 from explorer.tracks import TRACKS
+from explorer.units import MS, US
 
 
 @main.command("estimate")
@@ -60,6 +62,7 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
 
+    check_default_precision(track, gpu, precision)
     crisis = _crisis_if_bare(track)
     if crisis is not None:  # `explore estimate` alone: the track's crisis plan, not TP = PP = 1 on 1,024 GPUs
         tp, pp, cp, virtual_stages, micro_batch = (crisis.tp, crisis.pp, crisis.cp, crisis.virtual_stages,
@@ -143,6 +146,10 @@ def _runs_on(e) -> str:
     return f"Runs on {fw.label(e.plan.zero)}"
 
 
+# the units a step time is shown in, largest first (explorer/units.py unit_scale): 1 s, 1 ms = 1e-3 s, 1 us = 1e-6 s
+TIME_UNITS = ((1.0, "s"), (MS, "ms"), (US, "us"))
+
+
 def estimate_text(e, width: int | None = None) -> str:
     """The estimate as terminal text, each line wrapped to `width` columns (default: the terminal's); a width outside
     the renderer's 40-500 columns is a one-line UsageError, as for Report.to_text."""
@@ -152,23 +159,29 @@ def estimate_text(e, width: int | None = None) -> str:
 
     width = check_text_width(width) or terminal_width()
 
-    # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s
-    mem_scale, mem_unit = unit_scale(e.memory_limit)
+    # units that suit the device: a datacentre GPU in GB and TFLOP/s, a microcontroller's 256 KB in KB and MFLOP/s;
+    # memory in the unit of the smaller of the total and the limit, so a tiny model on a GPU reads '0.133' MB of
+    # weights, not '0.000' GB (a model over its limit, and the usual one under it, keep the limit's unit)
+    mem_scale, mem_unit = unit_scale(min(e.memory_total, e.memory_limit) or e.memory_limit)
     flop_scale, flop_unit = unit_scale(e.model_tflops_per_gpu * 1e12, FLOP_RATE_UNITS)
+    # times in the unit the step time reaches (TIME_UNITS): a step of a second or more in seconds as before, a
+    # micro-model's 2 us step in us ('2.0494 us', not '0.0000 s')
+    t_scale, t_unit = unit_scale(e.step_time_s, TIME_UNITS)
     lines = [f"Configuration: {e.plan.describe()}",
              _runs_on(e) + ("" if e.plan.dp == 1 else
-                            f"; data-parallel traffic {e.dp_comm_total_s:.4f} s per step "
-                            f"(exposed {e.time['dp_exposed']:.4f} s, with what the hidden part slows compute)"),
+                            f"; data-parallel traffic {e.dp_comm_total_s / t_scale:.4f} {t_unit} per step "
+                            f"(exposed {e.time['dp_exposed'] / t_scale:.4f} {t_unit}, with what the hidden part "
+                            "slows compute)"),
              f"Node: {e.setup.cluster.describe_node()}" if e.setup else "",
              f"MFU {e.mfu:.2%}   HFU {e.hfu:.2%}   model {e.model_tflops_per_gpu * 1e12 / flop_scale:.1f} / hardware "
              f"{e.hardware_tflops_per_gpu * 1e12 / flop_scale:.1f} {flop_unit} per device",
-             f"Step {e.step_time_s:.4f} s   {e.tokens_per_s:,.0f} tokens/s   " + _bubble(e),
+             f"Step {e.step_time_s / t_scale:.4f} {t_unit}   {e.tokens_per_s:,.0f} tokens/s   " + _bubble(e),
              "", f"Memory per device ({mem_unit}):"]
     lines += [f"  {k:<12}{v / mem_scale:10.3f}" for k, v in e.memory.items()]
-    lines.append(f"  {'total':<12}{e.memory_total / mem_scale:10.3f}   limit {e.memory_limit / mem_scale:.3f}")
+    lines.append(f"  {'total':<12}{e.memory_total / mem_scale:10.3f}   limit {e.memory_limit / mem_scale:,.3f}")
     if not e.fits_in_memory:
         lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / mem_scale:.3f} {mem_unit}")
-    lines += ["", "Step time (s):"] + [f"  {k:<12}{v:10.4f}" for k, v in e.time.items()]
+    lines += ["", f"Step time ({t_unit}):"] + [f"  {k:<12}{v / t_scale:10.4f}" for k, v in e.time.items()]
     lines += ["", "Assumptions:"] + [f"  - {a.text}" for a in e.assumptions()]
     wrapped = []
     for line in lines:

@@ -422,6 +422,7 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
     if options.get("precision") is not None:
         check_precision(options["precision"])
     _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
+    options = _framework_from_pin(options)
     t = track if isinstance(track, Track) else get_track(track)
     # FP32: no fused attention kernel takes it (frameworks.fp32_attention_overrides), as explorer.estimate prices it
     gpu = options.get("gpu")
@@ -442,6 +443,23 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _readable(_solve_3d(track, model=mdl, **options))
+
+
+def _framework_from_pin(options: dict[str, Any]) -> dict[str, Any]:
+    """A framework pinned with fix={'framework': ...} is the one searched: it fills an unset framework (the CLI passes
+    the pin where --framework was not given) and must agree with a given one (or 'any'), else a usage error naming
+    both; the pin is kept under its canonical name (an alias such as torchtitan pins fsdp)."""
+    fix = options.get("fix")
+    if not isinstance(fix, dict) or fix.get("framework") is None:
+        return options
+    pinned = framework_choice(str(fix["framework"]))
+    if pinned == "any":
+        raise UsageError("the pin framework=any pins nothing: give --framework any instead")
+    asked = options.get("framework")
+    if asked is not None and framework_choice(asked) not in ("any", pinned):
+        raise UsageError(f"--framework {asked} contradicts the pin framework={fix['framework']}: drop one of them "
+                         f"(or give --framework any with the pin)")
+    return {**options, "framework": pinned if asked is None else asked, "fix": {**fix, "framework": pinned}}
 
 
 def _fleet_as_datacenter(track: str | Track, gpu: str | None, gpus: int | None) -> None:

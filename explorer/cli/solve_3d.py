@@ -26,9 +26,20 @@ def _int(v: str) -> int:
         raise ValueError("not a whole number") from None
 
 
+SWITCH_WORDS = {"1": 1, "true": 1, "yes": 1, "on": 1, "0": 0, "false": 0, "no": 0, "off": 0}
+
+
+def _switch(v: str) -> int:
+    """An on/off pin (sp, hsdp) as 1 or 0: 1/0, true/false, yes/no, on/off, as attempts files accept them."""
+    try:
+        return SWITCH_WORDS[v.strip().lower()]
+    except KeyError:
+        raise ValueError("not a switch: give 1 or 0 (or yes/no, true/false, on/off)") from None
+
+
 FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_batch": _int, "m": _int,
              "num_micro_batches": _int, "v": _int, "virtual_stages": _int, "zero": _int, "recompute": str,
-             "sp": _int, "sequence_parallel": _int, "framework": str, "hsdp": _int}
+             "sp": _switch, "sequence_parallel": _switch, "framework": str, "hsdp": _switch}
 
 
 @solve.command("3d")
@@ -67,6 +78,9 @@ def solve_3d_cmd(track, fmt, out_dir, attempts_file, model, layers, hidden, head
     from explorer.api import solve_3d
 
     fixed = parse_assignments(fix, FIX_TYPES, "--fix")
+    if "framework" in fixed and click.get_current_context().get_parameter_source("framework") \
+            == click.core.ParameterSource.DEFAULT:
+        framework = str(fixed["framework"])  # the pinned framework is the one searched (api._framework_from_pin)
     res = solve_3d(track, model=model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn,
                    vocab=vocab, mlp=mlp, parallel_block=parallel_block, gpu=gpu, gpus=gpus,
                    gpus_per_node=gpus_per_node, network=network,

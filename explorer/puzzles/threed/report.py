@@ -37,6 +37,11 @@ def build_report(res) -> Report:
         if res.cpsat_unproven is not None else
         "optimal by exhaustive search" if res.status == "optimal" else
         f"feasible, not proven optimal (gap {res.gap:.2%})" if res.gap is not None else "feasible")
+    # pinned values (--fix) narrow the question: the proof holds for the plans that keep them, and the reader is
+    # told so wherever the answer is called optimal (the headline, the status line's scope, JSON extra.proven_over)
+    pins = ",".join(f"{k}={v}" for k, v in inst.fix.items())
+    if pins:
+        status_word += f" with --fix {pins}"
     if res.status != "optimal" and res.heuristic:
         status_word += (": CP-SAT found no configuration within its time limit, this is the construction "
                         "heuristic's (the most memory-frugal settings, the smallest PP that fits); raise --time-limit")
@@ -46,7 +51,8 @@ def build_report(res) -> Report:
                 f"{framework(b.plan.framework).label(b.plan.zero)}.")
     if res.crisis:
         c = res.crisis
-        which = "the optimum" if res.status == "optimal" else "this configuration"
+        which = ("the best plan with those values fixed" if pins else "the optimum") if res.status == "optimal" \
+            else "this configuration"
         ratio = c.step_time_s / b.step_time_s
         if not c.fits_in_memory:  # a configuration that does not fit reaches nothing
             headline += (f" The crisis configuration ({c.plan.describe()}) does not fit: it needs "
@@ -127,6 +133,7 @@ def build_report(res) -> Report:
                "gap": res.gap, "setup": _setup_summary(res), "proven_by": proven_by,
                **({"cpsat_unproven": _plan_summary(res.cpsat_unproven)} if res.cpsat_unproven is not None else {}),
                **({"heuristic": True} if res.heuristic else {}),
+               **({"proven_over": f"with --fix {pins}"} if pins else {}),
                "binding_judged": judged,
                "binding_means": ("without this constraint the optimum would change (the solver re-solved "
                                  "without it; the == constraints define the problem)" if judged else

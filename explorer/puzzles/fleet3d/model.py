@@ -106,6 +106,7 @@ def evaluate(tb: Tables, idx: dict[str, int]) -> dict:
         # the local step's parts, for the narration (t_local = t_device + t_partner + the split's link)
         "t_device": at("t_device", idx), "t_partner": at("t_partner", idx),
         "server_time": at("server_time", idx), "server_bound": at("server_time", idx) > at("round_time", idx),
+        "device_round": at("round_time", idx),  # the device part of D (round_time above is D itself)
         # an all-reduce path waits for its slowest member (no deadline applies); wait_factor: the local part of the
         # round over H mean steps (the slowest member's H steps, or the deadline quantile's)
         "waits_for_all": not tier.drops_late,

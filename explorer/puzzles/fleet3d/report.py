@@ -210,8 +210,13 @@ def build_report(res) -> Report:
         f"The time to the training target: a fleet's devices idle while the radio works, and the answer trades "
         f"rounds (convergence) against round time and energy. Here a round spends {pct(compute_share)} of its "
         f"{span(b['round_time'])} computing {plural(b['local_steps'], 'local step')} of {span(b['t_local'])}; the rest "
-        f"is the synchronisation ({span(b['t_sync'])}) and "
-        + ("waiting for the slowest replica" if b["waits_for_all"] else "waiting for the deadline")
+        + (f"is the aggregator's network: moving every selected model down and every update up takes "
+           f"{span(b['server_time'])}, longer than the round's part on each {scn.track.device_word} "
+           f"({span(b['device_round'])}: its synchronisation of {span(b['t_sync'])}, its local steps and "
+           + ("the wait for the slowest replica" if b["waits_for_all"] else "the wait for the deadline") + ")"
+           if b["server_bound"] else
+           f"is the synchronisation ({span(b['t_sync'])}) and "
+           + ("waiting for the slowest replica" if b["waits_for_all"] else "waiting for the deadline"))
         + ". ZeRO sharding and checkpoint restarts do not apply: devices keep no shard of each other's state, and "
         + ("a device that leaves stalls only the round it was in (the ring re-forms without it), not the run."
            if b["waits_for_all"] else

@@ -33,6 +33,13 @@ def human_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
+def human_step(seconds: float, spec: str = ".3f") -> str:
+    """A step time in seconds at a fixed precision (`spec`) where that keeps its digits (0.1 s and more, every
+    training step of a real model), else in ms or us with three significant digits (human_duration): a micro-model's
+    129 us step reads '129 us', not '0.000 s'."""
+    return f"{seconds:{spec}} s" if seconds >= 0.1 else human_duration(seconds)
+
+
 BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
 FLOP_RATE_UNITS = ((1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"), (1.0, "FLOP/s"))
 

@@ -9,6 +9,7 @@ from explorer.plan import ParallelPlan
 from explorer.report import Finding
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_percent as pct
+from explorer.units import human_step as hstep
 from explorer.units import plural
 
 # The parts of a step time (StepEstimate.time keys) as a reader names them.
@@ -90,7 +91,7 @@ def _why(res) -> list[Finding]:
                     if not proven else "Why does the optimum beat the crisis configuration?" if faster else
                     "Why is the optimum slower per step than the crisis configuration?")
         out.append(Finding(question,
-                           f"Step {c.step_time_s:.3f} s -> {b.step_time_s:.3f} s "
+                           f"Step {hstep(c.step_time_s)} -> {hstep(b.step_time_s)} "
                            f"({c.step_time_s / b.step_time_s:.2f}x"
                            + ("" if faster else ", slower: the crisis configuration does not fit"
                               if not c.fits_in_memory else f", slower: {_slower_because(res)}") + "); "
@@ -121,7 +122,7 @@ def _why(res) -> list[Finding]:
         elif info.get("binds"):
             out.append(Finding(f"Does {label} bind?",
                                f"Yes: without it the best would be {info['plan']} at MFU {info['mfu']:.1%} "
-                               f"(step {info['step_time_s']:.3f} s, {info['memory_gb']:.1f} GB, bubble "
+                               f"(step {hstep(info['step_time_s'])}, {hbytes(info['memory_gb'] * 1e9, '.1f')}, bubble "
                                f"{info['bubble_fraction']:.1%})."))
         else:
             out.append(Finding(f"Does {label} bind?", "No: lifting it would not allow a faster step."))
@@ -137,10 +138,10 @@ def _why(res) -> list[Finding]:
             reach = reach.replace("CP-SAT's plan", "the heuristic's plan")
         out.append(Finding("Is the optimum proven?",
                            f"Yes, by exhaustive search: {stopped} "
-                           f"(step {cp.step_time_s:.4f} s, MFU {pct(cp.mfu)}, not proven optimal); the exhaustive "
-                           f"search scored every one of the {bind['evaluated']:,} valid configurations of the same "
-                           f"design space ({bind['feasible']:,} meet the limits) and finds the best step "
-                           f"{b.step_time_s:.4f} s, {reach}."))
+                           f"(step {hstep(cp.step_time_s, '.4f')}, MFU {pct(cp.mfu)}, not proven optimal); the "
+                           f"exhaustive search scored every one of the {bind['evaluated']:,} valid configurations of "
+                           f"the same design space ({bind['feasible']:,} meet the limits) and finds the best step "
+                           f"{hstep(b.step_time_s, '.4f')}, {reach}."))
     elif bind.get("analysed"):
         ok = bind.get("cross_check_ok")
         faster = bind.get("exhaustive_best_step_s", b.step_time_s) < b.step_time_s
@@ -152,7 +153,7 @@ def _why(res) -> list[Finding]:
         out.append(Finding("Is the optimum cross-checked?" if proven else "Is the answer cross-checked?",
                            f"Exhaustive search over {bind['evaluated']:,} valid configurations "
                            f"({bind['feasible']:,} feasible) {verdict}: best step "
-                           f"{bind.get('exhaustive_best_step_s', float('nan')):.4f} s."))
+                           f"{hstep(bind.get('exhaustive_best_step_s', b.step_time_s), '.4f')}."))
     return out
 
 
@@ -177,7 +178,7 @@ def _recompute_every_finding(res) -> list[Finding]:
         text += ", and no plan with it meets the limits."
     elif u.get("full_feasible"):
         b = res.best
-        text += (f"; its best plan, {u['plan']}, takes {u['step_time_s']:.3f} s a step (MFU {pct(u['mfu'])}), "
+        text += (f"; its best plan, {u['plan']}, takes {hstep(u['step_time_s'])} a step (MFU {pct(u['mfu'])}), "
                  f"{u['step_time_s'] / b.step_time_s - 1:.1%} slower than {it}.")
     else:
         text += "; the design space is too large to enumerate its best plan."

@@ -23,6 +23,7 @@ from explorer.puzzles.threed.narration import (
 from explorer.report import Assumption, Constraint, Figure, Formula, Report, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_percent as pct
+from explorer.units import human_step as hstep
 from explorer.units import plural
 
 
@@ -45,7 +46,7 @@ def build_report(res) -> Report:
     if res.status != "optimal" and res.heuristic:
         status_word += (": CP-SAT found no configuration within its time limit, this is the construction "
                         "heuristic's (the most memory-frugal settings, the smallest PP that fits); raise --time-limit")
-    headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {b.step_time_s:.3f} s, bubble "
+    headline = (f"{b.plan.describe()}: MFU {pct(b.mfu)}, step {hstep(b.step_time_s)}, bubble "
                 f"{pct(b.bubble_fraction)}, {hbytes(b.memory_total)} of {hbytes(inst.limit)} per {word}; "
                 f"{status_word} (--framework {inst.framework}); runs on "
                 f"{framework(b.plan.framework).label(b.plan.zero)}.")
@@ -362,7 +363,7 @@ def _cost_assumption(res) -> list[Assumption]:
         return []
     n, step = res.instance.devices, res.best.step_time_s
     return [Assumption(f"Cost per step: {plural(n, t.device_word)} x "
-                       f"{t.device_hour_usd:g} USD per {t.device_word}-hour x {step:.3f} s / 3,600 s per hour = "
+                       f"{t.device_hour_usd:g} USD per {t.device_word}-hour x {hstep(step)} / 3,600 s per hour = "
                        f"{n * t.device_hour_usd * step / 3600:,.3f} USD (the {t.key} track's price).",
                        t.sources.get("economics", f"tracks/{t.key}.toml [economics]"))]
 

@@ -424,6 +424,7 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
     _fleet_as_datacenter(track, options.get("gpu"), options.get("gpus"))
     options = _framework_from_pin(options)
     t = track if isinstance(track, Track) else get_track(track)
+    check_default_precision(t, options.get("gpu"), options.get("precision"))
     # FP32: no fused attention kernel takes it (frameworks.fp32_attention_overrides), as explorer.estimate prices it
     gpu = options.get("gpu")
     options = {**options, **fp32_attention_overrides(
@@ -443,6 +444,31 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _readable(_solve_3d(track, model=mdl, **options))
+
+
+def check_default_precision(track: str | Track, gpu: str | None, precision: str | None) -> None:
+    """Before evaluating: with no --precision, the track's default precision (bf16 in the cloud) must be one the
+    accelerator has a peak for, else a one-line UsageError that says the precision was the default, not the user's,
+    and which --precision values the part takes (the catalog's own message, hardware/catalog.py Accelerator.peak,
+    reads as though the user had asked for it). A --gpu the catalog does not know is left to the command's own
+    lookup to report (with its 'did you mean')."""
+    if precision is not None or gpu is None:
+        return
+    from explorer.plan import PRECISIONS
+
+    try:
+        acc = get_accelerator(gpu)
+    except UsageError:
+        return
+    t = track if isinstance(track, Track) else get_track(track)
+    default = t.workload.precision
+    if default in acc.peak_flops:
+        return
+    valid = [p for p in PRECISIONS if p in acc.peak_flops]
+    what = (f"give {' or '.join(f'--precision {p}' for p in valid)}" if valid
+            else f"it has none of the training precisions {', '.join(PRECISIONS)}")
+    raise UsageError(f"the {acc.name} ({acc.key}) has no {default.upper()} peak, and {default} is the default "
+                     f"precision (the {t.name} track's, as none was given); {what}")
 
 
 def _framework_from_pin(options: dict[str, Any]) -> dict[str, Any]:
@@ -549,6 +575,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     micro_batch = V.MICRO_BATCH.check("micro-batch", micro_batch)
     if precision is not None:
         check_precision(precision)
+    check_default_precision(t, gpu, precision)
     framework = framework_choice(framework)  # a choice or an alias (nemo, torchtitan, ...); else a UsageError
     if zero is not None:
         zero = V.ZERO_STAGE.check("zero", zero)

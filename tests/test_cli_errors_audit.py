@@ -63,9 +63,24 @@ def test_a_default_precision_the_part_lacks_is_named_as_the_default():
     assert code == 2 and out == ""
     line = one_error_line(err)
     assert "has no BF16 peak" in line and "bf16 is the default precision" in line
-    assert "Cloud Titan track's" in line and "--precision was not given" in line
-    assert "pass --precision fp32|fp16" in line
+    assert "Cloud Titan track's, as none was given" in line
+    assert line.endswith("give --precision fp32 or --precision fp16")
     assert "precision 'bf16'" not in line  # not as though the user had typed it
+
+
+def test_the_default_precision_check_serves_solve_3d_and_the_python_api():
+    # one check (explorer.api.check_default_precision) behind estimate, solve 3d and their Python functions
+    code, out, err = explore("solve", "3d", "--gpu", "nrf52840", "--gpus", "8")
+    line = one_error_line(err)
+    assert code == 2 and "bf16 is the default precision" in line and "--precision fp32" in line
+    import explorer
+    from explorer.errors import UsageError
+
+    for call in (lambda: explorer.estimate(gpu="nrf52840"), lambda: explorer.solve_3d(gpu="nrf52840", gpus=8)):
+        with pytest.raises(UsageError) as info:
+            call()
+        # as a Python caller spells it (explorer/keywords.py python_spelling)
+        assert str(info.value).endswith("give precision='fp32' or precision='fp16'")
 
 
 def test_a_precision_the_user_gave_is_not_called_the_default():

@@ -237,33 +237,6 @@ def stack_options(f: Callable,
     return f
 
 
-def check_default_precision(track: str, gpu: str | None, precision: str | None) -> None:
-    """Before evaluating: with no --precision, the track's default precision (bf16 in the cloud) must be one the
-    accelerator has a peak for, else a one-line UsageError that says the precision was the default, not the user's,
-    and which --precision values the part takes (the catalog's own message, hardware/catalog.py Accelerator.peak,
-    reads as though the user had asked for it). A --gpu the catalog does not know is left to the command's own
-    lookup to report (with its 'did you mean')."""
-    if precision is not None or gpu is None:
-        return
-    from explorer.hardware.catalog import get_accelerator
-    from explorer.plan import PRECISIONS
-    from explorer.tracks import get_track
-
-    try:
-        acc = get_accelerator(gpu)
-    except UsageError:
-        return
-    t = get_track(track)
-    default = t.workload.precision
-    if default in acc.peak_flops:
-        return
-    valid = [p for p in PRECISIONS if p in acc.peak_flops]
-    what = (f"pass --precision {'|'.join(valid)} (valid on it: {', '.join(valid)})" if valid
-            else f"it has none of the training precisions {', '.join(PRECISIONS)}")
-    raise UsageError(f"the {acc.name} ({acc.key}) has no {default.upper()} peak, and {default} is the default "
-                     f"precision (the {t.name} track's; --precision was not given); {what}")
-
-
 def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
     """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice is an
     error naming both values: which one was meant is the user's to say, not the last one's to win silently (two

@@ -7,7 +7,6 @@ import click
 from explorer import validation as V
 from explorer.cli import main
 from explorer.cli.common import (
-    check_default_precision,
     cluster_options,
     framework_options,
     model_options,
@@ -62,7 +61,6 @@ def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp,
     """Evaluate one configuration: memory and time breakdowns, MFU, HFU, tokens/s."""
     from explorer.api import estimate
 
-    check_default_precision(track, gpu, precision)
     crisis = _crisis_if_bare(track)
     if crisis is not None:  # `explore estimate` alone: the track's crisis plan, not TP = PP = 1 on 1,024 GPUs
         tp, pp, cp, virtual_stages, micro_batch = (crisis.tp, crisis.pp, crisis.cp, crisis.virtual_stages,

@@ -38,3 +38,12 @@ def test_mobile_optimum_is_bound_by_the_aggregator():
     # aggregator's 10 Gb/s: K (M_down + M_up) / B exceeds the device part (Wi-Fi 6 sync + 16 local steps + deadline)
     b = fleet3d.solve_fleet("mobile").best
     assert b["server_bound"] and b["server_time"] > b["device_round"] > b["t_sync"]
+
+
+@pytest.mark.parametrize("track", ["edge", "mobile", "tiny"])
+def test_a_storyboard_that_does_not_fit_has_its_time_to_target_marked_hypothetical(track):
+    figs = fleet3d.solve_fleet(track).report.figures
+    if "crisis_days_to_target" not in figs:
+        pytest.skip("no storyboard on this track")
+    fits = figs["crisis_fits"].value
+    assert figs["crisis_days_to_target"].label.endswith(", were it to fit") == (not fits)

@@ -195,7 +195,8 @@ def build_report(res) -> Report:
     if scn.partner_setup is not None:
         figs["memory_on_partner"] = Figure(b["memory_partner"], "B", f"memory on the {scn.partner_word}")
     if c:
-        figs["crisis_days_to_target"] = Figure(c["days"], "days", "storyboard configuration: time to target")
+        figs["crisis_days_to_target"] = Figure(c["days"], "days", "storyboard configuration: time to target"
+                                               + (", were it to fit" if c["violations"] else ""))
         figs["crisis_fits"] = Figure(not c["violations"], "", "storyboard configuration fits in memory")
         if not c["violations"]:
             figs["speedup_vs_crisis"] = Figure(c["days"] / b["days"], "x", "time to target, storyboard / optimum")

@@ -28,6 +28,16 @@ def fed(inst: LoaderInstance, workers: int, devices: int) -> dict[str, bool]:
             "host-to-device keeps up": inst.sample_bytes <= inst.h2d_bytes_per_sample_time}
 
 
+def prep_binds(inst: LoaderInstance, workers: int, devices: int) -> bool:
+    """Whether 'prep keeps up' binds at (workers, devices): the workers are the fewest that feed the devices
+    (input_pipeline.workers_to_feed) and more than one, so one fewer starves compute; or preparation has less than
+    5% to spare. One worker far ahead of compute does not bind: no worker count below it exists (2,000 samples/s of
+    prep against 16.9 eaten on mobile was called BINDING)."""
+    r = ip.stage_rates(inst.pipeline(workers, devices))
+    fewest = workers == ip.workers_to_feed(devices, inst.compute_s, inst.augment_s)
+    return (fewest and workers > 1) or r["prep"] < 1.05 * r["compute"]
+
+
 # What attempts are graded on: the pipeline's throughput (the figure of that key, in samples/s), so a gap reads in
 # samples/s. The solver ranks by score() (devices fed first, then fewest workers), a unitless integer that no gap is
 # ever read in ('beats the optimum by 2 (2.0%)' was an attempt at 200 samples/s against the optimum's 475).

@@ -9,7 +9,7 @@ from typing import Any
 from explorer import validation as V
 from explorer.cost import input_pipeline as ip
 from explorer.puzzles.dataloader.grading import MAX_ATTEMPTS
-from explorer.puzzles.dataloader.model import OBJECTIVE_NAME, LoaderResult, fed, objective, second
+from explorer.puzzles.dataloader.model import OBJECTIVE_NAME, LoaderResult, fed, objective, prep_binds, second
 from explorer.puzzles.dataloader.scenario import LoaderInstance
 from explorer.puzzles.fleetlens import FLEET_TRACKS
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -20,9 +20,14 @@ def _rate(x: float) -> str:
     return f"{human_number(x)} samples/s"
 
 
+def _every_worker(n: int) -> str:
+    """'its one worker', 'both workers', 'all 20 workers' ('all' only for three or more)."""
+    return "its one worker" if n == 1 else "both workers" if n == 2 else f"all {n} workers"
+
+
 def _all_workers(n: int) -> str:
-    """'all 20 workers deliver' or 'its one worker delivers'."""
-    return "its one worker delivers" if n == 1 else f"all {n} workers deliver"
+    """'all 20 workers deliver', 'both workers deliver' or 'its one worker delivers'."""
+    return f"{_every_worker(n)} {'delivers' if n == 1 else 'deliver'}"
 
 
 def _limit(inst: LoaderInstance, p: ip.Pipeline, need: str) -> str:
@@ -87,8 +92,7 @@ def build_report(res: LoaderResult) -> Report:
         w, n = inst.max_workers, 1
         status = "infeasible"
         p = inst.pipeline(w, n)
-        workers = "its one worker" if w == 1 else f"all {w} workers"
-        headline = (f"Compute is starved even with {workers} and one {dw}: "
+        headline = (f"Compute is starved even with {_every_worker(w)} and one {dw}: "
                     f"{_limit(inst, p, _rate(ip.stage_rates(p)['compute']) + ' needed')}.")
     else:
         w, n = res.best
@@ -123,7 +127,8 @@ def build_report(res: LoaderResult) -> Report:
     figures["workers"] = Figure(w, "workers", "workers")
     figures["devices"] = Figure(n, plural_noun(dw), plural_noun(dw))
     for s in ip.STAGES:
-        figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy")
+        figures[f"utilisation_{s}"] = Figure(util[s], "fraction", f"{s} stage busy"
+                                             + (f" ({plural(w, 'worker')})" if s == "prep" else ""))
     figures["epoch_time"] = Figure(inst.dataset_samples / x, "s", f"one epoch of {inst.dataset_samples:,} samples"
                                    + (" at the balance point" if res.best is not None and t.key not in FLEET_TRACKS
                                       else ""))
@@ -152,15 +157,18 @@ def build_report(res: LoaderResult) -> Report:
             findings.append(Finding(
                 "Is the balance point the fastest this host can run?",
                 f"No: it is {why}. With {plural(fast_n, dw)} and "
-                f"all {plural(inst.max_workers, 'worker')}, throughput = min(prep, ingest, {fast_n} x compute) = "
+                f"{_every_worker(inst.max_workers).removeprefix('its ')}, "
+                f"throughput = min(prep, ingest, {fast_n} x compute) = "
                 f"{ip.bottleneck(fast_p)}, {_rate(fast_x)}, against {_rate(x)}: an epoch in "
                 f"{human_number(inst.dataset_samples / fast_x / 86400)} days instead of "
                 f"{human_number(inst.dataset_samples / x / 86400)}, each {dw} waiting for data {human_percent(wait)} "
                 "of the time (synchronous data parallelism: the step waits for the last sample)."))
     findings.append(Finding(
         "Which stage is the bottleneck, and how busy is each stage (the 3-box gauge)?",
-        f"prep {_rate(rates['prep'])} ({human_percent(util['prep'])} busy), ingest {_rate(rates['ingest'])} "
-        f"({human_percent(util['ingest'])}), compute {_rate(rates['compute'])} ({human_percent(util['compute'])}): "
+        f"prep {_rate(rates['prep'])} from {plural(w, 'worker')} ({human_percent(util['prep'])} busy), "
+        f"ingest {_rate(rates['ingest'])} "
+        f"({human_percent(util['ingest'])}), compute {_rate(rates['compute'])} on {plural(n, dw)} "
+        f"({human_percent(util['compute'])}): "
         f"bottleneck {ip.bottleneck(p)}"
         + (f" (prep and compute take turns on one core: their shares of it add up to "
            f"{human_percent(util['prep'] + util['compute'])})." if p.shared_core else ".")))
@@ -193,8 +201,9 @@ def build_report(res: LoaderResult) -> Report:
             + (", and one worker fewer starves compute." if w > 1 else ".")))
     if res.best is not None:
         constraints.append(Constraint("prep rate >= compute rate", rates["prep"], rates["compute"], "samples/s", ">=",
-                                      w == ip.workers_to_feed(n, inst.compute_s, inst.augment_s),
-                                      "workers / preparation time per sample >= devices / compute time per sample"))
+                                      prep_binds(inst, w, n),
+                                      f"{plural(w, 'worker')} / preparation time per sample >= {plural(n, dw)} / "
+                                      "compute time per sample"))
         constraints.append(Constraint("ingest rate >= compute rate", rates["ingest"], rates["compute"], "samples/s",
                                       ">=", rates["ingest"] < 1.05 * rates["compute"]))
         constraints.append(Constraint("workers", w, inst.max_workers, "workers", "<=", w == inst.max_workers))

@@ -83,32 +83,38 @@ def dataloader(rep, res) -> View:
     """One device's staged pipeline (prep on its own CPU, ingest from its own storage or sensor, compute at the
     fleet 3D optimum's local step), with the options the report was solved for; the status is its verdict."""
     from explorer.cost import input_pipeline as ip
-    from explorer.puzzles.dataloader import fed, make_instance
+    from explorer.puzzles.dataloader import make_instance
+    from explorer.puzzles.dataloader.model import prep_binds
 
     scn, b = res.scenario, res.best
     dev = scn.track.device_word
     inst = make_instance(scn.track.key, **rep.scenario)  # the report's own options (storage, workers, ...)
-    w = inst.max_workers
+    w, feeds = fleet_workers(inst)  # the fewest of its workers that feed its local steps, or all of them
     pipe = inst.pipeline(w, 1)  # one device: its own CPU, its own storage, its own local step
     rates, util, x = ip.stage_rates(pipe), ip.utilisation(pipe), ip.throughput(pipe)
-    feeds = all(fed(inst, w, 1).values())  # the datacenter form's test at one device: the two verdicts agree
     mb, t_loc = b["micro_batch"], b["t_local"]
     step = f"{plural(mb, 'sample')} in {span(t_loc)}"
-    workers = {1: "its one worker", 2: "both of its workers"}.get(w, f"all {w} of its workers")
+    workers = every_worker(w, "its ")
     shared = pipe.shared_core  # one core prepares and trains in turn (a microcontroller: input_pipeline)
     cpu = "on the same core as the training step" if shared else "on its own CPU"
-    gauge = (f"prep {rate(rates['prep'])} {cpu} ({plural(w, 'worker')}, {pct(util['prep'])} busy), "
+    gauge = (f"prep {rate(rates['prep'])} {cpu} ({worker_words(w, inst.max_workers, feeds)}, "
+             f"{pct(util['prep'])} busy), "
              f"ingest {rate(rates['ingest'])} ({pct(util['ingest'])} busy), compute {rate(rates['compute'])} "
              f"(the fleet 3D optimum's local step: {step}; {pct(util['compute'])} busy)")
     rule = "min(ingest, 1 / (1/prep + 1/compute))" if shared else "min(prep, ingest, compute)"
-    figures = {"fleet_prep_rate": Figure(rates["prep"], "samples/s", f"preparation rate on one {dev}"),
+    figures = {"fleet_prep_rate": Figure(rates["prep"], "samples/s", f"preparation rate on one {dev} "
+                                        f"({of_workers(w, inst.max_workers)})"),
                "fleet_ingest_rate": Figure(rates["ingest"], "samples/s", f"ingest rate on one {dev}"),
                "fleet_step_rate": Figure(rates["compute"], "samples/s", f"samples/s the local steps of one {dev} eat"),
                "fleet_pipeline_throughput": Figure(x, "samples/s", f"pipeline throughput on one {dev}")}
     supply = min(rates["prep"], rates["ingest"])
+    # binding as the datacenter form's 'prep rate >= compute rate' says of the same figures (model.prep_binds)
+    prep_sets = rates["prep"] <= rates["ingest"] and prep_binds(inst, w, 1)
     constraints = [Constraint(f"input pipeline >= local step ({dev})", supply, rates["compute"], "samples/s", ">=",
-                              binding=supply <= rates["compute"] * 1.05,
-                              text="min(prep, ingest) against the samples/s the local step eats")]
+                              binding=supply <= rates["compute"] * 1.05 or prep_sets,
+                              text="min(prep, ingest) against the samples/s the local step eats"
+                              + (f"; each stage on its own: on the one core preparation also takes turns with the "
+                                 f"step, so the pipeline delivers {rate(x)}" if shared else ""))]
     fleet, note, status = None, "", None
     if shared and feeds and x < rates["compute"]:
         # the core is never starved, but it also prepares: a local step of b samples takes t_local + b x aug
@@ -119,12 +125,11 @@ def dataloader(rep, res) -> View:
         head = (f"On the fleet every {dev} feeds its own local steps from one core: {gauge}; throughput = {rule} = "
                 f"{rate(x)} (preparation and compute take turns on the one core), so a local step that also "
                 f"prepares its samples takes {span(ser['t_local'])}, not the {span(t_loc)} of the fleet 3D optimum's "
-                f"step, which leaves preparation out: with it that configuration reaches the target in "
-                f"{days(ser['days'])} instead of {days(b['days'])} (not re-optimised)")
+                f"step, which leaves preparation out: with it that configuration (not re-optimised) "
+                f"{target_change(ser, b)}")
         pace = (f"What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
                 f"form), not workers: the core spends {pct(util['prep'])} of its time preparing samples, time the "
-                f"local step cannot use (a round would take {span(ser['round_time'])} instead of "
-                f"{span(b['round_time'])}).")
+                f"local step cannot use (a round would take {instead(ser['round_time'], b['round_time'])}).")
         figures["fleet_local_step_serialised_s"] = Figure(ser["t_local"], "s", f"local step of one {dev} with its "
                                                           "samples' preparation on the same core")
         figures["fleet_days_serialised"] = Figure(ser["days"], "days", "time to the target with preparation on the "
@@ -134,7 +139,8 @@ def dataloader(rep, res) -> View:
         head = (f"On the fleet every {dev} feeds its own local steps: {gauge}; throughput = {rule} = {rate(x)}, so "
                 "the pipeline keeps up and the fleet 3D optimum stands")
         pace = ("What the fleet's time to the target scales with is rounds and participants (lab 05 part 1's fleet "
-                f"form), not workers: its CPU prepares samples {pct(util['prep'])} of the time.")
+                f"form), not workers: its prep stage ({of_workers(w, inst.max_workers)}) is busy "
+                f"{pct(util['prep'])} of the time.")
     else:
         # the local step runs at what the whole pipeline delivers, x: on a shared core that is the core's rate for
         # preparation and compute in turn (1 / (aug + compute) per sample), not min(prep, ingest), which would let
@@ -153,21 +159,19 @@ def dataloader(rep, res) -> View:
             head = (f"On the fleet the local steps of every {dev} are starved: its prep stage delivers "
                     f"{rate(rates['prep'])} < the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's "
                     f"local step: {step}), even with {workers}, and {turns}: a local step stretches to "
-                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration reaches the target in "
-                    f"{days(bb['days'])} instead of {days(b['days'])} (not re-optimised)")
+                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration (not re-optimised) "
+                    f"{target_change(bb, b)}")
             pace = (f"Here the input pipeline sets the fleet's pace: the core spends {pct(util['prep'])} of its time "
                     f"preparing and {pct(util['compute'])} training (bottleneck {bn}), so a round takes "
-                    f"{span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
-                    f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
+                    f"{instead(bb['round_time'], b['round_time'])} and {rounds_change(bb, b)}.")
         else:
             head = (f"On the fleet the local steps of every {dev} are starved: its {bn} stage delivers {rate(x)} < "
                     f"the {rate(rates['compute'])} its local steps eat (the fleet 3D optimum's local step: {step}), "
                     f"even with {workers}; no worker count feeds them, so a local step stretches to "
-                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration reaches the target in "
-                    f"{days(bb['days'])} instead of {days(b['days'])} (not re-optimised)")
+                    f"{span(bb['t_local'])} and the fleet 3D optimum's configuration (not re-optimised) "
+                    f"{target_change(bb, b)}")
             pace = (f"Here the input pipeline sets the fleet's pace: the local step waits for its {bn} stage, "
-                    f"so a round takes {span(bb['round_time'])} instead of {span(b['round_time'])} and the fleet runs "
-                    f"{num(bb['rounds_per_day'])} rounds a day instead of {num(b['rounds_per_day'])}.")
+                    f"so a round takes {instead(bb['round_time'], b['round_time'])} and {rounds_change(bb, b)}.")
         figures["fleet_local_step_starved_s"] = Figure(bb["t_local"], "s", f"local step of one {dev}, starved")
     share = res.tables.at("selected", index(res))  # the share of rounds a device takes part in (1 in gossip)
     need_day = bb["rounds_per_day"] * share * bb["local_steps"] * mb
@@ -179,17 +183,112 @@ def dataloader(rep, res) -> View:
               f"Inside one {dev} the three stages run as a prefetching pipeline at the slowest one's rate: {gauge}, so "
               f"throughput = {rate(x)}. ")
     why = (f"A second {dev} brings its own CPU and its own data, so it never shares this pipeline: the datacenter "
-           f"question (one CPU feeding several accelerators) does not arise, and the lab's second-{dev} figures below "
-           f"answer it only as posed, for a CPU no {dev} has. " + inside +
+           f"question (one CPU feeding several accelerators) does not arise, and the lab's figures for a second {dev} "
+           f"below answer it only as posed, for a CPU no {dev} has. " + inside +
            f"{pace} The fleet runs {num(bb['rounds_per_day'])} rounds a day, each {dev} taking part in "
            f"{pct(share)} of them with {steps} of {plural(mb, 'sample')}: {num(need_day)} samples a day.")
     q = f"On the fleet: do the CPU and storage of {a_word(dev)} keep up with its local steps?"
     return View(head, [Finding(q, why)], figures, constraints=constraints, status=status, fleet=fleet,
-                fleet_note=note, extra={"pipeline": {"rates": rates, "throughput": x, "feeds": feeds}})
+                fleet_note=note, extra={"pipeline": {"rates": rates, "throughput": x, "feeds": feeds, "workers": w,
+                                                "max_workers": inst.max_workers}})
 
 
 def rate(x: float) -> str:
     return f"{num(x)} samples/s"
+
+
+def fleet_workers(inst: Any) -> tuple[int, bool]:
+    """(workers, feeds) of one fleet device's pipeline: the fewest of its workers that feed its own local steps by
+    the puzzle's integer constraints (explorer.puzzles.dataloader.fed, the test the balance point is found with), and
+    True; when none does, all of them and False. The fewest, as the balance point counts them: the gauge, the figures
+    and the answer's configuration then describe one configuration (6 workers' 240 samples/s on edge in the headline
+    beside the gauge's 4 workers' 160 was two)."""
+    from explorer.cost import input_pipeline as ip
+    from explorer.puzzles.dataloader import fed
+
+    start = max(1, min(inst.max_workers, ip.workers_to_feed(1, inst.compute_s, inst.augment_s)) - 1)
+    for w in range(start, inst.max_workers + 1):  # from one below ceil(aug / compute): the integer test rounds in ns
+        if all(fed(inst, w, 1).values()):
+            return w, True
+    return inst.max_workers, False
+
+
+def every_worker(n: int, its: str = "") -> str:
+    """'its one worker', 'both of its workers', 'all 6 of its workers' ('all' only for three or more)."""
+    if n == 1:
+        return f"{its}one worker" if its else "one worker"
+    return f"both of {its}workers" if n == 2 else f"all {n} of {its}workers"
+
+
+def of_workers(w: int, total: int) -> str:
+    """How many of the device's workers a figure is for: '4 of its 6 workers', or every_worker's words."""
+    return every_worker(total, "its ") if w == total else f"{w} of its {total} workers"
+
+
+def worker_words(w: int, total: int, feeds: bool) -> str:
+    """The gauge's worker clause: the count it is for and, when it feeds the local steps, that it is the fewest."""
+    return of_workers(w, total) + (", the fewest that keep up" if feeds and total > 1 else "")
+
+
+def _span_sig(seconds: float, sig: int) -> str:
+    """fleet3d.report.span (s, min, h or days, by the same limits) with `sig` significant digits."""
+    for limit, scale, unit in ((120, 1, "s"), (7200, 60, "min"), (2 * fm.SECONDS_PER_DAY, 3600, "h")):
+        if seconds < limit:
+            return f"{num(seconds / scale, sig)} {unit}"
+    return f"{num(seconds / fm.SECONDS_PER_DAY, sig)} days"
+
+
+def instead(new_s: float, old_s: float) -> str:
+    """'30.7 s instead of 30.6 s', '25.625 h instead of 25.616 h': two durations with the fewest significant digits
+    (3 to 6) that tell them apart; 'the same 30.6 s' when even six do not."""
+    for sig in range(3, 7):
+        a, b = _span_sig(new_s, sig), _span_sig(old_s, sig)
+        if a != b:
+            return f"{a} instead of {b}"
+    return f"the same {span(old_s)}"
+
+
+NEGLIGIBLE = 1e-3  # a change below 0.1 % is called no measurable change: the fleet model's inputs are not that exact
+
+
+def target_change(new: dict, old: dict) -> str:
+    """What a slower local step does to the time to the target of the optimum's configuration, as a clause after
+    'that configuration': 'reaches the target in 26.2 h instead of 25.6 h', or, below NEGLIGIBLE, 'reaches the
+    target with no measurable change: 25.6 h either way (...)' with the change and its cause. When the rounds a day
+    stay (an energy budget, not the window, caps them), only the last day's rounds run later:
+    T = (ceil(R / f) - 1) days + (R - (ceil(R / f) - 1) f) x D (explorer.cost.federated.time_to_target_s), so a
+    0.57% longer round moved 25.6 h by 33 s on tiny."""
+    import math
+
+    d_new, d_old = new["days"], old["days"]
+    if abs(d_new - d_old) >= NEGLIGIBLE * d_old:
+        return f"reaches the target in {instead(d_new * fm.SECONDS_PER_DAY, d_old * fm.SECONDS_PER_DAY)}"
+    delta = (d_new - d_old) * fm.SECONDS_PER_DAY
+    change = f"{span(abs(delta))} {'later' if delta >= 0 else 'sooner'}, {pct(abs(d_new / d_old - 1))}"
+    f, r = old["rounds_per_day"], old["rounds"]
+    if _capped(new, old) and r > f:
+        last = r - (math.ceil(r / f) - 1) * f
+        change += (f": its {old['binding']}, not the round time, caps the rounds a day at {num(f)} either way, so "
+                   f"only the last day's {num(last)} rounds finish later")
+    return f"reaches the target with no measurable change: {days(d_old)} either way ({change})"
+
+
+def rounds_change(new: dict, old: dict) -> str:
+    """'the fleet runs 1,680 rounds a day instead of 1,780', or, when they stay within NEGLIGIBLE, that they do and
+    what caps them (an energy budget prices a round's joules, which a waiting accelerator does not change)."""
+    f_new, f_old = new["rounds_per_day"], old["rounds_per_day"]
+    if abs(f_new - f_old) > NEGLIGIBLE * f_old:
+        return f"the fleet runs {num(f_new)} rounds a day instead of {num(f_old)}"
+    why = f" (its {old['binding']} caps them, not the round time)" if _capped(new, old) else ""
+    return f"the fleet still runs {num(f_old)} rounds a day{why}"
+
+
+def _capped(new: dict, old: dict) -> bool:
+    """True when the round is measurably longer yet the rounds a day stay: something else than the round time (an
+    energy budget: explorer.cost.federated.rounds_per_day) caps them, the same in both."""
+    f = old["rounds_per_day"]
+    return (abs(new["rounds_per_day"] - f) <= NEGLIGIBLE * f and new["binding"] == old["binding"]
+            and new["round_time"] > old["round_time"] * (1 + NEGLIGIBLE))
 
 
 def _target_mfu(rep) -> float:

@@ -11,10 +11,12 @@ from explorer.puzzles.compression.model import Measurement, _sync_energy_j
 from explorer.puzzles.compression.narration import (
     _headline,
     _loss_text,
-    _speedup,
-    _steps,
+    ef_answer,
+    noef_answer,
     report_formulas,
+    speedup_text,
     topk_wire_text,
+    warmup_answer,
     where_text,
 )
 from explorer.puzzles.compression.scenario import WIRE, CompressionInstance, sync_link
@@ -56,9 +58,10 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
     tk_w, nat_w = cost["topk"], cost[native_wire]
     topk_text = topk_wire_text(frac, n_sync, n_cross, native_bytes, tk_w, nat_w)
 
-    one, noef, nowu, tk = runs["onebit"], runs["onebit_noef"], runs["onebit_nowarmup"], runs["topk"]
+    one, noef = runs["onebit"], runs["onebit_noef"]
     ratio_native, volume = m.ratio_native, m.volume
     sp1 = speedup["onebit"]
+    extra_steps = reach["onebit"] is not None and bool(reach[native_sim]) and reach["onebit"] > reach[native_sim]
     figures = {
         "compression_ratio_1bit": Figure(32.0 / cost["onebit"]["bits"], "x", "1-bit bits per message vs FP32"),
         "compression_ratio_1bit_native": Figure(ratio_native, "x",
@@ -105,46 +108,19 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
                 f"warm-up ({human_number(100 * warm / steps)}% of the steps) still sends full precision, so 1-bit Adam "
                 f"moves {human_number(volume)}x fewer bytes in all, not {human_number(ratio_native)}x (Tang et al. "
                 f"2021 report up to 5x for the same reason). " + topk_text),
-        Finding("Does 1-bit compression without error feedback hurt convergence?",
-                "Yes: after the same warm-up, 1-bit Adam without error feedback "
-                + (f"ends at loss {_loss_text(noef['final_loss'])}, above where it stood when compression began "
-                   f"({_loss_text(noef['loss'][warm])}): the biased compressor makes it diverge"
-                   if not noef["final_loss"] <= noef["loss"][warm] else
-                   f"ends at loss {_loss_text(noef['final_loss'])} against {_loss_text(base_run['final_loss'])}")
-                + f" (test accuracy {human_number(100 * noef['accuracy'])}% vs "
-                f"{human_number(100 * base_run['accuracy'])}%). The scaled sign moves every coordinate by the same "
-                "amount, so without the error buffer the momentum's small coordinates are pushed as hard as its large "
-                "ones."),
+        Finding("Does 1-bit compression without error feedback hurt convergence?", noef_answer(m, warm, steps)),
         Finding("Stakeholder challenge: does error feedback recover the accuracy while keeping the gain?",
-                (f"Yes, with the warm-up: 1-bit Adam with error feedback reaches the target loss "
-                 f"{_loss_text(target)} in {_steps(reach['onebit'])} against {_steps(reach[native_sim])} at native "
-                 f"precision" if reach["onebit"] is not None else
-                 f"Not within the run: 1-bit Adam with error feedback does not reach the target loss "
-                 f"{_loss_text(target)} in {plural(steps, 'step')}")
-                + f" and ends at {_loss_text(one['final_loss'])} (native {_loss_text(base_run['final_loss'])}; test "
-                f"accuracy {human_number(100 * one['accuracy'])}% vs {human_number(100 * base_run['accuracy'])}%). "
-                f"Top-k keeping {human_number(100 * frac)}% with error feedback: "
-                + (f"{_steps(reach['topk'])} to the target." if reach["topk"] is not None else
-                   f"does not reach the target (final loss {_loss_text(tk['final_loss'])}).")),
-        Finding("Why does 1-bit Adam need its full-precision warm-up?",
-                f"Adam's second moment v is non-linear in the gradient, so it cannot be error-compensated; 1-bit "
-                f"Adam freezes it once it has settled and compresses only the momentum (Tang et al. 2021, sec. 3). "
-                f"Frozen after one step instead of {plural(warm, 'step')}: "
-                + (f"{_steps(reach['onebit_nowarmup'])} to the target." if reach["onebit_nowarmup"] is not None else
-                   f"the target is never reached (final loss {_loss_text(nowu['final_loss'])}).")),
+                ef_answer(m, warm, steps, frac, link.name)),
+        Finding("Why does 1-bit Adam need its full-precision warm-up?", warmup_answer(m, warm)),
         Finding("What does compressing cost, and what is the speedup end to end?",
                 f"The 1-bit kernels (pack, error buffers, unpack; memory-bound) take "
                 f"{dur(cost['onebit']['compress_s'])} per step, and the compressed all-reduce of the momentum cannot "
                 f"hide behind the backward pass as the bucketed native all-reduce does: a compressed step takes "
-                f"{dur(cost['onebit']['step_s'])} against {dur(t_full)} (compute {dur(sc.compute_s_per_step)}). To "
-                f"the target loss: "
-                + (f"{_speedup(sp1)} end to end on {link.name}"
-                   if sp1 is not None else "no end-to-end speedup (1-bit Adam does not reach the target)")
-                + (f", {_speedup(contrast['speedup']['onebit'])} on "
-                   f"{contrast['name']}, where the sync takes {dur(contrast['cost'][native_wire]['sync_s'])}"
-                   if contrast and contrast["speedup"]["onebit"] is not None else "")
+                f"{dur(cost['onebit']['step_s'])} against {dur(t_full)} (compute {dur(sc.compute_s_per_step)}). "
+                + speedup_text(m, warm, link.name)
                 + f". A per-message ratio of {human_number(ratio_native)}x is not a speedup: what counts is the "
-                "share of the step the synchronisation was, the warm-up, the kernels and the extra steps."),
+                "share of the step the synchronisation was, the warm-up, the kernels"
+                + (" and the extra steps." if extra_steps else " and the steps to the target.")),
     ]
     if link.energy_j_per_bit:
         # a ring all-reduce sends 2(N-1)/N x M from each device and receives as much (1-bit's all-to-all +
@@ -200,7 +176,7 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
     data = {"convergence": {"kind": "loss", "x_label": "training step (iterations)",
                             "y_label": "training loss (cross-entropy)", "log_y": False,
                             "series": {ca.LABELS[s]: [_finite(x) for x in runs[s]["loss"]] for s in ca.SCHEMES}}}
-    headline = _headline(sc, link.name, cost, native_wire, ratio_native, sp1, reach, noef, warm, contrast)
+    headline = _headline(sc, link.name, m, warm, steps)
     return Report(puzzle="compression", lab="06", part=3, track=sc.track, title="Compression and error feedback",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
                   assumptions=assumptions, tables={"schemes": Table(cols, rows, "Compression schemes")},

@@ -11,7 +11,8 @@ track's configuration). Around it, the pure functions below (each with its sourc
 * the checkpoint interval (Young 1974, Daly 2006): `explorer.cost.checkpoint`.
 
 The package: `audit` (scenario and the numbers common to every track), `cloud` (the datacenter
-audit's narration), `fleet` (edge, mobile and tiny forms: their numbers and the narration's assembly),
+audit's narration), `cloud_costs` (what async and each straggler remedy save there, in numbers), `cloud_words`
+(the words of its narration), `fleet` (edge, mobile and tiny forms: their numbers and the narration's assembly),
 `fleet_words` (the words every fleet track shares), `fleet_tracks` (each fleet track's crisis answered), `report`
 (assembly).
 """

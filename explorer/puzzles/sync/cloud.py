@@ -1,6 +1,9 @@
 """The datacenter form of the synchronisation audit (the cloud track's answer): sync vs async SGD
 under stragglers, the staleness async pays, the checkpoint interval, and the stakeholder's dollars
-per month (wait-for-all, async, ZeRO from the 3D solver)."""
+per month (wait-for-all, async, ZeRO from the 3D solver).
+
+This module assembles the narration (audit_narration, FORMULAS); what async and each straggler remedy save in
+numbers is in cloud_costs.py, the words the narration is made of in cloud_words.py."""
 
 from __future__ import annotations
 
@@ -9,212 +12,24 @@ from dataclasses import replace
 from typing import Any
 
 from explorer.assumptions import attention_kernel_assumption
-from explorer.cost.stragglers import (
-    StepTimeModel,
-    expected_kth_of_group_max,
-    expected_max,
-    expected_units_with_straggler,
-    implicit_momentum_progress,
-)
+from explorer.cost.stragglers import StepTimeModel, expected_max
 from explorer.puzzles.scaling import lab05_data
-from explorer.puzzles.sync.audit import SAVING_RULE, Audit, _saving, straggler_fraction_label, straggler_text
+from explorer.puzzles.sync.audit import SAVING_RULE, Audit, straggler_fraction_label, straggler_text
+from explorer.puzzles.sync.cloud_costs import eviction_spares as eviction_spares  # read by the tests
+from explorer.puzzles.sync.cloud_costs import staleness_models, straggler_remedies
+from explorer.puzzles.sync.cloud_words import (
+    ZERO_SHARDS,
+    _backup_text,
+    _eviction_text,
+    _key,
+    _saved_or_lost,
+    _signed_pct,
+    _times_slower,
+    _verdict,
+)
 from explorer.report import Assumption, Figure, Finding, Formula, Table
-from explorer.units import human_number, human_percent, plural
+from explorer.units import human_number, human_percent
 from explorer.units import human_usd as _usd
-
-# what each ZeRO stage shards over the data-parallel group (Rajbhandari et al. 2020, SC'20, sec. 5: P_os, P_os+g,
-# P_os+g+p; docs/conventions.md 'Sharded data parallelism, per micro-batch'): the finding names the winning
-# stage's, not all three
-ZERO_SHARDS = {1: "the optimizer state", 2: "the optimizer state and the gradients",
-               3: "the optimizer state, the gradients and the weights"}
-
-
-def _signed_pct(x: float) -> str:
-    text = f"{100 * x:+.1f}%"
-    return "0.0%" if text in ("+0.0%", "-0.0%") else text
-
-
-def _times_slower(ratio: float) -> str:
-    """'20.4x slower' / '1.6x faster' from time-per-progress ratio (sync throughput / other)."""
-    if ratio >= 1.0:
-        return f"{human_number(ratio)}x slower"
-    return f"{human_number(1.0 / ratio)}x faster"
-
-
-def _saved_or_lost(usd: float) -> str:
-    return f"saves {_usd(usd)}/month" if usd >= 0 else f"loses {_usd(-usd)}/month"
-
-
-def _key(name: str) -> str:
-    return name.split(" (")[0].replace(" ", "_")
-
-
-def _verdict(usd_bits: list[tuple[str, float]]) -> str:
-    """Which change saves the most per month (async under each staleness model, ZeRO, straggler remedies),
-    in words, with the others beside it."""
-    ranked = sorted(usd_bits, key=lambda kv: -kv[1])
-    best_name, best_val = ranked[0]
-    if best_val < 0.005:  # less than a cent is no saving
-        if len(usd_bits) == 1:
-            return f"{best_name[0].upper() + best_name[1:]} does not save money here."
-        return "None of " + ", ".join(k for k, _ in usd_bits) + " saves money here."
-    if len(ranked) == 1:
-        return f"{best_name[0].upper() + best_name[1:]} saves {_usd(best_val)}/month."
-    rest = "; ".join(f"{k} {_saved_or_lost(v)}" for k, v in ranked[1:])
-    return f"Most saved: {best_name}, {_usd(best_val)}/month ({rest})."
-
-
-def staleness_models(a: Audit) -> dict[str, dict[str, float]]:
-    """Async's progress per update under two staleness models, and what async then saves per month:
-    the worst-case bound (Lian et al. 2015, the audit's r) and, where the track names the momentum the
-    run is tuned for, the implicit-momentum model measured on CNNs (Mitliagkas et al. 2016)."""
-    out = {"worst case (Lian et al. 2015)": {"r": a.progress_at_lr, "x": a.x_async, "usd": a.usd_async}}
-    if "tuned_momentum" in a.data:
-        r = float(implicit_momentum_progress(a.replicas, a.data["tuned_momentum"]))
-        x = a.x_async_raw * r
-        out["measured (implicit momentum, Mitliagkas et al. 2016)"] = {"r": r, "x": x,
-                                                                         "usd": _saving(a.spend_usd, a.x_sync, x)}
-    out["free (no staleness cost)"] = {"r": 1.0, "x": a.x_async_raw, "usd": a.usd_async_raw}
-    return out
-
-
-def eviction_spares(a: Audit) -> dict[str, Any]:
-    """The hot spares that evicting every persistent straggler needs.
-
-    Derivation. The audit's straggler model is independent per device (`StepTimeModel`: each device is a
-    straggler with probability p, whatever its neighbours do), so stragglers do not pack whole nodes. What
-    has to be replaced is the smallest unit a straggler can leave the job in:
-
-    * TP > 1 (the cloud plan is TP=8 on 8-GPU nodes): a tensor-parallel group exchanges activations every
-      layer and stays inside a node on NVLink (Narayanan et al., SC'21, arXiv 2104.04473, sec. 3.2,
-      takeaway #1: TP up to the GPUs of one server), so a straggling GPU cannot be swapped for a GPU
-      elsewhere; its whole node goes, as the Llama 3 report (sec. 3.3.4) isolates slow hosts. Unit = the
-      node of d devices. The expected number of nodes holding at least one straggler is N_nodes q with
-      q = 1 - (1 - p)^d (`expected_units_with_straggler`): 128 x (1 - 0.95^8) = 43.08 -> 44 spare nodes
-      at p = 5%, not ceil(5% x 1,024 / 8) = 7, which would need the stragglers packed 8 to a node.
-    * TP = 1: a pipeline or data-parallel rank talks over the network anyway, so a straggling GPU's rank can
-      move to any spare GPU. Unit = the GPU: ceil(p N) spare GPUs, on ceil(ceil(p N) / d) spare nodes.
-
-    Either way the count is Binomial(units, q) (q = p for a GPU unit); the audit costs its expectation,
-    rounded up to whole units, because dollars per month average over which nodes happen to be slow; an
-    operator who must cover the bad draws too would keep a few more (2 standard deviations of
-    sqrt(units q (1 - q)) = 5.3 nodes here: ~11 more). Spares are assumed screened (burned in) before they
-    join, so they carry no persistent straggler."""
-    m, dpn = a.model, a.setup.cluster.devices_per_node
-    unit = dpn if a.est.plan.tp > 1 and a.nodes % dpn == 0 else 1
-    units = a.nodes // unit
-    expected = expected_units_with_straggler(m.p, a.nodes, unit)
-    spare_units = math.ceil(expected - 1e-9 * units) if expected > 0 else 0
-    return {"unit": unit, "units": units, "hit_fraction": expected / units, "expected": expected,
-            "spare_units": spare_units, "spare_nodes": math.ceil(spare_units * unit / dpn)}
-
-
-def straggler_remedies(a: Audit) -> list[dict[str, Any]]:
-    """What practice does about stragglers, each costed in dollars per month (net of what it costs):
-
-    * backup replicas (Chen et al. 2016): run R + b data-parallel replicas and take the first R each step
-      (the k-th order statistic of the replicas' step times); pays for b replicas of `group` devices;
-    * evict persistent stragglers onto hot spares: if the slow devices stay slow (throttling, a flaky NIC,
-      ECC retries), detect and swap their nodes for spare ones (the Llama 3 report, sec. 3.3.4, isolates
-      slow nodes this way): the step is then the slowest of devices without stragglers; pays for the spare
-      nodes (one per node holding a straggler, see `eviction_spares`) and one restart per swapped node;
-    * neither helps the other kind: transient stragglers (a different device each step) cannot be evicted."""
-    d, m = a.data, a.model
-    out: list[dict[str, Any]] = []
-    t_sync = a.t_sync
-    for b in d.get("backup_replicas", []):
-        t = expected_kth_of_group_max(m, a.group, a.replicas, a.replicas + b) + a.comm_sync_s
-        cost = a.spend_usd * b / a.replicas
-        out.append({"name": f"{plural(b, 'backup replica')} ({b * a.group:,} {a.track.device_word}s)",
-                    "kind": "backup", "backups": b, "step_s": t, "extra_usd": cost,
-                    "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
-    dpn = a.setup.cluster.devices_per_node
-    spares = eviction_spares(a)
-    spare_nodes = spares["spare_nodes"]
-    if spare_nodes:
-        clean = StepTimeModel(m.t0, m.jitter, 0.0, 1.0)
-        t = expected_max(clean, a.nodes) + a.comm_sync_s
-        restarts = spare_nodes * d["restart_s"] / (d["hours_per_month"] * 3600.0)  # one restart per swapped node
-        cost = a.spend_usd * spare_nodes * dpn / a.nodes + a.spend_usd * restarts
-        out.append({"name": f"evict persistent stragglers onto {plural(spare_nodes, 'hot spare node')}",
-                    "kind": "evict", "spares": spares, "step_s": t, "extra_usd": cost,
-                    "net_usd": a.spend_usd * (1.0 - t / t_sync) - cost})
-    return out
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n:,}{suffix}"
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _backup_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
-    """What the backup replicas of the remedies table do, read from its rows: the step each cuts, against the share
-    of devices it adds, and which pay. A backup's net is spend (1 - t_b / t_sync) - spend b / R
-    (`straggler_remedies`), so it pays exactly when it cuts the step by more than the share b / R of devices it
-    adds: the rule the sentence states, its words chosen by the sign of each row's net (the sentence had said
-    "help little ... barely faster" whatever the table said, beside a headline recommending a backup)."""
-    backups = [r for r in remedies if r["kind"] == "backup"]
-    if not backups:
-        return ""
-    m, devs, dev = a.model, lab05_data()[a.track.key]["device_plural"], a.track.device_word
-    t_sync, big = a.t_sync, a.replicas
-    cuts = "; ".join(f"with b = {r['backups']} the step is {human_percent(1 - r['step_s'] / t_sync)} shorter, for "
-                     f"{human_percent(r['backups'] / big)} more {devs}" for r in backups)
-    pay = [str(r["backups"]) for r in backups if r["net_usd"] > 0]
-    lose = [str(r["backups"]) for r in backups if r["net_usd"] <= 0]
-    if not pay:
-        verdict = "none pays" if len(backups) > 1 else "it does not pay"
-    else:
-        best = max(backups, key=lambda r: r["net_usd"])
-        verdict = (("all pay" if len(backups) > 1 else "it pays") if not lose else
-                   f"b = {_and(pay)} {'pays' if len(pay) == 1 else 'pay'}, b = {_and(lose)} "
-                   f"{'does' if len(lose) == 1 else 'do'} not")
-        verdict += f" (the best, {best['name'].split(' (')[0]}, {_saved_or_lost(best['net_usd'])} net)"
-    if a.group > 1:
-        held = (f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step"
-                if m.p > 0 else "with no stragglers, only the jitter spreads the replicas' steps")
-        why = (f" A replica is {a.group} {devs} synchronous inside, so it steps at the slowest of its {a.group} "
-               f"({held}), and a backup drops the slowest replica steps: the cut is the gap between the slowest of "
-               f"{big} replica steps and the {_ordinal(big)} fastest of {big} + b (Chen et al. 2016 drop single "
-               f"workers, not {a.group}-{dev} replicas).")
-    else:
-        why = (f" The cut is the gap between the slowest of {big} {devs} and the {_ordinal(big)} fastest of {big} + b "
-               "(Chen et al. 2016)" + (": with no stragglers only the jitter spreads them." if m.p == 0 else "."))
-    return (f"Backup replicas (run {big} + b replicas, keep the first {big} each step) pay when they cut the step by "
-            f"more than the share b/{big} of {devs} they add: {cuts}; {verdict}.{why} ")
-
-
-def _eviction_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
-    """How many spares eviction needs and why (see `eviction_spares`), and whether it pays."""
-    m, dev, devs = a.model, a.track.device_word, lab05_data()[a.track.key]["device_plural"]
-    hn = human_number
-    transient = (f"transient stragglers (a different {dev} each step) cannot be evicted and leave only backups, "
-                 f"smaller replicas or less jitter.")
-    evict = next((r for r in remedies if r["kind"] == "evict"), None)
-    if evict is None:
-        return "With no stragglers there is nothing to evict."
-    ev = evict["spares"]
-    if ev["unit"] > 1:
-        packed = math.ceil(m.p * a.nodes / ev["unit"] - 1e-9)
-        need = (f"Evicting persistent stragglers needs a spare node for every node holding one: stragglers are "
-                f"independent per {dev}, and a straggling {dev} of a TP={a.est.plan.tp} group leaves with its node "
-                f"(tensor parallelism stays on the node's NVLink), so 1 - (1 - {hn(m.p)})^{ev['unit']} = "
-                f"{human_percent(ev['hit_fraction'])} of the {ev['units']:,} nodes hold one: "
-                f"{plural(ev['spare_nodes'], 'spare node')}"
-                + (f", not the {packed:,} ({human_percent(m.p)} of the nodes) that would do if stragglers came packed "
-                   f"{ev['unit']} to a node." if packed != ev["spare_nodes"] else "."))
-    else:
-        need = (f"Evicting persistent stragglers needs a spare {dev} for each: with TP = 1 a straggler's rank can "
-                f"move to any spare {dev}, so {hn(m.p)} x {a.nodes:,} -> {ev['spare_units']:,} {devs} on "
-                f"{plural(ev['spare_nodes'], 'spare node')}.")
-    pays = ("It pays only if the stragglers are persistent; " if evict["net_usd"] >= 0 else
-            f"The spares cost more than the faster step saves ({_saved_or_lost(evict['net_usd'])} net), and even "
-            "a paying eviction needs persistent stragglers; ")
-    return f"{need} {pays}{transient}"
 
 
 def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:

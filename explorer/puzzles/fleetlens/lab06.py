@@ -10,6 +10,10 @@
 * compression: only the upload of a server round is compressed (the server broadcasts the full model);
   gossip compresses what each device sends its neighbours (CHOCO-SGD, Koloskova et al. 2019); each level is
   charged the convergence cost the compression puzzle measures, and priced in rounds a day and joules.
+
+This module holds the crossover (a server round's star, a gossiping fleet's paths); the hierarchy is in
+lab06_hierarchy.py, the compression in lab06_compression.py, each re-exported here, where the fleet view
+(fleetlens.apply) and the tests read them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import math
 
 from explorer.cost import energy, federated
 from explorer.cost.collectives import (
-    exchange_bandwidth,
     relayed_ring_allreduce_time,
     ring_allreduce_bytes_per_device,
     tree_allreduce_time,
@@ -26,8 +29,12 @@ from explorer.cost.collectives import (
 from explorer.cost.gossip import gossip_ring_crossover
 from explorer.puzzles.fleet3d import model as fm
 from explorer.puzzles.fleet3d.scenario import downlink_of
-from explorer.puzzles.fleetlens.common import View, contact_reach, contact_words, days, index, ratio_words, span
-from explorer.report import Assumption, Figure, Finding, Formula, Table
+from explorer.puzzles.fleetlens.common import View, contact_reach, contact_words, days, index, span
+from explorer.puzzles.fleetlens.lab06_compression import compression as compression  # read by fleetlens.apply
+from explorer.puzzles.fleetlens.lab06_hierarchy import _mean_earbud_energy
+from explorer.puzzles.fleetlens.lab06_hierarchy import _pair_tiers as _pair_tiers  # read by the tests
+from explorer.puzzles.fleetlens.lab06_hierarchy import hierarchy as hierarchy  # read by fleetlens.apply
+from explorer.report import Figure, Finding, Formula, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 
@@ -170,17 +177,6 @@ def _tier_rows(res) -> list[dict]:
     return [fm.evaluate(tb, {**idx, "tier": j}) for j in range(len(scn.tiers))]
 
 
-def _mean_earbud_energy(res, r: dict) -> float:
-    """Energy of one round of configuration r for the mean earbud: r's (the model's) charges the busiest one
-    (fleet3d.model.sync_costs: the first to run out of its daily budget), on a gossip path the earbud with the
-    most neighbours, on the relayed ring the wearer that relays the most chunks; this swaps in the sync energy
-    of the mean-degree earbud, or of the wearers' mean relay load."""
-    tb, scn = res.tables, res.scenario
-    i, j = scn.placements.index(r["placement"]), scn.tiers.index(r["tier"])
-    e_mean = fm.sync_costs(tb, 1.0, degree="mean")[1]
-    return float(r["energy_round"] - tb.values["e_sync"][i, j] + e_mean[i, j])
-
-
 def _gossip_who(res, r: dict, again: bool = False) -> str:
     """Whose energy r's figure is: on a gossip path the earbud with the most neighbours, on the relayed ring the
     wearer that relays the most chunks (empty through a server); again=True: gossip's short form, once its long
@@ -291,188 +287,3 @@ def _gossip_crossover(rep, res, given: dict | None = None) -> View:
                   "the first to run out)")
     return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
                 tables={"fleet_paths": table})
-
-
-def hierarchy(rep, res) -> View:
-    scn = res.scenario
-    dev = scn.track.device_word
-    rows = list(res.per_tier.values())  # each path at its own best configuration
-    rows = [r for r in rows if r.get("feasible", True)]
-    # the fleet 3D optimum's path leads among equal times (model.ranked orders runs of equal time by the battery
-    # they draw): a plain sort by days kept the first in dict order, so mobile's headline named the worn path
-    # (499 rounds a day) over figures of the charging case's (3,043.5 rounds a day), both 45.2 min
-    best_key = res.best["tier"].key
-    rows.sort(key=lambda r: (r["days"], r["tier"].key != best_key))
-    top, rest = rows[0], rows[1:]
-    tied = [r for r in rest if math.isclose(r["days"], top["days"], rel_tol=1e-9)]
-    rest_untied = [r for r in rest if r not in tied]
-    others = "; ".join(f"{r['tier'].name}: {days(r['days'])} ({num(r['rounds_per_day'])} rounds a day of "
-                       f"{span(r['round_time'])}){' (tied)' if r in tied else ''}" for r in rest)
-    mult = (f"{ratio_words(rest_untied[-1]['days'], top['days'])} against the slowest path" if rest_untied else "")
-    tie = ""
-    if tied:
-        # one other path: '<path> ties with it', either path's window; two or more (three paths tie, as on mobile):
-        # 'two other paths (<a>; <b>) tie with it', each path's window (the names hold commas: ';' parts them)
-        if len(tied) == 1:
-            who, verb, each = tied[0]["tier"].name, "ties", "either"
-        else:
-            count = {2: "two", 3: "three", 4: "four"}.get(len(tied), f"{len(tied):,}")
-            who = f"{count} other paths ({'; '.join(r['tier'].name for r in tied)})"
-            verb, each = "tie", "each"
-        fit = all(r.get("fits_one_window") for r in [top, *tied])
-        tie = (f"; {who} {verb} with it at the same {days(top['days'])}"
-               + (f" (the {num(top['rounds'])} rounds of {span(top['round_time'])} fit in {each} path's daily "
-                  "window, whatever its rounds a day)" if fit else "")
-               + ", and the fleet 3D optimum, which orders equal times by the battery they draw, takes "
-               + (f"{top['tier'].short}, which draws none" if not top["tier"].uses_battery else top["tier"].short))
-    head = (f"On the fleet the tiers are its aggregation paths: {top['tier'].name} reaches the target in "
-            f"{days(top['days'])} ({num(top['rounds_per_day'])} rounds a day of {span(top['round_time'])}, sync "
-            f"{span(top['t_sync'])}){tie}{'; it ' + mult if mult else ''}.")
-    why = (f"Each path at its own best configuration: {top['tier'].name}: {days(top['days'])}"
-           + (f"; {others}" if others else "") + ". "
-           + {"edge": "A depot's edge server averages its vehicles over Wi-Fi and forwards one model over fibre "
-                      "(client-edge-cloud hierarchical FL, Liu et al. 2020): the slow tier then carries one model per "
-                      "depot instead of one per vehicle, the fleet's form of the hierarchical multiplier.",
-              "mobile": "The phone is the glasses' local tier: it can hold and train the model the glasses cannot, "
-                        "and it reaches the cloud over its own Wi-Fi; the glasses' battery pays only for what crosses "
-                        "Bluetooth.",
-              "tiny": _pair_tiers(scn)}.get(scn.track.key, ""))
-    figures = {"fleet_best_path_days": Figure(top["days"], "days", f"time to the target via {top['tier'].short}")}
-    if rest_untied:
-        figures["fleet_path_multiplier"] = Figure(rest_untied[-1]["days"] / top["days"], "x",
-                                                  f"slowest path / best path ({rest_untied[-1]['tier'].short})")
-    gossip_rows = any(r["tier"].graph.startswith("gossip") for r in rows)
-    ring_rows = any(r["tier"].graph == "ring_relayed" for r in rows)
-    busy = any(r["tier"].busiest(dev) for r in rows)
-    e_head = f"J per round per {dev}" + (" (the busiest)" if busy else "")
-    table = Table(["path", "days to target", "round (s)", "sync (s)", "rounds/day", e_head,
-                   "binds"], [[r["tier"].short, round(r["days"], 4), round(r["round_time"], 2),
-                               round(r["t_sync"], 3), round(r["rounds_per_day"], 1), round(r["energy_round"], 4),
-                               r["binding"]] for r in rows],
-                  "Aggregation paths (tiers), each at its best"
-                  + ("; a round's energy is the busiest earbud's, the first to run out of its daily budget ("
-                     + ", ".join(w for w, on in (("in gossip the one with the most neighbours", gossip_rows),
-                                                   ("on the relayed ring the wearer that relays the most", ring_rows))
-                                   if on)
-                     + "; the mean earbud's: " + "; ".join(
-                         f"{r['tier'].short} {num(_mean_earbud_energy(res, r))} J" for r in rows
-                         if r["tier"].busiest(dev)) + ")"
-                     if busy else ""))
-    return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
-                tables={"fleet_tiers": table})
-
-
-def _pair_tiers(scn) -> str:
-    """The tiny fleet's two tiers, named by what they are (inside a pair, between pairs), with which is faster
-    read from the links' figures: an exchange between two earbuds (each sends its update, each receives the
-    other's) sees half a half-duplex link's rate (collectives.exchange_bandwidth), on NFMI and on BLE alike."""
-    nf, ble = scn.track.cluster.intra, scn.track.cluster.inter
-    r_nf = float(exchange_bandwidth(nf.effective_bandwidth, nf.half_duplex))
-    r_ble = float(exchange_bandwidth(ble.effective_bandwidth, ble.half_duplex))
-    if math.isclose(r_nf, r_ble, rel_tol=0.05):
-        cmp, role = "about as fast as", "the local tier, not a faster one"
-    elif r_nf > r_ble:
-        cmp, role = "faster than", "the fast tier"
-    else:
-        cmp, role = "slower than", "the local tier, not the fast one"
-    duplex = " (both half duplex)" if nf.half_duplex and ble.half_duplex else ""
-    return (f"The two earbuds of a pair average exactly over NFMI: {num(r_nf / 1e3)} kB/s each way when the two "
-            f"swap their updates, {cmp} BLE's {num(r_ble / 1e3)} kB/s between pairs{duplex}, so NFMI is {role}; "
-            "then the pairs gossip over BLE: the mixing matrix is W_pairs x (1 1^T)/2, so one round mixes like the "
-            "pairs' graph at half the BLE radio work per earbud.")
-
-
-def compression(rep, res) -> View:
-    scn, tb, b = res.scenario, res.tables, res.best
-    dev = scn.track.device_word
-    idx = index(res)
-    n1 = rep.figures.get("steps_to_target_native")
-    n2 = rep.figures.get("steps_to_target_1bit")
-    # 1-bit's extra steps as the compression puzzle measured them; 0 steps there means 'not reached' (in a run too
-    # short for 1-bit Adam to reach the target, e.g. steps=3): then 1-bit has no time to the target here either
-    reached = not (n1 and n2 and n1.value and not n2.value)
-    lossy = (n2.value / n1.value) if (n1 and n2 and n1.value and n2.value) else 1.0
-    # 1-bit Adam runs its first `warmup` steps at full precision (Tang et al. 2021, Algorithm 1): the puzzle's run
-    # reaches the target in n2 steps of which min(warmup, n2) are uncompressed; that share carries over to the
-    # fleet's rounds (as the steps ratio does), and those rounds are priced at the uncompressed round
-    warm = (getattr(rep, "scenario", None) or {}).get("warmup")
-    warm_share = min(1.0, warm / n2.value) if (warm and n2 and n2.value) else 0.0
-    full = fm.compressed_config(tb, idx, 1.0)  # the uncompressed round of the same configuration
-    rows = []
-    for c, name in zip(scn.compression, scn.compression_names):
-        steps = lossy if c >= 16 else 1.0
-        if c >= 16 and not reached:
-            continue
-        # the fleet model's own round, budgets and rounds a day for the compressed sync (fleet3d.model
-        # compressed_config: D = max(device part, aggregator part), as the sync audit's battery table reads it)
-        r = fm.compressed_config(tb, idx, float(c))
-        d_round, e_round, f = r["round_time"], r["energy_round"], r["rounds_per_day"]
-        rounds = federated.whole_rounds(b["rounds"] * steps)  # the measured extra steps, in whole rounds
-        warm_rounds = min(rounds, math.ceil(rounds * warm_share - 1e-9)) if c >= 16 else 0
-        secs = federated.time_to_target_phases_s([(warm_rounds, full["round_time"], full["rounds_per_day"]),
-                                                  (rounds - warm_rounds, d_round, f)])
-        rows.append({"name": name, "c": c, "round_s": d_round, "energy_round": e_round, "rounds": rounds,
-                     "warm_rounds": warm_rounds, "rounds_per_day": f, "steps": steps,
-                     "days": secs / fm.SECONDS_PER_DAY})
-    base, top = rows[0], min(rows, key=lambda r: r["days"])
-    unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
-                 "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")
-    server = b["tier"].graph == "server"
-    who = b["tier"].busiest(dev)
-    cost = (f"a round costs {who} (the first to run out of its budget) {num(top['energy_round'])} J instead of "
-            f"{num(base['energy_round'])} J"
-            if who else
-            f"a round costs each {dev} {num(top['energy_round'])} J instead of {num(base['energy_round'])} J"
-            if abs(top["energy_round"] - base["energy_round"]) > 1e-3 * base["energy_round"] else
-            f"a round still costs each {dev} {num(top['energy_round'])} J (the {scn.partner_word or 'aggregator'} "
-            "carries the sync)")
-    what = ("upload" if server else "ring chunks" if b["tier"].graph == "ring_relayed" else "gossip messages")
-    head = (f"On the fleet, compressing the {what} of the fleet 3D optimum's rounds "
-            f"({b['tier'].short}): {top['name']} {ratio_words(base['days'], top['days'])} "
-            f"({days(base['days'])} -> {days(top['days'])}) and {cost}.")
-    why = ("; ".join(f"{r['name']}: round {span(r['round_s'])}, {num(r['energy_round'])} J, {num(r['rounds_per_day'])} "
-                     f"rounds a day, target in {days(r['days'])}" for r in rows) + ". "
-           + ("Only the upload shrinks: the aggregator broadcasts the full model, so even 1-bit uploads save at most "
-              "half the radio bytes. " if server else
-              ("Every chunk of the relayed ring travels compressed, in both its phases (reduce-scatter and "
-               "all-gather), relays included. " if b["tier"].graph == "ring_relayed" else
-               "Each earbud sends its neighbours a compressed model (CHOCO-SGD, Koloskova et al. 2019). "))
-           + (_onebit_words(rows, lossy, n1, n2, warm, full) if reached else unreached + " ")
-           + "8-bit is taken as lossless (assumption).")
-    figures = {"fleet_compressed_days": Figure(top["days"], "days", f"time to the target with {top['name']}"),
-               "fleet_compressed_energy_round_j": Figure(top["energy_round"], "J",
-                                                         f"energy of a round per {dev}, {top['name']}")}
-    table = Table(["update", "round (s)", f"J per round per {dev}" + (" (busiest)" if who else ""), "rounds/day",
-                   "rounds", "of them uncompressed (warm-up)", "days to target"],
-                  [[r["name"], round(r["round_s"], 2), round(r["energy_round"], 4), round(r["rounds_per_day"], 1),
-                    round(r["rounds"]), round(r["warm_rounds"]), round(r["days"], 4)] for r in rows],
-                  "Compression of the fleet 3D optimum's sync (round, joules and rounds a day: the compressed "
-                  "round's; the warm-up rounds run at the uncompressed one)")
-    assumptions = [Assumption(
-        f"1-bit on the fleet: the {num(lossy)}x steps to the target and the full-precision warm-up's share of them "
-        "are the compression puzzle's (below): 1-bit Adam on one synchronous job in which every worker takes part in "
-        "every step (Tang et al. 2021, a datacenter result). They are carried over to FedAvg rounds with partial "
-        "participation, H local steps and a deadline as an assumption: no measurement of 1-bit updates under client "
-        "sampling is used, and error feedback there keeps a residual on each device between the rounds it joins.",
-        "explorer/puzzles/compression/ (seeded experiment); Tang et al. 2021 (ICML), Algorithm 1")] \
-        if reached and n1 and n2 and n1.value else []
-    return View(head, [Finding("On the fleet: what does compressing the sync buy in rounds, days and joules?", why)],
-                figures, tables={"fleet_compression": table}, assumptions=assumptions)
-
-
-def _onebit_words(rows: list[dict], lossy: float, n1, n2, warm: int | None, full: dict) -> str:
-    """How the 1-bit row was priced: its extra steps and its full-precision warm-up rounds at the uncompressed
-    round (federated.time_to_target_phases_s)."""
-    one = next((r for r in rows if r["c"] >= 16), None)
-    if one is None:
-        return ""
-    if not (n1 and n2 and n1.value and n2.value):  # no measured run at hand: every update taken as lossless
-        return "1-bit with error feedback is taken as lossless here (no measured run to charge it); "
-    text = (f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures below "
-            f"({num(n2.value)} against {num(n1.value)} to the target): {num(one['rounds'])} rounds")
-    if one["warm_rounds"] > 0:
-        text += (f", of which the first {num(one['warm_rounds'])} are its full-precision warm-up (the first "
-                 f"{num(min(warm, n2.value))} of its {num(n2.value)} steps there) and run at the uncompressed "
-                 f"round ({span(full['round_time'])}, {num(full['rounds_per_day'])} a day), the other "
-                 f"{num(one['rounds'] - one['warm_rounds'])} at {span(one['round_s'])}")
-    return text + "; "

@@ -160,10 +160,15 @@ def topk(v: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def run(p: Problem, scheme: str, steps: int, lr: float, warmup: int, topk_fraction: float = 0.01
-        ) -> dict[str, object]:
+def run(p: Problem, scheme: str, steps: int, lr: float, warmup: int, topk_fraction: float = 0.01,
+        native_fp16: bool = False) -> dict[str, object]:
     """Train with one scheme; returns {"loss": [loss before step 1, after each step], "accuracy": final,
-    "final_loss", "compressed_steps": steps whose messages were compressed}."""
+    "final_loss", "compressed_steps": steps whose messages were compressed}.
+
+    native_fp16: the track's gradients are FP16 (2 bytes), so the uncompressed steps of the compressed schemes (their
+    warm-up) average FP16-cast gradients as the "fp16" baseline does: 1-bit Adam's warm-up is the engine's own
+    uncompressed all-reduce (Tang et al. 2021, Algorithm 1: vanilla Adam), which under FP16 training moves FP16
+    gradients; its cost is already charged at the FP16 step (explorer/puzzles/compression/model.py)."""
     if scheme not in SCHEMES:
         raise ValueError(f"scheme {scheme!r} not in {SCHEMES}")
     theta = init_params(p)
@@ -174,6 +179,7 @@ def run(p: Problem, scheme: str, steps: int, lr: float, warmup: int, topk_fracti
     err_s = np.zeros(p.params)
     k = max(1, int(round(topk_fraction * p.params)))
     freeze = 1 if scheme == "onebit_nowarmup" else (warmup if scheme in COMPRESSED_AFTER_WARMUP else None)
+    cast16 = scheme == "fp16" or (native_fp16 and freeze is not None)
     curve = []
     compressed = 0
     for t in range(1, steps + 1):
@@ -182,7 +188,7 @@ def run(p: Problem, scheme: str, steps: int, lr: float, warmup: int, topk_fracti
         if not np.isfinite(value):
             break
         if freeze is None or t <= freeze:  # plain Adam on averaged (possibly FP16-cast) gradients
-            if scheme == "fp16":
+            if cast16:
                 g = g.astype(np.float16).astype(np.float64)
             gm = g.mean(axis=0)
             m = BETA1 * m + (1 - BETA1) * gm

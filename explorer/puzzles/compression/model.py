@@ -148,8 +148,10 @@ def measure(inst: CompressionInstance) -> Measurement:
     # --- the convergence experiment (seeded numpy) ------------------------------------------------
     prob = ca.make_problem(workers, int(sim["features"]), int(sim["samples_per_worker"]), seed,
                            int(sim["classes"]), int(sim["hidden"]), float(sim["condition"]), float(sim["label_noise"]))
-    runs = {s: ca.run(prob, s, steps, float(sim["learning_rate"]), warm, frac) for s in ca.SCHEMES}
     native_sim = "fp16" if sc.gradient_bytes_per_param == 2 else "adam"
+    # the compressed schemes' warm-up runs at the track's gradient precision, as the baseline and the cost do
+    runs = {s: ca.run(prob, s, steps, float(sim["learning_rate"]), warm, frac, native_fp16=native_sim == "fp16")
+            for s in ca.SCHEMES}
     base_run = runs[native_sim]
     target = runs["adam"]["loss"][int(round(sim["target_fraction"] * steps))]
     reach = {s: ca.steps_to_target(r["loss"], target) for s, r in runs.items()}

@@ -43,15 +43,27 @@ __all__ = ["Audit", "checkpoint_figures", "fleet_audit", "make_plan", "make_setu
            "sync_data", "zero_comparison"]
 
 
+def device_count(devices: int | None, nodes: int | None) -> tuple[int | None, str]:
+    """The audit's device count and the name it was given by: `devices`, or `nodes`, its older name (it counts
+    devices too: GPUs on the cloud track, not nodes of 8). Both at once is refused, even when equal."""
+    if devices is not None and nodes is not None:
+        raise UsageError(f"devices {V.short(devices)} and nodes {V.short(nodes)} are the same count (nodes is the "
+                         f"older name of devices); give one")
+    return (devices, "devices") if devices is not None else (nodes, "nodes")
+
+
 def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
-          nodes: int | None = None, jitter: float | None = None, zero: bool | None = None,
+          devices: int | None = None, nodes: int | None = None, jitter: float | None = None, zero: bool | None = None,
           time_limit: float | None = None, seed: int = 0, **_: Any) -> Report:
-    """The synchronisation audit of a track (see the module docstring). `zero`: run the cloud track's ZeRO
+    """The synchronisation audit of a track (see the module docstring). `devices`: devices in the job, one by one
+    (GPUs on the cloud track, vehicles on edge, pairs of glasses on mobile, earbuds on tiny; None: the track's);
+    `nodes`: its older name, kept as an alias (errors name whichever was given). `zero`: run the cloud track's ZeRO
     comparison (None: yes on the cloud track; a fleet track has none, so True or False there is refused)."""
     t0 = time.perf_counter()
     time_limit = V.TIME_LIMIT.check("time-limit", time_limit)
-    a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=nodes, jitter=jitter,
-                  seed=seed)
+    count, name = device_count(devices, nodes)
+    a = run_audit(track, straggler_fraction=straggler_fraction, slowdown=slowdown, nodes=count, jitter=jitter,
+                  seed=seed, nodes_name=name)
     from explorer.puzzles.fleet3d import is_fleet  # as run_audit imports it: the fleet package only when asked
 
     fleet = is_fleet(a.track.key)
@@ -68,7 +80,7 @@ def solve(track: str = "cloud", *, straggler_fraction: float | None = None, slow
         report = build_fleet_report(a, fleet_audit(a))
         _show_monte_carlo(report, a, seed)
     else:
-        z = zero_comparison(a.track.key, nodes, time_limit) if zero is not False else None
+        z = zero_comparison(a.track.key, count, time_limit) if zero is not False else None
         report = build_report(a, {}, z)
     report.scenario["seed"] = seed  # what --seed drew: the Monte Carlo cross-check of E[slowest of N]
     report.solve_time_s = time.perf_counter() - t0

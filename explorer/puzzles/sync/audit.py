@@ -87,13 +87,14 @@ def sync_data(track: str) -> dict:
     return d
 
 
-def make_setup(track: Track, nodes: int | None = None) -> Setup:
-    """The cost-model Setup of the track (optionally with another device count)."""
+def make_setup(track: Track, nodes: int | None = None, name: str = "nodes") -> Setup:
+    """The cost-model Setup of the track (optionally with another device count; `name`: the option that gave it,
+    as the user spelt it, for the error)."""
     from explorer.hardware.catalog import build_cluster
 
     c = track.cluster
     if nodes is not None and nodes > c.devices_per_node and nodes % c.devices_per_node:
-        raise UsageError(f"nodes {nodes} is not a multiple of the {c.devices_per_node} devices per node")
+        raise UsageError(f"{name} {nodes} is not a multiple of the {c.devices_per_node} {track.device_plural} per node")
     cluster = c if nodes is None else build_cluster(c.accelerator.key, nodes, c.devices_per_node, c.intra.key,
                                                     c.inter.key)
     w = track.workload
@@ -106,18 +107,19 @@ def make_setup(track: Track, nodes: int | None = None) -> Setup:
                  efficiency=TYPICAL_GPU_EFFICIENCY)
 
 
-def make_plan(track: Track, nodes: int | None = None) -> ParallelPlan:
-    """The track's configuration; with another device count, DP changes and the per-replica batch stays."""
+def make_plan(track: Track, nodes: int | None = None, name: str = "nodes") -> ParallelPlan:
+    """The track's configuration; with another device count, DP changes and the per-replica batch stays (`name`:
+    the option that gave the count, as the user spelt it, for the error)."""
     p = track.crisis_plan
     if nodes is None:
         return p
     group = p.tp * p.pp * p.cp
     if nodes % group:
-        raise UsageError(f"nodes {nodes} is not a multiple of the replica size TP x PP x CP = {group}")
+        raise UsageError(f"{name} {nodes} is not a multiple of the replica size TP x PP x CP = {group}")
     dp = nodes // group
     if dp < 2:  # one replica has no one to synchronise with: no ring, no gossip, no straggler to wait for
-        raise UsageError(f"nodes {nodes} makes a single replica of TP x PP x CP = {group} {track.device_plural}; "
-                         f"synchronisation needs at least 2 replicas: nodes >= {2 * group}, a multiple of {group}")
+        raise UsageError(f"{name} {nodes} makes a single replica of TP x PP x CP = {group} {track.device_plural}; "
+                         f"synchronisation needs at least 2 replicas: {name} >= {2 * group}, a multiple of {group}")
     return replace(p, dp=dp, global_batch=dp * p.micro_batch * p.num_micro_batches)
 
 
@@ -130,13 +132,15 @@ def progress_at_step(r: float, lr_fraction: float) -> float:
     return min(1.0, r / lr_fraction)
 
 
-def straggler_text(p: float, slowdown: float) -> str:
+def straggler_text(p: float, slowdown: float, jitter: float | None = None) -> str:
     """The straggler setting in words: "5% stragglers at 1.5x", or "no stragglers, jitter only" at p = 0 (where
-    the slowdown multiplies nothing)."""
+    the slowdown multiplies nothing), or, given a `jitter` of 0 as well, "no stragglers and no jitter" (every
+    device steps alike: --jitter 0 had still read "jitter only")."""
     from explorer.units import human_number, human_percent
 
-    return (f"{human_percent(p)} stragglers at {human_number(slowdown)}x" if p > 0 and slowdown > 1
-            else "no stragglers, jitter only")
+    if p > 0 and slowdown > 1:
+        return f"{human_percent(p)} stragglers at {human_number(slowdown)}x"
+    return "no stragglers and no jitter" if jitter == 0 else "no stragglers, jitter only"
 
 
 def straggler_fraction_label(p: float, asked: float) -> str:
@@ -237,11 +241,13 @@ def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, 
             "young_valid": c < 0.1 * mtbf}
 
 
-def nodes_allowed(track: Track) -> tuple[int, int, int, str]:
+def nodes_allowed(track: Track, name: str = "nodes") -> tuple[int, int, int, str]:
     """The device counts the audit takes on `track`: (least, step, most, why the least). Two replicas to
     synchronise (a replica is TP x PP x CP devices on the cloud; on a fleet one device, or the node of a pair of
     earbuds, averaged inside it first), whole nodes and whole replicas, and at most MAX_FLEET_NODES (the tiny
-    track's gossip: MAX_GOSSIP_NODES, dense linear algebra on an N x N matrix)."""
+    track's gossip: MAX_GOSSIP_NODES, dense linear algebra on an N x N matrix). The count is of devices (GPUs on the
+    cloud track, not nodes of 8) whichever option gave it (the CLI's --devices, or --nodes, its older name): `name`
+    is that option as the user spelt it, for the reason."""
     from explorer.puzzles.fleet3d import is_fleet
 
     per_node = track.cluster.devices_per_node
@@ -252,7 +258,7 @@ def nodes_allowed(track: Track) -> tuple[int, int, int, str]:
     most = V.MAX_GOSSIP_NODES if track.key == "tiny" else V.MAX_FLEET_NODES
     most -= most % step
     if not is_fleet(track.key):
-        why = f"two replicas of TP x PP x CP = {group} {track.device_plural}: nodes >= {2 * group}"
+        why = f"two replicas of TP x PP x CP = {group} {track.device_plural}: {name} >= {2 * group}"
     elif per_node > 1:
         why = f"two replicas to average, {per_node} {track.device_plural} per node averaged inside it first"
     else:
@@ -260,31 +266,35 @@ def nodes_allowed(track: Track) -> tuple[int, int, int, str]:
     return 2 * unit, step, most, why
 
 
-def check_nodes(track: Track, nodes: Any) -> int | None:
+def check_nodes(track: Track, nodes: Any, name: str = "nodes") -> int | None:
     """`nodes` (None: the track's own fleet) if the audit takes it on `track` (nodes_allowed), else one UsageError
-    that names the value and every rule it must meet, whichever it breaks."""
+    that names the value, the option as the user spelt it (`name`) and every rule it must meet, whichever it
+    breaks."""
     if nodes is None:
         return None
-    least, step, most, why = nodes_allowed(track)
+    least, step, most, why = nodes_allowed(track, name)
     if V.Int(least, most).problem(nodes) is None and int(nodes) % step == 0:
         return int(nodes)
     multiple = f", a multiple of {step}" if step > 1 else ""
     limit = " (gossip is dense linear algebra on an N x N matrix)" if track.key == "tiny" else ""
-    raise UsageError(f"nodes must be at least {least:,} on the {track.key} track ({why}){multiple} and at most "
+    raise UsageError(f"{name} must be at least {least:,} on the {track.key} track ({why}){multiple} and at most "
                      f"{most:,}{limit}, got {V.short(nodes)}")
 
 
 def run_audit(track: str = "cloud", *, straggler_fraction: float | None = None, slowdown: float | None = None,
-              nodes: int | None = None, jitter: float | None = None, seed: int = 0) -> Audit:
+              nodes: int | None = None, jitter: float | None = None, seed: int = 0,
+              nodes_name: str = "nodes") -> Audit:
+    """Every number of the audit on `track`. `nodes`: the devices in the job (None: the track's); `nodes_name`: the
+    option that gave it as the user spelt it (the CLI's devices, or nodes, its older name), for the errors."""
     t = get_track(track)
     d = sync_data(t.key)
     p = V.FRACTION.check("straggler-fraction", straggler_fraction, d["straggler_fraction"])
     s = V.SLOWDOWN.check("slowdown", slowdown, d["slowdown"])  # 1.5 = a straggler takes 50% longer
     j = V.JITTER.check("jitter", jitter, d["jitter_fraction"])
-    nodes = check_nodes(t, nodes)
+    nodes = check_nodes(t, nodes, nodes_name)
     seed = V.SEED.check("seed", seed)
-    plan = make_plan(t, nodes)
-    setup = make_setup(t, nodes)
+    plan = make_plan(t, nodes, nodes_name)
+    setup = make_setup(t, nodes, nodes_name)
     n = plan.devices
     est = estimate(setup, plan)
     exposed = est.time["dp_exposed"]

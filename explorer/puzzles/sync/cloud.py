@@ -45,8 +45,8 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         "straggler_fraction": Figure(m.p, "fraction", straggler_fraction_label(m.p, a.straggler_fraction_asked)),
         "slowdown": Figure(m.slowdown, "x", "straggler slowdown"),
         "step_time_device_s": Figure(a.e_step, "s", f"E[step] of one {dev} (with jitter and stragglers)"),
-        "step_time_sync_s": Figure(a.t_sync, "s", f"sync step: E[max of {a.nodes}] + sync"),
-        "expected_max_s": Figure(a.e_max_all, "s", f"E[max of {a.nodes} step times] (order statistics)"),
+        "step_time_sync_s": Figure(a.t_sync, "s", f"sync step: E[max of {a.nodes:,}] + sync"),
+        "expected_max_s": Figure(a.e_max_all, "s", f"E[max of {a.nodes:,} step times] (order statistics)"),
         "expected_max_mc_s": Figure(a.mc_max_all[0], "s", f"E[max] by Monte Carlo ({a.mc_draws:,} seeded draws)"),
         "samples_per_s_sync": Figure(a.x_sync, f"{sw}s/s", "sync SGD throughput"),
         "samples_per_s_async_raw": Figure(a.x_async_raw, f"{sw}s/s", "async SGD raw throughput"),
@@ -79,7 +79,7 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
     models = staleness_models(a)
     empirical = next((v for k, v in models.items() if k.startswith("measured")), None)
     findings = [
-        Finding(f"Sync vs async: {sw}s/s with {straggler_text(m.p, m.slowdown)}?",
+        Finding(f"Sync vs async: {sw}s/s with {straggler_text(m.p, m.slowdown, m.jitter)}?",
                 f"Sync waits for the slowest of {a.nodes:,} {devs}: E[max] = {hn(a.e_max_all, 4)} s against a mean "
                 f"step of {hn(a.e_step, 4)} s (order statistics; a seeded Monte Carlo of {a.mc_draws:,} draws gives "
                 f"{hn(mc, 4)} +- {hn(se, 2)} s), plus {hn(a.comm_sync_s)} s exposed {d['sync_collective']} "
@@ -230,16 +230,16 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
         remedy_part = (f" No straggler remedy pays here: the closest, {best_remedy['name']}, still "
                        f"{_saved_or_lost(best_remedy['net_usd'])} net; doing nothing is cheaper.")
     headline = (f"Sync waits {hn(a.e_max_all / a.e_step)}x the mean step for the slowest of {a.nodes:,} {devs} "
-                f"({straggler_text(m.p, m.slowdown)}): {_usd(a.usd_wait)}/month idle. "
+                f"({straggler_text(m.p, m.slowdown, m.jitter)}): {_usd(a.usd_wait)}/month idle. "
                 f"{async_txt}{zero_part}{remedy_part} Checkpoint every {hn(ck['numeric_daly_s'], 4)} s."
                 + ("" if remedies else f" {verdict}"))
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
                    f"({a.est.plan.describe()}) on a typical {dev}, less its exposed data-parallel sync: {m.t0:.4g} s "
                    f"without stragglers (explore estimate adds the pace of the slowest of {a.nodes:,} {dev}s, a "
-                   "normal spread of speed, which this model's jitter and stragglers replace); jitter: shifted "
-                   f"exponential with mean "
-                   f"{m.jitter:.0%}; {straggler_text(m.p, m.slowdown)}; step times i.i.d. across devices and steps.",
+                   "normal spread of speed, which this model's jitter and stragglers replace); jitter: "
+                   f"{_jitter_words(m.jitter)}; {straggler_text(m.p, m.slowdown, m.jitter)}; step times i.i.d. "
+                   "across devices and steps.",
                    "Dutta et al. 2018 (AISTATS) sec. 3; " + d["source"]),
         attention_kernel_assumption(a.setup),
         Assumption("Synchronisation: " + ("the cost model ring all-reduce (exposed part)"
@@ -285,3 +285,9 @@ FORMULAS = [
     Formula("dollars per month", "N x hours x price x (X' - X) / max(X, X'),  X, X' = throughput before, after",
             "track economics", "faster: time removed for the same progress; slower: progress lost in the month"),
 ]
+
+
+def _jitter_words(jitter: float) -> str:
+    """The jitter of the step model in words: a shifted exponential with its mean in percent (human_percent: a
+    0.4% jitter had printed as 'mean 0%' through :.0%), or none at --jitter 0 (a deterministic step)."""
+    return f"shifted exponential with mean {human_percent(jitter)}" if jitter > 0 else "none (a deterministic step)"

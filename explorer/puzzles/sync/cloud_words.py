@@ -87,14 +87,16 @@ def _backup_text(a: Audit, remedies: list[dict[str, Any]]) -> str:
         verdict += f" (the best, {best['name'].split(' (')[0]}, {_saved_or_lost(best['net_usd'])} net)"
     if a.group > 1:
         held = (f"{human_percent(1 - (1 - m.p) ** a.group)} of replicas hold at least one straggler in a step"
-                if m.p > 0 else "with no stragglers, only the jitter spreads the replicas' steps")
+                if m.p > 0 else "with no stragglers, only the jitter spreads the replicas' steps" if m.jitter > 0
+                else "with no stragglers and no jitter every replica steps alike")
         why = (f" A replica is {a.group} {devs} synchronous inside, so it steps at the slowest of its {a.group} "
                f"({held}), and a backup drops the slowest replica steps: the cut is the gap between the slowest of "
                f"{big} replica steps and the {_ordinal(big)} fastest of {big} + b (Chen et al. 2016 drop single "
                f"workers, not {a.group}-{dev} replicas).")
     else:
         why = (f" The cut is the gap between the slowest of {big} {devs} and the {_ordinal(big)} fastest of {big} + b "
-               "(Chen et al. 2016)" + (": with no stragglers only the jitter spreads them." if m.p == 0 else "."))
+               "(Chen et al. 2016)" + ("." if m.p > 0 else ": with no stragglers only the jitter spreads them."
+                                       if m.jitter > 0 else ": with no stragglers and no jitter they step alike."))
     return (f"Backup replicas (run {big} + b replicas, keep the first {big} each step) pay when they cut the step by "
             f"more than the share b/{big} of {devs} they add: {cuts}; {verdict}.{why} ")
 

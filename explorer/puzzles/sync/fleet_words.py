@@ -99,13 +99,14 @@ def _wait_or_drop(a: Audit, fa: dict) -> Finding:
             f"through every member, so it cannot drop a late one part-way; the round waits for the slowest of its "
             f"{num(b['participants'])} replicas, whose {plural(b['local_steps'], 'local step')} take "
             f"{num(b['wait_factor'])}x their mean (order statistics of the sums; one step alone, the slowest of "
-            f"{a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) takes "
+            f"{a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown, a.model.jitter)}) takes "
             f"{num(a.e_max_all / a.e_step)}x the mean). In return every replica is averaged exactly (p = 1). "
             f"{_other_paths(fa['res'])}Asynchronous updates from the whole fleet would be "
             f"{a.staleness:,.0f} updates stale: {_stale_verdict(_fleet_stale(a))}.")
     return Finding(
         f"Wait for the slowest {dev}, drop the late ones, or go asynchronous?",
-        f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} ({straggler_text(a.model.p, a.model.slowdown)}) "
+        f"Drop them. Waiting for the slowest of {a.nodes:,} {devs} "
+        f"({straggler_text(a.model.p, a.model.slowdown, a.model.jitter)}) "
         f"stretches every step to {num(a.e_max_all / a.e_step)}x the mean (order "
         f"statistics, the same as lab 05's cloud audit); a deadline at the {pct(b['deadline_quantile'])} quantile "
         f"of a round keeps {num(b['participants'])} replicas per round and drops the rest, and the convergence "
@@ -186,8 +187,9 @@ def _stale_verdict(e: dict) -> str:
 def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
     m, d = a.model, a.data
     where = f"explorer/data/lab05_distributed.toml [{a.track.key}.sync]"
-    out = [Assumption(f"Step time of one {a.track.device_word}: the cost model's step; jitter shifted exponential "
-                      f"{pct(m.jitter)}; {straggler_text(m.p, m.slowdown)}; i.i.d. across devices and steps.",
+    jit = f"jitter shifted exponential {pct(m.jitter)}" if m.jitter > 0 else "no jitter (a deterministic step)"
+    out = [Assumption(f"Step time of one {a.track.device_word}: the cost model's step; "
+                      f"{jit}; {straggler_text(m.p, m.slowdown, m.jitter)}; i.i.d. across devices and steps.",
                       f"Dutta et al. 2018 (AISTATS) sec. 3; {where}: " + d["source"])]
     out += _fleet_assumptions(fa["res"])
     c = fa.get("tiny", {}).get("contact")

@@ -374,9 +374,10 @@ _CUSTOM_SHAPE = ("the CLI's --{flag} shapes a custom model: explorer.solve_3d(tr
                  "heads=...) takes it, and its .report is this Report")
 CLI_NAMES: dict[str, dict[str, str]] = {
     "scaling": {"fabrics": "did you mean fabric=? the CLI's --fabric: a link name or a list of them",
-                "nodes": "did you mean max_devices=? the CLI's --nodes / --max-devices",
+                "nodes": "did you mean max_devices=? the CLI's --max-devices (or its alias --nodes)",
                 "to": "did you mean n_to=? the CLI's --to", "from_": "did you mean n_from=? the CLI's --from"},
-    "crossover": {"nodes": "did you mean n=? the CLI's --nodes / -n",
+    "crossover": {"nodes": "did you mean n=? the CLI's --participants / -n (or its alias --nodes)",
+                  "participants": "did you mean n=? the CLI's --participants / -n",
                   "alpha_us": "did you mean alpha_s=? the CLI's --alpha-us, in seconds here: --alpha-us 5 is "
                               "alpha_s=5e-6",
                   "bandwidth_gbs": "did you mean bandwidth_bps=? the CLI's --bandwidth-gbs, in bytes/s here: "

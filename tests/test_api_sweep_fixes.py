@@ -153,7 +153,7 @@ def test_cli_flag_names_get_the_python_keyword_in_the_error():
     with pytest.raises(TypeError) as exc:
         explorer.solve("crossover", nodes=16)  # before: only 'allowed: track, n, alpha_s, ...'
     msg = str(exc.value)
-    assert "\n" not in msg and "'nodes' (did you mean n=? the CLI's --nodes / -n)" in msg
+    assert "\n" not in msg and "'nodes' (did you mean n=? the CLI's --participants / -n (or its alias --nodes))" in msg
     with pytest.raises(TypeError, match=r"alpha_s=\? the CLI's --alpha-us, in seconds here: --alpha-us 5 is "
                                         r"alpha_s=5e-6"):
         explorer.solve("crossover", alpha_us=5)

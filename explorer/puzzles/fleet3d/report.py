@@ -34,7 +34,7 @@ def describe(res, f: dict) -> str:
     who = (f"{pct(f['participation'])} of the {scn.devices:,} {scn.track.device_plural} selected per round"
            if f["tier"].graph == "server" else f"every {scn.track.device_word} in range takes part")
     return (f"{p}; micro-batch {f['micro_batch']}, {f['local_steps']} local step{'s' if f['local_steps'] > 1 else ''}"
-            f" between syncs, {who}, {deadline_words(f)}, through {f['tier'].name}")
+            f" between syncs, {who}, {deadline_words(f)}; path: {f['tier'].name}")
 
 
 def deadline_words(f: dict) -> str:
@@ -386,8 +386,9 @@ def _assumptions(res) -> list[Assumption]:
     from explorer.puzzles.sync.audit import straggler_text  # lab 05 part 3's words for its step model
 
     m = scn.step_model
-    out.append(Assumption(f"A local step's time varies as in lab 05 part 3: shifted exponential jitter "
-                          f"{pct(m.jitter)}, {straggler_text(m.p, m.slowdown)}.",
+    jitter = f"shifted exponential jitter {pct(m.jitter)}" if m.jitter > 0 else "no jitter (a deterministic step)"
+    out.append(Assumption(f"A local step's time varies as in lab 05 part 3: {jitter}, "
+                          f"{straggler_text(m.p, m.slowdown, m.jitter)}.",
                           "explorer/data/lab05_distributed.toml"))
     out.append(Assumption(f"Gradient noise scale B_noise = {num(scn.noise_batch)} samples (the track's critical "
                           "batch), heterogeneity z = zeta/sigma_1 = " + f"{d['heterogeneity']:g}; the bound's "

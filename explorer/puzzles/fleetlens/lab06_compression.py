@@ -11,6 +11,7 @@ from explorer.puzzles.fleet3d import model as fm
 from explorer.puzzles.fleetlens.common import View, days, index, ratio_words, span
 from explorer.report import Assumption, Figure, Finding, Table
 from explorer.units import human_number as num
+from explorer.units import plural
 
 
 def compression(rep, res) -> View:
@@ -46,8 +47,7 @@ def compression(rep, res) -> View:
                      "warm_rounds": warm_rounds, "rounds_per_day": f, "steps": steps,
                      "days": secs / fm.SECONDS_PER_DAY})
     base, top = rows[0], min(rows, key=lambda r: r["days"])
-    unreached = ("" if reached else "1-bit with error feedback did not reach the target within the compression "
-                 "puzzle's simulated run (below), so it has no time to the target here; a longer run (steps) tells.")
+    unreached = "" if reached else _unreached_words(rep)
     server = b["tier"].graph == "server"
     who = b["tier"].busiest(dev)
     cost = (f"a round costs {who} (the first to run out of its budget) {num(top['energy_round'])} J instead of "
@@ -93,17 +93,84 @@ def compression(rep, res) -> View:
 
 def _onebit_words(rows: list[dict], lossy: float, n1, n2, warm: int | None, full: dict) -> str:
     """How the 1-bit row was priced: its extra steps and its full-precision warm-up rounds at the uncompressed
-    round (federated.time_to_target_phases_s)."""
+    round (federated.time_to_target_phases_s), worded from the step and round counts (equal counts said as equal, a
+    count of one in the singular, no 'the other 0')."""
     one = next((r for r in rows if r["c"] >= 16), None)
     if one is None:
         return ""
     if not (n1 and n2 and n1.value and n2.value):  # no measured run at hand: every update taken as lossless
         return "1-bit with error feedback is taken as lossless here (no measured run to charge it); "
-    text = (f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures below "
-            f"({num(n2.value)} against {num(n1.value)} to the target): {num(one['rounds'])} rounds")
-    if one["warm_rounds"] > 0:
-        text += (f", of which the first {num(one['warm_rounds'])} are its full-precision warm-up (the first "
-                 f"{num(min(warm, n2.value))} of its {num(n2.value)} steps there) and run at the uncompressed "
-                 f"round ({span(full['round_time'])}, {num(full['rounds_per_day'])} a day), the other "
-                 f"{num(one['rounds'] - one['warm_rounds'])} at {span(one['round_s'])}")
+    s1, s2 = int(n1.value), int(n2.value)
+    if s2 == s1:
+        text = (f"1-bit with error feedback reaches the target in as many steps as native precision in the "
+                f"compression puzzle's run below ({plural(s2, 'step')} each), so it is charged no extra rounds: "
+                f"{plural(int(one['rounds']), 'round')}")
+    else:
+        text = (f"1-bit with error feedback is charged the {num(lossy)}x steps the compression puzzle measures "
+                f"below ({plural(s2, 'step')} to the target against {s1:,} at native precision): "
+                f"{plural(int(one['rounds']), 'round')}")
+    w, total = int(one["warm_rounds"]), int(one["rounds"])
+    warm_steps = min(int(warm or 0), s2)
+    at_full = (f"run at the uncompressed round ({span(full['round_time'])}, {num(full['rounds_per_day'])} a day)")
+    if w >= total:
+        text += (f", all inside its full-precision warm-up (the run reaches the target at step {s2:,}, within its "
+                 f"{plural(int(warm or 0), 'step')} of warm-up), so every one of them is {at_full}")
+    elif w > 0:
+        first = "the first round is" if w == 1 else f"the first {w:,} are"
+        steps_there = "its first step" if warm_steps == 1 else f"its first {warm_steps:,} steps"
+        text += (f", of which {first} its full-precision warm-up ({steps_there} of the {s2:,} there) and {at_full}, "
+                 f"the other {plural(total - w, 'round')} at {span(one['round_s'])}")
     return text + "; "
+
+
+def _default_warmup_reach(rep) -> tuple[int, int | None] | None:
+    """(the default warm-up, the step at which 1-bit Adam with error feedback reaches the target with it): the
+    compression puzzle's own experiment re-run with every option the run was given but --warmup (its make_instance
+    and measure, so the problem, the precision of the warm-up and the target are the puzzle's), or None where the run
+    already used the default warm-up or its options are not at hand."""
+    from explorer.puzzles.compression.model import measure
+    from explorer.puzzles.compression.scenario import make_instance
+
+    sc = getattr(rep, "scenario", None) or {}
+    if not all(sc.get(k) is not None for k in ("warmup", "steps", "workers", "seed", "topk_ratio")):
+        return None
+    inst = make_instance(rep.track, topk_ratio=sc["topk_ratio"], workers=sc["workers"], steps=sc["steps"],
+                         seed=sc["seed"])
+    if inst.warm == sc["warmup"]:
+        return None
+    return inst.warm, measure(inst).reach["onebit"]
+
+
+def _unreached_words(rep) -> str:
+    """Why 1-bit has no time to the target on the fleet, worded from the compression puzzle's figures: where the
+    run's warm-up was not the default, the same run at the default warm-up says whether the short (or long) warm-up
+    or the run's length is the cause."""
+    sc = getattr(rep, "scenario", None) or {}
+    warm, steps = sc.get("warmup"), sc.get("steps")
+    target, final = rep.figures.get("target_loss"), rep.figures.get("final_loss_1bit")
+    parts = [plural(int(steps), "step")] if steps else []
+    if target is not None and final is not None:
+        t, f = _apart(float(target.value), float(final.value))
+        parts.append(f"target loss {t}, it ends at {f}")
+    text = ("1-bit with error feedback did not reach the target within the compression puzzle's simulated run below"
+            + (f" ({'; '.join(parts)})" if parts else "") + ", so it has no time to the target here")
+    other = _default_warmup_reach(rep)
+    if other is None:
+        return text + "; a longer run (--steps) tells."
+    default, reach = other
+    given = f"its full-precision warm-up of {plural(int(warm), 'step')} (--warmup)"
+    if reach is not None:
+        return (text + f". The cause is {given}, not the run's length: the same run at the default warm-up of "
+                f"{plural(default, 'step')} reaches the target at step {reach:,}.")
+    return (text + f". The same run at the default warm-up of {plural(default, 'step')} does not reach it either, so "
+            "the warm-up is not the cause: a longer run (--steps) tells.")
+
+
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """Two figures in prose with the fewest significant digits (3 to 6) that tell them apart: a loss just above its
+    target reads 0.3263 against 0.3260, not 0.326 against 0.326."""
+    for sig in range(3, 7):
+        x, y = num(a, sig), num(b, sig)
+        if x != y:
+            return x, y
+    return num(a, 6), num(b, 6)

@@ -37,8 +37,9 @@ def hierarchy(rep, res) -> View:
     top, rest = rows[0], rows[1:]
     tied = [r for r in rest if math.isclose(r["days"], top["days"], rel_tol=1e-9)]
     rest_untied = [r for r in rest if r not in tied]
-    others = "; ".join(f"{r['tier'].name}: {days(r['days'])} ({num(r['rounds_per_day'])} rounds a day of "
-                       f"{span(r['round_time'])}){' (tied)' if r in tied else ''}" for r in rest)
+    # a path's name may hold a colon of its own ('full sync: a ring all-reduce ...'): its time follows after a comma
+    others = "; ".join(f"{r['tier'].name}, in {days(r['days'])} ({num(r['rounds_per_day'])} rounds a day of "
+                       f"{span(r['round_time'])}{'; tied' if r in tied else ''})" for r in rest)
     mult = (f"{ratio_words(rest_untied[-1]['days'], top['days'])} against the slowest path" if rest_untied else "")
     tie = ""
     if tied:
@@ -56,10 +57,15 @@ def hierarchy(rep, res) -> View:
                   "window, whatever its rounds a day)" if fit else "")
                + ", and the fleet 3D optimum, which orders equal times by the battery they draw, takes "
                + (f"{top['tier'].short}, which draws none" if not top["tier"].uses_battery else top["tier"].short))
-    head = (f"On the fleet the tiers are its aggregation paths: {top['tier'].name} reaches the target in "
-            f"{days(top['days'])} ({num(top['rounds_per_day'])} rounds a day of {span(top['round_time'])}, sync "
+    # the path's name is a description ('in the charging case overnight, on Wi-Fi 6 (no battery drawn)'), not a noun
+    # that can be the sentence's subject: 'the fastest path, <name>, reaches ...' (the 'mobile' audit read 'paths: in
+    # the charging case overnight, on Wi-Fi 6 (no battery drawn) reaches the target', a sentence without a subject)
+    first = "the fleet 3D optimum's path" if tied else "the fastest path"
+    head = (f"On the fleet the tiers are its aggregation paths: {first}, {top['tier'].name}, reaches the target "
+            f"in {days(top['days'])} ({num(top['rounds_per_day'])} rounds a day of {span(top['round_time'])}, sync "
             f"{span(top['t_sync'])}){tie}{'; it ' + mult if mult else ''}.")
-    why = (f"Each path at its own best configuration: {top['tier'].name}: {days(top['days'])}"
+    head += _options_note(rep)
+    why = (f"Each path at its own best configuration: {top['tier'].name}, in {days(top['days'])}"
            + (f"; {others}" if others else "") + ". "
            + {"edge": "A depot's edge server averages its vehicles over Wi-Fi and forwards one model over fibre "
                       "(client-edge-cloud hierarchical FL, Liu et al. 2020): the slow tier then carries one model per "
@@ -91,6 +97,24 @@ def hierarchy(rep, res) -> View:
                      if busy else ""))
     return View(head, [Finding("On the fleet: which tiers, and what does the hierarchy buy?", why)], figures,
                 tables={"fleet_tiers": table})
+
+
+# the hierarchy options (explorer/cli/solve_hierarchy.py) by the flag a user typed
+HIERARCHY_FLAGS = {"message_bytes": "--message-gb", "inter_bandwidth_bps": "--inter-gbs",
+                   "global_batch": "--global-batch"}
+
+
+def _options_note(rep) -> str:
+    """One sentence naming the options the caller set (the hierarchy report records them in extra['options_given']):
+    they set the lab's question as posed (below); the fleet's aggregation paths keep the track's links, message and
+    batch, so an option is never dropped without a word."""
+    options = (getattr(rep, "extra", None) or {}).get("options_given") or {}
+    given = [flag for key, flag in HIERARCHY_FLAGS.items() if key in options]
+    if not given:
+        return ""
+    verb = "sets" if len(given) == 1 else "set"
+    return (f" ({', '.join(given)} {verb} the lab's question as posed, below; the fleet's aggregation paths keep the "
+            "track's links, update and batch.)")
 
 
 def _pair_tiers(scn) -> str:

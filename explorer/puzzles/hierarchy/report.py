@@ -192,8 +192,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
     assumptions = [
         Assumption(f"Scenario: {sc.scenario}", sc.source),
         *([Assumption(f"Plan: {sc.derivation}", "explorer/cost/step.py")] if sc.derivation else []),
-        Assumption(f"Fast tier {sc.intra.name}", sc.intra.source),
-        Assumption(f"Slow tier {sc.inter.name}", sc.inter.source),
+        *_tier_assumptions(sc, inst, inter_bandwidth_bps),
         *([Assumption(f"Devices reach {sc.inter.name} only through their group's hub over {sc.intra.name}: the "
                       "slow-tier path has both latencies and the smaller bandwidth (relayed, pipelined)",
                       "lab 06 mobile storyboard")] if sc.inter_through_intra else []),
@@ -204,7 +203,7 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
                       "the ranks of a node, it has no binomial reduce)",
                       "NVIDIA/nccl src/graph/tuning.cc (baseLat; Reduce and Broadcast run ring only)")]
           if inst.call_latency_s else []),
-        *([Assumption(f"{sc.inter.name} (the {inst.slow_tier}) is half duplex: a device sends or receives, never "
+        *([Assumption(f"{sc.inter.name}, the {inst.slow_tier}, is half duplex: a device sends or receives, never "
                       "both, so "
                       "every step of a ring (and of halving-doubling and the pipelined double binary tree) is an "
                       "exchange whose two sends take turns, alpha + 2 M/(N B): those algorithms see half its rate "
@@ -224,7 +223,8 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         status="optimal" if status == "optimal" else "feasible",
         headline=_headline(inst, best, flat_short, mult, slow_mult,
                            lab_mult if inst.flat_nccl_s is not None else None)
-        + (f" {_tie_short(best, ranked, status == 'optimal')}" if tie else ""),
+        + (f" {_tie_short(best, ranked, status == 'optimal')}" if tie else "")
+        + _unused_bandwidth_note(sc, inter_bandwidth_bps),
         figures=figures, findings=findings, constraints=constraints, formulas=formulas, assumptions=assumptions,
         tables={"ranking": Table(["g", "intra", "inter", "a", "b", "intra (s)", "inter (s)", "in series (s)",
                                   "pipelined (s)", "exposed (s)"], rows, "Best configurations (feasible, ranked)"),
@@ -234,10 +234,44 @@ def solve(track: str = "cloud", *, message_bytes: float | None = None, inter_ban
         extra={"objective": {"name": "exposed_comm_s", "value": best.exposed_us / TIME_SCALE, "sense": "min"},
                "configuration": opt_cfg, "exhaustive_check": {"agrees": agree, "evaluated": len(all_evals)},
                "tied_on_objective": sum(1 for e in ranked if e.exposed_us == best.exposed_us),
-               "tie_break": TIE_BREAK},
+               "tie_break": TIE_BREAK,
+               # the options the caller set (the fleet form says they set the lab's question, not its paths)
+               "options_given": {k: v for k, v in (("message_bytes", message_bytes),
+                                                   ("inter_bandwidth_bps", inter_bandwidth_bps),
+                                                   ("global_batch", global_batch)) if v is not None}},
         solve_time_s=time.perf_counter() - t0,
         scenario={"message_bytes": inst.message_bytes, "inter_bandwidth_bps": inst.bw_inter,
                   "global_batch": inst.global_batch})
+
+
+def _tier_assumptions(sc, inst: Instance, given_bps: float | None = None) -> list[Assumption]:
+    """The two tiers named by where they are (inside a group, between groups) with their rates, not as 'fast' and
+    'slow': on mobile the tier between groups is Wi-Fi 6 (120 Mb/s of goodput, links.toml) and the one inside a group
+    Bluetooth LE 2M PHY (1.4 Mb/s), yet the path between groups is the slower, relayed through the phone over
+    Bluetooth; which one the narration's 'slow tier' is, is said from the rates the model uses."""
+    intra_bw = sc.intra.effective_bandwidth
+    inter_bw = sc.inter.effective_bandwidth if given_bps is None else given_bps  # --inter-gbs sets the link's own
+    inter = (f"Tier between groups (inter): {sc.inter.name}, {_rate(inter_bw)} effective"
+             + (" as given" if given_bps is not None else ""))
+    if sc.inter_through_intra:
+        inter += (f"; a device reaches it only through its group's hub over {sc.intra.name}, so its path runs at "
+                  f"{_rate(min(inter_bw, intra_bw))}")
+    if inst.inter_slower:
+        inter += "; the narration's 'slow tier', the slower per device of the two as a ring step sees each link"
+    intra = f"Tier inside a group (intra): {sc.intra.name}, {_rate(intra_bw)} effective" + (
+        "; the narration's 'fast tier'" if inst.inter_slower else "")
+    return [Assumption(intra, sc.intra.source), Assumption(inter, sc.inter.source)]
+
+
+def _unused_bandwidth_note(sc, inter_bandwidth_bps: float | None) -> str:
+    """One sentence where the inter-tier bandwidth given cannot act: a device that reaches the tier between groups only
+    through its hub (mobile: the glasses through the phone over Bluetooth) moves at the smaller of the two rates
+    (scenario.make_instance), so a given rate above the hub's link changes nothing; said, never ignored silently."""
+    if inter_bandwidth_bps is None or not sc.inter_through_intra or inter_bandwidth_bps <= sc.intra.effective_bandwidth:
+        return ""
+    return (f" The inter-tier bandwidth given ({_rate(inter_bandwidth_bps)}, --inter-gbs) changes nothing here: a "
+            f"device reaches {sc.inter.name} only through its group's hub over {sc.intra.name}, whose "
+            f"{_rate(sc.intra.effective_bandwidth)} is the path's bottleneck (a value below it would act).")
 
 
 def _tier_topology(inst: Instance, g: int) -> dict[str, Any]:

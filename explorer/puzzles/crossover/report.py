@@ -17,7 +17,7 @@ from explorer.puzzles.collective_scenario import get_scenario
 from explorer.puzzles.crossover.cloud import nccl_same_gradient, saturated_answer
 from explorer.puzzles.crossover.fleet import edge_extras, mobile_extras, tiny_extras
 from explorer.puzzles.crossover.model import ALGORITHMS, NAME, allreduce_times, find_crossover, ring_tree_crossover
-from explorer.puzzles.crossover.words import apart_words, overridden_words, rate_words
+from explorer.puzzles.crossover.words import apart_words, overridden_words, rate_unit, rate_words
 from explorer.puzzles.fleetlens import fleet_view
 from explorer.report import Assumption, Figure, Finding, Formula, Report, Table
 from explorer.units import human_bytes_3 as _human  # three significant digits
@@ -75,16 +75,21 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
     figures["best_algorithm"] = Figure(NAME[best], "", "fastest algorithm at M")
 
     # how M* moves with alpha, B and N
+    # one format per column: sizes in whole bytes (the closed form's 188,000.00000001 read '188,000.0' beside
+    # brentq's '188,000'), no crossover as None (JSON null, '-' in text: the table's title says what it means), alpha
+    # in microseconds and B in the unit the scenario's B reaches (47 GB/s, not 47,000,000,000 B/s)
+    b_scale, b_unit = rate_unit(bw)
     sens = []
     for label, (nn, aa, bb) in {"scenario": (n, alpha, bw), "alpha x 2": (n, 2 * alpha, bw),
                                 "bandwidth x 2": (n, alpha, 2 * bw), "N x 2": (2 * n, alpha, bw),
                                 "N / 2": (max(2, n // 2), alpha, bw)}.items():
-        sens.append([label, nn, aa, bb, ring_tree_crossover(nn, aa, bb) or "none"])
+        sens.append([label, nn, _us(aa), bb / b_scale, _whole_bytes(ring_tree_crossover(nn, aa, bb))])
     n_rows = []
     for nn in sorted({2, 4, 8, 16, 32, 64, 128, 256, 1024, n}):
-        num = ring_tree_crossover(nn, alpha, bw)
-        n_rows.append([nn, math.ceil(math.log2(nn)), col.ring_tree_crossover_closed_form(nn, alpha, bw) or "none",
-                       num or "none", col.ring_tree_crossover_approx(nn, alpha, bw)])
+        n_rows.append([nn, math.ceil(math.log2(nn)), _whole_bytes(col.ring_tree_crossover_closed_form(nn, alpha, bw)),
+                       _whole_bytes(ring_tree_crossover(nn, alpha, bw)),
+                       _whole_bytes(col.ring_tree_crossover_approx(nn, alpha, bw))])
+    none_note = "; -: no crossover (N - 1 <= ceil(log2 N): ring is never slower than tree)"
     sizes = np.logspace(math.log10(max(8.0, min(m_star or m, m) / 1e3)),
                         math.log10(max(m, sc.gradient_bytes, 10 * (m_star or 1.0))), 41)
     curve = {a: [float(col.allreduce_time(a, x, n, alpha, bw)) for x in sizes] for a in ALGORITHMS}
@@ -114,8 +119,8 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                 f"small M towards {big_ratio:.2f}x as M grows."),
         Finding("How does M* move with alpha, bandwidth and N?",
                 "Linearly with alpha and with B (M* is proportional to alpha B: doubling either doubles M*); "
-                "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]:,}: {r[3]:,.0f} B" for r in n_rows
-                                                               if r[0] in (4, 16, 64, 256, 1024)) + "."),
+                "with N roughly as N / log2 N: " + ", ".join(f"N = {r[0]:,}: {r[3]:,} B" for r in n_rows
+                                                               if r[0] in (4, 16, 64, 256, 1024) and r[3]) + "."),
         Finding(f"At this scenario's message (M = {m:,.0f} bytes), which algorithm is fastest?",
                 ", ".join(f"{NAME[a]} {dur(at_m[a])}" for a in ALGORITHMS) + f": {NAME[best]}. Under the "
                 "alpha-beta model (no contention) recursive halving-doubling has tree's log2 N alpha term and ring's "
@@ -134,8 +139,10 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
         "times": Table(["message (B)"] + [f"{NAME[a]} (s)" for a in ALGORITHMS] + ["fastest"], time_rows,
                        "AllReduce time vs message size"),
         "crossover_vs_n": Table(["N", "L = ceil(log2 N)", "M* closed form (B)", "M* SciPy (B)",
-                                 "alpha B N / log2 N (B)"], n_rows, "Crossover vs participants"),
-        "sensitivity": Table(["change", "N", "alpha (s)", "B (B/s)", "M* (B)"], sens, "How M* moves"),
+                                 "alpha B N / log2 N (B)"], n_rows, "Crossover vs participants"
+                                + (none_note if any(r[2] is None for r in n_rows) else "")),
+        "sensitivity": Table(["change", "N", "alpha (us)", f"B ({b_unit})", "M* (B)"], sens,
+                             "How M* moves" + (none_note if any(r[4] is None for r in sens) else "")),
     }
     formulas = [
         Formula("ring AllReduce", "T_ring = 2 (N-1) alpha + 2 (N-1)/N * M / B",
@@ -182,3 +189,14 @@ def solve(track: str = "cloud", *, n: int | None = None, alpha_s: float | None =
                   assumptions=assumptions, tables=tables, plots=plots, data=data,
                   scenario={"n": n, "alpha_s": alpha, "bandwidth_bps": bw, "message_bytes": m},
                   solve_time_s=time.perf_counter() - t0)
+
+
+def _whole_bytes(x: float | None) -> int | None:
+    """A crossover size in whole bytes for a table column; None where there is none (0 or None: N <= 3)."""
+    return int(round(x)) if x and x > 0 else None
+
+
+def _us(seconds: float) -> float | int:
+    """A latency in microseconds for a table column: a whole number where it is one (5, not 5.0000000001)."""
+    us = seconds * 1e6
+    return int(round(us)) if math.isclose(us, round(us), rel_tol=1e-9, abs_tol=1e-9) else us

@@ -11,6 +11,14 @@ from explorer.units import human_duration as dur
 from explorer.units import human_number
 
 
+def rate_unit(bps: float) -> tuple[float, str]:
+    """(scale, unit) of the largest unit a bandwidth (bytes/s) reaches, for a table column in one unit."""
+    for scale, unit in ((1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
+        if bps >= scale:
+            return scale, unit
+    return 1.0, "B/s"
+
+
 def rate_words(bps: float) -> str:
     """A bandwidth (bytes/s) in words: three significant digits in the largest unit it reaches."""
     for scale, unit in ((1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):

@@ -94,7 +94,7 @@ def crossover(rep, res, given: dict | None = None) -> View:
     e_star = energy.transfer_energy_j(m, 0.0, e_up) + energy.transfer_energy_j(0.0, m, e_dn)
     per = ring_allreduce_bytes_per_device(m, k)
     e_ring = energy.transfer_energy_j(per, 0.0, e_up) + energy.transfer_energy_j(0.0, per, e_dn)
-    best = min((star, "the aggregator (star)"), (ring, "a ring"), (tree, "a tree"))[1]
+    best = min((star, "the star"), (ring, "a ring"), (tree, "a tree"))[1]
     whos = f"{who}s" if who == "phone" else scn.track.device_plural
     cross = (f"the star and a ring break even at M* = {hbytes(m_star)}" if m_star is not None else
              "the star is faster than a ring at every update size")
@@ -102,7 +102,7 @@ def crossover(rep, res, given: dict | None = None) -> View:
             else link.name if down is link else f"{link.name} (the star's download on {down.name})")
     head = (f"On the fleet the {k:,} selected {whos} average through the aggregator (FedAvg): at the {hbytes(m)} "
             f"update the star takes {span(star)}, a ring among them {span(ring)} and a tree {span(tree)} over "
-            f"{over} ({best} is fastest); {cross}.")
+            f"{over}, so {best} is fastest; {cross}.")
     if given:
         own = federated.server_sync_time(k_fleet, m_fleet, m_fleet, link.latency_s, link.effective_bandwidth, srv,
                                          down.effective_bandwidth, down.latency_s)
@@ -186,8 +186,8 @@ def _gossip_who(res, r: dict, again: bool = False) -> str:
         if "max_relay_load" not in ring:
             return f" for the busiest relay ({num(_mean_earbud_energy(res, r))} J for the mean one)"
         return (f" for the wearer that relays the most ({ring['max_relay_load']} chunks a step, the first to run "
-                f"out of its daily budget; {num(_mean_earbud_energy(res, r))} J for the mean "
-                f"{num(ring['mean_relay_load'])})")
+                f"out of its daily budget; {num(_mean_earbud_energy(res, r))} J for a wearer at the mean relay load "
+                f"of {num(ring['mean_relay_load'])} chunks a step)")
     if not r["tier"].graph.startswith("gossip"):
         return ""
     if again:
@@ -278,12 +278,14 @@ def _gossip_crossover(rep, res, given: dict | None = None) -> View:
                    "J per round, mean earbud", "days to target"],
                   [[r["tier"].short, round(r["t_sync"], 3), round(r["consensus_rate"], 4), round(r["rounds"]),
                     round(r["energy_round"], 4), round(_mean_earbud_energy(res, r), 4),
-                    round(r["days"], 3) if r["feasible"] else "infeasible"]
+                    round(r["days"], 3) if r["feasible"] else None]
                    for r in rows], "Synchronisation paths at the fleet 3D optimum's placement and local steps ("
                   f"gossip: the busiest earbud swaps with its {deg} neighbours, the mean one with "
                   f"{num(gr['mean_degree'])}; the relayed ring: the busiest relay sends "
                   f"{tb.graphs.get('ring', {}).get('max_relay_load', 1)} chunks a step, the mean "
                   f"{num(tb.graphs.get('ring', {}).get('mean_relay_load', 1))}; the energy budget holds the busiest, "
-                  "the first to run out)")
+                  "the first to run out" + ("; days to target -: the path is infeasible (a number column holds no "
+                                            "words: its limit is said in the answer above)"
+                                            if any(not r["feasible"] for r in rows) else "") + ")")
     return View(head, [Finding("On the fleet: gossip or a full sync, and where is the crossover?", why)], figures,
                 tables={"fleet_paths": table})

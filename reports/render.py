@@ -132,16 +132,44 @@ def figure_rows(r: Report) -> list[list[str]]:
     return [[f.label or k, fmt_value(f.value, f.unit)] for k, f in r.figures.items()]
 
 
-def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
+def to_text(r: Report, width: int | None = None, color: bool = False, plots_note: str = "") -> str:
     """Terminal text wrapped to `width` columns (default: $COLUMNS, else the terminal's, else 80); tables
-    too wide for it turn into records. color: ANSI styles (the CLI asks for them only on a terminal)."""
+    too wide for it turn into records. color: ANSI styles (the CLI asks for them only on a terminal). plots_note:
+    the line said under a Plots heading in place of the pictures text cannot show (missing_plots_note)."""
     from explorer.reports.text import to_text as text
 
-    return text(r, width=width, color=color)
+    return text(r, width=width, color=color, plots_note=plots_note)
 
 
-def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
-    """Markdown (images: plot name -> relative PNG path to link)."""
+def missing_plots_note(r: Report, fmt: str) -> str:
+    """What a report printed without its pictures says in their place, so a reader learns they exist and how to get
+    them: Markdown on standard output links no PNG (only `--out DIR` writes them beside the page), and text draws
+    none. Names the plots by their titles; '' for a report without plots, or a format that carries them (HTML embeds
+    them, JSON holds their data)."""
+    from explorer.reports.html import plot_text
+    from explorer.reports.plots import plot_names
+
+    from explorer.units import plural
+
+    names = plot_names(r)
+    if not names or fmt not in ("markdown", "text"):
+        return ""
+    them = "it" if len(names) == 1 else "them"
+    files = "a PNG file" if len(names) == 1 else "PNG files"
+    what = f"{plural(len(names), 'plot')} ({'; '.join(plot_text(n, r)[0] for n in names)})"
+    if fmt == "markdown":
+        return (f"{what}: not embedded in Markdown on standard output; `--out DIR` writes {them} as {files} beside "
+                f"the report, linked from it, and `--format html` embeds {them} in the page.")
+    if kind_of(r) == "frontier":  # explore frontier --out writes the plot beside a report of any format
+        return (f"{what}: not drawn in text; --out DIR writes {them} as {files} beside the report, --format html "
+                f"embeds {them} in the page.")
+    return (f"{what}: not drawn in text; --format html embeds {them} in the page, --format markdown --out DIR writes "
+            f"{them} as {files} beside the report.")
+
+
+def to_markdown(r: Report, images: dict[str, str] | None = None, plots_note: str = "") -> str:
+    """Markdown (images: plot name -> relative PNG path to link; without them, plots_note is said under the Plots
+    heading in their place: missing_plots_note)."""
     lines = [f"# Lab {md_text(r.lab)} part {r.part}: {md_text(r.title)} [{r.track}] ({r.puzzle})", "",
              f"Status: {md_text(status_label(r))}", "", md_text(r.headline), ""]
     if r.figures:
@@ -166,6 +194,8 @@ def to_markdown(r: Report, images: dict[str, str] | None = None) -> str:
         for name, path in images.items():
             title, alt = plot_text(name, r)  # what the picture reads, as the HTML page's alt text says it
             lines += [f"**{md_text(title)}**", "", f"![{md_text(alt)}]({path})", ""]
+    elif plots_note:
+        lines += ["## Plots", "", md_text(plots_note), ""]
     if r.formulas:
         lines += ["## Math peek", ""]
         for f in r.formulas:
@@ -211,11 +241,11 @@ def render(r: Report, fmt: str, width: int | None = None, color: bool = False) -
     require_finite(r.to_dict(), f"{r.puzzle} report")
     if fmt == "json":
         return to_json(r)
-    if fmt == "markdown":
-        return to_markdown(r)
+    if fmt == "markdown":  # on standard output: no PNG files beside it, so the Plots section says where they are
+        return to_markdown(r, plots_note=missing_plots_note(r, fmt))
     if fmt == "html":
         return to_html(r)
-    return to_text(r, width=width, color=color)
+    return to_text(r, width=width, color=color, plots_note=missing_plots_note(r, fmt))
 
 
 EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "html": "html"}

@@ -266,8 +266,9 @@ class TextDoc:
         return out if color else "\n".join(s.rstrip() for s in out.split("\n"))
 
 
-def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
-    """The report as terminal text no wider than `width` (default: terminal_width())."""
+def to_text(r: Report, width: int | None = None, color: bool = False, plots_note: str = "") -> str:
+    """The report as terminal text no wider than `width` (default: terminal_width()); plots_note, when given, is
+    said under a Plots heading where the other formats show the pictures (render.missing_plots_note)."""
     from explorer.reports.render import constraint_legend, constraint_rows, figure_rows
     from rich.text import Text
 
@@ -297,6 +298,8 @@ def to_text(r: Report, width: int | None = None, color: bool = False) -> str:
             doc.line().line(legend)
     for name, t in r.tables.items():
         doc.heading(t.title or name).table(t.columns, t.rows)
+    if plots_note:
+        doc.heading("Plots").line(plots_note)
     if r.formulas:
         doc.heading("Math peek")
         for f in r.formulas:

@@ -179,7 +179,13 @@ def estimate_text(e, width: int | None = None) -> str:
     lines.append(f"  {'total':<12}{e.memory_total / mem_scale:10.3f}   limit {e.memory_limit / mem_scale:,.3f}")
     if not e.fits_in_memory:
         lines.append(f"  DOES NOT FIT: over the limit by {e.memory_over_bytes / mem_scale:.3f} {mem_unit}")
-    lines += ["", f"Step time ({t_unit}):"] + [f"  {k:<12}{v / t_scale:10.4f}" for k, v in e.time.items()]
+    # the step's parts by the names the reports give them (threed/narration.py TIME_PART_NAMES: 'tensor-parallel
+    # communication', not the StepEstimate key tp_comm, which JSON keeps)
+    from explorer.puzzles.threed.narration import TIME_PART_NAMES
+
+    names = {k: TIME_PART_NAMES.get(k, k.replace("_", " ")) for k in e.time}
+    pad = max(12, *(len(n) + 2 for n in names.values()))
+    lines += ["", f"Step time ({t_unit}):"] + [f"  {names[k]:<{pad}}{v / t_scale:10.4f}" for k, v in e.time.items()]
     lines += ["", "Assumptions:"] + [f"  - {a.text}" for a in e.assumptions()]
     wrapped = []
     for line in lines:

@@ -34,7 +34,7 @@ from typing import Any
 
 from explorer.cost.memory import full_model_state_bytes
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
-from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction
+from explorer.planner.inputs import ModelChoice, RunAssumptions, cluster_options, fraction, gpu_name
 
 DEFAULT_TOLERANCE = 0.10
 
@@ -176,13 +176,14 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
     hbm = setup.cluster.accelerator.memory_bytes / 1e9
     usable = setup.memory_limit_bytes / 1e9
     weights_fit, fits = w_floor <= usable, floor <= usable
-    of_hbm = f"{usable:.1f} GB usable ({setup.usable_memory_fraction:.0%} of the {hbm:.1f} GB of HBM on {r.gpu})"
+    gpu = gpu_name(r.gpu)  # the part as prose names it (the catalog's name, not the key h100_sxm)
+    of_hbm = f"{usable:.1f} GB usable ({setup.usable_memory_fraction:.0%} of the {hbm:.1f} GB of HBM on the {gpu})"
     r.tests.append(Test(
         "the weights, fully sharded, fit the GPU's memory", "hardware", weights_fit,
         f"{m.params:,} parameters x {setup.weight_bytes:g} weight bytes / {gpus:,} GPUs = {_gb(w_floor)} GB per GPU "
         f"{'<=' if weights_fit else '>'} {of_hbm}; gradients and optimizer state offloaded to host memory "
         f"(ZeRO-Offload)",
-        failed=f"no plan fits on {gpus:,} x {r.gpu} even with the gradients and optimizer state offloaded to host "
+        failed=f"no plan fits on {gpus:,} x {gpu} even with the gradients and optimizer state offloaded to host "
                f"memory (ZeRO-Offload): the weights alone, fully sharded, need {_gb(w_floor)} GB per GPU > "
                f"{usable:.1f} GB usable (only streaming the weights themselves from host memory or NVMe, "
                f"ZeRO-Infinity, which the project does not model, needs less)"))
@@ -191,7 +192,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
         f"{m.params:,} parameters x ({setup.weight_bytes:g} weight + {setup.grad_bytes:g} gradient + "
         f"{setup.optimizer_bytes:g} optimizer) bytes / {gpus:,} GPUs = {floor:,.1f} GB per GPU "
         f"{'<=' if fits else '>'} {of_hbm}; ZeRO-3, no offload to CPU or NVMe, as in every plan of the cost model",
-        failed=f"no plan of the cost model fits on {gpus:,} x {r.gpu}: its plans do not offload, and the weights, "
+        failed=f"no plan of the cost model fits on {gpus:,} x {gpu}: its plans do not offload, and the weights, "
                f"gradients and optimizer state alone, fully sharded (ZeRO-3), need {floor:,.1f} GB per GPU > "
                f"{usable:.1f} GB usable; offloading the gradients and optimizer state to host memory "
                f"(ZeRO-Offload, which explore solve memory prices) would leave {_gb(w_floor)} GB of weights per GPU"))
@@ -242,7 +243,7 @@ def check_claim(model: ModelChoice, *, gpu: str, gpus: int, assumptions: RunAssu
                                                     f"(with attention)"), compares=True))
     if memory_gb is not None:
         r.tests.append(Test("memory <= HBM", "arithmetic", memory_gb <= hbm,
-                            f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on {r.gpu}"))
+                            f"{memory_gb:g} GB per GPU vs {hbm:g} GB of HBM on the {gpu_name(r.gpu)}"))
         # the same floors (above), against the claimed figure: below the weights is a hard limit, below the whole
         # model state only the model's (offload goes lower)
         def within(f: float) -> str:
@@ -279,7 +280,7 @@ def _no_plan(r: CheckResult, gb: int, given: bool, exc: InfeasibleError, also: i
         at += f", nor at {also:,}, the nearest multiple of the GPU count"
     r.bound = {"global_batch": gb, "global_batch_given": given, "infeasible": str(exc)}
     r.tests.append(Test("a plan exists under the model", "model", False, str(exc),
-                        failed=f"no plan of the cost model fits on {r.gpus:,} x {r.gpu}{at}"))
+                        failed=f"no plan of the cost model fits on {r.gpus:,} x {gpu_name(r.gpu)}{at}"))
 
 
 def _bound(r: CheckResult, track, setup, opts: dict, gb: int, mfu: float | None, memory_gb: float | None,

@@ -86,6 +86,24 @@ def cluster_options(gpu: str, network: str | None = None) -> dict[str, Any]:
     return {"gpu": acc.key, "gpus_per_node": node.devices, "intra_network": node.intra_link, "network": inter}
 
 
+def gpu_name(key: str) -> str:
+    """A GPU type as prose names it: the catalog's name (hardware/data/accelerators.toml `name`, 'NVIDIA H100 SXM5
+    80GB'), not the key a table, JSON or --gpu gives (h100_sxm); the key itself when the catalog has no such part."""
+    try:
+        return get_accelerator(key).name
+    except UsageError:
+        return str(key)
+
+
+def network_name(key: str) -> str:
+    """A network as prose names it: the catalog's name (hardware/data/links.toml `name`, 'InfiniBand NDR 400 Gb/s
+    (per GPU)'), not the key a table, JSON or --network gives (ib_ndr); the key itself when the catalog has none."""
+    try:
+        return get_link(key).name
+    except UsageError:
+        return str(key)
+
+
 def datacenter_parts() -> list[str]:
     """Catalog parts that come in a datacenter node (a node preset without radios: DGX, HGX, Grand Teton)."""
     out = []

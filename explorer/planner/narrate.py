@@ -1,22 +1,35 @@
-"""Text and JSON of a training plan (explorer/planner/run.py): no physics here, only the figures the
-plan computed, laid out to fit an 80-column terminal."""
+"""Text and JSON of a training plan (explorer/planner/run.py) and of a claim check: no physics here, only the figures
+they computed, laid out to the terminal's width ($COLUMNS), else, into a file or a pipe, 100 columns for a plan (its
+candidate table) and the common 80 for a check."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from explorer.planner.inputs import gpu_name, network_name
 from explorer.planner.run import CANNOT_RUN, partial_node
 from explorer.units import human_duration, human_large
 from explorer.units import human_usd as _usd
 
+# Into a file or a pipe a plan is 100 columns, not the 80 of every other command (reports/text.py DEFAULT_WIDTH):
+# its candidate table (GPU, GPUs, network, MFU, goodput, time, cost, then the status and 3D plan) leaves the status
+# column too narrow at 80, so the table turns into one 9-line record per candidate (13 candidates of the README's
+# example: ~130 lines against ~45 as a table) and the candidates can no longer be compared down a column.
 WIDTH = 100
+CHECK_WIDTH = 80  # a claim check has no table: prose at the common width
 
 
-def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+def _wrap(text: str, indent: str = "  ", first: str | None = None, default: int = WIDTH) -> list[str]:
     from explorer.reports.text import terminal_width, wrap
 
-    # the terminal's width ($COLUMNS) when there is one; WIDTH into a file or a pipe
-    return wrap(text, terminal_width(WIDTH), first=indent if first is None else first, rest=indent + "  ") or [indent]
+    # the terminal's width ($COLUMNS) when there is one; `default` into a file or a pipe
+    return (wrap(text, terminal_width(default), first=indent if first is None else first, rest=indent + "  ")
+            or [indent])
+
+
+def _wrap_check(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+    """_wrap for a claim check: CHECK_WIDTH into a file or a pipe."""
+    return _wrap(text, indent, first, CHECK_WIDTH)
 
 DAY = 86400.0
 
@@ -24,6 +37,12 @@ DAY = 86400.0
 def _days(s: float) -> str:
     d = s / DAY
     return f"{d:,.1f} d" if d >= 1 else f"{s / 3600:.1f} h"
+
+
+def _cluster(c) -> str:
+    """'8,192 x NVIDIA B200 (HGX B200) on InfiniBand NDR 400 Gb/s (per GPU)': a candidate's GPUs and network as prose
+    names them (the catalog's names; the candidate table and JSON keep the keys b200, ib_ndr)."""
+    return f"{c.gpus:,} x {gpu_name(c.gpu)} on {network_name(c.network)}"
 
 
 def _fig(x: float) -> str:
@@ -115,7 +134,7 @@ def plan_text(p) -> str:
     else:
         e, g = b.result.best, b.goodput
         out += _wrap(f"Best ({goal}) of the {len(p.candidates)} candidate{'s' if len(p.candidates) > 1 else ''} "
-                     f"tried: {b.gpus:,} x {b.gpu} on {b.network}: {_days(b.train_s)}, {_usd(b.usd)}"
+                     f"tried: {_cluster(b)}: {_days(b.train_s)}, {_usd(b.usd)}"
                      + ("; its 3D plan proven optimal for that cluster" if b.status == "optimal" else
                         " (its 3D plan NOT proven optimal: time limit)"), "", "")
         if len(p.sizes) > 1:
@@ -140,7 +159,7 @@ def plan_text(p) -> str:
             else:
                 what = (f"takes {_days(c.train_s)}, {tie['objective_excess']:.2%} longer, and costs {_usd(c.usd)} "
                         f"instead of {_usd(b.usd)} ({tie['other_gain']:.3g}x cheaper)")
-            out += _wrap(f"near tie: {c.gpus:,} x {c.gpu} on {c.network} {what}; the difference in "
+            out += _wrap(f"near tie: {_cluster(c)} {what}; the difference in "
                          f"{'cost' if p.objective == 'cost' else 'time'} is within the model's median miss of "
                          f"{tie['median_error']:.1%} on {tie['runs']:,} published runs"
                          + (f" ({tie['uncovered']}: its error on this plan's precision is unknown)"
@@ -151,9 +170,9 @@ def plan_text(p) -> str:
                          f"{'time' if p.objective == 'cost' else 'cost'}")
         nets = {c.network for c in p.candidates if c.gpu == b.gpu and c.solved}
         if len(nets) > 1:
-            out += _wrap(f"networks are not priced: {b.network} is chosen on speed alone among "
-                         f"{', '.join(sorted(nets))}; what a slower, cheaper network would save is not in the cost, "
-                         "so with --objective cost a faster network can only win")
+            out += _wrap(f"networks are not priced: {network_name(b.network)} is chosen on speed alone among "
+                         f"{', '.join(network_name(n) for n in sorted(nets))}; what a slower, cheaper network "
+                         "would save is not in the cost, so with --objective cost a faster network can only win")
         out += _wrap(f"goodput {g.goodput:.2%}: a failure every {human_duration(g.mtbf_s)} (MTBF "
                      f"{a.gpu_mtbf_hours:,.0f} GPU-hours / {b.gpus:,} GPUs); checkpoint write C = "
                      f"{human_duration(g.checkpoint_s)}; restart R = {human_duration(g.restart_s)} (incl. reading "
@@ -162,8 +181,8 @@ def plan_text(p) -> str:
         per = p.best_per_gpu()
         if len(p.gpu_types) > 1:
             out += _wrap("best per GPU type: " + "; ".join(
-                f"{k}: {v.gpus:,} GPUs, {_days(v.train_s)}, {_usd(v.usd)}" for k, v in per.items())
-                + "".join(f"; {k}: none meets the constraints" for k in p.gpu_types if k not in per))
+                f"{gpu_name(k)}: {v.gpus:,} GPUs, {_days(v.train_s)}, {_usd(v.usd)}" for k, v in per.items())
+                + "".join(f"; {gpu_name(k)}: none meets the constraints" for k in p.gpu_types if k not in per))
         out += ["", "How far to trust it:"]
         for line in trust_lines(p):
             out += _wrap(line)
@@ -191,7 +210,8 @@ def plan_text(p) -> str:
     for k in p.gpu_types:
         pr = a.prices.get(k)
         if pr:
-            out += _wrap(f"price {k}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour" + (f" ({pr.date})" if pr.date else "")
+            out += _wrap(f"price {gpu_name(k)}: ${pr.usd_per_gpu_hour:.2f}/GPU-hour"
+                         + (f" ({pr.date})" if pr.date else "")
                          + f". {pr.source}")
     return "\n".join(out) + "\n"
 
@@ -203,7 +223,7 @@ def trade_off_line(p) -> str:
     t = p.trade_off()
 
     def one(c) -> str:
-        return f"{c.gpus:,} x {c.gpu} on {c.network}, {_days(c.train_s)} for {_usd(c.usd)}"
+        return f"{_cluster(c)}, {_days(c.train_s)} for {_usd(c.usd)}"
 
     if t["fastest"] is None:
         return ""
@@ -257,10 +277,11 @@ def trust_lines(p) -> list[str]:
     lines = [t["accuracy"]] + [t[k] for k in ("ceiling", "scale") if t[k]]
     big = t["largest_published_run"]
     if big is None:
-        lines.append(f"Size: no published run on {b.gpu}'s GPU family is among the reference tables, at any size.")
+        lines.append(f"Size: no published run on the {gpu_name(b.gpu)}'s GPU family is among the reference tables, "
+                     "at any size.")
     elif b.gpus > big["gpus"]:
         lines.append(f"Size: {b.gpus:,} GPUs is {b.gpus / big['gpus']:.3g}x the largest published {big['family']} run "
-                     f"the model is checked against ({big['gpus']:,} x {big['accelerator']}, reference table "
+                     f"the model is checked against ({big['gpus']:,} x {gpu_name(big['accelerator'])}, reference table "
                      f"{big['table']}; explore validate): beyond the validated range, the figures extrapolate.")
     for key, have, limit in (("deadline", _days(b.train_s), p.deadline_s and f"{p.deadline_s / DAY:g} days"),
                              ("budget", _usd(b.usd), p.budget_usd and _usd(p.budget_usd))):
@@ -326,35 +347,36 @@ def candidate_table(p, width: int | None = None) -> str:
 def check_text(r) -> str:
     m = r.model.model
     v = r.verdict
-    out = _wrap(f"Claim check: {m.name} ({m.params / 1e9:.2f}B parameters) on {r.gpus:,} x {r.gpu} "
-                f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense {r.precision.upper()} peak each), "
-                f"sequences of {r.seq_len:,}", "", "")
+    out = _wrap_check(f"Claim check: {m.name} ({m.params / 1e9:.2f}B parameters) on {r.gpus:,} x {gpu_name(r.gpu)} "
+                      f"({r.peak_flops / 1e12:,.1f} TFLOP/s dense {r.precision.upper()} peak each), "
+                      f"sequences of {r.seq_len:,}", "", "")
     n_ne = m.params - m.embedding_params
-    out += _wrap(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP, N all parameters as many "
-                 f"write-ups count it (Kaplan et al. 2020's C ~ 6N takes N without the embedding: 6 x {n_ne:,} = "
-                 f"{6 * n_ne / 1e9:,.1f} GFLOP); with attention and "
-                 f"logits (the cost model's count) {r.flops_full / 1e9:,.1f} GFLOP")
+    out += _wrap_check(f"FLOPs per token: 6N = 6 x {m.params:,} = {r.flops_6n / 1e9:,.1f} GFLOP, N all parameters as "
+                       f"many write-ups count it (Kaplan et al. 2020's C ~ 6N takes N without the embedding: 6 x "
+                       f"{n_ne:,} = {6 * n_ne / 1e9:,.1f} GFLOP); with attention and "
+                       f"logits (the cost model's count) {r.flops_full / 1e9:,.1f} GFLOP")
     if r.model.how == "params":
-        out += _wrap(f"shape from --params: {r.model.note}")
+        out += _wrap_check(f"shape from --params: {r.model.note}")
     out += ["", "Tests:"]
     for t in r.tests:
-        out += _wrap(f"[{'ok' if t.ok else 'FAIL'}] {t.name} ({t.kind}): {t.arithmetic}")
+        out += _wrap_check(f"[{'ok' if t.ok else 'FAIL'}] {t.name} ({t.kind}): {t.arithmetic}")
     if not r.claims:
         out.append("  (no claim given: pass --tokens-per-s, --step-time, --mfu or --memory-gb)")
     b = r.bound
     if b.get("mfu") is not None:
-        out += ["", *_wrap(f"Model bound on {r.gpus:,} x {r.gpu} at global batch {b['global_batch']:,}"
-                           f"{_batch_origin(r, short=True)}: MFU "
-                           f"{b['mfu']:.1%}, {b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU ({b['plan']}; "
-                           f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})", "", "")]
+        out += ["", *_wrap_check(f"Model bound on {r.gpus:,} x {gpu_name(r.gpu)} at global batch "
+                                 f"{b['global_batch']:,}{_batch_origin(r, short=True)}: MFU "
+                                 f"{b['mfu']:.1%}, {b['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU ({b['plan']}; "
+                                 f"{'proven optimal' if b['status'] == 'optimal' else 'not proven: time limit'})",
+                                 "", "")]
     elif b.get("solved") is False:  # a memory floor proved no plan of the model fits: the solve was not run
         which = "the hardware test above" if r.verdict == "impossible" else "the memory test above: no offload"
-        out += ["", *_wrap(f"Model bound: not solved: no plan of the cost model fits ({which})", "", "")]
+        out += ["", *_wrap_check(f"Model bound: not solved: no plan of the cost model fits ({which})", "", "")]
     elif b.get("infeasible"):
-        out += ["", *_wrap(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
+        out += ["", *_wrap_check(f"Model bound: no plan fits ({b['infeasible']})", "", "")]
     elif b.get("no_answer"):
-        out += ["", *_wrap(f"Model bound: none ({b['no_answer']}); raise --time-limit", "", "")]
-    out += ["", *_wrap(f"Verdict: {v.upper()}: {verdict_reason(r)}.", "", "")]
+        out += ["", *_wrap_check(f"Model bound: none ({b['no_answer']}); raise --time-limit", "", "")]
+    out += ["", *_wrap_check(f"Verdict: {v.upper()}: {verdict_reason(r)}.", "", "")]
     return "\n".join(out) + "\n"
 
 

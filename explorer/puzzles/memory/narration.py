@@ -11,10 +11,25 @@ from explorer.units import human_bytes_3 as _gb  # three significant digits
 from explorer.units import human_number
 
 ADAPTER_NAMES = {"lora": "LoRA", "qlora": "QLoRA"}
+# The choices as prose names them (the attempts file, JSON and the tables' first columns keep the keys adam, bf16, ...):
+# Adam (Kingma & Ba 2015), 8-bit Adam (Dettmers et al. 2022, bitsandbytes), Adafactor (Shazeer & Stern 2018)
+OPTIMIZER_NAMES = {"adam": "Adam", "adam8bit": "8-bit Adam", "adafactor": "Adafactor", "momentum": "SGD with momentum",
+                   "sgd": "SGD"}
+RECOMPUTE_NAMES = {"none": "no recomputation", "selective": "selective recomputation", "full": "full recomputation"}
+
+
+def optimizer_name(key: str) -> str:
+    """'adam8bit' -> '8-bit Adam' (the key itself when it has no name here)."""
+    return OPTIMIZER_NAMES.get(key, key)
+
+
+def setup_words(c: tmem.Choice) -> str:
+    """'Adam in BF16': a configuration's optimizer and precision as a sentence says them (not 'adam bf16')."""
+    return f"{optimizer_name(c.optimizer)} in {c.precision.upper()}"
 
 
 def _adapter_text(c: tmem.Choice) -> str:
-    base = "4-bit NF4 base" if c.adapter == "qlora" else f"{c.precision} base"
+    base = "4-bit NF4 base" if c.adapter == "qlora" else f"{c.precision.upper()} base"
     return f"{ADAPTER_NAMES[c.adapter]} adapters (rank {c.lora_rank}, {base})"
 
 
@@ -27,7 +42,8 @@ def _describe(c: tmem.Choice, L: int) -> str:
                                               if c.trainable_layers == 0 else "")
     elif c.trainable_layers < L:
         frozen = f", {L - c.trainable_layers}/{L} layers frozen"
-    return (f"{c.optimizer} {c.precision}, recompute {c.recompute}, micro-batch {c.micro_batch}, ZeRO-{c.zero}"
+    return (f"{setup_words(c)}, {RECOMPUTE_NAMES.get(c.recompute, c.recompute)}, micro-batch {c.micro_batch}, "
+            f"ZeRO stage {c.zero}"
             f"{', CPU offload' if c.offload else ''}{frozen}")
 
 
@@ -44,6 +60,14 @@ def _changes(base: tmem.Choice, c: tmem.Choice, L: int) -> list[str]:
             elif f == "adapter":
                 out.append(f"train {_adapter_text(c)} instead of the weights" if b != "none"
                            else "train the weights instead of adapters")
+            elif f == "optimizer":
+                out.append(f"optimizer {optimizer_name(a)} -> {optimizer_name(b)}")
+            elif f == "precision":
+                out.append(f"precision {str(a).upper()} -> {str(b).upper()}")
+            elif f == "recompute":
+                out.append(f"recomputation {a} -> {b}")
+            elif f == "zero":
+                out.append(f"ZeRO stage {a} -> {b}")
             else:
                 out.append(f"{f.replace('_', '-')} {a} -> {b}")
     return out
@@ -81,7 +105,7 @@ def _quality_text(inst: MemoryInstance, c: tmem.Choice) -> str:
     the product of (quality_multiplier: optimizer x frozen depth x adapter)."""
     cm, L = inst.cm, inst.base.model.layers
     levels = [int(round(L * f)) for f in cm.trainable_fractions]
-    parts = [f"{c.optimizer} x{human_number(cm.quality_steps_multiplier[c.optimizer])}"]
+    parts = [f"{optimizer_name(c.optimizer)} x{human_number(cm.quality_steps_multiplier[c.optimizer])}"]
     depth = cm.freeze_steps_multiplier[levels.index(c.trainable_layers)]
     if c.trainable_layers < L or depth != 1:
         what = "adapted" if c.adapter != "none" else "trained"
@@ -129,9 +153,9 @@ def _largest_vs_chosen(inst: MemoryInstance, best: tmem.Choice | None, lay: int)
     if best.offload:
         uses.append("CPU offload")
     total = tmem.waterfall(inst.base, inst.layout, best, inst.cm.int8_block_size)["total"]
-    return (f" This holds the starting {b.optimizer} {b.precision} fixed with every layer trained and no ZeRO or "
-            f"offload; the fit below, the track's {L}-layer model in {_gb(total)}, uses {best.optimizer} "
-            f"{best.precision} with {' and '.join(uses)}.")
+    return (f" This holds the starting {setup_words(b)} fixed with every layer trained and no ZeRO or "
+            f"offload; the fit below, the track's {L}-layer model in {_gb(total)}, uses {setup_words(best)} "
+            f"with {' and '.join(uses)}.")
 
 
 def _signed_percent(x: float) -> str:

@@ -18,6 +18,7 @@ from explorer.puzzles.memory.narration import (
     _no_layer_fits,
     _signed_percent,
     _ttq_arithmetic,
+    setup_words,
 )
 from explorer.puzzles.memory.scenario import ATTEMPT_VARIABLES, CHARGED_LABEL, MILLI, MemoryInstance, _choice
 from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Report, Table
@@ -44,7 +45,7 @@ def build_report(res: MemoryResult) -> Report:
         "How many bytes per parameter does Adam need in FP32, and where does the '4x' come from?",
         f"{bpp32['weights']} (weights) + {bpp32['gradients']} (gradients) + {bpp32['optimizer']} (m and v, 4 each) "
         f"= {bpp32['total']} bytes/param = 4 x the 4-byte weights. Mixed precision: {bppmix['weights']} + "
-        f"{bppmix['gradients']} + {bppmix['optimizer']} (fp32 master, m, v) = {bppmix['total']} bytes/param. "
+        f"{bppmix['gradients']} + {bppmix['optimizer']} (FP32 master, m, v) = {bppmix['total']} bytes/param. "
         f"A 7B model: 7 billion x 16 B = 112 GB before activations; {m.name} ({_params(m.params)} params): "
         f"{_gb(m.params * bpp32['total'])}."))
     ratio32 = bpp32["optimizer"] / bpp32["weights"]
@@ -56,9 +57,9 @@ def build_report(res: MemoryResult) -> Report:
         f"In neither, as the bars are drawn here, though the total is 16 B/param in both. Adam in FP32: "
         f"optimizer {bpp32['optimizer']} B (m and v) / weights {bpp32['weights']} B = {human_number(ratio32)}x (no "
         f"separate master copy: the FP32 weights are the master). Mixed precision: optimizer "
-        f"{bppmix['optimizer']} B (fp32 master + m + v) / weights {bppmix['weights']} B (bf16) = "
+        f"{bppmix['optimizer']} B (FP32 master + m + v) / weights {bppmix['weights']} B (BF16) = "
         f"{human_number(ratio_mix)}x. The 3x is the mixed-precision optimizer state measured against FP32-sized "
-        f"weights: three fp32 values per parameter (master, m, v: 12 B) against one (4 B) = 3x, the ZeRO paper's "
+        f"weights: three FP32 values per parameter (master, m, v: 12 B) against one (4 B) = 3x, the ZeRO paper's "
         f"K = 12 over 4 bytes (Rajbhandari et al. 2020, sec. 3.1); equivalently the optimizer bar is 3x the "
         f"16-bit weights + gradients bars together (12 vs 2 + 2)."))
     serving = tmem.serving_weight_bytes(m)
@@ -70,7 +71,7 @@ def build_report(res: MemoryResult) -> Report:
         "Why does training need 4-8x the memory of serving?",
         f"Serving keeps only 16-bit weights: {m.params:,} x 2 B = {_gb(serving)}. Training keeps weights, gradients "
         f"and optimizer state: 16 B/param with Adam = 8x the 16-bit weights (4x the FP32 weights); here "
-        f"{_gb(states)} ({inst.baseline.optimizer} {inst.baseline.precision}, per device) = "
+        f"{_gb(states)} ({setup_words(inst.baseline)}, per device) = "
         f"{human_number(states / serving)}x. Activations add {_gb(wf_base['activations'] + wf_base['working'])} at "
         f"micro-batch {inst.baseline.micro_batch} without recomputation: {human_number(ratio)}x the serving weights "
         f"in total."))
@@ -86,19 +87,19 @@ def build_report(res: MemoryResult) -> Report:
     closed = inst.limit // bpp
     # what the figure holds fixed goes in its label: beside a chosen configuration that changes the optimizer or
     # precision, a bare 'largest model that trains' read as a limit on that configuration too (review 88 item 6b)
-    held = (f"{inst.baseline.optimizer} {inst.baseline.precision} as started, micro-batch {lean.micro_batch}, full "
+    held = (f"{setup_words(inst.baseline)} as started, micro-batch {lean.micro_batch}, full "
             f"recomputation, no ZeRO/offload")
     ends_only = (m.params - m.layers * m.layer_params) * bpp > inst.limit
     figures["largest_model_params"] = (
         Figure(big, "params", f"largest model of this width that trains ({held})") if lay else
         Figure("none (not even " + ("the embedding and output head fit" if ends_only else "one layer fits")
-               + f" with {inst.baseline.optimizer} {inst.baseline.precision})", "",
+               + f" with {setup_words(inst.baseline)})", "",
                f"largest model of this width that trains ({held})"))
     findings.append(Finding(
         f"What is the largest model that trains in {_gb(inst.limit)} per {t.device_word}?",
         f"Weights + gradients + optimizer state alone: {_gb(inst.limit)} / {bpp} B/param = {_params(closed)} "
         f"parameters. With activations (micro-batch {lean.micro_batch}, full recomputation, "
-        f"{inst.baseline.optimizer} {inst.baseline.precision} as started, no ZeRO/offload): "
+        f"{setup_words(inst.baseline)} as started, no ZeRO/offload): "
         + (f"{plural(lay, 'layer')} of the {m.hidden}-wide {m.name} shape = {_params(big)} parameters" if lay else
            f"none: not even one layer of the {m.hidden}-wide {m.name} shape trains")
         + (f" (the track's model has {m.layers} layers, {_params(m.params)})." if lay < m.layers else
@@ -254,7 +255,7 @@ def build_report(res: MemoryResult) -> Report:
                    *[Assumption(f"precision {q} -> {p} is not searched: {p} keeps every term of the waterfall in the "
                                 f"bytes {q} does (2-byte weights, gradients and activations beside the same FP32 "
                                 f"master and optimizer states), so the switch saves no memory; what it changes is "
-                                f"numerical range (fp16 tops out at 65,504 and needs loss scaling, bf16 has FP32's "
+                                f"numerical range (FP16 tops out at 65,504 and needs loss scaling, BF16 has FP32's "
                                 f"exponent range), which lab 08 part 3 prices: explore solve batch, P(NaN) per step",
                                 "IEEE 754 binary16; explorer/cost/numerics.py")
                      for p, q in inst.same_bytes.items()],
@@ -294,9 +295,9 @@ def _adapter_finding(inst: MemoryInstance, figures: dict[str, Figure]) -> Findin
         f"{_params(n_ad)} adapter parameters ({human_number(100 * n_ad / m.params)}% of {_params(m.params)}), each "
         f"carrying the full {per_adapter} B of weights, gradient and optimizer state. The frozen base keeps no "
         f"gradient and no optimizer state: LoRA stores it in {w16} B (16 bits); QLoRA in 4-bit NormalFloat with "
-        f"double quantisation: 4 + 8/64 (an 8-bit absmax per block of 64) + 32/(64 x 256) (an fp32 constant per "
+        f"double quantisation: 4 + 8/64 (an 8-bit absmax per block of 64) + 32/(64 x 256) (an FP32 constant per "
         f"256 absmaxes) = {human_number(tmem.NF4_BITS_PER_PARAM, 4)} bits = {human_number(nf4, 3)} B per parameter "
-        f"(Dettmers et al. 2023, arXiv 2305.14314, sec. 3), dequantised to {inst.baseline.precision} for every "
+        f"(Dettmers et al. 2023, arXiv 2305.14314, sec. 3), dequantised to {inst.baseline.precision.upper()} for every "
         f"matmul (a memory-bound pass this model charges at HBM bandwidth). Weights + gradients + optimizer state, "
         f"unsharded: full fine-tuning {_gb(states['full'])}, LoRA {_gb(states['lora'])}, QLoRA "
         f"{_gb(states['qlora'])}, before activations. Paged optimizers (QLoRA's third device: optimizer pages "

@@ -142,8 +142,9 @@ def parse_fabrics(fabric: Any, valid: list[str] | None = None) -> list[str]:
                     raise unknown_name("fabric", name, valid) from None
                 if key not in out:
                     out.append(key)
-    if not out:
-        raise UsageError(f"fabric: {V.short(fabric)} names no link; valid: {', '.join(valid)}")
+    if not out:  # '' or ',' (a blank --fabric): say it is empty, not "[''] names no link"
+        raise UsageError(f"--fabric (fabric=) is empty: give one or more of {', '.join(valid)} (a comma list or the "
+                         "option repeated)")
     return out
 
 

@@ -45,6 +45,21 @@ class Host(click.ParamType):
 
 
 HOST = Host()
+
+
+class LabChoice(click.Choice):
+    """The LAB argument: 05, 06 or 08 (5, 6 and 8 too), with shell completion as a Choice; anything else is one line
+    naming the argument and what it takes ("lab must be 05, 06 or 08, got '09'"), not click's "Invalid value for
+    '05|06|08'", which named the metavar."""
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            labs = f"{', '.join(LABS[:-1])} or {LABS[-1]}"
+            raise click.UsageError(f"lab must be {labs}, got {V.short(str(value))}", ctx) from None
+
+
 EXPORT_TIMEOUT_S = 600  # an export runs every cell once; the apps solve nothing until "check" is pressed
 
 
@@ -114,7 +129,7 @@ def export(lab: str, track: str, out_dir: Path) -> Path:
 
 
 @main.command("lab")
-@click.argument("lab", type=click.Choice(sorted(LABS) + ["5", "6", "8"]), metavar="05|06|08")
+@click.argument("lab", type=LabChoice(sorted(LABS) + ["5", "6", "8"]), metavar="05|06|08")
 @track_option
 @click.option("--edit", is_flag=True, help="Open the app as an editable notebook (a copy in the current "
                                           "directory, made the first time) instead of as an app.")

@@ -12,6 +12,7 @@ from explorer.reports.format import fmt_value
 from explorer.errors import ExplorerError
 from explorer.frontier import FrontierResult, not_compared, on_frontier, spec_for
 from explorer.report import Assumption, Figure, Finding, Report, Table
+from explorer.units import plural
 
 SHOW = ("gpus", "tp", "pp", "dp", "cp", "micro_batch", "virtual_stages", "zero", "recompute", "tokens_per_s",
         "mfu", "step_time_s", "memory_headroom_bytes", "usd_per_million_tokens", "usd_per_run")
@@ -131,9 +132,11 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                                 title="Frontier points (each proven optimal for its constraints)" if
                                 result.all_optimal else "Frontier points (not all proven optimal: time limit)")}
     obj_text = ", ".join(f"{o.sense} {o.label}" for o in objs)
-    solves = "exact solves" if result.all_optimal else "solves, not all proven optimal (time limit)"
-    findings = [Finding("Which objectives trade off?", f"{obj_text}; {len(result.points)} non-dominated points "
-                        f"from {result.solved} {solves} ({result.dominated} dominated solved point(s) dropped).")]
+    solves = (plural(result.solved, "exact solve") if result.all_optimal else
+              f"{plural(result.solved, 'solve')}, not all proven optimal (time limit)")
+    kept = plural(len(result.points), "non-dominated point")
+    findings = [Finding("Which objectives trade off?", f"{obj_text}; {kept} "
+                        f"from {solves} ({plural(result.dominated, 'dominated solved point')} dropped).")]
     first_max = next((o for o in objs if o.sense == "max"), objs[0])
     top = max(result.points, key=lambda p: p[first_max.key])
     findings.append(Finding(f"Highest {_bare(first_max.label)}" + ("?" if result.all_optimal else
@@ -178,10 +181,10 @@ def frontier_report(result: FrontierResult, attempts: list[dict] | None = None,
                f"Best-found frontier of {_lower_article(info.title)} (not proven optimal)"),
         status="optimal" if result.all_optimal else "feasible",
         headline=(f"{result.scenario}: " if result.scenario else "") + (
-                  f"{len(result.points)} Pareto-optimal points ({obj_text}); no point dominates another." if
-                  result.all_optimal else f"{len(result.points)} non-dominated points found ({obj_text}); not every "
-                  f"solve was proven optimal before the time limit, so they are feasible, not proven Pareto-optimal."
-                  ),
+                  f"{plural(len(result.points), 'Pareto-optimal point')} ({obj_text}); no point dominates another."
+                  if result.all_optimal else f"{plural(len(result.points), 'non-dominated point')} found "
+                  f"({obj_text}); not every solve was proven optimal before the time limit, so "
+                  f"{'it is' if len(result.points) == 1 else 'they are'} feasible, not proven Pareto-optimal."),
         figures={"points": Figure(len(result.points), "", "frontier points"),
                  "solves": Figure(result.solved, "", "exact solves" if result.all_optimal else
                                   "solves (not all proven optimal)")},

@@ -7,6 +7,8 @@ import base64
 from html import escape
 from typing import Any
 
+from explorer.units import plural
+
 # Every rule is scoped to .explorer-report, so the same styles serve the page and the fragment a notebook shows
 # without touching the notebook's own look. The report is a light card with its own background and an explicit
 # colour on every kind of text it holds: in a dark notebook (VS Code, JupyterLab, marimo) the host's light text
@@ -274,7 +276,7 @@ def _r_attempts(d: dict, report: Any) -> str:
     unit = d.get("objective_unit") or ""
     name = d.get("objective_label") or d.get("objective_name") or "objective"
     ok = [r for r in rows if not r.get("error") and r.get("feasible") and r.get("objective") is not None]
-    text = f"The {name} of each of {len(rows)} attempts in order, {len(ok)} feasible"
+    text = f"The {name} of each of {plural(len(rows), 'attempt')} in order, {len(ok)} feasible"
     if d.get("optimum") is not None:
         text += f", beside the optimum {_v(d['optimum'], unit)}"
     if ok:
@@ -349,12 +351,12 @@ def _r_frontier(d: dict, report: Any) -> str:
     mins = [o for o in objs if o["sense"] == "min"]
     maxs = [o for o in objs if o["sense"] == "max"]
     xo, yo = (mins[0] if mins else objs[1]), (maxs[0] if maxs else objs[0])
-    text = f"Scatter of {yo['label']} against {xo['label']} for the {len(pts)} points of the frontier"
+    text = f"Scatter of {yo['label']} against {xo['label']} for the {plural(len(pts), 'point')} of the frontier"
     rest = [o for o in objs if o is not xo and o is not yo]
     if rest:
         text += f", coloured by {rest[0]['label']}"
     if d.get("attempts"):
-        text += f", with {len(d['attempts'])} attempts marked"
+        text += f", with {plural(len(d['attempts']), 'attempt')} marked"
     return text + ("." if d.get("proven", True) else "; not every point is proven optimal.")
 
 
@@ -362,9 +364,9 @@ def _r_memory_waterfall(d: dict, report: Any) -> str:
     limit = float(d["limit"])
     totals = [(c["label"], sum(c["bytes"].values())) for c in d["configs"]]
     fit = sum(1 for _, t in totals if t <= limit)
-    return (f"Stacked bars of memory per device by term ({', '.join(d['terms'])}) for {len(totals)} configurations "
-            f"against the usable {_v(limit, 'B')}: {fit} fit. " + "; ".join(f"{k} {_v(t, 'B')}" for k, t in totals)
-            + ".")
+    return (f"Stacked bars of memory per device by term ({', '.join(d['terms'])}) for "
+            f"{plural(len(totals), 'configuration')} against the usable {_v(limit, 'B')}: {fit} fit. "
+            + "; ".join(f"{k} {_v(t, 'B')}" for k, t in totals) + ".")
 
 
 def _r_scaling_efficiency(d: dict, report: Any) -> str:
@@ -414,7 +416,7 @@ def _r_utilisation_gauge(d: dict, report: Any) -> str:
 def _r_validation(d: dict, report: Any) -> str:
     tables = d["tables"]
     meets = sum(1 for t in tables if t.get("meets"))
-    text = (f"Dots of the signed error of every published run, one line per table ({len(tables)} tables, "
+    text = (f"Dots of the signed error of every published run, one line per table ({plural(len(tables), 'table')}, "
             f"{meets} within their targets)")
     if d.get("median_abs_error") is not None:
         text += f"; median |error| {_v(d['median_abs_error'], 'fraction')} over {d.get('rows', '?')} rows"

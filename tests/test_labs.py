@@ -17,7 +17,7 @@ TRACKS = ("cloud", "edge", "mobile", "tiny")
 
 def test_lab_command_rejects_an_unknown_lab_in_one_line():
     code, out, err = explore("lab", "07")
-    assert code == 2 and "05|06|08" in err and err.count("\n") == 1
+    assert code == 2 and "lab must be 05, 06 or 08, got '07'" in err and err.count("\n") == 1
 
 
 def test_lab_command_without_marimo_says_how_to_install_it(monkeypatch):

@@ -49,8 +49,8 @@ def test_tiny_prints_the_starts_factor_and_the_arithmetic_gives_the_headline(rep
     rep = reports[("tiny", None)]
     text = _answer(rep, FIX_QUESTION)
     assert "time-to-quality 0.1% longer" in text
-    assert ("2.1831 s x 2.5 (adam8bit x1, 1 of 5 layers trained x2.5) = 5.4577 s against the start's 3.6366 s x 1.5 "
-            "(sgd x1.5) = 5.4548 s; 5.4577 / 5.4548 = 1.0005, 0.1% longer.") in text
+    assert ("2.1831 s x 2.5 (8-bit Adam x1, 1 of 5 layers trained x2.5) = 5.4577 s against the start's 3.6366 s x 1.5 "
+            "(SGD x1.5) = 5.4548 s; 5.4577 / 5.4548 = 1.0005, 0.1% longer.") in text
     assert rep.figure("baseline_quality_multiplier") == 1.5
     assert rep.figure("quality_multiplier") == 2.5
     # the figures table alone reproduces the lost fraction too
@@ -89,7 +89,7 @@ def test_already_fits_prints_one_product():
     rep = M.solve("tiny", memory_limit_gb=0.01)
     text = _answer(rep, "Which changes make the model fit")
     assert "already fits" in text
-    assert "Time-to-quality = step time 3.6366 s x steps-to-quality 1.5 (sgd x1.5) = 5.4548 s." in text
+    assert "Time-to-quality = step time 3.6366 s x steps-to-quality 1.5 (SGD x1.5) = 5.4548 s." in text
     assert "against the start's" not in text
 
 
@@ -101,13 +101,14 @@ def test_mobile_largest_model_says_what_it_holds_and_none(reports):
     assert 32_834_560 * 16 == 525_352_960 > 512e6
     rep = reports[("mobile", None)]
     fig = rep.figures["largest_model_params"]
-    assert fig.value == "none (not even the embedding and output head fit with adam fp16)"
-    assert "adam fp16 as started" in fig.label and "micro-batch 1, full recomputation" in fig.label
+    assert fig.value == "none (not even the embedding and output head fit with Adam in FP16)"
+    assert "Adam in FP16 as started" in fig.label and "micro-batch 1, full recomputation" in fig.label
     text = _answer(rep, LARGEST_QUESTION)
     assert "0 parameters" not in text and "0 layers" not in text
     assert "none: not even one layer of the 512-wide" in text
-    assert ("This holds the starting adam fp16 fixed with every layer trained and no ZeRO or offload; the fit below, "
-            "the track's 6-layer model in 489 MB, uses adafactor fp16 with every layer trained.") in text
+    assert ("This holds the starting Adam in FP16 fixed with every layer trained and no ZeRO or offload; the fit "
+            "below, "
+            "the track's 6-layer model in 489 MB, uses Adafactor in FP16 with every layer trained.") in text
     assert rep.extra["configuration"]["optimizer"] == "adafactor"
     assert rep.extra["configuration"]["trainable_layers"] == 6
 
@@ -116,10 +117,10 @@ def test_tiny_largest_model_none_one_layer(reports):
     # Hand (tests/test_memory_moves.py): a one-layer model with SGD fp32 at micro-batch 1, full recomputation needs
     # 204,544 B > 196,608 B, while the ends alone (25,088 B) fit: 'not even one layer fits', not 'the ends'.
     rep = reports[("tiny", None)]
-    assert rep.figures["largest_model_params"].value == "none (not even one layer fits with sgd fp32)"
-    assert "sgd fp32 as started" in rep.figures["largest_model_params"].label
+    assert rep.figures["largest_model_params"].value == "none (not even one layer fits with SGD in FP32)"
+    assert "SGD in FP32 as started" in rep.figures["largest_model_params"].label
     text = _answer(rep, LARGEST_QUESTION)
-    assert ("the fit below, the track's 5-layer model in 195 KB, uses adam8bit fp16 with 1 of 5 layers trained."
+    assert ("the fit below, the track's 5-layer model in 195 KB, uses 8-bit Adam in FP16 with 1 of 5 layers trained."
             in text)
 
 
@@ -130,9 +131,9 @@ def test_cloud_largest_model_is_a_number_and_names_the_fit(reports):
     assert 2 * 855_654_400 + 2 * 128_256 * 8_192 + 8_192 == 3_812_663_296
     rep = reports[("cloud", None)]
     assert rep.figure("largest_model_params") == 3_812_663_296
-    assert "adam bf16 as started" in rep.figures["largest_model_params"].label
+    assert "Adam in BF16 as started" in rep.figures["largest_model_params"].label
     text = _answer(rep, LARGEST_QUESTION)
-    assert "uses adam bf16 with QLoRA adapters on 60 of 80 layers and ZeRO-3." in text
+    assert "uses Adam in BF16 with QLoRA adapters on 60 of 80 layers and ZeRO-3." in text
 
 
 def test_edge_fits_with_room_and_says_no_held_fixed_sentence():

@@ -21,7 +21,8 @@ def test_networks_carry_no_price_and_the_output_says_so():
     assert by["eth_100g"].usd / by["ib_ndr"].usd == by["eth_100g"].train_s / by["ib_ndr"].train_s
     assert p.best.network == "ib_ndr"
     text = _flat(p.to_text())
-    assert "networks are not priced: ib_ndr is chosen on speed alone among eth_100g, ib_ndr" in text
+    assert ("networks are not priced: InfiniBand NDR 400 Gb/s (per GPU) is chosen on speed alone among 100 Gb "
+            "Ethernet, TCP (per node), InfiniBand NDR 400 Gb/s (per GPU)") in text
     assert "the network between nodes, storage, power and staff carry no price" in text
     one = plan_training(resolve_model("llama3_8b"), 1e11, gpu_types=["h100"], sizes=[64], global_batch=256,
                         assumptions=A)

@@ -24,7 +24,8 @@ def test_a_runner_up_within_the_error_and_much_faster_is_named_without_changing_
     tie = p.near_tie()
     assert tie["candidate"] is by[128] and tie["objective_excess"] == excess
     text = " ".join(p.to_text().split())
-    assert f"near tie: 128 x h100_sxm on ib_ndr costs $1.32M, {excess:.2%} more" in text
+    assert (f"near tie: 128 x NVIDIA H100 SXM5 80GB on InfiniBand NDR 400 Gb/s (per GPU) costs $1.32M, {excess:.2%} "
+            "more") in text
     assert f"within the model's median miss of {MEDIAN:.1%} on " in text and "The objective stays cost" in text
     assert p.to_dict()["near_tie"]["gpus"] == 128
 

@@ -43,6 +43,6 @@ def test_an_infeasible_plan_names_the_trade_off(squeezed):
     t = p.trade_off()
     assert t["cheapest_within_deadline"] is cheapest and t["fastest_within_budget"] is None
     text = " ".join(p.to_text().split())
-    assert f"within the deadline of 50 days the cheapest is {cheapest.gpus:,} x h100_sxm" in text
+    assert f"within the deadline of 50 days the cheapest is {cheapest.gpus:,} x NVIDIA H100 SXM5 80GB" in text
     assert "none costed is within the budget of $70.00M" in text
     assert p.to_dict()["trade_off"]["cheapest_within_deadline"]["gpus"] == cheapest.gpus

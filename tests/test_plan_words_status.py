@@ -20,7 +20,7 @@ def test_a_size_between_the_powers_of_two_can_be_cheaper_so_the_status_does_not_
     assert by[448].usd < by[512].usd  # ... and the power of two is not the cheapest cluster
     assert p.status == BEST_OF_TRIED and p.plan_status == "optimal" and p.best.gpus == 448
     text = " ".join(p.to_text().split())
-    assert "Best (cheapest) of the 2 candidates tried: 448 x h100_sxm" in text
+    assert "Best (cheapest) of the 2 candidates tried: 448 x NVIDIA H100 SXM5 80GB" in text
     assert "its 3D plan proven optimal for that cluster" in text
     assert "the GPU count is the best of the 2 sizes listed, not of every size" in text
 

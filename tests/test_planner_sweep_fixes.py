@@ -94,7 +94,7 @@ def test_check_no_plan_under_the_model_is_not_called_a_plan_that_exists():
     assert r.verdict == "beyond the model"
     text = " ".join(r.to_text().split())
     assert "(a plan exists under the model)" not in text
-    assert "no plan of the cost model fits on 96 x h100_sxm" in r.to_dict()["verdict_reason"]
+    assert "no plan of the cost model fits on 96 x NVIDIA H100 SXM5 80GB" in r.to_dict()["verdict_reason"]
     assert "at the default global batch of 2,048 sequences (--global-batch not given)" in r.to_dict()["verdict_reason"]
 
 

@@ -30,6 +30,8 @@ def fmt_value(value: Any, unit: str = "") -> str:
         return human_percent(v) if 0 < abs(v) < 0.0005 else f"{100 * v:.1f}%"
     if unit == "B":
         return human_bytes(v)
+    if unit == "B/s":  # a link's rate in its unit (47 GB/s, 175 kB/s), as the tables beside it give it
+        return human_bytes(v) + "/s"
     if unit == "s":
         if abs(v) >= 3600 * 48:
             return f"{v / 86400:.2f} days"

@@ -36,7 +36,8 @@ def test_headline_names_the_optimums_path_and_the_tie(mobile):
     rep, res = mobile
     head = " ".join(rep.headline.split())
     best = res.best
-    assert head.startswith(f"On the fleet the tiers are its aggregation paths: {best['tier'].name} reaches")
+    assert head.startswith(f"On the fleet the tiers are its aggregation paths: the fleet 3D optimum's path, "
+                           f"{best['tier'].name}, reaches")
     assert f"({best['rounds_per_day']:,.0f} rounds a day" in head  # 3,044, the figure's 3,043.5
     before_tie = head.split(" tie with it")[0]
     assert f"({res.per_tier['worn_wifi']['rounds_per_day']:,.0f} rounds a day" not in before_tie

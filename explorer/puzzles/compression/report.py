@@ -4,13 +4,13 @@ assumptions and the Report's assembly."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from explorer.cost.radio import frames_lost
 from explorer.puzzles.compression.model import Measurement, _sync_energy_j
 from explorer.puzzles.compression.narration import (
     _headline,
-    _loss_text,
     ef_answer,
     noef_answer,
     report_formulas,
@@ -43,9 +43,8 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
         r = runs[s]
         rows.append([ca.LABELS[s], w["bits"], 32.0 / w["bits"], round(w["bytes"]), w["collective"],
                      round(w["received"]), fp32_received / w["received"], w["sync_s"], w["compress_s"], w["step_s"],
-                     reach[s] if reach[s] is not None else "not reached",
-                     ttt[s] if ttt[s] is not None else "never",
-                     speedup[s] if speedup[s] is not None else "-", _loss_text(r["final_loss"]),
+                     reach[s], ttt[s], speedup[s],  # None (shown '-'): the target is not reached in this run
+                     r["final_loss"] if math.isfinite(r["final_loss"]) else None,  # None: the run diverged
                      r["accuracy"]])
     # the message (what one worker compresses its gradient to) is not what the sync moves: top-k's pairs are
     # all-gathered, so each worker receives N-1 of them; the 'received' columns are the wire traffic
@@ -181,7 +180,9 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
     headline = _headline(sc, link.name, m, warm, steps)
     return Report(puzzle="compression", lab="06", part=3, track=sc.track, title="Compression and error feedback",
                   status="computed", headline=headline, figures=figures, findings=findings, formulas=formulas,
-                  assumptions=assumptions, tables={"schemes": Table(cols, rows, "Compression schemes")},
+                  assumptions=assumptions,
+                  tables={"schemes": Table(cols, rows, "Compression schemes ('-': the target is not reached in this "
+                                                       "run; a final loss '-': the run diverged)")},
                   plots=["convergence"], data=data,
                   scenario={"topk_ratio": 1.0 / frac, "workers": workers, "steps": steps, "seed": seed,
                             "warmup": warm},

@@ -102,7 +102,7 @@ def build_report(inst: CompressionInstance, m: Measurement, t0: float) -> Report
         Finding("How much bandwidth does compression save?",
                 f"Per message, bits per element: FP32 32, FP16/BF16 16, 1-bit sign about 1 (one FP32 scale per "
                 f"message), top-k {human_number(64 * frac)} (keeps {human_number(100 * frac)}%, value + index). "
-                f"For {sc.model_name} ({human_number(sc.params / 1e6, 4)}M parameters) over {where}: a sync takes "
+                f"For {sc.model_name}, {human_number(sc.params / 1e6, 4)}M parameters, over {where}: a sync takes "
                 f"{dur(cost[native_wire]['sync_s'])} at {int(8 * sc.gradient_bytes_per_param)} bits and "
                 f"{dur(cost['onebit']['sync_s'])} at 1 bit ({human_number(32 / cost['onebit']['bits'])}x fewer bits "
                 f"than FP32, {human_number(ratio_native)}x fewer than the track's own gradients). Over a whole run the "

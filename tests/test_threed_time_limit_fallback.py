@@ -10,7 +10,7 @@ import pytest
 
 from explorer.puzzles import threed
 from explorer.puzzles.threed import model as threed_model
-from explorer.puzzles.threed.feasibility import check_configuration
+from explorer.puzzles.threed.feasibility import check_configuration, config_of
 from explorer.solvers import threed_cpsat
 
 
@@ -21,19 +21,13 @@ def _no_solution(monkeypatch) -> None:
     monkeypatch.setattr(threed_cpsat, "solve", time_up)
 
 
-def _config(plan) -> dict:
-    return {"tp": plan.tp, "cp": plan.cp, "pp": plan.pp, "dp": plan.dp, "micro_batch": plan.micro_batch,
-            "virtual_stages": plan.virtual_stages, "zero": plan.zero, "recompute": plan.recompute,
-            "sequence_parallel": plan.sequence_parallel, "framework": plan.framework, "hsdp": plan.hsdp}
-
-
 def test_large_space_answers_with_the_heuristic_as_feasible(monkeypatch):
     _no_solution(monkeypatch)
     # 405B on 16,384 GPUs, all three frameworks, without the exhaustive search (explain=False, as the micro-batch
     # question's sub-solve and a space above EXPLAIN_MAX_SPACE run): nothing proves the heuristic's plan optimal
     res = threed.solve_3d("cloud", model="llama3_405b", gpus=16384, framework="any", explain=False)
     assert res.status == "feasible" and res.heuristic and res.proven_by is None
-    check = check_configuration(res.instance, _config(res.best.plan))
+    check = check_configuration(res.instance, config_of(res.best.plan))
     assert not check.outside and not check.violations  # the feasibility function the grader uses accepts it
     # the relaxation's bound holds for every plan: the heuristic's step is at or above it, and the gap says how far
     assert res.bound_step_s is not None and res.bound_step_s <= res.best.step_time_s

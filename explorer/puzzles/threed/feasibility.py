@@ -81,6 +81,15 @@ def outside_reason(inst: Instance, space: Space, name: str, value: Any) -> str:
     return f"{value:,} {_and(out)}" if out else rule
 
 
+def config_of(p: Any) -> dict:
+    """A plan (explorer.plan.ParallelPlan) as a configuration: check_configuration's input, the JSON's
+    extra.configuration."""
+    return {"tp": p.tp, "pp": p.pp, "dp": p.dp, "micro_batch": p.micro_batch, "cp": p.cp,
+            "virtual_stages": p.virtual_stages, "zero": p.zero, "recompute": p.recompute,
+            "sequence_parallel": p.sequence_parallel, "num_micro_batches": p.num_micro_batches,
+            "global_batch": p.global_batch, "framework": p.framework, "hsdp": p.hsdp}
+
+
 def check_configuration(inst: Instance, config: dict, space: Space | None = None) -> Check:
     """The 3D puzzle's feasibility function: could the solvers have returned `config`?
 

@@ -134,17 +134,14 @@ def heuristic_plan(inst: Instance, space: Space) -> ParallelPlan | None:
     """The construction heuristic's plan (explorer.solvers.threed_cpsat.greedy_hint: the most memory-frugal settings,
     the smallest PP whose memory and bubble pass), where the puzzle's feasibility function accepts it: the answer
     when CP-SAT's time limit ends before it finds any configuration (feasible, never called optimal)."""
-    from explorer.puzzles.threed.feasibility import check_configuration
+    from explorer.puzzles.threed.feasibility import check_configuration, config_of
     from explorer.solvers import threed_cpsat as tc
 
     cand = tc.greedy_hint(inst, space, rules=rules)
     if cand is None:
         return None
     plan = plan_of(cand, inst.global_batch)
-    config = {"tp": plan.tp, "cp": plan.cp, "pp": plan.pp, "dp": plan.dp, "micro_batch": plan.micro_batch,
-              "virtual_stages": plan.virtual_stages, "zero": plan.zero, "recompute": plan.recompute,
-              "sequence_parallel": plan.sequence_parallel, "framework": plan.framework, "hsdp": plan.hsdp}
-    check = check_configuration(inst, config, space)
+    check = check_configuration(inst, config_of(plan), space)
     return None if (check.outside or check.violations) else plan
 
 

@@ -5,7 +5,7 @@ out), whether the memory and bubble limits bind, whether the optimum is proven a
 from __future__ import annotations
 
 from explorer.cost import memory as mem
-from explorer.plan import ParallelPlan
+from explorer.puzzles.threed.feasibility import config_of as _cfg
 from explorer.report import Finding
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_percent as pct
@@ -20,13 +20,6 @@ TIME_PART_NAMES = {"compute": "compute", "bubble": "pipeline bubble", "tp_comm":
 
 def _part(key: str) -> str:
     return TIME_PART_NAMES.get(key, key.replace("_", " "))
-
-
-def _cfg(p: ParallelPlan) -> dict:
-    return {"tp": p.tp, "pp": p.pp, "dp": p.dp, "micro_batch": p.micro_batch, "cp": p.cp,
-            "virtual_stages": p.virtual_stages, "zero": p.zero, "recompute": p.recompute,
-            "sequence_parallel": p.sequence_parallel, "num_micro_batches": p.num_micro_batches,
-            "global_batch": p.global_batch, "framework": p.framework, "hsdp": p.hsdp}
 
 
 def _crisis_ruled_out(res) -> tuple[list[str], list[str], list[str]]:

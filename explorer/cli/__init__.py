@@ -81,7 +81,40 @@ def _internal(exc: Exception) -> int:
     return 1
 
 
-class CheckedOutputCommand(click.Command):
+def repeated_options(cmd: click.Command, args: list[str]) -> list[str]:
+    """The options of `cmd` that `args` gives more than once, as typed ('--gpus', '--gpus'), where the option takes one
+    value (not `multiple`): Click keeps the last silently, so `--gpus 8 --gpus 16` would run on 16 GPUs without a
+    word. A flag pair counts as one option (--zero --no-zero). Empty when none repeats."""
+    names: dict[str, str] = {}
+    for p in cmd.params:
+        if isinstance(p, click.Option) and not p.multiple and not p.count and p.name:
+            for o in (*p.opts, *p.secondary_opts):
+                names[o] = p.name
+    seen: dict[str, list[str]] = {}
+    for tok in args:
+        if tok == "--":
+            break
+        key = tok.split("=", 1)[0] if tok.startswith("--") else tok
+        if key in names:
+            seen.setdefault(names[key], []).append(key)
+    return next((typed for typed in seen.values() if len(typed) > 1), [])
+
+
+class OnceCommand(click.Command):
+    """A command whose single-valued options may be given once: a repeat is a usage error (exit 2) naming it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        typed = repeated_options(self, args)
+        if len(set(typed)) > 1:  # --zero --no-zero, --devices --nodes: two spellings of one setting
+            raise click.UsageError(f"{' and '.join(dict.fromkeys(typed))} set the same option: give one of them",
+                                   ctx=ctx)
+        if typed:
+            raise click.UsageError(f"{typed[0]} is given {len(typed)} times: give it once (only the last would "
+                                   f"count)", ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+class CheckedOutputCommand(OnceCommand):
     """An `explore solve PUZZLE` command: the file --out DIR will receive (<puzzle>-<track>.<ext>) is checked
     once the options are parsed, before solving (a directory or an unwritable file in its place is a one-line
     error, exit 2, not an internal error after the whole solve), as --out's help promises."""
@@ -104,6 +137,9 @@ class SolveGroup(click.Group):
     """`explore solve`: its subcommands check their output file before solving (CheckedOutputCommand)."""
 
     command_class = CheckedOutputCommand
+
+
+ExplorerGroup.command_class = OnceCommand
 
 
 @click.group(cls=ExplorerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

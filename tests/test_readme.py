@@ -127,6 +127,13 @@ README_FIGURES = [
     ("memory", r"instead of the weights -> ([\d.]+) GB, time-to-quality", "({} GB of 76.4 GB usable, no offload)"),
     ("memory", r"GB, time-to-quality ([\d.]+)% longer", "time-to-quality {}% longer"),
     ("memory", r"(adapters on the top \d+ of 80 layers)", "with QLoRA {}, full recomputation"),
+    # drifted by 2026-12-08 (a new user's audit: 1.47x for 1.48x, 40.0% at 496 for 40.2% at 512, 753x for 635x)
+    ("3d", r"the optimum is ([\d.]+)x faster", "... {}x faster."),
+    ("batch", r"MFU of the answer ([\d.]+)%", "MFU {}%, the shortest time to the target loss"),
+    ("batch", r"With the track's plan fixed the best is MFU ([\d.]+)%", "only just reaches it ({}% at global batch"),
+    ("batch", r"plan fixed the best is MFU [\d.]+% \(global batch (\d+)\)", "% at global batch {}, "),
+    ("hierarchy", r"half of it waits, at about (\d+)x slower",
+     "the network saturates only about {}x slower than NVLink"),
 ]
 
 

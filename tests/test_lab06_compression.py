@@ -106,8 +106,10 @@ def test_cloud_speedup_is_claimed_end_to_end():
 
 
 def test_a_speedup_near_one_is_not_rounded_to_one():
-    assert compression._speedup(1.004) == "1.004x faster" and compression._speedup(0.85) == "0.85x slower"
-    assert compression._speedup(1.0) == "no faster (1.000x)" and compression._speedup(1.47) == "1.47x faster"
+    # the report's words for a speedup (_pace; ef5d2dc dropped the label that put 0.85 beside 'slower')
+    assert compression._pace(1.004) == "1.004x faster"
+    assert compression._pace(0.85) == "slower (speedup 0.85x: 1.18x as long)"
+    assert compression._pace(1.0) == "no faster (1.000x)" and compression._pace(1.47) == "1.47x faster"
     # 2 steps, 1 of them warm-up: the target (reached by step 2 at the latest) is reached with at most one compressed
     # step, so end to end it is the same time or within one step's difference; the old text said "1x sooner"
     r = compression.solve("cloud", steps=2, warmup=1)

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from explorer.puzzles.compression.model import Measurement, measure, step_times, time_to_target
-from explorer.puzzles.compression.narration import _speedup as _speedup  # read by the tests
+from explorer.puzzles.compression.narration import _pace as _pace  # read by the tests
 from explorer.puzzles.compression.report import build_report
 from explorer.puzzles.compression.scenario import WIRE, CompressionInstance, make_instance
 from explorer.puzzles.compression.scenario import _setup_on as _setup_on  # read by the tests

@@ -98,14 +98,6 @@ def _ratio(x: float) -> str:
     return f"{x:.3f}" if abs(x - 1.0) < 0.05 else human_number(x)
 
 
-def _speedup(x: float) -> str:
-    """'1.47x faster', '0.912x slower', 'no faster (1.000x)': the short label (tests read it); the report's prose
-    words a speedup with _pace, which never puts a figure below 1 beside 'slower'."""
-    if round(x, 3) == 1.0:
-        return "no faster (1.000x)"
-    return f"{_ratio(x)}x {'faster' if x > 1.0 else 'slower'}"
-
-
 def _pace(x: float, tail: str = "", faster: str = "faster", slower: str = "slower", same: str = "no faster") -> str:
     """An end-to-end speedup x (native time / compressed time) in words whose direction follows the figure:
     '1.4x faster<tail>', 'no faster<tail> (1.000x)', 'slower<tail> (speedup 0.848x: 1.18x as long)'. A speedup

@@ -11,12 +11,20 @@ import click
 from explorer import validation as V
 from explorer.cli import main
 from explorer.cli.common import FRAMEWORK_KEYS, SHAPE_KEYS, STACK_KEYS, framework_options, shape_options, stack_options
-from explorer.errors import InfeasibleError
+from explorer.errors import ExplorerError, InfeasibleError
 
 FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
 
 if TYPE_CHECKING:
     from explorer.planner.inputs import ModelChoice, RunAssumptions
+
+# the verdicts of `explore check` that --strict accepts (exit 0); any other (inconsistent, impossible, beyond the
+# model) exits 1, as `explore validate --strict` does when a target is missed
+CHECK_PASSES = ("consistent", "nothing to test")
+
+
+class ClaimRejected(ExplorerError):
+    """--strict and the claim's verdict is neither 'consistent' nor 'nothing to test' (exit 1)."""
 
 
 def model_options(f: Callable) -> Callable:
@@ -165,8 +173,14 @@ def _refuse_prices_of_other_gpus(prices: str | None, gpu_types: list[str]) -> No
 @cloud_stack_options
 @framework_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True,
+              help="Exit with status 1 if the verdict is inconsistent, impossible or beyond the model (anything but "
+                   "consistent or nothing to test); the report is printed first.")
 def check_cmd(**kw) -> None:
-    """Test a claim (throughput, step time, MFU, memory) against arithmetic and the cost model."""
+    """Test a claim (throughput, step time, MFU, memory) against arithmetic and the cost model.
+
+    Exit status 0 whatever the verdict, unless --strict: then 1 when the verdict is neither 'consistent' nor
+    'nothing to test'."""
     from explorer.planner.check import check_claim
     from explorer.planner.inputs import load_assumptions
 
@@ -181,4 +195,7 @@ def check_cmd(**kw) -> None:
         click.echo(json.dumps(r.to_dict(), indent=2, allow_nan=False))
     else:
         click.echo(r.to_text(), nl=False)
+    if kw["strict"] and r.verdict not in CHECK_PASSES:
+        raise ClaimRejected(f"verdict {r.verdict!r}: --strict accepts only {' or '.join(map(repr, CHECK_PASSES))} "
+                            f"(see the report above)")
 

@@ -164,3 +164,21 @@ def test_the_paths_line_says_whose_5g_sync_it_gives():
     cell, depot = text.split("; depot")[0], text.split("; depot")[1]
     assert "the median vehicle's sync 49.2 s" in cell  # 5G: the median vehicle's (the rate spreads)
     assert "median" not in depot  # Wi-Fi: one rate for every vehicle
+
+
+def test_a_5g_sync_is_its_two_latencies_plus_its_transfers():
+    # one exchange through the server (FedAvg): the model down on 5G's downlink, 200 Mb/s line x 0.70 reached =
+    # 17.5 MB/s, the update up on its uplink, 50 Mb/s x 0.70 = 4.375 MB/s, 30 ms each (links.toml lte_5g_down,
+    # lte_5g): 35 MB take 2 s down and 8 s up
+    assert F.server_device_sync_time(35e6, 35e6, 0.03, 17.5e6, 0.03, 4.375e6) == pytest.approx(0.06 + 2.0 + 8.0)
+    # no bytes: the latency part alone, which the fleet model reads apart where the rate spreads
+    assert F.server_device_sync_time(0.0, 0.0, 0.03, 17.5e6, 0.03, 4.375e6) == pytest.approx(0.06)
+    from explorer.puzzles.fleet3d.scenario import load
+    from explorer.puzzles.fleet3d.tables import build_tables
+
+    tb = build_tables(load("edge"))
+    j = [t.key for t in tb.scn.tiers].index("cellular")
+    m = tb.values["sync_bytes_device"]  # the update goes up whole (no compression in the tables)
+    assert (m > 0).all()
+    np.testing.assert_allclose(tb.values["t_sync_fixed"][:, j], 0.06, rtol=1e-12)
+    np.testing.assert_allclose(tb.values["t_sync"][:, j], 0.06 + m / 17.5e6 + m / 4.375e6, rtol=1e-12)

@@ -246,6 +246,25 @@ def server_sync_time(selected: ArrayLike, down_bytes: ArrayLike, up_bytes: Array
     return float(t) if np.ndim(t) == 0 else t
 
 
+def server_device_sync_time(down_bytes: ArrayLike, up_bytes: ArrayLike, down_alpha: float, down_bandwidth: float,
+                            alpha: float, bandwidth: float) -> np.ndarray | float:
+    """A device's part of one exchange through an aggregator (FedAvg: McMahan et al. 2017, "Communication-efficient
+    learning of deep networks from decentralized data", AISTATS: the global model down, the update up, over the
+    device's own link): the download first, then the upload, each one point-to-point send (alpha + M/B,
+    explorer.cost.collectives.p2p_time) at its own rate and latency, (alpha_down + down / B_down) +
+    (alpha + up / B). On an asymmetric radio the download runs on the downlink (hardware/data/links.toml
+    <key>_down: 5G's lte_5g_down, Ookla Q3 2023 median 203 Mb/s down against 19 Mb/s up), the upload on the
+    uplink; where symmetric, pass the same alpha and B twice. Each alpha is its link's latency_s (links.toml; 5G:
+    30 ms a send, inside the 20-40 ms round trip of 3GPP TS 38.913 that it cites).
+
+    The exchange's latency part, alpha_down + alpha, is this with no bytes (down_bytes = up_bytes = 0): the fleet
+    3D model reads it apart (fleet3d tables.sync_latency) where the radio's rate spreads over the fleet, since a
+    spread stretches only the transfer time, device by device (radio_time_quantile)."""
+    from explorer.cost.collectives import p2p_time
+
+    return p2p_time(down_bytes, down_alpha, down_bandwidth) + p2p_time(up_bytes, alpha, bandwidth)
+
+
 def star_ring_crossover(selected: int, alpha: float, link_bandwidth: float, server_bandwidth: float,
                         largest_bytes: float = 1e15, half_duplex: bool = False,
                         down_bandwidth: float | None = None, down_alpha: float | None = None) -> float | None:

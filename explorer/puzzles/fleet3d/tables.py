@@ -233,7 +233,7 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
             dl = tier.down
             a_d, bw_d = dl.latency_s, dl.effective_bandwidth
             down, up = m_a, m_a / c
-            t = np.where(down > 0, p2p_time(down, a_d, bw_d) + p2p_time(up, a, bw), 0.0)
+            t = np.where(down > 0, federated.server_device_sync_time(down, up, a_d, bw_d, a, bw), 0.0)
             if scn.partner_sync_link is not None:  # the phone syncs its part too
                 pl = scn.partner_sync_link
                 if pl.key == lk.key:
@@ -242,7 +242,8 @@ def sync_costs(tb: Tables, compression: float = 1.0, degree: str = "max") -> tup
                     # 2000; explorer/cost/collectives.py, collectives on a half-duplex shared medium): both models
                     # down, then both updates up, each one send of the two stations' bytes on the channel
                     both = (m_a > 0) | (m_b > 0)
-                    t = np.where(both, p2p_time(down + m_b, a_d, bw_d) + p2p_time(up + m_b / c, a, bw), 0.0)
+                    t = np.where(both, federated.server_device_sync_time(down + m_b, up + m_b / c, a_d, bw_d, a, bw),
+                                 0.0)
                 else:  # a link of its own (the glasses on Bluetooth, the phone on Wi-Fi): the two run meanwhile
                     tp_ = np.where(m_b > 0, 2.0 * pl.latency_s + m_b * (1 + 1 / c) / pl.effective_bandwidth, 0.0)
                     t = np.maximum(t, tp_)
@@ -309,8 +310,9 @@ def radio_sigma(tier) -> float:
 
 def sync_latency(tb: Tables) -> np.ndarray:
     """The latency part of each (placement, tier)'s sync through a server: the download's and the upload's alpha
-    (sync_costs; 0 where nothing is synced and on paths whose rate does not spread, where it is not needed); the
-    rest of t_sync is transfer time, which a spreading radio stretches device by device."""
+    (federated.server_device_sync_time with no bytes, the formula sync_costs times the sync by; 0 where nothing is
+    synced and on paths whose rate does not spread, where it is not needed); the rest of t_sync is transfer time,
+    which a spreading radio stretches device by device."""
     scn = tb.scn
     out = np.zeros((len(scn.placements), len(scn.tiers)))
     m_a = tb.values["sync_bytes_device"]
@@ -318,7 +320,10 @@ def sync_latency(tb: Tables) -> np.ndarray:
         if radio_sigma(tier) > 0:
             if scn.partner_sync_link is not None:
                 raise ValueError(f"tier {tier.key}: a rate spread with a partner's own sync is not modelled")
-            out[:, j] = np.where(m_a > 0, tier.down.latency_s + tier.link.latency_s, 0.0)
+            dl, up = tier.down, tier.link  # the sync's time with no bytes: its two alphas (sync_costs' formula)
+            fixed = federated.server_device_sync_time(0.0, 0.0, dl.latency_s, dl.effective_bandwidth, up.latency_s,
+                                                      up.effective_bandwidth)
+            out[:, j] = np.where(m_a > 0, fixed, 0.0)
     return out
 
 

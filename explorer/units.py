@@ -40,7 +40,9 @@ def human_step(seconds: float, spec: str = ".3f") -> str:
     return f"{seconds:{spec}} s" if seconds >= 0.1 else human_duration(seconds)
 
 
-BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+# SI symbols (BIPM, The International System of Units, 9th ed. 2019, Table 7: k = 1e3, lower case; M, G, T upper):
+# kB = 1e3 B, as every rate in the project writes kB/s (1,024 B would be KiB, IEC 80000-13)
+BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"), (1.0, "B"))
 FLOP_RATE_UNITS = ((1e12, "TFLOP/s"), (1e9, "GFLOP/s"), (1e6, "MFLOP/s"), (1.0, "FLOP/s"))
 
 
@@ -57,7 +59,7 @@ def human_bytes(n: float, spec: str = ".2f") -> str:
 
 
 def human_bytes_3(n: float) -> str:
-    """Bytes in the unit that suits them with three significant digits for prose ('1.64 KB', '140 GB', '2.1 TB';
+    """Bytes in the unit that suits them with three significant digits for prose ('1.64 kB', '140 GB', '2.1 TB';
     never scientific notation)."""
     scale, unit = unit_scale(n)
     return f"{human_number(n / scale)} {unit}"

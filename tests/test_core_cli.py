@@ -120,13 +120,13 @@ def test_estimate_text_fits_a_narrow_terminal():
 
 
 def test_estimate_prints_an_earbud_in_its_own_units():
-    """256 KB of RAM and 64 MFLOP/s: the estimate's text reads KB and MFLOP/s there (not 'limit 0.000 GB')."""
+    """256 KB of RAM and 64 MFLOP/s: the estimate's text reads kB and MFLOP/s there (not 'limit 0.000 GB')."""
     import explorer
     from explorer.cli.estimate import estimate_text
 
     text = estimate_text(explorer.estimate(track="tiny", gpus=1, dp=1), width=200)
-    assert "Memory per device (KB):" in text and "MFLOP/s per device" in text
-    assert "limit 196.608" in text  # the track's usable 0.75 x 262,144 bytes, in KB
+    assert "Memory per device (kB):" in text and "MFLOP/s per device" in text
+    assert "limit 196.608" in text  # the track's usable 0.75 x 262,144 bytes, in kB
     cloud = estimate_text(explorer.estimate(track="cloud", global_batch=1024), width=200)
     assert "Memory per device (GB):" in cloud and "TFLOP/s per device" in cloud
 

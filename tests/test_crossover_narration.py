@@ -23,8 +23,8 @@ def _answer(r) -> str:
 def test_defaults_past_mstar_and_bandwidth_term_larger():
     r = crossover.solve("cloud")
     text = _answer(r)
-    # M* = 844,081.6 B (test_lab06_crossover); 25e6 / 844,081.6 = 29.62 -> '29.6x M* = 844 KB (past it)'
-    assert "29.6x M* = 844 KB (past it)" in text
+    # M* = 844,081.6 B (test_lab06_crossover); 25e6 / 844,081.6 = 29.62 -> '29.6x M* = 844 kB (past it)'
+    assert "29.6x M* = 844 kB (past it)" in text
     # ring: alpha term 2 x 15 x 5 us = 150 us; bandwidth term 2 x 15/16 x 25e6 / 47e9 = 997.3 us -> the larger
     assert "ring's bandwidth term 2(N-1)/N M/B = 997 us outweighs its alpha term (150 us)" in text
     # tree 2 x 4 x (5 us + 25e6/47e9 = 531.9 us) = 4.295 ms > ring 1.147 ms
@@ -55,7 +55,7 @@ def test_small_message_below_mstar():
     r = crossover.solve("cloud", message_bytes=1e5)  # --message-mb 0.1
     text = _answer(r)
     # 1e5 / 844,081.6 = 0.1185 -> below; ring 150 us + 2 x 15/16 x 1e5/47e9 = 3.99 us; tree 8 x (5 + 2.128) = 57.0 us
-    assert "0.118x M* = 844 KB (below it)" in text
+    assert "0.118x M* = 844 kB (below it)" in text
     assert "ring's alpha term (150 us) outweighs its bandwidth term 2(N-1)/N M/B = 3.99 us" in text
     assert "tree is faster" in text and "0x past" not in text and "bandwidth term dominates" not in text
     assert r.figure("tree_time_s") == pytest.approx(57.02e-6, rel=1e-3)
@@ -66,7 +66,7 @@ def test_past_mstar_while_alpha_term_is_still_larger():
     # alpha term 150 us > bandwidth term 2 x 15/16 x 2e6/47e9 = 79.8 us; ring 229.8 us, tree 8 x (5 + 42.55) = 380 us
     r = crossover.solve("cloud", message_bytes=2e6)
     text = _answer(r)
-    assert "2.37x M* = 844 KB (past it)" in text
+    assert "2.37x M* = 844 kB (past it)" in text
     assert "ring's alpha term (150 us) outweighs its bandwidth term 2(N-1)/N M/B = 79.8 us" in text
     assert "ring is faster" in text and "Past M* ring wins even while its alpha term is the larger" in text
 

@@ -31,7 +31,7 @@ def test_no_stage_is_placed_across_the_wide_area_link():
 
 
 def test_model_parallelism_where_the_state_does_not_fit(solved):
-    # tiny: the whole model trained on one earbud needs 869 KB of the 196.6 KB usable (767 KB more than a
+    # tiny: the whole model trained on one earbud needs 869 kB of the 196.6 kB usable (767 kB more than a
     # single bud holds), so the answer splits across the pair or trains fewer layers
     tiny = solved["tiny"]
     whole = [r for r in tiny.tables.pruned if r["placement"].split == 5 and r["placement"].trainable == 5]

@@ -16,7 +16,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z]")  # --no-zero, --framework: a command-lin
 FILE_LINE = re.compile(r"\bline \d+\b|\bfile\b")  # a line of an attempts file the workbench does not have
 PYTHON = re.compile(r"\b(True|False|nan|inf)\b|\bNone\b(?! of\b)")  # 'None of the options' is English
 SECONDS = re.compile(r"^-?[\d,.]+ (s|ms|us|h|days)$")
-BYTES = re.compile(r"^[\d,.]+ (B|KB|MB|GB|TB)( of [\d,.]+ (B|KB|MB|GB|TB))?$")
+BYTES = re.compile(r"^[\d,.]+ (B|kB|MB|GB|TB)( of [\d,.]+ (B|kB|MB|GB|TB))?$")
 MEMORY_TERMS = ("weights", "gradients", "optimizer", "activations", "working", "buffers")  # training_memory.py
 
 

@@ -83,9 +83,9 @@ def test_tiny_no_layer_reason_comes_from_the_terms_that_exceed():
     report = M.build_report(res)
     text = next(f.answer for f in report.findings if f.question.startswith("What is the largest model"))
     assert "Not even the embedding" not in text
-    assert "A one-layer model needs 205 KB > 197 KB: working buffers 73.7 KB" in text
-    assert "weights 63.4 KB + gradients 63.4 KB + stored activations 4.1 KB" in text
-    assert "(3,136 params x 8 B = 25.1 KB) fit" in text
+    assert "A one-layer model needs 205 kB > 197 kB: working buffers 73.7 kB" in text
+    assert "weights 63.4 kB + gradients 63.4 kB + stored activations 4.1 kB" in text
+    assert "(3,136 params x 8 B = 25.1 kB) fit" in text
 
 
 def test_mobile_keeps_the_true_not_even_the_ends_reason():

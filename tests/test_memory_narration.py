@@ -120,7 +120,7 @@ def test_tiny_largest_model_none_one_layer(reports):
     assert rep.figures["largest_model_params"].value == "none (not even one layer fits with SGD in FP32)"
     assert "SGD in FP32 as started" in rep.figures["largest_model_params"].label
     text = _answer(rep, LARGEST_QUESTION)
-    assert ("the fit below, the track's 5-layer model in 195 KB, uses 8-bit Adam in FP16 with 1 of 5 layers trained."
+    assert ("the fit below, the track's 5-layer model in 195 kB, uses 8-bit Adam in FP16 with 1 of 5 layers trained."
             in text)
 
 

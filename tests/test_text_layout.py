@@ -128,22 +128,22 @@ def test_real_reports_fit(tmp_path):
 
 
 def test_a_number_keeps_its_unit_and_its_comparison_on_one_line():
-    # explore solve 3d --track tiny at 80 columns printed the limit '<= 196.61 KB' as '<= 196.61' over 'KB':
+    # explore solve 3d --track tiny at 80 columns printed the limit '<= 196.61 kB' as '<= 196.61' over 'kB':
     # a number and its unit (and a comparison and its number) are never split, in a table and in records.
     from explorer.reports.text import glue, keep_units
 
-    rows = [["memory per earbud with a rather long constraint name here", "171.26 KB", "<= 196.61 KB", "25.34 KB"],
+    rows = [["memory per earbud with a rather long constraint name here", "171.26 kB", "<= 196.61 kB", "25.34 kB"],
             ["training energy per earbud per day and then some words", "83.238 J", "<= 86.400 J", "3.162 J"]]
     t = Table(["constraint", "value", "limit", "slack"], rows, "limits")
     for width in (40, 50, 60, 80):
         text = to_text(report(limits=t), width=width)
         block = text.split("\nlimits\n", 1)[1]  # the table, or its records (blank lines between them)
         assert widest(text) <= width
-        for piece in ("<= 196.61 KB", "<= 86.400 J", "171.26 KB", "83.238 J"):
+        for piece in ("<= 196.61 kB", "<= 86.400 J", "171.26 kB", "83.238 J"):
             assert piece in block, (width, block)
-        assert not any(line.strip() in ("KB", "J", "<=") for line in block.splitlines()), block
+        assert not any(line.strip() in ("kB", "J", "<=") for line in block.splitlines()), block
     # a cell wrapped on its own: the break falls before the number, not between it and its unit
-    assert keep_units("at most <= 196.61 KB of it", 12).splitlines() == ["at most", "<= 196.61 KB", "of it"]
+    assert keep_units("at most <= 196.61 kB of it", 12).splitlines() == ["at most", "<= 196.61 kB", "of it"]
     assert keep_units("2 of 5 layers", 4) == "2 of 5 layers"  # no unit: left to rich's own wrapping
     assert "\x1f" not in keep_units("<= 1.00 GB" * 3, 9)
     assert glue("8 local steps") == "8 local steps"  # a count of things is not a unit

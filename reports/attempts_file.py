@@ -408,7 +408,7 @@ def read_at_most(path: Path, max_bytes: int, what: str, why: str) -> bytes:
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
-        raise UsageError(f"{path.name}: larger than {max_bytes // 1024:,} KB; {why}")
+        raise UsageError(f"{path.name}: larger than {max_bytes // 1024:,} KiB; {why}")
     return raw
 
 

@@ -122,7 +122,7 @@ def test_json_bad_rows(edge, tmp_path, change, message):
     (b"micro_batch,tier\n8,depot\n", "line 1: missing column 'local_steps'"),
     (b"\x00\x01\x02binary", "not a text file"),
     (b"micro_batch,local_steps\n" + b"8,4\n" * 101, "101 attempts; at most 100"),
-    (b"#" * (1 << 20) + b"\n", "larger than 1,024 KB"),
+    (b"#" * (1 << 20) + b"\n", "larger than 1,024 KiB"),
     # a header of words that names no column is a header, not a headerless attempt to grade as malformed
     (b"foo,bar\n1,2\n", "line 1: the file's header (foo, bar) names none of this puzzle's columns, which are: "),
 ])

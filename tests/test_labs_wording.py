@@ -87,7 +87,7 @@ def test_lab08_waterfall_axis_holds_the_whole_tallest_bar():
     tallest = max(sum(c["bytes"].values()) for c in plot.data["configs"])
     assert tallest > 20 * plot.data["limit"]
     fig = _draw(plot.name, part.stand_in({plot.name: plot.data}))
-    scale = {"TB": 1e12, "GB": 1e9, "MB": 1e6, "KB": 1e3, "B": 1.0}
+    scale = {"TB": 1e12, "GB": 1e9, "MB": 1e6, "kB": 1e3, "B": 1.0}
     tops = [ax.get_ylim()[1] * scale[re.search(r"\((\w+)\)", ax.get_ylabel()).group(1)]
             for ax in fig.axes if ax.get_ylabel()]
     assert max(tops) >= tallest

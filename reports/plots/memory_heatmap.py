@@ -26,9 +26,9 @@ def draw(data: dict, report: Any) -> Figure:
 
     limit = float(data.get("limit_gb") or 0.0)
     grid = np.array([[math.nan if v is None else float(v) for v in row] for row in mem], dtype=float)
-    # show the numbers in the unit that fits the device (GB for GPUs, KB for a microcontroller)
-    unit, scale = next(((u, f) for u, f in (("GB", 1.0), ("MB", 1e3), ("KB", 1e6)) if limit * f >= 1.0),
-                       ("KB", 1e6))
+    # show the numbers in the unit that fits the device (GB for GPUs, kB for a microcontroller; SI, as units.py)
+    unit, scale = next(((u, f) for u, f in (("GB", 1.0), ("MB", 1e3), ("kB", 1e6)) if limit * f >= 1.0),
+                       ("kB", 1e6))
     limit, grid = limit * scale, grid * scale
     valid = ~np.isnan(grid)
     fig, ax = style.new_figure(max(6.0, 3.0 + 0.95 * len(tp)), max(3.2, 1.4 + 0.55 * len(pp)))

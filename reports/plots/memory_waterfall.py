@@ -23,7 +23,7 @@ SPLIT = 4.0  # the lower panel stops (and the upper one starts) at 4 x the usabl
 
 
 def _scale(v: float) -> tuple[float, str]:
-    return next(((s, u) for s, u in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB")) if v >= s), (1.0, "B"))
+    return next(((s, u) for s, u in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")) if v >= s), (1.0, "B"))
 
 
 def _bars(ax: Any, configs: list[dict], terms: list[str], scale: float, legend: bool) -> None:

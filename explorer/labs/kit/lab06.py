@@ -65,7 +65,7 @@ class Crossover(Part):
             return bin_of(m, [1e4, 1e5, 1e6, 1e7]), part.report().findings[0].answer
 
         return Question(f"Over {int(b['n'])} participants, below what message size does tree AllReduce beat ring?",
-                        ["under 10 KB", "10-100 KB", "100 KB - 1 MB", "1-10 MB", "over 10 MB"], answer)
+                        ["under 10 kB", "10-100 kB", "100 kB - 1 MB", "1-10 MB", "over 10 MB"], answer)
 
 
 def _fastest(r: Report) -> str | None:

@@ -184,7 +184,7 @@ def tiny_extras(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findin
         f"Contact graph of {n} hearables, one node per earbud (seed {seed}, uniform in a unit square; mean degree "
         f"{deg.mean():.1f}, max {int(deg.max())}); Metropolis weights give |lambda_2| = {lam2:.4f}, gap "
         f"{1 - lam2:.4f}, consensus rate p = 1 - |lambda_2|^2 = {p_cons:.4f}. Rounds to relative consensus "
-        "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} KB "
+        "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} kB "
         f"gradient over {msgs} directed edges = {round_energy:.1f} J on BLE ({link.energy_j_per_bit * 1e9:.0f} "
         f"nJ/bit) and ~{dur(round_time)}; one ring AllReduce needs {ar['energy_j']:.1f} J and "
         f"{dur(ar['time_s'])} if every ring neighbour were in radio range; on the contact graph the ring's "

@@ -241,7 +241,7 @@ def server_sync_time(selected: ArrayLike, down_bytes: ArrayLike, up_bytes: Array
     k = np.asarray(selected, dtype=float)
     down = np.asarray(down_bytes, dtype=float)
     up = np.asarray(up_bytes, dtype=float)
-    device = a_down + down / b_down + alpha + up / link_bandwidth
+    device = server_device_sync_time(down, up, a_down, b_down, alpha, link_bandwidth)
     t = np.maximum(device, k * (down + up) / server_bandwidth)
     return float(t) if np.ndim(t) == 0 else t
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_sci
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -37,7 +39,7 @@ def draw(data: dict, report: Any) -> Figure:
         ax.scatter(*zip(*bad), marker="X", s=70, color=style.VERMILION, label="infeasible attempt", zorder=3)
     opt = data.get("optimum")
     if opt is not None:
-        ax.axhline(opt * factor, color=style.BLUE, ls="--", lw=1.5, label=f"optimum {opt * factor:.4g}{pct}")
+        ax.axhline(opt * factor, color=style.BLUE, ls="--", lw=1.5, label=f"optimum {human_sci(opt * factor, 4)}{pct}")
     for n in errs:
         ax.axvline(n, color=style.GREY, ls=":", lw=1)
     if errs:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_duration
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -36,7 +38,7 @@ def draw(data: dict, report: Any) -> Figure:
     ax.set_ylabel("AllReduce time (s)")
     n, a, b = data.get("n"), data.get("alpha_s"), data.get("bandwidth_bps")
     # the scenario heads the legend (as free text in a corner it ran into the M* label)
-    scenario = f"N = {n}, alpha = {a * 1e6:.3g} us, B = {style.human_bytes(b)}/s" if n and a and b else None
+    scenario = f"N = {n}, alpha = {human_duration(a)}, B = {style.human_bytes(b)}/s" if n and a and b else None
     ax.legend(loc="upper left", fontsize=8, title=scenario, title_fontsize=8)
     style.title(ax, report, "Ring vs tree AllReduce")
     return fig

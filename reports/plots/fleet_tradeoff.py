@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_sci
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -44,7 +46,7 @@ def draw(data: dict, report: Any) -> Figure:
 
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    plain = FuncFormatter(lambda v, _: human_sci(v))
     ax.xaxis.set_major_formatter(plain)
     ax.yaxis.set_major_formatter(plain)
     ax.set_xlabel("local steps between synchronisations (H)")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_sci
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -98,7 +100,7 @@ def draw(data: dict, report: Any) -> Figure:
     ax.plot(sx, [best[v] for v in sx], color=style.GREY, lw=1, zorder=2)
     if len(set(x)) > 2 and min(x) > 0 and max(x) / min(x) >= 16:
         ax.set_xscale("log", base=2)
-        ax.set_xticks(sx, [f"{v:g}" for v in sx])
+        ax.set_xticks(sx, [human_sci(v) for v in sx])
         ax.minorticks_off()
     for a in attempts:
         if xo["key"] in a and yo["key"] in a:
@@ -137,7 +139,7 @@ def draw(data: dict, report: Any) -> Figure:
             grp = sorted(grp, key=lambda p: p[co["key"]])
             colour = style.PALETTE[i % len(style.PALETTE)]
             ax2.plot([p[co["key"]] * c_f for p in grp], [100 * p[yo["key"]] / group_best[gx] for p in grp],
-                     marker="o", color=colour, label=f"{gx * xs_f:g} {xu or xo['label']}".strip(), ms=5)
+                     marker="o", color=colour, label=f"{human_sci(gx * xs_f)} {xu or xo['label']}".strip(), ms=5)
         for a in attempts:  # feasible ones only: an infeasible attempt has no place on this trade-off
             gb = group_best.get(a.get(xo["key"]))
             if co["key"] in a and yo["key"] in a and gb and a.get("feasible") is not False:

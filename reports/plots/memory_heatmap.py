@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_number
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -56,7 +58,7 @@ def draw(data: dict, report: Any) -> Figure:
             fits = v <= limit
             here = chosen_at == (i, j)
             cell_v = vs[i][j] if show_v and i < len(vs) and j < len(vs[i]) else None
-            label = (f"{v:.0f}" if v >= 100 else f"{v:.3g}") + (f" v={cell_v}" if cell_v else "") + \
+            label = human_number(v) + (f" v={cell_v}" if cell_v else "") + \
                 ("" if fits else "\nover") + ("\n(chosen)" if here else "")
             ax.text(j, i, label, ha="center",
                     va="center", fontsize=8.5, color="black", fontweight="normal" if fits and not here else "bold")
@@ -76,11 +78,11 @@ def draw(data: dict, report: Any) -> Figure:
     cb.set_label(f"memory per {word} ({unit})")
     if norm is not None:
         cb.ax.axhline(limit, color="black", lw=2)
-        cb.ax.text(-0.15, limit, f"limit {limit:.3g} {unit} ", transform=cb.ax.get_yaxis_transform(),
+        cb.ax.text(-0.15, limit, f"limit {human_number(limit)} {unit} ", transform=cb.ax.get_yaxis_transform(),
                    ha="right", va="center", fontsize=8)
     note = str(data.get("note") or "")
     if note:  # how the cells were built (which v each uses): part of the layout, so never clipped
         width_chars = int(fig.get_figwidth() * 15)
         fig.supxlabel("\n".join(textwrap.wrap(note, width_chars)), fontsize=8, ha="left", x=0.01, color="#333333")
-    style.title(ax, report, f"Memory per {word} over TP x PP, limit {limit:.3g} {unit}")
+    style.title(ax, report, f"Memory per {word} over TP x PP, limit {human_number(limit)} {unit}")
     return fig

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_number
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -77,7 +79,7 @@ def draw(data: dict, report: Any) -> Figure:
                 "mec": "k", "mew": 1, "clip_on": False}
         hi.plot([0], [0], transform=hi.transAxes, **mark)
         lo.plot([0], [1], transform=lo.transAxes, **mark)
-        at = f"{split / lo_scale:.3g} {lo_unit}"
+        at = f"{human_number(split / lo_scale)} {lo_unit}"
         lo.text(1.02, 0.0, f"the axis changes scale\nat {at}: below,\n0-{at}; above,\nup to the tallest bar",
                 transform=lo.transAxes, fontsize=8, va="bottom", ha="left", color=style.GREY)
         lead = hi

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_sci
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -49,10 +51,10 @@ def draw(data: dict, report: Any) -> Figure:
         ax2.plot(n, c["efficiency"], color=colour, lw=2, label=c.get("label", key))
         nd, ns = c.get("n_diminishing"), c.get("n_sustained")
         short = c.get("label", key).split(" (")[0]
-        marks.append(_mark(ax, n, x, nd, colour, "o", f"{short}: from N={nd:,}, +1 {dw} adds <{thr:g}x"
+        marks.append(_mark(ax, n, x, nd, colour, "o", f"{short}: from N={nd:,}, +1 {dw} adds <{human_sci(thr)}x"
                            if nd is not None else ""))
         if ns is not None and ns != nd:
-            marks.append(_mark(ax, n, x, ns, colour, "s", f"{short}: from N={ns:,}, below {thr:g}x for good"))
+            marks.append(_mark(ax, n, x, ns, colour, "s", f"{short}: from N={ns:,}, below {human_sci(thr)}x for good"))
     yours = data.get("yours") or {}
     if yours.get("n") and yours.get("samples_per_s"):  # a lab workbench's move, on the same (log) axes
         n, y = yours["n"], yours["samples_per_s"]

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.reports.plots import style
 
+from explorer.units import human_percent, human_sci
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -40,6 +42,6 @@ def draw(data: dict, report: Any) -> Figure:
     ax.set_ylabel("step time (s)")
     p, s = data.get("straggler_fraction"), data.get("slowdown")
     ax.legend(loc="upper left")
-    style.title(ax, report, f"Waiting for the slowest ({p:.0%} stragglers at {s:g}x)" if p is not None else
-                "Waiting for the slowest")
+    style.title(ax, report, f"Waiting for the slowest ({human_percent(p)} stragglers at {human_sci(s)}x)"
+                if p is not None else "Waiting for the slowest")
     return fig

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from explorer.units import human_bytes as _human_bytes
+from explorer.units import human_bytes_3, human_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -79,15 +79,15 @@ def title(fig_or_ax: Any, report: Any, text: str) -> None:
 
 def human_bytes(v: float) -> str:
     """Bytes for a figure label: three significant digits."""
-    return _human_bytes(v, ".3g")
+    return human_bytes_3(v)
 
 
 def human_count(v: float) -> str:
     v = float(v)
     for scale, name in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= scale:
-            return f"{v / scale:.3g}{name}"
-    return f"{v:.3g}"
+            return f"{human_number(v / scale)}{name}"
+    return human_number(v)
 
 
 def no_data(report: Any, name: str, why: str) -> Figure:

@@ -9,7 +9,7 @@ from explorer.puzzles.batch.model import _within_hard, step_losses, violations
 from explorer.puzzles.batch.scenario import BatchInstance, critical_batch_samples
 from explorer.puzzles.fleetlens import FLEET_TRACKS
 from explorer.report import Assumption, Figure, Finding
-from explorer.units import human_number, plural
+from explorer.units import human_number, human_sci, plural
 
 
 def _pct(x: float) -> str:
@@ -22,7 +22,7 @@ def _pct_under(x: float, limit: float) -> str:
         text = f"{human_number(100 * x, d)}%"
         if x >= limit or float(text.rstrip("%").replace(",", "")) < 100 * limit:
             return text
-    return f"{100 * x:.6g}%"
+    return f"{human_sci(100 * x, 6)}%"
 
 
 def _network_floor(inst: BatchInstance, configs: list[dict], e: dict) -> str:

@@ -45,7 +45,8 @@ def build_report(res: BatchResult) -> Report:
         "The crisis: what does the starting configuration reach, and what does it cost?",
         f"{cr['precision']} micro-batch {cr['micro_batch']} x {cr['accumulation']} "
         f"(global batch {cr['global_batch']:,}): "
-        f"MFU {_pct(cr['mfu'])} vs target {_pct(inst.target_mfu)}; {n_dev:,} {dws} x {t.device_hour_usd:g} USD/h = "
+        f"MFU {_pct(cr['mfu'])} vs target {_pct(inst.target_mfu)}; {n_dev:,} {dws} x "
+        f"{human_sci(t.device_hour_usd, 6)} USD/h = "
         f"{usd_h:,.2f} USD/h, of which (1 - MFU) x spend = {usd_h * (1 - cr['mfu']):,.2f} USD/h buys {dw} time "
         f"that is not converted into model FLOPs (the step's losses, not idle {dws}); network busy "
         f"{_pct(cr['network_utilisation'])} of the step; P(NaN) per step {human_sci(cr['p_nan'])}"
@@ -317,7 +318,7 @@ def build_report(res: BatchResult) -> Report:
                    Assumption(f"memory plan: {inst.memory_plan_source}", ""),
                    Assumption(f"loss scaling in the search: {inst.loss_scaling} ({inst.cm.sources.get('loss_scale')})",
                               ""),
-                   Assumption(f"a precision is accepted if P(NaN) per step <= {inst.cm.max_nan_per_step:g}",
+                   Assumption(f"a precision is accepted if P(NaN) per step <= {human_sci(inst.cm.max_nan_per_step, 6)}",
                               inst.cm.sources.get("max_nan", "")),
                    *_storage_precisions(inst)]
     return Report(puzzle="batch", lab="08", part=3, track=t.key, title="The scaling wall", status=status,

@@ -9,8 +9,8 @@ from explorer.hardware.catalog import Link
 from explorer.puzzles.collective_scenario import CollectiveScenario
 from explorer.puzzles.compression.model import Measurement
 from explorer.report import Formula
+from explorer.units import human_bytes_3, human_number, human_sci, join_words, plural
 from explorer.units import human_duration as dur
-from explorer.units import human_number, join_words, plural
 
 
 def where_text(sc: CollectiveScenario, link: Link) -> str:
@@ -80,7 +80,6 @@ def report_formulas() -> list[Formula]:
 
 
 def _bytes(x: float) -> str:
-    from explorer.units import human_bytes_3
 
     return human_bytes_3(x)
 
@@ -127,7 +126,7 @@ def _shown(x: float) -> float:
 def _durs(a: float, b: float) -> tuple[str, str]:
     """Two durations for prose, with more digits when the usual three would print them equal."""
     da, db = dur(a), dur(b)
-    return (f"{a:.6g} s", f"{b:.6g} s") if da == db and a != b else (da, db)
+    return (f"{human_sci(a, 6)} s", f"{human_sci(b, 6)} s") if da == db and a != b else (da, db)
 
 
 def _more_steps(r1: int, rn: int) -> str:

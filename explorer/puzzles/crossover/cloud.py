@@ -11,7 +11,7 @@ from explorer.puzzles.crossover.words import rate_words, ring_terms
 from explorer.report import Figure
 from explorer.units import human_bytes_3 as _human  # three significant digits
 from explorer.units import human_duration as dur
-from explorer.units import human_number
+from explorer.units import human_number, human_sci
 
 
 def nccl_same_gradient(sc, n: int, alpha: float, bw: float, t_textbook: float) -> tuple[dict[str, Figure], str]:
@@ -119,7 +119,8 @@ def saturated_answer(sc, n: int, alpha: float, bw: float, m: float, m_star: floa
     ring_gb = at_grad["ring"] - ring_a
     dbt = (f"the pipelined double binary tree ({dur(at_grad['double_binary_tree'])}) has a bandwidth term of "
            f"2 M/B = {dur(dbt_b)} against ring's 2(N-1)/N M/B = {dur(ring_gb)} (N/(N-1) = {n:,}/{n - 1:,} = "
-           f"{dbt_b / ring_gb:.4g}x ring's: equal only as N grows), and its latency is about 2 ceil(log2 N) alpha "
+           f"{human_sci(dbt_b / ring_gb, 4)}x ring's: equal only as N grows), and its latency is about 2 ceil(log2 "
+           f"N) alpha "
            "only for small messages (pipelined in chunks it pays alpha once per chunk)")
     return (f"{'Yes' if L < n - 1 else 'No'} for the alpha term: 2 L alpha = {dur(tree_a)} vs ring's 2(N-1) alpha = "
             f"{dur(ring_a)} over {n:,} nodes. {where} {terms}; {race}.{why} For the full {_human(g)} gradient ring "

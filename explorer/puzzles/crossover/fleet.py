@@ -19,6 +19,7 @@ from explorer.puzzles.crossover.words import ring_terms
 from explorer.report import Assumption, Figure, Finding, Formula, Table
 from explorer.units import human_bytes_3 as _human  # three significant digits
 from explorer.units import human_duration as dur
+from explorer.units import human_sci
 
 
 def edge_extras(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findings, tables, formulas, assumptions,
@@ -70,7 +71,7 @@ def edge_extras(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findin
     tree_det = float(col.tree_allreduce_time(small, n, alpha, bw))
     findings.append(Finding(
         "alpha is a random variable on the noisy 5G link: tree vs ring, expected time and tail?",
-        f"alpha ~ lognormal(mean {alpha * 1e3:.3g} ms, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
+        f"alpha ~ lognormal(mean {dur(alpha)}, CV {cv}; mu = {mu:.3f}, sigma = {sigma:.3f} for ln alpha in "
         f"seconds), {trials:,} seeded trials. At {small_words}: ring expected "
         f"{dur(ring_s['mean_s'])}, p99 {dur(ring_s['tail_s'])} ({ring_s['mean_s'] / ring_det:.2f}x its "
         f"deterministic {dur(ring_det)}); tree expected {dur(tree_s['mean_s'])}, p99 {dur(tree_s['tail_s'])} "
@@ -184,7 +185,7 @@ def tiny_extras(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findin
         f"Contact graph of {n} hearables, one node per earbud (seed {seed}, uniform in a unit square; mean degree "
         f"{deg.mean():.1f}, max {int(deg.max())}); Metropolis weights give |lambda_2| = {lam2:.4f}, gap "
         f"{1 - lam2:.4f}, consensus rate p = 1 - |lambda_2|^2 = {p_cons:.4f}. Rounds to relative consensus "
-        "error " + ", ".join(f"{r[0]:g}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} kB "
+        "error " + ", ".join(f"{human_sci(r[0], 6)}: {r[1]}" for r in rows) + f". One round moves the {g / 1e3:.0f} kB "
         f"gradient over {msgs} directed edges = {round_energy:.1f} J on BLE ({link.energy_j_per_bit * 1e9:.0f} "
         f"nJ/bit) and ~{dur(round_time)}; one ring AllReduce needs {ar['energy_j']:.1f} J and "
         f"{dur(ar['time_s'])} if every ring neighbour were in radio range; on the contact graph the ring's "
@@ -192,7 +193,7 @@ def tiny_extras(sc: CollectiveScenario, n, alpha, bw, m, m_star, figures, findin
         f"{ar_mh_energy:.1f} J and ~{dur(ar_mh_time)}, and all {n} earbuds must stay in lock-step for "
         f"{2 * (n - 1)} steps. On this graph and under this model (full-duplex links) {vs}. Gossip needs only "
         "neighbours and tolerates drop-outs; its price is many rounds: "
-        f"reaching {k_mid[0]:g} costs {k_mid[4] / ar_mh_energy:.0f}x the energy of one exact (relayed) "
+        f"reaching {human_sci(k_mid[0], 6)} costs {k_mid[4] / ar_mh_energy:.0f}x the energy of one exact (relayed) "
         "AllReduce, so on this energy budget gossip pays off only with compressed or partial (one-neighbour) "
         "exchanges; its case is robustness, not energy."))
     tables["gossip"] = Table(["target error", "rounds (bound)", "simulated error at those rounds", "time (s)",

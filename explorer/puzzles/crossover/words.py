@@ -8,7 +8,7 @@ import math
 
 from explorer.cost import collectives as col
 from explorer.units import human_duration as dur
-from explorer.units import human_number
+from explorer.units import human_number, human_sci
 
 
 def rate_unit(bps: float) -> tuple[float, str]:
@@ -23,8 +23,8 @@ def rate_words(bps: float) -> str:
     """A bandwidth (bytes/s) in words: three significant digits in the largest unit it reaches."""
     for scale, unit in ((1e12, "TB/s"), (1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")):
         if bps >= scale:
-            return f"{bps / scale:.3g} {unit}"
-    return f"{bps:.3g} B/s"
+            return f"{human_number(bps / scale)} {unit}"
+    return f"{human_sci(bps)} B/s"
 
 
 def overridden_words(alpha: float, bw: float, link) -> str:

@@ -56,6 +56,7 @@ from explorer.puzzles.fleet3d.tables import (
 from explorer.solvers import log_tables
 from explorer.solvers.log_tables import IntTable, LogProblem, log_table, squeeze
 from explorer.units import human_bytes as hbytes
+from explorer.units import human_sci
 
 # the tables' names (tables.py) re-exported, so model.X keeps naming every figure of the fleet model
 __all__ = ["DAILY_RATES", "DIMS", "NO_BUDGET_J", "SECONDS_PER_DAY", "Tables", "build_problem", "build_tables",
@@ -184,7 +185,7 @@ def violations(tb: Tables, idx: dict[str, int], fig: dict) -> list[str]:
         bad.append(f"memory on the {scn.partner_word}: {hbytes(fig['memory_partner'])} > {hbytes(scn.partner_limit)} "
                    "usable")
     if fig["participants"] < 1:
-        bad.append(f"on-time participants {fig['participants']:.3g} < 1")
+        bad.append(f"on-time participants {human_sci(fig['participants'])} < 1")
     return bad
 
 

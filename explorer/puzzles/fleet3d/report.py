@@ -13,7 +13,7 @@ from explorer.report import Assumption, Constraint, Figure, Finding, Formula, Re
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
-from explorer.units import plural
+from explorer.units import human_sci, plural
 
 
 def span(seconds: float) -> str:
@@ -377,10 +377,11 @@ def _assumptions(res) -> list[Assumption]:
     scn = res.scenario
     d = scn.data
     out = [Assumption(f"Fleet: {d['source']}", f"explorer/data/tracks/{scn.track.key}.toml [fleet]")]
-    out += [Assumption(f"{t.name}: {t.hours_per_day:g} h a day, {t.link.name}. {t.source}",
+    out += [Assumption(f"{t.name}: {human_sci(t.hours_per_day, 6)} h a day, {t.link.name}. {t.source}",
                        f"explorer/data/tracks/{scn.track.key}.toml [fleet.tiers.{t.key}]") for t in scn.tiers]
     out += [Assumption(f"{t.link.name}: a {scn.track.device_word}'s rate spreads over the fleet as a lognormal around "
-                       f"the catalog's rate (its median {scn.track.device_word}), sigma {t.link.throughput_sigma:g}: "
+                       f"the catalog's rate (its median {scn.track.device_word}), sigma "
+                       f"{human_sci(t.link.throughput_sigma, 6)}: "
                        f"{t.link.throughput_sigma_source}", f"hardware/data/links.toml [{t.link.key}]")
             for t in scn.tiers if t.link.throughput_sigma > 0]
     from explorer.puzzles.sync.audit import straggler_text  # lab 05 part 3's words for its step model
@@ -391,7 +392,8 @@ def _assumptions(res) -> list[Assumption]:
                           f"{straggler_text(m.p, m.slowdown, m.jitter)}.",
                           "explorer/data/lab05_distributed.toml"))
     out.append(Assumption(f"Gradient noise scale B_noise = {num(scn.noise_batch)} samples (the track's critical "
-                          "batch), heterogeneity z = zeta/sigma_1 = " + f"{d['heterogeneity']:g}; the bound's "
+                          "batch), heterogeneity z = zeta/sigma_1 = "
+                          f"{human_sci(d['heterogeneity'], 6)}; the bound's "
                           "O-constants set to 1 and its scale fixed by the reference run: only ratios between "
                           "configurations are read from it.", "explorer/data/lab08_training.toml; Koloskova et al. "
                           "2020 Theorem 2"))

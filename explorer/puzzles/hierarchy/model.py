@@ -13,6 +13,7 @@ from explorer.cost import collectives as col
 from explorer.errors import InfeasibleError, NoAnswerError, UsageError
 from explorer.puzzles.hierarchy.scenario import INTER, INTRA, Instance
 from explorer.report import Constraint
+from explorer.units import human_sci
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -123,7 +124,7 @@ def evaluate(inst: Instance, g: int, intra: str, inter: str, a: int) -> Evaluati
     if not (b >= 1 and abs(b - round(b)) < 1e-9):
         violations.append(Constraint("global batch", inst.devices * b * a if b != float("inf") else 0,
                                      inst.global_batch, "samples", "==",
-                                     text=f"N x b x a = G needs a whole micro-batch b; G/(N a) = {b:.3g}"))
+                                     text=f"N x b x a = G needs a whole micro-batch b; G/(N a) = {human_sci(b)}"))
     bi = round(b) if b != float("inf") else 0
     memory = inst.fixed_memory + max(b, 0) * inst.activation_per_sample + (inst.accumulation_buffer if a > 1 else 0)
     if memory > inst.memory_limit:

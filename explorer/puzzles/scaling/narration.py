@@ -12,7 +12,7 @@ from explorer.hardware.catalog import Link
 from explorer.puzzles.scaling.model import FabricCurve, _bucket_calls, make_setup, recovers, regained_at, run_length
 from explorer.puzzles.scaling.workload import ScalingScenario
 from explorer.report import Assumption, Formula
-from explorer.units import human_duration, human_number, human_percent
+from explorer.units import human_duration, human_number, human_percent, human_sci
 
 
 def _isolated_text(sc: ScalingScenario, c: FabricCurve, threshold: float) -> str:
@@ -28,7 +28,7 @@ def _isolated_text(sc: ScalingScenario, c: FabricCurve, threshold: float) -> str
                else "")
         bits.append(f"{n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}{human_number(abs(m))}x{why}")
     more = f" and {len(c.isolated) - 4} more" if len(c.isolated) > 4 else ""
-    return (f"Isolated one-{dev} steps, on the other side of {threshold:g} from the {devs} around them: "
+    return (f"Isolated one-{dev} steps, on the other side of {human_sci(threshold, 6)} from the {devs} around them: "
             + "; ".join(bits) + more + f". Each is a discrete change of the step model at one N, fewer than "
             f"{run_length(sc)} {devs} in a row: neither a dip nor a recovery.")
 
@@ -56,7 +56,7 @@ def _eta_text(sc: ScalingScenario, c: FabricCurve, a: int, b: int, factor: float
         if human_number(factor * float(tb.replace(",", "")) / float(ta.replace(",", "")), 4) == target:
             break
     text = (f"scaling efficiency against one {dev} eta({b}) = S({b})/{b} = {tb}, eta({a}) = {ta}: the gain is "
-            f"{factor:g} x {tb} / {ta}")
+            f"{human_sci(factor, 6)} x {tb} / {ta}")
     if max(ea, eb) <= 1.0 + 1e-9:
         return text
     where = f"eta({b}) and eta({a}) are" if min(ea, eb) > 1.0 + 1e-9 else f"eta({a if ea > eb else b}) is"
@@ -96,7 +96,8 @@ def _dr_headline(c: FabricCurve, short: str) -> str:
     drop = _unrecovered_drop(c, n)
     if drop:  # the speedup falls at n and does not come back: that is where returns diminish, not a 'dip'
         return (f"N = {n:,} on {short}, {drop}"
-                + (f", below {c.threshold:g}x for good from N = {c.n_sustained:,}" if c.n_sustained else ""))
+                + (f", below {human_sci(c.threshold, 6)}x for good from N = "
+                   f"{c.n_sustained:,}" if c.n_sustained else ""))
     # the added speed-up is below the threshold by definition: printed with the digits that show it (0.9993x, never
     # the '+1x' three significant digits round it to against a threshold of 1)
     dip = (f"a first dip at N = {n:,} ({n:,} -> {n + 1:,} adds {'+' if m >= 0 else '-'}"
@@ -142,19 +143,22 @@ def _best_text(sc: ScalingScenario, curves: dict[str, FabricCurve], f: str, n: i
     if m < threshold:
         others = "; ".join(f"{_short(curves[g].fabric)} {'+' if curves[g].marginal[0] >= 0 else '-'}"
                            f"{human_number(abs(curves[g].marginal[0]))}x" for g in curves if g != f)
-        return (f"No fabric and N meet the rule: on no fabric does one more {dev} add {threshold:g}x at any N up to "
+        return (f"No fabric and N meet the rule: on no fabric does one more {dev} add {human_sci(threshold, 6)}x at "
+                f"any N up to "
                 f"{n_max:,}. "
                 f"The best is one {dev} ({human_number(c.samples_per_s[0], 4)} {sc.sample_word}s/s, alike on every "
                 f"fabric), on {_short(c.fabric)}, whose second {dev} adds the most ({sign}{human_number(abs(m))}x"
                 + (f"; {others}" if others else "") + "): the smallest violation of the rule.")
     text = (f"{_short(c.fabric)} at N = {n:,}: {human_number(c.samples_per_s[n - 1], 4)} {sc.sample_word}s/s, the "
-            f"most of any fabric and N <= {n_max:,} where {n:,} -> {n + 1:,} adds at least {threshold:g}x "
+            f"most of any fabric and N <= {n_max:,} where {n:,} -> {n + 1:,} adds at least {human_sci(threshold, 6)}x "
             f"({sign}{human_number(abs(m), 4)}x)")
     if n in c.isolated:
         text += (f". That N is an isolated step of the curve ({n:,} -> {n + 1:,} is on the other side of "
-                 f"{threshold:g} from the {devs} around it): the rule judges each N by its own marginal, so the step "
+                 f"{human_sci(threshold, 6)} from the {devs} around it): the rule judges each N by its own marginal, "
+                 f"so the step "
                  "counts"
-                 + (f", though the curve is below {threshold:g}x for good from N = {c.n_sustained:,}, isolated steps "
+                 + (f", though the curve is below {human_sci(threshold, 6)}x for good from N = {c.n_sustained:,}, "
+                    f"isolated steps "
                     "aside (see where returns diminish)" if c.n_sustained is not None and c.n_sustained <= n else ""))
     if c.samples_per_s[n - 1] < c.samples_per_s[0]:
         text += (f"; it is slower than one {dev} ({human_number(c.samples_per_s[n - 1] / c.samples_per_s[0])}x its "

@@ -28,7 +28,7 @@ from explorer.puzzles.scaling.narration import (
 )
 from explorer.puzzles.scaling.workload import ScalingScenario
 from explorer.report import Constraint, Figure, Finding, Formula, Report, Table
-from explorer.units import human_bytes, human_number, human_percent, plural, plural_noun
+from explorer.units import human_bytes, human_number, human_percent, human_sci, plural, plural_noun
 
 
 def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: dict, threshold: float,
@@ -56,16 +56,19 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
         figures[f"samples_per_s_{b}_{f}"] = Figure(float(x_b), f"{sc.sample_word}s/s", f"throughput at N = {b} ({nm})")
         if c.n_diminishing is not None:
             figures[f"n_diminishing_{f}"] = Figure(c.n_diminishing, devs,
-                                                   f"diminishing returns from N (marginal < {threshold:g}) ({nm})")
+                                                   f"diminishing returns from N (marginal < "
+                                                   f"{human_sci(threshold, 6)}) ({nm})")
         if c.n_star is not None:
-            figures[f"n_star_{f}"] = Figure(c.n_star, devs, f"continuous crossing dS/dN = {threshold:g} ({nm})")
+            figures[f"n_star_{f}"] = Figure(c.n_star, devs,
+                                            f"continuous crossing dS/dN = {human_sci(threshold, 6)} ({nm})")
         d_dp = pb["dp_exposed"] - pa["dp_exposed"]
         d_opt = pb["optimizer"] - pa["optimizer"]
         share = pb["dp_latency"] / pb["dp_total"] if pb["dp_total"] > 0 else 0.0
         findings.append(Finding(
-            f"Does going from {a} to {b} {devs} cut training time by {factor:g}x? ({c.fabric.name})",
+            f"Does going from {a} to {b} {devs} cut training time by {human_sci(factor, 6)}x? ({c.fabric.name})",
             ("Yes, within half a percent" if gain >= 0.995 * factor else "No")
-            + (f": by {human_number(gain, 4)}x ({human_number(100 * gain / factor, 4)}% of the ideal {factor:g}x; "
+            + (f": by {human_number(gain, 4)}x ({human_number(100 * gain / factor, 4)}% of the ideal "
+               f"{human_sci(factor, 6)}x; "
                + _eta_text(sc, c, a, b, factor, gain, pb["optimizer"] - pa["optimizer"]) + ")" if gain >= 1 else
                f": it gets slower, {human_number(gain)}x the throughput of {a} {devs} (scaling efficiency eta({b}) "
                f"= {human_number(c.efficiency[b - 1])} against one {dev})")
@@ -87,7 +90,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             # 'keeps up' only where the figures say so: a curve that passes a low threshold everywhere can still have
             # lost most of the ideal (efficiency at the end of the grid below one half)
             eta_end = float(c.efficiency[-1])
-            dr = (f"no run of N up to {len(c.n):,} where one more {dev} adds less than {threshold:g}x"
+            dr = (f"no run of N up to {len(c.n):,} where one more {dev} adds less than {human_sci(threshold, 6)}x"
                   + (": the fabric keeps up" if eta_end >= 0.5 else
                      f", yet the fabric does not keep up with the ideal: the scaling efficiency at N = {len(c.n):,} "
                      f"is {human_percent(eta_end)}")
@@ -102,21 +105,24 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                      if c.n_diminishing == sc.devices_per_node else
                      f"the second {dev} starts the gradient all-reduce" if c.n_diminishing == 1 else
                      "the all-reduce stops hiding behind compute")
-                  + f"); on the continuous model the crossing is that jump, at N = {c.n_star:g}")
+                  + f"); on the continuous model the crossing is that jump, at N = {human_sci(c.n_star, 6)}")
         else:
             dr = (f"N = {c.n_diminishing} (S({c.n_diminishing + 1}) - S({c.n_diminishing}) = "
-                  f"{_below(c.marginal[c.n_diminishing - 1], threshold)} < {threshold:g}); continuous model: dS/dN = "
-                  f"{threshold:g} at N* = {human_number(c.n_star, 4)} (scipy brentq)")
+                  f"{_below(c.marginal[c.n_diminishing - 1], threshold)} < {human_sci(threshold, 6)}); continuous "
+                  f"model: dS/dN = "
+                  f"{human_sci(threshold, 6)} at N* = {human_number(c.n_star, 4)} (scipy brentq)")
         if c.n_diminishing is not None and c.n_diminishing > n_max:
             dr += f", beyond the {n_max:,} {devs} of the track"
         if c.n_sustained is not None and c.n_sustained != c.n_diminishing:
-            how = (f"dS/dN = {threshold:g} at N* = {c.n_star_sustained:.2f} (scipy brentq)"
-                   if c.crossing_kind_sustained == "smooth" else f"a jump at N = {c.n_star_sustained:g}")
-            dr += (f". Past that first dip the marginal speedup recovers; it stays below {threshold:g} for good from "
+            how = (f"dS/dN = {human_sci(threshold, 6)} at N* = {c.n_star_sustained:.2f} (scipy brentq)"
+                   if c.crossing_kind_sustained == "smooth" else f"a jump at N = {human_sci(c.n_star_sustained, 6)}")
+            dr += (f". Past that first dip the marginal speedup recovers; it stays below {human_sci(threshold, 6)} "
+                   f"for good from "
                    f"N = {c.n_sustained:,} ({how})" + (f", beyond the {n_max:,} {devs} of the track"
                                                         if c.n_sustained > n_max else ""))
         elif c.n_sustained is None and c.n_diminishing is not None:
-            dr += f". The marginal speedup recovers above {threshold:g} later and is still above it at N = {len(c.n):,}"
+            dr += (f". The marginal speedup recovers above {human_sci(threshold, 6)} later and is still above it at "
+                   f"N = {len(c.n):,}")
             drop = _unrecovered_drop(c, c.n_diminishing)
             if drop:  # the marginal comes back; the speedup lost at the drop does not
                 dr += (f", but the speedup does not recover: {_comes_back(c, c.n_diminishing)}, and the scaling "
@@ -125,12 +131,14 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
             dr += ". " + _isolated_text(sc, c, threshold)
         if c.n_sustained is not None:
             figures[f"n_sustained_{f}"] = Figure(c.n_sustained, devs,
-                                                 f"below {threshold:g}x for good from N, isolated steps aside "
+                                                 f"below {human_sci(threshold, 6)}x for good from N, isolated steps "
+                                                 f"aside "
                                                  f"({nm})")
         if c.n_star_sustained is not None:
             figures[f"n_star_sustained_{f}"] = Figure(c.n_star_sustained, devs,
                                                       f"continuous crossing, sustained ({nm})")
-        findings.append(Finding(f"Where do returns diminish (marginal speedup < {threshold:g})? ({c.fabric.name})",
+        findings.append(Finding(f"Where do returns diminish (marginal speedup < {human_sci(threshold, 6)})? "
+                                f"({c.fabric.name})",
                                 dr if dr.endswith(".") else dr + "."))
         short = _short(c.fabric)
         head_bits.append(f"{human_number(gain)}x on {short}" + (" (slower)" if gain < 1 else ""))
@@ -166,7 +174,7 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                                            float(curves[f].samples_per_s[min(n_max, len(curves[f].n)) - 1])))
         opt_n, opt_x = 1, float(curves[opt_f].samples_per_s[0])
     findings.append(Finding(f"Which fabric and N have the most throughput while one more {dev} still adds at least "
-                            f"{threshold:g}x?", _best_text(sc, curves, opt_f, opt_n, threshold, n_max)))
+                            f"{human_sci(threshold, 6)}x?", _best_text(sc, curves, opt_f, opt_n, threshold, n_max)))
     eff_max = max(float(c.efficiency[:n_max].max()) for c in curves.values())
     if eff_max > 1.0 + 1e-9:
         findings.append(Finding("Why is the efficiency above 1 at small N?",
@@ -188,8 +196,9 @@ def _build_report(sc: ScalingScenario, curves: dict[str, FabricCurve], parts: di
                                f"the replica does not fit in the {human_bytes(limit)} usable per {dev} at any N here "
                                "(splitting it is part "
                                "2's puzzle); the times are what the cost model gives for the work.")))
-    headline = (f"Weak scaling {a} -> {b} {devs}: " + ", ".join(head_bits) + f" (ideal {factor:g}x); diminishing "
-                f"returns (< {threshold:g}x per {dev}): " + "; ".join(dr_bits) + ".")
+    headline = (f"Weak scaling {a} -> {b} {devs}: "
+                f"" + ", ".join(head_bits) + f" (ideal {human_sci(factor, 6)}x); diminishing "
+                f"returns (< {human_sci(threshold, 6)}x per {dev}): " + "; ".join(dr_bits) + ".")
     plot = {"threshold": threshold, "device_word": dev, "sample_word": sc.sample_word, "n_max": n_max,
             "n_from": a, "n_to": b, "fabrics": {}}
     for f, c in curves.items():

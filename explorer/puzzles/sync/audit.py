@@ -25,6 +25,7 @@ from explorer.errors import ExplorerError, InfeasibleError, UsageError
 from explorer.plan import ParallelPlan
 from explorer.puzzles.scaling import lab05_data
 from explorer.tracks import Track, get_track
+from explorer.units import human_bytes_3, human_sci
 from explorer.units import human_duration as dur
 
 SECONDS_PER_HOUR = 3600.0
@@ -217,11 +218,12 @@ def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, 
     if d["checkpoint_store"] == "storage":
         state = float(m.params) * per_param
         c = state / (d["checkpoint_write_gb_per_s"] * 1e9)
-        how = f"{state / 1e9:.4g} GB of {d['checkpoint_state']} at {d['checkpoint_write_gb_per_s']:g} GB/s"
+        how = (f"{human_bytes_3(state)} of {d['checkpoint_state']} at "
+               f"{human_sci(d['checkpoint_write_gb_per_s'], 6)} GB/s")
     else:
         state = float(params_per_device(setup, plan.tp, plan.pp, plan.virtual_stages)) * per_param
         c = float(p2p_time(state, float(setup.link_latency(nodes)), float(setup.link_bandwidth(nodes))))
-        how = f"{state / 1e6:.4g} MB of {d['checkpoint_state']} per device over {setup.cluster.inter.key}"
+        how = f"{human_bytes_3(state)} of {d['checkpoint_state']} per device over {setup.cluster.inter.key}"
     mtbf = d["device_mtbf_h"] * SECONDS_PER_HOUR / nodes
     r = d["restart_s"]
     # Daly's wall time per unit of work grows as e^((R + C)/M): past e^500 no interval lets the job progress
@@ -229,7 +231,8 @@ def checkpoint_figures(track: Track, setup: Setup, plan: ParallelPlan, d: dict, 
     if (r + c) / mtbf > MAX_FAILURE_EXPONENT:
         raise InfeasibleError(
             f"no checkpoint interval lets the job progress: {nodes:,} devices fail every {dur(mtbf)} on average "
-            f"(device MTBF {d['device_mtbf_h']:g} h / {nodes:,}), while a restart takes {dur(r)} and a checkpoint "
+            f"(device MTBF {human_sci(d['device_mtbf_h'], 6)} h / {nodes:,}), while a restart takes {dur(r)} and a "
+            f"checkpoint "
             f"{dur(c)}; use fewer devices", ["nodes", "device MTBF", "restart time"])
     tau_y = young_interval(c, mtbf)
     tau_num, tau_daly_num = numeric_optima(c, mtbf, r)

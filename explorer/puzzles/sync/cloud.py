@@ -28,7 +28,7 @@ from explorer.puzzles.sync.cloud_words import (
     _verdict,
 )
 from explorer.report import Assumption, Figure, Finding, Formula, Table
-from explorer.units import human_number, human_percent
+from explorer.units import human_number, human_percent, human_sci
 from explorer.units import human_usd as _usd
 
 
@@ -55,10 +55,10 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                                                               "r(staleness)"),
         "progress_per_update_at_lr": Figure(a.progress_at_lr, "fraction",
                                             f"async progress per update against sync at a step of f = "
-                                            f"{d['lr_fraction']:g} of the stable one: min(1, r / f)"),
+                                            f"{human_sci(d['lr_fraction'], 6)} of the stable one: min(1, r / f)"),
         "samples_per_s_async_effective": Figure(a.x_async, f"{sw}s/s", "async throughput x min(1, r / f)"),
         "wait_fraction": Figure(a.waste_wait, "fraction", "time a device waits for the slowest"),
-        "spend_usd_month": Figure(a.spend_usd, "USD", f"fleet spend per month at {price:g} USD/{dev}-hour"),
+        "spend_usd_month": Figure(a.spend_usd, "USD", f"fleet spend per month at {human_sci(price, 6)} USD/{dev}-hour"),
         "usd_month_wasted_wait": Figure(a.usd_wait, "USD", "wasted by wait-for-all per month"),
         "usd_month_saved_async": Figure(a.usd_async, "USD", "saved by async per month, with staleness (< 0: lost)"),
         "usd_month_saved_async_no_staleness": Figure(a.usd_async_raw, "USD", "saved by async if staleness were free"),
@@ -235,7 +235,8 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                 + ("" if remedies else f" {verdict}"))
     assumptions = [
         Assumption(f"Step time of one {dev}: the cost model's step for the track's configuration "
-                   f"({a.est.plan.describe()}) on a typical {dev}, less its exposed data-parallel sync: {m.t0:.4g} s "
+                   f"({a.est.plan.describe()}) on a typical {dev}, less its exposed data-parallel sync: "
+                   f"{human_sci(m.t0, 4)} s "
                    f"without stragglers (explore estimate adds the pace of the slowest of {a.nodes:,} {dev}s, a "
                    "normal spread of speed, which this model's jitter and stragglers replace); jitter: "
                    f"{_jitter_words(m.jitter)}; {straggler_text(m.p, m.slowdown, m.jitter)}; step times i.i.d. "
@@ -250,12 +251,14 @@ def audit_narration(a: Audit, z: dict | None) -> dict[str, Any]:
                    "Li et al. 2014 (OSDI), parameter server; McMahan et al. 2017 (AISTATS), FedAvg"),
         Assumption("Staleness of async SGD = number of replicas - 1 (each update lands after one update of every "
                    "other replica); progress per update = the step async can take at that staleness, the smaller of "
-                   f"the step in use (f = {d['lr_fraction']:g} x the zero-staleness stable step) and the "
+                   f"the step in use (f = {human_sci(d['lr_fraction'], 6)} x the zero-staleness stable step) and the "
                    "largest stable step at that staleness, against the synchronous run's step in use.",
                    "Lian et al. 2015 (NeurIPS) Theorem 1; Dutta et al. 2018 sec. 5"),
-        Assumption(f"Failures: exponential, per-{dev} MTBF {d['device_mtbf_h']:g} h; a failure of any device stops the "
-                   f"synchronous job (MTBF / N); restart {d['restart_s']:g} s.", d["source"]),
-        Assumption(f"Dollars: {a.nodes:,} {devs} x {hours:g} h/month x {price:g} USD/{dev}-hour; {SAVING_RULE}.",
+        Assumption(f"Failures: exponential, per-{dev} MTBF {human_sci(d['device_mtbf_h'], 6)} h; a failure of any "
+                   f"device stops the "
+                   f"synchronous job (MTBF / N); restart {human_sci(d['restart_s'], 6)} s.", d["source"]),
+        Assumption(f"Dollars: {a.nodes:,} {devs} x {human_sci(hours, 6)} h/month x {human_sci(price, 6)} "
+                   f"USD/{dev}-hour; {SAVING_RULE}.",
                    t.sources.get("economics", "")),
     ]
     # dollars a month to the whole dollar: a price per GPU-hour known to a few percent gives no cents, no dimes

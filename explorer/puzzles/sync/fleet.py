@@ -52,6 +52,7 @@ from explorer.puzzles.sync.fleet_words import (
 )
 from explorer.report import Constraint, Figure, Finding, Table
 from explorer.units import human_number as num
+from explorer.units import human_sci
 
 
 def _index(res) -> dict[str, int]:
@@ -255,7 +256,7 @@ def fleet_narration(a: Audit, fa: dict, sw: str) -> dict[str, Any]:
         f"what it trains and syncs it over the radio, so the datacenter 'ZeRO saves $' has no meaning here; "
         f"{failure_words(b, dev)}{_ring_failure(a, b)}; no failure restarts the whole fleet's job, as a "
         f"datacenter's MTBF restarts do; the track's price of {_a(dev)} for an hour "
-        f"({t.device_hour_usd:g} USD) is the owner's energy and wear, reported here as joules."))
+        f"({human_sci(t.device_hour_usd, 6)} USD) is the owner's energy and wear, reported here as joules."))
     tables["order_statistics"] = Table(
         ["n", "E[max] (s)", "E[max]/E[T]"],
         [[k, _emax(a, k), _emax(a, k) / m.mean] for k in sorted({1, 2, 8, 64, 1024, a.nodes}) if k <= a.nodes],

@@ -13,7 +13,7 @@ from explorer.report import Constraint, Figure, Finding, Table
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
-from explorer.units import plural
+from explorer.units import human_sci, plural
 
 
 def _on_path(tier) -> str:
@@ -29,7 +29,8 @@ def _edge(a, fa, figures, findings, constraints) -> str:
                                         "updates at the lab's step")
     findings.insert(0, Finding(
         "Edge: which staleness can training afford, against the sync period and the participants?",
-        f"At the lab's step (lr = {e['lr_fraction']:g} x the largest stable step at zero staleness), Lian et al. "
+        f"At the lab's step (lr = {human_sci(e['lr_fraction'], 6)} x the largest stable step at zero staleness), "
+        f"Lian et al. "
         f"2015's condition for asynchronous SGD holds up to staleness T = sqrt((1 - f)/2)/f = "
         f"{num(e['staleness_max'])}: asynchronous updates may come from at most {e['async_devices_max']} "
         f"{a.track.device_plural} in flight. It does not limit the local steps between synchronous rounds: each "

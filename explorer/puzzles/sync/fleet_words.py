@@ -14,7 +14,7 @@ from explorer.report import Assumption, Finding, Formula
 from explorer.units import human_bytes as hbytes
 from explorer.units import human_number as num
 from explorer.units import human_percent as pct
-from explorer.units import plural
+from explorer.units import human_sci, plural
 
 
 def _span(seconds: float) -> str:
@@ -123,7 +123,8 @@ def _radio_wait(a: Audit, fa: dict) -> str:
     links = {t.link.key: t.link for t in fa["res"].scenario.tiers if t.link.throughput_sigma > 0}
     return "".join(
         f" Waiting over the {lk.name} is longer still: its rate spreads from {a.track.device_word} to "
-        f"{a.track.device_word} (a lognormal of sigma {lk.throughput_sigma:g}, hardware/data/links.toml gives the "
+        f"{a.track.device_word} (a lognormal of sigma {human_sci(lk.throughput_sigma, 6)}, hardware/data/links.toml "
+        f"gives the "
         f"source), "
         f"and the slowest of {a.nodes:,} {a.track.device_plural} syncs in "
         f"{num(radio_time_expected_max(1.0, lk.throughput_sigma, a.nodes))}x the median one's time."
@@ -158,7 +159,8 @@ def _checkpoint_finding(a: Audit, fa: dict) -> Finding:
     return Finding(
         "Checkpointing: what is saved, and how often?",
         f"The aggregator's global model ({hbytes(ck['model_bytes'])}), not the fleet: C = {num(ck['checkpoint_s'])} s "
-        f"at {a.data['server_checkpoint_gb_per_s']:g} GB/s, the aggregator's MTBF {num(a.data['server_mtbf_h'])} h, "
+        f"at {human_sci(a.data['server_checkpoint_gb_per_s'], 6)} GB/s, the aggregator's MTBF "
+        f"{num(a.data['server_mtbf_h'])} h, "
         f"Young sqrt(2 C M) = {_span(ck['young_s'])}: save every {ck['every_rounds']:,} round(s) "
         f"({_span(ck['interval_s'])}), never more often than a round. {_a(dev).capitalize()} that fails is dropped "
         "from its round and rejoins with the current global model.")
@@ -206,8 +208,9 @@ def _assumptions(a: Audit, fa: dict) -> list[Assumption]:
     if fa.get("server_checkpoint"):
         # the scenario's source text is quoted once, above (it had been printed again here, whole)
         out.append(Assumption(
-            f"Aggregator: MTBF {d['server_mtbf_h']:g} h; it checkpoints the global model at "
-            f"{d['server_checkpoint_gb_per_s']:g} GB/s (assumption); no {a.track.device_word} keeps a checkpoint of "
+            f"Aggregator: MTBF {human_sci(d['server_mtbf_h'], 6)} h; it checkpoints the global model at "
+            f"{human_sci(d['server_checkpoint_gb_per_s'], 6)} GB/s (assumption); no {a.track.device_word} keeps a "
+            f"checkpoint of "
             "its own: one that fails is dropped from its round and rejoins with the current global model.",
             f"{where}, quoted under the step time above"))
     return out

@@ -24,6 +24,7 @@ from explorer.puzzles.threed.space import (
     rule_text,
     structural_rules,
 )
+from explorer.units import human_sci
 
 
 @dataclass
@@ -151,7 +152,7 @@ def percent_pair(value: float, bound: float) -> tuple[str, str]:
     for d in range(1, 9):
         if round(value * 100, d) > bound * 100:
             break
-    return f"{value:.{d}%}", f"{bound * 100:g}%"
+    return f"{value:.{d}%}", f"{human_sci(bound * 100, 6)}%"
 
 
 def degree_moves(space: Space, devices: int, v: dict[str, Any]) -> list[dict[str, Any]]:

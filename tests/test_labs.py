@@ -3,6 +3,7 @@ run headless as a script (marimo notebooks are Python files). The browser tests 
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +22,17 @@ def test_lab_command_rejects_an_unknown_lab_in_one_line():
 
 
 def test_lab_command_without_marimo_says_how_to_install_it(monkeypatch):
-    import explorer.cli.lab as cli_lab
+    """The hint names what installs marimo from a clone (README: `pip install ".[lab]"`): explorer is not on PyPI, so
+    the hint's former `pip install "explorer[lab]"` found no such package."""
+    import importlib.util
 
-    monkeypatch.setattr(cli_lab, "marimo_missing", lambda: "the lab apps need marimo: pip install \"explorer[lab]\"")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "marimo" else real(name, *a))
     code, out, err = explore("lab", "05", "--track", "cloud", "--no-browser")
     assert code == 2
-    assert err.strip() == 'error: the lab apps need marimo: pip install "explorer[lab]"'
+    assert err.strip() == ('error: the lab apps need marimo: pip install ".[lab]" in the folder of your explorer '
+                           'clone (or pip install marimo)')
+    assert "explorer[lab]" not in err
 
 
 @pytest.mark.parametrize("extra, named", [(["--edit"], "--edit"), (["--port", "3000"], "--port"),
@@ -167,8 +173,53 @@ def test_export_writes_a_self_contained_page(tmp_path):
     text = page.read_text()
     assert "<html" in text and "Lab 08" in text and "pipeline utilisation gauge" in text
     assert "data:image/png;base64," in text  # the instruments are inside the page
+    # offline the page was blank (marimo's scripts come from its CDN): a note inside marimo's mount point says why,
+    # and the app's first render replaces it (test_labs_browser.py::test_exported_page_says_why_it_is_blank_offline)
+    root = text[text.index('<div id="root">'):]
+    note = root[:root.index("</div></div>")]
+    assert 'id="explorer-offline-note"' in note and "cdn.jsdelivr.net" in note and "network connection" in note
+    assert "<code>explore lab 08 --track tiny</code>" in note and "Lab 08: Model training (track tiny)" in note
     assert (snapshot.stat().st_mtime_ns if snapshot.exists() else None) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab08-tiny.html"]
+
+
+def test_offline_note_goes_inside_the_mount_point_once_or_not_at_all():
+    from explorer.cli.lab import with_offline_note
+
+    page = '<html><body><div id="root"></div><script src="x.js"></script></body></html>'
+    noted = with_offline_note(page, "05", "edge")
+    assert noted.startswith('<html><body><div id="root"><div id="explorer-offline-note"')
+    assert noted.endswith('</div></div><script src="x.js"></script></body></html>')
+    assert "Lab 05: Distributed training (track edge)" in noted and "explore lab 05 --track edge" in noted
+    other = '<html><body><div id="app"></div></body></html>'  # another marimo's page: left as it was
+    assert with_offline_note(other, "05", "edge") == other
+
+
+def test_a_lab_given_as_5_with_an_unknown_track_is_named_05():
+    """`?track=nope` said 'Cannot open lab 5' (marimo's cli_args reads '--lab 05' as the number 5) where the page
+    and the command line say 05."""
+    pytest.importorskip("marimo")
+    import importlib
+
+    app = importlib.import_module("explorer.labs.workbench").app
+    outputs, defs = app.run(defs={"lab": "5", "track": "nope", "unlocked": True})
+    texts = [html.unescape(getattr(o, "text", "") or "") for o in outputs]
+    said = [t for t in texts if "Cannot open" in t]
+    assert len(said) == 1 and "Cannot open lab 05: unknown track 'nope'; valid: cloud, edge, mobile, tiny" in said[0]
+    assert "lab 5:" not in said[0]
+
+
+@pytest.mark.parametrize("track, suggested, listed", [("edge", "cloud", "cloud, mobile, tiny"),
+                                                      ("cloud", "edge", "edge, mobile, tiny"),
+                                                      ("tiny", "cloud", "cloud, edge, mobile")])
+def test_the_banner_suggests_another_track_than_the_one_open(track, suggested, listed):
+    """On the edge track the banner said 'add ?track=edge': the track already open."""
+    mo = pytest.importorskip("marimo")
+    from explorer.labs import ui
+
+    text = html.unescape(ui.header(mo, "05", "Distributed training", track, exported=False).text)
+    assert f"Another track: add <code>?track={suggested}</code> ({listed}) to the address." in text
+    assert f"?track={track}<" not in text
 
 
 # ------------------------------------------------------------------------------------------- kept across reloads

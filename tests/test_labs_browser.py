@@ -212,3 +212,44 @@ def test_lab08_worker_slider_fills_the_pipeline_gauge(browser):
         page.wait_for_selector("img[alt='your moves beside the optimum']")
         page.get_by_text("Your prediction: partly (1.1-1.9x)").wait_for()
         screenshot(page, "lab08-cloud", "pipeline utilisation gauge")
+
+
+def test_exported_page_says_why_it_is_blank_offline(browser, tmp_path):
+    """`explore lab 08 --export`: marimo's page script and fonts load from cdn.jsdelivr.net, so offline the page was
+    blank. Now a note says so (and names the live command); with the scripts reachable (here served from the
+    installed marimo's own copy, marimo/_static, the same version the export names) the app replaces it."""
+    import marimo
+    from _explore import explore
+
+    code, out, err = explore("lab", "08", "--track", "tiny", "--export", str(tmp_path))
+    assert code == 0, err
+    url = (tmp_path / "lab08-tiny.html").as_uri()
+    static = Path(marimo.__file__).parent / "_static"
+    cdn = f"https://cdn.jsdelivr.net/npm/@marimo-team/frontend@{marimo.__version__}/dist/"
+
+    def local(route):
+        path = static / route.request.url.removeprefix(cdn).split("?")[0]
+        if route.request.url.startswith(cdn) and path.is_file():
+            route.fulfill(path=str(path), headers={"Access-Control-Allow-Origin": "*"})
+        else:
+            route.abort()
+
+    offline = browser.new_page(viewport={"width": 390, "height": 900})
+    offline.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
+    offline.goto(url)
+    note = offline.locator("#explorer-offline-note")
+    note.wait_for(timeout=30_000)
+    said = note.inner_text()
+    assert "needs a network connection" in said and "cdn.jsdelivr.net" in said
+    assert "explore lab 08 --track tiny" in said
+    assert offline.evaluate("document.documentElement.scrollWidth") <= 390  # readable on a phone
+    offline.close()
+
+    online = browser.new_page(viewport={"width": 1400, "height": 900})
+    online.set_default_timeout(WAIT_MS)
+    online.route("https://cdn.jsdelivr.net/**", local)
+    online.goto(url)
+    online.get_by_role("heading", name="Lab 08:").wait_for()
+    online.wait_for_selector("img[alt^='pipeline utilisation gauge']")
+    assert online.locator("#explorer-offline-note").count() == 0
+    online.close()

@@ -1,5 +1,6 @@
 """`explore lab 05|06|08`: open a lab's marimo workbench (marimo run), as a notebook (--edit), or write it
-as an HTML page (--export DIR, marimo's export). marimo comes with `pip install "explorer[lab]"`."""
+as an HTML page (--export DIR, marimo's export). marimo comes with `pip install ".[lab]"` in the repository's
+folder (explorer.labs.INSTALL_HINT)."""
 
 from __future__ import annotations
 
@@ -125,7 +126,34 @@ def export(lab: str, track: str, out_dir: Path) -> Path:
     if done.returncode != 0 or not out.exists():
         tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or ["no output"]
         raise ExplorerError(f"marimo export of lab {lab} failed (exit {done.returncode}): {tail[0][:200]}")
+    out.write_text(with_offline_note(out.read_text(encoding="utf-8"), lab, track), encoding="utf-8")
     return out
+
+
+ROOT = '<div id="root"></div>'  # where marimo's page script mounts the app (marimo/_static/index.html)
+CDN = "cdn.jsdelivr.net"
+
+
+def offline_note(lab: str, track: str) -> str:
+    """What the exported page shows when marimo's scripts do not run: they load from its CDN, so offline (or with
+    JavaScript off) the page was blank."""
+    return (f'<div id="explorer-offline-note" style="max-width: 40rem; margin: 2rem auto; padding: 0 1rem; '
+            f'font-family: sans-serif; line-height: 1.5">'
+            f'<h1 style="font-size: 1.6rem">Lab {lab}: {TITLES[lab]} (track {track})</h1>'
+            f"<p>This page is the explorer's export of the lab workbench. It is drawn by marimo's scripts, which "
+            f"load from {CDN}: the page needs a network connection and JavaScript, and shows only this note until "
+            f"they load.</p>"
+            f"<p>Without a network, run the live workbench instead (marimo then serves its scripts itself): "
+            f"<code>explore lab {lab} --track {track}</code></p></div>")
+
+
+def with_offline_note(page: str, lab: str, track: str) -> str:
+    """The exported page with `offline_note` inside marimo's mount point: the app's first render replaces the
+    element's children (React's createRoot), so the note shows only while the scripts have not run. A page with
+    no such mount point (another marimo version) is returned as it was."""
+    if page.count(ROOT) != 1:
+        return page
+    return page.replace(ROOT, f'<div id="root">{offline_note(lab, track)}</div>')
 
 
 @main.command("lab")

@@ -6,7 +6,8 @@ cloud`; `python -m explorer.labs.workbench --lab 06 --track edge` runs it as a s
 draw no figure of their own: every number comes from the explorer's API (`explorer.estimate`, `explorer.solve`, the
 puzzles' `evaluate_attempt`), every instrument is a figure of `explorer.reports.plots`, and "check" grades the
 student's moves with `explorer.reports.attempts` (see `explorer.labs.kit`). marimo is an optional extra: `pip
-install "explorer[lab]"`.
+install ".[lab]"` in the repository's folder (as README.md says; explorer is not on PyPI, so "explorer[lab]" installed
+nothing), or `pip install marimo`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from explorer.errors import UsageError
 LABS = ("05", "06", "08")
 APP = "workbench.py"
 TITLES = {"05": "Distributed training", "06": "Collective communication", "08": "Model training"}
-INSTALL_HINT = 'the lab apps need marimo: pip install "explorer[lab]"'
+INSTALL_HINT = ('the lab apps need marimo: pip install ".[lab]" in the folder of your explorer clone '
+                '(or pip install marimo)')
 
 
 def lab_key(lab: str) -> str:

@@ -22,9 +22,10 @@ TABLE_OPTIONS = {"show_data_types": False}
 
 
 def header(mo: Any, lab: str, title: str, track: str, exported: bool, kept_in: str = "") -> Any:
-    from explorer.tracks import get_track
+    from explorer.tracks import get_track, track_names
 
     t = get_track(track)
+    others = [n for n in track_names() if n != t.key]  # the banner suggests a track other than the one open
     how = ("This page was exported: it shows every instrument at its starting value; run "
            f"`explore lab {lab} --track {track}` for the live workbench." if exported else
            "Each part: lock a prediction, then set the controls and run the configuration (each run is one move, "
@@ -35,8 +36,8 @@ def header(mo: Any, lab: str, title: str, track: str, exported: bool, kept_in: s
               "that file to start this lab afresh." if kept_in else ""))
     return mo.vstack([mo.md(f"# Lab {lab}: {title}"),
                       mo.md(f"**Track {track}**: {html.escape(t.workload.model.name)} on {t.cluster.devices:,} "
-                            f"{html.escape(t.device_plural)}. Another track: add `?track=edge` (cloud, edge, mobile, "
-                            f"tiny) to the address."),
+                            f"{html.escape(t.device_plural)}. Another track: add `?track={others[0]}` "
+                            f"({', '.join(others)}) to the address."),
                       mo.md(how)])
 
 
@@ -129,8 +130,8 @@ def _draw(name: str, report: Report) -> Any:
 
 
 def workbench(mo: Any, part: Part, form: Any, live: Live, moves: int, error: str = "") -> Any:
-    """The controls' form on the left with the readouts and the move counter, the instruments on the right.
-    `error`: why the moves could not be saved."""
+    """The controls' form with the readouts and the move counter, the instruments beside it (below it on a narrow
+    page: controls_beside_figures). `error`: why the moves could not be saved."""
     left = [mo.md("**Workbench**"), form, counter(mo, part, moves)]
     if error:
         left.append(not_saved(mo, error))
@@ -142,7 +143,28 @@ def workbench(mo: Any, part: Part, form: Any, live: Live, moves: int, error: str
         left.append(mo.Html(f"<table class='readouts'>{rows}</table>"))
     banners = [mo.callout(mo.md(html.escape(a)), kind="danger") for a in live.alerts]
     figs = [plot_image(mo, part, p) for p in live.plots]
-    return mo.vstack([*banners, mo.hstack([mo.vstack(left), mo.vstack(figs)], widths=[1, 2], align="start")])
+    return mo.vstack([*banners, controls_beside_figures(mo, mo.vstack(left), mo.vstack(figs))])
+
+
+# The workbench's two columns, in CSS px (1 rem = 16 px): the controls need about 18 rem for a label beside its
+# slider, the figures about 30 rem to be read; a page narrower than both (a phone) puts the figures under the
+# controls, each the whole width.
+CONTROLS_MIN_REM = 18
+FIGURES_MIN_REM = 30
+
+
+def controls_beside_figures(mo: Any, controls: Any, figures: Any) -> Any:
+    """The controls on the left, the figures on the right (1 : 2 of the spare width), side by side while both
+    columns fit at their minimum widths; on a narrower page the figures wrap below the controls and both take the
+    whole width. marimo's hstack(widths=[1, 2]) never wrapped (its columns are `flex: 1` and `flex: 2`, a zero
+    basis): at 390 px the figures were drawn over the sliders, whose labels were squeezed to about 80 px."""
+    column = "min-width: 0; max-width: 100%; display: flex; flex-direction: column"
+    return mo.Html("<div class='workbench-columns' style='display: flex; flex-wrap: wrap; gap: 1rem; "
+                   "align-items: flex-start; width: 100%'>"
+                   f"<div class='workbench-controls' style='flex: 1 1 {CONTROLS_MIN_REM}rem; {column}'>"
+                   f"{controls.text}</div>"
+                   f"<div class='workbench-figures' style='flex: 2 1 {FIGURES_MIN_REM}rem; {column}'>"
+                   f"{figures.text}</div></div>")
 
 
 def run_part(mo: Any, part: Part, form: Any, start: dict[str, Any], moves: Callable[[], list[dict[str, Any]]],

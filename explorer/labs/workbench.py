@@ -37,11 +37,11 @@ def _(mo):
 def _(kit, lab, mo, track, ui, unlocked):
     from explorer.labs import TITLES, lab_key
 
+    lab_id, lab_parts, _why = lab[:20], None, ""
     try:
-        lab_id = lab_key(lab)
+        lab_id = lab_key(lab)  # '05' however it was given ('5': marimo's cli_args reads '--lab 05' as the number 5)
         lab_parts = kit.parts(lab_id, track)
     except Exception as _exc:  # an unknown lab or track: one line, no traceback
-        lab_id, lab_parts = lab[:20], None
         _why = str(_exc)
     mo.stop(lab_parts is None, mo.callout(mo.md(f"Cannot open lab {lab_id}: {_why}" if lab_parts is None
                                                 else ""), kind="danger"))

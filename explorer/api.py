@@ -36,11 +36,12 @@ from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan, check_precision
 from explorer.puzzles.threed import ThreeDResult, make_setup
 from explorer.puzzles.threed import solve_3d as _solve_3d
-from explorer.report import Assumption
+from explorer.puzzles.threed.model import step_text
+from explorer.report import Assumption, Report
 from explorer.tracks import Track, get_track
 
-__all__ = ["Binding", "BindingConstraint", "Estimate", "ThreeDResult", "estimate", "solve_3d", "custom_model",
-           "resolve_model"]
+__all__ = ["Binding", "BindingConstraint", "Estimate", "ThreeDResult", "estimate", "solve", "solve_3d",
+           "custom_model", "resolve_model"]
 
 
 @dataclass(frozen=True, repr=False)  # repr: StepEstimate's one-line headline
@@ -115,8 +116,17 @@ class Estimate(StepEstimate):
     def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks
         return estimate_html(self)
 
-    def __repr__(self) -> str:  # StepEstimate's headline under this class's name
-        return "<Estimate " + super().__repr__().removeprefix("<StepEstimate ")
+    def __repr__(self) -> str:  # the headline; never scientific notation (a step of days over Bluetooth included)
+        from explorer.units import human_bytes, human_percent
+
+        fits = "fits" if self.fits_in_memory else "does NOT fit"
+        return (f"<Estimate {self.plan.describe()}: MFU {human_percent(self.mfu)}, step {step_text(self.step_time_s)}, "
+                f"{human_bytes(self.memory_total)} of {human_bytes(self.memory_limit)} per device ({fits})>")
+
+    def to_json(self) -> str:
+        """to_dict() as JSON, as `explore estimate --format json` writes it (validation.dumps: json.dumps with
+        allow_nan=False); a NaN or infinite figure is a NonFiniteError naming where, never a bare NaN token."""
+        return V.dumps(self.to_dict(), what="estimate", indent=2)
 
 
 def _html_table(columns: list[str], rows: list[list[str]]) -> str:
@@ -165,7 +175,7 @@ def estimate_html(e: Estimate) -> str:
     parts = [f"<div class='explorer-estimate'><p><b>Estimate:</b> {escape(e.plan.describe())}</p>",
              f"<p>Node: {escape(node)}</p>" if node else "",
              _html_table(["figure", "value"], headline),
-             "<p><b>Memory per device</b></p>", _html_table(["part", "bytes"], memory),
+             "<p><b>Memory per device</b></p>", _html_table(["part", "memory"], memory),
              "<p><b>Step time</b></p>", _html_table(["part", "time"], time)]
     assumptions = e.assumptions()
     if assumptions:
@@ -220,7 +230,12 @@ class Binding(Mapping):
         self._rows: list[BindingConstraint] | None = None
 
     def __getitem__(self, key: str) -> Any:
-        return self.raw[key]
+        try:
+            return self.raw[key]
+        except KeyError:
+            valid = ", ".join(map(repr, self.raw)) or "none (nothing was analysed)"
+            raise KeyError(f"{key!r} is not in the binding data; valid keys: {valid} (the constraints that bind: "
+                           f".names; their rows: .constraints)") from None
 
     def __iter__(self):
         return iter(self.raw)
@@ -244,6 +259,13 @@ class Binding(Mapping):
                                               bool(c.binding), without))
             self._rows = rows
         return self._rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: each inequality limit at the answer (constraint, value, limit, unit, slack, binds,
+        without_it: the best plan without it), the names of those that bind, and the explainer's data (.raw)."""
+        from dataclasses import asdict
+
+        return {"constraints": [asdict(c) for c in self.constraints], "binding": self.names, "raw": dict(self.raw)}
 
     @property
     def names(self) -> list[str]:
@@ -279,6 +301,87 @@ class Binding(Mapping):
         return (f"<div class='explorer-report'><style>{CSS}</style><p><b>{escape(head)}</b></p>"
                 f"{table_html(self.COLUMNS, [c.row() for c in self.constraints])}"
                 + "".join(f"<p>{escape(n)}</p>" for n in notes) + "</div>")
+
+
+# --- keyword hygiene shared by estimate, solve_3d and solve ---------------------------------------------------------
+# Keywords whose values are choice names: read in any case (precision="FP8" is fp8), as the catalogs read model,
+# GPU, network and track names and framework_choice reads frameworks. Every choice list is lower case
+# (plan.PRECISIONS, plan.RECOMPUTE, cost/setup.py CROSS_ENTROPY_KERNELS and SELECTIVE_POLICIES, ...).
+_CHOICE_KEYWORDS = ("precision", "recompute", "attention_kernel", "cross_entropy", "grad_reduce_dtype", "mlp",
+                    "optimizer", "engine", "selective_policy", "framework")
+_PLAN_FIELDS = tuple(f.name for f in fields(ParallelPlan))
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _lower_choices(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (_lower(v) if k in _CHOICE_KEYWORDS else v) for k, v in options.items()}
+
+
+def _is_bool_hint(hint: Any) -> bool:
+    import types
+    import typing
+
+    if hint is bool:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = set(typing.get_args(hint))
+        return bool in args and args <= {bool, type(None)}
+    return False
+
+
+def _strict_bools(call: str, allowed: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> None:
+    """A switch keyword (annotated bool) takes True or False (or None where the annotation allows it), as an int
+    keyword refuses True: keywords.check lets any whole number through for a bool, so sequence_parallel=0 and
+    solve("sync", zero=10**12) passed where tp=True is refused. A one-line TypeError as keywords.check's."""
+    for k, v in kwargs.items():
+        if v is None or not _is_bool_hint((allowed or {}).get(k)):
+            continue
+        if not (isinstance(v, bool) or type(v).__name__ in ("bool_", "bool")):  # numpy's bool too
+            raise TypeError(f"{call}: {k} must be bool (True or False), got {type(v).__name__} {V.short(v)}")
+
+
+def _api_keywords(call: str, *, takes_plan: bool = False) -> Any:
+    """Under keywords.checked: choice names in any case, switches as bools, and (estimate) plan= expanded into the
+    plan's fields, a field also given on its own being an error naming both."""
+    import functools
+    import inspect
+
+    from explorer.keywords import accepted
+
+    def deco(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs = _lower_choices(kwargs)
+            _strict_bools(call, accepted(inspect.unwrap(fn)), kwargs)
+            if takes_plan and kwargs.get("plan") is not None:
+                kwargs = _expand_plan(kwargs)
+            return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def _expand_plan(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """estimate(plan=res.best.plan, ...): the plan's fields (tp, pp, dp, cp, micro_batch, global_batch,
+    virtual_stages, zero, recompute, sequence_parallel, framework, hsdp) as the keywords, and gpus its device count
+    unless given; the same field given on its own as well is a UsageError naming both."""
+    plan = kwargs.pop("plan")
+    if not isinstance(plan, ParallelPlan):
+        raise TypeError(f"explorer.estimate(): plan must be a ParallelPlan (e.g. res.best.plan of explorer.solve_3d), "
+                        f"got {type(plan).__name__} {V.short(plan)}")
+    kwargs = {k: v for k, v in kwargs.items() if not (k in _PLAN_FIELDS and v is None)}  # None: not given
+    both = [k for k in _PLAN_FIELDS if k in kwargs]
+    if both:
+        given = ", ".join(f"{k}={V.short(kwargs[k])}" for k in both)
+        theirs = ", ".join(f"{k}={V.short(getattr(plan, k))}" for k in both)
+        raise UsageError(f"give the plan either as plan= or field by field, not both: {given} beside plan= "
+                         f"(whose {theirs}); drop one (dataclasses.replace(plan, ...) changes a field of a plan)")
+    out = {**kwargs, **{k: getattr(plan, k) for k in _PLAN_FIELDS}}
+    if out.get("gpus") is None:
+        out["gpus"] = plan.devices
+    return out
 
 
 def _readable(res: ThreeDResult) -> ThreeDResult:
@@ -402,22 +505,71 @@ CLI_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+def _pin_hints() -> dict[str, str]:
+    """A plan variable the 3D solver chooses (tp, pp, micro_batch, ...: the names the CLI's --fix takes,
+    puzzles/threed/space.py FIXABLE) given as a keyword: the hint says to pin it with fix=, as a dict or in the
+    CLI's text form (explorer.solve_3d("cloud", tp=8) said "did you mean 'top'?")."""
+    from explorer.puzzles.threed.space import FIXABLE
+
+    example = {"recompute": "full", "sp": "0", "sequence_parallel": "0", "hsdp": "1", "zero": "1", "v": "2",
+               "virtual_stages": "2", "mb": "2", "micro_batch": "2", "m": "16", "num_micro_batches": "16"}
+    out = {}
+    for k in FIXABLE:
+        if k == "framework":  # a keyword of its own (the frameworks searched)
+            continue
+        v = example.get(k, "8")
+        value = repr(v) if k == "recompute" else v
+        out[k] = (f"a plan variable the solver chooses; pin it with fix={{{k!r}: {value}}} or fix='{k}={v}' "
+                  "(the CLI's --fix)")
+    return out
+
+
 def cli_names(call: str) -> dict[str, str]:
     """The hints for keywords spelt as the CLI spells them: a puzzle's name (explorer.solve), 'estimate' or
     'solve_3d'."""
     every = _EVERY_PUZZLE if call != "estimate" else {}  # solve_3d: its .report is a Report
-    return {**every, **CLI_NAMES.get(call, {})}
+    pins = _pin_hints() if call in ("3d", "solve_3d") else {}
+    return {**every, **pins, **CLI_NAMES.get(call, {})}
+
+
+def fix_pins(fix: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
+    """The 3D puzzle's pins as the solver reads them: a dict ({'tp': 8, 'recompute': 'full'}) or the CLI's --fix
+    text ('tp=8,pp=8,dp=16'), parsed by the CLI's own parser (explorer/cli/common.py parse_assignments with
+    cli/solve_3d.py FIX_TYPES), so the two spell pins alike; a choice's value in any case ('FULL' is 'full')."""
+    if fix is None:
+        return None
+    if isinstance(fix, str):
+        from explorer.cli.common import parse_assignments
+        from explorer.cli.solve_3d import FIX_TYPES
+
+        fix = parse_assignments(fix, FIX_TYPES, "fix")
+    if not isinstance(fix, Mapping):
+        raise TypeError(f"explorer.solve_3d(): fix must be a dict such as {{'tp': 8, 'pp': 8}} or the CLI's text "
+                        f"'tp=8,pp=8', got {type(fix).__name__} {V.short(fix)}")
+    return {k: (v.strip().lower() if k in ("recompute", "framework") and isinstance(v, str) else v)
+            for k, v in fix.items()}
 
 
 def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None = None,
                      layers: int | None = None, hidden: int | None = None, heads: int | None = None,
                      kv_heads: int | None = None, ffn: int | None = None, vocab: int | None = None,
-                     mlp: str | None = None, parallel_block: bool | None = None, **options: Any) -> ThreeDResult:
+                     mlp: str | None = None, parallel_block: bool | None = None,
+                     fix: dict[str, Any] | str | None = None, **options: Any) -> ThreeDResult:
     """Solve the 3D puzzle (explorer.puzzles.threed.solve_3d) for a catalog model or a custom shape.
 
     Any scenario default can be overridden by keyword: gpu (brings its usual node), gpus, gpus_per_node,
     network, intra_network, seq_len, global_batch, precision, optimizer, flash_attention, attention_kernel,
-    tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit."""
+    tp_comm_overlap, fused_kernels, recompute_every, max_bubble, fix, engine, top, time_limit.
+
+    The plan's variables are the solver's to choose; pin any with fix, a dict or the CLI's --fix text:
+    fix={'tp': 8, 'pp': 8} or fix="tp=8,pp=8" (names: tp, pp, dp, cp, micro_batch/mb, num_micro_batches/m,
+    virtual_stages/v, zero, recompute, sequence_parallel/sp, framework, hsdp). The answer's plan evaluates again
+    with explorer.estimate(plan=res.best.plan, ...the same scenario keywords...). Choice names (precision,
+    recompute, ...) are read in any case."""
+    options = _lower_choices(options)
+    fix = fix_pins(fix)
+    if fix is not None:
+        options["fix"] = fix
     mdl = resolve_model(model, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads, ffn=ffn, vocab=vocab,
                         mlp=mlp, parallel_block=parallel_block)
     if options.get("precision") is not None:
@@ -445,6 +597,73 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
             _overlap_needs_sp(options.get("tp_comm_overlap"), "TP > 1" if tp is None else f"TP {tp}",
                               f"--fix {given}={fix[given]}")
     return _readable(_solve_3d(track, model=mdl, **options))
+
+
+def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
+    """Solve one lab part (a puzzle) for one track and return its Report."""
+    from explorer import puzzles
+    from explorer.keywords import accepted
+
+    name = _lower(puzzle)  # '3D' is '3d', as track='CLOUD' is 'cloud'
+    info = puzzles.get_puzzle(name)
+    options = _lower_choices(options)
+    _strict_bools(f"explorer.solve({name!r})", accepted(info.load().solve), options)
+    if name == "3d" and options.get("fix") is not None:
+        options["fix"] = fix_pins(options["fix"])
+    return puzzles.solve(name, track, **options)
+
+
+_SOLVE_HEAD = """Solve one lab part (a puzzle) for one track and return its Report: .headline, .findings, .figures,
+.tables, .assumptions; .to_text(), .to_markdown(), .to_html(), .to_json(), .to_dict(); a notebook shows it.
+
+    explorer.solve("3d", track="cloud", fix={{"tp": 8}})
+    explorer.solve("crossover", track="edge", n=64)
+
+puzzle (any case) and track ({tracks}); each puzzle takes these keywords besides
+track (its CLI command, `explore solve PUZZLE --help`, has them as flags; a keyword not listed is a
+TypeError naming the allowed ones, with the CLI spelling's Python name where they differ):
+"""
+
+
+def _solve_doc(with_keywords: bool) -> str:
+    """explorer.solve's docstring, generated from the registry (explorer/puzzles PUZZLES) and, with_keywords, from
+    the table the keyword TypeError reads (keywords.accepted of each puzzle's solve: its own parameters and those
+    it forwards), so the two cannot disagree."""
+    import textwrap
+
+    from explorer.keywords import accepted
+    from explorer.puzzles import PUZZLES
+    from explorer.tracks import TRACKS
+
+    lines = [_SOLVE_HEAD.format(tracks=", ".join(TRACKS))]
+    for name, info in PUZZLES.items():
+        head = f"{name:<12} lab {info.lab} part {info.part}, {info.title}"
+        if not with_keywords:
+            lines.append(head)
+            continue
+        keys = [k for k in (accepted(info.load().solve) or {}) if k != "track"]
+        body = ", ".join(keys) if keys else "(no options)"
+        lines.append(head + ":")
+        lines.extend(textwrap.wrap(body, 104, initial_indent=" " * 13, subsequent_indent=" " * 13))
+    if not with_keywords:
+        lines.append("\n(help(explorer.solve) lists each puzzle's keywords.)")
+    lines.append("\nThe 3D puzzle's answer as an object (best plan, top plans, binding limits): explorer.solve_3d.\n"
+                 "Errors: UsageError (bad input; also a ValueError), InfeasibleError, NoAnswerError (explorer).")
+    return "\n".join(lines)
+
+
+solve.__doc__ = _solve_doc(with_keywords=False)
+_SOLVE_DOCUMENTED = False
+
+
+def documented_solve() -> Any:
+    """`solve` with each puzzle's keywords in its docstring (explorer.solve returns this): filled once, on first use,
+    as reading them imports every puzzle module (a third of a second), which `import explorer.api` does not."""
+    global _SOLVE_DOCUMENTED
+    if not _SOLVE_DOCUMENTED:
+        solve.__doc__ = _solve_doc(with_keywords=True)
+        _SOLVE_DOCUMENTED = True
+    return solve
 
 
 def check_default_precision(track: str | Track, gpu: str | None, precision: str | None) -> None:
@@ -520,10 +739,12 @@ def _overlap_needs_sp(tp_comm_overlap: bool | None, tp: str, sp_off: str) -> Non
 
 
 # The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
-solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(solve_3d)
+solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(
+    _api_keywords("explorer.solve_3d()")(solve_3d))
 
 
 @checked("explorer.estimate()", renames=lambda: cli_names("estimate"))
+@_api_keywords("explorer.estimate()", takes_plan=True)
 def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, layers: int | None = None,
              hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
              ffn: int | None = None, vocab: int | None = None, mlp: str | None = None,
@@ -540,7 +761,7 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
              grad_reduce_dtype: str | None = None, in_network_reduction: bool = False,
              embedding_pipeline_slot: bool = False, recompute_every: int = 1,
              fp8_all_gather: bool = False, fp8_param_gather: bool = True, grad_accumulation_fusion: bool = True,
-             cross_entropy: str = "unfused") -> Estimate:
+             cross_entropy: str = "unfused", plan: ParallelPlan | None = None) -> Estimate:
     """Evaluate one configuration (defaults from the track; DP defaults to gpus / (TP CP PP); seq_len defaults to the
     track's, or to the model's context where that is shorter: GPT-3's 2,048 learned positions).
 
@@ -569,7 +790,13 @@ def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, l
     over the local parameters per micro-batch after the first (Setup.grad_accumulation_fusion). cross_entropy: the loss
     kernel, "unfused" (the frameworks' default), "te" (Transformer Engine's fused kernel, Megatron-Core
     --cross-entropy-fusion-impl te) or "flash-attn" (flash-attn's Triton kernel, llm-foundry's fused_crossentropy):
-    Setup.cross_entropy. The result carries the Setup it was computed with (`.setup`)."""
+    Setup.cross_entropy. The result carries the Setup it was computed with (`.setup`).
+
+    plan: a ParallelPlan (res.best.plan of explorer.solve_3d, or any Estimate's .plan) gives tp, pp, dp, cp,
+    micro_batch, global_batch, virtual_stages, zero, recompute, sequence_parallel, framework and hsdp at once (and
+    gpus its device count unless given); with the solve's scenario keywords (track, model, gpu, network, ...) the
+    figures are the solver's. A field given beside plan= is a UsageError naming both. Choice names (precision,
+    recompute, ...) are read in any case; switches (sequence_parallel, hsdp, ...) are True or False."""
     t = get_track(track)
     tp, pp, dp, cp, virtual_stages = (V.DEGREE.check(k, x) for k, x in (
         ("tp", tp), ("pp", pp), ("dp", dp), ("cp", cp), ("virtual-stages", virtual_stages)))
@@ -814,7 +1041,9 @@ def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework
 
 def _any_note(results: list, reasons: list, chosen: Any) -> Assumption:
     """--framework any: each framework's figures for the plan, those that cannot run it and why, and which is shown."""
-    parts = [f"{f.name} (ZeRO-{e.plan.zero}): MFU {e.mfu:.2%}, step {e.step_time_s:.4g} s"
+    from explorer.units import human_percent
+
+    parts = [f"{f.name} (ZeRO-{e.plan.zero}): MFU {human_percent(e.mfu)}, step {step_text(e.step_time_s)}"
              + ("" if e.fits_in_memory else ", does not fit in memory") for f, _, e in results]
     parts += [f"{f.name}: does not run it ({why})" for f, why in reasons]
     fits = any(e.fits_in_memory for _, _, e in results)

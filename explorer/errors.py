@@ -49,8 +49,9 @@ class ExplorerError(Exception):
         super().__init__(one_line(message), *args)
 
 
-class UsageError(ExplorerError):
-    """Bad input from the user: unknown name, out-of-range value (exit code 2)."""
+class UsageError(ExplorerError, ValueError):
+    """Bad input from the user: unknown name, out-of-range value (exit code 2). Also a ValueError, as Python's own
+    bad-argument errors are, so `except ValueError` around a call catches a bad argument too."""
 
     exit_code = 2
 

@@ -71,18 +71,36 @@ class ThreeDResult:
     heuristic: bool = False
 
     def __repr__(self) -> str:  # the headline (the full answer: .report, .best, .top, .to_frame())
-        from explorer.units import human_bytes
+        from explorer.units import human_bytes, human_percent
 
         b = self.best
         track = f" [{self.track.key}]" if self.track is not None else ""
-        gap = f", gap {self.gap:.1%}" if self.status != "optimal" and self.gap is not None else ""
-        return (f"<ThreeDResult{track} {self.status}{gap}: {b.plan.describe()}; MFU {b.mfu:.1%}, step "
-                f"{b.step_time_s:.4g} s, {human_bytes(b.memory_total)} of {human_bytes(self.instance.limit)} per "
-                "device; "
+        gap = f", gap {human_percent(self.gap)}" if self.status != "optimal" and self.gap is not None else ""
+        return (f"<ThreeDResult{track} {self.status}{gap}: {b.plan.describe()}; MFU {human_percent(b.mfu)}, step "
+                f"{step_text(b.step_time_s)}, {human_bytes(b.memory_total)} of {human_bytes(self.instance.limit)} "
+                "per device; "
                 f"{plural(len(self.top), 'plan')} in .top, {self.engine} {self.solve_time_s:.2f} s>")
+
+    def __str__(self) -> str:
+        """The text report (`explore solve 3d` prints it): print(res) reads as the CLI does; repr() is the
+        one-line headline."""
+        return self.to_text()
 
     def _repr_html_(self) -> str:
         return self.report._repr_html_()
+
+    def to_text(self, width: int | None = None) -> str:
+        """The report as `explore solve 3d` prints it (self.report.to_text(width))."""
+        return self.report.to_text(width)
+
+    def to_markdown(self) -> str:
+        """The report in Markdown, as `explore solve 3d --format md` writes it (self.report.to_markdown())."""
+        return self.report.to_markdown()
+
+    def to_html(self, *, full_page: bool = True) -> str:
+        """The report as one HTML page, as `explore solve 3d --format html` writes it, or with full_page=False the
+        fragment a notebook shows (self.report.to_html())."""
+        return self.report.to_html(full_page=full_page)
 
     @property
     def gap(self) -> float | None:
@@ -109,6 +127,14 @@ class ThreeDResult:
     def to_json(self) -> str:
         """The report's JSON, as `explore solve 3d --format json` writes it."""
         return self.report.to_json()
+
+
+def step_text(seconds: float) -> str:
+    """A duration in a one-line headline: four significant digits from 0.1 s ('3.812 s', '200,686 s': never
+    scientific notation, whatever the network), ms or us below (explorer/units.py human_number, human_duration)."""
+    from explorer.units import human_duration, human_number
+
+    return f"{human_number(seconds, 4)} s" if seconds >= 0.1 else human_duration(seconds)
 
 
 def _row(e: StepEstimate) -> dict:

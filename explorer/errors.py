@@ -74,7 +74,9 @@ class NoAnswerError(ExplorerError):
     exit_code = 3
 
     def __init__(self, time_limit_s: float, where: str = "") -> None:
-        limit = f"the {time_limit_s:g} s time limit" if time_limit_s else "the time limit"
+        from explorer.units import human_sci  # never '1e+06 s'
+
+        limit = f"the {human_sci(time_limit_s, 6)} s time limit" if time_limit_s else "the time limit"
         super().__init__(f"no answer found within {limit}{' ' + where if where else ''}: the solver stopped before "
                          f"finding any configuration (that does not mean none exists); raise --time-limit")
         self.time_limit_s = time_limit_s

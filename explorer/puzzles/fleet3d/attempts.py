@@ -24,6 +24,7 @@ from explorer.errors import UsageError
 from explorer.puzzles.fleet3d import model
 from explorer.puzzles.fleet3d.scenario import FleetScenario, Placement, load
 from explorer.report import Constraint, Figure
+from explorer.units import human_sci
 
 ATTEMPT_VARIABLES = ["split", "trainable_layers", "micro_batch", "local_steps", "participation",
                      "deadline_quantile", "tier"]
@@ -91,7 +92,7 @@ def attempt_space(track: str = "edge") -> dict[str, list]:
 
 
 def _listing(values) -> str:
-    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+    return ", ".join(f"{human_sci(v, 6)}" if isinstance(v, float) else str(v) for v in values)
 
 
 def attempt_defaults(track: str = "edge", **_: Any) -> dict[str, Any]:
@@ -150,7 +151,7 @@ def _outside(scn: FleetScenario, tb: model.Tables, v: dict[str, Any]) -> list[st
                        ("participation", searched["participation"] if server else (1.0,)),
                        ("deadline_quantile", searched["deadline_quantile"])):
         if not any(abs(v[name] - g) <= 1e-9 for g in grid):
-            out.append(f"{name} {v[name]:g} is not searched ({_listing(grid)})")
+            out.append(f"{name} {human_sci(v[name], 6)} is not searched ({_listing(grid)})")
     return out
 
 
@@ -165,10 +166,11 @@ def _no_selection(scn: FleetScenario, v: dict[str, Any]) -> str | None:
     tier = _tier(scn, v)
     notes = []
     if tier.graph != "server" and abs(v["participation"] - 1.0) > 1e-9:
-        notes.append(f"participation {v['participation']:g} does not apply on {tier.short}: every "
+        notes.append(f"participation {human_sci(v['participation'], 6)} does not apply on {tier.short}: every "
                      f"{scn.track.device_word} in range takes part (graded at 1)")
     if not tier.drops_late:  # an all-reduce drops nobody (tables._wait_unit): any deadline grades alike
-        notes.append(f"deadline_quantile {v['deadline_quantile']:g} does not apply on {tier.short}: a ring cannot "
+        notes.append(f"deadline_quantile {human_sci(v['deadline_quantile'], 6)} does not apply on {tier.short}: a "
+                     f"ring cannot "
                      "drop a late member, the round waits for the slowest")
     return "; ".join(notes) or None
 

@@ -50,6 +50,16 @@ def test_the_crossover_legend_says_alpha_in_ms():
     assert "alpha = 30 ms" in title and not SCI.search(title), title
 
 
+def test_a_crossover_at_the_limits_of_its_inputs_reads_without_exponents():
+    from explorer.reports.plots import draw
+
+    # the largest alpha (10 s per message) over the slowest link allowed (1,000 B/s): 'alpha = 1e+07 us' before
+    report = explorer.solve("crossover", track="cloud", alpha_s=10.0, bandwidth_bps=1000.0)
+    assert not SCI.search(report.to_text()) and not SCI.search(report.to_markdown())
+    title = draw("crossover", report).axes[0].get_legend().get_title().get_text()
+    assert "alpha = 10 s" in title and "B = 1 kB/s" in title, title  # 1,000 B = 1 kB (SI)
+
+
 def test_figure_and_prose_helpers_never_print_an_exponent():
     from explorer.reports.plots import style
 

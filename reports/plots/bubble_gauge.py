@@ -54,7 +54,13 @@ def draw(data: dict, report: Any) -> Figure:
         a = math.radians(_angle(float(crisis), top))
         ax.plot([0.62 * math.cos(a), r_out * math.cos(a)], [0.62 * math.sin(a), r_out * math.sin(a)],
                 color=style.VERMILION, lw=2, ls="--")
-        ax.text(0.5 * math.cos(a), 0.5 * math.sin(a), f"crisis\n{100 * float(crisis):.1f}%", ha="center",
+        # the label sits inside the dial beside its mark, moved aside when the needle or the limit's label points
+        # within 15 degrees of it (the lab's first move shows the crisis plan itself: needle and mark at 30.4%)
+        mark, taken = _angle(float(crisis), top), (_angle(b, top), _angle(limit, top))
+        label = next((c for c in (mark, mark + 15, mark - 15, mark + 30, mark - 30, mark + 45, mark - 45)
+                      if 10.0 <= c <= 170.0 and all(abs(c - t) >= 15.0 for t in taken)), mark)
+        la = math.radians(label)
+        ax.text(0.45 * math.cos(la), 0.45 * math.sin(la), f"crisis\n{100 * float(crisis):.1f}%", ha="center",
                 va="center", fontsize=8, color=style.VERMILION)
     a = math.radians(_angle(b, top))
     colour = style.GOOD if b <= limit + 1e-12 else style.BAD
@@ -71,5 +77,7 @@ def draw(data: dict, report: Any) -> Figure:
     ax.text(0, -0.36, f"{verdict} the {100 * limit:.0f}% bubble rule", ha="center", va="center", fontsize=9)
     ax.set_xlim(-1.3, 1.3)
     ax.set_ylim(-0.45, 1.25)
-    style.title(ax, report, "Pipeline bubble fraction")
+    # a figure title, not the axes': constrained layout keeps no room above an equal-aspect axes that is off,
+    # so the axes title was cut at the figure's top edge
+    style.title(fig, report, "Pipeline bubble fraction")
     return fig

@@ -74,7 +74,10 @@ def title(fig_or_ax: Any, report: Any, text: str) -> None:
     """Title with the track, so a figure cut out of a report still says what it shows."""
     track = getattr(report, "track", "")
     suffix = f"  [{track}]" if track else ""
-    fig_or_ax.set_title(f"{text}{suffix}")
+    if hasattr(fig_or_ax, "suptitle"):  # a Figure: its own title, for which constrained layout keeps room
+        fig_or_ax.suptitle(f"{text}{suffix}")
+    else:
+        fig_or_ax.set_title(f"{text}{suffix}")
 
 
 def human_bytes(v: float) -> str:

@@ -238,8 +238,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if hint is bool:
-        return isinstance(value, (bool, numbers.Integral))
+    if hint is bool:  # True or False, not 0 / 1 (as int refuses True): a switch is said as one
+        return isinstance(value, bool)
     return isinstance(value, hint)
 
 
@@ -249,6 +249,8 @@ def _type_name(hint: Any) -> str:
         return " or ".join(_type_name(h) for h in typing.get_args(hint))
     if hint is type(None):
         return "None"
+    if hint is bool:
+        return "bool (True or False)"
     return getattr(origin or hint, "__name__", str(hint))
 
 

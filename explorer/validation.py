@@ -112,9 +112,13 @@ MAX_FRONTIER_SOLVES = 2400
 
 
 def _fmt(x: float) -> str:
+    """A range's end in a message: whole numbers with separators, others to six significant digits, never in
+    scientific notation (a latency's 1e-09 reads 0.000000001)."""
+    from explorer.units import human_number
+
     if isinstance(x, int) or (x == int(x) and abs(x) < 1e15):
         return f"{int(x):,}"
-    return f"{x:g}"
+    return human_number(x, 6)
 
 
 class Number(click.ParamType):

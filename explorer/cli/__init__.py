@@ -31,7 +31,15 @@ OPTIONAL_COMMAND_MODULES = (
 )
 
 
-class ExplorerGroup(click.Group):
+class AnyCaseGroup(click.Group):
+    """A group whose subcommands are found in any case (`explore SOLVE 3D`), as their choices are (common.choice) and
+    as the Python API reads names; option names stay as written, so a repeated option is always caught."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or super().get_command(ctx, cmd_name.lower())
+
+
+class ExplorerGroup(AnyCaseGroup):
     """The top-level group: in standalone mode (the console script, CliRunner) every error becomes one
     line on stderr (at most 80 characters of a bad value quoted) and an exit code: 2 for usage, 1 for
     infeasible or refused; never a traceback (EXPLORER_DEBUG=1 shows it)."""
@@ -133,13 +141,14 @@ class CheckedOutputCommand(OnceCommand):
         return super().invoke(ctx)
 
 
-class SolveGroup(click.Group):
+class SolveGroup(AnyCaseGroup):
     """`explore solve`: its subcommands check their output file before solving (CheckedOutputCommand)."""
 
     command_class = CheckedOutputCommand
 
 
 ExplorerGroup.command_class = OnceCommand
+ExplorerGroup.group_class = AnyCaseGroup
 
 
 @click.group(cls=ExplorerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

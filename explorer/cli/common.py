@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
@@ -17,13 +17,20 @@ from explorer.models.architecture import MLP_KINDS
 from explorer.plan import PRECISIONS
 from explorer.tracks import TRACKS
 
+
+def choice(values: Iterable[str]) -> click.Choice:
+    """A click.Choice that takes its names in any case and hands the command the canonical one (`--precision FP8`
+    is fp8), as the Python API reads them."""
+    return click.Choice(list(values), case_sensitive=False)
+
+
 FORMATS = ("text", "json", "markdown", "html")
 # a student's attempts file must exist and be readable before anything is solved
 ATTEMPTS_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 
 def track_option(f: Callable) -> Callable:
-    return click.option("--track", "-t", type=click.Choice(TRACKS), default="cloud", show_default=True,
+    return click.option("--track", "-t", type=choice(TRACKS), default="cloud", show_default=True,
                         help="Lab track (scenario defaults).")(f)
 
 
@@ -97,7 +104,7 @@ def output_options(f: Callable) -> Callable:
                      help="Write the report into this directory instead of printing it (created if missing; "
                           "checked before solving). A path ending in a file suffix (.html, .json, .md, .txt, "
                           ".png, .csv) that does not exist is refused: --out takes a directory.")(f)
-    f = click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    f = click.option("--format", "fmt", type=choice(FORMATS), default="text", show_default=True,
                      help="Report format.")(f)
     return f
 
@@ -140,7 +147,7 @@ def shape_options(f: Callable) -> Callable:
                      help="Custom shape: MLP width (default 4 x hidden for GELU, ReLU and squared ReLU, 8/3 x hidden "
                           "for SwiGLU and GeGLU)."),
         click.option("--vocab", type=V.VOCAB, default=None, help="Custom shape: vocabulary (default 32000)."),
-        click.option("--mlp", type=click.Choice(MLP_KINDS), default=None,
+        click.option("--mlp", type=choice(MLP_KINDS), default=None,
                      help="Custom shape: GELU MLP (2 matrices: GPT-3, BLOOM, MT-NLG), ReLU (2: OPT), squared ReLU "
                           "(2: Nemotron-4) or a gated unit, SwiGLU (3: Llama) or GeGLU (3: GLM-130B, Gemma); "
                           "default swiglu. Catalog models carry their own."),
@@ -184,13 +191,13 @@ def stack_options(f: Callable,
     --grad-accumulation-fusion/--no-..., --cross-entropy.
     precision_default: what --precision's help says of its default (a command without --track says its own)."""
     opts = [
-        click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
+        click.option("--precision", type=choice(list(PRECISIONS)), default=None,
                      help=f"Training precision ({precision_default}). fp8: "
                           "Transformer Engine FP8 GEMMs, attention and output layer in BF16 (H100 and later); "
                           "fp32: no mixed precision (a part without a 16-bit peak)."),
         click.option("--flash-attention/--no-flash-attention", default=True, show_default=True,
                      help="Fused attention kernel (off: scores stored and streamed through HBM, pre-2022 runs)."),
-        click.option("--attention-kernel", type=click.Choice(list(ATTENTION_KERNEL_NAMES)), default=None,
+        click.option("--attention-kernel", type=choice(list(ATTENTION_KERNEL_NAMES)), default=None,
                      help="Which fused kernel: flash2 (FlashAttention-2 class: flash-attn 2, PyTorch SDPA's "
                           "default), flash1 (flash-attn 1.x, 2.25x slower), triton (FlashAttention in Triton as MPT "
                           "ran it in 2023, 2.3x slower; FlashAttention-2 paper, fig. 4), cudnn (cuDNN fused "
@@ -223,7 +230,7 @@ def stack_options(f: Callable,
                           "autograd adds them into .grad, one HBM pass over the local parameters per micro-batch "
                           "after the first. Charged on ZeRO-0 plans only, the 2021 LocalDDP the SC'21 runs used; "
                           "ZeRO-1 plans and DeepSpeed and FSDP2 are unaffected."),
-        click.option("--cross-entropy", type=click.Choice(list(CROSS_ENTROPY_KERNELS)), default="unfused",
+        click.option("--cross-entropy", type=choice(list(CROSS_ENTROPY_KERNELS)), default="unfused",
                      show_default=True,
                      help=f"The loss kernel. unfused: FP32 passes over the logits, {CE_BYTES['unfused']:g} bytes "
                           "per logit (Megatron-LM's default, PyTorch's F.cross_entropy). te: Transformer Engine's "
@@ -317,7 +324,7 @@ def framework_options(f: Callable) -> Callable:
 
     f = click.option("--in-network-reduction/--no-in-network-reduction", default=False, show_default=True,
                      help="NVLink SHARP (NVLS) all-reduce where the intra-node fabric has it (NCCL_NVLS_ENABLE).")(f)
-    f = click.option("--grad-reduce-dtype", type=click.Choice(GRAD_REDUCE_DTYPES), default=None,
+    f = click.option("--grad-reduce-dtype", type=choice(GRAD_REDUCE_DTYPES), default=None,
                      help="Gradient accumulation and reduction dtype (default: the framework's; Megatron-LM and "
                           "FSDP2 reduce bf16 training's gradients in fp32).")(f)
     f = click.option("--framework", default=DEFAULT_FRAMEWORK, show_default=True, callback=_framework_value,

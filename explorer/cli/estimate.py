@@ -7,6 +7,7 @@ import click
 from explorer import validation as V
 from explorer.cli import main
 from explorer.cli.common import (
+    choice,
     cluster_options,
     framework_options,
     model_options,
@@ -18,7 +19,7 @@ from explorer.units import MS, US
 
 
 @main.command("estimate")
-@click.option("--track", type=click.Choice(TRACKS), default="cloud", show_default=True,
+@click.option("--track", type=choice(TRACKS), default="cloud", show_default=True,
               help="Scenario whose defaults fill what is not given: the model, the cluster, the sequence length and "
                    "the global batch; with the track's own model and GPU also --zero and --recompute, from its crisis "
                    "plan (the assumptions say so). TP, PP, CP and the micro-batch default as shown, except that "
@@ -39,7 +40,7 @@ from explorer.units import MS, US
               help="ZeRO stage (default: the track's crisis plan's for its own model and GPU, else the framework's: "
                    "3 for fsdp, FSDP2's fully_shard; 0 otherwise). Megatron-LM runs 2 and 3 as Megatron-FSDP, "
                    "without PP.")
-@click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default=None,
+@click.option("--recompute", type=choice(["none", "selective", "full"]), default=None,
               help="Activation recompute (default: the track's crisis plan's for its own model and GPU, else none).")
 @recompute_every_option
 @click.option("--sequence-parallel/--no-sequence-parallel", default=True, show_default=True)
@@ -51,7 +52,7 @@ from explorer.units import MS, US
                    "--account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split; Llama 3 "
                    "405B: 126 layers in 128 slots of PP 16 x V 8). No effect at PP=1 (said so).")
 @framework_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=choice(["text", "json"]), default="text", show_default=True)
 def estimate_cmd(track, model, layers, hidden, heads, kv_heads, ffn, vocab, mlp, parallel_block, seq_len,
                  gpu, gpus, gpus_per_node,
                  network, intra_network, precision, flash_attention, attention_kernel, tp_comm_overlap, fused_kernels,

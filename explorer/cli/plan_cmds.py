@@ -10,7 +10,15 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import FRAMEWORK_KEYS, SHAPE_KEYS, STACK_KEYS, framework_options, shape_options, stack_options
+from explorer.cli.common import (
+    FRAMEWORK_KEYS,
+    SHAPE_KEYS,
+    STACK_KEYS,
+    choice,
+    framework_options,
+    shape_options,
+    stack_options,
+)
 from explorer.errors import ExplorerError, InfeasibleError
 
 FINITE = V.Real()  # ASCII digits, finite; each value's range is checked where it is used (explorer.planner)
@@ -89,7 +97,7 @@ def stack(kw: dict) -> dict:
               help="Inter-node networks to consider, e.g. ib_ndr,roce_400g (default: each GPU node's own).")
 @click.option("--deadline-days", type=FINITE, default=None, help="Train within this many days.")
 @click.option("--budget-usd", type=FINITE, default=None, help="Spend at most this many dollars.")
-@click.option("--objective", type=click.Choice(["cost", "time"]), default="cost", show_default=True,
+@click.option("--objective", type=choice(["cost", "time"]), default="cost", show_default=True,
               help="cost: the cheapest plan that meets the constraints; time: the fastest.")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Sequences per step (default 2048, Llama 3 405B's).")
@@ -101,7 +109,7 @@ def stack(kw: dict) -> dict:
 @cloud_stack_options
 @framework_options
 @assumption_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=choice(["text", "json"]), default="text", show_default=True)
 def plan_cmd(**kw) -> None:
     """Cheapest or fastest (GPU type, count, network, 3D plan) among the candidates searched (default: every
     priced GPU type x GPU counts 8-65,536 in powers of two x each node's own network) to train a model on a token
@@ -172,7 +180,7 @@ def _refuse_prices_of_other_gpus(prices: str | None, gpu_types: list[str]) -> No
 @click.option("--time-limit", type=V.TIME_LIMIT, default=None, help="CP-SAT time limit for the bound, s.")
 @cloud_stack_options
 @framework_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=choice(["text", "json"]), default="text", show_default=True)
 @click.option("--strict", is_flag=True,
               help="Exit with status 1 if the verdict is inconsistent, impossible or beyond the model (anything but "
                    "consistent or nothing to test); the report is printed first.")

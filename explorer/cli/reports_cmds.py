@@ -17,7 +17,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
-from explorer.cli.common import ATTEMPTS_FILE, FORMATS, output_options, track_option
+from explorer.cli.common import ATTEMPTS_FILE, FORMATS, choice, output_options, track_option
 from explorer.errors import UsageError
 
 LAB_CHOICES = ("05", "06", "08", "all")
@@ -25,7 +25,7 @@ TRACK_CHOICES = ("cloud", "edge", "mobile", "tiny", "all")
 
 
 @main.command("frontier")
-@click.argument("puzzle")
+@click.argument("puzzle", callback=lambda _ctx, _param, v: v.lower())  # any case, as solve's
 @track_option
 @output_options
 @click.option("--attempts", "attempts_file", type=ATTEMPTS_FILE, default=None,
@@ -132,8 +132,8 @@ def _expand(value: str, allowed: tuple[str, ...]) -> list[str]:
 
 
 @main.command("key")
-@click.option("--lab", type=click.Choice(LAB_CHOICES), default="all", show_default=True, help="Which lab.")
-@click.option("--track", "-t", type=click.Choice(TRACK_CHOICES), default="all", show_default=True,
+@click.option("--lab", type=choice(LAB_CHOICES), default="all", show_default=True, help="Which lab.")
+@click.option("--track", "-t", type=choice(TRACK_CHOICES), default="all", show_default=True,
               help="Which track.")
 @click.option("--out", "out_dir", type=V.OUT_DIR, required=True,
               help="Directory for the key (index.html, index.md, labNN/...).")
@@ -173,8 +173,8 @@ def attempts_group() -> None:
 
 
 @attempts_group.command("template")
-@click.argument("puzzle")
-@click.option("--format", "fmt", type=click.Choice(("csv", "json")), default="csv", show_default=True,
+@click.argument("puzzle", callback=lambda _ctx, _param, v: v.lower())  # any case, as solve's
+@click.option("--format", "fmt", type=choice(("csv", "json")), default="csv", show_default=True,
               help="File format to fill in.")
 @track_option
 def attempts_template(puzzle: str, fmt: str, track: str) -> None:
@@ -195,7 +195,7 @@ def report_output_options(f: Callable) -> Callable:
                      help="Write the report into this directory instead of printing it (created if missing), as "
                           "the command that made it names it: 3d-cloud.html for a `solve 3d` report, "
                           "frontier-3d-cloud.html for a `frontier 3d` one. Checked before anything is written.")(f)
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    return click.option("--format", "fmt", type=choice(FORMATS), default="text", show_default=True,
                         help="Report format.")(f)
 
 

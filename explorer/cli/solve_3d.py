@@ -7,6 +7,7 @@ import click
 from explorer import validation as V
 from explorer.cli import solve
 from explorer.cli.common import (
+    choice,
     cluster_options,
     emit,
     framework_options,
@@ -55,7 +56,7 @@ FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_
 @click.option("--fix", default=None, help="Pin variables, e.g. 'tp=8,pp=4,zero=1,recompute=full'.")
 @recompute_every_option
 @framework_options
-@click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default=None,
+@click.option("--engine", type=choice(["cpsat", "enumerate"]), default=None,
               help="CP-SAT (proven optimum) or the exhaustive numpy evaluator [default: cpsat on cloud; enumerate "
                    "on the fleet tracks, whose few thousand configurations it scores in milliseconds].")
 @click.option("--top", type=V.TOP, default=5, show_default=True, help="How many configurations to list.")

@@ -8,7 +8,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options
+from explorer.cli.common import choice, emit, puzzle_options
 
 
 @solve.command("batch")
@@ -20,7 +20,7 @@ from explorer.cli.common import emit, puzzle_options
               help="Largest global batch allowed (must not exceed the dataset).")
 @click.option("--critical-batch", type=V.GLOBAL_BATCH, default=None,
               help="Critical batch size in samples (default: track).")
-@click.option("--loss-scaling", type=click.Choice(["dynamic", "static", "none"]), default="dynamic",
+@click.option("--loss-scaling", type=choice(["dynamic", "static", "none"]), default="dynamic",
               show_default=True, help="FP16 loss scaling used in the search.")
 def solve_batch(track: str, fmt: str, out_dir: Path | None, attempts_file: Path | None, target_mfu: float | None,
                 network_headroom: float | None, batch: int | None, critical_batch: int | None,

@@ -8,13 +8,13 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options, time_limit_option
+from explorer.cli.common import choice, emit, puzzle_options, time_limit_option
 
 
 @solve.command("dataloader")
 @puzzle_options
 @time_limit_option
-@click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True)
+@click.option("--engine", type=choice(["cpsat", "enumerate"]), default="cpsat", show_default=True)
 @click.option("--workers", type=V.WORKERS, default=None, help="Most CPU workers available (default: track).")
 @click.option("--devices", type=V.DEVICES, default=None,
               help="Most accelerators available, at most the pipeline host's (default: all of them; 8 on cloud).")

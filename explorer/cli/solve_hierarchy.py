@@ -6,7 +6,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options, time_limit_option
+from explorer.cli.common import choice, emit, puzzle_options, time_limit_option
 
 
 @solve.command("hierarchy")
@@ -18,7 +18,7 @@ from explorer.cli.common import emit, puzzle_options, time_limit_option
               help="Effective inter-tier bandwidth in GB/s (1e9 bytes/s).")
 @click.option("--global-batch", type=V.GLOBAL_BATCH, default=None,
               help="Samples per optimizer step (default: the track's).")
-@click.option("--engine", type=click.Choice(("cpsat", "enumerate")), default="cpsat", show_default=True,
+@click.option("--engine", type=choice(("cpsat", "enumerate")), default="cpsat", show_default=True,
               help="CP-SAT, or the exhaustive evaluator over the same choices.")
 def hierarchy_command(track: str, fmt: str, out_dir, attempts_file, time_limit: float | None,
                       message_gb: float | None, inter_gbs: float | None, global_batch: int | None,

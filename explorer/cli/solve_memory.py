@@ -8,13 +8,13 @@ import click
 
 from explorer import validation as V
 from explorer.cli import solve
-from explorer.cli.common import emit, puzzle_options, time_limit_option
+from explorer.cli.common import choice, emit, puzzle_options, time_limit_option
 
 
 @solve.command("memory")
 @puzzle_options
 @time_limit_option
-@click.option("--engine", type=click.Choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
+@click.option("--engine", type=choice(["cpsat", "enumerate"]), default="cpsat", show_default=True,
               help="CP-SAT (re-checked exhaustively) or the exhaustive search alone.")
 @click.option("--memory-limit-gb", type=V.MEMORY_GB, default=None,
               help="Usable memory per device in GB (default: track).")

@@ -9,6 +9,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
+from explorer.cli.common import choice
 
 MAX_KNEE_LINES = 12
 
@@ -65,7 +66,7 @@ def _overridden(grid: dict, kind_file: object, kind: str | None, axes: dict) -> 
 
 
 @main.command("sweep")
-@click.option("--kind", type=click.Choice(["3d", "plan"]), default=None,
+@click.option("--kind", type=choice(["3d", "plan"]), default=None,
               help="Solve `solve 3d` (default) or `plan` at every point.")
 @click.option("--grid", "grid_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A TOML or YAML file: kind = '3d'|'plan' and a table 'grid' of input = value or [values].")
@@ -100,7 +101,7 @@ def _overridden(grid: dict, kind_file: object, kind: str | None, axes: dict) -> 
               help="Refuse grids larger than this.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 @click.option("--figures/--no-figures", default=True, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=choice(["text", "json"]), default="text", show_default=True)
 def sweep_cmd(kind, grid_file, workers, scheduler, out_dir, time_limit, max_points, progress, figures, fmt,
               **axes) -> None:
     """Solve a grid of `solve 3d` or `plan` points on Dask; resumable; Parquet/CSV, knees and figures."""

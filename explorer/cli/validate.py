@@ -8,6 +8,7 @@ import click
 
 from explorer import validation as V
 from explorer.cli import main
+from explorer.cli.common import choice
 from explorer.errors import ExplorerError
 
 
@@ -16,7 +17,7 @@ class TargetMissed(ExplorerError):
 
 
 @main.command("validate")
-@click.option("--format", "fmt", type=click.Choice(("text", "json", "csv")), default="text", show_default=True,
+@click.option("--format", "fmt", type=choice(("text", "json", "csv")), default="text", show_default=True,
               help="Output format.")
 @click.option("--table", "tables", multiple=True, metavar="NAME",
               help="Validate only this reference table (repeatable); default: all shipped tables.")

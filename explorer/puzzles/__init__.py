@@ -66,9 +66,11 @@ PUZZLES: dict[str, PuzzleInfo] = {p.name: p for p in [
 
 
 def get_puzzle(name: str) -> PuzzleInfo:
-    if name not in PUZZLES:
+    """A puzzle by its name, in any case ('3D' is 3d), as the CLI's choices and the API take names."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in PUZZLES:
         raise unknown_name("puzzle", name, list(PUZZLES))
-    return PUZZLES[name]
+    return PUZZLES[key]
 
 
 def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:

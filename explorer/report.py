@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from explorer.errors import short
 from explorer.model_version import model_version
+from explorer.reports.format import CELL_FORMATS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -179,10 +180,13 @@ _RECORDS: dict[str, tuple[str, dict[str, tuple[Checker, bool]]]] = {  # each rec
     "formulas": ("{name, expression, source, note}", {"name": (_STR, True), "expression": (_STR, True),
                                                       "source": (_STR, True), "note": (_STR, False)}),
     "assumptions": ("{text, source}", {"text": (_STR, True), "source": (_STR, False)}),
-    "tables": ("{columns, rows, title}", {
+    "tables": ("{columns, rows, title, formats}", {
         "columns": (_list_of(_STR, "column names"), True),
         "rows": (_list_of(_list_of(_CELL, "cells"), "rows"), True),
-        "title": (_STR, False)}),
+        "title": (_STR, False),
+        "formats": (_list_of(_typed(lambda v: isinstance(v, str) and (v == "" or v in CELL_FORMATS),
+                                    "'' or one of " + ", ".join(repr(f) for f in CELL_FORMATS)),
+                             "column formats"), False)}),
 }
 _TOP: dict[str, tuple[Checker, bool]] = {
     "puzzle": (_STR, True), "track": (_STR, True), "lab": (_STR, True),
@@ -210,11 +214,13 @@ def _check_record(rec: Any, spec: dict[str, tuple[Checker, bool]], shape: str, w
     if unknown:
         raise ValueError(f"{where} has an unknown key {str(unknown[0])[:40]!r} (allowed: {', '.join(spec)})")
     _check_keys(rec, spec, where)
-    if "rows" in rec:  # a table: every row as long as the columns
+    if "rows" in rec:  # a table: every row as long as the columns, a format for each column (or none)
         n = len(rec["columns"])
         for i, row in enumerate(rec["rows"]):
             if len(row) != n:
                 raise ValueError(f"{where}.rows[{i}] has {len(row)} cells for {n} columns")
+        if rec.get("formats") and len(rec["formats"]) != n:
+            raise ValueError(f"{where}.formats has {len(rec['formats'])} entries for {n} columns")
 
 
 def check_saved(d: Any) -> None:
@@ -327,16 +333,57 @@ class Assumption:
     source: str = ""
 
 
+class UnknownName(KeyError):
+    """A name a report does not hold (a figure, a table): a KeyError whose message lists the names it does."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _unknown(what: str, name: Any, names: Any) -> UnknownName:
+    known = ", ".join(repr(k) for k in names) or "none"
+    return UnknownName(f"no {what} {short(name)} in this report; its {what}s: {known}")
+
+
+class Tables(dict):
+    """A report's tables by name (a dict); a name it does not hold is a KeyError listing the ones it does."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise _unknown("table", key, self)
+
+
 @dataclass
 class Table:
+    """A table of a report. `rows` hold the values (numbers in the unit the column's name or format says: bytes,
+    seconds, fractions), `formats` how each column prints them in every report (reports.format.CELL_FORMATS: '51.5%'
+    for the fraction 0.515, '50.89 GB' for 5.089e10 bytes; empty: every cell as fmt_value prints it); `to_frame()`
+    gives a DataFrame of the values, `text_rows()` the cells as the reports print them."""
+
     columns: list[str]
     rows: list[list[Any]]
     title: str = ""
+    formats: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.formats:
+            if len(self.formats) != len(self.columns):
+                raise ValueError(f"a table of {len(self.columns)} columns has {len(self.formats)} formats")
+            bad = [f for f in self.formats if f and f not in CELL_FORMATS]
+            if bad:
+                raise ValueError(f"column format {short(bad[0])} is not one of {', '.join(CELL_FORMATS)}")
 
     def to_frame(self) -> pd.DataFrame:
+        """The values as a pandas DataFrame (numbers stay numbers: sort or sum them)."""
         import pandas as pd
 
         return pd.DataFrame(self.rows, columns=self.columns)
+
+    def text_rows(self) -> list[list[str]]:
+        """The cells as the reports print them (each column through its format)."""
+        from explorer.reports.render import cell, column_formats
+
+        fmts = column_formats(self.formats, len(self.columns))
+        return [[cell(v, f) for v, f in zip(r, fmts)] for r in self.rows]
 
     # --- presentation: the table as the reports render it (numbers with their units, never a numpy repr) ---------
     def __repr__(self) -> str:  # a notebook cell's value, the REPL: the text table; .rows holds the values
@@ -350,7 +397,7 @@ class Table:
         doc = TextDoc()
         if self.title:
             doc.line(self.title, style="bold")
-        return doc.table(self.columns, self.rows).render(check_text_width(width)).strip("\n")
+        return doc.table(self.columns, self.rows, formats=self.formats).render(check_text_width(width)).strip("\n")
 
     def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks: the table as the HTML report has it
         from html import escape
@@ -358,7 +405,8 @@ class Table:
         from explorer.reports.html import CSS, table_html
 
         title = f"<p><b>{escape(self.title)}</b></p>" if self.title else ""
-        return f"<div class='explorer-report'><style>{CSS}</style>{title}{table_html(self.columns, self.rows)}</div>"
+        return (f"<div class='explorer-report'><style>{CSS}</style>{title}"
+                f"{table_html(self.columns, self.rows, formats=self.formats)}</div>")
 
 
 @dataclass
@@ -377,7 +425,7 @@ class Report:
     constraints: list[Constraint] = field(default_factory=list)
     formulas: list[Formula] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
-    tables: dict[str, Table] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=Tables)  # a Tables: a missing name's KeyError lists them
     plots: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -390,8 +438,15 @@ class Report:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status {str(self.status)[:40]!r} not in {STATUSES}")
+        if not isinstance(self.tables, Tables):
+            self.tables = Tables(self.tables)
 
     def figure(self, name: str) -> Any:
+        """The value of the figure `name` (a key of `figures`: 'mfu', 'step_time_s', ...), in its unit
+        (`figures[name].unit`: a fraction, seconds, bytes). A name the report does not hold is a KeyError listing
+        the ones it does."""
+        if name not in self.figures:
+            raise _unknown("figure", name, self.figures)
         return self.figures[name].value
 
     # --- presentation (renderers live in explorer.reports.render; imported on use) ----------------------
@@ -437,6 +492,9 @@ class Report:
         with it stays refused."""
         d = asdict(self)
         d.pop("integrity")
+        for t in d["tables"].values():
+            if not t.get("formats"):  # a table without formats is saved as before they existed
+                t.pop("formats", None)
         for c, obj in zip(d["constraints"], self.constraints):
             c["satisfied"] = obj.satisfied
             c["slack"] = obj.slack

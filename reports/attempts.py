@@ -123,6 +123,13 @@ def _wrapped(text: str, indent: str = "", more: str = "  ") -> list[str]:
                          break_long_words=False, break_on_hyphens=False) or [indent]
 
 
+def _written(x: float) -> str:
+    """A fraction as a file would hold it: 0.5, 1 (not 1.0), 0.00001 (not 1e-05)."""
+    import numpy as np
+
+    return np.format_float_positional(x, trim="-")
+
+
 def listing(values: list) -> list[str]:
     """Values as a template lists them: a run of three or more consecutive whole numbers as 'first-last' (1-64), a
     fraction as written in a file (1, not 1.0)."""
@@ -133,7 +140,7 @@ def listing(values: list) -> list[str]:
         while (j + 1 < len(values) and all(isinstance(values[k], int) and not isinstance(values[k], bool)
                                            for k in (j, j + 1)) and values[j + 1] == values[j] + 1):
             j += 1
-        out += [f"{values[i]}-{values[j]}"] if j - i >= 2 else [f"{x:g}" if isinstance(x, float) else show(x)
+        out += [f"{values[i]}-{values[j]}"] if j - i >= 2 else [_written(x) if isinstance(x, float) else show(x)
                                                                for x in values[i:j + 1]]
         i = j + 1
     return out
@@ -632,10 +639,12 @@ def grades_table(grades: list[Grade], variables: list[str], objective_name: str,
         rows.append([num, g.line, *[f"{show(g.values.get(v))} (assumed)" if v in g.assumed else show(g.values.get(v))
                                     for v in variables],
                      # outside the searched space: what the model gives for it, not the figures of a valid plan
-                     *[_figure_text(g.figures[k]) + (" (if it ran)" if g.outside else "") if k in g.figures else ""
+                     # a figure the model gives no value for (a plan it cannot run) and no gap: '-', as the
+                     # report's other tables write a missing value (an empty cell read as a rendering fault)
+                     *[_figure_text(g.figures[k]) + (" (if it ran)" if g.outside else "") if k in g.figures else "-"
                        for k in fig_names],
                      "yes" if g.feasible else ("outside space" if g.outside else "NO"),
-                     g.gap_text, frontier, "; ".join(g.outside + g.violations) or "none",
+                     g.gap_text or "-", frontier, "; ".join(g.outside + g.violations) or "none",
                      g.best_move])
     return Table(cols, rows, title=f"Attempts graded beside {ref} ({objective_name})")
 

@@ -103,15 +103,18 @@ PAGE_CSS = "body{margin:2em auto;padding:0 1em;background:#fff}main.explorer-rep
 VERDICT_COLUMNS = ("feasible", "state", "on frontier", "status")
 
 
-def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str] | None = None) -> str:
+def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str] | None = None,
+               formats: list[str] | None = None) -> str:
     """An HTML table in a box that scrolls sideways when the table is wider than the page; numeric columns
-    right-aligned (the first, label column stays left); classes: column index -> css class from cell text. Every
-    cell carries its column's name (data-label): a table of three or more columns becomes cards on a phone
-    (class 'cards' on its box, CSS above), each cell on its own line after that name."""
-    from explorer.reports.render import cell
+    right-aligned (the first, label column stays left); classes: column index -> css class from cell text;
+    formats: each column's number format (Table.formats). Every cell carries its column's name (data-label): a
+    table of three or more columns becomes cards on a phone (class 'cards' on its box, CSS above), each cell on its
+    own line after that name."""
+    from explorer.reports.render import cell, column_formats
     from explorer.reports.text import numeric_columns
 
-    numeric = numeric_columns(columns, rows)
+    fmts = column_formats(formats, len(columns))
+    numeric = numeric_columns(columns, rows, fmts)
     head = "".join(f"<th{' class=num' if num else ''}>{escape(str(c))}</th>" for c, num in zip(columns, numeric))
     if classes is None:  # verdict columns get coloured by their value
         classes = {i: "verdict" for i, c in enumerate(columns) if str(c) in VERDICT_COLUMNS}
@@ -120,7 +123,7 @@ def table_html(columns: list[str], rows: list[list[Any]], classes: dict[int, str
     for r in rows:
         tds = []
         for i, v in enumerate(r):
-            text = cell(v)
+            text = cell(v, fmts[i] if i < len(fmts) else "")
             cls = []
             if i < len(numeric) and numeric[i]:
                 cls.append("num")
@@ -237,6 +240,17 @@ def _v(value: Any, unit: str = "") -> str:
     return fmt_value(value, unit)
 
 
+def _n(x: Any) -> str:
+    """A number as prose writes it, three significant digits, never a computer's exponent (human_sci: 6,560, not
+    6.56e+03, which a screen reader reads as 'six point five six e plus zero three'); not a number: a TypeError
+    (the plot is then described by its module's sentence)."""
+    from explorer.units import human_sci
+
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"not a number: {x!r}")
+    return human_sci(x, 3)
+
+
 def _r_parallelism_map(d: dict, report: Any) -> str:
     word = d.get("device_word") or "device"
     split = f"tensor parallel {d['tp']} x pipeline parallel {d['pp']} x data parallel {d['dp']}"
@@ -253,12 +267,12 @@ def _r_memory_heatmap(d: dict, report: Any) -> str:
     cells = [(tp, pp, m) for pp, row in zip(d["pp"], grid) for tp, m in zip(d["tp"], row) if m is not None]
     fit = sum(1 for *_, m in cells if m <= limit)
     text = (f"Heatmap of memory per {word} in GB, tensor parallel {', '.join(map(str, d['tp']))} across and "
-            f"pipeline parallel {', '.join(map(str, d['pp']))} down, against a limit of {limit:.3g} GB: {fit} of "
+            f"pipeline parallel {', '.join(map(str, d['pp']))} down, against a limit of {_n(limit)} GB: {fit} of "
             f"{len(cells)} shapes fit.")
     chosen = d.get("chosen") or {}
     got = next((m for tp, pp, m in cells if tp == chosen.get("tp") and pp == chosen.get("pp")), None)
     if got is not None:
-        text += f" The chosen TP={chosen['tp']} PP={chosen['pp']} needs {got:.3g} GB."
+        text += f" The chosen TP={chosen['tp']} PP={chosen['pp']} needs {_n(got)} GB."
     return text
 
 
@@ -289,7 +303,7 @@ def _r_attempts(d: dict, report: Any) -> str:
 def _r_comm_ratio(d: dict, report: Any) -> str:
     b, r = d["global_batch"], d["comm_to_compute"]
     text = (f"Communication-to-compute ratio and MFU against the global batch from {b[0]:,} to {b[-1]:,} samples: "
-            f"the ratio falls from {r[0]:.3g} to {r[-1]:.3g}")
+            f"the ratio falls from {_n(r[0])} to {_n(r[-1])}")
     mfu = d.get("mfu") or []
     if mfu:
         text += f", MFU rises from {_v(mfu[0], 'fraction')} to {_v(mfu[-1], 'fraction')}"
@@ -340,7 +354,7 @@ def _r_fleet_tradeoff(d: dict, report: Any) -> str:
     best = d.get("best") or {}
     if best.get("days"):
         text += (f"; the best: {best.get('path')}, synchronising every {best['local_steps']} local steps, "
-                 f"{best['days']:.3g} days")
+                 f"{_n(best['days'])} days")
     if d.get("max_local_steps"):
         text += f"; the lab's step allows at most {d['max_local_steps']} local steps"
     return text + "."
@@ -389,7 +403,7 @@ def _r_straggler_wait(d: dict, report: Any) -> str:
     if d.get("mean") is not None:
         text += f", against a mean step of {_v(d['mean'], 's')}"
     if d.get("straggler_fraction") is not None and d.get("slowdown") is not None:
-        text += f" ({_v(d['straggler_fraction'], 'fraction')} stragglers, {d['slowdown']:g}x slower)"
+        text += f" ({_v(d['straggler_fraction'], 'fraction')} stragglers, {_n(d['slowdown'])}x slower)"
     return text + "."
 
 
@@ -478,7 +492,7 @@ def body(r, pngs: dict[str, bytes | str] | None = None) -> str:
         if legend:
             parts.append(f"<p class='legend'>{escape(legend)}</p>")
     for name, t in r.tables.items():
-        parts += [f"<h2>{escape(t.title or name)}</h2>", table_html(t.columns, t.rows)]
+        parts += [f"<h2>{escape(t.title or name)}</h2>", table_html(t.columns, t.rows, formats=t.formats)]
     if pngs:
         parts.append("<h2>Plots</h2>")
         for name, png in pngs.items():

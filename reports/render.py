@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from explorer.reports.format import fmt_value
+from explorer.reports.format import fmt_cell, fmt_value
 
 from explorer.errors import UsageError
 from explorer.report import (  # noqa: F401  (STATUS_TEXT re-exported)
@@ -27,11 +27,16 @@ from explorer.report import (  # noqa: F401  (STATUS_TEXT re-exported)
 from explorer.validation import require_finite
 
 
-def cell(c: Any) -> str:
-    """One table cell as text (numbers formatted, None as a dash)."""
-    if c is None:
-        return "-"
-    return c if isinstance(c, str) else fmt_value(c)
+def cell(c: Any, fmt: str = "") -> str:
+    """One table cell as text: a number through its column's format (reports.format.CELL_FORMATS; none: fmt_value),
+    None as a dash, text as it is."""
+    return fmt_cell(c, fmt)
+
+
+def column_formats(formats: Any, n: int) -> list[str]:
+    """A table's per-column formats, one per column ('' where it has none: Table.formats may be empty)."""
+    formats = list(formats or [])
+    return (formats + [""] * n)[:n]
 
 
 _ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
@@ -57,13 +62,16 @@ def _md_escape(s: str) -> str:
     return md_text(s).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(columns: list[str], rows: list[list]) -> list[str]:
-    """A Markdown table; numeric columns aligned right (`---:`), the first (label) column left."""
+def _md_table(columns: list[str], rows: list[list], formats: list[str] | None = None) -> list[str]:
+    """A Markdown table; numeric columns aligned right (`---:`), the first (label) column left; formats: each
+    column's number format (Table.formats)."""
     from explorer.reports.text import numeric_columns
 
-    align = ["---:" if num else "---" for num in numeric_columns(columns, rows)]
+    fmts = column_formats(formats, len(columns))
+    align = ["---:" if num else "---" for num in numeric_columns(columns, rows, fmts)]
     out = ["| " + " | ".join(_md_escape(str(c)) for c in columns) + " |", "|" + "|".join(align) + "|"]
-    out += ["| " + " | ".join(_md_escape(cell(c)) for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(_md_escape(cell(c, f)) for c, f in zip(r, fmts + [""] * (len(r) - len(fmts))))
+            + " |" for r in rows]
     return out
 
 
@@ -186,7 +194,7 @@ def to_markdown(r: Report, images: dict[str, str] | None = None, plots_note: str
         if legend:
             lines += [md_text(legend), ""]
     for name, t in r.tables.items():
-        lines += [f"## {md_text(t.title or name)}", ""] + _md_table(t.columns, t.rows) + [""]
+        lines += [f"## {md_text(t.title or name)}", ""] + _md_table(t.columns, t.rows, t.formats) + [""]
     if images:
         lines += ["## Plots", ""]
         from explorer.reports.html import plot_text

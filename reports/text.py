@@ -69,14 +69,17 @@ def is_numeric(value: Any, text: str) -> bool:
     return bool(_NUMBER.match(text.strip()))
 
 
-def numeric_columns(columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> list[bool]:
+def numeric_columns(columns: Sequence[Any], rows: Sequence[Sequence[Any]],
+                    formats: Sequence[str] | None = None) -> list[bool]:
     """Per column: True when every non-empty cell is a number. The first column holds labels and stays
-    left-aligned even when a label starts with a digit ("8 GPUs", "1-bit")."""
-    from explorer.reports.render import cell
+    left-aligned even when a label starts with a digit ("8 GPUs", "1-bit"). formats: each column's number format
+    (Table.formats)."""
+    from explorer.reports.render import cell, column_formats
 
+    fmts = column_formats(formats, len(columns))
     out = []
     for i in range(len(columns)):
-        cells = [(r[i], cell(r[i])) for r in rows if i < len(r)]
+        cells = [(r[i], cell(r[i], fmts[i])) for r in rows if i < len(r)]
         cells = [(v, t) for v, t in cells if t not in ("", "-")]
         out.append(i > 0 and bool(cells) and all(is_numeric(v, t) for v, t in cells))
     return out
@@ -151,18 +154,21 @@ def column_widths(cells: Sequence[Sequence[str]], width: int, nowrap: Sequence[b
     return widths
 
 
-def table(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> RenderableType:
-    """A table that fits `width`: as is, with wrapped cells, or as records when the columns cannot fit."""
-    from explorer.reports.render import cell
+def table(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int,
+          formats: Sequence[str] | None = None) -> RenderableType:
+    """A table that fits `width`: as is, with wrapped cells, or as records when the columns cannot fit; formats: each
+    column's number format (Table.formats)."""
+    from explorer.reports.render import cell, column_formats
     from rich.table import Table
     from rich.text import Text
 
     head = [str(c) for c in columns]
-    body = [[cell(v) for v in r][:len(head)] + [""] * (len(head) - len(r)) for r in rows]
-    numeric = numeric_columns(columns, rows)
+    fmts = column_formats(formats, len(head))
+    body = [[cell(v, f) for v, f in zip(r, fmts)] + [""] * (len(head) - len(r)) for r in rows]
+    numeric = numeric_columns(columns, rows, fmts)
     widths = column_widths([head, *body], width, numeric)
     if widths is None:
-        return records(columns, rows, width)
+        return records(columns, rows, width, fmts)
     t = Table(box=_box(), show_edge=False, pad_edge=False, padding=(0, GAP - 1, 0, 0), header_style="bold",
               expand=False)
     for c, num, w in zip(head, numeric, widths):
@@ -172,9 +178,10 @@ def table(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> 
     return t
 
 
-def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -> RenderableType:
+def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int,
+            formats: Sequence[str] | None = None) -> RenderableType:
     """A table too wide for the screen, one block per row: `column  value` lines, a blank line between."""
-    from explorer.reports.render import cell
+    from explorer.reports.render import cell, column_formats
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -186,8 +193,9 @@ def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int) -
         g = Table.grid(padding=(0, 2, 0, 0))
         g.add_column(width=label_width, overflow="fold", style="bold")
         g.add_column(overflow="fold")
+        fmts = column_formats(formats, len(columns))
         for i, (c, v) in enumerate(zip(columns, list(r) + [""] * (len(columns) - len(r)))):
-            text = cell(v)
+            text = cell(v, fmts[i])
             if i and not text.strip():
                 continue  # a blank cell says nothing in a record (an attempt that was not read has no gap)
             g.add_row(Text(str(c)), Text(keep_units(text, value_width)))
@@ -248,12 +256,13 @@ class TextDoc:
         self._parts.append(lambda w: Padding(item, (0, 0, 0, indent)) if indent else item)
         return self
 
-    def table(self, columns: Sequence[Any], rows: Sequence[Sequence[Any]], indent: int = 0) -> TextDoc:
-        """A table that fits: as is, with wrapped cells, or as records."""
+    def table(self, columns: Sequence[Any], rows: Sequence[Sequence[Any]], indent: int = 0,
+              formats: Sequence[str] | None = None) -> TextDoc:
+        """A table that fits: as is, with wrapped cells, or as records; formats: each column's number format."""
         from rich.padding import Padding
 
-        self._parts.append(lambda w: Padding(table(columns, rows, w - indent), (0, 0, 0, indent)) if indent
-                           else table(columns, rows, w))
+        self._parts.append(lambda w: Padding(table(columns, rows, w - indent, formats), (0, 0, 0, indent)) if indent
+                           else table(columns, rows, w, formats))
         return self
 
     def render(self, width: int | None = None, color: bool = False) -> str:
@@ -297,7 +306,7 @@ def to_text(r: Report, width: int | None = None, color: bool = False, plots_note
         if legend:
             doc.line().line(legend)
     for name, t in r.tables.items():
-        doc.heading(t.title or name).table(t.columns, t.rows)
+        doc.heading(t.title or name).table(t.columns, t.rows, formats=t.formats)
     if plots_note:
         doc.heading("Plots").line(plots_note)
     if r.formulas:

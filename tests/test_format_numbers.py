@@ -22,8 +22,8 @@ def test_durations_read_in_their_unit(seconds, shown):
 
 def test_a_fractional_count_has_no_padding_zeros():
     assert fmt_value(49.5, "replicas") == "49.5 replicas"   # was '49.500 replicas'
-    assert fmt_value(1.47, "x") == "1.47 x"
-    assert fmt_value(2.0, "x") == "2 x"                      # whole: the integer form
+    assert fmt_value(1.47, "x") == "1.47x"                   # a ratio spelled as the headlines spell it
+    assert fmt_value(2.0, "x") == "2x"                       # whole: the integer form
 
 
 @pytest.mark.parametrize("x, shown", [

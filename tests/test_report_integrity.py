@@ -98,7 +98,7 @@ TAMPERED = [
     ("findings", [1], "findings[0] must be an object {question, answer}"),
     ("findings", [{"question": "q"}], "findings[0] has no 'answer'"),
     ("findings", [{"question": 1, "answer": "a"}], "findings[0].question must be a string, got 1"),
-    ("tables", [1], "tables must be an object of {columns, rows, title} entries, got a list"),
+    ("tables", [1], "tables must be an object of {columns, rows, title, formats} entries, got a list"),
     ("tables", {"t": {"columns": ["a", "b"], "rows": [[1]]}}, "tables.t.rows[0] has 1 cells for 2 columns"),
     ("tables", {"t": {"columns": ["a"], "rows": [[{"x": 1}]]}}, "tables.t.rows[0][0] must be a number, string"),
     ("figures", [1], "figures must be an object of {value, unit, label} entries"),

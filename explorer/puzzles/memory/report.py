@@ -16,7 +16,6 @@ from explorer.puzzles.memory.narration import (
     _largest_vs_chosen,
     _lost_text,
     _no_layer_fits,
-    _signed_percent,
     _ttq_arithmetic,
     setup_words,
 )
@@ -199,18 +198,19 @@ def build_report(res: MemoryResult) -> Report:
                 sub = restrict(prob, dim, i)
                 a_idx, _ = solve_exhaustive(sub)
                 if a_idx is None:
-                    alt_rows.append([v, "does not fit", "", ""])
+                    alt_rows.append([v, "does not fit", None, None])
                     continue
                 full = {d: (inst.dims[d].index(sub.dims[d][j])) for d, j in a_idx.items()}
                 a_sc = prob.score(full)
                 a_c = _choice(inst, full)
                 a_lost = _ttq(prob, a_sc) / base_ttq - 1.0
                 alt_rows.append([v, "; ".join(_changes(inst.baseline, a_c, L)) or "no change",
-                                 _gb(a_sc["constraints"]["device memory"][0]), _signed_percent(a_lost)])
+                                 float(a_sc["constraints"]["device memory"][0]), float(a_lost)])
+            # values: bytes and the change as a fraction, printed as the findings say them ('50.9 GB', '+12.3%')
             tables[f"by_{dim}"] = Table([dim.replace("_", " "), "changes", "memory",
                                          "time-to-quality change (-: shorter)"],
                                         alt_rows,
-                                        title)
+                                        title, ["", "", "bytes3", "signed_percent"])
     # the waterfall table: SGD / Momentum / Adam x FP32 / BF16 / FP16 (+ the variants), starting setup
     rows, configs = [], []
     scale, unit = unit_scale(inst.limit / 10)  # the unit of which the limit is at least ten

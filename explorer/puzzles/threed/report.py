@@ -21,7 +21,9 @@ from explorer.puzzles.threed.narration import (
     _why,
 )
 from explorer.report import Assumption, Constraint, Figure, Formula, Report, Table
+from explorer.reports.format import fmt_value
 from explorer.units import human_bytes as hbytes
+from explorer.units import human_number as hnum
 from explorer.units import human_percent as pct
 from explorer.units import human_step as hstep
 from explorer.units import plural
@@ -60,10 +62,10 @@ def build_report(res) -> Report:
                          f"{hbytes(c.memory_total)} of {hbytes(inst.limit)} per {word}.")
         elif ratio >= 1:
             headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
-                         f"{pct(c.bubble_fraction)} bubble: {which} is {ratio:.2f}x faster.")
+                         f"{pct(c.bubble_fraction)} bubble: {which} is {fmt_value(ratio, 'x')} faster.")
         else:  # never call a speedup below 1x "faster"; name what rules the crisis out (a pin, a limit it breaks)
             headline += (f" The crisis configuration ({c.plan.describe()}) reaches MFU {pct(c.mfu)} with a "
-                         f"{pct(c.bubble_fraction)} bubble: {which} is {1 / ratio:.2f}x slower, "
+                         f"{pct(c.bubble_fraction)} bubble: {which} is {fmt_value(1 / ratio, 'x')} slower, "
                          f"{_slower_because(res)}.")
     figs = {
         "mfu": Figure(b.mfu, "fraction", "MFU (model FLOPs / peak)"),
@@ -84,7 +86,7 @@ def build_report(res) -> Report:
     if res.track:
         usd = res.track.device_hour_usd * inst.devices / 3600.0
         figs["cost_per_step_usd"] = Figure(usd * b.step_time_s, "USD", f"cost per step (at "
-                                           f"{res.track.device_hour_usd:g} USD per {word}-hour)")
+                                           f"{hnum(res.track.device_hour_usd, 4)} USD per {word}-hour)")
 
     bind = res.binding or {}
     proven = res.status == "optimal"
@@ -109,18 +111,21 @@ def build_report(res) -> Report:
         Constraint("TP within a node", b.plan.tp, s.cluster.devices_per_node, "", "<="),
     ]
     findings = _why(res) + _recompute_every_finding(res) + _lab_questions(res) + _micro_batch_finding(res)
+    # the tables hold values (fractions, seconds, bytes); their formats print them as the figures do (51.5%, 50.89 GB)
     top = Table(["rank", "configuration", "MFU", "step (s)", "bubble", "memory"],
-                [[i + 1, e.plan.describe(), pct(e.mfu), f"{e.step_time_s:.4f}", pct(e.bubble_fraction),
-                  hbytes(e.memory_total)] for i, e in enumerate(res.top)],
-                "Optimum and next best" if proven else "Configuration found (not proven optimal)")
+                [[i + 1, e.plan.describe(), float(e.mfu), float(e.step_time_s), float(e.bubble_fraction),
+                  float(e.memory_total)] for i, e in enumerate(res.top)],
+                "Optimum and next best" if proven else "Configuration found (not proven optimal)",
+                ["", "", "percent", "fixed.4", "percent", "bytes"])
     tables = {"top": top, "memory_breakdown": _breakdown_mem(b, res.crisis, proven),
               "time_breakdown": _breakdown_time(b, res.crisis, proven)}
     if res.micro_batch_question:
         tables["micro_batch_sweep"] = Table(
             ["micro-batch", "micro-batches", "MFU", "bubble", "memory (GB)", "fits"],
-            [[r["micro_batch"], r["num_micro_batches"], f"{r['mfu']:.2%}", f"{r['bubble_fraction']:.1%}",
-              f"{r['memory_gb']:.2f}", "yes" if r["fits"] else "no"] for r in res.micro_batch_question["sweep"]],
-            "The micro-batch question: crisis shape pinned, micro-batch free")
+            [[r["micro_batch"], r["num_micro_batches"], float(r["mfu"]), float(r["bubble_fraction"]),
+              float(r["memory_gb"]), bool(r["fits"])] for r in res.micro_batch_question["sweep"]],
+            "The micro-batch question: crisis shape pinned, micro-batch free",
+            ["", "", "percent.2", "percent.1", "fixed.2", ""])
     data = {"memory_heatmap": _heatmap(res),
             "bubble_gauge": bubble_gauge_data(b, float(inst.max_bubble), res.crisis),
             "parallelism_map": parallelism_map_data(b.plan, s, inst.devices, word)}
@@ -171,17 +176,17 @@ def _setup_summary(res) -> dict:
 
 
 def _breakdown_mem(b: StepEstimate, c: StepEstimate | None, proven: bool = True) -> Table:
-    rows = [[k, hbytes(v)] + ([hbytes(c.memory[k])] if c else []) for k, v in b.memory.items()]
-    rows.append(["total", hbytes(b.memory_total)] + ([hbytes(c.memory_total)] if c else []))
+    rows = [[k, float(v)] + ([float(c.memory[k])] if c else []) for k, v in b.memory.items()]
+    rows.append(["total", float(b.memory_total)] + ([float(c.memory_total)] if c else []))
     return Table(["memory part", "optimum" if proven else "answer"] + (["crisis"] if c else []), rows,
-                 "Memory per device")
+                 "Memory per device", ["", "bytes"] + (["bytes"] if c else []))  # bytes, printed as 50.89 GB
 
 
 def _breakdown_time(b: StepEstimate, c: StepEstimate | None, proven: bool = True) -> Table:
-    rows = [[_part(k), f"{v:.4f}"] + ([f"{c.time[k]:.4f}"] if c else []) for k, v in b.time.items()]
-    rows.append(["step", f"{b.step_time_s:.4f}"] + ([f"{c.step_time_s:.4f}"] if c else []))
+    rows = [[_part(k), float(v)] + ([float(c.time[k])] if c else []) for k, v in b.time.items()]
+    rows.append(["step", float(b.step_time_s)] + ([float(c.step_time_s)] if c else []))
     return Table(["time part", "optimum (s)" if proven else "answer (s)"] + (["crisis (s)"] if c else []), rows,
-                 "Step time")
+                 "Step time", ["", "fixed.4"] + (["fixed.4"] if c else []))  # seconds, printed as 3.8694
 
 
 def _heatmap(res) -> dict:
@@ -362,8 +367,8 @@ def _cost_assumption(res) -> list[Assumption]:
     if t is None:
         return []
     n, step = res.instance.devices, res.best.step_time_s
-    return [Assumption(f"Cost per step: {plural(n, t.device_word)} x "
-                       f"{t.device_hour_usd:g} USD per {t.device_word}-hour x {hstep(step)} / 3,600 s per hour = "
+    return [Assumption(f"Cost per step: {plural(n, t.device_word)} x {hnum(t.device_hour_usd, 4)} USD per "
+                       f"{t.device_word}-hour x {hstep(step)} / 3,600 s per hour = "
                        f"{n * t.device_hour_usd * step / 3600:,.3f} USD (the {t.key} track's price).",
                        t.sources.get("economics", f"tracks/{t.key}.toml [economics]"))]
 

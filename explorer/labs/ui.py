@@ -229,7 +229,12 @@ def prediction_view(mo: Any, part: Part, kept: str | None) -> Any:
 
 
 def table(mo: Any, t: Table) -> Any:
-    return mo.ui.table(t.to_frame().astype(str), selection=None, label=t.title, pagination=True, **TABLE_OPTIONS)
+    """A report table as the reports print it (each column through its format: '51.5%', '50.89 GB'), not its raw
+    values (0.5151, 50889987264.0), which `.rows` keeps."""
+    import pandas as pd
+
+    frame = pd.DataFrame(t.text_rows(), columns=t.columns)
+    return mo.ui.table(frame, selection=None, label=t.title, pagination=True, **TABLE_OPTIONS)
 
 
 def reflection_box(mo: Any) -> Any:

@@ -26,6 +26,10 @@ from explorer.units import human_bytes_3 as _gb  # three significant digits
 from explorer.units import human_number, plural, unit_scale
 from explorer.units import human_params as _params
 
+# who proved the answer (MemoryResult.engine): CP-SAT, or the exhaustive search over every configuration, the answer
+# when --engine enumerate is asked for or a time limit stopped CP-SAT before its proof (model.solve_memory)
+_PROVER = {"cpsat": "CP-SAT", "enumerate": "exhaustive search"}
+
 
 def build_report(res: MemoryResult) -> Report:
     inst, prob = res.inst, res.problem
@@ -143,7 +147,7 @@ def build_report(res: MemoryResult) -> Report:
                     "the fit that loses the least time-to-quality")
             headline = (f"{task}{m.name} needs {_gb(wf_base['total'])} per {t.device_word} as "
                         f"started ({_describe(inst.baseline, L)}) but {_gb(inst.limit)} is usable. "
-                        + (f"{what[0].upper() + what[1:]} (proven by CP-SAT)" if proven else
+                        + (f"{what[0].upper() + what[1:]} (proven by {_PROVER[res.engine]})" if proven else
                            "A fix that fits (feasible, not proven best: CP-SAT stopped at its time limit)")
                         + f": {'; '.join(changes)} -> {_gb(wf['total'])}, "
                         f"{_lost_text(lost, c, L)}.")

@@ -320,42 +320,16 @@ def _lower_choices(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (_lower(v) if k in _CHOICE_KEYWORDS else v) for k, v in options.items()}
 
 
-def _is_bool_hint(hint: Any) -> bool:
-    import types
-    import typing
-
-    if hint is bool:
-        return True
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = set(typing.get_args(hint))
-        return bool in args and args <= {bool, type(None)}
-    return False
-
-
-def _strict_bools(call: str, allowed: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> None:
-    """A switch keyword (annotated bool) takes True or False (or None where the annotation allows it), as an int
-    keyword refuses True: keywords.check lets any whole number through for a bool, so sequence_parallel=0 and
-    solve("sync", zero=10**12) passed where tp=True is refused. A one-line TypeError as keywords.check's."""
-    for k, v in kwargs.items():
-        if v is None or not _is_bool_hint((allowed or {}).get(k)):
-            continue
-        if not (isinstance(v, bool) or type(v).__name__ in ("bool_", "bool")):  # numpy's bool too
-            raise TypeError(f"{call}: {k} must be bool (True or False), got {type(v).__name__} {V.short(v)}")
-
-
 def _api_keywords(call: str, *, takes_plan: bool = False) -> Any:
-    """Under keywords.checked: choice names in any case, switches as bools, and (estimate) plan= expanded into the
+    """Under keywords.checked: choice names in any case, and (estimate) plan= expanded into the
     plan's fields, a field also given on its own being an error naming both."""
     import functools
-    import inspect
 
-    from explorer.keywords import accepted
 
     def deco(fn: Any) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            kwargs = _lower_choices(kwargs)
-            _strict_bools(call, accepted(inspect.unwrap(fn)), kwargs)
+            kwargs = _lower_choices(kwargs)  # (switches take True or False only: keywords.check, _type_ok)
             if takes_plan and kwargs.get("plan") is not None:
                 kwargs = _expand_plan(kwargs)
             return fn(*args, **kwargs)
@@ -534,15 +508,14 @@ def cli_names(call: str) -> dict[str, str]:
 
 def fix_pins(fix: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
     """The 3D puzzle's pins as the solver reads them: a dict ({'tp': 8, 'recompute': 'full'}) or the CLI's --fix
-    text ('tp=8,pp=8,dp=16'), parsed by the CLI's own parser (explorer/cli/common.py parse_assignments with
-    cli/solve_3d.py FIX_TYPES), so the two spell pins alike; a choice's value in any case ('FULL' is 'full')."""
+    text ('tp=8,pp=8,dp=16'), parsed as the CLI parses it (explorer/puzzles/threed/pins.py parse_pins), so the two
+    spell pins alike; a choice's value in any case ('FULL' is 'full')."""
     if fix is None:
         return None
     if isinstance(fix, str):
-        from explorer.cli.common import parse_assignments
-        from explorer.cli.solve_3d import FIX_TYPES
+        from explorer.puzzles.threed.pins import parse_pins
 
-        fix = parse_assignments(fix, FIX_TYPES, "fix")
+        fix = parse_pins(fix, "fix")
     if not isinstance(fix, Mapping):
         raise TypeError(f"explorer.solve_3d(): fix must be a dict such as {{'tp': 8, 'pp': 8}} or the CLI's text "
                         f"'tp=8,pp=8', got {type(fix).__name__} {V.short(fix)}")
@@ -602,12 +575,10 @@ def solve_3d(track: str | Track = "cloud", *, model: str | DecoderModel | None =
 def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:
     """Solve one lab part (a puzzle) for one track and return its Report."""
     from explorer import puzzles
-    from explorer.keywords import accepted
 
     name = _lower(puzzle)  # '3D' is '3d', as track='CLOUD' is 'cloud'
-    info = puzzles.get_puzzle(name)
+    puzzles.get_puzzle(name)  # an unknown name: the UsageError that lists the puzzles
     options = _lower_choices(options)
-    _strict_bools(f"explorer.solve({name!r})", accepted(info.load().solve), options)
     if name == "3d" and options.get("fix") is not None:
         options["fix"] = fix_pins(options["fix"])
     return puzzles.solve(name, track, **options)

@@ -31,7 +31,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from explorer.errors import ExplorerError
+from explorer.errors import ExplorerError, UsageError, short
 
 # Catalog names that can be listed when a value of the wrong type is given for them.
 _CATALOGS: dict[str, tuple[str, str]] = {
@@ -238,8 +238,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if hint is bool:  # True or False, not 0 / 1 (as int refuses True): a switch is said as one
-        return isinstance(value, bool)
+    if hint is bool:  # True or False (numpy's too), not 0 / 1 (as int refuses True): a switch is said as one
+        return isinstance(value, bool) or type(value).__name__ in ("bool_", "bool")  # numpy 1 and 2
     return isinstance(value, hint)
 
 
@@ -340,3 +340,33 @@ def python_spelling(message: str, allowed: Mapping[str, Any]) -> str:
             return f"{name}={value!r}"  # a name given to the flag: --framework megatron -> framework='megatron'
         return f"{name}=" + (f" {value}" if value else "")
     return _FLAG.sub(spell, message)
+
+
+def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
+    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice is an
+    error naming both values: which one was meant is the user's to say, not the last one's to win silently (two
+    aliases of one name, mb and micro_batch, reach the consumer as two keys, and it refuses them: the 3D
+    Instance does)."""
+    out: dict[str, object] = {}
+    if text is None:
+        return out
+    if not text.strip(" ,"):
+        raise UsageError(f"{option}: nothing given; write NAME=VALUE pairs, e.g. tp=8,pp=4")
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "=" not in item:
+            raise UsageError(f"{option}: {short(item)} is not NAME=VALUE; names: {', '.join(allowed)}")
+        k, v = (s.strip() for s in item.split("=", 1))
+        k = k.lower().replace("-", "_")
+        if k not in allowed:
+            raise UsageError(f"{option}: unknown name {short(k)}; valid: {', '.join(allowed)}")
+        try:
+            value = allowed[k](v)
+        except (ValueError, UsageError) as exc:
+            raise UsageError(f"{option}: bad value {short(v)} for {k}: {exc}") from None
+        if k in out:
+            raise UsageError(f"{option}: {k} given twice, {k}={short(out[k])} and {k}={short(value)}; give it once")
+        out[k] = value
+    return out

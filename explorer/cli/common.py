@@ -13,6 +13,7 @@ from explorer.cost.efficiency import ATTENTION_KERNEL_NAMES
 from explorer.cost.setup import CROSS_ENTROPY_KERNELS
 from explorer.cost.time import CROSS_ENTROPY_BYTES as CE_BYTES
 from explorer.errors import UsageError
+from explorer.keywords import parse_assignments  # noqa: F401  (the CLI's --fix, --set and sweeps read it here)
 from explorer.models.architecture import MLP_KINDS
 from explorer.plan import PRECISIONS
 from explorer.tracks import TRACKS
@@ -242,36 +243,6 @@ def stack_options(f: Callable,
     for o in reversed(opts):
         f = o(f)
     return f
-
-
-def parse_assignments(text: str | None, allowed: dict[str, Callable[[str], object]], option: str) -> dict:
-    """Parse 'a=1,b=2' into {'a': 1, 'b': 2}, with one-line errors naming the bad item. A name given twice is an
-    error naming both values: which one was meant is the user's to say, not the last one's to win silently (two
-    aliases of one name, mb and micro_batch, reach the consumer as two keys, and it refuses them: the 3D
-    Instance does)."""
-    out: dict[str, object] = {}
-    if text is None:
-        return out
-    if not text.strip(" ,"):
-        raise UsageError(f"{option}: nothing given; write NAME=VALUE pairs, e.g. tp=8,pp=4")
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if "=" not in item:
-            raise UsageError(f"{option}: {V.short(item)} is not NAME=VALUE; names: {', '.join(allowed)}")
-        k, v = (s.strip() for s in item.split("=", 1))
-        k = k.lower().replace("-", "_")
-        if k not in allowed:
-            raise UsageError(f"{option}: unknown name {V.short(k)}; valid: {', '.join(allowed)}")
-        try:
-            value = allowed[k](v)
-        except (ValueError, UsageError) as exc:
-            raise UsageError(f"{option}: bad value {V.short(v)} for {k}: {exc}") from None
-        if k in out:
-            raise UsageError(f"{option}: {k} given twice, {k}={V.short(out[k])} and {k}={V.short(value)}; give it once")
-        out[k] = value
-    return out
 
 
 def emit(report, fmt: str, out_dir: Path | None, attempts_file: Path | None = None) -> None:

@@ -18,29 +18,7 @@ from explorer.cli.common import (
     stack_options,
     time_limit_option,
 )
-
-
-def _int(v: str) -> int:
-    try:
-        return int(v)
-    except ValueError:
-        raise ValueError("not a whole number") from None
-
-
-SWITCH_WORDS = {"1": 1, "true": 1, "yes": 1, "on": 1, "0": 0, "false": 0, "no": 0, "off": 0}
-
-
-def _switch(v: str) -> int:
-    """An on/off pin (sp, hsdp) as 1 or 0: 1/0, true/false, yes/no, on/off, as attempts files accept them."""
-    try:
-        return SWITCH_WORDS[v.strip().lower()]
-    except KeyError:
-        raise ValueError("not a switch: give 1 or 0 (or yes/no, true/false, on/off)") from None
-
-
-FIX_TYPES = {"tp": _int, "pp": _int, "dp": _int, "cp": _int, "mb": _int, "micro_batch": _int, "m": _int,
-             "num_micro_batches": _int, "v": _int, "virtual_stages": _int, "zero": _int, "recompute": str,
-             "sp": _switch, "sequence_parallel": _switch, "framework": str, "hsdp": _switch}
+from explorer.puzzles.threed.pins import FIX_TYPES  # the names --fix takes, and how each is read
 
 
 @solve.command("3d")

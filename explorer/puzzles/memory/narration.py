@@ -158,12 +158,6 @@ def _largest_vs_chosen(inst: MemoryInstance, best: tmem.Choice | None, lay: int)
             f"with {' and '.join(uses)}.")
 
 
-def _signed_percent(x: float) -> str:
-    """'+12.3%', '-7.3%', '0.0%' (never '-0.0%')."""
-    text = f"{100 * x:+.1f}%"
-    return "0.0%" if text in ("+0.0%", "-0.0%") else text
-
-
 def _lost_text(lost: float, c: tmem.Choice | None = None, layers: int | None = None) -> str:
     """'time-to-quality 12.3% longer' (the fix's time to the same quality over the start's, less 1) or, when the fix
     is faster than the start, what it gains and why."""

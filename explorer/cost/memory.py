@@ -179,7 +179,7 @@ def in_flight_chunks(pp: ArrayLike, v: ArrayLike, num_micro_batches: ArrayLike, 
 def micro_batch_group(pp: ArrayLike, num_micro_batches: ArrayLike) -> np.ndarray:
     """Micro-batches a rank runs on one virtual stage before it moves to its next under interleaving, N: Megatron-
     Core's microbatch_group_size_per_vp_stage, PP by default (schedules.py; with m a multiple of PP, which its
-    interleaved schedule needs and explorer/api.py enforces: frameworks.Framework.why_not); PyTorch's
+    interleaved schedule needs and explorer/api/evaluate.py enforces: frameworks.Framework.why_not); PyTorch's
     ScheduleInterleaved1F1B's round, microbatches_per_round = m // max(1, m // PP) (torch/distributed/pipelining/
     schedules.py, which needs m a multiple of its rounds): PP where m is a multiple of PP, m where m < PP, between
     PP and 2 PP otherwise."""

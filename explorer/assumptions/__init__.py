@@ -8,16 +8,14 @@ A package of the single module it grew from (the house rule: past ~400 lines a m
 setup_lines.py, setup_assumptions with the node, model, precision and attention lines (and
 attention_kernel_assumption); plan_lines.py, the lines about one plan's figures (memory verdict and limit, uneven
 pipeline split, bubble, FLOP convention); stack_lines.py, the software-stack lines (DeepSpeed, Megatron-FSDP, HSDP,
-FP8, DTensor TP, recompute, the slowest GPU). Every name is read from here as before (explorer.assumptions.X). A name
-the code calls internally is looked up in its submodule, so a monkeypatch that should reach the call patches it
-there (setup_assumptions reads explorer.assumptions.stack_lines._hsdp, for instance).
+FP8, DTensor TP, recompute, the slowest GPU). The public names are read from here as before (explorer.assumptions.X);
+the private line builders live in their submodule (setup_assumptions reads explorer.assumptions.stack_lines._hsdp).
 """
 
 from __future__ import annotations
 
 from explorer.assumptions.plan_lines import (
     ATTENTION_SHARE_SAID,
-    _seconds,
     bubble_assumption,
     flop_convention_assumption,
     megatron_end_stages,
@@ -25,41 +23,12 @@ from explorer.assumptions.plan_lines import (
     memory_verdict_caveat,
     pipeline_split_assumptions,
 )
-from explorer.assumptions.setup_lines import (
-    _eager_chains,
-    _loss_stage,
-    _on_device,
-    _own_loops,
-    _scale,
-    _sequence_length,
-    attention_kernel_assumption,
-    node_source,
-    setup_assumptions,
-)
-from explorer.assumptions.stack_lines import (
-    ZERO3_SCALE_TABLE,
-    _autograd_accumulation,
-    _bf16_optimizer,
-    _deepspeed_pipeline,
-    _deepspeed_zero3_across_nodes,
-    _dtensor_tp,
-    _fp8_all_gather,
-    _hsdp,
-    _megatron_fsdp,
-    _recompute_every,
-    _replay_early_stop,
-    _slowest_gpu,
-    _te_fp8_weight_cache,
-)
+from explorer.assumptions.setup_lines import attention_kernel_assumption, node_source, setup_assumptions
+from explorer.assumptions.stack_lines import ZERO3_SCALE_TABLE
 from explorer.report import Assumption
 
 __all__ = [
     "ATTENTION_SHARE_SAID", "Assumption", "ZERO3_SCALE_TABLE", "attention_kernel_assumption", "bubble_assumption",
     "flop_convention_assumption", "megatron_end_stages", "memory_limit_assumption", "memory_verdict_caveat",
     "node_source", "pipeline_split_assumptions", "setup_assumptions",
-    # private helpers, re-exported so explorer.assumptions._X still resolves as it did in the single module
-    "_autograd_accumulation", "_bf16_optimizer", "_deepspeed_pipeline", "_deepspeed_zero3_across_nodes",
-    "_dtensor_tp", "_eager_chains", "_fp8_all_gather", "_hsdp", "_loss_stage", "_megatron_fsdp", "_on_device",
-    "_own_loops", "_recompute_every", "_replay_early_stop", "_scale", "_seconds", "_sequence_length",
-    "_slowest_gpu", "_te_fp8_weight_cache",
 ]

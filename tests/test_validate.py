@@ -1,4 +1,4 @@
-"""Accuracy of the cost model against published runs (explorer/validate.py) and its regression guard.
+"""Accuracy of the cost model against published runs (explorer/validate/) and its regression guard.
 
 The guard: every table's median and max |error| must stay within its target (issue 7: throughput median
 <= 7 %, max <= 15 %; memory 2 %), or, where tables.toml records a miss that is explained, within that

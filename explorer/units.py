@@ -33,6 +33,12 @@ def human_duration(seconds: float) -> str:
     return f"{seconds * 1e6:.3g} us"
 
 
+def step_text(seconds: float) -> str:
+    """A duration in a one-line headline: four significant digits from 0.1 s ('3.812 s', '200,686 s': never
+    scientific notation, whatever the network), ms or us below (human_number, human_duration)."""
+    return f"{human_number(seconds, 4)} s" if seconds >= 0.1 else human_duration(seconds)
+
+
 def human_step(seconds: float, spec: str = ".3f") -> str:
     """A step time in seconds at a fixed precision (`spec`) where that keeps its digits (0.1 s and more, every
     training step of a real model), else in ms or us with three significant digits (human_duration): a micro-model's

@@ -34,7 +34,6 @@ from explorer.models.architecture import DecoderModel
 from explorer.models.catalog import get_model
 from explorer.plan import ParallelPlan, check_precision
 from explorer.puzzles.threed import make_setup
-from explorer.puzzles.threed.model import step_text
 from explorer.report import Assumption
 from explorer.tracks import Track, get_track
 
@@ -337,7 +336,7 @@ def _track_plan_defaults(t: Track, mdl: DecoderModel, gpu: str | None, framework
 
 def _any_note(results: list, reasons: list, chosen: Any) -> Assumption:
     """--framework any: each framework's figures for the plan, those that cannot run it and why, and which is shown."""
-    from explorer.units import human_percent
+    from explorer.units import human_percent, step_text
 
     parts = [f"{f.name} (ZeRO-{e.plan.zero}): MFU {human_percent(e.mfu)}, step {step_text(e.step_time_s)}"
              + ("" if e.fits_in_memory else ", does not fit in memory") for f, _, e in results]

@@ -9,7 +9,6 @@ from explorer.accuracy import ceiling_assumption
 from explorer.assumptions import setup_assumptions
 from explorer.cost.setup import Setup
 from explorer.cost.step import StepEstimate
-from explorer.puzzles.threed.model import step_text
 from explorer.report import Assumption
 
 
@@ -85,12 +84,8 @@ class Estimate(StepEstimate):
     def _repr_html_(self) -> str:  # Jupyter, marimo, VS Code notebooks
         return estimate_html(self)
 
-    def __repr__(self) -> str:  # the headline; never scientific notation (a step of days over Bluetooth included)
-        from explorer.units import human_bytes, human_percent
-
-        fits = "fits" if self.fits_in_memory else "does NOT fit"
-        return (f"<Estimate {self.plan.describe()}: MFU {human_percent(self.mfu)}, step {step_text(self.step_time_s)}, "
-                f"{human_bytes(self.memory_total)} of {human_bytes(self.memory_limit)} per device ({fits})>")
+    def __repr__(self) -> str:  # StepEstimate's headline under this class's name
+        return "<Estimate " + super().__repr__().removeprefix("<StepEstimate ")
 
     def to_json(self) -> str:
         """to_dict() as JSON, as `explore estimate --format json` writes it (validation.dumps: json.dumps with

@@ -233,12 +233,12 @@ class StepEstimate:
         return max(0, self.memory_total - self.memory_limit)
 
     def __repr__(self) -> str:  # the headline; the full figures are in the fields and as_dict()
-        from explorer.units import human_bytes, human_percent, human_step
+        from explorer.units import human_bytes, human_percent, step_text
 
         fits = "fits" if self.fits_in_memory else "does NOT fit"
-        step = human_step(self.step_time_s) if self.step_time_s < 1e4 else f"{self.step_time_s:,.0f} s"
-        return (f"<StepEstimate {self.plan.describe()}: MFU {human_percent(self.mfu)}, step {step}, "
-                f"{human_bytes(self.memory_total)} of {human_bytes(self.memory_limit)} per device ({fits})>")
+        return (f"<StepEstimate {self.plan.describe()}: MFU {human_percent(self.mfu)}, "
+                f"step {step_text(self.step_time_s)}, {human_bytes(self.memory_total)} of "
+                f"{human_bytes(self.memory_limit)} per device ({fits})>")
 
     def as_dict(self) -> dict:
         d = asdict(self)

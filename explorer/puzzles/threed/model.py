@@ -26,7 +26,7 @@ from explorer.puzzles.threed.instance import SCENARIO_KEYS, _key, make_instance,
 from explorer.puzzles.threed.space import Instance, Space, build_space, structural_conflict
 from explorer.solvers import cpsat
 from explorer.tracks import Track, get_track
-from explorer.units import plural
+from explorer.units import plural, step_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,14 +127,6 @@ class ThreeDResult:
     def to_json(self) -> str:
         """The report's JSON, as `explore solve 3d --format json` writes it."""
         return self.report.to_json()
-
-
-def step_text(seconds: float) -> str:
-    """A duration in a one-line headline: four significant digits from 0.1 s ('3.812 s', '200,686 s': never
-    scientific notation, whatever the network), ms or us below (explorer/units.py human_number, human_duration)."""
-    from explorer.units import human_duration, human_number
-
-    return f"{human_number(seconds, 4)} s" if seconds >= 0.1 else human_duration(seconds)
 
 
 def _row(e: StepEstimate) -> dict:

@@ -188,12 +188,12 @@ def records(columns: Sequence[Any], rows: Sequence[Sequence[Any]], width: int,
 
     label_width = min(max(len(str(c)) for c in columns), max(10, width // 3))
     value_width = max(1, width - label_width - 2)
+    fmts = column_formats(formats, len(columns))
     blocks: list[Any] = []
     for n, r in enumerate(rows):
         g = Table.grid(padding=(0, 2, 0, 0))
         g.add_column(width=label_width, overflow="fold", style="bold")
         g.add_column(overflow="fold")
-        fmts = column_formats(formats, len(columns))
         for i, (c, v) in enumerate(zip(columns, list(r) + [""] * (len(columns) - len(r)))):
             text = cell(v, fmts[i])
             if i and not text.strip():

@@ -66,11 +66,11 @@ PUZZLES: dict[str, PuzzleInfo] = {p.name: p for p in [
 
 
 def get_puzzle(name: str) -> PuzzleInfo:
-    """A puzzle by its name, in any case ('3D' is 3d), as the CLI's choices and the API take names."""
-    key = name.lower() if isinstance(name, str) else name
-    if key not in PUZZLES:
+    """A puzzle by its canonical name; the entry points read it in any case and pass it on lower-cased (explorer.solve,
+    the CLI's PUZZLE arguments), so every later use of the name agrees with the puzzle found."""
+    if name not in PUZZLES:
         raise unknown_name("puzzle", name, list(PUZZLES))
-    return PUZZLES[key]
+    return PUZZLES[name]
 
 
 def solve(puzzle: str, track: str = "cloud", **options: Any) -> Report:

@@ -39,7 +39,7 @@ from explorer.tracks import Track, get_track
 
 
 @checked("explorer.estimate()", renames=lambda: cli_names("estimate"))
-@_api_keywords("explorer.estimate()", takes_plan=True)
+@_api_keywords(takes_plan=True)
 def estimate(*, track: str = "cloud", model: str | DecoderModel | None = None, layers: int | None = None,
              hidden: int | None = None, heads: int | None = None, kv_heads: int | None = None,
              ffn: int | None = None, vocab: int | None = None, mlp: str | None = None,

@@ -28,16 +28,15 @@ def _lower_choices(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (_lower(v) if k in _CHOICE_KEYWORDS else v) for k, v in options.items()}
 
 
-def _api_keywords(call: str, *, takes_plan: bool = False) -> Any:
-    """Under keywords.checked: choice names in any case, and (estimate) plan= expanded into the
-    plan's fields, a field also given on its own being an error naming both."""
+def _api_keywords(*, takes_plan: bool = False) -> Any:
+    """Under keywords.checked (which also holds switches to True or False): choice names in any case, and (estimate)
+    plan= expanded into the plan's fields, a field also given on its own being an error naming both."""
     import functools
-
 
     def deco(fn: Any) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            kwargs = _lower_choices(kwargs)  # (switches take True or False only: keywords.check, _type_ok)
+            kwargs = _lower_choices(kwargs)
             if takes_plan and kwargs.get("plan") is not None:
                 kwargs = _expand_plan(kwargs)
             return fn(*args, **kwargs)

@@ -136,4 +136,4 @@ def documented_solve() -> Any:
 
 # The 3D solver with its keywords checked: a misspelt or wrongly typed option is a one-line TypeError.
 solve_3d = checked("explorer.solve_3d()", renames=lambda: cli_names("solve_3d"))(
-    _api_keywords("explorer.solve_3d()")(solve_3d))
+    _api_keywords()(solve_3d))
